@@ -1,0 +1,64 @@
+"""Table definitions shared by both backends.
+
+Geometry is kept as WKB in `wkb` on both backends (plus bbox columns for SQLite's index);
+on PostGIS the migration adds a generated `geom geometry(Geometry, 4326)` column with a GiST
+index, which the store uses for spatial filters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+features = Table(
+    "features",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", Text, nullable=False, default=""),
+    Column("category", String(64)),
+    Column("source_id", String(128)),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("wkb", LargeBinary, nullable=False),
+    Column("minx", Float, nullable=False),
+    Column("miny", Float, nullable=False),
+    Column("maxx", Float, nullable=False),
+    Column("maxy", Float, nullable=False),
+    Index("ix_features_kind_bbox", "kind", "minx", "maxx", "miny", "maxy"),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("external_id", String(128), unique=True),
+    Column("category", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("address", Text, nullable=False, default=""),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("reported_at", DateTime),
+    Column("deadline", DateTime),
+    Column("closed_at", DateTime),
+    Column("status", String(32), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("reporter", Text, nullable=False, default=""),
+    Column("zone_id", Integer),
+    Column("unit", Text),
+    Column("recurring_of", Integer),
+    Index("ix_issues_lonlat", "lon", "lat"),
+    Index("ix_issues_status", "status"),
+)

@@ -1,0 +1,1 @@
+"""ccmap web server and CLI (FastAPI); thin layer over geo/."""

@@ -1,0 +1,180 @@
+"""The `ccmap` command line: acts on the database directly as a local administrator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from geo.errors import CcmapError, ImportRejected
+from geo.kinds import Kind
+from server.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        overrides["database_url"] = args.db
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    return Settings(**overrides)
+
+
+def _field_map(pairs: Sequence[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        field, sep, column = pair.partition("=")
+        if not sep or not field or not column:
+            raise CcmapError(f"--map takes FIELD=COLUMN, got {pair!r}")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(doc, ensure_ascii=False, default=str))
+    else:
+        print(text)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the map and API with uvicorn."""
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(args)
+    print(f"ccmap: serving {settings.database_url} at http://{settings.host}:{settings.port}/")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the demo database (replacing its contents), then serve it unless --no-serve."""
+    from geo.demo import build_demo
+    from geo.store import open_store
+
+    settings = _settings(args)
+    store = open_store(settings.database_url)
+    try:
+        summary = build_demo(store)
+    finally:
+        store.close()
+    _emit(args, summary, "ccmap demo: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    if args.no_serve:
+        return 0
+    return cmd_serve(args)
+
+
+def cmd_import_layer(args: argparse.Namespace) -> int:
+    """Import a GeoJSON / GeoPackage / zipped Shapefile / CSV file as one layer kind."""
+    from geo.importing import read_layer_file
+    from geo.store import open_store
+
+    kind = Kind.zone if args.command == "zones" else Kind(args.kind)
+    result = read_layer_file(
+        Path(args.file), kind, coords=args.coords, field_map=_field_map(args.map),
+        progress=not args.json,
+    )
+    store = open_store(_settings(args).database_url)
+    try:
+        ids = store.add_features(result.features)
+    finally:
+        store.close()
+    doc = {"imported": len(ids), "skipped": 0, "errors": 0, "kind": kind.value,
+           "warnings": [p.as_dict() for p in result.problems]}
+    lines = [f"imported {len(ids)} {kind.value} features from {args.file}"]
+    lines += [f"  row {p.row}: {p.reason}" for p in result.problems]
+    _emit(args, doc, "\n".join(lines))
+    return 0
+
+
+def cmd_import_osm(args: argparse.Namespace) -> int:
+    """Import streets, alleys, markets and candidate test points from an OSM file."""
+    from geo.osm import read_osm
+    from geo.store import open_store
+
+    result = read_osm(Path(args.file))
+    store = open_store(_settings(args).database_url)
+    try:
+        ids = store.add_features(result.features)
+    finally:
+        store.close()
+    counts = result.counts()
+    doc = {"imported": len(ids), "skipped": result.skipped, "errors": 0, "by_kind": counts}
+    _emit(args, doc, f"imported {len(ids)} features from {args.file}: "
+          + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every ccmap command."""
+    p = argparse.ArgumentParser(prog="ccmap", description="创城点位地图 ccmap")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def db(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--db", help="sqlite:///PATH or postgresql://… (default: CCMAP_DATABASE_URL)")
+        sp.add_argument("--json", action="store_true", help="print one JSON document")
+
+    sp = sub.add_parser("serve", help="serve the map and API")
+    db(sp)
+    sp.add_argument("--host")
+    sp.add_argument("--port", type=int)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("demo", help="build the demo city database, then serve it")
+    db(sp)
+    sp.add_argument("--host")
+    sp.add_argument("--port", type=int)
+    sp.add_argument("--no-serve", action="store_true", help="build the database only")
+    sp.set_defaults(func=cmd_demo)
+
+    imp = sub.add_parser("import", help="import data files").add_subparsers(
+        dest="command", required=True)
+    for name in ("layer", "zones"):
+        sp = imp.add_parser(name, help=f"import a {name} file (GeoJSON, GPKG, zipped SHP, CSV)")
+        sp.add_argument("file")
+        if name == "layer":
+            sp.add_argument("--kind", required=True, choices=[k.value for k in Kind])
+        sp.add_argument("--coords", default="wgs84", choices=["wgs84", "gcj02", "bd09"],
+                        help="coordinate system of lon/lat input (Chinese offset systems)")
+        sp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                        help="map a column onto name/category/unit/responsible_person/phone")
+        db(sp)
+        sp.set_defaults(func=cmd_import_layer)
+    sp = imp.add_parser("osm", help="import an OSM extract (.osm XML or .osm.pbf)")
+    sp.add_argument("file")
+    db(sp)
+    sp.set_defaults(func=cmd_import_osm)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ccmap` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ImportRejected as exc:
+        doc = {"imported": 0, "skipped": 0, "errors": len(exc.problems), "message": exc.message,
+               "row_errors": [p.as_dict() for p in exc.problems]}
+        lines = [f"ccmap: {exc.message} (nothing was imported)"]
+        lines += [f"  row {p.row}" + (f" [{p.column}]" if p.column else "") + f": {p.reason}"
+                  + (f" — {p.hint}" if p.hint else "") for p in exc.problems[:50]]
+        if getattr(args, "json", False):
+            print(json.dumps(doc, ensure_ascii=False))
+        else:
+            print("\n".join(lines), file=sys.stderr)
+        return 2
+    except CcmapError as exc:
+        print(f"ccmap: {exc.message}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Route modules; `mount` attaches them all."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from server.routes import health, layers
+from server.settings import Settings
+
+
+def mount(app: FastAPI, settings: Settings) -> None:
+    """Attach every router and static mount to the app."""
+    app.include_router(health.router)
+    app.include_router(layers.router)

@@ -1,0 +1,86 @@
+"""Layer and feature endpoints (GeoJSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from geo import geojson
+from geo.errors import InvalidInput
+from geo.kinds import LABELS_ZH, Kind, parse_kind
+from server.deps import SettingsDep, StoreDep
+
+router = APIRouter(tags=["layers"])
+
+BBoxQuery = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")]
+
+
+class GeoJSONResponse(JSONResponse):
+    """JSON response with the GeoJSON media type."""
+
+    media_type = geojson.MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@router.get("/api/layers")
+def list_layers(store: StoreDep) -> list[dict[str, Any]]:
+    """Every layer kind with its Chinese label and feature count."""
+    counts = store.layer_counts()
+    return [{"kind": k.value, "label": LABELS_ZH[k], "count": counts.get(k.value, 0)}
+            for k in Kind]
+
+
+@router.get("/api/layers/{kind}", response_class=GeoJSONResponse)
+def layer_features(
+    kind: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    bbox: BBoxQuery = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    properties: Annotated[
+        str | None, Query(description='JSON object of property filters, e.g. {"unit":"…"}')
+    ] = None,
+) -> GeoJSONResponse:
+    """Features of one layer as a GeoJSON FeatureCollection, filtered by bbox and properties."""
+    where = _parse_properties(properties)
+    limit = min(limit or settings.layer_limit, settings.layer_limit)
+    rows = store.features(parse_kind(kind), geojson.parse_bbox(bbox), limit, where)
+    return GeoJSONResponse(geojson.collection(geojson.feature_json(f) for f in rows))
+
+
+@router.get("/api/features/{feature_id}", response_class=GeoJSONResponse)
+def one_feature(feature_id: int, store: StoreDep) -> GeoJSONResponse:
+    """One feature as a GeoJSON Feature."""
+    return GeoJSONResponse(geojson.feature_json(store.feature(feature_id)))
+
+
+@router.get("/api/issues.geojson", response_class=GeoJSONResponse)
+def issues_geojson(
+    store: StoreDep,
+    settings: SettingsDep,
+    bbox: BBoxQuery = None,
+    status: str | None = None,
+    category: str | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> GeoJSONResponse:
+    """Issues as GeoJSON points, filtered by bbox, status and category."""
+    limit = min(limit or settings.layer_limit, settings.layer_limit)
+    rows = store.issues(geojson.parse_bbox(bbox), limit, status, category)
+    return GeoJSONResponse(geojson.collection(geojson.issue_json(i) for i in rows))
+
+
+def _parse_properties(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidInput('properties must be a JSON object such as {"unit": "市城管局"}')
+    return value

@@ -1,0 +1,27 @@
+"""All runtime settings in one class; environment variables use the CCMAP_ prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """ccmap settings (env: CCMAP_DATABASE_URL, CCMAP_BASEMAP, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="CCMAP_", extra="ignore")
+
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'ccmap.db'}"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # osm | tianditu | amap | none | a custom tile URL template with {z}/{x}/{y}
+    basemap: str = "osm"
+    tianditu_key: str = ""
+    basemap_attribution: str = ""
+    max_upload_mb: float = 50.0
+    layer_limit: int = 20000
+    static_dir: Path = ROOT / "static"
+    title: str = "创城点位地图"

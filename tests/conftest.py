@@ -1,0 +1,102 @@
+"""Shared fixtures: a fresh store on every backend, the app, and the CI rule for skips.
+
+Backends: SQLite always; PostGIS at CCMAP_TEST_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/ccmap_test). Each PostGIS test gets its own schema.
+Outside CI a missing PostGIS or Chromium skips with the reason; with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo.store import Store, open_store
+from server.app import create_app
+from server.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get("CCMAP_TEST_POSTGRES_URL",
+                        "postgresql://postgres@127.0.0.1:5432/ccmap_test")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+
+
+def missing(reason: str) -> None:
+    """Skip with a reason, or fail when running in CI, where every dependency must be present."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+_pg_state: dict[str, str | None] = {}
+
+
+def _postgis_problem() -> str | None:
+    """Why PostGIS cannot be used here (None when it can); checked once per session."""
+    if "problem" in _pg_state:
+        return _pg_state["problem"]
+    problem: str | None = None
+    try:
+        import psycopg
+
+        base, _, dbname = PG_URL.rpartition("/")
+        try:
+            with psycopg.connect(PG_URL, connect_timeout=3, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        except psycopg.OperationalError as exc:
+            if "does not exist" not in str(exc):
+                raise
+            with psycopg.connect(f"{base}/postgres", connect_timeout=3, autocommit=True) as c:
+                c.execute(f'CREATE DATABASE "{dbname}"')
+            with psycopg.connect(PG_URL, connect_timeout=3, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except Exception as exc:  # any failure means: not usable here, say why
+        problem = f"PostgreSQL+PostGIS not usable at {PG_URL}: {exc}".strip()
+    _pg_state["problem"] = problem
+    return problem
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL with an empty ccmap schema, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ccmap.db'}"
+        return
+    problem = _postgis_problem()
+    if problem:
+        missing(problem)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema},public"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """An open, empty store on each backend."""
+    s = open_store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """Settings pointing at the test database, basemap off (no network in tests)."""
+    return Settings(database_url=db_url, basemap="none")
+
+
+@pytest.fixture
+def client(settings: Settings, store: Store) -> Iterator[TestClient]:
+    """A TestClient on an app built by the factory, sharing the test store."""
+    with TestClient(create_app(settings, store=store)) as c:
+        yield c

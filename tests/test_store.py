@@ -1,0 +1,86 @@
+"""Store behaviour on both backends (SQLite file and PostGIS)."""
+
+from __future__ import annotations
+
+import pytest
+from shapely.geometry import LineString, Point, Polygon
+
+from geo.errors import NotFound
+from geo.features import Feature, Issue
+from geo.kinds import Kind
+from geo.store import Store
+
+HUANGPU = (121.461, 31.220, 121.486, 31.241)
+
+
+def _street(name: str, x0: float, y: float) -> Feature:
+    return Feature(Kind.street, LineString([(x0, y), (x0 + 0.002, y)]), name=name,
+                   properties={"highway": "primary"})
+
+
+def test_features_round_trip_with_chinese_names_and_properties(store: Store) -> None:
+    zone = Polygon([(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)])
+    ids = store.add_features([
+        _street("延安东路", 121.47, 31.23),
+        Feature(Kind.zone, zone, name="一号责任区", properties={"unit": "区城管局"}),
+    ])
+    assert len(ids) == 2 and ids[0] != ids[1]
+    got = store.feature(ids[1])
+    assert got.kind is Kind.zone and got.name == "一号责任区"
+    assert got.properties == {"unit": "区城管局"}
+    assert got.geometry.equals(zone)
+
+
+def test_bbox_filter_returns_only_intersecting_features(store: Store) -> None:
+    store.add_features([_street("内", 121.470, 31.230), _street("外", 121.600, 31.300)])
+    inside = store.features(Kind.street, bbox=HUANGPU)
+    assert [f.name for f in inside] == ["内"]
+    assert {f.name for f in store.features(Kind.street)} == {"内", "外"}
+    assert store.features(Kind.alley, bbox=HUANGPU) == []
+
+
+def test_property_filter_and_limit(store: Store) -> None:
+    store.add_features([
+        Feature(Kind.test_point, Point(121.47 + i * 1e-3, 31.23), name=f"点{i}",
+                category="bus_stop" if i % 2 else "hospital", properties={"unit": f"U{i % 3}"})
+        for i in range(9)
+    ])
+    assert len(store.features(Kind.test_point, where={"category": "bus_stop"})) == 4
+    assert {f.name for f in store.features(Kind.test_point, where={"unit": "U1"})} == {
+        "点1", "点4", "点7"}
+    assert len(store.features(Kind.test_point, limit=5)) == 5
+    assert store.layer_counts() == {"test_point": 9}
+
+
+def test_missing_feature_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.feature(12345)
+
+
+def test_failed_batch_writes_nothing(store: Store) -> None:
+    store.add_issues([Issue("illegal_ads", 121.47, 31.23, external_id="A-1")])
+    batch = [Issue("graffiti", 121.471, 31.231, external_id="A-2"),
+             Issue("clutter", 121.472, 31.232, external_id="A-1")]  # duplicate external id
+    with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError differs per backend
+        store.add_issues(batch)
+    assert store.issue_count() == 1
+    assert [i.external_id for i in store.issues()] == ["A-1"]
+
+
+def test_issue_filters(store: Store) -> None:
+    store.add_issues([
+        Issue("illegal_ads", 121.47, 31.23, status="closed"),
+        Issue("illegal_ads", 121.60, 31.30, status="reported"),
+        Issue("street_vending", 121.475, 31.235, status="reported"),
+    ])
+    assert len(store.issues(bbox=HUANGPU)) == 2
+    assert [i.category for i in store.issues(status="reported", bbox=HUANGPU)] == [
+        "street_vending"]
+    assert len(store.issues(category="illegal_ads")) == 2
+
+
+def test_clear_empties_the_store(store: Store) -> None:
+    store.add_features([_street("路", 121.47, 31.23)])
+    store.add_issues([Issue("littering", 121.47, 31.23)])
+    store.clear()
+    assert store.layer_counts() == {} and store.issue_count() == 0
