@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from geo.errors import InvalidInput
 from geo.features import Feature, Issue
@@ -34,7 +35,8 @@ def parse_bbox(text: str | None) -> BBox | None:
 
 def geometry_json(geom: shapely.Geometry) -> dict[str, Any]:
     """Geometry as an RFC 7946 dict (exterior rings counter-clockwise, holes clockwise)."""
-    return dict(mapping(shapely.orient_polygons(geom)))
+    oriented = cast(BaseGeometry, shapely.orient_polygons(geom))
+    return dict(mapping(oriented))
 
 
 def feature_json(f: Feature) -> dict[str, Any]:

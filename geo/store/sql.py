@@ -117,7 +117,7 @@ class SqlStore:
         minx, miny, maxx, maxy = bbox
         if self.postgis:
             env = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-            return literal_column("features.geom").op("&&")(env)  # type: ignore[no-any-return]
+            return literal_column("features.geom").op("&&")(env)
         c = features_t.c
         return (c.maxx >= minx) & (c.minx <= maxx) & (c.maxy >= miny) & (c.miny <= maxy)
 
