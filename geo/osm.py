@@ -21,7 +21,7 @@ counted. Every feature carries ``source_id`` such as ``osm:way/123``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,7 +142,7 @@ def read_osm(path: Path, progress: bool = False) -> OsmResult:
 
     try:
         processor = osmium.FileProcessor(str(path)).with_locations().with_areas()
-        objects: Iterator[Any] = iter(processor)
+        objects: Iterable[Any] = processor
         if progress:
             objects = tqdm(objects, desc="OSM", unit=" obj")
         for obj in objects:
