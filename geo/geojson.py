@@ -9,6 +9,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from geo.coords import CONVERTERS, SYSTEMS, convert_geometry
 from geo.errors import InvalidInput
 from geo.features import Feature, Issue
 from geo.store import BBox
@@ -33,22 +34,30 @@ def parse_bbox(text: str | None) -> BBox | None:
     return (minx, miny, maxx, maxy)
 
 
+def parse_coords(value: str | None) -> str:
+    """Validate an output coordinate system name (default wgs84)."""
+    value = value or "wgs84"
+    if value not in SYSTEMS:
+        raise InvalidInput(f"coords must be one of {', '.join(SYSTEMS)}, got {value!r}")
+    return value
+
+
 def geometry_json(geom: shapely.Geometry) -> dict[str, Any]:
     """Geometry as an RFC 7946 dict (exterior rings counter-clockwise, holes clockwise)."""
     oriented = cast(BaseGeometry, shapely.orient_polygons(geom))
     return dict(mapping(oriented))
 
 
-def feature_json(f: Feature) -> dict[str, Any]:
-    """A stored feature as a GeoJSON Feature."""
+def feature_json(f: Feature, coords: str = "wgs84") -> dict[str, Any]:
+    """A stored feature as a GeoJSON Feature (coords gcj02/bd09 shift it for those basemaps)."""
     props = {**f.properties, "id": f.id, "kind": f.kind.value, "name": f.name,
              "category": f.category}
-    return {"type": "Feature", "id": f.id, "geometry": geometry_json(f.geometry),
-            "properties": props}
+    geom = convert_geometry(f.geometry, "wgs84", coords)
+    return {"type": "Feature", "id": f.id, "geometry": geometry_json(geom), "properties": props}
 
 
-def issue_json(i: Issue) -> dict[str, Any]:
-    """An issue as a GeoJSON point Feature."""
+def issue_json(i: Issue, coords: str = "wgs84") -> dict[str, Any]:
+    """An issue as a GeoJSON point Feature (coords as in feature_json)."""
     props: dict[str, Any] = {
         "id": i.id, "category": i.category, "status": i.status, "description": i.description,
         "address": i.address, "source": i.source, "reporter": i.reporter, "unit": i.unit,
@@ -57,8 +66,10 @@ def issue_json(i: Issue) -> dict[str, Any]:
     for key in ("reported_at", "deadline", "closed_at"):
         value = getattr(i, key)
         props[key] = value.isoformat(timespec="minutes") if value else None
+    lon, lat = (i.lon, i.lat) if coords == "wgs84" else CONVERTERS[("wgs84", coords)](i.lon, i.lat)
     return {"type": "Feature", "id": i.id,
-            "geometry": {"type": "Point", "coordinates": [i.lon, i.lat]}, "properties": props}
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+            "properties": props}
 
 
 def collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
+from geo.basemaps import resolve_basemap
 from geo.store import Store, open_store
 from server import routes
 from server.errors import install_error_handlers
@@ -17,6 +18,7 @@ from server.settings import Settings
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """Build the ccmap FastAPI app for the given settings (store opened from database_url)."""
     settings = settings or Settings()
+    resolve_basemap(settings.basemap, settings.tianditu_key)  # fail at start-up, not per page
     own_store = store is None
     store = store or open_store(settings.database_url)
 

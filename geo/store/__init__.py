@@ -38,6 +38,10 @@ class Store(Protocol):
         """Number of features per kind (kinds with none are omitted)."""
         ...
 
+    def extent(self) -> BBox | None:
+        """Bounding box of every stored feature, or None when there are none."""
+        ...
+
     def add_issues(self, issues: Sequence[Issue]) -> list[int]:
         """Insert issues atomically; return their new ids in order."""
         ...

@@ -113,6 +113,14 @@ class SqlStore:
         with self.engine.connect() as conn:
             return {kind: n for kind, n in conn.execute(q)}
 
+    def extent(self) -> BBox | None:
+        """Bounding box of all features."""
+        c = features_t.c
+        q = select(func.min(c.minx), func.min(c.miny), func.max(c.maxx), func.max(c.maxy))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).one()
+        return None if row[0] is None else (row[0], row[1], row[2], row[3])
+
     def _bbox_clause(self, bbox: BBox) -> ColumnElement[bool]:
         minx, miny, maxx, maxy = bbox
         if self.postgis:

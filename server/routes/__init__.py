@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.routes import health, layers
+from server.routes import health, layers, pages
 from server.settings import Settings
 
 
@@ -12,3 +12,5 @@ def mount(app: FastAPI, settings: Settings) -> None:
     """Attach every router and static mount to the app."""
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(pages.router)
+    pages.mount_static(app, settings)

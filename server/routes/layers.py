@@ -16,6 +16,8 @@ from server.deps import SettingsDep, StoreDep
 router = APIRouter(tags=["layers"])
 
 BBoxQuery = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")]
+CoordsQuery = Annotated[str | None, Query(
+    description="output coordinates: wgs84 (default), gcj02 or bd09 (for Chinese basemaps)")]
 
 
 class GeoJSONResponse(JSONResponse):
@@ -45,18 +47,21 @@ def layer_features(
     properties: Annotated[
         str | None, Query(description='JSON object of property filters, e.g. {"unit":"…"}')
     ] = None,
+    coords: CoordsQuery = None,
 ) -> GeoJSONResponse:
     """Features of one layer as a GeoJSON FeatureCollection, filtered by bbox and properties."""
     where = _parse_properties(properties)
+    out = geojson.parse_coords(coords)
     limit = min(limit or settings.layer_limit, settings.layer_limit)
     rows = store.features(parse_kind(kind), geojson.parse_bbox(bbox), limit, where)
-    return GeoJSONResponse(geojson.collection(geojson.feature_json(f) for f in rows))
+    return GeoJSONResponse(geojson.collection(geojson.feature_json(f, out) for f in rows))
 
 
 @router.get("/api/features/{feature_id}", response_class=GeoJSONResponse)
-def one_feature(feature_id: int, store: StoreDep) -> GeoJSONResponse:
+def one_feature(feature_id: int, store: StoreDep, coords: CoordsQuery = None) -> GeoJSONResponse:
     """One feature as a GeoJSON Feature."""
-    return GeoJSONResponse(geojson.feature_json(store.feature(feature_id)))
+    out = geojson.parse_coords(coords)
+    return GeoJSONResponse(geojson.feature_json(store.feature(feature_id), out))
 
 
 @router.get("/api/issues.geojson", response_class=GeoJSONResponse)
@@ -67,11 +72,13 @@ def issues_geojson(
     status: str | None = None,
     category: str | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
+    coords: CoordsQuery = None,
 ) -> GeoJSONResponse:
     """Issues as GeoJSON points, filtered by bbox, status and category."""
+    out = geojson.parse_coords(coords)
     limit = min(limit or settings.layer_limit, settings.layer_limit)
     rows = store.issues(geojson.parse_bbox(bbox), limit, status, category)
-    return GeoJSONResponse(geojson.collection(geojson.issue_json(i) for i in rows))
+    return GeoJSONResponse(geojson.collection(geojson.issue_json(i, out) for i in rows))
 
 
 def _parse_properties(text: str | None) -> dict[str, Any]:

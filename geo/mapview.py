@@ -1,0 +1,96 @@
+"""Folium builders: the map page shell. Layer data is fetched by the page, never embedded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+
+from geo.basemaps import OSM_ATTRIBUTION, Basemap
+from geo.kinds import LABELS_ZH, Kind, issue_categories, reference_table, test_point_categories
+from geo.store import BBox
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+VENDOR_JS = [
+    ("leaflet", "/vendor/leaflet/dist/leaflet.js"),
+    ("markercluster", "/vendor/leaflet.markercluster/dist/leaflet.markercluster.js"),
+    ("fullscreen", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.umd.js"),
+]
+VENDOR_CSS = [
+    ("leaflet_css", "/vendor/leaflet/dist/leaflet.css"),
+    ("markercluster_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.css"),
+    ("markercluster_default_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"),
+    ("fullscreen_css", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.css"),
+    ("ccmap_css", "/static/css/map.css"),
+]
+# draw order (bottom to top) and whether a layer is on when the page opens
+LAYERS: list[tuple[Kind | str, bool]] = [
+    (Kind.subdistrict, True), (Kind.community, True), (Kind.zone, True),
+    (Kind.compound, False), (Kind.street, True), (Kind.alley, True), (Kind.market, True),
+    (Kind.storefront, False), (Kind.test_point, True), ("issues", True),
+]
+DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
+
+
+@dataclass(frozen=True)
+class MapPage:
+    """What the main map page needs to know."""
+
+    basemap: Basemap
+    bounds: BBox | None
+    title: str = "创城点位地图"
+    assets_missing: bool = False
+
+
+class CcmapLayers(MacroElement):
+    """Adds ccmap's page script, which loads every layer from the API, to a folium map."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "CcmapLayers"
+        self.config = config
+        self._template = Template((STATIC / "templates" / "map_layers.j2").read_text("utf-8"))
+
+
+def page_config(page: MapPage) -> dict[str, Any]:
+    """The JSON configuration handed to static/js/map.js."""
+    statuses = {r["code"]: {"label": r["label"], "color": r["color"]}
+                for r in reference_table("issue_statuses")}
+    return {
+        "coords": page.basemap.coords,
+        "layers": [{"kind": str(k), "label": LABELS_ZH[k] if isinstance(k, Kind) else "问题",
+                    "visible": on} for k, on in LAYERS],
+        "statuses": statuses,
+        "testPointCategories": test_point_categories(),
+        "issueCategories": {c: r["label"] for c, r in issue_categories().items()},
+        "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},
+        "title": page.title,
+        "assetsMissing": page.assets_missing,
+    }
+
+
+def build_map(page: MapPage) -> folium.Map:
+    """The folium map shell: basemap, controls, local assets and the layer-loading script."""
+    minx, miny, maxx, maxy = page.bounds or DEFAULT_BOUNDS
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None,
+                   control_scale=True)
+    m.default_js = VENDOR_JS
+    m.default_css = VENDOR_CSS
+    for layer in page.basemap.layers:
+        folium.TileLayer(tiles=layer.url, attr=layer.attribution, subdomains=layer.subdomains,
+                         max_zoom=layer.max_zoom, name="底图", control=False).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])  # Leaflet wants [lat, lon]
+    config = page_config(page)
+    config["attribution"] = OSM_ATTRIBUTION
+    CcmapLayers(config).add_to(m)
+    return m
+
+
+def render_map_page(page: MapPage) -> str:
+    """The main map page as HTML."""
+    html: str = build_map(page).get_root().render()
+    return html

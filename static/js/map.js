@@ -1,0 +1,234 @@
+/* ccmap main map: loads every layer from the API for the visible area (bbox), never embedded.
+ * User-supplied text reaches the page only through textContent (see el()), so it is never
+ * interpreted as HTML. */
+(function () {
+  "use strict";
+
+  var FIELD_LABELS = {
+    name: "名称", category: "类别", kind: "图层", unit: "责任单位", responsible_person: "责任人",
+    phone: "联系电话", zone_type: "责任区类型", community: "所属社区", subdistrict: "所属街道",
+    note: "备注", address: "地址", road_class: "道路等级", highway: "OSM 道路类型",
+    status: "状态", description: "问题描述", reported_at: "上报时间", deadline: "整改时限",
+    closed_at: "结案时间", source: "来源", reporter: "上报人", recurring_of: "回潮自",
+    secretary: "社区书记", population: "人口", area_m2: "面积 (m²)", manager: "负责人",
+    stalls: "摊位数", households: "户数", property_manager: "物业负责人", lanes: "车道数",
+    width: "宽度", category_label: "点位类型"
+  };
+  var HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1 };
+  var ZONE_TYPES = { storefront_duty: "门前三包", grid: "网格", sponsor_area: "包保片区",
+                     district_patch: "分片管理" };
+  var STYLE = {
+    subdistrict: { color: "#444", weight: 3, dashArray: "8 6", fill: false },
+    community: { color: "#6a3d9a", weight: 2, dashArray: "4 4", fillOpacity: 0.03 },
+    compound: { color: "#b15928", weight: 1, fillOpacity: 0.15 },
+    street: { color: "#c0392b", weight: 2.5, opacity: 0.75 },
+    alley: { color: "#ff7f00", weight: 3, dashArray: "2 4", opacity: 0.9 },
+    market: { color: "#33a02c", weight: 2, fillOpacity: 0.4 },
+    storefront: { color: "#a6cee3", weight: 1, fillOpacity: 0.4 }
+  };
+  var PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3",
+                 "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99", "#17becf", "#7f7f7f",
+                 "#bcbd22", "#8c564b", "#e377c2"];
+
+  /* Create an element whose text (never HTML) is `text`. */
+  function el(tag, text, cls) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    if (cls) { node.className = cls; }
+    return node;
+  }
+
+  function hashColor(value) {
+    var h = 0, s = String(value || "");
+    for (var i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) >>> 0; }
+    return PALETTE[h % PALETTE.length];
+  }
+
+  function showBanner(message) {
+    var banner = document.getElementById("ccmap-banner");
+    if (!banner) { return; }
+    banner.textContent = message;
+    banner.hidden = false;
+  }
+
+  function displayValue(key, value, cfg) {
+    if (key === "status" && cfg.statuses[value]) { return cfg.statuses[value].label; }
+    if (key === "source" && cfg.sources[value]) { return cfg.sources[value]; }
+    if (key === "zone_type" && ZONE_TYPES[value]) { return ZONE_TYPES[value]; }
+    if (typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value)) {
+      return value.replace("T", " ");
+    }
+    return value;
+  }
+
+  /* Popup content for a feature: a title and a table of its non-empty properties. */
+  function popupContent(kindLabel, props, cfg) {
+    var box = el("div", null, "ccmap-popup");
+    var title = props.name || props.description || kindLabel;
+    box.appendChild(el("div", title, "ccmap-popup-title"));
+    box.appendChild(el("div", kindLabel, "ccmap-popup-kind"));
+    var table = el("table");
+    Object.keys(props).forEach(function (key) {
+      var value = props[key];
+      if (HIDDEN[key] || key === "name" || value === null || value === "" ||
+          typeof value === "object") { return; }
+      if (key === "category") {
+        value = cfg.testPointCategories[value] || cfg.issueCategories[value] || value;
+      }
+      var row = el("tr");
+      row.appendChild(el("th", FIELD_LABELS[key] || key));
+      row.appendChild(el("td", displayValue(key, value, cfg)));
+      table.appendChild(row);
+    });
+    box.appendChild(table);
+    return box;
+  }
+
+  function bboxParam(map) {
+    var b = map.getBounds().pad(0.25);
+    var w = Math.max(-180, b.getWest()), s = Math.max(-90, b.getSouth());
+    var e = Math.min(180, b.getEast()), n = Math.min(90, b.getNorth());
+    return [w, s, e, n].map(function (v) { return v.toFixed(6); }).join(",");
+  }
+
+  function init(map, cfg) {
+    var state = { map: map, layers: {}, counts: {}, loading: 0, errors: [], config: cfg };
+    window.ccmap.state = state;
+    document.getElementById("ccmap-title").textContent = cfg.title;
+    map.attributionControl.addAttribution(cfg.attribution);
+    // folium passes max zoom to tile layers only; without tiles (basemap none) set it here
+    if (map.getMaxZoom() === Infinity) { map.setMaxZoom(19); }
+    if (L.Control.FullScreen) {
+      map.addControl(new L.Control.FullScreen({ position: "topleft", title: "全屏",
+                                                titleCancel: "退出全屏" }));
+    }
+    var tpColors = {};
+    Object.keys(cfg.testPointCategories).forEach(function (code, i) {
+      tpColors[code] = PALETTE[i % PALETTE.length];
+    });
+    var overlays = {};
+    cfg.layers.forEach(function (layer, i) {
+      // one pane per layer keeps the draw order fixed when a layer is reloaded
+      map.createPane("ccmap-" + layer.kind).style.zIndex = String(410 + i);
+      var group = layer.kind === "issues"
+        ? L.markerClusterGroup({ maxClusterRadius: 50, disableClusteringAtZoom: 19 })
+        : L.featureGroup();
+      group.ccmapKind = layer.kind;
+      state.layers[layer.kind] = group;
+      state.counts[layer.kind] = 0;
+      overlays[layer.label] = group;
+      if (layer.visible) { group.addTo(map); }
+    });
+    L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
+    addLegend(map, cfg, tpColors);
+
+    function geoLayer(kind, label, data) {
+      var pane = "ccmap-" + kind;
+      return L.geoJSON(data, {
+        style: function (f) {
+          if (kind === "zone") {
+            var c = hashColor(f.properties.unit);
+            return { color: c, weight: 2, fillColor: c, fillOpacity: 0.18, pane: pane };
+          }
+          return L.extend({ pane: pane }, STYLE[kind] || {});
+        },
+        pointToLayer: function (f, latlng) {
+          if (kind === "issues") {
+            var st = cfg.statuses[f.properties.status] || { color: "#555" };
+            return L.circleMarker(latlng, { radius: 6, color: "#fff", weight: 1, pane: pane,
+                                            fillColor: st.color, fillOpacity: 0.9 });
+          }
+          if (kind === "test_point") {
+            return L.circleMarker(latlng, { radius: 7, color: "#222", weight: 1.5, pane: pane,
+              fillColor: tpColors[f.properties.category] || "#999", fillOpacity: 0.95 });
+          }
+          return L.circleMarker(latlng, { radius: 6, color: (STYLE[kind] || {}).color || "#333",
+                                          fillOpacity: 0.6, pane: pane });
+        },
+        onEachFeature: function (f, lyr) {
+          lyr.bindPopup(function () { return popupContent(label, f.properties, cfg); });
+        }
+      });
+    }
+
+    function load(kind) {
+      var group = state.layers[kind];
+      var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
+      var url = kind === "issues" ? "/api/issues.geojson" : "/api/layers/" + kind;
+      url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
+      state.loading += 1;
+      return fetch(url, { credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) { throw new Error(kind + ": HTTP " + r.status); }
+          return r.json();
+        })
+        .then(function (data) {
+          group.clearLayers();
+          geoLayer(kind, spec.label, data).eachLayer(function (l) { group.addLayer(l); });
+          state.counts[kind] = data.features.length;
+        })
+        .catch(function (err) {
+          state.errors.push(String(err));
+          showBanner("图层加载失败 / layer failed to load: " + err.message);
+        })
+        .finally(function () { state.loading -= 1; });
+    }
+
+    function refresh() {
+      var jobs = cfg.layers.filter(function (l) { return map.hasLayer(state.layers[l.kind]); })
+        .map(function (l) { return load(l.kind); });
+      state.ready = Promise.all(jobs);
+      return state.ready;
+    }
+
+    var timer = null;
+    map.on("moveend", function () {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 250);
+    });
+    map.on("overlayadd", function (e) { load(e.layer.ccmapKind); });
+    state.refresh = refresh;
+    refresh();
+  }
+
+  function addLegend(map, cfg, tpColors) {
+    var legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () {
+      var box = el("div", null, "ccmap-legend");
+      box.appendChild(el("div", "问题状态", "ccmap-legend-title"));
+      Object.keys(cfg.statuses).forEach(function (code) {
+        box.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
+      });
+      box.appendChild(el("div", "测评点位类型", "ccmap-legend-title"));
+      Object.keys(cfg.testPointCategories).forEach(function (code) {
+        box.appendChild(swatch(tpColors[code], cfg.testPointCategories[code], true));
+      });
+      box.appendChild(el("div", "图层", "ccmap-legend-title"));
+      box.appendChild(swatch(STYLE.street.color, "主次干道", false));
+      box.appendChild(swatch(STYLE.alley.color, "背街小巷", false));
+      box.appendChild(swatch(STYLE.market.color, "农贸市场", false));
+      box.appendChild(swatch(STYLE.community.color, "社区边界", false));
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    legend.addTo(map);
+  }
+
+  function swatch(color, label, round) {
+    var row = el("div", null, "ccmap-legend-row");
+    var mark = el("span", null, round ? "ccmap-dot" : "ccmap-line");
+    mark.style.background = color;
+    row.appendChild(mark);
+    row.appendChild(el("span", label));
+    return row;
+  }
+
+  window.ccmap = { init: init, popupContent: popupContent, el: el, state: null };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (typeof L === "undefined") {
+      showBanner("前端资源未安装（Leaflet 未找到）— 请运行 ./run.sh setup / " +
+                 "front-end assets are missing: run ./run.sh setup");
+    }
+  });
+})();

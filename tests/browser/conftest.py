@@ -1,0 +1,85 @@
+"""A live ccmap server over the demo city, and headless Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from shapely.geometry import Point
+
+from geo.demo import build_demo
+from geo.features import Feature
+from geo.kinds import Kind
+from geo.store import open_store
+from server.app import create_app
+from server.routes.pages import vendor_installed
+from server.settings import Settings
+from tests.conftest import missing
+
+XSS_NAME = '<img src=x onerror="window.__xss=1">恶意名称'
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+def _chromium() -> str | None:
+    path = os.environ.get("CCMAP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return path if Path(path).exists() else None
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve the demo city (plus one hostile name) on a free local port; yield its base URL."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('live')}/demo.db",
+                        basemap="none")
+    if not vendor_installed(settings):
+        missing("front-end assets not installed (run ./run.sh setup: npm ci in static/)")
+    store = open_store(settings.database_url)
+    build_demo(store)
+    store.add_features([Feature(Kind.test_point, Point(121.4735, 31.2305), name=XSS_NAME,
+                                category="public_toilet")])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, store=store), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 15
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (Playwright cannot download its own browser here)."""
+    path = _chromium()
+    if path is None:
+        missing("Chromium not found (apt-get install chromium, or set CCMAP_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page at a desktop size."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    yield pg
+    context.close()

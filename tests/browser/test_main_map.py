@@ -1,0 +1,100 @@
+"""The demo map in a real browser: layers draw, popups open, nothing leaves the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import XSS_NAME
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def _open(page: Any, url: str) -> None:
+    page.goto(url + "/")
+    page.wait_for_function("window.ccmap && window.ccmap.state && window.ccmap.state.ready")
+    page.evaluate("window.ccmap.state.ready")
+    page.wait_for_function("window.ccmap.state.loading === 0")
+
+
+def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, live_server)
+    counts = page.evaluate("window.ccmap.state.counts")
+    api = {row["kind"]: row["count"] for row in httpx.get(live_server + "/api/layers").json()}
+    for kind in ("subdistrict", "community", "zone", "street", "alley", "market", "test_point"):
+        assert counts[kind] == api[kind] > 0, kind  # whole demo is in view
+    assert counts["issues"] >= 5000
+    drawn = page.evaluate("""() => {
+        const out = {};
+        for (const [kind, group] of Object.entries(window.ccmap.state.layers)) {
+            out[kind] = group.getLayers().filter(l => l._path || l._icon || l._latlng).length;
+        }
+        return out;
+    }""")
+    assert drawn["street"] == counts["street"] and drawn["test_point"] == counts["test_point"]
+    assert page.locator(".leaflet-ccmap-street-pane path").count() == counts["street"]
+    assert page.locator(".leaflet-ccmap-zone-pane path").count() == counts["zone"]
+    assert page.locator(".marker-cluster").count() > 5  # issues are clustered
+    assert page.locator(".ccmap-legend").inner_text().count("结案") == 1
+    assert "测评点位" in page.locator(".leaflet-control-layers").inner_text()
+    assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".leaflet-control-zoom-fullscreen, .fullscreen-icon").count() >= 1
+    assert errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "main_map.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 50_000  # a drawn map, not a blank page
+
+
+def _click_test_point(page: Any, name: str) -> str:
+    """Hide the issues layer like a user would, zoom to a test point and click it."""
+    page.locator(".leaflet-control-layers label", has_text="问题").locator("input").uncheck()
+    xy = page.evaluate("""(name) => {
+        const st = window.ccmap.state;
+        const lyr = st.layers.test_point.getLayers().find(l => l.feature.properties.name === name);
+        st.map.setView(lyr.getLatLng(), 18, {animate: false});
+        const p = st.map.latLngToContainerPoint(lyr.getLatLng());
+        const box = st.map.getContainer().getBoundingClientRect();
+        return [p.x + box.left, p.y + box.top];
+    }""", name)
+    page.wait_for_function("window.ccmap.state.loading === 0")
+    page.mouse.click(xy[0], xy[1])
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    text: str = popup.inner_text()
+    return text
+
+
+def test_clicking_a_test_point_opens_its_popup(page: Any, live_server: str) -> None:
+    _open(page, live_server)
+    name = page.evaluate("""() => window.ccmap.state.layers.test_point.getLayers()
+        .map(l => l.feature.properties).find(p => p.category === 'farmers_market').name""")
+    text = _click_test_point(page, name)
+    assert name in text and "农贸市场" in text and "责任人" in text
+
+
+def test_hostile_names_are_shown_as_text_not_run(page: Any, live_server: str) -> None:
+    _open(page, live_server)
+    text = _click_test_point(page, XSS_NAME)
+    assert XSS_NAME in text
+    assert page.evaluate("window.__xss") is None
+    assert page.locator(".leaflet-popup-content img").count() == 0
+
+
+def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: str) -> None:
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    _open(page, live_server)
+    page.mouse.wheel(0, -300)  # zooming fetches more data; still only from the server
+    page.wait_for_timeout(600)
+    page.wait_for_function("window.ccmap.state.loading === 0")
+    outside = [u for u in urls if not u.startswith(live_server) and not u.startswith("data:")]
+    assert urls and outside == []
+    assert any("/api/layers/street?bbox=" in u for u in urls)
+    assert any(u.startswith(live_server + "/vendor/leaflet/") for u in urls)
+

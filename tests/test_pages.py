@@ -1,0 +1,94 @@
+"""The main map page: a Folium shell with local assets, data fetched from the API."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import Point
+
+from geo.basemaps import resolve_basemap
+from geo.coords import wgs84_to_gcj02
+from geo.errors import InvalidInput
+from geo.features import Feature
+from geo.kinds import Kind
+from geo.store import Store
+from server.app import create_app
+from server.routes.pages import vendor_installed
+from server.settings import Settings
+
+URL = re.compile(r"""(?:https?:)?//[^\s"'<>]+""")
+
+
+def _external_urls(html: str) -> list[str]:
+    return [u for u in URL.findall(html) if not u.startswith(("//127.0.0.1", "//localhost"))]
+
+
+def test_page_is_a_folium_shell_without_embedded_data(client: TestClient, store: Store) -> None:
+    store.add_features([Feature(Kind.test_point, Point(121.47, 31.23), name="秘密点位名称",
+                                category="bus_stop")])
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "L.map(" in html and "ccmap.init(" in html
+    assert "秘密点位名称" not in html  # layer data is fetched by the page, not embedded
+    assert "<title>创城点位地图</title>" in html
+    assert '"coords": "wgs84"' in html
+    assert "fitBounds" in html and "31.23" in html  # opens on the data's extent
+
+
+def test_no_external_url_with_basemap_none(client: TestClient) -> None:
+    html = client.get("/").text
+    assert _external_urls(html) == []
+    for src in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert src.startswith(("/vendor/", "/static/")), src
+
+
+@pytest.mark.parametrize(("basemap", "expected"), [
+    ("osm", "tile.openstreetmap.org"),
+    ("amap", "autonavi.com"),
+    ("https://tiles.intranet.gov.cn/{z}/{x}/{y}.png", "tiles.intranet.gov.cn"),
+])
+def test_basemap_setting_picks_the_tile_source(store: Store, basemap: str,
+                                               expected: str) -> None:
+    settings = Settings(database_url=store.url, basemap=basemap)
+    with TestClient(create_app(settings, store=store)) as c:
+        html = c.get("/").text
+    assert [u for u in _external_urls(html) if expected not in u] == []
+    assert any(expected in u for u in _external_urls(html))
+
+
+def test_tianditu_needs_a_key_and_bad_basemaps_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="CCMAP_TIANDITU_KEY"):
+        resolve_basemap("tianditu")
+    layers = resolve_basemap("tianditu", "abc123").layers
+    assert len(layers) == 2 and all("tk=abc123" in t.url for t in layers)
+    with pytest.raises(InvalidInput, match="unknown basemap"):
+        resolve_basemap("https://example.org/tiles.png")  # no {z}/{x}/{y}
+    with pytest.raises(InvalidInput):
+        create_app(Settings(database_url="sqlite:///:memory:", basemap="google"))
+
+
+def test_amap_basemap_shifts_data_to_gcj02(store: Store, client: TestClient) -> None:
+    ids = store.add_features([Feature(Kind.test_point, Point(121.47, 31.23), name="点",
+                                      category="bus_stop")])
+    settings = Settings(database_url=store.url, basemap="amap")
+    with TestClient(create_app(settings, store=store)) as c:
+        assert '"coords": "gcj02"' in c.get("/").text
+    doc = client.get(f"/api/features/{ids[0]}", params={"coords": "gcj02"}).json()
+    gx, gy = wgs84_to_gcj02(121.47, 31.23)
+    assert doc["geometry"]["coordinates"] == pytest.approx([float(gx), float(gy)])
+    assert client.get("/api/layers/test_point", params={"coords": "mars"}).status_code == 400
+
+
+def test_vendor_and_own_assets_are_served(client: TestClient, settings: Settings) -> None:
+    r = client.get("/static/js/map.js")
+    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+    assert "textContent" in r.text  # popups are built as text, never as HTML
+    assert client.get("/static/templates/map_layers.j2").status_code == 404
+    assert client.get("/vendor/leaflet/package.json").status_code in (200, 404)
+    assert client.get("/vendor/left-pad/index.js").status_code == 404  # whitelist only
+    if vendor_installed(settings):
+        r = client.get("/vendor/leaflet/dist/leaflet.js")
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"]
