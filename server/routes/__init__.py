@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.routes import health, layers, pages
+from server.routes import health, layers, pages, uploads
 from server.settings import Settings
 
 
@@ -12,5 +12,6 @@ def mount(app: FastAPI, settings: Settings) -> None:
     """Attach every router and static mount to the app."""
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(uploads.router)
     app.include_router(pages.router)
     pages.mount_static(app, settings)
