@@ -57,7 +57,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database (replacing its contents), then serve it unless --no-serve."""
     from geo.demo import build_demo
-
     from geo.store import open_store
 
     settings = _settings(args)
@@ -75,7 +74,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_import_layer(args: argparse.Namespace) -> int:
     """Import a GeoJSON / GeoPackage / zipped Shapefile / CSV file as one layer kind."""
     from geo.importing import read_layer_file
-
     from geo.store import open_store
 
     kind = Kind.zone if args.command == "zones" else Kind(args.kind)
@@ -99,7 +97,6 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
 def cmd_import_osm(args: argparse.Namespace) -> int:
     """Import streets, alleys, markets and candidate test points from an OSM file."""
     from geo.osm import read_osm
-
     from geo.store import open_store
 
     result = read_osm(Path(args.file))
