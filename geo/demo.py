@@ -2,9 +2,9 @@
 
 Streets and alleys come from the OSM extract in data/osm (© OpenStreetMap contributors, ODbL).
 Everything else — communities, responsibility zones, units, people, markets, compounds, test
-points and a year of issues — is synthetic and generated deterministically from a seed. Two
-zones are left out on purpose (coverage gaps) and one zone is enlarged to overlap its
-neighbour; their `note` property says so.
+points, a year of issues and one demo account per role (password `ccmap-demo`) — is synthetic
+and generated deterministically from a seed. Two zones are left out on purpose (coverage gaps)
+and one zone is enlarged to overlap its neighbour; their `note` property says so.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import shapely
 from shapely.geometry import MultiPoint, Point, box
 
 from geo import DATA_DIR
+from geo.accounts import Unit, create_demo_users
 from geo.features import Feature, Issue
 from geo.kinds import Kind, issue_categories, test_point_categories
 from geo.osm import read_osm
@@ -34,6 +35,7 @@ SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高")
 GIVEN = ["伟", "芳", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超",
          "秀英", "建华", "志强", "海燕", "国庆", "丽华", "晓东", "玉兰", "春梅"]
 ZONE_TYPES = ["grid", "sponsor_area", "storefront_duty", "district_patch"]
+DEMO_UNIT = "区市场监管局"  # the unit of the demo's unit user (unit1)
 MARKETS = ["福佑路菜市场", "顺昌路农贸市场", "丽园路菜场", "董家渡早市", "蓬莱路农贸市场"]
 COMPOUNDS = ["梅园小区", "福民新村", "金陵公寓", "宝兴里", "淮海坊", "文庙小区", "尚贤坊",
              "东昌新村"]
@@ -69,14 +71,20 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     now = now or datetime.now().replace(minute=0, second=0, microsecond=0)
     city = _City(seed, osm_file)
     features = city.features()
-    store.clear()
-    ids = store.add_features(features)
+    store.clear(actor="demo")
+    ids = store.add_features(features, actor="demo")
     zones = [replace(f, id=i) for f, i in zip(features, ids, strict=True) if f.kind is Kind.zone]
     issues = city.issues(zones, now, n_issues)
-    issue_ids = store.add_issues(issues)
-    store.add_issues(city.recurrences(issues, issue_ids, zones, now))
+    issue_ids = store.add_issues(issues, actor="demo")
+    store.add_issues(city.recurrences(issues, issue_ids, zones, now), actor="demo")
+    store.add_unit(Unit(SUBDISTRICT, "subdistrict"), actor="demo")
+    for name in COMMUNITIES:
+        store.add_unit(Unit(name, "community", SUBDISTRICT), actor="demo")
+    for name in UNITS:
+        store.add_unit(Unit(name, "unit", SUBDISTRICT), actor="demo")
     counts = store.layer_counts()
     counts["issues"] = store.issue_count()
+    counts["users"] = len(create_demo_users(store, DEMO_UNIT))
     return counts
 
 

@@ -27,6 +27,18 @@ class TooLarge(CcmapError):
     """An upload exceeds the configured size limit."""
 
 
+class Unauthorized(CcmapError):
+    """No valid credentials were given."""
+
+
+class Forbidden(CcmapError):
+    """The actor is known but its role or scope does not allow this."""
+
+
+class Locked(CcmapError):
+    """The account is locked after repeated failed logins."""
+
+
 class Conflict(CcmapError):
     """The change conflicts with the current state (illegal transition, stale version)."""
 

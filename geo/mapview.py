@@ -44,6 +44,8 @@ class MapPage:
     bounds: BBox | None
     title: str = "创城点位地图"
     assets_missing: bool = False
+    user: str = ""
+    is_admin: bool = False
 
 
 class CcmapLayers(MacroElement):
@@ -70,6 +72,8 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},
         "title": page.title,
         "assetsMissing": page.assets_missing,
+        "user": page.user,
+        "isAdmin": page.is_admin,
     }
 
 

@@ -83,7 +83,7 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
     )
     store = open_store(_settings(args).database_url)
     try:
-        ids = store.add_features(result.features)
+        ids = store.add_features(result.features, actor=_cli_actor())
     finally:
         store.close()
     doc = {"imported": len(ids), "skipped": 0, "errors": 0, "kind": kind.value,
@@ -102,13 +102,89 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
     result = read_osm(Path(args.file))
     store = open_store(_settings(args).database_url)
     try:
-        ids = store.add_features(result.features)
+        ids = store.add_features(result.features, actor=_cli_actor())
     finally:
         store.close()
     counts = result.counts()
     doc = {"imported": len(ids), "skipped": result.skipped, "errors": 0, "by_kind": counts}
     _emit(args, doc, f"imported {len(ids)} features from {args.file}: "
           + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise CcmapError("no terminal to ask for a password: use --password-stdin")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise CcmapError("the passwords differ")
+    return first
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Create a user (the first admin of a fresh install is made this way)."""
+    from geo.accounts import User, hash_password, parse_role
+    from geo.store import open_store
+
+    role = parse_role(args.role)
+    if role.value == "unit" and not args.unit:
+        raise CcmapError("a unit user needs --unit")
+    user = User(args.username, role, unit=args.unit, display_name=args.name or "",
+                password_hash=hash_password(_password(args)))
+    store = open_store(_settings(args).database_url)
+    try:
+        if args.unit and args.unit not in {u.name for u in store.units()}:
+            raise CcmapError(f"unknown unit {args.unit!r}: create it with `ccmap unit add`")
+        store.add_user(user, actor=_cli_actor())
+    finally:
+        store.close()
+    _emit(args, {"username": user.username, "role": role.value, "unit": user.unit},
+          f"created user {user.username} ({role.value})")
+    return 0
+
+
+def cmd_unit_add(args: argparse.Namespace) -> int:
+    """Create a unit, community or sub-district."""
+    from geo.accounts import Unit
+    from geo.store import open_store
+
+    store = open_store(_settings(args).database_url)
+    try:
+        store.add_unit(Unit(args.name, args.kind, args.parent), actor=_cli_actor())
+    finally:
+        store.close()
+    _emit(args, {"name": args.name, "kind": args.kind, "parent": args.parent},
+          f"created {args.kind} {args.name}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """Create a long-lived API token for an integration; prints it once."""
+    from geo.accounts import new_secret
+    from geo.store import open_store
+
+    store = open_store(_settings(args).database_url)
+    try:
+        user = store.user(args.username)
+        if user is None or user.id is None:
+            raise CcmapError(f"unknown user {args.username!r}")
+        token, digest = new_secret()
+        store.add_token(user.id, digest, "api", None, name=args.name)
+        store.record_audit(_cli_actor(), "create", "api_token", args.name,
+                           {"owner": user.username})
+    finally:
+        store.close()
+    _emit(args, {"token": token, "username": args.username, "name": args.name}, token)
     return 0
 
 
@@ -151,6 +227,34 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     db(sp)
     sp.set_defaults(func=cmd_import_osm)
+
+    users = sub.add_parser("user", help="user accounts").add_subparsers(dest="command",
+                                                                        required=True)
+    sp = users.add_parser("add", help="create a user")
+    sp.add_argument("username")
+    sp.add_argument("--role", required=True,
+                    choices=["admin", "planner", "inspector", "unit", "viewer"])
+    sp.add_argument("--unit", help="the unit of a unit user (包保单位)")
+    sp.add_argument("--name", help="display name")
+    sp.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of standard input")
+    db(sp)
+    sp.set_defaults(func=cmd_user_add)
+    units = sub.add_parser("unit", help="units, communities, sub-districts").add_subparsers(
+        dest="command", required=True)
+    sp = units.add_parser("add", help="create a unit")
+    sp.add_argument("name")
+    sp.add_argument("--kind", default="unit", choices=["unit", "community", "subdistrict"])
+    sp.add_argument("--parent", help="the community or sub-district it belongs to")
+    db(sp)
+    sp.set_defaults(func=cmd_unit_add)
+    tokens = sub.add_parser("token", help="API tokens").add_subparsers(dest="command",
+                                                                       required=True)
+    sp = tokens.add_parser("create", help="create a long-lived API token for a user")
+    sp.add_argument("username")
+    sp.add_argument("--name", required=True, help="what the token is for, e.g. 12345热线")
+    db(sp)
+    sp.set_defaults(func=cmd_token_create)
     return p
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from geo.errors import CcmapError, Conflict, ImportRejected, InvalidInput, NotFound, TooLarge
+from geo.errors import (
+    CcmapError,
+    Conflict,
+    Forbidden,
+    ImportRejected,
+    InvalidInput,
+    Locked,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
 
 STATUS: dict[type[CcmapError], int] = {
     NotFound: 404,
@@ -13,6 +23,9 @@ STATUS: dict[type[CcmapError], int] = {
     ImportRejected: 422,
     TooLarge: 413,
     Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    Locked: 423,
 }
 
 
@@ -22,6 +35,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CcmapError)
         status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
-        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        if "retry_after" in exc.detail:
+            headers["Retry-After"] = str(exc.detail["retry_after"])
+        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=status,
+                            headers=headers)
 
     app.add_exception_handler(CcmapError, handle)

@@ -25,3 +25,12 @@ class Settings(BaseSettings):
     layer_limit: int = 20000
     static_dir: Path = ROOT / "static"
     title: str = "创城点位地图"
+    # accounts
+    session_hours: float = 12.0
+    access_token_hours: float = 12.0
+    lockout_attempts: int = 5
+    lockout_window_minutes: float = 15.0
+    lockout_minutes: float = 15.0
+    # Secure flag on cookies: auto = when the request came over HTTPS (run behind TLS in
+    # production; plain http is only for 127.0.0.1 and the demo)
+    cookie_secure: str = "auto"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from geo.accounts import Role, Unit, User, hash_password
 from geo.store import Store, open_store
 from server.app import create_app
 from server.settings import Settings
@@ -95,8 +96,34 @@ def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, basemap="none")
 
 
+TEST_PASSWORD = "test-password-123"
+
+
+def add_user(store: Store, username: str, role: str, unit: str | None = None) -> None:
+    """Create a user with TEST_PASSWORD (and its unit, if missing)."""
+    if unit and unit not in {u.name for u in store.units()}:
+        store.add_unit(Unit(unit))
+    store.add_user(User(username, Role(role), unit=unit,
+                        password_hash=hash_password(TEST_PASSWORD)))
+
+
+def bearer(client: TestClient, username: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    """Authorization header for a user, through the OAuth2 password flow."""
+    r = client.post("/api/auth/token", data={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 @pytest.fixture
-def client(settings: Settings, store: Store) -> Iterator[TestClient]:
-    """A TestClient on an app built by the factory, sharing the test store."""
+def anon_client(settings: Settings, store: Store) -> Iterator[TestClient]:
+    """A TestClient on an app built by the factory, sharing the test store, not logged in."""
     with TestClient(create_app(settings, store=store)) as c:
         yield c
+
+
+@pytest.fixture
+def client(anon_client: TestClient, store: Store) -> TestClient:
+    """The same client logged in as an admin with a bearer token."""
+    add_user(store, "testadmin", "admin")
+    anon_client.headers.update(bearer(anon_client, "testadmin"))
+    return anon_client

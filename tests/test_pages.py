@@ -17,6 +17,7 @@ from geo.store import Store
 from server.app import create_app
 from server.routes.pages import vendor_installed
 from server.settings import Settings
+from tests.conftest import add_user, bearer
 
 URL = re.compile(r"""(?:https?:)?//[^\s"'<>]+""")
 
@@ -53,8 +54,9 @@ def test_no_external_url_with_basemap_none(client: TestClient) -> None:
 def test_basemap_setting_picks_the_tile_source(store: Store, basemap: str,
                                                expected: str) -> None:
     settings = Settings(database_url=store.url, basemap=basemap)
+    add_user(store, "viewer1", "viewer")
     with TestClient(create_app(settings, store=store)) as c:
-        html = c.get("/").text
+        html = c.get("/", headers=bearer(c, "viewer1")).text
     assert [u for u in _external_urls(html) if expected not in u] == []
     assert any(expected in u for u in _external_urls(html))
 
@@ -75,7 +77,7 @@ def test_amap_basemap_shifts_data_to_gcj02(store: Store, client: TestClient) -> 
                                       category="bus_stop")])
     settings = Settings(database_url=store.url, basemap="amap")
     with TestClient(create_app(settings, store=store)) as c:
-        assert '"coords": "gcj02"' in c.get("/").text
+        assert '"coords": "gcj02"' in c.get("/", headers=dict(client.headers)).text
     doc = client.get(f"/api/features/{ids[0]}", params={"coords": "gcj02"}).json()
     gx, gy = wgs84_to_gcj02(121.47, 31.23)
     assert doc["geometry"]["coordinates"] == pytest.approx([float(gx), float(gy)])
@@ -92,3 +94,11 @@ def test_vendor_and_own_assets_are_served(client: TestClient, settings: Settings
     if vendor_installed(settings):
         r = client.get("/vendor/leaflet/dist/leaflet.js")
         assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+
+
+def test_pages_send_anonymous_users_to_the_login_form(anon_client: TestClient) -> None:
+    r = anon_client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    login = anon_client.get("/login")
+    assert login.status_code == 200 and 'id="login-form"' in login.text
+    assert anon_client.get("/admin", follow_redirects=False).status_code == 303

@@ -11,6 +11,7 @@ from geo.kinds import Kind
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings
+from tests.conftest import add_user, bearer
 
 LAYERS = Path(__file__).parent / "fixtures" / "layers"
 
@@ -48,9 +49,10 @@ def test_rejected_file_is_422_with_rows_and_writes_nothing(client: TestClient,
 def test_oversized_upload_is_413_and_writes_nothing(store: Store) -> None:
     settings = Settings(database_url=store.url, basemap="none", max_upload_mb=0.001)
     big = json.dumps({"type": "FeatureCollection", "features": [], "pad": "x" * 5000})
+    add_user(store, "planner1", "planner")
     with TestClient(create_app(settings, store=store)) as c:
         r = c.post("/api/layers/street", content=big,
-                   headers={"content-type": "application/geo+json"})
+                   headers={"content-type": "application/geo+json", **bearer(c, "planner1")})
     assert r.status_code == 413 and "CCMAP_MAX_UPLOAD_MB" in r.json()["detail"]
     assert store.layer_counts() == {}
 

@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from geo.features import Feature, Issue
 from geo.kinds import Kind
+
+if TYPE_CHECKING:
+    from geo.accounts import Unit, User
 
 BBox = tuple[float, float, float, float]
 
 
 class Store(Protocol):
-    """What the rest of ccmap may ask of storage. Every call that writes is one transaction."""
+    """What the rest of ccmap may ask of storage.
+
+    Every call that writes is one transaction, and writes of data (features, issues, users,
+    units) append their audit row in that same transaction. `scope_unit` limits reads to what a
+    unit user may see.
+    """
 
     url: str
 
-    def add_features(self, features: Sequence[Feature]) -> list[int]:
+    # layers
+    def add_features(self, features: Sequence[Feature], actor: str = "system") -> list[int]:
         """Insert features atomically; return their new ids in order."""
         ...
 
-    def features(
-        self,
-        kind: Kind,
-        bbox: BBox | None = None,
-        limit: int | None = None,
-        where: dict[str, Any] | None = None,
-    ) -> list[Feature]:
+    def features(self, kind: Kind, bbox: BBox | None = None, limit: int | None = None,
+                 where: dict[str, Any] | None = None,
+                 scope_unit: str | None = None) -> list[Feature]:
         """Features of one kind, optionally inside bbox and matching property values."""
         ...
 
-    def feature(self, feature_id: int) -> Feature:
-        """One feature by id; raises NotFound."""
+    def feature(self, feature_id: int, scope_unit: str | None = None) -> Feature:
+        """One feature by id; raises NotFound (also when outside the scope)."""
         ...
 
     def layer_counts(self) -> dict[str, int]:
@@ -42,17 +48,14 @@ class Store(Protocol):
         """Bounding box of every stored feature, or None when there are none."""
         ...
 
-    def add_issues(self, issues: Sequence[Issue]) -> list[int]:
+    # issues
+    def add_issues(self, issues: Sequence[Issue], actor: str = "system") -> list[int]:
         """Insert issues atomically; return their new ids in order."""
         ...
 
-    def issues(
-        self,
-        bbox: BBox | None = None,
-        limit: int | None = None,
-        status: str | None = None,
-        category: str | None = None,
-    ) -> list[Issue]:
+    def issues(self, bbox: BBox | None = None, limit: int | None = None,
+               status: str | None = None, category: str | None = None,
+               scope_unit: str | None = None) -> list[Issue]:
         """Issues, optionally inside bbox and filtered by status and category."""
         ...
 
@@ -60,8 +63,65 @@ class Store(Protocol):
         """Number of stored issues."""
         ...
 
-    def clear(self) -> None:
-        """Delete every feature and issue (used to rebuild the demo)."""
+    # accounts
+    def add_unit(self, unit: Unit, actor: str = "system") -> int:
+        """Create a unit; Conflict if the name exists."""
+        ...
+
+    def units(self) -> list[Unit]:
+        """All units."""
+        ...
+
+    def add_user(self, user: User, actor: str = "system") -> int:
+        """Create a user whose password_hash is set; Conflict if the username exists."""
+        ...
+
+    def user(self, username: str) -> User | None:
+        """The user with this username, or None."""
+        ...
+
+    def users(self) -> list[User]:
+        """All users."""
+        ...
+
+    def update_user(self, username: str, changes: dict[str, Any], actor: str) -> User:
+        """Change a user's role, unit, display name, active flag or password hash."""
+        ...
+
+    def set_login_state(self, username: str, failed_count: int,
+                        first_failed_at: datetime | None, locked_until: datetime | None) -> None:
+        """Record failed-login bookkeeping."""
+        ...
+
+    def add_token(self, user_id: int, token_hash: str, kind: str, expires_at: datetime | None,
+                  name: str = "", csrf: str | None = None) -> None:
+        """Store a hashed session, access or API token."""
+        ...
+
+    def token_user(self, token_hash: str, kinds: Sequence[str],
+                   now: datetime) -> tuple[User, str | None] | None:
+        """The user owning a live token of one of the kinds, with the token's CSRF value."""
+        ...
+
+    def revoke_tokens(self, user_id: int | None = None, token_hash: str | None = None,
+                      keep: str | None = None) -> int:
+        """Delete one token, or all of a user's tokens except `keep`."""
+        ...
+
+    # audit
+    def record_audit(self, actor: str, action: str, object_type: str,
+                     object_id: str | None, diff: dict[str, Any]) -> None:
+        """Append one audit row."""
+        ...
+
+    def audit_log(self, actor: str | None = None, object_type: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  limit: int = 1000) -> list[dict[str, Any]]:
+        """Audit rows, newest first."""
+        ...
+
+    def clear(self, actor: str = "system") -> None:
+        """Delete every feature, issue, user and unit (used to rebuild the demo)."""
         ...
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -61,4 +62,54 @@ issues = Table(
     Column("recurring_of", Integer),
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("parent", String(200)),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("unit", String(200)),
+    Column("display_name", Text, nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_count", Integer, nullable=False, default=0),
+    Column("first_failed_at", DateTime),
+    Column("locked_until", DateTime),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # session | access | api
+    Column("name", Text, nullable=False, default=""),
+    Column("csrf", String(64)),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(200)),
+    Column("diff", JSON, nullable=False, default=dict),
+    Index("ix_audit_at", "at"),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     create_engine,
     delete,
@@ -18,16 +20,24 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.engine import Row, make_url
+from sqlalchemy.exc import IntegrityError
 
-from geo.errors import InvalidInput, NotFound
+from geo.accounts import Role, Unit, User
+from geo.errors import Conflict, InvalidInput, NotFound
 from geo.features import Feature, Issue
 from geo.kinds import Kind
 from geo.store import BBox
+from geo.store.schema import audit as audit_t
 from geo.store.schema import features as features_t
 from geo.store.schema import issues as issues_t
+from geo.store.schema import tokens as tokens_t
+from geo.store.schema import units as units_t
+from geo.store.schema import users as users_t
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name != "id"]
@@ -69,14 +79,18 @@ class SqlStore:
             command.upgrade(cfg, "head")
 
     # --- features -------------------------------------------------------------------------
-    def add_features(self, features: Sequence[Feature]) -> list[int]:
-        """Insert features in one transaction; return their ids."""
+    def add_features(self, features: Sequence[Feature], actor: str = "system") -> list[int]:
+        """Insert features in one transaction with their audit row; return their ids."""
         rows = [_feature_row(f) for f in features]
         if not rows:
             return []
         with self.engine.begin() as conn:
-            result = conn.execute(insert(features_t).returning(features_t.c.id), rows)
-            return [r[0] for r in result]
+            ids = [r[0] for r in conn.execute(insert(features_t).returning(features_t.c.id),
+                                                rows)]
+            kinds = sorted({r["kind"] for r in rows})
+            _audit(conn, actor, "create", "feature", _id_span(ids),
+                   {"count": len(ids), "kinds": kinds, "ids": ids[:1000]})
+            return ids
 
     def features(
         self,
@@ -84,9 +98,12 @@ class SqlStore:
         bbox: BBox | None = None,
         limit: int | None = None,
         where: dict[str, Any] | None = None,
+        scope_unit: str | None = None,
     ) -> list[Feature]:
-        """Features of one kind, filtered by bbox and property values."""
+        """Features of one kind, filtered by bbox, property values and a unit user's scope."""
         q = select(features_t).where(features_t.c.kind == kind.value).order_by(features_t.c.id)
+        if scope_unit is not None:
+            q = q.where(_feature_scope(scope_unit))
         if bbox is not None:
             q = q.where(self._bbox_clause(bbox))
         for key, value in (where or {}).items():
@@ -99,10 +116,13 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [_feature_from_row(r) for r in conn.execute(q)]
 
-    def feature(self, feature_id: int) -> Feature:
-        """One feature by id."""
+    def feature(self, feature_id: int, scope_unit: str | None = None) -> Feature:
+        """One feature by id (NotFound also when it is outside the scope)."""
+        q = select(features_t).where(features_t.c.id == feature_id)
+        if scope_unit is not None:
+            q = q.where(_feature_scope(scope_unit))
         with self.engine.connect() as conn:
-            row = conn.execute(select(features_t).where(features_t.c.id == feature_id)).first()
+            row = conn.execute(q).first()
         if row is None:
             raise NotFound(f"feature {feature_id} does not exist")
         return _feature_from_row(row)
@@ -130,14 +150,16 @@ class SqlStore:
         return (c.maxx >= minx) & (c.minx <= maxx) & (c.maxy >= miny) & (c.miny <= maxy)
 
     # --- issues ---------------------------------------------------------------------------
-    def add_issues(self, issues: Sequence[Issue]) -> list[int]:
-        """Insert issues in one transaction; return their ids."""
+    def add_issues(self, issues: Sequence[Issue], actor: str = "system") -> list[int]:
+        """Insert issues in one transaction with their audit row; return their ids."""
         rows = [{k: getattr(i, k) for k in ISSUE_FIELDS} for i in issues]
         if not rows:
             return []
         with self.engine.begin() as conn:
-            result = conn.execute(insert(issues_t).returning(issues_t.c.id), rows)
-            return [r[0] for r in result]
+            ids = [r[0] for r in conn.execute(insert(issues_t).returning(issues_t.c.id), rows)]
+            _audit(conn, actor, "create", "issue", _id_span(ids),
+                   {"count": len(ids), "ids": ids[:1000]})
+            return ids
 
     def issues(
         self,
@@ -145,10 +167,13 @@ class SqlStore:
         limit: int | None = None,
         status: str | None = None,
         category: str | None = None,
+        scope_unit: str | None = None,
     ) -> list[Issue]:
-        """Issues filtered by bbox, status and category, oldest id first."""
+        """Issues filtered by bbox, status, category and a unit user's scope, oldest first."""
         c = issues_t.c
         q = select(issues_t).order_by(c.id)
+        if scope_unit is not None:
+            q = q.where(c.unit == scope_unit)
         if bbox is not None:
             minx, miny, maxx, maxy = bbox
             if self.postgis:
@@ -170,15 +195,168 @@ class SqlStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(issues_t)).scalar_one())
 
-    def clear(self) -> None:
-        """Delete all features and issues in one transaction."""
+    def clear(self, actor: str = "system") -> None:
+        """Delete all features, issues, users and units in one transaction (demo rebuild)."""
         with self.engine.begin() as conn:
-            conn.execute(delete(issues_t))
-            conn.execute(delete(features_t))
+            for table in (issues_t, features_t, tokens_t, users_t, units_t):
+                conn.execute(delete(table))
+            _audit(conn, actor, "clear", "store", None, {})
+
+    # --- accounts -------------------------------------------------------------------------
+    def add_unit(self, unit: Unit, actor: str = "system") -> int:
+        """Create a unit; Conflict if the name exists."""
+        row = {"name": unit.name, "kind": unit.kind, "parent": unit.parent}
+        try:
+            with self.engine.begin() as conn:
+                uid = int(conn.execute(insert(units_t).returning(units_t.c.id), row).scalar_one())
+                _audit(conn, actor, "create", "unit", str(uid), row)
+                return uid
+        except IntegrityError:
+            raise Conflict(f"unit {unit.name!r} already exists") from None
+
+    def units(self) -> list[Unit]:
+        """All units by name."""
+        with self.engine.connect() as conn:
+            return [Unit(**r._mapping) for r in conn.execute(
+                select(units_t).order_by(units_t.c.name))]
+
+    def add_user(self, user: User, actor: str = "system") -> int:
+        """Create a user (password_hash already set); Conflict if the username exists."""
+        row = {c.name: getattr(user, c.name) for c in users_t.columns if c.name != "id"}
+        row["role"] = Role(user.role).value
+        try:
+            with self.engine.begin() as conn:
+                uid = int(conn.execute(insert(users_t).returning(users_t.c.id), row).scalar_one())
+                _audit(conn, actor, "create", "user", user.username,
+                       {k: v for k, v in row.items() if k in ("role", "unit", "display_name")})
+                return uid
+        except IntegrityError:
+            raise Conflict(f"user {user.username!r} already exists") from None
+
+    def user(self, username: str) -> User | None:
+        """The user with this username, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users_t).where(users_t.c.username == username)).first()
+        return _user(row) if row else None
+
+    def users(self) -> list[User]:
+        """All users by username."""
+        with self.engine.connect() as conn:
+            return [_user(r) for r in conn.execute(select(users_t).order_by(users_t.c.username))]
+
+    def update_user(self, username: str, changes: dict[str, Any], actor: str) -> User:
+        """Change role/unit/display_name/active/password_hash; audited with a diff."""
+        allowed = {"role", "unit", "display_name", "active", "password_hash"}
+        bad = set(changes) - allowed
+        if bad:
+            raise InvalidInput(f"cannot change {', '.join(sorted(bad))}")
+        with self.engine.begin() as conn:
+            row = conn.execute(select(users_t).where(users_t.c.username == username)).first()
+            if row is None:
+                raise NotFound(f"user {username!r} does not exist")
+            before = _user(row)
+            conn.execute(update(users_t).where(users_t.c.username == username).values(changes))
+            diff = {k: {"from": "***" if k == "password_hash" else getattr(before, k),
+                        "to": "***" if k == "password_hash" else v} for k, v in changes.items()}
+            _audit(conn, actor, "update", "user", username, diff)
+        found = self.user(username)
+        assert found is not None
+        return found
+
+    def set_login_state(self, username: str, failed_count: int,
+                        first_failed_at: datetime | None, locked_until: datetime | None) -> None:
+        """Record failed-login bookkeeping (not audited: no data changes)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(users_t).where(users_t.c.username == username).values(
+                failed_count=failed_count, first_failed_at=first_failed_at,
+                locked_until=locked_until))
+
+    def add_token(self, user_id: int, token_hash: str, kind: str, expires_at: datetime | None,
+                  name: str = "", csrf: str | None = None) -> None:
+        """Store a hashed session, access or API token."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(tokens_t).values(
+                token_hash=token_hash, user_id=user_id, kind=kind, name=name, csrf=csrf,
+                created_at=datetime.now(), expires_at=expires_at))
+
+    def token_user(self, token_hash: str, kinds: Sequence[str],
+                   now: datetime) -> tuple[User, str | None] | None:
+        """The active user owning an unexpired token of one of the kinds, and its CSRF value."""
+        q = (select(users_t, tokens_t.c.csrf)
+             .join(tokens_t, tokens_t.c.user_id == users_t.c.id)
+             .where(tokens_t.c.token_hash == token_hash, tokens_t.c.kind.in_(kinds),
+                    users_t.c.active.is_(True),
+                    or_(tokens_t.c.expires_at.is_(None), tokens_t.c.expires_at > now)))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return (_user(row), row._mapping["csrf"]) if row else None
+
+    def revoke_tokens(self, user_id: int | None = None, token_hash: str | None = None,
+                      keep: str | None = None) -> int:
+        """Delete one token (by hash) or all of a user's tokens except `keep`."""
+        q = delete(tokens_t)
+        if token_hash is not None:
+            q = q.where(tokens_t.c.token_hash == token_hash)
+        elif user_id is not None:
+            q = q.where(tokens_t.c.user_id == user_id)
+            if keep is not None:
+                q = q.where(tokens_t.c.token_hash != keep)
+        else:
+            raise InvalidInput("revoke_tokens needs a user or a token")
+        with self.engine.begin() as conn:
+            return int(conn.execute(q).rowcount)
+
+    def record_audit(self, actor: str, action: str, object_type: str,
+                     object_id: str | None, diff: dict[str, Any]) -> None:
+        """Append one audit row on its own (for actions that write nothing else)."""
+        with self.engine.begin() as conn:
+            _audit(conn, actor, action, object_type, object_id, diff)
+
+    def audit_log(self, actor: str | None = None, object_type: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  limit: int = 1000) -> list[dict[str, Any]]:
+        """Audit rows, newest first, filtered."""
+        c = audit_t.c
+        q = select(audit_t).order_by(c.id.desc()).limit(limit)
+        if actor:
+            q = q.where(c.actor == actor)
+        if object_type:
+            q = q.where(c.object_type == object_type)
+        if since:
+            q = q.where(c.at >= since)
+        if until:
+            q = q.where(c.at < until)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+def _audit(conn: Connection, actor: str, action: str, object_type: str,
+           object_id: str | None, diff: dict[str, Any]) -> None:
+    """Append an audit row inside the caller's transaction."""
+    conn.execute(insert(audit_t).values(at=datetime.now(), actor=actor, action=action,
+                                        object_type=object_type, object_id=object_id,
+                                        diff=diff))
+
+
+def _id_span(ids: list[int]) -> str:
+    return str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+
+
+def _feature_scope(unit: str) -> ColumnElement[bool]:
+    """Features a unit user may see: its own unit's, and those no unit owns (streets...)."""
+    owner = features_t.c.properties["unit"].as_string()
+    return or_(owner.is_(None), owner == unit)
+
+
+def _user(row: Row[Any]) -> User:
+    m = row._mapping
+    return User(**{k: m[k] for k in ("id", "username", "unit", "display_name", "active",
+                                      "failed_count", "first_failed_at", "locked_until",
+                                      "password_hash")}, role=Role(m["role"]))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.routes import health, layers, pages, uploads
+from server.routes import admin, auth, health, layers, pages, uploads
 from server.settings import Settings
 
 
 def mount(app: FastAPI, settings: Settings) -> None:
     """Attach every router and static mount to the app."""
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(admin.router)
     app.include_router(layers.router)
     app.include_router(uploads.router)
     app.include_router(pages.router)

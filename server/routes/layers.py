@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from geo import geojson
 from geo.errors import InvalidInput
 from geo.kinds import LABELS_ZH, Kind, parse_kind
+from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 
 router = APIRouter(tags=["layers"])
@@ -30,7 +31,7 @@ class GeoJSONResponse(JSONResponse):
 
 
 @router.get("/api/layers")
-def list_layers(store: StoreDep) -> list[dict[str, Any]]:
+def list_layers(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
     """Every layer kind with its Chinese label and feature count."""
     counts = store.layer_counts()
     return [{"kind": k.value, "label": LABELS_ZH[k], "count": counts.get(k.value, 0)}
@@ -40,6 +41,7 @@ def list_layers(store: StoreDep) -> list[dict[str, Any]]:
 @router.get("/api/layers/{kind}", response_class=GeoJSONResponse)
 def layer_features(
     kind: str,
+    user: Reader,
     store: StoreDep,
     settings: SettingsDep,
     bbox: BBoxQuery = None,
@@ -53,19 +55,23 @@ def layer_features(
     where = _parse_properties(properties)
     out = geojson.parse_coords(coords)
     limit = min(limit or settings.layer_limit, settings.layer_limit)
-    rows = store.features(parse_kind(kind), geojson.parse_bbox(bbox), limit, where)
+    rows = store.features(parse_kind(kind), geojson.parse_bbox(bbox), limit, where,
+                          scope_unit=user.scope_unit)
     return GeoJSONResponse(geojson.collection(geojson.feature_json(f, out) for f in rows))
 
 
 @router.get("/api/features/{feature_id}", response_class=GeoJSONResponse)
-def one_feature(feature_id: int, store: StoreDep, coords: CoordsQuery = None) -> GeoJSONResponse:
-    """One feature as a GeoJSON Feature."""
+def one_feature(feature_id: int, user: Reader, store: StoreDep,
+                coords: CoordsQuery = None) -> GeoJSONResponse:
+    """One feature as a GeoJSON Feature (404 outside a unit user's scope)."""
     out = geojson.parse_coords(coords)
-    return GeoJSONResponse(geojson.feature_json(store.feature(feature_id), out))
+    feature = store.feature(feature_id, scope_unit=user.scope_unit)
+    return GeoJSONResponse(geojson.feature_json(feature, out))
 
 
 @router.get("/api/issues.geojson", response_class=GeoJSONResponse)
 def issues_geojson(
+    user: Reader,
     store: StoreDep,
     settings: SettingsDep,
     bbox: BBoxQuery = None,
@@ -77,7 +83,8 @@ def issues_geojson(
     """Issues as GeoJSON points, filtered by bbox, status and category."""
     out = geojson.parse_coords(coords)
     limit = min(limit or settings.layer_limit, settings.layer_limit)
-    rows = store.issues(geojson.parse_bbox(bbox), limit, status, category)
+    rows = store.issues(geojson.parse_bbox(bbox), limit, status, category,
+                        scope_unit=user.scope_unit)
     return GeoJSONResponse(geojson.collection(geojson.issue_json(i, out) for i in rows))
 
 

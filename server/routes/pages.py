@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 
+from geo.accounts import ROLE_LABELS, Role, User
 from geo.basemaps import resolve_basemap
+from geo.errors import CcmapError
 from geo.mapview import MapPage, render_map_page
+from geo.store import Store
+from server.auth import optional_user
 from server.deps import SettingsDep, StoreDep
 from server.settings import Settings
 
@@ -20,14 +26,49 @@ VENDOR_PACKAGES = ["leaflet", "leaflet.markercluster", "leaflet.fullscreen", "le
                    "leaflet.heat"]
 
 
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+
+def page_user(request: Request, store: Store) -> User | None:
+    """The logged-in user of a page request, or None (pages redirect to /login instead)."""
+    try:
+        return optional_user(request, store)
+    except CcmapError:
+        return None
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def main_map(store: StoreDep, settings: SettingsDep) -> HTMLResponse:
-    """The main map page."""
+def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """The main map page (login first)."""
+    user = page_user(request, store)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
     basemap = resolve_basemap(settings.basemap, settings.tianditu_key,
                               settings.basemap_attribution)
     page = MapPage(basemap=basemap, bounds=store.extent(), title=settings.title,
-                   assets_missing=not vendor_installed(settings))
+                   assets_missing=not vendor_installed(settings),
+                   user=f"{user.display_name or user.username}（{ROLE_LABELS[user.role]}）",
+                   is_admin=user.role is Role.admin)
     return HTMLResponse(render_map_page(page))
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, settings: SettingsDep) -> Response:
+    """The login form."""
+    return templates.TemplateResponse(request, "login.html", {"title": settings.title})
+
+
+@router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
+def admin_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """Users, units and the audit log (admins only)."""
+    user = page_user(request, store)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    if user.role is not Role.admin:
+        return templates.TemplateResponse(request, "forbidden.html",
+                                          {"title": settings.title}, status_code=403)
+    return templates.TemplateResponse(request, "admin.html",
+                                      {"title": settings.title, "user": user})
 
 
 def vendor_installed(settings: Settings) -> bool:

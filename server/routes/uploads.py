@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from geo.errors import InvalidInput, TooLarge
 from geo.importing import read_layer_bytes
 from geo.kinds import parse_kind
+from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
 
 router = APIRouter(tags=["layers"])
@@ -36,6 +37,7 @@ async def read_limited(request: Request, limit_bytes: int) -> bytes:
 async def upload_layer(
     kind: str,
     request: Request,
+    user: LayerWriter,
     store: StoreDep,
     settings: SettingsDep,
     coords: Annotated[str, Query(description="wgs84, gcj02 or bd09")] = "wgs84",
@@ -55,7 +57,7 @@ async def upload_layer(
                            "`file` field (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
     field_map = dict(pair.split("=", 1) for pair in mapping or [] if "=" in pair)
     result = read_layer_bytes(data, filename, layer_kind, coords, field_map)
-    ids = store.add_features(result.features)
+    ids = store.add_features(result.features, actor=user.actor)
     doc: dict[str, Any] = {"imported": len(ids), "ids": ids,
                            "warnings": [p.as_dict() for p in result.problems]}
     return JSONResponse(doc, status_code=201)

@@ -94,7 +94,7 @@
   function init(map, cfg) {
     var state = { map: map, layers: {}, counts: {}, loading: 0, errors: [], config: cfg };
     window.ccmap.state = state;
-    document.getElementById("ccmap-title").textContent = cfg.title;
+    renderTitle(cfg);
     map.attributionControl.addAttribution(cfg.attribution);
     // folium passes max zoom to tile layers only; without tiles (basemap none) set it here
     if (map.getMaxZoom() === Infinity) { map.setMaxZoom(19); }
@@ -189,6 +189,32 @@
     map.on("overlayadd", function (e) { load(e.layer.ccmapKind); });
     state.refresh = refresh;
     refresh();
+  }
+
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|; )ccmap_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  function renderTitle(cfg) {
+    var box = document.getElementById("ccmap-title");
+    box.textContent = "";
+    box.appendChild(el("span", cfg.title, "ccmap-title-text"));
+    if (!cfg.user) { return; }
+    box.appendChild(el("span", cfg.user, "ccmap-user"));
+    if (cfg.isAdmin) {
+      var admin = el("a", "系统管理", "ccmap-link");
+      admin.href = "/admin";
+      box.appendChild(admin);
+    }
+    var logout = el("button", "退出", "ccmap-logout");
+    logout.type = "button";
+    logout.addEventListener("click", function () {
+      fetch("/api/auth/logout", { method: "POST", credentials: "same-origin",
+                                  headers: { "X-CSRF-Token": csrfToken() } })
+        .finally(function () { window.location.assign("/login"); });
+    });
+    box.appendChild(logout);
   }
 
   function addLegend(map, cfg, tpColors) {

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from shapely.geometry import Point
 
+from geo.accounts import DEMO_PASSWORD
 from geo.demo import build_demo
 from geo.features import Feature
 from geo.kinds import Kind
@@ -74,6 +75,17 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def login(page: Any, base_url: str, username: str = "admin",
+          password: str = DEMO_PASSWORD) -> None:
+    """Log in through the login form, as a person would."""
+    page.goto(base_url + "/")
+    page.wait_for_url("**/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url(base_url + "/")
 
 
 @pytest.fixture

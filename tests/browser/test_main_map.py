@@ -7,14 +7,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import XSS_NAME
+from tests.browser.conftest import XSS_NAME, login
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
 
-def _open(page: Any, url: str) -> None:
-    page.goto(url + "/")
+def _open(page: Any, url: str, username: str = "admin") -> None:
+    login(page, url, username)
     page.wait_for_function("window.ccmap && window.ccmap.state && window.ccmap.state.ready")
     page.evaluate("window.ccmap.state.ready")
     page.wait_for_function("window.ccmap.state.loading === 0")
@@ -25,7 +25,11 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
     _open(page, live_server)
     counts = page.evaluate("window.ccmap.state.counts")
-    api = {row["kind"]: row["count"] for row in httpx.get(live_server + "/api/layers").json()}
+    token = httpx.post(live_server + "/api/auth/token",
+                       data={"username": "viewer", "password": "ccmap-demo"}).json()
+    api = {row["kind"]: row["count"] for row in httpx.get(
+        live_server + "/api/layers",
+        headers={"Authorization": f"Bearer {token['access_token']}"}).json()}
     for kind in ("subdistrict", "community", "zone", "street", "alley", "market", "test_point"):
         assert counts[kind] == api[kind] > 0, kind  # whole demo is in view
     assert counts["issues"] >= 5000

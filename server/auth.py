@@ -1,0 +1,84 @@
+"""Who is calling: Bearer tokens (scripts, integrations) or a session cookie plus CSRF header."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from geo.accounts import LockoutPolicy, User, require, token_hash
+from geo.errors import Forbidden, Unauthorized
+from server.deps import SettingsDep, StoreDep
+from server.settings import Settings
+
+SESSION_COOKIE = "ccmap_session"
+CSRF_COOKIE = "ccmap_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def lockout_policy(settings: Settings) -> LockoutPolicy:
+    """The lockout rule from settings."""
+    from datetime import timedelta
+
+    return LockoutPolicy(settings.lockout_attempts,
+                         timedelta(minutes=settings.lockout_window_minutes),
+                         timedelta(minutes=settings.lockout_minutes))
+
+
+def optional_user(request: Request, store: StoreDep) -> User | None:
+    """The authenticated user, None when no credentials were sent; 401/403 for bad ones."""
+    now = datetime.now()
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        found = store.token_user(token_hash(auth[7:].strip()), ("access", "api"), now)
+        if found is None:
+            raise Unauthorized("invalid or expired token (令牌无效或已过期)")
+        return found[0]
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found = store.token_user(token_hash(cookie), ("session",), now)
+    if found is None:
+        raise Unauthorized("session expired: log in again (会话已过期，请重新登录)")
+    user, csrf = found
+    if request.method not in SAFE_METHODS and not secrets.compare_digest(
+            request.headers.get(CSRF_HEADER, ""), csrf or "-"):
+        raise Forbidden(f"missing or wrong CSRF token: send the {CSRF_COOKIE} cookie's value "
+                        f"in the {CSRF_HEADER} header")
+    return user
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    """The authenticated user, or 401."""
+    if user is None:
+        raise Unauthorized("login required (请先登录): POST /api/auth/token or /api/auth/login")
+    return user
+
+
+def allowed(permission: str) -> Callable[[User], User]:
+    """A dependency that returns the user if their role holds the permission, else 403."""
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        require(user, permission)
+        return user
+
+    return check
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+Reader = Annotated[User, Depends(allowed("read"))]
+LayerWriter = Annotated[User, Depends(allowed("layers:write"))]
+Admin = Annotated[User, Depends(allowed("users:admin"))]
+Auditor = Annotated[User, Depends(allowed("audit:read"))]
+
+
+def secure_cookies(request: Request, settings: SettingsDep) -> bool:
+    """Whether cookies get the Secure flag for this request."""
+    if settings.cookie_secure == "auto":
+        return request.url.scheme == "https"
+    return settings.cookie_secure.lower() in ("1", "true", "yes")

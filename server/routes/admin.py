@@ -1,0 +1,157 @@
+"""Administration: users, units, API tokens and the audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from geo.accounts import Unit, User, hash_password, new_secret, parse_role
+from geo.errors import InvalidInput, NotFound
+from server.auth import Admin, Auditor, Reader
+from server.deps import StoreDep
+from server.routes.auth import user_public
+
+router = APIRouter(tags=["admin"])
+
+
+class UserCreate(BaseModel):
+    """Body of POST /api/users."""
+
+    username: str
+    password: str
+    role: str
+    unit: str | None = None
+    display_name: str = ""
+
+
+class UserUpdate(BaseModel):
+    """Body of PATCH /api/users/{username}; absent fields are left as they are."""
+
+    role: str | None = None
+    unit: str | None = None
+    display_name: str | None = None
+    active: bool | None = None
+    password: str | None = None
+
+
+class UnitCreate(BaseModel):
+    """Body of POST /api/units."""
+
+    name: str
+    kind: str = "unit"
+    parent: str | None = None
+
+
+class TokenCreate(BaseModel):
+    """Body of POST /api/tokens: a named long-lived token for an integration."""
+
+    name: str
+    username: str | None = None
+
+
+def _check_unit(store: StoreDep, role: str, unit: str | None) -> None:
+    if role == "unit" and not unit:
+        raise InvalidInput("a unit user needs a unit (包保单位用户必须指定单位)")
+    if unit and unit not in {u.name for u in store.units()}:
+        raise InvalidInput(f"unknown unit {unit!r}: create it first (POST /api/units)")
+
+
+@router.get("/api/users")
+def list_users(_: Admin, store: StoreDep) -> list[dict[str, Any]]:
+    """Every user."""
+    return [user_public(u) for u in store.users()]
+
+
+@router.post("/api/users", status_code=201)
+def create_user(body: UserCreate, admin: Admin, store: StoreDep) -> dict[str, Any]:
+    """Create a user."""
+    role = parse_role(body.role)
+    _check_unit(store, role.value, body.unit)
+    user = User(body.username.strip(), role, unit=body.unit, display_name=body.display_name,
+                password_hash=hash_password(body.password))
+    if not user.username:
+        raise InvalidInput("username must not be empty")
+    store.add_user(user, actor=admin.actor)
+    return user_public(user)
+
+
+@router.patch("/api/users/{username}")
+def update_user(username: str, body: UserUpdate, admin: Admin,
+                store: StoreDep) -> dict[str, Any]:
+    """Change a user's role, unit, name, active flag or password."""
+    existing = store.user(username)
+    if existing is None:
+        raise NotFound(f"user {username!r} does not exist")
+    changes: dict[str, Any] = body.model_dump(exclude_none=True, exclude={"password"})
+    if "role" in changes:
+        changes["role"] = parse_role(changes["role"]).value
+    _check_unit(store, changes.get("role", existing.role.value),
+                changes.get("unit", existing.unit))
+    if body.password is not None:
+        changes["password_hash"] = hash_password(body.password)
+    user = store.update_user(username, changes, actor=admin.actor)
+    if body.active is False or body.password is not None:
+        assert user.id is not None
+        store.revoke_tokens(user_id=user.id)
+    return user_public(user)
+
+
+@router.get("/api/units")
+def list_units(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
+    """Every unit, community and sub-district."""
+    return [{"name": u.name, "kind": u.kind, "parent": u.parent} for u in store.units()]
+
+
+@router.post("/api/units", status_code=201)
+def create_unit(body: UnitCreate, admin: Admin, store: StoreDep) -> dict[str, Any]:
+    """Create a unit (kind unit, community or subdistrict)."""
+    if body.kind not in ("unit", "community", "subdistrict"):
+        raise InvalidInput("unit kind must be unit, community or subdistrict")
+    if not body.name.strip():
+        raise InvalidInput("unit name must not be empty")
+    store.add_unit(Unit(body.name.strip(), body.kind, body.parent), actor=admin.actor)
+    return body.model_dump()
+
+
+@router.post("/api/tokens", status_code=201)
+def create_api_token(body: TokenCreate, admin: Admin, store: StoreDep) -> dict[str, Any]:
+    """A long-lived API token for an integration (shown once; only its hash is kept)."""
+    owner = store.user(body.username) if body.username else admin
+    if owner is None or owner.id is None:
+        raise NotFound(f"user {body.username!r} does not exist")
+    token, digest = new_secret()
+    store.add_token(owner.id, digest, "api", None, name=body.name)
+    store.record_audit(admin.actor, "create", "api_token", body.name,
+                       {"owner": owner.username})
+    return {"name": body.name, "username": owner.username, "token": token}
+
+
+@router.get("/api/audit", response_model=None)
+def audit_log(
+    _: Auditor,
+    store: StoreDep,
+    actor: str | None = None,
+    object_type: str | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> list[dict[str, Any]] | Response:
+    """The audit log, newest first, as JSON or CSV (Chinese headers)."""
+    rows = store.audit_log(actor, object_type, since, until, limit)
+    if format == "json":
+        return [{**r, "at": r["at"].isoformat(timespec="seconds")} for r in rows]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["编号", "时间", "操作人", "操作", "对象类型", "对象", "变更内容"])
+    for r in rows:
+        writer.writerow([r["id"], r["at"].isoformat(timespec="seconds"), r["actor"],
+                         r["action"], r["object_type"], r["object_id"] or "", r["diff"]])
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=audit.csv"})

@@ -1,0 +1,115 @@
+"""Login (OAuth2 password flow and browser sessions), logout, password change, /api/me."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from geo.accounts import (
+    ROLE_LABELS,
+    User,
+    authenticate,
+    hash_password,
+    new_secret,
+    token_hash,
+    verify_password,
+)
+from geo.errors import InvalidInput
+from server.auth import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, lockout_policy, secure_cookies
+from server.deps import SettingsDep, StoreDep
+
+router = APIRouter(tags=["auth"])
+
+
+class PasswordChange(BaseModel):
+    """Body of POST /api/auth/password."""
+
+    current_password: str
+    new_password: str
+
+
+def user_public(user: User) -> dict[str, Any]:
+    """A user as the API shows it (never the hash)."""
+    return {"username": user.username, "role": user.role.value,
+            "role_label": ROLE_LABELS[user.role], "unit": user.unit,
+            "display_name": user.display_name, "active": user.active}
+
+
+@router.post("/api/auth/token")
+def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], store: StoreDep,
+                settings: SettingsDep) -> dict[str, Any]:
+    """OAuth2 password flow: a bearer token for scripts and integrations."""
+    now = datetime.now()
+    user = authenticate(store, form.username, form.password, now, lockout_policy(settings))
+    token, digest = new_secret()
+    assert user.id is not None
+    expires = now + timedelta(hours=settings.access_token_hours)
+    store.add_token(user.id, digest, "access", expires)
+    store.record_audit(user.actor, "login", "token", None, {"kind": "access"})
+    return {"access_token": token, "token_type": "bearer",
+            "expires_in": int(settings.access_token_hours * 3600)}
+
+
+@router.post("/api/auth/login")
+def login(request: Request, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], store: StoreDep,
+          settings: SettingsDep) -> JSONResponse:
+    """Browser login: an HttpOnly session cookie and a CSRF cookie for the page's scripts."""
+    now = datetime.now()
+    user = authenticate(store, username, password, now, lockout_policy(settings))
+    token, digest = new_secret()
+    csrf = secrets.token_urlsafe(24)
+    assert user.id is not None
+    store.add_token(user.id, digest, "session", now + timedelta(hours=settings.session_hours),
+                    csrf=csrf)
+    store.record_audit(user.actor, "login", "session", None, {})
+    response = JSONResponse({**user_public(user), "csrf_token": csrf})
+    secure = secure_cookies(request, settings)
+    max_age = int(settings.session_hours * 3600)
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=secure,
+                        samesite="lax")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, secure=secure,
+                        samesite="lax")
+    return response
+
+
+@router.post("/api/auth/logout")
+def logout(request: Request, user: CurrentUser, store: StoreDep) -> JSONResponse:
+    """End this session or revoke this bearer token."""
+    auth = request.headers.get("authorization", "")
+    secret = auth[7:].strip() if auth.lower().startswith("bearer ") else \
+        request.cookies.get(SESSION_COOKIE, "")
+    store.revoke_tokens(token_hash=token_hash(secret))
+    store.record_audit(user.actor, "logout", "session", None, {})
+    response = JSONResponse({"detail": "logged out (已退出)"})
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+    return response
+
+
+@router.post("/api/auth/password")
+def change_password(body: PasswordChange, request: Request, user: CurrentUser,
+                    store: StoreDep) -> dict[str, str]:
+    """Change one's own password; every other session and token of the user is revoked."""
+    if not verify_password(user.password_hash, body.current_password):
+        raise InvalidInput("current password is wrong (原密码错误)")
+    store.update_user(user.username, {"password_hash": hash_password(body.new_password)},
+                      actor=user.actor)
+    auth = request.headers.get("authorization", "")
+    current = auth[7:].strip() if auth.lower().startswith("bearer ") else \
+        request.cookies.get(SESSION_COOKIE, "")
+    assert user.id is not None
+    store.revoke_tokens(user_id=user.id, keep=token_hash(current))
+    return {"detail": "password changed (密码已修改)"}
+
+
+@router.get("/api/me")
+def me(user: CurrentUser) -> dict[str, Any]:
+    """The logged-in user."""
+    return user_public(user)
