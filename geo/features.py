@@ -43,4 +43,8 @@ class Issue:
     zone_id: int | None = None
     unit: str | None = None
     recurring_of: int | None = None
+    flags: list[str] = field(default_factory=list)  # overlap, uncovered, recurring, ...
+    cadre: str | None = None  # 路长/街长 of the street segment it lies on
+    duplicate_of: int | None = None
+    version: int = 1
     id: int | None = None

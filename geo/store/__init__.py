@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -11,8 +12,32 @@ from geo.kinds import Kind
 
 if TYPE_CHECKING:
     from geo.accounts import Unit, User
+    from geo.lifecycle import StatusChange
 
 BBox = tuple[float, float, float, float]
+ISSUE_SORTS = ("id", "-id", "reported_at", "-reported_at", "deadline", "-deadline", "status",
+               "category")
+
+
+@dataclass
+class IssueQuery:
+    """Filters, sorting and paging of an issue list."""
+
+    categories: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+    zone_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    bbox: BBox | None = None
+    overdue: bool | None = None
+    recurring: bool | None = None
+    scope_unit: str | None = None
+    sort: str = "-reported_at"
+    offset: int = 0
+    limit: int = 50
+    now: datetime = field(default_factory=datetime.now)
 
 
 class Store(Protocol):
@@ -61,6 +86,67 @@ class Store(Protocol):
 
     def issue_count(self) -> int:
         """Number of stored issues."""
+        ...
+
+    def issue(self, issue_id: int, scope_unit: str | None = None) -> Issue:
+        """One issue; NotFound also outside a unit user's scope."""
+        ...
+
+    def query_issues(self, query: IssueQuery) -> tuple[list[Issue], int]:
+        """A page of issues and the total count that match."""
+        ...
+
+    def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
+                         extra: dict[str, Any] | None = None) -> Issue:
+        """Apply a checked status change; Conflict if the version is stale."""
+        ...
+
+    def update_issue(self, issue_id: int, changes: dict[str, Any], expected_version: int,
+                     actor: str) -> Issue:
+        """Edit fields of an issue; Conflict if the version is stale."""
+        ...
+
+    def issue_history(self, issue_id: int) -> list[dict[str, Any]]:
+        """Status history of an issue, oldest first."""
+        ...
+
+    def add_history_note(self, issue_id: int, status: str, actor: str, note: str) -> None:
+        """Record an event in an issue's history without changing its status."""
+        ...
+
+    def update_routes(self, routes: Sequence[tuple[int, int | None, str | None, list[str],
+                                                   str | None]], actor: str) -> int:
+        """Set zone, unit, flags and cadre of many issues at once."""
+        ...
+
+    def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
+        """The external ids among these that are already stored."""
+        ...
+
+    def add_photo(self, issue_id: int, stage: str, filename: str, content_type: str,
+                  data: bytes, actor: str) -> int:
+        """Store a before/after photo."""
+        ...
+
+    def photos(self, issue_id: int) -> list[dict[str, Any]]:
+        """Photo metadata of an issue."""
+        ...
+
+    def photo(self, photo_id: int) -> tuple[dict[str, Any], bytes]:
+        """A photo's metadata and bytes."""
+        ...
+
+    def schedule_reinspection(self, issue_id: int, due: datetime, actor: str) -> int:
+        """Schedule a 回头看."""
+        ...
+
+    def record_reinspection(self, reinspection_id: int, result: str, note: str,
+                            actor: str) -> dict[str, Any]:
+        """Record a re-inspection's result."""
+        ...
+
+    def reinspections(self, issue_id: int | None = None) -> list[dict[str, Any]]:
+        """Re-inspections of one issue or all."""
         ...
 
     # accounts

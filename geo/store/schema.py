@@ -60,8 +60,50 @@ issues = Table(
     Column("zone_id", Integer),
     Column("unit", Text),
     Column("recurring_of", Integer),
+    Column("version", Integer, nullable=False, default=1),
+    Column("flags", JSON),
+    Column("cadre", Text),
+    Column("duplicate_of", Integer),
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
+)
+
+issue_history = Table(
+    "issue_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", Integer, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("from_status", String(32)),
+    Column("to_status", String(32), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+issue_photos = Table(
+    "issue_photos",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", Integer, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+)
+
+reinspections = Table(
+    "reinspections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", Integer, nullable=False),
+    Column("due", DateTime, nullable=False),
+    Column("result", String(16)),
+    Column("done_at", DateTime),
+    Column("actor", String(200)),
+    Column("note", Text),
 )
 
 units = Table(

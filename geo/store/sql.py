@@ -30,11 +30,15 @@ from sqlalchemy.exc import IntegrityError
 from geo.accounts import Role, Unit, User
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.features import Feature, Issue
+from geo.lifecycle import StatusChange
 from geo.kinds import Kind
-from geo.store import BBox
+from geo.store import BBox, IssueQuery
 from geo.store.schema import audit as audit_t
 from geo.store.schema import features as features_t
+from geo.store.schema import issue_history as history_t
+from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
+from geo.store.schema import reinspections as reinspections_t
 from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
@@ -155,8 +159,13 @@ class SqlStore:
         rows = [{k: getattr(i, k) for k in ISSUE_FIELDS} for i in issues]
         if not rows:
             return []
+        now = datetime.now()
         with self.engine.begin() as conn:
             ids = [r[0] for r in conn.execute(insert(issues_t).returning(issues_t.c.id), rows)]
+            conn.execute(insert(history_t), [
+                {"issue_id": i, "at": r["reported_at"] or now, "actor": actor,
+                 "from_status": None, "to_status": r["status"], "note": "创建 created"}
+                for i, r in zip(ids, rows, strict=True)])
             _audit(conn, actor, "create", "issue", _id_span(ids),
                    {"count": len(ids), "ids": ids[:1000]})
             return ids
@@ -188,7 +197,191 @@ class SqlStore:
         if limit is not None:
             q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [Issue(**row._mapping) for row in conn.execute(q)]
+            return [_issue(row) for row in conn.execute(q)]
+
+    def issue(self, issue_id: int, scope_unit: str | None = None) -> Issue:
+        """One issue; NotFound also outside a unit user's scope."""
+        q = select(issues_t).where(issues_t.c.id == issue_id)
+        if scope_unit is not None:
+            q = q.where(issues_t.c.unit == scope_unit)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"issue {issue_id} does not exist")
+        return _issue(row)
+
+    def query_issues(self, query: IssueQuery) -> tuple[list[Issue], int]:
+        """A page of issues matching the query, and the total number that match."""
+        c = issues_t.c
+        conds: list[ColumnElement[bool]] = []
+        if query.scope_unit is not None:
+            conds.append(c.unit == query.scope_unit)
+        for col, values in (("category", query.categories), ("status", query.statuses),
+                            ("source", query.sources), ("unit", query.units)):
+            if values:
+                conds.append(c[col].in_(values))
+        if query.zone_id is not None:
+            conds.append(c.zone_id == query.zone_id)
+        if query.since:
+            conds.append(c.reported_at >= query.since)
+        if query.until:
+            conds.append(c.reported_at < query.until)
+        if query.bbox:
+            minx, miny, maxx, maxy = query.bbox
+            conds.append(c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
+        if query.overdue is not None:
+            overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (
+                c.deadline < query.now)
+            conds.append(overdue if query.overdue else ~overdue)
+        if query.recurring is not None:
+            conds.append(c.recurring_of.is_not(None) if query.recurring
+                         else c.recurring_of.is_(None))
+        column = c[query.sort.lstrip("-")]
+        order = column.desc() if query.sort.startswith("-") else column.asc()
+        q = select(issues_t).where(*conds).order_by(order, c.id).offset(query.offset)
+        q = q.limit(query.limit)
+        with self.engine.connect() as conn:
+            rows = [_issue(r) for r in conn.execute(q)]
+            total = int(conn.execute(select(func.count()).select_from(issues_t)
+                                     .where(*conds)).scalar_one())
+        return rows, total
+
+    def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
+                         extra: dict[str, Any] | None = None) -> Issue:
+        """Apply a checked status change if nobody changed the issue since expected_version."""
+        values: dict[str, Any] = {"status": change.to_status, **(extra or {})}
+        if change.to_status == "closed":
+            values["closed_at"] = change.at
+        self._versioned_update(issue_id, values, expected_version, change.actor, change)
+        return self.issue(issue_id)
+
+    def update_issue(self, issue_id: int, changes: dict[str, Any], expected_version: int,
+                     actor: str) -> Issue:
+        """Edit fields of an issue with the same version check (no status change)."""
+        self._versioned_update(issue_id, changes, expected_version, actor, None)
+        return self.issue(issue_id)
+
+    def _versioned_update(self, issue_id: int, values: dict[str, Any], expected_version: int,
+                          actor: str, change: StatusChange | None) -> None:
+        c = issues_t.c
+        with self.engine.begin() as conn:
+            before = conn.execute(select(issues_t).where(c.id == issue_id)).first()
+            if before is None:
+                raise NotFound(f"issue {issue_id} does not exist")
+            result = conn.execute(update(issues_t)
+                                  .where(c.id == issue_id, c.version == expected_version)
+                                  .values(**values, version=c.version + 1))
+            if result.rowcount == 0:
+                raise Conflict(f"issue {issue_id} was changed by someone else (version "
+                               f"{before._mapping['version']}, you sent {expected_version}): "
+                               "reload and try again (问题已被他人修改，请刷新)")
+            if change is not None:
+                conn.execute(insert(history_t).values(
+                    issue_id=issue_id, at=change.at, actor=actor,
+                    from_status=change.from_status, to_status=change.to_status,
+                    note=change.note))
+            diff = {k: {"from": _jsonable(before._mapping[k]), "to": _jsonable(v)}
+                    for k, v in values.items()}
+            _audit(conn, actor, "transition" if change else "update", "issue", str(issue_id),
+                   diff)
+
+    def issue_history(self, issue_id: int) -> list[dict[str, Any]]:
+        """Every status change of an issue, oldest first."""
+        q = select(history_t).where(history_t.c.issue_id == issue_id).order_by(history_t.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def add_history_note(self, issue_id: int, status: str, actor: str, note: str) -> None:
+        """A history row that records an event without a status change (merge, photo...)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(history_t).values(issue_id=issue_id, at=datetime.now(),
+                                                  actor=actor, from_status=status,
+                                                  to_status=status, note=note))
+            _audit(conn, actor, "note", "issue", str(issue_id), {"note": note})
+
+    def update_routes(self, routes: Sequence[tuple[int, int | None, str | None, list[str],
+                                                   str | None]], actor: str) -> int:
+        """Set (id, zone_id, unit, flags, cadre) of many issues in one transaction."""
+        if not routes:
+            return 0
+        c = issues_t.c
+        with self.engine.begin() as conn:
+            for issue_id, zone_id, unit, flags, cadre in routes:
+                conn.execute(update(issues_t).where(c.id == issue_id).values(
+                    zone_id=zone_id, unit=unit, flags=flags, cadre=cadre))
+            _audit(conn, actor, "reroute", "issue", None, {"count": len(routes)})
+        return len(routes)
+
+    def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids are already stored."""
+        found: set[str] = set()
+        c = issues_t.c
+        with self.engine.connect() as conn:
+            for start in range(0, len(external_ids), 5000):
+                chunk = list(external_ids[start:start + 5000])
+                found |= {r[0] for r in conn.execute(
+                    select(c.external_id).where(c.external_id.in_(chunk)))}
+        return found
+
+    def add_photo(self, issue_id: int, stage: str, filename: str, content_type: str,
+                  data: bytes, actor: str) -> int:
+        """Store a photo of an issue (before/after) with its history and audit rows."""
+        with self.engine.begin() as conn:
+            pid = int(conn.execute(insert(photos_t).returning(photos_t.c.id).values(
+                issue_id=issue_id, stage=stage, filename=filename, content_type=content_type,
+                size=len(data), data=data, at=datetime.now(), actor=actor)).scalar_one())
+            _audit(conn, actor, "create", "issue_photo", str(pid),
+                   {"issue_id": issue_id, "stage": stage, "size": len(data)})
+            return pid
+
+    def photos(self, issue_id: int) -> list[dict[str, Any]]:
+        """Photo metadata of an issue."""
+        cols = [c for c in photos_t.c if c.name != "data"]
+        q = select(*cols).where(photos_t.c.issue_id == issue_id).order_by(photos_t.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def photo(self, photo_id: int) -> tuple[dict[str, Any], bytes]:
+        """A photo's metadata and bytes."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(photos_t).where(photos_t.c.id == photo_id)).first()
+        if row is None:
+            raise NotFound(f"photo {photo_id} does not exist")
+        meta = {k: v for k, v in row._mapping.items() if k != "data"}
+        return meta, bytes(row._mapping["data"])
+
+    def schedule_reinspection(self, issue_id: int, due: datetime, actor: str) -> int:
+        """Schedule a 回头看 of a closed issue."""
+        with self.engine.begin() as conn:
+            rid = int(conn.execute(insert(reinspections_t).returning(reinspections_t.c.id)
+                                   .values(issue_id=issue_id, due=due)).scalar_one())
+            _audit(conn, actor, "create", "reinspection", str(rid),
+                   {"issue_id": issue_id, "due": due.isoformat()})
+            return rid
+
+    def record_reinspection(self, reinspection_id: int, result: str, note: str,
+                            actor: str) -> dict[str, Any]:
+        """Record the result (held / came_back) of a scheduled re-inspection."""
+        t = reinspections_t
+        with self.engine.begin() as conn:
+            done = conn.execute(update(t).where(t.c.id == reinspection_id, t.c.result.is_(None))
+                                .values(result=result, note=note, actor=actor,
+                                        done_at=datetime.now()))
+            if done.rowcount == 0:
+                raise Conflict(f"re-inspection {reinspection_id} does not exist or is "
+                               "already recorded")
+            _audit(conn, actor, "update", "reinspection", str(reinspection_id),
+                   {"result": result})
+            row = conn.execute(select(t).where(t.c.id == reinspection_id)).one()
+        return dict(row._mapping)
+
+    def reinspections(self, issue_id: int | None = None) -> list[dict[str, Any]]:
+        """Re-inspections, of one issue or all."""
+        q = select(reinspections_t).order_by(reinspections_t.c.id)
+        if issue_id is not None:
+            q = q.where(reinspections_t.c.issue_id == issue_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def issue_count(self) -> int:
         """Number of issues."""
@@ -198,7 +391,8 @@ class SqlStore:
     def clear(self, actor: str = "system") -> None:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""
         with self.engine.begin() as conn:
-            for table in (issues_t, features_t, tokens_t, users_t, units_t):
+            for table in (history_t, photos_t, reinspections_t, issues_t, features_t, tokens_t,
+                          users_t, units_t):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
 
@@ -340,6 +534,16 @@ def _audit(conn: Connection, actor: str, action: str, object_type: str,
     conn.execute(insert(audit_t).values(at=datetime.now(), actor=actor, action=action,
                                         object_type=object_type, object_id=object_id,
                                         diff=diff))
+
+
+def _issue(row: Row[Any]) -> Issue:
+    m = dict(row._mapping)
+    m["flags"] = list(m.get("flags") or [])
+    return Issue(**m)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _id_span(ids: list[int]) -> str:
