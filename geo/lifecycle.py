@@ -15,22 +15,22 @@ from geo.accounts import Role
 from geo.errors import Conflict, InvalidInput
 from geo.kinds import issue_categories, reference_table
 
-A, I, U = Role.admin, Role.inspector, Role.unit
+ADM, INS, UNT = Role.admin, Role.inspector, Role.unit
 
 # (from, to) → roles allowed to make that move
 TRANSITIONS: dict[tuple[str, str], frozenset[Role]] = {
-    ("reported", "accepted"): frozenset({A, I}),
-    ("reported", "rejected"): frozenset({A, I}),
-    ("accepted", "dispatched"): frozenset({A, I}),
-    ("accepted", "deferred"): frozenset({A, I}),
-    ("accepted", "rejected"): frozenset({A, I}),
-    ("dispatched", "handled"): frozenset({A, I, U}),  # the unit reports it has fixed it
-    ("dispatched", "deferred"): frozenset({A, I}),
-    ("handled", "verified"): frozenset({A, I}),  # an inspector checks on site
-    ("handled", "returned"): frozenset({A, I}),  # not fixed: back to dispatch
-    ("verified", "closed"): frozenset({A, I}),
-    ("returned", "dispatched"): frozenset({A, I}),
-    ("deferred", "dispatched"): frozenset({A, I}),
+    ("reported", "accepted"): frozenset({ADM, INS}),
+    ("reported", "rejected"): frozenset({ADM, INS}),
+    ("accepted", "dispatched"): frozenset({ADM, INS}),
+    ("accepted", "deferred"): frozenset({ADM, INS}),
+    ("accepted", "rejected"): frozenset({ADM, INS}),
+    ("dispatched", "handled"): frozenset({ADM, INS, UNT}),  # the unit reports it has fixed it
+    ("dispatched", "deferred"): frozenset({ADM, INS}),
+    ("handled", "verified"): frozenset({ADM, INS}),  # an inspector checks on site
+    ("handled", "returned"): frozenset({ADM, INS}),  # not fixed: back to dispatch
+    ("verified", "closed"): frozenset({ADM, INS}),
+    ("returned", "dispatched"): frozenset({ADM, INS}),
+    ("deferred", "dispatched"): frozenset({ADM, INS}),
 }
 # statuses in which the problem is still waiting to be fixed (overdue counts these)
 UNHANDLED = frozenset({"reported", "accepted", "dispatched", "returned"})

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
-G = TypeVar("G", bound=shapely.Geometry)
+G = TypeVar("G")  # a shapely geometry or an array of them
 
 
 def local_utm(lon: float, lat: float) -> pyproj.CRS:
@@ -45,11 +45,13 @@ class MetricFrame:
 
     def to_metric(self, geom: G) -> G:
         """Project a WGS84 geometry (or array of them) to metres."""
-        return shapely.transform(geom, lambda xy: _apply(self._fwd, xy))
+        out: G = shapely.transform(geom, lambda xy: _apply(self._fwd, xy))  # type: ignore[call-overload]
+        return out
 
     def to_wgs84(self, geom: G) -> G:
         """Project a metric geometry (or array of them) back to WGS84 lon/lat."""
-        return shapely.transform(geom, lambda xy: _apply(self._inv, xy))
+        out: G = shapely.transform(geom, lambda xy: _apply(self._inv, xy))  # type: ignore[call-overload]
+        return out
 
 
 def _apply(t: pyproj.Transformer, xy: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -81,13 +81,17 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
         Path(args.file), kind, coords=args.coords, field_map=_field_map(args.map),
         progress=not args.json,
     )
+    from geo.ledger import reroute_all
+
     store = open_store(_settings(args).database_url)
     try:
         ids = store.add_features(result.features, actor=_cli_actor())
+        rerouted = reroute_all(store, _cli_actor()) if kind in (Kind.zone, Kind.street,
+                                                                 Kind.alley) else 0
     finally:
         store.close()
     doc = {"imported": len(ids), "skipped": 0, "errors": 0, "kind": kind.value,
-           "warnings": [p.as_dict() for p in result.problems]}
+           "warnings": [p.as_dict() for p in result.problems], "rerouted_issues": rerouted}
     lines = [f"imported {len(ids)} {kind.value} features from {args.file}"]
     lines += [f"  row {p.row}: {p.reason}" for p in result.problems]
     _emit(args, doc, "\n".join(lines))
@@ -109,6 +113,35 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
     doc = {"imported": len(ids), "skipped": result.skipped, "errors": 0, "by_kind": counts}
     _emit(args, doc, f"imported {len(ids)} features from {args.file}: "
           + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return 0
+
+
+def cmd_import_issues(args: argparse.Namespace) -> int:
+    """Import an issue ledger (CSV/.xlsx); bad rows are reported, good rows written at once."""
+    from geo.issue_import import load_category_map, parse_issues, read_table
+    from geo.store import open_store
+    from server.routes.issues import run_import
+
+    path = Path(args.file)
+    if not path.exists():
+        raise CcmapError(f"file not found: {path}")
+    category_map = load_category_map(Path(args.category_map) if args.category_map else None)
+    parsed = parse_issues(read_table(path.read_bytes(), path.name), _field_map(args.map),
+                          category_map, args.date_format)
+    store = open_store(_settings(args).database_url)
+    try:
+        report = run_import(store, parsed, _cli_actor(), args.dry_run)
+    finally:
+        store.close()
+    verb = "would import" if args.dry_run else "imported"
+    lines = [f"{verb} {report['imported']} issues, skipped {report['skipped']} already "
+             f"imported, {report['errors']} rows with errors"]
+    lines += [f"  row {e['row']} [{e['column']}]: {e['reason']}"
+              for e in report["row_errors"][:50]]
+    if report["unmapped_categories"]:
+        lines.append(f"  unmapped categories → {report['fallback_category']}: "
+                     + ", ".join(f"{k} ({v})" for k, v in report["unmapped_categories"].items()))
+    _emit(args, report, "\n".join(lines))
     return 0
 
 
@@ -223,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="map a column onto name/category/unit/responsible_person/phone")
         db(sp)
         sp.set_defaults(func=cmd_import_layer)
+    sp = imp.add_parser("issues", help="import an issue ledger (CSV or .xlsx)")
+    sp.add_argument("file")
+    sp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                    help="map a column onto external_id, category, description, lon, lat, "
+                         "address, reported_at, closed_at, status, source, reporter")
+    sp.add_argument("--category-map", metavar="FILE",
+                    help="JSON object: the file's category names → category codes")
+    sp.add_argument("--date-format", help="strftime format of the dates (default: detected)")
+    sp.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    db(sp)
+    sp.set_defaults(func=cmd_import_issues)
     sp = imp.add_parser("osm", help="import an OSM extract (.osm XML or .osm.pbf)")
     sp.add_argument("file")
     db(sp)

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     tianditu_key: str = ""
     basemap_attribution: str = ""
     max_upload_mb: float = 50.0
+    max_photo_mb: float = 10.0
     layer_limit: int = 20000
     static_dir: Path = ROOT / "static"
     title: str = "创城点位地图"

@@ -30,8 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from geo.accounts import Role, Unit, User
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.features import Feature, Issue
-from geo.lifecycle import StatusChange
 from geo.kinds import Kind
+from geo.lifecycle import StatusChange
 from geo.store import BBox, IssueQuery
 from geo.store.schema import audit as audit_t
 from geo.store.schema import features as features_t

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.routes import admin, auth, health, layers, pages, uploads
+from server.routes import admin, auth, health, issues, layers, pages, uploads
 from server.settings import Settings
 
 
@@ -15,5 +15,6 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(admin.router)
     app.include_router(layers.router)
     app.include_router(uploads.router)
+    app.include_router(issues.router)
     app.include_router(pages.router)
     pages.mount_static(app, settings)

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from geo.errors import InvalidInput, TooLarge
 from geo.importing import read_layer_bytes
-from geo.kinds import parse_kind
+from geo.kinds import Kind, parse_kind
+from geo.ledger import reroute_all
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
 
@@ -60,6 +61,8 @@ async def upload_layer(
     ids = store.add_features(result.features, actor=user.actor)
     doc: dict[str, Any] = {"imported": len(ids), "ids": ids,
                            "warnings": [p.as_dict() for p in result.problems]}
+    if layer_kind in (Kind.zone, Kind.street, Kind.alley):  # zones or cadres changed
+        doc["rerouted_issues"] = reroute_all(store, user.actor)
     return JSONResponse(doc, status_code=201)
 
 

@@ -1,0 +1,268 @@
+"""Bulk import of issue ledgers (CSV or .xlsx) with column, category and status mapping.
+
+Columns are mapped onto our fields (external_id, category, description, lon, lat, address,
+reported_at, closed_at, status, source, reporter) by ``field_map`` or by the usual English and
+Chinese names. Category names are mapped by a JSON object (foreign name → code); names that are
+neither mapped nor our own codes or Chinese labels go to ``other`` and are counted in
+``unmapped_categories``. Row numbers are spreadsheet line numbers (the header is line 1).
+Rows with errors are reported and left out; the good rows are written in one transaction.
+Rows whose external_id is already stored are skipped, so re-importing a file is idempotent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import InvalidInput, RowProblem
+from geo.features import Issue
+from geo.kinds import issue_categories
+from geo.ledger import sources
+from geo.lifecycle import deadline_for, statuses
+
+FIELDS = ("external_id", "category", "description", "lon", "lat", "address", "reported_at",
+          "closed_at", "status", "source", "reporter")
+ALIASES: dict[str, tuple[str, ...]] = {
+    "external_id": ("external_id", "id", "编号", "案件编号", "工单号"),
+    "category": ("category", "问题类型", "类别", "问题类别"),
+    "description": ("description", "描述", "问题描述", "内容"),
+    "lon": ("lon", "lng", "longitude", "经度", "x"),
+    "lat": ("lat", "latitude", "纬度", "y"),
+    "address": ("address", "地址", "位置"),
+    "reported_at": ("reported_at", "上报时间", "发现时间", "created"),
+    "closed_at": ("closed_at", "结案时间", "closed"),
+    "status": ("status", "状态"),
+    "source": ("source", "来源", "问题来源"),
+    "reporter": ("reporter", "上报人", "发现人"),
+}
+FALLBACK_CATEGORY = "other"
+DEFAULT_SOURCE = "public_report"  # a hotline export's channels (Call, App...) are public reports
+# foreign status words (lower case) → our status
+STATUS_WORDS = {
+    "open": "reported", "new": "reported", "pending": "reported", "submitted": "reported",
+    "accepted": "accepted", "assigned": "dispatched", "in progress": "dispatched",
+    "dispatched": "dispatched", "resolved": "handled", "handled": "handled",
+    "verified": "verified", "closed": "closed", "completed": "closed", "done": "closed",
+    "cancelled": "rejected", "canceled": "rejected", "rejected": "rejected",
+    "returned": "returned", "deferred": "deferred", "referred out": "rejected",
+    "forwarded": "rejected", "待处理": "reported", "处理中": "dispatched",
+    "已办结": "closed", "已结案": "closed",
+}
+DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
+                "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%m/%d/%y %H:%M",
+                "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p", "%d.%m.%Y %H:%M", "%d.%m.%Y",
+                "%Y年%m月%d日 %H:%M", "%Y年%m月%d日")
+
+
+@dataclass
+class IssueImport:
+    """Parsed rows ready to write, and the report."""
+
+    issues: list[Issue] = field(default_factory=list)
+    errors: list[RowProblem] = field(default_factory=list)
+    skipped: int = 0
+    unmapped_categories: dict[str, int] = field(default_factory=dict)
+    date_formats: dict[str, str] = field(default_factory=dict)
+
+    def report(self, imported: int) -> dict[str, Any]:
+        """The JSON report of an import."""
+        return {"imported": imported, "skipped": self.skipped,
+                "errors": len({e.row for e in self.errors}),
+                "row_errors": [e.as_dict() for e in self.errors],
+                "unmapped_categories": self.unmapped_categories,
+                "fallback_category": FALLBACK_CATEGORY, "date_formats": self.date_formats}
+
+
+def load_category_map(path: Path | None) -> dict[str, str]:
+    """Read a --category-map JSON file (foreign name → category code) and check its codes."""
+    if path is None:
+        return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read category map {path}: {exc}") from None
+    return load_category_map_data(text)
+
+
+def load_category_map_data(text: str | None) -> dict[str, str]:
+    """Parse a category map JSON object (foreign name → category code) and check its codes."""
+    if not text:
+        return {}
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the category map is not valid JSON: {exc}") from None
+    if not isinstance(mapping, dict):
+        raise InvalidInput("the category map must be a JSON object {\"foreign name\": \"code\"}")
+    bad = sorted({v for v in mapping.values() if v not in issue_categories()})
+    if bad:
+        raise InvalidInput(f"category map uses unknown codes: {', '.join(map(str, bad))}")
+    return {str(k): str(v) for k, v in mapping.items()}
+
+
+def read_table(data: bytes, filename: str) -> pd.DataFrame:
+    """A CSV (UTF-8 or GB18030) or .xlsx sheet as a DataFrame of strings."""
+    suffix = Path(filename).suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+        elif suffix == ".csv":
+            for encoding in ("utf-8-sig", "gb18030"):
+                try:
+                    text = data.decode(encoding)
+                    break
+                except UnicodeDecodeError:
+                    continue
+            else:
+                raise InvalidInput(f"{filename} is neither UTF-8 nor GB18030/GBK text")
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        else:
+            raise InvalidInput(f"unsupported file type {suffix!r}: use .csv or .xlsx")
+    except (ValueError, pd.errors.ParserError, KeyError, OSError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput(f"cannot read {filename}: {exc}") from None
+    return frame.fillna("")
+
+
+def parse_issues(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
+                 category_map: dict[str, str] | None = None,
+                 date_format: str | None = None) -> IssueImport:
+    """Map and validate every row (vectorized); rows with errors are reported, not returned."""
+    columns = _columns(frame, field_map or {})
+    n = len(frame)
+    result = IssueImport()
+    rows = np.arange(n) + 2
+    bad = np.zeros(n, dtype=bool)
+
+    def col(name: str) -> pd.Series:
+        return frame[columns[name]].astype(str).str.strip() if name in columns else \
+            pd.Series([""] * n, index=frame.index)
+
+    def fail(mask: np.ndarray, column: str | None, reason: str) -> None:
+        for r in rows[mask & ~bad]:
+            result.errors.append(RowProblem(int(r), reason, column))
+        bad[mask] = True
+
+    lon = pd.to_numeric(col("lon"), errors="coerce").to_numpy()
+    lat = pd.to_numeric(col("lat"), errors="coerce").to_numpy()
+    fail(np.isnan(lon) | np.isnan(lat), columns.get("lon"), "missing or non-numeric coordinate")
+    fail((np.abs(lon) > 180) | (np.abs(lat) > 90), columns.get("lon"),
+         "coordinate out of range (lon -180..180, lat -90..90)")
+
+    cats = _map_categories(col("category"), category_map or {}, result)
+    status = _map_statuses(col("status"))
+    fail(status.isna().to_numpy() & (col("status") != "").to_numpy(), columns.get("status"),
+         "unknown status (use our codes, Chinese labels or Open/Closed/Pending...)")
+    status = status.fillna("reported")
+
+    reported = _dates(col("reported_at"), date_format, "reported_at", result)
+    fail(reported.isna().to_numpy() & (col("reported_at") != "").to_numpy(),
+         columns.get("reported_at"), "unparsable date")
+    closed = _dates(col("closed_at"), date_format, "closed_at", result)
+    fail(closed.isna().to_numpy() & (col("closed_at") != "").to_numpy(),
+         columns.get("closed_at"), "unparsable date")
+
+    known_sources = sources()
+    labels = {v: k for k, v in known_sources.items()}
+    raw_source = col("source")
+    source = raw_source.map(lambda s: s if s in known_sources else labels.get(s, DEFAULT_SOURCE))
+
+    ext = col("external_id")
+    dup = ext.duplicated(keep="first").to_numpy() & (ext != "").to_numpy()
+    fail(dup, columns.get("external_id"), "external_id repeated in this file")
+
+    desc, addr, reporter = col("description"), col("address"), col("reporter")
+    now = pd.Timestamp.now()
+    for k in np.flatnonzero(~bad):
+        rep = reported.iloc[k]
+        rep_dt = (rep if not pd.isna(rep) else now).to_pydatetime()
+        clo = closed.iloc[k]
+        result.issues.append(Issue(
+            category=str(cats.iloc[k]), lon=float(lon[k]), lat=float(lat[k]),
+            status=str(status.iloc[k]), description=str(desc.iloc[k]),
+            address=str(addr.iloc[k]), reported_at=rep_dt,
+            deadline=deadline_for(str(cats.iloc[k]), rep_dt),
+            closed_at=None if pd.isna(clo) else clo.to_pydatetime(),
+            source=str(source.iloc[k]), reporter=str(reporter.iloc[k]),
+            external_id=str(ext.iloc[k]) or None))
+    result.errors.sort(key=lambda e: e.row)
+    return result
+
+
+def _columns(frame: pd.DataFrame, field_map: dict[str, str]) -> dict[str, str]:
+    unknown = [f for f in field_map if f not in FIELDS]
+    if unknown:
+        raise InvalidInput(f"--map field {unknown[0]!r} is not one of {', '.join(FIELDS)}")
+    missing = [c for c in field_map.values() if c not in frame.columns]
+    if missing:
+        raise InvalidInput(f"column {missing[0]!r} is not in the file; columns are "
+                           + ", ".join(map(str, frame.columns)))
+    out = dict(field_map)
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    for f in FIELDS:
+        if f not in out:
+            hit = next((lower[a.lower()] for a in ALIASES[f] if a.lower() in lower), None)
+            if hit is not None and hit not in out.values():
+                out[f] = hit
+    for needed in ("lon", "lat", "category"):
+        if needed not in out:
+            raise InvalidInput(f"no column for {needed}: map one with --map {needed}=COLUMN; "
+                               "columns are " + ", ".join(map(str, frame.columns)))
+    return out
+
+
+def _map_categories(raw: pd.Series, mapping: dict[str, str], result: IssueImport) -> pd.Series:
+    cats = issue_categories()
+    by_label = {str(v["label"]): k for k, v in cats.items()}
+
+    def one(name: str) -> str | None:
+        return mapping.get(name) or (name if name in cats else by_label.get(name))
+
+    mapped = raw.map(one)
+    unmapped = raw[mapped.isna()]
+    result.unmapped_categories = dict(Counter(unmapped.replace("", "(empty)")).most_common())
+    return mapped.fillna(FALLBACK_CATEGORY)
+
+
+def _map_statuses(raw: pd.Series) -> pd.Series:
+    codes = statuses()
+    by_label = {v: k for k, v in codes.items()}
+
+    def one(word: str) -> str | None:
+        if word in codes:
+            return word
+        return by_label.get(word) or STATUS_WORDS.get(word.lower())
+
+    return raw.map(one)
+
+
+def _dates(raw: pd.Series, given: str | None, name: str, result: IssueImport) -> pd.Series:
+    """Parse with the given format, or the candidate format that parses the most values."""
+    present = raw[raw != ""]
+    if present.empty:
+        return pd.Series(pd.NaT, index=raw.index)
+    sample = present.head(500)
+    if given:
+        fmt = given
+    else:
+        numeric = pd.to_numeric(sample, errors="coerce")
+        if numeric.notna().all() and numeric.between(20000, 80000).all():
+            result.date_formats[name] = "excel-serial"
+            days = pd.to_numeric(raw, errors="coerce")
+            return pd.to_datetime(days, unit="D", origin="1899-12-30")
+        scores = {f: pd.to_datetime(sample, format=f, errors="coerce").notna().sum()
+                  for f in DATE_FORMATS}
+        fmt = max(scores, key=lambda f: scores[f])
+        if scores[fmt] == 0:
+            fmt = "mixed"
+    result.date_formats[name] = fmt
+    parsed = pd.to_datetime(raw.where(raw != ""), format=fmt, errors="coerce")
+    return parsed.dt.tz_localize(None) if parsed.dt.tz is not None else parsed

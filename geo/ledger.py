@@ -1,0 +1,107 @@
+"""The issue ledger's write path: validate, set deadlines, route, detect recurrence/duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from geo.errors import InvalidInput
+from geo.features import Feature, Issue
+from geo.kinds import Kind, issue_categories, reference_table
+from geo.lifecycle import deadline_for, statuses
+from geo.recurrence import (
+    DEFAULT_RULE,
+    RecurrenceRule,
+    find_duplicates,
+    find_recurrences,
+    near_bbox,
+)
+from geo.routing import route_points
+from geo.store import Store
+
+
+@dataclass
+class Intake:
+    """What creating issues did: the new ids, and the duplicate candidates offered per id."""
+
+    ids: list[int] = field(default_factory=list)
+    duplicates: dict[int, list[int]] = field(default_factory=dict)
+    recurring: int = 0
+
+
+def sources() -> dict[str, str]:
+    """Issue source code → Chinese label."""
+    return {r["code"]: r["label"] for r in reference_table("issue_sources")}
+
+
+def validate_issue(issue: Issue) -> None:
+    """Raise InvalidInput when an issue's category, source, status or location is wrong."""
+    if issue.category not in issue_categories():
+        raise InvalidInput(f"unknown category {issue.category!r}; categories: "
+                           + ", ".join(issue_categories()))
+    if issue.source not in sources():
+        raise InvalidInput(f"unknown source {issue.source!r}; sources: "
+                           + ", ".join(sources()))
+    if issue.status not in statuses():
+        raise InvalidInput(f"unknown status {issue.status!r}")
+    if not (-180 <= issue.lon <= 180 and -90 <= issue.lat <= 90):
+        raise InvalidInput(f"location ({issue.lon}, {issue.lat}) is not lon/lat degrees")
+
+
+def prepare(store: Store, issues: list[Issue], now: datetime,
+            rule: RecurrenceRule = DEFAULT_RULE) -> dict[int, list[int]]:
+    """Fill deadline, zone, unit, cadre, flags and recurring_of in place; return duplicates."""
+    if not issues:
+        return {}
+    for i in issues:
+        i.reported_at = i.reported_at or now
+        i.deadline = i.deadline or deadline_for(i.category, i.reported_at)
+    apply_routes(store, issues)
+    box = near_bbox(issues, rule.radius_m)
+    nearby = store.issues(bbox=box)
+    closed = [i for i in nearby if i.status == "closed" and i.closed_at is not None]
+    for k, old_id in find_recurrences(issues, closed, rule).items():
+        issues[k].recurring_of = old_id
+        if "recurring" not in issues[k].flags:
+            issues[k].flags.append("recurring")
+    return find_duplicates(issues, nearby, rule)
+
+
+def apply_routes(store: Store, issues: Sequence[Issue]) -> None:
+    """Set zone, unit, flags and cadre of issues from the stored zones and streets."""
+    zones = store.features(Kind.zone)
+    lines = _staffed_lines(store)
+    routes = route_points([i.lon for i in issues], [i.lat for i in issues], zones, lines)
+    for issue, r in zip(issues, routes, strict=True):
+        issue.zone_id, issue.unit, issue.cadre = r.zone_id, r.unit, r.cadre
+        issue.flags = [f for f in issue.flags if f not in ("overlap", "uncovered")] + r.flags
+
+
+def _staffed_lines(store: Store) -> list[Feature]:
+    return [f for kind in (Kind.street, Kind.alley) for f in store.features(kind)
+            if f.properties.get("cadre")]
+
+
+def create_issues(store: Store, issues: list[Issue], actor: str,
+                  now: datetime | None = None) -> Intake:
+    """Validate, prepare and store issues in one transaction."""
+    now = now or datetime.now()
+    for i in issues:
+        validate_issue(i)
+    duplicates = prepare(store, issues, now)
+    ids = store.add_issues(issues, actor=actor)
+    return Intake(ids, {ids[k]: v for k, v in duplicates.items()},
+                  sum(1 for i in issues if i.recurring_of))
+
+
+def reroute_all(store: Store, actor: str) -> int:
+    """Re-route every issue after the zones changed; returns how many changed."""
+    issues = store.issues()
+    before = [(i.zone_id, i.unit, list(i.flags), i.cadre) for i in issues]
+    apply_routes(store, issues)
+    changed = [(i.id, i.zone_id, i.unit, i.flags, i.cadre)
+               for i, b in zip(issues, before, strict=True)
+               if i.id is not None and (i.zone_id, i.unit, i.flags, i.cadre) != b]
+    return store.update_routes([(c[0], c[1], c[2], c[3], c[4]) for c in changed
+                                if c[0] is not None], actor)

@@ -1,0 +1,309 @@
+"""The issue ledger (问题台账): intake, list, detail, transitions, photos, merge, re-inspection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from geo.accounts import User, require
+from geo.errors import Forbidden, InvalidInput, TooLarge
+from geo.features import Issue
+from geo.issue_import import load_category_map_data, parse_issues, read_table
+from geo.kinds import issue_categories
+from geo.ledger import create_issues, sources
+from geo.lifecycle import allowed_next, is_overdue, statuses, transition
+from geo.store import ISSUE_SORTS, IssueQuery, Store
+from geo.tables import issue_rows, table_bytes
+from server.auth import CurrentUser, Reader
+from server.deps import SettingsDep, StoreDep
+
+router = APIRouter(tags=["issues"])
+PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
+
+
+class IssueCreate(BaseModel):
+    """Body of POST /api/issues."""
+
+    category: str
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    description: str = ""
+    address: str = ""
+    source: str = "supervision"
+    reporter: str = ""
+    reported_at: datetime | None = None
+    deadline: datetime | None = None
+    external_id: str | None = None
+
+
+class IssueUpdate(BaseModel):
+    """Body of PATCH /api/issues/{id}: `version` is the one you read (optimistic locking)."""
+
+    version: int
+    description: str | None = None
+    address: str | None = None
+    category: str | None = None
+    deadline: datetime | None = None
+
+
+class TransitionIn(BaseModel):
+    """Body of POST /api/issues/{id}/transitions."""
+
+    to: str
+    version: int
+    note: str = ""
+
+
+class MergeIn(BaseModel):
+    """Body of POST /api/issues/{id}/merge: this issue is a duplicate of `into`."""
+
+    into: int
+    version: int
+    note: str = ""
+
+
+class ReinspectionIn(BaseModel):
+    """Body of POST /api/issues/{id}/reinspections."""
+
+    due: datetime
+
+
+class ReinspectionResult(BaseModel):
+    """Body of POST /api/reinspections/{id}."""
+
+    result: str = Field(pattern="^(held|came_back)$")
+    note: str = ""
+
+
+def issue_public(i: Issue, user: User | None = None,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """An issue as the API returns it (labels, overdue, next actions for this user)."""
+    now = now or datetime.now()
+    cats = issue_categories()
+    out: dict[str, Any] = {
+        "id": i.id, "category": i.category,
+        "category_label": cats.get(i.category, {}).get("label", i.category),
+        "status": i.status, "status_label": statuses().get(i.status, i.status),
+        "description": i.description, "address": i.address, "lon": i.lon, "lat": i.lat,
+        "source": i.source, "source_label": sources().get(i.source, i.source),
+        "reporter": i.reporter, "external_id": i.external_id, "zone_id": i.zone_id,
+        "unit": i.unit, "cadre": i.cadre, "flags": i.flags, "recurring_of": i.recurring_of,
+        "duplicate_of": i.duplicate_of, "version": i.version,
+        "overdue": is_overdue(i.status, i.deadline, now),
+    }
+    for key in ("reported_at", "deadline", "closed_at"):
+        value = getattr(i, key)
+        out[key] = value.isoformat(timespec="seconds") if value else None
+    if user is not None:
+        out["allowed_next"] = allowed_next(i.status, user.role)
+    return out
+
+
+def issue_query(
+    user: Reader,
+    category: Annotated[list[str] | None, Query()] = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    source: Annotated[list[str] | None, Query()] = None,
+    unit: Annotated[list[str] | None, Query()] = None,
+    zone: int | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    bbox: str | None = None,
+    overdue: bool | None = None,
+    recurring: bool | None = None,
+    sort: str = "-reported_at",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> IssueQuery:
+    """Parse the issue list filters shared by listing and export."""
+    from geo.geojson import parse_bbox
+
+    if sort not in ISSUE_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(ISSUE_SORTS)}")
+    return IssueQuery(categories=category or [], statuses=status or [], sources=source or [],
+                      units=unit or [], zone_id=zone, since=since, until=until,
+                      bbox=parse_bbox(bbox), overdue=overdue, recurring=recurring,
+                      scope_unit=user.scope_unit, sort=sort,
+                      offset=(page - 1) * page_size, limit=page_size)
+
+
+QueryDep = Annotated[IssueQuery, Depends(issue_query)]
+
+
+@router.post("/api/issues", status_code=201)
+def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Report an issue: routed to its zone/unit, deadline from its category, 回潮 detected."""
+    require(user, "issues:write")
+    issue = Issue(**body.model_dump())
+    intake = create_issues(store, [issue], actor=user.actor)
+    created = store.issue(intake.ids[0])
+    return {**issue_public(created, user),
+            "duplicate_candidates": intake.duplicates.get(intake.ids[0], [])}
+
+
+@router.get("/api/issues")
+def list_issues(query: QueryDep, user: Reader, store: StoreDep) -> dict[str, Any]:
+    """Issues matching the filters, one page at a time."""
+    rows, total = store.query_issues(query)
+    now = datetime.now()
+    return {"total": total, "page": query.offset // query.limit + 1,
+            "page_size": query.limit, "items": [issue_public(i, None, now) for i in rows]}
+
+
+@router.get("/api/issues/export", response_model=None)
+def export_issues(query: QueryDep, store: StoreDep,
+                  format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
+    """The filtered ledger as CSV or .xlsx with Chinese headers."""
+    query.offset, query.limit = 0, 1_000_000
+    rows, _ = store.query_issues(query)
+    data, media = table_bytes(issue_rows(rows), format)
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename=issues.{format}"})
+
+
+@router.post("/api/issues/import")
+async def import_issues(
+    request: Request,
+    user: CurrentUser,
+    store: StoreDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+    mapping: Annotated[list[str] | None, Form(alias="map")] = None,
+    category_map: Annotated[str | None, Form()] = None,
+    dry_run: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Bulk import a CSV/.xlsx ledger; the report lists every bad row."""
+    require(user, "issues:write")
+    data = await file.read(int(settings.max_upload_mb * 1e6) + 1)
+    if len(data) > settings.max_upload_mb * 1e6:
+        raise TooLarge(f"upload exceeds {settings.max_upload_mb} MB (CCMAP_MAX_UPLOAD_MB)")
+    field_map = dict(p.split("=", 1) for p in mapping or [] if "=" in p)
+    parsed = parse_issues(read_table(data, file.filename or "upload.csv"), field_map,
+                          load_category_map_data(category_map))
+    return run_import(store, parsed, user.actor, dry_run)
+
+
+def run_import(store: Store, parsed: Any, actor: str, dry_run: bool) -> dict[str, Any]:
+    """Skip already stored external ids, then write (unless dry run); return the report."""
+    known = store.existing_external_ids([i.external_id for i in parsed.issues
+                                         if i.external_id])
+    fresh = [i for i in parsed.issues if not i.external_id or i.external_id not in known]
+    parsed.skipped = len(parsed.issues) - len(fresh)
+    imported = 0
+    if fresh and not dry_run:
+        imported = len(create_issues(store, fresh, actor=actor).ids)
+    report: dict[str, Any] = parsed.report(len(fresh) if dry_run else imported)
+    report["dry_run"] = dry_run
+    return report
+
+
+@router.get("/api/issues/{issue_id}")
+def get_issue(issue_id: int, user: Reader, store: StoreDep) -> dict[str, Any]:
+    """One issue with its full history (留痕), photos and re-inspections."""
+    issue = store.issue(issue_id, scope_unit=user.scope_unit)
+    history = [{**h, "at": h["at"].isoformat(timespec="seconds")}
+               for h in store.issue_history(issue_id)]
+    photos = [{"id": p["id"], "stage": p["stage"], "filename": p["filename"],
+               "url": f"/api/photos/{p['id']}"} for p in store.photos(issue_id)]
+    return {**issue_public(issue, user), "history": history, "photos": photos,
+            "reinspections": store.reinspections(issue_id)}
+
+
+@router.patch("/api/issues/{issue_id}")
+def update_issue(issue_id: int, body: IssueUpdate, user: CurrentUser,
+                 store: StoreDep) -> dict[str, Any]:
+    """Edit description, address, category or deadline (override) with a version check."""
+    require(user, "issues:write")
+    changes = body.model_dump(exclude_none=True, exclude={"version"})
+    if "category" in changes and changes["category"] not in issue_categories():
+        raise InvalidInput(f"unknown category {changes['category']!r}")
+    if not changes:
+        raise InvalidInput("nothing to change")
+    return issue_public(store.update_issue(issue_id, changes, body.version, user.actor), user)
+
+
+@router.post("/api/issues/{issue_id}/transitions")
+def change_status(issue_id: int, body: TransitionIn, user: CurrentUser,
+                  store: StoreDep) -> dict[str, Any]:
+    """Move an issue along the lifecycle; 409 for an illegal or stale change."""
+    issue = store.issue(issue_id, scope_unit=user.scope_unit)
+    change = transition(issue.status, body.to, user.role, user.actor, body.note,
+                        datetime.now())
+    return issue_public(store.apply_transition(issue_id, change, body.version), user)
+
+
+@router.post("/api/issues/{issue_id}/merge")
+def merge_issue(issue_id: int, body: MergeIn, user: CurrentUser,
+                store: StoreDep) -> dict[str, Any]:
+    """Mark this issue a duplicate of another: it is rejected, both histories are kept."""
+    require(user, "issues:write")
+    issue = store.issue(issue_id)
+    target = store.issue(body.into)
+    if target.id == issue.id:
+        raise InvalidInput("an issue cannot be merged into itself")
+    note = f"合并到 #{target.id} (duplicate of #{target.id}) {body.note}".strip()
+    change = transition(issue.status, "rejected", user.role, user.actor, note, datetime.now())
+    merged = store.apply_transition(issue_id, change, body.version,
+                                    extra={"duplicate_of": target.id})
+    store.add_history_note(body.into, target.status, user.actor,
+                           f"合并了重复问题 #{issue_id} (merged duplicate #{issue_id})")
+    return issue_public(merged, user)
+
+
+@router.post("/api/issues/{issue_id}/photos", status_code=201)
+async def upload_photo(
+    issue_id: int,
+    request: Request,
+    user: CurrentUser,
+    store: StoreDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+    stage: Annotated[str, Form(pattern="^(before|after)$")] = "before",
+) -> dict[str, Any]:
+    """Attach a JPEG or PNG photo (before/after); units may add after-photos to their own."""
+    issue = store.issue(issue_id, scope_unit=user.scope_unit)
+    if user.role.value == "unit" and stage != "after":
+        raise Forbidden("a unit may upload after-photos (整改后照片) only")
+    require(user, "issues:handle")
+    limit = int(settings.max_photo_mb * 1e6)
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"photo exceeds {settings.max_photo_mb} MB (CCMAP_MAX_PHOTO_MB)")
+    content_type = next((t for magic, t in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if content_type is None:
+        raise InvalidInput("photo must be a JPEG or PNG image")
+    pid = store.add_photo(issue_id, stage, file.filename or "photo", content_type, data,
+                          user.actor)
+    store.add_history_note(issue_id, issue.status, user.actor,
+                           f"上传{'整改后' if stage == 'after' else '整改前'}照片 #{pid}")
+    return {"id": pid, "url": f"/api/photos/{pid}", "stage": stage}
+
+
+@router.get("/api/photos/{photo_id}", response_model=None)
+def get_photo(photo_id: int, user: Reader, store: StoreDep) -> Response:
+    """A photo's bytes (within the caller's scope)."""
+    meta, data = store.photo(photo_id)
+    store.issue(meta["issue_id"], scope_unit=user.scope_unit)
+    return Response(data, media_type=meta["content_type"])
+
+
+@router.post("/api/issues/{issue_id}/reinspections", status_code=201)
+def schedule(issue_id: int, body: ReinspectionIn, user: CurrentUser,
+             store: StoreDep) -> dict[str, Any]:
+    """Schedule a 回头看 of a closed issue."""
+    require(user, "issues:write")
+    if store.issue(issue_id).status != "closed":
+        raise InvalidInput("only closed issues are re-inspected (回头看)")
+    return {"id": store.schedule_reinspection(issue_id, body.due, user.actor)}
+
+
+@router.post("/api/reinspections/{reinspection_id}")
+def record(reinspection_id: int, body: ReinspectionResult, user: CurrentUser,
+           store: StoreDep) -> dict[str, Any]:
+    """Record whether the fix held or the problem came back."""
+    require(user, "issues:write")
+    return store.record_reinspection(reinspection_id, body.result, body.note, user.actor)
