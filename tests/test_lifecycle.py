@@ -1,0 +1,63 @@
+"""The lifecycle table: every allowed transition, every refusal, roles and overdue."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from itertools import product
+
+import pytest
+
+from geo.accounts import Role
+from geo.errors import Conflict, InvalidInput
+from geo.lifecycle import TRANSITIONS, allowed_next, deadline_for, is_overdue, statuses, transition
+
+NOW = datetime(2026, 11, 24, 9, 0)
+EXPECTED = {
+    ("reported", "accepted"), ("reported", "rejected"), ("accepted", "dispatched"),
+    ("accepted", "deferred"), ("accepted", "rejected"), ("dispatched", "handled"),
+    ("dispatched", "deferred"), ("handled", "verified"), ("handled", "returned"),
+    ("verified", "closed"), ("returned", "dispatched"), ("deferred", "dispatched"),
+}
+
+
+def test_the_table_is_the_documented_workflow() -> None:
+    assert set(TRANSITIONS) == EXPECTED
+    assert set(statuses()) == {s for pair in EXPECTED for s in pair}
+
+
+@pytest.mark.parametrize(("frm", "to"), sorted(product(statuses(), repeat=2)))
+def test_every_pair_is_allowed_or_refused_by_the_table(frm: str, to: str) -> None:
+    if (frm, to) in EXPECTED:
+        change = transition(frm, to, Role.admin, "user:a", "note", NOW)
+        assert (change.from_status, change.to_status, change.note) == (frm, to, "note")
+    else:
+        with pytest.raises(Conflict, match="not an allowed transition"):
+            transition(frm, to, Role.admin, "user:a", "", NOW)
+
+
+def test_roles_limit_transitions() -> None:
+    assert allowed_next("dispatched", Role.unit) == ["handled"]
+    assert allowed_next("handled", Role.unit) == []  # a unit cannot verify its own work
+    assert allowed_next("reported", Role.viewer) == []
+    assert allowed_next("reported", Role.planner) == []
+    with pytest.raises(Conflict, match="role unit may not"):
+        transition("handled", "verified", Role.unit, "user:u", "", NOW)
+    assert set(allowed_next("handled", Role.inspector)) == {"verified", "returned"}
+
+
+def test_final_states_and_unknown_statuses() -> None:
+    assert allowed_next("closed", Role.admin) == [] and allowed_next("rejected", Role.admin) == []
+    with pytest.raises(InvalidInput, match="unknown status"):
+        transition("reported", "teleported", Role.admin, "a", "", NOW)
+
+
+def test_deadline_from_category_and_overdue() -> None:
+    assert deadline_for("street_vending", NOW) == NOW + timedelta(hours=4)
+    assert deadline_for("illegal_ads", NOW) == NOW + timedelta(hours=24)
+    assert deadline_for("illegal_structure", NOW) == NOW + timedelta(days=15)
+    with pytest.raises(InvalidInput):
+        deadline_for("ufo", NOW)
+    late = NOW - timedelta(hours=1)
+    assert is_overdue("dispatched", late, NOW) and is_overdue("returned", late, NOW)
+    assert not is_overdue("handled", late, NOW) and not is_overdue("closed", late, NOW)
+    assert not is_overdue("dispatched", NOW + timedelta(hours=1), NOW)
