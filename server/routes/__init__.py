@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.routes import admin, auth, health, issues, layers, pages, uploads
+from server.routes import admin, auth, health, issues, layers, open311, pages, uploads
 from server.settings import Settings
 
 
@@ -16,5 +16,6 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(layers.router)
     app.include_router(uploads.router)
     app.include_router(issues.router)
+    app.include_router(open311.router)
     app.include_router(pages.router)
     pages.mount_static(app, settings)

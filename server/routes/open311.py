@@ -1,0 +1,112 @@
+"""Open311 GeoReport v2 (JSON) so reporting apps and city platforms can talk to ccmap.
+
+Authentication as everywhere (Bearer token or session); an Open311 client may instead send
+its API token as the standard ``api_key`` parameter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from geo.accounts import User, require, token_hash
+from geo.errors import CcmapError, InvalidInput, NotFound, Unauthorized
+from geo.ledger import create_issues
+from geo.open311 import parse_request, service_request, services
+from geo.store import IssueQuery, Store
+from server.auth import optional_user
+from server.deps import StoreDep
+from server.errors import STATUS
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+
+def _error(exc: CcmapError) -> JSONResponse:
+    code = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
+    return JSONResponse([{"code": code, "description": exc.message}], status_code=code)
+
+
+def _user(request: Request, store: Store, api_key: str | None) -> User:
+    if api_key:
+        found = store.token_user(token_hash(api_key), ("access", "api"), datetime.now())
+        if found is None:
+            raise Unauthorized("invalid api_key")
+        return found[0]
+    user = optional_user(request, store)
+    if user is None:
+        raise Unauthorized("api_key or a Bearer token is required")
+    return user
+
+
+@router.get("/services.json")
+def list_services(request: Request, store: StoreDep) -> JSONResponse:
+    """Every issue category as an Open311 service."""
+    try:
+        require(_user(request, store, request.query_params.get("api_key")), "read")
+    except CcmapError as exc:
+        return _error(exc)
+    return JSONResponse(services())
+
+
+@router.get("/requests.json")
+def list_requests(request: Request, store: StoreDep) -> JSONResponse:
+    """Service requests filtered by id list, service_code, start/end date and status."""
+    q = request.query_params
+    try:
+        user = _user(request, store, q.get("api_key"))
+        require(user, "read")
+        query = IssueQuery(scope_unit=user.scope_unit, sort="-reported_at", limit=1000)
+        if q.get("service_code"):
+            query.categories = q["service_code"].split(",")
+        if q.get("status") == "open":
+            query.statuses = ["reported", "accepted", "dispatched", "handled", "verified",
+                              "returned", "deferred"]
+        elif q.get("status") == "closed":
+            query.statuses = ["closed", "rejected"]
+        elif q.get("status"):
+            raise InvalidInput("status must be open or closed")
+        for key, attr in (("start_date", "since"), ("end_date", "until")):
+            if q.get(key):
+                try:
+                    setattr(query, attr, datetime.fromisoformat(q[key]).replace(tzinfo=None))
+                except ValueError:
+                    raise InvalidInput(f"{key} must be an ISO 8601 date") from None
+        if q.get("service_request_id"):
+            rows = [store.issue(int(i), scope_unit=user.scope_unit)
+                    for i in q["service_request_id"].split(",") if i.strip().isdigit()]
+        else:
+            rows, _ = store.query_issues(query)
+    except CcmapError as exc:
+        return _error(exc)
+    return JSONResponse([service_request(i) for i in rows])
+
+
+@router.get("/requests/{request_id}.json")
+def one_request(request_id: str, request: Request, store: StoreDep) -> JSONResponse:
+    """One service request."""
+    try:
+        user = _user(request, store, request.query_params.get("api_key"))
+        require(user, "read")
+        if not request_id.isdigit():
+            raise NotFound(f"service request {request_id} not found")
+        issue = store.issue(int(request_id), scope_unit=user.scope_unit)
+    except CcmapError as exc:
+        return _error(exc)
+    return JSONResponse([service_request(issue)])
+
+
+@router.post("/requests.json")
+async def post_request(request: Request, store: StoreDep) -> JSONResponse:
+    """Create a service request (form-encoded, as the GeoReport v2 spec says)."""
+    form: dict[str, Any] = {k: str(v) for k, v in (await request.form()).items()}
+    try:
+        user = _user(request, store, form.get("api_key"))
+        require(user, "issues:write")
+        intake = create_issues(store, [parse_request(form)], actor=user.actor)
+    except CcmapError as exc:
+        return _error(exc)
+    return JSONResponse([{"service_request_id": str(intake.ids[0]),
+                          "service_notice": "已受理，将按时限处置", "account_id": None}])
