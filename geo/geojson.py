@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, cast
 
 import shapely
@@ -12,6 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.coords import CONVERTERS, SYSTEMS, convert_geometry
 from geo.errors import InvalidInput
 from geo.features import Feature, Issue
+from geo.lifecycle import is_overdue
 from geo.store import BBox
 
 MEDIA_TYPE = "application/geo+json"
@@ -56,12 +58,14 @@ def feature_json(f: Feature, coords: str = "wgs84") -> dict[str, Any]:
     return {"type": "Feature", "id": f.id, "geometry": geometry_json(geom), "properties": props}
 
 
-def issue_json(i: Issue, coords: str = "wgs84") -> dict[str, Any]:
+def issue_json(i: Issue, coords: str = "wgs84", now: datetime | None = None) -> dict[str, Any]:
     """An issue as a GeoJSON point Feature (coords as in feature_json)."""
     props: dict[str, Any] = {
         "id": i.id, "category": i.category, "status": i.status, "description": i.description,
         "address": i.address, "source": i.source, "reporter": i.reporter, "unit": i.unit,
         "zone_id": i.zone_id, "recurring_of": i.recurring_of, "external_id": i.external_id,
+        "cadre": i.cadre, "version": i.version,
+        "overdue": is_overdue(i.status, i.deadline, now or datetime.now()),
     }
     for key in ("reported_at", "deadline", "closed_at"):
         value = getattr(i, key)

@@ -46,6 +46,7 @@ class MapPage:
     assets_missing: bool = False
     user: str = ""
     is_admin: bool = False
+    can_report: bool = False
 
 
 class CcmapLayers(MacroElement):
@@ -74,6 +75,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "assetsMissing": page.assets_missing,
         "user": page.user,
         "isAdmin": page.is_admin,
+        "canReport": page.can_report,
     }
 
 

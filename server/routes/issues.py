@@ -10,8 +10,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from geo.accounts import User, require
+from geo.coords import CONVERTERS
 from geo.errors import Forbidden, InvalidInput, TooLarge
 from geo.features import Issue
+from geo.geojson import parse_coords
 from geo.issue_import import load_category_map_data, parse_issues, read_table
 from geo.kinds import issue_categories
 from geo.ledger import create_issues, sources
@@ -38,6 +40,7 @@ class IssueCreate(BaseModel):
     reported_at: datetime | None = None
     deadline: datetime | None = None
     external_id: str | None = None
+    coords: str = Field("wgs84", description="coordinate system of lon/lat: wgs84, gcj02, bd09")
 
 
 class IssueUpdate(BaseModel):
@@ -138,7 +141,11 @@ QueryDep = Annotated[IssueQuery, Depends(issue_query)]
 def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Report an issue: routed to its zone/unit, deadline from its category, 回潮 detected."""
     require(user, "issues:write")
-    issue = Issue(**body.model_dump())
+    issue = Issue(**body.model_dump(exclude={"coords"}))
+    if body.coords != "wgs84":  # clicked on a GCJ-02/BD-09 basemap
+        lon, lat = CONVERTERS.get((parse_coords(body.coords), "wgs84"),
+                                  lambda x, y: (x, y))(issue.lon, issue.lat)
+        issue.lon, issue.lat = float(lon), float(lat)
     intake = create_issues(store, [issue], actor=user.actor)
     created = store.issue(intake.ids[0])
     return {**issue_public(created, user),

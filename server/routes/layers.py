@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from geo import geojson
 from geo.errors import InvalidInput
 from geo.kinds import LABELS_ZH, Kind, parse_kind
+from geo.store import IssueQuery
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
+from server.routes.issues import issue_query
 
 router = APIRouter(tags=["layers"])
 
@@ -71,21 +74,18 @@ def one_feature(feature_id: int, user: Reader, store: StoreDep,
 
 @router.get("/api/issues.geojson", response_class=GeoJSONResponse)
 def issues_geojson(
-    user: Reader,
-    store: StoreDep,
+    query: Annotated[IssueQuery, Depends(issue_query)],
     settings: SettingsDep,
-    bbox: BBoxQuery = None,
-    status: str | None = None,
-    category: str | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    store: StoreDep,
     coords: CoordsQuery = None,
 ) -> GeoJSONResponse:
-    """Issues as GeoJSON points, filtered by bbox, status and category."""
+    """Issues as GeoJSON points, with the filters of GET /api/issues (page size up to the
+    layer limit)."""
     out = geojson.parse_coords(coords)
-    limit = min(limit or settings.layer_limit, settings.layer_limit)
-    rows = store.issues(geojson.parse_bbox(bbox), limit, status, category,
-                        scope_unit=user.scope_unit)
-    return GeoJSONResponse(geojson.collection(geojson.issue_json(i, out) for i in rows))
+    query.offset, query.limit = 0, settings.layer_limit
+    rows, _ = store.query_issues(query)
+    now = datetime.now()
+    return GeoJSONResponse(geojson.collection(geojson.issue_json(i, out, now) for i in rows))
 
 
 def _parse_properties(text: str | None) -> dict[str, Any]:

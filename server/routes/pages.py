@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from geo.accounts import ROLE_LABELS, Role, User
+from geo.accounts import PERMISSIONS, ROLE_LABELS, Role, User
 from geo.basemaps import resolve_basemap
 from geo.errors import CcmapError
 from geo.mapview import MapPage, render_map_page
@@ -48,7 +48,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
     page = MapPage(basemap=basemap, bounds=store.extent(), title=settings.title,
                    assets_missing=not vendor_installed(settings),
                    user=f"{user.display_name or user.username}（{ROLE_LABELS[user.role]}）",
-                   is_admin=user.role is Role.admin)
+                   is_admin=user.role is Role.admin,
+                   can_report=user.role in PERMISSIONS["issues:write"])
     return HTMLResponse(render_map_page(page))
 
 

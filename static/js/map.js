@@ -146,6 +146,12 @@
                                           fillOpacity: 0.6, pane: pane });
         },
         onEachFeature: function (f, lyr) {
+          if (kind === "issues" && window.ccmapIssues) {
+            lyr.bindPopup(function () {
+              return window.ccmapIssues.popup(f.properties.id, state);
+            }, { minWidth: 280, maxWidth: 360 });
+            return;
+          }
           lyr.bindPopup(function () { return popupContent(label, f.properties, cfg); });
         }
       });
@@ -156,6 +162,7 @@
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
       var url = kind === "issues" ? "/api/issues.geojson" : "/api/layers/" + kind;
       url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
+      if (kind === "issues") { url += state.issueFilter || ""; }
       state.loading += 1;
       return fetch(url, { credentials: "same-origin" })
         .then(function (r) {
@@ -188,6 +195,9 @@
     });
     map.on("overlayadd", function (e) { load(e.layer.ccmapKind); });
     state.refresh = refresh;
+    state.load = load;
+    state.csrfToken = csrfToken;
+    if (window.ccmapIssues) { window.ccmapIssues.init(state); }
     refresh();
   }
 

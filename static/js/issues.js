@@ -1,0 +1,232 @@
+/* Issue ledger on the map: filters, click-to-report, popups with history and next actions.
+ * All user text is inserted with textContent (ccmap.el). */
+(function () {
+  "use strict";
+  var ACTIONS = { accepted: "立案", rejected: "不予立案", dispatched: "派遣", handled: "处置完成",
+                  verified: "核查通过", returned: "退回", closed: "结案", deferred: "挂账" };
+
+  function el(tag, text, cls) { return window.ccmap.el(tag, text, cls); }
+
+  /* A message at the top of the map that stays until the next one. */
+  function toast(text) {
+    var box = document.getElementById("ccmap-toast");
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  function api(state, method, url, body, isForm) {
+    var headers = { "X-CSRF-Token": state.csrfToken() };
+    if (body && !isForm) { headers["Content-Type"] = "application/json"; }
+    return fetch(url, { method: method, credentials: "same-origin", headers: headers,
+                        body: body ? (isForm ? body : JSON.stringify(body)) : undefined })
+      .then(function (r) {
+        return r.json().then(function (b) {
+          if (!r.ok) { throw new Error(b.detail || ("HTTP " + r.status)); }
+          return b;
+        });
+      });
+  }
+
+  function select(name, options, allLabel) {
+    var s = el("select");
+    s.name = name;
+    if (allLabel) { var all = el("option", allLabel); all.value = ""; s.appendChild(all); }
+    Object.keys(options).forEach(function (code) {
+      var o = el("option", options[code]);
+      o.value = code;
+      s.appendChild(o);
+    });
+    return s;
+  }
+
+  /* Popup of one issue: details, history (留痕), photos and the allowed next actions. */
+  function popup(id, state) {
+    var box = el("div", "加载中…", "ccmap-popup ccmap-issue");
+    api(state, "GET", "/api/issues/" + id).then(function (issue) {
+      box.textContent = "";
+      box.appendChild(el("div", "#" + issue.id + " " + issue.category_label,
+                         "ccmap-popup-title"));
+      var badge = el("div", issue.status_label + (issue.overdue ? " · 已超期" : "") +
+                     (issue.recurring_of ? " · 回潮" : ""), "ccmap-popup-kind");
+      box.appendChild(badge);
+      var table = el("table");
+      [["问题描述", issue.description], ["地址", issue.address],
+       ["来源", issue.source_label], ["上报人", issue.reporter],
+       ["上报时间", (issue.reported_at || "").replace("T", " ")],
+       ["整改时限", (issue.deadline || "").replace("T", " ")],
+       ["责任单位", issue.unit || "（未覆盖区域）"], ["路长", issue.cadre]]
+        .forEach(function (row) {
+          if (!row[1]) { return; }
+          var tr = el("tr");
+          tr.appendChild(el("th", row[0]));
+          tr.appendChild(el("td", row[1]));
+          table.appendChild(tr);
+        });
+      box.appendChild(table);
+      issue.photos.forEach(function (p) {
+        var img = document.createElement("img");
+        img.src = p.url;
+        img.alt = p.stage === "after" ? "整改后" : "整改前";
+        img.className = "ccmap-photo";
+        box.appendChild(img);
+      });
+      box.appendChild(el("div", "处理记录", "ccmap-legend-title"));
+      var list = el("ol", null, "ccmap-history");
+      issue.history.forEach(function (h) {
+        var label = (state.config.statuses[h.to_status] || {}).label || h.to_status;
+        list.appendChild(el("li", h.at.replace("T", " ") + " " + h.actor.replace("user:", "") +
+                            " → " + label + (h.note ? "：" + h.note : "")));
+      });
+      box.appendChild(list);
+      var actions = el("div", null, "ccmap-actions");
+      (issue.allowed_next || []).forEach(function (to) {
+        var b = el("button", ACTIONS[to] || to);
+        b.type = "button";
+        b.dataset.to = to;
+        b.addEventListener("click", function () {
+          var note = window.prompt("处理说明（可选）", "") || "";
+          api(state, "POST", "/api/issues/" + id + "/transitions",
+              { to: to, version: issue.version, note: note })
+            .then(function (updated) {
+              state.map.closePopup();
+              toast("#" + id + " 已" + (ACTIONS[to] || to) + "，当前状态：" + updated.status_label);
+              state.load("issues");
+            })
+            .catch(function (err) { window.alert(err.message); });
+        });
+        actions.appendChild(b);
+      });
+      box.appendChild(actions);
+    }).catch(function (err) { box.textContent = "无法加载：" + err.message; });
+    return box;
+  }
+
+  function reportForm(state, latlng) {
+    var cfg = state.config;
+    var form = el("form", null, "ccmap-report");
+    form.appendChild(el("div", "上报问题", "ccmap-popup-title"));
+    form.appendChild(el("label", "问题类型"));
+    form.appendChild(select("category", cfg.issueCategories, null));
+    form.appendChild(el("label", "来源"));
+    form.appendChild(select("source", cfg.sources, null));
+    form.appendChild(el("label", "问题描述"));
+    var desc = el("textarea");
+    desc.name = "description";
+    form.appendChild(desc);
+    form.appendChild(el("label", "现场照片（JPEG/PNG）"));
+    var photo = el("input");
+    photo.type = "file";
+    photo.accept = "image/jpeg,image/png";
+    photo.name = "photo";
+    form.appendChild(photo);
+    var submit = el("button", "提交");
+    submit.type = "submit";
+    form.appendChild(submit);
+    var msg = el("div", null, "ccmap-form-message");
+    form.appendChild(msg);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = { category: form.category.value, source: form.source.value,
+                   description: desc.value, lon: latlng.lng, lat: latlng.lat,
+                   coords: cfg.coords };
+      api(state, "POST", "/api/issues", body).then(function (issue) {
+        var done = Promise.resolve();
+        if (photo.files.length) {
+          var fd = new FormData();
+          fd.append("file", photo.files[0]);
+          fd.append("stage", "before");
+          done = api(state, "POST", "/api/issues/" + issue.id + "/photos", fd, true);
+        }
+        return done.then(function () {
+          state.map.closePopup();
+          toast("已上报 #" + issue.id + "，责任单位：" + (issue.unit || "未覆盖区域") +
+                (issue.duplicate_candidates.length ? "；附近已有同类问题 #" +
+                 issue.duplicate_candidates.join(", #") + "，可能重复" : ""));
+          state.load("issues");
+        });
+      }).catch(function (err) { msg.textContent = "上报失败：" + err.message; });
+    });
+    return form;
+  }
+
+  function filterControl(state) {
+    var cfg = state.config;
+    var ctl = L.control({ position: "topleft" });
+    ctl.onAdd = function () {
+      var box = el("form", null, "ccmap-filter");
+      box.appendChild(el("div", "问题筛选", "ccmap-legend-title"));
+      var cat = select("category", cfg.issueCategories, "全部类型");
+      var st = select("status", Object.keys(cfg.statuses).reduce(function (o, k) {
+        o[k] = cfg.statuses[k].label; return o;
+      }, {}), "全部状态");
+      var src = select("source", cfg.sources, "全部来源");
+      [cat, st, src].forEach(function (s) { box.appendChild(s); });
+      var from = el("input"); from.type = "date"; from.name = "from"; from.title = "起始日期";
+      var to = el("input"); to.type = "date"; to.name = "to"; to.title = "截止日期";
+      box.appendChild(from);
+      box.appendChild(to);
+      [["overdue", "只看超期"], ["recurring", "只看回潮"]].forEach(function (pair) {
+        var label = el("label");
+        var cb = el("input"); cb.type = "checkbox"; cb.name = pair[0];
+        label.appendChild(cb);
+        label.appendChild(el("span", pair[1]));
+        box.appendChild(label);
+      });
+      box.addEventListener("change", function () {
+        var params = new URLSearchParams();
+        ["category", "status", "source", "from", "to"].forEach(function (n) {
+          if (box[n].value) { params.append(n, box[n].value); }
+        });
+        if (box.overdue.checked) { params.append("overdue", "true"); }
+        if (box.recurring.checked) { params.append("recurring", "true"); }
+        var qs = params.toString();
+        state.issueFilter = qs ? "&" + qs : "";
+        state.load("issues");
+      });
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    ctl.addTo(state.map);
+  }
+
+  function reportControl(state) {
+    var map = state.map;
+    // while picking a location a transparent layer over the features takes the click, so
+    // no feature popup opens instead of the report form
+    var capture = el("div", null, "ccmap-capture");
+    capture.hidden = true;
+    map.getContainer().appendChild(capture);
+    var ctl = L.control({ position: "topleft" });
+    ctl.onAdd = function () {
+      var b = el("button", "上报问题", "ccmap-report-button");
+      b.type = "button";
+      b.title = "点击按钮后在地图上点选问题位置";
+      L.DomEvent.disableClickPropagation(b);
+      b.addEventListener("click", function () { setReporting(!state.reporting); });
+      state.reportButton = b;
+      return b;
+    };
+    function setReporting(on) {
+      state.reporting = on;
+      capture.hidden = !on;
+      state.reportButton.classList.toggle("active", on);
+      state.reportButton.textContent = on ? "请在地图上点选位置…" : "上报问题";
+    }
+    capture.addEventListener("click", function (ev) {
+      var latlng = map.mouseEventToLatLng(ev);
+      setReporting(false);
+      L.popup({ minWidth: 260 }).setLatLng(latlng).setContent(reportForm(state, latlng))
+        .openOn(map);
+    });
+    ctl.addTo(map);
+  }
+
+  function init(state) {
+    state.issueFilter = "";
+    filterControl(state);
+    if (state.config.canReport) { reportControl(state); }
+  }
+
+  window.ccmapIssues = { init: init, popup: popup };
+})();

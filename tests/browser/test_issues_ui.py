@@ -1,0 +1,101 @@
+"""The issue ledger in a real browser: report by clicking the map, act from the popup, filter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.browser
+
+
+def _api(base: str, user: str) -> httpx.Client:
+    token = httpx.post(base + "/api/auth/token",
+                       data={"username": user, "password": "ccmap-demo"}).json()
+    return httpx.Client(base_url=base,
+                        headers={"Authorization": f"Bearer {token['access_token']}"})
+
+
+def _ready(page: Any) -> None:
+    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.issues > 0")
+
+
+def test_inspector_reports_an_issue_by_clicking_the_map(page: Any, live_server: str) -> None:
+    login(page, live_server, "inspector")
+    _ready(page)
+    page.click(".ccmap-report-button")
+    box = page.locator(".leaflet-container").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    clicked = page.evaluate("([x, y]) => { const m = window.ccmap.state.map; "
+                            "const r = m.getContainer().getBoundingClientRect(); "
+                            "const ll = m.containerPointToLatLng([x - r.left, y - r.top]); "
+                            "return [ll.lng, ll.lat]; }", [x, y])
+    page.mouse.click(x, y)
+    form = page.locator(".ccmap-report")
+    form.wait_for()
+    form.locator("select[name=category]").select_option("illegal_ads")
+    form.locator("select[name=source]").select_option("supervision")
+    form.locator("textarea").fill("电线杆小广告 <img src=x onerror=window.__xss=1>")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#ccmap-toast:not([hidden])")
+    assert "已上报" in page.inner_text("#ccmap-toast")
+    with _api(live_server, "inspector") as api:
+        newest = api.get("/api/issues", params={"sort": "-id", "page_size": 1}).json()
+    issue = newest["items"][0]
+    assert issue["category"] == "illegal_ads" and issue["source"] == "supervision"
+    assert issue["description"].startswith("电线杆小广告")
+    assert issue["lon"] == pytest.approx(clicked[0], abs=1e-6)
+    assert issue["lat"] == pytest.approx(clicked[1], abs=1e-6)
+    assert page.evaluate("window.__xss") is None
+
+
+def test_popup_shows_history_and_applies_a_transition(page: Any, live_server: str) -> None:
+    with _api(live_server, "inspector") as api:
+        issue = api.post("/api/issues", json={"category": "clutter", "lon": 121.4702,
+                                              "lat": 31.2298, "description": "楼道堆物"}).json()
+    login(page, live_server, "inspector")
+    _ready(page)
+    page.locator(".leaflet-control-layers label", has_text="测评点位").locator("input").uncheck()
+    xy = page.evaluate("""(id) => new Promise((resolve) => {
+        const st = window.ccmap.state;
+        st.map.setView([31.2298, 121.4702], 19, {animate: false});
+        const wait = () => {
+            if (st.loading > 0) { setTimeout(wait, 50); return; }
+            const lyr = st.layers.issues.getLayers().find(l => l.feature.properties.id === id);
+            const p = st.map.latLngToContainerPoint(lyr.getLatLng());
+            const r = st.map.getContainer().getBoundingClientRect();
+            resolve([p.x + r.left, p.y + r.top]);
+        };
+        setTimeout(wait, 400);
+    })""", issue["id"])
+    page.mouse.click(xy[0], xy[1])
+    popup = page.locator(".ccmap-issue")
+    popup.locator(".ccmap-history li").first.wait_for()
+    assert "楼道堆物" in popup.inner_text() and "上报" in popup.inner_text()
+    page.once("dialog", lambda d: d.accept("现场核实，予以立案"))
+    popup.locator("button[data-to=accepted]").click()
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent.includes('立案')")
+    with _api(live_server, "inspector") as api:
+        detail = api.get(f"/api/issues/{issue['id']}").json()
+    assert detail["status"] == "accepted"
+    assert detail["history"][-1]["note"] == "现场核实，予以立案"
+
+
+def test_filters_reload_the_issue_layer(page: Any, live_server: str) -> None:
+    login(page, live_server, "viewer")
+    _ready(page)
+    assert page.locator(".ccmap-report-button").count() == 0  # viewers cannot report
+    before = page.evaluate("window.ccmap.state.counts.issues")
+    page.select_option(".ccmap-filter select[name=status]", "closed")
+    page.wait_for_function(f"window.ccmap.state.loading === 0 && "
+                           f"window.ccmap.state.counts.issues < {before}")
+    statuses = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+        .map(l => l.feature.properties.status))]""")
+    assert statuses == ["closed"]
+    with _api(live_server, "viewer") as api:
+        total = api.get("/api/issues", params={"status": "closed", "page_size": 1}).json()
+    assert page.evaluate("window.ccmap.state.counts.issues") == total["total"]
