@@ -172,7 +172,45 @@
         label.appendChild(el("span", pair[1]));
         box.appendChild(label);
       });
-      box.addEventListener("change", function () {
+      var exports = el("div", null, "ccmap-exports");
+      ["csv", "xlsx"].forEach(function (fmt) {
+        var a = el("a", fmt === "csv" ? "导出 CSV" : "导出 Excel");
+        a.href = "#";
+        a.dataset.format = fmt;
+        a.addEventListener("click", function (ev) {
+          ev.preventDefault();
+          window.location.assign("/api/issues/export?format=" + fmt +
+                                 (state.issueFilter || ""));
+        });
+        exports.appendChild(a);
+      });
+      box.appendChild(exports);
+      if (cfg.canReport) {
+        var imp = el("label", "导入台账 (CSV/Excel)", "ccmap-import");
+        var file = el("input");
+        file.type = "file";
+        file.name = "ledger";
+        file.accept = ".csv,.xlsx";
+        imp.appendChild(file);
+        box.appendChild(imp);
+        file.addEventListener("change", function (ev) {
+          ev.stopPropagation();
+          if (!file.files.length) { return; }
+          var fd = new FormData();
+          fd.append("file", file.files[0]);
+          api(state, "POST", "/api/issues/import", fd, true).then(function (r) {
+            var first = r.row_errors.slice(0, 3).map(function (e) {
+              return "第" + e.row + "行 " + (e.column || "") + "：" + e.reason;
+            }).join("；");
+            toast("导入 " + r.imported + " 条，跳过已导入 " + r.skipped + " 条，错误 " +
+                  r.errors + " 行" + (first ? "（" + first + "）" : ""));
+            file.value = "";
+            state.load("issues");
+          }).catch(function (err) { toast("导入失败：" + err.message); });
+        });
+      }
+      box.addEventListener("change", function (ev) {
+        if (ev.target && ev.target.name === "ledger") { return; }
         var params = new URLSearchParams();
         ["category", "status", "source", "from", "to"].forEach(function (n) {
           if (box[n].value) { params.append(n, box[n].value); }

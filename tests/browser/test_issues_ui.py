@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -99,3 +100,21 @@ def test_filters_reload_the_issue_layer(page: Any, live_server: str) -> None:
     with _api(live_server, "viewer") as api:
         total = api.get("/api/issues", params={"status": "closed", "page_size": 1}).json()
     assert page.evaluate("window.ccmap.state.counts.issues") == total["total"]
+
+
+def test_ledger_upload_from_the_page_reports_rows(page: Any, live_server: str,
+                                                  tmp_path: Any) -> None:
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text("编号,问题类型,经度,纬度,上报时间\nUI-1,乱堆乱放,121.472,31.231,"
+                      "2026/11/20 08:30\nUI-2,乱堆乱放,oops,31.231,2026/11/20 08:30\n",
+                      encoding="utf-8")
+    login(page, live_server, "inspector")
+    _ready(page)
+    page.set_input_files(".ccmap-import input[type=file]", str(ledger))
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+                           ".includes('导入 1 条')")
+    assert "第3行" in page.inner_text("#ccmap-toast")
+    with page.expect_download() as download:
+        page.click(".ccmap-exports a[data-format=csv]")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert text.startswith("编号,外部编号,问题类型") and "UI-1" in text
