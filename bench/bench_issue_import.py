@@ -20,8 +20,8 @@ import numpy as np
 from geo.demo import build_demo
 from geo.issue_import import parse_issues, read_table
 from geo.kinds import issue_categories
+from geo.ledger import import_parsed
 from geo.store import IssueQuery, open_store
-from server.routes.issues import run_import
 
 
 def write_csv(path: Path, rows: int, seed: int = 1) -> None:
@@ -56,7 +56,7 @@ def main() -> None:
         t0 = time.perf_counter()
         parsed = parse_issues(read_table(path.read_bytes(), path.name))
         t1 = time.perf_counter()
-        report = run_import(store, parsed, "bench", dry_run=False)
+        report = import_parsed(store, parsed, "bench", dry_run=False)
         t2 = time.perf_counter()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"rows: {args.rows}, imported: {report['imported']}, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from geo.errors import InvalidInput
 from geo.features import Feature, Issue
@@ -19,6 +20,9 @@ from geo.recurrence import (
 )
 from geo.routing import route_points
 from geo.store import Store
+
+if TYPE_CHECKING:
+    from geo.issue_import import IssueImport
 
 
 @dataclass
@@ -105,3 +109,17 @@ def reroute_all(store: Store, actor: str) -> int:
                if i.id is not None and (i.zone_id, i.unit, i.flags, i.cadre) != b]
     return store.update_routes([(c[0], c[1], c[2], c[3], c[4]) for c in changed
                                 if c[0] is not None], actor)
+
+
+def import_parsed(store: Store, parsed: IssueImport, actor: str,
+                  dry_run: bool) -> dict[str, Any]:
+    """Write parsed import rows (skipping stored external ids) unless dry_run; the report."""
+    known = store.existing_external_ids([i.external_id for i in parsed.issues
+                                         if i.external_id])
+    fresh = [i for i in parsed.issues if not i.external_id or i.external_id not in known]
+    parsed.skipped = len(parsed.issues) - len(fresh)
+    imported = len(fresh) if dry_run else (
+        len(create_issues(store, fresh, actor=actor).ids) if fresh else 0)
+    report = parsed.report(imported)
+    report["dry_run"] = dry_run
+    return report

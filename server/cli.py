@@ -5,13 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from geo.errors import CcmapError, ImportRejected
 from geo.kinds import Kind
+from geo.store import Store
 from server.settings import Settings
+
+
+@contextmanager
+def opened(url: str) -> Iterator[Store]:
+    """The store at url, closed afterwards."""
+    from geo.store import open_store
+
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -57,14 +71,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database (replacing its contents), then serve it unless --no-serve."""
     from geo.demo import build_demo
-    from geo.store import open_store
 
     settings = _settings(args)
-    store = open_store(settings.database_url)
-    try:
+    with opened(settings.database_url) as store:
         summary = build_demo(store)
-    finally:
-        store.close()
     _emit(args, summary, "ccmap demo: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     if args.no_serve:
         return 0
@@ -74,7 +84,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_import_layer(args: argparse.Namespace) -> int:
     """Import a GeoJSON / GeoPackage / zipped Shapefile / CSV file as one layer kind."""
     from geo.importing import read_layer_file
-    from geo.store import open_store
 
     kind = Kind.zone if args.command == "zones" else Kind(args.kind)
     result = read_layer_file(
@@ -83,13 +92,10 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
     )
     from geo.ledger import reroute_all
 
-    store = open_store(_settings(args).database_url)
-    try:
+    with opened(_settings(args).database_url) as store:
         ids = store.add_features(result.features, actor=_cli_actor())
         rerouted = reroute_all(store, _cli_actor()) if kind in (Kind.zone, Kind.street,
                                                                  Kind.alley) else 0
-    finally:
-        store.close()
     doc = {"imported": len(ids), "skipped": 0, "errors": 0, "kind": kind.value,
            "warnings": [p.as_dict() for p in result.problems], "rerouted_issues": rerouted}
     lines = [f"imported {len(ids)} {kind.value} features from {args.file}"]
@@ -101,14 +107,10 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
 def cmd_import_osm(args: argparse.Namespace) -> int:
     """Import streets, alleys, markets and candidate test points from an OSM file."""
     from geo.osm import read_osm
-    from geo.store import open_store
 
     result = read_osm(Path(args.file))
-    store = open_store(_settings(args).database_url)
-    try:
+    with opened(_settings(args).database_url) as store:
         ids = store.add_features(result.features, actor=_cli_actor())
-    finally:
-        store.close()
     counts = result.counts()
     doc = {"imported": len(ids), "skipped": result.skipped, "errors": 0, "by_kind": counts}
     _emit(args, doc, f"imported {len(ids)} features from {args.file}: "
@@ -119,8 +121,7 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
 def cmd_import_issues(args: argparse.Namespace) -> int:
     """Import an issue ledger (CSV/.xlsx); bad rows are reported, good rows written at once."""
     from geo.issue_import import load_category_map, parse_issues, read_table
-    from geo.store import open_store
-    from server.routes.issues import run_import
+    from geo.ledger import import_parsed
 
     path = Path(args.file)
     if not path.exists():
@@ -128,11 +129,8 @@ def cmd_import_issues(args: argparse.Namespace) -> int:
     category_map = load_category_map(Path(args.category_map) if args.category_map else None)
     parsed = parse_issues(read_table(path.read_bytes(), path.name), _field_map(args.map),
                           category_map, args.date_format)
-    store = open_store(_settings(args).database_url)
-    try:
-        report = run_import(store, parsed, _cli_actor(), args.dry_run)
-    finally:
-        store.close()
+    with opened(_settings(args).database_url) as store:
+        report = import_parsed(store, parsed, _cli_actor(), args.dry_run)
     verb = "would import" if args.dry_run else "imported"
     lines = [f"{verb} {report['imported']} issues, skipped {report['skipped']} already "
              f"imported, {report['errors']} rows with errors"]
@@ -167,20 +165,16 @@ def _cli_actor() -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a user (the first admin of a fresh install is made this way)."""
     from geo.accounts import User, hash_password, parse_role
-    from geo.store import open_store
 
     role = parse_role(args.role)
     if role.value == "unit" and not args.unit:
         raise CcmapError("a unit user needs --unit")
     user = User(args.username, role, unit=args.unit, display_name=args.name or "",
                 password_hash=hash_password(_password(args)))
-    store = open_store(_settings(args).database_url)
-    try:
+    with opened(_settings(args).database_url) as store:
         if args.unit and args.unit not in {u.name for u in store.units()}:
             raise CcmapError(f"unknown unit {args.unit!r}: create it with `ccmap unit add`")
         store.add_user(user, actor=_cli_actor())
-    finally:
-        store.close()
     _emit(args, {"username": user.username, "role": role.value, "unit": user.unit},
           f"created user {user.username} ({role.value})")
     return 0
@@ -189,13 +183,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_unit_add(args: argparse.Namespace) -> int:
     """Create a unit, community or sub-district."""
     from geo.accounts import Unit
-    from geo.store import open_store
 
-    store = open_store(_settings(args).database_url)
-    try:
+    with opened(_settings(args).database_url) as store:
         store.add_unit(Unit(args.name, args.kind, args.parent), actor=_cli_actor())
-    finally:
-        store.close()
     _emit(args, {"name": args.name, "kind": args.kind, "parent": args.parent},
           f"created {args.kind} {args.name}")
     return 0
@@ -204,10 +194,8 @@ def cmd_unit_add(args: argparse.Namespace) -> int:
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Create a long-lived API token for an integration; prints it once."""
     from geo.accounts import new_secret
-    from geo.store import open_store
 
-    store = open_store(_settings(args).database_url)
-    try:
+    with opened(_settings(args).database_url) as store:
         user = store.user(args.username)
         if user is None or user.id is None:
             raise CcmapError(f"unknown user {args.username!r}")
@@ -215,8 +203,6 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         store.add_token(user.id, digest, "api", None, name=args.name)
         store.record_audit(_cli_actor(), "create", "api_token", args.name,
                            {"owner": user.username})
-    finally:
-        store.close()
     _emit(args, {"token": token, "username": args.username, "name": args.name}, token)
     return 0
 

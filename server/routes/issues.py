@@ -16,9 +16,9 @@ from geo.features import Issue
 from geo.geojson import parse_coords
 from geo.issue_import import load_category_map_data, parse_issues, read_table
 from geo.kinds import issue_categories
-from geo.ledger import create_issues, sources
+from geo.ledger import create_issues, import_parsed, sources
 from geo.lifecycle import allowed_next, is_overdue, statuses, transition
-from geo.store import ISSUE_SORTS, IssueQuery, Store
+from geo.store import ISSUE_SORTS, IssueQuery
 from geo.tables import issue_rows, table_bytes
 from server.auth import CurrentUser, Reader
 from server.deps import SettingsDep, StoreDep
@@ -191,21 +191,7 @@ async def import_issues(
     field_map = dict(p.split("=", 1) for p in mapping or [] if "=" in p)
     parsed = parse_issues(read_table(data, file.filename or "upload.csv"), field_map,
                           load_category_map_data(category_map))
-    return run_import(store, parsed, user.actor, dry_run)
-
-
-def run_import(store: Store, parsed: Any, actor: str, dry_run: bool) -> dict[str, Any]:
-    """Skip already stored external ids, then write (unless dry run); return the report."""
-    known = store.existing_external_ids([i.external_id for i in parsed.issues
-                                         if i.external_id])
-    fresh = [i for i in parsed.issues if not i.external_id or i.external_id not in known]
-    parsed.skipped = len(parsed.issues) - len(fresh)
-    imported = 0
-    if fresh and not dry_run:
-        imported = len(create_issues(store, fresh, actor=actor).ids)
-    report: dict[str, Any] = parsed.report(len(fresh) if dry_run else imported)
-    report["dry_run"] = dry_run
-    return report
+    return import_parsed(store, parsed, user.actor, dry_run)
 
 
 @router.get("/api/issues/{issue_id}")
