@@ -156,6 +156,7 @@ class _City:
         out: list[Feature] = []
         serial = 0
         for c in communities:
+            number = 0
             metric = self.frame.to_metric(c.geometry)
             minx, miny, maxx, maxy = metric.bounds
             midx, midy = (minx + maxx) / 2, (miny + maxy) / 2
@@ -171,10 +172,11 @@ class _City:
                     continue  # deliberately uncovered: the gap analysis must find these
                 if serial == 3:
                     part = part.buffer(60).intersection(self.frame.to_metric(self.boundary))
-                    note = "演示：与相邻责任区重叠"
+                    note = "演示：向外扩展 60 米，与相邻责任区重叠"
                 unit = UNITS[serial % len(UNITS)]
+                number += 1
                 out.append(Feature(Kind.zone, self.frame.to_wgs84(part),
-                                   name=f"{c.name}第{len(out) % 4 + 1}责任区",
+                                   name=f"{c.name}第{number}责任区",
                                    category=ZONE_TYPES[serial % len(ZONE_TYPES)], properties={
                                        "zone_type": ZONE_TYPES[serial % len(ZONE_TYPES)],
                                        "unit": unit, "responsible_person": self.person(),

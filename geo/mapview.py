@@ -31,8 +31,9 @@ VENDOR_CSS = [
 LAYERS: list[tuple[Kind | str, bool]] = [
     (Kind.subdistrict, True), (Kind.community, True), (Kind.zone, True),
     (Kind.compound, False), (Kind.street, True), (Kind.alley, True), (Kind.market, True),
-    (Kind.storefront, False), (Kind.test_point, True), ("issues", True),
+    (Kind.storefront, False), ("gaps", False), (Kind.test_point, True), ("issues", True),
 ]
+EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口"}
 DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
 
 
@@ -65,7 +66,8 @@ def page_config(page: MapPage) -> dict[str, Any]:
                 for r in reference_table("issue_statuses")}
     return {
         "coords": page.basemap.coords,
-        "layers": [{"kind": str(k), "label": LABELS_ZH[k] if isinstance(k, Kind) else "问题",
+        "layers": [{"kind": str(k),
+                    "label": LABELS_ZH[k] if isinstance(k, Kind) else EXTRA_LABELS[k],
                     "visible": on} for k, on in LAYERS],
         "statuses": statuses,
         "testPointCategories": test_point_categories(),

@@ -143,6 +143,33 @@ def cmd_import_issues(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gaps(args: argparse.Namespace) -> int:
+    """Coverage-gap analysis of the zones against the jurisdiction."""
+    from geo.coverage import analyse, load_input
+
+    with opened(_settings(args).database_url) as store:
+        report = analyse(load_input(store), days=args.days, with_geometry=args.json)
+    ua = report.get("uncovered_area", {})
+    lines = [f"jurisdiction {report['jurisdiction_m2'] / 1e6:.3f} km², "
+             f"{report.get('zones', 0)} zones"]
+    if ua:
+        lines.append(f"uncovered area: {ua['area_m2']:.0f} m² ({ua['percent']}%) in "
+                     f"{len(ua['polygons'])} pieces")
+        for o in report["overlaps"][:10]:
+            lines.append(f"  overlap {o['names'][0]} / {o['names'][1]}: {o['area_m2']:.0f} m² "
+                         f"({o['units'][0]} / {o['units'][1]})")
+        for kind, row in report["lines"]["by_kind"].items():
+            lines.append(f"{kind}: {row['uncovered_m']:.0f} of {row['total_m']:.0f} m "
+                         f"uncovered ({row['percent']}%)")
+        lines.append(f"markets/test points without a unit: {len(report['unassigned_points'])}")
+        lines.append(f"issues in uncovered area: {report['uncovered_issues']['count']}")
+        f = report["forgotten"]
+        lines.append(f"no activity in {f['days']} days: {len(f['zones'])} zones, "
+                     f"{len(f['test_points'])} test points")
+    _emit(args, report, "\n".join(lines))
+    return 0
+
+
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -257,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     db(sp)
     sp.set_defaults(func=cmd_import_osm)
+
+    sp = sub.add_parser("gaps", help="coverage-gap analysis (覆盖缺口)")
+    sp.add_argument("--days", type=int, default=30,
+                    help="a zone or test point with no issue for this many days is forgotten")
+    db(sp)
+    sp.set_defaults(func=cmd_gaps)
 
     users = sub.add_parser("user", help="user accounts").add_subparsers(dest="command",
                                                                         required=True)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.routes import admin, auth, health, issues, layers, open311, pages, uploads
+from server.routes import (
+    admin,
+    auth,
+    coverage,  # noqa: F401 - registers its routes on the layers router
+    health,
+    issues,
+    layers,
+    open311,
+    pages,
+    uploads,
+)
 from server.settings import Settings
 
 

@@ -130,6 +130,7 @@
             var c = hashColor(f.properties.unit);
             return { color: c, weight: 2, fillColor: c, fillOpacity: 0.18, pane: pane };
           }
+          if (kind === "gaps") { return gapStyle(f.properties.gap, pane); }
           return L.extend({ pane: pane }, STYLE[kind] || {});
         },
         pointToLayer: function (f, latlng) {
@@ -146,6 +147,10 @@
                                           fillOpacity: 0.6, pane: pane });
         },
         onEachFeature: function (f, lyr) {
+          if (kind === "gaps") {
+            lyr.bindPopup(function () { return gapPopup(f.properties); });
+            return;
+          }
           if (kind === "issues" && window.ccmapIssues) {
             lyr.bindPopup(function () {
               return window.ccmapIssues.popup(f.properties.id, state);
@@ -160,7 +165,8 @@
     function load(kind) {
       var group = state.layers[kind];
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
-      var url = kind === "issues" ? "/api/issues.geojson" : "/api/layers/" + kind;
+      var url = kind === "issues" ? "/api/issues.geojson" :
+        kind === "gaps" ? "/api/coverage.geojson" : "/api/layers/" + kind;
       url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
       if (kind === "issues") { url += state.issueFilter || ""; }
       state.loading += 1;
@@ -173,6 +179,7 @@
           group.clearLayers();
           geoLayer(kind, spec.label, data).eachLayer(function (l) { group.addLayer(l); });
           state.counts[kind] = data.features.length;
+          if (kind === "gaps") { gapPanel(map, group); }
         })
         .catch(function (err) {
           state.errors.push(String(err));
@@ -199,6 +206,66 @@
     state.csrfToken = csrfToken;
     if (window.ccmapIssues) { window.ccmapIssues.init(state); }
     refresh();
+  }
+
+  var GAP_LABELS = { uncovered_area: "未覆盖区域", overlap: "责任区重叠",
+                     uncovered_line: "无人负责的路段" };
+
+  function gapStyle(gap, pane) {
+    if (gap === "uncovered_line") {
+      return { color: "#d00", weight: 6, opacity: 0.8, dashArray: "6 6", pane: pane };
+    }
+    if (gap === "overlap") {
+      return { color: "#7b1fa2", weight: 2, dashArray: "4 4", fillColor: "#7b1fa2",
+               fillOpacity: 0.45, pane: pane };
+    }
+    return { color: "#d00", weight: 2, dashArray: "8 4", fillColor: "#f00", fillOpacity: 0.35,
+             pane: pane };
+  }
+
+  function gapText(p) {
+    if (p.gap === "uncovered_area") { return Math.round(p.area_m2).toLocaleString() + " m²"; }
+    if (p.gap === "overlap") {
+      return Math.round(p.area_m2).toLocaleString() + " m²：" + p.names.join(" / ") +
+        "（" + p.units.join(" / ") + "）";
+    }
+    return (p.name || "无名道路") + " " + Math.round(p.uncovered_m) + " m";
+  }
+
+  function gapPopup(p) {
+    var box = el("div", null, "ccmap-popup");
+    box.appendChild(el("div", GAP_LABELS[p.gap] || p.gap, "ccmap-popup-title"));
+    box.appendChild(el("div", gapText(p)));
+    return box;
+  }
+
+  /* A list of the gaps, largest first; clicking one zooms the map to it. */
+  function gapPanel(map, group) {
+    var old = document.getElementById("ccmap-gap-panel");
+    if (old) { old.remove(); }
+    var panel = el("div", null, "ccmap-gap-panel");
+    panel.id = "ccmap-gap-panel";
+    panel.appendChild(el("div", "覆盖缺口（按大小排序）", "ccmap-legend-title"));
+    var items = group.getLayers().map(function (l) {
+      var p = l.feature.properties;
+      return { layer: l, p: p, size: p.area_m2 || p.uncovered_m || 0 };
+    }).sort(function (a, b) {
+      return (a.p.gap === "uncovered_line") - (b.p.gap === "uncovered_line") || b.size - a.size;
+    });
+    var list = el("ol");
+    items.slice(0, 50).forEach(function (item) {
+      var li = el("li", (GAP_LABELS[item.p.gap] || "") + "：" + gapText(item.p), "ccmap-gap-item");
+      li.addEventListener("click", function () {
+        map.fitBounds(item.layer.getBounds(), { maxZoom: 18 });
+        item.layer.openPopup();
+      });
+      list.appendChild(li);
+    });
+    panel.appendChild(list);
+    L.DomEvent.disableClickPropagation(panel);
+    L.DomEvent.disableScrollPropagation(panel);
+    map.getContainer().appendChild(panel);
+    map.once("overlayremove", function (e) { if (e.layer === group) { panel.remove(); } });
   }
 
   function csrfToken() {

@@ -102,3 +102,19 @@ def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: 
     assert any("/api/layers/street?bbox=" in u for u in urls)
     assert any(u.startswith(live_server + "/vendor/leaflet/") for u in urls)
 
+
+
+def test_gap_layer_and_panel_zoom_to_each_gap(page: Any, live_server: str) -> None:
+    _open(page, live_server, "planner")
+    page.locator(".leaflet-control-layers label", has_text="覆盖缺口").locator("input").check()
+    page.wait_for_function("window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.gaps > 0")
+    items = page.locator(".ccmap-gap-item")
+    assert items.count() >= 3
+    assert "未覆盖区域" in items.first.inner_text()  # the largest gap comes first
+    zoom = page.evaluate("window.ccmap.state.map.getZoom()")
+    items.first.click()
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.ccmap.state.map.getZoom()") > zoom
+    assert "m²" in page.locator(".leaflet-popup-content").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "coverage_gaps.png"))

@@ -1,0 +1,39 @@
+"""Coverage gaps (覆盖缺口): JSON report and a GeoJSON layer for the map."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query
+from shapely.geometry import shape
+
+from geo import geojson
+from geo.coords import convert_geometry
+from geo.coverage import analyse, gap_features, load_input
+from server.auth import Reader
+from server.deps import StoreDep
+from server.routes.layers import CoordsQuery, GeoJSONResponse, router
+
+DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner window (days)")]
+
+
+@router.get("/api/coverage", tags=["coverage"])
+def coverage(_: Reader, store: StoreDep, days: DaysQuery = 30,
+             geometry: bool = False) -> dict[str, Any]:
+    """Uncovered area, overlaps, uncovered street/alley length, unassigned points, uncovered
+    issues and forgotten corners (geometries included with ?geometry=true)."""
+    return analyse(load_input(store), days=days, with_geometry=geometry)
+
+
+@router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"])
+def coverage_layer(_: Reader, store: StoreDep, days: DaysQuery = 30,
+                   coords: CoordsQuery = None) -> GeoJSONResponse:
+    """The gaps as GeoJSON features (gap = uncovered_area | overlap | uncovered_line)."""
+    out = geojson.parse_coords(coords)
+    report = analyse(load_input(store), days=days, with_geometry=True)
+    features = gap_features(report)
+    if out != "wgs84":
+        for f in features:
+            geom = convert_geometry(shape(f["geometry"]), "wgs84", out)
+            f["geometry"] = geojson.geometry_json(geom)
+    return GeoJSONResponse(geojson.collection(features))

@@ -1,0 +1,114 @@
+"""Coverage gaps, checked against an independent geodesic calculation (pyproj.Geod)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pyproj
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from shapely.geometry import LineString, Point, box
+
+from geo.coverage import CoverageInput, analyse
+from geo.features import Feature, Issue
+from geo.kinds import Kind
+from geo.store import Store
+from server.cli import main
+
+GEOD = pyproj.Geod(ellps="WGS84")
+NOW = datetime(2026, 11, 24, 9, 0)
+AREA = box(121.460, 31.220, 121.480, 31.240)
+Z1 = Feature(Kind.zone, box(121.460, 31.220, 121.470, 31.240), name="西区",
+             properties={"unit": "甲单位", "zone_type": "grid"}, id=1)
+Z2 = Feature(Kind.zone, box(121.468, 31.220, 121.475, 31.230), name="东南区",
+             properties={"unit": "乙单位", "zone_type": "grid"}, id=2)
+STREET = Feature(Kind.street, LineString([(121.462, 31.235), (121.478, 31.235)]), name="横路",
+                 id=10)
+STAFFED = Feature(Kind.street, LineString([(121.476, 31.222), (121.476, 31.238)]),
+                  name="竖路", properties={"cadre": "王路长"}, id=11)
+ALLEY = Feature(Kind.alley, LineString([(121.471, 31.226), (121.474, 31.226)]), name="小巷",
+                id=12)
+
+
+def _data(**extra: object) -> CoverageInput:
+    base: dict[str, object] = {
+        "jurisdiction": [Feature(Kind.subdistrict, AREA, name="街道", id=100)],
+        "communities": [Feature(Kind.community, AREA, name="一社区", id=101)],
+        "zones": [Z1, Z2], "lines": [STREET, STAFFED, ALLEY], "points": [], "issues": []}
+    base.update(extra)
+    return CoverageInput(**base)  # type: ignore[arg-type]
+
+
+def _geodesic_area(geom: shapely.Geometry) -> float:
+    return abs(GEOD.geometry_area_perimeter(geom)[0])
+
+
+def test_uncovered_area_and_overlap_match_geodesic_figures() -> None:
+    report = analyse(_data(), NOW)
+    expected_gap = _geodesic_area(AREA.difference(shapely.union_all([Z1.geometry,
+                                                                      Z2.geometry])))
+    assert report["uncovered_area"]["area_m2"] == pytest.approx(expected_gap, rel=0.005)
+    assert report["jurisdiction_m2"] == pytest.approx(_geodesic_area(AREA), rel=0.005)
+    share = 100 * expected_gap / _geodesic_area(AREA)
+    assert report["uncovered_area"]["percent"] == pytest.approx(share, rel=0.005)
+    [overlap] = report["overlaps"]
+    assert overlap["zones"] == [1, 2] and overlap["units"] == ["甲单位", "乙单位"]
+    expected = _geodesic_area(Z1.geometry.intersection(Z2.geometry))
+    assert overlap["area_m2"] == pytest.approx(expected, rel=0.005)
+
+
+def test_uncovered_street_length_ignores_cadre_assigned_segments() -> None:
+    lines = analyse(_data(), NOW)["lines"]
+    outside = STREET.geometry.difference(shapely.union_all([Z1.geometry, Z2.geometry]))
+    expected = GEOD.geometry_length(outside)
+    total = GEOD.geometry_length(STREET.geometry) + GEOD.geometry_length(STAFFED.geometry)
+    street = lines["by_kind"]["street"]
+    assert street["uncovered_m"] == pytest.approx(expected, rel=0.005)
+    assert street["total_m"] == pytest.approx(total, rel=0.005)
+    assert lines["by_kind"]["alley"]["uncovered_m"] == pytest.approx(0.0, abs=0.5)
+    assert [p["name"] for p in lines["pieces"]] == ["横路"]  # 竖路 has a cadre (路长)
+    [row] = [r for r in lines["by_community"] if r["kind"] == "street"]
+    assert row["community"] == "一社区" and row["uncovered_m"] == pytest.approx(
+        expected, rel=0.005)
+
+
+def test_points_issues_and_forgotten_corners() -> None:
+    tp_in = Feature(Kind.test_point, Point(121.465, 31.230), name="区内点", id=20,
+                    category="bus_stop")
+    tp_out = Feature(Kind.test_point, Point(121.478, 31.238), name="区外点", id=21,
+                     category="bus_stop")
+    owned = Feature(Kind.market, Point(121.479, 31.239), name="有主市场", id=22,
+                    properties={"unit": "丙单位"})
+    issues = [Issue("clutter", 121.4651, 31.2301, id=1, zone_id=1,
+                    reported_at=NOW - timedelta(days=3)),
+              Issue("clutter", 121.478, 31.236, id=2, zone_id=None,
+                    reported_at=NOW - timedelta(days=90))]
+    report = analyse(_data(points=[tp_in, tp_out, owned], issues=issues), NOW, days=30)
+    assert [p["name"] for p in report["unassigned_points"]] == ["区外点"]
+    assert report["uncovered_issues"] == {"count": 1, "ids": [2]}
+    forgotten = report["forgotten"]
+    assert [z["name"] for z in forgotten["zones"]] == ["东南区"]  # 西区 had an issue 3 days ago
+    assert [p["name"] for p in forgotten["test_points"]] == ["区外点"]
+
+
+def test_api_cli_and_layer_on_both_backends(client: TestClient, store: Store, db_url: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    store.add_features([Feature(Kind.subdistrict, AREA, name="街道"),
+                        Feature(Kind.zone, Z1.geometry, name="西区", properties={"unit": "甲"})])
+    report = client.get("/api/coverage").json()
+    expected = _geodesic_area(AREA.difference(Z1.geometry))
+    assert report["uncovered_area"]["area_m2"] == pytest.approx(expected, rel=0.005)
+    assert report["uncovered_area"]["polygons"][0]["geometry"] is None
+    layer = client.get("/api/coverage.geojson").json()
+    assert [f["properties"]["gap"] for f in layer["features"]] == ["uncovered_area"]
+    assert main(["gaps", "--db", db_url, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["uncovered_area"]["area_m2"] == report["uncovered_area"]["area_m2"]
+    assert main(["gaps", "--db", db_url]) == 0
+    assert "uncovered area" in capsys.readouterr().out
+
+
+def test_empty_store_is_not_an_error(client: TestClient) -> None:
+    assert client.get("/api/coverage").json()["jurisdiction_m2"] == 0.0
