@@ -22,6 +22,7 @@ class Feature:
     properties: dict[str, Any] = field(default_factory=dict)
     source_id: str | None = None
     id: int | None = None
+    version: int = 1
 
 
 @dataclass

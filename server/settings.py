@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
     layer_limit: int = 20000
     static_dir: Path = ROOT / "static"
     title: str = "创城点位地图"
+    # zones: the part outside the jurisdiction is clipped or the save refused; overlap with a
+    # zone of the same type gives a warning or refuses the save
+    zone_outside: Literal["clip", "refuse"] = "clip"
+    zone_overlap: Literal["warn", "refuse"] = "warn"
     # accounts
     session_hours: float = 12.0
     access_token_hours: float = 12.0

@@ -65,6 +65,19 @@ class Store(Protocol):
         """One feature by id; raises NotFound (also when outside the scope)."""
         ...
 
+    def save_feature(self, feature: Feature, actor: str, action: str,
+                     expected_version: int | None = None) -> Feature:
+        """Create or replace one feature as a new version (Conflict if the version is stale)."""
+        ...
+
+    def delete_feature(self, feature_id: int, actor: str) -> None:
+        """Delete a feature, keeping its versions."""
+        ...
+
+    def feature_versions(self, feature_id: int) -> list[dict[str, Any]]:
+        """Every saved version of a feature, oldest first."""
+        ...
+
     def layer_counts(self) -> dict[str, int]:
         """Number of features per kind (kinds with none are omitted)."""
         ...

@@ -38,7 +38,24 @@ features = Table(
     Column("miny", Float, nullable=False),
     Column("maxx", Float, nullable=False),
     Column("maxy", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
     Index("ix_features_kind_bbox", "kind", "minx", "maxx", "miny", "maxy"),
+)
+
+feature_versions = Table(
+    "feature_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feature_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("category", String(64)),
+    Column("properties", JSON, nullable=False),
+    Column("wkb", LargeBinary),
 )
 
 issues = Table(

@@ -34,6 +34,7 @@ from geo.kinds import Kind
 from geo.lifecycle import StatusChange
 from geo.store import BBox, IssueQuery
 from geo.store.schema import audit as audit_t
+from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
 from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_photos as photos_t
@@ -130,6 +131,59 @@ class SqlStore:
         if row is None:
             raise NotFound(f"feature {feature_id} does not exist")
         return _feature_from_row(row)
+
+    def save_feature(self, feature: Feature, actor: str, action: str,
+                     expected_version: int | None = None) -> Feature:
+        """Create (id None) or replace a feature, recording the new version; with
+        expected_version a stale edit is refused (Conflict)."""
+        row = _feature_row(feature)
+        c = features_t.c
+        with self.engine.begin() as conn:
+            if feature.id is None:
+                fid = int(conn.execute(insert(features_t).returning(c.id), row).scalar_one())
+                version = 1
+            else:
+                fid = feature.id
+                q = update(features_t).where(c.id == fid)
+                if expected_version is not None:
+                    q = q.where(c.version == expected_version)
+                done = conn.execute(q.values(**row, version=c.version + 1))
+                if done.rowcount == 0:
+                    if conn.execute(select(c.id).where(c.id == fid)).first() is None:
+                        raise NotFound(f"feature {fid} does not exist")
+                    raise Conflict(f"feature {fid} was changed by someone else since version "
+                                   f"{expected_version}: reload it (已被他人修改，请刷新)")
+                version = int(conn.execute(select(c.version).where(c.id == fid)).scalar_one())
+            conn.execute(insert(fversions_t).values(
+                feature_id=fid, version=version, at=datetime.now(), actor=actor, action=action,
+                kind=row["kind"], name=row["name"], category=row["category"],
+                properties=row["properties"], wkb=row["wkb"]))
+            _audit(conn, actor, action, feature.kind.value, str(fid),
+                   {"version": version, "name": row["name"], "properties": row["properties"]})
+        return self.feature(fid)
+
+    def delete_feature(self, feature_id: int, actor: str) -> None:
+        """Delete a feature, keeping its history (a version with action 'delete')."""
+        old = self.feature(feature_id)
+        c = features_t.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(features_t).where(c.id == feature_id))
+            conn.execute(insert(fversions_t).values(
+                feature_id=feature_id, version=old.version + 1, at=datetime.now(),
+                actor=actor, action="delete", kind=old.kind.value, name=old.name,
+                category=old.category, properties=old.properties, wkb=None))
+            _audit(conn, actor, "delete", old.kind.value, str(feature_id), {"name": old.name})
+
+    def feature_versions(self, feature_id: int) -> list[dict[str, Any]]:
+        """Every saved version of a feature, oldest first (geometry as shapely)."""
+        t = fversions_t
+        q = select(t).where(t.c.feature_id == feature_id).order_by(t.c.version)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            wkb = r.pop("wkb")
+            r["geometry"] = shapely.from_wkb(wkb) if wkb else None
+        return rows
 
     def layer_counts(self) -> dict[str, int]:
         """Feature count per kind."""
@@ -391,8 +445,8 @@ class SqlStore:
     def clear(self, actor: str = "system") -> None:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""
         with self.engine.begin() as conn:
-            for table in (history_t, photos_t, reinspections_t, issues_t, features_t, tokens_t,
-                          users_t, units_t):
+            for table in (history_t, photos_t, reinspections_t, issues_t, fversions_t,
+                          features_t, tokens_t, users_t, units_t):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
 
@@ -597,4 +651,5 @@ def _feature_from_row(row: Row[Any]) -> Feature:
         source_id=m["source_id"],
         properties=dict(m["properties"] or {}),
         geometry=shapely.from_wkb(m["wkb"]),
+        version=m["version"],
     )

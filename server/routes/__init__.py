@@ -14,6 +14,7 @@ from server.routes import (
     open311,
     pages,
     uploads,
+    zones,
 )
 from server.settings import Settings
 
@@ -27,5 +28,6 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(uploads.router)
     app.include_router(issues.router)
     app.include_router(open311.router)
+    app.include_router(zones.router)
     app.include_router(pages.router)
     pages.mount_static(app, settings)

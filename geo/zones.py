@@ -1,0 +1,246 @@
+"""Responsibility zones (责任区): validated saves with versions, restore, merge and split;
+line and point assignments; the per-unit workload table.
+
+Validation of a zone's polygon: it must be a valid (non-self-intersecting) Polygon or
+MultiPolygon; the part outside the jurisdiction is clipped (reported) or the save refused, and
+overlap with zones of the same type is reported with the area and the other zone's owner,
+then accepted with a warning or refused — both per ZonePolicy (settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import shapely
+import shapely.ops
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import Conflict, InvalidInput, NotFound
+from geo.features import Feature
+from geo.kinds import Kind
+from geo.projection import MetricFrame
+from geo.store import Store
+
+ZONE_TYPES = {"storefront_duty": "门前三包/五包", "grid": "网格", "sponsor_area": "包保片区",
+              "district_patch": "分片管理"}
+ZONE_FIELDS = ("unit", "responsible_person", "phone", "notes", "zone_type")
+MIN_M2 = 1.0
+
+
+@dataclass(frozen=True)
+class ZonePolicy:
+    """outside: clip | refuse; overlap (same zone type): warn | refuse."""
+
+    outside: str = "clip"
+    overlap: str = "warn"
+
+
+@dataclass
+class ZoneSave:
+    """A saved zone and the warnings the planner should see."""
+
+    zone: Feature
+    warnings: list[dict[str, Any]]
+
+
+def parse_polygon(geometry: dict[str, Any]) -> BaseGeometry:
+    """A GeoJSON geometry as a valid polygon, or InvalidInput saying what is wrong."""
+    try:
+        geom = shape(geometry)
+    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException):
+        raise InvalidInput("geometry must be a GeoJSON Polygon or MultiPolygon") from None
+    if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+        raise InvalidInput(f"a zone must be a Polygon or MultiPolygon, not {geom.geom_type}")
+    if not geom.is_valid:
+        raise InvalidInput(f"invalid polygon (多边形自相交或无效): {shapely.is_valid_reason(geom)}")
+    return geom
+
+
+def check_zone(store: Store, geom: BaseGeometry, zone_type: str, policy: ZonePolicy,
+               ignore_ids: tuple[int, ...] = ()) -> tuple[BaseGeometry, list[dict[str, Any]]]:
+    """Apply the jurisdiction and overlap rules; the geometry to save and the warnings."""
+    if zone_type not in ZONE_TYPES:
+        raise InvalidInput(f"zone_type must be one of {', '.join(ZONE_TYPES)}")
+    frame = MetricFrame.for_geometry(geom)
+    warnings: list[dict[str, Any]] = []
+    boundary = [f.geometry for f in store.features(Kind.subdistrict)]
+    if boundary:
+        area = shapely.union_all(boundary)
+        outside = frame.to_metric(geom.difference(area)).area
+        if outside >= MIN_M2:
+            if policy.outside == "refuse":
+                raise Conflict(f"zone extends {outside:.0f} m² outside the jurisdiction "
+                               "(超出辖区边界)", outside_m2=round(outside, 1))
+            clipped = _polygonal(geom.intersection(area))
+            if clipped is None:
+                raise InvalidInput("the zone lies entirely outside the jurisdiction")
+            geom = clipped
+            warnings.append({"type": "clipped", "outside_m2": round(outside, 1),
+                             "message": f"已按辖区边界裁剪 {outside:.0f} m²"})
+    overlaps = []
+    for other in store.features(Kind.zone, bbox=geom.bounds):
+        if other.id in ignore_ids or (other.properties.get("zone_type") or other.category) \
+                != zone_type:
+            continue
+        shared = frame.to_metric(geom.intersection(other.geometry)).area
+        if shared >= MIN_M2:
+            overlaps.append({"type": "overlap", "zone_id": other.id, "name": other.name,
+                             "unit": other.properties.get("unit"),
+                             "area_m2": round(shared, 1),
+                             "message": f"与「{other.name}」（{other.properties.get('unit')}）"
+                                        f"重叠 {shared:.0f} m²"})
+    if overlaps and policy.overlap == "refuse":
+        raise Conflict("zone overlaps zones of the same type (与同类责任区重叠)",
+                       overlaps=overlaps)
+    return geom, warnings + overlaps
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0]
+    return shapely.union_all(parts) if parts else None
+
+
+def zone_feature(body: dict[str, Any], geom: BaseGeometry) -> Feature:
+    """A zone Feature from the zone form's fields."""
+    name = str(body.get("name") or "").strip()
+    if not name:
+        raise InvalidInput("a zone needs a name (责任区名称)")
+    props = {k: body[k] for k in ZONE_FIELDS if body.get(k) not in (None, "")}
+    return Feature(Kind.zone, geom, name=name, category=body.get("zone_type"), properties=props)
+
+
+def save_zone(store: Store, body: dict[str, Any], actor: str, policy: ZonePolicy,
+              zone_id: int | None = None, version: int | None = None) -> ZoneSave:
+    """Create or update a zone from the form (geometry as GeoJSON) after validation."""
+    geom = parse_polygon(body.get("geometry") or {})
+    if zone_id is not None:
+        current = store.feature(zone_id)
+        if current.kind is not Kind.zone:
+            raise InvalidInput(f"feature {zone_id} is not a zone")
+    geom, warnings = check_zone(store, geom, str(body.get("zone_type") or ""), policy,
+                                ignore_ids=(zone_id,) if zone_id else ())
+    feature = replace(zone_feature(body, geom), id=zone_id)
+    saved = store.save_feature(feature, actor, "create" if zone_id is None else "update",
+                               expected_version=version)
+    return ZoneSave(saved, warnings)
+
+
+def restore_zone(store: Store, zone_id: int, version: int, actor: str) -> Feature:
+    """Save an earlier version of a zone again, as a new version."""
+    old = next((v for v in store.feature_versions(zone_id) if v["version"] == version), None)
+    if old is None or old["geometry"] is None:
+        raise InvalidInput(f"zone {zone_id} has no restorable version {version}")
+    feature = Feature(Kind.zone, old["geometry"], name=old["name"], category=old["category"],
+                      properties=old["properties"], id=zone_id)
+    try:
+        store.feature(zone_id)
+    except NotFound:
+        feature.id = None  # it was deleted: restoring brings it back under a new id
+    return store.save_feature(feature, actor, f"restore:{version}")
+
+
+def merge_zones(store: Store, ids: list[int], body: dict[str, Any], actor: str) -> Feature:
+    """Replace several zones by their union (name and owner from the form)."""
+    if len(set(ids)) < 2:
+        raise InvalidInput("merging needs at least two zones")
+    zones = [store.feature(i) for i in ids]
+    if any(z.kind is not Kind.zone for z in zones):
+        raise InvalidInput("only zones can be merged")
+    union = _polygonal(shapely.union_all([z.geometry for z in zones]))
+    if union is None:
+        raise InvalidInput("the zones have no area")
+    fields = {**zones[0].properties, "zone_type": zones[0].properties.get("zone_type")
+              or zones[0].category, "name": zones[0].name, **body}
+    merged = store.save_feature(zone_feature(fields, union), actor, "merge")
+    for z in zones:
+        assert z.id is not None
+        store.delete_feature(z.id, actor)
+    return merged
+
+
+def split_zone(store: Store, zone_id: int, line: dict[str, Any], actor: str) -> list[Feature]:
+    """Cut a zone in two or more along a drawn line; the pieces keep the zone's owner."""
+    zone = store.feature(zone_id)
+    try:
+        cutter = shape(line)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise InvalidInput("the split line must be a GeoJSON LineString") from None
+    if cutter.geom_type != "LineString":
+        raise InvalidInput("the split line must be a GeoJSON LineString")
+    pieces = [g for g in shapely.get_parts(shapely.ops.split(zone.geometry, cutter))
+              if g.area > 0] if zone.geometry.geom_type == "Polygon" else []
+    if len(pieces) < 2:
+        raise InvalidInput("the line does not cut the zone into pieces (分割线需穿过责任区)")
+    out = [store.save_feature(replace(zone, geometry=pieces[0]), actor, "split",
+                              expected_version=zone.version)]
+    for k, piece in enumerate(pieces[1:], start=2):
+        out.append(store.save_feature(replace(zone, id=None, geometry=piece,
+                                              name=f"{zone.name}-{k}"), actor, "split"))
+    return out
+
+
+def assign(store: Store, feature_id: int, values: dict[str, Any], actor: str,
+           version: int | None = None) -> Feature:
+    """Assign a street/alley to a cadre (路长) or a market/compound/test point to a unit."""
+    feature = store.feature(feature_id)
+    lines = feature.kind in (Kind.street, Kind.alley)
+    allowed = {"cadre", "phone"} if lines else {"unit", "responsible_person", "phone"}
+    if feature.kind not in (Kind.street, Kind.alley, Kind.market, Kind.compound,
+                            Kind.test_point, Kind.storefront):
+        raise InvalidInput(f"{feature.kind.value} features are not assigned this way")
+    bad = set(values) - allowed
+    if bad:
+        raise InvalidInput(f"{feature.kind.value} takes {', '.join(sorted(allowed))}, "
+                           f"not {', '.join(sorted(bad))}")
+    props = {**feature.properties}
+    for key, value in values.items():
+        if value in (None, ""):
+            props.pop(key, None)
+        else:
+            props[key] = str(value)
+    return store.save_feature(replace(feature, properties=props), actor, "assign",
+                              expected_version=version)
+
+
+def workload(store: Store) -> list[dict[str, Any]]:
+    """Per unit: zone count and area, km of street and alley in its zones or under its cadres,
+    markets and test points in its zones or assigned to it, open issues."""
+    zones = store.features(Kind.zone)
+    if not zones:
+        return []
+    frame = MetricFrame.for_geometry(shapely.union_all([z.geometry for z in zones]))
+    units: dict[str, dict[str, Any]] = {}
+
+    def row(unit: str) -> dict[str, Any]:
+        return units.setdefault(unit, {"unit": unit, "zones": 0, "zone_area_m2": 0.0,
+                                       "street_km": 0.0, "alley_km": 0.0, "markets": 0,
+                                       "test_points": 0, "open_issues": 0})
+
+    for z in zones:
+        r = row(z.properties.get("unit") or "（未指定单位）")
+        r["zones"] += 1
+        r["zone_area_m2"] += frame.to_metric(z.geometry).area
+    for kind, key in ((Kind.street, "street_km"), (Kind.alley, "alley_km")):
+        for f in store.features(kind):
+            m_line = frame.to_metric(f.geometry)
+            for z in zones:
+                if z.geometry.intersects(f.geometry):
+                    length = m_line.intersection(frame.to_metric(z.geometry)).length
+                    row(z.properties.get("unit") or "（未指定单位）")[key] += length / 1000
+    for kind, key in ((Kind.market, "markets"), (Kind.test_point, "test_points")):
+        for f in store.features(kind):
+            owner = f.properties.get("unit") or next(
+                (z.properties.get("unit") for z in zones if z.geometry.intersects(f.geometry)),
+                None)
+            if owner:
+                row(owner)[key] += 1
+    for i in store.issues():
+        if i.unit and i.status not in ("closed", "rejected"):
+            row(i.unit)["open_issues"] += 1
+    out = sorted(units.values(), key=lambda r: r["unit"])
+    for r in out:
+        for k in ("zone_area_m2", "street_km", "alley_km"):
+            r[k] = round(r[k], 3 if k.endswith("km") else 1)
+    return out

@@ -1,0 +1,149 @@
+"""Zones (责任区) editing, versions and restore; assignments; the unit workload table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from geo import geojson
+from geo.accounts import require
+from geo.ledger import reroute_all
+from geo.zones import ZonePolicy, assign, merge_zones, restore_zone, save_zone, split_zone, workload
+from server.auth import CurrentUser, Reader
+from server.deps import SettingsDep, StoreDep
+from server.settings import Settings
+
+router = APIRouter(tags=["zones"])
+
+
+class ZoneIn(BaseModel):
+    """The zone form: a GeoJSON polygon and the owner's details."""
+
+    geometry: dict[str, Any]
+    name: str
+    zone_type: str
+    unit: str | None = None
+    responsible_person: str | None = None
+    phone: str | None = None
+    notes: str | None = None
+    version: int | None = None  # required when updating
+
+
+class RestoreIn(BaseModel):
+    """Body of POST /api/zones/{id}/restore."""
+
+    version: int
+
+
+class MergeZonesIn(BaseModel):
+    """Body of POST /api/zones/merge."""
+
+    ids: list[int]
+    name: str | None = None
+    unit: str | None = None
+
+
+class SplitIn(BaseModel):
+    """Body of POST /api/zones/{id}/split: a GeoJSON LineString across the zone."""
+
+    line: dict[str, Any]
+
+
+class AssignIn(BaseModel):
+    """Body of PUT /api/features/{id}/assignment."""
+
+    values: dict[str, str | None]
+    version: int | None = None
+
+
+def policy(settings: Settings) -> ZonePolicy:
+    """The zone validation rules from settings."""
+    return ZonePolicy(outside=settings.zone_outside, overlap=settings.zone_overlap)
+
+
+def _zone_out(zone: Any, warnings: list[dict[str, Any]] | None = None,
+              rerouted: int = 0) -> dict[str, Any]:
+    return {**geojson.feature_json(zone), "version": zone.version,
+            "warnings": warnings or [], "rerouted_issues": rerouted}
+
+
+@router.post("/api/zones", status_code=201)
+def create_zone(body: ZoneIn, user: CurrentUser, store: StoreDep,
+                settings: SettingsDep) -> dict[str, Any]:
+    """Create a zone drawn on the map; issues are re-routed."""
+    require(user, "zones:write")
+    saved = save_zone(store, body.model_dump(), user.actor, policy(settings))
+    return _zone_out(saved.zone, saved.warnings, reroute_all(store, user.actor))
+
+
+@router.put("/api/zones/{zone_id}")
+def update_zone(zone_id: int, body: ZoneIn, user: CurrentUser, store: StoreDep,
+                settings: SettingsDep) -> dict[str, Any]:
+    """Save an edited zone as a new version (send the version you edited)."""
+    require(user, "zones:write")
+    saved = save_zone(store, body.model_dump(), user.actor, policy(settings), zone_id,
+                      body.version)
+    return _zone_out(saved.zone, saved.warnings, reroute_all(store, user.actor))
+
+
+@router.delete("/api/zones/{zone_id}")
+def remove_zone(zone_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Delete a zone (its history is kept and it can be restored)."""
+    require(user, "zones:write")
+    store.delete_feature(zone_id, user.actor)
+    return {"deleted": zone_id, "rerouted_issues": reroute_all(store, user.actor)}
+
+
+@router.get("/api/zones/{zone_id}/history")
+def zone_history(zone_id: int, _: Reader, store: StoreDep) -> list[dict[str, Any]]:
+    """Every version of a zone: who, when, what."""
+    return [{**{k: v for k, v in r.items() if k != "geometry"},
+             "at": r["at"].isoformat(timespec="seconds"),
+             "geometry": geojson.geometry_json(r["geometry"]) if r["geometry"] else None}
+            for r in store.feature_versions(zone_id)]
+
+
+@router.post("/api/zones/{zone_id}/restore")
+def restore(zone_id: int, body: RestoreIn, user: CurrentUser,
+            store: StoreDep) -> dict[str, Any]:
+    """Restore an earlier version as the newest one."""
+    require(user, "zones:write")
+    zone = restore_zone(store, zone_id, body.version, user.actor)
+    return _zone_out(zone, None, reroute_all(store, user.actor))
+
+
+@router.post("/api/zones/merge", status_code=201)
+def merge(body: MergeZonesIn, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Merge zones into one (the first zone's owner unless given)."""
+    require(user, "zones:write")
+    fields = {k: v for k, v in (("name", body.name), ("unit", body.unit)) if v}
+    zone = merge_zones(store, body.ids, fields, user.actor)
+    return _zone_out(zone, None, reroute_all(store, user.actor))
+
+
+@router.post("/api/zones/{zone_id}/split")
+def split(zone_id: int, body: SplitIn, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Split a zone along a line."""
+    require(user, "zones:write")
+    pieces = split_zone(store, zone_id, body.line, user.actor)
+    return {"zones": [_zone_out(z) for z in pieces],
+            "rerouted_issues": reroute_all(store, user.actor)}
+
+
+@router.put("/api/features/{feature_id}/assignment")
+def assignment(feature_id: int, body: AssignIn, user: CurrentUser,
+               store: StoreDep) -> dict[str, Any]:
+    """Assign a street/alley segment to a cadre (路长) or a point to a unit."""
+    require(user, "zones:write")
+    feature = assign(store, feature_id, body.values, user.actor, body.version)
+    rerouted = reroute_all(store, user.actor) if "cadre" in body.values else 0
+    return {**geojson.feature_json(feature), "version": feature.version,
+            "rerouted_issues": rerouted}
+
+
+@router.get("/api/workload")
+def unit_workload(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
+    """Per unit: zones, area, km of street and alley, markets, test points, open issues."""
+    return workload(store)
