@@ -53,7 +53,7 @@ def geometry_json(geom: shapely.Geometry) -> dict[str, Any]:
 def feature_json(f: Feature, coords: str = "wgs84") -> dict[str, Any]:
     """A stored feature as a GeoJSON Feature (coords gcj02/bd09 shift it for those basemaps)."""
     props = {**f.properties, "id": f.id, "kind": f.kind.value, "name": f.name,
-             "category": f.category}
+             "category": f.category, "version": f.version}
     geom = convert_geometry(f.geometry, "wgs84", coords)
     return {"type": "Feature", "id": f.id, "geometry": geometry_json(geom), "properties": props}
 

@@ -19,12 +19,14 @@ VENDOR_JS = [
     ("leaflet", "/vendor/leaflet/dist/leaflet.js"),
     ("markercluster", "/vendor/leaflet.markercluster/dist/leaflet.markercluster.js"),
     ("fullscreen", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.umd.js"),
+    ("draw", "/vendor/leaflet-draw/dist/leaflet.draw.js"),
 ]
 VENDOR_CSS = [
     ("leaflet_css", "/vendor/leaflet/dist/leaflet.css"),
     ("markercluster_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.css"),
     ("markercluster_default_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"),
     ("fullscreen_css", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.css"),
+    ("draw_css", "/vendor/leaflet-draw/dist/leaflet.draw.css"),
     ("ccmap_css", "/static/css/map.css"),
 ]
 # draw order (bottom to top) and whether a layer is on when the page opens
@@ -48,6 +50,7 @@ class MapPage:
     user: str = ""
     is_admin: bool = False
     can_report: bool = False
+    can_edit_zones: bool = False
 
 
 class CcmapLayers(MacroElement):
@@ -78,6 +81,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "user": page.user,
         "isAdmin": page.is_admin,
         "canReport": page.can_report,
+        "canEditZones": page.can_edit_zones,
     }
 
 

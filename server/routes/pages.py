@@ -49,7 +49,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    assets_missing=not vendor_installed(settings),
                    user=f"{user.display_name or user.username}（{ROLE_LABELS[user.role]}）",
                    is_admin=user.role is Role.admin,
-                   can_report=user.role in PERMISSIONS["issues:write"])
+                   can_report=user.role in PERMISSIONS["issues:write"],
+                   can_edit_zones=user.role in PERMISSIONS["zones:write"])
     return HTMLResponse(render_map_page(page))
 
 

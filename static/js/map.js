@@ -147,6 +147,13 @@
                                           fillOpacity: 0.6, pane: pane });
         },
         onEachFeature: function (f, lyr) {
+          if (kind === "zone" && window.ccmapZones && cfg.canEditZones) {
+            lyr.bindPopup(function () {
+              return window.ccmapZones.popup(f.properties, popupContent(label, f.properties, cfg),
+                                             state);
+            });
+            return;
+          }
           if (kind === "gaps") {
             lyr.bindPopup(function () { return gapPopup(f.properties); });
             return;
@@ -205,6 +212,7 @@
     state.load = load;
     state.csrfToken = csrfToken;
     if (window.ccmapIssues) { window.ccmapIssues.init(state); }
+    if (window.ccmapZones && cfg.canEditZones) { window.ccmapZones.init(state); }
     refresh();
   }
 

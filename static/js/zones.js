@@ -1,0 +1,194 @@
+/* Zone editor for planners: draw, edit vertices, delete, undo, history and restore.
+ * Saves go to /api/zones; the server validates and answers with warnings. */
+(function () {
+  "use strict";
+  var TYPES = { grid: "网格", sponsor_area: "包保片区", storefront_duty: "门前三包/五包",
+                district_patch: "分片管理" };
+  var FIELDS = [["name", "责任区名称"], ["unit", "责任单位"], ["responsible_person", "责任人"],
+                ["phone", "联系电话"], ["notes", "备注"]];
+
+  function el(tag, text, cls) { return window.ccmap.el(tag, text, cls); }
+
+  function api(state, method, url, body) {
+    var headers = { "X-CSRF-Token": state.csrfToken() };
+    if (body) { headers["Content-Type"] = "application/json"; }
+    return fetch(url, { method: method, credentials: "same-origin", headers: headers,
+                        body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) {
+        return r.json().then(function (b) {
+          if (!r.ok) {
+            var extra = (b.overlaps || []).map(function (o) { return o.message; }).join("；");
+            throw new Error((b.detail || ("HTTP " + r.status)) + (extra ? "：" + extra : ""));
+          }
+          return b;
+        });
+      });
+  }
+
+  function toast(text) {
+    var box = document.getElementById("ccmap-toast");
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  function warningsText(doc) {
+    return (doc.warnings || []).map(function (w) { return w.message; }).join("；");
+  }
+
+  function afterSave(state, doc, verb) {
+    var w = warningsText(doc);
+    toast("责任区「" + doc.properties.name + "」已" + verb + "（版本 " + doc.version + "）" +
+          (w ? "：" + w : "") + (doc.rerouted_issues ? "；重新分派问题 " +
+          doc.rerouted_issues + " 条" : ""));
+    state.load("zone");
+    state.load("issues");
+  }
+
+  /* The zone form; `props` pre-fills it when editing. */
+  function zoneForm(state, geometry, props, onSaved) {
+    var form = el("form", null, "ccmap-report ccmap-zone-form");
+    form.appendChild(el("div", props.id ? "编辑责任区" : "新建责任区", "ccmap-popup-title"));
+    FIELDS.forEach(function (f) {
+      form.appendChild(el("label", f[1]));
+      var input = el("input");
+      input.name = f[0];
+      input.value = props[f[0]] || "";
+      if (f[0] === "name") { input.required = true; }
+      form.appendChild(input);
+    });
+    form.appendChild(el("label", "责任区类型"));
+    var type = el("select");
+    type.name = "zone_type";
+    Object.keys(TYPES).forEach(function (code) {
+      var o = el("option", TYPES[code]);
+      o.value = code;
+      o.selected = (props.zone_type || props.category) === code;
+      type.appendChild(o);
+    });
+    form.appendChild(type);
+    var submit = el("button", "保存");
+    submit.type = "submit";
+    form.appendChild(submit);
+    var msg = el("div", null, "ccmap-form-message");
+    form.appendChild(msg);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = { geometry: geometry, zone_type: type.value };
+      FIELDS.forEach(function (f) { body[f[0]] = form[f[0]].value; });
+      var req = props.id
+        ? api(state, "PUT", "/api/zones/" + props.id, L.extend(body, { version: props.version }))
+        : api(state, "POST", "/api/zones", body);
+      req.then(function (doc) { state.map.closePopup(); onSaved(doc); })
+        .catch(function (err) { msg.textContent = "保存失败：" + err.message; });
+    });
+    return form;
+  }
+
+  /* A planner's zone popup: the details, an edit button and the version history. */
+  function popup(props, details, state) {
+    var box = el("div");
+    box.appendChild(details);
+    var edit = el("button", "编辑信息", "ccmap-zone-edit");
+    edit.type = "button";
+    var layer = state.layers.zone.getLayers().find(function (l) {
+      return l.feature.properties.id === props.id;
+    });
+    edit.addEventListener("click", function () {
+      var geometry = layer.toGeoJSON().geometry;
+      state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(layer.getBounds().getCenter())
+        .setContent(zoneForm(state, geometry, props, function (doc) {
+          state.undo.push({ id: doc.id, version: doc.version - 1 });
+          afterSave(state, doc, "保存");
+        })));
+    });
+    box.appendChild(edit);
+    var list = el("ol", null, "ccmap-history");
+    api(state, "GET", "/api/zones/" + props.id + "/history").then(function (rows) {
+      box.insertBefore(el("div", "历史版本", "ccmap-legend-title"), list);
+      rows.forEach(function (r) {
+        var li = el("li", "v" + r.version + " " + r.at.replace("T", " ") + " " +
+                    r.actor.replace("user:", "") + " " + r.action + " " +
+                    (r.properties.unit || ""));
+        if (r.version < props.version && r.geometry) {
+          var b = el("button", "恢复", "ccmap-restore");
+          b.type = "button";
+          b.addEventListener("click", function () {
+            api(state, "POST", "/api/zones/" + props.id + "/restore", { version: r.version })
+              .then(function (doc) { state.map.closePopup(); afterSave(state, doc, "恢复"); })
+              .catch(function (err) { toast("恢复失败：" + err.message); });
+          });
+          li.appendChild(b);
+        }
+        list.appendChild(li);
+      });
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function init(state) {
+    var map = state.map;
+    state.undo = [];
+    if (!L.Control.Draw) { return; }
+    L.drawLocal.draw.toolbar.buttons.polygon = "绘制责任区";
+    L.drawLocal.edit.toolbar.buttons.edit = "编辑责任区边界";
+    L.drawLocal.edit.toolbar.buttons.remove = "删除责任区";
+    var draw = new L.Control.Draw({
+      position: "topleft",
+      draw: { polygon: { allowIntersection: false, showArea: true }, polyline: false,
+              rectangle: false, circle: false, marker: false, circlemarker: false },
+      edit: { featureGroup: state.layers.zone }
+    });
+    map.addControl(draw);
+    map.on(L.Draw.Event.CREATED, function (e) {
+      var geometry = e.layer.toGeoJSON().geometry;
+      L.popup({ minWidth: 240 }).setLatLng(e.layer.getBounds().getCenter())
+        .setContent(zoneForm(state, geometry, {}, function (doc) {
+          state.undo.push({ id: doc.id, created: true });
+          afterSave(state, doc, "新建");
+        })).openOn(map);
+    });
+    map.on(L.Draw.Event.EDITED, function (e) {
+      e.layers.eachLayer(function (layer) {
+        var p = layer.feature.properties;
+        var body = { geometry: layer.toGeoJSON().geometry, name: p.name,
+                     zone_type: p.zone_type || p.category, unit: p.unit,
+                     responsible_person: p.responsible_person, phone: p.phone,
+                     notes: p.notes, version: p.version };
+        api(state, "PUT", "/api/zones/" + p.id, body).then(function (doc) {
+          state.undo.push({ id: doc.id, version: doc.version - 1 });
+          afterSave(state, doc, "修改边界");
+        }).catch(function (err) { toast("保存失败：" + err.message); state.load("zone"); });
+      });
+    });
+    map.on(L.Draw.Event.DELETED, function (e) {
+      e.layers.eachLayer(function (layer) {
+        var p = layer.feature.properties;
+        api(state, "DELETE", "/api/zones/" + p.id).then(function () {
+          state.undo.push({ id: p.id, version: p.version, deleted: true });
+          toast("责任区「" + p.name + "」已删除（可撤销）");
+          state.load("zone");
+        }).catch(function (err) { toast("删除失败：" + err.message); });
+      });
+    });
+    var ctl = L.control({ position: "topleft" });
+    ctl.onAdd = function () {
+      var b = el("button", "撤销上一步", "ccmap-undo");
+      b.type = "button";
+      L.DomEvent.disableClickPropagation(b);
+      b.addEventListener("click", function () {
+        var last = state.undo.pop();
+        if (!last) { toast("没有可撤销的操作"); return; }
+        var req = last.created
+          ? api(state, "DELETE", "/api/zones/" + last.id)
+          : api(state, "POST", "/api/zones/" + last.id + "/restore", { version: last.version });
+        req.then(function () { toast("已撤销"); state.load("zone"); state.load("issues"); })
+          .catch(function (err) { toast("撤销失败：" + err.message); });
+      });
+      return b;
+    };
+    ctl.addTo(map);
+  }
+
+  window.ccmapZones = { init: init, popup: popup };
+})();

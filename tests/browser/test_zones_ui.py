@@ -1,0 +1,83 @@
+"""A planner draws a zone in the browser, fills the form, saves, reloads and sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.browser
+
+
+def _ready(page: Any) -> None:
+    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.zone > 0")
+
+
+def _zones(base: str) -> list[dict[str, Any]]:
+    token = httpx.post(base + "/api/auth/token",
+                       data={"username": "viewer", "password": "ccmap-demo"}).json()
+    doc = httpx.get(base + "/api/layers/zone",
+                    headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    features: list[dict[str, Any]] = doc["features"]
+    return features
+
+
+def _draw_and_save(page: Any, name: str, offset: int = 0) -> None:
+    page.click(".leaflet-draw-draw-polygon")
+    box = page.locator(".leaflet-container").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cx += offset
+    corners = [(cx - 60, cy - 40), (cx + 60, cy - 40), (cx + 60, cy + 40), (cx - 60, cy + 40)]
+    for x, y in corners:
+        page.mouse.click(x, y)
+        page.wait_for_timeout(150)
+    page.mouse.click(*corners[0])  # closing the ring finishes the polygon
+    form = page.locator(".ccmap-zone-form")
+    form.wait_for()
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=unit]").fill("区文明办")
+    form.locator("input[name=responsible_person]").fill("赵敏")
+    form.locator("select[name=zone_type]").select_option("sponsor_area")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function(f"document.getElementById('ccmap-toast').textContent"
+                           f".includes('{name}')")
+
+
+def test_planner_draws_saves_and_reloads_a_zone(page: Any, live_server: str) -> None:
+    login(page, live_server, "planner")
+    _ready(page)
+    before = len(_zones(live_server))
+    _draw_and_save(page, "浏览器绘制责任区")
+    zones = _zones(live_server)
+    assert len(zones) == before + 1
+    [mine] = [z for z in zones if z["properties"]["name"] == "浏览器绘制责任区"]
+    assert mine["properties"]["unit"] == "区文明办"
+    assert mine["properties"]["zone_type"] == "sponsor_area"
+    assert len(mine["geometry"]["coordinates"][0]) == 5
+    page.reload()
+    _ready(page)
+    names = page.evaluate("""() => window.ccmap.state.layers.zone.getLayers()
+        .map(l => l.feature.properties.name)""")
+    assert "浏览器绘制责任区" in names
+    page.screenshot(path="tests/_artifacts/zone_drawn.png")
+
+
+def test_undo_removes_the_zone_just_drawn(page: Any, live_server: str) -> None:
+    login(page, live_server, "planner")
+    _ready(page)
+    _draw_and_save(page, "待撤销责任区", offset=-200)
+    assert any(z["properties"]["name"] == "待撤销责任区" for z in _zones(live_server))
+    page.click(".ccmap-undo")
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent === '已撤销'")
+    assert not any(z["properties"]["name"] == "待撤销责任区" for z in _zones(live_server))
+
+
+def test_viewers_get_no_zone_tools(page: Any, live_server: str) -> None:
+    login(page, live_server, "viewer")
+    _ready(page)
+    assert page.locator(".leaflet-draw-draw-polygon").count() == 0
+    assert page.locator(".ccmap-undo").count() == 0
