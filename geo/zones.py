@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import shapely
 import shapely.ops
 from shapely.geometry import shape
@@ -244,3 +245,75 @@ def workload(store: Store) -> list[dict[str, Any]]:
         for k in ("zone_area_m2", "street_km", "alley_km"):
             r[k] = round(r[k], 3 if k.endswith("km") else 1)
     return out
+
+
+TEST_POINT_WEIGHT_M = 300.0  # a test point counts like 300 m of street when balancing
+
+
+def suggest_division(area: BaseGeometry, lines: list[Feature], points: list[Feature],
+                     k: int) -> list[dict[str, Any]]:
+    """Propose k zones over `area` balanced by street/alley length and test points.
+
+    Documented heuristic (recursive weighted bisection): the workload of each segment
+    (its length, at its midpoint) and of each test point (TEST_POINT_WEIGHT_M) is split by a
+    straight cut across the longer side of the region's bounding box at the weighted median
+    that gives the two halves k1 : k - k1 of the work, recursively until k regions remain.
+    Regions are clipped to the area; figures are in metres (local UTM).
+    """
+    if not 1 <= k <= 50:
+        raise InvalidInput("k must be between 1 and 50")
+    if area.is_empty or area.area == 0:
+        raise InvalidInput("nothing to divide: the area is empty")
+    frame = MetricFrame.for_geometry(area)
+    m_area = frame.to_metric(area)
+    m_lines = [frame.to_metric(f.geometry) for f in lines]
+    xy, w = [], []
+    for g in m_lines:
+        part = g.intersection(m_area)
+        if part.length > 0:
+            mid = part.interpolate(0.5, normalized=True)
+            xy.append((mid.x, mid.y))
+            w.append(part.length)
+    for p in points:
+        m = frame.to_metric(p.geometry).centroid
+        if m_area.contains(m):
+            xy.append((m.x, m.y))
+            w.append(TEST_POINT_WEIGHT_M)
+    coords = np.array(xy, dtype=float).reshape(-1, 2)
+    weights = np.array(w, dtype=float)
+    cells = _bisect(shapely.box(*m_area.bounds), coords, weights, k)
+    out = []
+    for n, cell in enumerate(cells, start=1):
+        region = _polygonal(cell.intersection(m_area))
+        if region is None:
+            continue
+        street_m = sum(g.intersection(region).length for g in m_lines)
+        tps = sum(1 for p in points if region.contains(frame.to_metric(p.geometry)))
+        out.append({"name": f"建议责任区{n}", "geometry": frame.to_wgs84(region),
+                    "street_m": round(street_m, 1), "test_points": tps,
+                    "area_m2": round(region.area, 1)})
+    return out
+
+
+def _bisect(box_: BaseGeometry, xy: Any, w: Any, k: int) -> list[BaseGeometry]:
+    if k == 1:
+        return [box_]
+    minx, miny, maxx, maxy = box_.bounds
+    axis = 0 if maxx - minx >= maxy - miny else 1
+    k1 = k // 2
+    lo, hi = (minx, maxx) if axis == 0 else (miny, maxy)
+    inside = (xy[:, 0] >= minx) & (xy[:, 0] <= maxx) & (xy[:, 1] >= miny) & (xy[:, 1] <= maxy) \
+        if len(xy) else np.zeros(0, dtype=bool)
+    if inside.any() and w[inside].sum() > 0:
+        order = np.argsort(xy[inside, axis])
+        cum = np.cumsum(w[inside][order])
+        target = cum[-1] * k1 / k
+        cut = float(xy[inside, axis][order][np.searchsorted(cum, target)])
+        cut = min(max(cut, lo + (hi - lo) * 0.05), hi - (hi - lo) * 0.05)
+    else:
+        cut = lo + (hi - lo) * k1 / k
+    if axis == 0:
+        first, second = shapely.box(minx, miny, cut, maxy), shapely.box(cut, miny, maxx, maxy)
+    else:
+        first, second = shapely.box(minx, miny, maxx, cut), shapely.box(minx, cut, maxx, maxy)
+    return _bisect(first, xy, w, k1) + _bisect(second, xy, w, k - k1)

@@ -159,3 +159,28 @@ def test_only_planners_and_admins_edit_zones(anon_client: TestClient, city: Stor
                              json=_zone(box(121.470, 31.230, 121.475, 31.235)))
         assert r.status_code == 403, role
     assert city.layer_counts()["zone"] == 1
+
+
+def test_suggested_division_is_balanced_and_covers_the_area(client: TestClient,
+                                                           store: Store) -> None:
+    from geo.demo import build_demo
+
+    build_demo(store)  # replaces the users too: log in as the demo planner
+    client.headers.update(bearer(client, "planner", "ccmap-demo"))
+    community = store.features(Kind.community)[0]
+    zones_before = store.layer_counts()["zone"]
+    r = client.post("/api/zones/suggest", json={"k": 4, "community_id": community.id})
+    assert r.status_code == 200, r.text
+    drafts = r.json()["features"]
+    assert len(drafts) == 4
+    union = shape(drafts[0]["geometry"]).union(shape(drafts[1]["geometry"]))
+    for d in drafts[2:]:
+        union = union.union(shape(d["geometry"]))
+    assert union.symmetric_difference(community.geometry).area < 1e-4 * community.geometry.area
+    loads = [d["properties"]["street_m"] + 300 * d["properties"]["test_points"]
+             for d in drafts]
+    assert max(loads) / min(loads) < 1.5  # balanced by street length and test points
+    uncovered = client.post("/api/zones/suggest", json={"k": 2})
+    assert uncovered.status_code == 200 and len(uncovered.json()["features"]) >= 2
+    assert client.post("/api/zones/suggest", json={"k": 0}).status_code == 400
+    assert store.layer_counts()["zone"] == zones_before  # drafts are not saved

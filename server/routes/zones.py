@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import shapely
 from fastapi import APIRouter
 from pydantic import BaseModel
+from shapely.geometry import shape
 
 from geo import geojson
 from geo.accounts import require
+from geo.coverage import analyse, load_input
+from geo.errors import InvalidInput
+from geo.kinds import Kind
 from geo.ledger import reroute_all
-from geo.zones import ZonePolicy, assign, merge_zones, restore_zone, save_zone, split_zone, workload
+from geo.zones import (
+    ZonePolicy,
+    assign,
+    merge_zones,
+    restore_zone,
+    save_zone,
+    split_zone,
+    suggest_division,
+    workload,
+)
 from server.auth import CurrentUser, Reader
 from server.deps import SettingsDep, StoreDep
 from server.settings import Settings
@@ -49,6 +63,13 @@ class SplitIn(BaseModel):
     """Body of POST /api/zones/{id}/split: a GeoJSON LineString across the zone."""
 
     line: dict[str, Any]
+
+
+class SuggestIn(BaseModel):
+    """Body of POST /api/zones/suggest: divide a community, or the uncovered area."""
+
+    k: int
+    community_id: int | None = None
 
 
 class AssignIn(BaseModel):
@@ -147,3 +168,25 @@ def assignment(feature_id: int, body: AssignIn, user: CurrentUser,
 def unit_workload(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
     """Per unit: zones, area, km of street and alley, markets, test points, open issues."""
     return workload(store)
+
+
+@router.post("/api/zones/suggest")
+def suggest(body: SuggestIn, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Draft zones (not saved) balanced by street length and test points, as GeoJSON."""
+    require(user, "zones:write")
+    if body.community_id is not None:
+        community = store.feature(body.community_id)
+        if community.kind is not Kind.community:
+            raise InvalidInput(f"feature {body.community_id} is not a community")
+        area = community.geometry
+    else:
+        report = analyse(load_input(store), with_geometry=True)
+        polygons = report.get("uncovered_area", {}).get("polygons", [])
+        if not polygons:
+            raise InvalidInput("there is no uncovered area to divide (没有未覆盖区域)")
+        area = shapely.union_all([shape(p["geometry"]) for p in polygons])
+    lines = store.features(Kind.street) + store.features(Kind.alley)
+    drafts = suggest_division(area, lines, store.features(Kind.test_point), body.k)
+    return geojson.collection(
+        {"type": "Feature", "geometry": geojson.geometry_json(d["geometry"]),
+         "properties": {k: v for k, v in d.items() if k != "geometry"}} for d in drafts)

@@ -188,6 +188,67 @@
       return b;
     };
     ctl.addTo(map);
+    suggestControl(state);
+  }
+
+  /* 建议划分: draft zones for the uncovered area, to accept one by one or discard. */
+  function suggestControl(state) {
+    var map = state.map;
+    var drafts = L.featureGroup().addTo(map);
+    var ctl = L.control({ position: "topleft" });
+    ctl.onAdd = function () {
+      var box = el("div", null, "ccmap-suggest");
+      var b = el("button", "建议划分未覆盖区域", "ccmap-undo ccmap-suggest-button");
+      b.type = "button";
+      var discard = el("button", "放弃建议", "ccmap-undo ccmap-discard");
+      discard.type = "button";
+      discard.hidden = true;
+      L.DomEvent.disableClickPropagation(box);
+      b.addEventListener("click", function () {
+        var k = parseInt(window.prompt("划分为几个责任区？", "3"), 10);
+        if (!(k >= 1)) { return; }
+        api(state, "POST", "/api/zones/suggest", { k: k }).then(function (fc) {
+          drafts.clearLayers();
+          L.geoJSON(fc, {
+            style: { color: "#00838f", weight: 3, dashArray: "10 6", fillOpacity: 0.15 },
+            onEachFeature: function (f, lyr) {
+              lyr.bindPopup(function () { return draftPopup(state, f, lyr, drafts); });
+            }
+          }).eachLayer(function (l) { drafts.addLayer(l); });
+          discard.hidden = false;
+          toast("已生成 " + fc.features.length + " 个建议责任区（按道路长度和测评点位均衡）");
+        }).catch(function (err) { toast("无法生成建议：" + err.message); });
+      });
+      discard.addEventListener("click", function () {
+        drafts.clearLayers();
+        discard.hidden = true;
+      });
+      box.appendChild(b);
+      box.appendChild(discard);
+      return box;
+    };
+    ctl.addTo(map);
+    state.drafts = drafts;
+  }
+
+  function draftPopup(state, f, lyr, drafts) {
+    var p = f.properties;
+    var box = el("div", null, "ccmap-popup");
+    box.appendChild(el("div", p.name, "ccmap-popup-title"));
+    box.appendChild(el("div", "道路 " + Math.round(p.street_m) + " m，测评点位 " +
+                       p.test_points + " 个，面积 " + Math.round(p.area_m2) + " m²"));
+    var accept = el("button", "采用并填写责任信息", "ccmap-zone-edit ccmap-accept");
+    accept.type = "button";
+    accept.addEventListener("click", function () {
+      state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(lyr.getBounds().getCenter())
+        .setContent(zoneForm(state, f.geometry, { name: p.name }, function (doc) {
+          drafts.removeLayer(lyr);
+          state.undo.push({ id: doc.id, created: true });
+          afterSave(state, doc, "新建");
+        })));
+    });
+    box.appendChild(accept);
+    return box;
   }
 
   window.ccmapZones = { init: init, popup: popup };

@@ -81,3 +81,26 @@ def test_viewers_get_no_zone_tools(page: Any, live_server: str) -> None:
     _ready(page)
     assert page.locator(".leaflet-draw-draw-polygon").count() == 0
     assert page.locator(".ccmap-undo").count() == 0
+
+
+def test_suggested_division_can_be_accepted(page: Any, live_server: str) -> None:
+    login(page, live_server, "planner")
+    _ready(page)
+    before = len(_zones(live_server))
+    page.once("dialog", lambda d: d.accept("2"))
+    page.click(".ccmap-suggest-button")
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+                           ".includes('建议责任区')")
+    drafts = page.evaluate("window.ccmap.state.drafts.getLayers().length")
+    assert drafts >= 2
+    page.evaluate("window.ccmap.state.drafts.getLayers()[0].openPopup()")
+    page.click(".ccmap-accept")
+    form = page.locator(".ccmap-zone-form")
+    form.wait_for()
+    assert form.locator("input[name=name]").input_value().startswith("建议责任区")
+    form.locator("input[name=unit]").fill("区民政局")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+                           ".includes('已新建')")
+    assert len(_zones(live_server)) == before + 1
+    assert page.evaluate("window.ccmap.state.drafts.getLayers().length") == drafts - 1
