@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from itertools import combinations
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyproj
 import pytest
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geo.demo import build_demo
 from geo.kinds import Kind, reference_table
+from geo.projection import MetricFrame
 from geo.store import Store, open_store
 from server.cli import main
 
 NOW = datetime(2026, 11, 24, 9, 0)
 GEOD = pyproj.Geod(ellps="WGS84")
+FRAME = MetricFrame.around(121.4735, 31.2305)
+ASSIGNED = (Kind.street, Kind.alley, Kind.market, Kind.compound, Kind.test_point)
+OPEN = {"reported", "accepted", "dispatched", "returned"}
 
 
 @pytest.fixture
@@ -27,30 +38,92 @@ def demo(store: Store) -> Store:
     return store
 
 
+def _m2(geom: shapely.Geometry) -> float:
+    return float(abs(GEOD.geometry_area_perimeter(geom)[0]))
+
+
 def test_demo_minimums(demo: Store) -> None:
     counts = demo.layer_counts()
     assert counts["community"] >= 5 and counts["zone"] >= 20 and counts["subdistrict"] == 1
-    assert counts["street"] > 500 and counts["alley"] >= 10 and counts["market"] >= 3
+    assert counts["street"] > 500 and counts["alley"] >= 10
+    assert counts["market"] >= 3 and counts["compound"] >= 3
     points = demo.features(Kind.test_point)
     assert len(points) >= 60
     assert len({p.category for p in points}) >= 8
+    assert len({p.name for p in points}) == len(points)
+    assert {m.category for m in demo.features(Kind.market)} == {"farmers_market"}
+    units = set()
     for z in demo.features(Kind.zone):
-        assert z.properties["unit"] and z.properties["responsible_person"]
         assert z.properties["zone_type"] in ("storefront_duty", "grid", "sponsor_area",
                                              "district_patch")
-    assert all("\u4e00" <= f.name[0] <= "\u9fff" for f in demo.features(Kind.community))
+        assert re.fullmatch(r"138\d{8}", z.properties["phone"])
+        assert "\u4e00" <= z.properties["responsible_person"][0] <= "\u9fff"
+        units.add(z.properties["unit"])
+    assert "区市场监管局" in units and any(u.endswith("社区居委会") for u in units)
+    assert len({z.properties["zone_type"] for z in demo.features(Kind.zone)}) == 4
+    communities = demo.features(Kind.community)
+    assert all("\u4e00" <= c.name[0] <= "\u9fff" and c.properties["population"] > 0
+               for c in communities)
+    # the communities tile the subdistrict: no hole, no overlap
+    boundary = demo.features(Kind.subdistrict)[0].geometry
+    mismatch = boundary.symmetric_difference(shapely.union_all([c.geometry for c in communities]))
+    assert _m2(mismatch) < 1e-5 * _m2(boundary)  # only rounding slivers
+    assert sum(_m2(c.geometry) for c in communities) == pytest.approx(_m2(boundary), rel=1e-3)
+
+
+def test_every_feature_has_what_its_popup_shows(demo: Store) -> None:
+    communities = {c.name for c in demo.features(Kind.community)}
+    zones = {z.name: z for z in demo.features(Kind.zone)}
+    for kind in ASSIGNED:
+        for f in demo.features(kind):
+            p = f.properties
+            assert p["community"] in communities, (kind, f.name)
+            assert p["responsible_person"] and re.fullmatch(r"138\d{8}", p["phone"])
+            if "zone" in p:  # inside a zone: its unit, as the zone says
+                assert p["unit"] == zones[p["zone"]].properties["unit"]
+            else:  # in a gap: no unit, and the popup says why
+                assert "unit" not in p and "责任区" in p["note"]
+    streets = demo.features(Kind.street)
+    by_name: dict[str, set[str]] = {}
+    for s in streets:
+        if s.name:
+            by_name.setdefault(s.name, set()).add(s.properties["cadre"])
+    assert all(len(cadres) == 1 for cadres in by_name.values())  # one 路长 per street
+
+
+def test_road_class_points_lie_on_streets_of_that_class(demo: Store) -> None:
+    streets = demo.features(Kind.street) + demo.features(Kind.alley)
+    lines = FRAME.to_metric(np.array([s.geometry for s in streets], dtype=object))
+    tree = shapely.STRtree(lines)
+    wanted = {"main_road": {"primary"}, "secondary_road": {"secondary"},
+              "commercial_street": {"tertiary"}, "back_alley": {"living_street", "service",
+                                                                "pedestrian", "footway"}}
+    checked: Counter[str] = Counter()
+    for p in demo.features(Kind.test_point):
+        if p.category not in wanted:
+            continue
+        near = tree.query(FRAME.to_metric(p.geometry), predicate="dwithin", distance=0.5)
+        classes = {streets[k].properties.get("highway") for k in near.tolist()}
+        kinds = {streets[k].kind for k in near.tolist()}
+        assert classes & wanted[p.category], (p.name, classes)
+        if p.category == "back_alley":
+            assert Kind.alley in kinds
+        checked[p.category] += 1
+    assert set(checked) == set(wanted)
 
 
 def test_demo_leaves_gaps_and_one_overlap(demo: Store) -> None:
-    boundary = demo.features(Kind.subdistrict)[0].geometry
+    subdistrict = demo.features(Kind.subdistrict)[0]
     zones = demo.features(Kind.zone)
-    uncovered = boundary.difference(shapely.union_all([z.geometry for z in zones]))
-    uncovered_m2 = abs(GEOD.geometry_area_perimeter(uncovered)[0])
-    assert uncovered_m2 > 10_000  # whole zones were left out on purpose
-    overlaps = [(a.name, b.name) for a, b in combinations(zones, 2)
-                if abs(GEOD.geometry_area_perimeter(a.geometry.intersection(b.geometry))[0])
-                > 100]
+    uncovered = subdistrict.geometry.difference(shapely.union_all([z.geometry for z in zones]))
+    assert _m2(uncovered) > 10_000  # whole zones were left out on purpose
+    gap_names = re.findall(r"\w+社区第\d责任区", subdistrict.properties["note"])
+    assert len(gap_names) == 2 and not {z.name for z in zones} & set(gap_names)
+    overlaps = {(a.name, b.name) for a, b in combinations(zones, 2)
+                if _m2(a.geometry.intersection(b.geometry)) > 100}
     assert overlaps
+    noted = {z.name for z in zones if "重叠" in z.properties["note"]}
+    assert len(noted) == 1 and all(noted & set(pair) for pair in overlaps)
 
 
 def test_demo_issues_cover_the_year_and_every_status(demo: Store) -> None:
@@ -58,14 +131,27 @@ def test_demo_issues_cover_the_year_and_every_status(demo: Store) -> None:
     assert len(issues) >= 5000
     statuses = {r["code"] for r in reference_table("issue_statuses")}
     assert {i.status for i in issues} == statuses
+    assert {i.source for i in issues} == {r["code"] for r in reference_table("issue_sources")}
     reported = [i.reported_at for i in issues if i.reported_at]
+    assert len(reported) == len(issues)
     assert min(reported) >= NOW - timedelta(days=366) and max(reported) <= NOW
     assert max(reported) - min(reported) > timedelta(days=330)
-    open_states = {"reported", "accepted", "dispatched", "returned"}
-    overdue = [i for i in issues if i.status in open_states and i.deadline
-               and i.deadline < NOW]
+    overdue = [i for i in issues if i.status in OPEN and i.deadline and i.deadline < NOW]
     assert len(overdue) >= 20
-    assert all(i.deadline and i.reported_at and i.deadline > i.reported_at for i in issues)
+    limits = {r["code"]: r["time_limit_hours"] for r in reference_table("issue_categories")}
+    for i in issues:
+        assert i.deadline == i.reported_at + timedelta(hours=limits[i.category])  # type: ignore
+        assert (i.closed_at is not None) == (i.status == "closed")
+        assert i.description and "\u4e00" <= i.description[0] <= "\u9fff"
+        assert i.address.startswith("示范街道")
+
+    def closed_share(old: bool) -> float:
+        group = [i for i in issues
+                 if (NOW - i.reported_at > timedelta(days=30) if old  # type: ignore[operator]
+                     else NOW - i.reported_at < timedelta(days=7))]  # type: ignore[operator]
+        return sum(i.status == "closed" for i in group) / len(group)
+
+    assert closed_share(old=True) > 0.8 and closed_share(old=False) < 0.3
 
 
 def test_recurring_issues_point_to_a_closed_one_nearby(demo: Store) -> None:
@@ -73,69 +159,108 @@ def test_recurring_issues_point_to_a_closed_one_nearby(demo: Store) -> None:
     recurring = [i for i in issues.values() if i.recurring_of is not None]
     assert len(recurring) >= 50
     for r in recurring:
-        base = issues[r.recurring_of]  # type: ignore[index]
+        base = issues[r.recurring_of]
         assert base.status == "closed" and base.category == r.category
         _, _, dist = GEOD.inv(base.lon, base.lat, r.lon, r.lat)
         assert dist <= 50
         assert base.closed_at and r.reported_at
         assert timedelta(0) < r.reported_at - base.closed_at <= timedelta(days=30)
+        assert "recurring" in r.flags
 
 
-def test_issues_are_routed_to_the_zone_that_contains_them(demo: Store) -> None:
+def test_issues_are_routed_by_the_smallest_zone_rule(demo: Store) -> None:
     zones = {z.id: z for z in demo.features(Kind.zone)}
+    area = {k: _m2(z.geometry) for k, z in zones.items()}
     issues = demo.issues()
     routed = [i for i in issues if i.zone_id is not None]
-    assert len(routed) > 0.7 * len(issues)
-    for i in routed[:500]:
-        zone = zones[i.zone_id]  # type: ignore[index]
-        assert zone.geometry.contains(shapely.Point(i.lon, i.lat))
-        assert i.unit == zone.properties["unit"]
-    covered = shapely.union_all([z.geometry for z in zones.values()])
-    for i in [i for i in issues if i.zone_id is None][:200]:
-        assert not covered.contains(shapely.Point(i.lon, i.lat))
+    assert 0.7 * len(issues) < len(routed) < len(issues)
+    flagged = Counter(f for i in issues for f in i.flags)
+    assert flagged["overlap"] > 0 and flagged["uncovered"] == len(issues) - len(routed)
+    for i in issues[::7]:
+        pt = shapely.Point(i.lon, i.lat)
+        containing = [k for k, z in zones.items() if z.geometry.contains(pt)]
+        if not containing:
+            assert i.zone_id is None and i.unit is None and "uncovered" in i.flags
+            continue
+        assert i.zone_id == min(containing, key=lambda k: area[k])
+        assert i.unit == zones[i.zone_id].properties["unit"]
+        assert ("overlap" in i.flags) == (len(containing) > 1)
 
 
-def test_issues_cluster_at_markets(demo: Store) -> None:
-    markets = shapely.union_all([m.geometry for m in demo.features(Kind.market)])
+def test_issues_cluster_at_hotspots(demo: Store) -> None:
     boundary = demo.features(Kind.subdistrict)[0].geometry
-    near = markets.buffer(0.0008)  # about 80 m around the markets
     issues = demo.issues()
-    inside = sum(near.contains(shapely.Point(i.lon, i.lat)) for i in issues)
-    share_of_area = near.intersection(boundary).area / boundary.area
-    assert inside / len(issues) > 3 * share_of_area
-    near_market_cats = Counter(i.category for i in issues
-                               if near.contains(shapely.Point(i.lon, i.lat)))
-    assert near_market_cats.most_common(1)[0][0] in ("street_vending", "market_hygiene",
-                                                     "littering", "clutter")
+    pts = shapely.points([i.lon for i in issues], [i.lat for i in issues])
+
+    def near(geoms: Sequence[BaseGeometry], metres: float) -> tuple[float, Counter[str]]:
+        """Issue share over area share within metres of geoms, and the categories there."""
+        zone = FRAME.to_wgs84(shapely.union_all(
+            [FRAME.to_metric(g) for g in geoms]).buffer(metres))
+        inside = shapely.contains(zone, pts)
+        ratio = inside.mean() / (zone.intersection(boundary).area / boundary.area)
+        return ratio, Counter(i.category for i, k in zip(issues, inside, strict=True) if k)
+
+    ratio, cats = near([m.geometry for m in demo.features(Kind.market)], 80)
+    assert ratio > 3  # a uniform spread would give 1
+    assert cats.most_common(1)[0][0] in ("street_vending", "market_hygiene", "littering",
+                                         "clutter")
+    ratio, cats = near([a.geometry for a in demo.features(Kind.alley)], 15)
+    assert ratio > 3
+    assert {c for c, _ in cats.most_common(3)} <= {
+        "clutter", "sanitation_blackspot", "messy_overhead_cables", "pest_breeding_site",
+        "wasteland"}
+    schools = [p.geometry for p in demo.features(Kind.test_point)
+               if p.category == "school_surroundings"]
+    ratio, cats = near(schools, 60)
+    assert ratio > 3
+    assert {c for c, _ in cats.most_common(2)} & {"illegal_parking", "traffic_misconduct"}
 
 
-def test_demo_is_deterministic(tmp_path: object) -> None:
-    runs = []
-    for k in range(2):
-        s = open_store(f"sqlite:///{tmp_path}/d{k}.db")
-        build_demo(s, seed=7, now=NOW)
-        runs.append(([(f.name, f.geometry.wkt) for f in s.features(Kind.zone)],
-                     [(i.category, round(i.lon, 9), i.status, i.reported_at)
-                      for i in s.issues()]))
+def _snapshot(url: str, seed: int) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    s = open_store(url)
+    try:
+        build_demo(s, seed=seed, now=NOW)
+        features = [(f.kind, f.name, f.category, f.geometry.wkb, f.properties)
+                    for kind in Kind for f in s.features(kind)]
+        issues = [asdict(i) for i in s.issues()]
+    finally:
         s.close()
-    assert runs[0] == runs[1]
-    other = open_store(f"sqlite:///{tmp_path}/d3.db")
-    build_demo(other, seed=8, now=NOW)
-    assert [(i.category, round(i.lon, 9)) for i in other.issues()][:50] != [
-        (c, x) for c, x, _, _ in runs[0][1][:50]]
-    other.close()
-    assert np.isfinite([i.lon for i in other.issues()]).all()
+    return features, issues
+
+
+def test_demo_is_deterministic(tmp_path: Path) -> None:
+    a = _snapshot(f"sqlite:///{tmp_path}/a.db", 7)
+    b = _snapshot(f"sqlite:///{tmp_path}/b.db", 7)
+    assert a == b
+    c = _snapshot(f"sqlite:///{tmp_path}/c.db", 8)
+    assert [x[3] for x in c[0]] != [x[3] for x in a[0]]
+    assert [(i["lon"], i["category"]) for i in c[1]] != [(i["lon"], i["category"])
+                                                         for i in a[1]]
+
+
+def test_demo_builds_in_seconds(tmp_path: Path) -> None:
+    s = open_store(f"sqlite:///{tmp_path}/t.db")
+    try:
+        start = time.perf_counter()
+        counts = build_demo(s, now=NOW)
+        elapsed = time.perf_counter() - start
+    finally:
+        s.close()
+    assert counts["issues"] >= 5000
+    assert elapsed < 20  # about 1.5 s on a 2-core machine; generous for slow CI
 
 
 def test_cli_demo_no_serve_json(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--no-serve", "--db", db_url, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["issues"] >= 5000 and doc["zone"] >= 20
+    assert doc["issues"] >= 5000 and doc["zone"] >= 20 and doc["test_point"] >= 60
     s = open_store(db_url)
     try:
         assert s.issue_count() == doc["issues"]
+        assert s.layer_counts()["zone"] == doc["zone"]
         # building again replaces the demo rather than duplicating it
         assert main(["demo", "--no-serve", "--db", db_url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == doc
         assert s.issue_count() == doc["issues"]
     finally:
         s.close()
