@@ -29,13 +29,14 @@ from geo.errors import ImportRejected, InvalidInput, RowProblem
 from geo.features import Feature
 from geo.kinds import AREA, GEOMETRY_TYPES, LINE, POINT, Kind, test_point_categories
 
-FIELDS = ("name", "category", "unit", "responsible_person", "phone")
+FIELDS = ("name", "category", "unit", "responsible_person", "phone", "cadre")
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "名称", "名字", "mc", "NAME"),
     "category": ("category", "类别", "类型", "type", "lx"),
     "unit": ("unit", "责任单位", "单位", "包保单位"),
     "responsible_person": ("responsible_person", "责任人", "person"),
     "phone": ("phone", "电话", "联系电话", "tel"),
+    "cadre": ("cadre", "路长", "街长"),
 }
 LON_COLUMNS = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
@@ -102,7 +103,7 @@ def read_layer_file(path: Path, kind: Kind, coords: str = "wgs84",
                                        hint="valid codes: " + ", ".join(categories)))
             continue
         props = {c: _json_value(record[c]) for c in extra}
-        props.update({f: values[f] for f in ("unit", "responsible_person", "phone")
+        props.update({f: values[f] for f in ("unit", "responsible_person", "phone", "cadre")
                       if values.get(f)})
         features.append(Feature(kind, geom, name=values.get("name") or "",
                                 category=values.get("category") or None, properties=props))

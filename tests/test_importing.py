@@ -175,3 +175,11 @@ def test_cli_import_reports_and_leaves_store_unchanged(
             [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]).area)
     finally:
         store.close()
+
+
+def test_cadres_are_assigned_by_file(tmp_path: Path) -> None:
+    path = tmp_path / "streets.csv"
+    path.write_text("名称,路长,wkt\n福佑路,张三,\"LINESTRING (121.47 31.23, 121.48 31.23)\"\n",
+                    encoding="utf-8")
+    [street] = read_layer_file(path, Kind.street).features
+    assert street.name == "福佑路" and street.properties == {"cadre": "张三"}

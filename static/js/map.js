@@ -12,9 +12,12 @@
     closed_at: "结案时间", source: "来源", reporter: "上报人", recurring_of: "回潮自",
     secretary: "社区书记", population: "人口", area_m2: "面积 (m²)", manager: "负责人",
     stalls: "摊位数", households: "户数", property_manager: "物业负责人", lanes: "车道数",
-    width: "宽度", category_label: "点位类型"
+    width: "宽度", category_label: "点位类型", cadre: "路长/街长"
   };
-  var HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1 };
+  var HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1,
+                 version: 1 };
+  var ASSIGNABLE = { street: 1, alley: 1, market: 1, compound: 1, test_point: 1,
+                     storefront: 1 };
   var ZONE_TYPES = { storefront_duty: "门前三包", grid: "网格", sponsor_area: "包保片区",
                      district_patch: "分片管理" };
   var STYLE = {
@@ -164,7 +167,13 @@
             }, { minWidth: 280, maxWidth: 360 });
             return;
           }
-          lyr.bindPopup(function () { return popupContent(label, f.properties, cfg); });
+          lyr.bindPopup(function () {
+            var content = popupContent(label, f.properties, cfg);
+            if (window.ccmapZones && cfg.canEditZones && ASSIGNABLE[kind]) {
+              content.appendChild(window.ccmapZones.assignButton(kind, f.properties, state));
+            }
+            return content;
+          });
         }
       });
     }

@@ -251,5 +251,28 @@
     return box;
   }
 
-  window.ccmapZones = { init: init, popup: popup };
+  /* 分配: a street/alley to a cadre (路长), a point to a unit. */
+  function assignButton(kind, props, state) {
+    var line = kind === "street" || kind === "alley";
+    var b = el("button", line ? "指定路长" : "指定责任单位", "ccmap-zone-edit ccmap-assign");
+    b.type = "button";
+    b.addEventListener("click", function () {
+      var who = window.prompt(line ? "路长/街长姓名" : "责任单位名称",
+                              (line ? props.cadre : props.unit) || "");
+      if (who === null) { return; }
+      var values = line ? { cadre: who } : { unit: who };
+      api(state, "PUT", "/api/features/" + props.id + "/assignment",
+          { values: values, version: props.version })
+        .then(function (doc) {
+          state.map.closePopup();
+          toast("「" + (doc.properties.name || "") + "」已指定" + (line ? "路长：" : "责任单位：") +
+                who);
+          state.load(kind);
+        })
+        .catch(function (err) { toast("指定失败：" + err.message); });
+    });
+    return b;
+  }
+
+  window.ccmapZones = { init: init, popup: popup, assignButton: assignButton };
 })();

@@ -104,3 +104,24 @@ def test_suggested_division_can_be_accepted(page: Any, live_server: str) -> None
                            ".includes('已新建')")
     assert len(_zones(live_server)) == before + 1
     assert page.evaluate("window.ccmap.state.drafts.getLayers().length") == drafts - 1
+
+
+def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> None:
+    login(page, live_server, "planner")
+    _ready(page)
+    name = page.evaluate("""() => {
+        const st = window.ccmap.state;
+        const lyr = st.layers.test_point.getLayers()[3];
+        lyr.openPopup();
+        return lyr.feature.properties.name;
+    }""")
+    page.once("dialog", lambda d: d.accept("区文明办"))
+    page.click(".ccmap-assign")
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+                           ".includes('已指定责任单位')")
+    token = httpx.post(live_server + "/api/auth/token",
+                       data={"username": "viewer", "password": "ccmap-demo"}).json()
+    points = httpx.get(live_server + "/api/layers/test_point",
+                       headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    [mine] = [p for p in points["features"] if p["properties"]["name"] == name][:1]
+    assert mine["properties"]["unit"] == "区文明办"
