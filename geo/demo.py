@@ -11,7 +11,8 @@ Deliberate flaws, so the analyses have something to find:
   so); issues in the overlap go to the smallest containing zone (geo.routing's rule) and are
   flagged ``overlap``.
 Every street, alley, market, compound and test point carries the popup fields `community`,
-`unit` and `zone` (absent when it lies in a gap), `responsible_person` and `phone`.
+`unit` and `zone` (absent when it lies in a gap), `responsible_person` and `phone`; streets
+and alleys in a zone have a cadre (路长, one per street name), those in a gap have nobody.
 """
 
 from __future__ import annotations
@@ -343,20 +344,23 @@ class _City:
         return out
 
     def _staffed_lines(self) -> list[Feature]:
-        """OSM streets and alleys with a cadre (路长/巷长) per street name, and their zone."""
+        """OSM streets and alleys; those in a zone get a cadre (路长/巷长) per street name."""
         cadres: dict[str, tuple[str, str]] = {}
         out = []
-        for f in self.streets + self.alleys:
+        for f in self._assign(self.streets + self.alleys, staff=False):
+            if "zone" not in f.properties:  # in a gap nobody is responsible: the analyses see it
+                out.append(f)
+                continue
             key = f.name if f.name and f.name != "无名小巷" else f"osm:{f.properties.get('osm')}"
             if key not in cadres:
                 cadres[key] = (self.person(), self.phone())
             person, phone = cadres[key]
             out.append(replace(f, properties={**f.properties, "cadre": person,
                                               "responsible_person": person, "phone": phone}))
-        return self._assign(out)
+        return out
 
-    def _assign(self, features: list[Feature]) -> list[Feature]:
-        """Copies with the community, zone and unit at each feature's middle, and a person."""
+    def _assign(self, features: list[Feature], staff: bool = True) -> list[Feature]:
+        """Copies with the community, zone and unit at each feature's middle (and a person)."""
         anchors = [f.geometry.interpolate(0.5, normalized=True)
                    if f.geometry.geom_type in ("LineString", "MultiLineString")
                    else f.geometry.representative_point() for f in features]
@@ -371,8 +375,9 @@ class _City:
                 props.update(zone=zone.name, unit=zone.properties["unit"])
             else:
                 props["note"] = "不在任何责任区内（演示：覆盖空白）"
-            props.setdefault("responsible_person", self.person())
-            props.setdefault("phone", self.phone())
+            if staff:
+                props.setdefault("responsible_person", self.person())
+                props.setdefault("phone", self.phone())
             out.append(replace(f, properties=props))
         return out
 

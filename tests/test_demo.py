@@ -74,15 +74,21 @@ def test_demo_minimums(demo: Store) -> None:
 def test_every_feature_has_what_its_popup_shows(demo: Store) -> None:
     communities = {c.name for c in demo.features(Kind.community)}
     zones = {z.name: z for z in demo.features(Kind.zone)}
+    in_gap: Counter[Kind] = Counter()
     for kind in ASSIGNED:
         for f in demo.features(kind):
             p = f.properties
             assert p["community"] in communities, (kind, f.name)
-            assert p["responsible_person"] and re.fullmatch(r"138\d{8}", p["phone"])
+            line = kind in (Kind.street, Kind.alley)
             if "zone" in p:  # inside a zone: its unit, as the zone says
                 assert p["unit"] == zones[p["zone"]].properties["unit"]
-            else:  # in a gap: no unit, and the popup says why
-                assert "unit" not in p and "责任区" in p["note"]
+                assert not line or p["cadre"] == p["responsible_person"]
+            else:  # in a gap: no unit (nor a 路长), and the popup says why
+                assert "unit" not in p and "cadre" not in p and "责任区" in p["note"]
+                in_gap[kind] += 1
+            if "zone" in p or not line:
+                assert p["responsible_person"] and re.fullmatch(r"138\d{8}", p["phone"])
+    assert in_gap[Kind.street] > 0 and in_gap[Kind.test_point] > 0
     streets = demo.features(Kind.street)
     by_name: dict[str, set[str]] = {}
     for s in streets:

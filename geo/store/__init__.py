@@ -109,6 +109,11 @@ class Store(Protocol):
         """A page of issues and the total count that match."""
         ...
 
+    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0
+                    ) -> list[tuple[int, int, float]]:
+        """Weighted issue counts per base grid cell (cell_x, cell_y, count)."""
+        ...
+
     def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
                          extra: dict[str, Any] | None = None) -> Issue:
         """Apply a checked status change; Conflict if the version is stale."""

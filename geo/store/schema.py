@@ -81,6 +81,8 @@ issues = Table(
     Column("flags", JSON),
     Column("cadre", Text),
     Column("duplicate_of", Integer),
+    Column("cell_x", Integer),
+    Column("cell_y", Integer),
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    case,
     create_engine,
     delete,
     event,
@@ -45,7 +47,8 @@ from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name != "id"]
+ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
+CELL_DEG = 0.0005  # the base heatmap cell (about 50 m); coarser cells are multiples of it
 
 
 def engine_url(url: str) -> str:
@@ -210,7 +213,9 @@ class SqlStore:
     # --- issues ---------------------------------------------------------------------------
     def add_issues(self, issues: Sequence[Issue], actor: str = "system") -> list[int]:
         """Insert issues in one transaction with their audit row; return their ids."""
-        rows = [{k: getattr(i, k) for k in ISSUE_FIELDS} for i in issues]
+        rows = [{**{k: getattr(i, k) for k in ISSUE_FIELDS},
+                 "cell_x": math.floor(i.lon / CELL_DEG), "cell_y": math.floor(i.lat / CELL_DEG)}
+                for i in issues]
         if not rows:
             return []
         now = datetime.now()
@@ -267,29 +272,7 @@ class SqlStore:
     def query_issues(self, query: IssueQuery) -> tuple[list[Issue], int]:
         """A page of issues matching the query, and the total number that match."""
         c = issues_t.c
-        conds: list[ColumnElement[bool]] = []
-        if query.scope_unit is not None:
-            conds.append(c.unit == query.scope_unit)
-        for col, values in (("category", query.categories), ("status", query.statuses),
-                            ("source", query.sources), ("unit", query.units)):
-            if values:
-                conds.append(c[col].in_(values))
-        if query.zone_id is not None:
-            conds.append(c.zone_id == query.zone_id)
-        if query.since:
-            conds.append(c.reported_at >= query.since)
-        if query.until:
-            conds.append(c.reported_at < query.until)
-        if query.bbox:
-            minx, miny, maxx, maxy = query.bbox
-            conds.append(c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
-        if query.overdue is not None:
-            overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (
-                c.deadline < query.now)
-            conds.append(overdue if query.overdue else ~overdue)
-        if query.recurring is not None:
-            conds.append(c.recurring_of.is_not(None) if query.recurring
-                         else c.recurring_of.is_(None))
+        conds = _issue_conditions(query)
         column = c[query.sort.lstrip("-")]
         order = column.desc() if query.sort.startswith("-") else column.asc()
         q = select(issues_t).where(*conds).order_by(order, c.id).offset(query.offset)
@@ -299,6 +282,21 @@ class SqlStore:
             total = int(conn.execute(select(func.count()).select_from(issues_t)
                                      .where(*conds)).scalar_one())
         return rows, total
+
+    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0
+                    ) -> list[tuple[int, int, float]]:
+        """(cell_x, cell_y, weighted count) of the base grid for the issues matching query;
+        overdue issues count overdue_weight times."""
+        c = issues_t.c
+        conds = _issue_conditions(query)
+        weight: Any = func.count()
+        if overdue_weight != 1.0:
+            overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (
+                c.deadline < query.now)
+            weight = func.sum(case((overdue, overdue_weight), else_=1.0))
+        q = select(c.cell_x, c.cell_y, weight).where(*conds).group_by(c.cell_x, c.cell_y)
+        with self.engine.connect() as conn:
+            return [(int(x), int(y), float(n)) for x, y, n in conn.execute(q)]
 
     def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
                          extra: dict[str, Any] | None = None) -> Issue:
@@ -590,9 +588,40 @@ def _audit(conn: Connection, actor: str, action: str, object_type: str,
                                         diff=diff))
 
 
+def _issue_conditions(query: IssueQuery) -> list[ColumnElement[bool]]:
+    """WHERE clauses of an issue query (shared by listing, export and heatmap cells)."""
+    c = issues_t.c
+    conds: list[ColumnElement[bool]] = []
+    if query.scope_unit is not None:
+        conds.append(c.unit == query.scope_unit)
+    for col, values in (("category", query.categories), ("status", query.statuses),
+                        ("source", query.sources), ("unit", query.units)):
+        if values:
+            conds.append(c[col].in_(values))
+    if query.zone_id is not None:
+        conds.append(c.zone_id == query.zone_id)
+    if query.since:
+        conds.append(c.reported_at >= query.since)
+    if query.until:
+        conds.append(c.reported_at < query.until)
+    if query.bbox:
+        minx, miny, maxx, maxy = query.bbox
+        conds.append(c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
+    if query.overdue is not None:
+        overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (
+            c.deadline < query.now)
+        conds.append(overdue if query.overdue else ~overdue)
+    if query.recurring is not None:
+        conds.append(c.recurring_of.is_not(None) if query.recurring
+                     else c.recurring_of.is_(None))
+    return conds
+
+
 def _issue(row: Row[Any]) -> Issue:
     m = dict(row._mapping)
     m["flags"] = list(m.get("flags") or [])
+    m.pop("cell_x", None)
+    m.pop("cell_y", None)
     return Issue(**m)
 
 

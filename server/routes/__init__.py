@@ -14,6 +14,7 @@ from server.routes import (
     open311,
     pages,
     uploads,
+    views,
     zones,
 )
 from server.settings import Settings
@@ -29,5 +30,6 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(issues.router)
     app.include_router(open311.router)
     app.include_router(zones.router)
+    app.include_router(views.router)
     app.include_router(pages.router)
     pages.mount_static(app, settings)

@@ -1,0 +1,66 @@
+"""Inspector views: heatmap cells and rankings (打分排名)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from geo.heatmap import heatmap
+from geo.scoring import formula_text, ranking, weights
+from geo.store import IssueQuery
+from geo.tables import table_bytes
+from server.auth import Reader
+from server.deps import StoreDep
+from server.routes.issues import issue_query
+
+router = APIRouter(tags=["views"])
+RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), ("trend", "升降"),
+                   ("change", "名次变化"), ("issues", "问题数"), ("closed", "结案数"),
+                   ("overdue", "超期数"), ("recurring", "回潮数"),
+                   ("rectification_rate", "整改率"), ("on_time_closure_rate", "按期结案率"),
+                   ("recurrence_rate", "回潮率")]
+
+
+@router.get("/api/heatmap")
+def heatmap_cells(
+    query: Annotated[IssueQuery, Depends(issue_query)],
+    store: StoreDep,
+    zoom: Annotated[int, Query(ge=0, le=22)] = 15,
+    overdue_weight: Annotated[float, Query(ge=0, le=10)] = 1.0,
+) -> dict[str, Any]:
+    """Issue counts per grid cell for the filters (category, status, source, from, to, bbox,
+    overdue, recurring); overdue issues can weigh more (overdue_weight=2)."""
+    query.offset, query.limit = 0, 1
+    _, total = store.query_issues(query)
+    return heatmap(store.issue_cells(query, overdue_weight), total, zoom)
+
+
+@router.get("/api/ranking", response_model=None)
+def rank(
+    user: Reader,
+    store: StoreDep,
+    level: str = "community",
+    period: str | None = None,
+    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+) -> list[dict[str, Any]] | Response:
+    """Ranked communities, zones or units for a week (2026-W47), month (2026-11) or range
+    (2026-11-01..2026-11-15), with the change against the previous period."""
+    doc = ranking(store, level, period, scope_unit=user.scope_unit)
+    rows: list[dict[str, Any]] = doc["rows"]
+    if format == "json":
+        return rows
+    table = [[label for _, label in RANKING_HEADERS]]
+    table += [[r[key] for key, _ in RANKING_HEADERS] for r in rows]
+    data, media = table_bytes(table, format)
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename=ranking-{level}-{doc['period']}.{format}"})
+
+
+@router.get("/api/ranking/formula")
+def formula(_: Reader) -> dict[str, Any]:
+    """How the score is computed (shown to the user)."""
+    return {"weights": weights(), "formula": formula_text(),
+            "notes": "on_time_closure_rate 按期结案率; rectification_rate 整改率; "
+                 "no_recurrence_rate = 1 − 回潮率; no_overdue_rate = 1 − 超期数/问题数"}
