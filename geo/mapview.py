@@ -20,6 +20,7 @@ VENDOR_JS = [
     ("markercluster", "/vendor/leaflet.markercluster/dist/leaflet.markercluster.js"),
     ("fullscreen", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.umd.js"),
     ("draw", "/vendor/leaflet-draw/dist/leaflet.draw.js"),
+    ("heat", "/vendor/leaflet.heat/dist/leaflet-heat.js"),
 ]
 VENDOR_CSS = [
     ("leaflet_css", "/vendor/leaflet/dist/leaflet.css"),
@@ -33,9 +34,10 @@ VENDOR_CSS = [
 LAYERS: list[tuple[Kind | str, bool]] = [
     (Kind.subdistrict, True), (Kind.community, True), (Kind.zone, True),
     (Kind.compound, False), (Kind.street, True), (Kind.alley, True), (Kind.market, True),
-    (Kind.storefront, False), ("gaps", False), (Kind.test_point, True), ("issues", True),
+    (Kind.storefront, False), ("gaps", False), ("heat", False), (Kind.test_point, True),
+    ("issues", True),
 ]
-EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口"}
+EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力"}
 DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
 
 

@@ -220,6 +220,7 @@
         var qs = params.toString();
         state.issueFilter = qs ? "&" + qs : "";
         state.load("issues");
+        if (state.map.hasLayer(state.layers.heat)) { state.load("heat"); }
       });
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);

@@ -178,8 +178,27 @@
       });
     }
 
+    /* The heat layer draws server-side cell counts ([lon, lat, n] → Leaflet's [lat, lon, n]). */
+    function loadHeat(group) {
+      var url = "/api/heatmap?bbox=" + bboxParam(map) + "&zoom=" + map.getZoom() +
+        (state.issueFilter || "");
+      state.loading += 1;
+      return fetch(url, { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (doc) {
+          group.clearLayers();
+          var points = doc.cells.map(function (c) { return [c[1], c[0], c[2]]; });
+          group.addLayer(L.heatLayer(points, { radius: 18, blur: 15, max: doc.max || 1,
+                                               maxZoom: map.getZoom() }));
+          state.counts.heat = doc.total;
+        })
+        .catch(function (err) { state.errors.push(String(err)); })
+        .finally(function () { state.loading -= 1; });
+    }
+
     function load(kind) {
       var group = state.layers[kind];
+      if (kind === "heat") { return loadHeat(group); }
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
       var url = kind === "issues" ? "/api/issues.geojson" :
         kind === "gaps" ? "/api/coverage.geojson" : "/api/layers/" + kind;

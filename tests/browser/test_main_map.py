@@ -57,7 +57,7 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
 
 def _click_test_point(page: Any, name: str) -> str:
     """Hide the issues layer like a user would, zoom to a test point and click it."""
-    page.locator(".leaflet-control-layers label", has_text="问题").locator("input").uncheck()
+    page.get_by_role("checkbox", name="问题", exact=True).uncheck()
     xy = page.evaluate("""(name) => {
         const st = window.ccmap.state;
         const lyr = st.layers.test_point.getLayers().find(l => l.feature.properties.name === name);
@@ -118,3 +118,19 @@ def test_gap_layer_and_panel_zoom_to_each_gap(page: Any, live_server: str) -> No
     assert page.evaluate("window.ccmap.state.map.getZoom()") > zoom
     assert "m²" in page.locator(".leaflet-popup-content").inner_text()
     page.screenshot(path=str(ARTIFACTS / "coverage_gaps.png"))
+
+
+def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -> None:
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    _open(page, live_server, "viewer")
+    page.locator(".leaflet-control-layers label", has_text="问题热力").locator("input").check()
+    page.wait_for_function("window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.heat > 0")
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert any("/api/heatmap?" in u for u in requests)
+    total = page.evaluate("window.ccmap.state.counts.heat")
+    page.select_option(".ccmap-filter select[name=category]", "street_vending")
+    page.wait_for_function(f"window.ccmap.state.loading === 0 && "
+                           f"window.ccmap.state.counts.heat < {total}")
+    page.screenshot(path=str(ARTIFACTS / "heatmap.png"))
