@@ -38,6 +38,13 @@ class CoverageInput:
     issues: list[Issue]
 
 
+def jurisdiction(store: Store) -> BaseGeometry | None:
+    """The jurisdiction's area: sub-districts, else communities, else the zones' hull."""
+    return _jurisdiction(CoverageInput(store.features(Kind.subdistrict),
+                                       store.features(Kind.community),
+                                       store.features(Kind.zone), [], [], []))
+
+
 def load_input(store: Store) -> CoverageInput:
     """Read what the analysis needs from the store."""
     return CoverageInput(

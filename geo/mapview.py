@@ -34,10 +34,10 @@ VENDOR_CSS = [
 LAYERS: list[tuple[Kind | str, bool]] = [
     (Kind.subdistrict, True), (Kind.community, True), (Kind.zone, True),
     (Kind.compound, False), (Kind.street, True), (Kind.alley, True), (Kind.market, True),
-    (Kind.storefront, False), ("gaps", False), ("heat", False), (Kind.test_point, True),
-    ("issues", True),
+    (Kind.storefront, False), ("gaps", False), ("heat", False), ("hotspots", False),
+    (Kind.test_point, True), ("issues", True),
 ]
-EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力"}
+EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力", "hotspots": "热点分析"}
 DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
 
 

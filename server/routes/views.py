@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from geo.coverage import jurisdiction
 from geo.heatmap import heatmap
+from geo.hotspots import hotspots
 from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
 from geo.tables import table_bytes
@@ -35,6 +37,24 @@ def heatmap_cells(
     query.offset, query.limit = 0, 1
     _, total = store.query_issues(query)
     return heatmap(store.issue_cells(query, overdue_weight), total, zoom)
+
+
+@router.get("/api/hotspots")
+def hot_and_cold_spots(
+    query: Annotated[IssueQuery, Depends(issue_query)],
+    store: StoreDep,
+    cell: Annotated[float, Query(ge=20, le=5000, description="grid cell size, metres")] = 100,
+    recurrence: Annotated[bool, Query(description="only recurring (回潮) issues")] = False,
+    permutations: Annotated[int, Query(ge=99, le=9999)] = 999,
+) -> dict[str, Any]:
+    """Getis–Ord Gi* hot and cold spots (FDR-corrected) of the filtered issues as GeoJSON."""
+    if recurrence:
+        query.recurring = True
+    query.offset, query.limit = 0, 10_000_000
+    issues, _ = store.query_issues(query)
+    area = jurisdiction(store)
+    result = hotspots(issues, area, cell, permutations)
+    return {"type": "FeatureCollection", "features": result.pop("features"), **result}
 
 
 @router.get("/api/ranking", response_model=None)

@@ -220,7 +220,9 @@
         var qs = params.toString();
         state.issueFilter = qs ? "&" + qs : "";
         state.load("issues");
-        if (state.map.hasLayer(state.layers.heat)) { state.load("heat"); }
+        ["heat", "hotspots"].forEach(function (k) {
+          if (state.map.hasLayer(state.layers[k])) { state.load(k); }
+        });
       });
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);

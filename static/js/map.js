@@ -12,7 +12,8 @@
     closed_at: "结案时间", source: "来源", reporter: "上报人", recurring_of: "回潮自",
     secretary: "社区书记", population: "人口", area_m2: "面积 (m²)", manager: "负责人",
     stalls: "摊位数", households: "户数", property_manager: "物业负责人", lanes: "车道数",
-    width: "宽度", category_label: "点位类型", cadre: "路长/街长"
+    width: "宽度", category_label: "点位类型", cadre: "路长/街长", count: "问题数",
+    z: "Gi* z 值", p: "显著性 p", label: "热/冷点", bin: "置信等级"
   };
   var HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1,
                  version: 1 };
@@ -134,6 +135,10 @@
             return { color: c, weight: 2, fillColor: c, fillOpacity: 0.18, pane: pane };
           }
           if (kind === "gaps") { return gapStyle(f.properties.gap, pane); }
+          if (kind === "hotspots") {
+            return { color: "#fff", weight: 0.5, fillOpacity: 0.55, pane: pane,
+                     fillColor: HOT_COLORS[String(f.properties.bin)] || "#eee" };
+          }
           return L.extend({ pane: pane }, STYLE[kind] || {});
         },
         pointToLayer: function (f, latlng) {
@@ -201,9 +206,11 @@
       if (kind === "heat") { return loadHeat(group); }
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
       var url = kind === "issues" ? "/api/issues.geojson" :
-        kind === "gaps" ? "/api/coverage.geojson" : "/api/layers/" + kind;
+        kind === "gaps" ? "/api/coverage.geojson" :
+        kind === "hotspots" ? "/api/hotspots" : "/api/layers/" + kind;
       url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
-      if (kind === "issues") { url += state.issueFilter || ""; }
+      if (kind === "issues" || kind === "hotspots") { url += state.issueFilter || ""; }
+      if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
       state.loading += 1;
       return fetch(url, { credentials: "same-origin" })
         .then(function (r) {
@@ -244,6 +251,8 @@
     refresh();
   }
 
+  var HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
+                     "-2": "#67a9cf", "-3": "#2166ac" };
   var GAP_LABELS = { uncovered_area: "未覆盖区域", overlap: "责任区重叠",
                      uncovered_line: "无人负责的路段" };
 

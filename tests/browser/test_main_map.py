@@ -134,3 +134,13 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
     page.wait_for_function(f"window.ccmap.state.loading === 0 && "
                            f"window.ccmap.state.counts.heat < {total}")
     page.screenshot(path=str(ARTIFACTS / "heatmap.png"))
+
+
+def test_hotspot_layer_shows_significant_cells(page: Any, live_server: str) -> None:
+    _open(page, live_server, "inspector")
+    page.locator(".leaflet-control-layers label", has_text="热点分析").locator("input").check()
+    page.wait_for_function("window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.hotspots > 0", timeout=60_000)
+    labels = page.evaluate("""() => window.ccmap.state.layers.hotspots.getLayers()
+        .map(l => l.feature.properties.label)""")
+    assert any(label.startswith("热点") for label in labels)

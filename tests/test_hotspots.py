@@ -1,0 +1,72 @@
+"""Gi* hot spots: a real cluster is hot at high confidence, the z-scores match the formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from libpysal.weights import lat2W
+from shapely.geometry import box
+
+from geo.features import Feature, Issue
+from geo.hotspots import grid_counts, hotspots
+from geo.kinds import Kind
+from geo.projection import MetricFrame
+from geo.store import Store
+
+AREA = box(121.46, 31.22, 121.48, 31.24)
+
+
+def _issues(seed: int = 1) -> list[Issue]:
+    rng = np.random.default_rng(seed)
+    spread = rng.uniform([121.46, 31.22], [121.48, 31.24], (300, 2))
+    cluster = rng.normal([121.470, 31.230], 0.0004, (300, 2))
+    return [Issue("street_vending", float(x), float(y)) for x, y in np.vstack([spread, cluster])]
+
+
+def _gi_star(y: np.ndarray, w_full: np.ndarray, i: int) -> float:
+    """Getis–Ord Gi* z-score from its textbook formula (binary weights, self included)."""
+    n = len(y)
+    wi = w_full[i]
+    xbar, s = y.mean(), np.sqrt((y ** 2).mean() - y.mean() ** 2)
+    sw, sw2 = wi.sum(), (wi ** 2).sum()
+    return float((wi @ y - xbar * sw) / (s * np.sqrt((n * sw2 - sw ** 2) / (n - 1))))
+
+
+def test_cluster_is_a_significant_hot_spot_and_z_matches_the_formula() -> None:
+    issues = _issues()
+    result = hotspots(issues, AREA, cell_m=200, permutations=9999)
+    hot = [f for f in result["features"] if f["properties"]["bin"] == 3]
+    assert hot, result["summary"]
+    centre = shapely.Point(121.470, 31.230)
+    assert any(shapely.geometry.shape(f["geometry"]).buffer(1e-9).contains(centre) for f in hot)
+    assert all(f["properties"]["label"] == "热点 99%" for f in hot)
+    # independent check of the z-score of the hottest cell
+    frame = MetricFrame.for_geometry(AREA)
+    counts, *_rest, rows, cols = grid_counts(issues, frame, frame.to_metric(AREA).bounds, 200)
+    w = lat2W(rows, cols, rook=False).full()[0] + np.eye(rows * cols)
+    y = counts.ravel()
+    k = int(np.argmax(y))
+    top = max(result["features"], key=lambda f: f["properties"]["count"])
+    assert top["properties"]["count"] == int(y[k])
+    assert top["properties"]["z"] == pytest.approx(_gi_star(y, w, k), rel=1e-3)
+
+
+def test_spatially_random_issues_give_few_hot_spots() -> None:
+    rng = np.random.default_rng(7)
+    xy = rng.uniform([121.46, 31.22], [121.48, 31.24], (600, 2))
+    result = hotspots([Issue("clutter", float(x), float(y)) for x, y in xy], AREA, cell_m=200)
+    strong = sum(1 for f in result["features"] if abs(f["properties"]["bin"]) >= 2)
+    assert strong <= 0.02 * result["cells"]  # FDR keeps false alarms rare
+
+
+def test_api_returns_geojson_with_summary(client: TestClient, store: Store) -> None:
+    store.add_features([Feature(Kind.subdistrict, AREA, name="街道")])
+    store.add_issues(_issues())
+    doc = client.get("/api/hotspots", params={"cell": 200, "category": "street_vending",
+                                                "permutations": 9999}).json()
+    assert doc["type"] == "FeatureCollection" and doc["issues"] == 600
+    assert doc["summary"]["热点 99%"] >= 1 and doc["features"]
+    assert client.get("/api/hotspots", params={"recurrence": "true"}).json()["features"] == []
+    assert client.get("/api/hotspots", params={"cell": 1}).status_code == 422
