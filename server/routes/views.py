@@ -34,9 +34,11 @@ def heatmap_cells(
 ) -> dict[str, Any]:
     """Issue counts per grid cell for the filters (category, status, source, from, to, bbox,
     overdue, recurring); overdue issues can weigh more (overdue_weight=2)."""
-    query.offset, query.limit = 0, 1
-    _, total = store.query_issues(query)
-    return heatmap(store.issue_cells(query, overdue_weight), total, zoom)
+    cells = store.issue_cells(query)
+    total = int(sum(n for _, _, n in cells))
+    if overdue_weight != 1.0:
+        cells = store.issue_cells(query, overdue_weight)
+    return heatmap(cells, total, zoom)
 
 
 @router.get("/api/hotspots")
