@@ -18,7 +18,7 @@ import shapely.ops
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.errors import Conflict, ImportRejected, InvalidInput, NotFound, RowProblem
 from geo.features import Feature
 from geo.kinds import Kind
 from geo.projection import MetricFrame
@@ -317,3 +317,30 @@ def _bisect(box_: BaseGeometry, xy: Any, w: Any, k: int) -> list[BaseGeometry]:
     else:
         first, second = shapely.box(minx, miny, maxx, cut), shapely.box(minx, cut, maxx, maxy)
     return _bisect(first, xy, w, k1) + _bisect(second, xy, w, k - k1)
+
+
+def validate_zone_import(store: Store, features: list[Feature],
+                         policy: ZonePolicy) -> tuple[list[Feature], list[RowProblem]]:
+    """Apply the zone rules (jurisdiction, same-type overlap) to the zones of an imported file:
+    all or nothing — any refused row rejects the whole file (ImportRejected)."""
+    out: list[Feature] = []
+    problems: list[RowProblem] = []
+    for row, f in enumerate(features, start=1):
+        zone_type = str(f.properties.get("zone_type") or f.category or "grid")
+        if zone_type not in ZONE_TYPES:
+            problems.append(RowProblem(row, f"unknown zone type {zone_type!r}", "zone_type",
+                                       hint="types: " + ", ".join(ZONE_TYPES)))
+            continue
+        try:
+            geom, warnings = check_zone(store, f.geometry, zone_type, policy)
+        except (Conflict, InvalidInput) as exc:
+            problems.append(RowProblem(row, exc.message, "geometry"))
+            continue
+        problems += [RowProblem(row, w["message"], "geometry", severity="warning")
+                     for w in warnings]
+        out.append(replace(f, geometry=geom, category=zone_type,
+                           properties={**f.properties, "zone_type": zone_type}))
+    if any(p.severity == "error" for p in problems):
+        raise ImportRejected("zones refused by the zone rules; nothing was imported",
+                             problems=problems)
+    return out, problems

@@ -92,7 +92,14 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
     )
     from geo.ledger import reroute_all
 
-    with opened(_settings(args).database_url) as store:
+    settings = _settings(args)
+    with opened(settings.database_url) as store:
+        if kind is Kind.zone:
+            from geo.zones import ZonePolicy, validate_zone_import
+
+            policy = ZonePolicy(settings.zone_outside, settings.zone_overlap)
+            result.features, extra = validate_zone_import(store, result.features, policy)
+            result.problems += extra
         ids = store.add_features(result.features, actor=_cli_actor())
         rerouted = reroute_all(store, _cli_actor()) if kind in (Kind.zone, Kind.street,
                                                                  Kind.alley) else 0

@@ -248,3 +248,26 @@ def test_upload_import_reports_row_errors(client: TestClient, store: Store) -> N
         (3, "经度"), (4, "上报时间"), (5, "状态")]
     [issue] = store.issues()
     assert (issue.category, issue.external_id) == ("illegal_ads", "A1")
+
+
+def test_xlsx_ledger_import_with_excel_dates(client: TestClient, store: Store,
+                                             tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["编号", "问题类型", "问题描述", "经度", "纬度", "上报时间", "状态", "来源"])
+    ws.append(["X-1", "占道经营", "早市占道", 121.471, 31.231, 46345.375, "派遣", "网格巡查"])
+    ws.append(["X-2", "乱堆乱放", "楼道堆物", 121.472, 31.232, 46346.5, "结案", "督导检查"])
+    path = tmp_path / "台账.xlsx"
+    wb.save(path)
+    r = client.post("/api/issues/import", files={"file": ("台账.xlsx", path.read_bytes(),
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["imported"] == 2 and doc["errors"] == 0
+    assert doc["date_formats"]["reported_at"] == "excel-serial"
+    issues = {i.external_id: i for i in store.issues()}
+    assert issues["X-1"].status == "dispatched" and issues["X-1"].source == "grid_patrol"
+    assert str(issues["X-1"].reported_at) == "2026-11-19 09:00:00"  # Excel serial 46345.375
+    assert issues["X-2"].category == "clutter" and issues["X-2"].status == "closed"

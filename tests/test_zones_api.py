@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyproj
@@ -184,3 +185,34 @@ def test_suggested_division_is_balanced_and_covers_the_area(client: TestClient,
     assert uncovered.status_code == 200 and len(uncovered.json()["features"]) >= 2
     assert client.post("/api/zones/suggest", json={"k": 0}).status_code == 400
     assert store.layer_counts()["zone"] == zones_before  # drafts are not saved
+
+
+def test_zone_files_follow_the_same_rules(db_url: str, city: Store,
+                                          capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    import json
+
+    from server.cli import main
+
+    def write(name: str, geoms: list[Any], zone_type: str = "grid") -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": mapping(g),
+             "properties": {"name": f"文件责任区{k}", "unit": "戊单位", "zone_type": zone_type}}
+            for k, g in enumerate(geoms)]}), encoding="utf-8")
+        return path
+
+    ok = write("ok.geojson", [box(121.470, 31.230, 121.475, 31.235),
+                              box(121.476, 31.236, 121.490, 31.239)])
+    assert main(["import", "zones", str(ok), "--db", db_url, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["imported"] == 2
+    assert any("裁剪" in w["reason"] for w in doc["warnings"])  # clipped at the boundary
+    outside = write("outside.geojson", [box(121.50, 31.25, 121.51, 31.26)])
+    assert main(["import", "zones", str(outside), "--db", db_url, "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["imported"] == 0 and "outside" in doc["row_errors"][0]["reason"]
+    bad_type = write("type.geojson", [box(121.47, 31.23, 121.471, 31.231)], "castle")
+    assert main(["import", "zones", str(bad_type), "--db", db_url, "--json"]) == 2
+    capsys.readouterr()
+    assert city.layer_counts()["zone"] == 3

@@ -11,6 +11,7 @@ from geo.errors import InvalidInput, TooLarge
 from geo.importing import read_layer_bytes
 from geo.kinds import Kind, parse_kind
 from geo.ledger import reroute_all
+from geo.zones import ZonePolicy, validate_zone_import
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
 
@@ -58,6 +59,10 @@ async def upload_layer(
                            "`file` field (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
     field_map = dict(pair.split("=", 1) for pair in mapping or [] if "=" in pair)
     result = read_layer_bytes(data, filename, layer_kind, coords, field_map)
+    if layer_kind is Kind.zone:  # the same rules as zones drawn on the map
+        result.features, extra = validate_zone_import(
+            store, result.features, ZonePolicy(settings.zone_outside, settings.zone_overlap))
+        result.problems += extra
     ids = store.add_features(result.features, actor=user.actor)
     doc: dict[str, Any] = {"imported": len(ids), "ids": ids,
                            "warnings": [p.as_dict() for p in result.problems]}
