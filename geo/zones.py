@@ -344,3 +344,26 @@ def validate_zone_import(store: Store, features: list[Feature],
         raise ImportRejected("zones refused by the zone rules; nothing was imported",
                              problems=problems)
     return out, problems
+
+
+def split_at_zones(store: Store, feature_id: int, actor: str) -> list[Feature]:
+    """Cut a street or alley segment where it crosses zone boundaries, so each part can be
+    assigned on its own; the parts keep the segment's name and properties."""
+    feature = store.feature(feature_id)
+    if feature.kind not in (Kind.street, Kind.alley):
+        raise InvalidInput("only streets and alleys are split at zone boundaries")
+    zones = store.features(Kind.zone, bbox=feature.geometry.bounds)
+    if not zones:
+        raise InvalidInput("no zone touches this segment")
+    borders = shapely.union_all([z.geometry.boundary for z in zones])
+    pieces = [g for g in shapely.get_parts(shapely.ops.split(feature.geometry, borders))
+              if g.length > 0]
+    if len(pieces) < 2:
+        raise InvalidInput("the segment does not cross a zone boundary (未跨越责任区边界)")
+    first = store.save_feature(replace(feature, geometry=pieces[0]), actor, "split",
+                               expected_version=feature.version)
+    rest = [store.save_feature(replace(feature, id=None, geometry=g,
+                                       source_id=f"{feature.source_id or feature.id}#{k}"),
+                               actor, "split")
+            for k, g in enumerate(pieces[1:], start=2)]
+    return [first, *rest]

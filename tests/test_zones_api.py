@@ -216,3 +216,22 @@ def test_zone_files_follow_the_same_rules(db_url: str, city: Store,
     assert main(["import", "zones", str(bad_type), "--db", db_url, "--json"]) == 2
     capsys.readouterr()
     assert city.layer_counts()["zone"] == 3
+
+
+def test_segments_split_at_zone_boundaries_get_their_own_cadres(client: TestClient,
+                                                                city: Store) -> None:
+    client.post("/api/zones", json=_zone(box(121.460, 31.230, 121.470, 31.240)))
+    street = city.features(Kind.street)[0]  # 121.461 → 121.479 at 31.235
+    r = client.post(f"/api/features/{street.id}/split-at-zones")
+    assert r.status_code == 200, r.text
+    parts = r.json()["features"]
+    assert len(parts) == 2 and {p["properties"]["name"] for p in parts} == {"横路"}
+    lengths = sorted(shape(p["geometry"]).length for p in parts)
+    assert lengths == pytest.approx(sorted([0.009, 0.009]))  # cut at 121.470
+    west, east = sorted(parts, key=lambda p: shape(p["geometry"]).bounds[0])
+    client.put(f"/api/features/{west['id']}/assignment", json={"values": {"cadre": "甲路长"}})
+    client.put(f"/api/features/{east['id']}/assignment", json={"values": {"cadre": "乙路长"}})
+    cadres = {f.properties.get("cadre") for f in city.features(Kind.street)}
+    assert cadres == {"甲路长", "乙路长"}
+    point = city.features(Kind.test_point)[0]
+    assert client.post(f"/api/features/{point.id}/split-at-zones").status_code == 400

@@ -21,6 +21,7 @@ from geo.zones import (
     merge_zones,
     restore_zone,
     save_zone,
+    split_at_zones,
     split_zone,
     suggest_division,
     workload,
@@ -162,6 +163,14 @@ def assignment(feature_id: int, body: AssignIn, user: CurrentUser,
     rerouted = reroute_all(store, user.actor) if "cadre" in body.values else 0
     return {**geojson.feature_json(feature), "version": feature.version,
             "rerouted_issues": rerouted}
+
+
+@router.post("/api/features/{feature_id}/split-at-zones")
+def split_segment(feature_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Cut a street/alley at zone boundaries so its parts can go to different cadres."""
+    require(user, "zones:write")
+    parts = split_at_zones(store, feature_id, user.actor)
+    return {"features": [{**geojson.feature_json(f), "version": f.version} for f in parts]}
 
 
 @router.get("/api/workload")

@@ -13,7 +13,7 @@
     secretary: "社区书记", population: "人口", area_m2: "面积 (m²)", manager: "负责人",
     stalls: "摊位数", households: "户数", property_manager: "物业负责人", lanes: "车道数",
     width: "宽度", category_label: "点位类型", cadre: "路长/街长", count: "问题数",
-    z: "Gi* z 值", p: "显著性 p", label: "热/冷点", bin: "置信等级"
+    z: "Gi* z 值", p: "显著性 p", label: "热/冷点", bin: "置信等级", zone: "所属责任区"
   };
   var HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1,
                  version: 1 };
@@ -176,6 +176,10 @@
             var content = popupContent(label, f.properties, cfg);
             if (window.ccmapZones && cfg.canEditZones && ASSIGNABLE[kind]) {
               content.appendChild(window.ccmapZones.assignButton(kind, f.properties, state));
+              if (kind === "street" || kind === "alley") {
+                content.appendChild(window.ccmapZones.splitSegmentButton(f.properties, state,
+                                                                         kind));
+              }
             }
             return content;
           });

@@ -84,8 +84,21 @@
     return form;
   }
 
-  /* A planner's zone popup: the details, an edit button and the version history. */
+  /* A planner's zone popup: the details, edit/split/merge and the version history; while a
+   * merge is pending, clicking the second zone merges instead. */
   function popup(props, details, state) {
+    if (state.pending && state.pending.action === "merge" && state.pending.id !== props.id) {
+      var first = state.pending.id;
+      state.pending = null;
+      var wait = el("div", "正在合并…");
+      api(state, "POST", "/api/zones/merge", { ids: [first, props.id] }).then(function (doc) {
+        state.map.closePopup();
+        toast("已合并为「" + doc.properties.name + "」");
+        state.load("zone");
+        state.load("issues");
+      }).catch(function (err) { wait.textContent = "合并失败：" + err.message; });
+      return wait;
+    }
     var box = el("div");
     box.appendChild(details);
     var edit = el("button", "编辑信息", "ccmap-zone-edit");
@@ -102,6 +115,25 @@
         })));
     });
     box.appendChild(edit);
+    var split = el("button", "分割", "ccmap-zone-edit ccmap-split");
+    split.type = "button";
+    split.title = "画一条穿过责任区的线，把它分成两块";
+    split.addEventListener("click", function () {
+      state.map.closePopup();
+      toast("请画一条穿过「" + props.name + "」的分割线，双击结束");
+      state.pending = { action: "split", id: props.id };
+      new L.Draw.Polyline(state.map, {}).enable();
+    });
+    box.appendChild(split);
+    var merge = el("button", "合并", "ccmap-zone-edit ccmap-merge");
+    merge.type = "button";
+    merge.title = "再点击一个相邻责任区，把两者合并";
+    merge.addEventListener("click", function () {
+      state.map.closePopup();
+      toast("请点击要与「" + props.name + "」合并的责任区");
+      state.pending = { action: "merge", id: props.id };
+    });
+    box.appendChild(merge);
     var list = el("ol", null, "ccmap-history");
     api(state, "GET", "/api/zones/" + props.id + "/history").then(function (rows) {
       box.insertBefore(el("div", "历史版本", "ccmap-legend-title"), list);
@@ -142,6 +174,18 @@
     map.addControl(draw);
     map.on(L.Draw.Event.CREATED, function (e) {
       var geometry = e.layer.toGeoJSON().geometry;
+      if (e.layerType === "polyline" && state.pending && state.pending.action === "split") {
+        var target = state.pending.id;
+        state.pending = null;
+        api(state, "POST", "/api/zones/" + target + "/split", { line: geometry })
+          .then(function (doc) {
+            toast("已分割为 " + doc.zones.length + " 个责任区");
+            state.load("zone");
+            state.load("issues");
+          })
+          .catch(function (err) { toast("分割失败：" + err.message); });
+        return;
+      }
       L.popup({ minWidth: 240 }).setLatLng(e.layer.getBounds().getCenter())
         .setContent(zoneForm(state, geometry, {}, function (doc) {
           state.undo.push({ id: doc.id, created: true });
@@ -274,5 +318,20 @@
     return b;
   }
 
-  window.ccmapZones = { init: init, popup: popup, assignButton: assignButton };
+  /* 按责任区拆分: cut a street at zone boundaries so its parts get their own cadres. */
+  function splitSegmentButton(props, state, kind) {
+    var b = el("button", "按责任区拆分", "ccmap-zone-edit ccmap-split-segment");
+    b.type = "button";
+    b.addEventListener("click", function () {
+      api(state, "POST", "/api/features/" + props.id + "/split-at-zones").then(function (doc) {
+        state.map.closePopup();
+        toast("「" + (props.name || "路段") + "」已拆分为 " + doc.features.length + " 段");
+        state.load(kind);
+      }).catch(function (err) { toast("拆分失败：" + err.message); });
+    });
+    return b;
+  }
+
+  window.ccmapZones = { init: init, popup: popup, assignButton: assignButton,
+                       splitSegmentButton: splitSegmentButton };
 })();

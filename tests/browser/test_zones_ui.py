@@ -125,3 +125,49 @@ def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> 
                        headers={"Authorization": f"Bearer {token['access_token']}"}).json()
     [mine] = [p for p in points["features"] if p["properties"]["name"] == name][:1]
     assert mine["properties"]["unit"] == "区文明办"
+
+
+def _open_zone_popup(page: Any, name: str) -> None:
+    page.evaluate("""(name) => {
+        const st = window.ccmap.state;
+        const lyr = st.layers.zone.getLayers().find(l => l.feature.properties.name === name);
+        st.map.fitBounds(lyr.getBounds(), {animate: false});
+        lyr.openPopup(lyr.getBounds().getCenter());
+    }""", name)
+
+
+def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> None:
+    login(page, live_server, "planner")
+    _ready(page)
+    _draw_and_save(page, "待分割责任区", offset=200)
+    before = len(_zones(live_server))
+    _open_zone_popup(page, "待分割责任区")
+    page.click(".ccmap-split")
+    bounds = page.evaluate("""() => {
+        const st = window.ccmap.state;
+        const lyr = st.layers.zone.getLayers().find(
+            l => l.feature.properties.name === "待分割责任区");
+        const r = st.map.getContainer().getBoundingClientRect();
+        const b = lyr.getBounds();
+        const top = st.map.latLngToContainerPoint([b.getNorth(), b.getCenter().lng]);
+        const bottom = st.map.latLngToContainerPoint([b.getSouth(), b.getCenter().lng]);
+        return [top.x + r.left, top.y + r.top - 30, bottom.x + r.left, bottom.y + r.top + 30];
+    }""")
+    page.mouse.click(bounds[0], bounds[1])
+    page.wait_for_timeout(300)
+    page.mouse.click(bounds[2], bounds[3])
+    page.wait_for_timeout(300)
+    page.mouse.click(bounds[2], bounds[3])  # clicking the last vertex again ends the line
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+                           ".includes('已分割为 2')")
+    assert len(_zones(live_server)) == before + 1
+    page.wait_for_function("window.ccmap.state.loading === 0")
+    names = [z["properties"]["name"] for z in _zones(live_server)
+             if z["properties"]["name"].startswith("待分割责任区")]
+    assert sorted(names) == ["待分割责任区", "待分割责任区-2"]
+    _open_zone_popup(page, "待分割责任区")
+    page.click(".ccmap-merge")
+    _open_zone_popup(page, "待分割责任区-2")
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+                           ".includes('已合并')")
+    assert len(_zones(live_server)) == before
