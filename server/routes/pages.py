@@ -60,6 +60,14 @@ def login_page(request: Request, settings: SettingsDep) -> Response:
     return templates.TemplateResponse(request, "login.html", {"title": settings.title})
 
 
+@router.get("/workload", response_class=HTMLResponse, include_in_schema=False)
+def workload_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """The per-unit workload table."""
+    if page_user(request, store) is None:
+        return RedirectResponse("/login", status_code=303)
+    return templates.TemplateResponse(request, "workload.html", {"title": settings.title})
+
+
 @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
 def admin_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """Users, units and the audit log (admins only)."""

@@ -328,6 +328,9 @@
     box.appendChild(el("span", cfg.title, "ccmap-title-text"));
     if (!cfg.user) { return; }
     box.appendChild(el("span", cfg.user, "ccmap-user"));
+    var work = el("a", "工作量", "ccmap-link");
+    work.href = "/workload";
+    box.appendChild(work);
     if (cfg.isAdmin) {
       var admin = el("a", "系统管理", "ccmap-link");
       admin.href = "/admin";

@@ -171,3 +171,12 @@ def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> 
     page.wait_for_function("document.getElementById('ccmap-toast').textContent"
                            ".includes('已合并')")
     assert len(_zones(live_server)) == before
+
+
+def test_workload_page_lists_every_unit(page: Any, live_server: str) -> None:
+    login(page, live_server, "viewer")
+    page.click("a[href='/workload']")
+    page.wait_for_selector("#workload tbody tr")
+    rows = page.locator("#workload tbody tr")
+    assert rows.count() >= 5
+    assert "区市场监管局" in page.inner_text("#workload")
