@@ -180,3 +180,25 @@ def test_workload_page_lists_every_unit(page: Any, live_server: str) -> None:
     rows = page.locator("#workload tbody tr")
     assert rows.count() >= 5
     assert "区市场监管局" in page.inner_text("#workload")
+
+
+def test_restore_an_earlier_version_from_the_popup(page: Any, live_server: str) -> None:
+    token = httpx.post(live_server + "/api/auth/token",
+                       data={"username": "planner", "password": "ccmap-demo"}).json()
+    h = {"Authorization": f"Bearer {token['access_token']}"}
+    ring = [[121.4750, 31.2380], [121.4760, 31.2380], [121.4760, 31.2388], [121.4750, 31.2380]]
+    body = {"geometry": {"type": "Polygon", "coordinates": [ring]}, "name": "版本测试责任区",
+            "zone_type": "storefront_duty", "unit": "区商务委"}
+    zone = httpx.post(live_server + "/api/zones", json=body, headers=h).json()
+    httpx.put(live_server + f"/api/zones/{zone['id']}", headers=h,
+              json={**body, "unit": "区民政局", "version": 1})
+    login(page, live_server, "planner")
+    _ready(page)
+    _open_zone_popup(page, "版本测试责任区")
+    page.wait_for_selector(".ccmap-restore")
+    assert page.locator(".ccmap-history li").count() == 2
+    page.locator(".ccmap-restore").first.click()
+    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+                           ".includes('已恢复')")
+    [restored] = [z for z in _zones(live_server) if z["id"] == zone["id"]]
+    assert restored["properties"]["unit"] == "区商务委" and restored["properties"]["version"] == 3
