@@ -11,6 +11,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from geo.basemaps import OSM_ATTRIBUTION, Basemap
+from geo.choropleth import METRICS
 from geo.kinds import LABELS_ZH, Kind, issue_categories, reference_table, test_point_categories
 from geo.store import BBox
 
@@ -34,10 +35,11 @@ VENDOR_CSS = [
 LAYERS: list[tuple[Kind | str, bool]] = [
     (Kind.subdistrict, True), (Kind.community, True), (Kind.zone, True),
     (Kind.compound, False), (Kind.street, True), (Kind.alley, True), (Kind.market, True),
-    (Kind.storefront, False), ("gaps", False), ("heat", False), ("hotspots", False),
-    (Kind.test_point, True), ("issues", True),
+    (Kind.storefront, False), ("choropleth", False), ("gaps", False), ("heat", False),
+    ("hotspots", False), (Kind.test_point, True), ("issues", True),
 ]
-EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力", "hotspots": "热点分析"}
+EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力", "hotspots": "热点分析",
+                "choropleth": "专题图"}
 DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
 
 
@@ -78,6 +80,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "testPointCategories": test_point_categories(),
         "issueCategories": {c: r["label"] for c, r in issue_categories().items()},
         "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},
+        "choroplethMetrics": METRICS,
         "title": page.title,
         "assetsMissing": page.assets_missing,
         "user": page.user,

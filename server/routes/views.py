@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from geo.choropleth import choropleth
 from geo.coverage import jurisdiction
 from geo.heatmap import heatmap
 from geo.hotspots import hotspots
@@ -57,6 +59,19 @@ def hot_and_cold_spots(
     area = jurisdiction(store)
     result = hotspots(issues, area, cell, permutations)
     return {"type": "FeatureCollection", "features": result.pop("features"), **result}
+
+
+@router.get("/api/choropleth")
+def choropleth_layer(
+    user: Reader,
+    store: StoreDep,
+    level: str = "zone",
+    metric: str = "issues",
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Zones or communities classed by a metric (natural breaks) with a legend, as GeoJSON."""
+    return choropleth(store, level, metric, since, until, scope_unit=user.scope_unit)
 
 
 @router.get("/api/ranking", response_model=None)

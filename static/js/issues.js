@@ -172,6 +172,11 @@
         label.appendChild(el("span", pair[1]));
         box.appendChild(label);
       });
+      box.appendChild(el("div", "专题图", "ccmap-legend-title"));
+      var level = select("choropleth_level", { zone: "按责任区", community: "按社区" }, null);
+      var metric = select("choropleth_metric", cfg.choroplethMetrics, null);
+      box.appendChild(level);
+      box.appendChild(metric);
       var exports = el("div", null, "ccmap-exports");
       ["csv", "xlsx"].forEach(function (fmt) {
         var a = el("a", fmt === "csv" ? "导出 CSV" : "导出 Excel");
@@ -211,6 +216,15 @@
       }
       box.addEventListener("change", function (ev) {
         if (ev.target && ev.target.name === "ledger") { return; }
+        if (ev.target && ev.target.name.indexOf("choropleth_") === 0) {
+          state.choroplethParams = "level=" + level.value + "&metric=" + metric.value;
+          if (!state.map.hasLayer(state.layers.choropleth)) {
+            state.map.addLayer(state.layers.choropleth);
+          } else {
+            state.load("choropleth");
+          }
+          return;
+        }
         var params = new URLSearchParams();
         ["category", "status", "source", "from", "to"].forEach(function (n) {
           if (box[n].value) { params.append(n, box[n].value); }

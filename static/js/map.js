@@ -13,7 +13,7 @@
     secretary: "社区书记", population: "人口", area_m2: "面积 (m²)", manager: "负责人",
     stalls: "摊位数", households: "户数", property_manager: "物业负责人", lanes: "车道数",
     width: "宽度", category_label: "点位类型", cadre: "路长/街长", count: "问题数",
-    z: "Gi* z 值", p: "显著性 p", label: "热/冷点", bin: "置信等级", zone: "所属责任区"
+    value: "指标值", "class": "分级", metric: "指标", z: "Gi* z 值", p: "显著性 p", label: "热/冷点", bin: "置信等级", zone: "所属责任区"
   };
   var HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1,
                  version: 1 };
@@ -135,6 +135,10 @@
             return { color: c, weight: 2, fillColor: c, fillOpacity: 0.18, pane: pane };
           }
           if (kind === "gaps") { return gapStyle(f.properties.gap, pane); }
+          if (kind === "choropleth") {
+            return { color: "#555", weight: 1, fillOpacity: 0.7, pane: pane,
+                     fillColor: CLASS_COLORS[f.properties["class"]] || "#eee" };
+          }
           if (kind === "hotspots") {
             return { color: "#fff", weight: 0.5, fillOpacity: 0.55, pane: pane,
                      fillColor: HOT_COLORS[String(f.properties.bin)] || "#eee" };
@@ -211,10 +215,12 @@
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
       var url = kind === "issues" ? "/api/issues.geojson" :
         kind === "gaps" ? "/api/coverage.geojson" :
-        kind === "hotspots" ? "/api/hotspots" : "/api/layers/" + kind;
+        kind === "hotspots" ? "/api/hotspots" :
+        kind === "choropleth" ? "/api/choropleth" : "/api/layers/" + kind;
       url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
       if (kind === "issues" || kind === "hotspots") { url += state.issueFilter || ""; }
       if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
+      if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }
       state.loading += 1;
       return fetch(url, { credentials: "same-origin" })
         .then(function (r) {
@@ -226,6 +232,7 @@
           geoLayer(kind, spec.label, data).eachLayer(function (l) { group.addLayer(l); });
           state.counts[kind] = data.features.length;
           if (kind === "gaps") { gapPanel(map, group); }
+          if (kind === "choropleth") { choroplethLegend(map, group, data); }
         })
         .catch(function (err) {
           state.errors.push(String(err));
@@ -257,6 +264,7 @@
 
   var HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
                      "-2": "#67a9cf", "-3": "#2166ac" };
+  var CLASS_COLORS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
   var GAP_LABELS = { uncovered_area: "未覆盖区域", overlap: "责任区重叠",
                      uncovered_line: "无人负责的路段" };
 
@@ -315,6 +323,26 @@
     L.DomEvent.disableScrollPropagation(panel);
     map.getContainer().appendChild(panel);
     map.once("overlayremove", function (e) { if (e.layer === group) { panel.remove(); } });
+  }
+
+  /* The class breaks of the choropleth, shown while the layer is on. */
+  function choroplethLegend(map, group, doc) {
+    var old = document.getElementById("ccmap-choropleth-legend");
+    if (old) { old.remove(); }
+    var box = el("div", null, "ccmap-legend ccmap-choropleth-legend");
+    box.id = "ccmap-choropleth-legend";
+    box.appendChild(el("div", "专题图：" + doc.label, "ccmap-legend-title"));
+    (doc.legend || []).forEach(function (c) {
+      var row = el("div", null, "ccmap-legend-row");
+      var sw = el("span", null, "ccmap-dot");
+      sw.style.background = CLASS_COLORS[c["class"]];
+      sw.style.borderRadius = "2px";
+      row.appendChild(sw);
+      row.appendChild(el("span", c.from + " – " + c.to));
+      box.appendChild(row);
+    });
+    map.getContainer().appendChild(box);
+    map.once("overlayremove", function (e) { if (e.layer === group) { box.remove(); } });
   }
 
   function csrfToken() {

@@ -144,3 +144,19 @@ def test_hotspot_layer_shows_significant_cells(page: Any, live_server: str) -> N
     labels = page.evaluate("""() => window.ccmap.state.layers.hotspots.getLayers()
         .map(l => l.feature.properties.label)""")
     assert any(label.startswith("热点") for label in labels)
+
+
+def test_choropleth_by_metric_with_a_legend(page: Any, live_server: str) -> None:
+    _open(page, live_server, "viewer")
+    page.select_option(".ccmap-filter select[name=choropleth_metric]", "overdue")
+    page.wait_for_function("window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.choropleth > 0")
+    legend = page.inner_text("#ccmap-choropleth-legend")
+    assert "超期问题数" in legend
+    values = page.evaluate("""() => window.ccmap.state.layers.choropleth.getLayers()
+        .map(l => l.feature.properties.metric)""")
+    assert set(values) == {"overdue"}
+    page.select_option(".ccmap-filter select[name=choropleth_level]", "community")
+    page.wait_for_function("window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.choropleth === 6")
+    page.screenshot(path=str(ARTIFACTS / "choropleth.png"))
