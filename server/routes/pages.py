@@ -60,6 +60,14 @@ def login_page(request: Request, settings: SettingsDep) -> Response:
     return templates.TemplateResponse(request, "login.html", {"title": settings.title})
 
 
+@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+def dashboard_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """The dashboard beside the map."""
+    if page_user(request, store) is None:
+        return RedirectResponse("/login", status_code=303)
+    return templates.TemplateResponse(request, "dashboard.html", {"title": settings.title})
+
+
 @router.get("/workload", response_class=HTMLResponse, include_in_schema=False)
 def workload_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """The per-unit workload table."""

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from geo.choropleth import choropleth
 from geo.coverage import jurisdiction
+from geo.dashboard import dashboard
 from geo.heatmap import heatmap
 from geo.hotspots import hotspots
 from geo.scoring import formula_text, ranking, weights
@@ -72,6 +73,12 @@ def choropleth_layer(
 ) -> dict[str, Any]:
     """Zones or communities classed by a metric (natural breaks) with a legend, as GeoJSON."""
     return choropleth(store, level, metric, since, until, scope_unit=user.scope_unit)
+
+
+@router.get("/api/dashboard")
+def dashboard_figures(user: Reader, store: StoreDep, period: str | None = None) -> dict[str, Any]:
+    """KPIs with the previous period, top categories, worst and most improved zones, trend."""
+    return dashboard(store, period, scope_unit=user.scope_unit)
 
 
 @router.get("/api/ranking", response_model=None)

@@ -277,10 +277,34 @@
     ctl.addTo(map);
   }
 
+  /* Links from the dashboard open the map filtered: ?category=CODE or ?zone_name=NAME. */
+  function applyUrlFilter(state) {
+    var params = new URLSearchParams(window.location.search);
+    var category = params.get("category");
+    if (category) {
+      var sel = document.querySelector(".ccmap-filter select[name=category]");
+      if (sel) { sel.value = category; }
+      state.issueFilter = "&category=" + encodeURIComponent(category);
+    }
+    var zoneName = params.get("zone_name");
+    if (zoneName) {
+      state.afterFirstLoad = function () {
+        var zone = state.layers.zone.getLayers().find(function (l) {
+          return l.feature.properties.name === zoneName;
+        });
+        if (!zone) { toast("找不到责任区「" + zoneName + "」"); return; }
+        state.issueFilter = "&zone=" + zone.feature.properties.id;
+        state.map.fitBounds(zone.getBounds(), { maxZoom: 18 });
+        toast("只显示「" + zoneName + "」的问题");
+      };
+    }
+  }
+
   function init(state) {
     state.issueFilter = "";
     filterControl(state);
     if (state.config.canReport) { reportControl(state); }
+    applyUrlFilter(state);
   }
 
   window.ccmapIssues = { init: init, popup: popup };

@@ -259,7 +259,9 @@
     state.csrfToken = csrfToken;
     if (window.ccmapIssues) { window.ccmapIssues.init(state); }
     if (window.ccmapZones && cfg.canEditZones) { window.ccmapZones.init(state); }
-    refresh();
+    refresh().then(function () {
+      if (state.afterFirstLoad) { state.afterFirstLoad(); state.afterFirstLoad = null; }
+    });
   }
 
   var HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
@@ -356,6 +358,9 @@
     box.appendChild(el("span", cfg.title, "ccmap-title-text"));
     if (!cfg.user) { return; }
     box.appendChild(el("span", cfg.user, "ccmap-user"));
+    var dash = el("a", "工作台", "ccmap-link");
+    dash.href = "/dashboard";
+    box.appendChild(dash);
     var work = el("a", "工作量", "ccmap-link");
     work.href = "/workload";
     box.appendChild(work);

@@ -1,0 +1,39 @@
+"""The dashboard in a real browser: figures agree with the API; links filter the map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import login
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
+                                                              live_server: str) -> None:
+    login(page, live_server, "viewer")
+    page.click("a[href='/dashboard']")
+    page.wait_for_selector(".kpi[data-kpi=new] .kpi-value")
+    page.wait_for_selector("#ranking tbody tr")
+    token = httpx.post(live_server + "/api/auth/token",
+                       data={"username": "viewer", "password": "ccmap-demo"}).json()
+    api = httpx.get(live_server + "/api/dashboard",
+                    headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    assert page.inner_text(".kpi[data-kpi=new] .kpi-value") == str(api["kpis"]["new"])
+    assert page.inner_text(".kpi[data-kpi=overdue] .kpi-value") == str(api["kpis"]["overdue"])
+    assert page.locator(".trend-col").count() == 12
+    assert page.locator("#ranking tbody tr").count() == 6
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    if api["top_categories"]:
+        first = api["top_categories"][0]
+        page.locator("#top-categories a").first.click()
+        page.wait_for_function("window.ccmap && window.ccmap.state && "
+                               "window.ccmap.state.loading === 0 && "
+                               "window.ccmap.state.counts.issues > 0")
+        cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+            .map(l => l.feature.properties.category))]""")
+        assert cats == [first["code"]]
