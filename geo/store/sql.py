@@ -651,6 +651,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache: aggregates scan large tables
+    cur.execute("PRAGMA mmap_size=268435456")
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 

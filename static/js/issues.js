@@ -172,6 +172,40 @@
         label.appendChild(el("span", pair[1]));
         box.appendChild(label);
       });
+      box.appendChild(el("div", "按周回放（近 26 周）", "ccmap-legend-title"));
+      var slider = el("input", null, "ccmap-week-slider");
+      slider.type = "range";
+      slider.name = "week";
+      slider.min = "0";
+      slider.max = "26";
+      slider.value = "26";
+      var weekLabel = el("div", "全部时间", "ccmap-week-label");
+      var play = el("button", "▶ 播放", "ccmap-play");
+      play.type = "button";
+      box.appendChild(slider);
+      box.appendChild(weekLabel);
+      box.appendChild(play);
+      play.addEventListener("click", function () {
+        if (state.playing) {
+          clearInterval(state.playing);
+          state.playing = null;
+          play.textContent = "▶ 播放";
+          return;
+        }
+        slider.value = "0";
+        play.textContent = "■ 停止";
+        state.playing = setInterval(function () {
+          if (state.loading > 0) { return; }  // wait for the previous week to draw
+          if (+slider.value >= 25) {
+            clearInterval(state.playing);
+            state.playing = null;
+            play.textContent = "▶ 播放";
+          }
+          slider.value = String(+slider.value + 1);
+          box.dispatchEvent(new Event("change"));
+        }, 1200);
+        box.dispatchEvent(new Event("change"));
+      });
       box.appendChild(el("div", "专题图", "ccmap-legend-title"));
       var level = select("choropleth_level", { zone: "按责任区", community: "按社区" }, null);
       var metric = select("choropleth_metric", cfg.choroplethMetrics, null);
@@ -229,6 +263,22 @@
         ["category", "status", "source", "from", "to"].forEach(function (n) {
           if (box[n].value) { params.append(n, box[n].value); }
         });
+        if (+slider.value < 26) {  // one week, counted back from the current week's Monday
+          var monday = new Date();
+          monday.setHours(0, 0, 0, 0);
+          monday.setDate(monday.getDate() - ((monday.getDay() + 6) % 7) -
+                         7 * (26 - +slider.value));
+          var sunday = new Date(monday.getTime() + 7 * 864e5);
+          var iso = function (d) {
+            return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" +
+              String(d.getDate()).padStart(2, "0");
+          };
+          params.set("from", iso(monday));
+          params.set("to", iso(sunday));
+          weekLabel.textContent = iso(monday) + " 起一周";
+        } else {
+          weekLabel.textContent = "全部时间";
+        }
         if (box.overdue.checked) { params.append("overdue", "true"); }
         if (box.recurring.checked) { params.append("recurring", "true"); }
         var qs = params.toString();

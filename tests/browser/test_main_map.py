@@ -128,6 +128,14 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
     page.wait_for_function("window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.heat > 0")
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    painted = page.evaluate("""() => {
+        const c = document.querySelector('canvas.leaflet-heatmap-layer');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) { n++; } }
+        return n / (c.width * c.height);
+    }""")
+    assert painted > 0.01  # the canvas really has colour on it
     assert any("/api/heatmap?" in u for u in requests)
     total = page.evaluate("window.ccmap.state.counts.heat")
     page.select_option(".ccmap-filter select[name=category]", "street_vending")
@@ -160,3 +168,21 @@ def test_choropleth_by_metric_with_a_legend(page: Any, live_server: str) -> None
     page.wait_for_function("window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.choropleth === 6")
     page.screenshot(path=str(ARTIFACTS / "choropleth.png"))
+
+
+def test_week_slider_limits_issues_to_one_week(page: Any, live_server: str) -> None:
+    _open(page, live_server, "viewer")
+    everything = page.evaluate("window.ccmap.state.counts.issues")
+    page.evaluate("""() => {
+        const s = document.querySelector('.ccmap-week-slider');
+        s.value = '20';
+        s.closest('form').dispatchEvent(new Event('change'));
+    }""")
+    page.wait_for_function(f"window.ccmap.state.loading === 0 && "
+                           f"window.ccmap.state.counts.issues < {everything}")
+    assert "起一周" in page.inner_text(".ccmap-week-label")
+    dates = page.evaluate("""() => window.ccmap.state.layers.issues.getLayers()
+        .map(l => l.feature.properties.reported_at)""")
+    days = {d[:10] for d in dates}
+    assert 1 <= len(days) <= 7  # one week's issues only
+    assert "&from=" in page.evaluate("window.ccmap.state.issueFilter")
