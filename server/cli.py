@@ -177,6 +177,17 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_data(args: argparse.Namespace) -> int:
+    """Export every layer and the issue ledger (GeoPackage, GeoJSON, CSV, xlsx)."""
+    from geo.export import export_data
+
+    with opened(_settings(args).database_url) as store:
+        counts = export_data(store, Path(args.out), coords=args.coords)
+    _emit(args, {"out": args.out, "layers": counts},
+          f"wrote {args.out}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return 0
+
+
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -291,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     db(sp)
     sp.set_defaults(func=cmd_import_osm)
+
+    exports = sub.add_parser("export", help="export data").add_subparsers(dest="command",
+                                                                          required=True)
+    sp = exports.add_parser("data", help="every layer and the ledger: .gpkg .geojson .csv .xlsx")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--coords", default="wgs84", choices=["wgs84", "gcj02"],
+                    help="gcj02 for Gaode-based tools")
+    db(sp)
+    sp.set_defaults(func=cmd_export_data)
 
     sp = sub.add_parser("gaps", help="coverage-gap analysis (覆盖缺口)")
     sp.add_argument("--days", type=int, default=30,

@@ -124,8 +124,8 @@ class Store(Protocol):
         """Edit fields of an issue; Conflict if the version is stale."""
         ...
 
-    def issue_history(self, issue_id: int) -> list[dict[str, Any]]:
-        """Status history of an issue, oldest first."""
+    def issue_history(self, issue_id: int | None) -> list[dict[str, Any]]:
+        """Status history of an issue (of all issues with None), oldest first."""
         ...
 
     def add_history_note(self, issue_id: int, status: str, actor: str, note: str) -> None:

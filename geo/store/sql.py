@@ -337,9 +337,11 @@ class SqlStore:
             _audit(conn, actor, "transition" if change else "update", "issue", str(issue_id),
                    diff)
 
-    def issue_history(self, issue_id: int) -> list[dict[str, Any]]:
-        """Every status change of an issue, oldest first."""
-        q = select(history_t).where(history_t.c.issue_id == issue_id).order_by(history_t.c.id)
+    def issue_history(self, issue_id: int | None) -> list[dict[str, Any]]:
+        """Every status change of an issue (of all issues with None), oldest first."""
+        q = select(history_t).order_by(history_t.c.id)
+        if issue_id is not None:
+            q = q.where(history_t.c.issue_id == issue_id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
