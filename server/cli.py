@@ -188,6 +188,21 @@ def cmd_export_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan_sample(args: argparse.Namespace) -> int:
+    """Draw a reproducible sample of test points for an assessment round."""
+    from geo.sampling import draw_sample
+
+    with opened(_settings(args).database_url) as store:
+        doc = draw_sample(store, args.seed, risk=args.risk)
+    lines = [f"sample of {doc['size']} test points (seed {args.seed}):"]
+    lines += [f"  {p['category_label']}  {p['name']}  [{p['community']}]" for p in doc["points"]]
+    if doc["shortfall"]:
+        lines.append("  not enough points for: " + ", ".join(
+            f"{k} (-{v})" for k, v in doc["shortfall"].items()))
+    _emit(args, doc, "\n".join(lines))
+    return 0
+
+
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -311,6 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="gcj02 for Gaode-based tools")
     db(sp)
     sp.set_defaults(func=cmd_export_data)
+
+    plan = sub.add_parser("plan", help="assessment planning").add_subparsers(dest="command",
+                                                                             required=True)
+    sp = plan.add_parser("sample", help="draw test points per category quota (抽样)")
+    sp.add_argument("--seed", type=int, required=True)
+    sp.add_argument("--risk", action="store_true",
+                    help="weight points by recent and recurring issues nearby")
+    db(sp)
+    sp.set_defaults(func=cmd_plan_sample)
 
     sp = sub.add_parser("gaps", help="coverage-gap analysis (覆盖缺口)")
     sp.add_argument("--days", type=int, default=30,

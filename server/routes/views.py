@@ -13,6 +13,7 @@ from geo.coverage import jurisdiction
 from geo.dashboard import dashboard
 from geo.heatmap import heatmap
 from geo.hotspots import hotspots
+from geo.sampling import draw_sample
 from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
 from geo.tables import table_bytes
@@ -79,6 +80,12 @@ def choropleth_layer(
 def dashboard_figures(user: Reader, store: StoreDep, period: str | None = None) -> dict[str, Any]:
     """KPIs with the previous period, top categories, worst and most improved zones, trend."""
     return dashboard(store, period, scope_unit=user.scope_unit)
+
+
+@router.get("/api/plan/sample")
+def plan_sample(_: Reader, store: StoreDep, seed: int, risk: bool = False) -> dict[str, Any]:
+    """A reproducible sample of test points per category quota, stratified by community."""
+    return draw_sample(store, seed, risk=risk)
 
 
 @router.get("/api/ranking", response_model=None)
