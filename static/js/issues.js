@@ -7,24 +7,10 @@
 
   function el(tag, text, cls) { return window.ccmap.el(tag, text, cls); }
 
-  /* A message at the top of the map that stays until the next one. */
-  function toast(text) {
-    var box = document.getElementById("ccmap-toast");
-    box.textContent = text;
-    box.hidden = false;
-  }
+  function toast(text) { window.ccmap.toast(text); }
 
   function api(state, method, url, body, isForm) {
-    var headers = { "X-CSRF-Token": state.csrfToken() };
-    if (body && !isForm) { headers["Content-Type"] = "application/json"; }
-    return fetch(url, { method: method, credentials: "same-origin", headers: headers,
-                        body: body ? (isForm ? body : JSON.stringify(body)) : undefined })
-      .then(function (r) {
-        return r.json().then(function (b) {
-          if (!r.ok) { throw new Error(b.detail || ("HTTP " + r.status)); }
-          return b;
-        });
-      });
+    return window.ccmap.api(method, url, body, isForm);
   }
 
   function select(name, options, allLabel) {

@@ -411,7 +411,32 @@
     return row;
   }
 
-  window.ccmap = { init: init, popupContent: popupContent, el: el, state: null };
+  /* A JSON call to the API with the session's CSRF header; rejects with the server's reason. */
+  function api(method, url, body, isForm) {
+    var headers = { "X-CSRF-Token": csrfToken() };
+    if (body && !isForm) { headers["Content-Type"] = "application/json"; }
+    return fetch(url, { method: method, credentials: "same-origin", headers: headers,
+                        body: body ? (isForm ? body : JSON.stringify(body)) : undefined })
+      .then(function (r) {
+        return r.json().then(function (b) {
+          if (!r.ok) {
+            var extra = (b.overlaps || []).map(function (o) { return o.message; }).join("；");
+            throw new Error((b.detail || ("HTTP " + r.status)) + (extra ? "：" + extra : ""));
+          }
+          return b;
+        });
+      });
+  }
+
+  /* A message at the bottom of the map that stays until the next one. */
+  function toast(text) {
+    var box = document.getElementById("ccmap-toast");
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  window.ccmap = { init: init, popupContent: popupContent, el: el, api: api, toast: toast,
+                   state: null };
 
   document.addEventListener("DOMContentLoaded", function () {
     if (typeof L === "undefined") {

@@ -9,27 +9,9 @@
 
   function el(tag, text, cls) { return window.ccmap.el(tag, text, cls); }
 
-  function api(state, method, url, body) {
-    var headers = { "X-CSRF-Token": state.csrfToken() };
-    if (body) { headers["Content-Type"] = "application/json"; }
-    return fetch(url, { method: method, credentials: "same-origin", headers: headers,
-                        body: body ? JSON.stringify(body) : undefined })
-      .then(function (r) {
-        return r.json().then(function (b) {
-          if (!r.ok) {
-            var extra = (b.overlaps || []).map(function (o) { return o.message; }).join("；");
-            throw new Error((b.detail || ("HTTP " + r.status)) + (extra ? "：" + extra : ""));
-          }
-          return b;
-        });
-      });
-  }
+  function api(state, method, url, body) { return window.ccmap.api(method, url, body); }
 
-  function toast(text) {
-    var box = document.getElementById("ccmap-toast");
-    box.textContent = text;
-    box.hidden = false;
-  }
+  function toast(text) { window.ccmap.toast(text); }
 
   function warningsText(doc) {
     return (doc.warnings || []).map(function (w) { return w.message; }).join("；");
