@@ -37,6 +37,8 @@ ROLE_LABELS = {Role.admin: "管理员", Role.planner: "规划人员", Role.inspe
 # permission → roles that hold it; the one table every endpoint checks against
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "read": frozenset(Role),
+    # city-wide analyses name every unit's zones: not for a unit user (its scope is its own)
+    "analysis:read": frozenset({Role.admin, Role.planner, Role.inspector, Role.viewer}),
     "layers:write": frozenset({Role.admin, Role.planner}),
     "zones:write": frozenset({Role.admin, Role.planner}),
     "issues:write": frozenset({Role.admin, Role.inspector}),

@@ -38,6 +38,7 @@ LAYERS: list[tuple[Kind | str, bool]] = [
     (Kind.storefront, False), ("choropleth", False), ("gaps", False), ("heat", False),
     ("hotspots", False), (Kind.test_point, True), ("issues", True),
 ]
+CITY_WIDE = {"gaps", "choropleth"}
 EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力", "hotspots": "热点分析",
                 "choropleth": "专题图"}
 DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
@@ -55,6 +56,7 @@ class MapPage:
     is_admin: bool = False
     can_report: bool = False
     can_edit_zones: bool = False
+    analyst: bool = True  # city-wide layers (gaps, choropleth) are hidden from unit users
 
 
 class CcmapLayers(MacroElement):
@@ -75,7 +77,8 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "coords": page.basemap.coords,
         "layers": [{"kind": str(k),
                     "label": LABELS_ZH[k] if isinstance(k, Kind) else EXTRA_LABELS[k],
-                    "visible": on} for k, on in LAYERS],
+                    "visible": on} for k, on in LAYERS
+                   if page.analyst or k not in CITY_WIDE],
         "statuses": statuses,
         "testPointCategories": test_point_categories(),
         "issueCategories": {c: r["label"] for c, r in issue_categories().items()},

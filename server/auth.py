@@ -75,6 +75,7 @@ Reader = Annotated[User, Depends(allowed("read"))]
 LayerWriter = Annotated[User, Depends(allowed("layers:write"))]
 Admin = Annotated[User, Depends(allowed("users:admin"))]
 Auditor = Annotated[User, Depends(allowed("audit:read"))]
+Analyst = Annotated[User, Depends(allowed("analysis:read"))]
 
 
 def secure_cookies(request: Request, settings: SettingsDep) -> bool:

@@ -191,3 +191,15 @@ def test_admin_user_management_validates(client: TestClient, store: Store) -> No
     users: list[dict[str, Any]] = client.get("/api/users").json()
     assert all("password_hash" not in u for u in users)
     assert client.patch("/api/users/ghost", json={"active": False}).status_code == 404
+
+
+def test_city_wide_analyses_are_not_for_unit_users(anon_client: TestClient,
+                                                   people: dict[str, str]) -> None:
+    unit = bearer(anon_client, people["unit"])
+    viewer = bearer(anon_client, people["viewer"])
+    for url in ("/api/coverage", "/api/coverage.geojson", "/api/workload", "/api/choropleth"):
+        assert anon_client.get(url, headers=unit).status_code == 403, url
+        assert anon_client.get(url, headers=viewer).status_code == 200, url
+    # their own figures stay available, scoped
+    assert anon_client.get("/api/heatmap", headers=unit).status_code == 200
+    assert anon_client.get("/api/ranking?level=unit", headers=unit).status_code == 200

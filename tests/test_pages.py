@@ -102,3 +102,12 @@ def test_pages_send_anonymous_users_to_the_login_form(anon_client: TestClient) -
     login = anon_client.get("/login")
     assert login.status_code == 200 and 'id="login-form"' in login.text
     assert anon_client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_unit_users_get_no_city_wide_layers(anon_client: TestClient, store: Store) -> None:
+    add_user(store, "u1", "unit", unit="区教育局")
+    add_user(store, "v1", "viewer")
+    unit_page = anon_client.get("/", headers=bearer(anon_client, "u1")).text
+    viewer_page = anon_client.get("/", headers=bearer(anon_client, "v1")).text
+    assert '"kind": "gaps"' not in unit_page and '"kind": "choropleth"' not in unit_page
+    assert '"kind": "gaps"' in viewer_page and '"kind": "choropleth"' in viewer_page

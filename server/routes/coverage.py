@@ -10,7 +10,7 @@ from shapely.geometry import shape
 from geo import geojson
 from geo.coords import convert_geometry
 from geo.coverage import analyse, gap_features, load_input
-from server.auth import Reader
+from server.auth import Analyst
 from server.deps import StoreDep
 from server.routes.layers import CoordsQuery, GeoJSONResponse, router
 
@@ -18,7 +18,7 @@ DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner wi
 
 
 @router.get("/api/coverage", tags=["coverage"])
-def coverage(_: Reader, store: StoreDep, days: DaysQuery = 30,
+def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30,
              geometry: bool = False) -> dict[str, Any]:
     """Uncovered area, overlaps, uncovered street/alley length, unassigned points, uncovered
     issues and forgotten corners (geometries included with ?geometry=true)."""
@@ -26,7 +26,7 @@ def coverage(_: Reader, store: StoreDep, days: DaysQuery = 30,
 
 
 @router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"])
-def coverage_layer(_: Reader, store: StoreDep, days: DaysQuery = 30,
+def coverage_layer(_: Analyst, store: StoreDep, days: DaysQuery = 30,
                    coords: CoordsQuery = None) -> GeoJSONResponse:
     """The gaps as GeoJSON features (gap = uncovered_area | overlap | uncovered_line)."""
     out = geojson.parse_coords(coords)

@@ -50,7 +50,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    user=f"{user.display_name or user.username}（{ROLE_LABELS[user.role]}）",
                    is_admin=user.role is Role.admin,
                    can_report=user.role in PERMISSIONS["issues:write"],
-                   can_edit_zones=user.role in PERMISSIONS["zones:write"])
+                   can_edit_zones=user.role in PERMISSIONS["zones:write"],
+                   analyst=user.role in PERMISSIONS["analysis:read"])
     return HTMLResponse(render_map_page(page))
 
 

@@ -17,7 +17,7 @@ from geo.sampling import draw_sample
 from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
 from geo.tables import table_bytes
-from server.auth import Reader
+from server.auth import Analyst, Reader
 from server.deps import StoreDep
 from server.routes.issues import issue_query
 
@@ -65,7 +65,7 @@ def hot_and_cold_spots(
 
 @router.get("/api/choropleth")
 def choropleth_layer(
-    user: Reader,
+    user: Analyst,
     store: StoreDep,
     level: str = "zone",
     metric: str = "issues",

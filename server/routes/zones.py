@@ -26,7 +26,7 @@ from geo.zones import (
     suggest_division,
     workload,
 )
-from server.auth import CurrentUser, Reader
+from server.auth import Analyst, CurrentUser, Reader
 from server.deps import SettingsDep, StoreDep
 from server.settings import Settings
 
@@ -174,7 +174,7 @@ def split_segment(feature_id: int, user: CurrentUser, store: StoreDep) -> dict[s
 
 
 @router.get("/api/workload")
-def unit_workload(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
+def unit_workload(_: Analyst, store: StoreDep) -> list[dict[str, Any]]:
     """Per unit: zones, area, km of street and alley, markets, test points, open issues."""
     return workload(store)
 

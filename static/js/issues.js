@@ -192,11 +192,13 @@
         }, 1200);
         box.dispatchEvent(new Event("change"));
       });
-      box.appendChild(el("div", "专题图", "ccmap-legend-title"));
       var level = select("choropleth_level", { zone: "按责任区", community: "按社区" }, null);
       var metric = select("choropleth_metric", cfg.choroplethMetrics, null);
-      box.appendChild(level);
-      box.appendChild(metric);
+      if (state.layers.choropleth) {  // not for unit users
+        box.appendChild(el("div", "专题图", "ccmap-legend-title"));
+        box.appendChild(level);
+        box.appendChild(metric);
+      }
       var exports = el("div", null, "ccmap-exports");
       ["csv", "xlsx"].forEach(function (fmt) {
         var a = el("a", fmt === "csv" ? "导出 CSV" : "导出 Excel");
