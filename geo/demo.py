@@ -459,7 +459,7 @@ class _City:
         streets = self.street_names(metric_points)
         wgs = self.frame.to_wgs84(metric_points)
         lon, lat = shapely.get_x(wgs), shapely.get_y(wgs)
-        routes = route_points(lon, lat, self.zones, self.lines)
+        routes = route_points(lon, lat, self.zones, self.lines, self.communities)
         draws, stretch = self.rng.random(n).tolist(), self.rng.uniform(0.2, 1.6, n).tolist()
         sources = [str(s) for s in self.rng.choice(SOURCES, size=n, p=SOURCE_SHARES)]
         template_picks = self.rng.integers(0, 1000, n).tolist()
@@ -483,7 +483,7 @@ class _City:
                 closed_at=closed, source=sources[k],
                 reporter=REPORTERS.get(sources[k], reporters[k]),
                 zone_id=route.zone_id, unit=route.unit, flags=list(route.flags),
-                cadre=route.cadre))
+                cadre=route.cadre, community=route.community))
         return out
 
 

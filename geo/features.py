@@ -46,6 +46,7 @@ class Issue:
     recurring_of: int | None = None
     flags: list[str] = field(default_factory=list)  # overlap, uncovered, recurring, ...
     cadre: str | None = None  # 路长/街长 of the street segment it lies on
+    community: str | None = None  # 社区 containing it
     duplicate_of: int | None = None
     version: int = 1
     id: int | None = None

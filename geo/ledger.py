@@ -76,9 +76,11 @@ def apply_routes(store: Store, issues: Sequence[Issue]) -> None:
     """Set zone, unit, flags and cadre of issues from the stored zones and streets."""
     zones = store.features(Kind.zone)
     lines = _staffed_lines(store)
-    routes = route_points([i.lon for i in issues], [i.lat for i in issues], zones, lines)
+    routes = route_points([i.lon for i in issues], [i.lat for i in issues], zones, lines,
+                          store.features(Kind.community))
     for issue, r in zip(issues, routes, strict=True):
         issue.zone_id, issue.unit, issue.cadre = r.zone_id, r.unit, r.cadre
+        issue.community = r.community
         issue.flags = [f for f in issue.flags if f not in ("overlap", "uncovered")] + r.flags
 
 
@@ -102,13 +104,11 @@ def create_issues(store: Store, issues: list[Issue], actor: str,
 def reroute_all(store: Store, actor: str) -> int:
     """Re-route every issue after the zones changed; returns how many changed."""
     issues = store.issues()
-    before = [(i.zone_id, i.unit, list(i.flags), i.cadre) for i in issues]
+    before = [(i.zone_id, i.unit, list(i.flags), i.cadre, i.community) for i in issues]
     apply_routes(store, issues)
-    changed = [(i.id, i.zone_id, i.unit, i.flags, i.cadre)
-               for i, b in zip(issues, before, strict=True)
-               if i.id is not None and (i.zone_id, i.unit, i.flags, i.cadre) != b]
-    return store.update_routes([(c[0], c[1], c[2], c[3], c[4]) for c in changed
-                                if c[0] is not None], actor)
+    changed = [i for i, b in zip(issues, before, strict=True)
+               if (i.zone_id, i.unit, i.flags, i.cadre, i.community) != b]
+    return store.update_routes(changed, actor)
 
 
 def import_parsed(store: Store, parsed: IssueImport, actor: str,

@@ -57,6 +57,7 @@ class MapPage:
     can_report: bool = False
     can_edit_zones: bool = False
     analyst: bool = True  # city-wide layers (gaps, choropleth) are hidden from unit users
+    communities: tuple[str, ...] = ()
 
 
 class CcmapLayers(MacroElement):
@@ -84,6 +85,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "issueCategories": {c: r["label"] for c, r in issue_categories().items()},
         "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},
         "choroplethMetrics": METRICS,
+        "communities": list(page.communities),
         "title": page.title,
         "assetsMissing": page.assets_missing,
         "user": page.user,

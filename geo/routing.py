@@ -30,10 +30,12 @@ class Route:
     flags: list[str] = field(default_factory=list)
     other_zones: list[int] = field(default_factory=list)
     cadre: str | None = None
+    community: str | None = None
 
 
 def route_points(lon: Any, lat: Any, zones: list[Feature],
-                 lines: list[Feature] | None = None) -> list[Route]:
+                 lines: list[Feature] | None = None,
+                 communities: list[Feature] | None = None) -> list[Route]:
     """One Route per point (WGS84 lon/lat arrays), vectorized with STRtree."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     routes = [Route() for _ in range(len(lon))]
@@ -59,6 +61,11 @@ def route_points(lon: Any, lat: Any, zones: list[Feature],
     for r in routes:
         if r.zone_id is None:
             r.flags.append("uncovered")
+    if communities:
+        c_tree = shapely.STRtree([c.geometry for c in communities])
+        pts, hits = c_tree.query(points, predicate="within")
+        for p, c in zip(pts.tolist(), hits.tolist(), strict=True):
+            routes[p].community = communities[c].name
     staffed = [f for f in lines or [] if f.properties.get("cadre")]
     if staffed:
         frame = MetricFrame.around(float(lon.mean()), float(lat.mean()))

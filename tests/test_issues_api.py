@@ -271,3 +271,18 @@ def test_xlsx_ledger_import_with_excel_dates(client: TestClient, store: Store,
     assert issues["X-1"].status == "dispatched" and issues["X-1"].source == "grid_patrol"
     assert str(issues["X-1"].reported_at) == "2026-11-19 09:00:00"  # Excel serial 46345.375
     assert issues["X-2"].category == "clutter" and issues["X-2"].status == "closed"
+
+
+def test_issues_know_their_community_and_filter_by_it(client: TestClient, store: Store,
+                                                      zones: list[int]) -> None:
+    store.add_features([Feature(Kind.community, box(121.46, 31.22, 121.4725, 31.25),
+                                name="西社区"),
+                        Feature(Kind.community, box(121.4725, 31.22, 121.49, 31.25),
+                                name="东社区")])
+    west = _report(client, 121.471, 31.231)
+    east = _report(client, 121.475, 31.235)
+    assert (west["community"], east["community"]) == ("西社区", "东社区")
+    listed = client.get("/api/issues", params={"community": "东社区"}).json()
+    assert [i["id"] for i in listed["items"]] == [east["id"]]
+    heat = client.get("/api/heatmap", params={"community": "西社区"}).json()
+    assert heat["total"] == 1

@@ -27,6 +27,7 @@ class IssueQuery:
     statuses: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     units: list[str] = field(default_factory=list)
+    communities: list[str] = field(default_factory=list)
     zone_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -132,9 +133,8 @@ class Store(Protocol):
         """Record an event in an issue's history without changing its status."""
         ...
 
-    def update_routes(self, routes: Sequence[tuple[int, int | None, str | None, list[str],
-                                                   str | None]], actor: str) -> int:
-        """Set zone, unit, flags and cadre of many issues at once."""
+    def update_routes(self, issues: Sequence[Issue], actor: str) -> int:
+        """Store the routing (zone, unit, flags, cadre, community) of many issues at once."""
         ...
 
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:

@@ -83,6 +83,7 @@ issues = Table(
     Column("duplicate_of", Integer),
     Column("cell_x", Integer),
     Column("cell_y", Integer),
+    Column("community", Text),
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
 )

@@ -353,18 +353,18 @@ class SqlStore:
                                                   to_status=status, note=note))
             _audit(conn, actor, "note", "issue", str(issue_id), {"note": note})
 
-    def update_routes(self, routes: Sequence[tuple[int, int | None, str | None, list[str],
-                                                   str | None]], actor: str) -> int:
-        """Set (id, zone_id, unit, flags, cadre) of many issues in one transaction."""
-        if not routes:
+    def update_routes(self, issues: Sequence[Issue], actor: str) -> int:
+        """Store the routing (zone, unit, flags, cadre, community) of many issues at once."""
+        if not issues:
             return 0
         c = issues_t.c
         with self.engine.begin() as conn:
-            for issue_id, zone_id, unit, flags, cadre in routes:
-                conn.execute(update(issues_t).where(c.id == issue_id).values(
-                    zone_id=zone_id, unit=unit, flags=flags, cadre=cadre))
-            _audit(conn, actor, "reroute", "issue", None, {"count": len(routes)})
-        return len(routes)
+            for i in issues:
+                conn.execute(update(issues_t).where(c.id == i.id).values(
+                    zone_id=i.zone_id, unit=i.unit, flags=i.flags, cadre=i.cadre,
+                    community=i.community))
+            _audit(conn, actor, "reroute", "issue", None, {"count": len(issues)})
+        return len(issues)
 
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
@@ -597,7 +597,8 @@ def _issue_conditions(query: IssueQuery) -> list[ColumnElement[bool]]:
     if query.scope_unit is not None:
         conds.append(c.unit == query.scope_unit)
     for col, values in (("category", query.categories), ("status", query.statuses),
-                        ("source", query.sources), ("unit", query.units)):
+                        ("source", query.sources), ("unit", query.units),
+                        ("community", query.communities)):
         if values:
             conds.append(c[col].in_(values))
     if query.zone_id is not None:

@@ -94,7 +94,8 @@ def issue_public(i: Issue, user: User | None = None,
         "description": i.description, "address": i.address, "lon": i.lon, "lat": i.lat,
         "source": i.source, "source_label": sources().get(i.source, i.source),
         "reporter": i.reporter, "external_id": i.external_id, "zone_id": i.zone_id,
-        "unit": i.unit, "cadre": i.cadre, "flags": i.flags, "recurring_of": i.recurring_of,
+        "unit": i.unit, "community": i.community, "cadre": i.cadre, "flags": i.flags,
+        "recurring_of": i.recurring_of,
         "duplicate_of": i.duplicate_of, "version": i.version,
         "overdue": is_overdue(i.status, i.deadline, now),
     }
@@ -112,6 +113,7 @@ def issue_query(
     status: Annotated[list[str] | None, Query()] = None,
     source: Annotated[list[str] | None, Query()] = None,
     unit: Annotated[list[str] | None, Query()] = None,
+    community: Annotated[list[str] | None, Query()] = None,
     zone: int | None = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
@@ -128,7 +130,8 @@ def issue_query(
     if sort not in ISSUE_SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(ISSUE_SORTS)}")
     return IssueQuery(categories=category or [], statuses=status or [], sources=source or [],
-                      units=unit or [], zone_id=zone, since=since, until=until,
+                      units=unit or [], communities=community or [], zone_id=zone,
+                      since=since, until=until,
                       bbox=parse_bbox(bbox), overdue=overdue, recurring=recurring,
                       scope_unit=user.scope_unit, sort=sort,
                       offset=(page - 1) * page_size, limit=page_size)

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from geo.accounts import PERMISSIONS, ROLE_LABELS, Role, User
 from geo.basemaps import resolve_basemap
 from geo.errors import CcmapError
+from geo.kinds import Kind
 from geo.mapview import MapPage, render_map_page
 from geo.store import Store
 from server.auth import optional_user
@@ -51,7 +52,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    is_admin=user.role is Role.admin,
                    can_report=user.role in PERMISSIONS["issues:write"],
                    can_edit_zones=user.role in PERMISSIONS["zones:write"],
-                   analyst=user.role in PERMISSIONS["analysis:read"])
+                   analyst=user.role in PERMISSIONS["analysis:read"],
+                   communities=tuple(c.name for c in store.features(Kind.community)))
     return HTMLResponse(render_map_page(page))
 
 

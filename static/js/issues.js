@@ -146,7 +146,10 @@
         o[k] = cfg.statuses[k].label; return o;
       }, {}), "全部状态");
       var src = select("source", cfg.sources, "全部来源");
-      [cat, st, src].forEach(function (s) { box.appendChild(s); });
+      var com = select("community", (cfg.communities || []).reduce(function (o, n) {
+        o[n] = n; return o;
+      }, {}), "全部社区");
+      [cat, st, src, com].forEach(function (s) { box.appendChild(s); });
       var from = el("input"); from.type = "date"; from.name = "from"; from.title = "起始日期";
       var to = el("input"); to.type = "date"; to.name = "to"; to.title = "截止日期";
       box.appendChild(from);
@@ -248,7 +251,7 @@
           return;
         }
         var params = new URLSearchParams();
-        ["category", "status", "source", "from", "to"].forEach(function (n) {
+        ["category", "status", "source", "community", "from", "to"].forEach(function (n) {
           if (box[n].value) { params.append(n, box[n].value); }
         });
         if (+slider.value < 26) {  // one week, counted back from the current week's Monday

@@ -204,9 +204,27 @@
           group.addLayer(L.heatLayer(points, { radius: 18, blur: 15, max: doc.max || 1,
                                                maxZoom: map.getZoom() }));
           state.counts.heat = doc.total;
+          heatLegend(group, doc);
         })
         .catch(function (err) { state.errors.push(String(err)); })
         .finally(function () { state.loading -= 1; });
+    }
+
+    function heatLegend(group, doc) {
+      var box = document.getElementById("ccmap-heat-legend");
+      if (!box) {
+        box = el("div", null, "ccmap-legend ccmap-heat-legend");
+        box.id = "ccmap-heat-legend";
+        map.getContainer().appendChild(box);
+        map.on("overlayremove", function (e) {
+          if (e.layer === group && box.parentNode) { box.remove(); }
+        });
+      }
+      box.textContent = "";
+      box.appendChild(el("div", "问题热力（" + doc.total + " 个问题）", "ccmap-legend-title"));
+      box.appendChild(el("div", null, "ccmap-heat-ramp"));
+      box.appendChild(el("div", "少 → 多（每格最多 " + doc.max + " 个，格宽约 " +
+                         Math.round(doc.cell_deg * 111000) + " 米）"));
     }
 
     function load(kind) {

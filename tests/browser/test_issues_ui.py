@@ -118,3 +118,14 @@ def test_ledger_upload_from_the_page_reports_rows(page: Any, live_server: str,
         page.click(".ccmap-exports a[data-format=csv]")
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert text.startswith("编号,外部编号,问题类型") and "UI-1" in text
+
+
+def test_community_filter_limits_the_issue_layer(page: Any, live_server: str) -> None:
+    login(page, live_server, "viewer")
+    _ready(page)
+    page.select_option(".ccmap-filter select[name=community]", "豫园社区")
+    page.wait_for_function("window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.issueFilter.includes('community')")
+    with _api(live_server, "viewer") as api:
+        total = api.get("/api/issues", params={"community": "豫园社区", "page_size": 1}).json()
+    assert page.evaluate("window.ccmap.state.counts.issues") == total["total"] > 0

@@ -128,6 +128,7 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
     page.wait_for_function("window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.heat > 0")
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert "问题热力" in page.inner_text("#ccmap-heat-legend")
     painted = page.evaluate("""() => {
         const c = document.querySelector('canvas.leaflet-heatmap-layer');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
