@@ -76,8 +76,11 @@
     });
   }
 
+  var currentPeriod = "";
+
   function ranking(period) {
-    var q = "/api/ranking?level=community" + (period ? "&period=" + period : "");
+    var level = document.getElementById("ranking-level").value;
+    var q = "/api/ranking?level=" + level + (period ? "&period=" + period : "");
     get(q).then(function (rows) {
       var tbody = document.querySelector("#ranking tbody");
       tbody.textContent = "";
@@ -93,6 +96,7 @@
   }
 
   function load(period) {
+    currentPeriod = period;
     get("/api/dashboard" + (period ? "?period=" + encodeURIComponent(period) : ""))
       .then(render);
     ranking(period ? encodeURIComponent(period) : "");
@@ -100,6 +104,9 @@
 
   get("/api/ranking/formula").then(function (f) {
     document.getElementById("formula").textContent = f.formula + "（" + f.notes + "）";
+  });
+  document.getElementById("ranking-level").addEventListener("change", function () {
+    ranking(currentPeriod ? encodeURIComponent(currentPeriod) : "");
   });
   document.getElementById("period-go").addEventListener("click", function () {
     load(document.getElementById("period").value.trim());

@@ -28,6 +28,9 @@ def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
     assert page.locator(".trend-col").count() == 12
     assert page.locator("#ranking tbody tr").count() == 6
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.select_option("#ranking-level", "zone")
+    page.wait_for_function("document.querySelectorAll('#ranking tbody tr').length > 6")
+    assert "level=zone" in page.get_attribute("#ranking-csv", "href")
     if api["top_categories"]:
         first = api["top_categories"][0]
         page.locator("#top-categories a").first.click()
