@@ -177,6 +177,22 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_map(args: argparse.Namespace) -> int:
+    """A map snapshot: offline HTML, PNG or PDF."""
+    from geo.geojson import parse_bbox
+    from geo.snapshot import export_map
+
+    options: dict[str, Any] = {}
+    if Path(args.out).suffix.lower() == ".png":
+        options = {"width": args.width, "height": args.height, "scale": args.scale}
+    elif Path(args.out).suffix.lower() == ".pdf":
+        options = {"paper": args.paper, "landscape": not args.portrait}
+    with opened(_settings(args).database_url) as store:
+        doc = export_map(store, Path(args.out), args.view, parse_bbox(args.bbox), **options)
+    _emit(args, doc, f"wrote {doc['out']} ({doc['bytes'] / 1e3:.0f} kB)")
+    return 0
+
+
 def cmd_export_data(args: argparse.Namespace) -> int:
     """Export every layer and the issue ledger (GeoPackage, GeoJSON, CSV, xlsx)."""
     from geo.export import export_data
@@ -320,6 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     exports = sub.add_parser("export", help="export data").add_subparsers(dest="command",
                                                                           required=True)
+    sp = exports.add_parser("map", help="map snapshot: .html (offline) .png .pdf")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--view", default="main", choices=["main", "zones", "issues"])
+    sp.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat (default: all data)")
+    sp.add_argument("--width", type=int, default=1600)
+    sp.add_argument("--height", type=int, default=1100)
+    sp.add_argument("--scale", type=float, default=1.0, help="PNG pixel ratio")
+    sp.add_argument("--paper", default="A4", choices=["A4", "A3"])
+    sp.add_argument("--portrait", action="store_true", help="PDF portrait (default landscape)")
+    db(sp)
+    sp.set_defaults(func=cmd_export_map)
     sp = exports.add_parser("data", help="every layer and the ledger: .gpkg .geojson .csv .xlsx")
     sp.add_argument("--out", required=True)
     sp.add_argument("--coords", default="wgs84", choices=["wgs84", "gcj02"],

@@ -1,0 +1,163 @@
+"""Map snapshots: a standalone HTML file that works offline (Leaflet and the view's data
+inlined; issues aggregated into grid cells so the file stays small), and PNG/PDF renderings of
+it in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from geo.errors import InvalidInput
+from geo.geojson import collection, feature_json
+from geo.heatmap import heatmap
+from geo.kinds import LABELS_ZH, Kind, reference_table
+from geo.mapview import STATIC
+from geo.store import BBox, IssueQuery, Store
+
+LAYER_STYLE = {
+    Kind.subdistrict: {"color": "#444", "weight": 3, "dashArray": "8 6", "fill": False},
+    Kind.community: {"color": "#6a3d9a", "weight": 2, "dashArray": "4 4", "fillOpacity": 0.03},
+    Kind.zone: {"color": "#1f78b4", "weight": 2, "fillOpacity": 0.15},
+    Kind.street: {"color": "#c0392b", "weight": 2.5, "opacity": 0.75},
+    Kind.alley: {"color": "#ff7f00", "weight": 3, "dashArray": "2 4"},
+    Kind.market: {"color": "#33a02c", "weight": 2, "fillOpacity": 0.4},
+}
+VIEWS = {"main": [Kind.subdistrict, Kind.community, Kind.zone, Kind.street, Kind.alley,
+                  Kind.market, Kind.test_point],
+         "zones": [Kind.subdistrict, Kind.zone, Kind.street, Kind.alley],
+         "issues": [Kind.subdistrict, Kind.community, Kind.street]}
+ATTRIBUTION = "© OpenStreetMap contributors"
+
+
+class _Header(MacroElement):
+    """Title, date, north arrow, legend and attribution drawn over the snapshot."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "SnapshotHeader"
+        self.info = info
+        self._template = Template((STATIC / "templates" / "snapshot.j2").read_text("utf-8"))
+
+
+def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
+                  title: str = "创城点位地图") -> str:
+    """A self-contained HTML map of the view (no request leaves the file)."""
+    if view not in VIEWS:
+        raise InvalidInput(f"view must be one of {', '.join(VIEWS)}")
+    bounds = bbox or store.extent()
+    if bounds is None:
+        raise InvalidInput("nothing to draw: the store is empty")
+    minx, miny, maxx, maxy = bounds
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
+                   control_scale=True, zoom_start=15)
+    m.default_js = []
+    m.default_css = []
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    counts: dict[str, int] = {}
+    for kind in VIEWS[view]:
+        rows = store.features(kind, bbox=bounds)
+        counts[kind.value] = len(rows)
+        if not rows:
+            continue
+        style = LAYER_STYLE.get(kind, {"color": "#222"})
+        folium.GeoJson(collection(feature_json(f) for f in rows), name=LABELS_ZH[kind],
+                       style_function=lambda _f, s=style: s,
+                       marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9,
+                                                  color="#222", fill_color="#1f78b4"),
+                       tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["名称"]),
+                       ).add_to(m)
+    cells = heatmap(store.issue_cells(IssueQuery(bbox=bounds)), 0, 16)
+    total = int(sum(c[2] for c in cells["cells"]))
+    counts["issues"] = total
+    issue_layer = folium.FeatureGroup(name=f"问题（{total}，按格汇总）")
+    top = max((c[2] for c in cells["cells"]), default=1)
+    for lon, lat, n in cells["cells"]:
+        folium.CircleMarker([lat, lon], radius=3 + 9 * (n / top) ** 0.5, weight=0,
+                            fill=True, fill_color="#e6194b", fill_opacity=0.55,
+                            tooltip=f"{int(n)} 个问题").add_to(issue_layer)
+    issue_layer.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    statuses = [(r["label"], r["color"]) for r in reference_table("issue_statuses")]
+    _Header({"title": title, "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
+             "attribution": ATTRIBUTION, "counts": counts, "statuses": statuses,
+             "layers": [(LABELS_ZH[k], LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
+                        for k in VIEWS[view]]}).add_to(m)
+    html: str = m.get_root().render()
+    return _inline_assets(html)
+
+
+def _inline_assets(html: str) -> str:
+    """Put Leaflet's CSS and JS into the page so the file works without a server."""
+    modules = STATIC / "node_modules" / "leaflet" / "dist"
+    if not (modules / "leaflet.js").exists():
+        raise InvalidInput("front-end assets are missing: run ./run.sh setup (npm ci)")
+    css = (modules / "leaflet.css").read_text("utf-8")
+    js = (modules / "leaflet.js").read_text("utf-8")
+    head = Element(f"<style>{css}</style><script>{js}</script>").render()
+    return html.replace("<head>", "<head>" + head, 1)
+
+
+def external_urls(html: str) -> list[str]:
+    """Resources (script/img src, stylesheet links, CSS url()) that would need the network;
+    plain hyperlinks such as the attribution's do not load anything."""
+    found = re.findall(r'src="((?:https?:)?//[^"]+)"', html)
+    found += re.findall(r'<link[^>]*href="((?:https?:)?//[^"]+)"', html)
+    found += re.findall(r'url\((?:["\']?)((?:https?:)?//[^)"\']+)', html)
+    return found
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or CCMAP_CHROMIUM), or InvalidInput naming the package to install."""
+    path = os.environ.get("CCMAP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        raise InvalidInput("PNG/PDF export needs Chromium: apt-get install chromium "
+                           "(or set CCMAP_CHROMIUM); HTML export works without it")
+    return path
+
+
+def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
+           scale: float = 1.0, paper: str = "A4", landscape: bool = True) -> None:
+    """Render the HTML snapshot to PNG (size, scale) or PDF (A4/A3, orientation)."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=args)
+        page = browser.new_page(viewport={"width": width, "height": height},
+                                device_scale_factor=scale)
+        page.goto(html_file.resolve().as_uri())
+        page.wait_for_timeout(800)
+        if out.suffix.lower() == ".png":
+            page.screenshot(path=str(out))
+        else:
+            page.pdf(path=str(out), format=paper, landscape=landscape, print_background=True)
+        browser.close()
+
+
+def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
+               **options: Any) -> dict[str, Any]:
+    """Write a snapshot to out: .html (offline), .png or .pdf."""
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".png", ".pdf"):
+        raise InvalidInput("snapshot format must be .html, .png or .pdf")
+    html = snapshot_html(store, view, bbox)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".html":
+        out.write_text(html, encoding="utf-8")
+    else:
+        tmp = out.with_suffix(".snapshot.html")
+        tmp.write_text(html, encoding="utf-8")
+        try:
+            render(tmp, out, **options)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return {"out": str(out), "bytes": out.stat().st_size, "view": view}

@@ -1,0 +1,75 @@
+"""`ccmap export map`: offline HTML, PNG and PDF snapshots of the demo city."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from geo.demo import build_demo
+from geo.kinds import Kind
+from geo.snapshot import chromium_path, external_urls
+from geo.store import open_store
+from server.cli import main
+from tests.conftest import missing
+
+
+@pytest.fixture
+def demo_url(tmp_path: Path) -> str:
+    """A demo database on SQLite (the snapshot reads the store like the map page)."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    store = open_store(url)
+    build_demo(store)
+    store.close()
+    return url
+
+
+def test_html_snapshot_is_self_contained(demo_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "map.html"
+    assert main(["export", "map", "--out", str(out), "--db", demo_url]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert external_urls(html) == []  # works with no network
+    assert "L.map(" in html and "创城点位地图" in html and "OpenStreetMap" in html
+    store = open_store(demo_url)
+    try:
+        market = store.features(Kind.market)[0].name
+        issues = store.issue_count()
+    finally:
+        store.close()
+    def inlined(text: str) -> bool:  # folium writes non-ASCII in JSON as \uXXXX escapes
+        return text in html or json.dumps(text)[1:-1] in html
+
+    assert inlined(market)  # the view's data is inlined
+    assert inlined(f"问题（{issues}，按格汇总）")
+    assert out.stat().st_size < 5_000_000  # issues aggregated, not thousands of markers
+
+
+def test_bbox_limits_the_snapshot(demo_url: str, tmp_path: Path) -> None:
+    whole, part = tmp_path / "whole.html", tmp_path / "part.html"
+    assert main(["export", "map", "--out", str(whole), "--db", demo_url]) == 0
+    assert main(["export", "map", "--out", str(part), "--db", demo_url,
+                 "--bbox", "121.465,31.225,121.470,31.230"]) == 0
+    assert part.stat().st_size < whole.stat().st_size
+    assert main(["export", "map", "--out", str(tmp_path / "x.svg"), "--db", demo_url]) == 2
+
+
+def test_png_and_pdf_render_in_chromium(demo_url: str, tmp_path: Path) -> None:
+    try:
+        chromium_path()
+    except Exception as exc:
+        missing(str(exc))
+    png, pdf = tmp_path / "map.png", tmp_path / "map.pdf"
+    assert main(["export", "map", "--out", str(png), "--db", demo_url, "--width", "1200",
+                 "--height", "800"]) == 0
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 60_000  # drawn, not blank
+    assert main(["export", "map", "--out", str(pdf), "--db", demo_url, "--paper", "A3"]) == 0
+    assert pdf.read_bytes()[:4] == b"%PDF"
+    if shutil.which("pdftotext") is None:
+        missing("pdftotext not installed (apt-get install poppler-utils)")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "创城点位地图" in text and "图例" in text and "OpenStreetMap" in text
