@@ -48,7 +48,7 @@ class _Header(MacroElement):
 
 
 def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
-                  title: str = "创城点位地图") -> str:
+                  title: str = "创城点位地图", issues: IssueQuery | None = None) -> str:
     """A self-contained HTML map of the view (no request leaves the file)."""
     if view not in VIEWS:
         raise InvalidInput(f"view must be one of {', '.join(VIEWS)}")
@@ -74,7 +74,9 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
                                                   color="#222", fill_color="#1f78b4"),
                        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["名称"]),
                        ).add_to(m)
-    cells = heatmap(store.issue_cells(IssueQuery(bbox=bounds)), 0, 16)
+    query = issues or IssueQuery()
+    query.bbox = bounds
+    cells = heatmap(store.issue_cells(query), 0, 16)
     total = int(sum(c[2] for c in cells["cells"]))
     counts["issues"] = total
     issue_layer = folium.FeatureGroup(name=f"问题（{total}，按格汇总）")
@@ -144,12 +146,12 @@ def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
 
 
 def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
-               **options: Any) -> dict[str, Any]:
+               issues: IssueQuery | None = None, **options: Any) -> dict[str, Any]:
     """Write a snapshot to out: .html (offline), .png or .pdf."""
     suffix = out.suffix.lower()
     if suffix not in (".html", ".png", ".pdf"):
         raise InvalidInput("snapshot format must be .html, .png or .pdf")
-    html = snapshot_html(store, view, bbox)
+    html = snapshot_html(store, view, bbox, issues=issues)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".html":
         out.write_text(html, encoding="utf-8")

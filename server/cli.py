@@ -193,6 +193,16 @@ def cmd_export_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Weekly (2026-W47) or monthly (2026-11) bulletin as PDF or HTML."""
+    from geo.bulletin import write_bulletin
+
+    with opened(_settings(args).database_url) as store:
+        doc = write_bulletin(store, args.period, Path(args.out))
+    _emit(args, doc, f"wrote {doc['out']} ({doc['period']}, {doc['bytes'] / 1e3:.0f} kB)")
+    return 0
+
+
 def cmd_export_data(args: argparse.Namespace) -> int:
     """Export every layer and the issue ledger (GeoPackage, GeoJSON, CSV, xlsx)."""
     from geo.export import export_data
@@ -362,6 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight points by recent and recurring issues nearby")
     db(sp)
     sp.set_defaults(func=cmd_plan_sample)
+
+    sp = sub.add_parser("report", help="weekly or monthly bulletin (周通报) as .pdf or .html")
+    sp.add_argument("--period", required=True, help="2026-W47 (week) or 2026-11 (month)")
+    sp.add_argument("--out", required=True)
+    db(sp)
+    sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("gaps", help="coverage-gap analysis (覆盖缺口)")
     sp.add_argument("--days", type=int, default=30,

@@ -1,0 +1,114 @@
+"""Weekly/monthly bulletins (周通报/工作简报): KPIs against the previous period, the issue map,
+the community ranking, overdue issues by unit, recurring issues and the closed issues with their
+before/after photos, as HTML or PDF (rendered by headless Chromium with the system's CJK font,
+which the PDF embeds)."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from geo.dashboard import dashboard
+from geo.errors import InvalidInput
+from geo.kinds import issue_categories
+from geo.lifecycle import UNHANDLED
+from geo.mapview import STATIC
+from geo.scoring import parse_period, ranking
+from geo.snapshot import export_map
+from geo.store import IssueQuery, Store
+
+MAX_ROWS = 60
+KPI_LABELS = [("new", "新增问题"), ("closed", "结案"), ("overdue", "超期"), ("recurring", "回潮"),
+              ("rectification_rate", "整改率"), ("on_time_closure_rate", "按期结案率")]
+
+
+def _fmt(key: str, value: Any) -> str:
+    return f"{value * 100:.1f}%" if key.endswith("rate") else str(value)
+
+
+def bulletin_context(store: Store, period: str, now: datetime | None = None,
+                     with_map: bool = True) -> dict[str, Any]:
+    """Everything the bulletin template shows."""
+    now = now or datetime.now()
+    start, end, label = parse_period(period, now)
+    dash = dashboard(store, label, now)
+    cats = issue_categories()
+    issues, _ = store.query_issues(IssueQuery(since=start, until=end, sort="reported_at",
+                                              limit=10_000_000))
+
+    def row(i: Any) -> dict[str, Any]:
+        return {"id": i.id, "unit": i.unit, "address": i.address, "recurring_of": i.recurring_of,
+                "category_label": cats.get(i.category, {}).get("label", i.category),
+                "deadline": f"{i.deadline:%m-%d %H:%M}" if i.deadline else "",
+                "reported_at": f"{i.reported_at:%m-%d %H:%M}" if i.reported_at else "",
+                "closed_at": f"{i.closed_at:%m-%d %H:%M}" if i.closed_at else ""}
+
+    overdue = sorted((i for i in issues if i.status in UNHANDLED and i.deadline
+                      and i.deadline < min(end, now)), key=lambda i: (i.unit or "", i.id or 0))
+    closed = []
+    for i in [i for i in issues if i.status == "closed"][:MAX_ROWS]:
+        r = row(i)
+        r["photos"] = []
+        for p in store.photos(i.id or 0):
+            meta, data = store.photo(p["id"])
+            r["photos"].append({"stage": meta["stage"], "content_type": meta["content_type"],
+                                "data": base64.b64encode(data).decode()})
+        closed.append(r)
+    map_png = ""
+    if with_map:
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "map.png"
+            try:
+                export_map(store, png, "issues", issues=IssueQuery(since=start, until=end),
+                           width=1400, height=900)
+                map_png = base64.b64encode(png.read_bytes()).decode()
+            except InvalidInput:
+                map_png = ""  # no Chromium: the bulletin goes out without the map
+    rank = ranking(store, "community", label, now)
+    return {
+        "title": f"创城工作周通报（{label}）" if "W" in label else f"创城工作简报（{label}）",
+        "period": label, "start": f"{start:%Y-%m-%d}",
+        "end": f"{end - timedelta(days=1):%Y-%m-%d}",
+        "issued": f"{now:%Y年%m月%d日}",
+        "kpi_rows": [(lab, (_fmt(k, dash["kpis"][k]), _fmt(k, dash["previous"][k])))
+                     for k, lab in KPI_LABELS],
+        "ranking": rank["rows"], "formula": rank["formula"],
+        "overdue": [row(i) for i in overdue[:MAX_ROWS]],
+        "recurring": [row(i) for i in issues if i.recurring_of is not None][:MAX_ROWS],
+        "closed": closed, "map_png": map_png,
+    }
+
+
+def render_bulletin(context: dict[str, Any]) -> str:
+    """The bulletin as HTML."""
+    env = Environment(loader=FileSystemLoader(STATIC / "templates"),
+                      autoescape=select_autoescape(["html", "j2"]))
+    return env.get_template("bulletin.html.j2").render(**context)
+
+
+def write_bulletin(store: Store, period: str, out: Path) -> dict[str, Any]:
+    """Write the bulletin to out (.html or .pdf)."""
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".pdf"):
+        raise InvalidInput("the bulletin is written as .pdf or .html")
+    context = bulletin_context(store, period)
+    html = render_bulletin(context)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".html":
+        out.write_text(html, encoding="utf-8")
+    else:
+        from geo.snapshot import render
+
+        tmp = out.with_suffix(".bulletin.html")
+        tmp.write_text(html, encoding="utf-8")
+        try:
+            render(tmp, out, paper="A4", landscape=False)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return {"out": str(out), "period": context["period"], "bytes": out.stat().st_size,
+            "overdue": len(context["overdue"]), "map": bool(context["map_png"])}

@@ -1,0 +1,69 @@
+"""`ccmap report`: the weekly bulletin in HTML and PDF, with Chinese text and photos."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from geo.demo import build_demo
+from geo.snapshot import chromium_path
+from geo.store import IssueQuery, open_store
+from server.cli import main
+from tests.conftest import missing
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+def demo_url(tmp_path: Path) -> tuple[str, str]:
+    """A demo database and the ISO week of its last full week, with a photo on a closed issue."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    store = open_store(url)
+    build_demo(store)
+    last_week = datetime.now() - timedelta(days=7)
+    year, week, _ = last_week.isocalendar()
+    start = datetime.fromisocalendar(year, week, 1)
+    closed, _ = store.query_issues(IssueQuery(since=start, until=start + timedelta(days=7),
+                                              statuses=["closed"], limit=1))
+    store.add_photo(closed[0].id or 0, "after", "after.png", "image/png", PNG, "test")
+    store.close()
+    return url, f"{year}-W{week:02d}"
+
+
+def test_html_bulletin_has_every_section(demo_url: tuple[str, str], tmp_path: Path) -> None:
+    url, period = demo_url
+    out = tmp_path / "bulletin.html"
+    assert main(["report", "--period", period, "--out", str(out), "--db", url]) == 0
+    html = out.read_text(encoding="utf-8")
+    for heading in ("创城工作周通报", "一、总体情况", "三、社区排名", "四、超期未整改问题",
+                    "五、回潮问题", "六、本期结案问题", "© OpenStreetMap contributors"):
+        assert heading in html
+    assert "data:image/png;base64," in html  # the after-photo of a closed issue
+    assert main(["report", "--period", "2026-11", "--out", str(tmp_path / "m.html"),
+                 "--db", url]) == 0
+    assert "创城工作简报（2026-11）" in (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert main(["report", "--period", "soon", "--out", str(out), "--db", url]) == 2
+
+
+def test_pdf_bulletin_text_is_extractable_chinese(demo_url: tuple[str, str],
+                                                  tmp_path: Path) -> None:
+    try:
+        chromium_path()
+    except Exception as exc:
+        missing(str(exc))
+    if shutil.which("pdftotext") is None:
+        missing("pdftotext not installed (apt-get install poppler-utils)")
+    url, period = demo_url
+    out = tmp_path / "bulletin.pdf"
+    assert main(["report", "--period", period, "--out", str(out), "--db", url]) == 0
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert f"创城工作周通报（{period}）" in text
+    assert "社区排名" in text and "福佑社区" in text and "整改率" in text
+    images = subprocess.run(["pdfimages", "-list", str(out)], capture_output=True, text=True,
+                            check=True).stdout
+    assert len(images.splitlines()) > 2  # the map snapshot (and photos) are in the PDF
