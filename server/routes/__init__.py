@@ -8,6 +8,7 @@ from server.routes import (
     admin,
     auth,
     coverage,  # noqa: F401 - registers its routes on the layers router
+    exports,
     health,
     issues,
     layers,
@@ -31,5 +32,6 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(open311.router)
     app.include_router(zones.router)
     app.include_router(views.router)
+    app.include_router(exports.router)
     app.include_router(pages.router)
     pages.mount_static(app, settings)

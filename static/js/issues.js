@@ -215,6 +215,34 @@
         exports.appendChild(a);
       });
       box.appendChild(exports);
+      if (state.layers.choropleth) {  // analysts (not unit users) export maps and bulletins
+        var snaps = el("div", null, "ccmap-exports ccmap-snapshots");
+        ["png", "pdf", "html"].forEach(function (fmt) {
+          var a = el("a", "快照 " + fmt.toUpperCase());
+          a.href = "#";
+          a.dataset.format = fmt;
+          a.addEventListener("click", function (ev) {
+            ev.preventDefault();
+            var b = state.map.getBounds();
+            window.location.assign("/api/export/map?format=" + fmt + "&bbox=" +
+              [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+                .map(function (v) { return v.toFixed(6); }).join(","));
+          });
+          snaps.appendChild(a);
+        });
+        var report = el("a", "周通报 PDF", "ccmap-report-link");
+        report.href = "#";
+        report.addEventListener("click", function (ev) {
+          ev.preventDefault();
+          var period = window.prompt("通报周期（如 2026-W47 或 2026-11）", "");
+          if (period) {
+            window.location.assign("/api/report?format=pdf&period=" +
+                                   encodeURIComponent(period));
+          }
+        });
+        snaps.appendChild(report);
+        box.appendChild(snaps);
+      }
       if (cfg.canReport) {
         var imp = el("label", "导入台账 (CSV/Excel)", "ccmap-import");
         var file = el("input");

@@ -40,3 +40,16 @@ def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
         cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
             .map(l => l.feature.properties.category))]""")
         assert cats == [first["code"]]
+
+
+def test_snapshot_and_bulletin_download_from_the_page(page: Any, live_server: str) -> None:
+    login(page, live_server, "viewer")
+    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0")
+    with page.expect_download(timeout=60_000) as download:
+        page.click(".ccmap-snapshots a[data-format=png]")
+    data = open(download.value.path(), "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+    page.once("dialog", lambda d: d.accept("2026-11"))
+    with page.expect_download(timeout=60_000) as download:
+        page.click(".ccmap-report-link")
+    assert open(download.value.path(), "rb").read()[:4] == b"%PDF"
