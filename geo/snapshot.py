@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,14 @@ def chromium_path() -> str:
 def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
            scale: float = 1.0, paper: str = "A4", landscape: bool = True) -> None:
     """Render the HTML snapshot to PNG (size, scale) or PDF (A4/A3, orientation)."""
+    # Playwright's sync API refuses to run where an asyncio loop is running (a server, or
+    # another Playwright session): a worker thread has none.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_render, html_file, out, width, height, scale, paper, landscape).result()
+
+
+def _render(html_file: Path, out: Path, width: int, height: int, scale: float, paper: str,
+            landscape: bool) -> None:
     from playwright.sync_api import sync_playwright
 
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,9 +48,9 @@ def test_snapshot_and_bulletin_download_from_the_page(page: Any, live_server: st
     page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0")
     with page.expect_download(timeout=60_000) as download:
         page.click(".ccmap-snapshots a[data-format=png]")
-    data = open(download.value.path(), "rb").read()
+    data = Path(download.value.path()).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
     page.once("dialog", lambda d: d.accept("2026-11"))
     with page.expect_download(timeout=60_000) as download:
         page.click(".ccmap-report-link")
-    assert open(download.value.path(), "rb").read()[:4] == b"%PDF"
+    assert Path(download.value.path()).read_bytes()[:4] == b"%PDF"
