@@ -201,7 +201,9 @@ def _forgotten(data: CoverageInput, frame: MetricFrame, m_zones: Any, now: datet
         if len(pts):
             _, hit = shapely.STRtree(m_zones).query(pts, predicate="within")
             active = set(hit.tolist())
-        quiet_zones = [{"id": z.id, "name": z.name, "unit": z.properties.get("unit")}
+        quiet_zones = [{"id": z.id, "name": z.name, "unit": z.properties.get("unit"),
+                        "lon": z.geometry.representative_point().x,
+                        "lat": z.geometry.representative_point().y}
                        for k, z in enumerate(data.zones) if k not in active]
     test_points = [p for p in data.points if p.kind is Kind.test_point]
     quiet_points = []
@@ -212,7 +214,8 @@ def _forgotten(data: CoverageInput, frame: MetricFrame, m_zones: Any, now: datet
             _, hit = shapely.STRtree(pts).query(m_tp, predicate="dwithin",
                                                 distance=ACTIVITY_RADIUS_M)
             active = set(_.tolist())
-        quiet_points = [{"id": p.id, "name": p.name, "category": p.category}
+        quiet_points = [{"id": p.id, "name": p.name, "category": p.category,
+                         "lon": p.geometry.centroid.x, "lat": p.geometry.centroid.y}
                         for k, p in enumerate(test_points) if k not in active]
     return {"days": days, "zones": quiet_zones, "test_points": quiet_points}
 
@@ -232,4 +235,12 @@ def gap_features(report: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"type": "Feature", "geometry": p["geometry"],
                     "properties": {"gap": "uncovered_line", "name": p["name"],
                                    "kind": p["kind"], "uncovered_m": p["uncovered_m"]}})
+    points = [("unassigned_point", p) for p in report.get("unassigned_points", [])]
+    forgotten = report.get("forgotten", {})
+    points += [("forgotten_zone", z) for z in forgotten.get("zones", [])]
+    points += [("forgotten_point", p) for p in forgotten.get("test_points", [])]
+    for gap, p in points:
+        out.append({"type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+                    "properties": {"gap": gap, "name": p["name"], "days": forgotten.get("days")}})
     return out

@@ -102,7 +102,10 @@ def test_api_cli_and_layer_on_both_backends(client: TestClient, store: Store, db
     assert report["uncovered_area"]["area_m2"] == pytest.approx(expected, rel=0.005)
     assert report["uncovered_area"]["polygons"][0]["geometry"] is None
     layer = client.get("/api/coverage.geojson").json()
-    assert [f["properties"]["gap"] for f in layer["features"]] == ["uncovered_area"]
+    assert [f["properties"]["gap"] for f in layer["features"]] == [
+        "uncovered_area", "forgotten_zone"]  # no issue at all in the zone for 30 days
+    quiet = layer["features"][1]
+    assert quiet["geometry"]["type"] == "Point" and quiet["properties"]["name"] == "西区"
     assert main(["gaps", "--db", db_url, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["uncovered_area"]["area_m2"] == report["uncovered_area"]["area_m2"]

@@ -146,6 +146,11 @@
           return L.extend({ pane: pane }, STYLE[kind] || {});
         },
         pointToLayer: function (f, latlng) {
+          if (kind === "gaps") {
+            return L.circleMarker(latlng, { radius: 8, color: "#d00", weight: 3, pane: pane,
+              dashArray: f.properties.gap === "unassigned_point" ? null : "3 3",
+              fillColor: "#fff", fillOpacity: 0.6 });
+          }
           if (kind === "issues") {
             var st = cfg.statuses[f.properties.status] || { color: "#555" };
             return L.circleMarker(latlng, { radius: 6, color: "#fff", weight: 1, pane: pane,
@@ -286,7 +291,8 @@
                      "-2": "#67a9cf", "-3": "#2166ac" };
   var CLASS_COLORS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
   var GAP_LABELS = { uncovered_area: "未覆盖区域", overlap: "责任区重叠",
-                     uncovered_line: "无人负责的路段" };
+                     uncovered_line: "无人负责的路段", unassigned_point: "无责任单位的点位",
+                     forgotten_zone: "长期无活动的责任区", forgotten_point: "长期无活动的测评点位" };
 
   function gapStyle(gap, pane) {
     if (gap === "uncovered_line") {
@@ -301,6 +307,10 @@
   }
 
   function gapText(p) {
+    if (p.gap === "unassigned_point") { return p.name; }
+    if (p.gap === "forgotten_zone" || p.gap === "forgotten_point") {
+      return p.name + "（" + p.days + " 天内无问题记录）";
+    }
     if (p.gap === "uncovered_area") { return Math.round(p.area_m2).toLocaleString() + " m²"; }
     if (p.gap === "overlap") {
       return Math.round(p.area_m2).toLocaleString() + " m²：" + p.names.join(" / ") +
@@ -330,10 +340,14 @@
       return (a.p.gap === "uncovered_line") - (b.p.gap === "uncovered_line") || b.size - a.size;
     });
     var list = el("ol");
-    items.slice(0, 50).forEach(function (item) {
+    items.slice(0, 80).forEach(function (item) {
       var li = el("li", (GAP_LABELS[item.p.gap] || "") + "：" + gapText(item.p), "ccmap-gap-item");
       li.addEventListener("click", function () {
-        map.fitBounds(item.layer.getBounds(), { maxZoom: 18 });
+        if (item.layer.getBounds) {
+          map.fitBounds(item.layer.getBounds(), { maxZoom: 18 });
+        } else {
+          map.setView(item.layer.getLatLng(), 18);
+        }
         item.layer.openPopup();
       });
       list.appendChild(li);

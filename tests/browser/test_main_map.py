@@ -117,6 +117,9 @@ def test_gap_layer_and_panel_zoom_to_each_gap(page: Any, live_server: str) -> No
     page.wait_for_timeout(400)
     assert page.evaluate("window.ccmap.state.map.getZoom()") > zoom
     assert "m²" in page.locator(".leaflet-popup-content").inner_text()
+    kinds = page.evaluate("""() => [...new Set(window.ccmap.state.layers.gaps.getLayers()
+        .map(l => l.feature.properties.gap))]""")
+    assert {"uncovered_area", "overlap", "uncovered_line", "forgotten_point"} <= set(kinds)
     page.screenshot(path=str(ARTIFACTS / "coverage_gaps.png"))
 
 
