@@ -19,7 +19,7 @@ from geo.kinds import issue_categories
 from geo.lifecycle import UNHANDLED
 from geo.mapview import STATIC
 from geo.scoring import parse_period, ranking
-from geo.snapshot import export_map
+from geo.snapshot import export_map, write_page
 from geo.store import IssueQuery, Store
 
 MAX_ROWS = 60
@@ -97,18 +97,7 @@ def write_bulletin(store: Store, period: str, out: Path) -> dict[str, Any]:
     if suffix not in (".html", ".pdf"):
         raise InvalidInput("the bulletin is written as .pdf or .html")
     context = bulletin_context(store, period)
-    html = render_bulletin(context)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".html":
-        out.write_text(html, encoding="utf-8")
-    else:
-        from geo.snapshot import render
-
-        tmp = out.with_suffix(".bulletin.html")
-        tmp.write_text(html, encoding="utf-8")
-        try:
-            render(tmp, out, paper="A4", landscape=False)
-        finally:
-            tmp.unlink(missing_ok=True)
+    options = {"paper": "A4", "landscape": False} if suffix == ".pdf" else {}
+    write_page(render_bulletin(context), out, **options)
     return {"out": str(out), "period": context["period"], "bytes": out.stat().st_size,
             "overdue": len(context["overdue"]), "map": bool(context["map_png"])}

@@ -160,15 +160,19 @@ def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = 
     suffix = out.suffix.lower()
     if suffix not in (".html", ".png", ".pdf"):
         raise InvalidInput("snapshot format must be .html, .png or .pdf")
-    html = snapshot_html(store, view, bbox, issues=issues)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".html":
-        out.write_text(html, encoding="utf-8")
-    else:
-        tmp = out.with_suffix(".snapshot.html")
-        tmp.write_text(html, encoding="utf-8")
-        try:
-            render(tmp, out, **options)
-        finally:
-            tmp.unlink(missing_ok=True)
+    write_page(snapshot_html(store, view, bbox, issues=issues), out, **options)
     return {"out": str(out), "bytes": out.stat().st_size, "view": view}
+
+
+def write_page(html: str, out: Path, **options: Any) -> None:
+    """Write an HTML page to out as it is (.html) or rendered by Chromium (.png, .pdf)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".html":
+        out.write_text(html, encoding="utf-8")
+        return
+    tmp = out.with_suffix(".page.html")
+    tmp.write_text(html, encoding="utf-8")
+    try:
+        render(tmp, out, **options)
+    finally:
+        tmp.unlink(missing_ok=True)
