@@ -30,6 +30,7 @@ from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import IntegrityError
 
 from geo.accounts import Role, Unit, User
+from geo.audit import changes as audit_changes
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.features import Feature, Issue
 from geo.kinds import Kind
@@ -332,8 +333,7 @@ class SqlStore:
                     issue_id=issue_id, at=change.at, actor=actor,
                     from_status=change.from_status, to_status=change.to_status,
                     note=change.note))
-            diff = {k: {"from": _jsonable(before._mapping[k]), "to": _jsonable(v)}
-                    for k, v in values.items()}
+            diff = audit_changes(before._mapping, values)
             _audit(conn, actor, "transition" if change else "update", "issue", str(issue_id),
                    diff)
 
@@ -504,9 +504,9 @@ class SqlStore:
                 raise NotFound(f"user {username!r} does not exist")
             before = _user(row)
             conn.execute(update(users_t).where(users_t.c.username == username).values(changes))
-            diff = {k: {"from": "***" if k == "password_hash" else getattr(before, k),
-                        "to": "***" if k == "password_hash" else v} for k, v in changes.items()}
-            _audit(conn, actor, "update", "user", username, diff)
+            old = {k: getattr(before, k) for k in changes}
+            _audit(conn, actor, "update", "user", username,
+                   audit_changes(old, changes, secret={"password_hash"}))
         found = self.user(username)
         assert found is not None
         return found
@@ -626,10 +626,6 @@ def _issue(row: Row[Any]) -> Issue:
     m.pop("cell_x", None)
     m.pop("cell_y", None)
     return Issue(**m)
-
-
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _id_span(ids: list[int]) -> str:
