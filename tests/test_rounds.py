@@ -1,0 +1,132 @@
+"""Inspection rounds: route quality against an exact solver, balance, budgets, network paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import combinations
+
+import networkx as nx
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from scipy.optimize import Bounds, LinearConstraint, milp
+from shapely.geometry import LineString
+
+from geo.demo import build_demo
+from geo.features import Feature
+from geo.kinds import Kind
+from geo.network import StreetNetwork
+from geo.rounds import RoundSpec, plan_rounds, solve_routes
+from geo.sampling import draw_sample
+from geo.store import Store, open_store
+
+
+def exact_open_path(cost: NDArray[np.float64]) -> float:
+    """Length of the shortest path from node 0 through every node (any end), by MILP.
+
+    A dummy node closes the path into a tour; the tour must use the edge dummy–0. Subtours are
+    cut (Dantzig–Fulkerson–Johnson) until the solution is one tour: an exact optimum.
+    """
+    n = len(cost) + 1
+    full = np.zeros((n, n))
+    full[: n - 1, : n - 1] = cost
+    edges = list(combinations(range(n), 2))
+    c = np.array([full[i, j] for i, j in edges])
+    degree = np.zeros((n, len(edges)))
+    for k, (i, j) in enumerate(edges):
+        degree[i, k] = degree[j, k] = 1
+    lower = np.zeros(len(edges))
+    lower[edges.index((0, n - 1))] = 1
+    cuts: list[LinearConstraint] = [LinearConstraint(degree, 2, 2)]
+    while True:
+        res = milp(c, integrality=np.ones(len(edges)), bounds=Bounds(lower, 1),
+                   constraints=cuts)
+        assert res.success
+        graph = nx.Graph([edges[k] for k in np.flatnonzero(res.x > 0.5)])
+        parts = list(nx.connected_components(graph))
+        if len(parts) == 1:
+            return float(res.fun)
+        for part in parts:
+            row = np.array([1.0 if i in part and j in part else 0.0 for i, j in edges])
+            cuts.append(LinearConstraint(row, -np.inf, len(part) - 1))
+
+
+def route_length(cost: NDArray[np.float64], route: list[int]) -> float:
+    """Metres of an open route from node 0 along the given stops."""
+    legs = [0, *route]
+    return float(sum(cost[a, b] for a, b in zip(legs, legs[1:], strict=False)))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}")
+    build_demo(store)
+    yield store
+    store.close()
+
+
+def test_route_of_30_points_is_within_10_percent_of_the_optimum(demo: Store) -> None:
+    network = StreetNetwork.from_store(demo)
+    assert network is not None
+    points = demo.features(Kind.test_point)
+    rng = np.random.default_rng(3)
+    chosen = [points[k] for k in rng.choice(len(points), size=30, replace=False)]
+    where = [(p.geometry.centroid.x, p.geometry.centroid.y) for p in chosen]
+    nodes = [where[0], *where[1:]]
+    cost = network.distances(nodes, nodes)
+    routes, left = solve_routes(cost, teams=1, speed_m_per_min=75, service_min=0,
+                                budget_min=10_000, time_limit_s=3)
+    assert left == [] and sorted(routes[0]) == list(range(1, 30))
+    optimum = exact_open_path(cost)
+    assert route_length(cost, routes[0]) <= 1.10 * optimum
+    # and the order is much better than visiting the points in the order they were drawn
+    assert route_length(cost, list(range(1, 30))) > 1.5 * optimum
+
+
+def test_rounds_split_the_sample_into_balanced_teams(demo: Store) -> None:
+    sample = draw_sample(demo, seed=5)
+    spec = RoundSpec(teams=3, budget_min=600, service_min=10, inspectors=["张三", "李四"])
+    plan = plan_rounds(demo, sample["points"], spec)
+    teams = plan["teams"]
+    assert plan["distance"] == "network" and plan["unscheduled"] == []
+    visited = [s["id"] for t in teams for s in t["stops"]]
+    assert sorted(visited) == sorted(p["id"] for p in sample["points"])
+    assert [t["inspector"] for t in teams] == ["张三", "李四", ""]
+    days = [t["duration_min"] for t in teams]
+    assert min(days) > 0
+    # balanced: the longest day is shorter than one team doing it all, split in a naive way
+    naive = plan_rounds(demo, sample["points"], RoundSpec(teams=1, budget_min=6000,
+                                                          service_min=10))
+    assert max(days) < 0.6 * naive["teams"][0]["duration_min"]
+    for t in teams:
+        assert [s["seq"] for s in t["stops"]] == list(range(1, len(t["stops"]) + 1))
+        arrive = [s["arrive_min"] for s in t["stops"]]
+        assert arrive == sorted(arrive)
+        assert t["duration_min"] <= spec.budget_min
+        assert len(t["path"]) >= len(t["stops"]) + 1
+
+
+def test_a_tight_budget_leaves_points_unscheduled_not_lost(demo: Store) -> None:
+    sample = draw_sample(demo, seed=5)
+    plan = plan_rounds(demo, sample["points"], RoundSpec(teams=1, budget_min=60,
+                                                         service_min=15))
+    visited = [s["id"] for s in plan["teams"][0]["stops"]]
+    assert 0 < len(visited) <= 4  # 60 minutes hold at most four 15-minute stops
+    assert plan["teams"][0]["duration_min"] <= 60
+    left = [p["id"] for p in plan["unscheduled"]]
+    assert sorted(visited + left) == sorted(p["id"] for p in sample["points"])
+
+
+def test_network_distance_follows_the_streets(store: Store) -> None:
+    # an L-shaped street: from one end to the other is 2 km along it, 1.41 km straight
+    store.add_features([Feature(Kind.street, LineString([(121.0, 31.0), (121.0, 31.009)]),
+                                name="南北路"),
+                        Feature(Kind.street, LineString([(121.0, 31.009), (121.0105, 31.009)]),
+                                name="东西路")])
+    network = StreetNetwork.from_store(store)
+    assert network is not None
+    d = network.distances([(121.0, 31.0)], [(121.0105, 31.009)])[0, 0]
+    assert 1950 < d < 2050
+    assert network.street_name((121.0052, 31.0091)) in ("东西路", "南北路")
+    path = network.path((121.0, 31.0), (121.0105, 31.009))
+    assert (121.0, 31.009) in [(round(x, 6), round(y, 6)) for x, y in path]
