@@ -1,4 +1,4 @@
-"""Inspection rounds (检查轮次): a sample split among teams, each visiting its stops in a good order.
+"""Inspection rounds (检查轮次): a sample split among teams, each visiting its stops in order.
 
 The split and the order are one vehicle-routing problem solved with OR-Tools: every team starts at
 the start point (and by default ends at its last stop), the cost is the distance walked or driven
@@ -9,6 +9,7 @@ Points that do not fit any team's budget are returned as `unscheduled`, never si
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,7 +104,7 @@ def solve_routes(cost: NDArray[np.float64], teams: int, speed_m_per_min: float,
 
 
 def default_start(store: Store, points: Sequence[LonLat]) -> LonLat:
-    """The sub-district office stand-in: a point inside the sub-district, else the points' centre."""
+    """Where rounds start by default: a point inside the sub-district, else the points' centre."""
     subs = store.features(Kind.subdistrict)
     if subs:
         p = shapely.point_on_surface(subs[0].geometry)
@@ -129,7 +130,7 @@ def plan_rounds(store: Store, stops: list[dict[str, Any]], spec: RoundSpec,
     for t, route in enumerate(routes):
         legs = [0, *route, *([0] if spec.return_to_start and route else [])]
         minutes, metres, out = 0.0, 0.0, []
-        for seq, (a, b) in enumerate(zip(legs, legs[1:], strict=False), start=1):
+        for seq, (a, b) in enumerate(itertools.pairwise(legs), start=1):
             leg = float(cost[a, b])
             metres += leg
             minutes += leg / speed
@@ -140,7 +141,7 @@ def plan_rounds(store: Store, stops: list[dict[str, Any]], spec: RoundSpec,
                 out.append(stop)
                 minutes += spec.service_min
         path: list[LonLat] = []
-        for a, b in zip(legs, legs[1:], strict=False):
+        for a, b in itertools.pairwise(legs):
             path += network.path(nodes[a], nodes[b]) if network else [nodes[a], nodes[b]]
         teams.append({"team": t + 1, "name": f"第{t + 1}组",
                       "inspector": spec.inspectors[t] if t < len(spec.inspectors) else "",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import networkx as nx
 import numpy as np
@@ -54,7 +54,7 @@ def exact_open_path(cost: NDArray[np.float64]) -> float:
 def route_length(cost: NDArray[np.float64], route: list[int]) -> float:
     """Metres of an open route from node 0 along the given stops."""
     legs = [0, *route]
-    return float(sum(cost[a, b] for a, b in zip(legs, legs[1:], strict=False)))
+    return float(sum(cost[a, b] for a, b in pairwise(legs)))
 
 
 @pytest.fixture(scope="module")
