@@ -74,7 +74,8 @@ class StreetNetwork:
             return None
         graph.add_nodes_from(range(len(index)))
         xy = np.array(list(index), dtype=float)
-        largest = np.array(sorted(max(nx.connected_components(graph), key=lambda c: len(c))), dtype=np.int64)
+        parts: list[set[int]] = list(nx.connected_components(graph))
+        largest = np.array(sorted(max(parts, key=len)), dtype=np.int64)
         return cls(frame, graph, xy, names, cKDTree(xy[largest]), largest)
 
     @classmethod
