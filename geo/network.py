@@ -74,8 +74,9 @@ class StreetNetwork:
             return None
         graph.add_nodes_from(range(len(index)))
         xy = np.array(list(index), dtype=float)
-        parts: list[set[int]] = list(nx.connected_components(graph))
-        largest = np.array(sorted(max(parts, key=len)), dtype=np.int64)
+        parts: list[set[int]] = [set(c) for c in nx.connected_components(graph)]
+        biggest = parts[int(np.argmax([len(p) for p in parts]))]
+        largest = np.array(sorted(biggest), dtype=np.int64)
         return cls(frame, graph, xy, names, cKDTree(xy[largest]), largest)
 
     @classmethod
