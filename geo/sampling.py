@@ -4,7 +4,10 @@ Per category, `quota` points are drawn (data/reference/sample_quotas.json, overr
 draw is stratified by community: the quota is spread over the communities in proportion to
 their points of that category (largest remainders), then points are drawn within each community.
 With risk weighting, a point's chance grows with the issues reported within 100 m of it in
-the last 90 days (1 + issues) and doubles when one of them is recurring.
+the last 90 days (1 + issues), doubles when one of them is recurring, and grows with the time
+since the point was last inspected (× 1 + days/90, capped at × 2; never inspected counts × 2).
+Points inspected in the last `exclude_days` days are left out; points whose latest inspection
+failed an item are added on top of the quota as re-inspections (回头看, `revisit: true`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import numpy as np
 import shapely
 
 from geo import DATA_DIR
+from geo.errors import InvalidInput
 from geo.features import Feature
+from geo.inspections import last_inspections, recently_inspected, revisit_due
 from geo.kinds import Kind, test_point_categories
 from geo.projection import MetricFrame
 from geo.store import IssueQuery, Store
@@ -48,7 +53,7 @@ def _risk(store: Store, points: list[Feature], now: datetime) -> np.ndarray:
     issues, _ = store.query_issues(IssueQuery(since=now - timedelta(days=RISK_DAYS),
                                               sort="id", limit=10_000_000))
     weights = np.ones(len(points))
-    if not issues or not points:
+    if not points:
         return weights
     frame = MetricFrame.for_geometry(shapely.union_all([p.geometry for p in points]))
     tree = shapely.STRtree(frame.to_metric(
@@ -61,21 +66,32 @@ def _risk(store: Store, points: list[Feature], now: datetime) -> np.ndarray:
         if issues[i].recurring_of is not None:
             recurring[p] = True
     weights[recurring] *= 2
+    last = {fid: r["inspected_at"] for fid, r in last_inspections(store).items()}
+    for k, p in enumerate(points):
+        days = (now - last[p.id]).days if p.id in last else RISK_DAYS
+        weights[k] *= 1 + min(max(days, 0), RISK_DAYS) / RISK_DAYS
     return weights
 
 
 def draw_sample(store: Store, seed: int, quota: dict[str, int] | None = None,
-                risk: bool = False, now: datetime | None = None) -> dict[str, Any]:
+                risk: bool = False, now: datetime | None = None, exclude_days: int = 0,
+                revisit: bool = True) -> dict[str, Any]:
     """The sample: points with their community, and the counts per category."""
+    if exclude_days < 0:
+        raise InvalidInput("exclude_days must be 0 or more")
+    now = now or datetime.now()
     rng = np.random.default_rng(seed)
     quota = quota or quotas()
     labels = test_point_categories()
     points = store.features(Kind.test_point)
     communities = _community_of(points, store.features(Kind.community))
-    weights = _risk(store, points, now or datetime.now()) if risk else np.ones(len(points))
+    weights = _risk(store, points, now) if risk else np.ones(len(points))
+    revisits = revisit_due(store) if revisit else {}
+    excluded = recently_inspected(store, exclude_days, now) if exclude_days else set()
     by_cat: dict[str, list[int]] = defaultdict(list)
     for k, p in enumerate(points):
-        by_cat[p.category or ""].append(k)
+        if p.id not in excluded and p.id not in revisits:
+            by_cat[p.category or ""].append(k)
     chosen: list[int] = []
     shortfall = {}
     for cat, n in quota.items():
@@ -83,16 +99,20 @@ def draw_sample(store: Store, seed: int, quota: dict[str, int] | None = None,
         if len(pool) < n:
             shortfall[cat] = n - len(pool)
         chosen += _stratified(rng, pool, min(n, len(pool)), communities, weights)
+    chosen += [k for k, p in enumerate(points) if p.id in revisits]
     rows = [{"id": points[k].id, "name": points[k].name, "category": points[k].category,
              "category_label": labels.get(points[k].category or "", points[k].category),
              "community": communities[k], "lon": points[k].geometry.centroid.x,
-             "lat": points[k].geometry.centroid.y, "risk_weight": float(weights[k])}
+             "lat": points[k].geometry.centroid.y, "risk_weight": float(weights[k]),
+             "revisit": points[k].id in revisits,
+             "address": str(points[k].properties.get("address") or "")}
             for k in chosen]
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
         counts[str(r["category"])] += 1
     return {"seed": seed, "risk_weighted": risk, "size": len(rows), "points": rows,
-            "by_category": dict(counts), "shortfall": shortfall}
+            "by_category": dict(counts), "shortfall": shortfall, "exclude_days": exclude_days,
+            "excluded": len(excluded), "revisits": sum(1 for r in rows if r["revisit"])}
 
 
 def _stratified(rng: np.random.Generator, pool: list[int], n: int, communities: list[str],

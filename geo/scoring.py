@@ -6,9 +6,13 @@ For the issues reported in the period, per group:
 * recurrence_rate = recurring (回潮) / all; no_recurrence_rate = 1 − recurrence_rate;
 * overdue = still unhandled past the deadline at the period's end;
   no_overdue_rate = 1 − min(1, overdue / all).
+* assessment_score_rate = passed / applicable checklist items of the group's inspections
+  (测评得分率, geo/inspections.py); a group without inspections in the period is scored on the
+  other metrics, their weights scaled up to add to 1.
 score = 100 × Σ weight × metric with the weights of data/reference/scoring.json (shown to the
-user in `formula`). A group with no issue in the period scores every rate as 1. The change is the
-rank in the previous period of the same length minus the rank now (positive = moved up ↑).
+user in `formula`). A group with no issue in the period scores every issue rate as 1. The
+change is the rank in the previous period of the same length minus the rank now (positive =
+moved up ↑).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import shapely
 from geo import DATA_DIR
 from geo.errors import InvalidInput
 from geo.features import Feature, Issue
+from geo.inspections import scores
 from geo.kinds import Kind
 from geo.store import IssueQuery, Store
 
@@ -106,12 +111,15 @@ def metrics(issues: list[Issue], end: datetime) -> dict[str, Any]:
 
 
 def score(m: dict[str, Any], w: dict[str, float]) -> float:
-    """100 × the weighted sum of the rates."""
+    """100 × the weighted sum of the rates (without an assessment rate, the others rescaled)."""
     parts = {"on_time_closure_rate": m["on_time_closure_rate"],
              "rectification_rate": m["rectification_rate"],
              "no_recurrence_rate": 1 - m["recurrence_rate"],
              "no_overdue_rate": 1 - m["overdue_rate"]}
-    return round(100 * sum(w.get(k, 0.0) * v for k, v in parts.items()), 2)
+    if m.get("assessment_score_rate") is not None:
+        parts["assessment_score_rate"] = m["assessment_score_rate"]
+    total = sum(w.get(k, 0.0) for k in parts) or 1.0
+    return round(100 * sum(w.get(k, 0.0) * v for k, v in parts.items()) / total, 2)
 
 
 def _rank(store: Store, level: str, start: datetime, end: datetime,
@@ -124,6 +132,7 @@ def _rank(store: Store, level: str, start: datetime, end: datetime,
         g = group_of(i)
         if g:
             groups[g].append(i)
+    assessed = _assessment_rates(store, level, start, end)
     w = weights()
     now = min(end, datetime.now())
     rows: list[dict[str, Any]] = []
@@ -131,6 +140,7 @@ def _rank(store: Store, level: str, start: datetime, end: datetime,
         if scope_unit is not None and level == "unit" and name != scope_unit:
             continue
         m = metrics(groups.get(name, []), now)
+        m["assessment_score_rate"] = assessed.get(name)
         row: dict[str, Any] = {"name": name, "score": score(m, w)}
         row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()})
         rows.append(row)
@@ -138,6 +148,11 @@ def _rank(store: Store, level: str, start: datetime, end: datetime,
     for k, r in enumerate(rows, start=1):
         r["rank"] = k
     return rows
+
+
+def _assessment_rates(store: Store, level: str, start: datetime,
+                      end: datetime) -> dict[str, float | None]:
+    return {r["name"]: r["score_rate"] for r in scores(store, level, start, end)}
 
 
 def ranking(store: Store, level: str, period: str | None, now: datetime | None = None,

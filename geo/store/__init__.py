@@ -168,6 +168,29 @@ class Store(Protocol):
         ...
 
     # accounts
+    def add_round(self, name: str, plan: dict[str, Any], actor: str) -> int:
+        """Store a planned inspection round; return its id."""
+        ...
+
+    def round(self, round_id: int) -> dict[str, Any]:
+        """One round with its plan (NotFound if missing)."""
+        ...
+
+    def rounds(self) -> list[dict[str, Any]]:
+        """Every round, newest first."""
+        ...
+
+    def add_inspection(self, record: dict[str, Any], issues: Sequence[Issue],
+                       actor: str) -> tuple[int, list[int]]:
+        """Store an inspection and the issues of its failed items in one transaction."""
+        ...
+
+    def inspections(self, feature_id: int | None = None, round_id: int | None = None,
+                    since: datetime | None = None,
+                    until: datetime | None = None) -> list[dict[str, Any]]:
+        """Inspection records, oldest first, filtered by point, round and time."""
+        ...
+
     def add_unit(self, unit: Unit, actor: str = "system") -> int:
         """Create a unit; Conflict if the name exists."""
         ...

@@ -175,3 +175,35 @@ audit = Table(
     Column("diff", JSON, nullable=False, default=dict),
     Index("ix_audit_at", "at"),
 )
+
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("plan", JSON, nullable=False),  # sample, teams with ordered stops and paths
+)
+
+inspections = Table(
+    "inspections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("round_id", Integer),
+    Column("feature_id", Integer, nullable=False),
+    Column("category", String(64)),
+    Column("inspected_at", DateTime, nullable=False),
+    Column("inspector", Text, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("items", JSON, nullable=False),  # code, label, result, note, issue_id
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("applicable", Integer, nullable=False),
+    Column("score_rate", Float),
+    Column("zone_id", Integer),
+    Column("unit", Text),
+    Column("community", Text),
+    Column("issue_ids", JSON, nullable=False),
+    Index("ix_inspections_feature", "feature_id", "inspected_at"),
+)

@@ -39,10 +39,12 @@ from geo.store import BBox, IssueQuery
 from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
+from geo.store.schema import inspections as inspections_t
 from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import reinspections as reinspections_t
+from geo.store.schema import rounds as rounds_t
 from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
@@ -214,21 +216,11 @@ class SqlStore:
     # --- issues ---------------------------------------------------------------------------
     def add_issues(self, issues: Sequence[Issue], actor: str = "system") -> list[int]:
         """Insert issues in one transaction with their audit row; return their ids."""
-        rows = [{**{k: getattr(i, k) for k in ISSUE_FIELDS},
-                 "cell_x": math.floor(i.lon / CELL_DEG), "cell_y": math.floor(i.lat / CELL_DEG)}
-                for i in issues]
+        rows = [_issue_row(i) for i in issues]
         if not rows:
             return []
-        now = datetime.now()
         with self.engine.begin() as conn:
-            ids = [r[0] for r in conn.execute(insert(issues_t).returning(issues_t.c.id), rows)]
-            conn.execute(insert(history_t), [
-                {"issue_id": i, "at": r["reported_at"] or now, "actor": actor,
-                 "from_status": None, "to_status": r["status"], "note": "创建 created"}
-                for i, r in zip(ids, rows, strict=True)])
-            _audit(conn, actor, "create", "issue", _id_span(ids),
-                   {"count": len(ids), "ids": ids[:1000]})
-            return ids
+            return _insert_issues(conn, rows, actor)
 
     def issues(
         self,
@@ -437,6 +429,72 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    # --- rounds and inspections -----------------------------------------------------------
+    def add_round(self, name: str, plan: dict[str, Any], actor: str) -> int:
+        """Store a planned inspection round; return its id."""
+        with self.engine.begin() as conn:
+            rid = int(conn.execute(insert(rounds_t).returning(rounds_t.c.id).values(
+                name=name, created_at=datetime.now(), created_by=actor, plan=plan)).scalar_one())
+            _audit(conn, actor, "create", "round", str(rid),
+                   {"name": name, "stops": sum(len(t["stops"]) for t in plan["teams"])})
+            return rid
+
+    def round(self, round_id: int) -> dict[str, Any]:
+        """One round with its plan."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rounds_t).where(rounds_t.c.id == round_id)).first()
+        if row is None:
+            raise NotFound(f"round {round_id} does not exist")
+        return dict(row._mapping)
+
+    def rounds(self) -> list[dict[str, Any]]:
+        """Every round, newest first."""
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in
+                    conn.execute(select(rounds_t).order_by(rounds_t.c.id.desc()))]
+
+    def add_inspection(self, record: dict[str, Any], issues: Sequence[Issue],
+                       actor: str) -> tuple[int, list[int]]:
+        """Store an inspection and the issues of its failed items in one transaction.
+
+        `record["items"]` entries whose `issue` is k get `issue_id` = the id of issues[k], and
+        that issue the external id `inspection:<inspection id>:<item code>`.
+        """
+        with self.engine.begin() as conn:
+            iid = int(conn.execute(insert(inspections_t).returning(inspections_t.c.id).values(
+                **{**record, "items": [], "issue_ids": []})).scalar_one())
+            codes = {it["issue"]: it["code"] for it in record["items"]
+                     if it.get("issue") is not None}
+            rows = [{**_issue_row(i), "external_id": f"inspection:{iid}:{codes[k]}"}
+                    for k, i in enumerate(issues)]
+            ids = _insert_issues(conn, rows, actor) if rows else []
+            items = [{**{k: v for k, v in it.items() if k != "issue"},
+                      "issue_id": ids[it["issue"]] if it.get("issue") is not None else None}
+                     for it in record["items"]]
+            conn.execute(update(inspections_t).where(inspections_t.c.id == iid)
+                         .values(items=items, issue_ids=ids))
+            _audit(conn, actor, "create", "inspection", str(iid),
+                   {"feature_id": record["feature_id"], "failed": record["failed"],
+                    "issue_ids": ids})
+            return iid, ids
+
+    def inspections(self, feature_id: int | None = None, round_id: int | None = None,
+                    since: datetime | None = None,
+                    until: datetime | None = None) -> list[dict[str, Any]]:
+        """Inspection records, oldest first, filtered by point, round and time."""
+        t = inspections_t
+        q = select(t).order_by(t.c.inspected_at, t.c.id)
+        if feature_id is not None:
+            q = q.where(t.c.feature_id == feature_id)
+        if round_id is not None:
+            q = q.where(t.c.round_id == round_id)
+        if since is not None:
+            q = q.where(t.c.inspected_at >= since)
+        if until is not None:
+            q = q.where(t.c.inspected_at < until)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     def issue_count(self) -> int:
         """Number of issues."""
         with self.engine.connect() as conn:
@@ -445,8 +503,8 @@ class SqlStore:
     def clear(self, actor: str = "system") -> None:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""
         with self.engine.begin() as conn:
-            for table in (history_t, photos_t, reinspections_t, issues_t, fversions_t,
-                          features_t, tokens_t, users_t, units_t):
+            for table in (history_t, photos_t, reinspections_t, inspections_t, rounds_t,
+                          issues_t, fversions_t, features_t, tokens_t, users_t, units_t):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
 
@@ -580,6 +638,22 @@ class SqlStore:
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+def _issue_row(i: Issue) -> dict[str, Any]:
+    return {**{k: getattr(i, k) for k in ISSUE_FIELDS},
+            "cell_x": math.floor(i.lon / CELL_DEG), "cell_y": math.floor(i.lat / CELL_DEG)}
+
+
+def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> list[int]:
+    now = datetime.now()
+    ids = [r[0] for r in conn.execute(insert(issues_t).returning(issues_t.c.id), rows)]
+    conn.execute(insert(history_t), [
+        {"issue_id": i, "at": r["reported_at"] or now, "actor": actor,
+         "from_status": None, "to_status": r["status"], "note": "创建 created"}
+        for i, r in zip(ids, rows, strict=True)])
+    _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
+    return ids
 
 
 def _audit(conn: Connection, actor: str, action: str, object_type: str,
