@@ -9,7 +9,7 @@ on a sparse matrix of the networkx graph (scipy), which is ~100× faster than pu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -130,3 +130,10 @@ def straight_distances(origins: Sequence[LonLat],
     xy = shapely.get_coordinates(frame.to_metric(allpts))
     o, d = xy[: len(origins)], xy[len(origins):]
     return DETOUR * np.hypot(o[:, None, 0] - d[None, :, 0], o[:, None, 1] - d[None, :, 1])
+
+
+def network_distance(store: Store) -> Callable[[Sequence[LonLat], Sequence[LonLat]],
+                                               NDArray[np.float64]] | None:
+    """Street-network distances when streets or alleys are loaded, else None."""
+    network = StreetNetwork.from_store(store)
+    return network.distances if network else None

@@ -158,3 +158,17 @@ def plan_rounds(store: Store, stops: list[dict[str, Any]], spec: RoundSpec,
 def _address(network: StreetNetwork | None, point: LonLat) -> str:
     name = network.street_name(point) if network else ""
     return f"{name}附近" if name else ""
+
+
+def create_round(store: Store, seed: int, spec: RoundSpec, actor: str, name: str = "",
+                 quota: dict[str, int] | None = None, risk: bool = False,
+                 exclude_days: int = 0) -> dict[str, Any]:
+    """Draw a sample, route it into team rounds, store it; the stored round."""
+    from geo.sampling import draw_sample  # sampling reads inspections, which use the ledger
+
+    sample = draw_sample(store, seed, quota=quota, risk=risk, exclude_days=exclude_days)
+    plan = plan_rounds(store, sample["points"], spec)
+    plan["sample"] = {k: v for k, v in sample.items() if k != "points"}
+    name = name.strip() or f"{datetime.now():%Y-%m-%d} 模拟测评（种子 {seed}）"
+    rid = store.add_round(name, plan, actor)
+    return store.round(rid)

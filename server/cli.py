@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from geo.errors import CcmapError, ImportRejected
 from geo.kinds import Kind
 from geo.store import Store
+from server.cli_plan import add_plan_commands
 from server.settings import Settings
 
 
@@ -214,19 +215,16 @@ def cmd_export_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plan_sample(args: argparse.Namespace) -> int:
-    """Draw a reproducible sample of test points for an assessment round."""
-    from geo.sampling import draw_sample
+def _with_store(fn: Callable[[argparse.Namespace, Store], tuple[dict[str, Any], str]]
+                ) -> Callable[[argparse.Namespace], int]:
+    """A command that opens the store, runs fn and prints its document or text."""
+    def command(args: argparse.Namespace) -> int:
+        with opened(_settings(args).database_url) as store:
+            doc, text = fn(args, store)
+        _emit(args, doc, text)
+        return 0
 
-    with opened(_settings(args).database_url) as store:
-        doc = draw_sample(store, args.seed, risk=args.risk)
-    lines = [f"sample of {doc['size']} test points (seed {args.seed}):"]
-    lines += [f"  {p['category_label']}  {p['name']}  [{p['community']}]" for p in doc["points"]]
-    if doc["shortfall"]:
-        lines.append("  not enough points for: " + ", ".join(
-            f"{k} (-{v})" for k, v in doc["shortfall"].items()))
-    _emit(args, doc, "\n".join(lines))
-    return 0
+    return command
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -364,14 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     db(sp)
     sp.set_defaults(func=cmd_export_data)
 
-    plan = sub.add_parser("plan", help="assessment planning").add_subparsers(dest="command",
-                                                                             required=True)
-    sp = plan.add_parser("sample", help="draw test points per category quota (抽样)")
-    sp.add_argument("--seed", type=int, required=True)
-    sp.add_argument("--risk", action="store_true",
-                    help="weight points by recent and recurring issues nearby")
-    db(sp)
-    sp.set_defaults(func=cmd_plan_sample)
+    add_plan_commands(sub, db, _with_store)
 
     sp = sub.add_parser("report", help="weekly or monthly bulletin (周通报) as .pdf or .html")
     sp.add_argument("--period", required=True, help="2026-W47 (week) or 2026-11 (month)")
