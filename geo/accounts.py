@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "issues:write": frozenset({Role.admin, Role.inspector}),
     "issues:handle": frozenset({Role.admin, Role.inspector, Role.unit}),
     "plan:write": frozenset({Role.admin, Role.planner}),
+    "inspections:write": frozenset({Role.admin, Role.inspector}),
     "users:admin": frozenset({Role.admin}),
     "audit:read": frozenset({Role.admin}),
 }

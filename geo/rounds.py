@@ -20,7 +20,9 @@ import shapely
 from numpy.typing import NDArray
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from geo.coords import convert_geometry
 from geo.errors import InvalidInput
+from geo.geojson import collection, geometry_json
 from geo.kinds import Kind
 from geo.network import LonLat, StreetNetwork, straight_distances
 from geo.store import Store
@@ -172,3 +174,35 @@ def create_round(store: Store, seed: int, spec: RoundSpec, actor: str, name: str
     name = name.strip() or f"{datetime.now():%Y-%m-%d} 模拟测评（种子 {seed}）"
     rid = store.add_round(name, plan, actor)
     return store.round(rid)
+
+
+def round_geojson(row: dict[str, Any], coords: str = "wgs84",
+                  inspected: set[int] | None = None) -> dict[str, Any]:
+    """A round as GeoJSON: one line per team, one point per stop (numbered), and the start."""
+    plan, done = row["plan"], inspected or set()
+
+    def geom(g: shapely.Geometry) -> dict[str, Any]:
+        return geometry_json(convert_geometry(g, "wgs84", coords))
+
+    features: list[dict[str, Any]] = [{
+        "type": "Feature", "geometry": geom(shapely.Point(plan["start"])),
+        "properties": {"role": "start", "name": "起点"}}]
+    for t in plan["teams"]:
+        if len(t["path"]) >= 2:
+            features.append({"type": "Feature", "geometry": geom(shapely.LineString(t["path"])),
+                             "properties": {"role": "route", "team": t["team"],
+                                            "name": t["name"], "inspector": t["inspector"],
+                                            "distance_m": t["distance_m"],
+                                            "duration_min": t["duration_min"]}})
+        for s in t["stops"]:
+            features.append({"type": "Feature",
+                             "geometry": geom(shapely.Point(s["lon"], s["lat"])),
+                             "properties": {"role": "stop", "team": t["team"], "seq": s["seq"],
+                                            "id": s["id"], "name": s["name"],
+                                            "category": s["category"],
+                                            "category_label": s["category_label"],
+                                            "address": s.get("address", ""),
+                                            "arrive_min": s["arrive_min"],
+                                            "revisit": s.get("revisit", False),
+                                            "inspected": s["id"] in done}})
+    return collection(features)

@@ -1,13 +1,17 @@
 """Map snapshots: a standalone HTML file that works offline (Leaflet and the view's data
 inlined; issues aggregated into grid cells so the file stays small), and PNG/PDF renderings of
-it in headless Chromium."""
+it in headless Chromium. Without Chromium (or Playwright), PNG/PDF map snapshots are drawn by
+matplotlib instead (geo.static_render), with a logged warning naming what is missing."""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +21,15 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from geo.errors import InvalidInput
+from geo.features import Feature
 from geo.geojson import collection, feature_json
 from geo.heatmap import heatmap
 from geo.kinds import LABELS_ZH, Kind, reference_table
 from geo.mapview import STATIC
+from geo.static_render import IssueCells, StaticLayer, render_static
 from geo.store import BBox, IssueQuery, Store
+
+log = logging.getLogger(__name__)
 
 LAYER_STYLE = {
     Kind.subdistrict: {"color": "#444", "weight": 3, "dashArray": "8 6", "fill": False},
@@ -36,6 +44,49 @@ VIEWS = {"main": [Kind.subdistrict, Kind.community, Kind.zone, Kind.street, Kind
          "zones": [Kind.subdistrict, Kind.zone, Kind.street, Kind.alley],
          "issues": [Kind.subdistrict, Kind.community, Kind.street]}
 ATTRIBUTION = "© OpenStreetMap contributors"
+POINT_STYLE = {"radius": 5, "color": "#222", "fillColor": "#1f78b4", "fillOpacity": 0.9}
+FALLBACK_ENV = "CCMAP_SNAPSHOT_FALLBACK"  # "0" turns the matplotlib fallback off
+
+
+class ChromiumMissing(InvalidInput):
+    """PNG/PDF rendering needs headless Chromium (driven by Playwright) and one is missing."""
+
+    def __init__(self, message: str, package: str) -> None:
+        super().__init__(message, package=package)
+        self.package = package
+
+
+@dataclass
+class ViewContent:
+    """What a snapshot of a view shows: the layers' features and the issue grid cells."""
+
+    bounds: BBox
+    layers: list[tuple[Kind, list[Feature]]]
+    cells: list[list[float]]
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
+                 issues: IssueQuery | None = None) -> ViewContent:
+    """Read the view's layers (inside bbox, default: all data) and its issues per grid cell."""
+    if view not in VIEWS:
+        raise InvalidInput(f"view must be one of {', '.join(VIEWS)}")
+    bounds = bbox or store.extent()
+    if bounds is None:
+        raise InvalidInput("nothing to draw: the store is empty")
+    layers: list[tuple[Kind, list[Feature]]] = []
+    counts: dict[str, int] = {}
+    for kind in VIEWS[view]:
+        rows = store.features(kind, bbox=bounds)
+        counts[kind.value] = len(rows)
+        layers.append((kind, rows))
+    query = issues or IssueQuery()
+    query.bbox = bounds
+    cells = heatmap(store.issue_cells(query), 0, 16)["cells"]
+    total = int(sum(c[2] for c in cells))
+    counts["issues"] = total
+    return ViewContent(bounds, layers, cells, total, counts)
 
 
 class _Header(MacroElement):
@@ -51,21 +102,14 @@ class _Header(MacroElement):
 def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
                   title: str = "创城点位地图", issues: IssueQuery | None = None) -> str:
     """A self-contained HTML map of the view (no request leaves the file)."""
-    if view not in VIEWS:
-        raise InvalidInput(f"view must be one of {', '.join(VIEWS)}")
-    bounds = bbox or store.extent()
-    if bounds is None:
-        raise InvalidInput("nothing to draw: the store is empty")
-    minx, miny, maxx, maxy = bounds
+    content = view_content(store, view, bbox, issues)
+    minx, miny, maxx, maxy = content.bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
                    control_scale=True, zoom_start=15)
     m.default_js = []
     m.default_css = []
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    counts: dict[str, int] = {}
-    for kind in VIEWS[view]:
-        rows = store.features(kind, bbox=bounds)
-        counts[kind.value] = len(rows)
+    for kind, rows in content.layers:
         if not rows:
             continue
         style = LAYER_STYLE.get(kind, {"color": "#222"})
@@ -75,26 +119,41 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
                                                   color="#222", fill_color="#1f78b4"),
                        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["名称"]),
                        ).add_to(m)
-    query = issues or IssueQuery()
-    query.bbox = bounds
-    cells = heatmap(store.issue_cells(query), 0, 16)
-    total = int(sum(c[2] for c in cells["cells"]))
-    counts["issues"] = total
+    total = content.total
     issue_layer = folium.FeatureGroup(name=f"问题（{total}，按格汇总）")
-    top = max((c[2] for c in cells["cells"]), default=1)
-    for lon, lat, n in cells["cells"]:
+    top = max((c[2] for c in content.cells), default=1)
+    for lon, lat, n in content.cells:
         folium.CircleMarker([lat, lon], radius=3 + 9 * (n / top) ** 0.5, weight=0,
                             fill=True, fill_color="#e6194b", fill_opacity=0.55,
                             tooltip=f"{int(n)} 个问题").add_to(issue_layer)
     issue_layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     statuses = [(r["label"], r["color"]) for r in reference_table("issue_statuses")]
-    _Header({"title": title, "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
-             "attribution": ATTRIBUTION, "counts": counts, "statuses": statuses,
+    _Header({"title": title, "date": _now(), "attribution": ATTRIBUTION,
+             "counts": content.counts, "statuses": statuses,
              "layers": [(LABELS_ZH[k], LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
                         for k in VIEWS[view]]}).add_to(m)
     html: str = m.get_root().render()
     return _inline_assets(html)
+
+
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M")
+
+
+def snapshot_static(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
+                    title: str = "创城点位地图", issues: IssueQuery | None = None,
+                    **options: Any) -> dict[str, Any]:
+    """The snapshot drawn by matplotlib (.png or .pdf): same layers, styles, issue cells,
+    title, date, legend and attribution as the HTML page, plus a scale bar and north arrow.
+    options: width, height, scale (PNG); paper, landscape (PDF)."""
+    content = view_content(store, view, bbox, issues)
+    layers = [StaticLayer(f"{LABELS_ZH[kind]}（{len(rows)}）", [f.geometry for f in rows],
+                          LAYER_STYLE.get(kind, POINT_STYLE))
+              for kind, rows in content.layers if rows]
+    cells = IssueCells(content.cells, content.total, "问题（按格汇总，圆越大越多）")
+    return render_static(layers, out, content.bounds, issues=cells, title=title, date=_now(),
+                         attribution=ATTRIBUTION, note="静态渲染（matplotlib）", **options)
 
 
 def _inline_assets(html: str) -> str:
@@ -118,12 +177,34 @@ def external_urls(html: str) -> list[str]:
 
 
 def chromium_path() -> str:
-    """Debian's Chromium (or CCMAP_CHROMIUM), or InvalidInput naming the package to install."""
-    path = os.environ.get("CCMAP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    """Debian's Chromium (or CCMAP_CHROMIUM), or ChromiumMissing naming the package."""
+    configured = os.environ.get("CCMAP_CHROMIUM")
+    path = configured or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        raise InvalidInput("PNG/PDF export needs Chromium: apt-get install chromium "
-                           "(or set CCMAP_CHROMIUM); HTML export works without it")
+        where = f" at {path} (CCMAP_CHROMIUM)" if configured else ""
+        raise ChromiumMissing(f"Chromium not found{where}: install Debian's `chromium` package "
+                              "(apt-get install chromium) or set CCMAP_CHROMIUM; "
+                              "HTML export works without it", package="chromium")
     return path
+
+
+def check_renderer() -> str:
+    """The Chromium path if PNG/PDF can be rendered in the browser; else ChromiumMissing
+    naming what to install (Debian's chromium, or Playwright which drives it)."""
+    path = chromium_path()
+    if importlib.util.find_spec("playwright") is None:
+        raise ChromiumMissing("Playwright not installed: pip install playwright (ccmap's dev "
+                              "extras); it drives the system Chromium for PNG/PDF export",
+                              package="playwright")
+    return path
+
+
+def fallback_enabled(fallback: bool | None = None) -> bool:
+    """Whether a map snapshot may fall back to matplotlib (the argument, else the
+    CCMAP_SNAPSHOT_FALLBACK environment variable, default on)."""
+    if fallback is not None:
+        return fallback
+    return os.environ.get(FALLBACK_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
@@ -137,12 +218,13 @@ def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
 
 def _render(html_file: Path, out: Path, width: int, height: int, scale: float, paper: str,
             landscape: bool) -> None:
+    path = check_renderer()
     from playwright.sync_api import sync_playwright
 
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=args)
+        browser = p.chromium.launch(executable_path=path, headless=True, args=args)
         page = browser.new_page(viewport={"width": width, "height": height},
                                 device_scale_factor=scale)
         page.goto(html_file.resolve().as_uri())
@@ -155,13 +237,35 @@ def _render(html_file: Path, out: Path, width: int, height: int, scale: float, p
 
 
 def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
-               issues: IssueQuery | None = None, **options: Any) -> dict[str, Any]:
-    """Write a snapshot to out: .html (offline), .png or .pdf."""
+               issues: IssueQuery | None = None, fallback: bool | None = None,
+               **options: Any) -> dict[str, Any]:
+    """Write a snapshot to out: .html (offline), .png or .pdf.
+
+    PNG/PDF are rendered by headless Chromium; when Chromium or Playwright is missing they are
+    drawn by matplotlib instead (a warning is logged and returned), unless fallback is False
+    (or CCMAP_SNAPSHOT_FALLBACK=0), which raises ChromiumMissing naming the package.
+    The result says which renderer was used: "html", "chromium" or "matplotlib"."""
     suffix = out.suffix.lower()
     if suffix not in (".html", ".png", ".pdf"):
         raise InvalidInput("snapshot format must be .html, .png or .pdf")
-    write_page(snapshot_html(store, view, bbox, issues=issues), out, **options)
-    return {"out": str(out), "bytes": out.stat().st_size, "view": view}
+    extra: dict[str, Any] = {"renderer": "html"}
+    if suffix == ".html":
+        write_page(snapshot_html(store, view, bbox, issues=issues), out, **options)
+    else:
+        try:
+            check_renderer()
+        except ChromiumMissing as exc:
+            if not fallback_enabled(fallback):
+                raise
+            warning = f"{exc.message}; drawing {out.name} with matplotlib instead"
+            log.warning(warning)
+            info = snapshot_static(store, out, view, bbox, issues=issues, **options)
+            extra = {"renderer": "matplotlib", "missing": exc.package,
+                     "warnings": [warning, *info["warnings"]]}
+        else:
+            write_page(snapshot_html(store, view, bbox, issues=issues), out, **options)
+            extra = {"renderer": "chromium"}
+    return {"out": str(out), "bytes": out.stat().st_size, "view": view, **extra}
 
 
 def write_page(html: str, out: Path, **options: Any) -> None:

@@ -76,6 +76,8 @@ LayerWriter = Annotated[User, Depends(allowed("layers:write"))]
 Admin = Annotated[User, Depends(allowed("users:admin"))]
 Auditor = Annotated[User, Depends(allowed("audit:read"))]
 Analyst = Annotated[User, Depends(allowed("analysis:read"))]
+Planner = Annotated[User, Depends(allowed("plan:write"))]
+Inspector = Annotated[User, Depends(allowed("inspections:write"))]
 
 
 def secure_cookies(request: Request, settings: SettingsDep) -> bool:

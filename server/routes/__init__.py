@@ -14,6 +14,7 @@ from server.routes import (
     layers,
     open311,
     pages,
+    planning,
     uploads,
     views,
     zones,
@@ -32,6 +33,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(open311.router)
     app.include_router(zones.router)
     app.include_router(views.router)
+    app.include_router(planning.router)
     app.include_router(exports.router)
     app.include_router(pages.router)
     pages.mount_static(app, settings)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from geo.accounts import User, require
 from geo.coords import CONVERTERS
@@ -22,6 +23,7 @@ from geo.store import ISSUE_SORTS, IssueQuery
 from geo.tables import issue_rows, table_bytes
 from server.auth import CurrentUser, Reader
 from server.deps import SettingsDep, StoreDep
+from server.settings import Settings
 
 router = APIRouter(tags=["issues"])
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
@@ -250,6 +252,18 @@ def merge_issue(issue_id: int, body: MergeIn, user: CurrentUser,
     return issue_public(merged, user)
 
 
+async def read_photo(file: StarletteUpload, settings: Settings) -> tuple[bytes, str]:
+    """The bytes and type of an uploaded photo; TooLarge or InvalidInput when unfit."""
+    limit = int(settings.max_photo_mb * 1e6)
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"photo exceeds {settings.max_photo_mb} MB (CCMAP_MAX_PHOTO_MB)")
+    content_type = next((t for magic, t in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if content_type is None:
+        raise InvalidInput("photo must be a JPEG or PNG image")
+    return data, content_type
+
+
 @router.post("/api/issues/{issue_id}/photos", status_code=201)
 async def upload_photo(
     issue_id: int,
@@ -265,13 +279,7 @@ async def upload_photo(
     if user.role.value == "unit" and stage != "after":
         raise Forbidden("a unit may upload after-photos (整改后照片) only")
     require(user, "issues:handle")
-    limit = int(settings.max_photo_mb * 1e6)
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"photo exceeds {settings.max_photo_mb} MB (CCMAP_MAX_PHOTO_MB)")
-    content_type = next((t for magic, t in PHOTO_TYPES.items() if data.startswith(magic)), None)
-    if content_type is None:
-        raise InvalidInput("photo must be a JPEG or PNG image")
+    data, content_type = await read_photo(file, settings)
     pid = store.add_photo(issue_id, stage, file.filename or "photo", content_type, data,
                           user.actor)
     store.add_history_note(issue_id, issue.status, user.actor,

@@ -13,7 +13,6 @@ from geo.coverage import jurisdiction
 from geo.dashboard import dashboard
 from geo.heatmap import heatmap
 from geo.hotspots import hotspots
-from geo.sampling import draw_sample
 from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
 from geo.tables import table_bytes
@@ -82,12 +81,6 @@ def dashboard_figures(user: Reader, store: StoreDep, period: str | None = None) 
     return dashboard(store, period, scope_unit=user.scope_unit)
 
 
-@router.get("/api/plan/sample")
-def plan_sample(_: Reader, store: StoreDep, seed: int, risk: bool = False) -> dict[str, Any]:
-    """A reproducible sample of test points per category quota, stratified by community."""
-    return draw_sample(store, seed, risk=risk)
-
-
 @router.get("/api/ranking", response_model=None)
 def rank(
     user: Reader,
@@ -114,4 +107,6 @@ def formula(_: Reader) -> dict[str, Any]:
     """How the score is computed (shown to the user)."""
     return {"weights": weights(), "formula": formula_text(),
             "notes": "on_time_closure_rate 按期结案率; rectification_rate 整改率; "
-                 "no_recurrence_rate = 1 − 回潮率; no_overdue_rate = 1 − 超期数/问题数"}
+                 "no_recurrence_rate = 1 − 回潮率; no_overdue_rate = 1 − 超期数/问题数; "
+                 "assessment_score_rate 测评得分率 = 合格项/适用项"
+                 "（无检查记录时不计，其余权重按比例放大）"}

@@ -1,0 +1,208 @@
+"""Assessment planning (测评计划): samples, rounds, route sheets, inspections, scores, posts."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from geo.errors import InvalidInput
+from geo.geojson import MEDIA_TYPE, parse_coords
+from geo.inspections import INSPECTION_SOURCES, checklist, checklists, record_inspection, scores
+from geo.network import network_distance
+from geo.rounds import RoundSpec, create_round, round_geojson
+from geo.route_sheet import render_sheet, sheet_context, write_sheet
+from geo.sampling import draw_sample
+from geo.scoring import parse_period
+from geo.siting import plan_posts
+from server.auth import Analyst, Inspector, Planner
+from server.deps import SettingsDep, StoreDep
+from server.routes.issues import read_photo
+
+router = APIRouter(tags=["planning"])
+
+
+class RoundCreate(BaseModel):
+    """A new inspection round: the sample to draw and how to route it."""
+
+    seed: int
+    name: str = ""
+    teams: int = Field(1, ge=1, le=50)
+    mode: str = Field("walk", pattern="^(walk|drive)$")
+    budget_min: float = Field(240, gt=0, le=24 * 60)
+    service_min: float = Field(15, ge=0, le=240)
+    start: tuple[float, float] | None = None
+    return_to_start: bool = False
+    inspectors: list[str] = []
+    risk: bool = False
+    exclude_days: int = Field(0, ge=0, le=3650)
+
+
+class InspectionCreate(BaseModel):
+    """Checklist results of one test point: code → {result: pass|fail|na, note}."""
+
+    feature_id: int
+    results: dict[str, dict[str, str]]
+    inspector: str = ""
+    round_id: int | None = None
+    source: str = "unannounced_inspection"
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    teams = row["plan"]["teams"]
+    return {"id": row["id"], "name": row["name"], "created_at": row["created_at"].isoformat(),
+            "created_by": row["created_by"], "teams": len(teams),
+            "stops": sum(len(t["stops"]) for t in teams),
+            "unscheduled": len(row["plan"]["unscheduled"])}
+
+
+@router.get("/api/plan/sample")
+def plan_sample(_: Analyst, store: StoreDep, seed: int, risk: bool = False,
+                exclude_days: Annotated[int, Query(ge=0, le=3650)] = 0,
+                revisit: bool = True) -> dict[str, Any]:
+    """A reproducible sample of test points per category quota, stratified by community."""
+    return draw_sample(store, seed, risk=risk, exclude_days=exclude_days, revisit=revisit)
+
+
+@router.post("/api/plan/rounds", status_code=201)
+def new_round(body: RoundCreate, user: Planner, store: StoreDep) -> dict[str, Any]:
+    """Draw a sample, split it into balanced teams routed on the streets, and store it."""
+    spec = RoundSpec(teams=body.teams, mode=body.mode, budget_min=body.budget_min,
+                     service_min=body.service_min, start=body.start,
+                     return_to_start=body.return_to_start, inspectors=body.inspectors)
+    row = create_round(store, body.seed, spec, user.actor, name=body.name, risk=body.risk,
+                       exclude_days=body.exclude_days)
+    return {**_summary(row), "plan": row["plan"]}
+
+
+@router.get("/api/plan/rounds")
+def list_rounds(_: Analyst, store: StoreDep) -> list[dict[str, Any]]:
+    """Every round, newest first."""
+    return [_summary(r) for r in store.rounds()]
+
+
+@router.get("/api/plan/rounds/{round_id}")
+def get_round(round_id: int, _: Analyst, store: StoreDep) -> dict[str, Any]:
+    """One round with its teams, ordered stops, paths and inspection progress."""
+    row = store.round(round_id)
+    done = {r["feature_id"]: r["id"] for r in store.inspections(round_id=round_id)}
+    return {**_summary(row), "plan": row["plan"], "inspected": done}
+
+
+@router.get("/api/plan/rounds/{round_id}/geojson")
+def round_layer(round_id: int, _: Analyst, store: StoreDep,
+                coords: str | None = None) -> Response:
+    """The round for the map: team routes, numbered stops (inspected or not), the start."""
+    row = store.round(round_id)
+    done = {r["feature_id"] for r in store.inspections(round_id=round_id)}
+    doc = round_geojson(row, parse_coords(coords), done)
+    return Response(json.dumps(doc, ensure_ascii=False), media_type=MEDIA_TYPE)
+
+
+@router.get("/api/plan/rounds/{round_id}/sheet", response_model=None)
+def route_sheet(round_id: int, _: Analyst, store: StoreDep,
+                team: Annotated[int | None, Query(ge=1)] = None,
+                format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
+    """Printable route sheet (路线单) of a round or one team, as HTML or PDF (A4)."""
+    if format == "html":
+        return HTMLResponse(render_sheet(sheet_context(store, round_id, team)))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sheet.pdf"
+        write_sheet(store, round_id, out, team)
+        data = out.read_bytes()
+    name = f"route-sheet-{round_id}" + (f"-team{team}" if team else "") + ".pdf"
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@router.get("/api/checklists")
+def all_checklists(_: Analyst) -> dict[str, list[dict[str, str]]]:
+    """Checklist items per test point category."""
+    return checklists()
+
+
+@router.get("/api/checklists/{category}")
+def one_checklist(category: str, _: Analyst) -> list[dict[str, str]]:
+    """The checklist of one test point category."""
+    return checklist(category)
+
+
+@router.post("/api/inspections", status_code=201)
+async def new_inspection(request: Request, user: Inspector, store: StoreDep,
+                         settings: SettingsDep) -> dict[str, Any]:
+    """Record an inspection (JSON, or multipart with `record` JSON and `photo_<code>` files).
+
+    Failed items become issues (source 暗访/督导检查); a photo of a failed item is attached to
+    its issue as the before-photo.
+    """
+    photos: dict[str, tuple[str, bytes, str]] = {}
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        raw = form.get("record")
+        if not isinstance(raw, str):
+            raise InvalidInput("multipart inspections need a `record` field with the JSON")
+        body = InspectionCreate.model_validate_json(raw)
+        for key, value in form.multi_items():
+            if key.startswith("photo_") and isinstance(value, UploadFile) and value.filename:
+                data, media = await read_photo(value, settings)
+                photos[key.removeprefix("photo_")] = (value.filename, data, media)
+    else:
+        body = InspectionCreate.model_validate(await request.json())
+    if body.source not in INSPECTION_SOURCES:
+        raise InvalidInput(f"source must be one of {', '.join(INSPECTION_SOURCES)}")
+    failed = {c for c, r in body.results.items() if r.get("result") == "fail"}
+    if set(photos) - failed:
+        raise InvalidInput("photos are kept for failed items only: "
+                           + ", ".join(sorted(set(photos) - failed)))
+    doc = record_inspection(store, body.feature_id, body.results,
+                            body.inspector or user.display_name or user.username,
+                            actor=user.actor, round_id=body.round_id, source=body.source)
+    for item in doc["items"]:
+        if item["code"] in photos and item["issue_id"]:
+            name, data, media = photos[item["code"]]
+            store.add_photo(item["issue_id"], "before", name, media, data, user.actor)
+    return {**doc, "photos": sorted(photos)}
+
+
+@router.get("/api/inspections")
+def list_inspections(_: Analyst, store: StoreDep, round: int | None = None,
+                     feature: int | None = None) -> list[dict[str, Any]]:
+    """Inspection records, filtered by round or test point."""
+    return [{**r, "inspected_at": r["inspected_at"].isoformat(timespec="seconds")}
+            for r in store.inspections(feature_id=feature, round_id=round)]
+
+
+@router.get("/api/plan/scores")
+def score_rates(_: Analyst, store: StoreDep,
+                level: Annotated[str, Query(pattern="^(point|category|community|zone|unit)$")]
+                = "community", period: str | None = None) -> dict[str, Any]:
+    """Inspection score rates (测评得分率 = passed / applicable) by level, best first."""
+    start = end = None
+    label = "all"
+    if period:
+        start, end, label = parse_period(period, datetime.now())
+    return {"level": level, "period": label, "rows": scores(store, level, start, end)}
+
+
+@router.get("/api/plan/posts")
+def post_sites(
+    _: Analyst,
+    store: StoreDep,
+    model: Annotated[str, Query(pattern="^(mclp|lscp)$")] = "mclp",
+    p: Annotated[int | None, Query(ge=1, le=500)] = None,
+    distance: Annotated[float, Query(gt=0, le=20_000)] = 500,
+    demand: Annotated[str, Query(pattern="^(test_point|issues)$")] = "test_point",
+    candidate_kind: str | None = None,
+) -> dict[str, Any]:
+    """Where to put posts: p sites covering the most demand (MCLP) or the fewest covering
+    all (LSCP), on street-network distance when streets are loaded."""
+    return plan_posts(store, model=model, p=p if model == "mclp" else None, service_m=distance,
+                      demand=demand, candidate_kind=candidate_kind,
+                      distance=network_distance(store))

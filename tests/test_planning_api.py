@@ -1,0 +1,174 @@
+"""The planner over HTTP: rounds, the map layer, route sheets, inspections with photos, scores,
+posts, and who may do what."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo.demo import build_demo
+from geo.errors import CcmapError
+from geo.snapshot import chromium_path
+from geo.store import Store
+from tests.conftest import add_user, bearer, missing
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+@pytest.fixture
+def demo(anon_client: TestClient, store: Store) -> TestClient:
+    """The demo city, with a planner, an inspector and a viewer logged in by header."""
+    build_demo(store, n_issues=300)
+    for name, role in (("p1", "planner"), ("i1", "inspector"), ("v1", "viewer")):
+        add_user(store, name, role)
+    return anon_client
+
+
+def _round(client: TestClient, **extra: Any) -> dict[str, Any]:
+    r = client.post("/api/plan/rounds", json={"seed": 11, "teams": 2, "budget_min": 480,
+                                              "inspectors": ["张三", "李四"], **extra},
+                    headers=bearer(client, "p1"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_planner_creates_a_round_shown_on_the_map_and_as_a_route_sheet(demo: TestClient
+                                                                      ) -> None:
+    made = _round(demo)
+    assert made["teams"] == 2 and made["stops"] + made["unscheduled"] > 20
+    viewer = bearer(demo, "v1")
+    assert [r["id"] for r in demo.get("/api/plan/rounds", headers=viewer).json()] == [made["id"]]
+    layer = demo.get(f"/api/plan/rounds/{made['id']}/geojson", headers=viewer)
+    assert layer.headers["content-type"].startswith("application/geo+json")
+    roles = [f["properties"]["role"] for f in layer.json()["features"]]
+    assert roles.count("stop") == made["stops"] and roles.count("route") == 2
+    assert roles.count("start") == 1
+    sheet = demo.get(f"/api/plan/rounds/{made['id']}/sheet?team=1", headers=viewer)
+    assert sheet.status_code == 200
+    team1 = made["plan"]["teams"][0]
+    assert "张三" in sheet.text and all(s["name"] in sheet.text for s in team1["stops"])
+    assert "合格" in sheet.text and "<svg" in sheet.text
+    assert demo.get(f"/api/plan/rounds/{made['id']}/sheet?team=9",
+                    headers=viewer).status_code == 400
+    assert demo.get("/api/plan/rounds/999/geojson", headers=viewer).status_code == 404
+
+
+def test_route_sheet_pdf_has_the_chinese_stop_names(demo: TestClient) -> None:
+    try:
+        chromium_path()
+    except CcmapError as exc:
+        missing(str(exc))
+    if shutil.which("pdftotext") is None:
+        missing("pdftotext not installed (apt-get install poppler-utils)")
+    made = _round(demo)
+    r = demo.get(f"/api/plan/rounds/{made['id']}/sheet?team=2&format=pdf",
+                 headers=bearer(demo, "v1"))
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-", "-"], input=r.content, capture_output=True,
+                          check=True).stdout.decode()
+    first = made["plan"]["teams"][1]["stops"][0]
+    assert first["name"] in text.replace(" ", "") and "检查标准" in text
+
+
+def _results(demo: TestClient, stop: dict[str, Any], fail: str) -> dict[str, Any]:
+    items = demo.get(f"/api/checklists/{stop['category']}", headers=bearer(demo, "v1")).json()
+    return {i["code"]: {"result": "fail" if i["code"] == fail else "pass",
+                        "note": "现场发现问题" if i["code"] == fail else ""} for i in items}
+
+
+def test_inspector_records_an_inspection_failed_item_becomes_issue_with_photo(
+        demo: TestClient, store: Store) -> None:
+    made = _round(demo)
+    stop = made["plan"]["teams"][0]["stops"][0]
+    items = demo.get(f"/api/checklists/{stop['category']}", headers=bearer(demo, "v1")).json()
+    fail = items[0]["code"]
+    record = {"feature_id": stop["id"], "round_id": made["id"], "inspector": "王五",
+              "results": _results(demo, stop, fail)}
+    r = demo.post("/api/inspections", data={"record": json.dumps(record)},
+                  files={f"photo_{fail}": ("p.png", io.BytesIO(PNG), "image/png")},
+                  headers=bearer(demo, "i1"))
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    [issue_id] = doc["issue_ids"]
+    issue = demo.get(f"/api/issues/{issue_id}", headers=bearer(demo, "i1")).json()
+    assert issue["source"] == "unannounced_inspection" and issue["category"] == \
+        items[0]["issue_category"]
+    assert len(issue["photos"]) == 1 and issue["photos"][0]["stage"] == "before"
+    layer = demo.get(f"/api/plan/rounds/{made['id']}/geojson", headers=bearer(demo, "v1"))
+    done = [f["properties"] for f in layer.json()["features"]
+            if f["properties"].get("inspected")]
+    assert [p["id"] for p in done] == [stop["id"]]
+    rates = demo.get("/api/plan/scores?level=point", headers=bearer(demo, "v1")).json()
+    assert rates["rows"][0]["name"] == stop["name"]
+    assert rates["rows"][0]["score_rate"] == pytest.approx((len(items) - 1) / len(items),
+                                                           abs=1e-4)
+
+
+@pytest.mark.parametrize(("change", "status"), [
+    ({"results": {"nope": {"result": "pass"}}}, 400),
+    ({"source": "hearsay"}, 400),
+    ({"feature_id": 999_999}, 404),
+    ({"round_id": 999_999}, 404),
+])
+def test_bad_inspections_are_refused_and_write_nothing(demo: TestClient, store: Store,
+                                                       change: dict[str, Any],
+                                                       status: int) -> None:
+    made = _round(demo)
+    stop = made["plan"]["teams"][0]["stops"][0]
+    record = {"feature_id": stop["id"], "results": _results(demo, stop, "none"), **change}
+    before = store.issue_count()
+    r = demo.post("/api/inspections", json=record, headers=bearer(demo, "i1"))
+    assert r.status_code == status, r.text
+    assert store.inspections() == [] and store.issue_count() == before
+
+
+def test_bad_photos_are_refused_before_anything_is_written(demo: TestClient, store: Store
+                                                           ) -> None:
+    made = _round(demo)
+    stop = made["plan"]["teams"][0]["stops"][0]
+    results = _results(demo, stop, "none")
+    passed = next(iter(results))
+    record = json.dumps({"feature_id": stop["id"], "results": results})
+    before = store.issue_count()
+    for files, status in (({f"photo_{passed}": ("a.png", PNG, "image/png")}, 400),
+                          ({f"photo_{passed}": ("a.txt", b"hello", "text/plain")}, 400)):
+        r = demo.post("/api/inspections", data={"record": record}, files=files,
+                      headers=bearer(demo, "i1"))
+        assert r.status_code == status, r.text
+    assert store.inspections() == [] and store.issue_count() == before
+
+
+def test_roles(demo: TestClient) -> None:
+    made = _round(demo)
+    stop = made["plan"]["teams"][0]["stops"][0]
+    record = {"feature_id": stop["id"], "results": _results(demo, stop, "none")}
+    assert demo.post("/api/plan/rounds", json={"seed": 1},
+                     headers=bearer(demo, "i1")).status_code == 403
+    assert demo.post("/api/inspections", json=record,
+                     headers=bearer(demo, "p1")).status_code == 403
+    assert demo.post("/api/inspections", json=record,
+                     headers=bearer(demo, "v1")).status_code == 403
+    assert demo.get("/api/plan/rounds").status_code == 401
+
+
+def test_sample_excludes_and_posts_cover(demo: TestClient) -> None:
+    viewer = bearer(demo, "v1")
+    sample = demo.get("/api/plan/sample?seed=4&exclude_days=30", headers=viewer).json()
+    assert sample["exclude_days"] == 30 and sample["size"] > 0
+    mclp = demo.get("/api/plan/posts?model=mclp&p=3&distance=400", headers=viewer).json()
+    assert len(mclp["sites"]) == 3 and mclp["distance"] == "network"
+    covered = sum(1 for d in mclp["demand_points"] if d["covered"])
+    assert mclp["coverage_rate"] == pytest.approx(covered / len(mclp["demand_points"]))
+    more = demo.get("/api/plan/posts?model=mclp&p=6&distance=400", headers=viewer).json()
+    assert more["coverage_rate"] >= mclp["coverage_rate"]
+    lscp = demo.get("/api/plan/posts?model=lscp&distance=800", headers=viewer).json()
+    reachable = [d for d in lscp["demand_points"] if not d.get("unreachable")]
+    assert all(d["covered"] for d in reachable)
+    assert demo.get("/api/plan/posts?model=mclp&distance=400",
+                    headers=viewer).status_code == 400
