@@ -57,6 +57,9 @@ class MapPage:
     can_report: bool = False
     can_edit_zones: bool = False
     analyst: bool = True  # city-wide layers (gaps, choropleth) are hidden from unit users
+    can_plan: bool = False
+    can_inspect: bool = False
+    user_name: str = ""
     communities: tuple[str, ...] = ()
 
 
@@ -92,6 +95,10 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "isAdmin": page.is_admin,
         "canReport": page.can_report,
         "canEditZones": page.can_edit_zones,
+        "canPlan": page.can_plan,
+        "canInspect": page.can_inspect,
+        "analyst": page.analyst,
+        "userName": page.user_name,
     }
 
 

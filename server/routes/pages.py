@@ -53,6 +53,9 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    can_report=user.role in PERMISSIONS["issues:write"],
                    can_edit_zones=user.role in PERMISSIONS["zones:write"],
                    analyst=user.role in PERMISSIONS["analysis:read"],
+                   can_plan=user.role in PERMISSIONS["plan:write"],
+                   can_inspect=user.role in PERMISSIONS["inspections:write"],
+                   user_name=user.display_name or user.username,
                    communities=tuple(c.name for c in store.features(Kind.community)))
     return HTMLResponse(render_map_page(page))
 

@@ -282,6 +282,7 @@
     state.csrfToken = csrfToken;
     if (window.ccmapIssues) { window.ccmapIssues.init(state); }
     if (window.ccmapZones && cfg.canEditZones) { window.ccmapZones.init(state); }
+    if (window.ccmapPlan && cfg.analyst) { window.ccmapPlan.init(state); }
     refresh().then(function () {
       if (state.afterFirstLoad) { state.afterFirstLoad(); state.afterFirstLoad = null; }
     });
