@@ -206,3 +206,24 @@ def round_geojson(row: dict[str, Any], coords: str = "wgs84",
                                             "revisit": s.get("revisit", False),
                                             "inspected": s["id"] in done}})
     return collection(features)
+
+
+STOP_HEADERS = [("team", "检查组"), ("inspector", "检查人"), ("seq", "序号"), ("id", "点位ID"),
+                ("name", "点位名称"), ("category_label", "点位类型"), ("community", "社区"),
+                ("address", "地址"), ("lon", "经度"), ("lat", "纬度"), ("leg_m", "路程(米)"),
+                ("arrive_min", "预计到达(分钟)"), ("revisit", "回头看")]
+
+
+def stop_rows(points: list[dict[str, Any]]) -> list[list[Any]]:
+    """Sample points or round stops as rows under STOP_HEADERS (Chinese), header first."""
+    rows: list[list[Any]] = [[label for _, label in STOP_HEADERS]]
+    for p in points:
+        rows.append([("是" if p.get(k) else "") if k == "revisit" else p.get(k, "")
+                     for k, _ in STOP_HEADERS])
+    return rows
+
+
+def round_stops(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every stop of a round in team and visiting order, with its team and inspector."""
+    return [{**s, "team": t["name"], "inspector": t["inspector"]}
+            for t in row["plan"]["teams"] for s in t["stops"]]

@@ -30,6 +30,8 @@ def cmd_plan_sample(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
 
     doc = draw_sample(store, args.seed, risk=args.risk, exclude_days=args.exclude_days,
                       revisit=not args.no_revisit)
+    if args.out:
+        _write_points(doc["points"], Path(args.out))
     lines = [f"sample of {doc['size']} test points (seed {args.seed}):"]
     lines += [f"  {p['category_label']}  {p['name']}  [{p['community']}]"
               + ("  回头看" if p["revisit"] else "") for p in doc["points"]]
@@ -37,6 +39,24 @@ def cmd_plan_sample(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
         lines.append("  not enough points for: " + ", ".join(
             f"{k} (-{v})" for k, v in doc["shortfall"].items()))
     return doc, "\n".join(lines)
+
+
+def _write_points(points: list[dict[str, Any]], out: Path) -> None:
+    """Sample points or round stops to .csv/.xlsx (Chinese headers) or .geojson."""
+    from geo.rounds import stop_rows
+    from geo.tables import table_bytes
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt == "geojson":
+        doc = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+             "properties": {k: v for k, v in p.items() if k not in ("lon", "lat")}}
+            for p in points]}
+        out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        return
+    if fmt not in ("csv", "xlsx"):
+        raise CcmapError("--out takes a .csv, .xlsx or .geojson file")
+    out.write_bytes(table_bytes(stop_rows(points), fmt)[0])
 
 
 def cmd_plan_rounds(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
@@ -50,6 +70,10 @@ def cmd_plan_rounds(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
     row = create_round(store, args.seed, spec, actor=_actor(), name=args.name or "",
                        risk=args.risk, exclude_days=args.exclude_days)
     plan = row["plan"]
+    if args.out:
+        from geo.rounds import round_stops
+
+        _write_points(round_stops(row), Path(args.out))
     lines = [f"round {row['id']}: {row['name']} ({plan['mode_label']}, "
              f"{'street network' if plan['distance'] == 'network' else 'straight line × 1.3'})"]
     for t in plan["teams"]:
@@ -175,6 +199,7 @@ def add_plan_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None],
 
     sp = plan.add_parser("sample", help="draw test points per category quota (抽样)")
     sampling(sp)
+    sp.add_argument("--out", help="also write the sample to .csv, .xlsx or .geojson")
     sp.add_argument("--no-revisit", action="store_true",
                     help="do not add points whose last inspection failed (回头看)")
     db(sp)
@@ -191,6 +216,7 @@ def add_plan_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None],
                     help="teams come back to the start")
     sp.add_argument("--inspector", action="append", help="team leader, once per team")
     sp.add_argument("--name", help="name of the round")
+    sp.add_argument("--out", help="also write the stops to .csv, .xlsx or .geojson")
     sp.add_argument("--time-limit", type=float, default=2.0, help="solver seconds")
     db(sp)
     sp.set_defaults(func=run(cmd_plan_rounds))

@@ -3,6 +3,7 @@ posts, and who may do what."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -57,6 +58,12 @@ def test_planner_creates_a_round_shown_on_the_map_and_as_a_route_sheet(demo: Tes
     assert demo.get(f"/api/plan/rounds/{made['id']}/sheet?team=9",
                     headers=viewer).status_code == 400
     assert demo.get("/api/plan/rounds/999/geojson", headers=viewer).status_code == 404
+    table = demo.get(f"/api/plan/rounds/{made['id']}/stops?format=csv", headers=viewer)
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [r["点位名称"] for r in rows] == [s["name"] for t in made["plan"]["teams"]
+                                          for s in t["stops"]]
+    sample = demo.get("/api/plan/sample?seed=3&format=xlsx", headers=viewer)
+    assert sample.status_code == 200 and sample.content.startswith(b"PK")
 
 
 def test_route_sheet_pdf_has_the_chinese_stop_names(demo: TestClient) -> None:

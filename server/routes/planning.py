@@ -17,11 +17,12 @@ from geo.errors import InvalidInput
 from geo.geojson import MEDIA_TYPE, parse_coords
 from geo.inspections import INSPECTION_SOURCES, checklist, checklists, record_inspection, scores
 from geo.network import network_distance
-from geo.rounds import RoundSpec, create_round, round_geojson
+from geo.rounds import RoundSpec, create_round, round_geojson, round_stops, stop_rows
 from geo.route_sheet import render_sheet, sheet_context, write_sheet
 from geo.sampling import draw_sample
 from geo.scoring import parse_period
 from geo.siting import plan_posts
+from geo.tables import table_bytes
 from server.auth import Analyst, Inspector, Planner
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import read_photo
@@ -63,12 +64,24 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
             "unscheduled": len(row["plan"]["unscheduled"])}
 
 
-@router.get("/api/plan/sample")
+@router.get("/api/plan/sample", response_model=None)
 def plan_sample(_: Analyst, store: StoreDep, seed: int, risk: bool = False,
                 exclude_days: Annotated[int, Query(ge=0, le=3650)] = 0,
-                revisit: bool = True) -> dict[str, Any]:
-    """A reproducible sample of test points per category quota, stratified by community."""
-    return draw_sample(store, seed, risk=risk, exclude_days=exclude_days, revisit=revisit)
+                revisit: bool = True,
+                format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+                ) -> dict[str, Any] | Response:
+    """A reproducible sample of test points per category quota, stratified by community
+    (JSON, or a CSV/xlsx table with Chinese headers)."""
+    doc = draw_sample(store, seed, risk=risk, exclude_days=exclude_days, revisit=revisit)
+    if format == "json":
+        return doc
+    return _table(stop_rows(doc["points"]), format, f"sample-seed{seed}")
+
+
+def _table(rows: list[list[Any]], fmt: str, name: str) -> Response:
+    data, media = table_bytes(rows, fmt)
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f"attachment; filename={name}.{fmt}"})
 
 
 @router.post("/api/plan/rounds", status_code=201)
@@ -94,6 +107,14 @@ def get_round(round_id: int, _: Analyst, store: StoreDep) -> dict[str, Any]:
     row = store.round(round_id)
     done = {r["feature_id"]: r["id"] for r in store.inspections(round_id=round_id)}
     return {**_summary(row), "plan": row["plan"], "inspected": done}
+
+
+@router.get("/api/plan/rounds/{round_id}/stops", response_model=None)
+def round_table(round_id: int, _: Analyst, store: StoreDep,
+                format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
+    """Every stop of a round (team, order, address, ETA) as CSV or xlsx."""
+    return _table(stop_rows(round_stops(store.round(round_id))), format,
+                  f"round-{round_id}-stops")
 
 
 @router.get("/api/plan/rounds/{round_id}/geojson")
