@@ -140,12 +140,13 @@ def _draw(layers: Sequence[StaticLayer], bbox: BBox, issues: IssueCells | None, 
         spine.set_color("#888")
         spine.set_linewidth(0.6)
 
-    minx, miny, maxx, maxy = _padded(bbox)
-    lat0 = (miny + maxy) / 2
+    # equirectangular at the centre latitude: a metre is as long east-west as north-south;
+    # the bbox grows to fill the map frame (like Leaflet's fitBounds)
+    box_w, box_h = (1 - 2 * margin_x) * w_in, (1 - header - footer) * h_in
+    minx, miny, maxx, maxy = _fit(_padded(bbox), box_w / box_h)
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
-    # equirectangular at the centre latitude: a metre is as long east-west as north-south
-    ax.set_aspect(1 / math.cos(math.radians(lat0)), adjustable="datalim")
+    ax.set_aspect(_aspect((miny + maxy) / 2), adjustable="box")
 
     handles: list[Any] = []
     for z, layer in enumerate(layers):
@@ -188,6 +189,24 @@ def _padded(bbox: BBox) -> BBox:
     dy = max(maxy - miny, 0.002)
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     return (cx - dx * 0.53, cy - dy * 0.53, cx + dx * 0.53, cy + dy * 0.53)
+
+
+def _aspect(lat: float) -> float:
+    """Data aspect (degrees of latitude per degree of longitude on screen) at the latitude."""
+    return 1 / max(math.cos(math.radians(lat)), 0.01)
+
+
+def _fit(bbox: BBox, frame_ratio: float) -> BBox:
+    """Grow bbox around its centre so its shape (in local metres) is frame_ratio (w / h)."""
+    minx, miny, maxx, maxy = bbox
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    a = _aspect(cy)
+    dx, dy = maxx - minx, maxy - miny
+    if dx / (a * dy) < frame_ratio:
+        dx = frame_ratio * a * dy
+    else:
+        dy = dx / (a * frame_ratio)
+    return (cx - dx / 2, cy - dy / 2, cx + dx / 2, cy + dy / 2)
 
 
 def _dashes(style: dict[str, Any], weight: float) -> Any:
@@ -286,8 +305,6 @@ def metres_per_degree_lon(lat: float) -> float:
 
 def _scale_bar(ax: Any, fs: float) -> None:
     """An alternating black/white bar of a round length in the lower left, labelled in m/km."""
-    # after set_aspect(adjustable="datalim") the limits are final only once drawn
-    ax.apply_aspect()
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     lat = (y0 + y1) / 2
@@ -297,7 +314,7 @@ def _scale_bar(ax: Any, fs: float) -> None:
     bx, by = x0 + (x1 - x0) * 0.03, y0 + (y1 - y0) * 0.04
     h = (y1 - y0) * 0.008
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.add_patch(Rectangle((bx - (x1 - x0) * 0.01, by - h * 1.5), deg + (x1 - x0) * 0.03,
+    ax.add_patch(Rectangle((bx - (x1 - x0) * 0.012, by - h * 1.5), deg + (x1 - x0) * 0.035,
                            h * 7.5, facecolor="white", alpha=0.85, edgecolor="none",
                            zorder=90))
     for i in range(4):
