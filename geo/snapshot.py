@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +25,8 @@ from geo.errors import InvalidInput
 from geo.features import Feature
 from geo.geojson import collection, feature_json
 from geo.heatmap import heatmap
-from geo.kinds import LABELS_ZH, Kind, reference_table
-from geo.mapview import STATIC
+from geo.kinds import LABELS_ZH, Kind, issue_categories, reference_table
+from geo.mapview import EXTRA_LABELS, LAYERS, STATIC
 from geo.static_render import IssueCells, StaticLayer, render_static
 from geo.store import BBox, IssueQuery, Store
 
@@ -65,28 +66,74 @@ class ViewContent:
     cells: list[list[float]]
     total: int
     counts: dict[str, int] = field(default_factory=dict)
+    show_issues: bool = True
+    omitted: list[str] = field(default_factory=list)  # page layers a snapshot cannot draw
+    filters: str = ""  # the issue filter in words
+
+
+ISSUE_LAYERS = ("issues", "heat")  # both drawn as issue cells
 
 
 def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
-                 issues: IssueQuery | None = None) -> ViewContent:
-    """Read the view's layers (inside bbox, default: all data) and its issues per grid cell."""
+                 issues: IssueQuery | None = None,
+                 layers: Sequence[str] | None = None) -> ViewContent:
+    """Read the view's layers (inside bbox, default: all data) and its issues per grid cell.
+
+    `layers` are the layers visible on the page (kinds, "issues", "heat", ...); when given they
+    replace the preset `view`, so the snapshot shows what the user saw.
+    """
     if view not in VIEWS:
         raise InvalidInput(f"view must be one of {', '.join(VIEWS)}")
     bounds = bbox or store.extent()
     if bounds is None:
         raise InvalidInput("nothing to draw: the store is empty")
-    layers: list[tuple[Kind, list[Feature]]] = []
+    kinds, show_issues, omitted = list(VIEWS[view]), True, []
+    if layers is not None:
+        known = {str(k) for k, _ in LAYERS}
+        unknown = sorted(set(layers) - known)
+        if unknown:
+            raise InvalidInput(f"unknown layers {unknown}; layers: {', '.join(sorted(known))}")
+        kinds = [k for k, _ in LAYERS if isinstance(k, Kind) and k.value in layers]
+        show_issues = any(x in layers for x in ISSUE_LAYERS)
+        omitted = [EXTRA_LABELS[x] for x in layers if x in EXTRA_LABELS
+                   and x not in ISSUE_LAYERS]
+    found: list[tuple[Kind, list[Feature]]] = []
     counts: dict[str, int] = {}
-    for kind in VIEWS[view]:
+    for kind in kinds:
         rows = store.features(kind, bbox=bounds)
         counts[kind.value] = len(rows)
-        layers.append((kind, rows))
+        found.append((kind, rows))
     query = issues or IssueQuery()
     query.bbox = bounds
-    cells = heatmap(store.issue_cells(query), 0, 16)["cells"]
+    cells = heatmap(store.issue_cells(query), 0, 16)["cells"] if show_issues else []
     total = int(sum(c[2] for c in cells))
-    counts["issues"] = total
-    return ViewContent(bounds, layers, cells, total, counts)
+    if show_issues:
+        counts["issues"] = total
+    return ViewContent(bounds, found, cells, total, counts, show_issues, omitted,
+                       describe_filters(query))
+
+
+def describe_filters(q: IssueQuery) -> str:
+    """The issue filter in words, as printed on a snapshot ("" when nothing is filtered)."""
+    cats = {c: r["label"] for c, r in issue_categories().items()}
+    states = {r["code"]: r["label"] for r in reference_table("issue_statuses")}
+    srcs = {r["code"]: r["label"] for r in reference_table("issue_sources")}
+    parts = []
+    for label, values, names in (("类型", q.categories, cats), ("状态", q.statuses, states),
+                                 ("来源", q.sources, srcs), ("单位", q.units, {}),
+                                 ("社区", q.communities, {})):
+        if values:
+            parts.append(f"{label}：" + "、".join(names.get(v, v) for v in values))
+    if q.zone_id is not None:
+        parts.append(f"责任区 #{q.zone_id}")
+    if q.since or q.until:
+        parts.append(f"时间：{q.since:%Y-%m-%d}" if q.since else "时间：")
+        parts[-1] += f" 至 {q.until:%Y-%m-%d}" if q.until else " 起"
+    if q.overdue:
+        parts.append("只看超期")
+    if q.recurring:
+        parts.append("只看回潮")
+    return "；".join(parts)
 
 
 class _Header(MacroElement):
@@ -100,9 +147,10 @@ class _Header(MacroElement):
 
 
 def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
-                  title: str = "创城点位地图", issues: IssueQuery | None = None) -> str:
+                  title: str = "创城点位地图", issues: IssueQuery | None = None,
+                  layers: Sequence[str] | None = None) -> str:
     """A self-contained HTML map of the view (no request leaves the file)."""
-    content = view_content(store, view, bbox, issues)
+    content = view_content(store, view, bbox, issues, layers)
     minx, miny, maxx, maxy = content.bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
                    control_scale=True, zoom_start=15)
@@ -119,20 +167,24 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
                                                   color="#222", fill_color="#1f78b4"),
                        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["名称"]),
                        ).add_to(m)
-    total = content.total
-    issue_layer = folium.FeatureGroup(name=f"问题（{total}，按格汇总）")
-    top = max((c[2] for c in content.cells), default=1)
-    for lon, lat, n in content.cells:
-        folium.CircleMarker([lat, lon], radius=3 + 9 * (n / top) ** 0.5, weight=0,
-                            fill=True, fill_color="#e6194b", fill_opacity=0.55,
-                            tooltip=f"{int(n)} 个问题").add_to(issue_layer)
-    issue_layer.add_to(m)
+    if content.show_issues:
+        issue_layer = folium.FeatureGroup(name=f"问题（{content.total}，按格汇总）")
+        top = max((c[2] for c in content.cells), default=1)
+        for lon, lat, n in content.cells:
+            folium.CircleMarker([lat, lon], radius=3 + 9 * (n / top) ** 0.5, weight=0,
+                                fill=True, fill_color="#e6194b", fill_opacity=0.55,
+                                tooltip=f"{int(n)} 个问题").add_to(issue_layer)
+        issue_layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     statuses = [(r["label"], r["color"]) for r in reference_table("issue_statuses")]
     _Header({"title": title, "date": _now(), "attribution": ATTRIBUTION,
-             "counts": content.counts, "statuses": statuses,
+             "counts": content.counts, "statuses": statuses, "issues": content.show_issues,
+             "filters": content.filters, "omitted": content.omitted,
+             "bbox": list(content.bounds),
+             "layer_codes": [k.value for k, _ in content.layers]
+             + (["issues"] if content.show_issues else []),
              "layers": [(LABELS_ZH[k], LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
-                        for k in VIEWS[view]]}).add_to(m)
+                        for k, _ in content.layers]}).add_to(m)
     html: str = m.get_root().render()
     return _inline_assets(html)
 
@@ -143,16 +195,19 @@ def _now() -> str:
 
 def snapshot_static(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
                     title: str = "创城点位地图", issues: IssueQuery | None = None,
-                    **options: Any) -> dict[str, Any]:
+                    layers: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
     """The snapshot drawn by matplotlib (.png or .pdf): same layers, styles, issue cells,
     title, date, legend and attribution as the HTML page, plus a scale bar and north arrow.
     options: width, height, scale (PNG); paper, landscape (PDF)."""
-    content = view_content(store, view, bbox, issues)
-    layers = [StaticLayer(f"{LABELS_ZH[kind]}（{len(rows)}）", [f.geometry for f in rows],
-                          LAYER_STYLE.get(kind, POINT_STYLE))
-              for kind, rows in content.layers if rows]
-    cells = IssueCells(content.cells, content.total, "问题（按格汇总，圆越大越多）")
-    return render_static(layers, out, content.bounds, issues=cells, title=title, date=_now(),
+    content = view_content(store, view, bbox, issues, layers)
+    drawn = [StaticLayer(f"{LABELS_ZH[kind]}（{len(rows)}）", [f.geometry for f in rows],
+                         LAYER_STYLE.get(kind, POINT_STYLE))
+             for kind, rows in content.layers if rows]
+    cells = (IssueCells(content.cells, content.total, "问题（按格汇总，圆越大越多）")
+             if content.show_issues else None)
+    if content.filters:
+        title = f"{title}（{content.filters}）"
+    return render_static(drawn, out, content.bounds, issues=cells, title=title, date=_now(),
                          attribution=ATTRIBUTION, note="静态渲染（matplotlib）", **options)
 
 
@@ -238,7 +293,7 @@ def _render(html_file: Path, out: Path, width: int, height: int, scale: float, p
 
 def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
                issues: IssueQuery | None = None, fallback: bool | None = None,
-               **options: Any) -> dict[str, Any]:
+               layers: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
     """Write a snapshot to out: .html (offline), .png or .pdf.
 
     PNG/PDF are rendered by headless Chromium; when Chromium or Playwright is missing they are
@@ -250,7 +305,8 @@ def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = 
         raise InvalidInput("snapshot format must be .html, .png or .pdf")
     extra: dict[str, Any] = {"renderer": "html"}
     if suffix == ".html":
-        write_page(snapshot_html(store, view, bbox, issues=issues), out, **options)
+        write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers), out,
+                   **options)
     else:
         try:
             check_renderer()
@@ -259,11 +315,13 @@ def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = 
                 raise
             warning = f"{exc.message}; drawing {out.name} with matplotlib instead"
             log.warning(warning)
-            info = snapshot_static(store, out, view, bbox, issues=issues, **options)
+            info = snapshot_static(store, out, view, bbox, issues=issues, layers=layers,
+                                   **options)
             extra = {"renderer": "matplotlib", "missing": exc.package,
                      "warnings": [warning, *info["warnings"]]}
         else:
-            write_page(snapshot_html(store, view, bbox, issues=issues), out, **options)
+            write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers), out,
+                       **options)
             extra = {"renderer": "chromium"}
     return {"out": str(out), "bytes": out.stat().st_size, "view": view, **extra}
 

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,8 +189,16 @@ def cmd_export_map(args: argparse.Namespace) -> int:
         options = {"width": args.width, "height": args.height, "scale": args.scale}
     elif Path(args.out).suffix.lower() == ".pdf":
         options = {"paper": args.paper, "landscape": not args.portrait}
+    from geo.store import IssueQuery
+
+    query = IssueQuery(categories=args.category or [], statuses=args.status or [],
+                       sources=args.source or [], communities=args.community or [],
+                       since=datetime.fromisoformat(args.since) if args.since else None,
+                       until=datetime.fromisoformat(args.until) if args.until else None)
+    layers = [x for x in args.layers.split(",") if x] if args.layers else None
     with opened(_settings(args).database_url) as store:
-        doc = export_map(store, Path(args.out), args.view, parse_bbox(args.bbox), **options)
+        doc = export_map(store, Path(args.out), args.view, parse_bbox(args.bbox), issues=query,
+                         layers=layers, **options)
     _emit(args, doc, f"wrote {doc['out']} ({doc['bytes'] / 1e3:.0f} kB)")
     return 0
 
@@ -353,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scale", type=float, default=1.0, help="PNG pixel ratio")
     sp.add_argument("--paper", default="A4", choices=["A4", "A3"])
     sp.add_argument("--portrait", action="store_true", help="PDF portrait (default landscape)")
+    sp.add_argument("--layers", help="layers to show instead of --view, e.g. zone,street,issues")
+    for flag in ("category", "status", "source", "community"):
+        sp.add_argument(f"--{flag}", action="append", help=f"issue filter (repeatable): {flag}")
+    sp.add_argument("--from", dest="since", help="issues reported from YYYY-MM-DD")
+    sp.add_argument("--to", dest="until", help="issues reported before YYYY-MM-DD")
     db(sp)
     sp.set_defaults(func=cmd_export_map)
     sp = exports.add_parser("data", help="every layer and the ledger: .gpkg .geojson .csv .xlsx")

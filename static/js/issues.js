@@ -25,6 +25,18 @@
     return s;
   }
 
+  /* The snapshot of what the page shows now: its extent, visible layers and issue filters. */
+  function snapshotUrl(state, fmt) {
+    var b = state.map.getBounds();
+    var visible = state.config.layers.filter(function (l) {
+      return state.map.hasLayer(state.layers[l.kind]);
+    }).map(function (l) { return l.kind; });
+    return "/api/export/map?format=" + fmt + "&bbox=" +
+      [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+        .map(function (v) { return v.toFixed(6); }).join(",") +
+      "&layers=" + encodeURIComponent(visible.join(",")) + (state.issueFilter || "");
+  }
+
   /* Popup of one issue: details, history (留痕), photos and the allowed next actions. */
   function popup(id, state) {
     var box = el("div", "加载中…", "ccmap-popup ccmap-issue");
@@ -223,10 +235,7 @@
           a.dataset.format = fmt;
           a.addEventListener("click", function (ev) {
             ev.preventDefault();
-            var b = state.map.getBounds();
-            window.location.assign("/api/export/map?format=" + fmt + "&bbox=" +
-              [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
-                .map(function (v) { return v.toFixed(6); }).join(","));
+            window.location.assign(snapshotUrl(state, fmt));
           });
           snaps.appendChild(a);
         });
@@ -376,5 +385,5 @@
     applyUrlFilter(state);
   }
 
-  window.ccmapIssues = { init: init, popup: popup };
+  window.ccmapIssues = { init: init, popup: popup, snapshotUrl: snapshotUrl };
 })();

@@ -1,0 +1,87 @@
+"""A snapshot from the page shows what the user saw: the same layers, filters and extent.
+
+The page's loaded features are compared with the features drawn in the exported HTML, which is
+opened in the browser on its own (file://, no server) and read back from its Leaflet map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.browser
+
+# the page loads a margin around the view; what the user sees is what meets the view itself
+PAGE_FEATURES = """() => {
+  const s = window.ccmap.state, out = {}, view = s.map.getBounds();
+  for (const l of s.config.layers) {
+    const g = s.layers[l.kind];
+    if (l.kind === "issues" || !s.map.hasLayer(g)) continue;
+    out[l.kind] = g.getLayers()
+      .filter(x => x.getBounds ? view.intersects(x.getBounds()) : view.contains(x.getLatLng()))
+      .map(x => x.feature.properties.id).sort((a, b) => a - b);
+  }
+  return out;
+}"""
+PAGE_ISSUES = """() => {
+  const s = window.ccmap.state, view = s.map.getBounds();
+  return s.layers.issues.getLayers().filter(x => view.contains(x.getLatLng())).length;
+}"""
+
+SNAPSHOT_FEATURES = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const out = {}; let issues = 0;
+  map.eachLayer(l => {
+    const p = l.feature && l.feature.properties;
+    if (p && p.kind) { (out[p.kind] = out[p.kind] || []).push(p.id); }
+    const tip = l.getTooltip && l.getTooltip();
+    const m = !l.feature && tip && /(\\d+) 个问题/.exec(String(tip.getContent()));
+    if (m) { issues += parseInt(m[1], 10); }
+  });
+  for (const k in out) out[k] = [...new Set(out[k])].sort((a, b) => a - b);
+  return {features: out, issues: issues,
+          view: JSON.parse(document.getElementById("ccmap-snapshot-view").textContent)};
+}"""
+
+
+def _toggle(page: Any, label: str) -> None:
+    page.locator(".leaflet-control-layers label", has_text=label).locator("input").click()
+
+
+def test_html_snapshot_has_the_pages_layers_filters_and_extent(page: Any, live_server: str,
+                                                               tmp_path: Path) -> None:
+    login(page, live_server, "admin")
+    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.issues > 0")
+    page.evaluate("window.ccmap.state.map.setZoom(16)")
+    _toggle(page, "主次干道")   # off
+    _toggle(page, "居民小区")   # on
+    page.locator(".ccmap-filter select[name=category]").select_option("illegal_ads")
+    page.wait_for_timeout(400)
+    page.wait_for_function("window.ccmap.state.loading === 0")
+    seen = page.evaluate(PAGE_FEATURES)
+    issues_seen = page.evaluate(PAGE_ISSUES)
+    cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+        .map(l => l.feature.properties.category))]""")
+    assert "street" not in seen and "compound" in seen and cats == ["illegal_ads"]
+    assert issues_seen > 0 and any(seen.values())
+    with page.expect_download(timeout=60_000) as download:
+        page.click(".ccmap-snapshots a[data-format=html]")
+    snap = tmp_path / "snapshot.html"
+    snap.write_bytes(Path(download.value.path()).read_bytes())
+
+    offline = page.context.new_page()
+    try:
+        offline.goto(snap.as_uri())
+        got = offline.evaluate(SNAPSHOT_FEATURES)
+    finally:
+        offline.close()
+    drawn = {k: v for k, v in got["features"].items()}
+    assert drawn == {k: v for k, v in seen.items() if v}
+    assert got["issues"] == issues_seen
+    assert got["view"]["counts"]["issues"] == issues_seen
+    assert "小广告" in got["view"]["filters"]
+    assert "street" not in got["view"]["layers"] and "compound" in got["view"]["layers"]
