@@ -5,6 +5,8 @@ Gaode-based tools."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +18,31 @@ from geo.errors import InvalidInput
 from geo.geojson import collection, feature_json, issue_json
 from geo.kinds import Kind
 from geo.lifecycle import statuses
-from geo.store import Store
+from geo.store import BBox, IssueQuery, Store
 from geo.tables import issue_rows, table_bytes
 
 FORMATS = (".gpkg", ".geojson", ".csv", ".xlsx")
 
 
-def export_data(store: Store, out: Path, coords: str = "wgs84") -> dict[str, int]:
-    """Write the whole store to out (format from its suffix); return rows per layer."""
+def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | None = None,
+                issues_query: IssueQuery | None = None,
+                kinds: Sequence[Kind] | None = None) -> dict[str, int]:
+    """Write the store, or a selection of it, to out (format from its suffix); rows per layer.
+
+    The selection: features and issues inside bbox, issues matching issues_query, and only the
+    layers in kinds (all by default). CSV/xlsx hold the issue ledger only.
+    """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise InvalidInput(f"export format must be one of {', '.join(FORMATS)}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    issues = store.issues()
+    if issues_query is None and bbox is None:
+        issues = store.issues()
+    else:
+        query = replace(issues_query or IssueQuery(), bbox=bbox, offset=0, limit=10_000_000,
+                        sort="id")
+        issues, _ = store.query_issues(query)
+    layers = list(kinds) if kinds is not None else list(Kind)
     if suffix in (".csv", ".xlsx"):
         data, _ = table_bytes(issue_rows(issues), suffix[1:])
         out.write_bytes(data)
@@ -36,8 +50,8 @@ def export_data(store: Store, out: Path, coords: str = "wgs84") -> dict[str, int
     counts: dict[str, int] = {}
     if suffix == ".geojson":
         feats: list[dict[str, Any]] = []
-        for kind in Kind:
-            rows = store.features(kind)
+        for kind in layers:
+            rows = store.features(kind, bbox=bbox)
             counts[kind.value] = len(rows)
             feats += [feature_json(f, coords) for f in rows]
         feats += [{**issue_json(i, coords), "properties": {**issue_json(i)["properties"],
@@ -47,8 +61,8 @@ def export_data(store: Store, out: Path, coords: str = "wgs84") -> dict[str, int
         return counts
     if out.exists():
         out.unlink()
-    for kind in Kind:
-        rows = store.features(kind)
+    for kind in layers:
+        rows = store.features(kind, bbox=bbox)
         if not rows:
             continue
         frame = gpd.GeoDataFrame(

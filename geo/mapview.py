@@ -84,6 +84,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
                     "visible": on} for k, on in LAYERS
                    if page.analyst or k not in CITY_WIDE],
         "statuses": statuses,
+        "kinds": [k.value for k in Kind],
         "testPointCategories": test_point_categories(),
         "issueCategories": {c: r["label"] for c, r in issue_categories().items()},
         "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},

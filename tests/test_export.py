@@ -8,11 +8,14 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 import pytest
+from fastapi.testclient import TestClient
 
 from geo.coords import wgs84_to_gcj02
 from geo.demo import build_demo
-from geo.store import open_store
+from geo.kinds import Kind
+from geo.store import IssueQuery, Store, open_store
 from server.cli import main
+from tests.conftest import add_user, bearer
 
 
 def test_geopackage_geojson_csv_and_xlsx(db_url: str, tmp_path: Path,
@@ -50,3 +53,39 @@ def test_geopackage_geojson_csv_and_xlsx(db_url: str, tmp_path: Path,
     lines = csv.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("编号,外部编号,问题类型") and len(lines) == n_issues + 1
     assert main(["export", "data", "--out", str(tmp_path / "x.shp"), "--db", db_url]) == 2
+
+
+def test_a_filtered_selection_from_the_api_and_the_cli(client: TestClient, store: Store,
+                                                      db_url: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    build_demo(store, n_issues=600)
+    add_user(store, "exporter", "admin")
+    headers = bearer(client, "exporter")
+    box = (121.465, 31.222, 121.478, 31.235)
+    bbox = ",".join(map(str, box))
+    expected, _ = store.query_issues(IssueQuery(categories=["illegal_ads"], bbox=box,
+                                                limit=100_000))
+    points = store.features(Kind.test_point, bbox=box)
+    r = client.get(f"/api/export/data?format=gpkg&bbox={bbox}&category=illegal_ads"
+                   "&layers=zone,test_point", headers=headers)
+    assert r.status_code == 200, r.text
+    gpkg = tmp_path / "sel.gpkg"
+    gpkg.write_bytes(r.content)
+    assert set(dict(pyogrio.list_layers(gpkg))) == {"zone", "test_point", "issues"}
+    issues = gpd.read_file(gpkg, layer="issues")
+    assert sorted(issues["id"]) == sorted(i.id for i in expected) and len(expected) > 0
+    assert set(issues["类别"]) == {"illegal_ads"}
+    assert sorted(gpd.read_file(gpkg, layer="test_point")["id"]) == sorted(
+        p.id for p in points)
+    geo = client.get(f"/api/export/data?format=geojson&bbox={bbox}&status=closed",
+                     headers=headers).json()
+    kinds = {f["properties"]["kind"] for f in geo["features"]}
+    assert "issue" in kinds and {f["properties"]["status"] for f in geo["features"]
+                                 if f["properties"]["kind"] == "issue"} == {"closed"}
+    assert client.get("/api/export/data?format=shp", headers=headers).status_code == 422
+    assert client.get("/api/export/data?layers=nope", headers=headers).status_code == 400
+    out = tmp_path / "cli.csv"
+    assert main(["export", "data", "--out", str(out), "--bbox", bbox, "--category",
+                 "illegal_ads", "--db", db_url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"]["issues"] == len(expected)

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from geo.bulletin import write_bulletin
+from geo.export import export_data
+from geo.kinds import parse_kind
 from geo.snapshot import export_map
 from geo.store import IssueQuery
 from server.auth import Analyst
@@ -51,6 +53,30 @@ def map_snapshot(
         out = Path(tmp) / f"map.{format}"
         export_map(store, out, view, query.bbox, issues=query, layers=shown, **options)
         return _file_response(out, format, "ccmap-map")
+
+
+DATA_MEDIA = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
+              "csv": "text/csv; charset=utf-8",
+              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/api/export/data", response_model=None)
+def data_export(
+    _: Analyst,
+    store: StoreDep,
+    query: Annotated[IssueQuery, Depends(issue_query)],
+    format: Annotated[str, Query(pattern="^(gpkg|geojson|csv|xlsx)$")] = "gpkg",
+    coords: Annotated[str, Query(pattern="^(wgs84|gcj02)$")] = "wgs84",
+    layers: Annotated[str | None, Query(description="layer kinds, comma-separated")] = None,
+) -> Response:
+    """The city, or the selection (bbox, issue filters, layers), as GeoPackage, GeoJSON, or the
+    ledger as CSV/xlsx with Chinese headers; gcj02 for Gaode-based tools."""
+    kinds = [parse_kind(k) for k in layers.split(",") if k] if layers else None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"ccmap.{format}"
+        export_data(store, out, coords=coords, bbox=query.bbox, issues_query=query, kinds=kinds)
+        return Response(out.read_bytes(), media_type=DATA_MEDIA[format], headers={
+            "Content-Disposition": f"attachment; filename=ccmap-data.{format}"})
 
 
 @router.get("/api/report", response_model=None)

@@ -37,6 +37,18 @@
       "&layers=" + encodeURIComponent(visible.join(",")) + (state.issueFilter || "");
   }
 
+  /* The data of what the page shows (extent, visible layers, issue filters) as a download. */
+  function dataUrl(state, fmt) {
+    var kinds = state.config.layers.filter(function (l) {
+      return state.map.hasLayer(state.layers[l.kind]) && state.config.kinds.indexOf(l.kind) >= 0;
+    }).map(function (l) { return l.kind; });
+    var b = state.map.getBounds();
+    return "/api/export/data?format=" + fmt + "&coords=" + encodeURIComponent(state.config.coords ===
+      "gcj02" ? "gcj02" : "wgs84") + "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(),
+      b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",") +
+      "&layers=" + encodeURIComponent(kinds.join(",")) + (state.issueFilter || "");
+  }
+
   /* Popup of one issue: details, history (留痕), photos and the allowed next actions. */
   function popup(id, state) {
     var box = el("div", "加载中…", "ccmap-popup ccmap-issue");
@@ -236,6 +248,16 @@
           a.addEventListener("click", function (ev) {
             ev.preventDefault();
             window.location.assign(snapshotUrl(state, fmt));
+          });
+          snaps.appendChild(a);
+        });
+        ["gpkg", "geojson"].forEach(function (fmt) {
+          var a = el("a", "数据 " + (fmt === "gpkg" ? "GPKG" : "GeoJSON"), "ccmap-data-link");
+          a.href = "#";
+          a.dataset.format = fmt;
+          a.addEventListener("click", function (ev) {
+            ev.preventDefault();
+            window.location.assign(dataUrl(state, fmt));
           });
           snaps.appendChild(a);
         });

@@ -85,3 +85,31 @@ def test_html_snapshot_has_the_pages_layers_filters_and_extent(page: Any, live_s
     assert got["view"]["counts"]["issues"] == issues_seen
     assert "小广告" in got["view"]["filters"]
     assert "street" not in got["view"]["layers"] and "compound" in got["view"]["layers"]
+
+
+def test_data_download_from_the_page_is_the_selection_on_screen(page: Any, live_server: str,
+                                                                tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pyogrio
+
+    login(page, live_server, "admin")
+    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.issues > 0")
+    page.evaluate("window.ccmap.state.map.setZoom(16)")
+    page.locator(".ccmap-filter select[name=category]").select_option("street_vending")
+    page.wait_for_timeout(400)
+    page.wait_for_function("window.ccmap.state.loading === 0")
+    seen = page.evaluate(PAGE_FEATURES)
+    issue_ids = page.evaluate("""() => { const s = window.ccmap.state, v = s.map.getBounds();
+      return s.layers.issues.getLayers().filter(x => v.contains(x.getLatLng()))
+        .map(x => x.feature.properties.id).sort((a, b) => a - b); }""")
+    with page.expect_download(timeout=60_000) as download:
+        page.click(".ccmap-data-link[data-format=gpkg]")
+    gpkg = tmp_path / "view.gpkg"
+    gpkg.write_bytes(Path(download.value.path()).read_bytes())
+    layers = set(dict(pyogrio.list_layers(gpkg)))
+    assert layers == {k for k, ids in seen.items() if ids} | {"issues"}
+    for kind in layers - {"issues"}:
+        assert sorted(gpd.read_file(gpkg, layer=kind)["id"]) == seen[kind]
+    issues = gpd.read_file(gpkg, layer="issues")
+    assert sorted(issues["id"]) == issue_ids and set(issues["类别"]) == {"street_vending"}
