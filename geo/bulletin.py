@@ -59,16 +59,10 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
             r["photos"].append({"stage": meta["stage"], "content_type": meta["content_type"],
                                 "data": base64.b64encode(data).decode()})
         closed.append(r)
-    map_png = ""
+    map_png = gaps_png = ""
     if with_map:
-        with tempfile.TemporaryDirectory() as tmp:
-            png = Path(tmp) / "map.png"
-            try:
-                export_map(store, png, "issues", issues=IssueQuery(since=start, until=end),
-                           width=1400, height=900)
-                map_png = base64.b64encode(png.read_bytes()).decode()
-            except InvalidInput:
-                map_png = ""  # no Chromium: the bulletin goes out without the map
+        map_png = _map_png(store, view="issues", issues=IssueQuery(since=start, until=end))
+        gaps_png = _map_png(store, layers=["subdistrict", "community", "zone", "gaps"])
     rank = ranking(store, "community", label, now)
     return {
         "title": f"创城工作周通报（{label}）" if "W" in label else f"创城工作简报（{label}）",
@@ -80,8 +74,19 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
         "ranking": rank["rows"], "formula": rank["formula"],
         "overdue": [row(i) for i in overdue[:MAX_ROWS]],
         "recurring": [row(i) for i in issues if i.recurring_of is not None][:MAX_ROWS],
-        "closed": closed, "map_png": map_png,
+        "closed": closed, "map_png": map_png, "gaps_png": gaps_png,
     }
+
+
+def _map_png(store: Store, **view: Any) -> str:
+    """A map snapshot as base64 PNG for the bulletin ("" when it cannot be drawn)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "map.png"
+        try:
+            export_map(store, png, width=1400, height=900, **view)
+        except InvalidInput:
+            return ""
+        return base64.b64encode(png.read_bytes()).decode()
 
 
 def render_bulletin(context: dict[str, Any]) -> str:
@@ -100,4 +105,5 @@ def write_bulletin(store: Store, period: str, out: Path) -> dict[str, Any]:
     options = {"paper": "A4", "landscape": False} if suffix == ".pdf" else {}
     write_page(render_bulletin(context), out, **options)
     return {"out": str(out), "period": context["period"], "bytes": out.stat().st_size,
-            "overdue": len(context["overdue"]), "map": bool(context["map_png"])}
+            "overdue": len(context["overdue"]), "map": bool(context["map_png"]),
+            "gaps_map": bool(context["gaps_png"])}

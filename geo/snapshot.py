@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import folium
+import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from shapely.geometry import shape
 
 from geo.errors import InvalidInput
 from geo.features import Feature
@@ -45,6 +47,9 @@ VIEWS = {"main": [Kind.subdistrict, Kind.community, Kind.zone, Kind.street, Kind
          "zones": [Kind.subdistrict, Kind.zone, Kind.street, Kind.alley],
          "issues": [Kind.subdistrict, Kind.community, Kind.street]}
 ATTRIBUTION = "© OpenStreetMap contributors"
+GAP_LABELS = {"uncovered_area": "未覆盖区域", "overlap": "责任区重叠",
+              "uncovered_line": "无人负责路段", "unassigned_point": "无责任单位点位",
+              "forgotten_zone": "长期无活动责任区", "forgotten_point": "长期无活动点位"}
 POINT_STYLE = {"radius": 5, "color": "#222", "fillColor": "#1f78b4", "fillOpacity": 0.9}
 FALLBACK_ENV = "CCMAP_SNAPSHOT_FALLBACK"  # "0" turns the matplotlib fallback off
 
@@ -69,9 +74,16 @@ class ViewContent:
     show_issues: bool = True
     omitted: list[str] = field(default_factory=list)  # page layers a snapshot cannot draw
     filters: str = ""  # the issue filter in words
+    gaps: list[dict[str, Any]] = field(default_factory=list)  # coverage-gap features
 
 
 ISSUE_LAYERS = ("issues", "heat")  # both drawn as issue cells
+GAP_STYLE = {"uncovered_line": {"color": "#d00", "weight": 5, "opacity": 0.8, "dashArray": "6 6"},
+             "overlap": {"color": "#7b1fa2", "weight": 2, "dashArray": "4 4",
+                         "fillColor": "#7b1fa2", "fillOpacity": 0.45},
+             "area": {"color": "#d00", "weight": 2, "dashArray": "8 4", "fillColor": "#f00",
+                      "fillOpacity": 0.35},
+             "point": {"radius": 6, "color": "#d00", "fillColor": "#ff0", "fillOpacity": 1}}
 
 
 def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
@@ -96,7 +108,7 @@ def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
         kinds = [k for k, _ in LAYERS if isinstance(k, Kind) and k.value in layers]
         show_issues = any(x in layers for x in ISSUE_LAYERS)
         omitted = [EXTRA_LABELS[x] for x in layers if x in EXTRA_LABELS
-                   and x not in ISSUE_LAYERS]
+                   and x not in (*ISSUE_LAYERS, "gaps")]
     found: list[tuple[Kind, list[Feature]]] = []
     counts: dict[str, int] = {}
     for kind in kinds:
@@ -109,8 +121,27 @@ def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
     total = int(sum(c[2] for c in cells))
     if show_issues:
         counts["issues"] = total
+    gaps = _gaps(store, bounds) if layers is not None and "gaps" in layers else []
+    if layers is not None and "gaps" in layers:
+        counts["gaps"] = len(gaps)
     return ViewContent(bounds, found, cells, total, counts, show_issues, omitted,
-                       describe_filters(query))
+                       describe_filters(query), gaps)
+
+
+def _gaps(store: Store, bounds: BBox) -> list[dict[str, Any]]:
+    """The coverage gaps (as on the map's gap layer) that meet the extent."""
+    from geo.coverage import analyse, gap_features, load_input
+
+    box = shapely.box(*bounds)
+    return [f for f in gap_features(analyse(load_input(store), with_geometry=True))
+            if shape(f["geometry"]).intersects(box)]
+
+
+def gap_style(gap: str) -> dict[str, Any]:
+    """The drawing style of one kind of coverage gap (the map page's colours)."""
+    if gap in GAP_STYLE:
+        return GAP_STYLE[gap]
+    return GAP_STYLE["area" if gap == "uncovered_area" else "point"]
 
 
 def describe_filters(q: IssueQuery) -> str:
@@ -167,6 +198,12 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
                                                   color="#222", fill_color="#1f78b4"),
                        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["名称"]),
                        ).add_to(m)
+    if content.gaps:
+        folium.GeoJson(collection(content.gaps), name=f"覆盖缺口（{len(content.gaps)}）",
+                       style_function=lambda f: gap_style(f["properties"]["gap"]),
+                       marker=folium.CircleMarker(radius=6, fill=True, fill_opacity=1,
+                                                  color="#d00", fill_color="#ff0"),
+                       ).add_to(m)
     if content.show_issues:
         issue_layer = folium.FeatureGroup(name=f"问题（{content.total}，按格汇总）")
         top = max((c[2] for c in content.cells), default=1)
@@ -182,9 +219,11 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
              "filters": content.filters, "omitted": content.omitted,
              "bbox": list(content.bounds),
              "layer_codes": [k.value for k, _ in content.layers]
-             + (["issues"] if content.show_issues else []),
+             + (["issues"] if content.show_issues else [])
+             + (["gaps"] if content.gaps else []),
              "layers": [(LABELS_ZH[k], LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
-                        for k, _ in content.layers]}).add_to(m)
+                        for k, _ in content.layers]
+             + ([("覆盖缺口", "#d00")] if content.gaps else [])}).add_to(m)
     html: str = m.get_root().render()
     return _inline_assets(html)
 
@@ -203,6 +242,11 @@ def snapshot_static(store: Store, out: Path, view: str = "main", bbox: BBox | No
     drawn = [StaticLayer(f"{LABELS_ZH[kind]}（{len(rows)}）", [f.geometry for f in rows],
                          LAYER_STYLE.get(kind, POINT_STYLE))
              for kind, rows in content.layers if rows]
+    by_gap: dict[str, list[Any]] = {}
+    for g in content.gaps:
+        by_gap.setdefault(g["properties"]["gap"], []).append(shape(g["geometry"]))
+    drawn += [StaticLayer(f"覆盖缺口·{GAP_LABELS.get(gap, gap)}（{len(geoms)}）", geoms,
+                          gap_style(gap)) for gap, geoms in by_gap.items()]
     cells = (IssueCells(content.cells, content.total, "问题（按格汇总，圆越大越多）")
              if content.show_issues else None)
     if content.filters:

@@ -43,6 +43,8 @@ def test_html_bulletin_has_every_section(demo_url: tuple[str, str], tmp_path: Pa
                     "五、回潮问题", "六、本期结案问题", "© OpenStreetMap contributors"):
         assert heading in html
     assert "data:image/png;base64," in html  # the after-photo of a closed issue
+    # two maps (issues, coverage gaps): Chromium or, without it, the matplotlib fallback
+    assert 'alt="问题分布图"' in html and 'alt="覆盖缺口图"' in html
     assert main(["report", "--period", "2026-11", "--out", str(tmp_path / "m.html"),
                  "--db", url]) == 0
     assert "创城工作简报（2026-11）" in (tmp_path / "m.html").read_text(encoding="utf-8")
@@ -66,4 +68,5 @@ def test_pdf_bulletin_text_is_extractable_chinese(demo_url: tuple[str, str],
     assert "社区排名" in text and "福佑社区" in text and "整改率" in text
     images = subprocess.run(["pdfimages", "-list", str(out)], capture_output=True, text=True,
                             check=True).stdout
-    assert len(images.splitlines()) > 2  # the map snapshot (and photos) are in the PDF
+    assert "责任区覆盖缺口图" in text
+    assert len(images.splitlines()) >= 2 + 3  # header, two maps and the after-photo

@@ -73,3 +73,35 @@ def test_png_and_pdf_render_in_chromium(demo_url: str, tmp_path: Path) -> None:
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "创城点位地图" in text and "图例" in text and "OpenStreetMap" in text
+
+
+def _manifest(html: str) -> dict[str, object]:
+    start = html.index('id="ccmap-snapshot-view">') + len('id="ccmap-snapshot-view">')
+    doc: dict[str, object] = json.loads(html[start:html.index("</script>", start)])
+    return doc
+
+
+def test_layers_and_filters_choose_what_the_snapshot_shows(demo_url: str, tmp_path: Path
+                                                           ) -> None:
+    from geo.coverage import analyse, gap_features, load_input
+    from geo.store import IssueQuery
+
+    out = tmp_path / "gaps.html"
+    assert main(["export", "map", "--out", str(out), "--layers", "zone,gaps,hotspots,issues",
+                 "--category", "illegal_ads", "--status", "closed", "--db", demo_url]) == 0
+    html = out.read_text(encoding="utf-8")
+    view = _manifest(html)
+    store = open_store(demo_url)
+    try:
+        gaps = gap_features(analyse(load_input(store), with_geometry=True))
+        query = IssueQuery(categories=["illegal_ads"], statuses=["closed"], limit=100_000)
+        expected = len(store.query_issues(query)[0])
+        zones = len(store.features(Kind.zone))
+    finally:
+        store.close()
+    assert view["layers"] == ["zone", "issues", "gaps"]
+    assert view["counts"] == {"zone": zones, "issues": expected, "gaps": len(gaps)}
+    assert view["filters"] == "类型：小广告/牛皮癣；状态：结案"
+    assert "快照未包含：热点分析" in html  # a layer a snapshot cannot draw is named, not hidden
+    assert main(["export", "map", "--out", str(out), "--layers", "zone,nonsense",
+                 "--db", demo_url]) == 2
