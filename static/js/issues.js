@@ -34,7 +34,8 @@
     return "/api/export/map?format=" + fmt + "&bbox=" +
       [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
         .map(function (v) { return v.toFixed(6); }).join(",") +
-      "&layers=" + encodeURIComponent(visible.join(",")) + (state.issueFilter || "");
+      "&layers=" + encodeURIComponent(visible.join(",")) + (state.issueFilter || "") +
+      (fmt === "pdf" ? "&" + (state.snapshotPaper || "paper=A4&landscape=true") : "");
   }
 
   /* The data of what the page shows (extent, visible layers, issue filters) as a download. */
@@ -251,6 +252,18 @@
           });
           snaps.appendChild(a);
         });
+        var paper = el("select", null, "ccmap-paper");
+        paper.name = "paper";
+        paper.title = "PDF 纸张";
+        [["paper=A4&landscape=true", "A4 横"], ["paper=A4&landscape=false", "A4 竖"],
+         ["paper=A3&landscape=true", "A3 横"], ["paper=A3&landscape=false", "A3 竖"]]
+          .forEach(function (o) {
+            var opt = el("option", o[1]);
+            opt.value = o[0];
+            paper.appendChild(opt);
+          });
+        paper.addEventListener("change", function () { state.snapshotPaper = paper.value; });
+        snaps.appendChild(paper);
         ["gpkg", "geojson"].forEach(function (fmt) {
           var a = el("a", "数据 " + (fmt === "gpkg" ? "GPKG" : "GeoJSON"), "ccmap-data-link");
           a.href = "#";
@@ -299,7 +312,7 @@
         });
       }
       box.addEventListener("change", function (ev) {
-        if (ev.target && ev.target.name === "ledger") { return; }
+        if (ev.target && (ev.target.name === "ledger" || ev.target.name === "paper")) { return; }
         if (ev.target && ev.target.name.indexOf("choropleth_") === 0) {
           state.choroplethParams = "level=" + level.value + "&metric=" + metric.value;
           if (!state.map.hasLayer(state.layers.choropleth)) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,15 @@ def test_snapshot_and_bulletin_download_from_the_page(page: Any, live_server: st
         page.click(".ccmap-snapshots a[data-format=png]")
     data = Path(download.value.path()).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+    page.select_option(".ccmap-paper", "paper=A3&landscape=false")
+    with page.expect_download(timeout=60_000) as download:
+        page.click(".ccmap-snapshots a[data-format=pdf]")
+    assert "paper=A3&landscape=false" in download.value.url
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf[:4] == b"%PDF"
+    # A3 portrait: 297 × 420 mm = 842 × 1191 pt
+    box = re.search(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert box and abs(float(box[1]) - 842) < 3 and abs(float(box[2]) - 1191) < 3
     page.once("dialog", lambda d: d.accept("2026-11"))
     with page.expect_download(timeout=60_000) as download:
         page.click(".ccmap-report-link")
