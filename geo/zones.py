@@ -219,22 +219,23 @@ def workload(store: Store) -> list[dict[str, Any]]:
                                        "street_km": 0.0, "alley_km": 0.0, "markets": 0,
                                        "test_points": 0, "open_issues": 0})
 
-    for z in zones:
-        r = row(z.properties.get("unit") or "（未指定单位）")
+    m_zones = [frame.to_metric(z.geometry) for z in zones]
+    owners = [z.properties.get("unit") or "（未指定单位）" for z in zones]
+    tree = shapely.STRtree([z.geometry for z in zones])  # candidates, not a zones × lines loop
+    for owner, m_zone in zip(owners, m_zones, strict=True):
+        r = row(owner)
         r["zones"] += 1
-        r["zone_area_m2"] += frame.to_metric(z.geometry).area
+        r["zone_area_m2"] += m_zone.area
     for kind, key in ((Kind.street, "street_km"), (Kind.alley, "alley_km")):
         for f in store.features(kind):
             m_line = frame.to_metric(f.geometry)
-            for z in zones:
-                if z.geometry.intersects(f.geometry):
-                    length = m_line.intersection(frame.to_metric(z.geometry)).length
-                    row(z.properties.get("unit") or "（未指定单位）")[key] += length / 1000
+            for k in tree.query(f.geometry, predicate="intersects").tolist():
+                row(owners[k])[key] += m_line.intersection(m_zones[k]).length / 1000
     for kind, key in ((Kind.market, "markets"), (Kind.test_point, "test_points")):
         for f in store.features(kind):
+            hits = tree.query(f.geometry, predicate="intersects").tolist()
             owner = f.properties.get("unit") or next(
-                (z.properties.get("unit") for z in zones if z.geometry.intersects(f.geometry)),
-                None)
+                (zones[k].properties.get("unit") for k in sorted(hits)), None)
             if owner:
                 row(owner)[key] += 1
     for i in store.issues():
