@@ -140,6 +140,14 @@ def read_osm(path: Path, progress: bool = False) -> OsmResult:
         result.features.append(Feature(Kind.test_point, point, name=name, category=category,
                                        properties=props, source_id=f"osm:{osm_ref}"))
 
+    def add_place(tags: Tags, shape: BaseGeometry | None, ref: str) -> None:
+        """A node or area with a test-point category: a market feature too, if it is one."""
+        if shape is None:
+            return
+        if tags.get("amenity") == "marketplace":
+            result.features.append(_market(tags, shape, ref))
+        add_poi(tags, shape.point_on_surface(), ref)
+
     try:
         processor = osmium.FileProcessor(str(path)).with_locations().with_areas()
         objects: Iterable[Any] = processor
@@ -150,14 +158,8 @@ def read_osm(path: Path, progress: bool = False) -> OsmResult:
             if not tags:
                 continue
             if obj.is_node():
-                if poi_category(tags) is None:
-                    continue
-                point = geom(wkb.create_point, obj)
-                ref = f"node/{obj.id}"
-                if point is not None:
-                    if tags.get("amenity") == "marketplace":
-                        result.features.append(_market(tags, point, ref))
-                    add_poi(tags, point, ref)
+                if poi_category(tags) is not None:
+                    add_place(tags, geom(wkb.create_point, obj), f"node/{obj.id}")
             elif obj.is_way():
                 kind = line_kind(tags)
                 if kind is None:
@@ -165,15 +167,9 @@ def read_osm(path: Path, progress: bool = False) -> OsmResult:
                 line = geom(wkb.create_linestring, obj)
                 if line is not None:
                     result.features.append(_line(kind, tags, line, f"way/{obj.id}"))
-            elif obj.is_area():
-                if poi_category(tags) is None:
-                    continue
-                area = geom(wkb.create_multipolygon, obj)
-                ref = f"{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}"
-                if area is not None:
-                    if tags.get("amenity") == "marketplace":
-                        result.features.append(_market(tags, area, ref))
-                    add_poi(tags, area.point_on_surface(), ref)
+            elif obj.is_area() and poi_category(tags) is not None:
+                add_place(tags, geom(wkb.create_multipolygon, obj),
+                          f"{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}")
     except RuntimeError as exc:
         raise InvalidInput(f"{path.name} is not a readable OSM XML/PBF file: {exc}") from None
     return result
