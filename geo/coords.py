@@ -126,3 +126,13 @@ def convert_geometry(geom: G, source: str, target: str = "wgs84") -> G:
         return np.column_stack([x, y])
 
     return shapely.transform(geom, apply)
+
+
+def point_to_wgs84(lon: float, lat: float, source: str) -> tuple[float, float]:
+    """One point from source (wgs84, gcj02, bd09) to WGS84, e.g. a click on a Gaode basemap."""
+    if source not in SYSTEMS:
+        raise InvalidInput(f"coordinate system must be one of {', '.join(SYSTEMS)}")
+    if source == "wgs84":
+        return lon, lat
+    x, y = CONVERTERS[(source, "wgs84")](lon, lat)
+    return float(x), float(y)

@@ -179,3 +179,17 @@ def test_sample_excludes_and_posts_cover(demo: TestClient) -> None:
     assert all(d["covered"] for d in reachable)
     assert demo.get("/api/plan/posts?model=mclp&distance=400",
                     headers=viewer).status_code == 400
+
+
+def test_start_point_clicked_on_a_gaode_basemap_is_stored_in_wgs84(demo: TestClient) -> None:
+    from geo.coords import gcj02_to_wgs84, wgs84_to_gcj02
+
+    lon, lat = (float(v) for v in wgs84_to_gcj02(121.4700, 31.2300))
+    made = _round(demo, start=[lon, lat], coords="gcj02")
+    expected = gcj02_to_wgs84(lon, lat)
+    assert made["plan"]["start"] == pytest.approx([float(expected[0]), float(expected[1])],
+                                                  abs=1e-7)
+    assert made["plan"]["start"] == pytest.approx([121.47, 31.23], abs=2e-5)
+    bad = demo.post("/api/plan/rounds", json={"seed": 1, "start": [1, 2], "coords": "utm"},
+                    headers=bearer(demo, "p1"))
+    assert bad.status_code == 400

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from geo.accounts import User, require
-from geo.coords import CONVERTERS
+from geo.coords import point_to_wgs84
 from geo.errors import Forbidden, InvalidInput, TooLarge
 from geo.features import Issue
 from geo.geojson import parse_coords
@@ -147,10 +147,8 @@ def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[
     """Report an issue: routed to its zone/unit, deadline from its category, 回潮 detected."""
     require(user, "issues:write")
     issue = Issue(**body.model_dump(exclude={"coords"}))
-    if body.coords != "wgs84":  # clicked on a GCJ-02/BD-09 basemap
-        lon, lat = CONVERTERS.get((parse_coords(body.coords), "wgs84"),
-                                  lambda x, y: (x, y))(issue.lon, issue.lat)
-        issue.lon, issue.lat = float(lon), float(lat)
+    # clicked on a GCJ-02/BD-09 basemap
+    issue.lon, issue.lat = point_to_wgs84(issue.lon, issue.lat, parse_coords(body.coords))
     intake = create_issues(store, [issue], actor=user.actor)
     created = store.issue(intake.ids[0])
     return {**issue_public(created, user),

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+from geo.coords import point_to_wgs84
 from geo.errors import InvalidInput
 from geo.geojson import MEDIA_TYPE, parse_coords
 from geo.inspections import INSPECTION_SOURCES, checklist, checklists, record_inspection, scores
@@ -44,6 +45,7 @@ class RoundCreate(BaseModel):
     inspectors: list[str] = []
     risk: bool = False
     exclude_days: int = Field(0, ge=0, le=3650)
+    coords: str = Field("wgs84", description="system of `start` (gcj02 on a Gaode basemap)")
 
 
 class InspectionCreate(BaseModel):
@@ -87,8 +89,9 @@ def _table(rows: list[list[Any]], fmt: str, name: str) -> Response:
 @router.post("/api/plan/rounds", status_code=201)
 def new_round(body: RoundCreate, user: Planner, store: StoreDep) -> dict[str, Any]:
     """Draw a sample, split it into balanced teams routed on the streets, and store it."""
+    start = point_to_wgs84(*body.start, parse_coords(body.coords)) if body.start else None
     spec = RoundSpec(teams=body.teams, mode=body.mode, budget_min=body.budget_min,
-                     service_min=body.service_min, start=body.start,
+                     service_min=body.service_min, start=start,
                      return_to_start=body.return_to_start, inspectors=body.inspectors)
     row = create_round(store, body.seed, spec, user.actor, name=body.name, risk=body.risk,
                        exclude_days=body.exclude_days)

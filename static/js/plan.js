@@ -123,6 +123,31 @@
        ["检查人（逗号分隔，每组一人）", input("inspectors", "")],
        ["按风险加权抽样", input("risk", false, "checkbox")]]
         .forEach(function (f) { form.appendChild(field(f[0], f[1])); });
+      var startText = el("span", plan.start ? startLabel(plan.start) : "默认：街道办（辖区内）");
+      var pick = el("button", "在地图上点选起点", "ccmap-plan-pick");
+      pick.type = "button";
+      pick.addEventListener("click", function () {
+        toast("请在地图上点击检查组的出发点");
+        // a transparent layer over the features takes the click, so no popup opens instead
+        var capture = el("div", null, "ccmap-capture");
+        map.getContainer().appendChild(capture);
+        capture.addEventListener("click", function (ev) {
+          var latlng = map.mouseEventToLatLng(ev);
+          capture.remove();
+          plan.start = latlng;
+          startText.textContent = startLabel(latlng);
+          if (plan.startMarker) { plan.startMarker.remove(); }
+          plan.startMarker = L.circleMarker(latlng, { radius: 8, color: "#1b5e20",
+                                                      fillColor: "#a5d6a7", fillOpacity: 1 })
+            .bindTooltip(el("span", "出发点")).addTo(map);
+          toast("出发点已选定");
+        });
+      });
+      var startRow = el("div", null, "ccmap-plan-field");
+      startRow.appendChild(el("span", "出发点"));
+      startRow.appendChild(startText);
+      startRow.appendChild(pick);
+      form.appendChild(startRow);
       var go = el("button", "抽样并规划", "ccmap-plan-primary");
       go.type = "submit";
       form.appendChild(go);
@@ -135,6 +160,7 @@
                      exclude_days: Number(v.exclude_days.value), risk: v.risk.checked,
                      inspectors: v.inspectors.value.split(/[,，、]/).map(function (s) {
                        return s.trim(); }).filter(Boolean) };
+        if (plan.start) { body.start = [plan.start.lng, plan.start.lat]; body.coords = cfg.coords; }
         go.disabled = true;
         go.textContent = "正在规划路线…";
         api("POST", "/api/plan/rounds", body).then(function (r) {
@@ -151,6 +177,8 @@
       box.appendChild(form);
       return box;
     }
+
+    function startLabel(ll) { return ll.lng.toFixed(5) + ", " + ll.lat.toFixed(5); }
 
     function loadRound(id, detail) {
       return Promise.all([api("GET", "/api/plan/rounds/" + id),

@@ -38,12 +38,21 @@ def test_planner_plans_a_round_and_sees_numbered_routes(page: Any, live_server: 
     form.locator("input[name=seed]").fill("21")
     form.locator("input[name=teams]").fill("3")
     form.locator("input[name=inspectors]").fill("张三，李四，王五")
+    form.locator(".ccmap-plan-pick").click()
+    box = page.locator(".leaflet-container").bounding_box()
+    x, y = box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5
+    clicked = page.evaluate("([x, y]) => { const m = window.ccmap.state.map; "
+                            "const r = m.getContainer().getBoundingClientRect(); "
+                            "const ll = m.containerPointToLatLng([x - r.left, y - r.top]); "
+                            "return [ll.lng, ll.lat]; }", [x, y])
+    page.mouse.click(x, y)
     form.locator("button[type=submit]").click()
     page.wait_for_selector(".ccmap-plan-team", timeout=30_000)
     with _api(live_server, "planner") as api:
         newest = api.get("/api/plan/rounds").json()[0]
         plan = api.get(f"/api/plan/rounds/{newest['id']}").json()["plan"]
     assert newest["name"] == "浏览器测试轮次" and newest["teams"] == 3
+    assert plan["start"] == pytest.approx(clicked, abs=1e-6)  # the start picked on the map
     markers = page.locator(".ccmap-stop")
     assert markers.count() == newest["stops"]
     # every team's stops are numbered 1..n in visiting order
