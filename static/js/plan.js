@@ -104,6 +104,17 @@
       picker.addEventListener("change", function () {
         if (picker.value) { loadRound(Number(picker.value), detail); }
       });
+      var clear = el("button", "清除地图上的路线和选址", "ccmap-plan-clear");
+      clear.type = "button";
+      clear.addEventListener("click", function () {
+        plan.layer.clearLayers();
+        plan.posts.clearLayers();
+        plan.markers = {};
+        plan.round = null;
+        picker.value = "";
+        detail.textContent = "";
+      });
+      roundsBox.appendChild(clear);
       if (cfg.canPlan) { panel.appendChild(newRoundForm(picker, detail)); }
       panel.appendChild(postsForm());
       panel.appendChild(scoresBox());

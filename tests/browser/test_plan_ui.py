@@ -65,6 +65,8 @@ def test_planner_plans_a_round_and_sees_numbered_routes(page: Any, live_server: 
     assert href == f"/api/plan/rounds/{newest['id']}/sheet?team=1&format=html"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "plan-round.png"))
+    page.click(".ccmap-plan-clear")
+    assert page.locator(".ccmap-stop").count() == 0
 
 
 def test_inspector_records_a_checklist_on_a_phone(browser: Any, live_server: str,
