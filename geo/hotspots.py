@@ -11,6 +11,7 @@ or below the FDR threshold for α = 0.01, 0.05 or 0.10 (bins ±3, ±2, ±1; 0 = 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,8 +71,13 @@ def hotspots(issues: Sequence[Issue], area: BaseGeometry | None, cell_m: float =
         return {"cells": int(y.size), "cell_m": round(cell, 1), "issues": int(y.sum()),
                 "features": [], "summary": summary}
     w = lat2W(rows, cols, rook=False)
-    g = G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
-                keep_simulations=False, n_jobs=1)
+    with warnings.catch_warnings():
+        # esda warns that the default alternative of its conditional randomization will change;
+        # G_Local does not let the caller choose it yet, and p_sim is what this module uses
+        warnings.filterwarnings("ignore", message="The alternative hypothesis",
+                                category=DeprecationWarning)
+        g = G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
+                    keep_simulations=False, n_jobs=1)
     p = np.asarray(g.p_sim)
     z = np.asarray(g.Zs)
     bins = np.zeros(y.size, dtype=int)
