@@ -510,3 +510,25 @@ def _at_grade(street: Feature) -> bool:
 
 def _points(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object_]:
     return np.asarray(shapely.points(x, y), dtype=object)
+
+
+def build_demo_plan(store: Store, now: datetime | None = None) -> dict[str, int]:
+    """A planned round on the demo city and last week's inspections of six of its points (two
+    with failed items, which became issues), so the planner has something to show."""
+    from geo.inspections import checklist, record_inspection
+    from geo.rounds import RoundSpec, create_round
+
+    now = now or datetime.now().replace(minute=0, second=0, microsecond=0)
+    spec = RoundSpec(teams=3, budget_min=480, inspectors=["督导一组", "督导二组", "督导三组"],
+                     time_limit_s=1.0)
+    row = create_round(store, 2026, spec, actor="demo", name="演示：模拟测评第一轮")
+    points = sorted((s for t in row["plan"]["teams"] for s in t["stops"]),
+                    key=lambda s: s["id"])[:6]
+    for k, stop in enumerate(points):
+        items = checklist(stop["category"])
+        results = {i["code"]: {"result": "pass", "note": ""} for i in items}
+        if k % 3 == 0:  # every third point fails its first standard
+            results[items[0]["code"]] = {"result": "fail", "note": "演示：现场发现问题"}
+        record_inspection(store, stop["id"], results, spec.inspectors[k % 3], actor="demo",
+                          round_id=row["id"], at=now - timedelta(days=3, hours=k))
+    return {"rounds": 1, "inspections": len(points)}

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import TypeVar
 
 import numpy as np
 import pyproj
 import shapely
 from numpy.typing import NDArray
-from pyproj.aoi import AreaOfInterest
-from pyproj.database import query_utm_crs_info
 
 G = TypeVar("G")  # a shapely geometry or an array of them
 
 
 def local_utm(lon: float, lat: float) -> pyproj.CRS:
     """The WGS84 / UTM zone CRS that contains (lon, lat)."""
-    infos = query_utm_crs_info(datum_name="WGS 84",
-                               area_of_interest=AreaOfInterest(lon, lat, lon, lat))
-    return pyproj.CRS.from_epsg(int(infos[0].code))
+    return _utm(*_zone(lon, lat))
+
+
+def _zone(lon: float, lat: float) -> tuple[int, bool]:
+    # the regular 6° zones (the Norway/Svalbard exceptions are far from any Chinese city)
+    return min(int((lon + 180) // 6) + 1, 60), lat < 0
+
+
+@cache
+def _utm(zone: int, south: bool) -> pyproj.CRS:
+    # looking the zone up in PROJ's database takes ~0.1 s, so each zone is built once
+    return pyproj.CRS.from_epsg((32700 if south else 32600) + zone)
+
+
+@lru_cache(maxsize=256)
+def _frame(zone: int, south: bool, thread: int) -> MetricFrame:
+    # pyproj transformers must not be shared between threads: one per zone and thread
+    crs = _utm(zone, south)
+    return MetricFrame(crs, pyproj.Transformer.from_crs(4326, crs, always_xy=True),
+                       pyproj.Transformer.from_crs(crs, 4326, always_xy=True))
 
 
 @dataclass(frozen=True)
@@ -33,9 +50,7 @@ class MetricFrame:
     @classmethod
     def around(cls, lon: float, lat: float) -> MetricFrame:
         """A frame in the UTM zone of (lon, lat)."""
-        crs = local_utm(lon, lat)
-        return cls(crs, pyproj.Transformer.from_crs(4326, crs, always_xy=True),
-                   pyproj.Transformer.from_crs(crs, 4326, always_xy=True))
+        return _frame(*_zone(lon, lat), threading.get_ident())
 
     @classmethod
     def for_geometry(cls, geom: shapely.Geometry) -> MetricFrame:

@@ -72,11 +72,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database (replacing its contents), then serve it unless --no-serve."""
-    from geo.demo import build_demo
+    from geo.demo import build_demo, build_demo_plan
 
     settings = _settings(args)
     with opened(settings.database_url) as store:
         summary = build_demo(store)
+        summary.update(build_demo_plan(store))
+        summary["issues"] = store.issue_count()  # failed inspection items became issues
     _emit(args, summary, "ccmap demo: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     if args.no_serve:
         return 0
