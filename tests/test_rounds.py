@@ -130,3 +130,23 @@ def test_network_distance_follows_the_streets(store: Store) -> None:
     assert network.street_name((121.0052, 31.0091)) in ("东西路", "南北路")
     path = network.path((121.0, 31.0), (121.0105, 31.009))
     assert (121.0, 31.009) in [(round(x, 6), round(y, 6)) for x, y in path]
+
+
+def test_route_sheet_escapes_names_and_lists_the_checklist(store: Store) -> None:
+    from shapely.geometry import Point
+
+    from geo.inspections import checklist
+    from geo.rounds import create_round
+    from geo.route_sheet import render_sheet, sheet_context
+
+    hostile = '<img src=x onerror="alert(1)">公厕'
+    store.add_features([Feature(Kind.test_point, Point(121.0, 31.0), name=hostile,
+                                category="public_toilet"),
+                        Feature(Kind.street, LineString([(120.999, 31.0), (121.001, 31.0)]),
+                                name="测试路")])
+    row = create_round(store, 1, RoundSpec(teams=1, time_limit_s=0.2), actor="t",
+                       quota={"public_toilet": 1})
+    html = render_sheet(sheet_context(store, row["id"]))
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    assert all(item["label"] in html for item in checklist("public_toilet"))
+    assert "测试路附近" in html  # the address falls back to the nearest street
