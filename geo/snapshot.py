@@ -5,6 +5,7 @@ matplotlib instead (geo.static_render), with a logged warning naming what is mis
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import logging
 import os
@@ -192,11 +193,11 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
         if not rows:
             continue
         style = LAYER_STYLE.get(kind, {"color": "#222"})
-        folium.GeoJson(collection(feature_json(f) for f in rows), name=LABELS_ZH[kind],
+        folium.GeoJson(collection(_labelled(feature_json(f)) for f in rows), name=LABELS_ZH[kind],
                        style_function=lambda _f, s=style: s,
                        marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9,
                                                   color="#222", fill_color="#1f78b4"),
-                       tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["名称"]),
+                       tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=["名称"]),
                        ).add_to(m)
     if content.gaps:
         folium.GeoJson(collection(content.gaps), name=f"覆盖缺口（{len(content.gaps)}）",
@@ -224,8 +225,14 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
              "layers": [(LABELS_ZH[k], LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
                         for k, _ in content.layers]
              + ([("覆盖缺口", "#d00")] if content.gaps else [])}).add_to(m)
-    html: str = m.get_root().render()
-    return _inline_assets(html)
+    page: str = m.get_root().render()
+    return _inline_assets(page)
+
+
+def _labelled(feature: dict[str, Any]) -> dict[str, Any]:
+    """The feature with an HTML-escaped `label`: folium's tooltip inserts values as HTML."""
+    feature["properties"]["label"] = html.escape(str(feature["properties"].get("name") or ""))
+    return feature
 
 
 def _now() -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser.conftest import XSS_NAME, login
 
 pytestmark = pytest.mark.browser
 
@@ -113,3 +113,33 @@ def test_data_download_from_the_page_is_the_selection_on_screen(page: Any, live_
         assert sorted(gpd.read_file(gpkg, layer=kind)["id"]) == seen[kind]
     issues = gpd.read_file(gpkg, layer="issues")
     assert sorted(issues["id"]) == issue_ids and set(issues["类别"]) == {"street_vending"}
+
+
+def test_hostile_names_in_a_snapshot_stay_text(page: Any, live_server: str,
+                                               tmp_path: Path) -> None:
+    login(page, live_server, "admin")
+    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0")
+    with page.expect_download(timeout=60_000) as download:
+        page.click(".ccmap-snapshots a[data-format=html]")
+    snap = tmp_path / "snapshot.html"
+    snap.write_bytes(Path(download.value.path()).read_bytes())
+    offline = page.context.new_page()
+    try:
+        offline.goto(snap.as_uri())
+        shown = offline.evaluate("""(name) => {
+          const map = Object.values(window).find(v => v instanceof L.Map);
+          let text = null;
+          map.eachLayer(l => {
+            if (l.feature && l.feature.properties.name === name) {
+              l.fire("mouseover", { latlng: l.getLatLng ? l.getLatLng() : map.getCenter() }, true);
+              const tip = document.querySelector(".leaflet-tooltip");
+              if (tip) { text = tip.textContent; }
+            }
+          });
+          return text;
+        }""", XSS_NAME)
+        offline.wait_for_timeout(300)
+        assert offline.evaluate("window.__xss") is None
+    finally:
+        offline.close()
+    assert shown is not None and XSS_NAME in shown  # shown as text, markup and all
