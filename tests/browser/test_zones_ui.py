@@ -136,6 +136,22 @@ def _open_zone_popup(page: Any, name: str) -> None:
     }""", name)
 
 
+def _click_until(page: Any, x: float, y: float, vertices: Any, n: int) -> None:
+    """Click the map in draw mode until vertex n exists (leaflet-draw drops a click that comes
+    too soon after the previous one, as on a loaded machine)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        page.wait_for_timeout(400)
+        page.mouse.click(x, y)
+        try:
+            vertices.nth(n).wait_for(timeout=5000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"vertex {n + 1} of the split line was not drawn")
+
+
 def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> None:
     login(page, live_server, "planner")
     _ready(page)
@@ -153,11 +169,11 @@ def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> 
         const bottom = st.map.latLngToContainerPoint([b.getSouth(), b.getCenter().lng]);
         return [top.x + r.left, top.y + r.top - 30, bottom.x + r.left, bottom.y + r.top + 30];
     }""")
-    page.mouse.click(bounds[0], bounds[1])
-    page.wait_for_timeout(300)
-    page.mouse.click(bounds[2], bounds[3])
-    page.wait_for_timeout(300)
-    page.mouse.click(bounds[2], bounds[3])  # clicking the last vertex again ends the line
+    vertices = page.locator(".leaflet-editing-icon")
+    for n, (x, y) in enumerate([(bounds[0], bounds[1]), (bounds[2], bounds[3])]):
+        _click_until(page, x, y, vertices, n)
+    page.wait_for_timeout(400)  # past leaflet-draw's double-click window
+    vertices.last.click()  # clicking the last vertex again ends the line
     page.wait_for_function("document.getElementById('ccmap-toast').textContent"
                            ".includes('已分割为 2')")
     assert len(_zones(live_server)) == before + 1
