@@ -27,6 +27,7 @@ from geo.projection import MetricFrame
 from geo.store import Store
 
 LonLat = tuple[float, float]
+DistanceFn = Callable[[Sequence[LonLat], Sequence[LonLat]], NDArray[np.float64]]
 DETOUR = 1.3  # straight line × this, when no street network is loaded
 
 
@@ -121,19 +122,19 @@ class StreetNetwork:
                                         weight="weight", format="csr")
 
 
-def straight_distances(origins: Sequence[LonLat],
-                       destinations: Sequence[LonLat]) -> NDArray[np.float64]:
-    """Straight-line metres × DETOUR, for when no street network is loaded."""
+def straight_distances(origins: Sequence[LonLat], destinations: Sequence[LonLat],
+                       detour: float = DETOUR) -> NDArray[np.float64]:
+    """Straight-line metres × detour (DETOUR stands in for the streets when none are loaded)."""
+    if not origins or not destinations:
+        return np.zeros((len(origins), len(destinations)))
     lonlat = np.asarray(list(origins) + list(destinations), dtype=float)
-    allpts = shapely.points(lonlat)
     frame = MetricFrame.around(*lonlat.mean(axis=0))
-    xy = shapely.get_coordinates(frame.to_metric(allpts))
+    xy = shapely.get_coordinates(frame.to_metric(shapely.points(lonlat)))
     o, d = xy[: len(origins)], xy[len(origins):]
-    return DETOUR * np.hypot(o[:, None, 0] - d[None, :, 0], o[:, None, 1] - d[None, :, 1])
+    return detour * np.hypot(o[:, None, 0] - d[None, :, 0], o[:, None, 1] - d[None, :, 1])
 
 
-def network_distance(store: Store) -> Callable[[Sequence[LonLat], Sequence[LonLat]],
-                                               NDArray[np.float64]] | None:
+def network_distance(store: Store) -> DistanceFn | None:
     """Street-network distances when streets or alleys are loaded, else None."""
     network = StreetNetwork.from_store(store)
     return network.distances if network else None

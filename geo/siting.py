@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from geo.errors import InvalidInput
 from geo.features import Feature
 from geo.kinds import Kind, parse_kind
 from geo.lifecycle import UNHANDLED
+from geo.network import DistanceFn, LonLat, straight_distances
 from geo.projection import MetricFrame
 from geo.store import IssueQuery, Store
 
@@ -22,8 +23,6 @@ MODELS = ("mclp", "lscp")
 DEMANDS = ("test_point", "issues")
 ISSUE_CELL_M = 100.0  # issues are aggregated on a grid of this cell size (metres)
 
-LonLat = tuple[float, float]
-DistanceFn = Callable[[list[LonLat], list[LonLat]], NDArray[np.float64]]
 
 
 def _solver() -> pulp.LpSolver:
@@ -65,6 +64,12 @@ def _check_weights(weights: Any, n: int) -> NDArray[np.float64]:
     return w
 
 
+def _check_p(p: int, n_cand: int) -> None:
+    if isinstance(p, bool) or int(p) != p or p < 1 or p > n_cand:
+        raise InvalidInput(f"站点数 p 必须在 1 到候选点数 {n_cand} 之间 "
+                           f"(p must be between 1 and the number of candidates), got {p}")
+
+
 def solve_sites(cost: np.ndarray, service_m: float, model: str, p: int | None = None,
                 weights: np.ndarray | None = None) -> dict[str, Any]:
     """Choose candidate sites (columns of cost, metres) by MCLP (p sites) or LSCP (fewest)."""
@@ -82,18 +87,15 @@ def solve_sites(cost: np.ndarray, service_m: float, model: str, p: int | None = 
     if model == "mclp":
         if p is None:
             raise InvalidInput("MCLP 需要站点数 p (the mclp model needs p, the number of sites)")
-        if isinstance(p, bool) or int(p) != p or p < 1 or p > n_cand:
-            raise InvalidInput(f"站点数 p 必须在 1 到候选点数 {n_cand} 之间 "
-                               f"(p must be between 1 and the number of candidates), got {p}")
+        _check_p(p, n_cand)
         # spopt's objective needs a finite matrix: beyond-radius values only need to stay beyond
         finite = np.where(np.isfinite(arr), arr, 2.0 * service_m + 1.0)
         mclp = MCLP.from_cost_matrix(finite, w, service_radius=service_m, p_facilities=int(p))
         mclp.solve(_solver(), results=False)
         chosen = _chosen(mclp)
     else:
-        if p is not None and (isinstance(p, bool) or int(p) != p or p < 1 or p > n_cand):
-            raise InvalidInput(f"站点数 p 必须在 1 到候选点数 {n_cand} 之间 "
-                               f"(p must be between 1 and the number of candidates), got {p}")
+        if p is not None:
+            _check_p(p, n_cand)
         rows = np.flatnonzero(reachable)
         chosen = []
         if rows.size:
@@ -116,21 +118,6 @@ def solve_sites(cost: np.ndarray, service_m: float, model: str, p: int | None = 
         "unreachable": unreachable,
         "coverage_rate": rate,
     }
-
-
-def straight_line_m(origins: Sequence[LonLat], destinations: Sequence[LonLat]
-                    ) -> NDArray[np.float64]:
-    """Straight-line metres between every origin and destination, in a local metric CRS."""
-    if not origins or not destinations:
-        return np.zeros((len(origins), len(destinations)))
-    every = [*origins, *destinations]
-    frame = MetricFrame.for_geometry(shapely.MultiPoint(every))
-    o = shapely.get_coordinates(frame.to_metric(shapely.points(np.array(origins, dtype=float))))
-    d = shapely.get_coordinates(frame.to_metric(
-        shapely.points(np.array(destinations, dtype=float))))
-    diff = o[:, None, :] - d[None, :, :]
-    out: NDArray[np.float64] = np.hypot(diff[..., 0], diff[..., 1])
-    return out
 
 
 def _lonlat(f: Feature) -> LonLat:
@@ -191,8 +178,8 @@ def plan_posts(store: Store, model: str = "mclp", p: int | None = None,
 
     origins = [(lon, lat) for _, lon, lat, _ in dem]
     destinations = [(lon, lat) for _, lon, lat in cand]
-    fn = distance if distance is not None else straight_line_m
-    cost = np.asarray(fn(origins, destinations), dtype=float)
+    cost = (np.asarray(distance(origins, destinations), dtype=float) if distance is not None
+            else straight_distances(origins, destinations, detour=1.0))
     if cost.shape != (len(origins), len(destinations)):
         raise InvalidInput(f"距离函数返回的矩阵形状 {cost.shape} 不对 (distance must return "
                            f"shape {(len(origins), len(destinations))})")
