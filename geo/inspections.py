@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from geo import DATA_DIR
 from geo.errors import InvalidInput
 from geo.features import Feature, Issue
 from geo.kinds import Kind, test_point_categories
-from geo.ledger import prepare, sources, validate_issue
+from geo.ledger import prepare, routes_at, sources, validate_issue
 from geo.store import Store
 
 RESULTS = {"pass": "合格", "fail": "不合格", "na": "不适用"}
@@ -83,15 +83,15 @@ def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str
         rows.append(row)
     for i in issues:
         validate_issue(i)
-    probe = Issue("clutter", where.x, where.y)
-    prepare(store, [probe, *issues], at)
+    prepare(store, issues, at)
+    [route] = routes_at(store, [where.x], [where.y])
     passed = sum(1 for r in rows if r["result"] == "pass")
     applicable = sum(1 for r in rows if r["result"] != "na")
     record = {"round_id": round_id, "feature_id": feature_id, "category": point.category,
               "inspected_at": at, "inspector": inspector.strip(), "source": source,
               "items": rows, "passed": passed, "failed": len(issues), "applicable": applicable,
               "score_rate": round(passed / applicable, 4) if applicable else None,
-              "zone_id": probe.zone_id, "unit": probe.unit, "community": probe.community}
+              "zone_id": route.zone_id, "unit": route.unit, "community": route.community}
     iid, ids = store.add_inspection(record, issues, actor)
     items_out = [{**{k: v for k, v in r.items() if k != "issue"},
                   "issue_id": ids[r["issue"]] if "issue" in r else None} for r in rows]
@@ -106,19 +106,18 @@ def round_point_ids(round_row: dict[str, Any]) -> set[int]:
 
 
 def last_inspections(store: Store) -> dict[int, dict[str, Any]]:
-    """The latest inspection of each inspected test point."""
+    """The latest inspection of each inspected test point (one read of the records)."""
     return {r["feature_id"]: r for r in store.inspections()}
 
 
-def revisit_due(store: Store) -> dict[int, dict[str, Any]]:
-    """Points whose latest inspection failed an item: re-inspect them (回头看) next round."""
-    return {fid: r for fid, r in last_inspections(store).items() if r["failed"] > 0}
+def revisit_due(latest: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Of the latest inspections, those that failed an item: re-inspect (回头看) next round."""
+    return {fid: r for fid, r in latest.items() if r["failed"] > 0}
 
 
-def recently_inspected(store: Store, days: int, now: datetime | None = None) -> set[int]:
-    """Points inspected within the last `days` days."""
-    since = (now or datetime.now()) - timedelta(days=days)
-    return {r["feature_id"] for r in store.inspections(since=since)}
+def inspected_since(latest: dict[int, dict[str, Any]], since: datetime) -> set[int]:
+    """Points inspected at or after `since`, from the latest inspection of each."""
+    return {fid for fid, r in latest.items() if r["inspected_at"] >= since}
 
 
 def scores(store: Store, level: str = "point", since: datetime | None = None,

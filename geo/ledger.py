@@ -18,7 +18,7 @@ from geo.recurrence import (
     find_recurrences,
     near_bbox,
 )
-from geo.routing import route_points
+from geo.routing import Route, route_points
 from geo.store import Store
 
 if TYPE_CHECKING:
@@ -72,12 +72,15 @@ def prepare(store: Store, issues: list[Issue], now: datetime,
     return find_duplicates(issues, nearby, rule)
 
 
+def routes_at(store: Store, lons: Sequence[float], lats: Sequence[float]) -> list[Route]:
+    """Zone, unit, cadre, community and flags of points, from the stored zones and streets."""
+    return route_points(lons, lats, store.features(Kind.zone), _staffed_lines(store),
+                        store.features(Kind.community))
+
+
 def apply_routes(store: Store, issues: Sequence[Issue]) -> None:
     """Set zone, unit, flags and cadre of issues from the stored zones and streets."""
-    zones = store.features(Kind.zone)
-    lines = _staffed_lines(store)
-    routes = route_points([i.lon for i in issues], [i.lat for i in issues], zones, lines,
-                          store.features(Kind.community))
+    routes = routes_at(store, [i.lon for i in issues], [i.lat for i in issues])
     for issue, r in zip(issues, routes, strict=True):
         issue.zone_id, issue.unit, issue.cadre = r.zone_id, r.unit, r.cadre
         issue.community = r.community

@@ -25,6 +25,7 @@ from geo.errors import InvalidInput
 from geo.geojson import collection, geometry_json
 from geo.kinds import Kind
 from geo.network import LonLat, StreetNetwork, straight_distances
+from geo.sampling import draw_sample
 from geo.store import Store
 
 SPEED_M_PER_MIN = {"walk": 75.0, "drive": 250.0}  # 4.5 km/h on foot; 15 km/h in old-town traffic
@@ -166,8 +167,6 @@ def create_round(store: Store, seed: int, spec: RoundSpec, actor: str, name: str
                  quota: dict[str, int] | None = None, risk: bool = False,
                  exclude_days: int = 0) -> dict[str, Any]:
     """Draw a sample, route it into team rounds, store it; the stored round."""
-    from geo.sampling import draw_sample  # sampling reads inspections, which use the ledger
-
     sample = draw_sample(store, seed, quota=quota, risk=risk, exclude_days=exclude_days)
     plan = plan_rounds(store, sample["points"], spec)
     plan["sample"] = {k: v for k, v in sample.items() if k != "points"}

@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from geo.errors import InvalidInput
-from geo.inspections import checklists, revisit_due
+from geo.inspections import checklists, last_inspections, revisit_due
 from geo.mapview import STATIC
 from geo.snapshot import write_page
 from geo.store import Store
@@ -25,7 +25,7 @@ def sheet_context(store: Store, round_id: int, team: int | None = None) -> dict[
     if not teams:
         raise InvalidInput(f"round {round_id} has no team {team}")
     lists = checklists()
-    due = revisit_due(store)
+    due = revisit_due(last_inspections(store))
     out = []
     for t in teams:
         stops = []

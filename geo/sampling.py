@@ -23,7 +23,7 @@ import shapely
 from geo import DATA_DIR
 from geo.errors import InvalidInput
 from geo.features import Feature
-from geo.inspections import last_inspections, recently_inspected, revisit_due
+from geo.inspections import inspected_since, last_inspections, revisit_due
 from geo.kinds import Kind, test_point_categories
 from geo.projection import MetricFrame
 from geo.store import IssueQuery, Store
@@ -49,7 +49,8 @@ def _community_of(points: list[Feature], communities: list[Feature]) -> list[str
     return out
 
 
-def _risk(store: Store, points: list[Feature], now: datetime) -> np.ndarray:
+def _risk(store: Store, points: list[Feature], now: datetime,
+          last: dict[int, datetime]) -> np.ndarray:
     issues, _ = store.query_issues(IssueQuery(since=now - timedelta(days=RISK_DAYS),
                                               sort="id", limit=10_000_000))
     weights = np.ones(len(points))
@@ -66,7 +67,6 @@ def _risk(store: Store, points: list[Feature], now: datetime) -> np.ndarray:
         if issues[i].recurring_of is not None:
             recurring[p] = True
     weights[recurring] *= 2
-    last = {fid: r["inspected_at"] for fid, r in last_inspections(store).items()}
     for k, p in enumerate(points):
         days = (now - last[p.id]).days if p.id in last else RISK_DAYS
         weights[k] *= 1 + min(max(days, 0), RISK_DAYS) / RISK_DAYS
@@ -85,9 +85,12 @@ def draw_sample(store: Store, seed: int, quota: dict[str, int] | None = None,
     labels = test_point_categories()
     points = store.features(Kind.test_point)
     communities = _community_of(points, store.features(Kind.community))
-    weights = _risk(store, points, now) if risk else np.ones(len(points))
-    revisits = revisit_due(store) if revisit else {}
-    excluded = recently_inspected(store, exclude_days, now) if exclude_days else set()
+    latest = last_inspections(store)
+    weights = (_risk(store, points, now, {f: r["inspected_at"] for f, r in latest.items()})
+               if risk else np.ones(len(points)))
+    revisits = revisit_due(latest) if revisit else {}
+    excluded = (inspected_since(latest, now - timedelta(days=exclude_days)) if exclude_days
+                else set())
     by_cat: dict[str, list[int]] = defaultdict(list)
     for k, p in enumerate(points):
         if p.id not in excluded and p.id not in revisits:
