@@ -183,8 +183,10 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 def _with_store(fn: Callable[[argparse.Namespace, Store], tuple[dict[str, Any], str]]
                 ) -> Callable[[argparse.Namespace], int]:
-    """A command that opens the store, runs fn and prints its document or text."""
+    """A command that opens the store, runs fn (args.actor names the CLI user in the audit
+    log) and prints its document or text."""
     def command(args: argparse.Namespace) -> int:
+        args.actor = _cli_actor()
         with opened(_settings(args).database_url) as store:
             doc, text = fn(args, store)
         _emit(args, doc, text)

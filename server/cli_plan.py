@@ -67,7 +67,7 @@ def cmd_plan_rounds(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
                      service_min=args.service_min, start=_lonlat(args.start),
                      return_to_start=args.return_to_start, inspectors=args.inspector or [],
                      time_limit_s=args.time_limit)
-    row = create_round(store, args.seed, spec, actor=_actor(), name=args.name or "",
+    row = create_round(store, args.seed, spec, actor=args.actor, name=args.name or "",
                        risk=args.risk, exclude_days=args.exclude_days)
     plan = row["plan"]
     if args.out:
@@ -127,7 +127,7 @@ def cmd_plan_inspect(args: argparse.Namespace, store: Any) -> tuple[dict[str, An
     point = store.feature(args.point)
     results = _results(args, point.category) if point.kind is Kind.test_point else {}
     doc = record_inspection(store, args.point, results, args.inspector,
-                            actor=_actor(), round_id=args.round, source=args.source)
+                            actor=args.actor, round_id=args.round, source=args.source)
     rate = "—" if doc["score_rate"] is None else f"{doc['score_rate']:.0%}"
     return doc, (f"inspection {doc['id']} of {doc['point']}: {doc['passed']} passed, "
                  f"{doc['failed']} failed, score rate {rate}; issues created: "
@@ -157,15 +157,14 @@ def cmd_plan_posts(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any]
 
     candidates = None
     if args.candidates:
-        import shapely
-        from shapely.geometry import shape
+        from geo.importing import read_layer_file
+        from geo.kinds import Kind
 
-        doc = json.loads(Path(args.candidates).read_text("utf-8"))
-        candidates = []
-        for k, f in enumerate(doc.get("features", [])):
-            p = shapely.point_on_surface(shape(f["geometry"]))
-            candidates.append((str((f.get("properties") or {}).get("name") or f"候选{k + 1}"),
-                               p.x, p.y))
+        # any layer file the importer reads (CRS, row checks); points or areas, like storefronts
+        sites = read_layer_file(Path(args.candidates), Kind.storefront).features
+        spots = [(f.name or f"候选{k + 1}", f.geometry.point_on_surface())
+                 for k, f in enumerate(sites)]
+        candidates = [(name, p.x, p.y) for name, p in spots]
     out = plan_posts(store, model=args.model, p=args.p, service_m=args.distance,
                      demand=args.demand, candidates=candidates,
                      candidate_kind=args.candidate_kind, distance=network_distance(store))
@@ -175,12 +174,6 @@ def cmd_plan_posts(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any]
     lines += [f"  {s['name']} ({s['lon']:.5f}, {s['lat']:.5f}) covers {s['covers']}"
               for s in out["sites"]]
     return out, "\n".join(lines)
-
-
-def _actor() -> str:
-    import getpass
-
-    return f"cli:{getpass.getuser()}"
 
 
 def add_plan_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None],

@@ -112,3 +112,21 @@ def test_posts_mclp_and_lscp(demo_db: str, capsys: pytest.CaptureFixture[str]) -
     assert all(d["covered"] for d in reachable)
     # covering everyone needs at least as many posts as the best 3 leave uncovered
     assert len(lscp["sites"]) >= 3 or mclp["coverage_rate"] == 1.0
+
+
+def test_posts_from_a_candidate_file(demo_db: str, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    sites = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "志愿服务站甲"},
+         "geometry": {"type": "Point", "coordinates": [121.470, 31.230]}},
+        {"type": "Feature", "properties": {"name": "志愿服务站乙"},
+         "geometry": {"type": "Point", "coordinates": [121.478, 31.224]}}]}
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps(sites, ensure_ascii=False), encoding="utf-8")
+    doc = _run(capsys, "plan", "posts", "--p", "1", "--distance", "600", "--candidates",
+               str(path), "--db", demo_db)
+    assert [s["name"] for s in doc["sites"]] in (["志愿服务站甲"], ["志愿服务站乙"])
+    sites["features"][1]["geometry"]["coordinates"] = [31.224, 121.478]  # lat/lon swapped
+    path.write_text(json.dumps(sites, ensure_ascii=False), encoding="utf-8")
+    assert main(["plan", "posts", "--p", "1", "--candidates", str(path), "--db", demo_db]) == 2
+    assert "row 2" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from geo.accounts import Unit, User, hash_password, new_secret, parse_role
 from geo.errors import InvalidInput, NotFound
 from server.auth import Admin, Auditor, Reader
 from server.deps import StoreDep
+from server.downloads import attachment
 from server.routes.auth import user_public
 
 router = APIRouter(tags=["admin"])
@@ -153,5 +154,4 @@ def audit_log(
     for r in rows:
         writer.writerow([r["id"], r["at"].isoformat(timespec="seconds"), r["actor"],
                          r["action"], r["object_type"], r["object_id"] or "", r["diff"]])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=audit.csv"})
+    return attachment("\ufeff" + out.getvalue(), "audit.csv")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,15 +14,10 @@ from geo.snapshot import export_map
 from geo.store import IssueQuery
 from server.auth import Analyst
 from server.deps import StoreDep
+from server.downloads import file_download
 from server.routes.issues import issue_query
 
 router = APIRouter(tags=["exports"])
-MEDIA = {"html": "text/html; charset=utf-8", "png": "image/png", "pdf": "application/pdf"}
-
-
-def _file_response(path: Path, fmt: str, name: str) -> Response:
-    return Response(path.read_bytes(), media_type=MEDIA[fmt],
-                    headers={"Content-Disposition": f"attachment; filename={name}.{fmt}"})
 
 
 @router.get("/api/export/map", response_model=None)
@@ -49,15 +42,8 @@ def map_snapshot(
     elif format == "pdf":
         options = {"paper": paper, "landscape": landscape}
     shown = [x for x in layers.split(",") if x] if layers is not None else None
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"map.{format}"
-        export_map(store, out, view, query.bbox, issues=query, layers=shown, **options)
-        return _file_response(out, format, "ccmap-map")
-
-
-DATA_MEDIA = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
-              "csv": "text/csv; charset=utf-8",
-              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    return file_download(lambda out: export_map(store, out, view, query.bbox, issues=query,
+                                                layers=shown, **options), f"ccmap-map.{format}")
 
 
 @router.get("/api/export/data", response_model=None)
@@ -72,11 +58,9 @@ def data_export(
     """The city, or the selection (bbox, issue filters, layers), as GeoPackage, GeoJSON, or the
     ledger as CSV/xlsx with Chinese headers; gcj02 for Gaode-based tools."""
     kinds = [parse_kind(k) for k in layers.split(",") if k] if layers else None
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"ccmap.{format}"
-        export_data(store, out, coords=coords, bbox=query.bbox, issues_query=query, kinds=kinds)
-        return Response(out.read_bytes(), media_type=DATA_MEDIA[format], headers={
-            "Content-Disposition": f"attachment; filename=ccmap-data.{format}"})
+    return file_download(lambda out: export_data(store, out, coords=coords, bbox=query.bbox,
+                                                 issues_query=query, kinds=kinds),
+                         f"ccmap-data.{format}")
 
 
 @router.get("/api/report", response_model=None)
@@ -87,7 +71,5 @@ def bulletin(
     format: Annotated[str, Query(pattern="^(html|pdf)$")] = "pdf",
 ) -> Response:
     """The weekly (2026-W47) or monthly (2026-11) bulletin."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"bulletin.{format}"
-        write_bulletin(store, period, out)
-        return _file_response(out, format, f"bulletin-{period}")
+    return file_download(lambda out: write_bulletin(store, period, out),
+                         f"bulletin-{period}.{format}")

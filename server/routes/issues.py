@@ -20,9 +20,10 @@ from geo.kinds import issue_categories
 from geo.ledger import create_issues, import_parsed, sources
 from geo.lifecycle import allowed_next, is_overdue, statuses, transition
 from geo.store import ISSUE_SORTS, IssueQuery
-from geo.tables import issue_rows, table_bytes
+from geo.tables import issue_rows
 from server.auth import CurrentUser, Reader
 from server.deps import SettingsDep, StoreDep
+from server.downloads import table_download
 from server.settings import Settings
 
 router = APIRouter(tags=["issues"])
@@ -170,9 +171,7 @@ def export_issues(query: QueryDep, store: StoreDep,
     """The filtered ledger as CSV or .xlsx with Chinese headers."""
     query.offset, query.limit = 0, 1_000_000
     rows, _ = store.query_issues(query)
-    data, media = table_bytes(issue_rows(rows), format)
-    return Response(data, media_type=media, headers={
-        "Content-Disposition": f"attachment; filename=issues.{format}"})
+    return table_download(issue_rows(rows), format, "issues")
 
 
 @router.post("/api/issues/import")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -23,9 +21,9 @@ from geo.route_sheet import render_sheet, sheet_context, write_sheet
 from geo.sampling import draw_sample
 from geo.scoring import parse_period
 from geo.siting import plan_posts
-from geo.tables import table_bytes
 from server.auth import Analyst, Inspector, Planner
 from server.deps import SettingsDep, StoreDep
+from server.downloads import file_download, table_download
 from server.routes.issues import read_photo
 
 router = APIRouter(tags=["planning"])
@@ -77,13 +75,7 @@ def plan_sample(_: Analyst, store: StoreDep, seed: int, risk: bool = False,
     doc = draw_sample(store, seed, risk=risk, exclude_days=exclude_days, revisit=revisit)
     if format == "json":
         return doc
-    return _table(stop_rows(doc["points"]), format, f"sample-seed{seed}")
-
-
-def _table(rows: list[list[Any]], fmt: str, name: str) -> Response:
-    data, media = table_bytes(rows, fmt)
-    return Response(data, media_type=media,
-                    headers={"Content-Disposition": f"attachment; filename={name}.{fmt}"})
+    return table_download(stop_rows(doc["points"]), format, f"sample-seed{seed}")
 
 
 @router.post("/api/plan/rounds", status_code=201)
@@ -116,8 +108,8 @@ def get_round(round_id: int, _: Analyst, store: StoreDep) -> dict[str, Any]:
 def round_table(round_id: int, _: Analyst, store: StoreDep,
                 format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
     """Every stop of a round (team, order, address, ETA) as CSV or xlsx."""
-    return _table(stop_rows(round_stops(store.round(round_id))), format,
-                  f"round-{round_id}-stops")
+    return table_download(stop_rows(round_stops(store.round(round_id))), format,
+                          f"round-{round_id}-stops")
 
 
 @router.get("/api/plan/rounds/{round_id}/geojson")
@@ -137,13 +129,8 @@ def route_sheet(round_id: int, _: Analyst, store: StoreDep,
     """Printable route sheet (路线单) of a round or one team, as HTML or PDF (A4)."""
     if format == "html":
         return HTMLResponse(render_sheet(sheet_context(store, round_id, team)))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "sheet.pdf"
-        write_sheet(store, round_id, out, team)
-        data = out.read_bytes()
     name = f"route-sheet-{round_id}" + (f"-team{team}" if team else "") + ".pdf"
-    return Response(data, media_type="application/pdf",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return file_download(lambda out: write_sheet(store, round_id, out, team), name)
 
 
 @router.get("/api/checklists")

@@ -15,9 +15,9 @@ from geo.heatmap import heatmap
 from geo.hotspots import hotspots
 from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
-from geo.tables import table_bytes
 from server.auth import Analyst, Reader
 from server.deps import StoreDep
+from server.downloads import table_download
 from server.routes.issues import issue_query
 
 router = APIRouter(tags=["views"])
@@ -97,9 +97,7 @@ def rank(
         return rows
     table = [[label for _, label in RANKING_HEADERS]]
     table += [[r[key] for key, _ in RANKING_HEADERS] for r in rows]
-    data, media = table_bytes(table, format)
-    return Response(data, media_type=media, headers={
-        "Content-Disposition": f"attachment; filename=ranking-{level}-{doc['period']}.{format}"})
+    return table_download(table, format, f"ranking-{level}-{doc['period']}")
 
 
 @router.get("/api/ranking/formula")
