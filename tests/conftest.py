@@ -8,6 +8,7 @@ Outside CI a missing PostGIS or Chromium skips with the reason; with CI=true it 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,22 @@ def missing(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+def need_chromium() -> None:
+    """Skip (fail in CI) unless headless Chromium can render PNG/PDF."""
+    from geo.snapshot import ChromiumMissing, check_renderer
+
+    try:
+        check_renderer()
+    except ChromiumMissing as exc:
+        missing(exc.message)
+
+
+def need_pdftotext() -> None:
+    """Skip (fail in CI) unless poppler's pdftotext is installed."""
+    if shutil.which("pdftotext") is None:
+        missing("pdftotext not installed (apt-get install poppler-utils)")
 
 
 _pg_state: dict[str, str | None] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from geo.demo import build_demo
-from geo.snapshot import chromium_path
 from geo.store import IssueQuery, open_store
 from server.cli import main
-from tests.conftest import missing
+from tests.conftest import need_chromium, need_pdftotext
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -53,12 +51,8 @@ def test_html_bulletin_has_every_section(demo_url: tuple[str, str], tmp_path: Pa
 
 def test_pdf_bulletin_text_is_extractable_chinese(demo_url: tuple[str, str],
                                                   tmp_path: Path) -> None:
-    try:
-        chromium_path()
-    except Exception as exc:
-        missing(str(exc))
-    if shutil.which("pdftotext") is None:
-        missing("pdftotext not installed (apt-get install poppler-utils)")
+    need_chromium()
+    need_pdftotext()
     url, period = demo_url
     out = tmp_path / "bulletin.pdf"
     assert main(["report", "--period", period, "--out", str(out), "--db", url]) == 0

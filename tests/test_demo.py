@@ -264,6 +264,13 @@ def test_cli_demo_no_serve_json(db_url: str, capsys: pytest.CaptureFixture[str])
     try:
         assert s.issue_count() == doc["issues"]
         assert s.layer_counts()["zone"] == doc["zone"]
+        # the planner's demo: one routed round, six inspections, two failed items as issues
+        [round_row] = s.rounds()
+        records = s.inspections(round_id=round_row["id"])
+        assert doc["rounds"] == 1 and len(records) == doc["inspections"] == 6
+        failed = [i for r in records for i in r["issue_ids"]]
+        assert len(failed) == 2
+        assert all(s.issue(i).source == "unannounced_inspection" for i in failed)
         # building again replaces the demo rather than duplicating it
         assert main(["demo", "--no-serve", "--db", db_url, "--json"]) == 0
         assert json.loads(capsys.readouterr().out) == doc

@@ -128,3 +128,18 @@ def test_next_sample_excludes_recent_points_and_revisits_failed_ones(store: Stor
     record_inspection(store, points[4].id, ok, "王五", "t", at=now - timedelta(days=1))
     again = draw_sample(store, seed=1, quota={"bus_stop": 10}, exclude_days=7)
     assert points[4].id not in [p["id"] for p in again["points"]]
+
+
+def test_risk_weight_grows_with_the_time_since_the_last_inspection(store: Store) -> None:
+    store.add_features([Feature(Kind.test_point, Point(121.0 + k * 0.01, 31.0), name=f"站{k}",
+                                category="bus_stop") for k in range(3)])
+    a, b, _never = store.features(Kind.test_point)
+    ok = {i["code"]: {"result": "pass"} for i in checklist("bus_stop")}
+    now = datetime(2026, 11, 20, 10)
+    assert a.id is not None and b.id is not None
+    record_inspection(store, a.id, ok, "王五", "t", at=now - timedelta(days=1))
+    record_inspection(store, b.id, ok, "王五", "t", at=now - timedelta(days=45))
+    sample = draw_sample(store, seed=1, quota={"bus_stop": 3}, risk=True, now=now)
+    weights = {p["name"]: p["risk_weight"] for p in sample["points"]}
+    # × (1 + days/90): 1 day, 45 days, never inspected (counts as 90 days)
+    assert weights == pytest.approx({"站0": 1 + 1 / 90, "站1": 1.5, "站2": 2.0})

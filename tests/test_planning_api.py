@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import subprocess
 from typing import Any
 
@@ -14,10 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo.demo import build_demo
-from geo.errors import CcmapError
-from geo.snapshot import chromium_path
 from geo.store import Store
-from tests.conftest import add_user, bearer, missing
+from tests.conftest import add_user, bearer, need_chromium, need_pdftotext
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -67,12 +64,8 @@ def test_planner_creates_a_round_shown_on_the_map_and_as_a_route_sheet(demo: Tes
 
 
 def test_route_sheet_pdf_has_the_chinese_stop_names(demo: TestClient) -> None:
-    try:
-        chromium_path()
-    except CcmapError as exc:
-        missing(str(exc))
-    if shutil.which("pdftotext") is None:
-        missing("pdftotext not installed (apt-get install poppler-utils)")
+    need_chromium()
+    need_pdftotext()
     made = _round(demo)
     r = demo.get(f"/api/plan/rounds/{made['id']}/sheet?team=2&format=pdf",
                  headers=bearer(demo, "v1"))

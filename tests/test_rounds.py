@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Point
 
 from geo.demo import build_demo
 from geo.features import Feature
@@ -150,3 +150,26 @@ def test_route_sheet_escapes_names_and_lists_the_checklist(store: Store) -> None
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert all(item["label"] in html for item in checklist("public_toilet"))
     assert "测试路附近" in html  # the address falls back to the nearest street
+
+
+def test_return_driving_and_no_streets(demo: Store, store: Store) -> None:
+    sample = draw_sample(demo, seed=8)
+    spec = RoundSpec(teams=1, budget_min=6000, service_min=0, time_limit_s=1)
+    walk = plan_rounds(demo, sample["points"], spec)
+    back = plan_rounds(demo, sample["points"], RoundSpec(**{**spec.__dict__,
+                                                            "return_to_start": True}))
+    team = back["teams"][0]
+    # the way home is walked and drawn: the path ends where it began
+    assert team["path"][-1] == team["path"][0]
+    assert team["distance_m"] > walk["teams"][0]["distance_m"]
+    drive = plan_rounds(demo, sample["points"], RoundSpec(**{**spec.__dict__, "mode": "drive"}))
+    ratio = walk["teams"][0]["duration_min"] / drive["teams"][0]["duration_min"]
+    assert ratio == pytest.approx(250 / 75, rel=0.15)  # same streets, faster travel
+    # with no streets loaded, straight lines × 1.3 stand in and the plan says so
+    store.add_features([Feature(Kind.test_point, Point(121.0 + k * 0.002, 31.0),
+                                name=f"点{k}", category="bus_stop") for k in range(4)])
+    stops = draw_sample(store, seed=1, quota={"bus_stop": 4})["points"]
+    flat = plan_rounds(store, stops, RoundSpec(start=(121.0, 31.0), time_limit_s=0.5))
+    assert flat["distance"] == "straight_line"
+    # visiting four points 200 m apart along a line from its end: 600 m × 1.3
+    assert flat["teams"][0]["distance_m"] == pytest.approx(3 * 0.002 * 95_000 * 1.3, rel=0.05)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,10 +10,10 @@ import pytest
 
 from geo.demo import build_demo
 from geo.kinds import Kind
-from geo.snapshot import chromium_path, external_urls
+from geo.snapshot import external_urls
 from geo.store import open_store
 from server.cli import main
-from tests.conftest import missing
+from tests.conftest import need_chromium, need_pdftotext
 
 
 @pytest.fixture
@@ -56,20 +55,25 @@ def test_bbox_limits_the_snapshot(demo_url: str, tmp_path: Path) -> None:
     assert main(["export", "map", "--out", str(tmp_path / "x.svg"), "--db", demo_url]) == 2
 
 
+def _png_size(data: bytes) -> tuple[int, int]:
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def test_png_and_pdf_render_in_chromium(demo_url: str, tmp_path: Path) -> None:
-    try:
-        chromium_path()
-    except Exception as exc:
-        missing(str(exc))
+    need_chromium()
     png, pdf = tmp_path / "map.png", tmp_path / "map.pdf"
     assert main(["export", "map", "--out", str(png), "--db", demo_url, "--width", "1200",
                  "--height", "800"]) == 0
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 60_000  # drawn, not blank
+    assert _png_size(data) == (1200, 800)
+    small = tmp_path / "small.png"
+    assert main(["export", "map", "--out", str(small), "--db", demo_url, "--width", "500",
+                 "--height", "300", "--scale", "2"]) == 0
+    assert _png_size(small.read_bytes()) == (1000, 600)  # the chosen size at the chosen scale
     assert main(["export", "map", "--out", str(pdf), "--db", demo_url, "--paper", "A3"]) == 0
     assert pdf.read_bytes()[:4] == b"%PDF"
-    if shutil.which("pdftotext") is None:
-        missing("pdftotext not installed (apt-get install poppler-utils)")
+    need_pdftotext()
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "创城点位地图" in text and "图例" in text and "OpenStreetMap" in text

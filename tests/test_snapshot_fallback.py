@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from geo.snapshot import ChromiumMissing, export_map
 from geo.static_render import metres_per_degree_lon
 from geo.store import Store
 from server.cli import main
-from tests.conftest import missing
+from tests.conftest import need_pdftotext
 
 TITLE = "创城点位地图"
 ISSUE_SPOTS = [(121.4705, 31.2315), (121.4725, 31.2335), (121.4745, 31.2305)]
@@ -116,8 +115,7 @@ def test_pdf_fallback_has_the_paper_size_and_extractable_chinese(
     box_ = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
     assert box_ is not None
     assert (float(box_[1]), float(box_[2])) == pytest.approx(size, abs=1.0)
-    if shutil.which("pdftotext") is None:
-        missing("pdftotext not installed (apt-get install poppler-utils)")
+    need_pdftotext()
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert TITLE in text and "图例" in text and "OpenStreetMap" in text
