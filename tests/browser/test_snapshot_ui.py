@@ -47,6 +47,24 @@ SNAPSHOT_FEATURES = """() => {
 }"""
 
 
+def _download(page: Any, link: str, to: Path) -> Path:
+    """Click a download link on the page and keep the file at `to`."""
+    with page.expect_download(timeout=60_000) as download:
+        page.click(link)
+    to.write_bytes(Path(download.value.path()).read_bytes())
+    return to
+
+
+def _filter_issues(page: Any, category: str) -> None:
+    """Log-in done: zoom in and filter the issue layer to one category, as a user would."""
+    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.counts.issues > 0")
+    page.evaluate("window.ccmap.state.map.setZoom(16)")
+    page.locator(".ccmap-filter select[name=category]").select_option(category)
+    page.wait_for_timeout(400)
+    page.wait_for_function("window.ccmap.state.loading === 0")
+
+
 def _toggle(page: Any, label: str) -> None:
     page.locator(".leaflet-control-layers label", has_text=label).locator("input").click()
 
@@ -54,12 +72,9 @@ def _toggle(page: Any, label: str) -> None:
 def test_html_snapshot_has_the_pages_layers_filters_and_extent(page: Any, live_server: str,
                                                                tmp_path: Path) -> None:
     login(page, live_server, "admin")
-    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.issues > 0")
-    page.evaluate("window.ccmap.state.map.setZoom(16)")
+    _filter_issues(page, "illegal_ads")
     _toggle(page, "主次干道")   # off
     _toggle(page, "居民小区")   # on
-    page.locator(".ccmap-filter select[name=category]").select_option("illegal_ads")
     page.wait_for_timeout(400)
     page.wait_for_function("window.ccmap.state.loading === 0")
     seen = page.evaluate(PAGE_FEATURES)
@@ -68,10 +83,7 @@ def test_html_snapshot_has_the_pages_layers_filters_and_extent(page: Any, live_s
         .map(l => l.feature.properties.category))]""")
     assert "street" not in seen and "compound" in seen and cats == ["illegal_ads"]
     assert issues_seen > 0 and any(seen.values())
-    with page.expect_download(timeout=60_000) as download:
-        page.click(".ccmap-snapshots a[data-format=html]")
-    snap = tmp_path / "snapshot.html"
-    snap.write_bytes(Path(download.value.path()).read_bytes())
+    snap = _download(page, ".ccmap-snapshots a[data-format=html]", tmp_path / "snapshot.html")
 
     offline = page.context.new_page()
     try:
@@ -93,20 +105,12 @@ def test_data_download_from_the_page_is_the_selection_on_screen(page: Any, live_
     import pyogrio
 
     login(page, live_server, "admin")
-    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.issues > 0")
-    page.evaluate("window.ccmap.state.map.setZoom(16)")
-    page.locator(".ccmap-filter select[name=category]").select_option("street_vending")
-    page.wait_for_timeout(400)
-    page.wait_for_function("window.ccmap.state.loading === 0")
+    _filter_issues(page, "street_vending")
     seen = page.evaluate(PAGE_FEATURES)
     issue_ids = page.evaluate("""() => { const s = window.ccmap.state, v = s.map.getBounds();
       return s.layers.issues.getLayers().filter(x => v.contains(x.getLatLng()))
         .map(x => x.feature.properties.id).sort((a, b) => a - b); }""")
-    with page.expect_download(timeout=60_000) as download:
-        page.click(".ccmap-data-link[data-format=gpkg]")
-    gpkg = tmp_path / "view.gpkg"
-    gpkg.write_bytes(Path(download.value.path()).read_bytes())
+    gpkg = _download(page, ".ccmap-data-link[data-format=gpkg]", tmp_path / "view.gpkg")
     layers = set(dict(pyogrio.list_layers(gpkg)))
     assert layers == {k for k, ids in seen.items() if ids} | {"issues"}
     for kind in layers - {"issues"}:
@@ -119,10 +123,7 @@ def test_hostile_names_in_a_snapshot_stay_text(page: Any, live_server: str,
                                                tmp_path: Path) -> None:
     login(page, live_server, "admin")
     page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0")
-    with page.expect_download(timeout=60_000) as download:
-        page.click(".ccmap-snapshots a[data-format=html]")
-    snap = tmp_path / "snapshot.html"
-    snap.write_bytes(Path(download.value.path()).read_bytes())
+    snap = _download(page, ".ccmap-snapshots a[data-format=html]", tmp_path / "snapshot.html")
     offline = page.context.new_page()
     try:
         offline.goto(snap.as_uri())
