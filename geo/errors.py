@@ -27,6 +27,14 @@ class TooLarge(CcmapError):
     """An upload exceeds the configured size limit."""
 
 
+class UnsafeFile(CcmapError):
+    """A user's file is refused: wrong or disguised format, or it refers to other files/URLs."""
+
+
+class LimitExceeded(CcmapError):
+    """Content passes a configured limit (rows, features, vertices, pixels, unpacked bytes)."""
+
+
 class Unauthorized(CcmapError):
     """No valid credentials were given."""
 

@@ -11,10 +11,12 @@ from geo.errors import (
     Forbidden,
     ImportRejected,
     InvalidInput,
+    LimitExceeded,
     Locked,
     NotFound,
     TooLarge,
     Unauthorized,
+    UnsafeFile,
 )
 
 STATUS: dict[type[CcmapError], int] = {
@@ -22,6 +24,8 @@ STATUS: dict[type[CcmapError], int] = {
     InvalidInput: 400,
     ImportRejected: 422,
     TooLarge: 413,
+    UnsafeFile: 422,
+    LimitExceeded: 422,
     Conflict: 409,
     Unauthorized: 401,
     Forbidden: 403,

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.userfiles import FileLimits
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,8 +24,22 @@ class Settings(BaseSettings):
     basemap: str = "osm"
     tianditu_key: str = ""
     basemap_attribution: str = ""
-    max_upload_mb: float = 50.0
+    # limits on what users send over HTTP (413/422 beyond them); the CLI uses cli_limits()
+    max_upload_mb: float = 50.0  # request body, counted while it streams to a temporary file
+    max_unpacked_mb: float = 500.0  # everything inside an uploaded archive (.zip, .xlsx)
+    max_import_rows: int = 200_000  # rows of one issue ledger or CSV layer upload
+    max_layer_features: int = 100_000  # features of one layer upload
+    max_geometry_vertices: int = 100_000  # vertices of one geometry (upload or drawn zone)
     max_photo_mb: float = 10.0
+    max_photo_pixels: int = 40_000_000  # decoded photo size (decompression bombs)
+    max_export_pixels: int = 60_000_000  # PNG/PDF snapshot width × height
+    # heavy work (parsing, validation, routing, exports) runs in this many worker threads;
+    # an upload larger than job_threshold_mb (or any import over HTTP) becomes a job
+    worker_threads: int = 2
+    # the CLI streams too, with these higher limits
+    cli_max_import_rows: int = 20_000_000
+    cli_max_layer_features: int = 5_000_000
+    cli_max_unpacked_mb: float = 20_000.0
     layer_limit: int = 20000
     static_dir: Path = ROOT / "static"
     title: str = "创城点位地图"
@@ -37,6 +53,19 @@ class Settings(BaseSettings):
     lockout_attempts: int = 5
     lockout_window_minutes: float = 15.0
     lockout_minutes: float = 15.0
+    password_min_length: int = 10
+    password_change_attempts: int = 5  # per user within lockout_window_minutes
     # Secure flag on cookies: auto = when the request came over HTTPS (run behind TLS in
     # production; plain http is only for 127.0.0.1 and the demo)
     cookie_secure: str = "auto"
+
+    def file_limits(self, cli: bool = False) -> FileLimits:
+        """Limits on the content of a user's file: HTTP uploads, or the CLI's higher ones."""
+        if cli:
+            return FileLimits(max_unpacked_bytes=int(self.cli_max_unpacked_mb * 1e6),
+                              max_rows=self.cli_max_import_rows,
+                              max_features=self.cli_max_layer_features,
+                              max_vertices=self.max_geometry_vertices)
+        return FileLimits(max_unpacked_bytes=int(self.max_unpacked_mb * 1e6),
+                          max_rows=self.max_import_rows, max_features=self.max_layer_features,
+                          max_vertices=self.max_geometry_vertices)

@@ -207,3 +207,21 @@ inspections = Table(
     Column("issue_ids", JSON, nullable=False),
     Index("ix_inspections_feature", "feature_id", "inspected_at"),
 )
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),  # layer_import | issue_import | export ...
+    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("actor", String(200), nullable=False),
+    Column("unit", String(200)),  # the submitter's unit: a unit user sees only its own jobs
+    Column("created_at", DateTime, nullable=False),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("done", Integer, nullable=False, default=0),  # rows/features processed so far
+    Column("total", Integer),  # rows/features in all, when known
+    Column("message", Text, nullable=False, default=""),
+    Column("result", JSON),  # the import report, or the error with its row problems
+    Index("ix_jobs_actor", "actor", "created_at"),
+)
