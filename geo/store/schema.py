@@ -163,6 +163,17 @@ tokens = Table(
     Column("expires_at", DateTime),
 )
 
+# failed logins / password changes per attempted username, whether the account exists or not
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("purpose", String(16), primary_key=True),  # login | password
+    Column("username", String(200), primary_key=True),
+    Column("failed_count", Integer, nullable=False),  # attempts reserved in this window
+    Column("first_failed_at", DateTime, nullable=False),
+    Column("locked_until", DateTime),
+)
+
 audit = Table(
     "audit",
     metadata,
