@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from geo.accounts import Role
-from geo.errors import Conflict, InvalidInput
+from geo.errors import Conflict, Forbidden, InvalidInput
 from geo.kinds import issue_categories, reference_table
 
 ADM, INS, UNT = Role.admin, Role.inspector, Role.unit
@@ -60,7 +60,8 @@ class StatusChange:
 
 def transition(current: str, to: str, role: Role, actor: str, note: str,
                at: datetime) -> StatusChange:
-    """Check a transition against the table; Conflict (HTTP 409) if it is not allowed."""
+    """Check a transition against the table: Conflict (HTTP 409) for an illegal change of
+    state, Forbidden (HTTP 403) when the move is legal but not for this role."""
     labels = statuses()
     if to not in labels:
         raise InvalidInput(f"unknown status {to!r}; statuses: {', '.join(labels)}")
@@ -72,7 +73,7 @@ def transition(current: str, to: str, role: Role, actor: str, note: str,
             f"allowed transition; from {current} the next statuses are "
             f"{', '.join(nexts) or 'none (final)'}")
     if role not in roles:
-        raise Conflict(f"role {role.value} may not move an issue from {current} to {to} "
+        raise Forbidden(f"role {role.value} may not move an issue from {current} to {to} "
                        f"(allowed: {', '.join(sorted(r.value for r in roles))})")
     return StatusChange(current, to, actor, at, note)
 

@@ -124,7 +124,11 @@ def test_unit_moves_its_own_dispatched_issue_and_nothing_else(
     assert r.status_code == 200 and r.json()["status"] == "handled"
     r = anon_client.post(f"/api/issues/{own['id']}/transitions", headers=unit,
                          json={"to": "verified", "version": 4})
-    assert r.status_code == 409  # only inspectors verify
+    assert r.status_code == 403 and "role unit may not" in r.json()["detail"]  # inspectors verify
+    assert store.issue(own["id"]).status == "handled"
+    r = anon_client.post(f"/api/issues/{own['id']}/transitions", headers=unit,
+                         json={"to": "closed", "version": 4})
+    assert r.status_code == 409 and "not an allowed transition" in r.json()["detail"]
     r = anon_client.post("/api/issues", headers=unit, json={"category": "graffiti",
                                                             "lon": 121.47, "lat": 31.23})
     assert r.status_code == 403

@@ -8,7 +8,7 @@ from itertools import product
 import pytest
 
 from geo.accounts import Role
-from geo.errors import Conflict, InvalidInput
+from geo.errors import Conflict, Forbidden, InvalidInput
 from geo.lifecycle import TRANSITIONS, allowed_next, deadline_for, is_overdue, statuses, transition
 
 NOW = datetime(2026, 11, 24, 9, 0)
@@ -40,8 +40,12 @@ def test_roles_limit_transitions() -> None:
     assert allowed_next("handled", Role.unit) == []  # a unit cannot verify its own work
     assert allowed_next("reported", Role.viewer) == []
     assert allowed_next("reported", Role.planner) == []
-    with pytest.raises(Conflict, match="role unit may not"):
+    with pytest.raises(Forbidden, match="role unit may not"):  # a role refusal: 403
         transition("handled", "verified", Role.unit, "user:u", "", NOW)
+    with pytest.raises(Forbidden, match="role viewer may not"):
+        transition("reported", "accepted", Role.viewer, "user:v", "", NOW)
+    with pytest.raises(Conflict, match="not an allowed transition"):  # illegal for any role
+        transition("handled", "closed", Role.unit, "user:u", "", NOW)
     assert set(allowed_next("handled", Role.inspector)) == {"verified", "returned"}
 
 

@@ -224,7 +224,8 @@ def update_issue(issue_id: int, body: IssueUpdate, user: CurrentUser,
 @router.post("/api/issues/{issue_id}/transitions")
 def change_status(issue_id: int, body: TransitionIn, user: CurrentUser,
                   store: StoreDep) -> dict[str, Any]:
-    """Move an issue along the lifecycle; 409 for an illegal or stale change."""
+    """Move an issue along the lifecycle; 409 for an illegal or stale change, 403 when the
+    change is legal but not for the caller's role."""
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
     change = transition(issue.status, body.to, user.role, user.actor, body.note,
                         datetime.now())
