@@ -47,6 +47,10 @@ class Locked(CcmapError):
     """The account is locked after repeated failed logins."""
 
 
+class TooManyRequests(CcmapError):
+    """Too many attempts of something rate-limited (e.g. password changes); retry later."""
+
+
 class Conflict(CcmapError):
     """The change conflicts with the current state (illegal transition, stale version)."""
 

@@ -15,6 +15,7 @@ from geo.errors import (
     Locked,
     NotFound,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     UnsafeFile,
 )
@@ -30,6 +31,7 @@ STATUS: dict[type[CcmapError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     Locked: 423,
+    TooManyRequests: 429,
 }
 
 
