@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,11 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
 
 def parse_issues(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
                  category_map: dict[str, str] | None = None,
-                 date_format: str | None = None) -> IssueImport:
-    """Map and validate every row (vectorized); rows with errors are reported, not returned."""
+                 date_format: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> IssueImport:
+    """Map and validate every row (vectorized); rows with errors are reported, not returned.
+
+    progress(rows done, rows in all) is called every few thousand rows."""
     columns = _columns(frame, field_map or {})
     n = len(frame)
     result = IssueImport()
@@ -182,6 +186,8 @@ def parse_issues(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
     desc, addr, reporter = col("description"), col("address"), col("reporter")
     now = pd.Timestamp.now()
     for k in np.flatnonzero(~bad):
+        if progress is not None and k % 5000 == 0:
+            progress(int(k), n)
         rep = reported.iloc[k]
         rep_dt = (rep if not pd.isna(rep) else now).to_pydatetime()
         clo = closed.iloc[k]

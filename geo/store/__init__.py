@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from geo.features import Feature, Issue
@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 BBox = tuple[float, float, float, float]
 ISSUE_SORTS = ("id", "-id", "reported_at", "-reported_at", "deadline", "-deadline", "status",
                "category")
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """Attempts counted for one name (reserve_attempt): refused while `locked_until` > now."""
+
+    count: int
+    locked_until: datetime | None
+
+    def refused(self, now: datetime) -> bool:
+        """True when the lock is in force: the password must not be checked."""
+        return self.locked_until is not None and self.locked_until > now
 
 
 @dataclass
@@ -212,12 +224,48 @@ class Store(Protocol):
         ...
 
     def update_user(self, username: str, changes: dict[str, Any], actor: str) -> User:
-        """Change a user's role, unit, display name, active flag or password hash."""
+        """Change a user's role, unit, display name, active flag or password hash; Conflict
+        if it would leave no active admin (checked in the same transaction)."""
         ...
 
-    def set_login_state(self, username: str, failed_count: int,
-                        first_failed_at: datetime | None, locked_until: datetime | None) -> None:
-        """Record failed-login bookkeeping."""
+    def reserve_attempt(self, purpose: str, username: str, now: datetime, limit: int,
+                        window: timedelta, duration: timedelta) -> Attempts:
+        """Count one attempt atomically before checking a password (see Attempts).
+
+        In one statement: a lock in force leaves the count as it is; a count older than
+        `window` (or an expired lock) starts again at 1; otherwise the count grows by one, and
+        a count beyond `limit` locks for `duration`.
+        """
+        ...
+
+    def fail_attempt(self, purpose: str, username: str, now: datetime, limit: int,
+                     duration: timedelta) -> datetime | None:
+        """After a wrong password: lock for `duration` once `limit` attempts are counted.
+
+        Returns the new lock's end when this call locked, else None; a lock of a login also
+        shows on the user's row (failed_count, locked_until).
+        """
+        ...
+
+    def clear_attempts(self, purpose: str, username: str) -> None:
+        """Forget the counted attempts (after a success or an admin's password reset)."""
+        ...
+
+    def admin_count(self) -> int:
+        """Number of active admins."""
+        ...
+
+    def tokens(self, user_id: int | None = None, now: datetime | None = None,
+               current: str | None = None) -> list[dict[str, Any]]:
+        """Token metadata (id, username, name, kind, created_at, expires_at, current), never
+        the hash: of one user or of everyone, unexpired at `now` if given; `current` is the
+        hash of the caller's own token, flagged in the list."""
+        ...
+
+    def revoke_token(self, token_id: int, actor: str,
+                     owner_id: int | None = None) -> dict[str, Any] | None:
+        """Delete one token by id (only if `owner_id` owns it, when given), audited; its
+        metadata, or None when there was no such token."""
         ...
 
     def add_token(self, user_id: int, token_hash: str, kind: str, expires_at: datetime | None,
@@ -245,6 +293,25 @@ class Store(Protocol):
                   since: datetime | None = None, until: datetime | None = None,
                   limit: int = 1000) -> list[dict[str, Any]]:
         """Audit rows, newest first."""
+        ...
+
+    # jobs (uploads and imports running in the worker pool; any process can read them)
+    def add_job(self, kind: str, actor: str, unit: str | None = None,
+                total: int | None = None) -> int:
+        """Record a queued job; return its id."""
+        ...
+
+    def update_job(self, job_id: int, **changes: Any) -> None:
+        """Change a job's state, started_at, finished_at, done, total, message or result."""
+        ...
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """One job (NotFound if missing)."""
+        ...
+
+    def jobs(self, actor: str | None = None, states: Sequence[str] | None = None,
+             limit: int = 100) -> list[dict[str, Any]]:
+        """Jobs, newest first, optionally of one submitter and in some states."""
         ...
 
     def clear(self, actor: str = "system") -> None:

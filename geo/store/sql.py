@@ -43,6 +43,7 @@ from geo.store.schema import inspections as inspections_t
 from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
+from geo.store.schema import jobs as jobs_t
 from geo.store.schema import reinspections as reinspections_t
 from geo.store.schema import rounds as rounds_t
 from geo.store.schema import tokens as tokens_t
@@ -492,6 +493,45 @@ class SqlStore:
             q = q.where(t.c.inspected_at >= since)
         if until is not None:
             q = q.where(t.c.inspected_at < until)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # --- jobs -----------------------------------------------------------------------------
+    def add_job(self, kind: str, actor: str, unit: str | None = None,
+                total: int | None = None) -> int:
+        """Record a queued job (not audited: the work it does audits itself)."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(insert(jobs_t).returning(jobs_t.c.id).values(
+                kind=kind, state="queued", actor=actor, unit=unit, created_at=datetime.now(),
+                done=0, total=total, message="")).scalar_one())
+
+    def update_job(self, job_id: int, **changes: Any) -> None:
+        """Change a job's state, times, progress, message or result."""
+        allowed = {"state", "started_at", "finished_at", "done", "total", "message", "result"}
+        bad = set(changes) - allowed
+        if bad:
+            raise InvalidInput(f"cannot change {', '.join(sorted(bad))} of a job")
+        with self.engine.begin() as conn:
+            if conn.execute(update(jobs_t).where(jobs_t.c.id == job_id)
+                            .values(**changes)).rowcount == 0:
+                raise NotFound(f"job {job_id} does not exist")
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """One job."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs_t).where(jobs_t.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"job {job_id} does not exist")
+        return dict(row._mapping)
+
+    def jobs(self, actor: str | None = None, states: Sequence[str] | None = None,
+             limit: int = 100) -> list[dict[str, Any]]:
+        """Jobs, newest first."""
+        q = select(jobs_t).order_by(jobs_t.c.id.desc()).limit(limit)
+        if actor is not None:
+            q = q.where(jobs_t.c.actor == actor)
+        if states:
+            q = q.where(jobs_t.c.state.in_(list(states)))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 

@@ -1,0 +1,93 @@
+"""The work of an upload job: read a layer file or issue ledger from disk, validate, store.
+
+Both return the report the HTTP routes have always returned, and call `progress` with rows or
+features done so far. The file readers sit behind `_read_layer` and `_read_ledger` only, so a
+change of reader touches one line each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from geo.importing import ImportResult, read_layer_file
+from geo.issue_import import load_category_map_data, parse_issues, read_table
+from geo.jobs import Progress
+from geo.kinds import Kind
+from geo.ledger import import_parsed, reroute_all
+from geo.store import Store
+from geo.userfiles import FileLimits
+from geo.zones import ZonePolicy, validate_zone_import
+
+
+def _no_progress(done: int, total: int | None = None) -> None:
+    """A Progress that records nothing (synchronous imports)."""
+
+
+@dataclass
+class LayerUpload:
+    """What to do with an uploaded layer file."""
+
+    path: Path
+    filename: str
+    kind: Kind
+    coords: str = "wgs84"
+    field_map: dict[str, str] = field(default_factory=dict)
+    policy: ZonePolicy = field(default_factory=ZonePolicy)
+    limits: FileLimits = field(default_factory=FileLimits)
+
+
+@dataclass
+class LedgerUpload:
+    """What to do with an uploaded issue ledger (CSV/xlsx)."""
+
+    path: Path
+    filename: str
+    field_map: dict[str, str] = field(default_factory=dict)
+    category_map: str | None = None
+    dry_run: bool = False
+    limits: FileLimits = field(default_factory=FileLimits)
+
+
+def _read_layer(up: LayerUpload) -> ImportResult:
+    """Read and validate the layer file (the one place that names the reader)."""
+    return read_layer_file(up.path, up.kind, up.coords, up.field_map)
+
+
+def _read_ledger(up: LedgerUpload) -> pd.DataFrame:
+    """Read the ledger table (the one place that names the reader)."""
+    return read_table(up.path.read_bytes(), up.filename)
+
+
+def import_layer(store: Store, up: LayerUpload, actor: str,
+                 progress: Progress = _no_progress) -> dict[str, Any]:
+    """Import a layer file all or nothing; the report (imported, ids, warnings, rerouted)."""
+    result = _read_layer(up)
+    progress(0, len(result.features))
+    if up.kind is Kind.zone:  # the same rules as zones drawn on the map
+        result.features, extra = validate_zone_import(store, result.features, up.policy)
+        result.problems += extra
+    ids = store.add_features(result.features, actor=actor)
+    progress(len(ids), len(result.features))
+    doc: dict[str, Any] = {"imported": len(ids), "ids": ids,
+                           "warnings": [p.as_dict() for p in result.problems]}
+    if up.kind in (Kind.zone, Kind.street, Kind.alley):  # zones or cadres changed
+        doc["rerouted_issues"] = reroute_all(store, actor)
+    return doc
+
+
+def import_ledger(store: Store, up: LedgerUpload, actor: str,
+                  progress: Progress = _no_progress) -> dict[str, Any]:
+    """Import an issue ledger: bad rows reported, good rows written; the report."""
+    category_map = load_category_map_data(up.category_map)
+    frame = _read_ledger(up)
+    total = len(frame)
+    progress(0, total)
+    parsed = parse_issues(frame, up.field_map, category_map, progress=progress)
+    del frame
+    report = import_parsed(store, parsed, actor, up.dry_run)
+    progress(total, total)
+    return report
