@@ -35,6 +35,10 @@ class LimitExceeded(CcmapError):
     """Content passes a configured limit (rows, features, vertices, pixels, unpacked bytes)."""
 
 
+class InvalidGeometry(CcmapError):
+    """Coordinates sent to the API are not finite lon/lat degrees, or a ring is not closed."""
+
+
 class Unauthorized(CcmapError):
     """No valid credentials were given."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
@@ -11,7 +12,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from geo.coords import CONVERTERS, SYSTEMS, convert_geometry
-from geo.errors import InvalidInput
+from geo.errors import InvalidGeometry, InvalidInput, LimitExceeded
 from geo.features import Feature, Issue
 from geo.lifecycle import is_overdue
 from geo.store import BBox
@@ -42,6 +43,62 @@ def parse_coords(value: str | None) -> str:
     if value not in SYSTEMS:
         raise InvalidInput(f"coords must be one of {', '.join(SYSTEMS)}, got {value!r}")
     return value
+
+
+# nesting depth of a position inside `coordinates`, per geometry type
+POSITION_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2,
+                  "Polygon": 2, "MultiPolygon": 3}
+
+
+def check_lonlat(lon: Any, lat: Any) -> None:
+    """InvalidGeometry unless lon/lat are finite numbers within ±180/±90 degrees."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat))
+    if not (numbers and math.isfinite(lon) and math.isfinite(lat)
+            and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidGeometry(f"({lon!r}, {lat!r}) is not a lon/lat position in degrees "
+                              "(经度 -180..180, 纬度 -90..90)")
+
+
+def check_geometry(doc: Any, max_vertices: int) -> None:
+    """Refuse a GeoJSON geometry sent to the API unless every position is finite lon/lat
+    degrees, every polygon ring is closed with at least 4 positions, and it has at most
+    max_vertices vertices (InvalidGeometry, LimitExceeded: HTTP 422)."""
+    kind = doc.get("type") if isinstance(doc, dict) else None
+    if kind not in POSITION_DEPTH:
+        raise InvalidGeometry("geometry must be a GeoJSON object with a type among "
+                              f"{', '.join(POSITION_DEPTH)} and coordinates")
+    assert isinstance(doc, dict)
+    count = 0
+
+    def walk(node: Any, depth: int) -> None:
+        nonlocal count
+        if not isinstance(node, list | tuple):
+            raise InvalidGeometry(f"{kind} coordinates are not nested lists of positions")
+        if depth == 0:
+            if len(node) not in (2, 3):
+                raise InvalidGeometry(f"a position has {len(node)} numbers, not [lon, lat]")
+            check_lonlat(node[0], node[1])
+            count += 1
+            if count > max_vertices:
+                raise LimitExceeded(f"geometry has more than {max_vertices} vertices "
+                                    "(CCMAP_MAX_GEOMETRY_VERTICES)", limit=max_vertices)
+            return
+        for child in node:
+            walk(child, depth - 1)
+
+    walk(doc.get("coordinates"), POSITION_DEPTH[kind])
+    coords = doc["coordinates"]
+    rings = coords if kind == "Polygon" else \
+        [r for poly in coords for r in poly] if kind == "MultiPolygon" else []
+    for ring in rings:
+        if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+            raise InvalidGeometry("a polygon ring must be closed (first position = last) and "
+                                  f"have at least 4 positions; got {len(ring)}")
+
+
+def check_shape(geom: shapely.Geometry, max_vertices: int) -> None:
+    """check_geometry for a shapely geometry (e.g. a stored version about to be restored)."""
+    check_geometry(mapping(geom), max_vertices)
 
 
 def geometry_json(geom: shapely.Geometry) -> dict[str, Any]:

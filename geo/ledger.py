@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from geo.errors import InvalidInput
+from geo.errors import Conflict, InvalidInput
 from geo.features import Feature, Issue
 from geo.kinds import Kind, issue_categories, reference_table
 from geo.lifecycle import deadline_for, statuses
@@ -98,6 +98,13 @@ def create_issues(store: Store, issues: list[Issue], actor: str,
     now = now or datetime.now()
     for i in issues:
         validate_issue(i)
+    external = [i.external_id for i in issues if i.external_id]
+    taken = sorted(store.existing_external_ids(external)) if external else []
+    if taken or len(set(external)) < len(external):
+        # a client's id names one report: a second POST with it is refused, not stored twice
+        raise Conflict(f"external_id already used (外部编号重复): {', '.join(taken or external)}; "
+                       "look the issue up instead of reporting it again",
+                       external_ids=taken or external)
     duplicates = prepare(store, issues, now)
     ids = store.add_issues(issues, actor=actor)
     return Intake(ids, {ids[k]: v for k, v in duplicates.items()},

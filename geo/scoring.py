@@ -72,8 +72,9 @@ def parse_period(text: str | None, now: datetime) -> tuple[datetime, datetime, s
                        f"not {text!r}")
 
 
-def _grouper(store: Store, level: str) -> tuple[list[str], Callable[[Issue], str | None]]:
-    zones = store.features(Kind.zone)
+def _grouper(store: Store, level: str, scope_unit: str | None = None
+             ) -> tuple[list[str], Callable[[Issue], str | None]]:
+    zones = store.features(Kind.zone, scope_unit=scope_unit)  # a unit sees its own zones only
     if level == "zone":
         names = {z.id: z.name for z in zones}
         return sorted(set(names.values())), lambda i: names.get(i.zone_id)
@@ -124,7 +125,7 @@ def score(m: dict[str, Any], w: dict[str, float]) -> float:
 
 def _rank(store: Store, level: str, start: datetime, end: datetime,
           scope_unit: str | None) -> list[dict[str, Any]]:
-    names, group_of = _grouper(store, level)
+    names, group_of = _grouper(store, level, scope_unit)
     issues, _ = store.query_issues(IssueQuery(since=start, until=end, scope_unit=scope_unit,
                                               sort="id", limit=10_000_000))
     groups: dict[str, list[Issue]] = defaultdict(list)

@@ -24,7 +24,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 from shapely.geometry import shape
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, LimitExceeded
 from geo.features import Feature
 from geo.geojson import collection, feature_json
 from geo.heatmap import heatmap
@@ -311,6 +311,16 @@ def fallback_enabled(fallback: bool | None = None) -> bool:
     if fallback is not None:
         return fallback
     return os.environ.get(FALLBACK_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def check_pixels(width: int, height: int, scale: float, max_pixels: int) -> None:
+    """LimitExceeded (before anything is rendered) when a PNG of width × height at this
+    device scale has more than max_pixels pixels."""
+    pixels = width * height * scale * scale
+    if pixels > max_pixels:
+        raise LimitExceeded(f"a {width}×{height} PNG at scale {scale:g} has {pixels:,.0f} "
+                            f"pixels, more than {max_pixels:,} (CCMAP_MAX_EXPORT_PIXELS): "
+                            "use a smaller size or scale", limit=max_pixels)
 
 
 def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,

@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import Conflict, ImportRejected, InvalidInput, NotFound, RowProblem
 from geo.features import Feature
+from geo.geojson import check_geometry, check_shape
 from geo.kinds import Kind
 from geo.projection import MetricFrame
 from geo.store import Store
@@ -32,10 +33,11 @@ MIN_M2 = 1.0
 
 @dataclass(frozen=True)
 class ZonePolicy:
-    """outside: clip | refuse; overlap (same zone type): warn | refuse."""
+    """outside: clip | refuse; overlap (same zone type): warn | refuse; vertex limit."""
 
     outside: str = "clip"
     overlap: str = "warn"
+    max_vertices: int = 100_000
 
 
 @dataclass
@@ -115,6 +117,7 @@ def zone_feature(body: dict[str, Any], geom: BaseGeometry) -> Feature:
 def save_zone(store: Store, body: dict[str, Any], actor: str, policy: ZonePolicy,
               zone_id: int | None = None, version: int | None = None) -> ZoneSave:
     """Create or update a zone from the form (geometry as GeoJSON) after validation."""
+    check_geometry(body.get("geometry"), policy.max_vertices)
     geom = parse_polygon(body.get("geometry") or {})
     if zone_id is not None:
         current = store.feature(zone_id)
@@ -128,11 +131,28 @@ def save_zone(store: Store, body: dict[str, Any], actor: str, policy: ZonePolicy
     return ZoneSave(saved, warnings)
 
 
-def restore_zone(store: Store, zone_id: int, version: int, actor: str) -> Feature:
-    """Save an earlier version of a zone again, as a new version."""
+def zone_history(store: Store, zone_id: int, scope_unit: str | None = None
+                 ) -> list[dict[str, Any]]:
+    """Every saved version of a zone (or assigned feature), oldest first; NotFound when it has
+    none or, for a unit user, when its latest version belongs to another unit."""
+    versions = store.feature_versions(zone_id)
+    owner = (versions[-1]["properties"] or {}).get("unit") if versions else None
+    if not versions or (scope_unit is not None and owner is not None and owner != scope_unit):
+        raise NotFound(f"feature {zone_id} does not exist")
+    return versions
+
+
+def restore_zone(store: Store, zone_id: int, version: int, actor: str,
+                 max_vertices: int = 100_000) -> Feature:
+    """Save an earlier version of a zone again, as a new version (zones only: a version of
+    another kind of feature is refused, so is one whose coordinates are not lon/lat)."""
     old = next((v for v in store.feature_versions(zone_id) if v["version"] == version), None)
     if old is None or old["geometry"] is None:
         raise InvalidInput(f"zone {zone_id} has no restorable version {version}")
+    if old["kind"] != Kind.zone.value:
+        raise InvalidInput(f"feature {zone_id} is a {old['kind']}, not a zone: only zones "
+                           "are restored here")
+    check_shape(old["geometry"], max_vertices)
     feature = Feature(Kind.zone, old["geometry"], name=old["name"], category=old["category"],
                       properties=old["properties"], id=zone_id)
     try:
@@ -161,9 +181,13 @@ def merge_zones(store: Store, ids: list[int], body: dict[str, Any], actor: str) 
     return merged
 
 
-def split_zone(store: Store, zone_id: int, line: dict[str, Any], actor: str) -> list[Feature]:
+def split_zone(store: Store, zone_id: int, line: dict[str, Any], actor: str,
+               max_vertices: int = 100_000) -> list[Feature]:
     """Cut a zone in two or more along a drawn line; the pieces keep the zone's owner."""
+    check_geometry(line, max_vertices)
     zone = store.feature(zone_id)
+    if zone.kind is not Kind.zone:
+        raise InvalidInput(f"feature {zone_id} is not a zone")
     try:
         cutter = shape(line)
     except (KeyError, TypeError, ValueError, AttributeError):

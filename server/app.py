@@ -9,10 +9,13 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from geo.basemaps import resolve_basemap
+from geo.jobs import JobPool
 from geo.store import Store, open_store
 from server import routes
 from server.errors import install_error_handlers
+from server.security import SecurityHeaders
 from server.settings import Settings
+from server.strict_json import StrictJSONMiddleware
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -22,16 +25,24 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     own_store = store is None
     store = store or open_store(settings.database_url)
 
+    jobs = JobPool(store, settings.worker_threads)  # threads start with the first task
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        jobs.shutdown()  # queued jobs are marked failed; running ones finish first
         if own_store:
             store.close()
 
-    app = FastAPI(title="ccmap 创城点位地图", version="0.1.0", lifespan=lifespan)
+    # /docs is served from local assets by server/routes/docs.py; ReDoc would need a CDN
+    app = FastAPI(title="ccmap 创城点位地图", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store
+    app.state.jobs = jobs
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(StrictJSONMiddleware, max_bytes=int(settings.max_upload_mb * 1e6))
     install_error_handlers(app)
     routes.mount(app, settings)
     return app

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator, Field
 
+from geo.errors import InvalidInput
 from geo.store import Store
+from geo.timestamps import to_local
 from server.settings import Settings
+
+MAX_ID = 2**63 - 1  # the largest integer the databases store (BIGINT)
 
 
 def get_store(request: Request) -> Store:
@@ -24,3 +30,20 @@ def get_settings(request: Request) -> Settings:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _local(value: datetime) -> datetime:
+    try:
+        return to_local(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+# an id in a path (/api/issues/{issue_id}): larger than the databases store gives 422, not 500
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+# an optional id filter in a query (?zone=, ?round=)
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# an id or version in a body or query
+DbInt = Annotated[int, Field(ge=0, le=MAX_ID)]
+# a timestamp from a body or query: offsets converted to local time, years 1900..2200 (422)
+LocalDateTime = Annotated[datetime, AfterValidator(_local)]

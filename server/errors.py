@@ -10,6 +10,7 @@ from geo.errors import (
     Conflict,
     Forbidden,
     ImportRejected,
+    InvalidGeometry,
     InvalidInput,
     LimitExceeded,
     Locked,
@@ -22,6 +23,7 @@ from geo.errors import (
 
 STATUS: dict[type[CcmapError], int] = {
     NotFound: 404,
+    InvalidGeometry: 422,
     InvalidInput: 400,
     ImportRejected: 422,
     TooLarge: 413,

@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from geo.bulletin import write_bulletin
 from geo.export import export_data
 from geo.kinds import parse_kind
-from geo.snapshot import export_map
+from geo.snapshot import check_pixels, export_map
 from geo.store import IssueQuery
 from server.auth import Analyst
-from server.deps import StoreDep
+from server.deps import SettingsDep, StoreDep
 from server.downloads import file_download
 from server.routes.issues import issue_query
 
@@ -24,6 +24,7 @@ router = APIRouter(tags=["exports"])
 def map_snapshot(
     _: Analyst,
     store: StoreDep,
+    settings: SettingsDep,
     query: Annotated[IssueQuery, Depends(issue_query)],
     format: Annotated[str, Query(pattern="^(html|png|pdf)$")] = "png",
     view: Annotated[str, Query(pattern="^(main|zones|issues)$")] = "main",
@@ -38,6 +39,7 @@ def map_snapshot(
     (the same query parameters as the issue list); PNG at a size and scale, PDF on A4/A3."""
     options: dict[str, Any] = {}
     if format == "png":
+        check_pixels(width, height, scale, settings.max_export_pixels)
         options = {"width": width, "height": height, "scale": scale}
     elif format == "pdf":
         options = {"paper": paper, "landscape": landscape}

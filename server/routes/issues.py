@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile as StarletteUpload
 
@@ -15,16 +16,19 @@ from geo.coords import point_to_wgs84
 from geo.errors import Forbidden, InvalidInput, TooLarge
 from geo.features import Issue
 from geo.geojson import parse_coords
-from geo.issue_import import load_category_map_data, parse_issues, read_table
+from geo.import_jobs import LedgerUpload, import_ledger
+from geo.issue_import import load_category_map_data
 from geo.kinds import issue_categories
-from geo.ledger import create_issues, import_parsed, sources
+from geo.ledger import create_issues, sources
 from geo.lifecycle import allowed_next, is_overdue, statuses, transition
 from geo.store import ISSUE_SORTS, IssueQuery
 from geo.tables import issue_rows
 from server.auth import CurrentUser, Reader
-from server.deps import SettingsDep, StoreDep
+from server.deps import DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.downloads import table_download
 from server.settings import Settings
+from server.uploads import receive_upload, upload_limit
+from server.workers import accepted, job_pool
 
 router = APIRouter(tags=["issues"])
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
@@ -40,8 +44,8 @@ class IssueCreate(BaseModel):
     address: str = ""
     source: str = "supervision"
     reporter: str = ""
-    reported_at: datetime | None = None
-    deadline: datetime | None = None
+    reported_at: LocalDateTime | None = None
+    deadline: LocalDateTime | None = None
     external_id: str | None = None
     coords: str = Field("wgs84", description="coordinate system of lon/lat: wgs84, gcj02, bd09")
 
@@ -49,33 +53,33 @@ class IssueCreate(BaseModel):
 class IssueUpdate(BaseModel):
     """Body of PATCH /api/issues/{id}: `version` is the one you read (optimistic locking)."""
 
-    version: int
+    version: DbInt
     description: str | None = None
     address: str | None = None
     category: str | None = None
-    deadline: datetime | None = None
+    deadline: LocalDateTime | None = None
 
 
 class TransitionIn(BaseModel):
     """Body of POST /api/issues/{id}/transitions."""
 
     to: str
-    version: int
+    version: DbInt
     note: str = ""
 
 
 class MergeIn(BaseModel):
     """Body of POST /api/issues/{id}/merge: this issue is a duplicate of `into`."""
 
-    into: int
-    version: int
+    into: DbInt
+    version: DbInt
     note: str = ""
 
 
 class ReinspectionIn(BaseModel):
     """Body of POST /api/issues/{id}/reinspections."""
 
-    due: datetime
+    due: LocalDateTime
 
 
 class ReinspectionResult(BaseModel):
@@ -117,9 +121,9 @@ def issue_query(
     source: Annotated[list[str] | None, Query()] = None,
     unit: Annotated[list[str] | None, Query()] = None,
     community: Annotated[list[str] | None, Query()] = None,
-    zone: int | None = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    zone: IdQuery = None,
+    since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
+    until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
     bbox: str | None = None,
     overdue: bool | None = None,
     recurring: bool | None = None,
@@ -174,30 +178,43 @@ def export_issues(query: QueryDep, store: StoreDep,
     return table_download(issue_rows(rows), format, "issues")
 
 
-@router.post("/api/issues/import")
-async def import_issues(
-    request: Request,
-    user: CurrentUser,
-    store: StoreDep,
-    settings: SettingsDep,
-    file: Annotated[UploadFile, File()],
-    mapping: Annotated[list[str] | None, Form(alias="map")] = None,
-    category_map: Annotated[str | None, Form()] = None,
-    dry_run: Annotated[bool, Form()] = False,
-) -> dict[str, Any]:
-    """Bulk import a CSV/.xlsx ledger; the report lists every bad row."""
+@router.post("/api/issues/import", status_code=202)
+async def import_issues(request: Request, user: CurrentUser, store: StoreDep,
+                        settings: SettingsDep) -> JSONResponse:
+    """Bulk import a CSV/.xlsx ledger (multipart: `file`, repeatable `map` FIELD=COLUMN,
+    `category_map` JSON, `dry_run`) as a job: 202 with `job_id` and `status_url`; the job's
+    result is the report listing every bad row."""
     require(user, "issues:write")
-    data = await file.read(int(settings.max_upload_mb * 1e6) + 1)
-    if len(data) > settings.max_upload_mb * 1e6:
-        raise TooLarge(f"upload exceeds {settings.max_upload_mb} MB (CCMAP_MAX_UPLOAD_MB)")
-    field_map = dict(p.split("=", 1) for p in mapping or [] if "=" in p)
-    parsed = parse_issues(read_table(data, file.filename or "upload.csv"), field_map,
-                          load_category_map_data(category_map))
-    return import_parsed(store, parsed, user.actor, dry_run)
+    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
+    try:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise InvalidInput("send the ledger as a multipart upload with a `file` field")
+        category_map = upload.field("category_map")
+        load_category_map_data(category_map)  # a bad map is a 400 now, not a failed job
+        job = LedgerUpload(
+            upload.path, upload.filename,
+            dict(p.split("=", 1) for p in upload.fields.get("map", []) if "=" in p),
+            category_map, _form_bool(upload.field("dry_run")), settings.file_limits())
+    except BaseException:
+        upload.cleanup()
+        raise
+    job_id = job_pool(request).submit_job(
+        "issue_import", user.actor, partial(import_ledger, store, job, user.actor),
+        unit=user.unit, cleanup=upload.cleanup)
+    return accepted(job_id)
+
+
+def _form_bool(value: str | None) -> bool:
+    """A form checkbox or flag: true/1/on/yes."""
+    if value is None or value.strip().lower() in ("", "false", "0", "off", "no"):
+        return False
+    if value.strip().lower() in ("true", "1", "on", "yes"):
+        return True
+    raise InvalidInput(f"dry_run must be true or false, not {value!r}")
 
 
 @router.get("/api/issues/{issue_id}")
-def get_issue(issue_id: int, user: Reader, store: StoreDep) -> dict[str, Any]:
+def get_issue(issue_id: Id, user: Reader, store: StoreDep) -> dict[str, Any]:
     """One issue with its full history (留痕), photos and re-inspections."""
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
     history = [{**h, "at": h["at"].isoformat(timespec="seconds")}
@@ -209,7 +226,7 @@ def get_issue(issue_id: int, user: Reader, store: StoreDep) -> dict[str, Any]:
 
 
 @router.patch("/api/issues/{issue_id}")
-def update_issue(issue_id: int, body: IssueUpdate, user: CurrentUser,
+def update_issue(issue_id: Id, body: IssueUpdate, user: CurrentUser,
                  store: StoreDep) -> dict[str, Any]:
     """Edit description, address, category or deadline (override) with a version check."""
     require(user, "issues:write")
@@ -222,7 +239,7 @@ def update_issue(issue_id: int, body: IssueUpdate, user: CurrentUser,
 
 
 @router.post("/api/issues/{issue_id}/transitions")
-def change_status(issue_id: int, body: TransitionIn, user: CurrentUser,
+def change_status(issue_id: Id, body: TransitionIn, user: CurrentUser,
                   store: StoreDep) -> dict[str, Any]:
     """Move an issue along the lifecycle; 409 for an illegal or stale change, 403 when the
     change is legal but not for the caller's role."""
@@ -233,7 +250,7 @@ def change_status(issue_id: int, body: TransitionIn, user: CurrentUser,
 
 
 @router.post("/api/issues/{issue_id}/merge")
-def merge_issue(issue_id: int, body: MergeIn, user: CurrentUser,
+def merge_issue(issue_id: Id, body: MergeIn, user: CurrentUser,
                 store: StoreDep) -> dict[str, Any]:
     """Mark this issue a duplicate of another: it is rejected, both histories are kept."""
     require(user, "issues:write")
@@ -264,7 +281,7 @@ async def read_photo(file: StarletteUpload, settings: Settings) -> tuple[bytes, 
 
 @router.post("/api/issues/{issue_id}/photos", status_code=201)
 async def upload_photo(
-    issue_id: int,
+    issue_id: Id,
     request: Request,
     user: CurrentUser,
     store: StoreDep,
@@ -286,7 +303,7 @@ async def upload_photo(
 
 
 @router.get("/api/photos/{photo_id}", response_model=None)
-def get_photo(photo_id: int, user: Reader, store: StoreDep) -> Response:
+def get_photo(photo_id: Id, user: Reader, store: StoreDep) -> Response:
     """A photo's bytes (within the caller's scope)."""
     meta, data = store.photo(photo_id)
     store.issue(meta["issue_id"], scope_unit=user.scope_unit)
@@ -294,7 +311,7 @@ def get_photo(photo_id: int, user: Reader, store: StoreDep) -> Response:
 
 
 @router.post("/api/issues/{issue_id}/reinspections", status_code=201)
-def schedule(issue_id: int, body: ReinspectionIn, user: CurrentUser,
+def schedule(issue_id: Id, body: ReinspectionIn, user: CurrentUser,
              store: StoreDep) -> dict[str, Any]:
     """Schedule a 回头看 of a closed issue."""
     require(user, "issues:write")
@@ -304,7 +321,7 @@ def schedule(issue_id: int, body: ReinspectionIn, user: CurrentUser,
 
 
 @router.post("/api/reinspections/{reinspection_id}")
-def record(reinspection_id: int, body: ReinspectionResult, user: CurrentUser,
+def record(reinspection_id: Id, body: ReinspectionResult, user: CurrentUser,
            store: StoreDep) -> dict[str, Any]:
     """Record whether the fix held or the problem came back."""
     require(user, "issues:write")

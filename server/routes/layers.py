@@ -14,7 +14,7 @@ from geo.errors import InvalidInput
 from geo.kinds import LABELS_ZH, Kind, parse_kind
 from geo.store import IssueQuery
 from server.auth import Reader
-from server.deps import SettingsDep, StoreDep
+from server.deps import Id, SettingsDep, StoreDep
 from server.routes.issues import issue_query
 
 router = APIRouter(tags=["layers"])
@@ -64,7 +64,7 @@ def layer_features(
 
 
 @router.get("/api/features/{feature_id}", response_class=GeoJSONResponse)
-def one_feature(feature_id: int, user: Reader, store: StoreDep,
+def one_feature(feature_id: Id, user: Reader, store: StoreDep,
                 coords: CoordsQuery = None) -> GeoJSONResponse:
     """One feature as a GeoJSON Feature (404 outside a unit user's scope)."""
     out = geojson.parse_coords(coords)

@@ -22,7 +22,7 @@ from geo.sampling import draw_sample
 from geo.scoring import parse_period
 from geo.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
-from server.deps import SettingsDep, StoreDep
+from server.deps import DbInt, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import file_download, table_download
 from server.routes.issues import read_photo
 
@@ -49,10 +49,10 @@ class RoundCreate(BaseModel):
 class InspectionCreate(BaseModel):
     """Checklist results of one test point: code → {result: pass|fail|na, note}."""
 
-    feature_id: int
+    feature_id: DbInt
     results: dict[str, dict[str, str]]
     inspector: str = ""
-    round_id: int | None = None
+    round_id: DbInt | None = None
     source: str = "unannounced_inspection"
 
 
@@ -97,7 +97,7 @@ def list_rounds(_: Analyst, store: StoreDep) -> list[dict[str, Any]]:
 
 
 @router.get("/api/plan/rounds/{round_id}")
-def get_round(round_id: int, _: Analyst, store: StoreDep) -> dict[str, Any]:
+def get_round(round_id: Id, _: Analyst, store: StoreDep) -> dict[str, Any]:
     """One round with its teams, ordered stops, paths and inspection progress."""
     row = store.round(round_id)
     done = {r["feature_id"]: r["id"] for r in store.inspections(round_id=round_id)}
@@ -105,7 +105,7 @@ def get_round(round_id: int, _: Analyst, store: StoreDep) -> dict[str, Any]:
 
 
 @router.get("/api/plan/rounds/{round_id}/stops", response_model=None)
-def round_table(round_id: int, _: Analyst, store: StoreDep,
+def round_table(round_id: Id, _: Analyst, store: StoreDep,
                 format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
     """Every stop of a round (team, order, address, ETA) as CSV or xlsx."""
     return table_download(stop_rows(round_stops(store.round(round_id))), format,
@@ -113,7 +113,7 @@ def round_table(round_id: int, _: Analyst, store: StoreDep,
 
 
 @router.get("/api/plan/rounds/{round_id}/geojson")
-def round_layer(round_id: int, _: Analyst, store: StoreDep,
+def round_layer(round_id: Id, _: Analyst, store: StoreDep,
                 coords: str | None = None) -> Response:
     """The round for the map: team routes, numbered stops (inspected or not), the start."""
     row = store.round(round_id)
@@ -123,7 +123,7 @@ def round_layer(round_id: int, _: Analyst, store: StoreDep,
 
 
 @router.get("/api/plan/rounds/{round_id}/sheet", response_model=None)
-def route_sheet(round_id: int, _: Analyst, store: StoreDep,
+def route_sheet(round_id: Id, _: Analyst, store: StoreDep,
                 team: Annotated[int | None, Query(ge=1)] = None,
                 format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
     """Printable route sheet (路线单) of a round or one team, as HTML or PDF (A4)."""
@@ -183,8 +183,8 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
 
 
 @router.get("/api/inspections")
-def list_inspections(_: Analyst, store: StoreDep, round: int | None = None,
-                     feature: int | None = None) -> list[dict[str, Any]]:
+def list_inspections(_: Analyst, store: StoreDep, round: IdQuery = None,
+                     feature: IdQuery = None) -> list[dict[str, Any]]:
     """Inspection records, filtered by round or test point."""
     return [{**r, "inspected_at": r["inspected_at"].isoformat(timespec="seconds")}
             for r in store.inspections(feature_id=feature, round_id=round)]

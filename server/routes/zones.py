@@ -25,9 +25,10 @@ from geo.zones import (
     split_zone,
     suggest_division,
     workload,
+    zone_history,
 )
 from server.auth import Analyst, CurrentUser, Reader
-from server.deps import SettingsDep, StoreDep
+from server.deps import DbInt, Id, SettingsDep, StoreDep
 from server.settings import Settings
 
 router = APIRouter(tags=["zones"])
@@ -43,19 +44,19 @@ class ZoneIn(BaseModel):
     responsible_person: str | None = None
     phone: str | None = None
     notes: str | None = None
-    version: int | None = None  # required when updating
+    version: DbInt | None = None  # required when updating
 
 
 class RestoreIn(BaseModel):
     """Body of POST /api/zones/{id}/restore."""
 
-    version: int
+    version: DbInt
 
 
 class MergeZonesIn(BaseModel):
     """Body of POST /api/zones/merge."""
 
-    ids: list[int]
+    ids: list[DbInt]
     name: str | None = None
     unit: str | None = None
 
@@ -70,19 +71,20 @@ class SuggestIn(BaseModel):
     """Body of POST /api/zones/suggest: divide a community, or the uncovered area."""
 
     k: int
-    community_id: int | None = None
+    community_id: DbInt | None = None
 
 
 class AssignIn(BaseModel):
     """Body of PUT /api/features/{id}/assignment."""
 
     values: dict[str, str | None]
-    version: int | None = None
+    version: DbInt | None = None
 
 
 def policy(settings: Settings) -> ZonePolicy:
     """The zone validation rules from settings."""
-    return ZonePolicy(outside=settings.zone_outside, overlap=settings.zone_overlap)
+    return ZonePolicy(outside=settings.zone_outside, overlap=settings.zone_overlap,
+                      max_vertices=settings.max_geometry_vertices)
 
 
 def _zone_out(zone: Any, warnings: list[dict[str, Any]] | None = None,
@@ -101,7 +103,7 @@ def create_zone(body: ZoneIn, user: CurrentUser, store: StoreDep,
 
 
 @router.put("/api/zones/{zone_id}")
-def update_zone(zone_id: int, body: ZoneIn, user: CurrentUser, store: StoreDep,
+def update_zone(zone_id: Id, body: ZoneIn, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Save an edited zone as a new version (send the version you edited)."""
     require(user, "zones:write")
@@ -111,7 +113,7 @@ def update_zone(zone_id: int, body: ZoneIn, user: CurrentUser, store: StoreDep,
 
 
 @router.delete("/api/zones/{zone_id}")
-def remove_zone(zone_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def remove_zone(zone_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Delete a zone (its history is kept and it can be restored)."""
     require(user, "zones:write")
     store.delete_feature(zone_id, user.actor)
@@ -119,20 +121,21 @@ def remove_zone(zone_id: int, user: CurrentUser, store: StoreDep) -> dict[str, A
 
 
 @router.get("/api/zones/{zone_id}/history")
-def zone_history(zone_id: int, _: Reader, store: StoreDep) -> list[dict[str, Any]]:
-    """Every version of a zone: who, when, what."""
+def zone_history_view(zone_id: Id, user: Reader, store: StoreDep) -> list[dict[str, Any]]:
+    """Every version of a zone: who, when, what (404 outside a unit user's scope)."""
     return [{**{k: v for k, v in r.items() if k != "geometry"},
              "at": r["at"].isoformat(timespec="seconds"),
              "geometry": geojson.geometry_json(r["geometry"]) if r["geometry"] else None}
-            for r in store.feature_versions(zone_id)]
+            for r in zone_history(store, zone_id, user.scope_unit)]
 
 
 @router.post("/api/zones/{zone_id}/restore")
-def restore(zone_id: int, body: RestoreIn, user: CurrentUser,
-            store: StoreDep) -> dict[str, Any]:
+def restore(zone_id: Id, body: RestoreIn, user: CurrentUser, store: StoreDep,
+            settings: SettingsDep) -> dict[str, Any]:
     """Restore an earlier version as the newest one."""
     require(user, "zones:write")
-    zone = restore_zone(store, zone_id, body.version, user.actor)
+    zone = restore_zone(store, zone_id, body.version, user.actor,
+                        settings.max_geometry_vertices)
     return _zone_out(zone, None, reroute_all(store, user.actor))
 
 
@@ -146,16 +149,17 @@ def merge(body: MergeZonesIn, user: CurrentUser, store: StoreDep) -> dict[str, A
 
 
 @router.post("/api/zones/{zone_id}/split")
-def split(zone_id: int, body: SplitIn, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def split(zone_id: Id, body: SplitIn, user: CurrentUser, store: StoreDep,
+          settings: SettingsDep) -> dict[str, Any]:
     """Split a zone along a line."""
     require(user, "zones:write")
-    pieces = split_zone(store, zone_id, body.line, user.actor)
+    pieces = split_zone(store, zone_id, body.line, user.actor, settings.max_geometry_vertices)
     return {"zones": [_zone_out(z) for z in pieces],
             "rerouted_issues": reroute_all(store, user.actor)}
 
 
 @router.put("/api/features/{feature_id}/assignment")
-def assignment(feature_id: int, body: AssignIn, user: CurrentUser,
+def assignment(feature_id: Id, body: AssignIn, user: CurrentUser,
                store: StoreDep) -> dict[str, Any]:
     """Assign a street/alley segment to a cadre (路长) or a point to a unit."""
     require(user, "zones:write")
@@ -166,7 +170,7 @@ def assignment(feature_id: int, body: AssignIn, user: CurrentUser,
 
 
 @router.post("/api/features/{feature_id}/split-at-zones")
-def split_segment(feature_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def split_segment(feature_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Cut a street/alley at zone boundaries so its parts can go to different cadres."""
     require(user, "zones:write")
     parts = split_at_zones(store, feature_id, user.actor)
