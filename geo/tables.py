@@ -39,8 +39,21 @@ def issue_rows(issues: Sequence[Issue], now: datetime | None = None) -> list[lis
     return rows
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading
+    apostrophe (OWASP CSV injection); numbers, dates and everything else stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def table_bytes(rows: list[list[Any]], fmt: str) -> tuple[bytes, str]:
-    """Rows (header first) as CSV or xlsx bytes, with the media type."""
+    """Rows (header first) as CSV or xlsx bytes, with the media type; text cells through
+    safe_cell, so user text cannot become a formula in Excel/WPS."""
+    rows = [[safe_cell(v) for v in row] for row in rows]
     if fmt == "csv":
         out = io.StringIO()
         csv.writer(out).writerows(rows)

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from geo.accounts import Unit, User, hash_password, new_secret, parse_role
+from geo.accounts import Unit, User, check_username, choose_password, new_secret, parse_role
 from geo.errors import InvalidInput, NotFound
-from server.auth import Admin, Auditor, Reader
-from server.deps import StoreDep
+from geo.tables import safe_cell
+from server.auth import Admin, Auditor, Reader, password_policy
+from server.deps import LocalDateTime, SettingsDep, StoreDep
 from server.downloads import attachment
-from server.routes.auth import user_public
+from server.routes.auth import token_public, user_public
 
 router = APIRouter(tags=["admin"])
 
@@ -70,22 +71,24 @@ def list_users(_: Admin, store: StoreDep) -> list[dict[str, Any]]:
 
 
 @router.post("/api/users", status_code=201)
-def create_user(body: UserCreate, admin: Admin, store: StoreDep) -> dict[str, Any]:
-    """Create a user."""
+def create_user(body: UserCreate, admin: Admin, store: StoreDep,
+                settings: SettingsDep) -> dict[str, Any]:
+    """Create a user (the username and password must pass the policies)."""
     role = parse_role(body.role)
     _check_unit(store, role.value, body.unit)
-    user = User(body.username.strip(), role, unit=body.unit, display_name=body.display_name,
-                password_hash=hash_password(body.password))
-    if not user.username:
-        raise InvalidInput("username must not be empty")
+    username = check_username(body.username.strip())
+    user = User(username, role, unit=body.unit, display_name=body.display_name,
+                password_hash=choose_password(body.password, username, password_policy(settings),
+                                              (body.display_name,)))
     store.add_user(user, actor=admin.actor)
     return user_public(user)
 
 
-@router.patch("/api/users/{username}")
-def update_user(username: str, body: UserUpdate, admin: Admin,
-                store: StoreDep) -> dict[str, Any]:
-    """Change a user's role, unit, name, active flag or password."""
+# {username:path}: names made before the username rule (e.g. "a/b") can still be managed
+@router.patch("/api/users/{username:path}")
+def update_user(username: str, body: UserUpdate, admin: Admin, store: StoreDep,
+                settings: SettingsDep) -> dict[str, Any]:
+    """Change a user's role, unit, name, active flag or password (409 for the last admin)."""
     existing = store.user(username)
     if existing is None:
         raise NotFound(f"user {username!r} does not exist")
@@ -95,12 +98,26 @@ def update_user(username: str, body: UserUpdate, admin: Admin,
     _check_unit(store, changes.get("role", existing.role.value),
                 changes.get("unit", existing.unit))
     if body.password is not None:
-        changes["password_hash"] = hash_password(body.password)
+        changes["password_hash"] = choose_password(
+            body.password, username, password_policy(settings),
+            (changes.get("display_name", existing.display_name),))
     user = store.update_user(username, changes, actor=admin.actor)
     if body.active is False or body.password is not None:
         assert user.id is not None
         store.revoke_tokens(user_id=user.id)
+    if body.password is not None:  # an admin's reset also lifts a login lock
+        store.clear_attempts("login", username)
     return user_public(user)
+
+
+@router.get("/api/users/{username:path}/tokens")
+def user_tokens(username: str, _: Admin, store: StoreDep) -> list[dict[str, Any]]:
+    """A user's live sessions, access and API tokens (metadata only); revoke one with
+    DELETE /api/auth/tokens/{id}."""
+    user = store.user(username)
+    if user is None or user.id is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return [token_public(t) for t in store.tokens(user.id, datetime.now())]
 
 
 @router.get("/api/units")
@@ -139,8 +156,8 @@ def audit_log(
     store: StoreDep,
     actor: str | None = None,
     object_type: str | None = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
+    until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> list[dict[str, Any]] | Response:
@@ -152,6 +169,7 @@ def audit_log(
     writer = csv.writer(out)
     writer.writerow(["编号", "时间", "操作人", "操作", "对象类型", "对象", "变更内容"])
     for r in rows:
-        writer.writerow([r["id"], r["at"].isoformat(timespec="seconds"), r["actor"],
-                         r["action"], r["object_type"], r["object_id"] or "", r["diff"]])
+        writer.writerow([safe_cell(v) for v in (
+            r["id"], r["at"].isoformat(timespec="seconds"), r["actor"], r["action"],
+            r["object_type"], r["object_id"] or "", r["diff"])])
     return attachment("\ufeff" + out.getvalue(), "audit.csv")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from geo.accounts import User, require
@@ -21,6 +22,7 @@ from geo.issue_import import load_category_map_data
 from geo.kinds import issue_categories
 from geo.ledger import create_issues, sources
 from geo.lifecycle import allowed_next, is_overdue, statuses, transition
+from geo.photos import reencode
 from geo.store import ISSUE_SORTS, IssueQuery
 from geo.tables import issue_rows
 from server.auth import CurrentUser, Reader
@@ -31,7 +33,7 @@ from server.uploads import receive_upload, upload_limit
 from server.workers import accepted, job_pool
 
 router = APIRouter(tags=["issues"])
-PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
+PHOTO_MEDIA = {"image/jpeg": "jpg", "image/png": "png"}  # what photos are served as
 
 
 class IssueCreate(BaseModel):
@@ -268,15 +270,20 @@ def merge_issue(issue_id: Id, body: MergeIn, user: CurrentUser,
 
 
 async def read_photo(file: StarletteUpload, settings: Settings) -> tuple[bytes, str]:
-    """The bytes and type of an uploaded photo; TooLarge or InvalidInput when unfit."""
+    """An uploaded photo re-encoded (geo.photos.reencode) and its media type; reads at most
+    max_photo_mb (TooLarge beyond), UnsafeFile/LimitExceeded when it is not a fit image."""
     limit = int(settings.max_photo_mb * 1e6)
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(f"photo exceeds {settings.max_photo_mb} MB (CCMAP_MAX_PHOTO_MB)")
-    content_type = next((t for magic, t in PHOTO_TYPES.items() if data.startswith(magic)), None)
-    if content_type is None:
-        raise InvalidInput("photo must be a JPEG or PNG image")
-    return data, content_type
+    clean = await run_in_threadpool(reencode, data, settings.max_photo_pixels)
+    return clean.data, clean.media_type
+
+
+def photo_filename(name: str | None, media_type: str) -> str:
+    """The user's file name with the extension of the re-encoded image."""
+    stem = (name or "photo").rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0]
+    return f"{stem[:100] or 'photo'}.{'png' if media_type == 'image/png' else 'jpg'}"
 
 
 @router.post("/api/issues/{issue_id}/photos", status_code=201)
@@ -295,8 +302,8 @@ async def upload_photo(
         raise Forbidden("a unit may upload after-photos (整改后照片) only")
     require(user, "issues:handle")
     data, content_type = await read_photo(file, settings)
-    pid = store.add_photo(issue_id, stage, file.filename or "photo", content_type, data,
-                          user.actor)
+    pid = store.add_photo(issue_id, stage, photo_filename(file.filename, content_type),
+                          content_type, data, user.actor)
     store.add_history_note(issue_id, issue.status, user.actor,
                            f"上传{'整改后' if stage == 'after' else '整改前'}照片 #{pid}")
     return {"id": pid, "url": f"/api/photos/{pid}", "stage": stage}
@@ -304,10 +311,17 @@ async def upload_photo(
 
 @router.get("/api/photos/{photo_id}", response_model=None)
 def get_photo(photo_id: Id, user: Reader, store: StoreDep) -> Response:
-    """A photo's bytes (within the caller's scope)."""
+    """A photo's bytes (within the caller's scope), as the image type it was re-encoded to;
+    never sniffed or shown as anything else."""
     meta, data = store.photo(photo_id)
     store.issue(meta["issue_id"], scope_unit=user.scope_unit)
-    return Response(data, media_type=meta["content_type"])
+    media = meta["content_type"] if meta["content_type"] in PHOTO_MEDIA else \
+        "application/octet-stream"
+    ext = PHOTO_MEDIA.get(media, "bin")
+    return Response(data, media_type=media, headers={
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="photo-{photo_id}.{ext}"',
+        "Content-Security-Policy": "default-src 'none'; sandbox"})
 
 
 @router.post("/api/issues/{issue_id}/reinspections", status_code=201)

@@ -17,8 +17,9 @@ from geo.errors import CcmapError, InvalidInput, NotFound, Unauthorized
 from geo.ledger import create_issues
 from geo.open311 import parse_request, service_request, services
 from geo.store import IssueQuery, Store
+from geo.timestamps import to_local
 from server.auth import optional_user
-from server.deps import StoreDep
+from server.deps import MAX_ID, StoreDep
 from server.errors import STATUS
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -71,12 +72,13 @@ def list_requests(request: Request, store: StoreDep) -> JSONResponse:
         for key, attr in (("start_date", "since"), ("end_date", "until")):
             if q.get(key):
                 try:
-                    setattr(query, attr, datetime.fromisoformat(q[key]).replace(tzinfo=None))
+                    setattr(query, attr, to_local(datetime.fromisoformat(q[key])))
                 except ValueError:
                     raise InvalidInput(f"{key} must be an ISO 8601 date") from None
         if q.get("service_request_id"):
             rows = [store.issue(int(i), scope_unit=user.scope_unit)
-                    for i in q["service_request_id"].split(",") if i.strip().isdigit()]
+                    for i in q["service_request_id"].split(",")
+                    if i.strip().isdigit() and int(i) <= MAX_ID]
         else:
             rows, _ = store.query_issues(query)
     except CcmapError as exc:
@@ -90,7 +92,7 @@ def one_request(request_id: str, request: Request, store: StoreDep) -> JSONRespo
     try:
         user = _user(request, store, request.query_params.get("api_key"))
         require(user, "read")
-        if not request_id.isdigit():
+        if not request_id.isdigit() or int(request_id) > MAX_ID:
             raise NotFound(f"service request {request_id} not found")
         issue = store.issue(int(request_id), scope_unit=user.scope_unit)
     except CcmapError as exc:

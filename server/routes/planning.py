@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from geo.coords import point_to_wgs84
 from geo.errors import InvalidInput
-from geo.geojson import MEDIA_TYPE, parse_coords
+from geo.geojson import MEDIA_TYPE, check_lonlat, parse_coords
 from geo.inspections import INSPECTION_SOURCES, checklist, checklists, record_inspection, scores
 from geo.network import network_distance
 from geo.rounds import RoundSpec, create_round, round_geojson, round_stops, stop_rows
@@ -24,7 +24,7 @@ from geo.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
 from server.deps import DbInt, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import file_download, table_download
-from server.routes.issues import read_photo
+from server.routes.issues import photo_filename, read_photo
 
 router = APIRouter(tags=["planning"])
 
@@ -81,6 +81,8 @@ def plan_sample(_: Analyst, store: StoreDep, seed: int, risk: bool = False,
 @router.post("/api/plan/rounds", status_code=201)
 def new_round(body: RoundCreate, user: Planner, store: StoreDep) -> dict[str, Any]:
     """Draw a sample, split it into balanced teams routed on the streets, and store it."""
+    if body.start:
+        check_lonlat(*body.start)
     start = point_to_wgs84(*body.start, parse_coords(body.coords)) if body.start else None
     spec = RoundSpec(teams=body.teams, mode=body.mode, budget_min=body.budget_min,
                      service_min=body.service_min, start=start,
@@ -163,7 +165,8 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
         for key, value in form.multi_items():
             if key.startswith("photo_") and isinstance(value, UploadFile) and value.filename:
                 data, media = await read_photo(value, settings)
-                photos[key.removeprefix("photo_")] = (value.filename, data, media)
+                photos[key.removeprefix("photo_")] = (photo_filename(value.filename, media),
+                                                       data, media)
     else:
         body = InspectionCreate.model_validate(await request.json())
     if body.source not in INSPECTION_SOURCES:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,7 +15,7 @@ from geo.hotspots import hotspots
 from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
 from server.auth import Analyst, Reader
-from server.deps import StoreDep
+from server.deps import LocalDateTime, StoreDep
 from server.downloads import table_download
 from server.routes.issues import issue_query
 
@@ -68,8 +67,8 @@ def choropleth_layer(
     store: StoreDep,
     level: str = "zone",
     metric: str = "issues",
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
+    until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     """Zones or communities classed by a metric (natural breaks) with a legend, as GeoJSON."""
     return choropleth(store, level, metric, since, until, scope_unit=user.scope_unit)
