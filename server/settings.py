@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     # heavy work (parsing, validation, routing, exports) runs in this many worker threads;
     # an upload larger than job_threshold_mb (or any import over HTTP) becomes a job
     worker_threads: int = 2
+    job_threshold_mb: float = 1.0  # a GeoJSON request body up to this is answered at once (201)
     # the CLI streams too, with these higher limits
     cli_max_import_rows: int = 20_000_000
     cli_max_layer_features: int = 5_000_000

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -144,3 +146,31 @@ def client(anon_client: TestClient, store: Store) -> TestClient:
     add_user(store, "testadmin", "admin")
     anon_client.headers.update(bearer(anon_client, "testadmin"))
     return anon_client
+
+
+def wait_for_job(client: TestClient, response: Any, tries: int = 600) -> dict[str, Any]:
+    """Follow a 202 job answer: poll GET /api/jobs/{id} until it is done or failed (bounded);
+    return the job document."""
+    assert response.status_code == 202, response.text
+    url = response.json()["status_url"]
+    assert response.headers["location"] == url
+    for _ in range(tries):
+        r = client.get(url)
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)  # only the pace of polling; the test waits for a state
+    raise AssertionError(f"job {url} still {job['state']} after {tries} polls")
+
+
+def tiny_png(size: tuple[int, int] = (8, 6), mode: str = "RGB") -> bytes:
+    """A real (decodable) PNG image, for photo uploads."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new(mode, size, (200, 30, 30)[:len(mode)] if mode != "RGBA" else (200, 30, 30, 128)
+              ).save(buf, "PNG")
+    return buf.getvalue()

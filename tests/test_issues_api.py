@@ -15,7 +15,7 @@ from geo.features import Feature
 from geo.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
 from server.cli import main
-from tests.conftest import add_user, bearer
+from tests.conftest import add_user, bearer, tiny_png, wait_for_job
 
 ISSUES = Path(__file__).parent / "fixtures" / "issues"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -245,8 +245,10 @@ def test_upload_import_reports_row_errors(client: TestClient, store: Store) -> N
                  "A3,乱堆乱放,121.47,31.23,昨天,上报\n"
                  "A4,乱堆乱放,121.47,31.23,2026/11/21 10:00,飞走了\n").encode("gbk")
     r = client.post("/api/issues/import", files={"file": ("台账.csv", csv_bytes, "text/csv")})
-    assert r.status_code == 200, r.text
-    doc = r.json()
+    job = wait_for_job(client, r)
+    assert job["state"] == "done" and job["kind"] == "issue_import", job
+    assert (job["done"], job["total"]) == (4, 4)
+    doc = job["result"]
     assert doc["imported"] == 1 and doc["errors"] == 3
     assert [(e["row"], e["column"]) for e in doc["row_errors"]] == [
         (3, "经度"), (4, "上报时间"), (5, "状态")]
@@ -267,8 +269,7 @@ def test_xlsx_ledger_import_with_excel_dates(client: TestClient, store: Store,
     wb.save(path)
     r = client.post("/api/issues/import", files={"file": ("台账.xlsx", path.read_bytes(),
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
-    assert r.status_code == 200, r.text
-    doc = r.json()
+    doc = wait_for_job(client, r)["result"]
     assert doc["imported"] == 2 and doc["errors"] == 0
     assert doc["date_formats"]["reported_at"] == "excel-serial"
     issues = {i.external_id: i for i in store.issues()}

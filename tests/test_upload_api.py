@@ -11,7 +11,7 @@ from geo.kinds import Kind
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import add_user, bearer
+from tests.conftest import add_user, bearer, wait_for_job
 
 LAYERS = Path(__file__).parent / "fixtures" / "layers"
 
@@ -31,8 +31,11 @@ def test_multipart_csv_with_field_mapping(client: TestClient, store: Store) -> N
     csv = "MC,LX,lon,lat\n豫园公厕,public_toilet,121.492,31.227\n".encode()
     r = client.post("/api/layers/test_point", params=[("map", "name=MC"), ("map", "category=LX")],
                     files={"file": ("points.csv", csv, "text/csv")})
-    assert r.status_code == 201, r.text
+    job = wait_for_job(client, r)
+    assert job["state"] == "done", job
+    assert job["result"]["imported"] == 1 and (job["done"], job["total"]) == (1, 1)
     [point] = store.features(Kind.test_point)
+    assert job["result"]["ids"] == [point.id]
     assert (point.name, point.category) == ("豫园公厕", "public_toilet")
 
 
@@ -61,8 +64,9 @@ def test_unsupported_uploads_are_400(client: TestClient) -> None:
     r = client.post("/api/layers/street", content=b"hello",
                     headers={"content-type": "text/plain"})
     assert r.status_code == 400 and "GeoJSON" in r.json()["detail"]
-    r = client.post("/api/layers/street", files={"file": ("x.docx", b"PK", "application/zip")})
-    assert r.status_code == 400 and "unsupported file type" in r.json()["detail"]
+    job = wait_for_job(client, client.post(
+        "/api/layers/street", files={"file": ("x.docx", b"PK", "application/zip")}))
+    assert job["state"] == "failed" and "unsupported file type" in job["message"]
     r = client.post("/api/layers/street", content=b"{broken",
                     headers={"content-type": "application/geo+json"})
     assert r.status_code == 400

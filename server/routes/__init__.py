@@ -12,6 +12,7 @@ from server.routes import (
     health,
     issues,
     layers,
+    jobs,
     open311,
     pages,
     planning,
@@ -30,6 +31,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(layers.router)
     app.include_router(uploads.router)
     app.include_router(issues.router)
+    app.include_router(jobs.router)
     app.include_router(open311.router)
     app.include_router(zones.router)
     app.include_router(views.router)

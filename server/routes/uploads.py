@@ -1,41 +1,28 @@
-"""POST /api/layers/{kind}: import a layer file or a GeoJSON body into the store."""
+"""POST /api/layers/{kind}: import a layer file (a job) or a GeoJSON body into the store."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from geo.errors import InvalidInput, TooLarge
-from geo.importing import read_layer_bytes
-from geo.kinds import Kind, parse_kind
-from geo.ledger import reroute_all
-from geo.zones import ZonePolicy, validate_zone_import
+from geo.coords import SYSTEMS
+from geo.errors import InvalidInput
+from geo.import_jobs import LayerUpload, import_layer
+from geo.kinds import parse_kind
+from geo.zones import ZonePolicy
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
+from server.uploads import receive_upload, upload_limit
+from server.workers import accepted, in_pool, job_pool
 
 router = APIRouter(tags=["layers"])
 
 
-async def read_limited(request: Request, limit_bytes: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes limit_bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit_bytes:
-        raise TooLarge(f"upload is {int(declared) / 1e6:.1f} MB; the limit is "
-                       f"{limit_bytes / 1e6:.1f} MB (CCMAP_MAX_UPLOAD_MB)")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit_bytes:
-            raise TooLarge(f"upload exceeds the limit of {limit_bytes / 1e6:.1f} MB "
-                           "(CCMAP_MAX_UPLOAD_MB)")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@router.post("/api/layers/{kind}", status_code=201)
+@router.post("/api/layers/{kind}", status_code=201,
+             responses={202: {"description": "a file upload: a job, follow status_url"}})
 async def upload_layer(
     kind: str,
     request: Request,
@@ -46,41 +33,35 @@ async def upload_layer(
     mapping: Annotated[list[str] | None,
                        Query(alias="map", description="FIELD=COLUMN, repeatable")] = None,
 ) -> JSONResponse:
-    """Import GeoJSON (request body) or a file (multipart field `file`); all or nothing."""
+    """Import a file (multipart field `file`: GeoJSON, GeoPackage, zipped Shapefile, CSV) or
+    GeoJSON (request body), all or nothing.
+
+    A file becomes a job: 202 with `job_id` and `status_url` (also the Location header); follow
+    GET /api/jobs/{id} for progress and the report. A GeoJSON body up to CCMAP_JOB_THRESHOLD_MB
+    is imported at once (201 with the report); a larger one is a job too. Either way the work
+    runs in the bounded worker pool, never on the event loop.
+    """
     layer_kind = parse_kind(kind)
-    body = await read_limited(request, int(settings.max_upload_mb * 1e6))
+    if coords not in SYSTEMS:
+        raise InvalidInput(f"coords must be one of {', '.join(SYSTEMS)}")
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        filename, data = await _multipart_file(request, body)
-    elif content_type.split(";")[0].strip() in ("application/geo+json", "application/json"):
-        filename, data = "upload.geojson", body
-    else:
+    multipart = content_type.startswith("multipart/form-data")
+    if not multipart and content_type.split(";")[0].strip() not in (
+            "application/geo+json", "application/json"):
         raise InvalidInput("send GeoJSON (application/geo+json) or a multipart upload with a "
                            "`file` field (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
-    field_map = dict(pair.split("=", 1) for pair in mapping or [] if "=" in pair)
-    result = read_layer_bytes(data, filename, layer_kind, coords, field_map)
-    if layer_kind is Kind.zone:  # the same rules as zones drawn on the map
-        result.features, extra = validate_zone_import(
-            store, result.features, ZonePolicy(settings.zone_outside, settings.zone_overlap))
-        result.problems += extra
-    ids = store.add_features(result.features, actor=user.actor)
-    doc: dict[str, Any] = {"imported": len(ids), "ids": ids,
-                           "warnings": [p.as_dict() for p in result.problems]}
-    if layer_kind in (Kind.zone, Kind.street, Kind.alley):  # zones or cadres changed
-        doc["rerouted_issues"] = reroute_all(store, user.actor)
-    return JSONResponse(doc, status_code=201)
-
-
-async def _multipart_file(request: Request, body: bytes) -> tuple[str, bytes]:
-    """The `file` part of a multipart body that has already been size-checked."""
-    from starlette.datastructures import UploadFile
-    from starlette.formparsers import MultiPartParser
-
-    async def replay() -> Any:
-        yield body
-
-    form = await MultiPartParser(request.headers, replay()).parse()
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise InvalidInput("multipart upload needs a `file` field with a file name")
-    return upload.filename, await upload.read()
+    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
+    job = LayerUpload(upload.path, upload.filename, layer_kind, coords,
+                      dict(pair.split("=", 1) for pair in mapping or [] if "=" in pair),
+                      ZonePolicy(settings.zone_outside, settings.zone_overlap),
+                      settings.file_limits())
+    if not multipart and upload.size <= settings.job_threshold_mb * 1e6:
+        try:
+            doc = await in_pool(request, import_layer, store, job, user.actor)
+        finally:
+            upload.cleanup()
+        return JSONResponse(doc, status_code=201)
+    job_id = job_pool(request).submit_job(
+        "layer_import", user.actor, partial(import_layer, store, job, user.actor),
+        unit=user.unit, cleanup=upload.cleanup)
+    return accepted(job_id)

@@ -1,0 +1,38 @@
+"""The process's bounded worker pool, as routes use it: heavy work off the event loop.
+
+Async routes `await in_pool(request, fn, ...)`; sync routes that do heavy work (exports,
+routing) are `async def` that await it too, so at most CCMAP_WORKER_THREADS such tasks run at
+once (Starlette's own thread pool, which runs plain `def` routes, has 40 threads).
+Long uploads become jobs (`submit`), answered 202 with where to follow them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from geo.jobs import JobPool
+
+T = TypeVar("T")
+
+
+def job_pool(request: Request) -> JobPool:
+    """The app's JobPool (created by the app factory)."""
+    pool: JobPool = request.app.state.jobs
+    return pool
+
+
+async def in_pool(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run fn(*args) in the bounded pool and wait for it without blocking the event loop."""
+    return await asyncio.wrap_future(job_pool(request).submit(fn, *args))
+
+
+def accepted(job_id: int) -> JSONResponse:
+    """202 Accepted for a job: its id and where to follow it (body and Location header)."""
+    url = f"/api/jobs/{job_id}"
+    return JSONResponse({"job_id": job_id, "status_url": url}, status_code=202,
+                        headers={"Location": url})
