@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from geo.errors import InvalidInput
 
@@ -61,3 +62,27 @@ def resolve_basemap(setting: str, tianditu_key: str = "", attribution: str = "")
     raise InvalidInput(
         f"unknown basemap {setting!r}: use osm, tianditu, amap, none, or a tile URL "
         "template containing {z}, {x} and {y}")
+
+
+def tile_origins(basemap: Basemap) -> list[str]:
+    """The scheme://host[:port] sources a page must allow images from to show the basemap.
+
+    Each {s} subdomain is spelled out (t0…t7.tianditu.gov.cn); any other placeholder in the
+    host becomes a wildcard covering that label and those left of it (*.example.com). Tiles
+    served by ccmap itself (a template starting with /) need no origin.
+    """
+    origins: list[str] = []
+    for layer in basemap.layers:
+        parts = urlsplit(layer.url)
+        if not parts.scheme:
+            continue
+        hosts = [parts.netloc.replace("{s}", s) for s in layer.subdomains or "abc"] \
+            if "{s}" in parts.netloc else [parts.netloc]
+        for host in hosts:
+            if "{" in host:
+                rest = host.rsplit("}", 1)[1].partition(".")[2]
+                host = f"*.{rest}" if rest else "*"
+            origin = f"{parts.scheme}://{host}"
+            if origin not in origins:
+                origins.append(origin)
+    return origins

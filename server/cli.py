@@ -63,10 +63,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.security import uvicorn_log_config
 
     settings = _settings(args)
     print(f"ccmap: serving {settings.database_url} at http://{settings.host}:{settings.port}/")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # the access log would otherwise print Open311 clients' ?api_key=… in full
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                log_config=uvicorn_log_config())
     return 0
 
 

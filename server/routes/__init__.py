@@ -8,6 +8,7 @@ from server.routes import (
     admin,
     auth,
     coverage,  # noqa: F401 - registers its routes on the layers router
+    docs,
     exports,
     health,
     issues,
@@ -38,4 +39,5 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(planning.router)
     app.include_router(exports.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     pages.mount_static(app, settings)

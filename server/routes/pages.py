@@ -18,13 +18,14 @@ from geo.mapview import MapPage, render_map_page
 from geo.store import Store
 from server.auth import optional_user
 from server.deps import SettingsDep, StoreDep
+from server.security import csp_nonce, with_nonce
 from server.settings import Settings
 
 router = APIRouter(tags=["pages"])
 log = logging.getLogger("ccmap")
 # npm packages whose files the pages may load; nothing else in node_modules is served
 VENDOR_PACKAGES = ["leaflet", "leaflet.markercluster", "leaflet.fullscreen", "leaflet-draw",
-                   "leaflet.heat"]
+                   "leaflet.heat", "swagger-ui-dist"]
 
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -57,7 +58,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    can_inspect=user.role in PERMISSIONS["inspections:write"],
                    user_name=user.display_name or user.username,
                    communities=tuple(c.name for c in store.features(Kind.community)))
-    return HTMLResponse(render_map_page(page))
+    # folium's inline scripts carry the response's CSP nonce (server/security.py)
+    return HTMLResponse(with_nonce(render_map_page(page), csp_nonce(request)))
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
