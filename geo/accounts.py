@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from geo.errors import Forbidden, InvalidInput, Locked, Unauthorized
+from geo.errors import Forbidden, InvalidInput, Locked, TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:
     from geo.store import Store
 
 DEMO_PASSWORD = "ccmap-demo"
 _hasher = PasswordHasher()
+# ASCII letters, digits, "_", "." and "-", 3 to 64 long, starting with a letter or digit: safe
+# in URLs, shell commands and CSV; a person's Chinese name goes in display_name
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,63}")
+WRONG_LOGIN = "wrong username or password (用户名或密码错误)"
+LOCKED_LOGIN = ("too many failed logins for this username: try again later "
+                "(登录失败次数过多，请稍后再试)")
 
 
 class Role(StrEnum):
@@ -95,9 +103,24 @@ class LockoutPolicy:
     duration: timedelta = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """What a chosen password must pass: length, and zxcvbn's estimate of how guessable it is
+    (common-password lists, keyboard patterns, sequences, the username)."""
+
+    min_length: int = 10
+    max_length: int = 256  # argon2 takes any length; this bounds the work per request
+    min_score: int = 2  # zxcvbn 0-4: 2 = "somewhat guessable" (about 10^8 guesses) or better
+
+
+def may(user: User, permission: str) -> bool:
+    """Whether the user's role holds the permission."""
+    return user.role in PERMISSIONS[permission]
+
+
 def require(user: User, permission: str) -> None:
     """Raise Forbidden unless the user's role holds the permission."""
-    if user.role not in PERMISSIONS[permission]:
+    if not may(user, permission):
         raise Forbidden(f"role {user.role.value} ({ROLE_LABELS[user.role]}) may not do "
                         f"{permission}")
 
@@ -109,6 +132,56 @@ def parse_role(value: str) -> Role:
     except ValueError:
         raise InvalidInput(f"unknown role {value!r}; roles: "
                            + ", ".join(r.value for r in Role)) from None
+
+
+def check_username(username: str) -> str:
+    """The username if it fits USERNAME_RE, else InvalidInput saying what is allowed."""
+    if not USERNAME_RE.fullmatch(username):
+        raise InvalidInput(
+            f"username {username!r} is not allowed: use 3-64 ASCII letters, digits, '_', '.' "
+            "or '-', starting with a letter or digit (用户名只能使用 3-64 位英文字母、数字、"
+            "_ . -，并以字母或数字开头；中文姓名请填在显示名称中)")
+    return username
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_password(password: str, username: str, policy: PasswordPolicy,
+                   other_inputs: tuple[str, ...] = ()) -> None:
+    """InvalidInput saying why, unless the password is long enough, not common, and does not
+    contain the username."""
+    if len(password) < policy.min_length:
+        raise InvalidInput(f"password must have at least {policy.min_length} characters "
+                           f"(密码至少 {policy.min_length} 位)")
+    if len(password) > policy.max_length:
+        raise InvalidInput(f"password must have at most {policy.max_length} characters "
+                           f"(密码最多 {policy.max_length} 位)")
+    lowered, name = password.lower(), username.strip().lower()
+    if name and (lowered == name or (len(name) >= 3 and name in lowered)):
+        raise InvalidInput("password must not contain the username (密码不能包含用户名)")
+    if lowered in _common_passwords():
+        raise InvalidInput("password is one of the most common passwords (密码过于常见)")
+    from zxcvbn import zxcvbn
+
+    # zxcvbn's matching grows fast with length; the first 100 characters tell enough
+    result = zxcvbn(password[:100], user_inputs=[username, *other_inputs])
+    if result["score"] < policy.min_score:
+        feedback = result["feedback"]
+        hints = " ".join([feedback["warning"], *feedback["suggestions"]]).strip()
+        raise InvalidInput("password is too easy to guess (密码太容易被猜到)"
+                           + (f": {hints}" if hints else ""))
+
+
+def choose_password(password: str, username: str, policy: PasswordPolicy,
+                    other_inputs: tuple[str, ...] = ()) -> str:
+    """The hash of a password a person chose, after check_password."""
+    check_password(password, username, policy, other_inputs)
+    return hash_password(password)
 
 
 def hash_password(password: str) -> str:
@@ -137,28 +210,73 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _retry_after(until: datetime, now: datetime) -> int:
+    return int((until - now).total_seconds()) + 1
+
+
+def attempt_actor(username: str) -> str:
+    """How an attempted (possibly unknown) username is named in the audit log."""
+    return f"user:{username[:100]}" if username.strip() else "anonymous"
+
+
 def authenticate(store: Store, username: str, password: str, now: datetime,
-                 policy: LockoutPolicy) -> User:
-    """The user if the password is right; counts failures and locks the account per policy."""
+                 policy: LockoutPolicy, via: str = "token") -> User:
+    """The user if the password is right. Every attempt on a name, existing or not, is counted
+    atomically before the password is checked, so concurrent guesses cannot pass the limit;
+    failures and locks are audited with their reason, the caller sees one answer for all."""
+    actor, name = attempt_actor(username), username[:200]
+    attempts = store.reserve_attempt("login", username, now, policy.attempts, policy.window,
+                                     policy.duration)
+    if attempts.refused(now):
+        assert attempts.locked_until is not None
+        if attempts.count == policy.attempts + 1:  # this reservation set the lock
+            store.record_audit(actor, "login_locked", "account", name,
+                               {"until": attempts.locked_until.isoformat(timespec="seconds")})
+        store.record_audit(actor, "login_failed", "account", name,
+                           {"reason": "locked", "via": via})
+        raise Locked(LOCKED_LOGIN, retry_after=_retry_after(attempts.locked_until, now))
     user = store.user(username)
-    if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)  # same cost whether or not the user exists
-        raise Unauthorized("wrong username or password (用户名或密码错误)")
-    if user.locked_until and user.locked_until > now:
-        raise Locked(f"account locked after repeated failures until "
-                     f"{user.locked_until:%Y-%m-%d %H:%M} (账户已锁定)",
-                     retry_after=int((user.locked_until - now).total_seconds()) + 1)
-    if verify_password(user.password_hash, password):
-        if user.failed_count or user.locked_until:
-            store.set_login_state(user.username, 0, None, None)
+    live = user is not None and user.active
+    # the same argon2 cost whether or not the user exists
+    if verify_password(user.password_hash if user and live else _DUMMY_HASH, password) and \
+            user is not None and live:
+        store.clear_attempts("login", username, prune_before=now - policy.window
+                             - policy.duration)
         return user
-    first = user.first_failed_at
-    count = user.failed_count + 1
-    if first is None or now - first > policy.window:
-        first, count = now, 1
-    locked = now + policy.duration if count >= policy.attempts else None
-    store.set_login_state(user.username, count, first, locked)
-    raise Unauthorized("wrong username or password (用户名或密码错误)")
+    reason = ("unknown_user" if user is None else "inactive_user" if not user.active
+              else "wrong_password")
+    store.record_audit(actor, "login_failed", "account", name, {"reason": reason, "via": via})
+    locked = store.fail_attempt("login", username, now, policy.attempts, policy.duration)
+    if locked is not None:
+        store.record_audit(actor, "login_locked", "account", name,
+                           {"until": locked.isoformat(timespec="seconds")})
+    raise Unauthorized(WRONG_LOGIN)
+
+
+def change_password(store: Store, user: User, current: str, new: str, now: datetime,
+                    limit: LockoutPolicy, policy: PasswordPolicy) -> None:
+    """Change one's own password: the current one is checked at most `limit.attempts` times
+    per window (TooManyRequests beyond), the new one must pass the policy."""
+    attempts = store.reserve_attempt("password", user.username, now, limit.attempts,
+                                     limit.window, limit.duration)
+    if attempts.refused(now):
+        assert attempts.locked_until is not None
+        store.record_audit(user.actor, "password_change_failed", "user", user.username,
+                           {"reason": "rate_limited"})
+        raise TooManyRequests("too many wrong current passwords: try again later "
+                              "(原密码错误次数过多，请稍后再试)",
+                              retry_after=_retry_after(attempts.locked_until, now))
+    if not verify_password(user.password_hash, current):
+        store.record_audit(user.actor, "password_change_failed", "user", user.username,
+                           {"reason": "wrong_password"})
+        store.fail_attempt("password", user.username, now, limit.attempts, limit.duration)
+        raise InvalidInput("current password is wrong (原密码错误)")
+    store.clear_attempts("password", user.username)
+    if new == current:
+        raise InvalidInput("the new password must differ from the current one "
+                           "(新密码不能与原密码相同)")
+    digest = choose_password(new, user.username, policy, (user.display_name,))
+    store.update_user(user.username, {"password_hash": digest}, actor=user.actor)
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")

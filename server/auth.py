@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from geo.accounts import LockoutPolicy, User, require, token_hash
+from geo.accounts import LockoutPolicy, PasswordPolicy, User, require, token_hash
 from geo.errors import Forbidden, Unauthorized
 from server.deps import SettingsDep, StoreDep
 from server.settings import Settings
@@ -27,6 +27,19 @@ def lockout_policy(settings: Settings) -> LockoutPolicy:
     return LockoutPolicy(settings.lockout_attempts,
                          timedelta(minutes=settings.lockout_window_minutes),
                          timedelta(minutes=settings.lockout_minutes))
+
+
+def password_change_limit(settings: Settings) -> LockoutPolicy:
+    """Wrong current passwords allowed per window when changing one's password."""
+    from datetime import timedelta
+
+    window = timedelta(minutes=settings.lockout_window_minutes)
+    return LockoutPolicy(settings.password_change_attempts, window, window)
+
+
+def password_policy(settings: Settings) -> PasswordPolicy:
+    """What a new password must pass, from settings."""
+    return PasswordPolicy(min_length=settings.password_min_length)
 
 
 def optional_user(request: Request, store: StoreDep) -> User | None:

@@ -95,7 +95,7 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
     kind = Kind.zone if args.command == "zones" else Kind(args.kind)
     result = read_layer_file(
         Path(args.file), kind, coords=args.coords, field_map=_field_map(args.map),
-        progress=not args.json,
+        progress=not args.json, limits=_settings(args).file_limits(cli=True),
     )
     from geo.ledger import reroute_all
 
@@ -122,7 +122,7 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
     """Import streets, alleys, markets and candidate test points from an OSM file."""
     from geo.osm import read_osm
 
-    result = read_osm(Path(args.file))
+    result = read_osm(Path(args.file), limits=_settings(args).file_limits(cli=True))
     with opened(_settings(args).database_url) as store:
         ids = store.add_features(result.features, actor=_cli_actor())
     counts = result.counts()
@@ -134,15 +134,15 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
 
 def cmd_import_issues(args: argparse.Namespace) -> int:
     """Import an issue ledger (CSV/.xlsx); bad rows are reported, good rows written at once."""
-    from geo.issue_import import load_category_map, parse_issues, read_table
+    from geo.issue_import import load_category_map, parse_issues, read_table_file
     from geo.ledger import import_parsed
 
     path = Path(args.file)
     if not path.exists():
         raise CcmapError(f"file not found: {path}")
     category_map = load_category_map(Path(args.category_map) if args.category_map else None)
-    parsed = parse_issues(read_table(path.read_bytes(), path.name), _field_map(args.map),
-                          category_map, args.date_format)
+    table = read_table_file(path, path.name, _settings(args).file_limits(cli=True))
+    parsed = parse_issues(table, _field_map(args.map), category_map, args.date_format)
     with opened(_settings(args).database_url) as store:
         report = import_parsed(store, parsed, _cli_actor(), args.dry_run)
     verb = "would import" if args.dry_run else "imported"
@@ -219,20 +219,71 @@ def _cli_actor() -> str:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a user (the first admin of a fresh install is made this way)."""
-    from geo.accounts import User, hash_password, parse_role
+    from geo.accounts import PasswordPolicy, User, check_username, choose_password, parse_role
 
     role = parse_role(args.role)
     if role.value == "unit" and not args.unit:
         raise CcmapError("a unit user needs --unit")
-    user = User(args.username, role, unit=args.unit, display_name=args.name or "",
-                password_hash=hash_password(_password(args)))
-    with opened(_settings(args).database_url) as store:
+    settings = _settings(args)
+    username = check_username(args.username)
+    digest = choose_password(_password(args), username,
+                             PasswordPolicy(min_length=settings.password_min_length),
+                             (args.name or "",))
+    user = User(username, role, unit=args.unit, display_name=args.name or "",
+                password_hash=digest)
+    with opened(settings.database_url) as store:
         if args.unit and args.unit not in {u.name for u in store.units()}:
             raise CcmapError(f"unknown unit {args.unit!r}: create it with `ccmap unit add`")
         store.add_user(user, actor=_cli_actor())
     _emit(args, {"username": user.username, "role": role.value, "unit": user.unit},
           f"created user {user.username} ({role.value})")
     return 0
+
+
+def _user_set(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
+    """Change a user's role or active flag (the last active admin stays: 409-like refusal)."""
+    from geo.accounts import parse_role
+
+    changes: dict[str, Any] = {}
+    if args.role:
+        changes["role"] = parse_role(args.role).value
+    if args.active is not None:
+        changes["active"] = args.active
+    if not changes:
+        raise CcmapError("nothing to change: give --role, --activate or --deactivate")
+    user = store.update_user(args.username, changes, actor=args.actor)
+    if not user.active:
+        assert user.id is not None
+        store.revoke_tokens(user_id=user.id)
+    doc = {"username": user.username, "role": user.role.value, "active": user.active}
+    return doc, f"{user.username}: {user.role.value}, {'active' if user.active else 'inactive'}"
+
+
+def _token_list(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
+    """Live tokens (metadata only) of one user or everyone."""
+    from datetime import datetime
+
+    user_id = None
+    if args.username:
+        user = store.user(args.username)
+        if user is None:
+            raise CcmapError(f"unknown user {args.username!r}")
+        user_id = user.id
+    rows = store.tokens(user_id, datetime.now())
+    lines = [f"{t['id']}\t{t['username']}\t{t['kind']}\t{t['name']}\t"
+             f"{t['created_at']:%Y-%m-%d %H:%M}\t"
+             + (f"{t['expires_at']:%Y-%m-%d %H:%M}" if t["expires_at"] else "never")
+             for t in rows]
+    return ({"tokens": [{k: v for k, v in t.items() if k != "current"} for t in rows]},
+            "\n".join(["id\tuser\tkind\tname\tcreated\texpires", *lines]))
+
+
+def _token_revoke(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
+    """Revoke one token by id; it stops working at once."""
+    revoked = store.revoke_token(args.id, actor=args.actor)
+    if revoked is None:
+        raise CcmapError(f"no token with id {args.id}")
+    return revoked, f"revoked token {args.id} of {revoked['username']} ({revoked['kind']})"
 
 
 def cmd_unit_add(args: argparse.Namespace) -> int:
@@ -334,6 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="read the password from the first line of standard input")
     db(sp)
     sp.set_defaults(func=cmd_user_add)
+    sp = users.add_parser("set", help="change a user's role or active flag")
+    sp.add_argument("username")
+    sp.add_argument("--role", choices=["admin", "planner", "inspector", "unit", "viewer"])
+    sp.add_argument("--activate", dest="active", action="store_const", const=True)
+    sp.add_argument("--deactivate", dest="active", action="store_const", const=False,
+                    help="disable the account and revoke its tokens")
+    db(sp)
+    sp.set_defaults(func=_with_store(_user_set))
     units = sub.add_parser("unit", help="units, communities, sub-districts").add_subparsers(
         dest="command", required=True)
     sp = units.add_parser("add", help="create a unit")
@@ -349,6 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True, help="what the token is for, e.g. 12345热线")
     db(sp)
     sp.set_defaults(func=cmd_token_create)
+    sp = tokens.add_parser("list", help="live tokens (metadata only) of a user or everyone")
+    sp.add_argument("username", nargs="?")
+    db(sp)
+    sp.set_defaults(func=_with_store(_token_list))
+    sp = tokens.add_parser("revoke", help="revoke a token by its id (from `token list`)")
+    sp.add_argument("id", type=int)
+    db(sp)
+    sp.set_defaults(func=_with_store(_token_revoke))
     return p
 
 

@@ -247,12 +247,10 @@ class Store(Protocol):
         """
         ...
 
-    def clear_attempts(self, purpose: str, username: str) -> None:
-        """Forget the counted attempts (after a success or an admin's password reset)."""
-        ...
-
-    def admin_count(self) -> int:
-        """Number of active admins."""
+    def clear_attempts(self, purpose: str, username: str,
+                       prune_before: datetime | None = None) -> None:
+        """Forget the counted attempts (after a success or an admin's password reset), and
+        every other name's that began before `prune_before` and is not locked."""
         ...
 
     def tokens(self, user_id: int | None = None, now: datetime | None = None,

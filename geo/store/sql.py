@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,13 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -35,7 +38,7 @@ from geo.errors import Conflict, InvalidInput, NotFound
 from geo.features import Feature, Issue
 from geo.kinds import Kind
 from geo.lifecycle import StatusChange
-from geo.store import BBox, IssueQuery
+from geo.store import Attempts, BBox, IssueQuery
 from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
@@ -44,6 +47,7 @@ from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import jobs as jobs_t
+from geo.store.schema import login_attempts as attempts_t
 from geo.store.schema import reinspections as reinspections_t
 from geo.store.schema import rounds as rounds_t
 from geo.store.schema import tokens as tokens_t
@@ -52,6 +56,8 @@ from geo.store.schema import users as users_t
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
+LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
+              "user admin first (不能停用或降级唯一的管理员，请先指定另一位管理员)")
 CELL_DEG = 0.0005  # the base heatmap cell (about 50 m); coarser cells are multiples of it
 
 
@@ -544,7 +550,8 @@ class SqlStore:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""
         with self.engine.begin() as conn:
             for table in (history_t, photos_t, reinspections_t, inspections_t, rounds_t,
-                          issues_t, fversions_t, features_t, tokens_t, users_t, units_t):
+                          issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
+                          attempts_t):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
 
@@ -596,12 +603,24 @@ class SqlStore:
         bad = set(changes) - allowed
         if bad:
             raise InvalidInput(f"cannot change {', '.join(sorted(bad))}")
+        demoting = "role" in changes or "active" in changes
         with self.engine.begin() as conn:
+            if demoting and self.postgis:
+                # lock the active admins' rows: two admins demoting each other take turns
+                conn.execute(select(users_t.c.id).where(
+                    users_t.c.role == Role.admin.value, users_t.c.active.is_(True)
+                ).with_for_update())
             row = conn.execute(select(users_t).where(users_t.c.username == username)).first()
             if row is None:
                 raise NotFound(f"user {username!r} does not exist")
             before = _user(row)
+            # SQLite: the UPDATE takes the write lock, so the count after it is current
             conn.execute(update(users_t).where(users_t.c.username == username).values(changes))
+            if demoting and before.role is Role.admin and before.active and not conn.execute(
+                    select(func.count()).select_from(users_t).where(
+                        users_t.c.role == Role.admin.value, users_t.c.active.is_(True))
+            ).scalar_one():
+                raise Conflict(LAST_ADMIN)
             old = {k: getattr(before, k) for k in changes}
             _audit(conn, actor, "update", "user", username,
                    audit_changes(old, changes, secret={"password_hash"}))
@@ -609,13 +628,65 @@ class SqlStore:
         assert found is not None
         return found
 
-    def set_login_state(self, username: str, failed_count: int,
-                        first_failed_at: datetime | None, locked_until: datetime | None) -> None:
-        """Record failed-login bookkeeping (not audited: no data changes)."""
+    def reserve_attempt(self, purpose: str, username: str, now: datetime, limit: int,
+                        window: timedelta, duration: timedelta) -> Attempts:
+        """Count one attempt in one UPDATE (row-locked on PostgreSQL, the write lock on
+        SQLite), so concurrent attempts can never pass `limit` between them."""
+        c = attempts_t.c
+        key = (c.purpose == purpose) & (c.username == username[:200])
+        dialect_insert = pg_insert if self.postgis else sqlite_insert
+        locked = c.locked_until.is_not(None) & (c.locked_until > now)
+        # not locked here, so a lock that is set has expired: the count starts again
+        stale = or_(c.first_failed_at <= now - window, c.locked_until.is_not(None))
         with self.engine.begin() as conn:
-            conn.execute(update(users_t).where(users_t.c.username == username).values(
-                failed_count=failed_count, first_failed_at=first_failed_at,
-                locked_until=locked_until))
+            conn.execute(dialect_insert(attempts_t).values(
+                purpose=purpose, username=username[:200], failed_count=0, first_failed_at=now,
+                locked_until=None).on_conflict_do_nothing(
+                index_elements=["purpose", "username"]))
+            row = conn.execute(update(attempts_t).where(key).values(
+                failed_count=case((locked, c.failed_count), (stale, 1),
+                                  else_=c.failed_count + 1),
+                first_failed_at=case((locked, c.first_failed_at), (stale, now),
+                                     else_=c.first_failed_at),
+                locked_until=case((locked, c.locked_until), (stale, null()),
+                                  (c.failed_count + 1 > limit, now + duration), else_=null()),
+            ).returning(c.failed_count, c.locked_until)).one()
+        return Attempts(int(row.failed_count), row.locked_until)
+
+    def fail_attempt(self, purpose: str, username: str, now: datetime, limit: int,
+                     duration: timedelta) -> datetime | None:
+        """Lock once `limit` attempts are counted; a login's lock shows on the user too."""
+        c = attempts_t.c
+        with self.engine.begin() as conn:
+            row = conn.execute(update(attempts_t).where(
+                c.purpose == purpose, c.username == username[:200], c.failed_count >= limit,
+                or_(c.locked_until.is_(None), c.locked_until <= now),
+            ).values(locked_until=now + duration).returning(
+                c.failed_count, c.first_failed_at, c.locked_until)).first()
+            if row is None:
+                return None
+            if purpose == "login":
+                conn.execute(update(users_t).where(users_t.c.username == username).values(
+                    failed_count=row.failed_count, first_failed_at=row.first_failed_at,
+                    locked_until=row.locked_until))
+            locked_until: datetime = row.locked_until
+            return locked_until
+
+    def clear_attempts(self, purpose: str, username: str,
+                       prune_before: datetime | None = None) -> None:
+        """Forget one name's attempts (and, with prune_before, every stale unlocked row)."""
+        c = attempts_t.c
+        forget = (c.purpose == purpose) & (c.username == username[:200])
+        if prune_before is not None:
+            forget = forget | ((c.first_failed_at < prune_before) & or_(
+                c.locked_until.is_(None), c.locked_until < prune_before))
+        with self.engine.begin() as conn:
+            conn.execute(delete(attempts_t).where(forget))
+            if purpose == "login":
+                u = users_t.c
+                conn.execute(update(users_t).where(
+                    u.username == username, (u.failed_count != 0) | u.locked_until.is_not(None)
+                ).values(failed_count=0, first_failed_at=None, locked_until=None))
 
     def add_token(self, user_id: int, token_hash: str, kind: str, expires_at: datetime | None,
                   name: str = "", csrf: str | None = None) -> None:
@@ -651,6 +722,40 @@ class SqlStore:
             raise InvalidInput("revoke_tokens needs a user or a token")
         with self.engine.begin() as conn:
             return int(conn.execute(q).rowcount)
+
+    def tokens(self, user_id: int | None = None, now: datetime | None = None,
+               current: str | None = None) -> list[dict[str, Any]]:
+        """Token metadata, oldest first (never the hash); `current` flags the caller's own."""
+        t = tokens_t.c
+        q = (select(t.id, users_t.c.username, t.name, t.kind, t.created_at, t.expires_at,
+                    (t.token_hash == (current or "")).label("current"))
+             .join(users_t, users_t.c.id == t.user_id).order_by(t.id))
+        if user_id is not None:
+            q = q.where(t.user_id == user_id)
+        if now is not None:
+            q = q.where(or_(t.expires_at.is_(None), t.expires_at > now))
+        with self.engine.connect() as conn:
+            return [{**r._mapping, "current": bool(r.current)} for r in conn.execute(q)]
+
+    def revoke_token(self, token_id: int, actor: str,
+                     owner_id: int | None = None) -> dict[str, Any] | None:
+        """Delete one token by id (of `owner_id` only, when given) with its audit row."""
+        t = tokens_t.c
+        q = delete(tokens_t).where(t.id == token_id)
+        if owner_id is not None:
+            q = q.where(t.user_id == owner_id)
+        with self.engine.begin() as conn:
+            row = conn.execute(q.returning(t.user_id, t.name, t.kind, t.created_at,
+                                           t.expires_at)).first()
+            if row is None:
+                return None
+            owner = conn.execute(select(users_t.c.username).where(
+                users_t.c.id == row.user_id)).scalar()
+            meta = {"id": token_id, "username": owner, "name": row.name, "kind": row.kind,
+                    "created_at": row.created_at, "expires_at": row.expires_at}
+            _audit(conn, actor, "revoke", "token", str(token_id),
+                   {"owner": owner, "kind": row.kind, "name": row.name})
+            return meta
 
     def record_audit(self, actor: str, action: str, object_type: str,
                      object_id: str | None, diff: dict[str, Any]) -> None:

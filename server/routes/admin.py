@@ -16,7 +16,7 @@ from geo.errors import InvalidInput, NotFound
 from geo.tables import safe_cell
 from server.auth import Admin, Auditor, Reader, password_policy
 from server.deps import LocalDateTime, SettingsDep, StoreDep
-from server.downloads import attachment
+from server.downloads import attachment, download_responses
 from server.routes.auth import token_public, user_public
 
 router = APIRouter(tags=["admin"])
@@ -150,7 +150,8 @@ def create_api_token(body: TokenCreate, admin: Admin, store: StoreDep) -> dict[s
     return {"name": body.name, "username": owner.username, "token": token}
 
 
-@router.get("/api/audit", response_model=None)
+@router.get("/api/audit", response_model=None,
+            responses=download_responses("json", "csv"))
 def audit_log(
     _: Auditor,
     store: StoreDep,

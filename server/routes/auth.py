@@ -15,13 +15,21 @@ from geo.accounts import (
     ROLE_LABELS,
     User,
     authenticate,
-    hash_password,
+    change_password,
+    may,
     new_secret,
     token_hash,
-    verify_password,
 )
-from geo.errors import InvalidInput
-from server.auth import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, lockout_policy, secure_cookies
+from geo.errors import NotFound
+from server.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CurrentUser,
+    lockout_policy,
+    password_change_limit,
+    password_policy,
+    secure_cookies,
+)
 from server.deps import SettingsDep, StoreDep
 
 router = APIRouter(tags=["auth"])
@@ -32,6 +40,21 @@ class PasswordChange(BaseModel):
 
     current_password: str
     new_password: str
+
+
+def presented_token(request: Request) -> str:
+    """The secret this request authenticated with: its bearer token or its session cookie."""
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else \
+        request.cookies.get(SESSION_COOKIE, "")
+
+
+def token_public(row: dict[str, Any]) -> dict[str, Any]:
+    """A token's metadata as the API shows it (the secret and its hash are never shown)."""
+    return {"id": row["id"], "username": row["username"], "name": row["name"],
+            "kind": row["kind"], "current": row.get("current", False),
+            "created_at": row["created_at"].isoformat(timespec="seconds"),
+            "expires_at": row["expires_at"] and row["expires_at"].isoformat(timespec="seconds")}
 
 
 def user_public(user: User) -> dict[str, Any]:
@@ -46,7 +69,8 @@ def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], store: St
                 settings: SettingsDep) -> dict[str, Any]:
     """OAuth2 password flow: a bearer token for scripts and integrations."""
     now = datetime.now()
-    user = authenticate(store, form.username, form.password, now, lockout_policy(settings))
+    user = authenticate(store, form.username, form.password, now, lockout_policy(settings),
+                        via="token")
     token, digest = new_secret()
     assert user.id is not None
     expires = now + timedelta(hours=settings.access_token_hours)
@@ -62,7 +86,8 @@ def login(request: Request, username: Annotated[str, Form()],
           settings: SettingsDep) -> JSONResponse:
     """Browser login: an HttpOnly session cookie and a CSRF cookie for the page's scripts."""
     now = datetime.now()
-    user = authenticate(store, username, password, now, lockout_policy(settings))
+    user = authenticate(store, username, password, now, lockout_policy(settings),
+                        via="session")
     token, digest = new_secret()
     csrf = secrets.token_urlsafe(24)
     assert user.id is not None
@@ -82,10 +107,7 @@ def login(request: Request, username: Annotated[str, Form()],
 @router.post("/api/auth/logout")
 def logout(request: Request, user: CurrentUser, store: StoreDep) -> JSONResponse:
     """End this session or revoke this bearer token."""
-    auth = request.headers.get("authorization", "")
-    secret = auth[7:].strip() if auth.lower().startswith("bearer ") else \
-        request.cookies.get(SESSION_COOKIE, "")
-    store.revoke_tokens(token_hash=token_hash(secret))
+    store.revoke_tokens(token_hash=token_hash(presented_token(request)))
     store.record_audit(user.actor, "logout", "session", None, {})
     response = JSONResponse({"detail": "logged out (已退出)"})
     response.delete_cookie(SESSION_COOKIE)
@@ -94,19 +116,35 @@ def logout(request: Request, user: CurrentUser, store: StoreDep) -> JSONResponse
 
 
 @router.post("/api/auth/password")
-def change_password(body: PasswordChange, request: Request, user: CurrentUser,
-                    store: StoreDep) -> dict[str, str]:
-    """Change one's own password; every other session and token of the user is revoked."""
-    if not verify_password(user.password_hash, body.current_password):
-        raise InvalidInput("current password is wrong (原密码错误)")
-    store.update_user(user.username, {"password_hash": hash_password(body.new_password)},
-                      actor=user.actor)
-    auth = request.headers.get("authorization", "")
-    current = auth[7:].strip() if auth.lower().startswith("bearer ") else \
-        request.cookies.get(SESSION_COOKIE, "")
+def change_own_password(body: PasswordChange, request: Request, user: CurrentUser,
+                        store: StoreDep, settings: SettingsDep) -> dict[str, str]:
+    """Change one's own password (wrong current passwords are rate-limited: 429); every
+    other session and token of the user is revoked."""
+    change_password(store, user, body.current_password, body.new_password, datetime.now(),
+                    password_change_limit(settings), password_policy(settings))
     assert user.id is not None
-    store.revoke_tokens(user_id=user.id, keep=token_hash(current))
+    store.revoke_tokens(user_id=user.id, keep=token_hash(presented_token(request)))
     return {"detail": "password changed (密码已修改)"}
+
+
+@router.get("/api/auth/tokens")
+def my_tokens(request: Request, user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    """One's own live sessions, access and API tokens (metadata only; `current` marks the
+    one this request used)."""
+    assert user.id is not None
+    return [token_public(t) for t in store.tokens(
+        user.id, datetime.now(), current=token_hash(presented_token(request)))]
+
+
+@router.delete("/api/auth/tokens/{token_id}")
+def revoke_token(token_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Revoke one of one's own tokens (an admin: anyone's); it stops working at once."""
+    # not an admin: only one's own tokens; another's answers "not found", like a missing one
+    owner = None if may(user, "users:admin") else user.id
+    revoked = store.revoke_token(token_id, user.actor, owner_id=owner)
+    if revoked is None:
+        raise NotFound(f"token {token_id} does not exist")
+    return {**token_public(revoked), "detail": "token revoked (令牌已撤销)"}
 
 
 @router.get("/api/me")
