@@ -31,6 +31,7 @@ from geo.features import Feature, Issue
 from geo.inspections import scores
 from geo.kinds import Kind
 from geo.store import IssueQuery, Store
+from geo.timestamps import MAX_YEAR, MIN_YEAR
 
 LEVELS = ("community", "zone", "unit")
 HANDLED = frozenset({"handled", "verified", "closed"})
@@ -50,6 +51,8 @@ def parse_period(text: str | None, now: datetime) -> tuple[datetime, datetime, s
     if not text:
         year, week, _ = now.isocalendar()
         text = f"{year}-W{week:02d}"
+    if any(not MIN_YEAR <= int(y) <= MAX_YEAR for y in re.findall(r"\b\d{4}\b", text)):
+        raise InvalidInput(f"period {text!r} is outside the years {MIN_YEAR}..{MAX_YEAR}")
     if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text):
         try:
             start = datetime.fromisocalendar(int(m[1]), int(m[2]), 1)

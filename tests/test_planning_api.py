@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from geo.demo import build_demo
 from geo.store import Store
-from tests.conftest import add_user, bearer, need_chromium, need_pdftotext
+from tests.conftest import add_user, bearer, need_chromium, need_pdftotext, tiny_png
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+PNG = tiny_png()
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_bad_photos_are_refused_before_anything_is_written(demo: TestClient, sto
     record = json.dumps({"feature_id": stop["id"], "results": results})
     before = store.issue_count()
     for files, status in (({f"photo_{passed}": ("a.png", PNG, "image/png")}, 400),
-                          ({f"photo_{passed}": ("a.txt", b"hello", "text/plain")}, 400)):
+                          ({f"photo_{passed}": ("a.txt", b"hello", "text/plain")}, 422)):
         r = demo.post("/api/inspections", data={"record": record}, files=files,
                       headers=bearer(demo, "i1"))
         assert r.status_code == status, r.text
