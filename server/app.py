@@ -12,7 +12,7 @@ from geo.basemaps import resolve_basemap
 from geo.jobs import JobPool
 from geo.store import Store, open_store
 from server import routes
-from server.errors import install_error_handlers
+from server.errors import ERROR_RESPONSES, install_error_handlers
 from server.security import SecurityHeaders
 from server.settings import Settings
 from server.strict_json import StrictJSONMiddleware
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     # /docs is served from local assets by server/routes/docs.py; ReDoc would need a CDN
     app = FastAPI(title="ccmap 创城点位地图", version="0.1.0", lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, responses=ERROR_RESPONSES)
     app.state.settings = settings
     app.state.store = store
     app.state.jobs = jobs

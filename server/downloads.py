@@ -14,7 +14,14 @@ from geo.tables import table_bytes
 MEDIA = {"html": "text/html; charset=utf-8", "png": "image/png", "pdf": "application/pdf",
          "csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json"}
+         "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
+         "json": "application/json", "jpg": "image/jpeg"}
+
+
+def download_responses(*formats: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route whose 200 answer is a file in one of formats."""
+    return {200: {"description": "the file", "content": {MEDIA[f].split(";")[0]: {}
+                                                        for f in formats}}}
 
 
 def attachment(data: bytes | str, filename: str, media_type: str | None = None) -> Response:

@@ -14,13 +14,14 @@ from geo.snapshot import check_pixels, export_map
 from geo.store import IssueQuery
 from server.auth import Analyst
 from server.deps import SettingsDep, StoreDep
-from server.downloads import file_download
+from server.downloads import download_responses, file_download
 from server.routes.issues import issue_query
 
 router = APIRouter(tags=["exports"])
 
 
-@router.get("/api/export/map", response_model=None)
+@router.get("/api/export/map", response_model=None,
+            responses=download_responses("html", "png", "pdf"))
 def map_snapshot(
     _: Analyst,
     store: StoreDep,
@@ -48,7 +49,8 @@ def map_snapshot(
                                                 layers=shown, **options), f"ccmap-map.{format}")
 
 
-@router.get("/api/export/data", response_model=None)
+@router.get("/api/export/data", response_model=None,
+            responses=download_responses("gpkg", "geojson", "csv", "xlsx"))
 def data_export(
     _: Analyst,
     store: StoreDep,
@@ -65,7 +67,8 @@ def data_export(
                          f"ccmap-data.{format}")
 
 
-@router.get("/api/report", response_model=None)
+@router.get("/api/report", response_model=None,
+            responses=download_responses("html", "pdf"))
 def bulletin(
     _: Analyst,
     store: StoreDep,

@@ -20,9 +20,9 @@ from geo.store import IssueQuery, Store
 from geo.timestamps import to_local
 from server.auth import optional_user
 from server.deps import MAX_ID, StoreDep
-from server.errors import STATUS
+from server.errors import OPEN311_ERROR_RESPONSES, STATUS
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=OPEN311_ERROR_RESPONSES)
 
 
 def _error(exc: CcmapError) -> JSONResponse:
