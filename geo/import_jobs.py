@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from geo.importing import ImportResult, read_layer_file
-from geo.issue_import import load_category_map_data, parse_issues, read_table
+from geo.issue_import import load_category_map_data, parse_issues, read_table_file
 from geo.jobs import Progress
 from geo.kinds import Kind
 from geo.ledger import import_parsed, reroute_all
@@ -54,12 +54,13 @@ class LedgerUpload:
 
 def _read_layer(up: LayerUpload) -> ImportResult:
     """Read and validate the layer file (the one place that names the reader)."""
-    return read_layer_file(up.path, up.kind, up.coords, up.field_map)
+    return read_layer_file(up.path, up.kind, up.coords, up.field_map, limits=up.limits,
+                           filename=up.filename)
 
 
 def _read_ledger(up: LedgerUpload) -> pd.DataFrame:
     """Read the ledger table (the one place that names the reader)."""
-    return read_table(up.path.read_bytes(), up.filename)
+    return read_table_file(up.path, up.filename, up.limits)
 
 
 def import_layer(store: Store, up: LayerUpload, actor: str,

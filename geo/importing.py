@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -18,16 +17,25 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from geo.coords import SYSTEMS, convert_geometry
-from geo.errors import ImportRejected, InvalidInput, RowProblem
+from geo.errors import ImportRejected, InvalidInput, LimitExceeded, RowProblem
 from geo.features import Feature
 from geo.kinds import AREA, GEOMETRY_TYPES, LINE, POINT, Kind, test_point_categories
+from geo.userfiles import (
+    CSV,
+    LAYER_FORMATS,
+    FileLimits,
+    check_path,
+    file_format,
+    read_csv_file,
+    read_vector_file,
+    user_name,
+)
 
 FIELDS = ("name", "category", "unit", "responsible_person", "phone", "cadre")
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -55,26 +63,30 @@ class ImportResult:
 
 
 def read_layer_bytes(data: bytes, filename: str, kind: Kind, coords: str = "wgs84",
-                     field_map: dict[str, str] | None = None) -> ImportResult:
+                     field_map: dict[str, str] | None = None,
+                     limits: FileLimits | None = None) -> ImportResult:
     """read_layer_file for an upload: the bytes are written to a temporary file first."""
-    suffix = "".join(Path(filename).suffixes[-2:]) or ".bin"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+    with tempfile.TemporaryDirectory(prefix="ccmap-layer-") as tmp:
+        path = Path(tmp) / "upload.bin"  # the format comes from filename, not this name
         path.write_bytes(data)
-        return read_layer_file(path, kind, coords, field_map)
+        return read_layer_file(path, kind, coords, field_map, limits=limits, filename=filename)
 
 
 def read_layer_file(path: Path, kind: Kind, coords: str = "wgs84",
                     field_map: dict[str, str] | None = None,
-                    progress: bool = False) -> ImportResult:
-    """Read, reproject to WGS84, map fields and validate every row of a layer file."""
+                    progress: bool = False, limits: FileLimits | None = None,
+                    filename: str | None = None) -> ImportResult:
+    """Read, reproject to WGS84, map fields and validate every row of a layer file.
+
+    `filename` is the name the user gave (it picks the format and appears in messages; the
+    default is path's own name); `limits` caps features, rows, unpacked bytes and vertices."""
     if coords not in SYSTEMS:
         raise InvalidInput(f"--coords must be one of {', '.join(SYSTEMS)}")
-    if not path.exists():
-        raise InvalidInput(f"file not found: {path}")
-    frame, first_row, problems = _read_frame(path)
+    name = user_name(filename) if filename else path.name
+    frame, first_row, problems = _read_frame(path, name, limits or FileLimits())
     columns = _resolve_fields(frame, field_map or {})
     geoms = np.asarray(frame.geometry.values, dtype=object)
+    problems += _check_vertices(geoms, first_row, limits)
     problems += _check_crs_and_ranges(frame, geoms, first_row)
     if coords != "wgs84":
         ok = ~shapely.is_missing(geoms)
@@ -109,68 +121,51 @@ def read_layer_file(path: Path, kind: Kind, coords: str = "wgs84",
                                 category=values.get("category") or None, properties=props))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise ImportRejected(f"{path.name}: {len(errors)} problem(s) in "
+        raise ImportRejected(f"{name}: {len(errors)} problem(s) in "
                              f"{len({p.row for p in errors})} row(s); nothing was imported",
                              problems=problems)
     if not features:
-        raise InvalidInput(f"{path.name} contains no features")
+        raise InvalidInput(f"{name} contains no features")
     return ImportResult(features, [p for p in problems if p.severity != "error"])
 
 
-def _read_frame(path: Path) -> tuple[gpd.GeoDataFrame, int, list[RowProblem]]:
-    """The file as a GeoDataFrame, the row number of its first record, and read problems."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path)
-    if suffix not in (".geojson", ".json", ".gpkg", ".zip", ".shp"):
-        raise InvalidInput(f"unsupported file type {path.suffix or path.name!r}; use {FORMATS}")
-    source = str(path)
-    if suffix == ".zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
-        except zipfile.BadZipFile:
-            raise InvalidInput(f"{path.name} is not a valid zip archive") from None
-        if len(shps) != 1:
-            raise InvalidInput(f"{path.name} must contain exactly one .shp (found {len(shps)})")
-        source = f"zip://{path}!{shps[0]}"
-    try:
-        frame = _read_vector(source, suffix in (".zip", ".shp"))
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InvalidInput(f"cannot read {path.name}: {exc}") from None
-    return frame, 1, []
+def _read_frame(path: Path, name: str,
+                limits: FileLimits) -> tuple[gpd.GeoDataFrame, int, list[RowProblem]]:
+    """The file as a GeoDataFrame, the row number of its first record, and read problems.
 
-
-def _read_vector(source: str, shapefile: bool) -> gpd.GeoDataFrame:
-    """Read with pyogrio; a Shapefile without .cpg is tried as UTF-8, then GB18030 (GBK)."""
-    if not shapefile:
-        return gpd.read_file(source, engine="pyogrio")
-    last: Exception | None = None
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            frame = gpd.read_file(source, engine="pyogrio", encoding=encoding)
-            return frame
-        except (UnicodeDecodeError, pyogrio.errors.DataSourceError) as exc:
-            last = exc
-    raise InvalidInput(f"cannot decode text in {source}: {last}")
-
-
-def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, int, list[RowProblem]]:
-    raw = path.read_bytes()
-    for encoding in ENCODINGS:
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+    geo.userfiles picks the reader from the name's extension and checks the content first."""
+    fmt = file_format(name, LAYER_FORMATS, FORMATS)
+    check_path(path, name)
+    if fmt == CSV:
+        frame, first_row, problems = _read_csv(path, name, limits)
     else:
-        raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030/GBK text")
-    from io import StringIO
+        frame, first_row, problems = read_vector_file(path, name, fmt, limits), 1, []
+    if limits.max_features is not None and len(frame) > limits.max_features:
+        setting = limits.setting("MAX_LAYER_FEATURES")
+        raise LimitExceeded(f"{name} has {len(frame)} features; the limit is "
+                            f"{limits.max_features} ({setting})", limit=limits.max_features,
+                            setting=setting)
+    return frame, first_row, problems
 
-    try:
-        df = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InvalidInput(f"cannot parse {path.name} as CSV: {exc}") from None
+
+def _check_vertices(geoms: np.ndarray, first_row: int,
+                    limits: FileLimits | None) -> list[RowProblem]:
+    """Rows whose geometry has more vertices than allowed; those geometries are dropped."""
+    if limits is None or limits.max_vertices is None or not len(geoms):
+        return []
+    counts = shapely.get_num_coordinates(geoms)
+    over = np.flatnonzero(counts > limits.max_vertices)
+    setting = limits.setting("MAX_GEOMETRY_VERTICES")
+    problems = [RowProblem(first_row + int(i), f"geometry has {int(counts[i])} vertices; the "
+                           f"limit is {limits.max_vertices} ({setting})", "geometry",
+                           hint="simplify or split it") for i in over]
+    geoms[over] = None  # reported; not reprojected or validated
+    return problems
+
+
+def _read_csv(path: Path, name: str,
+              limits: FileLimits) -> tuple[gpd.GeoDataFrame, int, list[RowProblem]]:
+    df = read_csv_file(path, name, limits)
     lower = {c.strip().lower(): c for c in df.columns}
     wkt_col = next((lower[c] for c in WKT_COLUMNS if c in lower), None)
     lon_col = next((lower[c] for c in LON_COLUMNS if c in lower), None)
@@ -197,7 +192,7 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, int, list[RowProblem]]:
                 geoms.append(shapely.Point(x, y))
         used = [lon_col, lat_col]
     else:
-        raise InvalidInput(f"{path.name} has no coordinate columns: need lon/lat "
+        raise InvalidInput(f"{name} has no coordinate columns: need lon/lat "
                            f"({'/'.join(LON_COLUMNS)} and {'/'.join(LAT_COLUMNS)}) or WKT "
                            f"({'/'.join(WKT_COLUMNS)}); columns are {', '.join(df.columns)}")
     frame = gpd.GeoDataFrame(df.drop(columns=used), geometry=geoms, crs=None)

@@ -11,8 +11,8 @@ Rows whose external_id is already stored are skipped, so re-importing a file is 
 
 from __future__ import annotations
 
-import io
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +27,16 @@ from geo.features import Issue
 from geo.kinds import issue_categories
 from geo.ledger import sources
 from geo.lifecycle import deadline_for, statuses
+from geo.userfiles import (
+    CSV,
+    TABLE_FORMATS,
+    FileLimits,
+    check_path,
+    file_format,
+    read_csv_file,
+    read_xlsx_file,
+    user_name,
+)
 
 FIELDS = ("external_id", "category", "description", "lon", "lat", "address", "reported_at",
           "closed_at", "status", "source", "reporter")
@@ -108,29 +118,23 @@ def load_category_map_data(text: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in mapping.items()}
 
 
-def read_table(data: bytes, filename: str) -> pd.DataFrame:
+def read_table(data: bytes, filename: str, limits: FileLimits | None = None) -> pd.DataFrame:
     """A CSV (UTF-8 or GB18030) or .xlsx sheet as a DataFrame of strings."""
-    suffix = Path(filename).suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
-        elif suffix == ".csv":
-            for encoding in ("utf-8-sig", "gb18030"):
-                try:
-                    text = data.decode(encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            else:
-                raise InvalidInput(f"{filename} is neither UTF-8 nor GB18030/GBK text")
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        else:
-            raise InvalidInput(f"unsupported file type {suffix!r}: use .csv or .xlsx")
-    except (ValueError, pd.errors.ParserError, KeyError, OSError) as exc:
-        if isinstance(exc, InvalidInput):
-            raise
-        raise InvalidInput(f"cannot read {filename}: {exc}") from None
-    return frame.fillna("")
+    with tempfile.TemporaryDirectory(prefix="ccmap-table-") as tmp:
+        path = Path(tmp) / "upload.bin"  # the format comes from filename, not this name
+        path.write_bytes(data)
+        return read_table_file(path, filename, limits)
+
+
+def read_table_file(path: Path, filename: str,
+                    limits: FileLimits | None = None) -> pd.DataFrame:
+    """read_table for a file on disk; `filename` (the user's name for it) picks the reader."""
+    name = user_name(filename)
+    fmt = file_format(filename, TABLE_FORMATS, ".csv or .xlsx")
+    check_path(path, name)
+    limits = limits or FileLimits()
+    reader = read_csv_file if fmt == CSV else read_xlsx_file
+    return reader(path, name, limits).fillna("")
 
 
 def parse_issues(frame: pd.DataFrame, field_map: dict[str, str] | None = None,

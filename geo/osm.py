@@ -31,9 +31,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, LimitExceeded
 from geo.features import Feature
 from geo.kinds import Kind, test_point_categories
+from geo.userfiles import FileLimits, check_path, osm_file, user_name
 
 STREET_CLASSES: dict[str, str] = {
     "motorway": "高速公路",
@@ -116,20 +117,40 @@ def poi_category(tags: Tags) -> str | None:
     return next((cat for cat, rule in POI_RULES if rule(tags)), None)
 
 
-def read_osm(path: Path, progress: bool = False) -> OsmResult:
-    """Read streets, alleys, markets and candidate test points from an .osm or .osm.pbf file."""
+def read_osm(path: Path, progress: bool = False, limits: FileLimits | None = None,
+             filename: str | None = None) -> OsmResult:
+    """Read streets, alleys, markets and candidate test points from an .osm or .osm.pbf file.
+
+    `filename` (default: path's name) picks XML or PBF; the content is checked to be that
+    first. `limits` caps the features produced and the vertices of each geometry."""
+    name = user_name(filename) if filename else path.name
     if not path.exists():
         raise InvalidInput(f"OSM file not found: {path}")
+    check_path(path, name)
+    source = osm_file(path, name)
+    limits = limits or FileLimits()
     labels = test_point_categories()
     wkb = osmium.geom.WKBFactory()
     result = OsmResult()
 
     def geom(make: Callable[[Any], str], obj: Any) -> BaseGeometry | None:
         try:
-            return shapely.from_wkb(make(obj))
+            shape = shapely.from_wkb(make(obj))
         except (osmium.InvalidLocationError, RuntimeError, shapely.errors.GEOSException):
             result.skipped += 1
             return None
+        if limits.max_vertices is not None and \
+                shapely.get_num_coordinates(shape) > limits.max_vertices:
+            setting = limits.setting("MAX_GEOMETRY_VERTICES")
+            raise LimitExceeded(f"{name}: OSM object {obj.id} has more than "
+                                f"{limits.max_vertices} vertices ({setting})",
+                                limit=limits.max_vertices, setting=setting)
+        if limits.max_features is not None and len(result.features) >= limits.max_features:
+            setting = limits.setting("MAX_LAYER_FEATURES")
+            raise LimitExceeded(f"{name} gives more than {limits.max_features} features; "
+                                f"the limit is {setting}", limit=limits.max_features,
+                                setting=setting)
+        return shape
 
     def add_poi(tags: Tags, point: BaseGeometry, osm_ref: str) -> None:
         category = poi_category(tags)
@@ -149,7 +170,7 @@ def read_osm(path: Path, progress: bool = False) -> OsmResult:
         add_poi(tags, shape.point_on_surface(), ref)
 
     try:
-        processor = osmium.FileProcessor(str(path)).with_locations().with_areas()
+        processor = osmium.FileProcessor(source).with_locations().with_areas()
         objects: Iterable[Any] = processor
         if progress:
             objects = tqdm(objects, desc="OSM", unit=" obj")
@@ -171,7 +192,7 @@ def read_osm(path: Path, progress: bool = False) -> OsmResult:
                 add_place(tags, geom(wkb.create_multipolygon, obj),
                           f"{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}")
     except RuntimeError as exc:
-        raise InvalidInput(f"{path.name} is not a readable OSM XML/PBF file: {exc}") from None
+        raise InvalidInput(f"{name} is not a readable OSM XML/PBF file: {exc}") from None
     return result
 
 

@@ -66,7 +66,8 @@ class Settings(BaseSettings):
             return FileLimits(max_unpacked_bytes=int(self.cli_max_unpacked_mb * 1e6),
                               max_rows=self.cli_max_import_rows,
                               max_features=self.cli_max_layer_features,
-                              max_vertices=self.max_geometry_vertices)
+                              max_vertices=self.max_geometry_vertices,
+                              setting_prefix="CCMAP_CLI_")
         return FileLimits(max_unpacked_bytes=int(self.max_unpacked_mb * 1e6),
                           max_rows=self.max_import_rows, max_features=self.max_layer_features,
                           max_vertices=self.max_geometry_vertices)
