@@ -9,6 +9,7 @@ GET /api/jobs/{id}. Nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -24,6 +25,9 @@ log = logging.getLogger("ccmap.jobs")
 T = TypeVar("T")
 PROGRESS_INTERVAL = 0.5  # seconds between two progress writes
 STATES = ("queued", "running", "done", "failed")
+_GC_LOCK = threading.Lock()
+_gc_jobs = 0
+_gc_was_enabled = True
 
 
 class Progress(Protocol):
@@ -123,17 +127,35 @@ class JobPool:
             raise
 
         def task() -> None:
+            self._gc_pause(+1)
             try:
                 run_job(self.store, job_id, work)
             finally:
                 with self._lock:
                     self._queued.pop(job_id, None)
+                self._gc_pause(-1)
                 if cleanup:
                     cleanup()
 
         with self._lock:
             self._queued[job_id] = (self.executor.submit(task), cleanup)
         return job_id
+
+    def _gc_pause(self, step: int) -> None:
+        """The cyclic collector pauses while jobs run, and runs again when the last ends.
+
+        An import builds millions of objects; each full collection walks them all holding the
+        GIL (0.3-1 s), which stalls every request of the process. Reference counting still
+        frees nearly everything a job drops; cycles wait for the job's end.
+        """
+        global _gc_jobs, _gc_was_enabled
+        with _GC_LOCK:  # the collector is per process, so is the count (all pools)
+            _gc_jobs += step
+            if _gc_jobs == 1 and step > 0:
+                _gc_was_enabled = gc.isenabled()
+                gc.disable()
+            elif _gc_jobs == 0 and _gc_was_enabled:
+                gc.enable()
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run fn(*args) in the pool (for heavy work a request waits for)."""

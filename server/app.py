@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gc.freeze()  # start-up objects (modules, the app) are never garbage: stop re-scanning
         yield
         jobs.shutdown()  # queued jobs are marked failed; running ones finish first
         if own_store:
