@@ -96,7 +96,7 @@ def check_geometry(doc: Any, max_vertices: int) -> None:
                                   f"have at least 4 positions; got {len(ring)}")
 
 
-def check_shape(geom: shapely.Geometry, max_vertices: int) -> None:
+def check_shape(geom: BaseGeometry, max_vertices: int) -> None:
     """check_geometry for a shapely geometry (e.g. a stored version about to be restored)."""
     check_geometry(mapping(geom), max_vertices)
 

@@ -36,7 +36,7 @@ def reencode(data: bytes, max_pixels: int, quality: int = 88) -> CleanPhoto:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=DECODERS)
+            img: Image.Image = Image.open(io.BytesIO(data), formats=DECODERS)
             width, height = img.size
             if width * height > max_pixels:
                 raise LimitExceeded(f"photo is {width}×{height} = {width * height:,} pixels, "

@@ -139,7 +139,7 @@ def test_photos_are_checked(client: TestClient, zones: list[int]) -> None:
     r = client.post(f"/api/issues/{iid}/photos", files={"file": ("x.png", PNG, "image/png")})
     assert r.status_code == 201
     served = client.get(r.json()["url"])
-    assert served.headers["content-type"] == "image/png"  # re-encoded: see test_security
+    assert served.headers["content-type"] == "image/jpeg"  # re-encoded (no alpha): JPEG
     assert served.headers["x-content-type-options"] == "nosniff"
     r = client.post(f"/api/issues/{iid}/photos",
                     files={"file": ("x.png", b"<svg onload=alert(1)>", "image/png")})

@@ -260,7 +260,7 @@ def test_photo_pixel_and_size_limits(store: Store, city: list[int]) -> None:
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_in_json_bodies_are_422(client: TestClient, store: Store,
                                                  city: list[int], token: str) -> None:
-    body = '{"category": "illegal_ads", "lon": %s, "lat": 31.225}' % token
+    body = '{"category": "illegal_ads", "lon": ' + token + ', "lat": 31.225}'
     r = client.post("/api/issues", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422 and token.lstrip("-") in r.json()["detail"]
     zone = json.dumps(_zone({"type": "Polygon", "coordinates": [SQUARE]})).replace(
