@@ -13,6 +13,57 @@
     return window.ccmap.api(method, url, body, isForm);
   }
 
+  function num(n) { return Number(n || 0).toLocaleString("zh-CN"); }
+
+  function rowText(e) { return "第" + e.row + "行 " + (e.column || "") + "：" + e.reason; }
+
+  /* Poll a job (GET /api/jobs/{id}) until it is done or failed; onProgress sees each state. */
+  function followJob(url, onProgress) {
+    return new Promise(function (resolve, reject) {
+      function poll() {
+        window.ccmap.api("GET", url).then(function (job) {
+          onProgress(job);
+          if (job.state === "done") { resolve(job); return; }
+          if (job.state === "failed") {
+            var err = new Error(job.message || "导入失败");
+            err.problems = (job.result && (job.result.problems || job.result.row_errors)) || [];
+            reject(err);
+            return;
+          }
+          window.setTimeout(poll, 500);
+        }).catch(reject);
+      }
+      poll();
+    });
+  }
+
+  /* A progress bar with a line of text and the row problems under the import button. */
+  function importProgress(anchor) {
+    var box = anchor.parentNode.querySelector(".ccmap-import-progress");
+    if (!box) {
+      box = el("div", null, "ccmap-import-progress");
+      box.appendChild(el("progress"));
+      box.appendChild(el("div", null, "ccmap-import-status"));
+      box.appendChild(el("ul", null, "ccmap-import-errors"));
+      anchor.parentNode.insertBefore(box, anchor.nextSibling);
+    }
+    var bar = box.querySelector("progress");
+    var text = box.querySelector(".ccmap-import-status");
+    var list = box.querySelector(".ccmap-import-errors");
+    list.textContent = "";
+    return {
+      update: function (message, fraction) {
+        text.textContent = message;
+        if (fraction === null) { bar.removeAttribute("value"); } else { bar.value = fraction; }
+      },
+      problems: function (rows) {
+        list.textContent = "";
+        rows.slice(0, 20).forEach(function (e) { list.appendChild(el("li", rowText(e))); });
+        if (rows.length > 20) { list.appendChild(el("li", "…共 " + num(rows.length) + " 处")); }
+      }
+    };
+  }
+
   function select(name, options, allLabel) {
     var s = el("select");
     s.name = name;
@@ -300,15 +351,32 @@
           if (!file.files.length) { return; }
           var fd = new FormData();
           fd.append("file", file.files[0]);
-          api(state, "POST", "/api/issues/import", fd, true).then(function (r) {
-            var first = r.row_errors.slice(0, 3).map(function (e) {
-              return "第" + e.row + "行 " + (e.column || "") + "：" + e.reason;
-            }).join("；");
+          file.disabled = true;
+          var shown = importProgress(imp);
+          shown.update("上传中…", null);
+          api(state, "POST", "/api/issues/import", fd, true).then(function (accepted) {
+            return followJob(accepted.status_url, function (job) {
+              shown.update(job.total === null ? "导入中…" :
+                           "导入中 " + num(job.done) + " / " + num(job.total) + " 行",
+                           job.total ? job.done / job.total : null);
+            });
+          }).then(function (job) {
+            var r = job.result;
+            shown.update("导入完成：导入 " + num(r.imported) + " 条，跳过已导入 " +
+                         num(r.skipped) + " 条，错误 " + num(r.errors) + " 行", 1);
+            shown.problems(r.row_errors);
+            var first = r.row_errors.slice(0, 3).map(rowText).join("；");
             toast("导入 " + r.imported + " 条，跳过已导入 " + r.skipped + " 条，错误 " +
                   r.errors + " 行" + (first ? "（" + first + "）" : ""));
-            file.value = "";
             state.load("issues");
-          }).catch(function (err) { toast("导入失败：" + err.message); });
+          }).catch(function (err) {
+            shown.update("导入失败：" + err.message, null);
+            shown.problems(err.problems || []);
+            toast("导入失败：" + err.message);
+          }).then(function () {
+            file.value = "";
+            file.disabled = false;
+          });
         });
       }
       box.addEventListener("change", function (ev) {

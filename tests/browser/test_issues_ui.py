@@ -129,3 +129,32 @@ def test_community_filter_limits_the_issue_layer(page: Any, live_server: str) ->
     with _api(live_server, "viewer") as api:
         total = api.get("/api/issues", params={"community": "豫园社区", "page_size": 1}).json()
     assert page.evaluate("window.ccmap.state.counts.issues") == total["total"] > 0
+
+
+def test_ledger_import_shows_job_progress_and_completion(page: Any, live_server: str,
+                                                         tmp_path: Any) -> None:
+    """The import runs as a job: the page follows it to 导入完成 and lists the bad rows."""
+    rows = [f"JOB-{i},乱堆乱放,121.47{i % 10},31.231,2026/11/20 08:30" for i in range(3000)]
+    rows[10] = "JOB-10,乱堆乱放,121.471,31.231,不是日期"
+    ledger = tmp_path / "大台账.csv"
+    ledger.write_text("编号,问题类型,经度,纬度,上报时间\n" + "\n".join(rows) + "\n",
+                      encoding="utf-8")
+    login(page, live_server, "inspector")
+    page.set_input_files(".ccmap-import input[type=file]", str(ledger))
+    status = page.locator(".ccmap-import-status")
+    status.filter(has_text="导入完成").wait_for(timeout=60_000)
+    assert "导入 2,999 条" in status.inner_text() and "错误 1 行" in status.inner_text()
+    assert page.locator(".ccmap-import-errors li").all_inner_texts() == [
+        "第12行 上报时间：unparsable date"]
+    assert page.eval_on_selector(".ccmap-import-progress progress", "p => p.value") == 1
+
+
+def test_failed_ledger_import_says_why_on_the_page(page: Any, live_server: str,
+                                                   tmp_path: Any) -> None:
+    ledger = tmp_path / "坏台账.xlsx"
+    ledger.write_bytes(b"this is not a spreadsheet")
+    login(page, live_server, "inspector")
+    page.set_input_files(".ccmap-import input[type=file]", str(ledger))
+    status = page.locator(".ccmap-import-status")
+    status.filter(has_text="导入失败").wait_for(timeout=60_000)
+    assert page.locator(".ccmap-import input[type=file]").is_enabled()
