@@ -16,7 +16,7 @@ from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
 from server.auth import Analyst, Reader
 from server.deps import LocalDateTime, StoreDep
-from server.downloads import table_download
+from server.downloads import download_responses, table_download
 from server.routes.issues import issue_query
 
 router = APIRouter(tags=["views"])
@@ -80,7 +80,8 @@ def dashboard_figures(user: Reader, store: StoreDep, period: str | None = None) 
     return dashboard(store, period, scope_unit=user.scope_unit)
 
 
-@router.get("/api/ranking", response_model=None)
+@router.get("/api/ranking", response_model=None,
+            responses=download_responses("json", "csv", "xlsx"))
 def rank(
     user: Reader,
     store: StoreDep,
