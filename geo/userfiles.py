@@ -283,8 +283,26 @@ def staged(path: Path, as_name: str) -> Iterator[Path]:
         yield target
 
 
+# a "crs" member name in any letter case, letters possibly \u-escaped (JSON allows that)
+_CRS_KEY = re.compile(rb'"(?:c|\\u00[46]3)(?:r|\\u00[57]2)(?:s|\\u00[57]3)"', re.IGNORECASE)
+
+
+def _has_crs_member(path: Path) -> bool:
+    """Whether a JSON file may have a crs member anywhere (a cheap scan of the bytes)."""
+    tail = b""
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            if _CRS_KEY.search(tail + chunk):
+                return True
+            tail = chunk[-24:]
+    return False
+
+
 def check_geojson(path: Path, name: str) -> None:
-    """GeoJSON: a JSON object of a GeoJSON type, with no crs that GDAL would fetch."""
+    """GeoJSON: a JSON object of a GeoJSON type, with no crs that GDAL would fetch.
+
+    Only a file that may hold crs members is parsed whole (streamed); otherwise the top-level
+    type is read and GDAL, forced to its GeoJSON driver, parses the rest."""
     head = _head(path)
     if not _significant(head).startswith(b"{"):
         if not _significant(head):
@@ -293,30 +311,45 @@ def check_geojson(path: Path, name: str) -> None:
     if b"gdal_streamed_alg" in head.lower():
         raise _disguised(name, "GeoJSON", head)
     scan_markers(path, name)
-    top_type: str | None = None
-    crs: dict[str, list[tuple[str, Any]]] = {}
     try:
         with path.open("rb") as f:
-            for prefix, event, value in ijson.parse(f, use_float=True):
-                if event == "map_key" and str(value).lower() == "crs":
-                    segments = prefix.lower().split(".") if prefix else []
-                    if "properties" not in segments:  # a property named crs means nothing
-                        crs.setdefault(f"{prefix}.{value}" if prefix else str(value), [])
-                    continue
-                if prefix == "type" and event == "string" and top_type is None:
-                    top_type = str(value)
-                owner = next((c for c in crs if prefix == c or prefix.startswith(c + ".")),
-                             None)
-                if owner is not None and event not in ("start_map", "end_map", "map_key",
-                                                       "start_array", "end_array"):
-                    crs[owner].append((prefix[len(owner):].lower(), value))
+            if _has_crs_member(path):
+                top_type, crs = _walk_geojson(f)
+            else:
+                top_type, crs = next(ijson.items(f, "type"), None), {}
     except (ijson.JSONError, ValueError) as exc:
         raise InvalidInput(f"cannot read {name}: not valid JSON ({exc})") from None
-    if top_type is None or top_type.lower() not in _GEOJSON_TYPES:
+    if not isinstance(top_type, str) or top_type.lower() not in _GEOJSON_TYPES:
         raise UnsafeFile(f"{name} is not GeoJSON: its \"type\" is {top_type!r}, not "
                          "FeatureCollection, Feature or a geometry")
     for where, values in crs.items():
         _check_crs(name, where, values)
+
+
+def _walk_geojson(f: IO[bytes]) -> tuple[Any, dict[str, list[tuple[str, Any]]]]:
+    """The top-level type and every crs member (outside feature properties) with its values."""
+    top_type: Any = None
+    crs: dict[str, list[tuple[str, Any]]] = {}
+    owner: str | None = None  # the crs member being read, and how deep in it we are
+    depth = 0
+    for prefix, event, value in ijson.parse(f, use_float=True):
+        if owner is not None:
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            elif event != "map_key":
+                crs[owner].append((prefix[len(owner):].lower(), value))
+            if depth == 0:
+                owner = None
+            continue
+        if event == "map_key" and str(value).lower() == "crs":
+            if "properties" not in prefix.lower().split("."):  # a property named crs is data
+                owner = f"{prefix}.{value}" if prefix else str(value)
+                crs.setdefault(owner, [])
+        elif prefix == "type" and event == "string" and top_type is None:
+            top_type = value
+    return top_type, crs
 
 
 def _check_crs(name: str, where: str, values: list[tuple[str, Any]]) -> None:
