@@ -222,3 +222,43 @@ def test_progress_is_written_at_most_every_interval(store: Store) -> None:
     now[0] += 0.4
     progress(60)
     assert (store.job(job_id)["done"], store.job(job_id)["total"]) == (60, 100)
+
+
+def test_heavy_exports_run_at_most_worker_threads_at_once(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.routes.exports
+
+    inside, most = [0], [0]
+    lock, entered, release = threading.Lock(), threading.Event(), threading.Event()
+
+    def slow_export(_store: Store, out: Path, **_: Any) -> None:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        entered.set()
+        release.wait(30)
+        out.write_text("{}")
+        with lock:
+            inside[0] -= 1
+
+    monkeypatch.setattr(server.routes.exports, "export_data", slow_export)
+    settings = Settings(database_url=store.url, basemap="none", worker_threads=1)
+    add_user(store, "admin1", "admin")
+    answers: list[int] = []
+    with TestClient(create_app(settings, store=store)) as c:
+        c.headers.update(bearer(c, "admin1"))
+
+        def download() -> None:
+            answers.append(c.get("/api/export/data", params={"format": "geojson"}).status_code)
+
+        threads = [threading.Thread(target=download) for _ in range(3)]
+        for t in threads:
+            t.start()
+        assert entered.wait(30)
+        for _ in range(3):  # the others wait for a slot without blocking the event loop
+            assert c.get("/api/health").status_code == 200
+        assert inside[0] == 1
+        release.set()
+        for t in threads:
+            t.join(60)
+    assert answers == [200, 200, 200] and most[0] == 1

@@ -16,8 +16,9 @@ from server.auth import Analyst
 from server.deps import SettingsDep, StoreDep
 from server.downloads import download_responses, file_download
 from server.routes.issues import issue_query
+from server.workers import HeavyWork
 
-router = APIRouter(tags=["exports"])
+router = APIRouter(tags=["exports"], dependencies=[HeavyWork])  # every export is heavy
 
 
 @router.get("/api/export/map", response_model=None,

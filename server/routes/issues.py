@@ -30,7 +30,7 @@ from server.deps import DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.downloads import table_download
 from server.settings import Settings
 from server.uploads import receive_upload, upload_limit
-from server.workers import accepted, job_pool
+from server.workers import HeavyWork, accepted, job_pool
 
 router = APIRouter(tags=["issues"])
 PHOTO_MEDIA = {"image/jpeg": "jpg", "image/png": "png"}  # what photos are served as
@@ -171,7 +171,7 @@ def list_issues(query: QueryDep, user: Reader, store: StoreDep) -> dict[str, Any
             "page_size": query.limit, "items": [issue_public(i, None, now) for i in rows]}
 
 
-@router.get("/api/issues/export", response_model=None)
+@router.get("/api/issues/export", response_model=None, dependencies=[HeavyWork])
 def export_issues(query: QueryDep, store: StoreDep,
                   format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
     """The filtered ledger as CSV or .xlsx with Chinese headers."""

@@ -21,6 +21,8 @@ from geo.timestamps import to_local
 from server.auth import optional_user
 from server.deps import MAX_ID, StoreDep
 from server.errors import OPEN311_ERROR_RESPONSES, STATUS
+from server.paging import Page, check_limit, link_headers
+from server.workers import in_pool
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=OPEN311_ERROR_RESPONSES)
 
@@ -107,7 +109,7 @@ async def post_request(request: Request, store: StoreDep) -> JSONResponse:
     try:
         user = _user(request, store, form.get("api_key"))
         require(user, "issues:write")
-        intake = create_issues(store, [parse_request(form)], actor=user.actor)
+        intake = await in_pool(request, create_issues, store, [parse_request(form)], user.actor)
     except CcmapError as exc:
         return _error(exc)
     return JSONResponse([{"service_request_id": str(intake.ids[0]),

@@ -25,6 +25,7 @@ from server.auth import Analyst, Inspector, Planner
 from server.deps import DbInt, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import file_download, table_download
 from server.routes.issues import photo_filename, read_photo
+from server.workers import HeavyWork, in_pool
 
 router = APIRouter(tags=["planning"])
 
@@ -64,7 +65,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
             "unscheduled": len(row["plan"]["unscheduled"])}
 
 
-@router.get("/api/plan/sample", response_model=None)
+@router.get("/api/plan/sample", response_model=None, dependencies=[HeavyWork])
 def plan_sample(_: Analyst, store: StoreDep, seed: int, risk: bool = False,
                 exclude_days: Annotated[int, Query(ge=0, le=3650)] = 0,
                 revisit: bool = True,
@@ -78,7 +79,7 @@ def plan_sample(_: Analyst, store: StoreDep, seed: int, risk: bool = False,
     return table_download(stop_rows(doc["points"]), format, f"sample-seed{seed}")
 
 
-@router.post("/api/plan/rounds", status_code=201)
+@router.post("/api/plan/rounds", status_code=201, dependencies=[HeavyWork])
 def new_round(body: RoundCreate, user: Planner, store: StoreDep) -> dict[str, Any]:
     """Draw a sample, split it into balanced teams routed on the streets, and store it."""
     if body.start:
@@ -124,7 +125,7 @@ def round_layer(round_id: Id, _: Analyst, store: StoreDep,
     return Response(json.dumps(doc, ensure_ascii=False), media_type=MEDIA_TYPE)
 
 
-@router.get("/api/plan/rounds/{round_id}/sheet", response_model=None)
+@router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, dependencies=[HeavyWork])
 def route_sheet(round_id: Id, _: Analyst, store: StoreDep,
                 team: Annotated[int | None, Query(ge=1)] = None,
                 format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
@@ -175,13 +176,18 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
     if set(photos) - failed:
         raise InvalidInput("photos are kept for failed items only: "
                            + ", ".join(sorted(set(photos) - failed)))
-    doc = record_inspection(store, body.feature_id, body.results,
-                            body.inspector or user.display_name or user.username,
-                            actor=user.actor, round_id=body.round_id, source=body.source)
-    for item in doc["items"]:
-        if item["code"] in photos and item["issue_id"]:
-            name, data, media = photos[item["code"]]
-            store.add_photo(item["issue_id"], "before", name, media, data, user.actor)
+
+    def save() -> dict[str, Any]:  # routing the failed items is heavy: in the worker pool
+        doc = record_inspection(store, body.feature_id, body.results,
+                                body.inspector or user.display_name or user.username,
+                                actor=user.actor, round_id=body.round_id, source=body.source)
+        for item in doc["items"]:
+            if item["code"] in photos and item["issue_id"]:
+                name, data, media = photos[item["code"]]
+                store.add_photo(item["issue_id"], "before", name, media, data, user.actor)
+        return doc
+
+    doc = await in_pool(request, save)
     return {**doc, "photos": sorted(photos)}
 
 
@@ -205,7 +211,7 @@ def score_rates(_: Analyst, store: StoreDep,
     return {"level": level, "period": label, "rows": scores(store, level, start, end)}
 
 
-@router.get("/api/plan/posts")
+@router.get("/api/plan/posts", dependencies=[HeavyWork])
 def post_sites(
     _: Analyst,
     store: StoreDep,
