@@ -39,7 +39,7 @@ def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | Non
     if issues_query is None and bbox is None:
         issues = store.issues()
     else:
-        query = replace(issues_query or IssueQuery(), bbox=bbox, offset=0, limit=10_000_000,
+        query = replace(issues_query or IssueQuery(), bbox=bbox, offset=0, limit=None,
                         sort="id")
         issues, _ = store.query_issues(query)
     layers = list(kinds) if kinds is not None else list(Kind)

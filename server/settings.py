@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     cli_max_import_rows: int = 20_000_000
     cli_max_layer_features: int = 5_000_000
     cli_max_unpacked_mb: float = 20_000.0
-    layer_limit: int = 20000
+    # list and GeoJSON answers come in pages (limit/offset, numberMatched, a next link):
+    # page_size when the caller gives no limit; a limit over max_page is refused (422)
+    page_size: int = 1000
+    max_page: int = 10_000
     static_dir: Path = ROOT / "static"
     title: str = "创城点位地图"
     # zones: the part outside the jurisdiction is clipped or the save refused; overlap with a

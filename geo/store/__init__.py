@@ -49,7 +49,7 @@ class IssueQuery:
     scope_unit: str | None = None
     sort: str = "-reported_at"
     offset: int = 0
-    limit: int = 50
+    limit: int | None = 50  # None: every match (exports, analyses), never a route's page
     now: datetime = field(default_factory=datetime.now)
 
 
@@ -70,8 +70,15 @@ class Store(Protocol):
 
     def features(self, kind: Kind, bbox: BBox | None = None, limit: int | None = None,
                  where: dict[str, Any] | None = None,
-                 scope_unit: str | None = None) -> list[Feature]:
-        """Features of one kind, optionally inside bbox and matching property values."""
+                 scope_unit: str | None = None, offset: int = 0) -> list[Feature]:
+        """Features of one kind by id, optionally inside bbox and matching property values
+        (offset/limit page them; limit None: all)."""
+        ...
+
+    def count_features(self, kind: Kind, bbox: BBox | None = None,
+                       where: dict[str, Any] | None = None,
+                       scope_unit: str | None = None) -> int:
+        """How many features `features` would return without a limit (counted in SQL)."""
         ...
 
     def feature(self, feature_id: int, scope_unit: str | None = None) -> Feature:
@@ -289,8 +296,13 @@ class Store(Protocol):
 
     def audit_log(self, actor: str | None = None, object_type: str | None = None,
                   since: datetime | None = None, until: datetime | None = None,
-                  limit: int = 1000) -> list[dict[str, Any]]:
-        """Audit rows, newest first."""
+                  limit: int | None = 1000, offset: int = 0) -> list[dict[str, Any]]:
+        """Audit rows, newest first (offset/limit page them; limit None: all)."""
+        ...
+
+    def audit_count(self, actor: str | None = None, object_type: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many audit rows match the filters of audit_log."""
         ...
 
     # jobs (uploads and imports running in the worker pool; any process can read them)

@@ -117,22 +117,41 @@ class SqlStore:
         limit: int | None = None,
         where: dict[str, Any] | None = None,
         scope_unit: str | None = None,
+        offset: int = 0,
     ) -> list[Feature]:
-        """Features of one kind, filtered by bbox, property values and a unit user's scope."""
-        q = select(features_t).where(features_t.c.kind == kind.value).order_by(features_t.c.id)
-        if scope_unit is not None:
-            q = q.where(_feature_scope(scope_unit))
-        if bbox is not None:
-            q = q.where(self._bbox_clause(bbox))
-        for key, value in (where or {}).items():
-            if key in ("name", "category"):
-                q = q.where(features_t.c[key] == value)
-            else:
-                q = q.where(features_t.c.properties[key].as_string() == str(value))
+        """Features of one kind, filtered by bbox, property values and a unit user's scope,
+        by id (offset/limit page them; limit None: all)."""
+        conds = self._feature_conditions(kind, bbox, where, scope_unit)
+        q = select(features_t).where(*conds).order_by(features_t.c.id)
+        if offset:
+            q = q.offset(offset)
         if limit is not None:
             q = q.limit(limit)
         with self.engine.connect() as conn:
             return [_feature_from_row(r) for r in conn.execute(q)]
+
+    def count_features(self, kind: Kind, bbox: BBox | None = None,
+                       where: dict[str, Any] | None = None,
+                       scope_unit: str | None = None) -> int:
+        """How many features `features` would return without a limit (counted in SQL)."""
+        conds = self._feature_conditions(kind, bbox, where, scope_unit)
+        q = select(func.count()).select_from(features_t).where(*conds)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def _feature_conditions(self, kind: Kind, bbox: BBox | None, where: dict[str, Any] | None,
+                            scope_unit: str | None) -> list[ColumnElement[bool]]:
+        conds = [features_t.c.kind == kind.value]
+        if scope_unit is not None:
+            conds.append(_feature_scope(scope_unit))
+        if bbox is not None:
+            conds.append(self._bbox_clause(bbox))
+        for key, value in (where or {}).items():
+            if key in ("name", "category"):
+                conds.append(features_t.c[key] == value)
+            else:
+                conds.append(features_t.c.properties[key].as_string() == str(value))
+        return conds
 
     def feature(self, feature_id: int, scope_unit: str | None = None) -> Feature:
         """One feature by id (NotFound also when it is outside the scope)."""
@@ -276,7 +295,8 @@ class SqlStore:
         column = c[query.sort.lstrip("-")]
         order = column.desc() if query.sort.startswith("-") else column.asc()
         q = select(issues_t).where(*conds).order_by(order, c.id).offset(query.offset)
-        q = q.limit(query.limit)
+        if query.limit is not None:
+            q = q.limit(query.limit)
         with self.engine.connect() as conn:
             rows = [_issue(r) for r in conn.execute(q)]
             total = int(conn.execute(select(func.count()).select_from(issues_t)
@@ -765,20 +785,22 @@ class SqlStore:
 
     def audit_log(self, actor: str | None = None, object_type: str | None = None,
                   since: datetime | None = None, until: datetime | None = None,
-                  limit: int = 1000) -> list[dict[str, Any]]:
-        """Audit rows, newest first, filtered."""
-        c = audit_t.c
-        q = select(audit_t).order_by(c.id.desc()).limit(limit)
-        if actor:
-            q = q.where(c.actor == actor)
-        if object_type:
-            q = q.where(c.object_type == object_type)
-        if since:
-            q = q.where(c.at >= since)
-        if until:
-            q = q.where(c.at < until)
+                  limit: int | None = 1000, offset: int = 0) -> list[dict[str, Any]]:
+        """Audit rows, newest first, filtered (offset/limit page them; limit None: all)."""
+        conds = _audit_conditions(actor, object_type, since, until)
+        q = select(audit_t).where(*conds).order_by(audit_t.c.id.desc()).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def audit_count(self, actor: str | None = None, object_type: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many audit rows match the filters of audit_log (counted in SQL)."""
+        q = select(func.count()).select_from(audit_t).where(
+            *_audit_conditions(actor, object_type, since, until))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -807,6 +829,21 @@ def _audit(conn: Connection, actor: str, action: str, object_type: str,
     conn.execute(insert(audit_t).values(at=datetime.now(), actor=actor, action=action,
                                         object_type=object_type, object_id=object_id,
                                         diff=diff))
+
+
+def _audit_conditions(actor: str | None, object_type: str | None, since: datetime | None,
+                      until: datetime | None) -> list[ColumnElement[bool]]:
+    c = audit_t.c
+    conds: list[ColumnElement[bool]] = []
+    if actor:
+        conds.append(c.actor == actor)
+    if object_type:
+        conds.append(c.object_type == object_type)
+    if since:
+        conds.append(c.at >= since)
+    if until:
+        conds.append(c.at < until)
+    return conds
 
 
 def _issue_conditions(query: IssueQuery) -> list[ColumnElement[bool]]:

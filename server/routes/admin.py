@@ -7,8 +7,8 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from geo.accounts import Unit, User, check_username, choose_password, new_secret, parse_role
@@ -16,7 +16,14 @@ from geo.errors import InvalidInput, NotFound
 from geo.tables import safe_cell
 from server.auth import Admin, Auditor, Reader, password_policy
 from server.deps import LocalDateTime, SettingsDep, StoreDep
-from server.downloads import attachment, download_responses
+from server.downloads import attachment
+from server.paging import (
+    LimitQuery,
+    OffsetQuery,
+    link_headers,
+    page_params,
+    paged_download_responses,
+)
 from server.routes.auth import token_public, user_public
 
 router = APIRouter(tags=["admin"])
@@ -151,21 +158,32 @@ def create_api_token(body: TokenCreate, admin: Admin, store: StoreDep) -> dict[s
 
 
 @router.get("/api/audit", response_model=None,
-            responses=download_responses("json", "csv"))
+            responses=paged_download_responses("json", "csv"))
 def audit_log(
     _: Auditor,
     store: StoreDep,
+    settings: SettingsDep,
+    request: Request,
     actor: str | None = None,
     object_type: str | None = None,
     since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
     until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    limit: LimitQuery = None,
+    offset: OffsetQuery = 0,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> list[dict[str, Any]] | Response:
-    """The audit log, newest first, as JSON or CSV (Chinese headers)."""
-    rows = store.audit_log(actor, object_type, since, until, limit)
+    """The audit log, newest first: JSON one page at a time (X-Total-Count, and a Link header
+    with rel="next" while more remain), or CSV (Chinese headers) of every matching row unless
+    a limit is given."""
+    if format == "json" or limit is not None:
+        page = page_params(settings, limit, offset)
+        rows = store.audit_log(actor, object_type, since, until, page.limit, page.offset)
+    else:
+        rows = store.audit_log(actor, object_type, since, until, None, offset)
     if format == "json":
-        return [{**r, "at": r["at"].isoformat(timespec="seconds")} for r in rows]
+        matched = store.audit_count(actor, object_type, since, until)
+        return JSONResponse([{**r, "at": r["at"].isoformat(timespec="seconds")} for r in rows],
+                            headers=link_headers(request, page, matched))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["编号", "时间", "操作人", "操作", "对象类型", "对象", "变更内容"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
 from shapely.geometry import shape
 
 from geo import geojson
@@ -12,6 +12,7 @@ from geo.coords import convert_geometry
 from geo.coverage import analyse, gap_features, load_input
 from server.auth import Analyst
 from server.deps import StoreDep
+from server.paging import FeatureCollectionPage, PageDep, page_of
 from server.routes.layers import CoordsQuery, GeoJSONResponse, router
 
 DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner window (days)")]
@@ -25,15 +26,17 @@ def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30,
     return analyse(load_input(store), days=days, with_geometry=geometry)
 
 
-@router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"])
-def coverage_layer(_: Analyst, store: StoreDep, days: DaysQuery = 30,
-                   coords: CoordsQuery = None) -> GeoJSONResponse:
-    """The gaps as GeoJSON features (gap = uncovered_area | overlap | uncovered_line)."""
+@router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"],
+            response_model=FeatureCollectionPage)
+def coverage_layer(_: Analyst, store: StoreDep, request: Request, page: PageDep,
+                   days: DaysQuery = 30, coords: CoordsQuery = None) -> GeoJSONResponse:
+    """The gaps as GeoJSON features (gap = uncovered_area | overlap | uncovered_line), paged
+    (numberMatched counts every gap; follow the `next` link)."""
     out = geojson.parse_coords(coords)
     report = analyse(load_input(store), days=days, with_geometry=True)
-    features = gap_features(report)
+    doc = page_of(request, page, gap_features(report))
     if out != "wgs84":
-        for f in features:
+        for f in doc["features"]:
             geom = convert_geometry(shape(f["geometry"]), "wgs84", out)
             f["geometry"] = geojson.geometry_json(geom)
-    return GeoJSONResponse(geojson.collection(features))
+    return GeoJSONResponse(doc)

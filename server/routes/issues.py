@@ -26,7 +26,7 @@ from geo.photos import reencode
 from geo.store import ISSUE_SORTS, IssueQuery
 from geo.tables import issue_rows
 from server.auth import CurrentUser, Reader
-from server.deps import DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
+from server.deps import MAX_ID, DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.downloads import table_download
 from server.settings import Settings
 from server.uploads import receive_upload, upload_limit
@@ -116,7 +116,7 @@ def issue_public(i: Issue, user: User | None = None,
     return out
 
 
-def issue_query(
+def issue_filters(
     user: Reader,
     category: Annotated[list[str] | None, Query()] = None,
     status: Annotated[list[str] | None, Query()] = None,
@@ -130,10 +130,8 @@ def issue_query(
     overdue: bool | None = None,
     recurring: bool | None = None,
     sort: str = "-reported_at",
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> IssueQuery:
-    """Parse the issue list filters shared by listing and export."""
+    """Parse the issue filters shared by listing, GeoJSON and export (no paging: all rows)."""
     from geo.geojson import parse_bbox
 
     if sort not in ISSUE_SORTS:
@@ -142,11 +140,34 @@ def issue_query(
                       units=unit or [], communities=community or [], zone_id=zone,
                       since=since, until=until,
                       bbox=parse_bbox(bbox), overdue=overdue, recurring=recurring,
-                      scope_unit=user.scope_unit, sort=sort,
-                      offset=(page - 1) * page_size, limit=page_size)
+                      scope_unit=user.scope_unit, sort=sort, limit=None)
+
+
+FiltersDep = Annotated[IssueQuery, Depends(issue_filters)]
+
+
+def issue_query(
+    query: FiltersDep,
+    page: Annotated[int, Query(ge=1, le=MAX_ID // 1000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> IssueQuery:
+    """The issue filters with a page of the list (page, page_size)."""
+    query.offset, query.limit = (page - 1) * page_size, page_size
+    return query
 
 
 QueryDep = Annotated[IssueQuery, Depends(issue_query)]
+
+
+class IssuePage(BaseModel):
+    """One page of the issue list: `total` counts every match; `next` is the URL of the
+    following page, null on the last."""
+
+    total: int
+    page: int
+    page_size: int
+    next: str | None = None
+    items: list[dict[str, Any]]
 
 
 @router.post("/api/issues", status_code=201)
@@ -162,20 +183,25 @@ def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[
             "duplicate_candidates": intake.duplicates.get(intake.ids[0], [])}
 
 
-@router.get("/api/issues")
-def list_issues(query: QueryDep, user: Reader, store: StoreDep) -> dict[str, Any]:
-    """Issues matching the filters, one page at a time."""
+@router.get("/api/issues", response_model=IssuePage)
+def list_issues(query: QueryDep, user: Reader, store: StoreDep,
+                request: Request) -> dict[str, Any]:
+    """Issues matching the filters, one page at a time (total, and `next` while more remain)."""
     rows, total = store.query_issues(query)
     now = datetime.now()
-    return {"total": total, "page": query.offset // query.limit + 1,
-            "page_size": query.limit, "items": [issue_public(i, None, now) for i in rows]}
+    size = query.limit or len(rows)
+    page = query.offset // size + 1 if size else 1
+    more = query.offset + len(rows) < total and bool(rows)
+    nxt = str(request.url.include_query_params(page=page + 1, page_size=size)) if more else None
+    return {"total": total, "page": page, "page_size": size, "next": nxt,
+            "items": [issue_public(i, None, now) for i in rows]}
 
 
 @router.get("/api/issues/export", response_model=None, dependencies=[HeavyWork])
 def export_issues(query: QueryDep, store: StoreDep,
                   format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
-    """The filtered ledger as CSV or .xlsx with Chinese headers."""
-    query.offset, query.limit = 0, 1_000_000
+    """The filtered ledger as CSV or .xlsx with Chinese headers (every matching issue)."""
+    query.offset, query.limit = 0, None
     rows, _ = store.query_issues(query)
     return table_download(issue_rows(rows), format, "issues")
 

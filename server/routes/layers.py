@@ -6,16 +6,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from geo import geojson
 from geo.errors import InvalidInput
 from geo.kinds import LABELS_ZH, Kind, parse_kind
-from geo.store import IssueQuery
 from server.auth import Reader
-from server.deps import Id, SettingsDep, StoreDep
-from server.routes.issues import issue_query
+from server.deps import Id, StoreDep
+from server.paging import FeatureCollectionPage, PageDep, collection_page
+from server.routes.issues import FiltersDep
 
 router = APIRouter(tags=["layers"])
 
@@ -41,26 +41,30 @@ def list_layers(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
             for k in Kind]
 
 
-@router.get("/api/layers/{kind}", response_class=GeoJSONResponse)
+@router.get("/api/layers/{kind}", response_class=GeoJSONResponse,
+            response_model=FeatureCollectionPage)
 def layer_features(
     kind: str,
     user: Reader,
     store: StoreDep,
-    settings: SettingsDep,
+    request: Request,
+    page: PageDep,
     bbox: BBoxQuery = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
     properties: Annotated[
         str | None, Query(description='JSON object of property filters, e.g. {"unit":"…"}')
     ] = None,
     coords: CoordsQuery = None,
 ) -> GeoJSONResponse:
-    """Features of one layer as a GeoJSON FeatureCollection, filtered by bbox and properties."""
+    """Features of one layer, filtered by bbox and properties, as a paged GeoJSON
+    FeatureCollection (numberMatched, and a `next` link while more remain)."""
     where = _parse_properties(properties)
     out = geojson.parse_coords(coords)
-    limit = min(limit or settings.layer_limit, settings.layer_limit)
-    rows = store.features(parse_kind(kind), geojson.parse_bbox(bbox), limit, where,
-                          scope_unit=user.scope_unit)
-    return GeoJSONResponse(geojson.collection(geojson.feature_json(f, out) for f in rows))
+    layer, box = parse_kind(kind), geojson.parse_bbox(bbox)
+    matched = store.count_features(layer, box, where, scope_unit=user.scope_unit)
+    rows = store.features(layer, box, page.limit, where, scope_unit=user.scope_unit,
+                          offset=page.offset) if page.offset < matched else []
+    return GeoJSONResponse(collection_page(request, page,
+                                           (geojson.feature_json(f, out) for f in rows), matched))
 
 
 @router.get("/api/features/{feature_id}", response_class=GeoJSONResponse)
@@ -72,20 +76,24 @@ def one_feature(feature_id: Id, user: Reader, store: StoreDep,
     return GeoJSONResponse(geojson.feature_json(feature, out))
 
 
-@router.get("/api/issues.geojson", response_class=GeoJSONResponse)
+@router.get("/api/issues.geojson", response_class=GeoJSONResponse,
+            response_model=FeatureCollectionPage)
 def issues_geojson(
-    query: Annotated[IssueQuery, Depends(issue_query)],
-    settings: SettingsDep,
+    query: FiltersDep,
     store: StoreDep,
+    request: Request,
+    page: PageDep,
     coords: CoordsQuery = None,
 ) -> GeoJSONResponse:
-    """Issues as GeoJSON points, with the filters of GET /api/issues (page size up to the
-    layer limit)."""
+    """Issues as GeoJSON points with the filters of GET /api/issues, paged as a
+    FeatureCollection (limit/offset, numberMatched, a `next` link while more remain)."""
     out = geojson.parse_coords(coords)
-    query.offset, query.limit = 0, settings.layer_limit
-    rows, _ = store.query_issues(query)
+    query.offset, query.limit = page.offset, page.limit
+    rows, matched = store.query_issues(query)
     now = datetime.now()
-    return GeoJSONResponse(geojson.collection(geojson.issue_json(i, out, now) for i in rows))
+    return GeoJSONResponse(collection_page(request, page,
+                                           (geojson.issue_json(i, out, now) for i in rows),
+                                           matched))
 
 
 def _parse_properties(text: str | None) -> dict[str, Any]:

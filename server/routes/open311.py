@@ -19,7 +19,7 @@ from geo.open311 import parse_request, service_request, services
 from geo.store import IssueQuery, Store
 from geo.timestamps import to_local
 from server.auth import optional_user
-from server.deps import MAX_ID, StoreDep
+from server.deps import MAX_ID, StoreDep, get_settings
 from server.errors import OPEN311_ERROR_RESPONSES, STATUS
 from server.paging import Page, check_limit, link_headers
 from server.workers import in_pool
@@ -56,12 +56,18 @@ def list_services(request: Request, store: StoreDep) -> JSONResponse:
 
 @router.get("/requests.json")
 def list_requests(request: Request, store: StoreDep) -> JSONResponse:
-    """Service requests filtered by id list, service_code, start/end date and status."""
+    """Service requests filtered by id list, service_code, start/end date and status, newest
+    first, one page at a time (page, page_size: X-Total-Count and a rel="next" Link header
+    while more remain; a page_size over CCMAP_MAX_PAGE is refused)."""
     q = request.query_params
+    settings = get_settings(request)
+    headers: dict[str, str] = {}
     try:
         user = _user(request, store, q.get("api_key"))
         require(user, "read")
-        query = IssueQuery(scope_unit=user.scope_unit, sort="-reported_at", limit=1000)
+        page = _page(q.get("page"), q.get("page_size"), settings.page_size, settings.max_page)
+        query = IssueQuery(scope_unit=user.scope_unit, sort="-reported_at",
+                           offset=page.offset, limit=page.limit)
         if q.get("service_code"):
             query.categories = q["service_code"].split(",")
         if q.get("status") == "open":
@@ -82,10 +88,26 @@ def list_requests(request: Request, store: StoreDep) -> JSONResponse:
                     for i in q["service_request_id"].split(",")
                     if i.strip().isdigit() and int(i) <= MAX_ID]
         else:
-            rows, _ = store.query_issues(query)
+            rows, matched = store.query_issues(query)
+            headers = link_headers(request, page, matched, numbered=True)
     except CcmapError as exc:
         return _error(exc)
-    return JSONResponse([service_request(i) for i in rows])
+    return JSONResponse([service_request(i) for i in rows], headers=headers)
+
+
+def _page(page: str | None, page_size: str | None, default: int, maximum: int) -> Page:
+    """GeoReport's page (from 1) and page_size as an offset/limit page."""
+    try:
+        number = int(page or 1)
+        size = int(page_size or default)
+    except ValueError:
+        raise InvalidInput("page and page_size must be whole numbers") from None
+    if number < 1 or size < 1:
+        raise InvalidInput("page and page_size start at 1")
+    check_limit(size, maximum)
+    if (number - 1) * size > MAX_ID:
+        raise InvalidInput("page is beyond the last request")
+    return Page(offset=(number - 1) * size, limit=size)
 
 
 @router.get("/requests/{request_id}.json")

@@ -17,7 +17,7 @@ from geo.store import IssueQuery
 from server.auth import Analyst, Reader
 from server.deps import LocalDateTime, StoreDep
 from server.downloads import download_responses, table_download
-from server.routes.issues import issue_query
+from server.routes.issues import issue_filters
 
 router = APIRouter(tags=["views"])
 RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), ("trend", "升降"),
@@ -29,7 +29,7 @@ RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), 
 
 @router.get("/api/heatmap")
 def heatmap_cells(
-    query: Annotated[IssueQuery, Depends(issue_query)],
+    query: Annotated[IssueQuery, Depends(issue_filters)],
     store: StoreDep,
     zoom: Annotated[int, Query(ge=0, le=22)] = 15,
     overdue_weight: Annotated[float, Query(ge=0, le=10)] = 1.0,
@@ -45,7 +45,7 @@ def heatmap_cells(
 
 @router.get("/api/hotspots")
 def hot_and_cold_spots(
-    query: Annotated[IssueQuery, Depends(issue_query)],
+    query: Annotated[IssueQuery, Depends(issue_filters)],
     store: StoreDep,
     cell: Annotated[float, Query(ge=20, le=5000, description="grid cell size, metres")] = 100,
     recurrence: Annotated[bool, Query(description="only recurring (回潮) issues")] = False,
@@ -54,7 +54,6 @@ def hot_and_cold_spots(
     """Getis–Ord Gi* hot and cold spots (FDR-corrected) of the filtered issues as GeoJSON."""
     if recurrence:
         query.recurring = True
-    query.offset, query.limit = 0, 10_000_000
     issues, _ = store.query_issues(query)
     area = jurisdiction(store)
     result = hotspots(issues, area, cell, permutations)

@@ -1,0 +1,148 @@
+"""Paged answers: limit/offset parameters, OGC API Features collections, next/prev links.
+
+No list or GeoJSON answer is cut short silently: a page says how many rows match
+(numberMatched / total) and links to the next page while more remain; a limit over
+CCMAP_MAX_PAGE is refused (422) rather than reduced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from geo.errors import LimitExceeded
+from geo.geojson import MEDIA_TYPE
+from server.deps import MAX_ID, SettingsDep
+from server.downloads import download_responses
+
+LimitQuery = Annotated[int | None, Query(
+    ge=1, description="page size (default CCMAP_PAGE_SIZE; more than CCMAP_MAX_PAGE is a 422)")]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID,
+                                   description="rows to skip: follow the `next` link instead")]
+
+
+@dataclass
+class Page:
+    """The page a caller asked for."""
+
+    offset: int
+    limit: int
+
+
+def check_limit(limit: int, maximum: int) -> None:
+    """LimitExceeded (422) when a caller asks for more than `maximum` rows at once."""
+    if limit > maximum:
+        raise LimitExceeded(f"limit {limit} is over the maximum page size {maximum} "
+                            "(CCMAP_MAX_PAGE): ask for pages and follow the next links "
+                            f"(每页最多 {maximum} 条)", limit=maximum)
+
+
+def page_params(settings: SettingsDep, limit: LimitQuery = None,
+                offset: OffsetQuery = 0) -> Page:
+    """The limit/offset query parameters, checked against CCMAP_MAX_PAGE."""
+    size = settings.page_size if limit is None else limit
+    check_limit(size, settings.max_page)
+    return Page(offset=offset, limit=size)
+
+
+PageDep = Annotated[Page, Depends(page_params)]
+
+
+class Link(BaseModel):
+    """A link of a paged answer (rel self, next or prev)."""
+
+    href: str
+    rel: str
+    type: str
+    title: str | None = None
+
+
+class GeoJSONFeature(BaseModel):
+    """An RFC 7946 Feature."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["Feature"]
+    id: int | str | None = None
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any] | None
+
+
+class FeatureCollectionPage(BaseModel):
+    """One page of a GeoJSON FeatureCollection, as OGC API Features pages them: follow the
+    `next` link until there is none; numberMatched counts every feature of the filters."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[GeoJSONFeature]
+    numberMatched: int = Field(description="features matching the filters, on every page")
+    numberReturned: int = Field(description="features in this answer")
+    links: list[Link]
+
+
+def page_links(request: Request, page: Page, matched: int,
+               media_type: str = MEDIA_TYPE, numbered: bool = False) -> list[Link]:
+    """self, and next/prev links (the same query with another offset; with `numbered`,
+    another page=N of page_size rows) of one page."""
+    def href(offset: int) -> str:
+        if numbered:
+            return str(request.url.include_query_params(page=offset // page.limit + 1,
+                                                        page_size=page.limit))
+        return str(request.url.include_query_params(offset=offset, limit=page.limit))
+
+    links = [Link(href=href(page.offset), rel="self", type=media_type, title="this page")]
+    if page.offset + page.limit < matched:
+        links.append(Link(href=href(page.offset + page.limit), rel="next", type=media_type,
+                          title="next page"))
+    if page.offset > 0:
+        links.append(Link(href=href(max(0, page.offset - page.limit)), rel="prev",
+                          type=media_type, title="previous page"))
+    return links
+
+
+def collection_page(request: Request, page: Page, features: Iterable[dict[str, Any]],
+                    matched: int, **extra: Any) -> dict[str, Any]:
+    """A FeatureCollection page: the features with numberMatched, numberReturned and links."""
+    feats = list(features)
+    return {"type": "FeatureCollection", **extra, "features": feats, "numberMatched": matched,
+            "numberReturned": len(feats),
+            "links": [link.model_dump(exclude_none=True)
+                      for link in page_links(request, page, matched)]}
+
+
+def page_of(request: Request, page: Page, features: list[dict[str, Any]],
+            **extra: Any) -> dict[str, Any]:
+    """A page of features computed in memory (analysis results), with the same links."""
+    return collection_page(request, page, features[page.offset:page.offset + page.limit],
+                           len(features), **extra)
+
+
+def link_headers(request: Request, page: Page, matched: int,
+                 numbered: bool = False) -> dict[str, str]:
+    """RFC 8288 Link (next/prev) and X-Total-Count headers of a JSON list answer whose body
+    keeps its format (a plain array); `numbered` as in page_links."""
+    links = [f'<{link.href}>; rel="{link.rel}"'
+             for link in page_links(request, page, matched, "application/json", numbered)
+             if link.rel != "self"]
+    headers = {"X-Total-Count": str(matched)}
+    if links:
+        headers["Link"] = ", ".join(links)
+    return headers
+
+
+PAGE_HEADERS = {
+    "X-Total-Count": {"description": "rows matching the filters, on every page",
+                      "schema": {"type": "integer"}},
+    "Link": {"description": 'RFC 8288 links to the rel="next" and rel="prev" pages',
+             "schema": {"type": "string"}},
+}
+
+
+def paged_download_responses(*formats: str) -> dict[int | str, dict[str, Any]]:
+    """download_responses of a list whose JSON answer pages with PAGE_HEADERS."""
+    responses = download_responses(*formats)
+    responses[200]["headers"] = PAGE_HEADERS
+    return responses
