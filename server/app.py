@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc.freeze()  # start-up objects (modules, the app) are never garbage: stop re-scanning
+        sys.setswitchinterval(0.001)  # a request waits less for the GIL behind a busy job
         yield
         jobs.shutdown()  # queued jobs are marked failed; running ones finish first
         if own_store:
