@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Secure flag on cookies: auto = when the request came over HTTPS (run behind TLS in
     # production; plain http is only for 127.0.0.1 and the demo)
     cookie_secure: str = "auto"
+    # vector tiles: encoded tiles kept in memory per process, keyed by their ETag (the layer's
+    # version in the database), so a cached tile is never stale
+    tile_cache_mb: float = 64.0
 
     def file_limits(self, cli: bool = False) -> FileLimits:
         """Limits on the content of a user's file: HTTP uploads, or the CLI's higher ones."""

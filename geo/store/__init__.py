@@ -13,6 +13,7 @@ from geo.kinds import Kind
 if TYPE_CHECKING:
     from geo.accounts import Unit, User
     from geo.lifecycle import StatusChange
+    from geo.tiles import Tile
 
 BBox = tuple[float, float, float, float]
 ISSUE_SORTS = ("id", "-id", "reported_at", "-reported_at", "deadline", "-deadline", "status",
@@ -132,6 +133,21 @@ class Store(Protocol):
     def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0
                     ) -> list[tuple[int, int, float]]:
         """Weighted issue counts per base grid cell (cell_x, cell_y, count)."""
+        ...
+
+    # vector tiles (the rules are in geo/tiles.py)
+    def layer_version(self, layer: str) -> int:
+        """A layer's version (a kind or "issues"), bumped in the transaction of every write
+        that changes the layer; 0 for an unknown layer."""
+        ...
+
+    def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
+                     scope_unit: str | None = None) -> bytes:
+        """The Mapbox Vector Tile of one layer kind in one tile (b"" when empty)."""
+        ...
+
+    def issue_tile(self, query: IssueQuery, tile: Tile) -> bytes:
+        """The Mapbox Vector Tile of the issues matching query: points or grid cells."""
         ...
 
     def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,

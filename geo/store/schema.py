@@ -174,6 +174,15 @@ login_attempts = Table(
     Column("locked_until", DateTime),
 )
 
+# one counter per map layer (feature kind or "issues"), bumped in the transaction of every
+# write that changes the layer: vector tile ETags are made from it
+layer_versions = Table(
+    "layer_versions",
+    metadata,
+    Column("layer", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
 audit = Table(
     "audit",
     metadata,

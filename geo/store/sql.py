@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,16 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Float,
+    Select,
     case,
+    cast,
     create_engine,
     delete,
     event,
     func,
     insert,
+    literal,
     literal_column,
     null,
     or_,
@@ -37,7 +41,7 @@ from geo.audit import changes as audit_changes
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.features import Feature, Issue
 from geo.kinds import Kind
-from geo.lifecycle import StatusChange
+from geo.lifecycle import UNHANDLED, StatusChange
 from geo.store import Attempts, BBox, IssueQuery
 from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
@@ -47,12 +51,28 @@ from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import jobs as jobs_t
+from geo.store.schema import layer_versions as layer_versions_t
 from geo.store.schema import login_attempts as attempts_t
 from geo.store.schema import reinspections as reinspections_t
 from geo.store.schema import rounds as rounds_t
 from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
+from geo.tiles import (
+    BUFFER,
+    CELL_LAYER,
+    CELL_PROPS,
+    EXTENT,
+    ISSUE_LAYER,
+    ISSUE_PROPS,
+    MAX_TILE_POINTS,
+    Tile,
+    cell_grid,
+    encode_features,
+    encode_points,
+    min_feature_deg,
+    wants_cells,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
@@ -108,6 +128,7 @@ class SqlStore:
             kinds = sorted({r["kind"] for r in rows})
             _audit(conn, actor, "create", "feature", _id_span(ids),
                    {"count": len(ids), "kinds": kinds, "ids": ids[:1000]})
+            _bump_layers(conn, kinds)
             return ids
 
     def features(
@@ -170,12 +191,14 @@ class SqlStore:
         expected_version a stale edit is refused (Conflict)."""
         row = _feature_row(feature)
         c = features_t.c
+        layers = {row["kind"]}  # and the old kind, when a replacement changes it
         with self.engine.begin() as conn:
             if feature.id is None:
                 fid = int(conn.execute(insert(features_t).returning(c.id), row).scalar_one())
                 version = 1
             else:
                 fid = feature.id
+                layers.add(conn.execute(select(c.kind).where(c.id == fid)).scalar() or row["kind"])
                 q = update(features_t).where(c.id == fid)
                 if expected_version is not None:
                     q = q.where(c.version == expected_version)
@@ -192,6 +215,7 @@ class SqlStore:
                 properties=row["properties"], wkb=row["wkb"]))
             _audit(conn, actor, action, feature.kind.value, str(fid),
                    {"version": version, "name": row["name"], "properties": row["properties"]})
+            _bump_layers(conn, layers)
         return self.feature(fid)
 
     def delete_feature(self, feature_id: int, actor: str) -> None:
@@ -205,6 +229,7 @@ class SqlStore:
                 actor=actor, action="delete", kind=old.kind.value, name=old.name,
                 category=old.category, properties=old.properties, wkb=None))
             _audit(conn, actor, "delete", old.kind.value, str(feature_id), {"name": old.name})
+            _bump_layers(conn, [old.kind.value])
 
     def feature_versions(self, feature_id: int) -> list[dict[str, Any]]:
         """Every saved version of a feature, oldest first (geometry as shapely)."""
@@ -355,6 +380,7 @@ class SqlStore:
             diff = audit_changes(before._mapping, values)
             _audit(conn, actor, "transition" if change else "update", "issue", str(issue_id),
                    diff)
+            _bump_layers(conn, [ISSUE_LAYER])
 
     def issue_history(self, issue_id: int | None) -> list[dict[str, Any]]:
         """Every status change of an issue (of all issues with None), oldest first."""
@@ -383,6 +409,7 @@ class SqlStore:
                     zone_id=i.zone_id, unit=i.unit, flags=i.flags, cadre=i.cadre,
                     community=i.community))
             _audit(conn, actor, "reroute", "issue", None, {"count": len(issues)})
+            _bump_layers(conn, [ISSUE_LAYER])
         return len(issues)
 
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
@@ -455,6 +482,80 @@ class SqlStore:
             q = q.where(reinspections_t.c.issue_id == issue_id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    # --- vector tiles (geo/tiles.py has the rules; PostGIS encodes with ST_AsMVT) ---------
+    def layer_version(self, layer: str) -> int:
+        """The layer's version, bumped by every write that changes it (0 if unknown)."""
+        t = layer_versions_t
+        with self.engine.connect() as conn:
+            version = conn.execute(select(t.c.version).where(t.c.layer == layer)).scalar()
+        return int(version or 0)
+
+    def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
+                     scope_unit: str | None = None) -> bytes:
+        """The MVT of one layer kind in one tile (one MVT layer named after the kind)."""
+        c = features_t.c
+        conds = self._feature_conditions(kind, tile.lonlat_bounds(BUFFER), where, scope_unit)
+        smallest = min_feature_deg(tile.z)
+        if smallest is not None:  # points (empty bbox) always stay
+            conds.append(or_(c.maxx - c.minx >= smallest, c.maxy - c.miny >= smallest,
+                             (c.maxx == c.minx) & (c.maxy == c.miny)))
+        cols = [c.id, c.kind, c.name, c.category, c.properties["unit"].as_string().label("unit")]
+        with self.engine.connect() as conn:
+            if not self.postgis:
+                rows = conn.execute(select(*cols, c.wkb).where(*conds)).all()
+                return encode_features(tile, kind.value, rows)
+            geom = func.ST_AsMVTGeom(func.ST_Transform(literal_column("features.geom"), 3857),
+                                     _envelope(tile), EXTENT, BUFFER, True)
+            sub = select(geom.label("geom"), c.id.label("fid"), *cols).where(*conds)
+            return _mvt(conn, sub, kind.value)
+
+    def issue_tile(self, query: IssueQuery, tile: Tile) -> bytes:
+        """The MVT of the issues matching query in one tile: the layer `issues` (points) at
+        high zoom, else `issue_cells` (counts per grid cell), aggregated in SQL."""
+        c = issues_t.c
+        conds = _issue_conditions(query)
+        with self.engine.connect() as conn:
+            if not wants_cells(tile.z):
+                minx, miny, maxx, maxy = tile.lonlat_bounds(BUFFER)
+                overdue = func.coalesce(c.status.in_(sorted(UNHANDLED)) & (
+                    c.deadline < query.now), False).label("overdue")
+                if self.postgis:
+                    geom: Any = literal_column("issues.geom")
+                    near: Any = geom.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
+                    mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
+                                            EXTENT, BUFFER, True)
+                    points = select(mvt.label("geom"), c.id.label("fid"), c.id, c.category,
+                                    c.status, overdue).where(*conds, near)
+                    sub = points.limit(MAX_TILE_POINTS + 1).subquery("mvtgeom")
+                    n, data = conn.execute(select(func.count(), func.ST_AsMVT(
+                        literal_column("mvtgeom"), ISSUE_LAYER, EXTENT, "geom", "fid")
+                    ).select_from(sub)).one()
+                    if n <= MAX_TILE_POINTS:
+                        return bytes(data or b"")
+                else:
+                    near = c.lon.between(minx, maxx) & c.lat.between(miny, maxy)
+                    rows = conn.execute(select(c.lon, c.lat, c.id, c.category, c.status, overdue)
+                                        .where(*conds, near).limit(MAX_TILE_POINTS + 1)).all()
+                    if len(rows) <= MAX_TILE_POINTS:
+                        return encode_points(tile, ISSUE_LAYER, ISSUE_PROPS, rows, with_id=True)
+            grid = cell_grid(tile)
+            gx, gy = c.cell_x.op(">>")(grid.shift), c.cell_y.op(">>")(grid.shift)
+            cells = select(gx.label("gx"), gy.label("gy"), func.count().label("n")).where(
+                *conds, c.cell_x.between(*grid.cell_x), c.cell_y.between(*grid.cell_y)
+            ).group_by(gx, gy).subquery("cells")
+            lon = (cells.c.gx + 0.5) * grid.size_deg
+            lat = (cells.c.gy + 0.5) * grid.size_deg
+            inside = [lon >= grid.west, lon < grid.east, lat > grid.south, lat <= grid.north]
+            size = cast(literal(grid.size_deg), Float)
+            if not self.postgis:
+                rows = conn.execute(select(lon, lat, cells.c.n, size).where(*inside)).all()
+                return encode_points(tile, CELL_LAYER, CELL_PROPS, rows, with_id=False)
+            point = func.ST_Transform(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), 3857)
+            mvt = func.ST_AsMVTGeom(point, _envelope(tile), EXTENT, 0, False)
+            shown = select(mvt.label("geom"), cells.c.n.label("count"),
+                           size.label("cell_deg")).where(*inside)
+            return _mvt(conn, shown, CELL_LAYER)
 
     # --- rounds and inspections -----------------------------------------------------------
     def add_round(self, name: str, plan: dict[str, Any], actor: str) -> int:
@@ -574,6 +675,7 @@ class SqlStore:
                           attempts_t):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
+            conn.execute(update(layer_versions_t).values(version=layer_versions_t.c.version + 1))
 
     # --- accounts -------------------------------------------------------------------------
     def add_unit(self, unit: Unit, actor: str = "system") -> int:
@@ -820,7 +922,32 @@ def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> 
          "from_status": None, "to_status": r["status"], "note": "创建 created"}
         for i, r in zip(ids, rows, strict=True)])
     _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
+    _bump_layers(conn, [ISSUE_LAYER])
     return ids
+
+
+def _envelope(tile: Tile) -> Any:
+    """ST_TileEnvelope of a tile (Web Mercator)."""
+    return func.ST_TileEnvelope(tile.z, tile.x, tile.y)
+
+
+def _mvt(conn: Connection, rows: Select[Any], layer: str) -> bytes:
+    """ST_AsMVT over rows (geom, optional fid as the feature id, then properties)."""
+    sub = rows.subquery("mvtgeom")
+    fid = ("fid",) if "fid" in sub.c else ()
+    data = conn.execute(select(func.ST_AsMVT(literal_column("mvtgeom"), layer, EXTENT, "geom",
+                                             *fid)).select_from(sub)).scalar()
+    return bytes(data or b"")
+
+
+def _bump_layers(conn: Connection, layers: Iterable[str]) -> None:
+    """Bump layer versions inside the caller's transaction (at its end and in sorted order,
+    so concurrent writers lock the rows briefly and in one order)."""
+    t = layer_versions_t
+    for name in sorted(set(layers)):
+        if conn.execute(update(t).where(t.c.layer == name)
+                        .values(version=t.c.version + 1)).rowcount == 0:
+            conn.execute(insert(t).values(layer=name, version=2))
 
 
 def _audit(conn: Connection, actor: str, action: str, object_type: str,

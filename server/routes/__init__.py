@@ -17,6 +17,7 @@ from server.routes import (
     open311,
     pages,
     planning,
+    tiles,
     uploads,
     views,
     zones,
@@ -37,6 +38,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(zones.router)
     app.include_router(views.router)
     app.include_router(planning.router)
+    app.include_router(tiles.router)
     app.include_router(exports.router)
     app.include_router(pages.router)
     app.include_router(docs.router)

@@ -1,0 +1,100 @@
+"""Vector tiles of every layer and of issues (Mapbox Vector Tile), with ETags."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi.responses import Response
+
+from geo.errors import InvalidInput, NotFound
+from geo.kinds import Kind
+from geo.store import IssueQuery
+from geo.tiles import ISSUE_LAYER, MAX_ZOOM, TILE_LAYERS, Tile, TileCache, etag, etag_matches
+from server.auth import Reader
+from server.deps import SettingsDep, StoreDep
+from server.routes.issues import issue_query
+from server.routes.layers import _parse_properties
+from server.settings import Settings
+
+router = APIRouter(tags=["tiles"])
+
+MVT_MEDIA = "application/vnd.mapbox-vector-tile"
+CACHE_CONTROL = "private, max-age=0, must-revalidate"  # answers depend on the caller's scope
+ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "zone_id",
+                 "since", "until", "bbox", "overdue", "recurring")
+TileIndex = Annotated[int, Path(ge=0, le=(1 << MAX_ZOOM) - 1)]
+_cache_lock = threading.Lock()
+
+
+def _tile_cache(app: FastAPI, settings: Settings) -> TileCache:
+    with _cache_lock:
+        cache: TileCache | None = getattr(app.state, "tile_cache", None)
+        if cache is None:
+            cache = TileCache(int(settings.tile_cache_mb * 1e6))
+            app.state.tile_cache = cache
+        return cache
+
+
+@router.get(
+    "/api/tiles/{layer}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={200: {"description": "the tile (empty body: nothing in it)",
+                     "content": {MVT_MEDIA: {}}},
+               304: {"description": "not modified since the ETag sent in If-None-Match"}},
+)
+def vector_tile(
+    layer: str,
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
+    x: TileIndex,
+    y: TileIndex,
+    request: Request,
+    user: Reader,
+    query: Annotated[IssueQuery, Depends(issue_query)],
+    store: StoreDep,
+    settings: SettingsDep,
+    properties: str | None = None,
+) -> Response:
+    """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`.
+
+    Feature layers hold one MVT layer named after the kind (properties id, kind, name,
+    category, unit), filtered like GET /api/layers/{kind} (`properties`). `issues` takes the
+    filters of GET /api/issues and holds the MVT layer `issues` (id, category, status, overdue)
+    from zoom 14 when the tile has at most 4000 of them, else `issue_cells` (count, cell_deg):
+    issues counted per grid cell. A unit user's tiles hold only what it may see. The ETag
+    changes with every write to the layer; If-None-Match answers 304.
+    """
+    if layer not in TILE_LAYERS:
+        raise NotFound(f"unknown tile layer {layer!r}; layers: {', '.join(TILE_LAYERS)}")
+    tile = Tile(z, x, y).check()
+    issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
+    given = sorted(k for k, v in issue_filters.items() if v not in (None, []))
+    if layer == ISSUE_LAYER:
+        if properties:
+            raise InvalidInput("properties filters apply to feature layers, not to issues")
+        filters: dict[str, Any] = issue_filters
+        # `overdue` depends on the clock: tiles of issues are revalidated each minute
+        extra = datetime.now().strftime("%Y%m%d%H%M")
+    else:
+        if given:
+            raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
+                               f"only; filter {layer} with properties={{...}}")
+        where = _parse_properties(properties)
+        filters, extra = {"properties": where}, ""
+    tag = etag(layer, store.layer_version(layer), filters, user.scope_unit, extra)
+    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    cache = _tile_cache(request.app, settings)
+    key = (tag, z, x, y)
+    data = cache.get(key)
+    if data is None:
+        if layer == ISSUE_LAYER:
+            data = store.issue_tile(query, tile)
+        else:
+            data = store.feature_tile(Kind(layer), tile, where, scope_unit=user.scope_unit)
+        cache.put(key, data)
+    return Response(data, media_type=MVT_MEDIA, headers=headers)

@@ -1,0 +1,437 @@
+"""Vector tiles (GET /api/tiles/{layer}/{z}/{x}/{y}.mvt) on both backends, through the app.
+
+Every tile is decoded twice: with mapbox-vector-tile, and with a protobuf decoder built here
+from the vector tile spec (its .proto written as a descriptor, geometry commands decoded by
+hand), which shares no code with either encoder (mapbox-vector-tile on SQLite, ST_AsMVT on
+PostGIS). Expected tile coordinates come from pyproj, not from the app's own projection code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import mapbox_vector_tile
+import pytest
+from fastapi.testclient import TestClient
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from pyproj import Transformer
+from shapely.geometry import LineString, Point, Polygon
+
+from geo.features import Feature, Issue
+from geo.kinds import Kind
+from geo.store import Store
+from tests.conftest import add_user, bearer
+
+MVT = "application/vnd.mapbox-vector-tile"
+MERC = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+HALF = 20037508.342789244
+
+
+# --- an independent decoder ---------------------------------------------------------------
+def _tile_message_class() -> Any:
+    """The Tile message of vector_tile.proto (spec v2.1), built as a descriptor."""
+    f = descriptor_pb2.FileDescriptorProto(name="ccmap_test_vt.proto", package="ccmap_test_vt",
+                                           syntax="proto2")
+    tile = f.message_type.add(name="Tile")
+    opt, rep = (descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+                descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    t = descriptor_pb2.FieldDescriptorProto
+    value = tile.nested_type.add(name="Value")
+    for name, num, typ in (("string_value", 1, t.TYPE_STRING), ("float_value", 2, t.TYPE_FLOAT),
+                           ("double_value", 3, t.TYPE_DOUBLE), ("int_value", 4, t.TYPE_INT64),
+                           ("uint_value", 5, t.TYPE_UINT64), ("sint_value", 6, t.TYPE_SINT64),
+                           ("bool_value", 7, t.TYPE_BOOL)):
+        value.field.add(name=name, number=num, type=typ, label=opt)
+    feature = tile.nested_type.add(name="Feature")
+    feature.field.add(name="id", number=1, type=t.TYPE_UINT64, label=opt)
+    feature.field.add(name="tags", number=2, type=t.TYPE_UINT32, label=rep,
+                      options=descriptor_pb2.FieldOptions(packed=True))
+    feature.field.add(name="type", number=3, type=t.TYPE_UINT32, label=opt)
+    feature.field.add(name="geometry", number=4, type=t.TYPE_UINT32, label=rep,
+                      options=descriptor_pb2.FieldOptions(packed=True))
+    layer = tile.nested_type.add(name="Layer")
+    layer.field.add(name="version", number=15, type=t.TYPE_UINT32, label=opt)
+    layer.field.add(name="name", number=1, type=t.TYPE_STRING, label=opt)
+    layer.field.add(name="features", number=2, type=t.TYPE_MESSAGE, label=rep,
+                    type_name=".ccmap_test_vt.Tile.Feature")
+    layer.field.add(name="keys", number=3, type=t.TYPE_STRING, label=rep)
+    layer.field.add(name="values", number=4, type=t.TYPE_MESSAGE, label=rep,
+                    type_name=".ccmap_test_vt.Tile.Value")
+    layer.field.add(name="extent", number=5, type=t.TYPE_UINT32, label=opt)
+    tile.field.add(name="layers", number=3, type=t.TYPE_MESSAGE, label=rep,
+                   type_name=".ccmap_test_vt.Tile.Layer")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("ccmap_test_vt.Tile"))
+
+
+TILE_MESSAGE = _tile_message_class()
+
+
+def _commands(geometry: list[int]) -> list[list[tuple[int, int]]]:
+    """Geometry commands (MoveTo 1, LineTo 2, ClosePath 7; zigzag deltas) to parts."""
+    parts: list[list[tuple[int, int]]] = []
+    x = y = i = 0
+    while i < len(geometry):
+        cmd, count = geometry[i] & 7, geometry[i] >> 3
+        i += 1
+        if cmd == 7:
+            parts[-1].append(parts[-1][0])
+            continue
+        for _ in range(count):
+            dx, dy = geometry[i], geometry[i + 1]
+            i += 2
+            x += (dx >> 1) ^ -(dx & 1)
+            y += (dy >> 1) ^ -(dy & 1)
+            if cmd == 1:
+                parts.append([])
+            parts[-1].append((x, y))
+    return parts
+
+
+def decode_independently(data: bytes) -> dict[str, list[dict[str, Any]]]:
+    """{layer: [{id, type, properties, parts}]} with the spec-built protobuf decoder."""
+    msg = TILE_MESSAGE()
+    msg.ParseFromString(data)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for layer in msg.layers:
+        assert layer.version == 2 and layer.extent == 4096
+        values = [next(getattr(v, f.name) for f in v.DESCRIPTOR.fields if v.HasField(f.name))
+                  for v in layer.values]
+        feats = []
+        for feat in layer.features:
+            tags = list(feat.tags)
+            props = {layer.keys[k]: values[v] for k, v in zip(tags[::2], tags[1::2], strict=True)}
+            feats.append({"id": feat.id if feat.HasField("id") else None, "type": feat.type,
+                          "properties": props, "parts": _commands(list(feat.geometry))})
+        out[layer.name] = feats
+    return out
+
+
+def get_tile(client: TestClient, layer: str, z: int, x: int, y: int,
+             headers: dict[str, str] | None = None,
+             **params: Any) -> dict[str, list[dict[str, Any]]]:
+    """Fetch a tile, decode it with both decoders, check they agree; the independent result."""
+    r = client.get(f"/api/tiles/{layer}/{z}/{x}/{y}.mvt", params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == MVT
+    ours = decode_independently(r.content)
+    theirs = mapbox_vector_tile.decode(r.content, default_options={"y_coord_down": True})
+    assert set(ours) == set(theirs)
+    for name, feats in ours.items():
+        other = theirs[name]["features"]
+        assert [f["properties"] for f in feats] == [f["properties"] for f in other]
+        assert [f["id"] or 0 for f in feats] == [f["id"] for f in other]
+    return ours
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """Tile holding a point, from pyproj's Web Mercator."""
+    mx, my = MERC.transform(lon, lat)
+    n = 2 ** z
+    return int((mx + HALF) / (2 * HALF) * n), int((HALF - my) / (2 * HALF) * n)
+
+
+def units(lon: float, lat: float, z: int, x: int, y: int) -> tuple[float, float]:
+    """A point in tile units (0..4096 inside the tile), from pyproj's Web Mercator."""
+    mx, my = MERC.transform(lon, lat)
+    n = 2 ** z
+    return ((mx + HALF) / (2 * HALF) * n - x) * 4096, ((HALF - my) / (2 * HALF) * n - y) * 4096
+
+
+def tiles_covering(bbox: tuple[float, float, float, float], z: int) -> list[tuple[int, int]]:
+    """Every (x, y) at zoom z over bbox (west, south, east, north)."""
+    x0, y0 = tile_of(bbox[0], bbox[3], z)
+    x1, y1 = tile_of(bbox[2], bbox[1], z)
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def ids(tile: dict[str, list[dict[str, Any]]], layer: str) -> set[int]:
+    """Feature ids of one MVT layer, checked to equal the `id` property."""
+    feats = tile.get(layer, [])
+    for f in feats:
+        assert f["id"] == f["properties"]["id"]
+    return {f["id"] for f in feats}
+
+
+# --- tests ----------------------------------------------------------------------------------
+def test_street_crossing_two_tiles_is_in_both_and_a_far_one_in_none(
+        client: TestClient, store: Store) -> None:
+    z = 15
+    x, _ = tile_of(121.47, 31.23, z)
+    # the western edge of tile x+1, from pyproj
+    edge = (x + 1) / 2 ** z * 360 - 180
+    crossing = LineString([(edge - 0.002, 31.2301), (edge + 0.002, 31.2302)])
+    a, far, zone = store.add_features([
+        Feature(Kind.street, crossing, name="延安东路", category="main"),
+        Feature(Kind.street, LineString([(121.60, 31.30), (121.61, 31.30)]), name="远处路"),
+        Feature(Kind.zone, Polygon([(edge - 0.001, 31.2295), (edge - 0.0005, 31.2295),
+                                    (edge - 0.0005, 31.23), (edge - 0.001, 31.23)]),
+                name="一号责任区", properties={"unit": "区城管局"}),
+    ])
+    cy = tile_of(edge, 31.2301, z)[1]
+    left = get_tile(client, "street", z, x, cy)
+    right = get_tile(client, "street", z, x + 1, cy)
+    assert ids(left, "street") == ids(right, "street") == {a}
+    assert set(left) == {"street"}  # the MVT layer is named after the kind
+    props = left["street"][0]["properties"]
+    assert props == {"id": a, "kind": "street", "name": "延安东路", "category": "main"}
+    assert left["street"][0]["type"] == 2  # LINESTRING
+    # clipped to the tile + buffer: the start point is where pyproj puts it
+    (start, *_rest, end), = left["street"][0]["parts"]
+    ex, ey = units(edge - 0.002, 31.2301, z, x, cy)
+    assert abs(start[0] - ex) <= 2 and abs(start[1] - ey) <= 2
+    assert 4096 < end[0] <= 4096 + 64 + 1  # into the buffer, not beyond
+    # the far street is in no tile near; the zone is only in the left tile
+    fx, fy = tile_of(121.605, 31.30, z)
+    assert ids(get_tile(client, "street", z, fx, fy), "street") == {far}
+    assert ids(get_tile(client, "zone", z, x, cy), "zone") == {zone}
+    zone_tile = get_tile(client, "zone", z, x, cy)["zone"][0]
+    assert zone_tile["type"] == 3 and zone_tile["properties"]["unit"] == "区城管局"
+    assert get_tile(client, "zone", z, x + 1, cy + 1) == {}
+    r = client.get(f"/api/tiles/street/{z}/{x - 3}/{cy}.mvt")
+    assert r.status_code == 200 and r.content == b""
+
+
+def test_every_feature_reachable_and_tiny_ones_only_at_detail_zoom(
+        client: TestClient, store: Store) -> None:
+    feats = []
+    for i in range(12):
+        lon, lat = 121.40 + i * 0.013, 31.20 + (i % 5) * 0.011
+        feats.append(Feature(Kind.street, LineString([(lon, lat), (lon + 0.004, lat + 0.001)]),
+                             name=f"路{i}"))
+        feats.append(Feature(Kind.compound, Polygon([(lon, lat + 0.003), (lon + 0.002, lat + 0.003),
+                                                     (lon + 0.002, lat + 0.005),
+                                                     (lon, lat + 0.005)]), name=f"小区{i}"))
+        feats.append(Feature(Kind.compound, Point(lon + 0.001, lat - 0.002), name=f"点{i}"))
+    tiny = Feature(Kind.compound, Polygon([(121.45, 31.25), (121.45003, 31.25),
+                                           (121.45003, 31.25003), (121.45, 31.25003)]),
+                   name="微小")
+    new = store.add_features([*feats, tiny])
+    tiny_id = new[-1]
+    extent = (121.39, 31.19, 121.57, 31.27)
+    for kind in (Kind.street, Kind.compound):
+        want = {i for i, f in zip(new, [*feats, tiny], strict=True) if f.kind is kind}
+        seen: set[int] = set()
+        for x, y in tiles_covering(extent, 14):
+            seen |= ids(get_tile(client, kind.value, 14, x, y), kind.value)
+        assert seen == want
+    # below zoom 14 a 3 m square is left out, the points and larger areas stay
+    seen = set()
+    for x, y in tiles_covering(extent, 12):
+        seen |= ids(get_tile(client, "compound", 12, x, y), "compound")
+    assert tiny_id not in seen
+    assert seen == {i for i, f in zip(new, feats, strict=False) if f.kind is Kind.compound}
+
+
+def test_unit_user_sees_only_its_features_and_issues(
+        client: TestClient, anon_client: TestClient, store: Store) -> None:
+    square = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
+    mine, theirs, street = store.add_features([
+        Feature(Kind.zone, Polygon(square), name="甲", properties={"unit": "甲单位"}),
+        Feature(Kind.zone, Polygon(square), name="乙", properties={"unit": "乙单位"}),
+        Feature(Kind.street, LineString([(121.47, 31.235), (121.48, 31.235)]), name="公共路"),
+    ])
+    issues = store.add_issues([Issue("litter", 121.475, 31.235, unit="甲单位"),
+                               Issue("litter", 121.4751, 31.2351, unit="乙单位"),
+                               Issue("litter", 121.4752, 31.2352, unit="乙单位")])
+    add_user(store, "jia", "unit", unit="甲单位")
+    unit_headers = bearer(client, "jia")
+    z = 16
+    x, y = tile_of(121.475, 31.235, z)
+    admin_zone = get_tile(client, "zone", z, x, y)
+    assert ids(admin_zone, "zone") == {mine, theirs}
+    h = unit_headers
+    assert ids(get_tile(client, "zone", z, x, y, headers=h), "zone") == {mine}
+    assert ids(get_tile(client, "street", z, x, y, headers=h), "street") == {street}
+    assert ids(get_tile(client, "issues", z, x, y, headers=h), "issues") == {issues[0]}
+    low = tile_of(121.475, 31.235, 10)
+    cells = get_tile(client, "issues", 10, *low, headers=h)["issue_cells"]
+    assert sum(c["properties"]["count"] for c in cells) == 1
+    cells = get_tile(client, "issues", 10, *low)["issue_cells"]
+    assert sum(c["properties"]["count"] for c in cells) == 3
+    # the same tile answers the admin and the unit user with different ETags
+    r_admin = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt")
+    r_user = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", headers=h)
+    assert r_admin.headers["etag"] != r_user.headers["etag"]
+    assert client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt",
+                      headers={**h, "If-None-Match": r_admin.headers["etag"]}).status_code == 200
+    # like the GeoJSON endpoints, tiles need a login
+    assert anon_client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt",
+                           headers={"Authorization": ""}).status_code == 401
+
+
+def test_filters_match_the_geojson_endpoints(client: TestClient, store: Store) -> None:
+    square = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
+    a, _b = store.add_features([
+        Feature(Kind.zone, Polygon(square), name="甲", properties={"unit": "甲单位"}),
+        Feature(Kind.zone, Polygon(square), name="乙", properties={"unit": "乙单位"})])
+    now = datetime.now()
+    new = store.add_issues([
+        Issue("litter", 121.475, 31.235, status="reported", source="hotline",
+              deadline=now - timedelta(days=1), reported_at=now - timedelta(days=3)),
+        Issue("litter", 121.4752, 31.2352, status="closed", source="hotline",
+              reported_at=now - timedelta(days=2)),
+        Issue("graffiti", 121.4754, 31.2354, status="reported", source="grid_patrol",
+              deadline=now + timedelta(days=1), reported_at=now - timedelta(days=1)),
+    ])
+    z = 16
+    x, y = tile_of(121.475, 31.235, z)
+    assert ids(get_tile(client, "zone", z, x, y, properties='{"unit": "甲单位"}'), "zone") == {a}
+    cases: list[tuple[dict[str, Any], set[int]]] = [
+        ({}, set(new)),
+        ({"category": "litter"}, {new[0], new[1]}),
+        ({"status": ["reported"]}, {new[0], new[2]}),
+        ({"source": "grid_patrol"}, {new[2]}),
+        ({"overdue": "true"}, {new[0]}),
+        ({"from": (now - timedelta(days=2, hours=1)).isoformat()}, {new[1], new[2]}),
+    ]
+    for params, want in cases:
+        tile = get_tile(client, "issues", z, x, y, **params)
+        assert ids(tile, "issues") == want, params
+        geojson = client.get("/api/issues.geojson", params=params).json()
+        assert {f["properties"]["id"] for f in geojson["features"]} == want
+    first = next(f for f in get_tile(client, "issues", z, x, y)["issues"] if f["id"] == new[0])
+    assert first["properties"] == {"id": new[0], "category": "litter", "status": "reported",
+                                   "overdue": True}
+    assert first["type"] == 1  # POINT
+
+
+def test_issue_cells_at_low_zoom_sum_to_the_filtered_total(
+        client: TestClient, store: Store) -> None:
+    rows = []
+    for i in range(400):  # a 0.3 x 0.2 degree area: crosses tile edges at every zoom used
+        lon = 121.30 + (i * 37 % 400) / 400 * 0.3
+        lat = 31.10 + (i * 91 % 400) / 400 * 0.2
+        rows.append(Issue("litter" if i % 3 else "graffiti", lon, lat,
+                          status="reported" if i % 2 else "closed"))
+    store.add_issues(rows)
+    extent = (121.29, 31.09, 121.61, 31.31)
+    for params in ({}, {"category": "litter"}, {"category": "litter", "status": "closed"}):
+        total = client.get("/api/issues", params={**params, "page_size": 1}).json()["total"]
+        assert 0 < total <= 400
+        for z in (7, 10, 12, 13):
+            count = 0
+            for x, y in tiles_covering(extent, z):
+                tile = get_tile(client, "issues", z, x, y, **params)
+                assert "issues" not in tile  # never points below zoom 14
+                for cell in tile.get("issue_cells", []):
+                    assert cell["id"] is None and cell["type"] == 1
+                    assert cell["properties"]["cell_deg"] > 0
+                    count += cell["properties"]["count"]
+            assert count == total, (params, z)
+
+
+def test_dense_tiles_fall_back_to_cells(client: TestClient, store: Store,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.store.sql
+
+    store.add_issues([Issue("litter", 121.475 + i * 1e-5, 31.235) for i in range(8)])
+    x, y = tile_of(121.475, 31.235, 16)
+    assert len(ids(get_tile(client, "issues", 16, x, y), "issues")) == 8
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 5)
+    store.add_issues([Issue("litter", 121.4751, 31.2351)])  # a new version: not cached
+    tile = get_tile(client, "issues", 16, x, y)
+    assert set(tile) == {"issue_cells"}
+    assert sum(c["properties"]["count"] for c in tile["issue_cells"]) == 9
+
+
+def test_etag_304_and_new_etag_after_each_write(client: TestClient, store: Store) -> None:
+    z = 16
+    x, y = tile_of(121.475, 31.235, z)
+    url = f"/api/tiles/street/{z}/{x}/{y}.mvt"
+    (sid,) = store.add_features([Feature(Kind.street, LineString([(121.47, 31.235),
+                                                                  (121.48, 31.235)]))])
+    first = client.get(url)
+    tag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, max-age=0, must-revalidate"
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == tag
+    zone_url = f"/api/tiles/zone/{z}/{x}/{y}.mvt"
+    zone_tag = client.get(zone_url).headers["etag"]
+    issues_url = f"/api/tiles/issues/{z}/{x}/{y}.mvt"
+    issues_tag = client.get(issues_url).headers["etag"]
+    # each write changes its own layer's ETag (and the tile), not the others'
+    feature = store.feature(sid)
+    feature.name = "改名路"
+    store.save_feature(feature, "test", "update")
+    changed = client.get(url, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    assert get_tile(client, "street", z, x, y)["street"][0]["properties"]["name"] == "改名路"
+    assert client.get(zone_url, headers={"If-None-Match": zone_tag}).status_code == 304
+    assert client.get(issues_url, headers={"If-None-Match": issues_tag}).status_code == 304
+    steps = [
+        lambda: store.add_features([Feature(Kind.street, LineString([(121.471, 31.236),
+                                                                     (121.479, 31.236)]))]),
+        lambda: store.delete_feature(sid, "test"),
+    ]
+    for step in steps:
+        tag = client.get(url).headers["etag"]
+        step()
+        assert client.get(url, headers={"If-None-Match": tag}).status_code == 200
+    tag = client.get(url).headers["etag"]
+    store.clear()  # users too: log in again
+    add_user(store, "testadmin2", "admin")
+    client.headers.update(bearer(client, "testadmin2"))
+    cleared = client.get(url, headers={"If-None-Match": tag})
+    assert cleared.status_code == 200 and cleared.content == b""
+    # issue writes: creation, update, transition, routing
+    (iid,) = store.add_issues([Issue("litter", 121.475, 31.235)])
+    issue_writes = [
+        lambda: store.update_issue(iid, {"description": "x"}, store.issue(iid).version, "t"),
+        lambda: client.post(f"/api/issues/{iid}/transitions",
+                            json={"to": "accepted", "version": store.issue(iid).version}),
+        lambda: store.update_routes([store.issue(iid)], "t"),
+        lambda: store.add_issues([Issue("litter", 121.4751, 31.2351)]),
+    ]
+    for step in issue_writes:
+        tag = client.get(issues_url).headers["etag"]
+        assert client.get(issues_url, headers={"If-None-Match": tag}).status_code == 304
+        step()
+        assert client.get(issues_url, headers={"If-None-Match": tag}).status_code == 200
+    statuses = {f["properties"]["status"] for f in get_tile(client, "issues", z, x, y)["issues"]}
+    assert statuses == {"accepted", "reported"}
+
+
+def test_refused_write_leaves_the_version(store: Store) -> None:
+    from geo.errors import Conflict
+
+    (sid,) = store.add_features([Feature(Kind.zone, Polygon([(0, 0), (1, 0), (1, 1)]))])
+    before = store.layer_version("zone")
+    stale = store.feature(sid)
+    with pytest.raises(Conflict):
+        store.save_feature(stale, "t", "update", expected_version=stale.version + 5)
+    assert store.layer_version("zone") == before
+    store.save_feature(stale, "t", "update", expected_version=stale.version)
+    assert store.layer_version("zone") == before + 1
+    # a feature that changes kind bumps both layers
+    street_before = store.layer_version("street")
+    moved = store.feature(sid)
+    moved.kind = Kind.community
+    community_before = store.layer_version("community")
+    store.save_feature(moved, "t", "update")
+    assert store.layer_version("zone") == before + 2
+    assert store.layer_version("community") == community_before + 1
+    assert store.layer_version("street") == street_before
+
+
+def test_bad_tile_requests_are_4xx(client: TestClient) -> None:
+    assert client.get("/api/tiles/roads/10/0/0.mvt").status_code == 404
+    assert "unknown tile layer" in client.get("/api/tiles/roads/10/0/0.mvt").json()["detail"]
+    assert client.get("/api/tiles/street/23/0/0.mvt").status_code == 422
+    assert client.get("/api/tiles/street/-1/0/0.mvt").status_code == 422
+    assert client.get("/api/tiles/street/2/4/0.mvt").status_code == 404
+    assert client.get("/api/tiles/street/2/0/4.mvt").status_code == 404
+    assert client.get("/api/tiles/street/2/0/a.mvt").status_code == 422
+    assert client.get(f"/api/tiles/street/0/{2**40}/0.mvt").status_code == 422
+    assert client.get("/api/tiles/street/2/0/0.mvt", params={"category": "litter"}
+                      ).status_code == 400
+    assert client.get("/api/tiles/issues/2/0/0.mvt", params={"properties": '{"a": 1}'}
+                      ).status_code == 400
+    assert client.get("/api/tiles/street/2/0/0.mvt", params={"properties": "[1]"}
+                      ).status_code == 400
+    assert client.get("/api/tiles/issues/2/0/0.mvt", params={"overdue": "maybe"}
+                      ).status_code == 422
+    assert client.get("/api/tiles/street/2/3/3.mvt").status_code == 200
