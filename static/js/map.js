@@ -96,7 +96,8 @@
   }
 
   function init(map, cfg) {
-    var state = { map: map, layers: {}, counts: {}, loading: 0, errors: [], config: cfg };
+    var state = { map: map, layers: {}, counts: {}, loading: 0, errors: [], config: cfg,
+                  maxFeatures: MAX_LAYER_FEATURES };
     window.ccmap.state = state;
     renderTitle(cfg);
     map.attributionControl.addAttribution(cfg.attribution);
@@ -245,12 +246,9 @@
       if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
       if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }
       state.loading += 1;
-      return fetch(url, { credentials: "same-origin" })
-        .then(function (r) {
-          if (!r.ok) { throw new Error(kind + ": HTTP " + r.status); }
-          return r.json();
-        })
+      return fetchCollection(url, state.maxFeatures)
         .then(function (data) {
+          partialNotice(map, kind, spec.label, data.loaded, data.matched);
           group.clearLayers();
           geoLayer(kind, spec.label, data).eachLayer(function (l) { group.addLayer(l); });
           state.counts[kind] = data.features.length;
@@ -288,6 +286,8 @@
     });
   }
 
+  // the most features one layer draws; beyond it the page says so (zoom in or filter)
+  var MAX_LAYER_FEATURES = 20000;
   var HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
                      "-2": "#67a9cf", "-3": "#2166ac" };
   var CLASS_COLORS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
@@ -444,6 +444,54 @@
     return row;
   }
 
+  /* Fetch a paged GeoJSON FeatureCollection (OGC API Features: numberMatched, links rel=next),
+   * following `next` links until every feature is loaded or `max` features are; resolves to
+   * the first page's document with all loaded features, `loaded` and `matched` (how many the
+   * filters match; the same as loaded for an answer that is not paged). */
+  function fetchCollection(url, max) {
+    var doc = null;
+    function get(u) {
+      return fetch(u, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) { throw new Error(u.split("?")[0] + ": HTTP " + r.status); }
+        return r.json();
+      }).then(function (page) {
+        if (doc === null) { doc = page; } else { doc.features = doc.features.concat(page.features); }
+        var next = (page.links || []).filter(function (l) { return l.rel === "next"; })[0];
+        if (next && page.features.length && doc.features.length < (max || Infinity)) {
+          var to = new URL(next.href, window.location.href);  // same origin behind a proxy
+          return get(to.pathname + to.search);
+        }
+        doc.loaded = doc.features.length;
+        doc.matched = typeof doc.numberMatched === "number" ? doc.numberMatched : doc.loaded;
+        return doc;
+      });
+    }
+    return get(url);
+  }
+
+  /* Say on the map when a layer shows part of what matches ("仅显示 n / total 条"). */
+  function partialNotice(map, kind, label, loaded, matched) {
+    var box = document.getElementById("ccmap-partial");
+    if (!box) {
+      box = el("div", null, "ccmap-legend ccmap-partial");
+      box.id = "ccmap-partial";
+      map.getContainer().appendChild(box);
+    }
+    var line = document.getElementById("ccmap-partial-" + kind);
+    if (loaded >= matched) {
+      if (line) { line.remove(); }
+    } else {
+      if (!line) {
+        line = el("div", null, "ccmap-partial-line");
+        line.id = "ccmap-partial-" + kind;
+        box.appendChild(line);
+      }
+      line.textContent = label + "：仅显示 " + loaded.toLocaleString("en-US") + " / " +
+        matched.toLocaleString("en-US") + " 条，请放大地图或筛选";
+    }
+    box.hidden = !box.firstChild;
+  }
+
   /* A JSON call to the API with the session's CSRF header; rejects with the server's reason. */
   function api(method, url, body, isForm) {
     var headers = { "X-CSRF-Token": csrfToken() };
@@ -469,7 +517,7 @@
   }
 
   window.ccmap = { init: init, popupContent: popupContent, el: el, api: api, toast: toast,
-                   state: null };
+                   fetchCollection: fetchCollection, state: null };
 
   document.addEventListener("DOMContentLoaded", function () {
     if (typeof L === "undefined") {
