@@ -156,6 +156,8 @@ class Lines:
         """n line indexes drawn by length (among mask)."""
         a, b = self.lengths()
         weight = (a + b) if mask is None else (a + b) * mask
+        if not weight.sum():  # a tiny city may lack the class: any line will do
+            weight = a + b
         return rng.choice(len(self.name), size=n, p=weight / weight.sum())
 
 
@@ -283,6 +285,7 @@ class City:
                           for k in range(len(self.sub_geoms))]
         self.comm_names = self.names(len(comm_seeds), ["社区"])
         self.zone_type = self.rng.choice(ZONE_TYPES, n, p=ZONE_TYPE_SHARES)
+        self.zone_type[self.rng.permutation(n)[:len(ZONE_TYPES)]] = ZONE_TYPES  # all four
         serial = np.zeros(n, dtype=np.int64)  # number of the zone within its community
         counters = np.zeros(len(comm_seeds), dtype=np.int64)
         for z in np.lexsort((seeds[:, 0], -seeds[:, 1])).tolist():  # north-west first
