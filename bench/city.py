@@ -964,32 +964,48 @@ class StepResult:
     message: str
 
 
-def run_step(name: str, args: list[str], timeout: float | None, log: Path) -> StepResult:
-    """Run `python -m server.cli ARGS` as a child; wall time and the child's own peak RSS."""
+def _rss_mb(pid: int) -> float:
+    """The current resident set of a live process, from /proc (0 where there is none)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_step(name: str, args: list[str], timeout: float | None, log: Path,
+             max_rss_mb: float | None = None, module: str = "server.cli") -> StepResult:
+    """Run `python -m server.cli ARGS` as a child; wall time and the child's own peak RSS
+    (os.wait4's rusage). The child is killed past `timeout` seconds or `max_rss_mb`."""
+    why = ""
     with log.open("wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "server.cli", *args], stdout=out,
+        command = [sys.executable, *(["-m", module] if module else []), *args]
+        proc = subprocess.Popen(command, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if timeout is not None and time.perf_counter() - t0 > timeout:
+                why = f"killed at the time limit ({timeout:g} s)"
+            elif max_rss_mb is not None and _rss_mb(proc.pid) > max_rss_mb:
+                why = f"killed at the memory limit ({max_rss_mb:g} MB RSS)"
+            if why:
                 os.killpg(proc.pid, 9)  # our own child's process group
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
             time.sleep(0.1)
         seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    killed = os.WIFSIGNALED(status)
     text = log.read_text(encoding="utf-8", errors="replace").strip()
     imported = None
     with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
         imported = int(json.loads(text.splitlines()[-1])["imported"])
-    message = "killed at the time limit" if killed and timeout is not None and \
-        seconds > timeout else text[-400:]
     return StepResult(name, round(seconds, 2), round(usage.ru_maxrss / 1024, 1),
-                      None if killed else proc.returncode, imported, message)
+                      None if why else proc.returncode, imported, why or text[-400:])
 
 
 def fresh_database(db_url: str, schema: str) -> str:
@@ -1008,11 +1024,16 @@ def fresh_database(db_url: str, schema: str) -> str:
     return f"{db_url}{sep}options=-csearch_path%3D{schema},public"
 
 
-def run_import(out: Path, db_url: str, timeout: float | None = None) -> list[StepResult]:
-    """Import the files in out with the real CLI, step by step, printing each step."""
+def run_import(out: Path, db_url: str, timeout: float | None = None,
+               max_rss_mb: float | None = None) -> list[StepResult]:
+    """Import the files in out with the real CLI, step by step, printing each step; first
+    the cost of starting a CLI process that loads the import modules, for reference."""
     results = []
-    for name, args in import_steps(out, db_url):
-        r = run_step(name, args, timeout, out / f"import-{name}.log")
+    startup = ["-c", "import server.cli, geo.importing, geo.issue_import, geo.ledger, geo.zones"]
+    steps = [("start-up only", startup), *import_steps(out, db_url)]
+    for name, args in steps:
+        r = run_step(name, args, timeout, out / f"import-{name.replace(' ', '-')}.log",
+                     max_rss_mb, module="server.cli" if args is not startup else "")
         results.append(r)
         print(f"  {name:22s} {r.seconds:9.2f} s  peak RSS {r.max_rss_mb:8.1f} MB  "
               f"imported {r.imported if r.imported is not None else '-':>8}  "
@@ -1039,6 +1060,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--schema", default="bench_city", help="PostgreSQL schema for --fresh")
     ap.add_argument("--no-generate", action="store_true", help="import existing files")
     ap.add_argument("--timeout", type=float, help="seconds allowed per import step")
+    ap.add_argument("--max-rss-mb", type=float,
+                    help="kill an import step whose resident memory grows past this")
     args = ap.parse_args(argv)
     if args.do_import and not args.db:
         ap.error("--import needs --db")
@@ -1056,7 +1079,7 @@ def main(argv: list[str] | None = None) -> int:
         url = fresh_database(args.db, args.schema) if args.fresh else args.db
         print(f"importing into {url}")
         t0 = time.perf_counter()
-        results = run_import(args.out, url, args.timeout)
+        results = run_import(args.out, url, args.timeout, args.max_rss_mb)
         total = time.perf_counter() - t0
         print(f"  total {total:.1f} s")
         (args.out / "import.json").write_text(json.dumps(

@@ -180,4 +180,8 @@ def test_runner_times_a_step_and_stops_it_at_the_limit(city: Path, tmp_path: Pat
     assert (done.returncode, done.imported) == (0, 1)
     assert done.seconds > 0 and done.max_rss_mb > 50  # the child's own peak, not ours
     stopped = run_step(name, args, timeout=0.2, log=tmp_path / "slow.log")
-    assert stopped.returncode is None and stopped.message == "killed at the time limit"
+    assert stopped.returncode is None
+    assert stopped.message == "killed at the time limit (0.2 s)"
+    big = run_step(name, args, timeout=None, log=tmp_path / "big.log", max_rss_mb=40)
+    assert big.returncode is None
+    assert big.message == "killed at the memory limit (40 MB RSS)"
