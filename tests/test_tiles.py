@@ -435,3 +435,19 @@ def test_bad_tile_requests_are_4xx(client: TestClient) -> None:
     assert client.get("/api/tiles/issues/2/0/0.mvt", params={"overdue": "maybe"}
                       ).status_code == 422
     assert client.get("/api/tiles/street/2/3/3.mvt").status_code == 200
+
+
+def test_large_tiles_are_gzipped_once_and_plain_on_request(
+        client: TestClient, store: Store) -> None:
+    store.add_features([Feature(Kind.street, LineString([(121.47, 31.23 + i * 1e-4),
+                                                         (121.48, 31.2301 + i * 1e-4)]),
+                                name=f"路{i}") for i in range(100)])
+    x, y = tile_of(121.475, 31.235, 14)
+    url = f"/api/tiles/street/14/{x}/{y}.mvt"
+    for _ in range(2):  # encoded, then from the cache
+        zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        plain = client.get(url, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.content == zipped.content  # httpx decodes the gzipped body
+        assert len(decode_independently(plain.content)["street"]) == 100

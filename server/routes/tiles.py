@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 from dataclasses import asdict
 from datetime import datetime
@@ -26,6 +27,8 @@ MVT_MEDIA = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=0, must-revalidate"  # answers depend on the caller's scope
 ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "zone_id",
                  "since", "until", "bbox", "overdue", "recurring")
+GZIP_MIN = 1000  # smaller tiles go as they are (like the app's GZip middleware)
+GZIP_MAGIC = b"\x1f\x8b"
 TileIndex = Annotated[int, Path(ge=0, le=(1 << MAX_ZOOM) - 1)]
 _cache_lock = threading.Lock()
 
@@ -96,5 +99,14 @@ def vector_tile(
             data = store.issue_tile(query, tile)
         else:
             data = store.feature_tile(Kind(layer), tile, where, scope_unit=user.scope_unit)
+        # kept gzipped (once), so a cache hit costs no compression
+        if len(data) >= GZIP_MIN:
+            data = gzip.compress(data, compresslevel=5)
         cache.put(key, data)
+    if data[:2] == GZIP_MAGIC:  # an MVT starts with 0x1a (layers), never with this
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+        else:
+            data = gzip.decompress(data)
     return Response(data, media_type=MVT_MEDIA, headers=headers)

@@ -1,0 +1,171 @@
+"""Vector tile latency at city scale, through the app (auth, ETag, encoding), on one backend.
+
+    python -m bench.bench_tiles --db sqlite:///var/bench_tiles.db [--issues 1000000]
+    python -m bench.bench_tiles --db postgresql://postgres@127.0.0.1:5432/ccmap_bench
+    (--reuse keeps the data of an earlier run)
+
+The data are synthetic, written with store.add_features/add_issues in chunks: a lattice of
+50,000 street segments (~100 m) over an 18 x 11 km city, 5,000 zone squares, 2,000 test points
+and --issues issues (clustered around hotspots, 20% anywhere). Tiles: every tile over the city
+at z10-12, a seeded sample at z13-17, for street, zone, test_point and issues. Each tile is
+asked twice: cold (encoded) and warm (the in-process cache). On PostGIS the raw ST_AsMVT query
+of the same tile is timed too (the route's target: within 2x of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import datetime, timedelta
+
+import numpy as np
+from fastapi.testclient import TestClient
+from shapely.geometry import LineString, Point, box
+from sqlalchemy import text
+
+from geo.accounts import Role, User, hash_password
+from geo.features import Feature, Issue
+from geo.kinds import Kind
+from geo.store import Store, open_store
+from geo.tiles import covering_tiles
+from server.app import create_app
+from server.settings import Settings
+
+LON0, LAT0 = 115.90, 36.40
+WIDTH, HEIGHT = 0.20, 0.10  # degrees: about 18 x 11 km
+CHUNK = 20_000
+
+
+def seed(store: Store, n_issues: int) -> None:
+    """Write the synthetic city in chunks."""
+    rng = np.random.default_rng(2026)
+    store.clear()
+    # 50,000 street segments: a 250 x 100 lattice of horizontal and vertical segments
+    cols, rows = 125, 200
+    dx, dy = WIDTH / cols, HEIGHT / rows
+    streets = []
+    for i in range(cols):
+        for j in range(rows):
+            x, y = LON0 + i * dx, LAT0 + j * dy
+            streets.append(Feature(Kind.street, LineString([(x, y), (x + dx, y + dy * 0.1)]),
+                                   name=f"路{i}-{j}", category="residential"))
+            streets.append(Feature(Kind.street, LineString([(x, y), (x + dx * 0.1, y + dy)]),
+                                   name=f"街{i}-{j}", category="tertiary"))
+    for k in range(0, len(streets), CHUNK):
+        store.add_features(streets[k:k + CHUNK], "bench")
+    zones = []
+    zc, zr = 100, 50
+    for i in range(zc):
+        for j in range(zr):
+            x, y = LON0 + i * WIDTH / zc, LAT0 + j * HEIGHT / zr
+            zones.append(Feature(Kind.zone, box(x, y, x + WIDTH / zc * 0.95,
+                                                y + HEIGHT / zr * 0.95),
+                                 name=f"责任区{i}-{j}", properties={"unit": f"单位{i % 40}"}))
+    store.add_features(zones, "bench")
+    points = [Feature(Kind.test_point, Point(LON0 + rng.random() * WIDTH,
+                                             LAT0 + rng.random() * HEIGHT),
+                      name=f"点位{i}", category="market") for i in range(2000)]
+    store.add_features(points, "bench")
+    hot = rng.random((40, 2)) * [WIDTH, HEIGHT] + [LON0, LAT0]
+    now = datetime.now()
+    started = time.perf_counter()
+    for k in range(0, n_issues, CHUNK):
+        m = min(CHUNK, n_issues - k)
+        which = rng.integers(0, 40, m)
+        xy = hot[which] + rng.normal(0, 0.004, (m, 2))
+        anywhere = rng.random(m) < 0.2
+        xy[anywhere] = rng.random((int(anywhere.sum()), 2)) * [WIDTH, HEIGHT] + [LON0, LAT0]
+        store.add_issues([Issue("litter" if r % 3 else "graffiti", float(lon), float(lat),
+                                status="reported" if r % 2 else "closed",
+                                unit=f"单位{r % 40}", reported_at=now - timedelta(days=r % 700),
+                                deadline=now + timedelta(days=(r % 20) - 10))
+                          for r, (lon, lat) in enumerate(xy, start=k)], "bench")
+        print(f"  issues {k + m:,} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def raw_sql(layer: str, z: int, x: int, y: int) -> str:
+    """The hand-written ST_AsMVT query of a feature tile (PostGIS), for comparison."""
+    return f"""
+        WITH mvtgeom AS (
+          SELECT ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope({z}, {x}, {y}),
+                              4096, 64, true) AS geom, id AS fid, id, kind, name, category,
+                 properties->>'unit' AS unit
+          FROM features
+          WHERE kind = '{layer}'
+            AND geom && ST_Transform(ST_TileEnvelope({z}, {x}, {y}, margin => 64.0 / 4096),
+                                     4326))
+        SELECT ST_AsMVT(mvtgeom, '{layer}', 4096, 'geom', 'fid') FROM mvtgeom"""
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    """Seed (unless --reuse), then time the tiles and print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--issues", type=int, default=1_000_000)
+    ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--sample", type=int, default=40, help="tiles per zoom at z13-17")
+    args = ap.parse_args()
+    store = open_store(args.db)
+    if not args.reuse:
+        t0 = time.perf_counter()
+        seed(store, args.issues)
+        print(f"seeded in {time.perf_counter() - t0:.0f} s")
+    if store.user("bench") is None:
+        store.add_user(User("bench", Role.admin, password_hash=hash_password("bench-pass-123")))
+    settings = Settings(database_url=args.db, basemap="none")
+    rnd = random.Random(7)
+    city = (LON0, LAT0, LON0 + WIDTH, LAT0 + HEIGHT)
+    postgis = args.db.startswith("postgres")
+    print(f"backend {'PostGIS' if postgis else 'SQLite'}; features {store.layer_counts()}, "
+          f"issues {store.issue_count():,}")
+    with TestClient(create_app(settings, store=store)) as client:
+        r = client.post("/api/auth/token", data={"username": "bench",
+                                                 "password": "bench-pass-123"})
+        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        everything: list[float] = []
+        print(f"{'layer':<11}{'zoom':>6}{'tiles':>7}{'median':>9}{'p95':>9}{'max':>9}"
+              f"{'warm':>8}{'KB avg':>8}{'raw SQL':>9}")
+        for layer in ("street", "zone", "test_point", "issues"):
+            for zooms in ((10, 11, 12), (13, 14, 15), (16, 17)):
+                cold, warm, sizes, raw = [], [], [], []
+                for z in zooms:
+                    tiles = covering_tiles(city, z)
+                    if z >= 13:
+                        tiles = rnd.sample(tiles, min(args.sample, len(tiles)))
+                    for t in tiles:
+                        url = f"/api/tiles/{layer}/{t.z}/{t.x}/{t.y}.mvt"
+                        s = time.perf_counter()
+                        resp = client.get(url)
+                        cold.append((time.perf_counter() - s) * 1000)
+                        assert resp.status_code == 200, resp.text
+                        sizes.append(len(resp.content))
+                        s = time.perf_counter()
+                        client.get(url)
+                        warm.append((time.perf_counter() - s) * 1000)
+                        if postgis and layer != "issues":
+                            engine = store.engine  # type: ignore[attr-defined]
+                            with engine.connect() as conn:
+                                s = time.perf_counter()
+                                conn.execute(text(raw_sql(layer, t.z, t.x, t.y))).scalar()
+                                raw.append((time.perf_counter() - s) * 1000)
+                everything += cold
+                raw_txt = f"{statistics.median(raw):8.1f}" if raw else "       -"
+                print(f"{layer:<11}{f'{zooms[0]}-{zooms[-1]}':>6}{len(cold):>7}"
+                      f"{statistics.median(cold):8.1f}ms{pct(cold, 95):8.1f}ms"
+                      f"{max(cold):8.1f}ms{statistics.median(warm):7.2f}ms"
+                      f"{statistics.mean(sizes) / 1000:8.1f}{raw_txt}", flush=True)
+        print(f"all tiles: {len(everything)}, median {statistics.median(everything):.1f} ms, "
+              f"p95 {pct(everything, 95):.1f} ms, max {max(everything):.1f} ms")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
