@@ -212,3 +212,20 @@ def test_exports_ask_the_store_for_every_row(paged: TestClient, store: Store, db
     assert main(["export", "data", "--out", str(out), "--db", db_url, "--json"]) == 0
     counts = json.loads(capsys.readouterr().out)["layers"]
     assert counts["issues"] == 3 * MAX and counts["test_point"] == 3 * MAX
+
+
+def test_round_layer_pages_every_stop(paged: TestClient, store: Store) -> None:
+    stops = [{"id": 1000 + k, "seq": k + 1, "name": f"点{k}", "category": "bus_stop",
+              "category_label": "公交站点", "lon": 121.40 + k * 1e-4, "lat": 31.23,
+              "arrive_min": k * 5} for k in range(25)]
+    plan = {"start": [121.40, 31.23], "unscheduled": [],
+            "teams": [{"team": 1, "name": "一组", "inspector": "张三", "distance_m": 900,
+                       "duration_min": 120, "stops": stops,
+                       "path": [[s["lon"], s["lat"]] for s in stops]}]}
+    rid = store.add_round("大轮次", plan, "user:p")
+    pages, features = _follow(paged, f"/api/plan/rounds/{rid}/geojson")
+    assert len(pages) == 3 and {p["numberMatched"] for p in pages} == {27}
+    roles = [f["properties"]["role"] for f in features]
+    assert roles.count("stop") == 25 and roles.count("route") == 1 and roles.count("start") == 1
+    assert paged.get(f"/api/plan/rounds/{rid}/geojson",
+                     params={"limit": MAX + 1}).status_code == 422

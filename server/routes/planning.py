@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from geo.coords import point_to_wgs84
 from geo.errors import InvalidInput
-from geo.geojson import MEDIA_TYPE, check_lonlat, parse_coords
+from geo.geojson import check_lonlat, parse_coords
 from geo.inspections import INSPECTION_SOURCES, checklist, checklists, record_inspection, scores
 from geo.network import network_distance
 from geo.rounds import RoundSpec, create_round, round_geojson, round_stops, stop_rows
@@ -24,7 +23,9 @@ from geo.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
 from server.deps import DbInt, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import file_download, table_download
+from server.paging import FeatureCollectionPage, PageDep, page_of
 from server.routes.issues import photo_filename, read_photo
+from server.routes.layers import GeoJSONResponse
 from server.workers import HeavyWork, in_pool
 
 router = APIRouter(tags=["planning"])
@@ -115,14 +116,16 @@ def round_table(round_id: Id, _: Analyst, store: StoreDep,
                           f"round-{round_id}-stops")
 
 
-@router.get("/api/plan/rounds/{round_id}/geojson")
-def round_layer(round_id: Id, _: Analyst, store: StoreDep,
-                coords: str | None = None) -> Response:
-    """The round for the map: team routes, numbered stops (inspected or not), the start."""
+@router.get("/api/plan/rounds/{round_id}/geojson", response_class=GeoJSONResponse,
+            response_model=FeatureCollectionPage)
+def round_layer(round_id: Id, _: Analyst, store: StoreDep, request: Request, page: PageDep,
+                coords: str | None = None) -> GeoJSONResponse:
+    """The round for the map: team routes, numbered stops (inspected or not), the start;
+    paged like every FeatureCollection (numberMatched, follow the `next` link)."""
     row = store.round(round_id)
     done = {r["feature_id"] for r in store.inspections(round_id=round_id)}
     doc = round_geojson(row, parse_coords(coords), done)
-    return Response(json.dumps(doc, ensure_ascii=False), media_type=MEDIA_TYPE)
+    return GeoJSONResponse(page_of(request, page, doc["features"]))
 
 
 @router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, dependencies=[HeavyWork])

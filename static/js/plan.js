@@ -192,10 +192,11 @@
     function startLabel(ll) { return ll.lng.toFixed(5) + ", " + ll.lat.toFixed(5); }
 
     function loadRound(id, detail) {
+      // a round is bounded by its sample: every page of its layer is loaded
       return Promise.all([api("GET", "/api/plan/rounds/" + id),
-                          fetch("/api/plan/rounds/" + id + "/geojson?coords=" +
-                                encodeURIComponent(cfg.coords), { credentials: "same-origin" })
-                            .then(function (r) { return r.json(); })])
+                          window.ccmap.fetchCollection("/api/plan/rounds/" + id +
+                                                       "/geojson?coords=" +
+                                                       encodeURIComponent(cfg.coords))])
         .then(function (both) {
           plan.round = both[0];
           drawRound(both[1]);
