@@ -262,3 +262,16 @@ def test_heavy_exports_run_at_most_worker_threads_at_once(
         for t in threads:
             t.join(60)
     assert answers == [200, 200, 200] and most[0] == 1
+
+
+def test_bad_import_requests_are_400_at_once_and_make_no_job(client: TestClient,
+                                                             store: Store, spool: Path) -> None:
+    r = client.post("/api/issues/import", content=LEDGER, headers={"content-type": "text/csv"})
+    assert r.status_code == 400 and "multipart" in r.json()["detail"]
+    r = client.post("/api/issues/import", data={"category_map": "{not json"},
+                    files={"file": ("台账.csv", LEDGER, "text/csv")})
+    assert r.status_code == 400 and "category map" in r.json()["detail"]
+    r = client.post("/api/issues/import", data={"note": "no file"})
+    assert r.status_code == 400
+    assert store.jobs() == [] and store.issue_count() == 0
+    assert list(spool.iterdir()) == []

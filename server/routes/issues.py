@@ -214,9 +214,9 @@ async def import_issues(request: Request, user: CurrentUser, store: StoreDep,
     result is the report listing every bad row."""
     require(user, "issues:write")
     upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send the ledger as a multipart upload with a `file` field")
     try:
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise InvalidInput("send the ledger as a multipart upload with a `file` field")
         category_map = upload.field("category_map")
         load_category_map_data(category_map)  # a bad map is a 400 now, not a failed job
         job = LedgerUpload(
