@@ -28,9 +28,14 @@ import contextlib
 import itertools
 import json
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -1043,6 +1048,77 @@ def run_import(out: Path, db_url: str, timeout: float | None = None,
     return results
 
 
+# pages and API calls timed by --serve-check (the first screen of the map, then the layers)
+SERVE_PATHS = ["/", "/api/layers", "/api/layers/zone", "/api/layers/street",
+               "/api/layers/test_point", "/api/issues", "/api/issues.geojson"]
+
+
+def _http(url: str, token: str | None = None, data: bytes | None = None,
+          timeout: float = 600) -> tuple[int, bytes]:
+    """One request to our own local server: status and body."""
+    req = urllib.request.Request(url, data=data)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def serve_check(db_url: str, log: Path, timeout: float = 600) -> list[dict[str, Any]]:
+    """Serve db_url with `ccmap serve` on 127.0.0.1 and time the map page and layer/issue
+    calls as a freshly created admin; the server is stopped afterwards."""
+    username, password = f"bench{os.getpid()}", secrets.token_urlsafe(18)
+    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", username, "--role",
+                    "admin", "--password-stdin", "--db", db_url], input=password + "\n",
+                   text=True, check=True, capture_output=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    rows: list[dict[str, Any]] = []
+    with log.open("wb") as out:
+        t0 = time.perf_counter()
+        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
+                                   "--host", "127.0.0.1", "--port", str(port)], stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            while time.perf_counter() - t0 < timeout:
+                if server.poll() is not None:
+                    raise RuntimeError(f"ccmap serve exited: see {log}")
+                with contextlib.suppress(OSError):
+                    if _http(base + "/api/health", timeout=5)[0] == 200:
+                        break
+                time.sleep(0.5)
+            rows.append({"path": "(serve start-up)", "status": 200, "bytes": 0,
+                         "seconds": round(time.perf_counter() - t0, 2)})
+            print(f"  serve start-up {rows[-1]['seconds']:.2f} s", flush=True)
+            form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+            status, body = _http(base + "/api/auth/token", data=form)
+            if status != 200:
+                raise RuntimeError(f"login failed: {status} {body[:200]!r}")
+            token = json.loads(body)["access_token"]
+            for path in SERVE_PATHS:
+                t = time.perf_counter()
+                try:
+                    status, body = _http(base + path, token, timeout=timeout)
+                except OSError as exc:  # a timeout: say so and go on
+                    status, body = 0, str(exc).encode()
+                rows.append({"path": path, "status": status, "bytes": len(body),
+                             "seconds": round(time.perf_counter() - t, 2)})
+                print(f"  GET {path:28s} {rows[-1]['seconds']:8.2f} s  HTTP {status}  "
+                      f"{len(body) / 1e6:8.2f} MB", flush=True)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: generate the city, and optionally import it."""
     ap = argparse.ArgumentParser(prog="python -m bench.city", description=__doc__.split("\n")[0])
@@ -1060,11 +1136,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--schema", default="bench_city", help="PostgreSQL schema for --fresh")
     ap.add_argument("--no-generate", action="store_true", help="import existing files")
     ap.add_argument("--timeout", type=float, help="seconds allowed per import step")
+    ap.add_argument("--serve-check", action="store_true",
+                    help="after importing (or on --db as it is), serve it and time the map "
+                         "page and the layer/issue API calls")
     ap.add_argument("--max-rss-mb", type=float,
                     help="kill an import step whose resident memory grows past this")
     args = ap.parse_args(argv)
-    if args.do_import and not args.db:
-        ap.error("--import needs --db")
+    if (args.do_import or args.serve_check) and not args.db:
+        ap.error("--import and --serve-check need --db")
     if not args.no_generate:
         now = datetime.combine(args.now, datetime.min.time()) if args.now else None
         m = generate(args.out, args.seed, args.scale, now)
@@ -1087,6 +1166,12 @@ def main(argv: list[str] | None = None) -> int:
             ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         if any(r.returncode != 0 for r in results):
             return 1
+        args.db = url
+    if args.serve_check:
+        print(f"serving {args.db}")
+        rows = serve_check(args.db, args.out / "serve.log", args.timeout or 600)
+        (args.out / "serve.json").write_text(json.dumps(rows, indent=1) + "\n",
+                                             encoding="utf-8")
     return 0
 
 

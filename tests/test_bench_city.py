@@ -15,7 +15,15 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from bench.city import TEST_POINTS, Sizes, import_steps, main, run_step
+from bench.city import (
+    SERVE_PATHS,
+    TEST_POINTS,
+    Sizes,
+    import_steps,
+    main,
+    run_step,
+    serve_check,
+)
 from geo.kinds import issue_categories
 from geo.ledger import sources
 from geo.lifecycle import UNHANDLED, statuses
@@ -154,7 +162,7 @@ def test_street_network_is_connected(city: Path) -> None:
     assert sum(bool(f["properties"]["name"]) for f in streets) > 0.7 * len(streets)
 
 
-def test_files_import_cleanly_with_the_cli(city: Path, db_url: str,
+def test_files_import_cleanly_with_the_cli(city: Path, db_url: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     manifest = json.loads((city / "manifest.json").read_text(encoding="utf-8"))
     for name, args in import_steps(city, db_url):
@@ -171,6 +179,11 @@ def test_files_import_cleanly_with_the_cli(city: Path, db_url: str,
     want = {f["kind"]: f["count"] for f in manifest["files"].values()}
     assert issues == want.pop("issues")
     assert counts == want
+    # then served: the map page and the layer/issue calls answer
+    rows = {r["path"]: r for r in serve_check(db_url, tmp_path / "serve.log", timeout=120)}
+    assert set(rows) == {"(serve start-up)", *SERVE_PATHS}
+    assert all(r["status"] == 200 for r in rows.values())
+    assert rows["/api/layers/zone"]["bytes"] > 1000 and rows["/"]["bytes"] > 1000
 
 
 def test_runner_times_a_step_and_stops_it_at_the_limit(city: Path, tmp_path: Path) -> None:
