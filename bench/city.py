@@ -990,19 +990,24 @@ def run_step(name: str, args: list[str], timeout: float | None, log: Path,
         command = [sys.executable, *(["-m", module] if module else []), *args]
         proc = subprocess.Popen(command, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if timeout is not None and time.perf_counter() - t0 > timeout:
-                why = f"killed at the time limit ({timeout:g} s)"
-            elif max_rss_mb is not None and _rss_mb(proc.pid) > max_rss_mb:
-                why = f"killed at the memory limit ({max_rss_mb:g} MB RSS)"
-            if why:
-                os.killpg(proc.pid, 9)  # our own child's process group
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.1)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if timeout is not None and time.perf_counter() - t0 > timeout:
+                    why = f"killed at the time limit ({timeout:g} s)"
+                elif max_rss_mb is not None and _rss_mb(proc.pid) > max_rss_mb:
+                    why = f"killed at the memory limit ({max_rss_mb:g} MB RSS)"
+                if why:
+                    os.killpg(proc.pid, 9)  # our own child's process group
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.1)
+        except BaseException:  # interrupted: leave no import running behind us
+            os.killpg(proc.pid, 9)
+            os.wait4(proc.pid, 0)
+            raise
         seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text(encoding="utf-8", errors="replace").strip()
@@ -1011,6 +1016,11 @@ def run_step(name: str, args: list[str], timeout: float | None, log: Path,
         imported = int(json.loads(text.splitlines()[-1])["imported"])
     return StepResult(name, round(seconds, 2), round(usage.ru_maxrss / 1024, 1),
                       None if why else proc.returncode, imported, why or text[-400:])
+
+
+def _backend(db_url: str) -> str:
+    """sqlite or postgresql: names the log files of a run, so two backends can run at once."""
+    return "sqlite" if db_url.startswith("sqlite") else "postgresql"
 
 
 def fresh_database(db_url: str, schema: str) -> str:
@@ -1036,9 +1046,11 @@ def run_import(out: Path, db_url: str, timeout: float | None = None,
     results = []
     startup = ["-c", "import server.cli, geo.importing, geo.issue_import, geo.ledger, geo.zones"]
     steps = [("start-up only", startup), *import_steps(out, db_url)]
+    backend = _backend(db_url)
     for name, args in steps:
-        r = run_step(name, args, timeout, out / f"import-{name.replace(' ', '-')}.log",
-                     max_rss_mb, module="server.cli" if args is not startup else "")
+        log = out / f"import-{backend}-{name.replace(' ', '-')}.log"
+        r = run_step(name, args, timeout, log, max_rss_mb,
+                     module="server.cli" if args is not startup else "")
         results.append(r)
         print(f"  {name:22s} {r.seconds:9.2f} s  peak RSS {r.max_rss_mb:8.1f} MB  "
               f"imported {r.imported if r.imported is not None else '-':>8}  "
@@ -1161,7 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_import(args.out, url, args.timeout, args.max_rss_mb)
         total = time.perf_counter() - t0
         print(f"  total {total:.1f} s")
-        (args.out / "import.json").write_text(json.dumps(
+        (args.out / f"import-{_backend(url)}.json").write_text(json.dumps(
             {"db": url, "total_s": round(total, 1), "steps": [r.__dict__ for r in results]},
             ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         if any(r.returncode != 0 for r in results):
@@ -1169,8 +1181,9 @@ def main(argv: list[str] | None = None) -> int:
         args.db = url
     if args.serve_check:
         print(f"serving {args.db}")
-        rows = serve_check(args.db, args.out / "serve.log", args.timeout or 600)
-        (args.out / "serve.json").write_text(json.dumps(rows, indent=1) + "\n",
+        backend = _backend(args.db)
+        rows = serve_check(args.db, args.out / f"serve-{backend}.log", args.timeout or 600)
+        (args.out / f"serve-{backend}.json").write_text(json.dumps(rows, indent=1) + "\n",
                                              encoding="utf-8")
     return 0
 
