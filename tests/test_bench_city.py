@@ -29,6 +29,7 @@ from geo.ledger import sources
 from geo.lifecycle import UNHANDLED, statuses
 from geo.store import open_store
 from server import cli
+from server.settings import Settings
 
 SCALE = 0.003  # 150 streets, 15 zone cells, 3,000 issues
 NOW = "2026-06-01"
@@ -72,6 +73,13 @@ def test_sizes_follow_the_scale() -> None:
     full, ci = Sizes.at(1.0), Sizes.at(0.01)
     assert (full.streets, full.zones, full.issues) == (50_000, 5_000, 1_000_000)
     assert (ci.streets, ci.zones, ci.issues) == (500, 50, 10_000)
+
+
+def test_full_size_fits_the_cli_limits() -> None:
+    limits = Settings().file_limits(cli=True)
+    full = Sizes.at(1.0)
+    assert limits.max_rows is not None and full.issues <= limits.max_rows
+    assert limits.max_features is not None and full.streets <= limits.max_features
 
 
 def test_files_hold_the_counts_of_the_scale(city: Path) -> None:
