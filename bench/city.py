@@ -1,7 +1,8 @@
 """A city-scale benchmark dataset: a seeded synthetic city at ccmap's design size.
 
     python -m bench.city --out DIR [--seed 2026] [--scale 1.0] [--now YYYY-MM-DD]
-    python -m bench.city --out DIR --import --db URL [--fresh] [--timeout S] [--no-generate]
+    python -m bench.city --out DIR --import --db URL [--fresh] [--timeout S] [--max-rss-mb M]
+                         [--no-generate] [--serve-check]
 
 At scale 1 the city (around Liaocheng 聊城, ~18 × 11 km, WGS84) has 50,000 street segments
 (a perturbed lattice: a ring road and primary/secondary arterials every ~8 blocks, local
@@ -18,7 +19,9 @@ The files are ordinary import files: GeoJSON layers for `ccmap import layer FILE
 zones.geojson for `ccmap import zones FILE`, issues.csv for `ccmap import issues FILE`, plus
 manifest.json (counts, sizes, the import commands in order). The same seed, scale and --now
 give byte-identical files. With --import the files are imported in order by the real `ccmap`
-CLI in child processes, each step's wall time and peak RSS printed.
+CLI in child processes, each step's wall time and peak RSS printed (and written to
+import-BACKEND.json); --serve-check then serves the database with `ccmap serve` on 127.0.0.1
+and times the map page and the layer and issue API calls.
 """
 
 from __future__ import annotations
@@ -684,8 +687,7 @@ class City:
         closed = reported + (limit_h[cat] * 3600 * stretch).astype("timedelta64[s]")
         closed = np.minimum(closed, now)
         source = rng.choice(len(SOURCES), n, p=SOURCE_SHARES)
-        zones, comms = self.place(xy)
-        del zones
+        _, comms = self.place(xy)
         templates = _templates()
         flat = [t for c in codes for t in templates[c]]
         first = np.cumsum([0] + [len(templates[c]) for c in codes])[:-1]
