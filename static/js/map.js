@@ -472,8 +472,9 @@
   /* Say on the map when a layer shows part of what matches ("仅显示 n / total 条"). */
   function partialNotice(map, kind, label, loaded, matched) {
     var box = document.getElementById("ccmap-partial");
+    if (!box && loaded >= matched) { return; }
     if (!box) {
-      box = el("div", null, "ccmap-legend ccmap-partial");
+      box = el("div", null, "ccmap-partial");
       box.id = "ccmap-partial";
       map.getContainer().appendChild(box);
     }
