@@ -233,6 +233,15 @@
                          Math.round(doc.cell_deg * 111000) + " 米）"));
     }
 
+    /* A reload replaces every layer of the group; a popup open on one of them stays open
+     * (the user may be reading it, typing in it or about to click its button) instead of
+     * closing with the layer, as Leaflet does when a layer is removed. */
+    function keepOpenPopup(group) {
+      group.eachLayer(function (l) {
+        if (l.isPopupOpen && l.isPopupOpen()) { l.off("remove", l.closePopup, l); }
+      });
+    }
+
     function load(kind) {
       var group = state.layers[kind];
       if (kind === "heat") { return loadHeat(group); }
@@ -249,6 +258,7 @@
       return fetchCollection(url, state.maxFeatures)
         .then(function (data) {
           partialNotice(map, kind, spec.label, data.loaded, data.matched);
+          keepOpenPopup(group);
           group.clearLayers();
           geoLayer(kind, spec.label, data).eachLayer(function (l) { group.addLayer(l); });
           state.counts[kind] = data.features.length;
@@ -269,10 +279,17 @@
       return state.ready;
     }
 
+    // A refresh due after a move counts as loading, so loading === 0 means the map shows
+    // the data of the current view (tests and the page wait for that, not for a time).
     var timer = null;
     map.on("moveend", function () {
+      if (timer === null) { state.loading += 1; }
       clearTimeout(timer);
-      timer = setTimeout(refresh, 250);
+      timer = setTimeout(function () {
+        timer = null;
+        refresh();
+        state.loading -= 1;
+      }, 250);
     });
     map.on("overlayadd", function (e) { load(e.layer.ccmapKind); });
     state.refresh = refresh;

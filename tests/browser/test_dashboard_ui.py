@@ -31,12 +31,12 @@ def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
     assert page.locator("#ranking tbody tr").count() == 6
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     page.select_option("#ranking-level", "zone")
-    page.wait_for_function("document.querySelectorAll('#ranking tbody tr').length > 6")
+    page.wait_for_function("() => document.querySelectorAll('#ranking tbody tr').length > 6")
     assert "level=zone" in page.get_attribute("#ranking-csv", "href")
     if api["top_categories"]:
         first = api["top_categories"][0]
         page.locator("#top-categories a").first.click()
-        page.wait_for_function("window.ccmap && window.ccmap.state && "
+        page.wait_for_function("() => window.ccmap && window.ccmap.state && "
                                "window.ccmap.state.loading === 0 && "
                                "window.ccmap.state.counts.issues > 0")
         cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
@@ -46,7 +46,7 @@ def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
 
 def test_snapshot_and_bulletin_download_from_the_page(page: Any, live_server: str) -> None:
     login(page, live_server, "viewer")
-    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0")
     with page.expect_download(timeout=60_000) as download:
         page.click(".ccmap-snapshots a[data-format=png]")
     data = Path(download.value.path()).read_bytes()

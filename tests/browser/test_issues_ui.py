@@ -21,7 +21,7 @@ def _api(base: str, user: str) -> httpx.Client:
 
 
 def _ready(page: Any) -> None:
-    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.issues > 0")
 
 
@@ -79,7 +79,8 @@ def test_popup_shows_history_and_applies_a_transition(page: Any, live_server: st
     assert "楼道堆物" in popup.inner_text() and "上报" in popup.inner_text()
     page.once("dialog", lambda d: d.accept("现场核实，予以立案"))
     popup.locator("button[data-to=accepted]").click()
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent.includes('立案')")
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
+                           ".includes('立案')")
     with _api(live_server, "inspector") as api:
         detail = api.get(f"/api/issues/{issue['id']}").json()
     assert detail["status"] == "accepted"
@@ -92,7 +93,7 @@ def test_filters_reload_the_issue_layer(page: Any, live_server: str) -> None:
     assert page.locator(".ccmap-report-button").count() == 0  # viewers cannot report
     before = page.evaluate("window.ccmap.state.counts.issues")
     page.select_option(".ccmap-filter select[name=status]", "closed")
-    page.wait_for_function(f"window.ccmap.state.loading === 0 && "
+    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
                            f"window.ccmap.state.counts.issues < {before}")
     statuses = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
         .map(l => l.feature.properties.status))]""")
@@ -111,7 +112,7 @@ def test_ledger_upload_from_the_page_reports_rows(page: Any, live_server: str,
     login(page, live_server, "inspector")
     _ready(page)
     page.set_input_files(".ccmap-import input[type=file]", str(ledger))
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('导入 1 条')")
     assert "第3行" in page.inner_text("#ccmap-toast")
     with page.expect_download() as download:
@@ -124,7 +125,7 @@ def test_community_filter_limits_the_issue_layer(page: Any, live_server: str) ->
     login(page, live_server, "viewer")
     _ready(page)
     page.select_option(".ccmap-filter select[name=community]", "豫园社区")
-    page.wait_for_function("window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.issueFilter.includes('community')")
     with _api(live_server, "viewer") as api:
         total = api.get("/api/issues", params={"community": "豫园社区", "page_size": 1}).json()

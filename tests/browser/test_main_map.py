@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import XSS_NAME, login
 from tests.conftest import ARTIFACTS
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.browser
 
 def _open(page: Any, url: str, username: str = "admin") -> None:
     login(page, url, username)
-    page.wait_for_function("window.ccmap && window.ccmap.state && window.ccmap.state.ready")
+    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
     page.evaluate("window.ccmap.state.ready")
-    page.wait_for_function("window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
 
 
 def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
@@ -66,7 +67,7 @@ def _click_test_point(page: Any, name: str) -> str:
         const box = st.map.getContainer().getBoundingClientRect();
         return [p.x + box.left, p.y + box.top];
     }""", name)
-    page.wait_for_function("window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
     page.mouse.click(xy[0], xy[1])
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5000)
@@ -94,9 +95,11 @@ def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: 
     urls: list[str] = []
     page.on("request", lambda r: urls.append(r.url))
     _open(page, live_server)
-    page.mouse.wheel(0, -300)  # zooming fetches more data; still only from the server
-    page.wait_for_timeout(600)
-    page.wait_for_function("window.ccmap.state.loading === 0")
+    box = page.locator(".leaflet-container").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    with page.expect_response(lambda r: "/api/layers/street?bbox=" in r.url):
+        page.mouse.wheel(0, -300)  # zooming fetches more data; still only from the server
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
     outside = [u for u in urls if not u.startswith(live_server) and not u.startswith("data:")]
     assert urls and outside == []
     assert any("/api/layers/street?bbox=" in u for u in urls)
@@ -107,16 +110,15 @@ def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: 
 def test_gap_layer_and_panel_zoom_to_each_gap(page: Any, live_server: str) -> None:
     _open(page, live_server, "planner")
     page.locator(".leaflet-control-layers label", has_text="覆盖缺口").locator("input").check()
-    page.wait_for_function("window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.gaps > 0")
     items = page.locator(".ccmap-gap-item")
     assert items.count() >= 3
     assert "未覆盖区域" in items.first.inner_text()  # the largest gap comes first
     zoom = page.evaluate("window.ccmap.state.map.getZoom()")
     items.first.click()
-    page.wait_for_timeout(400)
-    assert page.evaluate("window.ccmap.state.map.getZoom()") > zoom
-    assert "m²" in page.locator(".leaflet-popup-content").inner_text()
+    page.wait_for_function("(zoom) => window.ccmap.state.map.getZoom() > zoom", arg=zoom)
+    expect(page.locator(".leaflet-popup-content")).to_contain_text("m²")
     kinds = page.evaluate("""() => [...new Set(window.ccmap.state.layers.gaps.getLayers()
         .map(l => l.feature.properties.gap))]""")
     assert {"uncovered_area", "overlap", "uncovered_line", "forgotten_point"} <= set(kinds)
@@ -128,7 +130,7 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
     page.on("request", lambda r: requests.append(r.url))
     _open(page, live_server, "viewer")
     page.locator(".leaflet-control-layers label", has_text="问题热力").locator("input").check()
-    page.wait_for_function("window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.heat > 0")
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
     assert "问题热力" in page.inner_text("#ccmap-heat-legend")
@@ -143,7 +145,7 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
     assert any("/api/heatmap?" in u for u in requests)
     total = page.evaluate("window.ccmap.state.counts.heat")
     page.select_option(".ccmap-filter select[name=category]", "street_vending")
-    page.wait_for_function(f"window.ccmap.state.loading === 0 && "
+    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
                            f"window.ccmap.state.counts.heat < {total}")
     page.screenshot(path=str(ARTIFACTS / "heatmap.png"))
 
@@ -151,7 +153,7 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
 def test_hotspot_layer_shows_significant_cells(page: Any, live_server: str) -> None:
     _open(page, live_server, "inspector")
     page.locator(".leaflet-control-layers label", has_text="热点分析").locator("input").check()
-    page.wait_for_function("window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.hotspots > 0", timeout=60_000)
     labels = page.evaluate("""() => window.ccmap.state.layers.hotspots.getLayers()
         .map(l => l.feature.properties.label)""")
@@ -161,7 +163,7 @@ def test_hotspot_layer_shows_significant_cells(page: Any, live_server: str) -> N
 def test_choropleth_by_metric_with_a_legend(page: Any, live_server: str) -> None:
     _open(page, live_server, "viewer")
     page.select_option(".ccmap-filter select[name=choropleth_metric]", "overdue")
-    page.wait_for_function("window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.choropleth > 0")
     legend = page.inner_text("#ccmap-choropleth-legend")
     assert "超期问题数" in legend
@@ -169,7 +171,7 @@ def test_choropleth_by_metric_with_a_legend(page: Any, live_server: str) -> None
         .map(l => l.feature.properties.metric)""")
     assert set(values) == {"overdue"}
     page.select_option(".ccmap-filter select[name=choropleth_level]", "community")
-    page.wait_for_function("window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.choropleth === 6")
     page.screenshot(path=str(ARTIFACTS / "choropleth.png"))
 
@@ -182,7 +184,7 @@ def test_week_slider_limits_issues_to_one_week(page: Any, live_server: str) -> N
         s.value = '20';
         s.closest('form').dispatchEvent(new Event('change'));
     }""")
-    page.wait_for_function(f"window.ccmap.state.loading === 0 && "
+    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
                            f"window.ccmap.state.counts.issues < {everything}")
     assert "起一周" in page.inner_text(".ccmap-week-label")
     dates = page.evaluate("""() => window.ccmap.state.layers.issues.getLayers()

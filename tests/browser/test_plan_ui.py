@@ -24,7 +24,7 @@ def _api(base: str, user: str) -> httpx.Client:
 
 
 def _open_panel(page: Any) -> None:
-    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0")
     page.click(".ccmap-plan-button")
     page.locator("#ccmap-plan").wait_for()
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 
 def _ready(page: Any) -> None:
-    page.wait_for_function("window.ccmap.state && window.ccmap.state.loading === 0 && "
+    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.zone > 0")
 
 
@@ -26,16 +27,30 @@ def _zones(base: str) -> list[dict[str, Any]]:
     return features
 
 
+def _add_vertex(page: Any, x: float, y: float, n: int) -> None:
+    """Click the map in draw mode until vertex n (from 0) is drawn. leaflet-draw ignores a
+    click in the 50 ms after a vertex (its guard against doubled touch events); on a loaded
+    machine that timer runs late, so a dropped click is repeated once the count shows it."""
+    vertices = page.locator(".leaflet-editing-icon")
+    for _ in range(5):
+        page.mouse.click(x, y)
+        try:
+            expect(vertices).to_have_count(n + 1, timeout=2000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"vertex {n + 1} was not drawn")
+
+
 def _draw_and_save(page: Any, name: str, offset: int = 0) -> None:
     page.click(".leaflet-draw-draw-polygon")
     box = page.locator(".leaflet-container").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     cx += offset
     corners = [(cx - 60, cy - 40), (cx + 60, cy - 40), (cx + 60, cy + 40), (cx - 60, cy + 40)]
-    for x, y in corners:
-        page.mouse.click(x, y)
-        page.wait_for_timeout(150)
-    page.mouse.click(*corners[0])  # closing the ring finishes the polygon
+    for n, (x, y) in enumerate(corners):
+        _add_vertex(page, x, y, n)
+    page.locator(".leaflet-editing-icon").first.click()  # closing the ring finishes it
     form = page.locator(".ccmap-zone-form")
     form.wait_for()
     form.locator("input[name=name]").fill(name)
@@ -43,8 +58,10 @@ def _draw_and_save(page: Any, name: str, offset: int = 0) -> None:
     form.locator("input[name=responsible_person]").fill("赵敏")
     form.locator("select[name=zone_type]").select_option("sponsor_area")
     form.locator("button[type=submit]").click()
-    page.wait_for_function(f"document.getElementById('ccmap-toast').textContent"
+    page.wait_for_function(f"() => document.getElementById('ccmap-toast').textContent"
                            f".includes('{name}')")
+    # the toast comes with the reload of the zone layer that will show the new zone
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
 
 
 def test_planner_draws_saves_and_reloads_a_zone(page: Any, live_server: str) -> None:
@@ -72,7 +89,7 @@ def test_undo_removes_the_zone_just_drawn(page: Any, live_server: str) -> None:
     _draw_and_save(page, "待撤销责任区", offset=-200)
     assert any(z["properties"]["name"] == "待撤销责任区" for z in _zones(live_server))
     page.click(".ccmap-undo")
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent === '已撤销'")
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent === '已撤销'")
     assert not any(z["properties"]["name"] == "待撤销责任区" for z in _zones(live_server))
 
 
@@ -89,7 +106,7 @@ def test_suggested_division_can_be_accepted(page: Any, live_server: str) -> None
     before = len(_zones(live_server))
     page.once("dialog", lambda d: d.accept("2"))
     page.click(".ccmap-suggest-button")
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('建议责任区')")
     drafts = page.evaluate("window.ccmap.state.drafts.getLayers().length")
     assert drafts >= 2
@@ -100,7 +117,7 @@ def test_suggested_division_can_be_accepted(page: Any, live_server: str) -> None
     assert form.locator("input[name=name]").input_value().startswith("建议责任区")
     form.locator("input[name=unit]").fill("区民政局")
     form.locator("button[type=submit]").click()
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已新建')")
     assert len(_zones(live_server)) == before + 1
     assert page.evaluate("window.ccmap.state.drafts.getLayers().length") == drafts - 1
@@ -117,7 +134,7 @@ def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> 
     }""")
     page.once("dialog", lambda d: d.accept("区文明办"))
     page.click(".ccmap-assign")
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已指定责任单位')")
     token = httpx.post(live_server + "/api/auth/token",
                        data={"username": "viewer", "password": "ccmap-demo"}).json()
@@ -128,28 +145,16 @@ def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> 
 
 
 def _open_zone_popup(page: Any, name: str) -> None:
+    """Zoom to the named zone and open its popup once the map has settled."""
+    page.wait_for_function("""(name) => window.ccmap.state.loading === 0 && window.ccmap.state
+        .layers.zone.getLayers().some(l => l.feature.properties.name === name)""", arg=name)
     page.evaluate("""(name) => {
         const st = window.ccmap.state;
         const lyr = st.layers.zone.getLayers().find(l => l.feature.properties.name === name);
         st.map.fitBounds(lyr.getBounds(), {animate: false});
         lyr.openPopup(lyr.getBounds().getCenter());
     }""", name)
-
-
-def _click_until(page: Any, x: float, y: float, vertices: Any, n: int) -> None:
-    """Click the map in draw mode until vertex n exists (leaflet-draw drops a click that comes
-    too soon after the previous one, as on a loaded machine)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for _ in range(3):
-        page.wait_for_timeout(400)
-        page.mouse.click(x, y)
-        try:
-            vertices.nth(n).wait_for(timeout=5000)
-            return
-        except PlaywrightTimeout:
-            continue
-    raise AssertionError(f"vertex {n + 1} of the split line was not drawn")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")  # the new view's data
 
 
 def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> None:
@@ -169,22 +174,20 @@ def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> 
         const bottom = st.map.latLngToContainerPoint([b.getSouth(), b.getCenter().lng]);
         return [top.x + r.left, top.y + r.top - 30, bottom.x + r.left, bottom.y + r.top + 30];
     }""")
-    vertices = page.locator(".leaflet-editing-icon")
     for n, (x, y) in enumerate([(bounds[0], bounds[1]), (bounds[2], bounds[3])]):
-        _click_until(page, x, y, vertices, n)
-    page.wait_for_timeout(400)  # past leaflet-draw's double-click window
-    vertices.last.click()  # clicking the last vertex again ends the line
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+        _add_vertex(page, x, y, n)
+    page.locator(".leaflet-editing-icon").last.click()  # clicking the last vertex ends the line
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已分割为 2')")
     assert len(_zones(live_server)) == before + 1
-    page.wait_for_function("window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
     names = [z["properties"]["name"] for z in _zones(live_server)
              if z["properties"]["name"].startswith("待分割责任区")]
     assert sorted(names) == ["待分割责任区", "待分割责任区-2"]
     _open_zone_popup(page, "待分割责任区")
     page.click(".ccmap-merge")
     _open_zone_popup(page, "待分割责任区-2")
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已合并')")
     assert len(_zones(live_server)) == before
 
@@ -214,7 +217,7 @@ def test_restore_an_earlier_version_from_the_popup(page: Any, live_server: str) 
     page.wait_for_selector(".ccmap-restore")
     assert page.locator(".ccmap-history li").count() == 2
     page.locator(".ccmap-restore").first.click()
-    page.wait_for_function("document.getElementById('ccmap-toast').textContent"
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已恢复')")
     [restored] = [z for z in _zones(live_server) if z["id"] == zone["id"]]
     assert restored["properties"]["unit"] == "区商务委" and restored["properties"]["version"] == 3
