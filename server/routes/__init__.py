@@ -12,8 +12,8 @@ from server.routes import (
     exports,
     health,
     issues,
-    layers,
     jobs,
+    layers,
     open311,
     pages,
     planning,
@@ -32,8 +32,8 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(admin.router)
     app.include_router(layers.router)
     app.include_router(uploads.router)
-    app.include_router(issues.router)
     app.include_router(jobs.router)
+    app.include_router(issues.router)
     app.include_router(open311.router)
     app.include_router(zones.router)
     app.include_router(views.router)

@@ -27,7 +27,7 @@ from geo.store import ISSUE_SORTS, IssueQuery
 from geo.tables import issue_rows
 from server.auth import CurrentUser, Reader
 from server.deps import MAX_ID, DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
-from server.downloads import table_download
+from server.downloads import download_responses, table_download
 from server.settings import Settings
 from server.uploads import receive_upload, upload_limit
 from server.workers import HeavyWork, accepted, job_pool
@@ -197,7 +197,8 @@ def list_issues(query: QueryDep, user: Reader, store: StoreDep,
             "items": [issue_public(i, None, now) for i in rows]}
 
 
-@router.get("/api/issues/export", response_model=None, dependencies=[HeavyWork])
+@router.get("/api/issues/export", response_model=None, dependencies=[HeavyWork],
+            responses=download_responses("csv", "xlsx"))
 def export_issues(query: QueryDep, store: StoreDep,
                   format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
     """The filtered ledger as CSV or .xlsx with Chinese headers (every matching issue)."""
@@ -213,9 +214,9 @@ async def import_issues(request: Request, user: CurrentUser, store: StoreDep,
     `category_map` JSON, `dry_run`) as a job: 202 with `job_id` and `status_url`; the job's
     result is the report listing every bad row."""
     require(user, "issues:write")
-    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("send the ledger as a multipart upload with a `file` field")
+    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
     try:
         category_map = upload.field("category_map")
         load_category_map_data(category_map)  # a bad map is a 400 now, not a failed job
@@ -335,7 +336,8 @@ async def upload_photo(
     return {"id": pid, "url": f"/api/photos/{pid}", "stage": stage}
 
 
-@router.get("/api/photos/{photo_id}", response_model=None)
+@router.get("/api/photos/{photo_id}", response_model=None,
+            responses=download_responses("jpg", "png"))
 def get_photo(photo_id: Id, user: Reader, store: StoreDep) -> Response:
     """A photo's bytes (within the caller's scope), as the image type it was re-encoded to;
     never sniffed or shown as anything else."""

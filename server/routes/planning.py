@@ -22,7 +22,7 @@ from geo.scoring import parse_period
 from geo.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
 from server.deps import DbInt, Id, IdQuery, SettingsDep, StoreDep
-from server.downloads import file_download, table_download
+from server.downloads import download_responses, file_download, table_download
 from server.paging import FeatureCollectionPage, PageDep, page_of
 from server.routes.issues import photo_filename, read_photo
 from server.routes.layers import GeoJSONResponse
@@ -108,7 +108,8 @@ def get_round(round_id: Id, _: Analyst, store: StoreDep) -> dict[str, Any]:
     return {**_summary(row), "plan": row["plan"], "inspected": done}
 
 
-@router.get("/api/plan/rounds/{round_id}/stops", response_model=None)
+@router.get("/api/plan/rounds/{round_id}/stops", response_model=None,
+            responses=download_responses("csv", "xlsx"))
 def round_table(round_id: Id, _: Analyst, store: StoreDep,
                 format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
     """Every stop of a round (team, order, address, ETA) as CSV or xlsx."""
@@ -128,7 +129,8 @@ def round_layer(round_id: Id, _: Analyst, store: StoreDep, request: Request, pag
     return GeoJSONResponse(page_of(request, page, doc["features"]))
 
 
-@router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, dependencies=[HeavyWork])
+@router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, dependencies=[HeavyWork],
+            responses=download_responses("html", "pdf"))
 def route_sheet(round_id: Id, _: Analyst, store: StoreDep,
                 team: Annotated[int | None, Query(ge=1)] = None,
                 format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
