@@ -79,6 +79,8 @@ def draw_sample(store: Store, seed: int, quota: dict[str, int] | None = None,
     """The sample: points with their community, and the counts per category."""
     if exclude_days < 0:
         raise InvalidInput("exclude_days must be 0 or more")
+    if seed < 0:
+        raise InvalidInput("the seed must be 0 or more")
     now = now or datetime.now()
     rng = np.random.default_rng(seed)
     quota = quota or quotas()

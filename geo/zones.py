@@ -133,11 +133,14 @@ def save_zone(store: Store, body: dict[str, Any], actor: str, policy: ZonePolicy
 
 def zone_history(store: Store, zone_id: int, scope_unit: str | None = None
                  ) -> list[dict[str, Any]]:
-    """Every saved version of a zone (or assigned feature), oldest first; NotFound when it has
-    none or, for a unit user, when its latest version belongs to another unit."""
+    """Every saved version of a zone (or assigned feature), oldest first (none for a feature
+    imported and never edited); NotFound when the caller may not see it."""
     versions = store.feature_versions(zone_id)
-    owner = (versions[-1]["properties"] or {}).get("unit") if versions else None
-    if not versions or (scope_unit is not None and owner is not None and owner != scope_unit):
+    if not versions:  # imported and never edited: no history yet, if the caller may see it
+        store.feature(zone_id, scope_unit=scope_unit)
+        return []
+    owner = (versions[-1]["properties"] or {}).get("unit")
+    if scope_unit is not None and owner is not None and owner != scope_unit:
         raise NotFound(f"feature {zone_id} does not exist")
     return versions
 

@@ -186,3 +186,10 @@ def test_start_point_clicked_on_a_gaode_basemap_is_stored_in_wgs84(demo: TestCli
     bad = demo.post("/api/plan/rounds", json={"seed": 1, "start": [1, 2], "coords": "utm"},
                     headers=bearer(demo, "p1"))
     assert bad.status_code == 400
+
+
+def test_a_negative_seed_is_refused_with_a_reason(demo: TestClient) -> None:
+    h = bearer(demo, "p1")
+    r = demo.post("/api/plan/rounds", json={"seed": -1}, headers=h)
+    assert r.status_code == 422 and "seed" in r.text
+    assert demo.get("/api/plan/sample?seed=-3", headers=h).status_code == 422

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point, box
 
 from geo.demo import build_demo
+from geo.errors import InvalidInput
 from geo.features import Feature, Issue
 from geo.kinds import Kind
 from geo.sampling import draw_sample, quotas
@@ -58,3 +59,8 @@ def test_stratification_and_risk_weighting(store: Store, client: TestClient) -> 
     assert hits > plain + 10
     doc = client.get("/api/plan/sample", params={"seed": 3}).json()
     assert doc["by_category"] == {"bus_stop": 2} and doc["shortfall"]["main_road"] == 3
+
+
+def test_draw_sample_refuses_a_negative_seed(store: Store) -> None:
+    with pytest.raises(InvalidInput, match="seed"):
+        draw_sample(store, -1)

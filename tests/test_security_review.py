@@ -67,6 +67,13 @@ def test_unit_user_reads_only_its_own_zones_history(client: TestClient, store: S
     assert client.get(f"/api/zones/{b}/history").status_code == 200  # the admin sees it
 
 
+def test_a_zone_never_edited_has_an_empty_history_not_a_404(client: TestClient,
+                                                           city: list[int]) -> None:
+    r = client.get(f"/api/zones/{city[1]}/history")  # imported, never saved on the map
+    assert r.status_code == 200 and r.json() == []
+    assert client.get("/api/zones/987654/history").status_code == 404
+
+
 def test_dashboard_and_ranking_name_only_the_unit_users_zones(client: TestClient, store: Store,
                                                               city: list[int]) -> None:
     # an open issue in zone A lowers A's score, so B (no issues) climbs above it

@@ -21,7 +21,7 @@ from geo.sampling import draw_sample
 from geo.scoring import parse_period
 from geo.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
-from server.deps import DbInt, Id, IdQuery, SettingsDep, StoreDep
+from server.deps import MAX_ID, DbInt, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import download_responses, file_download, table_download
 from server.paging import FeatureCollectionPage, PageDep, page_of
 from server.routes.issues import photo_filename, read_photo
@@ -34,7 +34,7 @@ router = APIRouter(tags=["planning"])
 class RoundCreate(BaseModel):
     """A new inspection round: the sample to draw and how to route it."""
 
-    seed: int
+    seed: DbInt
     name: str = ""
     teams: int = Field(1, ge=1, le=50)
     mode: str = Field("walk", pattern="^(walk|drive)$")
@@ -67,7 +67,8 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/api/plan/sample", response_model=None, dependencies=[HeavyWork])
-def plan_sample(_: Analyst, store: StoreDep, seed: int, risk: bool = False,
+def plan_sample(_: Analyst, store: StoreDep, seed: Annotated[int, Query(ge=0, le=MAX_ID)],
+                risk: bool = False,
                 exclude_days: Annotated[int, Query(ge=0, le=3650)] = 0,
                 revisit: bool = True,
                 format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
