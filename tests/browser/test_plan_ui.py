@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import login
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, tiny_png
 
 pytestmark = pytest.mark.browser
 
@@ -91,7 +91,7 @@ def test_inspector_records_a_checklist_on_a_phone(browser: Any, live_server: str
         first.locator(".ccmap-choice.fail").click()
         first.locator("input[type=text]").fill("现场发现 <b>问题</b>")
         photo = tmp_path / "photo.png"
-        photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        photo.write_bytes(tiny_png((64, 48)))
         first.locator("input[type=file]").set_input_files(str(photo))
         page.screenshot(path=str(ARTIFACTS / "plan-inspect-phone.png"))
         form.locator("button[type=submit]").click()
