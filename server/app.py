@@ -6,12 +6,13 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from geo.basemaps import resolve_basemap
-from geo.jobs import JobPool
+from geo.jobs import JobPool, fail_stale
 from geo.store import Store, open_store
 from server import routes
 from server.errors import ERROR_RESPONSES, install_error_handlers
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc.freeze()  # start-up objects (modules, the app) are never garbage: stop re-scanning
         sys.setswitchinterval(0.001)  # a request waits less for the GIL behind a busy job
+        # jobs a dead process left queued/running (no heartbeat lately) are failed, not stuck
+        fail_stale(store, timedelta(minutes=settings.job_stale_minutes))
         yield
         jobs.shutdown()  # queued jobs are marked failed; running ones finish first
         if own_store:

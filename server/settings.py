@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.userfiles import FileLimits
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
     # an upload larger than job_threshold_mb (or any import over HTTP) becomes a job
     worker_threads: int = 2
     job_threshold_mb: float = 1.0  # a GeoJSON request body up to this is answered at once (201)
+    # a queued/running job whose process has not written its heartbeat (at least once a minute)
+    # for this long is reported and stored as failed: its process died (kill -9, a crash)
+    job_stale_minutes: Annotated[float, Field(ge=2.0)] = 10.0
     # the CLI streams too, with these higher limits
     cli_max_import_rows: int = 20_000_000
     cli_max_layer_features: int = 5_000_000

@@ -24,6 +24,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from geo.errors import InvalidInput, TooLarge
 
 MAX_FORM_FIELDS = 50
+MAX_FORM_FILES = 50  # file parts of one receive_form (e.g. an inspection's photos)
 MAX_FIELD_BYTES = 1024 * 1024  # a text field (e.g. a category map) in a multipart form
 COPY_CHUNK = 1024 * 1024
 
@@ -46,6 +47,35 @@ class Upload:
 
     def cleanup(self) -> None:
         """Remove the temporary folder and the file in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class FilePart:
+    """One file of a multipart form, on disk: its form field, path, name as sent, size."""
+
+    name: str
+    path: Path
+    filename: str
+    size: int
+    content_type: str
+
+
+@dataclass
+class FormUpload:
+    """A multipart form received by receive_form: its files on disk and its text fields."""
+
+    folder: Path
+    files: list[FilePart] = field(default_factory=list)
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+    def field(self, name: str) -> str | None:
+        """The last value of a text form field, or None."""
+        values = self.fields.get(name)
+        return values[-1] if values else None
+
+    def cleanup(self) -> None:
+        """Remove the temporary folder and the files in it."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -129,6 +159,45 @@ async def _receive_form(request: Request, limit: int, folder: Path,
                       part.content_type or "application/octet-stream", fields)
     finally:
         await form.close()
+
+
+async def receive_form(request: Request, limit: int,
+                       max_files: int = MAX_FORM_FILES) -> FormUpload:
+    """Stream a multipart form with up to max_files file parts (any field names) to disk, as
+    receive_upload does for one file: 413 past limit bytes (Content-Length is checked first),
+    400 for a body that is not a well-formed multipart form. Nothing is left on disk after an
+    error; the caller removes the folder with FormUpload.cleanup()."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send a multipart/form-data body")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit, int(declared))
+    folder = Path(tempfile.mkdtemp(prefix="ccmap-upload-"))
+    try:
+        parser = MultiPartParser(request.headers, _counted(request, limit),
+                                 max_files=max_files, max_fields=MAX_FORM_FIELDS,
+                                 max_part_size=MAX_FIELD_BYTES)
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise InvalidInput(f"malformed multipart upload: {exc.message}") from None
+        received = FormUpload(folder)
+        try:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    path = folder / f"part{len(received.files)}{_suffix(value.filename or '')}"
+                    size = await anyio.to_thread.run_sync(_copy, value.file, path)
+                    received.files.append(FilePart(key, path, value.filename or "", size,
+                                                   value.content_type
+                                                   or "application/octet-stream"))
+                else:
+                    received.fields.setdefault(key, []).append(value)
+        finally:
+            await form.close()
+        return received
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _copy(source: IO[bytes], path: Path) -> int:

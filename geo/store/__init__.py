@@ -221,9 +221,15 @@ class Store(Protocol):
         ...
 
     def inspections(self, feature_id: int | None = None, round_id: int | None = None,
-                    since: datetime | None = None,
-                    until: datetime | None = None) -> list[dict[str, Any]]:
-        """Inspection records, oldest first, filtered by point, round and time."""
+                    since: datetime | None = None, until: datetime | None = None,
+                    limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Inspection records, oldest first, filtered by point, round and time (offset/limit
+        page them; limit None: all)."""
+        ...
+
+    def inspection_count(self, feature_id: int | None = None, round_id: int | None = None,
+                         since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many inspection records match the filters of inspections."""
         ...
 
     def add_unit(self, unit: Unit, actor: str = "system") -> int:
@@ -323,12 +329,23 @@ class Store(Protocol):
 
     # jobs (uploads and imports running in the worker pool; any process can read them)
     def add_job(self, kind: str, actor: str, unit: str | None = None,
-                total: int | None = None) -> int:
-        """Record a queued job; return its id."""
+                total: int | None = None, worker: str | None = None) -> int:
+        """Record a queued job (worker: the process that runs it); return its id."""
         ...
 
     def update_job(self, job_id: int, **changes: Any) -> None:
-        """Change a job's state, started_at, finished_at, done, total, message or result."""
+        """Change a job's state, started_at, finished_at, done, total, message, result or
+        worker; every change is also a heartbeat."""
+        ...
+
+    def heartbeat_jobs(self, job_ids: Sequence[int]) -> None:
+        """Mark the queued/running jobs among job_ids alive now."""
+        ...
+
+    def fail_stale_jobs(self, before: datetime, message: str, result: dict[str, Any],
+                        job_id: int | None = None) -> list[int]:
+        """Mark failed the queued/running jobs (or job job_id) whose heartbeat is older than
+        before; return their ids."""
         ...
 
     def job(self, job_id: int) -> dict[str, Any]:
@@ -336,8 +353,12 @@ class Store(Protocol):
         ...
 
     def jobs(self, actor: str | None = None, states: Sequence[str] | None = None,
-             limit: int = 100) -> list[dict[str, Any]]:
-        """Jobs, newest first, optionally of one submitter and in some states."""
+             limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Jobs, newest first, optionally of one submitter and in some states (paged)."""
+        ...
+
+    def job_count(self, actor: str | None = None, states: Sequence[str] | None = None) -> int:
+        """How many jobs match the filters of jobs."""
         ...
 
     def clear(self, actor: str = "system") -> None:

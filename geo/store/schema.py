@@ -243,5 +243,9 @@ jobs = Table(
     Column("total", Integer),  # rows/features in all, when known
     Column("message", Text, nullable=False, default=""),
     Column("result", JSON),  # the import report, or the error with its row problems
+    Column("worker", String(200)),  # host:pid of the process running it
+    # written by every progress update and at least once a minute by the running process; an
+    # active job whose heartbeat is older than CCMAP_JOB_STALE_MINUTES lost its process
+    Column("heartbeat_at", DateTime),
     Index("ix_jobs_actor", "actor", "created_at"),
 )

@@ -75,6 +75,7 @@ from geo.tiles import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+ACTIVE_JOB_STATES = ["queued", "running"]  # a job in these states has a live process
 ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
 LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
               "user admin first (不能停用或降级唯一的管理员，请先指定另一位管理员)")
@@ -607,41 +608,74 @@ class SqlStore:
             return iid, ids
 
     def inspections(self, feature_id: int | None = None, round_id: int | None = None,
-                    since: datetime | None = None,
-                    until: datetime | None = None) -> list[dict[str, Any]]:
-        """Inspection records, oldest first, filtered by point, round and time."""
+                    since: datetime | None = None, until: datetime | None = None,
+                    limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Inspection records, oldest first, filtered by point, round and time (offset/limit
+        page them; limit None: all)."""
         t = inspections_t
-        q = select(t).order_by(t.c.inspected_at, t.c.id)
-        if feature_id is not None:
-            q = q.where(t.c.feature_id == feature_id)
-        if round_id is not None:
-            q = q.where(t.c.round_id == round_id)
-        if since is not None:
-            q = q.where(t.c.inspected_at >= since)
-        if until is not None:
-            q = q.where(t.c.inspected_at < until)
+        q = (select(t).where(*_inspection_conditions(feature_id, round_id, since, until))
+             .order_by(t.c.inspected_at, t.c.id).offset(offset))
+        if limit is not None:
+            q = q.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def inspection_count(self, feature_id: int | None = None, round_id: int | None = None,
+                         since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many inspection records match the filters of inspections (counted in SQL)."""
+        q = select(func.count()).select_from(inspections_t).where(
+            *_inspection_conditions(feature_id, round_id, since, until))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
     # --- jobs -----------------------------------------------------------------------------
     def add_job(self, kind: str, actor: str, unit: str | None = None,
-                total: int | None = None) -> int:
+                total: int | None = None, worker: str | None = None) -> int:
         """Record a queued job (not audited: the work it does audits itself)."""
+        now = datetime.now()
         with self.engine.begin() as conn:
             return int(conn.execute(insert(jobs_t).returning(jobs_t.c.id).values(
-                kind=kind, state="queued", actor=actor, unit=unit, created_at=datetime.now(),
-                done=0, total=total, message="")).scalar_one())
+                kind=kind, state="queued", actor=actor, unit=unit, created_at=now,
+                done=0, total=total, message="", worker=worker,
+                heartbeat_at=now)).scalar_one())
 
     def update_job(self, job_id: int, **changes: Any) -> None:
-        """Change a job's state, times, progress, message or result."""
-        allowed = {"state", "started_at", "finished_at", "done", "total", "message", "result"}
+        """Change a job's state, times, progress, message or result (a heartbeat too)."""
+        allowed = {"state", "started_at", "finished_at", "done", "total", "message", "result",
+                   "worker"}
         bad = set(changes) - allowed
         if bad:
             raise InvalidInput(f"cannot change {', '.join(sorted(bad))} of a job")
         with self.engine.begin() as conn:
             if conn.execute(update(jobs_t).where(jobs_t.c.id == job_id)
-                            .values(**changes)).rowcount == 0:
+                            .values(**changes, heartbeat_at=datetime.now())).rowcount == 0:
                 raise NotFound(f"job {job_id} does not exist")
+
+    def heartbeat_jobs(self, job_ids: Sequence[int]) -> None:
+        """Mark the queued/running jobs among job_ids alive now."""
+        if not job_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs_t).where(jobs_t.c.id.in_(list(job_ids)),
+                                              jobs_t.c.state.in_(ACTIVE_JOB_STATES))
+                         .values(heartbeat_at=datetime.now()))
+
+    def fail_stale_jobs(self, before: datetime, message: str, result: dict[str, Any],
+                        job_id: int | None = None) -> list[int]:
+        """Mark failed the queued/running jobs (or job job_id only) whose heartbeat is older
+        than before; return their ids. Nothing is written when none is stale."""
+        t = jobs_t
+        conds = [t.c.state.in_(ACTIVE_JOB_STATES),
+                 func.coalesce(t.c.heartbeat_at, t.c.created_at) < before]
+        if job_id is not None:
+            conds.append(t.c.id == job_id)
+        with self.engine.begin() as conn:
+            ids = [int(i) for i in conn.execute(select(t.c.id).where(*conds)).scalars()]
+            if ids:  # the same conditions again: a job that beat meanwhile stays as it is
+                conn.execute(update(t).where(t.c.id.in_(ids), *conds).values(
+                    state="failed", message=message, result=result,
+                    finished_at=datetime.now()))
+        return ids
 
     def job(self, job_id: int) -> dict[str, Any]:
         """One job."""
@@ -652,15 +686,18 @@ class SqlStore:
         return dict(row._mapping)
 
     def jobs(self, actor: str | None = None, states: Sequence[str] | None = None,
-             limit: int = 100) -> list[dict[str, Any]]:
-        """Jobs, newest first."""
-        q = select(jobs_t).order_by(jobs_t.c.id.desc()).limit(limit)
-        if actor is not None:
-            q = q.where(jobs_t.c.actor == actor)
-        if states:
-            q = q.where(jobs_t.c.state.in_(list(states)))
+             limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Jobs, newest first (offset/limit page them)."""
+        q = (select(jobs_t).where(*_job_conditions(actor, states))
+             .order_by(jobs_t.c.id.desc()).offset(offset).limit(limit))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def job_count(self, actor: str | None = None, states: Sequence[str] | None = None) -> int:
+        """How many jobs match the filters of jobs (counted in SQL)."""
+        q = select(func.count()).select_from(jobs_t).where(*_job_conditions(actor, states))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def issue_count(self) -> int:
         """Number of issues."""
@@ -907,6 +944,30 @@ class SqlStore:
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+def _inspection_conditions(feature_id: int | None, round_id: int | None,
+                           since: datetime | None, until: datetime | None) -> list[Any]:
+    t = inspections_t
+    conds: list[Any] = []
+    if feature_id is not None:
+        conds.append(t.c.feature_id == feature_id)
+    if round_id is not None:
+        conds.append(t.c.round_id == round_id)
+    if since is not None:
+        conds.append(t.c.inspected_at >= since)
+    if until is not None:
+        conds.append(t.c.inspected_at < until)
+    return conds
+
+
+def _job_conditions(actor: str | None, states: Sequence[str] | None) -> list[Any]:
+    conds: list[Any] = []
+    if actor is not None:
+        conds.append(jobs_t.c.actor == actor)
+    if states:
+        conds.append(jobs_t.c.state.in_(list(states)))
+    return conds
 
 
 def _issue_row(i: Issue) -> dict[str, Any]:

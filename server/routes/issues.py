@@ -6,11 +6,10 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUpload
 
 from geo.accounts import User, require
 from geo.coords import point_to_wgs84
@@ -29,7 +28,7 @@ from server.auth import CurrentUser, Reader
 from server.deps import MAX_ID, DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
 from server.settings import Settings
-from server.uploads import receive_upload, upload_limit
+from server.uploads import FilePart, receive_upload, upload_limit
 from server.workers import HeavyWork, accepted, job_pool
 
 router = APIRouter(tags=["issues"])
@@ -296,13 +295,12 @@ def merge_issue(issue_id: Id, body: MergeIn, user: CurrentUser,
     return issue_public(merged, user)
 
 
-async def read_photo(file: StarletteUpload, settings: Settings) -> tuple[bytes, str]:
-    """An uploaded photo re-encoded (geo.photos.reencode) and its media type; reads at most
-    max_photo_mb (TooLarge beyond), UnsafeFile/LimitExceeded when it is not a fit image."""
-    limit = int(settings.max_photo_mb * 1e6)
-    data = await file.read(limit + 1)
-    if len(data) > limit:
+async def read_photo(part: FilePart, settings: Settings) -> tuple[bytes, str]:
+    """An uploaded photo (received to disk) re-encoded (geo.photos.reencode) and its media
+    type; TooLarge over max_photo_mb, UnsafeFile/LimitExceeded when it is not a fit image."""
+    if part.size > settings.max_photo_mb * 1e6:
         raise TooLarge(f"photo exceeds {settings.max_photo_mb} MB (CCMAP_MAX_PHOTO_MB)")
+    data = await run_in_threadpool(part.path.read_bytes)
     clean = await run_in_threadpool(reencode, data, settings.max_photo_pixels)
     return clean.data, clean.media_type
 
@@ -313,23 +311,34 @@ def photo_filename(name: str | None, media_type: str) -> str:
     return f"{stem[:100] or 'photo'}.{'png' if media_type == 'image/png' else 'jpg'}"
 
 
-@router.post("/api/issues/{issue_id}/photos", status_code=201)
-async def upload_photo(
-    issue_id: Id,
-    request: Request,
-    user: CurrentUser,
-    store: StoreDep,
-    settings: SettingsDep,
-    file: Annotated[UploadFile, File()],
-    stage: Annotated[str, Form(pattern="^(before|after)$")] = "before",
-) -> dict[str, Any]:
-    """Attach a JPEG or PNG photo (before/after); units may add after-photos to their own."""
+PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"},
+                   "stage": {"type": "string", "enum": ["before", "after"],
+                             "default": "before"}}}}}}}
+
+
+@router.post("/api/issues/{issue_id}/photos", status_code=201, openapi_extra=PHOTO_FORM)
+async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store: StoreDep,
+                       settings: SettingsDep) -> dict[str, Any]:
+    """Attach a JPEG or PNG photo (multipart: `file`, `stage` before|after); units may add
+    after-photos to their own. The body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB."""
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
-    if user.role.value == "unit" and stage != "after":
-        raise Forbidden("a unit may upload after-photos (整改后照片) only")
     require(user, "issues:handle")
-    data, content_type = await read_photo(file, settings)
-    pid = store.add_photo(issue_id, stage, photo_filename(file.filename, content_type),
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send the photo as a multipart upload with a `file` field")
+    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
+    try:
+        stage = upload.field("stage") or "before"
+        if stage not in ("before", "after"):
+            raise InvalidInput("stage must be before or after")
+        if user.role.value == "unit" and stage != "after":
+            raise Forbidden("a unit may upload after-photos (整改后照片) only")
+        part = FilePart("file", upload.path, upload.filename, upload.size, upload.content_type)
+        data, content_type = await read_photo(part, settings)
+    finally:
+        upload.cleanup()
+    pid = store.add_photo(issue_id, stage, photo_filename(upload.filename, content_type),
                           content_type, data, user.actor)
     store.add_history_note(issue_id, issue.status, user.actor,
                            f"上传{'整改后' if stage == 'after' else '整改前'}照片 #{pid}")

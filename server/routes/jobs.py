@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request, Response
 
 from geo.accounts import Role, User
 from geo.errors import NotFound
+from geo.jobs import fail_stale
 from server.auth import CurrentUser
-from server.deps import StoreDep
+from server.deps import SettingsDep, StoreDep
+from server.paging import PAGE_HEADERS, PageDep, link_headers
 
 router = APIRouter(tags=["jobs"])
 
@@ -29,17 +31,26 @@ def _may_see(user: User, row: dict[str, Any]) -> bool:
 
 
 @router.get("/api/jobs/{job_id}")
-def get_job(job_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    """State, progress and result of one job; only its submitter (or an admin) sees it."""
+def get_job(job_id: int, user: CurrentUser, store: StoreDep,
+            settings: SettingsDep) -> dict[str, Any]:
+    """State, progress and result of one job; only its submitter (or an admin) sees it.
+    A queued/running job without a heartbeat for CCMAP_JOB_STALE_MINUTES is failed."""
     row = store.job(job_id)
     if not _may_see(user, row):
         raise NotFound(f"job {job_id} does not exist")
+    if row["state"] in ("queued", "running") and fail_stale(
+            store, timedelta(minutes=settings.job_stale_minutes), job_id=job_id):
+        row = store.job(job_id)
     return job_public(row)
 
 
-@router.get("/api/jobs")
-def list_jobs(user: CurrentUser, store: StoreDep,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
-    """The caller's jobs (every job for an admin), newest first."""
+@router.get("/api/jobs", responses={200: {"headers": PAGE_HEADERS}})
+def list_jobs(user: CurrentUser, store: StoreDep, settings: SettingsDep, request: Request,
+              response: Response, page: PageDep) -> list[dict[str, Any]]:
+    """The caller's jobs (every job for an admin), newest first, one page at a time
+    (X-Total-Count, and a Link header with rel="next" while more remain)."""
     actor = None if user.role is Role.admin else user.actor
-    return [job_public(r) for r in store.jobs(actor=actor, limit=limit)]
+    fail_stale(store, timedelta(minutes=settings.job_stale_minutes))
+    rows = store.jobs(actor=actor, limit=page.limit, offset=page.offset)
+    response.headers.update(link_headers(request, page, store.job_count(actor=actor)))
+    return [job_public(r) for r in rows]

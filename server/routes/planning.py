@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
+from pydantic import BaseModel, Field, ValidationError
 
 from geo.coords import point_to_wgs84
 from geo.errors import InvalidInput
@@ -23,9 +23,10 @@ from geo.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
 from server.deps import MAX_ID, DbInt, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import download_responses, file_download, table_download
-from server.paging import FeatureCollectionPage, PageDep, page_of
+from server.paging import PAGE_HEADERS, FeatureCollectionPage, PageDep, link_headers, page_of
 from server.routes.issues import photo_filename, read_photo
 from server.routes.layers import GeoJSONResponse
+from server.uploads import receive_form, upload_limit
 from server.workers import HeavyWork, in_pool
 
 router = APIRouter(tags=["planning"])
@@ -154,6 +155,14 @@ def one_checklist(category: str, _: Analyst) -> list[dict[str, str]]:
     return checklist(category)
 
 
+def _inspection_record(raw: str | bytes) -> InspectionCreate:
+    """The inspection JSON validated; bad JSON or fields are a 422 like any request body."""
+    try:
+        return InspectionCreate.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
 @router.post("/api/inspections", status_code=201)
 async def new_inspection(request: Request, user: Inspector, store: StoreDep,
                          settings: SettingsDep) -> dict[str, Any]:
@@ -164,18 +173,26 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
     """
     photos: dict[str, tuple[str, bytes, str]] = {}
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        raw = form.get("record")
-        if not isinstance(raw, str):
-            raise InvalidInput("multipart inspections need a `record` field with the JSON")
-        body = InspectionCreate.model_validate_json(raw)
-        for key, value in form.multi_items():
-            if key.startswith("photo_") and isinstance(value, UploadFile) and value.filename:
-                data, media = await read_photo(value, settings)
-                photos[key.removeprefix("photo_")] = (photo_filename(value.filename, media),
-                                                       data, media)
+        # streamed to disk and cut off at CCMAP_MAX_UPLOAD_MB (413), removed when read
+        form = await receive_form(request, upload_limit(settings.max_upload_mb))
+        try:
+            raw = form.field("record")
+            if raw is None:
+                raise InvalidInput("multipart inspections need a `record` field with the JSON")
+            body = _inspection_record(raw)
+            for part in form.files:
+                if part.name.startswith("photo_") and part.filename:
+                    data, media = await read_photo(part, settings)
+                    photos[part.name.removeprefix("photo_")] = (
+                        photo_filename(part.filename, media), data, media)
+        finally:
+            form.cleanup()
     else:
-        body = InspectionCreate.model_validate(await request.json())
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise InvalidInput("send the inspection as JSON, or as a multipart form with a "
+                               "`record` field and `photo_<code>` files")
+        body = _inspection_record(await request.body())  # size-checked by StrictJSONMiddleware
     if body.source not in INSPECTION_SOURCES:
         raise InvalidInput(f"source must be one of {', '.join(INSPECTION_SOURCES)}")
     failed = {c for c, r in body.results.items() if r.get("result") == "fail"}
@@ -197,12 +214,18 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
     return {**doc, "photos": sorted(photos)}
 
 
-@router.get("/api/inspections")
-def list_inspections(_: Analyst, store: StoreDep, round: IdQuery = None,
+@router.get("/api/inspections", responses={200: {"headers": PAGE_HEADERS}})
+def list_inspections(_: Analyst, store: StoreDep, request: Request, response: Response,
+                     page: PageDep, round: IdQuery = None,
                      feature: IdQuery = None) -> list[dict[str, Any]]:
-    """Inspection records, filtered by round or test point."""
+    """Inspection records, oldest first, filtered by round or test point, one page at a time
+    (X-Total-Count, and a Link header with rel="next" while more remain)."""
+    rows = store.inspections(feature_id=feature, round_id=round, limit=page.limit,
+                             offset=page.offset)
+    matched = store.inspection_count(feature_id=feature, round_id=round)
+    response.headers.update(link_headers(request, page, matched))
     return [{**r, "inspected_at": r["inspected_at"].isoformat(timespec="seconds")}
-            for r in store.inspections(feature_id=feature, round_id=round)]
+            for r in rows]
 
 
 @router.get("/api/plan/scores")
