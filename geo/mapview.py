@@ -22,6 +22,7 @@ VENDOR_JS = [
     ("fullscreen", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.umd.js"),
     ("draw", "/vendor/leaflet-draw/dist/leaflet.draw.js"),
     ("heat", "/vendor/leaflet.heat/dist/leaflet-heat.js"),
+    ("vectorgrid", "/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"),
 ]
 VENDOR_CSS = [
     ("leaflet_css", "/vendor/leaflet/dist/leaflet.css"),

@@ -470,13 +470,20 @@
     var zoneName = params.get("zone_name");
     if (zoneName) {
       state.afterFirstLoad = function () {
-        var zone = state.layers.zone.getLayers().find(function (l) {
-          return l.feature.properties.name === zoneName;
+        // zones drawn from vector tiles have no GeoJSON on the page: ask for this one
+        var zones = state.layers.zone.getLayers
+          ? Promise.resolve(state.layers.zone.getLayers())
+          : window.ccmap.fetchCollection("/api/layers/zone?coords=" +
+              encodeURIComponent(state.config.coords) + "&properties=" +
+              encodeURIComponent(JSON.stringify({ name: zoneName })), 1)
+            .then(function (doc) { return L.geoJSON(doc).getLayers(); });
+        zones.then(function (layers) {
+          var zone = layers.find(function (l) { return l.feature.properties.name === zoneName; });
+          if (!zone) { toast("找不到责任区「" + zoneName + "」"); return; }
+          state.issueFilter = "&zone=" + zone.feature.properties.id;
+          state.map.fitBounds(zone.getBounds(), { maxZoom: 18 });
+          toast("只显示「" + zoneName + "」的问题");
         });
-        if (!zone) { toast("找不到责任区「" + zoneName + "」"); return; }
-        state.issueFilter = "&zone=" + zone.feature.properties.id;
-        state.map.fitBounds(zone.getBounds(), { maxZoom: 18 });
-        toast("只显示「" + zoneName + "」的问题");
       };
     }
   }

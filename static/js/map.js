@@ -30,6 +30,11 @@
     market: { color: "#33a02c", weight: 2, fillOpacity: 0.4 },
     storefront: { color: "#a6cee3", weight: 1, fillOpacity: 0.4 }
   };
+  // Layers drawn from vector tiles (/api/tiles/<kind>/{z}/{x}/{y}.mvt): the big ones. Zones stay
+  // GeoJSON for planners (leaflet-draw edits real polygons); issues come as tile cells below
+  // ISSUE_TILE_ZOOM and as clustered GeoJSON points from there on.
+  var TILED = { street: 1, alley: 1, community: 1, subdistrict: 1, zone: 1 };
+  var ISSUE_TILE_ZOOM = 14;
   var PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3",
                  "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99", "#17becf", "#7f7f7f",
                  "#bcbd22", "#8c564b", "#e377c2"];
@@ -96,7 +101,7 @@
   }
 
   function init(map, cfg) {
-    var state = { map: map, layers: {}, counts: {}, loading: 0, errors: [], config: cfg,
+    var state = { map: map, layers: {}, counts: {}, loading: 0, errors: [], config: cfg, seq: {},
                   maxFeatures: MAX_LAYER_FEATURES };
     window.ccmap.state = state;
     renderTitle(cfg);
@@ -112,10 +117,15 @@
       tpColors[code] = PALETTE[i % PALETTE.length];
     });
     var overlays = {};
+    // vector tiles are Web Mercator WGS84: over a GCJ-02 basemap the page keeps GeoJSON,
+    // which the server shifts (coords=gcj02)
+    state.tiles = !!(L.vectorGrid && cfg.coords === "wgs84");
+    state.tileIds = {};
     cfg.layers.forEach(function (layer, i) {
       // one pane per layer keeps the draw order fixed when a layer is reloaded
       map.createPane("ccmap-" + layer.kind).style.zIndex = String(410 + i);
-      var group = layer.kind === "issues"
+      var group = isTiled(layer.kind) ? tileGrid(layer.kind, tileUrl(layer.kind, "")) :
+        layer.kind === "issues"
         ? L.markerClusterGroup({ maxClusterRadius: 50, disableClusteringAtZoom: 19 })
         : L.featureGroup();
       group.ccmapKind = layer.kind;
@@ -126,6 +136,197 @@
     });
     L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
     addLegend(map, cfg, tpColors);
+    if (state.tiles && state.layers.issues) {
+      state.issueCells = tileGrid("issues", tileUrl("issues", ""));
+      map.on("overlayremove", function (e) {
+        if (e.layer === state.layers.issues) { map.removeLayer(state.issueCells); }
+      });
+    }
+    map.getContainer().addEventListener("click", tileClick, true);
+
+    function isTiled(kind) {
+      return state.tiles && TILED[kind] === 1 && !(kind === "zone" && cfg.canEditZones);
+    }
+
+    function tileUrl(kind, filter) {
+      return "/api/tiles/" + kind + "/{z}/{x}/{y}.mvt" +
+        (filter ? "?" + filter.replace(/^&/, "") : "");
+    }
+
+    /* The style of a tile feature: today's GeoJSON style, drawn on the tile's canvas. */
+    function tileStyle(kind) {
+      return function (p, z) {
+        if (kind === "zone") {
+          var c = hashColor(p.unit);
+          return { color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 };
+        }
+        if (kind === "issues") {  // issue_cells: a circle growing with the count, in its cell
+          var cellPx = (p.cell_deg || 0) / 360 * 256 * Math.pow(2, z);
+          return { radius: Math.max(4, Math.min(cellPx * 0.48, 7 + 3 * Math.log2(p.count || 1))),
+                   color: "#fff", weight: 1, fill: true, fillColor: "#d7301f",
+                   fillOpacity: 0.8 };
+        }
+        var st = L.extend({}, STYLE[kind] || {});
+        if (kind === "community") { st.fill = true; }
+        return st;
+      };
+    }
+
+    /* A vector-tile layer of `kind`; its tiles count in state.loading while they load, and
+     * state.counts[kind] is the number of distinct features of the tiles in view (for issue
+     * cells: the sum of their counts). */
+    function tileGrid(kind, url) {
+      var styles = {};
+      styles[kind] = tileStyle(kind);
+      if (kind === "issues") { styles.issue_cells = styles.issues; }
+      var serial = 0;
+      var grid = L.vectorGrid.protobuf(url, {
+        pane: "ccmap-" + kind, interactive: true, maxZoom: 22,
+        rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles,
+        fetchOptions: { credentials: "same-origin" },
+        // cells have no id; any key unique in its tile will do
+        getFeatureId: function (f) {
+          return f.properties.id !== undefined ? f.properties.id : "cell" + (serial += 1);
+        }
+      });
+      grid.ccmapTiled = kind;
+      var busy = false;
+      function settled() {
+        if (busy) { busy = false; state.loading -= 1; }
+      }
+      grid.on("loading", function () {
+        if (!busy) { busy = true; state.loading += 1; }
+      });
+      grid.on("load", function () { countTiles(kind, grid); settled(); });
+      grid.on("remove", function () {
+        grid._loading = false;  // GridLayer keeps it set when removed mid-load: no "loading" next
+        settled();
+      });
+      // clicks are hit-tested by tileClick (a tile canvas would hide the layers under it)
+      grid.on("tileloadstart", function (e) { e.tile.style.pointerEvents = "none"; });
+      if (kind === "issues") { grid.on("tileload", function (e) { cellLabels(grid, e.coords); }); }
+      return grid;
+    }
+
+    function currentTiles(grid) {
+      return Object.keys(grid._vectorTiles || {}).filter(function (key) {
+        var t = grid._tiles[key];
+        return t && t.current && t.coords.z === grid._tileZoom;
+      }).map(function (key) { return grid._vectorTiles[key]; });
+    }
+
+    function countTiles(kind, grid) {
+      var ids = {}, n = 0;
+      currentTiles(grid).forEach(function (renderer) {
+        Object.keys(renderer._features).forEach(function (id) {
+          var f = renderer._features[id];
+          if (f.layerName === "issue_cells") { n += f.feature.properties.count; return; }
+          if (!ids[id]) { ids[id] = 1; n += 1; }
+        });
+      });
+      if (kind === "issues") {
+        if (map.hasLayer(grid)) { state.counts.issues = n; }
+        return;
+      }
+      state.tileIds[kind] = Object.keys(ids).map(Number);
+      state.counts[kind] = n;
+    }
+
+    /* The count of each issue cell, written over its circle on the tile's canvas. */
+    function cellLabels(grid, coords) {
+      var renderer = grid._vectorTiles[grid._tileCoordsToKey(coords)];
+      if (!renderer) { return; }
+      var ctx = renderer._ctx;
+      ctx.save();
+      ctx.font = "bold 11px sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillStyle = "#fff";
+      Object.keys(renderer._features).forEach(function (id) {
+        var f = renderer._features[id].feature;
+        // a count too wide for its circle is left to the popup ("N 件")
+        var wide = String(f.properties.count).length * 7 > 2 * (f._radius || 0);
+        if (f.properties.count !== undefined && f._point && !wide) {
+          ctx.fillText(String(f.properties.count), f._point.x, f._point.y);
+        }
+      });
+      ctx.restore();
+    }
+
+    /* The tile feature of `grid` under a container point, or null. */
+    function tileHit(grid, point) {
+      var hit = null;
+      currentTiles(grid).forEach(function (renderer) {
+        if (hit || !renderer._map) { return; }
+        var p = point.subtract(renderer.getOffset());
+        Object.keys(renderer._features).forEach(function (id) {
+          var f = renderer._features[id].feature;
+          if (!hit && f._pxBounds && f._containsPoint(p)) { hit = f; }
+        });
+      });
+      return hit;
+    }
+
+    /* A click on the map: the top-most tile feature under it (above what the click hit
+     * otherwise) opens its popup, as a GeoJSON feature would. Runs in the capture phase, before
+     * Leaflet hands the click to the layers under the tile canvases. */
+    function tileClick(ev) {
+      var target = ev.target;
+      var pane = target.closest ? target.closest(".leaflet-pane") : null;
+      if (target !== map.getContainer() && !pane) { return; }  // a control, the report overlay
+      if (pane && /leaflet-(popup|tooltip)-pane/.test(pane.className)) { return; }
+      if (map._draggableMoved(map)) { return; }
+      var floor = pane ? parseInt(window.getComputedStyle(pane).zIndex, 10) || 0 : 0;
+      var point = map.mouseEventToLayerPoint(ev);
+      var grids = cfg.layers.map(function (l, i) {
+        var g = l.kind === "issues" ? state.issueCells : state.layers[l.kind];
+        return { grid: g, kind: l.kind, label: l.label, z: 410 + i };
+      }).filter(function (g) {
+        return g.grid && g.grid.ccmapTiled && map.hasLayer(g.grid) && g.z > floor;
+      }).reverse();
+      for (var i = 0; i < grids.length; i++) {
+        var hit = tileHit(grids[i].grid, point);
+        if (hit) {
+          L.DomEvent.stop(ev);
+          tilePopup(grids[i].kind, grids[i].label, hit.properties, map.mouseEventToLatLng(ev));
+          return;
+        }
+      }
+    }
+
+    /* The popup of a tile feature: its details fetched by id, shown like a GeoJSON feature's. */
+    function tilePopup(kind, label, props, latlng) {
+      if (kind === "issues") {  // an issue cell
+        var cell = el("div", null, "ccmap-popup");
+        cell.appendChild(el("div", props.count + " 件", "ccmap-popup-title"));
+        cell.appendChild(el("div", "格宽约 " + Math.round(props.cell_deg * 111000) +
+                            " 米，放大地图查看每个问题"));
+        L.popup().setLatLng(latlng).setContent(cell).openOn(map);
+        return;
+      }
+      var box = el("div", "加载中…", "ccmap-popup");
+      var popup = L.popup().setLatLng(latlng).setContent(box).openOn(map);
+      fetch("/api/features/" + encodeURIComponent(props.id) + "?coords=" +
+            encodeURIComponent(cfg.coords), { credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) { throw new Error("HTTP " + r.status); }
+          return r.json();
+        })
+        .then(function (f) { popup.setContent(featureContent(kind, label, f.properties)); })
+        .catch(function (err) { box.textContent = "无法加载：" + err.message; });
+    }
+
+    /* Popup content of a feature layer's feature, with the planner's buttons. */
+    function featureContent(kind, label, props) {
+      var content = popupContent(label, props, cfg);
+      if (window.ccmapZones && cfg.canEditZones && ASSIGNABLE[kind]) {
+        content.appendChild(window.ccmapZones.assignButton(kind, props, state));
+        if (kind === "street" || kind === "alley") {
+          content.appendChild(window.ccmapZones.splitSegmentButton(props, state, kind));
+        }
+      }
+      return content;
+    }
 
     function geoLayer(kind, label, data) {
       var pane = "ccmap-" + kind;
@@ -182,17 +383,7 @@
             }, { minWidth: 280, maxWidth: 360 });
             return;
           }
-          lyr.bindPopup(function () {
-            var content = popupContent(label, f.properties, cfg);
-            if (window.ccmapZones && cfg.canEditZones && ASSIGNABLE[kind]) {
-              content.appendChild(window.ccmapZones.assignButton(kind, f.properties, state));
-              if (kind === "street" || kind === "alley") {
-                content.appendChild(window.ccmapZones.splitSegmentButton(f.properties, state,
-                                                                         kind));
-              }
-            }
-            return content;
-          });
+          lyr.bindPopup(function () { return featureContent(kind, label, f.properties); });
         }
       });
     }
@@ -242,9 +433,39 @@
       });
     }
 
-    function load(kind) {
+    /* Redraw a tile layer (after an edit) and resolve when its tiles are in. */
+    function redrawTiles(grid, url) {
+      return new Promise(function (resolve) {
+        grid.once("load remove", function () { resolve(); });
+        if (url !== undefined) { grid.setUrl(url); } else { grid.redraw(); }
+      });
+    }
+
+    /* Issues below ISSUE_TILE_ZOOM: the cells of the issue tiles, with the page's filters. */
+    function loadIssueCells(moved) {
+      var cells = state.issueCells;
+      var url = tileUrl("issues", state.issueFilter || "");
+      state.seq.issues = (state.seq.issues || 0) + 1;  // drop GeoJSON points still on the way
+      state.layers.issues.clearLayers();
+      partialNotice(map, "issues", "", 0, 0);
+      if (!map.hasLayer(cells)) {
+        cells.setUrl(url, true);
+        var added = new Promise(function (resolve) { cells.once("load remove", resolve); });
+        cells.addTo(map);
+        return added;
+      }
+      if (cells._url === url && moved) { return Promise.resolve(); }  // it follows the map
+      return redrawTiles(cells, url);
+    }
+
+    function load(kind, moved) {
       var group = state.layers[kind];
       if (kind === "heat") { return loadHeat(group); }
+      if (group.ccmapTiled) { return map.hasLayer(group) ? redrawTiles(group) : Promise.resolve(); }
+      if (kind === "issues" && state.issueCells) {
+        if (map.getZoom() < ISSUE_TILE_ZOOM) { return loadIssueCells(moved); }
+        map.removeLayer(state.issueCells);
+      }
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
       var url = kind === "issues" ? "/api/issues.geojson" :
         kind === "gaps" ? "/api/coverage.geojson" :
@@ -255,8 +476,11 @@
       if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
       if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }
       state.loading += 1;
+      // an answer to an older load (the view or the filters before) never replaces a newer one
+      var seq = state.seq[kind] = (state.seq[kind] || 0) + 1;
       return fetchCollection(url, state.maxFeatures)
         .then(function (data) {
+          if (seq !== state.seq[kind]) { return; }
           partialNotice(map, kind, spec.label, data.loaded, data.matched);
           keepOpenPopup(group);
           group.clearLayers();
@@ -273,8 +497,10 @@
     }
 
     function refresh() {
-      var jobs = cfg.layers.filter(function (l) { return map.hasLayer(state.layers[l.kind]); })
-        .map(function (l) { return load(l.kind); });
+      // tile layers follow the map by themselves
+      var jobs = cfg.layers.filter(function (l) {
+        return map.hasLayer(state.layers[l.kind]) && !state.layers[l.kind].ccmapTiled;
+      }).map(function (l) { return load(l.kind, true); });
       state.ready = Promise.all(jobs);
       return state.ready;
     }
@@ -291,7 +517,9 @@
         state.loading -= 1;
       }, 250);
     });
-    map.on("overlayadd", function (e) { load(e.layer.ccmapKind); });
+    map.on("overlayadd", function (e) {
+      if (!e.layer.ccmapTiled) { load(e.layer.ccmapKind); }
+    });
     state.refresh = refresh;
     state.load = load;
     state.csrfToken = csrfToken;
@@ -437,6 +665,7 @@
       Object.keys(cfg.statuses).forEach(function (code) {
         box.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
       });
+      box.appendChild(swatch("#d7301f", "问题数（缩小地图时按格汇总）", true));
       box.appendChild(el("div", "测评点位类型", "ccmap-legend-title"));
       Object.keys(cfg.testPointCategories).forEach(function (code) {
         box.appendChild(swatch(tpColors[code], cfg.testPointCategories[code], true));

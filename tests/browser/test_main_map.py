@@ -28,22 +28,30 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     counts = page.evaluate("window.ccmap.state.counts")
     token = httpx.post(live_server + "/api/auth/token",
                        data={"username": "viewer", "password": "ccmap-demo"}).json()
-    api = {row["kind"]: row["count"] for row in httpx.get(
-        live_server + "/api/layers",
-        headers={"Authorization": f"Bearer {token['access_token']}"}).json()}
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    api = {row["kind"]: row["count"]
+           for row in httpx.get(live_server + "/api/layers", headers=auth).json()}
     for kind in ("subdistrict", "community", "zone", "street", "alley", "market", "test_point"):
         assert counts[kind] == api[kind] > 0, kind  # whole demo is in view
     assert counts["issues"] >= 5000
     drawn = page.evaluate("""() => {
         const out = {};
         for (const [kind, group] of Object.entries(window.ccmap.state.layers)) {
-            out[kind] = group.getLayers().filter(l => l._path || l._icon || l._latlng).length;
+            if (group.getLayers) {
+                out[kind] = group.getLayers().filter(l => l._path || l._icon || l._latlng).length;
+            }
         }
         return out;
     }""")
-    assert drawn["street"] == counts["street"] and drawn["test_point"] == counts["test_point"]
-    assert page.locator(".leaflet-ccmap-street-pane path").count() == counts["street"]
-    assert page.locator(".leaflet-ccmap-zone-pane path").count() == counts["zone"]
+    assert drawn["test_point"] == counts["test_point"]
+    # the big layers come from vector tiles: the features their tiles drew are the layer's
+    tiled = page.evaluate("window.ccmap.state.tileIds")
+    assert {"street", "alley", "community", "subdistrict"} <= set(tiled) and "street" not in drawn
+    streets = httpx.get(live_server + "/api/layers/street", headers=auth,
+                        params={"limit": 10_000}).json()
+    assert sorted(tiled["street"]) == sorted(f["id"] for f in streets["features"])
+    assert page.locator(".leaflet-ccmap-street-pane canvas").count() > 0
+    assert page.locator(".leaflet-ccmap-zone-pane path").count() == counts["zone"]  # editor
     assert page.locator(".marker-cluster").count() > 5  # issues are clustered
     assert page.locator(".ccmap-legend").inner_text().count("结案") == 1
     assert "测评点位" in page.locator(".leaflet-control-layers").inner_text()
@@ -97,12 +105,12 @@ def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: 
     _open(page, live_server)
     box = page.locator(".leaflet-container").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    with page.expect_response(lambda r: "/api/layers/street?bbox=" in r.url):
+    with page.expect_response(lambda r: "/api/tiles/street/" in r.url):
         page.mouse.wheel(0, -300)  # zooming fetches more data; still only from the server
     page.wait_for_function("() => window.ccmap.state.loading === 0")
     outside = [u for u in urls if not u.startswith(live_server) and not u.startswith("data:")]
     assert urls and outside == []
-    assert any("/api/layers/street?bbox=" in u for u in urls)
+    assert any("/api/tiles/street/" in u for u in urls)
     assert any(u.startswith(live_server + "/vendor/leaflet/") for u in urls)
 
 

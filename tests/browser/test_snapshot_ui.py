@@ -19,10 +19,33 @@ PAGE_FEATURES = """() => {
   const s = window.ccmap.state, out = {}, view = s.map.getBounds();
   for (const l of s.config.layers) {
     const g = s.layers[l.kind];
-    if (l.kind === "issues" || !s.map.hasLayer(g)) continue;
+    if (l.kind === "issues" || !s.map.hasLayer(g) || g.ccmapTiled) continue;
     out[l.kind] = g.getLayers()
       .filter(x => x.getBounds ? view.intersects(x.getBounds()) : view.contains(x.getLatLng()))
       .map(x => x.feature.properties.id).sort((a, b) => a - b);
+  }
+  return out;
+}"""
+# layers drawn from vector tiles: the ids in the tiles of the view ("drawn", tiles reach past
+# the view) and those whose drawn parts meet the view with 8 pixels to spare ("inner")
+PAGE_TILE_FEATURES = """() => {
+  const s = window.ccmap.state, out = {}, m = s.map, size = m.getSize();
+  const view = L.bounds(m.containerPointToLayerPoint([8, 8]),
+                        m.containerPointToLayerPoint([size.x - 8, size.y - 8]));
+  for (const l of s.config.layers) {
+    const g = s.layers[l.kind];
+    if (!g.ccmapTiled || !m.hasLayer(g)) continue;
+    const drawn = new Set(), inner = new Set();
+    for (const key of Object.keys(g._vectorTiles)) {
+      const t = g._tiles[key], r = g._vectorTiles[key];
+      if (!t || !t.current) continue;
+      for (const [id, f] of Object.entries(r._features)) {
+        drawn.add(+id);
+        const b = f.feature._pxBounds, o = r.getOffset();
+        if (b && view.intersects(L.bounds(b.min.add(o), b.max.add(o)))) inner.add(+id);
+      }
+    }
+    out[l.kind] = {drawn: [...drawn], inner: [...inner]};
   }
   return out;
 }"""
@@ -59,7 +82,7 @@ def _filter_issues(page: Any, category: str) -> None:
     """Log-in done: zoom in and filter the issue layer to one category, as a user would."""
     page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0 && "
                            "window.ccmap.state.counts.issues > 0")
-    page.evaluate("window.ccmap.state.map.setZoom(16, {animate: false})")
+    page.evaluate("() => { window.ccmap.state.map.setZoom(16, {animate: false}); }")
     page.locator(".ccmap-filter select[name=category]").select_option(category)
     page.wait_for_function("() => window.ccmap.state.loading === 0")  # counts the due refresh
 
@@ -76,10 +99,12 @@ def test_html_snapshot_has_the_pages_layers_filters_and_extent(page: Any, live_s
     _toggle(page, "居民小区")   # on: loads at once
     page.wait_for_function("() => window.ccmap.state.loading === 0")
     seen = page.evaluate(PAGE_FEATURES)
+    tiled = page.evaluate(PAGE_TILE_FEATURES)
     issues_seen = page.evaluate(PAGE_ISSUES)
     cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
         .map(l => l.feature.properties.category))]""")
-    assert "street" not in seen and "compound" in seen and cats == ["illegal_ads"]
+    assert "street" not in seen | tiled and "compound" in seen and cats == ["illegal_ads"]
+    assert {"alley", "community", "subdistrict"} <= set(tiled)
     assert issues_seen > 0 and any(seen.values())
     snap = _download(page, ".ccmap-snapshots a[data-format=html]", tmp_path / "snapshot.html")
 
@@ -89,8 +114,11 @@ def test_html_snapshot_has_the_pages_layers_filters_and_extent(page: Any, live_s
         got = offline.evaluate(SNAPSHOT_FEATURES)
     finally:
         offline.close()
-    drawn = {k: v for k, v in got["features"].items()}
+    drawn = {k: v for k, v in got["features"].items() if k not in tiled}
     assert drawn == {k: v for k, v in seen.items() if v}
+    for kind, ids in tiled.items():  # what the tiles show in the view, give or take the edge
+        assert set(ids["inner"]) <= set(got["features"].get(kind, [])) <= set(ids["drawn"]), kind
+        assert ids["inner"], kind
     assert got["issues"] == issues_seen
     assert got["view"]["counts"]["issues"] == issues_seen
     assert "小广告" in got["view"]["filters"]
@@ -105,14 +133,18 @@ def test_data_download_from_the_page_is_the_selection_on_screen(page: Any, live_
     login(page, live_server, "admin")
     _filter_issues(page, "street_vending")
     seen = page.evaluate(PAGE_FEATURES)
+    tiled = page.evaluate(PAGE_TILE_FEATURES)
     issue_ids = page.evaluate("""() => { const s = window.ccmap.state, v = s.map.getBounds();
       return s.layers.issues.getLayers().filter(x => v.contains(x.getLatLng()))
         .map(x => x.feature.properties.id).sort((a, b) => a - b); }""")
     gpkg = _download(page, ".ccmap-data-link[data-format=gpkg]", tmp_path / "view.gpkg")
     layers = set(dict(pyogrio.list_layers(gpkg)))
-    assert layers == {k for k, ids in seen.items() if ids} | {"issues"}
-    for kind in layers - {"issues"}:
+    assert layers == {k for k, ids in seen.items() if ids} | set(tiled) | {"issues"}
+    for kind in layers - {"issues"} - set(tiled):
         assert sorted(gpd.read_file(gpkg, layer=kind)["id"]) == seen[kind]
+    for kind, ids in tiled.items():  # what the tiles show in the view, give or take the edge
+        got = set(gpd.read_file(gpkg, layer=kind)["id"])
+        assert ids["inner"] and set(ids["inner"]) <= got <= set(ids["drawn"]), kind
     issues = gpd.read_file(gpkg, layer="issues")
     assert sorted(issues["id"]) == issue_ids and set(issues["类别"]) == {"street_vending"}
 

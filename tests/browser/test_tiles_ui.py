@@ -1,0 +1,121 @@
+"""The big layers of the map come from vector tiles: streets drawn on canvases, popups fetched
+by id, issues counted per cell at low zoom."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import login
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def _open(page: Any, url: str, username: str = "viewer") -> None:
+    login(page, url, username)
+    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
+    page.evaluate("window.ccmap.state.ready")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+
+
+def _api(base: str) -> httpx.Client:
+    token = httpx.post(base + "/api/auth/token",
+                       data={"username": "viewer", "password": "ccmap-demo"}).json()
+    return httpx.Client(base_url=base,
+                        headers={"Authorization": f"Bearer {token['access_token']}"})
+
+
+def _longest_segment_middle(coords: list[list[float]]) -> tuple[float, float]:
+    a, b = max(itertools.pairwise(coords), key=lambda s: math.dist(s[0], s[1]))
+    return (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+
+
+def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: str) -> None:
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, live_server)
+    assert any("/api/tiles/street/" in u and u.endswith(".mvt") for u in urls)
+    assert not any("/api/layers/street" in u for u in urls)  # no GeoJSON for the big layers
+    with _api(live_server) as api:
+        streets = api.get("/api/layers/street", params={"limit": 1000}).json()["features"]
+    street = max((f for f in streets if f["properties"].get("name")
+                  and f["geometry"]["type"] == "LineString"),
+                 key=lambda f: len(f["geometry"]["coordinates"]))
+    lon, lat = _longest_segment_middle(street["geometry"]["coordinates"])
+    for label in ("问题", "测评点位", "农贸市场", "背街小巷"):  # nothing above the street
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    page.evaluate("([lat, lon]) => { window.ccmap.state.map.setView([lat, lon], 18, "
+                  "{animate: false}); }", [lat, lon])
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    xy = page.evaluate("""([lat, lon]) => {
+        const map = window.ccmap.state.map;
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [p.x + box.left, p.y + box.top];
+    }""", [lat, lon])
+    with page.expect_response(lambda r: f"/api/features/{street['id']}?" in r.url):
+        page.mouse.click(xy[0], xy[1])
+    popup = page.locator(".leaflet-popup-content .ccmap-popup-title")
+    popup.wait_for(timeout=5000)
+    assert popup.inner_text() == street["properties"]["name"]
+    assert "主次干道" in page.locator(".leaflet-popup-content").inner_text()
+    assert errors == []
+
+
+def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
+                                                            live_server: str) -> None:
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    _open(page, live_server)
+    page.evaluate("() => { window.ccmap.state.map.setZoom(12, {animate: false}); }")
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.map.getZoom() === 12")
+    with _api(live_server) as api:
+        total = api.get("/api/issues", params={"page_size": 1}).json()["total"]
+        vending = api.get("/api/issues", params={"page_size": 1,
+                                                 "category": "street_vending"}).json()["total"]
+    assert 0 < vending < total
+    page.wait_for_function(f"() => window.ccmap.state.counts.issues === {total}")
+    assert any("/api/tiles/issues/12/" in u for u in urls)
+    # the clustered GeoJSON points are gone at this zoom: cells stand for them
+    assert page.evaluate("window.ccmap.state.layers.issues.getLayers().length") == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "issue_cells.png"))
+    page.select_option(".ccmap-filter select[name=category]", "street_vending")
+    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
+                           f"window.ccmap.state.counts.issues === {vending}")
+    assert any("/api/tiles/issues/12/" in u and "category=street_vending" in u for u in urls)
+    cell = page.evaluate("""() => {
+        const st = window.ccmap.state, grid = st.issueCells;
+        for (const key of Object.keys(grid._vectorTiles)) {
+            const r = grid._vectorTiles[key];
+            for (const f of Object.values(r._features)) {
+                const p = f.feature._point.add(r.getOffset());
+                const c = st.map.layerPointToContainerPoint(p);
+                const box = st.map.getContainer().getBoundingClientRect();
+                return [c.x + box.left, c.y + box.top, f.feature.properties.count];
+            }
+        }
+    }""")
+    for label in ("测评点位", "农贸市场"):  # nothing above the cell
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    page.mouse.click(cell[0], cell[1])
+    title = page.locator(".leaflet-popup-content .ccmap-popup-title")
+    title.wait_for(timeout=5000)
+    assert title.inner_text() == f"{cell[2]} 件"
+    # back at street level the issues are single points again, with the filter
+    page.evaluate("() => { window.ccmap.state.map.closePopup(); "
+                  "window.ccmap.state.map.setZoom(15, {animate: false}); }")
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.map.getZoom() === 15")
+    cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+        .map(l => l.feature.properties.category))]""")
+    assert cats == ["street_vending"]
+    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.issueCells)")
