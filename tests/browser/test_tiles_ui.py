@@ -66,6 +66,8 @@ def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: st
     popup.wait_for(timeout=5000)
     assert popup.inner_text() == street["properties"]["name"]
     assert "主次干道" in page.locator(".leaflet-popup-content").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "street_popup_from_tiles.png"))
     assert errors == []
 
 
