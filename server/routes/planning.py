@@ -67,7 +67,8 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
             "unscheduled": len(row["plan"]["unscheduled"])}
 
 
-@router.get("/api/plan/sample", response_model=None, dependencies=[HeavyWork])
+@router.get("/api/plan/sample", response_model=None, dependencies=[HeavyWork],
+            responses=download_responses("json", "csv", "xlsx"))
 def plan_sample(_: Analyst, store: StoreDep, seed: Annotated[int, Query(ge=0, le=MAX_ID)],
                 risk: bool = False,
                 exclude_days: Annotated[int, Query(ge=0, le=3650)] = 0,
