@@ -29,8 +29,24 @@ MAX_FIELD_BYTES = 1024 * 1024  # a text field (e.g. a category map) in a multipa
 COPY_CHUNK = 1024 * 1024
 
 
+class _Received:
+    """What every received form has: its temporary folder and its text fields."""
+
+    folder: Path
+    fields: dict[str, list[str]]
+
+    def field(self, name: str) -> str | None:
+        """The last value of a text form field, or None."""
+        values = self.fields.get(name)
+        return values[-1] if values else None
+
+    def cleanup(self) -> None:
+        """Remove the temporary folder and the files in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 @dataclass
-class Upload:
+class Upload(_Received):
     """An uploaded file on disk, its name as sent, and the other form fields."""
 
     folder: Path
@@ -39,15 +55,6 @@ class Upload:
     size: int
     content_type: str
     fields: dict[str, list[str]] = field(default_factory=dict)
-
-    def field(self, name: str) -> str | None:
-        """The last value of a text form field, or None."""
-        values = self.fields.get(name)
-        return values[-1] if values else None
-
-    def cleanup(self) -> None:
-        """Remove the temporary folder and the file in it."""
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @dataclass
@@ -62,21 +69,12 @@ class FilePart:
 
 
 @dataclass
-class FormUpload:
+class FormUpload(_Received):
     """A multipart form received by receive_form: its files on disk and its text fields."""
 
     folder: Path
     files: list[FilePart] = field(default_factory=list)
     fields: dict[str, list[str]] = field(default_factory=dict)
-
-    def field(self, name: str) -> str | None:
-        """The last value of a text form field, or None."""
-        values = self.fields.get(name)
-        return values[-1] if values else None
-
-    def cleanup(self) -> None:
-        """Remove the temporary folder and the files in it."""
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def upload_limit(mb: float) -> int:
