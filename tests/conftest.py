@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -174,3 +175,12 @@ def tiny_png(size: tuple[int, int] = (8, 6), mode: str = "RGB") -> bytes:
     Image.new(mode, size, (200, 30, 30)[:len(mode)] if mode != "RGBA" else (200, 30, 30, 128)
               ).save(buf, "PNG")
     return buf.getvalue()
+
+
+@pytest.fixture
+def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary files (uploads and starlette's spools) go to a folder the test can list."""
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

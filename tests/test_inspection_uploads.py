@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,6 @@ from server.settings import Settings
 from tests.conftest import add_user, bearer, tiny_png
 
 LIMIT_MB = 0.02  # 20 kB: the noise photo below is larger, the tiny PNG far smaller
-
-
-@pytest.fixture
-def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Temporary files (uploads and starlette's spools) go to a folder the test can list."""
-    folder = tmp_path / "spool"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 @pytest.fixture

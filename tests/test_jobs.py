@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,15 +23,6 @@ from tests.conftest import add_user, bearer, wait_for_job
 LAYERS = Path(__file__).parent / "fixtures" / "layers"
 LEDGER = ("编号,问题类型,经度,纬度\n" + "".join(
     f"J{i},乱堆乱放,121.47,31.23\n" for i in range(30))).encode()
-
-
-@pytest.fixture
-def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Temporary files (uploads and starlette's spools) go to a folder the test can list."""
-    folder = tmp_path / "spool"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def _wait_state(store: Store, job_id: int, state: str, tries: int = 400) -> dict[str, Any]:
