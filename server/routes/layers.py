@@ -57,7 +57,7 @@ def layer_features(
 ) -> GeoJSONResponse:
     """Features of one layer, filtered by bbox and properties, as a paged GeoJSON
     FeatureCollection (numberMatched, and a `next` link while more remain)."""
-    where = _parse_properties(properties)
+    where = parse_properties(properties)
     out = geojson.parse_coords(coords)
     layer, box = parse_kind(kind), geojson.parse_bbox(bbox)
     matched = store.count_features(layer, box, where, scope_unit=user.scope_unit)
@@ -96,7 +96,8 @@ def issues_geojson(
                                            matched))
 
 
-def _parse_properties(text: str | None) -> dict[str, Any]:
+def parse_properties(text: str | None) -> dict[str, Any]:
+    """The `properties` filter ({"unit": "…"} as JSON) of layer and tile requests."""
     if not text:
         return {}
     try:

@@ -18,7 +18,7 @@ from geo.tiles import ISSUE_LAYER, MAX_ZOOM, TILE_LAYERS, Tile, TileCache, etag,
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import issue_query
-from server.routes.layers import _parse_properties
+from server.routes.layers import parse_properties
 from server.settings import Settings
 
 router = APIRouter(tags=["tiles"])
@@ -85,7 +85,7 @@ def vector_tile(
         if given:
             raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
                                f"only; filter {layer} with properties={{...}}")
-        where = _parse_properties(properties)
+        where = parse_properties(properties)
         filters, extra = {"properties": where}, ""
     tag = etag(layer, store.layer_version(layer), filters, user.scope_unit, extra)
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
