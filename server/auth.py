@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -65,17 +65,17 @@ def optional_user(request: Request, store: StoreDep) -> User | None:
     return user
 
 
-def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     """The authenticated user, or 401."""
     if user is None:
         raise Unauthorized("login required (请先登录): POST /api/auth/token or /api/auth/login")
     return user
 
 
-def allowed(permission: str) -> Callable[[User], User]:
+def allowed(permission: str) -> Callable[[User], Awaitable[User]]:
     """A dependency that returns the user if their role holds the permission, else 403."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:
         require(user, permission)
         return user
 

@@ -16,13 +16,13 @@ from server.settings import Settings
 MAX_ID = 2**63 - 1  # the largest integer the databases store (BIGINT)
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """The app's store."""
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings

@@ -18,6 +18,7 @@ from geo.errors import LimitExceeded
 from geo.geojson import MEDIA_TYPE
 from server.deps import MAX_ID, SettingsDep
 from server.downloads import download_responses
+from server.settings import Settings
 
 LimitQuery = Annotated[int | None, Query(
     ge=1, description="page size (default CCMAP_PAGE_SIZE; more than CCMAP_MAX_PAGE is a 422)")]
@@ -41,12 +42,17 @@ def check_limit(limit: int, maximum: int) -> None:
                             f"(每页最多 {maximum} 条)", limit=maximum)
 
 
-def page_params(settings: SettingsDep, limit: LimitQuery = None,
-                offset: OffsetQuery = 0) -> Page:
-    """The limit/offset query parameters, checked against CCMAP_MAX_PAGE."""
+def checked_page(settings: Settings, limit: int | None, offset: int) -> Page:
+    """A page from limit/offset, checked against CCMAP_MAX_PAGE (default CCMAP_PAGE_SIZE)."""
     size = settings.page_size if limit is None else limit
     check_limit(size, settings.max_page)
     return Page(offset=offset, limit=size)
+
+
+async def page_params(settings: SettingsDep, limit: LimitQuery = None,
+                      offset: OffsetQuery = 0) -> Page:
+    """The limit/offset query parameters (a dependency: async, as it does no I/O)."""
+    return checked_page(settings, limit, offset)
 
 
 PageDep = Annotated[Page, Depends(page_params)]

@@ -20,8 +20,8 @@ from server.downloads import attachment
 from server.paging import (
     LimitQuery,
     OffsetQuery,
+    checked_page,
     link_headers,
-    page_params,
     paged_download_responses,
 )
 from server.routes.auth import token_public, user_public
@@ -176,7 +176,7 @@ def audit_log(
     with rel="next" while more remain), or CSV (Chinese headers) of every matching row unless
     a limit is given."""
     if format == "json" or limit is not None:
-        page = page_params(settings, limit, offset)
+        page = checked_page(settings, limit, offset)
         rows = store.audit_log(actor, object_type, since, until, page.limit, page.offset)
     else:
         rows = store.audit_log(actor, object_type, since, until, None, offset)

@@ -115,7 +115,7 @@ def issue_public(i: Issue, user: User | None = None,
     return out
 
 
-def issue_filters(
+async def issue_filters(
     user: Reader,
     category: Annotated[list[str] | None, Query()] = None,
     status: Annotated[list[str] | None, Query()] = None,
@@ -145,7 +145,7 @@ def issue_filters(
 FiltersDep = Annotated[IssueQuery, Depends(issue_filters)]
 
 
-def issue_query(
+async def issue_query(
     query: FiltersDep,
     page: Annotated[int, Query(ge=1, le=MAX_ID // 1000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,

@@ -19,7 +19,7 @@ from geo.open311 import parse_request, service_request, services
 from geo.store import IssueQuery, Store
 from geo.timestamps import to_local
 from server.auth import optional_user
-from server.deps import MAX_ID, StoreDep, get_settings
+from server.deps import MAX_ID, SettingsDep, StoreDep
 from server.errors import OPEN311_ERROR_RESPONSES, STATUS
 from server.paging import Page, check_limit, link_headers
 from server.workers import in_pool
@@ -55,12 +55,11 @@ def list_services(request: Request, store: StoreDep) -> JSONResponse:
 
 
 @router.get("/requests.json")
-def list_requests(request: Request, store: StoreDep) -> JSONResponse:
+def list_requests(request: Request, store: StoreDep, settings: SettingsDep) -> JSONResponse:
     """Service requests filtered by id list, service_code, start/end date and status, newest
     first, one page at a time (page, page_size: X-Total-Count and a rel="next" Link header
     while more remain; a page_size over CCMAP_MAX_PAGE is refused)."""
     q = request.query_params
-    settings = get_settings(request)
     headers: dict[str, str] = {}
     try:
         user = _user(request, store, q.get("api_key"))
