@@ -3,6 +3,9 @@
     python -m bench.bench_tiles --db sqlite:///var/bench_tiles.db [--issues 1000000]
     python -m bench.bench_tiles --db postgresql://postgres@127.0.0.1:5432/ccmap_bench
     (--reuse keeps the data of an earlier run)
+    python -m bench.bench_tiles --db sqlite:////work/bench-city/city.db --reuse
+    (any imported database, e.g. the city of `python -m bench.city --import`: the tiles
+    cover the database's extent)
 
 The data are synthetic, written with store.add_features/add_issues in chunks: a lattice of
 50,000 street segments (~100 m) over an 18 x 11 km city, 5,000 zone squares, 2,000 test points
@@ -25,7 +28,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
 
-from geo.accounts import Role, User, hash_password
+from bench.serve import add_user
 from geo.features import Feature, Issue
 from geo.kinds import Kind
 from geo.store import Store, open_store
@@ -118,17 +121,17 @@ def main() -> None:
         t0 = time.perf_counter()
         seed(store, args.issues)
         print(f"seeded in {time.perf_counter() - t0:.0f} s")
-    if store.user("bench") is None:
-        store.add_user(User("bench", Role.admin, password_hash=hash_password("bench-pass-123")))
+    username, password = add_user(args.db, "admin")
     settings = Settings(database_url=args.db, basemap="none")
     rnd = random.Random(7)
-    city = (LON0, LAT0, LON0 + WIDTH, LAT0 + HEIGHT)
+    city = store.extent() if args.reuse else (LON0, LAT0, LON0 + WIDTH, LAT0 + HEIGHT)
+    if city is None:
+        raise SystemExit("the database is empty: run without --reuse to seed it")
     postgis = args.db.startswith("postgres")
     print(f"backend {'PostGIS' if postgis else 'SQLite'}; features {store.layer_counts()}, "
           f"issues {store.issue_count():,}")
     with TestClient(create_app(settings, store=store)) as client:
-        r = client.post("/api/auth/token", data={"username": "bench",
-                                                 "password": "bench-pass-123"})
+        r = client.post("/api/auth/token", data={"username": username, "password": password})
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         everything: list[float] = []
         print(f"{'layer':<11}{'zoom':>6}{'tiles':>7}{'median':>9}{'p95':>9}{'max':>9}"
