@@ -1,7 +1,11 @@
-"""Hot and cold spots of issues: Getis–Ord Gi* on a square grid (esda/libpysal).
+"""Hot and cold spots of issues: Getis–Ord Gi* on a grid of aggregated cells (esda/libpysal).
 
-Issues are counted on a square grid (cell_m metres, local UTM) over the jurisdiction's extent
-(or the issues' extent), every cell including the empty ones. Neighbours are the queen
+Issues are counted in the database per base heatmap cell (cell_x, cell_y of the
+geo.heatmap.BASE_CELL_DEG grid, written with each issue), never loaded as points. A Gi* cell is
+a block of fx × fy base cells, fx and fy chosen so that its sides are as close as possible to
+cell_m metres at the area's latitude (at 36°N, 100 m gives 2 × 2 base cells, about 89 × 111 m);
+the grid covers the jurisdiction's extent (or the issues' cells), every cell including the
+empty ones, and an issue outside it counts in the nearest edge cell. Neighbours are the queen
 contiguity of the lattice plus the cell itself (Gi*, binary weights). Significance comes from
 conditional permutations (esda's p_sim) and is corrected for the many tests with the false
 discovery rate (esda.fdr): a cell is hot/cold at 99, 95 or 90 % confidence when its p_sim is at
@@ -12,10 +16,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyproj
 import shapely
 from esda import G_Local, fdr
 from libpysal.weights import lat2W
@@ -24,51 +30,96 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import InvalidInput
 from geo.features import Issue
 from geo.geojson import geometry_json
-from geo.projection import MetricFrame
+from geo.heatmap import BASE_CELL_DEG
 
+GEOD = pyproj.Geod(ellps="WGS84")
 MAX_CELLS = 40_000
 LEVELS = ((3, 0.01), (2, 0.05), (1, 0.10))
 LABELS = {3: "热点 99%", 2: "热点 95%", 1: "热点 90%", 0: "不显著", -1: "冷点 90%",
           -2: "冷点 95%", -3: "冷点 99%"}
 
 
-def grid_counts(issues: Sequence[Issue], frame: MetricFrame, extent: tuple[float, ...],
-                cell_m: float) -> tuple[np.ndarray, float, float, float, int, int]:
-    """Counts per cell of a metric grid covering extent: (counts[rows, cols], x0, y0, cell,
-    rows, cols); the cell grows when the grid would exceed MAX_CELLS."""
+@dataclass(frozen=True)
+class BlockGrid:
+    """A lattice of fx × fy base cells whose south-west base cell is (x0, y0)."""
+
+    x0: int
+    y0: int
+    fx: int
+    fy: int
+    cols: int
+    rows: int
+    width_m: float  # one cell's sides at the grid's latitude
+    height_m: float
+
+    def box(self, col: int, row: int) -> BaseGeometry:
+        """One cell as a WGS84 rectangle."""
+        x, y = (self.x0 + col * self.fx) * BASE_CELL_DEG, (self.y0 + row * self.fy) * BASE_CELL_DEG
+        return shapely.box(x, y, x + self.fx * BASE_CELL_DEG, y + self.fy * BASE_CELL_DEG)
+
+
+def block_grid(extent: tuple[float, float, float, float], cell_m: float) -> BlockGrid:
+    """The grid of blocks of base cells about cell_m on a side covering a lon/lat extent; the
+    blocks grow (× 1.5) while the grid would exceed MAX_CELLS."""
     minx, miny, maxx, maxy = extent
-    width, height = maxx - minx, maxy - miny
-    cell = cell_m
-    while math.ceil(width / cell) * math.ceil(height / cell) > MAX_CELLS:
-        cell *= 1.5
-    cols, rows = max(2, math.ceil(width / cell)), max(2, math.ceil(height / cell))
-    counts = np.zeros((rows, cols))
-    if issues:
-        pts = frame.to_metric(shapely.points([i.lon for i in issues], [i.lat for i in issues]))
-        xs, ys = shapely.get_x(pts), shapely.get_y(pts)
-        c = np.clip(((xs - minx) // cell).astype(int), 0, cols - 1)
-        r = np.clip(((ys - miny) // cell).astype(int), 0, rows - 1)
-        np.add.at(counts, (r, c), 1)
-    return counts, minx, miny, cell, rows, cols
+    lat = (miny + maxy) / 2
+    lon = (minx + maxx) / 2
+    base_w = GEOD.inv(lon, lat, lon + BASE_CELL_DEG, lat)[2]
+    base_h = GEOD.inv(lon, lat - BASE_CELL_DEG / 2, lon, lat + BASE_CELL_DEG / 2)[2]
+    fx, fy = max(1, round(cell_m / base_w)), max(1, round(cell_m / base_h))
+    x0, y0 = math.floor(minx / BASE_CELL_DEG), math.floor(miny / BASE_CELL_DEG)
+    nx = math.floor(maxx / BASE_CELL_DEG) - x0 + 1  # base cells across the extent
+    ny = math.floor(maxy / BASE_CELL_DEG) - y0 + 1
+    while math.ceil(nx / fx) * math.ceil(ny / fy) > MAX_CELLS:
+        fx, fy = math.ceil(fx * 1.5), math.ceil(fy * 1.5)
+    return BlockGrid(x0, y0, fx, fy, max(2, math.ceil(nx / fx)), max(2, math.ceil(ny / fy)),
+                     fx * base_w, fy * base_h)
 
 
-def hotspots(issues: Sequence[Issue], area: BaseGeometry | None, cell_m: float = 100.0,
-             permutations: int = 999, seed: int = 12345) -> dict[str, Any]:
-    """Gi* hot/cold spots: summary and the significant cells as GeoJSON features."""
+def block_counts(cells: Iterable[tuple[int, int, float]], grid: BlockGrid) -> np.ndarray:
+    """Counts[rows, cols] of the grid from base-cell counts (outside: the nearest edge cell)."""
+    counts = np.zeros((grid.rows, grid.cols))
+    arr = np.asarray(list(cells), dtype=float).reshape(-1, 3)
+    if len(arr):
+        c = np.clip((arr[:, 0] - grid.x0) // grid.fx, 0, grid.cols - 1).astype(int)
+        r = np.clip((arr[:, 1] - grid.y0) // grid.fy, 0, grid.rows - 1).astype(int)
+        np.add.at(counts, (r, c), arr[:, 2])
+    return counts
+
+
+def issue_cells(issues: Sequence[Issue]) -> list[tuple[int, int, float]]:
+    """Base-cell counts of issues held in memory (what the store's issue_cells returns)."""
+    out: dict[tuple[int, int], float] = {}
+    for i in issues:
+        key = (math.floor(i.lon / BASE_CELL_DEG), math.floor(i.lat / BASE_CELL_DEG))
+        out[key] = out.get(key, 0.0) + 1.0
+    return [(x, y, n) for (x, y), n in sorted(out.items())]
+
+
+def hotspots(cells: Sequence[tuple[int, int, float]], area: BaseGeometry | None,
+             cell_m: float = 100.0, permutations: int = 999, seed: int = 12345
+             ) -> dict[str, Any]:
+    """Gi* hot/cold spots of base-cell counts (store.issue_cells): summary and the
+    significant cells as GeoJSON features."""
     if not 20 <= cell_m <= 5000:
         raise InvalidInput("cell size must be between 20 and 5000 m")
+    cells = [c for c in cells if c[2]]
     if area is None:
-        if not issues:
+        if not cells:
             return {"cells": 0, "issues": 0, "features": [], "summary": {}}
-        area = shapely.MultiPoint([(i.lon, i.lat) for i in issues]).envelope
-    frame = MetricFrame.for_geometry(area)
-    extent = frame.to_metric(area).bounds
-    counts, x0, y0, cell, rows, cols = grid_counts(issues, frame, extent, cell_m)
-    y = counts.ravel()  # row-major, as lat2W numbers the lattice
+        xs, ys = [c[0] for c in cells], [c[1] for c in cells]
+        extent = (min(xs) * BASE_CELL_DEG, min(ys) * BASE_CELL_DEG,
+                  (max(xs) + 0.5) * BASE_CELL_DEG, (max(ys) + 0.5) * BASE_CELL_DEG)
+    else:
+        extent = area.bounds
+    grid = block_grid(extent, cell_m)
+    rows, cols = grid.rows, grid.cols
+    y = block_counts(cells, grid).ravel()  # row-major, as lat2W numbers the lattice
+    size = round(math.sqrt(grid.width_m * grid.height_m), 1)
     features: list[dict[str, Any]] = []
     summary = {label: 0 for label in LABELS.values()}
     if y.sum() == 0 or y.std() == 0:
-        return {"cells": int(y.size), "cell_m": round(cell, 1), "issues": int(y.sum()),
+        return {"cells": int(y.size), "cell_m": size, "issues": int(y.sum()),
                 "features": [], "summary": summary}
     w = lat2W(rows, cols, rook=False)
     with warnings.catch_warnings():
@@ -91,11 +142,12 @@ def hotspots(issues: Sequence[Issue], area: BaseGeometry | None, cell_m: float =
         if bins[k] == 0:
             continue
         r, c = divmod(k, cols)
-        square = shapely.box(x0 + c * cell, y0 + r * cell, x0 + (c + 1) * cell,
-                             y0 + (r + 1) * cell)
-        features.append({"type": "Feature", "geometry": geometry_json(frame.to_wgs84(square)),
+        features.append({"type": "Feature", "geometry": geometry_json(grid.box(c, r)),
                          "properties": {"count": int(y[k]), "z": round(float(z[k]), 3),
                                         "p": round(float(p[k]), 4), "bin": int(bins[k]),
                                         "label": LABELS[int(bins[k])]}})
-    return {"cells": int(y.size), "cell_m": round(cell, 1), "issues": int(y.sum()),
-            "permutations": permutations, "features": features, "summary": summary}
+    return {"cells": int(y.size), "cell_m": size,
+            "cell_size_m": [round(grid.width_m, 1), round(grid.height_m, 1)],
+            "cell_deg": [grid.fx * BASE_CELL_DEG, grid.fy * BASE_CELL_DEG],
+            "issues": int(y.sum()), "permutations": permutations, "features": features,
+            "summary": summary}

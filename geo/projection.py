@@ -58,6 +58,15 @@ class MetricFrame:
         c = shapely.centroid(geom)
         return cls.around(float(shapely.get_x(c)), float(shapely.get_y(c)))
 
+    @classmethod
+    def for_geometries(cls, geoms: NDArray[np.object_]) -> MetricFrame:
+        """for_geometry of the union of geoms, without the union when their bounds lie in one
+        UTM zone (the union's centroid is inside those bounds)."""
+        minx, miny, maxx, maxy = shapely.total_bounds(geoms).tolist()
+        if _zone(minx, miny) == _zone(maxx, maxy):
+            return cls.around(minx, miny)
+        return cls.for_geometry(shapely.union_all(geoms))
+
     def to_metric(self, geom: G) -> G:
         """Project a WGS84 geometry (or array of them) to metres."""
         out: G = shapely.transform(geom, lambda xy: _apply(self._fwd, xy))  # type: ignore[call-overload]

@@ -19,23 +19,26 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import shapely
 
 from geo import DATA_DIR
 from geo.errors import InvalidInput
-from geo.features import Feature, Issue
+from geo.features import Feature
 from geo.inspections import scores
 from geo.kinds import Kind
 from geo.store import IssueQuery, Store
+from geo.store.aggregates import HANDLED as HANDLED_STATUSES
+from geo.store.aggregates import STAT_KEYS, merge_stats
+from geo.store.aggregates import UNHANDLED as UNHANDLED_STATUSES
 from geo.timestamps import MAX_YEAR, MIN_YEAR
 
 LEVELS = ("community", "zone", "unit")
-HANDLED = frozenset({"handled", "verified", "closed"})
-UNHANDLED = frozenset({"reported", "accepted", "dispatched", "returned"})
+HANDLED = frozenset(HANDLED_STATUSES)  # counted in SQL by geo/store/aggregates.py
+UNHANDLED = frozenset(UNHANDLED_STATUSES)
 
 
 def weights() -> dict[str, float]:
@@ -75,40 +78,63 @@ def parse_period(text: str | None, now: datetime) -> tuple[datetime, datetime, s
                        f"not {text!r}")
 
 
-def _grouper(store: Store, level: str, scope_unit: str | None = None
-             ) -> tuple[list[str], Callable[[Issue], str | None]]:
-    zones = store.features(Kind.zone, scope_unit=scope_unit)  # a unit sees its own zones only
+def _group_counts(store: Store, level: str, query: IssueQuery,
+                  scope_unit: str | None = None) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """The level's group names and, per group, the counts of its issues (issue_stats), summed
+    in SQL by the columns written with each issue (zone_id, unit, community)."""
+    zones = store.feature_labels(Kind.zone, scope_unit=scope_unit)  # a unit user: its own
+    parts: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if level == "zone":
-        names = {z.id: z.name for z in zones}
-        return sorted(set(names.values())), lambda i: names.get(i.zone_id)
+        names = {z["id"]: z["name"] for z in zones}
+        for r in store.issue_stats(query, by=["zone_id"]):
+            if name := names.get(r["zone_id"]):
+                parts[name].append(r)
+        return sorted(set(names.values())), {k: merge_stats(v) for k, v in parts.items()}
     if level == "unit":
-        units = sorted({str(z.properties["unit"]) for z in zones if z.properties.get("unit")})
-        return units, lambda i: i.unit
+        units = sorted({str(z["unit"]) for z in zones if z["unit"]})
+        for r in store.issue_stats(query, by=["unit"]):
+            if r["unit"]:
+                parts[r["unit"]].append(r)
+        return units, {k: merge_stats(v) for k, v in parts.items()}
+    communities = store.feature_labels(Kind.community)
+    rows = store.issue_stats(query, by=["community"])
+    for r in rows:
+        if r["community"]:
+            parts[r["community"]].append(r)
+    if communities and any(r["community"] is None for r in rows):
+        for name, counts in unrouted_communities(store, query).items():
+            parts[name].append(counts)
+    return [c["name"] for c in communities], {k: merge_stats(v) for k, v in parts.items()}
+
+
+def unrouted_communities(store: Store, query: IssueQuery) -> dict[str, dict[str, int]]:
+    """Counts per community of the issues stored without one (never routed), by point in
+    polygon; in overlapping communities the first by id wins, as when routing."""
+    flags = store.issue_flags(query, unrouted="community")
+    if not len(flags["lon"]):
+        return {}
     communities: list[Feature] = store.features(Kind.community)
-    tree = shapely.STRtree([c.geometry for c in communities]) if communities else None
+    tree = shapely.STRtree([c.geometry for c in communities])
+    p_idx, c_idx = tree.query(shapely.points(flags["lon"], flags["lat"]), predicate="within")
+    first = np.full(len(flags["lon"]), len(communities))
+    np.minimum.at(first, p_idx, c_idx)
+    out: dict[str, dict[str, int]] = {}
+    for k in np.unique(first[first < len(communities)]).tolist():
+        mine = first == k
+        counts = {"issues": int(mine.sum())}
+        counts.update({f: int(flags[f][mine].sum()) for f in STAT_KEYS if f != "issues"})
+        out[communities[k].name] = merge_stats([out.get(communities[k].name, {}), counts])
+    return out
 
-    def community(i: Issue) -> str | None:
-        if tree is None:
-            return None
-        hits = tree.query(shapely.Point(i.lon, i.lat), predicate="within")
-        return communities[int(hits[0])].name if len(hits) else None
 
-    return [c.name for c in communities], community
-
-
-def metrics(issues: list[Issue], end: datetime) -> dict[str, Any]:
-    """The rates of one group's issues (see the module docstring)."""
-    total = len(issues)
-    counted = [i for i in issues if i.status != "rejected"]
-    handled = sum(1 for i in counted if i.status in HANDLED)
-    closed = [i for i in issues if i.status == "closed" and i.closed_at]
-    on_time = sum(1 for i in closed if i.deadline and i.closed_at and i.closed_at <= i.deadline)
-    recurring = sum(1 for i in issues if i.recurring_of is not None)
-    overdue = sum(1 for i in issues if i.status in UNHANDLED and i.deadline and i.deadline < end)
+def metrics(counts: dict[str, int]) -> dict[str, Any]:
+    """The rates of one group from its counts (issue_stats; see the module docstring)."""
+    total, counted, closed = counts["issues"], counts["counted"], counts["closed"]
+    overdue, recurring = counts["overdue"], counts["recurring"]
     return {
-        "issues": total, "closed": len(closed), "overdue": overdue, "recurring": recurring,
-        "rectification_rate": handled / len(counted) if counted else 1.0,
-        "on_time_closure_rate": on_time / len(closed) if closed else 1.0,
+        "issues": total, "closed": closed, "overdue": overdue, "recurring": recurring,
+        "rectification_rate": counts["handled"] / counted if counted else 1.0,
+        "on_time_closure_rate": counts["on_time"] / closed if closed else 1.0,
         "recurrence_rate": recurring / total if total else 0.0,
         "overdue_rate": min(1.0, overdue / total) if total else 0.0,
     }
@@ -128,22 +154,17 @@ def score(m: dict[str, Any], w: dict[str, float]) -> float:
 
 def _rank(store: Store, level: str, start: datetime, end: datetime,
           scope_unit: str | None) -> list[dict[str, Any]]:
-    names, group_of = _grouper(store, level, scope_unit)
-    issues, _ = store.query_issues(IssueQuery(since=start, until=end, scope_unit=scope_unit,
-                                              sort="id", limit=10_000_000))
-    groups: dict[str, list[Issue]] = defaultdict(list)
-    for i in issues:
-        g = group_of(i)
-        if g:
-            groups[g].append(i)
+    query = IssueQuery(since=start, until=end, scope_unit=scope_unit, limit=None,
+                       now=min(end, datetime.now()))
+    names, groups = _group_counts(store, level, query, scope_unit)
     assessed = _assessment_rates(store, level, start, end)
     w = weights()
-    now = min(end, datetime.now())
+    empty = merge_stats([])
     rows: list[dict[str, Any]] = []
     for name in sorted(set(names) | set(groups)):
         if scope_unit is not None and level == "unit" and name != scope_unit:
             continue
-        m = metrics(groups.get(name, []), now)
+        m = metrics(groups.get(name, empty))
         m["assessment_score_rate"] = assessed.get(name)
         row: dict[str, Any] = {"name": name, "score": score(m, w)}
         row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()})

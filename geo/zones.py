@@ -23,7 +23,7 @@ from geo.features import Feature
 from geo.geojson import check_geometry, check_shape
 from geo.kinds import Kind
 from geo.projection import MetricFrame
-from geo.store import Store
+from geo.store import IssueQuery, Store
 
 ZONE_TYPES = {"storefront_duty": "门前三包/五包", "grid": "网格", "sponsor_area": "包保片区",
               "district_patch": "分片管理"}
@@ -238,7 +238,8 @@ def workload(store: Store) -> list[dict[str, Any]]:
     zones = store.features(Kind.zone)
     if not zones:
         return []
-    frame = MetricFrame.for_geometry(shapely.union_all([z.geometry for z in zones]))
+    geoms = np.array([z.geometry for z in zones], dtype=object)
+    frame = MetricFrame.for_geometries(geoms)
     units: dict[str, dict[str, Any]] = {}
 
     def row(unit: str) -> dict[str, Any]:
@@ -246,28 +247,39 @@ def workload(store: Store) -> list[dict[str, Any]]:
                                        "street_km": 0.0, "alley_km": 0.0, "markets": 0,
                                        "test_points": 0, "open_issues": 0})
 
-    m_zones = [frame.to_metric(z.geometry) for z in zones]
+    m_zones = frame.to_metric(geoms)
     owners = [z.properties.get("unit") or "（未指定单位）" for z in zones]
-    tree = shapely.STRtree([z.geometry for z in zones])  # candidates, not a zones × lines loop
-    for owner, m_zone in zip(owners, m_zones, strict=True):
+    tree = shapely.STRtree(geoms)  # candidate pairs in bulk, not a zones × lines loop
+    for owner, area in zip(owners, shapely.area(m_zones).tolist(), strict=True):
         r = row(owner)
         r["zones"] += 1
-        r["zone_area_m2"] += m_zone.area
+        r["zone_area_m2"] += area
     for kind, key in ((Kind.street, "street_km"), (Kind.alley, "alley_km")):
-        for f in store.features(kind):
-            m_line = frame.to_metric(f.geometry)
-            for k in tree.query(f.geometry, predicate="intersects").tolist():
-                row(owners[k])[key] += m_line.intersection(m_zones[k]).length / 1000
+        lines = np.array([f.geometry for f in store.features(kind)], dtype=object)
+        if not len(lines):
+            continue
+        l_idx, z_idx = tree.query(lines, predicate="intersects")
+        lengths = shapely.length(shapely.intersection(frame.to_metric(lines[l_idx]),
+                                                      m_zones[z_idx]))
+        for k, length in zip(z_idx.tolist(), lengths.tolist(), strict=True):
+            row(owners[k])[key] += length / 1000
     for kind, key in ((Kind.market, "markets"), (Kind.test_point, "test_points")):
-        for f in store.features(kind):
-            hits = tree.query(f.geometry, predicate="intersects").tolist()
-            owner = f.properties.get("unit") or next(
-                (zones[k].properties.get("unit") for k in sorted(hits)), None)
+        points = store.features(kind)
+        if not points:
+            continue
+        p_idx, z_idx = tree.query(np.array([f.geometry for f in points], dtype=object),
+                                  predicate="intersects")
+        first: dict[int, int] = {}
+        for p, k in zip(p_idx.tolist(), z_idx.tolist(), strict=True):
+            first[p] = min(k, first.get(p, k))
+        for p, f in enumerate(points):
+            owner = f.properties.get("unit") or (
+                zones[first[p]].properties.get("unit") if p in first else None)
             if owner:
                 row(owner)[key] += 1
-    for i in store.issues():
-        if i.unit and i.status not in ("closed", "rejected"):
-            row(i.unit)["open_issues"] += 1
+    for r in store.issue_stats(IssueQuery(limit=None), by=["unit"]):  # counted in SQL
+        if r["unit"] and r["open"]:
+            row(r["unit"])["open_issues"] += r["open"]
     out = sorted(units.values(), key=lambda r: r["unit"])
     for r in out:
         for k in ("zone_area_m2", "street_km", "alley_km"):

@@ -10,9 +10,9 @@ from libpysal.weights import lat2W
 from shapely.geometry import box
 
 from geo.features import Feature, Issue
-from geo.hotspots import grid_counts, hotspots
+from geo.heatmap import BASE_CELL_DEG
+from geo.hotspots import block_grid, hotspots, issue_cells
 from geo.kinds import Kind
-from geo.projection import MetricFrame
 from geo.store import Store
 
 AREA = box(121.46, 31.22, 121.48, 31.24)
@@ -36,15 +36,23 @@ def _gi_star(y: np.ndarray, w_full: np.ndarray, i: int) -> float:
 
 def test_cluster_is_a_significant_hot_spot_and_z_matches_the_formula() -> None:
     issues = _issues()
-    result = hotspots(issues, AREA, cell_m=200, permutations=9999)
+    result = hotspots(issue_cells(issues), AREA, cell_m=200, permutations=9999)
     hot = [f for f in result["features"] if f["properties"]["bin"] == 3]
     assert hot, result["summary"]
     centre = shapely.Point(121.470, 31.230)
     assert any(shapely.geometry.shape(f["geometry"]).buffer(1e-9).contains(centre) for f in hot)
     assert all(f["properties"]["label"] == "热点 99%" for f in hot)
     # independent check of the z-score of the hottest cell
-    frame = MetricFrame.for_geometry(AREA)
-    counts, *_rest, rows, cols = grid_counts(issues, frame, frame.to_metric(AREA).bounds, 200)
+    grid = block_grid(AREA.bounds, 200)
+    # whole base cells (about 47 × 55 m here): each side within half a base cell of 200 m
+    assert abs(grid.width_m - 200) <= 24 and abs(grid.height_m - 200) <= 28
+    rows, cols = grid.rows, grid.cols
+    # the grid's cells are blocks of whole base cells: count the points per block directly
+    col = np.array([np.floor(i.lon / BASE_CELL_DEG) for i in issues]) - grid.x0
+    row = np.array([np.floor(i.lat / BASE_CELL_DEG) for i in issues]) - grid.y0
+    counts = np.zeros((rows, cols))
+    np.add.at(counts, (np.clip(row // grid.fy, 0, rows - 1).astype(int),
+                       np.clip(col // grid.fx, 0, cols - 1).astype(int)), 1)
     w = lat2W(rows, cols, rook=False).full()[0] + np.eye(rows * cols)
     y = counts.ravel()
     k = int(np.argmax(y))
@@ -56,7 +64,8 @@ def test_cluster_is_a_significant_hot_spot_and_z_matches_the_formula() -> None:
 def test_spatially_random_issues_give_few_hot_spots() -> None:
     rng = np.random.default_rng(7)
     xy = rng.uniform([121.46, 31.22], [121.48, 31.24], (600, 2))
-    result = hotspots([Issue("clutter", float(x), float(y)) for x, y in xy], AREA, cell_m=200)
+    result = hotspots(issue_cells([Issue("clutter", float(x), float(y)) for x, y in xy]), AREA,
+                      cell_m=200)
     strong = sum(1 for f in result["features"] if abs(f["properties"]["bin"]) >= 2)
     assert strong <= 0.02 * result["cells"]  # FDR keeps false alarms rare
 

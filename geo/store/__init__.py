@@ -135,6 +135,31 @@ class Store(Protocol):
         """Weighted issue counts per base grid cell (cell_x, cell_y, count)."""
         ...
 
+    # aggregates in SQL (geo/store/aggregates.py)
+    def feature_labels(self, kind: Kind, scope_unit: str | None = None) -> list[dict[str, Any]]:
+        """{id, name, unit} of every feature of a kind (in the scope), by id, no geometry."""
+        ...
+
+    def issue_stats(self, query: IssueQuery, by: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Per group of the `by` columns, counts of the matching issues: issues, counted,
+        handled, closed, on_time, recurring, overdue (at query.now) and open."""
+        ...
+
+    def issue_flags(self, query: IssueQuery, unrouted: str | None = None
+                    ) -> dict[str, Any]:
+        """Per matching issue, as numpy arrays: lon, lat and issue_stats' 0/1 flags
+        (unrouted="community": only the issues with no community stored)."""
+        ...
+
+    def issue_trend(self, query: IssueQuery, edges: Sequence[datetime]
+                    ) -> list[tuple[int, int]]:
+        """(reported, closed) counts of the matching issues in each window between edges."""
+        ...
+
+    def issue_list(self, query: IssueQuery, order: Sequence[str], limit: int) -> list[Issue]:
+        """At most limit matching issues ordered by id, reported_at or unit ("" first)."""
+        ...
+
     # vector tiles (the rules are in geo/tiles.py)
     def layer_version(self, layer: str) -> int:
         """A layer's version (a kind or "issues"), bumped in the transaction of every write

@@ -43,6 +43,7 @@ from geo.features import Feature, Issue
 from geo.kinds import Kind
 from geo.lifecycle import UNHANDLED, StatusChange
 from geo.store import Attempts, BBox, IssueQuery
+from geo.store.aggregates import AggregateMixin
 from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
@@ -93,7 +94,7 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore:
+class SqlStore(AggregateMixin):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:

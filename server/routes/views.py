@@ -51,12 +51,11 @@ def hot_and_cold_spots(
     recurrence: Annotated[bool, Query(description="only recurring (回潮) issues")] = False,
     permutations: Annotated[int, Query(ge=99, le=9999)] = 999,
 ) -> dict[str, Any]:
-    """Getis–Ord Gi* hot and cold spots (FDR-corrected) of the filtered issues as GeoJSON."""
+    """Getis–Ord Gi* hot and cold spots (FDR-corrected) of the filtered issues as GeoJSON,
+    on blocks of the base cells counted in the database (cell_m: about `cell` metres)."""
     if recurrence:
         query.recurring = True
-    issues, _ = store.query_issues(query)
-    area = jurisdiction(store)
-    result = hotspots(issues, area, cell, permutations)
+    result = hotspots(store.issue_cells(query), jurisdiction(store), cell, permutations)
     return {"type": "FeatureCollection", "features": result.pop("features"), **result}
 
 

@@ -1,0 +1,172 @@
+"""Issue aggregates computed in SQL on both backends (a mixin of SqlStore).
+
+Analytics (scores, dashboard, choropleths, hot spots, workload) ask the database for counts per
+group instead of loading issues as Python objects: one GROUP BY over the columns written with
+each issue (zone_id, community, unit, category, cell_x/cell_y) with the filters of IssueQuery.
+The counted flags follow geo/scoring.py's definitions, so the rates computed from them are the
+ones the per-issue code computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select
+
+from geo.errors import InvalidInput
+from geo.features import Issue
+from geo.kinds import Kind
+from geo.store import IssueQuery
+from geo.store.schema import features as features_t
+from geo.store.schema import issues as issues_t
+
+GROUP_COLUMNS = ("zone_id", "community", "unit", "category", "status", "cell_x", "cell_y")
+# geo/scoring.py's sets (UNHANDLED is also geo.lifecycle's)
+HANDLED = ("handled", "verified", "closed")
+UNHANDLED = ("reported", "accepted", "dispatched", "returned")
+STAT_KEYS = ("issues", "counted", "handled", "closed", "on_time", "recurring", "overdue",
+             "open")
+ISSUE_ORDERS = ("id", "reported_at", "unit")
+
+
+def stat_flags(now: datetime) -> dict[str, ColumnElement[bool]]:
+    """Per issue, the conditions counted by issue_stats (overdue: at `now`)."""
+    c = issues_t.c
+    closed = (c.status == "closed") & c.closed_at.is_not(None)
+    return {
+        "counted": c.status != "rejected",
+        "handled": c.status.in_(HANDLED),
+        "closed": closed,
+        "on_time": closed & c.deadline.is_not(None) & (c.closed_at <= c.deadline),
+        "recurring": c.recurring_of.is_not(None),
+        "overdue": c.status.in_(UNHANDLED) & c.deadline.is_not(None) & (c.deadline < now),
+        "open": c.status.not_in(("closed", "rejected")),
+    }
+
+
+def _one(cond: ColumnElement[bool]) -> Any:
+    return case((cond, 1), else_=0)
+
+
+class AggregateMixin:
+    """Aggregating reads of issues; SqlStore provides the connection and the filters."""
+
+    engine: Engine
+    postgis: bool
+
+    def _connect(self) -> AbstractContextManager[Connection]:
+        # analytics never run inside a store transaction: a connection of their own
+        return self.engine.connect()
+
+    def feature_labels(self, kind: Kind, scope_unit: str | None = None) -> list[dict[str, Any]]:
+        """{id, name, unit} of every feature of a kind (in a unit user's scope), by id, without
+        reading geometry."""
+        from geo.store.sql import _feature_scope
+
+        c = features_t.c
+        unit = c.properties["unit"].as_string().label("unit")
+        q = select(c.id, c.name, unit).where(c.kind == kind.value).order_by(c.id)
+        if scope_unit is not None:
+            q = q.where(_feature_scope(scope_unit))
+        with self._connect() as conn:
+            return [{"id": r.id, "name": r.name, "unit": r.unit} for r in conn.execute(q)]
+
+    def _issue_filters(self, query: IssueQuery) -> list[ColumnElement[bool]]:
+        from geo.store.sql import _issue_conditions
+
+        return _issue_conditions(query)
+
+    def issue_stats(self, query: IssueQuery, by: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Counts of the issues matching query per group of `by` columns: issues, counted
+        (not rejected), handled, closed, on_time, recurring, overdue (at query.now), open;
+        first_id is the group's smallest issue id (None when nothing matches)."""
+        bad = [b for b in by if b not in GROUP_COLUMNS]
+        if bad:
+            raise InvalidInput(f"cannot group issues by {', '.join(bad)}")
+        c = issues_t.c
+        keys = [c[b] for b in by]
+        sums = [func.count().label("issues"), func.min(c.id).label("first_id")] + [
+            func.coalesce(func.sum(_one(cond)), 0).label(k)
+            for k, cond in stat_flags(query.now).items()]
+        q = select(*keys, *sums).where(*self._issue_filters(query))
+        if keys:
+            q = q.group_by(*keys)
+        with self._connect() as conn:
+            rows = conn.execute(q).all()
+        return [{k: (int(v) if k in STAT_KEYS else v) for k, v in r._mapping.items()}
+                for r in rows if r.issues or not keys]
+
+    def issue_flags(self, query: IssueQuery, unrouted: str | None = None
+                    ) -> dict[str, NDArray[Any]]:
+        """Per issue matching query (by id), as arrays: lon, lat and issue_stats' flags (0/1);
+        `unrouted="community"` keeps only the issues whose community column is empty."""
+        c = issues_t.c
+        conds = self._issue_filters(query)
+        if unrouted is not None:
+            if unrouted not in GROUP_COLUMNS:
+                raise InvalidInput(f"unknown issue column {unrouted}")
+            conds.append(c[unrouted].is_(None))
+        flags = stat_flags(query.now)
+        q = select(c.lon, c.lat, *[_one(v).label(k) for k, v in flags.items()]
+                   ).where(*conds).order_by(c.id)
+        with self._connect() as conn:
+            rows = conn.execute(q).all()
+        names = ["lon", "lat", *flags]
+        if not rows:
+            return {k: np.zeros(0, dtype=float if k in ("lon", "lat") else np.int64)
+                    for k in names}
+        cols = list(zip(*rows, strict=True))
+        return {k: np.asarray(v, dtype=float if k in ("lon", "lat") else np.int64)
+                for k, v in zip(names, cols, strict=True)}
+
+    def issue_trend(self, query: IssueQuery, edges: Sequence[datetime]
+                    ) -> list[tuple[int, int]]:
+        """For each window [edges[k], edges[k+1]): how many issues matching query were reported
+        in it, and how many were closed in it (closed_at)."""
+        c = issues_t.c
+        windows = list(pairwise(edges))
+        if not windows:
+            return []
+        cols = []
+        for a, b in windows:
+            cols.append(func.coalesce(func.sum(_one(and_(c.reported_at >= a,
+                                                         c.reported_at < b))), 0))
+            cols.append(func.coalesce(func.sum(_one(and_(c.closed_at >= a,
+                                                         c.closed_at < b))), 0))
+        with self._connect() as conn:
+            row = conn.execute(select(*cols).where(*self._issue_filters(query))).one()
+        values = [int(v) for v in row]
+        return [(values[2 * k], values[2 * k + 1]) for k in range(len(windows))]
+
+    def issue_list(self, query: IssueQuery, order: Sequence[str], limit: int) -> list[Issue]:
+        """At most `limit` issues matching query in the given order (columns of ISSUE_ORDERS;
+        an empty unit sorts first, as ""), ties by id."""
+        from geo.store.sql import _issue
+
+        bad = [o for o in order if o not in ISSUE_ORDERS]
+        if bad:
+            raise InvalidInput(f"cannot order issues by {', '.join(bad)}")
+        c = issues_t.c
+        unit: Any = func.coalesce(c.unit, "")
+        if self.postgis:  # code point order, as Python sorts (SQLite's BINARY is that too)
+            unit = unit.collate("C")
+        keys = [unit if o == "unit" else c[o] for o in order]
+        q = select(issues_t).where(*self._issue_filters(query)).order_by(*keys, c.id
+                                                                          ).limit(limit)
+        with self._connect() as conn:
+            return [_issue(r) for r in conn.execute(q)]
+
+
+def merge_stats(rows: Iterator[dict[str, Any]] | Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The counts of several groups added together."""
+    out = dict.fromkeys(STAT_KEYS, 0)
+    for r in rows:
+        for k in STAT_KEYS:
+            out[k] += int(r.get(k, 0))
+    return out
