@@ -15,8 +15,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from geo.dashboard import dashboard
 from geo.errors import InvalidInput
+from geo.features import Issue
 from geo.kinds import issue_categories
-from geo.lifecycle import UNHANDLED
 from geo.mapview import STATIC
 from geo.scoring import parse_period, ranking
 from geo.snapshot import export_map, write_page
@@ -38,8 +38,10 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
     start, end, label = parse_period(period, now)
     dash = dashboard(store, label, now)
     cats = issue_categories()
-    issues, _ = store.query_issues(IssueQuery(since=start, until=end, sort="reported_at",
-                                              limit=10_000_000))
+
+    def first(order: str, **filters: Any) -> list[Issue]:  # MAX_ROWS issues, chosen in SQL
+        return store.issue_list(IssueQuery(since=start, until=end, limit=None, **filters),
+                                order=[order], limit=MAX_ROWS)
 
     def row(i: Any) -> dict[str, Any]:
         return {"id": i.id, "unit": i.unit, "address": i.address, "recurring_of": i.recurring_of,
@@ -48,10 +50,9 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
                 "reported_at": f"{i.reported_at:%m-%d %H:%M}" if i.reported_at else "",
                 "closed_at": f"{i.closed_at:%m-%d %H:%M}" if i.closed_at else ""}
 
-    overdue = sorted((i for i in issues if i.status in UNHANDLED and i.deadline
-                      and i.deadline < min(end, now)), key=lambda i: (i.unit or "", i.id or 0))
+    overdue = first("unit", overdue=True, now=min(end, now))  # by unit ("" first), then id
     closed = []
-    for i in [i for i in issues if i.status == "closed"][:MAX_ROWS]:
+    for i in first("reported_at", statuses=["closed"]):
         r = row(i)
         r["photos"] = []
         for p in store.photos(i.id or 0):
@@ -72,8 +73,8 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
         "kpi_rows": [(lab, (_fmt(k, dash["kpis"][k]), _fmt(k, dash["previous"][k])))
                      for k, lab in KPI_LABELS],
         "ranking": rank["rows"], "formula": rank["formula"],
-        "overdue": [row(i) for i in overdue[:MAX_ROWS]],
-        "recurring": [row(i) for i in issues if i.recurring_of is not None][:MAX_ROWS],
+        "overdue": [row(i) for i in overdue],
+        "recurring": [row(i) for i in first("reported_at", recurring=True)],
         "closed": closed, "map_png": map_png, "gaps_png": gaps_png,
     }
 

@@ -51,21 +51,17 @@ def _community_of(points: list[Feature], communities: list[Feature]) -> list[str
 
 def _risk(store: Store, points: list[Feature], now: datetime,
           last: dict[int, datetime]) -> np.ndarray:
-    issues, _ = store.query_issues(IssueQuery(since=now - timedelta(days=RISK_DAYS),
-                                              sort="id", limit=10_000_000))
+    issues = store.issue_flags(IssueQuery(since=now - timedelta(days=RISK_DAYS), limit=None))
     weights = np.ones(len(points))
     if not points:
         return weights
     frame = MetricFrame.for_geometry(shapely.union_all([p.geometry for p in points]))
-    tree = shapely.STRtree(frame.to_metric(
-        shapely.points([i.lon for i in issues], [i.lat for i in issues])))
+    tree = shapely.STRtree(frame.to_metric(shapely.points(issues["lon"], issues["lat"])))
     m_points = frame.to_metric(np.array([p.geometry.centroid for p in points], dtype=object))
     p_idx, i_idx = tree.query(m_points, predicate="dwithin", distance=RISK_RADIUS_M)
+    np.add.at(weights, p_idx, 1)
     recurring = np.zeros(len(points), dtype=bool)
-    for p, i in zip(p_idx.tolist(), i_idx.tolist(), strict=True):
-        weights[p] += 1
-        if issues[i].recurring_of is not None:
-            recurring[p] = True
+    recurring[p_idx[issues["recurring"][i_idx] == 1]] = True
     weights[recurring] *= 2
     for k, p in enumerate(points):
         days = (now - last[p.id]).days if p.id in last else RISK_DAYS

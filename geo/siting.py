@@ -127,12 +127,11 @@ def _lonlat(f: Feature) -> LonLat:
 
 def _issue_demand(store: Store) -> list[tuple[str, float, float, float]]:
     """Open issues counted on a 100 m grid: (name, lon, lat, weight) at each cell's centre."""
-    issues, _ = store.query_issues(IssueQuery(statuses=sorted(UNHANDLED), sort="id",
-                                              limit=10_000_000))
-    if not issues:
+    issues = store.issue_flags(IssueQuery(statuses=sorted(UNHANDLED), limit=None))
+    if not len(issues["lon"]):
         return []
-    pts = shapely.points([i.lon for i in issues], [i.lat for i in issues])
-    frame = MetricFrame.for_geometry(shapely.MultiPoint(list(pts)))
+    pts = shapely.points(issues["lon"], issues["lat"])
+    frame = MetricFrame.for_geometry(shapely.multipoints(pts))
     xy = shapely.get_coordinates(frame.to_metric(pts))
     cells, counts = np.unique(np.floor(xy / ISSUE_CELL_M).astype(np.int64), axis=0,
                               return_counts=True)
