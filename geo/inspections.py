@@ -126,9 +126,12 @@ def scores(store: Store, level: str = "point", since: datetime | None = None,
     if level not in LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
     records = store.inspections(since=since, until=until)
+    if not records:
+        return []
     points: dict[int, Feature] = {f.id: f for f in store.features(Kind.test_point)
-                                  if f.id is not None}
-    zones = {z.id: z.name for z in store.features(Kind.zone)}
+                                  if f.id is not None} if level == "point" else {}
+    zones = {z["id"]: z["name"] for z in store.feature_labels(Kind.zone)} \
+        if level == "zone" else {}
     labels = test_point_categories()
 
     def key(r: dict[str, Any]) -> str | None:
