@@ -23,6 +23,8 @@ VENDOR_JS = [
     ("draw", "/vendor/leaflet-draw/dist/leaflet.draw.js"),
     ("heat", "/vendor/leaflet.heat/dist/leaflet-heat.js"),
     ("vectorgrid", "/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"),
+    ("flatpickr", "/vendor/flatpickr/dist/flatpickr.min.js"),  # YYYY-MM-DD date fields
+    ("flatpickr_zh", "/vendor/flatpickr/dist/l10n/zh.js"),
 ]
 VENDOR_CSS = [
     ("leaflet_css", "/vendor/leaflet/dist/leaflet.css"),
@@ -30,6 +32,7 @@ VENDOR_CSS = [
     ("markercluster_default_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"),
     ("fullscreen_css", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.css"),
     ("draw_css", "/vendor/leaflet-draw/dist/leaflet.draw.css"),
+    ("flatpickr_css", "/vendor/flatpickr/dist/flatpickr.min.css"),
     ("ccmap_css", "/static/css/map.css"),
 ]
 # draw order (bottom to top) and whether a layer is on when the page opens
@@ -62,6 +65,7 @@ class MapPage:
     can_inspect: bool = False
     user_name: str = ""
     communities: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()  # the issue filter's units (a unit user: its own only)
 
 
 class CcmapLayers(MacroElement):
@@ -91,6 +95,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},
         "choroplethMetrics": METRICS,
         "communities": list(page.communities),
+        "units": list(page.units),
         "title": page.title,
         "assetsMissing": page.assets_missing,
         "user": page.user,

@@ -102,3 +102,38 @@ def test_issues_geojson_filters(client: TestClient, store: Store) -> None:
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     assert "/api/layers/{kind}" in client.get("/openapi.json").json()["paths"]
+
+
+def test_features_found_by_the_start_of_their_name(client: TestClient, store: Store) -> None:
+    """The map's zone filter: a page of names by prefix, how many match, the caller's scope."""
+    from tests.conftest import add_user, bearer
+
+    square = Polygon([(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)])
+    names = [f"豫园社区第{i}责任区" for i in range(1, 8)] + ["豫园%_区", "淮海社区第1责任区"]
+    ids = store.add_features([Feature(Kind.zone, square, name=n,
+                                      properties={"unit": "甲单位" if i % 2 else "乙单位"})
+                              for i, n in enumerate(names)])
+    store.add_features([Feature(Kind.street, LineString([(121.47, 31.23), (121.48, 31.23)]),
+                                name="豫园路")])
+    doc = client.get("/api/layers/zone/names", params={"prefix": "豫园社区", "limit": 3}).json()
+    assert doc["numberMatched"] == 7 and doc["numberReturned"] == 3
+    assert [z["name"] for z in doc["items"]] == names[:3]  # by name
+    assert doc["items"][0] == {"id": ids[0], "name": names[0], "unit": "乙单位"}
+    # the prefix is text, not a pattern: % and _ match themselves only
+    assert [z["name"] for z in client.get("/api/layers/zone/names",
+                                          params={"prefix": "豫园%"}).json()["items"]] == \
+        ["豫园%_区"]
+    assert client.get("/api/layers/zone/names", params={"prefix": "豫园_"}).json()[
+        "numberMatched"] == 0
+    everything = client.get("/api/layers/zone/names", params={"limit": 100}).json()
+    assert everything["numberMatched"] == everything["numberReturned"] == len(names)
+    assert client.get("/api/layers/zone/names", params={"prefix": "不存在"}).json() == {
+        "numberMatched": 0, "numberReturned": 0, "items": []}
+    # a unit user finds only its own zones
+    add_user(store, "jia", "unit", unit="甲单位")
+    mine = client.get("/api/layers/zone/names", params={"limit": 100},
+                      headers=bearer(client, "jia")).json()
+    assert {z["unit"] for z in mine["items"]} == {"甲单位"}
+    assert mine["numberMatched"] == sum(1 for i in range(len(names)) if i % 2)
+    assert client.get("/api/layers/nothing/names").status_code == 400
+    assert client.get("/api/layers/zone/names", params={"limit": 0}).status_code == 422

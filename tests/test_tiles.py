@@ -264,17 +264,20 @@ def test_unit_user_sees_only_its_features_and_issues(
 
 def test_filters_match_the_geojson_endpoints(client: TestClient, store: Store) -> None:
     square = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
-    a, _b = store.add_features([
+    a, b = store.add_features([
         Feature(Kind.zone, Polygon(square), name="甲", properties={"unit": "甲单位"}),
         Feature(Kind.zone, Polygon(square), name="乙", properties={"unit": "乙单位"})])
     now = datetime.now()
     new = store.add_issues([
         Issue("litter", 121.475, 31.235, status="reported", source="hotline",
-              deadline=now - timedelta(days=1), reported_at=now - timedelta(days=3)),
+              deadline=now - timedelta(days=1), reported_at=now - timedelta(days=3),
+              zone_id=a, unit="甲单位", community="东社区"),
         Issue("litter", 121.4752, 31.2352, status="closed", source="hotline",
-              reported_at=now - timedelta(days=2)),
+              reported_at=now - timedelta(days=2), zone_id=b, unit="乙单位",
+              community="东社区"),
         Issue("graffiti", 121.4754, 31.2354, status="reported", source="grid_patrol",
-              deadline=now + timedelta(days=1), reported_at=now - timedelta(days=1)),
+              deadline=now + timedelta(days=1), reported_at=now - timedelta(days=1),
+              zone_id=b, unit="乙单位", community="西社区"),
     ])
     z = 16
     x, y = tile_of(121.475, 31.235, z)
@@ -286,12 +289,22 @@ def test_filters_match_the_geojson_endpoints(client: TestClient, store: Store) -
         ({"source": "grid_patrol"}, {new[2]}),
         ({"overdue": "true"}, {new[0]}),
         ({"from": (now - timedelta(days=2, hours=1)).isoformat()}, {new[1], new[2]}),
+        ({"unit": "乙单位"}, {new[1], new[2]}),
+        ({"community": "东社区"}, {new[0], new[1]}),
+        ({"zone": b}, {new[1], new[2]}),
+        ({"zone": b, "community": "东社区", "unit": "乙单位"}, {new[1]}),
     ]
     for params, want in cases:
         tile = get_tile(client, "issues", z, x, y, **params)
         assert ids(tile, "issues") == want, params
         geojson = client.get("/api/issues.geojson", params=params).json()
         assert {f["properties"]["id"] for f in geojson["features"]} == want
+        # the cells of a low zoom and the heatmap count the same issues
+        cells = get_tile(client, "issues", 10, *tile_of(121.475, 31.235, 10), **params)
+        assert sum(c["properties"]["count"] for c in cells.get("issue_cells", [])) == len(want), \
+            params
+        heat = client.get("/api/heatmap", params={**params, "zoom": 10}).json()
+        assert heat["total"] == len(want), params
     first = next(f for f in get_tile(client, "issues", z, x, y)["issues"] if f["id"] == new[0])
     assert first["properties"] == {"id": new[0], "category": "litter", "status": "reported",
                                    "overdue": True}

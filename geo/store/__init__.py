@@ -82,6 +82,17 @@ class Store(Protocol):
         """How many features `features` would return without a limit (counted in SQL)."""
         ...
 
+    def feature_names(self, kind: Kind, prefix: str = "", limit: int = 20,
+                      scope_unit: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Features of a kind whose name starts with prefix, by name: at most limit of them
+        as {id, name, unit}, and how many match in all."""
+        ...
+
+    def property_values(self, kind: Kind, key: str,
+                        scope_unit: str | None = None) -> list[str]:
+        """The distinct non-empty values of one property over the features of a kind, sorted."""
+        ...
+
     def feature(self, feature_id: int, scope_unit: str | None = None) -> Feature:
         """One feature by id; raises NotFound (also when outside the scope)."""
         ...

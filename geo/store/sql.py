@@ -162,6 +162,32 @@ class SqlStore(AggregateMixin):
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    def feature_names(self, kind: Kind, prefix: str = "", limit: int = 20,
+                      scope_unit: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Features of a kind whose name starts with `prefix` (case as typed), by name then id:
+        at most `limit` of them as {id, name, unit}, and how many match in all."""
+        c = features_t.c
+        conds = self._feature_conditions(kind, None, None, scope_unit)
+        if prefix:  # substr, not LIKE: no wildcards to escape, the same on both backends
+            conds.append(func.substr(c.name, 1, len(prefix)) == prefix)
+        unit = c.properties["unit"].as_string().label("unit")
+        q = select(c.id, c.name, unit).where(*conds).order_by(c.name, c.id).limit(limit)
+        with self.engine.connect() as conn:
+            total = int(conn.execute(select(func.count()).select_from(features_t)
+                                     .where(*conds)).scalar_one())
+            rows = conn.execute(q).all()
+        return [{"id": r.id, "name": r.name, "unit": r.unit} for r in rows], total
+
+    def property_values(self, kind: Kind, key: str,
+                        scope_unit: str | None = None) -> list[str]:
+        """The distinct non-empty values of one property over the features of a kind, sorted."""
+        value = features_t.c.properties[key].as_string()
+        conds = [*self._feature_conditions(kind, None, None, scope_unit), value.is_not(None),
+                 value != ""]
+        with self.engine.connect() as conn:
+            return sorted(str(v) for (v,) in conn.execute(select(value).where(*conds)
+                                                          .distinct()))
+
     def _feature_conditions(self, kind: Kind, bbox: BBox | None, where: dict[str, Any] | None,
                             scope_unit: str | None) -> list[ColumnElement[bool]]:
         conds = [features_t.c.kind == kind.value]

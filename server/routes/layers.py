@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from geo import geojson
 from geo.errors import InvalidInput
@@ -65,6 +66,40 @@ def layer_features(
                           offset=page.offset) if page.offset < matched else []
     return GeoJSONResponse(collection_page(request, page,
                                            (geojson.feature_json(f, out) for f in rows), matched))
+
+
+class FeatureName(BaseModel):
+    """One feature found by name."""
+
+    id: int
+    name: str
+    unit: str | None = None
+
+
+class FeatureNames(BaseModel):
+    """Features found by name: `numberMatched` counts every match, `items` holds the first
+    `numberReturned` of them by name."""
+
+    numberMatched: int  # the OGC API Features spelling, as the layer pages use
+    numberReturned: int
+    items: list[FeatureName]
+
+
+@router.get("/api/layers/{kind}/names", response_model=FeatureNames)
+def feature_names(
+    kind: str,
+    user: Reader,
+    store: StoreDep,
+    prefix: Annotated[str, Query(max_length=100,
+                                 description="the start of the name (empty: every name)")] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    """Find features of a layer by the start of their name (e.g. a zone for the issue filter),
+    sorted by name: the first `limit` matches (id, name, unit) and how many match in all, in
+    the caller's scope."""
+    rows, matched = store.feature_names(parse_kind(kind), prefix.strip(), limit,
+                                        scope_unit=user.scope_unit)
+    return {"numberMatched": matched, "numberReturned": len(rows), "items": rows}
 
 
 @router.get("/api/features/{feature_id}", response_class=GeoJSONResponse)

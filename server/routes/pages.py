@@ -25,7 +25,7 @@ router = APIRouter(tags=["pages"])
 log = logging.getLogger("ccmap")
 # npm packages whose files the pages may load; nothing else in node_modules is served
 VENDOR_PACKAGES = ["leaflet", "leaflet.markercluster", "leaflet.fullscreen", "leaflet-draw",
-                   "leaflet.heat", "leaflet.vectorgrid", "swagger-ui-dist"]
+                   "leaflet.heat", "leaflet.vectorgrid", "flatpickr", "swagger-ui-dist"]
 
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -57,7 +57,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    can_plan=user.role in PERMISSIONS["plan:write"],
                    can_inspect=user.role in PERMISSIONS["inspections:write"],
                    user_name=user.display_name or user.username,
-                   communities=tuple(c.name for c in store.features(Kind.community)))
+                   communities=tuple(c.name for c in store.features(Kind.community)),
+                   units=filter_units(store, user))
     # folium's inline scripts carry the response's CSP nonce (server/security.py)
     return HTMLResponse(with_nonce(render_map_page(page), csp_nonce(request)))
 
@@ -95,6 +96,15 @@ def admin_page(request: Request, store: StoreDep, settings: SettingsDep) -> Resp
                                           {"title": settings.title}, status_code=403)
     return templates.TemplateResponse(request, "admin.html",
                                       {"title": settings.title, "user": user})
+
+
+def filter_units(store: Store, user: User) -> tuple[str, ...]:
+    """The units the map's issue filter offers: a unit user's own; for others every registered
+    unit and every unit owning a zone (issues are routed to those)."""
+    if user.scope_unit is not None:
+        return (user.scope_unit,)
+    names = {u.name for u in store.units() if u.kind == "unit"}
+    return tuple(sorted(names | set(store.property_values(Kind.zone, "unit"))))
 
 
 def vendor_installed(settings: Settings) -> bool:

@@ -211,32 +211,222 @@
     return form;
   }
 
+  var FILTER_DELAY_MS = 200;  // a burst of filter changes loads once
+  var ZONE_OPTIONS = 20;  // zone names offered at a time (a city has thousands)
+  var DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+  /* The day a YYYY-MM-DD text names (a Date at local midnight), or null if it names none. */
+  function parseDay(text) {
+    var m = DAY.exec(text);
+    if (!m) { return null; }
+    var d = new Date(+m[1], +m[2] - 1, +m[3]);
+    return d.getFullYear() === +m[1] && d.getMonth() === +m[2] - 1 && d.getDate() === +m[3]
+      ? d : null;
+  }
+
+  function isoDay(d) {
+    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" +
+      String(d.getDate()).padStart(2, "0");
+  }
+
+  function nextDay(d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1); }
+
+  /* What is wrong with the from/to date fields, in words, or null. */
+  function dateProblem(from, to) {
+    var wrong = null;
+    [from, to].forEach(function (input) {
+      var text = input.value.trim();
+      var bad = text !== "" && !parseDay(text);
+      input.classList.toggle("ccmap-invalid", bad);
+      input.setAttribute("aria-invalid", bad ? "true" : "false");
+      if (bad && !wrong) {
+        wrong = input.title + "「" + text + "」不是有效日期：请按 YYYY-MM-DD 填写（如 2026-01-05），" +
+          "筛选未更新";
+      }
+    });
+    if (!wrong && from.value.trim() && to.value.trim() &&
+        parseDay(from.value.trim()) > parseDay(to.value.trim())) {
+      wrong = "起始日期晚于截止日期，筛选未更新";
+      from.classList.add("ccmap-invalid");
+    }
+    return wrong;
+  }
+
+  /* A date field that shows and takes YYYY-MM-DD whatever the browser's language: a text
+   * field checked by dateProblem, with flatpickr's calendar (Chinese) to pick a day. The
+   * calendar only writes into the field; what is typed is never parsed by it, so a wrong date
+   * stays on screen with its message instead of being dropped. */
+  function dateField(name, title, mark) {
+    var wrap = el("span", null, "ccmap-date");
+    var input = el("input");
+    input.type = "text";
+    input.name = name;
+    input.title = title;
+    input.placeholder = mark + " YYYY-MM-DD";
+    input.setAttribute("pattern", "\\d{4}-\\d{2}-\\d{2}");
+    input.setAttribute("inputmode", "numeric");
+    input.autocomplete = "off";
+    input.maxLength = 10;
+    wrap.appendChild(input);
+    if (!window.flatpickr) { return wrap; }
+    var anchor = el("input");  // flatpickr's own field; the calendar shows under `input`
+    wrap.appendChild(anchor);
+    var picker = window.flatpickr(anchor, {
+      dateFormat: "Y-m-d",
+      locale: L.extend({}, (window.flatpickr.l10ns || {}).zh, { firstDayOfWeek: 1 }),
+      clickOpens: false, disableMobile: true, positionElement: input,
+      ignoredFocusElements: [input],
+      onChange: function (days, text) {
+        input.value = text;
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+    anchor.type = "hidden";  // (flatpickr makes it a text field)
+    input.addEventListener("focus", function () { picker.open(); });
+    input.addEventListener("click", function () { picker.open(); });
+    input.addEventListener("input", function () {  // the calendar follows what is typed
+      var day = parseDay(input.value.trim());
+      if (day) { picker.setDate(day, false); } else if (!input.value.trim()) { picker.clear(false); }
+    });
+    input.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" || ev.key === "Tab") { picker.close(); }
+    });
+    return wrap;
+  }
+
+  /* The zone filter: type the start of a zone's name, pick one of the matches the server
+   * offers (ZONE_OPTIONS at a time, and how many more match); the zone's id goes in the
+   * hidden field `zone`. An unknown name is said under the field and changes nothing. */
+  function zoneField(state) {
+    var wrap = el("div", null, "ccmap-zone-filter");
+    var input = el("input");
+    input.type = "text";
+    input.name = "zone_name";
+    input.placeholder = "责任区（输入名称）";
+    input.title = "责任区";
+    input.autocomplete = "off";
+    input.setAttribute("list", "ccmap-zone-options");
+    var list = el("datalist");
+    list.id = "ccmap-zone-options";
+    var id = el("input");
+    id.type = "hidden";
+    id.name = "zone";
+    var hint = el("div", null, "ccmap-zone-hint");
+    hint.setAttribute("aria-live", "polite");
+    [input, list, id, hint].forEach(function (n) { wrap.appendChild(n); });
+    var found = {}, asked = 0, timer = null;
+
+    function say(text, wrong) {
+      hint.textContent = text;
+      hint.classList.toggle("ccmap-filter-error", !!wrong);
+    }
+    function search(prefix) {
+      var n = (asked += 1);
+      return api(state, "GET", "/api/layers/zone/names?limit=" + ZONE_OPTIONS + "&prefix=" +
+                 encodeURIComponent(prefix)).then(function (doc) {
+        if (n !== asked) { return null; }  // an older answer than the last question
+        list.textContent = "";
+        found = {};
+        var times = {};
+        doc.items.forEach(function (z) { times[z.name] = (times[z.name] || 0) + 1; });
+        doc.items.forEach(function (z) {
+          var value = times[z.name] > 1 ? z.name + " #" + z.id : z.name;  // same names
+          found[value] = z.id;
+          var o = el("option");
+          o.value = value;
+          if (z.unit) { o.label = z.unit; }
+          list.appendChild(o);
+        });
+        var more = doc.numberMatched - doc.numberReturned;
+        say(more > 0 ? "另有 " + num(more) + " 个责任区匹配，请继续输入" :
+            doc.numberMatched ? "" : "没有名称以「" + prefix + "」开头的责任区", false);
+        return doc;
+      }).catch(function (err) { say("无法查询责任区：" + err.message, true); return null; });
+    }
+    function choose(zoneId) {
+      id.value = zoneId === null ? "" : String(zoneId);
+      wrap.dispatchEvent(new Event("ccmap:apply", { bubbles: true }));
+    }
+    input.addEventListener("focus", function () { if (!list.firstChild) { search(""); } });
+    input.addEventListener("input", function () {
+      var text = input.value.trim();
+      if (found[text] !== undefined) { choose(found[text]); return; }  // picked from the list
+      clearTimeout(timer);
+      timer = setTimeout(function () { search(text); }, FILTER_DELAY_MS);
+    });
+    input.addEventListener("change", function () {
+      clearTimeout(timer);  // this search answers for the field; a later one would drop it
+      var text = input.value.trim();
+      if (!text) { say("", false); choose(null); return; }
+      if (found[text] !== undefined) { choose(found[text]); return; }
+      search(text).then(function (doc) {  // a whole name typed without picking it
+        if (!doc) { return; }
+        var same = doc.items.filter(function (z) { return z.name === text; });
+        if (same.length === 1) { choose(same[0].id); return; }
+        say(same.length ? "有 " + same.length + " 个同名责任区，请在列表中选择" :
+            "找不到责任区「" + text + "」，筛选未更新", true);
+      });
+    });
+    return wrap;
+  }
+
+  /* The filter panel's height: what the map leaves under the other controls on its left, so
+   * the buttons under it stay on screen (the panel scrolls instead). */
+  function fitPanel(state, box) {
+    var col = box.parentNode;
+    if (!col) { return; }
+    var container = state.map.getContainer();
+    var corner = container.querySelector(".leaflet-bottom.leaflet-left");
+    var used = 0;
+    Array.prototype.forEach.call(col.children, function (c) {
+      if (c !== box) { used += c.offsetHeight + 10; }  // 10: a control's top margin
+    });
+    var room = container.clientHeight - used - 20 - (corner ? corner.offsetHeight : 0);
+    box.style.maxHeight = Math.max(180, room) + "px";
+  }
+
   function filterControl(state) {
     var cfg = state.config;
     var ctl = L.control({ position: "topleft" });
     ctl.onAdd = function () {
       var box = el("form", null, "ccmap-filter");
+      box.noValidate = true;  // the page says what is wrong with a date (dateProblem)
+      box.addEventListener("submit", function (ev) { ev.preventDefault(); });
       box.appendChild(el("div", "问题筛选", "ccmap-legend-title"));
+      var named = function (list) {
+        return (list || []).reduce(function (o, n) { o[n] = n; return o; }, {});
+      };
       var cat = select("category", cfg.issueCategories, "全部类型");
       var st = select("status", Object.keys(cfg.statuses).reduce(function (o, k) {
         o[k] = cfg.statuses[k].label; return o;
       }, {}), "全部状态");
       var src = select("source", cfg.sources, "全部来源");
-      var com = select("community", (cfg.communities || []).reduce(function (o, n) {
-        o[n] = n; return o;
-      }, {}), "全部社区");
-      [cat, st, src, com].forEach(function (s) { box.appendChild(s); });
-      var from = el("input"); from.type = "date"; from.name = "from"; from.title = "起始日期";
-      var to = el("input"); to.type = "date"; to.name = "to"; to.title = "截止日期";
-      box.appendChild(from);
-      box.appendChild(to);
+      var com = select("community", named(cfg.communities), "全部社区");
+      var unit = select("unit", named(cfg.units), "全部责任单位");
+      var grid = el("div", null, "ccmap-filter-grid");
+      [cat, st, src, com, unit].forEach(function (s) {
+        s.title = s.options[0].textContent.replace("全部", "");
+        grid.appendChild(s);
+      });
+      box.appendChild(grid);
+      box.appendChild(zoneField(state));
+      var dates = el("div", null, "ccmap-filter-grid ccmap-dates");
+      dates.appendChild(dateField("from", "起始日期", "起"));
+      dates.appendChild(dateField("to", "截止日期（含当天）", "止"));
+      box.appendChild(dates);
+      var problem = el("div", null, "ccmap-filter-error");
+      problem.setAttribute("role", "alert");
+      problem.hidden = true;
+      box.appendChild(problem);
+      var checks = el("div", null, "ccmap-filter-row");
       [["overdue", "只看超期"], ["recurring", "只看回潮"]].forEach(function (pair) {
         var label = el("label");
         var cb = el("input"); cb.type = "checkbox"; cb.name = pair[0];
         label.appendChild(cb);
         label.appendChild(el("span", pair[1]));
-        box.appendChild(label);
+        checks.appendChild(label);
       });
+      box.appendChild(checks);
       box.appendChild(el("div", "按周回放（近 26 周）", "ccmap-legend-title"));
       var slider = el("input", null, "ccmap-week-slider");
       slider.type = "range";
@@ -248,8 +438,10 @@
       var play = el("button", "▶ 播放", "ccmap-play");
       play.type = "button";
       box.appendChild(slider);
-      box.appendChild(weekLabel);
-      box.appendChild(play);
+      var weekRow = el("div", null, "ccmap-filter-row");
+      weekRow.appendChild(weekLabel);
+      weekRow.appendChild(play);
+      box.appendChild(weekRow);
       play.addEventListener("click", function () {
         if (state.playing) {
           clearInterval(state.playing);
@@ -275,8 +467,10 @@
       var metric = select("choropleth_metric", cfg.choroplethMetrics, null);
       if (state.layers.choropleth) {  // not for unit users
         box.appendChild(el("div", "专题图", "ccmap-legend-title"));
-        box.appendChild(level);
-        box.appendChild(metric);
+        var choro = el("div", null, "ccmap-filter-grid");
+        choro.appendChild(level);
+        choro.appendChild(metric);
+        box.appendChild(choro);
       }
       var exports = el("div", null, "ccmap-exports");
       ["csv", "xlsx"].forEach(function (fmt) {
@@ -380,8 +574,10 @@
         });
       }
       box.addEventListener("change", function (ev) {
-        if (ev.target && (ev.target.name === "ledger" || ev.target.name === "paper")) { return; }
-        if (ev.target && ev.target.name.indexOf("choropleth_") === 0) {
+        var name = (ev.target && ev.target.name) || "";
+        // the zone field applies itself once its name is resolved to a zone (zoneField)
+        if (name === "ledger" || name === "paper" || name === "zone_name") { return; }
+        if (name.indexOf("choropleth_") === 0) {
           state.choroplethParams = "level=" + level.value + "&metric=" + metric.value;
           if (!state.map.hasLayer(state.layers.choropleth)) {
             state.map.addLayer(state.layers.choropleth);
@@ -390,10 +586,36 @@
           }
           return;
         }
+        scheduleApply();
+      });
+      box.addEventListener("ccmap:apply", scheduleApply);
+
+      // Filters apply a moment after the last change (a burst of changes, as the slider's
+      // arrow keys make, loads once); the wait counts as loading, like a due map refresh.
+      var pending = null;
+      function scheduleApply() {
+        if (pending === null) { state.loading += 1; }
+        clearTimeout(pending);
+        pending = setTimeout(function () {
+          pending = null;
+          try { applyFilters(); } finally { state.loading -= 1; }
+        }, FILTER_DELAY_MS);
+      }
+
+      /* Read the panel into state.issueFilter and reload the issue layers if it changed; a
+       * wrong date is said under the dates and the filters stay as they were. */
+      function applyFilters() {
         var params = new URLSearchParams();
-        ["category", "status", "source", "community", "from", "to"].forEach(function (n) {
+        ["category", "status", "source", "community", "unit", "zone"].forEach(function (n) {
           if (box[n].value) { params.append(n, box[n].value); }
         });
+        // the week slider, when used, stands for the dates
+        var wrong = +slider.value < 26 ? null : dateProblem(box.from, box.to);
+        problem.textContent = wrong || "";
+        problem.hidden = !wrong;
+        if (wrong) { return; }
+        if (box.from.value) { params.append("from", box.from.value.trim()); }
+        if (box.to.value) { params.append("to", isoDay(nextDay(parseDay(box.to.value.trim())))); }
         if (+slider.value < 26) {  // one week, counted back from the current week's Monday
           var monday = new Date();
           monday.setHours(0, 0, 0, 0);
@@ -413,17 +635,25 @@
         if (box.overdue.checked) { params.append("overdue", "true"); }
         if (box.recurring.checked) { params.append("recurring", "true"); }
         var qs = params.toString();
+        if ((qs ? "&" + qs : "") === state.issueFilter) { return; }  // nothing changed
         state.issueFilter = qs ? "&" + qs : "";
         state.load("issues");
         ["heat", "hotspots"].forEach(function (k) {
           if (state.map.hasLayer(state.layers[k])) { state.load(k); }
         });
-      });
+      }
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       return box;
     };
     ctl.addTo(state.map);
+    var panel = ctl.getContainer();
+    function fit() {
+      fitPanel(state, panel);
+      if (state.fitLegends) { state.fitLegends(); }  // the legends keep right of the panel
+    }
+    state.map.on("resize", fit);
+    setTimeout(fit, 0);  // once the controls added after this one (zones, plan) are there
   }
 
   function reportControl(state) {
@@ -480,6 +710,11 @@
         zones.then(function (layers) {
           var zone = layers.find(function (l) { return l.feature.properties.name === zoneName; });
           if (!zone) { toast("找不到责任区「" + zoneName + "」"); return; }
+          var form = document.querySelector(".ccmap-filter");
+          if (form) {  // the panel shows the zone, and later filters keep it
+            form.zone.value = String(zone.feature.properties.id);
+            form.zone_name.value = zoneName;
+          }
           state.issueFilter = "&zone=" + zone.feature.properties.id;
           state.map.fitBounds(zone.getBounds(), { maxZoom: 18 });
           toast("只显示「" + zoneName + "」的问题");

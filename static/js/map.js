@@ -101,10 +101,18 @@
   }
 
   function init(map, cfg) {
-    var state = { map: map, layers: {}, counts: {}, loading: 0, errors: [], config: cfg, seq: {},
-                  maxFeatures: MAX_LAYER_FEATURES };
+    var state = { map: map, layers: {}, counts: {}, errors: [], config: cfg, seq: {},
+                  aborts: {}, maxFeatures: MAX_LAYER_FEATURES };
+    // every change of state.loading shows or hides the "加载中…" badge
+    var loading = 0, showLoading = function () {};
+    Object.defineProperty(state, "loading", {
+      enumerable: true,
+      get: function () { return loading; },
+      set: function (n) { loading = n; showLoading(n); }
+    });
     window.ccmap.state = state;
     renderTitle(cfg);
+    showLoading = loadingBadge(map);
     map.attributionControl.addAttribution(cfg.attribution);
     // folium passes max zoom to tile layers only; without tiles (basemap none) set it here
     if (map.getMaxZoom() === Infinity) { map.setMaxZoom(19); }
@@ -135,7 +143,7 @@
       if (layer.visible) { group.addTo(map); }
     });
     L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
-    addLegend(map, cfg, tpColors);
+    addLegends(map, cfg, tpColors, state);
     if (state.tiles && state.layers.issues) {
       state.issueCells = tileGrid("issues", tileUrl("issues", ""));
       map.on("overlayremove", function (e) {
@@ -190,6 +198,23 @@
         }
       });
       grid.ccmapTiled = kind;
+      // Tiles still on the way when the grid is redrawn (a new filter, a week of the slider) or
+      // removed are aborted: no request flood, and no late answer marks the new tile of the
+      // same x/y/z as loaded (Leaflet finds tiles by their coordinates).
+      grid.ccmapAbort = new AbortController();
+      var fetchTile = grid._getVectorTilePromise;
+      grid._getVectorTilePromise = function (coords) {
+        this.options.fetchOptions = { credentials: "same-origin",
+                                      signal: grid.ccmapAbort.signal };
+        return fetchTile.call(this, coords).catch(function (err) {
+          if (err && err.name === "AbortError") { return new Promise(function () {}); }
+          throw err;
+        });
+      };
+      grid.ccmapCancel = function () {
+        grid.ccmapAbort.abort();
+        grid.ccmapAbort = new AbortController();
+      };
       var busy = false;
       function settled() {
         if (busy) { busy = false; state.loading -= 1; }
@@ -200,6 +225,7 @@
       grid.on("load", function () { countTiles(kind, grid); settled(); });
       grid.on("remove", function () {
         grid._loading = false;  // GridLayer keeps it set when removed mid-load: no "loading" next
+        grid.ccmapCancel();
         settled();
       });
       // clicks are hit-tested by tileClick (a tile canvas would hide the layers under it)
@@ -393,8 +419,13 @@
       var url = "/api/heatmap?bbox=" + bboxParam(map) + "&zoom=" + map.getZoom() +
         (state.issueFilter || "");
       state.loading += 1;
-      return fetch(url, { credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
+      if (state.aborts.heat) { state.aborts.heat.abort(); }  // only the newest answer is drawn
+      var abort = state.aborts.heat = new AbortController();
+      return fetch(url, { credentials: "same-origin", signal: abort.signal })
+        .then(function (r) {
+          if (!r.ok) { throw new Error("/api/heatmap: HTTP " + r.status); }
+          return r.json();
+        })
         .then(function (doc) {
           group.clearLayers();
           var points = doc.cells.map(function (c) { return [c[1], c[0], c[2]]; });
@@ -403,7 +434,7 @@
           state.counts.heat = doc.total;
           heatLegend(group, doc);
         })
-        .catch(function (err) { state.errors.push(String(err)); })
+        .catch(function (err) { if (err.name !== "AbortError") { state.errors.push(String(err)); } })
         .finally(function () { state.loading -= 1; });
     }
 
@@ -412,7 +443,7 @@
       if (!box) {
         box = el("div", null, "ccmap-legend ccmap-heat-legend");
         box.id = "ccmap-heat-legend";
-        map.getContainer().appendChild(box);
+        legendSlot(map).appendChild(box);
         map.on("overlayremove", function (e) {
           if (e.layer === group && box.parentNode) { box.remove(); }
         });
@@ -437,6 +468,7 @@
     function redrawTiles(grid, url) {
       return new Promise(function (resolve) {
         grid.once("load remove", function () { resolve(); });
+        grid.ccmapCancel();
         if (url !== undefined) { grid.setUrl(url); } else { grid.redraw(); }
       });
     }
@@ -446,6 +478,7 @@
       var cells = state.issueCells;
       var url = tileUrl("issues", state.issueFilter || "");
       state.seq.issues = (state.seq.issues || 0) + 1;  // drop GeoJSON points still on the way
+      if (state.aborts.issues) { state.aborts.issues.abort(); }
       state.layers.issues.clearLayers();
       partialNotice(map, "issues", "", 0, 0);
       if (!map.hasLayer(cells)) {
@@ -476,9 +509,12 @@
       if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
       if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }
       state.loading += 1;
-      // an answer to an older load (the view or the filters before) never replaces a newer one
+      // an answer to an older load (the view or the filters before) never replaces a newer one,
+      // and the older load stops fetching (its next pages would only be thrown away)
       var seq = state.seq[kind] = (state.seq[kind] || 0) + 1;
-      return fetchCollection(url, state.maxFeatures)
+      if (state.aborts[kind]) { state.aborts[kind].abort(); }
+      var abort = state.aborts[kind] = new AbortController();
+      return fetchCollection(url, state.maxFeatures, abort.signal)
         .then(function (data) {
           if (seq !== state.seq[kind]) { return; }
           partialNotice(map, kind, spec.label, data.loaded, data.matched);
@@ -490,6 +526,7 @@
           if (kind === "choropleth") { choroplethLegend(map, group, data); }
         })
         .catch(function (err) {
+          if (err.name === "AbortError") { return; }  // a newer load took over
           state.errors.push(String(err));
           showBanner("图层加载失败 / layer failed to load: " + err.message);
         })
@@ -621,8 +658,10 @@
       row.appendChild(el("span", c.from + " – " + c.to));
       box.appendChild(row);
     });
-    map.getContainer().appendChild(box);
-    map.once("overlayremove", function (e) { if (e.layer === group) { box.remove(); } });
+    legendSlot(map).appendChild(box);
+    map.on("overlayremove", function drop(e) {  // (once would drop it on another layer's removal)
+      if (e.layer === group) { box.remove(); map.off("overlayremove", drop); }
+    });
   }
 
   function csrfToken() {
@@ -657,28 +696,101 @@
     box.appendChild(logout);
   }
 
-  function addLegend(map, cfg, tpColors) {
-    var legend = L.control({ position: "bottomright" });
-    legend.onAdd = function () {
-      var box = el("div", null, "ccmap-legend");
-      box.appendChild(el("div", "问题状态", "ccmap-legend-title"));
-      Object.keys(cfg.statuses).forEach(function (code) {
-        box.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
-      });
-      box.appendChild(swatch("#d7301f", "问题数（缩小地图时按格汇总）", true));
-      box.appendChild(el("div", "测评点位类型", "ccmap-legend-title"));
-      Object.keys(cfg.testPointCategories).forEach(function (code) {
-        box.appendChild(swatch(tpColors[code], cfg.testPointCategories[code], true));
-      });
-      box.appendChild(el("div", "图层", "ccmap-legend-title"));
-      box.appendChild(swatch(STYLE.street.color, "主次干道", false));
-      box.appendChild(swatch(STYLE.alley.color, "背街小巷", false));
-      box.appendChild(swatch(STYLE.market.color, "农贸市场", false));
-      box.appendChild(swatch(STYLE.community.color, "社区边界", false));
-      L.DomEvent.disableScrollPropagation(box);
-      return box;
+  // the legend of each line or area layer: [label, how it is drawn]
+  var STYLE_LEGEND = [["subdistrict", "街道边界"], ["community", "社区边界"],
+                      ["zone", "责任区（颜色按责任单位）"], ["compound", "居民小区"],
+                      ["street", "主次干道"], ["alley", "背街小巷"], ["market", "农贸市场"],
+                      ["storefront", "沿街门店"]];
+  var HOT_LEGEND = [["3", "热点 99%"], ["2", "热点 95%"], ["1", "热点 90%"], ["-1", "冷点 90%"],
+                    ["-2", "冷点 95%"], ["-3", "冷点 99%"]];
+
+  /* The box at the bottom right holding the legends, side by side (heat and choropleth too). */
+  function legendSlot(map) {
+    return map.getContainer().querySelector(".ccmap-legends") || map.getContainer();
+  }
+
+  /* One legend per layer (issue statuses with the cell count, test-point categories, the
+   * line/area styles, hotspots, gaps), each shown only while its layer is on, side by side in
+   * one box at the bottom right that stays clear of the layer list and the left-hand panels. */
+  function addLegends(map, cfg, tpColors, state) {
+    var slot = el("div", null, "ccmap-legends");
+    slot.id = "ccmap-legends";
+    var ctl = L.control({ position: "bottomright" });
+    ctl.onAdd = function () {
+      L.DomEvent.disableClickPropagation(slot);
+      L.DomEvent.disableScrollPropagation(slot);
+      return slot;
     };
-    legend.addTo(map);
+    ctl.addTo(map);
+    var shown = [];  // [element, layer kind]: the element shows while that layer is on
+    function legend(kind, title, cls) {
+      var box = el("div", null, "ccmap-legend " + (cls || ""));
+      box.id = "ccmap-legend-" + kind;
+      box.appendChild(el("div", title, "ccmap-legend-title"));
+      slot.appendChild(box);
+      shown.push([box, kind]);
+      return box;
+    }
+    if (state.layers.issues) {
+      var issues = legend("issues", "问题状态");
+      Object.keys(cfg.statuses).forEach(function (code) {
+        issues.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
+      });
+      issues.appendChild(swatch("#d7301f", "问题数（缩小地图时按格汇总）", true));
+    }
+    if (state.layers.test_point) {
+      var cols = el("div", null, "ccmap-legend-cols");
+      Object.keys(cfg.testPointCategories).forEach(function (code) {
+        cols.appendChild(swatch(tpColors[code], cfg.testPointCategories[code], true));
+      });
+      legend("test_point", "测评点位类型").appendChild(cols);
+    }
+    var styles = legend("styles", "图层");
+    shown.pop();  // shown while one of its rows is
+    STYLE_LEGEND.forEach(function (pair) {
+      if (!state.layers[pair[0]]) { return; }
+      var row = styleSwatch(pair[0], pair[1]);
+      styles.appendChild(row);
+      shown.push([row, pair[0]]);
+    });
+    if (state.layers.hotspots) {
+      var hot = legend("hotspots", "热点分析（Gi* 置信度）");
+      HOT_LEGEND.forEach(function (pair) {
+        hot.appendChild(areaSwatch(HOT_COLORS[pair[0]], pair[1]));
+      });
+    }
+    if (state.layers.gaps) {
+      var gaps = legend("gaps", "覆盖缺口");
+      ["uncovered_area", "overlap"].forEach(function (gap) {
+        var st = gapStyle(gap);
+        gaps.appendChild(areaSwatch(st.fillColor, GAP_LABELS[gap], st.color, true));
+      });
+      var line = lineSwatch(gapStyle("uncovered_line"), GAP_LABELS.uncovered_line);
+      gaps.appendChild(line);
+      gaps.appendChild(swatch("#fff", GAP_LABELS.unassigned_point, true));
+    }
+    function sync() {
+      shown.forEach(function (pair) {
+        pair[0].hidden = !(state.layers[pair[1]] && map.hasLayer(state.layers[pair[1]]));
+      });
+      styles.hidden = !styles.querySelector(".ccmap-legend-row:not([hidden])");
+    }
+    /* The box's room: from the bottom of the layer list down, and right of the left panels. */
+    function fit() {
+      var box = map.getContainer().getBoundingClientRect();
+      var list = map.getContainer().querySelector(".leaflet-control-layers");
+      var left = map.getContainer().querySelector(".leaflet-top.leaflet-left");
+      var bottom = slot.getBoundingClientRect().bottom;
+      var top = list ? list.getBoundingClientRect().bottom : box.top;
+      var leftEdge = left ? left.getBoundingClientRect().right : box.left;
+      slot.style.maxHeight = Math.max(80, Math.floor(bottom - top - 10)) + "px";
+      slot.style.maxWidth = Math.max(160, Math.floor(box.right - leftEdge - 20)) + "px";
+    }
+    map.on("overlayadd overlayremove", sync);
+    map.on("resize", fit);
+    sync();
+    fit();
+    state.fitLegends = fit;
   }
 
   function swatch(color, label, round) {
@@ -690,14 +802,73 @@
     return row;
   }
 
+  function lineSwatch(st, label) {
+    var row = el("div", null, "ccmap-legend-row");
+    var mark = el("span", null, "ccmap-line");
+    mark.style.borderTop = Math.max(2, Math.round(st.weight || 2)) + "px " +
+      (st.dashArray ? "dashed " : "solid ") + st.color;
+    row.appendChild(mark);
+    row.appendChild(el("span", label));
+    return row;
+  }
+
+  function areaSwatch(fill, label, border, dashed) {
+    var row = el("div", null, "ccmap-legend-row");
+    var mark = el("span", null, "ccmap-area");
+    mark.style.background = fill;
+    mark.style.border = "2px " + (dashed ? "dashed " : "solid ") + (border || fill);
+    row.appendChild(mark);
+    row.appendChild(el("span", label));
+    return row;
+  }
+
+  /* A legend row drawn like the layer `kind` (STYLE): a line, or an area with its outline. */
+  function styleSwatch(kind, label) {
+    var st = STYLE[kind] || {};
+    var row;
+    if (kind === "zone") {  // each unit has its colour
+      row = areaSwatch("linear-gradient(90deg, " + PALETTE[0] + " 0 33%, " + PALETTE[1] +
+                       " 33% 66%, " + PALETTE[2] + " 66%)", label, "#555");
+    } else if (st.fill === false || kind === "street" || kind === "alley") {
+      row = lineSwatch(st, label);
+    } else {
+      row = areaSwatch(rgba(st.color, Math.max(st.fillOpacity || 0, 0.15)), label, st.color,
+                       !!st.dashArray);
+    }
+    row.dataset.kind = kind;
+    return row;
+  }
+
+  function rgba(hex, alpha) {
+    var h = hex.replace("#", "");
+    if (h.length === 3) { h = h.replace(/(.)/g, "$1$1"); }
+    var n = parseInt(h, 16);
+    return "rgba(" + (n >> 16) + ", " + ((n >> 8) & 255) + ", " + (n & 255) + ", " + alpha + ")";
+  }
+
+  /* The "加载中…" badge at the end of the title bar (where it hides no map and meets no other
+   * message); the function returned shows it while n > 0. It never takes a click
+   * (pointer-events: none), keeps its room when hidden (the bar does not jump), and CSS shows it
+   * only after a moment, so quick loads do not flash it. */
+  function loadingBadge(map) {
+    var badge = el("span", null, "ccmap-loading");
+    badge.id = "ccmap-loading";
+    badge.setAttribute("role", "status");
+    badge.appendChild(el("span", null, "ccmap-spinner"));
+    badge.appendChild(el("span", "加载中…"));
+    (document.getElementById("ccmap-title") || map.getContainer()).appendChild(badge);
+    return function (n) { badge.classList.toggle("on", n > 0); };
+  }
+
   /* Fetch a paged GeoJSON FeatureCollection (OGC API Features: numberMatched, links rel=next),
    * following `next` links until every feature is loaded or `max` features are; resolves to
    * the first page's document with all loaded features, `loaded` and `matched` (how many the
-   * filters match; the same as loaded for an answer that is not paged). */
-  function fetchCollection(url, max) {
+   * filters match; the same as loaded for an answer that is not paged). An AbortSignal
+   * `signal` (optional) stops it between pages as well as during one. */
+  function fetchCollection(url, max, signal) {
     var doc = null;
     function get(u) {
-      return fetch(u, { credentials: "same-origin" }).then(function (r) {
+      return fetch(u, { credentials: "same-origin", signal: signal }).then(function (r) {
         if (!r.ok) { throw new Error(u.split("?")[0] + ": HTTP " + r.status); }
         return r.json();
       }).then(function (page) {

@@ -53,7 +53,7 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     assert page.locator(".leaflet-ccmap-street-pane canvas").count() > 0
     assert page.locator(".leaflet-ccmap-zone-pane path").count() == counts["zone"]  # editor
     assert page.locator(".marker-cluster").count() > 5  # issues are clustered
-    assert page.locator(".ccmap-legend").inner_text().count("结案") == 1
+    assert page.locator("#ccmap-legend-issues").inner_text().count("结案") == 1
     assert "测评点位" in page.locator(".leaflet-control-layers").inner_text()
     assert page.locator(".leaflet-control-scale").count() == 1
     assert page.locator(".leaflet-control-zoom-fullscreen, .fullscreen-icon").count() >= 1
