@@ -25,7 +25,7 @@ def build(n_zones: int = 5000, n_lines: int = 50_000, n_points: int = 2000,
     rng = np.random.default_rng(seed)
     k = int(np.ceil(np.sqrt(n_zones / 0.95)))  # room for the cells left out as gaps
     step = SIDE / k
-    zones = []
+    zones: list[Feature] = []
     for i in range(k):
         for j in range(k):
             if len(zones) >= n_zones:
