@@ -408,6 +408,31 @@ def test_etag_304_and_new_etag_after_each_write(client: TestClient, store: Store
     assert statuses == {"accepted", "reported"}
 
 
+def test_issue_tiles_that_show_overdue_follow_the_clock_and_cells_do_not(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A browser revalidating a city-wide cell tile keeps its copy (304) until an issue
+    changes; point tiles and overdue-filtered tiles are recomputed as the clock moves, since
+    an issue becomes overdue without any write."""
+    import server.routes.tiles as route
+
+    store.add_issues([Issue("litter", 121.475, 31.235,
+                            deadline=datetime.now() + timedelta(minutes=1))])
+    cells_url = "/api/tiles/issues/{}/{}/{}.mvt".format(10, *tile_of(121.475, 31.235, 10))
+    points_url = "/api/tiles/issues/{}/{}/{}.mvt".format(16, *tile_of(121.475, 31.235, 16))
+    tags = {url: client.get(url).headers["etag"]
+            for url in (cells_url, points_url, cells_url + "?overdue=true")}
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Later:  # type: ignore[override]
+            return cls.fromtimestamp(datetime.now().timestamp() + 3600)
+
+    monkeypatch.setattr(route, "datetime", Later)
+    assert client.get(cells_url, headers={"If-None-Match": tags[cells_url]}).status_code == 304
+    for url in (points_url, cells_url + "?overdue=true"):
+        assert client.get(url, headers={"If-None-Match": tags[url]}).status_code == 200
+
+
 def test_refused_write_leaves_the_version(store: Store) -> None:
     from geo.errors import Conflict
 

@@ -14,7 +14,16 @@ from fastapi.responses import Response
 from geo.errors import InvalidInput, NotFound
 from geo.kinds import Kind
 from geo.store import IssueQuery
-from geo.tiles import ISSUE_LAYER, MAX_ZOOM, TILE_LAYERS, Tile, TileCache, etag, etag_matches
+from geo.tiles import (
+    ISSUE_LAYER,
+    MAX_ZOOM,
+    TILE_LAYERS,
+    Tile,
+    TileCache,
+    etag,
+    etag_matches,
+    wants_cells,
+)
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import issue_query
@@ -79,8 +88,10 @@ def vector_tile(
         if properties:
             raise InvalidInput("properties filters apply to feature layers, not to issues")
         filters: dict[str, Any] = issue_filters
-        # `overdue` depends on the clock: tiles of issues are revalidated each minute
-        extra = datetime.now().strftime("%Y%m%d%H%M")
+        # `overdue` depends on the clock: tiles that show or filter by it are revalidated each
+        # minute; cell tiles without that filter keep their ETag until the next write
+        clock = query.overdue is not None or not wants_cells(z)
+        extra = datetime.now().strftime("%Y%m%d%H%M") if clock else ""
     else:
         if given:
             raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
