@@ -424,7 +424,7 @@ def test_issue_tiles_that_show_overdue_follow_the_clock_and_cells_do_not(
 
     class Later(datetime):
         @classmethod
-        def now(cls, tz: Any = None) -> Later:  # type: ignore[override]
+        def now(cls, tz: Any = None) -> Later:
             return cls.fromtimestamp(datetime.now().timestamp() + 3600)
 
     monkeypatch.setattr(route, "datetime", Later)
