@@ -31,14 +31,9 @@ import contextlib
 import itertools
 import json
 import os
-import secrets
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -52,6 +47,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from shapely.geometry import MultiPoint, box
 
+from bench.serve import add_user, http, served, token
 from geo import DATA_DIR
 from geo.demo import GIVEN, HOTSPOTS, MARKETS, REPORTERS, SOURCE_SHARES, SOURCES, SURNAMES, UNITS
 from geo.kinds import issue_categories, test_point_categories
@@ -1067,69 +1063,27 @@ SERVE_PATHS = ["/", "/api/layers", "/api/layers/zone", "/api/layers/street",
                "/api/layers/test_point", "/api/issues", "/api/issues.geojson"]
 
 
-def _http(url: str, token: str | None = None, data: bytes | None = None,
-          timeout: float = 600) -> tuple[int, bytes]:
-    """One request to our own local server: status and body."""
-    req = urllib.request.Request(url, data=data)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 def serve_check(db_url: str, log: Path, timeout: float = 600) -> list[dict[str, Any]]:
     """Serve db_url with `ccmap serve` on 127.0.0.1 and time the map page and layer/issue
     calls as a freshly created admin; the server is stopped afterwards."""
-    username, password = f"bench{os.getpid()}", secrets.token_urlsafe(18)
-    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", username, "--role",
-                    "admin", "--password-stdin", "--db", db_url], input=password + "\n",
-                   text=True, check=True, capture_output=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
+    username, password = add_user(db_url, "admin")
     rows: list[dict[str, Any]] = []
-    with log.open("wb") as out:
-        t0 = time.perf_counter()
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
-                                   "--host", "127.0.0.1", "--port", str(port)], stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            while time.perf_counter() - t0 < timeout:
-                if server.poll() is not None:
-                    raise RuntimeError(f"ccmap serve exited: see {log}")
-                with contextlib.suppress(OSError):
-                    if _http(base + "/api/health", timeout=5)[0] == 200:
-                        break
-                time.sleep(0.5)
-            rows.append({"path": "(serve start-up)", "status": 200, "bytes": 0,
-                         "seconds": round(time.perf_counter() - t0, 2)})
-            print(f"  serve start-up {rows[-1]['seconds']:.2f} s", flush=True)
-            form = urllib.parse.urlencode({"username": username, "password": password}).encode()
-            status, body = _http(base + "/api/auth/token", data=form)
-            if status != 200:
-                raise RuntimeError(f"login failed: {status} {body[:200]!r}")
-            token = json.loads(body)["access_token"]
-            for path in SERVE_PATHS:
-                t = time.perf_counter()
-                try:
-                    status, body = _http(base + path, token, timeout=timeout)
-                except OSError as exc:  # a timeout: say so and go on
-                    status, body = 0, str(exc).encode()
-                rows.append({"path": path, "status": status, "bytes": len(body),
-                             "seconds": round(time.perf_counter() - t, 2)})
-                print(f"  GET {path:28s} {rows[-1]['seconds']:8.2f} s  HTTP {status}  "
-                      f"{len(body) / 1e6:8.2f} MB", flush=True)
-        finally:
-            server.terminate()
+    with served(db_url, log, timeout) as server:
+        base = server.base
+        rows.append({"path": "(serve start-up)", "status": 200, "bytes": 0,
+                     "seconds": server.startup_s})
+        print(f"  serve start-up {rows[-1]['seconds']:.2f} s", flush=True)
+        bearer = token(base, username, password)
+        for path in SERVE_PATHS:
+            t = time.perf_counter()
             try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+                status, body = http(base + path, bearer, timeout=timeout)
+            except OSError as exc:  # a timeout: say so and go on
+                status, body = 0, str(exc).encode()
+            rows.append({"path": path, "status": status, "bytes": len(body),
+                         "seconds": round(time.perf_counter() - t, 2)})
+            print(f"  GET {path:28s} {rows[-1]['seconds']:8.2f} s  HTTP {status}  "
+                  f"{len(body) / 1e6:8.2f} MB", flush=True)
     return rows
 
 
