@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -92,17 +92,34 @@ REPORTERS = {"public_report": "12345热线", "unannounced_inspection": "暗访�
 N_RECURRING = 150
 
 
+DEMO_STEPS = ("reading the street map", "drawing the city", "generating issues",
+              "writing the map", "writing issues", "units and users", "planning a round",
+              "recording inspections")
+
+
+def _no_step(name: str) -> None:
+    """Report nothing (build_demo's default `step`)."""
+
+
 def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
-               n_issues: int = 5200, osm_file: Path = OSM_FILE) -> dict[str, int]:
-    """Replace the store's contents with the demo city; return counts per kind and issues."""
+               n_issues: int = 5200, osm_file: Path = OSM_FILE,
+               step: Callable[[str], None] = _no_step) -> dict[str, int]:
+    """Replace the store's contents with the demo city; return counts per kind and issues.
+
+    step(name) is called as each of the first six DEMO_STEPS starts (a progress display)."""
     now = now or datetime.now().replace(minute=0, second=0, microsecond=0)
+    step(DEMO_STEPS[0])
     city = _City(seed, osm_file)
+    step(DEMO_STEPS[1])
     features = city.features()
+    step(DEMO_STEPS[2])
     issues = city.issues(now, n_issues)
     recurrences, bases = city.recurrences(issues, now)
     # everything is generated before the store is touched, so a failure leaves it as it was
+    step(DEMO_STEPS[3])
     store.clear(actor="demo")
     ids = store.add_features(features, actor="demo")
+    step(DEMO_STEPS[4])
     zone_ids = [i for f, i in zip(features, ids, strict=True) if f.kind is Kind.zone]
     for issue in issues + recurrences:  # zone_id was the zone's index until now
         issue.zone_id = None if issue.zone_id is None else zone_ids[issue.zone_id]
@@ -110,6 +127,7 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     for issue, base in zip(recurrences, bases, strict=True):
         issue.recurring_of = issue_ids[base]
     store.add_issues(recurrences, actor="demo")
+    step(DEMO_STEPS[5])
     for unit in city.units():
         store.add_unit(unit, actor="demo")
     counts = store.layer_counts()
@@ -512,18 +530,22 @@ def _points(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object
     return np.asarray(shapely.points(x, y), dtype=object)
 
 
-def build_demo_plan(store: Store, now: datetime | None = None) -> dict[str, int]:
+def build_demo_plan(store: Store, now: datetime | None = None,
+                    step: Callable[[str], None] = _no_step) -> dict[str, int]:
     """A planned round on the demo city and last week's inspections of six of its points (two
-    with failed items, which became issues), so the planner has something to show."""
+    with failed items, which became issues), so the planner has something to show; step(name)
+    as each of the last two DEMO_STEPS starts."""
     from geo.inspections import checklist, record_inspection
     from geo.rounds import RoundSpec, create_round
 
     now = now or datetime.now().replace(minute=0, second=0, microsecond=0)
     spec = RoundSpec(teams=3, budget_min=480, inspectors=["督导一组", "督导二组", "督导三组"],
                      time_limit_s=1.0)
+    step(DEMO_STEPS[6])
     row = create_round(store, 2026, spec, actor="demo", name="演示：模拟测评第一轮")
     points = sorted((s for t in row["plan"]["teams"] for s in t["stops"]),
                     key=lambda s: s["id"])[:6]
+    step(DEMO_STEPS[7])
     for k, stop in enumerate(points):
         items = checklist(stop["category"])
         results = {i["code"]: {"result": "pass", "note": ""} for i in items}

@@ -26,15 +26,17 @@ from geo.errors import InvalidInput, RowProblem
 from geo.features import Issue
 from geo.kinds import issue_categories
 from geo.ledger import sources
-from geo.lifecycle import deadline_for, statuses
+from geo.lifecycle import statuses
 from geo.userfiles import (
     CSV,
     TABLE_FORMATS,
     FileLimits,
+    TableChunks,
     check_path,
     file_format,
     read_csv_file,
     read_xlsx_file,
+    table_chunks,
     user_name,
 )
 
@@ -137,6 +139,30 @@ def read_table_file(path: Path, filename: str,
     return reader(path, name, limits).fillna("")
 
 
+def open_table(path: Path, filename: str, limits: FileLimits | None = None,
+               chunk_rows: int = 50_000) -> TableChunks:
+    """A checked CSV/xlsx on disk (`filename`, the user's name for it, picks the reader),
+    counted and ready to read `chunk_rows` rows at a time."""
+    name = user_name(filename)
+    fmt = file_format(filename, TABLE_FORMATS, ".csv or .xlsx")
+    check_path(path, name)
+    return table_chunks(path, name, fmt, limits or FileLimits(), chunk_rows)
+
+
+@dataclass
+class ParseState:
+    """What the parse of one chunk of a file hands the next: the date formats found in the
+    first rows, the external ids seen so far and the unmapped category names counted."""
+
+    date_formats: dict[str, str] = field(default_factory=dict)
+    seen_ids: set[str] = field(default_factory=set)
+    unmapped: Counter[str] = field(default_factory=Counter)
+
+
+ROW_COLUMNS = ("row", "category", "lon", "lat", "status", "description", "address",
+               "reported_at", "deadline", "closed_at", "source", "reporter", "external_id")
+
+
 def parse_issues(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
                  category_map: dict[str, str] | None = None,
                  date_format: str | None = None,
@@ -144,10 +170,34 @@ def parse_issues(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
     """Map and validate every row (vectorized); rows with errors are reported, not returned.
 
     progress(rows done, rows in all) is called every few thousand rows."""
+    good, result = parse_frame(frame, field_map, category_map, date_format)
+    n = len(frame)
+    row: Any
+    for k, row in enumerate(good.itertuples(index=False)):
+        if progress is not None and k % 5000 == 0:
+            progress(int(k), n)
+        result.issues.append(Issue(
+            category=row.category, lon=float(row.lon), lat=float(row.lat), status=row.status,
+            description=row.description, address=row.address,
+            reported_at=row.reported_at.to_pydatetime(), deadline=row.deadline.to_pydatetime(),
+            closed_at=None if pd.isna(row.closed_at) else row.closed_at.to_pydatetime(),
+            source=row.source, reporter=row.reporter,
+            external_id=row.external_id if isinstance(row.external_id, str) else None))
+    return result
+
+
+def parse_frame(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
+                category_map: dict[str, str] | None = None, date_format: str | None = None,
+                first_row: int = 2, state: ParseState | None = None
+                ) -> tuple[pd.DataFrame, IssueImport]:
+    """Map and validate the rows of a table (or of one chunk of it: its first row is
+    `first_row`, and `state` carries what earlier chunks found); the good rows as columns
+    (ROW_COLUMNS: deadlines set, external_id None where empty) and the report so far."""
+    state = state if state is not None else ParseState()
     columns = _columns(frame, field_map or {})
     n = len(frame)
     result = IssueImport()
-    rows = np.arange(n) + 2
+    rows = np.arange(n) + first_row
     bad = np.zeros(n, dtype=bool)
 
     def col(name: str) -> pd.Series:
@@ -159,52 +209,61 @@ def parse_issues(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
             result.errors.append(RowProblem(int(r), reason, column))
         bad[mask] = True
 
-    lon = pd.to_numeric(col("lon"), errors="coerce").to_numpy()
-    lat = pd.to_numeric(col("lat"), errors="coerce").to_numpy()
+    lon = pd.to_numeric(col("lon"), errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(col("lat"), errors="coerce").to_numpy(dtype=float)
     fail(np.isnan(lon) | np.isnan(lat), columns.get("lon"), "missing or non-numeric coordinate")
     fail((np.abs(lon) > 180) | (np.abs(lat) > 90), columns.get("lon"),
          "coordinate out of range (lon -180..180, lat -90..90)")
 
     cats = _map_categories(col("category"), category_map or {}, result)
-    status = _map_statuses(col("status"))
-    fail(status.isna().to_numpy() & (col("status") != "").to_numpy(), columns.get("status"),
+    state.unmapped.update(result.unmapped_categories)
+    result.unmapped_categories = dict(state.unmapped.most_common())
+    raw_status = col("status")
+    status = _map_statuses(raw_status)
+    fail(status.isna().to_numpy() & (raw_status != "").to_numpy(), columns.get("status"),
          "unknown status (use our codes, Chinese labels or Open/Closed/Pending...)")
     status = status.fillna("reported")
 
-    reported = _dates(col("reported_at"), date_format, "reported_at", result)
-    fail(reported.isna().to_numpy() & (col("reported_at") != "").to_numpy(),
-         columns.get("reported_at"), "unparsable date")
-    closed = _dates(col("closed_at"), date_format, "closed_at", result)
-    fail(closed.isna().to_numpy() & (col("closed_at") != "").to_numpy(),
-         columns.get("closed_at"), "unparsable date")
+    dates = {}
+    for name in ("reported_at", "closed_at"):
+        raw = col(name)
+        given = date_format or state.date_formats.get(name)
+        dates[name] = _dates(raw, given, name, result)
+        state.date_formats.update(result.date_formats)
+        fail(dates[name].isna().to_numpy() & (raw != "").to_numpy(), columns.get(name),
+             "unparsable date")
+    result.date_formats = dict(state.date_formats)
 
     known_sources = sources()
     labels = {v: k for k, v in known_sources.items()}
-    raw_source = col("source")
-    source = raw_source.map(lambda s: s if s in known_sources else labels.get(s, DEFAULT_SOURCE))
+    source = col("source").map(
+        lambda s: s if s in known_sources else labels.get(s, DEFAULT_SOURCE))
 
     ext = col("external_id")
-    dup = ext.duplicated(keep="first").to_numpy() & (ext != "").to_numpy()
+    given_id = (ext != "").to_numpy()
+    seen_ids = state.seen_ids
+    seen = np.fromiter((e in seen_ids for e in ext.tolist()), dtype=bool, count=n)
+    dup = (ext.duplicated(keep="first").to_numpy() | seen) & given_id
     fail(dup, columns.get("external_id"), "external_id repeated in this file")
+    state.seen_ids.update(ext[given_id].tolist())
 
-    desc, addr, reporter = col("description"), col("address"), col("reporter")
-    now = pd.Timestamp.now()
-    for k in np.flatnonzero(~bad):
-        if progress is not None and k % 5000 == 0:
-            progress(int(k), n)
-        rep = reported.iloc[k]
-        rep_dt = (rep if not pd.isna(rep) else now).to_pydatetime()
-        clo = closed.iloc[k]
-        result.issues.append(Issue(
-            category=str(cats.iloc[k]), lon=float(lon[k]), lat=float(lat[k]),
-            status=str(status.iloc[k]), description=str(desc.iloc[k]),
-            address=str(addr.iloc[k]), reported_at=rep_dt,
-            deadline=deadline_for(str(cats.iloc[k]), rep_dt),
-            closed_at=None if pd.isna(clo) else clo.to_pydatetime(),
-            source=str(source.iloc[k]), reporter=str(reporter.iloc[k]),
-            external_id=str(ext.iloc[k]) or None))
+    keep = ~bad
+    reported = dates["reported_at"][keep].fillna(pd.Timestamp.now())
+    cat = cats[keep]
+    hours = cat.map({k: float(v["time_limit_hours"]) for k, v in issue_categories().items()})
+    good = pd.DataFrame({
+        "row": rows[keep], "category": cat.to_numpy(dtype=object), "lon": lon[keep],
+        "lat": lat[keep], "status": status[keep].to_numpy(dtype=object),
+        "description": col("description")[keep].to_numpy(dtype=object),
+        "address": col("address")[keep].to_numpy(dtype=object),
+        "reported_at": reported.to_numpy(),
+        "deadline": (reported + pd.to_timedelta(hours, unit="h")).to_numpy(),
+        "closed_at": dates["closed_at"][keep].to_numpy(),
+        "source": source[keep].to_numpy(dtype=object),
+        "reporter": col("reporter")[keep].to_numpy(dtype=object),
+        "external_id": np.array([v or None for v in ext[keep].tolist()], dtype=object)})
     result.errors.sort(key=lambda e: e.row)
-    return result
+    return good, result
 
 
 def _columns(frame: pd.DataFrame, field_map: dict[str, str]) -> dict[str, str]:
@@ -260,6 +319,9 @@ def _dates(raw: pd.Series, given: str | None, name: str, result: IssueImport) ->
     if present.empty:
         return pd.Series(pd.NaT, index=raw.index)
     sample = present.head(500)
+    if given == "excel-serial":
+        result.date_formats[name] = given
+        return pd.to_datetime(pd.to_numeric(raw, errors="coerce"), unit="D", origin="1899-12-30")
     if given:
         fmt = given
     else:

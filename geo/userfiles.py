@@ -550,13 +550,18 @@ def text_encoding(path: Path, name: str) -> str:
     raise InvalidInput(f"{name} is neither UTF-8 nor GB18030/GBK text")
 
 
-def read_csv_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
-    """A CSV as a DataFrame of strings (pandas), checked to be text and within max_rows."""
+def _checked_csv(path: Path, name: str) -> str:
+    """Check a CSV is text with nothing that names other files; its encoding."""
     head = _head(path)
     if _what_is(head) not in ("something else", "empty"):
         raise _disguised(name, "CSV text", head)
     scan_markers(path, name)
-    encoding = text_encoding(path, name)
+    return text_encoding(path, name)
+
+
+def read_csv_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
+    """A CSV as a DataFrame of strings (pandas), checked to be text and within max_rows."""
+    encoding = _checked_csv(path, name)
     nrows = limits.max_rows + 1 if limits.max_rows is not None else None
     try:
         frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=False,
@@ -575,15 +580,7 @@ _XLSX_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, Syn
 
 def read_xlsx_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
     """The first sheet of an .xlsx as a DataFrame of strings, after the zip checks."""
-    head = _head(path)
-    if not head.startswith(b"PK"):
-        raise _disguised(name, "an .xlsx workbook", head)
-    with _open_zip(path, name, ".xlsx workbook (the zip is damaged)") as zf:
-        names = set(zf.namelist())
-        if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-            raise UnsafeFile(f"{name} is a zip archive but not an Excel workbook (no "
-                             "[Content_Types].xml and xl/workbook.xml)")
-        check_archive(zf, name, limits, max_ratio=MAX_XLSX_RATIO)
+    _checked_xlsx(path, name, limits)
     nrows = limits.max_rows + 1 if limits.max_rows is not None else None
     try:
         frame = pd.read_excel(path, dtype=str, engine="openpyxl", nrows=nrows)
@@ -593,6 +590,129 @@ def read_xlsx_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
     if limits.max_rows is not None and len(frame) > limits.max_rows:
         raise _rows_limit(name, limits)
     return frame
+
+
+def _checked_xlsx(path: Path, name: str, limits: FileLimits) -> None:
+    """Check an .xlsx is a workbook whose zip is safe to unpack."""
+    head = _head(path)
+    if not head.startswith(b"PK"):
+        raise _disguised(name, "an .xlsx workbook", head)
+    with _open_zip(path, name, ".xlsx workbook (the zip is damaged)") as zf:
+        names = set(zf.namelist())
+        if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+            raise UnsafeFile(f"{name} is a zip archive but not an Excel workbook (no "
+                             "[Content_Types].xml and xl/workbook.xml)")
+        check_archive(zf, name, limits, max_ratio=MAX_XLSX_RATIO)
+
+
+@dataclass
+class TableChunks:
+    """A checked CSV/xlsx read `rows` rows at a time: `total` rows (header not counted) and
+    `columns`; iterating gives DataFrames of strings ('' where empty), in file order."""
+
+    path: Path
+    name: str
+    fmt: str
+    rows: int
+    total: int
+    columns: list[str]
+    encoding: str = "utf-8"
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        if self.fmt == CSV:
+            yield from self._csv()
+        else:
+            yield from self._xlsx()
+
+    def _csv(self) -> Iterator[pd.DataFrame]:
+        try:
+            reader = pd.read_csv(self.path, encoding=self.encoding, dtype=str,
+                                 keep_default_na=False, chunksize=self.rows)
+            with reader:
+                yield from reader
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise InvalidInput(f"cannot parse {self.name} as CSV: {exc}") from None
+
+    def _xlsx(self) -> Iterator[pd.DataFrame]:
+        rows: list[list[str]] = []
+        for values in _xlsx_rows(self.path, self.name, skip_header=True):
+            rows.append(values)
+            if len(rows) >= self.rows:
+                yield self._frame(rows)
+                rows = []
+        if rows:
+            yield self._frame(rows)
+
+    def _frame(self, rows: list[list[str]]) -> pd.DataFrame:
+        width = len(self.columns)
+        return pd.DataFrame([(r + [""] * width)[:width] for r in rows], columns=self.columns,
+                            dtype=str)
+
+
+def _xlsx_rows(path: Path, name: str, skip_header: bool) -> Iterator[list[str]]:
+    """The first sheet's rows as strings (openpyxl read-only; trailing empty rows dropped)."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            sheet = book.worksheets[0]
+            blank = 0
+            for k, row in enumerate(sheet.iter_rows(values_only=True)):
+                if k == 0 and skip_header:
+                    continue
+                values = ["" if v is None else _cell_text(v) for v in row]
+                if not any(values):
+                    blank += 1  # pandas drops blank rows at the end only: hold them back
+                    continue
+                for _ in range(blank):
+                    yield [""] * len(values)
+                blank = 0
+                yield values
+        finally:
+            book.close()
+    except _XLSX_ERRORS as exc:
+        raise InvalidInput(f"cannot read {name} as an .xlsx workbook: "
+                           f"{type(exc).__name__}: {exc}") from None
+
+
+def _cell_text(v: Any) -> str:
+    """A cell as pandas' read_excel(dtype=str) shows it (whole floats without '.0')."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def table_chunks(path: Path, name: str, fmt: str, limits: FileLimits,
+                 rows: int) -> TableChunks:
+    """Check a CSV/xlsx and count its rows (a fast first pass: the limit is known before
+    anything is written); the chunks to read it by."""
+    if fmt == CSV:
+        encoding = _checked_csv(path, name)
+        total, columns = 0, []
+        try:
+            reader = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=False,
+                                 usecols=[0], chunksize=1_000_000)
+            with reader:
+                for part in reader:
+                    total += len(part)
+            columns = [str(c) for c in pd.read_csv(path, encoding=encoding, dtype=str,
+                                                   nrows=0).columns]
+        except pd.errors.EmptyDataError:
+            raise InvalidInput(f"{name} is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise InvalidInput(f"cannot parse {name} as CSV: {exc}") from None
+    else:
+        _checked_xlsx(path, name, limits)
+        encoding = "utf-8"
+        header = next(_xlsx_rows(path, name, skip_header=False), None)
+        if header is None:
+            raise InvalidInput(f"{name} is empty")
+        columns = [c or f"Unnamed: {k}" for k, c in enumerate(header)]
+        total = sum(1 for _ in _xlsx_rows(path, name, skip_header=True))
+    if limits.max_rows is not None and total > limits.max_rows:
+        raise _rows_limit(name, limits)
+    return TableChunks(path, name, fmt, max(1, rows), total, columns, encoding)
 
 
 # --- OSM (pyosmium) -----------------------------------------------------------------------

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     job_stale_minutes: Annotated[float, Field(ge=2.0)] = 10.0
     # the CLI streams too, with these higher limits
     cli_max_import_rows: int = 20_000_000
+    # issue ledgers are read, routed and written this many rows at a time (one transaction
+    # each: a killed import leaves whole chunks, a rerun finishes it); HTTP and the CLI
+    import_chunk_rows: Annotated[int, Field(ge=1)] = 50_000
     cli_max_layer_features: int = 5_000_000
     cli_max_unpacked_mb: float = 20_000.0
     # list and GeoJSON answers come in pages (limit/offset, numberMatched, a next link):
