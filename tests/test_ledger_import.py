@@ -228,3 +228,18 @@ def test_progress_advances_chunk_by_chunk(store: Store, db_url: str, tmp_path: P
     assert main(["import", "issues", str(path2), "--db", db_url, "--progress"]) == 0
     err = capsys.readouterr().err
     assert "importing issues" in err and "300/300" in err
+
+
+def test_demo_build_reports_each_step_as_it_starts(tmp_path: Path) -> None:
+    from geo.demo import DEMO_STEPS, build_demo, build_demo_plan
+
+    store = open_store(f"sqlite:///{tmp_path / 'demo.db'}")
+    steps: list[tuple[str, int]] = []
+    try:  # each step is named before its work: the issues are written after "writing issues"
+        build_demo(store, step=lambda name: steps.append((name, store.issue_count())))
+        build_demo_plan(store, step=lambda name: steps.append((name, store.issue_count())))
+    finally:
+        store.close()
+    assert [name for name, _ in steps] == list(DEMO_STEPS)
+    counts = dict(steps)
+    assert counts["writing issues"] == 0 and counts["units and users"] > 5000
