@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from geo.importing import ImportResult, read_layer_file
-from geo.issue_import import load_category_map_data, parse_issues, read_table_file
+from geo.issue_import import load_category_map_data, open_table
 from geo.jobs import Progress
 from geo.kinds import Kind
-from geo.ledger import import_parsed, reroute_all
-from geo.store import Store
-from geo.userfiles import FileLimits
+from geo.ledger import rerouting
+from geo.ledger_import import DEFAULT_CHUNK_ROWS, import_table
+from geo.store import Store, after_bulk_write
+from geo.userfiles import FileLimits, TableChunks
 from geo.zones import ZonePolicy, validate_zone_import
 
 
@@ -71,24 +70,23 @@ def import_layer(store: Store, up: LayerUpload, actor: str,
     if up.kind is Kind.zone:  # the same rules as zones drawn on the map
         result.features, extra = validate_zone_import(store, result.features, up.policy)
         result.problems += extra
-    ids = store.add_features(result.features, actor=actor)
+    with rerouting(store, actor) as change:  # zones or cadres changed: where they lie
+        ids = store.add_features(result.features, actor=actor)
+        change.add_features(result.features)
+    after_bulk_write(store, len(ids))
     progress(len(ids), len(result.features))
     doc: dict[str, Any] = {"imported": len(ids), "ids": ids,
                            "warnings": [p.as_dict() for p in result.problems]}
-    if up.kind in (Kind.zone, Kind.street, Kind.alley):  # zones or cadres changed
-        doc["rerouted_issues"] = reroute_all(store, actor)
+    if up.kind in (Kind.zone, Kind.street, Kind.alley):
+        doc["rerouted_issues"] = change.rerouted
     return doc
 
 
 def import_ledger(store: Store, up: LedgerUpload, actor: str,
                   progress: Progress = _no_progress) -> dict[str, Any]:
-    """Import an issue ledger: bad rows reported, good rows written; the report."""
+    """Import an issue ledger chunk by chunk (progress after each): bad rows reported, the
+    good rows of each chunk written in one transaction; the report."""
     category_map = load_category_map_data(up.category_map)
-    frame = _read_ledger(up)
-    total = len(frame)
-    progress(0, total)
-    parsed = parse_issues(frame, up.field_map, category_map, progress=progress)
-    del frame
-    report = import_parsed(store, parsed, actor, up.dry_run)
-    progress(total, total)
-    return report
+    chunks = _read_ledger(up)
+    return import_table(store, chunks, actor, up.field_map, category_map, dry_run=up.dry_run,
+                        progress=progress)

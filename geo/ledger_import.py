@@ -29,7 +29,7 @@ from geo.kinds import Kind
 from geo.projection import MetricFrame
 from geo.recurrence import DEFAULT_RULE, RecurrenceRule
 from geo.routing import route_points
-from geo.store import Store
+from geo.store import Store, after_bulk_write
 from geo.userfiles import TableChunks
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -98,6 +98,8 @@ def import_table(store: Store, chunks: TableChunks, actor: str,
                     _recurrences(store, fresh, baseline, rule)
                 imported += len(store.write_issue_columns(fresh, actor))
         progress(done, chunks.total)
+    if not dry_run:
+        after_bulk_write(store, imported)
     report.errors.sort(key=lambda e: e.row)
     doc = report.report(imported)
     doc["dry_run"] = dry_run

@@ -12,7 +12,7 @@ from typing import Any
 
 from geo.errors import CcmapError, ImportRejected
 from geo.kinds import Kind
-from geo.store import Store
+from geo.store import Store, after_bulk_write
 from server.cli_export import add_export_commands
 from server.cli_plan import add_plan_commands
 from server.settings import Settings
@@ -107,9 +107,12 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
             policy = ZonePolicy(settings.zone_outside, settings.zone_overlap)
             result.features, extra = validate_zone_import(store, result.features, policy)
             result.problems += extra
-        ids = store.add_features(result.features, actor=_cli_actor())
-        rerouted = reroute_all(store, _cli_actor()) if kind in (Kind.zone, Kind.street,
-                                                                 Kind.alley) else 0
+        # the issues where new zones or staffed lines lie are re-routed in the same transaction
+        with rerouting(store, _cli_actor()) as change:
+            ids = store.add_features(result.features, actor=_cli_actor())
+            change.add_features(result.features)
+        rerouted = change.rerouted
+        after_bulk_write(store, len(ids))
     doc = {"imported": len(ids), "skipped": 0, "errors": 0, "kind": kind.value,
            "warnings": [p.as_dict() for p in result.problems], "rerouted_issues": rerouted}
     lines = [f"imported {len(ids)} {kind.value} features from {args.file}"]

@@ -110,6 +110,10 @@ class Store(Protocol):
         """Every saved version of a feature, oldest first."""
         ...
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics after a bulk import."""
+        ...
+
     def layer_counts(self) -> dict[str, int]:
         """Number of features per kind (kinds with none are omitted)."""
         ...
@@ -411,3 +415,12 @@ def open_store(url: str) -> Store:
     from geo.store.sql import SqlStore
 
     return SqlStore(url)
+
+
+BULK_ROWS = 10_000  # a write this large changes the tables enough to refresh the statistics
+
+
+def after_bulk_write(store: Store, rows: int) -> None:
+    """Refresh the planner's statistics when an import wrote at least BULK_ROWS rows."""
+    if rows >= BULK_ROWS:
+        store.analyze()

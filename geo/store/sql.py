@@ -263,24 +263,39 @@ class SqlStore(AggregateMixin):
         """Every saved version of a feature, oldest first (geometry as shapely)."""
         t = fversions_t
         q = select(t).where(t.c.feature_id == feature_id).order_by(t.c.version)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(q)]
         for r in rows:
             wkb = r.pop("wkb")
             r["geometry"] = shapely.from_wkb(wkb) if wkb else None
         return rows
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (and, on PostgreSQL, the visibility map)
+        after a bulk import: right after a million inserted rows the planner believes the
+        tables are empty, and PostgreSQL's index-only scans still visit every row's page until
+        a VACUUM has run (a city-wide issue tile took 8.7 s instead of 0.35 s)."""
+        if self.postgis:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM (ANALYZE) issues")
+                conn.exec_driver_sql("ANALYZE features")
+        else:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sampled: fast
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+
     def layer_counts(self) -> dict[str, int]:
         """Feature count per kind."""
         q = select(features_t.c.kind, func.count()).group_by(features_t.c.kind)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return {kind: n for kind, n in conn.execute(q)}
 
     def extent(self) -> BBox | None:
         """Bounding box of all features."""
         c = features_t.c
         q = select(func.min(c.minx), func.min(c.miny), func.max(c.maxx), func.max(c.maxy))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(q).one()
         return None if row[0] is None else (row[0], row[1], row[2], row[3])
 
