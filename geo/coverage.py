@@ -8,7 +8,7 @@ communities; without those, the convex hull of the zones.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,11 +19,12 @@ from shapely.geometry.base import BaseGeometry
 from geo.features import Feature, Issue
 from geo.geojson import geometry_json
 from geo.kinds import Kind
-from geo.projection import MetricFrame
-from geo.store import Store
+from geo.projection import MetricFrame, grow_bbox
+from geo.store import BBox, IssueQuery, Store
 
 MIN_GAP_M2 = 1.0  # slivers below this are rounding, not gaps
 ACTIVITY_RADIUS_M = 50.0
+UNCOVERED_IDS = 1000  # the report lists at most this many ids of issues in no zone
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class CoverageInput:
     lines: list[Feature]
     points: list[Feature]  # markets and test points
     issues: list[Issue]
+    bbox: BBox | None = None  # the analysis of the part inside it only (see load_input)
+    uncovered: tuple[int, list[int]] | None = None  # (count, ids) of issues in no zone, if known
 
 
 def jurisdiction(store: Store) -> BaseGeometry | None:
@@ -45,8 +48,12 @@ def jurisdiction(store: Store) -> BaseGeometry | None:
                                        store.features(Kind.zone), [], [], []))
 
 
-def load_input(store: Store) -> CoverageInput:
-    """Read what the analysis needs from the store."""
+def load_input(store: Store, bbox: BBox | None = None, now: datetime | None = None,
+               days: int = 30) -> CoverageInput:
+    """Read what the analysis needs from the store; with a bbox, only what the part inside it
+    needs (the issues as SQL counts and the recent ones near the zones there, never all)."""
+    if bbox is not None:
+        return _load_area(store, bbox, now or datetime.now(), days)
     return CoverageInput(
         jurisdiction=store.features(Kind.subdistrict),
         communities=store.features(Kind.community),
@@ -57,11 +64,40 @@ def load_input(store: Store) -> CoverageInput:
     )
 
 
+def _load_area(store: Store, bbox: BBox, now: datetime, days: int) -> CoverageInput:
+    points = [p for kind in (Kind.market, Kind.test_point)
+              for p in store.features(kind, bbox=bbox)]
+    # and the zones a market reaching out of the bbox may lie in
+    reach = shapely.total_bounds([shapely.box(*bbox), *(p.geometry for p in points)]).tolist()
+    zones = store.features(Kind.zone, bbox=(reach[0], reach[1], reach[2], reach[3]))
+    # a zone reaching out of the bbox is forgotten only if no recent issue lies anywhere in it
+    near = shapely.total_bounds([shapely.box(*bbox), *(z.geometry for z in zones)]).tolist()
+    near = grow_bbox((near[0], near[1], near[2], near[3]), ACTIVITY_RADIUS_M * 1.2 + 1)
+    recent, _ = store.query_issues(IssueQuery(since=now - timedelta(days=days), bbox=near,
+                                              limit=None, sort="id"))
+    ids, count = store.query_issues(IssueQuery(uncovered=True, bbox=bbox, sort="id",
+                                               limit=UNCOVERED_IDS))
+    return CoverageInput(
+        jurisdiction=store.features(Kind.subdistrict, bbox=bbox),
+        communities=store.features(Kind.community, bbox=bbox),
+        zones=zones,
+        lines=store.features(Kind.street, bbox=bbox) + store.features(Kind.alley, bbox=bbox),
+        points=points, issues=recent, bbox=bbox,
+        uncovered=(count, [i.id for i in ids if i.id is not None]))
+
+
 def analyse(data: CoverageInput, now: datetime | None = None, days: int = 30,
             with_geometry: bool = True) -> dict[str, Any]:
-    """Every kind of coverage gap, with metric figures (m, m²) and percentages."""
+    """Every kind of coverage gap, with metric figures (m, m²) and percentages; with
+    data.bbox, of the part of the jurisdiction inside it (lines, overlaps and uncovered
+    area cut at its edges, points and issues inside it, zones reaching into it)."""
     now = now or datetime.now()
     area = _jurisdiction(data)
+    view = shapely.box(*data.bbox) if data.bbox is not None else None
+    if area is not None and view is not None:
+        area = area.intersection(view)
+        data = replace(data, points=[p for p in data.points  # where the report locates them
+                                     if view.intersects(p.geometry.centroid)])
     if area is None or area.is_empty:
         return {"jurisdiction_m2": 0.0, "message": "no jurisdiction, communities or zones"}
     frame = MetricFrame.for_geometry(area)
@@ -73,6 +109,7 @@ def analyse(data: CoverageInput, now: datetime | None = None, days: int = 30,
     def geo(g: BaseGeometry) -> dict[str, Any] | None:
         return geometry_json(frame.to_wgs84(g)) if with_geometry else None
 
+    clip = frame.to_metric(shapely.box(*data.bbox)) if data.bbox is not None else None
     gaps = shapely.difference(m_area, covered)
     pieces = [g for g in getattr(gaps, "geoms", [gaps]) if g.area >= MIN_GAP_M2]
     pieces.sort(key=lambda g: -g.area)
@@ -84,13 +121,14 @@ def analyse(data: CoverageInput, now: datetime | None = None, days: int = 30,
     }
     return {
         "jurisdiction_m2": round(m_area.area, 1),
-        "zones": len(data.zones),
+        "zones": len(data.zones) if view is None else int(
+            shapely.intersects(view, [z.geometry for z in data.zones]).sum()),
         "uncovered_area": uncovered_area,
-        "overlaps": _overlaps(data.zones, m_zones, frame, geo),
-        "lines": _lines(data, frame, covered, geo),
+        "overlaps": _overlaps(data.zones, m_zones, frame, geo, clip),
+        "lines": _lines(data, frame, covered, geo, clip),
         "unassigned_points": _unassigned(data.points, data.zones),
-        "uncovered_issues": _uncovered_issues(data.issues),
-        "forgotten": _forgotten(data, frame, m_zones, now, days),
+        "uncovered_issues": _uncovered_issues(data),
+        "forgotten": _forgotten(data, frame, m_zones, now, days, view),
     }
 
 
@@ -104,7 +142,7 @@ def _jurisdiction(data: CoverageInput) -> BaseGeometry | None:
 
 
 def _overlaps(zones: Sequence[Feature], m_zones: Any, frame: MetricFrame,
-              geo: Any) -> list[dict[str, Any]]:
+              geo: Any, clip: BaseGeometry | None = None) -> list[dict[str, Any]]:
     if len(m_zones) < 2:
         return []
     tree = shapely.STRtree(m_zones)
@@ -112,6 +150,8 @@ def _overlaps(zones: Sequence[Feature], m_zones: Any, frame: MetricFrame,
     keep = a < b
     a, b = a[keep], b[keep]
     inter = shapely.intersection(m_zones[a], m_zones[b])
+    if clip is not None:
+        inter = shapely.intersection(inter, clip)
     areas = shapely.area(inter)
     out = []
     for i, j, g, ar in zip(a.tolist(), b.tolist(), inter, areas.tolist(), strict=True):
@@ -129,11 +169,13 @@ def _overlaps(zones: Sequence[Feature], m_zones: Any, frame: MetricFrame,
 
 
 def _lines(data: CoverageInput, frame: MetricFrame, covered: BaseGeometry,
-           geo: Any) -> dict[str, Any]:
+           geo: Any, clip: BaseGeometry | None = None) -> dict[str, Any]:
     """Street and alley length outside every zone and not assigned to a cadre (路长)."""
     if not data.lines:
         return {"by_kind": {}, "by_community": [], "pieces": []}
     m_lines = frame.to_metric(np.array([f.geometry for f in data.lines], dtype=object))
+    if clip is not None:
+        m_lines = shapely.intersection(m_lines, clip)
     assigned = np.array([bool(f.properties.get("cadre")) for f in data.lines])
     shapely.prepare(covered)
     outside = shapely.difference(m_lines, covered)
@@ -183,13 +225,16 @@ def _unassigned(points: Sequence[Feature], zones: Sequence[Feature]) -> list[dic
             if not inside and not p.properties.get("unit")]
 
 
-def _uncovered_issues(issues: Sequence[Issue]) -> dict[str, Any]:
-    ids = [i.id for i in issues if i.zone_id is None]
-    return {"count": len(ids), "ids": ids[:1000]}
+def _uncovered_issues(data: CoverageInput) -> dict[str, Any]:
+    if data.uncovered is not None:
+        count, ids = data.uncovered
+        return {"count": count, "ids": ids[:UNCOVERED_IDS]}
+    ids = [i.id for i in data.issues if i.zone_id is None and i.id is not None]
+    return {"count": len(ids), "ids": ids[:UNCOVERED_IDS]}
 
 
 def _forgotten(data: CoverageInput, frame: MetricFrame, m_zones: Any, now: datetime,
-               days: int) -> dict[str, Any]:
+               days: int, view: BaseGeometry | None = None) -> dict[str, Any]:
     """Zones and test points with no issue reported in or near them for `days` days."""
     since = now - timedelta(days=days)
     recent = [i for i in data.issues if i.reported_at and i.reported_at >= since]
@@ -204,7 +249,8 @@ def _forgotten(data: CoverageInput, frame: MetricFrame, m_zones: Any, now: datet
         quiet_zones = [{"id": z.id, "name": z.name, "unit": z.properties.get("unit"),
                         "lon": z.geometry.representative_point().x,
                         "lat": z.geometry.representative_point().y}
-                       for k, z in enumerate(data.zones) if k not in active]
+                       for k, z in enumerate(data.zones) if k not in active
+                       and (view is None or view.intersects(z.geometry))]
     test_points = [p for p in data.points if p.kind is Kind.test_point]
     quiet_points = []
     if test_points:

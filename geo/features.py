@@ -50,3 +50,17 @@ class Issue:
     duplicate_of: int | None = None
     version: int = 1
     id: int | None = None
+
+
+@dataclass
+class IssueRoute:
+    """An issue's location and the routing stored with it: what a re-route reads and writes."""
+
+    id: int
+    lon: float
+    lat: float
+    zone_id: int | None = None
+    unit: str | None = None
+    flags: list[str] = field(default_factory=list)
+    cadre: str | None = None
+    community: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -81,3 +82,16 @@ class MetricFrame:
 def _apply(t: pyproj.Transformer, xy: NDArray[np.float64]) -> NDArray[np.float64]:
     x, y = t.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
+
+
+M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
+
+
+def grow_bbox(bbox: tuple[float, float, float, float], metres: float
+              ) -> tuple[float, float, float, float]:
+    """A lon/lat bbox grown by at least `metres` on every side."""
+    minx, miny, maxx, maxy = bbox
+    dlat = metres / M_PER_DEG_LAT
+    cos = max(math.cos(math.radians(min(89.0, max(abs(miny), abs(maxy)) + dlat))), 0.01)
+    dlon = metres / (M_PER_DEG_LAT * cos)
+    return (minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)

@@ -75,12 +75,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database (replacing its contents), then serve it unless --no-serve."""
-    from geo.demo import build_demo, build_demo_plan
+    from tqdm import tqdm
+
+    from geo.demo import DEMO_STEPS, build_demo, build_demo_plan
 
     settings = _settings(args)
-    with opened(settings.database_url) as store:
-        summary = build_demo(store)
-        summary.update(build_demo_plan(store))
+    # building takes minutes: one step of the bar (stderr) per stage, named as it starts
+    with opened(settings.database_url) as store, tqdm(
+            total=len(DEMO_STEPS), desc="ccmap demo", unit=" steps", file=sys.stderr,
+            disable=args.json and not args.progress,
+            bar_format="{desc} {n_fmt}/{total_fmt} {bar} {elapsed}") as bar:
+        def step(name: str) -> None:
+            if bar.n or name != DEMO_STEPS[0]:
+                bar.update(1)
+            bar.set_description(f"ccmap demo: {name}")
+
+        summary = build_demo(store, step=step)
+        summary.update(build_demo_plan(store, step=step))
+        bar.update(1)
+        bar.set_description("ccmap demo: done")
         summary["issues"] = store.issue_count()  # failed inspection items became issues
     _emit(args, summary, "ccmap demo: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     if args.no_serve:
@@ -97,7 +110,7 @@ def cmd_import_layer(args: argparse.Namespace) -> int:
         Path(args.file), kind, coords=args.coords, field_map=_field_map(args.map),
         progress=not args.json, limits=_settings(args).file_limits(cli=True),
     )
-    from geo.ledger import reroute_all
+    from geo.ledger import rerouting
 
     settings = _settings(args)
     with opened(settings.database_url) as store:
@@ -136,18 +149,30 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
 
 
 def cmd_import_issues(args: argparse.Namespace) -> int:
-    """Import an issue ledger (CSV/.xlsx); bad rows are reported, good rows written at once."""
-    from geo.issue_import import load_category_map, parse_issues, read_table_file
-    from geo.ledger import import_parsed
+    """Import an issue ledger (CSV/.xlsx) chunk by chunk; bad rows are reported, the good rows
+    of each chunk written in one transaction (a rerun skips the stored external ids)."""
+    from tqdm import tqdm
+
+    from geo.issue_import import load_category_map, open_table
+    from geo.ledger_import import import_table
 
     path = Path(args.file)
     if not path.exists():
         raise CcmapError(f"file not found: {path}")
+    settings = _settings(args)
     category_map = load_category_map(Path(args.category_map) if args.category_map else None)
-    table = read_table_file(path, path.name, _settings(args).file_limits(cli=True))
-    parsed = parse_issues(table, _field_map(args.map), category_map, args.date_format)
-    with opened(_settings(args).database_url) as store:
-        report = import_parsed(store, parsed, _cli_actor(), args.dry_run)
+    chunks = open_table(path, path.name, settings.file_limits(cli=True),
+                        settings.import_chunk_rows)
+    # the bar goes to stderr: on a terminal, or always with --progress (never into --json)
+    show = args.progress or (not args.json and sys.stderr.isatty())
+    with opened(settings.database_url) as store, tqdm(
+            total=chunks.total, desc="importing issues", unit=" rows", unit_scale=True,
+            disable=not show, file=sys.stderr, mininterval=0.5) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        report = import_table(store, chunks, _cli_actor(), _field_map(args.map), category_map,
+                              args.date_format, args.dry_run, progress)
     verb = "would import" if args.dry_run else "imported"
     lines = [f"{verb} {report['imported']} issues, skipped {report['skipped']} already "
              f"imported, {report['errors']} rows with errors"]
@@ -185,6 +210,14 @@ def cmd_gaps(args: argparse.Namespace) -> int:
                      f"{len(f['test_points'])} test points")
     _emit(args, report, "\n".join(lines))
     return 0
+
+
+def _reroute(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
+    """Re-route every issue to its zone, unit, cadre and community (a full rebuild)."""
+    from geo.ledger import reroute_all
+
+    n = reroute_all(store, args.actor)
+    return {"rerouted_issues": n}, f"re-routed every issue: {n} changed"
 
 
 def _with_store(fn: Callable[[argparse.Namespace, Store], tuple[dict[str, Any], str]]
@@ -336,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host")
     sp.add_argument("--port", type=int)
     sp.add_argument("--no-serve", action="store_true", help="build the database only")
+    sp.add_argument("--progress", action="store_true",
+                    help="show the progress bar (stderr) with --json too")
     sp.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser("import", help="import data files").add_subparsers(
@@ -360,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JSON object: the file's category names → category codes")
     sp.add_argument("--date-format", help="strftime format of the dates (default: detected)")
     sp.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    sp.add_argument("--progress", action="store_true",
+                    help="show the progress bar on stderr even when it is not a terminal")
     db(sp)
     sp.set_defaults(func=cmd_import_issues)
     sp = imp.add_parser("osm", help="import an OSM extract (.osm XML or .osm.pbf)")
@@ -375,6 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a zone or test point with no issue for this many days is forgotten")
     db(sp)
     sp.set_defaults(func=cmd_gaps)
+
+    sp = sub.add_parser("reroute", help="re-route every issue to its zone, unit and cadre "
+                        "(a full rebuild; edits re-route their own area already)")
+    db(sp)
+    sp.set_defaults(func=_with_store(_reroute))
 
     users = sub.add_parser("user", help="user accounts").add_subparsers(dest="command",
                                                                         required=True)

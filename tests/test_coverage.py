@@ -16,6 +16,7 @@ from geo.features import Feature, Issue
 from geo.kinds import Kind
 from geo.store import Store
 from server.cli import main
+from tests.conftest import add_user, bearer
 
 GEOD = pyproj.Geod(ellps="WGS84")
 NOW = datetime(2026, 11, 24, 9, 0)
@@ -115,3 +116,61 @@ def test_api_cli_and_layer_on_both_backends(client: TestClient, store: Store, db
 
 def test_empty_store_is_not_an_error(client: TestClient) -> None:
     assert client.get("/api/coverage").json()["jurisdiction_m2"] == 0.0
+
+
+def test_gaps_of_a_bbox_are_the_citys_gaps_inside_it(client: TestClient, store: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page refreshes the gaps of its view: computed from that area only, they are the
+    gaps of the whole city cut at the bbox."""
+    from geo.coverage import gap_features, load_input
+    from geo.demo import build_demo
+
+    build_demo(store)  # (which replaces the users: log in again)
+    add_user(store, "planner1", "planner")
+    client.headers.update(bearer(client, "planner1"))
+    now, days = datetime.now(), 2
+    full = analyse(load_input(store), now, days)
+    bbox = (121.468, 31.226, 121.478, 31.236)
+    view = box(*bbox)
+    real_issues = store.issues
+    monkeypatch.setattr(store, "issues", lambda *a, **k: pytest.fail("read every issue"))
+    part = analyse(load_input(store, bbox, now, days), now, days)
+    monkeypatch.setattr(store, "issues", real_issues)
+
+    def inside(doc: dict[str, object] | None) -> shapely.Geometry:
+        return shapely.geometry.shape(doc).intersection(view)
+
+    gap = sum(_geodesic_area(inside(p["geometry"])) for p in full["uncovered_area"]["polygons"])
+    assert gap > 10_000 and part["uncovered_area"]["area_m2"] == pytest.approx(gap, rel=0.005)
+    assert part["jurisdiction_m2"] == pytest.approx(_geodesic_area(view), rel=0.005)
+    shared = sum(_geodesic_area(inside(o["geometry"])) for o in full["overlaps"])
+    assert shared > 1000
+    assert sum(o["area_m2"] for o in part["overlaps"]) == pytest.approx(shared, rel=0.005)
+    loose = sum(GEOD.geometry_length(inside(p["geometry"])) for p in full["lines"]["pieces"])
+    assert loose > 100
+    assert sum(p["uncovered_m"] for p in part["lines"]["pieces"]) == pytest.approx(
+        loose, rel=0.01, abs=5)
+
+    def located(rows: list[dict[str, object]]) -> list[object]:
+        return sorted(r["id"] for r in rows if view.intersects(Point(r["lon"], r["lat"])))
+
+    assert sorted(p["id"] for p in part["unassigned_points"]) == located(
+        full["unassigned_points"])
+    near = {z.id for z in store.features(Kind.zone, bbox=bbox)}
+    assert sorted(z["id"] for z in part["forgotten"]["zones"]) == sorted(
+        z["id"] for z in full["forgotten"]["zones"] if z["id"] in near)
+    assert sorted(p["id"] for p in part["forgotten"]["test_points"]) == located(
+        full["forgotten"]["test_points"])
+    assert part["forgotten"]["zones"] and part["forgotten"]["test_points"]
+    uncovered = [i.id for i in store.issues(bbox=bbox)
+                 if i.zone_id is None and view.intersects(Point(i.lon, i.lat))]
+    assert uncovered and part["uncovered_issues"] == {"count": len(uncovered),
+                                                      "ids": sorted(uncovered)}
+    # the map's layer: the gaps of the view only
+    layer = client.get("/api/coverage.geojson", params={
+        "bbox": ",".join(map(str, bbox)), "days": days}).json()
+    assert layer["numberMatched"] == len(gap_features(part))
+    assert layer["features"] and all(  # a forgotten zone's marker may lie outside, not others
+        shapely.geometry.shape(f["geometry"]).intersects(view.buffer(1e-9))
+        for f in layer["features"] if f["properties"]["gap"] != "forgotten_zone")
+    assert client.get("/api/coverage.geojson", params={"bbox": "1,2,3"}).status_code == 400

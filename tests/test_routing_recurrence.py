@@ -83,3 +83,44 @@ def test_duplicates_are_open_issues_of_the_same_category_nearby() -> None:
                    Issue("graffiti", x, y, status="reported", id=9)]
     new = [Issue("clutter", 121.475, 31.235), Issue("clutter", 121.480, 31.240)]
     assert find_duplicates(new, open_issues) == {0: [7]}
+
+
+def test_a_points_route_depends_only_on_the_features_near_it() -> None:
+    """Routing a point against the features near it gives what routing every point against
+    every feature gives (the local re-route after a zone edit relies on it): with 100
+    overlapping zones (many: the STRtree path) or a few (each zone tests the points), points
+    on edges and corners, equally near staffed lines and overlapping communities."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    zones, lines, communities = [], [], []
+    for k in range(100):
+        x, y = 121.46 + rng.uniform(0, 0.03), 31.22 + rng.uniform(0, 0.03)
+        w, h = rng.uniform(0.001, 0.006, 2)
+        zones.append(Feature(Kind.zone, box(x, y, x + w, y + h), name=f"z{k}",
+                             properties={"unit": f"u{k % 7}"}, id=k + 1))
+    zones.append(Feature(Kind.zone, box(121.47, 31.23, 121.472, 31.232), name="twin", id=500))
+    zones.append(Feature(Kind.zone, box(121.47, 31.23, 121.472, 31.232), name="twin", id=501))
+    for k in range(60):
+        x, y = 121.46 + rng.uniform(0, 0.03), 31.22 + rng.uniform(0, 0.03)
+        lines.append(Feature(Kind.street, LineString([(x, y), (x + 0.002, y)]),
+                             properties={"cadre": f"c{k}"}, id=1000 + k))
+        lines.append(Feature(Kind.street, LineString([(x, y), (x, y + 0.002)]),
+                             properties={"cadre": f"d{k}"}, id=2000 + k))  # a shared end
+    for k in range(4):
+        x, y = 121.46 + 0.008 * k, 31.22
+        communities.append(Feature(Kind.community, box(x, y, x + 0.012, y + 0.03),
+                                   name=f"社区{k}", id=3000 + k))
+    corners = [c for z in zones for c in z.geometry.exterior.coords[:2]]
+    ends = [f.geometry.coords[0] for f in lines[:20]]
+    xy = np.vstack([rng.uniform([121.455, 31.215], [121.495, 31.255], (3000, 2)),
+                    np.array(corners), np.array(ends), [(121.471, 31.231), (121.47, 31.231)]])
+    full = route_points(xy[:, 0], xy[:, 1], zones, lines, communities)
+    for k, (x, y) in enumerate(xy.tolist()):
+        here = shapely.box(x - 0.0003, y - 0.0003, x + 0.0003, y + 0.0003)
+        near = [[f for f in layer if f.geometry.intersects(here)]
+                for layer in (zones, lines, communities)]
+        [alone] = route_points([x], [y], *near)
+        assert alone == full[k], (k, x, y)
+    twins = full[-2]
+    assert (twins.zone_id, twins.other_zones[0]) == (500, 501)  # equal areas: the lower id

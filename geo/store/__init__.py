@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from geo.features import Feature, Issue
+from geo.features import Feature, Issue, IssueRoute
 from geo.kinds import Kind
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import NDArray
+
     from geo.accounts import Unit, User
     from geo.lifecycle import StatusChange
     from geo.tiles import Tile
@@ -47,6 +51,7 @@ class IssueQuery:
     bbox: BBox | None = None
     overdue: bool | None = None
     recurring: bool | None = None
+    uncovered: bool | None = None  # True: in no zone (zone_id empty); False: in one
     scope_unit: str | None = None
     sort: str = "-reported_at"
     offset: int = 0
@@ -63,6 +68,16 @@ class Store(Protocol):
     """
 
     url: str
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """`with store.transaction():` makes the store calls inside one transaction, written
+        all or none (an error inside undoes them all); a nested one joins the outer one."""
+        ...
+
+    def lock(self, name: str) -> None:
+        """Inside transaction(): wait for the lock `name` and hold it until the transaction
+        ends, so the transactions that take it run one after another."""
+        ...
 
     # layers
     def add_features(self, features: Sequence[Feature], actor: str = "system") -> list[int]:
@@ -131,6 +146,12 @@ class Store(Protocol):
                status: str | None = None, category: str | None = None,
                scope_unit: str | None = None) -> list[Issue]:
         """Issues, optionally inside bbox and filtered by status and category."""
+        ...
+
+    def issue_batches(self, bbox: BBox | None = None, size: int = 5000
+                     ) -> Iterator[list[IssueRoute]]:
+        """Location and routing of the issues (inside bbox, by its index) in lists of at most
+        `size`, read a batch at a time (never the whole table in memory)."""
         ...
 
     def issue_count(self) -> int:
@@ -208,12 +229,25 @@ class Store(Protocol):
         """Record an event in an issue's history without changing its status."""
         ...
 
-    def update_routes(self, issues: Sequence[Issue], actor: str) -> int:
+    def update_routes(self, issues: Sequence[Issue | IssueRoute], actor: str) -> int:
         """Store the routing (zone, unit, flags, cadre, community) of many issues at once."""
         ...
 
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
         """The external ids among these that are already stored."""
+        ...
+
+    def max_issue_id(self) -> int:
+        """The highest issue id stored (0: none)."""
+        ...
+
+    def closed_issue_columns(self, bbox: BBox, closed_since: datetime, closed_until: datetime,
+                             max_id: int) -> dict[str, NDArray[Any]]:
+        """Closed issues (id ≤ max_id) inside bbox closed in the period, as columns."""
+        ...
+
+    def write_issue_columns(self, rows: pd.DataFrame, actor: str) -> list[int]:
+        """Insert issues given as columns, with history and audit rows; their ids."""
         ...
 
     def add_photo(self, issue_id: int, stage: str, filename: str, content_type: str,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Select,
+    bindparam,
     case,
     cast,
     create_engine,
@@ -29,6 +33,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,11 +44,12 @@ from sqlalchemy.exc import IntegrityError
 from geo.accounts import Role, Unit, User
 from geo.audit import changes as audit_changes
 from geo.errors import Conflict, InvalidInput, NotFound
-from geo.features import Feature, Issue
+from geo.features import Feature, Issue, IssueRoute
 from geo.kinds import Kind
 from geo.lifecycle import UNHANDLED, StatusChange
 from geo.store import Attempts, BBox, IssueQuery
 from geo.store.aggregates import AggregateMixin
+from geo.store.bulk import BulkIssueMixin
 from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
@@ -94,7 +100,7 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore(AggregateMixin):
+class SqlStore(AggregateMixin, BulkIssueMixin):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:
@@ -106,6 +112,9 @@ class SqlStore(AggregateMixin):
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(sa_url)
         self.postgis = self.engine.dialect.name == "postgresql"
+        # the connection of the transaction() in progress in this context (thread, task)
+        self._tx: ContextVar[Connection | None] = ContextVar(f"ccmap_tx_{id(self)}",
+                                                             default=None)
         if not self.postgis:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.migrate()
@@ -114,9 +123,55 @@ class SqlStore(AggregateMixin):
         """Bring the schema to the latest migration."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the store calls inside one transaction: all written or none (a nested
+        transaction() joins the outer one)."""
+        if self._tx.get() is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            token = self._tx.set(conn)
+            try:
+                yield
+            finally:
+                self._tx.reset(token)
+
+    def lock(self, name: str) -> None:
+        """Inside transaction(): wait for the lock `name` and hold it to the transaction's end,
+        so transactions taking it run one after another (PostgreSQL: an advisory lock; SQLite:
+        the database's one write lock, which every write takes)."""
+        with self._begin() as conn:
+            if self.postgis:
+                conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
+            else:  # a write that changes nothing takes the write lock all the same
+                t = layer_versions_t
+                conn.execute(update(t).where(t.c.layer == name, literal(False))
+                             .values(version=t.c.version))
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A connection in a transaction: the transaction() in progress, else a new one."""
+        conn = self._tx.get()
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as new:
+                yield new
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection to read with (inside transaction(), its own: it sees the writes)."""
+        conn = self._tx.get()
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.connect() as new:
+                yield new
 
     # --- features -------------------------------------------------------------------------
     def add_features(self, features: Sequence[Feature], actor: str = "system") -> list[int]:
@@ -124,7 +179,7 @@ class SqlStore(AggregateMixin):
         rows = [_feature_row(f) for f in features]
         if not rows:
             return []
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             ids = [r[0] for r in conn.execute(insert(features_t).returning(features_t.c.id),
                                                 rows)]
             kinds = sorted({r["kind"] for r in rows})
@@ -150,7 +205,7 @@ class SqlStore(AggregateMixin):
             q = q.offset(offset)
         if limit is not None:
             q = q.limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_feature_from_row(r) for r in conn.execute(q)]
 
     def count_features(self, kind: Kind, bbox: BBox | None = None,
@@ -159,7 +214,7 @@ class SqlStore(AggregateMixin):
         """How many features `features` would return without a limit (counted in SQL)."""
         conds = self._feature_conditions(kind, bbox, where, scope_unit)
         q = select(func.count()).select_from(features_t).where(*conds)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(q).scalar_one())
 
     def feature_names(self, kind: Kind, prefix: str = "", limit: int = 20,
@@ -207,7 +262,7 @@ class SqlStore(AggregateMixin):
         q = select(features_t).where(features_t.c.id == feature_id)
         if scope_unit is not None:
             q = q.where(_feature_scope(scope_unit))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(q).first()
         if row is None:
             raise NotFound(f"feature {feature_id} does not exist")
@@ -220,7 +275,7 @@ class SqlStore(AggregateMixin):
         row = _feature_row(feature)
         c = features_t.c
         layers = {row["kind"]}  # and the old kind, when a replacement changes it
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if feature.id is None:
                 fid = int(conn.execute(insert(features_t).returning(c.id), row).scalar_one())
                 version = 1
@@ -250,7 +305,7 @@ class SqlStore(AggregateMixin):
         """Delete a feature, keeping its history (a version with action 'delete')."""
         old = self.feature(feature_id)
         c = features_t.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(delete(features_t).where(c.id == feature_id))
             conn.execute(insert(fversions_t).values(
                 feature_id=feature_id, version=old.version + 1, at=datetime.now(),
@@ -313,7 +368,7 @@ class SqlStore(AggregateMixin):
         rows = [_issue_row(i) for i in issues]
         if not rows:
             return []
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return _insert_issues(conn, rows, actor)
 
     def issues(
@@ -330,27 +385,44 @@ class SqlStore(AggregateMixin):
         if scope_unit is not None:
             q = q.where(c.unit == scope_unit)
         if bbox is not None:
-            minx, miny, maxx, maxy = bbox
-            if self.postgis:
-                env = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-                q = q.where(literal_column("issues.geom").op("&&")(env))
-            else:
-                q = q.where(c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
+            q = q.where(self._issue_bbox_clause(bbox))
         if status:
             q = q.where(c.status == status)
         if category:
             q = q.where(c.category == category)
         if limit is not None:
             q = q.limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_issue(row) for row in conn.execute(q)]
+
+    def issue_batches(self, bbox: BBox | None = None, size: int = 5000
+                     ) -> Iterator[list[IssueRoute]]:
+        """Location and routing of the issues (inside bbox) in lists of at most `size`: one
+        indexed query whose rows are read a batch at a time, so a big area never sits in
+        memory at once."""
+        c = issues_t.c
+        q = select(c.id, c.lon, c.lat, c.zone_id, c.unit, c.flags, c.cadre, c.community)
+        if bbox is not None:
+            q = q.where(self._issue_bbox_clause(bbox))
+        with self._connect() as conn:
+            for rows in conn.execute(q.execution_options(yield_per=size)).partitions():
+                yield [IssueRoute(i, x, y, z, u, list(f or []), ca, co)
+                       for i, x, y, z, u, f, ca, co in rows]
+
+    def _issue_bbox_clause(self, bbox: BBox) -> ColumnElement[bool]:
+        minx, miny, maxx, maxy = bbox
+        if self.postgis:  # the GiST index on issues.geom
+            env = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+            return literal_column("issues.geom").op("&&")(env)
+        c = issues_t.c  # the (lon, lat) index
+        return c.lon.between(minx, maxx) & c.lat.between(miny, maxy)
 
     def issue(self, issue_id: int, scope_unit: str | None = None) -> Issue:
         """One issue; NotFound also outside a unit user's scope."""
         q = select(issues_t).where(issues_t.c.id == issue_id)
         if scope_unit is not None:
             q = q.where(issues_t.c.unit == scope_unit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(q).first()
         if row is None:
             raise NotFound(f"issue {issue_id} does not exist")
@@ -365,7 +437,7 @@ class SqlStore(AggregateMixin):
         q = select(issues_t).where(*conds).order_by(order, c.id).offset(query.offset)
         if query.limit is not None:
             q = q.limit(query.limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = [_issue(r) for r in conn.execute(q)]
             total = int(conn.execute(select(func.count()).select_from(issues_t)
                                      .where(*conds)).scalar_one())
@@ -383,7 +455,7 @@ class SqlStore(AggregateMixin):
                 c.deadline < query.now)
             weight = func.sum(case((overdue, overdue_weight), else_=1.0))
         q = select(c.cell_x, c.cell_y, weight).where(*conds).group_by(c.cell_x, c.cell_y)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [(int(x), int(y), float(n)) for x, y, n in conn.execute(q)]
 
     def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
@@ -404,7 +476,7 @@ class SqlStore(AggregateMixin):
     def _versioned_update(self, issue_id: int, values: dict[str, Any], expected_version: int,
                           actor: str, change: StatusChange | None) -> None:
         c = issues_t.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             before = conn.execute(select(issues_t).where(c.id == issue_id)).first()
             if before is None:
                 raise NotFound(f"issue {issue_id} does not exist")
@@ -430,27 +502,41 @@ class SqlStore(AggregateMixin):
         q = select(history_t).order_by(history_t.c.id)
         if issue_id is not None:
             q = q.where(history_t.c.issue_id == issue_id)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def add_history_note(self, issue_id: int, status: str, actor: str, note: str) -> None:
         """A history row that records an event without a status change (merge, photo...)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(insert(history_t).values(issue_id=issue_id, at=datetime.now(),
                                                   actor=actor, from_status=status,
                                                   to_status=status, note=note))
             _audit(conn, actor, "note", "issue", str(issue_id), {"note": note})
 
-    def update_routes(self, issues: Sequence[Issue], actor: str) -> int:
+    def update_routes(self, issues: Sequence[Issue | IssueRoute], actor: str) -> int:
         """Store the routing (zone, unit, flags, cadre, community) of many issues at once."""
         if not issues:
             return 0
         c = issues_t.c
-        with self.engine.begin() as conn:
-            for i in issues:
-                conn.execute(update(issues_t).where(c.id == i.id).values(
-                    zone_id=i.zone_id, unit=i.unit, flags=i.flags, cadre=i.cadre,
-                    community=i.community))
+        ordered = sorted(issues, key=lambda i: i.id or 0)  # in table order: fewer pages
+        with self._begin() as conn:
+            if self.postgis:  # one statement, not a round trip per issue
+                conn.execute(text(
+                    "UPDATE issues AS i SET zone_id = v.zone_id, unit = v.unit, "
+                    "flags = v.flags::json, cadre = v.cadre, community = v.community "
+                    "FROM unnest(CAST(:ids AS integer[]), CAST(:zones AS integer[]), "
+                    "CAST(:units AS text[]), CAST(:flags AS text[]), CAST(:cadres AS text[]), "
+                    "CAST(:communities AS text[])) "
+                    "AS v(id, zone_id, unit, flags, cadre, community) WHERE i.id = v.id"),
+                    {"ids": [i.id for i in ordered], "zones": [i.zone_id for i in ordered],
+                     "units": [i.unit for i in ordered],
+                     "flags": [json.dumps(i.flags, ensure_ascii=False) for i in ordered],
+                     "cadres": [i.cadre for i in ordered],
+                     "communities": [i.community for i in ordered]})
+            else:
+                conn.execute(update(issues_t).where(c.id == bindparam("issue_id")), [
+                    {"issue_id": i.id, "zone_id": i.zone_id, "unit": i.unit, "flags": i.flags,
+                     "cadre": i.cadre, "community": i.community} for i in ordered])
             _audit(conn, actor, "reroute", "issue", None, {"count": len(issues)})
             _bump_layers(conn, [ISSUE_LAYER])
         return len(issues)
@@ -459,7 +545,7 @@ class SqlStore(AggregateMixin):
         """Which of these external ids are already stored."""
         found: set[str] = set()
         c = issues_t.c
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for start in range(0, len(external_ids), 5000):
                 chunk = list(external_ids[start:start + 5000])
                 found |= {r[0] for r in conn.execute(
@@ -469,7 +555,7 @@ class SqlStore(AggregateMixin):
     def add_photo(self, issue_id: int, stage: str, filename: str, content_type: str,
                   data: bytes, actor: str) -> int:
         """Store a photo of an issue (before/after) with its history and audit rows."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             pid = int(conn.execute(insert(photos_t).returning(photos_t.c.id).values(
                 issue_id=issue_id, stage=stage, filename=filename, content_type=content_type,
                 size=len(data), data=data, at=datetime.now(), actor=actor)).scalar_one())
@@ -481,12 +567,12 @@ class SqlStore(AggregateMixin):
         """Photo metadata of an issue."""
         cols = [c for c in photos_t.c if c.name != "data"]
         q = select(*cols).where(photos_t.c.issue_id == issue_id).order_by(photos_t.c.id)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def photo(self, photo_id: int) -> tuple[dict[str, Any], bytes]:
         """A photo's metadata and bytes."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(photos_t).where(photos_t.c.id == photo_id)).first()
         if row is None:
             raise NotFound(f"photo {photo_id} does not exist")
@@ -495,7 +581,7 @@ class SqlStore(AggregateMixin):
 
     def schedule_reinspection(self, issue_id: int, due: datetime, actor: str) -> int:
         """Schedule a 回头看 of a closed issue."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             rid = int(conn.execute(insert(reinspections_t).returning(reinspections_t.c.id)
                                    .values(issue_id=issue_id, due=due)).scalar_one())
             _audit(conn, actor, "create", "reinspection", str(rid),
@@ -506,7 +592,7 @@ class SqlStore(AggregateMixin):
                             actor: str) -> dict[str, Any]:
         """Record the result (held / came_back) of a scheduled re-inspection."""
         t = reinspections_t
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             done = conn.execute(update(t).where(t.c.id == reinspection_id, t.c.result.is_(None))
                                 .values(result=result, note=note, actor=actor,
                                         done_at=datetime.now()))
@@ -523,14 +609,14 @@ class SqlStore(AggregateMixin):
         q = select(reinspections_t).order_by(reinspections_t.c.id)
         if issue_id is not None:
             q = q.where(reinspections_t.c.issue_id == issue_id)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     # --- vector tiles (geo/tiles.py has the rules; PostGIS encodes with ST_AsMVT) ---------
     def layer_version(self, layer: str) -> int:
         """The layer's version, bumped by every write that changes it (0 if unknown)."""
         t = layer_versions_t
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             version = conn.execute(select(t.c.version).where(t.c.layer == layer)).scalar()
         return int(version or 0)
 
@@ -544,7 +630,7 @@ class SqlStore(AggregateMixin):
             conds.append(or_(c.maxx - c.minx >= smallest, c.maxy - c.miny >= smallest,
                              (c.maxx == c.minx) & (c.maxy == c.miny)))
         cols = [c.id, c.kind, c.name, c.category, c.properties["unit"].as_string().label("unit")]
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             if not self.postgis:
                 rows = conn.execute(select(*cols, c.wkb).where(*conds)).all()
                 return encode_features(tile, kind.value, rows)
@@ -558,7 +644,7 @@ class SqlStore(AggregateMixin):
         high zoom, else `issue_cells` (counts per grid cell), aggregated in SQL."""
         c = issues_t.c
         conds = _issue_conditions(query)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             if not wants_cells(tile.z):
                 minx, miny, maxx, maxy = tile.lonlat_bounds(BUFFER)
                 overdue = func.coalesce(c.status.in_(sorted(UNHANDLED)) & (
@@ -603,7 +689,7 @@ class SqlStore(AggregateMixin):
     # --- rounds and inspections -----------------------------------------------------------
     def add_round(self, name: str, plan: dict[str, Any], actor: str) -> int:
         """Store a planned inspection round; return its id."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             rid = int(conn.execute(insert(rounds_t).returning(rounds_t.c.id).values(
                 name=name, created_at=datetime.now(), created_by=actor, plan=plan)).scalar_one())
             _audit(conn, actor, "create", "round", str(rid),
@@ -612,7 +698,7 @@ class SqlStore(AggregateMixin):
 
     def round(self, round_id: int) -> dict[str, Any]:
         """One round with its plan."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(rounds_t).where(rounds_t.c.id == round_id)).first()
         if row is None:
             raise NotFound(f"round {round_id} does not exist")
@@ -620,7 +706,7 @@ class SqlStore(AggregateMixin):
 
     def rounds(self) -> list[dict[str, Any]]:
         """Every round, newest first."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in
                     conn.execute(select(rounds_t).order_by(rounds_t.c.id.desc()))]
 
@@ -631,7 +717,7 @@ class SqlStore(AggregateMixin):
         `record["items"]` entries whose `issue` is k get `issue_id` = the id of issues[k], and
         that issue the external id `inspection:<inspection id>:<item code>`.
         """
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             iid = int(conn.execute(insert(inspections_t).returning(inspections_t.c.id).values(
                 **{**record, "items": [], "issue_ids": []})).scalar_one())
             codes = {it["issue"]: it["code"] for it in record["items"]
@@ -659,7 +745,7 @@ class SqlStore(AggregateMixin):
              .order_by(t.c.inspected_at, t.c.id).offset(offset))
         if limit is not None:
             q = q.limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def inspection_count(self, feature_id: int | None = None, round_id: int | None = None,
@@ -667,7 +753,7 @@ class SqlStore(AggregateMixin):
         """How many inspection records match the filters of inspections (counted in SQL)."""
         q = select(func.count()).select_from(inspections_t).where(
             *_inspection_conditions(feature_id, round_id, since, until))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(q).scalar_one())
 
     # --- jobs -----------------------------------------------------------------------------
@@ -675,7 +761,7 @@ class SqlStore(AggregateMixin):
                 total: int | None = None, worker: str | None = None) -> int:
         """Record a queued job (not audited: the work it does audits itself)."""
         now = datetime.now()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return int(conn.execute(insert(jobs_t).returning(jobs_t.c.id).values(
                 kind=kind, state="queued", actor=actor, unit=unit, created_at=now,
                 done=0, total=total, message="", worker=worker,
@@ -688,7 +774,7 @@ class SqlStore(AggregateMixin):
         bad = set(changes) - allowed
         if bad:
             raise InvalidInput(f"cannot change {', '.join(sorted(bad))} of a job")
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if conn.execute(update(jobs_t).where(jobs_t.c.id == job_id)
                             .values(**changes, heartbeat_at=datetime.now())).rowcount == 0:
                 raise NotFound(f"job {job_id} does not exist")
@@ -697,7 +783,7 @@ class SqlStore(AggregateMixin):
         """Mark the queued/running jobs among job_ids alive now."""
         if not job_ids:
             return
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(update(jobs_t).where(jobs_t.c.id.in_(list(job_ids)),
                                               jobs_t.c.state.in_(ACTIVE_JOB_STATES))
                          .values(heartbeat_at=datetime.now()))
@@ -711,7 +797,7 @@ class SqlStore(AggregateMixin):
                  func.coalesce(t.c.heartbeat_at, t.c.created_at) < before]
         if job_id is not None:
             conds.append(t.c.id == job_id)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             ids = [int(i) for i in conn.execute(select(t.c.id).where(*conds)).scalars()]
             if ids:  # the same conditions again: a job that beat meanwhile stays as it is
                 conn.execute(update(t).where(t.c.id.in_(ids), *conds).values(
@@ -721,7 +807,7 @@ class SqlStore(AggregateMixin):
 
     def job(self, job_id: int) -> dict[str, Any]:
         """One job."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(jobs_t).where(jobs_t.c.id == job_id)).first()
         if row is None:
             raise NotFound(f"job {job_id} does not exist")
@@ -732,23 +818,23 @@ class SqlStore(AggregateMixin):
         """Jobs, newest first (offset/limit page them)."""
         q = (select(jobs_t).where(*_job_conditions(actor, states))
              .order_by(jobs_t.c.id.desc()).offset(offset).limit(limit))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def job_count(self, actor: str | None = None, states: Sequence[str] | None = None) -> int:
         """How many jobs match the filters of jobs (counted in SQL)."""
         q = select(func.count()).select_from(jobs_t).where(*_job_conditions(actor, states))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(q).scalar_one())
 
     def issue_count(self) -> int:
         """Number of issues."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(select(func.count()).select_from(issues_t)).scalar_one())
 
     def clear(self, actor: str = "system") -> None:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for table in (history_t, photos_t, reinspections_t, inspections_t, rounds_t,
                           issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
                           attempts_t):
@@ -761,7 +847,7 @@ class SqlStore(AggregateMixin):
         """Create a unit; Conflict if the name exists."""
         row = {"name": unit.name, "kind": unit.kind, "parent": unit.parent}
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 uid = int(conn.execute(insert(units_t).returning(units_t.c.id), row).scalar_one())
                 _audit(conn, actor, "create", "unit", str(uid), row)
                 return uid
@@ -770,7 +856,7 @@ class SqlStore(AggregateMixin):
 
     def units(self) -> list[Unit]:
         """All units by name."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [Unit(**r._mapping) for r in conn.execute(
                 select(units_t).order_by(units_t.c.name))]
 
@@ -779,7 +865,7 @@ class SqlStore(AggregateMixin):
         row = {c.name: getattr(user, c.name) for c in users_t.columns if c.name != "id"}
         row["role"] = Role(user.role).value
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 uid = int(conn.execute(insert(users_t).returning(users_t.c.id), row).scalar_one())
                 _audit(conn, actor, "create", "user", user.username,
                        {k: v for k, v in row.items() if k in ("role", "unit", "display_name")})
@@ -789,13 +875,13 @@ class SqlStore(AggregateMixin):
 
     def user(self, username: str) -> User | None:
         """The user with this username, or None."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(users_t).where(users_t.c.username == username)).first()
         return _user(row) if row else None
 
     def users(self) -> list[User]:
         """All users by username."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_user(r) for r in conn.execute(select(users_t).order_by(users_t.c.username))]
 
     def update_user(self, username: str, changes: dict[str, Any], actor: str) -> User:
@@ -805,7 +891,7 @@ class SqlStore(AggregateMixin):
         if bad:
             raise InvalidInput(f"cannot change {', '.join(sorted(bad))}")
         demoting = "role" in changes or "active" in changes
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if demoting and self.postgis:
                 # lock the active admins' rows: two admins demoting each other take turns
                 conn.execute(select(users_t.c.id).where(
@@ -839,7 +925,7 @@ class SqlStore(AggregateMixin):
         locked = c.locked_until.is_not(None) & (c.locked_until > now)
         # not locked here, so a lock that is set has expired: the count starts again
         stale = or_(c.first_failed_at <= now - window, c.locked_until.is_not(None))
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(dialect_insert(attempts_t).values(
                 purpose=purpose, username=username[:200], failed_count=0, first_failed_at=now,
                 locked_until=None).on_conflict_do_nothing(
@@ -858,7 +944,7 @@ class SqlStore(AggregateMixin):
                      duration: timedelta) -> datetime | None:
         """Lock once `limit` attempts are counted; a login's lock shows on the user too."""
         c = attempts_t.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(update(attempts_t).where(
                 c.purpose == purpose, c.username == username[:200], c.failed_count >= limit,
                 or_(c.locked_until.is_(None), c.locked_until <= now),
@@ -881,7 +967,7 @@ class SqlStore(AggregateMixin):
         if prune_before is not None:
             forget = forget | ((c.first_failed_at < prune_before) & or_(
                 c.locked_until.is_(None), c.locked_until < prune_before))
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(delete(attempts_t).where(forget))
             if purpose == "login":
                 u = users_t.c
@@ -892,7 +978,7 @@ class SqlStore(AggregateMixin):
     def add_token(self, user_id: int, token_hash: str, kind: str, expires_at: datetime | None,
                   name: str = "", csrf: str | None = None) -> None:
         """Store a hashed session, access or API token."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(insert(tokens_t).values(
                 token_hash=token_hash, user_id=user_id, kind=kind, name=name, csrf=csrf,
                 created_at=datetime.now(), expires_at=expires_at))
@@ -905,7 +991,7 @@ class SqlStore(AggregateMixin):
              .where(tokens_t.c.token_hash == token_hash, tokens_t.c.kind.in_(kinds),
                     users_t.c.active.is_(True),
                     or_(tokens_t.c.expires_at.is_(None), tokens_t.c.expires_at > now)))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(q).first()
         return (_user(row), row._mapping["csrf"]) if row else None
 
@@ -921,7 +1007,7 @@ class SqlStore(AggregateMixin):
                 q = q.where(tokens_t.c.token_hash != keep)
         else:
             raise InvalidInput("revoke_tokens needs a user or a token")
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return int(conn.execute(q).rowcount)
 
     def tokens(self, user_id: int | None = None, now: datetime | None = None,
@@ -935,7 +1021,7 @@ class SqlStore(AggregateMixin):
             q = q.where(t.user_id == user_id)
         if now is not None:
             q = q.where(or_(t.expires_at.is_(None), t.expires_at > now))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [{**r._mapping, "current": bool(r.current)} for r in conn.execute(q)]
 
     def revoke_token(self, token_id: int, actor: str,
@@ -945,7 +1031,7 @@ class SqlStore(AggregateMixin):
         q = delete(tokens_t).where(t.id == token_id)
         if owner_id is not None:
             q = q.where(t.user_id == owner_id)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(q.returning(t.user_id, t.name, t.kind, t.created_at,
                                            t.expires_at)).first()
             if row is None:
@@ -961,7 +1047,7 @@ class SqlStore(AggregateMixin):
     def record_audit(self, actor: str, action: str, object_type: str,
                      object_id: str | None, diff: dict[str, Any]) -> None:
         """Append one audit row on its own (for actions that write nothing else)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             _audit(conn, actor, action, object_type, object_id, diff)
 
     def audit_log(self, actor: str | None = None, object_type: str | None = None,
@@ -972,7 +1058,7 @@ class SqlStore(AggregateMixin):
         q = select(audit_t).where(*conds).order_by(audit_t.c.id.desc()).offset(offset)
         if limit is not None:
             q = q.limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def audit_count(self, actor: str | None = None, object_type: str | None = None,
@@ -980,7 +1066,7 @@ class SqlStore(AggregateMixin):
         """How many audit rows match the filters of audit_log (counted in SQL)."""
         q = select(func.count()).select_from(audit_t).where(
             *_audit_conditions(actor, object_type, since, until))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(q).scalar_one())
 
     def close(self) -> None:
@@ -1103,6 +1189,8 @@ def _issue_conditions(query: IssueQuery) -> list[ColumnElement[bool]]:
     if query.recurring is not None:
         conds.append(c.recurring_of.is_not(None) if query.recurring
                      else c.recurring_of.is_(None))
+    if query.uncovered is not None:
+        conds.append(c.zone_id.is_(None) if query.uncovered else c.zone_id.is_not(None))
     return conds
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -10,30 +11,39 @@ from shapely.geometry import shape
 from geo import geojson
 from geo.coords import convert_geometry
 from geo.coverage import analyse, gap_features, load_input
+from geo.store import BBox, Store
 from server.auth import Analyst
 from server.deps import StoreDep
 from server.paging import FeatureCollectionPage, PageDep, page_of
-from server.routes.layers import CoordsQuery, GeoJSONResponse, router
+from server.routes.layers import BBoxQuery, CoordsQuery, GeoJSONResponse, router
 
 DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner window (days)")]
 
 
 @router.get("/api/coverage", tags=["coverage"])
-def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30,
-             geometry: bool = False) -> dict[str, Any]:
+def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30, geometry: bool = False,
+             bbox: BBoxQuery = None) -> dict[str, Any]:
     """Uncovered area, overlaps, uncovered street/alley length, unassigned points, uncovered
-    issues and forgotten corners (geometries included with ?geometry=true)."""
-    return analyse(load_input(store), days=days, with_geometry=geometry)
+    issues and forgotten corners (geometries included with ?geometry=true); with a bbox, of
+    the part of the jurisdiction inside it only (computed there only)."""
+    return _report(store, days, geometry, geojson.parse_bbox(bbox))
+
+
+def _report(store: Store, days: int, geometry: bool, bbox: BBox | None) -> dict[str, Any]:
+    now = datetime.now()
+    return analyse(load_input(store, bbox, now, days), now, days, with_geometry=geometry)
 
 
 @router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"],
             response_model=FeatureCollectionPage)
 def coverage_layer(_: Analyst, store: StoreDep, request: Request, page: PageDep,
-                   days: DaysQuery = 30, coords: CoordsQuery = None) -> GeoJSONResponse:
+                   days: DaysQuery = 30, coords: CoordsQuery = None,
+                   bbox: BBoxQuery = None) -> GeoJSONResponse:
     """The gaps as GeoJSON features (gap = uncovered_area | overlap | uncovered_line), paged
-    (numberMatched counts every gap; follow the `next` link)."""
+    (numberMatched counts every gap; follow the `next` link); with a bbox, the gaps inside it
+    (areas and lines cut at its edges), computed there only."""
     out = geojson.parse_coords(coords)
-    report = analyse(load_input(store), days=days, with_geometry=True)
+    report = _report(store, days, True, geojson.parse_bbox(bbox))
     doc = page_of(request, page, gap_features(report))
     if out != "wgs84":
         for f in doc["features"]:

@@ -14,7 +14,7 @@ from geo.accounts import require
 from geo.coverage import analyse, load_input
 from geo.errors import InvalidInput
 from geo.kinds import Kind
-from geo.ledger import reroute_all
+from geo.ledger import rerouting
 from geo.zones import (
     ZonePolicy,
     assign,
@@ -96,28 +96,34 @@ def _zone_out(zone: Any, warnings: list[dict[str, Any]] | None = None,
 @router.post("/api/zones", status_code=201)
 def create_zone(body: ZoneIn, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
-    """Create a zone drawn on the map; issues are re-routed."""
+    """Create a zone drawn on the map; the issues inside it are re-routed."""
     require(user, "zones:write")
-    saved = save_zone(store, body.model_dump(), user.actor, policy(settings))
-    return _zone_out(saved.zone, saved.warnings, reroute_all(store, user.actor))
+    with rerouting(store, user.actor) as change:
+        saved = save_zone(store, body.model_dump(), user.actor, policy(settings))
+        change.add(saved.zone.geometry)
+    return _zone_out(saved.zone, saved.warnings, change.rerouted)
 
 
 @router.put("/api/zones/{zone_id}")
 def update_zone(zone_id: Id, body: ZoneIn, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
-    """Save an edited zone as a new version (send the version you edited)."""
+    """Save an edited zone as a new version (send the version you edited); the issues in its
+    old and new shapes are re-routed."""
     require(user, "zones:write")
-    saved = save_zone(store, body.model_dump(), user.actor, policy(settings), zone_id,
-                      body.version)
-    return _zone_out(saved.zone, saved.warnings, reroute_all(store, user.actor))
+    with rerouting(store, user.actor, [zone_id]) as change:
+        saved = save_zone(store, body.model_dump(), user.actor, policy(settings), zone_id,
+                          body.version)
+        change.add(saved.zone.geometry)
+    return _zone_out(saved.zone, saved.warnings, change.rerouted)
 
 
 @router.delete("/api/zones/{zone_id}")
 def remove_zone(zone_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Delete a zone (its history is kept and it can be restored)."""
     require(user, "zones:write")
-    store.delete_feature(zone_id, user.actor)
-    return {"deleted": zone_id, "rerouted_issues": reroute_all(store, user.actor)}
+    with rerouting(store, user.actor, [zone_id]) as change:
+        store.delete_feature(zone_id, user.actor)
+    return {"deleted": zone_id, "rerouted_issues": change.rerouted}
 
 
 @router.get("/api/zones/{zone_id}/history")
@@ -134,9 +140,11 @@ def restore(zone_id: Id, body: RestoreIn, user: CurrentUser, store: StoreDep,
             settings: SettingsDep) -> dict[str, Any]:
     """Restore an earlier version as the newest one."""
     require(user, "zones:write")
-    zone = restore_zone(store, zone_id, body.version, user.actor,
-                        settings.max_geometry_vertices)
-    return _zone_out(zone, None, reroute_all(store, user.actor))
+    with rerouting(store, user.actor, [zone_id]) as change:
+        zone = restore_zone(store, zone_id, body.version, user.actor,
+                            settings.max_geometry_vertices)
+        change.add(zone.geometry)
+    return _zone_out(zone, None, change.rerouted)
 
 
 @router.post("/api/zones/merge", status_code=201)
@@ -144,8 +152,10 @@ def merge(body: MergeZonesIn, user: CurrentUser, store: StoreDep) -> dict[str, A
     """Merge zones into one (the first zone's owner unless given)."""
     require(user, "zones:write")
     fields = {k: v for k, v in (("name", body.name), ("unit", body.unit)) if v}
-    zone = merge_zones(store, body.ids, fields, user.actor)
-    return _zone_out(zone, None, reroute_all(store, user.actor))
+    with rerouting(store, user.actor, body.ids) as change:
+        zone = merge_zones(store, body.ids, fields, user.actor)
+        change.add(zone.geometry)
+    return _zone_out(zone, None, change.rerouted)
 
 
 @router.post("/api/zones/{zone_id}/split")
@@ -153,9 +163,10 @@ def split(zone_id: Id, body: SplitIn, user: CurrentUser, store: StoreDep,
           settings: SettingsDep) -> dict[str, Any]:
     """Split a zone along a line."""
     require(user, "zones:write")
-    pieces = split_zone(store, zone_id, body.line, user.actor, settings.max_geometry_vertices)
-    return {"zones": [_zone_out(z) for z in pieces],
-            "rerouted_issues": reroute_all(store, user.actor)}
+    with rerouting(store, user.actor, [zone_id]) as change:
+        pieces = split_zone(store, zone_id, body.line, user.actor,
+                            settings.max_geometry_vertices)
+    return {"zones": [_zone_out(z) for z in pieces], "rerouted_issues": change.rerouted}
 
 
 @router.put("/api/features/{feature_id}/assignment")
@@ -163,10 +174,12 @@ def assignment(feature_id: Id, body: AssignIn, user: CurrentUser,
                store: StoreDep) -> dict[str, Any]:
     """Assign a street/alley segment to a cadre (路长) or a point to a unit."""
     require(user, "zones:write")
-    feature = assign(store, feature_id, body.values, user.actor, body.version)
-    rerouted = reroute_all(store, user.actor) if "cadre" in body.values else 0
+    with rerouting(store, user.actor) as change:
+        feature = assign(store, feature_id, body.values, user.actor, body.version)
+        if "cadre" in body.values:  # the issues near the line may change cadre
+            change.add_line(feature.geometry)
     return {**geojson.feature_json(feature), "version": feature.version,
-            "rerouted_issues": rerouted}
+            "rerouted_issues": change.rerouted}
 
 
 @router.post("/api/features/{feature_id}/split-at-zones")

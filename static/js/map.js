@@ -30,11 +30,13 @@
     market: { color: "#33a02c", weight: 2, fillOpacity: 0.4 },
     storefront: { color: "#a6cee3", weight: 1, fillOpacity: 0.4 }
   };
-  // Layers drawn from vector tiles (/api/tiles/<kind>/{z}/{x}/{y}.mvt): the big ones. Zones stay
-  // GeoJSON for planners (leaflet-draw edits real polygons); issues come as tile cells below
-  // ISSUE_TILE_ZOOM and as clustered GeoJSON points from there on.
+  // Layers drawn from vector tiles (/api/tiles/<kind>/{z}/{x}/{y}.mvt): the big ones. Planners
+  // get zones as GeoJSON of the view from ZONE_EDIT_ZOOM on (leaflet-draw edits real polygons)
+  // and as tiles below it; issues come as tile cells below ISSUE_TILE_ZOOM and as clustered
+  // GeoJSON points from there on.
   var TILED = { street: 1, alley: 1, community: 1, subdistrict: 1, zone: 1 };
   var ISSUE_TILE_ZOOM = 14;
+  var ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones, not thousands
   var PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3",
                  "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99", "#17becf", "#7f7f7f",
                  "#bcbd22", "#8c564b", "#e377c2"];
@@ -148,6 +150,13 @@
       state.issueCells = tileGrid("issues", tileUrl("issues", ""));
       map.on("overlayremove", function (e) {
         if (e.layer === state.layers.issues) { map.removeLayer(state.issueCells); }
+      });
+    }
+    if (state.tiles && cfg.canEditZones && state.layers.zone) {
+      state.zoneEditZoom = ZONE_EDIT_ZOOM;
+      state.zoneTiles = tileGrid("zone", tileUrl("zone", ""));
+      map.on("overlayremove", function (e) {
+        if (e.layer === state.layers.zone) { map.removeLayer(state.zoneTiles); zoneHint(false); }
       });
     }
     map.getContainer().addEventListener("click", tileClick, true);
@@ -305,7 +314,8 @@
       var floor = pane ? parseInt(window.getComputedStyle(pane).zIndex, 10) || 0 : 0;
       var point = map.mouseEventToLayerPoint(ev);
       var grids = cfg.layers.map(function (l, i) {
-        var g = l.kind === "issues" ? state.issueCells : state.layers[l.kind];
+        var g = l.kind === "issues" ? state.issueCells :
+          l.kind === "zone" && state.zoneTiles ? state.zoneTiles : state.layers[l.kind];
         return { grid: g, kind: l.kind, label: l.label, z: 410 + i };
       }).filter(function (g) {
         return g.grid && g.grid.ccmapTiled && map.hasLayer(g.grid) && g.z > floor;
@@ -338,7 +348,11 @@
           if (!r.ok) { throw new Error("HTTP " + r.status); }
           return r.json();
         })
-        .then(function (f) { popup.setContent(featureContent(kind, label, f.properties)); })
+        .then(function (f) {
+          var content = featureContent(kind, label, f.properties);
+          if (kind === "zone" && state.zoneTiles) { content.appendChild(el("div", zoneHintText())); }
+          popup.setContent(content);
+        })
         .catch(function (err) { box.textContent = "无法加载：" + err.message; });
     }
 
@@ -491,9 +505,53 @@
       return redrawTiles(cells, url);
     }
 
+    /* A planner's zones below ZONE_EDIT_ZOOM: the zone tiles (not editable) and a hint. */
+    function loadZoneTiles(moved) {
+      var tiles = state.zoneTiles;
+      if (!map.hasLayer(state.layers.zone)) { return Promise.resolve(); }  // the layer is off
+      state.seq.zone = (state.seq.zone || 0) + 1;  // drop GeoJSON zones still on the way
+      if (state.aborts && state.aborts.zone) { state.aborts.zone.abort(); }
+      state.layers.zone.clearLayers();
+      state.zoneLoaded = null;
+      partialNotice(map, "zone", "", 0, 0);
+      zoneHint(true);
+      if (!map.hasLayer(tiles)) {
+        var added = new Promise(function (resolve) { tiles.once("load remove", resolve); });
+        tiles.addTo(map);
+        return added;
+      }
+      return moved ? Promise.resolve() : redrawTiles(tiles);  // after an edit: new tiles
+    }
+
+    function zoneHintText() { return "放大到第 " + ZONE_EDIT_ZOOM + " 级以编辑责任区"; }
+
+    function zoneHint(show) {
+      var box = document.getElementById("ccmap-zone-edit-hint");
+      if (!box && show) {
+        box = el("div", zoneHintText(), "ccmap-zone-edit-hint");
+        box.id = "ccmap-zone-edit-hint";
+        map.getContainer().appendChild(box);
+      }
+      if (box) { box.hidden = !show; }
+    }
+
+    /* Editable zones: those of the view as GeoJSON, reloaded as the map moves out of the area
+     * loaded last (not while the planner edits or deletes them: after that). */
+    function zoneLoadDue(moved) {
+      if (state.zoneEditing) { state.zoneStale = true; return false; }
+      if (map.getZoom() < ZONE_EDIT_ZOOM) { return true; }
+      map.removeLayer(state.zoneTiles);
+      zoneHint(false);
+      return !(moved && state.zoneLoaded && state.zoneLoaded.contains(map.getBounds()));
+    }
+
     function load(kind, moved) {
       var group = state.layers[kind];
       if (kind === "heat") { return loadHeat(group); }
+      if (kind === "zone" && state.zoneTiles) {
+        if (!zoneLoadDue(moved)) { return Promise.resolve(); }
+        if (map.getZoom() < ZONE_EDIT_ZOOM) { return loadZoneTiles(moved); }
+      }
       if (group.ccmapTiled) { return map.hasLayer(group) ? redrawTiles(group) : Promise.resolve(); }
       if (kind === "issues" && state.issueCells) {
         if (map.getZoom() < ISSUE_TILE_ZOOM) { return loadIssueCells(moved); }
@@ -505,6 +563,7 @@
         kind === "hotspots" ? "/api/hotspots" :
         kind === "choropleth" ? "/api/choropleth" : "/api/layers/" + kind;
       url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
+      var loadedBounds = map.getBounds().pad(0.25);  // the area bboxParam asks for
       if (kind === "issues" || kind === "hotspots") { url += state.issueFilter || ""; }
       if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
       if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }
@@ -522,6 +581,9 @@
           group.clearLayers();
           geoLayer(kind, spec.label, data).eachLayer(function (l) { group.addLayer(l); });
           state.counts[kind] = data.features.length;
+          if (kind === "zone") {  // the area whose zones are all here
+            state.zoneLoaded = data.loaded >= data.matched ? loadedBounds : null;
+          }
           if (kind === "gaps") { gapPanel(map, group); }
           if (kind === "choropleth") { choroplethLegend(map, group, data); }
         })

@@ -17,13 +17,20 @@
     return (doc.warnings || []).map(function (w) { return w.message; }).join("；");
   }
 
+  /* After any zone change: the zones (tiles or the view's editable ones, whichever show),
+   * the issues (re-routed in the changed area) and, if shown, the gaps of the view. */
+  function reloadAfterEdit(state) {
+    state.load("zone");
+    state.load("issues");
+    if (state.layers.gaps && state.map.hasLayer(state.layers.gaps)) { state.load("gaps"); }
+  }
+
   function afterSave(state, doc, verb) {
     var w = warningsText(doc);
     toast("责任区「" + doc.properties.name + "」已" + verb + "（版本 " + doc.version + "）" +
           (w ? "：" + w : "") + (doc.rerouted_issues ? "；重新分派问题 " +
           doc.rerouted_issues + " 条" : ""));
-    state.load("zone");
-    state.load("issues");
+    reloadAfterEdit(state);
   }
 
   /* The zone form; `props` pre-fills it when editing. */
@@ -76,8 +83,7 @@
       api(state, "POST", "/api/zones/merge", { ids: [first, props.id] }).then(function (doc) {
         state.map.closePopup();
         toast("已合并为「" + doc.properties.name + "」");
-        state.load("zone");
-        state.load("issues");
+        reloadAfterEdit(state);
       }).catch(function (err) { wait.textContent = "合并失败：" + err.message; });
       return wait;
     }
@@ -154,6 +160,15 @@
       edit: { featureGroup: state.layers.zone }
     });
     map.addControl(draw);
+    // while the planner edits or deletes zones, the map does not replace them (a move would);
+    // it catches up when the tool closes
+    map.on(L.Draw.Event.EDITSTART + " " + L.Draw.Event.DELETESTART, function () {
+      state.zoneEditing = true;
+    });
+    map.on(L.Draw.Event.EDITSTOP + " " + L.Draw.Event.DELETESTOP, function () {
+      state.zoneEditing = false;
+      if (state.zoneStale) { state.zoneStale = false; state.load("zone"); }
+    });
     map.on(L.Draw.Event.CREATED, function (e) {
       var geometry = e.layer.toGeoJSON().geometry;
       if (e.layerType === "polyline" && state.pending && state.pending.action === "split") {
@@ -162,8 +177,7 @@
         api(state, "POST", "/api/zones/" + target + "/split", { line: geometry })
           .then(function (doc) {
             toast("已分割为 " + doc.zones.length + " 个责任区");
-            state.load("zone");
-            state.load("issues");
+            reloadAfterEdit(state);
           })
           .catch(function (err) { toast("分割失败：" + err.message); });
         return;
@@ -193,7 +207,7 @@
         api(state, "DELETE", "/api/zones/" + p.id).then(function () {
           state.undo.push({ id: p.id, version: p.version, deleted: true });
           toast("责任区「" + p.name + "」已删除（可撤销）");
-          state.load("zone");
+          reloadAfterEdit(state);
         }).catch(function (err) { toast("删除失败：" + err.message); });
       });
     });
@@ -208,7 +222,7 @@
         var req = last.created
           ? api(state, "DELETE", "/api/zones/" + last.id)
           : api(state, "POST", "/api/zones/" + last.id + "/restore", { version: last.version });
-        req.then(function () { toast("已撤销"); state.load("zone"); state.load("issues"); })
+        req.then(function () { toast("已撤销"); reloadAfterEdit(state); })
           .catch(function (err) { toast("撤销失败：" + err.message); });
       });
       return b;

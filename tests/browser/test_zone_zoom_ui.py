@@ -1,0 +1,114 @@
+"""A planner's zone editor at city scale: below the editing zoom the zones are tiles with a
+hint, from it on only the zones of the view are loaded (and editable), more as the map moves;
+an edit reloads the zones and the gaps of the view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import login
+from tests.browser.test_zones_ui import _add_vertex
+
+pytestmark = pytest.mark.browser
+
+
+def _settled(page: Any) -> None:
+    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0")
+
+
+def _view(page: Any, lat: float, lon: float, zoom: int) -> None:
+    page.evaluate("([lat, lon, z]) => window.ccmap.state.map.setView([lat, lon], z, "
+                  "{animate: false})", [lat, lon, zoom])
+    page.wait_for_function("(z) => window.ccmap.state.map.getZoom() === z", arg=zoom)
+    _settled(page)
+
+
+def _api(base: str) -> tuple[httpx.Client, list[dict[str, Any]]]:
+    token = httpx.post(base + "/api/auth/token",
+                       data={"username": "planner", "password": "ccmap-demo"}).json()
+    client = httpx.Client(base_url=base,
+                          headers={"Authorization": f"Bearer {token['access_token']}"})
+    return client, client.get("/api/layers/zone", params={"limit": 1000}).json()["features"]
+
+
+def _editable(page: Any) -> list[int]:
+    ids: list[int] = page.evaluate("() => window.ccmap.state.layers.zone.getLayers()"
+                                   ".map(l => l.feature.properties.id)")
+    return sorted(ids)
+
+
+def _in_view(client: httpx.Client, page: Any) -> list[int]:
+    """The ids of the zones in the area the page asks for (its view, padded by a quarter)."""
+    bbox = page.evaluate("""() => { const b = window.ccmap.state.map.getBounds().pad(0.25);
+        return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].join(","); }""")
+    doc = client.get("/api/layers/zone", params={"bbox": bbox, "limit": 1000}).json()
+    return sorted(f["properties"]["id"] for f in doc["features"])
+
+
+def test_zones_are_tiles_below_the_editing_zoom_and_the_views_zones_above(
+        page: Any, live_server: str) -> None:
+    client, zones = _api(live_server)
+    login(page, live_server, "planner")
+    _settled(page)
+    edit_zoom = page.evaluate("window.ccmap.state.zoneEditZoom")
+    hint = page.locator("#ccmap-zone-edit-hint")
+
+    # zoomed out: every zone drawn from tiles, none editable, and the hint says what to do
+    _view(page, 31.2304, 121.4737, edit_zoom - 2)
+    assert _editable(page) == []
+    assert page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.zoneTiles)")
+    assert sorted(page.evaluate("window.ccmap.state.tileIds.zone")) == sorted(
+        z["properties"]["id"] for z in zones)
+    assert hint.is_visible() and hint.inner_text() == f"放大到第 {edit_zoom} 级以编辑责任区"
+    assert page.locator(".leaflet-ccmap-zone-pane canvas").count() > 0
+
+    # zoomed in on one corner: only the zones of the view, as editable polygons
+    _view(page, 31.2205, 121.4625, edit_zoom + 2)
+    corner = _editable(page)
+    assert corner and corner == _in_view(client, page) and len(corner) < len(zones)
+    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.zoneTiles)")
+    assert not hint.is_visible()
+    assert page.locator(".leaflet-ccmap-zone-pane path").count() == len(corner)
+
+    # moved to the other corner: that corner's zones come in
+    _view(page, 31.2400, 121.4850, edit_zoom + 2)
+    other = _editable(page)
+    assert other == _in_view(client, page) and set(other) - set(corner)
+
+
+def test_an_edit_reloads_the_zones_and_the_gaps_of_the_view(page: Any,
+                                                            live_server: str) -> None:
+    client, zones = _api(live_server)
+    login(page, live_server, "planner")
+    _settled(page)
+    edit_zoom = page.evaluate("window.ccmap.state.zoneEditZoom")
+    _view(page, 31.2304, 121.4737, edit_zoom - 1)  # tiles
+    page.click(".leaflet-draw-draw-polygon")
+    # the gaps layer on (its list covers the draw tools, so once the tool is chosen)
+    page.get_by_role("checkbox", name="覆盖缺口", exact=True).check()
+    _settled(page)
+    box = page.locator(".leaflet-container").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for n, (x, y) in enumerate([(cx - 40, cy - 30), (cx + 40, cy - 30), (cx + 40, cy + 30),
+                                (cx - 40, cy + 30)]):
+        _add_vertex(page, x, y, n)
+    page.locator(".leaflet-editing-icon").first.click()
+    form = page.locator(".ccmap-zone-form")
+    form.locator("input[name=name]").fill("缩小时绘制责任区")
+    with page.expect_request(lambda r: "/api/coverage.geojson?bbox=" in r.url):
+        form.locator("button[type=submit]").click()  # the gaps of the view, not the city's
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
+                           ".includes('缩小时绘制责任区')")
+    _settled(page)
+    [mine] = [z for z in client.get("/api/layers/zone", params={"limit": 1000}).json()[
+        "features"] if z["properties"]["name"] == "缩小时绘制责任区"]
+    new_id = mine["properties"]["id"]
+    # the zone tiles were drawn again (their ETag changed): the new zone is on them
+    assert new_id in page.evaluate("window.ccmap.state.tileIds.zone")
+    assert _editable(page) == []
+    assert client.delete(f"/api/zones/{new_id}").status_code == 200
+    assert len(client.get("/api/layers/zone", params={"limit": 1000}).json()["features"]) == len(
+        zones)
