@@ -66,6 +66,7 @@ class MapPage:
     user_name: str = ""
     communities: tuple[str, ...] = ()
     units: tuple[str, ...] = ()  # the issue filter's units (a unit user: its own only)
+    issue_total: int = 0  # issues in the ledger: street-level points from tiles when many
 
 
 class CcmapLayers(MacroElement):
@@ -96,6 +97,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "choroplethMetrics": METRICS,
         "communities": list(page.communities),
         "units": list(page.units),
+        "issueTotal": page.issue_total,
         "title": page.title,
         "assetsMissing": page.assets_missing,
         "user": page.user,
@@ -112,7 +114,9 @@ def page_config(page: MapPage) -> dict[str, Any]:
 def build_map(page: MapPage) -> folium.Map:
     """The folium map shell: basemap, controls, local assets and the layer-loading script."""
     minx, miny, maxx, maxy = page.bounds or DEFAULT_BOUNDS
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None,
+    # zoom 1, far from the fitted zoom: Leaflet jumps there at once instead of animating
+    # (zoomAnimationThreshold), so the page's layers never load the starting zoom's tiles
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=1, tiles=None,
                    control_scale=True)
     m.default_js = VENDOR_JS
     m.default_css = VENDOR_CSS

@@ -7,12 +7,17 @@ Outside CI a missing PostGIS or Chromium skips with the reason; with CI=true it 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +93,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ccmap.db'}"
         return
+    with _postgis_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _postgis_schema() -> Iterator[str]:
+    """The URL of a new, empty PostGIS schema, dropped afterwards (skipped without PostGIS)."""
     problem = _postgis_problem()
     if problem:
         missing(problem)
@@ -97,9 +109,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema},public"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema},public"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
@@ -184,3 +198,67 @@ def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
+
+
+# --- the reduced benchmark city (bench.city at a small scale), shared by a whole session ------
+CITY_SCALE, CITY_SEED, CITY_NOW = 0.01, 2026, datetime(2026, 6, 1)
+CITY_USERS = {"cityadmin": "admin", "cityplanner": "planner", "cityviewer": "viewer"}
+
+
+@dataclass(frozen=True)
+class ReducedCity:
+    """A reduced city imported on one backend: its URL, extent (WGS84) and manifest. Shared by
+    the session, so tests only read it."""
+
+    url: str
+    backend: str
+    extent: tuple[float, float, float, float]
+    manifest: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def city_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bench.city's import files at CITY_SCALE (500 streets, 50 zones, 10,000 issues), seeded."""
+    from bench.city import generate
+
+    out = tmp_path_factory.mktemp("reduced-city")
+    generate(out, CITY_SEED, CITY_SCALE, CITY_NOW)
+    return out
+
+
+@pytest.fixture(scope="session",
+                params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def reduced_city(request: pytest.FixtureRequest, city_files: Path,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReducedCity]:
+    """The reduced city imported with the `ccmap import` commands on each backend, with the
+    users of CITY_USERS (TEST_PASSWORD)."""
+    from bench.city import import_steps
+    from server import cli
+
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('reduced-city-db') / 'city.db'}"
+        else:
+            url = stack.enter_context(_postgis_schema())
+        for name, args in import_steps(city_files, url):
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = cli.main(args)
+            assert code == 0, f"importing {name} failed"
+        s = open_store(url)
+        try:
+            for username, role in CITY_USERS.items():
+                add_user(s, username, role)
+        finally:
+            s.close()
+        manifest = json.loads((city_files / "manifest.json").read_text(encoding="utf-8"))
+        w, so, e, n = manifest["extent_wgs84"]
+        yield ReducedCity(url, request.param, (w, so, e, n), manifest)
+
+
+@pytest.fixture(scope="module")
+def city_client(reduced_city: ReducedCity) -> Iterator[TestClient]:
+    """An admin's client on an app serving the reduced city (basemap none)."""
+    settings = Settings(database_url=reduced_city.url, basemap="none")
+    with TestClient(create_app(settings)) as c:
+        c.headers.update(bearer(c, "cityadmin"))
+        yield c

@@ -15,11 +15,11 @@ from shapely.geometry import Point, box
 
 from geo.features import Feature, Issue
 from geo.kinds import Kind
-from geo.store import IssueQuery, Store
+from geo.store import IssueQuery, Store, open_store
 from server.app import create_app
 from server.cli import main
 from server.settings import Settings
-from tests.conftest import add_user, bearer
+from tests.conftest import ReducedCity, add_user, bearer
 
 PAGE, MAX = 10, 20  # small pages, so that a few dozen rows span several
 
@@ -229,3 +229,43 @@ def test_round_layer_pages_every_stop(paged: TestClient, store: Store) -> None:
     assert roles.count("stop") == 25 and roles.count("route") == 1 and roles.count("start") == 1
     assert paged.get(f"/api/plan/rounds/{rid}/geojson",
                      params={"limit": MAX + 1}).status_code == 422
+
+
+def test_reduced_city_pages_reach_every_feature_and_issue(city_client: TestClient,
+                                                          reduced_city: ReducedCity) -> None:
+    west, south, east, north = reduced_city.extent
+    half = (west, south, (west + east) / 2, north)
+    store = open_store(reduced_city.url)
+    try:
+        kinds = ["street", "alley", "market", "test_point", "zone", "community", "subdistrict"]
+        want = {kind: {f.id for f in store.features(Kind(kind))} for kind in kinds}
+        in_half = {kind: store.count_features(Kind(kind), bbox=half) for kind in kinds}
+        issue_ids = {i.id for batch in store.issue_batches() for i in batch}
+    finally:
+        store.close()
+    for kind in kinds:
+        limit = max(1, -(-len(want[kind]) // 4))  # about four pages
+        pages, features = _follow(city_client, f"/api/layers/{kind}?limit={limit}")
+        assert {p["numberMatched"] for p in pages} == {len(want[kind])}, kind
+        got = [f["id"] for f in features]
+        assert len(got) == len(set(got)) and set(got) == want[kind], kind
+        bbox = ",".join(f"{v:.6f}" for v in half)  # as the map asks: the view's bbox
+        pages, features = _follow(city_client, f"/api/layers/{kind}?bbox={bbox}&limit={limit}")
+        assert pages[0]["numberMatched"] == len(features) == in_half[kind], kind
+    pages, features = _follow(city_client, "/api/issues.geojson?limit=2500")
+    assert {p["numberMatched"] for p in pages} == {len(issue_ids)}
+    got = [f["id"] for f in features]
+    assert len(got) == len(set(got)) and set(got) == issue_ids
+    # a filter: the pages hold exactly what the issue list counts for it
+    total = city_client.get("/api/issues", params={"category": "street_vending",
+                                                   "page_size": 1}).json()["total"]
+    pages, features = _follow(city_client,
+                              "/api/issues.geojson?category=street_vending&limit=500")
+    assert 0 < total < len(issue_ids) and pages[0]["numberMatched"] == len(features) == total
+    assert {f["properties"]["category"] for f in features} == {"street_vending"}
+    doc = city_client.get("/api/issues", params={"page_size": 1000}).json()
+    seen = [i["id"] for i in doc["items"]]
+    while doc["next"]:
+        doc = city_client.get(doc["next"]).json()
+        seen += [i["id"] for i in doc["items"]]
+    assert doc["total"] == len(seen) == len(set(seen)) == len(issue_ids)

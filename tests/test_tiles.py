@@ -20,8 +20,8 @@ from shapely.geometry import LineString, Point, Polygon
 
 from geo.features import Feature, Issue
 from geo.kinds import Kind
-from geo.store import Store
-from tests.conftest import add_user, bearer
+from geo.store import Store, open_store
+from tests.conftest import ReducedCity, add_user, bearer
 
 MVT = "application/vnd.mapbox-vector-tile"
 MERC = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
@@ -489,3 +489,40 @@ def test_large_tiles_are_gzipped_once_and_plain_on_request(
         assert "content-encoding" not in plain.headers
         assert plain.content == zipped.content  # httpx decodes the gzipped body
         assert len(decode_independently(plain.content)["street"]) == 100
+
+
+CITY_LAYERS = ["street", "alley", "market", "test_point", "zone", "community", "subdistrict"]
+
+
+def test_every_feature_of_every_layer_of_the_reduced_city_is_in_its_tiles(
+        city_client: TestClient, reduced_city: ReducedCity) -> None:
+    store = open_store(reduced_city.url)
+    try:
+        counts = store.layer_counts()
+        want = {kind: {f.id for f in store.features(Kind(kind))} for kind in CITY_LAYERS}
+        issue_ids = {i.id for batch in store.issue_batches() for i in batch}
+        total = store.issue_count()
+    finally:
+        store.close()
+    files = {f["kind"]: f["count"] for f in reduced_city.manifest["files"].values()}
+    for kind in CITY_LAYERS:  # what the database holds is what the files had
+        assert len(want[kind]) == counts[kind] == files[kind] > 0, kind
+    assert len(issue_ids) == total == files["issues"]
+    # z14: the first zoom that leaves nothing out for being small
+    for kind in CITY_LAYERS:
+        seen: set[int] = set()
+        for x, y in tiles_covering(reduced_city.extent, 14):
+            seen |= ids(get_tile(city_client, kind, 14, x, y), kind)
+        assert seen == want[kind], kind
+    # issues: single points at street level, every one of them in some tile
+    seen = set()
+    for x, y in tiles_covering(reduced_city.extent, 17):
+        tile = get_tile(city_client, "issues", 17, x, y)
+        assert "issue_cells" not in tile  # few enough per tile at z17 for points
+        seen |= ids(tile, "issues")
+    assert seen == issue_ids
+    # cells at city zoom: their counts add up to every issue, at each zoom
+    for z in (10, 12, 13):
+        cells = [c for x, y in tiles_covering(reduced_city.extent, z)
+                 for c in get_tile(city_client, "issues", z, x, y).get("issue_cells", [])]
+        assert sum(c["properties"]["count"] for c in cells) == total, z

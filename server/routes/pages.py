@@ -58,7 +58,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    can_inspect=user.role in PERMISSIONS["inspections:write"],
                    user_name=user.display_name or user.username,
                    communities=tuple(c.name for c in store.features(Kind.community)),
-                   units=filter_units(store, user))
+                   units=filter_units(store, user),
+                   issue_total=store.issue_count())
     # folium's inline scripts carry the response's CSP nonce (server/security.py)
     return HTMLResponse(with_nonce(render_map_page(page), csp_nonce(request)))
 

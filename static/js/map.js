@@ -32,8 +32,9 @@
   };
   // Layers drawn from vector tiles (/api/tiles/<kind>/{z}/{x}/{y}.mvt): the big ones. Planners
   // get zones as GeoJSON of the view from ZONE_EDIT_ZOOM on (leaflet-draw edits real polygons)
-  // and as tiles below it; issues come as tile cells below ISSUE_TILE_ZOOM and as clustered
-  // GeoJSON points from there on.
+  // and as tiles below it; issues come as tile cells below ISSUE_TILE_ZOOM and from there on as
+  // clustered GeoJSON points, or, when the ledger holds more than state.maxIssuePoints, as the
+  // tiles' single points (cells where a tile holds too many).
   var TILED = { street: 1, alley: 1, community: 1, subdistrict: 1, zone: 1 };
   var ISSUE_TILE_ZOOM = 14;
   var ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones, not thousands
@@ -104,7 +105,8 @@
 
   function init(map, cfg) {
     var state = { map: map, layers: {}, counts: {}, errors: [], config: cfg, seq: {},
-                  aborts: {}, maxFeatures: MAX_LAYER_FEATURES };
+                  aborts: {}, maxFeatures: MAX_LAYER_FEATURES,
+                  maxIssuePoints: MAX_ISSUE_POINTS };
     // every change of state.loading shows or hides the "加载中…" badge
     var loading = 0, showLoading = function () {};
     Object.defineProperty(state, "loading", {
@@ -177,6 +179,11 @@
           var c = hashColor(p.unit);
           return { color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 };
         }
+        if (kind === "issues" && p.count === undefined) {  // one issue: its status colour
+          var status = cfg.statuses[p.status] || { color: "#555" };
+          return { radius: 6, color: "#fff", weight: 1, fill: true, fillColor: status.color,
+                   fillOpacity: 0.9 };
+        }
         if (kind === "issues") {  // issue_cells: a circle growing with the count, in its cell
           var cellPx = (p.cell_deg || 0) / 360 * 256 * Math.pow(2, z);
           return { radius: Math.max(4, Math.min(cellPx * 0.48, 7 + 3 * Math.log2(p.count || 1))),
@@ -198,7 +205,9 @@
       if (kind === "issues") { styles.issue_cells = styles.issues; }
       var serial = 0;
       var grid = L.vectorGrid.protobuf(url, {
-        pane: "ccmap-" + kind, interactive: true, maxZoom: 22,
+        // not interactive: clicks are hit-tested by tileClick, and a city's 50,000 streets
+        // then hold no event parents and click bounds each (tileHit makes those on demand)
+        pane: "ccmap-" + kind, interactive: false, maxZoom: 22,
         rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles,
         fetchOptions: { credentials: "same-origin" },
         // cells have no id; any key unique in its tile will do
@@ -296,7 +305,9 @@
         var p = point.subtract(renderer.getOffset());
         Object.keys(renderer._features).forEach(function (id) {
           var f = renderer._features[id].feature;
-          if (!hit && f._pxBounds && f._containsPoint(p)) { hit = f; }
+          if (hit) { return; }
+          if (!f._pxBounds) { f.makeInteractive(); }  // its click bounds, once asked
+          if (f._containsPoint(p)) { hit = f; }
         });
       });
       return hit;
@@ -332,6 +343,11 @@
 
     /* The popup of a tile feature: its details fetched by id, shown like a GeoJSON feature's. */
     function tilePopup(kind, label, props, latlng) {
+      if (kind === "issues" && props.count === undefined && window.ccmapIssues) {  // one issue
+        L.popup({ minWidth: 280, maxWidth: 360 }).setLatLng(latlng)
+          .setContent(window.ccmapIssues.popup(props.id, state)).openOn(map);
+        return;
+      }
       if (kind === "issues") {  // an issue cell
         var cell = el("div", null, "ccmap-popup");
         cell.appendChild(el("div", props.count + " 件", "ccmap-popup-title"));
@@ -554,7 +570,11 @@
       }
       if (group.ccmapTiled) { return map.hasLayer(group) ? redrawTiles(group) : Promise.resolve(); }
       if (kind === "issues" && state.issueCells) {
-        if (map.getZoom() < ISSUE_TILE_ZOOM) { return loadIssueCells(moved); }
+        // street level: clustered GeoJSON points for a small ledger; over MAX_ISSUE_POINTS
+        // the tiles' points (cells where a tile is dense)
+        if (map.getZoom() < ISSUE_TILE_ZOOM || cfg.issueTotal > state.maxIssuePoints) {
+          return loadIssueCells(moved);
+        }
         map.removeLayer(state.issueCells);
       }
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
@@ -579,7 +599,11 @@
           partialNotice(map, kind, spec.label, data.loaded, data.matched);
           keepOpenPopup(group);
           group.clearLayers();
-          geoLayer(kind, spec.label, data).eachLayer(function (l) { group.addLayer(l); });
+          var drawn = geoLayer(kind, spec.label, data).getLayers();
+          // a cluster group takes thousands of markers at once (one by one: seconds at 20,000)
+          if (group.addLayers) { group.addLayers(drawn); } else {
+            drawn.forEach(function (l) { group.addLayer(l); });
+          }
           state.counts[kind] = data.features.length;
           if (kind === "zone") {  // the area whose zones are all here
             state.zoneLoaded = data.loaded >= data.matched ? loadedBounds : null;
@@ -632,6 +656,9 @@
 
   // the most features one layer draws; beyond it the page says so (zoom in or filter)
   var MAX_LAYER_FEATURES = 20000;
+  // a ledger of more issues than this shows street-level points from the issue tiles, not as
+  // clustered GeoJSON (at 20,000 issues a street-level view cost ~3 s of server CPU in 20 pages)
+  var MAX_ISSUE_POINTS = 10000;
   var HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
                      "-2": "#67a9cf", "-3": "#2166ac" };
   var CLASS_COLORS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];

@@ -41,6 +41,7 @@ PAGE_TILE_FEATURES = """() => {
       if (!t || !t.current) continue;
       for (const [id, f] of Object.entries(r._features)) {
         drawn.add(+id);
+        if (!f.feature._pxBounds) f.feature.makeInteractive();  // bounds as a click makes them
         const b = f.feature._pxBounds, o = r.getOffset();
         if (b && view.intersects(L.bounds(b.min.add(o), b.max.add(o)))) inner.add(+id);
       }

@@ -1,0 +1,414 @@
+"""The map page at city scale in headless Chromium: first view of the whole city and ten
+pans/zooms, as a planner (editable zones) and as a viewer (read-only).
+
+    python -m bench.bench_page --db sqlite:///var/city.db [--runs 3] [--json out.json]
+                               [--roles planner,viewer] [--profile]
+
+The database is served as it is with `ccmap serve` (basemap none: only ccmap's own requests
+are counted; a new server for each role); a user of each role is added with the CLI, so the
+database must be writable (serve a copy of one that must stay as it is). Each run is a fresh
+browser context (cold cache), logged in through /api/auth/login, then:
+
+- first view: from navigation to quiet, i.e. `window.ccmap.state.loading === 0` and no request
+  in flight; "time to idle" is the later of the last response's end and the moment `loading`
+  last fell to 0 (the page's own clock, so JS work after the last response counts), bytes are
+  the sum of Chromium's encodedDataLength (headers and bodies, as on the wire), and the JS
+  heap is `Performance.getMetrics` JSHeapUsedSize after a forced GC (what the page holds);
+- ten pans/zooms to new areas of the city (setView, no animation), each timed the same way
+  from the call;
+- for each view, the CPU seconds the server process spent (/proc) and the page's main-thread
+  task time (TaskDuration): on a machine loaded by other work the wall times grow, these less.
+
+Each role's first run meets a cold server ("cold": its tile cache empty); the later runs repeat
+the same views on a server that has served them ("warm", medians); the browser starts empty
+every run. The figures are printed beside the issue's "before" figures (the GeoJSON page
+measured by the issue filer on SQLite) and the targets. --profile prints the biggest and slowest
+requests of the first view and of the slowest pan, and the page's JS self time by function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.serve import add_user, served
+
+# (name, before, target, unit); before: today's GeoJSON path as measured by the issue filer
+# (no target: CPU seconds spent, which a loaded machine does not inflate as it does wall time)
+FIGURES: list[tuple[str, float | None, float | None, str]] = [
+    ("first view: time to idle", 17.6, 2.0, "s"),
+    ("first view: transferred", None, 3.0, "MB"),
+    ("first view: JS heap held", 312.0, 150.0, "MB"),
+    ("pans/zooms: slowest of 10", None, 0.5, "s"),
+    ("pans/zooms: median", None, 0.5, "s"),
+    ("first view: server CPU", None, None, "s"),
+    ("first view: page main thread", None, None, "s"),
+    ("pans/zooms: server CPU, median", None, None, "s"),
+    ("pans/zooms: page main thread, med.", None, None, "s")]
+# new areas of the city after the first view: (fraction west→east, fraction south→north, zoom)
+PANS = [(0.30, 0.40, 14), (0.70, 0.60, 15), (0.50, 0.20, 16), (0.15, 0.80, 13),
+        (0.85, 0.30, 14), (0.40, 0.70, 17), (0.60, 0.45, 15), (0.25, 0.15, 13),
+        (0.90, 0.85, 16), (0.55, 0.55, 14)]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+# installed before the page's scripts: a large resource-timing buffer (tiles are many) and a
+# watcher that notes, on the page's clock, when state.loading last fell to 0
+WATCH = """
+performance.setResourceTimingBufferSize(1000000);
+window.__bench = {zeroAt: 0, busy: false};
+setInterval(function () {
+  var st = window.ccmap && window.ccmap.state;
+  if (!st) { return; }
+  if (st.loading !== 0) { window.__bench.busy = true; }
+  else if (window.__bench.busy) { window.__bench.busy = false;
+                                  window.__bench.zeroAt = performance.now(); }
+}, 4);
+"""
+QUIET_MS = 400  # loading 0 and nothing in flight for this long: the view is done
+
+
+@dataclass
+class Net:
+    """Requests seen through the DevTools protocol, in order."""
+
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inflight: set[str] = field(default_factory=set)
+
+    def attach(self, cdp: Any) -> None:
+        """Follow Network.* events of a CDP session."""
+        cdp.on("Network.requestWillBeSent", self._sent)
+        cdp.on("Network.loadingFinished", self._finished)
+        cdp.on("Network.loadingFailed", self._failed)
+
+    def _sent(self, ev: dict[str, Any]) -> None:
+        rid = ev["requestId"]
+        if rid in self.requests:  # a redirect: same id, new URL
+            self.requests[rid]["url"] = ev["request"]["url"]
+            return
+        self.requests[rid] = {"url": ev["request"]["url"], "start": ev["timestamp"],
+                              "end": None, "bytes": 0, "failed": None}
+        self.inflight.add(rid)
+
+    def _finished(self, ev: dict[str, Any]) -> None:
+        r = self.requests.get(ev["requestId"])
+        if r is not None:
+            r["end"], r["bytes"] = ev["timestamp"], ev["encodedDataLength"]
+        self.inflight.discard(ev["requestId"])
+
+    def _failed(self, ev: dict[str, Any]) -> None:
+        r = self.requests.get(ev["requestId"])
+        if r is not None:
+            r["end"], r["failed"] = ev["timestamp"], ev.get("errorText") or "failed"
+        self.inflight.discard(ev["requestId"])
+
+    def since(self, mark: int) -> list[dict[str, Any]]:
+        """The requests sent after the first `mark` ones."""
+        return list(self.requests.values())[mark:]
+
+
+def wait_quiet(page: Any, net: Net, timeout_s: float) -> str:
+    """Until state.loading is 0 and no request is in flight, twice QUIET_MS apart; "" when
+    it went quiet, else what was still going on at the time limit."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + timeout_s
+    calm = 0
+    while calm < 2:
+        left = deadline - time.monotonic()
+        try:
+            page.wait_for_function("() => window.ccmap && window.ccmap.state && "
+                                   "window.ccmap.state.loading === 0",
+                                   timeout=max(1.0, left) * 1000)
+        except PlaywrightTimeout:
+            left = 0
+        if left <= 0:
+            loading = page.evaluate("window.ccmap && window.ccmap.state && "
+                                    "window.ccmap.state.loading")
+            return f"not quiet after {timeout_s:g} s: state.loading {loading}, " \
+                   f"{len(net.inflight)} requests in flight"
+        page.wait_for_timeout(QUIET_MS if calm else 50)  # also lets the CDP events arrive
+        calm = calm + 1 if not net.inflight and page.evaluate(
+            "window.ccmap.state.loading") == 0 else 0
+    return ""
+
+
+def idle_ms(page: Any, since_ms: float) -> float:
+    """Milliseconds from since_ms (page clock) until the page went idle: the later of the last
+    response's end and the moment state.loading last fell to 0."""
+    return float(page.evaluate("""(since) => {
+        let last = since;
+        for (const e of performance.getEntriesByType('resource')) {
+            if (e.startTime >= since) { last = Math.max(last, e.responseEnd); }
+        }
+        const z = window.__bench.zeroAt;
+        if (z >= since) { last = Math.max(last, z); }
+        return last - since;
+    }""", since_ms))
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_s(cdp: Any) -> float:
+    """Seconds the page's main thread has spent in tasks so far (DevTools' TaskDuration)."""
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return float(metrics["TaskDuration"])
+
+
+def heap_mb(cdp: Any) -> tuple[float, float]:
+    """JS heap used before and after a forced garbage collection, MB."""
+    def used() -> float:
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        return float(metrics["JSHeapUsedSize"]) / 1e6
+    before = used()
+    cdp.send("HeapProfiler.collectGarbage")
+    return before, used()
+
+
+def summarize(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bytes, counts and the requests by kind (path up to the layer) of a view."""
+    by_kind: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for r in requests:
+        path = r["url"].split("://", 1)[-1].split("/", 1)[-1].split("?")[0]
+        parts = path.split("/")
+        key = "/".join(parts[:3]) if parts[:2] == ["api", "tiles"] else \
+            "/".join(parts[:2]) if parts[0] == "vendor" else path
+        k = by_kind["/" + key]
+        k[0] += 1
+        k[1] += r["bytes"] / 1e6
+        if r["end"] is not None:
+            k[2] = max(k[2], (r["end"] - r["start"]) * 1000)
+    return {"bytes": sum(r["bytes"] for r in requests), "requests": len(requests),
+            "failed": sum(1 for r in requests if r["failed"]),
+            "by_kind": {k: {"n": int(v[0]), "MB": round(v[1], 3), "slowest_ms": round(v[2])}
+                        for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1][1])}}
+
+
+def js_profile(profile: dict[str, Any], top: int = 12) -> list[tuple[str, float]]:
+    """Self time (ms) by function of a CDP CPU profile, largest first."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    self_ms: dict[str, float] = defaultdict(float)
+    deltas = profile.get("timeDeltas", [])
+    for sample, delta in zip(profile.get("samples", []), deltas, strict=False):
+        cf = nodes[sample]["callFrame"]
+        url = cf["url"].rsplit("/", 1)[-1]
+        name = f"{cf['functionName'] or '(anonymous)'} {url}:{cf['lineNumber'] + 1}" if url \
+            else cf["functionName"] or "(program)"
+        self_ms[name] += delta / 1000
+    return sorted(self_ms.items(), key=lambda kv: -kv[1])[:top]
+
+
+def one_run(browser: Any, base: str, server_pid: int, username: str, password: str,
+            timeout_s: float, profile: bool) -> dict[str, Any]:
+    """First view and the pans in a fresh context; the figures of this run."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    try:
+        r = context.request.post(base + "/api/auth/login",
+                                 form={"username": username, "password": password})
+        if not r.ok:
+            raise RuntimeError(f"login failed: {r.status} {r.text()[:200]}")
+        page = context.new_page()
+        page.add_init_script(WATCH)
+        cdp = context.new_cdp_session(page)
+        net = Net()
+        net.attach(cdp)
+        cdp.send("Network.enable")
+        cdp.send("Performance.enable")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        if profile:
+            cdp.send("Profiler.enable")
+            cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+            cdp.send("Profiler.start")
+        cpu0, busy0 = cpu_s(server_pid), busy_s(cdp)
+        page.goto(base + "/", wait_until="commit")
+        stuck = wait_quiet(page, net, timeout_s)
+        first: dict[str, Any] = {"idle_s": idle_ms(page, 0.0) / 1000 if not stuck
+                                 else float("inf"), "stuck": stuck,
+                                 "server_cpu_s": cpu_s(server_pid) - cpu0,
+                                 "page_busy_s": busy_s(cdp) - busy0}
+        if profile:
+            first["js"] = js_profile(cdp.send("Profiler.stop")["profile"])
+        first.update(summarize(net.since(0)))
+        first["heap_mb_before_gc"], first["heap_mb"] = heap_mb(cdp)
+        first["zoom"] = page.evaluate("window.ccmap.state.map.getZoom()")
+        first["counts"] = page.evaluate("window.ccmap.state.counts")
+        first["partial"] = page.evaluate(
+            "(document.getElementById('ccmap-partial') || {}).innerText || ''")
+        bounds = page.evaluate("""() => { const b = window.ccmap.state.map.getBounds();
+            return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }""")
+        pans = []
+        for fx, fy, z in PANS:
+            lon = bounds[0] + fx * (bounds[2] - bounds[0])
+            lat = bounds[1] + fy * (bounds[3] - bounds[1])
+            mark = len(net.requests)
+            cpu0, busy0 = cpu_s(server_pid), busy_s(cdp)
+            start = page.evaluate("""([lat, lon, z]) => {
+                window.__bench.busy = false; window.__bench.zeroAt = -1;
+                const t = performance.now();
+                window.ccmap.state.map.setView([lat, lon], z, {animate: false});
+                return t; }""", [lat, lon, z])
+            stuck = wait_quiet(page, net, timeout_s)
+            pan = {"zoom": z, "center": [round(lon, 5), round(lat, 5)], "stuck": stuck,
+                   "idle_s": idle_ms(page, start) / 1000 if not stuck else float("inf"),
+                   "server_cpu_s": cpu_s(server_pid) - cpu0, "page_busy_s": busy_s(cdp) - busy0,
+                   **summarize(net.since(mark)),
+                   "counts": page.evaluate("window.ccmap.state.counts"),
+                   "partial": page.evaluate(
+                       "(document.getElementById('ccmap-partial') || {}).innerText || ''")}
+            pans.append(pan)
+        first["heap_mb_after_pans"] = heap_mb(cdp)[1]
+        return {"first": first, "pans": pans, "errors": errors}
+    finally:
+        context.close()
+
+
+def figures(runs: list[dict[str, Any]]) -> list[float]:
+    """The FIGURES of a role: medians over the runs."""
+    def med(values: list[float]) -> float:
+        return float(statistics.median(values))
+    return [med([r["first"]["idle_s"] for r in runs]),
+            med([r["first"]["bytes"] / 1e6 for r in runs]),
+            med([r["first"]["heap_mb"] for r in runs]),
+            med([max(p["idle_s"] for p in r["pans"]) for r in runs]),
+            med([statistics.median(p["idle_s"] for p in r["pans"]) for r in runs]),
+            med([r["first"]["server_cpu_s"] for r in runs]),
+            med([r["first"]["page_busy_s"] for r in runs]),
+            med([statistics.median(p["server_cpu_s"] for p in r["pans"]) for r in runs]),
+            med([statistics.median(p["page_busy_s"] for p in r["pans"]) for r in runs])]
+
+
+def columns(roles: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs behind each column: a role's first run meets a cold server (its tile cache
+    empty), the later ones a server that has served those views before ("warm"); the browser
+    starts empty every run."""
+    out = {}
+    for role, runs in roles.items():
+        out[f"{role} cold"] = runs[:1]
+        if len(runs) > 1:
+            out[f"{role} warm"] = runs[1:]
+    return out
+
+
+def print_table(db: str, roles: dict[str, list[dict[str, Any]]], load: list[float]) -> None:
+    """Figures of each role beside the issue's before figures and the targets."""
+    cols = columns(roles)
+    names = list(cols)
+    print(f"\nmap page, {db} ({len(next(iter(roles.values())))} runs a role, warm: median of "
+          f"the runs after the first; load average {load[0]:.1f} at the start, "
+          f"{load[1]:.1f} at the end)")
+    print(f"{'':36}{'before':>9}" + "".join(f"{n:>15}" for n in names) + f"{'target':>11}")
+    values = {n: figures(runs) for n, runs in cols.items()}
+    for i, (name, before, target, unit) in enumerate(FIGURES):
+        b = f"{before:g} {unit}" if before is not None else "-"
+        row = "".join(
+            f"{values[n][i]:>12.2f} {unit:<2}"
+            + ("*" if target is not None and values[n][i] > target else " ") for n in names)
+        goal = f"≤ {target:g} {unit}" if target is not None else ""
+        print(f"{name:36}{b:>9}{row}{goal:>11}")
+    print("  (* over target; before: the GeoJSON page measured by the issue filer, SQLite)")
+    print(f"\n{'pan/zoom (s to idle)':36}{'zoom':>9}" + "".join(f"{n:>15}" for n in names))
+    for k, (_, _, z) in enumerate(PANS):
+        cells = "".join(f"{statistics.median(r['pans'][k]['idle_s'] for r in cols[n]):>14.3f} "
+                        for n in names)
+        print(f"{'  ' + str(k + 1):36}{z:>9}{cells}")
+
+
+def print_profile(role: str, run: dict[str, Any]) -> None:
+    """Where the time and bytes of one run went."""
+    first = run["first"]
+    print(f"\n[{role}] first view at z{first['zoom']}: {first['requests']} requests, "
+          f"{first['bytes'] / 1e6:.2f} MB, {first['failed']} failed; heap "
+          f"{first['heap_mb_before_gc']:.0f} MB before GC, {first['heap_mb']:.0f} MB after, "
+          f"{first['heap_mb_after_pans']:.0f} MB after the pans")
+    print(f"  counts {first['counts']}")
+    if first["partial"]:
+        print(f"  partial notice: {first['partial']!r}")
+    for key, v in list(first["by_kind"].items())[:12]:
+        print(f"  {key:44s} {v['n']:5d} req {v['MB']:8.3f} MB  slowest {v['slowest_ms']:6d} ms")
+    for name, ms in first.get("js", []):
+        print(f"  JS {ms:8.1f} ms  {name}")
+    slow = max(run["pans"], key=lambda p: p["idle_s"])
+    print(f"  slowest pan: z{slow['zoom']} at {slow['center']}: {slow['idle_s']:.3f} s, "
+          f"{slow['requests']} requests, {slow['bytes'] / 1e6:.2f} MB")
+    for key, v in list(slow["by_kind"].items())[:8]:
+        print(f"    {key:42s} {v['n']:5d} req {v['MB']:8.3f} MB  slowest {v['slowest_ms']:6d} ms")
+    if run["errors"]:
+        print(f"  page errors: {run['errors'][:3]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve --db, drive the page in Chromium, print the figures."""
+    ap = argparse.ArgumentParser(prog="python -m bench.bench_page",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--db", required=True, help="database URL (sqlite:///… or postgresql://…)")
+    ap.add_argument("--runs", type=int, default=3, help="fresh browser contexts per role")
+    ap.add_argument("--json", type=Path, help="write every run's figures here")
+    ap.add_argument("--roles", default="planner,viewer",
+                    help="comma-separated roles to log in as (a user of each is added)")
+    ap.add_argument("--timeout", type=float, default=60,
+                    help="seconds one view may take to settle (then it counts as inf)")
+    ap.add_argument("--profile", action="store_true",
+                    help="print requests by size/time and the JS self time of the first run")
+    ap.add_argument("--chromium", default=os.environ.get("CCMAP_CHROMIUM", "/usr/bin/chromium"))
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    users = {role: add_user(args.db, role) for role in roles}
+    results: dict[str, list[dict[str, Any]]] = {role: [] for role in roles}
+    log = Path(tempfile.gettempdir()) / f"bench_page-serve-{os.getpid()}.log"
+    load = [os.getloadavg()[0]]  # other work on the machine slows every figure: say how much
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=args.chromium, headless=True,
+                                    args=CHROMIUM_ARGS)
+        try:
+            for role in roles:  # a new server for each role: its first run meets cold caches
+                with served(args.db, log, env={"CCMAP_BASEMAP": "none"}) as server:
+                    print(f"serving {args.db} at {server.base} (start-up "
+                          f"{server.startup_s:.1f} s, log {log})", flush=True)
+                    for i in range(args.runs):
+                        run = one_run(browser, server.base, server.process.pid,
+                                      *users[role], args.timeout, args.profile and i == 0)
+                        results[role].append(run)
+                        f = run["first"]
+                        print(f"  run {i + 1} {role:8s} first view {f['idle_s']:.2f} s "
+                              f"{f['bytes'] / 1e6:.2f} MB heap {f['heap_mb']:.0f} MB; pans "
+                              + " ".join(f"{p['idle_s']:.2f}" for p in run["pans"]),
+                              flush=True)
+                        for view in [f, *run["pans"]]:
+                            if view["stuck"]:
+                                print(f"    {view['stuck']}", flush=True)
+        finally:
+            browser.close()
+    load.append(os.getloadavg()[0])
+    print_table(args.db, results, load)
+    if args.profile:
+        for role, runs in results.items():
+            print_profile(role, runs[0])
+    if args.json:
+        args.json.write_text(json.dumps({"db": args.db, "pans": PANS, "load_average": load,
+                                         "runs": results,
+                                         "figures": {c: dict(zip([f[0] for f in FIGURES],
+                                                                 figures(v), strict=True))
+                                                     for c, v in columns(results).items()}},
+                                        ensure_ascii=False, indent=1, default=str) + "\n",
+                             encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

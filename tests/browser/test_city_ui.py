@@ -1,0 +1,235 @@
+"""The map over a reduced benchmark city (bench.city at CITY_SCALE, imported with the CLI) on
+both backends: layers drawn from vector tiles, popups fetched by id, issue cells at low zoom and
+issue points at street level; over a GCJ-02 basemap, shifted GeoJSON that pages and says when it
+shows only part of a layer."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import eviltransform
+import pytest
+
+from geo.store import open_store
+from server.app import create_app
+from server.routes.pages import vendor_installed
+from server.settings import Settings
+from tests.browser.conftest import login, serve_app
+from tests.conftest import TEST_PASSWORD, ReducedCity, missing
+
+pytestmark = pytest.mark.browser
+TILED = ("street", "alley", "community", "subdistrict", "zone")  # for a viewer
+
+
+def _serve(reduced_city: ReducedCity, **settings: Any) -> Iterator[str]:
+    config = Settings(database_url=reduced_city.url, **settings)
+    if not vendor_installed(config):
+        missing("front-end assets not installed (run ./run.sh setup: npm ci in static/)")
+    with serve_app(create_app(config)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def city_url(reduced_city: ReducedCity) -> Iterator[str]:
+    """The reduced city served with no basemap (WGS84: the page uses vector tiles)."""
+    yield from _serve(reduced_city, basemap="none")
+
+
+@pytest.fixture(scope="module")
+def gcj_url(reduced_city: ReducedCity) -> Iterator[str]:
+    """The reduced city served under Gaode's GCJ-02 basemap."""
+    yield from _serve(reduced_city, basemap="amap")
+
+
+def _open(page: Any, url: str, username: str = "cityviewer") -> None:
+    login(page, url, username, TEST_PASSWORD)
+    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+
+
+def _view(page: Any, lat: float, lon: float, zoom: int) -> None:
+    page.evaluate("([lat, lon, z]) => { window.ccmap.state.map.closePopup(); "
+                  "window.ccmap.state.map.setView([lat, lon], z, {animate: false}); }",
+                  [lat, lon, zoom])
+    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
+                           f"window.ccmap.state.map.getZoom() === {zoom}")
+
+
+def _screen(page: Any, lat: float, lon: float) -> tuple[float, float]:
+    """Page coordinates of a map position."""
+    x, y = page.evaluate("""([lat, lon]) => {
+        const map = window.ccmap.state.map;
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [p.x + box.left, p.y + box.top];
+    }""", [lat, lon])
+    return x, y
+
+
+def _matched(page: Any, path: str) -> int:
+    """numberMatched of the page's latest request to path, asked again with its session."""
+    return int(page.evaluate("""async (path) => {
+        const req = performance.getEntriesByType('resource').map(e => e.name)
+            .filter(u => u.includes(path) && !u.includes('offset=')).pop();
+        const r = await fetch(req, {credentials: 'same-origin'});
+        return (await r.json()).numberMatched;
+    }""", path))
+
+
+def _counts(reduced_city: ReducedCity) -> tuple[dict[str, int], int]:
+    store = open_store(reduced_city.url)
+    try:
+        return store.layer_counts(), store.issue_count()
+    finally:
+        store.close()
+
+
+def test_city_layers_from_tiles_with_popups_cells_and_points(
+        page: Any, city_url: str, reduced_city: ReducedCity) -> None:
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, city_url)
+    counts, total = _counts(reduced_city)
+    for kind in TILED:
+        assert any(f"/api/tiles/{kind}/" in u for u in urls), kind
+        assert not any(f"/api/layers/{kind}" in u for u in urls), kind
+    # the first view holds the whole city at a zoom that leaves nothing out: every feature
+    assert page.evaluate("window.ccmap.state.map.getZoom()") >= 14
+    drawn = page.evaluate("window.ccmap.state.counts")
+    assert {k: drawn[k] for k in TILED} == {k: counts[k] for k in TILED}
+    west, south, east, north = reduced_city.extent
+    # city zoom: the issues are cells whose counts add up to every issue; a cell's popup
+    _view(page, (south + north) / 2, (west + east) / 2, 12)
+    page.wait_for_function(f"() => window.ccmap.state.counts.issues === {total}")
+    for label in ("测评点位", "农贸市场"):  # nothing above the cells
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    cell = page.evaluate("""() => {
+        const st = window.ccmap.state, grid = st.issueCells;
+        const box = st.map.getContainer().getBoundingClientRect();
+        for (const r of Object.values(grid._vectorTiles)) {
+            for (const f of Object.values(r._features)) {
+                const c = st.map.layerPointToContainerPoint(f.feature._point.add(r.getOffset()));
+                if (c.x > 20 && c.y > 20 && c.x < box.width - 300 && c.y < box.height - 200) {
+                    return [c.x + box.left, c.y + box.top, f.feature.properties.count];
+                }
+            }
+        }
+    }""")
+    page.mouse.click(cell[0], cell[1])
+    title = page.locator(".leaflet-popup-content .ccmap-popup-title")
+    title.wait_for(timeout=5000)
+    assert title.inner_text() == f"{cell[2]} 件"
+    # a street's popup, fetched by its id
+    street = page.evaluate("""async () => {
+        const r = await fetch('/api/layers/street?limit=1000', {credentials: 'same-origin'});
+        return (await r.json()).features.filter(f => f.properties.name)
+            .sort((a, b) => b.geometry.coordinates.length - a.geometry.coordinates.length)[0];
+    }""")
+    a, b = max(itertools.pairwise(street["geometry"]["coordinates"]),
+               key=lambda s: math.dist(s[0], s[1]))
+    lon, lat = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+    for label in ("问题", "背街小巷"):  # nothing above the street
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    _view(page, lat, lon, 18)
+    x, y = _screen(page, lat, lon)
+    with page.expect_response(lambda r: f"/api/features/{street['id']}?" in r.url):
+        page.mouse.click(x, y)
+    title.wait_for(timeout=5000)
+    assert title.inner_text() == street["properties"]["name"]
+    # street level: the issues are single points again, every one matching the view
+    page.get_by_role("checkbox", name="问题", exact=True).check()
+    busiest = page.evaluate("""async () => {
+        const r = await fetch('/api/heatmap?zoom=15', {credentials: 'same-origin'});
+        return (await r.json()).cells.sort((a, b) => b[2] - a[2])[0];
+    }""")
+    _view(page, busiest[1], busiest[0], 16)
+    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.issueCells)")
+    points = page.evaluate("window.ccmap.state.layers.issues.getLayers().length")
+    assert points > 0
+    assert page.evaluate("window.ccmap.state.counts.issues") == \
+        _matched(page, "/api/issues.geojson?") >= points
+    # a ledger over the page's point limit: the points come from the issue tiles, each one
+    # opening its issue's popup (fetched by id)
+    page.evaluate("window.ccmap.state.maxIssuePoints = 1000")
+    page.evaluate("() => { window.ccmap.state.refresh(); }")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    assert page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.issueCells)")
+    assert page.evaluate("window.ccmap.state.layers.issues.getLayers().length") == 0
+    point = page.evaluate("""() => {
+        const st = window.ccmap.state, grid = st.issueCells;
+        const box = st.map.getContainer().getBoundingClientRect();
+        const found = [];
+        for (const r of Object.values(grid._vectorTiles)) {
+            for (const f of Object.values(r._features)) {
+                if (f.layerName !== 'issues') { continue; }
+                const c = st.map.layerPointToContainerPoint(f.feature._point.add(r.getOffset()));
+                found.push([c.x, c.y, f.feature.properties.id]);
+            }
+        }
+        const mid = (p) => Math.hypot(p[0] - box.width / 2, p[1] - box.height / 2);
+        const [x, y] = found.sort((a, b) => mid(a) - mid(b))[0];
+        // every issue drawn under that spot (points overlap where issues cluster)
+        const under = found.filter(p => Math.hypot(p[0] - x, p[1] - y) <= 6).map(p => p[2]);
+        return [x + box.left, y + box.top, under];
+    }""")
+    assert point[2]  # single points, not cells, at z16 in the busiest place
+    under = {f"/api/issues/{i}" for i in point[2]}
+    with page.expect_response(lambda r: r.url.split("?")[0][len(city_url):] in under) as resp:
+        page.mouse.click(point[0], point[1])
+    title.wait_for(timeout=5000)
+    issue_id = resp.value.url.split("?")[0].rsplit("/", 1)[1]
+    assert title.inner_text().startswith(f"#{issue_id} ")
+    assert errors == []
+
+
+def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
+        page: Any, gcj_url: str, reduced_city: ReducedCity) -> None:
+    # Gaode's tiles are not fetched in tests: only the local server answers
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(gcj_url)
+               else route.abort())
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    _open(page, gcj_url)
+    counts, total = _counts(reduced_city)
+    assert not any("/api/tiles/" in u for u in urls)  # tiles are WGS84: not over GCJ-02
+    streets = [u for u in urls if "/api/layers/street?" in u]
+    assert streets and all("coords=gcj02" in u for u in streets)
+    assert page.evaluate("window.ccmap.state.counts.street") == counts["street"]
+    # the issues come in pages (CCMAP_PAGE_SIZE 1,000), every one of them followed
+    issues = [u for u in urls if "/api/issues.geojson?" in u]
+    assert all("coords=gcj02" in u for u in issues) and any("offset=" in u for u in issues)
+    matched = _matched(page, "/api/issues.geojson?")
+    assert matched == total > 2000  # the whole city is in view
+    assert page.evaluate("window.ccmap.state.counts.issues") == matched
+    notice = page.locator("#ccmap-partial")
+    assert notice.count() == 0 or not notice.is_visible()
+    # drawn where Gaode's tiles put the street: shifted from WGS84 as eviltransform does it
+    fid, drawn = page.evaluate("""() => {
+        const l = window.ccmap.state.layers.street.getLayers()[0];
+        const p = l.getLatLngs()[0];
+        return [l.feature.id, [p.lat, p.lng]];
+    }""")
+    wgs = page.evaluate("""async (id) => {
+        const r = await fetch('/api/features/' + id, {credentials: 'same-origin'});
+        return (await r.json()).geometry.coordinates[0];
+    }""", fid)
+    want = eviltransform.wgs2gcj(wgs[1], wgs[0])
+    assert math.dist(drawn, want) < 1e-6 and math.dist(drawn, (wgs[1], wgs[0])) > 1e-3
+    # more matches than the page draws: it stops after two pages and says so
+    page.evaluate("window.ccmap.state.maxFeatures = 2000")
+    page.evaluate("() => { window.ccmap.state.refresh(); }")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    assert page.evaluate("window.ccmap.state.counts.issues") == 2000
+    assert notice.is_visible()
+    assert page.locator("#ccmap-partial-issues").inner_text() == \
+        f"问题：仅显示 2,000 / {matched:,} 条，请放大地图或筛选"
+    page.evaluate("window.ccmap.state.maxFeatures = 20000")
+    page.evaluate("() => { window.ccmap.state.refresh(); }")
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    assert page.evaluate("window.ccmap.state.counts.issues") == matched
+    assert not notice.is_visible()
