@@ -49,6 +49,7 @@ class LedgerUpload:
     category_map: str | None = None
     dry_run: bool = False
     limits: FileLimits = field(default_factory=FileLimits)
+    chunk_rows: int = DEFAULT_CHUNK_ROWS  # rows read, routed and written per transaction
 
 
 def _read_layer(up: LayerUpload) -> ImportResult:
@@ -57,9 +58,9 @@ def _read_layer(up: LayerUpload) -> ImportResult:
                            filename=up.filename)
 
 
-def _read_ledger(up: LedgerUpload) -> pd.DataFrame:
-    """Read the ledger table (the one place that names the reader)."""
-    return read_table_file(up.path, up.filename, up.limits)
+def _read_ledger(up: LedgerUpload) -> TableChunks:
+    """Open the ledger table in chunks (the one place that names the reader)."""
+    return open_table(up.path, up.filename, up.limits, up.chunk_rows)
 
 
 def import_layer(store: Store, up: LayerUpload, actor: str,

@@ -222,7 +222,8 @@ async def import_issues(request: Request, user: CurrentUser, store: StoreDep,
         job = LedgerUpload(
             upload.path, upload.filename,
             dict(p.split("=", 1) for p in upload.fields.get("map", []) if "=" in p),
-            category_map, _form_bool(upload.field("dry_run")), settings.file_limits())
+            category_map, _form_bool(upload.field("dry_run")), settings.file_limits(),
+            settings.import_chunk_rows)
     except BaseException:
         upload.cleanup()
         raise
