@@ -22,3 +22,12 @@ def upgrade() -> None:
     op.create_index("ix_issues_community_stats", "issues", ["community", *STATS])
     op.drop_index("ix_issues_unit", "issues")
     op.create_index("ix_issues_unit_stats", "issues", ["unit", *STATS])
+
+
+def downgrade() -> None:
+    """Back to the single-column community and unit indexes."""
+    op.drop_index("ix_issues_unit_stats", "issues")
+    op.create_index("ix_issues_unit", "issues", ["unit"])
+    op.drop_index("ix_issues_community_stats", "issues")
+    op.create_index("ix_issues_community", "issues", ["community"])
+    op.drop_index("ix_issues_zone_stats", "issues")
