@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from bench.serve import served
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CCMAP_BENCH_POSTGRES_URL",
@@ -54,12 +55,6 @@ def write_ledger(path: Path, rows: int, seed: int = 7) -> int:
             fh.write(f"B{k:07d},{cats[k % 4]},群众反映,{lon[k]:.6f},{lat[k]:.6f},"
                      f"2026/11/{1 + k % 28:02d} 08:30,上报\n")
     return path.stat().st_size
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(checkout: Path) -> dict[str, str]:
@@ -103,33 +98,8 @@ def postgis_problem() -> str | None:
 @contextmanager
 def serve(checkout: Path, url: str, log: Path) -> Iterator[str]:
     """`ccmap serve` from checkout on a free port; yields its base URL."""
-    port = _free_port()
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", url,
-                                 "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=checkout, env=_env(checkout), stdout=out,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited ({proc.returncode}); see {log}")
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"server did not start; see {log}")
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with served(url, log, timeout=30, env=_env(checkout), cwd=checkout) as server:
+        yield server.base
 
 
 def percentile(values: list[float], q: float) -> float:

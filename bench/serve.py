@@ -75,9 +75,10 @@ class Served:
 
 @contextlib.contextmanager
 def served(db_url: str, log: Path, timeout: float = 600,
-           env: dict[str, str] | None = None) -> Iterator[Served]:
+           env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[Served]:
     """Run `ccmap serve --db db_url` on a free 127.0.0.1 port (output to `log`, extra
-    environment `env`, e.g. CCMAP_BASEMAP) until /api/health answers; stopped on exit."""
+    environment `env`, e.g. CCMAP_BASEMAP, from folder `cwd`) until /api/health answers;
+    stopped on exit."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
@@ -85,7 +86,7 @@ def served(db_url: str, log: Path, timeout: float = 600,
         server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
                                    "--host", "127.0.0.1", "--port", str(port)], stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                  env={**os.environ, **(env or {})})
+                                  env={**os.environ, **(env or {})}, cwd=cwd)
         try:
             while True:
                 if server.poll() is not None:
