@@ -194,6 +194,26 @@ def etag(layer: str, version: int, filters: dict[str, Any], scope_unit: str | No
     return f'W/"{layer}.{version}.{digest}"'
 
 
+def split_layers(spec: str) -> list[str]:
+    """The tile layers of a path's comma list (`street` or `subdistrict,community,street`),
+    in order; NotFound for an unknown or repeated name."""
+    names = spec.split(",")
+    for name in names:
+        if name not in TILE_LAYERS:
+            raise NotFound(f"unknown tile layer {name!r}; layers: {', '.join(TILE_LAYERS)} "
+                           f"(several: a comma list)")
+    if len(set(names)) != len(names):
+        raise NotFound(f"tile layers listed twice in {spec!r}")
+    return names
+
+
+def combined_etag(tags: Sequence[str]) -> str:
+    """The ETag of a tile holding several layers: made from each layer's ETag (so it changes
+    when any one of them does)."""
+    digest = hashlib.sha256("\n".join(tags).encode("utf-8")).hexdigest()[:20]
+    return f'W/"combined.{len(tags)}.{digest}"'
+
+
 def etag_matches(if_none_match: str | None, tag: str) -> bool:
     """Whether an If-None-Match header names this ETag (weak comparison, or *)."""
     if not if_none_match:

@@ -526,3 +526,117 @@ def test_every_feature_of_every_layer_of_the_reduced_city_is_in_its_tiles(
         cells = [c for x, y in tiles_covering(reduced_city.extent, z)
                  for c in get_tile(city_client, "issues", z, x, y).get("issue_cells", [])]
         assert sum(c["properties"]["count"] for c in cells) == total, z
+
+
+# --- tiles of several layers at once (the map page asks for one per z/x/y) -----------------
+BASE_LAYERS = ["subdistrict", "community", "zone", "street", "alley", "market", "test_point"]
+
+
+def test_combined_tile_holds_each_layers_tile_in_order(
+        city_client: TestClient, reduced_city: ReducedCity) -> None:
+    combo = ",".join([*BASE_LAYERS, "issues"])
+    west, south, east, north = reduced_city.extent
+    centre = ((west + east) / 2, (south + north) / 2)
+    checked = 0
+    for z in (12, 14, 16):
+        x0, y0 = tile_of(*centre, z)
+        for x, y in ((x0, y0), (x0 + 1, y0), (x0, y0 + 1)):
+            both = get_tile(city_client, combo, z, x, y)
+            r = city_client.get(f"/api/tiles/{combo}/{z}/{x}/{y}.mvt")
+            names = [layer.name for layer in _layers(r.content)]
+            # every layer's features, decoded from its own tile, and in the order asked for
+            expected: dict[str, list[dict[str, Any]]] = {}
+            for kind in [*BASE_LAYERS, "issues"]:
+                expected.update(get_tile(city_client, kind, z, x, y))
+            assert names == list(expected)
+            assert both == expected
+            checked += sum(len(v) for v in both.values())
+    assert checked > 1000
+    # a subset in another order: those layers only, in that order
+    x, y = tile_of(*centre, 14)
+    sub = city_client.get(f"/api/tiles/alley,street/14/{x}/{y}.mvt")
+    assert [layer.name for layer in _layers(sub.content)] == ["alley", "street"]
+
+
+def _layers(data: bytes) -> list[Any]:
+    msg = TILE_MESSAGE()
+    msg.ParseFromString(data)
+    return list(msg.layers)
+
+
+def test_combined_tile_etag_changes_when_any_one_layer_is_edited(
+        client: TestClient, store: Store) -> None:
+    z = 16
+    x, y = tile_of(121.475, 31.235, z)
+    url = f"/api/tiles/community,zone,street,issues/{z}/{x}/{y}.mvt"
+    square = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
+    community, zone, street = store.add_features([
+        Feature(Kind.community, Polygon(square), name="社区"),
+        Feature(Kind.zone, Polygon(square), name="责任区", properties={"unit": "甲"}),
+        Feature(Kind.street, LineString([(121.47, 31.235), (121.48, 31.235)]), name="路")])
+    (iid,) = store.add_issues([Issue("litter", 121.475, 31.235)])
+    other = f"/api/tiles/alley/{z}/{x}/{y}.mvt"
+
+    def rename(fid: int, name: str) -> None:
+        feature = store.feature(fid)
+        feature.name = name
+        store.save_feature(feature, "test", "update")
+
+    edits = {"community": lambda: rename(community, "新社区"),
+             "zone": lambda: rename(zone, "新责任区"),
+             "street": lambda: rename(street, "新路"),
+             "issues": lambda: store.update_issue(iid, {"description": "x"},
+                                                  store.issue(iid).version, "t"),
+             "alley (not in the tile)": lambda: store.add_features([Feature(
+                 Kind.alley, LineString([(121.471, 31.236), (121.479, 31.236)]))])}
+    for what, edit in edits.items():
+        tag = client.get(url).headers["etag"]
+        assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+        other_tag = client.get(other).headers["etag"]
+        edit()
+        after = client.get(url, headers={"If-None-Match": tag})
+        if what.startswith("alley"):
+            assert after.status_code == 304  # the layers it holds did not change
+            assert client.get(other, headers={"If-None-Match": other_tag}).status_code == 200
+        else:
+            assert after.status_code == 200 and after.headers["etag"] != tag, what
+    tile = get_tile(client, "community,zone,street,issues", z, x, y)
+    assert [f["properties"]["name"] for f in tile["street"]] == ["新路"]
+    assert [f["properties"]["name"] for f in tile["zone"]] == ["新责任区"]
+    assert [f["properties"]["name"] for f in tile["community"]] == ["新社区"]
+
+
+def test_combined_tile_keeps_a_unit_users_scope_and_refuses_bad_lists(
+        client: TestClient, anon_client: TestClient, store: Store) -> None:
+    square = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
+    mine, theirs, street = store.add_features([
+        Feature(Kind.zone, Polygon(square), name="甲", properties={"unit": "甲单位"}),
+        Feature(Kind.zone, Polygon(square), name="乙", properties={"unit": "乙单位"}),
+        Feature(Kind.street, LineString([(121.47, 31.235), (121.48, 31.235)]), name="公共路"),
+    ])
+    issues = store.add_issues([Issue("litter", 121.475, 31.235, unit="甲单位"),
+                               Issue("litter", 121.4751, 31.2351, unit="乙单位")])
+    add_user(store, "jia2", "unit", unit="甲单位")
+    h = bearer(client, "jia2")
+    z = 16
+    x, y = tile_of(121.475, 31.235, z)
+    combo = "zone,street,issues"
+    admin = get_tile(client, combo, z, x, y)
+    unit = get_tile(client, combo, z, x, y, headers=h)
+    assert (ids(admin, "zone"), ids(unit, "zone")) == ({mine, theirs}, {mine})
+    assert ids(admin, "street") == ids(unit, "street") == {street}
+    assert (ids(admin, "issues"), ids(unit, "issues")) == (set(issues), {issues[0]})
+    r_admin = client.get(f"/api/tiles/{combo}/{z}/{x}/{y}.mvt")
+    assert client.get(f"/api/tiles/{combo}/{z}/{x}/{y}.mvt",
+                      headers={**h, "If-None-Match": r_admin.headers["etag"]}).status_code == 200
+    # issue filters apply to the issues in it
+    filtered = get_tile(client, combo, z, x, y, unit="乙单位")
+    assert ids(filtered, "issues") == {issues[1]} and ids(filtered, "zone") == {mine, theirs}
+    assert anon_client.get(f"/api/tiles/{combo}/{z}/{x}/{y}.mvt",
+                           headers={"Authorization": ""}).status_code == 401
+    assert client.get(f"/api/tiles/zone,roads/{z}/{x}/{y}.mvt").status_code == 404
+    assert client.get(f"/api/tiles/zone,zone/{z}/{x}/{y}.mvt").status_code == 404
+    assert client.get(f"/api/tiles/zone,street/{z}/{x}/{y}.mvt",
+                      params={"properties": '{"name": "甲"}'}).status_code == 400
+    assert client.get(f"/api/tiles/zone,street/{z}/{x}/{y}.mvt",
+                      params={"category": "litter"}).status_code == 400

@@ -11,17 +11,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 
-from geo.errors import InvalidInput, NotFound
+from geo.errors import InvalidInput
 from geo.kinds import Kind
 from geo.store import IssueQuery
 from geo.tiles import (
     ISSUE_LAYER,
     MAX_ZOOM,
-    TILE_LAYERS,
     Tile,
     TileCache,
+    combined_etag,
     etag,
     etag_matches,
+    split_layers,
     wants_cells,
 )
 from server.auth import Reader
@@ -70,50 +71,74 @@ def vector_tile(
     settings: SettingsDep,
     properties: str | None = None,
 ) -> Response:
-    """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`.
+    """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several
+    of them at once (a comma list, e.g. `subdistrict,community,street`).
 
     Feature layers hold one MVT layer named after the kind (properties id, kind, name,
-    category, unit), filtered like GET /api/layers/{kind} (`properties`). `issues` takes the
-    filters of GET /api/issues and holds the MVT layer `issues` (id, category, status, overdue)
-    from zoom 14 when the tile has at most 4000 of them, else `issue_cells` (count, cell_deg):
-    issues counted per grid cell. A unit user's tiles hold only what it may see. The ETag
-    changes with every write to the layer; If-None-Match answers 304.
+    category, unit), filtered like GET /api/layers/{kind} (`properties`, one layer only).
+    `issues` takes the filters of GET /api/issues and holds the MVT layer `issues` (id,
+    category, status, overdue) from zoom 14 when the tile has at most 4000 of them, else
+    `issue_cells` (count, cell_deg): issues counted per grid cell. A comma list gives one tile
+    holding each listed layer's MVT layers in the order listed (the page draws them bottom to
+    top), the same features as the single-layer tiles. A unit user's tiles hold only what it
+    may see. The ETag changes with every write to any of the layers; If-None-Match answers 304.
     """
-    if layer not in TILE_LAYERS:
-        raise NotFound(f"unknown tile layer {layer!r}; layers: {', '.join(TILE_LAYERS)}")
+    layers = split_layers(layer)
     tile = Tile(z, x, y).check()
     issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
     given = sorted(k for k, v in issue_filters.items() if v not in (None, []))
-    if layer == ISSUE_LAYER:
-        if properties:
-            raise InvalidInput("properties filters apply to feature layers, not to issues")
-        filters: dict[str, Any] = issue_filters
-        # `overdue` depends on the clock: tiles that show or filter by it are revalidated each
-        # minute; cell tiles without that filter keep their ETag until the next write
-        clock = query.overdue is not None or not wants_cells(z)
-        extra = datetime.now().strftime("%Y%m%d%H%M") if clock else ""
-    else:
-        if given:
-            raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
-                               f"only; filter {layer} with properties={{...}}")
-        where = parse_properties(properties)
-        filters, extra = {"properties": where}, ""
-    tag = etag(layer, store.layer_version(layer), filters, user.scope_unit, extra)
+    if properties and (len(layers) > 1 or layers[0] == ISSUE_LAYER):
+        raise InvalidInput("properties filters apply to one feature layer, not to issues or "
+                           "to several layers at once")
+    if given and ISSUE_LAYER not in layers:
+        raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
+                           f"only; filter {layer} with properties={{...}}")
+    where = parse_properties(properties)
+    parts: list[tuple[str, str]] = []  # (layer, its ETag)
+    for name in layers:
+        if name == ISSUE_LAYER:
+            filters: dict[str, Any] = issue_filters
+            # `overdue` depends on the clock: tiles that show or filter by it are revalidated
+            # each minute; cell tiles without that filter keep their ETag until the next write
+            clock = query.overdue is not None or not wants_cells(z)
+            extra = datetime.now().strftime("%Y%m%d%H%M") if clock else ""
+        else:
+            filters, extra = {"properties": where}, ""
+        parts.append((name, etag(name, store.layer_version(name), filters, user.scope_unit,
+                                 extra)))
+    tag = parts[0][1] if len(parts) == 1 else combined_etag([t for _, t in parts])
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     cache = _tile_cache(request.app, settings)
-    key = (tag, z, x, y)
-    data = cache.get(key)
-    if data is None:
-        if layer == ISSUE_LAYER:
-            data = store.issue_tile(query, tile)
+
+    def build(name: str, part_tag: str) -> bytes:
+        """One layer's tile as cached: gzipped when large (compressed once for every hit)."""
+        key = (part_tag, z, x, y)
+        data = cache.get(key)
+        if data is None:
+            if name == ISSUE_LAYER:
+                data = store.issue_tile(query, tile)
+            else:
+                data = store.feature_tile(Kind(name), tile, where, scope_unit=user.scope_unit)
+            if len(data) >= GZIP_MIN:
+                data = gzip.compress(data, compresslevel=5)
+            cache.put(key, data)
+        return data
+
+    if len(parts) == 1:
+        data = build(*parts[0])
+    else:
+        key = (tag, z, x, y)
+        cached = cache.get(key)
+        if cached is None:
+            # an MVT is a list of layers: the layers' tiles one after another are one tile
+            data = b"".join(_plain(build(name, t)) for name, t in parts)
+            if len(data) >= GZIP_MIN:
+                data = gzip.compress(data, compresslevel=5)
+            cache.put(key, data)
         else:
-            data = store.feature_tile(Kind(layer), tile, where, scope_unit=user.scope_unit)
-        # kept gzipped (once), so a cache hit costs no compression
-        if len(data) >= GZIP_MIN:
-            data = gzip.compress(data, compresslevel=5)
-        cache.put(key, data)
+            data = cached
     if data[:2] == GZIP_MAGIC:  # an MVT starts with 0x1a (layers), never with this
         if "gzip" in request.headers.get("accept-encoding", ""):
             headers["Content-Encoding"] = "gzip"
@@ -121,3 +146,8 @@ def vector_tile(
         else:
             data = gzip.decompress(data)
     return Response(data, media_type=MVT_MEDIA, headers=headers)
+
+
+def _plain(data: bytes) -> bytes:
+    """A cached tile's MVT bytes (cached tiles may be gzipped)."""
+    return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
