@@ -64,6 +64,11 @@ def token(base: str, username: str, password: str) -> str:
     return access
 
 
+def started_workers(log: Path) -> int:
+    """How many server processes the log of `ccmap serve` says have started."""
+    return log.read_text(errors="replace").count("Application startup complete")
+
+
 @dataclass(frozen=True)
 class Served:
     """A running `ccmap serve`: its base URL and how long it took to answer /api/health."""
@@ -75,16 +80,19 @@ class Served:
 
 @contextlib.contextmanager
 def served(db_url: str, log: Path, timeout: float = 600,
-           env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[Served]:
-    """Run `ccmap serve --db db_url` on a free 127.0.0.1 port (output to `log`, extra
-    environment `env`, e.g. CCMAP_BASEMAP, from folder `cwd`) until /api/health answers;
-    stopped on exit."""
+           env: dict[str, str] | None = None, cwd: Path | None = None,
+           workers: int = 1) -> Iterator[Served]:
+    """Run `ccmap serve --db db_url [--workers N]` on a free 127.0.0.1 port (output to `log`,
+    extra environment `env`, e.g. CCMAP_BASEMAP, from folder `cwd`) until /api/health answers
+    and, with workers, the log shows every worker started; stopped on exit."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         t0 = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
-                                   "--host", "127.0.0.1", "--port", str(port)], stdout=out,
+                                   "--host", "127.0.0.1", "--port", str(port),
+                                   *(["--workers", str(workers)] if workers > 1 else [])],
+                                  stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True,
                                   env={**os.environ, **(env or {})}, cwd=cwd)
         try:
@@ -94,7 +102,8 @@ def served(db_url: str, log: Path, timeout: float = 600,
                 if time.perf_counter() - t0 > timeout:
                     raise RuntimeError(f"ccmap serve did not answer in {timeout:g} s: see {log}")
                 with contextlib.suppress(OSError):
-                    if http(base + "/api/health", timeout=5)[0] == 200:
+                    if (http(base + "/api/health", timeout=5)[0] == 200
+                            and started_workers(log) >= workers):
                         break
                 time.sleep(0.5)
             yield Served(base, round(time.perf_counter() - t0, 2), server)

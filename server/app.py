@@ -53,3 +53,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_error_handlers(app)
     routes.mount(app, settings)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `ccmap serve --workers N` process, built from the CCMAP_ environment
+    (uvicorn starts each worker process with this factory)."""
+    return create_app(Settings())

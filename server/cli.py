@@ -17,6 +17,8 @@ from server.cli_export import add_export_commands
 from server.cli_plan import add_plan_commands
 from server.settings import Settings
 
+WORKER_PING_TIMEOUT_S = 120  # see cmd_serve
+
 
 @contextmanager
 def opened(url: str) -> Iterator[Store]:
@@ -38,7 +40,16 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["port"] = args.port
     if getattr(args, "host", None):
         overrides["host"] = args.host
+    if getattr(args, "workers", None):
+        overrides["workers"] = args.workers
     return Settings(**overrides)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _field_map(pairs: Sequence[str] | None) -> dict[str, str]:
@@ -59,17 +70,41 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the map and API with uvicorn."""
+    """Serve the map and API with uvicorn: in this process, or in --workers N processes."""
+    import os
+
     import uvicorn
 
     from server.app import create_app
     from server.security import uvicorn_log_config
 
     settings = _settings(args)
-    print(f"ccmap: serving {settings.database_url} at http://{settings.host}:{settings.port}/")
+    workers, url = settings.workers, settings.database_url
+    print(f"ccmap: serving {url} at http://{settings.host}:{settings.port}/"
+          + (f" with {workers} worker processes" if workers > 1 else ""))
     # the access log would otherwise print Open311 clients' ?api_key=… in full
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                log_config=uvicorn_log_config())
+    log_config = uvicorn_log_config()
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    log_level="info", log_config=log_config)
+        return 0
+    if url.startswith("sqlite") and (":memory:" in url or url.rstrip("/") == "sqlite:"):
+        raise CcmapError("--workers needs a database every process can open: an in-memory "
+                         "SQLite database would be a different one in each")
+    from geo.basemaps import resolve_basemap
+
+    resolve_basemap(settings.basemap, settings.tianditu_key)  # say it once, before forking
+    with opened(url):  # migrate once here, not in N processes at once
+        pass
+    # each worker process builds its own app (server.app:app_from_env) from the environment
+    os.environ.update({"CCMAP_DATABASE_URL": url, "CCMAP_HOST": settings.host,
+                       "CCMAP_PORT": str(settings.port)})
+    # uvicorn kills a worker that does not answer its ping within this many seconds: a cold
+    # start (loading the GIS libraries) or a long C call holding the GIL may take more than
+    # its default 5 s, and killing then would lose the worker's requests and jobs
+    uvicorn.run("server.app:app_from_env", factory=True, workers=workers, host=settings.host,
+                port=settings.port, log_level="info", log_config=log_config,
+                timeout_worker_healthcheck=WORKER_PING_TIMEOUT_S)
     return 0
 
 
@@ -362,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     db(sp)
     sp.add_argument("--host")
     sp.add_argument("--port", type=int)
+    sp.add_argument("--workers", type=_positive, metavar="N",
+                    help="serve from N processes (env CCMAP_WORKERS; PostGIS recommended)")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("demo", help="build the demo city database, then serve it")

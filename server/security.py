@@ -115,12 +115,17 @@ def _redact_arg(value: Any) -> Any:
 
 
 def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging config with RedactSecrets on its handlers."""
+    """uvicorn's default logging config with RedactSecrets on its handlers and the process id
+    on each line."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    # with `--workers N`, each line says which process wrote it
+    for formatter in config["formatters"].values():
+        formatter["fmt"] = formatter["fmt"].replace("%(levelprefix)s ",
+                                                    "%(levelprefix)s [%(process)d] ", 1)
     config.setdefault("filters", {})["redact"] = {"()": RedactSecrets}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact")

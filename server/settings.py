@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{ROOT / 'var' / 'ccmap.db'}"
     host: str = "127.0.0.1"
     port: int = 8000
+    # server processes (`ccmap serve --workers N`); state is in the database, so any process
+    # can answer any request (PostGIS is the backend for several: see README "Serving")
+    workers: Annotated[int, Field(ge=1)] = 1
     # osm | tianditu | amap | none | a custom tile URL template with {z}/{x}/{y}
     basemap: str = "osm"
     tianditu_key: str = ""

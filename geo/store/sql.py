@@ -124,6 +124,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self._begin() as conn:
+            if self.postgis:  # processes starting together migrate one after another
+                conn.execute(select(func.pg_advisory_xact_lock(func.hashtext("ccmap_migrate"))))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 

@@ -1,0 +1,255 @@
+"""`ccmap serve --workers 2`: what a user relies on holds whichever process answers.
+
+One server per backend runs as a child process on a free port. Keep-alive connections stay
+with the worker that accepted them, so each test talks to both workers on purpose: a
+connection's worker is read from the access log (each line carries the process id) after a
+probe request, and connections are opened until one is held by each worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.serve import free_port
+from geo.store import open_store
+from geo.tiles import tile_of
+from tests.conftest import TEST_PASSWORD, _postgis_schema, add_user
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 2
+LOCKOUT_ATTEMPTS = 4
+START_TIMEOUT_S = 600.0  # each worker loads the GIS libraries; slow on a busy machine
+LON, LAT, Z = 121.47, 31.23, 12
+
+
+@dataclass
+class Served:
+    """A running `ccmap serve --workers 2` and its log."""
+
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def pid_of_probe(self, probe: str, timeout: float = 60.0) -> int:
+        """The worker whose access log line holds probe (waits for the line)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log.read_text(errors="replace").splitlines():
+                if probe in line and '"GET ' in line:
+                    found = re.search(r"\[(\d+)\]", line)
+                    assert found, line
+                    return int(found.group(1))
+            time.sleep(0.05)
+        raise AssertionError(f"no access log line for {probe} in {self.log}")
+
+    def started_workers(self) -> set[int]:
+        """Workers whose application start-up completed."""
+        text = self.log.read_text(errors="replace")
+        return {int(p) for p in re.findall(r"\[(\d+)\] Application startup complete", text)}
+
+
+class Worker:
+    """A keep-alive HTTP connection held by one worker process."""
+
+    def __init__(self, served: Served, conn: http.client.HTTPConnection, pid: int) -> None:
+        self.served, self.conn, self.pid = served, conn, pid
+
+    def call(self, method: str, path: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One request on this worker's connection: status, headers (lower-case), body."""
+        self.conn.request(method, path, body=body, headers=headers or {})
+        resp = self.conn.getresponse()
+        data = resp.read()
+        assert resp.getheader("connection", "").lower() != "close", "worker closed the connection"
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def json(self, method: str, path: str, doc: Any = None, token: str | None = None,
+             expect: int = 200) -> Any:
+        """A JSON request (bearer token when given); asserts the status, returns the body."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body = None
+        if doc is not None:
+            body = json.dumps(doc).encode()
+            headers["Content-Type"] = "application/json"
+        status, _, data = self.call(method, path, body, headers)
+        assert status == expect, (self.pid, method, path, status, data[:300])
+        return json.loads(data) if data else None
+
+
+def identified(served: Served) -> Worker:
+    """A new connection and the worker holding it (a probe request, then the access log)."""
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=120)
+    probe = uuid.uuid4().hex
+    conn.request("GET", f"/api/health?probe={probe}")
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200
+    return Worker(served, conn, served.pid_of_probe(probe))
+
+
+@contextlib.contextmanager
+def one_per_worker(served: Served) -> Iterator[tuple[Worker, Worker]]:
+    """Two connections held by two different workers."""
+    got: dict[int, Worker] = {}
+    extra: list[Worker] = []
+    try:
+        for _ in range(200):
+            w = identified(served)
+            if w.pid in got:
+                extra.append(w)  # kept open meanwhile: the next one may go to another worker
+            else:
+                got[w.pid] = w
+            if len(got) == WORKERS:
+                break
+        assert len(got) == WORKERS, f"every connection went to {list(got)}"
+        a, b = got.values()
+        yield a, b
+    finally:
+        for w in [*got.values(), *extra]:
+            w.conn.close()
+
+
+@contextlib.contextmanager
+def serve_workers(db_url: str, log: Path) -> Iterator[Served]:
+    """`ccmap serve --workers 2` on a free port until both workers have started."""
+    port = free_port()
+    env = {**os.environ, "CCMAP_BASEMAP": "none",
+           "CCMAP_LOCKOUT_ATTEMPTS": str(LOCKOUT_ATTEMPTS)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
+                                 "--host", "127.0.0.1", "--port", str(port),
+                                 "--workers", str(WORKERS)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                start_new_session=True)
+        served = Served(port, log, proc)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while len(served.started_workers()) < WORKERS:
+                assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+                assert time.monotonic() < deadline, f"workers did not start: see {log}"
+                time.sleep(0.2)
+            yield served
+        finally:
+            proc.terminate()  # uvicorn's parent stops its workers, then exits
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def served(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Two workers serving a small database (an admin and a viewer) on each backend."""
+    tmp = tmp_path_factory.mktemp(f"workers_{request.param}")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp / 'ccmap.db'}"
+        else:
+            url = stack.enter_context(_postgis_schema())
+        store = open_store(url)
+        try:
+            add_user(store, "admin1", "admin")
+            add_user(store, "viewer1", "viewer")
+        finally:
+            store.close()
+        yield stack.enter_context(serve_workers(url, tmp / "serve.log"))
+
+
+def login(w: Worker, username: str, password: str = TEST_PASSWORD) -> tuple[int, Any]:
+    """POST /api/auth/token on this worker: status and body."""
+    form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    status, _, data = w.call("POST", "/api/auth/token", form,
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+    return status, json.loads(data)
+
+
+def test_a_login_lockout_counts_attempts_made_on_every_worker(served: Served) -> None:
+    with one_per_worker(served) as (a, b):
+        for w in (a, b) * (LOCKOUT_ATTEMPTS // 2):  # half the attempts on each worker
+            assert login(w, "viewer1", "wrong-password")[0] == 401
+        # the limit was reached across both: neither lets the right password in now
+        for w in (a, b):
+            status, body = login(w, "viewer1")
+            assert status == 423, (w.pid, body)
+        assert login(a, "admin1")[0] == 200  # only that account is locked
+
+
+def test_a_job_is_followed_to_its_end_on_either_worker(served: Served) -> None:
+    rows = "".join(f"W{i},小广告/牛皮癣,{LON + i * 1e-4:.4f},{LAT:.4f},2026/11/20 08:30,上报\n"
+                   for i in range(50))
+    csv_bytes = ("编号,问题类型,经度,纬度,上报时间,状态\n" + rows).encode("utf-8")
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"ledger.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() + csv_bytes \
+        + f"\r\n--{boundary}--\r\n".encode()
+    with one_per_worker(served) as (a, b):
+        token = login(a, "admin1")[1]["access_token"]
+        status, headers, data = a.call("POST", "/api/issues/import", body, {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert status == 202, data
+        url = headers["location"]
+        seen: dict[int, set[str]] = {a.pid: set(), b.pid: set()}
+        job: dict[str, Any] = {}
+        deadline = time.monotonic() + 300
+        while job.get("state") not in ("done", "failed"):  # polls alternate between workers
+            assert time.monotonic() < deadline, job
+            for w in (b, a):
+                job = w.json("GET", url, token=token)
+                seen[w.pid].add(job["state"])
+        assert job["state"] == "done", job
+        assert job["result"]["imported"] == 50 and job["done"] == 50, job
+        assert "done" in seen[b.pid]  # the worker that did not run it saw it end too
+        for w in (a, b):
+            assert w.json("GET", url, token=token) == job
+            assert w.json("GET", "/api/issues?page_size=1", token=token)["total"] >= 50
+            listed = w.json("GET", "/api/jobs", token=token)
+            assert [j["state"] for j in listed if j["id"] == job["id"]] == ["done"]
+
+
+def test_a_tile_etag_changes_after_an_edit_whatever_worker_answers(served: Served) -> None:
+    x, y = tile_of(LON, LAT, Z)
+    path = f"/api/tiles/issues/{Z}/{x}/{y}.mvt"
+    with one_per_worker(served) as (a, b):
+        token = login(b, "admin1")[1]["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        issue = a.json("POST", "/api/issues", {"category": "illegal_ads", "lon": LON,
+                                               "lat": LAT}, token=token, expect=201)
+
+        def tile(w: Worker, tag: str | None = None) -> tuple[int, str, bytes]:
+            status, headers, data = w.call("GET", path, headers={
+                **auth, **({"If-None-Match": tag} if tag else {})})
+            assert status in (200, 304), (w.pid, status, data[:200])
+            return status, headers["etag"], data
+
+        # both workers answer (and cache) the tile with the same ETag; either knows it
+        status_a, tag, body = tile(a)
+        status_b, tag_b, body_b = tile(b)
+        assert (status_a, status_b, tag_b) == (200, 200, tag) and body_b == body
+        assert tile(b, tag)[0] == tile(a, tag)[0] == 304
+        # an edit on one worker: the other's cached tile is not served any more
+        b.json("POST", f"/api/issues/{issue['id']}/transitions",
+               {"to": "accepted", "version": issue["version"]}, token=token)
+        status_a, new_tag, _ = tile(a, tag)
+        status_b, new_tag_b, _ = tile(b, tag)
+        assert (status_a, status_b) == (200, 200) and new_tag != tag and new_tag_b == new_tag
+        assert tile(a, new_tag)[0] == tile(b, new_tag)[0] == 304
