@@ -50,11 +50,12 @@ MAX_LAT = 85.0511287798066
 
 @dataclass(frozen=True)
 class Tile:
-    """One XYZ tile."""
+    """One XYZ tile, drawn `px` pixels wide (256, or 512: a tile of zoom z shown at z + 1)."""
 
     z: int
     x: int
     y: int
+    px: int = 256
 
     def check(self) -> Tile:
         """Raise NotFound unless 0 <= z <= MAX_ZOOM and x, y lie inside the zoom's grid."""
@@ -63,6 +64,11 @@ class Tile:
             raise NotFound(f"no tile {self.z}/{self.x}/{self.y}: zoom is 0..{MAX_ZOOM} and "
                            f"x, y are 0..2^zoom-1")
         return self
+
+    @property
+    def view_zoom(self) -> int:
+        """The map zoom the tile is drawn at (z for 256-pixel tiles, z + 1 for 512)."""
+        return self.z + (self.px // 256).bit_length() - 1
 
     def lonlat_bounds(self, buffer_units: float = 0.0) -> tuple[float, float, float, float]:
         """(west, south, east, north) in degrees, widened by buffer_units tile units."""
@@ -91,7 +97,8 @@ def _tile_y_to_lat(fy: float) -> float:
 
 def min_feature_deg(z: int) -> float | None:
     """Lines and areas smaller than this (bbox width and height, degrees) are left out of a
-    tile at zoom z; None at DETAIL_ZOOM and above, where every feature is kept."""
+    tile drawn at map zoom z (Tile.view_zoom); None at DETAIL_ZOOM and above, where every
+    feature is kept."""
     if z >= DETAIL_ZOOM:
         return None
     return 360.0 / (1 << z) * MIN_FEATURE_PX / 256.0

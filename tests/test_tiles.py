@@ -640,3 +640,35 @@ def test_combined_tile_keeps_a_unit_users_scope_and_refuses_bad_lists(
                       params={"properties": '{"name": "甲"}'}).status_code == 400
     assert client.get(f"/api/tiles/zone,street/{z}/{x}/{y}.mvt",
                       params={"category": "litter"}).status_code == 400
+
+
+def test_512_pixel_tiles_hold_what_the_next_zooms_256_pixel_tiles_hold(
+        city_client: TestClient, reduced_city: ReducedCity) -> None:
+    store = open_store(reduced_city.url)
+    try:
+        want = {kind: {f.id for f in store.features(Kind(kind))} for kind in BASE_LAYERS}
+    finally:
+        store.close()
+    combo = ",".join(BASE_LAYERS)
+    big: dict[str, set[int]] = {k: set() for k in BASE_LAYERS}
+    small: dict[str, set[int]] = {k: set() for k in BASE_LAYERS}
+    for x, y in tiles_covering(reduced_city.extent, 13):
+        tile512 = get_tile(city_client, combo, 13, x, y, size=512)
+        tile256 = get_tile(city_client, combo, 13, x, y)
+        for kind in BASE_LAYERS:
+            big[kind] |= ids(tile512, kind)
+            small[kind] |= ids(tile256, kind)
+            # the four z14 tiles it stands for: their features are all in it
+            quarter = set().union(*(ids(get_tile(city_client, kind, 14, 2 * x + i, 2 * y + j),
+                                        kind) for i in (0, 1) for j in (0, 1)))
+            assert quarter <= ids(tile512, kind), kind
+    # drawn at z14, a z13 tile leaves nothing out for being small; drawn at z13 it does
+    assert big == want
+    assert any(small[k] < want[k] for k in BASE_LAYERS)
+    r = city_client.get(f"/api/tiles/street/13/{x}/{y}.mvt", params={"size": 512})
+    assert r.headers["etag"] != city_client.get(f"/api/tiles/street/13/{x}/{y}.mvt"
+                                                ).headers["etag"]
+    assert city_client.get(f"/api/tiles/street/13/{x}/{y}.mvt",
+                           params={"size": 300}).status_code == 400
+    assert city_client.get(f"/api/tiles/street,issues/13/{x}/{y}.mvt",
+                           params={"size": 512}).status_code == 400

@@ -627,7 +627,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         """The MVT of one layer kind in one tile (one MVT layer named after the kind)."""
         c = features_t.c
         conds = self._feature_conditions(kind, tile.lonlat_bounds(BUFFER), where, scope_unit)
-        smallest = min_feature_deg(tile.z)
+        smallest = min_feature_deg(tile.view_zoom)
         if smallest is not None:  # points (empty bbox) always stay
             conds.append(or_(c.maxx - c.minx >= smallest, c.maxy - c.miny >= smallest,
                              (c.maxx == c.minx) & (c.maxy == c.miny)))

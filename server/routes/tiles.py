@@ -33,6 +33,7 @@ from server.settings import Settings
 
 router = APIRouter(tags=["tiles"])
 
+TILE_SIZES = (256, 512)
 MVT_MEDIA = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=0, must-revalidate"  # answers depend on the caller's scope
 ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "zone_id",
@@ -70,9 +71,13 @@ def vector_tile(
     store: StoreDep,
     settings: SettingsDep,
     properties: str | None = None,
+    size: int = 256,
 ) -> Response:
     """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several
     of them at once (a comma list, e.g. `subdistrict,community,street`).
+
+    `size=512`: the feature layers' tile is drawn 512 pixels wide (at map zoom z + 1), so it
+    leaves out what would be too small there (as the four 256-pixel tiles of zoom z + 1 do).
 
     Feature layers hold one MVT layer named after the kind (properties id, kind, name,
     category, unit), filtered like GET /api/layers/{kind} (`properties`, one layer only).
@@ -84,12 +89,16 @@ def vector_tile(
     may see. The ETag changes with every write to any of the layers; If-None-Match answers 304.
     """
     layers = split_layers(layer)
-    tile = Tile(z, x, y).check()
+    if size not in TILE_SIZES:
+        raise InvalidInput("size is the tile's width in pixels: 256 or 512")
+    tile = Tile(z, x, y, size).check()
     issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
     given = sorted(k for k, v in issue_filters.items() if v not in (None, []))
     if properties and (len(layers) > 1 or layers[0] == ISSUE_LAYER):
         raise InvalidInput("properties filters apply to one feature layer, not to issues or "
                            "to several layers at once")
+    if size != 256 and ISSUE_LAYER in layers:
+        raise InvalidInput("size=512 applies to feature layers, not to issues")
     if given and ISSUE_LAYER not in layers:
         raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
                            f"only; filter {layer} with properties={{...}}")
@@ -104,6 +113,8 @@ def vector_tile(
             extra = datetime.now().strftime("%Y%m%d%H%M") if clock else ""
         else:
             filters, extra = {"properties": where}, ""
+            if size != 256:
+                filters["size"] = size
         parts.append((name, etag(name, store.layer_version(name), filters, user.scope_unit,
                                  extra)))
     tag = parts[0][1] if len(parts) == 1 else combined_etag([t for _, t in parts])
