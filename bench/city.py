@@ -111,13 +111,14 @@ class Sizes:
     scale: float
 
     @classmethod
-    def at(cls, scale: float) -> Sizes:
-        """The sizes at `scale` (1.0 is the design size), each with a small minimum."""
+    def at(cls, scale: float, issues: int | None = None) -> Sizes:
+        """The sizes at `scale` (1.0 is the design size), each with a small minimum; `issues`
+        overrides the issue count (a province's ledger over the same city)."""
         def n(base: float, least: int) -> int:
             return max(least, round(base * scale))
         return cls(streets=n(50_000, 60), alleys=n(10_000, 10), zones=n(5_000, 8),
                    communities=n(100, 2), subdistricts=n(6, 1), markets=n(60, 2),
-                   issues=n(1_000_000, 200), scale=scale)
+                   issues=issues if issues is not None else n(1_000_000, 200), scale=scale)
 
     def test_points(self, category: str) -> int:
         """How many test points of a POI or road category."""
@@ -168,9 +169,10 @@ class Lines:
 class City:
     """The synthetic city: generated in metres around (0, 0), then warped and put in WGS84."""
 
-    def __init__(self, seed: int, scale: float, now: datetime) -> None:
+    def __init__(self, seed: int, scale: float, now: datetime,
+                 issues: int | None = None) -> None:
         self.seed, self.now = seed, now
-        self.size = Sizes.at(scale)
+        self.size = Sizes.at(scale, issues)
         self.rng = np.random.default_rng(seed)
         k = float(np.sqrt(scale))
         self.w, self.h = WIDTH_M * k, HEIGHT_M * k
@@ -854,12 +856,13 @@ def write_issues(path: Path, cols: dict[str, Any], seed: int) -> int:
 
 
 def generate(out: Path, seed: int = 2026, scale: float = 1.0,
-             now: datetime | None = None) -> dict[str, Any]:
-    """Write the city's import files into out; returns the manifest (also manifest.json)."""
+             now: datetime | None = None, issues: int | None = None) -> dict[str, Any]:
+    """Write the city's import files into out (`issues`: that many issues instead of the
+    scale's); returns the manifest (also manifest.json)."""
     now = now or datetime.combine(date.today(), datetime.min.time())
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    city = City(seed, scale, now)
+    city = City(seed, scale, now, issues)
     files: dict[str, dict[str, Any]] = {}
 
     def wrote(name: str, kind: str, count: int) -> None:
@@ -1093,6 +1096,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder for the files")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--scale", type=float, default=1.0, help="1.0 = design size; 0.01 for CI")
+    ap.add_argument("--issues", type=int, default=None,
+                    help="issues to generate instead of the scale's (10000000: a province's "
+                         "ledger over the same streets and zones)")
     ap.add_argument("--now", type=date.fromisoformat, default=None,
                     help="the day the two years of issues end (default: today)")
     ap.add_argument("--import", dest="do_import", action="store_true",
@@ -1114,7 +1120,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--import and --serve-check need --db")
     if not args.no_generate:
         now = datetime.combine(args.now, datetime.min.time()) if args.now else None
-        m = generate(args.out, args.seed, args.scale, now)
+        m = generate(args.out, args.seed, args.scale, now, args.issues)
         print(f"bench.city: seed {m['seed']}, scale {m['scale']}, issues up to {m['now']}, "
               f"{m['seconds']} s; extent {m['extent_wgs84']}")
         for name, f in m["files"].items():

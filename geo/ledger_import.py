@@ -89,6 +89,7 @@ def import_table(store: Store, chunks: TableChunks, actor: str,
             report.skipped += int(known.sum())
             imported += int((~known).sum())
         else:
+            store.prepare_issue_months(good["reported_at"])  # new months' partitions first
             with store.transaction():  # the chunk is written whole or not at all
                 known = _known(store, good)
                 fresh = good[~known].reset_index(drop=True)

@@ -241,6 +241,11 @@ class Store(Protocol):
         """The highest issue id stored (0: none)."""
         ...
 
+    def prepare_issue_months(self, times: pd.Series | Sequence[datetime | None]) -> None:
+        """Make room for issues reported at these times before writing them (PostGIS: the
+        month partitions; outside a transaction, so the write itself creates none)."""
+        ...
+
     def closed_issue_columns(self, bbox: BBox, closed_since: datetime, closed_until: datetime,
                              max_id: int) -> dict[str, NDArray[Any]]:
         """Closed issues (id ≤ max_id) inside bbox closed in the period, as columns."""

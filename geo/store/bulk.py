@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from geo.store import BBox
 from geo.store.schema import issues as issues_t
@@ -37,12 +37,34 @@ class BulkIssueMixin:
     """Column-wise reads and writes of issues for streamed imports."""
 
     postgis: bool
+    _issue_months: set[date]  # months whose partition of issues is known to exist (PostGIS)
 
     def _begin(self) -> AbstractContextManager[Connection]:  # provided by SqlStore
         raise NotImplementedError
 
     def _connect(self) -> AbstractContextManager[Connection]:  # provided by SqlStore
         raise NotImplementedError
+
+    def prepare_issue_months(self, times: pd.Series | Sequence[datetime | None]) -> None:
+        """PostgreSQL: make the month partitions of issues reported at these times (migration
+        0013), in a transaction of its own unless inside transaction(): called before a chunk's
+        transaction, so the chunk itself creates no table. SQLite: nothing to do."""
+        if self.postgis:
+            with self._begin() as conn:
+                self._issue_partitions(conn, times)
+
+    def _issue_partitions(self, conn: Connection,
+                          times: pd.Series | Sequence[datetime | None]) -> None:
+        """In conn's transaction, the partitions of the months of `times` that this store has
+        not seen yet (an issue of a month without one would land in the DEFAULT partition:
+        stored all the same, but unpruned until store.analyze splits it off)."""
+        if not self.postgis:
+            return
+        months = issue_months(times) - self._issue_months
+        if months:
+            conn.execute(text("SELECT ccmap_issue_partitions(CAST(:months AS date[]))"),
+                         {"months": sorted(months)})
+            self._issue_months |= months
 
     def max_issue_id(self) -> int:
         """The highest issue id stored (0: none)."""
@@ -76,6 +98,7 @@ class BulkIssueMixin:
         if n == 0:
             return []
         with self._begin() as conn:
+            self._issue_partitions(conn, rows["reported_at"])
             ids = self._new_issue_ids(conn, n)
             values = _issue_values(rows, ids)
             history = _history_values(rows, ids, actor)
@@ -108,6 +131,13 @@ class BulkIssueMixin:
         conn.exec_driver_sql("UPDATE issues SET id = id WHERE 0")
         top = conn.execute(select(func.max(issues_t.c.id))).scalar() or 0
         return list(range(int(top) + 1, int(top) + 1 + n))
+
+
+def issue_months(times: pd.Series | Sequence[datetime | None]) -> set[date]:
+    """The first day of every month among the times (None/NaT skipped)."""
+    stamps = pd.to_datetime(pd.Series(times, dtype=object)).to_numpy(dtype="datetime64[M]")
+    months = np.unique(stamps[~np.isnat(stamps)]).astype("datetime64[D]")
+    return set(months.tolist())
 
 
 def _times(values: pd.Series) -> list[str | None]:

@@ -88,6 +88,16 @@ issues = Table(
     Index("ix_issues_status", "status"),
 )
 
+# PostgreSQL only (migration 0013): the keys of the partitioned issues table, unique here
+# because a partitioned table's unique constraints must include its partition key; kept by
+# triggers on issues
+issue_keys = Table(
+    "issue_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("external_id", String(128), unique=True),
+)
+
 issue_history = Table(
     "issue_history",
     metadata,

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
 from geo.store.schema import issue_history as history_t
+from geo.store.schema import issue_keys as issue_keys_t
 from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import jobs as jobs_t
@@ -112,6 +113,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(sa_url)
         self.postgis = self.engine.dialect.name == "postgresql"
+        self._issue_months: set[date] = set()  # issue partitions known to exist (PostGIS)
         # the connection of the transaction() in progress in this context (thread, task)
         self._tx: ContextVar[Connection | None] = ContextVar(f"ccmap_tx_{id(self)}",
                                                              default=None)
@@ -334,6 +336,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         a VACUUM has run (a city-wide issue tile took 8.7 s instead of 0.35 s)."""
         if self.postgis:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                # months that reached the DEFAULT partition get partitions of their own
+                conn.exec_driver_sql("SELECT ccmap_issue_partitions()")
                 conn.exec_driver_sql("VACUUM (ANALYZE) issues")
                 conn.exec_driver_sql("ANALYZE features")
         else:
@@ -371,6 +375,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         if not rows:
             return []
         with self._begin() as conn:
+            self._issue_partitions(conn, [r["reported_at"] for r in rows])
             return _insert_issues(conn, rows, actor)
 
     def issues(
@@ -546,7 +551,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
         found: set[str] = set()
-        c = issues_t.c
+        # PostgreSQL: issue_keys holds the unique external ids of the partitioned issues
+        c = issue_keys_t.c if self.postgis else issues_t.c
         with self._connect() as conn:
             for start in range(0, len(external_ids), 5000):
                 chunk = list(external_ids[start:start + 5000])
@@ -726,6 +732,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                      if it.get("issue") is not None}
             rows = [{**_issue_row(i), "external_id": f"inspection:{iid}:{codes[k]}"}
                     for k, i in enumerate(issues)]
+            self._issue_partitions(conn, [r["reported_at"] for r in rows])
             ids = _insert_issues(conn, rows, actor) if rows else []
             items = [{**{k: v for k, v in it.items() if k != "issue"},
                       "issue_id": ids[it["issue"]] if it.get("issue") is not None else None}
