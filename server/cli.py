@@ -80,6 +80,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     workers, url = settings.workers, settings.database_url
+    if workers > 1 and url.startswith("sqlite") and (":memory:" in url
+                                                     or url.rstrip("/") == "sqlite:"):
+        raise CcmapError("--workers needs a database every process can open: an in-memory "
+                         "SQLite database would be a different one in each")
     print(f"ccmap: serving {url} at http://{settings.host}:{settings.port}/"
           + (f" with {workers} worker processes" if workers > 1 else ""))
     # the access log would otherwise print Open311 clients' ?api_key=… in full
@@ -88,9 +92,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                     log_level="info", log_config=log_config)
         return 0
-    if url.startswith("sqlite") and (":memory:" in url or url.rstrip("/") == "sqlite:"):
-        raise CcmapError("--workers needs a database every process can open: an in-memory "
-                         "SQLite database would be a different one in each")
     from geo.basemaps import resolve_basemap
 
     resolve_basemap(settings.basemap, settings.tianditu_key)  # say it once, before forking

@@ -28,6 +28,7 @@ import pytest
 from bench.serve import free_port
 from geo.store import open_store
 from geo.tiles import tile_of
+from server.cli import main
 from tests.conftest import TEST_PASSWORD, _postgis_schema, add_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,3 +254,12 @@ def test_a_tile_etag_changes_after_an_edit_whatever_worker_answers(served: Serve
         status_b, new_tag_b, _ = tile(b, tag)
         assert (status_a, status_b) == (200, 200) and new_tag != tag and new_tag_b == new_tag
         assert tile(a, new_tag)[0] == tile(b, new_tag)[0] == 304
+
+
+def test_workers_that_could_not_share_a_database_are_refused(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--db", "sqlite:///:memory:", "--workers", "2"]) == 2
+    assert "in-memory SQLite database" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--workers", "0"])
+    assert exc.value.code == 2 and "must be at least 1" in capsys.readouterr().err
