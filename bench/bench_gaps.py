@@ -1,12 +1,30 @@
 """Benchmark: coverage-gap analysis of 50,000 street/alley segments, 5,000 zones and 2,000
 test points (target: under 5 s on this 2-core machine). Prints the figures.
 
-Run: .venv/bin/python bench/bench_gaps.py
+Run: .venv/bin/python bench/bench_gaps.py            (a synthetic city built in memory)
+     .venv/bin/python -m bench.bench_gaps --db URL [--db URL2] [--before DIR] [--runs 2]
+
+With --db, times the real command `ccmap gaps --json` on each database (a fresh process each
+run: start-up, store opening, reading the layers, the analysis and the JSON on stdout), wall
+and CPU seconds and peak RSS, and prints the totals it reports. --before DIR runs the same
+command from another checkout (e.g. `git archive <commit> | tar -x -C DIR`) with this venv and
+prints its figures beside. The store is opened without migrating (a benchmark database stays as
+it is; the alembic revision is printed), so the command only reads.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -56,25 +74,106 @@ def build(n_zones: int = 5000, n_lines: int = 50_000, n_points: int = 2000,
                          lines, points, [])
 
 
-def main() -> None:
+def synthetic() -> None:
     """Build the data, time the analysis, print the figures."""
     t0 = time.perf_counter()
     data = build()
     t1 = time.perf_counter()
+    c1 = time.process_time()
     report = analyse(data, with_geometry=False)
+    c2 = time.process_time()
     t2 = time.perf_counter()
     report_geo = analyse(data, with_geometry=True)
     t3 = time.perf_counter()
     print(f"zones {len(data.zones)}, segments {len(data.lines)}, test points "
           f"{len(data.points)} (built in {t1 - t0:.1f} s)")
-    print(f"gap analysis: {t2 - t1:.2f} s (target < 5 s); with geometries for the map: "
-          f"{t3 - t2:.2f} s")
-    ua = report["uncovered_area"]
-    print(f"uncovered {ua['area_m2'] / 1e6:.2f} km² ({ua['percent']}%) in "
-          f"{len(ua['polygons'])} pieces; {len(report['overlaps'])} overlapping pairs; "
-          f"street uncovered {report['lines']['by_kind']['street']['percent']}%; "
-          f"{len(report['unassigned_points'])} test points without a unit; "
+    print(f"gap analysis: {t2 - t1:.2f} s wall, {c2 - c1:.2f} s CPU (target < 5 s); with "
+          f"geometries for the map: {t3 - t2:.2f} s; load average {os.getloadavg()[0]:.1f}")
+    t = report["totals"]
+    print(f"uncovered {t['uncovered_km2']:.2f} km² ({t['uncovered_percent']}%) in "
+          f"{t['parts']['uncovered_pieces']} pieces; overlap {t['overlap_km2']:.3f} km² in "
+          f"{t['parts']['overlap_pairs']} overlapping pairs; unassigned {t['unassigned_km']:.1f}"
+          f" km; {t['orphan_points']} orphan points; "
           f"{len(report_geo['lines']['pieces'])} uncovered segments")
+
+
+# run in the child: `ccmap gaps --json` without migrating the store (argv: checkout, db)
+CHILD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from geo.store.sql import SqlStore
+SqlStore.migrate = lambda self: None
+from server.cli import main
+sys.exit(main(["gaps", "--db", sys.argv[2], "--json"]))
+"""
+
+
+def run_cli(checkout: Path, url: str) -> dict[str, Any]:
+    """One `ccmap gaps --json` in a fresh process: wall s, CPU s, peak RSS MB, its report."""
+    with tempfile.TemporaryFile() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(checkout), url], stdout=out,
+                              stderr=subprocess.PIPE, cwd=checkout, check=False)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode:
+            raise SystemExit(f"ccmap gaps failed on {url}: {proc.stderr.decode()[-2000:]}")
+        out.seek(0)
+        report = json.loads(out.read())
+    return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime)
+            + (after.ru_stime - before.ru_stime), "rss_mb": after.ru_maxrss / 1024,
+            "report": report}
+
+
+def revision(url: str) -> str:
+    """The alembic revision of a database (what its indexes are)."""
+    from sqlalchemy import create_engine, text
+
+    from geo.store.sql import engine_url
+
+    engine = create_engine(engine_url(url))
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def on_databases(urls: list[str], before: Path | None, runs: int) -> None:
+    """Time `ccmap gaps --json` on each database, after (this checkout) and before."""
+    here = Path(__file__).resolve().parent.parent
+    checkouts = [("after", here)] + ([("before", before)] if before else [])
+    print(f"{'database':>10} {'code':>7} {'wall s (median)':>16} {'CPU s':>7} {'RSS MB':>7}"
+          f"  load")
+    for url in urls:
+        name = "PostGIS" if url.startswith("postgres") else "SQLite"
+        for label, checkout in checkouts:
+            rows = [run_cli(checkout, url) for _ in range(runs if label == "after" else 1)]
+            wall = statistics.median(r["wall"] for r in rows)
+            each = ", ".join(f"{r['wall']:.1f}" for r in rows)
+            print(f"{name:>10} {label:>7} {wall:>16.1f} {rows[-1]['cpu']:>7.1f} "
+                  f"{max(r['rss_mb'] for r in rows):>7.0f}  {os.getloadavg()[0]:.1f}"
+                  f"  (runs: {each} s)")
+            if label == "after":
+                t = rows[-1]["report"]["totals"]
+                print(f"{'':>19}totals: " + json.dumps(
+                    {k: v for k, v in t.items() if k not in ("left_out", "bbox")},
+                    ensure_ascii=False))
+        print(f"{'':>19}(alembic revision {revision(url)}; target < 5 s)")
+
+
+def main() -> None:
+    """The synthetic city, or `ccmap gaps --json` on the databases given."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", action="append", default=[], help="database URL (repeatable)")
+    ap.add_argument("--before", type=Path, help="checkout of the code before, for its figure")
+    ap.add_argument("--runs", type=int, default=2, help="runs of this checkout per database")
+    args = ap.parse_args()
+    if args.db:
+        on_databases(args.db, args.before, args.runs)
+    else:
+        synthetic()
 
 
 if __name__ == "__main__":

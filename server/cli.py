@@ -222,28 +222,47 @@ def cmd_import_issues(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    """Coverage-gap analysis of the zones against the jurisdiction."""
-    from geo.coverage import analyse, load_input
+    """Coverage-gap analysis of the zones against the jurisdiction, totals first."""
+    from datetime import datetime
 
+    from geo.coverage import analyse, load_input
+    from geo.geojson import parse_bbox
+
+    bbox, now = parse_bbox(args.bbox), datetime.now()
     with opened(_settings(args).database_url) as store:
-        report = analyse(load_input(store), days=args.days, with_geometry=args.json)
+        report = analyse(load_input(store, bbox, now, args.days), now, args.days,
+                         with_geometry=args.json, limit=args.limit)
+    t = report["totals"]
+    where = "jurisdiction" if bbox is None else f"bbox {args.bbox}"
+    lines = [f"totals ({where}): jurisdiction {t['jurisdiction_km2']:.3f} km², "
+             f"{report.get('zones', 0)} zones",
+             f"  uncovered area {t['uncovered_km2']:.3f} km² ({t['uncovered_percent']}%) in "
+             f"{t['parts']['uncovered_pieces']} pieces",
+             f"  overlap area {t['overlap_km2']:.3f} km² (union) in "
+             f"{t['parts']['overlap_pairs']} overlapping pairs",
+             f"  unassigned street/alley {t['unassigned_km']:.2f} km (street "
+             f"{t['unassigned_street_km']:.2f}, alley {t['unassigned_alley_km']:.2f}) in "
+             f"{t['parts']['line_pieces']} pieces",
+             f"  orphan points {t['orphan_points']} (markets {t['orphan_markets']}, test "
+             f"points {t['orphan_test_points']}); issues in uncovered area "
+             f"{t['uncovered_issues']}"]
     ua = report.get("uncovered_area", {})
-    lines = [f"jurisdiction {report['jurisdiction_m2'] / 1e6:.3f} km², "
-             f"{report.get('zones', 0)} zones"]
     if ua:
-        lines.append(f"uncovered area: {ua['area_m2']:.0f} m² ({ua['percent']}%) in "
-                     f"{len(ua['polygons'])} pieces")
+        lines.append("parts:")
         for o in report["overlaps"][:10]:
             lines.append(f"  overlap {o['names'][0]} / {o['names'][1]}: {o['area_m2']:.0f} m² "
                          f"({o['units'][0]} / {o['units'][1]})")
         for kind, row in report["lines"]["by_kind"].items():
-            lines.append(f"{kind}: {row['uncovered_m']:.0f} of {row['total_m']:.0f} m "
+            lines.append(f"  {kind}: {row['uncovered_m']:.0f} of {row['total_m']:.0f} m "
                          f"uncovered ({row['percent']}%)")
-        lines.append(f"markets/test points without a unit: {len(report['unassigned_points'])}")
-        lines.append(f"issues in uncovered area: {report['uncovered_issues']['count']}")
         f = report["forgotten"]
-        lines.append(f"no activity in {f['days']} days: {len(f['zones'])} zones, "
-                     f"{len(f['test_points'])} test points")
+        lines.append(f"  no activity in {f['days']} days: "
+                     f"{t['parts']['forgotten_zones']} zones, "
+                     f"{t['parts']['forgotten_test_points']} test points")
+        left = {k: n for k, n in t["left_out"].items() if n}
+        if left:
+            lines.append("left out of the lists: "
+                         + ", ".join(f"{k} {n}" for k, n in left.items()))
     _emit(args, report, "\n".join(lines))
     return 0
 
@@ -448,6 +467,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("gaps", help="coverage-gap analysis (覆盖缺口)")
     sp.add_argument("--days", type=int, default=30,
                     help="a zone or test point with no issue for this many days is forgotten")
+    sp.add_argument("--bbox", help="only the part of the jurisdiction in "
+                    "minlon,minlat,maxlon,maxlat (the totals are then of that area)")
+    sp.add_argument("--limit", type=int, help="list at most this many parts of each kind, "
+                    "largest first (the totals still count all; totals.left_out says how many "
+                    "were left out)")
     db(sp)
     sp.set_defaults(func=cmd_gaps)
 

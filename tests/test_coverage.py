@@ -129,7 +129,7 @@ def test_gaps_of_a_bbox_are_the_citys_gaps_inside_it(client: TestClient, store: 
     add_user(store, "planner1", "planner")
     client.headers.update(bearer(client, "planner1"))
     now, days = datetime.now(), 2
-    full = analyse(load_input(store), now, days)
+    full = analyse(load_input(store, None, now, days), now, days)
     bbox = (121.468, 31.226, 121.478, 31.236)
     view = box(*bbox)
     real_issues = store.issues

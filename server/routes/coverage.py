@@ -22,16 +22,23 @@ DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner wi
 
 @router.get("/api/coverage", tags=["coverage"])
 def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30, geometry: bool = False,
-             bbox: BBoxQuery = None) -> dict[str, Any]:
-    """Uncovered area, overlaps, uncovered street/alley length, unassigned points, uncovered
-    issues and forgotten corners (geometries included with ?geometry=true); with a bbox, of
-    the part of the jurisdiction inside it only (computed there only)."""
-    return _report(store, days, geometry, geojson.parse_bbox(bbox))
+             bbox: BBoxQuery = None,
+             limit: Annotated[int | None, Query(ge=0, description=(
+                 "list at most this many parts of each kind, largest first (totals count "
+                 "all; totals.left_out says how many were left out)"))] = None
+             ) -> dict[str, Any]:
+    """Totals first (uncovered area, overlap area, unassigned km, orphan points, counts of
+    parts), then uncovered area, overlaps, uncovered street/alley length, unassigned points,
+    uncovered issues and forgotten corners (geometries included with ?geometry=true); with a
+    bbox, of the part of the jurisdiction inside it only (computed there only)."""
+    return _report(store, days, geometry, geojson.parse_bbox(bbox), limit)
 
 
-def _report(store: Store, days: int, geometry: bool, bbox: BBox | None) -> dict[str, Any]:
+def _report(store: Store, days: int, geometry: bool, bbox: BBox | None,
+            limit: int | None = None) -> dict[str, Any]:
     now = datetime.now()
-    return analyse(load_input(store, bbox, now, days), now, days, with_geometry=geometry)
+    return analyse(load_input(store, bbox, now, days), now, days, with_geometry=geometry,
+                   limit=limit)
 
 
 @router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"],
