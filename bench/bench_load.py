@@ -8,8 +8,7 @@ worker count it serves the database on 127.0.0.1 (`ccmap serve --workers N`, bas
 runs `locust --headless` with the users of bench/load_users.py (vector tiles, issue list pages,
 the dashboard, legal status changes, small CSV imports followed to their end) for a bounded time,
 and prints per request kind and overall: requests, req/s, p50/p95/p99 (ms) and errors, the
-worker counts side by side, with the load average and the CPU seconds of the server's processes
-and (PostgreSQL) of the database's backends. Any error
+worker counts side by side, with the load average and the server's CPU seconds. Any error
 (a failed request, an exception in a user) makes the exit status 1.
 """
 
@@ -71,26 +70,6 @@ def server_cpu(pid: int) -> float:
     return total
 
 
-def database_cpu(db_url: str) -> float:
-    """CPU seconds so far of the PostgreSQL backends connected to db_url's database (0 on
-    SQLite, whose work is the server's own)."""
-    from sqlalchemy.engine import make_url
-
-    if not db_url.startswith("postgres"):
-        return 0.0
-    name = make_url(db_url).database
-    total = 0.0
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            title = " ".join(p.info["cmdline"] or [])
-            if title.startswith("postgres:") and f" {name} " in title:
-                t = p.cpu_times()
-                total += t.user + t.system
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return total
-
-
 def run(db_url: str, workers: int, args: argparse.Namespace, users: dict[str, tuple[str, str]],
         out: Path) -> dict[str, Any]:
     """Serve with `workers` processes, run locust; per request kind: count, req/s, p50/p95/p99,
@@ -105,7 +84,7 @@ def run(db_url: str, workers: int, args: argparse.Namespace, users: dict[str, tu
                 "extent": city_extent(db_url), "issue_shares": issue_shares(db_url, args.users),
                 "think_min": args.think[0], "think_max": args.think[1]}
         plan_path.write_text(json.dumps(plan), encoding="utf-8")
-        cpu0, db0, load0 = server_cpu(server.process.pid), database_cpu(db_url), os.getloadavg()
+        cpu0, load0 = server_cpu(server.process.pid), os.getloadavg()
         done = subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "load_users.py"),
              "--headless", "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
@@ -115,7 +94,6 @@ def run(db_url: str, workers: int, args: argparse.Namespace, users: dict[str, tu
             env={**os.environ, "CCMAP_LOAD_PLAN": str(plan_path)}, cwd=ROOT,
             capture_output=True, text=True)
         cpu, load1 = server_cpu(server.process.pid) - cpu0, os.getloadavg()
-        db_cpu = database_cpu(db_url) - db0  # before the server closes its connections
     if done.returncode != 0:
         raise SystemExit(f"locust failed ({done.returncode}):\n{done.stderr[-3000:]}")
     kinds: dict[str, dict[str, Any]] = {}
@@ -131,7 +109,6 @@ def run(db_url: str, workers: int, args: argparse.Namespace, users: dict[str, tu
     with open(f"{prefix}_failures.csv", encoding="utf-8") as fh:
         failures = [r for r in csv.DictReader(fh)]
     return {"workers": workers, "kinds": kinds, "server_cpu_s": round(cpu, 1),
-            "database_cpu_s": round(db_cpu, 1),
             "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in load1],
             "exceptions": sum(int(r["Count"]) for r in exceptions),
             "failures": [{k: r[k] for k in ("Method", "Name", "Error", "Occurrences")}
@@ -159,8 +136,7 @@ def table(results: list[dict[str, Any]]) -> str:
                                   f"{k['p95']:7.0f} {k['p99']:7.0f} {k['errors']:4d}"))
         lines.append(name.ljust(20) + "".join(cells))
     for r in results:
-        lines.append(f"{r['workers']} worker(s): server CPU {r['server_cpu_s']} s, PostgreSQL "
-                     f"backends' CPU {r['database_cpu_s']} s, load average "
+        lines.append(f"{r['workers']} worker(s): server CPU {r['server_cpu_s']} s, load average "
                      f"{r['load_before'][0]} before / {r['load_after'][0]} after (1 min), "
                      f"exceptions {r['exceptions']}")
     return "\n".join(lines)
