@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -110,20 +109,20 @@ sys.exit(main(["gaps", "--db", sys.argv[2], "--json"]))
 
 def run_cli(checkout: Path, url: str) -> dict[str, Any]:
     """One `ccmap gaps --json` in a fresh process: wall s, CPU s, peak RSS MB, its report."""
-    with tempfile.TemporaryFile() as out:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(checkout), url], stdout=out,
-                              stderr=subprocess.PIPE, cwd=checkout, check=False)
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(checkout), url], stdout=out,
+                                stderr=err, cwd=checkout)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time and peak RSS
         wall = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode:
-            raise SystemExit(f"ccmap gaps failed on {url}: {proc.stderr.decode()[-2000:]}")
+            err.seek(0)
+            raise SystemExit(f"ccmap gaps failed on {url}: {err.read().decode()[-2000:]}")
         out.seek(0)
         report = json.loads(out.read())
-    return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime)
-            + (after.ru_stime - before.ru_stime), "rss_mb": after.ru_maxrss / 1024,
-            "report": report}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024, "report": report}
 
 
 def revision(url: str) -> str:

@@ -304,8 +304,7 @@ def _outside(m_lines: Any, m_zones: Any) -> Any:
     out = m_lines.copy()
     if not len(m_zones) or not len(m_lines):
         return out
-    li, zi = shapely.STRtree(m_zones).query(m_lines, predicate="intersects")
-    shapely.prepare(m_zones)
+    li, zi = _hits(m_zones, m_lines, shapely.intersects)
     inside = np.zeros(len(m_lines), dtype=bool)  # a line inside one zone: nothing outside
     inside[li[shapely.contains(m_zones[zi], m_lines[li])]] = True
     out[inside] = shapely.LineString()
@@ -325,14 +324,23 @@ def _outside(m_lines: Any, m_zones: Any) -> Any:
     return out
 
 
+def _hits(tree_geoms: Any, geoms: Any, predicate: Any) -> tuple[Any, Any]:
+    """(index in geoms, index in tree_geoms) of the pairs where predicate(tree geometry,
+    geometry) holds: bounding boxes by STRtree, then the predicate with the tree's geometries
+    prepared (zones and communities are large, lines and points small)."""
+    i, j = shapely.STRtree(tree_geoms).query(geoms)
+    shapely.prepare(tree_geoms)
+    keep = predicate(tree_geoms[j], geoms[i])
+    return i[keep], j[keep]
+
+
 def _by_community(data: CoverageInput, frame: MetricFrame, m_lines: Any, outside: Any,
                   kinds: Any, total: Any, loose: Any) -> list[dict[str, Any]]:
     """Total and uncovered length per community and kind (lines cut at community edges)."""
     if not data.communities:
         return []
     m_comm = frame.to_metric(np.array([c.geometry for c in data.communities], dtype=object))
-    shapely.prepare(m_comm)
-    li, ci = shapely.STRtree(m_comm).query(m_lines, predicate="intersects")
+    li, ci = _hits(m_comm, m_lines, shapely.intersects)
     whole = shapely.contains_properly(m_comm[ci], m_lines[li])
     t = total[li].copy()
     cut = ~whole
@@ -395,7 +403,7 @@ def _forgotten(data: CoverageInput, frame: MetricFrame, m_zones: Any, now: datet
     if len(m_zones):
         active = set()
         if len(pts):
-            _, hit = shapely.STRtree(m_zones).query(pts, predicate="within")
+            _, hit = _hits(m_zones, pts, shapely.contains)
             active = set(hit.tolist())
         quiet_zones = [{"id": z.id, "name": z.name, "unit": z.properties.get("unit"),
                         "lon": z.geometry.representative_point().x,
