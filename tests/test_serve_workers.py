@@ -209,18 +209,16 @@ def test_a_job_is_followed_to_its_end_on_either_worker(served: Served) -> None:
             "Content-Type": f"multipart/form-data; boundary={boundary}"})
         assert status == 202, data
         url = headers["location"]
-        seen: dict[int, set[str]] = {a.pid: set(), b.pid: set()}
         job: dict[str, Any] = {}
         deadline = time.monotonic() + 300
         while job.get("state") not in ("done", "failed"):  # polls alternate between workers
             assert time.monotonic() < deadline, job
+            time.sleep(0.05)  # the polling interval (well inside uvicorn's 5 s keep-alive)
             for w in (b, a):
                 job = w.json("GET", url, token=token)
-                seen[w.pid].add(job["state"])
         assert job["state"] == "done", job
         assert job["result"]["imported"] == 50 and job["done"] == 50, job
-        assert "done" in seen[b.pid]  # the worker that did not run it saw it end too
-        for w in (a, b):
+        for w in (a, b):  # the worker that did not run it sees the same end
             assert w.json("GET", url, token=token) == job
             assert w.json("GET", "/api/issues?page_size=1", token=token)["total"] >= 50
             listed = w.json("GET", "/api/jobs", token=token)
