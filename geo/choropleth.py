@@ -9,13 +9,10 @@ from typing import Any
 
 import mapclassify
 import numpy as np
-import shapely
 
+from geo import area_figures
 from geo.errors import InvalidInput
-from geo.features import Feature
-from geo.geojson import geometry_json
 from geo.kinds import Kind
-from geo.projection import MetricFrame
 from geo.scoring import metrics, unrouted_communities
 from geo.store import IssueQuery, Store
 from geo.store.aggregates import merge_stats
@@ -28,33 +25,37 @@ METRICS = {
 CLASSES = 5
 
 
-def _areas(store: Store, level: str) -> list[Feature]:
+def _kind(level: str) -> Kind:
     if level == "zone":
-        return store.features(Kind.zone)
+        return Kind.zone
     if level == "community":
-        return store.features(Kind.community)
+        return Kind.community
     raise InvalidInput("level must be zone or community")
 
 
 def choropleth(store: Store, level: str, metric: str, since: datetime | None = None,
                until: datetime | None = None, scope_unit: str | None = None) -> dict[str, Any]:
-    """Areas with the metric's value and class, the breaks and a legend, as GeoJSON."""
+    """Areas with the metric's value and class, the breaks and a legend, as GeoJSON. The
+    areas' geometry, area and street km come from geo.area_figures (computed again only
+    after their layers change); the issues are counted in SQL on every call."""
     if metric not in METRICS:
         raise InvalidInput(f"metric must be one of {', '.join(METRICS)}")
-    areas = _areas(store, level)
-    if not areas:
+    kind = _kind(level)
+    areas = area_figures.areas(store, kind)
+    if not areas.ids:
         return {"type": "FeatureCollection", "features": [], "breaks": [], "legend": []}
     now = min(until or datetime.now(), datetime.now())
     query = IssueQuery(since=since, until=until, scope_unit=scope_unit, limit=None, now=now)
     groups = _group(store, query, areas, level)
-    geoms = np.array([a.geometry for a in areas], dtype=object)
-    frame = MetricFrame.for_geometries(geoms)
-    m_areas = frame.to_metric(geoms)
-    km = _line_km(store, frame, m_areas) if metric == "per_km" else np.zeros(len(areas))
-    area_km2 = shapely.area(m_areas) / 1e6
+    if metric == "per_km":
+        lines = area_figures.line_km(store, kind)
+        km = lines[Kind.street] + lines[Kind.alley]
+    else:
+        km = np.zeros(len(areas.ids))
+    area_km2 = areas.area_km2
     empty = merge_stats([])
     values = []
-    for k in range(len(areas)):
+    for k in range(len(areas.ids)):
         counts = groups.get(k, empty)
         n = counts["issues"]
         m = metrics(counts)
@@ -72,10 +73,11 @@ def choropleth(store: Store, level: str, metric: str, since: datetime | None = N
         bins, classes = [float(b) for b in classifier.bins], classifier.yb.tolist()
     else:
         bins, classes = [float(arr.max())], [0] * len(arr)
-    features = [{"type": "Feature", "geometry": geometry_json(a.geometry), "properties": {
-        "id": a.id, "name": a.name, "unit": a.properties.get("unit"), "metric": metric,
-        "value": round(v, 4), "class": int(c)}} for a, v, c in zip(areas, values, classes,
-                                                                   strict=True)]
+    features = [{"type": "Feature", "geometry": geometry, "properties": {
+        "id": fid, "name": name, "unit": unit, "metric": metric,
+        "value": round(v, 4), "class": int(c)}}
+        for fid, name, unit, geometry, v, c in zip(areas.ids, areas.names, areas.units,
+                                                    areas.geojson, values, classes, strict=True)]
     lower = [float(arr.min()), *bins[:-1]]
     legend = [{"class": n, "from": round(lo, 4), "to": round(hi, 4)}
               for n, (lo, hi) in enumerate(zip(lower, bins, strict=True))]
@@ -84,32 +86,18 @@ def choropleth(store: Store, level: str, metric: str, since: datetime | None = N
             "method": "Fisher-Jenks natural breaks (mapclassify)"}
 
 
-def _line_km(store: Store, frame: MetricFrame, m_areas: np.ndarray) -> np.ndarray:
-    """Km of street and alley inside each (metric) area: only the pairs an STRtree finds
-    intersecting are cut, in one vectorised call."""
-    lines = store.features(Kind.street) + store.features(Kind.alley)
-    km = np.zeros(len(m_areas))
-    if not lines:
-        return km
-    m_lines = frame.to_metric(np.array([f.geometry for f in lines], dtype=object))
-    a_idx, l_idx = shapely.STRtree(m_lines).query(m_areas, predicate="intersects")
-    lengths = shapely.length(shapely.intersection(m_lines[l_idx], m_areas[a_idx]))
-    np.add.at(km, a_idx, lengths)
-    return km / 1000
-
-
-def _group(store: Store, query: IssueQuery, areas: list[Feature],
+def _group(store: Store, query: IssueQuery, areas: area_figures.Areas,
            level: str) -> dict[int, dict[str, int]]:
     """Counts (issue_stats) per area index: by the zone_id or community stored with each
     issue, counted in SQL."""
     index: dict[Any, list[int]] = defaultdict(list)
     if level == "zone":
-        for k, a in enumerate(areas):
-            index[a.id].append(k)
+        for k, fid in enumerate(areas.ids):
+            index[fid].append(k)
         rows = store.issue_stats(query, by=["zone_id"])
         return {k: r for r in rows for k in index.get(r["zone_id"], [])[:1]}
-    for k, a in enumerate(areas):
-        index[a.name].append(k)
+    for k, name in enumerate(areas.names):
+        index[name].append(k)
     out: dict[int, list[dict[str, int]]] = defaultdict(list)
     rows = store.issue_stats(query, by=["community"])
     for r in rows:

@@ -234,12 +234,14 @@ def assign(store: Store, feature_id: int, values: dict[str, Any], actor: str,
 
 def workload(store: Store) -> list[dict[str, Any]]:
     """Per unit: zone count and area, km of street and alley in its zones or under its cadres,
-    markets and test points in its zones or assigned to it, open issues."""
-    zones = store.features(Kind.zone)
-    if not zones:
+    markets and test points in its zones or assigned to it, open issues. The zones' area and
+    street km come from geo.area_figures (computed again only after the zone, street or alley
+    layer changes)."""
+    from geo import area_figures
+
+    zones = area_figures.areas(store, Kind.zone)
+    if not zones.ids:
         return []
-    geoms = np.array([z.geometry for z in zones], dtype=object)
-    frame = MetricFrame.for_geometries(geoms)
     units: dict[str, dict[str, Any]] = {}
 
     def row(unit: str) -> dict[str, Any]:
@@ -247,22 +249,15 @@ def workload(store: Store) -> list[dict[str, Any]]:
                                        "street_km": 0.0, "alley_km": 0.0, "markets": 0,
                                        "test_points": 0, "open_issues": 0})
 
-    m_zones = frame.to_metric(geoms)
-    owners = [z.properties.get("unit") or "（未指定单位）" for z in zones]
-    tree = shapely.STRtree(geoms)  # candidate pairs in bulk, not a zones × lines loop
-    for owner, area in zip(owners, shapely.area(m_zones).tolist(), strict=True):
-        r = row(owner)
+    owners = [u or "（未指定单位）" for u in zones.units]
+    km = area_figures.line_km(store, Kind.zone)
+    for z, name in enumerate(owners):
+        r = row(name)
         r["zones"] += 1
-        r["zone_area_m2"] += area
-    for kind, key in ((Kind.street, "street_km"), (Kind.alley, "alley_km")):
-        lines = np.array([f.geometry for f in store.features(kind)], dtype=object)
-        if not len(lines):
-            continue
-        l_idx, z_idx = tree.query(lines, predicate="intersects")
-        lengths = shapely.length(shapely.intersection(frame.to_metric(lines[l_idx]),
-                                                      m_zones[z_idx]))
-        for k, length in zip(z_idx.tolist(), lengths.tolist(), strict=True):
-            row(owners[k])[key] += length / 1000
+        r["zone_area_m2"] += float(zones.area_km2[z]) * 1e6
+        r["street_km"] += float(km[Kind.street][z])
+        r["alley_km"] += float(km[Kind.alley][z])
+    tree = shapely.STRtree(zones.geoms)
     for kind, key in ((Kind.market, "markets"), (Kind.test_point, "test_points")):
         points = store.features(kind)
         if not points:
@@ -273,17 +268,16 @@ def workload(store: Store) -> list[dict[str, Any]]:
         for p, k in zip(p_idx.tolist(), z_idx.tolist(), strict=True):
             first[p] = min(k, first.get(p, k))
         for p, f in enumerate(points):
-            owner = f.properties.get("unit") or (
-                zones[first[p]].properties.get("unit") if p in first else None)
-            if owner:
-                row(owner)[key] += 1
+            holder = f.properties.get("unit") or (zones.units[first[p]] if p in first else None)
+            if holder:
+                row(str(holder))[key] += 1
     for r in store.issue_stats(IssueQuery(limit=None), by=["unit"]):  # counted in SQL
         if r["unit"] and r["open"]:
             row(r["unit"])["open_issues"] += r["open"]
     out = sorted(units.values(), key=lambda r: r["unit"])
     for r in out:
-        for k in ("zone_area_m2", "street_km", "alley_km"):
-            r[k] = round(r[k], 3 if k.endswith("km") else 1)
+        for field in ("zone_area_m2", "street_km", "alley_km"):
+            r[field] = round(r[field], 3 if field.endswith("km") else 1)
     return out
 
 

@@ -6,21 +6,28 @@ issues that were never routed (located by point in polygon)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from scipy.spatial import cKDTree
 from sqlalchemy import text
 
+from geo import area_figures
 from geo.coverage import jurisdiction
 from geo.demo import build_demo
+from geo.features import Feature, Issue
 from geo.heatmap import BASE_CELL_DEG
 from geo.hotspots import block_grid
 from geo.kinds import Kind
@@ -30,7 +37,14 @@ from geo.store import Store, open_store
 from geo.zones import workload
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import PG_URL, _postgis_problem, add_user, bearer, missing
+from tests.conftest import (
+    PG_URL,
+    ReducedCity,
+    _postgis_problem,
+    add_user,
+    bearer,
+    missing,
+)
 
 NOW = datetime.now().replace(minute=0, second=0, microsecond=0)
 _first = datetime(NOW.year, NOW.month, 1)
@@ -40,6 +54,8 @@ START, END = _prev, _first
 WEIGHTS = {"on_time_closure_rate": 0.28, "rectification_rate": 0.28,
            "no_recurrence_rate": 0.12, "no_overdue_rate": 0.12}  # data/reference/scoring.json
 UNHANDLED = {"reported", "accepted", "dispatched", "returned"}
+# metres in one degree of longitude at 36.005°N on the WGS84 ellipsoid
+GEOD_M_PER_DEG_LON = pyproj.Geod(ellps="WGS84").inv(116.0, 36.005, 117.0, 36.005)[2]
 
 
 @pytest.fixture(scope="module", params=["sqlite",
@@ -159,11 +175,17 @@ def _ranking(store: Store, df: pd.DataFrame, level: str, start: datetime,
 @pytest.mark.parametrize("level", ["zone", "unit", "community"])
 def test_ranking_matches_pandas(city: tuple[Store, TestClient], level: str) -> None:
     store, client = city
+    check_ranking(store, client, level, PERIOD, START, END)
+
+
+def check_ranking(store: Store, client: TestClient, level: str, period: str, start: datetime,
+                  end: datetime) -> None:
+    """/api/ranking of a period equals the pandas ranking, rank changes included."""
     df = _issues(store)
-    got = client.get("/api/ranking", params={"level": level, "period": PERIOD}).json()
-    want = _ranking(store, df, level, START, END)
-    before = {r["name"]: r["rank"] for r in _ranking(store, df, level, START - (END - START),
-                                                      START)}
+    got = client.get("/api/ranking", params={"level": level, "period": period}).json()
+    want = _ranking(store, df, level, start, end)
+    before = {r["name"]: r["rank"] for r in _ranking(store, df, level, start - (end - start),
+                                                      start)}
     keys = list(want[0])
     assert [{k: r[k] for k in keys} for r in got] == want
     assert [r["change"] for r in got] == [before.get(r["name"], r["rank"]) - r["rank"]
@@ -173,8 +195,15 @@ def test_ranking_matches_pandas(city: tuple[Store, TestClient], level: str) -> N
 
 def test_dashboard_matches_pandas(city: tuple[Store, TestClient]) -> None:
     store, client = city
+    check_dashboard(store, client, PERIOD, START, END)
+
+
+def check_dashboard(store: Store, client: TestClient, period: str, START: datetime,
+                    END: datetime) -> None:
+    """/api/dashboard of a period equals pandas: KPIs, previous, top categories, trend and
+    worst zones."""
     df = _issues(store)
-    doc = client.get("/api/dashboard", params={"period": PERIOD}).json()
+    doc = client.get("/api/dashboard", params={"period": period}).json()
     for key, (start, end) in (("kpis", (START, END)),
                               ("previous", (START - (END - START), START))):
         c = _counts(_period(df, start, end), end)
@@ -205,6 +234,13 @@ def test_dashboard_matches_pandas(city: tuple[Store, TestClient]) -> None:
 
 def test_choropleth_matches_geopandas(city: tuple[Store, TestClient]) -> None:
     store, client = city
+    check_choropleth(store, client, START, END)
+
+
+def check_choropleth(store: Store, client: TestClient, START: datetime,
+                     END: datetime) -> None:
+    """/api/choropleth of a period equals geopandas (overlay of the lines and zones in UTM)
+    for zones and communities."""
     df = _period(_issues(store), START, END)
     zones = _layer(store, Kind.zone)
     utm = zones.estimate_utm_crs()
@@ -238,6 +274,12 @@ def test_choropleth_matches_geopandas(city: tuple[Store, TestClient]) -> None:
 
 def test_workload_matches_geopandas(city: tuple[Store, TestClient]) -> None:
     store, client = city
+    check_workload(store, client)
+
+
+def check_workload(store: Store, client: TestClient) -> None:
+    """/api/workload equals geopandas (zone areas, street and alley km by overlay, open
+    issues by unit)."""
     df = _issues(store)
     zones = _layer(store, Kind.zone)
     zones["owner"] = zones.unit.fillna("（未指定单位）").replace("", "（未指定单位）")
@@ -327,3 +369,89 @@ def test_sql_grouping_refuses_unknown_columns(city: tuple[Store, TestClient]) ->
     with pytest.raises(InvalidInput):
         store.issue_stats(IssueQuery(limit=None), by=["description"])
 
+
+
+# --- the reduced benchmark city (bench.city at CITY_SCALE, imported with the CLI) -------------
+CITY_PERIOD, CITY_START, CITY_END = "2026-05", datetime(2026, 5, 1), datetime(2026, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def reduced(reduced_city: ReducedCity, city_client: TestClient
+            ) -> Iterator[tuple[Store, TestClient]]:
+    """The reduced city's store (read only) and an admin's client, on each backend."""
+    store = open_store(reduced_city.url)
+    yield store, city_client
+    store.close()
+
+
+@pytest.mark.parametrize("level", ["zone", "unit", "community"])
+def test_reduced_city_ranking_matches_pandas(reduced: tuple[Store, TestClient],
+                                             level: str) -> None:
+    check_ranking(*reduced, level, CITY_PERIOD, CITY_START, CITY_END)
+
+
+def test_reduced_city_dashboard_matches_pandas(reduced: tuple[Store, TestClient]) -> None:
+    check_dashboard(*reduced, CITY_PERIOD, CITY_START, CITY_END)
+
+
+def test_reduced_city_choropleth_matches_geopandas(reduced: tuple[Store, TestClient]) -> None:
+    check_choropleth(*reduced, CITY_START, CITY_END)
+
+
+def test_reduced_city_workload_matches_geopandas(reduced: tuple[Store, TestClient]) -> None:
+    check_workload(*reduced)
+
+
+# --- zone figures kept between requests (geo/area_figures.py) follow every edit --------------
+EDIT = """
+import sys
+from dataclasses import replace
+import shapely
+from geo.store import open_store
+store = open_store(sys.argv[1])
+f = store.feature(int(sys.argv[2]))
+store.save_feature(replace(f, geometry=shapely.from_wkt(sys.argv[3])), "other-process", "update")
+store.close()
+"""
+
+
+def _edit_elsewhere(url: str, feature_id: int, wkt: str) -> None:
+    """Save a feature's new geometry from another process (another server worker)."""
+    subprocess.run([sys.executable, "-c", EDIT, url, str(feature_id), wkt], check=True,
+                   cwd=Path(__file__).resolve().parent.parent, timeout=120)
+
+
+def test_street_km_follows_edits_of_streets_and_zones_from_any_process(
+        client: TestClient, store: Store, db_url: str) -> None:
+    def zone(x0: float, name: str, unit: str) -> Feature:
+        return Feature(Kind.zone, shapely.box(x0, 36.0, x0 + 0.01, 36.01), name=name,
+                       category="grid", properties={"unit": unit, "zone_type": "grid"})
+
+    a, b = store.add_features([zone(116.0, "甲", "单位A"), zone(116.01, "乙", "单位B")])
+    [street] = store.add_features([Feature(Kind.street, shapely.LineString(
+        [(116.002, 36.005), (116.008, 36.005)]), name="东街")])
+    store.add_issues([Issue("street_vending", 116.005, 36.005, zone_id=a, unit="单位A")])
+    km = 0.006 * GEOD_M_PER_DEG_LON / 1000  # 0.006° of longitude at 36.005°N
+
+    def seen() -> tuple[dict[str, float], float]:
+        work = {r["unit"]: r["street_km"] for r in client.get("/api/workload").json()}
+        doc = client.get("/api/choropleth", params={"metric": "per_km"}).json()
+        per_km = {f["properties"]["name"]: f["properties"]["value"] for f in doc["features"]}
+        return work, per_km["甲"]
+
+    work, per_km = seen()
+    assert work == {"单位A": pytest.approx(km, abs=0.002), "单位B": 0.0}
+    assert per_km == pytest.approx(1 / km, rel=0.01)
+    reused = area_figures.stats["reused"]
+    assert seen() == (work, per_km) and area_figures.stats["reused"] > reused  # kept
+    # another process moves the street into 乙: both answers follow at once
+    _edit_elsewhere(db_url, street, "LINESTRING (116.012 36.005, 116.018 36.005)")
+    work, per_km = seen()
+    assert work == {"单位A": 0.0, "单位B": pytest.approx(km, abs=0.002)}
+    assert per_km == 0.0  # no street left in 甲
+    # and 甲 grown over the street again (a zone edit)
+    _edit_elsewhere(db_url, a, "POLYGON ((116 36, 116.02 36, 116.02 36.01, 116 36.01, 116 36))")
+    work, per_km = seen()
+    assert work["单位A"] == pytest.approx(km, abs=0.002)
+    assert per_km == pytest.approx(1 / km, rel=0.01)
+    assert b  # 乙 still there

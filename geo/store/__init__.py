@@ -176,6 +176,15 @@ class Store(Protocol):
         """{id, name, unit} of every feature of a kind (in the scope), by id, no geometry."""
         ...
 
+    def feature_geometries(self, kind: Kind) -> tuple[list[int], Any]:
+        """Ids and WGS84 geometries (a numpy array) of every feature of a kind, by id."""
+        ...
+
+    def layer_stamp(self, kinds: Sequence[str]) -> tuple[Any, ...]:
+        """Changes whenever a feature of these layers is written (cache key of derived
+        figures)."""
+        ...
+
     def issue_stats(self, query: IssueQuery, by: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Per group of the `by` columns, counts of the matching issues: issues, counted,
         handled, closed, on_time, recurring, overdue (at query.now) and open."""

@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select
 
@@ -25,6 +26,7 @@ from geo.kinds import Kind
 from geo.store import IssueQuery
 from geo.store.schema import features as features_t
 from geo.store.schema import issues as issues_t
+from geo.store.schema import layer_versions as layer_versions_t
 
 GROUP_COLUMNS = ("zone_id", "community", "unit", "category", "status", "cell_x", "cell_y")
 # geo/scoring.py's sets (UNHANDLED is also geo.lifecycle's)
@@ -76,6 +78,30 @@ class AggregateMixin:
             q = q.where(_feature_scope(scope_unit))
         with self._connect() as conn:
             return [{"id": r.id, "name": r.name, "unit": r.unit} for r in conn.execute(q)]
+
+    def feature_geometries(self, kind: Kind) -> tuple[list[int], NDArray[np.object_]]:
+        """The ids and (WGS84) geometries of every feature of a kind, by id, read as WKB only
+        (no properties, no Feature objects)."""
+        c = features_t.c
+        with self._connect() as conn:
+            rows = conn.execute(select(c.id, c.wkb).where(c.kind == kind.value)
+                                .order_by(c.id)).all()
+        ids = [int(r[0]) for r in rows]
+        geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else np.empty(0, object)
+        return ids, np.asarray(geoms, dtype=object)
+
+    def layer_stamp(self, kinds: Sequence[str]) -> tuple[Any, ...]:
+        """What changes whenever a feature of these layers is written: their layer versions
+        (bumped by every write) and, against a database rebuilt to the same versions, the
+        count, largest id and summed versions of their features. Caches of figures derived
+        from layers are keyed on it."""
+        c, t = features_t.c, layer_versions_t.c
+        with self._connect() as conn:
+            versions = dict(conn.execute(select(t.layer, t.version)
+                                         .where(t.layer.in_(list(kinds)))).all())
+            shape = conn.execute(select(func.count(), func.max(c.id), func.sum(c.version))
+                                 .where(c.kind.in_(list(kinds)))).one()
+        return (*(int(versions.get(k, 0)) for k in kinds), *(int(v or 0) for v in shape))
 
     def _issue_filters(self, query: IssueQuery) -> list[ColumnElement[bool]]:
         from geo.store.sql import _issue_conditions

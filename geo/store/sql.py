@@ -456,6 +456,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         overdue issues count overdue_weight times."""
         c = issues_t.c
         conds = _issue_conditions(query)
+        if query.bbox:  # the cells the bbox spans: served by the (cell_x, cell_y, lon, lat) index
+            minx, miny, maxx, maxy = query.bbox
+            conds += [c.cell_x.between(math.floor(minx / CELL_DEG), math.floor(maxx / CELL_DEG)),
+                      c.cell_y.between(math.floor(miny / CELL_DEG), math.floor(maxy / CELL_DEG))]
         weight: Any = func.count()
         if overdue_weight != 1.0:
             overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (

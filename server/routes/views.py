@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from geo.choropleth import choropleth
 from geo.coverage import jurisdiction
@@ -43,23 +43,24 @@ def heatmap_cells(
     return heatmap(cells, total, zoom)
 
 
-@router.get("/api/hotspots")
+@router.get("/api/hotspots", response_class=JSONResponse)
 def hot_and_cold_spots(
     query: Annotated[IssueQuery, Depends(issue_filters)],
     store: StoreDep,
     cell: Annotated[float, Query(ge=20, le=5000, description="grid cell size, metres")] = 100,
     recurrence: Annotated[bool, Query(description="only recurring (回潮) issues")] = False,
     permutations: Annotated[int, Query(ge=99, le=9999)] = 999,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Getis–Ord Gi* hot and cold spots (FDR-corrected) of the filtered issues as GeoJSON,
     on blocks of the base cells counted in the database (cell_m: about `cell` metres)."""
     if recurrence:
         query.recurring = True
     result = hotspots(store.issue_cells(query), jurisdiction(store), cell, permutations)
-    return {"type": "FeatureCollection", "features": result.pop("features"), **result}
+    return JSONResponse({"type": "FeatureCollection", "features": result.pop("features"),
+                         **result})
 
 
-@router.get("/api/choropleth")
+@router.get("/api/choropleth", response_class=JSONResponse)
 def choropleth_layer(
     user: Analyst,
     store: StoreDep,
@@ -67,9 +68,12 @@ def choropleth_layer(
     metric: str = "issues",
     since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
     until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Zones or communities classed by a metric (natural breaks) with a legend, as GeoJSON."""
-    return choropleth(store, level, metric, since, until, scope_unit=user.scope_unit)
+    # plain JSON types already: encoded as they are (FastAPI's encoder walked every
+    # coordinate of the 5 MB of a city's zones)
+    return JSONResponse(choropleth(store, level, metric, since, until,
+                                   scope_unit=user.scope_unit))
 
 
 @router.get("/api/dashboard")
@@ -91,8 +95,8 @@ def rank(
     (2026-11-01..2026-11-15), with the change against the previous period."""
     doc = ranking(store, level, period, scope_unit=user.scope_unit)
     rows: list[dict[str, Any]] = doc["rows"]
-    if format == "json":
-        return rows
+    if format == "json":  # plain JSON types: encoded as they are (5,000 zones' rows)
+        return JSONResponse(rows)
     table = [[label for _, label in RANKING_HEADERS]]
     table += [[r[key] for key, _ in RANKING_HEADERS] for r in rows]
     return table_download(table, format, f"ranking-{level}-{doc['period']}")
