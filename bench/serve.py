@@ -1,7 +1,7 @@
 """Serving a database for the benchmarks: `ccmap serve` as a child process on a free local
 port, users made with the `ccmap` CLI, and plain HTTP calls to that local server.
 
-Used by `bench.city --serve-check`, `bench.bench_page` and `bench.bench_tiles`.
+Used by `bench.city --serve-check`, `bench.bench_page`, `bench.bench_tiles` and `bench.bench_load`.
 """
 
 from __future__ import annotations
