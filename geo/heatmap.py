@@ -29,9 +29,14 @@ def coarsen(cells: list[tuple[int, int, float]], factor: int) -> list[list[float
             for (gx, gy), n in sorted(merged.items())]
 
 
-def heatmap(cells: list[tuple[int, int, float]], total: int, zoom: int) -> dict[str, Any]:
-    """The heatmap document of the API: total issues, cell size and [lon, lat, count] cells."""
+def heatmap(cells: list[tuple[int, int, float]], total: int, zoom: int,
+            grouped: bool = False) -> dict[str, Any]:
+    """The heatmap document of the API: total issues, cell size and [lon, lat, count] cells
+    (grouped: the cells are already blocks of factor_for_zoom(zoom), see store.issue_cells)."""
     factor = factor_for_zoom(zoom)
-    out = coarsen(cells, factor)
+    out = coarsen(cells, factor) if not grouped else [
+        [round((gx + 0.5) * BASE_CELL_DEG * factor, 6),
+         round((gy + 0.5) * BASE_CELL_DEG * factor, 6), round(n, 2)]
+        for gx, gy, n in sorted(cells)]
     return {"total": total, "cell_deg": BASE_CELL_DEG * factor, "zoom": zoom,
             "max": max((c[2] for c in out), default=0), "cells": out}

@@ -455,3 +455,21 @@ def test_street_km_follows_edits_of_streets_and_zones_from_any_process(
     assert work["单位A"] == pytest.approx(km, abs=0.002)
     assert per_km == pytest.approx(1 / km, rel=0.01)
     assert b  # 乙 still there
+
+
+@pytest.mark.parametrize("zoom", [10, 12, 14, 16])
+def test_heatmap_cells_grouped_in_sql_equal_the_base_cells_coarsened(
+        city: tuple[Store, TestClient], zoom: int) -> None:
+    from geo.heatmap import coarsen, factor_for_zoom
+    from geo.store import IssueQuery
+
+    store, client = city
+    df = _issues(store)
+    west, south, east, north = df.lon.quantile(0.2), df.lat.quantile(0.2), df.lon.max(), \
+        df.lat.quantile(0.9)
+    bbox = f"{west},{south},{east},{north}"
+    doc = client.get("/api/heatmap", params={"zoom": zoom, "bbox": bbox}).json()
+    inside = df[df.lon.between(west, east) & df.lat.between(south, north)]
+    base = store.issue_cells(IssueQuery(bbox=(west, south, east, north), limit=None))
+    assert doc["total"] == len(inside) > 0
+    assert doc["cells"] == coarsen(base, factor_for_zoom(zoom))

@@ -166,9 +166,10 @@ class Store(Protocol):
         """A page of issues and the total count that match."""
         ...
 
-    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0
+    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
                     ) -> list[tuple[int, int, float]]:
-        """Weighted issue counts per base grid cell (cell_x, cell_y, count)."""
+        """Weighted issue counts per base grid cell (cell_x, cell_y, count); with a factor (a
+        power of two), per block of factor × factor cells (cell_x // factor, ...)."""
         ...
 
     # aggregates in SQL (geo/store/aggregates.py)

@@ -450,10 +450,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                                      .where(*conds)).scalar_one())
         return rows, total
 
-    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0
+    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
                     ) -> list[tuple[int, int, float]]:
         """(cell_x, cell_y, weighted count) of the base grid for the issues matching query;
-        overdue issues count overdue_weight times."""
+        overdue issues count overdue_weight times. A factor (a power of two) groups blocks of
+        factor × factor base cells in SQL (keys cell_x // factor, cell_y // factor: what
+        geo.heatmap.coarsen makes of the base cells, without carrying them all out)."""
+        if factor < 1 or factor & (factor - 1):
+            raise InvalidInput("factor must be a power of two")
         c = issues_t.c
         conds = _issue_conditions(query)
         if query.bbox:  # the cells the bbox spans: served by the (cell_x, cell_y, lon, lat) index
@@ -465,7 +469,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (
                 c.deadline < query.now)
             weight = func.sum(case((overdue, overdue_weight), else_=1.0))
-        q = select(c.cell_x, c.cell_y, weight).where(*conds).group_by(c.cell_x, c.cell_y)
+        shift = factor.bit_length() - 1
+        gx, gy = (c.cell_x, c.cell_y) if not shift else (c.cell_x.op(">>")(shift),
+                                                          c.cell_y.op(">>")(shift))
+        q = select(gx, gy, weight).where(*conds).group_by(gx, gy)
         with self._connect() as conn:
             return [(int(x), int(y), float(n)) for x, y, n in conn.execute(q)]
 

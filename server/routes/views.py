@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from geo.choropleth import choropleth
 from geo.coverage import jurisdiction
 from geo.dashboard import dashboard
-from geo.heatmap import heatmap
+from geo.heatmap import factor_for_zoom, heatmap
 from geo.hotspots import hotspots
 from geo.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
@@ -36,11 +36,12 @@ def heatmap_cells(
 ) -> dict[str, Any]:
     """Issue counts per grid cell for the filters (category, status, source, from, to, bbox,
     overdue, recurring); overdue issues can weigh more (overdue_weight=2)."""
-    cells = store.issue_cells(query)
+    factor = factor_for_zoom(zoom)  # the zoom's cells counted in SQL
+    cells = store.issue_cells(query, factor=factor)
     total = int(sum(n for _, _, n in cells))
     if overdue_weight != 1.0:
-        cells = store.issue_cells(query, overdue_weight)
-    return heatmap(cells, total, zoom)
+        cells = store.issue_cells(query, overdue_weight, factor=factor)
+    return heatmap(cells, total, zoom, grouped=True)
 
 
 @router.get("/api/hotspots", response_class=JSONResponse)
