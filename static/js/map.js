@@ -37,6 +37,10 @@
   // tiles' single points (cells where a tile holds too many).
   var TILED = { street: 1, alley: 1, community: 1, subdistrict: 1, zone: 1 };
   var ISSUE_TILE_ZOOM = 14;
+  var CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
+  // the shared grid of the tiled layers: 512-pixel tiles, a quarter of the requests and
+  // canvases of 256-pixel ones (the issue tiles stay 256: their cells and points follow zoom)
+  var BASE_TILE_PX = 512;
   var ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones, not thousands
   var PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3",
                  "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99", "#17becf", "#7f7f7f",
@@ -133,10 +137,22 @@
     // which the server shifts (coords=gcj02)
     state.tiles = !!(L.vectorGrid && cfg.coords === "wgs84");
     state.tileIds = {};
+    // The tiled layers share one grid (state.baseTiles): one tile per z/x/y holding every tiled
+    // layer that is on, drawn bottom to top on one canvas, in a pane at the height of the
+    // top-most of them. Each such layer's entry in the layer list is a placeholder whose
+    // adding and removing changes the grid's URL (its list of layers).
+    var baseKinds = cfg.layers.map(function (l) { return l.kind; }).filter(isTiled);
+    var baseReady = false;
+    if (baseKinds.length) {
+      var top = cfg.layers.map(function (l) { return l.kind; })
+        .indexOf(baseKinds[baseKinds.length - 1]);
+      map.createPane("ccmap-tiles").style.zIndex = String(410 + top);
+      state.baseTiles = tileGrid(baseKinds, baseUrl(baseKinds), "ccmap-tiles", BASE_TILE_PX);
+    }
     cfg.layers.forEach(function (layer, i) {
       // one pane per layer keeps the draw order fixed when a layer is reloaded
       map.createPane("ccmap-" + layer.kind).style.zIndex = String(410 + i);
-      var group = isTiled(layer.kind) ? tileGrid(layer.kind, tileUrl(layer.kind, "")) :
+      var group = isTiled(layer.kind) ? tiledPlaceholder(layer.kind) :
         layer.kind === "issues"
         ? L.markerClusterGroup({ maxClusterRadius: 50, disableClusteringAtZoom: 19 })
         : L.featureGroup();
@@ -146,17 +162,19 @@
       overlays[layer.label] = group;
       if (layer.visible) { group.addTo(map); }
     });
+    baseReady = true;
+    syncBaseTiles();
     L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
     addLegends(map, cfg, tpColors, state);
     if (state.tiles && state.layers.issues) {
-      state.issueCells = tileGrid("issues", tileUrl("issues", ""));
+      state.issueCells = tileGrid(["issues"], tileUrl("issues", ""), "ccmap-issues");
       map.on("overlayremove", function (e) {
         if (e.layer === state.layers.issues) { map.removeLayer(state.issueCells); }
       });
     }
     if (state.tiles && cfg.canEditZones && state.layers.zone) {
       state.zoneEditZoom = ZONE_EDIT_ZOOM;
-      state.zoneTiles = tileGrid("zone", tileUrl("zone", ""));
+      state.zoneTiles = tileGrid(["zone"], baseUrl(["zone"]), "ccmap-zone", BASE_TILE_PX);
       map.on("overlayremove", function (e) {
         if (e.layer === state.layers.zone) { map.removeLayer(state.zoneTiles); zoneHint(false); }
       });
@@ -165,6 +183,40 @@
 
     function isTiled(kind) {
       return state.tiles && TILED[kind] === 1 && !(kind === "zone" && cfg.canEditZones);
+    }
+
+    /* The layer-list entry of a layer drawn by state.baseTiles: no drawing of its own. */
+    function tiledPlaceholder(kind) {
+      var holder = new L.Layer();
+      holder.onAdd = holder.onRemove = function () {};
+      holder.ccmapTiled = kind;
+      holder.ccmapGrid = state.baseTiles;
+      holder.on("add remove", syncBaseTiles);
+      return holder;
+    }
+
+    /* state.baseTiles asks for the tiled layers that are on (none: it leaves the map). */
+    function syncBaseTiles() {
+      var grid = state.baseTiles;
+      if (!baseReady || !grid) { return; }
+      var kinds = baseKinds.filter(function (k) { return map.hasLayer(state.layers[k]); });
+      var url = baseUrl(kinds);
+      grid.ccmapKinds = kinds;
+      if (!kinds.length) {
+        if (map.hasLayer(grid)) { map.removeLayer(grid); }
+        return;
+      }
+      if (!map.hasLayer(grid)) {
+        grid.setUrl(url, true);
+        grid.addTo(map);
+      } else if (grid._url !== url) {
+        grid.ccmapCancel();
+        grid.setUrl(url);
+      }
+    }
+
+    function baseUrl(kinds) {
+      return tileUrl(kinds.join(","), BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX);
     }
 
     function tileUrl(kind, filter) {
@@ -196,18 +248,20 @@
       };
     }
 
-    /* A vector-tile layer of `kind`; its tiles count in state.loading while they load, and
-     * state.counts[kind] is the number of distinct features of the tiles in view (for issue
-     * cells: the sum of their counts). */
-    function tileGrid(kind, url) {
+    /* A vector-tile layer of `kinds` (its tiles hold an MVT layer per kind) in `pane`, of
+     * tiles `px` pixels wide (256 by default; 512: the server's tile of one zoom less); its
+     * tiles count in state.loading while they load, and state.counts[kind] is the number of
+     * distinct features of each kind in the tiles in view (for issue cells: their counts). */
+    function tileGrid(kinds, url, pane, px) {
+      var offset = px === 512 ? -1 : 0;
       var styles = {};
-      styles[kind] = tileStyle(kind);
-      if (kind === "issues") { styles.issue_cells = styles.issues; }
+      kinds.forEach(function (kind) { styles[kind] = tileStyle(kind); });
+      if (styles.issues) { styles.issue_cells = styles.issues; }
       var serial = 0;
       var grid = L.vectorGrid.protobuf(url, {
         // not interactive: clicks are hit-tested by tileClick, and a city's 50,000 streets
         // then hold no event parents and click bounds each (tileHit makes those on demand)
-        pane: "ccmap-" + kind, interactive: false, maxZoom: 22,
+        pane: pane, interactive: false, maxZoom: 22, tileSize: px || 256, minZoom: -offset,
         rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles,
         fetchOptions: { credentials: "same-origin" },
         // cells have no id; any key unique in its tile will do
@@ -215,7 +269,8 @@
           return f.properties.id !== undefined ? f.properties.id : "cell" + (serial += 1);
         }
       });
-      grid.ccmapTiled = kind;
+      grid.ccmapTiled = kinds.join(",");
+      grid.ccmapKinds = kinds;
       // Tiles still on the way when the grid is redrawn (a new filter, a week of the slider) or
       // removed are aborted: no request flood, and no late answer marks the new tile of the
       // same x/y/z as loaded (Leaflet finds tiles by their coordinates).
@@ -224,7 +279,9 @@
       grid._getVectorTilePromise = function (coords) {
         this.options.fetchOptions = { credentials: "same-origin",
                                       signal: grid.ccmapAbort.signal };
-        return fetchTile.call(this, coords).catch(function (err) {
+        // (VectorGrid asks for the grid's own z: a 512-pixel tile is the server's z - 1)
+        var asked = offset ? { x: coords.x, y: coords.y, z: coords.z + offset } : coords;
+        return fetchTile.call(this, asked).catch(function (err) {
           if (err && err.name === "AbortError") { return new Promise(function () {}); }
           throw err;
         });
@@ -240,7 +297,7 @@
       grid.on("loading", function () {
         if (!busy) { busy = true; state.loading += 1; }
       });
-      grid.on("load", function () { countTiles(kind, grid); settled(); });
+      grid.on("load", function () { countTiles(grid); settled(); });
       grid.on("remove", function () {
         grid._loading = false;  // GridLayer keeps it set when removed mid-load: no "loading" next
         grid.ccmapCancel();
@@ -248,7 +305,7 @@
       });
       // clicks are hit-tested by tileClick (a tile canvas would hide the layers under it)
       grid.on("tileloadstart", function (e) { e.tile.style.pointerEvents = "none"; });
-      if (kind === "issues") { grid.on("tileload", function (e) { cellLabels(grid, e.coords); }); }
+      if (styles.issues) { grid.on("tileload", function (e) { cellLabels(grid, e.coords); }); }
       return grid;
     }
 
@@ -259,21 +316,30 @@
       }).map(function (key) { return grid._vectorTiles[key]; });
     }
 
-    function countTiles(kind, grid) {
-      var ids = {}, n = 0;
+    function countTiles(grid) {
+      var ids = {}, n = {};
+      grid.ccmapKinds.forEach(function (kind) { ids[kind] = {}; n[kind] = 0; });
       currentTiles(grid).forEach(function (renderer) {
         Object.keys(renderer._features).forEach(function (id) {
           var f = renderer._features[id];
-          if (f.layerName === "issue_cells") { n += f.feature.properties.count; return; }
-          if (!ids[id]) { ids[id] = 1; n += 1; }
+          if (f.layerName === "issue_cells") {
+            if (n.issues !== undefined) { n.issues += f.feature.properties.count; }
+            return;
+          }
+          if (ids[f.layerName] && !ids[f.layerName][id]) {
+            ids[f.layerName][id] = 1;
+            n[f.layerName] += 1;
+          }
         });
       });
-      if (kind === "issues") {
-        if (map.hasLayer(grid)) { state.counts.issues = n; }
-        return;
-      }
-      state.tileIds[kind] = Object.keys(ids).map(Number);
-      state.counts[kind] = n;
+      grid.ccmapKinds.forEach(function (kind) {
+        if (kind === "issues") {
+          if (map.hasLayer(grid)) { state.counts.issues = n.issues; }
+          return;
+        }
+        state.tileIds[kind] = Object.keys(ids[kind]).map(Number);
+        state.counts[kind] = n[kind];
+      });
     }
 
     /* The count of each issue cell, written over its circle on the tile's canvas. */
@@ -297,15 +363,18 @@
       ctx.restore();
     }
 
-    /* The tile feature of `grid` under a container point, or null. */
-    function tileHit(grid, point) {
+    /* The tile feature of layer `kind` of `grid` under a container point, or null. */
+    function tileHit(grid, kind, point) {
       var hit = null;
       currentTiles(grid).forEach(function (renderer) {
         if (hit || !renderer._map) { return; }
         var p = point.subtract(renderer.getOffset());
         Object.keys(renderer._features).forEach(function (id) {
+          var layerName = renderer._features[id].layerName;
           var f = renderer._features[id].feature;
-          if (hit) { return; }
+          if (hit || (layerName !== kind && !(kind === "issues" && layerName === CELLS))) {
+            return;
+          }
           if (!f._pxBounds) { f.makeInteractive(); }  // its click bounds, once asked
           if (f._containsPoint(p)) { hit = f; }
         });
@@ -324,15 +393,18 @@
       if (map._draggableMoved(map)) { return; }
       var floor = pane ? parseInt(window.getComputedStyle(pane).zIndex, 10) || 0 : 0;
       var point = map.mouseEventToLayerPoint(ev);
+      // each tiled layer at the height of its own pane (the shared grid holds several)
       var grids = cfg.layers.map(function (l, i) {
         var g = l.kind === "issues" ? state.issueCells :
           l.kind === "zone" && state.zoneTiles ? state.zoneTiles : state.layers[l.kind];
-        return { grid: g, kind: l.kind, label: l.label, z: 410 + i };
+        var on = g && map.hasLayer(g);
+        if (g && g.ccmapGrid) { g = g.ccmapGrid; }
+        return { grid: g, on: on, kind: l.kind, label: l.label, z: 410 + i };
       }).filter(function (g) {
-        return g.grid && g.grid.ccmapTiled && map.hasLayer(g.grid) && g.z > floor;
+        return g.grid && g.grid.ccmapTiled && g.on && map.hasLayer(g.grid) && g.z > floor;
       }).reverse();
       for (var i = 0; i < grids.length; i++) {
-        var hit = tileHit(grids[i].grid, point);
+        var hit = tileHit(grids[i].grid, grids[i].kind, point);
         if (hit) {
           L.DomEvent.stop(ev);
           tilePopup(grids[i].kind, grids[i].label, hit.properties, map.mouseEventToLatLng(ev));
@@ -568,7 +640,10 @@
         if (!zoneLoadDue(moved)) { return Promise.resolve(); }
         if (map.getZoom() < ZONE_EDIT_ZOOM) { return loadZoneTiles(moved); }
       }
-      if (group.ccmapTiled) { return map.hasLayer(group) ? redrawTiles(group) : Promise.resolve(); }
+      if (group.ccmapTiled) {  // (a layer of the shared grid redraws all of the grid)
+        var grid = group.ccmapGrid || group;
+        return map.hasLayer(group) && map.hasLayer(grid) ? redrawTiles(grid) : Promise.resolve();
+      }
       if (kind === "issues" && state.issueCells) {
         // street level: clustered GeoJSON points for a small ledger; over MAX_ISSUE_POINTS
         // the tiles' points (cells where a tile is dense)

@@ -105,3 +105,12 @@ def page(browser: Any) -> Iterator[Any]:
     pg = context.new_page()
     yield pg
     context.close()
+
+
+def asks_tiles_of(url: str, kind: str) -> bool:
+    """Whether a request URL is a vector tile holding layer `kind` (the page asks for one tile
+    per z/x/y holding its tiled layers: /api/tiles/subdistrict,community,street/z/x/y.mvt)."""
+    import re
+
+    m = re.search(r"/api/tiles/([a-z_,]+)/\d+/\d+/\d+\.mvt", url)
+    return bool(m) and kind in m.group(1).split(",")

@@ -17,7 +17,7 @@ from geo.store import open_store
 from server.app import create_app
 from server.routes.pages import vendor_installed
 from server.settings import Settings
-from tests.browser.conftest import login, serve_app
+from tests.browser.conftest import asks_tiles_of, login, serve_app
 from tests.conftest import TEST_PASSWORD, ReducedCity, missing
 
 pytestmark = pytest.mark.browser
@@ -96,7 +96,7 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
     _open(page, city_url)
     counts, total = _counts(reduced_city)
     for kind in TILED:
-        assert any(f"/api/tiles/{kind}/" in u for u in urls), kind
+        assert any(asks_tiles_of(u, kind) for u in urls), kind
         assert not any(f"/api/layers/{kind}" in u for u in urls), kind
     # the first view holds the whole city at a zoom that leaves nothing out: every feature
     assert page.evaluate("window.ccmap.state.map.getZoom()") >= 14

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import XSS_NAME, login
+from tests.browser.conftest import XSS_NAME, asks_tiles_of, login
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -50,7 +50,7 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     streets = httpx.get(live_server + "/api/layers/street", headers=auth,
                         params={"limit": 10_000}).json()
     assert sorted(tiled["street"]) == sorted(f["id"] for f in streets["features"])
-    assert page.locator(".leaflet-ccmap-street-pane canvas").count() > 0
+    assert page.locator(".leaflet-ccmap-tiles-pane canvas").count() > 0  # the tiled layers
     assert page.locator(".leaflet-ccmap-zone-pane path").count() == counts["zone"]  # editor
     assert page.locator(".marker-cluster").count() > 5  # issues are clustered
     assert page.locator("#ccmap-legend-issues").inner_text().count("结案") == 1
@@ -105,12 +105,12 @@ def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: 
     _open(page, live_server)
     box = page.locator(".leaflet-container").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    with page.expect_response(lambda r: "/api/tiles/street/" in r.url):
+    with page.expect_response(lambda r: asks_tiles_of(r.url, "street")):
         page.mouse.wheel(0, -300)  # zooming fetches more data; still only from the server
     page.wait_for_function("() => window.ccmap.state.loading === 0")
     outside = [u for u in urls if not u.startswith(live_server) and not u.startswith("data:")]
     assert urls and outside == []
-    assert any("/api/tiles/street/" in u for u in urls)
+    assert any(asks_tiles_of(u, "street") for u in urls)
     assert any(u.startswith(live_server + "/vendor/leaflet/") for u in urls)
 
 

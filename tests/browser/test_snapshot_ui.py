@@ -33,13 +33,14 @@ PAGE_TILE_FEATURES = """() => {
   const view = L.bounds(m.containerPointToLayerPoint([8, 8]),
                         m.containerPointToLayerPoint([size.x - 8, size.y - 8]));
   for (const l of s.config.layers) {
-    const g = s.layers[l.kind];
-    if (!g.ccmapTiled || !m.hasLayer(g)) continue;
+    const layer = s.layers[l.kind], g = layer.ccmapGrid || layer;  // the shared grid
+    if (!layer.ccmapTiled || !m.hasLayer(layer) || !m.hasLayer(g)) continue;
     const drawn = new Set(), inner = new Set();
     for (const key of Object.keys(g._vectorTiles)) {
       const t = g._tiles[key], r = g._vectorTiles[key];
       if (!t || !t.current) continue;
       for (const [id, f] of Object.entries(r._features)) {
+        if (f.layerName !== l.kind) continue;
         drawn.add(+id);
         if (!f.feature._pxBounds) f.feature.makeInteractive();  // bounds as a click makes them
         const b = f.feature._pxBounds, o = r.getOffset();

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser.conftest import asks_tiles_of, login
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,7 @@ def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: st
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     _open(page, live_server)
-    assert any("/api/tiles/street/" in u and u.endswith(".mvt") for u in urls)
+    assert any(asks_tiles_of(u, "street") for u in urls)
     assert not any("/api/layers/street" in u for u in urls)  # no GeoJSON for the big layers
     with _api(live_server) as api:
         streets = api.get("/api/layers/street", params={"limit": 1000}).json()["features"]
@@ -68,6 +68,68 @@ def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: st
     assert "主次干道" in page.locator(".leaflet-popup-content").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "street_popup_from_tiles.png"))
+    assert errors == []
+
+
+def _red_pixels(page: Any, lat: float, lon: float) -> int:
+    """Pixels drawn in the street colour (#c0392b) in a 9 x 9 box around a map position."""
+    import io
+
+    from PIL import Image
+
+    x, y = page.evaluate("""([lat, lon]) => {
+        const map = window.ccmap.state.map;
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [p.x + box.left, p.y + box.top];
+    }""", [lat, lon])
+    shot = page.screenshot(clip={"x": x - 4, "y": y - 4, "width": 9, "height": 9})
+    image = Image.open(io.BytesIO(shot)).convert("RGB")
+    px = image.tobytes()
+    return sum(1 for r, g, b in zip(px[0::3], px[1::3], px[2::3], strict=True)
+               if r - g > 60 and r - b > 60)
+
+
+def test_toggling_a_tiled_layer_changes_what_is_drawn(page: Any, live_server: str) -> None:
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, live_server)
+    with _api(live_server) as api:
+        streets = api.get("/api/layers/street", params={"limit": 1000}).json()["features"]
+    street = max((f for f in streets if f["geometry"]["type"] == "LineString"),
+                 key=lambda f: len(f["geometry"]["coordinates"]))
+    lon, lat = _longest_segment_middle(street["geometry"]["coordinates"])
+    for label in ("问题", "测评点位", "农贸市场", "背街小巷"):  # nothing else in that colour
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    page.evaluate("([lat, lon]) => { window.ccmap.state.map.setView([lat, lon], 17, "
+                  "{animate: false}); }", [lat, lon])
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    assert street["id"] in page.evaluate("window.ccmap.state.tileIds.street")
+    assert _red_pixels(page, lat, lon) > 0  # the street, on the shared tiles' canvas
+    # the street layer off: the tiles are asked again without it and the street is not drawn
+    mark = len(urls)
+    page.get_by_role("checkbox", name="主次干道", exact=True).uncheck()
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    asked = [u for u in urls[mark:] if "/api/tiles/" in u]
+    assert asked and all(asks_tiles_of(u, "zone") and not asks_tiles_of(u, "street")
+                         for u in asked)
+    assert _red_pixels(page, lat, lon) == 0
+    assert page.locator("#ccmap-legends [data-kind=street]").is_hidden()
+    # and on again: drawn again
+    mark = len(urls)
+    page.get_by_role("checkbox", name="主次干道", exact=True).check()
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    assert any(asks_tiles_of(u, "street") for u in urls[mark:])
+    assert _red_pixels(page, lat, lon) > 0
+    assert page.locator("#ccmap-legends [data-kind=street]").is_visible()
+    # every tiled layer off: no tiles at all, nothing drawn on the map's tile pane
+    for label in ("主次干道", "责任区", "社区", "街道"):
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.baseTiles)")
+    assert page.locator(".leaflet-ccmap-tiles-pane canvas").count() == 0
     assert errors == []
 
 
