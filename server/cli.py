@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from geo.errors import CcmapError, ImportRejected
 from geo.kinds import Kind
 from geo.store import Store, after_bulk_write
@@ -42,7 +44,18 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "workers", None):
         overrides["workers"] = args.workers
-    return Settings(**overrides)
+    return load_settings(**overrides)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings (CCMAP_ environment, .env, overrides); a bad value is a CcmapError naming it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CCMAP_{'_'.join(str(p) for p in err['loc']).upper()}={err.get('input')!r}: "
+            f"{err['msg']}" for err in exc.errors())
+        raise CcmapError(f"invalid setting: {problems}") from None
 
 
 def _positive(text: str) -> int:

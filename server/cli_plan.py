@@ -159,11 +159,11 @@ def cmd_plan_posts(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any]
     if args.candidates:
         from geo.importing import read_layer_file
         from geo.kinds import Kind
-        from server.settings import Settings
+        from server.cli import load_settings
 
         # any layer file the importer reads (CRS, row checks); points or areas, like storefronts
         sites = read_layer_file(Path(args.candidates), Kind.storefront,
-                                limits=Settings().file_limits(cli=True)).features
+                                limits=load_settings().file_limits(cli=True)).features
         spots = [(f.name or f"候选{k + 1}", f.geometry.point_on_surface())
                  for k, f in enumerate(sites)]
         candidates = [(name, p.x, p.y) for name, p in spots]

@@ -261,3 +261,12 @@ def test_workers_that_could_not_share_a_database_are_refused(
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--workers", "0"])
     assert exc.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+def test_a_bad_setting_in_the_environment_is_named_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCMAP_WORKERS", "0")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "CCMAP_WORKERS='0'" in err and "greater than or equal to 1" in err
+    assert "Traceback" not in err
