@@ -39,35 +39,37 @@ USER, PASSWORD = "bench-analytics", "bench-analytics-pw-2026"
 # a z15 view (1280 × 800 px) at the centre of the full bench city, and the whole city at z12
 VIEW_Z15 = "115.9575,36.4412,116.0125,36.4688"
 CITY_Z12 = "115.85,36.38,116.12,36.53"
-# (label, path, params, before (s) per backend: measured at the start of the analytics work on
-# the full city (1M issues) under load avg 1.5-2.5, None: not measured, target in s)
-Before = dict[str, float | None]
+# (label, path, params, before per backend: (median wall s, median CPU s) measured on the full
+# city (1M issues) with the code before a51aa63 (before migration 0014, the cached zone figures and
+# the vectorised Gi*) under a load average of 10-16, target in s)
+Before = dict[str, tuple[float, float]]
 ENDPOINTS: list[tuple[str, str, dict[str, Any], Before, float]] = [
     ("heatmap z12 city", "/api/heatmap", {"zoom": 12, "bbox": CITY_Z12},
-     {"SQLite": None, "PostGIS": None}, 0.3),
+     {"SQLite": (18.171, 4.823), "PostGIS": (5.208, 0.177)}, 0.3),
     ("heatmap z15 view", "/api/heatmap", {"zoom": 15, "bbox": VIEW_Z15},
-     {"SQLite": None, "PostGIS": None}, 0.3),
+     {"SQLite": (1.786, 0.471), "PostGIS": (1.84, 0.081)}, 0.3),
     ("issues list page 1", "/api/issues", {"page": 1, "page_size": 50},
-     {"SQLite": None, "PostGIS": None}, 0.1),
+     {"SQLite": (0.124, 0.021), "PostGIS": (0.237, 0.016)}, 0.1),
     ("issues list, category", "/api/issues",
      {"page": 2, "page_size": 50, "category": "street_vending"},
-     {"SQLite": None, "PostGIS": None}, 0.1),
+     {"SQLite": (2.254, 0.457), "PostGIS": (0.084, 0.016)}, 0.1),
     ("ranking by zone", "/api/ranking", {"level": "zone"},
-     {"SQLite": None, "PostGIS": None}, 1.0),
+     {"SQLite": (1.646, 0.636), "PostGIS": (1.766, 0.484)}, 1.0),
     ("ranking by community", "/api/ranking", {"level": "community"},
-     {"SQLite": None, "PostGIS": None}, 1.0),
-    ("dashboard", "/api/dashboard", {}, {"SQLite": None, "PostGIS": None}, 1.0),
+     {"SQLite": (0.526, 0.26), "PostGIS": (0.442, 0.08)}, 1.0),
+    ("dashboard", "/api/dashboard", {}, {"SQLite": (1.79, 0.775), "PostGIS": (2.327, 0.359)}, 1.0),
     ("choropleth zone issues (all)", "/api/choropleth", {"level": "zone", "metric": "issues"},
-     {"SQLite": None, "PostGIS": None}, 1.0),
+     {"SQLite": (4.661, 1.65), "PostGIS": (9.627, 1.575)}, 1.0),
     ("choropleth zone per_km (all)", "/api/choropleth", {"level": "zone", "metric": "per_km"},
-     {"SQLite": None, "PostGIS": None}, 1.0),
+     {"SQLite": (12.846, 4.97), "PostGIS": (41.129, 4.539)}, 1.0),
     ("choropleth community overdue", "/api/choropleth",
-     {"level": "community", "metric": "overdue"}, {"SQLite": None, "PostGIS": None}, 1.0),
+     {"level": "community", "metric": "overdue"},
+     {"SQLite": (1.44, 0.553), "PostGIS": (3.039, 0.28)}, 1.0),
     ("hotspots Gi* 100 m", "/api/hotspots", {"cell": 100},
-     {"SQLite": None, "PostGIS": None}, 3.0),
+     {"SQLite": (7.171, 2.492), "PostGIS": (14.086, 1.986)}, 3.0),
     ("coverage z15 view", "/api/coverage", {"bbox": VIEW_Z15},
-     {"SQLite": None, "PostGIS": None}, 1.0),
-    ("workload", "/api/workload", {}, {"SQLite": None, "PostGIS": None}, 1.0),
+     {"SQLite": (6.322, 1.962), "PostGIS": (5.711, 0.721)}, 1.0),
+    ("workload", "/api/workload", {}, {"SQLite": (11.502, 3.626), "PostGIS": (10.119, 2.88)}, 1.0),
 ]
 
 
@@ -98,9 +100,9 @@ def bench(url: str, runs: int, period: str, migrate: bool) -> list[dict[str, Any
         r = client.post("/api/auth/token", data={"username": USER, "password": PASSWORD})
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         print(f"{'endpoint':30s} {'before':>8s} {'after':>8s} {'min':>7s} {'max':>7s} "
-              f"{'cpu':>7s} {'target':>7s}  HTTP      KB")
+              f"{'cpu bef':>7s} {'cpu':>7s} {'target':>7s}  HTTP      KB")
         for label, path, params, befores, target in ENDPOINTS:
-            before = befores.get(backend)
+            before, before_cpu = befores.get(backend, (None, None))
             if path in ("/api/ranking", "/api/dashboard"):
                 params = {**params, "period": period}
             times, cpus, status, size = [], [], 0, 0
@@ -113,11 +115,12 @@ def bench(url: str, runs: int, period: str, migrate: bool) -> list[dict[str, Any
             med, cpu = statistics.median(times), statistics.median(cpus)
             ok = "ok" if med <= target and status == 200 else "MISS"
             shown = f"{before:.3f} s" if before is not None else "-"
+            shown_cpu = f"{before_cpu:.3f} s" if before_cpu is not None else "-"
             print(f"{label:30s} {shown:>8s} {med:6.3f} s {min(times):5.3f} s "
-                  f"{max(times):5.3f} s {cpu:5.3f} s {target:5.1f} s  {status}  "
+                  f"{max(times):5.3f} s {shown_cpu:>7s} {cpu:5.3f} s {target:5.1f} s  {status}  "
                   f"{size / 1024:8.1f}  {ok}", flush=True)
             rows.append({"backend": backend, "endpoint": label, "before_s": before,
-                         "target_s": target,
+                         "before_cpu_s": before_cpu, "target_s": target,
                          "median_s": round(med, 3), "min_s": round(min(times), 3),
                          "max_s": round(max(times), 3), "cpu_s": round(cpu, 3),
                          "status": status})

@@ -65,14 +65,13 @@ def clear() -> None:
 @dataclass(frozen=True)
 class Areas:
     """The features of an area layer, by id: names, owning units, GeoJSON geometry, shapely
-    geometry (WGS84 and in the metric frame of them all) and area in km²."""
+    geometry (WGS84, and in MetricFrame.for_geometries of them all) and area in km²."""
 
     ids: list[int]
     names: list[str]
     units: list[str | None]
     geojson: list[dict[str, Any]]
     geoms: NDArray[np.object_]
-    frame: MetricFrame | None
     m_geoms: NDArray[np.object_]
     area_km2: NDArray[np.float64]
 
@@ -88,12 +87,10 @@ def _areas(store: Store, kind: Kind) -> Areas:
     by_id = {r["id"]: r for r in labels}
     if not ids:
         empty = np.empty(0, dtype=object)
-        return Areas([], [], [], [], empty, None, empty, np.zeros(0))
-    frame = MetricFrame.for_geometries(geoms)
-    m_geoms = frame.to_metric(geoms)
+        return Areas([], [], [], [], empty, empty, np.zeros(0))
+    m_geoms = MetricFrame.for_geometries(geoms).to_metric(geoms)
     return Areas(ids, [by_id[i]["name"] for i in ids], [by_id[i]["unit"] for i in ids],
-                 [geometry_json(g) for g in geoms], geoms, frame, m_geoms,
-                 shapely.area(m_geoms) / 1e6)
+                 [geometry_json(g) for g in geoms], geoms, m_geoms, shapely.area(m_geoms) / 1e6)
 
 
 def line_km(store: Store, kind: Kind) -> dict[Kind, NDArray[np.float64]]:
@@ -106,15 +103,16 @@ def line_km(store: Store, kind: Kind) -> dict[Kind, NDArray[np.float64]]:
 def _line_km(store: Store, a: Areas) -> dict[Kind, NDArray[np.float64]]:
     """Only the pairs an STRtree finds intersecting are cut, in one vectorised call a kind."""
     out = {k: np.zeros(len(a.ids)) for k in LINE_KINDS}
-    if a.frame is None:
+    if not a.ids:
         return out
+    frame = MetricFrame.for_geometries(a.geoms)  # this thread's transformer (never shared)
     tree = shapely.STRtree(a.geoms)
     for kind in LINE_KINDS:
         _, lines = store.feature_geometries(kind)
         if not len(lines):
             continue
         l_idx, a_idx = tree.query(lines, predicate="intersects")
-        lengths = shapely.length(shapely.intersection(a.frame.to_metric(lines[l_idx]),
+        lengths = shapely.length(shapely.intersection(frame.to_metric(lines[l_idx]),
                                                       a.m_geoms[a_idx]))
         np.add.at(out[kind], a_idx, lengths / 1000)
     return out
