@@ -286,6 +286,15 @@
           throw err;
         });
       };
+      // Tiles show at once, without Leaflet's fade-in: each tile's fade repaints every tile
+      // canvas of the grid 60 times a second for 200 ms, and tiles arriving one after another
+      // kept the (GPU-less) browser compositing for the whole load.
+      var tileReady = grid._tileReady;
+      grid._tileReady = function () {
+        var m = this._map, fade = m && m._fadeAnimated;
+        if (m) { m._fadeAnimated = false; }
+        try { return tileReady.apply(this, arguments); } finally { if (m) { m._fadeAnimated = fade; } }
+      };
       grid.ccmapCancel = function () {
         grid.ccmapAbort.abort();
         grid.ccmapAbort = new AbortController();
