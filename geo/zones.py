@@ -271,9 +271,9 @@ def workload(store: Store) -> list[dict[str, Any]]:
             holder = f.properties.get("unit") or (zones.units[first[p]] if p in first else None)
             if holder:
                 row(str(holder))[key] += 1
-    for r in store.issue_stats(IssueQuery(limit=None), by=["unit"]):  # counted in SQL
-        if r["unit"] and r["open"]:
-            row(r["unit"])["open_issues"] += r["open"]
+    for unit, n in store.open_issue_counts(IssueQuery(limit=None), "unit").items():
+        if unit and n:  # counted in SQL
+            row(unit)["open_issues"] += n
     out = sorted(units.values(), key=lambda r: r["unit"])
     for r in out:
         for field in ("zone_area_m2", "street_km", "alley_km"):

@@ -186,6 +186,10 @@ class Store(Protocol):
         figures)."""
         ...
 
+    def open_issue_counts(self, query: IssueQuery, by: str) -> dict[Any, int]:
+        """Open issues (neither closed nor rejected) matching query per value of a column."""
+        ...
+
     def issue_stats(self, query: IssueQuery, by: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Per group of the `by` columns, counts of the matching issues: issues, counted,
         handled, closed, on_time, recurring, overdue (at query.now) and open."""
