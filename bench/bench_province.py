@@ -18,6 +18,7 @@ it. --no-generate imports files made before; --no-import measures a database imp
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -63,8 +64,7 @@ def partitions(url: str, period: str) -> None:
     print(f"issues {total:,} in {len(months)} month partitions ({months[0][0]} .. "
           f"{months[-1][0]}) + issues_default ({in_default:,} rows), {size} with indexes; "
           f"issue_keys {keys}")
-    scanned = sorted({w for line in plan for w in line.replace("(", " ").split()
-                      if w.startswith("issues_")})
+    scanned = sorted({m for line in plan for m in re.findall(r" on (issues_\w+)", line)})
     print(f"period {period}: count(*) plan reads {len(scanned)} of {len(rows)} partitions "
           f"({', '.join(scanned)})")
     for line in plan:
