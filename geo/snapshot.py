@@ -27,7 +27,7 @@ from shapely.geometry import shape
 from geo.errors import InvalidInput, LimitExceeded
 from geo.features import Feature
 from geo.geojson import collection, feature_json
-from geo.heatmap import heatmap
+from geo.heatmap import factor_for_zoom, heatmap
 from geo.kinds import LABELS_ZH, Kind, issue_categories, reference_table
 from geo.mapview import EXTRA_LABELS, LAYERS, STATIC
 from geo.static_render import IssueCells, StaticLayer, render_static
@@ -79,6 +79,7 @@ class ViewContent:
 
 
 ISSUE_LAYERS = ("issues", "heat")  # both drawn as issue cells
+SNAPSHOT_CELL_ZOOM = 16  # issues are drawn as the heatmap cells of this zoom (base cells)
 GAP_STYLE = {"uncovered_line": {"color": "#d00", "weight": 5, "opacity": 0.8, "dashArray": "6 6"},
              "overlap": {"color": "#7b1fa2", "weight": 2, "dashArray": "4 4",
                          "fillColor": "#7b1fa2", "fillOpacity": 0.45},
@@ -118,7 +119,8 @@ def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
         found.append((kind, rows))
     query = issues or IssueQuery()
     query.bbox = bounds
-    cells = heatmap(store.issue_cells(query), 0, 16)["cells"] if show_issues else []
+    cells = heatmap(store.issue_cells(query, factor=factor_for_zoom(SNAPSHOT_CELL_ZOOM)), 0,
+                    SNAPSHOT_CELL_ZOOM)["cells"] if show_issues else []
     total = int(sum(c[2] for c in cells))
     if show_issues:
         counts["issues"] = total

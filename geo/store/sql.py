@@ -457,7 +457,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         """(cell_x, cell_y, weighted count) of the base grid for the issues matching query;
         overdue issues count overdue_weight times. A factor (a power of two) groups blocks of
         factor × factor base cells in SQL (keys cell_x // factor, cell_y // factor: what
-        geo.heatmap.coarsen makes of the base cells, without carrying them all out)."""
+        the heatmap of a zoom shows, without carrying the base cells out)."""
         if factor < 1 or factor & (factor - 1):
             raise InvalidInput("factor must be a power of two")
         c = issues_t.c

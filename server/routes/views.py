@@ -41,7 +41,7 @@ def heatmap_cells(
     total = int(sum(n for _, _, n in cells))
     if overdue_weight != 1.0:
         cells = store.issue_cells(query, overdue_weight, factor=factor)
-    return heatmap(cells, total, zoom, grouped=True)
+    return heatmap(cells, total, zoom)
 
 
 @router.get("/api/hotspots", response_class=JSONResponse)
