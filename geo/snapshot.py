@@ -118,7 +118,7 @@ def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
         counts[kind.value] = len(rows)
         found.append((kind, rows))
     query = issues or IssueQuery()
-    query.bbox = bounds
+    query.bbox = bbox  # without one, every issue (some lie just outside the layers' extent)
     cells = heatmap(store.issue_cells(query, factor=factor_for_zoom(SNAPSHOT_CELL_ZOOM)), 0,
                     SNAPSHOT_CELL_ZOOM)["cells"] if show_issues else []
     total = int(sum(c[2] for c in cells))
