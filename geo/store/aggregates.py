@@ -20,6 +20,7 @@ import shapely
 from numpy.typing import NDArray
 from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select
 
+from geo import lifecycle
 from geo.errors import InvalidInput
 from geo.features import Issue
 from geo.kinds import Kind
@@ -29,9 +30,10 @@ from geo.store.schema import issues as issues_t
 from geo.store.schema import layer_versions as layer_versions_t
 
 GROUP_COLUMNS = ("zone_id", "community", "unit", "category", "status", "cell_x", "cell_y")
-# geo/scoring.py's sets (UNHANDLED is also geo.lifecycle's)
+# geo/scoring.py's sets; an issue neither closed nor rejected (lifecycle.FINAL) is open
 HANDLED = ("handled", "verified", "closed")
-UNHANDLED = ("reported", "accepted", "dispatched", "returned")
+UNHANDLED = tuple(sorted(lifecycle.UNHANDLED))
+FINAL = tuple(sorted(lifecycle.FINAL))
 STAT_KEYS = ("issues", "counted", "handled", "closed", "on_time", "recurring", "overdue",
              "open")
 ISSUE_ORDERS = ("id", "reported_at", "unit")
@@ -48,7 +50,7 @@ def stat_flags(now: datetime) -> dict[str, ColumnElement[bool]]:
         "on_time": closed & c.deadline.is_not(None) & (c.closed_at <= c.deadline),
         "recurring": c.recurring_of.is_not(None),
         "overdue": c.status.in_(UNHANDLED) & c.deadline.is_not(None) & (c.deadline < now),
-        "open": c.status.not_in(("closed", "rejected")),
+        "open": c.status.not_in(FINAL),
     }
 
 
@@ -138,7 +140,7 @@ class AggregateMixin:
             g["issues"] += n
             g["counted"] += n if status != "rejected" else 0
             g["handled"] += n if status in HANDLED else 0
-            g["open"] += n if status not in ("closed", "rejected") else 0
+            g["open"] += n if status not in FINAL else 0
             g["recurring"] += recurring
             if status == "closed":
                 g["closed"] += with_closed_at
@@ -157,7 +159,7 @@ class AggregateMixin:
             raise InvalidInput(f"cannot group issues by {by}")
         c = issues_t.c
         q = select(c[by], func.count()).where(
-            *self._issue_filters(query), c.status.not_in(("closed", "rejected"))
+            *self._issue_filters(query), c.status.not_in(FINAL)
         ).group_by(c[by])
         with self._connect() as conn:
             return {key: int(n) for key, n in conn.execute(q)}

@@ -468,7 +468,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                       c.cell_y.between(math.floor(miny / CELL_DEG), math.floor(maxy / CELL_DEG))]
         weight: Any = func.count()
         if overdue_weight != 1.0:
-            overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (
+            overdue = c.status.in_(sorted(UNHANDLED)) & (
                 c.deadline < query.now)
             weight = func.sum(case((overdue, overdue_weight), else_=1.0))
         shift = factor.bit_length() - 1
@@ -1213,7 +1213,7 @@ def _issue_conditions(query: IssueQuery) -> list[ColumnElement[bool]]:
         minx, miny, maxx, maxy = query.bbox
         conds.append(c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
     if query.overdue is not None:
-        overdue = c.status.in_(["reported", "accepted", "dispatched", "returned"]) & (
+        overdue = c.status.in_(sorted(UNHANDLED)) & (
             c.deadline < query.now)
         conds.append(overdue if query.overdue else ~overdue)
     if query.recurring is not None:
