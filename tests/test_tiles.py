@@ -225,14 +225,19 @@ def test_every_feature_reachable_and_tiny_ones_only_at_detail_zoom(
     assert seen == {i for i, f in zip(new, feats, strict=False) if f.kind is Kind.compound}
 
 
-def test_unit_user_sees_only_its_features_and_issues(
-        client: TestClient, anon_client: TestClient, store: Store) -> None:
+def _two_units_zones_and_a_street(store: Store) -> list[int]:
+    """Ids of 甲单位's zone, 乙单位's zone (the same square) and a street with no unit."""
     square = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
-    mine, theirs, street = store.add_features([
+    return store.add_features([
         Feature(Kind.zone, Polygon(square), name="甲", properties={"unit": "甲单位"}),
         Feature(Kind.zone, Polygon(square), name="乙", properties={"unit": "乙单位"}),
         Feature(Kind.street, LineString([(121.47, 31.235), (121.48, 31.235)]), name="公共路"),
     ])
+
+
+def test_unit_user_sees_only_its_features_and_issues(
+        client: TestClient, anon_client: TestClient, store: Store) -> None:
+    mine, theirs, street = _two_units_zones_and_a_street(store)
     issues = store.add_issues([Issue("litter", 121.475, 31.235, unit="甲单位"),
                                Issue("litter", 121.4751, 31.2351, unit="乙单位"),
                                Issue("litter", 121.4752, 31.2352, unit="乙单位")])
@@ -608,12 +613,7 @@ def test_combined_tile_etag_changes_when_any_one_layer_is_edited(
 
 def test_combined_tile_keeps_a_unit_users_scope_and_refuses_bad_lists(
         client: TestClient, anon_client: TestClient, store: Store) -> None:
-    square = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
-    mine, theirs, street = store.add_features([
-        Feature(Kind.zone, Polygon(square), name="甲", properties={"unit": "甲单位"}),
-        Feature(Kind.zone, Polygon(square), name="乙", properties={"unit": "乙单位"}),
-        Feature(Kind.street, LineString([(121.47, 31.235), (121.48, 31.235)]), name="公共路"),
-    ])
+    mine, theirs, street = _two_units_zones_and_a_street(store)
     issues = store.add_issues([Issue("litter", 121.475, 31.235, unit="甲单位"),
                                Issue("litter", 121.4751, 31.2351, unit="乙单位")])
     add_user(store, "jia2", "unit", unit="甲单位")

@@ -114,3 +114,14 @@ def asks_tiles_of(url: str, kind: str) -> bool:
 
     m = re.search(r"/api/tiles/([a-z_,]+)/\d+/\d+/\d+\.mvt", url)
     return bool(m) and kind in m.group(1).split(",")
+
+
+def screen_point(page: Any, lat: float, lon: float) -> tuple[float, float]:
+    """Page coordinates (for mouse clicks and screenshots) of a map position."""
+    x, y = page.evaluate("""([lat, lon]) => {
+        const map = window.ccmap.state.map;
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [p.x + box.left, p.y + box.top];
+    }""", [lat, lon])
+    return x, y

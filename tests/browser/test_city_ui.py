@@ -17,7 +17,7 @@ from geo.store import open_store
 from server.app import create_app
 from server.routes.pages import vendor_installed
 from server.settings import Settings
-from tests.browser.conftest import asks_tiles_of, login, serve_app
+from tests.browser.conftest import asks_tiles_of, login, screen_point, serve_app
 from tests.conftest import TEST_PASSWORD, ReducedCity, missing
 
 pytestmark = pytest.mark.browser
@@ -56,17 +56,6 @@ def _view(page: Any, lat: float, lon: float, zoom: int) -> None:
                   [lat, lon, zoom])
     page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
                            f"window.ccmap.state.map.getZoom() === {zoom}")
-
-
-def _screen(page: Any, lat: float, lon: float) -> tuple[float, float]:
-    """Page coordinates of a map position."""
-    x, y = page.evaluate("""([lat, lon]) => {
-        const map = window.ccmap.state.map;
-        const p = map.latLngToContainerPoint([lat, lon]);
-        const box = map.getContainer().getBoundingClientRect();
-        return [p.x + box.left, p.y + box.top];
-    }""", [lat, lon])
-    return x, y
 
 
 def _matched(page: Any, path: str) -> int:
@@ -136,7 +125,7 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
     for label in ("问题", "背街小巷"):  # nothing above the street
         page.get_by_role("checkbox", name=label, exact=True).uncheck()
     _view(page, lat, lon, 18)
-    x, y = _screen(page, lat, lon)
+    x, y = screen_point(page, lat, lon)
     with page.expect_response(lambda r: f"/api/features/{street['id']}?" in r.url):
         page.mouse.click(x, y)
     title.wait_for(timeout=5000)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import asks_tiles_of, login
+from tests.browser.conftest import asks_tiles_of, login, screen_point
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -35,31 +35,40 @@ def _longest_segment_middle(coords: list[list[float]]) -> tuple[float, float]:
     return (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
 
 
-def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: str) -> None:
+def _watched(page: Any, live_server: str) -> tuple[list[str], list[str]]:
+    """Open the map, recording the URLs it asks for and the script errors it raises."""
     urls: list[str] = []
     page.on("request", lambda r: urls.append(r.url))
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     _open(page, live_server)
-    assert any(asks_tiles_of(u, "street") for u in urls)
-    assert not any("/api/layers/street" in u for u in urls)  # no GeoJSON for the big layers
+    return urls, errors
+
+
+def _show_a_street(page: Any, live_server: str, zoom: int,
+                   named: bool) -> tuple[dict[str, Any], float, float]:
+    """The street of most vertices (a named one if asked), the map at `zoom` on the middle
+    of its longest segment (lat, lon) with the layers that draw above streets switched off."""
     with _api(live_server) as api:
         streets = api.get("/api/layers/street", params={"limit": 1000}).json()["features"]
-    street = max((f for f in streets if f["properties"].get("name")
-                  and f["geometry"]["type"] == "LineString"),
+    street = max((f for f in streets if f["geometry"]["type"] == "LineString"
+                  and (f["properties"].get("name") or not named)),
                  key=lambda f: len(f["geometry"]["coordinates"]))
     lon, lat = _longest_segment_middle(street["geometry"]["coordinates"])
     for label in ("问题", "测评点位", "农贸市场", "背街小巷"):  # nothing above the street
         page.get_by_role("checkbox", name=label, exact=True).uncheck()
-    page.evaluate("([lat, lon]) => { window.ccmap.state.map.setView([lat, lon], 18, "
-                  "{animate: false}); }", [lat, lon])
+    page.evaluate("([lat, lon, z]) => { window.ccmap.state.map.setView([lat, lon], z, "
+                  "{animate: false}); }", [lat, lon, zoom])
     page.wait_for_function("() => window.ccmap.state.loading === 0")
-    xy = page.evaluate("""([lat, lon]) => {
-        const map = window.ccmap.state.map;
-        const p = map.latLngToContainerPoint([lat, lon]);
-        const box = map.getContainer().getBoundingClientRect();
-        return [p.x + box.left, p.y + box.top];
-    }""", [lat, lon])
+    return street, lat, lon
+
+
+def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: str) -> None:
+    urls, errors = _watched(page, live_server)
+    assert any(asks_tiles_of(u, "street") for u in urls)
+    assert not any("/api/layers/street" in u for u in urls)  # no GeoJSON for the big layers
+    street, lat, lon = _show_a_street(page, live_server, 18, named=True)
+    xy = screen_point(page, lat, lon)
     with page.expect_response(lambda r: f"/api/features/{street['id']}?" in r.url):
         page.mouse.click(xy[0], xy[1])
     popup = page.locator(".leaflet-popup-content .ccmap-popup-title")
@@ -77,12 +86,7 @@ def _red_pixels(page: Any, lat: float, lon: float) -> int:
 
     from PIL import Image
 
-    x, y = page.evaluate("""([lat, lon]) => {
-        const map = window.ccmap.state.map;
-        const p = map.latLngToContainerPoint([lat, lon]);
-        const box = map.getContainer().getBoundingClientRect();
-        return [p.x + box.left, p.y + box.top];
-    }""", [lat, lon])
+    x, y = screen_point(page, lat, lon)
     shot = page.screenshot(clip={"x": x - 4, "y": y - 4, "width": 9, "height": 9})
     image = Image.open(io.BytesIO(shot)).convert("RGB")
     px = image.tobytes()
@@ -91,21 +95,8 @@ def _red_pixels(page: Any, lat: float, lon: float) -> int:
 
 
 def test_toggling_a_tiled_layer_changes_what_is_drawn(page: Any, live_server: str) -> None:
-    urls: list[str] = []
-    page.on("request", lambda r: urls.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    _open(page, live_server)
-    with _api(live_server) as api:
-        streets = api.get("/api/layers/street", params={"limit": 1000}).json()["features"]
-    street = max((f for f in streets if f["geometry"]["type"] == "LineString"),
-                 key=lambda f: len(f["geometry"]["coordinates"]))
-    lon, lat = _longest_segment_middle(street["geometry"]["coordinates"])
-    for label in ("问题", "测评点位", "农贸市场", "背街小巷"):  # nothing else in that colour
-        page.get_by_role("checkbox", name=label, exact=True).uncheck()
-    page.evaluate("([lat, lon]) => { window.ccmap.state.map.setView([lat, lon], 17, "
-                  "{animate: false}); }", [lat, lon])
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    urls, errors = _watched(page, live_server)
+    street, lat, lon = _show_a_street(page, live_server, 17, named=False)
     assert street["id"] in page.evaluate("window.ccmap.state.tileIds.street")
     assert _red_pixels(page, lat, lon) > 0  # the street, on the shared tiles' canvas
     # the street layer off: the tiles are asked again without it and the street is not drawn
