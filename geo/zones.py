@@ -18,6 +18,7 @@ import shapely.ops
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from geo import area_figures
 from geo.errors import Conflict, ImportRejected, InvalidInput, NotFound, RowProblem
 from geo.features import Feature
 from geo.geojson import check_geometry, check_shape
@@ -237,8 +238,6 @@ def workload(store: Store) -> list[dict[str, Any]]:
     markets and test points in its zones or assigned to it, open issues. The zones' area and
     street km come from geo.area_figures (computed again only after the zone, street or alley
     layer changes)."""
-    from geo import area_figures
-
     zones = area_figures.areas(store, Kind.zone)
     if not zones.ids:
         return []
