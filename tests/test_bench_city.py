@@ -69,6 +69,17 @@ def test_same_seed_gives_identical_files(city: Path, tmp_path: Path) -> None:
         (city / "streets.geojson").read_bytes()
 
 
+def test_more_issues_over_the_same_city(city: Path, tmp_path: Path) -> None:
+    """--issues N (the province benchmark's ledger) keeps every layer and changes the ledger."""
+    out = tmp_path / "more"
+    assert main(["--out", str(out), "--seed", "7", "--scale", str(SCALE), "--now", NOW,
+                 "--issues", "777"]) == 0
+    for name in FILES:
+        if name != "issues.csv":
+            assert (out / name).read_bytes() == (city / name).read_bytes(), name
+    assert len(_issues(out / "issues.csv")) == 777 != len(_issues(city / "issues.csv"))
+
+
 def test_sizes_follow_the_scale() -> None:
     full, ci = Sizes.at(1.0), Sizes.at(0.01)
     assert (full.streets, full.zones, full.issues) == (50_000, 5_000, 1_000_000)
