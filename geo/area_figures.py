@@ -1,12 +1,12 @@
 """Figures of zones and communities that change only when their layers change: names, owners,
-GeoJSON geometry, area and the km of street and alley inside each area.
+geometry, area and the km of street and alley inside each area.
 
 Computing them reads and cuts every street and alley (60,000 lines at city scale, seconds),
 so they are kept per process and database, keyed on store.layer_stamp of the layers they
 derive from: every write of a feature bumps its layer's version in the database (in the
 write's transaction), so any process sees an edit — its own or another's — on its next
-request and computes the figures again. The choropleths (geo/choropleth.py) and the workload
-table (geo/zones.py) share them.
+request and computes the figures again. The choropleths (geo/choropleth.py, which also keeps
+its areas' GeoJSON encoded here) and the workload table (geo/zones.py) share them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geo.geojson import geometry_json
 from geo.kinds import Kind
 from geo.projection import MetricFrame
 from geo.store import Store
@@ -64,13 +63,12 @@ def clear() -> None:
 
 @dataclass(frozen=True)
 class Areas:
-    """The features of an area layer, by id: names, owning units, GeoJSON geometry, shapely
-    geometry (WGS84, and in MetricFrame.for_geometries of them all) and area in km²."""
+    """The features of an area layer, by id: names, owning units, shapely geometry (WGS84,
+    and in MetricFrame.for_geometries of them all) and area in km²."""
 
     ids: list[int]
     names: list[str]
     units: list[str | None]
-    geojson: list[dict[str, Any]]
     geoms: NDArray[np.object_]
     m_geoms: NDArray[np.object_]
     area_km2: NDArray[np.float64]
@@ -87,10 +85,10 @@ def _areas(store: Store, kind: Kind) -> Areas:
     by_id = {r["id"]: r for r in labels}
     if not ids:
         empty = np.empty(0, dtype=object)
-        return Areas([], [], [], [], empty, empty, np.zeros(0))
+        return Areas([], [], [], empty, empty, np.zeros(0))
     m_geoms = MetricFrame.for_geometries(geoms).to_metric(geoms)
     return Areas(ids, [by_id[i]["name"] for i in ids], [by_id[i]["unit"] for i in ids],
-                 [geometry_json(g) for g in geoms], geoms, m_geoms, shapely.area(m_geoms) / 1e6)
+                 geoms, m_geoms, shapely.area(m_geoms) / 1e6)
 
 
 def line_km(store: Store, kind: Kind) -> dict[Kind, NDArray[np.float64]]:

@@ -190,6 +190,11 @@ class Store(Protocol):
         """Open issues (neither closed nor rejected) matching query per value of a column."""
         ...
 
+    def issue_counts(self, query: IssueQuery, by: str, open_only: bool = False
+                     ) -> dict[Any, int]:
+        """Issues matching query (open_only: only the open ones) per value of a column."""
+        ...
+
     def issue_stats(self, query: IssueQuery, by: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Per group of the `by` columns, counts of the matching issues: issues, counted,
         handled, closed, on_time, recurring, overdue (at query.now) and open."""

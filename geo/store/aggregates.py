@@ -155,12 +155,20 @@ class AggregateMixin:
         """How many issues matching query are open (issue_stats' "open": neither closed nor
         rejected) per value of one GROUP_COLUMNS column; only the open rows are grouped
         (a third of the time of issue_stats over a city's 1M issues on PostgreSQL)."""
+        return self.issue_counts(query, by, open_only=True)
+
+    def issue_counts(self, query: IssueQuery, by: str, open_only: bool = False
+                     ) -> dict[Any, int]:
+        """How many issues match query (issue_stats' "issues"; open_only: its "open") per
+        value of one GROUP_COLUMNS column: a bare count, served by the column's covering
+        index, without issue_stats' flags (a third of its time over a city's 1M issues)."""
         if by not in GROUP_COLUMNS:
             raise InvalidInput(f"cannot group issues by {by}")
         c = issues_t.c
-        q = select(c[by], func.count()).where(
-            *self._issue_filters(query), c.status.not_in(FINAL)
-        ).group_by(c[by])
+        conds = self._issue_filters(query)
+        if open_only:
+            conds.append(c.status.not_in(FINAL))
+        q = select(c[by], func.count()).where(*conds).group_by(c[by])
         with self._connect() as conn:
             return {key: int(n) for key, n in conn.execute(q)}
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo.choropleth import choropleth
@@ -18,6 +19,7 @@ from server.auth import Analyst, Reader
 from server.deps import LocalDateTime, StoreDep
 from server.downloads import download_responses, table_download
 from server.routes.issues import issue_filters
+from server.routes.layers import CoordsQuery
 
 router = APIRouter(tags=["views"])
 RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), ("trend", "升降"),
@@ -25,6 +27,7 @@ RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), 
                    ("overdue", "超期数"), ("recurring", "回潮数"),
                    ("rectification_rate", "整改率"), ("on_time_closure_rate", "按期结案率"),
                    ("recurrence_rate", "回潮率")]
+CHOROPLETH_GZIP_MIN = 1000  # smaller answers go as they are (like the app's GZip middleware)
 
 
 @router.get("/api/heatmap")
@@ -63,18 +66,26 @@ def hot_and_cold_spots(
 
 @router.get("/api/choropleth", response_class=JSONResponse)
 def choropleth_layer(
+    request: Request,
     user: Analyst,
     store: StoreDep,
     level: str = "zone",
     metric: str = "issues",
     since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
     until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
-) -> JSONResponse:
+    coords: CoordsQuery = None,
+) -> Response:
     """Zones or communities classed by a metric (natural breaks) with a legend, as GeoJSON."""
-    # plain JSON types already: encoded as they are (FastAPI's encoder walked every
-    # coordinate of the 5 MB of a city's zones)
-    return JSONResponse(choropleth(store, level, metric, since, until,
-                                   scope_unit=user.scope_unit))
+    # the document comes encoded (its areas' Features are kept encoded between requests);
+    # gzipped here at level 1: a city's 5 MB of zones in 0.03 s of CPU instead of the 0.15 s
+    # of the app's GZip middleware at level 6, 12 % larger
+    body = choropleth(store, level, metric, since, until, scope_unit=user.scope_unit,
+                      coords=coords)
+    headers = {"Vary": "Accept-Encoding"}
+    if len(body) >= CHOROPLETH_GZIP_MIN and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/api/dashboard")
