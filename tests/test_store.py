@@ -52,6 +52,23 @@ def test_property_filter_and_limit(store: Store) -> None:
     assert store.layer_counts() == {"test_point": 9}
 
 
+def test_features_with_keys_read_only_those_properties(store: Store) -> None:
+    props = [{"cadre": "王伟 \"组长\"", "unit": "区城管局", "note": "长"},
+             {"cadre": "", "lanes": 2}, {"cadre": None, "unit": 7},
+             {"unit": True, "nested": {"cadre": "x"}}, {}]
+    store.add_features([Feature(Kind.street, LineString([(121.47 + i * 1e-3, 31.23),
+                                                         (121.471 + i * 1e-3, 31.23)]),
+                                name=f"路{i}", properties=p) for i, p in enumerate(props)])
+    full = store.features(Kind.street)
+    some = store.features(Kind.street, keys=["cadre", "unit", "absent"])
+    assert [f.id for f in some] == [f.id for f in full]
+    assert [(f.name, f.geometry.wkb) for f in some] == [(f.name, f.geometry.wkb) for f in full]
+    assert [f.properties for f in some] == [
+        {k: v for k, v in f.properties.items() if k in ("cadre", "unit") and v is not None}
+        for f in full]
+    assert [f.properties for f in store.features(Kind.street, keys=())] == [{}] * 5
+
+
 def test_missing_feature_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         store.feature(12345)

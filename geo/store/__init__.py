@@ -86,9 +86,10 @@ class Store(Protocol):
 
     def features(self, kind: Kind, bbox: BBox | None = None, limit: int | None = None,
                  where: dict[str, Any] | None = None,
-                 scope_unit: str | None = None, offset: int = 0) -> list[Feature]:
+                 scope_unit: str | None = None, offset: int = 0,
+                 keys: Sequence[str] | None = None) -> list[Feature]:
         """Features of one kind by id, optionally inside bbox and matching property values
-        (offset/limit page them; limit None: all)."""
+        (offset/limit page them; limit None: all); with keys, only those properties."""
         ...
 
     def count_features(self, kind: Kind, bbox: BBox | None = None,
@@ -204,6 +205,10 @@ class Store(Protocol):
                     ) -> dict[str, Any]:
         """Per matching issue, as numpy arrays: lon, lat and issue_stats' 0/1 flags
         (unrouted="community": only the issues with no community stored)."""
+        ...
+
+    def issue_positions(self, query: IssueQuery) -> tuple[Any, Any]:
+        """The lon and lat arrays of the issues matching query, in no particular order."""
         ...
 
     def issue_trend(self, query: IssueQuery, edges: Sequence[datetime]

@@ -8,18 +8,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Float,
     Select,
+    String,
     bindparam,
     case,
     cast,
@@ -125,6 +126,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
 
     def migrate(self) -> None:
         """Bring the schema to the latest migration."""
+        # alembic is imported here, not at the top: 0.2-0.5 s that only migrating needs
+        from alembic import command
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self._begin() as conn:
@@ -202,17 +207,30 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         where: dict[str, Any] | None = None,
         scope_unit: str | None = None,
         offset: int = 0,
+        keys: Sequence[str] | None = None,
     ) -> list[Feature]:
         """Features of one kind, filtered by bbox, property values and a unit user's scope,
-        by id (offset/limit page them; limit None: all)."""
+        by id (offset/limit page them; limit None: all); with keys, only those properties
+        (picked out in SQL; an absent or null one is left out), the rest never parsed."""
+        c = features_t.c
         conds = self._feature_conditions(kind, bbox, where, scope_unit)
-        q = select(features_t).where(*conds).order_by(features_t.c.id)
+        props = [c.properties] if keys is None else [_json_key(k) for k in keys]
+        q = select(c.id, c.name, c.category, c.source_id, c.version, c.wkb, *props
+                   ).where(*conds).order_by(c.id)
         if offset:
             q = q.offset(offset)
         if limit is not None:
             q = q.limit(limit)
         with self._connect() as conn:
-            return [_feature_from_row(r) for r in conn.execute(q)]
+            rows = conn.execute(q).all()
+        # the WKB parsed in one call (a layer of 50,000 streets: 0.6 s one by one)
+        geoms = shapely.from_wkb([bytes(r[5]) for r in rows]) if rows else np.empty(0, object)
+        return [Feature(kind=kind, geometry=g, name=r[1], category=r[2], source_id=r[3],
+                        properties=dict(r[6] or {}) if keys is None else
+                        {k: v for k, v in zip(keys, map(_json_value, r[6:]), strict=True)
+                         if v is not None},
+                        id=r[0], version=r[4])
+                for r, g in zip(rows, geoms, strict=True)]
 
     def count_features(self, kind: Kind, bbox: BBox | None = None,
                        where: dict[str, Any] | None = None,
@@ -1278,6 +1296,26 @@ def _feature_row(f: Feature) -> dict[str, Any]:
 
 def _feature_from_row(row: Row[Any]) -> Feature:
     m = row._mapping
+def _json_key(key: str) -> ColumnElement[Any]:
+    """The JSON text of one top-level key of a feature's properties (SQL NULL when absent):
+    `properties -> 'key'` on both PostgreSQL and SQLite (3.38 or later); _json_value reads
+    it."""
+    return cast(features_t.c.properties.op("->")(literal(key, String)), String
+                ).label(f"p_{key}")
+
+
+def _json_value(text: str | None) -> Any:
+    """The value of a JSON text: a string by the C scanner alone (without json.loads' Python
+    wrapper, a third of reading 60,000 streets' properties), anything else by json.loads."""
+    if text is None:
+        return None
+    if text[:1] == '"':
+        value, end = scanstring(text, 1)
+        if end == len(text):
+            return value
+    return json.loads(text)
+
+
     return Feature(
         id=m["id"],
         kind=Kind(m["kind"]),
