@@ -42,14 +42,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import ijson
-import pandas as pd
-import pyogrio
 
 from geo.errors import InvalidInput, LimitExceeded, UnsafeFile
+
+if TYPE_CHECKING:  # pandas and pyogrio are imported where a file is read: every `ccmap`
+    import pandas as pd  # command and the server import this module for FileLimits
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,8 @@ _gdal_ready = False
 def _pin_gdal_options() -> None:
     global _gdal_ready
     if not _gdal_ready:
+        import pyogrio
+
         pyogrio.set_gdal_config_options(GDAL_SAFE_OPTIONS)
         _gdal_ready = True
 
@@ -485,6 +488,7 @@ DRIVERS = {GEOJSON: "GeoJSON", GPKG: "GPKG", SHAPEFILE_ZIP: "ESRI Shapefile",
 def read_vector_file(path: Path, name: str, fmt: str, limits: FileLimits) -> Any:
     """A checked GeoJSON/GeoPackage/Shapefile as a GeoDataFrame, with its driver forced."""
     import geopandas as gpd
+    import pyogrio
 
     with gdal_source(path, name, fmt, limits) as source:
         try:
@@ -561,6 +565,8 @@ def _checked_csv(path: Path, name: str) -> str:
 
 def read_csv_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
     """A CSV as a DataFrame of strings (pandas), checked to be text and within max_rows."""
+    import pandas as pd
+
     encoding = _checked_csv(path, name)
     nrows = limits.max_rows + 1 if limits.max_rows is not None else None
     try:
@@ -580,6 +586,8 @@ _XLSX_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, Syn
 
 def read_xlsx_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
     """The first sheet of an .xlsx as a DataFrame of strings, after the zip checks."""
+    import pandas as pd
+
     _checked_xlsx(path, name, limits)
     nrows = limits.max_rows + 1 if limits.max_rows is not None else None
     try:
@@ -625,6 +633,8 @@ class TableChunks:
             yield from self._xlsx()
 
     def _csv(self) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
         try:
             reader = pd.read_csv(self.path, encoding=self.encoding, dtype=str,
                                  keep_default_na=False, chunksize=self.rows)
@@ -644,6 +654,8 @@ class TableChunks:
             yield self._frame(rows)
 
     def _frame(self, rows: list[list[str]]) -> pd.DataFrame:
+        import pandas as pd
+
         width = len(self.columns)
         return pd.DataFrame([(r + [""] * width)[:width] for r in rows], columns=self.columns,
                             dtype=str)
@@ -687,6 +699,8 @@ def table_chunks(path: Path, name: str, fmt: str, limits: FileLimits,
                  rows: int) -> TableChunks:
     """Check a CSV/xlsx and count its rows (a fast first pass: the limit is known before
     anything is written); the chunks to read it by."""
+    import pandas as pd
+
     if fmt == CSV:
         encoding = _checked_csv(path, name)
         total, columns = 0, []

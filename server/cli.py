@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -242,7 +243,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from geo.geojson import parse_bbox
 
     bbox, now = parse_bbox(args.bbox), datetime.now()
-    with opened(_settings(args).database_url) as store:
+    with opened(_settings(args).database_url) as store, _collector_paused():
         report = analyse(load_input(store, bbox, now, args.days), now, args.days,
                          with_geometry=args.json, limit=args.limit)
     t = report["totals"]
@@ -278,6 +279,20 @@ def cmd_gaps(args: argparse.Namespace) -> int:
                          + ", ".join(f"{k} {n}" for k, n in left.items()))
     _emit(args, report, "\n".join(lines))
     return 0
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused: the layers read (60,000 features) live to
+    the end of the command, and each full collection would walk them and every module again
+    (a third of the time to read a city's layers); it runs again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _reroute(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:

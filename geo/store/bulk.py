@@ -13,15 +13,17 @@ import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 from sqlalchemy import Connection, func, select, text
 
 from geo.store import BBox
 from geo.store.schema import issues as issues_t
+
+if TYPE_CHECKING:  # pandas is imported by the functions that use it (not at start-up)
+    import pandas as pd
 
 ISSUE_LAYER = "issues"
 CELL_DEG = 0.0005  # geo/store/sql.py's base heatmap cell
@@ -135,6 +137,8 @@ class BulkIssueMixin:
 
 def issue_months(times: pd.Series | Sequence[datetime | None]) -> set[date]:
     """The first day of every month among the times (None/NaT skipped)."""
+    import pandas as pd
+
     stamps = pd.to_datetime(pd.Series(times, dtype=object)).to_numpy(dtype="datetime64[M]")
     months = np.unique(stamps[~np.isnat(stamps)]).astype("datetime64[D]")
     return set(months.tolist())
@@ -143,6 +147,8 @@ def issue_months(times: pd.Series | Sequence[datetime | None]) -> set[date]:
 def _times(values: pd.Series) -> list[str | None]:
     """Datetimes as SQLAlchemy writes them on SQLite, 'YYYY-MM-DD HH:MM:SS.ffffff' (NaT →
     None), converted in numpy."""
+    import pandas as pd
+
     stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[us]")
     text = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ").astype(object)
     text[np.isnat(stamps)] = None
@@ -151,6 +157,8 @@ def _times(values: pd.Series) -> list[str | None]:
 
 def _nullable(values: pd.Series) -> list[Any]:
     """Values with NaN/None (pandas' missing strings) as None."""
+    import pandas as pd
+
     arr = values.to_numpy(dtype=object, copy=True)
     arr[pd.isna(arr)] = None
     return arr.tolist()
