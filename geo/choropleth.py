@@ -1,5 +1,5 @@
 """Choropleths of zones and communities (issues per zone, per km, per km², open, overdue,
-rectification, on-time closure and recurrence rates) with class breaks from mapclassify.
+rectification, on-time closure and recurrence rates) with natural-break classes.
 
 A city's zone layer is 5,000 polygons (5 MB of GeoJSON) while its values are 5,000 numbers, so
 the answer is assembled from parts kept apart: each area's Feature up to its values (geometry,
@@ -18,9 +18,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import mapclassify
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from geo import area_figures
@@ -41,7 +41,7 @@ METRICS = {
 # issue_stats' flags (the rates and overdue)
 COUNTED = {"issues": "issues", "per_km": "issues", "per_km2": "issues", "open": "open"}
 CLASSES = 5
-METHOD = "Fisher-Jenks natural breaks (mapclassify)"
+METHOD = "natural breaks (one-dimensional k-means, best of 10 seeded starts)"
 # as JSONResponse encodes (UTF-8, no NaN, compact)
 _encode = partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -99,15 +99,7 @@ def choropleth(store: Store, level: str, metric: str, since: datetime | None = N
     query = IssueQuery(since=since, until=until, scope_unit=scope_unit, limit=None, now=now)
     values = _values(store, query, areas, kind, level, metric)
     arr = np.array(values, dtype=float)
-    k = min(CLASSES, len(np.unique(arr)))
-    if k >= 2:
-        # KMeans (10 starts on a few thousand values) in one OpenMP thread: 0.02 s of CPU
-        # instead of 0.4 s spent by the threads of the pool waiting on each other
-        with threadpool_limits(1, user_api="openmp"):
-            classifier = mapclassify.NaturalBreaks(arr, k=k)
-        bins, classes = [float(b) for b in classifier.bins], classifier.yb.tolist()
-    else:
-        bins, classes = [float(arr.max())], [0] * len(arr)
+    bins, classes = natural_breaks(arr, min(CLASSES, len(np.unique(arr))))
     lower = [float(arr.min()), *bins[:-1]]
     legend = [{"class": n, "from": round(lo, 4), "to": round(hi, 4)}
               for n, (lo, hi) in enumerate(zip(lower, bins, strict=True))]
@@ -117,6 +109,23 @@ def choropleth(store: Store, level: str, metric: str, since: datetime | None = N
     features = b",".join([head + (tail % (_number(v), c)).encode()
                           for head, v, c in zip(areas.heads, values, classes, strict=True)])
     return b'{"type":"FeatureCollection","features":[' + features + b"]," + rest[1:].encode()
+
+
+def natural_breaks(values: NDArray[np.float64], k: int) -> tuple[list[float], list[int]]:
+    """Up to k natural-break classes of the values: the upper limit of each and each value's
+    class (a value is in the first class whose limit it does not exceed). As
+    mapclassify.NaturalBreaks (one-dimensional k-means, the best of 10 starts), but with its
+    starts seeded, so the same values always give the same classes (unseeded, a map refreshed
+    on unchanged data could change its breaks and colours)."""
+    if k < 2:
+        return [float(values.max())], [0] * len(values)
+    # KMeans (10 starts on a few thousand values) in one OpenMP thread: 0.02 s of CPU
+    # instead of 0.4 s spent by the threads of the pool waiting on each other
+    with threadpool_limits(1, user_api="openmp"):
+        fit = KMeans(n_clusters=k, init="k-means++", n_init=10, random_state=0).fit(
+            values.reshape(-1, 1))
+    bins = np.sort([values[fit.labels_ == c].max() for c in range(k)])
+    return bins.tolist(), np.searchsorted(bins, values, side="left").tolist()
 
 
 def _number(v: float) -> str:
