@@ -67,6 +67,7 @@ class MapPage:
     communities: tuple[str, ...] = ()
     units: tuple[str, ...] = ()  # the issue filter's units (a unit user: its own only)
     issue_total: int = 0  # issues in the ledger: street-level points from tiles when many
+    page_limit: int = 1000  # the rows a GeoJSON page of a layer asks for (the server's maximum)
 
 
 class CcmapLayers(MacroElement):
@@ -98,6 +99,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "communities": list(page.communities),
         "units": list(page.units),
         "issueTotal": page.issue_total,
+        "pageLimit": page.page_limit,
         "title": page.title,
         "assetsMissing": page.assets_missing,
         "user": page.user,
@@ -117,7 +119,11 @@ def build_map(page: MapPage) -> folium.Map:
     # zoom 1, far from the fitted zoom: Leaflet jumps there at once instead of animating
     # (zoomAnimationThreshold), so the page's layers never load the starting zoom's tiles
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=1, tiles=None,
-                   control_scale=True)
+                   control_scale=True,
+                   # no fades: each tile's fade repaints every tile canvas of its grid 60 times a
+                   # second for 200 ms (a GPU-less office PC composites for the whole load), and
+                   # a closed popup would linger, invisible, for 200 ms
+                   fade_animation=False)
     m.default_js = VENDOR_JS
     m.default_css = VENDOR_CSS
     for layer in page.basemap.layers:

@@ -4,7 +4,8 @@ for issue cells, the ETag and a small cache of encoded tiles, and the encoder us
 
 Tiles are XYZ (Web Mercator, y down from the north), `EXTENT` units wide with `BUFFER` units
 kept around them. Feature layers carry FEATURE_PROPS, the issues layer ISSUE_PROPS; below
-ISSUE_POINTS_MIN_ZOOM, or when a tile would hold more than MAX_TILE_POINTS issues, the issues
+ISSUE_POINTS_MIN_ZOOM (of the map zoom the tile is drawn at), or when a tile would hold more than
+MAX_TILE_POINTS issues per 256 pixels square (4 x as many in a 512-pixel tile), the issues
 tile holds the layer `issue_cells` instead: one point per grid cell (the base cells written with
 each issue, merged by `geo.heatmap.factor_for_zoom`) at the cell's centre, with `count`. A cell
 belongs to the one tile holding its centre (west/north edges inclusive), so the counts of the
@@ -122,7 +123,7 @@ class CellGrid:
 
 def cell_grid(tile: Tile) -> CellGrid:
     """The cell grid of an issues tile (see the module docstring)."""
-    factor = factor_for_zoom(tile.z)
+    factor = factor_for_zoom(tile.view_zoom)
     shift = factor.bit_length() - 1
     size = BASE_CELL_DEG * factor
     west, south, east, north = tile.lonlat_bounds()

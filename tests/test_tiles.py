@@ -341,6 +341,45 @@ def test_issue_cells_at_low_zoom_sum_to_the_filtered_total(
             assert count == total, (params, z)
 
 
+def test_512_pixel_issue_tiles_hold_the_next_zooms_cells_and_points(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.store.sql
+
+    rows = [Issue("litter", 121.30 + (i * 37 % 300) / 300 * 0.3,
+                  31.10 + (i * 91 % 300) / 300 * 0.2) for i in range(300)]
+    added = set(store.add_issues(rows))
+    extent = (121.29, 31.09, 121.61, 31.31)
+
+    def cells(tile: dict[str, list[dict[str, Any]]]) -> list[tuple[int, float]]:
+        assert "issues" not in tile
+        return [(c["properties"]["count"], c["properties"]["cell_deg"])
+                for c in tile.get("issue_cells", [])]
+
+    for z in (9, 12):  # a 512-pixel tile of zoom z is drawn at z + 1: that zoom's cells
+        big = [c for x, y in tiles_covering(extent, z)
+               for c in cells(get_tile(client, "issues", z, x, y, size=512))]
+        small = [c for x, y in tiles_covering(extent, z + 1)
+                 for c in cells(get_tile(client, "issues", z + 1, x, y))]
+        assert sorted(big) == sorted(small) and sum(n for n, _ in big) == 300, z
+    # drawn at zoom 14, a 512-pixel tile of zoom 13 holds the points themselves
+    points: set[int] = set()
+    for x, y in tiles_covering(extent, 13):
+        tile = get_tile(client, "issues", 13, x, y, size=512)
+        assert "issue_cells" not in tile
+        points |= ids(tile, "issues")
+    assert points == added
+    # as many points per square pixel: 4 x MAX_TILE_POINTS in a 512-pixel tile, then cells
+    x, y = tile_of(121.45, 31.2, 13)
+    n = len(ids(get_tile(client, "issues", 13, x, y, size=512), "issues"))
+    assert n > 4
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", (n + 3) // 4)
+    store.add_issues([Issue("litter", 121.1, 30.0)])  # a new version: not cached
+    assert ids(get_tile(client, "issues", 13, x, y, size=512), "issues")
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", (n - 1) // 4)
+    store.add_issues([Issue("litter", 121.1, 30.0)])
+    assert set(get_tile(client, "issues", 13, x, y, size=512)) == {"issue_cells"}
+
+
 def test_dense_tiles_fall_back_to_cells(client: TestClient, store: Store,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import geo.store.sql
@@ -670,5 +709,3 @@ def test_512_pixel_tiles_hold_what_the_next_zooms_256_pixel_tiles_hold(
                                                 ).headers["etag"]
     assert city_client.get(f"/api/tiles/street/13/{x}/{y}.mvt",
                            params={"size": 300}).status_code == 400
-    assert city_client.get(f"/api/tiles/street,issues/13/{x}/{y}.mvt",
-                           params={"size": 512}).status_code == 400

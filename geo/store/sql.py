@@ -684,7 +684,9 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         c = issues_t.c
         conds = _issue_conditions(query)
         with self._connect() as conn:
-            if not wants_cells(tile.z):
+            # as many points per square pixel whatever the tile's size
+            most = MAX_TILE_POINTS * (tile.px // 256) ** 2
+            if not wants_cells(tile.view_zoom):
                 minx, miny, maxx, maxy = tile.lonlat_bounds(BUFFER)
                 overdue = func.coalesce(c.status.in_(sorted(UNHANDLED)) & (
                     c.deadline < query.now), False).label("overdue")
@@ -698,22 +700,22 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                     # points (1M-issue city under load: z16 tiles 115 -> 40 ms)
                     conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
                     n = conn.execute(select(func.count()).select_from(
-                        select(c.id).where(*conds, near).limit(MAX_TILE_POINTS + 1).subquery()
+                        select(c.id).where(*conds, near).limit(most + 1).subquery()
                     )).scalar_one()
                     if n >= PARALLEL_TILE_POINTS:
                         conn.exec_driver_sql(
                             "SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
-                    if n <= MAX_TILE_POINTS:
+                    if n <= most:
                         mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
                                                 EXTENT, BUFFER, True)
                         points = select(mvt.label("geom"), c.id.label("fid"), c.id, c.category,
                                         c.status, overdue).where(*conds, near)
-                        return _mvt(conn, points.limit(MAX_TILE_POINTS), ISSUE_LAYER)
+                        return _mvt(conn, points.limit(most), ISSUE_LAYER)
                 else:
                     near = c.lon.between(minx, maxx) & c.lat.between(miny, maxy)
                     rows = conn.execute(select(c.lon, c.lat, c.id, c.category, c.status, overdue)
-                                        .where(*conds, near).limit(MAX_TILE_POINTS + 1)).all()
-                    if len(rows) <= MAX_TILE_POINTS:
+                                        .where(*conds, near).limit(most + 1)).all()
+                    if len(rows) <= most:
                         return encode_points(tile, ISSUE_LAYER, ISSUE_PROPS, rows, with_id=True)
             grid = cell_grid(tile)
             gx, gy = c.cell_x.op(">>")(grid.shift), c.cell_y.op(">>")(grid.shift)
@@ -1294,8 +1296,6 @@ def _feature_row(f: Feature) -> dict[str, Any]:
     }
 
 
-def _feature_from_row(row: Row[Any]) -> Feature:
-    m = row._mapping
 def _json_key(key: str) -> ColumnElement[Any]:
     """The JSON text of one top-level key of a feature's properties (SQL NULL when absent):
     `properties -> 'key'` on both PostgreSQL and SQLite (3.38 or later); _json_value reads
@@ -1316,6 +1316,8 @@ def _json_value(text: str | None) -> Any:
     return json.loads(text)
 
 
+def _feature_from_row(row: Row[Any]) -> Feature:
+    m = row._mapping
     return Feature(
         id=m["id"],
         kind=Kind(m["kind"]),

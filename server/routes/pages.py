@@ -59,7 +59,7 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    user_name=user.display_name or user.username,
                    communities=tuple(c.name for c in store.features(Kind.community)),
                    units=filter_units(store, user),
-                   issue_total=store.issue_count())
+                   issue_total=store.issue_count(), page_limit=settings.max_page)
     # folium's inline scripts carry the response's CSP nonce (server/security.py)
     return HTMLResponse(with_nonce(render_map_page(page), csp_nonce(request)))
 

@@ -76,8 +76,9 @@ def vector_tile(
     """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several
     of them at once (a comma list, e.g. `subdistrict,community,street`).
 
-    `size=512`: the feature layers' tile is drawn 512 pixels wide (at map zoom z + 1), so it
-    leaves out what would be too small there (as the four 256-pixel tiles of zoom z + 1 do).
+    `size=512`: the tile is drawn 512 pixels wide (at map zoom z + 1), so it leaves out what
+    would be too small there and holds the issue cells or points of zoom z + 1 (as the four
+    256-pixel tiles of zoom z + 1 do; up to 4 x 4000 issue points).
 
     Feature layers hold one MVT layer named after the kind (properties id, kind, name,
     category, unit), filtered like GET /api/layers/{kind} (`properties`, one layer only).
@@ -97,8 +98,6 @@ def vector_tile(
     if properties and (len(layers) > 1 or layers[0] == ISSUE_LAYER):
         raise InvalidInput("properties filters apply to one feature layer, not to issues or "
                            "to several layers at once")
-    if size != 256 and ISSUE_LAYER in layers:
-        raise InvalidInput("size=512 applies to feature layers, not to issues")
     if given and ISSUE_LAYER not in layers:
         raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
                            f"only; filter {layer} with properties={{...}}")
@@ -109,12 +108,12 @@ def vector_tile(
             filters: dict[str, Any] = issue_filters
             # `overdue` depends on the clock: tiles that show or filter by it are revalidated
             # each minute; cell tiles without that filter keep their ETag until the next write
-            clock = query.overdue is not None or not wants_cells(z)
+            clock = query.overdue is not None or not wants_cells(tile.view_zoom)
             extra = datetime.now().strftime("%Y%m%d%H%M") if clock else ""
         else:
             filters, extra = {"properties": where}, ""
-            if size != 256:
-                filters["size"] = size
+        if size != 256:
+            filters = {**filters, "size": size}
         parts.append((name, etag(name, store.layer_version(name), filters, user.scope_unit,
                                  extra)))
     tag = parts[0][1] if len(parts) == 1 else combined_etag([t for _, t in parts])

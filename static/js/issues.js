@@ -680,6 +680,8 @@
       state.reportButton.textContent = on ? "请在地图上点选位置…" : "上报问题";
     }
     capture.addEventListener("click", function (ev) {
+      // the map never sees this click: as a click on the map, it would close the form's popup
+      L.DomEvent.stop(ev);
       var latlng = map.mouseEventToLatLng(ev);
       setReporting(false);
       L.popup({ minWidth: 260 }).setLatLng(latlng).setContent(reportForm(state, latlng))

@@ -109,7 +109,7 @@
 
   function init(map, cfg) {
     var state = { map: map, layers: {}, counts: {}, errors: [], config: cfg, seq: {},
-                  aborts: {}, maxFeatures: MAX_LAYER_FEATURES,
+                  aborts: {}, maxFeatures: MAX_LAYER_FEATURES, loadedArea: {},
                   maxIssuePoints: MAX_ISSUE_POINTS };
     // every change of state.loading shows or hides the "加载中…" badge
     var loading = 0, showLoading = function () {};
@@ -167,7 +167,7 @@
     L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
     addLegends(map, cfg, tpColors, state);
     if (state.tiles && state.layers.issues) {
-      state.issueCells = tileGrid(["issues"], tileUrl("issues", ""), "ccmap-issues");
+      state.issueCells = tileGrid(["issues"], issueTileUrl(""), "ccmap-issues", BASE_TILE_PX);
       map.on("overlayremove", function (e) {
         if (e.layer === state.layers.issues) { map.removeLayer(state.issueCells); }
       });
@@ -217,6 +217,11 @@
 
     function baseUrl(kinds) {
       return tileUrl(kinds.join(","), BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX);
+    }
+
+    /* The issue tiles' URL with the page's issue filters ("&category=…"). */
+    function issueTileUrl(filter) {
+      return tileUrl("issues", (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) + filter);
     }
 
     function tileUrl(kind, filter) {
@@ -285,15 +290,6 @@
           if (err && err.name === "AbortError") { return new Promise(function () {}); }
           throw err;
         });
-      };
-      // Tiles show at once, without Leaflet's fade-in: each tile's fade repaints every tile
-      // canvas of the grid 60 times a second for 200 ms, and tiles arriving one after another
-      // kept the (GPU-less) browser compositing for the whole load.
-      var tileReady = grid._tileReady;
-      grid._tileReady = function () {
-        var m = this._map, fade = m && m._fadeAnimated;
-        if (m) { m._fadeAnimated = false; }
-        try { return tileReady.apply(this, arguments); } finally { if (m) { m._fadeAnimated = fade; } }
       };
       grid.ccmapCancel = function () {
         grid.ccmapAbort.abort();
@@ -587,10 +583,11 @@
     /* Issues below ISSUE_TILE_ZOOM: the cells of the issue tiles, with the page's filters. */
     function loadIssueCells(moved) {
       var cells = state.issueCells;
-      var url = tileUrl("issues", state.issueFilter || "");
+      var url = issueTileUrl(state.issueFilter || "");
       state.seq.issues = (state.seq.issues || 0) + 1;  // drop GeoJSON points still on the way
       if (state.aborts.issues) { state.aborts.issues.abort(); }
       state.layers.issues.clearLayers();
+      state.loadedArea.issues = null;
       partialNotice(map, "issues", "", 0, 0);
       if (!map.hasLayer(cells)) {
         cells.setUrl(url, true);
@@ -609,7 +606,7 @@
       state.seq.zone = (state.seq.zone || 0) + 1;  // drop GeoJSON zones still on the way
       if (state.aborts && state.aborts.zone) { state.aborts.zone.abort(); }
       state.layers.zone.clearLayers();
-      state.zoneLoaded = null;
+      state.loadedArea.zone = null;
       partialNotice(map, "zone", "", 0, 0);
       zoneHint(true);
       if (!map.hasLayer(tiles)) {
@@ -639,7 +636,18 @@
       if (map.getZoom() < ZONE_EDIT_ZOOM) { return true; }
       map.removeLayer(state.zoneTiles);
       zoneHint(false);
-      return !(moved && state.zoneLoaded && state.zoneLoaded.contains(map.getBounds()));
+      return !stillLoaded("zone", moved);
+    }
+
+    /* Whether a move keeps the view inside the area whose features of `kind` are all on the
+     * map already (the last answer held all that matched): then nothing is fetched, and a load
+     * of the layer still on the way is dropped (its area no longer matters). */
+    function stillLoaded(kind, moved) {
+      var area = state.loadedArea[kind];
+      if (!(moved && area && area.contains(map.getBounds()))) { return false; }
+      state.seq[kind] = (state.seq[kind] || 0) + 1;
+      if (state.aborts[kind]) { state.aborts[kind].abort(); }
+      return true;
     }
 
     function load(kind, moved) {
@@ -661,12 +669,17 @@
         }
         map.removeLayer(state.issueCells);
       }
+      if (stillLoaded(kind, moved)) { return Promise.resolve(); }
       var spec = cfg.layers.filter(function (l) { return l.kind === kind; })[0];
       var url = kind === "issues" ? "/api/issues.geojson" :
         kind === "gaps" ? "/api/coverage.geojson" :
         kind === "hotspots" ? "/api/hotspots" :
         kind === "choropleth" ? "/api/choropleth" : "/api/layers/" + kind;
       url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
+      // pages as big as the server allows: a city's 2,000 test points in one request, not three
+      if (/^\/api\/(layers|issues)/.test(url) && cfg.pageLimit) {
+        url += "&limit=" + Math.min(cfg.pageLimit, state.maxFeatures);
+      }
       var loadedBounds = map.getBounds().pad(0.25);  // the area bboxParam asks for
       if (kind === "issues" || kind === "hotspots") { url += state.issueFilter || ""; }
       if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
@@ -689,9 +702,9 @@
             drawn.forEach(function (l) { group.addLayer(l); });
           }
           state.counts[kind] = data.features.length;
-          if (kind === "zone") {  // the area whose zones are all here
-            state.zoneLoaded = data.loaded >= data.matched ? loadedBounds : null;
-          }
+          // the area whose features are all here (hot spots: the whole city, whatever the view)
+          state.loadedArea[kind] = data.loaded < data.matched ? null :
+            kind === "hotspots" ? L.latLngBounds([-90, -180], [90, 180]) : loadedBounds;
           if (kind === "gaps") { gapPanel(map, group); }
           if (kind === "choropleth") { choroplethLegend(map, group, data); }
         })
@@ -703,11 +716,12 @@
         .finally(function () { state.loading -= 1; });
     }
 
-    function refresh() {
+    /* Reload the layers that are on; after a move (`moved`), only where the view needs more. */
+    function refresh(moved) {
       // tile layers follow the map by themselves
       var jobs = cfg.layers.filter(function (l) {
         return map.hasLayer(state.layers[l.kind]) && !state.layers[l.kind].ccmapTiled;
-      }).map(function (l) { return load(l.kind, true); });
+      }).map(function (l) { return load(l.kind, moved === true); });
       state.ready = Promise.all(jobs);
       return state.ready;
     }
@@ -720,9 +734,9 @@
       clearTimeout(timer);
       timer = setTimeout(function () {
         timer = null;
-        refresh();
+        refresh(true);
         state.loading -= 1;
-      }, 250);
+      }, MOVE_SETTLE_MS);
     });
     map.on("overlayadd", function (e) {
       if (!e.layer.ccmapTiled) { load(e.layer.ccmapKind); }
@@ -738,6 +752,8 @@
     });
   }
 
+  // a refresh waits this long after a move for the next (several moves: one refresh)
+  var MOVE_SETTLE_MS = 100;
   // the most features one layer draws; beyond it the page says so (zoom in or filter)
   var MAX_LAYER_FEATURES = 20000;
   // a ledger of more issues than this shows street-level points from the issue tiles, not as

@@ -40,8 +40,8 @@ def city_url(reduced_city: ReducedCity) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gcj_url(reduced_city: ReducedCity) -> Iterator[str]:
-    """The reduced city served under Gaode's GCJ-02 basemap."""
-    yield from _serve(reduced_city, basemap="amap")
+    """The reduced city served under Gaode's GCJ-02 basemap, pages of at most 1,000 rows."""
+    yield from _serve(reduced_city, basemap="amap", max_page=1000)
 
 
 def _open(page: Any, url: str, username: str = "cityviewer") -> None:
@@ -189,9 +189,11 @@ def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
     streets = [u for u in urls if "/api/layers/street?" in u]
     assert streets and all("coords=gcj02" in u for u in streets)
     assert page.evaluate("window.ccmap.state.counts.street") == counts["street"]
-    # the issues come in pages (CCMAP_PAGE_SIZE 1,000), every one of them followed
+    # the issues come in pages as big as the server allows (CCMAP_MAX_PAGE 1,000), every one
+    # of them followed
     issues = [u for u in urls if "/api/issues.geojson?" in u]
-    assert all("coords=gcj02" in u for u in issues) and any("offset=" in u for u in issues)
+    assert all("coords=gcj02" in u and "limit=1000" in u for u in issues)
+    assert any("offset=" in u for u in issues)
     matched = _matched(page, "/api/issues.geojson?")
     assert matched == total > 2000  # the whole city is in view
     assert page.evaluate("window.ccmap.state.counts.issues") == matched

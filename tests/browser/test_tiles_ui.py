@@ -138,7 +138,8 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
                                                  "category": "street_vending"}).json()["total"]
     assert 0 < vending < total
     page.wait_for_function(f"() => window.ccmap.state.counts.issues === {total}")
-    assert any("/api/tiles/issues/12/" in u for u in urls)
+    # map zoom 12 in 512-pixel tiles: the server's tiles of zoom 11, drawn at 12
+    assert any("/api/tiles/issues/11/" in u and "size=512" in u for u in urls)
     # the clustered GeoJSON points are gone at this zoom: cells stand for them
     assert page.evaluate("window.ccmap.state.layers.issues.getLayers().length") == 0
     ARTIFACTS.mkdir(exist_ok=True)
@@ -146,7 +147,7 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
     page.select_option(".ccmap-filter select[name=category]", "street_vending")
     page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
                            f"window.ccmap.state.counts.issues === {vending}")
-    assert any("/api/tiles/issues/12/" in u and "category=street_vending" in u for u in urls)
+    assert any("/api/tiles/issues/11/" in u and "category=street_vending" in u for u in urls)
     cell = page.evaluate("""() => {
         const st = window.ccmap.state, grid = st.issueCells;
         for (const key of Object.keys(grid._vectorTiles)) {
