@@ -22,7 +22,7 @@ VENDOR_JS = [
     ("fullscreen", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.umd.js"),
     ("draw", "/vendor/leaflet-draw/dist/leaflet.draw.js"),
     ("heat", "/vendor/leaflet.heat/dist/leaflet-heat.js"),
-    ("vectorgrid", "/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"),
+    ("pbf", "/vendor/pbf/dist/pbf.js"),  # reads the vector tiles (static/js/tiles.js)
     ("flatpickr", "/vendor/flatpickr/dist/flatpickr.min.js"),  # YYYY-MM-DD date fields
     ("flatpickr_zh", "/vendor/flatpickr/dist/l10n/zh.js"),
 ]

@@ -25,7 +25,7 @@ router = APIRouter(tags=["pages"])
 log = logging.getLogger("ccmap")
 # npm packages whose files the pages may load; nothing else in node_modules is served
 VENDOR_PACKAGES = ["leaflet", "leaflet.markercluster", "leaflet.fullscreen", "leaflet-draw",
-                   "leaflet.heat", "leaflet.vectorgrid", "flatpickr", "swagger-ui-dist"]
+                   "leaflet.heat", "pbf", "flatpickr", "swagger-ui-dist"]
 
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")

@@ -135,7 +135,7 @@
     var overlays = {};
     // vector tiles are Web Mercator WGS84: over a GCJ-02 basemap the page keeps GeoJSON,
     // which the server shifts (coords=gcj02)
-    state.tiles = !!(L.vectorGrid && cfg.coords === "wgs84");
+    state.tiles = !!(window.ccmapTiles && window.Pbf && cfg.coords === "wgs84");
     state.tileIds = {};
     // The tiled layers share one grid (state.baseTiles): one tile per z/x/y holding every tiled
     // layer that is on, drawn bottom to top on one canvas, in a pane at the height of the
@@ -254,47 +254,21 @@
     }
 
     /* A vector-tile layer of `kinds` (its tiles hold an MVT layer per kind) in `pane`, of
-     * tiles `px` pixels wide (256 by default; 512: the server's tile of one zoom less); its
-     * tiles count in state.loading while they load, and state.counts[kind] is the number of
-     * distinct features of each kind in the tiles in view (for issue cells: their counts). */
+     * tiles `px` pixels wide (256 by default; 512: the server's tile of one zoom less), drawn
+     * by static/js/tiles.js; its tiles count in state.loading while they load, and
+     * state.counts[kind] is the number of distinct features of each kind in the tiles in view
+     * (for issue cells: their counts). */
     function tileGrid(kinds, url, pane, px) {
-      var offset = px === 512 ? -1 : 0;
       var styles = {};
       kinds.forEach(function (kind) { styles[kind] = tileStyle(kind); });
-      if (styles.issues) { styles.issue_cells = styles.issues; }
-      var serial = 0;
-      var grid = L.vectorGrid.protobuf(url, {
-        // not interactive: clicks are hit-tested by tileClick, and a city's 50,000 streets
-        // then hold no event parents and click bounds each (tileHit makes those on demand)
-        pane: pane, interactive: false, maxZoom: 22, tileSize: px || 256, minZoom: -offset,
-        rendererFactory: L.canvas.tile, vectorTileLayerStyles: styles,
-        fetchOptions: { credentials: "same-origin" },
-        // cells have no id; any key unique in its tile will do
-        getFeatureId: function (f) {
-          return f.properties.id !== undefined ? f.properties.id : "cell" + (serial += 1);
-        }
+      if (styles.issues) { styles[CELLS] = styles.issues; }
+      var grid = window.ccmapTiles.grid(url, {
+        pane: pane, maxZoom: 22, tileSize: px || 256, minZoom: px === 512 ? 1 : 0,
+        zoomOffset: px === 512 ? -1 : 0, styles: styles,
+        afterDraw: styles.issues ? cellLabels : null
       });
       grid.ccmapTiled = kinds.join(",");
       grid.ccmapKinds = kinds;
-      // Tiles still on the way when the grid is redrawn (a new filter, a week of the slider) or
-      // removed are aborted: no request flood, and no late answer marks the new tile of the
-      // same x/y/z as loaded (Leaflet finds tiles by their coordinates).
-      grid.ccmapAbort = new AbortController();
-      var fetchTile = grid._getVectorTilePromise;
-      grid._getVectorTilePromise = function (coords) {
-        this.options.fetchOptions = { credentials: "same-origin",
-                                      signal: grid.ccmapAbort.signal };
-        // (VectorGrid asks for the grid's own z: a 512-pixel tile is the server's z - 1)
-        var asked = offset ? { x: coords.x, y: coords.y, z: coords.z + offset } : coords;
-        return fetchTile.call(this, asked).catch(function (err) {
-          if (err && err.name === "AbortError") { return new Promise(function () {}); }
-          throw err;
-        });
-      };
-      grid.ccmapCancel = function () {
-        grid.ccmapAbort.abort();
-        grid.ccmapAbort = new AbortController();
-      };
       var busy = false;
       function settled() {
         if (busy) { busy = false; state.loading -= 1; }
@@ -310,31 +284,22 @@
       });
       // clicks are hit-tested by tileClick (a tile canvas would hide the layers under it)
       grid.on("tileloadstart", function (e) { e.tile.style.pointerEvents = "none"; });
-      if (styles.issues) { grid.on("tileload", function (e) { cellLabels(grid, e.coords); }); }
       return grid;
-    }
-
-    function currentTiles(grid) {
-      return Object.keys(grid._vectorTiles || {}).filter(function (key) {
-        var t = grid._tiles[key];
-        return t && t.current && t.coords.z === grid._tileZoom;
-      }).map(function (key) { return grid._vectorTiles[key]; });
     }
 
     function countTiles(grid) {
       var ids = {}, n = {};
       grid.ccmapKinds.forEach(function (kind) { ids[kind] = {}; n[kind] = 0; });
-      currentTiles(grid).forEach(function (renderer) {
-        Object.keys(renderer._features).forEach(function (id) {
-          var f = renderer._features[id];
-          if (f.layerName === "issue_cells") {
-            if (n.issues !== undefined) { n.issues += f.feature.properties.count; }
-            return;
-          }
-          if (ids[f.layerName] && !ids[f.layerName][id]) {
-            ids[f.layerName][id] = 1;
-            n[f.layerName] += 1;
-          }
+      grid.ccmapCurrent().forEach(function (tile) {
+        tile.layers.forEach(function (layer) {
+          layer.features.forEach(function (f) {
+            if (layer.name === CELLS) {
+              if (n.issues !== undefined) { n.issues += f.props.count; }
+            } else if (ids[layer.name] && !ids[layer.name][f.id]) {
+              ids[layer.name][f.id] = 1;
+              n[layer.name] += 1;
+            }
+          });
         });
       });
       grid.ccmapKinds.forEach(function (kind) {
@@ -347,44 +312,28 @@
       });
     }
 
-    /* The count of each issue cell, written over its circle on the tile's canvas. */
-    function cellLabels(grid, coords) {
-      var renderer = grid._vectorTiles[grid._tileCoordsToKey(coords)];
-      if (!renderer) { return; }
-      var ctx = renderer._ctx;
-      ctx.save();
+    /* The count of each issue cell, written over its circle on the tile's canvas (a count too
+     * wide for its circle is left to the popup, "N 件"). */
+    function cellLabels(ctx, layers, px) {
       ctx.font = "bold 11px sans-serif";
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
       ctx.fillStyle = "#fff";
-      Object.keys(renderer._features).forEach(function (id) {
-        var f = renderer._features[id].feature;
-        // a count too wide for its circle is left to the popup ("N 件")
-        var wide = String(f.properties.count).length * 7 > 2 * (f._radius || 0);
-        if (f.properties.count !== undefined && f._point && !wide) {
-          ctx.fillText(String(f.properties.count), f._point.x, f._point.y);
-        }
+      layers.forEach(function (layer) {
+        if (layer.name !== CELLS) { return; }
+        var scale = px / layer.extent;
+        layer.features.forEach(function (f) {
+          var text = String(f.props.count), at = f.parts[0];
+          if (at && text.length * 7 <= 2 * f.style.radius) {
+            ctx.fillText(text, at[0] * scale, at[1] * scale);
+          }
+        });
       });
-      ctx.restore();
     }
 
     /* The tile feature of layer `kind` of `grid` under a container point, or null. */
     function tileHit(grid, kind, point) {
-      var hit = null;
-      currentTiles(grid).forEach(function (renderer) {
-        if (hit || !renderer._map) { return; }
-        var p = point.subtract(renderer.getOffset());
-        Object.keys(renderer._features).forEach(function (id) {
-          var layerName = renderer._features[id].layerName;
-          var f = renderer._features[id].feature;
-          if (hit || (layerName !== kind && !(kind === "issues" && layerName === CELLS))) {
-            return;
-          }
-          if (!f._pxBounds) { f.makeInteractive(); }  // its click bounds, once asked
-          if (f._containsPoint(p)) { hit = f; }
-        });
-      });
-      return hit;
+      return grid.ccmapHit(kind === "issues" ? ["issues", CELLS] : [kind], point);
     }
 
     /* A click on the map: the top-most tile feature under it (above what the click hit
@@ -397,7 +346,7 @@
       if (pane && /leaflet-(popup|tooltip)-pane/.test(pane.className)) { return; }
       if (map._draggableMoved(map)) { return; }
       var floor = pane ? parseInt(window.getComputedStyle(pane).zIndex, 10) || 0 : 0;
-      var point = map.mouseEventToLayerPoint(ev);
+      var point = map.mouseEventToContainerPoint(ev);
       // each tiled layer at the height of its own pane (the shared grid holds several)
       var grids = cfg.layers.map(function (l, i) {
         var g = l.kind === "issues" ? state.issueCells :

@@ -100,12 +100,10 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
     cell = page.evaluate("""() => {
         const st = window.ccmap.state, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
-        for (const r of Object.values(grid._vectorTiles)) {
-            for (const f of Object.values(r._features)) {
-                const c = st.map.layerPointToContainerPoint(f.feature._point.add(r.getOffset()));
-                if (c.x > 20 && c.y > 20 && c.x < box.width - 300 && c.y < box.height - 200) {
-                    return [c.x + box.left, c.y + box.top, f.feature.properties.count];
-                }
+        for (const f of grid.ccmapFeatures()) {
+            const [x, y] = f.parts[0][0];
+            if (x > 20 && y > 20 && x < box.width - 300 && y < box.height - 200) {
+                return [x + box.left, y + box.top, f.props.count];
             }
         }
     }""")
@@ -153,12 +151,8 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
         const st = window.ccmap.state, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
         const found = [];
-        for (const r of Object.values(grid._vectorTiles)) {
-            for (const f of Object.values(r._features)) {
-                if (f.layerName !== 'issues') { continue; }
-                const c = st.map.layerPointToContainerPoint(f.feature._point.add(r.getOffset()));
-                found.push([c.x, c.y, f.feature.properties.id]);
-            }
+        for (const f of grid.ccmapFeatures()) {
+            if (f.layer === 'issues') { found.push([f.parts[0][0][0], f.parts[0][0][1], f.id]); }
         }
         const mid = (p) => Math.hypot(p[0] - box.width / 2, p[1] - box.height / 2);
         const [x, y] = found.sort((a, b) => mid(a) - mid(b))[0];

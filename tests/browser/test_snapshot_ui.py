@@ -30,22 +30,16 @@ PAGE_FEATURES = """() => {
 # the view) and those whose drawn parts meet the view with 8 pixels to spare ("inner")
 PAGE_TILE_FEATURES = """() => {
   const s = window.ccmap.state, out = {}, m = s.map, size = m.getSize();
-  const view = L.bounds(m.containerPointToLayerPoint([8, 8]),
-                        m.containerPointToLayerPoint([size.x - 8, size.y - 8]));
+  const view = L.bounds([8, 8], [size.x - 8, size.y - 8]);
   for (const l of s.config.layers) {
     const layer = s.layers[l.kind], g = layer.ccmapGrid || layer;  // the shared grid
     if (!layer.ccmapTiled || !m.hasLayer(layer) || !m.hasLayer(g)) continue;
     const drawn = new Set(), inner = new Set();
-    for (const key of Object.keys(g._vectorTiles)) {
-      const t = g._tiles[key], r = g._vectorTiles[key];
-      if (!t || !t.current) continue;
-      for (const [id, f] of Object.entries(r._features)) {
-        if (f.layerName !== l.kind) continue;
-        drawn.add(+id);
-        if (!f.feature._pxBounds) f.feature.makeInteractive();  // bounds as a click makes them
-        const b = f.feature._pxBounds, o = r.getOffset();
-        if (b && view.intersects(L.bounds(b.min.add(o), b.max.add(o)))) inner.add(+id);
-      }
+    for (const f of g.ccmapFeatures()) {
+      if (f.layer !== l.kind) continue;
+      drawn.add(f.id);
+      const b = L.bounds(f.parts.flat());  // its drawn parts, in container pixels
+      if (b.isValid() && view.intersects(b)) inner.add(f.id);
     }
     out[l.kind] = {drawn: [...drawn], inner: [...inner]};
   }

@@ -150,13 +150,11 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
     assert any("/api/tiles/issues/11/" in u and "category=street_vending" in u for u in urls)
     cell = page.evaluate("""() => {
         const st = window.ccmap.state, grid = st.issueCells;
-        for (const key of Object.keys(grid._vectorTiles)) {
-            const r = grid._vectorTiles[key];
-            for (const f of Object.values(r._features)) {
-                const p = f.feature._point.add(r.getOffset());
-                const c = st.map.layerPointToContainerPoint(p);
-                const box = st.map.getContainer().getBoundingClientRect();
-                return [c.x + box.left, c.y + box.top, f.feature.properties.count];
+        const box = st.map.getContainer().getBoundingClientRect();
+        for (const f of grid.ccmapFeatures()) {
+            const [x, y] = f.parts[0][0];
+            if (x > 0 && y > 0 && x < box.width && y < box.height) {
+                return [x + box.left, y + box.top, f.props.count];
             }
         }
     }""")
