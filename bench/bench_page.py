@@ -25,7 +25,8 @@ Each role's first run meets a cold server ("cold": its tile cache empty); the la
 the same views on a server that has served them ("warm", medians); the browser starts empty
 every run. The figures are printed beside the issue's "before" figures (the GeoJSON page
 measured by the issue filer on SQLite) and the targets. --profile prints the biggest and slowest
-requests of the first view and of the slowest pan, and the page's JS self time by function.
+requests of the first view and of the slowest pan, the page's JS self time by function, and
+the browser's CPU per pan by thread (renderer main thread, compositor, raster workers, …).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -169,6 +171,31 @@ def cpu_s(pid: int) -> float:
 def browser_cpu_s() -> float:
     """CPU seconds used so far by the Chromium processes this benchmark started (renderers,
     GPU and network processes: the descendants of this process whose name says chrom)."""
+    return sum(browser_threads().values())
+
+
+def browser_threads() -> dict[str, float]:
+    """CPU seconds used so far by the threads of this benchmark's Chromium processes, summed
+    by process type and thread name (renderer/Compositor, gpu-process/VizCompositorTh, …)."""
+    out: dict[str, float] = defaultdict(float)
+    for pid in _browser_pids():
+        cmdline = b""
+        with contextlib.suppress(OSError):  # (Chromium rewrites its argv as one string)
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        found = re.search(rb"--type=([\w-]+)", cmdline)
+        kind = found.group(1).decode() if found else "browser"
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError, ValueError):
+                text = stat.read_text()
+                name = text[text.index("(") + 1:text.rindex(")")]
+                fields = text.rsplit(")", 1)[1].split()
+                out[f"{kind}/{name}"] += (int(fields[11]) + int(fields[12])
+                                          ) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def _browser_pids() -> list[int]:
+    """The Chromium processes descended from this one."""
     parent: dict[int, int] = {}
     names: dict[int, str] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -179,14 +206,13 @@ def browser_cpu_s() -> float:
         pid = int(stat.parent.name)
         names[pid] = text[text.index("(") + 1:text.rindex(")")]
         parent[pid] = int(text.rsplit(")", 1)[1].split()[1])
-    ours, me = 0.0, os.getpid()
+    ours, me = [], os.getpid()
     for pid, name in names.items():
         up = pid
         while up > 1 and up != me:
             up = parent.get(up, 0)
         if up == me and "chrom" in name:
-            with contextlib.suppress(OSError, ValueError):
-                ours += cpu_s(pid)
+            ours.append(pid)
     return ours
 
 
@@ -280,6 +306,7 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
         bounds = page.evaluate("""() => { const b = window.ccmap.state.map.getBounds();
             return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }""")
         pans = []
+        threads0 = browser_threads() if profile else {}
         for fx, fy, z in PANS:
             lon = bounds[0] + fx * (bounds[2] - bounds[0])
             lat = bounds[1] + fy * (bounds[3] - bounds[1])
@@ -300,6 +327,10 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
                    "partial": page.evaluate(
                        "(document.getElementById('ccmap-partial') || {}).innerText || ''")}
             pans.append(pan)
+        if profile:  # where the browser's CPU of the ten pans went, by thread
+            spent = {k: v - threads0.get(k, 0.0) for k, v in browser_threads().items()}
+            first["pan_threads"] = sorted(((k, round(v / len(PANS), 3)) for k, v in spent.items()
+                                           if v > 0), key=lambda kv: -kv[1])[:10]
         first["heap_mb_after_pans"] = heap_mb(cdp)[1]
         return {"first": first, "pans": pans, "errors": errors}
     finally:
@@ -372,6 +403,8 @@ def print_profile(role: str, run: dict[str, Any]) -> None:
         print(f"  {key:44s} {v['n']:5d} req {v['MB']:8.3f} MB  slowest {v['slowest_ms']:6d} ms")
     for name, ms in first.get("js", []):
         print(f"  JS {ms:8.1f} ms  {name}")
+    for name, secs in first.get("pan_threads", []):
+        print(f"  browser CPU a pan {secs:6.3f} s  thread {name}")
     slow = max(run["pans"], key=lambda p: p["idle_s"])
     print(f"  slowest pan: z{slow['zoom']} at {slow['center']}: {slow['idle_s']:.3f} s, "
           f"{slow['requests']} requests, {slow['bytes'] / 1e6:.2f} MB")

@@ -78,12 +78,12 @@ def vector_tile(
 
     `size=512`: the tile is drawn 512 pixels wide (at map zoom z + 1), so it leaves out what
     would be too small there and holds the issue cells or points of zoom z + 1 (as the four
-    256-pixel tiles of zoom z + 1 do; up to 4 x 4000 issue points).
+    256-pixel tiles of zoom z + 1 do; up to 4 x 1000 issue points).
 
     Feature layers hold one MVT layer named after the kind (properties id, kind, name,
     category, unit), filtered like GET /api/layers/{kind} (`properties`, one layer only).
     `issues` takes the filters of GET /api/issues and holds the MVT layer `issues` (id,
-    category, status, overdue) from zoom 14 when the tile has at most 4000 of them, else
+    category, status, overdue) from zoom 14 when the tile has at most 1000 of them, else
     `issue_cells` (count, cell_deg): issues counted per grid cell. A comma list gives one tile
     holding each listed layer's MVT layers in the order listed (the page draws them bottom to
     top), the same features as the single-layer tiles. A unit user's tiles hold only what it
