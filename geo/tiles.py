@@ -44,6 +44,8 @@ ISSUE_POINTS_MIN_ZOOM = 14  # below this, issues come as cells
 # a 256-pixel tile that would hold more issues than this gets cells instead (4 x as many in a
 # 512-pixel tile): at 1,000 a tile's 6-pixel circles already overlap, and its cells say more
 MAX_TILE_POINTS = 1000
+# from this map zoom on, 4 x as many: a block's issues are single points a user can click
+CLOSE_ZOOM = 16
 DETAIL_ZOOM = 14  # below this, lines/areas smaller than MIN_FEATURE_PX are left out
 MIN_FEATURE_PX = 2.0  # of a 256-pixel tile
 SIMPLIFY_UNITS = 1.0  # Douglas-Peucker tolerance in tile units (SQLite; ST_AsMVTGeom alike)

@@ -385,13 +385,16 @@ def test_dense_tiles_fall_back_to_cells(client: TestClient, store: Store,
     import geo.store.sql
 
     store.add_issues([Issue("litter", 121.475 + i * 1e-5, 31.235) for i in range(8)])
-    x, y = tile_of(121.475, 31.235, 16)
-    assert len(ids(get_tile(client, "issues", 16, x, y), "issues")) == 8
+    x, y = tile_of(121.475, 31.235, 15)
+    assert len(ids(get_tile(client, "issues", 15, x, y), "issues")) == 8
     monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 5)
     store.add_issues([Issue("litter", 121.4751, 31.2351)])  # a new version: not cached
-    tile = get_tile(client, "issues", 16, x, y)
+    tile = get_tile(client, "issues", 15, x, y)
     assert set(tile) == {"issue_cells"}
     assert sum(c["properties"]["count"] for c in tile["issue_cells"]) == 9
+    # close up (CLOSE_ZOOM) a tile holds 4 x as many points: a block's issues stay clickable
+    x, y = tile_of(121.475, 31.235, 16)
+    assert len(ids(get_tile(client, "issues", 16, x, y), "issues")) == 9
 
 
 def test_etag_304_and_new_etag_after_each_write(client: TestClient, store: Store) -> None:

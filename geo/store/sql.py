@@ -71,6 +71,7 @@ from geo.tiles import (
     BUFFER,
     CELL_LAYER,
     CELL_PROPS,
+    CLOSE_ZOOM,
     EXTENT,
     ISSUE_LAYER,
     ISSUE_PROPS,
@@ -684,8 +685,9 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         c = issues_t.c
         conds = _issue_conditions(query)
         with self._connect() as conn:
-            # as many points per square pixel whatever the tile's size
-            most = MAX_TILE_POINTS * (tile.px // 256) ** 2
+            # as many points per square pixel whatever the tile's size; more close up
+            most = MAX_TILE_POINTS * (tile.px // 256) ** 2 * (
+                4 if tile.view_zoom >= CLOSE_ZOOM else 1)
             if not wants_cells(tile.view_zoom):
                 minx, miny, maxx, maxy = tile.lonlat_bounds(BUFFER)
                 overdue = func.coalesce(c.status.in_(sorted(UNHANDLED)) & (

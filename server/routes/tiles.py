@@ -83,7 +83,8 @@ def vector_tile(
     Feature layers hold one MVT layer named after the kind (properties id, kind, name,
     category, unit), filtered like GET /api/layers/{kind} (`properties`, one layer only).
     `issues` takes the filters of GET /api/issues and holds the MVT layer `issues` (id,
-    category, status, overdue) from zoom 14 when the tile has at most 1000 of them, else
+    category, status, overdue) from zoom 14 when the tile has at most 1000 of them (4000 from
+    zoom 16 on), else
     `issue_cells` (count, cell_deg): issues counted per grid cell. A comma list gives one tile
     holding each listed layer's MVT layers in the order listed (the page draws them bottom to
     top), the same features as the single-layer tiles. A unit user's tiles hold only what it
