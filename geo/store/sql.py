@@ -693,8 +693,15 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                 overdue = func.coalesce(c.status.in_(sorted(UNHANDLED)) & (
                     c.deadline < query.now), False).label("overdue")
                 if self.postgis:
-                    geom: Any = literal_column("issues.geom")
-                    near: Any = geom.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
+                    # the rows of `geom && envelope` (PostGIS compares float4 boxes), chosen by
+                    # lon/lat and drawn from them as the generated geom is: with ix_issues_tile
+                    # (0015) an index-only scan of each month, not a table page per point (the
+                    # GiST scan on geom read 11,000+ scattered pages of a dense z15 512 tile,
+                    # twice: 19 s from disk)
+                    west, south, east, north = _box2df_bounds(minx, miny, maxx, maxy)
+                    geom: Any = func.ST_SetSRID(func.ST_MakePoint(c.lon, c.lat), 4326)
+                    near: Any = (c.lon > west) & (c.lon < east) & (c.lat > south) & (
+                        c.lat < north)
                     # the points are counted (up to one over the limit) before any is encoded:
                     # a dense tile, drawn as cells below, costs the index scans only. Parallel
                     # workers, which the planner picks for the Append of the month partitions,
@@ -1165,6 +1172,21 @@ def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> 
     _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
     _bump_layers(conn, [ISSUE_LAYER])
     return ids
+
+
+def _box2df_bounds(minx: float, miny: float, maxx: float, maxy: float
+                   ) -> tuple[float, float, float, float]:
+    """Open bounds (west, south, east, north) of the points p with `p && envelope(minx, miny,
+    maxx, maxy)` in PostGIS: it compares boxes of float4 rounded outwards, so x matches when
+    float4_down(x) <= float4_up(maxx), i.e. x < the float4 after float4_up(maxx) (alike below)."""
+    lo = np.array([minx, miny], dtype=np.float64)
+    hi = np.array([maxx, maxy], dtype=np.float64)
+    down, up = lo.astype(np.float32), hi.astype(np.float32)
+    down = np.where(down.astype(np.float64) > lo, np.nextafter(down, np.float32(-np.inf)), down)
+    up = np.where(up.astype(np.float64) < hi, np.nextafter(up, np.float32(np.inf)), up)
+    below = np.nextafter(down, np.float32(-np.inf)).astype(np.float64)
+    above = np.nextafter(up, np.float32(np.inf)).astype(np.float64)
+    return float(below[0]), float(below[1]), float(above[0]), float(above[1])
 
 
 def _envelope(tile: Tile) -> Any:
