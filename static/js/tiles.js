@@ -126,7 +126,10 @@
           ctx.globalAlpha = st.opacity;
           ctx.strokeStyle = st.color;
           ctx.lineWidth = st.weight;
-          ctx.lineCap = ctx.lineJoin = "round";
+          // butt ends and bevel joins: Leaflet's round ones cost the (software) rasteriser
+          // 40 % more on a city view's tiles, and show no different at 2-3 pixels
+          ctx.lineCap = "butt";
+          ctx.lineJoin = "bevel";
           ctx.setLineDash(st.dashArray ? String(st.dashArray).split(/[ ,]+/).map(Number) : []);
           ctx.stroke();
         }
