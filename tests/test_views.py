@@ -39,6 +39,31 @@ def test_heatmap_cells_count_every_filtered_issue(client: TestClient, store: Sto
     assert bbox["total"] == 1
 
 
+def test_weighted_heatmap_of_a_city_zoom_counts_overdue_issues_per_block(
+        client: TestClient, store: Store) -> None:
+    # blocks of several base cells (z12): overdue issues weigh 2.5, the total stays the count
+    now = datetime.now()  # the heatmap's overdue test is at the time of the request
+    overdue = [(121.4501, 31.2201), (121.4502, 31.2203), (121.4702, 31.2402)]
+    on_time = [(121.4503, 31.2202), (121.4705, 31.2405), (121.4991, 31.2499), (121.4301, 31.21)]
+    store.add_issues([Issue("illegal_ads", x, y, status="reported",
+                            deadline=now - timedelta(days=2)) for x, y in overdue]
+                     + [Issue("illegal_ads", x, y, status="reported",
+                              deadline=now + timedelta(days=30)) for x, y in on_time[:2]]
+                     + [Issue("illegal_ads", x, y, status="closed",
+                              deadline=now - timedelta(days=2)) for x, y in on_time[2:]])
+    doc = client.get("/api/heatmap", params={"zoom": 12, "overdue_weight": 2.5}).json()
+    size = doc["cell_deg"]
+    assert factor_for_zoom(12) > 1 and doc["total"] == len(overdue) + len(on_time)
+    expected: Counter[tuple[int, int]] = Counter()
+    for (x, y), w in [(p, 2.5) for p in overdue] + [(p, 1.0) for p in on_time]:
+        expected[(math.floor(x / size), math.floor(y / size))] += w
+    got = {(math.floor(c[0] / size), math.floor(c[1] / size)): c[2] for c in doc["cells"]}
+    assert got == dict(expected) and doc["max"] == max(expected.values())
+    plain = client.get("/api/heatmap", params={"zoom": 12}).json()
+    assert plain["total"] == doc["total"] and [c[:2] for c in plain["cells"]] == [
+        c[:2] for c in doc["cells"]]
+
+
 def test_zoom_factor_grows_as_the_map_zooms_out() -> None:
     assert factor_for_zoom(19) == 1
     assert factor_for_zoom(12) > factor_for_zoom(15) >= 1

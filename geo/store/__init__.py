@@ -173,6 +173,12 @@ class Store(Protocol):
         power of two), per block of factor × factor cells (cell_x // factor, ...)."""
         ...
 
+    def issue_cell_counts(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
+                          ) -> list[tuple[int, int, int, float]]:
+        """Like issue_cells, in one query: (cell_x, cell_y, issues, weighted count) per cell
+        or block of factor × factor cells."""
+        ...
+
     # aggregates in SQL (geo/store/aggregates.py)
     def feature_labels(self, kind: Kind, scope_unit: str | None = None) -> list[dict[str, Any]]:
         """{id, name, unit} of every feature of a kind (in the scope), by id, no geometry."""

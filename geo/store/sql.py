@@ -477,6 +477,17 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         overdue issues count overdue_weight times. A factor (a power of two) groups blocks of
         factor × factor base cells in SQL (keys cell_x // factor, cell_y // factor: what
         the heatmap of a zoom shows, without carrying the base cells out)."""
+        return [(x, y, w) for x, y, _, w in self.issue_cell_counts(query, overdue_weight, factor)]
+
+    def issue_cell_counts(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
+                          ) -> list[tuple[int, int, int, float]]:
+        """(cell_x, cell_y, issues, weighted count) per base cell or block of factor × factor
+        base cells, in one query.
+        On SQLite the base cells are counted first, in the order of the (cell_x, cell_y, ...)
+        index (no sort of the matching rows), then summed per block: a GROUP BY on
+        cell_x >> shift sorted every matching row (0.5 s of CPU for the 1M-issue city at z12,
+        0.2 s in two steps). PostgreSQL hashes the blocks directly (two steps are slower there:
+        the base cells' hash outgrows work_mem)."""
         if factor < 1 or factor & (factor - 1):
             raise InvalidInput("factor must be a power of two")
         c = issues_t.c
@@ -485,17 +496,26 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             minx, miny, maxx, maxy = query.bbox
             conds += [c.cell_x.between(math.floor(minx / CELL_DEG), math.floor(maxx / CELL_DEG)),
                       c.cell_y.between(math.floor(miny / CELL_DEG), math.floor(maxy / CELL_DEG))]
-        weight: Any = func.count()
-        if overdue_weight != 1.0:
-            overdue = c.status.in_(sorted(UNHANDLED)) & (
-                c.deadline < query.now)
-            weight = func.sum(case((overdue, overdue_weight), else_=1.0))
+        weighted = overdue_weight != 1.0
+        overdue = c.status.in_(sorted(UNHANDLED)) & (c.deadline < query.now)
+        weights = [func.sum(case((overdue, overdue_weight), else_=1.0)).label("w")]
         shift = factor.bit_length() - 1
-        gx, gy = (c.cell_x, c.cell_y) if not shift else (c.cell_x.op(">>")(shift),
-                                                          c.cell_y.op(">>")(shift))
-        q = select(gx, gy, weight).where(*conds).group_by(gx, gy)
+        if shift and self.postgis:
+            gx, gy = c.cell_x.op(">>")(shift), c.cell_y.op(">>")(shift)
+            q = select(gx, gy, func.count(), *(weights if weighted else [])
+                       ).where(*conds).group_by(gx, gy)
+        else:
+            q = select(c.cell_x.label("x"), c.cell_y.label("y"), func.count().label("n"),
+                       *(weights if weighted else [])
+                       ).where(*conds).group_by(c.cell_x, c.cell_y)
+        if shift and not self.postgis:
+            base = q.subquery("base_cells")
+            gx, gy = base.c.x.op(">>")(shift), base.c.y.op(">>")(shift)
+            q = select(gx, gy, func.sum(base.c.n), *(
+                [func.sum(base.c.w)] if weighted else [])).group_by(gx, gy)
         with self._connect() as conn:
-            return [(int(x), int(y), float(n)) for x, y, n in conn.execute(q)]
+            return [(int(r[0]), int(r[1]), int(r[2]), float(r[3] if weighted else r[2]))
+                    for r in conn.execute(q)]
 
     def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
                          extra: dict[str, Any] | None = None) -> Issue:

@@ -39,12 +39,10 @@ def heatmap_cells(
 ) -> dict[str, Any]:
     """Issue counts per grid cell for the filters (category, status, source, from, to, bbox,
     overdue, recurring); overdue issues can weigh more (overdue_weight=2)."""
-    factor = factor_for_zoom(zoom)  # the zoom's cells counted in SQL
-    cells = store.issue_cells(query, factor=factor)
-    total = int(sum(n for _, _, n in cells))
-    if overdue_weight != 1.0:
-        cells = store.issue_cells(query, overdue_weight, factor=factor)
-    return heatmap(cells, total, zoom)
+    factor = factor_for_zoom(zoom)  # the zoom's cells counted in SQL, in one query
+    counted = store.issue_cell_counts(query, overdue_weight, factor=factor)
+    total = sum(n for _, _, n, _ in counted)
+    return heatmap([(x, y, w) for x, y, _, w in counted], total, zoom)
 
 
 @router.get("/api/hotspots", response_class=JSONResponse)
