@@ -140,14 +140,23 @@
     // The tiled layers share one grid (state.baseTiles): one tile per z/x/y holding every tiled
     // layer that is on, drawn bottom to top on one canvas, in a pane at the height of the
     // top-most of them. Each such layer's entry in the layer list is a placeholder whose
-    // adding and removing changes the grid's URL (its list of layers).
-    var baseKinds = cfg.layers.map(function (l) { return l.kind; }).filter(isTiled);
+    // adding and removing changes the grid's URL (its list of layers). A planner's zones are
+    // in it below ZONE_EDIT_ZOOM (editable GeoJSON polygons from there on).
+    state.zoneTiled = !!(state.tiles && cfg.canEditZones);
+    var baseKinds = cfg.layers.map(function (l) { return l.kind; }).filter(function (k) {
+      return isTiled(k) || (k === "zone" && state.zoneTiled);
+    });
     var baseReady = false;
     if (baseKinds.length) {
       var top = cfg.layers.map(function (l) { return l.kind; })
         .indexOf(baseKinds[baseKinds.length - 1]);
       map.createPane("ccmap-tiles").style.zIndex = String(410 + top);
       state.baseTiles = tileGrid(baseKinds, baseUrl(baseKinds), "ccmap-tiles", BASE_TILE_PX);
+      state.baseTiles.ccmapKindsAt = baseKindsAt;
+      state.baseTiles.options.urlAt = function (z) {
+        var kinds = baseKindsAt(z);
+        return kinds && baseUrl(kinds);
+      };
     }
     cfg.layers.forEach(function (layer, i) {
       // one pane per layer keeps the draw order fixed when a layer is reloaded
@@ -172,11 +181,11 @@
         if (e.layer === state.layers.issues) { map.removeLayer(state.issueCells); }
       });
     }
-    if (state.tiles && cfg.canEditZones && state.layers.zone) {
+    if (state.zoneTiled && state.layers.zone) {
       state.zoneEditZoom = ZONE_EDIT_ZOOM;
-      state.zoneTiles = tileGrid(["zone"], baseUrl(["zone"]), "ccmap-zone", BASE_TILE_PX);
+      state.layers.zone.on("add remove", syncBaseTiles);
       map.on("overlayremove", function (e) {
-        if (e.layer === state.layers.zone) { map.removeLayer(state.zoneTiles); zoneHint(false); }
+        if (e.layer === state.layers.zone) { zoneHint(false); }
       });
     }
     map.getContainer().addEventListener("click", tileClick, true);
@@ -200,19 +209,29 @@
       var grid = state.baseTiles;
       if (!baseReady || !grid) { return; }
       var kinds = baseKinds.filter(function (k) { return map.hasLayer(state.layers[k]); });
-      var url = baseUrl(kinds);
+      var key = kinds.join(",");
       grid.ccmapKinds = kinds;
       if (!kinds.length) {
         if (map.hasLayer(grid)) { map.removeLayer(grid); }
         return;
       }
       if (!map.hasLayer(grid)) {
-        grid.setUrl(url, true);
+        grid.ccmapOn = key;
         grid.addTo(map);
-      } else if (grid._url !== url) {
+      } else if (grid.ccmapOn !== key) {
+        grid.ccmapOn = key;
         grid.ccmapCancel();
-        grid.setUrl(url);
+        grid.redraw();
       }
+    }
+
+    /* The layers of the shared grid's tiles at map zoom z (a planner's zones: below
+     * ZONE_EDIT_ZOOM only); null: none. */
+    function baseKindsAt(z) {
+      var kinds = (state.baseTiles.ccmapKinds || []).filter(function (k) {
+        return k !== "zone" || !state.zoneTiled || z < ZONE_EDIT_ZOOM;
+      });
+      return kinds.length ? kinds : null;
     }
 
     function baseUrl(kinds) {
@@ -289,7 +308,8 @@
 
     function countTiles(grid) {
       var ids = {}, n = {};
-      grid.ccmapKinds.forEach(function (kind) { ids[kind] = {}; n[kind] = 0; });
+      var kinds = grid.ccmapKindsAt ? grid.ccmapKindsAt(grid._tileZoom) || [] : grid.ccmapKinds;
+      kinds.forEach(function (kind) { ids[kind] = {}; n[kind] = 0; });
       grid.ccmapCurrent().forEach(function (tile) {
         tile.layers.forEach(function (layer) {
           layer.features.forEach(function (f) {
@@ -302,7 +322,7 @@
           });
         });
       });
-      grid.ccmapKinds.forEach(function (kind) {
+      kinds.forEach(function (kind) {
         if (kind === "issues") {
           if (map.hasLayer(grid)) { state.counts.issues = n.issues; }
           return;
@@ -349,10 +369,10 @@
       var point = map.mouseEventToContainerPoint(ev);
       // each tiled layer at the height of its own pane (the shared grid holds several)
       var grids = cfg.layers.map(function (l, i) {
-        var g = l.kind === "issues" ? state.issueCells :
-          l.kind === "zone" && state.zoneTiles ? state.zoneTiles : state.layers[l.kind];
+        var g = l.kind === "issues" ? state.issueCells : state.layers[l.kind];
         var on = g && map.hasLayer(g);
         if (g && g.ccmapGrid) { g = g.ccmapGrid; }
+        if (l.kind === "zone" && state.zoneTiled) { g = state.baseTiles; }  // its tiles' zones
         return { grid: g, on: on, kind: l.kind, label: l.label, z: 410 + i };
       }).filter(function (g) {
         return g.grid && g.grid.ccmapTiled && g.on && map.hasLayer(g.grid) && g.z > floor;
@@ -392,7 +412,7 @@
         })
         .then(function (f) {
           var content = featureContent(kind, label, f.properties);
-          if (kind === "zone" && state.zoneTiles) { content.appendChild(el("div", zoneHintText())); }
+          if (kind === "zone" && state.zoneTiled) { content.appendChild(el("div", zoneHintText())); }
           popup.setContent(content);
         })
         .catch(function (err) { box.textContent = "无法加载：" + err.message; });
@@ -548,9 +568,10 @@
       return redrawTiles(cells, url);
     }
 
-    /* A planner's zones below ZONE_EDIT_ZOOM: the zone tiles (not editable) and a hint. */
+    /* A planner's zones below ZONE_EDIT_ZOOM: those of the shared grid's tiles (not
+     * editable) and a hint. */
     function loadZoneTiles(moved) {
-      var tiles = state.zoneTiles;
+      var tiles = state.baseTiles;
       if (!map.hasLayer(state.layers.zone)) { return Promise.resolve(); }  // the layer is off
       state.seq.zone = (state.seq.zone || 0) + 1;  // drop GeoJSON zones still on the way
       if (state.aborts && state.aborts.zone) { state.aborts.zone.abort(); }
@@ -558,11 +579,6 @@
       state.loadedArea.zone = null;
       partialNotice(map, "zone", "", 0, 0);
       zoneHint(true);
-      if (!map.hasLayer(tiles)) {
-        var added = new Promise(function (resolve) { tiles.once("load remove", resolve); });
-        tiles.addTo(map);
-        return added;
-      }
       return moved ? Promise.resolve() : redrawTiles(tiles);  // after an edit: new tiles
     }
 
@@ -583,7 +599,6 @@
     function zoneLoadDue(moved) {
       if (state.zoneEditing) { state.zoneStale = true; return false; }
       if (map.getZoom() < ZONE_EDIT_ZOOM) { return true; }
-      map.removeLayer(state.zoneTiles);
       zoneHint(false);
       return !stillLoaded("zone", moved);
     }
@@ -602,7 +617,7 @@
     function load(kind, moved) {
       var group = state.layers[kind];
       if (kind === "heat") { return loadHeat(group); }
-      if (kind === "zone" && state.zoneTiles) {
+      if (kind === "zone" && state.zoneTiled) {
         if (!zoneLoadDue(moved)) { return Promise.resolve(); }
         if (map.getZoom() < ZONE_EDIT_ZOOM) { return loadZoneTiles(moved); }
       }

@@ -221,8 +221,15 @@
       tile.width = tile.height = Math.round(px * ratio);
       tile.style.width = tile.style.height = px + "px";
       var key = this._tileCoordsToKey(coords), grid = this;
-      var url = L.Util.template(this._url, { x: coords.x, y: coords.y,
-                                             z: coords.z + this.options.zoomOffset });
+      // options.urlAt(z): the URL template of the tiles drawn at zoom z (null: nothing there)
+      var template = this.options.urlAt ? this.options.urlAt(coords.z) : this._url;
+      if (!template) {
+        this.ccmapData[key] = { coords: coords, layers: [], px: px };
+        setTimeout(function () { done(null, tile); }, 0);
+        return tile;
+      }
+      var url = L.Util.template(template, { x: coords.x, y: coords.y,
+                                            z: coords.z + this.options.zoomOffset });
       fetch(url, { credentials: "same-origin", signal: this._abort.signal })
         .then(function (r) {
           if (!r.ok) { throw new Error(url.split("?")[0] + ": HTTP " + r.status); }

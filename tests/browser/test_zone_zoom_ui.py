@@ -59,17 +59,20 @@ def test_zones_are_tiles_below_the_editing_zoom_and_the_views_zones_above(
     # zoomed out: every zone drawn from tiles, none editable, and the hint says what to do
     _view(page, 31.2304, 121.4737, edit_zoom - 2)
     assert _editable(page) == []
-    assert page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.zoneTiles)")
+    # (in the shared grid's tiles, with the other tiled layers)
+    assert "zone" in page.evaluate("""() => { const st = window.ccmap.state;
+        return st.baseTiles.ccmapKindsAt(st.map.getZoom()); }""")
     assert sorted(page.evaluate("window.ccmap.state.tileIds.zone")) == sorted(
         z["properties"]["id"] for z in zones)
     assert hint.is_visible() and hint.inner_text() == f"放大到第 {edit_zoom} 级以编辑责任区"
-    assert page.locator(".leaflet-ccmap-zone-pane canvas").count() > 0
+    assert page.locator(".leaflet-ccmap-tiles-pane canvas").count() > 0
 
     # zoomed in on one corner: only the zones of the view, as editable polygons
     _view(page, 31.2205, 121.4625, edit_zoom + 2)
     corner = _editable(page)
     assert corner and corner == _in_view(client, page) and len(corner) < len(zones)
-    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.zoneTiles)")
+    assert "zone" not in page.evaluate("""() => { const st = window.ccmap.state;
+        return st.baseTiles.ccmapKindsAt(st.map.getZoom()); }""")
     assert not hint.is_visible()
     assert page.locator(".leaflet-ccmap-zone-pane path").count() == len(corner)
 
