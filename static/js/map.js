@@ -217,9 +217,11 @@
       }
       if (!map.hasLayer(grid)) {
         grid.ccmapOn = key;
+        grid.ccmapFresh = true;  // its tiles are on the way with today's data
         grid.addTo(map);
       } else if (grid.ccmapOn !== key) {
         grid.ccmapOn = key;
+        grid.ccmapFresh = true;
         grid.ccmapCancel();
         grid.redraw();
       }
@@ -295,7 +297,7 @@
       grid.on("loading", function () {
         if (!busy) { busy = true; state.loading += 1; }
       });
-      grid.on("load", function () { countTiles(grid); settled(); });
+      grid.on("load", function () { grid.ccmapFresh = false; countTiles(grid); settled(); });
       grid.on("remove", function () {
         grid._loading = false;  // GridLayer keeps it set when removed mid-load: no "loading" next
         grid.ccmapCancel();
@@ -579,7 +581,8 @@
       state.loadedArea.zone = null;
       partialNotice(map, "zone", "", 0, 0);
       zoneHint(true);
-      return moved ? Promise.resolve() : redrawTiles(tiles);  // after an edit: new tiles
+      // after an edit: new tiles (not while the grid's first tiles are still coming)
+      return moved || tiles.ccmapFresh ? Promise.resolve() : redrawTiles(tiles);
     }
 
     function zoneHintText() { return "放大到第 " + ZONE_EDIT_ZOOM + " 级以编辑责任区"; }
