@@ -1,7 +1,7 @@
 """Streamed import of issue ledgers (CSV/xlsx): read, validate, route and write chunk by chunk.
 
 A file is read `chunk_rows` rows at a time (geo.userfiles.TableChunks). Each chunk is mapped and
-validated as columns (geo.issue_import.parse_frame), routed with one vectorised route_points call
+validated as columns (geo.issue_import.parse_frame), routed with one vectorised route_columns call
 against the zones, staffed streets and communities (loaded once, again only when one of those
 layers changes during the import), checked for recurrence (回潮) against the closed issues stored
 before the import began, and written in one transaction (SQLite executemany, PostgreSQL COPY).
@@ -28,7 +28,7 @@ from geo.issue_import import IssueImport, ParseState, parse_frame
 from geo.kinds import Kind
 from geo.projection import MetricFrame
 from geo.recurrence import DEFAULT_RULE, RecurrenceRule
-from geo.routing import route_points
+from geo.routing import route_columns
 from geo.store import Store, after_bulk_write
 from geo.userfiles import TableChunks
 
@@ -120,13 +120,15 @@ def _known(store: Store, good: pd.DataFrame) -> np.ndarray:
 def _route(rows: pd.DataFrame, zones: list[Feature], lines: list[Feature],
            communities: list[Feature]) -> None:
     """Add zone_id, unit, flags, cadre and community columns (one vectorised routing)."""
-    routes = route_points(rows["lon"].to_numpy(float), rows["lat"].to_numpy(float), zones,
-                          lines, communities)
-    rows["zone_id"] = pd.array([r.zone_id for r in routes], dtype="Int64")
-    rows["unit"] = [r.unit for r in routes]
-    rows["flags"] = [list(r.flags) for r in routes]
-    rows["cadre"] = [r.cadre for r in routes]
-    rows["community"] = [r.community for r in routes]
+    cols = route_columns(rows["lon"].to_numpy(float), rows["lat"].to_numpy(float), zones,
+                         lines, communities)
+    ids = np.array([z.id or 0 for z in zones] + [0], dtype=np.int64)
+    has_id = np.array([z.id is not None for z in zones] + [False], dtype=bool)
+    rows["zone_id"] = pd.arrays.IntegerArray(ids[cols.zone], ~has_id[cols.zone])
+    rows["unit"] = cols.units(zones)
+    rows["flags"] = cols.flags(zones)
+    rows["cadre"] = cols.cadre
+    rows["community"] = cols.community
     rows["recurring_of"] = pd.array([None] * len(rows), dtype="Int64")
 
 
