@@ -126,7 +126,7 @@ def _route(rows: pd.DataFrame, zones: list[Feature], lines: list[Feature],
     has_id = np.array([z.id is not None for z in zones] + [False], dtype=bool)
     rows["zone_id"] = pd.arrays.IntegerArray(ids[cols.zone], ~has_id[cols.zone])
     rows["unit"] = cols.units(zones)
-    rows["flags"] = cols.flags(zones)
+    rows["flags"] = cols.flags(zones, shared=True)  # never changed in place (see _recurrences)
     rows["cadre"] = cols.cadre
     rows["community"] = cols.community
     rows["recurring_of"] = pd.array([None] * len(rows), dtype="Int64")

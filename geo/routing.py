@@ -59,11 +59,17 @@ class RouteColumns:
         return np.array([z.properties.get("unit") for z in zones] + [None],
                         dtype=object)[self.zone]
 
-    def flags(self, zones: list[Feature]) -> list[list[str]]:
-        """Each point's flags (a fresh list per point): ``overlap``, then ``uncovered``."""
+    def flags(self, zones: list[Feature], shared: bool = False) -> list[list[str]]:
+        """Each point's flags, ``overlap`` then ``uncovered``: a fresh list per point, or with
+        shared one list object per distinct value (for read-only use: no copy per point)."""
         has_id = np.array([z.id is not None for z in zones] + [False], dtype=bool)
         code = self.overlap.astype(np.intp) * 2 + ~has_id[self.zone]
         kinds: list[list[str]] = [[], ["uncovered"], ["overlap"], ["overlap", "uncovered"]]
+        if shared:
+            table = np.empty(len(kinds), dtype=object)
+            for i, k in enumerate(kinds):
+                table[i] = k
+            return list(table[code])
         return [[*kinds[c]] for c in code.tolist()]
 
 
