@@ -29,32 +29,17 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, box
 
+from bench.synthetic import SIDE, X0, Y0, grid_zones
 from geo.coverage import CoverageInput, analyse
 from geo.features import Feature
 from geo.kinds import Kind
-
-X0, Y0, SIDE = 121.40, 31.15, 0.10  # about 10 km × 11 km
 
 
 def build(n_zones: int = 5000, n_lines: int = 50_000, n_points: int = 2000,
           seed: int = 7) -> CoverageInput:
     """A synthetic city: a grid of zones with holes and overlaps, random segments and points."""
     rng = np.random.default_rng(seed)
-    k = int(np.ceil(np.sqrt(n_zones / 0.95)))  # room for the cells left out as gaps
-    step = SIDE / k
-    zones: list[Feature] = []
-    for i in range(k):
-        for j in range(k):
-            if len(zones) >= n_zones:
-                break
-            if rng.random() < 0.03:
-                continue  # a gap
-            grow = step * 0.1 if rng.random() < 0.02 else 0.0  # an overlap
-            cell = box(X0 + i * step - grow, Y0 + j * step - grow,
-                       X0 + (i + 1) * step + grow, Y0 + (j + 1) * step + grow)
-            zones.append(Feature(Kind.zone, cell, name=f"Z{i}-{j}",
-                                 properties={"unit": f"U{(i * k + j) % 40}"},
-                                 id=len(zones) + 1))
+    zones = grid_zones(rng, n_zones, overlap_p=0.02, overlap_grow=0.1)
     starts = rng.uniform([X0, Y0], [X0 + SIDE, Y0 + SIDE], (n_lines, 2))
     ends = starts + rng.normal(0, 0.0008, (n_lines, 2))
     lines = [Feature(Kind.street if n % 5 else Kind.alley, LineString([s, e]), id=100_000 + n,

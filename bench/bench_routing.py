@@ -32,41 +32,19 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
-from shapely.geometry import box
 
+from bench.synthetic import SIDE, X0, Y0, grid_zones
 from geo.features import Feature
 from geo.kinds import Kind
 from geo.ledger_import import _route
 from geo.routing import route_points
-
-X0, Y0, SIDE = 121.40, 31.15, 0.10  # about 10 km × 11 km
 
 
 def synthetic(n_zones: int = 4950, n_points: int = 1_000_000, seed: int = 7
               ) -> tuple[list[Feature], np.ndarray, np.ndarray]:
     """Seeded zones (a jittered grid with gaps and overlaps) and uniform points over them."""
     rng = np.random.default_rng(seed)
-    k = int(np.ceil(np.sqrt(n_zones / 0.95)))
-    step = SIDE / k
-    zones: list[Feature] = []
-    for i in range(k):
-        for j in range(k):
-            if len(zones) >= n_zones:
-                break
-            if rng.random() < 0.03:
-                continue  # a gap
-            grow = step * 0.15 if rng.random() < 0.03 else 0.0  # an overlap
-            cell = box(X0 + i * step - grow, Y0 + j * step - grow,
-                       X0 + (i + 1) * step + grow, Y0 + (j + 1) * step + grow)
-            # a wobbly outline (about 40 vertices) like a digitised grid cell
-            ring = shapely.segmentize(cell.exterior, step / 10)
-            xy = shapely.get_coordinates(ring)
-            xy[:-1] += rng.normal(0, step / 200, (len(xy) - 1, 2))
-            xy[-1] = xy[0]
-            zones.append(Feature(Kind.zone, shapely.make_valid(shapely.Polygon(xy)),
-                                 name=f"Z{i}-{j}", properties={"unit": f"U{(i * k + j) % 40}"},
-                                 id=len(zones) + 1))
+    zones = grid_zones(rng, n_zones, overlap_p=0.03, overlap_grow=0.15, wobble=True)
     pts = rng.uniform([X0, Y0], [X0 + SIDE, Y0 + SIDE], (n_points, 2))
     return zones, pts[:, 0].copy(), pts[:, 1].copy()
 
