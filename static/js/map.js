@@ -189,6 +189,9 @@
       });
     }
     map.getContainer().addEventListener("click", tileClick, true);
+    // while leaflet-draw draws or edits, a click belongs to it (a vertex), never to a feature
+    map.on("draw:drawstart draw:editstart draw:deletestart", function () { state.drawing = true; });
+    map.on("draw:drawstop draw:editstop draw:deletestop", function () { state.drawing = false; });
 
     function isTiled(kind) {
       return state.tiles && TILED[kind] === 1 && !(kind === "zone" && cfg.canEditZones);
@@ -366,7 +369,7 @@
       var pane = target.closest ? target.closest(".leaflet-pane") : null;
       if (target !== map.getContainer() && !pane) { return; }  // a control, the report overlay
       if (pane && /leaflet-(popup|tooltip)-pane/.test(pane.className)) { return; }
-      if (map._draggableMoved(map)) { return; }
+      if (map._draggableMoved(map) || state.drawing) { return; }
       var floor = pane ? parseInt(window.getComputedStyle(pane).zIndex, 10) || 0 : 0;
       var point = map.mouseEventToContainerPoint(ev);
       // each tiled layer at the height of its own pane (the shared grid holds several)
