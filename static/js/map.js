@@ -39,8 +39,9 @@
   var ISSUE_TILE_ZOOM = 14;
   var CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
   // the shared grid of the tiled layers: 512-pixel tiles, a quarter of the requests and
-  // canvases of 256-pixel ones (the issue tiles stay 256: their cells and points follow zoom)
+  // canvases of 256-pixel ones (the issue tiles are 512 pixels too, in a grid of their own)
   var BASE_TILE_PX = 512;
+  var HAIRLINE_BELOW = 15;  // tiled lines are 1 pixel wide below this zoom (see hairline())
   var ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones, not thousands
   var PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3",
                  "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99", "#17becf", "#7f7f7f",
@@ -253,12 +254,13 @@
         (filter ? "?" + filter.replace(/^&/, "") : "");
     }
 
-    /* The style of a tile feature: today's GeoJSON style, drawn on the tile's canvas. */
+    /* The style of a tile feature: today's GeoJSON style, drawn on the tile's canvas; below
+     * HAIRLINE_BELOW lines and outlines are 1 pixel wide. */
     function tileStyle(kind) {
       return function (p, z) {
         if (kind === "zone") {
           var c = hashColor(p.unit);
-          return { color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 };
+          return hairline({ color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 }, z);
         }
         if (kind === "issues" && p.count === undefined) {  // one issue: its status colour
           var status = cfg.statuses[p.status] || { color: "#555" };
@@ -273,8 +275,16 @@
         }
         var st = L.extend({}, STYLE[kind] || {});
         if (kind === "community") { st.fill = true; }
-        return st;
+        return hairline(st, z);
       };
+    }
+
+    /* A city view holds tens of thousands of street segments: drawn 1 pixel wide, a canvas
+     * rasterises them as hairlines, about 4 times faster than 2-3 pixel strokes without a GPU
+     * (and a whole city reads better in thin lines); from HAIRLINE_BELOW on, full widths. */
+    function hairline(st, z) {
+      if (z < HAIRLINE_BELOW && (st.weight === undefined || st.weight > 1)) { st.weight = 1; }
+      return st;
     }
 
     /* A vector-tile layer of `kinds` (its tiles hold an MVT layer per kind) in `pane`, of
