@@ -8,6 +8,7 @@ PostGIS). Expected tile coordinates come from pyproj, not from the app's own pro
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,8 @@ from shapely.geometry import LineString, Point, Polygon
 
 from geo.features import Feature, Issue
 from geo.kinds import Kind
-from geo.store import Store, open_store
+from geo.store import IssueQuery, Store, open_store
+from server.routes.issues import FiltersDep, issue_query
 from tests.conftest import ReducedCity, add_user, bearer
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -455,29 +457,132 @@ def test_etag_304_and_new_etag_after_each_write(client: TestClient, store: Store
     assert statuses == {"accepted", "reported"}
 
 
-def test_issue_tiles_that_show_overdue_follow_the_clock_and_cells_do_not(
+def _clock_at(client: TestClient, monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
+    """Serve the issue filters of every request as if it were `when` (their IssueQuery.now)."""
+    async def query_at(query: FiltersDep) -> IssueQuery:
+        return replace(query, now=when)
+
+    monkeypatch.setitem(client.app.dependency_overrides,  # type: ignore[attr-defined]
+                        issue_query, query_at)
+
+
+def test_issue_tiles_keep_their_etag_until_a_deadline_in_them_passes(
         client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A browser revalidating a city-wide cell tile keeps its copy (304) until an issue
-    changes; point tiles and overdue-filtered tiles are recomputed as the clock moves, since
-    an issue becomes overdue without any write."""
-    import server.routes.tiles as route
+    """A browser revalidating an issue tile keeps its copy (304) as the clock moves on, until an
+    open issue in the tile passes its deadline (it becomes overdue without any write) or an
+    issue changes; deadlines elsewhere, of handled issues, or filtered out do not count."""
+    t0 = datetime.now().replace(microsecond=0)
+    first, second, closed, _far, other_category = store.add_issues([
+        Issue("litter", 121.475, 31.235, deadline=t0 + timedelta(hours=2)),
+        Issue("litter", 121.4752, 31.2352, deadline=t0 + timedelta(hours=5)),
+        Issue("litter", 121.4754, 31.2354, status="closed", deadline=t0 + timedelta(minutes=30)),
+        Issue("litter", 121.49, 31.235, deadline=t0 + timedelta(hours=1)),  # another z16 tile
+        Issue("graffiti", 121.4756, 31.2356, deadline=t0 + timedelta(minutes=45)),
+    ])
+    points = tile_of(121.475, 31.235, 16)
+    assert tile_of(121.49, 31.235, 16) != points
+    cells = tile_of(121.475, 31.235, 10)
+    assert tile_of(121.49, 31.235, 10) == cells
+    urls = {"points": "/api/tiles/issues/16/{}/{}.mvt".format(*points),
+            "litter points": "/api/tiles/issues/16/{}/{}.mvt?category=litter".format(*points),
+            "overdue points": "/api/tiles/issues/16/{}/{}.mvt?overdue=true".format(*points),
+            "cells": "/api/tiles/issues/10/{}/{}.mvt".format(*cells),
+            "overdue cells": "/api/tiles/issues/10/{}/{}.mvt?overdue=true".format(*cells)}
 
-    store.add_issues([Issue("litter", 121.475, 31.235,
-                            deadline=datetime.now() + timedelta(minutes=1))])
-    cells_url = "/api/tiles/issues/{}/{}/{}.mvt".format(10, *tile_of(121.475, 31.235, 10))
-    points_url = "/api/tiles/issues/{}/{}/{}.mvt".format(16, *tile_of(121.475, 31.235, 16))
-    tags = {url: client.get(url).headers["etag"]
-            for url in (cells_url, points_url, cells_url + "?overdue=true")}
+    def at(when: datetime) -> dict[str, str]:
+        """Each tile's ETag at that time."""
+        _clock_at(client, monkeypatch, when)
+        return {name: client.get(url).headers["etag"] for name, url in urls.items()}
 
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> Later:
-            return cls.fromtimestamp(datetime.now().timestamp() + 3600)
+    def overdue(when: datetime) -> dict[int, bool]:
+        """The `overdue` of each issue point in the tile at that time."""
+        _clock_at(client, monkeypatch, when)
+        return {f["id"]: f["properties"]["overdue"]
+                for f in get_tile(client, "issues", 16, *points)["issues"]}
 
-    monkeypatch.setattr(route, "datetime", Later)
-    assert client.get(cells_url, headers={"If-None-Match": tags[cells_url]}).status_code == 304
-    for url in (points_url, cells_url + "?overdue=true"):
-        assert client.get(url, headers={"If-None-Match": tags[url]}).status_code == 200
+    def overdue_count(when: datetime) -> int:
+        """The overdue issues the overdue-filtered cell tile counts at that time."""
+        _clock_at(client, monkeypatch, when)
+        tile = get_tile(client, "issues", 10, *cells, overdue="true")
+        return sum(c["properties"]["count"] for c in tile.get("issue_cells", []))
+
+    tags = at(t0)
+    assert overdue(t0) == {first: False, second: False, closed: False, other_category: False}
+    # the closed issue's, the graffiti's and the far issue's deadlines pass: only the tiles
+    # that read the graffiti or the far issue change
+    later = at(t0 + timedelta(minutes=90))
+    assert [n for n in urls if later[n] != tags[n]] == ["points", "overdue points",
+                                                        "overdue cells"]
+    _clock_at(client, monkeypatch, t0 + timedelta(minutes=90))
+    for name in ("litter points", "cells"):
+        assert client.get(urls[name], headers={"If-None-Match": tags[name]}).status_code == 304
+    assert overdue(t0 + timedelta(minutes=90)) == {first: False, second: False, closed: False,
+                                                   other_category: True}
+    assert overdue_count(t0 + timedelta(minutes=90)) == 2  # the graffiti and the far issue
+    # up to the first litter issue's deadline itself (overdue is deadline < now) nothing changes
+    assert at(t0 + timedelta(hours=2)) == later
+    _clock_at(client, monkeypatch, t0 + timedelta(hours=2))
+    for name, tag in later.items():
+        assert client.get(urls[name], headers={"If-None-Match": tag}).status_code == 304
+    # a microsecond after it, the point tiles and the overdue cells change, the cells do not
+    past = t0 + timedelta(hours=2, microseconds=1)
+    after = at(past)
+    assert [n for n in urls if after[n] == later[n]] == ["cells"]
+    _clock_at(client, monkeypatch, past)
+    for name in ("points", "litter points", "overdue points", "overdue cells"):
+        r = client.get(urls[name], headers={"If-None-Match": later[name]})
+        assert r.status_code == 200 and r.headers["etag"] == after[name]
+    assert overdue(past) == {first: True, second: False, closed: False, other_category: True}
+    assert ids(get_tile(client, "issues", 16, *points, overdue="true"), "issues") == {
+        first, other_category}
+    assert overdue_count(past) == 3
+    # and then nothing until the second's deadline
+    assert at(t0 + timedelta(hours=4)) == after
+    # a write still changes the ETag, the clock standing still
+    _clock_at(client, monkeypatch, t0 + timedelta(hours=4))
+    store.update_issue(second, {"description": "x"}, store.issue(second).version, "t")
+    for name, tag in after.items():
+        assert client.get(urls[name], headers={"If-None-Match": tag}).status_code == 200
+    # once every deadline has passed, the tiles hold until the next write
+    final = at(t0 + timedelta(days=1))
+    assert at(t0 + timedelta(days=30)) == final
+    assert overdue(t0 + timedelta(days=30)) == {first: True, second: True, closed: False,
+                                                other_category: True}
+
+
+def test_issue_tile_valid_until_reads_the_tiles_area_and_filters(store: Store) -> None:
+    """The store's next deadline of a tile: of its open issues in its points' area (buffer
+    included) or, filtered by overdue, its cells' area; None for cells without that filter."""
+    from geo.tiles import Tile
+
+    t0 = datetime.now().replace(microsecond=0)
+    z = 16
+    x, y = tile_of(121.475, 31.235, z)
+    tile = Tile(z, x, y)
+    # just east of the tile's east edge, inside its buffer (64 of 4096 units)
+    east = (x + 1 + 32 / 4096) / 2 ** z * 360 - 180
+    store.add_issues([
+        Issue("litter", 121.475, 31.235, deadline=t0 + timedelta(hours=3)),
+        Issue("litter", east, 31.235, deadline=t0 + timedelta(hours=2)),
+        Issue("litter", 121.475, 31.235, status="dispatched", deadline=t0),
+        Issue("graffiti", 121.475, 31.235, status="rejected", deadline=t0 + timedelta(hours=1)),
+    ])
+    assert tile_of(east, 31.235, z) == (x + 1, y)
+    at = IssueQuery(now=t0 - timedelta(seconds=1))
+    assert store.issue_tile_valid_until(at, tile) == t0
+    assert store.issue_tile_valid_until(replace(at, now=t0), tile) == t0
+    later = replace(at, now=t0 + timedelta(seconds=1))
+    assert store.issue_tile_valid_until(later, tile) == t0 + timedelta(hours=2)
+    assert store.issue_tile_valid_until(replace(later, overdue=True), tile) == t0 + timedelta(
+        hours=2)
+    assert store.issue_tile_valid_until(replace(later, categories=["graffiti"]), tile) is None
+    assert store.issue_tile_valid_until(replace(later, now=t0 + timedelta(hours=3)), tile) == (
+        t0 + timedelta(hours=3))
+    assert store.issue_tile_valid_until(replace(later, now=t0 + timedelta(days=1)), tile) is None
+    low = Tile(10, *tile_of(121.475, 31.235, 10))
+    assert store.issue_tile_valid_until(later, low) is None
+    assert store.issue_tile_valid_until(replace(later, overdue=False), low) == t0 + timedelta(
+        hours=2)
 
 
 def test_refused_write_leaves_the_version(store: Store) -> None:

@@ -241,6 +241,12 @@ class Store(Protocol):
         """The Mapbox Vector Tile of the issues matching query: points or grid cells."""
         ...
 
+    def issue_tile_valid_until(self, query: IssueQuery, tile: Tile) -> datetime | None:
+        """Until when issue_tile(query, tile) holds without a write: the earliest deadline at or
+        after query.now of the open issues it reads (one becomes overdue then); None if none,
+        or if the tile does not depend on the clock (cells without an overdue filter)."""
+        ...
+
     def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
                          extra: dict[str, Any] | None = None) -> Issue:
         """Apply a checked status change; Conflict if the version is stale."""

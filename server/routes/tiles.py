@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import threading
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
@@ -23,7 +22,6 @@ from geo.tiles import (
     etag,
     etag_matches,
     split_layers,
-    wants_cells,
 )
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
@@ -88,7 +86,9 @@ def vector_tile(
     `issue_cells` (count, cell_deg): issues counted per grid cell. A comma list gives one tile
     holding each listed layer's MVT layers in the order listed (the page draws them bottom to
     top), the same features as the single-layer tiles. A unit user's tiles hold only what it
-    may see. The ETag changes with every write to any of the layers; If-None-Match answers 304.
+    may see. The ETag changes with every write to any of the layers, and for issue tiles that
+    show or filter by `overdue`, when an open issue in them passes its deadline; If-None-Match
+    answers 304.
     """
     layers = split_layers(layer)
     if size not in TILE_SIZES:
@@ -107,10 +107,11 @@ def vector_tile(
     for name in layers:
         if name == ISSUE_LAYER:
             filters: dict[str, Any] = issue_filters
-            # `overdue` depends on the clock: tiles that show or filter by it are revalidated
-            # each minute; cell tiles without that filter keep their ETag until the next write
-            clock = query.overdue is not None or not wants_cells(tile.view_zoom)
-            extra = datetime.now().strftime("%Y%m%d%H%M") if clock else ""
+            # `overdue` depends on the clock: a tile that shows or filters by it holds until an
+            # open issue in it passes its deadline, a time read from the database (the same in
+            # every worker, known before the tile is built); other cell tiles hold until a write
+            until = store.issue_tile_valid_until(query, tile)
+            extra = until.isoformat() if until is not None else ""
         else:
             filters, extra = {"properties": where}, ""
         if size != 256:
