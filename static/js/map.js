@@ -41,7 +41,7 @@
   // the shared grid of the tiled layers: 512-pixel tiles, a quarter of the requests and
   // canvases of 256-pixel ones (the issue tiles are 512 pixels too, in a grid of their own)
   var BASE_TILE_PX = 512;
-  var HAIRLINE_BELOW = 15;  // tiled lines are 1 pixel wide below this zoom (see hairline())
+  var HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zoom (see hairline())
   var ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones, not thousands
   var PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3",
                  "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99", "#17becf", "#7f7f7f",
@@ -257,25 +257,37 @@
     /* The style of a tile feature: today's GeoJSON style, drawn on the tile's canvas; below
      * HAIRLINE_BELOW lines and outlines are 1 pixel wide. */
     function tileStyle(kind) {
+      var made = {};  // one object per look: tiles.js works a style out once per object
+      function once(key, make) { return made[key] || (made[key] = make()); }
       return function (p, z) {
         if (kind === "zone") {
           var c = hashColor(p.unit);
-          return hairline({ color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 }, z);
+          return once(c + (z < HAIRLINE_BELOW), function () {
+            return hairline({ color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 },
+                            z);
+          });
         }
         if (kind === "issues" && p.count === undefined) {  // one issue: its status colour
           var status = cfg.statuses[p.status] || { color: "#555" };
-          return { radius: 6, color: "#fff", weight: 1, fill: true, fillColor: status.color,
-                   fillOpacity: 0.9 };
+          return once("status " + status.color, function () {
+            return { radius: 6, color: "#fff", weight: 1, fill: true, fillColor: status.color,
+                     fillOpacity: 0.9 };
+          });
         }
         if (kind === "issues") {  // issue_cells: a circle growing with the count, in its cell
           var cellPx = (p.cell_deg || 0) / 360 * 256 * Math.pow(2, z);
-          return { radius: Math.max(4, Math.min(cellPx * 0.48, 7 + 3 * Math.log2(p.count || 1))),
-                   color: "#fff", weight: 1, fill: true, fillColor: "#d7301f",
-                   fillOpacity: 0.8 };
+          var radius = Math.max(4, Math.min(cellPx * 0.48, 7 + 3 * Math.log2(p.count || 1)));
+          radius = Math.round(radius * 2) / 2;  // half pixels: a few sprites, not one a cell
+          return once("cell " + radius, function () {
+            return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: "#d7301f",
+                     fillOpacity: 0.8 };
+          });
         }
-        var st = L.extend({}, STYLE[kind] || {});
-        if (kind === "community") { st.fill = true; }
-        return hairline(st, z);
+        return once(String(z < HAIRLINE_BELOW), function () {
+          var st = L.extend({}, STYLE[kind] || {});
+          if (kind === "community") { st.fill = true; }
+          return hairline(st, z);
+        });
       };
     }
 

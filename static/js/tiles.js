@@ -95,6 +95,24 @@
     };
   }
 
+  /* The full style of a style object the grid's styles gave, per geometry type, worked out
+   * once per object: a style function that returns the same object for the same look (as
+   * map.js's do) saves a style and a key per feature (tens of thousands a city view). The
+   * objects must not change once given. `bucket` groups the features drawn together: points
+   * are stamped (one sprite per style and radius), lines and areas traced as one path. */
+  var fullStyles = new WeakMap();
+
+  function styleFor(given, type) {
+    var known = fullStyles.get(given);
+    if (!known) { known = {}; fullStyles.set(given, known); }
+    var st = known[type];
+    if (!st) {
+      st = known[type] = fullStyle(given, type);
+      st.bucket = (type === POINT ? "p|" + st.radius : String(type)) + "|" + styleKey(st);
+    }
+    return st;
+  }
+
   function styleKey(s) {
     return [s.stroke, s.color, s.weight, s.opacity, s.dashArray, s.fill, s.fillColor,
             s.fillOpacity].join("|");
@@ -108,11 +126,9 @@
       if (!styleOf) { return; }
       var scale = px / layer.extent, buckets = {}, order = [];
       layer.features.forEach(function (f) {
-        var st = fullStyle(styleOf(f.props, zoom) || {}, f.type);
+        var st = styleFor(styleOf(f.props, zoom) || {}, f.type);
         f.style = st;
-        // points are stamped (one sprite per style and radius), lines and areas traced
-        var key = f.type === POINT ? "p|" + st.radius + "|" + styleKey(st) : f.type + "|" +
-          styleKey(st);
+        var key = st.bucket;
         if (!buckets[key]) { buckets[key] = { style: st, features: [] }; order.push(key); }
         buckets[key].features.push(f);
       });

@@ -33,11 +33,21 @@ def _add_vertex(page: Any, x: float, y: float, n: int) -> None:
     machine that timer runs late, so a dropped click is repeated once the count shows it."""
     vertices = page.locator(".leaflet-editing-icon")
     for _ in range(5):
+        # leaflet-draw takes clicks on a marker that follows the pointer: point, as a user does,
+        # and click once it is under the pointer (else the click opens the zone under it)
+        page.mouse.move(x, y)
+        page.wait_for_function("""([x, y]) => {
+            const m = document.querySelector(".leaflet-mouse-marker");
+            if (!m) { return false; }
+            const r = m.getBoundingClientRect();
+            return r.left <= x && x <= r.right && r.top <= y && y <= r.bottom;
+        }""", arg=[x, y])
         page.mouse.click(x, y)
         try:
             expect(vertices).to_have_count(n + 1, timeout=2000)
             return
         except AssertionError:
+            page.evaluate("() => { window.ccmap.state.map.closePopup(); }")  # a stray click's
             continue
     raise AssertionError(f"vertex {n + 1} was not drawn")
 
