@@ -101,8 +101,8 @@
     return box;
   }
 
-  function bboxParam(map) {
-    var b = map.getBounds().pad(0.25);
+  function bboxParam(map, bounds) {
+    var b = bounds || map.getBounds().pad(0.25);
     var w = Math.max(-180, b.getWest()), s = Math.max(-90, b.getSouth());
     var e = Math.min(180, b.getEast()), n = Math.min(90, b.getNorth());
     return [w, s, e, n].map(function (v) { return v.toFixed(6); }).join(",");
@@ -110,7 +110,7 @@
 
   function init(map, cfg) {
     var state = { map: map, layers: {}, counts: {}, errors: [], config: cfg, seq: {},
-                  aborts: {}, maxFeatures: MAX_LAYER_FEATURES, loadedArea: {},
+                  aborts: {}, maxFeatures: MAX_LAYER_FEATURES, loadedArea: {}, loadedCount: {},
                   maxIssuePoints: MAX_ISSUE_POINTS };
     // every change of state.loading shows or hides the "加载中…" badge
     var loading = 0, showLoading = function () {};
@@ -667,12 +667,21 @@
         kind === "gaps" ? "/api/coverage.geojson" :
         kind === "hotspots" ? "/api/hotspots" :
         kind === "choropleth" ? "/api/choropleth" : "/api/layers/" + kind;
-      url += "?bbox=" + bboxParam(map) + "&coords=" + encodeURIComponent(cfg.coords);
       // pages as big as the server allows: a city's 2,000 test points in one request, not three
-      if (/^\/api\/(layers|issues)/.test(url) && cfg.pageLimit) {
-        url += "&limit=" + Math.min(cfg.pageLimit, state.maxFeatures);
+      var limit = Math.min(cfg.pageLimit || Infinity, state.maxFeatures);
+      var loadedBounds = map.getBounds().pad(0.25), before = state.loadedArea[kind];
+      if (before && state.loadedCount[kind] * 2 <= limit && kind !== "zone" &&
+          /^\/api\/layers\//.test(url)) {
+        // a feature layer the last answer held whole, and small: ask for that area and the
+        // view's, so the area loaded grows as the user moves about (the city's markets and
+        // test points once a session, not again at every corner; not the zones a planner
+        // edits, whose view should stay small)
+        loadedBounds = L.latLngBounds(before.getSouthWest(), before.getNorthEast())
+          .extend(loadedBounds);
       }
-      var loadedBounds = map.getBounds().pad(0.25);  // the area bboxParam asks for
+      url += "?bbox=" + bboxParam(map, loadedBounds) + "&coords=" +
+        encodeURIComponent(cfg.coords);
+      if (/^\/api\/(layers|issues)/.test(url) && limit < Infinity) { url += "&limit=" + limit; }
       if (kind === "issues" || kind === "hotspots") { url += state.issueFilter || ""; }
       if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
       if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }
@@ -697,6 +706,7 @@
           // the area whose features are all here (hot spots: the whole city, whatever the view)
           state.loadedArea[kind] = data.loaded < data.matched ? null :
             kind === "hotspots" ? L.latLngBounds([-90, -180], [90, 180]) : loadedBounds;
+          state.loadedCount[kind] = data.features.length;
           if (kind === "gaps") { gapPanel(map, group); }
           if (kind === "choropleth") { choroplethLegend(map, group, data); }
         })

@@ -218,3 +218,33 @@ def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
     page.wait_for_function("() => window.ccmap.state.loading === 0")
     assert page.evaluate("window.ccmap.state.counts.issues") == matched
     assert not notice.is_visible()
+
+
+def test_small_layers_load_once_as_the_user_moves_about(
+        page: Any, city_url: str, reduced_city: ReducedCity) -> None:
+    """A GeoJSON layer whose answer held all it matched is not asked again while the view
+    stays inside the area answered; leaving it asks for that area and the new view at once, so
+    coming back asks nothing either."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/layers/test_point" in r.url
+            else None)
+    _open(page, city_url)
+    counts, _ = _counts(reduced_city)
+    assert len(asked) == 1
+    assert page.evaluate("window.ccmap.state.counts.test_point") == counts["test_point"]
+    west, south, east, north = reduced_city.extent
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        return south + fy * (north - south), west + fx * (east - west)
+
+    for fx, fy, zoom in ((0.5, 0.5, 16), (0.7, 0.6, 17), (0.3, 0.4, 17)):
+        _view(page, *at(fx, fy), zoom)
+    assert len(asked) == 1  # inside the area answered first: nothing asked
+    away = (north + 0.3, east + 0.3)  # outside the area answered
+    _view(page, *away, 14)
+    assert len(asked) == 2
+    bbox = [float(v) for v in asked[-1].split("bbox=")[1].split("&")[0].split(",")]
+    assert bbox[0] <= west and bbox[1] <= south and bbox[2] >= away[1] and bbox[3] >= away[0]
+    for fx, fy, zoom in ((0.5, 0.5, 16), (0.3, 0.4, 17)):
+        _view(page, *at(fx, fy), zoom)
+    assert len(asked) == 2
+    assert page.evaluate("window.ccmap.state.counts.test_point") == counts["test_point"]
