@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon
+from sqlalchemy import text
 
 from geo.features import Feature, Issue
 from geo.kinds import Kind
@@ -583,6 +584,63 @@ def test_issue_tile_valid_until_reads_the_tiles_area_and_filters(store: Store) -
     assert store.issue_tile_valid_until(later, low) is None
     assert store.issue_tile_valid_until(replace(later, overdue=False), low) == t0 + timedelta(
         hours=2)
+
+
+def _open_deadline_index(store: Store) -> tuple[bool, int, int]:
+    """Whether ix_issues_open_deadline exists; on PostgreSQL also how many partitions of issues
+    have it attached, and how many partitions there are (0, 0 on SQLite)."""
+    engine = store.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return bool(conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'index' "
+                                          "AND name = 'ix_issues_open_deadline'")).first()), 0, 0
+        index = conn.execute(text("SELECT to_regclass('ix_issues_open_deadline')")).scalar()
+        attached = conn.execute(text("SELECT count(*) FROM pg_inherits WHERE inhparent = "
+                                     "to_regclass('ix_issues_open_deadline')")).scalar_one()
+        parts = conn.execute(text("SELECT count(*) FROM pg_inherits "
+                                  "WHERE inhparent = 'issues'::regclass")).scalar_one()
+        return index is not None, int(attached), int(parts)
+
+
+def test_the_next_deadline_index_is_made_and_dropped_by_its_migration(store: Store) -> None:
+    """Migration 0017's partial index of open issues by deadline (on PostGIS on every month
+    partition) serves issue_tile_valid_until with the same answers; its downgrade drops it."""
+    from geo.tiles import Tile
+    from tests.test_issue_partitions import _migrate
+
+    t0 = datetime.now().replace(microsecond=0)
+    z = 16
+    tile = Tile(z, *tile_of(121.475, 31.235, z))
+    store.add_issues([
+        Issue("litter", 121.475, 31.235, reported_at=t0 - timedelta(days=70),
+              deadline=t0 + timedelta(hours=5)),  # an older month, a deadline moved on
+        Issue("litter", 121.475, 31.235, reported_at=t0, deadline=t0 + timedelta(hours=3)),
+        Issue("litter", 121.475, 31.235, reported_at=t0, status="handled",
+              deadline=t0 + timedelta(hours=1)),  # not open: it never becomes overdue
+        Issue("litter", 121.6, 31.3, reported_at=t0, deadline=t0 + timedelta(hours=2)),
+    ])
+    at = IssueQuery(now=t0)
+    cells = Tile(10, *tile_of(121.475, 31.235, 10))
+    answers = [(at, tile, t0 + timedelta(hours=3)),
+               (replace(at, now=t0 + timedelta(hours=4)), tile, t0 + timedelta(hours=5)),
+               (replace(at, now=t0 + timedelta(hours=6)), tile, None),
+               (replace(at, overdue=False), cells, t0 + timedelta(hours=2))]
+    for query, where, until in answers:
+        assert store.issue_tile_valid_until(query, where) == until
+    made, attached, parts = _open_deadline_index(store)
+    assert made and attached == parts
+    if store.postgis:  # type: ignore[attr-defined]
+        assert parts >= 3  # two months and the DEFAULT partition at least
+    try:
+        _migrate(store, "0016", down=True)
+        assert _open_deadline_index(store)[:2] == (False, 0)
+        _migrate(store, "head", down=False)
+    finally:
+        store.migrate()  # type: ignore[attr-defined]  # head again whatever happened
+    made, attached, parts = _open_deadline_index(store)
+    assert made and attached == parts
+    for query, where, until in answers:
+        assert store.issue_tile_valid_until(query, where) == until
 
 
 def test_refused_write_leaves_the_version(store: Store) -> None:
