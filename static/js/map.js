@@ -561,6 +561,24 @@
     /* A reload replaces every layer of the group; a popup open on one of them stays open
      * (the user may be reading it, typing in it or about to click its button) instead of
      * closing with the layer, as Leaflet does when a layer is removed. */
+    /* Of a feature layer's new answer, the features not drawn already, unchanged: those drawn
+     * and not in the answer leave the group, those in both stay as they are (a markers' layer
+     * asked again for a larger area makes and draws only what the area adds). */
+    function keepDrawn(group, features) {
+      var keyOf = function (f) { return f.ccmapKey || (f.ccmapKey = JSON.stringify(f)); };
+      var drawn = {}, wanted = {};
+      group.eachLayer(function (l) { if (l.feature) { drawn[keyOf(l.feature)] = l; } });
+      var fresh = features.filter(function (f) {
+        var key = keyOf(f);
+        wanted[key] = true;
+        return !drawn[key];
+      });
+      var gone = [];
+      group.eachLayer(function (l) { if (!l.feature || !wanted[keyOf(l.feature)]) { gone.push(l); } });
+      gone.forEach(function (l) { group.removeLayer(l); });
+      return fresh;
+    }
+
     function keepOpenPopup(group) {
       group.eachLayer(function (l) {
         if (l.isPopupOpen && l.isPopupOpen()) { l.off("remove", l.closePopup, l); }
@@ -696,8 +714,14 @@
           if (seq !== state.seq[kind]) { return; }
           partialNotice(map, kind, spec.label, data.loaded, data.matched);
           keepOpenPopup(group);
-          group.clearLayers();
-          var drawn = geoLayer(kind, spec.label, data).getLayers();
+          var fresh = data.features;
+          if (kind !== "zone" && /^\/api\/layers\//.test(url)) {
+            fresh = keepDrawn(group, data.features);  // only new or changed features are made
+          } else {
+            group.clearLayers();
+          }
+          var drawn = geoLayer(kind, spec.label, L.extend({}, data, { features: fresh }))
+            .getLayers();
           // a cluster group takes thousands of markers at once (one by one: seconds at 20,000)
           if (group.addLayers) { group.addLayers(drawn); } else {
             drawn.forEach(function (l) { group.addLayer(l); });

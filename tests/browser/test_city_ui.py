@@ -240,8 +240,11 @@ def test_small_layers_load_once_as_the_user_moves_about(
         _view(page, *at(fx, fy), zoom)
     assert len(asked) == 1  # inside the area answered first: nothing asked
     away = (north + 0.3, east + 0.3)  # outside the area answered
+    page.evaluate("() => { window.__kept = window.ccmap.state.layers.test_point.getLayers()[0]; }")
     _view(page, *away, 14)
     assert len(asked) == 2
+    # the points answered again are not made again: the markers drawn before stay
+    assert page.evaluate("() => window.ccmap.state.layers.test_point.hasLayer(window.__kept)")
     bbox = [float(v) for v in asked[-1].split("bbox=")[1].split("&")[0].split(",")]
     assert bbox[0] <= west and bbox[1] <= south and bbox[2] >= away[1] and bbox[3] >= away[0]
     for fx, fy, zoom in ((0.5, 0.5, 16), (0.3, 0.4, 17)):

@@ -153,6 +153,10 @@ def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> 
                        headers={"Authorization": f"Bearer {token['access_token']}"}).json()
     [mine] = [p for p in points["features"] if p["properties"]["name"] == name][:1]
     assert mine["properties"]["unit"] == "区文明办"
+    # the map's layer follows: the point drawn now carries its unit (changed features redrawn)
+    page.wait_for_function("""(name) => window.ccmap.state.loading === 0 && window.ccmap.state
+        .layers.test_point.getLayers().filter(l => l.feature.properties.name === name)
+        .map(l => l.feature.properties.unit).join() === '区文明办'""", arg=name)
 
 
 def _open_zone_popup(page: Any, name: str) -> None:
