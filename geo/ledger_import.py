@@ -53,7 +53,7 @@ class _Layers:
 
     def current(self) -> tuple[list[Feature], list[Feature], list[Feature]]:
         """Zones, staffed streets/alleys and communities, in the store's order (by id)."""
-        versions = tuple(self.store.layer_version(k.value) for k in ROUTING_KINDS)
+        versions = tuple(self.store.layer_versions([k.value for k in ROUTING_KINDS]).values())
         if versions != self.versions:
             self.zones = self.store.features(Kind.zone)
             self.lines = [f for kind in (Kind.street, Kind.alley)

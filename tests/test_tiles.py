@@ -663,6 +663,10 @@ def test_refused_write_leaves_the_version(store: Store) -> None:
     assert store.layer_version("zone") == before + 2
     assert store.layer_version("community") == community_before + 1
     assert store.layer_version("street") == street_before
+    # read together (a combined tile's ETag) they are the same versions; unknown layers are 0
+    assert store.layer_versions(["zone", "community", "street", "no_such_layer"]) == {
+        "zone": before + 2, "community": community_before + 1, "street": street_before,
+        "no_such_layer": 0}
 
 
 def test_bad_tile_requests_are_4xx(client: TestClient) -> None:

@@ -232,6 +232,10 @@ class Store(Protocol):
         that changes the layer; 0 for an unknown layer."""
         ...
 
+    def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
+        """The versions of several layers (as layer_version), read in one query."""
+        ...
+
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
                      scope_unit: str | None = None) -> bytes:
         """The Mapbox Vector Tile of one layer kind in one tile (b"" when empty)."""

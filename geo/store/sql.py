@@ -685,6 +685,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             version = conn.execute(select(t.c.version).where(t.c.layer == layer)).scalar()
         return int(version or 0)
 
+    def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
+        """The versions of several layers in one query (0 for an unknown layer)."""
+        t = layer_versions_t
+        with self._connect() as conn:
+            found = dict(conn.execute(select(t.c.layer, t.c.version)
+                                      .where(t.c.layer.in_(list(layers)))).all())
+        return {name: int(found.get(name) or 0) for name in layers}
+
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
                      scope_unit: str | None = None) -> bytes:
         """The MVT of one layer kind in one tile (one MVT layer named after the kind)."""

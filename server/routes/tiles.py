@@ -104,6 +104,7 @@ def vector_tile(
                            f"only; filter {layer} with properties={{...}}")
     where = parse_properties(properties)
     parts: list[tuple[str, str]] = []  # (layer, its ETag)
+    versions = store.layer_versions(layers)  # one query for the five layers of the page's tile
     for name in layers:
         if name == ISSUE_LAYER:
             filters: dict[str, Any] = issue_filters
@@ -116,8 +117,7 @@ def vector_tile(
             filters, extra = {"properties": where}, ""
         if size != 256:
             filters = {**filters, "size": size}
-        parts.append((name, etag(name, store.layer_version(name), filters, user.scope_unit,
-                                 extra)))
+        parts.append((name, etag(name, versions[name], filters, user.scope_unit, extra)))
     tag = parts[0][1] if len(parts) == 1 else combined_etag([t for _, t in parts])
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), tag):
