@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import mapbox_vector_tile
 import numpy as np
 import shapely
 
@@ -143,15 +143,248 @@ def wants_cells(z: int) -> bool:
 
 
 # --- encoding (SQLite) ------------------------------------------------------------------------
+# Our own writer of the MVT 2.1 protobuf, byte for byte what mapbox_vector_tile.encode wrote
+# (extents=EXTENT, y_coord_down=True, its default check_winding_order), geometry in numpy:
+# coordinates rounded half to even; polygons rounded, then oriented (exterior with a positive
+# signed area in tile units, i.e. clockwise on screen; holes the other way); repeated points
+# dropped; a line or ring left with one point dropped (a polygon with its holes when its
+# exterior goes), a feature left with no geometry too; a non-empty GeometryCollection is an
+# error; property values str/bool/int/float only (others and None left out), one value entry
+# per equal value (bools apart from numbers).
+_MOVE_TO, _LINE_TO, _CLOSE_PATH = 1, 2, 7
+_POINT, _LINE, _POLYGON = 1, 2, 3
+_TYPE_OF_ID = {0: _POINT, 4: _POINT, 1: _LINE, 5: _LINE, 3: _POLYGON, 6: _POLYGON}
+
+
+def _varint(n: int) -> bytes:
+    """A protobuf varint (negative numbers as 64-bit two's complement)."""
+    if n < 0:
+        n += 1 << 64
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL_VARINTS = [_varint(n) for n in range(1 << 14)]
+# the type field, then the key of the geometry field
+_TYPE_FIELD = {t: bytes((0x18, t, 0x22)) for t in (_POINT, _LINE, _POLYGON)}
+
+
+def _len(n: int) -> bytes:
+    """The varint of a length (most are small)."""
+    return _SMALL_VARINTS[n] if n < 1 << 14 else _varint(n)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (tag is the already shifted key byte)."""
+    return bytes((tag,)) + _varint(len(payload)) + payload
+
+
+def _zigzag(v: np.ndarray) -> np.ndarray:
+    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
+
+
+def _varints(values: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Varint bytes of unsigned values, and the byte offset of each value (n + 1 offsets)."""
+    v = values.astype(np.uint64)
+    size = np.ones(len(v), dtype=np.int64)
+    for shift in range(7, 64, 7):
+        size += v >= (np.uint64(1) << np.uint64(shift))
+    width = int(size.max()) if len(v) else 1
+    shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
+    groups = ((v[:, None] >> shifts[None, :]) & np.uint64(0x7F)).astype(np.uint8)
+    cols = np.arange(width)[None, :]
+    groups |= np.where(cols < size[:, None] - 1, 0x80, 0).astype(np.uint8)
+    offsets = np.zeros(len(v) + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    return groups[cols < size[:, None]].tobytes(), offsets
+
+
+def _point_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MVT geometry commands of points and multipoints (every point kept): the commands, and
+    each geometry's [start, end) in them."""
+    xy, owner = shapely.get_coordinates(geoms, return_index=True)
+    xy = np.rint(xy).astype(np.int64)
+    n = np.bincount(owner, minlength=len(geoms))
+    first = np.zeros(len(geoms) + 1, dtype=np.int64)
+    np.cumsum(n, out=first[1:])
+    prev = np.zeros_like(xy)
+    prev[1:] = xy[:-1]
+    prev[first[:-1][n > 0]] = 0  # each geometry's first point is relative to 0, 0
+    start = first[:-1] * 2 + np.arange(len(geoms))
+    cmds = np.empty(len(xy) * 2 + len(geoms), dtype=np.uint64)
+    cmds[start] = (n.astype(np.uint64) << np.uint64(3)) | np.uint64(_MOVE_TO)
+    pos = np.arange(len(xy)) * 2 + owner + 1
+    zz = _zigzag(xy - prev)
+    cmds[pos], cmds[pos + 1] = zz[:, 0], zz[:, 1]
+    return cmds, np.column_stack([start, np.append(start[1:], len(cmds))])
+
+
+def _path_commands(geoms: np.ndarray, polygons: bool) -> tuple[np.ndarray, np.ndarray]:
+    """MVT geometry commands of (multi)lines or (multi)polygons, as _point_commands."""
+    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    if polygons:
+        arcs, arc_part = shapely.get_rings(parts, return_index=True)
+        exterior = np.ones(len(arcs), dtype=bool)
+        exterior[1:] = arc_part[1:] != arc_part[:-1]
+    else:
+        arcs, arc_part = parts, np.arange(len(parts))
+    arc_owner = part_owner[arc_part]
+    xy, arc_of = shapely.get_coordinates(arcs, return_index=True)
+    xy = np.rint(xy).astype(np.int64)
+    arc_first = np.ones(len(xy), dtype=bool)
+    arc_first[1:] = arc_of[1:] != arc_of[:-1]
+    keep = arc_first.copy()
+    keep[1:] |= np.any(xy[1:] != xy[:-1], axis=1)
+    if polygons:  # a ring's closing point is not written
+        last = np.ones(len(xy), dtype=bool)
+        last[:-1] = arc_first[1:]
+        keep &= ~last
+    kept = np.bincount(arc_of[keep], minlength=len(arcs))
+    ok = kept >= 2
+    if polygons:  # a polygon whose exterior goes loses its holes too
+        ok &= ok[np.flatnonzero(exterior)[np.cumsum(exterior) - 1]]
+    keep &= ok[arc_of]
+    xy, arc_of, arc_first = xy[keep], arc_of[keep], arc_first[keep]
+    arcs_kept = np.flatnonzero(ok)
+    k = kept[arcs_kept]
+    owner = arc_owner[arc_of]
+    prev = np.zeros_like(xy)
+    prev[1:] = xy[:-1]
+    feature_first = np.ones(len(xy), dtype=bool)
+    feature_first[1:] = owner[1:] != owner[:-1]
+    prev[feature_first] = 0  # the cursor starts at 0, 0 in each feature
+    zz = _zigzag(xy - prev)
+    close = int(polygons)
+    size = 2 * k + 2 + close
+    arc_start = np.zeros(len(k) + 1, dtype=np.int64)
+    np.cumsum(size, out=arc_start[1:])
+    cmds = np.empty(int(arc_start[-1]), dtype=np.uint64)
+    s = arc_start[:-1]
+    cmds[s] = np.uint64((1 << 3) | _MOVE_TO)
+    cmds[s + 3] = ((k - 1).astype(np.uint64) << np.uint64(3)) | np.uint64(_LINE_TO)
+    if close:
+        cmds[arc_start[1:] - 1] = np.uint64((1 << 3) | _CLOSE_PATH)
+    # point j of an arc goes to start + 1 + 2j, one further along after the LineTo command
+    j = np.arange(len(xy)) - np.repeat(np.cumsum(k) - k, k)
+    pos = np.repeat(s, k) + 1 + 2 * j + (j > 0)
+    cmds[pos], cmds[pos + 1] = zz[:, 0], zz[:, 1]
+    owners = arc_owner[arcs_kept]
+    counts = np.bincount(owners, minlength=len(geoms))
+    firsts = np.searchsorted(owners, np.arange(len(geoms)))
+    return cmds, np.column_stack([arc_start[firsts], arc_start[firsts + counts]])
+
+
+def _value(v: str | bool | int | float) -> bytes:
+    """One Value message."""
+    if isinstance(v, bool):
+        return b"\x38" + (b"\x01" if v else b"\x00")
+    if isinstance(v, str):
+        return _field(0x0A, v.encode())
+    if isinstance(v, int):
+        return b"\x20" + _varint(v)
+    return b"\x19" + struct.pack("<d", v)
+
+
 def _encode(layer: str, geoms: np.ndarray, props: Sequence[dict[str, Any]],
             ids: Sequence[int | None]) -> bytes:
-    features = [{"geometry": g, "properties": p, **({"id": i} if i is not None else {})}
-                for g, p, i in zip(geoms, props, ids, strict=True) if not shapely.is_empty(g)]
-    if not features:
+    """One MVT layer of the non-empty geometries (tile units, y down) with their properties."""
+    geoms = np.asarray(geoms, dtype=object)
+    shown = np.flatnonzero(~shapely.is_empty(geoms))
+    if not len(shown):
         return b""
-    return bytes(mapbox_vector_tile.encode(
-        {"name": layer, "features": features},
-        default_options={"extents": EXTENT, "y_coord_down": True}))
+    geoms = geoms[shown]
+    type_ids = shapely.get_type_id(geoms)
+    if np.any(type_ids == 7):
+        raise ValueError("Encoding geometry collections not supported")
+    if not np.all(np.isin(type_ids, list(_TYPE_OF_ID))):
+        raise NotImplementedError("Can't encode geometries of type id "
+                                  f"{sorted(set(type_ids.tolist()) - set(_TYPE_OF_ID))}")
+    types = [_TYPE_OF_ID[t] for t in type_ids.tolist()]
+    geometry: list[bytes | None] = [None] * len(geoms)
+    for kind in (_POINT, _LINE, _POLYGON):
+        which = np.flatnonzero(np.asarray(types) == kind)
+        if not len(which):
+            continue
+        group = geoms[which]
+        if kind == _POLYGON:
+            group = shapely.orient_polygons(shapely.transform(group, np.rint), exterior_cw=False)
+        cmds, spans = (_point_commands(group) if kind == _POINT
+                       else _path_commands(group, kind == _POLYGON))
+        data, offsets = _varints(cmds)
+        for i, (a, b) in zip(which.tolist(), offsets[spans].tolist(), strict=True):
+            if b > a:
+                geometry[i] = data[a:b]
+    table = _Tags()
+    emitted: list[int] = []
+    tag_ends = [0]
+    tags: list[int] = []
+    for i, g in enumerate(geometry):
+        if g is None:
+            continue
+        emitted.append(i)
+        table.add(props[shown[i]], tags)
+        tag_ends.append(len(tags))
+    tag_data, tag_offsets = _varints(np.asarray(tags, dtype=np.uint64))
+    tag_at = tag_offsets[tag_ends].tolist()
+    fids = [ids[shown[i]] for i in emitted]
+    has_id = [f is not None and f >= 0 for f in fids]
+    id_data, id_offsets = _varints(np.asarray([f if h else 0 for f, h in zip(fids, has_id,
+                                                                           strict=True)],
+                                              dtype=np.uint64))
+    id_at = id_offsets.tolist()
+    out = [_field(0x0A, layer.encode())]
+    for j, i in enumerate(emitted):
+        g = geometry[i]
+        assert g is not None
+        head = b"\x08" + id_data[id_at[j]:id_at[j + 1]] if has_id[j] else b""
+        a, b = tag_at[j], tag_at[j + 1]
+        if b > a:
+            head += b"\x12" + _len(b - a) + tag_data[a:b]
+        body = head + _TYPE_FIELD[types[i]] + _len(len(g)) + g
+        out.append(b"\x12" + _len(len(body)) + body)
+    out.extend(_field(0x1A, k.encode()) for k in table.keys)
+    out.extend(_field(0x22, v) for v in table.values)
+    out.append(b"\x28" + _varint(EXTENT) + b"\x78\x02")  # extent, version 2
+    return _field(0x1A, b"".join(out))
+
+
+class _Tags:
+    """A layer's keys and values tables (first seen, first indexed) and features' tags into
+    them: str/bool/int/float values only, one entry per equal value (bools apart)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, int] = {}
+        self.values: list[bytes] = []
+        self._index: dict[Any, int] = {}
+        self._bool_index: dict[Any, int] = {}  # apart: True == 1 as a dict key
+        self._pairs: dict[tuple[Any, type, Any], tuple[int, ...]] = {}
+
+    def add(self, props: dict[str, Any], tags: list[int]) -> None:
+        """Append the tags of one feature's properties to tags."""
+        pairs = self._pairs
+        for k, v in props.items():
+            key = (k, v.__class__, v)
+            try:
+                pair = pairs[key]
+            except KeyError:
+                pair = pairs[key] = self._pair(k, v)
+            except TypeError:  # unhashable: not a value MVT holds
+                continue
+            tags.extend(pair)
+
+    def _pair(self, k: Any, v: Any) -> tuple[int, ...]:
+        if not (isinstance(k, str) and isinstance(v, (str, bool, int, float))):
+            return ()
+        key = self.keys.setdefault(k, len(self.keys))
+        index = self._bool_index if isinstance(v, bool) else self._index
+        if v not in index:
+            index[v] = len(self.values)
+            self.values.append(_value(v))
+        return key, index[v]
 
 
 def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]]) -> bytes:
