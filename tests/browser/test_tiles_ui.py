@@ -173,3 +173,43 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
         .map(l => l.feature.properties.category))]""")
     assert cats == ["street_vending"]
     assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.issueCells)")
+
+
+def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
+                                                                  live_server: str) -> None:
+    """Street-level issue points of the issue tiles (each stamped from its style's symbol) sit
+    where their issue is, in its status colour."""
+    import io
+
+    from PIL import Image
+
+    _open(page, live_server)
+    for label in ("测评点位", "农贸市场"):  # nothing above the issues
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    busiest = page.evaluate("""async () => {
+        const r = await fetch('/api/heatmap?zoom=15', {credentials: 'same-origin'});
+        return (await r.json()).cells.sort((a, b) => b[2] - a[2])[0];
+    }""")
+    page.evaluate("window.ccmap.state.maxIssuePoints = 10")  # points from the tiles
+    page.evaluate("([lat, lon]) => { window.ccmap.state.map.setView([lat, lon], 17, "
+                  "{animate: false}); }", [busiest[1], busiest[0]])
+    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
+                           "window.ccmap.state.map.getZoom() === 17")
+    points = page.evaluate("""() => {
+        const st = window.ccmap.state, box = st.map.getContainer().getBoundingClientRect();
+        const pts = st.issueCells.ccmapFeatures().filter(f => f.layer === 'issues')
+            .map(f => [f.parts[0][0][0], f.parts[0][0][1], f.props.status]);
+        // alone (no other point within 16 pixels), away from the panels
+        return pts.filter(([x, y]) => x > 260 && y > 60 && x < box.width - 420 &&
+                          y < box.height - 260 && pts.filter(q => Math.hypot(q[0] - x,
+                          q[1] - y) < 16).length === 1)
+            .map(([x, y, s]) => [x + box.left, y + box.top, st.config.statuses[s].color]);
+    }""")
+    assert points, "no lone issue point in view"
+    for x, y, colour in points[:5]:
+        shot = page.screenshot(clip={"x": round(x) - 1, "y": round(y) - 1, "width": 3,
+                                     "height": 3})
+        r, g, b = Image.open(io.BytesIO(shot)).convert("RGB").getpixel((1, 1))
+        want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+        assert max(abs(v - w) for v, w in zip((r, g, b), want, strict=True)) < 40, \
+            (x, y, colour, (r, g, b))
