@@ -2,8 +2,9 @@
 
 Every tile is decoded twice: with mapbox-vector-tile, and with a protobuf decoder built here
 from the vector tile spec (its .proto written as a descriptor, geometry commands decoded by
-hand), which shares no code with either encoder (mapbox-vector-tile on SQLite, ST_AsMVT on
-PostGIS). Expected tile coordinates come from pyproj, not from the app's own projection code.
+hand), which shares no code with either encoder (geo.tiles' own writer on SQLite, ST_AsMVT
+on PostGIS; the writer is also checked byte for byte against mapbox-vector-tile's encoder).
+Expected tile coordinates come from pyproj, not from the app's own projection code.
 """
 
 from __future__ import annotations
@@ -879,3 +880,39 @@ def test_512_pixel_tiles_hold_what_the_next_zooms_256_pixel_tiles_hold(
                                                 ).headers["etag"]
     assert city_client.get(f"/api/tiles/street/13/{x}/{y}.mvt",
                            params={"size": 300}).status_code == 400
+
+
+def test_our_tile_writer_writes_what_mapbox_vector_tile_writes() -> None:
+    """SQLite's tiles come from geo.tiles' own MVT writer: for awkward geometry (multi-parts,
+    holes, wrong windings, rings and lines that collapse when rounded, repeated points) and
+    every kind of property value, its bytes are those of mapbox-vector-tile's encoder."""
+    import numpy as np
+    from shapely.geometry import MultiLineString, MultiPoint, MultiPolygon
+
+    from geo.tiles import EXTENT, _encode
+
+    square = Polygon([(10, 10), (10, 900), (900, 900), (900, 10)],  # counter-clockwise on screen
+                     [[(100, 100), (200, 100), (200, 200), (100, 200)]])
+    geoms = [Point(5.5, 6.5), MultiPoint([(1, 2), (3000, 4000)]),
+             LineString([(0, 0), (0.2, 0.1), (10.4, 10.6), (10.4, 10.6), (4000.5, 20)]),
+             LineString([(7, 7), (7.2, 7.1)]),  # collapses to one point: left out
+             MultiLineString([[(0, 0), (50, 50)], [(60, 60), (60.1, 60.2)], [(70, 0), (0, 70)]]),
+             square, MultiPolygon([square, Polygon([(1000, 1000), (2000, 1000), (1500, 1800)])]),
+             Polygon([(3000, 3000), (3000.2, 3000.1), (3000.1, 3000.3)]),  # collapses
+             Polygon()]
+    props: list[dict[str, Any]] = [
+        {"name": "南关街", "n": 3, "x": 2.5, "flag": True}, {"name": "南关街", "n": 3.0},
+        {"n": -7, "flag": False, "none": None}, {"big": 2 ** 40}, {"name": ""}, {},
+        {"kind": "zone", "unit": "区文明办"}, {"n": 1}, {"n": 1}]
+    ids: list[int | None] = [1, 2, 3, None, 5, 6, 2 ** 35, 8, 9]
+    column = np.empty(len(geoms), dtype=object)
+    column[:] = geoms
+    ours = _encode("layer", column, props, ids)
+    features = [{"geometry": g, "properties": p, **({"id": i} if i is not None else {})}
+                for g, p, i in zip(geoms, props, ids, strict=True) if not g.is_empty]
+    theirs = bytes(mapbox_vector_tile.encode({"name": "layer", "features": features},
+                                             default_options={"extents": EXTENT,
+                                                              "y_coord_down": True}))
+    assert ours == theirs
+    decoded = mapbox_vector_tile.decode(ours, default_options={"y_coord_down": True})
+    assert [f.get("id") for f in decoded["layer"]["features"]] == [1, 2, 3, 5, 6, 2 ** 35]
