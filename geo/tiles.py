@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -502,6 +503,39 @@ class TileCache:
             while self._bytes > self.max_bytes:
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= len(dropped)
+
+
+class NextDeadlines:
+    """Answers of store.issue_tile_valid_until kept per process, exactly: an answer found at
+    time t for version v of the issues layer (the earliest deadline at or after t of an open
+    issue the tile reads, or None) stays the answer at every later time up to that deadline
+    while the version stays v (no deadline lies in between, and any write bumps the version).
+    Keys hold the version and the query's filters; a bounded LRU."""
+
+    def __init__(self, max_items: int = 50_000) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[Any, tuple[datetime, datetime | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, now: datetime) -> tuple[bool, datetime | None]:
+        """(True, the answer at `now`) if a kept answer holds then, else (False, None)."""
+        with self._lock:
+            kept = self._items.get(key)
+            if kept is None:
+                return False, None
+            found_at, until = kept
+            if found_at <= now and (until is None or now <= until):
+                self._items.move_to_end(key)
+                return True, until
+            return False, None
+
+    def put(self, key: Any, found_at: datetime, until: datetime | None) -> None:
+        """Keep the answer found at `found_at`."""
+        with self._lock:
+            self._items[key] = (found_at, until)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
 
 
 def covering_tiles(bbox: Iterable[float], z: int) -> list[Tile]:

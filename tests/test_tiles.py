@@ -916,3 +916,24 @@ def test_our_tile_writer_writes_what_mapbox_vector_tile_writes() -> None:
     assert ours == theirs
     decoded = mapbox_vector_tile.decode(ours, default_options={"y_coord_down": True})
     assert [f.get("id") for f in decoded["layer"]["features"]] == [1, 2, 3, 5, 6, 2 ** 35]
+
+
+def test_next_deadlines_are_kept_only_while_they_are_exact() -> None:
+    """A tile's next deadline, kept per worker, is given again only between the time it was
+    found and itself (at the deadline the issue is not overdue yet); unknown before or after."""
+    from datetime import datetime, timedelta
+
+    from geo.tiles import NextDeadlines
+
+    kept = NextDeadlines(max_items=2)
+    found, due = datetime(2026, 12, 1, 8, 0), datetime(2026, 12, 1, 12, 0)
+    kept.put("tile a", found, due)
+    assert kept.get("tile a", found) == (True, due)
+    assert kept.get("tile a", due) == (True, due)
+    assert kept.get("tile a", due + timedelta(microseconds=1)) == (False, None)
+    assert kept.get("tile a", found - timedelta(seconds=1)) == (False, None)
+    kept.put("tile b", found, None)  # nothing due in it: None until a write changes the key
+    assert kept.get("tile b", found + timedelta(days=400)) == (True, None)
+    assert kept.get("tile a", found)[0]  # a used last: b is the least recent
+    kept.put("tile c", found, due)
+    assert not kept.get("tile b", found)[0] and kept.get("tile a", found)[0]

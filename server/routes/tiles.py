@@ -16,6 +16,7 @@ from geo.store import IssueQuery
 from geo.tiles import (
     ISSUE_LAYER,
     MAX_ZOOM,
+    NextDeadlines,
     Tile,
     TileCache,
     combined_etag,
@@ -49,6 +50,14 @@ def _tile_cache(app: FastAPI, settings: Settings) -> TileCache:
             cache = TileCache(int(settings.tile_cache_mb * 1e6))
             app.state.tile_cache = cache
         return cache
+
+
+def _next_deadlines(app: FastAPI) -> NextDeadlines:
+    with _cache_lock:
+        kept: NextDeadlines | None = getattr(app.state, "next_deadlines", None)
+        if kept is None:
+            kept = app.state.next_deadlines = NextDeadlines()
+        return kept
 
 
 @router.get(
@@ -111,7 +120,14 @@ def vector_tile(
             # `overdue` depends on the clock: a tile that shows or filters by it holds until an
             # open issue in it passes its deadline, a time read from the database (the same in
             # every worker, known before the tile is built); other cell tiles hold until a write
-            until = store.issue_tile_valid_until(query, tile)
+            # (kept per worker while exact: see geo.tiles.NextDeadlines)
+            asked = (versions[name], tile.z, tile.x, tile.y, tile.px,
+                     repr({k: v for k, v in asdict(query).items() if k != "now"}))
+            kept = _next_deadlines(request.app)
+            known, until = kept.get(asked, query.now)
+            if not known:
+                until = store.issue_tile_valid_until(query, tile)
+                kept.put(asked, query.now, until)
             extra = until.isoformat() if until is not None else ""
         else:
             filters, extra = {"properties": where}, ""
