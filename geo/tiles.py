@@ -20,7 +20,7 @@ import math
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -528,6 +528,15 @@ class NextDeadlines:
                 self._items.move_to_end(key)
                 return True, until
             return False, None
+
+    def lookup(self, key: Any, now: datetime,
+               find: Callable[[], datetime | None]) -> datetime | None:
+        """The answer at `now`: the kept one while it holds, else find() (then kept)."""
+        known, until = self.get(key, now)
+        if not known:
+            until = find()
+            self.put(key, now, until)
+        return until
 
     def put(self, key: Any, found_at: datetime, until: datetime | None) -> None:
         """Keep the answer found at `found_at`."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gzip
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import Response
@@ -28,7 +29,6 @@ from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import issue_query
 from server.routes.layers import parse_properties
-from server.settings import Settings
 
 router = APIRouter(tags=["tiles"])
 
@@ -41,23 +41,16 @@ GZIP_MIN = 1000  # smaller tiles go as they are (like the app's GZip middleware)
 GZIP_MAGIC = b"\x1f\x8b"
 TileIndex = Annotated[int, Path(ge=0, le=(1 << MAX_ZOOM) - 1)]
 _cache_lock = threading.Lock()
+T = TypeVar("T")
 
 
-def _tile_cache(app: FastAPI, settings: Settings) -> TileCache:
+def _per_app(app: FastAPI, name: str, make: Callable[[], T]) -> T:
+    """The app's one `name` (a per-process cache), made on first use."""
     with _cache_lock:
-        cache: TileCache | None = getattr(app.state, "tile_cache", None)
-        if cache is None:
-            cache = TileCache(int(settings.tile_cache_mb * 1e6))
-            app.state.tile_cache = cache
-        return cache
-
-
-def _next_deadlines(app: FastAPI) -> NextDeadlines:
-    with _cache_lock:
-        kept: NextDeadlines | None = getattr(app.state, "next_deadlines", None)
-        if kept is None:
-            kept = app.state.next_deadlines = NextDeadlines()
-        return kept
+        if not hasattr(app.state, name):
+            setattr(app.state, name, make())
+        made: T = getattr(app.state, name)
+        return made
 
 
 @router.get(
@@ -123,11 +116,8 @@ def vector_tile(
             # (kept per worker while exact: see geo.tiles.NextDeadlines)
             asked = (versions[name], tile.z, tile.x, tile.y, tile.px,
                      repr({k: v for k, v in asdict(query).items() if k != "now"}))
-            kept = _next_deadlines(request.app)
-            known, until = kept.get(asked, query.now)
-            if not known:
-                until = store.issue_tile_valid_until(query, tile)
-                kept.put(asked, query.now, until)
+            until = _per_app(request.app, "next_deadlines", NextDeadlines).lookup(
+                asked, query.now, lambda: store.issue_tile_valid_until(query, tile))
             extra = until.isoformat() if until is not None else ""
         else:
             filters, extra = {"properties": where}, ""
@@ -138,7 +128,8 @@ def vector_tile(
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
-    cache = _tile_cache(request.app, settings)
+    cache = _per_app(request.app, "tile_cache",
+                     lambda: TileCache(int(settings.tile_cache_mb * 1e6)))
 
     def build(name: str, part_tag: str) -> bytes:
         """One layer's tile as cached: gzipped when large (compressed once for every hit)."""

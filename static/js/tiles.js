@@ -137,26 +137,31 @@
         if (b.features[0].type === POINT) { stamp(ctx, b.features, st, scale); return; }
         ctx.beginPath();
         b.features.forEach(function (f) { tracePath(ctx, f, scale); });
-        if (st.fill) {
-          ctx.globalAlpha = st.fillOpacity;
-          ctx.fillStyle = st.fillColor;
-          ctx.fill("evenodd");
-        }
-        if (st.stroke && st.weight > 0) {
-          ctx.globalAlpha = st.opacity;
-          ctx.strokeStyle = st.color;
-          ctx.lineWidth = st.weight;
-          // butt ends and bevel joins: Leaflet's round ones cost the (software) rasteriser
-          // 40 % more on a city view's tiles, and show no different at 2-3 pixels
-          ctx.lineCap = "butt";
-          ctx.lineJoin = "bevel";
-          ctx.setLineDash(st.dashArray ? String(st.dashArray).split(/[ ,]+/).map(Number) : []);
-          ctx.stroke();
-        }
+        paint(ctx, st);
       });
       ctx.globalAlpha = 1;
       ctx.setLineDash([]);
     });
+  }
+
+  /* Fill and stroke the current path in a full style (a tile's bucket, or a point's sprite). */
+  function paint(ctx, st) {
+    if (st.fill) {
+      ctx.globalAlpha = st.fillOpacity;
+      ctx.fillStyle = st.fillColor;
+      ctx.fill("evenodd");
+    }
+    if (st.stroke && st.weight > 0) {
+      ctx.globalAlpha = st.opacity;
+      ctx.strokeStyle = st.color;
+      ctx.lineWidth = st.weight;
+      // butt ends and bevel joins: Leaflet's round ones cost the (software) rasteriser
+      // 40 % more on a city view's tiles, and show no different at 2-3 pixels
+      ctx.lineCap = "butt";
+      ctx.lineJoin = "bevel";
+      ctx.setLineDash(st.dashArray ? String(st.dashArray).split(/[ ,]+/).map(Number) : []);
+      ctx.stroke();
+    }
   }
 
   /* Points are stamped: each style's symbol is drawn once into a small canvas (a sprite, as
@@ -168,7 +173,7 @@
   var MAX_SPRITES = 512;  // cell circles grow with their count: many radii, a bounded cache
 
   function sprite(st, ratio) {
-    var key = st.radius + "|" + ratio + "|" + styleKey(st), s = sprites[key];
+    var key = st.bucket + "|" + ratio, s = sprites[key];
     if (s) { return s; }
     if (spriteCount >= MAX_SPRITES) { sprites = {}; spriteCount = 0; }
     var half = Math.ceil(st.radius + (st.stroke ? st.weight / 2 : 0)) + 1;
@@ -178,17 +183,7 @@
     ctx.scale(ratio, ratio);
     ctx.beginPath();
     ctx.arc(half, half, st.radius, 0, 2 * Math.PI);
-    if (st.fill) {
-      ctx.globalAlpha = st.fillOpacity;
-      ctx.fillStyle = st.fillColor;
-      ctx.fill();
-    }
-    if (st.stroke && st.weight > 0) {
-      ctx.globalAlpha = st.opacity;
-      ctx.strokeStyle = st.color;
-      ctx.lineWidth = st.weight;
-      ctx.stroke();
-    }
+    paint(ctx, st);
     spriteCount += 1;
     s = sprites[key] = { canvas: canvas, half: half };
     return s;
