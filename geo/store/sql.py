@@ -680,10 +680,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
     # --- vector tiles (geo/tiles.py has the rules; PostGIS encodes with ST_AsMVT) ---------
     def layer_version(self, layer: str) -> int:
         """The layer's version, bumped by every write that changes it (0 if unknown)."""
-        t = layer_versions_t
-        with self._connect() as conn:
-            version = conn.execute(select(t.c.version).where(t.c.layer == layer)).scalar()
-        return int(version or 0)
+        return self.layer_versions([layer])[layer]
 
     def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
         """The versions of several layers in one query (0 for an unknown layer)."""
