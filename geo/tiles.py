@@ -20,12 +20,13 @@ import math
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo.errors import NotFound
@@ -138,6 +139,24 @@ def cell_grid(tile: Tile) -> CellGrid:
                     (gy0 * factor, (gy1 + 1) * factor - 1), west, south, east, north)
 
 
+def merged_cells(grid: CellGrid, base: Sequence[Sequence[int]]
+                 ) -> list[tuple[float, float, int, float]]:
+    """A cell tile's rows (lon, lat, count, cell_deg) from issue counts per base cell (cell_x,
+    cell_y, n): merged into the grid's cells, those centred in the tile, in (x, y) order."""
+    if not base:
+        return []
+    a = np.asarray(base, dtype=np.int64)
+    gx, gy = a[:, 0] >> grid.shift, a[:, 1] >> grid.shift
+    key = (gx - gx.min()) * (int(gy.max() - gy.min()) + 1) + (gy - gy.min())
+    keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=a[:, 2], minlength=len(keys))
+    lon = (gx[first] + 0.5) * grid.size_deg
+    lat = (gy[first] + 0.5) * grid.size_deg
+    inside = (lon >= grid.west) & (lon < grid.east) & (lat > grid.south) & (lat <= grid.north)
+    return [(x, y, int(k), grid.size_deg) for x, y, k in zip(
+        lon[inside].tolist(), lat[inside].tolist(), counts[inside].tolist(), strict=True)]
+
+
 def wants_cells(z: int) -> bool:
     """Whether an issues tile at zoom z holds cells whatever its number of issues."""
     return z < ISSUE_POINTS_MIN_ZOOM
@@ -155,6 +174,10 @@ def wants_cells(z: int) -> bool:
 _MOVE_TO, _LINE_TO, _CLOSE_PATH = 1, 2, 7
 _POINT, _LINE, _POLYGON = 1, 2, 3
 _TYPE_OF_ID = {0: _POINT, 4: _POINT, 1: _LINE, 5: _LINE, 3: _POLYGON, 6: _POLYGON}
+_TYPE_LOOKUP = np.zeros(8, dtype=np.int64)
+_TYPE_LOOKUP[list(_TYPE_OF_ID)] = list(_TYPE_OF_ID.values())
+_MVT_TYPES = (str, int, float)  # property values MVT holds (bool is an int)
+_PLAIN_TYPES = {str, int, float, bool, type(None)}
 
 
 def _varint(n: int) -> bytes:
@@ -290,9 +313,10 @@ def _value(v: str | bool | int | float) -> bytes:
     return b"\x19" + struct.pack("<d", v)
 
 
-def _encode(layer: str, geoms: np.ndarray, props: Sequence[dict[str, Any]],
+def _encode(layer: str, geoms: np.ndarray, columns: Mapping[str, Sequence[Any]],
             ids: Sequence[int | None]) -> bytes:
-    """One MVT layer of the non-empty geometries (tile units, y down) with their properties."""
+    """One MVT layer of the non-empty geometries (tile units, y down) with their properties:
+    `columns` maps each property name to its values, one per geometry (None: left out)."""
     geoms = np.asarray(geoms, dtype=object)
     shown = np.flatnonzero(~shapely.is_empty(geoms))
     if not len(shown):
@@ -304,10 +328,14 @@ def _encode(layer: str, geoms: np.ndarray, props: Sequence[dict[str, Any]],
     if not np.all(np.isin(type_ids, list(_TYPE_OF_ID))):
         raise NotImplementedError("Can't encode geometries of type id "
                                   f"{sorted(set(type_ids.tolist()) - set(_TYPE_OF_ID))}")
-    types = [_TYPE_OF_ID[t] for t in type_ids.tolist()]
-    geometry: list[bytes | None] = [None] * len(geoms)
+    types = _TYPE_LOOKUP[type_ids]
+    # each geometry's commands: [start, start + length) in the concatenated varint bytes
+    g_start = np.zeros(len(geoms), dtype=np.int64)
+    g_len = np.zeros(len(geoms), dtype=np.int64)
+    chunks: list[bytes] = []
+    base = 0
     for kind in (_POINT, _LINE, _POLYGON):
-        which = np.flatnonzero(np.asarray(types) == kind)
+        which = np.flatnonzero(types == kind)
         if not len(which):
             continue
         group = geoms[which]
@@ -316,76 +344,144 @@ def _encode(layer: str, geoms: np.ndarray, props: Sequence[dict[str, Any]],
         cmds, spans = (_point_commands(group) if kind == _POINT
                        else _path_commands(group, kind == _POLYGON))
         data, offsets = _varints(cmds)
-        for i, (a, b) in zip(which.tolist(), offsets[spans].tolist(), strict=True):
-            if b > a:
-                geometry[i] = data[a:b]
-    table = _Tags()
-    emitted: list[int] = []
-    tag_ends = [0]
-    tags: list[int] = []
-    for i, g in enumerate(geometry):
-        if g is None:
-            continue
-        emitted.append(i)
-        table.add(props[shown[i]], tags)
-        tag_ends.append(len(tags))
-    tag_data, tag_offsets = _varints(np.asarray(tags, dtype=np.uint64))
-    tag_at = tag_offsets[tag_ends].tolist()
-    fids = [ids[shown[i]] for i in emitted]
-    has_id = [f is not None and f >= 0 for f in fids]
-    id_data, id_offsets = _varints(np.asarray([f if h else 0 for f, h in zip(fids, has_id,
-                                                                           strict=True)],
-                                              dtype=np.uint64))
-    id_at = id_offsets.tolist()
-    out = [_field(0x0A, layer.encode())]
-    for j, i in enumerate(emitted):
-        g = geometry[i]
-        assert g is not None
-        head = b"\x08" + id_data[id_at[j]:id_at[j + 1]] if has_id[j] else b""
-        a, b = tag_at[j], tag_at[j + 1]
-        if b > a:
-            head += b"\x12" + _len(b - a) + tag_data[a:b]
-        body = head + _TYPE_FIELD[types[i]] + _len(len(g)) + g
-        out.append(b"\x12" + _len(len(body)) + body)
-    out.extend(_field(0x1A, k.encode()) for k in table.keys)
-    out.extend(_field(0x22, v) for v in table.values)
+        ends = offsets[spans]
+        g_start[which] = base + ends[:, 0]
+        g_len[which] = ends[:, 1] - ends[:, 0]
+        chunks.append(data)
+        base += len(data)
+    emitted = np.flatnonzero(g_len > 0)  # a geometry that collapsed is left out
+    rows = shown[emitted]
+    n = len(emitted)
+    keys, values, tags, tag_counts = _tags(columns, rows)
+    tag_data, tag_offsets = _varints(tags)
+    tag_ends = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(tag_counts, out=tag_ends[1:])
+    tag_at = tag_offsets[tag_ends]
+    tag_len = np.diff(tag_at)
+    fids = np.asarray([-1 if f is None else f for f in (ids[i] for i in rows.tolist())],
+                      dtype=np.int64)
+    has_id = fids >= 0
+    id_data, id_at = _varints(np.where(has_id, fids, 0).astype(np.uint64))
+    tag_len_data, tag_len_at = _varints(tag_len.astype(np.uint64))
+    g_len_e = g_len[emitted]
+    g_len_data, g_len_at = _varints(g_len_e.astype(np.uint64))
+    # every feature is the same ten pieces (some empty), each a slice of one source buffer
+    const = b"\x12\x08" + b"".join(_TYPE_FIELD[t] for t in (_POINT, _LINE, _POLYGON))
+    sources = [const, id_data, tag_len_data, tag_data, g_len_data, b"".join(chunks)]
+    at = np.cumsum([0] + [len(s) for s in sources])
+    starts = np.zeros((n, 10), dtype=np.int64)
+    lens = np.zeros((n, 10), dtype=np.int64)
+    has_tags = tag_len > 0
+    starts[:, 2], lens[:, 2] = 1, has_id  # 0x08: the id field
+    starts[:, 3], lens[:, 3] = at[1] + id_at[:-1], np.where(has_id, np.diff(id_at), 0)
+    starts[:, 4], lens[:, 4] = 0, has_tags  # 0x12: the tags field
+    starts[:, 5] = at[2] + tag_len_at[:-1]
+    lens[:, 5] = np.where(has_tags, np.diff(tag_len_at), 0)
+    starts[:, 6], lens[:, 6] = at[3] + tag_at[:-1], tag_len
+    starts[:, 7], lens[:, 7] = 2 + 3 * (types[emitted] - 1), 3  # type, geometry key
+    starts[:, 8], lens[:, 8] = at[4] + g_len_at[:-1], np.diff(g_len_at)
+    starts[:, 9], lens[:, 9] = at[5] + g_start[emitted], g_len_e
+    body_data, body_at = _varints(lens[:, 2:].sum(axis=1).astype(np.uint64))
+    sources.append(body_data)
+    starts[:, 0], lens[:, 0] = 0, 1  # 0x12: a feature
+    starts[:, 1], lens[:, 1] = at[5] + len(sources[5]) + body_at[:-1], np.diff(body_at)
+    features = _gather(b"".join(sources), starts.ravel(), lens.ravel())
+    out = [_field(0x0A, layer.encode()), features]
+    out.extend(_field(0x1A, k.encode()) for k in keys)
+    out.extend(_value_fields(values))
     out.append(b"\x28" + _varint(EXTENT) + b"\x78\x02")  # extent, version 2
     return _field(0x1A, b"".join(out))
 
 
-class _Tags:
-    """A layer's keys and values tables (first seen, first indexed) and features' tags into
-    them: str/bool/int/float values only, one entry per equal value (bools apart)."""
+def _value_fields(values: Sequence[Any]) -> list[bytes]:
+    """The layer's values table: one Value message field per value (ids and names are one per
+    feature, so the common types take the short way)."""
+    ints = [i for i, v in enumerate(values) if v.__class__ is int and -(1 << 63) <= v < 1 << 63]
+    int_bytes: dict[int, bytes] = {}
+    if ints:
+        data, at = _varints(np.asarray([values[i] for i in ints], dtype=np.int64)
+                            .astype(np.uint64))
+        ends = at.tolist()
+        int_bytes = {i: data[ends[k]:ends[k + 1]] for k, i in enumerate(ints)}
+    out = []
+    for i, v in enumerate(values):
+        if v.__class__ is str:
+            b = v.encode()
+            m = b"\x0a" + _len(len(b)) + b
+        elif i in int_bytes:
+            m = b"\x20" + int_bytes[i]
+        else:
+            m = _value(v)
+        out.append(b"\x22" + _len(len(m)) + m)
+    return out
 
-    def __init__(self) -> None:
-        self.keys: dict[str, int] = {}
-        self.values: list[bytes] = []
-        self._index: dict[Any, int] = {}
-        self._bool_index: dict[Any, int] = {}  # apart: True == 1 as a dict key
-        self._pairs: dict[tuple[Any, type, Any], tuple[int, ...]] = {}
 
-    def add(self, props: dict[str, Any], tags: list[int]) -> None:
-        """Append the tags of one feature's properties to tags."""
-        pairs = self._pairs
-        for k, v in props.items():
-            key = (k, v.__class__, v)
-            try:
-                pair = pairs[key]
-            except KeyError:
-                pair = pairs[key] = self._pair(k, v)
-            except TypeError:  # unhashable: not a value MVT holds
-                continue
-            tags.extend(pair)
+def _gather(source: bytes, starts: np.ndarray, lens: np.ndarray) -> bytes:
+    """The slices source[start:start + len] one after another."""
+    total = int(lens.sum())
+    if not total:
+        return b""
+    out_start = np.cumsum(lens) - lens
+    index = np.arange(total, dtype=np.int64) + np.repeat(starts - out_start, lens)
+    return np.frombuffer(source, dtype=np.uint8)[index].tobytes()
 
-    def _pair(self, k: Any, v: Any) -> tuple[int, ...]:
-        if not (isinstance(k, str) and isinstance(v, (str, bool, int, float))):
-            return ()
-        key = self.keys.setdefault(k, len(self.keys))
-        index = self._bool_index if isinstance(v, bool) else self._index
-        if v not in index:
-            index[v] = len(self.values)
-            self.values.append(_value(v))
-        return key, index[v]
+
+class _Bool:
+    """A boolean as a values-table key: apart from the numbers 0 and 1 it equals in Python."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Bool) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash((_Bool, self.value))
+
+
+_BOOLS = {True: _Bool(True), False: _Bool(False)}
+
+
+def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
+          ) -> tuple[list[str], list[Any], np.ndarray, np.ndarray]:
+    """The keys and values tables of the features `rows` (first seen, first indexed, as
+    mapbox-vector-tile writes them: one value entry per equal value, bools apart from numbers;
+    str/bool/int/float values only) and each feature's tags (key, value index pairs)."""
+    names = list(columns)
+    n = len(rows)
+    if not names or not n:
+        return [], [], np.zeros(0, dtype=np.uint64), np.zeros(n, dtype=np.int64)
+    taken = rows.tolist()
+    table = np.empty((n, len(names)), dtype=object)
+    for j, name in enumerate(names):
+        col = columns[name]
+        table[:, j] = [col[i] for i in taken]
+    flat = table.ravel()  # feature by feature, each in column order
+    types = set(map(type, flat))
+    if types <= _PLAIN_TYPES:
+        ok = flat != None  # noqa: E711 (elementwise)
+    else:
+        ok = np.fromiter((isinstance(v, _MVT_TYPES) for v in flat), dtype=bool,
+                         count=len(flat))
+    key_of = np.tile(np.arange(len(names)), n)[ok]
+    present = flat[ok]
+    if bool in types:  # True would share 1's entry
+        present = present.copy()
+        present[:] = [_BOOLS[v] if v.__class__ is bool else v for v in present]
+    # equal values share one entry (1 and 1.0 too), the first seen kept
+    codes, uniques = pd.factorize(present, use_na_sentinel=False)
+    firsts = np.unique(key_of, return_index=True)
+    order = firsts[0][np.argsort(firsts[1])]  # keys by first use
+    key_index = np.zeros(len(names), dtype=np.int64)
+    key_index[order] = np.arange(len(order))
+    tags = np.empty(2 * len(codes), dtype=np.uint64)
+    tags[0::2] = key_index[key_of]
+    tags[1::2] = codes
+    values = [v.value if isinstance(v, _Bool) else v for v in uniques]
+    return ([names[k] for k in order.tolist()], values, tags,
+            2 * ok.reshape(n, len(names)).sum(axis=1))
 
 
 def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]]) -> bytes:
@@ -402,8 +498,8 @@ def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]]) -> by
     geoms = shapely.transform(geoms, to_units)
     geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
     geoms = shapely.simplify(geoms, SIMPLIFY_UNITS)
-    props = [_props(FEATURE_PROPS, r) for r in rows]
-    return _encode(layer, geoms, props, [int(r[0]) for r in rows])
+    columns = {name: [r[j] for r in rows] for j, name in enumerate(FEATURE_PROPS)}
+    return _encode(layer, geoms, columns, columns["id"])
 
 
 def encode_points(tile: Tile, layer: str, names: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -415,19 +511,10 @@ def encode_points(tile: Tile, layer: str, names: Sequence[str], rows: Sequence[S
     arr = np.asarray([(r[0], r[1]) for r in rows], dtype=float)
     ux, uy = tile.to_units(arr[:, 0], arr[:, 1])
     geoms = np.asarray(shapely.points(np.round(ux), np.round(uy)))
-    props = [_props(names, r[2:]) for r in rows]
-    ids = [int(r[2]) for r in rows] if with_id else [None] * len(rows)
-    return _encode(layer, geoms, props, ids)
-
-
-def _props(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
-    """Properties as both encoders write them: nulls left out, booleans as booleans."""
-    out: dict[str, Any] = {}
-    for name, value in zip(names, values, strict=False):
-        if value is None:
-            continue
-        out[name] = bool(value) if name == "overdue" else value
-    return out
+    columns = {name: [r[j] for r in rows] for j, name in enumerate(names, start=2)}
+    if "overdue" in columns:  # a boolean, whatever the database returns for it
+        columns["overdue"] = [None if v is None else bool(v) for v in columns["overdue"]]
+    return _encode(layer, geoms, columns, columns[names[0]] if with_id else [None] * len(rows))
 
 
 # --- ETags and the cache ------------------------------------------------------------------

@@ -907,7 +907,8 @@ def test_our_tile_writer_writes_what_mapbox_vector_tile_writes() -> None:
     ids: list[int | None] = [1, 2, 3, None, 5, 6, 2 ** 35, 8, 9]
     column = np.empty(len(geoms), dtype=object)
     column[:] = geoms
-    ours = _encode("layer", column, props, ids)
+    names = list(dict.fromkeys(k for p in props for k in p))  # the writer takes columns
+    ours = _encode("layer", column, {k: [p.get(k) for p in props] for k in names}, ids)
     features = [{"geometry": g, "properties": p, **({"id": i} if i is not None else {})}
                 for g, p, i in zip(geoms, props, ids, strict=True) if not g.is_empty]
     theirs = bytes(mapbox_vector_tile.encode({"name": "layer", "features": features},
