@@ -51,6 +51,9 @@ CLOSE_ZOOM = 16
 DETAIL_ZOOM = 14  # below this, lines/areas smaller than MIN_FEATURE_PX are left out
 MIN_FEATURE_PX = 2.0  # of a 256-pixel tile
 SIMPLIFY_UNITS = 1.0  # Douglas-Peucker tolerance in tile units (SQLite; ST_AsMVTGeom alike)
+# issue writes are recorded per block of 16 x 16 base cells (about 800 m): an issue tile's
+# version is that of the last write in the blocks it reads (store.layer_versions)
+BLOCK_SHIFT = 4
 MERCATOR_HALF = 20037508.342789244  # half the Web Mercator world, metres
 MAX_LAT = 85.0511287798066
 
@@ -155,6 +158,19 @@ def merged_cells(grid: CellGrid, base: Sequence[Sequence[int]]
     inside = (lon >= grid.west) & (lon < grid.east) & (lat > grid.south) & (lat <= grid.north)
     return [(x, y, int(k), grid.size_deg) for x, y, k in zip(
         lon[inside].tolist(), lat[inside].tolist(), counts[inside].tolist(), strict=True)]
+
+
+def issue_blocks(tile: Tile) -> tuple[int, int, int, int]:
+    """The blocks (bx0, by0, bx1, by1, inclusive) holding every issue an issues tile may read:
+    its points with their buffer, or its cells' base cells (one base cell more each side, for
+    PostGIS's float4 boxes)."""
+    minx, miny, maxx, maxy = tile.lonlat_bounds(BUFFER)
+    grid = cell_grid(tile)
+    x0 = min(math.floor(minx / BASE_CELL_DEG), grid.cell_x[0]) - 1
+    y0 = min(math.floor(miny / BASE_CELL_DEG), grid.cell_y[0]) - 1
+    x1 = max(math.floor(maxx / BASE_CELL_DEG), grid.cell_x[1]) + 1
+    y1 = max(math.floor(maxy / BASE_CELL_DEG), grid.cell_y[1]) + 1
+    return x0 >> BLOCK_SHIFT, y0 >> BLOCK_SHIFT, x1 >> BLOCK_SHIFT, y1 >> BLOCK_SHIFT
 
 
 def wants_cells(z: int) -> bool:

@@ -9,7 +9,7 @@ Expected tile coordinates come from pyproj, not from the app's own projection co
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -642,6 +642,62 @@ def test_the_next_deadline_index_is_made_and_dropped_by_its_migration(store: Sto
     assert made and attached == parts
     for query, where, until in answers:
         assert store.issue_tile_valid_until(query, where) == until
+
+
+def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: Store) -> None:
+    """A city's centre writes a case every few seconds: each write changes the version (so the
+    ETag) of the issue tiles that may show that issue, at every zoom, and no other tile's;
+    clearing the store changes them all; a migrated database starts at the layer's version."""
+    import pandas as pd
+
+    from geo.store.bulk import WRITE_COLUMNS
+    from geo.tiles import Tile
+    from tests.test_issue_partitions import _migrate
+
+    here, far = (121.475, 31.235), (121.60, 31.10)  # about 19 km apart
+    (a,) = store.add_issues([Issue("litter", *here)])
+    store.add_issues([Issue("litter", *far)])
+
+    def at(lon: float, lat: float, z: int, px: int = 512) -> Tile:
+        return Tile(z, *tile_of(lon, lat, z), px)
+
+    near = [at(*here, 15), at(*here, 12, 256), at(121.4752, 31.2352, 16), at(*here, 7)]
+    away = [at(*far, 15), at(*far, 12, 256)]
+
+    def versions() -> dict[Tile, int]:
+        return {t: store.layer_versions(["street", "issues"], t)["issues"] for t in near + away}
+
+    def ledger_import() -> None:  # the streamed import's write (columns, COPY on PostGIS)
+        row = asdict(Issue("litter", 121.4751, 31.2349, reported_at=datetime(2026, 11, 2, 9)))
+        store.write_issue_columns(pd.DataFrame([{k: row[k] for k in WRITE_COLUMNS}]), "t")
+
+    writes = [
+        lambda: store.update_issue(a, {"description": "x"}, store.issue(a).version, "t"),
+        lambda: store.update_routes([store.issue(a)], "t"),
+        lambda: store.add_issues([Issue("litter", 121.4753, 31.2347)]),
+        ledger_import,
+    ]
+    for write in writes:
+        before, layer = versions(), store.layer_version("issues")
+        write()
+        after = versions()
+        assert store.layer_version("issues") > layer  # GeoJSON ETags follow every write
+        assert all(after[t] > before[t] for t in near)
+        assert all(after[t] == before[t] for t in away)
+    before = versions()
+    store.clear()
+    after = versions()
+    assert all(after[t] > before[t] for t in near + away)
+    try:  # a database migrated from before 0019 knows no block: every tile has the layer's
+        _migrate(store, "0018", down=True)
+        with store.engine.begin() as conn:  # type: ignore[attr-defined]  # writes before 0019
+            conn.execute(text("UPDATE layer_versions SET version = version + 5 "
+                              "WHERE layer = 'issues'"))
+        _migrate(store, "head", down=False)
+        layer = store.layer_version("issues")
+        assert all(v == layer for v in versions().values())
+    finally:
+        store.migrate()  # type: ignore[attr-defined]
 
 
 def test_refused_write_leaves_the_version(store: Store) -> None:

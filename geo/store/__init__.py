@@ -232,8 +232,10 @@ class Store(Protocol):
         that changes the layer; 0 for an unknown layer."""
         ...
 
-    def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
-        """The versions of several layers (as layer_version), read in one query."""
+    def layer_versions(self, layers: Sequence[str], tile: Tile | None = None
+                       ) -> dict[str, int]:
+        """The versions of several layers (as layer_version), read in one query; with a tile,
+        the issues layer's is that of the last write that changed issues the tile reads."""
         ...
 
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,

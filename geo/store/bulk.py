@@ -94,7 +94,7 @@ class BulkIssueMixin:
     def write_issue_columns(self, rows: pd.DataFrame, actor: str) -> list[int]:
         """Insert issues given as columns (WRITE_COLUMNS; flags as lists) with their history
         rows and one audit row, in the caller's transaction (or one of its own); their ids."""
-        from geo.store.sql import _audit, _bump_layers, _id_span
+        from geo.store.sql import _audit, _bump_issues, _id_span
 
         n = len(rows)
         if n == 0:
@@ -119,7 +119,7 @@ class BulkIssueMixin:
                     "note) VALUES (?, ?, ?, ?, ?, ?)", history)
             _audit(conn, actor, "create", "issue", _id_span(ids),
                    {"count": n, "ids": ids[:1000], "via": "import"})
-            _bump_layers(conn, [ISSUE_LAYER])
+            _bump_issues(conn, zip(*_cells(rows), strict=True))
         return ids
 
     def _new_issue_ids(self, conn: Connection, n: int) -> list[int]:
@@ -182,11 +182,16 @@ def _issue_values(rows: pd.DataFrame, ids: Sequence[int]) -> list[tuple[Any, ...
                          zip(ints.fillna(0).tolist(), ints.isna().tolist(), strict=True)])
         else:
             cols.append(_nullable(rows[name]))
+    cols += [list(ids), [1] * len(ids), *_cells(rows)]
+    return list(zip(*cols, strict=True))
+
+
+def _cells(rows: pd.DataFrame) -> tuple[list[int], list[int]]:
+    """The base cells (cell_x, cell_y) of issues given as columns."""
     lon = rows["lon"].to_numpy(dtype=float)
     lat = rows["lat"].to_numpy(dtype=float)
-    cols += [list(ids), [1] * len(ids), np.floor(lon / CELL_DEG).astype(np.int64).tolist(),
-             np.floor(lat / CELL_DEG).astype(np.int64).tolist()]
-    return list(zip(*cols, strict=True))
+    return (np.floor(lon / CELL_DEG).astype(np.int64).tolist(),
+            np.floor(lat / CELL_DEG).astype(np.int64).tolist())
 
 
 def _history_values(rows: pd.DataFrame, ids: Sequence[int],

@@ -193,6 +193,18 @@ layer_versions = Table(
     Column("version", Integer, nullable=False),
 )
 
+# the last write that changed an issue in each block of base cells (cell_x >> BLOCK_SHIFT,
+# cell_y >> BLOCK_SHIFT: geo.tiles), numbered by the issues layer's counter; an issue tile's
+# version is the largest of its blocks' and of layer_versions "issues:all" (writes that may
+# change any tile), so a write changes the ETags of the tiles around it only
+issue_blocks = Table(
+    "issue_blocks",
+    metadata,
+    Column("bx", Integer, primary_key=True, autoincrement=False),
+    Column("by", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+)
+
 audit = Table(
     "audit",
     metadata,

@@ -59,6 +59,7 @@ from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
+from geo.store.schema import issue_blocks as issue_blocks_t
 from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_keys as issue_keys_t
 from geo.store.schema import issue_photos as photos_t
@@ -72,6 +73,7 @@ from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
 from geo.tiles import (
+    BLOCK_SHIFT,
     BUFFER,
     CELL_LAYER,
     CELL_PROPS,
@@ -85,12 +87,14 @@ from geo.tiles import (
     cell_grid,
     encode_features,
     encode_points,
+    issue_blocks,
     merged_cells,
     min_feature_deg,
     wants_cells,
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+ALL_ISSUE_TILES = "issues:all"  # layer_versions: the last write that may change any issue tile
 ACTIVE_JOB_STATES = ["queued", "running"]  # a job in these states has a live process
 ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
 LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
@@ -560,7 +564,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             diff = audit_changes(before._mapping, values)
             _audit(conn, actor, "transition" if change else "update", "issue", str(issue_id),
                    diff)
-            _bump_layers(conn, [ISSUE_LAYER])
+            m = before._mapping
+            lon, lat = values.get("lon", m["lon"]), values.get("lat", m["lat"])
+            _bump_issues(conn, [(m["cell_x"], m["cell_y"]),
+                                (math.floor(lon / CELL_DEG), math.floor(lat / CELL_DEG))])
 
     def issue_history(self, issue_id: int | None) -> list[dict[str, Any]]:
         """Every status change of an issue (of all issues with None), oldest first."""
@@ -603,7 +610,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                     {"issue_id": i.id, "zone_id": i.zone_id, "unit": i.unit, "flags": i.flags,
                      "cadre": i.cadre, "community": i.community} for i in ordered])
             _audit(conn, actor, "reroute", "issue", None, {"count": len(issues)})
-            _bump_layers(conn, [ISSUE_LAYER])
+            _bump_issues(conn, [(math.floor(i.lon / CELL_DEG), math.floor(i.lat / CELL_DEG))
+                                for i in ordered])
         return len(issues)
 
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
@@ -683,13 +691,27 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         """The layer's version, bumped by every write that changes it (0 if unknown)."""
         return self.layer_versions([layer])[layer]
 
-    def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
-        """The versions of several layers in one query (0 for an unknown layer)."""
+    def layer_versions(self, layers: Sequence[str], tile: Tile | None = None
+                       ) -> dict[str, int]:
+        """The versions of several layers in one query (0 for an unknown layer); with a tile,
+        the issues layer's is that of the last write that changed the issues tile there."""
         t = layer_versions_t
+        names = list(layers)
+        local = tile is not None and ISSUE_LAYER in names
+        if local:
+            names = [n for n in names if n != ISSUE_LAYER] + [ALL_ISSUE_TILES]
+        q: Any = select(t.c.layer, t.c.version).where(t.c.layer.in_(names))
+        if local:
+            assert tile is not None
+            b = issue_blocks_t.c
+            bx0, by0, bx1, by1 = issue_blocks(tile)
+            q = q.union_all(select(literal(ISSUE_LAYER), func.max(b.version)).where(
+                b.bx.between(bx0, bx1), b.by.between(by0, by1)))
         with self._connect() as conn:
-            found = dict(conn.execute(select(t.c.layer, t.c.version)
-                                      .where(t.c.layer.in_(list(layers)))).all())
-        return {name: int(found.get(name) or 0) for name in layers}
+            found = {name: int(v or 0) for name, v in conn.execute(q).all()}
+        if local:
+            found[ISSUE_LAYER] = max(found.get(ISSUE_LAYER, 0), found.get(ALL_ISSUE_TILES, 0))
+        return {name: found.get(name, 0) for name in layers}
 
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
                      scope_unit: str | None = None) -> bytes:
@@ -982,6 +1004,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
             conn.execute(update(layer_versions_t).values(version=layer_versions_t.c.version + 1))
+            conn.execute(delete(issue_blocks_t))
+            _bump_issues(conn, None)
 
     # --- accounts -------------------------------------------------------------------------
     def add_unit(self, unit: Unit, actor: str = "system") -> int:
@@ -1252,7 +1276,7 @@ def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> 
          "from_status": None, "to_status": r["status"], "note": "创建 created"}
         for i, r in zip(ids, rows, strict=True)])
     _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
-    _bump_layers(conn, [ISSUE_LAYER])
+    _bump_issues(conn, [(r["cell_x"], r["cell_y"]) for r in rows])
     return ids
 
 
@@ -1315,6 +1339,26 @@ def _bump_layers(conn: Connection, layers: Iterable[str]) -> None:
         if conn.execute(update(t).where(t.c.layer == name)
                         .values(version=t.c.version + 1)).rowcount == 0:
             conn.execute(insert(t).values(layer=name, version=2))
+
+
+def _bump_issues(conn: Connection, cells: Iterable[tuple[int, int]] | None) -> None:
+    """Bump the issues layer and record its new version on the blocks of these base cells
+    (cell_x, cell_y) of the issues written, before and after; None: on every issue tile."""
+    _bump_layers(conn, [ISSUE_LAYER])
+    t = layer_versions_t
+    version = conn.execute(select(t.c.version).where(t.c.layer == ISSUE_LAYER)).scalar_one()
+    if cells is None:
+        table: Table = t
+        keys = ["layer"]
+        rows = [{"layer": ALL_ISSUE_TILES, "version": version}]
+    else:
+        table, keys = issue_blocks_t, ["bx", "by"]
+        rows = [{"bx": bx, "by": by, "version": version} for bx, by in sorted(
+            {(int(x) >> BLOCK_SHIFT, int(y) >> BLOCK_SHIFT) for x, y in cells})]  # lock order
+    if rows:
+        stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys,
+                                                set_={"version": stmt.excluded.version}), rows)
 
 
 def _audit(conn: Connection, actor: str, action: str, object_type: str,
