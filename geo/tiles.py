@@ -117,17 +117,13 @@ def min_feature_deg(z: int) -> float | None:
 @dataclass(frozen=True)
 class CellGrid:
     """How the issue cells of a tile are queried: base cells shifted right by `shift` (merged
-    2^shift x 2^shift), the base-cell range to read, and the tile's half-open bounds the cell
-    centre must fall in (west <= lon < east, south < lat <= north)."""
+    2^shift x 2^shift cells of size_deg) and the base-cell ranges to read, those of exactly the
+    cells whose centre is in the tile (west <= lon < east, south < lat <= north)."""
 
     shift: int
     size_deg: float
     cell_x: tuple[int, int]
     cell_y: tuple[int, int]
-    west: float
-    south: float
-    east: float
-    north: float
 
 
 def cell_grid(tile: Tile) -> CellGrid:
@@ -136,16 +132,25 @@ def cell_grid(tile: Tile) -> CellGrid:
     shift = factor.bit_length() - 1
     size = BASE_CELL_DEG * factor
     west, south, east, north = tile.lonlat_bounds()
-    gx0, gx1 = math.floor(west / size) - 1, math.floor(east / size) + 1
-    gy0, gy1 = math.floor(south / size) - 1, math.floor(north / size) + 1
+    # as the centres are written ((g + 0.5) * size), so the same floats decide
+    gx0, gx1 = _first_centre(west, size, False), _first_centre(east, size, False) - 1
+    gy0, gy1 = _first_centre(south, size, True), _first_centre(north, size, True) - 1
     return CellGrid(shift, size, (gx0 * factor, (gx1 + 1) * factor - 1),
-                    (gy0 * factor, (gy1 + 1) * factor - 1), west, south, east, north)
+                    (gy0 * factor, (gy1 + 1) * factor - 1))
+
+
+def _first_centre(bound: float, size: float, past: bool) -> int:
+    """The first grid index whose cell centre is at or past bound (only past it if `past`)."""
+    g = math.floor(bound / size - 0.5) - 1
+    while (g + 0.5) * size < bound or (past and (g + 0.5) * size == bound):
+        g += 1
+    return g
 
 
 def merged_cells(grid: CellGrid, base: Sequence[Sequence[int]]
                  ) -> list[tuple[float, float, int, float]]:
     """A cell tile's rows (lon, lat, count, cell_deg) from issue counts per base cell (cell_x,
-    cell_y, n): merged into the grid's cells, those centred in the tile, in (x, y) order."""
+    cell_y, n) of the grid's ranges: merged into the grid's cells, in (x, y) order."""
     if not base:
         return []
     a = np.asarray(base, dtype=np.int64)
@@ -155,9 +160,8 @@ def merged_cells(grid: CellGrid, base: Sequence[Sequence[int]]
     counts = np.bincount(inverse.ravel(), weights=a[:, 2], minlength=len(keys))
     lon = (gx[first] + 0.5) * grid.size_deg
     lat = (gy[first] + 0.5) * grid.size_deg
-    inside = (lon >= grid.west) & (lon < grid.east) & (lat > grid.south) & (lat <= grid.north)
     return [(x, y, int(k), grid.size_deg) for x, y, k in zip(
-        lon[inside].tolist(), lat[inside].tolist(), counts[inside].tolist(), strict=True)]
+        lon.tolist(), lat.tolist(), counts.tolist(), strict=True)]
 
 
 def issue_blocks(tile: Tile) -> tuple[int, int, int, int]:

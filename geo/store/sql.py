@@ -95,6 +95,9 @@ from geo.tiles import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ALL_ISSUE_TILES = "issues:all"  # layer_versions: the last write that may change any issue tile
+# a tile's transaction on PostgreSQL: ST_AsMVTGeom's cost estimate puts a city-wide tile over
+# jit_above_cost, and compiling the query took 600 ms of a cell tile that runs in 60 ms
+NO_JIT = "SET LOCAL jit = off"
 ACTIVE_JOB_STATES = ["queued", "running"]  # a job in these states has a live process
 ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
 LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
@@ -393,11 +396,15 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
 
     def _bbox_clause(self, bbox: BBox) -> ColumnElement[bool]:
         minx, miny, maxx, maxy = bbox
-        if self.postgis:
-            env = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-            return literal_column("features.geom").op("&&")(env)
         c = features_t.c
-        return (c.maxx >= minx) & (c.minx <= maxx) & (c.maxy >= miny) & (c.miny <= maxy)
+        overlaps = (c.maxx >= minx) & (c.minx <= maxx) & (c.maxy >= miny) & (c.miny <= maxy)
+        if self.postgis:
+            # the bbox columns too: ix_features_kind_bbox then finds a kind's features in the
+            # area (a city's zones in a tile: 0.3 ms), where geom && alone made PostgreSQL
+            # read the whole table or every kind's features in the area (10-75 ms a tile)
+            env = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+            return literal_column("features.geom").op("&&")(env) & overlaps
+        return overlaps
 
     # --- issues ---------------------------------------------------------------------------
     def add_issues(self, issues: Sequence[Issue], actor: str = "system") -> list[int]:
@@ -727,6 +734,11 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             if not self.postgis:
                 rows = conn.execute(select(*cols, c.wkb).where(*conds)).all()
                 return encode_features(tile, kind.value, rows)
+            # one tile is one core's work: parallel workers start slower than a tile's scan
+            # takes and take the core of the next tile's request (streets of a city's z13
+            # tile: 66 -> 34 ms)
+            conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+            conn.exec_driver_sql(NO_JIT)
             geom = func.ST_AsMVTGeom(func.ST_Transform(literal_column("features.geom"), 3857),
                                      _envelope(tile), EXTENT, BUFFER, True)
             sub = select(geom.label("geom"), c.id.label("fid"), *cols).where(*conds)
@@ -738,6 +750,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         c = issues_t.c
         conds = _issue_conditions(query)
         with self._connect() as conn:
+            if self.postgis:
+                conn.exec_driver_sql(NO_JIT)
             # as many points per square pixel whatever the tile's size; more close up
             most = MAX_TILE_POINTS * (tile.px // 256) ** 2 * (
                 4 if tile.view_zoom >= CLOSE_ZOOM else 1)
@@ -791,12 +805,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                 *conds, _grid_cells(grid)).group_by(gx, gy).subquery("cells")
             lon = (cells.c.gx + 0.5) * grid.size_deg
             lat = (cells.c.gy + 0.5) * grid.size_deg
-            inside = [lon >= grid.west, lon < grid.east, lat > grid.south, lat <= grid.north]
             size = cast(literal(grid.size_deg), Float)
             point = func.ST_Transform(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), 3857)
             mvt = func.ST_AsMVTGeom(point, _envelope(tile), EXTENT, 0, False)
-            shown = select(mvt.label("geom"), cells.c.n.label("count"),
-                           size.label("cell_deg")).where(*inside)
+            shown = select(mvt.label("geom"), cells.c.n.label("count"), size.label("cell_deg"))
             return _mvt(conn, shown, CELL_LAYER)
 
     def issue_tile_valid_until(self, query: IssueQuery, tile: Tile) -> datetime | None:
