@@ -235,6 +235,50 @@ def cmd_import_issues(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tiles_seed(args: argparse.Namespace) -> int:
+    """Build the map page's first-view and pan tiles into the disk tile cache."""
+    import time
+
+    from tqdm import tqdm
+
+    from geo.tilecache import DiskTileCache, TileCaches, page_plans, seed
+    from geo.tiles import TileCache
+
+    settings = _settings(args)
+    root = settings.tile_cache_path()
+    if root is None:
+        raise CcmapError("no disk tile cache to seed: CCMAP_TILE_CACHE_DIR is none or the "
+                         "database is in memory")
+    disk = DiskTileCache(root, int(settings.tile_cache_disk_mb * 1e6))
+    caches = TileCaches(TileCache(int(settings.tile_cache_mb * 1e6)), disk)
+    show = args.progress or (not args.json and sys.stderr.isatty())
+    started = time.perf_counter()
+    with opened(settings.database_url) as store:
+        plans = page_plans(store, args.min_zoom, args.max_zoom, issues=args.issues)
+        zooms = sorted({z for p in plans for z in p.zooms})
+        with tqdm(total=0, desc="seeding tiles", unit=" tiles", disable=not show,
+                  file=sys.stderr, mininterval=0.5) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            report = seed(store, caches, plans, progress)
+    files, size = disk.size()
+    seconds = time.perf_counter() - started
+    doc = {"tiles": report.tiles, "built": report.built, "cached": report.cached,
+           "bytes_built": report.bytes_built, "seconds": round(seconds, 1),
+           "zooms": [zooms[0], zooms[-1]] if zooms else [], "directory": str(root),
+           "directory_files": files, "directory_bytes": size,
+           "plans": [{"layers": ",".join(p.layers), "zooms": [p.zooms[0], p.zooms[-1]]}
+                     for p in plans]}
+    text = (f"seeded {report.tiles} tiles at map zooms {zooms[0]}-{zooms[-1]}: "
+            f"{report.built} built ({report.bytes_built / 1e6:.1f} MB), {report.cached} "
+            f"already cached, in {seconds:.1f} s; {root} holds {files} tiles, "
+            f"{size / 1e6:.1f} MB" if zooms else "nothing to seed: the database is empty")
+    _emit(args, doc, text)
+    return 0
+
+
 def cmd_gaps(args: argparse.Namespace) -> int:
     """Coverage-gap analysis of the zones against the jurisdiction, totals first."""
     from datetime import datetime
@@ -502,6 +546,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "were left out)")
     db(sp)
     sp.set_defaults(func=cmd_gaps)
+
+    tiles = sub.add_parser("tiles", help="vector tiles").add_subparsers(dest="command",
+                                                                     required=True)
+    sp = tiles.add_parser("seed", help="build the map page's tiles into the disk tile cache "
+                          "(run after an import and on deploy)")
+    sp.add_argument("--min-zoom", type=int, metavar="Z",
+                    help="first map zoom (default: the zoom the page opens at in a small "
+                         "window)")
+    sp.add_argument("--max-zoom", type=int, metavar="Z",
+                    help="last map zoom (default: 16, or the zoom the page opens at in a "
+                         "large window if higher)")
+    sp.add_argument("--issues", action=argparse.BooleanOptionalAction, default=True,
+                    help="the issue tiles too (default: yes)")
+    sp.add_argument("--progress", action="store_true",
+                    help="show the progress bar on stderr even when it is not a terminal")
+    db(sp)
+    sp.set_defaults(func=cmd_tiles_seed)
 
     sp = sub.add_parser("reroute", help="re-route every issue to its zone, unit and cadre "
                         "(a full rebuild; edits re-route their own area already)")

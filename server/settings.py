@@ -72,9 +72,22 @@ class Settings(BaseSettings):
     # Secure flag on cookies: auto = when the request came over HTTPS (run behind TLS in
     # production; plain http is only for 127.0.0.1 and the demo)
     cookie_secure: str = "auto"
-    # vector tiles: encoded tiles kept in memory per process, keyed by their ETag (the layer's
-    # version in the database), so a cached tile is never stale
+    # vector tiles: encoded tiles are cached keyed by their ETag (the layers' versions in the
+    # database), so a cached tile is never stale: in memory per process (tile_cache_mb), then
+    # on disk, shared by every process of the machine and by `ccmap tiles seed`, bounded to
+    # tile_cache_disk_mb (the least recently used tiles go first). tile_cache_dir: a directory,
+    # `none` (no disk cache) or `auto`: beside a SQLite file (<file name>.tiles), for
+    # PostgreSQL var/tiles/<short hash of the URL without its password>; an in-memory database
+    # has none. The directory belongs to its database: delete it when the database is replaced
     tile_cache_mb: float = 64.0
+    tile_cache_dir: str = "auto"
+    tile_cache_disk_mb: Annotated[float, Field(gt=0)] = 2000.0
+
+    def tile_cache_path(self) -> Path | None:
+        """The disk tile cache's directory (tile_cache_dir resolved), None for no disk cache."""
+        from geo.tilecache import disk_cache_dir
+
+        return disk_cache_dir(self.database_url, self.tile_cache_dir, ROOT / "var" / "tiles")
 
     def file_limits(self, cli: bool = False) -> FileLimits:
         """Limits on the content of a user's file: HTTP uploads, or the CLI's higher ones."""

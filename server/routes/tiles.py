@@ -6,25 +6,22 @@ import gzip
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 
 from geo.errors import InvalidInput
-from geo.kinds import Kind
 from geo.store import IssueQuery
-from geo.tiles import (
-    ISSUE_LAYER,
-    MAX_ZOOM,
-    NextDeadlines,
-    Tile,
-    TileCache,
-    combined_etag,
-    etag,
-    etag_matches,
-    split_layers,
+from geo.tilecache import (
+    GZIP_MAGIC,
+    ISSUE_FILTERS,
+    TileCaches,
+    TileRequest,
+    tile_data,
+    tile_tags,
 )
+from geo.tiles import ISSUE_LAYER, MAX_ZOOM, NextDeadlines, Tile, etag_matches, split_layers
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import issue_query
@@ -35,10 +32,6 @@ router = APIRouter(tags=["tiles"])
 TILE_SIZES = (256, 512)
 MVT_MEDIA = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=0, must-revalidate"  # answers depend on the caller's scope
-ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "zone_id",
-                 "since", "until", "bbox", "overdue", "recurring")
-GZIP_MIN = 1000  # smaller tiles go as they are (like the app's GZip middleware)
-GZIP_MAGIC = b"\x1f\x8b"
 TileIndex = Annotated[int, Path(ge=0, le=(1 << MAX_ZOOM) - 1)]
 _cache_lock = threading.Lock()
 T = TypeVar("T")
@@ -90,7 +83,9 @@ def vector_tile(
     top), the same features as the single-layer tiles. A unit user's tiles hold only what it
     may see. The ETag changes with every write to any of the layers, and for issue tiles that
     show or filter by `overdue`, when an open issue in them passes its deadline; If-None-Match
-    answers 304.
+    answers 304. The header X-Tile-Cache tells where a 200 answer came from: `hit-memory`
+    (this worker's cache), `hit-disk` (the cache shared by the machine's workers, filled by
+    them and by `ccmap tiles seed`) or `miss` (built for this request).
     """
     layers = split_layers(layer)
     if size not in TILE_SIZES:
@@ -105,59 +100,16 @@ def vector_tile(
         raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
                            f"only; filter {layer} with properties={{...}}")
     where = parse_properties(properties)
-    parts: list[tuple[str, str]] = []  # (layer, its ETag)
-    versions = store.layer_versions(layers)  # one query for the five layers of the page's tile
-    for name in layers:
-        if name == ISSUE_LAYER:
-            filters: dict[str, Any] = issue_filters
-            # `overdue` depends on the clock: a tile that shows or filters by it holds until an
-            # open issue in it passes its deadline, a time read from the database (the same in
-            # every worker, known before the tile is built); other cell tiles hold until a write
-            # (kept per worker while exact: see geo.tiles.NextDeadlines)
-            asked = (versions[name], tile.z, tile.x, tile.y, tile.px,
-                     repr({k: v for k, v in asdict(query).items() if k != "now"}))
-            until = _per_app(request.app, "next_deadlines", NextDeadlines).lookup(
-                asked, query.now, lambda: store.issue_tile_valid_until(query, tile))
-            extra = until.isoformat() if until is not None else ""
-        else:
-            filters, extra = {"properties": where}, ""
-        if size != 256:
-            filters = {**filters, "size": size}
-        parts.append((name, etag(name, versions[name], filters, user.scope_unit, extra)))
-    tag = parts[0][1] if len(parts) == 1 else combined_etag([t for _, t in parts])
-    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
-    if etag_matches(request.headers.get("if-none-match"), tag):
+    req = TileRequest(tuple(layers), tile, query, where, user.scope_unit)
+    tags = tile_tags(store, req, _per_app(request.app, "next_deadlines", NextDeadlines))
+    headers = {"ETag": tags.tag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), tags.tag):
         return Response(status_code=304, headers=headers)
-    cache = _per_app(request.app, "tile_cache",
-                     lambda: TileCache(int(settings.tile_cache_mb * 1e6)))
-
-    def build(name: str, part_tag: str) -> bytes:
-        """One layer's tile as cached: gzipped when large (compressed once for every hit)."""
-        key = (part_tag, z, x, y)
-        data = cache.get(key)
-        if data is None:
-            if name == ISSUE_LAYER:
-                data = store.issue_tile(query, tile)
-            else:
-                data = store.feature_tile(Kind(name), tile, where, scope_unit=user.scope_unit)
-            if len(data) >= GZIP_MIN:
-                data = gzip.compress(data, compresslevel=5)
-            cache.put(key, data)
-        return data
-
-    if len(parts) == 1:
-        data = build(*parts[0])
-    else:
-        key = (tag, z, x, y)
-        cached = cache.get(key)
-        if cached is None:
-            # an MVT is a list of layers: the layers' tiles one after another are one tile
-            data = b"".join(_plain(build(name, t)) for name, t in parts)
-            if len(data) >= GZIP_MIN:
-                data = gzip.compress(data, compresslevel=5)
-            cache.put(key, data)
-        else:
-            data = cached
+    caches = _per_app(request.app, "tile_cache", lambda: TileCaches.make(
+        int(settings.tile_cache_mb * 1e6), settings.tile_cache_path(),
+        int(settings.tile_cache_disk_mb * 1e6)))
+    data, result = tile_data(store, req, tags, caches)
+    headers["X-Tile-Cache"] = result  # hit-memory | hit-disk | miss (as GeoWebCache says)
     if data[:2] == GZIP_MAGIC:  # an MVT starts with 0x1a (layers), never with this
         if "gzip" in request.headers.get("accept-encoding", ""):
             headers["Content-Encoding"] = "gzip"
@@ -165,8 +117,3 @@ def vector_tile(
         else:
             data = gzip.decompress(data)
     return Response(data, media_type=MVT_MEDIA, headers=headers)
-
-
-def _plain(data: bytes) -> bytes:
-    """A cached tile's MVT bytes (cached tiles may be gzipped)."""
-    return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data

@@ -1,0 +1,250 @@
+"""The disk tile cache shared by a machine's workers, and `ccmap tiles seed`, on both backends.
+
+A "worker" is an app made by create_app with its own store, as each `ccmap serve --workers N`
+process makes one; two apps with the same settings share the disk cache, not their memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mapbox_vector_tile
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import LineString, Polygon
+
+from geo.features import Feature, Issue
+from geo.kinds import Kind
+from geo.store import Store
+from geo.tilecache import DiskTileCache, disk_cache_dir
+from server import cli
+from server.app import create_app
+from server.settings import Settings
+from tests.conftest import ReducedCity, add_user, bearer
+from tests.test_tiles import tile_of, tiles_covering
+
+BASE = "subdistrict,community,zone,street,alley"  # the map page's shared tile (a viewer's)
+Z = 14  # a 512-pixel tile of zoom 14 is drawn at map zoom 15
+X, Y = tile_of(121.475, 31.235, Z)
+
+
+def _settings(db_url: str, root: Path | str, **more: Any) -> Settings:
+    return Settings(database_url=db_url, basemap="none", tile_cache_dir=str(root), **more)
+
+
+@contextlib.contextmanager
+def worker(settings: Settings) -> Iterator[TestClient]:
+    """A new app (a new worker process) on the settings, logged in as a viewer."""
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(bearer(client, "viewer"))
+        yield client
+
+
+@pytest.fixture
+def city(store: Store) -> Store:
+    """A few streets, a zone and an issue around (121.475, 31.235), and a viewer."""
+    store.add_features([
+        Feature(Kind.street, LineString([(121.470, 31.235), (121.480, 31.235)]), name="南京路"),
+        Feature(Kind.street, LineString([(121.475, 31.230), (121.475, 31.240)]), name="河南路"),
+        Feature(Kind.zone, Polygon([(121.472, 31.232), (121.478, 31.232), (121.478, 31.238),
+                                    (121.472, 31.238)]), name="一号责任区"),
+    ])
+    store.add_issues([Issue("litter", 121.4752, 31.2351)])
+    add_user(store, "viewer", "viewer")
+    return store
+
+
+def names(content: bytes, layer: str) -> set[str]:
+    """The names of a decoded tile's features of one MVT layer."""
+    tile = mapbox_vector_tile.decode(content)
+    return {f["properties"].get("name", "") for f in tile.get(layer, {}).get("features", [])}
+
+
+def tile_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.tile"))
+
+
+def test_a_second_worker_serves_the_first_workers_tiles_from_disk(
+        db_url: str, city: Store, tmp_path: Path) -> None:
+    settings = _settings(db_url, tmp_path / "tiles")
+    urls = [f"/api/tiles/{BASE}/{Z}/{X}/{Y}.mvt?size=512",
+            f"/api/tiles/issues/{Z}/{X}/{Y}.mvt?size=512", f"/api/tiles/street/{Z}/{X}/{Y}.mvt"]
+    with worker(settings) as first:
+        built = [first.get(u) for u in urls]
+        again = [first.get(u) for u in urls]
+    assert [r.headers["x-tile-cache"] for r in built] == ["miss"] * 3
+    assert [r.headers["x-tile-cache"] for r in again] == ["hit-memory"] * 3
+    assert names(built[0].content, "street") == {"南京路", "河南路"}
+    with worker(settings) as second:
+        served = [second.get(u) for u in urls]
+    for b, s in zip(built, served, strict=True):
+        assert s.status_code == 200 and s.headers["x-tile-cache"] == "hit-disk"
+        assert s.content == b.content and s.headers["etag"] == b.headers["etag"]
+        assert s.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    # If-None-Match still answers 304 (no X-Tile-Cache: nothing was read)
+    with worker(settings) as third:
+        r = third.get(urls[0], headers={"If-None-Match": built[0].headers["etag"]})
+    assert r.status_code == 304 and "x-tile-cache" not in r.headers
+
+
+def test_a_write_gives_a_new_etag_and_a_fresh_tile_in_every_worker(
+        db_url: str, city: Store, tmp_path: Path) -> None:
+    settings = _settings(db_url, tmp_path / "tiles")
+    url = f"/api/tiles/{BASE}/{Z}/{X}/{Y}.mvt?size=512"
+    with worker(settings) as a, worker(settings) as b:
+        before = a.get(url)
+        assert b.get(url).headers["x-tile-cache"] == "hit-disk"
+        city.add_features([Feature(Kind.street, LineString([(121.471, 31.236),
+                                                            (121.479, 31.236)]), name="新路")])
+        after_b = b.get(url)  # b had the old tile in memory and on disk: neither is served
+        after_a = a.get(url)
+    assert after_b.headers["etag"] != before.headers["etag"]
+    assert after_b.headers["x-tile-cache"] == "miss"
+    assert names(after_b.content, "street") == {"南京路", "河南路", "新路"}
+    assert after_a.headers["etag"] == after_b.headers["etag"]
+    assert after_a.headers["x-tile-cache"] == "hit-disk"  # the tile b built
+    assert after_a.content == after_b.content != before.content
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
+def test_a_damaged_cache_file_is_rebuilt_never_served(
+        db_url: str, city: Store, tmp_path: Path, damage: str) -> None:
+    root = tmp_path / "tiles"
+    settings = _settings(db_url, root)
+    url = f"/api/tiles/street/{Z}/{X}/{Y}.mvt"
+    with worker(settings) as a:
+        good = a.get(url)
+    (path,) = tile_files(root)
+    raw = path.read_bytes()
+    path.write_bytes({"truncate": raw[:len(raw) // 2],
+                      "flip": raw[:-3] + bytes([raw[-3] ^ 0x40]) + raw[-2:],
+                      "empty": b""}[damage])
+    with worker(settings) as b:
+        r = b.get(url)
+    assert r.headers["x-tile-cache"] == "miss" and r.content == good.content
+    with worker(settings) as c:  # written whole again
+        r = c.get(url)
+    assert r.headers["x-tile-cache"] == "hit-disk" and r.content == good.content
+
+
+def test_the_disk_cache_checks_every_file_it_reads(tmp_path: Path) -> None:
+    cache = DiskTileCache(tmp_path, 10_000_000)
+    cache.put("a 1/2/3", b"\x1a\x05tile a")
+    cache.put("b 1/2/3", b"\x1a\x05tile b" * 100)
+    assert cache.get("a 1/2/3") == b"\x1a\x05tile a"
+    assert cache.get("b 1/2/3") == b"\x1a\x05tile b" * 100
+    assert cache.get("c 1/2/3") is None
+    # a file under another key's name (a collision, a copy) is not that key's tile
+    cache.path("a 1/2/3").write_bytes(cache.path("b 1/2/3").read_bytes())
+    assert cache.get("a 1/2/3") is None and not cache.path("a 1/2/3").exists()
+    assert cache.get("b 1/2/3") == b"\x1a\x05tile b" * 100
+    # a longer file (two writes run together) is not served either
+    path = cache.path("b 1/2/3")
+    path.write_bytes(path.read_bytes() + b"\x00")
+    assert cache.get("b 1/2/3") is None
+
+
+def disk_bytes(root: Path) -> int:
+    total = 0
+    for f in root.rglob("*"):
+        if f.is_file():
+            st = f.stat()
+            total += max(st.st_size, st.st_blocks * 512)
+    return total
+
+
+def test_pruning_keeps_the_directory_under_its_bound_and_the_recently_used(
+        tmp_path: Path) -> None:
+    bound = 200_000
+    cache = DiskTileCache(tmp_path, bound, check_every=1000)
+    blob = os.urandom(3000)
+    for i in range(30):
+        cache.put(f"t{i}", blob)
+        os.utime(cache.path(f"t{i}"), (1_000_000 + i, 1_000_000 + i))  # t0 the oldest
+    assert cache.get("t0") == blob  # read: now the most recently used
+    for i in range(30, 60):  # the first prune comes at about 48 files of 4 KB
+        cache.put(f"t{i}", blob)
+        assert disk_bytes(tmp_path) <= bound
+    assert cache.get("t1") is None  # the least recently used went first
+    assert cache.get("t0") == blob and cache.get("t59") == blob
+    for i in range(60, 200):
+        cache.put(f"t{i}", blob)
+        assert disk_bytes(tmp_path) <= bound
+    # another worker on the same directory: its own writes are counted, and the directory is
+    # scanned every check_every puts, so what both wrote stays bounded
+    other = DiskTileCache(tmp_path, bound, check_every=10)
+    for i in range(200, 260):
+        other.put(f"t{i}", blob)
+    assert disk_bytes(tmp_path) <= bound
+
+
+def test_tile_cache_dir_none_and_auto(db_url: str, city: Store, tmp_path: Path) -> None:
+    settings = _settings(db_url, "none")
+    assert settings.tile_cache_path() is None
+    url = f"/api/tiles/street/{Z}/{X}/{Y}.mvt"
+    with worker(settings) as a:
+        assert a.get(url).headers["x-tile-cache"] == "miss"
+    with worker(settings) as b:
+        assert b.get(url).headers["x-tile-cache"] == "miss"
+    assert not (tmp_path / "ccmap.db.tiles").exists()
+    var = tmp_path / "var"
+    assert disk_cache_dir("sqlite:////data/city.db", "auto", var) == Path("/data/city.db.tiles")
+    assert disk_cache_dir("sqlite://", "auto", var) is None
+    assert disk_cache_dir("sqlite:///:memory:", "auto", var) is None
+    assert disk_cache_dir("sqlite:///:memory:", "/srv/tiles", var) is None
+    assert disk_cache_dir("sqlite:////data/city.db", "/srv/tiles", var) == Path("/srv/tiles")
+    a = disk_cache_dir("postgresql://u:secret@db:5432/ccmap", "auto", var)
+    b = disk_cache_dir("postgresql://u:other@db:5432/ccmap", "auto", var)
+    c = disk_cache_dir("postgresql://u:secret@db:5432/ccmap2", "auto", var)
+    assert a == b != c and a is not None and a.parent == var
+    assert "secret" not in str(a)
+
+
+def seed(url: str, root: Path, *args: str) -> dict[str, Any]:
+    """`ccmap tiles seed --json` on a database into root; its JSON document."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CCMAP_TILE_CACHE_DIR", str(root))
+        assert cli.main(["tiles", "seed", "--db", url, "--json", *args]) == 0
+    doc: dict[str, Any] = json.loads(out.getvalue())
+    return doc
+
+
+def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: Path) -> None:
+    root = tmp_path / "tiles"
+    first = seed(reduced_city.url, root, "--min-zoom", "12", "--max-zoom", "15")
+    assert first["tiles"] == first["built"] > 0 and first["cached"] == 0
+    assert first["directory_files"] > 0 and first["bytes_built"] > 0
+    again = seed(reduced_city.url, root, "--min-zoom", "12", "--max-zoom", "15")
+    assert again["built"] == 0 and again["cached"] == first["tiles"]
+    # what a viewer's and a planner's page ask for over the city, at each map zoom
+    settings = _settings(reduced_city.url, root)
+    west, south, east, north = reduced_city.extent
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(bearer(client, "cityplanner"))
+        results = []
+        for zoom in range(12, 16):
+            z = zoom - 1  # the page's 512-pixel tiles of zoom z are drawn at map zoom z + 1
+            layer_lists = [BASE] if zoom < 15 else [BASE, "subdistrict,community,street,alley"]
+            if zoom < 14:  # the reduced city's issues come from tiles below zoom 14
+                layer_lists.append("issues")
+            for x, y in tiles_covering(reduced_city.extent, z):
+                for layers in layer_lists:
+                    r = client.get(f"/api/tiles/{layers}/{z}/{x}/{y}.mvt?size=512")
+                    assert r.status_code == 200
+                    results.append(r.headers["x-tile-cache"])
+        # past the city's edge too (a wide window shows some of it)
+        x, y = tile_of(west, north, 13)
+        r = client.get(f"/api/tiles/{BASE}/13/{x - 1}/{y - 1}.mvt?size=512")
+        results.append(r.headers["x-tile-cache"])
+        # a zoom that was not seeded is built
+        x, y = tile_of((west + east) / 2, (south + north) / 2, 16)
+        r = client.get(f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512")
+        assert r.headers["x-tile-cache"] == "miss"
+    assert set(results) == {"hit-disk"}, results
