@@ -335,7 +335,9 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
     tile, query = req.tile, req.query
     issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
     parts: list[tuple[str, str]] = []
-    versions = store.layer_versions(req.layers)  # one query for the five layers of the page
+    # one query for the five layers of the page; an issues tile has the version of the last
+    # write of issues it may show (a case written elsewhere keeps its ETag and cache)
+    versions = store.layer_versions(req.layers, tile)
     for name in req.layers:
         if name == ISSUE_LAYER:
             filters: dict[str, Any] = issue_filters

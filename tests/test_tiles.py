@@ -376,12 +376,12 @@ def test_512_pixel_issue_tiles_hold_the_next_zooms_cells_and_points(
     x, y = tile_of(121.45, 31.2, 13)
     n = len(ids(get_tile(client, "issues", 13, x, y, size=512), "issues"))
     assert n > 4
+    # (each time with a filter that matches every issue, so the tile is built, not cached)
     monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", (n + 3) // 4)
-    store.add_issues([Issue("litter", 121.1, 30.0)])  # a new version: not cached
-    assert ids(get_tile(client, "issues", 13, x, y, size=512), "issues")
+    assert ids(get_tile(client, "issues", 13, x, y, size=512, category="litter"), "issues")
     monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", (n - 1) // 4)
-    store.add_issues([Issue("litter", 121.1, 30.0)])
-    assert set(get_tile(client, "issues", 13, x, y, size=512)) == {"issue_cells"}
+    assert set(get_tile(client, "issues", 13, x, y, size=512,
+                        status="reported")) == {"issue_cells"}
 
 
 def test_dense_tiles_fall_back_to_cells(client: TestClient, store: Store,
@@ -457,6 +457,33 @@ def test_etag_304_and_new_etag_after_each_write(client: TestClient, store: Store
         assert client.get(issues_url, headers={"If-None-Match": tag}).status_code == 200
     statuses = {f["properties"]["status"] for f in get_tile(client, "issues", z, x, y)["issues"]}
     assert statuses == {"accepted", "reported"}
+
+
+def test_a_case_written_elsewhere_keeps_an_issue_tiles_etag_and_cache(
+        client: TestClient, store: Store) -> None:
+    """A centre writes a case every few seconds: an issue tile keeps its ETag (and is served
+    from the cache) while cases elsewhere change, and shows a change in it at once; a tile
+    holding both places changes too."""
+    here, far = (121.475, 31.235), (121.60, 31.10)  # about 19 km apart
+    (a,) = store.add_issues([Issue("litter", *here)])
+    (b,) = store.add_issues([Issue("litter", *far)])
+    assert tile_of(*here, 8) == tile_of(*far, 8)
+    url = "/api/tiles/issues/{}/{}/{}.mvt".format(16, *tile_of(*here, 16))
+    wide = "/api/tiles/issues/{}/{}/{}.mvt".format(8, *tile_of(*here, 8))
+    tag, wide_tag = client.get(url).headers["etag"], client.get(wide).headers["etag"]
+    client.post(f"/api/issues/{b}/transitions",
+                json={"to": "accepted", "version": store.issue(b).version})
+    assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+    again = client.get(url)
+    assert again.headers["etag"] == tag and again.headers["x-tile-cache"] == "hit-memory"
+    assert client.get(wide, headers={"If-None-Match": wide_tag}).status_code == 200
+    client.post(f"/api/issues/{a}/transitions",
+                json={"to": "accepted", "version": store.issue(a).version})
+    changed = client.get(url, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["x-tile-cache"] == "miss"
+    z, x, y = 16, *tile_of(*here, 16)
+    assert [f["properties"]["status"] for f in get_tile(client, "issues", z, x, y)["issues"]
+            ] == ["accepted"]
 
 
 def _clock_at(client: TestClient, monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
