@@ -15,9 +15,12 @@ process, or sooner when that process's own writes would pass the bound; then the
 used files (by mtime, set again when a file is read after TOUCH_AFTER_S) are removed down to
 PRUNE_TO of the bound.
 
-The cache belongs to one database: its keys name layer versions, not the database. A database
-replaced by another (a backup restored, a file deleted and imported again) can repeat versions,
-so its tile cache directory must be deleted with it (`auto` puts it beside the SQLite file).
+Every key also holds the database's identity, a random number drawn when the database was made
+(layer_versions "database", migration 0020): a database replaced by another at the same path or
+URL (a file deleted and imported again, a schema made again, another database's backup) counts
+its versions from the same numbers, and its tiles must not meet the old database's files or the
+browsers' ETags. A backup of the same database restored over it keeps its identity and goes back
+to older versions, which its next writes number again: delete the cache directory with it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "z
 GZIP_MIN = 1000  # smaller tiles are kept as they are (like the app's GZip middleware)
 GZIP_MAGIC = b"\x1f\x8b"  # an MVT starts with 0x1a (layers), never with this
 CacheResult = Literal["hit-memory", "hit-disk", "miss"]
+DATABASE_ID = "database"  # layer_versions: the database's random identity (migration 0020)
 
 _HEADER = struct.Struct("<4sIII")  # magic, key length, data length, CRC-32 of key and data
 _MAGIC = b"CCT1"
@@ -330,14 +334,17 @@ class TileTags:
 
 
 def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileTags:
-    """The ETag of a tile request (one query for the layers' versions; for issue tiles, when
-    they next change by the clock, kept per process in `deadlines`)."""
+    """The ETag of a tile request (one query for the layers' versions and the database's
+    identity; for issue tiles, when they next change by the clock, kept per process in
+    `deadlines`)."""
     tile, query = req.tile, req.query
     issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
     parts: list[tuple[str, str]] = []
-    # one query for the five layers of the page; an issues tile has the version of the last
-    # write of issues it may show (a case written elsewhere keeps its ETag and cache)
-    versions = store.layer_versions(req.layers, tile)
+    # one query for the five layers of the page and the database's identity; an issues tile
+    # has the version of the last write of issues it may show (a case written elsewhere keeps
+    # its ETag and cache)
+    versions = store.layer_versions((*req.layers, DATABASE_ID), tile)
+    database = versions[DATABASE_ID]
     for name in req.layers:
         if name == ISSUE_LAYER:
             filters: dict[str, Any] = issue_filters
@@ -345,7 +352,7 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
             # open issue in it passes its deadline, a time read from the database (the same in
             # every worker, known before the tile is built); other cell tiles hold until a write
             # (kept per worker while exact: see geo.tiles.NextDeadlines)
-            asked = (versions[name], tile.z, tile.x, tile.y, tile.px,
+            asked = (database, versions[name], tile.z, tile.x, tile.y, tile.px,
                      repr({k: v for k, v in asdict(query).items() if k != "now"}))
             until = deadlines.lookup(asked, query.now,
                                      lambda: store.issue_tile_valid_until(query, tile))
@@ -354,6 +361,7 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
             filters, extra = {"properties": req.where}, ""
         if tile.px != 256:
             filters = {**filters, "size": tile.px}
+        extra = f"{database} {extra}"  # another database's tiles never share a key
         parts.append((name, etag(name, versions[name], filters, req.scope_unit, extra)))
     tag = parts[0][1] if len(parts) == 1 else combined_etag([t for _, t in parts])
     return TileTags(tag, tuple(parts))

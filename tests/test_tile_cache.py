@@ -13,20 +13,22 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Polygon
+from sqlalchemy.engine import make_url
 
 from geo.features import Feature, Issue
 from geo.kinds import Kind
-from geo.store import Store
-from geo.tilecache import DiskTileCache, disk_cache_dir
+from geo.store import Store, open_store
+from geo.tilecache import DATABASE_ID, DiskTileCache, disk_cache_dir
 from server import cli
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import ReducedCity, add_user, bearer
+from tests.conftest import PG_URL, ReducedCity, add_user, bearer
 from tests.test_tiles import tile_of, tiles_covering
 
 BASE = "subdistrict,community,zone,street,alley"  # the map page's shared tile (a viewer's)
@@ -49,13 +51,19 @@ def worker(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def city(store: Store) -> Store:
     """A few streets, a zone and an issue around (121.475, 31.235), and a viewer."""
+    return make_city(store)
+
+
+def make_city(store: Store, streets: tuple[str, str] = ("南京路", "河南路"),
+              category: str = "litter") -> Store:
+    """The city fixture's writes, in its order, with these street names and issue category."""
     store.add_features([
-        Feature(Kind.street, LineString([(121.470, 31.235), (121.480, 31.235)]), name="南京路"),
-        Feature(Kind.street, LineString([(121.475, 31.230), (121.475, 31.240)]), name="河南路"),
+        Feature(Kind.street, LineString([(121.470, 31.235), (121.480, 31.235)]), name=streets[0]),
+        Feature(Kind.street, LineString([(121.475, 31.230), (121.475, 31.240)]), name=streets[1]),
         Feature(Kind.zone, Polygon([(121.472, 31.232), (121.478, 31.232), (121.478, 31.238),
                                     (121.472, 31.238)]), name="一号责任区"),
     ])
-    store.add_issues([Issue("litter", 121.4752, 31.2351)])
+    store.add_issues([Issue(category, 121.4752, 31.2351)])
     add_user(store, "viewer", "viewer")
     return store
 
@@ -182,6 +190,88 @@ def test_pruning_keeps_the_directory_under_its_bound_and_the_recently_used(
     for i in range(200, 260):
         other.put(f"t{i}", blob)
     assert disk_bytes(tmp_path) <= bound
+
+
+def remake_database(db_url: str) -> None:
+    """Delete the database at db_url and make it again empty under the same URL: the SQLite
+    file (and its journal) deleted; the PostgreSQL schema dropped and created again."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{url.database}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    options = parse_qs(urlsplit(db_url).query)["options"][0]  # -csearch_path=<schema>,public
+    schema = options.removeprefix("-csearch_path=").split(",")[0]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+
+LAYERS = [*BASE.split(","), "issues"]
+
+
+def test_a_database_made_again_at_the_same_place_never_gets_the_old_tiles(
+        db_url: str, city: Store, tmp_path: Path) -> None:
+    """A database deleted and imported again (or another database's backup restored) at the
+    same path or URL counts its layer versions from the same numbers: the tiles cached for the
+    old one, on disk and in browsers (ETags), are never given for it."""
+    settings = _settings(db_url, tmp_path / "tiles")
+    urls = [f"/api/tiles/{BASE}/{Z}/{X}/{Y}.mvt?size=512",
+            "/api/tiles/issues/16/{}/{}.mvt".format(*tile_of(121.4752, 31.2351, 16)),  # points
+            f"/api/tiles/street/{Z}/{X}/{Y}.mvt"]
+    old_versions = city.layer_versions(LAYERS)
+    with worker(settings) as first:
+        old = [first.get(u) for u in urls]
+    assert [r.headers["x-tile-cache"] for r in old] == ["miss"] * 3
+    assert names(old[0].content, "street") == {"南京路", "河南路"}
+    city.close()
+    remake_database(db_url)
+    new_store = open_store(db_url)
+    try:
+        make_city(new_store, ("北京路", "西藏路"), category="graffiti")
+        assert new_store.layer_versions(LAYERS) == old_versions  # the versions repeat
+        with worker(settings) as second:
+            new = [second.get(u) for u in urls]
+            # a browser holding the old database's ETag is given the new tile, not a 304
+            revalidated = second.get(urls[0], headers={"If-None-Match": old[0].headers["etag"]})
+            again = [second.get(u) for u in urls]
+    finally:
+        new_store.close()
+    for o, n in zip(old, new, strict=True):
+        assert n.status_code == 200 and n.headers["x-tile-cache"] == "miss"
+        assert n.headers["etag"] != o.headers["etag"] and n.content != o.content
+    assert names(new[0].content, "street") == names(new[2].content, "street") == {"北京路",
+                                                                                    "西藏路"}
+    points = mapbox_vector_tile.decode(new[1].content)["issues"]["features"]
+    assert [f["properties"]["category"] for f in points] == ["graffiti"]
+    assert revalidated.status_code == 200 and revalidated.content == new[0].content
+    assert [r.headers["x-tile-cache"] for r in again] == ["hit-memory"] * 3
+
+
+def test_every_database_has_its_own_identity(store: Store, tmp_path: Path) -> None:
+    """Drawn by the migrations for a new database and for one migrated from before alike,
+    different for each database; clearing the store changes it like every version."""
+    from tests.test_issue_partitions import _migrate
+
+    first = store.layer_version(DATABASE_ID)
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        assert other.layer_version(DATABASE_ID) not in (0, first)
+    finally:
+        other.close()
+    assert first > 0
+    try:
+        _migrate(store, "0019", down=True)
+        assert store.layer_version(DATABASE_ID) == 0
+        _migrate(store, "head", down=False)
+    finally:
+        store.migrate()  # type: ignore[attr-defined]  # head again whatever happened
+    migrated = store.layer_version(DATABASE_ID)
+    assert migrated not in (0, first)
+    store.clear()
+    assert store.layer_version(DATABASE_ID) == migrated + 1
 
 
 def test_tile_cache_dir_none_and_auto(db_url: str, city: Store, tmp_path: Path) -> None:
