@@ -2,7 +2,7 @@
 pans/zooms, as a planner (editable zones) and as a viewer (read-only).
 
     python -m bench.bench_page --db sqlite:///var/city.db [--runs 3] [--json out.json]
-                               [--roles planner,viewer] [--profile]
+                               [--roles planner,viewer] [--tiles cold|seeded] [--profile]
 
 The database is served as it is with `ccmap serve` (basemap none: only ccmap's own requests
 are counted; a new server for each role); a user of each role is added with the CLI, so the
@@ -21,7 +21,9 @@ browser context (cold cache), logged in through /api/auth/login, then:
   (DevTools' TaskDuration, a wall time): on a machine loaded by other work the wall times grow,
   the CPU seconds hardly.
 
-Each role's first run meets a cold server ("cold": its tile cache empty); the later runs repeat
+Each role gets a new server with a new disk tile cache (a temporary directory): its first run
+meets it empty ("cold"), or, with `--tiles seeded`, filled by `ccmap tiles seed` as an operator
+does after an import ("seeded"; the seeding time is printed); the later runs repeat
 the same views on a server that has served them ("warm", medians); the browser starts empty
 every run. The figures are printed beside the issue's "before" figures (the GeoJSON page
 measured by the issue filer on SQLite) and the targets. --profile prints the biggest and slowest
@@ -36,7 +38,9 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -353,21 +357,23 @@ def figures(runs: list[dict[str, Any]]) -> list[float]:
             med([statistics.median(p["browser_cpu_s"] for p in r["pans"]) for r in runs])]
 
 
-def columns(roles: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """The runs behind each column: a role's first run meets a cold server (its tile cache
-    empty), the later ones a server that has served those views before ("warm"); the browser
-    starts empty every run."""
+def columns(roles: dict[str, list[dict[str, Any]]], first: str = "cold"
+            ) -> dict[str, list[dict[str, Any]]]:
+    """The runs behind each column: a role's first run meets a new server with an empty tile
+    cache ("cold") or one filled by `ccmap tiles seed` ("seeded"), the later ones a server
+    that has served those views before ("warm"); the browser starts empty every run."""
     out = {}
     for role, runs in roles.items():
-        out[f"{role} cold"] = runs[:1]
+        out[f"{role} {first}"] = runs[:1]
         if len(runs) > 1:
             out[f"{role} warm"] = runs[1:]
     return out
 
 
-def print_table(db: str, roles: dict[str, list[dict[str, Any]]], load: list[float]) -> None:
+def print_table(db: str, roles: dict[str, list[dict[str, Any]]], load: list[float],
+                first: str = "cold") -> None:
     """Figures of each role beside the issue's before figures and the targets."""
-    cols = columns(roles)
+    cols = columns(roles, first)
     names = list(cols)
     print(f"\nmap page, {db} ({len(next(iter(roles.values())))} runs a role, warm: median of "
           f"the runs after the first; load average {load[0]:.1f} at the start, "
@@ -414,6 +420,14 @@ def print_profile(role: str, run: dict[str, Any]) -> None:
         print(f"  page errors: {run['errors'][:3]}")
 
 
+def seed(db: str, env: dict[str, str]) -> float:
+    """Run `ccmap tiles seed` on db with env (its disk tile cache); the seconds it took."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "server.cli", "tiles", "seed", "--db", db],
+                   check=True, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve --db, drive the page in Chromium, print the figures."""
     ap = argparse.ArgumentParser(prog="python -m bench.bench_page",
@@ -427,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds one view may take to settle (then it counts as inf)")
     ap.add_argument("--profile", action="store_true",
                     help="print requests by size/time and the JS self time of the first run")
+    ap.add_argument("--tiles", choices=("cold", "seeded"), default="cold",
+                    help="each role's server starts with an empty disk tile cache (cold) or "
+                         "one filled by `ccmap tiles seed` (seeded)")
     ap.add_argument("--chromium", default=os.environ.get("CCMAP_CHROMIUM", "/usr/bin/chromium"))
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -440,8 +457,13 @@ def main(argv: list[str] | None = None) -> int:
         browser = p.chromium.launch(executable_path=args.chromium, headless=True,
                                     args=CHROMIUM_ARGS)
         try:
-            for role in roles:  # a new server for each role: its first run meets cold caches
-                with served(args.db, log, env={"CCMAP_BASEMAP": "none"}) as server:
+            for role in roles:  # a new server for each role, a new disk tile cache
+                cache = Path(tempfile.mkdtemp(prefix="bench_page-tiles-"))
+                env = {"CCMAP_BASEMAP": "none", "CCMAP_TILE_CACHE_DIR": str(cache)}
+                if args.tiles == "seeded":
+                    seed_s = seed(args.db, env)
+                    print(f"ccmap tiles seed: {seed_s:.1f} s into {cache}", flush=True)
+                with served(args.db, log, env=env) as server:
                     print(f"serving {args.db} at {server.base} (start-up "
                           f"{server.startup_s:.1f} s, log {log})", flush=True)
                     for i in range(args.runs):
@@ -456,10 +478,11 @@ def main(argv: list[str] | None = None) -> int:
                         for view in [f, *run["pans"]]:
                             if view["stuck"]:
                                 print(f"    {view['stuck']}", flush=True)
+                shutil.rmtree(cache, ignore_errors=True)
         finally:
             browser.close()
     load.append(os.getloadavg()[0])
-    print_table(args.db, results, load)
+    print_table(args.db, results, load, args.tiles)
     if args.profile:
         for role, runs in results.items():
             print_profile(role, runs[0])
@@ -468,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
                                          "runs": results,
                                          "figures": {c: dict(zip([f[0] for f in FIGURES],
                                                                  figures(v), strict=True))
-                                                     for c, v in columns(results).items()}},
+                                                     for c, v in columns(results, args.tiles
+                                                                         ).items()}},
                                         ensure_ascii=False, indent=1, default=str) + "\n",
                              encoding="utf-8")
     return 0
