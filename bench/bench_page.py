@@ -2,7 +2,8 @@
 pans/zooms, as a planner (editable zones) and as a viewer (read-only).
 
     python -m bench.bench_page --db sqlite:///var/city.db [--runs 3] [--json out.json]
-                               [--roles planner,viewer] [--tiles cold|seeded] [--profile]
+                               [--roles planner,viewer] [--tiles cold|seeded] [--workers N]
+                               [--profile]
 
 The database is served as it is with `ccmap serve` (basemap none: only ccmap's own requests
 are counted; a new server for each role); a user of each role is added with the CLI, so the
@@ -167,9 +168,21 @@ def idle_ms(page: Any, since_ms: float) -> float:
 
 
 def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, every thread) a process has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system, every thread) a process and its live descendants (a
+    server's worker processes) have used so far, from /proc."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parent[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    tree, total = {pid}, 0.0
+    for child in sorted(parent):  # a child's pid is almost always above its parent's
+        if parent[child] in tree:
+            tree.add(child)
+    for member in tree:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def browser_cpu_s() -> float:
@@ -444,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tiles", choices=("cold", "seeded"), default="cold",
                     help="each role's server starts with an empty disk tile cache (cold) or "
                          "one filled by `ccmap tiles seed` (seeded)")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (ccmap serve "
+                    "--workers N: they share the disk tile cache)")
     ap.add_argument("--chromium", default=os.environ.get("CCMAP_CHROMIUM", "/usr/bin/chromium"))
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -463,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.tiles == "seeded":
                     seed_s = seed(args.db, env)
                     print(f"ccmap tiles seed: {seed_s:.1f} s into {cache}", flush=True)
-                with served(args.db, log, env=env) as server:
+                with served(args.db, log, env=env, workers=args.workers) as server:
                     print(f"serving {args.db} at {server.base} (start-up "
                           f"{server.startup_s:.1f} s, log {log})", flush=True)
                     for i in range(args.runs):
