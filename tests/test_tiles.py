@@ -486,6 +486,53 @@ def test_a_case_written_elsewhere_keeps_an_issue_tiles_etag_and_cache(
             ] == ["accepted"]
 
 
+def test_unfiltered_cell_tiles_hold_what_the_issues_counted_one_by_one_hold(
+        client: TestClient, store: Store) -> None:
+    """The page's cell tiles (no filter) merge the counts kept per base cell (0021): after
+    each kind of write they hold the cells of the issues counted one by one (a filter that
+    matches every issue takes that way); the migration counts the issues already there."""
+    import pandas as pd
+
+    from geo.store.bulk import WRITE_COLUMNS
+    from tests.test_issue_partitions import _migrate
+
+    extent = (121.29, 31.09, 121.61, 31.31)
+
+    def cells(**params: Any) -> list[tuple[Any, ...]]:
+        out = []
+        for z in (9, 12):
+            for x, y in tiles_covering(extent, z):
+                tile = get_tile(client, "issues", z, x, y, size=512, **params)
+                out += sorted((z, x, y, str(c["parts"]), c["properties"]["count"])
+                              for c in tile.get("issue_cells", []))
+        return out
+
+    def agree() -> int:
+        kept, counted = cells(), cells(category=["litter", "graffiti"])
+        assert kept == counted
+        return sum(c[-1] for c in kept if c[0] == 12)
+
+    store.add_issues([Issue("litter", 121.30 + (i * 37 % 300) / 1000,
+                            31.10 + (i * 91 % 300) / 1500) for i in range(300)])
+    assert agree() == 300
+    row = asdict(Issue("graffiti", 121.45, 31.2, reported_at=datetime(2026, 11, 2, 9)))
+    store.write_issue_columns(pd.DataFrame([{k: row[k] for k in WRITE_COLUMNS}] * 3), "t")
+    assert agree() == 303
+    (iid,) = store.add_issues([Issue("litter", 121.5, 31.25)])
+    store.update_issue(iid, {"description": "x"}, store.issue(iid).version, "t")
+    assert agree() == 304
+    try:  # a database migrated to 0021 counts the issues it holds
+        _migrate(store, "0020", down=True)
+        _migrate(store, "head", down=False)
+        assert agree() == 304
+    finally:
+        store.migrate()  # type: ignore[attr-defined]
+    store.clear()
+    add_user(store, "testadmin3", "admin")
+    client.headers.update(bearer(client, "testadmin3"))
+    assert agree() == 0
+
+
 def _clock_at(client: TestClient, monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     """Serve the issue filters of every request as if it were `when` (their IssueQuery.now)."""
     async def query_at(query: FiltersDep) -> IssueQuery:

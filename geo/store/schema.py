@@ -205,6 +205,16 @@ issue_blocks = Table(
     Column("version", Integer, nullable=False),
 )
 
+# how many issues each base cell holds, changed in the transaction of every write that adds or
+# moves issues: the unfiltered cell tiles of the map read it (migration 0021)
+issue_cell_counts = Table(
+    "issue_cell_counts",
+    metadata,
+    Column("cell_x", Integer, primary_key=True, autoincrement=False),
+    Column("cell_y", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+)
+
 audit = Table(
     "audit",
     metadata,
