@@ -94,7 +94,7 @@ class BulkIssueMixin:
     def write_issue_columns(self, rows: pd.DataFrame, actor: str) -> list[int]:
         """Insert issues given as columns (WRITE_COLUMNS; flags as lists) with their history
         rows and one audit row, in the caller's transaction (or one of its own); their ids."""
-        from geo.store.sql import _audit, _bump_issues, _count_cells, _id_span
+        from geo.store.sql import _audit, _id_span, _issues_added
 
         n = len(rows)
         if n == 0:
@@ -119,9 +119,7 @@ class BulkIssueMixin:
                     "note) VALUES (?, ?, ?, ?, ?, ?)", history)
             _audit(conn, actor, "create", "issue", _id_span(ids),
                    {"count": n, "ids": ids[:1000], "via": "import"})
-            cells = list(zip(*_cells(rows), strict=True))
-            _count_cells(conn, cells, 1)
-            _bump_issues(conn, cells)
+            _issues_added(conn, list(zip(*_cells(rows), strict=True)))
         return ids
 
     def _new_issue_ids(self, conn: Connection, n: int) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
@@ -794,20 +794,17 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                             .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite")).all()
                         return encode_points(tile, ISSUE_LAYER, ISSUE_PROPS, rows, with_id=True)
             grid = cell_grid(tile)
-            if not conds:  # every issue: the counts kept per base cell (0021)
+            if not conds or not self.postgis:
+                # issues per base cell, merged here: every issue's from the counts kept per
+                # base cell (0021); filtered on SQLite, counted in the index's order (a streamed
+                # GROUP BY, no temporary B-tree: half the time for the 380,000 issues of a
+                # city-wide tile). The driver's own rows: 20,000 Row objects took as long.
                 k = cell_counts_t.c
-                counted = conn.execute(select(k.cell_x, k.cell_y, k.n).where(
-                    k.cell_x.between(*grid.cell_x), k.cell_y.between(*grid.cell_y), k.n > 0))
-                base = counted.cursor.fetchall()
-                counted.close()
-                return encode_points(tile, CELL_LAYER, CELL_PROPS,
-                                     merged_cells(grid, base), with_id=False)
-            if not self.postgis:
-                # base cells in the index's order (a streamed GROUP BY, no temporary B-tree:
-                # half the time for the 380,000 issues of a city-wide tile), merged here
-                # (the driver's own rows: 20,000 of them through Row objects took as long)
-                counted = conn.execute(select(c.cell_x, c.cell_y, func.count()).where(
-                    *conds, _grid_cells(grid)).group_by(c.cell_x, c.cell_y))
+                per_cell = (select(k.cell_x, k.cell_y, k.n).where(
+                    k.cell_x.between(*grid.cell_x), k.cell_y.between(*grid.cell_y), k.n > 0)
+                    if not conds else select(c.cell_x, c.cell_y, func.count()).where(
+                        *conds, _grid_cells(grid)).group_by(c.cell_x, c.cell_y))
+                counted = conn.execute(per_cell)
                 base = counted.cursor.fetchall()
                 counted.close()
                 return encode_points(tile, CELL_LAYER, CELL_PROPS,
@@ -1301,9 +1298,7 @@ def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> 
          "from_status": None, "to_status": r["status"], "note": "创建 created"}
         for i, r in zip(ids, rows, strict=True)])
     _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
-    cells = [(r["cell_x"], r["cell_y"]) for r in rows]
-    _count_cells(conn, cells, 1)
-    _bump_issues(conn, cells)
+    _issues_added(conn, [(r["cell_x"], r["cell_y"]) for r in rows])
     return ids
 
 
@@ -1368,15 +1363,14 @@ def _bump_layers(conn: Connection, layers: Iterable[str]) -> None:
             conn.execute(insert(t).values(layer=name, version=2))
 
 
-def _count_cells(conn: Connection, cells: Iterable[tuple[int, int]], step: int) -> None:
-    """Add step to issue_cell_counts for each issue in these base cells (cell_x, cell_y)."""
+def _issues_added(conn: Connection, cells: Sequence[tuple[int, int]]) -> None:
+    """Count new issues, given by their base cells (cell_x, cell_y), into issue_cell_counts
+    and bump the issues layer around them."""
     counted = Counter((int(x), int(y)) for x, y in cells)
-    if not counted:
-        return
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(cell_counts_t)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=["cell_x", "cell_y"], set_={"n": cell_counts_t.c.n + stmt.excluded.n}),
-        [{"cell_x": x, "cell_y": y, "n": n * step} for (x, y), n in sorted(counted.items())])
+    _upsert(conn, cell_counts_t, [{"cell_x": x, "cell_y": y, "n": n}
+                                  for (x, y), n in sorted(counted.items())],  # lock order
+            lambda new: {"n": cell_counts_t.c.n + new.n})
+    _bump_issues(conn, cells)
 
 
 def _bump_issues(conn: Connection, cells: Iterable[tuple[int, int]] | None) -> None:
@@ -1386,17 +1380,22 @@ def _bump_issues(conn: Connection, cells: Iterable[tuple[int, int]] | None) -> N
     t = layer_versions_t
     version = conn.execute(select(t.c.version).where(t.c.layer == ISSUE_LAYER)).scalar_one()
     if cells is None:
-        table: Table = t
-        keys = ["layer"]
-        rows = [{"layer": ALL_ISSUE_TILES, "version": version}]
-    else:
-        table, keys = issue_blocks_t, ["bx", "by"]
-        rows = [{"bx": bx, "by": by, "version": version} for bx, by in sorted(
-            {(int(x) >> BLOCK_SHIFT, int(y) >> BLOCK_SHIFT) for x, y in cells})]  # lock order
-    if rows:
-        stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-        conn.execute(stmt.on_conflict_do_update(index_elements=keys,
-                                                set_={"version": stmt.excluded.version}), rows)
+        _upsert(conn, t, [{"layer": ALL_ISSUE_TILES, "version": version}],
+                lambda new: {"version": new.version})
+        return
+    _upsert(conn, issue_blocks_t, [{"bx": bx, "by": by, "version": version} for bx, by in sorted(
+        {(int(x) >> BLOCK_SHIFT, int(y) >> BLOCK_SHIFT) for x, y in cells})],  # lock order
+        lambda new: {"version": new.version})
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]],
+            update_with: Callable[[Any], dict[str, Any]]) -> None:
+    """INSERT rows, or on a conflict of the primary key UPDATE with update_with(excluded)."""
+    if not rows:
+        return
+    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(table.primary_key.columns),
+                                            set_=update_with(stmt.excluded)), rows)
 
 
 def _audit(conn: Connection, actor: str, action: str, object_type: str,
