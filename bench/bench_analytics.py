@@ -29,7 +29,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from geo.accounts import Role, User, hash_password
+from geo.accounts.logins import hash_password
+from geo.model.users import Role, User
 from geo.store import Store, open_store
 from geo.store.sql import SqlStore
 from server.app import create_app

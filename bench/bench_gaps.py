@@ -30,9 +30,9 @@ import shapely
 from shapely.geometry import LineString, Point, box
 
 from bench.synthetic import SIDE, X0, Y0, grid_zones
-from geo.coverage import CoverageInput, analyse
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature
+from geo.zones.gaps import CoverageInput, analyse
 
 
 def build(n_zones: int = 5000, n_lines: int = 50_000, n_points: int = 2000,

@@ -14,9 +14,10 @@ import time
 import numpy as np
 from fastapi.testclient import TestClient
 
-from geo.accounts import Role, User, hash_password
-from geo.features import Issue
-from geo.kinds import issue_categories
+from geo.accounts.logins import hash_password
+from geo.model.kinds import issue_categories
+from geo.model.records import Issue
+from geo.model.users import Role, User
 from geo.store import open_store
 from server.app import create_app
 from server.settings import Settings

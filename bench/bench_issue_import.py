@@ -2,7 +2,8 @@
 
 Each backend imports the same file twice into a fresh demo database, each time in a child
 process (its own peak RSS): "before", the one-transaction import (parse_issues + import_parsed,
-every row an Issue object), and "after", the streamed import (geo.ledger_import, chunk by chunk).
+every row an Issue object), and "after", the streamed import (geo.ledger.streamed_import, chunk
+by chunk).
 Targets (issue 4): import < 20 s on SQLite on a 2-core machine; filtered listing < 200 ms at
 100,000 rows; issue 15: 1,000,000 rows in ≤ 120 s and ≤ 1 GB (bench.city --import measures the
 city). Run: .venv/bin/python -m bench.bench_issue_import [--rows N] [--pg URL] [--chunk-rows N]
@@ -22,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.city import fresh_database, run_step
-from geo.demo import build_demo
-from geo.issue_import import open_table, parse_issues, read_table
-from geo.kinds import issue_categories
-from geo.ledger import import_parsed
-from geo.ledger_import import DEFAULT_CHUNK_ROWS, import_table
+from geo.demo.city import build_demo
+from geo.ledger.mapping import open_table, parse_issues, read_table
+from geo.ledger.streamed_import import DEFAULT_CHUNK_ROWS, import_table
+from geo.ledger.writes import import_parsed
+from geo.model.kinds import issue_categories
 from geo.store import IssueQuery, Store, open_store
 
 

@@ -29,8 +29,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from bench.city import fresh_database, generate, run_import
 from geo.store import IssueQuery
+from geo.store.rows import _issue_conditions
 from geo.store.schema import issues as issues_t
-from geo.store.sql import _issue_conditions, engine_url
+from geo.store.sql import engine_url
 
 
 def _url(db: str, schema: str) -> str:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.demo import build_demo
-from geo.kinds import Kind
-from geo.network import StreetNetwork
-from geo.rounds import RoundSpec, plan_rounds
+from geo.demo.city import build_demo
+from geo.model.kinds import Kind
+from geo.planner.network import StreetNetwork
+from geo.planner.rounds import RoundSpec, plan_rounds
 from geo.store import open_store
 
 

@@ -1,6 +1,6 @@
 """Benchmark: routing 1,000,000 points to 5,000 zones with ccmap's vectorised routing
-(geo.ledger_import's routing step, the call `ccmap import issues` makes per chunk: zone_id,
-unit, flags, cadre and community columns from geo.routing.route_columns) against
+(geo.ledger.streamed_import's routing step, the call `ccmap import issues` makes per chunk: zone_id,
+unit, flags, cadre and community columns from geo.zones.assignment.route_columns) against
 `geopandas.sjoin(points, zones, predicate="within")` on the same data (issue 15's target:
 ccmap ≤ 1.3 × sjoin). Prints best and median wall and CPU seconds of each and the ratio, and
 checks that both give the same zone wherever exactly one zone contains the point.
@@ -15,7 +15,8 @@ Run: .venv/bin/python -m bench.bench_routing                     (a seeded synth
 benchmark database stays as it is; only reads). Only zones are routed (no streets or
 communities), as sjoin only finds the containing zones. The sjoin frames are built before the
 clock starts (ccmap's time includes building its points from lon/lat and the output columns).
-geo.routing.route_points (one Route object per point, used for a few issues at a time) is timed
+geo.zones.assignment.route_points (one Route object per point, used for a few issues at a time)
+is timed
 too, for reference.
 """
 
@@ -34,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from bench.synthetic import SIDE, X0, Y0, grid_zones
-from geo.features import Feature
-from geo.kinds import Kind
-from geo.ledger_import import _route
-from geo.routing import route_points
+from geo.ledger.streamed_import import _route
+from geo.model.kinds import Kind
+from geo.model.records import Feature
+from geo.zones.assignment import route_points
 
 
 def synthetic(n_zones: int = 4950, n_points: int = 1_000_000, seed: int = 7

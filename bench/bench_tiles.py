@@ -30,10 +30,10 @@ from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
 
 from bench.serve import add_user
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store, open_store
-from geo.tiles import covering_tiles
+from geo.tiling.tiles import covering_tiles
 from server.app import create_app
 from server.settings import Settings
 

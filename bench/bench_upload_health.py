@@ -38,7 +38,7 @@ from bench.serve import served
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CCMAP_BENCH_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/ccmap_test")
-DEMO_PASSWORD_EXPR = "from geo.accounts import DEMO_PASSWORD; print(DEMO_PASSWORD)"
+DEMO_PASSWORD_EXPR = "from geo.accounts.logins import DEMO_PASSWORD; print(DEMO_PASSWORD)"
 MAX_HEALTH_CALLS = 50_000
 MAX_SECONDS = 1200.0
 

@@ -34,10 +34,10 @@ from shapely.geometry import LineString, box, mapping
 from shapely.geometry.base import BaseGeometry
 
 from bench.serve import add_user, served, token
-from geo.features import Feature
-from geo.kinds import Kind
-from geo.ledger import reroute_all
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import Store, open_store
+from geo.zones.rerouting import reroute_all
 
 OPS = ["draw", "edit", "restore", "split", "merge", "delete"]
 TARGET_MS = 1000.0

@@ -11,7 +11,7 @@ segment's end points are shared exactly with its neighbours and the network is c
 10,000 back alleys hanging off local streets, 6 subdistricts, 100 communities, 5,000
 responsibility-zone cells of the four zone types (about 1% left undrawn as gaps, about 1% grown
 by 40 m into their neighbours as overlaps), 60 markets, ~2,000 test points of every category
-and 1,000,000 issues over the two years before --now, clustered like geo/demo.py's (markets,
+and 1,000,000 issues over the two years before --now, clustered like geo/demo/city.py's (markets,
 alleys, lanes, school gates, main streets, 10% anywhere), with every category, status and
 source. Everything scales with --scale (0.01: 500 streets, 50 zones, 10,000 issues).
 
@@ -49,8 +49,17 @@ from shapely.geometry import MultiPoint, box
 
 from bench.serve import add_user, http, served, token
 from geo import DATA_DIR
-from geo.demo import GIVEN, HOTSPOTS, MARKETS, REPORTERS, SOURCE_SHARES, SOURCES, SURNAMES, UNITS
-from geo.kinds import issue_categories, test_point_categories
+from geo.demo.city import (
+    GIVEN,
+    HOTSPOTS,
+    MARKETS,
+    REPORTERS,
+    SOURCE_SHARES,
+    SOURCES,
+    SURNAMES,
+    UNITS,
+)
+from geo.model.kinds import issue_categories, test_point_categories
 
 LON0, LAT0 = 115.985, 36.455  # Liaocheng's main urban area
 M_PER_DEG_LON = 111_320.0 * float(np.cos(np.radians(LAT0)))
@@ -701,7 +710,7 @@ class City:
 
 STATUS_CODES = ["reported", "accepted", "dispatched", "handled", "verified", "closed",
                 "returned", "deferred", "rejected"]
-# geo.demo._status as cumulative thresholds: age band → [(upper bound of r, status)]
+# geo.demo.city._status as cumulative thresholds: age band → [(upper bound of r, status)]
 STATUS_BANDS: list[list[tuple[float, str]]] = [
     [(0.25, "reported"), (0.45, "accepted"), (0.7, "dispatched"), (0.85, "handled"),
      (0.9, "returned"), (1.0, "closed")],  # 0–7 days old
@@ -713,7 +722,7 @@ STATUS_BANDS: list[list[tuple[float, str]]] = [
 
 
 def _statuses(age_days: Array, r: Array) -> Array:
-    """Status index (into STATUS_CODES) by age, as geo.demo gives them."""
+    """Status index (into STATUS_CODES) by age, as geo.demo.city gives them."""
     band = np.where(age_days > 30, 2, np.where(age_days > 7, 1, 0))
     out = np.zeros(len(r), dtype=np.int8)
     for b, cuts in enumerate(STATUS_BANDS):
@@ -1045,7 +1054,8 @@ def run_import(out: Path, db_url: str, timeout: float | None = None,
     """Import the files in out with the real CLI, step by step, printing each step; first
     the cost of starting a CLI process that loads the import modules, for reference."""
     results = []
-    startup = ["-c", "import server.cli, geo.importing, geo.issue_import, geo.ledger, geo.zones"]
+    startup = ["-c", "import server.cli, geo.layers.reading, geo.ledger.mapping, "
+               "geo.ledger.writes, geo.zones.editing"]
     steps = [("start-up only", startup), *import_steps(out, db_url)]
     backend = _backend(db_url)
     for name, args in steps:

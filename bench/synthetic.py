@@ -7,8 +7,8 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 
 X0, Y0, SIDE = 121.40, 31.15, 0.10  # about 10 km × 11 km
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
-from geo.basemaps import resolve_basemap
-from geo.jobs import JobPool, fail_stale
+from geo.jobs.runner import JobPool, fail_stale
+from geo.maps.basemaps import resolve_basemap
 from geo.store import Store, open_store
 from server import routes
 from server.errors import ERROR_RESPONSES, install_error_handlers

@@ -9,8 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from geo.accounts import LockoutPolicy, PasswordPolicy, User, require, token_hash
-from geo.errors import Forbidden, Unauthorized
+from geo.accounts.logins import LockoutPolicy, PasswordPolicy
+from geo.model.errors import Forbidden, Unauthorized
+from geo.model.users import User, require, token_hash
 from server.deps import SettingsDep, StoreDep
 from server.settings import Settings
 

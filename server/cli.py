@@ -11,14 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from geo.errors import CcmapError, ImportRejected
-from geo.kinds import Kind
-from geo.store import Store, after_bulk_write
+from geo.model.errors import CcmapError, ImportRejected
+from geo.model.kinds import Kind
+from geo.store import Store
 from server.cli_export import add_export_commands
 from server.cli_plan import add_plan_commands
-from server.settings import Settings
+from server.settings import Settings, load_settings
 
 WORKER_PING_TIMEOUT_S = 120  # see cmd_serve
 
@@ -46,17 +44,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "workers", None):
         overrides["workers"] = args.workers
     return load_settings(**overrides)
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """The settings (CCMAP_ environment, .env, overrides); a bad value is a CcmapError naming it."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"CCMAP_{'_'.join(str(p) for p in err['loc']).upper()}={err.get('input')!r}: "
-            f"{err['msg']}" for err in exc.errors())
-        raise CcmapError(f"invalid setting: {problems}") from None
 
 
 def _positive(text: str) -> int:
@@ -106,7 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                     log_level="info", log_config=log_config)
         return 0
-    from geo.basemaps import resolve_basemap
+    from geo.maps.basemaps import resolve_basemap
 
     resolve_basemap(settings.basemap, settings.tianditu_key)  # say it once, before forking
     with opened(url):  # migrate once here, not in N processes at once
@@ -127,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database (replacing its contents), then serve it unless --no-serve."""
     from tqdm import tqdm
 
-    from geo.demo import DEMO_STEPS, build_demo, build_demo_plan
+    from geo.demo.city import DEMO_STEPS, build_demo, build_demo_plan
 
     settings = _settings(args)
     # building takes minutes: one step of the bar (stderr) per stage, named as it starts
@@ -153,40 +140,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_import_layer(args: argparse.Namespace) -> int:
     """Import a GeoJSON / GeoPackage / zipped Shapefile / CSV file as one layer kind."""
-    from geo.importing import read_layer_file
+    from geo.jobs.uploads import LayerUpload, import_layer
+    from geo.zones.editing import ZonePolicy
 
     kind = Kind.zone if args.command == "zones" else Kind(args.kind)
-    result = read_layer_file(
-        Path(args.file), kind, coords=args.coords, field_map=_field_map(args.map),
-        progress=not args.json, limits=_settings(args).file_limits(cli=True),
-    )
-    from geo.ledger import rerouting
-
     settings = _settings(args)
+    path = Path(args.file)
+    upload = LayerUpload(path, path.name, kind, coords=args.coords,
+                         field_map=_field_map(args.map),
+                         policy=ZonePolicy(settings.zone_outside, settings.zone_overlap),
+                         limits=settings.file_limits(cli=True), progress_bar=not args.json)
     with opened(settings.database_url) as store:
-        if kind is Kind.zone:
-            from geo.zones import ZonePolicy, validate_zone_import
-
-            policy = ZonePolicy(settings.zone_outside, settings.zone_overlap)
-            result.features, extra = validate_zone_import(store, result.features, policy)
-            result.problems += extra
-        # the issues where new zones or staffed lines lie are re-routed in the same transaction
-        with rerouting(store, _cli_actor()) as change:
-            ids = store.add_features(result.features, actor=_cli_actor())
-            change.add_features(result.features)
-        rerouted = change.rerouted
-        after_bulk_write(store, len(ids))
-    doc = {"imported": len(ids), "skipped": 0, "errors": 0, "kind": kind.value,
-           "warnings": [p.as_dict() for p in result.problems], "rerouted_issues": rerouted}
-    lines = [f"imported {len(ids)} {kind.value} features from {args.file}"]
-    lines += [f"  row {p.row}: {p.reason}" for p in result.problems]
+        report = import_layer(store, upload, _cli_actor())
+    doc = {"imported": report["imported"], "skipped": 0, "errors": 0, "kind": kind.value,
+           "warnings": report["warnings"], "rerouted_issues": report.get("rerouted_issues", 0)}
+    lines = [f"imported {report['imported']} {kind.value} features from {args.file}"]
+    lines += [f"  row {p['row']}: {p['reason']}" for p in report["warnings"]]
     _emit(args, doc, "\n".join(lines))
     return 0
 
 
 def cmd_import_osm(args: argparse.Namespace) -> int:
     """Import streets, alleys, markets and candidate test points from an OSM file."""
-    from geo.osm import read_osm
+    from geo.layers.osm import read_osm
 
     result = read_osm(Path(args.file), limits=_settings(args).file_limits(cli=True))
     with opened(_settings(args).database_url) as store:
@@ -203,8 +179,8 @@ def cmd_import_issues(args: argparse.Namespace) -> int:
     of each chunk written in one transaction (a rerun skips the stored external ids)."""
     from tqdm import tqdm
 
-    from geo.issue_import import load_category_map, open_table
-    from geo.ledger_import import import_table
+    from geo.ledger.mapping import load_category_map, open_table
+    from geo.ledger.streamed_import import import_table
 
     path = Path(args.file)
     if not path.exists():
@@ -241,8 +217,8 @@ def cmd_tiles_seed(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from geo.tilecache import DiskTileCache, TileCaches, page_plans, seed
-    from geo.tiles import TileCache
+    from geo.maps.tilecache import DiskTileCache, TileCaches, page_plans, seed
+    from geo.tiling.tiles import TileCache
 
     settings = _settings(args)
     root = settings.tile_cache_path()
@@ -283,8 +259,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     """Coverage-gap analysis of the zones against the jurisdiction, totals first."""
     from datetime import datetime
 
-    from geo.coverage import analyse, load_input
-    from geo.geojson import parse_bbox
+    from geo.layers.geojson import parse_bbox
+    from geo.zones.gaps import analyse, load_input
 
     bbox, now = parse_bbox(args.bbox), datetime.now()
     with opened(_settings(args).database_url) as store, _collector_paused():
@@ -341,7 +317,7 @@ def _collector_paused() -> Iterator[None]:
 
 def _reroute(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     """Re-route every issue to its zone, unit, cadre and community (a full rebuild)."""
-    from geo.ledger import reroute_all
+    from geo.zones.rerouting import reroute_all
 
     n = reroute_all(store, args.actor)
     return {"rerouted_issues": n}, f"re-routed every issue: {n} changed"
@@ -382,7 +358,8 @@ def _cli_actor() -> str:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a user (the first admin of a fresh install is made this way)."""
-    from geo.accounts import PasswordPolicy, User, check_username, choose_password, parse_role
+    from geo.accounts.logins import PasswordPolicy, check_username, choose_password
+    from geo.model.users import User, parse_role
 
     role = parse_role(args.role)
     if role.value == "unit" and not args.unit:
@@ -405,7 +382,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def _user_set(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     """Change a user's role or active flag (the last active admin stays: 409-like refusal)."""
-    from geo.accounts import parse_role
+    from geo.model.users import parse_role
 
     changes: dict[str, Any] = {}
     if args.role:
@@ -451,7 +428,7 @@ def _token_revoke(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any
 
 def cmd_unit_add(args: argparse.Namespace) -> int:
     """Create a unit, community or sub-district."""
-    from geo.accounts import Unit
+    from geo.model.users import Unit
 
     with opened(_settings(args).database_url) as store:
         store.add_unit(Unit(args.name, args.kind, args.parent), actor=_cli_actor())
@@ -462,7 +439,7 @@ def cmd_unit_add(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Create a long-lived API token for an integration; prints it once."""
-    from geo.accounts import new_secret
+    from geo.model.users import new_secret
 
     with opened(_settings(args).database_url) as store:
         user = store.user(args.username)

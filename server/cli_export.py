@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from geo.errors import CcmapError
+from geo.model.errors import CcmapError
 from geo.store import IssueQuery, Store
 
 Command = Callable[[argparse.Namespace, Store], tuple[dict[str, Any], str]]
@@ -35,8 +35,8 @@ def _issue_filter_args(sp: argparse.ArgumentParser) -> None:
 
 def cmd_export_map(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     """A map snapshot: offline HTML, PNG or PDF."""
-    from geo.geojson import parse_bbox
-    from geo.snapshot import export_map
+    from geo.exports.snapshot import export_map
+    from geo.layers.geojson import parse_bbox
 
     options: dict[str, Any] = {}
     if Path(args.out).suffix.lower() == ".png":
@@ -51,9 +51,9 @@ def cmd_export_map(args: argparse.Namespace, store: Store) -> tuple[dict[str, An
 
 def cmd_export_data(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     """Export the layers and the issue ledger (GeoPackage, GeoJSON, CSV, xlsx)."""
-    from geo.export import export_data
-    from geo.geojson import parse_bbox
-    from geo.kinds import parse_kind
+    from geo.exports.data import export_data
+    from geo.layers.geojson import parse_bbox
+    from geo.model.kinds import parse_kind
 
     kinds = [parse_kind(k) for k in args.layers.split(",") if k] if args.layers else None
     counts = export_data(store, Path(args.out), coords=args.coords, bbox=parse_bbox(args.bbox),
@@ -64,7 +64,7 @@ def cmd_export_data(args: argparse.Namespace, store: Store) -> tuple[dict[str, A
 
 def cmd_report(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     """Weekly (2026-W47) or monthly (2026-11) bulletin as PDF or HTML."""
-    from geo.bulletin import write_bulletin
+    from geo.exports.bulletin import write_bulletin
 
     doc = write_bulletin(store, args.period, Path(args.out))
     return doc, f"wrote {doc['out']} ({doc['period']}, {doc['bytes'] / 1e3:.0f} kB)"

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from geo.errors import CcmapError
+from geo.model.errors import CcmapError
 
 Emit = Callable[[argparse.Namespace, dict[str, Any], str], None]
 
@@ -26,7 +26,7 @@ def _lonlat(text: str | None) -> tuple[float, float] | None:
 
 def cmd_plan_sample(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
     """Draw a reproducible sample of test points for an assessment round."""
-    from geo.sampling import draw_sample
+    from geo.planner.sampling import draw_sample
 
     doc = draw_sample(store, args.seed, risk=args.risk, exclude_days=args.exclude_days,
                       revisit=not args.no_revisit)
@@ -43,8 +43,8 @@ def cmd_plan_sample(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
 
 def _write_points(points: list[dict[str, Any]], out: Path) -> None:
     """Sample points or round stops to .csv/.xlsx (Chinese headers) or .geojson."""
-    from geo.rounds import stop_rows
-    from geo.tables import table_bytes
+    from geo.exports.tables import table_bytes
+    from geo.planner.rounds import stop_rows
 
     fmt = out.suffix.lower().lstrip(".")
     if fmt == "geojson":
@@ -61,7 +61,7 @@ def _write_points(points: list[dict[str, Any]], out: Path) -> None:
 
 def cmd_plan_rounds(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
     """Draw a sample and split it into balanced, routed team rounds; store the round."""
-    from geo.rounds import RoundSpec, create_round
+    from geo.planner.rounds import RoundSpec, create_round
 
     spec = RoundSpec(teams=args.teams, mode=args.mode, budget_min=args.budget_min,
                      service_min=args.service_min, start=_lonlat(args.start),
@@ -71,7 +71,7 @@ def cmd_plan_rounds(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
                        risk=args.risk, exclude_days=args.exclude_days)
     plan = row["plan"]
     if args.out:
-        from geo.rounds import round_stops
+        from geo.planner.rounds import round_stops
 
         _write_points(round_stops(row), Path(args.out))
     lines = [f"round {row['id']}: {row['name']} ({plan['mode_label']}, "
@@ -99,14 +99,14 @@ def cmd_plan_list(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any],
 
 def cmd_plan_sheet(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
     """Printable route sheet of a round (.html or .pdf)."""
-    from geo.route_sheet import write_sheet
+    from geo.exports.route_sheet import write_sheet
 
     doc = write_sheet(store, args.round, Path(args.out), team=args.team)
     return doc, f"wrote {doc['out']} ({doc['teams']} teams, {doc['stops']} stops)"
 
 
 def _results(args: argparse.Namespace, category: str | None) -> dict[str, dict[str, str]]:
-    from geo.inspections import checklist
+    from geo.planner.inspections import checklist
 
     results = {i["code"]: {"result": "pass", "note": ""} for i in checklist(category)}
     for value, result in [(v, "fail") for v in args.fail or []] + [(v, "na")
@@ -121,8 +121,8 @@ def _results(args: argparse.Namespace, category: str | None) -> dict[str, dict[s
 
 def cmd_plan_inspect(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
     """Record an inspection of a test point: unnamed checklist items pass."""
-    from geo.inspections import record_inspection
-    from geo.kinds import Kind
+    from geo.model.kinds import Kind
+    from geo.planner.inspections import record_inspection
 
     point = store.feature(args.point)
     results = _results(args, point.category) if point.kind is Kind.test_point else {}
@@ -136,8 +136,8 @@ def cmd_plan_inspect(args: argparse.Namespace, store: Any) -> tuple[dict[str, An
 
 def cmd_plan_scores(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
     """Inspection score rates by point, category, community, zone or unit."""
-    from geo.inspections import scores
-    from geo.scoring import parse_period
+    from geo.analytics.scoring import parse_period
+    from geo.planner.inspections import scores
 
     start = end = None
     label = "all time"
@@ -152,14 +152,14 @@ def cmd_plan_scores(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
 
 def cmd_plan_posts(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
     """Where to put posts: MCLP (p sites, most covered) or LSCP (fewest sites covering all)."""
-    from geo.network import network_distance
-    from geo.siting import plan_posts
+    from geo.planner.network import network_distance
+    from geo.planner.siting import plan_posts
 
     candidates = None
     if args.candidates:
-        from geo.importing import read_layer_file
-        from geo.kinds import Kind
-        from server.cli import load_settings
+        from geo.layers.reading import read_layer_file
+        from geo.model.kinds import Kind
+        from server.settings import load_settings
 
         # any layer file the importer reads (CRS, row checks); points or areas, like storefronts
         sites = read_layer_file(Path(args.candidates), Kind.storefront,

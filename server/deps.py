@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, Field
 
-from geo.errors import InvalidInput
+from geo.model.errors import InvalidInput
+from geo.model.timestamps import to_local
 from geo.store import Store
-from geo.timestamps import to_local
 from server.settings import Settings
 
 MAX_ID = 2**63 - 1  # the largest integer the databases store (BIGINT)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from geo.tables import table_bytes
+from geo.exports.tables import table_bytes
 
 MEDIA = {"html": "text/html; charset=utf-8", "png": "image/png", "pdf": "application/pdf",
          "csv": "text/csv; charset=utf-8",

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from geo.errors import (
+from geo.model.errors import (
     CcmapError,
     Conflict,
     Forbidden,

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from geo.errors import LimitExceeded
-from geo.geojson import MEDIA_TYPE
+from geo.layers.geojson import MEDIA_TYPE
+from geo.model.errors import LimitExceeded
 from server.deps import MAX_ID, SettingsDep
 from server.downloads import download_responses
 from server.settings import Settings

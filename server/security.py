@@ -11,7 +11,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.basemaps import resolve_basemap, tile_origins
+from geo.maps.basemaps import resolve_basemap, tile_origins
 from server.settings import Settings
 
 NONCE_KEY = "csp_nonce"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo.userfiles import FileLimits
+from geo.layers.userfiles import FileLimits
+from geo.model.errors import CcmapError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +86,7 @@ class Settings(BaseSettings):
 
     def tile_cache_path(self) -> Path | None:
         """The disk tile cache's directory (tile_cache_dir resolved), None for no disk cache."""
-        from geo.tilecache import disk_cache_dir
+        from geo.maps.tilecache import disk_cache_dir
 
         return disk_cache_dir(self.database_url, self.tile_cache_dir, ROOT / "var" / "tiles")
 
@@ -100,3 +101,14 @@ class Settings(BaseSettings):
         return FileLimits(max_unpacked_bytes=int(self.max_unpacked_mb * 1e6),
                           max_rows=self.max_import_rows, max_features=self.max_layer_features,
                           max_vertices=self.max_geometry_vertices)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings (CCMAP_ environment, .env, overrides); a bad value is a CcmapError naming it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CCMAP_{'_'.join(str(p) for p in err['loc']).upper()}={err.get('input')!r}: "
+            f"{err['msg']}" for err in exc.errors())
+        raise CcmapError(f"invalid setting: {problems}") from None

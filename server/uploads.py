@@ -21,7 +21,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from geo.errors import InvalidInput, TooLarge
+from geo.model.errors import InvalidInput, TooLarge
 
 MAX_FORM_FIELDS = 50
 MAX_FORM_FILES = 50  # file parts of one receive_form (e.g. an inspection's photos)

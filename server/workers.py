@@ -16,7 +16,7 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from geo.jobs import JobPool
+from geo.jobs.runner import JobPool
 
 T = TypeVar("T")
 

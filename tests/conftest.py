@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from geo.accounts import Role, Unit, User, hash_password
+from geo.accounts.logins import hash_password
+from geo.model.users import Role, Unit, User
 from geo.store import Store, open_store
 from server.app import create_app
 from server.settings import Settings
@@ -49,7 +50,7 @@ def missing(reason: str) -> None:
 
 def need_chromium() -> None:
     """Skip (fail in CI) unless headless Chromium can render PNG/PDF."""
-    from geo.snapshot import ChromiumMissing, check_renderer
+    from geo.exports.snapshot import ChromiumMissing, check_renderer
 
     try:
         check_renderer()

@@ -14,17 +14,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import geo.accounts
-from geo.accounts import (
+import geo.accounts.logins
+from geo.accounts.logins import (
     LockoutPolicy,
     PasswordPolicy,
-    Role,
-    User,
     authenticate,
     check_password,
     hash_password,
 )
-from geo.errors import Conflict, InvalidInput, Locked, Unauthorized
+from geo.model.errors import Conflict, InvalidInput, Locked, Unauthorized
+from geo.model.users import Role, User
 from geo.store import Store
 from server.app import create_app
 from server.cli import main
@@ -47,7 +46,7 @@ def _counting_verify(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         time.sleep(0.05)  # about argon2's cost: the window a racy lockout lets guesses through
         return False
 
-    monkeypatch.setattr(geo.accounts, "verify_password", verify)
+    monkeypatch.setattr(geo.accounts.logins, "verify_password", verify)
     return calls
 
 
@@ -192,7 +191,8 @@ def test_password_change_is_rate_limited(store: Store) -> None:
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
         assert c.get("/api/me", headers=h).status_code == 200  # the session itself stays
     user = store.user("inspector1")
-    assert user is not None and geo.accounts.verify_password(user.password_hash, TEST_PASSWORD)
+    assert user is not None
+    assert geo.accounts.logins.verify_password(user.password_hash, TEST_PASSWORD)
     reasons = [r["diff"]["reason"] for r in store.audit_log(object_type="user")
                if r["action"] == "password_change_failed"]
     assert reasons == ["rate_limited", "wrong_password", "wrong_password"]

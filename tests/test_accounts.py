@@ -9,10 +9,11 @@ import sys
 import pytest
 from shapely.geometry import Point
 
-from geo.accounts import DEMO_PASSWORD, Role, User, hash_password, verify_password
-from geo.errors import Conflict
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.accounts.logins import DEMO_PASSWORD, hash_password, verify_password
+from geo.model.errors import Conflict
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
+from geo.model.users import Role, User
 from geo.store import Store, open_store
 from server.cli import main
 
@@ -88,7 +89,7 @@ def test_audit_rows_cannot_be_changed(store: Store) -> None:
 
 
 def test_demo_has_one_user_per_role(store: Store) -> None:
-    from geo.demo import build_demo
+    from geo.demo.city import build_demo
 
     build_demo(store)
     users = {u.username: u for u in store.users()}

@@ -24,17 +24,17 @@ from fastapi.testclient import TestClient
 from scipy.spatial import cKDTree
 from sqlalchemy import text
 
-from geo import area_figures
-from geo.coverage import jurisdiction
-from geo.demo import build_demo
-from geo.features import Feature, Issue
-from geo.heatmap import BASE_CELL_DEG
-from geo.hotspots import block_grid
-from geo.kinds import Kind
-from geo.sampling import _risk
-from geo.siting import _issue_demand
+from geo.analytics.hotspots import block_grid
+from geo.demo.city import build_demo
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
+from geo.planner.sampling import _risk
+from geo.planner.siting import _issue_demand
 from geo.store import Store, open_store
-from geo.zones import workload
+from geo.tiling.cells import BASE_CELL_DEG
+from geo.zones import figures as area_figures
+from geo.zones.editing import workload
+from geo.zones.gaps import jurisdiction
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import (
@@ -325,7 +325,7 @@ def test_hotspots_count_the_points_of_each_cell(city: tuple[Store, TestClient]) 
 
 
 def test_bulletin_lists_match_pandas(city: tuple[Store, TestClient]) -> None:
-    from geo.bulletin import MAX_ROWS, bulletin_context
+    from geo.exports.bulletin import MAX_ROWS, bulletin_context
 
     store, _ = city
     df = _period(_issues(store), START, END)
@@ -362,7 +362,7 @@ def test_sampling_risk_and_siting_demand_match_pandas(city: tuple[Store, TestCli
 
 
 def test_sql_grouping_refuses_unknown_columns(city: tuple[Store, TestClient]) -> None:
-    from geo.errors import InvalidInput
+    from geo.model.errors import InvalidInput
     from geo.store import IssueQuery
 
     store, _ = city
@@ -402,7 +402,7 @@ def test_reduced_city_workload_matches_geopandas(reduced: tuple[Store, TestClien
     check_workload(*reduced)
 
 
-# --- zone figures kept between requests (geo/area_figures.py) follow every edit --------------
+# --- zone figures kept between requests (geo/zones/figures.py) follow every edit --------------
 EDIT = """
 import sys
 from dataclasses import replace
@@ -460,8 +460,8 @@ def test_street_km_follows_edits_of_streets_and_zones_from_any_process(
 @pytest.mark.parametrize("zoom", [10, 12, 14, 16])
 def test_heatmap_cells_grouped_in_sql_equal_the_base_cells_coarsened(
         city: tuple[Store, TestClient], zoom: int) -> None:
-    from geo.heatmap import factor_for_zoom
     from geo.store import IssueQuery
+    from geo.tiling.cells import factor_for_zoom
 
     store, client = city
     df = _issues(store)

@@ -7,8 +7,8 @@ import gzip
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, Polygon, shape
 
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
 
 

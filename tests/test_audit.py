@@ -11,11 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString
 
+import geo.store.rows
 import geo.store.sql
-from geo.accounts import Role, Unit, User, hash_password
-from geo.audit import changes
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.accounts.logins import hash_password
+from geo.model.audit import changes
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
+from geo.model.users import Role, Unit, User
 from geo.store import Store
 from tests.conftest import TEST_PASSWORD, add_user, bearer
 
@@ -60,7 +62,8 @@ def test_a_write_whose_audit_row_fails_is_rolled_back(store: Store, write: str,
     def broken(*_: Any) -> None:
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr(geo.store.sql, "_audit", broken)
+    monkeypatch.setattr(geo.store.sql, "_audit", broken)  # the store's methods
+    monkeypatch.setattr(geo.store.rows, "_audit", broken)  # the helpers they share
     with pytest.raises(RuntimeError):
         WRITES[write](store)
     after = (store.layer_counts(), store.issue_count(), [u.name for u in store.units()],

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point, box
 
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings

@@ -24,9 +24,8 @@ from bench.city import (
     run_step,
     serve_check,
 )
-from geo.kinds import issue_categories
-from geo.ledger import sources
-from geo.lifecycle import UNHANDLED, statuses
+from geo.model.kinds import issue_categories, sources
+from geo.model.lifecycle import UNHANDLED, statuses
 from geo.store import open_store
 from server import cli
 from server.settings import Settings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.demo import build_demo
+from geo.demo.city import build_demo
 from geo.store import IssueQuery, open_store
 from server.cli import main
 from tests.conftest import need_chromium, need_pdftotext

@@ -17,11 +17,11 @@ import shapely.geometry
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, box
 
-from geo import area_figures
-from geo.coords import convert_geometry
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.layers.coords import convert_geometry
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
+from geo.zones import figures as area_figures
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -60,7 +60,7 @@ def test_community_choropleth_uses_point_in_polygon(client: TestClient, store: S
         "东": 0, "西": 1}
 
 
-# --- the zones' Features are kept encoded between requests (geo/choropleth.py) -------------
+# --- the zones' Features are kept encoded between requests (geo/analytics/choropleth.py) --
 EDIT = """
 import sys
 from dataclasses import replace

@@ -8,14 +8,14 @@ import pyproj
 import pytest
 from shapely.geometry import LineString
 
-from geo.coords import (
+from geo.layers.coords import (
     bd09_to_wgs84,
     convert_geometry,
     gcj02_to_wgs84,
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from geo.errors import InvalidInput
+from geo.model.errors import InvalidInput
 
 GEOD = pyproj.Geod(ellps="WGS84")
 # a grid across mainland China (73–135 E, 18–53 N), some points in the sea but inside the box

@@ -11,10 +11,10 @@ import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 
-from geo.coverage import CoverageInput, analyse
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
+from geo.zones.gaps import CoverageInput, analyse
 from server.cli import main
 from tests.conftest import add_user, bearer
 
@@ -122,8 +122,8 @@ def test_gaps_of_a_bbox_are_the_citys_gaps_inside_it(client: TestClient, store: 
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The page refreshes the gaps of its view: computed from that area only, they are the
     gaps of the whole city cut at the bbox."""
-    from geo.coverage import gap_features, load_input
-    from geo.demo import build_demo
+    from geo.demo.city import build_demo
+    from geo.zones.gaps import gap_features, load_input
 
     build_demo(store)  # (which replaces the users: log in again)
     add_user(store, "planner1", "planner")

@@ -14,10 +14,10 @@ import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 
-from geo.coverage import CoverageInput, analyse
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import Store
+from geo.zones.gaps import CoverageInput, analyse
 from server.cli import main
 from tests.conftest import add_user, bearer
 
@@ -128,7 +128,7 @@ def test_totals_of_a_bbox_are_of_that_area() -> None:
 def test_demo_city_totals_match_geopandas_over_http_and_cli(
         client: TestClient, store: Store, db_url: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from geo.demo import build_demo
+    from geo.demo.city import build_demo
 
     build_demo(store)  # (which replaces the users: log in again)
     add_user(store, "planner1", "planner")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from geo.demo import build_demo
+from geo.demo.city import build_demo
 from geo.store import Store
 from tests.conftest import bearer
 

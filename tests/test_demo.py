@@ -19,9 +19,9 @@ import pytest
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.demo import build_demo
-from geo.kinds import Kind, reference_table
-from geo.projection import MetricFrame
+from geo.demo.city import build_demo
+from geo.layers.projection import MetricFrame
+from geo.model.kinds import Kind, reference_table
 from geo.store import Store, open_store
 from server.cli import main
 

@@ -10,9 +10,9 @@ import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 
-from geo.coords import wgs84_to_gcj02
-from geo.demo import build_demo
-from geo.kinds import Kind
+from geo.demo.city import build_demo
+from geo.layers.coords import wgs84_to_gcj02
+from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
 from server.cli import main
 from tests.conftest import add_user, bearer

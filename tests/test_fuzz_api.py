@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from geo.demo import build_demo  # noqa: E402
+from geo.demo.city import build_demo  # noqa: E402
 from geo.store import open_store  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.settings import Settings  # noqa: E402

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from libpysal.weights import lat2W
 from shapely.geometry import box
 
-from geo.features import Feature, Issue
-from geo.heatmap import BASE_CELL_DEG
-from geo.hotspots import block_grid, hotspots, issue_cells, lattice_p_sim, queen_lattice
-from geo.kinds import Kind
+from geo.analytics.hotspots import block_grid, hotspots, issue_cells, lattice_p_sim, queen_lattice
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
+from geo.tiling.cells import BASE_CELL_DEG
 
 AREA = box(121.46, 31.22, 121.48, 31.24)
 

@@ -12,10 +12,10 @@ import pyproj
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from geo.coords import wgs84_to_gcj02
-from geo.errors import ImportRejected, InvalidInput
-from geo.importing import read_layer_bytes, read_layer_file
-from geo.kinds import Kind
+from geo.layers.coords import wgs84_to_gcj02
+from geo.layers.reading import read_layer_bytes, read_layer_file
+from geo.model.errors import ImportRejected, InvalidInput
+from geo.model.kinds import Kind
 from geo.store import open_store
 from server.cli import main
 

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from shapely.geometry import Point
 
-from geo.features import Feature, Issue
-from geo.inspections import checklist, record_inspection
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
+from geo.planner.inspections import checklist, record_inspection
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 import pytest
 from shapely.geometry import Point, box
 
-from geo.errors import InvalidInput, NotFound
-from geo.features import Feature
-from geo.inspections import checklist, checklists, record_inspection, scores
-from geo.kinds import Kind, issue_categories
-from geo.kinds import test_point_categories as point_categories
-from geo.sampling import draw_sample
-from geo.scoring import ranking
+from geo.analytics.scoring import ranking
+from geo.model.errors import InvalidInput, NotFound
+from geo.model.kinds import Kind, issue_categories
+from geo.model.kinds import test_point_categories as point_categories
+from geo.model.records import Feature
+from geo.planner.inspections import checklist, checklists, record_inspection, scores
+from geo.planner.sampling import draw_sample
 from geo.store import Store
 
 

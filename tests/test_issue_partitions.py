@@ -16,9 +16,9 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from geo.features import Issue
-from geo.issue_import import open_table
-from geo.ledger_import import import_table
+from geo.ledger.mapping import open_table
+from geo.ledger.streamed_import import import_table
+from geo.model.records import Issue
 from geo.store import Store
 from geo.store.sql import MIGRATIONS
 from tests.test_ledger_import import _stored

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from shapely.geometry import box
 
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import IssueQuery, Store, open_store
 from server.cli import main
 from tests.conftest import add_user, bearer, tiny_png, wait_for_job

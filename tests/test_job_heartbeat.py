@@ -15,7 +15,7 @@ from alembic.config import Config
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 
-from geo.jobs import JOB_GC_THRESHOLD, STALE_MESSAGE, JobPool, fail_stale, worker_id
+from geo.jobs.runner import JOB_GC_THRESHOLD, STALE_MESSAGE, JobPool, fail_stale, worker_id
 from geo.store import Store
 from geo.store.schema import jobs as jobs_t
 from geo.store.sql import MIGRATIONS

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import geo.import_jobs
-from geo.errors import ImportRejected, RowProblem
-from geo.jobs import JobPool, Progress, _Throttled, run_job
+import geo.jobs.uploads
+from geo.jobs.runner import JobPool, Progress, _Throttled, run_job
+from geo.model.errors import ImportRejected, RowProblem
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings
@@ -123,14 +123,14 @@ def test_oversized_chunked_multipart_is_413(store: Store, spool: Path) -> None:
 def test_route_answers_202_while_the_work_runs_and_health_stays_up(
         client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     started, release = threading.Event(), threading.Event()
-    real = geo.import_jobs._read_ledger
+    real = geo.jobs.uploads._read_ledger
 
-    def slow_read(up: geo.import_jobs.LedgerUpload) -> Any:
+    def slow_read(up: geo.jobs.uploads.LedgerUpload) -> Any:
         started.set()
         release.wait(30)  # bounded: if the route waited for us, it would answer late
         return real(up)
 
-    monkeypatch.setattr(geo.import_jobs, "_read_ledger", slow_read)
+    monkeypatch.setattr(geo.jobs.uploads, "_read_ledger", slow_read)
     r = client.post("/api/issues/import", files={"file": ("台账.csv", LEDGER, "text/csv")})
     assert r.status_code == 202 and not release.is_set()
     assert started.wait(30)

@@ -21,12 +21,12 @@ import pytest
 from shapely.geometry import LineString, box
 from sqlalchemy import Engine, create_engine, text
 
-from geo.features import Feature, Issue
-from geo.import_jobs import LedgerUpload, import_ledger
-from geo.issue_import import open_table, parse_issues, read_table_file
-from geo.kinds import Kind, issue_categories
-from geo.ledger import import_parsed
-from geo.ledger_import import import_table
+from geo.jobs.uploads import LedgerUpload, import_ledger
+from geo.ledger.mapping import open_table, parse_issues, read_table_file
+from geo.ledger.streamed_import import import_table
+from geo.ledger.writes import import_parsed
+from geo.model.kinds import Kind, issue_categories
+from geo.model.records import Feature, Issue
 from geo.store import Store, open_store
 from geo.store.sql import engine_url
 from server.cli import main
@@ -231,7 +231,7 @@ def test_progress_advances_chunk_by_chunk(store: Store, db_url: str, tmp_path: P
 
 
 def test_demo_build_reports_each_step_as_it_starts(tmp_path: Path) -> None:
-    from geo.demo import DEMO_STEPS, build_demo, build_demo_plan
+    from geo.demo.city import DEMO_STEPS, build_demo, build_demo_plan
 
     store = open_store(f"sqlite:///{tmp_path / 'demo.db'}")
     steps: list[tuple[str, int]] = []

@@ -7,9 +7,16 @@ from itertools import product
 
 import pytest
 
-from geo.accounts import Role
-from geo.errors import Conflict, Forbidden, InvalidInput
-from geo.lifecycle import TRANSITIONS, allowed_next, deadline_for, is_overdue, statuses, transition
+from geo.model.errors import Conflict, Forbidden, InvalidInput
+from geo.model.lifecycle import (
+    TRANSITIONS,
+    allowed_next,
+    deadline_for,
+    is_overdue,
+    statuses,
+    transition,
+)
+from geo.model.users import Role
 
 NOW = datetime(2026, 11, 24, 9, 0)
 EXPECTED = {

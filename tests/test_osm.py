@@ -11,9 +11,9 @@ import osmium
 import pyproj
 import pytest
 
-from geo.errors import InvalidInput
-from geo.kinds import Kind
-from geo.osm import STREET_CLASSES, read_osm
+from geo.layers.osm import STREET_CLASSES, read_osm
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
 from geo.store import open_store
 from server.cli import main
 

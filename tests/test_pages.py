@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point
 
-from geo.basemaps import resolve_basemap
-from geo.coords import wgs84_to_gcj02
-from geo.errors import InvalidInput
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.layers.coords import wgs84_to_gcj02
+from geo.maps.basemaps import resolve_basemap
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import Store
 from server.app import create_app
 from server.routes.pages import vendor_installed

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from geo.demo import build_demo
-from geo.kinds import Kind
+from geo.demo.city import build_demo
+from geo.model.kinds import Kind
 from geo.store import open_store
 from server.cli import main
 
@@ -60,7 +60,7 @@ def test_rounds_sheet_inspect_scores(demo_db: str, tmp_path: Path,
         category = store.feature(stop["id"]).category
     finally:
         store.close()
-    from geo.inspections import checklist
+    from geo.planner.inspections import checklist
 
     items = checklist(category)
     rec = _run(capsys, "plan", "inspect", "--point", str(stop["id"]), "--inspector", "王五",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from geo.demo import build_demo
+from geo.demo.city import build_demo
 from geo.store import Store
 from tests.conftest import add_user, bearer, need_chromium, need_pdftotext, tiny_png
 
@@ -175,7 +175,7 @@ def test_sample_excludes_and_posts_cover(demo: TestClient) -> None:
 
 
 def test_start_point_clicked_on_a_gaode_basemap_is_stored_in_wgs84(demo: TestClient) -> None:
-    from geo.coords import gcj02_to_wgs84, wgs84_to_gcj02
+    from geo.layers.coords import gcj02_to_wgs84, wgs84_to_gcj02
 
     lon, lat = (float(v) for v in wgs84_to_gcj02(121.4700, 31.2300))
     made = _round(demo, start=[lon, lat], coords="gcj02")

@@ -12,12 +12,12 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 from shapely.geometry import LineString, Point
 
-from geo.demo import build_demo
-from geo.features import Feature
-from geo.kinds import Kind
-from geo.network import StreetNetwork
-from geo.rounds import RoundSpec, plan_rounds, solve_routes
-from geo.sampling import draw_sample
+from geo.demo.city import build_demo
+from geo.model.kinds import Kind
+from geo.model.records import Feature
+from geo.planner.network import StreetNetwork
+from geo.planner.rounds import RoundSpec, plan_rounds, solve_routes
+from geo.planner.sampling import draw_sample
 from geo.store import Store, open_store
 
 
@@ -135,9 +135,9 @@ def test_network_distance_follows_the_streets(store: Store) -> None:
 def test_route_sheet_escapes_names_and_lists_the_checklist(store: Store) -> None:
     from shapely.geometry import Point
 
-    from geo.inspections import checklist
-    from geo.rounds import create_round
-    from geo.route_sheet import render_sheet, sheet_context
+    from geo.exports.route_sheet import render_sheet, sheet_context
+    from geo.planner.inspections import checklist
+    from geo.planner.rounds import create_round
 
     hostile = '<img src=x onerror="alert(1)">公厕'
     store.add_features([Feature(Kind.test_point, Point(121.0, 31.0), name=hostile,

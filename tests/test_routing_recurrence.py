@@ -8,10 +8,10 @@ import pyproj
 import shapely
 from shapely.geometry import LineString, box
 
-from geo.features import Feature, Issue
-from geo.kinds import Kind
-from geo.recurrence import RecurrenceRule, find_duplicates, find_recurrences
-from geo.routing import route_points
+from geo.ledger.recurrence import RecurrenceRule, find_duplicates, find_recurrences
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
+from geo.zones.assignment import route_points
 
 GEOD = pyproj.Geod(ellps="WGS84")
 NOW = datetime(2026, 11, 24, 9, 0)

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point, box
 
-from geo.demo import build_demo
-from geo.errors import InvalidInput
-from geo.features import Feature, Issue
-from geo.kinds import Kind
-from geo.sampling import draw_sample, quotas
+from geo.demo.city import build_demo
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
+from geo.planner.sampling import draw_sample, quotas
 from geo.store import Store, open_store
 from server.cli import main
 

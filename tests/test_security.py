@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from uvicorn.logging import AccessFormatter
 
-from geo.basemaps import resolve_basemap, tile_origins
-from geo.mapview import VENDOR_JS
+from geo.maps.basemaps import resolve_basemap, tile_origins
+from geo.maps.mapview import VENDOR_JS
 from geo.store import Store
 from server.app import create_app
 from server.security import RedactSecrets, content_security_policy, redact

@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 from PIL import Image
 from shapely.geometry import LineString, box, mapping
 
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.exports.tables import safe_cell, table_bytes
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import Store
-from geo.tables import safe_cell, table_bytes
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import add_user, bearer, tiny_png

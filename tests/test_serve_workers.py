@@ -27,7 +27,7 @@ import pytest
 
 from bench.serve import free_port
 from geo.store import open_store
-from geo.tiles import tile_of
+from geo.tiling.tiles import tile_of
 from server.cli import main
 from tests.conftest import TEST_PASSWORD, _postgis_schema, add_user
 

@@ -11,10 +11,10 @@ import pyproj
 import pytest
 from shapely.geometry import Point, box
 
-from geo.errors import InvalidInput
-from geo.features import Feature, Issue
-from geo.kinds import Kind
-from geo.siting import plan_posts, solve_sites
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
+from geo.planner.siting import plan_posts, solve_sites
 from geo.store import open_store
 
 GEOD = pyproj.Geod(ellps="WGS84")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from geo.demo import build_demo
-from geo.kinds import Kind
-from geo.snapshot import external_urls
+from geo.demo.city import build_demo
+from geo.exports.snapshot import external_urls
+from geo.model.kinds import Kind
 from geo.store import open_store
 from server.cli import main
 from tests.conftest import need_chromium, need_pdftotext
@@ -87,8 +87,8 @@ def _manifest(html: str) -> dict[str, object]:
 
 def test_layers_and_filters_choose_what_the_snapshot_shows(demo_url: str, tmp_path: Path
                                                            ) -> None:
-    from geo.coverage import analyse, gap_features, load_input
     from geo.store import IssueQuery
+    from geo.zones.gaps import analyse, gap_features, load_input
 
     out = tmp_path / "gaps.html"
     assert main(["export", "map", "--out", str(out), "--layers", "zone,gaps,hotspots,issues",

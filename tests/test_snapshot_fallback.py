@@ -16,12 +16,12 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 from shapely.geometry import LineString, Point, box
 
-import geo.snapshot as snapshot
-import geo.static_render as static_render
-from geo.features import Feature, Issue
-from geo.kinds import Kind
-from geo.snapshot import ChromiumMissing, export_map
-from geo.static_render import metres_per_degree_lon
+import geo.exports.snapshot as snapshot
+import geo.exports.static_render as static_render
+from geo.exports.snapshot import ChromiumMissing, export_map
+from geo.exports.static_render import metres_per_degree_lon
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
 from server.cli import main
 from tests.conftest import need_pdftotext
@@ -72,7 +72,7 @@ def _share(img: np.ndarray, rgb: np.ndarray, tol: float = 0.025) -> float:
 def test_png_falls_back_to_matplotlib_and_draws_the_map(
         city: Store, no_chromium: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "map.png"
-    with caplog.at_level(logging.WARNING, logger="geo.snapshot"):
+    with caplog.at_level(logging.WARNING, logger="geo.exports.snapshot"):
         doc = export_map(city, out, width=800, height=600, scale=1.0)
     assert doc["renderer"] == "matplotlib" and doc["missing"] == "chromium"
     assert "`chromium` package" in caplog.text and "matplotlib" in caplog.text

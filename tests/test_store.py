@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from geo.errors import NotFound
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.model.errors import NotFound
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
 
 HUANGPU = (121.461, 31.220, 121.486, 31.241)

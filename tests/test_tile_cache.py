@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Polygon
 from sqlalchemy.engine import make_url
 
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.maps.tilecache import DATABASE_ID, DiskTileCache, disk_cache_dir
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store, open_store
-from geo.tilecache import DATABASE_ID, DiskTileCache, disk_cache_dir
 from server import cli
 from server.app import create_app
 from server.settings import Settings

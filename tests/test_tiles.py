@@ -2,7 +2,7 @@
 
 Every tile is decoded twice: with mapbox-vector-tile, and with a protobuf decoder built here
 from the vector tile spec (its .proto written as a descriptor, geometry commands decoded by
-hand), which shares no code with either encoder (geo.tiles' own writer on SQLite, ST_AsMVT
+hand), which shares no code with either encoder (geo.tiling.tiles' own writer on SQLite, ST_AsMVT
 on PostGIS; the writer is also checked byte for byte against mapbox-vector-tile's encoder).
 Expected tile coordinates come from pyproj, not from the app's own projection code.
 """
@@ -21,8 +21,8 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon
 from sqlalchemy import text
 
-from geo.features import Feature, Issue
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import IssueQuery, Store, open_store
 from server.routes.issues import FiltersDep, issue_query
 from tests.conftest import ReducedCity, add_user, bearer
@@ -629,7 +629,7 @@ def test_issue_tiles_keep_their_etag_until_a_deadline_in_them_passes(
 def test_issue_tile_valid_until_reads_the_tiles_area_and_filters(store: Store) -> None:
     """The store's next deadline of a tile: of its open issues in its points' area (buffer
     included) or, filtered by overdue, its cells' area; None for cells without that filter."""
-    from geo.tiles import Tile
+    from geo.tiling.tiles import Tile
 
     t0 = datetime.now().replace(microsecond=0)
     z = 16
@@ -680,7 +680,7 @@ def _open_deadline_index(store: Store) -> tuple[bool, int, int]:
 def test_the_next_deadline_index_is_made_and_dropped_by_its_migration(store: Store) -> None:
     """Migration 0017's partial index of open issues by deadline (on PostGIS on every month
     partition) serves issue_tile_valid_until with the same answers; its downgrade drops it."""
-    from geo.tiles import Tile
+    from geo.tiling.tiles import Tile
     from tests.test_issue_partitions import _migrate
 
     t0 = datetime.now().replace(microsecond=0)
@@ -725,7 +725,7 @@ def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: S
     import pandas as pd
 
     from geo.store.bulk import WRITE_COLUMNS
-    from geo.tiles import Tile
+    from geo.tiling.tiles import Tile
     from tests.test_issue_partitions import _migrate
 
     here, far = (121.475, 31.235), (121.60, 31.10)  # about 19 km apart
@@ -775,7 +775,7 @@ def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: S
 
 
 def test_refused_write_leaves_the_version(store: Store) -> None:
-    from geo.errors import Conflict
+    from geo.model.errors import Conflict
 
     (sid,) = store.add_features([Feature(Kind.zone, Polygon([(0, 0), (1, 0), (1, 1)]))])
     before = store.layer_version("zone")
@@ -1013,13 +1013,13 @@ def test_512_pixel_tiles_hold_what_the_next_zooms_256_pixel_tiles_hold(
 
 
 def test_our_tile_writer_writes_what_mapbox_vector_tile_writes() -> None:
-    """SQLite's tiles come from geo.tiles' own MVT writer: for awkward geometry (multi-parts,
+    """SQLite's tiles come from geo.tiling.tiles' own MVT writer: for awkward geometry (multi-parts,
     holes, wrong windings, rings and lines that collapse when rounded, repeated points) and
     every kind of property value, its bytes are those of mapbox-vector-tile's encoder."""
     import numpy as np
     from shapely.geometry import MultiLineString, MultiPoint, MultiPolygon
 
-    from geo.tiles import EXTENT, _encode
+    from geo.tiling.tiles import EXTENT, _encode
 
     square = Polygon([(10, 10), (10, 900), (900, 900), (900, 10)],  # counter-clockwise on screen
                      [[(100, 100), (200, 100), (200, 200), (100, 200)]])
@@ -1054,7 +1054,7 @@ def test_next_deadlines_are_kept_only_while_they_are_exact() -> None:
     found and itself (at the deadline the issue is not overdue yet); unknown before or after."""
     from datetime import datetime, timedelta
 
-    from geo.tiles import NextDeadlines
+    from geo.tiling.tiles import NextDeadlines
 
     kept = NextDeadlines(max_items=2)
     found, due = datetime(2026, 12, 1, 8, 0), datetime(2026, 12, 1, 12, 0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from geo.kinds import Kind
+from geo.model.kinds import Kind
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings

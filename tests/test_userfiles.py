@@ -1,7 +1,7 @@
 """Files users supply: no format guessing, nothing that reaches other files or URLs, limits.
 
 Every attack here first works against plain GDAL (so the test can fail), then is refused by
-geo.userfiles with a reason, and over HTTP with 422 and the reason in `detail`.
+geo.layers.userfiles with a reason, and over HTTP with 422 and the reason in `detail`.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from shapely.geometry import Point
 
-import geo.errors
-from geo import userfiles
-from geo.errors import CcmapError, ImportRejected, InvalidInput, LimitExceeded, UnsafeFile
-from geo.importing import read_layer_bytes, read_layer_file
-from geo.issue_import import read_table, read_table_file
-from geo.kinds import Kind
-from geo.osm import read_osm
+import geo.model.errors
+from geo.layers import userfiles
+from geo.layers.osm import read_osm
+from geo.layers.reading import read_layer_bytes, read_layer_file
+from geo.layers.userfiles import FileLimits, copy_limited
+from geo.ledger.mapping import read_table, read_table_file
+from geo.model.errors import CcmapError, ImportRejected, InvalidInput, LimitExceeded, UnsafeFile
+from geo.model.kinds import Kind
 from geo.store import Store
-from geo.userfiles import FileLimits, copy_limited
 from server.app import create_app
 from server.cli import main
 from server.errors import STATUS
@@ -405,7 +405,7 @@ def _refusal(client: TestClient, r: Any) -> dict[str, Any]:
         job = wait_for_job(client, r)
         assert job["state"] == "failed", job
         error = job["result"]
-        assert STATUS[getattr(geo.errors, error["error"])] == 422, error
+        assert STATUS[getattr(geo.model.errors, error["error"])] == 422, error
         return {**error, "raw": json.dumps(job, ensure_ascii=False)}
     assert r.status_code == 422, r.text
     return {**r.json(), "raw": r.text}

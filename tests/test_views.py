@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box
 
-from geo.features import Feature, Issue
-from geo.heatmap import BASE_CELL_DEG, factor_for_zoom
-from geo.kinds import Kind
-from geo.scoring import parse_period
+from geo.analytics.scoring import parse_period
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue
 from geo.store import Store
+from geo.tiling.cells import BASE_CELL_DEG, factor_for_zoom
 
 NOW = datetime(2026, 11, 24, 9, 0)
 

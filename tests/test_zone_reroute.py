@@ -11,13 +11,16 @@ import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, box, mapping
 
-from geo import ledger
-from geo.demo import build_demo
-from geo.features import Issue, IssueRoute
-from geo.kinds import Kind
-from geo.ledger import LINE_MARGIN_M, reroute_all
-from geo.projection import grow_bbox
+import geo.zones.rerouting
+from geo.demo.city import build_demo
+from geo.layers.projection import grow_bbox
+from geo.ledger import writes as ledger
+from geo.model.kinds import Kind
+from geo.model.records import Issue, IssueRoute
 from geo.store import BBox, Store
+from geo.zones import workflows
+from geo.zones.editing import ZonePolicy
+from geo.zones.rerouting import LINE_MARGIN_M, reroute_all
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import add_user, bearer
@@ -163,7 +166,7 @@ def test_zone_write_and_reroute_are_one_transaction(demo: tuple[TestClient, Stor
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("routing failed")
 
-    monkeypatch.setattr(ledger, "route_points", broken)
+    monkeypatch.setattr(geo.zones.rerouting, "route_points", broken)
     with pytest.raises(RuntimeError):
         client.post("/api/zones/merge", json={"ids": merged})
     with pytest.raises(RuntimeError):
@@ -178,8 +181,9 @@ def test_zone_write_and_reroute_are_one_transaction(demo: tuple[TestClient, Stor
 
 def test_imported_zones_reroute_where_they_lie(store: Store) -> None:
     """A zone file imported from the CLI re-routes the issues inside its zones."""
-    from geo.features import Feature
-    from geo.ledger import create_issues, rerouting
+    from geo.ledger.writes import create_issues
+    from geo.model.records import Feature
+    from geo.zones.rerouting import rerouting
 
     create_issues(store, [Issue("graffiti", 121.4705, 31.2305),
                           Issue("graffiti", 121.4805, 31.2305)], actor="test")
@@ -195,7 +199,7 @@ def test_imported_zones_reroute_where_they_lie(store: Store) -> None:
 
 
 def test_store_transaction_is_all_or_nothing(store: Store) -> None:
-    from geo.features import Feature
+    from geo.model.records import Feature
 
     with store.transaction():
         [fid] = store.add_features([Feature(Kind.zone, box(0, 0, 1, 1), name="甲")])
@@ -206,3 +210,71 @@ def test_store_transaction_is_all_or_nothing(store: Store) -> None:
         raise RuntimeError("undo")
     assert [f.name for f in store.features(Kind.zone)] == ["甲"]
 
+
+
+def _two_zones(store: Store) -> dict[str, int]:
+    """Two grid zones side by side, a staffed street in the first, an issue in each."""
+    from geo.model.records import Feature
+
+    ids = store.add_features([
+        Feature(Kind.zone, box(121.47, 31.23, 121.48, 31.24), name="甲", category="grid",
+                properties={"zone_type": "grid", "unit": "甲单位"}),
+        Feature(Kind.zone, box(121.48, 31.23, 121.49, 31.24), name="乙", category="grid",
+                properties={"zone_type": "grid", "unit": "乙单位"}),
+        Feature(Kind.street, LineString([(121.471, 31.235), (121.479, 31.235)]), name="一街",
+                properties={"cadre": "老路长"})])
+    ledger.create_issues(store, [Issue("graffiti", 121.475, 31.2351),
+                                 Issue("graffiti", 121.485, 31.235)], actor="test")
+    return dict(zip(("甲", "乙", "street"), ids, strict=True))
+
+
+def _form(name: str, *bounds: float) -> dict[str, Any]:
+    return {"geometry": mapping(box(*bounds)), "name": name, "zone_type": "grid",
+            "unit": f"{name}单位"}
+
+
+WORKFLOWS: dict[str, Any] = {
+    "create": lambda s, ids: workflows.create_zone(
+        s, _form("丙", 121.474, 31.234, 121.476, 31.236), "test", ZonePolicy()),
+    "update": lambda s, ids: workflows.update_zone(
+        s, ids["甲"], _form("甲", 121.47, 31.23, 121.486, 31.24), 1, "test", ZonePolicy()),
+    "delete": lambda s, ids: workflows.delete_zone(s, ids["甲"], "test"),
+    "restore": lambda s, ids: workflows.restore_zone_version(s, ids["甲"], 2, "test", 1000),
+    "merge": lambda s, ids: workflows.merge(s, [ids["甲"], ids["乙"]], {}, "test"),
+    "split": lambda s, ids: workflows.split(
+        s, ids["甲"], mapping(LineString([(121.475, 31.22), (121.475, 31.25)])), "test", 1000),
+    "assign": lambda s, ids: workflows.assign_feature(
+        s, ids["street"], {"cadre": "新路长"}, "test", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_a_zone_workflow_that_fails_in_its_last_write_leaves_nothing_written(
+        store: Store, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each zone workflow (the routes' and the CLI's one function) is one transaction: when the
+    write of the re-routed issues fails, the zone and line writes and their audit rows are
+    undone too."""
+    ids = _two_zones(store)
+    if name == "restore":  # version 2 to restore, version 3 current
+        for version, east in ((1, 121.478), (2, 121.476)):
+            workflows.update_zone(store, ids["甲"], _form("甲", 121.47, 31.23, east, 31.24),
+                                  version, "test", ZonePolicy())
+
+    def state() -> tuple[Any, ...]:
+        return ([(f.id, f.version, f.name, f.geometry.wkt, sorted(f.properties.items()))
+                 for k in (Kind.zone, Kind.street) for f in store.features(k)],
+                _routes(store), len(store.audit_log()))
+
+    before = state()
+
+    def broken(*_: Any, **__: Any) -> int:
+        raise RuntimeError("issue table unavailable")
+
+    monkeypatch.setattr(store, "update_routes", broken)
+    with pytest.raises(RuntimeError, match="issue table unavailable"):
+        WORKFLOWS[name](store, ids)
+    assert state() == before
+    monkeypatch.undo()
+    edit = WORKFLOWS[name](store, ids)  # and with the store working, the workflow does its job
+    assert state() != before
+    assert edit.rerouted >= (0 if name in ("restore", "split") else 1)

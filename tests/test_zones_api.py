@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box, mapping, shape
 
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings
@@ -164,7 +164,7 @@ def test_only_planners_and_admins_edit_zones(anon_client: TestClient, city: Stor
 
 def test_suggested_division_is_balanced_and_covers_the_area(client: TestClient,
                                                            store: Store) -> None:
-    from geo.demo import build_demo
+    from geo.demo.city import build_demo
 
     build_demo(store)  # replaces the users too: log in as the demo planner
     client.headers.update(bearer(client, "planner", "ccmap-demo"))

@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from geo.features import Feature, Issue, IssueRoute
-from geo.kinds import Kind
+from geo.model.kinds import Kind
+from geo.model.records import Feature, Issue, IssueRoute
 
 if TYPE_CHECKING:
     import pandas as pd
     from numpy.typing import NDArray
 
-    from geo.accounts import Unit, User
-    from geo.lifecycle import StatusChange
-    from geo.tiles import Tile
+    from geo.model.lifecycle import StatusChange
+    from geo.model.users import Unit, User
+    from geo.tiling.tiles import Tile
 
 BBox = tuple[float, float, float, float]
 ISSUE_SORTS = ("id", "-id", "reported_at", "-reported_at", "deadline", "-deadline", "status",
@@ -226,7 +226,7 @@ class Store(Protocol):
         """At most limit matching issues ordered by id, reported_at or unit ("" first)."""
         ...
 
-    # vector tiles (the rules are in geo/tiles.py)
+    # vector tiles (the rules are in geo/tiling/tiles.py)
     def layer_version(self, layer: str) -> int:
         """A layer's version (a kind or "issues"), bumped in the transaction of every write
         that changes the layer; 0 for an unknown layer."""

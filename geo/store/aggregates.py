@@ -3,7 +3,8 @@
 Analytics (scores, dashboard, choropleths, hot spots, workload) ask the database for counts per
 group instead of loading issues as Python objects: one GROUP BY over the columns written with
 each issue (zone_id, community, unit, category, cell_x/cell_y) with the filters of IssueQuery.
-The counted flags follow geo/scoring.py's definitions, so the rates computed from them are the
+The counted flags follow geo/analytics/scoring.py's definitions, so the rates computed from them
+are the
 ones the per-issue code computed.
 """
 
@@ -20,17 +21,17 @@ import shapely
 from numpy.typing import NDArray
 from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select
 
-from geo import lifecycle
-from geo.errors import InvalidInput
-from geo.features import Issue
-from geo.kinds import Kind
+from geo.model import lifecycle
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
+from geo.model.records import Issue
 from geo.store import IssueQuery
 from geo.store.schema import features as features_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import layer_versions as layer_versions_t
 
 GROUP_COLUMNS = ("zone_id", "community", "unit", "category", "status", "cell_x", "cell_y")
-# geo/scoring.py's sets; an issue neither closed nor rejected (lifecycle.FINAL) is open
+# geo/analytics/scoring.py's sets; an issue neither closed nor rejected (lifecycle.FINAL) is open
 HANDLED = ("handled", "verified", "closed")
 UNHANDLED = tuple(sorted(lifecycle.UNHANDLED))
 FINAL = tuple(sorted(lifecycle.FINAL))
@@ -71,7 +72,7 @@ class AggregateMixin:
     def feature_labels(self, kind: Kind, scope_unit: str | None = None) -> list[dict[str, Any]]:
         """{id, name, unit} of every feature of a kind (in a unit user's scope), by id, without
         reading geometry."""
-        from geo.store.sql import _feature_scope
+        from geo.store.rows import _feature_scope
 
         c = features_t.c
         unit = c.properties["unit"].as_string().label("unit")
@@ -106,7 +107,7 @@ class AggregateMixin:
         return (*(int(versions.get(k, 0)) for k in kinds), *(int(v or 0) for v in shape))
 
     def _issue_filters(self, query: IssueQuery) -> list[ColumnElement[bool]]:
-        from geo.store.sql import _issue_conditions
+        from geo.store.rows import _issue_conditions
 
         return _issue_conditions(query)
 
@@ -229,7 +230,7 @@ class AggregateMixin:
     def issue_list(self, query: IssueQuery, order: Sequence[str], limit: int) -> list[Issue]:
         """At most `limit` issues matching query in the given order (columns of ISSUE_ORDERS;
         an empty unit sorts first, as ""), ties by id."""
-        from geo.store.sql import _issue
+        from geo.store.rows import _issue
 
         bad = [o for o in order if o not in ISSUE_ORDERS]
         if bad:

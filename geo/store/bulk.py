@@ -1,6 +1,7 @@
 """Bulk writes of imported issues as columns (a mixin of SqlStore).
 
-A streamed ledger import (geo/ledger_import.py) writes each chunk of rows in one transaction:
+A streamed ledger import (geo/ledger/streamed_import.py) writes each chunk of rows in one
+transaction:
 SQLite with one executemany of plain values, PostgreSQL with COPY, both without building an
 Issue object or a SQLAlchemy row per issue. Ids are taken in the transaction (SQLite: after the
 write lock, from max(id); PostgreSQL: from the table's sequence), so each chunk's issues, their
@@ -25,10 +26,9 @@ from geo.store.schema import issues as issues_t
 if TYPE_CHECKING:  # pandas is imported by the functions that use it (not at start-up)
     import pandas as pd
 
-ISSUE_LAYER = "issues"
 CELL_DEG = 0.0005  # geo/store/sql.py's base heatmap cell
 SQL_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime on SQLite
-# the columns a chunk brings (geo.issue_import.ROW_COLUMNS less `row`) and routing adds
+# the columns a chunk brings (geo.ledger.mapping.ROW_COLUMNS less `row`) and routing adds
 WRITE_COLUMNS = ("external_id", "category", "description", "address", "lon", "lat",
                  "reported_at", "deadline", "closed_at", "status", "source", "reporter",
                  "zone_id", "unit", "recurring_of", "flags", "cadre", "community")
@@ -94,7 +94,7 @@ class BulkIssueMixin:
     def write_issue_columns(self, rows: pd.DataFrame, actor: str) -> list[int]:
         """Insert issues given as columns (WRITE_COLUMNS; flags as lists) with their history
         rows and one audit row, in the caller's transaction (or one of its own); their ids."""
-        from geo.store.sql import _audit, _id_span, _issues_added
+        from geo.store.rows import _audit, _id_span, _issues_added
 
         n = len(rows)
         if n == 0:

@@ -194,7 +194,7 @@ layer_versions = Table(
 )
 
 # the last write that changed an issue in each block of base cells (cell_x >> BLOCK_SHIFT,
-# cell_y >> BLOCK_SHIFT: geo.tiles), numbered by the issues layer's counter; an issue tile's
+# cell_y >> BLOCK_SHIFT: geo.tiling.tiles), numbered by the issues layer's counter; an issue tile's
 # version is the largest of its blocks' and of layer_versions "issues:all" (writes that may
 # change any tile), so a write changes the ETags of the tiles around it only
 issue_blocks = Table(

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
-    Select,
-    String,
-    Table,
     bindparam,
     case,
     cast,
@@ -42,20 +37,45 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Row, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
 
-from geo.accounts import Role, Unit, User
-from geo.audit import changes as audit_changes
-from geo.errors import Conflict, InvalidInput, NotFound
-from geo.features import Feature, Issue, IssueRoute
-from geo.kinds import Kind
-from geo.lifecycle import UNHANDLED, StatusChange
+from geo.model.audit import changes as audit_changes
+from geo.model.errors import Conflict, InvalidInput, NotFound
+from geo.model.kinds import Kind
+from geo.model.lifecycle import UNHANDLED, StatusChange
+from geo.model.records import Feature, Issue, IssueRoute
+from geo.model.users import Role, Unit, User
 from geo.store import Attempts, BBox, IssueQuery
 from geo.store.aggregates import AggregateMixin
 from geo.store.bulk import BulkIssueMixin
+from geo.store.rows import (
+    _OPEN_ISSUE,
+    ALL_ISSUE_TILES,
+    CELL_DEG,
+    _audit,
+    _audit_conditions,
+    _box2df_bounds,
+    _bump_issues,
+    _bump_layers,
+    _envelope,
+    _feature_from_row,
+    _feature_row,
+    _feature_scope,
+    _grid_cells,
+    _id_span,
+    _insert_issues,
+    _inspection_conditions,
+    _issue,
+    _issue_conditions,
+    _issue_row,
+    _job_conditions,
+    _json_key,
+    _json_value,
+    _mvt,
+    _sqlite_pragmas,
+    _user,
+)
 from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
@@ -74,8 +94,7 @@ from geo.store.schema import rounds as rounds_t
 from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
-from geo.tiles import (
-    BLOCK_SHIFT,
+from geo.tiling.tiles import (
     BUFFER,
     CELL_LAYER,
     CELL_PROPS,
@@ -84,7 +103,6 @@ from geo.tiles import (
     ISSUE_LAYER,
     ISSUE_PROPS,
     MAX_TILE_POINTS,
-    CellGrid,
     Tile,
     cell_grid,
     encode_features,
@@ -96,15 +114,12 @@ from geo.tiles import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-ALL_ISSUE_TILES = "issues:all"  # layer_versions: the last write that may change any issue tile
 # a tile's transaction on PostgreSQL: ST_AsMVTGeom's cost estimate puts a city-wide tile over
 # jit_above_cost, and compiling the query took 600 ms of a cell tile that runs in 60 ms
 NO_JIT = "SET LOCAL jit = off"
 ACTIVE_JOB_STATES = ["queued", "running"]  # a job in these states has a live process
-ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
 LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
               "user admin first (不能停用或降级唯一的管理员，请先指定另一位管理员)")
-CELL_DEG = 0.0005  # the base heatmap cell (about 50 m); coarser cells are multiples of it
 # an issue tile with this many points or more may be encoded by parallel workers (PostGIS)
 PARALLEL_TILE_POINTS = 1000
 
@@ -694,7 +709,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    # --- vector tiles (geo/tiles.py has the rules; PostGIS encodes with ST_AsMVT) ---------
+    # --- vector tiles (geo/tiling/tiles.py has the rules; PostGIS encodes with ST_AsMVT) ---------
     def layer_version(self, layer: str) -> int:
         """The layer's version, bumped by every write that changes it (0 if unknown)."""
         return self.layer_versions([layer])[layer]
@@ -1259,281 +1274,3 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
-
-
-def _inspection_conditions(feature_id: int | None, round_id: int | None,
-                           since: datetime | None, until: datetime | None) -> list[Any]:
-    t = inspections_t
-    conds: list[Any] = []
-    if feature_id is not None:
-        conds.append(t.c.feature_id == feature_id)
-    if round_id is not None:
-        conds.append(t.c.round_id == round_id)
-    if since is not None:
-        conds.append(t.c.inspected_at >= since)
-    if until is not None:
-        conds.append(t.c.inspected_at < until)
-    return conds
-
-
-def _job_conditions(actor: str | None, states: Sequence[str] | None) -> list[Any]:
-    conds: list[Any] = []
-    if actor is not None:
-        conds.append(jobs_t.c.actor == actor)
-    if states:
-        conds.append(jobs_t.c.state.in_(list(states)))
-    return conds
-
-
-def _issue_row(i: Issue) -> dict[str, Any]:
-    return {**{k: getattr(i, k) for k in ISSUE_FIELDS},
-            "cell_x": math.floor(i.lon / CELL_DEG), "cell_y": math.floor(i.lat / CELL_DEG)}
-
-
-def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> list[int]:
-    now = datetime.now()
-    ids = [r[0] for r in conn.execute(insert(issues_t).returning(issues_t.c.id), rows)]
-    conn.execute(insert(history_t), [
-        {"issue_id": i, "at": r["reported_at"] or now, "actor": actor,
-         "from_status": None, "to_status": r["status"], "note": "创建 created"}
-        for i, r in zip(ids, rows, strict=True)])
-    _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
-    _issues_added(conn, [(r["cell_x"], r["cell_y"]) for r in rows])
-    return ids
-
-
-def _box2df_bounds(minx: float, miny: float, maxx: float, maxy: float
-                   ) -> tuple[float, float, float, float]:
-    """Open bounds (west, south, east, north) of the points p with `p && envelope(minx, miny,
-    maxx, maxy)` in PostGIS: it compares boxes of float4 rounded outwards, so x matches when
-    float4_down(x) <= float4_up(maxx), i.e. x < the float4 after float4_up(maxx) (alike below)."""
-    lo = np.array([minx, miny], dtype=np.float64)
-    hi = np.array([maxx, maxy], dtype=np.float64)
-    down, up = lo.astype(np.float32), hi.astype(np.float32)
-    down = np.where(down.astype(np.float64) > lo, np.nextafter(down, np.float32(-np.inf)), down)
-    up = np.where(up.astype(np.float64) < hi, np.nextafter(up, np.float32(np.inf)), up)
-    below = np.nextafter(down, np.float32(-np.inf)).astype(np.float64)
-    above = np.nextafter(up, np.float32(np.inf)).astype(np.float64)
-    return float(below[0]), float(below[1]), float(above[0]), float(above[1])
-
-
-@compiles(Table, "sqlite")
-def _sqlite_table(table: Table, compiler: SQLCompiler, **kw: Any) -> str:
-    """A table in SQLite SQL, with its hint from select.with_hint(table, hint, "sqlite") (such
-    as `INDEXED BY ix`), which SQLAlchemy's SQLite dialect leaves out."""
-    sql = compiler.visit_table(table, **kw)
-    hint = (kw.get("fromhints") or {}).get(table)
-    return f"{sql} {hint}" if hint and kw.get("asfrom") else sql
-
-
-# the open issues, written as the WHERE of the partial index ix_issues_open_deadline (0017):
-# SQLite uses a partial index only for a query holding that very term, with the values as
-# literals (not bound parameters); a new unhandled status needs a new index
-_OPEN_ISSUE = issues_t.c.status.in_(bindparam("open_statuses", sorted(UNHANDLED), expanding=True,
-                                               literal_execute=True))
-
-
-def _grid_cells(grid: CellGrid) -> ColumnElement[bool]:
-    """The issues in the base cells an issue cell tile reads."""
-    c = issues_t.c
-    return c.cell_x.between(*grid.cell_x) & c.cell_y.between(*grid.cell_y)
-
-
-def _envelope(tile: Tile) -> Any:
-    """ST_TileEnvelope of a tile (Web Mercator)."""
-    return func.ST_TileEnvelope(tile.z, tile.x, tile.y)
-
-
-def _mvt(conn: Connection, rows: Select[Any], layer: str) -> bytes:
-    """ST_AsMVT over rows (geom, optional fid as the feature id, then properties)."""
-    sub = rows.subquery("mvtgeom")
-    fid = ("fid",) if "fid" in sub.c else ()
-    data = conn.execute(select(func.ST_AsMVT(literal_column("mvtgeom"), layer, EXTENT, "geom",
-                                             *fid)).select_from(sub)).scalar()
-    return bytes(data or b"")
-
-
-def _bump_layers(conn: Connection, layers: Iterable[str]) -> None:
-    """Bump layer versions inside the caller's transaction (at its end and in sorted order,
-    so concurrent writers lock the rows briefly and in one order)."""
-    t = layer_versions_t
-    for name in sorted(set(layers)):
-        if conn.execute(update(t).where(t.c.layer == name)
-                        .values(version=t.c.version + 1)).rowcount == 0:
-            conn.execute(insert(t).values(layer=name, version=2))
-
-
-def _issues_added(conn: Connection, cells: Sequence[tuple[int, int]]) -> None:
-    """Count new issues, given by their base cells (cell_x, cell_y), into issue_cell_counts
-    and bump the issues layer around them."""
-    counted = Counter((int(x), int(y)) for x, y in cells)
-    _upsert(conn, cell_counts_t, [{"cell_x": x, "cell_y": y, "n": n}
-                                  for (x, y), n in sorted(counted.items())],  # lock order
-            lambda new: {"n": cell_counts_t.c.n + new.n})
-    _bump_issues(conn, cells)
-
-
-def _bump_issues(conn: Connection, cells: Iterable[tuple[int, int]] | None) -> None:
-    """Bump the issues layer and record its new version on the blocks of these base cells
-    (cell_x, cell_y) of the issues written, before and after; None: on every issue tile."""
-    _bump_layers(conn, [ISSUE_LAYER])
-    t = layer_versions_t
-    version = conn.execute(select(t.c.version).where(t.c.layer == ISSUE_LAYER)).scalar_one()
-    if cells is None:
-        _upsert(conn, t, [{"layer": ALL_ISSUE_TILES, "version": version}],
-                lambda new: {"version": new.version})
-        return
-    _upsert(conn, issue_blocks_t, [{"bx": bx, "by": by, "version": version} for bx, by in sorted(
-        {(int(x) >> BLOCK_SHIFT, int(y) >> BLOCK_SHIFT) for x, y in cells})],  # lock order
-        lambda new: {"version": new.version})
-
-
-def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]],
-            update_with: Callable[[Any], dict[str, Any]]) -> None:
-    """INSERT rows, or on a conflict of the primary key UPDATE with update_with(excluded)."""
-    if not rows:
-        return
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(table.primary_key.columns),
-                                            set_=update_with(stmt.excluded)), rows)
-
-
-def _audit(conn: Connection, actor: str, action: str, object_type: str,
-           object_id: str | None, diff: dict[str, Any]) -> None:
-    """Append an audit row inside the caller's transaction."""
-    conn.execute(insert(audit_t).values(at=datetime.now(), actor=actor, action=action,
-                                        object_type=object_type, object_id=object_id,
-                                        diff=diff))
-
-
-def _audit_conditions(actor: str | None, object_type: str | None, since: datetime | None,
-                      until: datetime | None) -> list[ColumnElement[bool]]:
-    c = audit_t.c
-    conds: list[ColumnElement[bool]] = []
-    if actor:
-        conds.append(c.actor == actor)
-    if object_type:
-        conds.append(c.object_type == object_type)
-    if since:
-        conds.append(c.at >= since)
-    if until:
-        conds.append(c.at < until)
-    return conds
-
-
-def _issue_conditions(query: IssueQuery) -> list[ColumnElement[bool]]:
-    """WHERE clauses of an issue query (shared by listing, export and heatmap cells)."""
-    c = issues_t.c
-    conds: list[ColumnElement[bool]] = []
-    if query.scope_unit is not None:
-        conds.append(c.unit == query.scope_unit)
-    for col, values in (("category", query.categories), ("status", query.statuses),
-                        ("source", query.sources), ("unit", query.units),
-                        ("community", query.communities)):
-        if values:
-            conds.append(c[col].in_(values))
-    if query.zone_id is not None:
-        conds.append(c.zone_id == query.zone_id)
-    if query.since:
-        conds.append(c.reported_at >= query.since)
-    if query.until:
-        conds.append(c.reported_at < query.until)
-    if query.bbox:
-        minx, miny, maxx, maxy = query.bbox
-        conds.append(c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
-    if query.overdue is not None:
-        overdue = c.status.in_(sorted(UNHANDLED)) & (
-            c.deadline < query.now)
-        conds.append(overdue if query.overdue else ~overdue)
-    if query.recurring is not None:
-        conds.append(c.recurring_of.is_not(None) if query.recurring
-                     else c.recurring_of.is_(None))
-    if query.uncovered is not None:
-        conds.append(c.zone_id.is_(None) if query.uncovered else c.zone_id.is_not(None))
-    return conds
-
-
-def _issue(row: Row[Any]) -> Issue:
-    m = dict(row._mapping)
-    m["flags"] = list(m.get("flags") or [])
-    m.pop("cell_x", None)
-    m.pop("cell_y", None)
-    return Issue(**m)
-
-
-def _id_span(ids: list[int]) -> str:
-    return str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
-
-
-def _feature_scope(unit: str) -> ColumnElement[bool]:
-    """Features a unit user may see: its own unit's, and those no unit owns (streets...)."""
-    owner = features_t.c.properties["unit"].as_string()
-    return or_(owner.is_(None), owner == unit)
-
-
-def _user(row: Row[Any]) -> User:
-    m = row._mapping
-    return User(**{k: m[k] for k in ("id", "username", "unit", "display_name", "active",
-                                      "failed_count", "first_failed_at", "locked_until",
-                                      "password_hash")}, role=Role(m["role"]))
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache: aggregates scan large tables
-    cur.execute("PRAGMA mmap_size=268435456")
-    cur.execute("PRAGMA temp_store=MEMORY")
-    cur.close()
-
-
-def _feature_row(f: Feature) -> dict[str, Any]:
-    minx, miny, maxx, maxy = f.geometry.bounds
-    return {
-        "kind": Kind(f.kind).value,
-        "name": f.name or "",
-        "category": f.category,
-        "source_id": f.source_id,
-        "properties": f.properties or {},
-        "wkb": shapely.to_wkb(f.geometry),
-        "minx": minx,
-        "miny": miny,
-        "maxx": maxx,
-        "maxy": maxy,
-    }
-
-
-def _json_key(key: str) -> ColumnElement[Any]:
-    """The JSON text of one top-level key of a feature's properties (SQL NULL when absent):
-    `properties -> 'key'` on both PostgreSQL and SQLite (3.38 or later); _json_value reads
-    it."""
-    return cast(features_t.c.properties.op("->")(literal(key, String)), String
-                ).label(f"p_{key}")
-
-
-def _json_value(text: str | None) -> Any:
-    """The value of a JSON text: a string by the C scanner alone (without json.loads' Python
-    wrapper, a third of reading 60,000 streets' properties), anything else by json.loads."""
-    if text is None:
-        return None
-    if text[:1] == '"':
-        value, end = scanstring(text, 1)
-        if end == len(text):
-            return value
-    return json.loads(text)
-
-
-def _feature_from_row(row: Row[Any]) -> Feature:
-    m = row._mapping
-    return Feature(
-        id=m["id"],
-        kind=Kind(m["kind"]),
-        name=m["name"],
-        category=m["category"],
-        source_id=m["source_id"],
-        properties=dict(m["properties"] or {}),
-        geometry=shapely.from_wkb(m["wkb"]),
-        version=m["version"],
-    )

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from geo.accounts import Unit, User, check_username, choose_password, new_secret, parse_role
-from geo.errors import InvalidInput, NotFound
-from geo.tables import safe_cell
+from geo.accounts.logins import check_username, choose_password
+from geo.exports.tables import safe_cell
+from geo.model.errors import InvalidInput, NotFound
+from geo.model.users import Unit, User, new_secret, parse_role
 from server.auth import Admin, Auditor, Reader, password_policy
 from server.deps import LocalDateTime, SettingsDep, StoreDep
 from server.downloads import attachment

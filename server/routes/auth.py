@@ -11,16 +11,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from geo.accounts import (
-    ROLE_LABELS,
-    User,
-    authenticate,
-    change_password,
-    may,
-    new_secret,
-    token_hash,
-)
-from geo.errors import NotFound
+from geo.accounts.logins import authenticate, change_password
+from geo.model.errors import NotFound
+from geo.model.users import ROLE_LABELS, User, may, new_secret, token_hash
 from server.auth import (
     CSRF_COOKIE,
     SESSION_COOKIE,

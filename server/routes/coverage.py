@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from shapely.geometry import shape
 
-from geo import geojson
-from geo.coords import convert_geometry
-from geo.coverage import analyse, gap_features, load_input
+from geo.layers import geojson
+from geo.layers.coords import convert_geometry
 from geo.store import BBox, Store
+from geo.zones.gaps import analyse, gap_features, load_input
 from server.auth import Analyst
 from server.deps import StoreDep
 from server.paging import FeatureCollectionPage, PageDep, page_of

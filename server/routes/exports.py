@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from geo.bulletin import write_bulletin
-from geo.export import export_data
-from geo.kinds import parse_kind
-from geo.snapshot import check_pixels, export_map
+from geo.exports.bulletin import write_bulletin
+from geo.exports.data import export_data
+from geo.exports.snapshot import check_pixels, export_map
+from geo.model.kinds import parse_kind
 from geo.store import IssueQuery
 from server.auth import Analyst
 from server.deps import SettingsDep, StoreDep

@@ -11,19 +11,19 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from geo.accounts import User, require
-from geo.coords import point_to_wgs84
-from geo.errors import Forbidden, InvalidInput, TooLarge
-from geo.features import Issue
-from geo.geojson import parse_coords
-from geo.import_jobs import LedgerUpload, import_ledger
-from geo.issue_import import load_category_map_data
-from geo.kinds import issue_categories
-from geo.ledger import create_issues, sources
-from geo.lifecycle import allowed_next, is_overdue, statuses, transition
-from geo.photos import reencode
+from geo.exports.tables import issue_rows
+from geo.jobs.uploads import LedgerUpload, import_ledger
+from geo.layers.coords import point_to_wgs84
+from geo.layers.geojson import parse_coords
+from geo.ledger.mapping import load_category_map_data
+from geo.ledger.photos import reencode
+from geo.ledger.writes import create_issues
+from geo.model.errors import Forbidden, InvalidInput, TooLarge
+from geo.model.kinds import issue_categories, sources
+from geo.model.lifecycle import allowed_next, is_overdue, statuses, transition
+from geo.model.records import Issue
+from geo.model.users import User, require
 from geo.store import ISSUE_SORTS, IssueQuery
-from geo.tables import issue_rows
 from server.auth import CurrentUser, Reader
 from server.deps import MAX_ID, DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
@@ -131,7 +131,7 @@ async def issue_filters(
     sort: str = "-reported_at",
 ) -> IssueQuery:
     """Parse the issue filters shared by listing, GeoJSON and export (no paging: all rows)."""
-    from geo.geojson import parse_bbox
+    from geo.layers.geojson import parse_bbox
 
     if sort not in ISSUE_SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(ISSUE_SORTS)}")
@@ -297,7 +297,7 @@ def merge_issue(issue_id: Id, body: MergeIn, user: CurrentUser,
 
 
 async def read_photo(part: FilePart, settings: Settings) -> tuple[bytes, str]:
-    """An uploaded photo (received to disk) re-encoded (geo.photos.reencode) and its media
+    """An uploaded photo (received to disk) re-encoded (geo.ledger.photos.reencode) and its media
     type; TooLarge over max_photo_mb, UnsafeFile/LimitExceeded when it is not a fit image."""
     if part.size > settings.max_photo_mb * 1e6:
         raise TooLarge(f"photo exceeds {settings.max_photo_mb} MB (CCMAP_MAX_PHOTO_MB)")

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from geo.accounts import Role, User
-from geo.errors import NotFound
-from geo.jobs import fail_stale
+from geo.jobs.runner import fail_stale
+from geo.model.errors import NotFound
+from geo.model.users import Role, User
 from server.auth import CurrentUser
 from server.deps import SettingsDep, StoreDep
 from server.paging import PAGE_HEADERS, PageDep, link_headers

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from geo import geojson
-from geo.errors import InvalidInput
-from geo.kinds import LABELS_ZH, Kind, parse_kind
+from geo.layers import geojson
+from geo.model.errors import InvalidInput
+from geo.model.kinds import LABELS_ZH, Kind, parse_kind
 from server.auth import Reader
 from server.deps import Id, StoreDep
 from server.paging import FeatureCollectionPage, PageDep, collection_page

@@ -12,12 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from geo.accounts import User, require, token_hash
-from geo.errors import CcmapError, InvalidInput, NotFound, Unauthorized
-from geo.ledger import create_issues
-from geo.open311 import parse_request, service_request, services
+from geo.ledger.open311 import parse_request, service_request, services
+from geo.ledger.writes import create_issues
+from geo.model.errors import CcmapError, InvalidInput, NotFound, Unauthorized
+from geo.model.timestamps import to_local
+from geo.model.users import User, require, token_hash
 from geo.store import IssueQuery, Store
-from geo.timestamps import to_local
 from server.auth import optional_user
 from server.deps import MAX_ID, SettingsDep, StoreDep
 from server.errors import OPEN311_ERROR_RESPONSES, STATUS

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from geo.accounts import PERMISSIONS, ROLE_LABELS, Role, User
-from geo.basemaps import resolve_basemap
-from geo.errors import CcmapError
-from geo.kinds import Kind
-from geo.mapview import MapPage, render_map_page
+from geo.maps.basemaps import resolve_basemap
+from geo.maps.mapview import MapPage, render_map_page
+from geo.model.errors import CcmapError
+from geo.model.kinds import Kind
+from geo.model.users import PERMISSIONS, ROLE_LABELS, Role, User
 from geo.store import Store
 from server.auth import optional_user
 from server.deps import SettingsDep, StoreDep

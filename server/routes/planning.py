@@ -10,16 +10,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from geo.coords import point_to_wgs84
-from geo.errors import InvalidInput
-from geo.geojson import check_lonlat, parse_coords
-from geo.inspections import INSPECTION_SOURCES, checklist, checklists, record_inspection, scores
-from geo.network import network_distance
-from geo.rounds import RoundSpec, create_round, round_geojson, round_stops, stop_rows
-from geo.route_sheet import render_sheet, sheet_context, write_sheet
-from geo.sampling import draw_sample
-from geo.scoring import parse_period
-from geo.siting import plan_posts
+from geo.analytics.scoring import parse_period
+from geo.exports.route_sheet import render_sheet, sheet_context, write_sheet
+from geo.layers.coords import point_to_wgs84
+from geo.layers.geojson import check_lonlat, parse_coords
+from geo.model.errors import InvalidInput
+from geo.planner.inspections import (
+    INSPECTION_SOURCES,
+    checklist,
+    checklists,
+    record_inspection,
+    scores,
+)
+from geo.planner.network import network_distance
+from geo.planner.rounds import RoundSpec, create_round, round_geojson, round_stops, stop_rows
+from geo.planner.sampling import draw_sample
+from geo.planner.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
 from server.deps import MAX_ID, DbInt, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import download_responses, file_download, table_download

@@ -11,9 +11,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 
-from geo.errors import InvalidInput
-from geo.store import IssueQuery
-from geo.tilecache import (
+from geo.maps.tilecache import (
     GZIP_MAGIC,
     ISSUE_FILTERS,
     TileCaches,
@@ -21,7 +19,9 @@ from geo.tilecache import (
     tile_data,
     tile_tags,
 )
-from geo.tiles import ISSUE_LAYER, MAX_ZOOM, NextDeadlines, Tile, etag_matches, split_layers
+from geo.model.errors import InvalidInput
+from geo.store import IssueQuery
+from geo.tiling.tiles import ISSUE_LAYER, MAX_ZOOM, NextDeadlines, Tile, etag_matches, split_layers
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import issue_query

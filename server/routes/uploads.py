@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from geo.coords import SYSTEMS
-from geo.errors import InvalidInput
-from geo.import_jobs import LayerUpload, import_layer
-from geo.kinds import parse_kind
-from geo.zones import ZonePolicy
+from geo.jobs.uploads import LayerUpload, import_layer
+from geo.layers.coords import SYSTEMS
+from geo.model.errors import InvalidInput
+from geo.model.kinds import parse_kind
+from geo.zones.editing import ZonePolicy
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
 from server.uploads import receive_upload, upload_limit

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from geo.choropleth import choropleth
-from geo.coverage import jurisdiction
-from geo.dashboard import dashboard
-from geo.heatmap import factor_for_zoom, heatmap
-from geo.hotspots import hotspots
-from geo.scoring import formula_text, ranking, weights
+from geo.analytics.choropleth import choropleth
+from geo.analytics.dashboard import dashboard
+from geo.analytics.hotspots import hotspots
+from geo.analytics.scoring import formula_text, ranking, weights
 from geo.store import IssueQuery
+from geo.tiling.cells import factor_for_zoom, heatmap
+from geo.zones.gaps import jurisdiction
 from server.auth import Analyst, Reader
 from server.deps import LocalDateTime, StoreDep
 from server.downloads import download_responses, table_download

@@ -9,24 +9,19 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from shapely.geometry import shape
 
-from geo import geojson
-from geo.accounts import require
-from geo.coverage import analyse, load_input
-from geo.errors import InvalidInput
-from geo.kinds import Kind
-from geo.ledger import rerouting
-from geo.zones import (
+from geo.layers import geojson
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
+from geo.model.users import require
+from geo.zones import workflows
+from geo.zones.editing import (
     ZonePolicy,
-    assign,
-    merge_zones,
-    restore_zone,
-    save_zone,
     split_at_zones,
-    split_zone,
     suggest_division,
     workload,
     zone_history,
 )
+from geo.zones.gaps import analyse, load_input
 from server.auth import Analyst, CurrentUser, Reader
 from server.deps import DbInt, Id, SettingsDep, StoreDep
 from server.settings import Settings
@@ -98,10 +93,8 @@ def create_zone(body: ZoneIn, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Create a zone drawn on the map; the issues inside it are re-routed."""
     require(user, "zones:write")
-    with rerouting(store, user.actor) as change:
-        saved = save_zone(store, body.model_dump(), user.actor, policy(settings))
-        change.add(saved.zone.geometry)
-    return _zone_out(saved.zone, saved.warnings, change.rerouted)
+    edit = workflows.create_zone(store, body.model_dump(), user.actor, policy(settings))
+    return _zone_out(edit.features[0], edit.warnings, edit.rerouted)
 
 
 @router.put("/api/zones/{zone_id}")
@@ -110,20 +103,17 @@ def update_zone(zone_id: Id, body: ZoneIn, user: CurrentUser, store: StoreDep,
     """Save an edited zone as a new version (send the version you edited); the issues in its
     old and new shapes are re-routed."""
     require(user, "zones:write")
-    with rerouting(store, user.actor, [zone_id]) as change:
-        saved = save_zone(store, body.model_dump(), user.actor, policy(settings), zone_id,
-                          body.version)
-        change.add(saved.zone.geometry)
-    return _zone_out(saved.zone, saved.warnings, change.rerouted)
+    edit = workflows.update_zone(store, zone_id, body.model_dump(), body.version, user.actor,
+                                 policy(settings))
+    return _zone_out(edit.features[0], edit.warnings, edit.rerouted)
 
 
 @router.delete("/api/zones/{zone_id}")
 def remove_zone(zone_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Delete a zone (its history is kept and it can be restored)."""
     require(user, "zones:write")
-    with rerouting(store, user.actor, [zone_id]) as change:
-        store.delete_feature(zone_id, user.actor)
-    return {"deleted": zone_id, "rerouted_issues": change.rerouted}
+    edit = workflows.delete_zone(store, zone_id, user.actor)
+    return {"deleted": zone_id, "rerouted_issues": edit.rerouted}
 
 
 @router.get("/api/zones/{zone_id}/history")
@@ -140,11 +130,9 @@ def restore(zone_id: Id, body: RestoreIn, user: CurrentUser, store: StoreDep,
             settings: SettingsDep) -> dict[str, Any]:
     """Restore an earlier version as the newest one."""
     require(user, "zones:write")
-    with rerouting(store, user.actor, [zone_id]) as change:
-        zone = restore_zone(store, zone_id, body.version, user.actor,
-                            settings.max_geometry_vertices)
-        change.add(zone.geometry)
-    return _zone_out(zone, None, change.rerouted)
+    edit = workflows.restore_zone_version(store, zone_id, body.version, user.actor,
+                                          settings.max_geometry_vertices)
+    return _zone_out(edit.features[0], None, edit.rerouted)
 
 
 @router.post("/api/zones/merge", status_code=201)
@@ -152,10 +140,8 @@ def merge(body: MergeZonesIn, user: CurrentUser, store: StoreDep) -> dict[str, A
     """Merge zones into one (the first zone's owner unless given)."""
     require(user, "zones:write")
     fields = {k: v for k, v in (("name", body.name), ("unit", body.unit)) if v}
-    with rerouting(store, user.actor, body.ids) as change:
-        zone = merge_zones(store, body.ids, fields, user.actor)
-        change.add(zone.geometry)
-    return _zone_out(zone, None, change.rerouted)
+    edit = workflows.merge(store, body.ids, fields, user.actor)
+    return _zone_out(edit.features[0], None, edit.rerouted)
 
 
 @router.post("/api/zones/{zone_id}/split")
@@ -163,10 +149,8 @@ def split(zone_id: Id, body: SplitIn, user: CurrentUser, store: StoreDep,
           settings: SettingsDep) -> dict[str, Any]:
     """Split a zone along a line."""
     require(user, "zones:write")
-    with rerouting(store, user.actor, [zone_id]) as change:
-        pieces = split_zone(store, zone_id, body.line, user.actor,
-                            settings.max_geometry_vertices)
-    return {"zones": [_zone_out(z) for z in pieces], "rerouted_issues": change.rerouted}
+    edit = workflows.split(store, zone_id, body.line, user.actor, settings.max_geometry_vertices)
+    return {"zones": [_zone_out(z) for z in edit.features], "rerouted_issues": edit.rerouted}
 
 
 @router.put("/api/features/{feature_id}/assignment")
@@ -174,12 +158,10 @@ def assignment(feature_id: Id, body: AssignIn, user: CurrentUser,
                store: StoreDep) -> dict[str, Any]:
     """Assign a street/alley segment to a cadre (路长) or a point to a unit."""
     require(user, "zones:write")
-    with rerouting(store, user.actor) as change:
-        feature = assign(store, feature_id, body.values, user.actor, body.version)
-        if "cadre" in body.values:  # the issues near the line may change cadre
-            change.add_line(feature.geometry)
+    edit = workflows.assign_feature(store, feature_id, body.values, user.actor, body.version)
+    feature = edit.features[0]
     return {**geojson.feature_json(feature), "version": feature.version,
-            "rerouted_issues": change.rerouted}
+            "rerouted_issues": edit.rerouted}
 
 
 @router.post("/api/features/{feature_id}/split-at-zones")

@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 from shapely.geometry import Point
 
-from geo.accounts import DEMO_PASSWORD
-from geo.demo import build_demo
-from geo.features import Feature
-from geo.kinds import Kind
+from geo.accounts.logins import DEMO_PASSWORD
+from geo.demo.city import build_demo
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import open_store
 from server.app import create_app
 from server.routes.pages import vendor_installed

@@ -11,7 +11,7 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-CELL_DEG = 0.0005  # geo.heatmap.BASE_CELL_DEG: about 50 m
+CELL_DEG = 0.0005  # geo.tiling.cells.BASE_CELL_DEG: about 50 m
 
 
 def upgrade() -> None:

@@ -11,7 +11,7 @@ from alembic import op
 revision = "0010"
 down_revision = "0009"
 LAYERS = ("street", "alley", "market", "test_point", "community", "subdistrict", "compound",
-          "storefront", "zone", "issues")  # geo.tiles.TILE_LAYERS when this was written
+          "storefront", "zone", "issues")  # geo.tiling.tiles.TILE_LAYERS when this was written
 
 
 def upgrade() -> None:

@@ -22,7 +22,7 @@ from alembic import op
 
 revision = "0017"
 down_revision = "0016"
-# geo.lifecycle.UNHANDLED as of this revision, sorted
+# geo.model.lifecycle.UNHANDLED as of this revision, sorted
 OPEN = "status IN ('accepted', 'dispatched', 'reported', 'returned')"
 
 

@@ -1,7 +1,7 @@
 """Issue tiles change only where issues changed: a version per block of base cells.
 
 issue_blocks (bx, by, version): each write of issues records the issues layer's new version
-on the blocks (16 x 16 base cells, about 800 m square: geo.tiles.BLOCK_SHIFT) of the issues
+on the blocks (16 x 16 base cells, about 800 m square: geo.tiling.tiles.BLOCK_SHIFT) of the issues
 it changed, before and after; layer_versions "issues:all" holds the version of the last write
 that may change any tile (clearing the store). An issue tile's version is the largest of the
 blocks it reads and "issues:all": a city's centre writes a case every few seconds, and every

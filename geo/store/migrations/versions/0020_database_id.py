@@ -22,7 +22,7 @@ from alembic import op
 
 revision = "0020"
 down_revision = "0019"
-DATABASE = "database"  # geo.tilecache.DATABASE_ID
+DATABASE = "database"  # geo.maps.tilecache.DATABASE_ID
 
 
 def upgrade() -> None:

@@ -1,0 +1,2 @@
+"""Logins: password rules and hashing, authentication with lockout, password changes and the
+demo users. (Users, units, roles and permissions themselves are in geo.model.users.)"""

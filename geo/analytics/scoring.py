@@ -1,0 +1,203 @@
+"""Scores and rankings (打分排名) of communities, zones and units for a period.
+
+For the issues reported in the period, per group:
+* rectification_rate = handled, verified or closed / all except rejected (整改率);
+* on_time_closure_rate = closed no later than the deadline / closed (按期结案率);
+* recurrence_rate = recurring (回潮) / all; no_recurrence_rate = 1 − recurrence_rate;
+* overdue = still unhandled past the deadline at the period's end;
+  no_overdue_rate = 1 − min(1, overdue / all).
+* assessment_score_rate = passed / applicable checklist items of the group's inspections
+  (测评得分率, geo/planner/inspections.py); a group without inspections in the period is scored
+  on the
+  other metrics, their weights scaled up to add to 1.
+score = 100 × Σ weight × metric with the weights of data/reference/scoring.json (shown to the
+user in `formula`). A group with no issue in the period scores every issue rate as 1. The
+change is the rank in the previous period of the same length minus the rank now (positive =
+moved up ↑).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geo import DATA_DIR
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
+from geo.model.records import Feature
+from geo.model.timestamps import MAX_YEAR, MIN_YEAR
+from geo.planner.inspections import scores
+from geo.store import IssueQuery, Store
+from geo.store.aggregates import HANDLED as HANDLED_STATUSES
+from geo.store.aggregates import STAT_KEYS, merge_stats
+from geo.store.aggregates import UNHANDLED as UNHANDLED_STATUSES
+
+LEVELS = ("community", "zone", "unit")
+HANDLED = frozenset(HANDLED_STATUSES)  # counted in SQL by geo/store/aggregates.py
+UNHANDLED = frozenset(UNHANDLED_STATUSES)
+
+
+def weights() -> dict[str, float]:
+    """The scoring weights (data/reference/scoring.json)."""
+    import json
+
+    doc = json.loads((DATA_DIR / "reference" / "scoring.json").read_text(encoding="utf-8"))
+    return {k: float(v) for k, v in doc["weights"].items()}
+
+
+def parse_period(text: str | None, now: datetime) -> tuple[datetime, datetime, str]:
+    """'2026-W47' (ISO week), '2026-11' (month) or 'YYYY-MM-DD..YYYY-MM-DD'; default this week."""
+    if not text:
+        year, week, _ = now.isocalendar()
+        text = f"{year}-W{week:02d}"
+    if any(not MIN_YEAR <= int(y) <= MAX_YEAR for y in re.findall(r"\b\d{4}\b", text)):
+        raise InvalidInput(f"period {text!r} is outside the years {MIN_YEAR}..{MAX_YEAR}")
+    if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text):
+        try:
+            start = datetime.fromisocalendar(int(m[1]), int(m[2]), 1)
+        except ValueError:
+            raise InvalidInput(f"no such ISO week: {text}") from None
+        return start, start + timedelta(days=7), text
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+        year, month = int(m[1]), int(m[2])
+        if not 1 <= month <= 12:
+            raise InvalidInput(f"no such month: {text}")
+        start = datetime(year, month, 1)
+        end = datetime(year + month // 12, month % 12 + 1, 1)
+        return start, end, text
+    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
+        start, end = datetime.fromisoformat(m[1]), datetime.fromisoformat(m[2])
+        if end <= start:
+            raise InvalidInput("the period must end after it starts")
+        return start, end + timedelta(days=1), text
+    raise InvalidInput(f"period must look like 2026-W47, 2026-11 or 2026-11-01..2026-11-15, "
+                       f"not {text!r}")
+
+
+def _group_counts(store: Store, level: str, query: IssueQuery,
+                  scope_unit: str | None = None) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """The level's group names and, per group, the counts of its issues (issue_stats), summed
+    in SQL by the columns written with each issue (zone_id, unit, community)."""
+    zones = store.feature_labels(Kind.zone, scope_unit=scope_unit)  # a unit user: its own
+    parts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if level == "zone":
+        names = {z["id"]: z["name"] for z in zones}
+        for r in store.issue_stats(query, by=["zone_id"]):
+            if name := names.get(r["zone_id"]):
+                parts[name].append(r)
+        return sorted(set(names.values())), {k: merge_stats(v) for k, v in parts.items()}
+    if level == "unit":
+        units = sorted({str(z["unit"]) for z in zones if z["unit"]})
+        for r in store.issue_stats(query, by=["unit"]):
+            if r["unit"]:
+                parts[r["unit"]].append(r)
+        return units, {k: merge_stats(v) for k, v in parts.items()}
+    communities = store.feature_labels(Kind.community)
+    rows = store.issue_stats(query, by=["community"])
+    for r in rows:
+        if r["community"]:
+            parts[r["community"]].append(r)
+    if communities and any(r["community"] is None for r in rows):
+        for name, counts in unrouted_communities(store, query).items():
+            parts[name].append(counts)
+    return [c["name"] for c in communities], {k: merge_stats(v) for k, v in parts.items()}
+
+
+def unrouted_communities(store: Store, query: IssueQuery) -> dict[str, dict[str, int]]:
+    """Counts per community of the issues stored without one (never routed), by point in
+    polygon; in overlapping communities the first by id wins, as when routing."""
+    flags = store.issue_flags(query, unrouted="community")
+    if not len(flags["lon"]):
+        return {}
+    communities: list[Feature] = store.features(Kind.community)
+    tree = shapely.STRtree([c.geometry for c in communities])
+    p_idx, c_idx = tree.query(shapely.points(flags["lon"], flags["lat"]), predicate="within")
+    first = np.full(len(flags["lon"]), len(communities))
+    np.minimum.at(first, p_idx, c_idx)
+    out: dict[str, dict[str, int]] = {}
+    for k in np.unique(first[first < len(communities)]).tolist():
+        mine = first == k
+        counts = {"issues": int(mine.sum())}
+        counts.update({f: int(flags[f][mine].sum()) for f in STAT_KEYS if f != "issues"})
+        out[communities[k].name] = merge_stats([out.get(communities[k].name, {}), counts])
+    return out
+
+
+def metrics(counts: dict[str, int]) -> dict[str, Any]:
+    """The rates of one group from its counts (issue_stats; see the module docstring)."""
+    total, counted, closed = counts["issues"], counts["counted"], counts["closed"]
+    overdue, recurring = counts["overdue"], counts["recurring"]
+    return {
+        "issues": total, "closed": closed, "overdue": overdue, "recurring": recurring,
+        "rectification_rate": counts["handled"] / counted if counted else 1.0,
+        "on_time_closure_rate": counts["on_time"] / closed if closed else 1.0,
+        "recurrence_rate": recurring / total if total else 0.0,
+        "overdue_rate": min(1.0, overdue / total) if total else 0.0,
+    }
+
+
+def score(m: dict[str, Any], w: dict[str, float]) -> float:
+    """100 × the weighted sum of the rates (without an assessment rate, the others rescaled)."""
+    parts = {"on_time_closure_rate": m["on_time_closure_rate"],
+             "rectification_rate": m["rectification_rate"],
+             "no_recurrence_rate": 1 - m["recurrence_rate"],
+             "no_overdue_rate": 1 - m["overdue_rate"]}
+    if m.get("assessment_score_rate") is not None:
+        parts["assessment_score_rate"] = m["assessment_score_rate"]
+    total = sum(w.get(k, 0.0) for k in parts) or 1.0
+    return round(100 * sum(w.get(k, 0.0) * v for k, v in parts.items()) / total, 2)
+
+
+def _rank(store: Store, level: str, start: datetime, end: datetime,
+          scope_unit: str | None) -> list[dict[str, Any]]:
+    query = IssueQuery(since=start, until=end, scope_unit=scope_unit, limit=None,
+                       now=min(end, datetime.now()))
+    names, groups = _group_counts(store, level, query, scope_unit)
+    assessed = _assessment_rates(store, level, start, end)
+    w = weights()
+    empty = merge_stats([])
+    rows: list[dict[str, Any]] = []
+    for name in sorted(set(names) | set(groups)):
+        if scope_unit is not None and level == "unit" and name != scope_unit:
+            continue
+        m = metrics(groups.get(name, empty))
+        m["assessment_score_rate"] = assessed.get(name)
+        row: dict[str, Any] = {"name": name, "score": score(m, w)}
+        row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()})
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["score"], -r["issues"], r["name"]))
+    for k, r in enumerate(rows, start=1):
+        r["rank"] = k
+    return rows
+
+
+def _assessment_rates(store: Store, level: str, start: datetime,
+                      end: datetime) -> dict[str, float | None]:
+    return {r["name"]: r["score_rate"] for r in scores(store, level, start, end)}
+
+
+def ranking(store: Store, level: str, period: str | None, now: datetime | None = None,
+            scope_unit: str | None = None) -> dict[str, Any]:
+    """Ranked rows for the period, with the change against the previous period."""
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+    now = now or datetime.now()
+    start, end, label = parse_period(period, now)
+    rows = _rank(store, level, start, end, scope_unit)
+    before = {r["name"]: r["rank"] for r in _rank(store, level, start - (end - start), start,
+                                                  scope_unit)}
+    for r in rows:
+        r["change"] = before.get(r["name"], r["rank"]) - r["rank"]
+        r["trend"] = "↑" if r["change"] > 0 else "↓" if r["change"] < 0 else "→"
+    return {"level": level, "period": label, "from": start.isoformat(),
+            "to": end.isoformat(), "formula": formula_text(), "rows": rows}
+
+
+def formula_text() -> str:
+    """The score formula with the configured weights, as shown to users."""
+    return "得分 = 100 × (" + " + ".join(f"{v:g}×{k}" for k, v in weights().items()) + ")"

@@ -1,0 +1,403 @@
+"""Map snapshots: a standalone HTML file that works offline (Leaflet and the view's data
+inlined; issues aggregated into grid cells so the file stays small), and PNG/PDF renderings of
+it in headless Chromium. Without Chromium (or Playwright), PNG/PDF map snapshots are drawn by
+matplotlib instead (geo.exports.static_render), with a logged warning naming what is missing."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import logging
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import folium
+import shapely
+from branca.element import Element, MacroElement
+from jinja2 import Template
+from shapely.geometry import shape
+
+from geo.exports.static_render import IssueCells, StaticLayer, render_static
+from geo.layers.geojson import collection, feature_json
+from geo.maps.mapview import EXTRA_LABELS, LAYERS, STATIC
+from geo.model.errors import InvalidInput, LimitExceeded
+from geo.model.kinds import LABELS_ZH, Kind, issue_categories, reference_table
+from geo.model.records import Feature
+from geo.store import BBox, IssueQuery, Store
+from geo.tiling.cells import factor_for_zoom, heatmap
+
+log = logging.getLogger(__name__)
+
+LAYER_STYLE = {
+    Kind.subdistrict: {"color": "#444", "weight": 3, "dashArray": "8 6", "fill": False},
+    Kind.community: {"color": "#6a3d9a", "weight": 2, "dashArray": "4 4", "fillOpacity": 0.03},
+    Kind.zone: {"color": "#1f78b4", "weight": 2, "fillOpacity": 0.15},
+    Kind.street: {"color": "#c0392b", "weight": 2.5, "opacity": 0.75},
+    Kind.alley: {"color": "#ff7f00", "weight": 3, "dashArray": "2 4"},
+    Kind.market: {"color": "#33a02c", "weight": 2, "fillOpacity": 0.4},
+}
+VIEWS = {"main": [Kind.subdistrict, Kind.community, Kind.zone, Kind.street, Kind.alley,
+                  Kind.market, Kind.test_point],
+         "zones": [Kind.subdistrict, Kind.zone, Kind.street, Kind.alley],
+         "issues": [Kind.subdistrict, Kind.community, Kind.street]}
+ATTRIBUTION = "© OpenStreetMap contributors"
+GAP_LABELS = {"uncovered_area": "未覆盖区域", "overlap": "责任区重叠",
+              "uncovered_line": "无人负责路段", "unassigned_point": "无责任单位点位",
+              "forgotten_zone": "长期无活动责任区", "forgotten_point": "长期无活动点位"}
+POINT_STYLE = {"radius": 5, "color": "#222", "fillColor": "#1f78b4", "fillOpacity": 0.9}
+FALLBACK_ENV = "CCMAP_SNAPSHOT_FALLBACK"  # "0" turns the matplotlib fallback off
+
+
+class ChromiumMissing(InvalidInput):
+    """PNG/PDF rendering needs headless Chromium (driven by Playwright) and one is missing."""
+
+    def __init__(self, message: str, package: str) -> None:
+        super().__init__(message, package=package)
+        self.package = package
+
+
+@dataclass
+class ViewContent:
+    """What a snapshot of a view shows: the layers' features and the issue grid cells."""
+
+    bounds: BBox
+    layers: list[tuple[Kind, list[Feature]]]
+    cells: list[list[float]]
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+    show_issues: bool = True
+    omitted: list[str] = field(default_factory=list)  # page layers a snapshot cannot draw
+    filters: str = ""  # the issue filter in words
+    gaps: list[dict[str, Any]] = field(default_factory=list)  # coverage-gap features
+
+
+ISSUE_LAYERS = ("issues", "heat")  # both drawn as issue cells
+SNAPSHOT_CELL_ZOOM = 16  # issues are drawn as the heatmap cells of this zoom (base cells)
+GAP_STYLE = {"uncovered_line": {"color": "#d00", "weight": 5, "opacity": 0.8, "dashArray": "6 6"},
+             "overlap": {"color": "#7b1fa2", "weight": 2, "dashArray": "4 4",
+                         "fillColor": "#7b1fa2", "fillOpacity": 0.45},
+             "area": {"color": "#d00", "weight": 2, "dashArray": "8 4", "fillColor": "#f00",
+                      "fillOpacity": 0.35},
+             "point": {"radius": 6, "color": "#d00", "fillColor": "#ff0", "fillOpacity": 1}}
+
+
+def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
+                 issues: IssueQuery | None = None,
+                 layers: Sequence[str] | None = None) -> ViewContent:
+    """Read the view's layers (inside bbox, default: all data) and its issues per grid cell.
+
+    `layers` are the layers visible on the page (kinds, "issues", "heat", ...); when given they
+    replace the preset `view`, so the snapshot shows what the user saw.
+    """
+    if view not in VIEWS:
+        raise InvalidInput(f"view must be one of {', '.join(VIEWS)}")
+    bounds = bbox or store.extent()
+    if bounds is None:
+        raise InvalidInput("nothing to draw: the store is empty")
+    kinds, show_issues, omitted = list(VIEWS[view]), True, []
+    if layers is not None:
+        known = {str(k) for k, _ in LAYERS}
+        unknown = sorted(set(layers) - known)
+        if unknown:
+            raise InvalidInput(f"unknown layers {unknown}; layers: {', '.join(sorted(known))}")
+        kinds = [k for k, _ in LAYERS if isinstance(k, Kind) and k.value in layers]
+        show_issues = any(x in layers for x in ISSUE_LAYERS)
+        omitted = [EXTRA_LABELS[x] for x in layers if x in EXTRA_LABELS
+                   and x not in (*ISSUE_LAYERS, "gaps")]
+    found: list[tuple[Kind, list[Feature]]] = []
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        rows = store.features(kind, bbox=bounds)
+        counts[kind.value] = len(rows)
+        found.append((kind, rows))
+    query = issues or IssueQuery()
+    query.bbox = bbox  # without one, every issue (some lie just outside the layers' extent)
+    cells = heatmap(store.issue_cells(query, factor=factor_for_zoom(SNAPSHOT_CELL_ZOOM)), 0,
+                    SNAPSHOT_CELL_ZOOM)["cells"] if show_issues else []
+    total = int(sum(c[2] for c in cells))
+    if show_issues:
+        counts["issues"] = total
+    gaps = _gaps(store, bounds) if layers is not None and "gaps" in layers else []
+    if layers is not None and "gaps" in layers:
+        counts["gaps"] = len(gaps)
+    return ViewContent(bounds, found, cells, total, counts, show_issues, omitted,
+                       describe_filters(query), gaps)
+
+
+def _gaps(store: Store, bounds: BBox) -> list[dict[str, Any]]:
+    """The coverage gaps (as on the map's gap layer) that meet the extent."""
+    from geo.zones.gaps import analyse, gap_features, load_input
+
+    box = shapely.box(*bounds)
+    return [f for f in gap_features(analyse(load_input(store), with_geometry=True))
+            if shape(f["geometry"]).intersects(box)]
+
+
+def gap_style(gap: str) -> dict[str, Any]:
+    """The drawing style of one kind of coverage gap (the map page's colours)."""
+    if gap in GAP_STYLE:
+        return GAP_STYLE[gap]
+    return GAP_STYLE["area" if gap == "uncovered_area" else "point"]
+
+
+def describe_filters(q: IssueQuery) -> str:
+    """The issue filter in words, as printed on a snapshot ("" when nothing is filtered)."""
+    cats = {c: r["label"] for c, r in issue_categories().items()}
+    states = {r["code"]: r["label"] for r in reference_table("issue_statuses")}
+    srcs = {r["code"]: r["label"] for r in reference_table("issue_sources")}
+    parts = []
+    for label, values, names in (("类型", q.categories, cats), ("状态", q.statuses, states),
+                                 ("来源", q.sources, srcs), ("单位", q.units, {}),
+                                 ("社区", q.communities, {})):
+        if values:
+            parts.append(f"{label}：" + "、".join(names.get(v, v) for v in values))
+    if q.zone_id is not None:
+        parts.append(f"责任区 #{q.zone_id}")
+    if q.since or q.until:
+        parts.append(f"时间：{q.since:%Y-%m-%d}" if q.since else "时间：")
+        parts[-1] += f" 至 {q.until:%Y-%m-%d}" if q.until else " 起"
+    if q.overdue:
+        parts.append("只看超期")
+    if q.recurring:
+        parts.append("只看回潮")
+    return "；".join(parts)
+
+
+class _Header(MacroElement):
+    """Title, date, north arrow, legend and attribution drawn over the snapshot."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "SnapshotHeader"
+        self.info = info
+        self._template = Template((STATIC / "templates" / "snapshot.j2").read_text("utf-8"))
+
+
+def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
+                  title: str = "创城点位地图", issues: IssueQuery | None = None,
+                  layers: Sequence[str] | None = None) -> str:
+    """A self-contained HTML map of the view (no request leaves the file)."""
+    content = view_content(store, view, bbox, issues, layers)
+    minx, miny, maxx, maxy = content.bounds
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
+                   control_scale=True, zoom_start=15)
+    m.default_js = []
+    m.default_css = []
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    for kind, rows in content.layers:
+        if not rows:
+            continue
+        style = LAYER_STYLE.get(kind, {"color": "#222"})
+        folium.GeoJson(collection(_labelled(feature_json(f)) for f in rows), name=LABELS_ZH[kind],
+                       style_function=lambda _f, s=style: s,
+                       marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9,
+                                                  color="#222", fill_color="#1f78b4"),
+                       tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=["名称"]),
+                       ).add_to(m)
+    if content.gaps:
+        folium.GeoJson(collection(content.gaps), name=f"覆盖缺口（{len(content.gaps)}）",
+                       style_function=lambda f: gap_style(f["properties"]["gap"]),
+                       marker=folium.CircleMarker(radius=6, fill=True, fill_opacity=1,
+                                                  color="#d00", fill_color="#ff0"),
+                       ).add_to(m)
+    if content.show_issues:
+        issue_layer = folium.FeatureGroup(name=f"问题（{content.total}，按格汇总）")
+        top = max((c[2] for c in content.cells), default=1)
+        for lon, lat, n in content.cells:
+            folium.CircleMarker([lat, lon], radius=3 + 9 * (n / top) ** 0.5, weight=0,
+                                fill=True, fill_color="#e6194b", fill_opacity=0.55,
+                                tooltip=f"{int(n)} 个问题").add_to(issue_layer)
+        issue_layer.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    statuses = [(r["label"], r["color"]) for r in reference_table("issue_statuses")]
+    _Header({"title": title, "date": _now(), "attribution": ATTRIBUTION,
+             "counts": content.counts, "statuses": statuses, "issues": content.show_issues,
+             "filters": content.filters, "omitted": content.omitted,
+             "bbox": list(content.bounds),
+             "layer_codes": [k.value for k, _ in content.layers]
+             + (["issues"] if content.show_issues else [])
+             + (["gaps"] if content.gaps else []),
+             "layers": [(LABELS_ZH[k], LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
+                        for k, _ in content.layers]
+             + ([("覆盖缺口", "#d00")] if content.gaps else [])}).add_to(m)
+    page: str = m.get_root().render()
+    return _inline_assets(page)
+
+
+def _labelled(feature: dict[str, Any]) -> dict[str, Any]:
+    """The feature with an HTML-escaped `label`: folium's tooltip inserts values as HTML."""
+    feature["properties"]["label"] = html.escape(str(feature["properties"].get("name") or ""))
+    return feature
+
+
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M")
+
+
+def snapshot_static(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
+                    title: str = "创城点位地图", issues: IssueQuery | None = None,
+                    layers: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
+    """The snapshot drawn by matplotlib (.png or .pdf): same layers, styles, issue cells,
+    title, date, legend and attribution as the HTML page, plus a scale bar and north arrow.
+    options: width, height, scale (PNG); paper, landscape (PDF)."""
+    content = view_content(store, view, bbox, issues, layers)
+    drawn = [StaticLayer(f"{LABELS_ZH[kind]}（{len(rows)}）", [f.geometry for f in rows],
+                         LAYER_STYLE.get(kind, POINT_STYLE))
+             for kind, rows in content.layers if rows]
+    by_gap: dict[str, list[Any]] = {}
+    for g in content.gaps:
+        by_gap.setdefault(g["properties"]["gap"], []).append(shape(g["geometry"]))
+    drawn += [StaticLayer(f"覆盖缺口·{GAP_LABELS.get(gap, gap)}（{len(geoms)}）", geoms,
+                          gap_style(gap)) for gap, geoms in by_gap.items()]
+    cells = (IssueCells(content.cells, content.total, "问题（按格汇总，圆越大越多）")
+             if content.show_issues else None)
+    if content.filters:
+        title = f"{title}（{content.filters}）"
+    return render_static(drawn, out, content.bounds, issues=cells, title=title, date=_now(),
+                         attribution=ATTRIBUTION, note="静态渲染（matplotlib）", **options)
+
+
+def _inline_assets(html: str) -> str:
+    """Put Leaflet's CSS and JS into the page so the file works without a server."""
+    modules = STATIC / "node_modules" / "leaflet" / "dist"
+    if not (modules / "leaflet.js").exists():
+        raise InvalidInput("front-end assets are missing: run ./run.sh setup (npm ci)")
+    css = (modules / "leaflet.css").read_text("utf-8")
+    js = (modules / "leaflet.js").read_text("utf-8")
+    head = Element(f"<style>{css}</style><script>{js}</script>").render()
+    return html.replace("<head>", "<head>" + head, 1)
+
+
+def external_urls(html: str) -> list[str]:
+    """Resources (script/img src, stylesheet links, CSS url()) that would need the network;
+    plain hyperlinks such as the attribution's do not load anything."""
+    found = re.findall(r'src="((?:https?:)?//[^"]+)"', html)
+    found += re.findall(r'<link[^>]*href="((?:https?:)?//[^"]+)"', html)
+    found += re.findall(r'url\((?:["\']?)((?:https?:)?//[^)"\']+)', html)
+    return found
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or CCMAP_CHROMIUM), or ChromiumMissing naming the package."""
+    configured = os.environ.get("CCMAP_CHROMIUM")
+    path = configured or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        where = f" at {path} (CCMAP_CHROMIUM)" if configured else ""
+        raise ChromiumMissing(f"Chromium not found{where}: install Debian's `chromium` package "
+                              "(apt-get install chromium) or set CCMAP_CHROMIUM; "
+                              "HTML export works without it", package="chromium")
+    return path
+
+
+def check_renderer() -> str:
+    """The Chromium path if PNG/PDF can be rendered in the browser; else ChromiumMissing
+    naming what to install (Debian's chromium, or Playwright which drives it)."""
+    path = chromium_path()
+    if importlib.util.find_spec("playwright") is None:
+        raise ChromiumMissing("Playwright not installed: pip install playwright (ccmap's dev "
+                              "extras); it drives the system Chromium for PNG/PDF export",
+                              package="playwright")
+    return path
+
+
+def fallback_enabled(fallback: bool | None = None) -> bool:
+    """Whether a map snapshot may fall back to matplotlib (the argument, else the
+    CCMAP_SNAPSHOT_FALLBACK environment variable, default on)."""
+    if fallback is not None:
+        return fallback
+    return os.environ.get(FALLBACK_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def check_pixels(width: int, height: int, scale: float, max_pixels: int) -> None:
+    """LimitExceeded (before anything is rendered) when a PNG of width × height at this
+    device scale has more than max_pixels pixels."""
+    pixels = width * height * scale * scale
+    if pixels > max_pixels:
+        raise LimitExceeded(f"a {width}×{height} PNG at scale {scale:g} has {pixels:,.0f} "
+                            f"pixels, more than {max_pixels:,} (CCMAP_MAX_EXPORT_PIXELS): "
+                            "use a smaller size or scale", limit=max_pixels)
+
+
+def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
+           scale: float = 1.0, paper: str = "A4", landscape: bool = True) -> None:
+    """Render the HTML snapshot to PNG (size, scale) or PDF (A4/A3, orientation)."""
+    # Playwright's sync API refuses to run where an asyncio loop is running (a server, or
+    # another Playwright session): a worker thread has none.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_render, html_file, out, width, height, scale, paper, landscape).result()
+
+
+def _render(html_file: Path, out: Path, width: int, height: int, scale: float, paper: str,
+            landscape: bool) -> None:
+    path = check_renderer()
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True, args=args)
+        page = browser.new_page(viewport={"width": width, "height": height},
+                                device_scale_factor=scale)
+        page.goto(html_file.resolve().as_uri())
+        page.wait_for_timeout(800)
+        if out.suffix.lower() == ".png":
+            page.screenshot(path=str(out))
+        else:
+            page.pdf(path=str(out), format=paper, landscape=landscape, print_background=True)
+        browser.close()
+
+
+def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
+               issues: IssueQuery | None = None, fallback: bool | None = None,
+               layers: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
+    """Write a snapshot to out: .html (offline), .png or .pdf.
+
+    PNG/PDF are rendered by headless Chromium; when Chromium or Playwright is missing they are
+    drawn by matplotlib instead (a warning is logged and returned), unless fallback is False
+    (or CCMAP_SNAPSHOT_FALLBACK=0), which raises ChromiumMissing naming the package.
+    The result says which renderer was used: "html", "chromium" or "matplotlib"."""
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".png", ".pdf"):
+        raise InvalidInput("snapshot format must be .html, .png or .pdf")
+    extra: dict[str, Any] = {"renderer": "html"}
+    if suffix == ".html":
+        write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers), out,
+                   **options)
+    else:
+        try:
+            check_renderer()
+        except ChromiumMissing as exc:
+            if not fallback_enabled(fallback):
+                raise
+            warning = f"{exc.message}; drawing {out.name} with matplotlib instead"
+            log.warning(warning)
+            info = snapshot_static(store, out, view, bbox, issues=issues, layers=layers,
+                                   **options)
+            extra = {"renderer": "matplotlib", "missing": exc.package,
+                     "warnings": [warning, *info["warnings"]]}
+        else:
+            write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers), out,
+                       **options)
+            extra = {"renderer": "chromium"}
+    return {"out": str(out), "bytes": out.stat().st_size, "view": view, **extra}
+
+
+def write_page(html: str, out: Path, **options: Any) -> None:
+    """Write an HTML page to out as it is (.html) or rendered by Chromium (.png, .pdf)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".html":
+        out.write_text(html, encoding="utf-8")
+        return
+    tmp = out.with_suffix(".page.html")
+    tmp.write_text(html, encoding="utf-8")
+    try:
+        render(tmp, out, **options)
+    finally:
+        tmp.unlink(missing_ok=True)

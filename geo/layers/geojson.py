@@ -1,0 +1,138 @@
+"""RFC 7946 GeoJSON output: lon/lat, counter-clockwise exterior rings, no crs member."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+
+import shapely
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from geo.layers.coords import CONVERTERS, SYSTEMS, convert_geometry
+from geo.model.errors import InvalidGeometry, InvalidInput, LimitExceeded
+from geo.model.lifecycle import is_overdue
+from geo.model.records import Feature, Issue
+from geo.store import BBox
+
+MEDIA_TYPE = "application/geo+json"
+
+
+def parse_bbox(text: str | None) -> BBox | None:
+    """Parse 'minx,miny,maxx,maxy' (WGS84 lon/lat) or raise InvalidInput with the reason."""
+    if not text:
+        return None
+    parts = text.split(",")
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidInput(f"bbox must be minx,miny,maxx,maxy in degrees, got {text!r}") from None
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InvalidInput(
+            f"bbox {text!r} is not lon/lat degrees with min <= max "
+            "(order: minlon,minlat,maxlon,maxlat)"
+        )
+    return (minx, miny, maxx, maxy)
+
+
+def parse_coords(value: str | None) -> str:
+    """Validate an output coordinate system name (default wgs84)."""
+    value = value or "wgs84"
+    if value not in SYSTEMS:
+        raise InvalidInput(f"coords must be one of {', '.join(SYSTEMS)}, got {value!r}")
+    return value
+
+
+# nesting depth of a position inside `coordinates`, per geometry type
+POSITION_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2,
+                  "Polygon": 2, "MultiPolygon": 3}
+
+
+def check_lonlat(lon: Any, lat: Any) -> None:
+    """InvalidGeometry unless lon/lat are finite numbers within ±180/±90 degrees."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat))
+    if not (numbers and math.isfinite(lon) and math.isfinite(lat)
+            and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidGeometry(f"({lon!r}, {lat!r}) is not a lon/lat position in degrees "
+                              "(经度 -180..180, 纬度 -90..90)")
+
+
+def check_geometry(doc: Any, max_vertices: int) -> None:
+    """Refuse a GeoJSON geometry sent to the API unless every position is finite lon/lat
+    degrees, every polygon ring is closed with at least 4 positions, and it has at most
+    max_vertices vertices (InvalidGeometry, LimitExceeded: HTTP 422)."""
+    kind = doc.get("type") if isinstance(doc, dict) else None
+    if kind not in POSITION_DEPTH:
+        raise InvalidGeometry("geometry must be a GeoJSON object with a type among "
+                              f"{', '.join(POSITION_DEPTH)} and coordinates")
+    assert isinstance(doc, dict)
+    count = 0
+
+    def walk(node: Any, depth: int) -> None:
+        nonlocal count
+        if not isinstance(node, list | tuple):
+            raise InvalidGeometry(f"{kind} coordinates are not nested lists of positions")
+        if depth == 0:
+            if len(node) not in (2, 3):
+                raise InvalidGeometry(f"a position has {len(node)} numbers, not [lon, lat]")
+            check_lonlat(node[0], node[1])
+            count += 1
+            if count > max_vertices:
+                raise LimitExceeded(f"geometry has more than {max_vertices} vertices "
+                                    "(CCMAP_MAX_GEOMETRY_VERTICES)", limit=max_vertices)
+            return
+        for child in node:
+            walk(child, depth - 1)
+
+    walk(doc.get("coordinates"), POSITION_DEPTH[kind])
+    coords = doc["coordinates"]
+    rings = coords if kind == "Polygon" else \
+        [r for poly in coords for r in poly] if kind == "MultiPolygon" else []
+    for ring in rings:
+        if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+            raise InvalidGeometry("a polygon ring must be closed (first position = last) and "
+                                  f"have at least 4 positions; got {len(ring)}")
+
+
+def check_shape(geom: BaseGeometry, max_vertices: int) -> None:
+    """check_geometry for a shapely geometry (e.g. a stored version about to be restored)."""
+    check_geometry(mapping(geom), max_vertices)
+
+
+def geometry_json(geom: shapely.Geometry) -> dict[str, Any]:
+    """Geometry as an RFC 7946 dict (exterior rings counter-clockwise, holes clockwise)."""
+    oriented = cast(BaseGeometry, shapely.orient_polygons(geom))
+    return dict(mapping(oriented))
+
+
+def feature_json(f: Feature, coords: str = "wgs84") -> dict[str, Any]:
+    """A stored feature as a GeoJSON Feature (coords gcj02/bd09 shift it for those basemaps)."""
+    props = {**f.properties, "id": f.id, "kind": f.kind.value, "name": f.name,
+             "category": f.category, "version": f.version}
+    geom = convert_geometry(f.geometry, "wgs84", coords)
+    return {"type": "Feature", "id": f.id, "geometry": geometry_json(geom), "properties": props}
+
+
+def issue_json(i: Issue, coords: str = "wgs84", now: datetime | None = None) -> dict[str, Any]:
+    """An issue as a GeoJSON point Feature (coords as in feature_json)."""
+    props: dict[str, Any] = {
+        "id": i.id, "category": i.category, "status": i.status, "description": i.description,
+        "address": i.address, "source": i.source, "reporter": i.reporter, "unit": i.unit,
+        "zone_id": i.zone_id, "recurring_of": i.recurring_of, "external_id": i.external_id,
+        "cadre": i.cadre, "version": i.version,
+        "overdue": is_overdue(i.status, i.deadline, now or datetime.now()),
+    }
+    for key in ("reported_at", "deadline", "closed_at"):
+        value = getattr(i, key)
+        props[key] = value.isoformat(timespec="minutes") if value else None
+    lon, lat = (i.lon, i.lat) if coords == "wgs84" else CONVERTERS[("wgs84", coords)](i.lon, i.lat)
+    return {"type": "Feature", "id": i.id,
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+            "properties": props}
+
+
+def collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Wrap GeoJSON features in a FeatureCollection."""
+    return {"type": "FeatureCollection", "features": list(features)}

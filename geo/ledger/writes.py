@@ -1,0 +1,101 @@
+"""The issue ledger's write path: validate, set deadlines, route, detect recurrence/duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from geo.ledger.recurrence import (
+    DEFAULT_RULE,
+    RecurrenceRule,
+    find_duplicates,
+    find_recurrences,
+    near_bbox,
+)
+from geo.model.errors import Conflict, InvalidInput
+from geo.model.kinds import issue_categories, sources
+from geo.model.lifecycle import deadline_for, statuses
+from geo.model.records import Issue
+from geo.store import Store
+from geo.zones.rerouting import (
+    apply_routes,
+)
+
+if TYPE_CHECKING:
+    from geo.ledger.mapping import IssueImport
+
+
+@dataclass
+class Intake:
+    """What creating issues did: the new ids, and the duplicate candidates offered per id."""
+
+    ids: list[int] = field(default_factory=list)
+    duplicates: dict[int, list[int]] = field(default_factory=dict)
+    recurring: int = 0
+
+
+def validate_issue(issue: Issue) -> None:
+    """Raise InvalidInput when an issue's category, source, status or location is wrong."""
+    if issue.category not in issue_categories():
+        raise InvalidInput(f"unknown category {issue.category!r}; categories: "
+                           + ", ".join(issue_categories()))
+    if issue.source not in sources():
+        raise InvalidInput(f"unknown source {issue.source!r}; sources: "
+                           + ", ".join(sources()))
+    if issue.status not in statuses():
+        raise InvalidInput(f"unknown status {issue.status!r}")
+    if not (-180 <= issue.lon <= 180 and -90 <= issue.lat <= 90):
+        raise InvalidInput(f"location ({issue.lon}, {issue.lat}) is not lon/lat degrees")
+
+
+def prepare(store: Store, issues: list[Issue], now: datetime,
+            rule: RecurrenceRule = DEFAULT_RULE) -> dict[int, list[int]]:
+    """Fill deadline, zone, unit, cadre, flags and recurring_of in place; return duplicates."""
+    if not issues:
+        return {}
+    for i in issues:
+        i.reported_at = i.reported_at or now
+        i.deadline = i.deadline or deadline_for(i.category, i.reported_at)
+    apply_routes(store, issues)
+    box = near_bbox(issues, rule.radius_m)
+    nearby = store.issues(bbox=box)
+    closed = [i for i in nearby if i.status == "closed" and i.closed_at is not None]
+    for k, old_id in find_recurrences(issues, closed, rule).items():
+        issues[k].recurring_of = old_id
+        if "recurring" not in issues[k].flags:
+            issues[k].flags.append("recurring")
+    return find_duplicates(issues, nearby, rule)
+
+
+def create_issues(store: Store, issues: list[Issue], actor: str,
+                  now: datetime | None = None) -> Intake:
+    """Validate, prepare and store issues in one transaction."""
+    now = now or datetime.now()
+    for i in issues:
+        validate_issue(i)
+    external = [i.external_id for i in issues if i.external_id]
+    taken = sorted(store.existing_external_ids(external)) if external else []
+    if taken or len(set(external)) < len(external):
+        # a client's id names one report: a second POST with it is refused, not stored twice
+        raise Conflict(f"external_id already used (外部编号重复): {', '.join(taken or external)}; "
+                       "look the issue up instead of reporting it again",
+                       external_ids=taken or external)
+    duplicates = prepare(store, issues, now)
+    ids = store.add_issues(issues, actor=actor)
+    return Intake(ids, {ids[k]: v for k, v in duplicates.items()},
+                  sum(1 for i in issues if i.recurring_of))
+
+
+def import_parsed(store: Store, parsed: IssueImport, actor: str,
+                  dry_run: bool) -> dict[str, Any]:
+    """Write parsed import rows (skipping stored external ids) unless dry_run; the report."""
+    known = store.existing_external_ids([i.external_id for i in parsed.issues
+                                         if i.external_id])
+    fresh = [i for i in parsed.issues if not i.external_id or i.external_id not in known]
+    parsed.skipped = len(parsed.issues) - len(fresh)
+    imported = len(fresh) if dry_run else (
+        len(create_issues(store, fresh, actor=actor).ids) if fresh else 0)
+    report = parsed.report(imported)
+    report["dry_run"] = dry_run
+    return report

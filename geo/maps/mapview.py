@@ -1,0 +1,148 @@
+"""Folium builders: the map page shell. Layer data is fetched by the page, never embedded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+
+from geo import STATIC_DIR
+from geo.analytics.choropleth import METRICS
+from geo.maps.basemaps import OSM_ATTRIBUTION, Basemap
+from geo.model.kinds import (
+    LABELS_ZH,
+    Kind,
+    issue_categories,
+    reference_table,
+    test_point_categories,
+)
+from geo.store import BBox
+
+STATIC = STATIC_DIR
+VENDOR_JS = [
+    ("leaflet", "/vendor/leaflet/dist/leaflet.js"),
+    ("markercluster", "/vendor/leaflet.markercluster/dist/leaflet.markercluster.js"),
+    ("fullscreen", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.umd.js"),
+    ("draw", "/vendor/leaflet-draw/dist/leaflet.draw.js"),
+    ("heat", "/vendor/leaflet.heat/dist/leaflet-heat.js"),
+    ("pbf", "/vendor/pbf/dist/pbf.js"),  # reads the vector tiles (static/js/tiles.js)
+    ("flatpickr", "/vendor/flatpickr/dist/flatpickr.min.js"),  # YYYY-MM-DD date fields
+    ("flatpickr_zh", "/vendor/flatpickr/dist/l10n/zh.js"),
+]
+VENDOR_CSS = [
+    ("leaflet_css", "/vendor/leaflet/dist/leaflet.css"),
+    ("markercluster_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.css"),
+    ("markercluster_default_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"),
+    ("fullscreen_css", "/vendor/leaflet.fullscreen/dist/Control.FullScreen.css"),
+    ("draw_css", "/vendor/leaflet-draw/dist/leaflet.draw.css"),
+    ("flatpickr_css", "/vendor/flatpickr/dist/flatpickr.min.css"),
+    ("ccmap_css", "/static/css/map.css"),
+]
+# draw order (bottom to top) and whether a layer is on when the page opens
+LAYERS: list[tuple[Kind | str, bool]] = [
+    (Kind.subdistrict, True), (Kind.community, True), (Kind.zone, True),
+    (Kind.compound, False), (Kind.street, True), (Kind.alley, True), (Kind.market, True),
+    (Kind.storefront, False), ("choropleth", False), ("gaps", False), ("heat", False),
+    ("hotspots", False), (Kind.test_point, True), ("issues", True),
+]
+CITY_WIDE = {"gaps", "choropleth"}
+EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力", "hotspots": "热点分析",
+                "choropleth": "专题图"}
+DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
+
+
+@dataclass(frozen=True)
+class MapPage:
+    """What the main map page needs to know."""
+
+    basemap: Basemap
+    bounds: BBox | None
+    title: str = "创城点位地图"
+    assets_missing: bool = False
+    user: str = ""
+    is_admin: bool = False
+    can_report: bool = False
+    can_edit_zones: bool = False
+    analyst: bool = True  # city-wide layers (gaps, choropleth) are hidden from unit users
+    can_plan: bool = False
+    can_inspect: bool = False
+    user_name: str = ""
+    communities: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()  # the issue filter's units (a unit user: its own only)
+    issue_total: int = 0  # issues in the ledger: street-level points from tiles when many
+    page_limit: int = 1000  # the rows a GeoJSON page of a layer asks for (the server's maximum)
+
+
+class CcmapLayers(MacroElement):
+    """Adds ccmap's page script, which loads every layer from the API, to a folium map."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "CcmapLayers"
+        self.config = config
+        self._template = Template((STATIC / "templates" / "map_layers.j2").read_text("utf-8"))
+
+
+def page_config(page: MapPage) -> dict[str, Any]:
+    """The JSON configuration handed to static/js/map.js."""
+    statuses = {r["code"]: {"label": r["label"], "color": r["color"]}
+                for r in reference_table("issue_statuses")}
+    return {
+        "coords": page.basemap.coords,
+        "layers": [{"kind": str(k),
+                    "label": LABELS_ZH[k] if isinstance(k, Kind) else EXTRA_LABELS[k],
+                    "visible": on} for k, on in LAYERS
+                   if page.analyst or k not in CITY_WIDE],
+        "statuses": statuses,
+        "kinds": [k.value for k in Kind],
+        "testPointCategories": test_point_categories(),
+        "issueCategories": {c: r["label"] for c, r in issue_categories().items()},
+        "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},
+        "choroplethMetrics": METRICS,
+        "communities": list(page.communities),
+        "units": list(page.units),
+        "issueTotal": page.issue_total,
+        "pageLimit": page.page_limit,
+        "title": page.title,
+        "assetsMissing": page.assets_missing,
+        "user": page.user,
+        "isAdmin": page.is_admin,
+        "canReport": page.can_report,
+        "canEditZones": page.can_edit_zones,
+        "canPlan": page.can_plan,
+        "canInspect": page.can_inspect,
+        "analyst": page.analyst,
+        "userName": page.user_name,
+    }
+
+
+def build_map(page: MapPage) -> folium.Map:
+    """The folium map shell: basemap, controls, local assets and the layer-loading script."""
+    minx, miny, maxx, maxy = page.bounds or DEFAULT_BOUNDS
+    # zoom 1, far from the fitted zoom: Leaflet jumps there at once instead of animating
+    # (zoomAnimationThreshold), so the page's layers never load the starting zoom's tiles
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=1, tiles=None,
+                   control_scale=True,
+                   # no fades: each tile's fade repaints every tile canvas of its grid 60 times a
+                   # second for 200 ms (a GPU-less office PC composites for the whole load), and
+                   # a closed popup would linger, invisible, for 200 ms
+                   fade_animation=False)
+    m.default_js = VENDOR_JS
+    m.default_css = VENDOR_CSS
+    for layer in page.basemap.layers:
+        folium.TileLayer(tiles=layer.url, attr=layer.attribution, subdomains=layer.subdomains,
+                         max_zoom=layer.max_zoom, name="底图", control=False).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])  # Leaflet wants [lat, lon]
+    config = page_config(page)
+    config["attribution"] = OSM_ATTRIBUTION
+    CcmapLayers(config).add_to(m)
+    return m
+
+
+def render_map_page(page: MapPage) -> str:
+    """The main map page as HTML."""
+    html: str = build_map(page).get_root().render()
+    return html

@@ -1,0 +1,544 @@
+"""Encoded vector tiles cached on disk and shared by every process of the machine, behind each
+process's memory cache (memory -> disk -> build); the ETag of a tile request, which is also its
+cache key; and the seeding of the tiles the map page asks for first (`ccmap tiles seed`).
+
+A tile's key holds the ETag of each of its layers: the layer's version in the database (bumped
+by every write to it), the filters, the caller's scope unit and, for issue tiles that depend on
+the clock, the time they change. A cached tile is therefore never stale: a write gives new
+keys, and the old files are left to the size bound (least recently used go first).
+
+On disk a tile is one file, `<root>/ab/c/<sha256 of the key>.tile`, written to a temporary file
+in its directory and renamed over (a reader sees the whole old file or the whole new one). The
+file holds the key, the length and a CRC-32, so a truncated or corrupt file (a crash, a full
+disk) is a miss, never served. The directory's size is checked every CHECK_EVERY puts of a
+process, or sooner when that process's own writes would pass the bound; then the least recently
+used files (by mtime, set again when a file is read after TOUCH_AFTER_S) are removed down to
+PRUNE_TO of the bound.
+
+Every key also holds the database's identity, a random number drawn when the database was made
+(layer_versions "database", migration 0020): a database replaced by another at the same path or
+URL (a file deleted and imported again, a schema made again, another database's backup) counts
+its versions from the same numbers, and its tiles must not meet the old database's files or the
+browsers' ETags. A backup of the same database restored over it keeps its identity and goes back
+to older versions, which its next writes number again: delete the cache directory with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import math
+import os
+import secrets
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy.engine import make_url
+
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind
+from geo.store import BBox, IssueQuery, Store
+from geo.tiling.tiles import (
+    EXTENT,
+    ISSUE_LAYER,
+    NextDeadlines,
+    Tile,
+    TileCache,
+    combined_etag,
+    etag,
+    tile_of,
+)
+
+try:  # POSIX: one process prunes at a time
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+# the issue filters a tile's ETag holds (those of GET /api/issues)
+ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "zone_id",
+                 "since", "until", "bbox", "overdue", "recurring")
+GZIP_MIN = 1000  # smaller tiles are kept as they are (like the app's GZip middleware)
+GZIP_MAGIC = b"\x1f\x8b"  # an MVT starts with 0x1a (layers), never with this
+CacheResult = Literal["hit-memory", "hit-disk", "miss"]
+DATABASE_ID = "database"  # layer_versions: the database's random identity (migration 0020)
+
+_HEADER = struct.Struct("<4sIII")  # magic, key length, data length, CRC-32 of key and data
+_MAGIC = b"CCT1"
+CHECK_EVERY = 500  # a process scans the directory's size at least every this many puts
+PRUNE_TO = 0.9  # a prune removes the least recently used files down to this part of the bound
+TOUCH_AFTER_S = 60.0  # a file read is marked used again (mtime) when older than this
+STALE_TEMP_S = 3600.0  # a temporary file this old was left by a killed writer
+
+
+# --- the disk cache ---------------------------------------------------------------------------
+class DiskTileCache:
+    """Encoded tiles in files under `root`, shared by every process that opens the same root,
+    bounded to about max_bytes of disk (see the module docstring)."""
+
+    def __init__(self, root: Path, max_bytes: int, check_every: int = CHECK_EVERY) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._estimate = 0  # bytes at the last scan, plus this process's puts since
+        self._puts = 0  # puts since the last scan
+        self._pruning = False
+
+    def path(self, key: str) -> Path:
+        """The file of a key."""
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        return self.root / digest[:2] / digest[2] / f"{digest}.tile"
+
+    def get(self, key: str) -> bytes | None:
+        """The tile stored under key, or None (absent, being replaced, pruned, or corrupt)."""
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+                mtime = os.fstat(f.fileno()).st_mtime
+        except OSError:  # FileNotFoundError: not there, or pruned meanwhile
+            return None
+        data = _unpack(raw, key)
+        if data is None:  # truncated or damaged: removed, so the next put writes it whole
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        if time.time() - mtime > TOUCH_AFTER_S:
+            with contextlib.suppress(OSError):
+                os.utime(path)
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store a tile (best effort: a full disk or a read-only directory only skips it)."""
+        blob = _pack(key, data)
+        if len(blob) > self.max_bytes:
+            return
+        path = self.path(key)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
+        except OSError:
+            return
+        with self._lock:
+            self._estimate += _disk_size(len(blob))
+            self._puts += 1
+            due = (self._puts >= self.check_every or self._estimate > self.max_bytes) \
+                and not self._pruning
+            if due:
+                self._pruning = True
+        if due:
+            try:
+                self.prune()
+            finally:
+                with self._lock:
+                    self._pruning = False
+
+    def prune(self) -> int:
+        """Scan the directory; if it holds more than max_bytes, remove the least recently used
+        tiles down to PRUNE_TO of it (skipped while another process prunes). The bytes left."""
+        with _exclusive(self.root / ".prune.lock") as mine:
+            if not mine:
+                with self._lock:
+                    self._puts = 0
+                return self._estimate
+            files = sorted(self._scan())  # oldest first
+            total = sum(size for _, size, _ in files)
+            if total > self.max_bytes:
+                goal = self.max_bytes * PRUNE_TO
+                for _, size, path in files:
+                    if total <= goal:
+                        break
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                    total -= size
+        with self._lock:
+            self._estimate, self._puts = total, 0
+        return total
+
+    def size(self) -> tuple[int, int]:
+        """(files, bytes on disk) of the tiles stored now."""
+        files = list(self._scan())
+        return len(files), sum(size for _, size, _ in files)
+
+    def _scan(self) -> Iterator[tuple[float, int, Path]]:
+        """(mtime, bytes on disk, path) of every tile file; old temporary files are removed."""
+        now = time.time()
+        for top in _subdirs(self.root):
+            for sub in _subdirs(top):
+                with contextlib.suppress(FileNotFoundError), os.scandir(sub) as entries:
+                    for entry in entries:
+                        try:
+                            st = entry.stat()
+                        except FileNotFoundError:
+                            continue
+                        if entry.name.endswith(".tile"):
+                            size = max(st.st_size, getattr(st, "st_blocks", 0) * 512)
+                            yield st.st_mtime, size, Path(entry.path)
+                        elif entry.name.endswith(".tmp") and now - st.st_mtime > STALE_TEMP_S:
+                            with contextlib.suppress(OSError):
+                                os.unlink(entry.path)
+
+
+def _pack(key: str, data: bytes) -> bytes:
+    k = key.encode("utf-8")
+    crc = zlib.crc32(data, zlib.crc32(k))
+    return _HEADER.pack(_MAGIC, len(k), len(data), crc) + k + data
+
+
+def _unpack(raw: bytes, key: str) -> bytes | None:
+    """The data of a cache file if it is whole and holds `key`, else None."""
+    if len(raw) < _HEADER.size:
+        return None
+    magic, klen, dlen, crc = _HEADER.unpack_from(raw)
+    k = key.encode("utf-8")
+    start = _HEADER.size + klen
+    if magic != _MAGIC or len(raw) != start + dlen or raw[_HEADER.size:start] != k:
+        return None
+    data = raw[start:]
+    return data if zlib.crc32(data, zlib.crc32(k)) == crc else None
+
+
+def _disk_size(n: int) -> int:
+    return -(-n // 4096) * 4096  # whole file-system blocks
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on lock_path if no other process does (yields whether held)."""
+    if fcntl is None:  # pragma: no cover
+        yield True
+        return
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+    except OSError:
+        yield False
+        return
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def disk_cache_dir(database_url: str, setting: str, var_tiles: Path) -> Path | None:
+    """Where the disk tile cache of a database lives: `setting` is a directory, `none` (no
+    disk cache) or `auto`: beside a SQLite file (`<file>.tiles`), under var_tiles for
+    PostgreSQL (a short hash of the URL without its password); an in-memory database has
+    none."""
+    if setting.strip().lower() == "none":
+        return None
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        name = (url.database or "").strip()
+        if not name or name == ":memory:" or "mode=memory" in str(url):
+            return None
+    if setting.strip().lower() != "auto":
+        return Path(setting).expanduser()
+    if url.get_backend_name() == "sqlite":
+        db_file = Path(url.database or "").expanduser().resolve()
+        return db_file.with_name(db_file.name + ".tiles")
+    text = url._replace(password=None).render_as_string(hide_password=False)
+    return var_tiles / hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+# --- memory -> disk -> build ------------------------------------------------------------------
+@dataclass
+class TileCaches:
+    """A process's caches of encoded tiles: memory in front of disk (None: memory only)."""
+
+    memory: TileCache
+    disk: DiskTileCache | None = None
+
+    @classmethod
+    def make(cls, memory_bytes: int, disk_root: Path | None, disk_bytes: int) -> TileCaches:
+        """The caches with these bounds (no disk cache when disk_root is None)."""
+        disk = DiskTileCache(disk_root, disk_bytes) if disk_root is not None else None
+        return cls(TileCache(memory_bytes), disk)
+
+    def get(self, key: tuple[str, int, int, int]) -> tuple[bytes, CacheResult] | None:
+        """A cached tile and where it was found (a disk hit is kept in memory too)."""
+        data = self.memory.get(key)
+        if data is not None:
+            return data, "hit-memory"
+        if self.disk is None:
+            return None
+        data = self.disk.get(_disk_key(key))
+        if data is None:
+            return None
+        self.memory.put(key, data)
+        return data, "hit-disk"
+
+    def put(self, key: tuple[str, int, int, int], data: bytes) -> None:
+        """Cache a tile just built, in memory and on disk."""
+        self.memory.put(key, data)
+        if self.disk is not None:
+            self.disk.put(_disk_key(key), data)
+
+
+def _disk_key(key: tuple[str, int, int, int]) -> str:
+    tag, z, x, y = key
+    return f"{tag} {z}/{x}/{y}"
+
+
+# --- a tile request: its ETag (the cache key) and its bytes ----------------------------------
+@dataclass(frozen=True)
+class TileRequest:
+    """What a tile's bytes depend on: its layers (in order), the tile, the issue filters, the
+    feature layer's property filter and the caller's scope unit."""
+
+    layers: tuple[str, ...]
+    tile: Tile
+    query: IssueQuery = field(default_factory=IssueQuery)
+    where: dict[str, Any] = field(default_factory=dict)
+    scope_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class TileTags:
+    """A tile's ETag and the ETag of each of its layers (each layer is cached under its own)."""
+
+    tag: str
+    parts: tuple[tuple[str, str], ...]  # (layer, its ETag)
+
+
+def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileTags:
+    """The ETag of a tile request (one query for the layers' versions and the database's
+    identity; for issue tiles, when they next change by the clock, kept per process in
+    `deadlines`)."""
+    tile, query = req.tile, req.query
+    issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
+    parts: list[tuple[str, str]] = []
+    # one query for the five layers of the page and the database's identity; an issues tile
+    # has the version of the last write of issues it may show (a case written elsewhere keeps
+    # its ETag and cache)
+    versions = store.layer_versions((*req.layers, DATABASE_ID), tile)
+    database = versions[DATABASE_ID]
+    for name in req.layers:
+        if name == ISSUE_LAYER:
+            filters: dict[str, Any] = issue_filters
+            # `overdue` depends on the clock: a tile that shows or filters by it holds until an
+            # open issue in it passes its deadline, a time read from the database (the same in
+            # every worker, known before the tile is built); other cell tiles hold until a write
+            # (kept per worker while exact: see geo.tiling.tiles.NextDeadlines)
+            asked = (database, versions[name], tile.z, tile.x, tile.y, tile.px,
+                     repr({k: v for k, v in asdict(query).items() if k != "now"}))
+            until = deadlines.lookup(asked, query.now,
+                                     lambda: store.issue_tile_valid_until(query, tile))
+            extra = until.isoformat() if until is not None else ""
+        else:
+            filters, extra = {"properties": req.where}, ""
+        if tile.px != 256:
+            filters = {**filters, "size": tile.px}
+        extra = f"{database} {extra}"  # another database's tiles never share a key
+        parts.append((name, etag(name, versions[name], filters, req.scope_unit, extra)))
+    tag = parts[0][1] if len(parts) == 1 else combined_etag([t for _, t in parts])
+    return TileTags(tag, tuple(parts))
+
+
+def tile_data(store: Store, req: TileRequest, tags: TileTags,
+              caches: TileCaches) -> tuple[bytes, CacheResult]:
+    """The tile as cached (gzipped when GZIP_MIN bytes or more) and where it came from:
+    hit-memory, hit-disk, or miss (built now, then cached in memory and on disk). A tile of
+    several layers is cached whole, and each of its layers under its own key too."""
+    tile = req.tile
+
+    def layer_tile(name: str, part_tag: str) -> tuple[bytes, CacheResult]:
+        key = (part_tag, tile.z, tile.x, tile.y)
+        found = caches.get(key)
+        if found is not None:
+            return found
+        if name == ISSUE_LAYER:
+            data = store.issue_tile(req.query, tile)
+        else:
+            data = store.feature_tile(Kind(name), tile, req.where, scope_unit=req.scope_unit)
+        data = _compressed(data)
+        caches.put(key, data)
+        return data, "miss"
+
+    if len(tags.parts) == 1:
+        return layer_tile(*tags.parts[0])
+    key = (tags.tag, tile.z, tile.x, tile.y)
+    found = caches.get(key)
+    if found is not None:
+        return found
+    # an MVT is a list of layers: the layers' tiles one after another are one tile
+    data = _compressed(b"".join(plain(layer_tile(name, t)[0]) for name, t in tags.parts))
+    caches.put(key, data)
+    return data, "miss"
+
+
+def _compressed(data: bytes) -> bytes:
+    """A tile as cached: gzipped when large (compressed once for every hit)."""
+    return gzip.compress(data, compresslevel=5) if len(data) >= GZIP_MIN else data
+
+
+def plain(data: bytes) -> bytes:
+    """A cached tile's MVT bytes (cached tiles may be gzipped)."""
+    return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+
+
+# --- seeding ----------------------------------------------------------------------------------
+# What static/js/map.js asks for (keep in step with it): the tiled layers (TILED) that are on
+# when the page opens share one grid of BASE_TILE_PX tiles, a 512-pixel tile of zoom z drawn at
+# map zoom z + 1 from map zoom 1 on; a planner's list drops `zone` from ZONE_EDIT_ZOOM on
+# (editable GeoJSON there); issues come from tiles below ISSUE_TILE_ZOOM, and at every zoom
+# when the ledger holds more than MAX_ISSUE_POINTS.
+PAGE_TILED = frozenset({"street", "alley", "community", "subdistrict", "zone"})
+PAGE_TILE_PX = 512
+ZONE_EDIT_ZOOM = 15
+ISSUE_TILE_ZOOM = 14
+PAGE_MAX_ISSUE_POINTS = 10_000
+# seeding covers the data's extent and this many tiles (of PAGE_TILE_PX) around it: a window
+# up to 2 x 1024 pixels wide centred inside the extent asks for nothing beyond
+SEED_MARGIN_TILES = 2
+# by default seeding runs from the zoom the page opens at in a small window to 16, or to the
+# zoom it opens at in a large one if that is higher (a small city)
+SMALL_VIEW_PX, LARGE_VIEW_PX = (800, 450), (2560, 1440)
+DEFAULT_MAX_ZOOM = 16
+PAGE_MAX_ZOOM = 19  # the map's own maximum without a basemap (static/js/map.js)
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    """Tiles to build: `layers` in `px`-pixel tiles at each of the map zooms `zooms`, over
+    bbox and `margin` tiles around it."""
+
+    layers: tuple[str, ...]
+    zooms: tuple[int, ...]
+    bbox: BBox
+    px: int = PAGE_TILE_PX
+    margin: int = SEED_MARGIN_TILES
+
+    def tiles(self) -> Iterator[Tile]:
+        """Every tile of the plan, zoom by zoom."""
+        shift = (self.px // 256).bit_length() - 1  # a 512-pixel tile of z is drawn at z + 1
+        west, south, east, north = self.bbox
+        for zoom in self.zooms:
+            z = zoom - shift
+            if z < 0:
+                continue
+            n = 1 << z
+            x0, y0 = tile_of(west, north, z)
+            x1, y1 = tile_of(east, south, z)
+            for x in range(max(x0 - self.margin, 0), min(x1 + self.margin, n - 1) + 1):
+                for y in range(max(y0 - self.margin, 0), min(y1 + self.margin, n - 1) + 1):
+                    yield Tile(z, x, y, self.px)
+
+
+@dataclass
+class SeedReport:
+    """What a seeding run did."""
+
+    tiles: int = 0
+    built: int = 0  # not cached before: built now (a tile of several layers may reuse some)
+    cached: int = 0  # found in the cache already
+    bytes_built: int = 0  # of the tiles built, as cached (gzipped when large)
+    seconds: float = 0.0
+
+
+def fit_zoom(bbox: BBox, width_px: int, height_px: int) -> int:
+    """The map zoom at which the page opens on bbox in a window of this size (Leaflet's
+    fitBounds: the highest whole zoom at which bbox fits)."""
+    west, south, east, north = bbox
+    ux, uy = Tile(0, 0, 0).to_units(np.array([west, east]), np.array([north, south]))
+    w = max(float(ux[1] - ux[0]) / EXTENT * 256, 1e-9)
+    h = max(float(uy[1] - uy[0]) / EXTENT * 256, 1e-9)
+    return max(0, min(22, math.floor(math.log2(min(width_px / w, height_px / h)))))
+
+
+def page_base_layers() -> tuple[str, ...]:
+    """The layers of the page's shared tile when it opens, bottom to top (a viewer's)."""
+    from geo.maps.mapview import LAYERS
+
+    return tuple(str(k) for k, on in LAYERS if on and str(k) in PAGE_TILED)
+
+
+def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None = None,
+               issues: bool = True) -> list[SeedPlan]:
+    """The tiles the map page asks for a city-wide user (no scope unit, no filters) at map
+    zooms min_zoom..max_zoom over the database's extent: the shared tile of a viewer and of a
+    planner, and the issue tiles. By default from the zoom the page opens at in a small
+    window to DEFAULT_MAX_ZOOM or the zoom it opens at in a large one. No plans for an empty
+    database; InvalidInput for zooms out of 1..PAGE_MAX_ZOOM or in the wrong order."""
+    for given in (min_zoom, max_zoom):
+        if given is not None and not 1 <= given <= PAGE_MAX_ZOOM:
+            raise InvalidInput(f"map zooms are 1..{PAGE_MAX_ZOOM}, not {given}")
+    bbox = store.extent()
+    if bbox is None:
+        return []
+    if max_zoom is None:
+        max_zoom = min(max(DEFAULT_MAX_ZOOM, fit_zoom(bbox, *LARGE_VIEW_PX)), PAGE_MAX_ZOOM)
+        if min_zoom is not None:
+            max_zoom = max(max_zoom, min_zoom)
+    if min_zoom is None:
+        min_zoom = min(fit_zoom(bbox, *SMALL_VIEW_PX), max_zoom)
+    if min_zoom > max_zoom:
+        raise InvalidInput(f"the first zoom ({min_zoom}) is above the last ({max_zoom})")
+    zooms = tuple(range(max(min_zoom, 1), max_zoom + 1))  # the 512-pixel grid starts at 1
+    base = page_base_layers()
+    plans = [SeedPlan(base, zooms, bbox)]
+    planner = tuple(k for k in base if k != Kind.zone.value)
+    if planner != base and any(z >= ZONE_EDIT_ZOOM for z in zooms):
+        plans.append(SeedPlan(planner, tuple(z for z in zooms if z >= ZONE_EDIT_ZOOM), bbox))
+    if issues:
+        many = store.issue_count() > PAGE_MAX_ISSUE_POINTS
+        issue_zooms = tuple(z for z in zooms if many or z < ISSUE_TILE_ZOOM)
+        if issue_zooms:
+            plans.append(SeedPlan((ISSUE_LAYER,), issue_zooms, bbox))
+    return [p for p in plans if p.layers]
+
+
+def seed(store: Store, caches: TileCaches, plans: Sequence[SeedPlan],
+         progress: Callable[[int, int], None] | None = None) -> SeedReport:
+    """Build every tile of the plans that is not cached yet, as the tile route would for a
+    city-wide user with no filters (same keys, same bytes); progress(done, total) after each."""
+    started = time.perf_counter()
+    jobs = [(tile, plan) for plan in plans for tile in plan.tiles()]
+    # the plans of one tile one after another: their layers are then still in memory
+    jobs.sort(key=lambda job: (job[0].z, job[0].x, job[0].y))
+    report = SeedReport(tiles=len(jobs))
+    deadlines = NextDeadlines()
+    for done, (tile, plan) in enumerate(jobs, 1):
+        req = TileRequest(plan.layers, tile, IssueQuery(now=datetime.now()))
+        data, result = tile_data(store, req, tile_tags(store, req, deadlines), caches)
+        if result == "miss":
+            report.built += 1
+            report.bytes_built += len(data)
+        else:
+            report.cached += 1
+        if progress is not None:
+            progress(done, len(jobs))
+    report.seconds = time.perf_counter() - started
+    return report

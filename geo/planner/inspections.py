@@ -1,0 +1,171 @@
+"""Checklists (检查标准) and inspection records (检查记录): failed items become issues.
+
+An inspector records every standard of a test point's checklist (data/reference/checklists.json)
+as pass, fail or not applicable. Each failed item creates an issue in the ledger (category from the
+checklist, at the point, source 暗访 or 督导检查), routed like any other issue; the issue's
+external id `inspection:<id>:<item>` links it back. Score rate (得分率) = passed / applicable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from geo import DATA_DIR
+from geo.ledger.writes import prepare, validate_issue
+from geo.model.errors import InvalidInput
+from geo.model.kinds import Kind, sources, test_point_categories
+from geo.model.records import Feature, Issue
+from geo.store import Store
+from geo.zones.rerouting import routes_at
+
+RESULTS = {"pass": "合格", "fail": "不合格", "na": "不适用"}
+INSPECTION_SOURCES = ("unannounced_inspection", "supervision")
+LEVELS = ("point", "category", "community", "zone", "unit")
+
+
+def checklists() -> dict[str, list[dict[str, str]]]:
+    """Test point category → its checklist items (code, label, issue_category)."""
+    doc = json.loads((DATA_DIR / "reference" / "checklists.json").read_text("utf-8"))
+    out: dict[str, list[dict[str, str]]] = doc["checklists"]
+    return out
+
+
+def checklist(category: str | None) -> list[dict[str, str]]:
+    """The checklist of one test point category."""
+    items = checklists().get(category or "")
+    if not items:
+        raise InvalidInput(f"no checklist for test point category {category!r}; "
+                           "add one to data/reference/checklists.json")
+    return items
+
+
+def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str, str]],
+                      inspector: str, actor: str, round_id: int | None = None,
+                      source: str = "unannounced_inspection",
+                      at: datetime | None = None) -> dict[str, Any]:
+    """Validate and store one inspection; failed items become issues. Returns the record."""
+    point = store.feature(feature_id)
+    if point.kind is not Kind.test_point:
+        raise InvalidInput(f"feature {feature_id} is a {point.kind.value}, not a test point")
+    if source not in INSPECTION_SOURCES:
+        raise InvalidInput(f"source must be one of {', '.join(INSPECTION_SOURCES)}")
+    if not inspector.strip():
+        raise InvalidInput("inspector (检查人) is required")
+    if round_id is not None and feature_id not in round_point_ids(store.round(round_id)):
+        raise InvalidInput(f"test point {feature_id} is not a stop of round {round_id}")
+    items = checklist(point.category)
+    codes = {i["code"] for i in items}
+    unknown = sorted(set(results) - codes)
+    missing = sorted(codes - set(results))
+    if unknown or missing:
+        raise InvalidInput("checklist results do not match the checklist of "
+                           f"{point.category}: unknown {unknown}, missing {missing}")
+    bad = {c: r.get("result") for c, r in results.items() if r.get("result") not in RESULTS}
+    if bad:
+        raise InvalidInput(f"result must be pass, fail or na; got {bad}")
+    at = at or datetime.now()
+    where = point.geometry.centroid
+    issues: list[Issue] = []
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        r = results[item["code"]]
+        row: dict[str, Any] = {"code": item["code"], "label": item["label"],
+                               "result": r["result"], "note": str(r.get("note", ""))[:2000]}
+        if r["result"] == "fail":
+            row["issue"] = len(issues)
+            issues.append(Issue(
+                item["issue_category"], where.x, where.y, source=source, reporter=inspector,
+                reported_at=at, address=str(point.properties.get("address") or point.name),
+                description=f"【{sources()[source]}】{point.name}：{item['label']} 不合格"
+                            + (f"。{row['note']}" if row["note"] else "")))
+        rows.append(row)
+    for i in issues:
+        validate_issue(i)
+    prepare(store, issues, at)
+    [route] = routes_at(store, [where.x], [where.y])
+    passed = sum(1 for r in rows if r["result"] == "pass")
+    applicable = sum(1 for r in rows if r["result"] != "na")
+    record = {"round_id": round_id, "feature_id": feature_id, "category": point.category,
+              "inspected_at": at, "inspector": inspector.strip(), "source": source,
+              "items": rows, "passed": passed, "failed": len(issues), "applicable": applicable,
+              "score_rate": round(passed / applicable, 4) if applicable else None,
+              "zone_id": route.zone_id, "unit": route.unit, "community": route.community}
+    iid, ids = store.add_inspection(record, issues, actor)
+    items_out = [{**{k: v for k, v in r.items() if k != "issue"},
+                  "issue_id": ids[r["issue"]] if "issue" in r else None} for r in rows]
+    return {**record, "id": iid, "items": items_out, "issue_ids": ids, "point": point.name,
+            "inspected_at": at.isoformat(timespec="seconds")}
+
+
+def round_point_ids(round_row: dict[str, Any]) -> set[int]:
+    """Ids of the test points a round visits."""
+    plan = round_row["plan"]
+    return {int(s["id"]) for t in plan["teams"] for s in t["stops"]}
+
+
+def last_inspections(store: Store) -> dict[int, dict[str, Any]]:
+    """The latest inspection of each inspected test point (one read of the records)."""
+    return {r["feature_id"]: r for r in store.inspections()}
+
+
+def revisit_due(latest: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Of the latest inspections, those that failed an item: re-inspect (回头看) next round."""
+    return {fid: r for fid, r in latest.items() if r["failed"] > 0}
+
+
+def inspected_since(latest: dict[int, dict[str, Any]], since: datetime) -> set[int]:
+    """Points inspected at or after `since`, from the latest inspection of each."""
+    return {fid for fid, r in latest.items() if r["inspected_at"] >= since}
+
+
+def scores(store: Store, level: str = "point", since: datetime | None = None,
+           until: datetime | None = None) -> list[dict[str, Any]]:
+    """Score rate (passed / applicable) of the inspections in a period, by level, best first."""
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+    records = store.inspections(since=since, until=until)
+    if not records:
+        return []
+    points: dict[int, Feature] = {f.id: f for f in store.features(Kind.test_point)
+                                  if f.id is not None} if level == "point" else {}
+    zones = {z["id"]: z["name"] for z in store.feature_labels(Kind.zone)} \
+        if level == "zone" else {}
+    labels = test_point_categories()
+
+    def key(r: dict[str, Any]) -> str | None:
+        if level == "point":
+            p = points.get(r["feature_id"])
+            return p.name if p else f"#{r['feature_id']}"
+        if level == "category":
+            return labels.get(r["category"] or "", r["category"])
+        if level == "zone":
+            return zones.get(r["zone_id"])
+        value: str | None = r[level]
+        return value
+
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if (name := key(r)) is not None:
+            groups[name].append(r)
+    rows = []
+    for name, rs in groups.items():
+        passed = sum(r["passed"] for r in rs)
+        applicable = sum(r["applicable"] for r in rs)
+        row: dict[str, Any] = {
+            "name": name, "inspections": len(rs), "passed": passed, "applicable": applicable,
+            "failed": sum(r["failed"] for r in rs),
+            "score_rate": round(passed / applicable, 4) if applicable else None,
+            "last_inspected_at": max(r["inspected_at"] for r in rs).isoformat(
+                timespec="seconds")}
+        if level == "point":
+            row["feature_id"] = rs[0]["feature_id"]
+            row["category"] = labels.get(rs[0]["category"] or "", rs[0]["category"])
+        rows.append(row)
+    rows.sort(key=lambda r: (-(r["score_rate"] if r["score_rate"] is not None else -1),
+                             r["name"]))
+    for k, r in enumerate(rows, start=1):
+        r["rank"] = k
+    return rows
