@@ -6,6 +6,10 @@ model (the vocabulary) < tiling < store < layers < zones | accounts < ledger < j
 
 from pathlib import Path
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
+_HERE = Path(__file__).resolve().parent
+# a source checkout (editable install, tests) reads data/ and static/ where they are; an
+# installed wheel carries them in geo/_assets/ (setup.py)
+CHECKOUT: Path | None = _HERE.parent if (_HERE.parent / "pyproject.toml").is_file() else None
+ROOT_DIR = CHECKOUT if CHECKOUT is not None else _HERE / "_assets"
 DATA_DIR = ROOT_DIR / "data"
 STATIC_DIR = ROOT_DIR / "static"

@@ -8,10 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo import CHECKOUT, STATIC_DIR
 from geo.layers.userfiles import FileLimits
 from geo.model.errors import CcmapError
 
-ROOT = Path(__file__).resolve().parent.parent
+# the database and tile caches by default: var/ in a source checkout, else var/ in the
+# directory ccmap is started from (an installed wheel)
+VAR = (CHECKOUT if CHECKOUT is not None else Path.cwd()) / "var"
 
 
 class Settings(BaseSettings):
@@ -19,7 +22,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CCMAP_", extra="ignore")
 
-    database_url: str = f"sqlite:///{ROOT / 'var' / 'ccmap.db'}"
+    database_url: str = f"sqlite:///{VAR / 'ccmap.db'}"
     host: str = "127.0.0.1"
     port: int = 8000
     # server processes (`ccmap serve --workers N`); state is in the database, so any process
@@ -56,7 +59,7 @@ class Settings(BaseSettings):
     # page_size when the caller gives no limit; a limit over max_page is refused (422)
     page_size: int = 1000
     max_page: int = 10_000
-    static_dir: Path = ROOT / "static"
+    static_dir: Path = STATIC_DIR
     title: str = "创城点位地图"
     # zones: the part outside the jurisdiction is clipped or the save refused; overlap with a
     # zone of the same type gives a warning or refuses the save
@@ -88,7 +91,7 @@ class Settings(BaseSettings):
         """The disk tile cache's directory (tile_cache_dir resolved), None for no disk cache."""
         from geo.maps.tilecache import disk_cache_dir
 
-        return disk_cache_dir(self.database_url, self.tile_cache_dir, ROOT / "var" / "tiles")
+        return disk_cache_dir(self.database_url, self.tile_cache_dir, VAR / "tiles")
 
     def file_limits(self, cli: bool = False) -> FileLimits:
         """Limits on the content of a user's file: HTTP uploads, or the CLI's higher ones."""
