@@ -72,3 +72,13 @@ def test_deadline_from_category_and_overdue() -> None:
     assert is_overdue("dispatched", late, NOW) and is_overdue("returned", late, NOW)
     assert not is_overdue("handled", late, NOW) and not is_overdue("closed", late, NOW)
     assert not is_overdue("dispatched", NOW + timedelta(hours=1), NOW)
+
+
+def test_open_and_final_statuses_cover_the_reference_table_once() -> None:
+    """OPEN (Open311's "open", recurrence candidates) and FINAL split the statuses of
+    data/reference/issue_statuses.json: a status added there must be put in one of them."""
+    from geo.model.lifecycle import FINAL, OPEN, UNHANDLED, statuses
+
+    assert set(statuses()) == OPEN | FINAL
+    assert not OPEN & FINAL
+    assert UNHANDLED <= OPEN

@@ -15,10 +15,8 @@ import numpy as np
 import shapely
 
 from geo.layers.projection import MetricFrame
+from geo.model.lifecycle import OPEN
 from geo.model.records import Issue
-
-OPEN_STATUSES = frozenset({"reported", "accepted", "dispatched", "handled", "verified",
-                           "returned", "deferred"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def find_duplicates(new: list[Issue], open_issues: list[Issue],
     found: dict[int, list[tuple[float, int]]] = {}
     for a, b, d in _pairs(new, open_issues, rule.radius_m):
         o = open_issues[b]
-        if o.category == new[a].category and o.status in OPEN_STATUSES and o.id is not None:
+        if o.category == new[a].category and o.status in OPEN and o.id is not None:
             found.setdefault(a, []).append((d, o.id))
     return {a: [i for _, i in sorted(v)] for a, v in found.items()}
 

@@ -35,6 +35,9 @@ TRANSITIONS: dict[tuple[str, str], frozenset[Role]] = {
 # statuses in which the problem is still waiting to be fixed (overdue counts these)
 UNHANDLED = frozenset({"reported", "accepted", "dispatched", "returned"})
 FINAL = frozenset({"closed", "rejected"})
+# every status a case can still leave (Open311's "open", recurrence's and duplicates' candidates)
+OPEN = frozenset({"reported", "accepted", "dispatched", "handled", "verified", "returned",
+                  "deferred"})
 
 
 def statuses() -> dict[str, str]:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from geo.ledger.open311 import parse_request, service_request, services
 from geo.ledger.writes import create_issues
 from geo.model.errors import CcmapError, InvalidInput, NotFound, Unauthorized
+from geo.model.lifecycle import FINAL, OPEN
 from geo.model.timestamps import to_local
 from geo.model.users import User, require, token_hash
 from geo.store import IssueQuery, Store
@@ -70,10 +71,9 @@ def list_requests(request: Request, store: StoreDep, settings: SettingsDep) -> J
         if q.get("service_code"):
             query.categories = q["service_code"].split(",")
         if q.get("status") == "open":
-            query.statuses = ["reported", "accepted", "dispatched", "handled", "verified",
-                              "returned", "deferred"]
+            query.statuses = sorted(OPEN)
         elif q.get("status") == "closed":
-            query.statuses = ["closed", "rejected"]
+            query.statuses = sorted(FINAL)
         elif q.get("status"):
             raise InvalidInput("status must be open or closed")
         for key, attr in (("start_date", "since"), ("end_date", "until")):
