@@ -31,12 +31,13 @@ from server.app import create_app
 from server.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# no disk tile cache unless a test asks for one (tests/test_tile_cache.py): `auto` would leave
-# a directory in var/tiles for every PostgreSQL test schema, and a test database made again
-# under the same URL (its layer versions restart) would meet an earlier run's tiles
+# no disk tile cache unless a test asks for one (tests/geo/maps/test_tile_cache.py): `auto`
+# would leave a directory in var/tiles for every PostgreSQL test schema, and a test database
+# made again under the same URL (its layer versions restart) would meet an earlier run's tiles
 os.environ.setdefault("CCMAP_TILE_CACHE_DIR", "none")
 PG_URL = os.environ.get("CCMAP_TEST_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/ccmap_test")
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
 

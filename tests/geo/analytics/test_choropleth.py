@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import Store
 from geo.zones import figures as area_figures
+from tests.conftest import ROOT
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -78,7 +78,7 @@ HOSTILE = '区"</script><img src=x onerror=alert(1)>\\\n\u2028'
 def _edit_elsewhere(url: str, feature_id: int, name: str, geometry: shapely.Geometry) -> None:
     """Rename and reshape a feature from another process (another server worker)."""
     subprocess.run([sys.executable, "-c", EDIT, url, str(feature_id), name, geometry.wkt],
-                   check=True, cwd=Path(__file__).resolve().parent.parent, timeout=120)
+                   check=True, cwd=ROOT, timeout=120)
 
 
 def _shapes(doc: dict[str, Any]) -> dict[int, tuple[str, str | None, shapely.Geometry]]:

@@ -11,7 +11,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -39,6 +38,7 @@ from server.app import create_app
 from server.settings import Settings
 from tests.conftest import (
     PG_URL,
+    ROOT,
     ReducedCity,
     _postgis_problem,
     add_user,
@@ -418,7 +418,7 @@ store.close()
 def _edit_elsewhere(url: str, feature_id: int, wkt: str) -> None:
     """Save a feature's new geometry from another process (another server worker)."""
     subprocess.run([sys.executable, "-c", EDIT, url, str(feature_id), wkt], check=True,
-                   cwd=Path(__file__).resolve().parent.parent, timeout=120)
+                   cwd=ROOT, timeout=120)
 
 
 def test_street_km_follows_edits_of_streets_and_zones_from_any_process(

@@ -16,11 +16,11 @@ from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
 from geo.store import open_store
 from server.cli import main
+from tests.conftest import FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HUANGPU = ROOT / "data" / "osm" / "shanghai_huangpu.osm"
 LONGGANG = ROOT / "data" / "osm" / "shenzhen_longgang.osm"
-TAGS = Path(__file__).parent / "fixtures" / "osm" / "tags.osm"
+TAGS = FIXTURES / "osm" / "tags.osm"
 GEOD = pyproj.Geod(ellps="WGS84")
 
 

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,9 +21,7 @@ from geo.store import Store
 from server.app import create_app
 from server.security import RedactSecrets, content_security_policy, redact
 from server.settings import Settings
-from tests.conftest import add_user, bearer
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, add_user, bearer
 
 
 def csp(response: httpx.Response) -> dict[str, list[str]]:
@@ -69,7 +66,7 @@ def test_map_page_scripts_carry_this_responses_nonce(client: TestClient, store: 
     assert not re.search(r"\son[a-z]+\s*=", r.text) and "javascript:" not in r.text
 
 
-MAP_TEMPLATE = Path(__file__).resolve().parent.parent / "static" / "templates" / "map_layers.j2"
+MAP_TEMPLATE = ROOT / "static" / "templates" / "map_layers.j2"
 
 
 def test_a_hostile_title_gets_no_nonce(db_url: str, store: Store) -> None:

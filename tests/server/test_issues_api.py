@@ -15,9 +15,9 @@ from geo.model.kinds import Kind
 from geo.model.records import Feature
 from geo.store import IssueQuery, Store, open_store
 from server.cli import main
-from tests.conftest import add_user, bearer, tiny_png, wait_for_job
+from tests.conftest import FIXTURES, add_user, bearer, tiny_png, wait_for_job
 
-ISSUES = Path(__file__).parent / "fixtures" / "issues"
+ISSUES = FIXTURES / "issues"
 PNG = tiny_png()
 LA_MAP = ["--map", "external_id=srnumber", "--map", "category=requesttype", "--map",
           "lon=longitude", "--map", "lat=latitude", "--map", "reported_at=createddate",

@@ -21,7 +21,7 @@ from geo.ledger.streamed_import import import_table
 from geo.model.records import Issue
 from geo.store import Store
 from geo.store.sql import MIGRATIONS
-from tests.test_ledger_import import _stored
+from tests.geo.ledger.test_ledger_import import _stored
 
 LON0, LAT0 = 121.46, 31.22
 

@@ -29,7 +29,7 @@ from server import cli
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import PG_URL, ReducedCity, add_user, bearer
-from tests.test_tiles import tile_of, tiles_covering
+from tests.geo.tiling.test_tiles import tile_of, tiles_covering
 
 BASE = "subdistrict,community,zone,street,alley"  # the map page's shared tile (a viewer's)
 Z = 14  # a 512-pixel tile of zoom 14 is drawn at map zoom 15
@@ -253,7 +253,7 @@ def test_a_database_made_again_at_the_same_place_never_gets_the_old_tiles(
 def test_every_database_has_its_own_identity(store: Store, tmp_path: Path) -> None:
     """Drawn by the migrations for a new database and for one migrated from before alike,
     different for each database; clearing the store changes it like every version."""
-    from tests.test_issue_partitions import _migrate
+    from tests.geo.store.test_issue_partitions import _migrate
 
     first = store.layer_version(DATABASE_ID)
     other = open_store(f"sqlite:///{tmp_path / 'other.db'}")

@@ -30,9 +30,8 @@ from geo.model.records import Feature, Issue
 from geo.store import Store, open_store
 from geo.store.sql import engine_url
 from server.cli import main
-from tests.conftest import _postgis_schema
+from tests.conftest import ROOT, _postgis_schema
 
-ROOT = Path(__file__).resolve().parents[1]
 LON0, LAT0 = 121.46, 31.22
 CATS = list(issue_categories())[:6]
 

@@ -494,7 +494,7 @@ def test_unfiltered_cell_tiles_hold_what_the_issues_counted_one_by_one_hold(
     import pandas as pd
 
     from geo.store.bulk import WRITE_COLUMNS
-    from tests.test_issue_partitions import _migrate
+    from tests.geo.store.test_issue_partitions import _migrate
 
     extent = (121.29, 31.09, 121.61, 31.31)
 
@@ -681,7 +681,7 @@ def test_the_next_deadline_index_is_made_and_dropped_by_its_migration(store: Sto
     """Migration 0017's partial index of open issues by deadline (on PostGIS on every month
     partition) serves issue_tile_valid_until with the same answers; its downgrade drops it."""
     from geo.tiling.tiles import Tile
-    from tests.test_issue_partitions import _migrate
+    from tests.geo.store.test_issue_partitions import _migrate
 
     t0 = datetime.now().replace(microsecond=0)
     z = 16
@@ -726,7 +726,7 @@ def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: S
 
     from geo.store.bulk import WRITE_COLUMNS
     from geo.tiling.tiles import Tile
-    from tests.test_issue_partitions import _migrate
+    from tests.geo.store.test_issue_partitions import _migrate
 
     here, far = (121.475, 31.235), (121.60, 31.10)  # about 19 km apart
     (a,) = store.add_issues([Issue("litter", *here)])

@@ -18,8 +18,9 @@ from geo.model.errors import ImportRejected, InvalidInput
 from geo.model.kinds import Kind
 from geo.store import open_store
 from server.cli import main
+from tests.conftest import FIXTURES
 
-LAYERS = Path(__file__).parent / "fixtures" / "layers"
+LAYERS = FIXTURES / "layers"
 GEOD = pyproj.Geod(ellps="WGS84")
 
 

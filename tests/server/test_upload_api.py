@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -11,9 +10,9 @@ from geo.model.kinds import Kind
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import add_user, bearer, wait_for_job
+from tests.conftest import FIXTURES, add_user, bearer, wait_for_job
 
-LAYERS = Path(__file__).parent / "fixtures" / "layers"
+LAYERS = FIXTURES / "layers"
 
 
 def test_geojson_body_is_imported(client: TestClient, store: Store) -> None:

@@ -18,9 +18,9 @@ from geo.model.errors import ImportRejected, RowProblem
 from geo.store import Store
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import add_user, bearer, wait_for_job
+from tests.conftest import FIXTURES, add_user, bearer, wait_for_job
 
-LAYERS = Path(__file__).parent / "fixtures" / "layers"
+LAYERS = FIXTURES / "layers"
 LEDGER = ("编号,问题类型,经度,纬度\n" + "".join(
     f"J{i},乱堆乱放,121.47,31.23\n" for i in range(30))).encode()
 

@@ -29,9 +29,8 @@ from bench.serve import free_port
 from geo.store import open_store
 from geo.tiling.tiles import tile_of
 from server.cli import main
-from tests.conftest import TEST_PASSWORD, _postgis_schema, add_user
+from tests.conftest import ROOT, TEST_PASSWORD, _postgis_schema, add_user
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
 LOCKOUT_ATTEMPTS = 4
 START_TIMEOUT_S = 600.0  # each worker loads the GIS libraries; slow on a busy machine
