@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -45,8 +46,12 @@ def checklist(category: str | None) -> list[dict[str, str]]:
 def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str, str]],
                       inspector: str, actor: str, round_id: int | None = None,
                       source: str = "unannounced_inspection",
-                      at: datetime | None = None) -> dict[str, Any]:
-    """Validate and store one inspection; failed items become issues. Returns the record."""
+                      at: datetime | None = None,
+                      photos: Mapping[str, tuple[str, bytes, str]] | None = None
+                      ) -> dict[str, Any]:
+    """Validate and store one inspection in one transaction: failed items become issues, and
+    `photos` (item code → file name, bytes, media type; failed items only) their
+    before-photos. Returns the record."""
     point = store.feature(feature_id)
     if point.kind is not Kind.test_point:
         raise InvalidInput(f"feature {feature_id} is a {point.kind.value}, not a test point")
@@ -66,6 +71,11 @@ def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str
     bad = {c: r.get("result") for c, r in results.items() if r.get("result") not in RESULTS}
     if bad:
         raise InvalidInput(f"result must be pass, fail or na; got {bad}")
+    photos = photos or {}
+    failed = {c for c, r in results.items() if r.get("result") == "fail"}
+    if set(photos) - failed:
+        raise InvalidInput("photos are kept for failed items only: "
+                           + ", ".join(sorted(set(photos) - failed)))
     at = at or datetime.now()
     where = point.geometry.centroid
     issues: list[Issue] = []
@@ -93,11 +103,16 @@ def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str
               "items": rows, "passed": passed, "failed": len(issues), "applicable": applicable,
               "score_rate": round(passed / applicable, 4) if applicable else None,
               "zone_id": route.zone_id, "unit": route.unit, "community": route.community}
-    iid, ids = store.add_inspection(record, issues, actor)
-    items_out = [{**{k: v for k, v in r.items() if k != "issue"},
-                  "issue_id": ids[r["issue"]] if "issue" in r else None} for r in rows]
+    with store.transaction():
+        iid, ids = store.add_inspection(record, issues, actor)
+        items_out = [{**{k: v for k, v in r.items() if k != "issue"},
+                      "issue_id": ids[r["issue"]] if "issue" in r else None} for r in rows]
+        for row in rows:
+            if row["code"] in photos and "issue" in row:
+                name, data, media = photos[row["code"]]
+                store.add_photo(ids[row["issue"]], "before", name, media, data, actor)
     return {**record, "id": iid, "items": items_out, "issue_ids": ids, "point": point.name,
-            "inspected_at": at.isoformat(timespec="seconds")}
+            "inspected_at": at.isoformat(timespec="seconds"), "photos": sorted(photos)}
 
 
 def round_point_ids(round_row: dict[str, Any]) -> set[int]:

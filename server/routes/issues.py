@@ -15,12 +15,13 @@ from geo.exports.tables import issue_rows
 from geo.jobs.uploads import LedgerUpload, import_ledger
 from geo.layers.coords import point_to_wgs84
 from geo.layers.geojson import parse_coords
+from geo.ledger import workflows
 from geo.ledger.mapping import load_category_map_data
 from geo.ledger.photos import reencode
 from geo.ledger.writes import create_issues
-from geo.model.errors import Forbidden, InvalidInput, TooLarge
+from geo.model.errors import InvalidInput, TooLarge
 from geo.model.kinds import issue_categories, sources
-from geo.model.lifecycle import allowed_next, is_overdue, statuses, transition
+from geo.model.lifecycle import allowed_next, is_overdue, statuses
 from geo.model.records import Issue
 from geo.model.users import User, require
 from geo.store import ISSUE_SORTS, IssueQuery
@@ -272,28 +273,16 @@ def change_status(issue_id: Id, body: TransitionIn, user: CurrentUser,
                   store: StoreDep) -> dict[str, Any]:
     """Move an issue along the lifecycle; 409 for an illegal or stale change, 403 when the
     change is legal but not for the caller's role."""
-    issue = store.issue(issue_id, scope_unit=user.scope_unit)
-    change = transition(issue.status, body.to, user.role, user.actor, body.note,
-                        datetime.now())
-    return issue_public(store.apply_transition(issue_id, change, body.version), user)
+    return issue_public(workflows.change_status(store, issue_id, body.to, body.note,
+                                                body.version, user), user)
 
 
 @router.post("/api/issues/{issue_id}/merge")
 def merge_issue(issue_id: Id, body: MergeIn, user: CurrentUser,
                 store: StoreDep) -> dict[str, Any]:
     """Mark this issue a duplicate of another: it is rejected, both histories are kept."""
-    require(user, "issues:write")
-    issue = store.issue(issue_id)
-    target = store.issue(body.into)
-    if target.id == issue.id:
-        raise InvalidInput("an issue cannot be merged into itself")
-    note = f"合并到 #{target.id} (duplicate of #{target.id}) {body.note}".strip()
-    change = transition(issue.status, "rejected", user.role, user.actor, note, datetime.now())
-    merged = store.apply_transition(issue_id, change, body.version,
-                                    extra={"duplicate_of": target.id})
-    store.add_history_note(body.into, target.status, user.actor,
-                           f"合并了重复问题 #{issue_id} (merged duplicate #{issue_id})")
-    return issue_public(merged, user)
+    return issue_public(workflows.merge_duplicate(store, issue_id, body.into, body.note,
+                                                  body.version, user), user)
 
 
 async def read_photo(part: FilePart, settings: Settings) -> tuple[bytes, str]:
@@ -324,26 +313,22 @@ async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store:
                        settings: SettingsDep) -> dict[str, Any]:
     """Attach a JPEG or PNG photo (multipart: `file`, `stage` before|after); units may add
     after-photos to their own. The body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB."""
-    issue = store.issue(issue_id, scope_unit=user.scope_unit)
+    store.issue(issue_id, scope_unit=user.scope_unit)  # 404 before the body is read
     require(user, "issues:handle")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("send the photo as a multipart upload with a `file` field")
     upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
     try:
         stage = upload.field("stage") or "before"
-        if stage not in ("before", "after"):
-            raise InvalidInput("stage must be before or after")
-        if user.role.value == "unit" and stage != "after":
-            raise Forbidden("a unit may upload after-photos (整改后照片) only")
+        workflows.check_photo_stage(user, stage)  # before the photo is decoded
         part = FilePart("file", upload.path, upload.filename, upload.size, upload.content_type)
         data, content_type = await read_photo(part, settings)
     finally:
         upload.cleanup()
-    pid = store.add_photo(issue_id, stage, photo_filename(upload.filename, content_type),
-                          content_type, data, user.actor)
-    store.add_history_note(issue_id, issue.status, user.actor,
-                           f"上传{'整改后' if stage == 'after' else '整改前'}照片 #{pid}")
-    return {"id": pid, "url": f"/api/photos/{pid}", "stage": stage}
+    added = workflows.add_photo(store, issue_id, stage,
+                                photo_filename(upload.filename, content_type), content_type,
+                                data, user)
+    return {"id": added.id, "url": f"/api/photos/{added.id}", "stage": added.stage}
 
 
 @router.get("/api/photos/{photo_id}", response_model=None,

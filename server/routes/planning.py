@@ -16,7 +16,6 @@ from geo.layers.coords import point_to_wgs84
 from geo.layers.geojson import check_lonlat, parse_coords
 from geo.model.errors import InvalidInput
 from geo.planner.inspections import (
-    INSPECTION_SOURCES,
     checklist,
     checklists,
     record_inspection,
@@ -200,25 +199,14 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
             raise InvalidInput("send the inspection as JSON, or as a multipart form with a "
                                "`record` field and `photo_<code>` files")
         body = _inspection_record(await request.body())  # size-checked by StrictJSONMiddleware
-    if body.source not in INSPECTION_SOURCES:
-        raise InvalidInput(f"source must be one of {', '.join(INSPECTION_SOURCES)}")
-    failed = {c for c, r in body.results.items() if r.get("result") == "fail"}
-    if set(photos) - failed:
-        raise InvalidInput("photos are kept for failed items only: "
-                           + ", ".join(sorted(set(photos) - failed)))
 
     def save() -> dict[str, Any]:  # routing the failed items is heavy: in the worker pool
-        doc = record_inspection(store, body.feature_id, body.results,
-                                body.inspector or user.display_name or user.username,
-                                actor=user.actor, round_id=body.round_id, source=body.source)
-        for item in doc["items"]:
-            if item["code"] in photos and item["issue_id"]:
-                name, data, media = photos[item["code"]]
-                store.add_photo(item["issue_id"], "before", name, media, data, user.actor)
-        return doc
+        return record_inspection(store, body.feature_id, body.results,
+                                 body.inspector or user.display_name or user.username,
+                                 actor=user.actor, round_id=body.round_id, source=body.source,
+                                 photos=photos)
 
-    doc = await in_pool(request, save)
-    return {**doc, "photos": sorted(photos)}
+    return await in_pool(request, save)
 
 
 @router.get("/api/inspections", responses={200: {"headers": PAGE_HEADERS}})

@@ -143,3 +143,34 @@ def test_risk_weight_grows_with_the_time_since_the_last_inspection(store: Store)
     weights = {p["name"]: p["risk_weight"] for p in sample["points"]}
     # × (1 + days/90): 1 day, 45 days, never inspected (counts as 90 days)
     assert weights == pytest.approx({"站0": 1 + 1 / 90, "站1": 1.5, "站2": 2.0})
+
+
+def test_an_inspection_whose_photo_write_fails_leaves_nothing_written(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inspection, its issues and their before-photos are one transaction (the routes and
+    `ccmap plan inspect` run the same function)."""
+    a, _ = _market_town(store)
+    photos = {"poultry_isolated": ("poultry.png", b"\x89PNG-bytes", "image/png")}
+
+    def broken(*_: object, **__: object) -> int:
+        raise RuntimeError("photo table unavailable")
+
+    monkeypatch.setattr(store, "add_photo", broken)
+    with pytest.raises(RuntimeError, match="photo table unavailable"):
+        record_inspection(store, a, _results(fail=("poultry_isolated",)), "王五", "t",
+                          photos=photos)
+    assert store.inspections() == [] and store.issue_count() == 0
+    monkeypatch.undo()
+    rec = record_inspection(store, a, _results(fail=("poultry_isolated",)), "王五", "t",
+                            photos=photos)
+    [issue_id] = rec["issue_ids"]
+    assert rec["photos"] == ["poultry_isolated"]
+    assert [p["stage"] for p in store.photos(issue_id)] == ["before"]
+
+
+def test_photos_of_items_that_did_not_fail_are_refused(store: Store) -> None:
+    a, _ = _market_town(store)
+    with pytest.raises(InvalidInput, match="failed items only: zoning"):
+        record_inspection(store, a, _results(fail=("poultry_isolated",)), "王五", "t",
+                          photos={"zoning": ("z.png", b"x", "image/png")})
+    assert store.inspections() == [] and store.issue_count() == 0
