@@ -14,7 +14,7 @@ import geopandas as gpd
 import shapely
 
 from geo.exports.tables import issue_rows, table_bytes
-from geo.layers.coords import convert_geometry
+from geo.layers.coords import convert_geometry, crs_of
 from geo.layers.geojson import collection, feature_json, issue_json
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
@@ -30,7 +30,8 @@ def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | Non
     """Write the store, or a selection of it, to out (format from its suffix); rows per layer.
 
     The selection: features and issues inside bbox, issues matching issues_query, and only the
-    layers in kinds (all by default). CSV/xlsx hold the issue ledger only.
+    layers in kinds (all by default). CSV/xlsx hold the issue ledger only. A GeoPackage in
+    GCJ-02 or BD-09 says so in its layers' CRS (geo.layers.coords.crs_of), never EPSG:4326.
     """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
@@ -71,7 +72,7 @@ def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | Non
               "路长": f.properties.get("cadre"), "properties": json.dumps(
                   f.properties, ensure_ascii=False)} for f in rows],
             geometry=[convert_geometry(f.geometry, "wgs84", coords) for f in rows],
-            crs=4326)
+            crs=crs_of(coords))
         frame.to_file(out, layer=kind.value, driver="GPKG", engine="pyogrio")
         counts[kind.value] = len(rows)
     if issues:
@@ -89,7 +90,7 @@ def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | Non
               "history": json.dumps(history.get(i.id or 0, []), ensure_ascii=False)}
              for i in issues],
             geometry=[convert_geometry(shapely.Point(i.lon, i.lat), "wgs84", coords)
-                      for i in issues], crs=4326)
+                      for i in issues], crs=crs_of(coords))
         frame.to_file(out, layer="issues", driver="GPKG", engine="pyogrio")
         counts["issues"] = len(issues)
     return counts

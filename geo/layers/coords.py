@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
+import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
@@ -136,3 +137,25 @@ def point_to_wgs84(lon: float, lat: float, source: str) -> tuple[float, float]:
         return lon, lat
     x, y = CONVERTERS[(source, "wgs84")](lon, lat)
     return float(x), float(y)
+
+
+OFFSET_NAMES = {"gcj02": "GCJ-02 (国测局坐标: WGS 84 with the GCJ-02 offset)",
+                "bd09": "BD-09 (百度坐标: GCJ-02 with Baidu's further offset)"}
+
+
+def crs_of(system: str) -> pyproj.CRS:
+    """The CRS to label data in `system` with: EPSG:4326 for WGS 84; for GCJ-02 and BD-09
+    (which no registry lists) WGS 84's axes and ellipsoid under a datum named for the offset,
+    so that a GIS reading the file sees it is not WGS 84 instead of drawing it 300-700 m off."""
+    wgs84 = pyproj.CRS.from_epsg(4326)
+    if system == "wgs84":
+        return wgs84
+    if system not in OFFSET_NAMES:
+        raise InvalidInput(f"coordinate system must be one of {', '.join(SYSTEMS)}")
+    spec = wgs84.to_json_dict()
+    spec.pop("id", None)
+    ensemble = spec.pop("datum_ensemble")
+    spec["name"] = system.upper().replace("GCJ02", "GCJ-02").replace("BD09", "BD-09")
+    spec["datum"] = {"type": "GeodeticReferenceFrame", "name": OFFSET_NAMES[system],
+                     "ellipsoid": ensemble["ellipsoid"]}
+    return pyproj.CRS.from_json_dict(spec)

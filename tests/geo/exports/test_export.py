@@ -48,6 +48,15 @@ def test_geopackage_geojson_csv_and_xlsx(db_url: str, tmp_path: Path,
     gx, gy = wgs84_to_gcj02(wgs.x, wgs.y)
     first_point = next(f for f in fc["features"] if f["properties"]["kind"] == "test_point")
     assert first_point["geometry"]["coordinates"] == pytest.approx([float(gx), float(gy)])
+    # a GeoPackage in GCJ-02 says so: its layers' CRS is GCJ-02, not EPSG:4326
+    gcj = tmp_path / "city-gcj02.gpkg"
+    assert main(["export", "data", "--out", str(gcj), "--db", db_url, "--coords", "gcj02"]) == 0
+    for layer in ("test_point", "issues"):
+        shifted = gpd.read_file(gcj, layer=layer)
+        assert shifted.crs.to_epsg(min_confidence=100) is None
+        assert shifted.crs.name == "GCJ-02" and "GCJ-02" in shifted.crs.datum.name
+    point = gpd.read_file(gcj, layer="test_point").geometry.iloc[0]
+    assert (point.x, point.y) == pytest.approx((float(gx), float(gy)))
     csv = tmp_path / "ledger.csv"
     assert main(["export", "data", "--out", str(csv), "--db", db_url]) == 0
     lines = csv.read_text(encoding="utf-8-sig").splitlines()
