@@ -6,13 +6,16 @@ Our statuses map onto Open311's two: closed and rejected → ``closed``, every o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories
-from geo.model.lifecycle import FINAL, statuses
+from geo.model.lifecycle import FINAL, OPEN, statuses
 from geo.model.records import Issue
+from geo.model.timestamps import to_local
+from geo.store import IssueQuery
 
 
 def services() -> list[dict[str, Any]]:
@@ -72,3 +75,25 @@ def parse_request(form: dict[str, str]) -> Issue:
     return Issue(category=code, lon=lon, lat=lat, description=form.get("description", ""),
                  address=form.get("address_string", ""), source="public_report",
                  reporter=" ".join(p for p in (name, contact) if p))
+
+
+def requests_query(params: Mapping[str, str], scope_unit: str | None, offset: int,
+                   limit: int) -> IssueQuery:
+    """The issue query of GeoReport v2's GET requests parameters: service_code (comma list),
+    status open|closed, start_date and end_date (ISO 8601), newest first."""
+    query = IssueQuery(scope_unit=scope_unit, sort="-reported_at", offset=offset, limit=limit)
+    if params.get("service_code"):
+        query.categories = params["service_code"].split(",")
+    if params.get("status") == "open":
+        query.statuses = sorted(OPEN)
+    elif params.get("status") == "closed":
+        query.statuses = sorted(FINAL)
+    elif params.get("status"):
+        raise InvalidInput("status must be open or closed")
+    for key, attr in (("start_date", "since"), ("end_date", "until")):
+        if params.get(key):
+            try:
+                setattr(query, attr, to_local(datetime.fromisoformat(params[key])))
+            except ValueError:
+                raise InvalidInput(f"{key} must be an ISO 8601 date") from None
+    return query

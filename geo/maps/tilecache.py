@@ -55,6 +55,7 @@ from geo.tiling.tiles import (
     TileCache,
     combined_etag,
     etag,
+    split_layers,
     tile_of,
 )
 
@@ -323,6 +324,29 @@ class TileRequest:
     query: IssueQuery = field(default_factory=IssueQuery)
     where: dict[str, Any] = field(default_factory=dict)
     scope_unit: str | None = None
+
+
+TILE_SIZES = (256, 512)
+
+
+def tile_request(layer: str, z: int, x: int, y: int, size: int, query: IssueQuery,
+                 where: dict[str, Any], scope_unit: str | None) -> TileRequest:
+    """A tile request checked: a known layer or comma list of layers, a tile inside its zoom,
+    256 or 512 pixels, property filters for one feature layer only, issue filters only with
+    the issues layer (InvalidInput otherwise)."""
+    layers = split_layers(layer)
+    if size not in TILE_SIZES:
+        raise InvalidInput("size is the tile's width in pixels: 256 or 512")
+    tile = Tile(z, x, y, size).check()
+    issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
+    given = sorted(k for k, v in issue_filters.items() if v not in (None, []))
+    if where and (len(layers) > 1 or layers[0] == ISSUE_LAYER):
+        raise InvalidInput("properties filters apply to one feature layer, not to issues or "
+                           "to several layers at once")
+    if given and ISSUE_LAYER not in layers:
+        raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
+                           f"only; filter {layer} with properties={{...}}")
+    return TileRequest(tuple(layers), tile, query, where, scope_unit)
 
 
 @dataclass(frozen=True)

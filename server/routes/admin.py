@@ -185,6 +185,11 @@ def audit_log(
         matched = store.audit_count(actor, object_type, since, until)
         return JSONResponse([{**r, "at": r["at"].isoformat(timespec="seconds")} for r in rows],
                             headers=link_headers(request, page, matched))
+    return attachment(_audit_csv(rows), "audit.csv")
+
+
+def _audit_csv(rows: list[dict[str, Any]]) -> str:
+    """Audit rows as CSV for Excel (BOM, Chinese headers, formula-safe cells)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["编号", "时间", "操作人", "操作", "对象类型", "对象", "变更内容"])
@@ -192,4 +197,4 @@ def audit_log(
         writer.writerow([safe_cell(v) for v in (
             r["id"], r["at"].isoformat(timespec="seconds"), r["actor"], r["action"],
             r["object_type"], r["object_id"] or "", r["diff"])])
-    return attachment("\ufeff" + out.getvalue(), "audit.csv")
+    return "\ufeff" + out.getvalue()

@@ -12,13 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from geo.ledger.open311 import parse_request, service_request, services
+from geo.ledger.open311 import parse_request, requests_query, service_request, services
 from geo.ledger.writes import create_issues
 from geo.model.errors import CcmapError, InvalidInput, NotFound, Unauthorized
-from geo.model.lifecycle import FINAL, OPEN
-from geo.model.timestamps import to_local
 from geo.model.users import User, require, token_hash
-from geo.store import IssueQuery, Store
+from geo.store import Store
 from server.auth import optional_user
 from server.deps import MAX_ID, SettingsDep, StoreDep
 from server.errors import OPEN311_ERROR_RESPONSES, STATUS
@@ -66,22 +64,7 @@ def list_requests(request: Request, store: StoreDep, settings: SettingsDep) -> J
         user = _user(request, store, q.get("api_key"))
         require(user, "read")
         page = _page(q.get("page"), q.get("page_size"), settings.page_size, settings.max_page)
-        query = IssueQuery(scope_unit=user.scope_unit, sort="-reported_at",
-                           offset=page.offset, limit=page.limit)
-        if q.get("service_code"):
-            query.categories = q["service_code"].split(",")
-        if q.get("status") == "open":
-            query.statuses = sorted(OPEN)
-        elif q.get("status") == "closed":
-            query.statuses = sorted(FINAL)
-        elif q.get("status"):
-            raise InvalidInput("status must be open or closed")
-        for key, attr in (("start_date", "since"), ("end_date", "until")):
-            if q.get(key):
-                try:
-                    setattr(query, attr, to_local(datetime.fromisoformat(q[key])))
-                except ValueError:
-                    raise InvalidInput(f"{key} must be an ISO 8601 date") from None
+        query = requests_query(q, user.scope_unit, page.offset, page.limit)
         if q.get("service_request_id"):
             rows = [store.issue(int(i), scope_unit=user.scope_unit)
                     for i in q["service_request_id"].split(",")

@@ -31,6 +31,7 @@ from server.downloads import download_responses, file_download, table_download
 from server.paging import PAGE_HEADERS, FeatureCollectionPage, PageDep, link_headers, page_of
 from server.routes.issues import photo_filename, read_photo
 from server.routes.layers import GeoJSONResponse
+from server.settings import Settings
 from server.uploads import receive_form, upload_limit
 from server.workers import HeavyWork, in_pool
 
@@ -177,28 +178,7 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
     Failed items become issues (source 暗访/督导检查); a photo of a failed item is attached to
     its issue as the before-photo.
     """
-    photos: dict[str, tuple[str, bytes, str]] = {}
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        # streamed to disk and cut off at CCMAP_MAX_UPLOAD_MB (413), removed when read
-        form = await receive_form(request, upload_limit(settings.max_upload_mb))
-        try:
-            raw = form.field("record")
-            if raw is None:
-                raise InvalidInput("multipart inspections need a `record` field with the JSON")
-            body = _inspection_record(raw)
-            for part in form.files:
-                if part.name.startswith("photo_") and part.filename:
-                    data, media = await read_photo(part, settings)
-                    photos[part.name.removeprefix("photo_")] = (
-                        photo_filename(part.filename, media), data, media)
-        finally:
-            form.cleanup()
-    else:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media and media != "application/json" and not media.endswith("+json"):
-            raise InvalidInput("send the inspection as JSON, or as a multipart form with a "
-                               "`record` field and `photo_<code>` files")
-        body = _inspection_record(await request.body())  # size-checked by StrictJSONMiddleware
+    body, photos = await _inspection_body(request, settings)
 
     def save() -> dict[str, Any]:  # routing the failed items is heavy: in the worker pool
         return record_inspection(store, body.feature_id, body.results,
@@ -250,3 +230,32 @@ def post_sites(
     return plan_posts(store, model=model, p=p if model == "mclp" else None, service_m=distance,
                       demand=demand, candidate_kind=candidate_kind,
                       distance=network_distance(store))
+
+
+async def _inspection_body(request: Request, settings: Settings
+                           ) -> tuple[InspectionCreate, dict[str, tuple[str, bytes, str]]]:
+    """The inspection record and its photos (item code → file name, bytes, media type) from a
+    JSON body, or from a multipart form (`record` JSON, `photo_<code>` files)."""
+    photos: dict[str, tuple[str, bytes, str]] = {}
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        # streamed to disk and cut off at CCMAP_MAX_UPLOAD_MB (413), removed when read
+        form = await receive_form(request, upload_limit(settings.max_upload_mb))
+        try:
+            raw = form.field("record")
+            if raw is None:
+                raise InvalidInput("multipart inspections need a `record` field with the JSON")
+            body = _inspection_record(raw)
+            for part in form.files:
+                if part.name.startswith("photo_") and part.filename:
+                    data, media = await read_photo(part, settings)
+                    photos[part.name.removeprefix("photo_")] = (
+                        photo_filename(part.filename, media), data, media)
+        finally:
+            form.cleanup()
+    else:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise InvalidInput("send the inspection as JSON, or as a multipart form with a "
+                               "`record` field and `photo_<code>` files")
+        body = _inspection_record(await request.body())  # size-checked by StrictJSONMiddleware
+    return body, photos

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
@@ -13,15 +12,13 @@ from fastapi.responses import Response
 
 from geo.maps.tilecache import (
     GZIP_MAGIC,
-    ISSUE_FILTERS,
     TileCaches,
-    TileRequest,
     tile_data,
+    tile_request,
     tile_tags,
 )
-from geo.model.errors import InvalidInput
 from geo.store import IssueQuery
-from geo.tiling.tiles import ISSUE_LAYER, MAX_ZOOM, NextDeadlines, Tile, etag_matches, split_layers
+from geo.tiling.tiles import MAX_ZOOM, NextDeadlines, etag_matches
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import issue_query
@@ -29,7 +26,6 @@ from server.routes.layers import parse_properties
 
 router = APIRouter(tags=["tiles"])
 
-TILE_SIZES = (256, 512)
 MVT_MEDIA = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=0, must-revalidate"  # answers depend on the caller's scope
 TileIndex = Annotated[int, Path(ge=0, le=(1 << MAX_ZOOM) - 1)]
@@ -87,20 +83,8 @@ def vector_tile(
     (this worker's cache), `hit-disk` (the cache shared by the machine's workers, filled by
     them and by `ccmap tiles seed`) or `miss` (built for this request).
     """
-    layers = split_layers(layer)
-    if size not in TILE_SIZES:
-        raise InvalidInput("size is the tile's width in pixels: 256 or 512")
-    tile = Tile(z, x, y, size).check()
-    issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
-    given = sorted(k for k, v in issue_filters.items() if v not in (None, []))
-    if properties and (len(layers) > 1 or layers[0] == ISSUE_LAYER):
-        raise InvalidInput("properties filters apply to one feature layer, not to issues or "
-                           "to several layers at once")
-    if given and ISSUE_LAYER not in layers:
-        raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
-                           f"only; filter {layer} with properties={{...}}")
-    where = parse_properties(properties)
-    req = TileRequest(tuple(layers), tile, query, where, user.scope_unit)
+    req = tile_request(layer, z, x, y, size, query, parse_properties(properties),
+                       user.scope_unit)
     tags = tile_tags(store, req, _per_app(request.app, "next_deadlines", NextDeadlines))
     headers = {"ETag": tags.tag, "Cache-Control": CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), tags.tag):
@@ -110,6 +94,11 @@ def vector_tile(
         int(settings.tile_cache_disk_mb * 1e6)))
     data, result = tile_data(store, req, tags, caches)
     headers["X-Tile-Cache"] = result  # hit-memory | hit-disk | miss (as GeoWebCache says)
+    return _mvt_response(data, request, headers)
+
+
+def _mvt_response(data: bytes, request: Request, headers: dict[str, str]) -> Response:
+    """The tile's bytes as stored (gzip) to a client that takes gzip, else decompressed."""
     if data[:2] == GZIP_MAGIC:  # an MVT starts with 0x1a (layers), never with this
         if "gzip" in request.headers.get("accept-encoding", ""):
             headers["Content-Encoding"] = "gzip"

@@ -44,12 +44,7 @@ async def upload_layer(
     layer_kind = parse_kind(kind)
     if coords not in SYSTEMS:
         raise InvalidInput(f"coords must be one of {', '.join(SYSTEMS)}")
-    content_type = request.headers.get("content-type", "")
-    multipart = content_type.startswith("multipart/form-data")
-    if not multipart and content_type.split(";")[0].strip() not in (
-            "application/geo+json", "application/json"):
-        raise InvalidInput("send GeoJSON (application/geo+json) or a multipart upload with a "
-                           "`file` field (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
+    multipart = _is_multipart(request.headers.get("content-type", ""))
     upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
     job = LayerUpload(upload.path, upload.filename, layer_kind, coords,
                       dict(pair.split("=", 1) for pair in mapping or [] if "=" in pair),
@@ -65,3 +60,14 @@ async def upload_layer(
         "layer_import", user.actor, partial(import_layer, store, job, user.actor),
         unit=user.unit, cleanup=upload.cleanup)
     return accepted(job_id)
+
+
+def _is_multipart(content_type: str) -> bool:
+    """Whether a layer upload is a multipart file (else a GeoJSON body; anything else is
+    refused)."""
+    if content_type.startswith("multipart/form-data"):
+        return True
+    if content_type.split(";")[0].strip() not in ("application/geo+json", "application/json"):
+        raise InvalidInput("send GeoJSON (application/geo+json) or a multipart upload with a "
+                           "`file` field (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
+    return False
