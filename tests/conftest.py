@@ -130,6 +130,28 @@ def store(db_url: str) -> Iterator[Store]:
     s.close()
 
 
+DEMO_NOW = datetime(2026, 11, 24, 9, 0)  # the demo city of demo_store is built as of this time
+
+
+@pytest.fixture(scope="session",
+                params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def demo_store(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The demo city (as of DEMO_NOW), built once per backend and shared by every test that
+    only reads it: a test that writes takes `store` and builds its own."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('demo-store') / 'demo.db'}"
+        else:
+            url = stack.enter_context(_postgis_schema())
+        s = open_store(url)
+        stack.callback(s.close)
+        from geo.demo.city import build_demo
+
+        build_demo(s, now=DEMO_NOW)
+        yield s
+
+
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     """Settings pointing at the test database, basemap off (no network in tests)."""

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from geo.layers.projection import MetricFrame
 from geo.model.kinds import Kind, reference_table
 from geo.store import Store, open_store
 from server.cli import main
+from tests.conftest import DEMO_NOW
 
-NOW = datetime(2026, 11, 24, 9, 0)
+NOW = DEMO_NOW
 GEOD = pyproj.Geod(ellps="WGS84")
 FRAME = MetricFrame.around(121.4735, 31.2305)
 ASSIGNED = (Kind.street, Kind.alley, Kind.market, Kind.compound, Kind.test_point)
@@ -33,9 +34,9 @@ OPEN = {"reported", "accepted", "dispatched", "returned"}
 
 
 @pytest.fixture
-def demo(store: Store) -> Store:
-    build_demo(store, now=NOW)
-    return store
+def demo(demo_store: Store) -> Store:
+    """The shared demo city (read only), built as of NOW."""
+    return demo_store
 
 
 def _m2(geom: shapely.Geometry) -> float:

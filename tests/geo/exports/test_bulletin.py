@@ -16,10 +16,11 @@ from tests.conftest import need_chromium, need_pdftotext
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
-@pytest.fixture
-def demo_url(tmp_path: Path) -> tuple[str, str]:
-    """A demo database and the ISO week of its last full week, with a photo on a closed issue."""
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A demo database and the ISO week of its last full week, with a photo on a closed issue
+    (shared by this module's tests, which only read it)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     store = open_store(url)
     build_demo(store)
     last_week = datetime.now() - timedelta(days=7)

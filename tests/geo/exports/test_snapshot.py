@@ -16,10 +16,11 @@ from server.cli import main
 from tests.conftest import need_chromium, need_pdftotext
 
 
-@pytest.fixture
-def demo_url(tmp_path: Path) -> str:
-    """A demo database on SQLite (the snapshot reads the store like the map page)."""
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A demo database on SQLite (the snapshot reads the store like the map page), shared by
+    this module's tests, which only read it."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     store = open_store(url)
     build_demo(store)
     store.close()
