@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 
 from geo.accounts.logins import check_username, choose_password
 from geo.exports.tables import safe_cell
@@ -26,43 +25,9 @@ from server.paging import (
     paged_download_responses,
 )
 from server.routes.auth import token_public, user_public
+from server.schemas.accounts import TokenCreate, UnitCreate, UserCreate, UserUpdate
 
 router = APIRouter(tags=["admin"])
-
-
-class UserCreate(BaseModel):
-    """Body of POST /api/users."""
-
-    username: str
-    password: str
-    role: str
-    unit: str | None = None
-    display_name: str = ""
-
-
-class UserUpdate(BaseModel):
-    """Body of PATCH /api/users/{username}; absent fields are left as they are."""
-
-    role: str | None = None
-    unit: str | None = None
-    display_name: str | None = None
-    active: bool | None = None
-    password: str | None = None
-
-
-class UnitCreate(BaseModel):
-    """Body of POST /api/units."""
-
-    name: str
-    kind: str = "unit"
-    parent: str | None = None
-
-
-class TokenCreate(BaseModel):
-    """Body of POST /api/tokens: a named long-lived token for an integration."""
-
-    name: str
-    username: str | None = None
 
 
 def _check_unit(store: StoreDep, role: str, unit: str | None) -> None:

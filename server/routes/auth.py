@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
 
 from geo.accounts.logins import authenticate, change_password
 from geo.model.errors import NotFound
@@ -24,15 +23,9 @@ from server.auth import (
     secure_cookies,
 )
 from server.deps import SettingsDep, StoreDep
+from server.schemas.accounts import PasswordChange
 
 router = APIRouter(tags=["auth"])
-
-
-class PasswordChange(BaseModel):
-    """Body of POST /api/auth/password."""
-
-    current_password: str
-    new_password: str
 
 
 def presented_token(request: Request) -> str:

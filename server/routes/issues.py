@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from geo.exports.tables import issue_rows
@@ -26,69 +25,23 @@ from geo.model.records import Issue
 from geo.model.users import User, require
 from geo.store import ISSUE_SORTS, IssueQuery
 from server.auth import CurrentUser, Reader
-from server.deps import MAX_ID, DbInt, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
+from server.deps import MAX_ID, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
+from server.schemas.issues import (
+    IssueCreate,
+    IssueMerge,
+    IssuePage,
+    IssueTransition,
+    IssueUpdate,
+    ReinspectionCreate,
+    ReinspectionResult,
+)
 from server.settings import Settings
 from server.uploads import FilePart, receive_upload, upload_limit
 from server.workers import HeavyWork, accepted, job_pool
 
 router = APIRouter(tags=["issues"])
 PHOTO_MEDIA = {"image/jpeg": "jpg", "image/png": "png"}  # what photos are served as
-
-
-class IssueCreate(BaseModel):
-    """Body of POST /api/issues."""
-
-    category: str
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-    description: str = ""
-    address: str = ""
-    source: str = "supervision"
-    reporter: str = ""
-    reported_at: LocalDateTime | None = None
-    deadline: LocalDateTime | None = None
-    external_id: str | None = None
-    coords: str = Field("wgs84", description="coordinate system of lon/lat: wgs84, gcj02, bd09")
-
-
-class IssueUpdate(BaseModel):
-    """Body of PATCH /api/issues/{id}: `version` is the one you read (optimistic locking)."""
-
-    version: DbInt
-    description: str | None = None
-    address: str | None = None
-    category: str | None = None
-    deadline: LocalDateTime | None = None
-
-
-class TransitionIn(BaseModel):
-    """Body of POST /api/issues/{id}/transitions."""
-
-    to: str
-    version: DbInt
-    note: str = ""
-
-
-class MergeIn(BaseModel):
-    """Body of POST /api/issues/{id}/merge: this issue is a duplicate of `into`."""
-
-    into: DbInt
-    version: DbInt
-    note: str = ""
-
-
-class ReinspectionIn(BaseModel):
-    """Body of POST /api/issues/{id}/reinspections."""
-
-    due: LocalDateTime
-
-
-class ReinspectionResult(BaseModel):
-    """Body of POST /api/reinspections/{id}."""
-
-    result: str = Field(pattern="^(held|came_back)$")
-    note: str = ""
 
 
 def issue_public(i: Issue, user: User | None = None,
@@ -157,17 +110,6 @@ async def issue_query(
 
 
 QueryDep = Annotated[IssueQuery, Depends(issue_query)]
-
-
-class IssuePage(BaseModel):
-    """One page of the issue list: `total` counts every match; `next` is the URL of the
-    following page, null on the last."""
-
-    total: int
-    page: int
-    page_size: int
-    next: str | None = None
-    items: list[dict[str, Any]]
 
 
 @router.post("/api/issues", status_code=201)
@@ -269,7 +211,7 @@ def update_issue(issue_id: Id, body: IssueUpdate, user: CurrentUser,
 
 
 @router.post("/api/issues/{issue_id}/transitions")
-def change_status(issue_id: Id, body: TransitionIn, user: CurrentUser,
+def change_status(issue_id: Id, body: IssueTransition, user: CurrentUser,
                   store: StoreDep) -> dict[str, Any]:
     """Move an issue along the lifecycle; 409 for an illegal or stale change, 403 when the
     change is legal but not for the caller's role."""
@@ -278,7 +220,7 @@ def change_status(issue_id: Id, body: TransitionIn, user: CurrentUser,
 
 
 @router.post("/api/issues/{issue_id}/merge")
-def merge_issue(issue_id: Id, body: MergeIn, user: CurrentUser,
+def merge_issue(issue_id: Id, body: IssueMerge, user: CurrentUser,
                 store: StoreDep) -> dict[str, Any]:
     """Mark this issue a duplicate of another: it is rejected, both histories are kept."""
     return issue_public(workflows.merge_duplicate(store, issue_id, body.into, body.note,
@@ -348,7 +290,7 @@ def get_photo(photo_id: Id, user: Reader, store: StoreDep) -> Response:
 
 
 @router.post("/api/issues/{issue_id}/reinspections", status_code=201)
-def schedule(issue_id: Id, body: ReinspectionIn, user: CurrentUser,
+def schedule(issue_id: Id, body: ReinspectionCreate, user: CurrentUser,
              store: StoreDep) -> dict[str, Any]:
     """Schedule a 回头看 of a closed issue."""
     require(user, "issues:write")

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from geo.layers import geojson
 from geo.model.errors import InvalidInput
@@ -17,6 +16,7 @@ from server.auth import Reader
 from server.deps import Id, StoreDep
 from server.paging import FeatureCollectionPage, PageDep, collection_page
 from server.routes.issues import FiltersDep
+from server.schemas.layers import FeatureNames
 
 router = APIRouter(tags=["layers"])
 
@@ -66,23 +66,6 @@ def layer_features(
                           offset=page.offset) if page.offset < matched else []
     return GeoJSONResponse(collection_page(request, page,
                                            (geojson.feature_json(f, out) for f in rows), matched))
-
-
-class FeatureName(BaseModel):
-    """One feature found by name."""
-
-    id: int
-    name: str
-    unit: str | None = None
-
-
-class FeatureNames(BaseModel):
-    """Features found by name: `numberMatched` counts every match, `items` holds the first
-    `numberReturned` of them by name."""
-
-    numberMatched: int  # the OGC API Features spelling, as the layer pages use
-    numberReturned: int
-    items: list[FeatureName]
 
 
 @router.get("/api/layers/{kind}/names", response_model=FeatureNames)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from geo.analytics.scoring import parse_period
 from geo.exports.route_sheet import render_sheet, sheet_context, write_sheet
@@ -26,43 +26,17 @@ from geo.planner.rounds import RoundSpec, create_round, round_geojson, round_sto
 from geo.planner.sampling import draw_sample
 from geo.planner.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
-from server.deps import MAX_ID, DbInt, Id, IdQuery, SettingsDep, StoreDep
+from server.deps import MAX_ID, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import download_responses, file_download, table_download
 from server.paging import PAGE_HEADERS, FeatureCollectionPage, PageDep, link_headers, page_of
 from server.routes.issues import photo_filename, read_photo
 from server.routes.layers import GeoJSONResponse
+from server.schemas.planning import InspectionCreate, RoundCreate
 from server.settings import Settings
 from server.uploads import receive_form, upload_limit
 from server.workers import HeavyWork, in_pool
 
 router = APIRouter(tags=["planning"])
-
-
-class RoundCreate(BaseModel):
-    """A new inspection round: the sample to draw and how to route it."""
-
-    seed: DbInt
-    name: str = ""
-    teams: int = Field(1, ge=1, le=50)
-    mode: str = Field("walk", pattern="^(walk|drive)$")
-    budget_min: float = Field(240, gt=0, le=24 * 60)
-    service_min: float = Field(15, ge=0, le=240)
-    start: tuple[float, float] | None = None
-    return_to_start: bool = False
-    inspectors: list[str] = []
-    risk: bool = False
-    exclude_days: int = Field(0, ge=0, le=3650)
-    coords: str = Field("wgs84", description="system of `start` (gcj02 on a Gaode basemap)")
-
-
-class InspectionCreate(BaseModel):
-    """Checklist results of one test point: code → {result: pass|fail|na, note}."""
-
-    feature_id: DbInt
-    results: dict[str, dict[str, str]]
-    inspector: str = ""
-    round_id: DbInt | None = None
-    source: str = "unannounced_inspection"
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:

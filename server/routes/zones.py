@@ -6,7 +6,6 @@ from typing import Any
 
 import shapely
 from fastapi import APIRouter
-from pydantic import BaseModel
 from shapely.geometry import shape
 
 from geo.layers import geojson
@@ -23,57 +22,18 @@ from geo.zones.editing import (
 )
 from geo.zones.gaps import analyse, load_input
 from server.auth import Analyst, CurrentUser, Reader
-from server.deps import DbInt, Id, SettingsDep, StoreDep
+from server.deps import Id, SettingsDep, StoreDep
+from server.schemas.zones import (
+    FeatureAssign,
+    ZoneForm,
+    ZoneMerge,
+    ZoneRestore,
+    ZoneSplit,
+    ZoneSuggest,
+)
 from server.settings import Settings
 
 router = APIRouter(tags=["zones"])
-
-
-class ZoneIn(BaseModel):
-    """The zone form: a GeoJSON polygon and the owner's details."""
-
-    geometry: dict[str, Any]
-    name: str
-    zone_type: str
-    unit: str | None = None
-    responsible_person: str | None = None
-    phone: str | None = None
-    notes: str | None = None
-    version: DbInt | None = None  # required when updating
-
-
-class RestoreIn(BaseModel):
-    """Body of POST /api/zones/{id}/restore."""
-
-    version: DbInt
-
-
-class MergeZonesIn(BaseModel):
-    """Body of POST /api/zones/merge."""
-
-    ids: list[DbInt]
-    name: str | None = None
-    unit: str | None = None
-
-
-class SplitIn(BaseModel):
-    """Body of POST /api/zones/{id}/split: a GeoJSON LineString across the zone."""
-
-    line: dict[str, Any]
-
-
-class SuggestIn(BaseModel):
-    """Body of POST /api/zones/suggest: divide a community, or the uncovered area."""
-
-    k: int
-    community_id: DbInt | None = None
-
-
-class AssignIn(BaseModel):
-    """Body of PUT /api/features/{id}/assignment."""
-
-    values: dict[str, str | None]
-    version: DbInt | None = None
 
 
 def policy(settings: Settings) -> ZonePolicy:
@@ -89,7 +49,7 @@ def _zone_out(zone: Any, warnings: list[dict[str, Any]] | None = None,
 
 
 @router.post("/api/zones", status_code=201)
-def create_zone(body: ZoneIn, user: CurrentUser, store: StoreDep,
+def create_zone(body: ZoneForm, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Create a zone drawn on the map; the issues inside it are re-routed."""
     require(user, "zones:write")
@@ -98,7 +58,7 @@ def create_zone(body: ZoneIn, user: CurrentUser, store: StoreDep,
 
 
 @router.put("/api/zones/{zone_id}")
-def update_zone(zone_id: Id, body: ZoneIn, user: CurrentUser, store: StoreDep,
+def update_zone(zone_id: Id, body: ZoneForm, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Save an edited zone as a new version (send the version you edited); the issues in its
     old and new shapes are re-routed."""
@@ -126,7 +86,7 @@ def zone_history_view(zone_id: Id, user: Reader, store: StoreDep) -> list[dict[s
 
 
 @router.post("/api/zones/{zone_id}/restore")
-def restore(zone_id: Id, body: RestoreIn, user: CurrentUser, store: StoreDep,
+def restore(zone_id: Id, body: ZoneRestore, user: CurrentUser, store: StoreDep,
             settings: SettingsDep) -> dict[str, Any]:
     """Restore an earlier version as the newest one."""
     require(user, "zones:write")
@@ -136,7 +96,7 @@ def restore(zone_id: Id, body: RestoreIn, user: CurrentUser, store: StoreDep,
 
 
 @router.post("/api/zones/merge", status_code=201)
-def merge(body: MergeZonesIn, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def merge(body: ZoneMerge, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Merge zones into one (the first zone's owner unless given)."""
     require(user, "zones:write")
     fields = {k: v for k, v in (("name", body.name), ("unit", body.unit)) if v}
@@ -145,7 +105,7 @@ def merge(body: MergeZonesIn, user: CurrentUser, store: StoreDep) -> dict[str, A
 
 
 @router.post("/api/zones/{zone_id}/split")
-def split(zone_id: Id, body: SplitIn, user: CurrentUser, store: StoreDep,
+def split(zone_id: Id, body: ZoneSplit, user: CurrentUser, store: StoreDep,
           settings: SettingsDep) -> dict[str, Any]:
     """Split a zone along a line."""
     require(user, "zones:write")
@@ -154,7 +114,7 @@ def split(zone_id: Id, body: SplitIn, user: CurrentUser, store: StoreDep,
 
 
 @router.put("/api/features/{feature_id}/assignment")
-def assignment(feature_id: Id, body: AssignIn, user: CurrentUser,
+def assignment(feature_id: Id, body: FeatureAssign, user: CurrentUser,
                store: StoreDep) -> dict[str, Any]:
     """Assign a street/alley segment to a cadre (路长) or a point to a unit."""
     require(user, "zones:write")
@@ -179,7 +139,7 @@ def unit_workload(_: Analyst, store: StoreDep) -> list[dict[str, Any]]:
 
 
 @router.post("/api/zones/suggest")
-def suggest(body: SuggestIn, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def suggest(body: ZoneSuggest, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Draft zones (not saved) balanced by street length and test points, as GeoJSON."""
     require(user, "zones:write")
     if body.community_id is not None:

@@ -1,0 +1,47 @@
+"""Request bodies of the account, unit, token and password routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class UserCreate(BaseModel):
+    """Body of POST /api/users."""
+
+    username: str
+    password: str
+    role: str
+    unit: str | None = None
+    display_name: str = ""
+
+
+class UserUpdate(BaseModel):
+    """Body of PATCH /api/users/{username}; absent fields are left as they are."""
+
+    role: str | None = None
+    unit: str | None = None
+    display_name: str | None = None
+    active: bool | None = None
+    password: str | None = None
+
+
+class UnitCreate(BaseModel):
+    """Body of POST /api/units."""
+
+    name: str
+    kind: str = "unit"
+    parent: str | None = None
+
+
+class TokenCreate(BaseModel):
+    """Body of POST /api/tokens: a named long-lived token for an integration."""
+
+    name: str
+    username: str | None = None
+
+
+class PasswordChange(BaseModel):
+    """Body of POST /api/auth/password."""
+
+    current_password: str
+    new_password: str

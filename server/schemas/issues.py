@@ -1,0 +1,75 @@
+"""Request and response bodies of the issue ledger routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from server.deps import DbInt, LocalDateTime
+
+
+class IssueCreate(BaseModel):
+    """Body of POST /api/issues."""
+
+    category: str
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    description: str = ""
+    address: str = ""
+    source: str = "supervision"
+    reporter: str = ""
+    reported_at: LocalDateTime | None = None
+    deadline: LocalDateTime | None = None
+    external_id: str | None = None
+    coords: str = Field("wgs84", description="coordinate system of lon/lat: wgs84, gcj02, bd09")
+
+
+class IssueUpdate(BaseModel):
+    """Body of PATCH /api/issues/{id}: `version` is the one you read (optimistic locking)."""
+
+    version: DbInt
+    description: str | None = None
+    address: str | None = None
+    category: str | None = None
+    deadline: LocalDateTime | None = None
+
+
+class IssueTransition(BaseModel):
+    """Body of POST /api/issues/{id}/transitions."""
+
+    to: str
+    version: DbInt
+    note: str = ""
+
+
+class IssueMerge(BaseModel):
+    """Body of POST /api/issues/{id}/merge: this issue is a duplicate of `into`."""
+
+    into: DbInt
+    version: DbInt
+    note: str = ""
+
+
+class ReinspectionCreate(BaseModel):
+    """Body of POST /api/issues/{id}/reinspections."""
+
+    due: LocalDateTime
+
+
+class ReinspectionResult(BaseModel):
+    """Body of POST /api/reinspections/{id}."""
+
+    result: str = Field(pattern="^(held|came_back)$")
+    note: str = ""
+
+
+class IssuePage(BaseModel):
+    """One page of the issue list: `total` counts every match; `next` is the URL of the
+    following page, null on the last."""
+
+    total: int
+    page: int
+    page_size: int
+    next: str | None = None
+    items: list[dict[str, Any]]
