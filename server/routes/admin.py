@@ -25,7 +25,14 @@ from server.paging import (
     paged_download_responses,
 )
 from server.routes.auth import token_public, user_public
-from server.schemas.accounts import TokenCreate, UnitCreate, UserCreate, UserUpdate
+from server.schemas.accounts import (
+    TokenCreate,
+    TokenPublic,
+    UnitCreate,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 
 router = APIRouter(tags=["admin"])
 
@@ -37,13 +44,13 @@ def _check_unit(store: StoreDep, role: str, unit: str | None) -> None:
         raise InvalidInput(f"unknown unit {unit!r}: create it first (POST /api/units)")
 
 
-@router.get("/api/users")
+@router.get("/api/users", response_model=list[UserPublic])
 def list_users(_: Admin, store: StoreDep) -> list[dict[str, Any]]:
     """Every user."""
     return [user_public(u) for u in store.users()]
 
 
-@router.post("/api/users", status_code=201)
+@router.post("/api/users", status_code=201, response_model=UserPublic)
 def create_user(body: UserCreate, admin: Admin, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Create a user (the username and password must pass the policies)."""
@@ -58,7 +65,7 @@ def create_user(body: UserCreate, admin: Admin, store: StoreDep,
 
 
 # {username:path}: names made before the username rule (e.g. "a/b") can still be managed
-@router.patch("/api/users/{username:path}")
+@router.patch("/api/users/{username:path}", response_model=UserPublic)
 def update_user(username: str, body: UserUpdate, admin: Admin, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Change a user's role, unit, name, active flag or password (409 for the last admin)."""
@@ -83,7 +90,7 @@ def update_user(username: str, body: UserUpdate, admin: Admin, store: StoreDep,
     return user_public(user)
 
 
-@router.get("/api/users/{username:path}/tokens")
+@router.get("/api/users/{username:path}/tokens", response_model=list[TokenPublic])
 def user_tokens(username: str, _: Admin, store: StoreDep) -> list[dict[str, Any]]:
     """A user's live sessions, access and API tokens (metadata only); revoke one with
     DELETE /api/auth/tokens/{id}."""

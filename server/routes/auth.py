@@ -23,7 +23,7 @@ from server.auth import (
     secure_cookies,
 )
 from server.deps import SettingsDep, StoreDep
-from server.schemas.accounts import PasswordChange
+from server.schemas.accounts import PasswordChange, TokenPublic, TokenRevoked, UserPublic
 
 router = APIRouter(tags=["auth"])
 
@@ -113,7 +113,7 @@ def change_own_password(body: PasswordChange, request: Request, user: CurrentUse
     return {"detail": "password changed (密码已修改)"}
 
 
-@router.get("/api/auth/tokens")
+@router.get("/api/auth/tokens", response_model=list[TokenPublic])
 def my_tokens(request: Request, user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
     """One's own live sessions, access and API tokens (metadata only; `current` marks the
     one this request used)."""
@@ -122,7 +122,7 @@ def my_tokens(request: Request, user: CurrentUser, store: StoreDep) -> list[dict
         user.id, datetime.now(), current=token_hash(presented_token(request)))]
 
 
-@router.delete("/api/auth/tokens/{token_id}")
+@router.delete("/api/auth/tokens/{token_id}", response_model=TokenRevoked)
 def revoke_token(token_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Revoke one of one's own tokens (an admin: anyone's); it stops working at once."""
     # not an admin: only one's own tokens; another's answers "not found", like a missing one
@@ -133,7 +133,7 @@ def revoke_token(token_id: int, user: CurrentUser, store: StoreDep) -> dict[str,
     return {**token_public(revoked), "detail": "token revoked (令牌已撤销)"}
 
 
-@router.get("/api/me")
+@router.get("/api/me", response_model=UserPublic)
 def me(user: CurrentUser) -> dict[str, Any]:
     """The logged-in user."""
     return user_public(user)

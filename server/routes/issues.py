@@ -29,10 +29,13 @@ from server.deps import MAX_ID, Id, IdQuery, LocalDateTime, SettingsDep, StoreDe
 from server.downloads import download_responses, table_download
 from server.schemas.issues import (
     IssueCreate,
+    IssueCreated,
     IssueMerge,
     IssuePage,
+    IssuePublic,
     IssueTransition,
     IssueUpdate,
+    PhotoStored,
     ReinspectionCreate,
     ReinspectionResult,
 )
@@ -112,7 +115,7 @@ async def issue_query(
 QueryDep = Annotated[IssueQuery, Depends(issue_query)]
 
 
-@router.post("/api/issues", status_code=201)
+@router.post("/api/issues", status_code=201, response_model=IssueCreated)
 def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Report an issue: routed to its zone/unit, deadline from its category, 回潮 detected."""
     require(user, "issues:write")
@@ -185,7 +188,7 @@ def _form_bool(value: str | None) -> bool:
     raise InvalidInput(f"dry_run must be true or false, not {value!r}")
 
 
-@router.get("/api/issues/{issue_id}")
+@router.get("/api/issues/{issue_id}", response_model=IssuePublic)
 def get_issue(issue_id: Id, user: Reader, store: StoreDep) -> dict[str, Any]:
     """One issue with its full history (留痕), photos and re-inspections."""
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
@@ -197,7 +200,7 @@ def get_issue(issue_id: Id, user: Reader, store: StoreDep) -> dict[str, Any]:
             "reinspections": store.reinspections(issue_id)}
 
 
-@router.patch("/api/issues/{issue_id}")
+@router.patch("/api/issues/{issue_id}", response_model=IssuePublic)
 def update_issue(issue_id: Id, body: IssueUpdate, user: CurrentUser,
                  store: StoreDep) -> dict[str, Any]:
     """Edit description, address, category or deadline (override) with a version check."""
@@ -210,7 +213,7 @@ def update_issue(issue_id: Id, body: IssueUpdate, user: CurrentUser,
     return issue_public(store.update_issue(issue_id, changes, body.version, user.actor), user)
 
 
-@router.post("/api/issues/{issue_id}/transitions")
+@router.post("/api/issues/{issue_id}/transitions", response_model=IssuePublic)
 def change_status(issue_id: Id, body: IssueTransition, user: CurrentUser,
                   store: StoreDep) -> dict[str, Any]:
     """Move an issue along the lifecycle; 409 for an illegal or stale change, 403 when the
@@ -219,7 +222,7 @@ def change_status(issue_id: Id, body: IssueTransition, user: CurrentUser,
                                                 body.version, user), user)
 
 
-@router.post("/api/issues/{issue_id}/merge")
+@router.post("/api/issues/{issue_id}/merge", response_model=IssuePublic)
 def merge_issue(issue_id: Id, body: IssueMerge, user: CurrentUser,
                 store: StoreDep) -> dict[str, Any]:
     """Mark this issue a duplicate of another: it is rejected, both histories are kept."""
@@ -250,7 +253,8 @@ PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data
                              "default": "before"}}}}}}}
 
 
-@router.post("/api/issues/{issue_id}/photos", status_code=201, openapi_extra=PHOTO_FORM)
+@router.post("/api/issues/{issue_id}/photos", status_code=201, openapi_extra=PHOTO_FORM,
+             response_model=PhotoStored)
 async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store: StoreDep,
                        settings: SettingsDep) -> dict[str, Any]:
     """Attach a JPEG or PNG photo (multipart: `file`, `stage` before|after); units may add

@@ -13,6 +13,7 @@ from geo.model.users import Role, User
 from server.auth import CurrentUser
 from server.deps import SettingsDep, StoreDep
 from server.paging import PAGE_HEADERS, PageDep, link_headers
+from server.schemas.common import JobPublic
 
 router = APIRouter(tags=["jobs"])
 
@@ -30,7 +31,7 @@ def _may_see(user: User, row: dict[str, Any]) -> bool:
     return user.role is Role.admin or row["actor"] == user.actor
 
 
-@router.get("/api/jobs/{job_id}")
+@router.get("/api/jobs/{job_id}", response_model=JobPublic)
 def get_job(job_id: int, user: CurrentUser, store: StoreDep,
             settings: SettingsDep) -> dict[str, Any]:
     """State, progress and result of one job; only its submitter (or an admin) sees it.
@@ -44,7 +45,7 @@ def get_job(job_id: int, user: CurrentUser, store: StoreDep,
     return job_public(row)
 
 
-@router.get("/api/jobs", responses={200: {"headers": PAGE_HEADERS}})
+@router.get("/api/jobs", responses={200: {"headers": PAGE_HEADERS}}, response_model=list[JobPublic])
 def list_jobs(user: CurrentUser, store: StoreDep, settings: SettingsDep, request: Request,
               response: Response, page: PageDep) -> list[dict[str, Any]]:
     """The caller's jobs (every job for an admin), newest first, one page at a time

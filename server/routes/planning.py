@@ -31,7 +31,7 @@ from server.downloads import download_responses, file_download, table_download
 from server.paging import PAGE_HEADERS, FeatureCollectionPage, PageDep, link_headers, page_of
 from server.routes.issues import photo_filename, read_photo
 from server.routes.layers import GeoJSONResponse
-from server.schemas.planning import InspectionCreate, RoundCreate
+from server.schemas.planning import InspectionCreate, RoundCreate, RoundSummary
 from server.settings import Settings
 from server.uploads import receive_form, upload_limit
 from server.workers import HeavyWork, in_pool
@@ -77,7 +77,7 @@ def new_round(body: RoundCreate, user: Planner, store: StoreDep) -> dict[str, An
     return {**_summary(row), "plan": row["plan"]}
 
 
-@router.get("/api/plan/rounds")
+@router.get("/api/plan/rounds", response_model=list[RoundSummary])
 def list_rounds(_: Analyst, store: StoreDep) -> list[dict[str, Any]]:
     """Every round, newest first."""
     return [_summary(r) for r in store.rounds()]

@@ -25,10 +25,13 @@ from server.auth import Analyst, CurrentUser, Reader
 from server.deps import Id, SettingsDep, StoreDep
 from server.schemas.zones import (
     FeatureAssign,
+    ZoneDeleted,
     ZoneForm,
     ZoneMerge,
     ZoneRestore,
+    ZoneSaved,
     ZoneSplit,
+    ZonesSplit,
     ZoneSuggest,
 )
 from server.settings import Settings
@@ -48,7 +51,7 @@ def _zone_out(zone: Any, warnings: list[dict[str, Any]] | None = None,
             "warnings": warnings or [], "rerouted_issues": rerouted}
 
 
-@router.post("/api/zones", status_code=201)
+@router.post("/api/zones", status_code=201, response_model=ZoneSaved)
 def create_zone(body: ZoneForm, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Create a zone drawn on the map; the issues inside it are re-routed."""
@@ -57,7 +60,7 @@ def create_zone(body: ZoneForm, user: CurrentUser, store: StoreDep,
     return _zone_out(edit.features[0], edit.warnings, edit.rerouted)
 
 
-@router.put("/api/zones/{zone_id}")
+@router.put("/api/zones/{zone_id}", response_model=ZoneSaved)
 def update_zone(zone_id: Id, body: ZoneForm, user: CurrentUser, store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """Save an edited zone as a new version (send the version you edited); the issues in its
@@ -68,7 +71,7 @@ def update_zone(zone_id: Id, body: ZoneForm, user: CurrentUser, store: StoreDep,
     return _zone_out(edit.features[0], edit.warnings, edit.rerouted)
 
 
-@router.delete("/api/zones/{zone_id}")
+@router.delete("/api/zones/{zone_id}", response_model=ZoneDeleted)
 def remove_zone(zone_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Delete a zone (its history is kept and it can be restored)."""
     require(user, "zones:write")
@@ -85,7 +88,7 @@ def zone_history_view(zone_id: Id, user: Reader, store: StoreDep) -> list[dict[s
             for r in zone_history(store, zone_id, user.scope_unit)]
 
 
-@router.post("/api/zones/{zone_id}/restore")
+@router.post("/api/zones/{zone_id}/restore", response_model=ZoneSaved)
 def restore(zone_id: Id, body: ZoneRestore, user: CurrentUser, store: StoreDep,
             settings: SettingsDep) -> dict[str, Any]:
     """Restore an earlier version as the newest one."""
@@ -95,7 +98,7 @@ def restore(zone_id: Id, body: ZoneRestore, user: CurrentUser, store: StoreDep,
     return _zone_out(edit.features[0], None, edit.rerouted)
 
 
-@router.post("/api/zones/merge", status_code=201)
+@router.post("/api/zones/merge", status_code=201, response_model=ZoneSaved)
 def merge(body: ZoneMerge, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Merge zones into one (the first zone's owner unless given)."""
     require(user, "zones:write")
@@ -104,7 +107,7 @@ def merge(body: ZoneMerge, user: CurrentUser, store: StoreDep) -> dict[str, Any]
     return _zone_out(edit.features[0], None, edit.rerouted)
 
 
-@router.post("/api/zones/{zone_id}/split")
+@router.post("/api/zones/{zone_id}/split", response_model=ZonesSplit)
 def split(zone_id: Id, body: ZoneSplit, user: CurrentUser, store: StoreDep,
           settings: SettingsDep) -> dict[str, Any]:
     """Split a zone along a line."""
@@ -113,7 +116,7 @@ def split(zone_id: Id, body: ZoneSplit, user: CurrentUser, store: StoreDep,
     return {"zones": [_zone_out(z) for z in edit.features], "rerouted_issues": edit.rerouted}
 
 
-@router.put("/api/features/{feature_id}/assignment")
+@router.put("/api/features/{feature_id}/assignment", response_model=ZoneSaved)
 def assignment(feature_id: Id, body: FeatureAssign, user: CurrentUser,
                store: StoreDep) -> dict[str, Any]:
     """Assign a street/alley segment to a cadre (路长) or a point to a unit."""

@@ -45,3 +45,32 @@ class PasswordChange(BaseModel):
 
     current_password: str
     new_password: str
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    username: str
+    role: str
+    role_label: str
+    unit: str | None
+    display_name: str
+    active: bool
+
+
+class TokenPublic(BaseModel):
+    """A token's metadata (the secret and its hash are never shown)."""
+
+    id: int
+    username: str
+    name: str | None
+    kind: str
+    current: bool
+    created_at: str
+    expires_at: str | None
+
+
+class TokenRevoked(TokenPublic):
+    """A revoked token's metadata and a message."""
+
+    detail: str

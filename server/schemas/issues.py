@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.deps import DbInt, LocalDateTime
 
@@ -73,3 +73,52 @@ class IssuePage(BaseModel):
     page_size: int
     next: str | None = None
     items: list[dict[str, Any]]
+
+
+class IssuePublic(BaseModel):
+    """An issue as the API returns it: codes with their Chinese labels, the route (zone, unit,
+    community, cadre), timestamps as ISO 8601 local time, whether it is overdue, and (to a
+    signed-in user) the statuses the user may move it to."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    category: str
+    category_label: str
+    status: str
+    status_label: str
+    description: str
+    address: str
+    lon: float
+    lat: float
+    source: str
+    source_label: str
+    reporter: str
+    external_id: str | None
+    zone_id: int | None
+    unit: str | None
+    community: str | None
+    cadre: str | None
+    flags: list[str]
+    recurring_of: int | None
+    duplicate_of: int | None
+    version: int
+    overdue: bool
+    reported_at: str | None
+    deadline: str | None
+    closed_at: str | None
+    allowed_next: list[str] | None = None
+
+
+class PhotoStored(BaseModel):
+    """A stored photo: its id, where to fetch it, its stage."""
+
+    id: int
+    url: str
+    stage: str
+
+
+class IssueCreated(IssuePublic):
+    """A reported issue, and the open issues nearby that may be the same (duplicate
+    candidates, by id)."""
+
+    duplicate_candidates: list[int]

@@ -32,3 +32,15 @@ class InspectionCreate(BaseModel):
     inspector: str = ""
     round_id: DbInt | None = None
     source: str = "unannounced_inspection"
+
+
+class RoundSummary(BaseModel):
+    """An inspection round in the list: its teams, stops and stops left unscheduled."""
+
+    id: int
+    name: str
+    created_at: str
+    created_by: str
+    teams: int
+    stops: int
+    unscheduled: int

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from server.deps import DbInt
 
@@ -54,3 +54,31 @@ class FeatureAssign(BaseModel):
 
     values: dict[str, str | None]
     version: DbInt | None = None
+
+
+class ZoneSaved(BaseModel):
+    """A saved zone (or assigned feature) as a GeoJSON Feature, with its new version, the
+    warnings the planner should see and how many issues the edit re-routed."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["Feature"]
+    id: int | None
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any]
+    version: int
+    warnings: list[dict[str, Any]] = []
+    rerouted_issues: int = 0
+
+
+class ZoneDeleted(BaseModel):
+    """A deleted zone's id and how many issues were re-routed."""
+
+    deleted: int
+    rerouted_issues: int
+
+
+class ZonesSplit(BaseModel):
+    """The pieces of a split zone and how many issues were re-routed."""
+
+    zones: list[ZoneSaved]
+    rerouted_issues: int
