@@ -54,7 +54,7 @@ class UserPublic(BaseModel):
     role: str
     role_label: str
     unit: str | None
-    display_name: str
+    display_name: str | None
     active: bool
 
 

@@ -22,10 +22,10 @@ class JobPublic(BaseModel):
     id: int
     kind: str
     state: str
-    done: int | None
-    total: int | None
+    done: int | float | None
+    total: int | float | None
     message: str | None
-    result: dict[str, Any] | None
+    result: Any
     created_at: str | None
     started_at: str | None
     finished_at: str | None

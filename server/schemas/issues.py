@@ -83,22 +83,22 @@ class IssuePublic(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: int
     category: str
-    category_label: str
+    category_label: str | None
     status: str
-    status_label: str
-    description: str
-    address: str
+    status_label: str | None
+    description: str | None
+    address: str | None
     lon: float
     lat: float
-    source: str
-    source_label: str
-    reporter: str
+    source: str | None
+    source_label: str | None
+    reporter: str | None
     external_id: str | None
     zone_id: int | None
     unit: str | None
     community: str | None
     cadre: str | None
-    flags: list[str]
+    flags: list[str] | None
     recurring_of: int | None
     duplicate_of: int | None
     version: int

@@ -40,7 +40,7 @@ class RoundSummary(BaseModel):
     id: int
     name: str
     created_at: str
-    created_by: str
+    created_by: str | None
     teams: int
     stops: int
     unscheduled: int
