@@ -281,3 +281,23 @@ jobs = Table(
     Column("heartbeat_at", DateTime),
     Index("ix_jobs_actor", "actor", "created_at"),
 )
+
+# The indexes later migrations added, with their columns as migrated (tests/geo/store/
+# test_schema.py holds this file against a database the migrations made, on both backends)
+Index("ix_feature_versions_feature", feature_versions.c.feature_id)
+Index("ix_issue_history_issue", issue_history.c.issue_id)
+Index("ix_issue_photos_issue", issue_photos.c.issue_id)
+Index("ix_tokens_user", tokens.c.user_id)
+Index("ix_issues_reported_at", issues.c.reported_at)
+Index("ix_issues_category_time", issues.c.category, issues.c.reported_at)
+Index("ix_issues_cells", issues.c.cell_x, issues.c.cell_y, issues.c.lon, issues.c.lat,
+      issues.c.status, issues.c.deadline, issues.c.category)
+# partial: only the open statuses (migration 0017)
+Index("ix_issues_open_deadline", issues.c.deadline, issues.c.lon, issues.c.lat, issues.c.cell_x,
+      issues.c.cell_y)
+Index("ix_issues_period_stats", issues.c.reported_at, issues.c.zone_id, issues.c.community,
+      issues.c.unit, issues.c.category, issues.c.status, issues.c.deadline, issues.c.closed_at,
+      issues.c.recurring_of)
+for _group in ("zone_id", "unit", "community"):
+    Index(f"ix_issues_{_group.removesuffix('_id')}_stats", issues.c[_group], issues.c.status,
+          issues.c.deadline, issues.c.closed_at, issues.c.recurring_of)
