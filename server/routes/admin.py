@@ -26,9 +26,11 @@ from server.paging import (
 )
 from server.routes.auth import token_public, user_public
 from server.schemas.accounts import (
+    ApiTokenCreated,
     TokenCreate,
     TokenPublic,
     UnitCreate,
+    UnitPublic,
     UserCreate,
     UserPublic,
     UserUpdate,
@@ -100,13 +102,13 @@ def user_tokens(username: str, _: Admin, store: StoreDep) -> list[dict[str, Any]
     return [token_public(t) for t in store.tokens(user.id, datetime.now())]
 
 
-@router.get("/api/units")
+@router.get("/api/units", response_model=list[UnitPublic])
 def list_units(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
     """Every unit, community and sub-district."""
     return [{"name": u.name, "kind": u.kind, "parent": u.parent} for u in store.units()]
 
 
-@router.post("/api/units", status_code=201)
+@router.post("/api/units", status_code=201, response_model=UnitPublic)
 def create_unit(body: UnitCreate, admin: Admin, store: StoreDep) -> dict[str, Any]:
     """Create a unit (kind unit, community or subdistrict)."""
     if body.kind not in ("unit", "community", "subdistrict"):
@@ -117,7 +119,7 @@ def create_unit(body: UnitCreate, admin: Admin, store: StoreDep) -> dict[str, An
     return body.model_dump()
 
 
-@router.post("/api/tokens", status_code=201)
+@router.post("/api/tokens", status_code=201, response_model=ApiTokenCreated)
 def create_api_token(body: TokenCreate, admin: Admin, store: StoreDep) -> dict[str, Any]:
     """A long-lived API token for an integration (shown once; only its hash is kept)."""
     owner = store.user(body.username) if body.username else admin

@@ -23,7 +23,14 @@ from server.auth import (
     secure_cookies,
 )
 from server.deps import SettingsDep, StoreDep
-from server.schemas.accounts import PasswordChange, TokenPublic, TokenRevoked, UserPublic
+from server.schemas.accounts import (
+    AccessToken,
+    Message,
+    PasswordChange,
+    TokenPublic,
+    TokenRevoked,
+    UserPublic,
+)
 
 router = APIRouter(tags=["auth"])
 
@@ -50,7 +57,7 @@ def user_public(user: User) -> dict[str, Any]:
             "display_name": user.display_name, "active": user.active}
 
 
-@router.post("/api/auth/token")
+@router.post("/api/auth/token", response_model=AccessToken)
 def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], store: StoreDep,
                 settings: SettingsDep) -> dict[str, Any]:
     """OAuth2 password flow: a bearer token for scripts and integrations."""
@@ -101,7 +108,7 @@ def logout(request: Request, user: CurrentUser, store: StoreDep) -> JSONResponse
     return response
 
 
-@router.post("/api/auth/password")
+@router.post("/api/auth/password", response_model=Message)
 def change_own_password(body: PasswordChange, request: Request, user: CurrentUser,
                         store: StoreDep, settings: SettingsDep) -> dict[str, str]:
     """Change one's own password (wrong current passwords are rate-limited: 429); every

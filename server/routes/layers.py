@@ -16,7 +16,7 @@ from server.auth import Reader
 from server.deps import Id, StoreDep
 from server.paging import FeatureCollectionPage, PageDep, collection_page
 from server.routes.issues import FiltersDep
-from server.schemas.layers import FeatureNames
+from server.schemas.layers import FeatureNames, LayerInfo
 
 router = APIRouter(tags=["layers"])
 
@@ -34,7 +34,7 @@ class GeoJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-@router.get("/api/layers")
+@router.get("/api/layers", response_model=list[LayerInfo])
 def list_layers(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
     """Every layer kind with its Chinese label and feature count."""
     counts = store.layer_counts()

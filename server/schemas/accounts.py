@@ -74,3 +74,33 @@ class TokenRevoked(TokenPublic):
     """A revoked token's metadata and a message."""
 
     detail: str
+
+
+class UnitPublic(BaseModel):
+    """A sponsor unit (包保单位), community or sub-district."""
+
+    name: str
+    kind: str
+    parent: str | None
+
+
+class AccessToken(BaseModel):
+    """An OAuth2 bearer token (password flow) and its lifetime in seconds."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+class ApiTokenCreated(BaseModel):
+    """A new long-lived API token: shown this once (only its hash is kept)."""
+
+    name: str
+    username: str
+    token: str
+
+
+class Message(BaseModel):
+    """What was done, in English and Chinese."""
+
+    detail: str

@@ -20,3 +20,11 @@ class FeatureNames(BaseModel):
     numberMatched: int  # the OGC API Features spelling, as the layer pages use
     numberReturned: int
     items: list[FeatureName]
+
+
+class LayerInfo(BaseModel):
+    """A layer kind, its Chinese label and how many features it holds."""
+
+    kind: str
+    label: str
+    count: int
