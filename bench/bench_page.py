@@ -10,7 +10,7 @@ are counted; a new server for each role); a user of each role is added with the 
 database must be writable (serve a copy of one that must stay as it is). Each run is a fresh
 browser context (cold cache), logged in through /api/auth/login, then:
 
-- first view: from navigation to quiet, i.e. `window.ccmap.state.loading === 0` and no request
+- first view: from navigation to quiet, i.e. `window.__bench.state.loading === 0` and no request
   in flight; "time to idle" is the later of the last response's end and the moment `loading`
   last fell to 0 (the page's own clock, so JS work after the last response counts), bytes are
   the sum of Chromium's encodedDataLength (headers and bodies, as on the wire), and the JS
@@ -72,13 +72,15 @@ PANS = [(0.30, 0.40, 14), (0.70, 0.60, 15), (0.50, 0.20, 16), (0.15, 0.80, 13),
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
-# installed before the page's scripts: a large resource-timing buffer (tiles are many) and a
+# installed before the page's scripts: a large resource-timing buffer (tiles are many), the
+# map's state as the page announces it (its "ccmap:state" event, static/js/map.js) and a
 # watcher that notes, on the page's clock, when state.loading last fell to 0
 WATCH = """
 performance.setResourceTimingBufferSize(1000000);
-window.__bench = {zeroAt: 0, busy: false};
+window.__bench = {zeroAt: 0, busy: false, state: null};
+document.addEventListener("ccmap:state", function (e) { window.__bench.state = e.detail; });
 setInterval(function () {
-  var st = window.ccmap && window.ccmap.state;
+  var st = window.__bench.state;
   if (!st) { return; }
   if (st.loading !== 0) { window.__bench.busy = true; }
   else if (window.__bench.busy) { window.__bench.busy = false;
@@ -137,19 +139,19 @@ def wait_quiet(page: Any, net: Net, timeout_s: float) -> str:
     while calm < 2:
         left = deadline - time.monotonic()
         try:
-            page.wait_for_function("() => window.ccmap && window.ccmap.state && "
-                                   "window.ccmap.state.loading === 0",
+            page.wait_for_function("() => window.__bench.state && "
+                                   "window.__bench.state.loading === 0",
                                    timeout=max(1.0, left) * 1000)
         except PlaywrightTimeout:
             left = 0
         if left <= 0:
-            loading = page.evaluate("window.ccmap && window.ccmap.state && "
-                                    "window.ccmap.state.loading")
+            loading = page.evaluate("window.__bench.state && "
+                                    "window.__bench.state.loading")
             return f"not quiet after {timeout_s:g} s: state.loading {loading}, " \
                    f"{len(net.inflight)} requests in flight"
         page.wait_for_timeout(QUIET_MS if calm else 50)  # also lets the CDP events arrive
         calm = calm + 1 if not net.inflight and page.evaluate(
-            "window.ccmap.state.loading") == 0 else 0
+            "window.__bench.state.loading") == 0 else 0
     return ""
 
 
@@ -316,11 +318,11 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
             first["js"] = js_profile(cdp.send("Profiler.stop")["profile"])
         first.update(summarize(net.since(0)))
         first["heap_mb_before_gc"], first["heap_mb"] = heap_mb(cdp)
-        first["zoom"] = page.evaluate("window.ccmap.state.map.getZoom()")
-        first["counts"] = page.evaluate("window.ccmap.state.counts")
+        first["zoom"] = page.evaluate("window.__bench.state.map.getZoom()")
+        first["counts"] = page.evaluate("window.__bench.state.counts")
         first["partial"] = page.evaluate(
             "(document.getElementById('ccmap-partial') || {}).innerText || ''")
-        bounds = page.evaluate("""() => { const b = window.ccmap.state.map.getBounds();
+        bounds = page.evaluate("""() => { const b = window.__bench.state.map.getBounds();
             return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }""")
         pans = []
         threads0 = browser_threads() if profile else {}
@@ -332,7 +334,7 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
             start = page.evaluate("""([lat, lon, z]) => {
                 window.__bench.busy = false; window.__bench.zeroAt = -1;
                 const t = performance.now();
-                window.ccmap.state.map.setView([lat, lon], z, {animate: false});
+                window.__bench.state.map.setView([lat, lon], z, {animate: false});
                 return t; }""", [lat, lon, z])
             stuck = wait_quiet(page, net, timeout_s)
             pan = {"zoom": z, "center": [round(lon, 5), round(lat, 5)], "stuck": stuck,
@@ -340,7 +342,7 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
                    "server_cpu_s": cpu_s(server_pid) - cpu0, "page_busy_s": busy_s(cdp) - busy0,
                    "browser_cpu_s": browser_cpu_s() - browser0,
                    **summarize(net.since(mark)),
-                   "counts": page.evaluate("window.ccmap.state.counts"),
+                   "counts": page.evaluate("window.__bench.state.counts"),
                    "partial": page.evaluate(
                        "(document.getElementById('ccmap-partial') || {}).innerText || ''")}
             pans.append(pan)

@@ -1,68 +1,48 @@
 /* Admin page: list and add users and units, read the audit log. Text only via textContent. */
-(function () {
-  "use strict";
-  var ROLES = { admin: "管理员", planner: "规划人员", inspector: "督导/网格员", unit: "包保单位",
-                viewer: "领导（只读）" };
-  var KINDS = { unit: "包保单位", community: "社区", subdistrict: "街道" };
-  var message = document.getElementById("admin-message");
+import { api, dateTime, el, t } from "./core.js";
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|; )ccmap_csrf=([^;]*)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function api(method, url, body) {
-    var opts = { method: method, credentials: "same-origin",
-                 headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json" } };
-    if (body) { opts.body = JSON.stringify(body); }
-    return fetch(url, opts).then(function (r) {
-      return r.json().then(function (b) {
-        if (!r.ok) { throw new Error(b.detail || ("HTTP " + r.status)); }
-        return b;
-      });
+var ROLES = { admin: "管理员", planner: "规划人员", inspector: "督导/网格员", unit: "包保单位",
+              viewer: "领导（只读）" };
+var KINDS = { unit: "包保单位", community: "社区", subdistrict: "街道" };
+var message = document.getElementById("admin-message");
+
+function fill(id, rows, cells) {
+  var tbody = document.querySelector("#" + id + " tbody");
+  tbody.textContent = "";
+  rows.forEach(function (row) {
+    var tr = el("tr");
+    cells(row).forEach(function (value) { tr.appendChild(el("td", value)); });
+    tbody.appendChild(tr);
+  });
+}
+function load() {
+  api("GET", "/api/users").then(function (rows) {
+    fill("users", rows, function (u) {
+      return [u.username, u.display_name, ROLES[u.role] || u.role, u.unit,
+              u.active ? "启用" : "停用"];
     });
-  }
-  function fill(id, rows, cells) {
-    var tbody = document.querySelector("#" + id + " tbody");
-    tbody.textContent = "";
-    rows.forEach(function (row) {
-      var tr = document.createElement("tr");
-      cells(row).forEach(function (value) {
-        var td = document.createElement("td");
-        td.textContent = value === null || value === undefined ? "" : String(value);
-        tr.appendChild(td);
-      });
-      tbody.appendChild(tr);
+  });
+  api("GET", "/api/units").then(function (rows) {
+    fill("units", rows, function (u) { return [u.name, KINDS[u.kind] || u.kind, u.parent]; });
+  });
+  api("GET", "/api/audit?limit=200").then(function (rows) {
+    fill("audit", rows, function (a) {
+      return [dateTime(a.at), a.actor, a.action,
+              a.object_type + (a.object_id ? " " + a.object_id : ""), JSON.stringify(a.diff)];
     });
-  }
-  function load() {
-    api("GET", "/api/users").then(function (rows) {
-      fill("users", rows, function (u) {
-        return [u.username, u.display_name, ROLES[u.role] || u.role, u.unit,
-                u.active ? "启用" : "停用"];
-      });
-    });
-    api("GET", "/api/units").then(function (rows) {
-      fill("units", rows, function (u) { return [u.name, KINDS[u.kind] || u.kind, u.parent]; });
-    });
-    api("GET", "/api/audit?limit=200").then(function (rows) {
-      fill("audit", rows, function (a) {
-        return [a.at.replace("T", " "), a.actor, a.action,
-                a.object_type + (a.object_id ? " " + a.object_id : ""), JSON.stringify(a.diff)];
-      });
-    });
-  }
-  function bind(id, url) {
-    var form = document.getElementById(id);
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      var body = {};
-      new FormData(form).forEach(function (v, k) { if (v !== "") { body[k] = v; } });
-      api("POST", url, body)
-        .then(function () { message.textContent = "已保存"; form.reset(); load(); })
-        .catch(function (err) { message.textContent = "保存失败：" + err.message; });
-    });
-  }
-  bind("user-form", "/api/users");
-  bind("unit-form", "/api/units");
-  load();
-})();
+  });
+}
+function bind(id, url) {
+  var form = document.getElementById(id);
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var body = {};
+    new FormData(form).forEach(function (v, k) { if (v !== "") { body[k] = v; } });
+    api("POST", url, body)
+      .then(function () { message.textContent = t("saved"); form.reset(); load(); })
+      .catch(function (err) { message.textContent = t("saveFailed") + err.message; });
+  });
+}
+bind("user-form", "/api/users");
+bind("unit-form", "/api/units");
+load();

@@ -1,115 +1,105 @@
 /* Dashboard: KPIs with the previous period, trend bars, top categories, zones, ranking.
  * Clicking a category or a zone opens the map filtered to it. All text via textContent. */
-(function () {
-  "use strict";
-  var LABELS = { new: "新增问题", closed: "结案", overdue: "超期", recurring: "回潮",
-                 rectification_rate: "整改率", on_time_closure_rate: "按期结案率",
-                 recurrence_rate: "回潮率" };
+import { el, getJson, pct, t } from "./core.js";
 
-  function el(tag, text, cls) {
-    var n = document.createElement(tag);
-    if (text !== undefined && text !== null) { n.textContent = String(text); }
-    if (cls) { n.className = cls; }
-    return n;
-  }
-  function pct(v) { return (v * 100).toFixed(1) + "%"; }
-  function get(url) {
-    return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); });
-  }
+var LABELS = { new: "新增问题", closed: "结案", overdue: "超期", recurring: "回潮",
+               rectification_rate: "整改率", on_time_closure_rate: "按期结案率",
+               recurrence_rate: "回潮率" };
 
-  function render(doc) {
-    document.getElementById("dash-title").textContent = "本期概况（" + doc.period + "）";
-    var kpis = document.getElementById("kpis");
-    kpis.textContent = "";
-    Object.keys(LABELS).forEach(function (k) {
-      var card = el("div", null, "kpi");
-      card.dataset.kpi = k;
-      var rate = k.indexOf("rate") > 0;
-      card.appendChild(el("div", LABELS[k], "kpi-label"));
-      card.appendChild(el("div", rate ? pct(doc.kpis[k]) : doc.kpis[k], "kpi-value"));
-      var prev = doc.previous[k];
-      card.appendChild(el("div", "上期 " + (rate ? pct(prev) : prev), "kpi-prev"));
-      kpis.appendChild(card);
-    });
-    var trend = document.getElementById("trend");
-    trend.textContent = "";
-    var max = Math.max.apply(null, doc.trend.map(function (t) {
-      return Math.max(t.new, t.closed);
-    }).concat([1]));
-    doc.trend.forEach(function (t) {
-      var col = el("div", null, "trend-col");
-      var bars = el("div", null, "trend-bars");
-      [["new", "#c0392b"], ["closed", "#3cb44b"]].forEach(function (pair) {
-        var bar = el("div", null, "trend-bar");
-        bar.style.height = Math.round(120 * t[pair[0]] / max) + "px";
-        bar.style.background = pair[1];
-        bar.title = (pair[0] === "new" ? "新增 " : "结案 ") + t[pair[0]];
-        bars.appendChild(bar);
-      });
-      col.appendChild(bars);
-      col.appendChild(el("div", t.week.slice(5), "trend-label"));
-      trend.appendChild(col);
-    });
-    fill("top-categories", doc.top_categories, function (c) {
-      var a = el("a", c.label + "（" + c.count + "）");
-      a.href = "/?category=" + encodeURIComponent(c.code);
-      return a;
-    });
-    fill("worst-zones", doc.worst_zones, function (z) {
-      var a = el("a", z.name + "：" + z.score + " 分，" + z.issues + " 个问题");
-      a.href = "/?zone_name=" + encodeURIComponent(z.name);
-      return a;
-    });
-    fill("improved-zones", doc.most_improved, function (z) {
-      return el("span", z.name + "：↑" + z.change + " 名，" + z.score + " 分");
-    });
-  }
+const get = getJson;
 
-  function fill(id, rows, make) {
-    var list = document.getElementById(id);
-    list.textContent = "";
-    if (!rows.length) { list.appendChild(el("li", "（无）")); }
+function render(doc) {
+  document.getElementById("dash-title").textContent = "本期概况（" + doc.period + "）";
+  var kpis = document.getElementById("kpis");
+  kpis.textContent = "";
+  Object.keys(LABELS).forEach(function (k) {
+    var card = el("div", null, "kpi");
+    card.dataset.kpi = k;
+    var rate = k.indexOf("rate") > 0;
+    card.appendChild(el("div", LABELS[k], "kpi-label"));
+    card.appendChild(el("div", rate ? pct(doc.kpis[k]) : doc.kpis[k], "kpi-value"));
+    var prev = doc.previous[k];
+    card.appendChild(el("div", "上期 " + (rate ? pct(prev) : prev), "kpi-prev"));
+    kpis.appendChild(card);
+  });
+  var trend = document.getElementById("trend");
+  trend.textContent = "";
+  var max = Math.max.apply(null, doc.trend.map(function (t) {
+    return Math.max(t.new, t.closed);
+  }).concat([1]));
+  doc.trend.forEach(function (t) {
+    var col = el("div", null, "trend-col");
+    var bars = el("div", null, "trend-bars");
+    [["new", "#c0392b"], ["closed", "#3cb44b"]].forEach(function (pair) {
+      var bar = el("div", null, "trend-bar");
+      bar.style.height = Math.round(120 * t[pair[0]] / max) + "px";
+      bar.style.background = pair[1];
+      bar.title = (pair[0] === "new" ? "新增 " : "结案 ") + t[pair[0]];
+      bars.appendChild(bar);
+    });
+    col.appendChild(bars);
+    col.appendChild(el("div", t.week.slice(5), "trend-label"));
+    trend.appendChild(col);
+  });
+  fill("top-categories", doc.top_categories, function (c) {
+    var a = el("a", c.label + "（" + c.count + "）");
+    a.href = "/?category=" + encodeURIComponent(c.code);
+    return a;
+  });
+  fill("worst-zones", doc.worst_zones, function (z) {
+    var a = el("a", z.name + "：" + z.score + " 分，" + z.issues + " 个问题");
+    a.href = "/?zone_name=" + encodeURIComponent(z.name);
+    return a;
+  });
+  fill("improved-zones", doc.most_improved, function (z) {
+    return el("span", z.name + "：↑" + z.change + " 名，" + z.score + " 分");
+  });
+}
+
+function fill(id, rows, make) {
+  var list = document.getElementById(id);
+  list.textContent = "";
+  if (!rows.length) { list.appendChild(el("li", t("none"))); }
+  rows.forEach(function (r) {
+    var li = el("li");
+    li.appendChild(make(r));
+    list.appendChild(li);
+  });
+}
+
+var currentPeriod = "";
+
+function ranking(period) {
+  var level = document.getElementById("ranking-level").value;
+  var q = "/api/ranking?level=" + level + (period ? "&period=" + period : "");
+  get(q).then(function (rows) {
+    var tbody = document.querySelector("#ranking tbody");
+    tbody.textContent = "";
     rows.forEach(function (r) {
-      var li = el("li");
-      li.appendChild(make(r));
-      list.appendChild(li);
+      var tr = el("tr");
+      [r.rank, r.name, r.score, r.trend + (r.change ? Math.abs(r.change) : ""), r.issues,
+       pct(r.rectification_rate), pct(r.on_time_closure_rate), pct(r.recurrence_rate)]
+        .forEach(function (v) { tr.appendChild(el("td", v)); });
+      tbody.appendChild(tr);
     });
-  }
-
-  var currentPeriod = "";
-
-  function ranking(period) {
-    var level = document.getElementById("ranking-level").value;
-    var q = "/api/ranking?level=" + level + (period ? "&period=" + period : "");
-    get(q).then(function (rows) {
-      var tbody = document.querySelector("#ranking tbody");
-      tbody.textContent = "";
-      rows.forEach(function (r) {
-        var tr = el("tr");
-        [r.rank, r.name, r.score, r.trend + (r.change ? Math.abs(r.change) : ""), r.issues,
-         pct(r.rectification_rate), pct(r.on_time_closure_rate), pct(r.recurrence_rate)]
-          .forEach(function (v) { tr.appendChild(el("td", v)); });
-        tbody.appendChild(tr);
-      });
-    });
-    document.getElementById("ranking-csv").href = q + "&format=csv";
-  }
-
-  function load(period) {
-    currentPeriod = period;
-    get("/api/dashboard" + (period ? "?period=" + encodeURIComponent(period) : ""))
-      .then(render);
-    ranking(period ? encodeURIComponent(period) : "");
-  }
-
-  get("/api/ranking/formula").then(function (f) {
-    document.getElementById("formula").textContent = f.formula + "（" + f.notes + "）";
   });
-  document.getElementById("ranking-level").addEventListener("change", function () {
-    ranking(currentPeriod ? encodeURIComponent(currentPeriod) : "");
-  });
-  document.getElementById("period-go").addEventListener("click", function () {
-    load(document.getElementById("period").value.trim());
-  });
-  load("");
-})();
+  document.getElementById("ranking-csv").href = q + "&format=csv";
+}
+
+function load(period) {
+  currentPeriod = period;
+  get("/api/dashboard" + (period ? "?period=" + encodeURIComponent(period) : ""))
+    .then(render);
+  ranking(period ? encodeURIComponent(period) : "");
+}
+
+get("/api/ranking/formula").then(function (f) {
+  document.getElementById("formula").textContent = f.formula + "（" + f.notes + "）";
+});
+document.getElementById("ranking-level").addEventListener("change", function () {
+  ranking(currentPeriod ? encodeURIComponent(currentPeriod) : "");
+});
+document.getElementById("period-go").addEventListener("click", function () {
+  load(document.getElementById("period").value.trim());
+});
+load("");

@@ -1,472 +1,466 @@
 /* Assessment planner on the map (测评计划): rounds with routes and numbered stops, route sheets,
  * checklist inspections on a phone-sized panel, post siting and score rates.
- * All user text is inserted with textContent (ccmap.el). */
-(function () {
-  "use strict";
-  var TEAM_COLORS = ["#1565c0", "#e65100", "#6a1b9a", "#2e7d32", "#ad1457", "#00838f",
-                     "#5d4037", "#283593"];
-  var RESULTS = [["pass", "合格"], ["fail", "不合格"], ["na", "不适用"]];
+ * All user text is inserted with textContent (core.js el). The panel's pages are functions of
+ * the map's state; the planner's own (the round shown, its layers, the panel) is state.plan. */
+import { api, button, el, esc, fetchCollection, km, mapButton, selectOf, t, toast } from "./core.js";
+var TEAM_COLORS = ["#1565c0", "#e65100", "#6a1b9a", "#2e7d32", "#ad1457", "#00838f",
+                   "#5d4037", "#283593"];
+var RESULTS = [["pass", "合格"], ["fail", "不合格"], ["na", "不适用"]];
 
-  function el(tag, text, cls) { return window.ccmap.el(tag, text, cls); }
-  function api(method, url, body, isForm) { return window.ccmap.api(method, url, body, isForm); }
-  function toast(text) { window.ccmap.toast(text); }
+function field(label, input) {
+  var wrap = el("label", null, "ccmap-plan-field");
+  wrap.appendChild(el("span", label));
+  wrap.appendChild(input);
+  return wrap;
+}
 
-  function field(label, input) {
-    var wrap = el("label", null, "ccmap-plan-field");
-    wrap.appendChild(el("span", label));
-    wrap.appendChild(input);
-    return wrap;
-  }
+function input(name, value, type) {
+  var i = el("input");
+  i.name = name;
+  i.type = type || "text";
+  if (type === "checkbox") { i.checked = !!value; } else { i.value = value; }
+  return i;
+}
 
-  function input(name, value, type) {
-    var i = el("input");
-    i.name = name;
-    i.type = type || "text";
-    if (type === "checkbox") { i.checked = !!value; } else { i.value = value; }
-    return i;
-  }
+const select = selectOf;
 
-  function select(name, options) {
-    var s = el("select");
-    s.name = name;
-    options.forEach(function (o) {
-      var opt = el("option", o[1]);
-      opt.value = o[0];
-      s.appendChild(opt);
+function teamColor(team) { return TEAM_COLORS[(team - 1) % TEAM_COLORS.length]; }
+
+/* The planner's panel (hidden until its button is clicked), its layers and state.plan. */
+export function init(state) {
+  const map = state.map;
+  const panel = el("div", null, "ccmap-plan");
+  panel.hidden = true;
+  panel.id = "ccmap-plan";
+  L.DomEvent.disableClickPropagation(panel);
+  L.DomEvent.disableScrollPropagation(panel);
+  map.getContainer().appendChild(panel);
+  state.plan = { round: null, layer: L.featureGroup().addTo(map),
+                 posts: L.featureGroup().addTo(map), markers: {}, panel: panel };
+  mapButton(map, "测评计划", "ccmap-plan-button", function () {
+    panel.hidden = !panel.hidden;
+    if (!panel.hidden) { showHome(state); }
+  });
+}
+
+/* Clear the panel for a page titled `title`, with a back button if `back` is given. */
+function header(state, title, back) {
+  const panel = state.plan.panel;
+  panel.textContent = "";
+  const bar = el("div", null, "ccmap-plan-head");
+  if (back) { bar.appendChild(button(t("back"), "ccmap-plan-back", back)); }
+  bar.appendChild(el("strong", title));
+  const close = button("×", "ccmap-plan-close", function () { panel.hidden = true; });
+  close.title = t("close");
+  bar.appendChild(close);
+  panel.appendChild(bar);
+}
+
+/* The panel's first page: rounds, a new-round form, posts and scores. */
+function showHome(state) {
+  const plan = state.plan, cfg = state.config, panel = state.plan.panel;
+  header(state, "测评计划");
+  var roundsBox = el("div", null, "ccmap-plan-section");
+  roundsBox.appendChild(el("h4", "检查轮次"));
+  var picker = select("round", [["", "（选择轮次）"]]);
+  picker.className = "ccmap-plan-rounds";
+  roundsBox.appendChild(picker);
+  var detail = el("div", null, "ccmap-plan-detail");
+  roundsBox.appendChild(detail);
+  panel.appendChild(roundsBox);
+  api("GET", "/api/plan/rounds").then(function (rows) {
+    rows.forEach(function (r) {
+      var o = el("option", roundLabel(r));
+      o.value = String(r.id);
+      picker.appendChild(o);
     });
-    return s;
+    if (plan.round) { picker.value = String(plan.round.id); showRound(state, plan.round, detail); }
+  }).catch(function (e) { toast("轮次加载失败：" + e.message); });
+  picker.addEventListener("change", function () {
+    if (picker.value) { loadRound(state, Number(picker.value), detail); }
+  });
+  var clear = button("清除地图上的路线和选址", "ccmap-plan-clear", function () {
+    plan.layer.clearLayers();
+    plan.posts.clearLayers();
+    plan.markers = {};
+    plan.round = null;
+    picker.value = "";
+    detail.textContent = "";
+  });
+  roundsBox.appendChild(clear);
+  if (cfg.canPlan) { panel.appendChild(newRoundForm(state, picker, detail)); }
+  panel.appendChild(postsForm(state));
+  panel.appendChild(scoresBox());
+}
+
+function newRoundForm(state, picker, detail) {
+  var box = el("details", null, "ccmap-plan-section");
+  box.appendChild(el("summary", "新建轮次（抽样并规划路线）"));
+  var form = el("form", null, "ccmap-plan-form");
+  var mode = select("mode", [["walk", "步行"], ["drive", "驾车"]]);
+  [["名称", input("name", "")],
+   ["随机种子", input("seed", String(Math.floor(Math.random() * 100000)), "number")],
+   ["检查组数", input("teams", "2", "number")], ["出行方式", mode],
+   ["每组时限（分钟）", input("budget_min", "240", "number")],
+   ["每点检查用时（分钟）", input("service_min", "15", "number")],
+   ["排除近 N 天已检查点位", input("exclude_days", "0", "number")],
+   ["检查人（逗号分隔，每组一人）", input("inspectors", "")],
+   ["按风险加权抽样", input("risk", false, "checkbox")]]
+    .forEach(function (f) { form.appendChild(field(f[0], f[1])); });
+  form.appendChild(startPicker(state));
+  const go = el("button", "抽样并规划", "ccmap-plan-primary");
+  go.type = "submit";
+  form.appendChild(go);
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    whileBusy(go, "正在规划路线…", planRound(state, form.elements).then(function (r) {
+      const o = el("option", roundLabel(r));
+      o.value = String(r.id);
+      picker.insertBefore(o, picker.options[1] || null);
+      picker.value = String(r.id);
+      loadRound(state, r.id, detail);
+    }));
+  });
+  box.appendChild(form);
+  return box;
+}
+
+/* The start of the teams' routes: by default the subdistrict office; or a point clicked on
+ * the map (a transparent layer over the features takes the click, so no popup opens). */
+function startPicker(state) {
+  const plan = state.plan, map = state.map;
+  const startText = el("span", plan.start ? startLabel(plan.start) : "默认：街道办（辖区内）");
+  const pick = button("在地图上点选起点", "ccmap-plan-pick", function () {
+    toast("请在地图上点击检查组的出发点");
+    const capture = el("div", null, "ccmap-capture");
+    map.getContainer().appendChild(capture);
+    capture.addEventListener("click", function (ev) {
+      const latlng = map.mouseEventToLatLng(ev);
+      capture.remove();
+      plan.start = latlng;
+      startText.textContent = startLabel(latlng);
+      if (plan.startMarker) { plan.startMarker.remove(); }
+      plan.startMarker = L.circleMarker(latlng, { radius: 8, color: "#1b5e20",
+                                                  fillColor: "#a5d6a7", fillOpacity: 1 })
+        .bindTooltip(el("span", "出发点")).addTo(map);
+      toast("出发点已选定");
+    });
+  });
+  const startRow = el("div", null, "ccmap-plan-field");
+  startRow.appendChild(el("span", "出发点"));
+  startRow.appendChild(startText);
+  startRow.appendChild(pick);
+  return startRow;
+}
+
+/* Sample and route a new round from the form's fields `v`; resolves to the round. */
+function planRound(state, v) {
+  const plan = state.plan;
+  const body = { name: v.name.value, seed: Number(v.seed.value), teams: Number(v.teams.value),
+                 mode: v.mode.value, budget_min: Number(v.budget_min.value),
+                 service_min: Number(v.service_min.value),
+                 exclude_days: Number(v.exclude_days.value), risk: v.risk.checked,
+                 inspectors: v.inspectors.value.split(/[,，、]/).map(function (s) {
+                   return s.trim(); }).filter(Boolean) };
+  if (plan.start) { body.start = [plan.start.lng, plan.start.lat]; body.coords = state.config.coords; }
+  return api("POST", "/api/plan/rounds", body).then(function (r) {
+    toast("已生成轮次 #" + r.id + "：" + r.stops + " 个点位" +
+          (r.unscheduled ? "，" + r.unscheduled + " 个超出时限未排入" : ""));
+    return r;
+  }).catch(function (e) { toast("规划失败：" + e.message); throw e; });
+}
+
+/* Disable `go` (showing `label`, if given) until `promise` settles. */
+function whileBusy(go, label, promise) {
+  const text = go.textContent;
+  go.disabled = true;
+  if (label) { go.textContent = label; }
+  return promise.catch(function () {}).finally(function () {
+    go.disabled = false;
+    go.textContent = text;
+  });
+}
+
+function roundLabel(r) { return "#" + r.id + " " + r.name + "（" + r.teams + "组 " + r.stops + "点）"; }
+
+function startLabel(ll) { return ll.lng.toFixed(5) + ", " + ll.lat.toFixed(5); }
+
+function loadRound(state, id, detail) {
+  const plan = state.plan, cfg = state.config;
+  // a round is bounded by its sample: every page of its layer is loaded
+  return Promise.all([api("GET", "/api/plan/rounds/" + id),
+                      fetchCollection("/api/plan/rounds/" + id + "/geojson?coords=" +
+                                      encodeURIComponent(cfg.coords))])
+    .then(function (both) {
+      plan.round = both[0];
+      drawRound(state, both[1]);
+      showRound(state, plan.round, detail);
+    }).catch(function (e) { toast("轮次加载失败：" + e.message); });
+}
+
+function stopIcon(p) {
+  var cls = "ccmap-stop" + (p.inspected ? " done" : "") + (p.revisit ? " revisit" : "");
+  return L.divIcon({ className: "", iconSize: [24, 24], iconAnchor: [12, 12],
+                     html: '<div class="' + esc(cls) + '" style="background:' +
+                       esc(teamColor(p.team)) + '">' + esc(Number(p.seq)) + "</div>" });
+}
+
+function drawRound(state, doc) {
+  const plan = state.plan, map = state.map;
+  plan.layer.clearLayers();
+  plan.markers = {};
+  L.geoJSON(doc, {
+    style: function (f) {
+      return { color: teamColor(f.properties.team), weight: 4,
+               opacity: 0.8 };
+    },
+    pointToLayer: function (f, latlng) {
+      if (f.properties.role === "start") {
+        return L.circleMarker(latlng, { radius: 8, color: "#1b5e20", fillColor: "#66bb6a",
+                                        fillOpacity: 1 });
+      }
+      return L.marker(latlng, { icon: stopIcon(f.properties), riseOnHover: true });
+    },
+    onEachFeature: function (f, lyr) {
+      var p = f.properties;
+      if (p.role === "stop") {
+        plan.markers[p.id] = { layer: lyr, props: p };
+        lyr.bindTooltip(el("span", p.team + "组-" + p.seq + " " + p.name));
+        lyr.on("click", function () { openStop(state, p); });
+      } else if (p.role === "route") {
+        lyr.bindTooltip(el("span", p.name + " " + (p.inspector || "") + " " +
+                           km(p.distance_m) + " 公里"));
+      } else {
+        lyr.bindTooltip(el("span", "起点"));
+      }
+    }
+  }).eachLayer(function (l) { plan.layer.addLayer(l); });
+  if (plan.layer.getLayers().length) { map.fitBounds(plan.layer.getBounds(), { maxZoom: 17 }); }
+}
+
+function showRound(state, r, detail) {
+  detail.textContent = "";
+  var p = r.plan;
+  detail.appendChild(el("div", p.mode_label + " · " +
+    (p.distance === "network" ? "按路网距离" : "直线距离×1.3（未导入路网）") +
+    " · 每点 " + p.service_min + " 分钟", "ccmap-plan-note"));
+  p.teams.forEach(function (t) {
+    var color = teamColor(t.team);
+    var head = el("div", null, "ccmap-plan-team");
+    var sw = el("span", null, "ccmap-line");
+    sw.style.background = color;
+    head.appendChild(sw);
+    head.appendChild(el("strong", t.name + (t.inspector ? " " + t.inspector : "")));
+    head.appendChild(el("span", " " + t.stops.length + " 点 · " +
+                        km(t.distance_m) + " 公里 · " +
+                        Math.round(t.duration_min) + " 分钟"));
+    detail.appendChild(head);
+    var links = el("div", null, "ccmap-plan-links");
+    [["路线单", "html"], ["PDF", "pdf"]].forEach(function (x) {
+      var a = el("a", x[0]);
+      a.href = "/api/plan/rounds/" + r.id + "/sheet?team=" + t.team + "&format=" + x[1];
+      a.target = "_blank";
+      links.appendChild(a);
+    });
+    detail.appendChild(links);
+    var ol = el("ol", null, "ccmap-plan-stops");
+    t.stops.forEach(function (s) {
+      var done = r.inspected && r.inspected[s.id] !== undefined;
+      var li = el("li", s.name + "（" + s.category_label + "）" + (s.revisit ? " 回头看" : "") +
+                  (done ? " ✓" : ""), "ccmap-plan-stop" + (done ? " done" : ""));
+      li.dataset.id = String(s.id);
+      li.addEventListener("click", function () {
+        openStop(state, Object.assign({ team: t.team }, s));
+      });
+      ol.appendChild(li);
+    });
+    detail.appendChild(ol);
+  });
+  if (p.unscheduled.length) {
+    detail.appendChild(el("div", "超出时限未排入：" + p.unscheduled.map(function (s) {
+      return s.name; }).join("、"), "ccmap-plan-note"));
   }
+}
 
-  function init(state) {
-    var cfg = state.config;
-    var map = state.map;
-    var plan = { round: null, layer: L.featureGroup().addTo(map),
-                 posts: L.featureGroup().addTo(map), markers: {} };
-    state.plan = plan;
-    var panel = el("div", null, "ccmap-plan");
-    panel.hidden = true;
-    panel.id = "ccmap-plan";
-    L.DomEvent.disableClickPropagation(panel);
-    L.DomEvent.disableScrollPropagation(panel);
-    map.getContainer().appendChild(panel);
+/* One stop: where it is, and (for inspectors) the checklist to record. */
+function openStop(state, stop) {
+  const plan = state.plan, map = state.map, cfg = state.config, panel = state.plan.panel;
+  var m = plan.markers[stop.id];
+  if (m) { map.setView(m.layer.getLatLng(), Math.max(map.getZoom(), 17)); }
+  panel.hidden = false;
+  header(state, stop.team + "组-" + stop.seq + " " + stop.name, function () { showHome(state); });
+  panel.appendChild(el("div", stop.category_label + (stop.address ? " · " + stop.address : "") +
+                       (stop.revisit ? " · 回头看" : ""), "ccmap-plan-note"));
+  if (!cfg.canInspect) {
+    panel.appendChild(el("div", "只有检查人员可以录入检查结果。", "ccmap-plan-note"));
+    return;
+  }
+  api("GET", "/api/checklists/" + encodeURIComponent(stop.category))
+    .then(function (items) { panel.appendChild(inspectionForm(state, stop, items)); })
+    .catch(function (e) { toast("检查标准加载失败：" + e.message); });
+}
 
-    var button = L.control({ position: "topleft" });
-    button.onAdd = function () {
-      var b = el("button", "测评计划", "ccmap-plan-button");
-      b.type = "button";
-      L.DomEvent.disableClickPropagation(b);
-      b.addEventListener("click", function () {
-        panel.hidden = !panel.hidden;
-        if (!panel.hidden) { showHome(); }
-      });
-      return b;
-    };
-    button.addTo(map);
-
-    function header(title, back) {
-      panel.textContent = "";
-      var bar = el("div", null, "ccmap-plan-head");
-      if (back) {
-        var b = el("button", "‹ 返回", "ccmap-plan-back");
-        b.type = "button";
-        b.addEventListener("click", back);
-        bar.appendChild(b);
-      }
-      bar.appendChild(el("strong", title));
-      var close = el("button", "×", "ccmap-plan-close");
-      close.type = "button";
-      close.title = "关闭";
-      close.addEventListener("click", function () { panel.hidden = true; });
-      bar.appendChild(close);
-      panel.appendChild(bar);
-    }
-
-    /* The panel's first page: rounds, a new-round form, posts and scores. */
-    function showHome() {
-      header("测评计划");
-      var roundsBox = el("div", null, "ccmap-plan-section");
-      roundsBox.appendChild(el("h4", "检查轮次"));
-      var picker = select("round", [["", "（选择轮次）"]]);
-      picker.className = "ccmap-plan-rounds";
-      roundsBox.appendChild(picker);
-      var detail = el("div", null, "ccmap-plan-detail");
-      roundsBox.appendChild(detail);
-      panel.appendChild(roundsBox);
-      api("GET", "/api/plan/rounds").then(function (rows) {
-        rows.forEach(function (r) {
-          var o = el("option", "#" + r.id + " " + r.name + "（" + r.teams + "组 " +
-                     r.stops + "点）");
-          o.value = String(r.id);
-          picker.appendChild(o);
-        });
-        if (plan.round) { picker.value = String(plan.round.id); showRound(plan.round, detail); }
-      }).catch(function (e) { toast("轮次加载失败：" + e.message); });
-      picker.addEventListener("change", function () {
-        if (picker.value) { loadRound(Number(picker.value), detail); }
-      });
-      var clear = el("button", "清除地图上的路线和选址", "ccmap-plan-clear");
-      clear.type = "button";
-      clear.addEventListener("click", function () {
-        plan.layer.clearLayers();
-        plan.posts.clearLayers();
-        plan.markers = {};
-        plan.round = null;
-        picker.value = "";
-        detail.textContent = "";
-      });
-      roundsBox.appendChild(clear);
-      if (cfg.canPlan) { panel.appendChild(newRoundForm(picker, detail)); }
-      panel.appendChild(postsForm());
-      panel.appendChild(scoresBox());
-    }
-
-    function newRoundForm(picker, detail) {
-      var box = el("details", null, "ccmap-plan-section");
-      box.appendChild(el("summary", "新建轮次（抽样并规划路线）"));
-      var form = el("form", null, "ccmap-plan-form");
-      var mode = select("mode", [["walk", "步行"], ["drive", "驾车"]]);
-      [["名称", input("name", "")],
-       ["随机种子", input("seed", String(Math.floor(Math.random() * 100000)), "number")],
-       ["检查组数", input("teams", "2", "number")], ["出行方式", mode],
-       ["每组时限（分钟）", input("budget_min", "240", "number")],
-       ["每点检查用时（分钟）", input("service_min", "15", "number")],
-       ["排除近 N 天已检查点位", input("exclude_days", "0", "number")],
-       ["检查人（逗号分隔，每组一人）", input("inspectors", "")],
-       ["按风险加权抽样", input("risk", false, "checkbox")]]
-        .forEach(function (f) { form.appendChild(field(f[0], f[1])); });
-      var startText = el("span", plan.start ? startLabel(plan.start) : "默认：街道办（辖区内）");
-      var pick = el("button", "在地图上点选起点", "ccmap-plan-pick");
-      pick.type = "button";
-      pick.addEventListener("click", function () {
-        toast("请在地图上点击检查组的出发点");
-        // a transparent layer over the features takes the click, so no popup opens instead
-        var capture = el("div", null, "ccmap-capture");
-        map.getContainer().appendChild(capture);
-        capture.addEventListener("click", function (ev) {
-          var latlng = map.mouseEventToLatLng(ev);
-          capture.remove();
-          plan.start = latlng;
-          startText.textContent = startLabel(latlng);
-          if (plan.startMarker) { plan.startMarker.remove(); }
-          plan.startMarker = L.circleMarker(latlng, { radius: 8, color: "#1b5e20",
-                                                      fillColor: "#a5d6a7", fillOpacity: 1 })
-            .bindTooltip(el("span", "出发点")).addTo(map);
-          toast("出发点已选定");
-        });
-      });
-      var startRow = el("div", null, "ccmap-plan-field");
-      startRow.appendChild(el("span", "出发点"));
-      startRow.appendChild(startText);
-      startRow.appendChild(pick);
-      form.appendChild(startRow);
-      var go = el("button", "抽样并规划", "ccmap-plan-primary");
-      go.type = "submit";
-      form.appendChild(go);
-      form.addEventListener("submit", function (ev) {
-        ev.preventDefault();
-        var v = form.elements;
-        var body = { name: v.name.value, seed: Number(v.seed.value), teams: Number(v.teams.value),
-                     mode: v.mode.value, budget_min: Number(v.budget_min.value),
-                     service_min: Number(v.service_min.value),
-                     exclude_days: Number(v.exclude_days.value), risk: v.risk.checked,
-                     inspectors: v.inspectors.value.split(/[,，、]/).map(function (s) {
-                       return s.trim(); }).filter(Boolean) };
-        if (plan.start) { body.start = [plan.start.lng, plan.start.lat]; body.coords = cfg.coords; }
-        go.disabled = true;
-        go.textContent = "正在规划路线…";
-        api("POST", "/api/plan/rounds", body).then(function (r) {
-          var o = el("option", "#" + r.id + " " + r.name + "（" + r.teams + "组 " + r.stops + "点）");
-          o.value = String(r.id);
-          picker.insertBefore(o, picker.options[1] || null);
-          picker.value = String(r.id);
-          toast("已生成轮次 #" + r.id + "：" + r.stops + " 个点位" +
-                (r.unscheduled ? "，" + r.unscheduled + " 个超出时限未排入" : ""));
-          loadRound(r.id, detail);
-        }).catch(function (e) { toast("规划失败：" + e.message); })
-          .finally(function () { go.disabled = false; go.textContent = "抽样并规划"; });
-      });
-      box.appendChild(form);
-      return box;
-    }
-
-    function startLabel(ll) { return ll.lng.toFixed(5) + ", " + ll.lat.toFixed(5); }
-
-    function loadRound(id, detail) {
-      // a round is bounded by its sample: every page of its layer is loaded
-      return Promise.all([api("GET", "/api/plan/rounds/" + id),
-                          window.ccmap.fetchCollection("/api/plan/rounds/" + id +
-                                                       "/geojson?coords=" +
-                                                       encodeURIComponent(cfg.coords))])
-        .then(function (both) {
-          plan.round = both[0];
-          drawRound(both[1]);
-          showRound(plan.round, detail);
-        }).catch(function (e) { toast("轮次加载失败：" + e.message); });
-    }
-
-    function stopIcon(p) {
-      var cls = "ccmap-stop" + (p.inspected ? " done" : "") + (p.revisit ? " revisit" : "");
-      return L.divIcon({ className: "", iconSize: [24, 24], iconAnchor: [12, 12],
-                         html: '<div class="' + cls + '" style="background:' +
-                           TEAM_COLORS[(p.team - 1) % TEAM_COLORS.length] + '">' +
-                           Number(p.seq) + "</div>" });
-    }
-
-    function drawRound(doc) {
-      plan.layer.clearLayers();
-      plan.markers = {};
-      L.geoJSON(doc, {
-        style: function (f) {
-          return { color: TEAM_COLORS[(f.properties.team - 1) % TEAM_COLORS.length], weight: 4,
-                   opacity: 0.8 };
-        },
-        pointToLayer: function (f, latlng) {
-          if (f.properties.role === "start") {
-            return L.circleMarker(latlng, { radius: 8, color: "#1b5e20", fillColor: "#66bb6a",
-                                            fillOpacity: 1 });
-          }
-          return L.marker(latlng, { icon: stopIcon(f.properties), riseOnHover: true });
-        },
-        onEachFeature: function (f, lyr) {
-          var p = f.properties;
-          if (p.role === "stop") {
-            plan.markers[p.id] = { layer: lyr, props: p };
-            lyr.bindTooltip(el("span", p.team + "组-" + p.seq + " " + p.name));
-            lyr.on("click", function () { openStop(p); });
-          } else if (p.role === "route") {
-            lyr.bindTooltip(el("span", p.name + " " + (p.inspector || "") + " " +
-                               (p.distance_m / 1000).toFixed(1) + " 公里"));
-          } else {
-            lyr.bindTooltip(el("span", "起点"));
-          }
-        }
-      }).eachLayer(function (l) { plan.layer.addLayer(l); });
-      if (plan.layer.getLayers().length) { map.fitBounds(plan.layer.getBounds(), { maxZoom: 17 }); }
-    }
-
-    function showRound(r, detail) {
-      detail.textContent = "";
-      var p = r.plan;
-      detail.appendChild(el("div", p.mode_label + " · " +
-        (p.distance === "network" ? "按路网距离" : "直线距离×1.3（未导入路网）") +
-        " · 每点 " + p.service_min + " 分钟", "ccmap-plan-note"));
-      p.teams.forEach(function (t) {
-        var color = TEAM_COLORS[(t.team - 1) % TEAM_COLORS.length];
-        var head = el("div", null, "ccmap-plan-team");
-        var sw = el("span", null, "ccmap-line");
-        sw.style.background = color;
-        head.appendChild(sw);
-        head.appendChild(el("strong", t.name + (t.inspector ? " " + t.inspector : "")));
-        head.appendChild(el("span", " " + t.stops.length + " 点 · " +
-                            (t.distance_m / 1000).toFixed(1) + " 公里 · " +
-                            Math.round(t.duration_min) + " 分钟"));
-        detail.appendChild(head);
-        var links = el("div", null, "ccmap-plan-links");
-        [["路线单", "html"], ["PDF", "pdf"]].forEach(function (x) {
-          var a = el("a", x[0]);
-          a.href = "/api/plan/rounds/" + r.id + "/sheet?team=" + t.team + "&format=" + x[1];
-          a.target = "_blank";
-          links.appendChild(a);
-        });
-        detail.appendChild(links);
-        var ol = el("ol", null, "ccmap-plan-stops");
-        t.stops.forEach(function (s) {
-          var done = r.inspected && r.inspected[s.id] !== undefined;
-          var li = el("li", s.name + "（" + s.category_label + "）" + (s.revisit ? " 回头看" : "") +
-                      (done ? " ✓" : ""), "ccmap-plan-stop" + (done ? " done" : ""));
-          li.dataset.id = String(s.id);
-          li.addEventListener("click", function () {
-            openStop(Object.assign({ team: t.team }, s));
-          });
-          ol.appendChild(li);
-        });
-        detail.appendChild(ol);
-      });
-      if (p.unscheduled.length) {
-        detail.appendChild(el("div", "超出时限未排入：" + p.unscheduled.map(function (s) {
-          return s.name; }).join("、"), "ccmap-plan-note"));
-      }
-    }
-
-    /* One stop: where it is, and (for inspectors) the checklist to record. */
-    function openStop(stop) {
+function inspectionForm(state, stop, items) {
+  const plan = state.plan, map = state.map, cfg = state.config;
+  var form = el("form", null, "ccmap-inspect");
+  form.appendChild(field("检查人", input("inspector", cfg.userName || "")));
+  form.appendChild(field("来源", select("source", [["unannounced_inspection", "暗访"],
+                                                  ["supervision", "督导检查"]])));
+  items.forEach(function (item) { form.appendChild(checklistItem(form, item)); });
+  var go = el("button", "提交检查结果", "ccmap-plan-primary");
+  go.type = "submit";
+  form.appendChild(go);
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var results = {};
+    var data = new FormData();
+    items.forEach(function (item) {
+      var result = form.elements["r_" + item.code].value;
+      results[item.code] = { result: result, note: form.elements["n_" + item.code].value };
+      var file = form.elements["photo_" + item.code].files[0];
+      if (result === "fail" && file) { data.append("photo_" + item.code, file); }
+    });
+    data.append("record", JSON.stringify({
+      feature_id: stop.id, round_id: plan.round ? plan.round.id : null,
+      inspector: form.elements.inspector.value, source: form.elements.source.value,
+      results: results }));
+    go.disabled = true;
+    api("POST", "/api/inspections", data, true).then(function (doc) {
+      var rate = doc.score_rate === null ? "—" : Math.round(doc.score_rate * 100) + "%";
+      toast("已记录检查：得分率 " + rate + (doc.issue_ids.length ?
+        "，已生成问题 " + doc.issue_ids.map(function (i) { return "#" + i; }).join(" ") :
+        "，全部合格"));
       var m = plan.markers[stop.id];
-      if (m) { map.setView(m.layer.getLatLng(), Math.max(map.getZoom(), 17)); }
-      panel.hidden = false;
-      header(stop.team + "组-" + stop.seq + " " + stop.name, showHome);
-      panel.appendChild(el("div", stop.category_label + (stop.address ? " · " + stop.address : "") +
-                           (stop.revisit ? " · 回头看" : ""), "ccmap-plan-note"));
-      if (!cfg.canInspect) {
-        panel.appendChild(el("div", "只有检查人员可以录入检查结果。", "ccmap-plan-note"));
-        return;
+      if (m) { m.props.inspected = true; m.layer.setIcon(stopIcon(m.props)); }
+      if (plan.round) {
+        plan.round.inspected = plan.round.inspected || {};
+        plan.round.inspected[stop.id] = doc.id;
       }
-      api("GET", "/api/checklists/" + encodeURIComponent(stop.category))
-        .then(function (items) { panel.appendChild(inspectionForm(stop, items)); })
-        .catch(function (e) { toast("检查标准加载失败：" + e.message); });
-    }
+      if (state.load && map.hasLayer(state.layers.issues)) { state.load("issues"); }
+      showHome(state);
+    }).catch(function (e) { toast("提交失败：" + e.message); go.disabled = false; });
+  });
+  return form;
+}
 
-    function inspectionForm(stop, items) {
-      var form = el("form", null, "ccmap-inspect");
-      form.appendChild(field("检查人", input("inspector", cfg.userName || "")));
-      form.appendChild(field("来源", select("source", [["unannounced_inspection", "暗访"],
-                                                      ["supervision", "督导检查"]])));
-      items.forEach(function (item) {
-        var row = el("fieldset", null, "ccmap-inspect-item");
-        row.appendChild(el("legend", item.label));
-        var choices = el("div", null, "ccmap-inspect-choices");
-        RESULTS.forEach(function (r) {
-          var lab = el("label", null, "ccmap-choice " + r[0]);
-          var radio = input("r_" + item.code, r[0], "radio");
-          radio.value = r[0];
-          if (r[0] === "pass") { radio.checked = true; }
-          lab.appendChild(radio);
-          lab.appendChild(el("span", r[1]));
-          choices.appendChild(lab);
-        });
-        row.appendChild(choices);
-        var extra = el("div", null, "ccmap-inspect-extra");
-        var note = input("n_" + item.code, "");
-        note.placeholder = "情况说明";
-        var photo = input("photo_" + item.code, "", "file");
-        photo.accept = "image/jpeg,image/png";
-        photo.setAttribute("capture", "environment");
-        extra.appendChild(note);
-        extra.appendChild(field("照片", photo));
-        extra.hidden = true;
-        row.appendChild(extra);
-        choices.addEventListener("change", function () {
-          extra.hidden = form.elements["r_" + item.code].value !== "fail";
-        });
-        form.appendChild(row);
-      });
-      var go = el("button", "提交检查结果", "ccmap-plan-primary");
-      go.type = "submit";
-      form.appendChild(go);
-      form.addEventListener("submit", function (ev) {
-        ev.preventDefault();
-        var results = {};
-        var data = new FormData();
-        items.forEach(function (item) {
-          var result = form.elements["r_" + item.code].value;
-          results[item.code] = { result: result, note: form.elements["n_" + item.code].value };
-          var file = form.elements["photo_" + item.code].files[0];
-          if (result === "fail" && file) { data.append("photo_" + item.code, file); }
-        });
-        data.append("record", JSON.stringify({
-          feature_id: stop.id, round_id: plan.round ? plan.round.id : null,
-          inspector: form.elements.inspector.value, source: form.elements.source.value,
-          results: results }));
-        go.disabled = true;
-        api("POST", "/api/inspections", data, true).then(function (doc) {
-          var rate = doc.score_rate === null ? "—" : Math.round(doc.score_rate * 100) + "%";
-          toast("已记录检查：得分率 " + rate + (doc.issue_ids.length ?
-            "，已生成问题 " + doc.issue_ids.map(function (i) { return "#" + i; }).join(" ") :
-            "，全部合格"));
-          var m = plan.markers[stop.id];
-          if (m) { m.props.inspected = true; m.layer.setIcon(stopIcon(m.props)); }
-          if (plan.round) {
-            plan.round.inspected = plan.round.inspected || {};
-            plan.round.inspected[stop.id] = doc.id;
-          }
-          if (state.load && map.hasLayer(state.layers.issues)) { state.load("issues"); }
-          showHome();
-        }).catch(function (e) { toast("提交失败：" + e.message); go.disabled = false; });
-      });
-      return form;
-    }
+/* One checklist item: pass / fail / not applicable, and for a fail a note and a photo. */
+function checklistItem(form, item) {
+  const row = el("fieldset", null, "ccmap-inspect-item");
+  row.appendChild(el("legend", item.label));
+  const choices = el("div", null, "ccmap-inspect-choices");
+  RESULTS.forEach(function (r) {
+    const lab = el("label", null, "ccmap-choice " + r[0]);
+    const radio = input("r_" + item.code, r[0], "radio");
+    radio.value = r[0];
+    if (r[0] === "pass") { radio.checked = true; }
+    lab.appendChild(radio);
+    lab.appendChild(el("span", r[1]));
+    choices.appendChild(lab);
+  });
+  row.appendChild(choices);
+  const extra = el("div", null, "ccmap-inspect-extra");
+  const note = input("n_" + item.code, "");
+  note.placeholder = "情况说明";
+  const photo = input("photo_" + item.code, "", "file");
+  photo.accept = "image/jpeg,image/png";
+  photo.setAttribute("capture", "environment");
+  extra.appendChild(note);
+  extra.appendChild(field("照片", photo));
+  extra.hidden = true;
+  row.appendChild(extra);
+  choices.addEventListener("change", function () {
+    extra.hidden = form.elements["r_" + item.code].value !== "fail";
+  });
+  return row;
+}
 
-    /* MCLP / LSCP: where to put volunteer stations or patrol posts. */
-    function postsForm() {
-      var box = el("details", null, "ccmap-plan-section");
-      box.appendChild(el("summary", "站点选址（最大覆盖 / 最少站点）"));
-      var form = el("form", null, "ccmap-plan-form");
-      [["模型", select("model", [["mclp", "最大覆盖（选 p 个站点）"],
-                                 ["lscp", "全覆盖所需最少站点"]])],
-       ["站点数 p", input("p", "3", "number")],
-       ["服务距离（米）", input("distance", "500", "number")],
-       ["覆盖对象", select("demand", [["test_point", "测评点位"], ["issues", "未办结问题"]])],
-       ["候选站点", select("candidate_kind", [["", "测评点位"], ["market", "农贸市场"],
-                                              ["compound", "居民小区"]])]]
-        .forEach(function (f) { form.appendChild(field(f[0], f[1])); });
-      var go = el("button", "计算", "ccmap-plan-primary");
-      go.type = "submit";
-      form.appendChild(go);
-      var out = el("div", null, "ccmap-plan-note");
-      form.addEventListener("submit", function (ev) {
-        ev.preventDefault();
-        var v = form.elements;
-        var q = "model=" + v.model.value + "&distance=" + Number(v.distance.value) +
-          "&demand=" + v.demand.value +
-          (v.model.value === "mclp" ? "&p=" + Number(v.p.value) : "") +
-          (v.candidate_kind.value ? "&candidate_kind=" + v.candidate_kind.value : "");
-        go.disabled = true;
-        api("GET", "/api/plan/posts?" + q).then(function (doc) {
-          drawPosts(doc);
-          out.textContent = doc.sites.length + " 个站点覆盖 " +
-            Math.round(doc.coverage_rate * 1000) / 10 + "% 的" +
-            (doc.demand === "issues" ? "问题" : "点位") + "（" +
-            (doc.distance === "network" ? "路网距离" : "直线距离") + " " + v.distance.value + " 米内）";
-        }).catch(function (e) { toast("选址失败：" + e.message); })
-          .finally(function () { go.disabled = false; });
-      });
-      box.appendChild(form);
-      box.appendChild(out);
-      return box;
-    }
+/* MCLP / LSCP: where to put volunteer stations or patrol posts. */
+function postsForm(state) {
+  var box = el("details", null, "ccmap-plan-section");
+  box.appendChild(el("summary", "站点选址（最大覆盖 / 最少站点）"));
+  var form = el("form", null, "ccmap-plan-form");
+  [["模型", select("model", [["mclp", "最大覆盖（选 p 个站点）"],
+                             ["lscp", "全覆盖所需最少站点"]])],
+   ["站点数 p", input("p", "3", "number")],
+   ["服务距离（米）", input("distance", "500", "number")],
+   ["覆盖对象", select("demand", [["test_point", "测评点位"], ["issues", "未办结问题"]])],
+   ["候选站点", select("candidate_kind", [["", "测评点位"], ["market", "农贸市场"],
+                                          ["compound", "居民小区"]])]]
+    .forEach(function (f) { form.appendChild(field(f[0], f[1])); });
+  var go = el("button", "计算", "ccmap-plan-primary");
+  go.type = "submit";
+  form.appendChild(go);
+  var out = el("div", null, "ccmap-plan-note");
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var v = form.elements;
+    var q = "model=" + v.model.value + "&distance=" + Number(v.distance.value) +
+      "&demand=" + v.demand.value +
+      (v.model.value === "mclp" ? "&p=" + Number(v.p.value) : "") +
+      (v.candidate_kind.value ? "&candidate_kind=" + v.candidate_kind.value : "");
+    whileBusy(go, null, api("GET", "/api/plan/posts?" + q).then(function (doc) {
+      drawPosts(state, doc);
+      out.textContent = doc.sites.length + " 个站点覆盖 " +
+        Math.round(doc.coverage_rate * 1000) / 10 + "% 的" +
+        (doc.demand === "issues" ? "问题" : "点位") + "（" +
+        (doc.distance === "network" ? "路网距离" : "直线距离") + " " + v.distance.value + " 米内）";
+    }).catch(function (e) { toast("选址失败：" + e.message); }));
+  });
+  box.appendChild(form);
+  box.appendChild(out);
+  return box;
+}
 
-    function drawPosts(doc) {
-      plan.posts.clearLayers();
-      doc.demand_points.forEach(function (d) {
-        L.circleMarker([d.lat, d.lon], { radius: 4, weight: 1, fillOpacity: 0.9,
-                                         color: d.covered ? "#2e7d32" : "#c62828",
-                                         fillColor: d.covered ? "#81c784" : "#ef5350",
-                                         className: d.covered ? "ccmap-covered" : "ccmap-uncovered" })
-          .bindTooltip(el("span", (d.name || "") + (d.covered ? " 已覆盖" : " 未覆盖")))
-          .addTo(plan.posts);
-      });
-      doc.sites.forEach(function (s) {
-        L.marker([s.lat, s.lon], { icon: L.divIcon({ className: "", iconSize: [22, 22],
-                                                     html: '<div class="ccmap-site">★</div>' }) })
-          .bindTooltip(el("span", "站点：" + s.name + "（覆盖 " + s.covers + "）"))
-          .addTo(plan.posts);
-      });
-    }
+function drawPosts(state, doc) {
+  const plan = state.plan;
+  plan.posts.clearLayers();
+  doc.demand_points.forEach(function (d) {
+    L.circleMarker([d.lat, d.lon], { radius: 4, weight: 1, fillOpacity: 0.9,
+                                     color: d.covered ? "#2e7d32" : "#c62828",
+                                     fillColor: d.covered ? "#81c784" : "#ef5350",
+                                     className: d.covered ? "ccmap-covered" : "ccmap-uncovered" })
+      .bindTooltip(el("span", (d.name || "") + (d.covered ? " 已覆盖" : " 未覆盖")))
+      .addTo(plan.posts);
+  });
+  doc.sites.forEach(function (s) {
+    L.marker([s.lat, s.lon], { icon: L.divIcon({ className: "", iconSize: [22, 22],
+                                                 html: '<div class="ccmap-site">★</div>' }) })
+      .bindTooltip(el("span", "站点：" + s.name + "（覆盖 " + s.covers + "）"))
+      .addTo(plan.posts);
+  });
+}
 
-    function scoresBox() {
-      var box = el("details", null, "ccmap-plan-section");
-      box.appendChild(el("summary", "测评得分率"));
-      var level = select("level", [["community", "按社区"], ["category", "按点位类型"],
-                                   ["point", "按点位"], ["unit", "按责任单位"]]);
-      var table = el("table", null, "ccmap-plan-scores");
-      function load() {
-        api("GET", "/api/plan/scores?level=" + level.value).then(function (doc) {
-          table.textContent = "";
-          var head = el("tr");
-          ["排名", "名称", "合格/适用", "得分率"].forEach(function (h) { head.appendChild(el("th", h)); });
-          table.appendChild(head);
-          if (!doc.rows.length) {
-            var tr = el("tr");
-            var td = el("td", "暂无检查记录");
-            td.colSpan = 4;
-            tr.appendChild(td);
-            table.appendChild(tr);
-          }
-          doc.rows.forEach(function (r) {
-            var tr = el("tr");
-            [r.rank, r.name, r.passed + "/" + r.applicable,
-             r.score_rate === null ? "—" : (r.score_rate * 100).toFixed(1) + "%"]
-              .forEach(function (v) { tr.appendChild(el("td", String(v))); });
-            table.appendChild(tr);
-          });
-        }).catch(function (e) { toast("得分率加载失败：" + e.message); });
+function scoresBox() {
+  var box = el("details", null, "ccmap-plan-section");
+  box.appendChild(el("summary", "测评得分率"));
+  var level = select("level", [["community", "按社区"], ["category", "按点位类型"],
+                               ["point", "按点位"], ["unit", "按责任单位"]]);
+  var table = el("table", null, "ccmap-plan-scores");
+  function load() {
+    api("GET", "/api/plan/scores?level=" + level.value).then(function (doc) {
+      table.textContent = "";
+      var head = el("tr");
+      ["排名", "名称", "合格/适用", "得分率"].forEach(function (h) { head.appendChild(el("th", h)); });
+      table.appendChild(head);
+      if (!doc.rows.length) {
+        var tr = el("tr");
+        var td = el("td", "暂无检查记录");
+        td.colSpan = 4;
+        tr.appendChild(td);
+        table.appendChild(tr);
       }
-      box.addEventListener("toggle", function () { if (box.open) { load(); } });
-      level.addEventListener("change", load);
-      box.appendChild(level);
-      box.appendChild(table);
-      return box;
-    }
+      doc.rows.forEach(function (r) {
+        var tr = el("tr");
+        [r.rank, r.name, r.passed + "/" + r.applicable,
+         r.score_rate === null ? "—" : (r.score_rate * 100).toFixed(1) + "%"]
+          .forEach(function (v) { tr.appendChild(el("td", String(v))); });
+        table.appendChild(tr);
+      });
+    }).catch(function (e) { toast("得分率加载失败：" + e.message); });
   }
-
-  window.ccmapPlan = { init: init };
-})();
+  box.addEventListener("toggle", function () { if (box.open) { load(); } });
+  level.addEventListener("change", load);
+  box.appendChild(level);
+  box.appendChild(table);
+  return box;
+}

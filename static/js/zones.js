@@ -1,333 +1,318 @@
 /* Zone editor for planners: draw, edit vertices, delete, undo, history and restore.
  * Saves go to /api/zones; the server validates and answers with warnings. */
-(function () {
-  "use strict";
-  var TYPES = { grid: "网格", sponsor_area: "包保片区", storefront_duty: "门前三包/五包",
-                district_patch: "分片管理" };
-  var FIELDS = [["name", "责任区名称"], ["unit", "责任单位"], ["responsible_person", "责任人"],
-                ["phone", "联系电话"], ["notes", "备注"]];
+import { api, button, dateTime, el, formEnd, mapButton, t, toast } from "./core.js";
 
-  function el(tag, text, cls) { return window.ccmap.el(tag, text, cls); }
+var TYPES = { grid: "网格", sponsor_area: "包保片区", storefront_duty: "门前三包/五包",
+              district_patch: "分片管理" };
+var FIELDS = [["name", "责任区名称"], ["unit", "责任单位"], ["responsible_person", "责任人"],
+              ["phone", "联系电话"], ["notes", "备注"]];
 
-  function api(state, method, url, body) { return window.ccmap.api(method, url, body); }
+function warningsText(doc) {
+  return (doc.warnings || []).map(function (w) { return w.message; }).join("；");
+}
 
-  function toast(text) { window.ccmap.toast(text); }
+/* After any zone change: the zones (tiles or the view's editable ones, whichever show),
+ * the issues (re-routed in the changed area) and, if shown, the gaps of the view. */
+function reloadAfterEdit(state) {
+  state.load("zone");
+  state.load("issues");
+  if (state.layers.gaps && state.map.hasLayer(state.layers.gaps)) { state.load("gaps"); }
+}
 
-  function warningsText(doc) {
-    return (doc.warnings || []).map(function (w) { return w.message; }).join("；");
-  }
+function afterSave(state, doc, verb) {
+  var w = warningsText(doc);
+  toast("责任区「" + doc.properties.name + "」已" + verb + "（版本 " + doc.version + "）" +
+        (w ? "：" + w : "") + (doc.rerouted_issues ? "；重新分派问题 " +
+        doc.rerouted_issues + " 条" : ""));
+  reloadAfterEdit(state);
+}
 
-  /* After any zone change: the zones (tiles or the view's editable ones, whichever show),
-   * the issues (re-routed in the changed area) and, if shown, the gaps of the view. */
-  function reloadAfterEdit(state) {
-    state.load("zone");
-    state.load("issues");
-    if (state.layers.gaps && state.map.hasLayer(state.layers.gaps)) { state.load("gaps"); }
-  }
+/* The zone form; `props` pre-fills it when editing. */
+function zoneForm(state, geometry, props, onSaved) {
+  var form = el("form", null, "ccmap-report ccmap-zone-form");
+  form.appendChild(el("div", props.id ? "编辑责任区" : "新建责任区", "ccmap-popup-title"));
+  FIELDS.forEach(function (f) {
+    form.appendChild(el("label", f[1]));
+    var input = el("input");
+    input.name = f[0];
+    input.value = props[f[0]] || "";
+    if (f[0] === "name") { input.required = true; }
+    form.appendChild(input);
+  });
+  form.appendChild(el("label", "责任区类型"));
+  var type = el("select");
+  type.name = "zone_type";
+  Object.keys(TYPES).forEach(function (code) {
+    var o = el("option", TYPES[code]);
+    o.value = code;
+    o.selected = (props.zone_type || props.category) === code;
+    type.appendChild(o);
+  });
+  form.appendChild(type);
+  var msg = formEnd(form, t("save"));
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var body = { geometry: geometry, zone_type: type.value };
+    FIELDS.forEach(function (f) { body[f[0]] = form[f[0]].value; });
+    var req = props.id
+      ? api("PUT", "/api/zones/" + props.id, L.extend(body, { version: props.version }))
+      : api("POST", "/api/zones", body);
+    req.then(function (doc) { state.map.closePopup(); onSaved(doc); })
+      .catch(function (err) { msg.textContent = t("saveFailed") + err.message; });
+  });
+  return form;
+}
 
-  function afterSave(state, doc, verb) {
-    var w = warningsText(doc);
-    toast("责任区「" + doc.properties.name + "」已" + verb + "（版本 " + doc.version + "）" +
-          (w ? "：" + w : "") + (doc.rerouted_issues ? "；重新分派问题 " +
-          doc.rerouted_issues + " 条" : ""));
-    reloadAfterEdit(state);
-  }
+/* A button that starts a split or a merge of the zone: the next line drawn splits it, the
+ * next zone clicked merges with it. */
+function pendingButton(state, props, action, text, title, ask) {
+  const b = button(text, "ccmap-zone-edit ccmap-" + action, function () {
+    state.map.closePopup();
+    toast(ask);
+    state.pending = { action: action, id: props.id };
+    if (action === "split") { new L.Draw.Polyline(state.map, {}).enable(); }
+  });
+  b.title = title;
+  return b;
+}
 
-  /* The zone form; `props` pre-fills it when editing. */
-  function zoneForm(state, geometry, props, onSaved) {
-    var form = el("form", null, "ccmap-report ccmap-zone-form");
-    form.appendChild(el("div", props.id ? "编辑责任区" : "新建责任区", "ccmap-popup-title"));
-    FIELDS.forEach(function (f) {
-      form.appendChild(el("label", f[1]));
-      var input = el("input");
-      input.name = f[0];
-      input.value = props[f[0]] || "";
-      if (f[0] === "name") { input.required = true; }
-      form.appendChild(input);
-    });
-    form.appendChild(el("label", "责任区类型"));
-    var type = el("select");
-    type.name = "zone_type";
-    Object.keys(TYPES).forEach(function (code) {
-      var o = el("option", TYPES[code]);
-      o.value = code;
-      o.selected = (props.zone_type || props.category) === code;
-      type.appendChild(o);
-    });
-    form.appendChild(type);
-    var submit = el("button", "保存");
-    submit.type = "submit";
-    form.appendChild(submit);
-    var msg = el("div", null, "ccmap-form-message");
-    form.appendChild(msg);
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      var body = { geometry: geometry, zone_type: type.value };
-      FIELDS.forEach(function (f) { body[f[0]] = form[f[0]].value; });
-      var req = props.id
-        ? api(state, "PUT", "/api/zones/" + props.id, L.extend(body, { version: props.version }))
-        : api(state, "POST", "/api/zones", body);
-      req.then(function (doc) { state.map.closePopup(); onSaved(doc); })
-        .catch(function (err) { msg.textContent = "保存失败：" + err.message; });
-    });
-    return form;
-  }
-
-  /* A planner's zone popup: the details, edit/split/merge and the version history; while a
-   * merge is pending, clicking the second zone merges instead. */
-  function popup(props, details, state) {
-    if (state.pending && state.pending.action === "merge" && state.pending.id !== props.id) {
-      var first = state.pending.id;
-      state.pending = null;
-      var wait = el("div", "正在合并…");
-      api(state, "POST", "/api/zones/merge", { ids: [first, props.id] }).then(function (doc) {
-        state.map.closePopup();
-        toast("已合并为「" + doc.properties.name + "」");
-        reloadAfterEdit(state);
-      }).catch(function (err) { wait.textContent = "合并失败：" + err.message; });
-      return wait;
-    }
-    var box = el("div");
-    box.appendChild(details);
-    var edit = el("button", "编辑信息", "ccmap-zone-edit");
-    edit.type = "button";
-    var layer = state.layers.zone.getLayers().find(function (l) {
-      return l.feature.properties.id === props.id;
-    });
-    edit.addEventListener("click", function () {
-      var geometry = layer.toGeoJSON().geometry;
-      state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(layer.getBounds().getCenter())
-        .setContent(zoneForm(state, geometry, props, function (doc) {
-          state.undo.push({ id: doc.id, version: doc.version - 1 });
-          afterSave(state, doc, "保存");
-        })));
-    });
-    box.appendChild(edit);
-    var split = el("button", "分割", "ccmap-zone-edit ccmap-split");
-    split.type = "button";
-    split.title = "画一条穿过责任区的线，把它分成两块";
-    split.addEventListener("click", function () {
+/* A planner's zone popup: the details, edit/split/merge and the version history; while a
+ * merge is pending, clicking the second zone merges instead. */
+export function popup(props, details, state) {
+  if (state.pending && state.pending.action === "merge" && state.pending.id !== props.id) {
+    var first = state.pending.id;
+    state.pending = null;
+    var wait = el("div", "正在合并…");
+    api("POST", "/api/zones/merge", { ids: [first, props.id] }).then(function (doc) {
       state.map.closePopup();
-      toast("请画一条穿过「" + props.name + "」的分割线，双击结束");
-      state.pending = { action: "split", id: props.id };
-      new L.Draw.Polyline(state.map, {}).enable();
-    });
-    box.appendChild(split);
-    var merge = el("button", "合并", "ccmap-zone-edit ccmap-merge");
-    merge.type = "button";
-    merge.title = "再点击一个相邻责任区，把两者合并";
-    merge.addEventListener("click", function () {
-      state.map.closePopup();
-      toast("请点击要与「" + props.name + "」合并的责任区");
-      state.pending = { action: "merge", id: props.id };
-    });
-    box.appendChild(merge);
-    var list = el("ol", null, "ccmap-history");
-    api(state, "GET", "/api/zones/" + props.id + "/history").then(function (rows) {
-      box.insertBefore(el("div", "历史版本", "ccmap-legend-title"), list);
-      rows.forEach(function (r) {
-        var li = el("li", "v" + r.version + " " + r.at.replace("T", " ") + " " +
-                    r.actor.replace("user:", "") + " " + r.action + " " +
-                    (r.properties.unit || ""));
-        if (r.version < props.version && r.geometry) {
-          var b = el("button", "恢复", "ccmap-restore");
-          b.type = "button";
-          b.addEventListener("click", function () {
-            api(state, "POST", "/api/zones/" + props.id + "/restore", { version: r.version })
-              .then(function (doc) { state.map.closePopup(); afterSave(state, doc, "恢复"); })
-              .catch(function (err) { toast("恢复失败：" + err.message); });
-          });
-          li.appendChild(b);
-        }
-        list.appendChild(li);
-      });
-    });
-    box.appendChild(list);
-    return box;
+      toast("已合并为「" + doc.properties.name + "」");
+      reloadAfterEdit(state);
+    }).catch(function (err) { wait.textContent = "合并失败：" + err.message; });
+    return wait;
   }
-
-  function init(state) {
-    var map = state.map;
-    state.undo = [];
-    if (!L.Control.Draw) { return; }
-    L.drawLocal.draw.toolbar.buttons.polygon = "绘制责任区";
-    L.drawLocal.edit.toolbar.buttons.edit = "编辑责任区边界";
-    L.drawLocal.edit.toolbar.buttons.remove = "删除责任区";
-    var draw = new L.Control.Draw({
-      position: "topleft",
-      draw: { polygon: { allowIntersection: false, showArea: true }, polyline: false,
-              rectangle: false, circle: false, marker: false, circlemarker: false },
-      edit: { featureGroup: state.layers.zone }
-    });
-    map.addControl(draw);
-    // while the planner edits or deletes zones, the map does not replace them (a move would);
-    // it catches up when the tool closes
-    map.on(L.Draw.Event.EDITSTART + " " + L.Draw.Event.DELETESTART, function () {
-      state.zoneEditing = true;
-    });
-    map.on(L.Draw.Event.EDITSTOP + " " + L.Draw.Event.DELETESTOP, function () {
-      state.zoneEditing = false;
-      if (state.zoneStale) { state.zoneStale = false; state.load("zone"); }
-    });
-    map.on(L.Draw.Event.CREATED, function (e) {
-      var geometry = e.layer.toGeoJSON().geometry;
-      if (e.layerType === "polyline" && state.pending && state.pending.action === "split") {
-        var target = state.pending.id;
-        state.pending = null;
-        api(state, "POST", "/api/zones/" + target + "/split", { line: geometry })
-          .then(function (doc) {
-            toast("已分割为 " + doc.zones.length + " 个责任区");
-            reloadAfterEdit(state);
-          })
-          .catch(function (err) { toast("分割失败：" + err.message); });
-        return;
+  var box = el("div");
+  box.appendChild(details);
+  var edit = el("button", "编辑信息", "ccmap-zone-edit");
+  edit.type = "button";
+  var layer = state.layers.zone.getLayers().find(function (l) {
+    return l.feature.properties.id === props.id;
+  });
+  edit.addEventListener("click", function () {
+    var geometry = layer.toGeoJSON().geometry;
+    state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(layer.getBounds().getCenter())
+      .setContent(zoneForm(state, geometry, props, function (doc) {
+        state.undo.push({ id: doc.id, version: doc.version - 1 });
+        afterSave(state, doc, "保存");
+      })));
+  });
+  box.appendChild(edit);
+  box.appendChild(pendingButton(state, props, "split", "分割", "画一条穿过责任区的线，把它分成两块",
+                                "请画一条穿过「" + props.name + "」的分割线，双击结束"));
+  box.appendChild(pendingButton(state, props, "merge", "合并", "再点击一个相邻责任区，把两者合并",
+                                "请点击要与「" + props.name + "」合并的责任区"));
+  var list = el("ol", null, "ccmap-history");
+  api("GET", "/api/zones/" + props.id + "/history").then(function (rows) {
+    box.insertBefore(el("div", "历史版本", "ccmap-legend-title"), list);
+    rows.forEach(function (r) {
+      var li = el("li", "v" + r.version + " " + dateTime(r.at) + " " +
+                  r.actor.replace("user:", "") + " " + r.action + " " +
+                  (r.properties.unit || ""));
+      if (r.version < props.version && r.geometry) {
+        var b = el("button", "恢复", "ccmap-restore");
+        b.type = "button";
+        b.addEventListener("click", function () {
+          api("POST", "/api/zones/" + props.id + "/restore", { version: r.version })
+            .then(function (doc) { state.map.closePopup(); afterSave(state, doc, "恢复"); })
+            .catch(function (err) { toast("恢复失败：" + err.message); });
+        });
+        li.appendChild(b);
       }
-      L.popup({ minWidth: 240 }).setLatLng(e.layer.getBounds().getCenter())
-        .setContent(zoneForm(state, geometry, {}, function (doc) {
-          state.undo.push({ id: doc.id, created: true });
-          afterSave(state, doc, "新建");
-        })).openOn(map);
+      list.appendChild(li);
     });
-    map.on(L.Draw.Event.EDITED, function (e) {
-      e.layers.eachLayer(function (layer) {
-        var p = layer.feature.properties;
-        var body = { geometry: layer.toGeoJSON().geometry, name: p.name,
-                     zone_type: p.zone_type || p.category, unit: p.unit,
-                     responsible_person: p.responsible_person, phone: p.phone,
-                     notes: p.notes, version: p.version };
-        api(state, "PUT", "/api/zones/" + p.id, body).then(function (doc) {
-          state.undo.push({ id: doc.id, version: doc.version - 1 });
-          afterSave(state, doc, "修改边界");
-        }).catch(function (err) { toast("保存失败：" + err.message); state.load("zone"); });
-      });
-    });
-    map.on(L.Draw.Event.DELETED, function (e) {
-      e.layers.eachLayer(function (layer) {
-        var p = layer.feature.properties;
-        api(state, "DELETE", "/api/zones/" + p.id).then(function () {
-          state.undo.push({ id: p.id, version: p.version, deleted: true });
-          toast("责任区「" + p.name + "」已删除（可撤销）");
-          reloadAfterEdit(state);
-        }).catch(function (err) { toast("删除失败：" + err.message); });
-      });
-    });
-    var ctl = L.control({ position: "topleft" });
-    ctl.onAdd = function () {
-      var b = el("button", "撤销上一步", "ccmap-undo");
-      b.type = "button";
-      L.DomEvent.disableClickPropagation(b);
-      b.addEventListener("click", function () {
-        var last = state.undo.pop();
-        if (!last) { toast("没有可撤销的操作"); return; }
-        var req = last.created
-          ? api(state, "DELETE", "/api/zones/" + last.id)
-          : api(state, "POST", "/api/zones/" + last.id + "/restore", { version: last.version });
-        req.then(function () { toast("已撤销"); reloadAfterEdit(state); })
-          .catch(function (err) { toast("撤销失败：" + err.message); });
-      });
-      return b;
-    };
-    ctl.addTo(map);
-    suggestControl(state);
-  }
+  });
+  box.appendChild(list);
+  return box;
+}
 
-  /* 建议划分: draft zones for the uncovered area, to accept one by one or discard. */
-  function suggestControl(state) {
-    var map = state.map;
-    var drafts = L.featureGroup().addTo(map);
-    var ctl = L.control({ position: "topleft" });
-    ctl.onAdd = function () {
-      var box = el("div", null, "ccmap-suggest");
-      var b = el("button", "建议划分未覆盖区域", "ccmap-undo ccmap-suggest-button");
-      b.type = "button";
-      var discard = el("button", "放弃建议", "ccmap-undo ccmap-discard");
-      discard.type = "button";
-      discard.hidden = true;
-      L.DomEvent.disableClickPropagation(box);
-      b.addEventListener("click", function () {
-        var k = parseInt(window.prompt("划分为几个责任区？", "3"), 10);
-        if (!(k >= 1)) { return; }
-        api(state, "POST", "/api/zones/suggest", { k: k }).then(function (fc) {
-          drafts.clearLayers();
-          L.geoJSON(fc, {
-            style: { color: "#00838f", weight: 3, dashArray: "10 6", fillOpacity: 0.15 },
-            onEachFeature: function (f, lyr) {
-              lyr.bindPopup(function () { return draftPopup(state, f, lyr, drafts); });
-            }
-          }).eachLayer(function (l) { drafts.addLayer(l); });
-          discard.hidden = false;
-          toast("已生成 " + fc.features.length + " 个建议责任区（按道路长度和测评点位均衡）");
-        }).catch(function (err) { toast("无法生成建议：" + err.message); });
-      });
-      discard.addEventListener("click", function () {
-        drafts.clearLayers();
-        discard.hidden = true;
-      });
-      box.appendChild(b);
-      box.appendChild(discard);
-      return box;
-    };
-    ctl.addTo(map);
-    state.drafts = drafts;
-  }
+export function init(state) {
+  var map = state.map;
+  state.undo = [];
+  if (!L.Control.Draw) { return; }
+  L.drawLocal.draw.toolbar.buttons.polygon = "绘制责任区";
+  L.drawLocal.edit.toolbar.buttons.edit = "编辑责任区边界";
+  L.drawLocal.edit.toolbar.buttons.remove = "删除责任区";
+  var draw = new L.Control.Draw({
+    position: "topleft",
+    draw: { polygon: { allowIntersection: false, showArea: true }, polyline: false,
+            rectangle: false, circle: false, marker: false, circlemarker: false },
+    edit: { featureGroup: state.layers.zone }
+  });
+  map.addControl(draw);
+  listenToDraw(state);
+  mapButton(map, "撤销上一步", "ccmap-undo", function () { undo(state); });
+  suggestControl(state);
+}
 
-  function draftPopup(state, f, lyr, drafts) {
-    var p = f.properties;
-    var box = el("div", null, "ccmap-popup");
-    box.appendChild(el("div", p.name, "ccmap-popup-title"));
-    box.appendChild(el("div", "道路 " + Math.round(p.street_m) + " m，测评点位 " +
-                       p.test_points + " 个，面积 " + Math.round(p.area_m2) + " m²"));
-    var accept = el("button", "采用并填写责任信息", "ccmap-zone-edit ccmap-accept");
-    accept.type = "button";
-    accept.addEventListener("click", function () {
-      state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(lyr.getBounds().getCenter())
-        .setContent(zoneForm(state, f.geometry, { name: p.name }, function (doc) {
-          drafts.removeLayer(lyr);
-          state.undo.push({ id: doc.id, created: true });
-          afterSave(state, doc, "新建");
-        })));
-    });
-    box.appendChild(accept);
-    return box;
-  }
+/* Take back the last zone edit of this page (a new zone is deleted, an edit restored). */
+function undo(state) {
+  const last = state.undo.pop();
+  if (!last) { toast("没有可撤销的操作"); return; }
+  const req = last.created
+    ? api("DELETE", "/api/zones/" + last.id)
+    : api("POST", "/api/zones/" + last.id + "/restore", { version: last.version });
+  req.then(function () { toast("已撤销"); reloadAfterEdit(state); })
+    .catch(function (err) { toast("撤销失败：" + err.message); });
+}
 
-  /* 分配: a street/alley to a cadre (路长), a point to a unit. */
-  function assignButton(kind, props, state) {
-    var line = kind === "street" || kind === "alley";
-    var b = el("button", line ? "指定路长" : "指定责任单位", "ccmap-zone-edit ccmap-assign");
-    b.type = "button";
-    b.addEventListener("click", function () {
-      var who = window.prompt(line ? "路长/街长姓名" : "责任单位名称",
-                              (line ? props.cadre : props.unit) || "");
-      if (who === null) { return; }
-      var values = line ? { cadre: who } : { unit: who };
-      api(state, "PUT", "/api/features/" + props.id + "/assignment",
-          { values: values, version: props.version })
+/* leaflet-draw's events: a new zone (or a split line), edited boundaries, deleted zones. */
+function listenToDraw(state) {
+  const map = state.map;
+  // while the planner edits or deletes zones, the map does not replace them (a move would);
+  // it catches up when the tool closes
+  map.on(L.Draw.Event.EDITSTART + " " + L.Draw.Event.DELETESTART, function () {
+    state.zoneEditing = true;
+  });
+  map.on(L.Draw.Event.EDITSTOP + " " + L.Draw.Event.DELETESTOP, function () {
+    state.zoneEditing = false;
+    if (state.zoneStale) { state.zoneStale = false; state.load("zone"); }
+  });
+  map.on(L.Draw.Event.CREATED, function (e) {
+    var geometry = e.layer.toGeoJSON().geometry;
+    if (e.layerType === "polyline" && state.pending && state.pending.action === "split") {
+      var target = state.pending.id;
+      state.pending = null;
+      api("POST", "/api/zones/" + target + "/split", { line: geometry })
         .then(function (doc) {
-          state.map.closePopup();
-          toast("「" + (doc.properties.name || "") + "」已指定" + (line ? "路长：" : "责任单位：") +
-                who);
-          state.load(kind);
+          toast("已分割为 " + doc.zones.length + " 个责任区");
+          reloadAfterEdit(state);
         })
-        .catch(function (err) { toast("指定失败：" + err.message); });
+        .catch(function (err) { toast("分割失败：" + err.message); });
+      return;
+    }
+    L.popup({ minWidth: 240 }).setLatLng(e.layer.getBounds().getCenter())
+      .setContent(zoneForm(state, geometry, {}, function (doc) {
+        state.undo.push({ id: doc.id, created: true });
+        afterSave(state, doc, "新建");
+      })).openOn(map);
+  });
+  map.on(L.Draw.Event.EDITED, function (e) {
+    e.layers.eachLayer(function (layer) {
+      var p = layer.feature.properties;
+      var body = { geometry: layer.toGeoJSON().geometry, name: p.name,
+                   zone_type: p.zone_type || p.category, unit: p.unit,
+                   responsible_person: p.responsible_person, phone: p.phone,
+                   notes: p.notes, version: p.version };
+      api("PUT", "/api/zones/" + p.id, body).then(function (doc) {
+        state.undo.push({ id: doc.id, version: doc.version - 1 });
+        afterSave(state, doc, "修改边界");
+      }).catch(function (err) { toast(t("saveFailed") + err.message); state.load("zone"); });
     });
-    return b;
-  }
+  });
+  map.on(L.Draw.Event.DELETED, function (e) {
+    e.layers.eachLayer(function (layer) {
+      var p = layer.feature.properties;
+      api("DELETE", "/api/zones/" + p.id).then(function () {
+        state.undo.push({ id: p.id, version: p.version, deleted: true });
+        toast("责任区「" + p.name + "」已删除（可撤销）");
+        reloadAfterEdit(state);
+      }).catch(function (err) { toast("删除失败：" + err.message); });
+    });
+  });
+}
 
-  /* 按责任区拆分: cut a street at zone boundaries so its parts get their own cadres. */
-  function splitSegmentButton(props, state, kind) {
-    var b = el("button", "按责任区拆分", "ccmap-zone-edit ccmap-split-segment");
+/* 建议划分: draft zones for the uncovered area, to accept one by one or discard. */
+function suggestControl(state) {
+  var map = state.map;
+  var drafts = L.featureGroup().addTo(map);
+  var ctl = L.control({ position: "topleft" });
+  ctl.onAdd = function () {
+    var box = el("div", null, "ccmap-suggest");
+    var b = el("button", "建议划分未覆盖区域", "ccmap-undo ccmap-suggest-button");
     b.type = "button";
+    var discard = el("button", "放弃建议", "ccmap-undo ccmap-discard");
+    discard.type = "button";
+    discard.hidden = true;
+    L.DomEvent.disableClickPropagation(box);
     b.addEventListener("click", function () {
-      api(state, "POST", "/api/features/" + props.id + "/split-at-zones").then(function (doc) {
-        state.map.closePopup();
-        toast("「" + (props.name || "路段") + "」已拆分为 " + doc.features.length + " 段");
-        state.load(kind);
-      }).catch(function (err) { toast("拆分失败：" + err.message); });
+      var k = parseInt(window.prompt("划分为几个责任区？", "3"), 10);
+      if (!(k >= 1)) { return; }
+      api("POST", "/api/zones/suggest", { k: k }).then(function (fc) {
+        drafts.clearLayers();
+        L.geoJSON(fc, {
+          style: { color: "#00838f", weight: 3, dashArray: "10 6", fillOpacity: 0.15 },
+          onEachFeature: function (f, lyr) {
+            lyr.bindPopup(function () { return draftPopup(state, f, lyr, drafts); });
+          }
+        }).eachLayer(function (l) { drafts.addLayer(l); });
+        discard.hidden = false;
+        toast("已生成 " + fc.features.length + " 个建议责任区（按道路长度和测评点位均衡）");
+      }).catch(function (err) { toast("无法生成建议：" + err.message); });
     });
-    return b;
-  }
+    discard.addEventListener("click", function () {
+      drafts.clearLayers();
+      discard.hidden = true;
+    });
+    box.appendChild(b);
+    box.appendChild(discard);
+    return box;
+  };
+  ctl.addTo(map);
+  state.drafts = drafts;
+}
 
-  window.ccmapZones = { init: init, popup: popup, assignButton: assignButton,
-                       splitSegmentButton: splitSegmentButton };
-})();
+function draftPopup(state, f, lyr, drafts) {
+  var p = f.properties;
+  var box = el("div", null, "ccmap-popup");
+  box.appendChild(el("div", p.name, "ccmap-popup-title"));
+  box.appendChild(el("div", "道路 " + Math.round(p.street_m) + " m，测评点位 " +
+                     p.test_points + " 个，面积 " + Math.round(p.area_m2) + " m²"));
+  var accept = el("button", "采用并填写责任信息", "ccmap-zone-edit ccmap-accept");
+  accept.type = "button";
+  accept.addEventListener("click", function () {
+    state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(lyr.getBounds().getCenter())
+      .setContent(zoneForm(state, f.geometry, { name: p.name }, function (doc) {
+        drafts.removeLayer(lyr);
+        state.undo.push({ id: doc.id, created: true });
+        afterSave(state, doc, "新建");
+      })));
+  });
+  box.appendChild(accept);
+  return box;
+}
+
+/* 分配: a street/alley to a cadre (路长), a point to a unit. */
+export function assignButton(kind, props, state) {
+  var line = kind === "street" || kind === "alley";
+  var b = el("button", line ? "指定路长" : "指定责任单位", "ccmap-zone-edit ccmap-assign");
+  b.type = "button";
+  b.addEventListener("click", function () {
+    var who = window.prompt(line ? "路长/街长姓名" : "责任单位名称",
+                            (line ? props.cadre : props.unit) || "");
+    if (who === null) { return; }
+    var values = line ? { cadre: who } : { unit: who };
+    api("PUT", "/api/features/" + props.id + "/assignment",
+        { values: values, version: props.version })
+      .then(function (doc) {
+        state.map.closePopup();
+        toast("「" + (doc.properties.name || "") + "」已指定" + (line ? "路长：" : "责任单位：") +
+              who);
+        state.load(kind);
+      })
+      .catch(function (err) { toast("指定失败：" + err.message); });
+  });
+  return b;
+}
+
+/* 按责任区拆分: cut a street at zone boundaries so its parts get their own cadres. */
+export function splitSegmentButton(props, state, kind) {
+  var b = el("button", "按责任区拆分", "ccmap-zone-edit ccmap-split-segment");
+  b.type = "button";
+  b.addEventListener("click", function () {
+    api("POST", "/api/features/" + props.id + "/split-at-zones").then(function (doc) {
+      state.map.closePopup();
+      toast("「" + (props.name || "路段") + "」已拆分为 " + doc.features.length + " 段");
+      state.load(kind);
+    }).catch(function (err) { toast("拆分失败：" + err.message); });
+  });
+  return b;
+}

@@ -32,6 +32,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic"]
 
 
+# The map page puts nothing of its own on `window`; it announces its state (the Leaflet map,
+# state.loading, state.counts …) in a "ccmap:state" DOM event (static/js/map.js). Installed in
+# every context before the page's scripts, this keeps it where the tests read it:
+# `window.pageState` (a name of the test harness, never of the page).
+STATE_HOOK = """document.addEventListener("ccmap:state", (e) => {
+    window.pageState = e.detail;
+});"""
+
+
+def new_context(browser: Any, **options: Any) -> Any:
+    """A browser context whose pages keep the map's announced state for the tests."""
+    context = browser.new_context(**options)
+    context.add_init_script(STATE_HOOK)
+    return context
+
+
 def _chromium() -> str | None:
     path = os.environ.get("CCMAP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     return path if Path(path).exists() else None
@@ -101,7 +117,7 @@ def login(page: Any, base_url: str, username: str = "admin",
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A fresh page at a desktop size."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    context = new_context(browser, viewport={"width": 1400, "height": 900}, locale="zh-CN")
     pg = context.new_page()
     yield pg
     context.close()
@@ -119,7 +135,7 @@ def asks_tiles_of(url: str, kind: str) -> bool:
 def screen_point(page: Any, lat: float, lon: float) -> tuple[float, float]:
     """Page coordinates (for mouse clicks and screenshots) of a map position."""
     x, y = page.evaluate("""([lat, lon]) => {
-        const map = window.ccmap.state.map;
+        const map = window.pageState.map;
         const p = map.latLngToContainerPoint([lat, lon]);
         const box = map.getContainer().getBoundingClientRect();
         return [p.x + box.left, p.y + box.top];

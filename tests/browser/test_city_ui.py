@@ -46,16 +46,16 @@ def gcj_url(reduced_city: ReducedCity) -> Iterator[str]:
 
 def _open(page: Any, url: str, username: str = "cityviewer") -> None:
     login(page, url, username, TEST_PASSWORD)
-    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState && window.pageState.ready")
+    page.wait_for_function("() => window.pageState.loading === 0")
 
 
 def _view(page: Any, lat: float, lon: float, zoom: int) -> None:
-    page.evaluate("([lat, lon, z]) => { window.ccmap.state.map.closePopup(); "
-                  "window.ccmap.state.map.setView([lat, lon], z, {animate: false}); }",
+    page.evaluate("([lat, lon, z]) => { window.pageState.map.closePopup(); "
+                  "window.pageState.map.setView([lat, lon], z, {animate: false}); }",
                   [lat, lon, zoom])
-    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
-                           f"window.ccmap.state.map.getZoom() === {zoom}")
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.map.getZoom() === {zoom}")
 
 
 def _matched(page: Any, path: str) -> int:
@@ -88,17 +88,17 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
         assert any(asks_tiles_of(u, kind) for u in urls), kind
         assert not any(f"/api/layers/{kind}" in u for u in urls), kind
     # the first view holds the whole city at a zoom that leaves nothing out: every feature
-    assert page.evaluate("window.ccmap.state.map.getZoom()") >= 14
-    drawn = page.evaluate("window.ccmap.state.counts")
+    assert page.evaluate("window.pageState.map.getZoom()") >= 14
+    drawn = page.evaluate("window.pageState.counts")
     assert {k: drawn[k] for k in TILED} == {k: counts[k] for k in TILED}
     west, south, east, north = reduced_city.extent
     # city zoom: the issues are cells whose counts add up to every issue; a cell's popup
     _view(page, (south + north) / 2, (west + east) / 2, 12)
-    page.wait_for_function(f"() => window.ccmap.state.counts.issues === {total}")
+    page.wait_for_function(f"() => window.pageState.counts.issues === {total}")
     for label in ("测评点位", "农贸市场"):  # nothing above the cells
         page.get_by_role("checkbox", name=label, exact=True).uncheck()
     cell = page.evaluate("""() => {
-        const st = window.ccmap.state, grid = st.issueCells;
+        const st = window.pageState, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
         for (const f of grid.ccmapFeatures()) {
             const [x, y] = f.parts[0][0];
@@ -135,20 +135,20 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
         return (await r.json()).cells.sort((a, b) => b[2] - a[2])[0];
     }""")
     _view(page, busiest[1], busiest[0], 16)
-    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.issueCells)")
-    points = page.evaluate("window.ccmap.state.layers.issues.getLayers().length")
+    assert not page.evaluate("window.pageState.map.hasLayer(window.pageState.issueCells)")
+    points = page.evaluate("window.pageState.layers.issues.getLayers().length")
     assert points > 0
-    assert page.evaluate("window.ccmap.state.counts.issues") == \
+    assert page.evaluate("window.pageState.counts.issues") == \
         _matched(page, "/api/issues.geojson?") >= points
     # a ledger over the page's point limit: the points come from the issue tiles, each one
     # opening its issue's popup (fetched by id)
-    page.evaluate("window.ccmap.state.maxIssuePoints = 1000")
-    page.evaluate("() => { window.ccmap.state.refresh(); }")
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
-    assert page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.issueCells)")
-    assert page.evaluate("window.ccmap.state.layers.issues.getLayers().length") == 0
+    page.evaluate("window.pageState.maxIssuePoints = 1000")
+    page.evaluate("() => { window.pageState.refresh(); }")
+    page.wait_for_function("() => window.pageState.loading === 0")
+    assert page.evaluate("window.pageState.map.hasLayer(window.pageState.issueCells)")
+    assert page.evaluate("window.pageState.layers.issues.getLayers().length") == 0
     point = page.evaluate("""() => {
-        const st = window.ccmap.state, grid = st.issueCells;
+        const st = window.pageState, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
         const found = [];
         for (const f of grid.ccmapFeatures()) {
@@ -182,7 +182,7 @@ def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
     assert not any("/api/tiles/" in u for u in urls)  # tiles are WGS84: not over GCJ-02
     streets = [u for u in urls if "/api/layers/street?" in u]
     assert streets and all("coords=gcj02" in u for u in streets)
-    assert page.evaluate("window.ccmap.state.counts.street") == counts["street"]
+    assert page.evaluate("window.pageState.counts.street") == counts["street"]
     # the issues come in pages as big as the server allows (CCMAP_MAX_PAGE 1,000), every one
     # of them followed
     issues = [u for u in urls if "/api/issues.geojson?" in u]
@@ -190,12 +190,12 @@ def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
     assert any("offset=" in u for u in issues)
     matched = _matched(page, "/api/issues.geojson?")
     assert matched == total > 2000  # the whole city is in view
-    assert page.evaluate("window.ccmap.state.counts.issues") == matched
+    assert page.evaluate("window.pageState.counts.issues") == matched
     notice = page.locator("#ccmap-partial")
     assert notice.count() == 0 or not notice.is_visible()
     # drawn where Gaode's tiles put the street: shifted from WGS84 as eviltransform does it
     fid, drawn = page.evaluate("""() => {
-        const l = window.ccmap.state.layers.street.getLayers()[0];
+        const l = window.pageState.layers.street.getLayers()[0];
         const p = l.getLatLngs()[0];
         return [l.feature.id, [p.lat, p.lng]];
     }""")
@@ -206,17 +206,17 @@ def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
     want = eviltransform.wgs2gcj(wgs[1], wgs[0])
     assert math.dist(drawn, want) < 1e-6 and math.dist(drawn, (wgs[1], wgs[0])) > 1e-3
     # more matches than the page draws: it stops after two pages and says so
-    page.evaluate("window.ccmap.state.maxFeatures = 2000")
-    page.evaluate("() => { window.ccmap.state.refresh(); }")
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
-    assert page.evaluate("window.ccmap.state.counts.issues") == 2000
+    page.evaluate("window.pageState.maxFeatures = 2000")
+    page.evaluate("() => { window.pageState.refresh(); }")
+    page.wait_for_function("() => window.pageState.loading === 0")
+    assert page.evaluate("window.pageState.counts.issues") == 2000
     assert notice.is_visible()
     assert page.locator("#ccmap-partial-issues").inner_text() == \
         f"问题：仅显示 2,000 / {matched:,} 条，请放大地图或筛选"
-    page.evaluate("window.ccmap.state.maxFeatures = 20000")
-    page.evaluate("() => { window.ccmap.state.refresh(); }")
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
-    assert page.evaluate("window.ccmap.state.counts.issues") == matched
+    page.evaluate("window.pageState.maxFeatures = 20000")
+    page.evaluate("() => { window.pageState.refresh(); }")
+    page.wait_for_function("() => window.pageState.loading === 0")
+    assert page.evaluate("window.pageState.counts.issues") == matched
     assert not notice.is_visible()
 
 
@@ -231,7 +231,7 @@ def test_small_layers_load_once_as_the_user_moves_about(
     _open(page, city_url)
     counts, _ = _counts(reduced_city)
     assert len(asked) == 1
-    assert page.evaluate("window.ccmap.state.counts.test_point") == counts["test_point"]
+    assert page.evaluate("window.pageState.counts.test_point") == counts["test_point"]
     west, south, east, north = reduced_city.extent
     def at(fx: float, fy: float) -> tuple[float, float]:
         return south + fy * (north - south), west + fx * (east - west)
@@ -240,14 +240,14 @@ def test_small_layers_load_once_as_the_user_moves_about(
         _view(page, *at(fx, fy), zoom)
     assert len(asked) == 1  # inside the area answered first: nothing asked
     away = (north + 0.3, east + 0.3)  # outside the area answered
-    page.evaluate("() => { window.__kept = window.ccmap.state.layers.test_point.getLayers()[0]; }")
+    page.evaluate("() => { window.__kept = window.pageState.layers.test_point.getLayers()[0]; }")
     _view(page, *away, 14)
     assert len(asked) == 2
     # the points answered again are not made again: the markers drawn before stay
-    assert page.evaluate("() => window.ccmap.state.layers.test_point.hasLayer(window.__kept)")
+    assert page.evaluate("() => window.pageState.layers.test_point.hasLayer(window.__kept)")
     bbox = [float(v) for v in asked[-1].split("bbox=")[1].split("&")[0].split(",")]
     assert bbox[0] <= west and bbox[1] <= south and bbox[2] >= away[1] and bbox[3] >= away[0]
     for fx, fy, zoom in ((0.5, 0.5, 16), (0.3, 0.4, 17)):
         _view(page, *at(fx, fy), zoom)
     assert len(asked) == 2
-    assert page.evaluate("window.ccmap.state.counts.test_point") == counts["test_point"]
+    assert page.evaluate("window.pageState.counts.test_point") == counts["test_point"]

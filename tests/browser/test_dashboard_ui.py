@@ -36,17 +36,17 @@ def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
     if api["top_categories"]:
         first = api["top_categories"][0]
         page.locator("#top-categories a").first.click()
-        page.wait_for_function("() => window.ccmap && window.ccmap.state && "
-                               "window.ccmap.state.loading === 0 && "
-                               "window.ccmap.state.counts.issues > 0")
-        cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+        page.wait_for_function("() => window.pageState && "
+                               "window.pageState.loading === 0 && "
+                               "window.pageState.counts.issues > 0")
+        cats = page.evaluate("""() => [...new Set(window.pageState.layers.issues.getLayers()
             .map(l => l.feature.properties.category))]""")
         assert cats == [first["code"]]
 
 
 def test_snapshot_and_bulletin_download_from_the_page(page: Any, live_server: str) -> None:
     login(page, live_server, "viewer")
-    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState && window.pageState.loading === 0")
     with page.expect_download(timeout=60_000) as download:
         page.click(".ccmap-snapshots a[data-format=png]")
     data = Path(download.value.path()).read_bytes()

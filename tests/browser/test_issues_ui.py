@@ -21,8 +21,8 @@ def _api(base: str, user: str) -> httpx.Client:
 
 
 def _ready(page: Any) -> None:
-    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.issues > 0")
+    page.wait_for_function("() => window.pageState && window.pageState.loading === 0 && "
+                           "window.pageState.counts.issues > 0")
 
 
 def test_inspector_reports_an_issue_by_clicking_the_map(page: Any, live_server: str) -> None:
@@ -32,14 +32,14 @@ def test_inspector_reports_an_issue_by_clicking_the_map(page: Any, live_server: 
     box = page.locator(".leaflet-container").bounding_box()
     # low on the map, so the form's popup (which opens upward) needs no auto-pan of the map
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.75
-    clicked = page.evaluate("([x, y]) => { const m = window.ccmap.state.map; "
+    clicked = page.evaluate("([x, y]) => { const m = window.pageState.map; "
                             "const r = m.getContainer().getBoundingClientRect(); "
                             "const ll = m.containerPointToLatLng([x - r.left, y - r.top]); "
                             "return [ll.lng, ll.lat]; }", [x, y])
     page.mouse.click(x, y)
     form = page.locator(".ccmap-report")
     form.wait_for()
-    page.wait_for_function("() => window.ccmap.state.loading === 0")  # the map has settled
+    page.wait_for_function("() => window.pageState.loading === 0")  # the map has settled
     form.locator("select[name=category]").select_option("illegal_ads")
     form.locator("select[name=source]").select_option("supervision")
     form.locator("textarea").fill("电线杆小广告 <img src=x onerror=window.__xss=1>")
@@ -64,7 +64,7 @@ def test_popup_shows_history_and_applies_a_transition(page: Any, live_server: st
     _ready(page)
     page.locator(".leaflet-control-layers label", has_text="测评点位").locator("input").uncheck()
     xy = page.evaluate("""(id) => new Promise((resolve) => {
-        const st = window.ccmap.state;
+        const st = window.pageState;
         st.map.setView([31.2298, 121.4702], 19, {animate: false});
         const wait = () => {
             if (st.loading > 0) { setTimeout(wait, 50); return; }
@@ -93,16 +93,16 @@ def test_filters_reload_the_issue_layer(page: Any, live_server: str) -> None:
     login(page, live_server, "viewer")
     _ready(page)
     assert page.locator(".ccmap-report-button").count() == 0  # viewers cannot report
-    before = page.evaluate("window.ccmap.state.counts.issues")
+    before = page.evaluate("window.pageState.counts.issues")
     page.select_option(".ccmap-filter select[name=status]", "closed")
-    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
-                           f"window.ccmap.state.counts.issues < {before}")
-    statuses = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.counts.issues < {before}")
+    statuses = page.evaluate("""() => [...new Set(window.pageState.layers.issues.getLayers()
         .map(l => l.feature.properties.status))]""")
     assert statuses == ["closed"]
     with _api(live_server, "viewer") as api:
         total = api.get("/api/issues", params={"status": "closed", "page_size": 1}).json()
-    assert page.evaluate("window.ccmap.state.counts.issues") == total["total"]
+    assert page.evaluate("window.pageState.counts.issues") == total["total"]
 
 
 def test_ledger_upload_from_the_page_reports_rows(page: Any, live_server: str,
@@ -127,11 +127,11 @@ def test_community_filter_limits_the_issue_layer(page: Any, live_server: str) ->
     login(page, live_server, "viewer")
     _ready(page)
     page.select_option(".ccmap-filter select[name=community]", "豫园社区")
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.issueFilter.includes('community')")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.issueFilter.includes('community')")
     with _api(live_server, "viewer") as api:
         total = api.get("/api/issues", params={"community": "豫园社区", "page_size": 1}).json()
-    assert page.evaluate("window.ccmap.state.counts.issues") == total["total"] > 0
+    assert page.evaluate("window.pageState.counts.issues") == total["total"] > 0
 
 
 def test_ledger_import_shows_job_progress_and_completion(page: Any, live_server: str,

@@ -16,16 +16,16 @@ pytestmark = pytest.mark.browser
 
 def _open(page: Any, url: str, username: str = "admin") -> None:
     login(page, url, username)
-    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
-    page.evaluate("window.ccmap.state.ready")
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState && window.pageState.ready")
+    page.evaluate("window.pageState.ready")
+    page.wait_for_function("() => window.pageState.loading === 0")
 
 
 def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     _open(page, live_server)
-    counts = page.evaluate("window.ccmap.state.counts")
+    counts = page.evaluate("window.pageState.counts")
     token = httpx.post(live_server + "/api/auth/token",
                        data={"username": "viewer", "password": "ccmap-demo"}).json()
     auth = {"Authorization": f"Bearer {token['access_token']}"}
@@ -36,7 +36,7 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     assert counts["issues"] >= 5000
     drawn = page.evaluate("""() => {
         const out = {};
-        for (const [kind, group] of Object.entries(window.ccmap.state.layers)) {
+        for (const [kind, group] of Object.entries(window.pageState.layers)) {
             if (group.getLayers) {
                 out[kind] = group.getLayers().filter(l => l._path || l._icon || l._latlng).length;
             }
@@ -45,7 +45,7 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     }""")
     assert drawn["test_point"] == counts["test_point"]
     # the big layers come from vector tiles: the features their tiles drew are the layer's
-    tiled = page.evaluate("window.ccmap.state.tileIds")
+    tiled = page.evaluate("window.pageState.tileIds")
     assert {"street", "alley", "community", "subdistrict"} <= set(tiled) and "street" not in drawn
     streets = httpx.get(live_server + "/api/layers/street", headers=auth,
                         params={"limit": 10_000}).json()
@@ -68,14 +68,14 @@ def _click_test_point(page: Any, name: str) -> str:
     """Hide the issues layer like a user would, zoom to a test point and click it."""
     page.get_by_role("checkbox", name="问题", exact=True).uncheck()
     xy = page.evaluate("""(name) => {
-        const st = window.ccmap.state;
+        const st = window.pageState;
         const lyr = st.layers.test_point.getLayers().find(l => l.feature.properties.name === name);
         st.map.setView(lyr.getLatLng(), 18, {animate: false});
         const p = st.map.latLngToContainerPoint(lyr.getLatLng());
         const box = st.map.getContainer().getBoundingClientRect();
         return [p.x + box.left, p.y + box.top];
     }""", name)
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
     page.mouse.click(xy[0], xy[1])
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5000)
@@ -85,7 +85,7 @@ def _click_test_point(page: Any, name: str) -> str:
 
 def test_clicking_a_test_point_opens_its_popup(page: Any, live_server: str) -> None:
     _open(page, live_server)
-    name = page.evaluate("""() => window.ccmap.state.layers.test_point.getLayers()
+    name = page.evaluate("""() => window.pageState.layers.test_point.getLayers()
         .map(l => l.feature.properties).find(p => p.category === 'farmers_market').name""")
     text = _click_test_point(page, name)
     assert name in text and "农贸市场" in text and "责任人" in text
@@ -107,7 +107,7 @@ def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: 
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     with page.expect_response(lambda r: asks_tiles_of(r.url, "street")):
         page.mouse.wheel(0, -300)  # zooming fetches more data; still only from the server
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
     outside = [u for u in urls if not u.startswith(live_server) and not u.startswith("data:")]
     assert urls and outside == []
     assert any(asks_tiles_of(u, "street") for u in urls)
@@ -118,16 +118,16 @@ def test_no_request_leaves_the_server_with_basemap_none(page: Any, live_server: 
 def test_gap_layer_and_panel_zoom_to_each_gap(page: Any, live_server: str) -> None:
     _open(page, live_server, "planner")
     page.locator(".leaflet-control-layers label", has_text="覆盖缺口").locator("input").check()
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.gaps > 0")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.counts.gaps > 0")
     items = page.locator(".ccmap-gap-item")
     assert items.count() >= 3
     assert "未覆盖区域" in items.first.inner_text()  # the largest gap comes first
-    zoom = page.evaluate("window.ccmap.state.map.getZoom()")
+    zoom = page.evaluate("window.pageState.map.getZoom()")
     items.first.click()
-    page.wait_for_function("(zoom) => window.ccmap.state.map.getZoom() > zoom", arg=zoom)
+    page.wait_for_function("(zoom) => window.pageState.map.getZoom() > zoom", arg=zoom)
     expect(page.locator(".leaflet-popup-content")).to_contain_text("m²")
-    kinds = page.evaluate("""() => [...new Set(window.ccmap.state.layers.gaps.getLayers()
+    kinds = page.evaluate("""() => [...new Set(window.pageState.layers.gaps.getLayers()
         .map(l => l.feature.properties.gap))]""")
     assert {"uncovered_area", "overlap", "uncovered_line", "forgotten_point"} <= set(kinds)
     page.screenshot(path=str(ARTIFACTS / "coverage_gaps.png"))
@@ -138,8 +138,8 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
     page.on("request", lambda r: requests.append(r.url))
     _open(page, live_server, "viewer")
     page.locator(".leaflet-control-layers label", has_text="问题热力").locator("input").check()
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.heat > 0")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.counts.heat > 0")
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
     assert "问题热力" in page.inner_text("#ccmap-heat-legend")
     painted = page.evaluate("""() => {
@@ -151,19 +151,19 @@ def test_heat_layer_draws_server_aggregated_cells(page: Any, live_server: str) -
     }""")
     assert painted > 0.01  # the canvas really has colour on it
     assert any("/api/heatmap?" in u for u in requests)
-    total = page.evaluate("window.ccmap.state.counts.heat")
+    total = page.evaluate("window.pageState.counts.heat")
     page.select_option(".ccmap-filter select[name=category]", "street_vending")
-    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
-                           f"window.ccmap.state.counts.heat < {total}")
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.counts.heat < {total}")
     page.screenshot(path=str(ARTIFACTS / "heatmap.png"))
 
 
 def test_hotspot_layer_shows_significant_cells(page: Any, live_server: str) -> None:
     _open(page, live_server, "inspector")
     page.locator(".leaflet-control-layers label", has_text="热点分析").locator("input").check()
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.hotspots > 0", timeout=60_000)
-    labels = page.evaluate("""() => window.ccmap.state.layers.hotspots.getLayers()
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.counts.hotspots > 0", timeout=60_000)
+    labels = page.evaluate("""() => window.pageState.layers.hotspots.getLayers()
         .map(l => l.feature.properties.label)""")
     assert any(label.startswith("热点") for label in labels)
 
@@ -171,32 +171,32 @@ def test_hotspot_layer_shows_significant_cells(page: Any, live_server: str) -> N
 def test_choropleth_by_metric_with_a_legend(page: Any, live_server: str) -> None:
     _open(page, live_server, "viewer")
     page.select_option(".ccmap-filter select[name=choropleth_metric]", "overdue")
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.choropleth > 0")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.counts.choropleth > 0")
     legend = page.inner_text("#ccmap-choropleth-legend")
     assert "超期问题数" in legend
-    values = page.evaluate("""() => window.ccmap.state.layers.choropleth.getLayers()
+    values = page.evaluate("""() => window.pageState.layers.choropleth.getLayers()
         .map(l => l.feature.properties.metric)""")
     assert set(values) == {"overdue"}
     page.select_option(".ccmap-filter select[name=choropleth_level]", "community")
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.choropleth === 6")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.counts.choropleth === 6")
     page.screenshot(path=str(ARTIFACTS / "choropleth.png"))
 
 
 def test_week_slider_limits_issues_to_one_week(page: Any, live_server: str) -> None:
     _open(page, live_server, "viewer")
-    everything = page.evaluate("window.ccmap.state.counts.issues")
+    everything = page.evaluate("window.pageState.counts.issues")
     page.evaluate("""() => {
         const s = document.querySelector('.ccmap-week-slider');
         s.value = '20';
         s.closest('form').dispatchEvent(new Event('change'));
     }""")
-    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
-                           f"window.ccmap.state.counts.issues < {everything}")
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.counts.issues < {everything}")
     assert "起一周" in page.inner_text(".ccmap-week-label")
-    dates = page.evaluate("""() => window.ccmap.state.layers.issues.getLayers()
+    dates = page.evaluate("""() => window.pageState.layers.issues.getLayers()
         .map(l => l.feature.properties.reported_at)""")
     days = {d[:10] for d in dates}
     assert 1 <= len(days) <= 7  # one week's issues only
-    assert "&from=" in page.evaluate("window.ccmap.state.issueFilter")
+    assert "&from=" in page.evaluate("window.pageState.issueFilter")

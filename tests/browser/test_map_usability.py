@@ -14,18 +14,18 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login, new_context
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-IDLE = "() => window.ccmap.state.loading === 0"
+IDLE = "() => window.pageState.loading === 0"
 WAIT = 20_000  # ms an expect() waits for what follows a server's answer (a busy 2-core box)
 
 
 def _ready(page: Any) -> None:
-    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
-    page.evaluate("window.ccmap.state.ready")
+    page.wait_for_function("() => window.pageState && window.pageState.ready")
+    page.evaluate("window.pageState.ready")
     page.wait_for_function(IDLE)
 
 
@@ -47,8 +47,8 @@ def _total(api: httpx.Client, **params: Any) -> int:
 
 
 def _wait_count(page: Any, n: int) -> None:
-    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
-                           f"window.ccmap.state.counts.issues === {n}")
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.counts.issues === {n}")
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
@@ -60,8 +60,8 @@ def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
 def test_filter_panel_fields_and_links_do_not_overlap(browser: Any, live_server: str,
                                                       size: tuple[int, int]) -> None:
     """As the admin (the most links and controls), at common laptop sizes."""
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]},
-                                  locale="zh-CN")
+    context = new_context(browser, viewport={"width": size[0], "height": size[1]},
+                          locale="zh-CN")
     page = context.new_page()
     try:
         _open(page, live_server, "admin")
@@ -158,7 +158,7 @@ def _busiest_day(api: httpx.Client) -> tuple[str, int]:
 
 
 def test_dates_are_yyyy_mm_dd_in_an_english_browser(browser: Any, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    context = new_context(browser, viewport={"width": 1366, "height": 768}, locale="en-US")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -189,9 +189,9 @@ def test_dates_are_yyyy_mm_dd_in_an_english_browser(browser: Any, live_server: s
         expect(end).to_have_value(want)
         page.wait_for_function(IDLE)
         assert f"to={(dt.date.fromisoformat(want) + dt.timedelta(days=1)).isoformat()}" in \
-            page.evaluate("window.ccmap.state.issueFilter")
+            page.evaluate("window.pageState.issueFilter")
         # a wrong date is said on the page, stays in its field and changes nothing
-        before = page.evaluate("[window.ccmap.state.issueFilter, window.ccmap.state.counts.issues]")
+        before = page.evaluate("[window.pageState.issueFilter, window.pageState.counts.issues]")
         for wrong in ("2026-13-45", "01/05/2026", "2026-02-30"):
             start.fill(wrong)
             start.press("Tab")
@@ -201,8 +201,8 @@ def test_dates_are_yyyy_mm_dd_in_an_english_browser(browser: Any, live_server: s
             page.wait_for_function(IDLE)
             assert start.input_value() == wrong
             assert start.get_attribute("aria-invalid") == "true"
-            assert page.evaluate("[window.ccmap.state.issueFilter, "
-                                 "window.ccmap.state.counts.issues]") == before
+            assert page.evaluate("[window.pageState.issueFilter, "
+                                 "window.pageState.counts.issues]") == before
         page.keyboard.press("Escape")
         start.fill("")
         start.press("Tab")
@@ -217,7 +217,7 @@ def test_zone_community_and_unit_filters_change_the_issue_count(page: Any,
     urls: list[str] = []
     page.on("request", lambda r: urls.append(r.url))
     _open(page, live_server)
-    everything = page.evaluate("window.ccmap.state.counts.issues")
+    everything = page.evaluate("window.pageState.counts.issues")
     with _api(live_server) as api:
         assert _total(api) == everything
         units = page.locator(".ccmap-filter select[name=unit] option").all_inner_texts()[1:]
@@ -228,8 +228,8 @@ def test_zone_community_and_unit_filters_change_the_issue_count(page: Any,
         _wait_count(page, counts[unit])
         # the heat layer counts the same issues
         page.get_by_role("checkbox", name="问题热力", exact=True).check()
-        page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
-                               f"window.ccmap.state.counts.heat === {counts[unit]}")
+        page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                               f"window.pageState.counts.heat === {counts[unit]}")
         page.get_by_role("checkbox", name="问题热力", exact=True).uncheck()
         page.select_option(".ccmap-filter select[name=unit]", "")
         _wait_count(page, everything)
@@ -257,10 +257,10 @@ def test_zone_community_and_unit_filters_change_the_issue_count(page: Any,
         assert 0 < in_zone < _total(api, community=community)
         zone_field.fill(zone["name"])  # as picking it from the list does
         _wait_count(page, in_zone)
-        assert f"zone={zone['id']}" in page.evaluate("window.ccmap.state.issueFilter")
+        assert f"zone={zone['id']}" in page.evaluate("window.pageState.issueFilter")
         # the issue cells of the tiles (zoomed out) count the same issues
-        page.evaluate("() => window.ccmap.state.map.setZoom(12, {animate: false})")
-        page.wait_for_function("() => window.ccmap.state.map.getZoom() === 12")
+        page.evaluate("() => window.pageState.map.setZoom(12, {animate: false})")
+        page.wait_for_function("() => window.pageState.map.getZoom() === 12")
         _wait_count(page, in_zone)
         cells = [u for u in urls if "/api/tiles/issues/11/" in u]  # 512 pixels: drawn at 12
         assert cells and all(parse_qs(urlparse(u).query)["zone"] == [str(zone["id"])]
@@ -271,7 +271,7 @@ def test_zone_community_and_unit_filters_change_the_issue_count(page: Any,
         zone_field.press("Tab")
         expect(hint).to_have_text("找不到责任区「不存在的责任区」，筛选未更新", timeout=WAIT)
         page.wait_for_function(IDLE)
-        assert page.evaluate("window.ccmap.state.counts.issues") == in_zone
+        assert page.evaluate("window.pageState.counts.issues") == in_zone
         zone_field.fill("")
         zone_field.press("Tab")
         _wait_count(page, _total(api, community=community))
@@ -308,7 +308,7 @@ def test_loading_badge_shows_while_data_arrives(page: Any, live_server: str) -> 
     page.select_option(".ccmap-filter select[name=status]", "closed")
     expect(badge).to_be_visible()
     expect(badge).to_have_text("加载中…")
-    assert page.evaluate("window.ccmap.state.loading") > 0
+    assert page.evaluate("window.pageState.loading") > 0
     # it takes no click: what lies under its middle is what was there before
     under = page.evaluate("""() => {
         const b = document.getElementById('ccmap-loading').getBoundingClientRect();
@@ -321,8 +321,8 @@ def test_loading_badge_shows_while_data_arrives(page: Any, live_server: str) -> 
         route.continue_()
     page.wait_for_function(IDLE)
     expect(badge).to_be_hidden()
-    assert page.evaluate("window.ccmap.state.loading") == 0
-    statuses = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+    assert page.evaluate("window.pageState.loading") == 0
+    statuses = page.evaluate("""() => [...new Set(window.pageState.layers.issues.getLayers()
         .map(l => l.feature.properties.status))]""")
     assert statuses == ["closed"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login, new_context
 from tests.conftest import ARTIFACTS, tiny_png
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,7 @@ def _api(base: str, user: str) -> httpx.Client:
 
 
 def _open_panel(page: Any) -> None:
-    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState && window.pageState.loading === 0")
     page.click(".ccmap-plan-button")
     page.locator("#ccmap-plan").wait_for()
 
@@ -41,7 +41,7 @@ def test_planner_plans_a_round_and_sees_numbered_routes(page: Any, live_server: 
     form.locator(".ccmap-plan-pick").click()
     box = page.locator(".leaflet-container").bounding_box()
     x, y = box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5
-    clicked = page.evaluate("([x, y]) => { const m = window.ccmap.state.map; "
+    clicked = page.evaluate("([x, y]) => { const m = window.pageState.map; "
                             "const r = m.getContainer().getBoundingClientRect(); "
                             "const ll = m.containerPointToLatLng([x - r.left, y - r.top]); "
                             "return [ll.lng, ll.lat]; }", [x, y])
@@ -75,7 +75,7 @@ def test_inspector_records_a_checklist_on_a_phone(browser: Any, live_server: str
         made = api.post("/api/plan/rounds", json={"seed": 5, "teams": 1,
                                                   "budget_min": 600}).json()
     stop = made["plan"]["teams"][0]["stops"][0]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+    context = new_context(browser, viewport={"width": 390, "height": 844}, locale="zh-CN",
                                   is_mobile=True, has_touch=True)
     page = context.new_page()
     try:

@@ -45,8 +45,8 @@ def watched(page: Any) -> Iterator[Watch]:
 
 
 def _map_ready(page: Any) -> None:
-    page.wait_for_function("() => window.ccmap && window.ccmap.state && "
-                           "window.ccmap.state.loading === 0 && window.ccmap.state.counts.zone > 0")
+    page.wait_for_function("() => window.pageState && "
+                           "window.pageState.loading === 0 && window.pageState.counts.zone > 0")
 
 
 def _planner(base: str) -> dict[str, str]:
@@ -71,7 +71,7 @@ def test_pages_load_and_work_without_csp_violations(watched: Watch, live_server:
     page.click(".ccmap-plan-button")  # the planner panel
     expect(page.locator("#ccmap-plan")).to_be_visible()
     page.evaluate("""(id) => {  // a zone popup with the editing buttons and its history
-        const lyr = window.ccmap.state.layers.zone.getLayers()
+        const lyr = window.pageState.layers.zone.getLayers()
             .find(l => l.feature.properties.id === id);
         lyr.openPopup(lyr.getBounds().getCenter());
     }""", zone.json()["id"])

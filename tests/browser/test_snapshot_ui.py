@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 # the page loads a margin around the view; what the user sees is what meets the view itself
 PAGE_FEATURES = """() => {
-  const s = window.ccmap.state, out = {}, view = s.map.getBounds();
+  const s = window.pageState, out = {}, view = s.map.getBounds();
   for (const l of s.config.layers) {
     const g = s.layers[l.kind];
     if (l.kind === "issues" || !s.map.hasLayer(g) || g.ccmapTiled) continue;
@@ -29,7 +29,7 @@ PAGE_FEATURES = """() => {
 # layers drawn from vector tiles: the ids in the tiles of the view ("drawn", tiles reach past
 # the view) and those whose drawn parts meet the view with 8 pixels to spare ("inner")
 PAGE_TILE_FEATURES = """() => {
-  const s = window.ccmap.state, out = {}, m = s.map, size = m.getSize();
+  const s = window.pageState, out = {}, m = s.map, size = m.getSize();
   const view = L.bounds([8, 8], [size.x - 8, size.y - 8]);
   for (const l of s.config.layers) {
     const layer = s.layers[l.kind], g = layer.ccmapGrid || layer;  // the shared grid
@@ -46,7 +46,7 @@ PAGE_TILE_FEATURES = """() => {
   return out;
 }"""
 PAGE_ISSUES = """() => {
-  const s = window.ccmap.state, view = s.map.getBounds();
+  const s = window.pageState, view = s.map.getBounds();
   return s.layers.issues.getLayers().filter(x => view.contains(x.getLatLng())).length;
 }"""
 
@@ -76,11 +76,11 @@ def _download(page: Any, link: str, to: Path) -> Path:
 
 def _filter_issues(page: Any, category: str) -> None:
     """Log-in done: zoom in and filter the issue layer to one category, as a user would."""
-    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.issues > 0")
-    page.evaluate("() => { window.ccmap.state.map.setZoom(16, {animate: false}); }")
+    page.wait_for_function("() => window.pageState && window.pageState.loading === 0 && "
+                           "window.pageState.counts.issues > 0")
+    page.evaluate("() => { window.pageState.map.setZoom(16, {animate: false}); }")
     page.locator(".ccmap-filter select[name=category]").select_option(category)
-    page.wait_for_function("() => window.ccmap.state.loading === 0")  # counts the due refresh
+    page.wait_for_function("() => window.pageState.loading === 0")  # counts the due refresh
 
 
 def _toggle(page: Any, label: str) -> None:
@@ -93,11 +93,11 @@ def test_html_snapshot_has_the_pages_layers_filters_and_extent(page: Any, live_s
     _filter_issues(page, "illegal_ads")
     _toggle(page, "主次干道")   # off
     _toggle(page, "居民小区")   # on: loads at once
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
     seen = page.evaluate(PAGE_FEATURES)
     tiled = page.evaluate(PAGE_TILE_FEATURES)
     issues_seen = page.evaluate(PAGE_ISSUES)
-    cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+    cats = page.evaluate("""() => [...new Set(window.pageState.layers.issues.getLayers()
         .map(l => l.feature.properties.category))]""")
     assert "street" not in seen | tiled and "compound" in seen and cats == ["illegal_ads"]
     assert {"alley", "community", "subdistrict"} <= set(tiled)
@@ -130,7 +130,7 @@ def test_data_download_from_the_page_is_the_selection_on_screen(page: Any, live_
     _filter_issues(page, "street_vending")
     seen = page.evaluate(PAGE_FEATURES)
     tiled = page.evaluate(PAGE_TILE_FEATURES)
-    issue_ids = page.evaluate("""() => { const s = window.ccmap.state, v = s.map.getBounds();
+    issue_ids = page.evaluate("""() => { const s = window.pageState, v = s.map.getBounds();
       return s.layers.issues.getLayers().filter(x => v.contains(x.getLatLng()))
         .map(x => x.feature.properties.id).sort((a, b) => a - b); }""")
     gpkg = _download(page, ".ccmap-data-link[data-format=gpkg]", tmp_path / "view.gpkg")
@@ -148,7 +148,7 @@ def test_data_download_from_the_page_is_the_selection_on_screen(page: Any, live_
 def test_hostile_names_in_a_snapshot_stay_text(page: Any, live_server: str,
                                                tmp_path: Path) -> None:
     login(page, live_server, "admin")
-    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState && window.pageState.loading === 0")
     snap = _download(page, ".ccmap-snapshots a[data-format=html]", tmp_path / "snapshot.html")
     offline = page.context.new_page()
     try:

@@ -48,18 +48,18 @@ def _watch(page: Any) -> list[tuple[str, str]]:
 
 
 def _settle(page: Any) -> None:
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
 
 
 def _open(page: Any, url: str, username: str) -> None:
     login(page, url, username, TEST_PASSWORD)
-    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
+    page.wait_for_function("() => window.pageState && window.pageState.ready")
     _settle(page)
 
 
 def _pan(page: Any, dx: int, dy: int) -> None:
     # (returning nothing: Playwright would serialise the map panBy returns, for half a minute)
-    page.evaluate("([dx, dy]) => { window.ccmap.state.map.panBy([dx, dy], {animate: false}); }",
+    page.evaluate("([dx, dy]) => { window.pageState.map.panBy([dx, dy], {animate: false}); }",
                   [dx, dy])
     _settle(page)
 
@@ -71,14 +71,14 @@ def test_the_pages_first_view_and_pans_come_from_the_seeded_cache(
     _open(page, seeded_url, username)
     first = list(seen)
     assert first, "the page asked for no vector tiles"
-    zoom = page.evaluate("window.ccmap.state.map.getZoom()")
+    zoom = page.evaluate("window.pageState.map.getZoom()")
     for dx, dy in ((400, 0), (0, 300), (-800, -300)):
         _pan(page, dx, dy)
     # one zoom out (the zoom a smaller window opens at: seeded by default too)
-    page.evaluate("() => { const m = window.ccmap.state.map; "
+    page.evaluate("() => { const m = window.pageState.map; "
                   "m.setZoom(m.getZoom() - 1, {animate: false}); }")
     _settle(page)
-    assert page.evaluate("window.ccmap.state.map.getZoom()") == zoom - 1
+    assert page.evaluate("window.pageState.map.getZoom()") == zoom - 1
     misses = [u for u, result in seen if result not in ("hit-disk", "hit-memory")]
     assert misses == [], misses
     assert any(result == "hit-disk" for _, result in first)

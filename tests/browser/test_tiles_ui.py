@@ -18,9 +18,9 @@ pytestmark = pytest.mark.browser
 
 def _open(page: Any, url: str, username: str = "viewer") -> None:
     login(page, url, username)
-    page.wait_for_function("() => window.ccmap && window.ccmap.state && window.ccmap.state.ready")
-    page.evaluate("window.ccmap.state.ready")
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState && window.pageState.ready")
+    page.evaluate("window.pageState.ready")
+    page.wait_for_function("() => window.pageState.loading === 0")
 
 
 def _api(base: str) -> httpx.Client:
@@ -57,9 +57,9 @@ def _show_a_street(page: Any, live_server: str, zoom: int,
     lon, lat = _longest_segment_middle(street["geometry"]["coordinates"])
     for label in ("问题", "测评点位", "农贸市场", "背街小巷"):  # nothing above the street
         page.get_by_role("checkbox", name=label, exact=True).uncheck()
-    page.evaluate("([lat, lon, z]) => { window.ccmap.state.map.setView([lat, lon], z, "
+    page.evaluate("([lat, lon, z]) => { window.pageState.map.setView([lat, lon], z, "
                   "{animate: false}); }", [lat, lon, zoom])
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
     return street, lat, lon
 
 
@@ -97,12 +97,12 @@ def _red_pixels(page: Any, lat: float, lon: float) -> int:
 def test_toggling_a_tiled_layer_changes_what_is_drawn(page: Any, live_server: str) -> None:
     urls, errors = _watched(page, live_server)
     street, lat, lon = _show_a_street(page, live_server, 17, named=False)
-    assert street["id"] in page.evaluate("window.ccmap.state.tileIds.street")
+    assert street["id"] in page.evaluate("window.pageState.tileIds.street")
     assert _red_pixels(page, lat, lon) > 0  # the street, on the shared tiles' canvas
     # the street layer off: the tiles are asked again without it and the street is not drawn
     mark = len(urls)
     page.get_by_role("checkbox", name="主次干道", exact=True).uncheck()
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
     asked = [u for u in urls[mark:] if "/api/tiles/" in u]
     assert asked and all(asks_tiles_of(u, "zone") and not asks_tiles_of(u, "street")
                          for u in asked)
@@ -111,15 +111,15 @@ def test_toggling_a_tiled_layer_changes_what_is_drawn(page: Any, live_server: st
     # and on again: drawn again
     mark = len(urls)
     page.get_by_role("checkbox", name="主次干道", exact=True).check()
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
     assert any(asks_tiles_of(u, "street") for u in urls[mark:])
     assert _red_pixels(page, lat, lon) > 0
     assert page.locator("#ccmap-legends [data-kind=street]").is_visible()
     # every tiled layer off: no tiles at all, nothing drawn on the map's tile pane
     for label in ("主次干道", "责任区", "社区", "街道"):
         page.get_by_role("checkbox", name=label, exact=True).uncheck()
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
-    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.baseTiles)")
+    page.wait_for_function("() => window.pageState.loading === 0")
+    assert not page.evaluate("window.pageState.map.hasLayer(window.pageState.baseTiles)")
     assert page.locator(".leaflet-ccmap-tiles-pane canvas").count() == 0
     assert errors == []
 
@@ -129,27 +129,27 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
     urls: list[str] = []
     page.on("request", lambda r: urls.append(r.url))
     _open(page, live_server)
-    page.evaluate("() => { window.ccmap.state.map.setZoom(12, {animate: false}); }")
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.map.getZoom() === 12")
+    page.evaluate("() => { window.pageState.map.setZoom(12, {animate: false}); }")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.map.getZoom() === 12")
     with _api(live_server) as api:
         total = api.get("/api/issues", params={"page_size": 1}).json()["total"]
         vending = api.get("/api/issues", params={"page_size": 1,
                                                  "category": "street_vending"}).json()["total"]
     assert 0 < vending < total
-    page.wait_for_function(f"() => window.ccmap.state.counts.issues === {total}")
+    page.wait_for_function(f"() => window.pageState.counts.issues === {total}")
     # map zoom 12 in 512-pixel tiles: the server's tiles of zoom 11, drawn at 12
     assert any("/api/tiles/issues/11/" in u and "size=512" in u for u in urls)
     # the clustered GeoJSON points are gone at this zoom: cells stand for them
-    assert page.evaluate("window.ccmap.state.layers.issues.getLayers().length") == 0
+    assert page.evaluate("window.pageState.layers.issues.getLayers().length") == 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "issue_cells.png"))
     page.select_option(".ccmap-filter select[name=category]", "street_vending")
-    page.wait_for_function(f"() => window.ccmap.state.loading === 0 && "
-                           f"window.ccmap.state.counts.issues === {vending}")
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.counts.issues === {vending}")
     assert any("/api/tiles/issues/11/" in u and "category=street_vending" in u for u in urls)
     cell = page.evaluate("""() => {
-        const st = window.ccmap.state, grid = st.issueCells;
+        const st = window.pageState, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
         for (const f of grid.ccmapFeatures()) {
             const [x, y] = f.parts[0][0];
@@ -165,14 +165,14 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
     title.wait_for(timeout=5000)
     assert title.inner_text() == f"{cell[2]} 件"
     # back at street level the issues are single points again, with the filter
-    page.evaluate("() => { window.ccmap.state.map.closePopup(); "
-                  "window.ccmap.state.map.setZoom(15, {animate: false}); }")
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.map.getZoom() === 15")
-    cats = page.evaluate("""() => [...new Set(window.ccmap.state.layers.issues.getLayers()
+    page.evaluate("() => { window.pageState.map.closePopup(); "
+                  "window.pageState.map.setZoom(15, {animate: false}); }")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.map.getZoom() === 15")
+    cats = page.evaluate("""() => [...new Set(window.pageState.layers.issues.getLayers()
         .map(l => l.feature.properties.category))]""")
     assert cats == ["street_vending"]
-    assert not page.evaluate("window.ccmap.state.map.hasLayer(window.ccmap.state.issueCells)")
+    assert not page.evaluate("window.pageState.map.hasLayer(window.pageState.issueCells)")
 
 
 def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
@@ -190,13 +190,13 @@ def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
         const r = await fetch('/api/heatmap?zoom=15', {credentials: 'same-origin'});
         return (await r.json()).cells.sort((a, b) => b[2] - a[2])[0];
     }""")
-    page.evaluate("window.ccmap.state.maxIssuePoints = 10")  # points from the tiles
-    page.evaluate("([lat, lon]) => { window.ccmap.state.map.setView([lat, lon], 17, "
+    page.evaluate("window.pageState.maxIssuePoints = 10")  # points from the tiles
+    page.evaluate("([lat, lon]) => { window.pageState.map.setView([lat, lon], 17, "
                   "{animate: false}); }", [busiest[1], busiest[0]])
-    page.wait_for_function("() => window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.map.getZoom() === 17")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.map.getZoom() === 17")
     points = page.evaluate("""() => {
-        const st = window.ccmap.state, box = st.map.getContainer().getBoundingClientRect();
+        const st = window.pageState, box = st.map.getContainer().getBoundingClientRect();
         const pts = st.issueCells.ccmapFeatures().filter(f => f.layer === 'issues')
             .map(f => [f.parts[0][0][0], f.parts[0][0][1], f.props.status]);
         // alone (no other point within 16 pixels), away from the panels

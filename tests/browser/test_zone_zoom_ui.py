@@ -16,13 +16,13 @@ pytestmark = pytest.mark.browser
 
 
 def _settled(page: Any) -> None:
-    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState && window.pageState.loading === 0")
 
 
 def _view(page: Any, lat: float, lon: float, zoom: int) -> None:
-    page.evaluate("([lat, lon, z]) => window.ccmap.state.map.setView([lat, lon], z, "
+    page.evaluate("([lat, lon, z]) => window.pageState.map.setView([lat, lon], z, "
                   "{animate: false})", [lat, lon, zoom])
-    page.wait_for_function("(z) => window.ccmap.state.map.getZoom() === z", arg=zoom)
+    page.wait_for_function("(z) => window.pageState.map.getZoom() === z", arg=zoom)
     _settled(page)
 
 
@@ -35,14 +35,14 @@ def _api(base: str) -> tuple[httpx.Client, list[dict[str, Any]]]:
 
 
 def _editable(page: Any) -> list[int]:
-    ids: list[int] = page.evaluate("() => window.ccmap.state.layers.zone.getLayers()"
+    ids: list[int] = page.evaluate("() => window.pageState.layers.zone.getLayers()"
                                    ".map(l => l.feature.properties.id)")
     return sorted(ids)
 
 
 def _in_view(client: httpx.Client, page: Any) -> list[int]:
     """The ids of the zones in the area the page asks for (its view, padded by a quarter)."""
-    bbox = page.evaluate("""() => { const b = window.ccmap.state.map.getBounds().pad(0.25);
+    bbox = page.evaluate("""() => { const b = window.pageState.map.getBounds().pad(0.25);
         return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].join(","); }""")
     doc = client.get("/api/layers/zone", params={"bbox": bbox, "limit": 1000}).json()
     return sorted(f["properties"]["id"] for f in doc["features"])
@@ -53,16 +53,16 @@ def test_zones_are_tiles_below_the_editing_zoom_and_the_views_zones_above(
     client, zones = _api(live_server)
     login(page, live_server, "planner")
     _settled(page)
-    edit_zoom = page.evaluate("window.ccmap.state.zoneEditZoom")
+    edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
     hint = page.locator("#ccmap-zone-edit-hint")
 
     # zoomed out: every zone drawn from tiles, none editable, and the hint says what to do
     _view(page, 31.2304, 121.4737, edit_zoom - 2)
     assert _editable(page) == []
     # (in the shared grid's tiles, with the other tiled layers)
-    assert "zone" in page.evaluate("""() => { const st = window.ccmap.state;
+    assert "zone" in page.evaluate("""() => { const st = window.pageState;
         return st.baseTiles.ccmapKindsAt(st.map.getZoom()); }""")
-    assert sorted(page.evaluate("window.ccmap.state.tileIds.zone")) == sorted(
+    assert sorted(page.evaluate("window.pageState.tileIds.zone")) == sorted(
         z["properties"]["id"] for z in zones)
     assert hint.is_visible() and hint.inner_text() == f"放大到第 {edit_zoom} 级以编辑责任区"
     assert page.locator(".leaflet-ccmap-tiles-pane canvas").count() > 0
@@ -71,7 +71,7 @@ def test_zones_are_tiles_below_the_editing_zoom_and_the_views_zones_above(
     _view(page, 31.2205, 121.4625, edit_zoom + 2)
     corner = _editable(page)
     assert corner and corner == _in_view(client, page) and len(corner) < len(zones)
-    assert "zone" not in page.evaluate("""() => { const st = window.ccmap.state;
+    assert "zone" not in page.evaluate("""() => { const st = window.pageState;
         return st.baseTiles.ccmapKindsAt(st.map.getZoom()); }""")
     assert not hint.is_visible()
     assert page.locator(".leaflet-ccmap-zone-pane path").count() == len(corner)
@@ -87,7 +87,7 @@ def test_an_edit_reloads_the_zones_and_the_gaps_of_the_view(page: Any,
     client, zones = _api(live_server)
     login(page, live_server, "planner")
     _settled(page)
-    edit_zoom = page.evaluate("window.ccmap.state.zoneEditZoom")
+    edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
     _view(page, 31.2304, 121.4737, edit_zoom - 1)  # tiles
     page.click(".leaflet-draw-draw-polygon")
     # the gaps layer on (its list covers the draw tools, so once the tool is chosen)
@@ -110,7 +110,7 @@ def test_an_edit_reloads_the_zones_and_the_gaps_of_the_view(page: Any,
         "features"] if z["properties"]["name"] == "缩小时绘制责任区"]
     new_id = mine["properties"]["id"]
     # the zone tiles were drawn again (their ETag changed): the new zone is on them
-    assert new_id in page.evaluate("window.ccmap.state.tileIds.zone")
+    assert new_id in page.evaluate("window.pageState.tileIds.zone")
     assert _editable(page) == []
     assert client.delete(f"/api/zones/{new_id}").status_code == 200
     assert len(client.get("/api/layers/zone", params={"limit": 1000}).json()["features"]) == len(

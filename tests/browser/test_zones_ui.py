@@ -14,8 +14,8 @@ pytestmark = pytest.mark.browser
 
 
 def _ready(page: Any) -> None:
-    page.wait_for_function("() => window.ccmap.state && window.ccmap.state.loading === 0 && "
-                           "window.ccmap.state.counts.zone > 0")
+    page.wait_for_function("() => window.pageState && window.pageState.loading === 0 && "
+                           "window.pageState.counts.zone > 0")
 
 
 def _zones(base: str) -> list[dict[str, Any]]:
@@ -47,7 +47,7 @@ def _add_vertex(page: Any, x: float, y: float, n: int) -> None:
             expect(vertices).to_have_count(n + 1, timeout=2000)
             return
         except AssertionError:
-            page.evaluate("() => { window.ccmap.state.map.closePopup(); }")  # a stray click's
+            page.evaluate("() => { window.pageState.map.closePopup(); }")  # a stray click's
             continue
     raise AssertionError(f"vertex {n + 1} was not drawn")
 
@@ -71,7 +71,7 @@ def _draw_and_save(page: Any, name: str, offset: int = 0) -> None:
     page.wait_for_function(f"() => document.getElementById('ccmap-toast').textContent"
                            f".includes('{name}')")
     # the toast comes with the reload of the zone layer that will show the new zone
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
 
 
 def test_planner_draws_saves_and_reloads_a_zone(page: Any, live_server: str) -> None:
@@ -87,7 +87,7 @@ def test_planner_draws_saves_and_reloads_a_zone(page: Any, live_server: str) -> 
     assert len(mine["geometry"]["coordinates"][0]) == 5
     page.reload()
     _ready(page)
-    names = page.evaluate("""() => window.ccmap.state.layers.zone.getLayers()
+    names = page.evaluate("""() => window.pageState.layers.zone.getLayers()
         .map(l => l.feature.properties.name)""")
     assert "浏览器绘制责任区" in names
     page.screenshot(path="tests/_artifacts/zone_drawn.png")
@@ -118,10 +118,10 @@ def test_suggested_division_can_be_accepted(page: Any, live_server: str) -> None
     page.click(".ccmap-suggest-button")
     page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('建议责任区')")
-    drafts = page.evaluate("window.ccmap.state.drafts.getLayers().length")
+    drafts = page.evaluate("window.pageState.drafts.getLayers().length")
     assert drafts >= 2
     # returns nothing: the layer links to the map and its tile layers, too deep to serialise
-    page.evaluate("() => { window.ccmap.state.drafts.getLayers()[0].openPopup(); }")
+    page.evaluate("() => { window.pageState.drafts.getLayers()[0].openPopup(); }")
     page.click(".ccmap-accept")
     form = page.locator(".ccmap-zone-form")
     form.wait_for()
@@ -131,14 +131,14 @@ def test_suggested_division_can_be_accepted(page: Any, live_server: str) -> None
     page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已新建')")
     assert len(_zones(live_server)) == before + 1
-    assert page.evaluate("window.ccmap.state.drafts.getLayers().length") == drafts - 1
+    assert page.evaluate("window.pageState.drafts.getLayers().length") == drafts - 1
 
 
 def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> None:
     login(page, live_server, "planner")
     _ready(page)
     name = page.evaluate("""() => {
-        const st = window.ccmap.state;
+        const st = window.pageState;
         const lyr = st.layers.test_point.getLayers()[3];
         lyr.openPopup();
         return lyr.feature.properties.name;
@@ -154,22 +154,22 @@ def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> 
     [mine] = [p for p in points["features"] if p["properties"]["name"] == name][:1]
     assert mine["properties"]["unit"] == "区文明办"
     # the map's layer follows: the point drawn now carries its unit (changed features redrawn)
-    page.wait_for_function("""(name) => window.ccmap.state.loading === 0 && window.ccmap.state
+    page.wait_for_function("""(name) => window.pageState.loading === 0 && window.pageState
         .layers.test_point.getLayers().filter(l => l.feature.properties.name === name)
         .map(l => l.feature.properties.unit).join() === '区文明办'""", arg=name)
 
 
 def _open_zone_popup(page: Any, name: str) -> None:
     """Zoom to the named zone and open its popup once the map has settled."""
-    page.wait_for_function("""(name) => window.ccmap.state.loading === 0 && window.ccmap.state
+    page.wait_for_function("""(name) => window.pageState.loading === 0 && window.pageState
         .layers.zone.getLayers().some(l => l.feature.properties.name === name)""", arg=name)
     page.evaluate("""(name) => {
-        const st = window.ccmap.state;
+        const st = window.pageState;
         const lyr = st.layers.zone.getLayers().find(l => l.feature.properties.name === name);
         st.map.fitBounds(lyr.getBounds(), {animate: false});
         lyr.openPopup(lyr.getBounds().getCenter());
     }""", name)
-    page.wait_for_function("() => window.ccmap.state.loading === 0")  # the new view's data
+    page.wait_for_function("() => window.pageState.loading === 0")  # the new view's data
 
 
 def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> None:
@@ -180,7 +180,7 @@ def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> 
     _open_zone_popup(page, "待分割责任区")
     page.click(".ccmap-split")
     bounds = page.evaluate("""() => {
-        const st = window.ccmap.state;
+        const st = window.pageState;
         const lyr = st.layers.zone.getLayers().find(
             l => l.feature.properties.name === "待分割责任区");
         const r = st.map.getContainer().getBoundingClientRect();
@@ -195,7 +195,7 @@ def test_split_then_merge_a_zone_in_the_browser(page: Any, live_server: str) -> 
     page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已分割为 2')")
     assert len(_zones(live_server)) == before + 1
-    page.wait_for_function("() => window.ccmap.state.loading === 0")
+    page.wait_for_function("() => window.pageState.loading === 0")
     names = [z["properties"]["name"] for z in _zones(live_server)
              if z["properties"]["name"].startswith("待分割责任区")]
     assert sorted(names) == ["待分割责任区", "待分割责任区-2"]

@@ -1,0 +1,278 @@
+/* The page's vector-tile layers (/api/tiles/<kinds>/{z}/{x}/{y}.mvt, drawn by tiles.js): the
+ * shared grid of the big line and area layers, the issue cells, their counts and their clicks.
+ *
+ * The tiled layers share one grid (state.baseTiles): one tile per z/x/y holding every tiled
+ * layer that is on, drawn bottom to top on one canvas, in a pane at the height of the
+ * top-most of them. Each such layer's entry in the layer list is a placeholder whose adding
+ * and removing changes the grid's URL (its list of layers). A planner's zones are in it below
+ * ZONE_EDIT_ZOOM (editable GeoJSON polygons from there on). */
+import { el, getJson, t } from "./core.js";
+import { popup as issuePopup } from "./issues.js";
+import { featureContent } from "./popups.js";
+import { tileStyle } from "./styles.js";
+import { grid as vectorGrid } from "./tiles.js";
+
+// Layers drawn from vector tiles: the big ones. Planners get zones as GeoJSON of the view
+// from ZONE_EDIT_ZOOM on (leaflet-draw edits real polygons) and as tiles below it; issues
+// come as tile cells below ISSUE_TILE_ZOOM and from there on as clustered GeoJSON points, or,
+// when the ledger holds more than state.maxIssuePoints, as the tiles' single points (cells
+// where a tile holds too many).
+const TILED = { street: 1, alley: 1, community: 1, subdistrict: 1, zone: 1 };
+export const ISSUE_TILE_ZOOM = 14;
+export const ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones
+const CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
+// the shared grid of the tiled layers: 512-pixel tiles, a quarter of the requests and
+// canvases of 256-pixel ones (the issue tiles are 512 pixels too, in a grid of their own)
+const BASE_TILE_PX = 512;
+
+/* Whether layer `kind` is drawn by the shared grid (a planner's zones are not: editable). */
+export function isTiled(state, kind) {
+  return state.tiles && TILED[kind] === 1 && !(kind === "zone" && state.config.canEditZones);
+}
+
+/* The shared grid of the tiled layers (state.baseKinds), in a pane at the height of the
+ * top-most of them; none when no layer is tiled. */
+export function makeBaseTiles(state) {
+  const cfg = state.config;
+  state.baseKinds = cfg.layers.map(function (l) { return l.kind; }).filter(function (k) {
+    return isTiled(state, k) || (k === "zone" && state.zoneTiled);
+  });
+  const kinds = state.baseKinds;
+  if (!kinds.length) { return; }
+  const top = cfg.layers.map(function (l) { return l.kind; }).indexOf(kinds[kinds.length - 1]);
+  state.map.createPane("ccmap-tiles").style.zIndex = String(410 + top);
+  const grid = state.baseTiles = tileGrid(state, kinds, baseUrl(kinds), "ccmap-tiles");
+  grid.ccmapKindsAt = function (z) { return baseKindsAt(state, z); };
+  grid.options.urlAt = function (z) {
+    const at = baseKindsAt(state, z);
+    return at && baseUrl(at);
+  };
+}
+
+/* The layer-list entry of a layer drawn by state.baseTiles: no drawing of its own. */
+export function tiledPlaceholder(state, kind) {
+  const holder = new L.Layer();
+  holder.onAdd = holder.onRemove = function () {};
+  holder.ccmapTiled = kind;
+  holder.ccmapGrid = state.baseTiles;
+  holder.on("add remove", function () { syncBaseTiles(state); });
+  return holder;
+}
+
+/* state.baseTiles asks for the tiled layers that are on (none: it leaves the map). */
+export function syncBaseTiles(state) {
+  const grid = state.baseTiles, map = state.map;
+  if (!state.baseReady || !grid) { return; }
+  const kinds = state.baseKinds.filter(function (k) { return map.hasLayer(state.layers[k]); });
+  const key = kinds.join(",");
+  grid.ccmapKinds = kinds;
+  if (!kinds.length) {
+    if (map.hasLayer(grid)) { map.removeLayer(grid); }
+    return;
+  }
+  if (!map.hasLayer(grid)) {
+    grid.ccmapOn = key;
+    grid.ccmapFresh = true;  // its tiles are on the way with today's data
+    grid.addTo(map);
+  } else if (grid.ccmapOn !== key) {
+    grid.ccmapOn = key;
+    grid.ccmapFresh = true;
+    grid.ccmapCancel();
+    grid.redraw();
+  }
+}
+
+/* The layers of the shared grid's tiles at map zoom z (a planner's zones: below
+ * ZONE_EDIT_ZOOM only); null: none. */
+function baseKindsAt(state, z) {
+  const kinds = (state.baseTiles.ccmapKinds || []).filter(function (k) {
+    return k !== "zone" || !state.zoneTiled || z < ZONE_EDIT_ZOOM;
+  });
+  return kinds.length ? kinds : null;
+}
+
+function baseUrl(kinds) {
+  return tileUrl(kinds.join(","), BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX);
+}
+
+/* The issue tiles' URL with the page's issue filters ("&category=…"). */
+export function issueTileUrl(filter) {
+  return tileUrl("issues", (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) + filter);
+}
+
+function tileUrl(kind, filter) {
+  return "/api/tiles/" + kind + "/{z}/{x}/{y}.mvt" +
+    (filter ? "?" + filter.replace(/^&/, "") : "");
+}
+
+/* The grid of the issue cells (and, at street level over a large ledger, single issues). */
+export function makeIssueCells(state) {
+  const map = state.map;
+  state.issueCells = tileGrid(state, ["issues"], issueTileUrl(""), "ccmap-issues");
+  map.on("overlayremove", function (e) {
+    if (e.layer === state.layers.issues) { map.removeLayer(state.issueCells); }
+  });
+}
+
+/* A vector-tile layer of `kinds` (its tiles hold an MVT layer per kind) in `pane`, of
+ * BASE_TILE_PX-pixel tiles (512: the server's tile of one zoom less), drawn by tiles.js; its
+ * tiles count in state.loading while they load, and state.counts[kind] is the number of
+ * distinct features of each kind in the tiles in view (for issue cells: their counts). */
+function tileGrid(state, kinds, url, pane) {
+  const styles = {}, px = BASE_TILE_PX;
+  kinds.forEach(function (kind) { styles[kind] = tileStyle(kind, state.config); });
+  if (styles.issues) { styles[CELLS] = styles.issues; }
+  const grid = vectorGrid(url, {
+    pane: pane, maxZoom: 22, tileSize: px, minZoom: px === 512 ? 1 : 0,
+    zoomOffset: px === 512 ? -1 : 0, styles: styles,
+    afterDraw: styles.issues ? cellLabels : null
+  });
+  grid.ccmapTiled = kinds.join(",");
+  grid.ccmapKinds = kinds;
+  let busy = false;
+  function settled() {
+    if (busy) { busy = false; state.loading -= 1; }
+  }
+  grid.on("loading", function () {
+    if (!busy) { busy = true; state.loading += 1; }
+  });
+  grid.on("load", function () { grid.ccmapFresh = false; countTiles(state, grid); settled(); });
+  grid.on("remove", function () {
+    grid._loading = false;  // GridLayer keeps it set when removed mid-load: no "loading" next
+    grid.ccmapCancel();
+    settled();
+  });
+  // clicks are hit-tested by tileClick (a tile canvas would hide the layers under it)
+  grid.on("tileloadstart", function (e) { e.tile.style.pointerEvents = "none"; });
+  return grid;
+}
+
+/* The distinct features of each kind in the tiles in view (issue cells: their counts). */
+function tileCounts(grid, kinds) {
+  const ids = {}, n = {};
+  kinds.forEach(function (kind) { ids[kind] = {}; n[kind] = 0; });
+  grid.ccmapCurrent().forEach(function (tile) {
+    tile.layers.forEach(function (layer) {
+      layer.features.forEach(function (f) {
+        if (layer.name === CELLS) {
+          if (n.issues !== undefined) { n.issues += f.props.count; }
+        } else if (ids[layer.name] && !ids[layer.name][f.id]) {
+          ids[layer.name][f.id] = 1;
+          n[layer.name] += 1;
+        }
+      });
+    });
+  });
+  return { ids: ids, n: n };
+}
+
+function countTiles(state, grid) {
+  const kinds = grid.ccmapKindsAt ? grid.ccmapKindsAt(grid._tileZoom) || [] : grid.ccmapKinds;
+  const counted = tileCounts(grid, kinds);
+  kinds.forEach(function (kind) {
+    if (kind === "issues") {
+      if (state.map.hasLayer(grid)) { state.counts.issues = counted.n.issues; }
+      return;
+    }
+    state.tileIds[kind] = Object.keys(counted.ids[kind]).map(Number);
+    state.counts[kind] = counted.n[kind];
+  });
+}
+
+/* The count of each issue cell, written over its circle on the tile's canvas (a count too
+ * wide for its circle is left to the popup, "N 件"). */
+function cellLabels(ctx, layers, px) {
+  ctx.font = "bold 11px sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.fillStyle = "#fff";
+  layers.forEach(function (layer) {
+    if (layer.name !== CELLS) { return; }
+    const scale = px / layer.extent;
+    layer.features.forEach(function (f) {
+      const text = String(f.props.count), at = f.parts[0];
+      if (at && text.length * 7 <= 2 * f.style.radius) {
+        ctx.fillText(text, at[0] * scale, at[1] * scale);
+      }
+    });
+  });
+}
+
+/* The tiled grids on the map above pane height `floor`, top-most first: {grid, kind, label}. */
+function gridsAbove(state, floor) {
+  const map = state.map;
+  return state.config.layers.map(function (l, i) {
+    let g = l.kind === "issues" ? state.issueCells : state.layers[l.kind];
+    const on = g && map.hasLayer(g);
+    if (g && g.ccmapGrid) { g = g.ccmapGrid; }
+    if (l.kind === "zone" && state.zoneTiled) { g = state.baseTiles; }  // its tiles' zones
+    return { grid: g, on: on, kind: l.kind, label: l.label, z: 410 + i };
+  }).filter(function (g) {
+    return g.grid && g.grid.ccmapTiled && g.on && map.hasLayer(g.grid) && g.z > floor;
+  }).reverse();
+}
+
+/* A click on the map: the top-most tile feature under it (above what the click hit
+ * otherwise) opens its popup, as a GeoJSON feature would. Runs in the capture phase, before
+ * Leaflet hands the click to the layers under the tile canvases. */
+export function tileClick(state, ev) {
+  const map = state.map, target = ev.target;
+  const pane = target.closest ? target.closest(".leaflet-pane") : null;
+  if (target !== map.getContainer() && !pane) { return; }  // a control, the report overlay
+  if (pane && /leaflet-(popup|tooltip)-pane/.test(pane.className)) { return; }
+  if (map._draggableMoved(map) || state.drawing) { return; }
+  const floor = pane ? parseInt(window.getComputedStyle(pane).zIndex, 10) || 0 : 0;
+  const point = map.mouseEventToContainerPoint(ev);
+  // each tiled layer at the height of its own pane (the shared grid holds several)
+  const grids = gridsAbove(state, floor);
+  for (let i = 0; i < grids.length; i++) {
+    const names = grids[i].kind === "issues" ? ["issues", CELLS] : [grids[i].kind];
+    const hit = grids[i].grid.ccmapHit(names, point);
+    if (hit) {
+      L.DomEvent.stop(ev);
+      tilePopup(state, grids[i].kind, grids[i].label, hit.properties, map.mouseEventToLatLng(ev));
+      return;
+    }
+  }
+}
+
+/* The popup of a tile feature: its details fetched by id, shown like a GeoJSON feature's. */
+function tilePopup(state, kind, label, props, latlng) {
+  const map = state.map;
+  if (kind === "issues" && props.count === undefined) {  // one issue
+    L.popup({ minWidth: 280, maxWidth: 360 }).setLatLng(latlng)
+      .setContent(issuePopup(props.id, state)).openOn(map);
+    return;
+  }
+  if (kind === "issues") {  // an issue cell
+    const cell = el("div", null, "ccmap-popup");
+    cell.appendChild(el("div", props.count + " 件", "ccmap-popup-title"));
+    cell.appendChild(el("div", "格宽约 " + Math.round(props.cell_deg * 111000) +
+                        " 米，放大地图查看每个问题"));
+    L.popup().setLatLng(latlng).setContent(cell).openOn(map);
+    return;
+  }
+  const box = el("div", t("loading"), "ccmap-popup");
+  const popup = L.popup().setLatLng(latlng).setContent(box).openOn(map);
+  getJson("/api/features/" + encodeURIComponent(props.id) + "?coords=" +
+          encodeURIComponent(state.config.coords))
+    .then(function (f) {
+      const content = featureContent(state, kind, label, f.properties);
+      if (kind === "zone" && state.zoneTiled) { content.appendChild(el("div", zoneHintText())); }
+      popup.setContent(content);
+    })
+    .catch(function (err) { box.textContent = t("cannotLoad") + err.message; });
+}
+
+function zoneHintText() { return "放大到第 " + ZONE_EDIT_ZOOM + " 级以编辑责任区"; }
+
+/* The hint over a planner's map below ZONE_EDIT_ZOOM that zones are edited closer in. */
+export function zoneHint(state, show) {
+  let box = document.getElementById("ccmap-zone-edit-hint");
+  if (!box && show) {
+    box = el("div", zoneHintText(), "ccmap-zone-edit-hint");
+    box.id = "ccmap-zone-edit-hint";
+    state.map.getContainer().appendChild(box);
+  }
+  if (box) { box.hidden = !show; }
+}
