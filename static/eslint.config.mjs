@@ -4,8 +4,8 @@
 import js from "@eslint/js";
 import globals from "globals";
 
-const WINDOW_PROPERTY = "AssignmentExpression[left.type='MemberExpression']" +
-  "[left.object.name=/^(window|globalThis|self)$/]";
+const GLOBAL = "/^(window|globalThis|self)$/";
+const NO_GLOBALS = "no globals of ours: export from a module instead of putting it on window";
 
 export default [
   js.configs.recommended,
@@ -22,10 +22,12 @@ export default [
     },
     rules: {
       "max-lines-per-function": ["error", { max: 80, skipBlankLines: true, skipComments: true }],
-      "no-restricted-syntax": ["error", {
-        selector: WINDOW_PROPERTY,
-        message: "no globals of ours: export from a module instead of assigning to window"
-      }],
+      "no-restricted-syntax": ["error",
+        { selector: `AssignmentExpression[left.object.name=${GLOBAL}]`, message: NO_GLOBALS },
+        { selector: `AssignmentExpression[left.object.object.name=${GLOBAL}]`,
+          message: NO_GLOBALS },
+        { selector: `MemberExpression[object.name=${GLOBAL}][property.name=/^ccmap/]`,
+          message: "the page's modules import each other; nothing of ours is on window" }],
       "no-restricted-globals": ["error", { name: "ccmap", message: "import from the modules" }],
       "no-implicit-globals": "error"
     }
