@@ -434,11 +434,11 @@ def plain(data: bytes) -> bytes:
 
 
 # --- seeding ----------------------------------------------------------------------------------
-# What static/js/map.js asks for (keep in step with it): the tiled layers (TILED) that are on
-# when the page opens share one grid of BASE_TILE_PX tiles, a 512-pixel tile of zoom z drawn at
-# map zoom z + 1 from map zoom 1 on; a planner's list drops `zone` from ZONE_EDIT_ZOOM on
-# (editable GeoJSON there); issues come from tiles below ISSUE_TILE_ZOOM, and at every zoom
-# when the ledger holds more than MAX_ISSUE_POINTS.
+# What the page asks for (static/js/tilegrids.js and loading.js; keep in step with them): the
+# tiled layers (TILED) that are on when the page opens share one grid of BASE_TILE_PX tiles, a
+# 512-pixel tile of zoom z drawn at map zoom z + 1 from map zoom 1 on; a planner's list drops
+# `zone` from ZONE_EDIT_ZOOM on (editable GeoJSON there); issues come from tiles below
+# ISSUE_TILE_ZOOM, and at every zoom when the ledger holds more than MAX_ISSUE_POINTS.
 PAGE_TILED = frozenset({"street", "alley", "community", "subdistrict", "zone"})
 PAGE_TILE_PX = 512
 ZONE_EDIT_ZOOM = 15
