@@ -10,18 +10,28 @@ from typing import Any
 from fastapi.responses import Response
 
 from geo.exports.tables import table_bytes
+from server.schemas.common import BINARY, TEXT
 
 MEDIA = {"html": "text/html; charset=utf-8", "png": "image/png", "pdf": "application/pdf",
          "csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
-         "json": "application/json", "jpg": "image/jpeg"}
+         "json": "application/json", "jpg": "image/jpeg", "bin": "application/octet-stream"}
+TEXT_FORMATS = {"html", "csv"}
 
 
-def download_responses(*formats: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for a route whose 200 answer is a file in one of formats."""
-    return {200: {"description": "the file", "content": {MEDIA[f].split(";")[0]: {}
-                                                        for f in formats}}}
+def download_responses(*formats: str, model: Any = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route whose 200 answer is a file in one of formats: text
+    (HTML, CSV) or binary; a `json` format is described by `model` (a pydantic model or a
+    list of one). A route without `json` sets response_class=Response, so that no JSON
+    answer is documented."""
+    content = {MEDIA[f].split(";")[0]: {"schema": TEXT if f in TEXT_FORMATS else BINARY}
+               for f in formats if f != "json"}
+    described: dict[str, Any] = {"description": "the file", "content": content}
+    if "json" in formats:
+        described["model"] = model
+        described["description"] = "the JSON document, or the file in the format asked for"
+    return {200: described}
 
 
 def attachment(data: bytes | str, filename: str, media_type: str | None = None) -> Response:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from geo.layers.geojson import MEDIA_TYPE
 from geo.model.errors import LimitExceeded
 from server.deps import MAX_ID, SettingsDep
 from server.downloads import download_responses
+from server.schemas.common import FeatureCollection
 from server.settings import Settings
 
 LimitQuery = Annotated[int | None, Query(
@@ -67,23 +68,10 @@ class Link(BaseModel):
     title: str | None = None
 
 
-class GeoJSONFeature(BaseModel):
-    """An RFC 7946 Feature."""
-
-    model_config = ConfigDict(extra="allow")
-    type: Literal["Feature"]
-    id: int | str | None = None
-    geometry: dict[str, Any] | None
-    properties: dict[str, Any] | None
-
-
-class FeatureCollectionPage(BaseModel):
+class FeatureCollectionPage(FeatureCollection):
     """One page of a GeoJSON FeatureCollection, as OGC API Features pages them: follow the
     `next` link until there is none; numberMatched counts every feature of the filters."""
 
-    model_config = ConfigDict(extra="allow")
-    type: Literal["FeatureCollection"]
-    features: list[GeoJSONFeature]
     numberMatched: int = Field(description="features matching the filters, on every page")
     numberReturned: int = Field(description="features in this answer")
     links: list[Link]
@@ -147,8 +135,8 @@ PAGE_HEADERS = {
 }
 
 
-def paged_download_responses(*formats: str) -> dict[int | str, dict[str, Any]]:
+def paged_download_responses(*formats: str, model: Any = None) -> dict[int | str, dict[str, Any]]:
     """download_responses of a list whose JSON answer pages with PAGE_HEADERS."""
-    responses = download_responses(*formats)
+    responses = download_responses(*formats, model=model)
     responses[200]["headers"] = PAGE_HEADERS
     return responses

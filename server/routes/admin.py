@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from geo.accounts.logins import check_username, choose_password
-from geo.exports.tables import safe_cell
+from geo.exports.tables import audit_lines, csv_lines
 from geo.model.errors import InvalidInput, NotFound
 from geo.model.users import Unit, User, new_secret, parse_role
 from server.auth import Admin, Auditor, Reader, password_policy
 from server.deps import LocalDateTime, SettingsDep, StoreDep
-from server.downloads import attachment
+from server.downloads import MEDIA, attachment
 from server.paging import (
     LimitQuery,
     OffsetQuery,
@@ -27,6 +25,7 @@ from server.paging import (
 from server.routes.auth import token_public, user_public
 from server.schemas.accounts import (
     ApiTokenCreated,
+    AuditEntry,
     TokenCreate,
     TokenPublic,
     UnitCreate,
@@ -36,6 +35,7 @@ from server.schemas.accounts import (
     UserUpdate,
 )
 
+AUDIT_CSV = "attachment; filename=audit.csv"
 router = APIRouter(tags=["admin"])
 
 
@@ -133,7 +133,7 @@ def create_api_token(body: TokenCreate, admin: Admin, store: StoreDep) -> dict[s
 
 
 @router.get("/api/audit", response_model=None,
-            responses=paged_download_responses("json", "csv"))
+            responses=paged_download_responses("json", "csv", model=list[AuditEntry]))
 def audit_log(
     _: Auditor,
     store: StoreDep,
@@ -150,25 +150,14 @@ def audit_log(
     """The audit log, newest first: JSON one page at a time (X-Total-Count, and a Link header
     with rel="next" while more remain), or CSV (Chinese headers) of every matching row unless
     a limit is given."""
-    if format == "json" or limit is not None:
-        page = checked_page(settings, limit, offset)
-        rows = store.audit_log(actor, object_type, since, until, page.limit, page.offset)
-    else:
-        rows = store.audit_log(actor, object_type, since, until, None, offset)
+    if format == "csv" and limit is None:  # every matching row, streamed a batch at a time
+        return StreamingResponse(
+            csv_lines(audit_lines(store.audit_batches(actor, object_type, since, until, offset))),
+            media_type=MEDIA["csv"], headers={"Content-Disposition": AUDIT_CSV})
+    page = checked_page(settings, limit, offset)
+    rows = store.audit_log(actor, object_type, since, until, page.limit, page.offset)
     if format == "json":
         matched = store.audit_count(actor, object_type, since, until)
         return JSONResponse([{**r, "at": r["at"].isoformat(timespec="seconds")} for r in rows],
                             headers=link_headers(request, page, matched))
-    return attachment(_audit_csv(rows), "audit.csv")
-
-
-def _audit_csv(rows: list[dict[str, Any]]) -> str:
-    """Audit rows as CSV for Excel (BOM, Chinese headers, formula-safe cells)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["编号", "时间", "操作人", "操作", "对象类型", "对象", "变更内容"])
-    for r in rows:
-        writer.writerow([safe_cell(v) for v in (
-            r["id"], r["at"].isoformat(timespec="seconds"), r["actor"], r["action"],
-            r["object_type"], r["object_id"] or "", r["diff"])])
-    return "\ufeff" + out.getvalue()
+    return attachment("".join(csv_lines(audit_lines([rows]))), "audit.csv")

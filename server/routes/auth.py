@@ -27,6 +27,7 @@ from server.schemas.accounts import (
     AccessToken,
     Message,
     PasswordChange,
+    SessionStarted,
     TokenPublic,
     TokenRevoked,
     UserPublic,
@@ -73,7 +74,7 @@ def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], store: St
             "expires_in": int(settings.access_token_hours * 3600)}
 
 
-@router.post("/api/auth/login")
+@router.post("/api/auth/login", response_model=SessionStarted)
 def login(request: Request, username: Annotated[str, Form()],
           password: Annotated[str, Form()], store: StoreDep,
           settings: SettingsDep) -> JSONResponse:
@@ -97,7 +98,7 @@ def login(request: Request, username: Annotated[str, Form()],
     return response
 
 
-@router.post("/api/auth/logout")
+@router.post("/api/auth/logout", response_model=Message)
 def logout(request: Request, user: CurrentUser, store: StoreDep) -> JSONResponse:
     """End this session or revoke this bearer token."""
     store.revoke_tokens(token_hash=token_hash(presented_token(request)))

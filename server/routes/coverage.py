@@ -16,11 +16,13 @@ from server.auth import Analyst
 from server.deps import StoreDep
 from server.paging import FeatureCollectionPage, PageDep, page_of
 from server.routes.layers import BBoxQuery, CoordsQuery, GeoJSONResponse, router
+from server.schemas.analytics import CoverageReport
 
 DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner window (days)")]
 
 
-@router.get("/api/coverage", tags=["coverage"])
+@router.get("/api/coverage", tags=["coverage"], response_model=CoverageReport,
+            response_model_exclude_unset=True)  # the sections a report has, no nulls added
 def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30, geometry: bool = False,
              bbox: BBoxQuery = None,
              limit: Annotated[int | None, Query(ge=0, description=(

@@ -21,7 +21,7 @@ from server.workers import HeavyWork
 router = APIRouter(tags=["exports"], dependencies=[HeavyWork])  # every export is heavy
 
 
-@router.get("/api/export/map", response_model=None,
+@router.get("/api/export/map", response_model=None, response_class=Response,
             responses=download_responses("html", "png", "pdf"))
 def map_snapshot(
     _: Analyst,
@@ -50,7 +50,7 @@ def map_snapshot(
                                                 layers=shown, **options), f"ccmap-map.{format}")
 
 
-@router.get("/api/export/data", response_model=None,
+@router.get("/api/export/data", response_model=None, response_class=Response,
             responses=download_responses("gpkg", "geojson", "csv", "xlsx"))
 def data_export(
     _: Analyst,
@@ -68,7 +68,7 @@ def data_export(
                          f"ccmap-data.{format}")
 
 
-@router.get("/api/report", response_model=None,
+@router.get("/api/report", response_model=None, response_class=Response,
             responses=download_responses("html", "pdf"))
 def bulletin(
     _: Analyst,

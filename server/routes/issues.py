@@ -27,9 +27,11 @@ from geo.store import ISSUE_SORTS, IssueQuery
 from server.auth import CurrentUser, Reader
 from server.deps import MAX_ID, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
+from server.schemas.common import JobAccepted
 from server.schemas.issues import (
     IssueCreate,
     IssueCreated,
+    IssueDetail,
     IssueMerge,
     IssuePage,
     IssuePublic,
@@ -37,7 +39,9 @@ from server.schemas.issues import (
     IssueUpdate,
     PhotoStored,
     ReinspectionCreate,
+    ReinspectionPublic,
     ReinspectionResult,
+    ReinspectionScheduled,
 )
 from server.settings import Settings
 from server.uploads import FilePart, receive_upload, upload_limit
@@ -142,7 +146,8 @@ def list_issues(query: QueryDep, user: Reader, store: StoreDep,
             "items": [issue_public(i, None, now) for i in rows]}
 
 
-@router.get("/api/issues/export", response_model=None, dependencies=[HeavyWork],
+@router.get("/api/issues/export", response_model=None, response_class=Response,
+            dependencies=[HeavyWork],
             responses=download_responses("csv", "xlsx"))
 def export_issues(query: QueryDep, store: StoreDep,
                   format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
@@ -152,7 +157,7 @@ def export_issues(query: QueryDep, store: StoreDep,
     return table_download(issue_rows(rows), format, "issues")
 
 
-@router.post("/api/issues/import", status_code=202)
+@router.post("/api/issues/import", status_code=202, response_model=JobAccepted)
 async def import_issues(request: Request, user: CurrentUser, store: StoreDep,
                         settings: SettingsDep) -> JSONResponse:
     """Bulk import a CSV/.xlsx ledger (multipart: `file`, repeatable `map` FIELD=COLUMN,
@@ -188,7 +193,7 @@ def _form_bool(value: str | None) -> bool:
     raise InvalidInput(f"dry_run must be true or false, not {value!r}")
 
 
-@router.get("/api/issues/{issue_id}", response_model=IssuePublic)
+@router.get("/api/issues/{issue_id}", response_model=IssueDetail)
 def get_issue(issue_id: Id, user: Reader, store: StoreDep) -> dict[str, Any]:
     """One issue with its full history (留痕), photos and re-inspections."""
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
@@ -277,8 +282,8 @@ async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store:
     return {"id": added.id, "url": f"/api/photos/{added.id}", "stage": added.stage}
 
 
-@router.get("/api/photos/{photo_id}", response_model=None,
-            responses=download_responses("jpg", "png"))
+@router.get("/api/photos/{photo_id}", response_model=None, response_class=Response,
+            responses=download_responses("jpg", "png", "bin"))
 def get_photo(photo_id: Id, user: Reader, store: StoreDep) -> Response:
     """A photo's bytes (within the caller's scope), as the image type it was re-encoded to;
     never sniffed or shown as anything else."""
@@ -293,7 +298,8 @@ def get_photo(photo_id: Id, user: Reader, store: StoreDep) -> Response:
         "Content-Security-Policy": "default-src 'none'; sandbox"})
 
 
-@router.post("/api/issues/{issue_id}/reinspections", status_code=201)
+@router.post("/api/issues/{issue_id}/reinspections", status_code=201,
+             response_model=ReinspectionScheduled)
 def schedule(issue_id: Id, body: ReinspectionCreate, user: CurrentUser,
              store: StoreDep) -> dict[str, Any]:
     """Schedule a 回头看 of a closed issue."""
@@ -303,7 +309,7 @@ def schedule(issue_id: Id, body: ReinspectionCreate, user: CurrentUser,
     return {"id": store.schedule_reinspection(issue_id, body.due, user.actor)}
 
 
-@router.post("/api/reinspections/{reinspection_id}")
+@router.post("/api/reinspections/{reinspection_id}", response_model=ReinspectionPublic)
 def record(reinspection_id: Id, body: ReinspectionResult, user: CurrentUser,
            store: StoreDep) -> dict[str, Any]:
     """Record whether the fix held or the problem came back."""

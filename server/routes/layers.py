@@ -16,6 +16,7 @@ from server.auth import Reader
 from server.deps import Id, StoreDep
 from server.paging import FeatureCollectionPage, PageDep, collection_page
 from server.routes.issues import FiltersDep
+from server.schemas.common import GeoJSONFeature
 from server.schemas.layers import FeatureNames, LayerInfo
 
 router = APIRouter(tags=["layers"])
@@ -85,7 +86,8 @@ def feature_names(
     return {"numberMatched": matched, "numberReturned": len(rows), "items": rows}
 
 
-@router.get("/api/features/{feature_id}", response_class=GeoJSONResponse)
+@router.get("/api/features/{feature_id}", response_class=GeoJSONResponse,
+            response_model=GeoJSONFeature)
 def one_feature(feature_id: Id, user: Reader, store: StoreDep,
                 coords: CoordsQuery = None) -> GeoJSONResponse:
     """One feature as a GeoJSON Feature (404 outside a unit user's scope)."""

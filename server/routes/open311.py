@@ -20,7 +20,8 @@ from geo.store import Store
 from server.auth import optional_user
 from server.deps import MAX_ID, SettingsDep, StoreDep
 from server.errors import OPEN311_ERROR_RESPONSES, STATUS
-from server.paging import Page, check_limit, link_headers
+from server.paging import PAGE_HEADERS, Page, check_limit, link_headers
+from server.schemas.open311 import Service, ServiceRequest, ServiceRequestCreated
 from server.workers import in_pool
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=OPEN311_ERROR_RESPONSES)
@@ -43,7 +44,7 @@ def _user(request: Request, store: Store, api_key: str | None) -> User:
     return user
 
 
-@router.get("/services.json")
+@router.get("/services.json", response_model=list[Service])
 def list_services(request: Request, store: StoreDep) -> JSONResponse:
     """Every issue category as an Open311 service."""
     try:
@@ -53,7 +54,8 @@ def list_services(request: Request, store: StoreDep) -> JSONResponse:
     return JSONResponse(services())
 
 
-@router.get("/requests.json")
+@router.get("/requests.json", response_model=list[ServiceRequest],
+            responses={200: {"headers": PAGE_HEADERS}})
 def list_requests(request: Request, store: StoreDep, settings: SettingsDep) -> JSONResponse:
     """Service requests filtered by id list, service_code, start/end date and status, newest
     first, one page at a time (page, page_size: X-Total-Count and a rel="next" Link header
@@ -92,7 +94,7 @@ def _page(page: str | None, page_size: str | None, default: int, maximum: int) -
     return Page(offset=(number - 1) * size, limit=size)
 
 
-@router.get("/requests/{request_id}.json")
+@router.get("/requests/{request_id}.json", response_model=list[ServiceRequest])
 def one_request(request_id: str, request: Request, store: StoreDep) -> JSONResponse:
     """One service request."""
     try:
@@ -106,7 +108,7 @@ def one_request(request_id: str, request: Request, store: StoreDep) -> JSONRespo
     return JSONResponse([service_request(issue)])
 
 
-@router.post("/requests.json")
+@router.post("/requests.json", response_model=list[ServiceRequestCreated])
 async def post_request(request: Request, store: StoreDep) -> JSONResponse:
     """Create a service request (form-encoded, as the GeoReport v2 spec says)."""
     form: dict[str, Any] = {k: str(v) for k, v in (await request.form()).items()}

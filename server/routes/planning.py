@@ -31,7 +31,19 @@ from server.downloads import download_responses, file_download, table_download
 from server.paging import PAGE_HEADERS, FeatureCollectionPage, PageDep, link_headers, page_of
 from server.routes.issues import photo_filename, read_photo
 from server.routes.layers import GeoJSONResponse
-from server.schemas.planning import InspectionCreate, RoundCreate, RoundSummary
+from server.schemas.planning import (
+    ChecklistItem,
+    InspectionCreate,
+    InspectionPublic,
+    InspectionRecorded,
+    PostPlan,
+    RoundCreate,
+    RoundCreated,
+    RoundDetail,
+    RoundSummary,
+    Sample,
+    ScoreTable,
+)
 from server.settings import Settings
 from server.uploads import receive_form, upload_limit
 from server.workers import HeavyWork, in_pool
@@ -48,7 +60,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/api/plan/sample", response_model=None, dependencies=[HeavyWork],
-            responses=download_responses("json", "csv", "xlsx"))
+            responses=download_responses("json", "csv", "xlsx", model=Sample))
 def plan_sample(_: Analyst, store: StoreDep, seed: Annotated[int, Query(ge=0, le=MAX_ID)],
                 risk: bool = False,
                 exclude_days: Annotated[int, Query(ge=0, le=3650)] = 0,
@@ -63,7 +75,8 @@ def plan_sample(_: Analyst, store: StoreDep, seed: Annotated[int, Query(ge=0, le
     return table_download(stop_rows(doc["points"]), format, f"sample-seed{seed}")
 
 
-@router.post("/api/plan/rounds", status_code=201, dependencies=[HeavyWork])
+@router.post("/api/plan/rounds", status_code=201, dependencies=[HeavyWork],
+             response_model=RoundCreated)
 def new_round(body: RoundCreate, user: Planner, store: StoreDep) -> dict[str, Any]:
     """Draw a sample, split it into balanced teams routed on the streets, and store it."""
     if body.start:
@@ -83,7 +96,7 @@ def list_rounds(_: Analyst, store: StoreDep) -> list[dict[str, Any]]:
     return [_summary(r) for r in store.rounds()]
 
 
-@router.get("/api/plan/rounds/{round_id}")
+@router.get("/api/plan/rounds/{round_id}", response_model=RoundDetail)
 def get_round(round_id: Id, _: Analyst, store: StoreDep) -> dict[str, Any]:
     """One round with its teams, ordered stops, paths and inspection progress."""
     row = store.round(round_id)
@@ -91,7 +104,7 @@ def get_round(round_id: Id, _: Analyst, store: StoreDep) -> dict[str, Any]:
     return {**_summary(row), "plan": row["plan"], "inspected": done}
 
 
-@router.get("/api/plan/rounds/{round_id}/stops", response_model=None,
+@router.get("/api/plan/rounds/{round_id}/stops", response_model=None, response_class=Response,
             responses=download_responses("csv", "xlsx"))
 def round_table(round_id: Id, _: Analyst, store: StoreDep,
                 format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
@@ -112,7 +125,8 @@ def round_layer(round_id: Id, _: Analyst, store: StoreDep, request: Request, pag
     return GeoJSONResponse(page_of(request, page, doc["features"]))
 
 
-@router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, dependencies=[HeavyWork],
+@router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, response_class=Response,
+            dependencies=[HeavyWork],
             responses=download_responses("html", "pdf"))
 def route_sheet(round_id: Id, _: Analyst, store: StoreDep,
                 team: Annotated[int | None, Query(ge=1)] = None,
@@ -124,13 +138,13 @@ def route_sheet(round_id: Id, _: Analyst, store: StoreDep,
     return file_download(lambda out: write_sheet(store, round_id, out, team), name)
 
 
-@router.get("/api/checklists")
+@router.get("/api/checklists", response_model=dict[str, list[ChecklistItem]])
 def all_checklists(_: Analyst) -> dict[str, list[dict[str, str]]]:
     """Checklist items per test point category."""
     return checklists()
 
 
-@router.get("/api/checklists/{category}")
+@router.get("/api/checklists/{category}", response_model=list[ChecklistItem])
 def one_checklist(category: str, _: Analyst) -> list[dict[str, str]]:
     """The checklist of one test point category."""
     return checklist(category)
@@ -144,7 +158,7 @@ def _inspection_record(raw: str | bytes) -> InspectionCreate:
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-@router.post("/api/inspections", status_code=201)
+@router.post("/api/inspections", status_code=201, response_model=InspectionRecorded)
 async def new_inspection(request: Request, user: Inspector, store: StoreDep,
                          settings: SettingsDep) -> dict[str, Any]:
     """Record an inspection (JSON, or multipart with `record` JSON and `photo_<code>` files).
@@ -163,7 +177,8 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
     return await in_pool(request, save)
 
 
-@router.get("/api/inspections", responses={200: {"headers": PAGE_HEADERS}})
+@router.get("/api/inspections", responses={200: {"headers": PAGE_HEADERS}},
+            response_model=list[InspectionPublic])
 def list_inspections(_: Analyst, store: StoreDep, request: Request, response: Response,
                      page: PageDep, round: IdQuery = None,
                      feature: IdQuery = None) -> list[dict[str, Any]]:
@@ -177,7 +192,7 @@ def list_inspections(_: Analyst, store: StoreDep, request: Request, response: Re
             for r in rows]
 
 
-@router.get("/api/plan/scores")
+@router.get("/api/plan/scores", response_model=ScoreTable)
 def score_rates(_: Analyst, store: StoreDep,
                 level: Annotated[str, Query(pattern="^(point|category|community|zone|unit)$")]
                 = "community", period: str | None = None) -> dict[str, Any]:
@@ -189,7 +204,7 @@ def score_rates(_: Analyst, store: StoreDep,
     return {"level": level, "period": label, "rows": scores(store, level, start, end)}
 
 
-@router.get("/api/plan/posts", dependencies=[HeavyWork])
+@router.get("/api/plan/posts", dependencies=[HeavyWork], response_model=PostPlan)
 def post_sites(
     _: Analyst,
     store: StoreDep,

@@ -23,6 +23,7 @@ from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.routes.issues import issue_query
 from server.routes.layers import parse_properties
+from server.schemas.common import BINARY
 
 router = APIRouter(tags=["tiles"])
 
@@ -46,7 +47,7 @@ def _per_app(app: FastAPI, name: str, make: Callable[[], T]) -> T:
     "/api/tiles/{layer}/{z}/{x}/{y}.mvt",
     response_class=Response,
     responses={200: {"description": "the tile (empty body: nothing in it)",
-                     "content": {MVT_MEDIA: {}}},
+                     "content": {MVT_MEDIA: {"schema": BINARY}}},
                304: {"description": "not modified since the ETag sent in If-None-Match"}},
 )
 def vector_tile(

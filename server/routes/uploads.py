@@ -15,14 +15,17 @@ from geo.model.kinds import parse_kind
 from geo.zones.editing import ZonePolicy
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
+from server.schemas.common import JobAccepted
+from server.schemas.layers import LayerImported
 from server.uploads import receive_upload, upload_limit
 from server.workers import accepted, in_pool, job_pool
 
 router = APIRouter(tags=["layers"])
 
 
-@router.post("/api/layers/{kind}", status_code=201,
-             responses={202: {"description": "a file upload: a job, follow status_url"}})
+@router.post("/api/layers/{kind}", status_code=201, response_model=LayerImported,
+             responses={202: {"model": JobAccepted,
+                              "description": "a file upload: a job, follow status_url"}})
 async def upload_layer(
     kind: str,
     request: Request,

@@ -20,6 +20,14 @@ from server.deps import LocalDateTime, StoreDep
 from server.downloads import download_responses, table_download
 from server.routes.issues import issue_filters
 from server.routes.layers import CoordsQuery
+from server.schemas.analytics import (
+    Choropleth,
+    Dashboard,
+    Heatmap,
+    Hotspots,
+    RankingFormula,
+    RankingRow,
+)
 
 router = APIRouter(tags=["views"])
 RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), ("trend", "升降"),
@@ -30,7 +38,7 @@ RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), 
 CHOROPLETH_GZIP_MIN = 1000  # smaller answers go as they are (like the app's GZip middleware)
 
 
-@router.get("/api/heatmap")
+@router.get("/api/heatmap", response_model=Heatmap)
 def heatmap_cells(
     query: Annotated[IssueQuery, Depends(issue_filters)],
     store: StoreDep,
@@ -45,7 +53,7 @@ def heatmap_cells(
     return heatmap([(x, y, w) for x, y, _, w in counted], total, zoom)
 
 
-@router.get("/api/hotspots", response_class=JSONResponse)
+@router.get("/api/hotspots", response_class=JSONResponse, response_model=Hotspots)
 def hot_and_cold_spots(
     query: Annotated[IssueQuery, Depends(issue_filters)],
     store: StoreDep,
@@ -62,7 +70,7 @@ def hot_and_cold_spots(
                          **result})
 
 
-@router.get("/api/choropleth", response_class=JSONResponse)
+@router.get("/api/choropleth", response_class=JSONResponse, response_model=Choropleth)
 def choropleth_layer(
     request: Request,
     user: Analyst,
@@ -86,14 +94,14 @@ def choropleth_layer(
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/api/dashboard")
+@router.get("/api/dashboard", response_model=Dashboard)
 def dashboard_figures(user: Reader, store: StoreDep, period: str | None = None) -> dict[str, Any]:
     """KPIs with the previous period, top categories, worst and most improved zones, trend."""
     return dashboard(store, period, scope_unit=user.scope_unit)
 
 
 @router.get("/api/ranking", response_model=None,
-            responses=download_responses("json", "csv", "xlsx"))
+            responses=download_responses("json", "csv", "xlsx", model=list[RankingRow]))
 def rank(
     user: Reader,
     store: StoreDep,
@@ -112,7 +120,7 @@ def rank(
     return table_download(table, format, f"ranking-{level}-{doc['period']}")
 
 
-@router.get("/api/ranking/formula")
+@router.get("/api/ranking/formula", response_model=RankingFormula)
 def formula(_: Reader) -> dict[str, Any]:
     """How the score is computed (shown to the user)."""
     return {"weights": weights(), "formula": formula_text(),

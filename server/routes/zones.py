@@ -23,8 +23,11 @@ from geo.zones.editing import (
 from geo.zones.gaps import analyse, load_input
 from server.auth import Analyst, CurrentUser, Reader
 from server.deps import Id, SettingsDep, StoreDep
+from server.schemas.analytics import UnitWorkload
+from server.schemas.common import FeatureCollection
 from server.schemas.zones import (
     FeatureAssign,
+    SegmentsSplit,
     ZoneDeleted,
     ZoneForm,
     ZoneMerge,
@@ -33,6 +36,7 @@ from server.schemas.zones import (
     ZoneSplit,
     ZonesSplit,
     ZoneSuggest,
+    ZoneVersion,
 )
 from server.settings import Settings
 
@@ -79,7 +83,7 @@ def remove_zone(zone_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, An
     return {"deleted": zone_id, "rerouted_issues": edit.rerouted}
 
 
-@router.get("/api/zones/{zone_id}/history")
+@router.get("/api/zones/{zone_id}/history", response_model=list[ZoneVersion])
 def zone_history_view(zone_id: Id, user: Reader, store: StoreDep) -> list[dict[str, Any]]:
     """Every version of a zone: who, when, what (404 outside a unit user's scope)."""
     return [{**{k: v for k, v in r.items() if k != "geometry"},
@@ -127,7 +131,7 @@ def assignment(feature_id: Id, body: FeatureAssign, user: CurrentUser,
             "rerouted_issues": edit.rerouted}
 
 
-@router.post("/api/features/{feature_id}/split-at-zones")
+@router.post("/api/features/{feature_id}/split-at-zones", response_model=SegmentsSplit)
 def split_segment(feature_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Cut a street/alley at zone boundaries so its parts can go to different cadres."""
     require(user, "zones:write")
@@ -135,13 +139,14 @@ def split_segment(feature_id: Id, user: CurrentUser, store: StoreDep) -> dict[st
     return {"features": [{**geojson.feature_json(f), "version": f.version} for f in parts]}
 
 
-@router.get("/api/workload")
+@router.get("/api/workload", response_model=list[UnitWorkload])
 def unit_workload(_: Analyst, store: StoreDep) -> list[dict[str, Any]]:
     """Per unit: zones, area, km of street and alley, markets, test points, open issues."""
     return workload(store)
 
 
-@router.post("/api/zones/suggest")
+@router.post("/api/zones/suggest", response_model=FeatureCollection,
+             response_model_exclude_unset=True)  # drafts have no id
 def suggest(body: ZoneSuggest, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Draft zones (not saved) balanced by street length and test points, as GeoJSON."""
     require(user, "zones:write")

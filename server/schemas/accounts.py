@@ -1,6 +1,8 @@
-"""Request bodies of the account, unit, token and password routes."""
+"""Request and response bodies of the account, unit, token and password routes."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -58,6 +60,13 @@ class UserPublic(BaseModel):
     active: bool
 
 
+class SessionStarted(UserPublic):
+    """A browser login: the user, and the CSRF token the page's scripts send back in the
+    X-CSRF-Token header (also set as a cookie; the session cookie is HttpOnly)."""
+
+    csrf_token: str
+
+
 class TokenPublic(BaseModel):
     """A token's metadata (the secret and its hash are never shown)."""
 
@@ -104,3 +113,15 @@ class Message(BaseModel):
     """What was done, in English and Chinese."""
 
     detail: str
+
+
+class AuditEntry(BaseModel):
+    """One audit log row: who did what to which object, and the change."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    object_type: str
+    object_id: str | None
+    diff: Any

@@ -1,10 +1,10 @@
-"""Response bodies shared by several routes: health, jobs."""
+"""Response bodies shared by several routes: health, jobs, GeoJSON, file downloads."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class Health(BaseModel):
@@ -29,3 +29,33 @@ class JobPublic(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+
+
+class JobAccepted(BaseModel):
+    """202 Accepted: the work runs as a job; follow status_url (also the Location header)."""
+
+    job_id: int
+    status_url: str
+
+
+class GeoJSONFeature(BaseModel):
+    """An RFC 7946 Feature (ccmap adds the feature's `id`; some answers add more members)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["Feature"]
+    id: int | str | None = None
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any] | None
+
+
+class FeatureCollection(BaseModel):
+    """An RFC 7946 FeatureCollection (analysis answers add members beside `features`)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[GeoJSONFeature]
+
+
+# OpenAPI schemas of bodies that are not JSON (files, tiles, pages)
+BINARY = {"type": "string", "format": "binary"}
+TEXT = {"type": "string"}

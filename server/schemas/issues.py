@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,3 +123,51 @@ class IssueCreated(IssuePublic):
     candidates, by id)."""
 
     duplicate_candidates: list[int]
+
+
+class IssueEvent(BaseModel):
+    """One entry of an issue's history (留痕): a status change or a note."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    issue_id: int
+    from_status: str | None
+    to_status: str | None
+    actor: str | None
+    note: str | None
+    at: str
+
+
+class PhotoRef(BaseModel):
+    """A photo of an issue: fetch its bytes from `url`."""
+
+    id: int
+    stage: str
+    filename: str | None
+    url: str
+
+
+class ReinspectionScheduled(BaseModel):
+    """A scheduled 回头看: its id."""
+
+    id: int
+
+
+class ReinspectionPublic(BaseModel):
+    """A re-inspection (回头看): when it is due and, once recorded, whether the fix held."""
+
+    id: int
+    issue_id: int
+    due: datetime
+    result: str | None
+    done_at: datetime | None
+    actor: str | None
+    note: str | None
+
+
+class IssueDetail(IssuePublic):
+    """One issue with its full history, photos and re-inspections."""
+
+    history: list[IssueEvent]
+    photos: list[PhotoRef]
+    reinspections: list[ReinspectionPublic]

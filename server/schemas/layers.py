@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FeatureName(BaseModel):
@@ -28,3 +30,14 @@ class LayerInfo(BaseModel):
     kind: str
     label: str
     count: int
+
+
+class LayerImported(BaseModel):
+    """A layer imported at once: the new features' ids and the warnings (rows repaired …);
+    for zones, streets and alleys, how many issues were re-routed."""
+
+    model_config = ConfigDict(extra="allow")
+    imported: int
+    ids: list[int]
+    warnings: list[dict[str, Any]]
+    rerouted_issues: int | None = Field(None, description="zone, street and alley layers")

@@ -1,4 +1,4 @@
-"""Request bodies of the zone editing routes."""
+"""Request and response bodies of the zone editing routes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from server.deps import DbInt
+from server.schemas.common import GeoJSONFeature
 
 
 class ZoneForm(BaseModel):
@@ -82,3 +83,32 @@ class ZonesSplit(BaseModel):
 
     zones: list[ZoneSaved]
     rerouted_issues: int
+
+
+class ZoneVersion(BaseModel):
+    """One saved version of a zone (or assigned feature): who, when, what."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    feature_id: int
+    version: int
+    action: str
+    actor: str | None
+    at: str
+    kind: str | None
+    name: str | None
+    category: str | None
+    properties: dict[str, Any] | None
+    geometry: dict[str, Any] | None
+
+
+class VersionedFeature(GeoJSONFeature):
+    """A GeoJSON Feature with its new version."""
+
+    version: int
+
+
+class SegmentsSplit(BaseModel):
+    """The parts of a street or alley cut at zone boundaries."""
+
+    features: list[VersionedFeature]
