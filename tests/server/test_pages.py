@@ -34,7 +34,7 @@ def test_page_is_a_folium_shell_without_embedded_data(client: TestClient, store:
     html = r.text
     assert "L.map(" in html
     # the page's module starts ccmap on folium's map, once that script has made it
-    assert '<script type="module">' in html and 'from "/static/js/map.js"' in html
+    assert 'type="module">' in html and 'import { start } from "/static/js/map.js"' in html
     assert "秘密点位名称" not in html  # layer data is fetched by the page, not embedded
     assert "<title>创城点位地图</title>" in html
     assert '"coords": "wgs84"' in html
