@@ -179,6 +179,11 @@ class _City:
     def phone(self) -> str:
         return "138" + "".join(str(d) for d in self.rng.integers(0, 10, 8))
 
+    def sites(self, n: int, offset_m: float) -> list[tuple[Point, str]]:
+        """n metric points beside the ground-level streets, each with its street's name."""
+        centres, _ = self.points_near(_metric_array(self.frame, self.ground), n, offset_m)
+        return list(zip(centres, self.street_names(centres), strict=True))
+
     def points_near(self, metric_lines: NDArray[np.object_], n: int,
                     offset_m: float) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
         """n metric points on lines picked by length, pushed up to offset_m sideways."""
@@ -282,10 +287,8 @@ class _City:
         return out
 
     def _markets(self) -> list[Feature]:
-        centres, _ = self.points_near(_metric_array(self.frame, self.ground), len(MARKETS), 25)
-        streets = self.street_names(centres)
         out = []
-        for suffix, c, street in zip(MARKETS, centres, streets, strict=True):
+        for suffix, (c, street) in zip(MARKETS, self.sites(len(MARKETS), 25), strict=True):
             w, h = self.rng.uniform(40, 80), self.rng.uniform(30, 60)
             poly = box(c.x - w / 2, c.y - h / 2, c.x + w / 2, c.y + h / 2)
             out.append(Feature(Kind.market, self.frame.to_wgs84(poly), name=street + suffix,
@@ -295,10 +298,8 @@ class _City:
         return out
 
     def _compounds(self) -> list[Feature]:
-        centres, _ = self.points_near(_metric_array(self.frame, self.ground), len(COMPOUNDS), 80)
-        streets = self.street_names(centres)
         out = []
-        for name, c, street in zip(COMPOUNDS, centres, streets, strict=True):
+        for name, (c, street) in zip(COMPOUNDS, self.sites(len(COMPOUNDS), 80), strict=True):
             poly = c.buffer(float(self.rng.uniform(40, 90)), quad_segs=2)
             out.append(Feature(Kind.compound, self.frame.to_wgs84(poly), name=name,
                                properties={"address": street,

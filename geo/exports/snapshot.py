@@ -20,13 +20,12 @@ from typing import Any
 
 import folium
 import shapely
-from branca.element import Element, MacroElement
-from jinja2 import Template
+from branca.element import Element
 from shapely.geometry import shape
 
 from geo.exports.static_render import IssueCells, StaticLayer, render_static
 from geo.layers.geojson import collection, feature_json
-from geo.maps.mapview import EXTRA_LABELS, LAYERS, STATIC
+from geo.maps.mapview import EXTRA_LABELS, LAYERS, STATIC, TemplateMacro
 from geo.model.errors import InvalidInput, LimitExceeded
 from geo.model.kinds import LABELS_ZH, Kind, issue_categories, reference_table
 from geo.model.records import Feature
@@ -170,14 +169,12 @@ def describe_filters(q: IssueQuery) -> str:
     return "；".join(parts)
 
 
-class _Header(MacroElement):
+class _Header(TemplateMacro):
     """Title, date, north arrow, legend and attribution drawn over the snapshot."""
 
     def __init__(self, info: dict[str, Any]) -> None:
-        super().__init__()
-        self._name = "SnapshotHeader"
+        super().__init__("SnapshotHeader", "snapshot.j2")
         self.info = info
-        self._template = Template((STATIC / "templates" / "snapshot.j2").read_text("utf-8"))
 
 
 def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,

@@ -76,14 +76,21 @@ class MapPage:
     page_limit: int = 1000  # the rows a GeoJSON page of a layer asks for (the server's maximum)
 
 
-class CcmapLayers(MacroElement):
+class TemplateMacro(MacroElement):
+    """A folium element drawn by one of static/templates' Jinja files."""
+
+    def __init__(self, name: str, template: str) -> None:
+        super().__init__()
+        self._name = name
+        self._template = Template((STATIC / "templates" / template).read_text("utf-8"))
+
+
+class CcmapLayers(TemplateMacro):
     """Adds ccmap's page script, which loads every layer from the API, to a folium map."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__()
-        self._name = "CcmapLayers"
+        super().__init__("CcmapLayers", "map_layers.j2")
         self.config = config
-        self._template = Template((STATIC / "templates" / "map_layers.j2").read_text("utf-8"))
 
 
 def page_config(page: MapPage) -> dict[str, Any]:
