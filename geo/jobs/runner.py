@@ -29,7 +29,6 @@ from geo.store import Store
 log = logging.getLogger("ccmap.jobs")
 T = TypeVar("T")
 PROGRESS_INTERVAL = 0.5  # seconds between two progress writes
-STATES = ("queued", "running", "done", "failed")
 HEARTBEAT_INTERVAL = 30.0  # seconds: a pool marks its queued and running jobs alive this often
 STALE_MESSAGE = "处理进程已中断 (the worker stopped; upload the file again)"
 # while jobs run, the youngest generation is collected every 50,000 net allocations instead of

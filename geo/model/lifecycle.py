@@ -39,6 +39,9 @@ FINAL = frozenset({"closed", "rejected"})
 OPEN = frozenset({"reported", "accepted", "dispatched", "handled", "verified", "returned",
                   "deferred"})
 
+# the states of a job (queued, running, done, failed: geo.jobs) in which it has a live process
+ACTIVE_JOB_STATES = ("queued", "running")
+
 
 def statuses() -> dict[str, str]:
     """Status code → Chinese label."""

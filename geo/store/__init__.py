@@ -92,6 +92,11 @@ class Store(Protocol):
         (offset/limit page them; limit None: all); with keys, only those properties."""
         ...
 
+    def feature_batches(self, kind: Kind, bbox: BBox | None = None, size: int = 5000
+                        ) -> Iterator[list[Feature]]:
+        """The features of a kind (inside bbox) by id, `size` at a time (constant memory)."""
+        ...
+
     def count_features(self, kind: Kind, bbox: BBox | None = None,
                        where: dict[str, Any] | None = None,
                        scope_unit: str | None = None) -> int:
@@ -153,6 +158,11 @@ class Store(Protocol):
                      ) -> Iterator[list[IssueRoute]]:
         """Location and routing of the issues (inside bbox, by its index) in lists of at most
         `size`, read a batch at a time (never the whole table in memory)."""
+        ...
+
+    def issue_record_batches(self, query: IssueQuery, size: int = 5000
+                             ) -> Iterator[list[Issue]]:
+        """The issues matching query by id, `size` at a time (constant memory)."""
         ...
 
     def issue_count(self) -> int:
@@ -265,6 +275,10 @@ class Store(Protocol):
 
     def issue_history(self, issue_id: int | None) -> list[dict[str, Any]]:
         """Status history of an issue (of all issues with None), oldest first."""
+        ...
+
+    def histories(self, issue_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """The history rows of these issues, oldest first, by issue id."""
         ...
 
     def add_history_note(self, issue_id: int, status: str, actor: str, note: str) -> None:
@@ -441,6 +455,12 @@ class Store(Protocol):
                   since: datetime | None = None, until: datetime | None = None,
                   limit: int | None = 1000, offset: int = 0) -> list[dict[str, Any]]:
         """Audit rows, newest first (offset/limit page them; limit None: all)."""
+        ...
+
+    def audit_batches(self, actor: str | None = None, object_type: str | None = None,
+                      since: datetime | None = None, until: datetime | None = None,
+                      offset: int = 0, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """audit_log's rows without a limit, newest first, `size` at a time."""
         ...
 
     def audit_count(self, actor: str | None = None, object_type: str | None = None,

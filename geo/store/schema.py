@@ -7,12 +7,15 @@ index, which the store uses for spatial filters.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -24,20 +27,46 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def _refers(table: str, column: str, refers: str, ondelete: str | None) -> ForeignKey:
+    """The foreign key of migration 0022 (geo/store/migrations/helpers.py ForeignKey): those to
+    issues, and an issue's zone, are checked at commit."""
+    deferred = refers == "issues" or (column == "zone_id" and table == "issues")
+    return ForeignKey(f"{refers}.id", name=f"fk_{table}_{column}", ondelete=ondelete,
+                      deferrable=deferred or None, initially="DEFERRED" if deferred else None)
+
+
+def _id() -> Column[int]:
+    """The integer primary key every table of rows starts with."""
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+def _required(**types: Any) -> list[Column[Any]]:
+    """NOT NULL columns (name=type), in the order given."""
+    return [Column(name, type_, nullable=False) for name, type_ in types.items()]
+
+
+def _optional(**types: Any) -> list[Column[Any]]:
+    """Columns that may hold NULL (name=type), in the order given."""
+    return [Column(name, type_) for name, type_ in types.items()]
+
+
+def _by_pair(name: str, keys: tuple[str, str], value: str) -> Table:
+    """A table of one integer per pair of integers (its key)."""
+    return Table(name, metadata,
+                 *[Column(k, Integer, primary_key=True, autoincrement=False) for k in keys],
+                 Column(value, Integer, nullable=False))
+
+
 features = Table(
     "features",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("kind", String(32), nullable=False),
     Column("name", Text, nullable=False, default=""),
-    Column("category", String(64)),
-    Column("source_id", String(128)),
+    *_optional(category=String(64), source_id=String(128)),
     Column("properties", JSON, nullable=False, default=dict),
-    Column("wkb", LargeBinary, nullable=False),
-    Column("minx", Float, nullable=False),
-    Column("miny", Float, nullable=False),
-    Column("maxx", Float, nullable=False),
-    Column("maxy", Float, nullable=False),
+    *_required(wkb=LargeBinary, minx=Float, miny=Float, maxx=Float, maxy=Float),
     Column("version", Integer, nullable=False, default=1),
     Index("ix_features_kind_bbox", "kind", "minx", "maxx", "miny", "maxy"),
 )
@@ -45,14 +74,9 @@ features = Table(
 feature_versions = Table(
     "feature_versions",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("feature_id", Integer, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("at", DateTime, nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("name", Text, nullable=False),
+    _id(),
+    *_required(feature_id=Integer, version=Integer, at=DateTime, actor=String(200),
+               action=String(32), kind=String(32), name=Text),
     Column("category", String(64)),
     Column("properties", JSON, nullable=False),
     Column("wkb", LargeBinary),
@@ -61,29 +85,22 @@ feature_versions = Table(
 issues = Table(
     "issues",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("external_id", String(128), unique=True),
     Column("category", String(64), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("address", Text, nullable=False, default=""),
-    Column("lon", Float, nullable=False),
-    Column("lat", Float, nullable=False),
-    Column("reported_at", DateTime),
-    Column("deadline", DateTime),
-    Column("closed_at", DateTime),
-    Column("status", String(32), nullable=False),
-    Column("source", String(64), nullable=False),
+    *_required(lon=Float, lat=Float),
+    *_optional(reported_at=DateTime, deadline=DateTime, closed_at=DateTime),
+    *_required(status=String(32), source=String(64)),
     Column("reporter", Text, nullable=False, default=""),
-    Column("zone_id", Integer),
+    Column("zone_id", Integer, _refers("issues", "zone_id", "features", None)),
     Column("unit", Text),
-    Column("recurring_of", Integer),
+    Column("recurring_of", Integer, _refers("issues", "recurring_of", "issues", "SET NULL")),
     Column("version", Integer, nullable=False, default=1),
-    Column("flags", JSON),
-    Column("cadre", Text),
-    Column("duplicate_of", Integer),
-    Column("cell_x", Integer),
-    Column("cell_y", Integer),
-    Column("community", Text),
+    *_optional(flags=JSON, cadre=Text),
+    Column("duplicate_of", Integer, _refers("issues", "duplicate_of", "issues", "SET NULL")),
+    *_optional(cell_x=Integer, cell_y=Integer, community=Text),
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
 )
@@ -101,45 +118,38 @@ issue_keys = Table(
 issue_history = Table(
     "issue_history",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue_id", Integer, nullable=False),
-    Column("at", DateTime, nullable=False),
-    Column("actor", String(200), nullable=False),
+    _id(),
+    Column("issue_id", Integer, _refers("issue_history", "issue_id", "issues", "CASCADE"),
+           nullable=False),
+    *_required(at=DateTime, actor=String(200)),
     Column("from_status", String(32)),
-    Column("to_status", String(32), nullable=False),
-    Column("note", Text, nullable=False),
+    *_required(to_status=String(32), note=Text),
 )
 
 issue_photos = Table(
     "issue_photos",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue_id", Integer, nullable=False),
-    Column("stage", String(16), nullable=False),
-    Column("filename", Text, nullable=False),
-    Column("content_type", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("data", LargeBinary, nullable=False),
-    Column("at", DateTime, nullable=False),
-    Column("actor", String(200), nullable=False),
+    _id(),
+    Column("issue_id", Integer, _refers("issue_photos", "issue_id", "issues", "CASCADE"),
+           nullable=False),
+    *_required(stage=String(16), filename=Text, content_type=String(64), size=Integer,
+               data=LargeBinary, at=DateTime, actor=String(200)),
 )
 
 reinspections = Table(
     "reinspections",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue_id", Integer, nullable=False),
+    _id(),
+    Column("issue_id", Integer, _refers("reinspections", "issue_id", "issues", "CASCADE"),
+           nullable=False),
     Column("due", DateTime, nullable=False),
-    Column("result", String(16)),
-    Column("done_at", DateTime),
-    Column("actor", String(200)),
-    Column("note", Text),
+    *_optional(result=String(16), done_at=DateTime, actor=String(200), note=Text),
 )
 
 units = Table(
     "units",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("name", String(200), nullable=False, unique=True),
     Column("kind", String(32), nullable=False),
     Column("parent", String(200)),
@@ -148,24 +158,22 @@ units = Table(
 users = Table(
     "users",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("username", String(100), nullable=False, unique=True),
-    Column("password_hash", Text, nullable=False),
-    Column("role", String(32), nullable=False),
+    *_required(password_hash=Text, role=String(32)),
     Column("unit", String(200)),
     Column("display_name", Text, nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
     Column("failed_count", Integer, nullable=False, default=0),
-    Column("first_failed_at", DateTime),
-    Column("locked_until", DateTime),
+    *_optional(first_failed_at=DateTime, locked_until=DateTime),
 )
 
 tokens = Table(
     "tokens",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("user_id", Integer, nullable=False),
+    Column("user_id", Integer, _refers("tokens", "user_id", "users", "CASCADE"), nullable=False),
     Column("kind", String(16), nullable=False),  # session | access | api
     Column("name", Text, nullable=False, default=""),
     Column("csrf", String(64)),
@@ -197,32 +205,17 @@ layer_versions = Table(
 # cell_y >> BLOCK_SHIFT: geo.tiling.tiles), numbered by the issues layer's counter; an issue tile's
 # version is the largest of its blocks' and of layer_versions "issues:all" (writes that may
 # change any tile), so a write changes the ETags of the tiles around it only
-issue_blocks = Table(
-    "issue_blocks",
-    metadata,
-    Column("bx", Integer, primary_key=True, autoincrement=False),
-    Column("by", Integer, primary_key=True, autoincrement=False),
-    Column("version", Integer, nullable=False),
-)
+issue_blocks = _by_pair("issue_blocks", ("bx", "by"), "version")
 
 # how many issues each base cell holds, changed in the transaction of every write that adds or
 # moves issues: the unfiltered cell tiles of the map read it (migration 0021)
-issue_cell_counts = Table(
-    "issue_cell_counts",
-    metadata,
-    Column("cell_x", Integer, primary_key=True, autoincrement=False),
-    Column("cell_y", Integer, primary_key=True, autoincrement=False),
-    Column("n", Integer, nullable=False),
-)
+issue_cell_counts = _by_pair("issue_cell_counts", ("cell_x", "cell_y"), "n")
 
 audit = Table(
     "audit",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime, nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("object_type", String(64), nullable=False),
+    _id(),
+    *_required(at=DateTime, actor=String(200), action=String(64), object_type=String(64)),
     Column("object_id", String(200)),
     Column("diff", JSON, nullable=False, default=dict),
     Index("ix_audit_at", "at"),
@@ -231,31 +224,25 @@ audit = Table(
 rounds = Table(
     "rounds",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", Text, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("created_by", String(200), nullable=False),
+    _id(),
+    *_required(name=Text, created_at=DateTime, created_by=String(200)),
     Column("plan", JSON, nullable=False),  # sample, teams with ordered stops and paths
 )
 
 inspections = Table(
     "inspections",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("round_id", Integer),
-    Column("feature_id", Integer, nullable=False),
+    _id(),
+    Column("round_id", Integer, _refers("inspections", "round_id", "rounds", "SET NULL")),
+    Column("feature_id", Integer, _refers("inspections", "feature_id", "features", "RESTRICT"),
+           nullable=False),
     Column("category", String(64)),
-    Column("inspected_at", DateTime, nullable=False),
-    Column("inspector", Text, nullable=False),
-    Column("source", String(64), nullable=False),
+    *_required(inspected_at=DateTime, inspector=Text, source=String(64)),
     Column("items", JSON, nullable=False),  # code, label, result, note, issue_id
-    Column("passed", Integer, nullable=False),
-    Column("failed", Integer, nullable=False),
-    Column("applicable", Integer, nullable=False),
+    *_required(passed=Integer, failed=Integer, applicable=Integer),
     Column("score_rate", Float),
-    Column("zone_id", Integer),
-    Column("unit", Text),
-    Column("community", Text),
+    Column("zone_id", Integer, _refers("inspections", "zone_id", "features", "SET NULL")),
+    *_optional(unit=Text, community=Text),
     Column("issue_ids", JSON, nullable=False),
     Index("ix_inspections_feature", "feature_id", "inspected_at"),
 )
@@ -263,14 +250,13 @@ inspections = Table(
 jobs = Table(
     "jobs",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("kind", String(64), nullable=False),  # layer_import | issue_import | export ...
     Column("state", String(16), nullable=False),  # queued | running | done | failed
     Column("actor", String(200), nullable=False),
     Column("unit", String(200)),  # the submitter's unit: a unit user sees only its own jobs
     Column("created_at", DateTime, nullable=False),
-    Column("started_at", DateTime),
-    Column("finished_at", DateTime),
+    *_optional(started_at=DateTime, finished_at=DateTime),
     Column("done", Integer, nullable=False, default=0),  # rows/features processed so far
     Column("total", Integer),  # rows/features in all, when known
     Column("message", Text, nullable=False, default=""),
@@ -287,6 +273,12 @@ jobs = Table(
 Index("ix_feature_versions_feature", feature_versions.c.feature_id)
 Index("ix_issue_history_issue", issue_history.c.issue_id)
 Index("ix_issue_photos_issue", issue_photos.c.issue_id)
+Index("ix_reinspections_issue", reinspections.c.issue_id)
+Index("ix_inspections_round", inspections.c.round_id)
+Index("ix_inspections_zone", inspections.c.zone_id)
+# partial: only the rows that refer to an issue (migration 0022)
+Index("ix_issues_duplicate_of", issues.c.duplicate_of)
+Index("ix_issues_recurring_of", issues.c.recurring_of)
 Index("ix_tokens_user", tokens.c.user_id)
 Index("ix_issues_reported_at", issues.c.reported_at)
 Index("ix_issues_category_time", issues.c.category, issues.c.reported_at)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -19,6 +19,8 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
+    Select,
+    Table,
     bindparam,
     case,
     cast,
@@ -43,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from geo.model.audit import changes as audit_changes
 from geo.model.errors import Conflict, InvalidInput, NotFound
 from geo.model.kinds import Kind
-from geo.model.lifecycle import UNHANDLED, StatusChange
+from geo.model.lifecycle import ACTIVE_JOB_STATES, UNHANDLED, StatusChange
 from geo.model.records import Feature, Issue, IssueRoute
 from geo.model.users import Role, Unit, User
 from geo.store import Attempts, BBox, IssueQuery
@@ -117,7 +119,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # a tile's transaction on PostgreSQL: ST_AsMVTGeom's cost estimate puts a city-wide tile over
 # jit_above_cost, and compiling the query took 600 ms of a cell tile that runs in 60 ms
 NO_JIT = "SET LOCAL jit = off"
-ACTIVE_JOB_STATES = ["queued", "running"]  # a job in these states has a live process
 LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
               "user admin first (不能停用或降级唯一的管理员，请先指定另一位管理员)")
 # an issue tile with this many points or more may be encoded by parallel workers (PostGIS)
@@ -155,19 +156,31 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.migrate()
 
-    def migrate(self) -> None:
-        """Bring the schema to the latest migration."""
+    def migrate(self, revision: str = "head", downgrade: bool = False) -> None:
+        """Bring the schema to the latest migration (or up or down to `revision`)."""
         # alembic is imported here, not at the top: 0.2-0.5 s that only migrating needs
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self._begin() as conn:
-            if self.postgis:  # processes starting together migrate one after another
-                conn.execute(select(func.pg_advisory_xact_lock(func.hashtext("ccmap_migrate"))))
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            if not self.postgis:
+                # a migration that copies a table drops the old copy: with foreign keys on,
+                # that would delete the rows referring to it (set outside a transaction)
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    if self.postgis:  # processes starting together migrate one after another
+                        conn.execute(select(func.pg_advisory_xact_lock(
+                            func.hashtext("ccmap_migrate"))))
+                    cfg.attributes["connection"] = conn
+                    (command.downgrade if downgrade else command.upgrade)(cfg, revision)
+            finally:
+                if not self.postgis:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -195,25 +208,38 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
                 conn.execute(update(t).where(t.c.layer == name, literal(False))
                              .values(version=t.c.version))
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
+    def _begin(self) -> AbstractContextManager[Connection]:
         """A connection in a transaction: the transaction() in progress, else a new one."""
-        conn = self._tx.get()
-        if conn is not None:
-            yield conn
-        else:
-            with self.engine.begin() as new:
-                yield new
+        return self._joined(self.engine.begin)
+
+    def _connect(self) -> AbstractContextManager[Connection]:
+        """A connection to read with (inside transaction(), its own: it sees the writes)."""
+        return self._joined(self.engine.connect)
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:
-        """A connection to read with (inside transaction(), its own: it sees the writes)."""
+    def _joined(self, new: Callable[[], AbstractContextManager[Connection]]
+                ) -> Iterator[Connection]:
+        """The connection of the transaction() in progress, else one from new()."""
         conn = self._tx.get()
         if conn is not None:
             yield conn
         else:
-            with self.engine.connect() as new:
-                yield new
+            with new() as fresh:
+                yield fresh
+
+    def _row(self, table: Table, row_id: int, what: str) -> dict[str, Any]:
+        """The row of table with this id; NotFound names it `what`."""
+        with self._connect() as conn:
+            row = conn.execute(select(table).where(table.c.id == row_id)).first()
+        if row is None:
+            raise NotFound(f"{what} {row_id} does not exist")
+        return dict(row._mapping)
+
+    def _batches(self, q: Select[Any], size: int) -> Iterator[Sequence[Any]]:
+        """The rows of q, `size` at a time: one query read a batch at a time (a server-side
+        cursor on PostgreSQL), so its rows never sit in memory all at once."""
+        with self._connect() as conn:
+            yield from conn.execute(q.execution_options(yield_per=size)).partitions()
 
     # --- features -------------------------------------------------------------------------
     def add_features(self, features: Sequence[Feature], actor: str = "system") -> list[int]:
@@ -253,15 +279,18 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         if limit is not None:
             q = q.limit(limit)
         with self._connect() as conn:
-            rows = conn.execute(q).all()
-        # the WKB parsed in one call (a layer of 50,000 streets: 0.6 s one by one)
-        geoms = shapely.from_wkb([bytes(r[5]) for r in rows]) if rows else np.empty(0, object)
-        return [Feature(kind=kind, geometry=g, name=r[1], category=r[2], source_id=r[3],
-                        properties=dict(r[6] or {}) if keys is None else
-                        {k: v for k, v in zip(keys, map(_json_value, r[6:]), strict=True)
-                         if v is not None},
-                        id=r[0], version=r[4])
-                for r, g in zip(rows, geoms, strict=True)]
+            return _features_of(kind, conn.execute(q).all(), keys)
+
+    def feature_batches(self, kind: Kind, bbox: BBox | None = None, size: int = 5000
+                        ) -> Iterator[list[Feature]]:
+        """The features of a kind (inside bbox) by id, in lists of at most `size`: one query
+        read a batch at a time (a server-side cursor on PostgreSQL), so a whole layer never
+        sits in memory at once."""
+        c = features_t.c
+        q = select(c.id, c.name, c.category, c.source_id, c.version, c.wkb, c.properties
+                   ).where(*self._feature_conditions(kind, bbox, None, None)).order_by(c.id)
+        for rows in self._batches(q, size):
+            yield _features_of(kind, rows, None)
 
     def count_features(self, kind: Kind, bbox: BBox | None = None,
                        where: dict[str, Any] | None = None,
@@ -466,10 +495,17 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         q = select(c.id, c.lon, c.lat, c.zone_id, c.unit, c.flags, c.cadre, c.community)
         if bbox is not None:
             q = q.where(self._issue_bbox_clause(bbox))
-        with self._connect() as conn:
-            for rows in conn.execute(q.execution_options(yield_per=size)).partitions():
-                yield [IssueRoute(i, x, y, z, u, list(f or []), ca, co)
-                       for i, x, y, z, u, f, ca, co in rows]
+        for rows in self._batches(q, size):
+            yield [IssueRoute(i, x, y, z, u, list(f or []), ca, co)
+                   for i, x, y, z, u, f, ca, co in rows]
+
+    def issue_record_batches(self, query: IssueQuery, size: int = 5000
+                             ) -> Iterator[list[Issue]]:
+        """The issues matching query (its paging and sort aside) by id, in lists of at most
+        `size`, read as issue_batches reads (constant memory whatever the ledger's size)."""
+        q = select(issues_t).where(*_issue_conditions(query)).order_by(issues_t.c.id)
+        for rows in self._batches(q, size):
+            yield [_issue(r) for r in rows]
 
     def _issue_bbox_clause(self, bbox: BBox) -> ColumnElement[bool]:
         minx, miny, maxx, maxy = bbox
@@ -599,6 +635,16 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             q = q.where(history_t.c.issue_id == issue_id)
         with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def histories(self, issue_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """The history rows of these issues, oldest first, by issue id (issues without
+        history left out)."""
+        q = select(history_t).where(history_t.c.issue_id.in_(issue_ids)).order_by(history_t.c.id)
+        found: dict[int, list[dict[str, Any]]] = {}
+        with self._connect() as conn:
+            for r in conn.execute(q):
+                found.setdefault(r.issue_id, []).append(dict(r._mapping))
+        return found
 
     def add_history_note(self, issue_id: int, status: str, actor: str, note: str) -> None:
         """A history row that records an event without a status change (merge, photo...)."""
@@ -896,11 +942,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
 
     def round(self, round_id: int) -> dict[str, Any]:
         """One round with its plan."""
-        with self._connect() as conn:
-            row = conn.execute(select(rounds_t).where(rounds_t.c.id == round_id)).first()
-        if row is None:
-            raise NotFound(f"round {round_id} does not exist")
-        return dict(row._mapping)
+        return self._row(rounds_t, round_id, "round")
 
     def rounds(self) -> list[dict[str, Any]]:
         """Every round, newest first."""
@@ -1006,11 +1048,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
 
     def job(self, job_id: int) -> dict[str, Any]:
         """One job."""
-        with self._connect() as conn:
-            row = conn.execute(select(jobs_t).where(jobs_t.c.id == job_id)).first()
-        if row is None:
-            raise NotFound(f"job {job_id} does not exist")
-        return dict(row._mapping)
+        return self._row(jobs_t, job_id, "job")
 
     def jobs(self, actor: str | None = None, states: Sequence[str] | None = None,
              limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
@@ -1263,6 +1301,16 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def audit_batches(self, actor: str | None = None, object_type: str | None = None,
+                      since: datetime | None = None, until: datetime | None = None,
+                      offset: int = 0, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """The audit rows of audit_log(limit=None), newest first, in lists of at most `size`
+        (one query read a batch at a time)."""
+        conds = _audit_conditions(actor, object_type, since, until)
+        q = select(audit_t).where(*conds).order_by(audit_t.c.id.desc()).offset(offset)
+        for rows in self._batches(q, size):
+            yield [dict(r._mapping) for r in rows]
+
     def audit_count(self, actor: str | None = None, object_type: str | None = None,
                     since: datetime | None = None, until: datetime | None = None) -> int:
         """How many audit rows match the filters of audit_log (counted in SQL)."""
@@ -1274,3 +1322,17 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+def _features_of(kind: Kind, rows: Sequence[Any], keys: Sequence[str] | None
+                 ) -> list[Feature]:
+    """Features from rows (id, name, category, source_id, version, wkb, properties or the
+    values of keys)."""
+    # the WKB parsed in one call (a layer of 50,000 streets: 0.6 s one by one)
+    geoms = shapely.from_wkb([bytes(r[5]) for r in rows]) if rows else np.empty(0, object)
+    return [Feature(kind=kind, geometry=g, name=r[1], category=r[2], source_id=r[3],
+                    properties=dict(r[6] or {}) if keys is None else
+                    {k: v for k, v in zip(keys, map(_json_value, r[6:]), strict=True)
+                     if v is not None},
+                    id=r[0], version=r[4])
+            for r, g in zip(rows, geoms, strict=True)]

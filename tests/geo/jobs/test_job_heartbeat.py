@@ -10,15 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 
 from geo.jobs.runner import JOB_GC_THRESHOLD, STALE_MESSAGE, JobPool, fail_stale, worker_id
 from geo.store import Store
 from geo.store.schema import jobs as jobs_t
-from geo.store.sql import MIGRATIONS
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import add_user, bearer
@@ -165,19 +162,13 @@ def test_job_list_pages_with_a_total(store: Store, db_url: str) -> None:
 
 
 def test_migration_gives_existing_jobs_a_heartbeat(store: Store) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
     engine = store.engine  # type: ignore[attr-defined]
     created = datetime(2026, 11, 1, 8, 0)
     try:
+        store.migrate("0010", downgrade=True)  # type: ignore[attr-defined]
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0010")
             conn.execute(text("INSERT INTO jobs (kind, state, actor, created_at, done, message) "
                               "VALUES ('x', 'running', 'user:a', :at, 0, '')"), {"at": created})
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
     finally:
         store.migrate()  # type: ignore[attr-defined]  # head again whatever happened
     with engine.connect() as conn:

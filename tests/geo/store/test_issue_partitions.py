@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +18,6 @@ from geo.ledger.mapping import open_table
 from geo.ledger.streamed_import import import_table
 from geo.model.records import Issue
 from geo.store import Store
-from geo.store.sql import MIGRATIONS
 from tests.geo.ledger.test_ledger_import import _stored
 
 LON0, LAT0 = 121.46, 31.22
@@ -34,11 +31,7 @@ def _issue(k: int, reported_at: datetime | None, external_id: str | None) -> Iss
 
 
 def _migrate(store: Store, target: str, down: bool) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as conn:  # type: ignore[attr-defined]
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, target)
+    store.migrate(target, downgrade=down)  # type: ignore[attr-defined]
 
 
 def _homes(store: Store) -> dict[int, str]:

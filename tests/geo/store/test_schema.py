@@ -15,6 +15,8 @@ from alembic.migration import MigrationContext
 from geo.store import Store
 from geo.store.schema import metadata
 
+REFERS_TO_ISSUE = ["issue_history.issue_id", "issue_photos.issue_id", "reinspections.issue_id",
+                   "issues.duplicate_of", "issues.recurring_of"]
 PARTITION = re.compile(r"^issues_(\d{4}_\d{2}|default)$")  # PostGIS: issues by month (0013)
 BY_DESIGN = {
     "sqlite": {("add_table", "issue_keys")},  # the PostGIS partitions' key table
@@ -27,6 +29,9 @@ BY_DESIGN = {
         ("remove_index", "ix_issues_times_brin"), ("add_index", "ix_issues_lonlat"),
         # external ids are unique through issue_keys (a partitioned table cannot hold it)
         ("add_constraint", "issues.external_id"),
+        # references to an issue are made to its row in issue_keys, for the same reason (0022)
+        *{(op, f"{ref}->{target}") for ref in REFERS_TO_ISSUE
+          for op, target in (("add_fk", "issues"), ("remove_fk", "issue_keys"))},
     },
 }
 
@@ -45,6 +50,8 @@ def _named(diff: Any) -> tuple[str, str]:
         return (op, str(obj.name))
     if op.endswith("_column"):
         return (op, f"{diff[2]}.{obj.name}")
+    if op.endswith("_fk"):
+        return (op, f"{obj.table.name}.{obj.column_keys[0]}->{obj.referred_table.name}")
     if op.endswith("_constraint"):
         return (op, f"{obj.table.name}." + ",".join(c.name for c in obj.columns))
     return (op, str(diff))

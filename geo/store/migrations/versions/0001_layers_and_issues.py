@@ -1,51 +1,33 @@
-"""Layers (features) and issues.
-
-Revision ID: 0001
-Revises:
-"""
+"""Layers (features) and issues."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
-down_revision = None
+from geo.store.migrations.helpers import id_column, optional, required
+
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:
     """Create features and issues; on PostgreSQL add PostGIS geometry columns + GiST indexes."""
     op.create_table(
         "features",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("name", sa.Text, nullable=False),
-        sa.Column("category", sa.String(64)),
-        sa.Column("source_id", sa.String(128)),
-        sa.Column("properties", sa.JSON, nullable=False),
-        sa.Column("wkb", sa.LargeBinary, nullable=False),
-        sa.Column("minx", sa.Float, nullable=False),
-        sa.Column("miny", sa.Float, nullable=False),
-        sa.Column("maxx", sa.Float, nullable=False),
-        sa.Column("maxy", sa.Float, nullable=False),
+        id_column(),
+        *required(kind=sa.String(32), name=sa.Text),
+        *optional(category=sa.String(64), source_id=sa.String(128)),
+        *required(properties=sa.JSON, wkb=sa.LargeBinary, minx=sa.Float, miny=sa.Float,
+                  maxx=sa.Float, maxy=sa.Float),
     )
     op.create_index("ix_features_kind_bbox", "features", ["kind", "minx", "maxx", "miny", "maxy"])
     op.create_table(
         "issues",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("external_id", sa.String(128), unique=True),
-        sa.Column("category", sa.String(64), nullable=False),
-        sa.Column("description", sa.Text, nullable=False),
-        sa.Column("address", sa.Text, nullable=False),
-        sa.Column("lon", sa.Float, nullable=False),
-        sa.Column("lat", sa.Float, nullable=False),
-        sa.Column("reported_at", sa.DateTime),
-        sa.Column("deadline", sa.DateTime),
-        sa.Column("closed_at", sa.DateTime),
-        sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("reporter", sa.Text, nullable=False),
-        sa.Column("zone_id", sa.Integer),
-        sa.Column("unit", sa.Text),
-        sa.Column("recurring_of", sa.Integer),
+        *required(category=sa.String(64), description=sa.Text, address=sa.Text, lon=sa.Float,
+                  lat=sa.Float),
+        *optional(reported_at=sa.DateTime, deadline=sa.DateTime, closed_at=sa.DateTime),
+        *required(status=sa.String(32), source=sa.String(64), reporter=sa.Text),
+        *optional(zone_id=sa.Integer, unit=sa.Text, recurring_of=sa.Integer),
     )
     op.create_index("ix_issues_lonlat", "issues", ["lon", "lat"])
     op.create_index("ix_issues_status", "issues", ["status"])

@@ -1,45 +1,36 @@
-"""Units, users, tokens/sessions and the append-only audit log.
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""Units, users, tokens/sessions and the append-only audit log."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+from geo.store.migrations.helpers import id_column, optional, required
+
+revision, down_revision = "0002", "0001"
 
 
 def upgrade() -> None:
     """Create the account tables and the audit table (append-only on PostgreSQL too)."""
     op.create_table(
         "units",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("name", sa.String(200), nullable=False, unique=True),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("parent", sa.String(200)),
     )
     op.create_table(
         "users",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("username", sa.String(100), nullable=False, unique=True),
-        sa.Column("password_hash", sa.Text, nullable=False),
-        sa.Column("role", sa.String(32), nullable=False),
+        *required(password_hash=sa.Text, role=sa.String(32)),
         sa.Column("unit", sa.String(200)),
-        sa.Column("display_name", sa.Text, nullable=False),
-        sa.Column("active", sa.Boolean, nullable=False),
-        sa.Column("failed_count", sa.Integer, nullable=False),
-        sa.Column("first_failed_at", sa.DateTime),
-        sa.Column("locked_until", sa.DateTime),
+        *required(display_name=sa.Text, active=sa.Boolean, failed_count=sa.Integer),
+        *optional(first_failed_at=sa.DateTime, locked_until=sa.DateTime),
     )
     op.create_table(
         "tokens",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-        sa.Column("user_id", sa.Integer, nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("name", sa.Text, nullable=False),
+        *required(user_id=sa.Integer, kind=sa.String(16), name=sa.Text),
         sa.Column("csrf", sa.String(64)),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("expires_at", sa.DateTime),
@@ -47,11 +38,9 @@ def upgrade() -> None:
     op.create_index("ix_tokens_user", "tokens", ["user_id"])
     op.create_table(
         "audit",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("at", sa.DateTime, nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
-        sa.Column("action", sa.String(64), nullable=False),
-        sa.Column("object_type", sa.String(64), nullable=False),
+        id_column(),
+        *required(at=sa.DateTime, actor=sa.String(200), action=sa.String(64),
+                  object_type=sa.String(64)),
         sa.Column("object_id", sa.String(200)),
         sa.Column("diff", sa.JSON, nullable=False),
     )

@@ -1,14 +1,11 @@
-"""Issue ledger: versions, routing flags, status history, photos, re-inspections (回头看).
-
-Revision ID: 0003
-Revises: 0002
-"""
+"""Issue ledger: versions, routing flags, status history, photos, re-inspections (回头看)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+from geo.store.migrations.helpers import id_column, optional, required
+
+revision, down_revision = "0003", "0002"
 
 
 def upgrade() -> None:
@@ -23,35 +20,25 @@ def upgrade() -> None:
     op.create_index("ix_issues_unit", "issues", ["unit"])
     op.create_table(
         "issue_history",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("issue_id", sa.Integer, nullable=False),
-        sa.Column("at", sa.DateTime, nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
+        id_column(),
+        *required(issue_id=sa.Integer, at=sa.DateTime, actor=sa.String(200)),
         sa.Column("from_status", sa.String(32)),
-        sa.Column("to_status", sa.String(32), nullable=False),
-        sa.Column("note", sa.Text, nullable=False),
+        *required(to_status=sa.String(32), note=sa.Text),
     )
     op.create_index("ix_issue_history_issue", "issue_history", ["issue_id"])
     op.create_table(
         "issue_photos",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("issue_id", sa.Integer, nullable=False),
         sa.Column("stage", sa.String(16), nullable=False),  # before | after
-        sa.Column("filename", sa.Text, nullable=False),
-        sa.Column("content_type", sa.String(64), nullable=False),
-        sa.Column("size", sa.Integer, nullable=False),
-        sa.Column("data", sa.LargeBinary, nullable=False),
-        sa.Column("at", sa.DateTime, nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
+        *required(filename=sa.Text, content_type=sa.String(64), size=sa.Integer,
+                  data=sa.LargeBinary, at=sa.DateTime, actor=sa.String(200)),
     )
     op.create_index("ix_issue_photos_issue", "issue_photos", ["issue_id"])
     op.create_table(
         "reinspections",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("issue_id", sa.Integer, nullable=False),
-        sa.Column("due", sa.DateTime, nullable=False),
+        id_column(),
+        *required(issue_id=sa.Integer, due=sa.DateTime),
         sa.Column("result", sa.String(16)),  # held | came_back
-        sa.Column("done_at", sa.DateTime),
-        sa.Column("actor", sa.String(200)),
-        sa.Column("note", sa.Text),
+        *optional(done_at=sa.DateTime, actor=sa.String(200), note=sa.Text),
     )

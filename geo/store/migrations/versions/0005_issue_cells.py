@@ -1,16 +1,11 @@
-"""Grid cells of issues (for heatmaps), computed on write and back-filled here.
-
-Revision ID: 0005
-Revises: 0004
-"""
+"""Grid cells of issues (for heatmaps), computed on write and back-filled here."""
 
 import math
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision, down_revision = "0005", "0004"
 CELL_DEG = 0.0005  # geo.tiling.cells.BASE_CELL_DEG: about 50 m
 
 

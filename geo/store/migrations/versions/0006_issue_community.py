@@ -1,15 +1,10 @@
-"""The community (社区) of each issue, set when it is routed; back-filled here.
-
-Revision ID: 0006
-Revises: 0005
-"""
+"""The community (社区) of each issue, set when it is routed; back-filled here."""
 
 import shapely
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision, down_revision = "0006", "0005"
 
 
 def upgrade() -> None:

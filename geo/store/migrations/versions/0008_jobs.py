@@ -1,28 +1,22 @@
-"""Jobs: long uploads and exports run off the request, with progress readable by any worker.
-
-Revision ID: 0008
-Revises: 0007
-"""
+"""Jobs: long uploads and exports run off the request, with progress readable by any worker."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+from geo.store.migrations.helpers import id_column, optional, required
+
+revision, down_revision = "0008", "0007"
 
 
 def upgrade() -> None:
     """Create the jobs table."""
     op.create_table(
         "jobs",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("kind", sa.String(64), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
+        id_column(),
+        *required(kind=sa.String(64), state=sa.String(16), actor=sa.String(200)),
         sa.Column("unit", sa.String(200)),
         sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("started_at", sa.DateTime),
-        sa.Column("finished_at", sa.DateTime),
+        *optional(started_at=sa.DateTime, finished_at=sa.DateTime),
         sa.Column("done", sa.Integer, nullable=False, server_default="0"),
         sa.Column("total", sa.Integer),
         sa.Column("message", sa.Text, nullable=False, server_default=""),

@@ -1,14 +1,11 @@
-"""Login attempts: failed logins and password changes counted per name, existing or not.
-
-Revision ID: 0009
-Revises: 0008
-"""
+"""Login attempts: failed logins and password changes counted per name, existing or not."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+from geo.store.migrations.helpers import required
+
+revision, down_revision = "0009", "0008"
 
 
 def upgrade() -> None:
@@ -17,8 +14,7 @@ def upgrade() -> None:
         "login_attempts",
         sa.Column("purpose", sa.String(16), primary_key=True),
         sa.Column("username", sa.String(200), primary_key=True),
-        sa.Column("failed_count", sa.Integer, nullable=False),
-        sa.Column("first_failed_at", sa.DateTime, nullable=False),
+        *required(failed_count=sa.Integer, first_failed_at=sa.DateTime),
         sa.Column("locked_until", sa.DateTime),
     )
 

@@ -1,15 +1,11 @@
 """Layer versions: a counter per map layer, bumped by every write that changes the layer, so
 vector tile ETags change with the data.
-
-Revision ID: 0010
-Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision, down_revision = "0010", "0009"
 LAYERS = ("street", "alley", "market", "test_point", "community", "subdistrict", "compound",
           "storefront", "zone", "issues")  # geo.tiling.tiles.TILE_LAYERS when this was written
 

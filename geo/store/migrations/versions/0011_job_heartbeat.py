@@ -1,15 +1,11 @@
 """Job heartbeat: which process runs a job and when it last showed signs of life, so a job
 left queued/running by a process that died can be reported failed.
-
-Revision ID: 0011
-Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision, down_revision = "0011", "0010"
 
 
 def upgrade() -> None:

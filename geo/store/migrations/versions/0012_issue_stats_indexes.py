@@ -3,15 +3,11 @@ by zone, community or unit and status are counted from the index alone, without 
 table's rows (SQLite: SCAN ... USING COVERING INDEX; PostgreSQL: an index-only scan once the
 table is vacuumed). The community and unit ones replace the single-column indexes of 0003/0006
 (the same leading column still serves the list filters).
-
-Revision ID: 0012
-Revises: 0011
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision, down_revision = "0012", "0011"
 STATS = ["status", "deadline", "closed_at", "recurring_of"]
 
 

@@ -26,15 +26,11 @@ same external_id be stored twice under two report times. Lookups by id use the B
 each partition (ids come from one sequence, issue_keys keeps them unique).
 
 SQLite is unchanged.
-
-Revision ID: 0013
-Revises: 0012
 """
 
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision, down_revision = "0013", "0012"
 MONTHS_AHEAD = 3  # partitions made beyond the newest report (or today) at migration time
 STATS = "status, deadline, closed_at, recurring_of"
 # the indexes of issues (0001-0012) made on the partitioned table: PostgreSQL makes them on

@@ -11,15 +11,11 @@
   (lon, lat) index then the table (8.5 s for the whole city at z12 on SQLite).
 * ix_issues_category_time (category, reported_at) replaces ix_issues_category: a list filtered
   by category reads its page in report order instead of sorting every match (2 s).
-
-Revision ID: 0014
-Revises: 0013
 """
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision, down_revision = "0014", "0013"
 PERIOD = ["reported_at", "zone_id", "community", "unit", "category", "status", "deadline",
           "closed_at", "recurring_of"]
 

@@ -8,15 +8,11 @@ report order): 11,000-13,000 pages for a dense 512-pixel z15 tile of the 1M-issu
 (count, then encode), 19 s when those pages came from disk; now a few hundred index pages.
 
 SQLite (no INCLUDE) keeps ix_issues_lonlat.
-
-Revision ID: 0015
-Revises: 0014
 """
 
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision, down_revision = "0015", "0014"
 TILE_COLUMNS = ["id", "category", "status", "deadline"]
 
 

@@ -5,15 +5,11 @@ ix_issues_cell_stats (cell_x, cell_y, lon, lat, status, deadline) replaces ix_is
 overdue=true/false) tests status and deadline on the index entries of the view's cells
 (SQLite: SEARCH ... USING COVERING INDEX; PostgreSQL: an index-only scan) instead of reading
 every matching row from the table (4.2 s for the whole 1M-issue city at z12 on SQLite).
-
-Revision ID: 0016
-Revises: 0015
 """
 
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision, down_revision = "0016", "0015"
 
 
 def upgrade() -> None:

@@ -12,16 +12,12 @@ tile's area from the cell index and sorted them: 20 ms for a 512-pixel z13 tile 
 The WHERE is the very term the query writes (geo/store/sql.py `_OPEN_ISSUE`, the statuses
 sorted, as literals): SQLite uses a partial index only for a query holding that term. On
 PostgreSQL the index is made on the partitioned issues table (so on every month partition).
-
-Revision ID: 0017
-Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision, down_revision = "0017", "0016"
 # geo.model.lifecycle.UNHANDLED as of this revision, sorted
 OPEN = "status IN ('accepted', 'dispatched', 'reported', 'returned')"
 

@@ -8,15 +8,11 @@ index entries: 4.5 ms for a dense 512-pixel tile of the 1M-issue city, where the
 index scanned the tile's whole strip of longitude and read each point's row (22 ms). Cell
 tiles and heatmaps filtered by category are counted from the index too. PostgreSQL keeps
 ix_issues_tile for points (0015); the cell index is the same on both.
-
-Revision ID: 0018
-Revises: 0017
 """
 
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision, down_revision = "0018", "0017"
 
 
 def upgrade() -> None:

@@ -8,26 +8,18 @@ blocks it reads and "issues:all": a city's centre writes a case every few second
 issue tile of the city was built again after each (the layer's one version was their ETag).
 
 "issues:all" starts at the issues layer's version now, so tiles built before stay apart.
-
-Revision ID: 0019
-Revises: 0018
 """
 
-import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+from geo.store.migrations.helpers import create_by_pair
+
+revision, down_revision = "0019", "0018"
 
 
 def upgrade() -> None:
     """Create issue_blocks; "issues:all" := the issues layer's version."""
-    op.create_table(
-        "issue_blocks",
-        sa.Column("bx", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("by", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("version", sa.Integer, nullable=False),
-    )
+    create_by_pair("issue_blocks", ("bx", "by"), "version")
     op.execute("INSERT INTO layer_versions (layer, version) SELECT 'issues:all', version "
                "FROM layer_versions WHERE layer = 'issues'")
 

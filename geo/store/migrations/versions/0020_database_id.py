@@ -10,9 +10,6 @@ tiles. Every tile's ETag holds this number too, read in the query of the layers'
 The number is drawn when the database is made (or migrated to this revision), from 1 to
 2**31 - 2**24: a positive INTEGER on PostgreSQL, with room for the +1 of every clearing of the
 store (clear() bumps every layer_versions row).
-
-Revision ID: 0020
-Revises: 0019
 """
 
 import secrets
@@ -20,8 +17,7 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision, down_revision = "0020", "0019"
 DATABASE = "database"  # geo.maps.tilecache.DATABASE_ID
 
 

@@ -6,28 +6,19 @@ changed in the transaction of every write that adds issues or moves one (geo/sto
 unfiltered for a city-wide user: their cells are merged from these rows (75,000 for the
 1M-issue benchmark city, some 20,000 in a city-wide tile) instead of counted from the issues
 (200,000 in such a tile): 54-85 -> 15 ms a tile on either backend.
-
-Revision ID: 0021
-Revises: 0020
 """
 
-import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+from geo.store.migrations.helpers import create_by_pair
+
+revision, down_revision = "0021", "0020"
 
 
 def upgrade() -> None:
     """Create issue_cell_counts and count the issues into it."""
-    op.create_table(
-        "issue_cell_counts",
-        sa.Column("cell_x", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("cell_y", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("n", sa.Integer, nullable=False),
-    )
-    op.execute("INSERT INTO issue_cell_counts (cell_x, cell_y, n) "
-               "SELECT cell_x, cell_y, count(*) FROM issues GROUP BY cell_x, cell_y")
+    create_by_pair("issue_cell_counts", ("cell_x", "cell_y"), "n",
+                   fill="SELECT cell_x, cell_y, count(*) FROM issues GROUP BY cell_x, cell_y")
 
 
 def downgrade() -> None:
