@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from openpyxl import Workbook
 
@@ -19,25 +19,30 @@ ISSUE_HEADERS = ["编号", "外部编号", "问题类型", "状态", "问题描�
                  "路长", "是否超期", "回潮自"]
 
 
-def issue_rows(issues: Sequence[Issue], now: datetime | None = None) -> list[list[Any]]:
+def issue_rows(issues: Iterable[Issue], now: datetime | None = None) -> list[list[Any]]:
     """The ledger as rows under ISSUE_HEADERS (labels in Chinese), header first."""
+    return [list(ISSUE_HEADERS), *issue_lines(issues, now)]
+
+
+def issue_lines(issues: Iterable[Issue], now: datetime | None = None) -> Iterator[list[Any]]:
+    """The ledger's rows under ISSUE_HEADERS, one per issue, as the issues come."""
     now = now or datetime.now()
     cats, sts, srcs = issue_categories(), statuses(), sources()
 
     def when(value: datetime | None) -> str:
         return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
-    rows: list[list[Any]] = [list(ISSUE_HEADERS)]
     for i in issues:
-        rows.append([i.id, i.external_id or "", cats.get(i.category, {}).get("label", i.category),
-                     sts.get(i.status, i.status), i.description, i.address, i.lon, i.lat,
-                     when(i.reported_at), when(i.deadline), when(i.closed_at),
-                     srcs.get(i.source, i.source), i.reporter, i.unit or "", i.zone_id or "",
-                     i.cadre or "", "是" if is_overdue(i.status, i.deadline, now) else "否",
-                     i.recurring_of or ""])
-    return rows
+        yield [i.id, i.external_id or "", cats.get(i.category, {}).get("label", i.category),
+               sts.get(i.status, i.status), i.description, i.address, i.lon, i.lat,
+               when(i.reported_at), when(i.deadline), when(i.closed_at),
+               srcs.get(i.source, i.source), i.reporter, i.unit or "", i.zone_id or "",
+               i.cadre or "", "是" if is_overdue(i.status, i.deadline, now) else "否",
+               i.recurring_of or ""]
 
 
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -49,18 +54,52 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def table_bytes(rows: list[list[Any]], fmt: str) -> tuple[bytes, str]:
+def table_bytes(rows: Iterable[list[Any]], fmt: str) -> tuple[bytes, str]:
     """Rows (header first) as CSV or xlsx bytes, with the media type; text cells through
     safe_cell, so user text cannot become a formula in Excel/WPS."""
-    rows = [[safe_cell(v) for v in row] for row in rows]
+    buf = io.BytesIO()
+    write_table(buf, rows, fmt)
+    return buf.getvalue(), MEDIA_TYPES[fmt]
+
+
+def write_table(out: BinaryIO, rows: Iterable[list[Any]], fmt: str) -> None:
+    """Write rows (header first) as CSV (UTF-8 with BOM) or xlsx to out as they come, cells
+    through safe_cell: a ledger of any size in constant memory (openpyxl's write-only mode
+    keeps its rows in a temporary file)."""
+    safe = ([safe_cell(v) for v in row] for row in rows)
     if fmt == "csv":
-        out = io.StringIO()
-        csv.writer(out).writerows(rows)
-        return ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        text.write("\ufeff")
+        csv.writer(text).writerows(safe)
+        text.detach()
+        return
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("问题台账")
-    for row in rows:
+    for row in safe:
         ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    wb.save(out)
+
+
+def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
+    """Rows (header first) as CSV text for Excel, line by line (the BOM first, cells through
+    safe_cell): what a streamed download sends."""
+    line = io.StringIO()
+    writer = csv.writer(line)
+    yield "\ufeff"
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+        yield line.getvalue()
+        line.seek(0)
+        line.truncate()
+
+
+AUDIT_HEADERS = ["编号", "时间", "操作人", "操作", "对象类型", "对象", "变更内容"]
+
+
+def audit_lines(batches: Iterable[list[dict[str, Any]]]) -> Iterator[list[Any]]:
+    """Audit rows (store.audit_batches) under AUDIT_HEADERS, header first."""
+    yield list(AUDIT_HEADERS)
+    for rows in batches:
+        for r in rows:
+            yield [r["id"], r["at"].isoformat(timespec="seconds"), r["actor"], r["action"],
+                   r["object_type"], r["object_id"] or "", r["diff"]]

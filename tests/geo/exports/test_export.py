@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import pytest
 from fastapi.testclient import TestClient
@@ -98,3 +100,38 @@ def test_a_filtered_selection_from_the_api_and_the_cli(client: TestClient, store
     assert main(["export", "data", "--out", str(out), "--bbox", bbox, "--category",
                  "illegal_ads", "--db", db_url, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["layers"]["issues"] == len(expected)
+
+
+def test_exports_stream_in_batches_and_write_what_one_batch_would(
+        demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store is read and the file written a few rows at a time (memory stays flat on a
+    city's ledger), and the file is the same as one written from a single batch."""
+    import geo.exports.data as data
+
+    read: list[int] = []
+    batches = demo_store.issue_record_batches
+
+    def counted(query: IssueQuery, size: int = 5000) -> Any:
+        for rows in batches(query, size):
+            read.append(len(rows))
+            yield rows
+
+    monkeypatch.setattr(demo_store, "issue_record_batches", counted)
+    for suffix in (".csv", ".geojson", ".gpkg"):
+        monkeypatch.setattr(data, "BATCH", 1_000_000)
+        whole = tmp_path / f"whole{suffix}"
+        data.export_data(demo_store, whole)
+        read.clear()
+        monkeypatch.setattr(data, "BATCH", 7)
+        small = tmp_path / f"small{suffix}"
+        assert data.export_data(demo_store, small) == data.export_data(demo_store, whole)
+        assert max(read) == 7 and sum(read) == 2 * demo_store.issue_count()
+        if suffix != ".gpkg":
+            assert small.read_bytes() == whole.read_bytes()
+            continue
+        assert pyogrio.list_layers(small).tolist() == pyogrio.list_layers(whole).tolist()
+        for layer, _ in pyogrio.list_layers(whole):
+            assert (pyogrio.read_info(small, layer=layer)["dtypes"].tolist()
+                    == pyogrio.read_info(whole, layer=layer)["dtypes"].tolist())
+            pd.testing.assert_frame_equal(gpd.read_file(small, layer=layer),
+                                          gpd.read_file(whole, layer=layer))
