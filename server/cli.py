@@ -458,9 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ccmap", description="创城点位地图 ccmap")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def db(sp: argparse.ArgumentParser) -> None:
+    def db(sp: argparse.ArgumentParser, progress: bool = False) -> None:
         sp.add_argument("--db", help="sqlite:///PATH or postgresql://… (env CCMAP_DATABASE_URL)")
         sp.add_argument("--json", action="store_true", help="print one JSON document")
+        if progress:
+            sp.add_argument("--progress", action="store_true", help="show the progress bar "
+                            "on stderr even when it is not a terminal")
 
     sp = sub.add_parser("serve", help="serve the map and API")
     db(sp)
@@ -501,9 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JSON object: the file's category names → category codes")
     sp.add_argument("--date-format", help="strftime format of the dates (default: detected)")
     sp.add_argument("--dry-run", action="store_true", help="report only; write nothing")
-    sp.add_argument("--progress", action="store_true",
-                    help="show the progress bar on stderr even when it is not a terminal")
-    db(sp)
+    db(sp, progress=True)
     sp.set_defaults(func=cmd_import_issues)
     sp = imp.add_parser("osm", help="import an OSM extract (.osm XML or .osm.pbf)")
     sp.add_argument("file")
@@ -536,9 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "large window if higher)")
     sp.add_argument("--issues", action=argparse.BooleanOptionalAction, default=True,
                     help="the issue tiles too (default: yes)")
-    sp.add_argument("--progress", action="store_true",
-                    help="show the progress bar on stderr even when it is not a terminal")
-    db(sp)
+    db(sp, progress=True)
     sp.set_defaults(func=cmd_tiles_seed)
 
     sp = sub.add_parser("reroute", help="re-route every issue to its zone, unit and cadre "

@@ -1,4 +1,5 @@
-"""Paged answers: limit/offset parameters, OGC API Features collections, next/prev links.
+"""Paged answers: OGC API Features collections, next/prev links, Link headers (the limit/offset
+parameters are in server.params).
 
 No list or GeoJSON answer is cut short silently: a page says how many rows match
 (numberMatched / total) and links to the next page while more remain; a limit over
@@ -11,52 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
-from geo.layers.geojson import MEDIA_TYPE
-from geo.model.errors import LimitExceeded
-from server.deps import MAX_ID, SettingsDep
+from geo.layers.geojson import MEDIA_TYPE, parse_coords
 from server.downloads import download_responses
+from server.params import CoordsQuery, Page, PageDep
 from server.schemas.common import FeatureCollection
-from server.settings import Settings
-
-LimitQuery = Annotated[int | None, Query(
-    ge=1, description="page size (default CCMAP_PAGE_SIZE; more than CCMAP_MAX_PAGE is a 422)")]
-OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID,
-                                   description="rows to skip: follow the `next` link instead")]
-
-
-@dataclass
-class Page:
-    """The page a caller asked for."""
-
-    offset: int
-    limit: int
-
-
-def check_limit(limit: int, maximum: int) -> None:
-    """LimitExceeded (422) when a caller asks for more than `maximum` rows at once."""
-    if limit > maximum:
-        raise LimitExceeded(f"limit {limit} is over the maximum page size {maximum} "
-                            "(CCMAP_MAX_PAGE): ask for pages and follow the next links "
-                            f"(每页最多 {maximum} 条)", limit=maximum)
-
-
-def checked_page(settings: Settings, limit: int | None, offset: int) -> Page:
-    """A page from limit/offset, checked against CCMAP_MAX_PAGE (default CCMAP_PAGE_SIZE)."""
-    size = settings.page_size if limit is None else limit
-    check_limit(size, settings.max_page)
-    return Page(offset=offset, limit=size)
-
-
-async def page_params(settings: SettingsDep, limit: LimitQuery = None,
-                      offset: OffsetQuery = 0) -> Page:
-    """The limit/offset query parameters (a dependency: async, as it does no I/O)."""
-    return checked_page(settings, limit, offset)
-
-
-PageDep = Annotated[Page, Depends(page_params)]
 
 
 class Link(BaseModel):
@@ -112,6 +74,34 @@ def page_of(request: Request, page: Page, features: list[dict[str, Any]],
     """A page of features computed in memory (analysis results), with the same links."""
     return collection_page(request, page, features[page.offset:page.offset + page.limit],
                            len(features), **extra)
+
+
+@dataclass
+class Collection:
+    """What a paged GeoJSON route was asked for: the page, the coordinate system of the
+    answer, and the request (its URL makes the next/prev links)."""
+
+    request: Request
+    page: Page
+    coords: str
+
+    def of(self, features: Iterable[dict[str, Any]], matched: int,
+           **extra: Any) -> dict[str, Any]:
+        """collection_page of this request: features of the page, numberMatched = matched."""
+        return collection_page(self.request, self.page, features, matched, **extra)
+
+    def cut(self, features: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        """page_of of this request: this page of features computed in memory."""
+        return page_of(self.request, self.page, features, **extra)
+
+
+async def collection_params(request: Request, page: PageDep,
+                            coords: CoordsQuery = None) -> Collection:
+    """The page and output coordinates of a GeoJSON FeatureCollection route."""
+    return Collection(request, page, parse_coords(coords))
+
+
+CollectionDep = Annotated[Collection, Depends(collection_params)]
 
 
 def link_headers(request: Request, page: Page, matched: int,

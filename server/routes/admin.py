@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from geo.accounts.logins import check_username, choose_password
@@ -13,14 +13,16 @@ from geo.exports.tables import audit_lines, csv_lines
 from geo.model.errors import InvalidInput, NotFound
 from geo.model.users import Unit, User, new_secret, parse_role
 from server.auth import Admin, Auditor, Reader, password_policy
-from server.deps import LocalDateTime, SettingsDep, StoreDep
+from server.deps import SettingsDep, StoreDep
 from server.downloads import MEDIA, attachment
-from server.paging import (
+from server.paging import link_headers, paged_download_responses
+from server.params import (
     LimitQuery,
     OffsetQuery,
+    SinceQuery,
+    UntilQuery,
     checked_page,
-    link_headers,
-    paged_download_responses,
+    format_query,
 )
 from server.routes.auth import token_public, user_public
 from server.schemas.accounts import (
@@ -141,11 +143,11 @@ def audit_log(
     request: Request,
     actor: str | None = None,
     object_type: str | None = None,
-    since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
-    until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
     limit: LimitQuery = None,
     offset: OffsetQuery = 0,
-    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    format: Annotated[str, format_query("json", "csv")] = "json",
 ) -> list[dict[str, Any]] | Response:
     """The audit log, newest first: JSON one page at a time (X-Total-Count, and a Link header
     with rel="next" while more remain), or CSV (Chinese headers) of every matching row unless

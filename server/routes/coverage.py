@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Query
 from shapely.geometry import shape
 
 from geo.layers import geojson
@@ -14,8 +14,9 @@ from geo.store import BBox, Store
 from geo.zones.gaps import analyse, gap_features, load_input
 from server.auth import Analyst
 from server.deps import StoreDep
-from server.paging import FeatureCollectionPage, PageDep, page_of
-from server.routes.layers import BBoxQuery, CoordsQuery, GeoJSONResponse, router
+from server.paging import CollectionDep, FeatureCollectionPage
+from server.params import BBoxQuery
+from server.routes.layers import GeoJSONResponse, router
 from server.schemas.analytics import CoverageReport
 
 DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner window (days)")]
@@ -45,17 +46,15 @@ def _report(store: Store, days: int, geometry: bool, bbox: BBox | None,
 
 @router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"],
             response_model=FeatureCollectionPage)
-def coverage_layer(_: Analyst, store: StoreDep, request: Request, page: PageDep,
-                   days: DaysQuery = 30, coords: CoordsQuery = None,
+def coverage_layer(_: Analyst, store: StoreDep, asked: CollectionDep, days: DaysQuery = 30,
                    bbox: BBoxQuery = None) -> GeoJSONResponse:
     """The gaps as GeoJSON features (gap = uncovered_area | overlap | uncovered_line), paged
     (numberMatched counts every gap; follow the `next` link); with a bbox, the gaps inside it
     (areas and lines cut at its edges), computed there only."""
-    out = geojson.parse_coords(coords)
     report = _report(store, days, True, geojson.parse_bbox(bbox))
-    doc = page_of(request, page, gap_features(report))
-    if out != "wgs84":
+    doc = asked.cut(gap_features(report))
+    if asked.coords != "wgs84":
         for f in doc["features"]:
-            geom = convert_geometry(shape(f["geometry"]), "wgs84", out)
+            geom = convert_geometry(shape(f["geometry"]), "wgs84", asked.coords)
             f["geometry"] = geojson.geometry_json(geom)
     return GeoJSONResponse(doc)

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -18,15 +18,15 @@ from geo.ledger import workflows
 from geo.ledger.mapping import load_category_map_data
 from geo.ledger.photos import reencode
 from geo.ledger.writes import create_issues
-from geo.model.errors import InvalidInput, TooLarge
+from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories, sources
 from geo.model.lifecycle import allowed_next, is_overdue, statuses
 from geo.model.records import Issue
 from geo.model.users import User, require
-from geo.store import ISSUE_SORTS, IssueQuery
 from server.auth import CurrentUser, Reader
-from server.deps import MAX_ID, Id, IdQuery, LocalDateTime, SettingsDep, StoreDep
+from server.deps import Id, SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
+from server.params import IssueQueryDep, format_query
 from server.schemas.common import JobAccepted
 from server.schemas.issues import (
     IssueCreate,
@@ -44,7 +44,7 @@ from server.schemas.issues import (
     ReinspectionScheduled,
 )
 from server.settings import Settings
-from server.uploads import FilePart, receive_upload, upload_limit
+from server.uploads import FilePart, check_size, receive_upload
 from server.workers import HeavyWork, accepted, job_pool
 
 router = APIRouter(tags=["issues"])
@@ -76,49 +76,6 @@ def issue_public(i: Issue, user: User | None = None,
     return out
 
 
-async def issue_filters(
-    user: Reader,
-    category: Annotated[list[str] | None, Query()] = None,
-    status: Annotated[list[str] | None, Query()] = None,
-    source: Annotated[list[str] | None, Query()] = None,
-    unit: Annotated[list[str] | None, Query()] = None,
-    community: Annotated[list[str] | None, Query()] = None,
-    zone: IdQuery = None,
-    since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
-    until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
-    bbox: str | None = None,
-    overdue: bool | None = None,
-    recurring: bool | None = None,
-    sort: str = "-reported_at",
-) -> IssueQuery:
-    """Parse the issue filters shared by listing, GeoJSON and export (no paging: all rows)."""
-    from geo.layers.geojson import parse_bbox
-
-    if sort not in ISSUE_SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(ISSUE_SORTS)}")
-    return IssueQuery(categories=category or [], statuses=status or [], sources=source or [],
-                      units=unit or [], communities=community or [], zone_id=zone,
-                      since=since, until=until,
-                      bbox=parse_bbox(bbox), overdue=overdue, recurring=recurring,
-                      scope_unit=user.scope_unit, sort=sort, limit=None)
-
-
-FiltersDep = Annotated[IssueQuery, Depends(issue_filters)]
-
-
-async def issue_query(
-    query: FiltersDep,
-    page: Annotated[int, Query(ge=1, le=MAX_ID // 1000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
-) -> IssueQuery:
-    """The issue filters with a page of the list (page, page_size)."""
-    query.offset, query.limit = (page - 1) * page_size, page_size
-    return query
-
-
-QueryDep = Annotated[IssueQuery, Depends(issue_query)]
-
-
 @router.post("/api/issues", status_code=201, response_model=IssueCreated)
 def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Report an issue: routed to its zone/unit, deadline from its category, 回潮 detected."""
@@ -133,7 +90,7 @@ def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[
 
 
 @router.get("/api/issues", response_model=IssuePage)
-def list_issues(query: QueryDep, user: Reader, store: StoreDep,
+def list_issues(query: IssueQueryDep, user: Reader, store: StoreDep,
                 request: Request) -> dict[str, Any]:
     """Issues matching the filters, one page at a time (total, and `next` while more remain)."""
     rows, total = store.query_issues(query)
@@ -149,8 +106,8 @@ def list_issues(query: QueryDep, user: Reader, store: StoreDep,
 @router.get("/api/issues/export", response_model=None, response_class=Response,
             dependencies=[HeavyWork],
             responses=download_responses("csv", "xlsx"))
-def export_issues(query: QueryDep, store: StoreDep,
-                  format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
+def export_issues(query: IssueQueryDep, store: StoreDep,
+                  format: Annotated[str, format_query("csv", "xlsx")] = "csv") -> Response:
     """The filtered ledger as CSV or .xlsx with Chinese headers (every matching issue)."""
     query.offset, query.limit = 0, None
     rows, _ = store.query_issues(query)
@@ -164,9 +121,7 @@ async def import_issues(request: Request, user: CurrentUser, store: StoreDep,
     `category_map` JSON, `dry_run`) as a job: 202 with `job_id` and `status_url`; the job's
     result is the report listing every bad row."""
     require(user, "issues:write")
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidInput("send the ledger as a multipart upload with a `file` field")
-    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
+    upload = await receive_upload(request, settings, "the ledger")
     try:
         category_map = upload.field("category_map")
         load_category_map_data(category_map)  # a bad map is a 400 now, not a failed job
@@ -238,8 +193,7 @@ def merge_issue(issue_id: Id, body: IssueMerge, user: CurrentUser,
 async def read_photo(part: FilePart, settings: Settings) -> tuple[bytes, str]:
     """An uploaded photo (received to disk) re-encoded (geo.ledger.photos.reencode) and its media
     type; TooLarge over max_photo_mb, UnsafeFile/LimitExceeded when it is not a fit image."""
-    if part.size > settings.max_photo_mb * 1e6:
-        raise TooLarge(f"photo exceeds {settings.max_photo_mb} MB (CCMAP_MAX_PHOTO_MB)")
+    check_size(part.size, settings.max_photo_mb, "the photo", "CCMAP_MAX_PHOTO_MB")
     data = await run_in_threadpool(part.path.read_bytes)
     clean = await run_in_threadpool(reencode, data, settings.max_photo_pixels)
     return clean.data, clean.media_type
@@ -266,9 +220,7 @@ async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store:
     after-photos to their own. The body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB."""
     store.issue(issue_id, scope_unit=user.scope_unit)  # 404 before the body is read
     require(user, "issues:handle")
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidInput("send the photo as a multipart upload with a `file` field")
-    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
+    upload = await receive_upload(request, settings, "the photo")
     try:
         stage = upload.field("stage") or "before"
         workflows.check_photo_stage(user, stage)  # before the photo is decoded

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from geo.layers import geojson
@@ -14,16 +14,13 @@ from geo.model.errors import InvalidInput
 from geo.model.kinds import LABELS_ZH, Kind, parse_kind
 from server.auth import Reader
 from server.deps import Id, StoreDep
-from server.paging import FeatureCollectionPage, PageDep, collection_page
-from server.routes.issues import FiltersDep
+from server.paging import CollectionDep, FeatureCollectionPage
+from server.params import BBoxQuery, CoordsQuery, IssueFilters, PropertiesQuery
 from server.schemas.common import GeoJSONFeature
 from server.schemas.layers import FeatureNames, LayerInfo
 
 router = APIRouter(tags=["layers"])
 
-BBoxQuery = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")]
-CoordsQuery = Annotated[str | None, Query(
-    description="output coordinates: wgs84 (default), gcj02 or bd09 (for Chinese basemaps)")]
 
 
 class GeoJSONResponse(JSONResponse):
@@ -46,27 +43,18 @@ def list_layers(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
 @router.get("/api/layers/{kind}", response_class=GeoJSONResponse,
             response_model=FeatureCollectionPage)
 def layer_features(
-    kind: str,
-    user: Reader,
-    store: StoreDep,
-    request: Request,
-    page: PageDep,
-    bbox: BBoxQuery = None,
-    properties: Annotated[
-        str | None, Query(description='JSON object of property filters, e.g. {"unit":"…"}')
-    ] = None,
-    coords: CoordsQuery = None,
+    kind: str, user: Reader, store: StoreDep, asked: CollectionDep,
+    bbox: BBoxQuery = None, properties: PropertiesQuery = None,
 ) -> GeoJSONResponse:
     """Features of one layer, filtered by bbox and properties, as a paged GeoJSON
     FeatureCollection (numberMatched, and a `next` link while more remain)."""
-    where = parse_properties(properties)
-    out = geojson.parse_coords(coords)
+    where, page = parse_properties(properties), asked.page
     layer, box = parse_kind(kind), geojson.parse_bbox(bbox)
     matched = store.count_features(layer, box, where, scope_unit=user.scope_unit)
     rows = store.features(layer, box, page.limit, where, scope_unit=user.scope_unit,
                           offset=page.offset) if page.offset < matched else []
-    return GeoJSONResponse(collection_page(request, page,
-                                           (geojson.feature_json(f, out) for f in rows), matched))
+    return GeoJSONResponse(asked.of((geojson.feature_json(f, asked.coords) for f in rows),
+                                    matched))
 
 
 @router.get("/api/layers/{kind}/names", response_model=FeatureNames)
@@ -98,22 +86,15 @@ def one_feature(feature_id: Id, user: Reader, store: StoreDep,
 
 @router.get("/api/issues.geojson", response_class=GeoJSONResponse,
             response_model=FeatureCollectionPage)
-def issues_geojson(
-    query: FiltersDep,
-    store: StoreDep,
-    request: Request,
-    page: PageDep,
-    coords: CoordsQuery = None,
-) -> GeoJSONResponse:
+def issues_geojson(query: IssueFilters, store: StoreDep,
+                   asked: CollectionDep) -> GeoJSONResponse:
     """Issues as GeoJSON points with the filters of GET /api/issues, paged as a
     FeatureCollection (limit/offset, numberMatched, a `next` link while more remain)."""
-    out = geojson.parse_coords(coords)
-    query.offset, query.limit = page.offset, page.limit
+    query.offset, query.limit = asked.page.offset, asked.page.limit
     rows, matched = store.query_issues(query)
     now = datetime.now()
-    return GeoJSONResponse(collection_page(request, page,
-                                           (geojson.issue_json(i, out, now) for i in rows),
-                                           matched))
+    return GeoJSONResponse(asked.of((geojson.issue_json(i, asked.coords, now) for i in rows),
+                                    matched))
 
 
 def parse_properties(text: str | None) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from geo.planner.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
 from server.deps import MAX_ID, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import download_responses, file_download, table_download
-from server.paging import PAGE_HEADERS, FeatureCollectionPage, PageDep, link_headers, page_of
+from server.paging import PAGE_HEADERS, CollectionDep, FeatureCollectionPage, link_headers
+from server.params import PageDep, PeriodQuery, format_query
 from server.routes.issues import photo_filename, read_photo
 from server.routes.layers import GeoJSONResponse
 from server.schemas.planning import (
@@ -45,7 +46,7 @@ from server.schemas.planning import (
     ScoreTable,
 )
 from server.settings import Settings
-from server.uploads import receive_form, upload_limit
+from server.uploads import receive_form
 from server.workers import HeavyWork, in_pool
 
 router = APIRouter(tags=["planning"])
@@ -65,7 +66,7 @@ def plan_sample(_: Analyst, store: StoreDep, seed: Annotated[int, Query(ge=0, le
                 risk: bool = False,
                 exclude_days: Annotated[int, Query(ge=0, le=3650)] = 0,
                 revisit: bool = True,
-                format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+                format: Annotated[str, format_query("json", "csv", "xlsx")] = "json",
                 ) -> dict[str, Any] | Response:
     """A reproducible sample of test points per category quota, stratified by community
     (JSON, or a CSV/xlsx table with Chinese headers)."""
@@ -107,7 +108,7 @@ def get_round(round_id: Id, _: Analyst, store: StoreDep) -> dict[str, Any]:
 @router.get("/api/plan/rounds/{round_id}/stops", response_model=None, response_class=Response,
             responses=download_responses("csv", "xlsx"))
 def round_table(round_id: Id, _: Analyst, store: StoreDep,
-                format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
+                format: Annotated[str, format_query("csv", "xlsx")] = "csv") -> Response:
     """Every stop of a round (team, order, address, ETA) as CSV or xlsx."""
     return table_download(stop_rows(round_stops(store.round(round_id))), format,
                           f"round-{round_id}-stops")
@@ -115,14 +116,14 @@ def round_table(round_id: Id, _: Analyst, store: StoreDep,
 
 @router.get("/api/plan/rounds/{round_id}/geojson", response_class=GeoJSONResponse,
             response_model=FeatureCollectionPage)
-def round_layer(round_id: Id, _: Analyst, store: StoreDep, request: Request, page: PageDep,
-                coords: str | None = None) -> GeoJSONResponse:
+def round_layer(round_id: Id, _: Analyst, store: StoreDep,
+                asked: CollectionDep) -> GeoJSONResponse:
     """The round for the map: team routes, numbered stops (inspected or not), the start;
     paged like every FeatureCollection (numberMatched, follow the `next` link)."""
     row = store.round(round_id)
     done = {r["feature_id"] for r in store.inspections(round_id=round_id)}
-    doc = round_geojson(row, parse_coords(coords), done)
-    return GeoJSONResponse(page_of(request, page, doc["features"]))
+    doc = round_geojson(row, asked.coords, done)
+    return GeoJSONResponse(asked.cut(doc["features"]))
 
 
 @router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, response_class=Response,
@@ -130,7 +131,7 @@ def round_layer(round_id: Id, _: Analyst, store: StoreDep, request: Request, pag
             responses=download_responses("html", "pdf"))
 def route_sheet(round_id: Id, _: Analyst, store: StoreDep,
                 team: Annotated[int | None, Query(ge=1)] = None,
-                format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
+                format: Annotated[str, format_query("html", "pdf")] = "html") -> Response:
     """Printable route sheet (路线单) of a round or one team, as HTML or PDF (A4)."""
     if format == "html":
         return HTMLResponse(render_sheet(sheet_context(store, round_id, team)))
@@ -195,8 +196,9 @@ def list_inspections(_: Analyst, store: StoreDep, request: Request, response: Re
 @router.get("/api/plan/scores", response_model=ScoreTable)
 def score_rates(_: Analyst, store: StoreDep,
                 level: Annotated[str, Query(pattern="^(point|category|community|zone|unit)$")]
-                = "community", period: str | None = None) -> dict[str, Any]:
-    """Inspection score rates (测评得分率 = passed / applicable) by level, best first."""
+                = "community", period: PeriodQuery = None) -> dict[str, Any]:
+    """Inspection score rates (测评得分率 = passed / applicable) by level, best first, of a
+    period (default: every inspection)."""
     start = end = None
     label = "all"
     if period:
@@ -228,7 +230,7 @@ async def _inspection_body(request: Request, settings: Settings
     photos: dict[str, tuple[str, bytes, str]] = {}
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         # streamed to disk and cut off at CCMAP_MAX_UPLOAD_MB (413), removed when read
-        form = await receive_form(request, upload_limit(settings.max_upload_mb))
+        form = await receive_form(request, settings)
         try:
             raw = form.field("record")
             if raw is None:

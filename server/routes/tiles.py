@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import Response
 
 from geo.maps.tilecache import (
@@ -17,11 +17,10 @@ from geo.maps.tilecache import (
     tile_request,
     tile_tags,
 )
-from geo.store import IssueQuery
 from geo.tiling.tiles import MAX_ZOOM, NextDeadlines, etag_matches
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
-from server.routes.issues import issue_query
+from server.params import IssueQueryDep, PropertiesQuery
 from server.routes.layers import parse_properties
 from server.schemas.common import BINARY
 
@@ -57,10 +56,10 @@ def vector_tile(
     y: TileIndex,
     request: Request,
     user: Reader,
-    query: Annotated[IssueQuery, Depends(issue_query)],
+    query: IssueQueryDep,
     store: StoreDep,
     settings: SettingsDep,
-    properties: str | None = None,
+    properties: PropertiesQuery = None,
     size: int = 256,
 ) -> Response:
     """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several

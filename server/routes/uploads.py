@@ -9,15 +9,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from geo.jobs.uploads import LayerUpload, import_layer
-from geo.layers.coords import SYSTEMS
+from geo.layers.geojson import parse_coords
 from geo.model.errors import InvalidInput
 from geo.model.kinds import parse_kind
 from geo.zones.editing import ZonePolicy
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
+from server.params import CoordsQuery
 from server.schemas.common import JobAccepted
 from server.schemas.layers import LayerImported
-from server.uploads import receive_upload, upload_limit
+from server.uploads import receive_upload
 from server.workers import accepted, in_pool, job_pool
 
 router = APIRouter(tags=["layers"])
@@ -32,7 +33,7 @@ async def upload_layer(
     user: LayerWriter,
     store: StoreDep,
     settings: SettingsDep,
-    coords: Annotated[str, Query(description="wgs84, gcj02 or bd09")] = "wgs84",
+    coords: CoordsQuery = None,
     mapping: Annotated[list[str] | None,
                        Query(alias="map", description="FIELD=COLUMN, repeatable")] = None,
 ) -> JSONResponse:
@@ -44,12 +45,10 @@ async def upload_layer(
     is imported at once (201 with the report); a larger one is a job too. Either way the work
     runs in the bounded worker pool, never on the event loop.
     """
-    layer_kind = parse_kind(kind)
-    if coords not in SYSTEMS:
-        raise InvalidInput(f"coords must be one of {', '.join(SYSTEMS)}")
+    layer_kind, system = parse_kind(kind), parse_coords(coords)
     multipart = _is_multipart(request.headers.get("content-type", ""))
-    upload = await receive_upload(request, upload_limit(settings.max_upload_mb))
-    job = LayerUpload(upload.path, upload.filename, layer_kind, coords,
+    upload = await receive_upload(request, settings, "the layer file", raw_name="upload.geojson")
+    job = LayerUpload(upload.path, upload.filename, layer_kind, system,
                       dict(pair.split("=", 1) for pair in mapping or [] if "=" in pair),
                       ZonePolicy(settings.zone_outside, settings.zone_overlap),
                       settings.file_limits())

@@ -5,21 +5,26 @@ from __future__ import annotations
 import gzip
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo.analytics.choropleth import choropleth
 from geo.analytics.dashboard import dashboard
 from geo.analytics.hotspots import hotspots
 from geo.analytics.scoring import formula_text, ranking, weights
-from geo.store import IssueQuery
 from geo.tiling.cells import factor_for_zoom, heatmap
 from geo.zones.gaps import jurisdiction
 from server.auth import Analyst, Reader
-from server.deps import LocalDateTime, StoreDep
+from server.deps import StoreDep
 from server.downloads import download_responses, table_download
-from server.routes.issues import issue_filters
-from server.routes.layers import CoordsQuery
+from server.params import (
+    CoordsQuery,
+    IssueFilters,
+    PeriodQuery,
+    SinceQuery,
+    UntilQuery,
+    format_query,
+)
 from server.schemas.analytics import (
     Choropleth,
     Dashboard,
@@ -40,7 +45,7 @@ CHOROPLETH_GZIP_MIN = 1000  # smaller answers go as they are (like the app's GZi
 
 @router.get("/api/heatmap", response_model=Heatmap)
 def heatmap_cells(
-    query: Annotated[IssueQuery, Depends(issue_filters)],
+    query: IssueFilters,
     store: StoreDep,
     zoom: Annotated[int, Query(ge=0, le=22)] = 15,
     overdue_weight: Annotated[float, Query(ge=0, le=10)] = 1.0,
@@ -55,7 +60,7 @@ def heatmap_cells(
 
 @router.get("/api/hotspots", response_class=JSONResponse, response_model=Hotspots)
 def hot_and_cold_spots(
-    query: Annotated[IssueQuery, Depends(issue_filters)],
+    query: IssueFilters,
     store: StoreDep,
     cell: Annotated[float, Query(ge=20, le=5000, description="grid cell size, metres")] = 100,
     recurrence: Annotated[bool, Query(description="only recurring (回潮) issues")] = False,
@@ -77,8 +82,8 @@ def choropleth_layer(
     store: StoreDep,
     level: str = "zone",
     metric: str = "issues",
-    since: Annotated[LocalDateTime | None, Query(alias="from")] = None,
-    until: Annotated[LocalDateTime | None, Query(alias="to")] = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
     coords: CoordsQuery = None,
 ) -> Response:
     """Zones or communities classed by a metric (natural breaks) with a legend, as GeoJSON."""
@@ -95,8 +100,9 @@ def choropleth_layer(
 
 
 @router.get("/api/dashboard", response_model=Dashboard)
-def dashboard_figures(user: Reader, store: StoreDep, period: str | None = None) -> dict[str, Any]:
-    """KPIs with the previous period, top categories, worst and most improved zones, trend."""
+def dashboard_figures(user: Reader, store: StoreDep, period: PeriodQuery = None) -> dict[str, Any]:
+    """KPIs with the previous period, top categories, worst and most improved zones, trend,
+    of a period (default: this week)."""
     return dashboard(store, period, scope_unit=user.scope_unit)
 
 
@@ -106,8 +112,8 @@ def rank(
     user: Reader,
     store: StoreDep,
     level: str = "community",
-    period: str | None = None,
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    period: PeriodQuery = None,
+    format: Annotated[str, format_query("json", "csv", "xlsx")] = "json",
 ) -> list[dict[str, Any]] | Response:
     """Ranked communities, zones or units for a week (2026-W47), month (2026-11) or range
     (2026-11-01..2026-11-15), with the change against the previous period."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class UserCreate(BaseModel):
@@ -23,8 +23,9 @@ class UserUpdate(BaseModel):
     role: str | None = None
     unit: str | None = None
     display_name: str | None = None
-    active: bool | None = None
-    password: str | None = None
+    active: bool | None = Field(None, description="false: disabled, its tokens revoked")
+    password: str | None = Field(None, description="a reset: revokes the user's tokens and "
+                                 "lifts a login lock")
 
 
 class UnitCreate(BaseModel):

@@ -184,13 +184,13 @@ class Choropleth(FeatureCollection):
 class Kpis(BaseModel):
     """A period's counts and rates."""
 
-    new: int
+    new: int = Field(description="issues reported in the period")
     closed: int
     overdue: int
-    recurring: int
-    rectification_rate: float
-    on_time_closure_rate: float
-    recurrence_rate: float
+    recurring: int = Field(description="回潮: came back after being closed")
+    rectification_rate: float = Field(description="整改率")
+    on_time_closure_rate: float = Field(description="按期结案率")
+    recurrence_rate: float = Field(description="回潮率")
 
 
 class CategoryCount(BaseModel):

@@ -18,10 +18,11 @@ class IssueCreate(BaseModel):
     lat: float = Field(ge=-90, le=90)
     description: str = ""
     address: str = ""
-    source: str = "supervision"
+    source: str = Field("supervision", description="a source code (督导检查 by default)")
     reporter: str = ""
-    reported_at: LocalDateTime | None = None
-    deadline: LocalDateTime | None = None
+    reported_at: LocalDateTime | None = Field(None, description="default: now")
+    deadline: LocalDateTime | None = Field(None, description="default: the category's time "
+                                           "limit after reported_at")
     external_id: str | None = None
     coords: str = Field("wgs84", description="coordinate system of lon/lat: wgs84, gcj02, bd09")
 
@@ -32,8 +33,8 @@ class IssueUpdate(BaseModel):
     version: DbInt
     description: str | None = None
     address: str | None = None
-    category: str | None = None
-    deadline: LocalDateTime | None = None
+    category: str | None = Field(None, description="an issue category code")
+    deadline: LocalDateTime | None = Field(None, description="overrides the category's")
 
 
 class IssueTransition(BaseModel):

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import IssueQuery, Store, open_store
-from server.routes.issues import FiltersDep, issue_query
+from server.params import IssueFilters, issue_query
 from tests.conftest import ReducedCity, add_user, bearer
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -535,7 +535,7 @@ def test_unfiltered_cell_tiles_hold_what_the_issues_counted_one_by_one_hold(
 
 def _clock_at(client: TestClient, monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     """Serve the issue filters of every request as if it were `when` (their IssueQuery.now)."""
-    async def query_at(query: FiltersDep) -> IssueQuery:
+    async def query_at(query: IssueFilters) -> IssueQuery:
         return replace(query, now=when)
 
     monkeypatch.setitem(client.app.dependency_overrides,  # type: ignore[attr-defined]

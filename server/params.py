@@ -1,0 +1,124 @@
+"""The query parameters routes share, each defined once as an `Annotated` alias or dependency:
+bounding box, coordinate system, dates, file formats, pages (limit/offset), the issue filters
+and the issue list's pages (page/page_size).
+
+A parameter of one name means the same on every route (tests/server/test_openapi.py holds
+the OpenAPI document to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from geo.layers.geojson import parse_bbox
+from geo.model.errors import InvalidInput, LimitExceeded
+from geo.store import ISSUE_SORTS, IssueQuery
+from server.auth import Reader
+from server.deps import MAX_ID, IdQuery, LocalDateTime, SettingsDep
+from server.settings import Settings
+
+BBoxQuery = Annotated[str | None, Query(
+    description="only what lies in minlon,minlat,maxlon,maxlat (WGS84)")]
+CoordsQuery = Annotated[str | None, Query(
+    description="coordinate system of the answer (of the file, for an upload): wgs84 "
+                "(default), gcj02 (Gaode, Tencent) or bd09 (Baidu)")]
+PropertiesQuery = Annotated[str | None, Query(
+    description='JSON object of property filters, e.g. {"unit":"…"}')]
+LayersQuery = Annotated[str | None, Query(
+    description="layer kinds, comma-separated (default: every layer)")]
+PERIOD = "a week (2026-W47), month (2026-11) or range (2026-11-01..2026-11-15)"
+PeriodQuery = Annotated[str | None, Query(description=PERIOD)]
+RequiredPeriod = Annotated[str, Query(description=PERIOD)]
+SinceQuery = Annotated[LocalDateTime | None, Query(
+    alias="from", description="from this time on (ISO 8601; local time when no offset)")]
+UntilQuery = Annotated[LocalDateTime | None, Query(
+    alias="to", description="before this time (ISO 8601; local time when no offset)")]
+LimitQuery = Annotated[int | None, Query(
+    ge=1, description="page size (default CCMAP_PAGE_SIZE; more than CCMAP_MAX_PAGE is a 422)")]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID,
+                                   description="rows to skip: follow the `next` link instead")]
+
+
+def format_query(*formats: str) -> Any:
+    """The `format` parameter of a route that answers in one of formats (first: default)."""
+    return Query(pattern=f"^({'|'.join(formats)})$",
+                 description=f"answer format: {', '.join(formats)}")
+
+
+@dataclass
+class Page:
+    """The page a caller asked for."""
+
+    offset: int
+    limit: int
+
+
+def check_limit(limit: int, maximum: int) -> None:
+    """LimitExceeded (422) when a caller asks for more than `maximum` rows at once."""
+    if limit > maximum:
+        raise LimitExceeded(f"limit {limit} is over the maximum page size {maximum} "
+                            "(CCMAP_MAX_PAGE): ask for pages and follow the next links "
+                            f"(每页最多 {maximum} 条)", limit=maximum)
+
+
+def checked_page(settings: Settings, limit: int | None, offset: int) -> Page:
+    """A page from limit/offset, checked against CCMAP_MAX_PAGE (default CCMAP_PAGE_SIZE)."""
+    size = settings.page_size if limit is None else limit
+    check_limit(size, settings.max_page)
+    return Page(offset=offset, limit=size)
+
+
+async def page_params(settings: SettingsDep, limit: LimitQuery = None,
+                      offset: OffsetQuery = 0) -> Page:
+    """The limit/offset query parameters (a dependency: async, as it does no I/O)."""
+    return checked_page(settings, limit, offset)
+
+
+PageDep = Annotated[Page, Depends(page_params)]
+
+
+async def issue_filters(
+    user: Reader,
+    category: Annotated[list[str] | None, Query(description="issue categories")] = None,
+    status: Annotated[list[str] | None, Query(description="issue statuses")] = None,
+    source: Annotated[list[str] | None, Query(description="issue sources")] = None,
+    unit: Annotated[list[str] | None, Query(description="responsible units")] = None,
+    community: Annotated[list[str] | None, Query(description="communities")] = None,
+    zone: IdQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    bbox: BBoxQuery = None,
+    overdue: bool | None = None,
+    recurring: bool | None = None,
+    sort: Annotated[str, Query(description=f"one of {', '.join(ISSUE_SORTS)}")]
+    = "-reported_at",
+) -> IssueQuery:
+    """The issue filters shared by the list, GeoJSON, tiles, analyses and exports (no paging:
+    all rows), within the caller's scope."""
+    if sort not in ISSUE_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(ISSUE_SORTS)}")
+    return IssueQuery(categories=category or [], statuses=status or [], sources=source or [],
+                      units=unit or [], communities=community or [], zone_id=zone,
+                      since=since, until=until,
+                      bbox=parse_bbox(bbox), overdue=overdue, recurring=recurring,
+                      scope_unit=user.scope_unit, sort=sort, limit=None)
+
+
+IssueFilters = Annotated[IssueQuery, Depends(issue_filters)]
+
+
+async def issue_query(
+    query: IssueFilters,
+    page: Annotated[int, Query(ge=1, le=MAX_ID // 1000, description="page number, from 1")]
+    = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000, description="issues per page")] = 50,
+) -> IssueQuery:
+    """The issue filters with a page of the issue list (page, page_size)."""
+    query.offset, query.limit = (page - 1) * page_size, page_size
+    return query
+
+
+IssueQueryDep = Annotated[IssueQuery, Depends(issue_query)]
