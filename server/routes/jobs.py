@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from geo.jobs.runner import fail_stale
 from geo.model.errors import NotFound
+from geo.model.lifecycle import ACTIVE_JOB_STATES
 from geo.model.users import Role, User
 from server.auth import CurrentUser
 from server.deps import SettingsDep, StoreDep
@@ -40,7 +41,7 @@ def get_job(job_id: int, user: CurrentUser, store: StoreDep,
     row = store.job(job_id)
     if not _may_see(user, row):
         raise NotFound(f"job {job_id} does not exist")
-    if row["state"] in ("queued", "running") and fail_stale(
+    if row["state"] in ACTIVE_JOB_STATES and fail_stale(
             store, timedelta(minutes=settings.job_stale_minutes), job_id=job_id):
         row = store.job(job_id)
     return job_public(row)
