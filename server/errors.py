@@ -1,11 +1,15 @@
-"""The one place where domain errors become HTTP responses."""
+"""The one place where errors become HTTP responses: every CcmapError subclass has its status
+code here (STATUS), rendered as {"detail": …} (error_response) by the app's handler and by the
+body-checking middleware, or in GeoReport v2's shape on the Open311 routes (Open311Route)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
 from geo.model.errors import (
@@ -24,7 +28,13 @@ from geo.model.errors import (
     UnsafeFile,
 )
 
+
+class MalformedJSON(CcmapError):
+    """A JSON body that FastAPI would misread (NaN, Infinity): refused like a bad field."""
+
+
 STATUS: dict[type[CcmapError], int] = {
+    MalformedJSON: 422,
     NotFound: 404,
     InvalidGeometry: 422,
     InvalidInput: 400,
@@ -79,16 +89,49 @@ OPEN311_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def status_of(exc: CcmapError) -> int:
+    """The HTTP status code of an error (400 for a kind not listed)."""
+    return next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
+
+
+def error_response(exc: CcmapError) -> JSONResponse:
+    """An error as ccmap answers it: {"detail": message, …its fields}, with its status code
+    (and WWW-Authenticate on a 401, Retry-After when the error says when to retry)."""
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if "retry_after" in exc.detail:
+        headers["Retry-After"] = str(exc.detail["retry_after"])
+    return JSONResponse({"detail": exc.message, **exc.detail}, status_code=status,
+                        headers=headers)
+
+
+def open311_error(exc: CcmapError) -> JSONResponse:
+    """An error in GeoReport v2's shape: a list of one {code, description}."""
+    code = status_of(exc)
+    return JSONResponse([{"code": code, "description": exc.message}], status_code=code)
+
+
+class Open311Route(APIRoute):
+    """A GeoReport v2 route: its errors are answered in the standard's shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, with CcmapError answered by open311_error."""
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CcmapError as exc:
+                return open311_error(exc)
+
+        return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register a handler that maps every CcmapError subclass to its status code."""
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CcmapError)
-        status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-        if "retry_after" in exc.detail:
-            headers["Retry-After"] = str(exc.detail["retry_after"])
-        return JSONResponse({"detail": exc.message, **exc.detail}, status_code=status,
-                            headers=headers)
+        return error_response(exc)
 
     app.add_exception_handler(CcmapError, handle)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import MalformedJSON, error_response
+from server.uploads import too_large
 
 
 class NonFinite(ValueError):
@@ -60,8 +62,8 @@ class StrictJSONMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await JSONResponse({"detail": f"request body exceeds {self.max_bytes} bytes "
-                                              "(CCMAP_MAX_UPLOAD_MB)"}, 413)(scope, receive, send)
+                error = too_large(self.max_bytes, what="the request body")
+                await error_response(error)(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -69,8 +71,8 @@ class StrictJSONMiddleware:
         body = b"".join(chunks)
         token = nonfinite_token(body) if body else None
         if token is not None:
-            await JSONResponse({"detail": f"{token} is not a valid JSON number: send finite "
-                                          "numbers (or null)"}, 422)(scope, receive, send)
+            await error_response(MalformedJSON(f"{token} is not a valid JSON number: send "
+                                               "finite numbers (or null)"))(scope, receive, send)
             return
         await self.app(scope, _replay([body], None, receive), send)
 

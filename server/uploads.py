@@ -1,9 +1,13 @@
 """Uploads stream to a temporary folder on disk, counted and cut off at CCMAP_MAX_UPLOAD_MB.
 
-`receive_upload` is the one way a route reads an uploaded file: the body (raw, or the `file`
-part of a multipart form) goes to `<tmp>/ccmap-upload-XXXX/upload<suffix>`, never whole into
-memory. The caller owns the folder and removes it with `Upload.cleanup()` (a job does so when
-it ends); on any error while receiving, it is removed before the error propagates.
+`receive_upload` (one file: a layer, a ledger, a photo) and `receive_form` (a form with several
+files: an inspection and its photos) are the only ways a route reads an uploaded file: the
+body (raw, or the file parts of a multipart form) goes to `<tmp>/ccmap-upload-XXXX/`, never
+whole into memory. Both take the limit from the settings and answer 413 in one style
+(`too_large`: the size, the limit and the setting that sets it), as do the JSON bodies
+(server/strict_json.py) and the photos' own limit (`check_size`). The caller owns the folder
+and removes it with `cleanup()` (a job does so when it ends); on any error while receiving, it
+is removed before the error propagates.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from geo.model.errors import InvalidInput, TooLarge
+from server.settings import Settings
 
 MAX_FORM_FIELDS = 50
 MAX_FORM_FILES = 50  # file parts of one receive_form (e.g. an inspection's photos)
@@ -77,15 +82,24 @@ class FormUpload(_Received):
     fields: dict[str, list[str]] = field(default_factory=dict)
 
 
-def upload_limit(mb: float) -> int:
-    """Bytes allowed for CCMAP_MAX_UPLOAD_MB."""
-    return int(mb * 1e6)
+def upload_limit(settings: Settings) -> int:
+    """Bytes allowed in one request body (CCMAP_MAX_UPLOAD_MB)."""
+    return int(settings.max_upload_mb * 1e6)
 
 
-def _too_large(limit: int, size: int | None = None) -> TooLarge:
-    sent = f"upload is {size / 1e6:.3g} MB; " if size is not None else "upload exceeds "
-    return TooLarge(f"{sent}the limit is {limit / 1e6:.3g} MB (CCMAP_MAX_UPLOAD_MB)",
+def too_large(limit: int, size: int | None = None, what: str = "upload",
+              setting: str = "CCMAP_MAX_UPLOAD_MB") -> TooLarge:
+    """The 413 of a body or file over a limit (bytes): its size when known, the limit and the
+    setting that sets it."""
+    sent = f"{what} is {size / 1e6:.3g} MB" if size is not None else f"{what} is too large"
+    return TooLarge(f"{sent}; the limit is {limit / 1e6:.3g} MB ({setting}) (文件过大)",
                     limit_mb=limit / 1e6)
+
+
+def check_size(size: int, limit_mb: float, what: str, setting: str) -> None:
+    """TooLarge (413) when a received file of `size` bytes is over `limit_mb` (a setting)."""
+    if size > limit_mb * 1e6:
+        raise too_large(int(limit_mb * 1e6), size, what, setting)
 
 
 def _suffix(filename: str) -> str:
@@ -101,30 +115,32 @@ async def _counted(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         yield chunk
 
 
-async def receive_upload(request: Request, limit: int, file_field: str = "file",
-                         default_name: str = "upload.geojson") -> Upload:
-    """Stream the request's file to disk: the `file_field` part of a multipart form, or else
-    the raw body (named default_name). 413 past limit bytes (Content-Length is checked
-    first), 400 for a malformed form or a form without the file."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, int(declared))
+async def receive_upload(request: Request, settings: Settings, what: str = "the file",
+                         raw_name: str | None = None, file_field: str = "file") -> Upload:
+    """Stream the request's file to disk: the `file_field` part of a multipart form, or, when
+    raw_name is given, a raw body (named raw_name). 413 past CCMAP_MAX_UPLOAD_MB
+    (Content-Length is checked first), 400 for another body, a malformed form or a form
+    without the file (`what` names it in the message)."""
+    content_type = request.headers.get("content-type", "")
+    if raw_name is None and not content_type.startswith("multipart/form-data"):
+        raise InvalidInput(f"send {what} as a multipart upload with a `{file_field}` field")
+    limit = _declared_within(request, settings)
     folder = Path(tempfile.mkdtemp(prefix="ccmap-upload-"))
     try:
-        content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             return await _receive_form(request, limit, folder, file_field)
-        path = folder / f"upload{_suffix(default_name)}"
+        assert raw_name is not None
+        path = folder / f"upload{_suffix(raw_name)}"
         size = 0
         async with await anyio.open_file(path, "wb") as out:
             async for chunk in _counted(request, limit):
                 size += len(chunk)
                 await out.write(chunk)
-        return Upload(folder, path, default_name, size, content_type)
+        return Upload(folder, path, raw_name, size, content_type)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -159,17 +175,25 @@ async def _receive_form(request: Request, limit: int, folder: Path,
         await form.close()
 
 
-async def receive_form(request: Request, limit: int,
+def _declared_within(request: Request, settings: Settings) -> int:
+    """The body limit in bytes, after refusing a body whose Content-Length is over it."""
+    limit = upload_limit(settings)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit, int(declared))
+    return limit
+
+
+async def receive_form(request: Request, settings: Settings,
                        max_files: int = MAX_FORM_FILES) -> FormUpload:
     """Stream a multipart form with up to max_files file parts (any field names) to disk, as
-    receive_upload does for one file: 413 past limit bytes (Content-Length is checked first),
+    receive_upload does for one file: 413 past CCMAP_MAX_UPLOAD_MB (Content-Length is checked
+    first),
     400 for a body that is not a well-formed multipart form. Nothing is left on disk after an
     error; the caller removes the folder with FormUpload.cleanup()."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("send a multipart/form-data body")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, int(declared))
+    limit = _declared_within(request, settings)
     folder = Path(tempfile.mkdtemp(prefix="ccmap-upload-"))
     try:
         parser = MultiPartParser(request.headers, _counted(request, limit),

@@ -14,22 +14,20 @@ from fastapi.responses import JSONResponse
 
 from geo.ledger.open311 import parse_request, requests_query, service_request, services
 from geo.ledger.writes import create_issues
-from geo.model.errors import CcmapError, InvalidInput, NotFound, Unauthorized
+from geo.model.errors import InvalidInput, NotFound, Unauthorized
 from geo.model.users import User, require, token_hash
 from geo.store import Store
 from server.auth import optional_user
 from server.deps import MAX_ID, SettingsDep, StoreDep
-from server.errors import OPEN311_ERROR_RESPONSES, STATUS
-from server.paging import PAGE_HEADERS, Page, check_limit, link_headers
+from server.errors import OPEN311_ERROR_RESPONSES, Open311Route
+from server.paging import PAGE_HEADERS, link_headers
+from server.params import Page, check_limit
 from server.schemas.open311 import Service, ServiceRequest, ServiceRequestCreated
 from server.workers import in_pool
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=OPEN311_ERROR_RESPONSES)
-
-
-def _error(exc: CcmapError) -> JSONResponse:
-    code = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
-    return JSONResponse([{"code": code, "description": exc.message}], status_code=code)
+# errors in GeoReport's shape (Open311Route), documented as such
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=OPEN311_ERROR_RESPONSES,
+                   route_class=Open311Route)
 
 
 def _user(request: Request, store: Store, api_key: str | None) -> User:
@@ -47,10 +45,7 @@ def _user(request: Request, store: Store, api_key: str | None) -> User:
 @router.get("/services.json", response_model=list[Service])
 def list_services(request: Request, store: StoreDep) -> JSONResponse:
     """Every issue category as an Open311 service."""
-    try:
-        require(_user(request, store, request.query_params.get("api_key")), "read")
-    except CcmapError as exc:
-        return _error(exc)
+    require(_user(request, store, request.query_params.get("api_key")), "read")
     return JSONResponse(services())
 
 
@@ -62,20 +57,17 @@ def list_requests(request: Request, store: StoreDep, settings: SettingsDep) -> J
     while more remain; a page_size over CCMAP_MAX_PAGE is refused)."""
     q = request.query_params
     headers: dict[str, str] = {}
-    try:
-        user = _user(request, store, q.get("api_key"))
-        require(user, "read")
-        page = _page(q.get("page"), q.get("page_size"), settings.page_size, settings.max_page)
-        query = requests_query(q, user.scope_unit, page.offset, page.limit)
-        if q.get("service_request_id"):
-            rows = [store.issue(int(i), scope_unit=user.scope_unit)
-                    for i in q["service_request_id"].split(",")
-                    if i.strip().isdigit() and int(i) <= MAX_ID]
-        else:
-            rows, matched = store.query_issues(query)
-            headers = link_headers(request, page, matched, numbered=True)
-    except CcmapError as exc:
-        return _error(exc)
+    user = _user(request, store, q.get("api_key"))
+    require(user, "read")
+    page = _page(q.get("page"), q.get("page_size"), settings.page_size, settings.max_page)
+    query = requests_query(q, user.scope_unit, page.offset, page.limit)
+    if q.get("service_request_id"):
+        rows = [store.issue(int(i), scope_unit=user.scope_unit)
+                for i in q["service_request_id"].split(",")
+                if i.strip().isdigit() and int(i) <= MAX_ID]
+    else:
+        rows, matched = store.query_issues(query)
+        headers = link_headers(request, page, matched, numbered=True)
     return JSONResponse([service_request(i) for i in rows], headers=headers)
 
 
@@ -97,14 +89,11 @@ def _page(page: str | None, page_size: str | None, default: int, maximum: int) -
 @router.get("/requests/{request_id}.json", response_model=list[ServiceRequest])
 def one_request(request_id: str, request: Request, store: StoreDep) -> JSONResponse:
     """One service request."""
-    try:
-        user = _user(request, store, request.query_params.get("api_key"))
-        require(user, "read")
-        if not request_id.isdigit() or int(request_id) > MAX_ID:
-            raise NotFound(f"service request {request_id} not found")
-        issue = store.issue(int(request_id), scope_unit=user.scope_unit)
-    except CcmapError as exc:
-        return _error(exc)
+    user = _user(request, store, request.query_params.get("api_key"))
+    require(user, "read")
+    if not request_id.isdigit() or int(request_id) > MAX_ID:
+        raise NotFound(f"service request {request_id} not found")
+    issue = store.issue(int(request_id), scope_unit=user.scope_unit)
     return JSONResponse([service_request(issue)])
 
 
@@ -112,11 +101,8 @@ def one_request(request_id: str, request: Request, store: StoreDep) -> JSONRespo
 async def post_request(request: Request, store: StoreDep) -> JSONResponse:
     """Create a service request (form-encoded, as the GeoReport v2 spec says)."""
     form: dict[str, Any] = {k: str(v) for k, v in (await request.form()).items()}
-    try:
-        user = _user(request, store, form.get("api_key"))
-        require(user, "issues:write")
-        intake = await in_pool(request, create_issues, store, [parse_request(form)], user.actor)
-    except CcmapError as exc:
-        return _error(exc)
+    user = _user(request, store, form.get("api_key"))
+    require(user, "issues:write")
+    intake = await in_pool(request, create_issues, store, [parse_request(form)], user.actor)
     return JSONResponse([{"service_request_id": str(intake.ids[0]),
                           "service_notice": "已受理，将按时限处置", "account_id": None}])
