@@ -156,3 +156,4 @@ def test_sqlite_copies_keep_every_index_and_foreign_keys_are_on(store: Store) ->
     assert "WHERE status IN" in sql["ix_issues_open_deadline"]  # the partial index survived
     assert {"ix_issues_cells", "ix_issues_period_stats", "ix_issues_zone_stats",
             "ix_issues_duplicate_of"} <= set(sql)
+

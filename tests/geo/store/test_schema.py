@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
 
 from geo.store import Store
 from geo.store.schema import metadata
@@ -65,3 +66,28 @@ def test_schema_py_describes_what_the_migrations_made(store: Store) -> None:
                                                          "compare_type": True})
         found = {_named(d) for d in compare_metadata(context, metadata)}
     assert found == BY_DESIGN[backend]
+
+
+def test_a_migration_that_fails_leaves_the_database_as_it_was(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """All or nothing on both backends: on SQLite too, where Python's sqlite3 would commit a
+    CREATE TABLE on its own (it begins a transaction only before INSERT, UPDATE, DELETE)."""
+    import geo.store.migrations.helpers as helpers
+
+    create = helpers.create_by_pair
+
+    def create_then_fail(*args: Any, **kwargs: Any) -> None:
+        create(*args, **kwargs)  # 0021's table is made, then something goes wrong
+        raise RuntimeError("disk full")
+
+    store.migrate("0020", downgrade=True)  # type: ignore[attr-defined]
+    monkeypatch.setattr(helpers, "create_by_pair", create_then_fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.migrate()  # type: ignore[attr-defined]
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0020"
+        assert "issue_cell_counts" not in inspect(conn).get_table_names()
+    monkeypatch.setattr(helpers, "create_by_pair", create)
+    store.migrate()  # type: ignore[attr-defined]
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert "issue_cell_counts" in inspect(conn).get_table_names()
