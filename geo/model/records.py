@@ -64,3 +64,4 @@ class IssueRoute:
     flags: list[str] = field(default_factory=list)
     cadre: str | None = None
     community: str | None = None
+    reported_at: datetime | None = None  # PostgreSQL's partition key: finds the row's month
