@@ -36,6 +36,11 @@ def _refers(table: str, column: str, refers: str, ondelete: str | None) -> Forei
                       deferrable=deferred or None, initially="DEFERRED" if deferred else None)
 
 
+def _table(name: str, *columns: Any) -> Table:
+    """A table of the schema."""
+    return Table(name, metadata, *columns)
+
+
 def _id() -> Column[int]:
     """The integer primary key every table of rows starts with."""
     return Column("id", Integer, primary_key=True, autoincrement=True)
@@ -53,14 +58,13 @@ def _optional(**types: Any) -> list[Column[Any]]:
 
 def _by_pair(name: str, keys: tuple[str, str], value: str) -> Table:
     """A table of one integer per pair of integers (its key)."""
-    return Table(name, metadata,
-                 *[Column(k, Integer, primary_key=True, autoincrement=False) for k in keys],
-                 Column(value, Integer, nullable=False))
+    return _table(name,
+                  *[Column(k, Integer, primary_key=True, autoincrement=False) for k in keys],
+                  Column(value, Integer, nullable=False))
 
 
-features = Table(
+features = _table(
     "features",
-    metadata,
     _id(),
     Column("kind", String(32), nullable=False),
     Column("name", Text, nullable=False, default=""),
@@ -71,9 +75,8 @@ features = Table(
     Index("ix_features_kind_bbox", "kind", "minx", "maxx", "miny", "maxy"),
 )
 
-feature_versions = Table(
+feature_versions = _table(
     "feature_versions",
-    metadata,
     _id(),
     *_required(feature_id=Integer, version=Integer, at=DateTime, actor=String(200),
                action=String(32), kind=String(32), name=Text),
@@ -82,9 +85,8 @@ feature_versions = Table(
     Column("wkb", LargeBinary),
 )
 
-issues = Table(
+issues = _table(
     "issues",
-    metadata,
     _id(),
     Column("external_id", String(128), unique=True),
     Column("category", String(64), nullable=False),
@@ -108,16 +110,14 @@ issues = Table(
 # PostgreSQL only (migration 0013): the keys of the partitioned issues table, unique here
 # because a partitioned table's unique constraints must include its partition key; kept by
 # triggers on issues
-issue_keys = Table(
+issue_keys = _table(
     "issue_keys",
-    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("external_id", String(128), unique=True),
 )
 
-issue_history = Table(
+issue_history = _table(
     "issue_history",
-    metadata,
     _id(),
     Column("issue_id", Integer, _refers("issue_history", "issue_id", "issues", "CASCADE"),
            nullable=False),
@@ -126,9 +126,8 @@ issue_history = Table(
     *_required(to_status=String(32), note=Text),
 )
 
-issue_photos = Table(
+issue_photos = _table(
     "issue_photos",
-    metadata,
     _id(),
     Column("issue_id", Integer, _refers("issue_photos", "issue_id", "issues", "CASCADE"),
            nullable=False),
@@ -136,9 +135,8 @@ issue_photos = Table(
                data=LargeBinary, at=DateTime, actor=String(200)),
 )
 
-reinspections = Table(
+reinspections = _table(
     "reinspections",
-    metadata,
     _id(),
     Column("issue_id", Integer, _refers("reinspections", "issue_id", "issues", "CASCADE"),
            nullable=False),
@@ -146,18 +144,16 @@ reinspections = Table(
     *_optional(result=String(16), done_at=DateTime, actor=String(200), note=Text),
 )
 
-units = Table(
+units = _table(
     "units",
-    metadata,
     _id(),
     Column("name", String(200), nullable=False, unique=True),
     Column("kind", String(32), nullable=False),
     Column("parent", String(200)),
 )
 
-users = Table(
+users = _table(
     "users",
-    metadata,
     _id(),
     Column("username", String(100), nullable=False, unique=True),
     *_required(password_hash=Text, role=String(32)),
@@ -168,9 +164,8 @@ users = Table(
     *_optional(first_failed_at=DateTime, locked_until=DateTime),
 )
 
-tokens = Table(
+tokens = _table(
     "tokens",
-    metadata,
     _id(),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("user_id", Integer, _refers("tokens", "user_id", "users", "CASCADE"), nullable=False),
@@ -182,9 +177,8 @@ tokens = Table(
 )
 
 # failed logins / password changes per attempted username, whether the account exists or not
-login_attempts = Table(
+login_attempts = _table(
     "login_attempts",
-    metadata,
     Column("purpose", String(16), primary_key=True),  # login | password
     Column("username", String(200), primary_key=True),
     Column("failed_count", Integer, nullable=False),  # attempts reserved in this window
@@ -194,9 +188,8 @@ login_attempts = Table(
 
 # one counter per map layer (feature kind or "issues"), bumped in the transaction of every
 # write that changes the layer: vector tile ETags are made from it
-layer_versions = Table(
+layer_versions = _table(
     "layer_versions",
-    metadata,
     Column("layer", String(32), primary_key=True),
     Column("version", Integer, nullable=False),
 )
@@ -211,9 +204,8 @@ issue_blocks = _by_pair("issue_blocks", ("bx", "by"), "version")
 # moves issues: the unfiltered cell tiles of the map read it (migration 0021)
 issue_cell_counts = _by_pair("issue_cell_counts", ("cell_x", "cell_y"), "n")
 
-audit = Table(
+audit = _table(
     "audit",
-    metadata,
     _id(),
     *_required(at=DateTime, actor=String(200), action=String(64), object_type=String(64)),
     Column("object_id", String(200)),
@@ -221,17 +213,15 @@ audit = Table(
     Index("ix_audit_at", "at"),
 )
 
-rounds = Table(
+rounds = _table(
     "rounds",
-    metadata,
     _id(),
     *_required(name=Text, created_at=DateTime, created_by=String(200)),
     Column("plan", JSON, nullable=False),  # sample, teams with ordered stops and paths
 )
 
-inspections = Table(
+inspections = _table(
     "inspections",
-    metadata,
     _id(),
     Column("round_id", Integer, _refers("inspections", "round_id", "rounds", "SET NULL")),
     Column("feature_id", Integer, _refers("inspections", "feature_id", "features", "RESTRICT"),
@@ -247,9 +237,8 @@ inspections = Table(
     Index("ix_inspections_feature", "feature_id", "inspected_at"),
 )
 
-jobs = Table(
+jobs = _table(
     "jobs",
-    metadata,
     _id(),
     Column("kind", String(64), nullable=False),  # layer_import | issue_import | export ...
     Column("state", String(16), nullable=False),  # queued | running | done | failed
