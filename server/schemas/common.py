@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# a time as the store keeps it: local, ISO 8601 without an offset (so not JSON Schema's
+# "date-time", which requires one)
+LocalTimeText = Annotated[str, BeforeValidator(_iso),
+                          Field(description="local time, ISO 8601 without an offset")]
 
 
 class Health(BaseModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.deps import DbInt, LocalDateTime
+from server.schemas.common import LocalTimeText
 
 
 class IssueCreate(BaseModel):
@@ -159,9 +159,9 @@ class ReinspectionPublic(BaseModel):
 
     id: int
     issue_id: int
-    due: datetime
+    due: LocalTimeText
     result: str | None
-    done_at: datetime | None
+    done_at: LocalTimeText | None
     actor: str | None
     note: str | None
 
