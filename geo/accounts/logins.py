@@ -7,16 +7,19 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from geo.model.errors import InvalidInput, Locked, TooManyRequests, Unauthorized
 from geo.model.users import Role, User
+from geo.store import AccountStore, AuditStore
 
-if TYPE_CHECKING:
-    from geo.store import Store
+
+class LoginStore(AccountStore, AuditStore, Protocol):
+    """What logins ask of storage: accounts and tokens, and the audit trail."""
+
 
 DEMO_PASSWORD = "ccmap-demo"
 _hasher = PasswordHasher()
@@ -121,7 +124,7 @@ def attempt_actor(username: str) -> str:
     return f"user:{username[:100]}" if username.strip() else "anonymous"
 
 
-def authenticate(store: Store, username: str, password: str, now: datetime,
+def authenticate(store: LoginStore, username: str, password: str, now: datetime,
                  policy: LockoutPolicy, via: str = "token") -> User:
     """The user if the password is right. Every attempt on a name, existing or not, is counted
     atomically before the password is checked, so concurrent guesses cannot pass the limit;
@@ -155,7 +158,7 @@ def authenticate(store: Store, username: str, password: str, now: datetime,
     raise Unauthorized(WRONG_LOGIN)
 
 
-def change_password(store: Store, user: User, current: str, new: str, now: datetime,
+def change_password(store: LoginStore, user: User, current: str, new: str, now: datetime,
                     limit: LockoutPolicy, policy: PasswordPolicy) -> None:
     """Change one's own password: the current one is checked at most `limit.attempts` times
     per window (TooManyRequests beyond), the new one must pass the policy."""
@@ -187,7 +190,7 @@ def _dummy_hash() -> str:
     return _hasher.hash("not-a-real-password")
 
 
-def create_demo_users(store: Store, unit: str) -> list[User]:
+def create_demo_users(store: LoginStore, unit: str) -> list[User]:
     """The demo accounts, one per role, all with the documented demo password."""
     password = hash_password(DEMO_PASSWORD)
     users = [

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from geo.model.errors import CcmapError, InvalidInput
-from geo.store import Store
+from geo.store import JobStore
 
 log = logging.getLogger("ccmap.jobs")
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def fail_stale(store: Store, stale_after: timedelta, job_id: int | None = None,
+def fail_stale(store: JobStore, stale_after: timedelta, job_id: int | None = None,
                now: datetime | None = None) -> list[int]:
     """Mark failed the queued/running jobs (or job job_id) whose process stopped beating for
     longer than stale_after (killed, crashed); return their ids."""
@@ -69,7 +69,7 @@ Work = Callable[[Progress], dict[str, Any]]
 class _Throttled:
     """A Progress that writes to the store at most once per interval (the last call wins)."""
 
-    def __init__(self, store: Store, job_id: int, interval: float,
+    def __init__(self, store: JobStore, job_id: int, interval: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.job_id, self.interval, self.clock = store, job_id, interval, clock
         self.last = float("-inf")
@@ -93,7 +93,7 @@ def error_result(exc: CcmapError) -> dict[str, Any]:
     return {"error": type(exc).__name__, "detail": exc.message, **exc.detail}
 
 
-def run_job(store: Store, job_id: int, work: Work,
+def run_job(store: JobStore, job_id: int, work: Work,
             interval: float = PROGRESS_INTERVAL) -> None:
     """Run work for a queued job, recording running → done (its report) or failed (why)."""
     store.update_job(job_id, state="running", started_at=datetime.now())
@@ -112,7 +112,7 @@ def run_job(store: Store, job_id: int, work: Work,
         _finish(store, job_id, "done", "", result, progress, done=max(progress.done, total))
 
 
-def _finish(store: Store, job_id: int, state: str, message: str, result: dict[str, Any],
+def _finish(store: JobStore, job_id: int, state: str, message: str, result: dict[str, Any],
             progress: _Throttled, done: int | None = None) -> None:
     changes: dict[str, Any] = {"state": state, "message": message, "result": result,
                                "finished_at": datetime.now(),
@@ -131,7 +131,7 @@ def _finish(store: Store, job_id: int, state: str, message: str, result: dict[st
 class JobPool:
     """One bounded pool of worker threads per process for jobs and other heavy work."""
 
-    def __init__(self, store: Store, workers: int) -> None:
+    def __init__(self, store: JobStore, workers: int) -> None:
         if workers < 1:
             raise InvalidInput("worker_threads must be at least 1 (CCMAP_WORKER_THREADS)")
         self.store = store

@@ -59,13 +59,8 @@ class IssueQuery:
     now: datetime = field(default_factory=datetime.now)
 
 
-class Store(Protocol):
-    """What the rest of ccmap may ask of storage.
-
-    Every call that writes is one transaction, and writes of data (features, issues, users,
-    units) append their audit row in that same transaction. `scope_unit` limits reads to what a
-    unit user may see.
-    """
+class Transactions(Protocol):
+    """Transactions, locks and upkeep of the database."""
 
     url: str
 
@@ -79,7 +74,22 @@ class Store(Protocol):
         ends, so the transactions that take it run one after another."""
         ...
 
-    # layers
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics after a bulk import."""
+        ...
+
+    def clear(self, actor: str = "system") -> None:
+        """Delete every feature, issue, user and unit (used to rebuild the demo)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class FeatureStore(Protocol):
+    """Layers: features of every kind, their versions, names and extents."""
+
     def add_features(self, features: Sequence[Feature], actor: str = "system") -> list[int]:
         """Insert features atomically; return their new ids in order."""
         ...
@@ -131,10 +141,6 @@ class Store(Protocol):
         """Every saved version of a feature, oldest first."""
         ...
 
-    def analyze(self) -> None:
-        """Refresh the query planner's statistics after a bulk import."""
-        ...
-
     def layer_counts(self) -> dict[str, int]:
         """Number of features per kind (kinds with none are omitted)."""
         ...
@@ -143,7 +149,23 @@ class Store(Protocol):
         """Bounding box of every stored feature, or None when there are none."""
         ...
 
-    # issues
+    def feature_labels(self, kind: Kind, scope_unit: str | None = None) -> list[dict[str, Any]]:
+        """{id, name, unit} of every feature of a kind (in the scope), by id, no geometry."""
+        ...
+
+    def feature_geometries(self, kind: Kind) -> tuple[list[int], Any]:
+        """Ids and WGS84 geometries (a numpy array) of every feature of a kind, by id."""
+        ...
+
+    def layer_stamp(self, kinds: Sequence[str]) -> tuple[Any, ...]:
+        """Changes whenever a feature of these layers is written (cache key of derived
+        figures)."""
+        ...
+
+
+class IssueStore(Protocol):
+    """The issue ledger: issue records, their status changes, history and routing."""
+
     def add_issues(self, issues: Sequence[Issue], actor: str = "system") -> list[int]:
         """Insert issues atomically; return their new ids in order."""
         ...
@@ -175,92 +197,6 @@ class Store(Protocol):
 
     def query_issues(self, query: IssueQuery) -> tuple[list[Issue], int]:
         """A page of issues and the total count that match."""
-        ...
-
-    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
-                    ) -> list[tuple[int, int, float]]:
-        """Weighted issue counts per base grid cell (cell_x, cell_y, count); with a factor (a
-        power of two), per block of factor × factor cells (cell_x // factor, ...)."""
-        ...
-
-    def issue_cell_counts(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
-                          ) -> list[tuple[int, int, int, float]]:
-        """Like issue_cells, in one query: (cell_x, cell_y, issues, weighted count) per cell
-        or block of factor × factor cells."""
-        ...
-
-    # aggregates in SQL (geo/store/aggregates.py)
-    def feature_labels(self, kind: Kind, scope_unit: str | None = None) -> list[dict[str, Any]]:
-        """{id, name, unit} of every feature of a kind (in the scope), by id, no geometry."""
-        ...
-
-    def feature_geometries(self, kind: Kind) -> tuple[list[int], Any]:
-        """Ids and WGS84 geometries (a numpy array) of every feature of a kind, by id."""
-        ...
-
-    def layer_stamp(self, kinds: Sequence[str]) -> tuple[Any, ...]:
-        """Changes whenever a feature of these layers is written (cache key of derived
-        figures)."""
-        ...
-
-    def open_issue_counts(self, query: IssueQuery, by: str) -> dict[Any, int]:
-        """Open issues (neither closed nor rejected) matching query per value of a column."""
-        ...
-
-    def issue_counts(self, query: IssueQuery, by: str, open_only: bool = False
-                     ) -> dict[Any, int]:
-        """Issues matching query (open_only: only the open ones) per value of a column."""
-        ...
-
-    def issue_stats(self, query: IssueQuery, by: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """Per group of the `by` columns, counts of the matching issues: issues, counted,
-        handled, closed, on_time, recurring, overdue (at query.now) and open."""
-        ...
-
-    def issue_flags(self, query: IssueQuery, unrouted: str | None = None
-                    ) -> dict[str, Any]:
-        """Per matching issue, as numpy arrays: lon, lat and issue_stats' 0/1 flags
-        (unrouted="community": only the issues with no community stored)."""
-        ...
-
-    def issue_positions(self, query: IssueQuery) -> tuple[Any, Any]:
-        """The lon and lat arrays of the issues matching query, in no particular order."""
-        ...
-
-    def issue_trend(self, query: IssueQuery, edges: Sequence[datetime]
-                    ) -> list[tuple[int, int]]:
-        """(reported, closed) counts of the matching issues in each window between edges."""
-        ...
-
-    def issue_list(self, query: IssueQuery, order: Sequence[str], limit: int) -> list[Issue]:
-        """At most limit matching issues ordered by id, reported_at or unit ("" first)."""
-        ...
-
-    # vector tiles (the rules are in geo/tiling/tiles.py)
-    def layer_version(self, layer: str) -> int:
-        """A layer's version (a kind or "issues"), bumped in the transaction of every write
-        that changes the layer; 0 for an unknown layer."""
-        ...
-
-    def layer_versions(self, layers: Sequence[str], tile: Tile | None = None
-                       ) -> dict[str, int]:
-        """The versions of several layers (as layer_version), read in one query; with a tile,
-        the issues layer's is that of the last write that changed issues the tile reads."""
-        ...
-
-    def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
-                     scope_unit: str | None = None) -> bytes:
-        """The Mapbox Vector Tile of one layer kind in one tile (b"" when empty)."""
-        ...
-
-    def issue_tile(self, query: IssueQuery, tile: Tile) -> bytes:
-        """The Mapbox Vector Tile of the issues matching query: points or grid cells."""
-        ...
-
-    def issue_tile_valid_until(self, query: IssueQuery, tile: Tile) -> datetime | None:
-        """Until when issue_tile(query, tile) holds without a write: the earliest deadline at or
-        after query.now of the open issues it reads (one becomes overdue then); None if none,
-        or if the tile does not depend on the clock (cells without an overdue filter)."""
         ...
 
     def apply_transition(self, issue_id: int, change: StatusChange, expected_version: int,
@@ -311,6 +247,89 @@ class Store(Protocol):
         """Insert issues given as columns, with history and audit rows; their ids."""
         ...
 
+
+class IssueAggregates(Protocol):
+    """Counts, statistics and cells of issues, aggregated in SQL (geo/store/aggregates.py)."""
+
+    def issue_cells(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
+                    ) -> list[tuple[int, int, float]]:
+        """Weighted issue counts per base grid cell (cell_x, cell_y, count); with a factor (a
+        power of two), per block of factor × factor cells (cell_x // factor, ...)."""
+        ...
+
+    def issue_cell_counts(self, query: IssueQuery, overdue_weight: float = 1.0, factor: int = 1
+                          ) -> list[tuple[int, int, int, float]]:
+        """Like issue_cells, in one query: (cell_x, cell_y, issues, weighted count) per cell
+        or block of factor × factor cells."""
+        ...
+
+    def open_issue_counts(self, query: IssueQuery, by: str) -> dict[Any, int]:
+        """Open issues (neither closed nor rejected) matching query per value of a column."""
+        ...
+
+    def issue_counts(self, query: IssueQuery, by: str, open_only: bool = False
+                     ) -> dict[Any, int]:
+        """Issues matching query (open_only: only the open ones) per value of a column."""
+        ...
+
+    def issue_stats(self, query: IssueQuery, by: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Per group of the `by` columns, counts of the matching issues: issues, counted,
+        handled, closed, on_time, recurring, overdue (at query.now) and open."""
+        ...
+
+    def issue_flags(self, query: IssueQuery, unrouted: str | None = None
+                    ) -> dict[str, Any]:
+        """Per matching issue, as numpy arrays: lon, lat and issue_stats' 0/1 flags
+        (unrouted="community": only the issues with no community stored)."""
+        ...
+
+    def issue_positions(self, query: IssueQuery) -> tuple[Any, Any]:
+        """The lon and lat arrays of the issues matching query, in no particular order."""
+        ...
+
+    def issue_trend(self, query: IssueQuery, edges: Sequence[datetime]
+                    ) -> list[tuple[int, int]]:
+        """(reported, closed) counts of the matching issues in each window between edges."""
+        ...
+
+    def issue_list(self, query: IssueQuery, order: Sequence[str], limit: int) -> list[Issue]:
+        """At most limit matching issues ordered by id, reported_at or unit ("" first)."""
+        ...
+
+
+class TileStore(Protocol):
+    """Vector tiles and the layer versions behind their ETags (rules in geo/tiling/tiles.py)."""
+
+    def layer_version(self, layer: str) -> int:
+        """A layer's version (a kind or "issues"), bumped in the transaction of every write
+        that changes the layer; 0 for an unknown layer."""
+        ...
+
+    def layer_versions(self, layers: Sequence[str], tile: Tile | None = None
+                       ) -> dict[str, int]:
+        """The versions of several layers (as layer_version), read in one query; with a tile,
+        the issues layer's is that of the last write that changed issues the tile reads."""
+        ...
+
+    def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
+                     scope_unit: str | None = None) -> bytes:
+        """The Mapbox Vector Tile of one layer kind in one tile (b"" when empty)."""
+        ...
+
+    def issue_tile(self, query: IssueQuery, tile: Tile) -> bytes:
+        """The Mapbox Vector Tile of the issues matching query: points or grid cells."""
+        ...
+
+    def issue_tile_valid_until(self, query: IssueQuery, tile: Tile) -> datetime | None:
+        """Until when issue_tile(query, tile) holds without a write: the earliest deadline at or
+        after query.now of the open issues it reads (one becomes overdue then); None if none,
+        or if the tile does not depend on the clock (cells without an overdue filter)."""
+        ...
+
+
+class EvidenceStore(Protocol):
+    """Photos and re-inspections of issues."""
+
     def add_photo(self, issue_id: int, stage: str, filename: str, content_type: str,
                   data: bytes, actor: str) -> int:
         """Store a before/after photo."""
@@ -337,7 +356,10 @@ class Store(Protocol):
         """Re-inspections of one issue or all."""
         ...
 
-    # accounts
+
+class PlanStore(Protocol):
+    """The assessment planner's rounds and inspections."""
+
     def add_round(self, name: str, plan: dict[str, Any], actor: str) -> int:
         """Store a planned inspection round; return its id."""
         ...
@@ -366,6 +388,10 @@ class Store(Protocol):
                          since: datetime | None = None, until: datetime | None = None) -> int:
         """How many inspection records match the filters of inspections."""
         ...
+
+
+class AccountStore(Protocol):
+    """Units, users, login attempts and tokens."""
 
     def add_unit(self, unit: Unit, actor: str = "system") -> int:
         """Create a unit; Conflict if the name exists."""
@@ -445,7 +471,10 @@ class Store(Protocol):
         """Delete one token, or all of a user's tokens except `keep`."""
         ...
 
-    # audit
+
+class AuditStore(Protocol):
+    """The append-only audit trail (留痕)."""
+
     def record_audit(self, actor: str, action: str, object_type: str,
                      object_id: str | None, diff: dict[str, Any]) -> None:
         """Append one audit row."""
@@ -468,7 +497,10 @@ class Store(Protocol):
         """How many audit rows match the filters of audit_log."""
         ...
 
-    # jobs (uploads and imports running in the worker pool; any process can read them)
+
+class JobStore(Protocol):
+    """Jobs (uploads and imports in the worker pool); any process can read them."""
+
     def add_job(self, kind: str, actor: str, unit: str | None = None,
                 total: int | None = None, worker: str | None = None) -> int:
         """Record a queued job (worker: the process that runs it); return its id."""
@@ -502,13 +534,16 @@ class Store(Protocol):
         """How many jobs match the filters of jobs."""
         ...
 
-    def clear(self, actor: str = "system") -> None:
-        """Delete every feature, issue, user and unit (used to rebuild the demo)."""
-        ...
 
-    def close(self) -> None:
-        """Release connections."""
-        ...
+class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, TileStore,
+            EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore, Protocol):
+    """What the rest of ccmap may ask of storage: every concept's protocol above (a function
+    that needs one concept can ask for that one alone).
+
+    Every call that writes is one transaction, and writes of data (features, issues, users,
+    units) append their audit row in that same transaction. `scope_unit` limits reads to what a
+    unit user may see.
+    """
 
 
 def open_store(url: str) -> Store:
