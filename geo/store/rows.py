@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from json.decoder import scanstring  # type: ignore[attr-defined]
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
     Select,
     String,
     Table,
@@ -338,3 +340,18 @@ def _feature_from_row(row: Row[Any]) -> Feature:
         geometry=shapely.from_wkb(m["wkb"]),
         version=m["version"],
     )
+
+
+class SqlParts:
+    """What SqlStore's mixins by concept (plans, jobs, accounts, audit) use of SqlStore."""
+
+    engine: Engine
+    postgis: bool
+
+    if TYPE_CHECKING:  # SqlStore's own (geo/store/sql.py)
+        def _begin(self) -> AbstractContextManager[Connection]: ...
+        def _connect(self) -> AbstractContextManager[Connection]: ...
+        def _row(self, table: Table, row_id: int, what: str) -> dict[str, Any]: ...
+        def _batches(self, q: Select[Any], size: int) -> Iterator[Sequence[Any]]: ...
+        def _issue_partitions(self, conn: Connection, times: Any) -> None: ...
+        def user(self, username: str) -> User | None: ...

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,32 +31,30 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
-    null,
     or_,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
 
 from geo.model.audit import changes as audit_changes
 from geo.model.errors import Conflict, InvalidInput, NotFound
 from geo.model.kinds import Kind
-from geo.model.lifecycle import ACTIVE_JOB_STATES, UNHANDLED, StatusChange
+from geo.model.lifecycle import UNHANDLED, StatusChange
 from geo.model.records import Feature, Issue, IssueRoute
-from geo.model.users import Role, Unit, User
-from geo.store import Attempts, BBox, IssueQuery
+from geo.store import BBox, IssueQuery
+from geo.store.accounts import AccountRows
 from geo.store.aggregates import AggregateMixin
+from geo.store.audit import AuditRows
 from geo.store.bulk import BulkIssueMixin
+from geo.store.jobs import JobRows
+from geo.store.plans import PlanRows
 from geo.store.rows import (
     _OPEN_ISSUE,
     ALL_ISSUE_TILES,
     CELL_DEG,
     _audit,
-    _audit_conditions,
     _box2df_bounds,
     _bump_issues,
     _bump_layers,
@@ -67,18 +65,14 @@ from geo.store.rows import (
     _grid_cells,
     _id_span,
     _insert_issues,
-    _inspection_conditions,
     _issue,
     _issue_conditions,
     _issue_row,
-    _job_conditions,
     _json_key,
     _json_value,
     _mvt,
     _sqlite_pragmas,
-    _user,
 )
-from geo.store.schema import audit as audit_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
@@ -88,7 +82,6 @@ from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_keys as issue_keys_t
 from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
-from geo.store.schema import jobs as jobs_t
 from geo.store.schema import layer_versions as layer_versions_t
 from geo.store.schema import login_attempts as attempts_t
 from geo.store.schema import reinspections as reinspections_t
@@ -119,8 +112,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # a tile's transaction on PostgreSQL: ST_AsMVTGeom's cost estimate puts a city-wide tile over
 # jit_above_cost, and compiling the query took 600 ms of a cell tile that runs in 60 ms
 NO_JIT = "SET LOCAL jit = off"
-LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
-              "user admin first (不能停用或降级唯一的管理员，请先指定另一位管理员)")
 # an issue tile with this many points or more may be encoded by parallel workers (PostGIS)
 PARALLEL_TILE_POINTS = 1000
 
@@ -136,7 +127,7 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore(AggregateMixin, BulkIssueMixin):
+class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:
@@ -940,140 +931,6 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
         west, south, east, north = _box2df_bounds(minx, miny, maxx, maxy)
         return (c.lon > west) & (c.lon < east) & (c.lat > south) & (c.lat < north)
 
-    # --- rounds and inspections -----------------------------------------------------------
-    def add_round(self, name: str, plan: dict[str, Any], actor: str) -> int:
-        """Store a planned inspection round; return its id."""
-        with self._begin() as conn:
-            rid = int(conn.execute(insert(rounds_t).returning(rounds_t.c.id).values(
-                name=name, created_at=datetime.now(), created_by=actor, plan=plan)).scalar_one())
-            _audit(conn, actor, "create", "round", str(rid),
-                   {"name": name, "stops": sum(len(t["stops"]) for t in plan["teams"])})
-            return rid
-
-    def round(self, round_id: int) -> dict[str, Any]:
-        """One round with its plan."""
-        return self._row(rounds_t, round_id, "round")
-
-    def rounds(self) -> list[dict[str, Any]]:
-        """Every round, newest first."""
-        with self._connect() as conn:
-            return [dict(r._mapping) for r in
-                    conn.execute(select(rounds_t).order_by(rounds_t.c.id.desc()))]
-
-    def add_inspection(self, record: dict[str, Any], issues: Sequence[Issue],
-                       actor: str) -> tuple[int, list[int]]:
-        """Store an inspection and the issues of its failed items in one transaction.
-
-        `record["items"]` entries whose `issue` is k get `issue_id` = the id of issues[k], and
-        that issue the external id `inspection:<inspection id>:<item code>`.
-        """
-        with self._begin() as conn:
-            iid = int(conn.execute(insert(inspections_t).returning(inspections_t.c.id).values(
-                **{**record, "items": [], "issue_ids": []})).scalar_one())
-            codes = {it["issue"]: it["code"] for it in record["items"]
-                     if it.get("issue") is not None}
-            rows = [{**_issue_row(i), "external_id": f"inspection:{iid}:{codes[k]}"}
-                    for k, i in enumerate(issues)]
-            self._issue_partitions(conn, [r["reported_at"] for r in rows])
-            ids = _insert_issues(conn, rows, actor) if rows else []
-            items = [{**{k: v for k, v in it.items() if k != "issue"},
-                      "issue_id": ids[it["issue"]] if it.get("issue") is not None else None}
-                     for it in record["items"]]
-            conn.execute(update(inspections_t).where(inspections_t.c.id == iid)
-                         .values(items=items, issue_ids=ids))
-            _audit(conn, actor, "create", "inspection", str(iid),
-                   {"feature_id": record["feature_id"], "failed": record["failed"],
-                    "issue_ids": ids})
-            return iid, ids
-
-    def inspections(self, feature_id: int | None = None, round_id: int | None = None,
-                    since: datetime | None = None, until: datetime | None = None,
-                    limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        """Inspection records, oldest first, filtered by point, round and time (offset/limit
-        page them; limit None: all)."""
-        t = inspections_t
-        q = (select(t).where(*_inspection_conditions(feature_id, round_id, since, until))
-             .order_by(t.c.inspected_at, t.c.id).offset(offset))
-        if limit is not None:
-            q = q.limit(limit)
-        with self._connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
-    def inspection_count(self, feature_id: int | None = None, round_id: int | None = None,
-                         since: datetime | None = None, until: datetime | None = None) -> int:
-        """How many inspection records match the filters of inspections (counted in SQL)."""
-        q = select(func.count()).select_from(inspections_t).where(
-            *_inspection_conditions(feature_id, round_id, since, until))
-        with self._connect() as conn:
-            return int(conn.execute(q).scalar_one())
-
-    # --- jobs -----------------------------------------------------------------------------
-    def add_job(self, kind: str, actor: str, unit: str | None = None,
-                total: int | None = None, worker: str | None = None) -> int:
-        """Record a queued job (not audited: the work it does audits itself)."""
-        now = datetime.now()
-        with self._begin() as conn:
-            return int(conn.execute(insert(jobs_t).returning(jobs_t.c.id).values(
-                kind=kind, state="queued", actor=actor, unit=unit, created_at=now,
-                done=0, total=total, message="", worker=worker,
-                heartbeat_at=now)).scalar_one())
-
-    def update_job(self, job_id: int, **changes: Any) -> None:
-        """Change a job's state, times, progress, message or result (a heartbeat too)."""
-        allowed = {"state", "started_at", "finished_at", "done", "total", "message", "result",
-                   "worker"}
-        bad = set(changes) - allowed
-        if bad:
-            raise InvalidInput(f"cannot change {', '.join(sorted(bad))} of a job")
-        with self._begin() as conn:
-            if conn.execute(update(jobs_t).where(jobs_t.c.id == job_id)
-                            .values(**changes, heartbeat_at=datetime.now())).rowcount == 0:
-                raise NotFound(f"job {job_id} does not exist")
-
-    def heartbeat_jobs(self, job_ids: Sequence[int]) -> None:
-        """Mark the queued/running jobs among job_ids alive now."""
-        if not job_ids:
-            return
-        with self._begin() as conn:
-            conn.execute(update(jobs_t).where(jobs_t.c.id.in_(list(job_ids)),
-                                              jobs_t.c.state.in_(ACTIVE_JOB_STATES))
-                         .values(heartbeat_at=datetime.now()))
-
-    def fail_stale_jobs(self, before: datetime, message: str, result: dict[str, Any],
-                        job_id: int | None = None) -> list[int]:
-        """Mark failed the queued/running jobs (or job job_id only) whose heartbeat is older
-        than before; return their ids. Nothing is written when none is stale."""
-        t = jobs_t
-        conds = [t.c.state.in_(ACTIVE_JOB_STATES),
-                 func.coalesce(t.c.heartbeat_at, t.c.created_at) < before]
-        if job_id is not None:
-            conds.append(t.c.id == job_id)
-        with self._begin() as conn:
-            ids = [int(i) for i in conn.execute(select(t.c.id).where(*conds)).scalars()]
-            if ids:  # the same conditions again: a job that beat meanwhile stays as it is
-                conn.execute(update(t).where(t.c.id.in_(ids), *conds).values(
-                    state="failed", message=message, result=result,
-                    finished_at=datetime.now()))
-        return ids
-
-    def job(self, job_id: int) -> dict[str, Any]:
-        """One job."""
-        return self._row(jobs_t, job_id, "job")
-
-    def jobs(self, actor: str | None = None, states: Sequence[str] | None = None,
-             limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        """Jobs, newest first (offset/limit page them)."""
-        q = (select(jobs_t).where(*_job_conditions(actor, states))
-             .order_by(jobs_t.c.id.desc()).offset(offset).limit(limit))
-        with self._connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
-    def job_count(self, actor: str | None = None, states: Sequence[str] | None = None) -> int:
-        """How many jobs match the filters of jobs (counted in SQL)."""
-        q = select(func.count()).select_from(jobs_t).where(*_job_conditions(actor, states))
-        with self._connect() as conn:
-            return int(conn.execute(q).scalar_one())
-
     def issue_count(self) -> int:
         """Number of issues."""
         with self._connect() as conn:
@@ -1091,243 +948,6 @@ class SqlStore(AggregateMixin, BulkIssueMixin):
             conn.execute(delete(issue_blocks_t))
             conn.execute(delete(cell_counts_t))
             _bump_issues(conn, None)
-
-    # --- accounts -------------------------------------------------------------------------
-    def add_unit(self, unit: Unit, actor: str = "system") -> int:
-        """Create a unit; Conflict if the name exists."""
-        row = {"name": unit.name, "kind": unit.kind, "parent": unit.parent}
-        try:
-            with self._begin() as conn:
-                uid = int(conn.execute(insert(units_t).returning(units_t.c.id), row).scalar_one())
-                _audit(conn, actor, "create", "unit", str(uid), row)
-                return uid
-        except IntegrityError:
-            raise Conflict(f"unit {unit.name!r} already exists") from None
-
-    def units(self) -> list[Unit]:
-        """All units by name."""
-        with self._connect() as conn:
-            return [Unit(**r._mapping) for r in conn.execute(
-                select(units_t).order_by(units_t.c.name))]
-
-    def add_user(self, user: User, actor: str = "system") -> int:
-        """Create a user (password_hash already set); Conflict if the username exists."""
-        row = {c.name: getattr(user, c.name) for c in users_t.columns if c.name != "id"}
-        row["role"] = Role(user.role).value
-        try:
-            with self._begin() as conn:
-                uid = int(conn.execute(insert(users_t).returning(users_t.c.id), row).scalar_one())
-                _audit(conn, actor, "create", "user", user.username,
-                       {k: v for k, v in row.items() if k in ("role", "unit", "display_name")})
-                return uid
-        except IntegrityError:
-            raise Conflict(f"user {user.username!r} already exists") from None
-
-    def user(self, username: str) -> User | None:
-        """The user with this username, or None."""
-        with self._connect() as conn:
-            row = conn.execute(select(users_t).where(users_t.c.username == username)).first()
-        return _user(row) if row else None
-
-    def users(self) -> list[User]:
-        """All users by username."""
-        with self._connect() as conn:
-            return [_user(r) for r in conn.execute(select(users_t).order_by(users_t.c.username))]
-
-    def update_user(self, username: str, changes: dict[str, Any], actor: str) -> User:
-        """Change role/unit/display_name/active/password_hash; audited with a diff."""
-        allowed = {"role", "unit", "display_name", "active", "password_hash"}
-        bad = set(changes) - allowed
-        if bad:
-            raise InvalidInput(f"cannot change {', '.join(sorted(bad))}")
-        demoting = "role" in changes or "active" in changes
-        with self._begin() as conn:
-            if demoting and self.postgis:
-                # lock the active admins' rows: two admins demoting each other take turns
-                conn.execute(select(users_t.c.id).where(
-                    users_t.c.role == Role.admin.value, users_t.c.active.is_(True)
-                ).with_for_update())
-            row = conn.execute(select(users_t).where(users_t.c.username == username)).first()
-            if row is None:
-                raise NotFound(f"user {username!r} does not exist")
-            before = _user(row)
-            # SQLite: the UPDATE takes the write lock, so the count after it is current
-            conn.execute(update(users_t).where(users_t.c.username == username).values(changes))
-            if demoting and before.role is Role.admin and before.active and not conn.execute(
-                    select(func.count()).select_from(users_t).where(
-                        users_t.c.role == Role.admin.value, users_t.c.active.is_(True))
-            ).scalar_one():
-                raise Conflict(LAST_ADMIN)
-            old = {k: getattr(before, k) for k in changes}
-            _audit(conn, actor, "update", "user", username,
-                   audit_changes(old, changes, secret={"password_hash"}))
-        found = self.user(username)
-        assert found is not None
-        return found
-
-    def reserve_attempt(self, purpose: str, username: str, now: datetime, limit: int,
-                        window: timedelta, duration: timedelta) -> Attempts:
-        """Count one attempt in one UPDATE (row-locked on PostgreSQL, the write lock on
-        SQLite), so concurrent attempts can never pass `limit` between them."""
-        c = attempts_t.c
-        key = (c.purpose == purpose) & (c.username == username[:200])
-        dialect_insert = pg_insert if self.postgis else sqlite_insert
-        locked = c.locked_until.is_not(None) & (c.locked_until > now)
-        # not locked here, so a lock that is set has expired: the count starts again
-        stale = or_(c.first_failed_at <= now - window, c.locked_until.is_not(None))
-        with self._begin() as conn:
-            conn.execute(dialect_insert(attempts_t).values(
-                purpose=purpose, username=username[:200], failed_count=0, first_failed_at=now,
-                locked_until=None).on_conflict_do_nothing(
-                index_elements=["purpose", "username"]))
-            row = conn.execute(update(attempts_t).where(key).values(
-                failed_count=case((locked, c.failed_count), (stale, 1),
-                                  else_=c.failed_count + 1),
-                first_failed_at=case((locked, c.first_failed_at), (stale, now),
-                                     else_=c.first_failed_at),
-                locked_until=case((locked, c.locked_until), (stale, null()),
-                                  (c.failed_count + 1 > limit, now + duration), else_=null()),
-            ).returning(c.failed_count, c.locked_until)).one()
-        return Attempts(int(row.failed_count), row.locked_until)
-
-    def fail_attempt(self, purpose: str, username: str, now: datetime, limit: int,
-                     duration: timedelta) -> datetime | None:
-        """Lock once `limit` attempts are counted; a login's lock shows on the user too."""
-        c = attempts_t.c
-        with self._begin() as conn:
-            row = conn.execute(update(attempts_t).where(
-                c.purpose == purpose, c.username == username[:200], c.failed_count >= limit,
-                or_(c.locked_until.is_(None), c.locked_until <= now),
-            ).values(locked_until=now + duration).returning(
-                c.failed_count, c.first_failed_at, c.locked_until)).first()
-            if row is None:
-                return None
-            if purpose == "login":
-                conn.execute(update(users_t).where(users_t.c.username == username).values(
-                    failed_count=row.failed_count, first_failed_at=row.first_failed_at,
-                    locked_until=row.locked_until))
-            locked_until: datetime = row.locked_until
-            return locked_until
-
-    def clear_attempts(self, purpose: str, username: str,
-                       prune_before: datetime | None = None) -> None:
-        """Forget one name's attempts (and, with prune_before, every stale unlocked row)."""
-        c = attempts_t.c
-        forget = (c.purpose == purpose) & (c.username == username[:200])
-        if prune_before is not None:
-            forget = forget | ((c.first_failed_at < prune_before) & or_(
-                c.locked_until.is_(None), c.locked_until < prune_before))
-        with self._begin() as conn:
-            conn.execute(delete(attempts_t).where(forget))
-            if purpose == "login":
-                u = users_t.c
-                conn.execute(update(users_t).where(
-                    u.username == username, (u.failed_count != 0) | u.locked_until.is_not(None)
-                ).values(failed_count=0, first_failed_at=None, locked_until=None))
-
-    def add_token(self, user_id: int, token_hash: str, kind: str, expires_at: datetime | None,
-                  name: str = "", csrf: str | None = None) -> None:
-        """Store a hashed session, access or API token."""
-        with self._begin() as conn:
-            conn.execute(insert(tokens_t).values(
-                token_hash=token_hash, user_id=user_id, kind=kind, name=name, csrf=csrf,
-                created_at=datetime.now(), expires_at=expires_at))
-
-    def token_user(self, token_hash: str, kinds: Sequence[str],
-                   now: datetime) -> tuple[User, str | None] | None:
-        """The active user owning an unexpired token of one of the kinds, and its CSRF value."""
-        q = (select(users_t, tokens_t.c.csrf)
-             .join(tokens_t, tokens_t.c.user_id == users_t.c.id)
-             .where(tokens_t.c.token_hash == token_hash, tokens_t.c.kind.in_(kinds),
-                    users_t.c.active.is_(True),
-                    or_(tokens_t.c.expires_at.is_(None), tokens_t.c.expires_at > now)))
-        with self._connect() as conn:
-            row = conn.execute(q).first()
-        return (_user(row), row._mapping["csrf"]) if row else None
-
-    def revoke_tokens(self, user_id: int | None = None, token_hash: str | None = None,
-                      keep: str | None = None) -> int:
-        """Delete one token (by hash) or all of a user's tokens except `keep`."""
-        q = delete(tokens_t)
-        if token_hash is not None:
-            q = q.where(tokens_t.c.token_hash == token_hash)
-        elif user_id is not None:
-            q = q.where(tokens_t.c.user_id == user_id)
-            if keep is not None:
-                q = q.where(tokens_t.c.token_hash != keep)
-        else:
-            raise InvalidInput("revoke_tokens needs a user or a token")
-        with self._begin() as conn:
-            return int(conn.execute(q).rowcount)
-
-    def tokens(self, user_id: int | None = None, now: datetime | None = None,
-               current: str | None = None) -> list[dict[str, Any]]:
-        """Token metadata, oldest first (never the hash); `current` flags the caller's own."""
-        t = tokens_t.c
-        q = (select(t.id, users_t.c.username, t.name, t.kind, t.created_at, t.expires_at,
-                    (t.token_hash == (current or "")).label("current"))
-             .join(users_t, users_t.c.id == t.user_id).order_by(t.id))
-        if user_id is not None:
-            q = q.where(t.user_id == user_id)
-        if now is not None:
-            q = q.where(or_(t.expires_at.is_(None), t.expires_at > now))
-        with self._connect() as conn:
-            return [{**r._mapping, "current": bool(r.current)} for r in conn.execute(q)]
-
-    def revoke_token(self, token_id: int, actor: str,
-                     owner_id: int | None = None) -> dict[str, Any] | None:
-        """Delete one token by id (of `owner_id` only, when given) with its audit row."""
-        t = tokens_t.c
-        q = delete(tokens_t).where(t.id == token_id)
-        if owner_id is not None:
-            q = q.where(t.user_id == owner_id)
-        with self._begin() as conn:
-            row = conn.execute(q.returning(t.user_id, t.name, t.kind, t.created_at,
-                                           t.expires_at)).first()
-            if row is None:
-                return None
-            owner = conn.execute(select(users_t.c.username).where(
-                users_t.c.id == row.user_id)).scalar()
-            meta = {"id": token_id, "username": owner, "name": row.name, "kind": row.kind,
-                    "created_at": row.created_at, "expires_at": row.expires_at}
-            _audit(conn, actor, "revoke", "token", str(token_id),
-                   {"owner": owner, "kind": row.kind, "name": row.name})
-            return meta
-
-    def record_audit(self, actor: str, action: str, object_type: str,
-                     object_id: str | None, diff: dict[str, Any]) -> None:
-        """Append one audit row on its own (for actions that write nothing else)."""
-        with self._begin() as conn:
-            _audit(conn, actor, action, object_type, object_id, diff)
-
-    def audit_log(self, actor: str | None = None, object_type: str | None = None,
-                  since: datetime | None = None, until: datetime | None = None,
-                  limit: int | None = 1000, offset: int = 0) -> list[dict[str, Any]]:
-        """Audit rows, newest first, filtered (offset/limit page them; limit None: all)."""
-        conds = _audit_conditions(actor, object_type, since, until)
-        q = select(audit_t).where(*conds).order_by(audit_t.c.id.desc()).offset(offset)
-        if limit is not None:
-            q = q.limit(limit)
-        with self._connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
-    def audit_batches(self, actor: str | None = None, object_type: str | None = None,
-                      since: datetime | None = None, until: datetime | None = None,
-                      offset: int = 0, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
-        """The audit rows of audit_log(limit=None), newest first, in lists of at most `size`
-        (one query read a batch at a time)."""
-        conds = _audit_conditions(actor, object_type, since, until)
-        q = select(audit_t).where(*conds).order_by(audit_t.c.id.desc()).offset(offset)
-        for rows in self._batches(q, size):
-            yield [dict(r._mapping) for r in rows]
-
-    def audit_count(self, actor: str | None = None, object_type: str | None = None,
-                    since: datetime | None = None, until: datetime | None = None) -> int:
-        """How many audit rows match the filters of audit_log (counted in SQL)."""
-        q = select(func.count()).select_from(audit_t).where(
-            *_audit_conditions(actor, object_type, since, until))
-        with self._connect() as conn:
-            return int(conn.execute(q).scalar_one())
 
     def close(self) -> None:
         """Dispose of the connection pool."""
