@@ -11,6 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString
 
+import geo.store.accounts
+import geo.store.audit
+import geo.store.jobs
+import geo.store.plans
 import geo.store.rows
 import geo.store.sql
 from geo.accounts.logins import hash_password
@@ -62,8 +66,10 @@ def test_a_write_whose_audit_row_fails_is_rolled_back(store: Store, write: str,
     def broken(*_: Any) -> None:
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr(geo.store.sql, "_audit", broken)  # the store's methods
-    monkeypatch.setattr(geo.store.rows, "_audit", broken)  # the helpers they share
+    for module in (geo.store.sql, geo.store.accounts, geo.store.audit, geo.store.jobs,
+                   geo.store.plans, geo.store.rows):  # the store's modules, and their helpers
+        if hasattr(module, "_audit"):
+            monkeypatch.setattr(module, "_audit", broken)
     with pytest.raises(RuntimeError):
         WRITES[write](store)
     after = (store.layer_counts(), store.issue_count(), [u.name for u in store.units()],
