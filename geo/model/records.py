@@ -48,6 +48,13 @@ class Issue:
     cadre: str | None = None  # 路长/街长 of the street segment it lies on
     community: str | None = None  # 社区 containing it
     duplicate_of: int | None = None
+    urgency: str = "normal"  # normal 一般 | urgent 紧急: an urgent case has a shorter limit
+    dispatched_at: datetime | None = None  # 派遣: the deadline clock starts here
+    paused_at: datetime | None = None  # the clock stopped (挂账/缓办, or a 延期 awaiting decision)
+    rework_count: int = 0  # failed verifications (返工)
+    extension_count: int = 0  # approved extensions (延期)
+    claimed_by: str | None = None  # the user who holds the case, until claimed_until
+    claimed_until: datetime | None = None
     version: int = 1
     id: int | None = None
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    true,
 )
 
 metadata = MetaData()
@@ -103,6 +105,14 @@ issues = _table(
     *_optional(flags=JSON, cadre=Text),
     Column("duplicate_of", Integer, _refers("issues", "duplicate_of", "issues", "SET NULL")),
     *_optional(cell_x=Integer, cell_y=Integer, community=Text),
+    # the rules of a city-management centre (migration 0023): urgency, the clock (starts at
+    # dispatch, paused while deferred or waiting on an extension), rework and extension counts,
+    # and who holds the case
+    Column("urgency", String(16), nullable=False, server_default="normal"),
+    *_optional(dispatched_at=DateTime, paused_at=DateTime),
+    Column("rework_count", Integer, nullable=False, server_default="0"),
+    Column("extension_count", Integer, nullable=False, server_default="0"),
+    *_optional(claimed_by=String(100), claimed_until=DateTime),
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
 )
@@ -255,6 +265,86 @@ jobs = _table(
     # active job whose heartbeat is older than CCMAP_JOB_STALE_MINUTES lost its process
     Column("heartbeat_at", DateTime),
     Index("ix_jobs_actor", "actor", "created_at"),
+)
+
+# an office's own days off ("off") and extra workdays ("work"), over the holiday package's
+calendar_days = _table(
+    "calendar_days",
+    _id(),
+    *_required(start_date=Date, end_date=Date, kind=String(8)),
+    Column("note", Text, nullable=False, server_default=""),
+    *_required(created_by=String(200), created_at=DateTime),
+)
+
+# an office's time limits (处置时限) per category and urgency, over data/reference's defaults
+time_limits = _table(
+    "time_limits",
+    Column("category", String(64), primary_key=True),
+    Column("urgency", String(16), primary_key=True),
+    *_required(amount=Float, unit=String(16)),
+)
+
+# 延期 applications: pending, then approved (the deadline moves) or rejected
+extensions = _table(
+    "extensions",
+    _id(),
+    Column("issue_id", Integer, _refers("extensions", "issue_id", "issues", "CASCADE"),
+           nullable=False),
+    Column("unit", Text),
+    *_required(reason=Text, requested_deadline=DateTime, requested_by=String(200),
+               requested_at=DateTime, state=String(16)),
+    *_optional(decided_by=String(200), decided_at=DateTime, decision_note=Text,
+               old_deadline=DateTime, new_deadline=DateTime),
+    Index("ix_extensions_issue", "issue_id"),
+    Index("ix_extensions_unit", "unit", "requested_at"),
+)
+
+# 回复模板: public-facing update texts per category (NULL: any) and status (NULL: any)
+reply_templates = _table(
+    "reply_templates",
+    _id(),
+    *_optional(category=String(64), status=String(32)),
+    *_required(title=Text, text=Text, created_by=String(200), created_at=DateTime),
+)
+
+# the in-app list of each user's notices
+notifications = _table(
+    "notifications",
+    _id(),
+    *_required(username=String(100), at=DateTime, event=String(32)),
+    Column("issue_id", Integer),
+    Column("message", Text, nullable=False),
+    Column("read_at", DateTime),
+    Index("ix_notifications_user", "username", "at"),
+)
+
+webhooks = _table(
+    "webhooks",
+    _id(),
+    *_required(url=Text, secret=Text, events=JSON),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    *_required(created_by=String(200), created_at=DateTime),
+)
+
+# e-mail and webhook sends: pending (with the time of the next attempt), sent or failed
+deliveries = _table(
+    "deliveries",
+    _id(),
+    *_required(channel=String(16), target=Text, event=String(32)),
+    Column("webhook_id", Integer,
+           ForeignKey("webhooks.id", name="fk_deliveries_webhook_id", ondelete="CASCADE")),
+    Column("issue_id", Integer),
+    *_required(payload=JSON, state=String(16), attempts=Integer, created_at=DateTime),
+    *_optional(next_attempt_at=DateTime, sent_at=DateTime, last_error=Text),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+)
+
+# the deadline notices (due soon, overdue) each issue has had, for each deadline it had
+issue_notices = _table(
+    "issue_notices",
+    Column("issue_id", Integer, primary_key=True, autoincrement=False),
+    Column("event", String(32), primary_key=True),
+    Column("deadline", DateTime, primary_key=True),
 )
 
 # The indexes later migrations added, with their columns as migrated (tests/geo/store/

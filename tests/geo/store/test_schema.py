@@ -17,7 +17,7 @@ from geo.store import Store
 from geo.store.schema import metadata
 
 REFERS_TO_ISSUE = ["issue_history.issue_id", "issue_photos.issue_id", "reinspections.issue_id",
-                   "issues.duplicate_of", "issues.recurring_of"]
+                   "issues.duplicate_of", "issues.recurring_of", "extensions.issue_id"]
 PARTITION = re.compile(r"^issues_(\d{4}_\d{2}|default)$")  # PostGIS: issues by month (0013)
 BY_DESIGN = {
     "sqlite": {("add_table", "issue_keys")},  # the PostGIS partitions' key table
