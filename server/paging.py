@@ -59,6 +59,12 @@ def page_links(request: Request, page: Page, matched: int,
     return links
 
 
+def next_href(request: Request, page: Page, matched: int) -> str | None:
+    """The URL of the page after this one (limit/offset), None on the last."""
+    return next((link.href for link in page_links(request, page, matched)
+                 if link.rel == "next"), None)
+
+
 def collection_page(request: Request, page: Page, features: Iterable[dict[str, Any]],
                     matched: int, **extra: Any) -> dict[str, Any]:
     """A FeatureCollection page: the features with numberMatched, numberReturned and links."""

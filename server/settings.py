@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     lockout_minutes: float = 15.0
     password_min_length: int = 10
     password_change_attempts: int = 5  # per user within lockout_window_minutes
+    # a claim (认领) on an issue holds it for this long; others' writes get 409 meanwhile
+    claim_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 30.0
     # Secure flag on cookies: auto = when the request came over HTTPS (run behind TLS in
     # production; plain http is only for 127.0.0.1 and the demo)
     cookie_secure: str = "auto"

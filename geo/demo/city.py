@@ -33,6 +33,7 @@ from shapely.geometry import MultiPoint, Point, box
 
 from geo import DATA_DIR
 from geo.accounts.logins import create_demo_users
+from geo.demo.triage import add_triage_demo
 from geo.layers.osm import read_osm
 from geo.layers.projection import MetricFrame
 from geo.model.kinds import Kind, issue_categories, test_point_categories
@@ -132,6 +133,7 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     step(DEMO_STEPS[5])
     for unit in city.units():
         store.add_unit(unit, actor="demo")
+    add_triage_demo(store, now)  # reports waiting for triage, a claimed case, reply templates
     counts = store.layer_counts()
     counts["issues"] = store.issue_count()
     counts["users"] = len(create_demo_users(store, DEMO_UNIT))

@@ -1,14 +1,18 @@
-"""Issue workflows the routes (and scripts) share: a status change, marking a duplicate, and a
-photo added to a case — each checked for the caller's role and scope and written, with its
-history and audit rows, in one transaction."""
+"""Issue workflows the routes (and scripts) share: a status change, marking a duplicate, an
+edit, and a photo added to a case — each checked for the caller's role, scope and the issue's
+claim (geo.ledger.claims.held_issue) and written, with its history and audit rows, in one
+transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from geo.ledger.claims import RELEASED, held_issue
 from geo.model.errors import Forbidden, InvalidInput
-from geo.model.lifecycle import transition
+from geo.model.kinds import check_category, issue_categories, sources
+from geo.model.lifecycle import FINAL, transition
 from geo.model.records import Issue
 from geo.model.users import Role, User, require
 from geo.store import Store
@@ -18,32 +22,61 @@ PHOTO_STAGES = ("before", "after")
 
 def change_status(store: Store, issue_id: int, to: str, note: str, version: int,
                   user: User, now: datetime | None = None) -> Issue:
-    """Move an issue along the lifecycle (Conflict for an illegal or stale change, Forbidden
-    when the change is legal but not for the user's role); the issue as changed."""
+    """Move an issue along the lifecycle (Conflict for an illegal or stale change, or while
+    someone else holds the issue; Forbidden when the change is legal but not for the user's
+    role); the issue as changed. A closed or rejected issue's claim ends."""
+    now = now or datetime.now()
     with store.transaction():
-        issue = store.issue(issue_id, scope_unit=user.scope_unit)
-        change = transition(issue.status, to, user.role, user.actor, note, now or datetime.now())
-        return store.apply_transition(issue_id, change, version)
+        issue = held_issue(store, issue_id, user, now)
+        change = transition(issue.status, to, user.role, user.actor, note, now)
+        return store.apply_transition(issue_id, change, version,
+                                      extra=RELEASED if to in FINAL else None)
 
 
 def merge_duplicate(store: Store, issue_id: int, into: int, note: str, version: int,
                     user: User, now: datetime | None = None) -> Issue:
     """Mark an issue a duplicate of another: it is rejected with a note naming the other, the
-    other's history records the merge; both histories are kept. The rejected issue."""
+    other's history records the merge and names the duplicate's reporter (the other lists it
+    among its linked reports); both histories are kept. The rejected issue."""
     require(user, "issues:write")
+    now = now or datetime.now()
     with store.transaction():
-        issue = store.issue(issue_id)
+        issue = held_issue(store, issue_id, user, now)
         target = store.issue(into)
         if target.id == issue.id:
             raise InvalidInput("an issue cannot be merged into itself")
         text = f"合并到 #{target.id} (duplicate of #{target.id}) {note}".strip()
-        change = transition(issue.status, "rejected", user.role, user.actor, text,
-                            now or datetime.now())
+        change = transition(issue.status, "rejected", user.role, user.actor, text, now)
         merged = store.apply_transition(issue_id, change, version,
-                                        extra={"duplicate_of": target.id})
+                                        extra={"duplicate_of": target.id, **RELEASED})
+        source = sources().get(issue.source, issue.source)
         store.add_history_note(into, target.status, user.actor,
-                               f"合并了重复问题 #{issue_id} (merged duplicate #{issue_id})")
+                               f"合并了重复问题 #{issue_id}（上报人：{issue.reporter or '未署名'}，"
+                               f"来源：{source}） (merged duplicate #{issue_id})")
     return merged
+
+
+def edit_issue(store: Store, issue_id: int, changes: dict[str, Any], version: int, user: User,
+               now: datetime | None = None, note: str = "") -> Issue:
+    """Edit an issue's description, address, category, urgency or deadline (Conflict when stale
+    or held by someone else); a new category is noted in the history (with `note`). The
+    edited issue."""
+    require(user, "issues:write")
+    if not changes:
+        raise InvalidInput("nothing to change")
+    category = changes.get("category")
+    if category is not None:
+        check_category(category)
+    now = now or datetime.now()
+    with store.transaction():
+        issue = held_issue(store, issue_id, user, now)
+        edited = store.update_issue(issue_id, changes, version, user.actor)
+        if category is not None and category != issue.category:
+            labels = issue_categories()
+            store.add_history_note(issue_id, issue.status, user.actor, (
+                f"改类别：{labels[issue.category]['label']} → {labels[category]['label']} "
+                f"({issue.category} → {category}) {note}").strip())
+    return edited
 
 
 @dataclass(frozen=True)
@@ -69,7 +102,7 @@ def add_photo(store: Store, issue_id: int, stage: str, filename: str, content_ty
     its own issues only), with a note in the issue's history."""
     check_photo_stage(user, stage)
     with store.transaction():
-        issue = store.issue(issue_id, scope_unit=user.scope_unit)
+        issue = held_issue(store, issue_id, user, datetime.now())
         pid = store.add_photo(issue_id, stage, filename, content_type, data, user.actor)
         store.add_history_note(issue_id, issue.status, user.actor,
                                f"上传{'整改后' if stage == 'after' else '整改前'}照片 #{pid}")

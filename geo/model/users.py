@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "inspections:write": frozenset({Role.admin, Role.inspector}),
     "users:admin": frozenset({Role.admin}),
     "audit:read": frozenset({Role.admin}),
+    "replies:write": frozenset({Role.admin}),  # reply templates (回复模板)
 }
 
 

@@ -535,8 +535,62 @@ class JobStore(Protocol):
         ...
 
 
+class TriageStore(Protocol):
+    """Claims on issues, open issues near a point, merged duplicates (geo/store/triage.py)."""
+
+    def set_claim(self, issue_id: int, user: User, until: datetime | None, now: datetime,
+                  force: bool = False) -> Issue:
+        """Claim an issue for the user until `until` (None: release the user's claim), unless
+        someone else holds a claim live at `now` (Conflict; `force` breaks it). Audited; the
+        issue's version is left as it is."""
+        ...
+
+    def issues_near(self, lon: float, lat: float, radius_m: float, box: BBox,
+                    statuses: Sequence[str], limit: int, exclude: int | None = None,
+                    scope_unit: str | None = None) -> list[tuple[Issue, float]]:
+        """Issues in these statuses within radius_m of a point (box holds the circle),
+        nearest first, with their distances in metres."""
+        ...
+
+    def duplicates_of(self, issue_id: int, limit: int = 100) -> list[Issue]:
+        """The issues merged into this one as its duplicates, oldest first."""
+        ...
+
+
+class ReplyTemplateStore(Protocol):
+    """Reply templates (回复模板) for the public-facing note (geo/store/replies.py)."""
+
+    def add_reply_template(self, values: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Store a template (category, status, title, text), audited."""
+        ...
+
+    def update_reply_template(self, template_id: int, values: dict[str, Any],
+                              actor: str) -> dict[str, Any]:
+        """Replace a template's fields, audited."""
+        ...
+
+    def delete_reply_template(self, template_id: int, actor: str) -> None:
+        """Delete a template, audited."""
+        ...
+
+    def reply_template(self, template_id: int) -> dict[str, Any]:
+        """One template (NotFound if missing)."""
+        ...
+
+    def reply_templates(self, category: str | None = None, status: str | None = None,
+                        limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The templates that apply to this category and status, most specific first."""
+        ...
+
+    def reply_template_count(self, category: str | None = None,
+                             status: str | None = None) -> int:
+        """How many templates apply to this category and status."""
+        ...
+
+
 class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, TileStore,
-            EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore, Protocol):
+            EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore, TriageStore,
+            ReplyTemplateStore, Protocol):
     """What the rest of ccmap may ask of storage: every concept's protocol above (a function
     that needs one concept can ask for that one alone).
 

@@ -50,6 +50,7 @@ from geo.store.audit import AuditRows
 from geo.store.bulk import BulkIssueMixin
 from geo.store.jobs import JobRows
 from geo.store.plans import PlanRows
+from geo.store.replies import ReplyTemplateRows
 from geo.store.rows import (
     _OPEN_ISSUE,
     ALL_ISSUE_TILES,
@@ -89,6 +90,7 @@ from geo.store.schema import rounds as rounds_t
 from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
+from geo.store.triage import TriageRows
 from geo.tiling.tiles import (
     BUFFER,
     CELL_LAYER,
@@ -127,7 +129,8 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows):
+class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows,
+               TriageRows, ReplyTemplateRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:

@@ -17,7 +17,9 @@ from server.routes import (
     open311,
     pages,
     planning,
+    replies,
     tiles,
+    triage,
     uploads,
     views,
     zones,
@@ -40,6 +42,8 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(planning.router)
     app.include_router(tiles.router)
     app.include_router(exports.router)
+    app.include_router(triage.router)
+    app.include_router(replies.router)
     app.include_router(pages.router)
     app.include_router(docs.router)
     pages.mount_static(app, settings)

@@ -14,10 +14,11 @@ from geo.exports.tables import issue_rows
 from geo.jobs.uploads import LedgerUpload, import_ledger
 from geo.layers.coords import point_to_wgs84
 from geo.layers.geojson import parse_coords
-from geo.ledger import workflows
+from geo.ledger import claims, workflows
 from geo.ledger.mapping import load_category_map_data
 from geo.ledger.photos import reencode
 from geo.ledger.writes import create_issues
+from geo.model.claims import check_claim
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories, sources
 from geo.model.lifecycle import allowed_next, is_overdue, statuses
@@ -71,6 +72,9 @@ def issue_public(i: Issue, user: User | None = None,
     for key in ("reported_at", "deadline", "closed_at"):
         value = getattr(i, key)
         out[key] = value.isoformat(timespec="seconds") if value else None
+    holder, until = claims.holder(i, now)  # a claim counts while it is live
+    out.update(urgency=i.urgency, claimed_by=holder,
+               claimed_until=until.isoformat(timespec="seconds") if until else None)
     if user is not None:
         out["allowed_next"] = allowed_next(i.status, user.role)
     return out
@@ -156,21 +160,21 @@ def get_issue(issue_id: Id, user: Reader, store: StoreDep) -> dict[str, Any]:
                for h in store.issue_history(issue_id)]
     photos = [{"id": p["id"], "stage": p["stage"], "filename": p["filename"],
                "url": f"/api/photos/{p['id']}"} for p in store.photos(issue_id)]
+    linked = [{"id": d.id, "reporter": d.reporter, "source": d.source,
+               "source_label": sources().get(d.source, d.source), "reported_at": d.reported_at,
+               "description": d.description} for d in store.duplicates_of(issue_id)]
     return {**issue_public(issue, user), "history": history, "photos": photos,
-            "reinspections": store.reinspections(issue_id)}
+            "reinspections": store.reinspections(issue_id), "linked_reports": linked}
 
 
 @router.patch("/api/issues/{issue_id}", response_model=IssuePublic)
 def update_issue(issue_id: Id, body: IssueUpdate, user: CurrentUser,
                  store: StoreDep) -> dict[str, Any]:
-    """Edit description, address, category or deadline (override) with a version check."""
-    require(user, "issues:write")
+    """Edit description, address, category or deadline (override) with a version check (409
+    when stale or while someone else holds the issue)."""
     changes = body.model_dump(exclude_none=True, exclude={"version"})
-    if "category" in changes and changes["category"] not in issue_categories():
-        raise InvalidInput(f"unknown category {changes['category']!r}")
-    if not changes:
-        raise InvalidInput("nothing to change")
-    return issue_public(store.update_issue(issue_id, changes, body.version, user.actor), user)
+    return issue_public(workflows.edit_issue(store, issue_id, changes, body.version, user),
+                        user)
 
 
 @router.post("/api/issues/{issue_id}/transitions", response_model=IssuePublic)
@@ -218,8 +222,9 @@ async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store:
                        settings: SettingsDep) -> dict[str, Any]:
     """Attach a JPEG or PNG photo (multipart: `file`, `stage` before|after); units may add
     after-photos to their own. The body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB."""
-    store.issue(issue_id, scope_unit=user.scope_unit)  # 404 before the body is read
+    issue = store.issue(issue_id, scope_unit=user.scope_unit)  # 404 before the body is read
     require(user, "issues:handle")
+    check_claim(issue, user.username, datetime.now())  # and 409 while another holds it
     upload = await receive_upload(request, settings, "the photo")
     try:
         stage = upload.field("stage") or "before"

@@ -109,6 +109,10 @@ class IssuePublic(BaseModel):
     deadline: str | None
     closed_at: str | None
     allowed_next: list[str] | None = None
+    urgency: str | None = Field(None, description="normal (一般) or urgent (紧急)")
+    claimed_by: str | None = Field(None, description="who holds the issue (认领), while the "
+                                   "claim is live; others' writes get 409 until then")
+    claimed_until: str | None = None
 
 
 class PhotoStored(BaseModel):
@@ -166,9 +170,22 @@ class ReinspectionPublic(BaseModel):
     note: str | None
 
 
+class LinkedReport(BaseModel):
+    """A report merged into an issue as its duplicate: its reporter is linked to the issue."""
+
+    id: int
+    reporter: str | None
+    source: str | None
+    source_label: str | None
+    reported_at: LocalTimeText | None
+    description: str | None
+
+
 class IssueDetail(IssuePublic):
-    """One issue with its full history, photos and re-inspections."""
+    """One issue with its full history, photos, re-inspections and the reports merged into it
+    as duplicates (linked_reports)."""
 
     history: list[IssueEvent]
     photos: list[PhotoRef]
     reinspections: list[ReinspectionPublic]
+    linked_reports: list[LinkedReport] = []
