@@ -5,9 +5,11 @@ the default reply templates (回复模板)."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
+from shapely.geometry import Point
+
+from geo.layers.projection import MetricFrame
 from geo.ledger.replies import seed_templates
 from geo.ledger.writes import create_issues
 from geo.model.records import Issue
@@ -41,8 +43,10 @@ def add_triage_demo(store: Store, now: datetime) -> int:
     new = []
     for k, (source, reporter, category, text, east, north, hours) in enumerate(REPORTS):
         case = cases[k % len(cases)]
-        lon = case.lon + east / (111_320.0 * math.cos(math.radians(case.lat)))
-        new.append(Issue(category or case.category, lon, case.lat + north / 110_574.0,
+        frame = MetricFrame.around(case.lon, case.lat)
+        at = frame.to_metric(Point(case.lon, case.lat))
+        spot = frame.to_wgs84(Point(at.x + east, at.y + north))
+        new.append(Issue(category or case.category, spot.x, spot.y,
                          description=text, address=case.address, source=source,
                          reporter=reporter, reported_at=now - timedelta(hours=hours)))
     ids = create_issues(store, new, actor="demo", now=now).ids

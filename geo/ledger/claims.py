@@ -52,7 +52,8 @@ def claim(store: Store, issue_id: int, user: User, minutes: float,
         if issue.status in FINAL:
             raise Conflict(f"问题 #{issue_id} 已{statuses()[issue.status]}，不能认领 (issue "
                            f"{issue_id} is {issue.status}: a final case cannot be claimed)")
-        return store.set_claim(issue_id, user, now + timedelta(minutes=minutes), now)
+        until = (now + timedelta(minutes=minutes)).replace(microsecond=0)
+        return store.set_claim(issue_id, user, until, now)
 
 
 def release(store: Store, issue_id: int, user: User, now: datetime | None = None) -> Issue:

@@ -110,10 +110,12 @@ def save_template(store: Store, values: dict[str, Any], user: User,
     return store.update_reply_template(template_id, row, user.actor)
 
 
-def delete_template(store: Store, template_id: int, user: User) -> None:
-    """Delete a template; admins only."""
+def delete_template(store: Store, template_id: int, user: User) -> dict[str, Any]:
+    """Delete a template; admins only. The template as it was."""
     require(user, "replies:write")
+    gone = store.reply_template(template_id)
     store.delete_reply_template(template_id, user.actor)
+    return gone
 
 
 def templates_for(store: Store, issue_id: int, user: User, status: str | None = None,

@@ -97,12 +97,12 @@ def check_photo_stage(user: User, stage: str) -> None:
 
 
 def add_photo(store: Store, issue_id: int, stage: str, filename: str, content_type: str,
-              data: bytes, user: User) -> PhotoAdded:
+              data: bytes, user: User, now: datetime | None = None) -> PhotoAdded:
     """Attach a re-encoded photo to an issue within the user's scope (a unit: after-photos of
     its own issues only), with a note in the issue's history."""
     check_photo_stage(user, stage)
     with store.transaction():
-        issue = held_issue(store, issue_id, user, datetime.now())
+        issue = held_issue(store, issue_id, user, now or datetime.now())
         pid = store.add_photo(issue_id, stage, filename, content_type, data, user.actor)
         store.add_history_note(issue_id, issue.status, user.actor,
                                f"上传{'整改后' if stage == 'after' else '整改前'}照片 #{pid}")

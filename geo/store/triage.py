@@ -18,10 +18,13 @@ from geo.store import BBox
 from geo.store.rows import SqlParts, _audit, _issue
 from geo.store.schema import issues as issues_t
 
-# metres per degree of latitude, and of longitude at the equator (equirectangular: within a
-# few hundred metres, what a distance on the ground needs)
-M_PER_DEG_LAT = 110_574.0
-M_PER_DEG_LON = 111_320.0
+
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of longitude and of latitude at a latitude (WGS84 ellipsoid): over a
+    few hundred metres, distances in these local units are the ground's within centimetres."""
+    phi = math.radians(lat)
+    return (111_412.84 * math.cos(phi) - 93.5 * math.cos(3 * phi),
+            111_132.92 - 559.82 * math.cos(2 * phi) + 1.175 * math.cos(4 * phi))
 
 
 class TriageRows(SqlParts):
@@ -63,8 +66,8 @@ class TriageRows(SqlParts):
         `limit`, each with its distance in metres: found by the bbox index in `box` (which
         holds the circle), measured and ordered in SQL."""
         c = issues_t.c
-        kx = M_PER_DEG_LON * math.cos(math.radians(lat))
-        dx, dy = (c.lon - lon) * kx, (c.lat - lat) * M_PER_DEG_LAT
+        kx, ky = metres_per_degree(lat)
+        dx, dy = (c.lon - lon) * kx, (c.lat - lat) * ky
         d2 = dx * dx + dy * dy
         q = select(issues_t).where(self._issue_bbox_clause(box), c.status.in_(statuses),
                                    d2 <= radius_m * radius_m)
@@ -75,7 +78,7 @@ class TriageRows(SqlParts):
         q = q.order_by(d2, c.id).limit(limit)
         with self._connect() as conn:
             found = [_issue(r) for r in conn.execute(q)]
-        return [(i, math.hypot((i.lon - lon) * kx, (i.lat - lat) * M_PER_DEG_LAT))
+        return [(i, math.hypot((i.lon - lon) * kx, (i.lat - lat) * ky))
                 for i in found]
 
     def duplicates_of(self, issue_id: int, limit: int = 100) -> list[Issue]:

@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
 
 from geo.ledger import replies
+from geo.model.kinds import issue_categories
+from geo.model.lifecycle import statuses
 from server.auth import Admin, Reader
 from server.deps import Id, StoreDep
 from server.paging import next_href
 from server.params import PageDep
+from server.routes.pages import templates
 from server.schemas.triage import (
     ReplyTemplateFilled,
     ReplyTemplateForm,
@@ -21,6 +23,15 @@ from server.schemas.triage import (
 )
 
 router = APIRouter(tags=["reply templates"])
+
+
+def reply_choices() -> dict[str, dict[str, str]]:
+    """The categories and statuses a template may be for, {code: label} (the admin page)."""
+    return {"categories": {k: v["label"] for k, v in issue_categories().items()},
+            "statuses": statuses()}
+
+
+templates.env.globals["reply_choices"] = reply_choices
 
 
 @router.get("/api/reply-templates", response_model=ReplyTemplatePage)
@@ -46,11 +57,10 @@ def update_template(template_id: Id, body: ReplyTemplateForm, user: Admin,
     return replies.save_template(store, body.model_dump(), user, template_id)
 
 
-@router.delete("/api/reply-templates/{template_id}", status_code=204, response_class=Response)
-def delete_template(template_id: Id, user: Admin, store: StoreDep) -> Response:
-    """Delete a reply template."""
-    replies.delete_template(store, template_id, user)
-    return Response(status_code=204)
+@router.delete("/api/reply-templates/{template_id}", response_model=ReplyTemplatePublic)
+def delete_template(template_id: Id, user: Admin, store: StoreDep) -> dict[str, Any]:
+    """Delete a reply template; the template as it was."""
+    return replies.delete_template(store, template_id, user)
 
 
 @router.get("/api/issues/{issue_id}/reply-templates", response_model=list[ReplyTemplateFilled])

@@ -181,6 +181,11 @@ function openForm(mode, field, label, submit) {
     ev.preventDefault();
     submit(field.value);
   });
+  if (field.tagName === "SELECT") {  // Enter on a list picks (a form submits on Enter in a field)
+    field.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { ev.preventDefault(); submit(field.value); }
+    });
+  }
   $("triage-form").appendChild(form);
   field.focus();
 }
