@@ -48,6 +48,7 @@ from geo.store.accounts import AccountRows
 from geo.store.aggregates import AggregateMixin
 from geo.store.audit import AuditRows
 from geo.store.bulk import BulkIssueMixin
+from geo.store.indicators import IndicatorMixin
 from geo.store.jobs import JobRows
 from geo.store.plans import PlanRows
 from geo.store.rows import (
@@ -127,7 +128,8 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows):
+class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows, AccountRows,
+               AuditRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:
