@@ -191,3 +191,26 @@ def indicators(store: Store, level: str, period: str | None, now: datetime | Non
                         indicators(store, "city", current.label, now, scope_unit,
                                    rules)["rows"][0])
     return doc
+
+
+TABLE_HEADERS = [("rank", "排名"), ("name", "名称"), ("registered", "立案数"), ("due", "应结案数"),
+                 ("closed", "结案数"), ("closure_rate", "结案率(%)"),
+                 ("closed_on_time", "按期结案数"), ("on_time_rate", "按期结案率(%)"),
+                 ("rework_rate", "返工率(%)"), ("extension_rate", "延期率(%)"),
+                 ("overdue", "超期数"), ("extension_requests", "延期申请"),
+                 ("extension_approved", "延期批准"), ("score", "综合指标值")]
+CHANGE_HEADERS = [("score", "综合指标值环比"), ("closure_rate", "结案率环比(百分点)"),
+                  ("on_time_rate", "按期结案率环比(百分点)"), ("rank_change", "名次变化")]
+
+
+def indicator_table(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """The rows as a table with Chinese headers (header first) for CSV/xlsx: the indicators,
+    then their change against the previous period (empty where there is none)."""
+
+    def cell(v: Any) -> Any:
+        return "" if v is None else v
+
+    head = [label for _, label in TABLE_HEADERS] + [label for _, label in CHANGE_HEADERS]
+    return [head, *([cell(r[k]) for k, _ in TABLE_HEADERS]
+                    + [cell(r["rank_change"] if k == "rank_change" else r["change"][k])
+                       for k, _ in CHANGE_HEADERS] for r in rows)]

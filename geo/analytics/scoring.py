@@ -166,7 +166,8 @@ def ranking(store: Store, level: str, period: str | None, now: datetime | None =
     """Ranked rows for the period, with the change against the previous period. basis
     "issues": the score of this module's rates of the issues reported in the period;
     "indicators": the 综合指标值 of the evaluation indicators (geo/analytics/indicators.py;
-    also by category), ranked there, `change` the previous rank minus this one."""
+    also by category): its rows as they are (`rank_change`: the previous rank minus this one,
+    `change`: the indicators' change against the previous period)."""
     if basis == "indicators":
         return _indicator_ranking(store, level, period, now, scope_unit, rules)
     if basis != "issues":
@@ -190,8 +191,6 @@ def _indicator_ranking(store: Store, level: str, period: str | None, now: dateti
     if level == "city":
         raise InvalidInput("level must be one of unit, zone, community, category")
     doc = indicators(store, level, period, now, scope_unit, rules)
-    for r in doc["rows"]:
-        r["change"] = r["rank_change"]
     return {"level": level, "period": doc["period"], "from": doc["from"], "to": doc["to"],
             "formula": doc["formula"], "basis": "indicators", "rows": doc["rows"]}
 
