@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select, union_all
 
 from geo.model.errors import InvalidInput
 from geo.store.rows import SqlParts
@@ -41,6 +41,45 @@ def _sum(cond: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
+def indicator_query(by: str | None, start: datetime, end: datetime,
+                    scope_unit: str | None = None, exclude_deferred: bool = True) -> Select[Any]:
+    """The one GROUP BY of indicator_counts (bench/bench_indicators.py shows its plan)."""
+    if by is not None and by not in INDICATOR_COLUMNS:
+        raise InvalidInput(f"cannot count indicators by {by}")
+    c = issues_t.c
+    base: list[ColumnElement[bool]] = [c.status.not_in(NOT_CASES)]
+    if scope_unit is not None:
+        base.append(c.unit == scope_unit)
+    keys = [c[by].label("key")] if by else []
+    zero: Any = literal_column("0")
+
+    def part(marker: int, *conds: ColumnElement[bool], counts: bool = True) -> Any:
+        # the registered part reads the period index alone (no rework/extension columns)
+        extra = [c.rework_count, c.extension_count] if counts else [zero, zero]
+        return select(literal_column(str(marker)).label("part"), *keys, c.status,
+                      c.deadline, c.closed_at, extra[0].label("rework_count"),
+                      extra[1].label("extension_count")).where(*conds, *base)
+
+    u = union_all(
+        part(REGISTERED, c.reported_at >= start, c.reported_at < end, counts=False),
+        part(DUE_BY_DEADLINE, c.deadline >= start, c.deadline < end),
+        part(CLOSED_EARLY, c.closed_at >= start, c.closed_at < end, c.deadline >= end),
+    ).subquery()
+    due = u.c.part != REGISTERED
+    if exclude_deferred:
+        due = and_(due, u.c.status != "deferred")
+    closed = and_(due, u.c.closed_at < end)
+    on_time = and_(closed, u.c.closed_at <= u.c.deadline)
+    group = [u.c.key] if by else []
+    return select(*group,
+                  _sum(u.c.part == REGISTERED), _sum(due), _sum(closed), _sum(on_time),
+                  func.coalesce(func.sum(case((~due, 0), (on_time, 0), else_=1)), 0),
+                  _sum(and_(due, u.c.rework_count > 0)),
+                  _sum(and_(due, u.c.extension_count > 0)),
+                  _sum(and_(u.c.part != REGISTERED, u.c.status == "deferred")),
+                  ).group_by(*group)
+
+
 class IndicatorMixin(SqlParts):
     """Counts of the evaluation indicators per group, aggregated in SQL."""
 
@@ -49,43 +88,10 @@ class IndicatorMixin(SqlParts):
                          ) -> dict[Any, dict[str, int]]:
         """INDICATOR_COUNTS per value of column `by` (None: one group, key None) for the
         period [start, end): end is the period's end, or now while it runs."""
-        if by is not None and by not in INDICATOR_COLUMNS:
-            raise InvalidInput(f"cannot count indicators by {by}")
-        c = issues_t.c
-        base: list[ColumnElement[bool]] = [c.status.not_in(NOT_CASES)]
-        if scope_unit is not None:
-            base.append(c.unit == scope_unit)
-        keys = [c[by].label("key")] if by else []
-        zero: Any = literal_column("0")
-
-        def part(marker: int, *conds: ColumnElement[bool], counts: bool = True) -> Any:
-            # the registered part reads the period index alone (no rework/extension columns)
-            extra = [c.rework_count, c.extension_count] if counts else [zero, zero]
-            return select(literal_column(str(marker)).label("part"), *keys, c.status,
-                          c.deadline, c.closed_at, extra[0].label("rework_count"),
-                          extra[1].label("extension_count")).where(*conds, *base)
-
-        u = union_all(
-            part(REGISTERED, c.reported_at >= start, c.reported_at < end, counts=False),
-            part(DUE_BY_DEADLINE, c.deadline >= start, c.deadline < end),
-            part(CLOSED_EARLY, c.closed_at >= start, c.closed_at < end, c.deadline >= end),
-        ).subquery()
-        due = u.c.part != REGISTERED
-        if exclude_deferred:
-            due = and_(due, u.c.status != "deferred")
-        closed = and_(due, u.c.closed_at < end)
-        on_time = and_(closed, u.c.closed_at <= u.c.deadline)
-        group = [u.c.key] if by else []
-        q = select(*group,
-                   _sum(u.c.part == REGISTERED), _sum(due), _sum(closed), _sum(on_time),
-                   func.coalesce(func.sum(case((~due, 0), (on_time, 0), else_=1)), 0),
-                   _sum(and_(due, u.c.rework_count > 0)),
-                   _sum(and_(due, u.c.extension_count > 0)),
-                   _sum(and_(u.c.part != REGISTERED, u.c.status == "deferred")),
-                   ).group_by(*group)
+        q = indicator_query(by, start, end, scope_unit, exclude_deferred)
         with self._connect() as conn:
             rows = conn.execute(q).all()
-        n = len(group)
+        n = 1 if by else 0
         return {(r[0] if by else None): dict(zip(INDICATOR_COUNTS, map(int, r[n:]),
                                                   strict=True))
                 for r in rows}

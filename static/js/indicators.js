@@ -1,8 +1,8 @@
 /* The evaluation indicators (考评指标) on the dashboard: the whole scope's line with the change
  * against the previous period (环比) and a table per unit, zone, community or category from
- * /api/indicators/report. Rates come in percent (2 decimals, as bulletins print them); a rate
+ * /api/indicators/report (a bad period: the server's reason). Rates come in percent (2 decimals, as bulletins print them); a rate
  * or score of a group with nothing due is null ("—"). All text via textContent. */
-import { el, getJson, num } from "./core.js";
+import { api, el, num, t } from "./core.js";
 
 /* The table's columns: [key, header, kind] (kind: count, rate, score). */
 export const COLUMNS = [
@@ -74,8 +74,10 @@ export function loadIndicators(period) {
   const level = document.getElementById("indicator-level").value;
   const q = "?level=" + level + (period ? "&period=" + encodeURIComponent(period) : "");
   document.getElementById("indicators-csv").href = "/api/indicators" + q + "&format=csv";
-  return getJson("/api/indicators/report" + q).then(function (doc) {
-    document.getElementById("indicator-summary").textContent = summary(doc);
+  const said = document.getElementById("indicator-summary");
+  return api("GET", "/api/indicators/report" + q).then(function (doc) {
+    said.classList.remove("error");
+    said.textContent = summary(doc);
     document.getElementById("indicator-formula").textContent = doc.formula +
       (doc.exclude_deferred ? "；应结案数不含缓办案件" : "；应结案数含缓办案件");
     const table = document.getElementById("indicators");
@@ -84,7 +86,10 @@ export function loadIndicators(period) {
     const body = table.tBodies[0];
     body.textContent = "";
     doc.rows.forEach(function (r) { body.appendChild(indicatorRow(r)); });
-    if (!doc.rows.length) { body.appendChild(el("tr")).appendChild(el("td", "（无）")); }
+    if (!doc.rows.length) { body.appendChild(el("tr")).appendChild(el("td", t("none"))); }
     return doc;
+  }).catch(function (err) {  // a bad period: the server's reason
+    said.textContent = t("cannotLoad") + err.message;
+    said.classList.add("error");
   });
 }
