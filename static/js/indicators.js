@@ -21,11 +21,11 @@ export function shown(value, kind) {
   return kind === "count" ? num(value) : String(value);
 }
 
-/* A change against the previous period: "↑1.20", "↓0.35", "→0" or "—". */
+/* A change of a rate or score against the previous period: "↑1.20", "↓0.35", "→0.00" or
+ * "—" (no value in one of the periods). */
 export function changeText(value) {
   if (value === null || value === undefined) { return "—"; }
-  const size = Number.isInteger(value) ? String(Math.abs(value)) : Math.abs(value).toFixed(2);
-  return (value > 0 ? "↑" : value < 0 ? "↓" : "→") + size;
+  return (value > 0 ? "↑" : value < 0 ? "↓" : "→") + Math.abs(value).toFixed(2);
 }
 
 /* A table row of one group: the columns, then 环比 of the score and of 按期结案率. */
