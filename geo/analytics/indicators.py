@@ -33,6 +33,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from geo.analytics.indicator_rules import IndicatorRules, formula_text
@@ -52,14 +53,23 @@ CHANGED = ("registered", "due", "closed", "closed_on_time", "overdue", *RATES, "
 CITY = "全市"
 
 
-def _half_up(value: Fraction) -> float:
-    """value rounded half up to 2 decimals (as bulletins print: 93.724… → 93.72)."""
-    return math.floor(value * 100 + Fraction(1, 2)) / 100
+def _half_up(numerator: int, denominator: int) -> float:
+    """100 × numerator / denominator rounded half up to 2 decimals, in integers (as bulletins
+    print: 911 / 972 = 93.724… → 93.72; exact, and fast for thousands of rows)."""
+    return (20000 * numerator + denominator) // (2 * denominator) / 100
 
 
 def percent(part: int, whole: int) -> float | None:
     """part / whole in percent, 2 decimals rounded half up; None when whole is 0."""
-    return _half_up(Fraction(100 * part, whole)) if whole else None
+    return _half_up(part, whole) if whole else None
+
+
+@lru_cache(maxsize=16)
+def _integer_weights(weights: tuple[tuple[str, float], ...]) -> dict[str, int]:
+    """The weights as integers in the same ratio (their decimal values, exactly)."""
+    exact = {k: Fraction(str(v)) for k, v in weights}
+    common = math.lcm(*(f.denominator for f in exact.values()))
+    return {k: int(f * common) for k, f in exact.items()}
 
 
 def score(counts: Mapping[str, int], weights: Mapping[str, float]) -> float | None:
@@ -67,13 +77,11 @@ def score(counts: Mapping[str, int], weights: Mapping[str, float]) -> float | No
     due = counts["due"]
     if not due:
         return None
-    values = {"on_time_rate": Fraction(counts["closed_on_time"], due),
-              "closure_rate": Fraction(counts["closed"], due),
-              "no_rework_rate": 1 - Fraction(counts["reworked"], due),
-              "no_extension_rate": 1 - Fraction(counts["extended"], due)}
-    w = {k: Fraction(str(v)) for k, v in weights.items()}
-    weighted = sum((w[k] * values[k] for k in w), Fraction(0))
-    return _half_up(100 * weighted / sum(w.values(), Fraction(0)))
+    values = {"on_time_rate": counts["closed_on_time"], "closure_rate": counts["closed"],
+              "no_rework_rate": due - counts["reworked"],
+              "no_extension_rate": due - counts["extended"]}  # each over due
+    w = _integer_weights(tuple(weights.items()))
+    return _half_up(sum(w[k] * values[k] for k in w), due * sum(w.values()))
 
 
 def values(counts: Mapping[str, int], rules: IndicatorRules) -> dict[str, Any]:
