@@ -29,7 +29,8 @@ PropertiesQuery = Annotated[str | None, Query(
     description='JSON object of property filters, e.g. {"unit":"…"}')]
 LayersQuery = Annotated[str | None, Query(
     description="layer kinds, comma-separated (default: every layer)")]
-PERIOD = "a week (2026-W47), month (2026-11) or range (2026-11-01..2026-11-15)"
+PERIOD = ("a week (2026-W47), month (2026-11), quarter (2026-Q4), days (2026-11-01..2026-11-15, "
+          "both included) or the current week, month or quarter (week|month|quarter)")
 PeriodQuery = Annotated[str | None, Query(description=PERIOD)]
 RequiredPeriod = Annotated[str, Query(description=PERIOD)]
 SinceQuery = Annotated[LocalDateTime | None, Query(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo import CHECKOUT, STATIC_DIR
+from geo.analytics.indicator_rules import DEFAULT_WEIGHTS, IndicatorRules, check_weights
 from geo.layers.userfiles import FileLimits
 from geo.model.errors import CcmapError
 
@@ -88,6 +89,23 @@ class Settings(BaseSettings):
     tile_cache_mb: float = 64.0
     tile_cache_dir: str = "auto"
     tile_cache_disk_mb: Annotated[float, Field(gt=0)] = 2000.0
+    # 考评指标 (geo/analytics/indicators.py): 缓办/挂账 (deferred) cases left out of 应结案数,
+    # and the weights of 综合指标值 (JSON, e.g. CCMAP_INDICATOR_WEIGHTS='{"on_time_rate": 0.4,
+    # "closure_rate": 0.3, "no_rework_rate": 0.15, "no_extension_rate": 0.15}', the default)
+    indicators_exclude_deferred: bool = True
+    indicator_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    @field_validator("indicator_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        try:
+            return check_weights(value)
+        except CcmapError as exc:
+            raise ValueError(exc.message) from None
+
+    def indicator_rules(self) -> IndicatorRules:
+        """The rules of the evaluation indicators these settings choose."""
+        return IndicatorRules(self.indicators_exclude_deferred, self.indicator_weights)
 
     def tile_cache_path(self) -> Path | None:
         """The disk tile cache's directory (tile_cache_dir resolved), None for no disk cache."""

@@ -297,6 +297,25 @@ class IssueAggregates(Protocol):
         ...
 
 
+class IndicatorAggregates(Protocol):
+    """The counts behind the evaluation indicators (考评指标) per group, in SQL
+    (geo/store/indicators.py; definitions in geo/analytics/indicators.py)."""
+
+    def indicator_counts(self, by: str | None, start: datetime, end: datetime,
+                         scope_unit: str | None = None, exclude_deferred: bool = True
+                         ) -> dict[Any, dict[str, int]]:
+        """Per value of `by` (unit, zone_id, community, category; None: all in one group):
+        registered, due, closed, closed_on_time, overdue, reworked, extended, deferred of the
+        period [start, end)."""
+        ...
+
+    def extension_counts(self, by: str | None, start: datetime, end: datetime,
+                         scope_unit: str | None = None) -> dict[Any, dict[str, int]]:
+        """Per applying unit (or zone_id, community, category of the issue): extension
+        applications requested in [start, end) and how many are approved, rejected, pending."""
+        ...
+
+
 class TileStore(Protocol):
     """Vector tiles and the layer versions behind their ETags (rules in geo/tiling/tiles.py)."""
 
@@ -588,9 +607,9 @@ class ReplyTemplateStore(Protocol):
         ...
 
 
-class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, TileStore,
-            EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore, TriageStore,
-            ReplyTemplateStore, Protocol):
+class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, IndicatorAggregates,
+            TileStore, EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore,
+            TriageStore, ReplyTemplateStore, Protocol):
     """What the rest of ccmap may ask of storage: every concept's protocol above (a function
     that needs one concept can ask for that one alone).
 

@@ -372,3 +372,8 @@ Index("ix_issues_period_stats", issues.c.reported_at, issues.c.zone_id, issues.c
 for _group in ("zone_id", "unit", "community"):
     Index(f"ix_issues_{_group.removesuffix('_id')}_stats", issues.c[_group], issues.c.status,
           issues.c.deadline, issues.c.closed_at, issues.c.recurring_of)
+# the evaluation indicators' cases due and closed in a period (migration 0024)
+for _lead, _next in (("deadline", "closed_at"), ("closed_at", "deadline")):
+    Index(f"ix_issues_{_lead.removesuffix('_at')}_stats", issues.c[_lead], issues.c[_next],
+          *(issues.c[k] for k in ("status", "rework_count", "extension_count", "unit",
+                                  "zone_id", "community", "category")))

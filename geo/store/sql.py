@@ -48,6 +48,7 @@ from geo.store.accounts import AccountRows
 from geo.store.aggregates import AggregateMixin
 from geo.store.audit import AuditRows
 from geo.store.bulk import BulkIssueMixin
+from geo.store.indicators import IndicatorMixin
 from geo.store.jobs import JobRows
 from geo.store.plans import PlanRows
 from geo.store.replies import ReplyTemplateRows
@@ -129,8 +130,8 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows,
-               TriageRows, ReplyTemplateRows):
+class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows, AccountRows,
+               AuditRows, TriageRows, ReplyTemplateRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:

@@ -11,6 +11,7 @@ from server.routes import (
     docs,
     exports,
     health,
+    indicators,
     issues,
     jobs,
     layers,
@@ -39,6 +40,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(open311.router)
     app.include_router(zones.router)
     app.include_router(views.router)
+    app.include_router(indicators.router)
     app.include_router(planning.router)
     app.include_router(tiles.router)
     app.include_router(exports.router)
