@@ -33,6 +33,7 @@ from shapely.geometry import MultiPoint, Point, box
 
 from geo import DATA_DIR
 from geo.accounts.logins import create_demo_users
+from geo.demo.casework import build_demo_casework
 from geo.layers.osm import read_osm
 from geo.layers.projection import MetricFrame
 from geo.model.kinds import Kind, issue_categories, test_point_categories
@@ -135,6 +136,7 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     counts = store.layer_counts()
     counts["issues"] = store.issue_count()
     counts["users"] = len(create_demo_users(store, DEMO_UNIT))
+    counts["casework"] = len(build_demo_casework(store, DEMO_UNIT, now))
     return counts
 
 

@@ -42,7 +42,7 @@ ESCALATED = "escalated"  # 督办: the flag of a case that failed verification t
 REWORK_RULES = ("restart", "keep")
 EXTENSIBLE = ("dispatched", "returned")  # the statuses whose clock a unit may ask to extend
 MAX_PENDING = 1  # pending 延期 applications per case
-CLOCK_LABELS = {"not_started": "未派遣", "running": "计时中", "paused": "暂停",
+CLOCK_LABELS = {"not_started": "未计时", "running": "计时中", "paused": "暂停",
                 "waiting": "待核查", "stopped": "已结束"}
 
 
