@@ -34,6 +34,7 @@ from geo.calendar.worktime import (
 )
 from geo.model.errors import ImportRejected, InvalidInput, RowProblem
 from geo.model.kinds import issue_categories
+from geo.model.timestamps import MAX_YEAR, MIN_YEAR
 from geo.store import CalendarStore, Transactions
 
 KINDS = {"off": "休息日", "work": "工作日"}
@@ -76,6 +77,8 @@ def deadline_answer(calendar: WorkCalendar, start: datetime, amount: float, unit
     """start (converted to Beijing time) plus amount of unit in this calendar, with warnings
     for a year whose holidays nobody has entered."""
     start = to_beijing(start)
+    if not MIN_YEAR <= start.year <= MAX_YEAR:
+        raise InvalidInput(f"start {start:%Y-%m-%d} is outside the years {MIN_YEAR}..{MAX_YEAR}")
     deadline = calendar.add(start, amount, unit)
     return {"start": start.isoformat(timespec="seconds"),
             "deadline": deadline.isoformat(timespec="seconds"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
 from geo.calendar.office import (
     add_calendar_days,
@@ -27,6 +27,7 @@ from server.params import PageDep
 from server.schemas.casework import (
     UNIT_PATTERN,
     CalendarDayPage,
+    CalendarDayPublic,
     CalendarDaysCreate,
     CalendarDaysCreated,
     DeadlineAnswer,
@@ -98,11 +99,10 @@ def add_days(body: CalendarDaysCreate, admin: Admin, store: StoreDep) -> dict[st
     return {"ids": ids, "count": len(ids)}
 
 
-@router.delete("/api/calendar/days/{day_id}", status_code=204, response_class=Response)
-def delete_day(day_id: Id, admin: Admin, store: StoreDep) -> Response:
-    """Delete one calendar entry (audited)."""
-    store.delete_calendar_day(day_id, admin.actor)
-    return Response(status_code=204)
+@router.delete("/api/calendar/days/{day_id}", response_model=CalendarDayPublic)
+def delete_day(day_id: Id, admin: Admin, store: StoreDep) -> dict[str, Any]:
+    """Delete one calendar entry (audited); the entry as it was."""
+    return day_public(store.delete_calendar_day(day_id, admin.actor))
 
 
 @router.get("/api/time-limits", response_model=list[TimeLimitPublic])
@@ -151,7 +151,7 @@ def list_extensions(user: Reader, store: StoreDep, request: Request, page: PageD
                         description="responsible units")] = None,
                     issue: IdQuery = None) -> dict[str, Any]:
     """延期 applications, newest first, one page at a time (a unit user: its own)."""
-    where = {"state": state, "units": unit or [], "issue_id": issue,
+    where: dict[str, Any] = {"state": state, "units": unit or [], "issue_id": issue,
              "scope_unit": user.scope_unit}
     rows = store.extensions(**where, limit=page.limit, offset=page.offset)
     return json_page(request, page, [extension_public(r) for r in rows],
