@@ -42,25 +42,26 @@ def build_demo_casework(store: Store, unit: str, now: datetime) -> dict[str, int
     inspector, unit_user = _user(store, "inspector"), _user(store, "unit1")
     made: dict[str, int] = {}
     for name, issue in zip(CASES, rows, strict=False):
-        assert issue.id is not None
+        issue_id = issue.id
+        assert issue_id is not None
         # its 派遣 an hour ago (or when reported, if later): the clock as the transition
         # would have started it
         at = max(issue.reported_at or now, now - timedelta(hours=1))
         clock = start_clock(store, issue, at, DEFAULT_RULES)
-        issue = store.update_issue(issue.id, clock, issue.version, "demo")
-        made[name] = issue.id
+        issue = store.update_issue(issue_id, clock, issue.version, "demo")
+        made[name] = issue_id
         if name in ("pending_extension", "approved_extension"):
             assert issue.deadline is not None
-            ext = apply_extension(store, issue.id, "演示：材料采购需要时间，申请延期",
+            ext = apply_extension(store, issue_id, "演示：材料采购需要时间，申请延期",
                                   issue.deadline + timedelta(days=2), unit_user, now=now)
             if name == "approved_extension":
                 decide_extension(store, ext["id"], True, "演示：同意延期", inspector, now=now)
         elif name == "deferred":
-            workflows.change_status(store, issue.id, "deferred", "演示：需协调产权单位，挂账",
+            workflows.change_status(store, issue_id, "deferred", "演示：需协调产权单位，挂账",
                                     issue.version, inspector, now=now)
         else:
             for _ in range(1 if name == "rework" else DEFAULT_RULES.escalate_reworks):
-                _fail_verification(store, issue.id, inspector, unit_user, now)
+                _fail_verification(store, issue_id, inspector, unit_user, now)
     return made
 
 

@@ -102,6 +102,8 @@ def rework_columns(store: Store, issue: Issue, change: StatusChange, rules: Case
     if rules.rework_deadline == "restart":
         limit = time_limit(store, issue.category, issue.urgency)
         out["deadline"] = rules.calendar(store).add(change.at, limit.amount, limit.unit)
+        if issue.paused_at is not None:  # stopped (a 延期 pending): the fresh limit waits too
+            out["paused_at"] = change.at
     if count >= rules.escalate_reworks and ESCALATED not in issue.flags:
         out["flags"] = [*issue.flags, ESCALATED]
     return out
@@ -189,7 +191,8 @@ def decide_extension(store: Store, extension_id: int, approve: bool, note: str, 
                      now: datetime | None = None) -> dict[str, Any]:
     """A supervisor approves (the deadline becomes the one asked for, extension_count + 1) or
     rejects (the clock runs on with what it had left) a pending application; the clock runs
-    again unless the case is deferred. Forbidden for a role that may not decide and for the
+    again unless the case is deferred (a case closed or rejected meanwhile keeps its
+    deadline). Forbidden for a role that may not decide and for the
     applicant; Conflict when it is decided already. The application as decided."""
     require(user, "extensions:decide")
     now, note = now or datetime.now(), note.strip()
@@ -202,8 +205,11 @@ def decide_extension(store: Store, extension_id: int, approve: bool, note: str, 
         issue = store.issue(ext["issue_id"])
         changes: dict[str, Any] = {"paused_at": now if issue.status == "deferred" else None}
         if approve:
-            changes["deadline"] = ext["requested_deadline"]
             changes["extension_count"] = issue.extension_count + 1
+        if issue.status in FINAL:  # closed or rejected meanwhile: its deadline stays
+            changes["deadline"] = issue.deadline
+        elif approve:
+            changes["deadline"] = ext["requested_deadline"]
         else:
             changes["deadline"] = _resumed(store, issue, now, rules)
         decided = store.decide_extension(extension_id, approve, note, user.actor, now,

@@ -152,7 +152,7 @@ def list_extensions(user: Reader, store: StoreDep, request: Request, page: PageD
                     issue: IdQuery = None) -> dict[str, Any]:
     """延期 applications, newest first, one page at a time (a unit user: its own)."""
     where: dict[str, Any] = {"state": state, "units": unit or [], "issue_id": issue,
-             "scope_unit": user.scope_unit}
+                             "scope_unit": user.scope_unit}
     rows = store.extensions(**where, limit=page.limit, offset=page.offset)
     return json_page(request, page, [extension_public(r) for r in rows],
                      store.extension_total(**where))
