@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo import CHECKOUT, STATIC_DIR
 from geo.analytics.indicator_rules import DEFAULT_WEIGHTS, IndicatorRules, check_weights
+from geo.calendar.worktime import DEFAULT_OFFICE_HOURS, parse_office_hours
 from geo.layers.userfiles import FileLimits
+from geo.ledger.casework import CaseRules
 from geo.model.errors import CcmapError
 
 # the database and tile caches by default: var/ in a source checkout, else var/ in the
@@ -106,6 +108,28 @@ class Settings(BaseSettings):
     def indicator_rules(self) -> IndicatorRules:
         """The rules of the evaluation indicators these settings choose."""
         return IndicatorRules(self.indicators_exclude_deferred, self.indicator_weights)
+    # the case clock (geo.ledger.casework): office hours in Beijing time (naive times are
+    # Beijing time: run the server with TZ=Asia/Shanghai), what a 返工 does to the deadline
+    # (restart: a fresh limit from the return | keep), how far past the deadline a 延期 may
+    # reach (natural days), and after how many failed verifications a case is 督办
+    office_hours: str = DEFAULT_OFFICE_HOURS
+    rework_deadline: Literal["restart", "keep"] = "restart"
+    extension_max_days: Annotated[float, Field(gt=0, le=366)] = 30.0
+    escalate_reworks: Annotated[int, Field(ge=1)] = 3
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        try:
+            parse_office_hours(value)
+        except CcmapError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    def case_rules(self) -> CaseRules:
+        """The clock's rules from these settings."""
+        return CaseRules(self.office_hours, self.rework_deadline, self.extension_max_days,
+                         self.escalate_reworks)
 
     def tile_cache_path(self) -> Path | None:
         """The disk tile cache's directory (tile_cache_dir resolved), None for no disk cache."""

@@ -33,6 +33,7 @@ from shapely.geometry import MultiPoint, Point, box
 
 from geo import DATA_DIR
 from geo.accounts.logins import create_demo_users
+from geo.demo.casework import build_demo_casework
 from geo.demo.triage import add_triage_demo
 from geo.layers.osm import read_osm
 from geo.layers.projection import MetricFrame
@@ -137,6 +138,7 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     counts = store.layer_counts()
     counts["issues"] = store.issue_count()
     counts["users"] = len(create_demo_users(store, DEMO_UNIT))
+    counts["casework"] = len(build_demo_casework(store, DEMO_UNIT, now))
     return counts
 
 

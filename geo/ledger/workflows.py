@@ -5,10 +5,11 @@ transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from geo.ledger.casework import DEFAULT_RULES, CaseRules, clock_columns
 from geo.ledger.claims import RELEASED, held_issue
 from geo.model.errors import Forbidden, InvalidInput
 from geo.model.kinds import check_category, issue_categories, sources
@@ -17,20 +18,32 @@ from geo.model.records import Issue
 from geo.model.users import Role, User, require
 from geo.store import Store
 
-PHOTO_STAGES = ("before", "after")
+# 整改前, 整改后, and the photo of a failed verification (核查 → 返工) by an inspector
+PHOTO_STAGES = {"before": "整改前", "after": "整改后", "rework": "核查(返工)"}
 
 
 def change_status(store: Store, issue_id: int, to: str, note: str, version: int,
-                  user: User, now: datetime | None = None) -> Issue:
+                  user: User, now: datetime | None = None, rules: CaseRules = DEFAULT_RULES,
+                  photo_id: int | None = None) -> Issue:
     """Move an issue along the lifecycle (Conflict for an illegal or stale change, or while
     someone else holds the issue; Forbidden when the change is legal but not for the user's
-    role); the issue as changed. A closed or rejected issue's claim ends."""
+    role), with the clock's columns (geo.ledger.casework: 派遣 starts it, 挂账 stops it, 返工
+    needs a reason and the photo `photo_id`); the issue as changed. A closed or rejected
+    issue's claim ends."""
     now = now or datetime.now()
     with store.transaction():
         issue = held_issue(store, issue_id, user, now)
         change = transition(issue.status, to, user.role, user.actor, note, now)
-        return store.apply_transition(issue_id, change, version,
-                                      extra=RELEASED if to in FINAL else None)
+        extra = clock_columns(store, issue, change, rules, photo_id)
+        if photo_id is not None and "rework_count" not in extra:
+            raise InvalidInput("photo_id goes with a failed verification (handled → returned) "
+                               "only")
+        if photo_id is not None:
+            change = replace(change, note=f"返工 #{extra['rework_count']}：{change.note.strip()}"
+                                          f"（核查照片 #{photo_id}）")
+        if to in FINAL:
+            extra = {**extra, **RELEASED}
+        return store.apply_transition(issue_id, change, version, extra=extra)
 
 
 def merge_duplicate(store: Store, issue_id: int, into: int, note: str, version: int,
@@ -91,7 +104,7 @@ def check_photo_stage(user: User, stage: str) -> None:
     """Whether the user may add a photo of this stage (a unit: after-photos only)."""
     require(user, "issues:handle")
     if stage not in PHOTO_STAGES:
-        raise InvalidInput("stage must be before or after")
+        raise InvalidInput(f"stage must be one of {', '.join(PHOTO_STAGES)}")
     if user.role is Role.unit and stage != "after":
         raise Forbidden("a unit may upload after-photos (整改后照片) only")
 
@@ -105,5 +118,5 @@ def add_photo(store: Store, issue_id: int, stage: str, filename: str, content_ty
         issue = held_issue(store, issue_id, user, now or datetime.now())
         pid = store.add_photo(issue_id, stage, filename, content_type, data, user.actor)
         store.add_history_note(issue_id, issue.status, user.actor,
-                               f"上传{'整改后' if stage == 'after' else '整改前'}照片 #{pid}")
+                               f"上传{PHOTO_STAGES[stage]}照片 #{pid}")
     return PhotoAdded(pid, stage)

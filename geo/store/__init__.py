@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from geo.model.kinds import Kind
@@ -52,6 +52,11 @@ class IssueQuery:
     overdue: bool | None = None
     recurring: bool | None = None
     uncovered: bool | None = None  # True: in no zone (zone_id empty); False: in one
+    # the issue list's own filters (not the tiles'): open, clock running, deadline between now
+    # and due_before (the cut-off "due within N working hours" computed with the calendar);
+    # flags the issue carries, every one (escalated 督办 …)
+    due_before: datetime | None = None
+    flags: list[str] = field(default_factory=list)
     scope_unit: str | None = None
     sort: str = "-reported_at"
     offset: int = 0
@@ -607,9 +612,80 @@ class ReplyTemplateStore(Protocol):
         ...
 
 
+class CalendarStore(Protocol):
+    """An office's calendar days (days off, extra workdays) and time limits (处置时限)."""
+
+    def calendar_days(self, since: date | None = None, until: date | None = None,
+                      limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Entries {id, start_date, end_date, kind, note, created_by, created_at} touching
+        since..until (inclusive; None: unbounded), by start date (offset/limit page them)."""
+        ...
+
+    def calendar_day_count(self, since: date | None = None, until: date | None = None) -> int:
+        """How many entries calendar_days would list without a limit."""
+        ...
+
+    def add_calendar_days(self, days: Sequence[dict[str, Any]], actor: str) -> list[int]:
+        """Insert entries {start_date, end_date, kind, note} the caller has checked (no
+        overlaps: geo.calendar.office), with one audit row; their ids."""
+        ...
+
+    def delete_calendar_day(self, day_id: int, actor: str) -> dict[str, Any]:
+        """Delete one entry (NotFound if missing), audited; the entry as it was."""
+        ...
+
+    def calendar_stamp(self) -> tuple[int, int]:
+        """(database identity, version of the calendar days): changes with every write of
+        them and when the database is made again (the cache key of a calendar)."""
+        ...
+
+    def time_limits(self) -> list[dict[str, Any]]:
+        """The office's own limits {category, urgency, amount, unit}."""
+        ...
+
+    def time_limit(self, category: str, urgency: str) -> dict[str, Any] | None:
+        """The office's limit of a category and urgency; None: the reference default."""
+        ...
+
+    def set_time_limits(self, limits: Sequence[dict[str, Any]], actor: str) -> None:
+        """Set limits {category, urgency, amount, unit} (amount None: back to the default),
+        with one audit row."""
+        ...
+
+
+class ExtensionStore(Protocol):
+    """延期 (extension) applications and their decisions."""
+
+    def add_extension(self, issue_id: int, unit: str | None, reason: str,
+                      requested_deadline: datetime, old_deadline: datetime | None,
+                      actor: str, at: datetime) -> int:
+        """Store a pending application, audited; its id."""
+        ...
+
+    def extension(self, extension_id: int) -> dict[str, Any]:
+        """One application (NotFound if missing)."""
+        ...
+
+    def extensions(self, state: str | None = None, units: Sequence[str] = (),
+                   issue_id: int | None = None, scope_unit: str | None = None,
+                   limit: int | None = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Applications, newest first (state pending | approved | rejected)."""
+        ...
+
+    def extension_total(self, state: str | None = None, units: Sequence[str] = (),
+                        issue_id: int | None = None, scope_unit: str | None = None) -> int:
+        """How many applications `extensions` would list without a limit."""
+        ...
+
+    def decide_extension(self, extension_id: int, approve: bool, note: str, actor: str,
+                         at: datetime, new_deadline: datetime | None) -> dict[str, Any]:
+        """Record the decision of a pending application, audited (Conflict if decided)."""
+        ...
+
+
 class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, IndicatorAggregates,
             TileStore, EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore,
-            TriageStore, ReplyTemplateStore, Protocol):
+            TriageStore, ReplyTemplateStore, CalendarStore, ExtensionStore, Protocol):
     """What the rest of ccmap may ask of storage: every concept's protocol above (a function
     that needs one concept can ask for that one alone).
 

@@ -48,6 +48,8 @@ from geo.store.accounts import AccountRows
 from geo.store.aggregates import AggregateMixin
 from geo.store.audit import AuditRows
 from geo.store.bulk import BulkIssueMixin
+from geo.store.calendar import CalendarRows
+from geo.store.casework import ExtensionRows
 from geo.store.indicators import IndicatorMixin
 from geo.store.jobs import JobRows
 from geo.store.plans import PlanRows
@@ -75,6 +77,7 @@ from geo.store.rows import (
     _mvt,
     _sqlite_pragmas,
 )
+from geo.store.schema import extensions as extensions_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
@@ -131,7 +134,7 @@ def engine_url(url: str) -> str:
 
 
 class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows, AccountRows,
-               AuditRows, TriageRows, ReplyTemplateRows):
+               AuditRows, TriageRows, ReplyTemplateRows, CalendarRows, ExtensionRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:
@@ -943,8 +946,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
     def clear(self, actor: str = "system") -> None:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""
         with self._begin() as conn:
-            for table in (history_t, photos_t, reinspections_t, inspections_t, rounds_t,
-                          issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
+            for table in (history_t, photos_t, reinspections_t, extensions_t, inspections_t,
+                          rounds_t, issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
                           attempts_t):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})

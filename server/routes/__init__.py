@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from server.routes import (
     admin,
     auth,
+    casework,
     coverage,  # noqa: F401 - registers its routes on the layers router
     docs,
     exports,
@@ -37,6 +38,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(uploads.router)
     app.include_router(jobs.router)
     app.include_router(issues.router)
+    app.include_router(casework.router)
     app.include_router(open311.router)
     app.include_router(zones.router)
     app.include_router(views.router)

@@ -1,6 +1,7 @@
 /* Issue ledger on the map: click-to-report, popups with history and next actions, links from
  * the dashboard that open the map filtered; the filter panel is filters.js. All user text is
  * inserted with textContent (core.js el). */
+import { clockSection, reworkForm } from "./casework.js";
 import { api, button, dateTime, el, fetchCollection, formEnd, row, selectOf, t, toast }
   from "./core.js";
 import { filterControl } from "./filters.js";
@@ -29,10 +30,11 @@ function render(box, id, state) {
     box.appendChild(el("div", issue.status_label + (issue.overdue ? " · 已超期" : "") +
                        (issue.recurring_of ? " · 回潮" : ""), "ccmap-popup-kind"));
     box.appendChild(issueTable(issue));
+    box.appendChild(clockSection(issue, changed(state)));
     issue.photos.forEach(function (p) {
       const img = document.createElement("img");
       img.src = p.url;
-      img.alt = p.stage === "after" ? "整改后" : "整改前";
+      img.alt = { after: "整改后", before: "整改前", rework: "核查(返工)" }[p.stage] || p.stage;
       img.className = "ccmap-photo";
       box.appendChild(img);
     });
@@ -52,7 +54,8 @@ function issueTable(issue) {
   const table = el("table");
   [["问题描述", issue.description], ["地址", issue.address],
    ["来源", issue.source_label], ["上报人", issue.reporter],
-   ["上报时间", dateTime(issue.reported_at)], ["整改时限", dateTime(issue.deadline)],
+   ["上报时间", dateTime(issue.reported_at)], ["派遣时间", dateTime(issue.dispatched_at)],
+   ["整改时限", dateTime(issue.deadline)],
    ["责任单位", issue.unit || "（" + t("uncoveredArea") + "）"], ["路长", issue.cadre],
    ["紧急程度", issue.urgency === "urgent" ? "紧急" : ""],
    ["认领", issue.claimed_by ? issue.claimed_by + "（至 " + dateTime(issue.claimed_until) +
@@ -66,12 +69,31 @@ function issueTable(issue) {
   return table;
 }
 
+/* What the popup does after a change: close, say what happened, reload the issues. */
+function changed(state) {
+  return function (message) {
+    state.map.closePopup();
+    toast(message);
+    state.load("issues");
+  };
+}
+
 /* A button for each status the issue may move to next (立案, 派遣 …), which opens the note
- * form, and the claim button (认领 / 释放). */
+ * form (退回 of a handled case — 核查 failed, 返工 — opens the form that asks for the reason
+ * and a photo), and the claim button (认领 / 释放). */
 function actionButtons(state, issue, reload) {
   const wrap = el("div"), actions = el("div", null, "ccmap-actions");
   const form = el("div", null, "ccmap-note-form");
   (issue.allowed_next || []).forEach(function (to) {
+    if (to === "returned" && issue.status === "handled") {
+      const rework = reworkForm(issue, changed(state));
+      rework.hidden = true;
+      const rb = button("退回返工", null, function () { rework.hidden = !rework.hidden; });
+      rb.dataset.to = to;
+      actions.appendChild(rb);
+      actions.appendChild(rework);
+      return;
+    }
     const b = button(ACTIONS[to] || to, null, function () { noteForm(state, issue, to, form); });
     b.dataset.to = to;
     actions.appendChild(b);
@@ -244,9 +266,23 @@ function applyUrlFilter(state) {
   }
 }
 
+/* ?issue=ID (a link to one case): the map centred on it with its popup open (WGS84 position:
+ * on a GCJ-02 basemap the centre is off by the basemap's shift, the popup is the same). */
+function openLinkedIssue(state) {
+  const id = Number(new URLSearchParams(window.location.search).get("issue"));
+  if (!id) { return; }
+  api("GET", "/api/issues/" + id).then(function (issue) {
+    const at = L.latLng(issue.lat, issue.lon);
+    state.map.setView(at, Math.max(state.map.getZoom(), 17), { animate: false });
+    L.popup({ minWidth: 280, maxWidth: 360 }).setLatLng(at).setContent(popup(id, state))
+      .openOn(state.map);
+  }).catch(function (err) { toast("无法打开问题 #" + id + "：" + err.message); });
+}
+
 export function init(state) {
   state.issueFilter = "";
   filterControl(state);
   if (state.config.canReport) { reportControl(state); }
   applyUrlFilter(state);
+  openLinkedIssue(state);
 }
