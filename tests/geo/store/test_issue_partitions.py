@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from geo.ledger.mapping import open_table
 from geo.ledger.streamed_import import import_table
 from geo.model.records import Issue
 from geo.store import Store
-from tests.geo.ledger.test_ledger_import import _stored
+from geo.store.schema import issues as issues_t
+from tests.geo.ledger.test_ledger_import import ISSUE_COLUMNS, _stored
 
 LON0, LAT0 = 121.46, 31.22
 
@@ -56,6 +57,15 @@ def _postgis(store: Store) -> bool:
     return bool(store.postgis)  # type: ignore[attr-defined]
 
 
+def _stored_at_0012(store: Store) -> list[tuple[Any, ...]]:
+    """_stored read with a query of the columns 0012 has (the store's queries name later ones)."""
+    q = select(*[issues_t.c[c] for c in ISSUE_COLUMNS], issues_t.c.id).order_by(issues_t.c.id)
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        return [tuple(sorted(v or []) if c == "flags" else v
+                      for c, v in zip([*ISSUE_COLUMNS, "id"], r, strict=True))
+                for r in conn.execute(q)]
+
+
 def test_downgrade_and_upgrade_keep_every_issue_and_the_keys(store: Store) -> None:
     months = [datetime(2024, 1, 31, 23, 59), datetime(2024, 2, 1), datetime(2024, 7, 15, 8),
               datetime(2025, 12, 31, 23, 59, 59), None]
@@ -66,7 +76,7 @@ def test_downgrade_and_upgrade_keep_every_issue_and_the_keys(store: Store) -> No
     before = _stored(store)
     try:
         _migrate(store, "0012", down=True)
-        assert _stored(store) == before
+        assert _stored_at_0012(store) == before
         if _postgis(store):
             assert _kind(store) == "r"
             with store.engine.begin() as conn, pytest.raises(IntegrityError):  # type: ignore[attr-defined]
