@@ -135,7 +135,29 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     counts = store.layer_counts()
     counts["issues"] = store.issue_count()
     counts["users"] = len(create_demo_users(store, DEMO_UNIT))
+    counts["notifications"] = _demo_notices(store, now)
     return counts
+
+
+def _demo_notices(store: Store, now: datetime) -> int:
+    """The demo unit's notices (通知): the deadline scan as of now (its overdue and due-soon
+    notices, marked read as if seen), then unread ones for its two newest dispatched cases and
+    its newest case back for rework; how many notices the unit has."""
+    from geo.notify.deadlines import scan_deadlines
+    from geo.notify.events import emit
+    from geo.store import IssueQuery
+
+    unit_users = [u.username for u in store.unit_users([DEMO_UNIT])]
+    scan_deadlines(store, now)
+    for username in unit_users:
+        store.read_all_notifications(username, now)
+    for status, event, n, note in (("dispatched", "dispatched", 2, "演示：请尽快到场处置"),
+                                   ("returned", "rework", 1, "演示：复核时现场仍有堆放物")):
+        found, _ = store.query_issues(IssueQuery(units=[DEMO_UNIT], statuses=[status],
+                                                 sort="-reported_at", limit=n, now=now))
+        for issue in found:
+            emit(store, event, issue, "user:inspector", now=now, note=note)
+    return sum(store.notification_count(u) for u in unit_users)
 
 
 def _metric_array(frame: MetricFrame, features: Sequence[Feature]) -> NDArray[np.object_]:

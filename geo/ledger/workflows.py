@@ -11,9 +11,12 @@ from geo.model.errors import Forbidden, InvalidInput
 from geo.model.lifecycle import transition
 from geo.model.records import Issue
 from geo.model.users import Role, User, require
+from geo.notify.events import emit
 from geo.store import Store
 
 PHOTO_STAGES = ("before", "after")
+# the status changes that are notified: 派遣, and 退回 after a failed 核查 (返工)
+TRANSITION_EVENTS = {"dispatched": "dispatched", "returned": "rework"}
 
 
 def change_status(store: Store, issue_id: int, to: str, note: str, version: int,
@@ -23,7 +26,10 @@ def change_status(store: Store, issue_id: int, to: str, note: str, version: int,
     with store.transaction():
         issue = store.issue(issue_id, scope_unit=user.scope_unit)
         change = transition(issue.status, to, user.role, user.actor, note, now or datetime.now())
-        return store.apply_transition(issue_id, change, version)
+        changed = store.apply_transition(issue_id, change, version)
+        if to in TRANSITION_EVENTS:  # the unit is told, in this transaction (geo.notify)
+            emit(store, TRANSITION_EVENTS[to], changed, user.actor, now=change.at, note=note)
+        return changed
 
 
 def merge_duplicate(store: Store, issue_id: int, into: int, note: str, version: int,

@@ -49,6 +49,7 @@ from geo.store.aggregates import AggregateMixin
 from geo.store.audit import AuditRows
 from geo.store.bulk import BulkIssueMixin
 from geo.store.jobs import JobRows
+from geo.store.notices import NOTICE_TABLES, NoticeRows
 from geo.store.plans import PlanRows
 from geo.store.rows import (
     _OPEN_ISSUE,
@@ -127,7 +128,8 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows):
+class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows,
+               NoticeRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:
@@ -941,7 +943,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, A
         with self._begin() as conn:
             for table in (history_t, photos_t, reinspections_t, inspections_t, rounds_t,
                           issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
-                          attempts_t):
+                          attempts_t, *NOTICE_TABLES):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
             conn.execute(update(layer_versions_t).values(version=layer_versions_t.c.version + 1))
