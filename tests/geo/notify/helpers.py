@@ -36,7 +36,7 @@ def case(store: Store, status: str = "accepted", deadline: datetime | None = Non
     return store.add_issues([issue], actor="test")[0]
 
 
-def notices(store: Store, username: str) -> list[tuple[str, int | None]]:
+def notices(store: Store, username: str) -> list[tuple[str, int]]:
     """(event, issue id) of a user's notices, oldest first."""
-    return [(n["event"], n["issue_id"])
+    return [(n["event"], int(n["issue_id"]))
             for n in reversed(store.notifications(username, limit=1000))]

@@ -9,6 +9,7 @@ import hmac
 import json
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -132,10 +133,10 @@ def test_an_error_answer_is_retried_and_a_deleted_webhook_gets_nothing(store: St
 
 
 def test_two_senders_never_take_the_same_delivery(store: Store) -> None:
-    rows = [{"channel": "webhook", "target": "http://127.0.0.1:9/", "event": "overdue",
-             "issue_id": None, "payload": {}, "created_at": NOW, "next_attempt_at": NOW}
-            for _ in range(60)]
-    store.add_deliveries(rows)
+    row: dict[str, Any] = {"channel": "webhook", "target": "http://127.0.0.1:9/",
+                           "event": "overdue", "issue_id": None, "payload": {},
+                           "created_at": NOW, "next_attempt_at": NOW}
+    store.add_deliveries([dict(row) for _ in range(60)])
     taken: list[list[int]] = []
     lock = threading.Lock()
 
