@@ -84,6 +84,7 @@ def emit_many(store: NoticeStore, event: str, issues: Sequence[Issue], actor: st
                               "issue_id": issue.id, "message": text})
                 if user.email:
                     sends.append({**queued, "channel": "email", "target": user.email,
+                                  "webhook_id": None,
                                   "payload": email_payload(event, issue, user, text)})
             body = webhook_payload(event, issue, actor, at, text, details) if hooks else {}
             sends += [{**queued, "channel": "webhook", "target": w["url"],

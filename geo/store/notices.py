@@ -134,8 +134,10 @@ class NoticeRows(SqlParts):
         payload, created_at, next_attempt_at) as pending, no attempt yet; how many."""
         if rows:
             with self._begin() as conn:
+                # every row with every key: an executemany takes its columns from the first
                 conn.execute(insert(deliveries_t),
-                             [{**r, "state": "pending", "attempts": 0} for r in rows])
+                             [{"webhook_id": None, "issue_id": None, **r, "state": "pending",
+                               "attempts": 0} for r in rows])
         return len(rows)
 
     def deliveries(self, state: str | None = None, limit: int = 50,

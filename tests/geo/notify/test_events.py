@@ -119,3 +119,14 @@ def test_an_unknown_event_is_refused(store: Store) -> None:
     issue = store.issue(case(store))
     with pytest.raises(InvalidInput, match="unknown notification event"):
         emit(store, "closed", issue, "user:x", now=NOW)
+
+
+def test_emails_and_webhook_calls_of_one_event_keep_their_own_fields(store: Store) -> None:
+    people(store)
+    hook = store.add_webhook("http://127.0.0.1:9/a", "s" * 20, ["dispatched"], "user:admin",
+                             NOW)
+    issue_id = case(store)
+    workflows.change_status(store, issue_id, "dispatched", "", 1, INSPECTOR, now=NOW)
+    rows = sorted(store.deliveries(), key=lambda d: d["channel"])
+    assert [(d["channel"], d["webhook_id"], d["issue_id"]) for d in rows] == [
+        ("email", None, issue_id), ("webhook", hook, issue_id)]
