@@ -12,6 +12,9 @@ const stateSelect = document.getElementById("delivery-state");
 const more = document.getElementById("deliveries-more");
 let nextPage = null;
 
+/* A stored time to the second ("2026-12-03 21:22:59"). */
+function when(iso) { return dateTime(iso).slice(0, 19); }
+
 function cells(tr, values) {
   values.forEach(function (v) { tr.appendChild(el("td", v)); });
   return tr;
@@ -26,7 +29,7 @@ function loadWebhooks() {
     rows.forEach(function (w) {
       const tr = cells(el("tr"), [w.id, w.url,
         w.events.map(function (e) { return EVENTS[e] || e; }).join("、"), w.created_by,
-        dateTime(w.created_at)]);
+        when(w.created_at)]);
       const td = el("td");
       td.appendChild(button("删除", "ccmap-small", function () {
         api("DELETE", "/api/webhooks/" + w.id)
@@ -41,7 +44,7 @@ function loadWebhooks() {
 function deliveryRow(d) {
   const tr = cells(el("tr", null, "delivery-" + d.state), [d.id, CHANNELS[d.channel] || d.channel,
     d.target, EVENTS[d.event] || d.event, d.issue_id ? "#" + d.issue_id : "",
-    STATES[d.state] || d.state, d.attempts, dateTime(d.next_attempt_at), dateTime(d.sent_at),
+    STATES[d.state] || d.state, d.attempts, when(d.next_attempt_at), when(d.sent_at),
     d.last_error]);
   const td = el("td");
   if (d.state !== "sent") {
@@ -78,6 +81,7 @@ function eventBoxes() {
     input.name = "events";
     input.value = code;
     input.checked = true;
+    input.defaultChecked = true;  // a reset after adding ticks them all again
     label.appendChild(input);
     label.appendChild(document.createTextNode(EVENTS[code]));
     box.appendChild(label);

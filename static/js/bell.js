@@ -26,7 +26,8 @@ function setCount(parts, unread) {
 function item(parts, n) {
   const li = el("li", null, "ccmap-bell-item" + (n.read_at ? "" : " unread"));
   li.appendChild(el("div", n.message, "ccmap-bell-text"));
-  li.appendChild(el("div", n.event_label + " · " + dateTime(n.at), "ccmap-bell-meta"));
+  li.appendChild(el("div", n.event_label + " · " + dateTime(n.at).slice(0, 19),
+                    "ccmap-bell-meta"));
   li.addEventListener("click", function () {
     if (n.read_at) { return; }
     api("POST", "/api/notifications/" + n.id + "/read").then(function (read) {

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import login
+from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +30,8 @@ def test_the_bell_shows_the_unread_notices_and_marks_them_read(page: Any,
     assert sum("已派遣至区市场监管局" in t for t in texts) == 2
     assert sum("退回返工" in t for t in texts) == 1
     assert page.locator(".ccmap-bell-item:not(.unread)").count() > 0  # the scan's, seen
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "notify-bell.png"))
     page.locator(".ccmap-bell-item.unread").first.click()
     page.wait_for_function("() => document.querySelector('.ccmap-title .ccmap-bell-count')"
                            ".textContent === '2'")
@@ -54,6 +57,8 @@ def test_an_admin_adds_and_removes_a_webhook_and_reads_the_delivery_log(
     assert "https://hotline.example/ccmap?x=<b>1</b>" in row.inner_text()  # shown as text
     assert "即将到期" not in row.inner_text() and "超期" in row.inner_text()
     assert page.locator("#webhooks tbody b").count() == 0
+    assert page.is_checked("#webhook-events input[value=due_soon]")  # the form is reset
+    page.locator("#webhooks-section").screenshot(path=str(ARTIFACTS / "notify-admin.png"))
     page.select_option("#delivery-state", "failed")
     page.wait_for_selector("#deliveries")
     row.locator("button").click()
