@@ -38,8 +38,9 @@ def _scan(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     from server.notifier import scan
     from server.settings import load_settings
 
-    counts = scan(store, load_settings(), args.now)
-    return counts, f"notified: overdue {counts['overdue']}, due soon {counts['due_soon']}"
+    counts = scan(store, load_settings(), args.now, notify=not args.record_only)
+    verb = "recorded without notifying" if args.record_only else "notified"
+    return counts, f"{verb}: overdue {counts['overdue']}, due soon {counts['due_soon']}"
 
 
 def add_notify_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None],
@@ -55,5 +56,9 @@ def add_notify_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None],
         sp = notify.add_parser(name, help=text)
         sp.add_argument("--now", type=_moment, metavar="ISO",
                         help="act as of this time (default: the clock)")
+        if name == "scan":
+            sp.add_argument("--record-only", action="store_true",
+                            help="record the cases as notified without telling anyone (once, "
+                                 "before switching notifications on over an old ledger)")
         db(sp)
         sp.set_defaults(func=run(fn))

@@ -8,7 +8,7 @@ from datetime import datetime
 from geo.calendar.worktime import WorkCalendar
 from geo.notify.background import NotifyLoop, Task
 from geo.notify.deadlines import scan_deadlines
-from geo.notify.delivery import DeliveryPolicy, SendReport, SmtpConfig, send_due
+from geo.notify.delivery import DeliveryPolicy, SendReport, SmtpConfig, send_all_due
 from geo.store import Store
 from server.settings import Settings
 
@@ -34,14 +34,16 @@ def work_calendar(store: Store, settings: Settings) -> WorkCalendar:
 
 
 def send(store: Store, settings: Settings, now: datetime | None = None) -> SendReport:
-    """Send the e-mails and webhook calls due at now, once."""
-    return send_due(store, now, smtp_config(settings), delivery_policy(settings))
+    """Send the e-mails and webhook calls due at now, each once (a batch at a time)."""
+    return send_all_due(store, now, smtp_config(settings), delivery_policy(settings))
 
 
-def scan(store: Store, settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Notify the cases due soon or overdue at now that have not been yet."""
+def scan(store: Store, settings: Settings, now: datetime | None = None,
+         notify: bool = True) -> dict[str, int]:
+    """Notify the cases due soon or overdue at now that have not been yet (notify False: only
+    record them as notified)."""
     return scan_deadlines(store, now, work_calendar(store, settings),
-                          settings.notify_due_soon_hours)
+                          settings.notify_due_soon_hours, notify=notify)
 
 
 def start_notifier(store: Store, settings: Settings) -> NotifyLoop | None:

@@ -29,9 +29,10 @@ def due_soon_cutoff(now: datetime, calendar: WorkCalendar, hours: float) -> date
 
 def scan_deadlines(store: NoticeStore, now: datetime | None = None,
                    calendar: WorkCalendar | None = None, hours: float = DUE_SOON_HOURS,
-                   batch: int = SCAN_BATCH) -> dict[str, int]:
+                   batch: int = SCAN_BATCH, notify: bool = True) -> dict[str, int]:
     """Notify overdue and due-soon cases that have not been notified for their deadline;
-    how many of each were notified."""
+    how many of each were. notify=False records them as notified and tells nobody (once,
+    when notifications are switched on over a ledger whose old cases are long overdue)."""
     now = now or datetime.now()
     cutoff = due_soon_cutoff(now, calendar or WorkCalendar(), hours)
     counts = {"overdue": 0, "due_soon": 0}
@@ -43,8 +44,9 @@ def scan_deadlines(store: NoticeStore, now: datetime | None = None,
                     event, [(i.id, i.deadline) for i in found
                             if i.id is not None and i.deadline is not None])
                 details = {"hours": hours} if event == "due_soon" else {}
-                emit_many(store, event, [i for i in found if i.id in fresh], SYSTEM_ACTOR,
-                          now=now, **details)
+                if notify:
+                    emit_many(store, event, [i for i in found if i.id in fresh], SYSTEM_ACTOR,
+                              now=now, **details)
             counts[event] += len(fresh)
             if len(found) < batch:
                 break

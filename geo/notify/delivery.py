@@ -79,6 +79,17 @@ class SendReport:
         """The counts by name."""
         return asdict(self)
 
+    def add(self, other: SendReport) -> None:
+        """Add another round's counts to these."""
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+
+    @property
+    def total(self) -> int:
+        """Deliveries attempted."""
+        return self.sent + self.retrying + self.failed
+
     def count(self, state: str) -> None:
         """Count one delivery that ended an attempt in state (pending: to be retried)."""
         if state == "sent":
@@ -129,6 +140,21 @@ def send_due(store: NotificationStore, now: datetime | None = None,
     for delivery in claimed:
         error = attempt(delivery, hooks, smtp, policy)
         report.count(_record(store, delivery, error, now or datetime.now(), policy))
+    return report
+
+
+def send_all_due(store: NotificationStore, now: datetime | None = None,
+                 smtp: SmtpConfig | None = None, policy: DeliveryPolicy | None = None,
+                 rounds: int = 100) -> SendReport:
+    """send_due a batch at a time until a round finds less than a full batch due (a backlog,
+    after a receiver was down or a first deadline scan, drains at once), at most rounds."""
+    policy = policy or DeliveryPolicy()
+    report = SendReport()
+    for _ in range(rounds):
+        done = send_due(store, now, smtp, policy)
+        report.add(done)
+        if done.total < policy.batch:
+            break
     return report
 
 

@@ -144,6 +144,10 @@ def test_the_cli_scans_and_sends(store: Store, db_url: str) -> None:
     with http_receiver() as (url, got):
         store.add_webhook(url, "s" * 20, ["overdue"], "user:admin", NOW)
         at = NOW.isoformat()
+        early = (NOW - timedelta(hours=3)).isoformat()  # the first case is due soon then
+        assert _cli("notify", "scan", "--db", db_url, "--now", early, "--record-only") == {
+            "overdue": 0, "due_soon": 1}
+        assert store.notification_count("u1") == 0
         assert _cli("notify", "scan", "--db", db_url, "--now", at) == {"overdue": 1,
                                                                        "due_soon": 1}
         assert _cli("notify", "scan", "--db", db_url, "--now", at)["overdue"] == 0

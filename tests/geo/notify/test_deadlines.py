@@ -77,3 +77,13 @@ def test_two_scans_at_once_notify_each_case_once(store: Store) -> None:
     assert not errors
     assert sum(r["overdue"] for r in results) == 40
     assert sorted(i for _, i in notices(store, "u1")) == ids
+
+
+def test_a_record_only_scan_tells_nobody_and_later_scans_skip_those_cases(store: Store) -> None:
+    people(store)
+    old = case(store, status="dispatched", deadline=NOW - timedelta(days=90))
+    assert scan_deadlines(store, NOW, notify=False) == {"overdue": 1, "due_soon": 0}
+    assert store.notification_count("u1") == 0 and store.delivery_count() == 0
+    fresh = case(store, status="dispatched", deadline=NOW - HOUR)
+    assert scan_deadlines(store, NOW) == {"overdue": 1, "due_soon": 0}
+    assert notices(store, "u1") == [("overdue", fresh)] and old != fresh

@@ -15,7 +15,7 @@ import pytest
 
 from geo.ledger import workflows
 from geo.model.errors import Conflict
-from geo.notify.delivery import DeliveryPolicy, SmtpConfig, send_due
+from geo.notify.delivery import DeliveryPolicy, SmtpConfig, send_all_due, send_due
 from geo.store import Store
 from tests.geo.notify.helpers import INSPECTOR, NOW, case, people
 from tests.geo.notify.receivers import free_port, http_receiver, smtp_server
@@ -154,3 +154,17 @@ def test_two_senders_never_take_the_same_delivery(store: Store) -> None:
     assert not set(first) & set(second) and len(first) + len(second) == 60
     assert store.claim_deliveries(NOW, NOW, ["webhook"], 10) == []  # held until the lease ends
     assert len(store.claim_deliveries(NOW + timedelta(minutes=5), NOW, ["webhook"], 100)) == 60
+
+
+def test_a_backlog_drains_a_batch_at_a_time(store: Store) -> None:
+    with http_receiver() as (url, got):
+        hook = store.add_webhook(url, SECRET, ["overdue"], "user:admin", NOW)
+        row: dict[str, Any] = {"channel": "webhook", "target": url, "webhook_id": hook,
+                               "event": "overdue", "payload": {}, "created_at": NOW,
+                               "next_attempt_at": NOW}
+        store.add_deliveries([dict(row) for _ in range(25)])
+        policy = DeliveryPolicy(batch=10)
+        assert send_due(store, NOW, policy=policy).sent == 10  # one round: one batch
+        assert send_all_due(store, NOW, policy=policy).sent == 15  # the rest, in two rounds
+    assert len(got) == 25 and store.delivery_count("sent") == 25
+    assert len({json.loads(r.body)["delivery_id"] for r in got}) == 25  # each once
