@@ -25,6 +25,6 @@ shift || true
 case "$cmd" in
   setup) setup ;;
   demo) setup; exec "$VENV/bin/ccmap" demo "$@" ;;
-  test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+  test) setup; exec "$VENV/bin/python" -m pytest -n "${CCMAP_TEST_WORKERS:-auto}" "$@" ;;
   *) echo "usage: ./run.sh demo|test|setup [args...]" >&2; exit 2 ;;
 esac

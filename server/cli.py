@@ -14,6 +14,7 @@ from typing import Any
 from geo.model.errors import CcmapError, ImportRejected
 from geo.model.kinds import Kind
 from geo.store import Store
+from server.cli_casework import add_calendar_commands
 from server.cli_export import add_export_commands
 from server.cli_notify import add_notify_commands
 from server.cli_plan import add_plan_commands
@@ -517,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_commands(sub, db, _with_store)
     add_plan_commands(sub, db, _with_store)
+    add_calendar_commands(sub, db, _with_store)
     add_notify_commands(sub, db, _with_store)
 
     sp = sub.add_parser("gaps", help="coverage-gap analysis (覆盖缺口)")

@@ -65,8 +65,9 @@ def cmd_export_data(args: argparse.Namespace, store: Store) -> tuple[dict[str, A
 def cmd_report(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     """Weekly (2026-W47) or monthly (2026-11) bulletin as PDF or HTML."""
     from geo.exports.bulletin import write_bulletin
+    from server.settings import load_settings
 
-    doc = write_bulletin(store, args.period, Path(args.out))
+    doc = write_bulletin(store, args.period, Path(args.out), load_settings().indicator_rules())
     return doc, f"wrote {doc['out']} ({doc['period']}, {doc['bytes'] / 1e3:.0f} kB)"
 
 
@@ -100,7 +101,8 @@ def add_export_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None],
     sp.set_defaults(func=run(cmd_export_data))
 
     sp = sub.add_parser("report", help="weekly or monthly bulletin (周通报) as .pdf or .html")
-    sp.add_argument("--period", required=True, help="2026-W47 (week) or 2026-11 (month)")
+    sp.add_argument("--period", required=True,
+                    help="2026-W47 (week), 2026-11 (month) or 2026-Q4 (quarter)")
     sp.add_argument("--out", required=True)
     db(sp)
     sp.set_defaults(func=run(cmd_report))

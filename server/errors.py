@@ -19,6 +19,7 @@ from geo.model.errors import (
     ImportRejected,
     InvalidGeometry,
     InvalidInput,
+    InvalidPeriod,
     LimitExceeded,
     Locked,
     NotFound,
@@ -37,6 +38,7 @@ STATUS: dict[type[CcmapError], int] = {
     MalformedJSON: 422,
     NotFound: 404,
     InvalidGeometry: 422,
+    InvalidPeriod: 422,  # before InvalidInput, its base: the first match wins
     InvalidInput: 400,
     ImportRejected: 422,
     TooLarge: 413,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from geo.calendar.office import office_calendar
 from geo.calendar.worktime import WorkCalendar
 from geo.notify.background import NotifyLoop, Task
 from geo.notify.deadlines import scan_deadlines
@@ -28,9 +29,9 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
 
 
 def work_calendar(store: Store, settings: Settings) -> WorkCalendar:
-    """The office's working-time calendar the deadline scan counts in (office hours and the
-    holiday package's days)."""
-    return WorkCalendar()
+    """The office's working-time calendar the deadline scan counts in: CCMAP_OFFICE_HOURS,
+    the holiday package's days and the office's own (geo.calendar.office)."""
+    return office_calendar(store, settings.office_hours)
 
 
 def send(store: Store, settings: Settings, now: datetime | None = None) -> SendReport:

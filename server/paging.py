@@ -59,6 +59,12 @@ def page_links(request: Request, page: Page, matched: int,
     return links
 
 
+def next_href(request: Request, page: Page, matched: int) -> str | None:
+    """The URL of the page after this one (limit/offset), None on the last."""
+    return next((link.href for link in page_links(request, page, matched)
+                 if link.rel == "next"), None)
+
+
 def collection_page(request: Request, page: Page, features: Iterable[dict[str, Any]],
                     matched: int, **extra: Any) -> dict[str, Any]:
     """A FeatureCollection page: the features with numberMatched, numberReturned and links."""
@@ -130,3 +136,13 @@ def paged_download_responses(*formats: str, model: Any = None) -> dict[int | str
     responses = download_responses(*formats, model=model)
     responses[200]["headers"] = PAGE_HEADERS
     return responses
+
+
+def json_page(request: Request, page: Page, items: list[dict[str, Any]],
+              matched: int) -> dict[str, Any]:
+    """A page of a JSON list as the list routes answer it: items, numberMatched (every match),
+    numberReturned and the URL of the next page (null on the last)."""
+    nxt = next((link.href for link in page_links(request, page, matched, "application/json")
+                if link.rel == "next"), None)
+    return {"items": items, "numberMatched": matched, "numberReturned": len(items),
+            "next": nxt if items else None}

@@ -8,16 +8,19 @@ the OpenAPI document to it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
+from geo.calendar.office import office_calendar
 from geo.layers.geojson import parse_bbox
+from geo.ledger.casework import due_cutoff
 from geo.model.errors import InvalidInput, LimitExceeded
 from geo.store import ISSUE_SORTS, IssueQuery
 from server.auth import Reader
-from server.deps import MAX_ID, IdQuery, LocalDateTime, SettingsDep
+from server.deps import MAX_ID, IdQuery, LocalDateTime, SettingsDep, StoreDep
 from server.settings import Settings
 
 BBoxQuery = Annotated[str | None, Query(
@@ -29,7 +32,8 @@ PropertiesQuery = Annotated[str | None, Query(
     description='JSON object of property filters, e.g. {"unit":"…"}')]
 LayersQuery = Annotated[str | None, Query(
     description="layer kinds, comma-separated (default: every layer)")]
-PERIOD = "a week (2026-W47), month (2026-11) or range (2026-11-01..2026-11-15)"
+PERIOD = ("a week (2026-W47), month (2026-11), quarter (2026-Q4), days (2026-11-01..2026-11-15, "
+          "both included) or the current week, month or quarter (week|month|quarter)")
 PeriodQuery = Annotated[str | None, Query(description=PERIOD)]
 RequiredPeriod = Annotated[str, Query(description=PERIOD)]
 SinceQuery = Annotated[LocalDateTime | None, Query(
@@ -122,3 +126,33 @@ async def issue_query(
 
 
 IssueQueryDep = Annotated[IssueQuery, Depends(issue_query)]
+
+
+FLAG = re.compile(r"^[a-z_]{1,32}$")
+
+
+def issue_list_query(
+    query: IssueQueryDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    due_within: Annotated[float | None, Query(gt=0, le=2000, description=(
+        "only open cases whose clock runs and whose deadline falls within this many working "
+        "hours from now (the office hours and calendar in force)"))] = None,
+    flag: Annotated[list[str] | None, Query(description=(
+        "only issues carrying every one of these flags: escalated (督办), recurring, overlap, "
+        "uncovered"))] = None,
+) -> IssueQuery:
+    """The issue list's filters: the shared ones, a page, and the clock's (due_within, flag);
+    the cut-off of due_within is worked out with the office's calendar here, then compared
+    with the deadline in SQL."""
+    for f in flag or []:
+        if not FLAG.match(f):
+            raise InvalidInput(f"unknown flag {f!r}: flags are lower-case codes (escalated …)")
+    query.flags = flag or []
+    if due_within is not None:
+        calendar = office_calendar(store, settings.office_hours)
+        query.due_before = due_cutoff(calendar, query.now, due_within)
+    return query
+
+
+IssueListDep = Annotated[IssueQuery, Depends(issue_list_query)]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo import CHECKOUT, STATIC_DIR
+from geo.analytics.indicator_rules import DEFAULT_WEIGHTS, IndicatorRules, check_weights
+from geo.calendar.worktime import DEFAULT_OFFICE_HOURS, parse_office_hours
 from geo.layers.userfiles import FileLimits
+from geo.ledger.casework import CaseRules
 from geo.model.errors import CcmapError
 
 # the database and tile caches by default: var/ in a source checkout, else var/ in the
@@ -73,6 +76,8 @@ class Settings(BaseSettings):
     lockout_minutes: float = 15.0
     password_min_length: int = 10
     password_change_attempts: int = 5  # per user within lockout_window_minutes
+    # a claim (认领) on an issue holds it for this long; others' writes get 409 meanwhile
+    claim_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 30.0
     # Secure flag on cookies: auto = when the request came over HTTPS (run behind TLS in
     # production; plain http is only for 127.0.0.1 and the demo)
     cookie_secure: str = "auto"
@@ -86,6 +91,45 @@ class Settings(BaseSettings):
     tile_cache_mb: float = 64.0
     tile_cache_dir: str = "auto"
     tile_cache_disk_mb: Annotated[float, Field(gt=0)] = 2000.0
+    # 考评指标 (geo/analytics/indicators.py): 缓办/挂账 (deferred) cases left out of 应结案数,
+    # and the weights of 综合指标值 (JSON, e.g. CCMAP_INDICATOR_WEIGHTS='{"on_time_rate": 0.4,
+    # "closure_rate": 0.3, "no_rework_rate": 0.15, "no_extension_rate": 0.15}', the default)
+    indicators_exclude_deferred: bool = True
+    indicator_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    @field_validator("indicator_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        try:
+            return check_weights(value)
+        except CcmapError as exc:
+            raise ValueError(exc.message) from None
+
+    def indicator_rules(self) -> IndicatorRules:
+        """The rules of the evaluation indicators these settings choose."""
+        return IndicatorRules(self.indicators_exclude_deferred, self.indicator_weights)
+    # the case clock (geo.ledger.casework): office hours in Beijing time (naive times are
+    # Beijing time: run the server with TZ=Asia/Shanghai), what a 返工 does to the deadline
+    # (restart: a fresh limit from the return | keep), how far past the deadline a 延期 may
+    # reach (natural days), and after how many failed verifications a case is 督办
+    office_hours: str = DEFAULT_OFFICE_HOURS
+    rework_deadline: Literal["restart", "keep"] = "restart"
+    extension_max_days: Annotated[float, Field(gt=0, le=366)] = 30.0
+    escalate_reworks: Annotated[int, Field(ge=1)] = 3
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        try:
+            parse_office_hours(value)
+        except CcmapError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    def case_rules(self) -> CaseRules:
+        """The clock's rules from these settings."""
+        return CaseRules(self.office_hours, self.rework_deadline, self.extension_max_days,
+                         self.escalate_reworks)
     # notifications (geo.notify): e-mail over SMTP (off without a host: e-mails wait), the
     # retries of e-mails and webhooks, the deadline scan, and the server's background loop
     # (it sends what is due every notify_send_seconds and scans every notify_scan_minutes;

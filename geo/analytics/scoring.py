@@ -18,19 +18,20 @@ moved up ↑).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import shapely
 
 from geo import DATA_DIR
+from geo.analytics import periods
+from geo.analytics.indicator_rules import IndicatorRules
+from geo.analytics.indicators import indicators
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
 from geo.model.records import Feature
-from geo.model.timestamps import MAX_YEAR, MIN_YEAR
 from geo.planner.inspections import scores
 from geo.store import IssueQuery, Store
 from geo.store.aggregates import HANDLED as HANDLED_STATUSES
@@ -51,32 +52,10 @@ def weights() -> dict[str, float]:
 
 
 def parse_period(text: str | None, now: datetime) -> tuple[datetime, datetime, str]:
-    """'2026-W47' (ISO week), '2026-11' (month) or 'YYYY-MM-DD..YYYY-MM-DD'; default this week."""
-    if not text:
-        year, week, _ = now.isocalendar()
-        text = f"{year}-W{week:02d}"
-    if any(not MIN_YEAR <= int(y) <= MAX_YEAR for y in re.findall(r"\b\d{4}\b", text)):
-        raise InvalidInput(f"period {text!r} is outside the years {MIN_YEAR}..{MAX_YEAR}")
-    if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text):
-        try:
-            start = datetime.fromisocalendar(int(m[1]), int(m[2]), 1)
-        except ValueError:
-            raise InvalidInput(f"no such ISO week: {text}") from None
-        return start, start + timedelta(days=7), text
-    if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
-        year, month = int(m[1]), int(m[2])
-        if not 1 <= month <= 12:
-            raise InvalidInput(f"no such month: {text}")
-        start = datetime(year, month, 1)
-        end = datetime(year + month // 12, month % 12 + 1, 1)
-        return start, end, text
-    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
-        start, end = datetime.fromisoformat(m[1]), datetime.fromisoformat(m[2])
-        if end <= start:
-            raise InvalidInput("the period must end after it starts")
-        return start, end + timedelta(days=1), text
-    raise InvalidInput(f"period must look like 2026-W47, 2026-11 or 2026-11-01..2026-11-15, "
-                       f"not {text!r}")
+    """(start, end, label) of a period (geo/analytics/periods.py: 2026-W47, 2026-11, 2026-Q4,
+    2026-11-01..2026-11-15, week|month|quarter); default this week."""
+    period = periods.parse_period(text, now)
+    return period.start, period.end, period.label
 
 
 def _group_counts(store: Store, level: str, query: IssueQuery,
@@ -182,8 +161,17 @@ def _assessment_rates(store: Store, level: str, start: datetime,
 
 
 def ranking(store: Store, level: str, period: str | None, now: datetime | None = None,
-            scope_unit: str | None = None) -> dict[str, Any]:
-    """Ranked rows for the period, with the change against the previous period."""
+            scope_unit: str | None = None, basis: str = "issues",
+            rules: IndicatorRules | None = None) -> dict[str, Any]:
+    """Ranked rows for the period, with the change against the previous period. basis
+    "issues": the score of this module's rates of the issues reported in the period;
+    "indicators": the 综合指标值 of the evaluation indicators (geo/analytics/indicators.py;
+    also by category): its rows as they are (`rank_change`: the previous rank minus this one,
+    `change`: the indicators' change against the previous period)."""
+    if basis == "indicators":
+        return _indicator_ranking(store, level, period, now, scope_unit, rules)
+    if basis != "issues":
+        raise InvalidInput(f"basis must be issues or indicators, not {basis!r}")
     if level not in LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
     now = now or datetime.now()
@@ -196,6 +184,15 @@ def ranking(store: Store, level: str, period: str | None, now: datetime | None =
         r["trend"] = "↑" if r["change"] > 0 else "↓" if r["change"] < 0 else "→"
     return {"level": level, "period": label, "from": start.isoformat(),
             "to": end.isoformat(), "formula": formula_text(), "rows": rows}
+
+
+def _indicator_ranking(store: Store, level: str, period: str | None, now: datetime | None,
+                       scope_unit: str | None, rules: IndicatorRules | None) -> dict[str, Any]:
+    if level == "city":
+        raise InvalidInput("level must be one of unit, zone, community, category")
+    doc = indicators(store, level, period, now, scope_unit, rules)
+    return {"level": level, "period": doc["period"], "from": doc["from"], "to": doc["to"],
+            "formula": doc["formula"], "basis": "indicators", "rows": doc["rows"]}
 
 
 def formula_text() -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from itertools import pairwise
 
 import chinese_calendar
 from chinese_calendar import constants
@@ -24,6 +25,15 @@ UNIT_LABELS = {"working_hours": "工作时", "working_days": "工作日", "hours
 DEFAULT_OFFICE_HOURS = "08:30-12:00,13:30-17:30"
 PACKAGE_YEARS = (min(constants.holidays).year, max(constants.holidays).year)
 MAX_SPAN_DAYS = 3660  # a deadline further than ten years away is an input error
+NATURAL = ("hours", "days")  # units of plain time: the clock runs nights, weekends, holidays
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # China has one time zone, no DST
+
+
+def to_beijing(value: datetime) -> datetime:
+    """A naive Beijing time: an aware datetime converted, a naive one taken as Beijing time."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(BEIJING).replace(tzinfo=None)
+    return value.replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ def check_local_days(days: Sequence[LocalDays]) -> None:
         if d.end < d.start:
             raise InvalidInput(f"calendar entry {d.start}..{d.end} ends before it starts")
     ordered = sorted(days, key=lambda d: d.start)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in pairwise(ordered):
         if b.start <= a.end:
             raise InvalidInput(f"calendar entries overlap (日期重叠): {a.start}..{a.end} and "
                                f"{b.start}..{b.end}")
@@ -156,6 +166,31 @@ class WorkCalendar:
             return secs / (3600 if unit == "hours" else 86400)
         minutes = self.minutes_between(a, b)
         return minutes / (60 if unit == "working_hours" else self.day_minutes)
+
+    def time_left(self, at: datetime, deadline: datetime, unit: str) -> timedelta:
+        """What a clock stopped at `at` had left until deadline (nothing if it had passed):
+        office time for working units, plain time for natural ones (timedelta of minutes)."""
+        if unit in NATURAL:
+            return max(deadline - at, timedelta())
+        return timedelta(minutes=self.minutes_between(at, deadline))
+
+    def resume(self, paused_at: datetime, deadline: datetime, resumed_at: datetime,
+               unit: str) -> datetime:
+        """The deadline of a clock stopped at paused_at and started again at resumed_at: what
+        was left when it stopped, counted from resumed_at (working units in office time); a
+        deadline already passed when it stopped stays where it was."""
+        left = self.time_left(paused_at, deadline, unit)
+        if left <= timedelta():
+            return deadline
+        if unit in NATURAL:
+            return resumed_at + left
+        return self.add_minutes(resumed_at, left.total_seconds() / 60)
+
+    def working_hours_until(self, now: datetime, deadline: datetime) -> float:
+        """Office hours from now to deadline; negative (hours past it) once it has passed."""
+        if deadline >= now:
+            return self.minutes_between(now, deadline) / 60
+        return -self.minutes_between(deadline, now) / 60
 
     def _periods(self, start: datetime) -> Iterable[tuple[datetime, datetime]]:
         """The office periods from start on (the first one cut at start), day by day."""

@@ -33,6 +33,8 @@ from shapely.geometry import MultiPoint, Point, box
 
 from geo import DATA_DIR
 from geo.accounts.logins import create_demo_users
+from geo.demo.casework import build_demo_casework
+from geo.demo.triage import add_triage_demo
 from geo.layers.osm import read_osm
 from geo.layers.projection import MetricFrame
 from geo.model.kinds import Kind, issue_categories, test_point_categories
@@ -132,32 +134,27 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     step(DEMO_STEPS[5])
     for unit in city.units():
         store.add_unit(unit, actor="demo")
+    add_triage_demo(store, now)  # reports waiting for triage, a claimed case, reply templates
     counts = store.layer_counts()
     counts["issues"] = store.issue_count()
     counts["users"] = len(create_demo_users(store, DEMO_UNIT))
-    counts["notifications"] = _demo_notices(store, now)
+    _seen_deadline_notices(store, now)  # before the casework, whose notices stay unread
+    counts["casework"] = len(build_demo_casework(store, DEMO_UNIT, now))
+    counts["notifications"] = sum(store.notification_count(u.username)
+                                  for u in store.unit_users([DEMO_UNIT]))
     return counts
 
 
-def _demo_notices(store: Store, now: datetime) -> int:
-    """The demo unit's notices (通知): the deadline scan as of now (its overdue and due-soon
-    notices, marked read as if seen), then unread ones for its two newest dispatched cases and
-    its newest case back for rework; how many notices the unit has."""
+def _seen_deadline_notices(store: Store, now: datetime) -> None:
+    """The deadline scan as of now (通知: overdue and due soon), its notices to the demo unit
+    marked read as if seen; the casework's workflows then tell the unit of their 派遣, 返工 and
+    延期 decisions (unread)."""
+    from geo.calendar.office import office_calendar
     from geo.notify.deadlines import scan_deadlines
-    from geo.notify.events import emit
-    from geo.store import IssueQuery
 
-    unit_users = [u.username for u in store.unit_users([DEMO_UNIT])]
-    scan_deadlines(store, now)
-    for username in unit_users:
-        store.read_all_notifications(username, now)
-    for status, event, n, note in (("dispatched", "dispatched", 2, "演示：请尽快到场处置"),
-                                   ("returned", "rework", 1, "演示：复核时现场仍有堆放物")):
-        found, _ = store.query_issues(IssueQuery(units=[DEMO_UNIT], statuses=[status],
-                                                 sort="-reported_at", limit=n, now=now))
-        for issue in found:
-            emit(store, event, issue, "user:inspector", now=now, note=note)
-    return sum(store.notification_count(u) for u in unit_users)
+    scan_deadlines(store, now, office_calendar(store))
+    for user in store.unit_users([DEMO_UNIT]):
+        store.read_all_notifications(user.username, now)
 
 
 def _metric_array(frame: MetricFrame, features: Sequence[Feature]) -> NDArray[np.object_]:

@@ -37,7 +37,7 @@ def issue_lines(issues: Iterable[Issue], now: datetime | None = None) -> Iterato
                sts.get(i.status, i.status), i.description, i.address, i.lon, i.lat,
                when(i.reported_at), when(i.deadline), when(i.closed_at),
                srcs.get(i.source, i.source), i.reporter, i.unit or "", i.zone_id or "",
-               i.cadre or "", "是" if is_overdue(i.status, i.deadline, now) else "否",
+               i.cadre or "", "是" if is_overdue(i.status, i.deadline, now, i.paused_at) else "否",
                i.recurring_of or ""]
 
 

@@ -122,7 +122,7 @@ def issue_json(i: Issue, coords: str = "wgs84", now: datetime | None = None) -> 
         "address": i.address, "source": i.source, "reporter": i.reporter, "unit": i.unit,
         "zone_id": i.zone_id, "recurring_of": i.recurring_of, "external_id": i.external_id,
         "cadre": i.cadre, "version": i.version,
-        "overdue": is_overdue(i.status, i.deadline, now or datetime.now()),
+        "overdue": is_overdue(i.status, i.deadline, now or datetime.now(), i.paused_at),
     }
     for key in ("reported_at", "deadline", "closed_at"):
         value = getattr(i, key)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from geo.calendar.limits import check_urgency
 from geo.ledger.recurrence import (
     DEFAULT_RULE,
     RecurrenceRule,
@@ -45,6 +46,7 @@ def validate_issue(issue: Issue) -> None:
                            + ", ".join(sources()))
     if issue.status not in statuses():
         raise InvalidInput(f"unknown status {issue.status!r}")
+    check_urgency(issue.urgency)
     if not (-180 <= issue.lon <= 180 and -90 <= issue.lat <= 90):
         raise InvalidInput(f"location ({issue.lon}, {issue.lat}) is not lon/lat degrees")
 

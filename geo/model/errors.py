@@ -23,6 +23,11 @@ class InvalidInput(CcmapError):
     """A request or file is malformed as a whole (bad parameter, unreadable file, unknown kind)."""
 
 
+class InvalidPeriod(InvalidInput):
+    """A reporting period that is not one (geo/analytics/periods.py): the reason and the
+    syntax; answered like a field error (HTTP 422)."""
+
+
 class TooLarge(CcmapError):
     """An upload exceeds the configured size limit."""
 

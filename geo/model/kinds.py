@@ -84,3 +84,11 @@ def issue_categories() -> dict[str, dict[str, Any]]:
 def sources() -> dict[str, str]:
     """Issue source code → Chinese label."""
     return {r["code"]: r["label"] for r in reference_table("issue_sources")}
+
+
+def check_category(code: str) -> str:
+    """An issue category code, or InvalidInput listing the categories."""
+    if code not in issue_categories():
+        raise InvalidInput(f"unknown category {code!r}; categories: "
+                           + ", ".join(issue_categories()))
+    return code

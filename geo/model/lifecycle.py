@@ -92,6 +92,9 @@ def deadline_for(category: str, reported_at: datetime) -> datetime:
     return reported_at + timedelta(hours=float(cats[category]["time_limit_hours"]))
 
 
-def is_overdue(status: str, deadline: datetime | None, now: datetime) -> bool:
-    """Past the deadline and not yet handled."""
-    return deadline is not None and status in UNHANDLED and deadline < now
+def is_overdue(status: str, deadline: datetime | None, now: datetime,
+               paused_at: datetime | None = None) -> bool:
+    """Past the deadline and not yet handled, its clock running (a case whose clock is
+    stopped, waiting on a 延期 decision, is not overdue while it waits)."""
+    return (deadline is not None and status in UNHANDLED and deadline < now
+            and paused_at is None)

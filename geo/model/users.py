@@ -37,8 +37,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "issues:handle": frozenset({Role.admin, Role.inspector, Role.unit}),
     "plan:write": frozenset({Role.admin, Role.planner}),
     "inspections:write": frozenset({Role.admin, Role.inspector}),
+    # 延期: a unit applies for its own cases (an admin on its behalf); a supervisor decides
+    "extensions:apply": frozenset({Role.admin, Role.unit}),
+    "extensions:decide": frozenset({Role.admin, Role.inspector}),
     "users:admin": frozenset({Role.admin}),
     "audit:read": frozenset({Role.admin}),
+    "replies:write": frozenset({Role.admin}),  # reply templates (回复模板)
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from geo.model.kinds import Kind
@@ -52,6 +52,11 @@ class IssueQuery:
     overdue: bool | None = None
     recurring: bool | None = None
     uncovered: bool | None = None  # True: in no zone (zone_id empty); False: in one
+    # the issue list's own filters (not the tiles'): open, clock running, deadline between now
+    # and due_before (the cut-off "due within N working hours" computed with the calendar);
+    # flags the issue carries, every one (escalated 督办 …)
+    due_before: datetime | None = None
+    flags: list[str] = field(default_factory=list)
     scope_unit: str | None = None
     sort: str = "-reported_at"
     offset: int = 0
@@ -295,6 +300,25 @@ class IssueAggregates(Protocol):
 
     def issue_list(self, query: IssueQuery, order: Sequence[str], limit: int) -> list[Issue]:
         """At most limit matching issues ordered by id, reported_at or unit ("" first)."""
+        ...
+
+
+class IndicatorAggregates(Protocol):
+    """The counts behind the evaluation indicators (考评指标) per group, in SQL
+    (geo/store/indicators.py; definitions in geo/analytics/indicators.py)."""
+
+    def indicator_counts(self, by: str | None, start: datetime, end: datetime,
+                         scope_unit: str | None = None, exclude_deferred: bool = True
+                         ) -> dict[Any, dict[str, int]]:
+        """Per value of `by` (unit, zone_id, community, category; None: all in one group):
+        registered, due, closed, closed_on_time, overdue, reworked, extended, deferred of the
+        period [start, end)."""
+        ...
+
+    def extension_counts(self, by: str | None, start: datetime, end: datetime,
+                         scope_unit: str | None = None) -> dict[Any, dict[str, int]]:
+        """Per applying unit (or zone_id, community, category of the issue): extension
+        applications requested in [start, end) and how many are approved, rejected, pending."""
         ...
 
 
@@ -625,8 +649,133 @@ class NotificationStore(Protocol):
         ...
 
 
-class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, TileStore,
-            EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore, NotificationStore,
+class TriageStore(Protocol):
+    """Claims on issues, open issues near a point, merged duplicates (geo/store/triage.py)."""
+
+    def set_claim(self, issue_id: int, user: User, until: datetime | None, now: datetime,
+                  force: bool = False) -> Issue:
+        """Claim an issue for the user until `until` (None: release the user's claim), unless
+        someone else holds a claim live at `now` (Conflict; `force` breaks it). Audited; the
+        issue's version is left as it is."""
+        ...
+
+    def issues_near(self, lon: float, lat: float, radius_m: float, box: BBox,
+                    statuses: Sequence[str], limit: int, exclude: int | None = None,
+                    scope_unit: str | None = None) -> list[tuple[Issue, float]]:
+        """Issues in these statuses within radius_m of a point (box holds the circle),
+        nearest first, with their distances in metres."""
+        ...
+
+    def duplicates_of(self, issue_id: int, limit: int = 100) -> list[Issue]:
+        """The issues merged into this one as its duplicates, oldest first."""
+        ...
+
+
+class ReplyTemplateStore(Protocol):
+    """Reply templates (回复模板) for the public-facing note (geo/store/replies.py)."""
+
+    def add_reply_template(self, values: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Store a template (category, status, title, text), audited."""
+        ...
+
+    def update_reply_template(self, template_id: int, values: dict[str, Any],
+                              actor: str) -> dict[str, Any]:
+        """Replace a template's fields, audited."""
+        ...
+
+    def delete_reply_template(self, template_id: int, actor: str) -> None:
+        """Delete a template, audited."""
+        ...
+
+    def reply_template(self, template_id: int) -> dict[str, Any]:
+        """One template (NotFound if missing)."""
+        ...
+
+    def reply_templates(self, category: str | None = None, status: str | None = None,
+                        limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The templates that apply to this category and status, most specific first."""
+        ...
+
+    def reply_template_count(self, category: str | None = None,
+                             status: str | None = None) -> int:
+        """How many templates apply to this category and status."""
+        ...
+
+
+class CalendarStore(Protocol):
+    """An office's calendar days (days off, extra workdays) and time limits (处置时限)."""
+
+    def calendar_days(self, since: date | None = None, until: date | None = None,
+                      limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Entries {id, start_date, end_date, kind, note, created_by, created_at} touching
+        since..until (inclusive; None: unbounded), by start date (offset/limit page them)."""
+        ...
+
+    def calendar_day_count(self, since: date | None = None, until: date | None = None) -> int:
+        """How many entries calendar_days would list without a limit."""
+        ...
+
+    def add_calendar_days(self, days: Sequence[dict[str, Any]], actor: str) -> list[int]:
+        """Insert entries {start_date, end_date, kind, note} the caller has checked (no
+        overlaps: geo.calendar.office), with one audit row; their ids."""
+        ...
+
+    def delete_calendar_day(self, day_id: int, actor: str) -> dict[str, Any]:
+        """Delete one entry (NotFound if missing), audited; the entry as it was."""
+        ...
+
+    def calendar_stamp(self) -> tuple[int, int]:
+        """(database identity, version of the calendar days): changes with every write of
+        them and when the database is made again (the cache key of a calendar)."""
+        ...
+
+    def time_limits(self) -> list[dict[str, Any]]:
+        """The office's own limits {category, urgency, amount, unit}."""
+        ...
+
+    def time_limit(self, category: str, urgency: str) -> dict[str, Any] | None:
+        """The office's limit of a category and urgency; None: the reference default."""
+        ...
+
+    def set_time_limits(self, limits: Sequence[dict[str, Any]], actor: str) -> None:
+        """Set limits {category, urgency, amount, unit} (amount None: back to the default),
+        with one audit row."""
+        ...
+
+
+class ExtensionStore(Protocol):
+    """延期 (extension) applications and their decisions."""
+
+    def add_extension(self, issue_id: int, unit: str | None, reason: str,
+                      requested_deadline: datetime, old_deadline: datetime | None,
+                      actor: str, at: datetime) -> int:
+        """Store a pending application, audited; its id."""
+        ...
+
+    def extension(self, extension_id: int) -> dict[str, Any]:
+        """One application (NotFound if missing)."""
+        ...
+
+    def extensions(self, state: str | None = None, units: Sequence[str] = (),
+                   issue_id: int | None = None, scope_unit: str | None = None,
+                   limit: int | None = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Applications, newest first (state pending | approved | rejected)."""
+        ...
+
+    def extension_total(self, state: str | None = None, units: Sequence[str] = (),
+                        issue_id: int | None = None, scope_unit: str | None = None) -> int:
+        """How many applications `extensions` would list without a limit."""
+        ...
+
+    def decide_extension(self, extension_id: int, approve: bool, note: str, actor: str,
+                         at: datetime, new_deadline: datetime | None) -> dict[str, Any]:
+        """Record the decision of a pending application, audited (Conflict if decided)."""
+        ...
+
+
+class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, IndicatorAggregates,
+            TileStore, EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore,
+            TriageStore, ReplyTemplateStore, CalendarStore, ExtensionStore, NotificationStore,
             Protocol):
     """What the rest of ccmap may ask of storage: every concept's protocol above (a function
     that needs one concept can ask for that one alone).

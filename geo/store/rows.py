@@ -245,15 +245,26 @@ def _issue_conditions(query: IssueQuery) -> list[ColumnElement[bool]]:
         minx, miny, maxx, maxy = query.bbox
         conds.append(c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
     if query.overdue is not None:
-        overdue = c.status.in_(sorted(UNHANDLED)) & (
-            c.deadline < query.now)
+        overdue = _overdue(query.now)
         conds.append(overdue if query.overdue else ~overdue)
+    if query.due_before is not None:  # due soon: open, its clock running, deadline ahead
+        conds.append(c.status.in_(sorted(UNHANDLED)) & c.paused_at.is_(None)
+                     & (c.deadline >= query.now) & (c.deadline <= query.due_before))
+    for flag in query.flags:  # the JSON list's text holds "flag" (flags are [a-z_] codes)
+        conds.append(cast(c.flags, String).like(f'%"{flag}"%'))
     if query.recurring is not None:
         conds.append(c.recurring_of.is_not(None) if query.recurring
                      else c.recurring_of.is_(None))
     if query.uncovered is not None:
         conds.append(c.zone_id.is_(None) if query.uncovered else c.zone_id.is_not(None))
     return conds
+
+
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    """Overdue (超期) at now: not yet handled, past its deadline, its clock not stopped (a case
+    waiting on a 延期 decision is not overdue while it waits)."""
+    c = issues_t.c
+    return c.status.in_(sorted(UNHANDLED)) & (c.deadline < now) & c.paused_at.is_(None)
 
 
 def _issue(row: Row[Any]) -> Issue:

@@ -172,7 +172,7 @@ users = _table(
     Column("active", Boolean, nullable=False, default=True),
     Column("failed_count", Integer, nullable=False, default=0),
     *_optional(first_failed_at=DateTime, locked_until=DateTime),
-    Column("email", Text),  # where notices go by e-mail (migration 0024); none: in-app only
+    Column("email", Text),  # where notices go by e-mail (migration 0025); none: in-app only
 )
 
 tokens = _table(
@@ -317,7 +317,7 @@ notifications = _table(
     Column("message", Text, nullable=False),
     Column("read_at", DateTime),
     Index("ix_notifications_user", "username", "at"),
-    Index("ix_notifications_unread", "username", "read_at"),  # migration 0024
+    Index("ix_notifications_unread", "username", "read_at"),  # migration 0025
 )
 
 webhooks = _table(
@@ -374,3 +374,8 @@ Index("ix_issues_period_stats", issues.c.reported_at, issues.c.zone_id, issues.c
 for _group in ("zone_id", "unit", "community"):
     Index(f"ix_issues_{_group.removesuffix('_id')}_stats", issues.c[_group], issues.c.status,
           issues.c.deadline, issues.c.closed_at, issues.c.recurring_of)
+# the evaluation indicators' cases due and closed in a period (migration 0024)
+for _lead, _next in (("deadline", "closed_at"), ("closed_at", "deadline")):
+    Index(f"ix_issues_{_lead.removesuffix('_at')}_stats", issues.c[_lead], issues.c[_next],
+          *(issues.c[k] for k in ("status", "rework_count", "extension_count", "unit",
+                                  "zone_id", "community", "category")))

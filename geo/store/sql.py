@@ -48,9 +48,13 @@ from geo.store.accounts import AccountRows
 from geo.store.aggregates import AggregateMixin
 from geo.store.audit import AuditRows
 from geo.store.bulk import BulkIssueMixin
+from geo.store.calendar import CalendarRows
+from geo.store.casework import ExtensionRows
+from geo.store.indicators import IndicatorMixin
 from geo.store.jobs import JobRows
 from geo.store.notices import NOTICE_TABLES, NoticeRows
 from geo.store.plans import PlanRows
+from geo.store.replies import ReplyTemplateRows
 from geo.store.rows import (
     _OPEN_ISSUE,
     ALL_ISSUE_TILES,
@@ -74,6 +78,7 @@ from geo.store.rows import (
     _mvt,
     _sqlite_pragmas,
 )
+from geo.store.schema import extensions as extensions_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
@@ -90,6 +95,7 @@ from geo.store.schema import rounds as rounds_t
 from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
+from geo.store.triage import TriageRows
 from geo.tiling.tiles import (
     BUFFER,
     CELL_LAYER,
@@ -128,8 +134,8 @@ def engine_url(url: str) -> str:
     )
 
 
-class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, AuditRows,
-               NoticeRows):
+class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows, AccountRows,
+               AuditRows, TriageRows, ReplyTemplateRows, CalendarRows, ExtensionRows, NoticeRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:
@@ -941,8 +947,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, PlanRows, JobRows, AccountRows, A
     def clear(self, actor: str = "system") -> None:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""
         with self._begin() as conn:
-            for table in (history_t, photos_t, reinspections_t, inspections_t, rounds_t,
-                          issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
+            for table in (history_t, photos_t, reinspections_t, extensions_t, inspections_t,
+                          rounds_t, issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
                           attempts_t, *NOTICE_TABLES):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})

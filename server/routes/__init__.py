@@ -7,10 +7,12 @@ from fastapi import FastAPI
 from server.routes import (
     admin,
     auth,
+    casework,
     coverage,  # noqa: F401 - registers its routes on the layers router
     docs,
     exports,
     health,
+    indicators,
     issues,
     jobs,
     layers,
@@ -18,7 +20,9 @@ from server.routes import (
     open311,
     pages,
     planning,
+    replies,
     tiles,
+    triage,
     uploads,
     views,
     zones,
@@ -36,12 +40,16 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(jobs.router)
     app.include_router(notify.router)
     app.include_router(issues.router)
+    app.include_router(casework.router)
     app.include_router(open311.router)
     app.include_router(zones.router)
     app.include_router(views.router)
+    app.include_router(indicators.router)
     app.include_router(planning.router)
     app.include_router(tiles.router)
     app.include_router(exports.router)
+    app.include_router(triage.router)
+    app.include_router(replies.router)
     app.include_router(pages.router)
     app.include_router(docs.router)
     pages.mount_static(app, settings)

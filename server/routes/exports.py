@@ -67,8 +67,9 @@ def data_export(
 
 @router.get("/api/report", response_model=None, response_class=Response,
             responses=download_responses("html", "pdf"))
-def bulletin(_: Analyst, store: StoreDep, period: RequiredPeriod,
+def bulletin(_: Analyst, store: StoreDep, settings: SettingsDep, period: RequiredPeriod,
              format: Annotated[str, format_query("pdf", "html")] = "pdf") -> Response:
     """The weekly (2026-W47) or monthly (2026-11) bulletin."""
-    return file_download(lambda out: write_bulletin(store, period, out),
+    rules = settings.indicator_rules()
+    return file_download(lambda out: write_bulletin(store, period, out, rules),
                          f"bulletin-{period}.{format}")

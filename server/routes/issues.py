@@ -14,10 +14,11 @@ from geo.exports.tables import issue_rows
 from geo.jobs.uploads import LedgerUpload, import_ledger
 from geo.layers.coords import point_to_wgs84
 from geo.layers.geojson import parse_coords
-from geo.ledger import workflows
+from geo.ledger import claims, workflows
 from geo.ledger.mapping import load_category_map_data
 from geo.ledger.photos import reencode
 from geo.ledger.writes import create_issues
+from geo.model.claims import check_claim
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories, sources
 from geo.model.lifecycle import allowed_next, is_overdue, statuses
@@ -26,7 +27,8 @@ from geo.model.users import User, require
 from server.auth import CurrentUser, Reader
 from server.deps import Id, SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
-from server.params import IssueQueryDep, format_query
+from server.params import IssueListDep, format_query
+from server.routes.casework import casework_detail
 from server.schemas.common import JobAccepted
 from server.schemas.issues import (
     IssueCreate,
@@ -66,11 +68,16 @@ def issue_public(i: Issue, user: User | None = None,
         "unit": i.unit, "community": i.community, "cadre": i.cadre, "flags": i.flags,
         "recurring_of": i.recurring_of,
         "duplicate_of": i.duplicate_of, "version": i.version,
-        "overdue": is_overdue(i.status, i.deadline, now),
+        "overdue": is_overdue(i.status, i.deadline, now, i.paused_at),
+        "urgency": i.urgency, "rework_count": i.rework_count,
+        "extension_count": i.extension_count,
     }
-    for key in ("reported_at", "deadline", "closed_at"):
+    for key in ("reported_at", "deadline", "closed_at", "dispatched_at", "paused_at"):
         value = getattr(i, key)
         out[key] = value.isoformat(timespec="seconds") if value else None
+    holder, until = claims.holder(i, now)  # a claim counts while it is live
+    out.update(urgency=i.urgency, claimed_by=holder,
+               claimed_until=until.isoformat(timespec="seconds") if until else None)
     if user is not None:
         out["allowed_next"] = allowed_next(i.status, user.role)
     return out
@@ -90,7 +97,7 @@ def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[
 
 
 @router.get("/api/issues", response_model=IssuePage)
-def list_issues(query: IssueQueryDep, user: Reader, store: StoreDep,
+def list_issues(query: IssueListDep, user: Reader, store: StoreDep,
                 request: Request) -> dict[str, Any]:
     """Issues matching the filters, one page at a time (total, and `next` while more remain)."""
     rows, total = store.query_issues(query)
@@ -106,7 +113,7 @@ def list_issues(query: IssueQueryDep, user: Reader, store: StoreDep,
 @router.get("/api/issues/export", response_model=None, response_class=Response,
             dependencies=[HeavyWork],
             responses=download_responses("csv", "xlsx"))
-def export_issues(query: IssueQueryDep, store: StoreDep,
+def export_issues(query: IssueListDep, store: StoreDep,
                   format: Annotated[str, format_query("csv", "xlsx")] = "csv") -> Response:
     """The filtered ledger as CSV or .xlsx with Chinese headers (every matching issue)."""
     query.offset, query.limit = 0, None
@@ -149,37 +156,44 @@ def _form_bool(value: str | None) -> bool:
 
 
 @router.get("/api/issues/{issue_id}", response_model=IssueDetail)
-def get_issue(issue_id: Id, user: Reader, store: StoreDep) -> dict[str, Any]:
-    """One issue with its full history (留痕), photos and re-inspections."""
+def get_issue(issue_id: Id, user: Reader, store: StoreDep,
+              settings: SettingsDep) -> dict[str, Any]:
+    """One issue with its full history (留痕), photos and re-inspections, its clock (state,
+    overdue, working hours left) and 延期 applications."""
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
     history = [{**h, "at": h["at"].isoformat(timespec="seconds")}
                for h in store.issue_history(issue_id)]
     photos = [{"id": p["id"], "stage": p["stage"], "filename": p["filename"],
                "url": f"/api/photos/{p['id']}"} for p in store.photos(issue_id)]
+    linked = [{"id": d.id, "reporter": d.reporter, "source": d.source,
+               "source_label": sources().get(d.source, d.source), "reported_at": d.reported_at,
+               "description": d.description} for d in store.duplicates_of(issue_id)]
     return {**issue_public(issue, user), "history": history, "photos": photos,
-            "reinspections": store.reinspections(issue_id)}
+            "reinspections": store.reinspections(issue_id), "linked_reports": linked,
+            **casework_detail(store, issue, user, settings)}
 
 
 @router.patch("/api/issues/{issue_id}", response_model=IssuePublic)
 def update_issue(issue_id: Id, body: IssueUpdate, user: CurrentUser,
                  store: StoreDep) -> dict[str, Any]:
-    """Edit description, address, category or deadline (override) with a version check."""
-    require(user, "issues:write")
+    """Edit description, address, category or deadline (override) with a version check (409
+    when stale or while someone else holds the issue)."""
     changes = body.model_dump(exclude_none=True, exclude={"version"})
-    if "category" in changes and changes["category"] not in issue_categories():
-        raise InvalidInput(f"unknown category {changes['category']!r}")
-    if not changes:
-        raise InvalidInput("nothing to change")
-    return issue_public(store.update_issue(issue_id, changes, body.version, user.actor), user)
+    return issue_public(workflows.edit_issue(store, issue_id, changes, body.version, user),
+                        user)
 
 
 @router.post("/api/issues/{issue_id}/transitions", response_model=IssuePublic)
 def change_status(issue_id: Id, body: IssueTransition, user: CurrentUser,
-                  store: StoreDep) -> dict[str, Any]:
+                  store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
     """Move an issue along the lifecycle; 409 for an illegal or stale change, 403 when the
-    change is legal but not for the caller's role."""
+    change is legal but not for the caller's role. 派遣 starts the clock (deadline: the
+    category's limit in working time), 挂账 stops it; 退回 after a failed 核查 (返工) needs the
+    reason as `note` and `photo_id`, a photo uploaded with stage=rework."""
     return issue_public(workflows.change_status(store, issue_id, body.to, body.note,
-                                                body.version, user), user)
+                                                body.version, user,
+                                                rules=settings.case_rules(),
+                                                photo_id=body.photo_id), user)
 
 
 @router.post("/api/issues/{issue_id}/merge", response_model=IssuePublic)
@@ -208,7 +222,7 @@ def photo_filename(name: str | None, media_type: str) -> str:
 PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"},
-                   "stage": {"type": "string", "enum": ["before", "after"],
+                   "stage": {"type": "string", "enum": list(workflows.PHOTO_STAGES),
                              "default": "before"}}}}}}}
 
 
@@ -216,10 +230,12 @@ PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data
              response_model=PhotoStored)
 async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store: StoreDep,
                        settings: SettingsDep) -> dict[str, Any]:
-    """Attach a JPEG or PNG photo (multipart: `file`, `stage` before|after); units may add
-    after-photos to their own. The body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB."""
-    store.issue(issue_id, scope_unit=user.scope_unit)  # 404 before the body is read
+    """Attach a JPEG or PNG photo (multipart: `file`, `stage` before|after|rework: rework is
+    the photo of a failed verification, 返工); units may add after-photos to their own. The
+    body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB."""
+    issue = store.issue(issue_id, scope_unit=user.scope_unit)  # 404 before the body is read
     require(user, "issues:handle")
+    check_claim(issue, user.username, datetime.now())  # and 409 while another holds it
     upload = await receive_upload(request, settings, "the photo")
     try:
         stage = upload.field("stage") or "before"

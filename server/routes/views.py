@@ -11,11 +11,12 @@ from fastapi.responses import JSONResponse, Response
 from geo.analytics.choropleth import choropleth
 from geo.analytics.dashboard import dashboard
 from geo.analytics.hotspots import hotspots
+from geo.analytics.indicators import indicator_table
 from geo.analytics.scoring import formula_text, ranking, weights
 from geo.tiling.cells import factor_for_zoom, heatmap
 from geo.zones.gaps import jurisdiction
 from server.auth import Analyst, Reader
-from server.deps import StoreDep
+from server.deps import SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
 from server.params import (
     CoordsQuery,
@@ -33,6 +34,7 @@ from server.schemas.analytics import (
     RankingFormula,
     RankingRow,
 )
+from server.schemas.indicators import IndicatorRow
 
 router = APIRouter(tags=["views"])
 RANKING_HEADERS = [("rank", "排名"), ("name", "名称"), ("score", "得分"), ("trend", "升降"),
@@ -107,20 +109,30 @@ def dashboard_figures(user: Reader, store: StoreDep, period: PeriodQuery = None)
 
 
 @router.get("/api/ranking", response_model=None,
-            responses=download_responses("json", "csv", "xlsx", model=list[RankingRow]))
+            responses=download_responses("json", "csv", "xlsx",
+                                         model=list[RankingRow] | list[IndicatorRow]))
 def rank(
     user: Reader,
     store: StoreDep,
+    settings: SettingsDep,
     level: str = "community",
     period: PeriodQuery = None,
     format: Annotated[str, format_query("json", "csv", "xlsx")] = "json",
+    basis: Annotated[str, Query(pattern="^(issues|indicators)$", description=(
+        "issues: the score of the rates of the issues reported in the period (default); "
+        "indicators: the 综合指标值 of the evaluation indicators (as /api/indicators, "
+        "also by category)"))] = "issues",
 ) -> list[dict[str, Any]] | Response:
     """Ranked communities, zones or units for a week (2026-W47), month (2026-11) or range
     (2026-11-01..2026-11-15), with the change against the previous period."""
-    doc = ranking(store, level, period, scope_unit=user.scope_unit)
+    doc = ranking(store, level, period, scope_unit=user.scope_unit, basis=basis,
+                  rules=settings.indicator_rules())
     rows: list[dict[str, Any]] = doc["rows"]
     if format == "json":  # plain JSON types: encoded as they are (5,000 zones' rows)
         return JSONResponse(rows)
+    if basis == "indicators":
+        return table_download(indicator_table(rows), format,
+                              f"ranking-indicators-{level}-{doc['period']}")
     table = [[label for _, label in RANKING_HEADERS]]
     table += [[r[key] for key, _ in RANKING_HEADERS] for r in rows]
     return table_download(table, format, f"ranking-{level}-{doc['period']}")

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.deps import DbInt, LocalDateTime
+from server.schemas.casework import ExtensionPublic
 from server.schemas.common import LocalTimeText
 
 
@@ -25,6 +26,8 @@ class IssueCreate(BaseModel):
                                            "limit after reported_at")
     external_id: str | None = None
     coords: str = Field("wgs84", description="coordinate system of lon/lat: wgs84, gcj02, bd09")
+    urgency: str = Field("normal", pattern="^(normal|urgent)$",
+                         description="normal (一般) or urgent (紧急: a shorter time limit)")
 
 
 class IssueUpdate(BaseModel):
@@ -35,6 +38,8 @@ class IssueUpdate(BaseModel):
     address: str | None = None
     category: str | None = Field(None, description="an issue category code")
     deadline: LocalDateTime | None = Field(None, description="overrides the category's")
+    urgency: str | None = Field(None, pattern="^(normal|urgent)$",
+                                description="normal or urgent; the limit follows at 派遣")
 
 
 class IssueTransition(BaseModel):
@@ -43,6 +48,8 @@ class IssueTransition(BaseModel):
     to: str
     version: DbInt
     note: str = ""
+    photo_id: DbInt | None = Field(None, description="退回 after a failed 核查 (返工): the "
+                                   "verification photo, uploaded with stage=rework")
 
 
 class IssueMerge(BaseModel):
@@ -106,9 +113,21 @@ class IssuePublic(BaseModel):
     version: int
     overdue: bool
     reported_at: str | None
-    deadline: str | None
+    deadline: str | None = Field(description="the deadline in force: set from the category's "
+                                 "limit at report, again in working time at 派遣; moved by "
+                                 "延期, 返工 and a stopped clock")
     closed_at: str | None
+    urgency: str = Field(description="normal (一般) | urgent (紧急)")
+    dispatched_at: str | None = Field(description="派遣: when the clock started")
+    paused_at: str | None = Field(description="when the clock stopped (挂账/缓办 or a pending "
+                                  "延期); null while it runs")
+    rework_count: int = Field(description="failed verifications (返工)")
+    extension_count: int = Field(description="approved extensions (延期)")
     allowed_next: list[str] | None = None
+    urgency: str | None = Field(None, description="normal (一般) or urgent (紧急)")
+    claimed_by: str | None = Field(None, description="who holds the issue (认领), while the "
+                                   "claim is live; others' writes get 409 until then")
+    claimed_until: str | None = None
 
 
 class PhotoStored(BaseModel):
@@ -166,9 +185,33 @@ class ReinspectionPublic(BaseModel):
     note: str | None
 
 
+class LinkedReport(BaseModel):
+    """A report merged into an issue as its duplicate: its reporter is linked to the issue."""
+
+    id: int
+    reporter: str | None
+    source: str | None
+    source_label: str | None
+    reported_at: LocalTimeText | None
+    description: str | None
+
+
 class IssueDetail(IssuePublic):
-    """One issue with its full history, photos and re-inspections."""
+    """One issue with its full history, photos, re-inspections, its clock and 延期, and the
+    reports merged into it as duplicates (linked_reports)."""
 
     history: list[IssueEvent]
     photos: list[PhotoRef]
     reinspections: list[ReinspectionPublic]
+    linked_reports: list[LinkedReport] = []
+    clock: str = Field(description="not_started | running | paused | waiting (handled, "
+                       "awaiting 核查) | stopped (closed or rejected)")
+    clock_label: str
+    urgency_label: str
+    due_in_working_hours: float | None = Field(description=(
+        "working hours to the deadline (negative: past it); while the clock is stopped, "
+        "what it had left when it stopped"))
+    escalated: bool = Field(description="督办: failed verification too often")
+    extensions: list[ExtensionPublic]
+    may_apply_extension: bool
+    may_decide_extension: bool

@@ -13,6 +13,7 @@ const STRINGS = {
   uncoveredArea: "未覆盖区域",
   dashboard: "工作台",
   workload: "工作量",
+  triage: "受理",
   admin: "系统管理",
   logout: "退出",
   fullscreen: "全屏",

@@ -1,6 +1,8 @@
-/* Dashboard: KPIs with the previous period, trend bars, top categories, zones, ranking.
+/* Dashboard: KPIs with the previous period, trend bars, top categories, zones, the evaluation
+ * indicators (indicators.js) and the ranking by either basis.
  * Clicking a category or a zone opens the map filtered to it. All text via textContent. */
 import { el, getJson, pct, t } from "./core.js";
+import { indicatorHeader, indicatorRow, loadIndicators } from "./indicators.js";
 
 var LABELS = { new: "新增问题", closed: "结案", overdue: "超期", recurring: "回潮",
                rectification_rate: "整改率", on_time_closure_rate: "按期结案率",
@@ -68,21 +70,40 @@ function fill(id, rows, make) {
 }
 
 var currentPeriod = "";
+var ISSUE_HEADERS = ["排名", "名称", "得分", "升降", "问题数", "整改率", "按期结案率", "回潮率"];
+var issueFormula = "";
+
+/* One row of the ranking by the issues' rates (basis issues). */
+function issueRow(r) {
+  var tr = el("tr");
+  [r.rank, r.name, r.score, r.trend + (r.change ? Math.abs(r.change) : ""), r.issues,
+   pct(r.rectification_rate), pct(r.on_time_closure_rate), pct(r.recurrence_rate)]
+    .forEach(function (v) { tr.appendChild(el("td", v)); });
+  return tr;
+}
 
 function ranking(period) {
   var level = document.getElementById("ranking-level").value;
-  var q = "/api/ranking?level=" + level + (period ? "&period=" + period : "");
+  var basis = document.getElementById("ranking-basis").value;
+  var q = "/api/ranking?level=" + level + "&basis=" + basis + (period ? "&period=" + period : "");
   get(q).then(function (rows) {
-    var tbody = document.querySelector("#ranking tbody");
+    var table = document.getElementById("ranking");
+    table.tHead.textContent = "";
+    if (basis === "indicators") {
+      table.tHead.appendChild(indicatorHeader());
+    } else {
+      var head = el("tr");
+      ISSUE_HEADERS.forEach(function (h) { head.appendChild(el("th", h)); });
+      table.tHead.appendChild(head);
+    }
+    var tbody = table.tBodies[0];
     tbody.textContent = "";
     rows.forEach(function (r) {
-      var tr = el("tr");
-      [r.rank, r.name, r.score, r.trend + (r.change ? Math.abs(r.change) : ""), r.issues,
-       pct(r.rectification_rate), pct(r.on_time_closure_rate), pct(r.recurrence_rate)]
-        .forEach(function (v) { tr.appendChild(el("td", v)); });
-      tbody.appendChild(tr);
+      tbody.appendChild(basis === "indicators" ? indicatorRow(r) : issueRow(r));
     });
   });
+  document.getElementById("formula").textContent = basis === "indicators"
+    ? "按考评指标的综合指标值排名（公式见上方考评指标）" : issueFormula;
   document.getElementById("ranking-csv").href = q + "&format=csv";
 }
 
@@ -91,13 +112,22 @@ function load(period) {
   get("/api/dashboard" + (period ? "?period=" + encodeURIComponent(period) : ""))
     .then(render);
   ranking(period ? encodeURIComponent(period) : "");
+  loadIndicators(period);
 }
 
 get("/api/ranking/formula").then(function (f) {
-  document.getElementById("formula").textContent = f.formula + "（" + f.notes + "）";
+  issueFormula = f.formula + "（" + f.notes + "）";
+  if (document.getElementById("ranking-basis").value === "issues") {
+    document.getElementById("formula").textContent = issueFormula;
+  }
 });
-document.getElementById("ranking-level").addEventListener("change", function () {
-  ranking(currentPeriod ? encodeURIComponent(currentPeriod) : "");
+["ranking-level", "ranking-basis"].forEach(function (id) {
+  document.getElementById(id).addEventListener("change", function () {
+    ranking(currentPeriod ? encodeURIComponent(currentPeriod) : "");
+  });
+});
+document.getElementById("indicator-level").addEventListener("change", function () {
+  loadIndicators(currentPeriod);
 });
 document.getElementById("period-go").addEventListener("click", function () {
   load(document.getElementById("period").value.trim());

@@ -1,7 +1,9 @@
 /* Issue ledger on the map: click-to-report, popups with history and next actions, links from
  * the dashboard that open the map filtered; the filter panel is filters.js. All user text is
  * inserted with textContent (core.js el). */
-import { api, dateTime, el, fetchCollection, formEnd, row, selectOf, t, toast } from "./core.js";
+import { clockSection, reworkForm } from "./casework.js";
+import { api, button, dateTime, el, fetchCollection, formEnd, row, selectOf, t, toast }
+  from "./core.js";
 import { filterControl } from "./filters.js";
 
 const ACTIONS = { accepted: "立案", rejected: "不予立案", dispatched: "派遣", handled: "处置完成",
@@ -12,9 +14,15 @@ function select(name, options) {
   return selectOf(name, Object.keys(options).map(function (c) { return [c, options[c]]; }));
 }
 
-/* Popup of one issue: details, history (留痕), photos and the allowed next actions. */
+/* Popup of one issue: details, history (留痕), photos, who holds it (认领) and the allowed next
+ * actions. */
 export function popup(id, state) {
   const box = el("div", t("loading"), "ccmap-popup ccmap-issue");
+  render(box, id, state);
+  return box;
+}
+
+function render(box, id, state) {
   api("GET", "/api/issues/" + id).then(function (issue) {
     box.textContent = "";
     box.appendChild(el("div", "#" + issue.id + " " + issue.category_label,
@@ -22,10 +30,11 @@ export function popup(id, state) {
     box.appendChild(el("div", issue.status_label + (issue.overdue ? " · 已超期" : "") +
                        (issue.recurring_of ? " · 回潮" : ""), "ccmap-popup-kind"));
     box.appendChild(issueTable(issue));
+    box.appendChild(clockSection(issue, changed(state)));
     issue.photos.forEach(function (p) {
       const img = document.createElement("img");
       img.src = p.url;
-      img.alt = p.stage === "after" ? "整改后" : "整改前";
+      img.alt = { after: "整改后", before: "整改前", rework: "核查(返工)" }[p.stage] || p.stage;
       img.className = "ccmap-photo";
       box.appendChild(img);
     });
@@ -37,44 +46,111 @@ export function popup(id, state) {
                           " → " + label + (h.note ? "：" + h.note : "")));
     });
     box.appendChild(list);
-    box.appendChild(actionButtons(state, issue));
+    box.appendChild(actionButtons(state, issue, function () { render(box, id, state); }));
   }).catch(function (err) { box.textContent = t("cannotLoad") + err.message; });
-  return box;
 }
 
 function issueTable(issue) {
   const table = el("table");
   [["问题描述", issue.description], ["地址", issue.address],
    ["来源", issue.source_label], ["上报人", issue.reporter],
-   ["上报时间", dateTime(issue.reported_at)], ["整改时限", dateTime(issue.deadline)],
-   ["责任单位", issue.unit || "（" + t("uncoveredArea") + "）"], ["路长", issue.cadre]]
+   ["上报时间", dateTime(issue.reported_at)], ["派遣时间", dateTime(issue.dispatched_at)],
+   ["整改时限", dateTime(issue.deadline)],
+   ["责任单位", issue.unit || "（" + t("uncoveredArea") + "）"], ["路长", issue.cadre],
+   ["紧急程度", issue.urgency === "urgent" ? "紧急" : ""],
+   ["认领", issue.claimed_by ? issue.claimed_by + "（至 " + dateTime(issue.claimed_until) +
+    "）" : ""],
+   ["关联举报", (issue.linked_reports || []).map(function (r) {
+     return "#" + r.id + " " + (r.reporter || "未署名");
+   }).join("，")]]
     .forEach(function (pair) {
       if (pair[1]) { table.appendChild(row(pair[0], pair[1])); }
     });
   return table;
 }
 
-/* A button for each status the issue may move to next (立案, 派遣 …), with a note. */
-function actionButtons(state, issue) {
-  const id = issue.id, actions = el("div", null, "ccmap-actions");
+/* What the popup does after a change: close, say what happened, reload the issues. */
+function changed(state) {
+  return function (message) {
+    state.map.closePopup();
+    toast(message);
+    state.load("issues");
+  };
+}
+
+/* A button for each status the issue may move to next (立案, 派遣 …), which opens the note
+ * form (退回 of a handled case — 核查 failed, 返工 — opens the form that asks for the reason
+ * and a photo), and the claim button (认领 / 释放). */
+function actionButtons(state, issue, reload) {
+  const wrap = el("div"), actions = el("div", null, "ccmap-actions");
+  const form = el("div", null, "ccmap-note-form");
   (issue.allowed_next || []).forEach(function (to) {
-    const b = el("button", ACTIONS[to] || to);
-    b.type = "button";
+    if (to === "returned" && issue.status === "handled") {
+      const rework = reworkForm(issue, changed(state));
+      rework.hidden = true;
+      const rb = button("退回返工", null, function () { rework.hidden = !rework.hidden; });
+      rb.dataset.to = to;
+      actions.appendChild(rb);
+      actions.appendChild(rework);
+      return;
+    }
+    const b = button(ACTIONS[to] || to, null, function () { noteForm(state, issue, to, form); });
     b.dataset.to = to;
-    b.addEventListener("click", function () {
-      const note = window.prompt("处理说明（可选）", "") || "";
-      api("POST", "/api/issues/" + id + "/transitions",
-          { to: to, version: issue.version, note: note })
-        .then(function (updated) {
-          state.map.closePopup();
-          toast("#" + id + " 已" + (ACTIONS[to] || to) + "，当前状态：" + updated.status_label);
-          state.load("issues");
-        })
-        .catch(function (err) { window.alert(err.message); });
-    });
     actions.appendChild(b);
   });
-  return actions;
+  if ((issue.allowed_next || []).length || issue.claimed_by) {
+    actions.appendChild(button(issue.claimed_by ? "释放认领" : "认领", "ccmap-claim", function () {
+      api(issue.claimed_by ? "DELETE" : "POST", "/api/issues/" + issue.id + "/claim")
+        .then(function (c) {
+          toast("#" + issue.id + (c.claimed_by ? " 已认领，至 " + dateTime(c.claimed_until)
+                                              : " 已释放认领"));
+          reload();
+        })
+        .catch(function (err) { toast(err.message); });
+    }));
+  }
+  wrap.appendChild(actions);
+  wrap.appendChild(form);
+  return wrap;
+}
+
+/* The note of a status change (the public-facing reply): typed, or filled from a reply
+ * template (回复模板) of the issue's category and the new status. */
+function noteForm(state, issue, to, box) {
+  const id = issue.id, label = ACTIONS[to] || to;
+  box.textContent = "";
+  const form = el("form", null, "ccmap-report");
+  form.appendChild(el("label", label + "：处理说明（对外回复，可选）"));
+  const pick = selectOf("template", [["", "选择回复模板…"]]);
+  pick.hidden = true;
+  form.appendChild(pick);
+  const note = el("textarea");
+  note.name = "note";
+  form.appendChild(note);
+  api("GET", "/api/issues/" + id + "/reply-templates?next_status=" + encodeURIComponent(to))
+    .then(function (list) {
+      list.forEach(function (tpl) {
+        const o = el("option", tpl.title);
+        o.value = tpl.filled;
+        pick.appendChild(o);
+      });
+      pick.hidden = !list.length;
+    }).catch(function () { pick.hidden = true; });
+  pick.addEventListener("change", function () { if (pick.value) { note.value = pick.value; } });
+  const msg = formEnd(form, "确认" + label);
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    api("POST", "/api/issues/" + id + "/transitions",
+        { to: to, version: issue.version, note: note.value })
+      .then(function (updated) {
+        state.map.closePopup();
+        toast("#" + id + " 已" + label + "，当前状态：" + updated.status_label);
+        state.load("issues");
+      })
+      .catch(function (err) { msg.textContent = err.message; });
+  });
+  box.appendChild(form);
+  note.focus();
 }
 
 function reportForm(state, latlng) {
@@ -190,9 +266,23 @@ function applyUrlFilter(state) {
   }
 }
 
+/* ?issue=ID (a link to one case): the map centred on it with its popup open (WGS84 position:
+ * on a GCJ-02 basemap the centre is off by the basemap's shift, the popup is the same). */
+function openLinkedIssue(state) {
+  const id = Number(new URLSearchParams(window.location.search).get("issue"));
+  if (!id) { return; }
+  api("GET", "/api/issues/" + id).then(function (issue) {
+    const at = L.latLng(issue.lat, issue.lon);
+    state.map.setView(at, Math.max(state.map.getZoom(), 17), { animate: false });
+    L.popup({ minWidth: 280, maxWidth: 360 }).setLatLng(at).setContent(popup(id, state))
+      .openOn(state.map);
+  }).catch(function (err) { toast("无法打开问题 #" + id + "：" + err.message); });
+}
+
 export function init(state) {
   state.issueFilter = "";
   filterControl(state);
   if (state.config.canReport) { reportControl(state); }
   applyUrlFilter(state);
+  openLinkedIssue(state);
 }

@@ -64,3 +64,49 @@ def test_snapshot_and_bulletin_download_from_the_page(page: Any, live_server: st
     with page.expect_download(timeout=60_000) as download:
         page.click(".ccmap-report-link")
     assert Path(download.value.path()).read_bytes()[:4] == b"%PDF"
+
+
+def test_dashboard_shows_the_indicators_per_unit_with_the_change(page: Any,
+                                                                 live_server: str) -> None:
+    login(page, live_server, "viewer")
+    page.goto(live_server + "/dashboard")
+    page.wait_for_selector("#indicators tbody tr[data-name]")
+    token = httpx.post(live_server + "/api/auth/token",
+                       data={"username": "viewer", "password": "ccmap-demo"}).json()
+    h = {"Authorization": f"Bearer {token['access_token']}"}
+    doc = httpx.get(live_server + "/api/indicators/report", params={"level": "unit"},
+                    headers=h).json()
+    names = page.eval_on_selector_all("#indicators tbody tr",
+                                      "rows => rows.map(r => r.dataset.name)")
+    assert names == [r["name"] for r in doc["rows"]] and len(names) > 1
+    first = doc["rows"][0]
+    cell = "#indicators tbody tr:first-child td[data-key={}]"
+    assert page.inner_text(cell.format("due")) == f"{first['due']:,}"
+    rate = first["on_time_rate"]
+    assert page.inner_text(cell.format("on_time_rate")) == (
+        "—" if rate is None else f"{rate:.2f}%")
+    change = first["change"]["score"]
+    shown = page.inner_text(cell.format("score-change"))
+    assert shown == "—" if change is None else shown[1:] == f"{abs(change):.2f}"
+    summary = page.inner_text("#indicator-summary")
+    assert f"应结案 {doc['total']['due']:,} 件" in summary
+    assert f"上期 {doc['previous_period']['period']}" in summary
+    assert "综合指标值 = 40%×按期结案率" in page.inner_text("#indicator-formula")
+    page.select_option("#indicator-level", "category")
+    page.wait_for_function("() => document.querySelector('#indicators-csv').href"
+                           ".includes('level=category')")
+    page.wait_for_function("n => document.querySelectorAll('#indicators tbody tr').length > n",
+                           arg=len(names))
+    page.fill("#period", "2026-Q9")
+    page.click("#period-go")
+    page.wait_for_selector("#indicator-summary.error")
+    assert "no such quarter" in page.inner_text("#indicator-summary")
+    page.fill("#period", doc["previous_period"]["period"])
+    page.click("#period-go")
+    page.wait_for_function("p => document.querySelector('#indicator-summary').textContent"
+                           ".includes('（' + p + '，')", arg=doc["previous_period"]["period"])
+    page.select_option("#ranking-basis", "indicators")
+    page.wait_for_function("() => [...document.querySelectorAll('#ranking th')]"
+                           ".some(th => th.textContent === '综合指标值')")
+    assert "basis=indicators" in page.get_attribute("#ranking-csv", "href")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-indicators.png"), full_page=True)

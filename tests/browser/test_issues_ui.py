@@ -79,8 +79,9 @@ def test_popup_shows_history_and_applies_a_transition(page: Any, live_server: st
     popup = page.locator(".ccmap-issue")
     popup.locator(".ccmap-history li").first.wait_for()
     assert "楼道堆物" in popup.inner_text() and "上报" in popup.inner_text()
-    page.once("dialog", lambda d: d.accept("现场核实，予以立案"))
     popup.locator("button[data-to=accepted]").click()
+    popup.locator(".ccmap-note-form textarea").fill("现场核实，予以立案")
+    popup.locator(".ccmap-note-form button[type=submit]").click()
     page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('立案')")
     with _api(live_server, "inspector") as api:

@@ -1,5 +1,6 @@
 """The notification bell and the admin's webhooks and delivery log, in Chromium over the demo
-city (its unit user unit1 has three unread notices: two dispatches and a rework)."""
+city (its unit user unit1 has seven unread notices from the demo's casework: two dispatches, an
+approved extension and four reworks)."""
 
 from __future__ import annotations
 
@@ -22,19 +23,20 @@ def test_the_bell_shows_the_unread_notices_and_marks_them_read(page: Any,
                                                                 live_server: str) -> None:
     login(page, live_server, "unit1")
     page.wait_for_selector(".ccmap-title .ccmap-bell-count:not([hidden])")
-    assert _count(page) == "3"
+    assert _count(page) == "7"
     page.click(".ccmap-title .ccmap-bell-button")
     page.wait_for_function("() => document.querySelectorAll('.ccmap-bell-item.unread')"
-                           ".length === 3")
+                           ".length === 7")
     texts = page.locator(".ccmap-bell-item.unread .ccmap-bell-text").all_text_contents()
     assert sum("已派遣至区市场监管局" in t for t in texts) == 2
-    assert sum("退回返工" in t for t in texts) == 1
+    assert sum("退回返工" in t for t in texts) == 4
+    assert sum("延期申请已批准" in t for t in texts) == 1
     assert page.locator(".ccmap-bell-item:not(.unread)").count() > 0  # the scan's, seen
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "notify-bell.png"))
     page.locator(".ccmap-bell-item.unread").first.click()
     page.wait_for_function("() => document.querySelector('.ccmap-title .ccmap-bell-count')"
-                           ".textContent === '2'")
+                           ".textContent === '6'")
     page.click(".ccmap-bell-readall")
     page.wait_for_selector(".ccmap-title .ccmap-bell-count[hidden]", state="attached")
     assert page.locator(".ccmap-bell-item.unread").count() == 0

@@ -19,7 +19,8 @@ OWN_VALUES = {"format": "the formats the route answers in",
               "level": "the levels the analysis groups by"}
 # a name that means something else on one route (kept for the clients that send it)
 OTHER_MEANING = {("limit", "GET /api/coverage"): "parts listed of each kind",
-                 ("limit", "GET /api/layers/{kind}/names"): "names listed, at most 100"}
+                 ("limit", "GET /api/layers/{kind}/names"): "names listed, at most 100",
+                 ("unit", "GET /api/calendar/deadline"): "a time unit (the scripts' contract)"}
 
 
 @pytest.fixture(scope="module")

@@ -296,8 +296,8 @@ def test_dates_far_away_are_refused(client: TestClient, store: Store, city: list
     assert _issue(client, reported_at="9999-12-31T00:00:00").status_code == 422
     assert _issue(client, deadline="1066-10-14T09:00:00").status_code == 422
     assert client.get("/api/issues?from=9999-01-01T00:00:00").status_code == 422
-    assert client.get("/api/dashboard?period=9999-12").status_code == 400
-    assert client.get("/api/ranking?period=2026-01-01..9999-12-31").status_code == 400
+    assert client.get("/api/dashboard?period=9999-12").status_code == 422
+    assert client.get("/api/ranking?period=2026-01-01..9999-12-31").status_code == 422
     iid = _issue(client).json()["id"]
     r = client.patch(f"/api/issues/{iid}", json={"version": 1, "deadline": "9999-12-31T23:59"})
     assert r.status_code == 422 and store.issue(iid).version == 1

@@ -147,7 +147,8 @@ def test_demo_issues_cover_the_year_and_every_status(demo: Store) -> None:
     assert len(overdue) >= 20
     limits = {r["code"]: r["time_limit_hours"] for r in reference_table("issue_categories")}
     for i in issues:
-        assert i.deadline == i.reported_at + timedelta(hours=limits[i.category])  # type: ignore
+        if i.dispatched_at is None:  # the clock's demo cases have a deadline from 派遣 on
+            assert i.deadline == i.reported_at + timedelta(hours=limits[i.category])  # type: ignore
         assert (i.closed_at is not None) == (i.status == "closed")
         assert i.description and "\u4e00" <= i.description[0] <= "\u9fff"
         assert i.address.startswith("示范街道")
@@ -278,3 +279,24 @@ def test_cli_demo_no_serve_json(db_url: str, capsys: pytest.CaptureFixture[str])
         assert s.issue_count() == doc["issues"]
     finally:
         s.close()
+
+
+def test_demo_has_cases_in_each_state_of_the_clock(demo: Store) -> None:
+    from geo.demo.city import DEMO_UNIT
+    from geo.store import IssueQuery
+
+    rows = {e["state"]: e for e in demo.extensions()}
+    assert set(rows) == {"pending", "approved"}
+    pending = demo.issue(rows["pending"]["issue_id"])
+    assert pending.paused_at is not None and pending.unit == DEMO_UNIT
+    approved = demo.issue(rows["approved"]["issue_id"])
+    assert approved.extension_count == 1 and approved.deadline == rows["approved"][
+        "requested_deadline"] and approved.paused_at is None
+    reworked, _ = demo.query_issues(IssueQuery(units=[DEMO_UNIT], statuses=["returned"],
+                                               limit=None))
+    assert sorted(i.rework_count for i in reworked if i.rework_count) == [1, 3]
+    [escalated] = demo.query_issues(IssueQuery(flags=["escalated"]))[0]
+    assert escalated.rework_count == 3
+    paused, _ = demo.query_issues(IssueQuery(units=[DEMO_UNIT], statuses=["deferred"],
+                                             limit=None))
+    assert [i.paused_at for i in paused if i.paused_at] == [NOW]

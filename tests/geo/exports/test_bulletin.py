@@ -38,8 +38,9 @@ def test_html_bulletin_has_every_section(demo_url: tuple[str, str], tmp_path: Pa
     out = tmp_path / "bulletin.html"
     assert main(["report", "--period", period, "--out", str(out), "--db", url]) == 0
     html = out.read_text(encoding="utf-8")
-    for heading in ("创城工作周通报", "一、总体情况", "三、社区排名", "四、超期未整改问题",
-                    "五、回潮问题", "六、本期结案问题", "© OpenStreetMap contributors"):
+    for heading in ("创城工作周通报", "一、总体情况", "二、考评指标", "各责任单位考评指标",
+                    "三、问题分布图", "四、社区排名", "五、超期未整改问题", "六、回潮问题",
+                    "七、本期结案问题", "© OpenStreetMap contributors"):
         assert heading in html
     assert "data:image/png;base64," in html  # the after-photo of a closed issue
     # two maps (issues, coverage gaps): Chromium or, without it, the matplotlib fallback
@@ -61,6 +62,7 @@ def test_pdf_bulletin_text_is_extractable_chinese(demo_url: tuple[str, str],
                           check=True).stdout
     assert f"创城工作周通报（{period}）" in text
     assert "社区排名" in text and "福佑社区" in text and "整改率" in text
+    assert "考评指标" in text and "按期结案率" in text and "环比" in text
     images = subprocess.run(["pdfimages", "-list", str(out)], capture_output=True, text=True,
                             check=True).stdout
     assert "责任区覆盖缺口图" in text

@@ -73,7 +73,7 @@ def test_units_add_after_photos_of_their_own_issues_only(store: Store) -> None:
     a, _ = _two(store)
     with pytest.raises(Forbidden, match="after-photos"):
         workflows.add_photo(store, a, "before", "a.png", "image/png", b"png", UNIT)
-    with pytest.raises(InvalidInput, match="before or after"):
+    with pytest.raises(InvalidInput, match="before, after, rework"):
         workflows.add_photo(store, a, "during", "a.png", "image/png", b"png", INSPECTOR)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,8 @@ from shapely.geometry import LineString
 
 import geo.store.accounts
 import geo.store.audit
+import geo.store.calendar
+import geo.store.casework
 import geo.store.jobs
 import geo.store.plans
 import geo.store.rows
@@ -51,6 +53,14 @@ WRITES: dict[str, Callable[[Store], Any]] = {
     "add_unit": lambda s: s.add_unit(Unit("区城管执法局"), actor="user:a"),
     "update_user": lambda s: s.update_user("v", {"role": "planner"}, actor="user:a"),
     "clear": lambda s: s.clear(actor="user:a"),
+    "add_calendar_days": lambda s: s.add_calendar_days(
+        [{"start_date": date(2027, 1, 1), "end_date": date(2027, 1, 3), "kind": "off"}],
+        actor="user:a"),
+    "set_time_limits": lambda s: s.set_time_limits(
+        [{"category": "clutter", "urgency": "normal", "amount": 2, "unit": "hours"}],
+        actor="user:a"),
+    "add_extension": lambda s: s.add_extension(1, None, "理由", datetime(2026, 12, 1), None,
+                                               "user:u", datetime(2026, 11, 30)),
 }
 
 
@@ -61,19 +71,22 @@ def test_a_write_whose_audit_row_fails_is_rolled_back(store: Store, write: str,
     store.add_issues([Issue("littering", 121.47, 31.23)])
     store.add_user(User("v", Role.viewer, password_hash=hash_password("abcdefgh")))
     before = (store.layer_counts(), store.issue_count(), [u.name for u in store.units()],
-              [(u.username, u.role) for u in store.users()], len(store.audit_log()))
+              [(u.username, u.role) for u in store.users()], len(store.audit_log()),
+              store.calendar_days(), store.time_limits(), store.extensions())
 
     def broken(*_: Any) -> None:
         raise RuntimeError("audit table unavailable")
 
     for module in (geo.store.sql, geo.store.accounts, geo.store.audit, geo.store.jobs,
-                   geo.store.plans, geo.store.rows):  # the store's modules, and their helpers
+                   geo.store.plans, geo.store.rows, geo.store.calendar,
+                   geo.store.casework):  # the store's modules, and their helpers
         if hasattr(module, "_audit"):
             monkeypatch.setattr(module, "_audit", broken)
     with pytest.raises(RuntimeError):
         WRITES[write](store)
     after = (store.layer_counts(), store.issue_count(), [u.name for u in store.units()],
-             [(u.username, u.role) for u in store.users()], len(store.audit_log()))
+             [(u.username, u.role) for u in store.users()], len(store.audit_log()),
+             store.calendar_days(), store.time_limits(), store.extensions())
     assert after == before  # no write without its audit row
 
 

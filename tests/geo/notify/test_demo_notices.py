@@ -1,5 +1,6 @@
-"""The demo city's notices: its unit user has seen the deadline scan's (read) and has three
-unread ones, two dispatches and a rework, the same on every build."""
+"""The demo city's notices: its unit user has seen the deadline scan's (read), and the demo
+casework's workflows told it of their 派遣, 返工 and 延期 decision (unread), the same on every
+build."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from tests.conftest import DEMO_NOW
 
 def test_the_demo_unit_user_has_read_and_unread_notices(demo_store: Store) -> None:
     unread = demo_store.notifications("unit1", unread=True)
-    assert sorted(n["event"] for n in unread) == ["dispatched", "dispatched", "rework"]
+    # the approved 延期, the 返工 once, and three rounds of 返工 (re-dispatched twice) of 督办
+    assert sorted(n["event"] for n in unread) == ["dispatched"] * 2 + [
+        "extension_decided"] + ["rework"] * 4
     assert all(n["at"] == DEMO_NOW for n in unread)
     assert all(demo_store.issue(n["issue_id"]).unit == DEMO_UNIT for n in unread)
     seen = demo_store.notifications("unit1", unread=False, limit=1000)

@@ -45,9 +45,12 @@ def test_rework_tells_the_unit_again_and_other_status_changes_tell_nobody(store:
     issue_id = case(store)
     workflows.change_status(store, issue_id, "dispatched", "", 1, INSPECTOR, now=NOW)
     workflows.change_status(store, issue_id, "handled", "已清理", 2, UNIT_USER, now=NOW)
-    workflows.change_status(store, issue_id, "returned", "现场仍有涂鸦", 3, INSPECTOR, now=NOW)
+    photo = workflows.add_photo(store, issue_id, "rework", "a.jpg", "image/jpeg", b"jpg",
+                                INSPECTOR)
+    workflows.change_status(store, issue_id, "returned", "现场仍有涂鸦", 3, INSPECTOR, now=NOW,
+                            photo_id=photo.id)
     assert notices(store, "u2") == [("dispatched", issue_id), ("rework", issue_id)]
-    assert "核查未通过，退回返工" in store.notifications("u2")[0]["message"]
+    assert "核查未通过，退回返工（第 1 次返工）" in store.notifications("u2")[0]["message"]
     assert "现场仍有涂鸦" in store.notifications("u2")[0]["message"]
     workflows.change_status(store, issue_id, "dispatched", "", 4, INSPECTOR, now=NOW)
     assert [e for e, _ in notices(store, "u1")] == ["dispatched", "rework", "dispatched"]

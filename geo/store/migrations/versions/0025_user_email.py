@@ -8,7 +8,7 @@ user's unread rows from it instead of every notice the user ever had.
 import sqlalchemy as sa
 from alembic import op
 
-revision, down_revision = "0024", "0023"
+revision, down_revision = "0025", "0024"
 
 
 def upgrade() -> None:

@@ -1,0 +1,132 @@
+/* The case clock in the issue popup: urgency, deadline and working hours left (剩余工作时 /
+ * 超期), the clock's state (计时中/暂停), rework count and 督办, the 延期 applications with the
+ * buttons the caller's role may use (申请延期; 批准/驳回), and the 退回返工 form (reason and
+ * verification photo). Text goes in with textContent only (core.js el). */
+import { api, dateTime, el, formEnd } from "./core.js";
+
+/* A small label (紧急, 督办 …). */
+function badge(text, cls) { return el("span", text, "ccmap-badge " + (cls || "")); }
+
+function hoursText(h) { return (Math.round(Math.abs(h) * 10) / 10).toFixed(1); }
+
+/* The clock line: state, working hours left or past the deadline. */
+function clockLine(issue) {
+  const line = el("div", null, "ccmap-clock");
+  line.appendChild(badge(issue.urgency_label, issue.urgency === "urgent" ? "urgent" : ""));
+  line.appendChild(badge(issue.clock_label, "clock-" + issue.clock));
+  if (issue.escalated) { line.appendChild(badge("督办", "escalated")); }
+  const h = issue.due_in_working_hours;
+  if (h !== null && h !== undefined) {
+    const text = h < 0 ? "超期 " + hoursText(h) + " 工作时"
+      : (issue.clock === "paused" ? "暂停时剩余 " : "剩余 ") + hoursText(h) + " 工作时";
+    line.appendChild(el("span", text, "ccmap-due" + (issue.overdue ? " overdue" : "")));
+  }
+  if (issue.rework_count) { line.appendChild(el("span", "返工 " + issue.rework_count + " 次")); }
+  if (issue.extension_count) {
+    line.appendChild(el("span", "延期 " + issue.extension_count + " 次"));
+  }
+  return line;
+}
+
+/* One application, with 批准/驳回 for a supervisor while it is pending. */
+function extensionItem(ext, issue, done) {
+  const li = el("li", "#" + ext.id + " 申请延期至 " + dateTime(ext.requested_deadline) + "：" +
+                ext.reason + " — " + ext.state_label +
+                (ext.decision_note ? "（" + ext.decision_note + "）" : ""));
+  li.className = "ccmap-extension ext-" + ext.state;
+  if (ext.state === "pending" && issue.may_decide_extension) {
+    [[true, "批准"], [false, "驳回"]].forEach(function (pair) {
+      const b = el("button", pair[1]);
+      b.type = "button";
+      b.dataset.decide = pair[0] ? "approve" : "reject";
+      b.addEventListener("click", function () {
+        const note = window.prompt(pair[1] + "意见（可选）", "");
+        if (note === null) { return; }
+        api("POST", "/api/extensions/" + ext.id + "/decision", { approve: pair[0], note: note })
+          .then(function (d) { done("延期申请 #" + ext.id + " " + d.state_label); })
+          .catch(function (err) { window.alert(err.message); });
+      });
+      li.appendChild(b);
+    });
+  }
+  return li;
+}
+
+/* The 申请延期 form: reason and the deadline asked for. */
+function applyForm(issue, done) {
+  const form = el("form", null, "ccmap-extension-form");
+  form.hidden = true;
+  form.appendChild(el("label", "延期理由"));
+  const reason = el("textarea");
+  reason.name = "reason";
+  reason.required = true;
+  form.appendChild(reason);
+  form.appendChild(el("label", "申请延期至"));
+  const until = el("input");
+  until.type = "datetime-local";
+  until.name = "requested_deadline";
+  until.required = true;
+  form.appendChild(until);
+  const msg = formEnd(form, "提交申请");
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    api("POST", "/api/issues/" + issue.id + "/extensions",
+        { reason: reason.value, requested_deadline: until.value })
+      .then(function (ext) { done("已申请延期 #" + ext.id + "，计时暂停，等待审批"); })
+      .catch(function (err) { msg.textContent = "申请失败：" + err.message; });
+  });
+  return form;
+}
+
+/* The clock section of an issue popup; done(message) after a change. */
+export function clockSection(issue, done) {
+  const box = el("div", null, "ccmap-casework");
+  box.appendChild(clockLine(issue));
+  if (issue.extensions.length) {
+    box.appendChild(el("div", "延期申请", "ccmap-legend-title"));
+    const list = el("ul", null, "ccmap-extensions");
+    issue.extensions.forEach(function (ext) { list.appendChild(extensionItem(ext, issue, done)); });
+    box.appendChild(list);
+  }
+  if (issue.may_apply_extension) {
+    const form = applyForm(issue, done);
+    const b = el("button", "申请延期", "ccmap-apply-extension");
+    b.type = "button";
+    b.addEventListener("click", function () { form.hidden = !form.hidden; });
+    box.appendChild(b);
+    box.appendChild(form);
+  }
+  return box;
+}
+
+/* 退回返工 after a failed 核查: the reason and a verification photo, both required; the photo
+ * is uploaded (stage rework), then the case goes back with it. */
+export function reworkForm(issue, done) {
+  const form = el("form", null, "ccmap-rework-form");
+  form.appendChild(el("label", "返工原因（必填）"));
+  const reason = el("textarea");
+  reason.name = "note";
+  reason.required = true;
+  form.appendChild(reason);
+  form.appendChild(el("label", "核查照片（必填，JPEG/PNG）"));
+  const photo = el("input");
+  photo.type = "file";
+  photo.accept = "image/jpeg,image/png";
+  photo.required = true;
+  form.appendChild(photo);
+  const msg = formEnd(form, "退回返工");
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    const fd = new FormData();
+    fd.append("file", photo.files[0]);
+    fd.append("stage", "rework");
+    api("POST", "/api/issues/" + issue.id + "/photos", fd, true).then(function (p) {
+      return api("POST", "/api/issues/" + issue.id + "/transitions",
+                 { to: "returned", version: issue.version, note: reason.value, photo_id: p.id });
+    }).then(function (updated) {
+      done("#" + issue.id + " 已退回返工（第 " + updated.rework_count + " 次）" +
+           (updated.flags.indexOf("escalated") >= 0 ? "，已列入督办" : ""));
+    }).catch(function (err) { msg.textContent = "退回失败：" + err.message; });
+  });
+  return form;
+}
