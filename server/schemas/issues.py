@@ -124,7 +124,6 @@ class IssuePublic(BaseModel):
     rework_count: int = Field(description="failed verifications (返工)")
     extension_count: int = Field(description="approved extensions (延期)")
     allowed_next: list[str] | None = None
-    urgency: str | None = Field(None, description="normal (一般) or urgent (紧急)")
     claimed_by: str | None = Field(None, description="who holds the issue (认领), while the "
                                    "claim is live; others' writes get 409 until then")
     claimed_until: str | None = None
