@@ -133,3 +133,21 @@ def test_emails_and_webhook_calls_of_one_event_keep_their_own_fields(store: Stor
     rows = sorted(store.deliveries(), key=lambda d: d["channel"])
     assert [(d["channel"], d["webhook_id"], d["issue_id"]) for d in rows] == [
         ("email", None, issue_id), ("webhook", hook, issue_id)]
+
+
+def test_an_extension_decision_tells_the_applicant_and_the_unit(store: Store) -> None:
+    from geo.ledger.casework import apply_extension, decide_extension
+
+    people(store)
+    issue_id = case(store)
+    issue = workflows.change_status(store, issue_id, "dispatched", "", 1, INSPECTOR, now=NOW)
+    assert issue.deadline is not None
+    wanted = issue.deadline + timedelta(days=2)
+    ext = apply_extension(store, issue_id, "材料未到", wanted, UNIT_USER, now=NOW)
+    assert notices(store, "u1") == [("dispatched", issue_id)]  # applying tells nobody
+    decide_extension(store, ext["id"], True, "同意", INSPECTOR, now=NOW + timedelta(hours=1))
+    assert notices(store, "u1")[-1] == notices(store, "u2")[-1] == (
+        "extension_decided", issue_id)
+    text = store.notifications("u1")[0]["message"]
+    assert "延期申请已批准" in text and wanted.strftime("%Y-%m-%d %H:%M") in text
+    assert store.notifications("u1")[0]["at"] == NOW + timedelta(hours=1)
