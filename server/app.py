@@ -16,6 +16,7 @@ from geo.maps.basemaps import resolve_basemap
 from geo.store import Store, open_store
 from server import routes
 from server.errors import ERROR_RESPONSES, install_error_handlers
+from server.notifier import start_notifier
 from server.security import SecurityHeaders
 from server.settings import Settings
 from server.strict_json import StrictJSONMiddleware
@@ -36,7 +37,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         sys.setswitchinterval(0.001)  # a request waits less for the GIL behind a busy job
         # jobs a dead process left queued/running (no heartbeat lately) are failed, not stuck
         fail_stale(store, timedelta(minutes=settings.job_stale_minutes))
+        notifier = start_notifier(store, settings)  # sends e-mails/webhooks, scans deadlines
         yield
+        if notifier is not None:
+            notifier.stop()
         jobs.shutdown()  # queued jobs are marked failed; running ones finish first
         if own_store:
             store.close()

@@ -16,6 +16,7 @@ from geo.model.kinds import Kind
 from geo.store import Store
 from server.cli_casework import add_calendar_commands
 from server.cli_export import add_export_commands
+from server.cli_notify import add_notify_commands
 from server.cli_plan import add_plan_commands
 from server.settings import Settings, load_settings
 
@@ -360,7 +361,7 @@ def _cli_actor() -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a user (the first admin of a fresh install is made this way)."""
     from geo.accounts.logins import PasswordPolicy, check_username, choose_password
-    from geo.model.users import User, parse_role
+    from geo.model.users import User, check_email, parse_role
 
     role = parse_role(args.role)
     if role.value == "unit" and not args.unit:
@@ -371,7 +372,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                              PasswordPolicy(min_length=settings.password_min_length),
                              (args.name or "",))
     user = User(username, role, unit=args.unit, display_name=args.name or "",
-                password_hash=digest)
+                password_hash=digest, email=check_email(args.email))
     with opened(settings.database_url) as store:
         if args.unit and args.unit not in {u.name for u in store.units()}:
             raise CcmapError(f"unknown unit {args.unit!r}: create it with `ccmap unit add`")
@@ -383,15 +384,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def _user_set(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
     """Change a user's role or active flag (the last active admin stays: 409-like refusal)."""
-    from geo.model.users import parse_role
+    from geo.model.users import check_email, parse_role
 
     changes: dict[str, Any] = {}
     if args.role:
         changes["role"] = parse_role(args.role).value
+    if args.email is not None:  # "": no address
+        changes["email"] = check_email(args.email)
     if args.active is not None:
         changes["active"] = args.active
     if not changes:
-        raise CcmapError("nothing to change: give --role, --activate or --deactivate")
+        raise CcmapError("nothing to change: give --role, --email, --activate or "
+                         "--deactivate")
     user = store.update_user(args.username, changes, actor=args.actor)
     if not user.active:
         assert user.id is not None
@@ -515,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_commands(sub, db, _with_store)
     add_plan_commands(sub, db, _with_store)
     add_calendar_commands(sub, db, _with_store)
+    add_notify_commands(sub, db, _with_store)
 
     sp = sub.add_parser("gaps", help="coverage-gap analysis (覆盖缺口)")
     sp.add_argument("--days", type=int, default=30,
@@ -555,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["admin", "planner", "inspector", "unit", "viewer"])
     sp.add_argument("--unit", help="the unit of a unit user (包保单位)")
     sp.add_argument("--name", help="display name")
+    sp.add_argument("--email", help="where the user's notices go by e-mail")
     sp.add_argument("--password-stdin", action="store_true",
                     help="read the password from the first line of standard input")
     db(sp)
@@ -562,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = users.add_parser("set", help="change a user's role or active flag")
     sp.add_argument("username")
     sp.add_argument("--role", choices=["admin", "planner", "inspector", "unit", "viewer"])
+    sp.add_argument("--email", help="where the user's notices go by e-mail (\"\": none)")
     sp.add_argument("--activate", dest="active", action="store_const", const=True)
     sp.add_argument("--deactivate", dest="active", action="store_const", const=False,
                     help="disable the account and revoke its tokens")

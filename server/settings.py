@@ -130,6 +130,22 @@ class Settings(BaseSettings):
         """The clock's rules from these settings."""
         return CaseRules(self.office_hours, self.rework_deadline, self.extension_max_days,
                          self.escalate_reworks)
+    # notifications (geo.notify): e-mail over SMTP (off without a host: e-mails wait), the
+    # retries of e-mails and webhooks, the deadline scan, and the server's background loop
+    # (it sends what is due every notify_send_seconds and scans every notify_scan_minutes;
+    # 0: no loop in this process, `ccmap notify send|scan` from cron instead)
+    smtp_host: str = ""
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "ccmap@localhost"
+    smtp_starttls: bool = False
+    notify_due_soon_hours: Annotated[float, Field(gt=0)] = 2.0  # working hours
+    notify_max_attempts: Annotated[int, Field(ge=1)] = 6
+    notify_retry_minutes: Annotated[float, Field(gt=0)] = 1.0  # doubles after each failure
+    notify_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0  # SMTP and webhook calls
+    notify_send_seconds: Annotated[float, Field(ge=0)] = 30.0
+    notify_scan_minutes: Annotated[float, Field(gt=0)] = 5.0
 
     def tile_cache_path(self) -> Path | None:
         """The disk tile cache's directory (tile_cache_dir resolved), None for no disk cache."""

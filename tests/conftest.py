@@ -35,6 +35,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # would leave a directory in var/tiles for every PostgreSQL test schema, and a test database
 # made again under the same URL (its layer versions restart) would meet an earlier run's tiles
 os.environ.setdefault("CCMAP_TILE_CACHE_DIR", "none")
+# no notifications loop in the servers tests start: the tests send and scan with a given `now`
+# (tests/geo/notify); tests/server/test_notify_api.py starts one on purpose
+os.environ.setdefault("CCMAP_NOTIFY_SEND_SECONDS", "0")
 PG_URL = os.environ.get("CCMAP_TEST_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/ccmap_test")
 ROOT = Path(__file__).resolve().parent.parent  # the checkout

@@ -138,8 +138,23 @@ def build_demo(store: Store, seed: int = 2026, now: datetime | None = None,
     counts = store.layer_counts()
     counts["issues"] = store.issue_count()
     counts["users"] = len(create_demo_users(store, DEMO_UNIT))
+    _seen_deadline_notices(store, now)  # before the casework, whose notices stay unread
     counts["casework"] = len(build_demo_casework(store, DEMO_UNIT, now))
+    counts["notifications"] = sum(store.notification_count(u.username)
+                                  for u in store.unit_users([DEMO_UNIT]))
     return counts
+
+
+def _seen_deadline_notices(store: Store, now: datetime) -> None:
+    """The deadline scan as of now (通知: overdue and due soon), its notices to the demo unit
+    marked read as if seen; the casework's workflows then tell the unit of their 派遣, 返工 and
+    延期 decisions (unread)."""
+    from geo.calendar.office import office_calendar
+    from geo.notify.deadlines import scan_deadlines
+
+    scan_deadlines(store, now, office_calendar(store))
+    for user in store.unit_users([DEMO_UNIT]):
+        store.read_all_notifications(user.username, now)
 
 
 def _metric_array(frame: MetricFrame, features: Sequence[Feature]) -> NDArray[np.object_]:

@@ -36,6 +36,7 @@ from geo.model.errors import Conflict, Forbidden, InvalidInput, LimitExceeded
 from geo.model.lifecycle import FINAL, StatusChange, is_overdue
 from geo.model.records import Issue
 from geo.model.users import User, require
+from geo.notify.events import emit
 from geo.store import Store
 
 ESCALATED = "escalated"  # 督办: the flag of a case that failed verification too often
@@ -214,11 +215,14 @@ def decide_extension(store: Store, extension_id: int, approve: bool, note: str, 
             changes["deadline"] = _resumed(store, issue, now, rules)
         decided = store.decide_extension(extension_id, approve, note, user.actor, now,
                                          changes["deadline"])
-        store.update_issue(ext["issue_id"], changes, issue.version, user.actor)
+        updated = store.update_issue(ext["issue_id"], changes, issue.version, user.actor)
         when = f"{changes['deadline']:%Y-%m-%d %H:%M}" if changes["deadline"] else "—"
         store.add_history_note(ext["issue_id"], issue.status, user.actor,
                                f"延期申请 #{extension_id} {'批准' if approve else '驳回'}，"
                                f"时限 {when}" + (f"：{note}" if note else ""))
+        emit(store, "extension_decided", updated, user.actor, now=now,  # geo.notify
+             applicant=ext["requested_by"], decision="approved" if approve else "rejected",
+             new_deadline=changes["deadline"], note=note)
         return decided
 
 

@@ -16,10 +16,13 @@ from geo.model.kinds import check_category, issue_categories, sources
 from geo.model.lifecycle import FINAL, transition
 from geo.model.records import Issue
 from geo.model.users import Role, User, require
+from geo.notify.events import emit
 from geo.store import Store
 
 # 整改前, 整改后, and the photo of a failed verification (核查 → 返工) by an inspector
 PHOTO_STAGES = {"before": "整改前", "after": "整改后", "rework": "核查(返工)"}
+# the status changes that are notified: 派遣, and 退回 after a failed 核查 (返工)
+TRANSITION_EVENTS = {"dispatched": "dispatched", "returned": "rework"}
 
 
 def change_status(store: Store, issue_id: int, to: str, note: str, version: int,
@@ -43,7 +46,10 @@ def change_status(store: Store, issue_id: int, to: str, note: str, version: int,
                                           f"（核查照片 #{photo_id}）")
         if to in FINAL:
             extra = {**extra, **RELEASED}
-        return store.apply_transition(issue_id, change, version, extra=extra)
+        changed = store.apply_transition(issue_id, change, version, extra=extra)
+        if to in TRANSITION_EVENTS:  # the unit is told, in this transaction (geo.notify)
+            emit(store, TRANSITION_EVENTS[to], changed, user.actor, now=now, note=note)
+        return changed
 
 
 def merge_duplicate(store: Store, issue_id: int, into: int, note: str, version: int,

@@ -4,6 +4,7 @@ speaks (the store keeps them, the routes check them)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,7 @@ class User:
     locked_until: datetime | None = None
     password_hash: str = ""
     id: int | None = None
+    email: str | None = None  # where notices go by e-mail (geo.notify); None: in-app only
 
     @property
     def scope_unit(self) -> str | None:
@@ -100,6 +102,19 @@ def parse_role(value: str) -> Role:
     except ValueError:
         raise InvalidInput(f"unknown role {value!r}; roles: "
                            + ", ".join(r.value for r in Role)) from None
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_email(value: str | None) -> str | None:
+    """An e-mail address as stored (trimmed; None for none), or InvalidInput saying why."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if len(text) > 254 or not text.isprintable() or not EMAIL.fullmatch(text):
+        raise InvalidInput(f"not an e-mail address: {text[:80]!r} (邮箱格式不正确)")
+    return text
 
 
 def new_secret() -> tuple[str, str]:

@@ -84,7 +84,8 @@ class Transactions(Protocol):
         ...
 
     def clear(self, actor: str = "system") -> None:
-        """Delete every feature, issue, user and unit (used to rebuild the demo)."""
+        """Delete every feature, issue, user and unit, and the notifications, webhooks and
+        deliveries (used to rebuild the demo)."""
         ...
 
     def close(self) -> None:
@@ -559,6 +560,95 @@ class JobStore(Protocol):
         ...
 
 
+class NotificationStore(Protocol):
+    """Notifications (geo.notify; geo/store/notices.py): each user's in-app notices, webhooks,
+    the e-mail and webhook deliveries with their attempts, and the deadline notices (due soon,
+    overdue) each issue has had for each deadline."""
+
+    def unit_users(self, units: Sequence[str]) -> list[User]:
+        """The active users of the unit role in these units, by username."""
+        ...
+
+    def add_notifications(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert in-app notices (username, at, event, issue_id, message); how many."""
+        ...
+
+    def notifications(self, username: str, unread: bool | None = None, limit: int = 50,
+                      offset: int = 0) -> list[dict[str, Any]]:
+        """A user's notices, newest first (unread True: only unread ones; False: only read)."""
+        ...
+
+    def notification_count(self, username: str, unread: bool | None = None) -> int:
+        """How many notices of the user match (counted in SQL)."""
+        ...
+
+    def read_notification(self, notification_id: int, username: str,
+                          now: datetime) -> dict[str, Any]:
+        """Mark one of the user's notices read; NotFound when it is not the user's."""
+        ...
+
+    def read_all_notifications(self, username: str, now: datetime) -> int:
+        """Mark every unread notice of the user read; how many were."""
+        ...
+
+    def add_webhook(self, url: str, secret: str, events: Sequence[str], actor: str,
+                    now: datetime) -> int:
+        """Store an active webhook (audited, without its secret); its id."""
+        ...
+
+    def webhooks(self, active_only: bool = True) -> list[dict[str, Any]]:
+        """Webhooks by id, with their secrets."""
+        ...
+
+    def delete_webhook(self, webhook_id: int, actor: str, now: datetime) -> int:
+        """Deactivate a webhook, keeping its delivery log (its pending deliveries fail);
+        audited. How many pending deliveries failed."""
+        ...
+
+    def add_deliveries(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Queue e-mail and webhook sends as pending; how many."""
+        ...
+
+    def deliveries(self, state: str | None = None, limit: int = 50,
+                   offset: int = 0) -> list[dict[str, Any]]:
+        """The delivery log, newest first (one state, or all)."""
+        ...
+
+    def delivery_count(self, state: str | None = None) -> int:
+        """How many deliveries are in the state (all: None)."""
+        ...
+
+    def delivery(self, delivery_id: int) -> dict[str, Any]:
+        """One delivery (NotFound if missing)."""
+        ...
+
+    def claim_deliveries(self, now: datetime, lease_until: datetime,
+                         channels: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Take due pending deliveries for one sender until lease_until (safe with several
+        senders at once)."""
+        ...
+
+    def finish_delivery(self, delivery_id: int, changes: dict[str, Any]) -> None:
+        """Record an attempt (state, attempts, next_attempt_at, sent_at, last_error)."""
+        ...
+
+    def retry_delivery(self, delivery_id: int, now: datetime, actor: str) -> dict[str, Any]:
+        """Send a delivery again from now with a fresh count of attempts (audited)."""
+        ...
+
+    def deadline_candidates(self, event: str, now: datetime, cutoff: datetime,
+                            limit: int) -> list[Issue]:
+        """Open, unpaused issues overdue at now (overdue) or due by cutoff (due_soon) that
+        have not had that notice for their present deadline, by deadline."""
+        ...
+
+    def add_issue_notices(self, event: str, issues: Sequence[tuple[int, datetime]]
+                          ) -> set[int]:
+        """Record the event's notice for issues (id, deadline) where not recorded yet; the
+        ids recorded now."""
+        ...
+
+
 class TriageStore(Protocol):
     """Claims on issues, open issues near a point, merged duplicates (geo/store/triage.py)."""
 
@@ -685,7 +775,8 @@ class ExtensionStore(Protocol):
 
 class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, IndicatorAggregates,
             TileStore, EvidenceStore, PlanStore, AccountStore, AuditStore, JobStore,
-            TriageStore, ReplyTemplateStore, CalendarStore, ExtensionStore, Protocol):
+            TriageStore, ReplyTemplateStore, CalendarStore, ExtensionStore, NotificationStore,
+            Protocol):
     """What the rest of ccmap may ask of storage: every concept's protocol above (a function
     that needs one concept can ask for that one alone).
 

@@ -172,6 +172,7 @@ users = _table(
     Column("active", Boolean, nullable=False, default=True),
     Column("failed_count", Integer, nullable=False, default=0),
     *_optional(first_failed_at=DateTime, locked_until=DateTime),
+    Column("email", Text),  # where notices go by e-mail (migration 0025); none: in-app only
 )
 
 tokens = _table(
@@ -316,6 +317,7 @@ notifications = _table(
     Column("message", Text, nullable=False),
     Column("read_at", DateTime),
     Index("ix_notifications_user", "username", "at"),
+    Index("ix_notifications_unread", "username", "read_at"),  # migration 0025
 )
 
 webhooks = _table(

@@ -52,6 +52,7 @@ from geo.store.calendar import CalendarRows
 from geo.store.casework import ExtensionRows
 from geo.store.indicators import IndicatorMixin
 from geo.store.jobs import JobRows
+from geo.store.notices import NOTICE_TABLES, NoticeRows
 from geo.store.plans import PlanRows
 from geo.store.replies import ReplyTemplateRows
 from geo.store.rows import (
@@ -134,7 +135,7 @@ def engine_url(url: str) -> str:
 
 
 class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows, AccountRows,
-               AuditRows, TriageRows, ReplyTemplateRows, CalendarRows, ExtensionRows):
+               AuditRows, TriageRows, ReplyTemplateRows, CalendarRows, ExtensionRows, NoticeRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
     def __init__(self, url: str) -> None:
@@ -948,7 +949,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         with self._begin() as conn:
             for table in (history_t, photos_t, reinspections_t, extensions_t, inspections_t,
                           rounds_t, issues_t, fversions_t, features_t, tokens_t, users_t, units_t,
-                          attempts_t):
+                          attempts_t, *NOTICE_TABLES):
                 conn.execute(delete(table))
             _audit(conn, actor, "clear", "store", None, {})
             conn.execute(update(layer_versions_t).values(version=layer_versions_t.c.version + 1))

@@ -16,6 +16,7 @@ from server.routes import (
     issues,
     jobs,
     layers,
+    notify,
     open311,
     pages,
     planning,
@@ -37,6 +38,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(layers.router)
     app.include_router(uploads.router)
     app.include_router(jobs.router)
+    app.include_router(notify.router)
     app.include_router(issues.router)
     app.include_router(casework.router)
     app.include_router(open311.router)

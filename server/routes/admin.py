@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from geo.accounts.logins import check_username, choose_password
 from geo.exports.tables import audit_lines, csv_lines
 from geo.model.errors import InvalidInput, NotFound
-from geo.model.users import Unit, User, new_secret, parse_role
+from geo.model.users import Unit, User, check_email, new_secret, parse_role
 from server.auth import Admin, Auditor, Reader, password_policy
 from server.deps import SettingsDep, StoreDep
 from server.downloads import MEDIA, attachment
@@ -63,7 +63,8 @@ def create_user(body: UserCreate, admin: Admin, store: StoreDep,
     username = check_username(body.username.strip())
     user = User(username, role, unit=body.unit, display_name=body.display_name,
                 password_hash=choose_password(body.password, username, password_policy(settings),
-                                              (body.display_name,)))
+                                              (body.display_name,)),
+                email=check_email(body.email))
     store.add_user(user, actor=admin.actor)
     return user_public(user)
 
@@ -79,6 +80,8 @@ def update_user(username: str, body: UserUpdate, admin: Admin, store: StoreDep,
     changes: dict[str, Any] = body.model_dump(exclude_none=True, exclude={"password"})
     if "role" in changes:
         changes["role"] = parse_role(changes["role"]).value
+    if "email" in changes:
+        changes["email"] = check_email(changes["email"])
     _check_unit(store, changes.get("role", existing.role.value),
                 changes.get("unit", existing.unit))
     if body.password is not None:

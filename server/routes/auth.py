@@ -55,7 +55,7 @@ def user_public(user: User) -> dict[str, Any]:
     """A user as the API shows it (never the hash)."""
     return {"username": user.username, "role": user.role.value,
             "role_label": ROLE_LABELS[user.role], "unit": user.unit,
-            "display_name": user.display_name, "active": user.active}
+            "display_name": user.display_name, "active": user.active, "email": user.email}
 
 
 @router.post("/api/auth/token", response_model=AccessToken)

@@ -15,6 +15,8 @@ class UserCreate(BaseModel):
     role: str
     unit: str | None = None
     display_name: str = ""
+    email: str | None = Field(None, max_length=254,
+                              description="where notices go by e-mail (none: in-app only)")
 
 
 class UserUpdate(BaseModel):
@@ -26,6 +28,8 @@ class UserUpdate(BaseModel):
     active: bool | None = Field(None, description="false: disabled, its tokens revoked")
     password: str | None = Field(None, description="a reset: revokes the user's tokens and "
                                  "lifts a login lock")
+    email: str | None = Field(None, max_length=254,
+                              description="where notices go by e-mail; empty: none")
 
 
 class UnitCreate(BaseModel):
@@ -59,6 +63,7 @@ class UserPublic(BaseModel):
     unit: str | None
     display_name: str | None
     active: bool
+    email: str | None = None
 
 
 class SessionStarted(UserPublic):

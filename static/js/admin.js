@@ -18,7 +18,7 @@ function fill(id, rows, cells) {
 function load() {
   api("GET", "/api/users").then(function (rows) {
     fill("users", rows, function (u) {
-      return [u.username, u.display_name, ROLES[u.role] || u.role, u.unit,
+      return [u.username, u.display_name, ROLES[u.role] || u.role, u.unit, u.email,
               u.active ? "启用" : "停用"];
     });
   });

@@ -9,6 +9,7 @@
  * "ccmap:state" DOM event on document (event.detail), which the browser tests and the page
  * benchmark listen for (they wait for state.loading === 0, i.e. the map shows the data of the
  * current view). */
+import { mountBell } from "./bell.js";
 import { button, el, csrfToken, showBanner, t } from "./core.js";
 import { init as initIssues } from "./issues.js";
 import { addLegends } from "./legends.js";
@@ -148,6 +149,7 @@ function renderTitle(cfg) {
                                 headers: { "X-CSRF-Token": csrfToken() } })
       .finally(function () { window.location.assign("/login"); });
   }));
+  mountBell(box);
 }
 
 /* The "加载中…" badge at the end of the title bar (where it hides no map and meets no other
