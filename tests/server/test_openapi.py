@@ -16,7 +16,8 @@ from server.settings import Settings
 NO_BODY = {"204", "303", "304"}
 # parameters whose values each route defines for itself
 OWN_VALUES = {"format": "the formats the route answers in",
-              "level": "the levels the analysis groups by"}
+              "level": "the levels the analysis groups by",
+              "state": "the states of what the route lists (jobs, extensions, deliveries)"}
 # a name that means something else on one route (kept for the clients that send it)
 OTHER_MEANING = {("limit", "GET /api/coverage"): "parts listed of each kind",
                  ("limit", "GET /api/layers/{kind}/names"): "names listed, at most 100",
