@@ -59,7 +59,9 @@ def nearby(store: Store, issue_id: int, user: User, radius_m: float = NEARBY_M,
 
 
 def _waiting(store: Store, issue_id: int, user: User, now: datetime) -> Issue:
-    """The issue, if it waits in the triage queue and the user may act on it now."""
+    """The issue, if it waits in the triage queue and the user may act on it now (a role that
+    may not triage is refused before the issue is looked up)."""
+    require(user, "issues:write")
     issue = held_issue(store, issue_id, user, now)
     if issue.status != QUEUE_STATUS:
         raise Conflict(f"问题 #{issue_id} 不在受理队列中（当前状态 {issue.status}） (issue "
