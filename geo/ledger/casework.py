@@ -33,7 +33,7 @@ from geo.calendar.limits import URGENCIES
 from geo.calendar.office import office_calendar, time_limit
 from geo.calendar.worktime import DEFAULT_OFFICE_HOURS, WorkCalendar
 from geo.model.errors import Conflict, Forbidden, InvalidInput, LimitExceeded
-from geo.model.lifecycle import FINAL, StatusChange, is_overdue
+from geo.model.lifecycle import FINAL, UNHANDLED, StatusChange, is_overdue
 from geo.model.records import Issue
 from geo.model.users import User, require
 from geo.notify.events import emit
@@ -88,6 +88,29 @@ def start_clock(store: Store, issue: Issue, at: datetime, rules: CaseRules) -> d
     limit = time_limit(store, issue.category, issue.urgency)
     return {"dispatched_at": at, "paused_at": None,
             "deadline": rules.calendar(store).add(at, limit.amount, limit.unit)}
+
+
+def relimit_columns(store: Store, issue: Issue, changes: dict[str, Any],
+                    rules: CaseRules) -> dict[str, Any]:
+    """A new urgency or category of a case whose clock has started: its deadline follows the
+    new limit counted from 派遣, keeping the working time an extension or a stop added to the
+    old one. Nothing when the deadline is set explicitly or the case is no longer worked on."""
+    if ("deadline" in changes or issue.dispatched_at is None or issue.deadline is None
+            or issue.status not in UNHANDLED):
+        return {}
+    category = changes.get("category", issue.category)
+    urgency = changes.get("urgency", issue.urgency)
+    if (category, urgency) == (issue.category, issue.urgency):
+        return {}
+    calendar = rules.calendar(store)
+    old = time_limit(store, issue.category, issue.urgency)
+    new = time_limit(store, category, urgency)
+    added = calendar.working_hours_until(
+        calendar.add(issue.dispatched_at, old.amount, old.unit), issue.deadline)
+    deadline = calendar.add(issue.dispatched_at, new.amount, new.unit)
+    if added > 0:
+        deadline = calendar.add(deadline, added, "working_hours")
+    return {"deadline": deadline}
 
 
 def rework_columns(store: Store, issue: Issue, change: StatusChange, rules: CaseRules,

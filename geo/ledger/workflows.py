@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from geo.ledger.casework import DEFAULT_RULES, CaseRules, clock_columns
+from geo.ledger.casework import DEFAULT_RULES, CaseRules, clock_columns, relimit_columns
 from geo.ledger.claims import RELEASED, held_issue
 from geo.model.errors import Forbidden, InvalidInput
 from geo.model.kinds import check_category, issue_categories, sources
@@ -76,9 +76,11 @@ def merge_duplicate(store: Store, issue_id: int, into: int, note: str, version: 
 
 
 def edit_issue(store: Store, issue_id: int, changes: dict[str, Any], version: int, user: User,
-               now: datetime | None = None, note: str = "") -> Issue:
+               now: datetime | None = None, note: str = "",
+               rules: CaseRules = DEFAULT_RULES) -> Issue:
     """Edit an issue's description, address, category, urgency or deadline (Conflict when stale
-    or held by someone else); a new category is noted in the history (with `note`). The
+    or held by someone else); a new category is noted in the history (with `note`); a new
+    category or urgency of a dispatched case moves its deadline (relimit_columns). The
     edited issue."""
     require(user, "issues:write")
     if not changes:
@@ -89,6 +91,7 @@ def edit_issue(store: Store, issue_id: int, changes: dict[str, Any], version: in
     now = now or datetime.now()
     with store.transaction():
         issue = held_issue(store, issue_id, user, now)
+        changes = {**changes, **relimit_columns(store, issue, changes, rules)}
         edited = store.update_issue(issue_id, changes, version, user.actor)
         if category is not None and category != issue.category:
             labels = issue_categories()

@@ -76,6 +76,7 @@ from geo.store.rows import (
     _json_key,
     _json_value,
     _mvt,
+    _overdue,
     _sqlite_pragmas,
 )
 from geo.store.schema import extensions as extensions_t
@@ -827,8 +828,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             most = MAX_TILE_POINTS * (tile.px // 256) ** 2 * (
                 4 if tile.view_zoom >= CLOSE_ZOOM else 1)
             if not wants_cells(tile.view_zoom):
-                overdue = func.coalesce(c.status.in_(sorted(UNHANDLED)) & (
-                    c.deadline < query.now), False).label("overdue")
+                overdue = func.coalesce(_overdue(query.now), False).label("overdue")
                 near = self._issue_points_near(tile)
                 if self.postgis:
                     geom: Any = func.ST_SetSRID(func.ST_MakePoint(c.lon, c.lat), 4326)

@@ -175,12 +175,13 @@ def get_issue(issue_id: Id, user: Reader, store: StoreDep,
 
 @router.patch("/api/issues/{issue_id}", response_model=IssuePublic)
 def update_issue(issue_id: Id, body: IssueUpdate, user: CurrentUser,
-                 store: StoreDep) -> dict[str, Any]:
-    """Edit description, address, category or deadline (override) with a version check (409
-    when stale or while someone else holds the issue)."""
+                 store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+    """Edit description, address, category, urgency or deadline (override) with a version
+    check (409 when stale or while someone else holds the issue); a new category or urgency
+    of a dispatched case moves its deadline to the new limit."""
     changes = body.model_dump(exclude_none=True, exclude={"version"})
-    return issue_public(workflows.edit_issue(store, issue_id, changes, body.version, user),
-                        user)
+    return issue_public(workflows.edit_issue(store, issue_id, changes, body.version, user,
+                                             rules=settings.case_rules()), user)
 
 
 @router.post("/api/issues/{issue_id}/transitions", response_model=IssuePublic)

@@ -283,3 +283,39 @@ def test_due_within_and_overdue_follow_the_clock(store: Store) -> None:
     assert case_clock(store.issue(later), calendar, now)["due_in_working_hours"] == 5.5
 
 
+
+
+def test_issue_stats_do_not_count_a_stopped_clock_as_overdue(store: Store) -> None:
+    """The dashboard's, ranking's and choropleths' overdue counts agree with the overdue filter:
+    a case waiting on a 延期 decision is past its old deadline but not overdue."""
+    running = _case(store)
+    _case(store, unit="区绿化市容局")
+    waiting = _case(store)
+    apply_extension(store, waiting, "理由", TUE_9 + timedelta(days=2), UNIT,
+                    now=datetime(2026, 11, 23, 9, 30))
+    late = datetime(2026, 11, 25, 12)  # both clutter cases were due Tuesday 09:00
+    assert store.issue(waiting).deadline < late
+    [total] = store.issue_stats(IssueQuery(now=late))
+    assert total["overdue"] == 2 and total["issues"] == 3
+    by_unit = {r["unit"]: r["overdue"] for r in store.issue_stats(IssueQuery(now=late),
+                                                                  by=("unit",))}
+    assert by_unit == {"区城管执法局": 1, "区绿化市容局": 1}
+    overdue = {i.id for i in store.query_issues(IssueQuery(overdue=True, now=late))[0]}
+    assert running in overdue and waiting not in overdue
+
+
+def test_a_new_urgency_moves_the_deadline_of_a_dispatched_case(store: Store) -> None:
+    """紧急 after 派遣: the deadline follows the urgent limit counted from 派遣 (clutter: 4
+    working hours, Monday 09:00 → 14:30); back to 一般, the normal limit again; an explicit
+    deadline wins."""
+    issue_id = _case(store)
+    assert store.issue(issue_id).deadline == TUE_9
+    edited = workflows.edit_issue(store, issue_id, {"urgency": "urgent"},
+                                  store.issue(issue_id).version, INSPECTOR, now=MON)
+    assert edited.deadline == datetime(2026, 11, 23, 14, 30)
+    back = workflows.edit_issue(store, issue_id, {"urgency": "normal"}, edited.version,
+                                INSPECTOR, now=MON)
+    assert back.deadline == TUE_9
+    fixed = datetime(2026, 11, 30, 17)
+    assert workflows.edit_issue(store, issue_id, {"urgency": "urgent", "deadline": fixed},
+                                back.version, INSPECTOR, now=MON).deadline == fixed
