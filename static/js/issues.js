@@ -36,6 +36,7 @@ function render(box, id, state) {
       img.src = p.url;
       img.alt = { after: "整改后", before: "整改前", rework: "核查(返工)" }[p.stage] || p.stage;
       img.className = "ccmap-photo";
+      img.addEventListener("load", function () { refit(box, state); });
       box.appendChild(img);
     });
     box.appendChild(el("div", "处理记录", "ccmap-legend-title"));
@@ -47,7 +48,19 @@ function render(box, id, state) {
     });
     box.appendChild(list);
     box.appendChild(actionButtons(state, issue, function () { render(box, id, state); }));
+    refit(box, state);
   }).catch(function (err) { box.textContent = t("cannotLoad") + err.message; });
+}
+
+/* The open popup holding box laid out again once its details arrive: no taller than the map
+ * (it scrolls), and the map pans so that all of it is in view. */
+function refit(box, state) {
+  state.map.eachLayer(function (layer) {
+    if (layer instanceof L.Popup && layer.isOpen() && layer.getElement().contains(box)) {
+      layer.options.maxHeight = Math.max(200, state.map.getSize().y - 160);
+      layer.update();
+    }
+  });
 }
 
 function issueTable(issue) {
