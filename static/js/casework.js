@@ -63,8 +63,9 @@ function applyForm(issue, done) {
   form.appendChild(reason);
   form.appendChild(el("label", "申请延期至"));
   const until = el("input");
-  until.type = "datetime-local";
   until.name = "requested_deadline";
+  until.placeholder = "YYYY-MM-DD HH:MM";
+  until.pattern = "\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}";
   until.required = true;
   form.appendChild(until);
   const msg = formEnd(form, "提交申请");

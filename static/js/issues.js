@@ -57,7 +57,9 @@ function render(box, id, state) {
 function refit(box, state) {
   state.map.eachLayer(function (layer) {
     if (layer instanceof L.Popup && layer.isOpen() && layer.getElement().contains(box)) {
-      layer.options.maxHeight = Math.max(200, state.map.getSize().y - 160);
+      // clear of the title bar above and the legends below (controls sit over popups)
+      layer.options.autoPanPaddingTopLeft = L.point(20, 70);
+      layer.options.maxHeight = Math.max(200, state.map.getSize().y - 300);
       layer.update();
     }
   });

@@ -41,10 +41,13 @@ def _open_popup(page: Any, base: str, issue_id: int) -> Any:
     page.goto(f"{base}/?issue={issue_id}")
     popup = page.locator(".ccmap-issue")
     popup.locator(".ccmap-casework").wait_for()
-    # the whole popup comes into view once its details arrive (the map pans; a tall one scrolls)
+    # the whole popup comes into view below the title bar once its details arrive (the map
+    # pans; a tall one scrolls)
     page.wait_for_function("""() => {
         const r = document.querySelector('.leaflet-popup').getBoundingClientRect();
-        return r.top >= 0 && r.bottom <= window.innerHeight; }""")
+        const bar = document.querySelector('.ccmap-title').getBoundingClientRect();
+        return r.top >= bar.bottom && r.bottom <= window.innerHeight; }""")
+    assert popup.locator(".ccmap-extension-form").is_hidden()  # until 申请延期 is clicked
     return popup
 
 
