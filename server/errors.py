@@ -145,7 +145,8 @@ OGC_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden"
              404: "NotFound", 409: "Conflict", 413: "TooLarge", 423: "Locked",
              429: "TooManyRequests"}
 OGC_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": OgcException, "description": text}
+    code: {"model": OgcException, "description": text, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/OgcException"}}}}
     for code, text in _DESCRIPTIONS.items() if code not in OGC_STATUS
 }
 

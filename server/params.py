@@ -49,7 +49,8 @@ OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID,
 
 # OGC API Features (/ogc): the parameters of Part 1 and Part 2 (CRS by reference)
 OGC_CRS = ("http://www.opengis.net/def/crs/OGC/1.3/CRS84 (default), "
-           "http://www.opengis.net/def/crs/EPSG/0/4326 or http://www.opengis.net/def/crs/EPSG/0/4490 "
+           "http://www.opengis.net/def/crs/EPSG/0/4326 or "
+           "http://www.opengis.net/def/crs/EPSG/0/4490 "
            "(CGCS2000); EPSG:4326 and EPSG:4490 give latitude first")
 OgcCrsQuery = Annotated[str | None, Query(
     description=f"CRS of the answer's coordinates: {OGC_CRS}")]

@@ -62,7 +62,7 @@ def parse_bbox(text: str | None, crs: OgcCrs) -> BBox | None:
                            "supported)")
     lat = (a0, a1) if crs.lat_first else (b0, b1)
     lon = (b0, b1) if crs.lat_first else (a0, a1)
-    if not (-180 <= lon[0] and lon[1] <= 180 and -90 <= lat[0] and lat[1] <= 90):
+    if not (lon[0] >= -180 and lon[1] <= 180 and lat[0] >= -90 and lat[1] <= 90):
         raise InvalidInput(f"bbox {text!r} is not degrees in {crs.uri} (order "
                            f"{crs.axis_names}: longitude -180..180, latitude -90..90)")
     return crs.bbox_to_crs84((a0, b0, a1, b1))

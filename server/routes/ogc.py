@@ -130,16 +130,16 @@ def collection_items(
     return GeoJSONResponse(doc, headers=headers)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSONResponse,
+@router.get("/collections/{collection_id}/items/{item_id}", response_class=GeoJSONResponse,
             response_model=OgcFeature, responses=GEOJSON_RESPONSE)
-def collection_item(collection_id: str, feature_id: str, request: Request, user: Reader,
+def collection_item(collection_id: str, item_id: str, request: Request, user: Reader,
                     store: StoreDep, crs: OgcCrsQuery = None,
                     f: OgcFormatQuery = None) -> GeoJSONResponse:
     """One feature by its id (404 when it is not in the collection or outside the caller's
     scope)."""
     _only(request, ITEM_PARAMS)
     out = parse_crs(crs)
-    doc = item(store, collection_id, feature_id, out, user.scope_unit)
+    doc = item(store, collection_id, item_id, out, user.scope_unit)
     base = f"{_root(request)}/collections/{collection_id}"
     doc["links"] = [link(str(request.url), "self", GEOJSON, "this feature"),
                     link(base, "collection", JSON, "the collection")]
