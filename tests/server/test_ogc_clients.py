@@ -95,3 +95,8 @@ def test_owslib_reads_the_collections_and_pages(live_city: tuple[str, dict[str, 
     assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
     one = api.collection_item("issues", str(first["features"][0]["id"]))
     assert one["id"] == first["features"][0]["id"]
+    lonlat = api.collection_items("zone", limit=1)["features"][0]["geometry"]
+    latlon = api.collection_items(
+        "zone", limit=1, crs="http://www.opengis.net/def/crs/EPSG/0/4490")["features"][0]
+    lon, lat = lonlat["coordinates"][0][0]
+    assert latlon["geometry"]["coordinates"][0][0] == pytest.approx([lat, lon], abs=1e-6)
