@@ -1,6 +1,7 @@
 """The one place where errors become HTTP responses: every CcmapError subclass has its status
 code here (STATUS), rendered as {"detail": …} (error_response) by the app's handler and by the
-body-checking middleware, or in GeoReport v2's shape on the Open311 routes (Open311Route)."""
+body-checking middleware, in GeoReport v2's shape on the Open311 routes (Open311Route), or in
+OGC API's exception shape {"code", "description"} on the /ogc routes (OgcRoute)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
@@ -125,6 +127,58 @@ class Open311Route(APIRoute):
                 return await handler(request)
             except CcmapError as exc:
                 return open311_error(exc)
+
+        return handle
+
+
+class OgcException(BaseModel):
+    """An error of the OGC API routes, in the standard's exception shape."""
+
+    code: str
+    description: str
+
+
+# OGC API routes: a bad parameter is a 400 (Part 1, /req/core/query-param-invalid), so the
+# errors answered 422 elsewhere are 400 there
+OGC_STATUS = {422: 400}
+OGC_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden",
+             404: "NotFound", 409: "Conflict", 413: "TooLarge", 423: "Locked",
+             429: "TooManyRequests"}
+OGC_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": OgcException, "description": text, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/OgcException"}}}}
+    for code, text in _DESCRIPTIONS.items() if code not in OGC_STATUS
+}
+
+
+def ogc_error(status: int, description: str) -> JSONResponse:
+    """An error in OGC API's exception shape: {"code", "description"}."""
+    status = OGC_STATUS.get(status, status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    return JSONResponse({"code": OGC_CODES.get(status, "InvalidParameterValue"),
+                         "description": description}, status_code=status, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: "
+                     f"{e.get('msg', 'invalid')}" for e in exc.errors())
+
+
+class OgcRoute(APIRoute):
+    """An OGC API route: its errors (also a malformed parameter) are answered in the OGC
+    exception shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, with CcmapError and parameter errors answered by ogc_error."""
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CcmapError as exc:
+                return ogc_error(status_of(exc), exc.message)
+            except RequestValidationError as exc:
+                return ogc_error(400, _field_errors(exc))
 
         return handle
 

@@ -18,6 +18,7 @@ from geo.calendar.office import office_calendar
 from geo.layers.geojson import parse_bbox
 from geo.ledger.casework import due_cutoff
 from geo.model.errors import InvalidInput, LimitExceeded
+from geo.ogc.query import DEFAULT_LIMIT, MAX_LIMIT
 from geo.store import ISSUE_SORTS, IssueQuery
 from server.auth import Reader
 from server.deps import MAX_ID, IdQuery, LocalDateTime, SettingsDep, StoreDep
@@ -44,6 +45,30 @@ LimitQuery = Annotated[int | None, Query(
     ge=1, description="page size (default CCMAP_PAGE_SIZE; more than CCMAP_MAX_PAGE is a 422)")]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID,
                                    description="rows to skip: follow the `next` link instead")]
+
+
+# OGC API Features (/ogc): the parameters of Part 1 and Part 2 (CRS by reference)
+OGC_CRS = ("http://www.opengis.net/def/crs/OGC/1.3/CRS84 (default), "
+           "http://www.opengis.net/def/crs/EPSG/0/4326 or "
+           "http://www.opengis.net/def/crs/EPSG/0/4490 "
+           "(CGCS2000); EPSG:4326 and EPSG:4490 give latitude first")
+OgcCrsQuery = Annotated[str | None, Query(
+    description=f"CRS of the answer's coordinates: {OGC_CRS}")]
+OgcBBoxCrsQuery = Annotated[str | None, Query(
+    alias="bbox-crs", description=f"CRS of the bbox's numbers: {OGC_CRS}")]
+OgcBBoxQuery = Annotated[str | None, Query(
+    description="only features whose box meets this one: 4 numbers (6 with heights) in the "
+                "axis order of bbox-crs, e.g. minlon,minlat,maxlon,maxlat in CRS84")]
+OgcDatetimeQuery = Annotated[str | None, Query(
+    alias="datetime", description="issues reported at this instant, on this date, or in this "
+    "interval (RFC 3339; start/end, `..` or nothing for an open end; a time without an "
+    "offset is the server's local time)")]
+OgcLimitQuery = Annotated[int, Query(
+    ge=1, json_schema_extra={"maximum": MAX_LIMIT},
+    description=f"features per page (default {DEFAULT_LIMIT}); more than {MAX_LIMIT} is served "
+                f"as {MAX_LIMIT} (numberReturned, the next link and a Warning header say so)")]
+OgcFormatQuery = Annotated[str | None, Query(
+    pattern="^json$", description="answer format: json (GeoJSON for features), the only one")]
 
 
 def format_query(*formats: str) -> Any:

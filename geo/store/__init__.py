@@ -151,8 +151,9 @@ class FeatureStore(Protocol):
         """Number of features per kind (kinds with none are omitted)."""
         ...
 
-    def extent(self) -> BBox | None:
-        """Bounding box of every stored feature, or None when there are none."""
+    def extent(self, kind: Kind | None = None, scope_unit: str | None = None) -> BBox | None:
+        """Bounding box of every stored feature (of one kind, in a unit user's scope), or None
+        when there are none."""
         ...
 
     def feature_labels(self, kind: Kind, scope_unit: str | None = None) -> list[dict[str, Any]]:

@@ -434,10 +434,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         with self._connect() as conn:
             return {kind: n for kind, n in conn.execute(q)}
 
-    def extent(self) -> BBox | None:
-        """Bounding box of all features."""
+    def extent(self, kind: Kind | None = None, scope_unit: str | None = None) -> BBox | None:
+        """Bounding box of all features, or of one kind's in a unit user's scope."""
         c = features_t.c
         q = select(func.min(c.minx), func.min(c.miny), func.max(c.maxx), func.max(c.maxy))
+        if kind is not None:
+            q = q.where(*self._feature_conditions(kind, None, None, scope_unit))
+        elif scope_unit is not None:
+            q = q.where(_feature_scope(scope_unit))
         with self._connect() as conn:
             row = conn.execute(q).one()
         return None if row[0] is None else (row[0], row[1], row[2], row[3])

@@ -17,6 +17,7 @@ from server.routes import (
     jobs,
     layers,
     notify,
+    ogc,
     open311,
     pages,
     planning,
@@ -42,6 +43,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(issues.router)
     app.include_router(casework.router)
     app.include_router(open311.router)
+    app.include_router(ogc.router)
     app.include_router(zones.router)
     app.include_router(views.router)
     app.include_router(indicators.router)

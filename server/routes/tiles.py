@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import threading
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import Response
@@ -17,12 +17,14 @@ from geo.maps.tilecache import (
     tile_request,
     tile_tags,
 )
+from geo.tiling.tilejson import tilejson
 from geo.tiling.tiles import MAX_ZOOM, NextDeadlines, etag_matches
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.params import IssueQueryDep, PropertiesQuery
 from server.routes.layers import parse_properties
 from server.schemas.common import BINARY
+from server.schemas.ogc import TileJSON
 
 router = APIRouter(tags=["tiles"])
 
@@ -95,6 +97,16 @@ def vector_tile(
     data, result = tile_data(store, req, tags, caches)
     headers["X-Tile-Cache"] = result  # hit-memory | hit-disk | miss (as GeoWebCache says)
     return _mvt_response(data, request, headers)
+
+
+@router.get("/api/tiles/{layer}.json", response_model=TileJSON)
+def tile_json(layer: str, request: Request, user: Reader, store: StoreDep) -> dict[str, Any]:
+    """The TileJSON 3.0.0 document of a tile layer (or comma list, as in the tile URL): the
+    {z}/{x}/{y} URL template, zooms, bounds (the layers' extent in the caller's scope) and the
+    MVT layers with their fields, so that QGIS or MapLibre can add the tiles as an XYZ
+    source."""
+    template = str(request.base_url).rstrip("/") + f"/api/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
+    return tilejson(layer, template, store.extent(scope_unit=user.scope_unit))
 
 
 def _mvt_response(data: bytes, request: Request, headers: dict[str, str]) -> Response:

@@ -21,7 +21,12 @@ OWN_VALUES = {"format": "the formats the route answers in",
 # a name that means something else on one route (kept for the clients that send it)
 OTHER_MEANING = {("limit", "GET /api/coverage"): "parts listed of each kind",
                  ("limit", "GET /api/layers/{kind}/names"): "names listed, at most 100",
-                 ("unit", "GET /api/calendar/deadline"): "a time unit (the scripts' contract)"}
+                 ("unit", "GET /api/calendar/deadline"): "a time unit (the scripts' contract)",
+                 ("limit", "GET /ogc/collections/{collection_id}/items"):
+                     "OGC API Features: default 10, a larger one than the maximum is served "
+                     "as the maximum (the standard forbids refusing it)",
+                 ("bbox", "GET /ogc/collections/{collection_id}/items"):
+                     "OGC API Features: in the axis order of bbox-crs, 4 or 6 numbers"}
 
 
 @pytest.fixture(scope="module")

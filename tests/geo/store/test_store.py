@@ -101,3 +101,20 @@ def test_clear_empties_the_store(store: Store) -> None:
     store.add_issues([Issue("littering", 121.47, 31.23)])
     store.clear()
     assert store.layer_counts() == {} and store.issue_count() == 0
+
+
+def test_extent_of_every_feature_of_a_kind_and_of_a_unit_scope(store: Store) -> None:
+    assert store.extent() is None and store.extent(Kind.zone) is None
+    store.add_features([
+        _street("延安东路", 121.47, 31.23),
+        Feature(Kind.zone, Polygon([(121.40, 31.20), (121.41, 31.20), (121.41, 31.21)]),
+                name="一号", properties={"unit": "区城管局"}),
+        Feature(Kind.zone, Polygon([(121.50, 31.25), (121.51, 31.25), (121.51, 31.26)]),
+                name="二号", properties={"unit": "区市场监管局"}),
+    ])
+    assert store.extent() == (121.40, 31.20, 121.51, 31.26)
+    assert store.extent(Kind.street) == (121.47, 31.23, 121.472, 31.23)
+    assert store.extent(Kind.zone, scope_unit="区城管局") == (121.40, 31.20, 121.41, 31.21)
+    # a unit sees its own zones and the features no unit owns (the street)
+    assert store.extent(scope_unit="区城管局") == (121.40, 31.20, 121.472, 31.23)
+    assert store.extent(Kind.market) is None
