@@ -163,7 +163,8 @@ class AggregateMixin:
         c = issues_t.c
         q = select(*keys, func.count()).where(
             c.paused_at.is_not(None), c.status.in_(UNHANDLED), c.deadline < query.now,
-            *self._issue_filters(query)).group_by(*keys)
+            *self._issue_filters(query)).group_by(*keys).with_hint(
+            issues_t, "INDEXED BY ix_issues_paused", "sqlite")  # else it picks status's
         with self._connect() as conn:
             return {tuple(r[:-1]): int(r[-1]) for r in conn.execute(q).all()}
 
