@@ -7,7 +7,7 @@ import io
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from PIL import Image, ImageDraw
 
@@ -93,7 +93,8 @@ def _icon(size: int, maskable: bool) -> bytes:
 
 @router.get("/api/field/round", response_model=FieldRound)
 def inspector_round(user: Inspector, store: StoreDep, settings: SettingsDep,
-                    round: IdQuery = None, team: IdQuery = None) -> dict[str, Any]:
+                    round: IdQuery = None,
+                    team: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
     """The round the field app keeps offline: the newest round with a team whose inspector
     is the caller (username or display name), or `round` (and `team`); its stops in order,
     their checklists, which were inspected, the issue categories and the area to cache."""

@@ -9,7 +9,8 @@ import { STATES, items, newItem, put, remove, sendItem, sync } from "./field-que
 import { STYLE } from "./styles.js";
 import { grid as vectorGrid } from "./tiles.js";
 
-const TILE_CACHE = "ccmap-field-tiles";  // the service worker serves it (field-sw.js)
+const TILE_CACHE = "ccmap-field-tiles";  // the service worker serves them (field-sw.js)
+const DATA_CACHE = "ccmap-field-data";
 const TILE_KINDS = "subdistrict,community,street,alley";
 const TILE_URL = "/api/tiles/" + TILE_KINDS + "/{z}/{x}/{y}.mvt?size=512";  // 512 px: z - 1
 const CACHED_KEY = "ccmap-field-cached";  // {tiles, bytes} of the last caching, for offline
@@ -54,20 +55,31 @@ function loadRound() {
   const q = new URLSearchParams(window.location.search);
   const params = ["round", "team"].filter(function (k) { return q.get(k); })
     .map(function (k) { return k + "=" + encodeURIComponent(q.get(k)); }).join("&");
-  return fetch("/api/field/round" + (params ? "?" + params : ""), { credentials: "same-origin" })
+  const url = "/api/field/round" + (params ? "?" + params : "");
+  return fetch(url, { credentials: "same-origin" })
     .then(function (r) {
       return r.json().then(function (b) {
         if (r.status === 404 && !params) { return showPicker(b.detail); }
         if (!r.ok) { throw new Error(b.detail || "HTTP " + r.status); }
         state.round = b;
         showRound();
-        return null;
+        return keepRound(url, b);
       });
     })
     .catch(function (err) {
       document.getElementById("field-round-name").textContent = t("无法加载本轮检查");
       message((navigator.onLine ? "" : t("离线且本轮尚未缓存：")) + err.message);
     });
+}
+
+/* The round into the service worker's data cache (it may have loaded before the worker took
+ * the page over): the page reloaded offline finds it there. */
+function keepRound(url, doc) {
+  if (!window.caches) { return null; }
+  return caches.open(DATA_CACHE).then(function (cache) {
+    return cache.put(url, new Response(JSON.stringify(doc), {
+      headers: { "Content-Type": "application/json" } }));
+  }).catch(function () { return null; });
 }
 
 function showPicker(reason) {
