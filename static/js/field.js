@@ -484,7 +484,8 @@ function start() {
   document.getElementById("field-sync").addEventListener("click", runSync);
   document.getElementById("field-report").addEventListener("click", reportForm);
   document.getElementById("field-cache-tiles").addEventListener("click", cacheTiles);
-  refreshQueue().then(loadRound).then(function () {
+  // the queue first (the stops show what is recorded), again once the round names its items
+  refreshQueue().then(loadRound).then(refreshQueue).then(function () {
     root.dataset.ready = "1";
     if (navigator.onLine) { runSync(); }
   });

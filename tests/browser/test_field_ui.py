@@ -116,7 +116,13 @@ def test_inspector_works_offline_and_syncs_each_item_once(browser: Any,
         expect(page.locator("#field-message")).to_contain_text("离线")
         expect(waiting).to_have_count(5)
 
-        page.reload()  # offline: the page, the round and the queue come from the device
+        # offline, the service worker's own requests fail too: what it answers comes from its
+        # caches on the device
+        [worker] = context.service_workers
+        assert worker.evaluate("fetch('/api/health').then(() => 'online', () => 'offline')"
+                               ) == "offline"
+        reloaded = page.reload()  # the page, the round and the queue come from the device
+        assert reloaded is not None and reloaded.from_service_worker and reloaded.ok
         expect(page.locator("#field-round-name")).to_have_text(ROUND_NAME)
         expect(waiting).to_have_count(5)
         expect(page.locator(f"li[data-stop='{first['id']}'] .field-stop-state")
