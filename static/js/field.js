@@ -47,7 +47,9 @@ function runSync() {
     return Promise.resolve();
   }
   message("");
-  return sync(renderItem).then(refreshQueue);
+  const btn = document.getElementById("field-sync");
+  btn.disabled = true;  // until every item was tried
+  return sync(renderItem).then(refreshQueue).finally(function () { btn.disabled = false; });
 }
 
 /* --- the round ------------------------------------------------------------------------- */

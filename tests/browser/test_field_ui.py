@@ -163,3 +163,62 @@ def test_inspector_works_offline_and_syncs_each_item_once(browser: Any,
     finally:
         api.close()
         context.close()
+
+
+def test_a_failure_is_retried_and_a_conflict_is_shown_not_resent(browser: Any,
+                                                                   live_server: str) -> None:
+    """The server's answers are stubbed for POST /api/inspections: first 503 (failed: sent
+    again at the next sync), then 409 (the point left the round: a conflict, shown with the
+    reason and not sent again by 同步); 重试 after the real server is back stores it once."""
+    from playwright.sync_api import expect
+
+    with _api(live_server, "planner") as planner:
+        made = planner.post("/api/plan/rounds", json={
+            "seed": 8, "teams": 1, "budget_min": 600, "name": "外业冲突测试轮次",
+            "inspectors": ["inspector"]}).json()
+    stop = made["plan"]["teams"][0]["stops"][0]
+    context = new_context(browser, viewport={"width": 420, "height": 900}, locale="zh-CN",
+                          geolocation={"latitude": stop["lat"], "longitude": stop["lon"]},
+                          permissions=["geolocation"], service_workers="allow")
+    page = context.new_page()
+    answers = [(503, "数据库维护中"), (409, f"测评点位 #{stop['id']} 已不在本轮检查中")]
+    calls: list[int] = []
+
+    def stub(route: Any) -> None:
+        if route.request.method != "POST" or not answers:
+            route.continue_()
+            return
+        status, detail = answers.pop(0)
+        calls.append(status)
+        route.fulfill(status=status, json={"detail": detail})
+
+    api = _api(live_server, "inspector")
+    try:
+        login(page, live_server, "inspector")
+        page.route("**/api/inspections", stub)
+        page.goto(live_server + "/field")
+        expect(page.locator("#field-round-name")).to_have_text("外业冲突测试轮次")
+        page.locator(f"li[data-stop='{stop['id']}'] .field-inspect").click()
+        page.locator(".field-checklist button[type=submit]").click()  # online: sent at once
+        row = page.locator("#field-queue li").first
+        expect(row).to_have_attribute("data-state", "failed")
+        expect(row).to_contain_text("数据库维护中")
+        expect(page.locator("#field-sync")).to_be_enabled()
+        page.click("#field-sync")  # a failed item is sent again
+        expect(row).to_have_attribute("data-state", "conflict")
+        expect(row).to_contain_text("已不在本轮检查中")
+        expect(row.locator(".field-state")).to_have_text("冲突")
+        page.click("#field-sync")  # a conflict waits for the inspector
+        expect(page.locator("#field-sync")).to_be_enabled()  # the sync is over
+        expect(page.locator("#field-counts")).to_contain_text("冲突 1")
+        assert calls == [503, 409]
+        before = int(api.get("/api/inspections", params={"round": made["id"], "limit": 1}
+                             ).headers["x-total-count"])
+        assert before == 0
+        row.locator(".field-retry").click()
+        expect(row).to_have_attribute("data-state", "sent")
+        [record] = api.get("/api/inspections", params={"round": made["id"]}).json()
+        assert record["feature_id"] == stop["id"] and record["client_id"]
+    finally:
+        api.close()
+        context.close()
