@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     tile_cache_mb: float = 64.0
     tile_cache_dir: str = "auto"
     tile_cache_disk_mb: Annotated[float, Field(gt=0)] = 2000.0
+    # the offline inspection app (/field): photos are downscaled on the device to this long
+    # edge before they are stored; the vector tiles of the round's area are cached on the
+    # device up to field_tile_cache_mb, at map zooms field_tile_min_zoom..field_tile_max_zoom
+    field_photo_max_px: Annotated[int, Field(ge=320, le=8000)] = 1600
+    field_tile_cache_mb: Annotated[float, Field(gt=0, le=2000)] = 50.0
+    field_tile_min_zoom: Annotated[int, Field(ge=1, le=20)] = 13
+    field_tile_max_zoom: Annotated[int, Field(ge=1, le=20)] = 17
     # 考评指标 (geo/analytics/indicators.py): 缓办/挂账 (deferred) cases left out of 应结案数,
     # and the weights of 综合指标值 (JSON, e.g. CCMAP_INDICATOR_WEIGHTS='{"on_time_rate": 0.4,
     # "closure_rate": 0.3, "no_rework_rate": 0.15, "no_extension_rate": 0.15}', the default)

@@ -31,5 +31,10 @@ export default [
       "no-restricted-globals": ["error", { name: "ccmap", message: "import from the modules" }],
       "no-implicit-globals": "error"
     }
+  },
+  {
+    // the offline app's service worker: a classic worker script (static/js/field-sw.js)
+    files: ["js/field-sw.js"],
+    languageOptions: { sourceType: "script", globals: { ...globals.serviceworker } }
   }
 ];

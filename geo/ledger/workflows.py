@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from geo.ledger.casework import DEFAULT_RULES, CaseRules, clock_columns, relimit_columns
 from geo.ledger.claims import RELEASED, held_issue
-from geo.model.errors import Forbidden, InvalidInput
+from geo.model.clients import client_key
+from geo.model.errors import Conflict, Forbidden, InvalidInput
 from geo.model.kinds import check_category, issue_categories, sources
 from geo.model.lifecycle import FINAL, transition
 from geo.model.records import Issue
@@ -103,10 +105,12 @@ def edit_issue(store: Store, issue_id: int, changes: dict[str, Any], version: in
 
 @dataclass(frozen=True)
 class PhotoAdded:
-    """A stored photo: its id and stage."""
+    """A stored photo: its id and stage; created False when it was stored before (a resend
+    with the same client_id)."""
 
     id: int
     stage: str
+    created: bool = True
 
 
 def check_photo_stage(user: User, stage: str) -> None:
@@ -118,14 +122,36 @@ def check_photo_stage(user: User, stage: str) -> None:
         raise Forbidden("a unit may upload after-photos (整改后照片) only")
 
 
+def resent_photo(store: Store, issue_id: int, user: User,
+                 client_id: str | UUID | None) -> PhotoAdded | None:
+    """The photo this user already sent with this client_id (created False), or None when
+    there is none; Conflict when that photo belongs to another issue."""
+    key = client_key(user.actor, client_id)
+    found = store.photo_by_client_key(key) if key is not None else None
+    if found is None:
+        return None
+    if found["issue_id"] != issue_id:
+        raise Conflict(f"client_id 已用于问题 #{found['issue_id']} 的照片 (this client_id "
+                       f"names a photo of issue {found['issue_id']}, not of {issue_id})")
+    return PhotoAdded(int(found["id"]), str(found["stage"]), created=False)
+
+
 def add_photo(store: Store, issue_id: int, stage: str, filename: str, content_type: str,
-              data: bytes, user: User, now: datetime | None = None) -> PhotoAdded:
+              data: bytes, user: User, now: datetime | None = None,
+              client_id: str | UUID | None = None) -> PhotoAdded:
     """Attach a re-encoded photo to an issue within the user's scope (a unit: after-photos of
-    its own issues only), with a note in the issue's history."""
+    its own issues only), with a note in the issue's history; idempotent by the client's
+    `client_id` (a resend gives the first photo, created False, and stores nothing)."""
     check_photo_stage(user, stage)
+    key = client_key(user.actor, client_id)
     with store.transaction():
+        if key is not None:
+            store.lock(f"client:{key}")  # a resend racing the first waits for its commit
+            if (done := resent_photo(store, issue_id, user, client_id)) is not None:
+                return done
         issue = held_issue(store, issue_id, user, now or datetime.now())
-        pid = store.add_photo(issue_id, stage, filename, content_type, data, user.actor)
+        pid = store.add_photo(issue_id, stage, filename, content_type, data, user.actor,
+                              client_key=key)
         store.add_history_note(issue_id, issue.status, user.actor,
                                f"上传{PHOTO_STAGES[stage]}照片 #{pid}")
     return PhotoAdded(pid, stage)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from geo.calendar.limits import check_urgency
 from geo.ledger.recurrence import (
@@ -14,6 +15,7 @@ from geo.ledger.recurrence import (
     find_recurrences,
     near_bbox,
 )
+from geo.model.clients import client_key
 from geo.model.errors import Conflict, InvalidInput
 from geo.model.kinds import issue_categories, sources
 from geo.model.lifecycle import deadline_for, statuses
@@ -87,6 +89,22 @@ def create_issues(store: Store, issues: list[Issue], actor: str,
     ids = store.add_issues(issues, actor=actor)
     return Intake(ids, {ids[k]: v for k, v in duplicates.items()},
                   sum(1 for i in issues if i.recurring_of))
+
+
+def report_issue(store: Store, issue: Issue, actor: str, client_id: str | UUID | None = None,
+                 now: datetime | None = None) -> tuple[Intake, bool]:
+    """Store one reported issue (create_issues), idempotent by the client's `client_id`: a
+    report this actor already sent with it creates nothing and gives the first issue's id.
+    (what was done, whether the issue is new)."""
+    key = client_key(actor, client_id)
+    with store.transaction():
+        if key is not None:
+            store.lock(f"client:{key}")  # a resend racing the first waits for its commit
+            found = store.issue_id_by_client_key(key)
+            if found is not None:
+                return Intake([found]), False
+            issue.client_key = key
+        return create_issues(store, [issue], actor=actor, now=now), True
 
 
 def import_parsed(store: Store, parsed: IssueImport, actor: str,

@@ -55,6 +55,7 @@ class Issue:
     extension_count: int = 0  # approved extensions (延期)
     claimed_by: str | None = None  # the user who holds the case, until claimed_until
     claimed_until: datetime | None = None
+    client_key: str | None = None  # an offline client's id and sender (geo.model.clients)
     version: int = 1
     id: int | None = None
 

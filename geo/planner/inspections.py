@@ -13,10 +13,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from geo import DATA_DIR
 from geo.ledger.writes import prepare, validate_issue
-from geo.model.errors import InvalidInput
+from geo.model.clients import client_key, public_client_id
+from geo.model.errors import Conflict, InvalidInput
 from geo.model.kinds import Kind, sources, test_point_categories
 from geo.model.records import Feature, Issue
 from geo.store import Store
@@ -52,6 +54,22 @@ def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str
     """Validate and store one inspection in one transaction: failed items become issues, and
     `photos` (item code → file name, bytes, media type; failed items only) their
     before-photos. Returns the record."""
+    return record_inspection_once(store, feature_id, results, inspector, actor, round_id,
+                                  source, at, photos)[0]
+
+
+def record_inspection_once(store: Store, feature_id: int, results: dict[str, dict[str, str]],
+                           inspector: str, actor: str, round_id: int | None = None,
+                           source: str = "unannounced_inspection",
+                           at: datetime | None = None,
+                           photos: Mapping[str, tuple[str, bytes, str]] | None = None,
+                           client_id: str | UUID | None = None) -> tuple[dict[str, Any], bool]:
+    """record_inspection, idempotent by the client's `client_id`: an inspection this actor
+    already sent with it is given back as stored (the round or point may have changed since)
+    and nothing is written. (the record, whether it is new)."""
+    key = client_key(actor, client_id)
+    if key is not None and (done := resent_inspection(store, key)) is not None:
+        return done, False
     point = store.feature(feature_id)
     if point.kind is not Kind.test_point:
         raise InvalidInput(f"feature {feature_id} is a {point.kind.value}, not a test point")
@@ -60,7 +78,9 @@ def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str
     if not inspector.strip():
         raise InvalidInput("inspector (检查人) is required")
     if round_id is not None and feature_id not in round_point_ids(store.round(round_id)):
-        raise InvalidInput(f"test point {feature_id} is not a stop of round {round_id}")
+        # the round was planned again, or the point taken out of it, since the inspector left
+        raise Conflict(f"测评点位 #{feature_id} 已不在第 {round_id} 轮检查中 (test point "
+                       f"{feature_id} is not a stop of round {round_id})")
     items = checklist(point.category)
     codes = {i["code"] for i in items}
     unknown = sorted(set(results) - codes)
@@ -104,7 +124,11 @@ def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str
               "score_rate": round(passed / applicable, 4) if applicable else None,
               "zone_id": route.zone_id, "unit": route.unit, "community": route.community}
     with store.transaction():
-        iid, ids = store.add_inspection(record, issues, actor)
+        if key is not None:
+            store.lock(f"client:{key}")  # a resend racing the first waits for its commit
+            if (done := resent_inspection(store, key)) is not None:
+                return done, False
+        iid, ids = store.add_inspection({**record, "client_key": key}, issues, actor)
         items_out = [{**{k: v for k, v in r.items() if k != "issue"},
                       "issue_id": ids[r["issue"]] if "issue" in r else None} for r in rows]
         for row in rows:
@@ -112,7 +136,25 @@ def record_inspection(store: Store, feature_id: int, results: dict[str, dict[str
                 name, data, media = photos[row["code"]]
                 store.add_photo(ids[row["issue"]], "before", name, media, data, actor)
     return {**record, "id": iid, "items": items_out, "issue_ids": ids, "point": point.name,
-            "inspected_at": at.isoformat(timespec="seconds"), "photos": sorted(photos)}
+            "inspected_at": at.isoformat(timespec="seconds"), "photos": sorted(photos),
+            "client_id": public_client_id(key)}, True
+
+
+def resent_inspection(store: Store, key: str) -> dict[str, Any] | None:
+    """The inspection stored with this client key, as record_inspection returned it (the
+    photos it came with are on its issues), or None."""
+    row = store.inspection_by_client_key(key)
+    if row is None:
+        return None
+    out = public_inspection(row)
+    return {**out, "point": store.feature(row["feature_id"]).name, "photos": []}
+
+
+def public_inspection(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored inspection as the API shows it: ISO time, the client_id without its key."""
+    out = {k: v for k, v in row.items() if k != "client_key"}
+    return {**out, "inspected_at": row["inspected_at"].isoformat(timespec="seconds"),
+            "client_id": public_client_id(row.get("client_key"))}
 
 
 def round_point_ids(round_row: dict[str, Any]) -> set[int]:

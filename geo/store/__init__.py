@@ -236,6 +236,10 @@ class IssueStore(Protocol):
         """The external ids among these that are already stored."""
         ...
 
+    def issue_id_by_client_key(self, client_key: str) -> int | None:
+        """The id of the issue stored with this client key (geo.model.clients), or None."""
+        ...
+
     def max_issue_id(self) -> int:
         """The highest issue id stored (0: none)."""
         ...
@@ -357,8 +361,12 @@ class EvidenceStore(Protocol):
     """Photos and re-inspections of issues."""
 
     def add_photo(self, issue_id: int, stage: str, filename: str, content_type: str,
-                  data: bytes, actor: str) -> int:
-        """Store a before/after photo."""
+                  data: bytes, actor: str, client_key: str | None = None) -> int:
+        """Store a before/after photo (with the client key of an offline client's photo)."""
+        ...
+
+    def photo_by_client_key(self, client_key: str) -> dict[str, Any] | None:
+        """The metadata of the photo stored with this client key, or None."""
         ...
 
     def photos(self, issue_id: int) -> list[dict[str, Any]]:
@@ -401,6 +409,10 @@ class PlanStore(Protocol):
     def add_inspection(self, record: dict[str, Any], issues: Sequence[Issue],
                        actor: str) -> tuple[int, list[int]]:
         """Store an inspection and the issues of its failed items in one transaction."""
+        ...
+
+    def inspection_by_client_key(self, client_key: str) -> dict[str, Any] | None:
+        """The inspection stored with this client key (geo.model.clients), or None."""
         ...
 
     def inspections(self, feature_id: int | None = None, round_id: int | None = None,

@@ -73,6 +73,13 @@ class PlanRows(SqlParts):
                     "issue_ids": ids})
             return iid, ids
 
+    def inspection_by_client_key(self, client_key: str) -> dict[str, Any] | None:
+        """The inspection stored with this client key, or None."""
+        t = inspections_t
+        with self._connect() as conn:
+            row = conn.execute(select(t).where(t.c.client_key == client_key)).first()
+        return None if row is None else dict(row._mapping)
+
     def inspections(self, feature_id: int | None = None, round_id: int | None = None,
                     since: datetime | None = None, until: datetime | None = None,
                     limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:

@@ -113,6 +113,8 @@ issues = _table(
     Column("rework_count", Integer, nullable=False, server_default="0"),
     Column("extension_count", Integer, nullable=False, server_default="0"),
     *_optional(claimed_by=String(100), claimed_until=DateTime),
+    # an offline client's id of the report, scoped to its sender (migration 0027)
+    Column("client_key", String(160)),
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
 )
@@ -124,6 +126,7 @@ issue_keys = _table(
     "issue_keys",
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("external_id", String(128), unique=True),
+    Column("client_key", String(160), unique=True),  # migration 0027
 )
 
 issue_history = _table(
@@ -143,6 +146,7 @@ issue_photos = _table(
            nullable=False),
     *_required(stage=String(16), filename=Text, content_type=String(64), size=Integer,
                data=LargeBinary, at=DateTime, actor=String(200)),
+    Column("client_key", String(160)),  # migration 0027
 )
 
 reinspections = _table(
@@ -245,6 +249,7 @@ inspections = _table(
     Column("zone_id", Integer, _refers("inspections", "zone_id", "features", "SET NULL")),
     *_optional(unit=Text, community=Text),
     Column("issue_ids", JSON, nullable=False),
+    Column("client_key", String(160)),  # migration 0027
     Index("ix_inspections_feature", "feature_id", "inspected_at"),
 )
 
@@ -376,6 +381,10 @@ Index("ix_issues_period_stats", issues.c.reported_at, issues.c.zone_id, issues.c
 for _group in ("zone_id", "unit", "community"):
     Index(f"ix_issues_{_group.removesuffix('_id')}_stats", issues.c[_group], issues.c.status,
           issues.c.deadline, issues.c.closed_at, issues.c.recurring_of)
+# a client-made id (client_id) is stored once per table, scoped to its sender (migration 0027;
+# PostgreSQL's partitioned issues keep theirs unique in issue_keys)
+for _t in (issues, issue_photos, inspections):
+    Index(f"uq_{_t.name}_client_key", _t.c.client_key, unique=True)
 # the evaluation indicators' cases due and closed in a period (migration 0024)
 for _lead, _next in (("deadline", "closed_at"), ("closed_at", "deadline")):
     Index(f"ix_issues_{_lead.removesuffix('_at')}_stats", issues.c[_lead], issues.c[_next],

@@ -709,16 +709,32 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                     select(c.external_id).where(c.external_id.in_(chunk)))}
         return found
 
+    def issue_id_by_client_key(self, client_key: str) -> int | None:
+        """The id of the issue stored with this client key, or None."""
+        # PostgreSQL: issue_keys holds the unique client keys of the partitioned issues
+        c = issue_keys_t.c if self.postgis else issues_t.c
+        with self._connect() as conn:
+            found = conn.execute(select(c.id).where(c.client_key == client_key)).scalar()
+        return None if found is None else int(found)
+
     def add_photo(self, issue_id: int, stage: str, filename: str, content_type: str,
-                  data: bytes, actor: str) -> int:
+                  data: bytes, actor: str, client_key: str | None = None) -> int:
         """Store a photo of an issue (before/after) with its history and audit rows."""
         with self._begin() as conn:
             pid = int(conn.execute(insert(photos_t).returning(photos_t.c.id).values(
                 issue_id=issue_id, stage=stage, filename=filename, content_type=content_type,
-                size=len(data), data=data, at=datetime.now(), actor=actor)).scalar_one())
+                size=len(data), data=data, at=datetime.now(), actor=actor,
+                client_key=client_key)).scalar_one())
             _audit(conn, actor, "create", "issue_photo", str(pid),
                    {"issue_id": issue_id, "stage": stage, "size": len(data)})
             return pid
+
+    def photo_by_client_key(self, client_key: str) -> dict[str, Any] | None:
+        """The metadata of the photo stored with this client key, or None."""
+        cols = [c for c in photos_t.c if c.name != "data"]
+        with self._connect() as conn:
+            row = conn.execute(select(*cols).where(photos_t.c.client_key == client_key)).first()
+        return None if row is None else dict(row._mapping)
 
     def photos(self, issue_id: int) -> list[dict[str, Any]]:
         """Photo metadata of an issue."""

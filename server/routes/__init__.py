@@ -11,6 +11,7 @@ from server.routes import (
     coverage,  # noqa: F401 - registers its routes on the layers router
     docs,
     exports,
+    field,
     health,
     indicators,
     issues,
@@ -48,6 +49,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(views.router)
     app.include_router(indicators.router)
     app.include_router(planning.router)
+    app.include_router(field.router)
     app.include_router(tiles.router)
     app.include_router(exports.router)
     app.include_router(triage.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -17,8 +18,9 @@ from geo.layers.geojson import parse_coords
 from geo.ledger import claims, workflows
 from geo.ledger.mapping import load_category_map_data
 from geo.ledger.photos import reencode
-from geo.ledger.writes import create_issues
+from geo.ledger.writes import report_issue
 from geo.model.claims import check_claim
+from geo.model.clients import parse_client_id, public_client_id
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories, sources
 from geo.model.lifecycle import allowed_next, is_overdue, statuses
@@ -70,7 +72,7 @@ def issue_public(i: Issue, user: User | None = None,
         "duplicate_of": i.duplicate_of, "version": i.version,
         "overdue": is_overdue(i.status, i.deadline, now, i.paused_at),
         "urgency": i.urgency, "rework_count": i.rework_count,
-        "extension_count": i.extension_count,
+        "extension_count": i.extension_count, "client_id": public_client_id(i.client_key),
     }
     for key in ("reported_at", "deadline", "closed_at", "dispatched_at", "paused_at"):
         value = getattr(i, key)
@@ -83,14 +85,21 @@ def issue_public(i: Issue, user: User | None = None,
     return out
 
 
-@router.post("/api/issues", status_code=201, response_model=IssueCreated)
-def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    """Report an issue: routed to its zone/unit, deadline from its category, 回潮 detected."""
+@router.post("/api/issues", status_code=201, response_model=IssueCreated,
+             responses={200: {"model": IssueCreated, "description": "sent before with this "
+                              "client_id: the first report, nothing created"}})
+def create_issue(body: IssueCreate, user: CurrentUser, store: StoreDep,
+                 response: Response) -> dict[str, Any]:
+    """Report an issue: routed to its zone/unit, deadline from its category, 回潮 detected.
+    With `client_id` (a UUID made by an offline client) a resend by the same user answers 200
+    with the first report and creates nothing."""
     require(user, "issues:write")
-    issue = Issue(**body.model_dump(exclude={"coords"}))
+    issue = Issue(**body.model_dump(exclude={"coords", "client_id"}))
     # clicked on a GCJ-02/BD-09 basemap
     issue.lon, issue.lat = point_to_wgs84(issue.lon, issue.lat, parse_coords(body.coords))
-    intake = create_issues(store, [issue], actor=user.actor)
+    intake, new = report_issue(store, issue, user.actor, client_id=body.client_id)
+    if not new:
+        response.status_code = 200
     created = store.issue(intake.ids[0])
     return {**issue_public(created, user),
             "duplicate_candidates": intake.duplicates.get(intake.ids[0], [])}
@@ -224,31 +233,43 @@ PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"},
                    "stage": {"type": "string", "enum": list(workflows.PHOTO_STAGES),
-                             "default": "before"}}}}}}}
+                             "default": "before"},
+                   "client_id": {"type": "string", "format": "uuid"}}}}}}}
 
 
 @router.post("/api/issues/{issue_id}/photos", status_code=201, openapi_extra=PHOTO_FORM,
-             response_model=PhotoStored)
+             response_model=PhotoStored,
+             responses={200: {"model": PhotoStored, "description": "sent before with this "
+                              "client_id: the first photo, nothing stored"}})
 async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store: StoreDep,
-                       settings: SettingsDep) -> dict[str, Any]:
+                       settings: SettingsDep, response: Response,
+                       client_id: UUID | None = None) -> dict[str, Any]:
     """Attach a JPEG or PNG photo (multipart: `file`, `stage` before|after|rework: rework is
     the photo of a failed verification, 返工); units may add after-photos to their own. The
-    body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB."""
+    body streams to disk, cut off at CCMAP_MAX_UPLOAD_MB. With `client_id` (a UUID made by an
+    offline client; in the query or as a form field) a resend by the same user answers 200
+    with the first photo and stores nothing."""
     issue = store.issue(issue_id, scope_unit=user.scope_unit)  # 404 before the body is read
     require(user, "issues:handle")
-    check_claim(issue, user.username, datetime.now())  # and 409 while another holds it
-    upload = await receive_upload(request, settings, "the photo")
-    try:
-        stage = upload.field("stage") or "before"
-        workflows.check_photo_stage(user, stage)  # before the photo is decoded
-        part = FilePart("file", upload.path, upload.filename, upload.size, upload.content_type)
-        data, content_type = await read_photo(part, settings)
-    finally:
-        upload.cleanup()
-    added = workflows.add_photo(store, issue_id, stage,
-                                photo_filename(upload.filename, content_type), content_type,
-                                data, user)
-    return {"id": added.id, "url": f"/api/photos/{added.id}", "stage": added.stage}
+    done = workflows.resent_photo(store, issue_id, user, client_id)
+    if done is None:
+        check_claim(issue, user.username, datetime.now())  # and 409 while another holds it
+        upload = await receive_upload(request, settings, "the photo")
+        try:
+            stage = upload.field("stage") or "before"
+            workflows.check_photo_stage(user, stage)  # before the photo is decoded
+            client_id = client_id or parse_client_id(upload.field("client_id"))
+            part = FilePart("file", upload.path, upload.filename, upload.size,
+                            upload.content_type)
+            data, content_type = await read_photo(part, settings)
+        finally:
+            upload.cleanup()
+        done = workflows.add_photo(store, issue_id, stage,
+                                   photo_filename(upload.filename, content_type), content_type,
+                                   data, user, client_id=client_id)
+    if not done.created:
+        response.status_code = 200
+    return {"id": done.id, "url": f"/api/photos/{done.id}", "stage": done.stage}
 
 
 @router.get("/api/photos/{photo_id}", response_model=None, response_class=Response,

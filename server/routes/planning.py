@@ -18,7 +18,8 @@ from geo.model.errors import InvalidInput
 from geo.planner.inspections import (
     checklist,
     checklists,
-    record_inspection,
+    public_inspection,
+    record_inspection_once,
     scores,
 )
 from geo.planner.network import network_distance
@@ -159,23 +160,31 @@ def _inspection_record(raw: str | bytes) -> InspectionCreate:
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-@router.post("/api/inspections", status_code=201, response_model=InspectionRecorded)
+@router.post("/api/inspections", status_code=201, response_model=InspectionRecorded,
+             responses={200: {"model": InspectionRecorded, "description": "sent before with "
+                              "this client_id: the first record, nothing created"},
+                        409: {"description": "the test point is no longer a stop of the round"}})
 async def new_inspection(request: Request, user: Inspector, store: StoreDep,
-                         settings: SettingsDep) -> dict[str, Any]:
+                         settings: SettingsDep, response: Response) -> dict[str, Any]:
     """Record an inspection (JSON, or multipart with `record` JSON and `photo_<code>` files).
 
     Failed items become issues (source 暗访/督导检查); a photo of a failed item is attached to
-    its issue as the before-photo.
+    its issue as the before-photo. With `client_id` (a UUID made by an offline client) a
+    resend by the same user answers 200 with the first record and creates nothing.
     """
     body, photos = await _inspection_body(request, settings)
 
-    def save() -> dict[str, Any]:  # routing the failed items is heavy: in the worker pool
-        return record_inspection(store, body.feature_id, body.results,
-                                 body.inspector or user.display_name or user.username,
-                                 actor=user.actor, round_id=body.round_id, source=body.source,
-                                 photos=photos)
+    def save() -> tuple[dict[str, Any], bool]:  # routing failed items is heavy: in the pool
+        return record_inspection_once(
+            store, body.feature_id, body.results,
+            body.inspector or user.display_name or user.username, actor=user.actor,
+            round_id=body.round_id, source=body.source, photos=photos,
+            client_id=body.client_id)
 
-    return await in_pool(request, save)
+    record, new = await in_pool(request, save)
+    if not new:
+        response.status_code = 200
+    return record
 
 
 @router.get("/api/inspections", responses={200: {"headers": PAGE_HEADERS}},
@@ -189,8 +198,7 @@ def list_inspections(_: Analyst, store: StoreDep, request: Request, response: Re
                              offset=page.offset)
     matched = store.inspection_count(feature_id=feature, round_id=round)
     response.headers.update(link_headers(request, page, matched))
-    return [{**r, "inspected_at": r["inspected_at"].isoformat(timespec="seconds")}
-            for r in rows]
+    return [public_inspection(r) for r in rows]
 
 
 @router.get("/api/plan/scores", response_model=ScoreTable)

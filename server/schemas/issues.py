@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +29,9 @@ class IssueCreate(BaseModel):
     coords: str = Field("wgs84", description="coordinate system of lon/lat: wgs84, gcj02, bd09")
     urgency: str = Field("normal", pattern="^(normal|urgent)$",
                          description="normal (一般) or urgent (紧急: a shorter time limit)")
+    client_id: UUID | None = Field(None, description="a UUID made by an offline client: a "
+                                   "second POST with it by the same user answers 200 with the "
+                                   "first report and creates nothing")
 
 
 class IssueUpdate(BaseModel):
@@ -127,6 +131,8 @@ class IssuePublic(BaseModel):
     claimed_by: str | None = Field(None, description="who holds the issue (认领), while the "
                                    "claim is live; others' writes get 409 until then")
     claimed_until: str | None = None
+    client_id: str | None = Field(None, description="the UUID an offline client sent the "
+                                  "report with (POST /api/issues `client_id`)")
 
 
 class PhotoStored(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +35,9 @@ class InspectionCreate(BaseModel):
     inspector: str = ""
     round_id: DbInt | None = None
     source: str = "unannounced_inspection"
+    client_id: UUID | None = Field(None, description="a UUID made by an offline client: a "
+                                   "second POST with it by the same user answers 200 with the "
+                                   "first record and creates nothing")
 
 
 class RoundSummary(BaseModel):
@@ -171,6 +175,7 @@ class InspectionPublic(BaseModel):
     applicable: int
     score_rate: float | None
     issue_ids: list[int]
+    client_id: str | None = None
 
 
 class InspectionRecorded(InspectionPublic):

@@ -30,6 +30,8 @@ BY_DESIGN = {
         ("remove_index", "ix_issues_times_brin"), ("add_index", "ix_issues_lonlat"),
         # external ids are unique through issue_keys (a partitioned table cannot hold it)
         ("add_constraint", "issues.external_id"),
+        # and so are client keys (0027)
+        ("add_index", "uq_issues_client_key"),
         # references to an issue are made to its row in issue_keys, for the same reason (0022)
         *{(op, f"{ref}->{target}") for ref in REFERS_TO_ISSUE
           for op, target in (("add_fk", "issues"), ("remove_fk", "issue_keys"))},

@@ -1,0 +1,37 @@
+"""Client-made ids (client_id): a UUID an offline client gives a report, inspection or photo,
+so that sending it again creates nothing new.
+
+The stores keep it as a key scoped to the account that sent it ("<actor>:<uuid>", unique per
+table, migration 0027): a resend by the same account finds the first record; the same UUID
+from another account is another key and never finds (or reveals) someone else's record.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from geo.model.errors import InvalidInput
+
+
+def parse_client_id(value: str | UUID | None) -> UUID | None:
+    """A client_id as a UUID (None for none); InvalidInput when it is not one."""
+    if value is None or isinstance(value, UUID):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InvalidInput(f"client_id must be a UUID, not {text[:80]!r}") from None
+
+
+def client_key(actor: str, client_id: str | UUID | None) -> str | None:
+    """The stored key of a client_id sent by `actor` (None without one)."""
+    parsed = parse_client_id(client_id)
+    return None if parsed is None else f"{actor}:{parsed}"
+
+
+def public_client_id(key: str | None) -> str | None:
+    """The client_id (the UUID) of a stored key, as the API shows it."""
+    return key.rsplit(":", 1)[-1] if key else None
