@@ -109,6 +109,24 @@ def translate(text: str, locale: str) -> str:
     return english if english and not CJK.search(english) else text
 
 
+@cache
+def _terms(locale: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(((k, v) for k, v in _messages(locale).items()
+                         if CJK.search(k) and not PLACEHOLDER.search(k)),
+                        key=lambda kv: -len(kv[0])))
+
+
+def translate_terms(text: str, locale: str) -> str:
+    """A text made of UI terms and numbers (a formula: "得分 = 100 × (0.4×整改率 + …)") in
+    locale: every catalog term in it replaced, the longest first."""
+    if catalog(locale) is None or not CJK.search(text):
+        return text
+    for key, value in _terms(locale):
+        if key in text:
+            text = text.replace(key, value)
+    return text
+
+
 def normalize(tag: str | None) -> str | None:
     """The supported locale a language tag names (en, en-GB → en; zh, zh-CN, zh-Hans → zh-CN),
     or None."""

@@ -54,8 +54,8 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
     locale = request_locale(request)
     page = MapPage(basemap=basemap, bounds=store.extent(), title=settings.title, locale=locale,
                    assets_missing=not vendor_installed(settings),
-                   user=f"{user.display_name or user.username}"
-                        f"（{translate(ROLE_LABELS[user.role], locale)}）",
+                   user=translate(f"{user.display_name or user.username}"
+                                  f"（{ROLE_LABELS[user.role]}）", locale),
                    is_admin=user.role is Role.admin,
                    can_report=user.role in PERMISSIONS["issues:write"],
                    can_edit_zones=user.role in PERMISSIONS["zones:write"],

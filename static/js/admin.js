@@ -6,12 +6,18 @@ var ROLES = { admin: t("管理员"), planner: t("规划人员"), inspector: t("�
 var KINDS = { unit: t("包保单位"), community: t("社区"), subdistrict: t("街道") };
 var message = document.getElementById("admin-message");
 
-function fill(id, rows, cells) {
+/* Rows into a table's body; the cell at index `raw` (if any) is data shown as stored (an
+ * audit entry's change): marked translate="no". */
+function fill(id, rows, cells, raw) {
   var tbody = document.querySelector("#" + id + " tbody");
   tbody.textContent = "";
   rows.forEach(function (row) {
     var tr = el("tr");
-    cells(row).forEach(function (value) { tr.appendChild(el("td", value)); });
+    cells(row).forEach(function (value, i) {
+      var td = el("td", value);
+      if (i === raw) { td.setAttribute("translate", "no"); }
+      tr.appendChild(td);
+    });
     tbody.appendChild(tr);
   });
 }
@@ -29,7 +35,7 @@ function load() {
     fill("audit", rows, function (a) {
       return [dateTime(a.at), a.actor, a.action,
               a.object_type + (a.object_id ? " " + a.object_id : ""), JSON.stringify(a.diff)];
-    });
+    }, 4);
   });
 }
 function bind(id, url) {
