@@ -54,7 +54,9 @@ def load_messages(folder: Path) -> dict[str, str]:
 
 def compile_key(key: str, template: str) -> Pattern:
     """The regex matching the texts a key with placeholders formats to."""
-    parts, names, at = [], [], 0
+    parts: list[str] = []
+    names: list[str] = []
+    at = 0
     for m in PLACEHOLDER.finditer(key):
         parts.append(re.escape(key[at:m.start()]))
         parts.append("(.+?)")

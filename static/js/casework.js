@@ -12,8 +12,8 @@ function hoursText(h) { return (Math.round(Math.abs(h) * 10) / 10).toFixed(1); }
 /* The clock line: state, working hours left or past the deadline. */
 function clockLine(issue) {
   const line = el("div", null, "ccmap-clock");
-  line.appendChild(badge(issue.urgency_label, issue.urgency === "urgent" ? "urgent" : ""));
-  line.appendChild(badge(issue.clock_label, "clock-" + issue.clock));
+  line.appendChild(badge(t(issue.urgency_label), issue.urgency === "urgent" ? "urgent" : ""));
+  line.appendChild(badge(t(issue.clock_label), "clock-" + issue.clock));
   if (issue.escalated) { line.appendChild(badge(t("督办"), "escalated")); }
   const h = issue.due_in_working_hours;
   if (h !== null && h !== undefined) {

@@ -349,7 +349,7 @@ function inspectionForm(state, stop, items) {
 /* One checklist item: pass / fail / not applicable, and for a fail a note and a photo. */
 function checklistItem(form, item) {
   const row = el("fieldset", null, "ccmap-inspect-item");
-  row.appendChild(el("legend", item.label));
+  row.appendChild(el("legend", t(item.label)));
   const choices = el("div", null, "ccmap-inspect-choices");
   RESULTS.forEach(function (r) {
     const lab = el("label", null, "ccmap-choice " + r[0]);

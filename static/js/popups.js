@@ -21,7 +21,12 @@ const ASSIGNABLE = { street: 1, alley: 1, market: 1, compound: 1, test_point: 1,
 const ZONE_TYPES = { storefront_duty: t("门前三包"), grid: t("网格"), sponsor_area: t("包保片区"),
                      district_patch: t("分片管理") };
 
+// properties whose values are labels of ccmap's own (not user data): shown translated
+const LABEL_KEYS = { category_label: 1, road_class: 1, label: 1, metric: 1, "class": 1, bin: 1,
+                     kind_label: 1 };
+
 function displayValue(key, value, cfg) {
+  if (LABEL_KEYS[key] && typeof value === "string") { return t(value); }
   if (key === "status" && cfg.statuses[value]) { return cfg.statuses[value].label; }
   if (key === "source" && cfg.sources[value]) { return cfg.sources[value]; }
   if (key === "zone_type" && ZONE_TYPES[value]) { return ZONE_TYPES[value]; }

@@ -123,6 +123,12 @@ def _walk(page: Any, base: str, data: list[str]) -> dict[str, list[str]]:
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator(".ccmap-locale")).to_be_visible()
     found["/"] = chinese_left(page, data)
+    # every overlay on: its legend or panel (heat, hot spots, gaps, the thematic map …)
+    boxes = page.locator(".leaflet-control-layers-overlays input[type=checkbox]")
+    for k in range(boxes.count()):
+        boxes.nth(k).check()
+        page.wait_for_function("() => window.pageState.loading === 0")
+    found["/ (all layers)"] = chinese_left(page, data)
     # a test point's popup
     page.get_by_role("checkbox", name="Issues", exact=True).uncheck()
     xy = page.evaluate("""() => {

@@ -101,12 +101,26 @@ def untranslated_template_text(path: Path) -> list[str]:
 
 
 def reference_labels() -> set[str]:
-    """The labels of data/reference's tables (categories, sources, statuses, point types)."""
-    out: set[str] = set()
+    """The labels of data/reference's tables (categories, sources, statuses, point types,
+    checklist items) and of OSM's road classes."""
+    from geo.layers.osm import STREET_CLASSES
+
+    out: set[str] = set(STREET_CLASSES.values())
     for name in ("issue_categories", "issue_sources", "issue_statuses",
                  "test_point_categories"):
         out |= {r["label"] for r in json.loads(
             (ROOT / "data" / "reference" / f"{name}.json").read_text("utf-8"))}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            out.update(v for k, v in node.items() if k == "label" and isinstance(v, str))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(json.loads((ROOT / "data" / "reference" / "checklists.json").read_text("utf-8")))
     return out
 
 
