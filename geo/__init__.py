@@ -1,7 +1,8 @@
 """ccmap's domain, in packages by concept (no web framework; see README "Architecture"):
 
-model (the vocabulary) < tiling < store < layers < zones | accounts < ledger < jobs < planner
-< analytics < maps < exports < demo — each package imports only those to its left.
+model (the vocabulary) | i18n (the English locale) < tiling < store < layers < zones | accounts
+< ledger < jobs < planner < analytics < maps < exports < demo — each package imports only those
+to its left.
 """
 
 from pathlib import Path

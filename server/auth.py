@@ -13,6 +13,7 @@ from geo.accounts.logins import LockoutPolicy, PasswordPolicy
 from geo.model.errors import Forbidden, Unauthorized
 from geo.model.users import User, require, token_hash
 from server.deps import SettingsDep, StoreDep
+from server.locale import remember_user_locale
 from server.settings import Settings
 
 SESSION_COOKIE = "ccmap_session"
@@ -51,6 +52,7 @@ def optional_user(request: Request, store: StoreDep) -> User | None:
         found = store.token_user(token_hash(auth[7:].strip()), ("access", "api"), now)
         if found is None:
             raise Unauthorized("invalid or expired token (令牌无效或已过期)")
+        remember_user_locale(request, found[0].locale)
         return found[0]
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -59,6 +61,7 @@ def optional_user(request: Request, store: StoreDep) -> User | None:
     if found is None:
         raise Unauthorized("session expired: log in again (会话已过期，请重新登录)")
     user, csrf = found
+    remember_user_locale(request, user.locale)
     if request.method not in SAFE_METHODS and not secrets.compare_digest(
             request.headers.get(CSRF_HEADER, ""), csrf or "-"):
         raise Forbidden(f"missing or wrong CSRF token: send the {CSRF_COOKIE} cookie's value "

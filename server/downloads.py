@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.responses import Response
 
 from geo.exports.tables import table_bytes
+from geo.i18n import DEFAULT
 from server.schemas.common import BINARY, TEXT
 
 MEDIA = {"html": "text/html; charset=utf-8", "png": "image/png", "pdf": "application/pdf",
@@ -41,9 +42,11 @@ def attachment(data: bytes | str, filename: str, media_type: str | None = None) 
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
-def table_download(rows: list[list[Any]], fmt: str, name: str) -> Response:
-    """Rows (header first) as a CSV or xlsx download named name.fmt."""
-    data, media = table_bytes(rows, fmt)
+def table_download(rows: list[list[Any]], fmt: str, name: str,
+                   locale: str = DEFAULT) -> Response:
+    """Rows (header first, written in Chinese: shown in locale) as a CSV or xlsx download
+    named name.fmt."""
+    data, media = table_bytes(rows, fmt, locale)
     return attachment(data, f"{name}.{fmt}", media)
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
+from geo.i18n import DEFAULT, translate
 from geo.model.errors import (
     CcmapError,
     Conflict,
@@ -30,6 +31,7 @@ from geo.model.errors import (
     Unauthorized,
     UnsafeFile,
 )
+from server.locale import request_locale
 
 
 class MalformedJSON(CcmapError):
@@ -98,21 +100,36 @@ def status_of(exc: CcmapError) -> int:
     return next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
 
 
-def error_response(exc: CcmapError) -> JSONResponse:
-    """An error as ccmap answers it: {"detail": message, …its fields}, with its status code
-    (and WWW-Authenticate on a 401, Retry-After when the error says when to retry)."""
+def localized(exc: CcmapError, locale: str) -> dict[str, Any]:
+    """An error's body in locale: its message (written in Chinese or "English (中文)") and
+    the reasons and hints of the row problems it lists, translated (geo.i18n) — the one place
+    error texts are translated."""
+    body: dict[str, Any] = {"detail": translate(exc.message, locale), **exc.detail}
+    problems = body.get("problems")
+    if locale != DEFAULT and isinstance(problems, list):
+        body["problems"] = [
+            {**p, **{k: translate(p[k], locale) for k in ("reason", "hint")
+                     if isinstance(p.get(k), str)}} if isinstance(p, dict) else p
+            for p in problems]
+    return body
+
+
+def error_response(exc: CcmapError, locale: str = DEFAULT) -> JSONResponse:
+    """An error as ccmap answers it: {"detail": message, …its fields} in locale, with its
+    status code (and WWW-Authenticate on a 401, Retry-After when the error says when to
+    retry)."""
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if "retry_after" in exc.detail:
         headers["Retry-After"] = str(exc.detail["retry_after"])
-    return JSONResponse({"detail": exc.message, **exc.detail}, status_code=status,
-                        headers=headers)
+    return JSONResponse(localized(exc, locale), status_code=status, headers=headers)
 
 
-def open311_error(exc: CcmapError) -> JSONResponse:
+def open311_error(exc: CcmapError, locale: str = DEFAULT) -> JSONResponse:
     """An error in GeoReport v2's shape: a list of one {code, description}."""
     code = status_of(exc)
-    return JSONResponse([{"code": code, "description": exc.message}], status_code=code)
+    return JSONResponse([{"code": code, "description": translate(exc.message, locale)}],
+                        status_code=code)
 
 
 class Open311Route(APIRoute):
@@ -126,7 +143,7 @@ class Open311Route(APIRoute):
             try:
                 return await handler(request)
             except CcmapError as exc:
-                return open311_error(exc)
+                return open311_error(exc, request_locale(request))
 
         return handle
 
@@ -186,8 +203,8 @@ class OgcRoute(APIRoute):
 def install_error_handlers(app: FastAPI) -> None:
     """Register a handler that maps every CcmapError subclass to its status code."""
 
-    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CcmapError)
-        return error_response(exc)
+        return error_response(exc, request_locale(request))
 
     app.add_exception_handler(CcmapError, handle)

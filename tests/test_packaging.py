@@ -27,8 +27,9 @@ store = open_store(settings.database_url)
 with TestClient(create_app(settings, store=store)) as c:
     pages = {p: c.get(p).status_code for p in
              ["/login", "/vendor/leaflet/dist/leaflet.js", "/static/js/tiles.js"]}
+    english = "Password" in c.get("/login", headers={"Accept-Language": "en"}).text
 print(json.dumps({"code": code, "geo": geo.__file__, "db": settings.database_url,
-                  "issues": store.issue_count(), "pages": pages}))
+                  "issues": store.issue_count(), "pages": pages, "english": english}))
 """
 
 
@@ -65,3 +66,4 @@ def test_an_installed_wheel_builds_and_serves_the_demo_from_any_directory(
     assert (cwd / "var" / "ccmap.db").is_file()
     assert got["pages"] == {"/login": 200, "/vendor/leaflet/dist/leaflet.js": 200,
                             "/static/js/tiles.js": 200}
+    assert got["english"]  # the English catalogs (data/locales) ship in the wheel

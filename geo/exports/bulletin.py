@@ -19,6 +19,7 @@ from geo.analytics.indicator_rules import IndicatorRules
 from geo.analytics.indicators import indicators
 from geo.analytics.scoring import parse_period, ranking
 from geo.exports.snapshot import export_map, write_page
+from geo.i18n import DEFAULT, html_lang, translate, translate_terms
 from geo.maps.mapview import STATIC
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories
@@ -38,23 +39,25 @@ INDICATOR_LINES = [("registered", "立案数", "件"), ("due", "应结案数", "
                    ("overdue", "超期数", "件"), ("score", "综合指标值", "分")]
 
 
-def indicator_value(value: Any, kind: str) -> str:
+def indicator_value(value: Any, kind: str, locale: str = DEFAULT) -> str:
     """An indicator as printed: 93.72%, 911 件, 88.45 分; — when there is none."""
     if value is None:
         return "—"
-    return f"{value:.2f}%" if kind == "%" else f"{value:.2f} 分" if kind == "分" else f"{value} 件"
+    return translate(f"{value:.2f}%" if kind == "%" else f"{value:.2f} 分" if kind == "分"
+                     else f"{value} 件", locale)
 
 
-def indicator_change(value: Any, kind: str) -> str:
+def indicator_change(value: Any, kind: str, locale: str = DEFAULT) -> str:
     """A change against the previous period as printed: 上升 1.20 个百分点, 减少 3 件, 持平."""
     if value is None:
         return "—"
     if not value:
-        return "持平"
+        return translate("持平", locale)
     size = f"{abs(value):.2f}" if isinstance(value, float) else str(abs(value))
     if kind == "件":
-        return f"{'增加' if value > 0 else '减少'} {size} 件"
-    return f"{'上升' if value > 0 else '下降'} {size} {'个百分点' if kind == '%' else '分'}"
+        return translate(f"{'增加' if value > 0 else '减少'} {size} 件", locale)
+    return translate(
+        f"{'上升' if value > 0 else '下降'} {size} {'个百分点' if kind == '%' else '分'}", locale)
 
 
 def _fmt(key: str, value: Any) -> str:
@@ -62,13 +65,14 @@ def _fmt(key: str, value: Any) -> str:
 
 
 def bulletin_context(store: Store, period: str, now: datetime | None = None,
-                     with_map: bool = True, rules: IndicatorRules | None = None
-                     ) -> dict[str, Any]:
-    """Everything the bulletin template shows (the indicators by the given rules)."""
+                     with_map: bool = True, rules: IndicatorRules | None = None,
+                     locale: str = DEFAULT) -> dict[str, Any]:
+    """Everything the bulletin template shows (the indicators by the given rules), its
+    labels in locale."""
     now = now or datetime.now()
     start, end, label = parse_period(period, now)
     dash = dashboard(store, label, now)
-    cats = issue_categories()
+    cats = {c: translate(r["label"], locale) for c, r in issue_categories().items()}
 
     def first(order: str, **filters: Any) -> list[Issue]:  # MAX_ROWS issues, chosen in SQL
         return store.issue_list(IssueQuery(since=start, until=end, limit=None, **filters),
@@ -76,7 +80,7 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
 
     def row(i: Any) -> dict[str, Any]:
         return {"id": i.id, "unit": i.unit, "address": i.address, "recurring_of": i.recurring_of,
-                "category_label": cats.get(i.category, {}).get("label", i.category),
+                "category_label": cats.get(i.category, i.category),
                 "deadline": f"{i.deadline:%m-%d %H:%M}" if i.deadline else "",
                 "reported_at": f"{i.reported_at:%m-%d %H:%M}" if i.reported_at else "",
                 "closed_at": f"{i.closed_at:%m-%d %H:%M}" if i.closed_at else ""}
@@ -98,17 +102,20 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
     rank = ranking(store, "community", label, now)
     ind = indicators(store, "unit", label, now, rules=rules, with_total=True)
     return {
-        "title": f"创城工作周通报（{label}）" if "W" in label else f"创城工作简报（{label}）",
+        "title": translate(f"创城工作周通报（{label}）" if "W" in label
+                           else f"创城工作简报（{label}）", locale),
         "period": label, "start": f"{start:%Y-%m-%d}",
         "end": f"{end - timedelta(days=1):%Y-%m-%d}",
-        "issued": f"{now:%Y年%m月%d日}",
-        "kpi_rows": [(lab, (_fmt(k, dash["kpis"][k]), _fmt(k, dash["previous"][k])))
+        "issued": f"{now:%Y年%m月%d日}" if locale == DEFAULT else f"{now:%Y-%m-%d}",
+        "locale": locale,
+        "kpi_rows": [(translate(lab, locale),
+                      (_fmt(k, dash["kpis"][k]), _fmt(k, dash["previous"][k])))
                      for k, lab in KPI_LABELS],
         "ranking": rank["rows"], "formula": rank["formula"],
         "indicators": ind, "indicator_lines": [
-            (name, indicator_value(ind["total"][k], kind),
-             indicator_value(ind["total"]["previous"][k], kind),
-             indicator_change(ind["total"]["change"][k], kind))
+            (translate(name, locale), indicator_value(ind["total"][k], kind, locale),
+             indicator_value(ind["total"]["previous"][k], kind, locale),
+             indicator_change(ind["total"]["change"][k], kind, locale))
             for k, name, kind in INDICATOR_LINES],
         "overdue": [row(i) for i in overdue],
         "recurring": [row(i) for i in first("reported_at", recurring=True)],
@@ -128,19 +135,28 @@ def _map_png(store: Store, **view: Any) -> str:
 
 
 def render_bulletin(context: dict[str, Any]) -> str:
-    """The bulletin as HTML."""
+    """The bulletin as HTML, in the context's locale."""
+    locale = context.get("locale", DEFAULT)
     env = Environment(loader=FileSystemLoader(STATIC / "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
+
+    def _(text: str, **kw: Any) -> str:
+        out = translate(text, locale)
+        return out.format(**kw) if kw else out
+
+    env.globals.update({"_": _, "terms": lambda text: translate_terms(text, locale),
+                        "lang": html_lang(locale)})
     return env.get_template("bulletin.html.j2").render(**context)
 
 
 def write_bulletin(store: Store, period: str, out: Path,
-                   rules: IndicatorRules | None = None) -> dict[str, Any]:
-    """Write the bulletin to out (.html or .pdf)."""
+                   rules: IndicatorRules | None = None,
+                   locale: str = DEFAULT) -> dict[str, Any]:
+    """Write the bulletin to out (.html or .pdf) in locale."""
     suffix = out.suffix.lower()
     if suffix not in (".html", ".pdf"):
         raise InvalidInput("the bulletin is written as .pdf or .html")
-    context = bulletin_context(store, period, rules=rules)
+    context = bulletin_context(store, period, rules=rules, locale=locale)
     options = {"paper": "A4", "landscape": False} if suffix == ".pdf" else {}
     write_page(render_bulletin(context), out, **options)
     return {"out": str(out), "period": context["period"], "bytes": out.stat().st_size,

@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from geo.exports.tables import ISSUE_HEADERS, issue_lines, write_table
+from geo.i18n import DEFAULT
 from geo.layers.coords import convert_geometry, crs_of
 from geo.layers.geojson import collection, feature_json, issue_json
 from geo.model.errors import InvalidInput
@@ -34,13 +35,15 @@ T = TypeVar("T")
 
 def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | None = None,
                 issues_query: IssueQuery | None = None,
-                kinds: Sequence[Kind] | None = None) -> dict[str, int]:
+                kinds: Sequence[Kind] | None = None, locale: str = DEFAULT) -> dict[str, int]:
     """Write the store, or a selection of it, to out (format from its suffix); rows per layer.
 
     The selection: features and issues inside bbox, issues matching issues_query, and only the
-    layers in kinds (all by default). CSV/xlsx hold the issue ledger only. A GeoPackage in
-    GCJ-02 or BD-09 says so in its layers' CRS (geo.layers.coords.crs_of), never EPSG:4326.
-    Rows are read and written BATCH at a time: memory stays flat whatever the store's size.
+    layers in kinds (all by default). CSV/xlsx hold the issue ledger only (its header and
+    labels in locale; the GeoPackage's and GeoJSON's field names stay as they are: a schema).
+    A GeoPackage in GCJ-02 or BD-09 says so in its layers' CRS (geo.layers.coords.crs_of),
+    never EPSG:4326. Rows are read and written BATCH at a time: memory stays flat whatever the
+    store's size.
     """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
@@ -52,8 +55,9 @@ def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | Non
     if suffix in (".csv", ".xlsx"):
         issues = _counted(store.issue_record_batches(query, BATCH), counts, "issues")
         with out.open("wb") as f:
-            write_table(f, chain([ISSUE_HEADERS], issue_lines(chain.from_iterable(issues))),
-                        suffix[1:])
+            write_table(f, chain([ISSUE_HEADERS], issue_lines(chain.from_iterable(issues),
+                                                              locale=locale)),
+                        suffix[1:], locale)
         return {"issues": counts.get("issues", 0)}
     if suffix == ".geojson":
         _write_geojson(store, out, coords, bbox, query, layers, counts)

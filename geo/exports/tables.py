@@ -1,4 +1,5 @@
-"""Tabular exports (CSV with BOM for Excel, and .xlsx) with Chinese headers."""
+"""Tabular exports (CSV with BOM for Excel, and .xlsx) with Chinese headers, or English ones
+(geo.i18n): the header row and the sheet's name are translated where a table is written."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, BinaryIO
 
 from openpyxl import Workbook
 
+from geo.i18n import DEFAULT, translate
 from geo.model.kinds import issue_categories, sources
 from geo.model.lifecycle import is_overdue, statuses
 from geo.model.records import Issue
@@ -19,25 +21,35 @@ ISSUE_HEADERS = ["编号", "外部编号", "问题类型", "状态", "问题描�
                  "路长", "是否超期", "回潮自"]
 
 
-def issue_rows(issues: Iterable[Issue], now: datetime | None = None) -> list[list[Any]]:
-    """The ledger as rows under ISSUE_HEADERS (labels in Chinese), header first."""
-    return [list(ISSUE_HEADERS), *issue_lines(issues, now)]
+def issue_rows(issues: Iterable[Issue], now: datetime | None = None,
+               locale: str = DEFAULT) -> list[list[Any]]:
+    """The ledger as rows under ISSUE_HEADERS (labels in locale), header first."""
+    return [list(ISSUE_HEADERS), *issue_lines(issues, now, locale)]
 
 
-def issue_lines(issues: Iterable[Issue], now: datetime | None = None) -> Iterator[list[Any]]:
-    """The ledger's rows under ISSUE_HEADERS, one per issue, as the issues come."""
+def issue_lines(issues: Iterable[Issue], now: datetime | None = None,
+                locale: str = DEFAULT) -> Iterator[list[Any]]:
+    """The ledger's rows under ISSUE_HEADERS, one per issue, as the issues come (category,
+    status, source and overdue in locale)."""
     now = now or datetime.now()
-    cats, sts, srcs = issue_categories(), statuses(), sources()
+
+    def _(text: str) -> str:
+        return translate(text, locale)
+
+    cats = {c: _(r["label"]) for c, r in issue_categories().items()}
+    sts = {c: _(label) for c, label in statuses().items()}
+    srcs = {c: _(label) for c, label in sources().items()}
+    yes, no = _("是"), _("否")
 
     def when(value: datetime | None) -> str:
         return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
     for i in issues:
-        yield [i.id, i.external_id or "", cats.get(i.category, {}).get("label", i.category),
+        yield [i.id, i.external_id or "", cats.get(i.category, i.category),
                sts.get(i.status, i.status), i.description, i.address, i.lon, i.lat,
                when(i.reported_at), when(i.deadline), when(i.closed_at),
                srcs.get(i.source, i.source), i.reporter, i.unit or "", i.zone_id or "",
-               i.cadre or "", "是" if is_overdue(i.status, i.deadline, now, i.paused_at) else "否",
+               i.cadre or "", yes if is_overdue(i.status, i.deadline, now, i.paused_at) else no,
                i.recurring_of or ""]
 
 
@@ -54,19 +66,29 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def table_bytes(rows: Iterable[list[Any]], fmt: str) -> tuple[bytes, str]:
+def headed(rows: Iterable[list[Any]], locale: str) -> Iterator[list[Any]]:
+    """The rows as they come, the first (the header, written in Chinese) in locale."""
+    first = True
+    for row in rows:
+        yield [translate(v, locale) if isinstance(v, str) else v for v in row] if first else row
+        first = False
+
+
+def table_bytes(rows: Iterable[list[Any]], fmt: str, locale: str = DEFAULT
+                ) -> tuple[bytes, str]:
     """Rows (header first) as CSV or xlsx bytes, with the media type; text cells through
-    safe_cell, so user text cannot become a formula in Excel/WPS."""
+    safe_cell, so user text cannot become a formula in Excel/WPS; the header in locale."""
     buf = io.BytesIO()
-    write_table(buf, rows, fmt)
+    write_table(buf, rows, fmt, locale)
     return buf.getvalue(), MEDIA_TYPES[fmt]
 
 
-def write_table(out: BinaryIO, rows: Iterable[list[Any]], fmt: str) -> None:
-    """Write rows (header first) as CSV (UTF-8 with BOM) or xlsx to out as they come, cells
-    through safe_cell: a ledger of any size in constant memory (openpyxl's write-only mode
-    keeps its rows in a temporary file)."""
-    safe = ([safe_cell(v) for v in row] for row in rows)
+def write_table(out: BinaryIO, rows: Iterable[list[Any]], fmt: str,
+                locale: str = DEFAULT) -> None:
+    """Write rows (header first, in locale) as CSV (UTF-8 with BOM) or xlsx to out as they
+    come, cells through safe_cell: a ledger of any size in constant memory (openpyxl's
+    write-only mode keeps its rows in a temporary file)."""
+    safe = ([safe_cell(v) for v in row] for row in headed(rows, locale))
     if fmt == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
         text.write("\ufeff")
@@ -74,19 +96,19 @@ def write_table(out: BinaryIO, rows: Iterable[list[Any]], fmt: str) -> None:
         text.detach()
         return
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("问题台账")
+    ws = wb.create_sheet(translate("问题台账", locale))
     for row in safe:
         ws.append(row)
     wb.save(out)
 
 
-def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
-    """Rows (header first) as CSV text for Excel, line by line (the BOM first, cells through
-    safe_cell): what a streamed download sends."""
+def csv_lines(rows: Iterable[list[Any]], locale: str = DEFAULT) -> Iterator[str]:
+    """Rows (header first, in locale) as CSV text for Excel, line by line (the BOM first,
+    cells through safe_cell): what a streamed download sends."""
     line = io.StringIO()
     writer = csv.writer(line)
     yield "\ufeff"
-    for row in rows:
+    for row in headed(rows, locale):
         writer.writerow([safe_cell(v) for v in row])
         yield line.getvalue()
         line.seek(0)

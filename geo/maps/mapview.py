@@ -11,6 +11,7 @@ from jinja2 import Template
 
 from geo import STATIC_DIR
 from geo.analytics.choropleth import METRICS
+from geo.i18n import DEFAULT, html_lang, messages, translate
 from geo.maps.basemaps import OSM_ATTRIBUTION, Basemap
 from geo.model.kinds import (
     LABELS_ZH,
@@ -74,6 +75,7 @@ class MapPage:
     units: tuple[str, ...] = ()  # the issue filter's units (a unit user: its own only)
     issue_total: int = 0  # issues in the ledger: street-level points from tiles when many
     page_limit: int = 1000  # the rows a GeoJSON page of a layer asks for (the server's maximum)
+    locale: str = DEFAULT  # the page's language (geo.i18n): labels here, t() in the scripts
 
 
 class TemplateMacro(MacroElement):
@@ -86,34 +88,39 @@ class TemplateMacro(MacroElement):
 
 
 class CcmapLayers(TemplateMacro):
-    """Adds ccmap's page script, which loads every layer from the API, to a folium map."""
+    """Adds ccmap's page script, which loads every layer from the API, to a folium map, and
+    the catalog its t() translates with (empty in Chinese)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], catalog: dict[str, str]) -> None:
         super().__init__("CcmapLayers", "map_layers.j2")
         self.config = config
+        self.catalog = catalog
 
 
 def page_config(page: MapPage) -> dict[str, Any]:
-    """The JSON configuration handed to static/js/map.js."""
-    statuses = {r["code"]: {"label": r["label"], "color": r["color"]}
+    """The JSON configuration handed to static/js/map.js (its labels in the page's locale)."""
+    def _(text: str) -> str:
+        return translate(text, page.locale)
+
+    statuses = {r["code"]: {"label": _(r["label"]), "color": r["color"]}
                 for r in reference_table("issue_statuses")}
     return {
         "coords": page.basemap.coords,
         "layers": [{"kind": str(k),
-                    "label": LABELS_ZH[k] if isinstance(k, Kind) else EXTRA_LABELS[k],
+                    "label": _(LABELS_ZH[k] if isinstance(k, Kind) else EXTRA_LABELS[k]),
                     "visible": on} for k, on in LAYERS
                    if page.analyst or k not in CITY_WIDE],
         "statuses": statuses,
         "kinds": [k.value for k in Kind],
-        "testPointCategories": test_point_categories(),
-        "issueCategories": {c: r["label"] for c, r in issue_categories().items()},
-        "sources": {r["code"]: r["label"] for r in reference_table("issue_sources")},
-        "choroplethMetrics": METRICS,
+        "testPointCategories": {c: _(label) for c, label in test_point_categories().items()},
+        "issueCategories": {c: _(r["label"]) for c, r in issue_categories().items()},
+        "sources": {r["code"]: _(r["label"]) for r in reference_table("issue_sources")},
+        "choroplethMetrics": {k: _(v) for k, v in METRICS.items()},
         "communities": list(page.communities),
         "units": list(page.units),
         "issueTotal": page.issue_total,
         "pageLimit": page.page_limit,
-        "title": page.title,
+        "title": _(page.title),
         "assetsMissing": page.assets_missing,
         "user": page.user,
         "isAdmin": page.is_admin,
@@ -141,15 +148,17 @@ def build_map(page: MapPage) -> folium.Map:
     m.default_css = VENDOR_CSS
     for layer in page.basemap.layers:
         folium.TileLayer(tiles=layer.url, attr=layer.attribution, subdomains=layer.subdomains,
-                         max_zoom=layer.max_zoom, name="底图", control=False).add_to(m)
+                         max_zoom=layer.max_zoom, name=translate("底图", page.locale),
+                         control=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])  # Leaflet wants [lat, lon]
     config = page_config(page)
     config["attribution"] = OSM_ATTRIBUTION
-    CcmapLayers(config).add_to(m)
+    CcmapLayers(config, messages(page.locale)).add_to(m)
     return m
 
 
 def render_map_page(page: MapPage) -> str:
     """The main map page as HTML."""
     html: str = build_map(page).get_root().render()
-    return html
+    # folium writes a bare <html>: the page's language, for the browser and screen readers
+    return html.replace("<html>", f'<html lang="{html_lang(page.locale)}">', 1)

@@ -61,6 +61,7 @@ class User:
     password_hash: str = ""
     id: int | None = None
     email: str | None = None  # where notices go by e-mail (geo.notify); None: in-app only
+    locale: str | None = None  # the user's UI language (geo.i18n.LOCALES); None: the browser's
 
     @property
     def scope_unit(self) -> str | None:

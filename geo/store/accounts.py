@@ -82,8 +82,9 @@ class AccountRows(SqlParts):
             return [_user(r) for r in conn.execute(select(users_t).order_by(users_t.c.username))]
 
     def update_user(self, username: str, changes: dict[str, Any], actor: str) -> User:
-        """Change role/unit/display_name/active/password_hash/email; audited with a diff."""
-        allowed = {"role", "unit", "display_name", "active", "password_hash", "email"}
+        """Change role/unit/display_name/active/password_hash/email/locale; audited with a
+        diff."""
+        allowed = {"role", "unit", "display_name", "active", "password_hash", "email", "locale"}
         bad = set(changes) - allowed
         if bad:
             raise InvalidInput(f"cannot change {', '.join(sorted(bad))}")

@@ -289,7 +289,7 @@ def _user(row: Row[Any]) -> User:
     m = row._mapping
     return User(**{k: m[k] for k in ("id", "username", "unit", "display_name", "active",
                                       "failed_count", "first_failed_at", "locked_until",
-                                      "password_hash", "email")}, role=Role(m["role"]))
+                                      "password_hash", "email", "locale")}, role=Role(m["role"]))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -177,6 +177,7 @@ users = _table(
     Column("failed_count", Integer, nullable=False, default=0),
     *_optional(first_failed_at=DateTime, locked_until=DateTime),
     Column("email", Text),  # where notices go by e-mail (migration 0025); none: in-app only
+    Column("locale", String(16)),  # the UI language (migration 0028); none: the browser's
 )
 
 tokens = _table(

@@ -15,6 +15,7 @@ from geo.model.users import Unit, User, check_email, new_secret, parse_role
 from server.auth import Admin, Auditor, Reader, password_policy
 from server.deps import SettingsDep, StoreDep
 from server.downloads import MEDIA, attachment
+from server.locale import request_locale
 from server.paging import link_headers, paged_download_responses
 from server.params import (
     LimitQuery,
@@ -157,7 +158,8 @@ def audit_log(
     a limit is given."""
     if format == "csv" and limit is None:  # every matching row, streamed a batch at a time
         return StreamingResponse(
-            csv_lines(audit_lines(store.audit_batches(actor, object_type, since, until, offset))),
+            csv_lines(audit_lines(store.audit_batches(actor, object_type, since, until, offset)),
+                      request_locale(request)),
             media_type=MEDIA["csv"], headers={"Content-Disposition": AUDIT_CSV})
     page = checked_page(settings, limit, offset)
     rows = store.audit_log(actor, object_type, since, until, page.limit, page.offset)
@@ -165,4 +167,5 @@ def audit_log(
         matched = store.audit_count(actor, object_type, since, until)
         return JSONResponse([{**r, "at": r["at"].isoformat(timespec="seconds")} for r in rows],
                             headers=link_headers(request, page, matched))
-    return attachment("".join(csv_lines(audit_lines([rows]))), "audit.csv")
+    return attachment("".join(csv_lines(audit_lines([rows]), request_locale(request))),
+                      "audit.csv")

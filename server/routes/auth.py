@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from geo.accounts.logins import authenticate, change_password
+from geo.accounts.preferences import set_locale
 from geo.model.errors import NotFound
 from geo.model.users import ROLE_LABELS, User, may, new_secret, token_hash
 from server.auth import (
@@ -25,6 +26,7 @@ from server.auth import (
 from server.deps import SettingsDep, StoreDep
 from server.schemas.accounts import (
     AccessToken,
+    LocaleChoice,
     Message,
     PasswordChange,
     SessionStarted,
@@ -55,7 +57,8 @@ def user_public(user: User) -> dict[str, Any]:
     """A user as the API shows it (never the hash)."""
     return {"username": user.username, "role": user.role.value,
             "role_label": ROLE_LABELS[user.role], "unit": user.unit,
-            "display_name": user.display_name, "active": user.active, "email": user.email}
+            "display_name": user.display_name, "active": user.active, "email": user.email,
+            "locale": user.locale}
 
 
 @router.post("/api/auth/token", response_model=AccessToken)
@@ -145,3 +148,10 @@ def revoke_token(token_id: int, user: CurrentUser, store: StoreDep) -> dict[str,
 def me(user: CurrentUser) -> dict[str, Any]:
     """The logged-in user."""
     return user_public(user)
+
+
+@router.put("/api/me/locale", response_model=UserPublic)
+def my_locale(body: LocaleChoice, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Set one's own UI language ("en", "zh-CN"; null: the browser's Accept-Language);
+    audited."""
+    return user_public(set_locale(store, user, body.locale))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from geo.exports.bulletin import write_bulletin
@@ -15,6 +15,7 @@ from geo.model.kinds import parse_kind
 from server.auth import Analyst
 from server.deps import SettingsDep, StoreDep
 from server.downloads import download_responses, file_download
+from server.locale import request_locale
 from server.params import CoordsQuery, IssueQueryDep, LayersQuery, RequiredPeriod, format_query
 from server.workers import HeavyWork
 
@@ -51,7 +52,7 @@ def map_snapshot(
 @router.get("/api/export/data", response_model=None, response_class=Response,
             responses=download_responses("gpkg", "geojson", "csv", "xlsx"))
 def data_export(
-    _: Analyst, store: StoreDep, query: IssueQueryDep,
+    _: Analyst, store: StoreDep, query: IssueQueryDep, request: Request,
     format: Annotated[str, format_query("gpkg", "geojson", "csv", "xlsx")] = "gpkg",
     coords: CoordsQuery = None, layers: LayersQuery = None,
 ) -> Response:
@@ -61,15 +62,19 @@ def data_export(
     system = parse_coords(coords)
     kinds = [parse_kind(k) for k in layers.split(",") if k] if layers else None
     return file_download(lambda out: export_data(store, out, coords=system, bbox=query.bbox,
-                                                 issues_query=query, kinds=kinds),
+                                                 issues_query=query, kinds=kinds,
+                                                 locale=request_locale(request)),
                          f"ccmap-data.{format}")
 
 
 @router.get("/api/report", response_model=None, response_class=Response,
             responses=download_responses("html", "pdf"))
 def bulletin(_: Analyst, store: StoreDep, settings: SettingsDep, period: RequiredPeriod,
+             request: Request,
              format: Annotated[str, format_query("pdf", "html")] = "pdf") -> Response:
-    """The weekly (2026-W47) or monthly (2026-11) bulletin."""
+    """The weekly (2026-W47) or monthly (2026-11) bulletin (in English for an English
+    user)."""
     rules = settings.indicator_rules()
-    return file_download(lambda out: write_bulletin(store, period, out, rules),
+    locale = request_locale(request)
+    return file_download(lambda out: write_bulletin(store, period, out, rules, locale),
                          f"bulletin-{period}.{format}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo.analytics.indicators import indicator_table, indicators
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
+from server.locale import request_locale
 from server.params import PeriodQuery, format_query
 from server.schemas.indicators import IndicatorReport, IndicatorRow
 
@@ -24,6 +25,7 @@ LevelQuery = Annotated[str, Query(
 @router.get("/api/indicators", response_model=None,
             responses=download_responses("json", "csv", "xlsx", model=list[IndicatorRow]))
 def indicator_rows(
+    request: Request,
     user: Reader,
     store: StoreDep,
     settings: SettingsDep,
@@ -39,7 +41,7 @@ def indicator_rows(
     if format == "json":
         return JSONResponse(doc["rows"])
     return table_download(indicator_table(doc["rows"]), format,
-                          f"indicators-{level}-{doc['period']}")
+                          f"indicators-{level}-{doc['period']}", request_locale(request))
 
 
 @router.get("/api/indicators/report", response_model=IndicatorReport)

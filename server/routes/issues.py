@@ -29,6 +29,7 @@ from geo.model.users import User, require
 from server.auth import CurrentUser, Reader
 from server.deps import Id, SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
+from server.locale import request_locale
 from server.params import IssueListDep, format_query
 from server.routes.casework import casework_detail
 from server.schemas.common import JobAccepted
@@ -122,12 +123,14 @@ def list_issues(query: IssueListDep, user: Reader, store: StoreDep,
 @router.get("/api/issues/export", response_model=None, response_class=Response,
             dependencies=[HeavyWork],
             responses=download_responses("csv", "xlsx"))
-def export_issues(query: IssueListDep, store: StoreDep,
+def export_issues(query: IssueListDep, store: StoreDep, request: Request,
                   format: Annotated[str, format_query("csv", "xlsx")] = "csv") -> Response:
-    """The filtered ledger as CSV or .xlsx with Chinese headers (every matching issue)."""
+    """The filtered ledger as CSV or .xlsx with Chinese headers, or English ones for an
+    English user (every matching issue)."""
     query.offset, query.limit = 0, None
     rows, _ = store.query_issues(query)
-    return table_download(issue_rows(rows), format, "issues")
+    locale = request_locale(request)
+    return table_download(issue_rows(rows, locale=locale), format, "issues", locale)
 
 
 @router.post("/api/issues/import", status_code=202, response_model=JobAccepted)

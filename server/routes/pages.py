@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from geo.i18n import translate
 from geo.maps.basemaps import resolve_basemap
 from geo.maps.mapview import MapPage, render_map_page
 from geo.model.errors import CcmapError
@@ -18,6 +19,7 @@ from geo.model.users import PERMISSIONS, ROLE_LABELS, Role, User
 from geo.store import Store
 from server.auth import optional_user
 from server.deps import SettingsDep, StoreDep
+from server.locale import request_locale, template_context
 from server.security import csp_nonce, with_nonce
 from server.settings import Settings
 
@@ -28,7 +30,9 @@ VENDOR_PACKAGES = ["leaflet", "leaflet.markercluster", "leaflet.fullscreen", "le
                    "leaflet.heat", "pbf", "flatpickr", "swagger-ui-dist"]
 
 
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+# every page gets `_`, `lang` and the catalog of the request's locale (server/locale.py)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates",
+                            context_processors=[template_context])
 
 
 def page_user(request: Request, store: Store) -> User | None:
@@ -47,9 +51,11 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
         return RedirectResponse("/login", status_code=303)
     basemap = resolve_basemap(settings.basemap, settings.tianditu_key,
                               settings.basemap_attribution)
-    page = MapPage(basemap=basemap, bounds=store.extent(), title=settings.title,
+    locale = request_locale(request)
+    page = MapPage(basemap=basemap, bounds=store.extent(), title=settings.title, locale=locale,
                    assets_missing=not vendor_installed(settings),
-                   user=f"{user.display_name or user.username}（{ROLE_LABELS[user.role]}）",
+                   user=translate(f"{user.display_name or user.username}"
+                                  f"（{ROLE_LABELS[user.role]}）", locale),
                    is_admin=user.role is Role.admin,
                    can_report=user.role in PERMISSIONS["issues:write"],
                    can_edit_zones=user.role in PERMISSIONS["zones:write"],

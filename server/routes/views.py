@@ -18,6 +18,7 @@ from geo.zones.gaps import jurisdiction
 from server.auth import Analyst, Reader
 from server.deps import SettingsDep, StoreDep
 from server.downloads import download_responses, table_download
+from server.locale import request_locale
 from server.params import (
     CoordsQuery,
     IssueFilters,
@@ -112,6 +113,7 @@ def dashboard_figures(user: Reader, store: StoreDep, period: PeriodQuery = None)
             responses=download_responses("json", "csv", "xlsx",
                                          model=list[RankingRow] | list[IndicatorRow]))
 def rank(
+    request: Request,
     user: Reader,
     store: StoreDep,
     settings: SettingsDep,
@@ -132,10 +134,12 @@ def rank(
         return JSONResponse(rows)
     if basis == "indicators":
         return table_download(indicator_table(rows), format,
-                              f"ranking-indicators-{level}-{doc['period']}")
+                              f"ranking-indicators-{level}-{doc['period']}",
+                              request_locale(request))
     table = [[label for _, label in RANKING_HEADERS]]
     table += [[r[key] for key, _ in RANKING_HEADERS] for r in rows]
-    return table_download(table, format, f"ranking-{level}-{doc['period']}")
+    return table_download(table, format, f"ranking-{level}-{doc['period']}",
+                          request_locale(request))
 
 
 @router.get("/api/ranking/formula", response_model=RankingFormula)

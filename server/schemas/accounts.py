@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -47,6 +47,13 @@ class TokenCreate(BaseModel):
     username: str | None = None
 
 
+class LocaleChoice(BaseModel):
+    """Body of PUT /api/me/locale: the UI language, or null to follow the browser."""
+
+    locale: Literal["zh-CN", "en"] | None = Field(
+        description="zh-CN or en; null: the browser's Accept-Language decides")
+
+
 class PasswordChange(BaseModel):
     """Body of POST /api/auth/password."""
 
@@ -64,6 +71,7 @@ class UserPublic(BaseModel):
     display_name: str | None
     active: bool
     email: str | None = None
+    locale: str | None = Field(None, description="the user's UI language; null: the browser's")
 
 
 class SessionStarted(UserPublic):

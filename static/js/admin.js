@@ -1,35 +1,41 @@
 /* Admin page: list and add users and units, read the audit log. Text only via textContent. */
 import { api, dateTime, el, t } from "./core.js";
 
-var ROLES = { admin: "管理员", planner: "规划人员", inspector: "督导/网格员", unit: "包保单位",
-              viewer: "领导（只读）" };
-var KINDS = { unit: "包保单位", community: "社区", subdistrict: "街道" };
+var ROLES = { admin: t("管理员"), planner: t("规划人员"), inspector: t("督导/网格员"), unit: t("包保单位"),
+              viewer: t("领导（只读）") };
+var KINDS = { unit: t("包保单位"), community: t("社区"), subdistrict: t("街道") };
 var message = document.getElementById("admin-message");
 
-function fill(id, rows, cells) {
+/* Rows into a table's body; the cell at index `raw` (if any) is data shown as stored (an
+ * audit entry's change): marked translate="no". */
+function fill(id, rows, cells, raw) {
   var tbody = document.querySelector("#" + id + " tbody");
   tbody.textContent = "";
   rows.forEach(function (row) {
     var tr = el("tr");
-    cells(row).forEach(function (value) { tr.appendChild(el("td", value)); });
+    cells(row).forEach(function (value, i) {
+      var td = el("td", value);
+      if (i === raw) { td.setAttribute("translate", "no"); }
+      tr.appendChild(td);
+    });
     tbody.appendChild(tr);
   });
 }
 function load() {
   api("GET", "/api/users").then(function (rows) {
     fill("users", rows, function (u) {
-      return [u.username, u.display_name, ROLES[u.role] || u.role, u.unit, u.email,
-              u.active ? "启用" : "停用"];
+      return [u.username, u.display_name, t(ROLES[u.role] || u.role), u.unit, u.email,
+              t(u.active ? t("启用") : t("停用"))];
     });
   });
   api("GET", "/api/units").then(function (rows) {
-    fill("units", rows, function (u) { return [u.name, KINDS[u.kind] || u.kind, u.parent]; });
+    fill("units", rows, function (u) { return [u.name, t(KINDS[u.kind] || u.kind), u.parent]; });
   });
   api("GET", "/api/audit?limit=200").then(function (rows) {
     fill("audit", rows, function (a) {
       return [dateTime(a.at), a.actor, a.action,
               a.object_type + (a.object_id ? " " + a.object_id : ""), JSON.stringify(a.diff)];
-    });
+    }, 4);
   });
 }
 function bind(id, url) {

@@ -3,10 +3,10 @@
  * Text only via textContent. */
 import { api, button, dateTime, el, t } from "./core.js";
 
-const EVENTS = { dispatched: "派遣", due_soon: "即将到期", overdue: "超期", rework: "返工",
-                 extension_decided: "延期审批" };
-const STATES = { pending: "待发送", sent: "已发送", failed: "失败" };
-const CHANNELS = { email: "邮件", webhook: "Webhook" };
+const EVENTS = { dispatched: t("派遣"), due_soon: t("即将到期"), overdue: t("超期"), rework: t("返工"),
+                 extension_decided: t("延期审批") };
+const STATES = { pending: t("待发送"), sent: t("已发送"), failed: t("失败") };
+const CHANNELS = { email: t("邮件"), webhook: "Webhook" };
 const message = document.getElementById("admin-message");
 const stateSelect = document.getElementById("delivery-state");
 const more = document.getElementById("deliveries-more");
@@ -28,10 +28,10 @@ function loadWebhooks() {
     tbody.textContent = "";
     rows.forEach(function (w) {
       const tr = cells(el("tr"), [w.id, w.url,
-        w.events.map(function (e) { return EVENTS[e] || e; }).join("、"), w.created_by,
+        w.events.map(function (e) { return t(EVENTS[e] || e); }).join(t("、")), w.created_by,
         when(w.created_at)]);
       const td = el("td");
-      td.appendChild(button("删除", "ccmap-small", function () {
+      td.appendChild(button(t("删除"), "ccmap-small", function () {
         api("DELETE", "/api/webhooks/" + w.id)
           .then(function () { loadWebhooks(); loadDeliveries(); }).catch(fail);
       }));
@@ -42,15 +42,18 @@ function loadWebhooks() {
 }
 
 function deliveryRow(d) {
-  const tr = cells(el("tr", null, "delivery-" + d.state), [d.id, CHANNELS[d.channel] || d.channel,
-    d.target, EVENTS[d.event] || d.event, d.issue_id ? "#" + d.issue_id : "",
-    STATES[d.state] || d.state, d.attempts, when(d.next_attempt_at), when(d.sent_at),
-    d.last_error]);
+  const tr = cells(el("tr", null, "delivery-" + d.state), [d.id,
+    t(CHANNELS[d.channel] || d.channel), d.target, t(EVENTS[d.event] || d.event),
+    d.issue_id ? "#" + d.issue_id : "", t(STATES[d.state] || d.state), d.attempts, when(d.next_attempt_at), when(d.sent_at),
+    t(d.last_error)]);
   const td = el("td");
   if (d.state !== "sent") {
-    td.appendChild(button("重试", "ccmap-small", function () {
+    td.appendChild(button(t("重试"), "ccmap-small", function () {
       api("POST", "/api/deliveries/" + d.id + "/retry")
-        .then(function () { message.textContent = "已安排重新发送 #" + d.id; loadDeliveries(); })
+        .then(function () {
+          message.textContent = t("已安排重新发送 #{id}", { id: d.id });
+          loadDeliveries();
+        })
         .catch(fail);
     }));
   }
@@ -83,7 +86,7 @@ function eventBoxes() {
     input.checked = true;
     input.defaultChecked = true;  // a reset after adding ticks them all again
     label.appendChild(input);
-    label.appendChild(document.createTextNode(EVENTS[code]));
+    label.appendChild(document.createTextNode(t(EVENTS[code])));
     box.appendChild(label);
   });
 }
@@ -97,7 +100,8 @@ function bindWebhookForm() {
     const body = { url: data.get("url"), events: data.getAll("events") };
     if (data.get("secret")) { body.secret = data.get("secret"); }
     api("POST", "/api/webhooks", body).then(function (w) {
-      secretLine.textContent = "已添加推送 #" + w.id + "，密钥（只显示这一次，请保存）：" + w.secret;
+      secretLine.textContent = t("已添加推送 #{id}，密钥（只显示这一次，请保存）：{secret}",
+                                 { id: w.id, secret: w.secret });
       form.reset();
       loadWebhooks();
     }).catch(fail);

@@ -3,7 +3,7 @@
  * read, "全部已读" marks them all. Notices are text (textContent), never HTML. On the pages of
  * server/templates (base.html loads this module) it mounts itself into the header bar; the map
  * page's title bar calls mountBell (static/js/map.js). Not logged in: no bell. */
-import { api, button, dateTime, el, getJson } from "./core.js";
+import { api, button, dateTime, el, getJson, t } from "./core.js";
 
 const LIST_URL = "/api/notifications?limit=20";
 const POLL_MS = 60000;
@@ -20,13 +20,13 @@ function ensureCss() {
 function setCount(parts, unread) {
   parts.count.textContent = unread > 99 ? "99+" : String(unread);
   parts.count.hidden = unread === 0;
-  parts.toggle.title = unread ? "通知：" + unread + " 条未读" : "通知：没有未读";
+  parts.toggle.title = unread ? t("通知：{n} 条未读", { n: unread }) : t("通知：没有未读");
 }
 
 function item(parts, n) {
   const li = el("li", null, "ccmap-bell-item" + (n.read_at ? "" : " unread"));
-  li.appendChild(el("div", n.message, "ccmap-bell-text"));
-  li.appendChild(el("div", n.event_label + " · " + dateTime(n.at).slice(0, 19),
+  li.appendChild(el("div", t(n.message), "ccmap-bell-text"));
+  li.appendChild(el("div", t(n.event_label) + " · " + dateTime(n.at).slice(0, 19),
                     "ccmap-bell-meta"));
   li.addEventListener("click", function () {
     if (n.read_at) { return; }
@@ -42,8 +42,9 @@ function item(parts, n) {
 function render(parts, doc) {
   parts.list.textContent = "";
   doc.items.forEach(function (n) { parts.list.appendChild(item(parts, n)); });
-  parts.status.textContent = doc.numberMatched === 0 ? "暂无通知"
-    : "共 " + doc.numberMatched + " 条，显示最新 " + doc.numberReturned + " 条";
+  parts.status.textContent = doc.numberMatched === 0 ? t("暂无通知")
+    : t("共 {matched} 条，显示最新 {returned} 条",
+        { matched: doc.numberMatched, returned: doc.numberReturned });
 }
 
 function refresh(parts) {
@@ -56,7 +57,7 @@ function refresh(parts) {
 
 function build() {
   const parts = { wrap: el("span", null, "ccmap-bell") };
-  parts.toggle = button("通知", "ccmap-bell-button");
+  parts.toggle = button(t("通知"), "ccmap-bell-button");
   parts.toggle.setAttribute("aria-haspopup", "true");
   parts.count = el("span", "", "ccmap-bell-count");
   parts.count.hidden = true;
@@ -64,10 +65,10 @@ function build() {
   parts.panel = el("div", null, "ccmap-bell-panel");
   parts.panel.hidden = true;
   parts.panel.setAttribute("role", "dialog");
-  parts.panel.setAttribute("aria-label", "通知");
+  parts.panel.setAttribute("aria-label", t("通知"));
   const head = el("div", null, "ccmap-bell-head");
-  head.appendChild(el("strong", "通知"));
-  head.appendChild(button("全部已读", "ccmap-bell-readall", function () {
+  head.appendChild(el("strong", t("通知")));
+  head.appendChild(button(t("全部已读"), "ccmap-bell-readall", function () {
     api("POST", "/api/notifications/read-all").then(function () { return refresh(parts); })
       .catch(function (err) { parts.status.textContent = err.message; });
   }));

@@ -1,8 +1,9 @@
 /* What every ccmap page shares: API calls (the session's CSRF header, the server's reason as
  * the error), paged GeoJSON, DOM building that never interprets text as HTML (el), escaping
- * for the few places that must write markup (esc), number and date formatting, and the Chinese
- * UI strings more than one page uses (t). Imported by each page script (ES modules, no
- * globals of ours). */
+ * for the few places that must write markup (esc), number and date formatting, and the UI
+ * strings (t): written in Chinese, translated through the catalog the page embeds for its
+ * locale (<script type="application/json" id="ccmap-i18n">, data/locales/<locale>/*.json).
+ * Imported by each page script (ES modules, no globals of ours). */
 
 const STRINGS = {
   loading: "加载中…",
@@ -25,14 +26,93 @@ const STRINGS = {
   submit: "提交",
   save: "保存",
   allTime: "全部时间",
-  assetsMissing: "前端资源未安装（Leaflet 未找到）— 请运行 ./run.sh setup / " +
-    "front-end assets are missing: run ./run.sh setup",
-  layerFailed: "图层加载失败 / layer failed to load: "
+  assetsMissing: "前端资源未安装（Leaflet 未找到）— 请运行 ./run.sh setup",
+  layerFailed: "图层加载失败："
 };
 
-/* The UI string `key` (Chinese); an unknown key stands for itself. */
-export function t(key) {
-  return Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
+function has(obj, key) { return Object.prototype.hasOwnProperty.call(obj, key); }
+
+/* The page's catalog {"中文": "translation"} (empty in Chinese, the default). */
+const CATALOG = (function () {
+  const node = document.getElementById("ccmap-i18n");
+  try { return node ? JSON.parse(node.textContent) : {}; } catch { return {}; }
+})();
+
+/* The page's locale ("zh-CN" or "en"), from <html lang>. */
+export const LOCALE = document.documentElement.lang || "zh-CN";
+
+const CJK_ASIDE = /\s*[(（][^()（）]*[\u3400-\u9fff][^()（）]*[)）]/g;
+const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;
+
+let patterns = null;
+
+function escapeRe(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+/* The catalog's keys with placeholders ("问题 #{id} 已超期") as regexes, the most literal
+ * first (as geo/i18n does for the server's texts). */
+function compiled() {
+  if (patterns !== null) { return patterns; }
+  patterns = Object.keys(CATALOG).filter(function (k) { return /\{[^{}\s]+\}/.test(k); })
+    .map(function (k) {
+      const names = [];
+      const source = k.split(/(\{[^{}\s]+\})/).map(function (part, i) {
+        if (i % 2) { names.push(part); return "([\\s\\S]+?)"; }
+        return escapeRe(part);
+      }).join("");
+      return { re: new RegExp("^" + source + "$"), names: names, to: CATALOG[k],
+               literal: k.replace(/\{[^{}\s]+\}/g, "").length };
+    }).sort(function (a, b) { return b.literal - a.literal; });
+  return patterns;
+}
+
+/* A text written in Chinese (by the page or the server), in the page's language: its catalog
+ * entry, a catalog key with placeholders that matches it, for a text written
+ * "English (中文)" the English, else itself. */
+export function tr(text) {
+  if (text === null || text === undefined) { return text; }
+  const s = String(text);
+  if (has(CATALOG, s)) { return CATALOG[s]; }
+  if (LOCALE !== "zh-CN" && CJK.test(s)) {
+    const hit = compiled().find(function (p) { return p.re.test(s); });
+    if (hit) {
+      const values = hit.re.exec(s).slice(1);
+      let out = hit.to;
+      hit.names.forEach(function (name, i) {
+        out = out.split(name).join(has(CATALOG, values[i]) ? CATALOG[values[i]] : values[i]);
+      });
+      return out;
+    }
+    const english = s.replace(CJK_ASIDE, "").trim();
+    if (english && !CJK.test(english)) { return english; }
+  }
+  return s;
+}
+
+let terms = null;
+
+/* A text made of UI terms and numbers (a formula: "得分 = 100 × (0.4×整改率 + …)") in the
+ * page's language: every catalog term in it replaced, the longest first. */
+export function trTerms(text) {
+  if (LOCALE === "zh-CN" || !text) { return text; }
+  if (terms === null) {
+    terms = Object.keys(CATALOG).filter(function (k) { return CJK.test(k) && k.indexOf("{") < 0; })
+      .sort(function (a, b) { return b.length - a.length; });
+  }
+  let out = String(text);
+  terms.forEach(function (k) {
+    if (out.indexOf(k) >= 0) { out = out.split(k).join(CATALOG[k]); }
+  });
+  return out;
+}
+
+/* The UI string `key` (a name of STRINGS or the Chinese text itself) in the page's language,
+ * its {name} placeholders filled from `params`; an unknown key stands for itself. */
+export function t(key, params) {
+  const text = tr(has(STRINGS, key) ? STRINGS[key] : key);
+  if (!params) { return text; }
+  return text.replace(/\{(\w+)\}/g, function (m, name) {
+    return has(params, name) ? String(params[name]) : m;
+  });
 }
 
 /* --- the API --------------------------------------------------------------------------- */
@@ -51,8 +131,8 @@ export function api(method, url, body, isForm) {
     .then(function (r) {
       return r.json().then(function (b) {
         if (!r.ok) {
-          const extra = (b.overlaps || []).map(function (o) { return o.message; }).join("；");
-          throw new Error((b.detail || ("HTTP " + r.status)) + (extra ? "：" + extra : ""));
+          const extra = (b.overlaps || []).map(function (o) { return o.message; }).join(t("；"));
+          throw new Error((b.detail || ("HTTP " + r.status)) + (extra ? t("：") + extra : ""));
         }
         return b;
       });

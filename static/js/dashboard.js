@@ -1,60 +1,64 @@
 /* Dashboard: KPIs with the previous period, trend bars, top categories, zones, the evaluation
  * indicators (indicators.js) and the ranking by either basis.
  * Clicking a category or a zone opens the map filtered to it. All text via textContent. */
-import { el, getJson, pct, t } from "./core.js";
+import { el, getJson, pct, t, trTerms } from "./core.js";
 import { indicatorHeader, indicatorRow, loadIndicators } from "./indicators.js";
 
-var LABELS = { new: "新增问题", closed: "结案", overdue: "超期", recurring: "回潮",
-               rectification_rate: "整改率", on_time_closure_rate: "按期结案率",
-               recurrence_rate: "回潮率" };
+var LABELS = { new: t("新增问题"), closed: t("结案"), overdue: t("超期"), recurring: t("回潮"),
+               rectification_rate: t("整改率"), on_time_closure_rate: t("按期结案率"),
+               recurrence_rate: t("回潮率") };
 
 const get = getJson;
 
 function render(doc) {
-  document.getElementById("dash-title").textContent = "本期概况（" + doc.period + "）";
+  document.getElementById("dash-title").textContent = t("本期概况（{period}）",
+                                                        { period: doc.period });
   var kpis = document.getElementById("kpis");
   kpis.textContent = "";
   Object.keys(LABELS).forEach(function (k) {
     var card = el("div", null, "kpi");
     card.dataset.kpi = k;
     var rate = k.indexOf("rate") > 0;
-    card.appendChild(el("div", LABELS[k], "kpi-label"));
+    card.appendChild(el("div", t(LABELS[k]), "kpi-label"));
     card.appendChild(el("div", rate ? pct(doc.kpis[k]) : doc.kpis[k], "kpi-value"));
     var prev = doc.previous[k];
-    card.appendChild(el("div", "上期 " + (rate ? pct(prev) : prev), "kpi-prev"));
+    card.appendChild(el("div", t("上期 {value}", { value: rate ? pct(prev) : prev }),
+                        "kpi-prev"));
     kpis.appendChild(card);
   });
   var trend = document.getElementById("trend");
   trend.textContent = "";
-  var max = Math.max.apply(null, doc.trend.map(function (t) {
-    return Math.max(t.new, t.closed);
+  var max = Math.max.apply(null, doc.trend.map(function (w) {
+    return Math.max(w.new, w.closed);
   }).concat([1]));
-  doc.trend.forEach(function (t) {
+  doc.trend.forEach(function (w) {
     var col = el("div", null, "trend-col");
     var bars = el("div", null, "trend-bars");
     [["new", "#c0392b"], ["closed", "#3cb44b"]].forEach(function (pair) {
       var bar = el("div", null, "trend-bar");
-      bar.style.height = Math.round(120 * t[pair[0]] / max) + "px";
+      bar.style.height = Math.round(120 * w[pair[0]] / max) + "px";
       bar.style.background = pair[1];
-      bar.title = (pair[0] === "new" ? "新增 " : "结案 ") + t[pair[0]];
+      bar.title = t(pair[0] === "new" ? t("新增 {n}") : t("结案 {n}"), { n: w[pair[0]] });
       bars.appendChild(bar);
     });
     col.appendChild(bars);
-    col.appendChild(el("div", t.week.slice(5), "trend-label"));
+    col.appendChild(el("div", w.week.slice(5), "trend-label"));
     trend.appendChild(col);
   });
   fill("top-categories", doc.top_categories, function (c) {
-    var a = el("a", c.label + "（" + c.count + "）");
+    var a = el("a", t(c.label) + t("（{n}）", { n: c.count }));
     a.href = "/?category=" + encodeURIComponent(c.code);
     return a;
   });
   fill("worst-zones", doc.worst_zones, function (z) {
-    var a = el("a", z.name + "：" + z.score + " 分，" + z.issues + " 个问题");
+    var a = el("a", z.name + t("：{score} 分，{issues} 个问题",
+                                 { score: z.score, issues: z.issues }));
     a.href = "/?zone_name=" + encodeURIComponent(z.name);
     return a;
   });
   fill("improved-zones", doc.most_improved, function (z) {
-    return el("span", z.name + "：↑" + z.change + " 名，" + z.score + " 分");
+    return el("span", z.name + t("：↑{change} 名，{score} 分",
+                                 { change: z.change, score: z.score }));
   });
 }
 
@@ -70,7 +74,7 @@ function fill(id, rows, make) {
 }
 
 var currentPeriod = "";
-var ISSUE_HEADERS = ["排名", "名称", "得分", "升降", "问题数", "整改率", "按期结案率", "回潮率"];
+var ISSUE_HEADERS = [t("排名"), t("名称"), t("得分"), t("升降"), t("问题数"), t("整改率"), t("按期结案率"), t("回潮率")];
 var issueFormula = "";
 
 /* One row of the ranking by the issues' rates (basis issues). */
@@ -93,7 +97,7 @@ function ranking(period) {
       table.tHead.appendChild(indicatorHeader());
     } else {
       var head = el("tr");
-      ISSUE_HEADERS.forEach(function (h) { head.appendChild(el("th", h)); });
+      ISSUE_HEADERS.forEach(function (h) { head.appendChild(el("th", t(h))); });
       table.tHead.appendChild(head);
     }
     var tbody = table.tBodies[0];
@@ -103,7 +107,7 @@ function ranking(period) {
     });
   });
   document.getElementById("formula").textContent = basis === "indicators"
-    ? "按考评指标的综合指标值排名（公式见上方考评指标）" : issueFormula;
+    ? t("按考评指标的综合指标值排名（公式见上方考评指标）") : issueFormula;
   document.getElementById("ranking-csv").href = q + "&format=csv";
 }
 
@@ -116,7 +120,7 @@ function load(period) {
 }
 
 get("/api/ranking/formula").then(function (f) {
-  issueFormula = f.formula + "（" + f.notes + "）";
+  issueFormula = trTerms(f.formula) + t("（{notes}）", { notes: trTerms(f.notes) });
   if (document.getElementById("ranking-basis").value === "issues") {
     document.getElementById("formula").textContent = issueFormula;
   }

@@ -2,13 +2,15 @@
  * dates, overdue, recurring), the week replay, the choropleth's level and metric, exports
  * (CSV/Excel, snapshots, data, the weekly bulletin) and the ledger import with its progress.
  * The filters go into state.issueFilter ("&category=…"), read by every issue layer. */
-import { api, el, isoDay, num, parseDay, selectOf, t, toast } from "./core.js";
+import { LOCALE, api, el, isoDay, num, parseDay, selectOf, t, toast } from "./core.js";
 
 const FILTER_DELAY_MS = 200;  // a burst of filter changes loads once
 const ZONE_OPTIONS = 20;  // zone names offered at a time (a city has thousands)
 const WEEKS = 26;  // the week replay goes back this many weeks
 
-function rowText(e) { return "第" + e.row + "行 " + (e.column || "") + "：" + e.reason; }
+function rowText(e) {
+  return t("第{row}行 {column}：{reason}", { row: e.row, column: e.column || "", reason: t(e.reason) });
+}
 
 /* Poll a job (GET /api/jobs/{id}) until it is done or failed; onProgress sees each state. */
 function followJob(url, onProgress) {
@@ -18,7 +20,7 @@ function followJob(url, onProgress) {
         onProgress(job);
         if (job.state === "done") { resolve(job); return; }
         if (job.state === "failed") {
-          var err = new Error(job.message || "导入失败");
+          var err = new Error(job.message || t("导入失败"));
           err.problems = (job.result && (job.result.problems || job.result.row_errors)) || [];
           reject(err);
           return;
@@ -52,7 +54,7 @@ function importProgress(anchor) {
     problems: function (rows) {
       list.textContent = "";
       rows.slice(0, 20).forEach(function (e) { list.appendChild(el("li", rowText(e))); });
-      if (rows.length > 20) { list.appendChild(el("li", "…共 " + num(rows.length) + " 处")); }
+      if (rows.length > 20) { list.appendChild(el("li", t("…共 {n} 处", { n: num(rows.length) }))); }
     }
   };
 }
@@ -99,20 +101,20 @@ function dateProblem(from, to) {
     input.classList.toggle("ccmap-invalid", bad);
     input.setAttribute("aria-invalid", bad ? "true" : "false");
     if (bad && !wrong) {
-      wrong = input.title + "「" + text + "」不是有效日期：请按 YYYY-MM-DD 填写（如 2026-01-05），" +
-        "筛选未更新";
+      wrong = t("{field}「{text}」不是有效日期：请按 YYYY-MM-DD 填写（如 2026-01-05），筛选未更新",
+                { field: input.title, text: text });
     }
   });
   if (!wrong && from.value.trim() && to.value.trim() &&
       parseDay(from.value.trim()) > parseDay(to.value.trim())) {
-    wrong = "起始日期晚于截止日期，筛选未更新";
+    wrong = t("起始日期晚于截止日期，筛选未更新");
     from.classList.add("ccmap-invalid");
   }
   return wrong;
 }
 
 /* A date field that shows and takes YYYY-MM-DD whatever the browser's language: a text
- * field checked by dateProblem, with flatpickr's calendar (Chinese) to pick a day. The
+ * field checked by dateProblem, with flatpickr's calendar (in the page's language) to pick a day. The
  * calendar only writes into the field; what is typed is never parsed by it, so a wrong date
  * stays on screen with its message instead of being dropped. */
 function dateField(name, title, mark) {
@@ -132,7 +134,7 @@ function dateField(name, title, mark) {
   wrap.appendChild(anchor);
   var picker = flatpickr(anchor, {
     dateFormat: "Y-m-d",
-    locale: L.extend({}, (flatpickr.l10ns || {}).zh, { firstDayOfWeek: 1 }),
+    locale: L.extend({}, LOCALE === "zh-CN" ? (flatpickr.l10ns || {}).zh : {}, { firstDayOfWeek: 1 }),
     clickOpens: false, disableMobile: true, positionElement: input,
     ignoredFocusElements: [input],
     onChange: function (days, text) {
@@ -161,8 +163,8 @@ function zoneField() {
   var input = el("input");
   input.type = "text";
   input.name = "zone_name";
-  input.placeholder = "责任区（输入名称）";
-  input.title = "责任区";
+  input.placeholder = t("责任区（输入名称）");
+  input.title = t("责任区");
   input.autocomplete = "off";
   input.setAttribute("list", "ccmap-zone-options");
   var list = el("datalist");
@@ -197,10 +199,10 @@ function zoneField() {
         list.appendChild(o);
       });
       var more = doc.numberMatched - doc.numberReturned;
-      say(more > 0 ? "另有 " + num(more) + " 个责任区匹配，请继续输入" :
-          doc.numberMatched ? "" : "没有名称以「" + prefix + "」开头的责任区", false);
+      say(more > 0 ? t("另有 {n} 个责任区匹配，请继续输入", { n: num(more) }) :
+          doc.numberMatched ? "" : t("没有名称以「{prefix}」开头的责任区", { prefix: prefix }), false);
       return doc;
-    }).catch(function (err) { say("无法查询责任区：" + err.message, true); return null; });
+    }).catch(function (err) { say(t("无法查询责任区：") + err.message, true); return null; });
   }
   function choose(zoneId) {
     id.value = zoneId === null ? "" : String(zoneId);
@@ -222,8 +224,8 @@ function zoneField() {
       if (!doc) { return; }
       var same = doc.items.filter(function (z) { return z.name === text; });
       if (same.length === 1) { choose(same[0].id); return; }
-      say(same.length ? "有 " + same.length + " 个同名责任区，请在列表中选择" :
-          "找不到责任区「" + text + "」，筛选未更新", true);
+      say(same.length ? t("有 {n} 个同名责任区，请在列表中选择", { n: same.length }) :
+          t("找不到责任区「{name}」，筛选未更新", { name: text }), true);
     });
   });
   return wrap;
@@ -266,12 +268,12 @@ function filterPanel(state) {
   const box = el("form", null, "ccmap-filter");
   box.noValidate = true;  // the page says what is wrong with a date (dateProblem)
   box.addEventListener("submit", function (ev) { ev.preventDefault(); });
-  box.appendChild(el("div", "问题筛选", "ccmap-legend-title"));
+  box.appendChild(el("div", t("问题筛选"), "ccmap-legend-title"));
   box.appendChild(filterSelects(cfg));
   box.appendChild(zoneField());
   const dates = el("div", null, "ccmap-filter-grid ccmap-dates");
-  dates.appendChild(dateField("from", "起始日期", "起"));
-  dates.appendChild(dateField("to", "截止日期（含当天）", "止"));
+  dates.appendChild(dateField("from", t("起始日期"), t("起")));
+  dates.appendChild(dateField("to", t("截止日期（含当天）"), t("止")));
   box.appendChild(dates);
   const problem = el("div", null, "ccmap-filter-error");
   problem.setAttribute("role", "alert");
@@ -289,6 +291,9 @@ function filterPanel(state) {
   return box;
 }
 
+const FILTER_TITLES = { category: t("类型"), status: t("状态"), source: t("来源"),
+                        community: t("社区"), unit: t("责任单位") };
+
 /* The selects of issue type, status, source, community and unit ("全部…": any). */
 function filterSelects(cfg) {
   const named = function (list) {
@@ -298,10 +303,10 @@ function filterSelects(cfg) {
     o[k] = cfg.statuses[k].label; return o;
   }, {});
   const grid = el("div", null, "ccmap-filter-grid");
-  [select("category", cfg.issueCategories, "全部类型"), select("status", statuses, "全部状态"),
-   select("source", cfg.sources, "全部来源"), select("community", named(cfg.communities), "全部社区"),
-   select("unit", named(cfg.units), "全部责任单位")].forEach(function (s) {
-    s.title = s.options[0].textContent.replace("全部", "");
+  [select("category", cfg.issueCategories, t("全部类型")), select("status", statuses, t("全部状态")),
+   select("source", cfg.sources, t("全部来源")), select("community", named(cfg.communities), t("全部社区")),
+   select("unit", named(cfg.units), t("全部责任单位"))].forEach(function (s) {
+    s.title = FILTER_TITLES[s.name];
     grid.appendChild(s);
   });
   return grid;
@@ -309,7 +314,7 @@ function filterSelects(cfg) {
 
 function filterChecks() {
   const checks = el("div", null, "ccmap-filter-row");
-  [["overdue", "只看超期"], ["recurring", "只看回潮"]].forEach(function (pair) {
+  [["overdue", t("只看超期")], ["recurring", t("只看回潮")]].forEach(function (pair) {
     const label = el("label");
     const cb = el("input");
     cb.type = "checkbox";
@@ -324,7 +329,7 @@ function filterChecks() {
 /* The week slider (the last WEEKS weeks; at the right end: all time) and its play button,
  * which steps a week at a time once the map has drawn the week before. */
 function weekReplay(state, box) {
-  box.appendChild(el("div", "按周回放（近 " + WEEKS + " 周）", "ccmap-legend-title"));
+  box.appendChild(el("div", t("按周回放（近 {n} 周）", { n: WEEKS }), "ccmap-legend-title"));
   const slider = el("input", null, "ccmap-week-slider");
   slider.type = "range";
   slider.name = "week";
@@ -332,7 +337,7 @@ function weekReplay(state, box) {
   slider.max = String(WEEKS);
   slider.value = String(WEEKS);
   const label = el("div", t("allTime"), "ccmap-week-label");
-  const play = el("button", "▶ 播放", "ccmap-play");
+  const play = el("button", t("▶ 播放"), "ccmap-play");
   play.type = "button";
   box.appendChild(slider);
   const row = el("div", null, "ccmap-filter-row");
@@ -342,12 +347,12 @@ function weekReplay(state, box) {
   function stop() {
     clearInterval(state.playing);
     state.playing = null;
-    play.textContent = "▶ 播放";
+    play.textContent = t("▶ 播放");
   }
   play.addEventListener("click", function () {
     if (state.playing) { stop(); return; }
     slider.value = "0";
-    play.textContent = "■ 停止";
+    play.textContent = t("■ 停止");
     state.playing = setInterval(function () {
       if (state.loading > 0) { return; }  // wait for the previous week to draw
       if (+slider.value >= WEEKS - 1) { stop(); }
@@ -361,10 +366,10 @@ function weekReplay(state, box) {
 
 /* The choropleth's level and metric (shown to analysts, whose map has the layer). */
 function choroplethSelects(state, box) {
-  const level = select("choropleth_level", { zone: "按责任区", community: "按社区" }, null);
+  const level = select("choropleth_level", { zone: t("按责任区"), community: t("按社区") }, null);
   const metric = select("choropleth_metric", state.config.choroplethMetrics, null);
   if (state.layers.choropleth) {  // not for unit users
-    box.appendChild(el("div", "专题图", "ccmap-legend-title"));
+    box.appendChild(el("div", t("专题图"), "ccmap-legend-title"));
     const choro = el("div", null, "ccmap-filter-grid");
     choro.appendChild(level);
     choro.appendChild(metric);
@@ -390,7 +395,7 @@ function downloadLink(text, cls, fmt, urlOf) {
 function exportLinks(state) {
   const box = el("div", null, "ccmap-exports");
   ["csv", "xlsx"].forEach(function (fmt) {
-    box.appendChild(downloadLink(fmt === "csv" ? "导出 CSV" : "导出 Excel", null, fmt,
+    box.appendChild(downloadLink(fmt === "csv" ? t("导出 CSV") : t("导出 Excel"), null, fmt,
                                  function () {
                                    return "/api/issues/export?format=" + fmt +
                                      (state.issueFilter || "");
@@ -403,24 +408,24 @@ function exportLinks(state) {
 function snapshotLinks(state) {
   const snaps = el("div", null, "ccmap-exports ccmap-snapshots");
   ["png", "pdf", "html"].forEach(function (fmt) {
-    snaps.appendChild(downloadLink("快照 " + fmt.toUpperCase(), null, fmt, function () {
+    snaps.appendChild(downloadLink(t("快照 {format}", { format: fmt.toUpperCase() }), null, fmt, function () {
       return snapshotUrl(state, fmt);
     }));
   });
-  const paper = selectOf("paper", [["paper=A4&landscape=true", "A4 横"],
-                                   ["paper=A4&landscape=false", "A4 竖"],
-                                   ["paper=A3&landscape=true", "A3 横"],
-                                   ["paper=A3&landscape=false", "A3 竖"]]);
+  const paper = selectOf("paper", [["paper=A4&landscape=true", t("A4 横")],
+                                   ["paper=A4&landscape=false", t("A4 竖")],
+                                   ["paper=A3&landscape=true", t("A3 横")],
+                                   ["paper=A3&landscape=false", t("A3 竖")]]);
   paper.className = "ccmap-paper";
-  paper.title = "PDF 纸张";
+  paper.title = t("PDF 纸张");
   paper.addEventListener("change", function () { state.snapshotPaper = paper.value; });
   snaps.appendChild(paper);
   ["gpkg", "geojson"].forEach(function (fmt) {
-    snaps.appendChild(downloadLink("数据 " + (fmt === "gpkg" ? "GPKG" : "GeoJSON"),
+    snaps.appendChild(downloadLink(t("数据 {format}", { format: fmt === "gpkg" ? "GPKG" : "GeoJSON" }),
                                    "ccmap-data-link", fmt,
                                    function () { return dataUrl(state, fmt); }));
   });
-  snaps.appendChild(downloadLink("周通报 PDF", "ccmap-report-link", null, function () {
+  snaps.appendChild(downloadLink(t("周通报 PDF"), "ccmap-report-link", null, function () {
     const period = window.prompt("通报周期（如 2026-W47 或 2026-11）", "");
     return period ? "/api/report?format=pdf&period=" + encodeURIComponent(period) : null;
   }));
@@ -429,7 +434,7 @@ function snapshotLinks(state) {
 
 /* 导入台账: a CSV/Excel ledger uploaded as a job, its progress and row problems shown. */
 function importControl(state) {
-  const imp = el("label", "导入台账 (CSV/Excel)", "ccmap-import");
+  const imp = el("label", t("导入台账 (CSV/Excel)"), "ccmap-import");
   const file = el("input");
   file.type = "file";
   file.name = "ledger";
@@ -450,24 +455,25 @@ function importControl(state) {
 }
 
 function importLedger(state, fd, shown) {
-  shown.update("上传中…", null);
+  shown.update(t("上传中…"), null);
   return api("POST", "/api/issues/import", fd, true).then(function (accepted) {
     return followJob(accepted.status_url, function (job) {
-      shown.update(job.total === null ? "导入中…" :
-                   "导入中 " + num(job.done) + " / " + num(job.total) + " 行",
+      shown.update(job.total === null ? t("导入中…") :
+                   t("导入中 {done} / {total} 行", { done: num(job.done), total: num(job.total) }),
                    job.total ? job.done / job.total : null);
     });
   }).then(function (job) {
     const r = job.result;
-    shown.update("导入完成：导入 " + num(r.imported) + " 条，跳过已导入 " +
-                 num(r.skipped) + " 条，错误 " + num(r.errors) + " 行", 1);
+    shown.update(t("导入完成：导入 {imported} 条，跳过已导入 {skipped} 条，错误 {errors} 行",
+                   { imported: num(r.imported), skipped: num(r.skipped), errors: num(r.errors) }), 1);
     shown.problems(r.row_errors);
-    const first = r.row_errors.slice(0, 3).map(rowText).join("；");
-    toast("导入 " + r.imported + " 条，跳过已导入 " + r.skipped + " 条，错误 " +
-          r.errors + " 行" + (first ? "（" + first + "）" : ""));
+    const first = r.row_errors.slice(0, 3).map(rowText).join(t("；"));
+    toast(t("导入 {imported} 条，跳过已导入 {skipped} 条，错误 {errors} 行",
+            { imported: r.imported, skipped: r.skipped, errors: r.errors }) +
+          (first ? t("（{text}）", { text: first }) : ""));
     state.load("issues");
   }).catch(function (err) {
-    shown.update("导入失败：" + err.message, null);
+    shown.update(t("导入失败：") + err.message, null);
     shown.problems(err.problems || []);
     toast("导入失败：" + err.message);
   });
@@ -527,7 +533,7 @@ function applyFilters(state, box, parts) {
     const sunday = new Date(monday.getTime() + 7 * 864e5);
     params.set("from", isoDay(monday));
     params.set("to", isoDay(sunday));
-    parts.week.label.textContent = isoDay(monday) + " 起一周";
+    parts.week.label.textContent = t("{day} 起一周", { day: isoDay(monday) });
   } else {
     parts.week.label.textContent = t("allTime");
   }

@@ -2,15 +2,15 @@
  * against the previous period (环比) and a table per unit, zone, community or category from
  * /api/indicators/report (a bad period: the server's reason). Rates come in percent (2 decimals, as bulletins print them); a rate
  * or score of a group with nothing due is null ("—"). All text via textContent. */
-import { api, el, num, t } from "./core.js";
+import { api, el, num, t, trTerms } from "./core.js";
 
 /* The table's columns: [key, header, kind] (kind: count, rate, score). */
 export const COLUMNS = [
-  ["rank", "排名", "count"], ["name", "名称", "text"], ["registered", "立案数", "count"],
-  ["due", "应结案数", "count"], ["closed", "结案数", "count"], ["closure_rate", "结案率", "rate"],
-  ["closed_on_time", "按期结案数", "count"], ["on_time_rate", "按期结案率", "rate"],
-  ["rework_rate", "返工率", "rate"], ["extension_rate", "延期率", "rate"],
-  ["overdue", "超期数", "count"], ["score", "综合指标值", "score"]
+  ["rank", t("排名"), "count"], ["name", t("名称"), "text"], ["registered", t("立案数"), "count"],
+  ["due", t("应结案数"), "count"], ["closed", t("结案数"), "count"], ["closure_rate", t("结案率"), "rate"],
+  ["closed_on_time", t("按期结案数"), "count"], ["on_time_rate", t("按期结案率"), "rate"],
+  ["rework_rate", t("返工率"), "rate"], ["extension_rate", t("延期率"), "rate"],
+  ["overdue", t("超期数"), "count"], ["score", t("综合指标值"), "score"]
 ];
 
 /* A value of a column as the page shows it. */
@@ -49,24 +49,30 @@ export function indicatorRow(r) {
 /* The header row of indicatorRow's table. */
 export function indicatorHeader() {
   const tr = el("tr");
-  COLUMNS.forEach(function (c) { tr.appendChild(el("th", c[1])); });
-  tr.appendChild(el("th", "综合指标值环比"));
-  tr.appendChild(el("th", "按期结案率环比"));
+  COLUMNS.forEach(function (c) { tr.appendChild(el("th", t(c[1]))); });
+  tr.appendChild(el("th", t("综合指标值环比")));
+  tr.appendChild(el("th", t("按期结案率环比")));
   return tr;
 }
 
 function summary(doc) {
-  const t = doc.total;
-  const c = t.change;
-  const pp = function (v) { return v === null ? "" : "（环比 " + changeText(v) + " 个百分点）"; };
-  return doc.total.name + "本期（" + doc.period + "，上期 " + doc.previous_period.period +
-    "）立案 " + num(t.registered) + " 件，应结案 " + num(t.due) + " 件，结案 " +
-    num(t.closed) + " 件，结案率 " + shown(t.closure_rate, "rate") + pp(c.closure_rate) +
-    "；按期结案 " + num(t.closed_on_time) + " 件，按期结案率 " +
-    shown(t.on_time_rate, "rate") + pp(c.on_time_rate) + "；返工率 " +
-    shown(t.rework_rate, "rate") + "，延期率 " + shown(t.extension_rate, "rate") +
-    "，超期 " + num(t.overdue) + " 件；综合指标值 " + shown(t.score, "score") +
-    (c.score === null ? "" : "（环比 " + changeText(c.score) + "）") + "。";
+  const s = doc.total;
+  const c = s.change;
+  const pp = function (v) {
+    return v === null ? "" : t("（环比 {change} 个百分点）", { change: changeText(v) });
+  };
+  return t(doc.total.name) + t("本期（{period}，上期 {previous}）立案 {registered} 件，" +
+    "应结案 {due} 件，结案 {closed} 件，结案率 {closure_rate}", {
+    period: doc.period, previous: doc.previous_period.period, registered: num(s.registered),
+    due: num(s.due), closed: num(s.closed), closure_rate: shown(s.closure_rate, "rate")
+  }) + pp(c.closure_rate) + t("；按期结案 {closed_on_time} 件，按期结案率 {on_time_rate}", {
+    closed_on_time: num(s.closed_on_time), on_time_rate: shown(s.on_time_rate, "rate")
+  }) + pp(c.on_time_rate) + t("；返工率 {rework_rate}，延期率 {extension_rate}，超期 {overdue} " +
+    "件；综合指标值 {score}", {
+    rework_rate: shown(s.rework_rate, "rate"), extension_rate: shown(s.extension_rate, "rate"),
+    overdue: num(s.overdue), score: shown(s.score, "score")
+  }) + (c.score === null ? "" : t("（环比 {change}）", { change: changeText(c.score) })) +
+    t("。");
 }
 
 /* Load the indicators of the level chosen on the page for a period ("" = this week). */
@@ -78,8 +84,8 @@ export function loadIndicators(period) {
   return api("GET", "/api/indicators/report" + q).then(function (doc) {
     said.classList.remove("error");
     said.textContent = summary(doc);
-    document.getElementById("indicator-formula").textContent = doc.formula +
-      (doc.exclude_deferred ? "；应结案数不含缓办案件" : "；应结案数含缓办案件");
+    document.getElementById("indicator-formula").textContent = trTerms(doc.formula) +
+      t(doc.exclude_deferred ? t("；应结案数不含缓办案件") : t("；应结案数含缓办案件"));
     const table = document.getElementById("indicators");
     table.tHead.textContent = "";
     table.tHead.appendChild(indicatorHeader());

@@ -6,8 +6,8 @@ import { api, button, dateTime, el, fetchCollection, formEnd, row, selectOf, t, 
   from "./core.js";
 import { filterControl } from "./filters.js";
 
-const ACTIONS = { accepted: "立案", rejected: "不予立案", dispatched: "派遣", handled: "处置完成",
-                  verified: "核查通过", returned: "退回", closed: "结案", deferred: "挂账" };
+const ACTIONS = { accepted: t("立案"), rejected: t("不予立案"), dispatched: t("派遣"), handled: t("处置完成"),
+                  verified: t("核查通过"), returned: t("退回"), closed: t("结案"), deferred: t("挂账") };
 
 /* A <select> of an object's {code: label}. */
 function select(name, options) {
@@ -25,26 +25,26 @@ export function popup(id, state) {
 function render(box, id, state) {
   api("GET", "/api/issues/" + id).then(function (issue) {
     box.textContent = "";
-    box.appendChild(el("div", "#" + issue.id + " " + issue.category_label,
+    box.appendChild(el("div", "#" + issue.id + " " + t(issue.category_label),
                        "ccmap-popup-title"));
-    box.appendChild(el("div", issue.status_label + (issue.overdue ? " · 已超期" : "") +
-                       (issue.recurring_of ? " · 回潮" : ""), "ccmap-popup-kind"));
+    box.appendChild(el("div", t(issue.status_label) + (issue.overdue ? t(" · 已超期") : "") +
+                       (issue.recurring_of ? t(" · 回潮") : ""), "ccmap-popup-kind"));
     box.appendChild(issueTable(issue));
     box.appendChild(clockSection(issue, changed(state)));
     issue.photos.forEach(function (p) {
       const img = document.createElement("img");
       img.src = p.url;
-      img.alt = { after: "整改后", before: "整改前", rework: "核查(返工)" }[p.stage] || p.stage;
+      img.alt = { after: t("整改后"), before: t("整改前"), rework: t("核查(返工)") }[p.stage] || p.stage;
       img.className = "ccmap-photo";
       img.addEventListener("load", function () { refit(box, state); });
       box.appendChild(img);
     });
-    box.appendChild(el("div", "处理记录", "ccmap-legend-title"));
+    box.appendChild(el("div", t("处理记录"), "ccmap-legend-title"));
     const list = el("ol", null, "ccmap-history");
     issue.history.forEach(function (h) {
       const label = (state.config.statuses[h.to_status] || {}).label || h.to_status;
       list.appendChild(el("li", dateTime(h.at) + " " + h.actor.replace("user:", "") +
-                          " → " + label + (h.note ? "：" + h.note : "")));
+                          " → " + t(label) + (h.note ? t("：") + h.note : "")));
     });
     box.appendChild(list);
     box.appendChild(actionButtons(state, issue, function () { render(box, id, state); }));
@@ -67,17 +67,17 @@ function refit(box, state) {
 
 function issueTable(issue) {
   const table = el("table");
-  [["问题描述", issue.description], ["地址", issue.address],
-   ["来源", issue.source_label], ["上报人", issue.reporter],
-   ["上报时间", dateTime(issue.reported_at)], ["派遣时间", dateTime(issue.dispatched_at)],
-   ["整改时限", dateTime(issue.deadline)],
-   ["责任单位", issue.unit || "（" + t("uncoveredArea") + "）"], ["路长", issue.cadre],
-   ["紧急程度", issue.urgency === "urgent" ? "紧急" : ""],
-   ["认领", issue.claimed_by ? issue.claimed_by + "（至 " + dateTime(issue.claimed_until) +
-    "）" : ""],
-   ["关联举报", (issue.linked_reports || []).map(function (r) {
-     return "#" + r.id + " " + (r.reporter || "未署名");
-   }).join("，")]]
+  [[t("问题描述"), issue.description], [t("地址"), issue.address],
+   [t("来源"), t(issue.source_label)], [t("上报人"), issue.reporter],
+   [t("上报时间"), dateTime(issue.reported_at)], [t("派遣时间"), dateTime(issue.dispatched_at)],
+   [t("整改时限"), dateTime(issue.deadline)],
+   [t("责任单位"), issue.unit || t("（未覆盖区域）")], [t("路长"), issue.cadre],
+   [t("紧急程度"), issue.urgency === "urgent" ? t("紧急") : ""],
+   [t("认领"), issue.claimed_by ? issue.claimed_by +
+     t("（至 {until}）", { until: dateTime(issue.claimed_until) }) : ""],
+   [t("关联举报"), (issue.linked_reports || []).map(function (r) {
+     return "#" + r.id + " " + (r.reporter || t("未署名"));
+   }).join(t("，"))]]
     .forEach(function (pair) {
       if (pair[1]) { table.appendChild(row(pair[0], pair[1])); }
     });
@@ -103,7 +103,7 @@ function actionButtons(state, issue, reload) {
     if (to === "returned" && issue.status === "handled") {
       const rework = reworkForm(issue, changed(state));
       rework.hidden = true;
-      const rb = button("退回返工", null, function () { rework.hidden = !rework.hidden; });
+      const rb = button(t("退回返工"), null, function () { rework.hidden = !rework.hidden; });
       rb.dataset.to = to;
       actions.appendChild(rb);
       actions.appendChild(rework);
@@ -114,11 +114,12 @@ function actionButtons(state, issue, reload) {
     actions.appendChild(b);
   });
   if ((issue.allowed_next || []).length || issue.claimed_by) {
-    actions.appendChild(button(issue.claimed_by ? "释放认领" : "认领", "ccmap-claim", function () {
+    actions.appendChild(button(issue.claimed_by ? t("释放认领") : t("认领"), "ccmap-claim", function () {
       api(issue.claimed_by ? "DELETE" : "POST", "/api/issues/" + issue.id + "/claim")
         .then(function (c) {
-          toast("#" + issue.id + (c.claimed_by ? " 已认领，至 " + dateTime(c.claimed_until)
-                                              : " 已释放认领"));
+          toast("#" + issue.id + (c.claimed_by ? t(" 已认领，至 {until}",
+                                                   { until: dateTime(c.claimed_until) })
+                                              : t(" 已释放认领")));
           reload();
         })
         .catch(function (err) { toast(err.message); });
@@ -135,8 +136,8 @@ function noteForm(state, issue, to, box) {
   const id = issue.id, label = ACTIONS[to] || to;
   box.textContent = "";
   const form = el("form", null, "ccmap-report");
-  form.appendChild(el("label", label + "：处理说明（对外回复，可选）"));
-  const pick = selectOf("template", [["", "选择回复模板…"]]);
+  form.appendChild(el("label", t("{action}：处理说明（对外回复，可选）", { action: label })));
+  const pick = selectOf("template", [["", t("选择回复模板…")]]);
   pick.hidden = true;
   form.appendChild(pick);
   const note = el("textarea");
@@ -152,14 +153,15 @@ function noteForm(state, issue, to, box) {
       pick.hidden = !list.length;
     }).catch(function () { pick.hidden = true; });
   pick.addEventListener("change", function () { if (pick.value) { note.value = pick.value; } });
-  const msg = formEnd(form, "确认" + label);
+  const msg = formEnd(form, t("确认{action}", { action: label }));
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     api("POST", "/api/issues/" + id + "/transitions",
         { to: to, version: issue.version, note: note.value })
       .then(function (updated) {
         state.map.closePopup();
-        toast("#" + id + " 已" + label + "，当前状态：" + updated.status_label);
+        toast(t("#{id} 已{action}，当前状态：{status}",
+                { id: id, action: label, status: t(updated.status_label) }));
         state.load("issues");
       })
       .catch(function (err) { msg.textContent = err.message; });
@@ -171,16 +173,16 @@ function noteForm(state, issue, to, box) {
 function reportForm(state, latlng) {
   var cfg = state.config;
   var form = el("form", null, "ccmap-report");
-  form.appendChild(el("div", "上报问题", "ccmap-popup-title"));
-  form.appendChild(el("label", "问题类型"));
+  form.appendChild(el("div", t("上报问题"), "ccmap-popup-title"));
+  form.appendChild(el("label", t("问题类型")));
   form.appendChild(select("category", cfg.issueCategories));
-  form.appendChild(el("label", "来源"));
+  form.appendChild(el("label", t("来源")));
   form.appendChild(select("source", cfg.sources));
-  form.appendChild(el("label", "问题描述"));
+  form.appendChild(el("label", t("问题描述")));
   var desc = el("textarea");
   desc.name = "description";
   form.appendChild(desc);
-  form.appendChild(el("label", "现场照片（JPEG/PNG）"));
+  form.appendChild(el("label", t("现场照片（JPEG/PNG）")));
   var photo = el("input");
   photo.type = "file";
   photo.accept = "image/jpeg,image/png";
@@ -202,12 +204,13 @@ function reportForm(state, latlng) {
       }
       return done.then(function () {
         state.map.closePopup();
-        toast("已上报 #" + issue.id + "，责任单位：" + (issue.unit || t("uncoveredArea")) +
-              (issue.duplicate_candidates.length ? "；附近已有同类问题 #" +
-               issue.duplicate_candidates.join(", #") + "，可能重复" : ""));
+        toast(t("已上报 #{id}，责任单位：{unit}",
+                { id: issue.id, unit: issue.unit || t("uncoveredArea") }) +
+              (issue.duplicate_candidates.length ? t("；附近已有同类问题 #{ids}，可能重复",
+                { ids: issue.duplicate_candidates.join(", #") }) : ""));
         state.load("issues");
       });
-    }).catch(function (err) { msg.textContent = "上报失败：" + err.message; });
+    }).catch(function (err) { msg.textContent = t("上报失败：") + err.message; });
   });
   return form;
 }
@@ -221,9 +224,9 @@ function reportControl(state) {
   map.getContainer().appendChild(capture);
   var ctl = L.control({ position: "topleft" });
   ctl.onAdd = function () {
-    var b = el("button", "上报问题", "ccmap-report-button");
+    var b = el("button", t("上报问题"), "ccmap-report-button");
     b.type = "button";
-    b.title = "点击按钮后在地图上点选问题位置";
+    b.title = t("点击按钮后在地图上点选问题位置");
     L.DomEvent.disableClickPropagation(b);
     b.addEventListener("click", function () { setReporting(!state.reporting); });
     state.reportButton = b;
@@ -233,7 +236,7 @@ function reportControl(state) {
     state.reporting = on;
     capture.hidden = !on;
     state.reportButton.classList.toggle("active", on);
-    state.reportButton.textContent = on ? "请在地图上点选位置…" : "上报问题";
+    state.reportButton.textContent = on ? t("请在地图上点选位置…") : t("上报问题");
   }
   capture.addEventListener("click", function (ev) {
     // the map never sees this click: as a click on the map, it would close the form's popup
@@ -267,7 +270,7 @@ function applyUrlFilter(state) {
           .then(function (doc) { return L.geoJSON(doc).getLayers(); });
       zones.then(function (layers) {
         var zone = layers.find(function (l) { return l.feature.properties.name === zoneName; });
-        if (!zone) { toast("找不到责任区「" + zoneName + "」"); return; }
+        if (!zone) { toast(t("找不到责任区「{name}」", { name: zoneName })); return; }
         var form = document.querySelector(".ccmap-filter");
         if (form) {  // the panel shows the zone, and later filters keep it
           form.zone.value = String(zone.feature.properties.id);
@@ -275,7 +278,7 @@ function applyUrlFilter(state) {
         }
         state.issueFilter = "&zone=" + zone.feature.properties.id;
         state.map.fitBounds(zone.getBounds(), { maxZoom: 18 });
-        toast("只显示「" + zoneName + "」的问题");
+        toast(t("只显示「{name}」的问题", { name: zoneName }));
       });
     };
   }
@@ -291,7 +294,7 @@ function openLinkedIssue(state) {
     state.map.setView(at, Math.max(state.map.getZoom(), 17), { animate: false });
     L.popup({ minWidth: 280, maxWidth: 360 }).setLatLng(at).setContent(popup(id, state))
       .openOn(state.map);
-  }).catch(function (err) { toast("无法打开问题 #" + id + "：" + err.message); });
+  }).catch(function (err) { toast(t("无法打开问题 #{id}：", { id: id }) + err.message); });
 }
 
 export function init(state) {

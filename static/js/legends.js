@@ -1,16 +1,16 @@
 /* The map's legends (one per layer, shown while it is on, side by side at the bottom right),
  * the coverage gaps' popup and list, and the heat and choropleth legends. */
-import { el } from "./core.js";
+import { el, t } from "./core.js";
 import { CELL_COLOR, CLASS_COLORS, GAP_LABELS, HOT_COLORS, PALETTE, STYLE, gapStyle }
   from "./styles.js";
 
 // the legend of each line or area layer: [label, how it is drawn]
-const STYLE_LEGEND = [["subdistrict", "街道边界"], ["community", "社区边界"],
-                      ["zone", "责任区（颜色按责任单位）"], ["compound", "居民小区"],
-                      ["street", "主次干道"], ["alley", "背街小巷"], ["market", "农贸市场"],
-                      ["storefront", "沿街门店"]];
-const HOT_LEGEND = [["3", "热点 99%"], ["2", "热点 95%"], ["1", "热点 90%"], ["-1", "冷点 90%"],
-                    ["-2", "冷点 95%"], ["-3", "冷点 99%"]];
+const STYLE_LEGEND = [["subdistrict", t("街道边界")], ["community", t("社区边界")],
+                      ["zone", t("责任区（颜色按责任单位）")], ["compound", t("居民小区")],
+                      ["street", t("主次干道")], ["alley", t("背街小巷")], ["market", t("农贸市场")],
+                      ["storefront", t("沿街门店")]];
+const HOT_LEGEND = [["3", t("热点 99%")], ["2", t("热点 95%")], ["1", t("热点 90%")], ["-1", t("冷点 90%")],
+                    ["-2", t("冷点 95%")], ["-3", t("冷点 99%")]];
 
 /* The box at the bottom right holding the legends, side by side (heat and choropleth too). */
 export function legendSlot(map) {
@@ -40,9 +40,9 @@ export function addLegends(state) {
     shown.push([box, kind]);
     return box;
   }
-  if (layers.issues) { issueLegend(legend("issues", "问题状态"), cfg); }
-  if (layers.test_point) { testPointLegend(legend("test_point", "测评点位类型"), state); }
-  const styles = legend("styles", "图层");
+  if (layers.issues) { issueLegend(legend("issues", t("问题状态")), cfg); }
+  if (layers.test_point) { testPointLegend(legend("test_point", t("测评点位类型")), state); }
+  const styles = legend("styles", t("图层"));
   shown.pop();  // shown while one of its rows is
   STYLE_LEGEND.forEach(function (pair) {
     if (!layers[pair[0]]) { return; }
@@ -50,8 +50,8 @@ export function addLegends(state) {
     styles.appendChild(row);
     shown.push([row, pair[0]]);
   });
-  if (layers.hotspots) { hotLegend(legend("hotspots", "热点分析（Gi* 置信度）")); }
-  if (layers.gaps) { gapLegend(legend("gaps", "覆盖缺口")); }
+  if (layers.hotspots) { hotLegend(legend("hotspots", t("热点分析（Gi* 置信度）"))); }
+  if (layers.gaps) { gapLegend(legend("gaps", t("覆盖缺口"))); }
   function sync() {
     shown.forEach(function (pair) {
       pair[0].hidden = !(layers[pair[1]] && map.hasLayer(layers[pair[1]]));
@@ -70,7 +70,7 @@ function issueLegend(box, cfg) {
   Object.keys(cfg.statuses).forEach(function (code) {
     box.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
   });
-  box.appendChild(swatch(CELL_COLOR, "问题数（缩小地图时按格汇总）", true));
+  box.appendChild(swatch(CELL_COLOR, t("问题数（缩小地图时按格汇总）"), true));
 }
 
 function testPointLegend(box, state) {
@@ -178,7 +178,7 @@ function replacedLegend(map, group, id, cls) {
 export function choroplethLegend(map, group, doc) {
   const box = replacedLegend(map, group, "ccmap-choropleth-legend",
                              "ccmap-legend ccmap-choropleth-legend");
-  box.appendChild(el("div", "专题图：" + doc.label, "ccmap-legend-title"));
+  box.appendChild(el("div", t("专题图：") + t(doc.label), "ccmap-legend-title"));
   (doc.legend || []).forEach(function (c) {
     const sw = el("span", null, "ccmap-dot");
     sw.style.background = CLASS_COLORS[c["class"]];
@@ -192,24 +192,24 @@ export function heatLegend(map, group, doc) {
   let box = document.getElementById("ccmap-heat-legend");
   if (!box) { box = replacedLegend(map, group, "ccmap-heat-legend", "ccmap-legend ccmap-heat-legend"); }
   box.textContent = "";
-  box.appendChild(el("div", "问题热力（" + doc.total + " 个问题）", "ccmap-legend-title"));
+  box.appendChild(el("div", t("问题热力（{n} 个问题）", { n: doc.total }), "ccmap-legend-title"));
   box.appendChild(el("div", null, "ccmap-heat-ramp"));
-  box.appendChild(el("div", "少 → 多（每格最多 " + doc.max + " 个，格宽约 " +
-                     Math.round(doc.cell_deg * 111000) + " 米）"));
+  box.appendChild(el("div", t("少 → 多（每格最多 {max} 个，格宽约 {m} 米）",
+                        { max: doc.max, m: Math.round(doc.cell_deg * 111000) })));
 }
 
 /* --- coverage gaps --------------------------------------------------------------------- */
 function gapText(p) {
   if (p.gap === "unassigned_point") { return p.name; }
   if (p.gap === "forgotten_zone" || p.gap === "forgotten_point") {
-    return p.name + "（" + p.days + " 天内无问题记录）";
+    return p.name + t("（{days} 天内无问题记录）", { days: p.days });
   }
   if (p.gap === "uncovered_area") { return Math.round(p.area_m2).toLocaleString() + " m²"; }
   if (p.gap === "overlap") {
-    return Math.round(p.area_m2).toLocaleString() + " m²：" + p.names.join(" / ") +
-      "（" + p.units.join(" / ") + "）";
+    return Math.round(p.area_m2).toLocaleString() + t(" m²：") + p.names.join(" / ") +
+      t("（{units}）", { units: p.units.join(" / ") });
   }
-  return (p.name || "无名道路") + " " + Math.round(p.uncovered_m) + " m";
+  return (p.name || t("无名道路")) + " " + Math.round(p.uncovered_m) + " m";
 }
 
 export function gapPopup(p) {
@@ -225,7 +225,7 @@ export function gapPanel(map, group) {
   if (old) { old.remove(); }
   const panel = el("div", null, "ccmap-gap-panel");
   panel.id = "ccmap-gap-panel";
-  panel.appendChild(el("div", "覆盖缺口（按大小排序）", "ccmap-legend-title"));
+  panel.appendChild(el("div", t("覆盖缺口（按大小排序）"), "ccmap-legend-title"));
   const items = group.getLayers().map(function (l) {
     const p = l.feature.properties;
     return { layer: l, p: p, size: p.area_m2 || p.uncovered_m || 0 };
@@ -234,7 +234,7 @@ export function gapPanel(map, group) {
   });
   const list = el("ol");
   items.slice(0, 80).forEach(function (item) {
-    const li = el("li", (GAP_LABELS[item.p.gap] || "") + "：" + gapText(item.p), "ccmap-gap-item");
+    const li = el("li", (GAP_LABELS[item.p.gap] || "") + t("：") + gapText(item.p), "ccmap-gap-item");
     li.addEventListener("click", function () {
       if (item.layer.getBounds) {
         map.fitBounds(item.layer.getBounds(), { maxZoom: 18 });

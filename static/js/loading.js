@@ -41,8 +41,9 @@ function partialNotice(map, kind, label, loaded, matched) {
       line.id = "ccmap-partial-" + kind;
       box.appendChild(line);
     }
-    line.textContent = label + "：仅显示 " + loaded.toLocaleString("en-US") + " / " +
-      matched.toLocaleString("en-US") + " 条，请放大地图或筛选";
+    line.textContent = t("{label}：仅显示 {loaded} / {matched} 条，请放大地图或筛选", {
+      label: t(label), loaded: loaded.toLocaleString("en-US"),
+      matched: matched.toLocaleString("en-US") });
   }
   box.hidden = !box.firstChild;
 }

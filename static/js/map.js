@@ -10,6 +10,7 @@
  * benchmark listen for (they wait for state.loading === 0, i.e. the map shows the data of the
  * current view). */
 import { mountBell } from "./bell.js";
+import { mountLocaleSwitch } from "./locale.js";
 import { button, el, csrfToken, showBanner, t } from "./core.js";
 import { init as initIssues } from "./issues.js";
 import { addLegends } from "./legends.js";
@@ -150,6 +151,7 @@ function renderTitle(cfg) {
       .finally(function () { window.location.assign("/login"); });
   }));
   mountBell(box);
+  mountLocaleSwitch(box);
 }
 
 /* The "加载中…" badge at the end of the title bar (where it hides no map and meets no other

@@ -5,7 +5,7 @@
 import { api, button, el, esc, fetchCollection, km, mapButton, selectOf, t, toast } from "./core.js";
 var TEAM_COLORS = ["#1565c0", "#e65100", "#6a1b9a", "#2e7d32", "#ad1457", "#00838f",
                    "#5d4037", "#283593"];
-var RESULTS = [["pass", "合格"], ["fail", "不合格"], ["na", "不适用"]];
+var RESULTS = [["pass", t("合格")], ["fail", t("不合格")], ["na", t("不适用")]];
 
 function field(label, input) {
   var wrap = el("label", null, "ccmap-plan-field");
@@ -37,7 +37,7 @@ export function init(state) {
   map.getContainer().appendChild(panel);
   state.plan = { round: null, layer: L.featureGroup().addTo(map),
                  posts: L.featureGroup().addTo(map), markers: {}, panel: panel };
-  mapButton(map, "测评计划", "ccmap-plan-button", function () {
+  mapButton(map, t("测评计划"), "ccmap-plan-button", function () {
     panel.hidden = !panel.hidden;
     if (!panel.hidden) { showHome(state); }
   });
@@ -59,10 +59,10 @@ function header(state, title, back) {
 /* The panel's first page: rounds, a new-round form, posts and scores. */
 function showHome(state) {
   const plan = state.plan, cfg = state.config, panel = state.plan.panel;
-  header(state, "测评计划");
+  header(state, t("测评计划"));
   var roundsBox = el("div", null, "ccmap-plan-section");
-  roundsBox.appendChild(el("h4", "检查轮次"));
-  var picker = select("round", [["", "（选择轮次）"]]);
+  roundsBox.appendChild(el("h4", t("检查轮次")));
+  var picker = select("round", [["", t("（选择轮次）")]]);
   picker.className = "ccmap-plan-rounds";
   roundsBox.appendChild(picker);
   var detail = el("div", null, "ccmap-plan-detail");
@@ -79,7 +79,7 @@ function showHome(state) {
   picker.addEventListener("change", function () {
     if (picker.value) { loadRound(state, Number(picker.value), detail); }
   });
-  var clear = button("清除地图上的路线和选址", "ccmap-plan-clear", function () {
+  var clear = button(t("清除地图上的路线和选址"), "ccmap-plan-clear", function () {
     plan.layer.clearLayers();
     plan.posts.clearLayers();
     plan.markers = {};
@@ -95,25 +95,25 @@ function showHome(state) {
 
 function newRoundForm(state, picker, detail) {
   var box = el("details", null, "ccmap-plan-section");
-  box.appendChild(el("summary", "新建轮次（抽样并规划路线）"));
+  box.appendChild(el("summary", t("新建轮次（抽样并规划路线）")));
   var form = el("form", null, "ccmap-plan-form");
-  var mode = select("mode", [["walk", "步行"], ["drive", "驾车"]]);
-  [["名称", input("name", "")],
-   ["随机种子", input("seed", String(Math.floor(Math.random() * 100000)), "number")],
-   ["检查组数", input("teams", "2", "number")], ["出行方式", mode],
-   ["每组时限（分钟）", input("budget_min", "240", "number")],
-   ["每点检查用时（分钟）", input("service_min", "15", "number")],
-   ["排除近 N 天已检查点位", input("exclude_days", "0", "number")],
-   ["检查人（逗号分隔，每组一人）", input("inspectors", "")],
-   ["按风险加权抽样", input("risk", false, "checkbox")]]
+  var mode = select("mode", [["walk", t("步行")], ["drive", t("驾车")]]);
+  [[t("名称"), input("name", "")],
+   [t("随机种子"), input("seed", String(Math.floor(Math.random() * 100000)), "number")],
+   [t("检查组数"), input("teams", "2", "number")], [t("出行方式"), mode],
+   [t("每组时限（分钟）"), input("budget_min", "240", "number")],
+   [t("每点检查用时（分钟）"), input("service_min", "15", "number")],
+   [t("排除近 N 天已检查点位"), input("exclude_days", "0", "number")],
+   [t("检查人（逗号分隔，每组一人）"), input("inspectors", "")],
+   [t("按风险加权抽样"), input("risk", false, "checkbox")]]
     .forEach(function (f) { form.appendChild(field(f[0], f[1])); });
   form.appendChild(startPicker(state));
-  const go = el("button", "抽样并规划", "ccmap-plan-primary");
+  const go = el("button", t("抽样并规划"), "ccmap-plan-primary");
   go.type = "submit";
   form.appendChild(go);
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    whileBusy(go, "正在规划路线…", planRound(state, form.elements).then(function (r) {
+    whileBusy(go, t("正在规划路线…"), planRound(state, form.elements).then(function (r) {
       const o = el("option", roundLabel(r));
       o.value = String(r.id);
       picker.insertBefore(o, picker.options[1] || null);
@@ -129,8 +129,8 @@ function newRoundForm(state, picker, detail) {
  * the map (a transparent layer over the features takes the click, so no popup opens). */
 function startPicker(state) {
   const plan = state.plan, map = state.map;
-  const startText = el("span", plan.start ? startLabel(plan.start) : "默认：街道办（辖区内）");
-  const pick = button("在地图上点选起点", "ccmap-plan-pick", function () {
+  const startText = el("span", plan.start ? startLabel(plan.start) : t("默认：街道办（辖区内）"));
+  const pick = button(t("在地图上点选起点"), "ccmap-plan-pick", function () {
     toast("请在地图上点击检查组的出发点");
     const capture = el("div", null, "ccmap-capture");
     map.getContainer().appendChild(capture);
@@ -142,12 +142,12 @@ function startPicker(state) {
       if (plan.startMarker) { plan.startMarker.remove(); }
       plan.startMarker = L.circleMarker(latlng, { radius: 8, color: "#1b5e20",
                                                   fillColor: "#a5d6a7", fillOpacity: 1 })
-        .bindTooltip(el("span", "出发点")).addTo(map);
+        .bindTooltip(el("span", t("出发点"))).addTo(map);
       toast("出发点已选定");
     });
   });
   const startRow = el("div", null, "ccmap-plan-field");
-  startRow.appendChild(el("span", "出发点"));
+  startRow.appendChild(el("span", t("出发点")));
   startRow.appendChild(startText);
   startRow.appendChild(pick);
   return startRow;
@@ -164,8 +164,8 @@ function planRound(state, v) {
                    return s.trim(); }).filter(Boolean) };
   if (plan.start) { body.start = [plan.start.lng, plan.start.lat]; body.coords = state.config.coords; }
   return api("POST", "/api/plan/rounds", body).then(function (r) {
-    toast("已生成轮次 #" + r.id + "：" + r.stops + " 个点位" +
-          (r.unscheduled ? "，" + r.unscheduled + " 个超出时限未排入" : ""));
+    toast(t("已生成轮次 #{id}：{n} 个点位", { id: r.id, n: r.stops }) +
+          (r.unscheduled ? t("，{n} 个超出时限未排入", { n: r.unscheduled }) : ""));
     return r;
   }).catch(function (e) { toast("规划失败：" + e.message); throw e; });
 }
@@ -181,7 +181,9 @@ function whileBusy(go, label, promise) {
   });
 }
 
-function roundLabel(r) { return "#" + r.id + " " + r.name + "（" + r.teams + "组 " + r.stops + "点）"; }
+function roundLabel(r) {
+  return "#" + r.id + " " + r.name + t("（{teams}组 {stops}点）", { teams: r.teams, stops: r.stops });
+}
 
 function startLabel(ll) { return ll.lng.toFixed(5) + ", " + ll.lat.toFixed(5); }
 
@@ -225,13 +227,13 @@ function drawRound(state, doc) {
       var p = f.properties;
       if (p.role === "stop") {
         plan.markers[p.id] = { layer: lyr, props: p };
-        lyr.bindTooltip(el("span", p.team + "组-" + p.seq + " " + p.name));
+        lyr.bindTooltip(el("span", t("{team}组-{seq}", { team: p.team, seq: p.seq }) + " " + p.name));
         lyr.on("click", function () { openStop(state, p); });
       } else if (p.role === "route") {
         lyr.bindTooltip(el("span", p.name + " " + (p.inspector || "") + " " +
-                           km(p.distance_m) + " 公里"));
+                           t("{km} 公里", { km: km(p.distance_m) })));
       } else {
-        lyr.bindTooltip(el("span", "起点"));
+        lyr.bindTooltip(el("span", t("起点")));
       }
     }
   }).eachLayer(function (l) { plan.layer.addLayer(l); });
@@ -241,44 +243,44 @@ function drawRound(state, doc) {
 function showRound(state, r, detail) {
   detail.textContent = "";
   var p = r.plan;
-  detail.appendChild(el("div", p.mode_label + " · " +
-    (p.distance === "network" ? "按路网距离" : "直线距离×1.3（未导入路网）") +
-    " · 每点 " + p.service_min + " 分钟", "ccmap-plan-note"));
-  p.teams.forEach(function (t) {
-    var color = teamColor(t.team);
+  detail.appendChild(el("div", t(p.mode_label) + " · " +
+    (p.distance === "network" ? t("按路网距离") : t("直线距离×1.3（未导入路网）")) +
+    " · " + t("每点 {n} 分钟", { n: p.service_min }), "ccmap-plan-note"));
+  p.teams.forEach(function (tm) {
+    var color = teamColor(tm.team);
     var head = el("div", null, "ccmap-plan-team");
     var sw = el("span", null, "ccmap-line");
     sw.style.background = color;
     head.appendChild(sw);
-    head.appendChild(el("strong", t.name + (t.inspector ? " " + t.inspector : "")));
-    head.appendChild(el("span", " " + t.stops.length + " 点 · " +
-                        km(t.distance_m) + " 公里 · " +
-                        Math.round(t.duration_min) + " 分钟"));
+    head.appendChild(el("strong", tm.name + (tm.inspector ? " " + tm.inspector : "")));
+    head.appendChild(el("span", " " + t("{stops} 点 · {km} 公里 · {min} 分钟", {
+      stops: tm.stops.length, km: km(tm.distance_m), min: Math.round(tm.duration_min) })));
     detail.appendChild(head);
     var links = el("div", null, "ccmap-plan-links");
-    [["路线单", "html"], ["PDF", "pdf"]].forEach(function (x) {
+    [[t("路线单"), "html"], ["PDF", "pdf"]].forEach(function (x) {
       var a = el("a", x[0]);
-      a.href = "/api/plan/rounds/" + r.id + "/sheet?team=" + t.team + "&format=" + x[1];
+      a.href = "/api/plan/rounds/" + r.id + "/sheet?team=" + tm.team + "&format=" + x[1];
       a.target = "_blank";
       links.appendChild(a);
     });
     detail.appendChild(links);
     var ol = el("ol", null, "ccmap-plan-stops");
-    t.stops.forEach(function (s) {
+    tm.stops.forEach(function (s) {
       var done = r.inspected && r.inspected[s.id] !== undefined;
-      var li = el("li", s.name + "（" + s.category_label + "）" + (s.revisit ? " 回头看" : "") +
+      var li = el("li", s.name + t("（{text}）", { text: t(s.category_label) }) +
+                  (s.revisit ? t(" 回头看") : "") +
                   (done ? " ✓" : ""), "ccmap-plan-stop" + (done ? " done" : ""));
       li.dataset.id = String(s.id);
       li.addEventListener("click", function () {
-        openStop(state, Object.assign({ team: t.team }, s));
+        openStop(state, Object.assign({ team: tm.team }, s));
       });
       ol.appendChild(li);
     });
     detail.appendChild(ol);
   });
   if (p.unscheduled.length) {
-    detail.appendChild(el("div", "超出时限未排入：" + p.unscheduled.map(function (s) {
-      return s.name; }).join("、"), "ccmap-plan-note"));
+    detail.appendChild(el("div", t("超出时限未排入：") + p.unscheduled.map(function (s) {
+      return s.name; }).join(t("、")), "ccmap-plan-note"));
   }
 }
 
@@ -288,11 +290,12 @@ function openStop(state, stop) {
   var m = plan.markers[stop.id];
   if (m) { map.setView(m.layer.getLatLng(), Math.max(map.getZoom(), 17)); }
   panel.hidden = false;
-  header(state, stop.team + "组-" + stop.seq + " " + stop.name, function () { showHome(state); });
-  panel.appendChild(el("div", stop.category_label + (stop.address ? " · " + stop.address : "") +
-                       (stop.revisit ? " · 回头看" : ""), "ccmap-plan-note"));
+  header(state, t("{team}组-{seq}", { team: stop.team, seq: stop.seq }) + " " + stop.name,
+         function () { showHome(state); });
+  panel.appendChild(el("div", t(stop.category_label) + (stop.address ? " · " + stop.address : "") +
+                       (stop.revisit ? t(" · 回头看") : ""), "ccmap-plan-note"));
   if (!cfg.canInspect) {
-    panel.appendChild(el("div", "只有检查人员可以录入检查结果。", "ccmap-plan-note"));
+    panel.appendChild(el("div", t("只有检查人员可以录入检查结果。"), "ccmap-plan-note"));
     return;
   }
   api("GET", "/api/checklists/" + encodeURIComponent(stop.category))
@@ -303,11 +306,11 @@ function openStop(state, stop) {
 function inspectionForm(state, stop, items) {
   const plan = state.plan, map = state.map, cfg = state.config;
   var form = el("form", null, "ccmap-inspect");
-  form.appendChild(field("检查人", input("inspector", cfg.userName || "")));
-  form.appendChild(field("来源", select("source", [["unannounced_inspection", "暗访"],
-                                                  ["supervision", "督导检查"]])));
+  form.appendChild(field(t("检查人"), input("inspector", cfg.userName || "")));
+  form.appendChild(field(t("来源"), select("source", [["unannounced_inspection", t("暗访")],
+                                                  ["supervision", t("督导检查")]])));
   items.forEach(function (item) { form.appendChild(checklistItem(form, item)); });
-  var go = el("button", "提交检查结果", "ccmap-plan-primary");
+  var go = el("button", t("提交检查结果"), "ccmap-plan-primary");
   go.type = "submit";
   form.appendChild(go);
   form.addEventListener("submit", function (ev) {
@@ -327,9 +330,9 @@ function inspectionForm(state, stop, items) {
     go.disabled = true;
     api("POST", "/api/inspections", data, true).then(function (doc) {
       var rate = doc.score_rate === null ? "—" : Math.round(doc.score_rate * 100) + "%";
-      toast("已记录检查：得分率 " + rate + (doc.issue_ids.length ?
-        "，已生成问题 " + doc.issue_ids.map(function (i) { return "#" + i; }).join(" ") :
-        "，全部合格"));
+      toast(t("已记录检查：得分率 {rate}", { rate: rate }) + (doc.issue_ids.length ?
+        t("，已生成问题 {ids}", { ids: doc.issue_ids.map(function (i) { return "#" + i; }).join(" ") }) :
+        t("，全部合格")));
       var m = plan.markers[stop.id];
       if (m) { m.props.inspected = true; m.layer.setIcon(stopIcon(m.props)); }
       if (plan.round) {
@@ -346,7 +349,7 @@ function inspectionForm(state, stop, items) {
 /* One checklist item: pass / fail / not applicable, and for a fail a note and a photo. */
 function checklistItem(form, item) {
   const row = el("fieldset", null, "ccmap-inspect-item");
-  row.appendChild(el("legend", item.label));
+  row.appendChild(el("legend", t(item.label)));
   const choices = el("div", null, "ccmap-inspect-choices");
   RESULTS.forEach(function (r) {
     const lab = el("label", null, "ccmap-choice " + r[0]);
@@ -360,12 +363,12 @@ function checklistItem(form, item) {
   row.appendChild(choices);
   const extra = el("div", null, "ccmap-inspect-extra");
   const note = input("n_" + item.code, "");
-  note.placeholder = "情况说明";
+  note.placeholder = t("情况说明");
   const photo = input("photo_" + item.code, "", "file");
   photo.accept = "image/jpeg,image/png";
   photo.setAttribute("capture", "environment");
   extra.appendChild(note);
-  extra.appendChild(field("照片", photo));
+  extra.appendChild(field(t("照片"), photo));
   extra.hidden = true;
   row.appendChild(extra);
   choices.addEventListener("change", function () {
@@ -377,17 +380,17 @@ function checklistItem(form, item) {
 /* MCLP / LSCP: where to put volunteer stations or patrol posts. */
 function postsForm(state) {
   var box = el("details", null, "ccmap-plan-section");
-  box.appendChild(el("summary", "站点选址（最大覆盖 / 最少站点）"));
+  box.appendChild(el("summary", t("站点选址（最大覆盖 / 最少站点）")));
   var form = el("form", null, "ccmap-plan-form");
-  [["模型", select("model", [["mclp", "最大覆盖（选 p 个站点）"],
-                             ["lscp", "全覆盖所需最少站点"]])],
-   ["站点数 p", input("p", "3", "number")],
-   ["服务距离（米）", input("distance", "500", "number")],
-   ["覆盖对象", select("demand", [["test_point", "测评点位"], ["issues", "未办结问题"]])],
-   ["候选站点", select("candidate_kind", [["", "测评点位"], ["market", "农贸市场"],
-                                          ["compound", "居民小区"]])]]
+  [[t("模型"), select("model", [["mclp", t("最大覆盖（选 p 个站点）")],
+                             ["lscp", t("全覆盖所需最少站点")]])],
+   [t("站点数 p"), input("p", "3", "number")],
+   [t("服务距离（米）"), input("distance", "500", "number")],
+   [t("覆盖对象"), select("demand", [["test_point", t("测评点位")], ["issues", t("未办结问题")]])],
+   [t("候选站点"), select("candidate_kind", [["", t("测评点位")], ["market", t("农贸市场")],
+                                          ["compound", t("居民小区")]])]]
     .forEach(function (f) { form.appendChild(field(f[0], f[1])); });
-  var go = el("button", "计算", "ccmap-plan-primary");
+  var go = el("button", t("计算"), "ccmap-plan-primary");
   go.type = "submit";
   form.appendChild(go);
   var out = el("div", null, "ccmap-plan-note");
@@ -400,11 +403,11 @@ function postsForm(state) {
       (v.candidate_kind.value ? "&candidate_kind=" + v.candidate_kind.value : "");
     whileBusy(go, null, api("GET", "/api/plan/posts?" + q).then(function (doc) {
       drawPosts(state, doc);
-      out.textContent = doc.sites.length + " 个站点覆盖 " +
-        Math.round(doc.coverage_rate * 1000) / 10 + "% 的" +
-        (doc.demand === "issues" ? "问题" : "点位") + "（" +
-        (doc.distance === "network" ? "路网距离" : "直线距离") + " " + v.distance.value + " 米内）";
-    }).catch(function (e) { toast("选址失败：" + e.message); }));
+      out.textContent = t("{n} 个站点覆盖 {pct}% 的{demand}（{distance} {m} 米内）", {
+        n: doc.sites.length, pct: Math.round(doc.coverage_rate * 1000) / 10,
+        demand: doc.demand === "issues" ? t("问题") : t("点位"),
+        distance: doc.distance === "network" ? t("路网距离") : t("直线距离"), m: v.distance.value });
+    }).catch(function (e) { toast(t("选址失败：") + e.message); }));
   });
   box.appendChild(form);
   box.appendChild(out);
@@ -419,32 +422,32 @@ function drawPosts(state, doc) {
                                      color: d.covered ? "#2e7d32" : "#c62828",
                                      fillColor: d.covered ? "#81c784" : "#ef5350",
                                      className: d.covered ? "ccmap-covered" : "ccmap-uncovered" })
-      .bindTooltip(el("span", (d.name || "") + (d.covered ? " 已覆盖" : " 未覆盖")))
+      .bindTooltip(el("span", (d.name || "") + (d.covered ? t(" 已覆盖") : t(" 未覆盖"))))
       .addTo(plan.posts);
   });
   doc.sites.forEach(function (s) {
     L.marker([s.lat, s.lon], { icon: L.divIcon({ className: "", iconSize: [22, 22],
                                                  html: '<div class="ccmap-site">★</div>' }) })
-      .bindTooltip(el("span", "站点：" + s.name + "（覆盖 " + s.covers + "）"))
+      .bindTooltip(el("span", t("站点：{name}（覆盖 {n}）", { name: s.name, n: s.covers })))
       .addTo(plan.posts);
   });
 }
 
 function scoresBox() {
   var box = el("details", null, "ccmap-plan-section");
-  box.appendChild(el("summary", "测评得分率"));
-  var level = select("level", [["community", "按社区"], ["category", "按点位类型"],
-                               ["point", "按点位"], ["unit", "按责任单位"]]);
+  box.appendChild(el("summary", t("测评得分率")));
+  var level = select("level", [["community", t("按社区")], ["category", t("按点位类型")],
+                               ["point", t("按点位")], ["unit", t("按责任单位")]]);
   var table = el("table", null, "ccmap-plan-scores");
   function load() {
     api("GET", "/api/plan/scores?level=" + level.value).then(function (doc) {
       table.textContent = "";
       var head = el("tr");
-      ["排名", "名称", "合格/适用", "得分率"].forEach(function (h) { head.appendChild(el("th", h)); });
+      [t("排名"), t("名称"), t("合格/适用"), t("得分率")].forEach(function (h) { head.appendChild(el("th", h)); });
       table.appendChild(head);
       if (!doc.rows.length) {
         var tr = el("tr");
-        var td = el("td", "暂无检查记录");
+        var td = el("td", t("暂无检查记录"));
         td.colSpan = 4;
         tr.appendChild(td);
         table.appendChild(tr);

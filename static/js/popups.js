@@ -1,27 +1,32 @@
 /* The popup of a feature: a title and a table of its properties in Chinese (text only), with a
  * planner's buttons (assign a cadre or a unit, split a street at zone boundaries). */
-import { dateTime, el, row } from "./core.js";
+import { dateTime, el, row, t } from "./core.js";
 import { assignButton, splitSegmentButton } from "./zones.js";
 
 const FIELD_LABELS = {
-  name: "名称", category: "类别", kind: "图层", unit: "责任单位", responsible_person: "责任人",
-  phone: "联系电话", zone_type: "责任区类型", community: "所属社区", subdistrict: "所属街道",
-  note: "备注", address: "地址", road_class: "道路等级", highway: "OSM 道路类型",
-  status: "状态", description: "问题描述", reported_at: "上报时间", deadline: "整改时限",
-  closed_at: "结案时间", source: "来源", reporter: "上报人", recurring_of: "回潮自",
-  secretary: "社区书记", population: "人口", area_m2: "面积 (m²)", manager: "负责人",
-  stalls: "摊位数", households: "户数", property_manager: "物业负责人", lanes: "车道数",
-  width: "宽度", category_label: "点位类型", cadre: "路长/街长", count: "问题数",
-  value: "指标值", "class": "分级", metric: "指标", z: "Gi* z 值", p: "显著性 p",
-  label: "热/冷点", bin: "置信等级", zone: "所属责任区"
+  name: t("名称"), category: t("类别"), kind: t("图层"), unit: t("责任单位"), responsible_person: t("责任人"),
+  phone: t("联系电话"), zone_type: t("责任区类型"), community: t("所属社区"), subdistrict: t("所属街道"),
+  note: t("备注"), address: t("地址"), road_class: t("道路等级"), highway: t("OSM 道路类型"),
+  status: t("状态"), description: t("问题描述"), reported_at: t("上报时间"), deadline: t("整改时限"),
+  closed_at: t("结案时间"), source: t("来源"), reporter: t("上报人"), recurring_of: t("回潮自"),
+  secretary: t("社区书记"), population: t("人口"), area_m2: t("面积 (m²)"), manager: t("负责人"),
+  stalls: t("摊位数"), households: t("户数"), property_manager: t("物业负责人"), lanes: t("车道数"),
+  width: t("宽度"), category_label: t("点位类型"), cadre: t("路长/街长"), count: t("问题数"),
+  value: t("指标值"), "class": t("分级"), metric: t("指标"), z: t("Gi* z 值"), p: t("显著性 p"),
+  label: t("热/冷点"), bin: t("置信等级"), zone: t("所属责任区")
 };
 const HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1, version: 1 };
 const ASSIGNABLE = { street: 1, alley: 1, market: 1, compound: 1, test_point: 1,
                      storefront: 1 };
-const ZONE_TYPES = { storefront_duty: "门前三包", grid: "网格", sponsor_area: "包保片区",
-                     district_patch: "分片管理" };
+const ZONE_TYPES = { storefront_duty: t("门前三包"), grid: t("网格"), sponsor_area: t("包保片区"),
+                     district_patch: t("分片管理") };
+
+// properties whose values are labels of ccmap's own (not user data): shown translated
+const LABEL_KEYS = { category_label: 1, road_class: 1, label: 1, metric: 1, "class": 1, bin: 1,
+                     kind_label: 1 };
 
 function displayValue(key, value, cfg) {
+  if (LABEL_KEYS[key] && typeof value === "string") { return t(value); }
   if (key === "status" && cfg.statuses[value]) { return cfg.statuses[value].label; }
   if (key === "source" && cfg.sources[value]) { return cfg.sources[value]; }
   if (key === "zone_type" && ZONE_TYPES[value]) { return ZONE_TYPES[value]; }

@@ -8,7 +8,7 @@ const form = document.getElementById("reply-form");
 
 function fillSelect(select, labels) {
   Object.keys(labels).forEach(function (code) {
-    const o = el("option", labels[code]);
+    const o = el("option", t(labels[code]));
     o.value = code;
     select.appendChild(o);
   });
@@ -20,10 +20,10 @@ function load() {
     tbody.textContent = "";
     page.items.forEach(function (tpl) {
       const tr = el("tr");
-      [choices.categories[tpl.category] || "任意", choices.statuses[tpl.status] || "任意",
+      [t(choices.categories[tpl.category] || t("任意")), t(choices.statuses[tpl.status] || t("任意")),
        tpl.title, tpl.text].forEach(function (v) { tr.appendChild(el("td", v)); });
       const td = el("td");
-      td.appendChild(button("删除", null, function () {
+      td.appendChild(button(t("删除"), null, function () {
         api("DELETE", "/api/reply-templates/" + tpl.id).then(load)
           .catch(function (err) { message.textContent = t("saveFailed") + err.message; });
       }));

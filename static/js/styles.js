@@ -1,5 +1,6 @@
 /* How the map draws each layer: the line and area styles, the colours of units, hot spots,
  * choropleth classes and coverage gaps, for GeoJSON layers and for vector-tile features. */
+import { t } from "./core.js";
 
 export const PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928",
                         "#a6cee3", "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99",
@@ -16,10 +17,10 @@ export const STYLE = {
 export const HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
                             "-2": "#67a9cf", "-3": "#2166ac" };
 export const CLASS_COLORS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
-export const GAP_LABELS = { uncovered_area: "未覆盖区域", overlap: "责任区重叠",
-                            uncovered_line: "无人负责的路段", unassigned_point: "无责任单位的点位",
-                            forgotten_zone: "长期无活动的责任区",
-                            forgotten_point: "长期无活动的测评点位" };
+export const GAP_LABELS = { uncovered_area: t("未覆盖区域"), overlap: t("责任区重叠"),
+                            uncovered_line: t("无人负责的路段"), unassigned_point: t("无责任单位的点位"),
+                            forgotten_zone: t("长期无活动的责任区"),
+                            forgotten_point: t("长期无活动的测评点位") };
 export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zoom (hairline())
 export const CELL_COLOR = "#d7301f";  // issue cells
 

@@ -246,9 +246,9 @@ function tilePopup(state, kind, label, props, latlng) {
   }
   if (kind === "issues") {  // an issue cell
     const cell = el("div", null, "ccmap-popup");
-    cell.appendChild(el("div", props.count + " 件", "ccmap-popup-title"));
-    cell.appendChild(el("div", "格宽约 " + Math.round(props.cell_deg * 111000) +
-                        " 米，放大地图查看每个问题"));
+    cell.appendChild(el("div", t("{n} 件", { n: props.count }), "ccmap-popup-title"));
+    cell.appendChild(el("div", t("格宽约 {m} 米，放大地图查看每个问题",
+                                 { m: Math.round(props.cell_deg * 111000) })));
     L.popup().setLatLng(latlng).setContent(cell).openOn(map);
     return;
   }
@@ -264,7 +264,7 @@ function tilePopup(state, kind, label, props, latlng) {
     .catch(function (err) { box.textContent = t("cannotLoad") + err.message; });
 }
 
-function zoneHintText() { return "放大到第 " + ZONE_EDIT_ZOOM + " 级以编辑责任区"; }
+function zoneHintText() { return t("放大到第 {zoom} 级以编辑责任区", { zoom: ZONE_EDIT_ZOOM }); }
 
 /* The hint over a planner's map below ZONE_EDIT_ZOOM that zones are edited closer in. */
 export function zoneHint(state, show) {

@@ -37,8 +37,8 @@ function load(url, append) {
 
 function claimText(item) {
   if (!item.claimed_by) { return ""; }
-  return (item.claimed_by === cfg.user ? "我" : item.claimed_by) + " 至 " +
-    dateTime(item.claimed_until).slice(11, 16);
+  return t("{who} 至 {until}", { who: item.claimed_by === cfg.user ? t("我") : item.claimed_by,
+                                until: dateTime(item.claimed_until).slice(11, 16) });
 }
 
 function renderList() {
@@ -48,7 +48,7 @@ function renderList() {
     const tr = el("tr");
     tr.tabIndex = -1;
     tr.dataset.id = String(item.id);
-    [["#" + item.id], [item.category_label], [item.source_label],
+    [["#" + item.id], [t(item.category_label)], [t(item.source_label)],
      [dateTime(item.reported_at).slice(0, 16)], [item.address], [item.description, "desc"],
      [claimText(item), item.claimed_by ? "held" : ""]].forEach(function (cell) {
       const td = el("td", cell[0], cell[1]);
@@ -58,7 +58,7 @@ function renderList() {
     tr.addEventListener("click", function () { select(k); });
     tbody.appendChild(tr);
   });
-  $("triage-count").textContent = "待受理 " + num(state.matched) + " 件";
+  $("triage-count").textContent = t("待受理 {n} 件", { n: num(state.matched) });
   $("triage-empty").hidden = state.items.length > 0;
   $("triage-more").hidden = !state.next;
 }
@@ -92,21 +92,21 @@ function move(step) {
 function renderDetail(item) {
   const box = $("triage-issue");
   box.textContent = "";
-  box.appendChild(el("h2", "#" + item.id + " " + item.category_label, "triage-sub"));
+  box.appendChild(el("h2", "#" + item.id + " " + t(item.category_label), "triage-sub"));
   const table = el("table");
-  [["来源", item.source_label], ["上报人", item.reporter],
-   ["上报时间", dateTime(item.reported_at)], ["地址", item.address],
-   ["问题描述", item.description], ["责任单位", item.unit || "（" + t("uncoveredArea") + "）"],
-   ["认领", claimText(item) || "（无人认领）"],
-   ["紧急程度", state.urgent ? "紧急" : "一般"]].forEach(function (pair) {
-    if (pair[1]) { table.appendChild(row(pair[0], pair[1])); }
+  [[t("来源"), t(item.source_label)], [t("上报人"), item.reporter],
+   [t("上报时间"), dateTime(item.reported_at)], [t("地址"), item.address],
+   [t("问题描述"), item.description], [t("责任单位"), item.unit || t("（未覆盖区域）")],
+   [t("认领"), claimText(item) || t("（无人认领）")],
+   [t("紧急程度"), t(state.urgent ? t("紧急") : t("一般"))]].forEach(function (pair) {
+    if (pair[1]) { table.appendChild(row(t(pair[0]), pair[1])); }
   });
   box.appendChild(table);
   const actions = el("div", null, "triage-actions");
-  [["立案 (a)", accept], ["紧急 (u)", toggleUrgent], ["不予立案 (r)", rejectForm],
-   ["重复 (d)", duplicateForm], ["改类别 (c)", categoryForm],
-   [item.claimed_by === cfg.user ? "释放 (l)" : "认领 (l)", toggleClaim]
-  ].forEach(function (pair) { actions.appendChild(button(pair[0], null, pair[1])); });
+  [[t("立案 (a)"), accept], [t("紧急 (u)"), toggleUrgent], [t("不予立案 (r)"), rejectForm],
+   [t("重复 (d)"), duplicateForm], [t("改类别 (c)"), categoryForm],
+   [item.claimed_by === cfg.user ? t("释放 (l)") : t("认领 (l)"), toggleClaim]
+  ].forEach(function (pair) { actions.appendChild(button(t(pair[0]), null, pair[1])); });
   box.appendChild(actions);
 }
 
@@ -116,7 +116,7 @@ function toggleUrgent() {
   if (!current()) { return; }
   state.urgent = !state.urgent;
   renderDetail(current());
-  say("立案时紧急程度：" + (state.urgent ? "紧急" : "一般"));
+  say(t("立案时紧急程度：") + t(state.urgent ? t("紧急") : t("一般")));
 }
 
 /* After an action the report leaves the queue; the next one is selected. */
@@ -143,12 +143,12 @@ function act(action, body, text) {
         say(text(updated));
       } else { done(item, text(updated)); }
     })
-    .catch(function (err) { say("操作失败：" + err.message, true); });
+    .catch(function (err) { say(t("操作失败：") + err.message, true); });
 }
 
 function accept() {
   act("accept", { urgency: state.urgent ? "urgent" : "normal" }, function (u) {
-    return "#" + u.id + " 已立案" + (u.urgency === "urgent" ? "（紧急）" : "");
+    return "#" + u.id + t(" 已立案") + (u.urgency === "urgent" ? t("（紧急）") : "");
   });
 }
 
@@ -161,8 +161,9 @@ function toggleClaim() {
     item.claimed_until = c.claimed_until;
     renderList();
     select(state.index);
-    say("#" + item.id + (c.claimed_by ? " 已认领，至 " + dateTime(c.claimed_until) : " 已释放"));
-  }).catch(function (err) { say("操作失败：" + err.message, true); });
+    say("#" + item.id + (c.claimed_by ? t(" 已认领，至 {until}",
+                                         { until: dateTime(c.claimed_until) }) : t(" 已释放")));
+  }).catch(function (err) { say(t("操作失败：") + err.message, true); });
 }
 
 /* --- the forms: reason, duplicate, category ------------------------------------------------ */
@@ -176,7 +177,7 @@ function openForm(mode, field, label, submit) {
   const ok = el("button", t("submit"));
   ok.type = "submit";
   form.appendChild(ok);
-  form.appendChild(button("取消 (Esc)", "cancel", function () { closeForm(true); }));
+  form.appendChild(button(t("取消 (Esc)"), "cancel", function () { closeForm(true); }));
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     submit(field.value);
@@ -201,24 +202,24 @@ function rejectForm() {
   if (!current()) { return; }
   const input = el("input");
   input.required = true;
-  input.placeholder = "不予立案的理由（必填）";
-  openForm("reject", input, "理由", function (reason) {
-    if (!reason.trim()) { say("请填写不予立案的理由", true); return; }
-    act("reject", { reason: reason }, function (u) { return "#" + u.id + " 不予立案"; });
+  input.placeholder = t("不予立案的理由（必填）");
+  openForm("reject", input, t("理由"), function (reason) {
+    if (!reason.trim()) { say(t("请填写不予立案的理由"), true); return; }
+    act("reject", { reason: reason }, function (u) { return "#" + u.id + t(" 不予立案"); });
   });
 }
 
 function duplicateForm() {
   if (!current()) { return; }
-  if (!state.nearby.length) { say("附近没有未结案件，无法标记重复", true); return; }
+  if (!state.nearby.length) { say(t("附近没有未结案件，无法标记重复"), true); return; }
   const pick = selectOf("into", state.nearby.map(function (f) {
     const p = f.properties;
-    return [String(p.id), "#" + p.id + " " + p.category_label + " · " + p.status_label +
-            " · " + Math.round(p.distance_m) + " 米"];
+    return [String(p.id), "#" + p.id + " " + t(p.category_label) + " · " + t(p.status_label) +
+            " · " + t("{n} 米", { n: Math.round(p.distance_m) })];
   }));
-  openForm("duplicate", pick, "重复于", function (into) {
+  openForm("duplicate", pick, t("重复于"), function (into) {
     act("duplicate", { into: Number(into) }, function (u) {
-      return "#" + u.id + " 已合并到 #" + u.duplicate_of;
+      return "#" + u.id + t(" 已合并到 #{into}", { into: u.duplicate_of });
     });
   });
 }
@@ -227,12 +228,12 @@ function categoryForm() {
   const item = current();
   if (!item) { return; }
   const pick = selectOf("category", Object.keys(cfg.categories).map(function (c) {
-    return [c, cfg.categories[c]];
+    return [c, t(cfg.categories[c])];
   }));
   pick.value = item.category;
-  openForm("category", pick, "新类别", function (category) {
+  openForm("category", pick, t("新类别"), function (category) {
     act("category", { category: category }, function (u) {
-      return "#" + u.id + " 已改为「" + u.category_label + "」";
+      return "#" + u.id + t(" 已改为「{label}」", { label: t(u.category_label) });
     });
   });
 }
@@ -263,11 +264,12 @@ function drawNearby(center, features) {
   list.textContent = "";
   features.forEach(function (f) {
     const p = f.properties;
-    list.appendChild(el("li", "#" + p.id + " " + p.category_label + " · " + p.status_label +
-                        " · " + Math.round(p.distance_m) + " 米 · " + (p.address || ""),
+    list.appendChild(el("li", "#" + p.id + " " + t(p.category_label) + " · " + t(p.status_label) +
+                        " · " + t("{n} 米", { n: Math.round(p.distance_m) }) + " · " +
+                        (p.address || ""),
                         p.same_category ? "same" : ""));
   });
-  if (!features.length) { list.appendChild(el("li", "（无）")); }
+  if (!features.length) { list.appendChild(el("li", t("none"))); }
   if (!state.map) { return; }
   state.layer.clearLayers();
   if (!center) { return; }
@@ -277,11 +279,11 @@ function drawNearby(center, features) {
   features.forEach(function (f) {
     const xy = f.geometry.coordinates, p = f.properties;
     L.circleMarker([xy[1], xy[0]], { radius: 6, color: p.same_category ? "#c0392b" : "#555" })
-      .bindTooltip(el("span", "#" + p.id + " " + p.category_label + " · " + p.status_label))
+      .bindTooltip(el("span", "#" + p.id + " " + t(p.category_label) + " · " + t(p.status_label)))
       .addTo(state.layer);
   });
   L.circleMarker([c[1], c[0]], { radius: 9, color: "#1a73e8", fillOpacity: 0.8 })
-    .bindTooltip(el("span", "#" + center.properties.id + " 待受理")).addTo(state.layer);
+    .bindTooltip(el("span", "#" + center.properties.id + t(" 待受理"))).addTo(state.layer);
   state.map.setView([c[1], c[0]], 17);
 }
 
@@ -302,12 +304,12 @@ function onKey(ev) {
 
 function start() {
   Object.keys(cfg.sources).forEach(function (code) {
-    const o = el("option", cfg.sources[code]);
+    const o = el("option", t(cfg.sources[code]));
     o.value = code;
     $("triage-source").appendChild(o);
   });
   Object.keys(cfg.categories).forEach(function (code) {
-    const o = el("option", cfg.categories[code]);
+    const o = el("option", t(cfg.categories[code]));
     o.value = code;
     $("triage-category").appendChild(o);
   });

@@ -2,13 +2,13 @@
  * Saves go to /api/zones; the server validates and answers with warnings. */
 import { api, button, dateTime, el, formEnd, mapButton, t, toast } from "./core.js";
 
-var TYPES = { grid: "网格", sponsor_area: "包保片区", storefront_duty: "门前三包/五包",
-              district_patch: "分片管理" };
-var FIELDS = [["name", "责任区名称"], ["unit", "责任单位"], ["responsible_person", "责任人"],
-              ["phone", "联系电话"], ["notes", "备注"]];
+var TYPES = { grid: t("网格"), sponsor_area: t("包保片区"), storefront_duty: t("门前三包/五包"),
+              district_patch: t("分片管理") };
+var FIELDS = [["name", t("责任区名称")], ["unit", t("责任单位")], ["responsible_person", t("责任人")],
+              ["phone", t("联系电话")], ["notes", t("备注")]];
 
 function warningsText(doc) {
-  return (doc.warnings || []).map(function (w) { return w.message; }).join("；");
+  return (doc.warnings || []).map(function (w) { return t(w.message); }).join(t("；"));
 }
 
 /* After any zone change: the zones (tiles or the view's editable ones, whichever show),
@@ -21,16 +21,17 @@ function reloadAfterEdit(state) {
 
 function afterSave(state, doc, verb) {
   var w = warningsText(doc);
-  toast("责任区「" + doc.properties.name + "」已" + verb + "（版本 " + doc.version + "）" +
-        (w ? "：" + w : "") + (doc.rerouted_issues ? "；重新分派问题 " +
-        doc.rerouted_issues + " 条" : ""));
+  toast(t("责任区「{name}」已{verb}（版本 {version}）",
+          { name: doc.properties.name, verb: verb, version: doc.version }) +
+        (w ? t("：") + w : "") + (doc.rerouted_issues ? t("；重新分派问题 {n} 条",
+                                                          { n: doc.rerouted_issues }) : ""));
   reloadAfterEdit(state);
 }
 
 /* The zone form; `props` pre-fills it when editing. */
 function zoneForm(state, geometry, props, onSaved) {
   var form = el("form", null, "ccmap-report ccmap-zone-form");
-  form.appendChild(el("div", props.id ? "编辑责任区" : "新建责任区", "ccmap-popup-title"));
+  form.appendChild(el("div", props.id ? t("编辑责任区") : t("新建责任区"), "ccmap-popup-title"));
   FIELDS.forEach(function (f) {
     form.appendChild(el("label", f[1]));
     var input = el("input");
@@ -39,7 +40,7 @@ function zoneForm(state, geometry, props, onSaved) {
     if (f[0] === "name") { input.required = true; }
     form.appendChild(input);
   });
-  form.appendChild(el("label", "责任区类型"));
+  form.appendChild(el("label", t("责任区类型")));
   var type = el("select");
   type.name = "zone_type";
   Object.keys(TYPES).forEach(function (code) {
@@ -82,17 +83,17 @@ export function popup(props, details, state) {
   if (state.pending && state.pending.action === "merge" && state.pending.id !== props.id) {
     var first = state.pending.id;
     state.pending = null;
-    var wait = el("div", "正在合并…");
+    var wait = el("div", t("正在合并…"));
     api("POST", "/api/zones/merge", { ids: [first, props.id] }).then(function (doc) {
       state.map.closePopup();
-      toast("已合并为「" + doc.properties.name + "」");
+      toast(t("已合并为「{name}」", { name: doc.properties.name }));
       reloadAfterEdit(state);
-    }).catch(function (err) { wait.textContent = "合并失败：" + err.message; });
+    }).catch(function (err) { wait.textContent = t("合并失败：") + err.message; });
     return wait;
   }
   var box = el("div");
   box.appendChild(details);
-  var edit = el("button", "编辑信息", "ccmap-zone-edit");
+  var edit = el("button", t("编辑信息"), "ccmap-zone-edit");
   edit.type = "button";
   var layer = state.layers.zone.getLayers().find(function (l) {
     return l.feature.properties.id === props.id;
@@ -102,27 +103,27 @@ export function popup(props, details, state) {
     state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(layer.getBounds().getCenter())
       .setContent(zoneForm(state, geometry, props, function (doc) {
         state.undo.push({ id: doc.id, version: doc.version - 1 });
-        afterSave(state, doc, "保存");
+        afterSave(state, doc, t("保存"));
       })));
   });
   box.appendChild(edit);
-  box.appendChild(pendingButton(state, props, "split", "分割", "画一条穿过责任区的线，把它分成两块",
-                                "请画一条穿过「" + props.name + "」的分割线，双击结束"));
-  box.appendChild(pendingButton(state, props, "merge", "合并", "再点击一个相邻责任区，把两者合并",
-                                "请点击要与「" + props.name + "」合并的责任区"));
+  box.appendChild(pendingButton(state, props, "split", t("分割"), t("画一条穿过责任区的线，把它分成两块"),
+                                t("请画一条穿过「{name}」的分割线，双击结束", { name: props.name })));
+  box.appendChild(pendingButton(state, props, "merge", t("合并"), t("再点击一个相邻责任区，把两者合并"),
+                                t("请点击要与「{name}」合并的责任区", { name: props.name })));
   var list = el("ol", null, "ccmap-history");
   api("GET", "/api/zones/" + props.id + "/history").then(function (rows) {
-    box.insertBefore(el("div", "历史版本", "ccmap-legend-title"), list);
+    box.insertBefore(el("div", t("历史版本"), "ccmap-legend-title"), list);
     rows.forEach(function (r) {
       var li = el("li", "v" + r.version + " " + dateTime(r.at) + " " +
                   r.actor.replace("user:", "") + " " + r.action + " " +
                   (r.properties.unit || ""));
       if (r.version < props.version && r.geometry) {
-        var b = el("button", "恢复", "ccmap-restore");
+        var b = el("button", t("恢复"), "ccmap-restore");
         b.type = "button";
         b.addEventListener("click", function () {
           api("POST", "/api/zones/" + props.id + "/restore", { version: r.version })
-            .then(function (doc) { state.map.closePopup(); afterSave(state, doc, "恢复"); })
+            .then(function (doc) { state.map.closePopup(); afterSave(state, doc, t("恢复")); })
             .catch(function (err) { toast("恢复失败：" + err.message); });
         });
         li.appendChild(b);
@@ -138,9 +139,9 @@ export function init(state) {
   var map = state.map;
   state.undo = [];
   if (!L.Control.Draw) { return; }
-  L.drawLocal.draw.toolbar.buttons.polygon = "绘制责任区";
-  L.drawLocal.edit.toolbar.buttons.edit = "编辑责任区边界";
-  L.drawLocal.edit.toolbar.buttons.remove = "删除责任区";
+  L.drawLocal.draw.toolbar.buttons.polygon = t("绘制责任区");
+  L.drawLocal.edit.toolbar.buttons.edit = t("编辑责任区边界");
+  L.drawLocal.edit.toolbar.buttons.remove = t("删除责任区");
   var draw = new L.Control.Draw({
     position: "topleft",
     draw: { polygon: { allowIntersection: false, showArea: true }, polyline: false,
@@ -149,7 +150,7 @@ export function init(state) {
   });
   map.addControl(draw);
   listenToDraw(state);
-  mapButton(map, "撤销上一步", "ccmap-undo", function () { undo(state); });
+  mapButton(map, t("撤销上一步"), "ccmap-undo", function () { undo(state); });
   suggestControl(state);
 }
 
@@ -183,7 +184,7 @@ function listenToDraw(state) {
       state.pending = null;
       api("POST", "/api/zones/" + target + "/split", { line: geometry })
         .then(function (doc) {
-          toast("已分割为 " + doc.zones.length + " 个责任区");
+          toast(t("已分割为 {n} 个责任区", { n: doc.zones.length }));
           reloadAfterEdit(state);
         })
         .catch(function (err) { toast("分割失败：" + err.message); });
@@ -192,7 +193,7 @@ function listenToDraw(state) {
     L.popup({ minWidth: 240 }).setLatLng(e.layer.getBounds().getCenter())
       .setContent(zoneForm(state, geometry, {}, function (doc) {
         state.undo.push({ id: doc.id, created: true });
-        afterSave(state, doc, "新建");
+        afterSave(state, doc, t("新建"));
       })).openOn(map);
   });
   map.on(L.Draw.Event.EDITED, function (e) {
@@ -204,7 +205,7 @@ function listenToDraw(state) {
                    notes: p.notes, version: p.version };
       api("PUT", "/api/zones/" + p.id, body).then(function (doc) {
         state.undo.push({ id: doc.id, version: doc.version - 1 });
-        afterSave(state, doc, "修改边界");
+        afterSave(state, doc, t("修改边界"));
       }).catch(function (err) { toast(t("saveFailed") + err.message); state.load("zone"); });
     });
   });
@@ -213,7 +214,7 @@ function listenToDraw(state) {
       var p = layer.feature.properties;
       api("DELETE", "/api/zones/" + p.id).then(function () {
         state.undo.push({ id: p.id, version: p.version, deleted: true });
-        toast("责任区「" + p.name + "」已删除（可撤销）");
+        toast(t("责任区「{name}」已删除（可撤销）", { name: p.name }));
         reloadAfterEdit(state);
       }).catch(function (err) { toast("删除失败：" + err.message); });
     });
@@ -227,9 +228,9 @@ function suggestControl(state) {
   var ctl = L.control({ position: "topleft" });
   ctl.onAdd = function () {
     var box = el("div", null, "ccmap-suggest");
-    var b = el("button", "建议划分未覆盖区域", "ccmap-undo ccmap-suggest-button");
+    var b = el("button", t("建议划分未覆盖区域"), "ccmap-undo ccmap-suggest-button");
     b.type = "button";
-    var discard = el("button", "放弃建议", "ccmap-undo ccmap-discard");
+    var discard = el("button", t("放弃建议"), "ccmap-undo ccmap-discard");
     discard.type = "button";
     discard.hidden = true;
     L.DomEvent.disableClickPropagation(box);
@@ -245,7 +246,7 @@ function suggestControl(state) {
           }
         }).eachLayer(function (l) { drafts.addLayer(l); });
         discard.hidden = false;
-        toast("已生成 " + fc.features.length + " 个建议责任区（按道路长度和测评点位均衡）");
+        toast(t("已生成 {n} 个建议责任区（按道路长度和测评点位均衡）", { n: fc.features.length }));
       }).catch(function (err) { toast("无法生成建议：" + err.message); });
     });
     discard.addEventListener("click", function () {
@@ -264,16 +265,16 @@ function draftPopup(state, f, lyr, drafts) {
   var p = f.properties;
   var box = el("div", null, "ccmap-popup");
   box.appendChild(el("div", p.name, "ccmap-popup-title"));
-  box.appendChild(el("div", "道路 " + Math.round(p.street_m) + " m，测评点位 " +
-                     p.test_points + " 个，面积 " + Math.round(p.area_m2) + " m²"));
-  var accept = el("button", "采用并填写责任信息", "ccmap-zone-edit ccmap-accept");
+  box.appendChild(el("div", t("道路 {street} m，测评点位 {points} 个，面积 {area} m²", {
+    street: Math.round(p.street_m), points: p.test_points, area: Math.round(p.area_m2) })));
+  var accept = el("button", t("采用并填写责任信息"), "ccmap-zone-edit ccmap-accept");
   accept.type = "button";
   accept.addEventListener("click", function () {
     state.map.openPopup(L.popup({ minWidth: 240 }).setLatLng(lyr.getBounds().getCenter())
       .setContent(zoneForm(state, f.geometry, { name: p.name }, function (doc) {
         drafts.removeLayer(lyr);
         state.undo.push({ id: doc.id, created: true });
-        afterSave(state, doc, "新建");
+        afterSave(state, doc, t("新建"));
       })));
   });
   box.appendChild(accept);
@@ -283,10 +284,10 @@ function draftPopup(state, f, lyr, drafts) {
 /* 分配: a street/alley to a cadre (路长), a point to a unit. */
 export function assignButton(kind, props, state) {
   var line = kind === "street" || kind === "alley";
-  var b = el("button", line ? "指定路长" : "指定责任单位", "ccmap-zone-edit ccmap-assign");
+  var b = el("button", line ? t("指定路长") : t("指定责任单位"), "ccmap-zone-edit ccmap-assign");
   b.type = "button";
   b.addEventListener("click", function () {
-    var who = window.prompt(line ? "路长/街长姓名" : "责任单位名称",
+    var who = window.prompt(line ? t("路长/街长姓名") : t("责任单位名称"),
                             (line ? props.cadre : props.unit) || "");
     if (who === null) { return; }
     var values = line ? { cadre: who } : { unit: who };
@@ -294,8 +295,8 @@ export function assignButton(kind, props, state) {
         { values: values, version: props.version })
       .then(function (doc) {
         state.map.closePopup();
-        toast("「" + (doc.properties.name || "") + "」已指定" + (line ? "路长：" : "责任单位：") +
-              who);
+        toast(t("「{name}」已指定", { name: doc.properties.name || "" }) +
+              (line ? t("路长：") : t("责任单位：")) + who);
         state.load(kind);
       })
       .catch(function (err) { toast("指定失败：" + err.message); });
@@ -305,12 +306,13 @@ export function assignButton(kind, props, state) {
 
 /* 按责任区拆分: cut a street at zone boundaries so its parts get their own cadres. */
 export function splitSegmentButton(props, state, kind) {
-  var b = el("button", "按责任区拆分", "ccmap-zone-edit ccmap-split-segment");
+  var b = el("button", t("按责任区拆分"), "ccmap-zone-edit ccmap-split-segment");
   b.type = "button";
   b.addEventListener("click", function () {
     api("POST", "/api/features/" + props.id + "/split-at-zones").then(function (doc) {
       state.map.closePopup();
-      toast("「" + (props.name || "路段") + "」已拆分为 " + doc.features.length + " 段");
+      toast(t("「{name}」已拆分为 {n} 段",
+                  { name: props.name || t("路段"), n: doc.features.length }));
       state.load(kind);
     }).catch(function (err) { toast("拆分失败：" + err.message); });
   });

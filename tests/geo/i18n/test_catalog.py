@@ -1,0 +1,61 @@
+"""No UI text is left untranslated: every Chinese text of the page scripts, of the page
+templates, of the reference tables' labels and of the errors' messages has an English
+translation (data/locales/en/*.json)."""
+
+from __future__ import annotations
+
+import re
+
+from geo.i18n import CJK, PLACEHOLDER, load_messages, translate
+from geo.i18n import LOCALE_DIR as LOCALES
+from tests.geo.i18n.texts import (
+    ROOT,
+    error_messages,
+    reference_labels,
+    script_texts,
+    template_texts,
+    untranslated_template_text,
+)
+
+CATALOG = load_messages(LOCALES / "en")
+
+
+def test_every_chinese_text_of_the_page_scripts_is_in_the_catalog() -> None:
+    missing = {text: where for text, where in script_texts().items() if text not in CATALOG}
+    assert not missing, missing
+
+
+def test_the_page_templates_write_chinese_only_through_underscore() -> None:
+    folder = ROOT / "server" / "templates"
+    left = {p.name: untranslated_template_text(p) for p in folder.glob("*.html")}
+    assert not {k: v for k, v in left.items() if v}, left
+    missing = {k: v for k, v in template_texts(folder).items() if k not in CATALOG}
+    assert not missing, missing
+
+
+def test_the_bulletin_template_translates_every_key() -> None:
+    missing = {k: v for k, v in template_texts(ROOT / "static" / "templates").items()
+               if CJK.search(k) and k not in CATALOG}
+    assert not missing, missing
+
+
+def test_every_reference_label_is_translated() -> None:
+    assert sorted(label for label in reference_labels() if label not in CATALOG) == []
+
+
+def test_every_error_message_comes_out_in_english() -> None:
+    """Each Chinese message raised in geo/ and server/, formatted with ASCII values, has no
+    Chinese left once translated (a catalog entry, or the "English (中文)" rule)."""
+    left = {}
+    for text, where in error_messages().items():
+        sample = re.sub(r"\{x\}", "v1", text)
+        english = translate(sample, "en")
+        if CJK.search(english):
+            left[where] = (sample, english)
+    assert not left, left
+
+
+def test_keys_with_placeholders_name_them_in_the_translation() -> None:
+    for key, value in CATALOG.items():
+        if PLACEHOLDER.search(key):
+            assert set(PLACEHOLDER.findall(key)) >= set(PLACEHOLDER.findall(value)), key
