@@ -3,7 +3,8 @@
  * (处置时限) per category and urgency. Text only via textContent. */
 import { api, button, el, t } from "./core.js";
 
-const UNITS = { working_hours: "工作时", working_days: "工作日", hours: "小时", days: "天" };
+const UNITS = { working_hours: t("工作时"), working_days: t("工作日"), hours: t("小时"),
+                days: t("天") };
 const message = document.getElementById("admin-message");
 const dayForm = document.getElementById("calendar-form");
 const yearInput = document.getElementById("calendar-year");
@@ -18,18 +19,20 @@ function loadDays() {
     tbody.textContent = "";
     page.items.forEach(function (d) {
       const tr = el("tr");
-      [d.start_date, d.end_date, d.kind_label, d.note, d.created_by]
+      [d.start_date, d.end_date, t(d.kind_label), d.note, d.created_by]
         .forEach(function (v) { tr.appendChild(el("td", v)); });
       const td = el("td");
-      td.appendChild(button("删除", "ccmap-small", function () {
+      td.appendChild(button(t("删除"), "ccmap-small", function () {
         api("DELETE", "/api/calendar/days/" + d.id).then(loadDays).catch(fail);
       }));
       tr.appendChild(td);
       tbody.appendChild(tr);
     });
     document.getElementById("calendar-count").textContent =
-      "共 " + page.numberMatched + " 条" +
-      (page.numberMatched > page.numberReturned ? "，显示前 " + page.numberReturned + " 条" : "");
+      page.numberMatched > page.numberReturned
+        ? t("共 {matched} 条，显示前 {returned} 条",
+            { matched: page.numberMatched, returned: page.numberReturned })
+        : t("共 {matched} 条", { matched: page.numberMatched });
   }).catch(function (err) { message.textContent = t("cannotLoad") + err.message; });
 }
 
@@ -48,8 +51,8 @@ function limitRow(lim) {
   const tr = el("tr", null, lim.office ? "office-limit" : "");
   tr.dataset.category = lim.category;
   tr.dataset.urgency = lim.urgency;
-  tr.appendChild(el("td", lim.category_label));
-  tr.appendChild(el("td", lim.urgency_label));
+  tr.appendChild(el("td", t(lim.category_label)));
+  tr.appendChild(el("td", t(lim.urgency_label)));
   const amount = el("input");
   amount.type = "number";
   amount.min = "0.1";
@@ -61,13 +64,13 @@ function limitRow(lim) {
     td.appendChild(input);
     tr.appendChild(td);
   });
-  tr.appendChild(el("td", lim.default.label));
+  tr.appendChild(el("td", t(lim.default.label)));
   const td = el("td");
-  td.appendChild(button("保存", "ccmap-small", function () {
+  td.appendChild(button(t("保存"), "ccmap-small", function () {
     saveLimit(lim, Number(amount.value), unit.value);
   }));
   if (lim.office) {
-    td.appendChild(button("恢复默认", "ccmap-small", function () { saveLimit(lim, null, null); }));
+    td.appendChild(button(t("恢复默认"), "ccmap-small", function () { saveLimit(lim, null, null); }));
   }
   tr.appendChild(td);
   return tr;

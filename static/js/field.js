@@ -92,7 +92,7 @@ function showPicker(reason) {
   const teams = form.querySelector("select[name=team]");
   return getJson("/api/plan/rounds").then(function (list) {
     list.forEach(function (r) {
-      const o = el("option", r.name + "（" + fill(t("{n} 个组"), { n: r.teams }) + "）");
+      const o = el("option", fill(t("{name}（{n} 个组）"), { name: r.name, n: r.teams }));
       o.value = r.id;
       o.dataset.teams = r.teams;
       rounds.appendChild(o);
@@ -120,7 +120,9 @@ function showRound() {
   const r = state.round;
   document.getElementById("field-round-name").textContent = r.round.name;
   document.getElementById("field-team").textContent = r.team
-    ? r.team.name + (r.team.inspector ? "（" + r.team.inspector + "）" : "")
+    ? (r.team.inspector ? fill(t("{team}（{inspector}）"), { team: r.team.name,
+                                                          inspector: r.team.inspector })
+      : r.team.name)
     : t("全部检查组");
   drawMap(true);
   renderStops();
