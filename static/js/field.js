@@ -371,7 +371,7 @@ function queueRow(item) {
   li.dataset.state = item.state;
   const what = item.kind === "report"
     ? t("问题上报") + "：" + categoryLabel(item.body.category) +
-      (item.photos.length ? "（" + fill(t("{n} 张照片"), { n: item.photos.length }) + "）" : "")
+      (item.photos.length ? fill(t("（{n} 张照片）"), { n: item.photos.length }) : "")
     : t("检查记录") + "：" + stopName(item.body.feature_id);
   li.appendChild(el("span", what, "field-what"));
   li.appendChild(el("span", STATES[item.state], "field-state"));
