@@ -470,9 +470,9 @@ function showCached() {
   const got = JSON.parse(localStorage.getItem(CACHED_KEY) || "null");
   const mb = got ? (got.bytes / 1024 / 1024).toFixed(1) : "0.0";
   document.getElementById("field-cache").textContent =
-    fill(t("已缓存 {n} 个瓦片 / {mb} MB"), { n: num(got ? got.tiles : 0), mb: mb }) + "（" +
-    fill(t("上限 {mb} MB"), { mb: cfg.tileMb }) + (got && got.full ? "，" + t("已达上限") : "") +
-    "）";
+    fill(t(got && got.full ? "已缓存 {n} 个瓦片 / {mb} MB（上限 {max} MB，已达上限）"
+           : "已缓存 {n} 个瓦片 / {mb} MB（上限 {max} MB）"),
+         { n: num(got ? got.tiles : 0), mb: mb, max: cfg.tileMb });
 }
 
 /* --- start ----------------------------------------------------------------------------- */
