@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # a queued/running job whose process has not written its heartbeat (at least once a minute)
     # for this long is reported and stored as failed: its process died (kill -9, a crash)
     job_stale_minutes: Annotated[float, Field(ge=2.0)] = 10.0
+    # how long the route solver searches for shorter, better balanced rounds made over HTTP
+    # (POST /api/plan/rounds; the CLI's --time-limit): it always searches this long
+    plan_solver_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     # the CLI streams too, with these higher limits
     cli_max_import_rows: int = 20_000_000
     # issue ledgers are read, routed and written this many rows at a time (one transaction
