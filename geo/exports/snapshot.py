@@ -343,7 +343,10 @@ def _render(html_file: Path, out: Path, width: int, height: int, scale: float, p
         page = browser.new_page(viewport={"width": width, "height": height},
                                 device_scale_factor=scale)
         page.goto(html_file.resolve().as_uri())
-        page.wait_for_timeout(800)
+        # the page is self-contained (no tiles, no requests): once loaded, its fonts ready
+        # and two animation frames later, Leaflet has drawn everything (no fixed wait)
+        page.evaluate("async () => { await document.fonts.ready; await new Promise("
+                      "r => requestAnimationFrame(() => requestAnimationFrame(r))); }")
         if out.suffix.lower() == ".png":
             page.screenshot(path=str(out))
         else:
