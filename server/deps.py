@@ -10,10 +10,9 @@ from pydantic import AfterValidator, Field
 
 from geo.model.errors import InvalidInput
 from geo.model.timestamps import to_local
+from geo.store import MAX_ID as MAX_ID  # the largest id the databases store (routes use it)
 from geo.store import Store
 from server.settings import Settings
-
-MAX_ID = 2**63 - 1  # the largest integer the databases store (BIGINT)
 
 
 async def get_store(request: Request) -> Store:

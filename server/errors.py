@@ -126,10 +126,13 @@ def error_response(exc: CcmapError, locale: str = DEFAULT) -> JSONResponse:
 
 
 def open311_error(exc: CcmapError, locale: str = DEFAULT) -> JSONResponse:
-    """An error in GeoReport v2's shape: a list of one {code, description}."""
+    """An error in GeoReport v2's shape: a list of one {code, description} (and Retry-After
+    when the error says when to retry)."""
     code = status_of(exc)
+    headers = {"Retry-After": str(exc.detail["retry_after"])} if "retry_after" in exc.detail \
+        else {}
     return JSONResponse([{"code": code, "description": translate(exc.message, locale)}],
-                        status_code=code)
+                        status_code=code, headers=headers)
 
 
 class Open311Route(APIRoute):

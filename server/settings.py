@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # a queued/running job whose process has not written its heartbeat (at least once a minute)
     # for this long is reported and stored as failed: its process died (kill -9, a crash)
     job_stale_minutes: Annotated[float, Field(ge=2.0)] = 10.0
+    # how long the route solver searches for shorter, better balanced rounds made over HTTP
+    # (POST /api/plan/rounds; the CLI's --time-limit): it always searches this long
+    plan_solver_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     # the CLI streams too, with these higher limits
     cli_max_import_rows: int = 20_000_000
     # issue ledgers are read, routed and written this many rows at a time (one transaction
@@ -153,6 +156,16 @@ class Settings(BaseSettings):
     notify_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0  # SMTP and webhook calls
     notify_send_seconds: Annotated[float, Field(ge=0)] = 30.0
     notify_scan_minutes: Annotated[float, Field(gt=0)] = 5.0
+    # Open311 GeoReport v2 without an api_key (README "Open311 for any client"): the service
+    # list, the requests the public may see (立案 onwards, never 上报 or 不予立案; off by
+    # default: publishing case data is the city's decision), positions rounded to this many
+    # decimals for such readers (none: as stored), and at most this many such reads per client
+    # IP a minute, counted in the database for every process (0: no limit). POST always
+    # needs an api_key; a key or token reads as before (its unit's scope, exact positions)
+    open311_public_services: bool = True
+    open311_public_requests: bool = False
+    open311_public_decimals: Annotated[int | None, Field(ge=0, le=8)] = None
+    open311_public_rate: Annotated[int, Field(ge=0)] = 60
 
     def tile_cache_path(self) -> Path | None:
         """The disk tile cache's directory (tile_cache_dir resolved), None for no disk cache."""

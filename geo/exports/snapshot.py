@@ -5,14 +5,17 @@ matplotlib instead (geo.exports.static_render), with a logged warning naming wha
 
 from __future__ import annotations
 
+import atexit
 import html
 import importlib.util
 import logging
 import os
+import queue
 import re
 import shutil
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -177,6 +180,15 @@ class _Header(TemplateMacro):
         self.info = info
 
 
+class _IssueCells(TemplateMacro):
+    """The issue cells as circles (with "N 个问题" tooltips) drawn by one script: a folium
+    marker each would compile a Jinja template each (seconds for a city's thousand cells)."""
+
+    def __init__(self, cells: list[list[float]]) -> None:
+        super().__init__("SnapshotIssueCells", "snapshot_cells.j2")
+        self.cells = cells
+
+
 def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
                   title: str = "创城点位地图", issues: IssueQuery | None = None,
                   layers: Sequence[str] | None = None) -> str:
@@ -207,10 +219,8 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
     if content.show_issues:
         issue_layer = folium.FeatureGroup(name=f"问题（{content.total}，按格汇总）")
         top = max((c[2] for c in content.cells), default=1)
-        for lon, lat, n in content.cells:
-            folium.CircleMarker([lat, lon], radius=3 + 9 * (n / top) ** 0.5, weight=0,
-                                fill=True, fill_color="#e6194b", fill_opacity=0.55,
-                                tooltip=f"{int(n)} 个问题").add_to(issue_layer)
+        _IssueCells([[lat, lon, round(3 + 9 * (n / top) ** 0.5, 2), int(n)]
+                     for lon, lat, n in content.cells]).add_to(issue_layer)
         issue_layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     statuses = [(r["label"], r["color"]) for r in reference_table("issue_statuses")]
@@ -325,30 +335,97 @@ def check_pixels(width: int, height: int, scale: float, max_pixels: int) -> None
 def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
            scale: float = 1.0, paper: str = "A4", landscape: bool = True) -> None:
     """Render the HTML snapshot to PNG (size, scale) or PDF (A4/A3, orientation)."""
-    # Playwright's sync API refuses to run where an asyncio loop is running (a server, or
-    # another Playwright session): a worker thread has none.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(_render, html_file, out, width, height, scale, paper, landscape).result()
+    _RENDERER.render(html_file, out, width, height, scale, paper, landscape)
 
 
-def _render(html_file: Path, out: Path, width: int, height: int, scale: float, paper: str,
-            landscape: bool) -> None:
-    path = check_renderer()
-    from playwright.sync_api import sync_playwright
+class _Renderer:
+    """One headless Chromium per process, launched at the first render and kept for the next
+    ones (a launch takes seconds, a page a fraction of one). Playwright's sync API refuses to
+    run where an asyncio loop is running (a server) and its objects belong to the thread that
+    made them: the browser lives in one thread of its own, which renders one page at a time."""
 
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, headless=True, args=args)
-        page = browser.new_page(viewport={"width": width, "height": height},
-                                device_scale_factor=scale)
-        page.goto(html_file.resolve().as_uri())
-        page.wait_for_timeout(800)
-        if out.suffix.lower() == ".png":
-            page.screenshot(path=str(out))
-        else:
-            page.pdf(path=str(out), format=paper, landscape=landscape, print_background=True)
-        browser.close()
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]]
+        self._jobs = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._path = ""
+
+    def render(self, html_file: Path, out: Path, width: int, height: int, scale: float,
+               paper: str, landscape: bool) -> None:
+        """Render in the browser's thread (the browser started or restarted as needed)."""
+        self._call(self._render, html_file, out, width, height, scale, paper, landscape)
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) run in the browser's thread (a daemon: it never holds up the exit)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="ccmap-chromium",
+                                                daemon=True)
+                self._thread.start()
+        done: Future[Any] = Future()
+        self._jobs.put((fn, args, done))
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            fn, args, done = self._jobs.get()
+            try:
+                done.set_result(fn(*args))
+            except BaseException as exc:  # handed to the caller, whatever it is
+                done.set_exception(exc)
+
+    def _render(self, html_file: Path, out: Path, width: int, height: int, scale: float,
+                paper: str, landscape: bool) -> None:
+        path = check_renderer()
+        if self._browser is None or not self._browser.is_connected() or path != self._path:
+            self._stop()
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run"]
+            self._browser = self._playwright.chromium.launch(executable_path=path,
+                                                             headless=True, args=args)
+            self._path = path
+        context = self._browser.new_context(viewport={"width": width, "height": height},
+                                            device_scale_factor=scale)
+        try:
+            page = context.new_page()
+            page.goto(html_file.resolve().as_uri())
+            # the page is self-contained (no tiles, no requests): once loaded, its fonts
+            # ready and two animation frames later, Leaflet has drawn everything
+            page.evaluate("async () => { await document.fonts.ready; await new Promise("
+                          "r => requestAnimationFrame(() => requestAnimationFrame(r))); }")
+            if out.suffix.lower() == ".png":
+                page.screenshot(path=str(out))
+            else:
+                page.pdf(path=str(out), format=paper, landscape=landscape,
+                         print_background=True)
+        finally:
+            context.close()
+
+    def _stop(self) -> None:
+        """Close the browser and Playwright (in the browser's thread), if started."""
+        for close in (self._browser and self._browser.close,
+                      self._playwright and self._playwright.stop):
+            try:
+                if close:
+                    close()
+            except Exception:  # a browser that crashed or went away: nothing left to close
+                log.debug("closing the snapshot browser", exc_info=True)
+        self._browser = self._playwright = None
+
+    def close(self) -> None:
+        """Close the browser (at exit)."""
+        if self._thread is not None:
+            self._call(self._stop)
+
+
+_RENDERER = _Renderer()
+atexit.register(_RENDERER.close)
 
 
 def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,

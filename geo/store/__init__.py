@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from geo.tiling.tiles import Tile
 
 BBox = tuple[float, float, float, float]
+MAX_ID = 2**63 - 1  # the largest integer the databases store (BIGINT)
 ISSUE_SORTS = ("id", "-id", "reported_at", "-reported_at", "deadline", "-deadline", "status",
                "category")
 

@@ -79,14 +79,16 @@ def plan_sample(_: Analyst, store: StoreDep, seed: Annotated[int, Query(ge=0, le
 
 @router.post("/api/plan/rounds", status_code=201, dependencies=[HeavyWork],
              response_model=RoundCreated)
-def new_round(body: RoundCreate, user: Planner, store: StoreDep) -> dict[str, Any]:
+def new_round(body: RoundCreate, user: Planner, store: StoreDep,
+              settings: SettingsDep) -> dict[str, Any]:
     """Draw a sample, split it into balanced teams routed on the streets, and store it."""
     if body.start:
         check_lonlat(*body.start)
     start = point_to_wgs84(*body.start, parse_coords(body.coords)) if body.start else None
     spec = RoundSpec(teams=body.teams, mode=body.mode, budget_min=body.budget_min,
                      service_min=body.service_min, start=start,
-                     return_to_start=body.return_to_start, inspectors=body.inspectors)
+                     return_to_start=body.return_to_start, inspectors=body.inspectors,
+                     time_limit_s=settings.plan_solver_seconds)
     row = create_round(store, body.seed, spec, user.actor, name=body.name, risk=body.risk,
                        exclude_days=body.exclude_days)
     return {**_summary(row), "plan": row["plan"]}

@@ -18,6 +18,13 @@ class Service(BaseModel):
     group: str
 
 
+class ServiceDefinition(BaseModel):
+    """A service's extra form fields: none in ccmap (every service has metadata false)."""
+
+    service_code: str
+    attributes: list[dict[str, str]]
+
+
 class ServiceRequest(BaseModel):
     """An issue as a GeoReport service request (status open or closed)."""
 
@@ -33,11 +40,11 @@ class ServiceRequest(BaseModel):
     updated_datetime: str | None
     expected_datetime: str | None
     address: str | None
-    address_id: str
-    zipcode: str
+    address_id: str | None
+    zipcode: str | None
     lat: float
     long: float
-    media_url: str
+    media_url: str | None
 
 
 class ServiceRequestCreated(BaseModel):

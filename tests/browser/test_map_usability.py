@@ -260,7 +260,7 @@ def test_zone_community_and_unit_filters_change_the_issue_count(page: Any,
         _wait_count(page, in_zone)
         assert f"zone={zone['id']}" in page.evaluate("window.pageState.issueFilter")
         # the issue cells of the tiles (zoomed out) count the same issues
-        page.evaluate("() => window.pageState.map.setZoom(12, {animate: false})")
+        page.evaluate("() => { window.pageState.map.setZoom(12, {animate: false}); }")
         page.wait_for_function("() => window.pageState.map.getZoom() === 12")
         _wait_count(page, in_zone)
         cells = [u for u in urls if "/api/tiles/issues/11/" in u]  # 512 pixels: drawn at 12

@@ -20,8 +20,10 @@ def _settled(page: Any) -> None:
 
 
 def _view(page: Any, lat: float, lon: float, zoom: int) -> None:
-    page.evaluate("([lat, lon, z]) => window.pageState.map.setView([lat, lon], z, "
-                  "{animate: false})", [lat, lon, zoom])
+    # the braces: setView returns the map, which Playwright would copy back whole (every
+    # layer and feature on it: over a minute for a city's zones)
+    page.evaluate("([lat, lon, z]) => { window.pageState.map.setView([lat, lon], z, "
+                  "{animate: false}); }", [lat, lon, zoom])
     page.wait_for_function("(z) => window.pageState.map.getZoom() === z", arg=zoom)
     _settled(page)
 

@@ -193,3 +193,25 @@ def test_a_negative_seed_is_refused_with_a_reason(demo: TestClient) -> None:
     r = demo.post("/api/plan/rounds", json={"seed": -1}, headers=h)
     assert r.status_code == 422 and "seed" in r.text
     assert demo.get("/api/plan/sample?seed=-3", headers=h).status_code == 422
+
+
+def test_the_route_solver_searches_as_long_as_the_settings_say(
+        store: Store, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CCMAP_PLAN_SOLVER_SECONDS bounds the solver's search behind POST /api/plan/rounds."""
+    import geo.planner.rounds as rounds
+    from server.app import create_app
+
+    build_demo(store, n_issues=300)
+    add_user(store, "p1", "planner")
+    limits: list[float] = []
+    solve = rounds.solve_routes
+
+    def recorded(*args: Any) -> Any:
+        limits.append(args[-1])
+        return solve(*args)
+
+    monkeypatch.setattr(rounds, "solve_routes", recorded)
+    fast = settings.model_copy(update={"plan_solver_seconds": 0.3})
+    with TestClient(create_app(fast, store=store)) as client:
+        assert _round(client)["teams"] == 2
+    assert limits == [0.3]

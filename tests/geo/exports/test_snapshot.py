@@ -110,3 +110,21 @@ def test_layers_and_filters_choose_what_the_snapshot_shows(demo_url: str, tmp_pa
     assert "快照未包含：热点分析" in html  # a layer a snapshot cannot draw is named, not hidden
     assert main(["export", "map", "--out", str(out), "--layers", "zone,nonsense",
                  "--db", demo_url]) == 2
+
+
+def test_the_kept_browser_is_launched_again_when_it_went_away(tmp_path: Path) -> None:
+    """One Chromium is kept for every render of the process; if it dies (crash, killed), the
+    next render launches a new one instead of failing."""
+    from geo.exports import snapshot
+
+    need_chromium()
+    page = tmp_path / "page.html"
+    page.write_text("<html><body style='background:#e6194b'>地图</body></html>", "utf-8")
+    snapshot.render(page, tmp_path / "a.png", 300, 200)
+    first = snapshot._RENDERER._browser
+    snapshot.render(page, tmp_path / "b.png", 300, 200)
+    assert snapshot._RENDERER._browser is first  # kept, not launched per render
+    snapshot._RENDERER._call(first.close)  # the browser goes away under the renderer
+    snapshot.render(page, tmp_path / "c.png", 300, 200)
+    assert _png_size((tmp_path / "c.png").read_bytes()) == (300, 200)
+    assert snapshot._RENDERER._browser is not first

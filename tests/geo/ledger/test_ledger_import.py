@@ -166,7 +166,7 @@ def test_kill_9_of_the_cli_import_leaves_whole_chunks_and_a_rerun_finishes(
         db_url: str, tmp_path: Path) -> None:
     now = datetime(2026, 6, 1, 12, 0)
     path = tmp_path / "hotline.csv"
-    rows, chunk = 20_000, 100
+    rows, chunk = 4_000, 100  # 40 chunks: the kill lands after the first, long before the last
     _ledger(path, rows, now, bad=False)
     with path.open("r+", encoding="utf-8") as fh:  # every row with an id: all recognisable
         lines = fh.read().splitlines()

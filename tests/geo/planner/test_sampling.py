@@ -10,24 +10,19 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point, box
 
-from geo.demo.city import build_demo
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.planner.sampling import draw_sample, quotas
-from geo.store import Store, open_store
+from geo.store import Store
 from server.cli import main
 
 
-def test_cli_sample_meets_quotas_and_is_reproducible(db_url: str,
+def test_cli_sample_meets_quotas_and_is_reproducible(demo_store: Store,
                                                       capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
-    store = open_store(db_url)
-    try:
-        build_demo(store)
-        available = Counter(p.category for p in store.features(Kind.test_point))
-    finally:
-        store.close()
+    db_url = demo_store.url  # the shared demo city: sampling only reads it
+    available = Counter(p.category for p in demo_store.features(Kind.test_point))
     assert main(["plan", "sample", "--seed", "7", "--db", db_url, "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
     for cat, n in quotas().items():
