@@ -18,7 +18,6 @@ from server.routes.pages import page_user, templates, vendor_installed
 from server.schemas.field import FieldRound
 
 router = APIRouter(tags=["field"])
-templates.env.globals.setdefault("_", lambda s, **kw: s.format(**kw) if kw else s)
 SCOPE = "/field"  # what the service worker controls: the page and its query strings
 ICON_SIZES = (192, 512)
 GREEN = (46, 125, 50, 255)

@@ -150,6 +150,11 @@ def _walk(page: Any, base: str, data: list[str]) -> dict[str, list[str]]:
         page.locator(ready).first.wait_for()
         expect(page.locator(".ccmap-locale")).to_be_visible()
         found[path] = chinese_left(page, data)
+    # the inspector's offline app: its round, or the choice of one
+    page.goto(base + "/field")
+    page.locator("#field-round-name:not(:empty), #field-pick:not([hidden])").first.wait_for()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    found["/field"] = chinese_left(page, data)
     return {k: v for k, v in found.items() if v}
 
 
