@@ -52,16 +52,24 @@ function render(box, id, state) {
   }).catch(function (err) { box.textContent = t("cannotLoad") + err.message; });
 }
 
-/* The open popup holding box laid out again once its details arrive: no taller than the map
- * (it scrolls), and the map pans so that all of it is in view. */
+/* The open popup holding box fitted once its details arrive: no taller than the map allows
+ * (it scrolls), and panned fully into view, clear of the title bar above. Not popup.update():
+ * a popup bound with a function would build its content (and fetch it) again. */
 function refit(box, state) {
   state.map.eachLayer(function (layer) {
-    if (layer instanceof L.Popup && layer.isOpen() && layer.getElement().contains(box)) {
-      // clear of the title bar above and the legends below (controls sit over popups)
-      layer.options.autoPanPaddingTopLeft = L.point(20, 70);
-      layer.options.maxHeight = Math.max(200, state.map.getSize().y - 300);
-      layer.update();
+    if (!(layer instanceof L.Popup) || !layer.isOpen() || !layer.getElement().contains(box)) {
+      return;
     }
+    const content = layer.getElement().querySelector(".leaflet-popup-content");
+    content.style.maxHeight = Math.max(200, state.map.getSize().y - 300) + "px";
+    content.style.overflowY = "auto";
+    const view = state.map.getContainer().getBoundingClientRect();
+    const r = layer.getElement().getBoundingClientRect();
+    const top = view.top + 70;
+    const dy = r.top < top ? r.top - top : Math.max(0, r.bottom - (view.bottom - 20));
+    const dx = r.left < view.left + 20 ? r.left - view.left - 20
+      : Math.max(0, r.right - (view.right - 20));
+    if (dx || dy) { state.map.panBy([dx, dy], { animate: false }); }
   });
 }
 
