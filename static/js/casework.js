@@ -2,7 +2,7 @@
  * 超期), the clock's state (计时中/暂停), rework count and 督办, the 延期 applications with the
  * buttons the caller's role may use (申请延期; 批准/驳回), and the 退回返工 form (reason and
  * verification photo). Text goes in with textContent only (core.js el). */
-import { api, dateTime, el, formEnd, t } from "./core.js";
+import { api, dateTime, el, formEnd, labelled, t } from "./core.js";
 
 /* A small label (紧急, 督办 …). */
 function badge(text, cls) { return el("span", text, "ccmap-badge " + (cls || "")); }
@@ -57,18 +57,10 @@ function extensionItem(ext, issue, done) {
 function applyForm(issue, done) {
   const form = el("form", null, "ccmap-extension-form");
   form.hidden = true;
-  form.appendChild(el("label", t("延期理由")));
-  const reason = el("textarea");
-  reason.name = "reason";
-  reason.required = true;
-  form.appendChild(reason);
-  form.appendChild(el("label", t("申请延期至")));
-  const until = el("input");
-  until.name = "requested_deadline";
-  until.placeholder = "YYYY-MM-DD HH:MM";
-  until.pattern = "\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}";
-  until.required = true;
-  form.appendChild(until);
+  const reason = labelled(form, t("延期理由"), "textarea", { name: "reason", required: true });
+  const until = labelled(form, t("申请延期至"), "input", {
+    name: "requested_deadline", placeholder: "YYYY-MM-DD HH:MM", required: true,
+    pattern: "\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}" });
   const msg = formEnd(form, t("提交申请"));
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -105,17 +97,10 @@ export function clockSection(issue, done) {
  * is uploaded (stage rework), then the case goes back with it. */
 export function reworkForm(issue, done) {
   const form = el("form", null, "ccmap-rework-form");
-  form.appendChild(el("label", t("返工原因（必填）")));
-  const reason = el("textarea");
-  reason.name = "note";
-  reason.required = true;
-  form.appendChild(reason);
-  form.appendChild(el("label", t("核查照片（必填，JPEG/PNG）")));
-  const photo = el("input");
-  photo.type = "file";
-  photo.accept = "image/jpeg,image/png";
-  photo.required = true;
-  form.appendChild(photo);
+  const reason = labelled(form, t("返工原因（必填）"), "textarea",
+                          { name: "note", required: true });
+  const photo = labelled(form, t("核查照片（必填，JPEG/PNG）"), "input",
+                         { type: "file", accept: "image/jpeg,image/png", required: true });
   const msg = formEnd(form, t("退回返工"));
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();

@@ -15,6 +15,7 @@ const STRINGS = {
   dashboard: "工作台",
   workload: "工作量",
   triage: "受理",
+  field: "外业巡查",
   admin: "系统管理",
   logout: "退出",
   fullscreen: "全屏",
@@ -198,6 +199,15 @@ export function selectOf(name, pairs) {
     s.appendChild(o);
   });
   return s;
+}
+
+/* A labelled field appended to form: the label, then a `tag` element with the given
+ * properties (name, type, required …); returns the field. */
+export function labelled(form, label, tag, props) {
+  form.appendChild(el("label", label));
+  const field = Object.assign(el(tag), props);
+  form.appendChild(field);
+  return field;
 }
 
 /* A form's submit button and the line under it for what went wrong; returns that line. */

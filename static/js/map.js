@@ -139,6 +139,7 @@ function renderTitle(cfg) {
   box.appendChild(el("span", cfg.user, "ccmap-user"));
   const links = [["dashboard", "/dashboard"], ["workload", "/workload"]];
   if (cfg.canReport) { links.push(["triage", "/triage"]); }
+  if (cfg.canInspect) { links.push(["field", "/field"]); }
   if (cfg.isAdmin) { links.push(["admin", "/admin"]); }
   links.forEach(function (pair) {
     const a = el("a", t(pair[0]), "ccmap-link");
