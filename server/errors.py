@@ -135,20 +135,38 @@ def open311_error(exc: CcmapError, locale: str = DEFAULT) -> JSONResponse:
                         status_code=code, headers=headers)
 
 
-class Open311Route(APIRoute):
-    """A GeoReport v2 route: its errors are answered in the standard's shape."""
+class ShapedErrorRoute(APIRoute):
+    """A route of a standard with its own error shape: `answer` renders what its handler
+    raises (None: the app's handlers answer as everywhere else)."""
+
+    def answer(self, exc: Exception, request: Request) -> Response | None:
+        """The standard's answer to exc, or None."""
+        raise NotImplementedError
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The route's handler, with CcmapError answered by open311_error."""
+        """The route's handler, with its errors answered by `answer`."""
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
-            except CcmapError as exc:
-                return open311_error(exc, request_locale(request))
+            except (CcmapError, RequestValidationError) as exc:
+                shaped = self.answer(exc, request)
+                if shaped is None:
+                    raise
+                return shaped
 
         return handle
+
+
+class Open311Route(ShapedErrorRoute):
+    """A GeoReport v2 route: its errors are answered in the standard's shape."""
+
+    def answer(self, exc: Exception, request: Request) -> Response | None:
+        """CcmapError in GeoReport v2's shape (open311_error)."""
+        if isinstance(exc, CcmapError):
+            return open311_error(exc, request_locale(request))
+        return None
 
 
 class OgcException(BaseModel):
@@ -184,23 +202,16 @@ def _field_errors(exc: RequestValidationError) -> str:
                      f"{e.get('msg', 'invalid')}" for e in exc.errors())
 
 
-class OgcRoute(APIRoute):
+class OgcRoute(ShapedErrorRoute):
     """An OGC API route: its errors (also a malformed parameter) are answered in the OGC
     exception shape."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The route's handler, with CcmapError and parameter errors answered by ogc_error."""
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except CcmapError as exc:
-                return ogc_error(status_of(exc), exc.message)
-            except RequestValidationError as exc:
-                return ogc_error(400, _field_errors(exc))
-
-        return handle
+    def answer(self, exc: Exception, request: Request) -> Response | None:
+        """CcmapError and parameter errors in the OGC exception shape (ogc_error)."""
+        if isinstance(exc, CcmapError):
+            return ogc_error(status_of(exc), exc.message)
+        assert isinstance(exc, RequestValidationError)
+        return ogc_error(400, _field_errors(exc))
 
 
 def install_error_handlers(app: FastAPI) -> None:
