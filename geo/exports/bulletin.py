@@ -12,15 +12,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from geo.analytics.dashboard import dashboard
 from geo.analytics.indicator_rules import IndicatorRules
 from geo.analytics.indicators import indicators
 from geo.analytics.scoring import parse_period, ranking
+from geo.exports.pages import render_page
 from geo.exports.snapshot import export_map, write_page
-from geo.i18n import DEFAULT, html_lang, translate, translate_terms
-from geo.maps.mapview import STATIC
+from geo.i18n import DEFAULT, translate
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories
 from geo.model.records import Issue
@@ -136,17 +134,7 @@ def _map_png(store: Store, **view: Any) -> str:
 
 def render_bulletin(context: dict[str, Any]) -> str:
     """The bulletin as HTML, in the context's locale."""
-    locale = context.get("locale", DEFAULT)
-    env = Environment(loader=FileSystemLoader(STATIC / "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
-
-    def _(text: str, **kw: Any) -> str:
-        out = translate(text, locale)
-        return out.format(**kw) if kw else out
-
-    env.globals.update({"_": _, "terms": lambda text: translate_terms(text, locale),
-                        "lang": html_lang(locale)})
-    return env.get_template("bulletin.html.j2").render(**context)
+    return render_page("bulletin.html.j2", context, context.get("locale", DEFAULT))
 
 
 def write_bulletin(store: Store, period: str, out: Path,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from geo import DATA_DIR
 
@@ -109,6 +111,17 @@ def translate(text: str, locale: str) -> str:
             return out
     english = _CJK_ASIDE.sub("", text).strip()
     return english if english and not CJK.search(english) else text
+
+
+def translator(locale: str) -> Callable[..., str]:
+    """`_(text, **values)`: a text written in Chinese in locale, then formatted with the
+    values (str.format; user data goes in as a value, never into the key)."""
+
+    def _(text: str, **values: Any) -> str:
+        out = translate(text, locale)
+        return out.format(**values) if values else out
+
+    return _
 
 
 @cache

@@ -18,18 +18,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from geo.i18n import DEFAULT, translate, translator
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories
 from geo.model.lifecycle import statuses
 from geo.model.records import Issue
 from geo.model.users import User
+from geo.notify.texts import NO_UNIT, UNSET, compose, localize
 from geo.store import AccountStore, NotificationStore, Transactions
 
 EVENTS = ("dispatched", "due_soon", "overdue", "rework", "extension_decided")
 EVENT_LABELS = {"dispatched": "派遣", "due_soon": "即将到期", "overdue": "超期", "rework": "返工",
                 "extension_decided": "延期审批"}
 SYSTEM_ACTOR = "system:notify"  # the actor of the deadline scan's notices
-SUBJECT_PREFIX = "【创城点位地图】"
+SUBJECT = "【创城点位地图】{event}：问题 #{id}"  # an e-mail's subject
 # the fields of an issue a webhook receives
 ISSUE_FIELDS = ("id", "category", "status", "urgency", "unit", "community", "address",
                 "description", "lon", "lat", "reported_at", "deadline", "dispatched_at",
@@ -116,45 +118,52 @@ def _recipients(store: NoticeStore, event: str, issues: Sequence[Issue], actor: 
 
 
 def _when(moment: Any) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, datetime) else "未设定"
+    return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, datetime) else UNSET
 
 
 def message(event: str, issue: Issue, details: dict[str, Any]) -> str:
-    """The notice's text (Chinese), as the in-app list, the e-mail and the webhook show it."""
+    """The notice's text (Chinese), as the in-app list, the e-mail and the webhook show it
+    (geo.notify.texts shows it in the reader's language)."""
     label = issue_categories().get(issue.category, {}).get("label", issue.category)
-    head = f"问题 #{issue.id}「{label}」" + (f"（{issue.address}）" if issue.address else "")
+    head = {"id": issue.id, "category": label, "address": issue.address}
     note = str(details.get("note") or "").strip()
+    deadline = _when(issue.deadline)
     if event == "dispatched":
-        text = f"{head}已派遣至{issue.unit or '（未指定单位）'}，处置期限 {_when(issue.deadline)}"
-    elif event == "due_soon":
+        return compose(event, head, note, unit=issue.unit or NO_UNIT, deadline=deadline)
+    if event == "due_soon":
         hours = details.get("hours")
-        ahead = f"（不足 {hours:g} 个工作时）" if isinstance(hours, int | float) else ""
-        text = f"{head}将于 {_when(issue.deadline)} 到期{ahead}，请抓紧处置"
-    elif event == "overdue":
-        text = f"{head}已超过处置期限 {_when(issue.deadline)}（超期）"
-    elif event == "rework":
-        times = f"（第 {issue.rework_count} 次返工）" if issue.rework_count else ""
-        text = f"{head}核查未通过，退回返工{times}"
-    elif details.get("decision") == "approved":
+        if isinstance(hours, int | float):
+            return compose("due_soon_hours", head, note, deadline=deadline, hours=f"{hours:g}")
+        return compose(event, head, note, deadline=deadline)
+    if event == "overdue":
+        return compose(event, head, note, deadline=deadline)
+    if event == "rework":
+        if issue.rework_count:
+            return compose("rework_count", head, note, count=issue.rework_count)
+        return compose(event, head, note)
+    if details.get("decision") == "approved":
         new = details.get("new_deadline") or issue.deadline
-        text = f"{head}的延期申请已批准，新的处置期限 {_when(new)}"
-    else:
-        text = f"{head}的延期申请未获批准，处置期限仍为 {_when(issue.deadline)}"
-    return f"{text}。说明：{note}" if note else text
+        return compose("approved", head, note, deadline=_when(new))
+    return compose("rejected", head, note, deadline=deadline)
 
 
 def email_payload(event: str, issue: Issue, user: User, text: str) -> dict[str, Any]:
     """What an e-mail delivery sends: subject and plain-text body (to the delivery's
-    target)."""
-    cats = issue_categories()
-    lines = [f"{user.display_name or user.username}：", "", text, "",
-             f"类别：{cats.get(issue.category, {}).get('label', issue.category)}",
-             f"状态：{statuses().get(issue.status, issue.status)}",
-             f"地址：{issue.address or '—'}", f"责任单位：{issue.unit or '—'}",
-             f"处置期限：{_when(issue.deadline)}", "",
-             "此邮件由创城点位地图自动发送，请勿直接回复。"]
+    target), in the recipient's language (users.locale; Chinese when unset)."""
+    locale = user.locale or DEFAULT
+    _ = translator(locale)
+    label = issue_categories().get(issue.category, {}).get("label", issue.category)
+    status = statuses().get(issue.status, issue.status)
+    lines = [(user.display_name or user.username) + _("："), "",
+             localize(text, locale), "",
+             _("类别：{value}", value=translate(label, locale)),
+             _("状态：{value}", value=translate(status, locale)),
+             _("地址：{value}", value=issue.address or "—"),
+             _("责任单位：{value}", value=issue.unit or "—"),
+             _("处置期限：{value}", value=translate(_when(issue.deadline), locale)), "",
+             _("此邮件由创城点位地图自动发送，请勿直接回复。")]
     return {"username": user.username,
-            "subject": f"{SUBJECT_PREFIX}{EVENT_LABELS[event]}：问题 #{issue.id}",
+            "subject": _(SUBJECT, event=translate(EVENT_LABELS[event], locale), id=issue.id),
             "body": "\n".join(lines)}
 
 

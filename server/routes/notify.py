@@ -9,10 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from geo.i18n import translate
 from geo.notify import webhooks
 from geo.notify.events import EVENT_LABELS
+from geo.notify.texts import localize
 from server.auth import Admin, CurrentUser
 from server.deps import Id, StoreDep
+from server.locale import request_locale
 from server.paging import page_links
 from server.params import Page, PageDep
 from server.schemas.notify import (
@@ -39,8 +42,10 @@ def _fields(row: dict[str, Any], model: type[BaseModel], **extra: Any) -> dict[s
     return {**{k: row.get(k) for k in model.model_fields}, **extra}
 
 
-def _notice(row: dict[str, Any]) -> dict[str, Any]:
-    return _fields(row, NotificationPublic, event_label=EVENT_LABELS.get(row["event"], ""))
+def _notice(row: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A notice as its reader sees it: its text and event in the reader's language."""
+    return _fields(row, NotificationPublic, message=localize(row["message"], locale),
+                   event_label=translate(EVENT_LABELS.get(row["event"], ""), locale))
 
 
 def _next(request: Request, page: Page, matched: int) -> str | None:
@@ -57,7 +62,8 @@ def list_notifications(user: CurrentUser, store: StoreDep, request: Request, pag
             if page.offset < matched else [])
     return {"numberMatched": matched, "numberReturned": len(rows),
             "unread": store.notification_count(user.username, True),
-            "items": [_notice(r) for r in rows], "next": _next(request, page, matched)}
+            "items": [_notice(r, request_locale(request)) for r in rows],
+            "next": _next(request, page, matched)}
 
 
 @router.post("/api/notifications/read-all", response_model=NotificationsRead)
@@ -68,9 +74,11 @@ def read_all(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
 
 
 @router.post("/api/notifications/{notification_id}/read", response_model=NotificationPublic)
-def read_one(notification_id: Id, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def read_one(notification_id: Id, user: CurrentUser, store: StoreDep,
+             request: Request) -> dict[str, Any]:
     """Mark one of the caller's notices read (404 for anyone else's)."""
-    return _notice(store.read_notification(notification_id, user.username, datetime.now()))
+    return _notice(store.read_notification(notification_id, user.username, datetime.now()),
+                   request_locale(request))
 
 
 @router.get("/api/webhooks", response_model=list[WebhookPublic])

@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from geo.i18n import CJK
 from geo.store import Store
 from server import cli
 from server.app import create_app
 from server.notifier import send
 from server.settings import Settings
 from tests.conftest import bearer
-from tests.geo.notify.helpers import NOW, case, people
+from tests.geo.notify.helpers import NOW, UNIT, case, people
 from tests.geo.notify.receivers import free_port, http_receiver
 
 
@@ -56,6 +57,59 @@ def test_each_user_sees_only_their_own_notices_paged_with_read_marks(
     assert done == {"marked": 2, "unread": 0}
     assert client.get("/api/notifications", headers=u1).json()["unread"] == 0
     assert client.get("/api/notifications?limit=0", headers=u1).status_code == 422
+
+
+def _outside_user_data(text: str) -> str:
+    """text without the test case's user data (its address, unit and the dispatch note)."""
+    for data in ("示范街道福佑路", UNIT, "请处置"):
+        text = text.replace(data, "")
+    return text
+
+
+def test_an_english_reader_gets_the_notices_in_english(client: TestClient,
+                                                     store: Store) -> None:
+    """Notices are stored once, in Chinese; the list shows them in the reader's language
+    (Accept-Language, or the user's own setting), rows stored before this release too, and
+    an English user's e-mail is in English. Only user data (address, unit, note) stays."""
+    people(store)
+    issue_id = _dispatch(client, store)
+    store.add_notifications([{"username": "u1", "at": NOW, "event": "overdue",
+                              "issue_id": issue_id, "message": (
+                                  f"问题 #{issue_id}「乱贴乱画」（示范街道福佑路）已超过处置期限 "
+                                  "2026-11-25 10:00（超期）")}])
+    u1 = bearer(client, "u1")
+    zh = client.get("/api/notifications", headers=u1).json()["items"]
+    assert [n["event_label"] for n in zh] == ["派遣", "超期"]  # newest first
+    assert "已派遣至区城管执法局" in zh[0]["message"] and "说明：请处置" in zh[0]["message"]
+    def english(items: list[dict[str, Any]]) -> None:
+        assert [n["event_label"] for n in items] == ["Dispatched", "Overdue"]
+        assert items[1]["message"] == (f"Issue #{issue_id} (Graffiti and fly-posting, "
+                                       "示范街道福佑路) is past its deadline 2026-11-25 10:00 "
+                                       "(overdue)")
+        assert f"was dispatched to {UNIT}; deadline" in items[0]["message"]
+        assert items[0]["message"].endswith(". Note: 请处置")
+        for n in items:
+            assert not CJK.search(_outside_user_data(n["message"])), n["message"]
+
+    english(client.get("/api/notifications",
+                       headers={**u1, "Accept-Language": "en"}).json()["items"])
+    assert client.put("/api/me/locale", json={"locale": "en"}, headers=u1).status_code == 200
+    english(client.get("/api/notifications", headers=u1).json()["items"])
+    first = client.get("/api/notifications", headers=u1).json()["items"][0]["id"]
+    read = client.post(f"/api/notifications/{first}/read", headers=u1).json()
+    assert read["message"].startswith(f"Issue #{issue_id}") and read["event_label"] == "Dispatched"
+    # an e-mail goes in its recipient's language: u1 (English now) and other (Chinese)
+    store.update_user("other", {"unit": UNIT}, actor="test")
+    _dispatch(client, store)
+    mails = {d["target"]: d["payload"] for d in store.deliveries() if d["channel"] == "email"
+             and d["payload"]["subject"].endswith(f"#{issue_id + 1}")}
+    en = mails["u1@example.org"]
+    assert en["subject"] == f"[ccmap] Dispatched: issue #{issue_id + 1}"
+    assert "Category: Graffiti and fly-posting" in en["body"]
+    assert "Responsible unit: " + UNIT in en["body"]
+    assert not CJK.search(_outside_user_data(en["body"])), en["body"]
+    assert mails["other@example.org"]["subject"] == f"【创城点位地图】派遣：问题 #{issue_id + 1}"
+    assert "类别：乱贴乱画" in mails["other@example.org"]["body"]
 
 
 def test_webhooks_are_for_admins_checked_and_audited(client: TestClient, store: Store) -> None:
