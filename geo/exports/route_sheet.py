@@ -6,10 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
+from geo.exports.pages import render_page
 from geo.exports.snapshot import write_page
-from geo.maps.mapview import STATIC
+from geo.i18n import DEFAULT, translate
 from geo.model.errors import InvalidInput
 from geo.planner.inspections import checklists, last_inspections, revisit_due
 from geo.store import Store
@@ -17,8 +16,10 @@ from geo.store import Store
 SVG_W, SVG_H = 760, 300
 
 
-def sheet_context(store: Store, round_id: int, team: int | None = None) -> dict[str, Any]:
-    """What the route sheet template shows for one round (one team or all)."""
+def sheet_context(store: Store, round_id: int, team: int | None = None,
+                  locale: str = DEFAULT) -> dict[str, Any]:
+    """What the route sheet template shows for one round (one team or all), its labels in
+    locale (names, addresses and inspectors are user data)."""
     row = store.round(round_id)
     plan = row["plan"]
     teams = [t for t in plan["teams"] if team is None or t["team"] == team]
@@ -30,12 +31,16 @@ def sheet_context(store: Store, round_id: int, team: int | None = None) -> dict[
     for t in teams:
         stops = []
         for s in t["stops"]:
-            failed = [i["label"] for i in due[s["id"]]["items"] if i["result"] == "fail"] \
-                if s["id"] in due else []
-            stops.append({**s, "checklist": lists.get(s.get("category") or "", []),
-                          "previous_failed": failed})
-        out.append({**t, "stops": stops, "svg": _sketch(plan["start"], t)})
-    return {"title": row["name"], "teams": out, "mode_label": plan["mode_label"],
+            failed = [translate(i["label"], locale) for i in due[s["id"]]["items"]
+                      if i["result"] == "fail"] if s["id"] in due else []
+            items = [{**i, "label": translate(i["label"], locale)}
+                     for i in lists.get(s.get("category") or "", [])]
+            stops.append({**s, "category_label": translate(s.get("category_label") or "", locale),
+                          "checklist": items, "previous_failed": failed})
+        out.append({**t, "name": translate(t["name"], locale), "stops": stops,
+                    "svg": _sketch(plan["start"], t)})
+    return {"title": translate(row["name"], locale), "teams": out, "locale": locale,
+            "mode_label": translate(plan["mode_label"], locale),
             "service_min": plan["service_min"], "printed": f"{datetime.now():%Y-%m-%d %H:%M}"}
 
 
@@ -59,17 +64,16 @@ def _sketch(start: list[float], team: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_sheet(context: dict[str, Any]) -> str:
-    """The route sheet as HTML."""
-    env = Environment(loader=FileSystemLoader(STATIC / "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
-    return env.get_template("route_sheet.html.j2").render(**context)
+    """The route sheet as HTML, in the context's locale."""
+    return render_page("route_sheet.html.j2", context, context.get("locale", DEFAULT))
 
 
-def write_sheet(store: Store, round_id: int, out: Path, team: int | None = None) -> dict[str, Any]:
-    """Write a round's route sheet to out (.html or .pdf, A4 portrait)."""
+def write_sheet(store: Store, round_id: int, out: Path, team: int | None = None,
+                locale: str = DEFAULT) -> dict[str, Any]:
+    """Write a round's route sheet to out (.html or .pdf, A4 portrait) in locale."""
     if out.suffix.lower() not in (".html", ".pdf"):
         raise InvalidInput("route sheets are written as .html or .pdf")
-    context = sheet_context(store, round_id, team)
+    context = sheet_context(store, round_id, team, locale)
     options = {"paper": "A4", "landscape": False} if out.suffix.lower() == ".pdf" else {}
     write_page(render_sheet(context), out, **options)
     return {"out": str(out), "bytes": out.stat().st_size, "teams": len(context["teams"]),

@@ -117,7 +117,7 @@ def translator(locale: str) -> Callable[..., str]:
     """`_(text, **values)`: a text written in Chinese in locale, then formatted with the
     values (str.format; user data goes in as a value, never into the key)."""
 
-    def _(text: str, **values: Any) -> str:
+    def _(text: str, /, **values: Any) -> str:
         out = translate(text, locale)
         return out.format(**values) if values else out
 

@@ -29,6 +29,7 @@ from geo.planner.siting import plan_posts
 from server.auth import Analyst, Inspector, Planner
 from server.deps import MAX_ID, Id, IdQuery, SettingsDep, StoreDep
 from server.downloads import download_responses, file_download, table_download
+from server.locale import request_locale
 from server.paging import PAGE_HEADERS, CollectionDep, FeatureCollectionPage, link_headers
 from server.params import PageDep, PeriodQuery, format_query
 from server.routes.issues import photo_filename, read_photo
@@ -132,14 +133,16 @@ def round_layer(round_id: Id, _: Analyst, store: StoreDep,
 @router.get("/api/plan/rounds/{round_id}/sheet", response_model=None, response_class=Response,
             dependencies=[HeavyWork],
             responses=download_responses("html", "pdf"))
-def route_sheet(round_id: Id, _: Analyst, store: StoreDep,
+def route_sheet(round_id: Id, _: Analyst, store: StoreDep, request: Request,
                 team: Annotated[int | None, Query(ge=1)] = None,
                 format: Annotated[str, format_query("html", "pdf")] = "html") -> Response:
-    """Printable route sheet (路线单) of a round or one team, as HTML or PDF (A4)."""
+    """Printable route sheet (路线单) of a round or one team, as HTML or PDF (A4), in the
+    requester's language."""
+    locale = request_locale(request)
     if format == "html":
-        return HTMLResponse(render_sheet(sheet_context(store, round_id, team)))
+        return HTMLResponse(render_sheet(sheet_context(store, round_id, team, locale)))
     name = f"route-sheet-{round_id}" + (f"-team{team}" if team else "") + ".pdf"
-    return file_download(lambda out: write_sheet(store, round_id, out, team), name)
+    return file_download(lambda out: write_sheet(store, round_id, out, team, locale), name)
 
 
 @router.get("/api/checklists", response_model=dict[str, list[ChecklistItem]])

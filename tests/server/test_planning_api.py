@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo.demo.city import build_demo
+from geo.i18n import CJK
 from geo.store import Store
 from tests.conftest import add_user, bearer, need_chromium, need_pdftotext, tiny_png
 
@@ -74,6 +76,41 @@ def test_route_sheet_pdf_has_the_chinese_stop_names(demo: TestClient) -> None:
                           check=True).stdout.decode()
     first = made["plan"]["teams"][1]["stops"][0]
     assert first["name"] in text.replace(" ", "") and "检查标准" in text
+
+
+def _without_user_data(text: str, made: dict[str, Any]) -> str:
+    """text (spaces and line breaks taken out, as pdftotext breaks lines anywhere) without
+    the round's user data: stop names, communities, addresses and inspectors."""
+    text = re.sub(r"\s+", "", text)
+    data = {v for t in made["plan"]["teams"] for s in t["stops"]
+            for v in (s["name"], s.get("community"), s.get("address"), t["inspector"]) if v}
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(re.sub(r"\s+", "", value), "")
+    return text
+
+
+def test_an_english_user_gets_the_route_sheet_in_english(demo: TestClient) -> None:
+    made = _round(demo)
+    viewer = bearer(demo, "v1")
+    url = f"/api/plan/rounds/{made['id']}/sheet?team=1"
+    zh = demo.get(url, headers=viewer).text
+    assert '<html lang="zh-CN">' in zh and "检查标准" in zh and "第1组" in zh
+    assert "检查人签字" in zh and "模拟测评" in zh
+    en = demo.get(url, headers={**viewer, "Accept-Language": "en"}).text
+    assert '<html lang="en">' in en and "<th>Check</th>" in en and "Team 1" in en
+    assert "mock assessment (seed 11)" in en and "Inspector&#39;s signature" in en
+    left = _without_user_data(re.sub(r"<style>.*?</style>", "", en, flags=re.S), made)
+    assert not CJK.search(left), CJK.findall(left)
+    need_chromium()
+    need_pdftotext()
+    assert demo.put("/api/me/locale", json={"locale": "en"}, headers=viewer).status_code == 200
+    pdf = demo.get(url + "&format=pdf", headers=viewer)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True,
+                          check=True).stdout.decode()
+    assert "Expected arrival" in text and "Walking" in text
+    left = _without_user_data(text, made)
+    assert not CJK.search(left), CJK.findall(left)
 
 
 def _results(demo: TestClient, stop: dict[str, Any], fail: str) -> dict[str, Any]:
