@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from geo.i18n import DEFAULT, LOCALES, translate, translator
 from geo.model.errors import CcmapError, ImportRejected
 from geo.model.kinds import Kind
 from geo.store import Store
@@ -466,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     def db(sp: argparse.ArgumentParser, progress: bool = False) -> None:
         sp.add_argument("--db", help="sqlite:///PATH or postgresql://… (env CCMAP_DATABASE_URL)")
         sp.add_argument("--json", action="store_true", help="print one JSON document")
+        sp.add_argument("--lang", choices=LOCALES, help="language of the messages and of the "
+                        "files written (env CCMAP_LOCALE; default zh-CN)")
         if progress:
             sp.add_argument("--progress", action="store_true", help="show the progress bar "
                             "on stderr even when it is not a terminal")
@@ -600,24 +603,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cli_locale(args: argparse.Namespace) -> str:
+    """The language of a command: --lang, else CCMAP_LOCALE, else zh-CN."""
+    return str(getattr(args, "lang", None) or load_settings().locale)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ccmap` console script."""
     args = build_parser().parse_args(argv)
     try:
+        args.locale = cli_locale(args)
         code: int = args.func(args)
     except ImportRejected as exc:
-        doc = {"imported": 0, "skipped": 0, "errors": len(exc.problems), "message": exc.message,
-               "row_errors": [p.as_dict() for p in exc.problems]}
-        lines = [f"ccmap: {exc.message} (nothing was imported)"]
-        lines += [f"  row {p.row}" + (f" [{p.column}]" if p.column else "") + f": {p.reason}"
-                  + (f" — {p.hint}" if p.hint else "") for p in exc.problems[:50]]
+        _ = translator(getattr(args, "locale", DEFAULT))
+        doc = {"imported": 0, "skipped": 0, "errors": len(exc.problems),
+               "message": _(exc.message), "row_errors": [
+                   {**d, **{k: _(d[k]) for k in ("reason", "hint") if k in d}}
+                   for d in (p.as_dict() for p in exc.problems)]}
+        lines = [f"ccmap: {_(exc.message)} (nothing was imported)"]
+        lines += [f"  row {p.row}" + (f" [{p.column}]" if p.column else "") + f": {_(p.reason)}"
+                  + (f" — {_(p.hint)}" if p.hint else "") for p in exc.problems[:50]]
         if getattr(args, "json", False):
             print(json.dumps(doc, ensure_ascii=False))
         else:
             print("\n".join(lines), file=sys.stderr)
         return 2
     except CcmapError as exc:
-        print(f"ccmap: {exc.message}", file=sys.stderr)
+        print(f"ccmap: {translate(exc.message, getattr(args, 'locale', DEFAULT))}",
+              file=sys.stderr)
         return 2
     return code
 

@@ -45,7 +45,7 @@ def cmd_export_map(args: argparse.Namespace, store: Store) -> tuple[dict[str, An
         options = {"paper": args.paper, "landscape": not args.portrait}
     layers = [x for x in args.layers.split(",") if x] if args.layers else None
     doc = export_map(store, Path(args.out), args.view, parse_bbox(args.bbox),
-                     issues=_issue_query(args), layers=layers, **options)
+                     issues=_issue_query(args), layers=layers, locale=args.locale, **options)
     return doc, f"wrote {doc['out']} ({doc['bytes'] / 1e3:.0f} kB)"
 
 
@@ -57,7 +57,7 @@ def cmd_export_data(args: argparse.Namespace, store: Store) -> tuple[dict[str, A
 
     kinds = [parse_kind(k) for k in args.layers.split(",") if k] if args.layers else None
     counts = export_data(store, Path(args.out), coords=args.coords, bbox=parse_bbox(args.bbox),
-                         issues_query=_issue_query(args), kinds=kinds)
+                         issues_query=_issue_query(args), kinds=kinds, locale=args.locale)
     return ({"out": args.out, "layers": counts},
             f"wrote {args.out}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
 
@@ -67,7 +67,8 @@ def cmd_report(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], 
     from geo.exports.bulletin import write_bulletin
     from server.settings import load_settings
 
-    doc = write_bulletin(store, args.period, Path(args.out), load_settings().indicator_rules())
+    doc = write_bulletin(store, args.period, Path(args.out), load_settings().indicator_rules(),
+                         args.locale)
     return doc, f"wrote {doc['out']} ({doc['period']}, {doc['bytes'] / 1e3:.0f} kB)"
 
 

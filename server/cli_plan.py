@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from geo.i18n import translator
 from geo.model.errors import CcmapError
 
 Emit = Callable[[argparse.Namespace, dict[str, Any], str], None]
@@ -31,18 +32,19 @@ def cmd_plan_sample(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
     doc = draw_sample(store, args.seed, risk=args.risk, exclude_days=args.exclude_days,
                       revisit=not args.no_revisit)
     if args.out:
-        _write_points(doc["points"], Path(args.out))
+        _write_points(doc["points"], Path(args.out), args.locale)
+    _ = translator(args.locale)
     lines = [f"sample of {doc['size']} test points (seed {args.seed}):"]
-    lines += [f"  {p['category_label']}  {p['name']}  [{p['community']}]"
-              + ("  回头看" if p["revisit"] else "") for p in doc["points"]]
+    lines += [f"  {_(p['category_label'])}  {p['name']}  [{p['community']}]"
+              + ("  " + _("回头看") if p["revisit"] else "") for p in doc["points"]]
     if doc["shortfall"]:
         lines.append("  not enough points for: " + ", ".join(
             f"{k} (-{v})" for k, v in doc["shortfall"].items()))
     return doc, "\n".join(lines)
 
 
-def _write_points(points: list[dict[str, Any]], out: Path) -> None:
-    """Sample points or round stops to .csv/.xlsx (Chinese headers) or .geojson."""
+def _write_points(points: list[dict[str, Any]], out: Path, locale: str) -> None:
+    """Sample points or round stops to .csv/.xlsx (headers in locale) or .geojson."""
     from geo.exports.tables import table_bytes
     from geo.planner.rounds import stop_rows
 
@@ -56,7 +58,7 @@ def _write_points(points: list[dict[str, Any]], out: Path) -> None:
         return
     if fmt not in ("csv", "xlsx"):
         raise CcmapError("--out takes a .csv, .xlsx or .geojson file")
-    out.write_bytes(table_bytes(stop_rows(points), fmt)[0])
+    out.write_bytes(table_bytes(stop_rows(points), fmt, locale)[0])
 
 
 def cmd_plan_rounds(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any], str]:
@@ -73,14 +75,15 @@ def cmd_plan_rounds(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any
     if args.out:
         from geo.planner.rounds import round_stops
 
-        _write_points(round_stops(row), Path(args.out))
-    lines = [f"round {row['id']}: {row['name']} ({plan['mode_label']}, "
+        _write_points(round_stops(row), Path(args.out), args.locale)
+    _ = translator(args.locale)
+    lines = [f"round {row['id']}: {_(row['name'])} ({_(plan['mode_label'])}, "
              f"{'street network' if plan['distance'] == 'network' else 'straight line × 1.3'})"]
     for t in plan["teams"]:
-        lines.append(f"  {t['name']} {t['inspector']}: {len(t['stops'])} stops, "
+        lines.append(f"  {_(t['name'])} {t['inspector']}: {len(t['stops'])} stops, "
                      f"{t['distance_m'] / 1000:.1f} km, {t['duration_min']:.0f} min")
-        lines += [f"    {s['seq']:>2}. {s['name']} ({s['category_label']})"
-                  + ("  回头看" if s.get("revisit") else "") for s in t["stops"]]
+        lines += [f"    {s['seq']:>2}. {s['name']} ({_(s['category_label'])})"
+                  + ("  " + _("回头看") if s.get("revisit") else "") for s in t["stops"]]
     if plan["unscheduled"]:
         lines.append(f"  not scheduled (over the {spec.budget_min:g}-minute budget): "
                      + ", ".join(s["name"] for s in plan["unscheduled"]))
@@ -101,7 +104,7 @@ def cmd_plan_sheet(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any]
     """Printable route sheet of a round (.html or .pdf)."""
     from geo.exports.route_sheet import write_sheet
 
-    doc = write_sheet(store, args.round, Path(args.out), team=args.team)
+    doc = write_sheet(store, args.round, Path(args.out), team=args.team, locale=args.locale)
     return doc, f"wrote {doc['out']} ({doc['teams']} teams, {doc['stops']} stops)"
 
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     max_page: int = 10_000
     static_dir: Path = STATIC_DIR
     title: str = "创城点位地图"
+    # the CLI's language (zh-CN | en): its messages and the files it writes (`--lang` wins);
+    # a request over HTTP negotiates its own (geo.i18n.negotiate)
+    locale: Literal["zh-CN", "en"] = "zh-CN"
     # zones: the part outside the jurisdiction is clipped or the save refused; overlap with a
     # zone of the same type gives a warning or refuses the save
     zone_outside: Literal["clip", "refuse"] = "clip"

@@ -95,8 +95,9 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
         closed.append(r)
     map_png = gaps_png = ""
     if with_map:
-        map_png = _map_png(store, view="issues", issues=IssueQuery(since=start, until=end))
-        gaps_png = _map_png(store, layers=["subdistrict", "community", "zone", "gaps"])
+        map_png = _map_png(store, locale, view="issues",
+                           issues=IssueQuery(since=start, until=end))
+        gaps_png = _map_png(store, locale, layers=["subdistrict", "community", "zone", "gaps"])
     rank = ranking(store, "community", label, now)
     ind = indicators(store, "unit", label, now, rules=rules, with_total=True)
     return {
@@ -121,12 +122,12 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
     }
 
 
-def _map_png(store: Store, **view: Any) -> str:
-    """A map snapshot as base64 PNG for the bulletin ("" when it cannot be drawn)."""
+def _map_png(store: Store, locale: str, **view: Any) -> str:
+    """A map snapshot in locale as base64 PNG for the bulletin ("" when it cannot be drawn)."""
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "map.png"
         try:
-            export_map(store, png, width=1400, height=900, **view)
+            export_map(store, png, width=1400, height=900, locale=locale, **view)
         except InvalidInput:
             return ""
         return base64.b64encode(png.read_bytes()).decode()

@@ -27,6 +27,7 @@ from branca.element import Element
 from shapely.geometry import shape
 
 from geo.exports.static_render import IssueCells, StaticLayer, render_static
+from geo.i18n import DEFAULT, translate, translator
 from geo.layers.geojson import collection, feature_json
 from geo.maps.mapview import EXTRA_LABELS, LAYERS, STATIC, TemplateMacro
 from geo.model.errors import InvalidInput, LimitExceeded
@@ -91,9 +92,10 @@ GAP_STYLE = {"uncovered_line": {"color": "#d00", "weight": 5, "opacity": 0.8, "d
 
 
 def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
-                 issues: IssueQuery | None = None,
-                 layers: Sequence[str] | None = None) -> ViewContent:
-    """Read the view's layers (inside bbox, default: all data) and its issues per grid cell.
+                 issues: IssueQuery | None = None, layers: Sequence[str] | None = None,
+                 locale: str = DEFAULT) -> ViewContent:
+    """Read the view's layers (inside bbox, default: all data) and its issues per grid cell
+    (the filter and the layers it leaves out in words of locale).
 
     `layers` are the layers visible on the page (kinds, "issues", "heat", ...); when given they
     replace the preset `view`, so the snapshot shows what the user saw.
@@ -111,7 +113,7 @@ def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
             raise InvalidInput(f"unknown layers {unknown}; layers: {', '.join(sorted(known))}")
         kinds = [k for k, _ in LAYERS if isinstance(k, Kind) and k.value in layers]
         show_issues = any(x in layers for x in ISSUE_LAYERS)
-        omitted = [EXTRA_LABELS[x] for x in layers if x in EXTRA_LABELS
+        omitted = [translate(EXTRA_LABELS[x], locale) for x in layers if x in EXTRA_LABELS
                    and x not in (*ISSUE_LAYERS, "gaps")]
     found: list[tuple[Kind, list[Feature]]] = []
     counts: dict[str, int] = {}
@@ -130,7 +132,7 @@ def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
     if layers is not None and "gaps" in layers:
         counts["gaps"] = len(gaps)
     return ViewContent(bounds, found, cells, total, counts, show_issues, omitted,
-                       describe_filters(query), gaps)
+                       describe_filters(query, locale), gaps)
 
 
 def _gaps(store: Store, bounds: BBox) -> list[dict[str, Any]]:
@@ -149,51 +151,60 @@ def gap_style(gap: str) -> dict[str, Any]:
     return GAP_STYLE["area" if gap == "uncovered_area" else "point"]
 
 
-def describe_filters(q: IssueQuery) -> str:
-    """The issue filter in words, as printed on a snapshot ("" when nothing is filtered)."""
-    cats = {c: r["label"] for c, r in issue_categories().items()}
-    states = {r["code"]: r["label"] for r in reference_table("issue_statuses")}
-    srcs = {r["code"]: r["label"] for r in reference_table("issue_sources")}
+def describe_filters(q: IssueQuery, locale: str = DEFAULT) -> str:
+    """The issue filter in words of locale, as printed on a snapshot ("" when nothing is
+    filtered)."""
+    _ = translator(locale)
+    cats = {c: _(r["label"]) for c, r in issue_categories().items()}
+    states = {r["code"]: _(r["label"]) for r in reference_table("issue_statuses")}
+    srcs = {r["code"]: _(r["label"]) for r in reference_table("issue_sources")}
     parts = []
     for label, values, names in (("类型", q.categories, cats), ("状态", q.statuses, states),
                                  ("来源", q.sources, srcs), ("单位", q.units, {}),
                                  ("社区", q.communities, {})):
-        if values:
-            parts.append(f"{label}：" + "、".join(names.get(v, v) for v in values))
+        if values:  # units and communities are user data
+            parts.append(_(label) + _("：") + _("、").join(names.get(v, v) for v in values))
     if q.zone_id is not None:
-        parts.append(f"责任区 #{q.zone_id}")
-    if q.since or q.until:
-        parts.append(f"时间：{q.since:%Y-%m-%d}" if q.since else "时间：")
-        parts[-1] += f" 至 {q.until:%Y-%m-%d}" if q.until else " 起"
+        parts.append(_("责任区 #{id}", id=q.zone_id))
+    since, until = (f"{d:%Y-%m-%d}" if d else "" for d in (q.since, q.until))
+    if since and until:
+        parts.append(_("时间：{since} 至 {until}", since=since, until=until))
+    elif since or until:
+        parts.append(_("时间：{since} 起", since=since) if since
+                     else _("时间： 至 {until}", until=until))
     if q.overdue:
-        parts.append("只看超期")
+        parts.append(_("只看超期"))
     if q.recurring:
-        parts.append("只看回潮")
-    return "；".join(parts)
+        parts.append(_("只看回潮"))
+    return _("；").join(parts)
 
 
 class _Header(TemplateMacro):
-    """Title, date, north arrow, legend and attribution drawn over the snapshot."""
+    """Title, date, north arrow, legend and attribution drawn over the snapshot (its words
+    written `this._("中文")`, in locale)."""
 
-    def __init__(self, info: dict[str, Any]) -> None:
+    def __init__(self, info: dict[str, Any], locale: str = DEFAULT) -> None:
         super().__init__("SnapshotHeader", "snapshot.j2")
         self.info = info
+        self._ = translator(locale)
 
 
 class _IssueCells(TemplateMacro):
     """The issue cells as circles (with "N 个问题" tooltips) drawn by one script: a folium
     marker each would compile a Jinja template each (seconds for a city's thousand cells)."""
 
-    def __init__(self, cells: list[list[float]]) -> None:
+    def __init__(self, cells: list[list[float]], locale: str = DEFAULT) -> None:
         super().__init__("SnapshotIssueCells", "snapshot_cells.j2")
         self.cells = cells
+        self._ = translator(locale)
 
 
 def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
                   title: str = "创城点位地图", issues: IssueQuery | None = None,
-                  layers: Sequence[str] | None = None) -> str:
-    """A self-contained HTML map of the view (no request leaves the file)."""
-    content = view_content(store, view, bbox, issues, layers)
+                  layers: Sequence[str] | None = None, locale: str = DEFAULT) -> str:
+    """A self-contained HTML map of the view (no request leaves the file), in locale."""
+    _ = translator(locale)
+    content = view_content(store, view, bbox, issues, layers, locale)
     minx, miny, maxx, maxy = content.bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
                    control_scale=True, zoom_start=15)
@@ -204,36 +215,36 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
         if not rows:
             continue
         style = LAYER_STYLE.get(kind, {"color": "#222"})
-        folium.GeoJson(collection(_labelled(feature_json(f)) for f in rows), name=LABELS_ZH[kind],
-                       style_function=lambda _f, s=style: s,
+        folium.GeoJson(collection(_labelled(feature_json(f)) for f in rows),
+                       name=_(LABELS_ZH[kind]), style_function=lambda _f, s=style: s,
                        marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9,
                                                   color="#222", fill_color="#1f78b4"),
-                       tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=["名称"]),
+                       tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=[_("名称")]),
                        ).add_to(m)
     if content.gaps:
-        folium.GeoJson(collection(content.gaps), name=f"覆盖缺口（{len(content.gaps)}）",
+        folium.GeoJson(collection(content.gaps), name=_("覆盖缺口（{n}）", n=len(content.gaps)),
                        style_function=lambda f: gap_style(f["properties"]["gap"]),
                        marker=folium.CircleMarker(radius=6, fill=True, fill_opacity=1,
                                                   color="#d00", fill_color="#ff0"),
                        ).add_to(m)
     if content.show_issues:
-        issue_layer = folium.FeatureGroup(name=f"问题（{content.total}，按格汇总）")
+        issue_layer = folium.FeatureGroup(name=_("问题（{n}，按格汇总）", n=content.total))
         top = max((c[2] for c in content.cells), default=1)
         _IssueCells([[lat, lon, round(3 + 9 * (n / top) ** 0.5, 2), int(n)]
-                     for lon, lat, n in content.cells]).add_to(issue_layer)
+                     for lon, lat, n in content.cells], locale).add_to(issue_layer)
         issue_layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    statuses = [(r["label"], r["color"]) for r in reference_table("issue_statuses")]
-    _Header({"title": title, "date": _now(), "attribution": ATTRIBUTION,
+    statuses = [(_(r["label"]), r["color"]) for r in reference_table("issue_statuses")]
+    _Header({"title": _(title), "date": _now(), "attribution": ATTRIBUTION,
              "counts": content.counts, "statuses": statuses, "issues": content.show_issues,
              "filters": content.filters, "omitted": content.omitted,
              "bbox": list(content.bounds),
-             "layer_codes": [k.value for k, _ in content.layers]
+             "layer_codes": [k.value for k, _rows in content.layers]
              + (["issues"] if content.show_issues else [])
              + (["gaps"] if content.gaps else []),
-             "layers": [(LABELS_ZH[k], LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
-                        for k, _ in content.layers]
-             + ([("覆盖缺口", "#d00")] if content.gaps else [])}).add_to(m)
+             "layers": [(_(LABELS_ZH[k]), LAYER_STYLE.get(k, {}).get("color", "#1f78b4"))
+                        for k, _rows in content.layers]
+             + ([(_("覆盖缺口"), "#d00")] if content.gaps else [])}, locale).add_to(m)
     page: str = m.get_root().render()
     return _inline_assets(page)
 
@@ -250,25 +261,28 @@ def _now() -> str:
 
 def snapshot_static(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
                     title: str = "创城点位地图", issues: IssueQuery | None = None,
-                    layers: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
+                    layers: Sequence[str] | None = None, locale: str = DEFAULT,
+                    **options: Any) -> dict[str, Any]:
     """The snapshot drawn by matplotlib (.png or .pdf): same layers, styles, issue cells,
-    title, date, legend and attribution as the HTML page, plus a scale bar and north arrow.
-    options: width, height, scale (PNG); paper, landscape (PDF)."""
-    content = view_content(store, view, bbox, issues, layers)
-    drawn = [StaticLayer(f"{LABELS_ZH[kind]}（{len(rows)}）", [f.geometry for f in rows],
-                         LAYER_STYLE.get(kind, POINT_STYLE))
+    title, date, legend and attribution as the HTML page, plus a scale bar and north arrow,
+    in locale. options: width, height, scale (PNG); paper, landscape (PDF)."""
+    _ = translator(locale)
+    content = view_content(store, view, bbox, issues, layers, locale)
+    drawn = [StaticLayer(_(LABELS_ZH[kind]) + _("（{n}）", n=len(rows)),
+                         [f.geometry for f in rows], LAYER_STYLE.get(kind, POINT_STYLE))
              for kind, rows in content.layers if rows]
     by_gap: dict[str, list[Any]] = {}
     for g in content.gaps:
         by_gap.setdefault(g["properties"]["gap"], []).append(shape(g["geometry"]))
-    drawn += [StaticLayer(f"覆盖缺口·{GAP_LABELS.get(gap, gap)}（{len(geoms)}）", geoms,
-                          gap_style(gap)) for gap, geoms in by_gap.items()]
-    cells = (IssueCells(content.cells, content.total, "问题（按格汇总，圆越大越多）")
+    drawn += [StaticLayer(_("覆盖缺口·{gap}（{n}）", gap=_(GAP_LABELS.get(gap, gap)),
+                            n=len(geoms)), geoms, gap_style(gap))
+              for gap, geoms in by_gap.items()]
+    cells = (IssueCells(content.cells, content.total, _("问题（按格汇总，圆越大越多）"))
              if content.show_issues else None)
-    if content.filters:
-        title = f"{title}（{content.filters}）"
+    title = _(title) + (_("（{text}）", text=content.filters) if content.filters else "")
     return render_static(drawn, out, content.bounds, issues=cells, title=title, date=_now(),
-                         attribution=ATTRIBUTION, note="静态渲染（matplotlib）", **options)
+                         attribution=ATTRIBUTION, note=_("静态渲染（matplotlib）"),
+                         locale=locale, **options)
 
 
 def _inline_assets(html: str) -> str:
@@ -430,8 +444,9 @@ atexit.register(_RENDERER.close)
 
 def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = None,
                issues: IssueQuery | None = None, fallback: bool | None = None,
-               layers: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
-    """Write a snapshot to out: .html (offline), .png or .pdf.
+               layers: Sequence[str] | None = None, locale: str = DEFAULT,
+               **options: Any) -> dict[str, Any]:
+    """Write a snapshot to out: .html (offline), .png or .pdf, in locale.
 
     PNG/PDF are rendered by headless Chromium; when Chromium or Playwright is missing they are
     drawn by matplotlib instead (a warning is logged and returned), unless fallback is False
@@ -442,8 +457,8 @@ def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = 
         raise InvalidInput("snapshot format must be .html, .png or .pdf")
     extra: dict[str, Any] = {"renderer": "html"}
     if suffix == ".html":
-        write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers), out,
-                   **options)
+        write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers,
+                                 locale=locale), out, **options)
     else:
         try:
             check_renderer()
@@ -453,12 +468,12 @@ def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = 
             warning = f"{exc.message}; drawing {out.name} with matplotlib instead"
             log.warning(warning)
             info = snapshot_static(store, out, view, bbox, issues=issues, layers=layers,
-                                   **options)
+                                   locale=locale, **options)
             extra = {"renderer": "matplotlib", "missing": exc.package,
                      "warnings": [warning, *info["warnings"]]}
         else:
-            write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers), out,
-                       **options)
+            write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers,
+                                     locale=locale), out, **options)
             extra = {"renderer": "chromium"}
     return {"out": str(out), "bytes": out.stat().st_size, "view": view, **extra}
 

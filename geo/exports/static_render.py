@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
 
+from geo.i18n import DEFAULT, translator
 from geo.model.errors import InvalidInput
 from geo.store import BBox
 
@@ -90,8 +91,10 @@ def render_static(layers: Sequence[StaticLayer], out: Path, bbox: BBox, *,
                   issues: IssueCells | None = None, title: str = "创城点位地图",
                   date: str = "", attribution: str = "", note: str = "",
                   width: int = 1600, height: int = 1100, scale: float = 1.0,
-                  paper: str = "A4", landscape: bool = True) -> dict[str, Any]:
-    """Draw the layers (bottom to top) and the issue cells inside bbox to out (.png or .pdf).
+                  paper: str = "A4", landscape: bool = True,
+                  locale: str = DEFAULT) -> dict[str, Any]:
+    """Draw the layers (bottom to top) and the issue cells inside bbox to out (.png or .pdf);
+    the legend's own words in locale (the labels come as they are given).
 
     PNG: width × height pixels times scale (like Chromium's viewport and device scale factor).
     PDF: A4 or A3, landscape or portrait, fonts embedded (Type 42) so the text is extractable.
@@ -117,16 +120,18 @@ def render_static(layers: Sequence[StaticLayer], out: Path, bbox: BBox, *,
     with matplotlib.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": families,
                                 "axes.unicode_minus": False}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
-        fig = _draw(layers, bbox, issues, title, date, attribution, note, w_in, h_in, dpi)
+        fig = _draw(layers, bbox, issues, (title, date, attribution, note), w_in, h_in, dpi,
+                    translator(locale))
         meta = ({"Title": title, "Creator": "ccmap (matplotlib)"} if suffix == ".pdf"
                 else {"Title": title, "Software": "ccmap (matplotlib)"})
         fig.savefig(out, dpi=dpi, format=suffix[1:], metadata=meta, facecolor="white")
     return {"font": font, "warnings": problems}
 
 
-def _draw(layers: Sequence[StaticLayer], bbox: BBox, issues: IssueCells | None, title: str,
-          date: str, attribution: str, note: str, w_in: float, h_in: float,
-          dpi: float) -> Figure:
+def _draw(layers: Sequence[StaticLayer], bbox: BBox, issues: IssueCells | None,
+          texts: tuple[str, str, str, str], w_in: float, h_in: float, dpi: float,
+          _: Callable[..., str]) -> Figure:
+    title, date, attribution, note = texts
     fig = Figure(figsize=(w_in, h_in), dpi=dpi)
     base = min(w_in, h_in)  # font sizes follow the page's short side
     fs = max(7.0, base * 1.05)
@@ -162,9 +167,9 @@ def _draw(layers: Sequence[StaticLayer], bbox: BBox, issues: IssueCells | None, 
     if issues is not None:
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7,
                               markerfacecolor=ISSUE_COLOR, markeredgewidth=0, alpha=0.7,
-                              label=f"{issues.label}：{issues.total}"))
+                              label=issues.label + _("：") + str(issues.total)))
     if handles:
-        legend = ax.legend(handles=handles, title="图例", loc="lower right", fontsize=fs * 0.8,
+        legend = ax.legend(handles=handles, title=_("图例"), loc="lower right", fontsize=fs * 0.8,
                            title_fontsize=fs * 0.9, framealpha=0.94, edgecolor="#bbb",
                            fancybox=True)
         legend.set_zorder(100)

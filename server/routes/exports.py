@@ -25,7 +25,7 @@ router = APIRouter(tags=["exports"], dependencies=[HeavyWork])  # every export i
 @router.get("/api/export/map", response_model=None, response_class=Response,
             responses=download_responses("html", "png", "pdf"))
 def map_snapshot(
-    _: Analyst, store: StoreDep, settings: SettingsDep, query: IssueQueryDep,
+    _: Analyst, store: StoreDep, settings: SettingsDep, query: IssueQueryDep, request: Request,
     format: Annotated[str, format_query("png", "html", "pdf")] = "png",
     view: Annotated[str, Query(pattern="^(main|zones|issues)$")] = "main",
     layers: LayersQuery = None,
@@ -37,7 +37,7 @@ def map_snapshot(
 ) -> Response:
     """A snapshot of what the page shows: its extent (bbox), visible layers (`layers`) and
     issue filters (the same query parameters as the issue list); PNG at a size and scale, PDF
-    on A4/A3."""
+    on A4/A3; its words in the requester's language."""
     options: dict[str, Any] = {}
     if format == "png":
         check_pixels(width, height, scale, settings.max_export_pixels)
@@ -45,8 +45,10 @@ def map_snapshot(
     elif format == "pdf":
         options = {"paper": paper, "landscape": landscape}
     shown = [x for x in layers.split(",") if x] if layers is not None else None
+    locale = request_locale(request)
     return file_download(lambda out: export_map(store, out, view, query.bbox, issues=query,
-                                                layers=shown, **options), f"ccmap-map.{format}")
+                                                layers=shown, locale=locale, **options),
+                         f"ccmap-map.{format}")
 
 
 @router.get("/api/export/data", response_model=None, response_class=Response,

@@ -103,6 +103,31 @@ def test_cli_errors_are_clear(demo_db: str, capsys: pytest.CaptureFixture[str]) 
     assert "round 999" in capsys.readouterr().err
 
 
+def test_the_cli_speaks_english_with_lang_en(demo_db: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """--lang en: the round's labels in the printed lines, the route sheet and error
+    messages in English; without it, Chinese as before."""
+    assert main(["plan", "rounds", "--seed", "5", "--teams", "2", "--inspector", "张三",
+                 "--lang", "en", "--db", demo_db]) == 0
+    out = capsys.readouterr().out
+    assert "mock assessment (seed 5) (Walking, " in out and "  Team 1 张三: " in out
+    assert "第1组" not in out and "步行" not in out and "回头看" not in out
+    round_id = out.split(":")[0].removeprefix("round ")
+    sheet = tmp_path / "sheet.html"
+    assert main(["plan", "sheet", round_id, "--out", str(sheet), "--lang", "en",
+                 "--db", demo_db]) == 0
+    page = sheet.read_text("utf-8")
+    assert '<html lang="en">' in page and "Expected arrival" in page and "预计到达" not in page
+    capsys.readouterr()
+    point = _run(capsys, "plan", "sample", "--seed", "1", "--db", demo_db)["points"][0]["id"]
+    argv = ["plan", "inspect", "--point", str(point), "--inspector", " ", "--db", demo_db]
+    assert main(argv) == 2
+    assert "inspector (检查人) is required" in capsys.readouterr().err
+    assert main([*argv, "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "inspector is required" in err and "检查人" not in err
+
+
 def test_posts_mclp_and_lscp(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     mclp = _run(capsys, "plan", "posts", "--p", "3", "--distance", "500", "--db", demo_db)
     assert len(mclp["sites"]) == 3 and mclp["distance"] == "network"

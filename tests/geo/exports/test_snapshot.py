@@ -10,6 +10,7 @@ import pytest
 
 from geo.demo.city import build_demo
 from geo.exports.snapshot import external_urls
+from geo.i18n import CJK
 from geo.model.kinds import Kind
 from geo.store import open_store
 from server.cli import main
@@ -128,3 +129,31 @@ def test_the_kept_browser_is_launched_again_when_it_went_away(tmp_path: Path) ->
     snapshot.render(page, tmp_path / "c.png", 300, 200)
     assert _png_size((tmp_path / "c.png").read_bytes()) == (300, 200)
     assert snapshot._RENDERER._browser is not first
+
+
+def test_an_english_snapshot_has_no_chinese_words(demo_url: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """--lang en (or CCMAP_LOCALE=en): the title, filter line, layer names, legend and
+    tooltips in English; Chinese stays the default."""
+    need_chromium()
+    need_pdftotext()
+    pdf, zh = tmp_path / "en.pdf", tmp_path / "zh.pdf"
+    filters = ["--layers", "subdistrict,zone,street,gaps,hotspots,issues", "--category",
+               "illegal_ads", "--status", "closed", "--from", "2026-01-01", "--db", demo_url]
+    assert main(["export", "map", "--out", str(pdf), "--lang", "en", *filters]) == 0
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Legend" in text and "Time: from 2026-01-01" in text
+    assert "Filter: Type: Illegal small ads; Status: Closed" in text
+    assert "Not in the snapshot: Hot spots" in text and "Main streets" in text
+    assert not CJK.search(text), CJK.findall(text)
+    assert main(["export", "map", "--out", str(zh), *filters]) == 0
+    text = subprocess.run(["pdftotext", str(zh), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "图例" in text and "筛选：类型：" in text and "Legend" not in text
+    monkeypatch.setenv("CCMAP_LOCALE", "en")
+    html = tmp_path / "en.html"
+    assert main(["export", "map", "--out", str(html), *filters]) == 0
+    page = html.read_text(encoding="utf-8")
+    assert '"{n} issues".replace(' in page and "个问题" not in page
+    assert "Legend" in page and "图例" not in page

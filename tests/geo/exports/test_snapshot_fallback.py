@@ -20,6 +20,7 @@ import geo.exports.snapshot as snapshot
 import geo.exports.static_render as static_render
 from geo.exports.snapshot import ChromiumMissing, export_map
 from geo.exports.static_render import metres_per_degree_lon
+from geo.i18n import CJK
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import Store
@@ -181,3 +182,24 @@ def test_scale_bar_lengths() -> None:
     assert metres_per_degree_lon(0.0) == pytest.approx(111_319.5, rel=1e-4)
     nice = static_render._nice_length
     assert [nice(x) for x in (430.0, 999.0, 1000.0, 1900.0, 7.5)] == [200, 500, 1000, 1000, 5]
+
+
+def test_an_english_fallback_pdf_has_no_chinese_words(city: Store, no_chromium: Path,
+                                                       tmp_path: Path) -> None:
+    from geo.store import IssueQuery
+
+    out, zh = tmp_path / "en.pdf", tmp_path / "zh.pdf"
+    shown = ["community", "zone", "street", "alley", "test_point", "gaps", "issues"]
+    doc = export_map(city, out, layers=shown, issues=IssueQuery(categories=["illegal_ads"]),
+                     locale="en")
+    assert doc["renderer"] == "matplotlib"
+    need_pdftotext()
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Civilised City Map (Type: Illegal small ads)" in text and "Legend" in text
+    assert "Static rendering (matplotlib)" in text and "Coverage gap: " in text
+    assert not CJK.search(text), CJK.findall(text)
+    export_map(city, zh, layers=shown, issues=IssueQuery(categories=["illegal_ads"]))
+    text = subprocess.run(["pdftotext", str(zh), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert f"{TITLE}（类型：小广告/牛皮癣）" in text and "图例" in text and "覆盖缺口·" in text
