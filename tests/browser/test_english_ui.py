@@ -201,3 +201,26 @@ def test_a_users_setting_switches_the_pages_to_english(browser: Any,
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     assert re.search(r"[\u4e00-\u9fff]", page.locator("#ccmap-title").inner_text())
     context.close()
+
+
+def test_the_bell_shows_a_units_notices_in_english(browser: Any,
+                                                   english_site: tuple[str, list[str]]
+                                                   ) -> None:
+    """The demo's notices were stored in Chinese when their events happened; an English
+    reader's bell shows them in English (the dispatches, reworks, the decided extension and
+    the deadline scan's), only the addresses, units and notes as they were written."""
+    base, data = english_site
+    context = new_context(browser, viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = context.new_page()
+    login(page, base, "unit1")
+    _map_ready(page)
+    page.click(".ccmap-title .ccmap-bell-button")
+    page.wait_for_function("() => document.querySelectorAll('.ccmap-bell-item').length >= 7")
+    notes = page.evaluate("""() => fetch('/api/notifications?limit=20', {headers:
+        {'Accept-Language': 'zh-CN'}}).then(r => r.json()).then(d => d.items.map(
+        n => n.message.split('。说明：')[1]).filter(Boolean))""")
+    texts = page.locator(".ccmap-bell-item .ccmap-bell-text").all_text_contents()
+    assert sum(" was sent back for rework" in t for t in texts) >= 4
+    assert sum("was approved; new deadline" in t for t in texts) >= 1
+    assert chinese_left(page, sorted({*data, *notes}, key=len, reverse=True)) == []
+    context.close()
