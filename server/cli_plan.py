@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from geo.i18n import translator
+from geo.i18n import translate, translator
 from geo.model.errors import CcmapError
 
 Emit = Callable[[argparse.Namespace, dict[str, Any], str], None]
@@ -96,7 +96,8 @@ def cmd_plan_list(args: argparse.Namespace, store: Any) -> tuple[dict[str, Any],
              "teams": len(r["plan"]["teams"]),
              "stops": sum(len(t["stops"]) for t in r["plan"]["teams"])} for r in store.rounds()]
     return {"rounds": rows}, "\n".join(
-        f"{r['id']:>4}  {r['name']}  {r['teams']} teams, {r['stops']} stops" for r in rows) \
+        f"{r['id']:>4}  {translate(r['name'], args.locale)}  {r['teams']} teams, "
+        f"{r['stops']} stops" for r in rows) \
         or "no rounds yet: ccmap plan rounds --seed N"
 
 
