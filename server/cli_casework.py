@@ -70,35 +70,34 @@ def cmd_deadline(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any]
     return doc, "\n".join([doc["deadline"], *doc["warnings"]])
 
 
+Argument = tuple[str, dict[str, Any]]
+# `ccmap calendar` subcommands: name, help, what it runs, its arguments (and --db, --json)
+CALENDAR_COMMANDS: list[tuple[str, str, Command, list[Argument]]] = [
+    ("list", "the office's calendar entries", cmd_list, [("--year", {"type": int})]),
+    ("add", "days off (--kind off) or workdays (--kind work)", cmd_add, [
+        ("start", {"help": "first day, YYYY-MM-DD"}),
+        ("end", {"nargs": "?", "help": "last day (default: the first)"}),
+        ("--kind", {"required": True, "choices": ["off", "work"]}),
+        ("--note", {"default": ""})]),
+    ("import", "a CSV of entries (start_date,end_date,kind,note), all or none", cmd_import,
+     [("file", {})]),
+    ("delete", "delete an entry by id", cmd_delete, [("id", {"type": int})]),
+    ("deadline", "START + AMOUNT UNIT in working time", cmd_deadline, [
+        ("start", {"help": "ISO 8601 (Beijing time unless it has an offset)"}),
+        ("amount", {"type": float}),
+        ("unit", {"choices": ["working_hours", "working_days", "hours", "days"]})]),
+]
+
+
 def add_calendar_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None],
                           with_store: Callable[[Command], Callable[[argparse.Namespace], int]]
                           ) -> None:
     """`ccmap calendar list|add|import|delete|deadline`."""
     cal = sub.add_parser("calendar", help="the office's days off and workdays (工作日历)"
                          ).add_subparsers(dest="command", required=True)
-    sp = cal.add_parser("list", help="the office's calendar entries")
-    sp.add_argument("--year", type=int)
-    db(sp)
-    sp.set_defaults(func=with_store(cmd_list))
-    sp = cal.add_parser("add", help="days off (--kind off) or workdays (--kind work)")
-    sp.add_argument("start", help="first day, YYYY-MM-DD")
-    sp.add_argument("end", nargs="?", help="last day (default: the first)")
-    sp.add_argument("--kind", required=True, choices=["off", "work"])
-    sp.add_argument("--note", default="")
-    db(sp)
-    sp.set_defaults(func=with_store(cmd_add))
-    sp = cal.add_parser("import", help="a CSV of entries (start_date,end_date,kind,note), "
-                        "all or none")
-    sp.add_argument("file")
-    db(sp)
-    sp.set_defaults(func=with_store(cmd_import))
-    sp = cal.add_parser("delete", help="delete an entry by id")
-    sp.add_argument("id", type=int)
-    db(sp)
-    sp.set_defaults(func=with_store(cmd_delete))
-    sp = cal.add_parser("deadline", help="START + AMOUNT UNIT in working time")
-    sp.add_argument("start", help="ISO 8601 (Beijing time unless it has an offset)")
-    sp.add_argument("amount", type=float)
-    sp.add_argument("unit", choices=["working_hours", "working_days", "hours", "days"])
-    db(sp)
-    sp.set_defaults(func=with_store(cmd_deadline))
+    for name, help_text, fn, arguments in CALENDAR_COMMANDS:
+        sp = cal.add_parser(name, help=help_text)
+        for flag, options in arguments:
+            sp.add_argument(flag, **options)
+        db(sp)
+        sp.set_defaults(func=with_store(fn))

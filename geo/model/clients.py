@@ -8,9 +8,12 @@ from another account is another key and never finds (or reveals) someone else's 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from geo.model.errors import InvalidInput
+
+MAX_ACCURACY_M = 10_000.0  # a GPS accuracy radius beyond 10 km is not a position: refused
 
 
 def parse_client_id(value: str | UUID | None) -> UUID | None:
@@ -35,3 +38,27 @@ def client_key(actor: str, client_id: str | UUID | None) -> str | None:
 def public_client_id(key: str | None) -> str | None:
     """The client_id (the UUID) of a stored key, as the API shows it."""
     return key.rsplit(":", 1)[-1] if key else None
+
+
+@dataclass(frozen=True)
+class DevicePosition:
+    """Where a client's device stood (WGS 84) and its GPS accuracy radius in metres."""
+
+    lon: float
+    lat: float
+    accuracy_m: float | None = None
+
+
+def device_position(lon: float | None, lat: float | None,
+                    accuracy_m: float | None = None) -> DevicePosition | None:
+    """The device position sent with a record (None for none); InvalidInput when only half of
+    it came or the accuracy is not a radius a GPS gives."""
+    if lon is None and lat is None:
+        if accuracy_m is not None:
+            raise InvalidInput("accuracy_m needs the position it belongs to (lon and lat)")
+        return None
+    if lon is None or lat is None:
+        raise InvalidInput("a device position needs both lon and lat")
+    if accuracy_m is not None and not 0 <= accuracy_m <= MAX_ACCURACY_M:
+        raise InvalidInput(f"accuracy_m must be 0..{MAX_ACCURACY_M:g} metres, got {accuracy_m}")
+    return DevicePosition(lon, lat, accuracy_m)

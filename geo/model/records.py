@@ -56,6 +56,7 @@ class Issue:
     claimed_by: str | None = None  # the user who holds the case, until claimed_until
     claimed_until: datetime | None = None
     client_key: str | None = None  # an offline client's id and sender (geo.model.clients)
+    accuracy_m: float | None = None  # the reporting device's GPS accuracy radius (metres)
     version: int = 1
     id: int | None = None
 

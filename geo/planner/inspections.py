@@ -17,7 +17,7 @@ from uuid import UUID
 
 from geo import DATA_DIR
 from geo.ledger.writes import prepare, validate_issue
-from geo.model.clients import client_key, public_client_id
+from geo.model.clients import DevicePosition, client_key, public_client_id
 from geo.model.errors import Conflict, InvalidInput
 from geo.model.kinds import Kind, sources, test_point_categories
 from geo.model.records import Feature, Issue
@@ -63,10 +63,13 @@ def record_inspection_once(store: Store, feature_id: int, results: dict[str, dic
                            source: str = "unannounced_inspection",
                            at: datetime | None = None,
                            photos: Mapping[str, tuple[str, bytes, str]] | None = None,
-                           client_id: str | UUID | None = None) -> tuple[dict[str, Any], bool]:
+                           client_id: str | UUID | None = None,
+                           device: DevicePosition | None = None
+                           ) -> tuple[dict[str, Any], bool]:
     """record_inspection, idempotent by the client's `client_id`: an inspection this actor
     already sent with it is given back as stored (the round or point may have changed since)
-    and nothing is written. (the record, whether it is new)."""
+    and nothing is written. `device`: where the inspector's device stood. (the record, whether
+    it is new)."""
     key = client_key(actor, client_id)
     if key is not None and (done := resent_inspection(store, key)) is not None:
         return done, False
@@ -122,7 +125,8 @@ def record_inspection_once(store: Store, feature_id: int, results: dict[str, dic
               "inspected_at": at, "inspector": inspector.strip(), "source": source,
               "items": rows, "passed": passed, "failed": len(issues), "applicable": applicable,
               "score_rate": round(passed / applicable, 4) if applicable else None,
-              "zone_id": route.zone_id, "unit": route.unit, "community": route.community}
+              "zone_id": route.zone_id, "unit": route.unit, "community": route.community,
+              **device_columns(device)}
     with store.transaction():
         if key is not None:
             store.lock(f"client:{key}")  # a resend racing the first waits for its commit
@@ -138,6 +142,13 @@ def record_inspection_once(store: Store, feature_id: int, results: dict[str, dic
     return {**record, "id": iid, "items": items_out, "issue_ids": ids, "point": point.name,
             "inspected_at": at.isoformat(timespec="seconds"), "photos": sorted(photos),
             "client_id": public_client_id(key)}, True
+
+
+def device_columns(device: DevicePosition | None) -> dict[str, float | None]:
+    """An inspection's device position as its stored columns (all None without one)."""
+    if device is None:
+        return {"device_lon": None, "device_lat": None, "accuracy_m": None}
+    return {"device_lon": device.lon, "device_lat": device.lat, "accuracy_m": device.accuracy_m}
 
 
 def resent_inspection(store: Store, key: str) -> dict[str, Any] | None:

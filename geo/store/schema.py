@@ -115,6 +115,7 @@ issues = _table(
     *_optional(claimed_by=String(100), claimed_until=DateTime),
     # an offline client's id of the report, scoped to its sender (migration 0027)
     Column("client_key", String(160)),
+    Column("accuracy_m", Float),  # the reporting device's GPS accuracy (migration 0029)
     Index("ix_issues_lonlat", "lon", "lat"),
     Index("ix_issues_status", "status"),
 )
@@ -251,6 +252,8 @@ inspections = _table(
     *_optional(unit=Text, community=Text),
     Column("issue_ids", JSON, nullable=False),
     Column("client_key", String(160)),  # migration 0027
+    # where the inspector's device stood, and its GPS accuracy (migration 0029)
+    *_optional(device_lon=Float, device_lat=Float, accuracy_m=Float),
     Index("ix_inspections_feature", "feature_id", "inspected_at"),
 )
 

@@ -74,6 +74,7 @@ def issue_public(i: Issue, user: User | None = None,
         "overdue": is_overdue(i.status, i.deadline, now, i.paused_at),
         "urgency": i.urgency, "rework_count": i.rework_count,
         "extension_count": i.extension_count, "client_id": public_client_id(i.client_key),
+        "accuracy_m": i.accuracy_m,
     }
     for key in ("reported_at", "deadline", "closed_at", "dispatched_at", "paused_at"):
         value = getattr(i, key)

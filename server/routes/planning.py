@@ -14,6 +14,7 @@ from geo.analytics.scoring import parse_period
 from geo.exports.route_sheet import render_sheet, sheet_context, write_sheet
 from geo.layers.coords import point_to_wgs84
 from geo.layers.geojson import check_lonlat, parse_coords
+from geo.model.clients import device_position
 from geo.model.errors import InvalidInput
 from geo.planner.inspections import (
     checklist,
@@ -184,7 +185,8 @@ async def new_inspection(request: Request, user: Inspector, store: StoreDep,
             store, body.feature_id, body.results,
             body.inspector or user.display_name or user.username, actor=user.actor,
             round_id=body.round_id, source=body.source, photos=photos,
-            client_id=body.client_id)
+            client_id=body.client_id,
+            device=device_position(body.lon, body.lat, body.accuracy_m))
 
     record, new = await in_pool(request, save)
     if not new:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.model.clients import MAX_ACCURACY_M
 from server.deps import DbInt, LocalDateTime
 from server.schemas.casework import ExtensionPublic
 from server.schemas.common import LocalTimeText
@@ -32,6 +33,9 @@ class IssueCreate(BaseModel):
     client_id: UUID | None = Field(None, description="a UUID made by an offline client: a "
                                    "second POST with it by the same user answers 200 with the "
                                    "first report and creates nothing")
+    accuracy_m: float | None = Field(None, ge=0, le=MAX_ACCURACY_M,
+                                     description="the GPS accuracy radius of lon/lat in metres, "
+                                     "as the reporting device gave it")
 
 
 class IssueUpdate(BaseModel):
@@ -133,6 +137,8 @@ class IssuePublic(BaseModel):
     claimed_until: str | None = None
     client_id: str | None = Field(None, description="the UUID an offline client sent the "
                                   "report with (POST /api/issues `client_id`)")
+    accuracy_m: float | None = Field(None, description="the reporting device's GPS accuracy "
+                                     "radius in metres (null: not sent)")
 
 
 class PhotoStored(BaseModel):

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.model.clients import MAX_ACCURACY_M
 from server.deps import DbInt
 
 
@@ -38,6 +39,11 @@ class InspectionCreate(BaseModel):
     client_id: UUID | None = Field(None, description="a UUID made by an offline client: a "
                                    "second POST with it by the same user answers 200 with the "
                                    "first record and creates nothing")
+    lon: float | None = Field(None, ge=-180, le=180, description="where the inspector's device "
+                              "stood (WGS 84), as its GPS gave it")
+    lat: float | None = Field(None, ge=-90, le=90)
+    accuracy_m: float | None = Field(None, ge=0, le=MAX_ACCURACY_M,
+                                     description="the GPS accuracy radius of lon/lat in metres")
 
 
 class RoundSummary(BaseModel):
@@ -176,6 +182,9 @@ class InspectionPublic(BaseModel):
     score_rate: float | None
     issue_ids: list[int]
     client_id: str | None = None
+    device_lon: float | None = Field(None, description="where the inspector's device stood")
+    device_lat: float | None = None
+    accuracy_m: float | None = Field(None, description="its GPS accuracy radius in metres")
 
 
 class InspectionRecorded(InspectionPublic):

@@ -94,9 +94,16 @@ function send(method, url, body, isForm) {
     });
 }
 
+/* The item's GPS accuracy radius in metres, or null when the device gave none. */
+function accuracy(item) {
+  const a = item.position && item.position.accuracy;
+  return typeof a === "number" && isFinite(a) && a >= 0 ? a : null;
+}
+
 function sendReport(item) {
   const first = item.server_id ? Promise.resolve() :
-    send("POST", "/api/issues", Object.assign({}, item.body, { client_id: item.id }))
+    send("POST", "/api/issues", Object.assign({}, item.body, { client_id: item.id,
+                                                               accuracy_m: accuracy(item) }))
       .then(function (issue) { item.server_id = issue.id; return put(item); });
   return first.then(function () {
     return item.photos.reduce(function (chain, photo) {
@@ -113,7 +120,11 @@ function sendReport(item) {
 }
 
 function sendInspection(item) {
-  return send("POST", "/api/inspections", Object.assign({}, item.body, { client_id: item.id }))
+  const where = item.position || {};
+  const device = where.lon === undefined ? {} :
+    { lon: where.lon, lat: where.lat, accuracy_m: accuracy(item) };
+  return send("POST", "/api/inspections", Object.assign({}, item.body, device,
+                                                        { client_id: item.id }))
     .then(function (record) { item.server_id = record.id; });
 }
 

@@ -77,6 +77,8 @@ function issueTable(issue) {
   const table = el("table");
   [[t("问题描述"), issue.description], [t("地址"), issue.address],
    [t("来源"), t(issue.source_label)], [t("上报人"), issue.reporter],
+   [t("定位精度"), issue.accuracy_m == null ? "" :
+     t("±{m} 米", { m: Math.round(issue.accuracy_m) })],
    [t("上报时间"), dateTime(issue.reported_at)], [t("派遣时间"), dateTime(issue.dispatched_at)],
    [t("整改时限"), dateTime(issue.deadline)],
    [t("责任单位"), issue.unit || t("（未覆盖区域）")], [t("路长"), issue.cadre],

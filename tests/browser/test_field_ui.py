@@ -146,10 +146,14 @@ def test_inspector_works_offline_and_syncs_each_item_once(browser: Any,
             issue = api.get(f"/api/issues/{q['server_id']}").json()
             assert issue["description"].startswith("离线上报")
             assert issue["lon"] == pytest.approx(first["lon"], abs=1e-6)
+            assert issue["accuracy_m"] == 12  # the GPS accuracy travels with the report
             [photo] = issue["photos"]
             size = Image.open(io.BytesIO(api.get(photo["url"]).content)).size
             assert max(size) == 1600 and size[0] == 2 * size[1]  # downscaled on the device
 
+        done = api.get("/api/inspections", params={"round": made["id"]}).json()
+        assert [r["accuracy_m"] for r in done] == [12, 12]
+        assert all(r["device_lat"] == pytest.approx(first["lat"], abs=1e-6) for r in done)
         page.click("#field-sync")  # again: nothing waits, nothing is sent
         expect(sent).to_have_count(5)
         assert page.evaluate(RESEND) == 5  # every answer "lost": all sent again

@@ -169,6 +169,51 @@ def test_a_resend_after_the_round_changed_still_finds_the_first(field: dict[str,
     assert store.inspection_count() == 1
 
 
+def test_the_gps_accuracy_of_a_report_and_an_inspection_is_kept(field: dict[str, Any],
+                                                                 store: Store) -> None:
+    """A field report keeps its position's accuracy radius; an inspection keeps where the
+    device stood and how accurately (the office can see the inspector was at the point)."""
+    client = field["client"]
+    made = client.post("/api/issues", json=_report(str(uuid.uuid4()), accuracy_m=12.5),
+                       headers=field["i1"])
+    assert made.status_code == 201, made.text
+    assert made.json()["accuracy_m"] == 12.5
+    assert client.get(f"/api/issues/{made.json()['id']}",
+                      headers=field["i1"]).json()["accuracy_m"] == 12.5
+    plain = client.post("/api/issues", json=_report(), headers=field["i1"]).json()
+    assert plain["accuracy_m"] is None  # the map page sends none
+    body = {"feature_id": field["points"][0], "round_id": field["round"],
+            "results": _results(), "lon": 121.47003, "lat": 31.23002, "accuracy_m": 8}
+    done = client.post("/api/inspections", json=body, headers=field["i1"])
+    assert done.status_code == 201, done.text
+    [listed] = client.get(f"/api/inspections?round={field['round']}",
+                          headers=field["i1"]).json()
+    assert (listed["device_lon"], listed["device_lat"], listed["accuracy_m"]) == (
+        121.47003, 31.23002, 8)
+
+
+@pytest.mark.parametrize("bad", [{"accuracy_m": -1}, {"accuracy_m": 20_000},
+                                 {"accuracy_m": "near"}])
+def test_an_accuracy_that_is_no_radius_is_refused(field: dict[str, Any], store: Store,
+                                                  bad: dict[str, Any]) -> None:
+    client = field["client"]
+    answer = client.post("/api/issues", json=_report(**bad), headers=field["i1"])
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"][-1] == "accuracy_m"
+    assert store.issue_count() == 0
+
+
+def test_an_inspection_accuracy_needs_its_position(field: dict[str, Any], store: Store) -> None:
+    body = {"feature_id": field["points"][0], "round_id": field["round"],
+            "results": _results(), "accuracy_m": 8}
+    for extra in ({}, {"lon": 121.47}):
+        answer = field["client"].post(
+            "/api/inspections", json={**body, **extra}, headers=field["i1"])
+        assert answer.status_code == 400, answer.text
+        assert "lon" in answer.json()["detail"]
+    assert store.inspection_count() == 0
+
+
 def test_the_field_round_is_the_inspectors_team(field: dict[str, Any]) -> None:
     client = field["client"]
     doc = client.get("/api/field/round", headers=field["i1"]).json()
