@@ -316,7 +316,7 @@ var GRID = {
     }).map(function (key) { return grid.ccmapData[key]; });
   },
 
-  /* Every feature of the tiles in view: {layer, id, props, type, parts} with parts in map
+  /* Every feature of the tiles in view: {layer, id, props, type, style, parts} with parts in map
    * container pixels (a feature crossing tiles comes once per tile). */
   ccmapFeatures: function () {
     var map = this._map, out = [];
@@ -328,7 +328,7 @@ var GRID = {
       t.layers.forEach(function (layer) {
         var scale = t.px / layer.extent;
         layer.features.forEach(function (f) {
-          out.push({ layer: layer.name, id: f.id, props: f.props, type: f.type,
+          out.push({ layer: layer.name, id: f.id, props: f.props, type: f.type, style: f.style,
                      parts: f.parts.map(function (p) {
                        var pts = [];
                        for (var i = 0; i + 1 < p.length; i += 2) {

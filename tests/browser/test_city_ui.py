@@ -152,13 +152,17 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
         const box = st.map.getContainer().getBoundingClientRect();
         const found = [];
         for (const f of grid.ccmapFeatures()) {
-            if (f.layer === 'issues') { found.push([f.parts[0][0][0], f.parts[0][0][1], f.id]); }
+            if (f.layer === 'issues') {
+                // how far from its centre a click opens it: as tiles.js hits() counts it
+                const reach = f.style.radius + (f.style.stroke ? f.style.weight / 2 : 0);
+                found.push([f.parts[0][0][0], f.parts[0][0][1], f.id, reach]);
+            }
         }
         const mid = (p) => Math.hypot(p[0] - box.width / 2, p[1] - box.height / 2);
         const [x, y] = found.sort((a, b) => mid(a) - mid(b))[0];
-        // every issue a click there may hit (points overlap where issues cluster): within
-        // the point's radius 6 plus half its 1 px outline, and a pixel for rounding
-        const under = found.filter(p => Math.hypot(p[0] - x, p[1] - y) <= 7.5)
+        // every issue a click there may open (points overlap where issues cluster), with a
+        // pixel for the click's rounding
+        const under = found.filter(p => Math.hypot(p[0] - x, p[1] - y) <= p[3] + 1)
             .map(p => p[2]);
         return [x + box.left, y + box.top, under];
     }""")
