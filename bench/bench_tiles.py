@@ -14,22 +14,29 @@ at z10-12, a seeded sample at z13-17, for street, zone, test_point and issues. E
 asked twice: cold (encoded) and warm (the in-process cache). On PostGIS the raw ST_AsMVT query
 of the same tile is timed too (the route's target: within 2x of it). The row `base` is the
 map page's tile of several layers (BASE, one request; raw: the layers' raw queries added up).
+
+Then (unless --no-http) the cached tiles as a browser gets them: the database served by
+`ccmap serve` (uvicorn, one worker), each sampled tile asked once to cache it, then three times
+more over one keep-alive connection, as a 200 from the cache and as a 304 to If-None-Match.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import random
 import statistics
+import tempfile
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
 
-from bench.serve import add_user
+from bench.serve import add_user, served, token
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import Store, open_store
@@ -110,6 +117,46 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def served_warm(db: str, city: tuple[float, float, float, float], sample: int,
+                username: str, password: str) -> None:
+    """Time cached tiles over HTTP from `ccmap serve`: a 200 from the cache and a 304."""
+    rnd = random.Random(11)
+    print(f"\ncached tiles over HTTP (ccmap serve, keep-alive; {sample} tiles a row, 3 times each)")
+    print(f"{'tile':<18}{'200 median':>11}{'p95':>9}{'304 median':>12}{'p95':>9}")
+    log = Path(tempfile.gettempdir()) / "bench_tiles_serve.log"
+    with served(db, log, env={"CCMAP_BASEMAP": "none"}) as srv:
+        bearer = token(srv.base, username, password)
+        conn = http.client.HTTPConnection(srv.base.removeprefix("http://"), timeout=600)
+        asked = {"Authorization": f"Bearer {bearer}", "Accept-Encoding": "gzip"}
+
+        def get(url: str, extra: dict[str, str]) -> tuple[float, http.client.HTTPResponse]:
+            started = time.perf_counter()
+            conn.request("GET", url, headers={**asked, **extra})
+            resp = conn.getresponse()
+            resp.read()
+            return (time.perf_counter() - started) * 1000, resp
+
+        for layer, z, size in (("base", 14, 512), ("issues", 14, 512), ("street", 16, 256)):
+            path = BASE if layer == "base" else layer
+            hits, not_modified = [], []
+            for t in rnd.sample(covering_tiles(city, z), sample):
+                url = f"/api/tiles/{path}/{t.z}/{t.x}/{t.y}.mvt?size={size}"
+                _, first = get(url, {})
+                assert first.status == 200, first.status
+                tag = first.getheader("ETag") or ""
+                for _ in range(3):
+                    took, resp = get(url, {})
+                    assert resp.getheader("X-Tile-Cache", "").startswith("hit"), url
+                    hits.append(took)
+                    took, resp = get(url, {"If-None-Match": tag})
+                    assert resp.status == 304, resp.status
+                    not_modified.append(took)
+            print(f"{f'{layer} z{z} {size}px':<18}{statistics.median(hits):9.2f}ms"
+                  f"{pct(hits, 95):7.2f}ms{statistics.median(not_modified):10.2f}ms"
+                  f"{pct(not_modified, 95):7.2f}ms", flush=True)
+        conn.close()
+
+
 def main() -> None:
     """Seed (unless --reuse), then time the tiles and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -117,7 +164,11 @@ def main() -> None:
     ap.add_argument("--issues", type=int, default=1_000_000)
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--sample", type=int, default=40, help="tiles per zoom at z13-17")
+    ap.add_argument("--no-http", action="store_true", help="skip the cached tiles over HTTP")
+    ap.add_argument("--only-http", action="store_true",
+                    help="only the cached tiles over HTTP (an imported database, as --reuse)")
     args = ap.parse_args()
+    args.reuse = args.reuse or args.only_http
     store = open_store(args.db)
     if not args.reuse:
         t0 = time.perf_counter()
@@ -125,13 +176,25 @@ def main() -> None:
         print(f"seeded in {time.perf_counter() - t0:.0f} s")
     username, password = add_user(args.db, "admin")
     settings = Settings(database_url=args.db, basemap="none")
-    rnd = random.Random(7)
     city = store.extent() if args.reuse else (LON0, LAT0, LON0 + WIDTH, LAT0 + HEIGHT)
     if city is None:
         raise SystemExit("the database is empty: run without --reuse to seed it")
     postgis = args.db.startswith("postgres")
     print(f"backend {'PostGIS' if postgis else 'SQLite'}; features {store.layer_counts()}, "
           f"issues {store.issue_count():,}")
+    if not args.only_http:
+        through_app(args, store, settings, city, username, password)
+    store.close()
+    if not args.no_http:
+        served_warm(args.db, city, 20, username, password)
+
+
+def through_app(args: argparse.Namespace, store: Store, settings: Settings,
+                city: tuple[float, float, float, float], username: str, password: str) -> None:
+    """Every tile at z10-12 and a sample at z13-17 through the app (TestClient): cold, warm
+    and, on PostGIS, the raw SQL."""
+    rnd = random.Random(7)
+    postgis = args.db.startswith("postgres")
     with TestClient(create_app(settings, store=store)) as client:
         r = client.post("/api/auth/token", data={"username": username, "password": password})
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
@@ -171,7 +234,6 @@ def main() -> None:
                       f"{statistics.mean(sizes) / 1000:8.1f}{raw_txt}", flush=True)
         print(f"all tiles: {len(everything)}, median {statistics.median(everything):.1f} ms, "
               f"p95 {pct(everything, 95):.1f} ms, max {max(everything):.1f} ms")
-    store.close()
 
 
 if __name__ == "__main__":
