@@ -119,6 +119,9 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "communities": list(page.communities),
         "units": list(page.units),
         "issueTotal": page.issue_total,
+        # the data's extent (west, south, east, north): a small layer answered whole for an
+        # area holding it is not asked again as the user moves about
+        "extent": list(page.bounds) if page.bounds else None,
         "pageLimit": page.page_limit,
         "title": _(page.title),
         "assetsMissing": page.assets_missing,

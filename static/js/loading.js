@@ -213,6 +213,18 @@ function layerQuery(state, kind, limit) {
   return { url: url, bounds: bounds };
 }
 
+const WORLD = L.latLngBounds([-90, -180], [90, 180]);
+
+/* Whether the answer to `query` holds all of feature layer `kind` (not the zones a planner
+ * edits): it covered the extent of the data when the page opened (WGS84 only: a shifted
+ * basemap's view is not in the extent's coordinates). A corner of the city then asks nothing. */
+function holdsExtent(state, kind, query) {
+  const ext = state.config.extent;
+  return !!ext && state.config.coords === "wgs84" && kind !== "zone" &&
+    /^\/api\/layers\//.test(query.url) &&
+    query.bounds.contains(L.latLngBounds([ext[1], ext[0]], [ext[3], ext[2]]));
+}
+
 /* Draw a layer's answer: only new or changed features of a feature layer are made. */
 function drawAnswer(state, kind, label, query, data) {
   const group = state.layers[kind], map = state.map;
@@ -230,9 +242,10 @@ function drawAnswer(state, kind, label, query, data) {
     drawn.forEach(function (l) { group.addLayer(l); });
   }
   state.counts[kind] = data.features.length;
-  // the area whose features are all here (hot spots: the whole city, whatever the view)
+  // the area whose features are all here (hot spots: the whole city, whatever the view; a
+  // feature layer answered whole for an area holding the data's extent: everywhere)
   state.loadedArea[kind] = data.loaded < data.matched ? null :
-    kind === "hotspots" ? L.latLngBounds([-90, -180], [90, 180]) : query.bounds;
+    kind === "hotspots" || holdsExtent(state, kind, query) ? WORLD : query.bounds;
   state.loadedCount[kind] = data.features.length;
   if (kind === "gaps") { gapPanel(map, group); }
   if (kind === "choropleth") { choroplethLegend(map, group, data); }
