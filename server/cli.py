@@ -543,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="first map zoom (default: the zoom the page opens at in a small "
                          "window)")
     sp.add_argument("--max-zoom", type=int, metavar="Z",
-                    help="last map zoom (default: 16, or the zoom the page opens at in a "
+                    help="last map zoom (default: 17, or the zoom the page opens at in a "
                          "large window if higher)")
     sp.add_argument("--issues", action=argparse.BooleanOptionalAction, default=True,
                     help="the issue tiles too (default: yes)")

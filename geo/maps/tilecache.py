@@ -447,10 +447,11 @@ PAGE_MAX_ISSUE_POINTS = 10_000
 # seeding covers the data's extent and this many tiles (of PAGE_TILE_PX) around it: a window
 # up to 2 x 1024 pixels wide centred inside the extent asks for nothing beyond
 SEED_MARGIN_TILES = 2
-# by default seeding runs from the zoom the page opens at in a small window to 16, or to the
-# zoom it opens at in a large one if that is higher (a small city)
+# by default seeding runs from the zoom the page opens at in a small window to 17 (street
+# level: single issue points, full-width streets), or to the zoom it opens at in a large one if
+# that is higher (a small city)
 SMALL_VIEW_PX, LARGE_VIEW_PX = (800, 450), (2560, 1440)
-DEFAULT_MAX_ZOOM = 16
+DEFAULT_MAX_ZOOM = 17
 PAGE_MAX_ZOOM = 19  # the map's own maximum without a basemap (static/js/map.js)
 
 

@@ -79,6 +79,10 @@ def test_the_pages_first_view_and_pans_come_from_the_seeded_cache(
                   "m.setZoom(m.getZoom() - 1, {animate: false}); }")
     _settle(page)
     assert page.evaluate("window.pageState.map.getZoom()") == zoom - 1
+    # street level (map zoom 17, single issue points): seeded by default
+    page.evaluate("() => { window.pageState.map.setZoom(17, {animate: false}); }")
+    _settle(page)
+    assert page.evaluate("window.pageState.map.getZoom()") == 17
     misses = [u for u, result in seen if result not in ("hit-disk", "hit-memory")]
     assert misses == [], misses
     assert any(result == "hit-disk" for _, result in first)

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Polygon
 from sqlalchemy.engine import make_url
 
-from geo.maps.tilecache import DATABASE_ID, DiskTileCache, disk_cache_dir
+from geo.maps.tilecache import DATABASE_ID, DiskTileCache, SeedPlan, disk_cache_dir, page_plans
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import Store, open_store
@@ -338,3 +338,25 @@ def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: 
         r = client.get(f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512")
         assert r.headers["x-tile-cache"] == "miss"
     assert set(results) == {"hit-disk"}, results
+
+
+class _CityExtent:
+    """The two things page_plans asks a store: a city's extent (18 x 11 km) and its ledger."""
+
+    def extent(self) -> tuple[float, float, float, float]:
+        return (115.90, 36.40, 116.10, 36.50)
+
+    def issue_count(self) -> int:
+        return 1_000_000
+
+
+def test_default_seeding_reaches_street_level() -> None:
+    """By default a city is seeded from the zoom it opens at in a small window down to map
+    zoom 17, where the page shows single issue points: a viewer's and a planner's tiles and
+    the issue tiles at every one of those zooms."""
+    plans = {p.layers: p.zooms for p in page_plans(_CityExtent())}  # type: ignore[arg-type]
+    assert plans[("issues",)] == tuple(range(12, 18))
+    assert plans[("subdistrict", "community", "zone", "street", "alley")] == tuple(range(12, 18))
+    assert plans[("subdistrict", "community", "street", "alley")] == (15, 16, 17)
+    zoom17 = [t for t in SeedPlan(("issues",), (17,), _CityExtent().extent()).tiles()]
+    assert {t.z for t in zoom17} == {16} and all(t.px == 512 for t in zoom17)
