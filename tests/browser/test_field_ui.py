@@ -164,6 +164,11 @@ def test_inspector_works_offline_and_syncs_each_item_once(browser: Any,
             if q["kind"] == "report":
                 assert len(api.get(f"/api/issues/{q['server_id']}").json()["photos"]) == 1
         page.screenshot(path=str(ARTIFACTS / "field-synced.png"), full_page=True)
+        # the map's popup of a report made in the field says how exact its position was
+        page.goto(live_server + f"/?issue={reports[0]['server_id']}")
+        popup = page.locator(".leaflet-popup-content")
+        expect(popup).to_contain_text("离线上报", timeout=30_000)
+        expect(popup.locator("tr", has_text="定位精度")).to_contain_text("±12 米")
     finally:
         api.close()
         context.close()
