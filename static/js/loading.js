@@ -188,6 +188,13 @@ function geoLayer(state, kind, label, data) {
   });
 }
 
+/* Whether layer `kind` (asked at `url`) is a feature layer whose features are kept as the
+ * user moves (markets, test points): not the zones a planner edits, whose view stays small,
+ * nor the issues, gaps and analyses, which are answered again whole. */
+function keptLayer(kind, url) {
+  return kind !== "zone" && /^\/api\/layers\//.test(url);
+}
+
 /* The GeoJSON URL of layer `kind` for the view (or, for a small feature layer the last
  * answer held whole, the area loaded before and the view together) and that area. */
 function layerQuery(state, kind, limit) {
@@ -198,8 +205,7 @@ function layerQuery(state, kind, limit) {
     kind === "choropleth" ? "/api/choropleth" : "/api/layers/" + kind;
   let bounds = map.getBounds().pad(0.25);
   const before = state.loadedArea[kind];
-  if (before && state.loadedCount[kind] * 2 <= limit && kind !== "zone" &&
-      /^\/api\/layers\//.test(url)) {
+  if (before && state.loadedCount[kind] * 2 <= limit && keptLayer(kind, url)) {
     // the area loaded grows as the user moves about (the city's markets and test points once
     // a session, not again at every corner; not the zones a planner edits, whose view should
     // stay small)
@@ -220,8 +226,7 @@ const WORLD = L.latLngBounds([-90, -180], [90, 180]);
  * basemap's view is not in the extent's coordinates). A corner of the city then asks nothing. */
 function holdsExtent(state, kind, query) {
   const ext = state.config.extent;
-  return !!ext && state.config.coords === "wgs84" && kind !== "zone" &&
-    /^\/api\/layers\//.test(query.url) &&
+  return !!ext && state.config.coords === "wgs84" && keptLayer(kind, query.url) &&
     query.bounds.contains(L.latLngBounds([ext[1], ext[0]], [ext[3], ext[2]]));
 }
 
@@ -231,7 +236,7 @@ function drawAnswer(state, kind, label, query, data) {
   partialNotice(map, kind, label, data.loaded, data.matched);
   keepOpenPopup(group);
   let fresh = data.features;
-  if (kind !== "zone" && /^\/api\/layers\//.test(query.url)) {
+  if (keptLayer(kind, query.url)) {
     fresh = keepDrawn(group, data.features);
   } else {
     group.clearLayers();

@@ -227,11 +227,21 @@ def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
     assert not notice.is_visible()
 
 
-def _asked_test_points(page: Any) -> list[str]:
+def _open_watching_test_points(page: Any, url: str, reduced_city: ReducedCity) -> list[str]:
+    """Open the page, recording its requests for test points (growing as it goes on): one
+    request, holding every test point of the city."""
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/api/layers/test_point" in r.url
             else None)
+    _open(page, url)
+    assert len(asked) == 1
+    _all_test_points_drawn(page, reduced_city)
     return asked
+
+
+def _all_test_points_drawn(page: Any, reduced_city: ReducedCity) -> None:
+    counts, _ = _counts(reduced_city)
+    assert page.evaluate("window.pageState.counts.test_point") == counts["test_point"]
 
 
 def _at(reduced_city: ReducedCity, fx: float, fy: float) -> tuple[float, float]:
@@ -243,18 +253,14 @@ def test_small_layers_answered_for_the_whole_city_are_not_asked_again(
         page: Any, city_url: str, reduced_city: ReducedCity) -> None:
     """The first view holds the whole city, so its answer of test points holds them all:
     moving about, even past the city's edge, asks nothing more."""
-    asked = _asked_test_points(page)
-    _open(page, city_url)
-    counts, _ = _counts(reduced_city)
-    assert len(asked) == 1
-    assert page.evaluate("window.pageState.counts.test_point") == counts["test_point"]
+    asked = _open_watching_test_points(page, city_url, reduced_city)
     west, south, east, north = reduced_city.extent
     inside = [(*_at(reduced_city, fx, fy), z)
               for fx, fy, z in ((0.5, 0.5, 16), (0.02, 0.03, 13), (0.97, 0.98, 14))]
     for lat, lon, zoom in [*inside, (north + 0.3, east + 0.3, 14), (south - 0.2, west - 0.2, 12)]:
         _view(page, lat, lon, zoom)
     assert len(asked) == 1
-    assert page.evaluate("window.pageState.counts.test_point") == counts["test_point"]
+    _all_test_points_drawn(page, reduced_city)
 
 
 def test_small_layers_load_once_as_the_user_moves_about(
@@ -263,11 +269,7 @@ def test_small_layers_load_once_as_the_user_moves_about(
     layer whose answer held all it matched is not asked again while the view stays inside the
     area answered; leaving it asks for that area and the new view at once, so coming back asks
     nothing either."""
-    asked = _asked_test_points(page)
-    _open(page, gcj_url)
-    counts, _ = _counts(reduced_city)
-    assert len(asked) == 1
-    assert page.evaluate("window.pageState.counts.test_point") == counts["test_point"]
+    asked = _open_watching_test_points(page, gcj_url, reduced_city)
     west, south, east, north = reduced_city.extent
     for fx, fy, zoom in ((0.5, 0.5, 16), (0.7, 0.6, 17), (0.3, 0.4, 17)):
         _view(page, *_at(reduced_city, fx, fy), zoom)
@@ -284,4 +286,4 @@ def test_small_layers_load_once_as_the_user_moves_about(
     for fx, fy, zoom in ((0.5, 0.5, 16), (0.3, 0.4, 17)):
         _view(page, *_at(reduced_city, fx, fy), zoom)
     assert len(asked) == 2
-    assert page.evaluate("window.pageState.counts.test_point") == counts["test_point"]
+    _all_test_points_drawn(page, reduced_city)
