@@ -12,8 +12,9 @@ browser context (cold cache), logged in through /api/auth/login, then:
 
 - first view: from navigation to quiet, i.e. `window.__bench.state.loading === 0` and no request
   in flight; "time to idle" is the later of the last response's end and the moment `loading`
-  last fell to 0 (the page's own clock, so JS work after the last response counts), bytes are
-  the sum of Chromium's encodedDataLength (headers and bodies, as on the wire), and the JS
+  last fell to 0 (the page's own clock, so JS work after the last response counts; the tile
+  workers' requests end before their tiles count as loaded), bytes are the response headers
+  and encoded bodies of every request, the tile workers' included (as on the wire), and the JS
   heap is `Performance.getMetrics` JSHeapUsedSize after a forced GC (what the page holds);
 - ten pans/zooms to new areas of the city (setView, no animation), each timed the same way
   from the call;
@@ -92,41 +93,50 @@ QUIET_MS = 400  # loading 0 and nothing in flight for this long: the view is don
 
 @dataclass
 class Net:
-    """Requests seen through the DevTools protocol, in order."""
+    """The page's requests as Playwright reports them, in order: the page's own and its
+    workers' (the tile workers fetch the vector tiles; a DevTools session on the page does not
+    see those)."""
 
-    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
-    inflight: set[str] = field(default_factory=set)
+    requests: list[Any] = field(default_factory=list)
+    inflight: set[Any] = field(default_factory=set)
+    _seen: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
-    def attach(self, cdp: Any) -> None:
-        """Follow Network.* events of a CDP session."""
-        cdp.on("Network.requestWillBeSent", self._sent)
-        cdp.on("Network.loadingFinished", self._finished)
-        cdp.on("Network.loadingFailed", self._failed)
+    def attach(self, page: Any) -> None:
+        """Follow a page's request events."""
+        page.on("request", self._sent)
+        page.on("requestfinished", self._finished)
+        page.on("requestfailed", self._failed)
 
-    def _sent(self, ev: dict[str, Any]) -> None:
-        rid = ev["requestId"]
-        if rid in self.requests:  # a redirect: same id, new URL
-            self.requests[rid]["url"] = ev["request"]["url"]
-            return
-        self.requests[rid] = {"url": ev["request"]["url"], "start": ev["timestamp"],
-                              "end": None, "bytes": 0, "failed": None}
-        self.inflight.add(rid)
+    def _sent(self, request: Any) -> None:
+        if request.redirected_from is not None:  # the same request, a new URL
+            self.inflight.discard(request.redirected_from)
+        self.requests.append(request)
+        self.inflight.add(request)
 
-    def _finished(self, ev: dict[str, Any]) -> None:
-        r = self.requests.get(ev["requestId"])
-        if r is not None:
-            r["end"], r["bytes"] = ev["timestamp"], ev["encodedDataLength"]
-        self.inflight.discard(ev["requestId"])
+    def _finished(self, request: Any) -> None:
+        self.inflight.discard(request)
 
-    def _failed(self, ev: dict[str, Any]) -> None:
-        r = self.requests.get(ev["requestId"])
-        if r is not None:
-            r["end"], r["failed"] = ev["timestamp"], ev.get("errorText") or "failed"
-        self.inflight.discard(ev["requestId"])
+    def _failed(self, request: Any) -> None:
+        self.inflight.discard(request)
 
     def since(self, mark: int) -> list[dict[str, Any]]:
-        """The requests sent after the first `mark` ones."""
-        return list(self.requests.values())[mark:]
+        """The requests sent after the first `mark` ones: url, duration (s, None while in
+        flight), bytes on the wire (response headers and encoded body) and failure."""
+        out = []
+        for request in self.requests[mark:]:
+            if request not in self._seen:
+                failed = request.failure
+                done = request not in self.inflight
+                sizes = request.sizes() if done and not failed else {}
+                timing = request.timing
+                self._seen[request] = {
+                    "url": request.url, "failed": failed,
+                    "seconds": timing["responseEnd"] / 1000 if done and
+                    timing.get("responseEnd", -1) >= 0 else None,
+                    "bytes": sizes.get("responseHeadersSize", 0) +
+                    sizes.get("responseBodySize", 0)}
+            out.append(self._seen[request])
+        return out
 
 
 def wait_quiet(page: Any, net: Net, timeout_s: float) -> str:
@@ -262,8 +272,8 @@ def summarize(requests: list[dict[str, Any]]) -> dict[str, Any]:
         k = by_kind["/" + key]
         k[0] += 1
         k[1] += r["bytes"] / 1e6
-        if r["end"] is not None:
-            k[2] = max(k[2], (r["end"] - r["start"]) * 1000)
+        if r["seconds"] is not None:
+            k[2] = max(k[2], r["seconds"] * 1000)
     return {"bytes": sum(r["bytes"] for r in requests), "requests": len(requests),
             "failed": sum(1 for r in requests if r["failed"]),
             "by_kind": {k: {"n": int(v[0]), "MB": round(v[1], 3), "slowest_ms": round(v[2])}
@@ -297,8 +307,7 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
         page.add_init_script(WATCH)
         cdp = context.new_cdp_session(page)
         net = Net()
-        net.attach(cdp)
-        cdp.send("Network.enable")
+        net.attach(page)
         cdp.send("Performance.enable")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

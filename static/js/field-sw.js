@@ -11,14 +11,16 @@
  * every browser that installs the app can run it. */
 "use strict";
 
-const VERSION = "ccmap-field-v1";
+const VERSION = "ccmap-field-v2";  // v2: the tile workers' scripts
 const SHELL_CACHE = VERSION + "-shell";
 const DATA_CACHE = "ccmap-field-data";
 const TILE_CACHE = "ccmap-field-tiles";  // filled by the page (static/js/field.js)
 const SHELL = [
   "/field", "/field/manifest.webmanifest", "/field/icons/192.png", "/field/icons/512.png",
   "/static/js/field.js", "/static/js/field-queue.js", "/static/js/core.js",
-  "/static/js/tiles.js", "/static/js/styles.js", "/static/css/pages.css", "/static/css/field.css",
+  "/static/js/tiles.js", "/static/js/tilework.js", "/static/js/mvt.js",
+  "/static/js/tiledraw.js", "/static/js/tilestyles.js", "/static/css/pages.css",
+  "/static/css/field.css",
   "/vendor/leaflet/dist/leaflet.js", "/vendor/leaflet/dist/leaflet.css",
   "/vendor/pbf/dist/pbf.js"
 ];

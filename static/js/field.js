@@ -6,7 +6,6 @@
  * (CCMAP_FIELD_PHOTO_MAX_PX), the tile cache's bound (CCMAP_FIELD_TILE_CACHE_MB) and zooms. */
 import { button, el, getJson, num, t } from "./core.js";
 import { STATES, items, newItem, put, remove, sendItem, sync } from "./field-queue.js";
-import { STYLE } from "./styles.js";
 import { grid as vectorGrid } from "./tiles.js";
 
 const TILE_CACHE = "ccmap-field-tiles";  // the service worker serves them (field-sw.js)
@@ -140,11 +139,9 @@ function drawMap(fit) {
   const r = state.round;
   if (!state.map) {
     state.map = L.map("field-map", { minZoom: cfg.minZoom, maxZoom: cfg.maxZoom + 1 });
-    const styles = {};
-    TILE_KINDS.split(",").forEach(function (k) {
-      styles[k] = function () { return STYLE[k]; };
-    });
-    vectorGrid(TILE_URL, { tileSize: 512, zoomOffset: -1, minZoom: 1, styles: styles })
+    // in the main map's styles (tilestyles.js), drawn on the page: a tile worker's requests
+    // would not go through the app's service worker (outside its scope), so not offline
+    vectorGrid(TILE_URL, { tileSize: 512, zoomOffset: -1, minZoom: 1, inPage: true })
       .addTo(state.map);
   }
   if (state.stopLayer) { state.stopLayer.remove(); }

@@ -1,19 +1,11 @@
 /* How the map draws each layer: the line and area styles, the colours of units, hot spots,
  * choropleth classes and coverage gaps, for GeoJSON layers and for vector-tile features. */
 import { t } from "./core.js";
+import { CELL_COLOR, PALETTE, STYLE, hashColor } from "./tilestyles.js";
 
-export const PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928",
-                        "#a6cee3", "#fb9a99", "#b2df8a", "#fdbf6f", "#cab2d6", "#ffff99",
-                        "#17becf", "#7f7f7f", "#bcbd22", "#8c564b", "#e377c2"];
-export const STYLE = {
-  subdistrict: { color: "#444", weight: 3, dashArray: "8 6", fill: false },
-  community: { color: "#6a3d9a", weight: 2, dashArray: "4 4", fillOpacity: 0.03 },
-  compound: { color: "#b15928", weight: 1, fillOpacity: 0.15 },
-  street: { color: "#c0392b", weight: 2.5, opacity: 0.75 },
-  alley: { color: "#ff7f00", weight: 3, dashArray: "2 4", opacity: 0.9 },
-  market: { color: "#33a02c", weight: 2, fillOpacity: 0.4 },
-  storefront: { color: "#a6cee3", weight: 1, fillOpacity: 0.4 }
-};
+// the looks shared with the vector tiles live in tilestyles.js (the tile workers import it)
+export { CELL_COLOR, PALETTE, STYLE };
+
 export const HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
                             "-2": "#67a9cf", "-3": "#2166ac" };
 export const CLASS_COLORS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
@@ -21,16 +13,6 @@ export const GAP_LABELS = { uncovered_area: t("未覆盖区域"), overlap: t("�
                             uncovered_line: t("无人负责的路段"), unassigned_point: t("无责任单位的点位"),
                             forgotten_zone: t("长期无活动的责任区"),
                             forgotten_point: t("长期无活动的测评点位") };
-export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zoom (hairline())
-export const CELL_COLOR = "#d7301f";  // issue cells
-
-/* A colour of the palette for a value (a zone's unit): the same value, the same colour. */
-export function hashColor(value) {
-  let h = 0;
-  const s = String(value || "");
-  for (let i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) >>> 0; }
-  return PALETTE[h % PALETTE.length];
-}
 
 /* The colour of each test-point category code. */
 export function testPointColors(cfg) {
@@ -51,14 +33,6 @@ export function gapStyle(gap, pane) {
   }
   return { color: "#d00", weight: 2, dashArray: "8 4", fillColor: "#f00", fillOpacity: 0.35,
            pane: pane };
-}
-
-/* A city view holds tens of thousands of street segments: drawn 1 pixel wide, a canvas
- * rasterises them as hairlines, about 4 times faster than 2-3 pixel strokes without a GPU
- * (and a whole city reads better in thin lines); from HAIRLINE_BELOW on, full widths. */
-export function hairline(st, z) {
-  if (z < HAIRLINE_BELOW && (st.weight === undefined || st.weight > 1)) { st.weight = 1; }
-  return st;
 }
 
 /* The style of a GeoJSON line or area of layer `kind` in `pane`. */
@@ -97,41 +71,4 @@ export function pointMarker(kind, props, latlng, pane, state) {
   }
   return L.circleMarker(latlng, { radius: 6, color: (STYLE[kind] || {}).color || "#333",
                                   fillOpacity: 0.6, pane: pane });
-}
-
-/* The style function of tile features of `kind`: today's GeoJSON style, drawn on the tile's
- * canvas; below HAIRLINE_BELOW lines and outlines are 1 pixel wide. It returns one object per
- * look (tiles.js works a style out once per object). */
-export function tileStyle(kind, cfg) {
-  const made = {};
-  function once(key, make) { return made[key] || (made[key] = make()); }
-  return function (p, z) {
-    if (kind === "zone") {
-      const c = hashColor(p.unit);
-      return once(c + (z < HAIRLINE_BELOW), function () {
-        return hairline({ color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 }, z);
-      });
-    }
-    if (kind === "issues" && p.count === undefined) {  // one issue: its status colour
-      const status = cfg.statuses[p.status] || { color: "#555" };
-      return once("status " + status.color, function () {
-        return { radius: 6, color: "#fff", weight: 1, fill: true, fillColor: status.color,
-                 fillOpacity: 0.9 };
-      });
-    }
-    if (kind === "issues") {  // issue_cells: a circle growing with the count, in its cell
-      const cellPx = (p.cell_deg || 0) / 360 * 256 * Math.pow(2, z);
-      let radius = Math.max(4, Math.min(cellPx * 0.48, 7 + 3 * Math.log2(p.count || 1)));
-      radius = Math.round(radius * 2) / 2;  // half pixels: a few sprites, not one a cell
-      return once("cell " + radius, function () {
-        return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: CELL_COLOR,
-                 fillOpacity: 0.8 };
-      });
-    }
-    return once(String(z < HAIRLINE_BELOW), function () {
-      const st = L.extend({}, STYLE[kind] || {});
-      if (kind === "community") { st.fill = true; }
-      return hairline(st, z);
-    });
-  };
 }

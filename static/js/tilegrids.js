@@ -9,7 +9,6 @@
 import { el, getJson, t } from "./core.js";
 import { popup as issuePopup } from "./issues.js";
 import { featureContent } from "./popups.js";
-import { tileStyle } from "./styles.js";
 import { grid as vectorGrid } from "./tiles.js";
 
 // Layers drawn from vector tiles: the big ones. Planners get zones as GeoJSON of the view
@@ -119,13 +118,10 @@ export function makeIssueCells(state) {
  * tiles count in state.loading while they load, and state.counts[kind] is the number of
  * distinct features of each kind in the tiles in view (for issue cells: their counts). */
 function tileGrid(state, kinds, url, pane) {
-  const styles = {}, px = BASE_TILE_PX;
-  kinds.forEach(function (kind) { styles[kind] = tileStyle(kind, state.config); });
-  if (styles.issues) { styles[CELLS] = styles.issues; }
+  const px = BASE_TILE_PX;
   const grid = vectorGrid(url, {
     pane: pane, maxZoom: 22, tileSize: px, minZoom: px === 512 ? 1 : 0,
-    zoomOffset: px === 512 ? -1 : 0, styles: styles,
-    afterDraw: styles.issues ? cellLabels : null
+    zoomOffset: px === 512 ? -1 : 0, statuses: state.config.statuses
   });
   grid.ccmapTiled = kinds.join(",");
   grid.ccmapKinds = kinds;
@@ -147,22 +143,18 @@ function tileGrid(state, kinds, url, pane) {
   return grid;
 }
 
-/* The distinct features of each kind in the tiles in view (issue cells: their counts). */
+/* The distinct features of each kind in the tiles in view (issue cells: their counts), from
+ * the summaries of the tiles the workers drew. */
 function tileCounts(grid, kinds) {
   const ids = {}, n = {};
-  kinds.forEach(function (kind) { ids[kind] = {}; n[kind] = 0; });
+  kinds.forEach(function (kind) { ids[kind] = new Set(); n[kind] = 0; });
   grid.ccmapCurrent().forEach(function (tile) {
-    tile.layers.forEach(function (layer) {
-      layer.features.forEach(function (f) {
-        if (layer.name === CELLS) {
-          if (n.issues !== undefined) { n.issues += f.props.count; }
-        } else if (ids[layer.name] && !ids[layer.name][f.id]) {
-          ids[layer.name][f.id] = 1;
-          n[layer.name] += 1;
-        }
-      });
+    if (n.issues !== undefined) { n.issues += tile.summary.cells; }
+    Object.keys(tile.summary.ids).forEach(function (name) {
+      if (ids[name]) { tile.summary.ids[name].forEach(function (id) { ids[name].add(id); }); }
     });
   });
+  kinds.forEach(function (kind) { n[kind] += ids[kind].size; });  // issues: cells + points
   return { ids: ids, n: n };
 }
 
@@ -174,27 +166,8 @@ function countTiles(state, grid) {
       if (state.map.hasLayer(grid)) { state.counts.issues = counted.n.issues; }
       return;
     }
-    state.tileIds[kind] = Object.keys(counted.ids[kind]).map(Number);
+    state.tileIds[kind] = Array.from(counted.ids[kind]);
     state.counts[kind] = counted.n[kind];
-  });
-}
-
-/* The count of each issue cell, written over its circle on the tile's canvas (a count too
- * wide for its circle is left to the popup, "N 件"). */
-function cellLabels(ctx, layers, px) {
-  ctx.font = "bold 11px sans-serif";
-  ctx.textAlign = "center";
-  ctx.textBaseline = "middle";
-  ctx.fillStyle = "#fff";
-  layers.forEach(function (layer) {
-    if (layer.name !== CELLS) { return; }
-    const scale = px / layer.extent;
-    layer.features.forEach(function (f) {
-      const text = String(f.props.count), at = f.parts[0];
-      if (at && text.length * 7 <= 2 * f.style.radius) {
-        ctx.fillText(text, at[0] * scale, at[1] * scale);
-      }
-    });
   });
 }
 
@@ -223,17 +196,27 @@ export function tileClick(state, ev) {
   if (map._draggableMoved(map) || state.drawing) { return; }
   const floor = pane ? parseInt(window.getComputedStyle(pane).zIndex, 10) || 0 : 0;
   const point = map.mouseEventToContainerPoint(ev);
-  // each tiled layer at the height of its own pane (the shared grid holds several)
-  const grids = gridsAbove(state, floor);
-  for (let i = 0; i < grids.length; i++) {
-    const names = grids[i].kind === "issues" ? ["issues", CELLS] : [grids[i].kind];
-    const hit = grids[i].grid.ccmapHit(names, point);
-    if (hit) {
-      L.DomEvent.stop(ev);
-      tilePopup(state, grids[i].kind, grids[i].label, hit.properties, map.mouseEventToLatLng(ev));
-      return;
-    }
+  const latlng = map.mouseEventToLatLng(ev);
+  // each tiled layer at the height of its own pane (the shared grid holds several), asked of
+  // the tile workers, which hold the features: the top-most hit opens its popup, after
+  // Leaflet has handled the click (which closes open popups, and may open one of a layer
+  // below: the tile's replaces it)
+  firstHit(gridsAbove(state, floor), point).then(function (found) {
+    if (!found) { return; }
+    setTimeout(function () {
+      tilePopup(state, found.kind, found.label, found.hit.properties, latlng);
+    }, 0);
+  });
+}
+
+/* The first of `grids` (top-most first) with a feature under `point`: {kind, label, hit}. */
+async function firstHit(grids, point) {
+  for (const g of grids) {
+    const names = g.kind === "issues" ? ["issues", CELLS] : [g.kind];
+    const hit = await g.grid.ccmapHit(names, point);
+    if (hit) { return { kind: g.kind, label: g.label, hit: hit }; }
   }
+  return null;
 }
 
 /* The popup of a tile feature: its details fetched by id, shown like a GeoJSON feature's. */

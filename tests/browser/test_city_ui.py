@@ -97,10 +97,10 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
     page.wait_for_function(f"() => window.pageState.counts.issues === {total}")
     for label in ("测评点位", "农贸市场"):  # nothing above the cells
         page.get_by_role("checkbox", name=label, exact=True).uncheck()
-    cell = page.evaluate("""() => {
+    cell = page.evaluate("""async () => {
         const st = window.pageState, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
-        for (const f of grid.ccmapFeatures()) {
+        for (const f of await grid.ccmapFeatures()) {
             const [x, y] = f.parts[0][0];
             if (x > 20 && y > 20 && x < box.width - 300 && y < box.height - 200) {
                 return [x + box.left, y + box.top, f.props.count];
@@ -147,11 +147,11 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
     page.wait_for_function("() => window.pageState.loading === 0")
     assert page.evaluate("window.pageState.map.hasLayer(window.pageState.issueCells)")
     assert page.evaluate("window.pageState.layers.issues.getLayers().length") == 0
-    point = page.evaluate("""() => {
+    point = page.evaluate("""async () => {
         const st = window.pageState, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
         const found = [];
-        for (const f of grid.ccmapFeatures()) {
+        for (const f of await grid.ccmapFeatures()) {
             if (f.layer === 'issues') {
                 // how far from its centre a click opens it: as tiles.js hits() counts it
                 const reach = f.style.radius + (f.style.stroke ? f.style.weight / 2 : 0);

@@ -28,14 +28,14 @@ PAGE_FEATURES = """() => {
 }"""
 # layers drawn from vector tiles: the ids in the tiles of the view ("drawn", tiles reach past
 # the view) and those whose drawn parts meet the view with 8 pixels to spare ("inner")
-PAGE_TILE_FEATURES = """() => {
+PAGE_TILE_FEATURES = """async () => {
   const s = window.pageState, out = {}, m = s.map, size = m.getSize();
   const view = L.bounds([8, 8], [size.x - 8, size.y - 8]);
   for (const l of s.config.layers) {
     const layer = s.layers[l.kind], g = layer.ccmapGrid || layer;  // the shared grid
     if (!layer.ccmapTiled || !m.hasLayer(layer) || !m.hasLayer(g)) continue;
     const drawn = new Set(), inner = new Set();
-    for (const f of g.ccmapFeatures()) {
+    for (const f of await g.ccmapFeatures()) {
       if (f.layer !== l.kind) continue;
       drawn.add(f.id);
       const b = L.bounds(f.parts.flat());  // its drawn parts, in container pixels

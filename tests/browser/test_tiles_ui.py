@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import asks_tiles_of, login, screen_point
+from tests.browser.conftest import asks_tiles_of, login, new_context, screen_point
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -61,6 +61,49 @@ def _show_a_street(page: Any, live_server: str, zoom: int,
                   "{animate: false}); }", [lat, lon, zoom])
     page.wait_for_function("() => window.pageState.loading === 0")
     return street, lat, lon
+
+
+def _street_view(page: Any, live_server: str, username: str = "viewer") -> bytes:
+    """The map on a named street of the demo at zoom 18, as a screenshot; then its street's
+    popup opened by a click on it (hit-tested where the tiles were drawn)."""
+    _open(page, live_server, username)
+    street, lat, lon = _show_a_street(page, live_server, 18, named=True)
+    shot = page.locator(".leaflet-container").screenshot()
+    xy = screen_point(page, lat, lon)
+    with page.expect_response(lambda r: f"/api/features/{street['id']}?" in r.url):
+        page.mouse.click(xy[0], xy[1])
+    popup = page.locator(".leaflet-popup-content .ccmap-popup-title")
+    popup.wait_for(timeout=5000)
+    assert popup.inner_text() == street["properties"]["name"]
+    return bytes(shot)
+
+
+def test_tiles_are_drawn_by_workers_and_the_same_without(browser: Any,
+                                                           live_server: str) -> None:
+    """The tiles are fetched, decoded and drawn by tile workers, off the page's main thread
+    (which stays free for the user while a pan's tiles come in); a browser that cannot run
+    them (no OffscreenCanvas) gets the same map drawn by the page, and clicks that work."""
+    import io
+
+    from PIL import Image, ImageChops
+
+    shots, workers = [], []
+    for without in (False, True):
+        context = new_context(browser, viewport={"width": 1400, "height": 900},
+                              locale="zh-CN")
+        if without:
+            context.add_init_script("delete window.OffscreenCanvas;")
+        page = context.new_page()
+        try:
+            shots.append(_street_view(page, live_server))
+            workers.append(sorted(w.url.rsplit("/", 1)[-1] for w in page.workers))
+        finally:
+            context.close()
+    assert workers[0] and set(workers[0]) == {"tile-worker.js"} and workers[1] == []
+    a, b = (Image.open(io.BytesIO(s)).convert("RGB") for s in shots)
+    assert a.size == b.size
+    diff = ImageChops.difference(a, b)
+    assert diff.getbbox() is None or max(diff.getextrema(), key=lambda e: e[1])[1] <= 8
 
 
 def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: str) -> None:
@@ -148,10 +191,10 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
     page.wait_for_function(f"() => window.pageState.loading === 0 && "
                            f"window.pageState.counts.issues === {vending}")
     assert any("/api/tiles/issues/11/" in u and "category=street_vending" in u for u in urls)
-    cell = page.evaluate("""() => {
+    cell = page.evaluate("""async () => {
         const st = window.pageState, grid = st.issueCells;
         const box = st.map.getContainer().getBoundingClientRect();
-        for (const f of grid.ccmapFeatures()) {
+        for (const f of await grid.ccmapFeatures()) {
             const [x, y] = f.parts[0][0];
             if (x > 0 && y > 0 && x < box.width && y < box.height) {
                 return [x + box.left, y + box.top, f.props.count];
@@ -195,9 +238,9 @@ def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
                   "{animate: false}); }", [busiest[1], busiest[0]])
     page.wait_for_function("() => window.pageState.loading === 0 && "
                            "window.pageState.map.getZoom() === 17")
-    points = page.evaluate("""() => {
+    points = page.evaluate("""async () => {
         const st = window.pageState, box = st.map.getContainer().getBoundingClientRect();
-        const pts = st.issueCells.ccmapFeatures().filter(f => f.layer === 'issues')
+        const pts = (await st.issueCells.ccmapFeatures()).filter(f => f.layer === 'issues')
             .map(f => [f.parts[0][0][0], f.parts[0][0][1], f.props.status]);
         // alone (no other point within 16 pixels), away from the panels
         return pts.filter(([x, y]) => x > 260 && y > 60 && x < box.width - 420 &&

@@ -1,0 +1,150 @@
+/* The work of the page's vector-tile grids, off the page's main thread: fetch a tile, decode
+ * it (mvt.js), draw it (tiledraw.js) onto an OffscreenCanvas and hand the picture back as an
+ * ImageBitmap, with a summary of what it holds; keep the decoded features for clicks
+ * (hit-testing) and the tests (features). Run by the tile workers (tile-worker.js); on a
+ * browser without OffscreenCanvas or module workers, by the page itself (tiles.js), with the
+ * same code.
+ *
+ * handle(msg) takes one job and resolves to {result, transfer}:
+ *   {type: "init", grid, statuses}                  a grid's styles (its issue statuses' colours)
+ *   {type: "draw", grid, key, url, z, px, ratio}    -> {image, summary} (null image: cancelled)
+ *   {type: "drop", grid, key}                       the tile left the map
+ *   {type: "cancel", grid}                          stop the grid's tiles on the way
+ *   {type: "hit", grid, key, x, y, names}           -> the top-most feature of `names` there
+ *   {type: "features", grid, keys}                  -> the decoded features of those tiles */
+import { readTile } from "./mvt.js";
+import { drawTile, hits, makeCanvas } from "./tiledraw.js";
+import { tileStyle } from "./tilestyles.js";
+
+const CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
+const grids = {};  // grid id -> {cfg, styles, tiles: {key: {layers, px}}, pending, abort}
+
+function gridOf(id) {
+  let g = grids[id];
+  if (!g) {
+    g = grids[id] = { cfg: { statuses: {} }, styles: {}, tiles: {}, pending: {},
+                      abort: new AbortController() };
+  }
+  return g;
+}
+
+/* The style function of the features of MVT layer `name` (issue cells: the issues'). */
+function stylesOf(g) {
+  return function (name) {
+    const kind = name === CELLS ? "issues" : name;
+    return g.styles[kind] || (g.styles[kind] = tileStyle(kind, g.cfg));
+  };
+}
+
+/* What a tile holds, for the page's counts: the ids of each layer's features and the sum of
+ * its issue cells' counts. */
+function summarize(layers) {
+  const ids = {}, transfer = [];
+  let cells = 0;
+  layers.forEach(function (layer) {
+    if (layer.name === CELLS) {
+      layer.features.forEach(function (f) { cells += f.props.count || 0; });
+      return;
+    }
+    const list = ids[layer.name] = new Float64Array(layer.features.length);
+    layer.features.forEach(function (f, i) { list[i] = f.id; });
+    transfer.push(list.buffer);
+  });
+  return { summary: { ids: ids, cells: cells }, transfer: transfer };
+}
+
+/* The count of each issue cell, written over its circle (a count too wide for its circle is
+ * left to the popup, "N 件"). */
+function cellLabels(ctx, layers, px) {
+  ctx.font = "bold 11px sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.fillStyle = "#fff";
+  layers.forEach(function (layer) {
+    if (layer.name !== CELLS) { return; }
+    const scale = px / layer.extent;
+    layer.features.forEach(function (f) {
+      const text = String(f.props.count), at = f.parts[0];
+      if (at && f.style && text.length * 7 <= 2 * f.style.radius) {
+        ctx.fillText(text, at[0] * scale, at[1] * scale);
+      }
+    });
+  });
+}
+
+async function draw(msg) {
+  const g = gridOf(msg.grid), job = {};
+  g.pending[msg.key] = job;
+  let buffer;
+  try {
+    const r = await fetch(msg.url, { credentials: "same-origin", signal: g.abort.signal });
+    if (!r.ok) { throw new Error(msg.url.split("?")[0] + ": HTTP " + r.status); }
+    buffer = await r.arrayBuffer();
+  } catch (err) {
+    if (g.pending[msg.key] === job) { delete g.pending[msg.key]; }
+    if (err && err.name === "AbortError") { return { result: { image: null } }; }
+    throw err;
+  }
+  const layers = readTile(buffer), side = Math.round(msg.px * msg.ratio);
+  const canvas = makeCanvas(side, side), ctx = canvas.getContext("2d");
+  ctx.scale(msg.ratio, msg.ratio);
+  drawTile(ctx, layers, stylesOf(g), msg.z, msg.px);
+  cellLabels(ctx, layers, msg.px);
+  if (g.pending[msg.key] === job) {  // (not dropped meanwhile)
+    delete g.pending[msg.key];
+    g.tiles[msg.key] = { layers: layers, px: msg.px };
+  }
+  const image = canvas.transferToImageBitmap ? canvas.transferToImageBitmap() : canvas;
+  const sum = summarize(layers);
+  return { result: { image: image, summary: sum.summary },
+           transfer: (image === canvas ? [] : [image]).concat(sum.transfer) };
+}
+
+/* The top-most feature of MVT layers `names` under tile pixel (x, y), or null. */
+function hit(msg) {
+  const t = gridOf(msg.grid).tiles[msg.key];
+  if (!t) { return null; }
+  for (let l = t.layers.length - 1; l >= 0; l--) {
+    const layer = t.layers[l];
+    if (msg.names.indexOf(layer.name) < 0) { continue; }
+    for (let i = layer.features.length - 1; i >= 0; i--) {
+      const f = layer.features[i];
+      if (f.style && hits(f, msg.x, msg.y, t.px / layer.extent)) {
+        return { layer: layer.name, id: f.id, properties: f.props, style: f.style };
+      }
+    }
+  }
+  return null;
+}
+
+/* The features of tiles `keys`: [{key, px, layers: [{name, extent, features}]}]. */
+function features(msg) {
+  const g = gridOf(msg.grid);
+  return msg.keys.filter(function (key) { return g.tiles[key]; }).map(function (key) {
+    const t = g.tiles[key];
+    return { key: key, px: t.px, layers: t.layers.map(function (layer) {
+      return { name: layer.name, extent: layer.extent, features: layer.features.map(function (f) {
+        return { id: f.id, type: f.type, props: f.props, style: f.style, parts: f.parts };
+      }) };
+    }) };
+  });
+}
+
+/* Do one job of a grid (see the top of this file). */
+export async function handle(msg) {
+  const g = gridOf(msg.grid);
+  if (msg.type === "draw") { return draw(msg); }
+  if (msg.type === "hit") { return { result: hit(msg) }; }
+  if (msg.type === "features") { return { result: features(msg) }; }
+  if (msg.type === "init") {
+    g.cfg = { statuses: msg.statuses || {} };
+    g.styles = {};
+  } else if (msg.type === "drop") {
+    delete g.tiles[msg.key];
+    delete g.pending[msg.key];
+  } else if (msg.type === "cancel") {
+    g.abort.abort();
+    g.abort = new AbortController();
+  }
+  return { result: null };
+}
