@@ -15,7 +15,9 @@ browser context (cold cache), logged in through /api/auth/login, then:
   last fell to 0 (the page's own clock, so JS work after the last response counts; the tile
   workers' requests end before their tiles count as loaded), bytes are the response headers
   and encoded bodies of every request, the tile workers' included (as on the wire), and the JS
-  heap is `Performance.getMetrics` JSHeapUsedSize after a forced GC (what the page holds);
+  heap is `Performance.getMetrics` JSHeapUsedSize after a forced GC (what the page holds)
+  plus the heaps of its workers after a GC (Runtime.getHeapUsage; the tile workers keep the
+  decoded tiles);
 - ten pans/zooms to new areas of the city (setView, no animation), each timed the same way
   from the call;
 - for each view, the CPU seconds spent by the `ccmap serve` process (not PostgreSQL's own
@@ -261,6 +263,37 @@ def heap_mb(cdp: Any) -> tuple[float, float]:
     return before, used()
 
 
+def worker_heap_mb(browser: Any, page: Any) -> float:
+    """JS heap held by the page's workers (the tile workers keep the decoded tiles) after a
+    GC, MB: DevTools' Runtime.getHeapUsage in each worker, through the browser's session (one
+    context is open at a time, so its workers are this page's)."""
+    cdp = browser.new_browser_cdp_session()
+    answers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    cdp.on("Target.receivedMessageFromTarget",
+           lambda e: answers[e["sessionId"]].append(json.loads(e["message"])))
+    total = 0.0
+    try:
+        for target in cdp.send("Target.getTargets")["targetInfos"]:
+            if target["type"] != "worker":
+                continue
+            sid = cdp.send("Target.attachToTarget", {"targetId": target["targetId"],
+                                                     "flatten": False})["sessionId"]
+            for n, method in enumerate(("HeapProfiler.collectGarbage", "Runtime.getHeapUsage")):
+                cdp.send("Target.sendMessageToTarget",
+                         {"sessionId": sid, "message": json.dumps({"id": n, "method": method})})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                used = [m["result"]["usedSize"] for m in answers[sid] if m.get("id") == 1]
+                if used:
+                    total += used[0] / 1e6
+                    break
+                page.wait_for_timeout(20)  # lets the answer's event arrive
+            cdp.send("Target.detachFromTarget", {"sessionId": sid})
+    finally:
+        cdp.detach()
+    return total
+
+
 def summarize(requests: list[dict[str, Any]]) -> dict[str, Any]:
     """Bytes, counts and the requests by kind (path up to the layer) of a view."""
     by_kind: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
@@ -326,7 +359,9 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
         if profile:
             first["js"] = js_profile(cdp.send("Profiler.stop")["profile"])
         first.update(summarize(net.since(0)))
-        first["heap_mb_before_gc"], first["heap_mb"] = heap_mb(cdp)
+        first["heap_mb_before_gc"], first["page_heap_mb"] = heap_mb(cdp)
+        first["worker_heap_mb"] = worker_heap_mb(browser, page)
+        first["heap_mb"] = first["page_heap_mb"] + first["worker_heap_mb"]
         first["zoom"] = page.evaluate("window.__bench.state.map.getZoom()")
         first["counts"] = page.evaluate("window.__bench.state.counts")
         first["partial"] = page.evaluate(
@@ -424,7 +459,8 @@ def print_profile(role: str, run: dict[str, Any]) -> None:
     first = run["first"]
     print(f"\n[{role}] first view at z{first['zoom']}: {first['requests']} requests, "
           f"{first['bytes'] / 1e6:.2f} MB, {first['failed']} failed; heap "
-          f"{first['heap_mb_before_gc']:.0f} MB before GC, {first['heap_mb']:.0f} MB after, "
+          f"{first['heap_mb_before_gc']:.0f} MB before GC, {first['page_heap_mb']:.0f} MB after "
+          f"and {first['worker_heap_mb']:.0f} MB in its workers, "
           f"{first['heap_mb_after_pans']:.0f} MB after the pans")
     print(f"  counts {first['counts']}")
     if first["partial"]:
