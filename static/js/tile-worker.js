@@ -13,3 +13,4 @@ self.addEventListener("message", function (event) {
     self.postMessage({ id: msg.id, error: String(err && err.message || err) });
   });
 });
+self.postMessage({ ready: true });  // (the page draws the tiles until a worker is ready)

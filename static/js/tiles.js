@@ -41,6 +41,7 @@ function workers() {
 function startWorker() {
   var worker = new Worker(new URL("./tile-worker.js", import.meta.url), { type: "module" });
   worker.onmessage = function (event) {
+    if (event.data.ready) { worker.ccmapReady = true; return; }
     var job = pool.jobs[event.data.id];
     if (!job) { return; }
     delete pool.jobs[event.data.id];
@@ -61,12 +62,14 @@ function startWorker() {
   return worker;
 }
 
-/* The next worker for a new tile (round robin), or LOCAL. */
+/* The next worker ready for a new tile (round robin), or LOCAL: a worker takes some hundred
+ * milliseconds to start (a thread, its scripts), so the page draws the first tiles itself
+ * rather than have them wait. */
 function nextWorker() {
-  var p = workers();
-  if (!p.list.length) { return LOCAL; }
-  p.next = (p.next + 1) % p.list.length;
-  return p.list[p.next];
+  var ready = workers().list.filter(function (w) { return w.ccmapReady; });
+  if (!ready.length) { return LOCAL; }
+  pool.next = (pool.next + 1) % ready.length;
+  return ready[pool.next];
 }
 
 /* Send job `body` to `target` (a worker or LOCAL): a promise of its result. `owner` (a
