@@ -63,18 +63,23 @@ def _show_a_street(page: Any, live_server: str, zoom: int,
     return street, lat, lon
 
 
-def _street_view(page: Any, live_server: str, username: str = "viewer") -> bytes:
-    """The map on a named street of the demo at zoom 18, as a screenshot; then its street's
-    popup opened by a click on it (hit-tested where the tiles were drawn)."""
-    _open(page, live_server, username)
-    street, lat, lon = _show_a_street(page, live_server, 18, named=True)
-    shot = page.locator(".leaflet-container").screenshot()
+def _click_street(page: Any, street: dict[str, Any], lat: float, lon: float) -> None:
+    """Click the street at (lat, lon): its popup, fetched by id, shows its name."""
     xy = screen_point(page, lat, lon)
     with page.expect_response(lambda r: f"/api/features/{street['id']}?" in r.url):
         page.mouse.click(xy[0], xy[1])
     popup = page.locator(".leaflet-popup-content .ccmap-popup-title")
     popup.wait_for(timeout=5000)
     assert popup.inner_text() == street["properties"]["name"]
+
+
+def _street_view(page: Any, live_server: str) -> bytes:
+    """The map on a named street of the demo at zoom 18, as a screenshot; then its street's
+    popup opened by a click on it (hit-tested where the tiles were drawn)."""
+    _open(page, live_server)
+    street, lat, lon = _show_a_street(page, live_server, 18, named=True)
+    shot = page.locator(".leaflet-container").screenshot()
+    _click_street(page, street, lat, lon)
     return bytes(shot)
 
 
@@ -111,12 +116,7 @@ def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: st
     assert any(asks_tiles_of(u, "street") for u in urls)
     assert not any("/api/layers/street" in u for u in urls)  # no GeoJSON for the big layers
     street, lat, lon = _show_a_street(page, live_server, 18, named=True)
-    xy = screen_point(page, lat, lon)
-    with page.expect_response(lambda r: f"/api/features/{street['id']}?" in r.url):
-        page.mouse.click(xy[0], xy[1])
-    popup = page.locator(".leaflet-popup-content .ccmap-popup-title")
-    popup.wait_for(timeout=5000)
-    assert popup.inner_text() == street["properties"]["name"]
+    _click_street(page, street, lat, lon)
     assert "主次干道" in page.locator(".leaflet-popup-content").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "street_popup_from_tiles.png"))
