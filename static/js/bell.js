@@ -89,17 +89,21 @@ function build() {
   return parts;
 }
 
-/* Put the bell at the end of `container` once the caller's notices load (not logged in,
- * or no container: nothing). Resolves to the bell's element, or null. */
+/* Put the bell at the end of `container`, shown once the caller's notices load (not logged
+ * in, or no container: nothing). It takes its place at once, hidden, so what is added to the
+ * container after it stays after it however long the notices take. Resolves to the bell's
+ * element, or null. */
 export function mountBell(container) {
   if (!container || container.querySelector(".ccmap-bell")) { return Promise.resolve(null); }
   ensureCss();
   const parts = build();
+  parts.wrap.hidden = true;
+  container.appendChild(parts.wrap);
   return refresh(parts).then(function () {
-    container.appendChild(parts.wrap);
+    parts.wrap.hidden = false;
     setInterval(function () { refresh(parts).catch(function () {}); }, POLL_MS);
     return parts.wrap;
-  }).catch(function () { return null; });
+  }).catch(function () { parts.wrap.remove(); return null; });
 }
 
 mountBell(document.querySelector("header.bar"));

@@ -29,6 +29,11 @@ def test_the_bell_shows_the_unread_notices_and_marks_them_read(page: Any,
                            ".then(r => r.json()).then(d => d.unread)")
     assert unread >= 7  # the demo's own: 2 dispatched, 4 rework, 1 extension decision
     assert _count(page) == str(unread)
+    # the title bar keeps one order however long each part takes to load: bell, then language
+    page.wait_for_selector(".ccmap-title .ccmap-locale")
+    assert page.evaluate("() => [...document.querySelectorAll('.ccmap-title .ccmap-bell, "
+                         ".ccmap-title .ccmap-locale')].map(e => e.className)") == [
+        "ccmap-bell", "ccmap-locale"]
     page.click(".ccmap-title .ccmap-bell-button")
     page.wait_for_function("(n) => document.querySelectorAll('.ccmap-bell-item.unread')"
                            ".length === Math.min(n, 20)", arg=unread)
