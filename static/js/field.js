@@ -139,8 +139,9 @@ function drawMap(fit) {
   const r = state.round;
   if (!state.map) {
     state.map = L.map("field-map", { minZoom: cfg.minZoom, maxZoom: cfg.maxZoom + 1 });
-    // in the main map's styles (tilestyles.js), drawn on the page: a tile worker's requests
-    // would not go through the app's service worker (outside its scope), so not offline
+    // in the main map's styles (tilestyles.js), drawn on the page: whether a dedicated
+    // worker's requests go through the page's service worker (the offline tiles) is not the
+    // same in every browser (Chromium: yes), and the offline map must not hang on it
     vectorGrid(TILE_URL, { tileSize: 512, zoomOffset: -1, minZoom: 1, inPage: true })
       .addTo(state.map);
   }

@@ -99,8 +99,8 @@ var gridSeq = 0;
 /* The methods of the grid layer (an L.GridLayer): made into a class on first use, so that the
  * module loads (and the page can say so) when Leaflet is missing. */
 var GRID = {
-  // inPage: drawn on the page, not in a worker (the offline app: its service worker controls
-  // the page's requests, not a worker's outside its scope)
+  // inPage: drawn on the page, not in a worker (the offline app: its service worker surely
+  // answers the page's requests; a worker's, not in every browser)
   options: { tileSize: 256, zoomOffset: 0, statuses: {}, inPage: false },
 
   initialize: function (url, options) {
@@ -169,15 +169,30 @@ var GRID = {
     }).map(function (key) { return grid.ccmapData[key]; });
   },
 
+  /* Who drew the tiles in view: {workers: n, page: n} tiles, and `ready`, the tile workers
+   * started and ready for tiles (the page draws until one is). */
+  ccmapDrawnBy: function () {
+    var out = { workers: 0, page: 0, ready: 0 };
+    this.ccmapCurrent().forEach(function (t) {
+      if (t.at === LOCAL) { out.page += 1; } else if (t.at) { out.workers += 1; }
+    });
+    out.ready = (pool ? pool.list : []).filter(function (w) { return w.ccmapReady; }).length;
+    return out;
+  },
+
   /* A promise of every feature of the tiles in view: {layer, id, props, type, style, parts}
    * with parts in map container pixels (a feature crossing tiles comes once per tile). */
   ccmapFeatures: function () {
-    var map = this._map, grid = this, byKey = {}, asked = [];
+    var map = this._map, grid = this, byKey = {}, targets = [], keys = [];
     if (!map) { return Promise.resolve([]); }
-    this.ccmapCurrent().forEach(function (t) {
-      var key = grid._tileCoordsToKey(t.coords);
+    this.ccmapCurrent().forEach(function (t) {  // one message to each worker that has tiles
+      var key = grid._tileCoordsToKey(t.coords), i = targets.indexOf(t.at);
       byKey[key] = t;
-      if (t.at) { asked.push(send(t.at, { type: "features", grid: grid._ccmapId, keys: [key] })); }
+      if (!t.at) { return; }
+      if (i < 0) { targets.push(t.at); keys.push([key]); } else { keys[i].push(key); }
+    });
+    var asked = targets.map(function (at, i) {
+      return send(at, { type: "features", grid: grid._ccmapId, keys: keys[i] });
     });
     return Promise.all(asked).then(function (answers) {
       var out = [];

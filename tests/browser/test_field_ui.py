@@ -47,6 +47,27 @@ QUEUED = """() => new Promise((resolve) => {
       accuracy: i.position && i.position.accuracy }))); };
   };
 })"""
+# the field map's tiles at its zoom are all in, and one of them holds a drawing (streets of the
+# round's area): any pixel drawn
+MAP_DRAWN = """() => {
+  const drawn = (c) => {
+    if (!c.width || !c.height) { return false; }
+    const scratch = document.createElement("canvas");
+    scratch.width = c.width;
+    scratch.height = c.height;
+    const ctx = scratch.getContext("2d");
+    ctx.drawImage(c, 0, 0);
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < px.length; i += 4) { if (px[i] > 0) { return true; } }
+    return false;
+  };
+  const levels = [...document.querySelectorAll("#field-map .leaflet-tile-container")];
+  if (!levels.length) { return false; }
+  const top = levels.reduce((a, b) => (+b.style.zIndex > +a.style.zIndex ? b : a));
+  const tiles = [...top.querySelectorAll("canvas.leaflet-tile")];
+  return tiles.length > 0 && tiles.every((c) => c.classList.contains("leaflet-tile-loaded")) &&
+    tiles.some(drawn);
+}"""
 
 
 def _api(base: str, user: str) -> httpx.Client:
@@ -125,6 +146,9 @@ def test_inspector_works_offline_and_syncs_each_item_once(browser: Any,
         assert reloaded is not None and reloaded.from_service_worker and reloaded.ok
         expect(page.locator("#field-round-name")).to_have_text(ROUND_NAME)
         expect(waiting).to_have_count(5)
+        page.wait_for_function(MAP_DRAWN)  # the map too, from the tiles kept on the device
+        page.click("#field-map .leaflet-control-zoom-in")  # and a closer look at the area
+        page.wait_for_function(MAP_DRAWN)
         expect(page.locator(f"li[data-stop='{first['id']}'] .field-stop-state")
                ).to_contain_text("等待同步")
         assert page.evaluate("() => fetch('/api/health').then(() => 'online', () => 'offline')"

@@ -111,6 +111,23 @@ def test_tiles_are_drawn_by_workers_and_the_same_without(browser: Any,
     assert diff.getbbox() is None or max(diff.getextrema(), key=lambda e: e[1])[1] <= 8
 
 
+def test_the_tiles_of_a_pan_are_drawn_by_the_workers(page: Any, live_server: str) -> None:
+    """Once a tile worker is ready, the tiles a pan or zoom brings are drawn in the workers:
+    none of them costs the page's main thread the decoding and drawing (the page draws only
+    the first view's tiles that come before a worker is ready)."""
+    _open(page, live_server)
+    drawn_by = "(g) => window.pageState[g].ccmapDrawnBy()"
+    page.wait_for_function(f"() => ({drawn_by})('baseTiles').ready > 0")
+    centre = page.evaluate("() => window.pageState.map.getCenter()")
+    for z, dx in ((12, 0), (12, 0.3), (13, 0.3)):  # the city's issue cells: tiles never seen
+        page.evaluate("([z, dx, c]) => window.pageState.map.setView([c.lat, c.lng + dx], z, "
+                      "{animate: false})", [z, dx, centre])
+        page.wait_for_function("() => window.pageState.loading === 0")
+        for grid in ("baseTiles", "issueCells"):
+            by = page.evaluate(f"({drawn_by})", grid)
+            assert by["workers"] > 0 and by["page"] == 0, (grid, by)
+
+
 def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: str) -> None:
     urls, errors = _watched(page, live_server)
     assert any(asks_tiles_of(u, "street") for u in urls)
