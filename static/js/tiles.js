@@ -24,7 +24,7 @@ function workers() {
   if (pool) { return pool; }
   pool = { list: [], next: 0, jobs: {}, seq: 0 };
   if (!canUseWorkers()) { return pool; }
-  var n = 1;
+  var n = Math.min(2, navigator.hardwareConcurrency || 2);
   for (var i = 0; i < n; i++) {
     try {
       var worker = startWorker();
