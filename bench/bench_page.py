@@ -32,7 +32,10 @@ the same views on a server that has served them ("warm", medians); the browser s
 every run. The figures are printed beside the issue's "before" figures (the GeoJSON page
 measured by the issue filer on SQLite) and the targets. --profile prints the biggest and slowest
 requests of the first view and of the slowest pan, the page's JS self time by function, and
-the browser's CPU per pan by thread (renderer main thread, compositor, raster workers, …).
+the browser's CPU per pan by thread (renderer main thread, compositor, raster workers, …),
+and for each pan where its time went by the Resource Timing of the page and its tile workers:
+the longest wait for a connection, the wait for the first byte, when the last response ended
+and how long the page drew after it.
 """
 
 from __future__ import annotations
@@ -313,6 +316,35 @@ def summarize(requests: list[dict[str, Any]]) -> dict[str, Any]:
                         for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1][1])}}
 
 
+# the Resource Timing of the requests started since `since` (ms since the epoch), in ms since
+# the epoch: [url, start, sent (a connection free, the request on it), first byte, last byte]
+TIMINGS = """(since) => performance.getEntriesByType('resource')
+    .map((e) => [e.name, ...[e.startTime, e.requestStart, e.responseStart, e.responseEnd]
+                           .map((t) => performance.timeOrigin + t)])
+    .filter((e) => e[1] >= since)"""
+
+
+def phases(page: Any, since_ms: float, idle_s: float) -> dict[str, float]:
+    """Where a view's time went, from the Resource Timing of the page and of its workers (the
+    tile requests): the longest wait for a connection (Chromium keeps 6 a host over HTTP/1.1),
+    the median and longest wait for the first byte once sent, when the last response ended,
+    and what came after it (drawing until `loading` fell to 0); milliseconds."""
+    since = page.evaluate("(t) => performance.timeOrigin + t", since_ms)
+    rows = page.evaluate(TIMINGS, since)
+    for worker in page.workers:
+        with contextlib.suppress(Exception):  # a worker gone meanwhile
+            rows += worker.evaluate(TIMINGS, since)
+    sent = [r for r in rows if r[2] > 0]  # (0: answered by a cache, never sent)
+    if not sent:
+        return {}
+    last = max(r[4] for r in rows) - since
+    return {"requests": len(rows),
+            "queued_max": max(r[2] - r[1] for r in sent),
+            "server_median": statistics.median(r[3] - r[2] for r in sent),
+            "server_max": max(r[3] - r[2] for r in sent),
+            "last_response": last, "after": idle_s * 1000 - last}
+
+
 def js_profile(profile: dict[str, Any], top: int = 12) -> list[tuple[str, float]]:
     """Self time (ms) by function of a CDP CPU profile, largest first."""
     nodes = {n["id"]: n for n in profile["nodes"]}
@@ -389,6 +421,8 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
                    "counts": page.evaluate("window.__bench.state.counts"),
                    "partial": page.evaluate(
                        "(document.getElementById('ccmap-partial') || {}).innerText || ''")}
+            if profile and not stuck:
+                pan["phases"] = phases(page, start, pan["idle_s"])
             pans.append(pan)
         if profile:  # where the browser's CPU of the ten pans went, by thread
             spent = {k: v - threads0.get(k, 0.0) for k, v in browser_threads().items()}
@@ -471,6 +505,14 @@ def print_profile(role: str, run: dict[str, Any]) -> None:
         print(f"  JS {ms:8.1f} ms  {name}")
     for name, secs in first.get("pan_threads", []):
         print(f"  browser CPU a pan {secs:6.3f} s  thread {name}")
+    print("  pan  zoom   idle  requests  queued (max)  first byte (median, max)  last response"
+          "  after it (ms)")
+    for k, pan in enumerate(run["pans"]):
+        ph = pan.get("phases")
+        if ph:
+            print(f"  {k + 1:3d}  {pan['zoom']:4d}  {pan['idle_s'] * 1000:5.0f}  "
+                  f"{ph['requests']:8d}  {ph['queued_max']:12.0f}  {ph['server_median']:10.0f}"
+                  f" {ph['server_max']:13.0f}  {ph['last_response']:13.0f}  {ph['after']:13.0f}")
     slow = max(run["pans"], key=lambda p: p["idle_s"])
     print(f"  slowest pan: z{slow['zoom']} at {slow['center']}: {slow['idle_s']:.3f} s, "
           f"{slow['requests']} requests, {slow['bytes'] / 1e6:.2f} MB")
