@@ -62,11 +62,16 @@ function startWorker() {
   return worker;
 }
 
+/* The tile workers of `p` (the pool) that said they are ready. */
+function readyWorkers(p) {
+  return p ? p.list.filter(function (w) { return w.ccmapReady; }) : [];
+}
+
 /* The next worker ready for a new tile (round robin), or LOCAL: a worker takes some hundred
  * milliseconds to start (a thread, its scripts), so the page draws the first tiles itself
  * rather than have them wait. */
 function nextWorker() {
-  var ready = workers().list.filter(function (w) { return w.ccmapReady; });
+  var ready = readyWorkers(workers());
   if (!ready.length) { return LOCAL; }
   pool.next = (pool.next + 1) % ready.length;
   return ready[pool.next];
@@ -176,7 +181,7 @@ var GRID = {
     this.ccmapCurrent().forEach(function (t) {
       if (t.at === LOCAL) { out.page += 1; } else if (t.at) { out.workers += 1; }
     });
-    out.ready = (pool ? pool.list : []).filter(function (w) { return w.ccmapReady; }).length;
+    out.ready = readyWorkers(pool).length;
     return out;
   },
 

@@ -120,8 +120,8 @@ def test_the_tiles_of_a_pan_are_drawn_by_the_workers(page: Any, live_server: str
     page.wait_for_function(f"() => ({drawn_by})('baseTiles').ready > 0")
     centre = page.evaluate("() => window.pageState.map.getCenter()")
     for z, dx in ((12, 0), (12, 0.3), (13, 0.3)):  # the city's issue cells: tiles never seen
-        page.evaluate("([z, dx, c]) => window.pageState.map.setView([c.lat, c.lng + dx], z, "
-                      "{animate: false})", [z, dx, centre])
+        page.evaluate("([z, dx, c]) => { window.pageState.map.setView([c.lat, c.lng + dx], z, "
+                      "{animate: false}); }", [z, dx, centre])  # (not the map back: huge)
         page.wait_for_function("() => window.pageState.loading === 0")
         for grid in ("baseTiles", "issueCells"):
             by = page.evaluate(f"({drawn_by})", grid)
