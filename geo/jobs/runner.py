@@ -147,7 +147,9 @@ class JobPool:
                    cleanup: Callable[[], None] | None = None) -> int:
         """Record a queued job and run work in the pool; return the job id.
 
-        cleanup (e.g. removing the uploaded file) runs after the work, whatever happened.
+        cleanup (e.g. removing the uploaded file) runs after the work, whatever happened, and
+        before the job is recorded done or failed: a client that sees the outcome finds the file
+        gone. It runs once.
         """
         try:
             job_id = self.store.add_job(kind, actor, unit, worker=worker_id())
@@ -156,16 +158,28 @@ class JobPool:
                 cleanup()
             raise
 
+        cleaned = threading.Event()
+
+        def clean() -> None:
+            if cleanup and not cleaned.is_set():
+                cleaned.set()
+                cleanup()
+
+        def work_then_cleanup(progress: Progress) -> dict[str, Any]:
+            try:
+                return work(progress)
+            finally:
+                clean()
+
         def task() -> None:
             self._gc_pause(+1)
             try:
-                run_job(self.store, job_id, work)
+                run_job(self.store, job_id, work_then_cleanup)
             finally:
                 with self._lock:
                     self._queued.pop(job_id, None)
                 self._gc_pause(-1)
-                if cleanup:
-                    cleanup()
+                clean()  # if the work never ran (recording it running failed)
 
         with self._lock:
             self._queued[job_id] = (self.executor.submit(task), cleanup)

@@ -175,6 +175,37 @@ def test_shutdown_fails_queued_jobs_and_cleans_up(store: Store) -> None:
     assert sorted(cleaned) == ["q", "running"]
 
 
+def test_the_upload_is_removed_before_the_outcome_is_recorded(store: Store) -> None:
+    """A client that sees done/failed finds its uploaded file gone (CI once saw it linger)."""
+    pool = JobPool(store, workers=1)
+    submitted = threading.Event()
+    ids: dict[str, int] = {}
+    states_at_cleanup: dict[str, str] = {}
+
+    def work(outcome: str) -> Any:
+        def run(progress: Progress) -> dict[str, Any]:
+            submitted.wait(30)  # ids[outcome] is known before the work (and cleanup) runs
+            if outcome == "failed":
+                raise ImportRejected("x.csv: 1 problem(s)", [RowProblem(2, "bad", "lon")])
+            return {"ok": True}
+        return run
+
+    def cleanup(outcome: str) -> Any:
+        return lambda: states_at_cleanup.update({outcome: store.job(ids[outcome])["state"]})
+
+    try:
+        for outcome in ("failed", "done"):
+            submitted.clear()
+            ids[outcome] = pool.submit_job(outcome, "user:a", work(outcome),
+                                           cleanup=cleanup(outcome))
+            submitted.set()
+            _wait_state(store, ids[outcome], outcome)
+    finally:
+        submitted.set()
+        pool.shutdown()
+    assert states_at_cleanup == {"failed": "running", "done": "running"}
+
+
 def test_run_job_failures_keep_the_report(store: Store, caplog: pytest.LogCaptureFixture
                                           ) -> None:
     def rejected(progress: Progress) -> dict[str, Any]:
