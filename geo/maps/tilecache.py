@@ -533,16 +533,22 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
         raise InvalidInput(f"the first zoom ({min_zoom}) is above the last ({max_zoom})")
     zooms = tuple(range(max(min_zoom, 1), max_zoom + 1))  # the 512-pixel grid starts at 1
     base = page_base_layers()
-    plans = [SeedPlan(base, zooms, bbox)]
     planner = tuple(k for k in base if k != Kind.zone.value)
-    if planner != base and any(z >= ZONE_EDIT_ZOOM for z in zooms):
-        plans.append(SeedPlan(planner, tuple(z for z in zooms if z >= ZONE_EDIT_ZOOM), bbox))
+    issue_zooms: tuple[int, ...] = ()
     if issues:
         many = store.issue_count() > PAGE_MAX_ISSUE_POINTS
         issue_zooms = tuple(z for z in zooms if many or z < ISSUE_TILE_ZOOM)
-        if issue_zooms:
-            plans.append(SeedPlan((ISSUE_LAYER,), issue_zooms, bbox))
-    return [p for p in plans if p.layers]
+    plans = []
+    # where the page shows issue tiles, a move asks for one tile of both grids (the layers
+    # and the issues: static/js/tiles.js, sendQueued), built from each layer's cached tile,
+    # which seeding caches too; elsewhere, the shared grid's tile alone
+    for layers, at in ((base, zooms), (planner, tuple(z for z in zooms if z >= ZONE_EDIT_ZOOM))):
+        if layers == planner and planner == base:
+            continue
+        plans.append(SeedPlan(layers, tuple(z for z in at if z not in issue_zooms), bbox))
+        plans.append(SeedPlan((*layers, ISSUE_LAYER), tuple(z for z in at if z in issue_zooms),
+                              bbox))
+    return [p for p in plans if p.layers and p.zooms]
 
 
 def seed(store: Store, caches: TileCaches, plans: Sequence[SeedPlan],

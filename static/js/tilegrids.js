@@ -121,7 +121,8 @@ function tileGrid(state, kinds, url, pane) {
   const px = BASE_TILE_PX;
   const grid = vectorGrid(url, {
     pane: pane, maxZoom: 22, tileSize: px, minZoom: px === 512 ? 1 : 0,
-    zoomOffset: px === 512 ? -1 : 0, statuses: state.config.statuses
+    zoomOffset: px === 512 ? -1 : 0, statuses: state.config.statuses,
+    share: true  // the shared grid's and the issue cells' tiles of a move: one request each
   });
   grid.ccmapTiled = kinds.join(",");
   grid.ccmapKinds = kinds;

@@ -100,18 +100,110 @@ function broadcast(body) {
 
 var gridSeq = 0;
 
+/* --- one request for two grids' tiles ------------------------------------------------- */
+/* Grids made with option `share` ask for their tiles of one position made in the same task
+ * (both grids follow a move in one event) as one request: the tile of both their lists of
+ * layers (/api/tiles/<a>,<b>/z/x/y.mvt, their query parameters merged), which the server
+ * assembles from its cache of each layer; one worker fetches and decodes it once, each job
+ * drawing its own layers on its grid's canvas. A browser keeps 6 connections a host over
+ * HTTP/1.1: a pan's 24 tile requests (base layers and issues) waited up to 200 ms for one. */
+var TILE_PATH = /^\/api\/tiles\/([^/]+)\/(\d+\/\d+\/\d+)\.mvt$/;
+var queued = [];  // draw jobs made in this task: {grid, seq, key, data, msg, tile, done}
+
+function queueDraw(job) {
+  if (!queued.length) { queueMicrotask(sendQueued); }
+  queued.push(job);
+}
+
+/* The layer kinds of tile URL `url` (absolute), or null for another URL. */
+function tileKinds(url) {
+  var m = TILE_PATH.exec(new URL(url).pathname);
+  return m ? decodeURIComponent(m[1]).split(",") : null;
+}
+
+/* The URL of one tile holding the layers of tile URLs a and b (same position, no layer in
+ * both, no query parameter with two values), or null. */
+export function combinedUrl(a, b) {
+  var ua = new URL(a), ub = new URL(b);
+  var ma = TILE_PATH.exec(ua.pathname), mb = TILE_PATH.exec(ub.pathname);
+  if (!ma || !mb || ua.origin !== ub.origin || ma[2] !== mb[2]) { return null; }
+  var kindsA = tileKinds(a), kindsB = tileKinds(b);
+  if (kindsA.some(function (k) { return kindsB.indexOf(k) >= 0; })) { return null; }
+  var own = new Set(ua.searchParams.keys()), clash = false;
+  own.forEach(function (k) {
+    if (ub.searchParams.has(k) &&
+        ub.searchParams.getAll(k).join("\n") !== ua.searchParams.getAll(k).join("\n")) {
+      clash = true;
+    }
+  });
+  if (clash) { return null; }
+  ub.searchParams.forEach(function (v, k) { if (!own.has(k)) { ua.searchParams.append(k, v); } });
+  ua.pathname = "/api/tiles/" + ma[1] + "," + mb[1] + "/" + ma[2] + ".mvt";
+  return ua.href;
+}
+
+/* Send this task's draw jobs: two sharing grids' jobs of one position as one request (the
+ * older grid's layers first, as the server caches that list), each other job alone. */
+function sendQueued() {
+  var jobs = queued, byTile = {}, groups = [];
+  queued = [];
+  jobs.forEach(function (job) {
+    if (job.grid.ccmapData[job.key] !== job.data) { return; }  // it left the map meanwhile
+    var pos = job.grid.options.share ? [job.key, job.msg.px, job.msg.ratio].join(" ") : null;
+    var group = pos === null ? null : byTile[pos];
+    if (group && group.length === 1 && group[0].grid !== job.grid) {
+      var pair = [group[0], job].sort(function (p, q) { return p.seq - q.seq; });
+      var url = combinedUrl(pair[0].msg.url, pair[1].msg.url);
+      if (url) {
+        group.url = url;
+        group.push(job);
+        return;
+      }
+    }
+    group = [job];
+    if (pos !== null) { byTile[pos] = group; }
+    groups.push(group);
+  });
+  groups.forEach(function (group) {
+    var at = group[0].grid.options.inPage ? LOCAL : nextWorker();
+    group.forEach(function (job) {
+      if (group.length > 1) {
+        job.msg.only = tileKinds(job.msg.url);
+        job.msg.url = group.url;
+      }
+      startDraw(job, at);
+    });
+  });
+}
+
+/* Have `at` (a worker or LOCAL) draw a tile's job; its picture goes onto the tile. */
+function startDraw(job, at) {
+  var data = job.data;
+  data.at = at;
+  send(at, job.msg, function (w) { data.at = w; })
+    .then(function (r) {
+      if (!r.image) { return; }  // cancelled: a newer drawing took over
+      showImage(job.tile, r.image);
+      data.summary = r.summary;
+      job.done(null, job.tile);
+    })
+    .catch(function (err) { job.done(err, job.tile); });
+}
+
 /* --- the grid ------------------------------------------------------------------------- */
 /* The methods of the grid layer (an L.GridLayer): made into a class on first use, so that the
  * module loads (and the page can say so) when Leaflet is missing. */
 var GRID = {
   // inPage: drawn on the page, not in a worker (the offline app: its service worker surely
-  // answers the page's requests; a worker's, not in every browser)
-  options: { tileSize: 256, zoomOffset: 0, statuses: {}, inPage: false },
+  // answers the page's requests; a worker's, not in every browser); share: a tile of one
+  // request with another sharing grid's tile of the same position (see sendQueued)
+  options: { tileSize: 256, zoomOffset: 0, statuses: {}, inPage: false, share: false },
 
   initialize: function (url, options) {
     L.GridLayer.prototype.initialize.call(this, options);
     this._url = url;
-    this._ccmapId = "g" + (++gridSeq);
+    this._ccmapSeq = ++gridSeq;
+    this._ccmapId = "g" + this._ccmapSeq;
     this.ccmapData = {};  // tile key -> {coords, px, summary, at: where its features are}
     var init = { type: "init", grid: this._ccmapId, statuses: this.options.statuses };
     inits.push(init);  // (the workers start with the first tile drawn in one)
@@ -149,19 +241,11 @@ var GRID = {
     }
     var url = L.Util.template(template, { x: coords.x, y: coords.y,
                                           z: coords.z + this.options.zoomOffset });
-    var data = { coords: coords, px: px, summary: null,
-                 at: this.options.inPage ? LOCAL : nextWorker() };
+    var data = { coords: coords, px: px, summary: null, at: null };  // at: set when sent
     this.ccmapData[key] = data;
-    send(data.at, { type: "draw", grid: this._ccmapId, key: key, z: coords.z, px: px,
-                    url: new URL(url, location.href).href, ratio: ratio },
-         function (at) { data.at = at; })
-      .then(function (r) {
-        if (!r.image) { return; }  // cancelled: a newer drawing took over
-        showImage(tile, r.image);
-        data.summary = r.summary;
-        done(null, tile);
-      })
-      .catch(function (err) { done(err, tile); });
+    queueDraw({ grid: this, seq: this._ccmapSeq, key: key, data: data, tile: tile, done: done,
+                msg: { type: "draw", grid: this._ccmapId, key: key, z: coords.z, px: px,
+                       url: new URL(url, location.href).href, ratio: ratio, only: null } });
     return tile;
   },
 

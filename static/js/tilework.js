@@ -7,7 +7,11 @@
  *
  * handle(msg) takes one job and resolves to {result, transfer}:
  *   {type: "init", grid, statuses}                  a grid's styles (its issue statuses' colours)
- *   {type: "draw", grid, key, url, z, px, ratio}    -> {image, summary} (null image: cancelled)
+ *   {type: "draw", grid, key, url, z, px, ratio, only}
+ *                                                   -> {image, summary} (null image: cancelled);
+ *                                                   `only`: the layers (kinds) it draws, of a
+ *                                                   tile it shares with another grid's job
+ *                                                   (one fetch and decoding of the URL)
  *   {type: "drop", grid, key}                       the tile left the map
  *   {type: "cancel", grid}                          stop the grid's tiles on the way
  *   {type: "hit", grid, key, x, y, names}           -> the top-most feature of `names` there
@@ -84,20 +88,66 @@ function tileCanvas(side) {
   return reused[side] || (reused[side] = makeCanvas(side, side));
 }
 
+/* The decoded layers of tile `url`: one fetch and decoding for the jobs asking for it at the
+ * same time (two grids' tiles of one position, as tiles.js pairs them), which rejects with an
+ * AbortError when `signal` (the job's grid's) aborts; the fetch stops when every job asking
+ * for it has. */
+const fetching = {};  // url -> {users, controller, layers: a promise}
+
+function tileLayers(url, signal) {
+  let f = fetching[url];
+  if (!f) {
+    const controller = new AbortController();
+    f = fetching[url] = { users: 0, controller: controller };
+    f.layers = fetch(url, { credentials: "same-origin", signal: controller.signal })
+      .then(function (r) {
+        if (!r.ok) { throw new Error(url.split("?")[0] + ": HTTP " + r.status); }
+        return r.arrayBuffer();
+      })
+      .then(readTile);
+    const settled = function () { if (fetching[url] === f) { delete fetching[url]; } };
+    f.layers.then(settled, settled);
+  }
+  const entry = f;
+  entry.users += 1;
+  let onAbort = null;
+  const aborted = new Promise(function (resolve, reject) {
+    onAbort = function () {
+      entry.users -= 1;
+      if (entry.users === 0) {  // (a job asking for the URL from now on fetches it anew)
+        if (fetching[url] === entry) { delete fetching[url]; }
+        entry.controller.abort();
+      }
+      reject(new DOMException("the grid's tiles were cancelled", "AbortError"));
+    };
+    if (signal.aborted) { onAbort(); } else { signal.addEventListener("abort", onAbort); }
+  });
+  // (the listener goes with the job: it would keep the tile's features alive)
+  return Promise.race([entry.layers, aborted]).finally(function () {
+    signal.removeEventListener("abort", onAbort);
+  });
+}
+
+/* A job's layers of a tile: all, or those of the kinds in `only` (issues: with their cells). */
+function ownLayers(layers, only) {
+  if (!only) { return layers; }
+  return layers.filter(function (l) {
+    return only.indexOf(l.name === CELLS ? "issues" : l.name) >= 0;
+  });
+}
+
 async function draw(msg) {
   const g = gridOf(msg.grid), job = {};
   g.pending[msg.key] = job;
-  let buffer;
+  let layers;
   try {
-    const r = await fetch(msg.url, { credentials: "same-origin", signal: g.abort.signal });
-    if (!r.ok) { throw new Error(msg.url.split("?")[0] + ": HTTP " + r.status); }
-    buffer = await r.arrayBuffer();
+    layers = ownLayers(await tileLayers(msg.url, g.abort.signal), msg.only);
   } catch (err) {
     if (g.pending[msg.key] === job) { delete g.pending[msg.key]; }
     if (err && err.name === "AbortError") { return { result: { image: null } }; }
     throw err;
   }
-  const layers = readTile(buffer), side = Math.round(msg.px * msg.ratio);
+  const side = Math.round(msg.px * msg.ratio);
   const canvas = tileCanvas(side), ctx = canvas.getContext("2d");
   ctx.setTransform(msg.ratio, 0, 0, msg.ratio, 0, 0);
   ctx.clearRect(0, 0, msg.px, msg.px);

@@ -177,6 +177,51 @@ def test_city_layers_from_tiles_with_popups_cells_and_points(
     assert errors == []
 
 
+def test_a_move_asks_one_tile_a_place_for_the_layers_and_the_issues(
+        page: Any, city_url: str, reduced_city: ReducedCity) -> None:
+    """A move's tiles come as one request a place holding the tiled layers and the issues
+    (a browser keeps 6 connections a host: half the requests of a grid each), each grid drawing
+    its own; a new issue filter asks for the issues alone (the layers are drawn already)."""
+    tiles: list[str] = []
+    page.on("request", lambda r: tiles.append(r.url) if "/api/tiles/" in r.url else None)
+    _open(page, city_url)
+    counts, total = _counts(reduced_city)
+    first = page.evaluate("window.pageState.map.getZoom()")  # the whole city, nothing left out
+    # issues from tiles at every zoom, as over a city's ledger
+    page.evaluate("() => { window.pageState.maxIssuePoints = 1000; "
+                  "window.pageState.refresh(); }")
+    page.wait_for_function("() => window.pageState.loading === 0")
+    west, south, east, north = reduced_city.extent
+    for zoom in (first - 1, first):  # a zoom out and back in: tiles not drawn at the time
+        mark = len(tiles)
+        _view(page, (south + north) / 2, (west + east) / 2, zoom)
+        asked = tiles[mark:]
+        assert asked and all(asks_tiles_of(u, "street") and asks_tiles_of(u, "issues")
+                             for u in asked), asked
+        # every place once, each grid drawing its own layers from it
+        places = page.evaluate("window.pageState.baseTiles.ccmapCurrent().length")
+        assert len(asked) == len(set(asked)) == places
+        assert page.evaluate("window.pageState.issueCells.ccmapCurrent().length") == places
+    # what both grids drew from the shared tiles: every issue, every feature of every layer
+    page.wait_for_function(f"() => window.pageState.counts.issues === {total}")
+    drawn = page.evaluate("window.pageState.counts")
+    assert {k: drawn[k] for k in TILED} == {k: counts[k] for k in TILED}
+    # a new issue filter: the issue tiles alone, with it
+    vending = page.evaluate("""async () => (await (await fetch(
+        '/api/issues?page_size=1&category=street_vending', {credentials: 'same-origin'}))
+        .json()).total""")
+    assert 0 < vending < total
+    mark = len(tiles)
+    page.select_option(".ccmap-filter select[name=category]", "street_vending")
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.counts.issues === {vending}")
+    asked = tiles[mark:]
+    assert asked and all(asks_tiles_of(u, "issues") and not asks_tiles_of(u, "street")
+                         and "category=street_vending" in u for u in asked), asked
+    drawn = page.evaluate("window.pageState.counts")
+    assert {k: drawn[k] for k in TILED} == {k: counts[k] for k in TILED}
+
+
 def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
         page: Any, gcj_url: str, reduced_city: ReducedCity) -> None:
     # Gaode's tiles are not fetched in tests: only the local server answers

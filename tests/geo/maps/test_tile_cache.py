@@ -322,8 +322,9 @@ def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: 
         for zoom in range(12, 16):
             z = zoom - 1  # the page's 512-pixel tiles of zoom z are drawn at map zoom z + 1
             layer_lists = [BASE] if zoom < 15 else [BASE, "subdistrict,community,street,alley"]
-            if zoom < 14:  # the reduced city's issues come from tiles below zoom 14
-                layer_lists.append("issues")
+            if zoom < 14:  # the reduced city's issues come from tiles below zoom 14: a move
+                # asks for both grids' tiles in one, a new issue filter for the issues alone
+                layer_lists = [BASE + ",issues", "issues"]
             for x, y in tiles_covering(reduced_city.extent, z):
                 for layers in layer_lists:
                     r = client.get(f"/api/tiles/{layers}/{z}/{x}/{y}.mvt?size=512")
@@ -352,11 +353,21 @@ class _CityExtent:
 
 def test_default_seeding_reaches_street_level() -> None:
     """By default a city is seeded from the zoom it opens at in a small window down to map
-    zoom 17, where the page shows single issue points: a viewer's and a planner's tiles and
-    the issue tiles at every one of those zooms."""
+    zoom 17, where the page shows single issue points: a viewer's and a planner's tiles with
+    the issues (the page asks for both grids' tiles in one request) at every one of those
+    zooms."""
     plans = {p.layers: p.zooms for p in page_plans(_CityExtent())}  # type: ignore[arg-type]
-    assert plans[("issues",)] == tuple(range(12, 18))
-    assert plans[("subdistrict", "community", "zone", "street", "alley")] == tuple(range(12, 18))
-    assert plans[("subdistrict", "community", "street", "alley")] == (15, 16, 17)
+    viewer = ("subdistrict", "community", "zone", "street", "alley")
+    planner = ("subdistrict", "community", "street", "alley")
+    assert plans == {(*viewer, "issues"): tuple(range(12, 18)),
+                     (*planner, "issues"): (15, 16, 17)}
+    # a small ledger: issue tiles below zoom 14 only (GeoJSON points from there on)
+    small = _CityExtent()
+    small.issue_count = lambda: 5_000  # type: ignore[method-assign]
+    plans = {p.layers: p.zooms for p in page_plans(small)}  # type: ignore[arg-type]
+    assert plans == {(*viewer, "issues"): (12, 13), viewer: (14, 15, 16, 17),
+                     planner: (15, 16, 17)}
+    plans = {p.layers: p.zooms for p in page_plans(small, issues=False)}  # type: ignore[arg-type]
+    assert plans == {viewer: tuple(range(12, 18)), planner: (15, 16, 17)}
     zoom17 = [t for t in SeedPlan(("issues",), (17,), _CityExtent().extent()).tiles()]
     assert {t.z for t in zoom17} == {16} and all(t.px == 512 for t in zoom17)
