@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
-from geo.layers.geojson import MEDIA_TYPE, parse_coords
+from geo.layers.geojson import MEDIA_TYPE, FeatureDoc, parse_coords
 from server.downloads import download_responses
 from server.params import CoordsQuery, Page, PageDep
 from server.schemas.common import FeatureCollection
@@ -65,7 +65,7 @@ def next_href(request: Request, page: Page, matched: int) -> str | None:
                  if link.rel == "next"), None)
 
 
-def collection_page(request: Request, page: Page, features: Iterable[dict[str, Any]],
+def collection_page(request: Request, page: Page, features: Iterable[FeatureDoc],
                     matched: int, **extra: Any) -> dict[str, Any]:
     """A FeatureCollection page: the features with numberMatched, numberReturned and links."""
     feats = list(features)
@@ -91,7 +91,7 @@ class Collection:
     page: Page
     coords: str
 
-    def of(self, features: Iterable[dict[str, Any]], matched: int,
+    def of(self, features: Iterable[FeatureDoc], matched: int,
            **extra: Any) -> dict[str, Any]:
         """collection_page of this request: features of the page, numberMatched = matched."""
         return collection_page(self.request, self.page, features, matched, **extra)

@@ -29,7 +29,7 @@ class GeoJSONResponse(JSONResponse):
     media_type = geojson.MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return geojson.dumps(content)
 
 
 @router.get("/api/layers", response_model=list[LayerInfo])
@@ -53,8 +53,7 @@ def layer_features(
     matched = store.count_features(layer, box, where, scope_unit=user.scope_unit)
     rows = store.features(layer, box, page.limit, where, scope_unit=user.scope_unit,
                           offset=page.offset) if page.offset < matched else []
-    return GeoJSONResponse(asked.of((geojson.feature_json(f, asked.coords) for f in rows),
-                                    matched))
+    return GeoJSONResponse(asked.of(geojson.features_encoded(rows, asked.coords), matched))
 
 
 @router.get("/api/layers/{kind}/names", response_model=FeatureNames)
