@@ -180,10 +180,11 @@ function sendQueued() {
 function startDraw(job, at) {
   var data = job.data;
   data.at = at;
+  if (at === LOCAL) { job.msg.canvas = job.tile; }  // the page draws on the tile itself
   send(at, job.msg, function (w) { data.at = w; })
     .then(function (r) {
       if (!r.image) { return; }  // cancelled: a newer drawing took over
-      showImage(job.tile, r.image);
+      if (r.image !== job.tile) { showImage(job.tile, r.image); }
       data.summary = r.summary;
       job.done(null, job.tile);
     })

@@ -7,11 +7,13 @@
  *
  * handle(msg) takes one job and resolves to {result, transfer}:
  *   {type: "init", grid, statuses}                  a grid's styles (its issue statuses' colours)
- *   {type: "draw", grid, key, url, z, px, ratio, only}
+ *   {type: "draw", grid, key, url, z, px, ratio, only, canvas}
  *                                                   -> {image, summary} (null image: cancelled);
  *                                                   `only`: the layers (kinds) it draws, of a
  *                                                   tile it shares with another grid's job
- *                                                   (one fetch and decoding of the URL)
+ *                                                   (one fetch and decoding of the URL);
+ *                                                   `canvas`: on the page, the tile's own,
+ *                                                   drawn on and answered as the image
  *   {type: "drop", grid, key}                       the tile left the map
  *   {type: "cancel", grid}                          stop the grid's tiles on the way
  *   {type: "hit", grid, key, x, y, names}           -> the top-most feature of `names` there
@@ -76,14 +78,17 @@ function cellLabels(ctx, layers, px) {
   });
 }
 
-/* The canvas a tile of `side` device pixels is drawn on. In a worker, one a size, drawn again
- * for every tile and handed over as a copy: a new OffscreenCanvas (or one whose picture was
- * transferred) cost Chromium about 6 ms at its first drawing call (its backing store) and 5 ms
- * more at the transfer, a tile, on a 2-core machine without a GPU; the copy about 7 ms in all.
- * On the page (no OffscreenCanvas) a new canvas a tile, itself handed over. */
+/* The canvas a tile of `side` device pixels is drawn on. On the page, the tile's own canvas
+ * (`own`: nothing to copy or hand over; a copy of each of the first view's tiles cost the
+ * page's main thread about 8 ms). In a worker, one a size, drawn again for every tile and
+ * handed over as a copy: a new OffscreenCanvas (or one whose picture was transferred) cost
+ * Chromium about 6 ms at its first drawing call (its backing store) and 5 ms more at the
+ * transfer, a tile, on a 2-core machine without a GPU; the copy about 7 ms in all. A job the
+ * page took over from a failed worker, without OffscreenCanvas: a new canvas. */
 const reused = {};
 
-function tileCanvas(side) {
+function tileCanvas(side, own) {
+  if (own) { return own; }
   if (typeof OffscreenCanvas === "undefined") { return makeCanvas(side, side); }
   return reused[side] || (reused[side] = makeCanvas(side, side));
 }
@@ -148,7 +153,7 @@ async function draw(msg) {
     throw err;
   }
   const side = Math.round(msg.px * msg.ratio);
-  const canvas = tileCanvas(side), ctx = canvas.getContext("2d");
+  const canvas = tileCanvas(side, msg.canvas), ctx = canvas.getContext("2d");
   ctx.setTransform(msg.ratio, 0, 0, msg.ratio, 0, 0);
   ctx.clearRect(0, 0, msg.px, msg.px);
   drawTile(ctx, layers, stylesOf(g), msg.z, msg.px);
