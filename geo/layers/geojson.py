@@ -112,10 +112,15 @@ def geometry_json(geom: shapely.Geometry) -> dict[str, Any]:
 
 def feature_json(f: Feature, coords: str = "wgs84") -> dict[str, Any]:
     """A stored feature as a GeoJSON Feature (coords gcj02/bd09 shift it for those basemaps)."""
-    props = {**f.properties, "id": f.id, "kind": f.kind.value, "name": f.name,
-             "category": f.category, "version": f.version}
     geom = convert_geometry(f.geometry, "wgs84", coords)
-    return {"type": "Feature", "id": f.id, "geometry": geometry_json(geom), "properties": props}
+    return {"type": "Feature", "id": f.id, "geometry": geometry_json(geom),
+            "properties": _properties(f)}
+
+
+def _properties(f: Feature) -> dict[str, Any]:
+    """A feature's GeoJSON properties: its own, then id, kind, name, category, version."""
+    return {**f.properties, "id": f.id, "kind": f.kind.value, "name": f.name,
+            "category": f.category, "version": f.version}
 
 
 class EncodedFeature(str):
@@ -133,11 +138,9 @@ def features_encoded(rows: Sequence[Feature], coords: str = "wgs84") -> list[Enc
     texts = shapely.to_geojson(shapely.orient_polygons(np.asarray(geoms, dtype=object)))
     out = []
     for f, geometry in zip(rows, texts, strict=True):
-        props = {**f.properties, "id": f.id, "kind": f.kind.value, "name": f.name,
-                 "category": f.category, "version": f.version}
-        out.append(EncodedFeature(
-            f'{{"type":"Feature","id":{json.dumps(f.id)},"geometry":{geometry},'
-            f'"properties":{json.dumps(props, ensure_ascii=False, separators=(",", ":"))}}}'))
+        props = json.dumps(_properties(f), ensure_ascii=False, separators=(",", ":"))
+        out.append(EncodedFeature(f'{{"type":"Feature","id":{json.dumps(f.id)},'
+                                  f'"geometry":{geometry},"properties":{props}}}'))
     return out
 
 

@@ -538,16 +538,15 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     if issues:
         many = store.issue_count() > PAGE_MAX_ISSUE_POINTS
         issue_zooms = tuple(z for z in zooms if many or z < ISSUE_TILE_ZOOM)
-    plans = []
+    lists = [(base, zooms)]
+    if planner != base:
+        lists.append((planner, tuple(z for z in zooms if z >= ZONE_EDIT_ZOOM)))
     # where the page shows issue tiles, a move asks for one tile of both grids (the layers
     # and the issues: static/js/tiles.js, sendQueued), built from each layer's cached tile,
     # which seeding caches too; elsewhere, the shared grid's tile alone
-    for layers, at in ((base, zooms), (planner, tuple(z for z in zooms if z >= ZONE_EDIT_ZOOM))):
-        if layers == planner and planner == base:
-            continue
-        plans.append(SeedPlan(layers, tuple(z for z in at if z not in issue_zooms), bbox))
-        plans.append(SeedPlan((*layers, ISSUE_LAYER), tuple(z for z in at if z in issue_zooms),
-                              bbox))
+    plans = [plan for layers, at in lists for plan in (
+        SeedPlan(layers, tuple(z for z in at if z not in issue_zooms), bbox),
+        SeedPlan((*layers, ISSUE_LAYER), tuple(z for z in at if z in issue_zooms), bbox))]
     return [p for p in plans if p.layers and p.zooms]
 
 

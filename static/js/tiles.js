@@ -123,12 +123,14 @@ function tileKinds(url) {
 
 /* The URL of one tile holding the layers of tile URLs a and b (same position, no layer in
  * both, no query parameter with two values), or null. */
-export function combinedUrl(a, b) {
+function combinedUrl(a, b) {
   var ua = new URL(a), ub = new URL(b);
   var ma = TILE_PATH.exec(ua.pathname), mb = TILE_PATH.exec(ub.pathname);
   if (!ma || !mb || ua.origin !== ub.origin || ma[2] !== mb[2]) { return null; }
-  var kindsA = tileKinds(a), kindsB = tileKinds(b);
-  if (kindsA.some(function (k) { return kindsB.indexOf(k) >= 0; })) { return null; }
+  var kindsB = decodeURIComponent(mb[1]).split(",");
+  if (decodeURIComponent(ma[1]).split(",").some(function (k) { return kindsB.indexOf(k) >= 0; })) {
+    return null;
+  }
   var own = new Set(ua.searchParams.keys()), clash = false;
   own.forEach(function (k) {
     if (ub.searchParams.has(k) &&
