@@ -222,6 +222,35 @@ def test_a_move_asks_one_tile_a_place_for_the_layers_and_the_issues(
     assert {k: drawn[k] for k in TILED} == {k: counts[k] for k in TILED}
 
 
+def test_a_shared_tile_outlives_one_grid_cancelling_its_half(
+        page: Any, city_url: str, reduced_city: ReducedCity) -> None:
+    """The issue grid redrawn (a new filter, the slider) while a move's shared tiles are on
+    the way stops only its own jobs: the layers' grid still gets every tile of the shared
+    requests and draws every feature."""
+    _open(page, city_url)
+    counts, total = _counts(reduced_city)
+    first = page.evaluate("window.pageState.map.getZoom()")
+    page.evaluate("() => { window.pageState.maxIssuePoints = 1000; "
+                  "window.pageState.refresh(); }")
+    page.wait_for_function("() => window.pageState.loading === 0")
+    west, south, east, north = reduced_city.extent
+    for zoom in (first - 1, first):
+        # the move's jobs are sent at the end of its task; the issue grid is redrawn once
+        # they are, while their tiles are still on the way
+        page.evaluate("""async ([lat, lon, z]) => {
+            const st = window.pageState;
+            st.map.setView([lat, lon], z, {animate: false});
+            await Promise.resolve();
+            st.issueCells.ccmapCancel();
+            st.issueCells.redraw();
+        }""", [(south + north) / 2, (west + east) / 2, zoom])
+        page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                               f"window.pageState.map.getZoom() === {zoom}")
+    page.wait_for_function(f"() => window.pageState.counts.issues === {total}")
+    drawn = page.evaluate("window.pageState.counts")
+    assert {k: drawn[k] for k in TILED} == {k: counts[k] for k in TILED}
+
+
 def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
         page: Any, gcj_url: str, reduced_city: ReducedCity) -> None:
     # Gaode's tiles are not fetched in tests: only the local server answers
