@@ -36,7 +36,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -49,12 +49,14 @@ from geo.model.kinds import Kind
 from geo.store import BBox, IssueQuery, Store
 from geo.tiling.tiles import (
     EXTENT,
+    FEATURE_PROPS,
     ISSUE_LAYER,
     NextDeadlines,
     Tile,
     TileCache,
     combined_etag,
     etag,
+    feature_fields,
     split_layers,
     tile_of,
 )
@@ -317,28 +319,37 @@ def _disk_key(key: tuple[str, int, int, int]) -> str:
 @dataclass(frozen=True)
 class TileRequest:
     """What a tile's bytes depend on: its layers (in order), the tile, the issue filters, the
-    feature layer's property filter and the caller's scope unit."""
+    feature layer's property filter, the caller's scope unit and the properties the feature
+    layers carry."""
 
     layers: tuple[str, ...]
     tile: Tile
     query: IssueQuery = field(default_factory=IssueQuery)
     where: dict[str, Any] = field(default_factory=dict)
     scope_unit: str | None = None
+    fields: tuple[str, ...] = FEATURE_PROPS
 
 
 TILE_SIZES = (256, 512)
 
 
+def _issue_filters(query: IssueQuery) -> dict[str, Any]:
+    # not dataclasses.asdict: its deep copy of every field was a tenth of a cached tile's time
+    return {k: getattr(query, k) for k in ISSUE_FILTERS}
+
+
 def tile_request(layer: str, z: int, x: int, y: int, size: int, query: IssueQuery,
-                 where: dict[str, Any], scope_unit: str | None) -> TileRequest:
+                 where: dict[str, Any], scope_unit: str | None,
+                 fields: str | None = None) -> TileRequest:
     """A tile request checked: a known layer or comma list of layers, a tile inside its zoom,
     256 or 512 pixels, property filters for one feature layer only, issue filters only with
-    the issues layer (InvalidInput otherwise)."""
+    the issues layer, fields (a comma list of FEATURE_PROPS) only with feature layers
+    (InvalidInput otherwise)."""
     layers = split_layers(layer)
     if size not in TILE_SIZES:
         raise InvalidInput("size is the tile's width in pixels: 256 or 512")
     tile = Tile(z, x, y, size).check()
-    issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
+    issue_filters = _issue_filters(query)
     given = sorted(k for k, v in issue_filters.items() if v not in (None, []))
     if where and (len(layers) > 1 or layers[0] == ISSUE_LAYER):
         raise InvalidInput("properties filters apply to one feature layer, not to issues or "
@@ -346,7 +357,9 @@ def tile_request(layer: str, z: int, x: int, y: int, size: int, query: IssueQuer
     if given and ISSUE_LAYER not in layers:
         raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
                            f"only; filter {layer} with properties={{...}}")
-    return TileRequest(tuple(layers), tile, query, where, scope_unit)
+    if fields is not None and layers == [ISSUE_LAYER]:
+        raise InvalidInput("fields choose the properties of feature layers, not of issues")
+    return TileRequest(tuple(layers), tile, query, where, scope_unit, feature_fields(fields))
 
 
 @dataclass(frozen=True)
@@ -362,7 +375,7 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
     identity; for issue tiles, when they next change by the clock, kept per process in
     `deadlines`)."""
     tile, query = req.tile, req.query
-    issue_filters = {k: v for k, v in asdict(query).items() if k in ISSUE_FILTERS}
+    issue_filters = _issue_filters(query)
     parts: list[tuple[str, str]] = []
     # one query for the five layers of the page and the database's identity; an issues tile
     # has the version of the last write of issues it may show (a case written elsewhere keeps
@@ -377,12 +390,15 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
             # every worker, known before the tile is built); other cell tiles hold until a write
             # (kept per worker while exact: see geo.tiling.tiles.NextDeadlines)
             asked = (database, versions[name], tile.z, tile.x, tile.y, tile.px,
-                     repr({k: v for k, v in asdict(query).items() if k != "now"}))
+                     repr({f.name: getattr(query, f.name) for f in fields(query)
+                           if f.name != "now"}))
             until = deadlines.lookup(asked, query.now,
                                      lambda: store.issue_tile_valid_until(query, tile))
             extra = until.isoformat() if until is not None else ""
         else:
             filters, extra = {"properties": req.where}, ""
+            if req.fields != FEATURE_PROPS:  # the default's keys as before fields existed
+                filters["fields"] = req.fields
         if tile.px != 256:
             filters = {**filters, "size": tile.px}
         extra = f"{database} {extra}"  # another database's tiles never share a key
@@ -406,7 +422,8 @@ def tile_data(store: Store, req: TileRequest, tags: TileTags,
         if name == ISSUE_LAYER:
             data = store.issue_tile(req.query, tile)
         else:
-            data = store.feature_tile(Kind(name), tile, req.where, scope_unit=req.scope_unit)
+            data = store.feature_tile(Kind(name), tile, req.where, scope_unit=req.scope_unit,
+                                      fields=req.fields)
         data = _compressed(data)
         caches.put(key, data)
         return data, "miss"
@@ -441,6 +458,10 @@ def plain(data: bytes) -> bytes:
 # ISSUE_TILE_ZOOM, and at every zoom when the ledger holds more than MAX_ISSUE_POINTS.
 PAGE_TILED = frozenset({"street", "alley", "community", "subdistrict", "zone"})
 PAGE_TILE_PX = 512
+# the feature properties the page draws with (a zone's colour is its unit's; a click fetches
+# the feature by its id, which every tile carries): names and categories would more than
+# double a city's tiles
+PAGE_FIELDS = ("unit",)
 ZONE_EDIT_ZOOM = 15
 ISSUE_TILE_ZOOM = 14
 PAGE_MAX_ISSUE_POINTS = 10_000
@@ -458,13 +479,14 @@ PAGE_MAX_ZOOM = 19  # the map's own maximum without a basemap (static/js/map.js)
 @dataclass(frozen=True)
 class SeedPlan:
     """Tiles to build: `layers` in `px`-pixel tiles at each of the map zooms `zooms`, over
-    bbox and `margin` tiles around it."""
+    bbox and `margin` tiles around it, the feature layers carrying `fields`."""
 
     layers: tuple[str, ...]
     zooms: tuple[int, ...]
     bbox: BBox
     px: int = PAGE_TILE_PX
     margin: int = SEED_MARGIN_TILES
+    fields: tuple[str, ...] = PAGE_FIELDS
 
     def tiles(self) -> Iterator[Tile]:
         """Every tile of the plan, zoom by zoom."""
@@ -561,7 +583,8 @@ def seed(store: Store, caches: TileCaches, plans: Sequence[SeedPlan],
     report = SeedReport(tiles=len(jobs))
     deadlines = NextDeadlines()
     for done, (tile, plan) in enumerate(jobs, 1):
-        req = TileRequest(plan.layers, tile, IssueQuery(now=datetime.now()))
+        req = TileRequest(plan.layers, tile, IssueQuery(now=datetime.now()),
+                          fields=plan.fields)
         data, result = tile_data(store, req, tile_tags(store, req, deadlines), caches)
         if result == "miss":
             report.built += 1

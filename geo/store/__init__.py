@@ -343,8 +343,10 @@ class TileStore(Protocol):
         ...
 
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
-                     scope_unit: str | None = None) -> bytes:
-        """The Mapbox Vector Tile of one layer kind in one tile (b"" when empty)."""
+                     scope_unit: str | None = None,
+                     fields: Sequence[str] | None = None) -> bytes:
+        """The Mapbox Vector Tile of one layer kind in one tile (b"" when empty), its features
+        carrying their ids and the properties `fields` (of FEATURE_PROPS; None: all)."""
         ...
 
     def issue_tile(self, query: IssueQuery, tile: Tile) -> bytes:

@@ -103,6 +103,7 @@ from geo.tiling.tiles import (
     CELL_PROPS,
     CLOSE_ZOOM,
     EXTENT,
+    FEATURE_PROPS,
     ISSUE_LAYER,
     ISSUE_PROPS,
     MAX_TILE_POINTS,
@@ -827,19 +828,25 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         return {name: found.get(name, 0) for name in layers}
 
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
-                     scope_unit: str | None = None) -> bytes:
-        """The MVT of one layer kind in one tile (one MVT layer named after the kind)."""
+                     scope_unit: str | None = None,
+                     fields: Sequence[str] | None = None) -> bytes:
+        """The MVT of one layer kind in one tile (one MVT layer named after the kind), its
+        features carrying their ids and the properties `fields` (of FEATURE_PROPS; None:
+        all)."""
         c = features_t.c
         conds = self._feature_conditions(kind, tile.lonlat_bounds(BUFFER), where, scope_unit)
         smallest = min_feature_deg(tile.view_zoom)
         if smallest is not None:  # points (empty bbox) always stay
             conds.append(or_(c.maxx - c.minx >= smallest, c.maxy - c.miny >= smallest,
                              (c.maxx == c.minx) & (c.maxy == c.miny)))
-        cols = [c.id, c.kind, c.name, c.category, c.properties["unit"].as_string().label("unit")]
+        props = {"id": c.id, "kind": c.kind, "name": c.name, "category": c.category,
+                 "unit": c.properties["unit"].as_string()}
+        names = FEATURE_PROPS if fields is None else tuple(fields)
+        cols = [props[name].label(name) for name in names]
         with self._connect() as conn:
             if not self.postgis:
-                rows = conn.execute(select(*cols, c.wkb).where(*conds)).all()
-                return encode_features(tile, kind.value, rows)
+                rows = conn.execute(select(c.id.label("fid"), *cols, c.wkb).where(*conds)).all()
+                return encode_features(tile, kind.value, rows, names)
             # one tile is one core's work: parallel workers start slower than a tile's scan
             # takes and take the core of the next tile's request (streets of a city's z13
             # tile: 66 -> 34 ms)

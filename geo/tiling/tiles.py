@@ -3,13 +3,13 @@ for issue cells, the ETag and a small cache of encoded tiles, and the encoder us
 (PostGIS encodes the same tiles with ST_AsMVT in the store).
 
 Tiles are XYZ (Web Mercator, y down from the north), `EXTENT` units wide with `BUFFER` units
-kept around them. Feature layers carry FEATURE_PROPS, the issues layer ISSUE_PROPS; below
-ISSUE_POINTS_MIN_ZOOM (of the map zoom the tile is drawn at), or when a tile would hold more than
-MAX_TILE_POINTS issues per 256 pixels square (4 x as many in a 512-pixel tile), the issues
-tile holds the layer `issue_cells` instead: one point per grid cell (the base cells written with
-each issue, merged by `geo.tiling.cells.factor_for_zoom`) at the cell's centre, with `count`. A cell
-belongs to the one tile holding its centre (west/north edges inclusive), so the counts of the
-tiles covering an area add up to the number of matching issues.
+kept around them. Feature layers carry their ids and FEATURE_PROPS (or those asked for), the
+issues layer ISSUE_PROPS; below ISSUE_POINTS_MIN_ZOOM (of the map zoom the tile is drawn at), or
+when a tile would hold more than MAX_TILE_POINTS issues per 256 pixels square (4 x as many in a
+512-pixel tile), the issues tile holds the layer `issue_cells` instead: one point per grid cell
+(the base cells written with each issue, merged by `geo.tiling.cells.factor_for_zoom`) at the
+cell's centre, with `count`. A cell belongs to the one tile holding its centre (west/north edges
+inclusive), so the counts of the tiles covering an area add up to the number of matching issues.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.model.errors import NotFound
+from geo.model.errors import InvalidInput, NotFound
 from geo.model.kinds import Kind
 from geo.tiling.cells import BASE_CELL_DEG, factor_for_zoom
 
@@ -504,9 +504,11 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
             2 * ok.reshape(n, len(names)).sum(axis=1))
 
 
-def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]]) -> bytes:
-    """Encode feature rows (FEATURE_PROPS..., wkb) into an MVT with one layer `layer`:
-    projected, clipped to the tile and its buffer, simplified to a tile unit."""
+def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]],
+                    names: Sequence[str] = FEATURE_PROPS) -> bytes:
+    """Encode feature rows (id, the values of `names`..., wkb) into an MVT with one layer
+    `layer` (the id as each feature's id): projected, clipped to the tile and its buffer,
+    simplified to a tile unit."""
     if not rows:
         return b""
     geoms = shapely.from_wkb([r[-1] for r in rows])
@@ -518,8 +520,8 @@ def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]]) -> by
     geoms = shapely.transform(geoms, to_units)
     geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
     geoms = shapely.simplify(geoms, SIMPLIFY_UNITS)
-    columns = {name: [r[j] for r in rows] for j, name in enumerate(FEATURE_PROPS)}
-    return _encode(layer, geoms, columns, columns["id"])
+    columns = {name: [r[j] for r in rows] for j, name in enumerate(names, start=1)}
+    return _encode(layer, geoms, columns, [r[0] for r in rows])
 
 
 def encode_points(tile: Tile, layer: str, names: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -545,6 +547,19 @@ def etag(layer: str, version: int, filters: dict[str, Any], scope_unit: str | No
                       ensure_ascii=False, default=str)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
     return f'W/"{layer}.{version}.{digest}"'
+
+
+def feature_fields(spec: str | None) -> tuple[str, ...]:
+    """The properties a feature layer's tiles carry, from a comma list of FEATURE_PROPS (None:
+    all of them; "": none, the feature id only); InvalidInput for another name."""
+    if spec is None:
+        return FEATURE_PROPS
+    names = tuple(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
+    unknown = [n for n in names if n not in FEATURE_PROPS]
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}: fields is a comma list of "
+                           f"{', '.join(FEATURE_PROPS)} (empty: the feature id only)")
+    return tuple(n for n in FEATURE_PROPS if n in names)  # in one order: one cache key
 
 
 def split_layers(spec: str) -> list[str]:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Path, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 
 from geo.maps.tilecache import (
@@ -21,7 +21,7 @@ from geo.tiling.tilejson import tilejson
 from geo.tiling.tiles import MAX_ZOOM, NextDeadlines, etag_matches
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
-from server.params import IssueQueryDep, PropertiesQuery
+from server.params import IssueFilters, PropertiesQuery
 from server.routes.layers import parse_properties
 from server.schemas.common import BINARY
 from server.schemas.ogc import TileJSON
@@ -58,11 +58,14 @@ def vector_tile(
     y: TileIndex,
     request: Request,
     user: Reader,
-    query: IssueQueryDep,
+    query: IssueFilters,
     store: StoreDep,
     settings: SettingsDep,
     properties: PropertiesQuery = None,
     size: int = 256,
+    fields: Annotated[str | None, Query(max_length=200, description=(
+        "the properties the feature layers' features carry: a comma list of id, kind, name, "
+        "category, unit (default: all; empty: none, the feature id only)"))] = None,
 ) -> Response:
     """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several
     of them at once (a comma list, e.g. `subdistrict,community,street`).
@@ -72,7 +75,8 @@ def vector_tile(
     256-pixel tiles of zoom z + 1 do; up to 4 x 1000 issue points).
 
     Feature layers hold one MVT layer named after the kind (properties id, kind, name,
-    category, unit), filtered like GET /api/layers/{kind} (`properties`, one layer only).
+    category, unit, or those listed in `fields`; the feature id always), filtered like
+    GET /api/layers/{kind} (`properties`, one layer only).
     `issues` takes the filters of GET /api/issues and holds the MVT layer `issues` (id,
     category, status, overdue) from zoom 14 when the tile has at most 1000 of them (4000 from
     zoom 16 on), else
@@ -86,7 +90,7 @@ def vector_tile(
     them and by `ccmap tiles seed`) or `miss` (built for this request).
     """
     req = tile_request(layer, z, x, y, size, query, parse_properties(properties),
-                       user.scope_unit)
+                       user.scope_unit, fields)
     tags = tile_tags(store, req, _per_app(request.app, "next_deadlines", NextDeadlines))
     headers = {"ETag": tags.tag, "Cache-Control": CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), tags.tag):

@@ -11,7 +11,8 @@ import { grid as vectorGrid } from "./tiles.js";
 const TILE_CACHE = "ccmap-field-tiles";  // the service worker serves them (field-sw.js)
 const DATA_CACHE = "ccmap-field-data";
 const TILE_KINDS = "subdistrict,community,street,alley";
-const TILE_URL = "/api/tiles/" + TILE_KINDS + "/{z}/{x}/{y}.mvt?size=512";  // 512 px: z - 1
+// 512 px (drawn at z + 1); no properties: the field map only draws them
+const TILE_URL = "/api/tiles/" + TILE_KINDS + "/{z}/{x}/{y}.mvt?size=512&fields=";
 const CACHED_KEY = "ccmap-field-cached";  // {tiles, bytes} of the last caching, for offline
 const RESULTS = [["pass", t("合格")], ["fail", t("不合格")], ["na", t("不适用")]];
 

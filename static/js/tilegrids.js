@@ -90,8 +90,14 @@ function baseKindsAt(state, z) {
   return kinds.length ? kinds : null;
 }
 
+/* The shared grid's tiles carry the feature id (a click fetches the feature by it) and
+ * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's): names and
+ * categories would more than double a city's tiles (keep in step with geo.maps.tilecache). */
+const PAGE_FIELDS = "unit";
+
 function baseUrl(kinds) {
-  return tileUrl(kinds.join(","), BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX);
+  return tileUrl(kinds.join(","), (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) +
+                 "&fields=" + PAGE_FIELDS);
 }
 
 /* The issue tiles' URL with the page's issue filters ("&category=…"). */
@@ -205,7 +211,7 @@ export function tileClick(state, ev) {
   firstHit(gridsAbove(state, floor), point).then(function (found) {
     if (!found) { return; }
     setTimeout(function () {
-      tilePopup(state, found.kind, found.label, found.hit.properties, latlng);
+      tilePopup(state, found.kind, found.label, found.hit, latlng);
     }, 0);
   });
 }
@@ -221,8 +227,8 @@ async function firstHit(grids, point) {
 }
 
 /* The popup of a tile feature: its details fetched by id, shown like a GeoJSON feature's. */
-function tilePopup(state, kind, label, props, latlng) {
-  const map = state.map;
+function tilePopup(state, kind, label, hit, latlng) {
+  const map = state.map, props = hit.properties;
   if (kind === "issues" && props.count === undefined) {  // one issue
     L.popup({ minWidth: 280, maxWidth: 360 }).setLatLng(latlng)
       .setContent(issuePopup(props.id, state)).openOn(map);
@@ -238,7 +244,7 @@ function tilePopup(state, kind, label, props, latlng) {
   }
   const box = el("div", t("loading"), "ccmap-popup");
   const popup = L.popup().setLatLng(latlng).setContent(box).openOn(map);
-  getJson("/api/features/" + encodeURIComponent(props.id) + "?coords=" +
+  getJson("/api/features/" + encodeURIComponent(hit.id) + "?coords=" +
           encodeURIComponent(state.config.coords))
     .then(function (f) {
       const content = featureContent(state, kind, label, f.properties);

@@ -321,22 +321,28 @@ def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: 
         results = []
         for zoom in range(12, 16):
             z = zoom - 1  # the page's 512-pixel tiles of zoom z are drawn at map zoom z + 1
-            layer_lists = [BASE] if zoom < 15 else [BASE, "subdistrict,community,street,alley"]
+            # the shared grid's tiles carry the properties the page draws with
+            page = "size=512&fields=unit"
+            asked = ([(BASE, page)] if zoom < 15 else
+                     [(BASE, page), ("subdistrict,community,street,alley", page)])
             if zoom < 14:  # the reduced city's issues come from tiles below zoom 14: a move
                 # asks for both grids' tiles in one, a new issue filter for the issues alone
-                layer_lists = [BASE + ",issues", "issues"]
+                asked = [(BASE + ",issues", page), ("issues", "size=512")]
             for x, y in tiles_covering(reduced_city.extent, z):
-                for layers in layer_lists:
-                    r = client.get(f"/api/tiles/{layers}/{z}/{x}/{y}.mvt?size=512")
+                for layers, query in asked:
+                    r = client.get(f"/api/tiles/{layers}/{z}/{x}/{y}.mvt?{query}")
                     assert r.status_code == 200
                     results.append(r.headers["x-tile-cache"])
         # past the city's edge too (a wide window shows some of it)
         x, y = tile_of(west, north, 13)
-        r = client.get(f"/api/tiles/{BASE}/13/{x - 1}/{y - 1}.mvt?size=512")
+        r = client.get(f"/api/tiles/{BASE}/13/{x - 1}/{y - 1}.mvt?size=512&fields=unit")
         results.append(r.headers["x-tile-cache"])
-        # a zoom that was not seeded is built
+        # a zoom that was not seeded is built, and so are other fields than the page's
         x, y = tile_of((west + east) / 2, (south + north) / 2, 16)
-        r = client.get(f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512")
+        r = client.get(f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512&fields=unit")
+        assert r.headers["x-tile-cache"] == "miss"
+        x, y = tiles_covering(reduced_city.extent, 13)[0]
+        r = client.get(f"/api/tiles/{BASE}/13/{x}/{y}.mvt?size=512")
         assert r.headers["x-tile-cache"] == "miss"
     assert set(results) == {"hit-disk"}, results
 

@@ -9,6 +9,7 @@ Expected tile coordinates come from pyproj, not from the app's own projection co
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy import text
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import IssueQuery, Store, open_store
-from server.params import IssueFilters, issue_query
+from server.params import issue_filters
 from tests.conftest import ReducedCity, add_user, bearer
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -196,6 +197,44 @@ def test_street_crossing_two_tiles_is_in_both_and_a_far_one_in_none(
     assert get_tile(client, "zone", z, x + 1, cy + 1) == {}
     r = client.get(f"/api/tiles/street/{z}/{x - 3}/{cy}.mvt")
     assert r.status_code == 200 and r.content == b""
+
+
+def test_fields_choose_the_properties_and_every_feature_keeps_its_id(
+        client: TestClient, store: Store) -> None:
+    """The page asks for the properties it draws with (fields=unit): the same features, each
+    with its id, and only those properties; the ETag tells the variants apart."""
+    z = 15
+    x, y = tile_of(121.4705, 31.2305, z)
+    street, zone = store.add_features([
+        Feature(Kind.street, LineString([(121.470, 31.230), (121.471, 31.231)]),
+                name="延安东路", category="main"),
+        Feature(Kind.zone, Polygon([(121.470, 31.230), (121.471, 31.230), (121.471, 31.231),
+                                    (121.470, 31.231)]), name="一号责任区",
+                properties={"unit": "区城管局"})])
+    full = get_tile(client, "zone,street", z, x, y)
+    assert full["zone"][0]["properties"] == {"id": zone, "kind": "zone", "name": "一号责任区",
+                                             "unit": "区城管局"}
+    lean = get_tile(client, "zone,street", z, x, y, fields="unit")
+    assert [(f["id"], f["properties"]) for f in lean["zone"]] == [(zone, {"unit": "区城管局"})]
+    assert [(f["id"], f["properties"]) for f in lean["street"]] == [(street, {})]
+    assert [f["parts"] for f in lean["street"]] == [f["parts"] for f in full["street"]]
+    bare = get_tile(client, "zone,street,issues", z, x, y, fields="")
+    assert [(f["id"], f["properties"]) for f in bare["zone"]] == [(zone, {})]
+    two = get_tile(client, "zone", z, x, y, fields="unit, name")["zone"][0]["properties"]
+    assert two == {"name": "一号责任区", "unit": "区城管局"}
+
+    def tag(**params: str) -> str:
+        r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params=params)
+        assert r.status_code == 200
+        return r.headers["etag"]
+
+    assert len({tag(), tag(fields="unit"), tag(fields="")}) == 3
+    assert tag(fields="name,unit") == tag(fields="unit,name")
+    for params in ({"fields": "colour"}, {"fields": "unit,wkb"}):
+        r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params=params)
+        assert r.status_code == 400 and "unknown field" in r.json()["detail"]
+    r = client.get(f"/api/tiles/issues/{z}/{x}/{y}.mvt", params={"fields": "unit"})
+    assert r.status_code == 400 and "not of issues" in r.json()["detail"]
 
 
 def test_every_feature_reachable_and_tiny_ones_only_at_detail_zoom(
@@ -535,11 +574,12 @@ def test_unfiltered_cell_tiles_hold_what_the_issues_counted_one_by_one_hold(
 
 def _clock_at(client: TestClient, monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     """Serve the issue filters of every request as if it were `when` (their IssueQuery.now)."""
-    async def query_at(query: IssueFilters) -> IssueQuery:
-        return replace(query, now=when)
+    @functools.wraps(issue_filters)  # the same parameters, read by FastAPI
+    async def filters_at(*args: Any, **kwargs: Any) -> IssueQuery:
+        return replace(await issue_filters(*args, **kwargs), now=when)
 
     monkeypatch.setitem(client.app.dependency_overrides,  # type: ignore[attr-defined]
-                        issue_query, query_at)
+                        issue_filters, filters_at)
 
 
 def test_issue_tiles_keep_their_etag_until_a_deadline_in_them_passes(
