@@ -3,10 +3,11 @@ records and back, audit rows, layer and tile versions, tile SQL pieces."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from json.decoder import scanstring  # type: ignore[attr-defined]
@@ -41,8 +42,9 @@ from geo.model.kinds import Kind
 from geo.model.lifecycle import UNHANDLED
 from geo.model.records import Feature, Issue
 from geo.model.users import Role, User
-from geo.store import IssueQuery
+from geo.store import BBox, IssueQuery
 from geo.store.schema import audit as audit_t
+from geo.store.schema import feature_blocks as feature_blocks_t
 from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
 from geo.store.schema import issue_blocks as issue_blocks_t
@@ -55,8 +57,10 @@ from geo.tiling.tiles import (
     BLOCK_SHIFT,
     EXTENT,
     ISSUE_LAYER,
+    MAX_FEATURE_BLOCKS,
     CellGrid,
     Tile,
+    bbox_blocks,
 )
 
 ALL_ISSUE_TILES = "issues:all"  # layer_versions: the last write that may change any issue tile
@@ -164,6 +168,48 @@ def _bump_layers(conn: Connection, layers: Iterable[str]) -> None:
         if conn.execute(update(t).where(t.c.layer == name)
                         .values(version=t.c.version + 1)).rowcount == 0:
             conn.execute(insert(t).values(layer=name, version=2))
+
+
+def _bump_features(conn: Connection, boxes: Mapping[str, Sequence[BBox | None]]) -> None:
+    """Bump feature layers and record each one's new version on the blocks covered by the
+    boxes of the features written, before and after (sorted: one lock order); a None box, or
+    more than MAX_FEATURE_BLOCKS blocks in all: on every tile of the layer ("<layer>:all")."""
+    _bump_layers(conn, boxes)
+    t = layer_versions_t
+    for layer in sorted(boxes):
+        version = conn.execute(select(t.c.version).where(t.c.layer == layer)).scalar_one()
+        blocks = _blocks_of(boxes[layer])
+        if blocks is None:
+            _upsert(conn, t, [{"layer": f"{layer}:all", "version": version}],
+                    lambda new: {"version": new.version})
+            continue
+        _upsert(conn, feature_blocks_t, [{"layer": layer, "bx": bx, "by": by, "version": version}
+                                         for bx, by in sorted(blocks)],
+                lambda new: {"version": new.version})
+
+
+def _box(row: Mapping[Any, Any]) -> BBox | None:
+    """A feature row's bounding box (None if it has none)."""
+    minx, miny, maxx, maxy = (row[k] for k in ("minx", "miny", "maxx", "maxy"))
+    if minx is None or miny is None or maxx is None or maxy is None:
+        return None
+    return float(minx), float(miny), float(maxx), float(maxy)
+
+
+def _blocks_of(boxes: Sequence[BBox | None]) -> set[tuple[int, int]] | None:
+    """The blocks the boxes cover; None for "every block" (a None or non-finite box, or more
+    than MAX_FEATURE_BLOCKS)."""
+    blocks: set[tuple[int, int]] = set()
+    for box in boxes:
+        if box is None or not all(math.isfinite(v) for v in box):
+            return None
+        bx0, by0, bx1, by1 = bbox_blocks(box)
+        if (bx1 - bx0 + 1) * (by1 - by0 + 1) > MAX_FEATURE_BLOCKS:
+            return None
+        blocks.update(itertools.product(range(bx0, bx1 + 1), range(by0, by1 + 1)))
+        if len(blocks) > MAX_FEATURE_BLOCKS:
+            return None
+    return blocks
 
 
 def _issues_added(conn: Connection, cells: Sequence[tuple[int, int]]) -> None:

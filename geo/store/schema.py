@@ -217,6 +217,17 @@ layer_versions = _table(
 # change any tile), so a write changes the ETags of the tiles around it only
 issue_blocks = _by_pair("issue_blocks", ("bx", "by"), "version")
 
+# the last write that changed a feature of a layer in each block (the issue blocks' grid):
+# a feature tile's version is the largest of its blocks' and of layer_versions "<layer>:all"
+# (writes that may change every tile of the layer: imports, clearing) (migration 0030)
+feature_blocks = _table(
+    "feature_blocks",
+    Column("layer", String(32), primary_key=True),
+    Column("bx", Integer, primary_key=True, autoincrement=False),
+    Column("by", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+)
+
 # how many issues each base cell holds, changed in the transaction of every write that adds or
 # moves issues: the unfiltered cell tiles of the map read it (migration 0021)
 issue_cell_counts = _by_pair("issue_cell_counts", ("cell_x", "cell_y"), "n")

@@ -37,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.expression import Executable
 
 from geo.model.audit import changes as audit_changes
 from geo.model.errors import Conflict, InvalidInput, NotFound
@@ -60,9 +61,10 @@ from geo.store.rows import (
     ALL_ISSUE_TILES,
     CELL_DEG,
     _audit,
+    _box,
     _box2df_bounds,
+    _bump_features,
     _bump_issues,
-    _bump_layers,
     _envelope,
     _feature_from_row,
     _feature_row,
@@ -80,6 +82,7 @@ from geo.store.rows import (
     _sqlite_pragmas,
 )
 from geo.store.schema import extensions as extensions_t
+from geo.store.schema import feature_blocks as feature_blocks_t
 from geo.store.schema import feature_versions as fversions_t
 from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
@@ -111,6 +114,7 @@ from geo.tiling.tiles import (
     cell_grid,
     encode_features,
     encode_points,
+    feature_blocks,
     issue_blocks,
     merged_cells,
     min_feature_deg,
@@ -139,10 +143,20 @@ def engine_url(url: str) -> str:
 # built once: every tile request reads them (building them each time took a third of the read)
 _VERSIONS = select(layer_versions_t.c.layer, layer_versions_t.c.version).where(
     layer_versions_t.c.layer.in_(bindparam("layers", expanding=True)))
-_VERSIONS_AND_BLOCKS = _VERSIONS.union_all(
-    select(literal(ISSUE_LAYER), func.max(issue_blocks_t.c.version)).where(
-        issue_blocks_t.c.bx.between(bindparam("bx0"), bindparam("bx1")),
-        issue_blocks_t.c.by.between(bindparam("by0"), bindparam("by1"))))
+_ISSUE_BLOCKS = select(literal(ISSUE_LAYER), func.max(issue_blocks_t.c.version)).where(
+    issue_blocks_t.c.bx.between(bindparam("bx0"), bindparam("bx1")),
+    issue_blocks_t.c.by.between(bindparam("by0"), bindparam("by1")))
+_FEATURE_BLOCKS = select(feature_blocks_t.c.layer, func.max(feature_blocks_t.c.version)).where(
+    feature_blocks_t.c.layer.in_(bindparam("features", expanding=True)),
+    feature_blocks_t.c.bx.between(bindparam("fx0"), bindparam("fx1")),
+    feature_blocks_t.c.by.between(bindparam("fy0"), bindparam("fy1"))
+).group_by(feature_blocks_t.c.layer)
+# by (issue blocks read, feature blocks read)
+_TILE_VERSIONS: dict[tuple[bool, bool], Executable] = {
+    (False, False): _VERSIONS, (True, False): _VERSIONS.union_all(_ISSUE_BLOCKS),
+    (False, True): _VERSIONS.union_all(_FEATURE_BLOCKS),
+    (True, True): _VERSIONS.union_all(_ISSUE_BLOCKS, _FEATURE_BLOCKS)}
+FEATURE_LAYERS = frozenset(k.value for k in Kind)
 
 
 class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows, AccountRows,
@@ -274,7 +288,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             kinds = sorted({r["kind"] for r in rows})
             _audit(conn, actor, "create", "feature", _id_span(ids),
                    {"count": len(ids), "kinds": kinds, "ids": ids[:1000]})
-            _bump_layers(conn, kinds)
+            _bump_features(conn, {k: [_box(r) for r in rows if r["kind"] == k] for k in kinds})
             return ids
 
     def features(
@@ -379,14 +393,18 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         expected_version a stale edit is refused (Conflict)."""
         row = _feature_row(feature)
         c = features_t.c
-        layers = {row["kind"]}  # and the old kind, when a replacement changes it
+        # the layers' tiles where the feature is and where it was (its old kind's, if changed)
+        boxes: dict[str, list[BBox | None]] = {row["kind"]: [_box(row)]}
         with self._begin() as conn:
             if feature.id is None:
                 fid = int(conn.execute(insert(features_t).returning(c.id), row).scalar_one())
                 version = 1
             else:
                 fid = feature.id
-                layers.add(conn.execute(select(c.kind).where(c.id == fid)).scalar() or row["kind"])
+                old = conn.execute(select(c.kind, c.minx, c.miny, c.maxx, c.maxy)
+                                   .where(c.id == fid)).first()
+                if old is not None:
+                    boxes.setdefault(old.kind, []).append(_box(old._mapping))
                 q = update(features_t).where(c.id == fid)
                 if expected_version is not None:
                     q = q.where(c.version == expected_version)
@@ -403,7 +421,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 properties=row["properties"], wkb=row["wkb"]))
             _audit(conn, actor, action, feature.kind.value, str(fid),
                    {"version": version, "name": row["name"], "properties": row["properties"]})
-            _bump_layers(conn, layers)
+            _bump_features(conn, boxes)
         return self.feature(fid)
 
     def delete_feature(self, feature_id: int, actor: str) -> None:
@@ -417,7 +435,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 actor=actor, action="delete", kind=old.kind.value, name=old.name,
                 category=old.category, properties=old.properties, wkb=None))
             _audit(conn, actor, "delete", old.kind.value, str(feature_id), {"name": old.name})
-            _bump_layers(conn, [old.kind.value])
+            _bump_features(conn, {old.kind.value: [old.geometry.bounds]})
 
     def feature_versions(self, feature_id: int) -> list[dict[str, Any]]:
         """Every saved version of a feature, oldest first (geometry as shapely)."""
@@ -812,18 +830,30 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
     def layer_versions(self, layers: Sequence[str], tile: Tile | None = None
                        ) -> dict[str, int]:
         """The versions of several layers in one query (0 for an unknown layer); with a tile,
-        the issues layer's is that of the last write that changed the issues tile there."""
-        names = list(layers)
-        local = tile is not None and ISSUE_LAYER in names
-        params: dict[str, Any] = {}
-        if local:
-            assert tile is not None
-            names = [n for n in names if n != ISSUE_LAYER] + [ALL_ISSUE_TILES]
-            params = dict(zip(("bx0", "by0", "bx1", "by1"), issue_blocks(tile), strict=True))
+        a feature layer's is that of the last write that changed its features there and the
+        issues layer's that of the last write that changed the issues tile there."""
+        if tile is None:
+            with self._read() as conn:
+                found = {name: int(v or 0) for name, v in conn.execute(
+                    _VERSIONS, {"layers": list(layers)})}
+            return {name: found.get(name, 0) for name in layers}
+        issues = ISSUE_LAYER in layers
+        features = [n for n in layers if n in FEATURE_LAYERS]
+        # "<layer>:all" and "issues:all" from layer_versions; "<layer>" and "issues" from the
+        # blocks the tile reads
+        names = [n for n in layers if n != ISSUE_LAYER and n not in FEATURE_LAYERS]
+        names += [f"{n}:all" for n in features] + ([ALL_ISSUE_TILES] if issues else [])
+        params: dict[str, Any] = {"layers": names, "features": features}
+        if issues:
+            params.update(zip(("bx0", "by0", "bx1", "by1"), issue_blocks(tile), strict=True))
+        if features:
+            params.update(zip(("fx0", "fy0", "fx1", "fy1"), feature_blocks(tile), strict=True))
         with self._read() as conn:
             found = {name: int(v or 0) for name, v in conn.execute(
-                _VERSIONS_AND_BLOCKS if local else _VERSIONS, {"layers": names, **params})}
-        if local:
+                _TILE_VERSIONS[issues, bool(features)], params)}
+        for name in features:
+            found[name] = max(found.get(name, 0), found.get(f"{name}:all", 0))
+        if issues:
             found[ISSUE_LAYER] = max(found.get(ISSUE_LAYER, 0), found.get(ALL_ISSUE_TILES, 0))
         return {name: found.get(name, 0) for name in layers}
 
@@ -995,8 +1025,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             _audit(conn, actor, "clear", "store", None, {})
             conn.execute(update(layer_versions_t).values(version=layer_versions_t.c.version + 1))
             conn.execute(delete(issue_blocks_t))
+            conn.execute(delete(feature_blocks_t))
             conn.execute(delete(cell_counts_t))
             _bump_issues(conn, None)
+            _bump_features(conn, {k.value: [None] for k in Kind})
 
     def close(self) -> None:
         """Dispose of the connection pool."""

@@ -51,6 +51,9 @@ CLOSE_ZOOM = 16
 DETAIL_ZOOM = 14  # below this, lines/areas smaller than MIN_FEATURE_PX are left out
 MIN_FEATURE_PX = 2.0  # of a 256-pixel tile
 SIMPLIFY_UNITS = 1.0  # Douglas-Peucker tolerance in tile units (SQLite; ST_AsMVTGeom alike)
+# a feature edit is recorded on the blocks its box covers, up to this many (about 51 km
+# square); a larger feature's edit changes every tile of its layer
+MAX_FEATURE_BLOCKS = 4096
 # issue writes are recorded per block of 16 x 16 base cells (about 800 m): an issue tile's
 # version is that of the last write in the blocks it reads (store.layer_versions)
 BLOCK_SHIFT = 4
@@ -175,6 +178,24 @@ def issue_blocks(tile: Tile) -> tuple[int, int, int, int]:
     x1 = max(math.floor(maxx / BASE_CELL_DEG), grid.cell_x[1]) + 1
     y1 = max(math.floor(maxy / BASE_CELL_DEG), grid.cell_y[1]) + 1
     return x0 >> BLOCK_SHIFT, y0 >> BLOCK_SHIFT, x1 >> BLOCK_SHIFT, y1 >> BLOCK_SHIFT
+
+
+def bbox_blocks(bbox: tuple[float, float, float, float], margin_cells: int = 0
+                ) -> tuple[int, int, int, int]:
+    """The blocks (bx0, by0, bx1, by1, inclusive) a lon/lat box covers, with `margin_cells`
+    base cells more each side."""
+    minx, miny, maxx, maxy = bbox
+    x0 = math.floor(minx / BASE_CELL_DEG) - margin_cells
+    y0 = math.floor(miny / BASE_CELL_DEG) - margin_cells
+    x1 = math.floor(maxx / BASE_CELL_DEG) + margin_cells
+    y1 = math.floor(maxy / BASE_CELL_DEG) + margin_cells
+    return x0 >> BLOCK_SHIFT, y0 >> BLOCK_SHIFT, x1 >> BLOCK_SHIFT, y1 >> BLOCK_SHIFT
+
+
+def feature_blocks(tile: Tile) -> tuple[int, int, int, int]:
+    """The blocks holding a part of every feature a feature tile may read (those whose box
+    meets the tile with its buffer; a base cell more each side, for float rounding)."""
+    return bbox_blocks(tile.lonlat_bounds(BUFFER), margin_cells=1)
 
 
 def wants_cells(z: int) -> bool:

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from pyproj import Transformer
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import LineString, Point, Polygon, mapping
 from sqlalchemy import text
 
 from geo.model.kinds import Kind
@@ -812,6 +812,106 @@ def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: S
         assert all(v == layer for v in versions().values())
     finally:
         store.migrate()  # type: ignore[attr-defined]
+
+
+def test_a_feature_edit_changes_the_version_of_the_tiles_around_it_only(store: Store) -> None:
+    """A planner edits a zone: the zone tiles that may show it, before and after, get a new
+    version (so ETag and cache key), at every zoom; the city's other zone tiles and the other
+    layers' tiles keep theirs. An import, clearing the store or an edit of a feature as large
+    as a city changes them all; a migrated database starts at the layers' versions."""
+    from geo.tiling.tiles import Tile
+    from tests.geo.store.test_issue_partitions import _migrate
+
+    here, far = (121.475, 31.235), (121.60, 31.10)  # about 19 km apart
+
+    def square(lon: float, lat: float, d: float = 0.002) -> Polygon:
+        return Polygon([(lon, lat), (lon + d, lat), (lon + d, lat + d), (lon, lat + d)])
+
+    zone, _, _ = store.add_features([
+        Feature(Kind.zone, square(*here), properties={"unit": "甲"}),
+        Feature(Kind.zone, square(*far), properties={"unit": "乙"}),
+        Feature(Kind.street, LineString([here, (here[0] + 0.003, here[1])]))])
+
+    def at(lon: float, lat: float, z: int, px: int = 512) -> Tile:
+        return Tile(z, *tile_of(lon, lat, z), px)
+
+    near = [at(*here, 15), at(*here, 12, 256), at(here[0] + 0.001, here[1] + 0.001, 16),
+            at(*here, 7)]
+    away = [at(*far, 15), at(*far, 12, 256)]
+
+    def versions(layer: str = "zone") -> dict[Tile, int]:
+        return {t: store.layer_versions([layer, "issues"], t)[layer] for t in near + away}
+
+    def edit(**changes: Any) -> None:
+        store.save_feature(replace(store.feature(zone), **changes), "t", "update")
+
+    streets = versions("street")
+    for write in (lambda: edit(geometry=square(here[0] + 0.0005, here[1])),
+                  lambda: edit(properties={"unit": "丙"}),  # a property: the same tiles
+                  lambda: store.add_features([Feature(Kind.zone, square(*here, 0.001))]),
+                  lambda: store.delete_feature(store.add_features(
+                      [Feature(Kind.zone, square(here[0] - 0.001, here[1]))])[0], "t")):
+        before, layer = versions(), store.layer_version("zone")
+        write()
+        after = versions()
+        assert store.layer_version("zone") > layer  # GeoJSON ETags follow every write
+        assert all(after[t] > before[t] for t in near)
+        assert all(after[t] == before[t] for t in away)
+    assert versions("street") == streets
+    # moved across the city: the tiles where it was and where it is now
+    before = versions()
+    edit(geometry=square(*far))
+    after = versions()
+    assert all(after[t] > before[t] for t in near + away)
+    # as large as a city (more than MAX_FEATURE_BLOCKS blocks): every zone tile
+    for write in (lambda: edit(geometry=square(121.0, 31.0, 0.7)), store.clear):
+        before = versions()
+        write()
+        after = versions()
+        assert all(after[t] > before[t] for t in near + away)
+    try:  # a database migrated from before 0030 knows no block: every tile has the layer's
+        store.add_features([Feature(Kind.zone, square(*here))])
+        _migrate(store, "0029", down=True)
+        with store.engine.begin() as conn:  # type: ignore[attr-defined]  # writes before 0030
+            conn.execute(text("UPDATE layer_versions SET version = version + 5 "
+                              "WHERE layer = 'zone'"))
+        _migrate(store, "head", down=False)
+        layer = store.layer_version("zone")
+        assert all(v == layer for v in versions().values())
+    finally:
+        store.migrate()  # type: ignore[attr-defined]
+
+
+def test_a_zone_edited_elsewhere_keeps_a_pages_shared_tile_cached(
+        client: TestClient, store: Store) -> None:
+    """The page's shared tile of several layers keeps its ETag and cache while a planner edits
+    a zone 19 km away, and changes with an edit in it."""
+    here, far = (121.475, 31.235), (121.60, 31.10)
+    square = [(0.0, 0.0), (0.002, 0.0), (0.002, 0.002), (0.0, 0.002)]
+    a, b = store.add_features([
+        Feature(Kind.zone, Polygon([(here[0] + x, here[1] + y) for x, y in square])),
+        Feature(Kind.zone, Polygon([(far[0] + x, far[1] + y) for x, y in square]))])
+    url = "/api/tiles/community,zone,street/{}/{}/{}.mvt?size=512&fields=unit".format(
+        14, *tile_of(*here, 14))
+    tag = client.get(url).headers["etag"]
+
+    def put(zone: int, geometry: Polygon, unit: str) -> None:
+        r = client.put(f"/api/zones/{zone}", json={
+            "geometry": mapping(geometry), "name": "责任区", "zone_type": "grid", "unit": unit,
+            "version": store.feature(zone).version})
+        assert r.status_code == 200, r.text
+
+    put(b, Polygon([(far[0] + x + 0.001, far[1] + y) for x, y in square]), "乙单位")
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 304
+    assert client.get(url).headers["x-tile-cache"] == "hit-memory"
+    put(a, store.feature(a).geometry, "甲单位")
+    changed = client.get(url, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["x-tile-cache"] == "miss"
+    z, x, y = 14, *tile_of(*here, 14)
+    units = [f["properties"] for f in get_tile(client, "zone", z, x, y, size=512,
+                                                 fields="unit")["zone"]]
+    assert units == [{"unit": "甲单位"}]
 
 
 def test_refused_write_leaves_the_version(store: Store) -> None:
