@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     settings = settings or Settings()
     resolve_basemap(settings.basemap, settings.tianditu_key)  # fail at start-up, not per page
     own_store = store is None
-    store = store or open_store(settings.database_url)
+    store = store or open_store(settings.database_url, settings.db_pool_size)
 
     jobs = JobPool(store, settings.worker_threads)  # threads start with the first task
 

@@ -14,6 +14,7 @@ from geo.calendar.worktime import DEFAULT_OFFICE_HOURS, parse_office_hours
 from geo.layers.userfiles import FileLimits
 from geo.ledger.casework import CaseRules
 from geo.model.errors import CcmapError
+from geo.store import DEFAULT_POOL_SIZE
 
 # the database and tile caches by default: var/ in a source checkout, else var/ in the
 # directory ccmap is started from (an installed wheel)
@@ -31,6 +32,10 @@ class Settings(BaseSettings):
     # server processes (`ccmap serve --workers N`); state is in the database, so any process
     # can answer any request (PostGIS is the backend for several: see README "Serving")
     workers: Annotated[int, Field(ge=1)] = 1
+    # PostgreSQL connections each process keeps open, as many again while a burst lasts: about
+    # the requests it answers at once (a map move asks for 12 tiles); N workers x 2 x this must
+    # stay under PostgreSQL's max_connections (100 by default)
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = DEFAULT_POOL_SIZE
     # osm | tianditu | amap | none | a custom tile URL template with {z}/{x}/{y}
     basemap: str = "osm"
     tianditu_key: str = ""

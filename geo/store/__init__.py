@@ -802,11 +802,15 @@ class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, IndicatorAg
     """
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate to the latest schema) the store at a sqlite:/// or postgresql:// URL."""
+DEFAULT_POOL_SIZE = 20  # PostgreSQL connections a process keeps open (as many again in bursts)
+
+
+def open_store(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Store:
+    """Open (and migrate to the latest schema) the store at a sqlite:/// or postgresql:// URL;
+    on PostgreSQL with `pool_size` connections kept open."""
     from geo.store.sql import SqlStore
 
-    return SqlStore(url)
+    return SqlStore(url, pool_size)
 
 
 BULK_ROWS = 10_000  # a write this large changes the tables enough to refresh the statistics

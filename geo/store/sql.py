@@ -44,7 +44,7 @@ from geo.model.errors import Conflict, InvalidInput, NotFound
 from geo.model.kinds import Kind
 from geo.model.lifecycle import UNHANDLED, StatusChange
 from geo.model.records import Feature, Issue, IssueRoute
-from geo.store import BBox, IssueQuery
+from geo.store import DEFAULT_POOL_SIZE, BBox, IssueQuery
 from geo.store.accounts import AccountRows
 from geo.store.aggregates import AggregateMixin
 from geo.store.audit import AuditRows
@@ -163,14 +163,20 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                AuditRows, TriageRows, ReplyTemplateRows, CalendarRows, ExtensionRows, NoticeRows):
     """Store on SQLite (WKB + bbox columns) or PostGIS (generated geometry + GiST)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         sa_url = engine_url(url)
         if sa_url.startswith("sqlite:///"):
             db_path = make_url(sa_url).database
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(sa_url)
+        # PostgreSQL: as many connections kept open as requests answered at once (and as many
+        # again while a burst lasts). With SQLAlchemy's default of 5, a map move's 12 tile
+        # requests opened and closed a connection each past the fifth, and a new backend
+        # plans its first issue query over the month partitions from cold caches (30 ms)
+        pool = ({"pool_size": pool_size, "max_overflow": pool_size}
+                if sa_url.startswith("postgresql") else {})
+        self.engine: Engine = create_engine(sa_url, **pool)
         self.postgis = self.engine.dialect.name == "postgresql"
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._issue_months: set[date] = set()  # issue partitions known to exist (PostGIS)

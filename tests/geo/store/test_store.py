@@ -118,3 +118,33 @@ def test_extent_of_every_feature_of_a_kind_and_of_a_unit_scope(store: Store) -> 
     # a unit sees its own zones and the features no unit owns (the street)
     assert store.extent(scope_unit="区城管局") == (121.40, 31.20, 121.472, 31.23)
     assert store.extent(Kind.market) is None
+
+
+@pytest.mark.postgis
+def test_a_burst_of_requests_keeps_its_postgresql_connections_open() -> None:
+    """A map move asks for 12 tiles at once: a server process keeps that many connections to
+    PostgreSQL open for the next move, instead of closing each one past the pool's fifth (a
+    new backend plans its first query over the month partitions from cold caches); the size
+    comes from CCMAP_DB_POOL_SIZE."""
+    from sqlalchemy import event, text
+
+    from server.app import create_app
+    from server.settings import Settings
+    from tests.conftest import _postgis_schema
+
+    with _postgis_schema() as url:
+        app = create_app(Settings(database_url=url, db_pool_size=12))
+        store = app.state.store
+        closed: list[object] = []
+        event.listen(store.engine, "close", lambda *_: closed.append(1))
+        for _ in range(3):  # three moves
+            burst = [store.engine.connect() for _ in range(12)]
+            for conn in burst:
+                conn.execute(text("SELECT 1"))
+                conn.close()
+        assert closed == [] and store.engine.pool.checkedin() == 12
+        burst = [store.engine.connect() for _ in range(13)]  # past the pool, as many again
+        for conn in burst:
+            conn.close()
+        assert len(closed) == 1
+        store.close()
