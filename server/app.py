@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,6 +22,23 @@ from server.notifier import start_notifier
 from server.security import SecurityHeaders
 from server.settings import Settings
 from server.strict_json import StrictJSONMiddleware
+
+log = logging.getLogger("ccmap.server")
+
+
+def _warm_up(store: Store, connections: int) -> threading.Thread:
+    """Warm the database's connections up in the background (store.warm_up); a failure is
+    logged, never raised: the requests open their connections as they come."""
+    def run() -> None:
+        try:
+            store.warm_up(connections)
+        except Exception:  # the database down at start-up: the requests will say so
+            log.warning("warming %d database connections up failed", connections,
+                        exc_info=True)
+
+    thread = threading.Thread(target=run, name="ccmap-db-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -38,6 +57,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         # jobs a dead process left queued/running (no heartbeat lately) are failed, not stuck
         fail_stale(store, timedelta(minutes=settings.job_stale_minutes))
         notifier = start_notifier(store, settings)  # sends e-mails/webhooks, scans deadlines
+        _app.state.warm_up = _warm_up(store, min(settings.db_warm_connections,
+                                                 settings.db_pool_size))
         yield
         if notifier is not None:
             notifier.stop()

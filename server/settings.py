@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # the requests it answers at once (a map move asks for 12 tiles); N workers x 2 x this must
     # stay under PostgreSQL's max_connections (100 by default)
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = DEFAULT_POOL_SIZE
+    # of them, opened when the process starts and made to plan a query over the issues once
+    # (a new PostgreSQL backend's first one takes 30 ms more): a browser's 6 at a time
+    db_warm_connections: Annotated[int, Field(ge=0, le=200)] = 8
     # osm | tianditu | amap | none | a custom tile URL template with {z}/{x}/{y}
     basemap: str = "osm"
     tianditu_key: str = ""

@@ -38,6 +38,9 @@ os.environ.setdefault("CCMAP_TILE_CACHE_DIR", "none")
 # no notifications loop in the servers tests start: the tests send and scan with a given `now`
 # (tests/geo/notify); tests/server/test_notify_api.py starts one on purpose
 os.environ.setdefault("CCMAP_NOTIFY_SEND_SECONDS", "0")
+# no pooled connections opened at start-up by every app the tests make (one per test on
+# PostgreSQL); tests/geo/store/test_store.py checks the warm-up on purpose
+os.environ.setdefault("CCMAP_DB_WARM_CONNECTIONS", "0")
 PG_URL = os.environ.get("CCMAP_TEST_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/ccmap_test")
 ROOT = Path(__file__).resolve().parent.parent  # the checkout

@@ -84,6 +84,12 @@ class Transactions(Protocol):
         """Refresh the query planner's statistics after a bulk import."""
         ...
 
+    def warm_up(self, connections: int) -> None:
+        """Open `connections` pooled connections at once and have each plan a query over the
+        issues (PostgreSQL: a new backend loads the month partitions' catalog entries on its
+        first one, 30 ms of a first request); nothing on SQLite."""
+        ...
+
     def clear(self, actor: str = "system") -> None:
         """Delete every feature, issue, user and unit, and the notifications, webhooks and
         deliveries (used to rebuild the demo)."""

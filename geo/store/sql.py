@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import date, datetime
@@ -157,6 +157,9 @@ _TILE_VERSIONS: dict[tuple[bool, bool], Executable] = {
     (False, True): _VERSIONS.union_all(_FEATURE_BLOCKS),
     (True, True): _VERSIONS.union_all(_ISSUE_BLOCKS, _FEATURE_BLOCKS)}
 FEATURE_LAYERS = frozenset(k.value for k in Kind)
+# planned, not run: what an issue tile's request asks of the issues' month partitions
+_WARM_UP = ("EXPLAIN SELECT deadline FROM issues WHERE lon > 0 AND lat > 0 "
+            "AND deadline >= now() ORDER BY deadline LIMIT 1")
 
 
 class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows, AccountRows,
@@ -453,6 +456,16 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             wkb = r.pop("wkb")
             r["geometry"] = shapely.from_wkb(wkb) if wkb else None
         return rows
+
+    def warm_up(self, connections: int) -> None:
+        """Open `connections` pooled connections at once and have each plan a query over the
+        issues (PostgreSQL: a new backend loads the month partitions' catalog entries on its
+        first one, 30 ms of a first request); nothing on SQLite."""
+        if not self.postgis or connections <= 0:
+            return
+        with ExitStack() as held:  # all at once: each is a backend of its own
+            for conn in [held.enter_context(self.engine.connect()) for _ in range(connections)]:
+                conn.exec_driver_sql(_WARM_UP)
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics (and, on PostgreSQL, the visibility map)

@@ -148,3 +148,28 @@ def test_a_burst_of_requests_keeps_its_postgresql_connections_open() -> None:
             conn.close()
         assert len(closed) == 1
         store.close()
+
+
+@pytest.mark.postgis
+def test_a_server_warms_its_postgresql_connections_up_when_it_starts() -> None:
+    """A new PostgreSQL backend plans its first query over the issues' month partitions from
+    cold caches (30 ms of a request): the server opens CCMAP_DB_WARM_CONNECTIONS connections as
+    it starts, each planning such a query once, and keeps them for its first requests."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from server.app import create_app
+    from server.settings import Settings
+    from tests.conftest import _postgis_schema
+
+    with _postgis_schema() as url:
+        app = create_app(Settings(database_url=url, db_warm_connections=3))
+        engine = app.state.store.engine
+        planned: list[str] = []
+        event.listen(engine, "before_cursor_execute",
+                     lambda _c, _cur, sql, *_: planned.append(sql) if "issues" in sql else None)
+        with TestClient(app):
+            app.state.warm_up.join(timeout=60)
+            assert not app.state.warm_up.is_alive()
+            assert len([s for s in planned if s.startswith("EXPLAIN")]) == 3
+            assert engine.pool.checkedin() == 3
