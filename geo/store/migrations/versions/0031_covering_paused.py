@@ -4,7 +4,7 @@ Whether an issue point is overdue (`geo.store.rows._overdue`) reads paused_at si
 waiting on a 延期 decision is not overdue), which neither covering index of the point tiles held:
 every point of a tile read its table row again, a page per point (the points of an area are
 spread over the whole table, in report order). At 1M issues a 512-pixel tile at zoom 16 not yet
-in SQLite's cache took 45-130 ms instead of 24-67 ms; on PostgreSQL the index-only scans of the
+in SQLite's cache took 45-130 ms instead of 24-64 ms; on PostgreSQL the index-only scans of the
 month partitions (0015) became bitmap heap scans reading 8,000 table pages for a dense tile.
 
 ix_issues_cells (cell_x, cell_y, lon, lat, status, deadline, category, paused_at) replaces the
