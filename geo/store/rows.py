@@ -63,7 +63,7 @@ from geo.tiling.tiles import (
     bbox_blocks,
 )
 
-ALL_ISSUE_TILES = "issues:all"  # layer_versions: the last write that may change any issue tile
+ALL_ISSUE_TILES = f"{ISSUE_LAYER}:all"  # every_tile(ISSUE_LAYER)
 CELL_DEG = 0.0005  # the base heatmap cell (about 50 m); coarser cells are multiples of it
 ISSUE_FIELDS = [c.name for c in issues_t.columns if c.name not in ("id", "cell_x", "cell_y")]
 
@@ -175,17 +175,31 @@ def _bump_features(conn: Connection, boxes: Mapping[str, Sequence[BBox | None]])
     boxes of the features written, before and after (sorted: one lock order); a None box, or
     more than MAX_FEATURE_BLOCKS blocks in all: on every tile of the layer ("<layer>:all")."""
     _bump_layers(conn, boxes)
-    t = layer_versions_t
     for layer in sorted(boxes):
-        version = conn.execute(select(t.c.version).where(t.c.layer == layer)).scalar_one()
-        blocks = _blocks_of(boxes[layer])
+        version, blocks = _version(conn, layer), _blocks_of(boxes[layer])
         if blocks is None:
-            _upsert(conn, t, [{"layer": f"{layer}:all", "version": version}],
-                    lambda new: {"version": new.version})
-            continue
-        _upsert(conn, feature_blocks_t, [{"layer": layer, "bx": bx, "by": by, "version": version}
-                                         for bx, by in sorted(blocks)],
-                lambda new: {"version": new.version})
+            _set_versions(conn, layer_versions_t,
+                          [{"layer": every_tile(layer), "version": version}])
+        else:
+            _set_versions(conn, feature_blocks_t, [
+                {"layer": layer, "bx": bx, "by": by, "version": version}
+                for bx, by in sorted(blocks)])
+
+
+def every_tile(layer: str) -> str:
+    """The layer_versions row of the last write of `layer` that may change any of its tiles."""
+    return f"{layer}:all"
+
+
+def _version(conn: Connection, layer: str) -> int:
+    """A layer's version (in the caller's transaction: the one it just bumped)."""
+    t = layer_versions_t
+    return int(conn.execute(select(t.c.version).where(t.c.layer == layer)).scalar_one())
+
+
+def _set_versions(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Upsert version rows (of layer_versions or a blocks table) to the versions given."""
+    _upsert(conn, table, rows, lambda new: {"version": new.version})
 
 
 def _box(row: Mapping[Any, Any]) -> BBox | None:
@@ -226,15 +240,13 @@ def _bump_issues(conn: Connection, cells: Iterable[tuple[int, int]] | None) -> N
     """Bump the issues layer and record its new version on the blocks of these base cells
     (cell_x, cell_y) of the issues written, before and after; None: on every issue tile."""
     _bump_layers(conn, [ISSUE_LAYER])
-    t = layer_versions_t
-    version = conn.execute(select(t.c.version).where(t.c.layer == ISSUE_LAYER)).scalar_one()
+    version = _version(conn, ISSUE_LAYER)
     if cells is None:
-        _upsert(conn, t, [{"layer": ALL_ISSUE_TILES, "version": version}],
-                lambda new: {"version": new.version})
+        _set_versions(conn, layer_versions_t, [{"layer": ALL_ISSUE_TILES, "version": version}])
         return
-    _upsert(conn, issue_blocks_t, [{"bx": bx, "by": by, "version": version} for bx, by in sorted(
-        {(int(x) >> BLOCK_SHIFT, int(y) >> BLOCK_SHIFT) for x, y in cells})],  # lock order
-        lambda new: {"version": new.version})
+    blocks = sorted({(int(x) >> BLOCK_SHIFT, int(y) >> BLOCK_SHIFT) for x, y in cells})
+    _set_versions(conn, issue_blocks_t,  # in sorted order: one lock order
+                  [{"bx": bx, "by": by, "version": version} for bx, by in blocks])
 
 
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]],

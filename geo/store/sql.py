@@ -80,6 +80,7 @@ from geo.store.rows import (
     _mvt,
     _overdue,
     _sqlite_pragmas,
+    every_tile,
 )
 from geo.store.schema import extensions as extensions_t
 from geo.store.schema import feature_blocks as feature_blocks_t
@@ -861,7 +862,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         # "<layer>:all" and "issues:all" from layer_versions; "<layer>" and "issues" from the
         # blocks the tile reads
         names = [n for n in layers if n != ISSUE_LAYER and n not in FEATURE_LAYERS]
-        names += [f"{n}:all" for n in features] + ([ALL_ISSUE_TILES] if issues else [])
+        names += [every_tile(n) for n in features] + ([ALL_ISSUE_TILES] if issues else [])
         params: dict[str, Any] = {"layers": names, "features": features}
         if issues:
             params.update(zip(("bx0", "by0", "bx1", "by1"), issue_blocks(tile), strict=True))
@@ -871,7 +872,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             found = {name: int(v or 0) for name, v in conn.execute(
                 _TILE_VERSIONS[issues, bool(features)], params)}
         for name in features:
-            found[name] = max(found.get(name, 0), found.get(f"{name}:all", 0))
+            found[name] = max(found.get(name, 0), found.get(every_tile(name), 0))
         if issues:
             found[ISSUE_LAYER] = max(found.get(ISSUE_LAYER, 0), found.get(ALL_ISSUE_TILES, 0))
         return {name: found.get(name, 0) for name in layers}

@@ -10,6 +10,7 @@ Expected tile coordinates come from pyproj, not from the app's own projection co
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -758,6 +759,24 @@ def test_the_next_deadline_index_is_made_and_dropped_by_its_migration(store: Sto
         assert store.issue_tile_valid_until(query, where) == until
 
 
+def _check_migrated_tiles_start_at_the_layers_version(
+        store: Store, before: str, layer: str, versions: Callable[[], dict[Any, int]]) -> None:
+    """A database migrated from revision `before` (which knew no blocks of `layer`), written
+    there, gives every tile of the layer the layer's version."""
+    from tests.geo.store.test_issue_partitions import _migrate
+
+    try:
+        _migrate(store, before, down=True)
+        with store.engine.begin() as conn:  # type: ignore[attr-defined]  # a write back then
+            conn.execute(text("UPDATE layer_versions SET version = version + 5 "
+                              "WHERE layer = :layer"), {"layer": layer})
+        _migrate(store, "head", down=False)
+        version = store.layer_version(layer)
+        assert all(v == version for v in versions().values())
+    finally:
+        store.migrate()  # type: ignore[attr-defined]
+
+
 def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: Store) -> None:
     """A city's centre writes a case every few seconds: each write changes the version (so the
     ETag) of the issue tiles that may show that issue, at every zoom, and no other tile's;
@@ -766,7 +785,6 @@ def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: S
 
     from geo.store.bulk import WRITE_COLUMNS
     from geo.tiling.tiles import Tile
-    from tests.geo.store.test_issue_partitions import _migrate
 
     here, far = (121.475, 31.235), (121.60, 31.10)  # about 19 km apart
     (a,) = store.add_issues([Issue("litter", *here)])
@@ -802,16 +820,7 @@ def test_an_issue_write_changes_the_version_of_the_tiles_around_it_only(store: S
     store.clear()
     after = versions()
     assert all(after[t] > before[t] for t in near + away)
-    try:  # a database migrated from before 0019 knows no block: every tile has the layer's
-        _migrate(store, "0018", down=True)
-        with store.engine.begin() as conn:  # type: ignore[attr-defined]  # writes before 0019
-            conn.execute(text("UPDATE layer_versions SET version = version + 5 "
-                              "WHERE layer = 'issues'"))
-        _migrate(store, "head", down=False)
-        layer = store.layer_version("issues")
-        assert all(v == layer for v in versions().values())
-    finally:
-        store.migrate()  # type: ignore[attr-defined]
+    _check_migrated_tiles_start_at_the_layers_version(store, "0018", "issues", versions)
 
 
 def test_a_feature_edit_changes_the_version_of_the_tiles_around_it_only(store: Store) -> None:
@@ -820,7 +829,6 @@ def test_a_feature_edit_changes_the_version_of_the_tiles_around_it_only(store: S
     layers' tiles keep theirs. An import, clearing the store or an edit of a feature as large
     as a city changes them all; a migrated database starts at the layers' versions."""
     from geo.tiling.tiles import Tile
-    from tests.geo.store.test_issue_partitions import _migrate
 
     here, far = (121.475, 31.235), (121.60, 31.10)  # about 19 km apart
 
@@ -869,17 +877,8 @@ def test_a_feature_edit_changes_the_version_of_the_tiles_around_it_only(store: S
         write()
         after = versions()
         assert all(after[t] > before[t] for t in near + away)
-    try:  # a database migrated from before 0030 knows no block: every tile has the layer's
-        store.add_features([Feature(Kind.zone, square(*here))])
-        _migrate(store, "0029", down=True)
-        with store.engine.begin() as conn:  # type: ignore[attr-defined]  # writes before 0030
-            conn.execute(text("UPDATE layer_versions SET version = version + 5 "
-                              "WHERE layer = 'zone'"))
-        _migrate(store, "head", down=False)
-        layer = store.layer_version("zone")
-        assert all(v == layer for v in versions().values())
-    finally:
-        store.migrate()  # type: ignore[attr-defined]
+    store.add_features([Feature(Kind.zone, square(*here))])
+    _check_migrated_tiles_start_at_the_layers_version(store, "0029", "zone", versions)
 
 
 def test_a_zone_edited_elsewhere_keeps_a_pages_shared_tile_cached(
