@@ -15,10 +15,13 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from geo.jobs.runner import JobPool, fail_stale
 from geo.maps.basemaps import resolve_basemap
+from geo.maps.tilecache import Reseeder
+from geo.notify.background import BackgroundLoop, Task
 from geo.store import Store, open_store
 from server import routes
 from server.errors import ERROR_RESPONSES, install_error_handlers
 from server.notifier import start_notifier
+from server.routes.tiles import tile_caches
 from server.security import SecurityHeaders
 from server.settings import Settings
 from server.strict_json import StrictJSONMiddleware
@@ -41,6 +44,19 @@ def _warm_up(store: Store, connections: int) -> threading.Thread:
     return thread
 
 
+def _start_reseeding(app: FastAPI, store: Store, settings: Settings) -> BackgroundLoop | None:
+    """Start the loop that rebuilds the seeded tiles writes changed (app.state.reseeder); None
+    when CCMAP_TILE_RESEED_SECONDS is 0."""
+    if not settings.tile_reseed_seconds:
+        return None
+    reseeder = Reseeder(store, tile_caches(app, settings), settings.tile_reseed_budget_seconds)
+    app.state.reseeder = reseeder
+    loop = BackgroundLoop([Task("reseed", 0.0, reseeder.run_pass)],
+                          tick=settings.tile_reseed_seconds, name="ccmap-tiles")
+    loop.start()
+    return loop
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """Build the ccmap FastAPI app for the given settings (store opened from database_url)."""
     settings = settings or Settings()
@@ -59,7 +75,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         notifier = start_notifier(store, settings)  # sends e-mails/webhooks, scans deadlines
         _app.state.warm_up = _warm_up(store, min(settings.db_warm_connections,
                                                  settings.db_pool_size))
+        reseeding = _start_reseeding(_app, store, settings)
         yield
+        if reseeding is not None:
+            reseeding.stop()
+            _app.state.reseeder.close()
         if notifier is not None:
             notifier.stop()
         jobs.shutdown()  # queued jobs are marked failed; running ones finish first

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from geo.calendar.office import office_calendar
 from geo.calendar.worktime import WorkCalendar
-from geo.notify.background import NotifyLoop, Task
+from geo.notify.background import BackgroundLoop, Task
 from geo.notify.deadlines import scan_deadlines
 from geo.notify.delivery import DeliveryPolicy, SendReport, SmtpConfig, send_all_due
 from geo.store import Store
@@ -47,11 +47,11 @@ def scan(store: Store, settings: Settings, now: datetime | None = None,
                           settings.notify_due_soon_hours, notify=notify)
 
 
-def start_notifier(store: Store, settings: Settings) -> NotifyLoop | None:
+def start_notifier(store: Store, settings: Settings) -> BackgroundLoop | None:
     """Start this process's background loop (None when CCMAP_NOTIFY_SEND_SECONDS is 0)."""
     if not settings.notify_send_seconds:
         return None
-    loop = NotifyLoop([Task("deadline scan", settings.notify_scan_minutes * 60,
+    loop = BackgroundLoop([Task("deadline scan", settings.notify_scan_minutes * 60,
                             lambda: scan(store, settings)),
                        Task("send", 0.0, lambda: send(store, settings))],
                       tick=settings.notify_send_seconds)

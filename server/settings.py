@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     tile_cache_mb: float = 64.0
     tile_cache_dir: str = "auto"
     tile_cache_disk_mb: Annotated[float, Field(gt=0)] = 2000.0
+    # every tile_reseed_seconds (0: never) the server rebuilds, for up to
+    # tile_reseed_budget_seconds, the seeded page tiles that writes changed since the last time
+    # (geo.maps.tilecache.Reseeder; one process of the machine when there is a disk cache)
+    tile_reseed_seconds: Annotated[float, Field(ge=0)] = 10.0
+    tile_reseed_budget_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
     # the offline inspection app (/field): photos are downscaled on the device to this long
     # edge before they are stored; the vector tiles of the round's area are cached on the
     # device up to field_tile_cache_mb, at map zooms field_tile_min_zoom..field_tile_max_zoom

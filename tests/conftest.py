@@ -41,6 +41,9 @@ os.environ.setdefault("CCMAP_NOTIFY_SEND_SECONDS", "0")
 # no pooled connections opened at start-up by every app the tests make (one per test on
 # PostgreSQL); tests/geo/store/test_store.py checks the warm-up on purpose
 os.environ.setdefault("CCMAP_DB_WARM_CONNECTIONS", "0")
+# no tile reseeding loop either (it would read the store beside each test's own requests);
+# tests/geo/maps/test_tile_cache.py and tests/server/test_tiles_api.py run it on purpose
+os.environ.setdefault("CCMAP_TILE_RESEED_SECONDS", "0")
 PG_URL = os.environ.get("CCMAP_TEST_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/ccmap_test")
 ROOT = Path(__file__).resolve().parent.parent  # the checkout

@@ -28,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import json
+import logging
 import math
 import os
 import secrets
@@ -35,7 +37,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -54,9 +56,12 @@ from geo.tiling.tiles import (
     NextDeadlines,
     Tile,
     TileCache,
+    block_bounds,
     combined_etag,
     etag,
+    feature_blocks,
     feature_fields,
+    issue_blocks,
     split_layers,
     tile_of,
 )
@@ -65,6 +70,8 @@ try:  # POSIX: one process prunes at a time
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("ccmap.tiles")
 
 # the issue filters a tile's ETag holds (those of GET /api/issues)
 ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "zone_id",
@@ -490,8 +497,24 @@ class SeedPlan:
 
     def tiles(self) -> Iterator[Tile]:
         """Every tile of the plan, zoom by zoom."""
+        for z, xs, ys in self._ranges(self.bbox, self.margin):
+            for x in xs:
+                for y in ys:
+                    yield Tile(z, x, y, self.px)
+
+    def tiles_near(self, bbox: BBox) -> Iterator[Tile]:
+        """The plan's tiles over bbox and one tile around it, zoom by zoom."""
+        for (z, xs, ys), (_, near_x, near_y) in zip(
+                self._ranges(self.bbox, self.margin), self._ranges(bbox, 1), strict=True):
+            for x in range(max(xs.start, near_x.start), min(xs.stop, near_x.stop)):
+                for y in range(max(ys.start, near_y.start), min(ys.stop, near_y.stop)):
+                    yield Tile(z, x, y, self.px)
+
+    def _ranges(self, bbox: BBox, margin: int) -> Iterator[tuple[int, range, range]]:
+        """Per zoom of the plan: the tile zoom, and the columns and rows of its tiles over
+        bbox and `margin` tiles around it."""
         shift = (self.px // 256).bit_length() - 1  # a 512-pixel tile of z is drawn at z + 1
-        west, south, east, north = self.bbox
+        west, south, east, north = bbox
         for zoom in self.zooms:
             z = zoom - shift
             if z < 0:
@@ -499,9 +522,8 @@ class SeedPlan:
             n = 1 << z
             x0, y0 = tile_of(west, north, z)
             x1, y1 = tile_of(east, south, z)
-            for x in range(max(x0 - self.margin, 0), min(x1 + self.margin, n - 1) + 1):
-                for y in range(max(y0 - self.margin, 0), min(y1 + self.margin, n - 1) + 1):
-                    yield Tile(z, x, y, self.px)
+            yield (z, range(max(x0 - margin, 0), min(x1 + margin, n - 1) + 1),
+                   range(max(y0 - margin, 0), min(y1 + margin, n - 1) + 1))
 
 
 @dataclass
@@ -583,15 +605,191 @@ def seed(store: Store, caches: TileCaches, plans: Sequence[SeedPlan],
     report = SeedReport(tiles=len(jobs))
     deadlines = NextDeadlines()
     for done, (tile, plan) in enumerate(jobs, 1):
-        req = TileRequest(plan.layers, tile, IssueQuery(now=datetime.now()),
-                          fields=plan.fields)
-        data, result = tile_data(store, req, tile_tags(store, req, deadlines), caches)
-        if result == "miss":
-            report.built += 1
-            report.bytes_built += len(data)
-        else:
-            report.cached += 1
+        _seed_one(store, caches, tile, plan, deadlines, report)
         if progress is not None:
             progress(done, len(jobs))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _seed_one(store: Store, caches: TileCaches, tile: Tile, plan: SeedPlan,
+              deadlines: NextDeadlines, report: SeedReport) -> None:
+    """Build one tile of a plan unless cached, and count it in report."""
+    req = TileRequest(plan.layers, tile, IssueQuery(now=datetime.now()), fields=plan.fields)
+    data, result = tile_data(store, req, tile_tags(store, req, deadlines), caches)
+    if result == "miss":
+        report.built += 1
+        report.bytes_built += len(data)
+    else:
+        report.cached += 1
+
+
+# --- reseeding what writes changed ------------------------------------------------------------
+# a pass reads the blocks written since the last; more than this many of a layer are taken as
+# "every tile of the layer" (a pass then queues the layer's whole plan)
+MAX_CHANGED_BLOCKS = 2000
+RESEED_STATE = "reseed.json"  # in the disk cache: where the last pass left off
+RESEED_LOCK = ".reseed.lock"  # held by the process that reseeds for the machine
+
+
+def watched_layers() -> tuple[str, ...]:
+    """The layers whose writes change the tiles seeding builds."""
+    return (*sorted(PAGE_TILED), ISSUE_LAYER)
+
+
+def changed_jobs(plans: Sequence[SeedPlan], changed: dict[str, list[tuple[int, int]] | None]
+                 ) -> list[tuple[Tile, SeedPlan]]:
+    """The tiles of the plans whose ETag the changes made new (changed: per layer, the blocks
+    written, or None for all its tiles), lowest zoom first."""
+    jobs: dict[tuple[Tile, tuple[str, ...]], SeedPlan] = {}
+    for plan in plans:
+        for layer in plan.layers:
+            if layer not in changed:
+                continue
+            blocks = changed[layer]
+            found: Iterable[Tile] = plan.tiles() if blocks is None else (
+                tile for block in blocks for tile in plan.tiles_near(block_bounds(*block))
+                if _reads_block(layer, tile, block))
+            for tile in found:
+                jobs[tile, plan.layers] = plan
+    return sorted(((tile, plan) for (tile, _), plan in jobs.items()),
+                  key=lambda job: (job[0].z, job[0].x, job[0].y))
+
+
+def _reads_block(layer: str, tile: Tile, block: tuple[int, int]) -> bool:
+    """Whether a tile's version of a layer includes that of the block (what it may read)."""
+    bx0, by0, bx1, by1 = issue_blocks(tile) if layer == ISSUE_LAYER else feature_blocks(tile)
+    return bx0 <= block[0] <= bx1 and by0 <= block[1] <= by1
+
+
+@dataclass
+class ReseedStatus:
+    """What the reseeding of a process has done (for /api/health and the log)."""
+
+    passes: int = 0
+    built: int = 0  # tiles built since the process started
+    cached: int = 0  # tiles queued that were cached already (built by a request meanwhile)
+    pending: int = 0  # tiles queued and not built yet
+    last_pass: datetime | None = None
+    leader: bool = False  # whether this process reseeds for the machine
+
+
+class Reseeder:
+    """Keeps the map page's seeded tiles warm after writes: each pass reads the blocks written
+    since the last (Store.changed_blocks), queues the seeded tiles (page_plans) whose ETag they
+    changed, and builds queued tiles for up to budget_s seconds, lowest zoom first.
+
+    With a disk cache one process of the machine reseeds (it holds a lock file in the cache) and
+    records where it left off there, so that a restart catches up with the writes made while
+    it was down (an import by the CLI included). Without one each process reseeds its memory
+    cache. The first pass of a database starts from its versions then: seeding the whole city
+    is `ccmap tiles seed`'s work."""
+
+    def __init__(self, store: Store, caches: TileCaches, budget_s: float = 2.0,
+                 min_zoom: int | None = None, max_zoom: int | None = None) -> None:
+        self.store = store
+        self.caches = caches
+        self.budget_s = budget_s
+        self.zooms = min_zoom, max_zoom  # of page_plans: those `ccmap tiles seed` seeds
+        self.status = ReseedStatus()
+        self._since: dict[str, int] | None = None
+        self._database: int | None = None
+        self._queue: dict[tuple[Tile, tuple[str, ...]], SeedPlan] = {}
+        self._deadlines = NextDeadlines()
+        self._lock_file: Any = None
+        self._root = caches.disk.root if caches.disk is not None else None
+
+    def run_pass(self) -> SeedReport | None:
+        """Queue what was written since the last pass and build for up to budget_s seconds;
+        None if another process of the machine reseeds."""
+        if not self._lead():
+            return None
+        started = time.perf_counter()
+        self._queue_changes()
+        report = SeedReport(tiles=len(self._queue))
+        jobs = sorted(self._queue.items(), key=lambda job: (job[0][0].z, job[0][0].x,
+                                                            job[0][0].y))
+        for key, plan in jobs:  # at least one a pass, whatever the budget
+            _seed_one(self.store, self.caches, key[0], plan, self._deadlines, report)
+            del self._queue[key]
+            if time.perf_counter() - started > self.budget_s:
+                break
+        report.seconds = time.perf_counter() - started
+        s = self.status
+        s.passes += 1
+        s.built += report.built
+        s.cached += report.cached
+        s.pending = len(self._queue)
+        s.last_pass = datetime.now()
+        return report
+
+    def close(self) -> None:
+        """Give the lead up (another process of the machine takes it at its next pass)."""
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the flock
+            self._lock_file = None
+        self.status.leader = False
+
+    def _queue_changes(self) -> None:
+        """Read the blocks written since the last pass and queue the tiles they changed."""
+        database = self.store.layer_versions([DATABASE_ID])[DATABASE_ID]
+        if self._since is None or database != self._database:
+            self._database, self._since = database, self._saved(database)
+        if self._since is None:  # a database never reseeded: start from now
+            self._since = self.store.layer_versions(watched_layers())
+            self._save()
+            return
+        now, changed = self.store.changed_blocks(self._since, MAX_CHANGED_BLOCKS)
+        if changed:
+            plans = page_plans(self.store, *self.zooms)
+            for tile, plan in changed_jobs(plans, changed):
+                self._queue[tile, plan.layers] = plan
+        if now != self._since:
+            self._since = now
+            self._save()
+
+    def _lead(self) -> bool:
+        """Whether this process reseeds (taking the machine's lock if free)."""
+        if self._root is None or fcntl is None:
+            self.status.leader = True
+            return True
+        if self._lock_file is None:
+            try:
+                self._root.mkdir(parents=True, exist_ok=True)
+                f = open(self._root / RESEED_LOCK, "a+b")  # noqa: SIM115 - kept while leading
+            except OSError:
+                return False
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                return False
+            self._lock_file = f
+        self.status.leader = True
+        return True
+
+    def _saved(self, database: int) -> dict[str, int] | None:
+        """Where the last pass on this database left off (None: never, or no disk cache)."""
+        if self._root is None:
+            return None
+        try:
+            doc = json.loads((self._root / RESEED_STATE).read_text(encoding="utf-8"))
+            if doc.get("database") != database:
+                return None
+            versions = doc["versions"]
+            return {name: int(versions.get(name, 0)) for name in watched_layers()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _save(self) -> None:
+        """Record where this pass left off (written whole: a temporary file renamed over)."""
+        if self._root is None:
+            return
+        tmp = self._root / f"{RESEED_STATE}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps({"database": self._database, "versions": self._since}),
+                           encoding="utf-8")
+            os.replace(tmp, self._root / RESEED_STATE)
+        except OSError:  # a full disk: the next pass tries again
+            log.warning("could not record the tile reseeding state in %s", self._root,
+                        exc_info=True)

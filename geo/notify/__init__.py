@@ -8,6 +8,6 @@ queues an e-mail (users with an address) and a webhook call (each active webhook
 the event) as pending deliveries; it never touches the network. `delivery.send_due` sends what
 is due — e-mail over SMTP, webhooks as JSON POSTs signed with HMAC-SHA256 — and retries with
 exponential back-off until a delivery is sent or, after the last attempt, failed.
-`background.NotifyLoop` runs both in a thread of the server process; `webhooks` checks what an
+`background.BackgroundLoop` runs both in a thread of the server process; `webhooks` checks what an
 admin registers.
 """

@@ -1,6 +1,7 @@
-"""The notifications' background loop in a server process: a daemon thread (off the event
-loop) that sends the due deliveries every few seconds and scans the deadlines every few
-minutes. Several processes may each run one: sending and scanning are safe side by side."""
+"""The background loops of a server process: a daemon thread (off the event loop) running
+tasks every so often. The notifications' loop sends the due deliveries every few seconds and
+scans the deadlines every few minutes (several processes may each run one: sending and scanning
+are safe side by side); the tiles' loop reseeds what writes changed."""
 
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ class Task:
     run: Callable[[], Any]
 
 
-class NotifyLoop:
+class BackgroundLoop:
     """Runs tasks in one daemon thread, waking every `tick` seconds; a task that raises is
     logged and runs again at its next time."""
 
-    def __init__(self, tasks: Sequence[Task], tick: float) -> None:
+    def __init__(self, tasks: Sequence[Task], tick: float, name: str = "ccmap-notify") -> None:
+        self.name = name
         self.tasks = list(tasks)
         self.tick = tick
         self._stop = threading.Event()
@@ -37,7 +39,7 @@ class NotifyLoop:
     def start(self) -> None:
         """Start the thread (once)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="ccmap-notify", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -56,7 +58,7 @@ class NotifyLoop:
                 try:
                     task.run()
                 except Exception:  # the database away for a moment: try again next time
-                    log.exception("notifications: %s failed", task.name)
+                    log.exception("%s: %s failed", self.name, task.name)
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick):

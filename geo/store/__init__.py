@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -346,6 +346,13 @@ class TileStore(Protocol):
                        ) -> dict[str, int]:
         """The versions of several layers (as layer_version), read in one query; with a tile,
         the issues layer's is that of the last write that changed issues the tile reads."""
+        ...
+
+    def changed_blocks(self, since: Mapping[str, int], most: int
+                       ) -> tuple[dict[str, int], dict[str, list[tuple[int, int]] | None]]:
+        """The versions of the layers of `since` now, and for each layer written since its
+        version there, the blocks (bx, by of geo.tiling.tiles) those writes changed, or None
+        when they may have changed any tile of the layer (or more than `most` blocks)."""
         ...
 
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,

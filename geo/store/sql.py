@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
@@ -876,6 +876,32 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         if issues:
             found[ISSUE_LAYER] = max(found.get(ISSUE_LAYER, 0), found.get(ALL_ISSUE_TILES, 0))
         return {name: found.get(name, 0) for name in layers}
+
+    def changed_blocks(self, since: Mapping[str, int], most: int
+                       ) -> tuple[dict[str, int], dict[str, list[tuple[int, int]] | None]]:
+        """The layers' versions now, and for each layer written since its version in `since`
+        the blocks (bx, by) the writes changed, or None for every tile of the layer (a write
+        recorded on every tile, or more than `most` blocks)."""
+        layers = list(since)
+        with self._read() as conn:  # the versions first: a block written after is seen twice
+            now = {name: int(v or 0) for name, v in conn.execute(
+                _VERSIONS, {"layers": layers + [every_tile(n) for n in layers]})}
+            changed: dict[str, list[tuple[int, int]] | None] = {}
+            for name in layers:
+                if now.get(name, 0) <= since[name]:
+                    continue
+                if now.get(every_tile(name), 0) > since[name]:
+                    changed[name] = None
+                    continue
+                if name == ISSUE_LAYER:
+                    t, conds = issue_blocks_t, [issue_blocks_t.c.version > since[name]]
+                else:
+                    t = feature_blocks_t
+                    conds = [t.c.layer == name, t.c.version > since[name]]
+                blocks = [(int(x), int(y)) for x, y in conn.execute(
+                    select(t.c.bx, t.c.by).where(*conds).limit(most + 1))]
+                changed[name] = blocks if len(blocks) <= most else None
+        return {name: now.get(name, 0) for name in layers}, changed
 
     def feature_tile(self, kind: Kind, tile: Tile, where: dict[str, Any] | None = None,
                      scope_unit: str | None = None,

@@ -192,6 +192,12 @@ def bbox_blocks(bbox: tuple[float, float, float, float], margin_cells: int = 0
     return x0 >> BLOCK_SHIFT, y0 >> BLOCK_SHIFT, x1 >> BLOCK_SHIFT, y1 >> BLOCK_SHIFT
 
 
+def block_bounds(bx: int, by: int) -> tuple[float, float, float, float]:
+    """A block's lon/lat box (west, south, east, north)."""
+    size = BASE_CELL_DEG * (1 << BLOCK_SHIFT)
+    return bx * size, by * size, (bx + 1) * size, (by + 1) * size
+
+
 def feature_blocks(tile: Tile) -> tuple[int, int, int, int]:
     """The blocks holding a part of every feature a feature tile may read (those whose box
     meets the tile with its buffer; a base cell more each side, for float rounding)."""

@@ -25,6 +25,7 @@ from server.params import IssueFilters, PropertiesQuery
 from server.routes.layers import parse_properties
 from server.schemas.common import BINARY
 from server.schemas.ogc import TileJSON
+from server.settings import Settings
 
 router = APIRouter(tags=["tiles"])
 
@@ -42,6 +43,13 @@ def _per_app(app: FastAPI, name: str, make: Callable[[], T]) -> T:
             setattr(app.state, name, make())
         made: T = getattr(app.state, name)
         return made
+
+
+def tile_caches(app: FastAPI, settings: Settings) -> TileCaches:
+    """The process's tile caches (memory, then the machine's disk cache), made on first use."""
+    return _per_app(app, "tile_cache", lambda: TileCaches.make(
+        int(settings.tile_cache_mb * 1e6), settings.tile_cache_path(),
+        int(settings.tile_cache_disk_mb * 1e6)))
 
 
 @router.get(
@@ -95,10 +103,7 @@ def vector_tile(
     headers = {"ETag": tags.tag, "Cache-Control": CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), tags.tag):
         return Response(status_code=304, headers=headers)
-    caches = _per_app(request.app, "tile_cache", lambda: TileCaches.make(
-        int(settings.tile_cache_mb * 1e6), settings.tile_cache_path(),
-        int(settings.tile_cache_disk_mb * 1e6)))
-    data, result = tile_data(store, req, tags, caches)
+    data, result = tile_data(store, req, tags, tile_caches(request.app, settings))
     headers["X-Tile-Cache"] = result  # hit-memory | hit-disk | miss (as GeoWebCache says)
     return _mvt_response(data, request, headers)
 

@@ -18,6 +18,17 @@ LocalTimeText = Annotated[str, BeforeValidator(_iso),
                           Field(description="local time, ISO 8601 without an offset")]
 
 
+class TileReseed(BaseModel):
+    """What this process's tile reseeding has done since it started."""
+
+    leader: bool = Field(description="whether this process reseeds for the machine")
+    passes: int
+    built: int = Field(description="tiles rebuilt after writes")
+    cached: int = Field(description="tiles queued that a request had rebuilt already")
+    pending: int = Field(description="tiles queued, to be rebuilt in the next passes")
+    last_pass: datetime | None
+
+
 class Health(BaseModel):
     """Liveness and what the store holds."""
 
@@ -25,6 +36,8 @@ class Health(BaseModel):
     database: str
     layers: dict[str, int]
     issues: int
+    tile_reseed: TileReseed | None = Field(
+        None, description="the background reseeding of the map's tiles (null: off)")
 
 
 class JobPublic(BaseModel):

@@ -10,7 +10,10 @@ import contextlib
 import io
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,13 +21,29 @@ from urllib.parse import parse_qs, urlsplit
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
+from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from sqlalchemy.engine import make_url
 
-from geo.maps.tilecache import DATABASE_ID, DiskTileCache, SeedPlan, disk_cache_dir, page_plans
+from geo.maps.tilecache import (
+    DATABASE_ID,
+    PAGE_FIELDS,
+    RESEED_STATE,
+    DiskTileCache,
+    Reseeder,
+    SeedPlan,
+    TileCaches,
+    TileRequest,
+    disk_cache_dir,
+    page_plans,
+    plain,
+    tile_data,
+    tile_tags,
+)
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
-from geo.store import Store, open_store
+from geo.store import IssueQuery, Store, open_store
+from geo.tiling.tiles import NextDeadlines, Tile
 from server import cli
 from server.app import create_app
 from server.settings import Settings
@@ -377,3 +396,127 @@ def test_default_seeding_reaches_street_level() -> None:
     assert plans == {viewer: tuple(range(12, 18)), planner: (15, 16, 17)}
     zoom17 = [t for t in SeedPlan(("issues",), (17,), _CityExtent().extent()).tiles()]
     assert {t.z for t in zoom17} == {16} and all(t.px == 512 for t in zoom17)
+
+
+# --- reseeding what writes changed (Reseeder) -------------------------------------------------
+NOW = datetime(2026, 11, 24, 9, 0)
+
+
+def spread_city(store: Store) -> Store:
+    """The city fixture, with a street 15 km away: seeding covers zooms 12-17 over it."""
+    make_city(store)
+    store.add_features([Feature(Kind.street, LineString([(121.620, 31.300), (121.625, 31.302)]),
+                                name="远路")])
+    return store
+
+
+def page_tags(store: Store, plans: list[SeedPlan]) -> dict[tuple[Tile, tuple[str, ...]], str]:
+    """The ETag of every seeded tile, as the tile route gives it."""
+    deadlines = NextDeadlines()
+    return {(tile, plan.layers): tile_tags(store, TileRequest(
+        plan.layers, tile, IssueQuery(now=NOW), fields=plan.fields), deadlines).tag
+        for plan in plans for tile in plan.tiles()}
+
+
+def move_zone_and_add_issue(store: Store) -> None:
+    """A planner moves the zone 30 m east, an inspector logs an issue by the far street."""
+    zone = store.features(Kind.zone, limit=1)[0]
+    store.save_feature(replace(zone, geometry=affinity.translate(zone.geometry, 0.0003, 0)),
+                       "planner", "update")
+    store.add_issues([Issue("litter", 121.622, 31.301)])
+
+
+def caches_in(root: Path) -> TileCaches:
+    return TileCaches.make(64_000_000, root, 64_000_000)
+
+
+def test_a_pass_rebuilds_exactly_the_seeded_tiles_writes_changed(
+        store: Store, tmp_path: Path) -> None:
+    spread_city(store)
+    caches = caches_in(tmp_path / "tiles")
+    reseeder = Reseeder(store, caches, budget_s=600)
+    first = reseeder.run_pass()
+    assert first is not None and first.tiles == 0  # a new database starts from its versions
+    plans = page_plans(store)
+    assert {z for p in plans for z in p.zooms} >= {12, 13, 17}
+    before = page_tags(store, plans)
+    move_zone_and_add_issue(store)
+    after = page_tags(store, plans)
+    changed = {key for key in before if before[key] != after[key]}
+    assert 0 < len(changed) < len(before) / 2  # the edits' surroundings, not the city
+    report = reseeder.run_pass()
+    assert report is not None
+    assert (report.tiles, report.built, report.cached) == (len(changed), len(changed), 0)
+    assert reseeder.status.pending == 0 and reseeder.status.built == len(changed)
+    deadlines = NextDeadlines()
+    for (tile, layers), tag in after.items():
+        req = TileRequest(layers, tile, IssueQuery(now=NOW), fields=PAGE_FIELDS)
+        assert tile_tags(store, req, deadlines).tag == tag
+        found = caches.get((tag, tile.z, tile.x, tile.y))
+        assert (found is not None) == ((tile, layers) in changed), (tile, layers)
+    # the rebuilt tiles hold the writes: the moved zone, the new issue
+    zone = store.features(Kind.zone, limit=1)[0]
+    tile = Tile(16, *tile_of(*zone.geometry.centroid.coords[0], 16), 512)
+    req = TileRequest(plans[0].layers, tile, IssueQuery(now=NOW), fields=PAGE_FIELDS)
+    data, result = tile_data(store, req, tile_tags(store, req, deadlines), caches)
+    assert result == "hit-memory"
+    assert len(mapbox_vector_tile.decode(plain(data))["zone"]["features"]) == 1
+    assert reseeder.run_pass().tiles == 0  # type: ignore[union-attr]  # nothing new
+
+
+def test_passes_share_out_the_work_and_a_restart_catches_up(
+        store: Store, tmp_path: Path) -> None:
+    spread_city(store)
+    root = tmp_path / "tiles"
+    leader = Reseeder(store, caches_in(root), budget_s=1e-9)  # one tile a pass
+    follower = Reseeder(store, caches_in(root))
+    assert leader.run_pass() is not None
+    assert follower.run_pass() is None and not follower.status.leader  # one a machine
+    move_zone_and_add_issue(store)
+    first = leader.run_pass()
+    assert first is not None and first.built == 1 and first.tiles > 2
+    assert leader.status.pending == first.tiles - 1
+    while leader.status.pending:
+        report = leader.run_pass()
+        assert report is not None and report.built == 1
+    assert leader.status.built == first.tiles
+    leader.close()
+    # written while no server ran (an import by the CLI): the next leader catches up
+    store.add_issues([Issue("litter", 121.6221, 31.3011)])
+    caught_up = follower.run_pass()
+    assert caught_up is not None and caught_up.built > 0 and follower.status.leader
+    # a database made again under the same cache starts from its own versions
+    state = json.loads((root / RESEED_STATE).read_text(encoding="utf-8"))
+    (root / RESEED_STATE).write_text(json.dumps({**state, "database": -1}), encoding="utf-8")
+    follower.close()
+    store.add_issues([Issue("litter", 121.6222, 31.3012)])
+    fresh = Reseeder(store, caches_in(root)).run_pass()
+    assert fresh is not None and fresh.tiles == 0
+
+
+def test_the_server_rebuilds_an_edited_zones_tiles_in_the_background(
+        db_url: str, store: Store, tmp_path: Path) -> None:
+    spread_city(store)
+    settings = _settings(db_url, tmp_path / "tiles", tile_reseed_seconds=0.05)
+    zone = store.features(Kind.zone, limit=1)[0]
+    x, y = tile_of(*zone.geometry.centroid.coords[0], 16)
+    url = f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512&fields=unit"
+    with worker(settings) as client:
+        def reseeded() -> dict[str, Any]:
+            status: dict[str, Any] = client.get("/api/health").json()["tile_reseed"]
+            return status
+
+        wait_for(lambda: reseeded()["passes"] > 0)  # its first pass notes the versions
+        move_zone_and_add_issue(store)
+        wait_for(lambda: reseeded()["built"] > 0 and reseeded()["pending"] == 0)
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers["x-tile-cache"] == "hit-memory"
+        assert reseeded()["leader"] is True
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait until condition() holds (the background loop's work), failing after timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the background reseeding did not get there"
+        time.sleep(0.02)
