@@ -334,7 +334,11 @@ class TileRequest:
     query: IssueQuery = field(default_factory=IssueQuery)
     where: dict[str, Any] = field(default_factory=dict)
     scope_unit: str | None = None
-    fields: tuple[str, ...] = FEATURE_PROPS
+    fields: str | None = None  # the `fields` spec, checked (None: every property)
+
+    def fields_of(self, layer: str) -> tuple[str, ...]:
+        """The properties a feature layer's features carry."""
+        return feature_fields(self.fields, layer)
 
 
 TILE_SIZES = (256, 512)
@@ -366,7 +370,8 @@ def tile_request(layer: str, z: int, x: int, y: int, size: int, query: IssueQuer
                            f"only; filter {layer} with properties={{...}}")
     if fields is not None and layers == [ISSUE_LAYER]:
         raise InvalidInput("fields choose the properties of feature layers, not of issues")
-    return TileRequest(tuple(layers), tile, query, where, scope_unit, feature_fields(fields))
+    feature_fields(fields, layers[0])  # InvalidInput for an unknown name or layer
+    return TileRequest(tuple(layers), tile, query, where, scope_unit, fields)
 
 
 @dataclass(frozen=True)
@@ -404,8 +409,9 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
             extra = until.isoformat() if until is not None else ""
         else:
             filters, extra = {"properties": req.where}, ""
-            if req.fields != FEATURE_PROPS:  # the default's keys as before fields existed
-                filters["fields"] = req.fields
+            chosen = req.fields_of(name)
+            if chosen != FEATURE_PROPS:  # the default's keys as before fields existed
+                filters["fields"] = chosen
         if tile.px != 256:
             filters = {**filters, "size": tile.px}
         extra = f"{database} {extra}"  # another database's tiles never share a key
@@ -430,7 +436,7 @@ def tile_data(store: Store, req: TileRequest, tags: TileTags,
             data = store.issue_tile(req.query, tile)
         else:
             data = store.feature_tile(Kind(name), tile, req.where, scope_unit=req.scope_unit,
-                                      fields=req.fields)
+                                      fields=req.fields_of(name))
         data = _compressed(data)
         caches.put(key, data)
         return data, "miss"
@@ -467,8 +473,9 @@ PAGE_TILED = frozenset({"street", "alley", "community", "subdistrict", "zone"})
 PAGE_TILE_PX = 512
 # the feature properties the page draws with (a zone's colour is its unit's; a click fetches
 # the feature by its id, which every tile carries): names and categories would more than
-# double a city's tiles
-PAGE_FIELDS = ("unit",)
+# double a city's tiles, and a unit on every street took a fifth of a street tile's time
+# (json_extract on SQLite) for nothing drawn
+PAGE_FIELDS = "zone:unit"
 ZONE_EDIT_ZOOM = 15
 ISSUE_TILE_ZOOM = 14
 PAGE_MAX_ISSUE_POINTS = 10_000
@@ -493,7 +500,7 @@ class SeedPlan:
     bbox: BBox
     px: int = PAGE_TILE_PX
     margin: int = SEED_MARGIN_TILES
-    fields: tuple[str, ...] = PAGE_FIELDS
+    fields: str | None = PAGE_FIELDS
 
     def tiles(self) -> Iterator[Tile]:
         """Every tile of the plan, zoom by zoom."""

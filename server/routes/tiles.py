@@ -73,7 +73,8 @@ def vector_tile(
     size: int = 256,
     fields: Annotated[str | None, Query(max_length=200, description=(
         "the properties the feature layers' features carry: a comma list of id, kind, name, "
-        "category, unit (default: all; empty: none, the feature id only)"))] = None,
+        "category, unit, each for every layer or, written as zone:unit, for one layer only "
+        "(default: all; empty: none, the feature id only)"))] = None,
 ) -> Response:
     """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several
     of them at once (a comma list, e.g. `subdistrict,community,street`).

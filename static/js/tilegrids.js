@@ -91,9 +91,10 @@ function baseKindsAt(state, z) {
 }
 
 /* The shared grid's tiles carry the feature id (a click fetches the feature by it) and
- * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's): names and
- * categories would more than double a city's tiles (keep in step with geo.maps.tilecache). */
-const PAGE_FIELDS = "unit";
+ * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's; nothing else
+ * is): names and categories would more than double a city's tiles (keep in step with
+ * geo.maps.tilecache). */
+const PAGE_FIELDS = "zone:unit";
 
 function baseUrl(kinds) {
   return tileUrl(kinds.join(","), (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) +

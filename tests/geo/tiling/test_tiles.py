@@ -202,8 +202,8 @@ def test_street_crossing_two_tiles_is_in_both_and_a_far_one_in_none(
 
 def test_fields_choose_the_properties_and_every_feature_keeps_its_id(
         client: TestClient, store: Store) -> None:
-    """The page asks for the properties it draws with (fields=unit): the same features, each
-    with its id, and only those properties; the ETag tells the variants apart."""
+    """The page asks for the properties it draws with (fields=zone:unit): the same features,
+    each with its id, and only those properties; the ETag tells the variants apart."""
     z = 15
     x, y = tile_of(121.4705, 31.2305, z)
     street, zone = store.add_features([
@@ -223,6 +223,14 @@ def test_fields_choose_the_properties_and_every_feature_keeps_its_id(
     assert [(f["id"], f["properties"]) for f in bare["zone"]] == [(zone, {})]
     two = get_tile(client, "zone", z, x, y, fields="unit, name")["zone"][0]["properties"]
     assert two == {"name": "一号责任区", "unit": "区城管局"}
+    # `layer:name` for one layer only (what the page asks: a street draws with nothing)
+    page = get_tile(client, "zone,street", z, x, y, fields="zone:unit")
+    assert [(f["id"], f["properties"]) for f in page["zone"]] == [(zone, {"unit": "区城管局"})]
+    assert [(f["id"], f["properties"]) for f in page["street"]] == [(street, {})]
+    mixed = get_tile(client, "zone,street", z, x, y, fields="name, street:category")
+    assert [f["properties"] for f in mixed["zone"]] == [{"name": "一号责任区"}]
+    assert [f["properties"] for f in mixed["street"]] == [{"name": "延安东路",
+                                                           "category": "main"}]
 
     def tag(**params: str) -> str:
         r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params=params)
@@ -231,9 +239,14 @@ def test_fields_choose_the_properties_and_every_feature_keeps_its_id(
 
     assert len({tag(), tag(fields="unit"), tag(fields="")}) == 3
     assert tag(fields="name,unit") == tag(fields="unit,name")
-    for params in ({"fields": "colour"}, {"fields": "unit,wkb"}):
+    # the zone layer's tile is the same, however the fields say it: one cache entry
+    assert tag(fields="zone:unit") == tag(fields="unit") == tag(fields="unit,street:name")
+    assert tag(fields="street:unit") == tag(fields="")
+    for params in ({"fields": "colour"}, {"fields": "unit,wkb"}, {"fields": "zone:wkb"}):
         r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params=params)
         assert r.status_code == 400 and "unknown field" in r.json()["detail"]
+    r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params={"fields": "road:unit"})
+    assert r.status_code == 400 and "unknown layer 'road'" in r.json()["detail"]
     r = client.get(f"/api/tiles/issues/{z}/{x}/{y}.mvt", params={"fields": "unit"})
     assert r.status_code == 400 and "not of issues" in r.json()["detail"]
 
