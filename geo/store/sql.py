@@ -975,10 +975,12 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                         .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite").subquery()
                     )).scalar_one()
                     if n <= most:
-                        rows = conn.execute(
+                        found = conn.execute(
                             select(c.lon, c.lat, c.id, c.category, c.status, overdue)
                             .where(*conds, near).limit(most)
-                            .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite")).all()
+                            .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite"))
+                        rows = found.cursor.fetchall()  # the driver's tuples (as the cells')
+                        found.close()
                         return encode_points(tile, ISSUE_LAYER, ISSUE_PROPS, rows, with_id=True)
             grid = cell_grid(tile)
             if not conds or not self.postgis:

@@ -436,32 +436,46 @@ def _encode(layer: str, geoms: np.ndarray, columns: Mapping[str, Sequence[Any]],
     features = _gather(b"".join(sources), starts.ravel(), lens.ravel())
     out = [_field(0x0A, layer.encode()), features]
     out.extend(_field(0x1A, k.encode()) for k in keys)
-    out.extend(_value_fields(values))
+    out.append(_value_fields(values))
     out.append(b"\x28" + _varint(EXTENT) + b"\x78\x02")  # extent, version 2
     return _field(0x1A, b"".join(out))
 
 
-def _value_fields(values: Sequence[Any]) -> list[bytes]:
-    """The layer's values table: one Value message field per value (ids and names are one per
-    feature, so the common types take the short way)."""
-    ints = [i for i, v in enumerate(values) if v.__class__ is int and -(1 << 63) <= v < 1 << 63]
-    int_bytes: dict[int, bytes] = {}
-    if ints:
-        data, at = _varints(np.asarray([values[i] for i in ints], dtype=np.int64)
-                            .astype(np.uint64))
-        ends = at.tolist()
-        int_bytes = {i: data[ends[k]:ends[k + 1]] for k, i in enumerate(ints)}
-    out = []
-    for i, v in enumerate(values):
+def _value_fields(values: Sequence[Any]) -> bytes:
+    """The layer's values table: one Value message field per value, in order (ids are one per
+    feature: the integers are written in numpy, the rest one by one)."""
+    if not values:
+        return b""
+    is_int = np.fromiter((v.__class__ is int and -(1 << 63) <= v < 1 << 63 for v in values),
+                         dtype=bool, count=len(values))
+    ints = np.flatnonzero(is_int)
+    starts = np.zeros(len(values), dtype=np.int64)
+    lens = np.zeros(len(values), dtype=np.int64)
+    # the integers' fields: 0x22, the message's length, 0x20, the varint (a gather from a
+    # source of the constant bytes, a table of lengths and the varints)
+    head = b"\x22\x20" + bytes(range(16))
+    data, at = _varints(np.asarray([values[i] for i in ints.tolist()], dtype=np.int64)
+                        .astype(np.uint64))
+    n = np.diff(at)
+    parts = np.column_stack([np.zeros_like(n), 2 + 1 + n, np.ones_like(n), len(head) + at[:-1]])
+    part_lens = np.column_stack([np.ones_like(n), np.ones_like(n), np.ones_like(n), n])
+    int_fields = _gather(head + data, parts.ravel(), part_lens.ravel())
+    lens[ints] = 3 + n
+    starts[ints] = np.cumsum(lens[ints]) - lens[ints]
+    others = []
+    at_other = len(int_fields)
+    for i in np.flatnonzero(~is_int).tolist():
+        v = values[i]
         if v.__class__ is str:
             b = v.encode()
             m = b"\x0a" + _len(len(b)) + b
-        elif i in int_bytes:
-            m = b"\x20" + int_bytes[i]
         else:
             m = _value(v)
-        out.append(b"\x22" + _len(len(m)) + m)
-    return out
+        f = b"\x22" + _len(len(m)) + m
+        starts[i], lens[i] = at_other, len(f)
+        at_other += len(f)
+        others.append(f)
+    return _gather(int_fields + b"".join(others), starts, lens)
 
 
 def _gather(source: bytes, starts: np.ndarray, lens: np.ndarray) -> bytes:
@@ -498,38 +512,58 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
     mapbox-vector-tile writes them: one value entry per equal value, bools apart from numbers;
     str/bool/int/float values only) and each feature's tags (key, value index pairs)."""
     names = list(columns)
-    n = len(rows)
+    n, width = len(rows), len(names)
     if not names or not n:
         return [], [], np.zeros(0, dtype=np.uint64), np.zeros(n, dtype=np.int64)
     taken = rows.tolist()
-    table = np.empty((n, len(names)), dtype=object)
+    present = np.zeros((n, width), dtype=bool)
+    local = np.zeros((n, width), dtype=np.int64)  # each value's code in its column
+    firsts: list[np.ndarray] = []  # each column's distinct values' first places, feature-major
+    uniques: list[Any] = []  # and the values, column after column
+    offsets = [0]
     for j, name in enumerate(names):
-        col = columns[name]
-        table[:, j] = [col[i] for i in taken]
-    flat = table.ravel()  # feature by feature, each in column order
-    types = set(map(type, flat))
-    if types <= _PLAIN_TYPES:
-        ok = flat != None  # noqa: E711 (elementwise)
-    else:
-        ok = np.fromiter((isinstance(v, _MVT_TYPES) for v in flat), dtype=bool,
-                         count=len(flat))
-    key_of = np.tile(np.arange(len(names)), n)[ok]
-    present = flat[ok]
-    if bool in types:  # True would share 1's entry
-        present = present.copy()
-        present[:] = [_BOOLS[v] if v.__class__ is bool else v for v in present]
-    # equal values share one entry (1 and 1.0 too), the first seen kept
-    codes, uniques = pd.factorize(present, use_na_sentinel=False)
-    firsts = np.unique(key_of, return_index=True)
-    order = firsts[0][np.argsort(firsts[1])]  # keys by first use
-    key_index = np.zeros(len(names), dtype=np.int64)
+        col = np.empty(n, dtype=object)
+        col[:] = [columns[name][i] for i in taken]
+        types = set(map(type, col))
+        ok = (col != None if types <= _PLAIN_TYPES  # noqa: E711 (elementwise)
+              else np.fromiter((isinstance(v, _MVT_TYPES) for v in col), dtype=bool, count=n))
+        kept = col[ok]
+        if bool in types and len(types - {bool, type(None)}):  # True would share 1's code
+            kept = np.asarray([_BOOLS[v] if v.__class__ is bool else v for v in kept],
+                              dtype=object)
+        # equal values share one code (1 and 1.0 too), the first seen kept
+        codes, found = pd.factorize(kept, use_na_sentinel=False)
+        present[:, j] = ok
+        local[ok, j] = codes
+        first_row = np.flatnonzero(ok)[np.unique(codes, return_index=True)[1]]
+        firsts.append(first_row * width + j)
+        uniques.extend(v.value if isinstance(v, _Bool) else v for v in found)
+        offsets.append(offsets[-1] + len(found))
+    # the columns' distinct values merged in order of first use (a value may recur in another
+    # column: one entry)
+    place = np.concatenate(firsts)
+    entry = np.empty(len(uniques), dtype=np.int64)
+    merged: dict[Any, int] = {}
+    values: list[Any] = []
+    for k in np.argsort(place, kind="stable").tolist():
+        v = uniques[k]
+        key = _BOOLS[v] if v.__class__ is bool else v
+        e = merged.get(key)
+        if e is None:
+            e = merged[key] = len(values)
+            values.append(v)
+        entry[k] = e
+    first_use = np.where(present.any(axis=0), np.argmax(present, axis=0), n)
+    order = np.lexsort((np.arange(width), first_use))
+    order = order[first_use[order] < n]  # keys by first use; an unused key is left out
+    key_index = np.zeros(width, dtype=np.int64)
     key_index[order] = np.arange(len(order))
-    tags = np.empty(2 * len(codes), dtype=np.uint64)
-    tags[0::2] = key_index[key_of]
-    tags[1::2] = codes
-    values = [v.value if isinstance(v, _Bool) else v for v in uniques]
-    return ([names[k] for k in order.tolist()], values, tags,
-            2 * ok.reshape(n, len(names)).sum(axis=1))
+    # feature by feature, in column order: (key, value) of each value present
+    pairs = np.empty((int(present.sum()), 2), dtype=np.uint64)
+    pairs[:, 0] = np.broadcast_to(key_index, (n, width))[present]
+    pairs[:, 1] = entry[(local + np.asarray(offsets[:-1])[None, :])[present]]
+    tags: np.ndarray = pairs.ravel()
+    return [names[k] for k in order.tolist()], values, tags, 2 * present.sum(axis=1)
 
 
 def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]],

@@ -1201,6 +1201,39 @@ def test_our_tile_writer_writes_what_mapbox_vector_tile_writes() -> None:
     assert [f.get("id") for f in decoded["layer"]["features"]] == [1, 2, 3, 5, 6, 2 ** 35]
 
 
+def test_our_tile_writer_writes_mapbox_vector_tiles_properties_for_any_mix() -> None:
+    """Property columns of every kind, mixed (ids, booleans beside 0 and 1, equal ints and
+    floats, the same value in two columns, missing values, whole columns missing): the keys
+    and values tables and the tags are byte for byte mapbox-vector-tile's, 300 seeded draws."""
+    import random
+
+    import numpy as np
+
+    from geo.tiling.tiles import EXTENT, _encode
+
+    rng = random.Random(14)
+    pool = [0, 1, 1.0, -1, 2 ** 40, True, False, None, "a", "b", "", "南", 2.5, 0.0, 7, 3, "1",
+            2 ** 63 - 1, -(2 ** 63)]
+    for _ in range(300):
+        n, width = rng.randint(1, 12), rng.randint(0, 4)
+        geoms = [Point(rng.randint(0, EXTENT), rng.randint(0, EXTENT)) for _ in range(n)]
+        draw = [lambda: rng.choice([True, False]), lambda: rng.randint(0, 5),
+                lambda: rng.choice(pool), lambda: None]
+        columns = {f"k{j}": [f() for _ in range(n)]
+                   for j, f in enumerate(rng.choice(draw) for _ in range(width))}
+        ids = [rng.choice([None, rng.randint(0, 10 ** 6)]) for _ in range(n)]
+        column = np.empty(n, dtype=object)
+        column[:] = geoms
+        ours = _encode("layer", column, columns, ids)
+        features = [{"geometry": g, "properties": {k: v[i] for k, v in columns.items()},
+                     **({"id": ids[i]} if ids[i] is not None else {})}
+                    for i, g in enumerate(geoms)]
+        theirs = bytes(mapbox_vector_tile.encode({"name": "layer", "features": features},
+                                                 default_options={"extents": EXTENT,
+                                                                  "y_coord_down": True}))
+        assert ours == theirs, (columns, ids)
+
+
 def test_next_deadlines_are_kept_only_while_they_are_exact() -> None:
     """A tile's next deadline, kept per worker, is given again only between the time it was
     found and itself (at the deadline the issue is not overdue yet); unknown before or after."""
