@@ -516,6 +516,7 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
     if not names or not n:
         return [], [], np.zeros(0, dtype=np.uint64), np.zeros(n, dtype=np.int64)
     taken = rows.tolist()
+    every = n == len(next(iter(columns.values()))) and bool(np.all(rows == np.arange(n)))
     present = np.zeros((n, width), dtype=bool)
     local = np.zeros((n, width), dtype=np.int64)  # each value's code in its column
     firsts: list[np.ndarray] = []  # each column's distinct values' first places, feature-major
@@ -523,7 +524,7 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
     offsets = [0]
     for j, name in enumerate(names):
         col = np.empty(n, dtype=object)
-        col[:] = [columns[name][i] for i in taken]
+        col[:] = columns[name] if every else [columns[name][i] for i in taken]
         types = set(map(type, col))
         ok = (col != None if types <= _PLAIN_TYPES  # noqa: E711 (elementwise)
               else np.fromiter((isinstance(v, _MVT_TYPES) for v in col), dtype=bool, count=n))
@@ -535,7 +536,12 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
         codes, found = pd.factorize(kept, use_na_sentinel=False)
         present[:, j] = ok
         local[ok, j] = codes
-        first_row = np.flatnonzero(ok)[np.unique(codes, return_index=True)[1]]
+        # codes are numbered as first seen: a code's first place is where the running
+        # maximum grows
+        seen = np.maximum.accumulate(codes)
+        grows = np.ones(len(codes), dtype=bool)
+        grows[1:] = seen[1:] > seen[:-1]
+        first_row = np.flatnonzero(ok)[grows]
         firsts.append(first_row * width + j)
         uniques.extend(v.value if isinstance(v, _Bool) else v for v in found)
         offsets.append(offsets[-1] + len(found))
