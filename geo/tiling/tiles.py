@@ -397,6 +397,30 @@ def _encode(layer: str, geoms: np.ndarray, columns: Mapping[str, Sequence[Any]],
         g_len[which] = ends[:, 1] - ends[:, 0]
         chunks.append(data)
         base += len(data)
+    return _layer(layer, shown, types, g_start, g_len, b"".join(chunks), columns, ids)
+
+
+def _encode_points(layer: str, xy: np.ndarray, columns: Mapping[str, Sequence[Any]],
+                   ids: Sequence[int | None]) -> bytes:
+    """_encode of single points given as whole tile units (n x 2, y down), without making
+    geometries: each is a MoveTo of one point."""
+    if not len(xy):
+        return b""
+    cmds = np.empty((len(xy), 3), dtype=np.uint64)
+    cmds[:, 0] = (1 << 3) | _MOVE_TO
+    cmds[:, 1:] = _zigzag(xy.astype(np.int64))
+    data, offsets = _varints(cmds.ravel())
+    at = offsets[::3]
+    n = len(xy)
+    return _layer(layer, np.arange(n), np.full(n, _POINT), at[:-1], np.diff(at), data,
+                  columns, ids)
+
+
+def _layer(layer: str, shown: np.ndarray, types: np.ndarray, g_start: np.ndarray,
+           g_len: np.ndarray, geometry: bytes, columns: Mapping[str, Sequence[Any]],
+           ids: Sequence[int | None]) -> bytes:
+    """The MVT layer message of the geometries `shown` (their rows in columns and ids), each
+    of a type and with its commands at [start, start + len) in `geometry`."""
     emitted = np.flatnonzero(g_len > 0)  # a geometry that collapsed is left out
     rows = shown[emitted]
     n = len(emitted)
@@ -415,7 +439,7 @@ def _encode(layer: str, geoms: np.ndarray, columns: Mapping[str, Sequence[Any]],
     g_len_data, g_len_at = _varints(g_len_e.astype(np.uint64))
     # every feature is the same ten pieces (some empty), each a slice of one source buffer
     const = b"\x12\x08" + b"".join(_TYPE_FIELD[t] for t in (_POINT, _LINE, _POLYGON))
-    sources = [const, id_data, tag_len_data, tag_data, g_len_data, b"".join(chunks)]
+    sources = [const, id_data, tag_len_data, tag_data, g_len_data, geometry]
     at = np.cumsum([0] + [len(s) for s in sources])
     starts = np.zeros((n, 10), dtype=np.int64)
     lens = np.zeros((n, 10), dtype=np.int64)
@@ -603,11 +627,12 @@ def encode_points(tile: Tile, layer: str, names: Sequence[str], rows: Sequence[S
         return b""
     arr = np.asarray([(r[0], r[1]) for r in rows], dtype=float)
     ux, uy = tile.to_units(arr[:, 0], arr[:, 1])
-    geoms = np.asarray(shapely.points(np.round(ux), np.round(uy)))
+    xy = np.rint(np.column_stack([ux, uy]))  # half to even, as the geometries' writer rounds
     columns = {name: [r[j] for r in rows] for j, name in enumerate(names, start=2)}
     if "overdue" in columns:  # a boolean, whatever the database returns for it
         columns["overdue"] = [None if v is None else bool(v) for v in columns["overdue"]]
-    return _encode(layer, geoms, columns, columns[names[0]] if with_id else [None] * len(rows))
+    return _encode_points(layer, xy, columns,
+                          columns[names[0]] if with_id else [None] * len(rows))
 
 
 # --- ETags and the cache ------------------------------------------------------------------

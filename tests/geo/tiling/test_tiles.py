@@ -1234,6 +1234,36 @@ def test_our_tile_writer_writes_mapbox_vector_tiles_properties_for_any_mix() -> 
         assert ours == theirs, (columns, ids)
 
 
+def test_points_are_written_as_mapbox_vector_tile_writes_them() -> None:
+    """Issue points and cells are written without making geometries: the bytes of
+    mapbox-vector-tile's encoder for the same points, rounded half to even, and properties."""
+    import random
+
+    import numpy as np
+
+    from geo.tiling.tiles import EXTENT, Tile, encode_points
+
+    rng = random.Random(16)
+    for _ in range(50):
+        tile = Tile(15, 27000 + rng.randint(0, 9), 13000 + rng.randint(0, 9),
+                    rng.choice([256, 512]))
+        west, south, east, north = tile.lonlat_bounds(64)
+        rows = [(rng.uniform(west, east), rng.uniform(south, north), rng.randint(1, 10 ** 6),
+                 rng.choice(["litter", "vending"]), rng.choice(["reported", "closed"]),
+                 rng.choice([0, 1, None])) for _ in range(rng.randint(1, 40))]
+        ours = encode_points(tile, "issues", ("id", "category", "status", "overdue"), rows,
+                             with_id=True)
+        ux, uy = tile.to_units(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]))
+        features = [{"geometry": Point(x, y), "id": r[2], "properties": {
+            "id": r[2], "category": r[3], "status": r[4],
+            "overdue": None if r[5] is None else bool(r[5])}}
+            for x, y, r in zip(np.rint(ux), np.rint(uy), rows, strict=True)]
+        theirs = bytes(mapbox_vector_tile.encode({"name": "issues", "features": features},
+                                                 default_options={"extents": EXTENT,
+                                                                  "y_coord_down": True}))
+        assert ours == theirs
+
+
 def test_next_deadlines_are_kept_only_while_they_are_exact() -> None:
     """A tile's next deadline, kept per worker, is given again only between the time it was
     found and itself (at the deadline the issue is not overdue yet); unknown before or after."""
