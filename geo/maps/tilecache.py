@@ -601,6 +601,18 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     return [p for p in plans if p.layers and p.zooms]
 
 
+def opening_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None = None
+                  ) -> list[SeedPlan]:
+    """The page_plans of the views the page opens on: from the zoom it opens at in a small
+    window (or min_zoom) to that of a large one (at most max_zoom)."""
+    bbox = store.extent()
+    if bbox is None:
+        return []
+    last = min(fit_zoom(bbox, *LARGE_VIEW_PX), max_zoom or PAGE_MAX_ZOOM, PAGE_MAX_ZOOM)
+    first = max(min_zoom or fit_zoom(bbox, *SMALL_VIEW_PX), 1)
+    return page_plans(store, first, last) if first <= last else []
+
+
 def seed(store: Store, caches: TileCaches, plans: Sequence[SeedPlan],
          progress: Callable[[int, int], None] | None = None) -> SeedReport:
     """Build every tile of the plans that is not cached yet, as the tile route would for a
@@ -689,8 +701,9 @@ class Reseeder:
     With a disk cache one process of the machine reseeds (it holds a lock file in the cache) and
     records where it left off there, so that a restart catches up with the writes made while
     it was down (an import by the CLI included). Without one each process reseeds its memory
-    cache. The first pass of a database starts from its versions then: seeding the whole city
-    is `ccmap tiles seed`'s work."""
+    cache. The first pass on a database (never reseeded, or made again) queues the views the
+    page opens on (opening_plans) and starts from its versions then: seeding the whole city is
+    `ccmap tiles seed`'s work."""
 
     def __init__(self, store: Store, caches: TileCaches, budget_s: float = 2.0,
                  min_zoom: int | None = None, max_zoom: int | None = None) -> None:
@@ -722,11 +735,11 @@ class Reseeder:
             if time.perf_counter() - started > self.budget_s:
                 break
         report.seconds = time.perf_counter() - started
-        s = self.status
-        s.passes += 1
+        s = self.status  # pending first: a reader who sees the new counts sees it too
+        s.pending = len(self._queue)
         s.built += report.built
         s.cached += report.cached
-        s.pending = len(self._queue)
+        s.passes += 1
         s.last_pass = datetime.now()
         return report
 
@@ -742,8 +755,11 @@ class Reseeder:
         database = self.store.layer_versions([DATABASE_ID])[DATABASE_ID]
         if self._since is None or database != self._database:
             self._database, self._since = database, self._saved(database)
-        if self._since is None:  # a database never reseeded: start from now
+        if self._since is None:  # a database never reseeded: its opening views, then writes
             self._since = self.store.layer_versions(watched_layers())
+            for plan in opening_plans(self.store, *self.zooms):
+                for tile in plan.tiles():
+                    self._queue[tile, plan.layers] = plan
             self._save()
             return
         now, changed = self.store.changed_blocks(self._since, MAX_CHANGED_BLOCKS)

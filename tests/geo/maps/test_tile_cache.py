@@ -35,6 +35,7 @@ from geo.maps.tilecache import (
     TileCaches,
     TileRequest,
     disk_cache_dir,
+    opening_plans,
     page_plans,
     plain,
     tile_data,
@@ -435,8 +436,11 @@ def test_a_pass_rebuilds_exactly_the_seeded_tiles_writes_changed(
     spread_city(store)
     caches = caches_in(tmp_path / "tiles")
     reseeder = Reseeder(store, caches, budget_s=600)
-    first = reseeder.run_pass()
-    assert first is not None and first.tiles == 0  # a new database starts from its versions
+    first = reseeder.run_pass()  # a new database: the views the page opens on
+    opening = {(tile, p.layers) for p in opening_plans(store) for tile in p.tiles()}
+    assert first is not None and first.tiles == first.built == len(opening) > 0
+    # 15 km across: the page opens at z12 in an 800 x 450 window, z14 in a 2560 x 1440 one
+    assert {z for p in opening_plans(store) for z in p.zooms} == {12, 13, 14}
     plans = page_plans(store)
     assert {z for p in plans for z in p.zooms} >= {12, 13, 17}
     before = page_tags(store, plans)
@@ -447,13 +451,15 @@ def test_a_pass_rebuilds_exactly_the_seeded_tiles_writes_changed(
     report = reseeder.run_pass()
     assert report is not None
     assert (report.tiles, report.built, report.cached) == (len(changed), len(changed), 0)
-    assert reseeder.status.pending == 0 and reseeder.status.built == len(changed)
+    assert reseeder.status.pending == 0
+    assert reseeder.status.built == first.built + len(changed)
     deadlines = NextDeadlines()
     for (tile, layers), tag in after.items():
         req = TileRequest(layers, tile, IssueQuery(now=NOW), fields=PAGE_FIELDS)
         assert tile_tags(store, req, deadlines).tag == tag
         found = caches.get((tag, tile.z, tile.x, tile.y))
-        assert (found is not None) == ((tile, layers) in changed), (tile, layers)
+        # cached: what the edits changed and the opening views (those they left as they were)
+        assert (found is not None) == ((tile, layers) in changed | opening), (tile, layers)
     # the rebuilt tiles hold the writes: the moved zone, the new issue
     zone = store.features(Kind.zone, limit=1)[0]
     tile = Tile(16, *tile_of(*zone.geometry.centroid.coords[0], 16), 512)
@@ -472,6 +478,9 @@ def test_passes_share_out_the_work_and_a_restart_catches_up(
     follower = Reseeder(store, caches_in(root))
     assert leader.run_pass() is not None
     assert follower.run_pass() is None and not follower.status.leader  # one a machine
+    while leader.status.pending:  # the opening views
+        leader.run_pass()
+    opened = leader.status.built
     move_zone_and_add_issue(store)
     first = leader.run_pass()
     assert first is not None and first.built == 1 and first.tiles > 2
@@ -479,19 +488,23 @@ def test_passes_share_out_the_work_and_a_restart_catches_up(
     while leader.status.pending:
         report = leader.run_pass()
         assert report is not None and report.built == 1
-    assert leader.status.built == first.tiles
+    assert leader.status.built == opened + first.tiles
     leader.close()
     # written while no server ran (an import by the CLI): the next leader catches up
     store.add_issues([Issue("litter", 121.6221, 31.3011)])
     caught_up = follower.run_pass()
     assert caught_up is not None and caught_up.built > 0 and follower.status.leader
-    # a database made again under the same cache starts from its own versions
+    # a database made again under the same cache starts from its own versions, with the
+    # opening views (here cached already), not from the other database's
     state = json.loads((root / RESEED_STATE).read_text(encoding="utf-8"))
     (root / RESEED_STATE).write_text(json.dumps({**state, "database": -1}), encoding="utf-8")
     follower.close()
     store.add_issues([Issue("litter", 121.6222, 31.3012)])
-    fresh = Reseeder(store, caches_in(root)).run_pass()
-    assert fresh is not None and fresh.tiles == 0
+    fresh = Reseeder(store, caches_in(root))
+    first_pass = fresh.run_pass()
+    assert first_pass is not None
+    assert first_pass.tiles == len([t for p in opening_plans(store) for t in p.tiles()])
+    assert fresh.run_pass().tiles == 0  # type: ignore[union-attr]
 
 
 def test_the_server_rebuilds_an_edited_zones_tiles_in_the_background(
@@ -506,9 +519,11 @@ def test_the_server_rebuilds_an_edited_zones_tiles_in_the_background(
             status: dict[str, Any] = client.get("/api/health").json()["tile_reseed"]
             return status
 
-        wait_for(lambda: reseeded()["passes"] > 0)  # its first pass notes the versions
+        # its first pass notes the versions and builds the opening views
+        wait_for(lambda: reseeded()["passes"] > 0 and reseeded()["pending"] == 0)
+        opened = reseeded()["built"]
         move_zone_and_add_issue(store)
-        wait_for(lambda: reseeded()["built"] > 0 and reseeded()["pending"] == 0)
+        wait_for(lambda: reseeded()["built"] > opened and reseeded()["pending"] == 0)
         r = client.get(url)
         assert r.status_code == 200 and r.headers["x-tile-cache"] == "hit-memory"
         assert reseeded()["leader"] is True
