@@ -241,7 +241,7 @@ def cmd_tiles_seed(args: argparse.Namespace) -> int:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            report = seed(store, caches, plans, progress)
+            report = seed(store, caches, plans, progress, threads=args.threads)
     files, size = disk.size()
     seconds = time.perf_counter() - started
     doc = {"tiles": report.tiles, "built": report.built, "cached": report.cached,
@@ -547,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "large window if higher)")
     sp.add_argument("--issues", action=argparse.BooleanOptionalAction, default=True,
                     help="the issue tiles too (default: yes)")
+    sp.add_argument("--threads", type=_positive, default=2, metavar="N",
+                    help="tiles built at once (default: 2; on PostgreSQL the database does "
+                         "much of the work)")
     db(sp, progress=True)
     sp.set_defaults(func=cmd_tiles_seed)
 

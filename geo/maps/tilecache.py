@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -38,6 +39,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -455,7 +457,8 @@ def tile_data(store: Store, req: TileRequest, tags: TileTags,
 
 def _compressed(data: bytes) -> bytes:
     """A tile as cached: gzipped when large (compressed once for every hit)."""
-    return gzip.compress(data, compresslevel=5) if len(data) >= GZIP_MIN else data
+    # mtime 0: the same tile is the same bytes, whoever built it when
+    return gzip.compress(data, compresslevel=5, mtime=0) if len(data) >= GZIP_MIN else data
 
 
 def plain(data: bytes) -> bytes:
@@ -614,19 +617,40 @@ def opening_plans(store: Store, min_zoom: int | None = None, max_zoom: int | Non
 
 
 def seed(store: Store, caches: TileCaches, plans: Sequence[SeedPlan],
-         progress: Callable[[int, int], None] | None = None) -> SeedReport:
+         progress: Callable[[int, int], None] | None = None, threads: int = 1) -> SeedReport:
     """Build every tile of the plans that is not cached yet, as the tile route would for a
-    city-wide user with no filters (same keys, same bytes); progress(done, total) after each."""
+    city-wide user with no filters (same keys, same bytes), in `threads` threads (a tile's
+    plans in one); progress(done, total) as tiles are done."""
     started = time.perf_counter()
     jobs = [(tile, plan) for plan in plans for tile in plan.tiles()]
     # the plans of one tile one after another: their layers are then still in memory
     jobs.sort(key=lambda job: (job[0].z, job[0].x, job[0].y))
     report = SeedReport(tiles=len(jobs))
     deadlines = NextDeadlines()
-    for done, (tile, plan) in enumerate(jobs, 1):
-        _seed_one(store, caches, tile, plan, deadlines, report)
-        if progress is not None:
-            progress(done, len(jobs))
+    lock = threading.Lock()
+    done = 0
+
+    def build(group: list[tuple[Tile, SeedPlan]]) -> None:
+        nonlocal done
+        part = SeedReport()
+        for tile, plan in group:
+            _seed_one(store, caches, tile, plan, deadlines, part)
+        with lock:
+            report.built += part.built
+            report.cached += part.cached
+            report.bytes_built += part.bytes_built
+            done += len(group)
+            if progress is not None:
+                progress(done, len(jobs))
+
+    groups = [list(g) for _, g in itertools.groupby(jobs, key=lambda job: job[0])]
+    if threads <= 1:
+        for group in groups:
+            build(group)
+    else:  # on PostgreSQL a tile's time is mostly the database's, on the other core
+        with ThreadPoolExecutor(threads, thread_name_prefix="ccmap-seed") as pool:
+            for _ in pool.map(build, groups):
+                pass
     report.seconds = time.perf_counter() - started
     return report
 

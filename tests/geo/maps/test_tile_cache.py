@@ -367,6 +367,19 @@ def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: 
     assert set(results) == {"hit-disk"}, results
 
 
+def test_seeding_in_threads_caches_what_one_thread_does(reduced_city: ReducedCity,
+                                                       tmp_path: Path) -> None:
+    one = seed(reduced_city.url, tmp_path / "one", "--min-zoom", "12", "--max-zoom", "14",
+               "--threads", "1")
+    three = seed(reduced_city.url, tmp_path / "three", "--min-zoom", "12", "--max-zoom", "14",
+                 "--threads", "3")
+    assert one["tiles"] == one["built"] == three["built"] > 0
+    assert one["bytes_built"] == three["bytes_built"]
+    files = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in tile_files(tmp_path / "one")}
+    assert files == {p.relative_to(tmp_path / "three"): p.read_bytes()
+                     for p in tile_files(tmp_path / "three")}
+
+
 class _CityExtent:
     """The two things page_plans asks a store: a city's extent (18 x 11 km) and its ledger."""
 
