@@ -13,7 +13,10 @@ and --issues issues (clustered around hotspots, 20% anywhere). Tiles: every tile
 at z10-12, a seeded sample at z13-17, for street, zone, test_point and issues. Each tile is
 asked twice: cold (encoded) and warm (the in-process cache). On PostGIS the raw ST_AsMVT query
 of the same tile is timed too (the route's target: within 2x of it). The row `base` is the
-map page's tile of several layers (BASE, one request; raw: the layers' raw queries added up).
+map page's tile of several layers (BASE, one request; raw: the layers' raw queries added up);
+the row `page` is what a move of the page asks for a place, as the page asks for it (BASE and
+the issues, 512 pixels, the properties it draws with), at map zooms 13-14 and 15-17: what a
+cold pan builds.
 
 Then (unless --no-http) the cached tiles as a browser gets them: the database served by
 `ccmap serve` (uvicorn, one worker), each sampled tile asked once to cache it, then three times
@@ -48,6 +51,14 @@ LON0, LAT0 = 115.90, 36.40
 WIDTH, HEIGHT = 0.20, 0.10  # degrees: about 18 x 11 km
 CHUNK = 20_000
 BASE = "subdistrict,community,zone,street,alley"  # the map page's shared tile of these layers
+PAGE = BASE + ",issues"  # and with the issues: what a move asks for a place
+
+
+def page_fields() -> str:
+    """The `fields` the page asks for (of the code measured: a tuple before it was a spec)."""
+    from geo.maps.tilecache import PAGE_FIELDS
+
+    return PAGE_FIELDS if isinstance(PAGE_FIELDS, str) else ",".join(PAGE_FIELDS)
 
 
 def seed(store: Store, n_issues: int) -> None:
@@ -201,37 +212,42 @@ def through_app(args: argparse.Namespace, store: Store, settings: Settings,
         everything: list[float] = []
         print(f"{'layer':<11}{'zoom':>6}{'tiles':>7}{'median':>9}{'p95':>9}{'max':>9}"
               f"{'warm':>8}{'KB avg':>8}{'raw SQL':>9}")
-        for layer in ("street", "zone", "test_point", "issues", BASE):
-            for zooms in ((10, 11, 12), (13, 14, 15), (16, 17)):
-                cold, warm, sizes, raw = [], [], [], []
-                for z in zooms:
-                    tiles = covering_tiles(city, z)
-                    if z >= 13:
-                        tiles = rnd.sample(tiles, min(args.sample, len(tiles)))
-                    for t in tiles:
-                        url = f"/api/tiles/{layer}/{t.z}/{t.x}/{t.y}.mvt"
-                        s = time.perf_counter()
-                        resp = client.get(url)
-                        cold.append((time.perf_counter() - s) * 1000)
-                        assert resp.status_code == 200, resp.text
-                        sizes.append(len(resp.content))
-                        s = time.perf_counter()
-                        client.get(url)
-                        warm.append((time.perf_counter() - s) * 1000)
-                        if postgis and layer != "issues":
-                            engine = store.engine  # type: ignore[attr-defined]
-                            with engine.connect() as conn:
-                                s = time.perf_counter()
-                                for one in layer.split(","):
-                                    conn.execute(text(raw_sql(one, t.z, t.x, t.y))).scalar()
-                                raw.append((time.perf_counter() - s) * 1000)
-                everything += cold
-                raw_txt = f"{statistics.median(raw):8.1f}" if raw else "       -"
-                name = "base" if layer == BASE else layer
-                print(f"{name:<11}{f'{zooms[0]}-{zooms[-1]}':>6}{len(cold):>7}"
-                      f"{statistics.median(cold):8.1f}ms{pct(cold, 95):8.1f}ms"
-                      f"{max(cold):8.1f}ms{statistics.median(warm):7.2f}ms"
-                      f"{statistics.mean(sizes) / 1000:8.1f}{raw_txt}", flush=True)
+        rows = [(layer, zooms, "") for layer in ("street", "zone", "test_point", "issues", BASE)
+                for zooms in ((10, 11, 12), (13, 14, 15), (16, 17))]
+        # what a cold pan of the page builds: its one request a place, 512 pixels, the
+        # properties it draws with (map zooms 13-14 and 15-17)
+        rows += [(PAGE, zooms, f"?size=512&fields={page_fields()}")
+                 for zooms in ((12, 13), (14, 15, 16))]
+        for layer, zooms, query in rows:
+            cold, warm, sizes, raw = [], [], [], []
+            for z in zooms:
+                tiles = covering_tiles(city, z)
+                if z >= 13 or query:
+                    tiles = rnd.sample(tiles, min(args.sample, len(tiles)))
+                for t in tiles:
+                    url = f"/api/tiles/{layer}/{t.z}/{t.x}/{t.y}.mvt{query}"
+                    s = time.perf_counter()
+                    resp = client.get(url)
+                    cold.append((time.perf_counter() - s) * 1000)
+                    assert resp.status_code == 200, resp.text
+                    sizes.append(len(resp.content))
+                    s = time.perf_counter()
+                    client.get(url)
+                    warm.append((time.perf_counter() - s) * 1000)
+                    if postgis and layer not in ("issues", PAGE):
+                        engine = store.engine  # type: ignore[attr-defined]
+                        with engine.connect() as conn:
+                            s = time.perf_counter()
+                            for one in layer.split(","):
+                                conn.execute(text(raw_sql(one, t.z, t.x, t.y))).scalar()
+                            raw.append((time.perf_counter() - s) * 1000)
+            everything += cold
+            raw_txt = f"{statistics.median(raw):8.1f}" if raw else "       -"
+            name = {BASE: "base", PAGE: "page"}.get(layer, layer)
+            print(f"{name:<11}{f'{zooms[0]}-{zooms[-1]}':>6}{len(cold):>7}"
+                  f"{statistics.median(cold):8.1f}ms{pct(cold, 95):8.1f}ms"
+                  f"{max(cold):8.1f}ms{statistics.median(warm):7.2f}ms"
+                  f"{statistics.mean(sizes) / 1000:8.1f}{raw_txt}", flush=True)
         print(f"all tiles: {len(everything)}, median {statistics.median(everything):.1f} ms, "
               f"p95 {pct(everything, 95):.1f} ms, max {max(everything):.1f} ms")
 
