@@ -544,8 +544,9 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
     present = np.zeros((n, width), dtype=bool)
     local = np.zeros((n, width), dtype=np.int64)  # each value's code in its column
     firsts: list[np.ndarray] = []  # each column's distinct values' first places, feature-major
-    uniques: list[Any] = []  # and the values, column after column
+    uniques: list[np.ndarray] = []  # and the values, column after column
     offsets = [0]
+    bools = False
     for j, name in enumerate(names):
         col = np.empty(n, dtype=object)
         col[:] = columns[name] if every else [columns[name][i] for i in taken]
@@ -558,6 +559,10 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
                               dtype=object)
         # equal values share one code (1 and 1.0 too), the first seen kept
         codes, found = pd.factorize(kept, use_na_sentinel=False)
+        if bool in types:  # apart from numbers in the other columns too
+            bools = True
+            found = np.asarray([_BOOLS[v] if v.__class__ is bool else v for v in found],
+                               dtype=object)
         present[:, j] = ok
         local[ok, j] = codes
         # codes are numbered as first seen: a code's first place is where the running
@@ -565,24 +570,17 @@ def _tags(columns: Mapping[str, Sequence[Any]], rows: np.ndarray
         seen = np.maximum.accumulate(codes)
         grows = np.ones(len(codes), dtype=bool)
         grows[1:] = seen[1:] > seen[:-1]
-        first_row = np.flatnonzero(ok)[grows]
-        firsts.append(first_row * width + j)
-        uniques.extend(v.value if isinstance(v, _Bool) else v for v in found)
+        firsts.append(np.flatnonzero(ok)[grows] * width + j)
+        uniques.append(np.asarray(found, dtype=object))
         offsets.append(offsets[-1] + len(found))
-    # the columns' distinct values merged in order of first use (a value may recur in another
-    # column: one entry)
-    place = np.concatenate(firsts)
-    entry = np.empty(len(uniques), dtype=np.int64)
-    merged: dict[Any, int] = {}
-    values: list[Any] = []
-    for k in np.argsort(place, kind="stable").tolist():
-        v = uniques[k]
-        key = _BOOLS[v] if v.__class__ is bool else v
-        e = merged.get(key)
-        if e is None:
-            e = merged[key] = len(values)
-            values.append(v)
-        entry[k] = e
+    # the columns' distinct values in order of first use, equal ones merged (a value may recur
+    # in another column: one entry)
+    order = np.argsort(np.concatenate(firsts), kind="stable")
+    merged_codes, merged = pd.factorize(np.concatenate(uniques)[order], use_na_sentinel=False)
+    entry = np.empty(len(order), dtype=np.int64)
+    entry[order] = merged_codes
+    values = ([v.value if v.__class__ is _Bool else v for v in merged] if bools
+              else merged.tolist())
     first_use = np.where(present.any(axis=0), np.argmax(present, axis=0), n)
     order = np.lexsort((np.arange(width), first_use))
     order = order[first_use[order] < n]  # keys by first use; an unused key is left out
