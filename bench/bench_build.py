@@ -1,0 +1,80 @@
+"""What building one cold tile of the map page costs, layer by layer, in process.
+
+    python -m bench.bench_build --db sqlite:////work/bench-city/city.db [--zoom 13] [--passes 5]
+    python -m bench.bench_build --db postgresql://…/ccmap_bench --zoom 15
+
+The page asks a move for 512-pixel tiles of six layers a place (the five feature layers and the
+issues, the feature layers carrying the properties it draws with). This builds the tiles of
+each layer over 4 x 3 tiles around the centre of the database's extent, straight from the store
+(no cache, no HTTP), `--passes` times, and prints each layer's mean time a tile in the best pass:
+the building a cold pan waits for, without the noise of a browser beside it. Run it with the
+code of another checkout (`cd` there) to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+
+from geo.maps import tilecache
+from geo.model.kinds import Kind
+from geo.store import IssueQuery, Store, open_store
+from geo.tiling.tiles import ISSUE_LAYER, Tile, tile_of
+
+
+def page_fields(layer: str) -> tuple[str, ...]:
+    """The properties the page's tiles of a feature layer carry (in the code measured)."""
+    spec = tilecache.PAGE_FIELDS
+    if not isinstance(spec, str):  # before per-layer fields: the same for every layer
+        return tuple(spec)
+    from geo.tiling.tiles import feature_fields
+
+    return feature_fields(spec, layer)
+
+
+def run(store: Store, zoom: int, passes: int) -> dict[str, float]:
+    """Each page layer's mean build time a tile (ms) in its best pass, and their sum."""
+    bbox = store.extent()
+    if bbox is None:
+        raise SystemExit("the database is empty")
+    x0, y0 = tile_of((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, zoom)
+    tiles = [Tile(zoom, x0 + dx, y0 + dy, 512) for dx in range(-2, 2) for dy in range(-1, 2)]
+    layers = [*tilecache.page_base_layers(), ISSUE_LAYER]
+    best = {name: float("inf") for name in layers}
+    query = IssueQuery(now=datetime.now())
+    for _ in range(passes):
+        for name in layers:
+            started = time.perf_counter()
+            for tile in tiles:
+                if name == ISSUE_LAYER:
+                    store.issue_tile(query, tile)
+                else:
+                    store.feature_tile(Kind(name), tile, fields=page_fields(name))
+            best[name] = min(best[name], (time.perf_counter() - started) / len(tiles) * 1000)
+    return {**best, "all": sum(best.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the page layers' build times a tile."""
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--zoom", type=int, default=13,
+                    help="tile zoom (a 512-pixel tile of z is drawn at map zoom z + 1)")
+    ap.add_argument("--passes", type=int, default=5)
+    args = ap.parse_args(argv)
+    store = open_store(args.db)
+    try:
+        figures = run(store, args.zoom, args.passes)
+    finally:
+        store.close()
+    print(f"512-pixel tiles of zoom {args.zoom} (map zoom {args.zoom + 1}), 12 tiles, "
+          f"best of {args.passes} passes, ms a tile:")
+    for name, ms in figures.items():
+        print(f"  {name:12s} {ms:7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

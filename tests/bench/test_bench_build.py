@@ -1,0 +1,21 @@
+"""bench.bench_build: it builds every layer of the page's tiles and prints a time for each."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+from bench import bench_build
+from geo.maps.tilecache import page_base_layers
+from tests.conftest import ReducedCity
+
+
+def test_it_times_every_layer_of_the_page(reduced_city: ReducedCity) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bench_build.main(["--db", reduced_city.url, "--zoom", "13", "--passes", "1"]) == 0
+    lines = out.getvalue().splitlines()
+    times = {line.split()[0]: float(line.split()[1]) for line in lines[1:]}
+    assert set(times) == {*page_base_layers(), "issues", "all"}
+    assert all(ms > 0 for ms in times.values())
+    assert abs(times["all"] - sum(v for k, v in times.items() if k != "all")) < 0.2
