@@ -741,6 +741,7 @@ class Reseeder:
         self._queue: dict[tuple[Tile, tuple[str, ...]], SeedPlan] = {}
         self._deadlines = NextDeadlines()
         self._lock_file: Any = None
+        self._warned = False
         self._root = caches.disk.root if caches.disk is not None else None
 
     def run_pass(self) -> SeedReport | None:
@@ -804,7 +805,11 @@ class Reseeder:
             try:
                 self._root.mkdir(parents=True, exist_ok=True)
                 f = open(self._root / RESEED_LOCK, "a+b")  # noqa: SIM115 - kept while leading
-            except OSError:
+            except OSError as e:
+                if not self._warned:  # once: the directory stays as it is
+                    log.warning("tile reseeding is off in this process: cannot open %s (%s)",
+                                self._root / RESEED_LOCK, e)
+                    self._warned = True
                 return False
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

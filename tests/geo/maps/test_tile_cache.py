@@ -520,6 +520,19 @@ def test_passes_share_out_the_work_and_a_restart_catches_up(
     assert fresh.run_pass().tiles == 0  # type: ignore[union-attr]
 
 
+def test_a_cache_directory_it_cannot_write_is_said_once(
+        store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spread_city(store)
+    blocked = tmp_path / "a file, not a directory"
+    blocked.write_text("", encoding="utf-8")
+    reseeder = Reseeder(store, caches_in(blocked))
+    with caplog.at_level("WARNING", logger="ccmap.tiles"):
+        assert reseeder.run_pass() is None and reseeder.run_pass() is None
+    said = [r.getMessage() for r in caplog.records if r.name == "ccmap.tiles"]
+    assert len(said) == 1 and "tile reseeding is off in this process" in said[0]
+    assert not reseeder.status.leader
+
+
 def test_the_server_rebuilds_an_edited_zones_tiles_in_the_background(
         db_url: str, store: Store, tmp_path: Path) -> None:
     spread_city(store)
