@@ -563,10 +563,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for role in roles:  # a new server for each role, a new disk tile cache
                 cache = Path(tempfile.mkdtemp(prefix="bench_page-tiles-"))
-                # no background reseeding: soon after a server first starts on a database it
-                # builds the opening views, beside the views measured (cold is cold)
-                env = {"CCMAP_BASEMAP": "none", "CCMAP_TILE_CACHE_DIR": str(cache),
-                       "CCMAP_TILE_RESEED_SECONDS": "0"}
+                # (no background reseeding: bench/__init__.py; cold is cold)
+                env = {"CCMAP_BASEMAP": "none", "CCMAP_TILE_CACHE_DIR": str(cache)}
                 if args.tiles == "seeded":
                     seed_s = seed(args.db, env)
                     print(f"ccmap tiles seed: {seed_s:.1f} s into {cache}", flush=True)

@@ -29,6 +29,7 @@ def test_health_reports_ok_and_backend(client: TestClient, store: Store) -> None
     assert body["status"] == "ok"
     assert body["database"] in ("sqlite", "postgis")
     assert body["layers"]["street"] == 2
+    assert body["tile_reseed"] is None  # the tests' servers run without reseeding
 
 
 def test_layer_is_rfc7946_geojson_filtered_by_bbox(client: TestClient, store: Store) -> None:
