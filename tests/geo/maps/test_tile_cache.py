@@ -25,6 +25,7 @@ from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from sqlalchemy.engine import make_url
 
+from geo.maps import tilecache
 from geo.maps.tilecache import (
     DATABASE_ID,
     PAGE_FIELDS,
@@ -518,6 +519,19 @@ def test_passes_share_out_the_work_and_a_restart_catches_up(
     assert first_pass is not None
     assert first_pass.tiles == len([t for p in opening_plans(store) for t in p.tiles()])
     assert fresh.run_pass().tiles == 0  # type: ignore[union-attr]
+
+
+def test_more_blocks_written_than_a_pass_reads_queue_every_tile_of_the_layer(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spread_city(store)
+    reseeder = Reseeder(store, caches_in(tmp_path / "tiles"), budget_s=600)
+    reseeder.run_pass()  # the opening views
+    monkeypatch.setattr(tilecache, "MAX_CHANGED_BLOCKS", 1)
+    store.add_issues([Issue("litter", 121.4752, 31.2351), Issue("litter", 121.622, 31.301)])
+    report = reseeder.run_pass()
+    every = {(t, p.layers) for p in page_plans(store) if "issues" in p.layers
+             for t in p.tiles()}
+    assert report is not None and report.tiles == len(every) > 0
 
 
 def test_a_cache_directory_it_cannot_write_is_said_once(
