@@ -7,21 +7,30 @@ The page asks a move for 512-pixel tiles of six layers a place (the five feature
 issues, the feature layers carrying the properties it draws with). This builds the tiles of
 each layer over 4 x 3 tiles around the centre of the database's extent, straight from the store
 (no cache, no HTTP), `--passes` times, and prints each layer's mean time a tile in the best pass:
-the building a cold pan waits for, without the noise of a browser beside it. Run it with the
-code of another checkout (`cd` there) to compare.
+the building a cold pan waits for, without the noise of a browser beside it. The row `request`
+is the page's own request of the same tiles through the app (a viewer's: the six layers in one
+tile, `size=512` and the page's `fields`; login token, ETag, building, gzip, the memory cache and
+a disk cache in a new directory each pass, as `ccmap serve` keeps by default): what the server
+spends on each tile of a cold pan. Run it with the code of another checkout (`cd` there) to
+compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from datetime import datetime
+
+from fastapi.testclient import TestClient
 
 from geo.maps import tilecache
 from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
 from geo.tiling.tiles import ISSUE_LAYER, Tile, tile_of
+from server.app import create_app
+from server.settings import Settings
 
 
 def page_fields(layer: str) -> tuple[str, ...]:
@@ -34,13 +43,24 @@ def page_fields(layer: str) -> tuple[str, ...]:
     return feature_fields(spec, layer)
 
 
-def run(store: Store, zoom: int, passes: int) -> dict[str, float]:
-    """Each page layer's mean build time a tile (ms) in its best pass, and their sum."""
+def page_spec() -> str:
+    """The `fields` query value the page sends (in the code measured)."""
+    spec = tilecache.PAGE_FIELDS
+    return spec if isinstance(spec, str) else ",".join(spec)
+
+
+def centre_tiles(store: Store, zoom: int) -> list[Tile]:
+    """The 4 x 3 512-pixel tiles of `zoom` around the centre of the database's extent."""
     bbox = store.extent()
     if bbox is None:
         raise SystemExit("the database is empty")
     x0, y0 = tile_of((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, zoom)
-    tiles = [Tile(zoom, x0 + dx, y0 + dy, 512) for dx in range(-2, 2) for dy in range(-1, 2)]
+    return [Tile(zoom, x0 + dx, y0 + dy, 512) for dx in range(-2, 2) for dy in range(-1, 2)]
+
+
+def run(store: Store, zoom: int, passes: int) -> dict[str, float]:
+    """Each page layer's mean build time a tile (ms) in its best pass, and their sum."""
+    tiles = centre_tiles(store, zoom)
     layers = [*tilecache.page_base_layers(), ISSUE_LAYER]
     best = {name: float("inf") for name in layers}
     query = IssueQuery(now=datetime.now())
@@ -56,6 +76,33 @@ def run(store: Store, zoom: int, passes: int) -> dict[str, float]:
     return {**best, "all": sum(best.values())}
 
 
+def through_app(db: str, store: Store, zoom: int, passes: int) -> float:
+    """The page's cold request of each tile through the app (ms a tile, best pass)."""
+    from bench.serve import add_user
+
+    username, password = add_user(db, "viewer")
+    layers = ",".join([*tilecache.page_base_layers(), ISSUE_LAYER])
+    urls = [f"/api/tiles/{layers}/{t.z}/{t.x}/{t.y}.mvt?size=512&fields={page_spec()}"
+            for t in centre_tiles(store, zoom)]
+    best = float("inf")
+    for _ in range(passes):
+        with tempfile.TemporaryDirectory(prefix="bench_build-") as cache_dir:
+            settings = Settings(database_url=db, basemap="none", tile_cache_dir=cache_dir)
+            with TestClient(create_app(settings, store=store)) as client:
+                r = client.post("/api/auth/token",
+                                data={"username": username, "password": password})
+                client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+                client.headers["Accept-Encoding"] = "gzip"
+                started = time.perf_counter()
+                for url in urls:
+                    resp = client.get(url)
+                    if resp.status_code != 200 or resp.headers.get("X-Tile-Cache") != "miss":
+                        raise SystemExit(f"{url}: {resp.status_code} "
+                                         f"{resp.headers.get('X-Tile-Cache')}")
+                best = min(best, (time.perf_counter() - started) / len(urls) * 1000)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the page layers' build times a tile."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
@@ -67,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(args.db)
     try:
         figures = run(store, args.zoom, args.passes)
+        figures["request"] = through_app(args.db, store, args.zoom, args.passes)
     finally:
         store.close()
     print(f"512-pixel tiles of zoom {args.zoom} (map zoom {args.zoom + 1}), 12 tiles, "

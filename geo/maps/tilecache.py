@@ -38,7 +38,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -136,9 +136,13 @@ class DiskTileCache:
             return
         path = self.path(key)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                fd = os.open(tmp, flags, 0o666)
+            except FileNotFoundError:  # the first tile of its directory
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, flags, 0o666)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(blob)
@@ -671,6 +675,7 @@ def _seed_one(store: Store, caches: TileCaches, tile: Tile, plan: SeedPlan,
 # a pass reads the blocks written since the last; more than this many of a layer are taken as
 # "every tile of the layer" (a pass then queues the layer's whole plan)
 MAX_CHANGED_BLOCKS = 2000
+PLANS_MAX_AGE_S = 300.0  # the reseeder's page_plans are made again at least this often
 RESEED_STATE = "reseed.json"  # in the disk cache: where the last pass left off
 RESEED_LOCK = ".reseed.lock"  # held by the process that reseeds for the machine
 
@@ -739,6 +744,7 @@ class Reseeder:
         self._since: dict[str, int] | None = None
         self._database: int | None = None
         self._queue: dict[tuple[Tile, tuple[str, ...]], SeedPlan] = {}
+        self._plans: tuple[tuple[int, ...], float, list[SeedPlan]] | None = None
         self._deadlines = NextDeadlines()
         self._lock_file: Any = None
         self._warned = False
@@ -789,12 +795,23 @@ class Reseeder:
             return
         now, changed = self.store.changed_blocks(self._since, MAX_CHANGED_BLOCKS)
         if changed:
-            plans = page_plans(self.store, *self.zooms)
-            for tile, plan in changed_jobs(plans, changed):
+            for tile, plan in changed_jobs(self._page_plans(now), changed):
                 self._queue[tile, plan.layers] = plan
         if now != self._since:
             self._since = now
             self._save()
+
+    def _page_plans(self, versions: Mapping[str, int]) -> list[SeedPlan]:
+        """page_plans, kept while no feature layer is written (the extent is theirs) for up to
+        PLANS_MAX_AGE_S (the issue count, which sets the zooms of issue tiles, and the layers
+        outside the page's can move them too): a busy centre's writes of cases, every pass,
+        no longer read the extent and count the issues each time."""
+        key = (self._database or 0, *(versions[name] for name in sorted(versions)
+                                      if name != ISSUE_LAYER))
+        kept = self._plans
+        if kept is None or kept[0] != key or time.monotonic() - kept[1] > PLANS_MAX_AGE_S:
+            kept = self._plans = (key, time.monotonic(), page_plans(self.store, *self.zooms))
+        return kept[2]
 
     def _lead(self) -> bool:
         """Whether this process reseeds (taking the machine's lock if free)."""

@@ -261,16 +261,19 @@ def _zigzag(v: np.ndarray) -> np.ndarray:
 
 def _varints(values: np.ndarray) -> tuple[bytes, np.ndarray]:
     """Varint bytes of unsigned values, and the byte offset of each value (n + 1 offsets)."""
-    v = values.astype(np.uint64)
+    v = values.astype(np.uint64, copy=False)
+    offsets = np.arange(len(v) + 1, dtype=np.int64)
+    top = int(v.max()) if len(v) else 0
+    if top < 0x80:  # one byte each (most tags, lengths and small tiles' commands)
+        return v.astype(np.uint8).tobytes(), offsets
+    width = (top.bit_length() + 6) // 7
     size = np.ones(len(v), dtype=np.int64)
-    for shift in range(7, 64, 7):
-        size += v >= (np.uint64(1) << np.uint64(shift))
-    width = int(size.max()) if len(v) else 1
+    for shift in range(7, 7 * width, 7):
+        size += v >= np.uint64(1 << shift)
     shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
     groups = ((v[:, None] >> shifts[None, :]) & np.uint64(0x7F)).astype(np.uint8)
     cols = np.arange(width)[None, :]
-    groups |= np.where(cols < size[:, None] - 1, 0x80, 0).astype(np.uint8)
-    offsets = np.zeros(len(v) + 1, dtype=np.int64)
+    groups[cols < size[:, None] - 1] |= 0x80
     np.cumsum(size, out=offsets[1:])
     return groups[cols < size[:, None]].tobytes(), offsets
 

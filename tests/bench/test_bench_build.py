@@ -1,4 +1,5 @@
-"""bench.bench_build: it builds every layer of the page's tiles and prints a time for each."""
+"""bench.bench_build: it builds every layer of the page's tiles and prints a time for each, and
+for the page's cold request of them through the app."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ def test_it_times_every_layer_of_the_page(reduced_city: ReducedCity) -> None:
         assert bench_build.main(["--db", reduced_city.url, "--zoom", "13", "--passes", "1"]) == 0
     lines = out.getvalue().splitlines()
     times = {line.split()[0]: float(line.split()[1]) for line in lines[1:]}
-    assert set(times) == {*page_base_layers(), "issues", "all"}
+    assert set(times) == {*page_base_layers(), "issues", "all", "request"}
     assert all(ms > 0 for ms in times.values())
-    assert abs(times["all"] - sum(v for k, v in times.items() if k != "all")) < 0.2
+    layers = [v for k, v in times.items() if k not in ("all", "request")]
+    assert abs(times["all"] - sum(layers)) < 0.2
+    # the request builds the same layers (it fails loudly unless each answer is a cache miss)
+    assert times["request"] > max(layers)

@@ -534,6 +534,32 @@ def test_more_blocks_written_than_a_pass_reads_queue_every_tile_of_the_layer(
     assert report is not None and report.tiles == len(every) > 0
 
 
+def test_passes_keep_the_page_plans_until_a_feature_layer_is_written(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spread_city(store)
+    reseeder = Reseeder(store, caches_in(tmp_path / "tiles"), budget_s=600)
+    reseeder.run_pass()  # the opening views
+    made: list[int] = []
+    real = tilecache.page_plans
+    monkeypatch.setattr(tilecache, "page_plans",
+                        lambda *a, **k: made.append(1) or real(*a, **k))
+
+    def rebuilt() -> int:
+        report = reseeder.run_pass()
+        assert report is not None
+        return report.built
+
+    for lon in (121.4752, 121.4753):  # cases logged: the extent stays, so do the plans
+        store.add_issues([Issue("litter", lon, 31.2351)])
+        assert rebuilt() > 0
+    assert len(made) == 1
+    move_zone_and_add_issue(store)  # a zone moved: the plans are made again
+    assert rebuilt() > 0 and len(made) == 2
+    monkeypatch.setattr(tilecache, "PLANS_MAX_AGE_S", 0.0)  # and when they are old
+    store.add_issues([Issue("litter", 121.4754, 31.2351)])
+    assert rebuilt() > 0 and len(made) == 3
+
+
 def test_a_cache_directory_it_cannot_write_is_said_once(
         store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     spread_city(store)
