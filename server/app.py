@@ -51,8 +51,12 @@ def _start_reseeding(app: FastAPI, store: Store, settings: Settings) -> Backgrou
         return None
     reseeder = Reseeder(store, tile_caches(app, settings), settings.tile_reseed_budget_seconds)
     app.state.reseeder = reseeder
-    loop = BackgroundLoop([Task("reseed", 0.0, reseeder.run_pass)],
-                          tick=settings.tile_reseed_seconds, name="ccmap-tiles")
+    # while tiles are queued (the opening views, an import's), a pass follows the last after
+    # a pause as long as the budget: building half the time at most, not a fifth
+    seconds, budget = settings.tile_reseed_seconds, settings.tile_reseed_budget_seconds
+    loop = BackgroundLoop([Task("reseed", seconds, reseeder.run_pass,
+                                behind=lambda: reseeder.status.pending > 0)],
+                          tick=min(seconds, budget), name="ccmap-tiles")
     loop.start()
     return loop
 

@@ -17,11 +17,17 @@ log = logging.getLogger("ccmap.notify")
 
 @dataclass(frozen=True)
 class Task:
-    """Work the loop runs every `every` seconds (the first time at its first tick)."""
+    """Work the loop runs every `every` seconds (the first time at its first tick), and at
+    every tick while `behind()` says work is left over."""
 
     name: str
     every: float
     run: Callable[[], Any]
+    behind: Callable[[], bool] | None = None
+
+    def due(self, since_last: float) -> bool:
+        """Whether the task runs at a tick `since_last` seconds after its last start."""
+        return since_last >= self.every or (self.behind is not None and self.behind())
 
 
 class BackgroundLoop:
@@ -53,7 +59,7 @@ class BackgroundLoop:
         for task in self.tasks:
             if self._stop.is_set():
                 return
-            if time.monotonic() - self._last[task.name] >= task.every:
+            if task.due(time.monotonic() - self._last[task.name]):
                 self._last[task.name] = time.monotonic()
                 try:
                     task.run()
