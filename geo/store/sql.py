@@ -126,8 +126,17 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # a tile's transaction on PostgreSQL: ST_AsMVTGeom's cost estimate puts a city-wide tile over
 # jit_above_cost, and compiling the query took 600 ms of a cell tile that runs in 60 ms
 NO_JIT = "SET LOCAL jit = off"
-# an issue tile with this many points or more may be encoded by parallel workers (PostGIS)
-PARALLEL_TILE_POINTS = 1000
+# A tile's queries are planned for their values (custom plans: a city-wide tile and a street's
+# want other plans), but for the issue points of a tile's area and the next deadline there:
+# planning one of those over the month partitions took 3-4 ms of a query that runs in 0.2 ms.
+# psycopg prepares a query run 5 times on a connection; its generic plan, the custom plans'
+# shape, is then made once
+CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
+# one tile is one core's work: parallel workers start slower than a tile's scan takes and take
+# the core of the next tile's request (streets of a city's z13 tile: 66 -> 34 ms; a z15 tile's
+# 2,700-8,000 issue points 47 -> 16 ms)
+ONE_CORE = "SET LOCAL max_parallel_workers_per_gather = 0"
 
 
 def engine_url(url: str) -> str:
@@ -178,7 +187,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         # again while a burst lasts). With SQLAlchemy's default of 5, a map move's 12 tile
         # requests opened and closed a connection each past the fifth, and a new backend
         # plans its first issue query over the month partitions from cold caches (30 ms)
-        pool = ({"pool_size": pool_size, "max_overflow": pool_size}
+        pool = ({"pool_size": pool_size, "max_overflow": pool_size, "pool_use_lifo": True}
                 if sa_url.startswith("postgresql") else {})
         self.engine: Engine = create_engine(sa_url, **pool)
         self.postgis = self.engine.dialect.name == "postgresql"
@@ -271,6 +280,20 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         else:
             with new() as fresh:
                 yield fresh
+
+    @contextmanager
+    def _tile_read(self, *settings: str) -> Iterator[Connection]:
+        """A connection to read a tile with: on PostgreSQL in its own transaction with these
+        `SET LOCAL` settings (in one round trip), ended by COMMIT: a ROLLBACK would make
+        psycopg forget the connection's prepared statements, and with them their plans."""
+        if not self.postgis or self._tx.get() is not None:
+            with self._connect() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("; ".join((NO_JIT, *settings)))
+            yield conn
+            conn.commit()
 
     def _row(self, table: Table, row_id: int, what: str) -> dict[str, Any]:
         """The row of table with this id; NotFound names it `what`."""
@@ -919,15 +942,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                  "unit": c.properties["unit"].as_string()}
         names = FEATURE_PROPS if fields is None else tuple(fields)
         cols = [props[name].label(name) for name in names]
-        with self._connect() as conn:
+        with self._tile_read(ONE_CORE, CUSTOM_PLANS) as conn:
             if not self.postgis:
                 rows = conn.execute(select(c.id.label("fid"), *cols, c.wkb).where(*conds)).all()
                 return encode_features(tile, kind.value, rows, names)
-            # one tile is one core's work: parallel workers start slower than a tile's scan
-            # takes and take the core of the next tile's request (streets of a city's z13
-            # tile: 66 -> 34 ms)
-            conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-            conn.exec_driver_sql(NO_JIT)
             geom = func.ST_AsMVTGeom(func.ST_Transform(literal_column("features.geom"), 3857),
                                      _envelope(tile), EXTENT, BUFFER, True)
             sub = select(geom.label("geom"), c.id.label("fid"), *cols).where(*conds)
@@ -938,9 +956,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         high zoom, else `issue_cells` (counts per grid cell), aggregated in SQL."""
         c = issues_t.c
         conds = _issue_conditions(query)
-        with self._connect() as conn:
-            if self.postgis:
-                conn.exec_driver_sql(NO_JIT)
+        with self._tile_read(CUSTOM_PLANS) as conn:
             # as many points per square pixel whatever the tile's size; more close up
             most = MAX_TILE_POINTS * (tile.px // 256) ** 2 * (
                 4 if tile.view_zoom >= CLOSE_ZOOM else 1)
@@ -952,15 +968,13 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                     # the points are counted (up to one over the limit) before any is encoded:
                     # a dense tile, drawn as cells below, costs the index scans only. Parallel
                     # workers, which the planner picks for the Append of the month partitions,
-                    # take longer to start than these scans and than encoding a few hundred
-                    # points (1M-issue city under load: z16 tiles 115 -> 40 ms)
-                    conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+                    # take longer to start than these scans and than encoding the points
+                    conn.exec_driver_sql(f"{ONE_CORE}; {GENERIC_PLANS}")
                     n = conn.execute(select(func.count()).select_from(
                         select(c.id).where(*conds, near).limit(most + 1).subquery()
                     )).scalar_one()
-                    if n >= PARALLEL_TILE_POINTS:
-                        conn.exec_driver_sql(
-                            "SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
+                    if n > most and conds:  # the cells below, counted for these filters
+                        conn.exec_driver_sql(CUSTOM_PLANS)
                     if n <= most:
                         mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
                                                 EXTENT, BUFFER, True)
@@ -1036,7 +1050,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         # and sorted: 20-140 ms). PostgreSQL picks it: a Merge Append of the month partitions'
         # scans of it, planning them most of the 2-3 ms the query takes there
         q = q.with_hint(issues_t, "INDEXED BY ix_issues_open_deadline", "sqlite")
-        with self._connect() as conn:
+        with self._tile_read(GENERIC_PLANS) as conn:
             until: datetime | None = conn.execute(q).scalar()
         return until
 
