@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -13,6 +12,7 @@ from fastapi.responses import Response
 from geo.maps.tilecache import (
     GZIP_MAGIC,
     TileCaches,
+    plain,
     tile_data,
     tile_request,
     tile_tags,
@@ -126,5 +126,5 @@ def _mvt_response(data: bytes, request: Request, headers: dict[str, str]) -> Res
             headers["Content-Encoding"] = "gzip"
             headers["Vary"] = "Accept-Encoding"
         else:
-            data = gzip.decompress(data)
+            data = plain(data)
     return Response(data, media_type=MVT_MEDIA, headers=headers)
