@@ -55,6 +55,7 @@ from geo.tiling.tiles import (
     EXTENT,
     FEATURE_PROPS,
     ISSUE_LAYER,
+    ISSUE_PROPS,
     NextDeadlines,
     Tile,
     TileCache,
@@ -64,8 +65,10 @@ from geo.tiling.tiles import (
     feature_blocks,
     feature_fields,
     issue_blocks,
+    issue_fields,
     split_layers,
     tile_of,
+    wants_cells,
 )
 
 try:  # POSIX: one process prunes at a time
@@ -333,8 +336,8 @@ def _disk_key(key: tuple[str, int, int, int]) -> str:
 @dataclass(frozen=True)
 class TileRequest:
     """What a tile's bytes depend on: its layers (in order), the tile, the issue filters, the
-    feature layer's property filter, the caller's scope unit and the properties the feature
-    layers carry."""
+    feature layer's property filter, the caller's scope unit and the properties the layers'
+    features carry."""
 
     layers: tuple[str, ...]
     tile: Tile
@@ -344,7 +347,9 @@ class TileRequest:
     fields: str | None = None  # the `fields` spec, checked (None: every property)
 
     def fields_of(self, layer: str) -> tuple[str, ...]:
-        """The properties a feature layer's features carry."""
+        """The properties a layer's features carry (the issues': their points')."""
+        if layer == ISSUE_LAYER:
+            return issue_fields(self.fields)
         return feature_fields(self.fields, layer)
 
 
@@ -361,8 +366,7 @@ def tile_request(layer: str, z: int, x: int, y: int, size: int, query: IssueQuer
                  fields: str | None = None) -> TileRequest:
     """A tile request checked: a known layer or comma list of layers, a tile inside its zoom,
     256 or 512 pixels, property filters for one feature layer only, issue filters only with
-    the issues layer, fields (a comma list of FEATURE_PROPS) only with feature layers
-    (InvalidInput otherwise)."""
+    the issues layer, known fields (InvalidInput otherwise)."""
     layers = split_layers(layer)
     if size not in TILE_SIZES:
         raise InvalidInput("size is the tile's width in pixels: 256 or 512")
@@ -375,8 +379,6 @@ def tile_request(layer: str, z: int, x: int, y: int, size: int, query: IssueQuer
     if given and ISSUE_LAYER not in layers:
         raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
                            f"only; filter {layer} with properties={{...}}")
-    if fields is not None and layers == [ISSUE_LAYER]:
-        raise InvalidInput("fields choose the properties of feature layers, not of issues")
     feature_fields(fields, layers[0])  # InvalidInput for an unknown name or layer
     return TileRequest(tuple(layers), tile, query, where, scope_unit, fields)
 
@@ -414,6 +416,10 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
             until = deadlines.lookup(asked, query.now,
                                      lambda: store.issue_tile_valid_until(query, tile))
             extra = until.isoformat() if until is not None else ""
+            chosen = req.fields_of(name)
+            # the default's keys as before issue fields existed; cells carry none of them
+            if chosen != ISSUE_PROPS and not wants_cells(tile.view_zoom):
+                filters = {**filters, "fields": chosen}
         else:
             filters, extra = {"properties": req.where}, ""
             chosen = req.fields_of(name)
@@ -440,7 +446,7 @@ def tile_data(store: Store, req: TileRequest, tags: TileTags,
         if found is not None:
             return found
         if name == ISSUE_LAYER:
-            data = store.issue_tile(req.query, tile)
+            data = store.issue_tile(req.query, tile, fields=req.fields_of(name))
         else:
             data = store.feature_tile(Kind(name), tile, req.where, scope_unit=req.scope_unit,
                                       fields=req.fields_of(name))
@@ -481,11 +487,12 @@ def plain(data: bytes) -> bytes:
 # ISSUE_TILE_ZOOM, and at every zoom when the ledger holds more than MAX_ISSUE_POINTS.
 PAGE_TILED = frozenset({"street", "alley", "community", "subdistrict", "zone"})
 PAGE_TILE_PX = 512
-# the feature properties the page draws with (a zone's colour is its unit's; a click fetches
-# the feature by its id, which every tile carries): names and categories would more than
-# double a city's tiles, and a unit on every street took a fifth of a street tile's time
-# (json_extract on SQLite) for nothing drawn
-PAGE_FIELDS = "zone:unit"
+# the properties the page draws with (a zone's colour is its unit's, an issue point's its
+# status'; a click fetches the feature or issue by its id, which every tile carries): names
+# and categories would more than double a city's tiles, a unit on every street took a fifth
+# of a street tile's time (json_extract on SQLite) for nothing drawn, and an issue point's id,
+# category and overdue flag were two thirds of a street-level issue tile's bytes
+PAGE_FIELDS = "zone:unit,issues:status"
 ZONE_EDIT_ZOOM = 15
 ISSUE_TILE_ZOOM = 14
 PAGE_MAX_ISSUE_POINTS = 10_000

@@ -362,8 +362,10 @@ class TileStore(Protocol):
         carrying their ids and the properties `fields` (of FEATURE_PROPS; None: all)."""
         ...
 
-    def issue_tile(self, query: IssueQuery, tile: Tile) -> bytes:
-        """The Mapbox Vector Tile of the issues matching query: points or grid cells."""
+    def issue_tile(self, query: IssueQuery, tile: Tile,
+                   fields: Sequence[str] | None = None) -> bytes:
+        """The Mapbox Vector Tile of the issues matching query: points (their ids, carrying
+        the properties `fields` of ISSUE_PROPS; None: all) or grid cells."""
         ...
 
     def issue_tile_valid_until(self, query: IssueQuery, tile: Tile) -> datetime | None:

@@ -951,9 +951,11 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             sub = select(geom.label("geom"), c.id.label("fid"), *cols).where(*conds)
             return _mvt(conn, sub, kind.value)
 
-    def issue_tile(self, query: IssueQuery, tile: Tile) -> bytes:
-        """The MVT of the issues matching query in one tile: the layer `issues` (points) at
-        high zoom, else `issue_cells` (counts per grid cell), aggregated in SQL."""
+    def issue_tile(self, query: IssueQuery, tile: Tile,
+                   fields: Sequence[str] | None = None) -> bytes:
+        """The MVT of the issues matching query in one tile: the layer `issues` (points, with
+        their ids and the properties `fields`; None: all) at high zoom, else `issue_cells`
+        (counts per grid cell), aggregated in SQL."""
         c = issues_t.c
         conds = _issue_conditions(query)
         with self._tile_read(CUSTOM_PLANS) as conn:
@@ -961,7 +963,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             most = MAX_TILE_POINTS * (tile.px // 256) ** 2 * (
                 4 if tile.view_zoom >= CLOSE_ZOOM else 1)
             if not wants_cells(tile.view_zoom):
-                overdue = func.coalesce(_overdue(query.now), False).label("overdue")
+                props = {"id": c.id, "category": c.category, "status": c.status,
+                         "overdue": func.coalesce(_overdue(query.now), False).label("overdue")}
+                names = tuple(n for n in ISSUE_PROPS if fields is None or n in fields)
+                carried = [props[n] for n in names]
                 near = self._issue_points_near(tile)
                 if self.postgis:
                     geom: Any = func.ST_SetSRID(func.ST_MakePoint(c.lon, c.lat), 4326)
@@ -978,8 +983,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                     if n <= most:
                         mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
                                                 EXTENT, BUFFER, True)
-                        points = select(mvt.label("geom"), c.id.label("fid"), c.id, c.category,
-                                        c.status, overdue).where(*conds, near)
+                        points = select(mvt.label("geom"), c.id.label("fid"), *carried).where(
+                            *conds, near)
                         return _mvt(conn, points.limit(most), ISSUE_LAYER)
                 else:
                     # counted on the cell index first (0018): a dense tile, drawn as cells
@@ -990,12 +995,12 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                     )).scalar_one()
                     if n <= most:
                         found = conn.execute(
-                            select(c.lon, c.lat, c.id, c.category, c.status, overdue)
+                            select(c.lon, c.lat, c.id.label("fid"), *carried)
                             .where(*conds, near).limit(most)
                             .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite"))
                         rows = found.cursor.fetchall()  # the driver's tuples (as the cells')
                         found.close()
-                        return encode_points(tile, ISSUE_LAYER, ISSUE_PROPS, rows, with_id=True)
+                        return encode_points(tile, ISSUE_LAYER, names, rows, with_id=True)
             grid = cell_grid(tile)
             if not conds or not self.postgis:
                 # issues per base cell, merged here: every issue's from the counts kept per

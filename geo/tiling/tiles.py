@@ -20,7 +20,7 @@ import math
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -622,18 +622,19 @@ def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]],
 
 def encode_points(tile: Tile, layer: str, names: Sequence[str], rows: Sequence[Sequence[Any]],
                   with_id: bool) -> bytes:
-    """Encode point rows (lon, lat, then the values of `names`) into an MVT layer; the first
-    name is the feature id when with_id."""
+    """Encode point rows (lon, lat, the feature id when with_id, then the values of `names`)
+    into an MVT layer."""
     if not rows:
         return b""
     arr = np.asarray([(r[0], r[1]) for r in rows], dtype=float)
     ux, uy = tile.to_units(arr[:, 0], arr[:, 1])
     xy = np.rint(np.column_stack([ux, uy]))  # half to even, as the geometries' writer rounds
-    columns = {name: [r[j] for r in rows] for j, name in enumerate(names, start=2)}
+    first = 3 if with_id else 2
+    columns = {name: [r[j] for r in rows] for j, name in enumerate(names, start=first)}
     if "overdue" in columns:  # a boolean, whatever the database returns for it
         columns["overdue"] = [None if v is None else bool(v) for v in columns["overdue"]]
     return _encode_points(layer, xy, columns,
-                          columns[names[0]] if with_id else [None] * len(rows))
+                          [r[2] for r in rows] if with_id else [None] * len(rows))
 
 
 # --- ETags and the cache ------------------------------------------------------------------
@@ -646,28 +647,43 @@ def etag(layer: str, version: int, filters: dict[str, Any], scope_unit: str | No
     return f'W/"{layer}.{version}.{digest}"'
 
 
-def feature_fields(spec: str | None, layer: str) -> tuple[str, ...]:
-    """The properties a feature layer's tiles carry for a `fields` spec, a comma list of
-    FEATURE_PROPS names (for every layer) and `<layer>:<name>` items (for that layer only);
-    None: all of them; "" or no item for the layer: none, the feature id only. InvalidInput
-    for an unknown name or layer."""
-    if spec is None:
-        return FEATURE_PROPS
-    names: set[str] = set()
+def _field_items(spec: str) -> Iterator[tuple[str | None, str]]:
+    """The (layer or None: every feature layer, name) items of a `fields` spec, checked."""
     for item in spec.split(","):
         kind, colon, name = (part.strip() for part in item.rpartition(":"))
         if not name and not colon:
             continue
-        if name not in FEATURE_PROPS:
-            raise InvalidInput(f"unknown field {name!r}: fields is a comma list of "
-                               f"{', '.join(FEATURE_PROPS)}, each for every layer or, as "
-                               f"zone:unit, for one (empty: the feature id only)")
-        if colon and kind not in FEATURE_KINDS:
+        if colon and kind not in TILE_LAYERS:
             raise InvalidInput(f"unknown layer {kind!r} in fields {item.strip()!r}: the "
-                               f"feature layers are {', '.join(FEATURE_KINDS)}")
-        if not colon or kind == layer:
-            names.add(name)
+                               f"layers are {', '.join(TILE_LAYERS)}")
+        if colon and kind == ISSUE_LAYER:
+            if name not in ISSUE_PROPS:
+                raise InvalidInput(f"unknown field {item.strip()!r}: the issues' fields are "
+                                   f"{', '.join(ISSUE_PROPS)} (as issues:status)")
+        elif name not in FEATURE_PROPS:
+            raise InvalidInput(f"unknown field {name!r}: fields is a comma list of "
+                               f"{', '.join(FEATURE_PROPS)}, each for every feature layer or, "
+                               f"as zone:unit, for one (empty: the feature id only), and of "
+                               f"issues:<{'|'.join(ISSUE_PROPS)}> for the issues")
+        yield (kind if colon else None), name
+
+
+def feature_fields(spec: str | None, layer: str) -> tuple[str, ...]:
+    """The properties a feature layer's tiles carry for a `fields` spec, a comma list of
+    FEATURE_PROPS names (for every feature layer) and `<layer>:<name>` items (for that layer
+    only); None: all of them; "" or no item for the layer: none, the feature id only.
+    InvalidInput for an unknown name or layer."""
+    if spec is None:
+        return FEATURE_PROPS
+    names = {name for kind, name in _field_items(spec) if kind is None or kind == layer}
     return tuple(n for n in FEATURE_PROPS if n in names)  # in one order: one cache key
+
+
+def issue_fields(spec: str | None) -> tuple[str, ...]:
+    """The properties issue points carry for a `fields` spec: those of its `issues:<name>`
+    items (the feature id always), all of ISSUE_PROPS when it has none."""
+    names = {name for kind, name in _field_items(spec or "") if kind == ISSUE_LAYER}
+    return tuple(n for n in ISSUE_PROPS if n in names) if names else ISSUE_PROPS
 
 
 def split_layers(spec: str) -> list[str]:

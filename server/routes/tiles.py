@@ -72,9 +72,10 @@ def vector_tile(
     properties: PropertiesQuery = None,
     size: int = 256,
     fields: Annotated[str | None, Query(max_length=200, description=(
-        "the properties the feature layers' features carry: a comma list of id, kind, name, "
-        "category, unit, each for every layer or, written as zone:unit, for one layer only "
-        "(default: all; empty: none, the feature id only)"))] = None,
+        "the properties the features carry: a comma list of id, kind, name, category, unit, "
+        "each for every feature layer or, written as zone:unit, for one layer only (default: "
+        "all; empty: none, the feature id only), and of issues:id, issues:category, "
+        "issues:status, issues:overdue for the issue points (default: all four)"))] = None,
 ) -> Response:
     """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several
     of them at once (a comma list, e.g. `subdistrict,community,street`).
@@ -87,7 +88,8 @@ def vector_tile(
     category, unit, or those listed in `fields`; the feature id always), filtered like
     GET /api/layers/{kind} (`properties`, one layer only).
     `issues` takes the filters of GET /api/issues and holds the MVT layer `issues` (id,
-    category, status, overdue) from zoom 14 when the tile has at most 1000 of them (4000 from
+    category, status, overdue, or the `issues:` items of `fields`; the feature id always)
+    from zoom 14 when the tile has at most 1000 of them (4000 from
     zoom 16 on), else
     `issue_cells` (count, cell_deg): issues counted per grid cell. A comma list gives one tile
     holding each listed layer's MVT layers in the order listed (the page draws them bottom to

@@ -90,11 +90,12 @@ function baseKindsAt(state, z) {
   return kinds.length ? kinds : null;
 }
 
-/* The shared grid's tiles carry the feature id (a click fetches the feature by it) and
- * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's; nothing else
- * is): names and categories would more than double a city's tiles (keep in step with
- * geo.maps.tilecache). */
-const PAGE_FIELDS = "zone:unit";
+/* The page's tiles carry the feature id (a click fetches the feature or issue by it) and
+ * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's, an issue point's
+ * its status'; nothing else is): names and categories would more than double a city's tiles
+ * (keep in step with geo.maps.tilecache). Both grids ask for the same list, so that a move's
+ * tiles of both come in one request. */
+const PAGE_FIELDS = "zone:unit,issues:status";
 
 function baseUrl(kinds) {
   return tileUrl(kinds.join(","), (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) +
@@ -103,7 +104,8 @@ function baseUrl(kinds) {
 
 /* The issue tiles' URL with the page's issue filters ("&category=…"). */
 export function issueTileUrl(filter) {
-  return tileUrl("issues", (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) + filter);
+  return tileUrl("issues", (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) +
+                 "&fields=" + PAGE_FIELDS + filter);
 }
 
 function tileUrl(kind, filter) {
@@ -232,7 +234,7 @@ function tilePopup(state, kind, label, hit, latlng) {
   const map = state.map, props = hit.properties;
   if (kind === "issues" && props.count === undefined) {  // one issue
     L.popup({ minWidth: 280, maxWidth: 360 }).setLatLng(latlng)
-      .setContent(issuePopup(props.id, state)).openOn(map);
+      .setContent(issuePopup(hit.id, state)).openOn(map);
     return;
   }
   if (kind === "issues") {  // an issue cell

@@ -238,7 +238,8 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
 def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
                                                                   live_server: str) -> None:
     """Street-level issue points of the issue tiles (each stamped from its style's symbol) sit
-    where their issue is, in its status colour."""
+    where their issue is, in its status colour, and a click opens the issue of that point (the
+    tiles carry its status and its id as the feature id only)."""
     import io
 
     from PIL import Image
@@ -258,18 +259,25 @@ def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
     points = page.evaluate("""async () => {
         const st = window.pageState, box = st.map.getContainer().getBoundingClientRect();
         const pts = (await st.issueCells.ccmapFeatures()).filter(f => f.layer === 'issues')
-            .map(f => [f.parts[0][0][0], f.parts[0][0][1], f.props.status]);
+            .map(f => [f.parts[0][0][0], f.parts[0][0][1], f.props.status, f.id]);
         // alone (no other point within 16 pixels), away from the panels
         return pts.filter(([x, y]) => x > 260 && y > 60 && x < box.width - 420 &&
                           y < box.height - 260 && pts.filter(q => Math.hypot(q[0] - x,
                           q[1] - y) < 16).length === 1)
-            .map(([x, y, s]) => [x + box.left, y + box.top, st.config.statuses[s].color]);
+            .map(([x, y, s, id]) => [x + box.left, y + box.top, st.config.statuses[s].color,
+                                     id]);
     }""")
     assert points, "no lone issue point in view"
-    for x, y, colour in points[:5]:
+    for x, y, colour, _ in points[:5]:
         shot = page.screenshot(clip={"x": round(x) - 1, "y": round(y) - 1, "width": 3,
                                      "height": 3})
         r, g, b = Image.open(io.BytesIO(shot)).convert("RGB").getpixel((1, 1))
         want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
         assert max(abs(v - w) for v, w in zip((r, g, b), want, strict=True)) < 40, \
             (x, y, colour, (r, g, b))
+    x, y, _, issue = points[0]
+    page.mouse.click(x, y)
+    title = page.locator(".leaflet-popup-content .ccmap-popup-title")
+    title.wait_for(timeout=5000)
+    page.wait_for_function("(id) => document.querySelector('.leaflet-popup-content "
+                           ".ccmap-popup-title').textContent.startsWith('#' + id + ' ')", arg=issue)

@@ -343,12 +343,12 @@ def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: 
         for zoom in range(12, 16):
             z = zoom - 1  # the page's 512-pixel tiles of zoom z are drawn at map zoom z + 1
             # the shared grid's tiles carry the properties the page draws with
-            page = "size=512&fields=zone:unit"
+            page = f"size=512&fields={PAGE_FIELDS}"
             asked = ([(BASE, page)] if zoom < 15 else
                      [(BASE, page), ("subdistrict,community,street,alley", page)])
             if zoom < 14:  # the reduced city's issues come from tiles below zoom 14: a move
                 # asks for both grids' tiles in one, a new issue filter for the issues alone
-                asked = [(BASE + ",issues", page), ("issues", "size=512")]
+                asked = [(BASE + ",issues", page), ("issues", page)]
             for x, y in tiles_covering(reduced_city.extent, z):
                 for layers, query in asked:
                     r = client.get(f"/api/tiles/{layers}/{z}/{x}/{y}.mvt?{query}")
@@ -356,11 +356,11 @@ def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: 
                     results.append(r.headers["x-tile-cache"])
         # past the city's edge too (a wide window shows some of it)
         x, y = tile_of(west, north, 13)
-        r = client.get(f"/api/tiles/{BASE}/13/{x - 1}/{y - 1}.mvt?size=512&fields=zone:unit")
+        r = client.get(f"/api/tiles/{BASE}/13/{x - 1}/{y - 1}.mvt?size=512&fields={PAGE_FIELDS}")
         results.append(r.headers["x-tile-cache"])
         # a zoom that was not seeded is built, and so are other fields than the page's
         x, y = tile_of((west + east) / 2, (south + north) / 2, 16)
-        r = client.get(f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512&fields=zone:unit")
+        r = client.get(f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512&fields={PAGE_FIELDS}")
         assert r.headers["x-tile-cache"] == "miss"
         x, y = tiles_covering(reduced_city.extent, 13)[0]
         r = client.get(f"/api/tiles/{BASE}/13/{x}/{y}.mvt?size=512")
@@ -579,7 +579,7 @@ def test_the_server_rebuilds_an_edited_zones_tiles_in_the_background(
     settings = _settings(db_url, tmp_path / "tiles", tile_reseed_seconds=0.05)
     zone = store.features(Kind.zone, limit=1)[0]
     x, y = tile_of(*zone.geometry.centroid.coords[0], 16)
-    url = f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512&fields=zone:unit"
+    url = f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512&fields={PAGE_FIELDS}"
     with worker(settings) as client:
         def reseeded() -> dict[str, Any]:
             status: dict[str, Any] = client.get("/api/health").json()["tile_reseed"]

@@ -247,8 +247,44 @@ def test_fields_choose_the_properties_and_every_feature_keeps_its_id(
         assert r.status_code == 400 and "unknown field" in r.json()["detail"]
     r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params={"fields": "road:unit"})
     assert r.status_code == 400 and "unknown layer 'road'" in r.json()["detail"]
-    r = client.get(f"/api/tiles/issues/{z}/{x}/{y}.mvt", params={"fields": "unit"})
-    assert r.status_code == 400 and "not of issues" in r.json()["detail"]
+
+
+def test_issue_fields_choose_what_the_points_carry_and_each_keeps_its_id(
+        client: TestClient, store: Store) -> None:
+    """The page asks for an issue point's status only (fields=...,issues:status): the same
+    points, each with its id (a click fetches the issue by it), and the ETag tells apart."""
+    z, lon, lat = 17, 121.4705, 31.2305
+    x, y = tile_of(lon, lat, z)
+    [issue] = store.add_issues([Issue("litter", lon, lat)])
+    full = get_tile(client, "issues", z, x, y)["issues"]
+    assert [(f["id"], sorted(f["properties"])) for f in full] == [
+        (issue, ["category", "id", "overdue", "status"])]
+    status = full[0]["properties"]["status"]
+    page = get_tile(client, "issues", z, x, y, fields="zone:unit,issues:status")["issues"]
+    assert [(f["id"], f["properties"]) for f in page] == [(issue, {"status": status})]
+    assert [f["parts"] for f in page] == [f["parts"] for f in full]
+    two = get_tile(client, "issues", z, x, y, fields="issues:overdue, issues:category")
+    assert two["issues"][0]["properties"] == {"category": "litter", "overdue": False}
+    # names without a layer are the feature layers': the points keep every property
+    kept = get_tile(client, "zone,issues", z, x, y, fields="unit")["issues"]
+    assert [f["properties"] for f in kept] == [f["properties"] for f in full]
+
+    def tag(**params: str) -> str:
+        r = client.get(f"/api/tiles/issues/{z}/{x}/{y}.mvt", params=params)
+        assert r.status_code == 200
+        return r.headers["etag"]
+
+    assert tag() == tag(fields="unit") != tag(fields="issues:status")
+    assert tag(fields="issues:status") == tag(fields="zone:unit,issues:status")
+    # cells carry none of an issue's properties: one tile, one cache entry, whatever the fields
+    cx, cy = tile_of(lon, lat, 12)
+    cells = [client.get(f"/api/tiles/issues/12/{cx}/{cy}.mvt", params=params)
+             for params in ({}, {"fields": "issues:status"})]
+    assert "issue_cells" in mapbox_vector_tile.decode(cells[0].content)
+    assert cells[0].headers["etag"] == cells[1].headers["etag"]
+    for spec in ("issues:unit", "issues:colour", "issues:"):
+        r = client.get(f"/api/tiles/issues/{z}/{x}/{y}.mvt", params={"fields": spec})
+        assert r.status_code == 400 and "unknown field" in r.json()["detail"], spec
 
 
 def test_every_feature_reachable_and_tiny_ones_only_at_detail_zoom(
@@ -1251,8 +1287,8 @@ def test_points_are_written_as_mapbox_vector_tile_writes_them() -> None:
         rows = [(rng.uniform(west, east), rng.uniform(south, north), rng.randint(1, 10 ** 6),
                  rng.choice(["litter", "vending"]), rng.choice(["reported", "closed"]),
                  rng.choice([0, 1, None])) for _ in range(rng.randint(1, 40))]
-        ours = encode_points(tile, "issues", ("id", "category", "status", "overdue"), rows,
-                             with_id=True)
+        ours = encode_points(tile, "issues", ("id", "category", "status", "overdue"),
+                             [(r[0], r[1], r[2], *r[2:]) for r in rows], with_id=True)
         ux, uy = tile.to_units(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]))
         features = [{"geometry": Point(x, y), "id": r[2], "properties": {
             "id": r[2], "category": r[3], "status": r[4],
