@@ -595,6 +595,24 @@ def test_the_server_rebuilds_an_edited_zones_tiles_in_the_background(
         assert reseeded()["leader"] is True
 
 
+def test_the_server_reseeds_at_every_tick_while_tiles_are_queued(
+        db_url: str, store: Store, tmp_path: Path) -> None:
+    """A pass every hour and one tile a pass: only the catch-up (a pass at every tick, a tick
+    as long as the budget, while tiles are queued) builds the opening views in this test's
+    time, starting at the first tick."""
+    spread_city(store)
+    opening = sum(len(list(plan.tiles())) for plan in opening_plans(store))
+    settings = _settings(db_url, tmp_path / "tiles", tile_reseed_seconds=3600,
+                         tile_reseed_budget_seconds=0.01)
+    with worker(settings) as client:
+        def reseeded() -> dict[str, Any]:
+            status: dict[str, Any] = client.get("/api/health").json()["tile_reseed"]
+            return status
+
+        wait_for(lambda: reseeded()["built"] == opening and reseeded()["pending"] == 0)
+        assert reseeded()["passes"] > 1  # one tick at a time, not one pass an hour
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     """Wait until condition() holds (the background loop's work), failing after timeout."""
     deadline = time.monotonic() + timeout
