@@ -14,6 +14,7 @@ inclusive), so the counts of the tiles covering an area add up to the number of 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -668,6 +669,7 @@ def _field_items(spec: str) -> Iterator[tuple[str | None, str]]:
         yield (kind if colon else None), name
 
 
+@functools.lru_cache(maxsize=256)  # a request asks for each layer's, twice (ETag, bytes)
 def feature_fields(spec: str | None, layer: str) -> tuple[str, ...]:
     """The properties a feature layer's tiles carry for a `fields` spec, a comma list of
     FEATURE_PROPS names (for every feature layer) and `<layer>:<name>` items (for that layer
@@ -679,6 +681,7 @@ def feature_fields(spec: str | None, layer: str) -> tuple[str, ...]:
     return tuple(n for n in FEATURE_PROPS if n in names)  # in one order: one cache key
 
 
+@functools.lru_cache(maxsize=256)
 def issue_fields(spec: str | None) -> tuple[str, ...]:
     """The properties issue points carry for a `fields` spec: those of its `issues:<name>`
     items (the feature id always), all of ISSUE_PROPS when it has none."""
