@@ -406,17 +406,20 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
     for name in req.layers:
         if name == ISSUE_LAYER:
             filters: dict[str, Any] = issue_filters
+            chosen = req.fields_of(name)
             # `overdue` depends on the clock: a tile that shows or filters by it holds until an
             # open issue in it passes its deadline, a time read from the database (the same in
-            # every worker, known before the tile is built); other cell tiles hold until a write
-            # (kept per worker while exact: see geo.tiling.tiles.NextDeadlines)
-            asked = (database, versions[name], tile.z, tile.x, tile.y, tile.px,
-                     repr({f.name: getattr(query, f.name) for f in fields(query)
-                           if f.name != "now"}))
-            until = deadlines.lookup(asked, query.now,
-                                     lambda: store.issue_tile_valid_until(query, tile))
+            # every worker, known before the tile is built); other tiles (cells, points without
+            # it: the page's) hold until a write (kept per worker while exact: see
+            # geo.tiling.tiles.NextDeadlines)
+            until = None
+            if "overdue" in chosen or query.overdue is not None:
+                asked = (database, versions[name], tile.z, tile.x, tile.y, tile.px,
+                         repr({f.name: getattr(query, f.name) for f in fields(query)
+                               if f.name != "now"}))
+                until = deadlines.lookup(asked, query.now,
+                                         lambda: store.issue_tile_valid_until(query, tile))
             extra = until.isoformat() if until is not None else ""
-            chosen = req.fields_of(name)
             # the default's keys as before issue fields existed; cells carry none of them
             if chosen != ISSUE_PROPS and not wants_cells(tile.view_zoom):
                 filters = {**filters, "fields": chosen}

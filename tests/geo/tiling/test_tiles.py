@@ -636,7 +636,8 @@ def test_issue_tiles_keep_their_etag_until_a_deadline_in_them_passes(
         client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A browser revalidating an issue tile keeps its copy (304) as the clock moves on, until an
     open issue in the tile passes its deadline (it becomes overdue without any write) or an
-    issue changes; deadlines elsewhere, of handled issues, or filtered out do not count."""
+    issue changes; deadlines elsewhere, of handled issues, or filtered out do not count, nor
+    do any in points that do not carry `overdue` (the page's, fields=issues:status)."""
     t0 = datetime.now().replace(microsecond=0)
     first, second, closed, _far, other_category = store.add_issues([
         Issue("litter", 121.475, 31.235, deadline=t0 + timedelta(hours=2)),
@@ -653,6 +654,8 @@ def test_issue_tiles_keep_their_etag_until_a_deadline_in_them_passes(
             "litter points": "/api/tiles/issues/16/{}/{}.mvt?category=litter".format(*points),
             "overdue points": "/api/tiles/issues/16/{}/{}.mvt?overdue=true".format(*points),
             "cells": "/api/tiles/issues/10/{}/{}.mvt".format(*cells),
+            "status points": "/api/tiles/issues/16/{}/{}.mvt?fields=issues:status".format(
+                *points),
             "overdue cells": "/api/tiles/issues/10/{}/{}.mvt?overdue=true".format(*cells)}
 
     def at(when: datetime) -> dict[str, str]:
@@ -693,7 +696,7 @@ def test_issue_tiles_keep_their_etag_until_a_deadline_in_them_passes(
     # a microsecond after it, the point tiles and the overdue cells change, the cells do not
     past = t0 + timedelta(hours=2, microseconds=1)
     after = at(past)
-    assert [n for n in urls if after[n] == later[n]] == ["cells"]
+    assert [n for n in urls if after[n] == later[n]] == ["cells", "status points"]
     _clock_at(client, monkeypatch, past)
     for name in ("points", "litter points", "overdue points", "overdue cells"):
         r = client.get(urls[name], headers={"If-None-Match": later[name]})
