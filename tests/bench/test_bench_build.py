@@ -20,6 +20,7 @@ def test_it_times_every_layer_of_the_page(reduced_city: ReducedCity) -> None:
     assert set(times) == {*page_base_layers(), "issues", "all", "request"}
     assert all(ms > 0 for ms in times.values())
     layers = [v for k, v in times.items() if k not in ("all", "request")]
+    # the request row exists only if every answer was a 200 built for it (a cache miss):
+    # bench_build exits otherwise. Its time against the layers' is the benchmark's to print,
+    # not a test's to assert (under load either may be the larger)
     assert abs(times["all"] - sum(layers)) < 0.2
-    # the request builds the same layers (it fails loudly unless each answer is a cache miss)
-    assert times["request"] > max(layers)
