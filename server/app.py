@@ -49,7 +49,8 @@ def _start_reseeding(app: FastAPI, store: Store, settings: Settings) -> Backgrou
     when CCMAP_TILE_RESEED_SECONDS is 0."""
     if not settings.tile_reseed_seconds:
         return None
-    reseeder = Reseeder(store, tile_caches(app, settings), settings.tile_reseed_budget_seconds)
+    reseeder = Reseeder(store, tile_caches(app, settings), settings.tile_reseed_budget_seconds,
+                        fill_city=settings.tile_seed_city)
     app.state.reseeder = reseeder
     # while tiles are queued (the opening views, an import's), a pass follows the last after
     # a pause as long as the budget: building half the time at most, not a fifth

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # (geo.maps.tilecache.Reseeder; one process of the machine when there is a disk cache)
     tile_reseed_seconds: Annotated[float, Field(ge=0)] = 10.0
     tile_reseed_budget_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
+    # with a disk cache, the reseeding passes then seed the whole city once per database, as
+    # `ccmap tiles seed` does, with what their budget leaves (up to half the disk cache's bound)
+    tile_seed_city: bool = True
     # the offline inspection app (/field): photos are downscaled on the device to this long
     # edge before they are stored; the vector tiles of the round's area are cached on the
     # device up to field_tile_cache_mb, at map zooms field_tile_min_zoom..field_tile_max_zoom

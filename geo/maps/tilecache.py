@@ -37,6 +37,7 @@ import struct
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -192,6 +193,10 @@ class DiskTileCache:
         with self._lock:
             self._estimate, self._puts = total, 0
         return total
+
+    def estimate(self) -> int:
+        """The bytes on disk at the last scan (prune), plus this process's puts since."""
+        return self._estimate
 
     def size(self) -> tuple[int, int]:
         """(files, bytes on disk) of the tiles stored now."""
@@ -691,6 +696,9 @@ MAX_CHANGED_BLOCKS = 2000
 PLANS_MAX_AGE_S = 300.0  # the reseeder's page_plans are made again at least this often
 RESEED_STATE = "reseed.json"  # in the disk cache: where the last pass left off
 RESEED_LOCK = ".reseed.lock"  # held by the process that reseeds for the machine
+# the whole-city fill stops (and says so) when the disk cache would hold more than this part of
+# its bound: the least recently used tiles must not be pruned to make room for seeded ones
+CITY_SHARE = 0.5
 
 
 def watched_layers() -> tuple[str, ...]:
@@ -733,6 +741,8 @@ class ReseedStatus:
     pending: int = 0  # tiles queued and not built yet
     last_pass: datetime | None = None
     leader: bool = False  # whether this process reseeds for the machine
+    city_pending: int = 0  # tiles of the whole-city fill not built yet
+    city_seeded: bool = False  # every tile `ccmap tiles seed` builds is cached (the fill is done)
 
 
 class Reseeder:
@@ -744,11 +754,16 @@ class Reseeder:
     records where it left off there, so that a restart catches up with the writes made while
     it was down (an import by the CLI included). Without one each process reseeds its memory
     cache. The first pass on a database (never reseeded, or made again) queues the views the
-    page opens on (opening_plans) and starts from its versions then: seeding the whole city is
-    `ccmap tiles seed`'s work."""
+    page opens on (opening_plans) and starts from its versions then.
+
+    With fill_city and a disk cache, the passes then seed the whole city, as `ccmap tiles seed`
+    would (page_plans, lowest zoom first), with what their budget leaves after the queued
+    tiles, once per database: the state file records when it is done. The fill stops when the
+    disk cache would pass CITY_SHARE of its bound."""
 
     def __init__(self, store: Store, caches: TileCaches, budget_s: float = 2.0,
-                 min_zoom: int | None = None, max_zoom: int | None = None) -> None:
+                 min_zoom: int | None = None, max_zoom: int | None = None,
+                 fill_city: bool = False) -> None:
         self.store = store
         self.caches = caches
         self.budget_s = budget_s
@@ -762,6 +777,9 @@ class Reseeder:
         self._lock_file: Any = None
         self._warned = False
         self._root = caches.disk.root if caches.disk is not None else None
+        self._fill_city = fill_city and self._root is not None
+        self._fill: deque[tuple[Tile, SeedPlan]] | None = None  # None: not queued yet
+        self._fill_stopped = False  # the disk cache's bound stopped it in this process
 
     def run_pass(self) -> SeedReport | None:
         """Queue what was written since the last pass and build for up to budget_s seconds;
@@ -778,14 +796,46 @@ class Reseeder:
             del self._queue[key]
             if time.perf_counter() - started > self.budget_s:
                 break
+        if self._fill_city and not self._queue:
+            self._fill_pass(started, report, first=not jobs)
         report.seconds = time.perf_counter() - started
         s = self.status  # pending first: a reader who sees the new counts sees it too
         s.pending = len(self._queue)
+        s.city_pending = len(self._fill or ())
         s.built += report.built
         s.cached += report.cached
         s.passes += 1
         s.last_pass = datetime.now()
         return report
+
+    def _fill_pass(self, started: float, report: SeedReport, first: bool) -> None:
+        """Build the whole city's tiles, lowest zoom first, for what is left of the budget
+        (first: at least one, the pass having built nothing else)."""
+        disk = self.caches.disk
+        if self._fill is None:
+            if self.status.city_seeded or self._fill_stopped or self._since is None or \
+                    disk is None:
+                return
+            disk.prune()  # its size now, not this process's puts since it started
+            jobs = [(tile, plan) for plan in self._page_plans(self._since)
+                    for tile in plan.tiles()]
+            jobs.sort(key=lambda job: (job[0].z, job[0].x, job[0].y))
+            self._fill = deque(jobs)
+        while self._fill and (first or time.perf_counter() - started <= self.budget_s):
+            first = False
+            if disk is not None and disk.estimate() > disk.max_bytes * CITY_SHARE:
+                log.warning("tile reseeding stopped seeding the whole city with %d tiles left: "
+                            "the disk tile cache holds %.0f MB of its %.0f MB "
+                            "(CCMAP_TILE_CACHE_DISK_MB)", len(self._fill),
+                            disk.estimate() / 1e6, disk.max_bytes / 1e6)
+                self._fill, self._fill_stopped = None, True
+                return
+            tile, plan = self._fill.popleft()
+            _seed_one(self.store, self.caches, tile, plan, self._deadlines, report)
+        if not self._fill:
+            self._fill = None
+            self.status.city_seeded = True
+            self._save()
 
     def close(self) -> None:
         """Give the lead up (another process of the machine takes it at its next pass)."""
@@ -799,6 +849,8 @@ class Reseeder:
         database = self.store.layer_versions([DATABASE_ID])[DATABASE_ID]
         if self._since is None or database != self._database:
             self._database, self._since = database, self._saved(database)
+            self._fill = None
+            self.status.city_seeded = self._since is not None and self._saved_city()
         if self._since is None:  # a database never reseeded: its opening views, then writes
             self._since = self.store.layer_versions(watched_layers())
             for plan in opening_plans(self.store, *self.zooms):
@@ -863,13 +915,23 @@ class Reseeder:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
+    def _saved_city(self) -> bool:
+        """Whether the state file says the whole city of this database was seeded."""
+        try:
+            doc = json.loads((self._root / RESEED_STATE).read_text(encoding="utf-8")) \
+                if self._root is not None else {}
+        except (OSError, ValueError):
+            return False
+        return isinstance(doc, dict) and doc.get("city") is True
+
     def _save(self) -> None:
         """Record where this pass left off (written whole: a temporary file renamed over)."""
         if self._root is None:
             return
         tmp = self._root / f"{RESEED_STATE}.{os.getpid()}.tmp"
         try:
-            tmp.write_text(json.dumps({"database": self._database, "versions": self._since}),
+            tmp.write_text(json.dumps({"database": self._database, "versions": self._since,
+                                       "city": self.status.city_seeded}),
                            encoding="utf-8")
             os.replace(tmp, self._root / RESEED_STATE)
         except OSError:  # a full disk: the next pass tries again

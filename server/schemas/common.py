@@ -23,10 +23,15 @@ class TileReseed(BaseModel):
 
     leader: bool = Field(description="whether this process reseeds for the machine")
     passes: int
-    built: int = Field(description="tiles rebuilt after writes")
+    built: int = Field(description="tiles built (after writes, the opening views, the city)")
     cached: int = Field(description="tiles queued that a request had rebuilt already")
     pending: int = Field(description="tiles queued, to be rebuilt in the next passes")
     last_pass: datetime | None
+    city_pending: int = Field(description=(
+        "tiles of the whole city's seeding (CCMAP_TILE_SEED_CITY) not built yet"))
+    city_seeded: bool = Field(description=(
+        "whether every tile `ccmap tiles seed` builds by default has been seeded for this "
+        "database"))
 
 
 class Health(BaseModel):

@@ -442,7 +442,7 @@ def move_zone_and_add_issue(store: Store) -> None:
 
 
 def caches_in(root: Path) -> TileCaches:
-    return TileCaches.make(64_000_000, root, 64_000_000)
+    return TileCaches.make(64_000_000, root, 256_000_000)
 
 
 def test_a_pass_rebuilds_exactly_the_seeded_tiles_writes_changed(
@@ -560,6 +560,119 @@ def test_passes_keep_the_page_plans_until_a_feature_layer_is_written(
     assert rebuilt() > 0 and len(made) == 3
 
 
+def wider_city(store: Store) -> Store:
+    """The city fixture, with a street 3 km away: the whole city's tiles are some hundreds."""
+    make_city(store)
+    store.add_features([Feature(Kind.street, LineString([(121.500, 31.250), (121.503, 31.251)]),
+                                name="近路")])
+    return store
+
+
+def cached_page_tiles(store: Store, caches: TileCaches) -> tuple[int, int]:
+    """(cached, all) of the tiles `ccmap tiles seed` builds, by their ETags now."""
+    tags = page_tags(store, page_plans(store))
+    found = sum(caches.get((tag, tile.z, tile.x, tile.y)) is not None
+                for (tile, _), tag in tags.items())
+    return found, len(tags)
+
+
+def test_passes_then_seed_the_whole_city_once(store: Store, tmp_path: Path) -> None:
+    wider_city(store)
+    root = tmp_path / "tiles"
+    opening = len({(t, p.layers) for p in opening_plans(store) for t in p.tiles()})
+    reseeder = Reseeder(store, caches_in(root), budget_s=600, fill_city=True)
+    first = reseeder.run_pass()
+    assert first is not None and first.tiles == opening  # the opening views first
+    cached, every = cached_page_tiles(store, caches_in(root))  # on disk: a new process sees them
+    assert cached == every > opening
+    assert first.built == every  # the opening views' tiles were not built twice
+    assert reseeder.status.city_seeded and reseeder.status.city_pending == 0
+    # a restart knows the city is seeded: it builds what writes changed, nothing else
+    reseeder.close()
+    again = Reseeder(store, caches_in(root), budget_s=600, fill_city=True)
+    assert again.run_pass().built == 0  # type: ignore[union-attr]
+    assert again.status.city_seeded
+    move_zone_and_add_issue(store)
+    report = again.run_pass()
+    assert report is not None and 0 < report.built == report.tiles < every / 2
+    assert cached_page_tiles(store, caches_in(root)) == (every, every)
+
+
+def test_tiles_writes_changed_come_before_the_rest_of_the_city(
+        store: Store, tmp_path: Path) -> None:
+    wider_city(store)
+    root = tmp_path / "tiles"
+    reseeder = Reseeder(store, caches_in(root), budget_s=1e-9, fill_city=True)  # a tile a pass
+    opening = {(t, p.layers) for p in opening_plans(store) for t in p.tiles()}
+    reseeder.run_pass()
+    while reseeder.status.pending:  # the opening views, then the fill is queued
+        reseeder.run_pass()
+    assert reseeder.status.built == len(opening) and not reseeder.status.city_seeded
+    left = reseeder.status.city_pending
+    assert left == cached_page_tiles(store, caches_in(root))[1] > len(opening) + 10
+    reseeder.run_pass()
+    assert reseeder.status.city_pending == left - 1
+    move_zone_and_add_issue(store)
+    report = reseeder.run_pass()  # the edits' first tile, not the fill's
+    assert report is not None and report.tiles > 1 and report.built == 1
+    assert reseeder.status.city_pending == left - 1
+    while reseeder.status.pending:
+        reseeder.run_pass()
+    while not reseeder.status.city_seeded:
+        reseeder.run_pass()
+    cached, every = cached_page_tiles(store, caches_in(root))
+    assert cached == every and reseeder.status.city_pending == 0
+
+
+def test_the_city_fill_stops_short_of_the_disk_cache_bound(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    wider_city(store)
+    root = tmp_path / "tiles"
+    caches = caches_in(root)
+    reseeder = Reseeder(store, caches, budget_s=600, fill_city=True)
+    monkeypatch.setattr(tilecache, "CITY_SHARE", 0.0)  # whatever the opening views hold
+    with caplog.at_level("WARNING", logger="ccmap.tiles"):
+        reseeder.run_pass()
+        reseeder.run_pass()
+    said = [r.getMessage() for r in caplog.records if r.name == "ccmap.tiles"]
+    assert len(said) == 1 and "stopped seeding the whole city" in said[0]
+    assert "CCMAP_TILE_CACHE_DISK_MB" in said[0]
+    cached, every = cached_page_tiles(store, caches)
+    opening = len({(t, p.layers) for p in opening_plans(store) for t in p.tiles()})
+    assert cached == opening < every  # nothing of the fill
+    assert not reseeder.status.city_seeded and reseeder.status.city_pending == 0
+
+
+def test_the_server_seeds_the_whole_city_in_the_background(
+        db_url: str, store: Store, tmp_path: Path) -> None:
+    wider_city(store)
+    root = tmp_path / "tiles"
+    with worker(_settings(db_url, root, tile_reseed_seconds=0.05)) as client:
+        def reseeded() -> dict[str, Any]:
+            status: dict[str, Any] = client.get("/api/health").json()["tile_reseed"]
+            return status
+
+        wait_for(lambda: reseeded()["city_seeded"] is True)
+        assert reseeded()["city_pending"] == 0
+        opening = {(t, p.layers) for p in opening_plans(store) for t in p.tiles()}
+        plan = page_plans(store)[0]  # the shared tile alone, from zoom 14
+        tile = next(t for t in plan.tiles() if (t, plan.layers) not in opening)
+        url = f"/api/tiles/{','.join(plan.layers)}/{tile.z}/{tile.x}/{tile.y}.mvt" \
+              f"?size=512&fields={PAGE_FIELDS}"
+        assert client.get(url).headers["x-tile-cache"] in ("hit-memory", "hit-disk")
+    cached, every = cached_page_tiles(store, caches_in(root))
+    assert cached == every
+    # switched off: the opening views only
+    other = tmp_path / "other"
+    with worker(_settings(db_url, other, tile_reseed_seconds=0.05,
+                          tile_seed_city=False)) as client:
+        wait_for(lambda: client.get("/api/health").json()["tile_reseed"]["passes"] > 2)
+        assert client.get("/api/health").json()["tile_reseed"]["city_seeded"] is False
+    cached, every = cached_page_tiles(store, caches_in(other))
+    assert 0 < cached < every
+
+
 def test_a_cache_directory_it_cannot_write_is_said_once(
         store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     spread_city(store)
@@ -576,7 +689,8 @@ def test_a_cache_directory_it_cannot_write_is_said_once(
 def test_the_server_rebuilds_an_edited_zones_tiles_in_the_background(
         db_url: str, store: Store, tmp_path: Path) -> None:
     spread_city(store)
-    settings = _settings(db_url, tmp_path / "tiles", tile_reseed_seconds=0.05)
+    settings = _settings(db_url, tmp_path / "tiles", tile_reseed_seconds=0.05,
+                         tile_seed_city=False)
     zone = store.features(Kind.zone, limit=1)[0]
     x, y = tile_of(*zone.geometry.centroid.coords[0], 16)
     url = f"/api/tiles/{BASE}/16/{x}/{y}.mvt?size=512&fields={PAGE_FIELDS}"
@@ -603,7 +717,7 @@ def test_the_server_reseeds_at_every_tick_while_tiles_are_queued(
     spread_city(store)
     opening = sum(len(list(plan.tiles())) for plan in opening_plans(store))
     settings = _settings(db_url, tmp_path / "tiles", tile_reseed_seconds=3600,
-                         tile_reseed_budget_seconds=0.01)
+                         tile_reseed_budget_seconds=0.01, tile_seed_city=False)
     with worker(settings) as client:
         def reseeded() -> dict[str, Any]:
             status: dict[str, Any] = client.get("/api/health").json()["tile_reseed"]
