@@ -612,7 +612,13 @@ def encode_features(tile: Tile, layer: str, rows: Sequence[Sequence[Any]],
         return np.column_stack([ux, uy])
 
     geoms = shapely.transform(geoms, to_units)
-    geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+    # only what crosses the tile's buffered edge is clipped: GEOS copies a geometry inside it
+    # all the same, 2-3 us each (a city z13 tile's 3,400 streets, 96 % inside: 9 -> 0.5 ms)
+    lo, hi = -BUFFER, EXTENT + BUFFER
+    b = shapely.bounds(geoms)
+    crossing = ~((b[:, 0] >= lo) & (b[:, 1] >= lo) & (b[:, 2] <= hi) & (b[:, 3] <= hi))
+    if crossing.any():
+        geoms[crossing] = shapely.clip_by_rect(geoms[crossing], lo, lo, hi, hi)
     # plain Douglas-Peucker, as ST_AsMVTGeom's ST_Simplify: the topology-preserving one took
     # 3-4 times as long (a city's z13 tile: streets 7.9 -> 2.7 ms, zones 9.7 -> 2.2 ms) to
     # avoid crossings a tenth of a pixel wide
