@@ -27,7 +27,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
-from geo.maps import tilecache
+from bench import seeding
 from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
 from geo.tiling.tiles import ISSUE_LAYER, Tile, tile_of
@@ -37,7 +37,7 @@ from server.settings import Settings
 
 def page_fields(layer: str) -> tuple[str, ...]:
     """The properties the page's tiles of a feature layer carry (in the code measured)."""
-    spec = tilecache.PAGE_FIELDS
+    spec = seeding().PAGE_FIELDS
     if not isinstance(spec, str):  # before per-layer fields: the same for every layer
         return tuple(spec)
     from geo.tiling.tiles import feature_fields
@@ -57,7 +57,7 @@ def page_issue_fields() -> dict[str, tuple[str, ...]]:
 
 def page_spec() -> str:
     """The `fields` query value the page sends (in the code measured)."""
-    spec = tilecache.PAGE_FIELDS
+    spec = seeding().PAGE_FIELDS
     return spec if isinstance(spec, str) else ",".join(spec)
 
 
@@ -73,7 +73,7 @@ def centre_tiles(store: Store, zoom: int) -> list[Tile]:
 def run(store: Store, zoom: int, passes: int) -> dict[str, float]:
     """Each page layer's mean build time a tile (ms) in its best pass, and their sum."""
     tiles = centre_tiles(store, zoom)
-    layers = [*tilecache.page_base_layers(), ISSUE_LAYER]
+    layers = [*seeding().page_base_layers(), ISSUE_LAYER]
     best = {name: float("inf") for name in layers}
     query = IssueQuery(now=datetime.now())
     issue_fields = page_issue_fields()
@@ -94,7 +94,7 @@ def through_app(db: str, store: Store, zoom: int, passes: int) -> float:
     from bench.serve import add_user
 
     username, password = add_user(db, "viewer")
-    layers = ",".join([*tilecache.page_base_layers(), ISSUE_LAYER])
+    layers = ",".join([*seeding().page_base_layers(), ISSUE_LAYER])
     urls = [f"/api/tiles/{layers}/{t.z}/{t.x}/{t.y}.mvt?size=512&fields={page_spec()}"
             for t in centre_tiles(store, zoom)]
     best = float("inf")

@@ -11,7 +11,7 @@ the zone of the smallest id is moved through the store, and `ccmap tiles seed` r
 builds only the tiles whose keys the edit changed (an edit changes the version of the tiles
 around it: migration 0030; before, every zone tile of the city, and with them the page's shared
 tiles). Between the edit and the second seeding, the pass a server's background loop runs
-(geo.maps.tilecache.Reseeder, every CCMAP_TILE_RESEED_SECONDS) rebuilds the tiles the edit
+(geo.maps.seeding.Reseeder, every CCMAP_TILE_RESEED_SECONDS) rebuilds the tiles the edit
 changed, so that the second seeding finds every tile cached. `--cwd` runs the seeding, the edit
 and the pass with the code of another checkout (e.g. a git worktree of the code before a change;
 code without the background pass skips it).
@@ -47,8 +47,10 @@ store.close()
 # versions in the cache directory, the next (after the edit) catches up from them
 RESEED = """
 import json, sys, time
+from bench import seeding
 from geo.maps import tilecache
-if not hasattr(tilecache, "Reseeder"):
+reseeding = seeding()
+if not hasattr(reseeding, "Reseeder"):
     print("null")
     sys.exit()
 from geo.store import open_store
@@ -59,7 +61,7 @@ caches = tilecache.TileCaches.make(int(s.tile_cache_mb * 1e6), s.tile_cache_path
                                    int(s.tile_cache_disk_mb * 1e6))
 t0 = time.perf_counter()
 zooms = [int(z) if z else None for z in sys.argv[2:4]]
-r = tilecache.Reseeder(store, caches, 3600, *zooms).run_pass()
+r = reseeding.Reseeder(store, caches, 3600, *zooms).run_pass()
 print(json.dumps({"tiles": r.tiles, "built": r.built, "cached": r.cached,
                   "wall_s": round(time.perf_counter() - t0, 2)}))
 store.close()

@@ -39,6 +39,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
 
+from bench import seeding
 from bench.serve import add_user, served, token
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
@@ -56,9 +57,8 @@ PAGE = BASE + ",issues"  # and with the issues: what a move asks for a place
 
 def page_fields() -> str:
     """The `fields` the page asks for (of the code measured: a tuple before it was a spec)."""
-    from geo.maps.tilecache import PAGE_FIELDS
-
-    return PAGE_FIELDS if isinstance(PAGE_FIELDS, str) else ",".join(PAGE_FIELDS)
+    spec = seeding().PAGE_FIELDS
+    return spec if isinstance(spec, str) else ",".join(spec)
 
 
 def seed(store: Store, n_issues: int) -> None:

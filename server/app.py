@@ -15,7 +15,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from geo.jobs.runner import JobPool, fail_stale
 from geo.maps.basemaps import resolve_basemap
-from geo.maps.tilecache import Reseeder
+from geo.maps.seeding import Reseeder
 from geo.notify.background import BackgroundLoop, Task
 from geo.store import Store, open_store
 from server import routes

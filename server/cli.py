@@ -220,7 +220,8 @@ def cmd_tiles_seed(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from geo.maps.tilecache import DiskTileCache, TileCaches, page_plans, seed
+    from geo.maps.seeding import page_plans, seed
+    from geo.maps.tilecache import DiskTileCache, TileCaches
     from geo.tiling.tiles import TileCache
 
     settings = _settings(args)

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     tile_cache_disk_mb: Annotated[float, Field(gt=0)] = 2000.0
     # every tile_reseed_seconds (0: never) the server rebuilds, for up to
     # tile_reseed_budget_seconds, the seeded page tiles that writes changed since the last time
-    # (geo.maps.tilecache.Reseeder; one process of the machine when there is a disk cache)
+    # (geo.maps.seeding.Reseeder; one process of the machine when there is a disk cache)
     tile_reseed_seconds: Annotated[float, Field(ge=0)] = 10.0
     tile_reseed_budget_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
     # with a disk cache, the reseeding passes then seed the whole city once per database, as

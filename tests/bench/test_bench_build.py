@@ -7,7 +7,7 @@ import contextlib
 import io
 
 from bench import bench_build
-from geo.maps.tilecache import page_base_layers
+from geo.maps.seeding import page_base_layers
 from tests.conftest import ReducedCity
 
 

@@ -7,7 +7,7 @@ import contextlib
 import io
 
 from bench import bench_opening
-from geo.maps.tilecache import opening_plans, page_plans
+from geo.maps.seeding import opening_plans, page_plans
 from geo.store import open_store
 from tests.conftest import ReducedCity
 

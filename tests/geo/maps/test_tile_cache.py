@@ -25,19 +25,21 @@ from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from sqlalchemy.engine import make_url
 
-from geo.maps import tilecache
-from geo.maps.tilecache import (
-    DATABASE_ID,
+from geo.maps import seeding
+from geo.maps.seeding import (
     PAGE_FIELDS,
     RESEED_STATE,
-    DiskTileCache,
     Reseeder,
     SeedPlan,
+    opening_plans,
+    page_plans,
+)
+from geo.maps.tilecache import (
+    DATABASE_ID,
+    DiskTileCache,
     TileCaches,
     TileRequest,
     disk_cache_dir,
-    opening_plans,
-    page_plans,
     plain,
     tile_data,
     tile_tags,
@@ -526,7 +528,7 @@ def test_more_blocks_written_than_a_pass_reads_queue_every_tile_of_the_layer(
     spread_city(store)
     reseeder = Reseeder(store, caches_in(tmp_path / "tiles"), budget_s=600)
     reseeder.run_pass()  # the opening views
-    monkeypatch.setattr(tilecache, "MAX_CHANGED_BLOCKS", 1)
+    monkeypatch.setattr(seeding, "MAX_CHANGED_BLOCKS", 1)
     store.add_issues([Issue("litter", 121.4752, 31.2351), Issue("litter", 121.622, 31.301)])
     report = reseeder.run_pass()
     every = {(t, p.layers) for p in page_plans(store) if "issues" in p.layers
@@ -540,8 +542,8 @@ def test_passes_keep_the_page_plans_until_a_feature_layer_is_written(
     reseeder = Reseeder(store, caches_in(tmp_path / "tiles"), budget_s=600)
     reseeder.run_pass()  # the opening views
     made: list[int] = []
-    real = tilecache.page_plans
-    monkeypatch.setattr(tilecache, "page_plans",
+    real = seeding.page_plans
+    monkeypatch.setattr(seeding, "page_plans",
                         lambda *a, **k: made.append(1) or real(*a, **k))
 
     def rebuilt() -> int:
@@ -555,7 +557,7 @@ def test_passes_keep_the_page_plans_until_a_feature_layer_is_written(
     assert len(made) == 1
     move_zone_and_add_issue(store)  # a zone moved: the plans are made again
     assert rebuilt() > 0 and len(made) == 2
-    monkeypatch.setattr(tilecache, "PLANS_MAX_AGE_S", 0.0)  # and when they are old
+    monkeypatch.setattr(seeding, "PLANS_MAX_AGE_S", 0.0)  # and when they are old
     store.add_issues([Issue("litter", 121.4754, 31.2351)])
     assert rebuilt() > 0 and len(made) == 3
 
@@ -631,7 +633,7 @@ def test_the_city_fill_stops_short_of_the_disk_cache_bound(
     root = tmp_path / "tiles"
     caches = caches_in(root)
     reseeder = Reseeder(store, caches, budget_s=600, fill_city=True)
-    monkeypatch.setattr(tilecache, "CITY_SHARE", 0.0)  # whatever the opening views hold
+    monkeypatch.setattr(seeding, "CITY_SHARE", 0.0)  # whatever the opening views hold
     with caplog.at_level("WARNING", logger="ccmap.tiles"):
         reseeder.run_pass()
         reseeder.run_pass()
