@@ -30,6 +30,7 @@ from geo.tiling.tiles import (
     ISSUE_LAYER,
     NextDeadlines,
     Tile,
+    TileCache,
     block_bounds,
     feature_blocks,
     issue_blocks,
@@ -335,6 +336,8 @@ class Reseeder:
         self._warned = False
         self._root = caches.disk.root if caches.disk is not None else None
         self._fill_city = fill_city and self._root is not None
+        # the city's tiles go to disk only: they would push what users asked for out of memory
+        self._fill_caches = TileCaches(TileCache(0), caches.disk)
         self._fill: deque[tuple[Tile, SeedPlan]] | None = None  # None: not queued yet
         self._fill_stopped = False  # the disk cache's bound stopped it in this process
 
@@ -388,7 +391,7 @@ class Reseeder:
                 self._fill, self._fill_stopped = None, True
                 return
             tile, plan = self._fill.popleft()
-            _seed_one(self.store, self.caches, tile, plan, self._deadlines, report)
+            _seed_one(self.store, self._fill_caches, tile, plan, self._deadlines, report)
         if not self._fill:
             self._fill = None
             self.status.city_seeded = True

@@ -746,8 +746,8 @@ class TileCache:
             return data
 
     def put(self, key: tuple[str, int, int, int], data: bytes) -> None:
-        """Remember a tile, dropping the least recently used beyond max_bytes."""
-        if len(data) > self.max_bytes:
+        """Remember a tile, dropping the least recently used beyond max_bytes (none: 0)."""
+        if len(data) > self.max_bytes or self.max_bytes <= 0:
             return
         with self._lock:
             old = self._items.pop(key, None)

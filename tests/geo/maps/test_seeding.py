@@ -309,13 +309,18 @@ def test_passes_then_seed_the_whole_city_once(store: Store, tmp_path: Path) -> N
     wider_city(store)
     root = tmp_path / "tiles"
     opening = len({(t, p.layers) for p in opening_plans(store) for t in p.tiles()})
-    reseeder = Reseeder(store, caches_in(root), budget_s=600, fill_city=True)
+    caches = caches_in(root)
+    reseeder = Reseeder(store, caches, budget_s=600, fill_city=True)
     first = reseeder.run_pass()
     assert first is not None and first.tiles == opening  # the opening views first
     cached, every = cached_page_tiles(store, caches_in(root))  # on disk: a new process sees them
     assert cached == every > opening
     assert first.built == every  # the opening views' tiles were not built twice
     assert reseeder.status.city_seeded and reseeder.status.city_pending == 0
+    # in this process's memory: the opening views, not the rest of the city (users' tiles)
+    in_memory = sum(caches.memory.get((tag, t.z, t.x, t.y)) is not None
+                    for (t, _), tag in page_tags(store, page_plans(store)).items())
+    assert in_memory == opening
     # a restart knows the city is seeded: it builds what writes changed, nothing else
     reseeder.close()
     again = Reseeder(store, caches_in(root), budget_s=600, fill_city=True)
