@@ -38,6 +38,22 @@ function load() {
     }, 4);
   });
 }
+/* How far the background tile seeding of the process that answered has got (/api/health). */
+function tileStatus() {
+  var out = document.getElementById("tile-status");
+  api("GET", "/api/health").then(function (h) {
+    var s = h.tile_reseed;
+    if (!s) { out.textContent = t("后台预生成已关闭（CCMAP_TILE_RESEED_SECONDS=0）"); return; }
+    if (!s.leader) { out.textContent = t("由本机另一服务进程预生成"); return; }
+    var city = s.city_seeded ? t("全市瓦片已预生成")
+      : s.city_pending ? t("全市瓦片预生成中：剩余 {n} 块", { n: s.city_pending })
+        : t("全市瓦片未预生成（可运行 ccmap tiles seed）");
+    var parts = [city, t("待重建 {n} 块", { n: s.pending }),
+                 t("本进程已生成 {n} 块", { n: s.built })];
+    if (s.last_pass) { parts.push(t("上次 {at}", { at: dateTime(s.last_pass).slice(0, 19) })); }
+    out.textContent = parts.join(t("；"));
+  });
+}
 function bind(id, url) {
   var form = document.getElementById(id);
   form.addEventListener("submit", function (ev) {
@@ -52,3 +68,4 @@ function bind(id, url) {
 bind("user-form", "/api/users");
 bind("unit-form", "/api/units");
 load();
+tileStatus();

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,24 @@ def test_the_pages_first_view_and_pans_come_from_the_seeded_cache(
     if username == "cityplanner":  # the city opens at street level, where a planner's zones
         assert zoom >= 15          # are editable GeoJSON: tiles without them, seeded too
         assert not any("zone" in u.split("/api/tiles/")[1].split("/")[0] for u, _ in first)
+
+
+def test_the_admin_page_says_how_far_the_background_seeding_has_got(
+        page: Any, reduced_city: ReducedCity, tmp_path: Path) -> None:
+    """A new server seeds the city by itself; the admin reads when it is done on /admin."""
+    settings = Settings(database_url=reduced_city.url, basemap="none",
+                        tile_cache_dir=str(tmp_path / "tiles"), tile_reseed_seconds=0.05)
+    with serve_app(create_app(settings)) as url:
+        def seeded() -> bool:
+            status = page.request.get(url + "/api/health").json()["tile_reseed"]
+            return bool(status["city_seeded"])
+
+        login(page, url, "cityadmin", TEST_PASSWORD)
+        deadline = time.monotonic() + 120
+        while not seeded():  # the server's own background work, not the page's
+            assert time.monotonic() < deadline, "the city was not seeded in 2 minutes"
+            page.wait_for_timeout(100)
+        page.goto(url + "/admin")
+        status = page.locator("#tile-status")
+        status.filter(has_text="全市瓦片已预生成").wait_for()
+        assert "待重建 0 块" in status.inner_text()
