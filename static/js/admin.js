@@ -45,6 +45,7 @@ function tileStatus() {
     var s = h.tile_reseed;
     if (!s) { out.textContent = t("后台预生成已关闭（CCMAP_TILE_RESEED_SECONDS=0）"); return; }
     if (!s.leader) { out.textContent = t("由本机另一服务进程预生成"); return; }
+    if (!s.passes) { out.textContent = t("后台预生成即将开始"); return; }
     var city = s.city_seeded ? t("全市瓦片已预生成")
       : s.city_pending ? t("全市瓦片预生成中：剩余 {n} 块", { n: s.city_pending })
         : t("全市瓦片未预生成（可运行 ccmap tiles seed）");
