@@ -17,3 +17,10 @@ def seeding() -> ModuleType:
         return importlib.import_module("geo.maps.seeding")
     except ModuleNotFoundError:
         return importlib.import_module("geo.maps.tilecache")
+
+
+def page_spec() -> str:
+    """The `fields` query value the page sends, in the code measured (a tuple before it was a
+    spec)."""
+    spec = seeding().PAGE_FIELDS
+    return spec if isinstance(spec, str) else ",".join(spec)

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
-from bench import seeding
+from bench import page_spec, seeding
 from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
 from geo.tiling.tiles import ISSUE_LAYER, Tile, tile_of
@@ -53,12 +53,6 @@ def page_issue_fields() -> dict[str, tuple[str, ...]]:
     except ImportError:
         return {}
     return {"fields": issue_fields(page_spec())}
-
-
-def page_spec() -> str:
-    """The `fields` query value the page sends (in the code measured)."""
-    spec = seeding().PAGE_FIELDS
-    return spec if isinstance(spec, str) else ",".join(spec)
 
 
 def centre_tiles(store: Store, zoom: int) -> list[Tile]:

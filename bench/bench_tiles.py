@@ -39,7 +39,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
 
-from bench import seeding
+from bench import page_spec
 from bench.serve import add_user, served, token
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
@@ -53,12 +53,6 @@ WIDTH, HEIGHT = 0.20, 0.10  # degrees: about 18 x 11 km
 CHUNK = 20_000
 BASE = "subdistrict,community,zone,street,alley"  # the map page's shared tile of these layers
 PAGE = BASE + ",issues"  # and with the issues: what a move asks for a place
-
-
-def page_fields() -> str:
-    """The `fields` the page asks for (of the code measured: a tuple before it was a spec)."""
-    spec = seeding().PAGE_FIELDS
-    return spec if isinstance(spec, str) else ",".join(spec)
 
 
 def seed(store: Store, n_issues: int) -> None:
@@ -216,7 +210,7 @@ def through_app(args: argparse.Namespace, store: Store, settings: Settings,
                 for zooms in ((10, 11, 12), (13, 14, 15), (16, 17))]
         # what a cold pan of the page builds: its one request a place, 512 pixels, the
         # properties it draws with (map zooms 13-14 and 15-17)
-        rows += [(PAGE, zooms, f"?size=512&fields={page_fields()}")
+        rows += [(PAGE, zooms, f"?size=512&fields={page_spec()}")
                  for zooms in ((12, 13), (14, 15, 16))]
         for layer, zooms, query in rows:
             cold, warm, sizes, raw = [], [], [], []

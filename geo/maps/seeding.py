@@ -408,9 +408,8 @@ class Reseeder:
         """Read the blocks written since the last pass and queue the tiles they changed."""
         database = self.store.layer_versions([DATABASE_ID])[DATABASE_ID]
         if self._since is None or database != self._database:
-            self._database, self._since = database, self._saved(database)
-            self._fill = None
-            self.status.city_seeded = self._since is not None and self._saved_city()
+            self._since, self.status.city_seeded = self._saved(database)
+            self._database, self._fill = database, None
         if self._since is None:  # a database never reseeded: its opening views, then writes
             self._since = self.store.layer_versions(watched_layers())
             for plan in opening_plans(self.store, *self.zooms):
@@ -462,27 +461,20 @@ class Reseeder:
         self.status.leader = True
         return True
 
-    def _saved(self, database: int) -> dict[str, int] | None:
-        """Where the last pass on this database left off (None: never, or no disk cache)."""
+    def _saved(self, database: int) -> tuple[dict[str, int] | None, bool]:
+        """Where the last pass on this database left off (None: never, or no disk cache), and
+        whether it had seeded the whole city, from the state file (read once)."""
         if self._root is None:
-            return None
+            return None, False
         try:
             doc = json.loads((self._root / RESEED_STATE).read_text(encoding="utf-8"))
             if doc.get("database") != database:
-                return None
+                return None, False
             versions = doc["versions"]
-            return {name: int(versions.get(name, 0)) for name in watched_layers()}
+            return ({name: int(versions.get(name, 0)) for name in watched_layers()},
+                    doc.get("city") is True)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-
-    def _saved_city(self) -> bool:
-        """Whether the state file says the whole city of this database was seeded."""
-        try:
-            doc = json.loads((self._root / RESEED_STATE).read_text(encoding="utf-8")) \
-                if self._root is not None else {}
-        except (OSError, ValueError):
-            return False
-        return isinstance(doc, dict) and doc.get("city") is True
+            return None, False
 
     def _save(self) -> None:
         """Record where this pass left off (written whole: a temporary file renamed over)."""

@@ -93,7 +93,7 @@ function baseKindsAt(state, z) {
 /* The page's tiles carry the feature id (a click fetches the feature or issue by it) and
  * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's, an issue point's
  * its status'; nothing else is): names and categories would more than double a city's tiles
- * (keep in step with geo.maps.tilecache). Both grids ask for the same list, so that a move's
+ * (keep in step with geo.maps.seeding). Both grids ask for the same list, so that a move's
  * tiles of both come in one request. */
 const PAGE_FIELDS = "zone:unit,issues:status";
 
