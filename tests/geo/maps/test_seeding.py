@@ -330,6 +330,26 @@ def test_passes_then_seed_the_whole_city_once(store: Store, tmp_path: Path) -> N
     report = again.run_pass()
     assert report is not None and 0 < report.built == report.tiles < every / 2
     assert cached_page_tiles(store, caches_in(root)) == (every, every)
+    # a database made again under the same cache is seeded again (its own keys)
+    again.close()
+    state = json.loads((root / RESEED_STATE).read_text(encoding="utf-8"))
+    assert state["city"] is True
+    (root / RESEED_STATE).write_text(json.dumps({**state, "database": -1}), encoding="utf-8")
+    remade = Reseeder(store, caches_in(root), budget_s=600, fill_city=True)
+    assert remade.run_pass() is not None
+    # (its opening views, then the whole city: each found cached under the same keys)
+    assert remade.status.city_seeded and remade.status.cached == opening + every
+
+
+def test_without_a_disk_cache_the_city_is_not_filled(store: Store) -> None:
+    wider_city(store)
+    caches = TileCaches.make(64_000_000, None, 0)
+    reseeder = Reseeder(store, caches, budget_s=600, fill_city=True)
+    reseeder.run_pass()
+    reseeder.run_pass()
+    assert not reseeder.status.city_seeded and reseeder.status.city_pending == 0
+    opening = len({(t, p.layers) for p in opening_plans(store) for t in p.tiles()})
+    assert reseeder.status.built == opening  # each process's memory: its opening views only
 
 
 def test_tiles_writes_changed_come_before_the_rest_of_the_city(
