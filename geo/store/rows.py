@@ -37,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
 from geo.model.kinds import Kind
 from geo.model.lifecycle import UNHANDLED
@@ -151,13 +152,23 @@ def _envelope(tile: Tile) -> Any:
     return func.ST_TileEnvelope(tile.z, tile.x, tile.y)
 
 
-def _mvt(conn: Connection, rows: Select[Any], layer: str) -> bytes:
+def _mvt_query(rows: Select[Any], layer: str) -> Select[Any]:
     """ST_AsMVT over rows (geom, optional fid as the feature id, then properties)."""
     sub = rows.subquery("mvtgeom")
     fid = ("fid",) if "fid" in sub.c else ()
-    data = conn.execute(select(func.ST_AsMVT(literal_column("mvtgeom"), layer, EXTENT, "geom",
-                                             *fid)).select_from(sub)).scalar()
-    return bytes(data or b"")
+    return select(func.ST_AsMVT(literal_column("mvtgeom"), layer, EXTENT, "geom", *fid)
+                  ).select_from(sub)
+
+
+def _mvt(conn: Connection, rows: Select[Any], layer: str) -> bytes:
+    """The MVT of ST_AsMVT over rows (see _mvt_query)."""
+    return bytes(conn.execute(_mvt_query(rows, layer)).scalar() or b"")
+
+
+def _as_text(value: Any) -> Any:
+    """A property filter's value as compared with the JSON property's text (a bind parameter
+    as it is)."""
+    return value if isinstance(value, BindParameter) else str(value)
 
 
 def _bump_layers(conn: Connection, layers: Iterable[str]) -> None:
