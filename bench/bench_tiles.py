@@ -12,7 +12,11 @@ The data are synthetic, written with store.add_features/add_issues in chunks: a 
 and --issues issues (clustered around hotspots, 20% anywhere). Tiles: every tile over the city
 at z10-12, a seeded sample at z13-17, for street, zone, test_point and issues. Each tile is
 asked twice: cold (encoded) and warm (the in-process cache). On PostGIS the raw ST_AsMVT query
-of the same tile is timed too (the route's target: within 2x of it). The row `base` is the
+of the same tile is timed too, and what the server does to build the tile, without the request
+around it (`built`: the layers' versions, the tile's query, gzip; no cache): the target is the
+tile within 2x of the raw query (`x raw`, the median of each tile's built / raw), while the
+request's own cost (login token, parameters, HTTP: about what the `warm` column takes) is the
+same for a tile served from the cache. The row `base` is the
 map page's tile of several layers (BASE, one request; raw: the layers' raw queries added up);
 the row `page` is what a move of the page asks for a place, as the page asks for it (BASE and
 the issues, 512 pixels, the properties it draws with), at map zooms 13-14 and 15-17: what a
@@ -41,10 +45,11 @@ from sqlalchemy import text
 
 from bench import page_spec
 from bench.serve import add_user, served, token
+from geo.maps.tilecache import TileCaches, tile_data, tile_request, tile_tags
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
-from geo.store import Store, open_store
-from geo.tiling.tiles import covering_tiles
+from geo.store import IssueQuery, Store, open_store
+from geo.tiling.tiles import NextDeadlines, TileCache, covering_tiles
 from server.app import create_app
 from server.settings import Settings
 
@@ -205,7 +210,8 @@ def through_app(args: argparse.Namespace, store: Store, settings: Settings,
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         everything: list[float] = []
         print(f"{'layer':<11}{'zoom':>6}{'tiles':>7}{'median':>9}{'p95':>9}{'max':>9}"
-              f"{'warm':>8}{'KB avg':>8}{'raw SQL':>9}")
+              f"{'warm':>8}{'KB avg':>8}{'raw SQL':>9}{'built':>8}{'x raw':>7}")
+        nothing_kept = TileCaches(TileCache(0))  # every tile built
         rows = [(layer, zooms, "") for layer in ("street", "zone", "test_point", "issues", BASE)
                 for zooms in ((10, 11, 12), (13, 14, 15), (16, 17))]
         # what a cold pan of the page builds: its one request a place, 512 pixels, the
@@ -213,7 +219,7 @@ def through_app(args: argparse.Namespace, store: Store, settings: Settings,
         rows += [(PAGE, zooms, f"?size=512&fields={page_spec()}")
                  for zooms in ((12, 13), (14, 15, 16))]
         for layer, zooms, query in rows:
-            cold, warm, sizes, raw = [], [], [], []
+            cold, warm, sizes, raw, built, ratios = [], [], [], [], [], []
             for z in zooms:
                 tiles = covering_tiles(city, z)
                 if z >= 13 or query:
@@ -235,8 +241,15 @@ def through_app(args: argparse.Namespace, store: Store, settings: Settings,
                             for one in layer.split(","):
                                 conn.execute(text(raw_sql(one, t.z, t.x, t.y))).scalar()
                             raw.append((time.perf_counter() - s) * 1000)
+                        s = time.perf_counter()
+                        req = tile_request(layer, t.z, t.x, t.y, 256, IssueQuery(), {}, None)
+                        tile_data(store, req, tile_tags(store, req, NextDeadlines()),
+                                  nothing_kept)
+                        built.append((time.perf_counter() - s) * 1000)
+                        ratios.append(built[-1] / raw[-1])
             everything += cold
-            raw_txt = f"{statistics.median(raw):8.1f}" if raw else "       -"
+            raw_txt = (f"{statistics.median(raw):8.1f}{statistics.median(built):8.1f}"
+                       f"{statistics.median(ratios):6.1f}x" if raw else "       -")
             name = {BASE: "base", PAGE: "page"}.get(layer, layer)
             print(f"{name:<11}{f'{zooms[0]}-{zooms[-1]}':>6}{len(cold):>7}"
                   f"{statistics.median(cold):8.1f}ms{pct(cold, 95):8.1f}ms"
