@@ -26,6 +26,7 @@ from sqlalchemy import text
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import IssueQuery, Store, open_store
+from geo.tiling.tiles import Tile
 from server.params import issue_filters
 from tests.conftest import ReducedCity, add_user, bearer
 
@@ -358,6 +359,34 @@ def test_unit_user_sees_only_its_features_and_issues(
     # like the GeoJSON endpoints, tiles need a login
     assert anon_client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt",
                            headers={"Authorization": ""}).status_code == 401
+
+
+def test_each_tile_of_one_shape_gets_its_own_values(store: Store) -> None:
+    """A feature tile's query is made once a shape and run with each request's values: tiles
+    asked one after another, for other units, scopes, names, places and zooms, each hold
+    their own features."""
+    near = [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)]
+    far = [(121.60, 31.23), (121.61, 31.23), (121.61, 31.24), (121.60, 31.24)]
+    a, b, c = store.add_features([
+        Feature(Kind.zone, Polygon(near), name="甲", properties={"unit": "甲单位", "grade": 1}),
+        Feature(Kind.zone, Polygon(near), name="乙", properties={"unit": "乙单位", "grade": 2}),
+        Feature(Kind.zone, Polygon(far), name="丙", properties={"unit": "甲单位", "grade": 2})])
+
+    def tile_ids(lon: float, z: int, **kw: Any) -> set[int]:
+        x, y = tile_of(lon, 31.235, z)
+        data = store.feature_tile(Kind.zone, Tile(z, x, y), **kw)
+        return {f["id"] for f in decode_independently(data).get("zone", [])}
+
+    for z in (12, 16):  # below z14 the size filter is in the query, from z14 on not
+        assert tile_ids(121.475, z, where={"unit": "甲单位"}) == {a}
+        assert tile_ids(121.475, z, where={"unit": "乙单位"}) == {b}
+        assert tile_ids(121.475, z, where={"grade": 2}) == {b}  # compared as text, as GeoJSON
+        assert tile_ids(121.475, z, where={"name": "甲"}) == {a}
+        assert tile_ids(121.475, z, scope_unit="乙单位") == {b}
+        assert tile_ids(121.475, z, scope_unit="甲单位") == {a}
+        assert tile_ids(121.605, z, scope_unit="甲单位") == {c}
+        assert tile_ids(121.605, z, scope_unit="乙单位") == set()
+        assert tile_ids(121.475, z) == {a, b}
 
 
 def test_filters_match_the_geojson_endpoints(client: TestClient, store: Store) -> None:
