@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
+from starlette.types import Message, Scope
 
 from geo.jobs.runner import JobPool, fail_stale
 from geo.maps.basemaps import resolve_basemap
@@ -27,6 +28,7 @@ from server.settings import Settings
 from server.strict_json import StrictJSONMiddleware
 
 log = logging.getLogger("ccmap.server")
+WARM_UP_PATH = "/.ccmap-start-up"  # matches no route (see _build_routes)
 
 
 def _warm_up(store: Store, connections: int) -> threading.Thread:
@@ -42,6 +44,25 @@ def _warm_up(store: Store, connections: int) -> threading.Thread:
     thread = threading.Thread(target=run, name="ccmap-db-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+async def _build_routes(app: FastAPI) -> None:
+    """Have FastAPI make every route's request handling now, before the server takes requests:
+    it makes a router's the first time a request is matched against it (about 1 s for ccmap's
+    routes on a 2-core machine, which a new server's first page waited for). A request for a
+    path no route has is matched against every router (and answered 404, to no one)."""
+    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "GET", "scheme": "http", "path": WARM_UP_PATH,
+                    "raw_path": WARM_UP_PATH.encode(), "root_path": "", "query_string": b"",
+                    "headers": [], "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0)}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        return None
+
+    await app(scope, receive, send)
 
 
 def _start_reseeding(app: FastAPI, store: Store, settings: Settings) -> BackgroundLoop | None:
@@ -73,6 +94,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.warm_routes:
+            await _build_routes(_app)
         gc.freeze()  # start-up objects (modules, the app) are never garbage: stop re-scanning
         sys.setswitchinterval(0.001)  # a request waits less for the GIL behind a busy job
         # jobs a dead process left queued/running (no heartbeat lately) are failed, not stuck

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # of them, opened when the process starts and made to plan a query over the issues once
     # (a new PostgreSQL backend's first one takes 30 ms more): a browser's 6 at a time
     db_warm_connections: Annotated[int, Field(ge=0, le=200)] = 8
+    # at start-up, before it takes requests, the server has FastAPI make every route's request
+    # handling, which FastAPI does for a router when a request first meets it (about 1 s of a
+    # new server's first page on a 2-core machine). The tests switch it off: it is the same
+    # handling, made later
+    warm_routes: bool = True
     # osm | tianditu | amap | none | a custom tile URL template with {z}/{x}/{y}
     basemap: str = "osm"
     tianditu_key: str = ""

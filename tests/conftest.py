@@ -163,8 +163,9 @@ def demo_store(request: pytest.FixtureRequest,
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    """Settings pointing at the test database, basemap off (no network in tests)."""
-    return Settings(database_url=db_url, basemap="none")
+    """Settings pointing at the test database, basemap off (no network in tests), routes made
+    as requests meet them (not all at each app's start: a second a test)."""
+    return Settings(database_url=db_url, basemap="none", warm_routes=False)
 
 
 TEST_PASSWORD = "test-password-123"

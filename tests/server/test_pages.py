@@ -113,3 +113,28 @@ def test_unit_users_get_no_city_wide_layers(anon_client: TestClient, store: Stor
     viewer_page = anon_client.get("/", headers=bearer(anon_client, "v1")).text
     assert '"kind": "gaps"' not in unit_page and '"kind": "choropleth"' not in unit_page
     assert '"kind": "gaps"' in viewer_page and '"kind": "choropleth"' in viewer_page
+
+
+def test_a_new_servers_first_page_finds_its_routes_made(
+        settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI makes a router's request handling (a pydantic model a parameter) the first time
+    a request is matched against it: the server does it at start-up, so that a new server's
+    first page (and the API calls it makes) do not wait for it."""
+    import pydantic
+
+    made: list[object] = []
+    adapter_init = pydantic.TypeAdapter.__init__
+
+    def counted(self: object, *args: object, **kwargs: object) -> None:
+        made.append(args[0] if args else None)
+        adapter_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    add_user(store, "firstpage", "viewer")
+    settings = settings.model_copy(update={"warm_routes": True})  # the default
+    with TestClient(create_app(settings, store=store)) as client:
+        monkeypatch.setattr(pydantic.TypeAdapter, "__init__", counted)
+        client.headers.update(bearer(client, "firstpage"))
+        assert client.get("/").status_code == 200
+        assert client.get("/api/me").status_code == 200
+        assert client.get("/api/layers/test_point", params={"limit": 10}).status_code == 200
+    assert made == []
