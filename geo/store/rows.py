@@ -165,10 +165,13 @@ def _mvt(conn: Connection, rows: Select[Any], layer: str) -> bytes:
     return bytes(conn.execute(_mvt_query(rows, layer)).scalar() or b"")
 
 
-def _as_text(value: Any) -> Any:
-    """A property filter's value as compared with the JSON property's text (a bind parameter
-    as it is)."""
-    return value if isinstance(value, BindParameter) else str(value)
+OWN_COLUMNS = ("name", "category")  # a feature's properties kept in columns of their own
+
+
+def _filter_value(key: str, value: Any) -> Any:
+    """A property filter's value as compared: with the JSON property's text, or as it is with
+    a column of its own (a bind parameter as it is)."""
+    return value if key in OWN_COLUMNS or isinstance(value, BindParameter) else str(value)
 
 
 def _bump_layers(conn: Connection, layers: Iterable[str]) -> None:

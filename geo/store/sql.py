@@ -60,7 +60,7 @@ from geo.store.rows import (
     _OPEN_ISSUE,
     ALL_ISSUE_TILES,
     CELL_DEG,
-    _as_text,
+    OWN_COLUMNS,
     _audit,
     _box,
     _box2df_bounds,
@@ -70,6 +70,7 @@ from geo.store.rows import (
     _feature_from_row,
     _feature_row,
     _feature_scope,
+    _filter_value,
     _grid_cells,
     _id_span,
     _insert_issues,
@@ -410,10 +411,9 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         if bbox is not None:
             conds.append(self._bbox_clause(bbox))
         for key, value in (where or {}).items():
-            if key in ("name", "category"):
-                conds.append(features_t.c[key] == value)
-            else:
-                conds.append(features_t.c.properties[key].as_string() == _as_text(value))
+            column = (features_t.c[key] if key in OWN_COLUMNS
+                      else features_t.c.properties[key].as_string())
+            conds.append(column == _filter_value(key, value))
         return conds
 
     def feature(self, feature_id: int, scope_unit: str | None = None) -> Feature:
@@ -946,8 +946,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                                      tuple(where))
         params: dict[str, Any] = dict(zip(("minx", "miny", "maxx", "maxy"),
                                           tile.lonlat_bounds(BUFFER), strict=True))
-        params.update({f"w{i}": _as_text(v) if k not in ("name", "category") else v
-                       for i, (k, v) in enumerate(where.items())},
+        params.update({f"w{i}": _filter_value(k, v) for i, (k, v) in enumerate(where.items())},
                       smallest=smallest, unit=scope_unit, z=tile.z, x=tile.x, y=tile.y)
         with self._tile_read(ONE_CORE, CUSTOM_PLANS) as conn:
             if not self.postgis:
