@@ -31,6 +31,13 @@ CoordsQuery = Annotated[str | None, Query(
                 "(default), gcj02 (Gaode, Tencent) or bd09 (Baidu)")]
 PropertiesQuery = Annotated[str | None, Query(
     description='JSON object of property filters, e.g. {"unit":"…"}')]
+FieldsQuery = Annotated[str | None, Query(max_length=500, description=(
+    "the properties each feature carries, a comma list (the feature id always; default: all; "
+    "empty: the id only). A layer's GeoJSON: any property names, e.g. category or name,unit "
+    "(the map asks for what it draws and fetches the rest on a click). A tile: id, kind, "
+    "name, category, unit, each for every feature layer or, written as zone:unit, for one "
+    "layer only, and issues:id, issues:category, issues:status, issues:overdue for the issue "
+    "points (default: all four)"))]
 LayersQuery = Annotated[str | None, Query(
     description="layer kinds, comma-separated (default: every layer)")]
 PERIOD = ("a week (2026-W47), month (2026-11), quarter (2026-Q4), days (2026-11-01..2026-11-15, "

@@ -15,7 +15,7 @@ from geo.model.kinds import LABELS_ZH, Kind, parse_kind
 from server.auth import Reader
 from server.deps import Id, StoreDep
 from server.paging import CollectionDep, FeatureCollectionPage
-from server.params import BBoxQuery, CoordsQuery, IssueFilters, PropertiesQuery
+from server.params import BBoxQuery, CoordsQuery, FieldsQuery, IssueFilters, PropertiesQuery
 from server.schemas.common import GeoJSONFeature
 from server.schemas.layers import FeatureNames, LayerInfo
 
@@ -44,16 +44,20 @@ def list_layers(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
             response_model=FeatureCollectionPage)
 def layer_features(
     kind: str, user: Reader, store: StoreDep, asked: CollectionDep,
-    bbox: BBoxQuery = None, properties: PropertiesQuery = None,
+    bbox: BBoxQuery = None, properties: PropertiesQuery = None, fields: FieldsQuery = None,
 ) -> GeoJSONResponse:
     """Features of one layer, filtered by bbox and properties, as a paged GeoJSON
-    FeatureCollection (numberMatched, and a `next` link while more remain)."""
+    FeatureCollection (numberMatched, and a `next` link while more remain); with `fields`,
+    each feature carries only those properties (and its id)."""
     where, page = parse_properties(properties), asked.page
     layer, box = parse_kind(kind), geojson.parse_bbox(bbox)
+    picked = geojson.parse_fields(fields)
     matched = store.count_features(layer, box, where, scope_unit=user.scope_unit)
     rows = store.features(layer, box, page.limit, where, scope_unit=user.scope_unit,
-                          offset=page.offset) if page.offset < matched else []
-    return GeoJSONResponse(asked.of(geojson.features_encoded(rows, asked.coords), matched))
+                          offset=page.offset, keys=geojson.stored_keys(picked)
+                          ) if page.offset < matched else []
+    return GeoJSONResponse(asked.of(geojson.features_encoded(rows, asked.coords, picked),
+                                    matched))
 
 
 @router.get("/api/layers/{kind}/names", response_model=FeatureNames)

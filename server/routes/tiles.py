@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import Response
 
 from geo.maps.tilecache import (
@@ -21,7 +21,7 @@ from geo.tiling.tilejson import tilejson
 from geo.tiling.tiles import MAX_ZOOM, NextDeadlines, etag_matches
 from server.auth import Reader
 from server.deps import SettingsDep, StoreDep
-from server.params import IssueFilters, PropertiesQuery
+from server.params import FieldsQuery, IssueFilters, PropertiesQuery
 from server.routes.layers import parse_properties
 from server.schemas.common import BINARY
 from server.schemas.ogc import TileJSON
@@ -71,11 +71,7 @@ def vector_tile(
     settings: SettingsDep,
     properties: PropertiesQuery = None,
     size: int = 256,
-    fields: Annotated[str | None, Query(max_length=200, description=(
-        "the properties the features carry: a comma list of id, kind, name, category, unit, "
-        "each for every feature layer or, written as zone:unit, for one layer only (default: "
-        "all; empty: none, the feature id only), and of issues:id, issues:category, "
-        "issues:status, issues:overdue for the issue points (default: all four)"))] = None,
+    fields: FieldsQuery = None,
 ) -> Response:
     """A Mapbox Vector Tile of a layer kind (street, zone, …) or of `issues`, or of several
     of them at once (a comma list, e.g. `subdistrict,community,street`).

@@ -5,7 +5,7 @@
 import { el, fetchCollection, getJson, showBanner, t } from "./core.js";
 import { popup as issuePopup } from "./issues.js";
 import { choroplethLegend, gapPanel, gapPopup, heatLegend } from "./legends.js";
-import { featureContent, popupContent } from "./popups.js";
+import { featureContent, fetchedContent, popupContent } from "./popups.js";
 import { featureStyle, pointMarker } from "./styles.js";
 import { ISSUE_TILE_ZOOM, ZONE_EDIT_ZOOM, issueTileUrl, zoneHint } from "./tilegrids.js";
 import { popup as zonePopup } from "./zones.js";
@@ -172,6 +172,11 @@ function bindFeaturePopup(state, kind, label, f, lyr) {
   } else if (kind === "issues") {
     lyr.bindPopup(function () { return issuePopup(f.properties.id, state); },
                   { minWidth: 280, maxWidth: 360 });
+  } else if (kind !== "zone" && state.config.kinds.indexOf(kind) >= 0) {  // the feature's details, fetched by id as the popup opens
+    lyr.bindPopup("");
+    lyr.on("popupopen", function (e) {
+      e.popup.setContent(fetchedContent(state, kind, label, f.id, e.popup));
+    });
   } else {
     lyr.bindPopup(function () { return featureContent(state, kind, label, f.properties); });
   }
@@ -190,7 +195,8 @@ function geoLayer(state, kind, label, data) {
 
 /* Whether layer `kind` (asked at `url`) is a feature layer whose features are kept as the
  * user moves (markets, test points): not the zones a planner edits, whose view stays small,
- * nor the issues, gaps and analyses, which are answered again whole. */
+ * nor the issues, gaps and analyses, which are answered again whole. Its GeoJSON carries
+ * only what draws it (the id and the category); a popup fetches the rest. */
 function keptLayer(kind, url) {
   return kind !== "zone" && /^\/api\/layers\//.test(url);
 }
@@ -213,6 +219,7 @@ function layerQuery(state, kind, limit) {
   }
   url += "?bbox=" + bboxParam(map, bounds) + "&coords=" + encodeURIComponent(cfg.coords);
   if (/^\/api\/(layers|issues)/.test(url) && limit < Infinity) { url += "&limit=" + limit; }
+  if (keptLayer(kind, url)) { url += "&fields=category"; }
   if (kind === "issues" || kind === "hotspots") { url += state.issueFilter || ""; }
   if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
   if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }

@@ -1,6 +1,6 @@
 /* The popup of a feature: a title and a table of its properties in Chinese (text only), with a
  * planner's buttons (assign a cadre or a unit, split a street at zone boundaries). */
-import { dateTime, el, row, t } from "./core.js";
+import { dateTime, el, getJson, row, t } from "./core.js";
 import { assignButton, splitSegmentButton } from "./zones.js";
 
 const FIELD_LABELS = {
@@ -64,4 +64,21 @@ export function featureContent(state, kind, label, props) {
     }
   }
   return content;
+}
+
+/* The popup of a feature the map holds only the id of (and what draws it): "loading…" until
+ * its details, fetched by id, fill it as featureContent's; `extra` may add to that content.
+ * Returns the element to show; `popup` is the Leaflet popup showing it (re-laid out then). */
+export function fetchedContent(state, kind, label, id, popup, extra) {
+  const box = el("div", t("loading"), "ccmap-popup");
+  getJson("/api/features/" + encodeURIComponent(id) + "?coords=" +
+          encodeURIComponent(state.config.coords))
+    .then(function (f) {
+      const content = featureContent(state, kind, label, f.properties);
+      if (extra) { extra(content); }
+      box.replaceChildren.apply(box, Array.from(content.childNodes));
+      popup.update();
+    })
+    .catch(function (err) { box.textContent = t("cannotLoad") + err.message; });
+  return box;
 }

@@ -6,9 +6,9 @@
  * top-most of them. Each such layer's entry in the layer list is a placeholder whose adding
  * and removing changes the grid's URL (its list of layers). A planner's zones are in it below
  * ZONE_EDIT_ZOOM (editable GeoJSON polygons from there on). */
-import { el, getJson, t } from "./core.js";
+import { el, t } from "./core.js";
 import { popup as issuePopup } from "./issues.js";
-import { featureContent } from "./popups.js";
+import { fetchedContent } from "./popups.js";
 import { grid as vectorGrid } from "./tiles.js";
 
 // Layers drawn from vector tiles: the big ones. Planners get zones as GeoJSON of the view
@@ -245,16 +245,10 @@ function tilePopup(state, kind, label, hit, latlng) {
     L.popup().setLatLng(latlng).setContent(cell).openOn(map);
     return;
   }
-  const box = el("div", t("loading"), "ccmap-popup");
-  const popup = L.popup().setLatLng(latlng).setContent(box).openOn(map);
-  getJson("/api/features/" + encodeURIComponent(hit.id) + "?coords=" +
-          encodeURIComponent(state.config.coords))
-    .then(function (f) {
-      const content = featureContent(state, kind, label, f.properties);
-      if (kind === "zone" && state.zoneTiled) { content.appendChild(el("div", zoneHintText())); }
-      popup.setContent(content);
-    })
-    .catch(function (err) { box.textContent = t("cannotLoad") + err.message; });
+  const popup = L.popup().setLatLng(latlng);
+  popup.setContent(fetchedContent(state, kind, label, hit.id, popup, function (content) {
+    if (kind === "zone" && state.zoneTiled) { content.appendChild(el("div", zoneHintText())); }
+  })).openOn(map);
 }
 
 function zoneHintText() { return t("放大到第 {zoom} 级以编辑责任区", { zoom: ZONE_EDIT_ZOOM }); }

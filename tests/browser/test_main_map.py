@@ -64,31 +64,43 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     assert shot.stat().st_size > 50_000  # a drawn map, not a blank page
 
 
+def _test_point(page: Any, where: dict[str, str]) -> dict[str, Any]:
+    """The properties of the first test point matching `where`, as the API gives them."""
+    props: dict[str, Any] = page.evaluate("""async (where) => {
+        const r = await fetch('/api/layers/test_point?limit=1&properties=' +
+                              encodeURIComponent(JSON.stringify(where)));
+        return (await r.json()).features[0].properties;
+    }""", where)
+    return props
+
+
 def _click_test_point(page: Any, name: str) -> str:
     """Hide the issues layer like a user would, zoom to a test point and click it."""
     page.get_by_role("checkbox", name="问题", exact=True).uncheck()
-    xy = page.evaluate("""(name) => {
+    point = _test_point(page, {"name": name})
+    xy = page.evaluate("""(id) => {
         const st = window.pageState;
-        const lyr = st.layers.test_point.getLayers().find(l => l.feature.properties.name === name);
+        const lyr = st.layers.test_point.getLayers().find(l => l.feature.properties.id === id);
         st.map.setView(lyr.getLatLng(), 18, {animate: false});
         const p = st.map.latLngToContainerPoint(lyr.getLatLng());
         const box = st.map.getContainer().getBoundingClientRect();
         return [p.x + box.left, p.y + box.top];
-    }""", name)
+    }""", point["id"])
     page.wait_for_function("() => window.pageState.loading === 0")
     page.mouse.click(xy[0], xy[1])
-    popup = page.locator(".leaflet-popup-content")
+    # the map holds a point's id and category; its popup shows the details fetched by id
+    popup = page.locator(".leaflet-popup-content .ccmap-popup-title")
     popup.wait_for(timeout=5000)
-    text: str = popup.inner_text()
+    text: str = page.locator(".leaflet-popup-content").inner_text()
     return text
 
 
 def test_clicking_a_test_point_opens_its_popup(page: Any, live_server: str) -> None:
     _open(page, live_server)
-    name = page.evaluate("""() => window.pageState.layers.test_point.getLayers()
-        .map(l => l.feature.properties).find(p => p.category === 'farmers_market').name""")
-    text = _click_test_point(page, name)
-    assert name in text and "农贸市场" in text and "责任人" in text
+    point = _test_point(page, {"category": "farmers_market"})
+    text = _click_test_point(page, point["name"])
+    assert point["name"] in text and "农贸市场" in text and "责任人" in text
+    assert point["responsible_person"] in text
 
 
 def test_hostile_names_are_shown_as_text_not_run(page: Any, live_server: str) -> None:

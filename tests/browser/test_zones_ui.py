@@ -137,26 +137,28 @@ def test_suggested_division_can_be_accepted(page: Any, live_server: str) -> None
 def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> None:
     login(page, live_server, "planner")
     _ready(page)
-    name = page.evaluate("""() => {
+    point = page.evaluate("""() => {
         const st = window.pageState;
         const lyr = st.layers.test_point.getLayers()[3];
         lyr.openPopup();
-        return lyr.feature.properties.name;
+        return lyr.feature.properties.id;
     }""")
     page.once("dialog", lambda d: d.accept("区文明办"))
-    page.click(".ccmap-assign")
+    page.click(".ccmap-assign")  # in the details fetched as the popup opened
     page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已指定责任单位')")
     token = httpx.post(live_server + "/api/auth/token",
                        data={"username": "viewer", "password": "ccmap-demo"}).json()
-    points = httpx.get(live_server + "/api/layers/test_point",
-                       headers={"Authorization": f"Bearer {token['access_token']}"}).json()
-    [mine] = [p for p in points["features"] if p["properties"]["name"] == name][:1]
+    mine = httpx.get(live_server + f"/api/features/{point}",
+                     headers={"Authorization": f"Bearer {token['access_token']}"}).json()
     assert mine["properties"]["unit"] == "区文明办"
-    # the map's layer follows: the point drawn now carries its unit (changed features redrawn)
-    page.wait_for_function("""(name) => window.pageState.loading === 0 && window.pageState
-        .layers.test_point.getLayers().filter(l => l.feature.properties.name === name)
-        .map(l => l.feature.properties.unit).join() === '区文明办'""", arg=name)
+    # the point's popup, opened again, shows its unit now
+    page.evaluate("""(id) => window.pageState.layers.test_point.getLayers()
+        .find(l => l.feature.properties.id === id).openPopup()""", point)
+    page.wait_for_function("""() => {
+        const box = document.querySelector('.leaflet-popup-content');
+        return !!box && box.textContent.includes('区文明办');
+    }""")
 
 
 def _open_zone_popup(page: Any, name: str) -> None:

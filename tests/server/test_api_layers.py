@@ -69,6 +69,34 @@ def test_limit_and_properties_filter(client: TestClient, store: Store) -> None:
     assert r.json()["features"] == []
 
 
+def test_fields_pick_the_properties_each_feature_carries(client: TestClient,
+                                                        store: Store) -> None:
+    ids = _seed(store)
+    ids += store.add_features([Feature(Kind.zone, Point(121.6, 31.3).buffer(0.001),
+                                       name="二号责任区")])
+
+    def props(kind: str, fields: str, **params: str) -> list[dict[str, object]]:
+        doc = client.get(f"/api/layers/{kind}", params={"fields": fields, **params}).json()
+        return [f["properties"] for f in doc["features"]]
+
+    # what the map draws a test point with: its id (a click fetches the rest) and category
+    assert props("test_point", "category") == [{"id": ids[3], "category": "park_square"}]
+    assert props("street", "name,highway", bbox="121.46,31.22,121.49,31.25") == [
+        {"id": ids[0], "name": "延安东路", "highway": "primary"}]
+    # a property a feature lacks is left out; an empty list: the id only
+    assert props("zone", "unit,name") == [{"id": ids[2], "unit": "区城管局", "name": "一号责任区"},
+                                         {"id": ids[4], "name": "二号责任区"}]
+    assert props("zone", "") == [{"id": ids[2]}, {"id": ids[4]}]
+    # the same features, pages and counts as without fields
+    doc = client.get("/api/layers/zone", params={"fields": "unit", "limit": 1}).json()
+    assert doc["numberMatched"] == 2 and doc["numberReturned"] == 1
+    assert doc["features"][0]["geometry"] == client.get(
+        "/api/layers/zone", params={"limit": 1}).json()["features"][0]["geometry"]
+    for bad in ("unit;drop", "a b", "1st", ",".join(f"p{i}" for i in range(51))):
+        r = client.get("/api/layers/zone", params={"fields": bad})
+        assert r.status_code == 400 and "fields" in r.json()["detail"], bad
+
+
 def test_layers_list_has_chinese_labels_and_counts(client: TestClient, store: Store) -> None:
     _seed(store)
     layers = {row["kind"]: row for row in client.get("/api/layers").json()}
