@@ -38,9 +38,9 @@ def _refers(table: str, column: str, refers: str, ondelete: str | None) -> Forei
                       deferrable=deferred or None, initially="DEFERRED" if deferred else None)
 
 
-def _table(name: str, *columns: Any) -> Table:
+def _table(name: str, *columns: Any, **options: Any) -> Table:
     """A table of the schema."""
-    return Table(name, metadata, *columns)
+    return Table(name, metadata, *columns, **options)
 
 
 def _id() -> Column[int]:
@@ -75,6 +75,7 @@ features = _table(
     *_required(wkb=LargeBinary, minx=Float, miny=Float, maxx=Float, maxy=Float),
     Column("version", Integer, nullable=False, default=1),
     Index("ix_features_kind_bbox", "kind", "minx", "maxx", "miny", "maxy"),
+    sqlite_autoincrement=True,  # an id is never given again (migration 0032)
 )
 
 feature_versions = _table(

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from shapely.geometry import Point
 from sqlalchemy import inspect, text
 
+from geo.model.kinds import Kind
+from geo.model.records import Feature
 from geo.store import Store
 from geo.store.schema import metadata
 
@@ -93,3 +96,18 @@ def test_a_migration_that_fails_leaves_the_database_as_it_was(
     store.migrate()  # type: ignore[attr-defined]
     with store.engine.connect() as conn:  # type: ignore[attr-defined]
         assert "issue_cell_counts" in inspect(conn).get_table_names()
+
+
+def test_an_upgraded_database_never_gives_a_deleted_features_id_again(store: Store) -> None:
+    """0032 on a database made before it, whose newest feature was deleted: the next feature
+    takes a new id (SQLite gave the deleted one's again; PostgreSQL never does)."""
+    store.migrate("0031", downgrade=True)  # type: ignore[attr-defined]
+    square = Point(121.47, 31.23).buffer(0.001)
+    kept = store.save_feature(Feature(Kind.zone, square, name="留下"), "planner", "create")
+    gone = store.save_feature(Feature(Kind.zone, square, name="删除"), "planner", "create")
+    store.delete_feature(gone.id or 0, "planner")
+    store.migrate()  # type: ignore[attr-defined]
+    assert store.feature(kept.id or 0).name == "留下"  # the features and their ids kept
+    new = store.save_feature(Feature(Kind.zone, square, name="新的"), "planner", "create")
+    assert (new.id or 0) > (gone.id or 0)
+    assert [v["action"] for v in store.feature_versions(new.id or 0)] == ["create"]

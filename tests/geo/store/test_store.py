@@ -69,6 +69,19 @@ def test_features_with_keys_read_only_those_properties(store: Store) -> None:
     assert [f.properties for f in store.features(Kind.street, keys=())] == [{}] * 5
 
 
+def test_a_deleted_features_id_is_never_given_again(store: Store) -> None:
+    """A zone drawn after the newest zone was deleted gets an id of its own, so the deleted
+    zone's versions are not listed (nor offered for restoring) as the new zone's."""
+    square = Point(121.47, 31.23).buffer(0.001)
+    old = store.save_feature(Feature(Kind.zone, square, name="旧责任区"), "planner", "create")
+    store.delete_feature(old.id or 0, "planner")
+    new = store.save_feature(Feature(Kind.zone, square, name="新责任区"), "planner", "create")
+    assert new.id != old.id
+    assert [(v["version"], v["action"]) for v in store.feature_versions(new.id or 0)] == [
+        (1, "create")]
+    assert [v["action"] for v in store.feature_versions(old.id or 0)] == ["create", "delete"]
+
+
 def test_missing_feature_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         store.feature(12345)
