@@ -141,7 +141,7 @@ def _walk(page: Any, base: str, data: list[str]) -> dict[str, list[str]]:
     }""")
     page.wait_for_function("() => window.pageState.loading === 0")
     page.mouse.click(xy[0], xy[1])
-    page.locator(".leaflet-popup-content").wait_for()
+    page.locator(".leaflet-popup-content .ccmap-popup-title").wait_for()  # details fetched
     found["/ (popup)"] = chinese_left(page, data)
     waits = {"/dashboard": "#ranking tbody tr", "/workload": "#workload tbody tr",
              "/admin": "#audit tbody tr", "/triage": "#triage-count:not(:empty)"}
