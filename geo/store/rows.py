@@ -391,12 +391,20 @@ def _feature_row(f: Feature) -> dict[str, Any]:
     }
 
 
-def _json_key(key: str) -> ColumnElement[Any]:
+def _json_key(key: str, postgis: bool) -> ColumnElement[Any]:
     """The JSON text of one top-level key of a feature's properties (SQL NULL when absent):
-    `properties -> 'key'` on both PostgreSQL and SQLite (3.38 or later); _json_value reads
-    it."""
-    return cast(features_t.c.properties.op("->")(literal(key, String)), String
+    `properties -> 'key'` on PostgreSQL, `properties -> '$."key"'` on SQLite (3.38 or later,
+    which reads a bare `a.b` as the path a, then b); _json_value reads it."""
+    path = key if postgis or '"' in key else f'$."{key}"'
+    return cast(features_t.c.properties.op("->")(literal(path, String)), String
                 ).label(f"p_{key}")
+
+
+def _json_text(value: Any) -> str:
+    """A JSON column's value as SQLite stores it: UTF-8 as it is, not \\u escapes, which
+    SQLite's JSON functions do not undo when they look a key up (a property 责任单位 was never
+    found by a filter or a `fields` list)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _json_value(text: str | None) -> Any:

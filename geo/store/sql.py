@@ -78,6 +78,7 @@ from geo.store.rows import (
     _issue_conditions,
     _issue_row,
     _json_key,
+    _json_text,
     _json_value,
     _mvt,
     _mvt_query,
@@ -192,7 +193,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         # requests opened and closed a connection each past the fifth, and a new backend
         # plans its first issue query over the month partitions from cold caches (30 ms)
         pool = ({"pool_size": pool_size, "max_overflow": pool_size, "pool_use_lifo": True}
-                if sa_url.startswith("postgresql") else {})
+                if sa_url.startswith("postgresql") else {"json_serializer": _json_text})
         self.engine: Engine = create_engine(sa_url, **pool)
         self.postgis = self.engine.dialect.name == "postgresql"
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -344,7 +345,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         (picked out in SQL; an absent or null one is left out), the rest never parsed."""
         c = features_t.c
         conds = self._feature_conditions(kind, bbox, where, scope_unit)
-        props = [c.properties] if keys is None else [_json_key(k) for k in keys]
+        props = [c.properties] if keys is None else [_json_key(k, self.postgis) for k in keys]
         q = select(c.id, c.name, c.category, c.source_id, c.version, c.wkb, *props
                    ).where(*conds).order_by(c.id)
         if offset:

@@ -5,6 +5,7 @@ one of these going away, fails the test)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -111,3 +112,17 @@ def test_an_upgraded_database_never_gives_a_deleted_features_id_again(store: Sto
     new = store.save_feature(Feature(Kind.zone, square, name="新的"), "planner", "create")
     assert (new.id or 0) > (gone.id or 0)
     assert [v["action"] for v in store.feature_versions(new.id or 0)] == ["create"]
+
+
+def test_an_upgraded_sqlite_database_finds_chinese_property_names(store: Store) -> None:
+    """0033 rewrites properties SQLite kept with \\u escapes (as json.dumps wrote them before),
+    whose Chinese keys its JSON functions never found."""
+    store.migrate("0032", downgrade=True)  # type: ignore[attr-defined]
+    [fid] = store.add_features([Feature(Kind.market, Point(121.47, 31.23), name="菜场")])
+    escaped = json.dumps({"责任单位": "区商务委"})  # {"\\u8d23…": …}
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE features SET properties = :p WHERE id = :id"),
+                     {"p": escaped, "id": fid})
+    store.migrate()  # type: ignore[attr-defined]
+    assert [f.id for f in store.features(Kind.market, where={"责任单位": "区商务委"})] == [fid]
+    assert store.feature(fid).properties == {"责任单位": "区商务委"}

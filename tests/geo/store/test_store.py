@@ -69,6 +69,21 @@ def test_features_with_keys_read_only_those_properties(store: Store) -> None:
     assert [f.properties for f in store.features(Kind.street, keys=())] == [{}] * 5
 
 
+def test_chinese_and_dotted_property_names_are_found(store: Store) -> None:
+    """A property named in Chinese (as a city office's own files name them) or with a dot is
+    found by a property filter and read by `keys`, on both backends."""
+    store.add_features([
+        Feature(Kind.market, Point(121.47, 31.23), name="菜场",
+                properties={"责任单位": "区商务委", "a.b": 1, "name:en": "Market"}),
+        Feature(Kind.market, Point(121.48, 31.23), name="别的菜场",
+                properties={"责任单位": "区城管局"})])
+    found = store.features(Kind.market, where={"责任单位": "区商务委"})
+    assert [f.name for f in found] == ["菜场"]
+    assert [f.name for f in store.features(Kind.market, where={"a.b": 1})] == ["菜场"]
+    [first, _] = store.features(Kind.market, keys=("责任单位", "a.b", "name:en"))
+    assert first.properties == {"责任单位": "区商务委", "a.b": 1, "name:en": "Market"}
+
+
 def test_a_deleted_features_id_is_never_given_again(store: Store) -> None:
     """A zone drawn after the newest zone was deleted gets an id of its own, so the deleted
     zone's versions are not listed (nor offered for restoring) as the new zone's."""
