@@ -61,7 +61,6 @@ PAGE_TILE_PX = 512
 PAGE_FIELDS = "zone:unit,issues:status"
 ZONE_EDIT_ZOOM = 15
 ISSUE_TILE_ZOOM = 14
-PAGE_MAX_ISSUE_POINTS = 10_000
 # seeding covers the data's extent and this many tiles (of PAGE_TILE_PX) around it: a window
 # up to 2 x 1024 pixels wide centred inside the extent asks for nothing beyond
 SEED_MARGIN_TILES = 2
@@ -151,6 +150,8 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     planner, and the issue tiles. By default from the zoom the page opens at in a small
     window to DEFAULT_MAX_ZOOM or the zoom it opens at in a large one. No plans for an empty
     database; InvalidInput for zooms out of 1..PAGE_MAX_ZOOM or in the wrong order."""
+    from geo.maps.mapview import MAX_ISSUE_POINTS
+
     for given in (min_zoom, max_zoom):
         if given is not None and not 1 <= given <= PAGE_MAX_ZOOM:
             raise InvalidInput(f"map zooms are 1..{PAGE_MAX_ZOOM}, not {given}")
@@ -170,7 +171,7 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     planner = tuple(k for k in base if k != Kind.zone.value)
     issue_zooms: tuple[int, ...] = ()
     if issues:
-        many = store.issue_count() > PAGE_MAX_ISSUE_POINTS
+        many = store.issue_count(at_most=MAX_ISSUE_POINTS + 1) > MAX_ISSUE_POINTS
         issue_zooms = tuple(z for z in zooms if many or z < ISSUE_TILE_ZOOM)
     lists = [(base, zooms)]
     if planner != base:

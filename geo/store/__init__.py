@@ -201,8 +201,8 @@ class IssueStore(Protocol):
         """The issues matching query by id, `size` at a time (constant memory)."""
         ...
 
-    def issue_count(self) -> int:
-        """Number of stored issues."""
+    def issue_count(self, at_most: int | None = None) -> int:
+        """Number of stored issues (with at_most: counted up to it, the rest never read)."""
         ...
 
     def issue(self, issue_id: int, scope_unit: str | None = None) -> Issue:

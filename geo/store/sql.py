@@ -1113,10 +1113,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         west, south, east, north = _box2df_bounds(minx, miny, maxx, maxy)
         return (c.lon > west) & (c.lon < east) & (c.lat > south) & (c.lat < north)
 
-    def issue_count(self) -> int:
-        """Number of issues."""
+    def issue_count(self, at_most: int | None = None) -> int:
+        """Number of issues (with at_most: counted up to it, the rest never read; a city's
+        1M took PostgreSQL 26 ms a map page, SQLite 0.4 s from a cold file)."""
+        rows: Any = issues_t
+        if at_most is not None:
+            rows = select(literal(1)).select_from(issues_t).limit(at_most).subquery()
         with self._connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(issues_t)).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
 
     def clear(self, actor: str = "system") -> None:
         """Delete all features, issues, users and units in one transaction (demo rebuild)."""

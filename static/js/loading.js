@@ -12,9 +12,6 @@ import { popup as zonePopup } from "./zones.js";
 
 // the most features one layer draws; beyond it the page says so (zoom in or filter)
 export const MAX_LAYER_FEATURES = 20000;
-// a ledger of more issues than this shows street-level points from the issue tiles, not as
-// clustered GeoJSON (at 20,000 issues a street-level view cost ~3 s of server CPU in 20 pages)
-export const MAX_ISSUE_POINTS = 10000;
 
 function bboxParam(map, bounds) {
   const b = bounds || map.getBounds().pad(0.25);
@@ -276,7 +273,7 @@ function tileLoad(state, kind, moved) {
     return map.hasLayer(group) && map.hasLayer(grid) ? redrawTiles(grid) : Promise.resolve();
   }
   if (kind === "issues" && state.issueCells) {
-    // street level: clustered GeoJSON points for a small ledger; over MAX_ISSUE_POINTS
+    // street level: clustered GeoJSON points for a small ledger; over cfg.maxIssuePoints
     // the tiles' points (cells where a tile is dense)
     if (map.getZoom() < ISSUE_TILE_ZOOM || cfg.issueTotal > state.maxIssuePoints) {
       return loadIssueCells(state, moved);

@@ -14,7 +14,7 @@ import { mountLocaleSwitch } from "./locale.js";
 import { button, el, csrfToken, showBanner, t } from "./core.js";
 import { init as initIssues } from "./issues.js";
 import { addLegends } from "./legends.js";
-import { MAX_ISSUE_POINTS, MAX_LAYER_FEATURES, load, refresh } from "./loading.js";
+import { MAX_LAYER_FEATURES, load, refresh } from "./loading.js";
 import { init as initPlan } from "./plan.js";
 import { testPointColors } from "./styles.js";
 import { ZONE_EDIT_ZOOM, isTiled, makeBaseTiles, makeIssueCells, syncBaseTiles, tileClick,
@@ -35,7 +35,7 @@ export function start(getMap, configId) {
 function makeState(map, cfg) {
   const state = { map: map, layers: {}, counts: {}, errors: [], config: cfg, seq: {},
                   aborts: {}, maxFeatures: MAX_LAYER_FEATURES, loadedArea: {},
-                  loadedCount: {}, maxIssuePoints: MAX_ISSUE_POINTS, tileIds: {} };
+                  loadedCount: {}, maxIssuePoints: cfg.maxIssuePoints, tileIds: {} };
   let loading = 0, showLoading = function () {};
   Object.defineProperty(state, "loading", {
     enumerable: true,

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point
 
 from geo.layers.coords import wgs84_to_gcj02
+from geo.maps import mapview
 from geo.maps.basemaps import resolve_basemap
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
-from geo.model.records import Feature
+from geo.model.records import Feature, Issue
 from geo.store import Store
 from server.app import create_app
+from server.routes import pages
 from server.routes.pages import vendor_installed
 from server.settings import Settings
 from tests.conftest import add_user, bearer
@@ -104,6 +108,27 @@ def test_pages_send_anonymous_users_to_the_login_form(anon_client: TestClient) -
     login = anon_client.get("/login")
     assert login.status_code == 200 and 'id="login-form"' in login.text
     assert anon_client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def _config(html: str) -> dict[str, Any]:
+    """The page's configuration for static/js/map.js (its JSON script element)."""
+    found = re.search(r'<script[^>]*id="ccmap-config"[^>]*>(.*?)</script>', html, re.S)
+    assert found, "no ccmap-config"
+    config: dict[str, Any] = json.loads(found.group(1))
+    return config
+
+
+def test_the_page_knows_whether_issues_are_too_many_for_points(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Street-level issues are clustered points while the ledger holds at most maxIssuePoints
+    issues, tile points beyond: the page gets the count up to one past that, enough to choose."""
+    store.add_issues([Issue("illegal_ads", 121.47 + i * 1e-3, 31.23) for i in range(5)])
+    config = _config(client.get("/").text)
+    assert config["issueTotal"] == 5 and config["maxIssuePoints"] >= 5  # clustered points
+    monkeypatch.setattr(mapview, "MAX_ISSUE_POINTS", 3)
+    monkeypatch.setattr(pages, "MAX_ISSUE_POINTS", 3)
+    config = _config(client.get("/").text)
+    assert config["maxIssuePoints"] == 3 and config["issueTotal"] == 4  # tile points
 
 
 def test_unit_users_get_no_city_wide_layers(anon_client: TestClient, store: Store) -> None:

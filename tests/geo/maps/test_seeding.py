@@ -116,8 +116,8 @@ class _CityExtent:
     def extent(self) -> tuple[float, float, float, float]:
         return (115.90, 36.40, 116.10, 36.50)
 
-    def issue_count(self) -> int:
-        return 1_000_000
+    def issue_count(self, at_most: int | None = None) -> int:
+        return 1_000_000 if at_most is None else min(1_000_000, at_most)
 
 
 def test_default_seeding_reaches_street_level() -> None:
@@ -132,7 +132,7 @@ def test_default_seeding_reaches_street_level() -> None:
                      (*planner, "issues"): (15, 16, 17)}
     # a small ledger: issue tiles below zoom 14 only (GeoJSON points from there on)
     small = _CityExtent()
-    small.issue_count = lambda: 5_000  # type: ignore[method-assign]
+    small.issue_count = lambda at_most=None: 5_000  # type: ignore[method-assign]
     plans = {p.layers: p.zooms for p in page_plans(small)}  # type: ignore[arg-type]
     assert plans == {(*viewer, "issues"): (12, 13), viewer: (14, 15, 16, 17),
                      planner: (15, 16, 17)}

@@ -124,6 +124,15 @@ def test_issue_filters(store: Store) -> None:
     assert len(store.issues(category="illegal_ads")) == 2
 
 
+def test_issues_counted_up_to_a_bound(store: Store) -> None:
+    """The map page asks only whether the ledger holds more issues than it draws as points."""
+    assert store.issue_count(at_most=3) == 0
+    store.add_issues([Issue("illegal_ads", 121.47 + i * 1e-3, 31.23) for i in range(5)])
+    assert store.issue_count() == 5
+    assert store.issue_count(at_most=3) == 3
+    assert store.issue_count(at_most=10) == 5
+
+
 def test_clear_empties_the_store(store: Store) -> None:
     store.add_features([_street("路", 121.47, 31.23)])
     store.add_issues([Issue("littering", 121.47, 31.23)])
