@@ -169,7 +169,8 @@ function bindFeaturePopup(state, kind, label, f, lyr) {
   } else if (kind === "issues") {
     lyr.bindPopup(function () { return issuePopup(f.properties.id, state); },
                   { minWidth: 280, maxWidth: 360 });
-  } else if (kind !== "zone" && state.config.kinds.indexOf(kind) >= 0) {  // the feature's details, fetched by id as the popup opens
+  } else if (kind !== "zone" && state.config.kinds.indexOf(kind) >= 0) {
+    // a kept layer's feature holds its id and category: its details are fetched as it opens
     lyr.bindPopup("");
     lyr.on("popupopen", function (e) {
       e.popup.setContent(fetchedContent(state, kind, label, f.id, e.popup));
