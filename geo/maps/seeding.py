@@ -150,7 +150,7 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     planner, and the issue tiles. By default from the zoom the page opens at in a small
     window to DEFAULT_MAX_ZOOM or the zoom it opens at in a large one. No plans for an empty
     database; InvalidInput for zooms out of 1..PAGE_MAX_ZOOM or in the wrong order."""
-    from geo.maps.mapview import MAX_ISSUE_POINTS
+    from geo.maps.mapview import MAX_ISSUE_POINTS, counted_issues
 
     for given in (min_zoom, max_zoom):
         if given is not None and not 1 <= given <= PAGE_MAX_ZOOM:
@@ -171,7 +171,7 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     planner = tuple(k for k in base if k != Kind.zone.value)
     issue_zooms: tuple[int, ...] = ()
     if issues:
-        many = store.issue_count(at_most=MAX_ISSUE_POINTS + 1) > MAX_ISSUE_POINTS
+        many = counted_issues(store) > MAX_ISSUE_POINTS
         issue_zooms = tuple(z for z in zooms if many or z < ISSUE_TILE_ZOOM)
     lists = [(base, zooms)]
     if planner != base:

@@ -169,7 +169,7 @@ function bindFeaturePopup(state, kind, label, f, lyr) {
   } else if (kind === "issues") {
     lyr.bindPopup(function () { return issuePopup(f.properties.id, state); },
                   { minWidth: 280, maxWidth: 360 });
-  } else if (kind !== "zone" && state.config.kinds.indexOf(kind) >= 0) {
+  } else if (keptLayer(state, kind)) {
     // a kept layer's feature holds its id and category: its details are fetched as it opens
     lyr.bindPopup("");
     lyr.on("popupopen", function (e) {
@@ -191,12 +191,12 @@ function geoLayer(state, kind, label, data) {
   });
 }
 
-/* Whether layer `kind` (asked at `url`) is a feature layer whose features are kept as the
+/* Whether layer `kind` is a feature layer (of /api/layers/) whose features are kept as the
  * user moves (markets, test points): not the zones a planner edits, whose view stays small,
  * nor the issues, gaps and analyses, which are answered again whole. Its GeoJSON carries
  * only what draws it (the id and the category); a popup fetches the rest. */
-function keptLayer(kind, url) {
-  return kind !== "zone" && /^\/api\/layers\//.test(url);
+function keptLayer(state, kind) {
+  return kind !== "zone" && state.config.kinds.indexOf(kind) >= 0;
 }
 
 /* The GeoJSON URL of layer `kind` for the view (or, for a small feature layer the last
@@ -209,7 +209,7 @@ function layerQuery(state, kind, limit) {
     kind === "choropleth" ? "/api/choropleth" : "/api/layers/" + kind;
   let bounds = map.getBounds().pad(0.25);
   const before = state.loadedArea[kind];
-  if (before && state.loadedCount[kind] * 2 <= limit && keptLayer(kind, url)) {
+  if (before && state.loadedCount[kind] * 2 <= limit && keptLayer(state, kind)) {
     // the area loaded grows as the user moves about (the city's markets and test points once
     // a session, not again at every corner; not the zones a planner edits, whose view should
     // stay small)
@@ -217,7 +217,7 @@ function layerQuery(state, kind, limit) {
   }
   url += "?bbox=" + bboxParam(map, bounds) + "&coords=" + encodeURIComponent(cfg.coords);
   if (/^\/api\/(layers|issues)/.test(url) && limit < Infinity) { url += "&limit=" + limit; }
-  if (keptLayer(kind, url)) { url += "&fields=category"; }
+  if (keptLayer(state, kind)) { url += "&fields=category"; }
   if (kind === "issues" || kind === "hotspots") { url += state.issueFilter || ""; }
   if (kind === "hotspots") { url = url.replace(/bbox=[^&]*&/, ""); }
   if (kind === "choropleth") { url += "&" + (state.choroplethParams || "metric=issues"); }
@@ -231,7 +231,7 @@ const WORLD = L.latLngBounds([-90, -180], [90, 180]);
  * basemap's view is not in the extent's coordinates). A corner of the city then asks nothing. */
 function holdsExtent(state, kind, query) {
   const ext = state.config.extent;
-  return !!ext && state.config.coords === "wgs84" && keptLayer(kind, query.url) &&
+  return !!ext && state.config.coords === "wgs84" && keptLayer(state, kind) &&
     query.bounds.contains(L.latLngBounds([ext[1], ext[0]], [ext[3], ext[2]]));
 }
 
@@ -241,7 +241,7 @@ function drawAnswer(state, kind, label, query, data) {
   partialNotice(map, kind, label, data.loaded, data.matched);
   keepOpenPopup(group);
   let fresh = data.features;
-  if (keptLayer(kind, query.url)) {
+  if (keptLayer(state, kind)) {
     fresh = keepDrawn(group, data.features);
   } else {
     group.clearLayers();

@@ -303,13 +303,17 @@ def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
 
 def _open_watching_test_points(page: Any, url: str, reduced_city: ReducedCity) -> list[str]:
     """Open the page, recording its requests for test points (growing as it goes on): one
-    request, holding every test point of the city."""
+    request, holding every test point of the city with what draws it only (a click fetches
+    the rest)."""
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/api/layers/test_point" in r.url
             else None)
     _open(page, url)
     assert len(asked) == 1
     _all_test_points_drawn(page, reduced_city)
+    held = page.evaluate("""() => [...new Set(window.pageState.layers.test_point.getLayers()
+        .flatMap(l => Object.keys(l.feature.properties)))].sort()""")
+    assert held == ["category", "id"]
     return asked
 
 

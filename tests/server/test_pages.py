@@ -18,7 +18,6 @@ from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import Store
 from server.app import create_app
-from server.routes import pages
 from server.routes.pages import vendor_installed
 from server.settings import Settings
 from tests.conftest import add_user, bearer
@@ -126,7 +125,6 @@ def test_the_page_knows_whether_issues_are_too_many_for_points(
     config = _config(client.get("/").text)
     assert config["issueTotal"] == 5 and config["maxIssuePoints"] >= 5  # clustered points
     monkeypatch.setattr(mapview, "MAX_ISSUE_POINTS", 3)
-    monkeypatch.setattr(pages, "MAX_ISSUE_POINTS", 3)
     config = _config(client.get("/").text)
     assert config["maxIssuePoints"] == 3 and config["issueTotal"] == 4  # tile points
 
