@@ -160,15 +160,22 @@ class EncodedFeature(str):
 
 
 FeatureDoc = dict[str, Any] | EncodedFeature  # a Feature of a document dumps writes
+# the map's GeoJSON writes coordinates to 7 decimal places (about 1 cm; OpenStreetMap keeps
+# as many): the digits past them draw nothing, yet were a third of a page of zones' bytes and
+# half of them gzipped. Exports and OGC API Features write what is stored.
+COORD_DECIMALS = 7
 
 
 def features_encoded(rows: Sequence[Feature], coords: str = "wgs84",
                      fields: Sequence[str] | None = None) -> list[EncodedFeature]:
-    """The features as feature_json gives them (with fields, the id and those properties),
-    encoded as JSON text in one pass whose geometries GEOS writes (shapely.to_geojson): a page
-    of a thousand zones in 21 ms, not the 60-110 ms of feature_json and json.dumps."""
-    geoms = [convert_geometry(f.geometry, "wgs84", coords) for f in rows]
-    texts = shapely.to_geojson(shapely.orient_polygons(np.asarray(geoms, dtype=object)))
+    """The features as feature_json gives them (with fields, the id and those properties;
+    coordinates to COORD_DECIMALS places), encoded as JSON text in one pass whose geometries
+    GEOS writes (shapely.to_geojson): a page of a thousand zones in 21 ms, not the 60-110 ms
+    of feature_json and json.dumps."""
+    geoms = np.asarray([convert_geometry(f.geometry, "wgs84", coords) for f in rows],
+                       dtype=object)
+    rounded = shapely.transform(geoms, lambda xy: np.round(xy, COORD_DECIMALS))
+    texts = shapely.to_geojson(shapely.orient_polygons(rounded))
     out = []
     for f, geometry in zip(rows, texts, strict=True):
         props = json.dumps(_properties(f, fields), ensure_ascii=False, separators=(",", ":"))

@@ -1,14 +1,18 @@
 """GeoJSON output: a page of features encoded in one pass is the same document as one built
-feature by feature (RFC 7946 ring orientation, shifted coordinates, any property)."""
+feature by feature (RFC 7946 ring orientation, shifted coordinates, any property), its
+coordinates written to 7 decimal places."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import numpy as np
 import pytest
+import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
-from geo.layers.geojson import dumps, feature_json, features_encoded
+from geo.layers.geojson import COORD_DECIMALS, dumps, feature_json, features_encoded
 from geo.model.kinds import Kind
 from geo.model.records import Feature
 
@@ -26,11 +30,29 @@ FEATURES = [
 ]
 
 
+def rounded(doc: Any) -> Any:
+    """A feature_json document with the coordinates of its geometry to 7 decimal places."""
+    def walk(node: Any) -> Any:
+        return round(node, 7) if isinstance(node, float) else [walk(n) for n in node]
+    geometry = doc["geometry"]
+    return {**doc, "geometry": {**geometry, "coordinates": walk(geometry["coordinates"])}}
+
+
 @pytest.mark.parametrize("coords", ["wgs84", "gcj02", "bd09"])
 def test_encoded_features_are_the_features_as_json(coords: str) -> None:
     encoded = features_encoded(FEATURES, coords)
     assert [json.loads(e) for e in encoded] == \
-        [json.loads(json.dumps(feature_json(f, coords))) for f in FEATURES]
+        [rounded(json.loads(json.dumps(feature_json(f, coords)))) for f in FEATURES]
+
+
+def test_encoded_coordinates_have_seven_decimals_and_stay_within_a_centimetre() -> None:
+    street, point = features_encoded(FEATURES[3:])
+    assert '"coordinates":[121.1234568,31.9876543]' in point
+    assert "[121.4712346,31.2301],[121.4798765,31.2409]" in street
+    for text, f in ((street, FEATURES[3]), (point, FEATURES[4])):
+        written = np.array(json.loads(text)["geometry"]["coordinates"]).reshape(-1, 2)
+        stored = shapely.get_coordinates(f.geometry)
+        assert np.abs(written - stored).max() <= 0.5 * 10 ** -COORD_DECIMALS
 
 
 def test_a_page_of_encoded_features_is_the_same_document() -> None:
@@ -38,7 +60,7 @@ def test_a_page_of_encoded_features_is_the_same_document() -> None:
             "numberMatched": 12, "numberReturned": 5,
             "links": [{"rel": "next", "href": "/api/layers/zone?offset=5&x=\"features\""}]}
     doc = json.loads(dumps(page))
-    assert doc == {**page, "features": [json.loads(json.dumps(feature_json(f)))
+    assert doc == {**page, "features": [rounded(json.loads(json.dumps(feature_json(f))))
                                         for f in FEATURES]}
     assert json.loads(dumps({**page, "features": []}))["features"] == []
     assert "黄浦区城管".encode() in dumps(page)  # UTF-8, not \u escapes
