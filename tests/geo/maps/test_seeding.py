@@ -481,6 +481,40 @@ def test_the_server_reseeds_at_every_tick_while_tiles_are_queued(
         assert reseeded()["passes"] > 1  # one tick at a time, not one pass an hour
 
 
+def test_the_server_seeds_the_city_at_every_tick_while_no_request_comes(
+        db_url: str, store: Store, tmp_path: Path) -> None:
+    """A pass every hour and one tile a pass: only passes at every tick while nobody asks
+    anything (the health probes this test polls do not count) seed the whole city in this
+    test's time."""
+    wider_city(store)
+    settings = _settings(db_url, tmp_path / "tiles", tile_reseed_seconds=3600,
+                         tile_reseed_budget_seconds=0.01)
+    with worker(settings) as client:
+        def reseeded() -> dict[str, Any]:
+            status: dict[str, Any] = client.get("/api/health").json()["tile_reseed"]
+            return status
+
+        wait_for(lambda: reseeded()["city_seeded"] is True)
+        assert reseeded()["passes"] > 2  # one tick at a time, not one pass an hour
+    cached, every = cached_page_tiles(store, caches_in(tmp_path / "tiles"))
+    assert cached == every
+
+
+def test_the_city_fill_waits_its_interval_while_users_ask(store: Store, tmp_path: Path) -> None:
+    wider_city(store)
+    reseeder = Reseeder(store, caches_in(tmp_path / "tiles"), budget_s=1e-9, fill_city=True)
+    reseeder.run_pass()
+    while reseeder.status.pending:  # the opening views (queued: a pass at every tick)
+        assert reseeder.behind(quiet=False) and reseeder.behind(quiet=True)
+        reseeder.run_pass()
+    reseeder.run_pass()  # the fill is queued and under way
+    assert reseeder.status.city_pending > 0
+    assert reseeder.behind(quiet=True) and not reseeder.behind(quiet=False)
+    move_zone_and_add_issue(store)
+    reseeder.run_pass()  # what the edits changed is queued: users wait for it whatever comes
+    assert reseeder.status.pending > 0 and reseeder.behind(quiet=False)
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     """Wait until condition() holds (the background loop's work), failing after timeout."""
     deadline = time.monotonic() + timeout
