@@ -64,6 +64,19 @@ export function addLegends(state) {
   sync();
   fit();
   state.fitLegends = fit;
+  // whatever changes the legends' size: a layer turned on or off, the heat or thematic
+  // legend drawn with its data, a narrower window
+  new ResizeObserver(function () { clearOfLegends(map, slot); }).observe(slot);
+  clearOfLegends(map, slot);
+}
+
+/* Popups open clear of the legends: Leaflet's own auto-pan keeps every popup of the page
+ * (the map's only popups) above the legends' box, as it keeps them inside the map, so one
+ * opened in the bottom band moves up with its feature instead of showing behind them. */
+function clearOfLegends(map, slot) {
+  const below = map.getContainer().getBoundingClientRect().bottom -
+    slot.getBoundingClientRect().top;
+  L.Popup.prototype.options.autoPanPaddingBottomRight = L.point(5, Math.max(5, below + 10));
 }
 
 function issueLegend(box, cfg) {

@@ -145,6 +145,64 @@ def test_each_layer_has_its_own_legend_shown_with_it(page: Any, live_server: str
     expect(page.locator("#ccmap-legend-hotspots")).to_be_hidden()
 
 
+def test_a_popup_opened_under_the_legends_moves_clear_of_them(page: Any,
+                                                              live_server: str) -> None:
+    """A test point under the legends' box (as one in the map's bottom band is when the user
+    pans it there): its popup and the point come up above the legends, readable, and a popup
+    opened higher up leaves the map where it is."""
+    _open(page, live_server)
+    page.wait_for_function("() => window.pageState.layers.test_point.getLayers().length > 0")
+    legends = page.locator("#ccmap-legends").bounding_box()
+    assert legends is not None and legends["height"] > 100
+    page.evaluate("""([x, y]) => {
+        const st = window.pageState, map = st.map;
+        const marker = st.layers.test_point.getLayers()[0];
+        const box = map.getContainer().getBoundingClientRect();
+        // pan so that the point sits at (x, y) of the page, under the legends
+        const at = map.latLngToContainerPoint(marker.getLatLng());
+        map.panBy([at.x - (x - box.left), at.y - (y - box.top)], {animate: false});
+        marker.openPopup();
+    }""", [legends["x"] + legends["width"] / 2, legends["y"] + legends["height"] - 20])
+    popup = page.locator(".leaflet-popup")
+    expect(popup.locator(".ccmap-popup-title")).to_be_visible(timeout=WAIT)
+
+    def clear_of_legends() -> bool:
+        shown = popup.bounding_box()
+        return shown is not None and shown["y"] + shown["height"] <= legends["y"]
+
+    page.wait_for_function("""([top]) => {
+        const p = document.querySelector('.leaflet-popup');
+        return p && p.getBoundingClientRect().bottom <= top && !window.pageState.map._panAnim
+            ?._inProgress; }""", arg=[legends["y"]], timeout=WAIT)
+    assert clear_of_legends()
+    # what the user sees at the popup's title and at the point is the popup and the point
+    seen = page.evaluate("""() => {
+        const title = document.querySelector('.leaflet-popup .ccmap-popup-title');
+        const t = title.getBoundingClientRect();
+        const hit = document.elementFromPoint(t.x + t.width / 2, t.y + t.height / 2);
+        const tip = document.querySelector('.leaflet-popup-tip').getBoundingClientRect();
+        const under = document.elementFromPoint(tip.x + tip.width / 2, tip.bottom + 3);
+        return {title: !!hit.closest('.leaflet-popup'),
+                legend: !!(under && under.closest('#ccmap-legends'))};
+    }""")
+    assert seen == {"title": True, "legend": False}
+    # a popup opened well above the legends does not move the map
+    page.evaluate("() => window.pageState.map.closePopup()")
+    expect(popup).to_have_count(0)
+    centre = page.evaluate("""() => {
+        const st = window.pageState, map = st.map;
+        const marker = st.layers.test_point.getLayers()[0];
+        map.setView(marker.getLatLng(), map.getZoom(), {animate: false});
+        const before = map.getCenter();
+        marker.openPopup();
+        return [before.lat, before.lng];
+    }""")
+    expect(popup.locator(".ccmap-popup-title")).to_be_visible(timeout=WAIT)
+    after = page.evaluate("() => { const c = window.pageState.map.getCenter(); "
+                          "return [c.lat, c.lng]; }")
+    assert after == centre
+
+
 def _busiest_day(api: httpx.Client) -> tuple[str, int]:
     """A day with issues and how many were reported on it (from the API)."""
     newest = api.get("/api/issues", params={"page_size": 200, "sort": "-reported_at"}).json()
