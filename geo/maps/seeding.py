@@ -372,7 +372,7 @@ class Reseeder:
     def behind(self, quiet: bool) -> bool:
         """Whether the next pass should come at the loop's next tick, not at its interval:
         tiles writes changed are queued, or the whole city is being seeded and `quiet` (no
-        request came since the last pass: the seeding takes the CPU users leave)."""
+        request came since the loop last asked: the seeding takes the CPU users leave)."""
         return self.status.pending > 0 or (quiet and self.status.city_pending > 0)
 
     def _fill_pass(self, started: float, report: SeedReport, first: bool) -> None:
