@@ -64,10 +64,9 @@ export function addLegends(state) {
   sync();
   fit();
   state.fitLegends = fit;
-  // whatever changes the legends' size: a layer turned on or off, the heat or thematic
-  // legend drawn with its data, a narrower window
+  // at once, and whatever changes the legends' size: a layer turned on or off, the heat or
+  // thematic legend drawn with its data, a narrower window
   new ResizeObserver(function () { clearOfLegends(map, slot); }).observe(slot);
-  clearOfLegends(map, slot);
 }
 
 /* Popups open clear of the legends: Leaflet's own auto-pan keeps every popup of the page
