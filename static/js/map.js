@@ -104,6 +104,21 @@ function addLayers(state) {
   state.baseReady = true;
   syncBaseTiles(state);
   L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
+  fitTitle(map);
+  map.on("resize", function () { fitTitle(map); });
+}
+
+/* The title bar keeps left of the layer list: in a narrow window or a longer language its
+ * items wrap to a second row instead of running under the list. The messages shown under the
+ * bar (banner, zone-editing hint) follow its height through --ccmap-title-bottom. */
+function fitTitle(map) {
+  const box = document.getElementById("ccmap-title");
+  if (!box) { return; }
+  const list = map.getContainer().querySelector(".leaflet-control-layers");
+  const right = (list || map.getContainer()).getBoundingClientRect()[list ? "left" : "right"];
+  box.style.maxWidth = Math.max(200, Math.floor(right - box.getBoundingClientRect().left - 10)) + "px";
+  document.documentElement.style.setProperty("--ccmap-title-bottom",
+                                              Math.ceil(box.getBoundingClientRect().bottom + 6) + "px");
 }
 
 /* The map's events: tile clicks, drawing, moves (a refresh) and layers turned on (a load). */

@@ -96,6 +96,49 @@ def test_filter_panel_fields_and_links_do_not_overlap(browser: Any, live_server:
         context.close()
 
 
+SELECT_ARROW_PX = 20  # the room a select's drop-down arrow takes beside its text
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_title_bar_and_filter_fields_show_all_their_text(browser: Any, live_server: str,
+                                                         locale: str) -> None:
+    """As the admin (the longest title bar) in a 1024-pixel window: the title bar stays left
+    of the layer list, and each filter field shows its whole placeholder or chosen option."""
+    context = new_context(browser, viewport={"width": 1024, "height": 768}, locale=locale)
+    page = context.new_page()
+    try:
+        _open(page, live_server, "admin")
+        seen = page.evaluate("""(arrow) => {
+            const box = e => e.getBoundingClientRect();
+            const title = document.getElementById('ccmap-title');
+            const list = document.querySelector('.leaflet-control-layers');
+            const ctx = document.createElement('canvas').getContext('2d');
+            const fields = [...document.querySelectorAll(
+                '.ccmap-filter select, .ccmap-filter input[type=text]')]
+                .filter(e => e.getClientRects().length).map(e => {
+                    const s = getComputedStyle(e);
+                    ctx.font = s.font;
+                    const select = e.tagName === 'SELECT';
+                    const text = select ? e.options[e.selectedIndex].text : e.placeholder;
+                    const room = e.clientWidth - parseFloat(s.paddingLeft)
+                        - parseFloat(s.paddingRight) - (select ? arrow : 0);
+                    return {text: text, width: ctx.measureText(text).width, room: room};
+                });
+            const items = [...title.children].filter(e => e.getClientRects().length)
+                .map(e => ({text: e.textContent, right: box(e).right}));
+            return {titleRight: box(title).right, listLeft: box(list).left,
+                    titleInside: box(title).right - 8, items: items, fields: fields};
+        }""", SELECT_ARROW_PX)
+        assert seen["titleRight"] <= seen["listLeft"]
+        for item in seen["items"]:  # nothing runs out of the bar (its items wrap instead)
+            assert item["right"] <= seen["titleInside"], item
+        assert len(seen["fields"]) >= 8
+        for field in seen["fields"]:
+            assert field["width"] <= field["room"], field
+    finally:
+        context.close()
+
+
 def test_each_layer_has_its_own_legend_shown_with_it(page: Any, live_server: str) -> None:
     _open(page, live_server)
     issues = page.locator("#ccmap-legend-issues")
