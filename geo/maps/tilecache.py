@@ -44,6 +44,7 @@ from sqlalchemy.engine import make_url
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store
+from geo.tiling.cells import CLUSTER_PX
 from geo.tiling.tiles import (
     FEATURE_PROPS,
     ISSUE_LAYER,
@@ -414,6 +415,8 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
             # the default's keys as before issue fields existed; cells carry none of them
             if chosen != ISSUE_PROPS and not wants_cells(tile.view_zoom):
                 filters = {**filters, "fields": chosen}
+            # the cells' size: tiles of another grid (10-pixel cells before) never share a key
+            filters = {**filters, "cell_px": CLUSTER_PX}
         else:
             filters, extra = {"properties": req.where}, ""
             chosen = req.fields_of(name)

@@ -8,13 +8,17 @@ import math
 from typing import Any
 
 BASE_CELL_DEG = 0.0005  # about 50 m; must match the store's CELL_DEG
-TARGET_PX = 10  # a cell should cover about this many screen pixels
+TARGET_PX = 10  # a heatmap cell should cover about this many screen pixels
+# an issue cell of the map's vector tiles: about as wide as a marker cluster, so a city's
+# million issues read as bubbles with their counts, not a carpet of 10-pixel dots
+CLUSTER_PX = 64
 
 
-def factor_for_zoom(zoom: int) -> int:
-    """How many base cells make one heatmap cell at this web-map zoom (a power of two)."""
+def factor_for_zoom(zoom: int, target_px: int = TARGET_PX) -> int:
+    """How many base cells make one cell of about target_px screen pixels at this web-map zoom
+    (a power of two; by default a heatmap cell)."""
     deg_per_px = 360.0 / (256 * 2 ** max(0, min(zoom, 22)))
-    wanted = TARGET_PX * deg_per_px / BASE_CELL_DEG
+    wanted = target_px * deg_per_px / BASE_CELL_DEG
     return max(1, 2 ** max(0, round(math.log2(wanted)))) if wanted > 1 else 1
 
 

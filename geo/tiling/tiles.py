@@ -7,9 +7,10 @@ kept around them. Feature layers carry their ids and FEATURE_PROPS (or those ask
 issues layer ISSUE_PROPS; below ISSUE_POINTS_MIN_ZOOM (of the map zoom the tile is drawn at), or
 when a tile would hold more than MAX_TILE_POINTS issues per 256 pixels square (4 x as many in a
 512-pixel tile), the issues tile holds the layer `issue_cells` instead: one point per grid cell
-(the base cells written with each issue, merged by `geo.tiling.cells.factor_for_zoom`) at the
-cell's centre, with `count`. A cell belongs to the one tile holding its centre (west/north edges
-inclusive), so the counts of the tiles covering an area add up to the number of matching issues.
+(the base cells written with each issue, merged by `geo.tiling.cells.factor_for_zoom` into
+cells about CLUSTER_PX pixels wide) at the cell's centre, with `count`. A cell belongs to the
+one tile holding its centre (west/north edges inclusive), so the counts of the tiles covering
+an area add up to the number of matching issues.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import shapely
 
 from geo.model.errors import InvalidInput, NotFound
 from geo.model.kinds import Kind
-from geo.tiling.cells import BASE_CELL_DEG, factor_for_zoom
+from geo.tiling.cells import BASE_CELL_DEG, CLUSTER_PX, factor_for_zoom
 
 EXTENT = 4096  # tile coordinate units across a tile
 BUFFER = 64  # units kept around a tile, so lines and markers join across tile edges
@@ -133,7 +134,7 @@ class CellGrid:
 
 def cell_grid(tile: Tile) -> CellGrid:
     """The cell grid of an issues tile (see the module docstring)."""
-    factor = factor_for_zoom(tile.view_zoom)
+    factor = factor_for_zoom(tile.view_zoom, CLUSTER_PX)
     shift = factor.bit_length() - 1
     size = BASE_CELL_DEG * factor
     west, south, east, north = tile.lonlat_bounds()

@@ -55,7 +55,7 @@ export function tileStyle(kind, cfg) {
     }
     if (kind === "issues") {  // issue_cells: a circle growing with the count, in its cell
       const cellPx = (p.cell_deg || 0) / 360 * 256 * Math.pow(2, z);
-      let radius = Math.max(4, Math.min(cellPx * 0.48, 7 + 3 * Math.log2(p.count || 1)));
+      let radius = Math.max(4, Math.min(cellPx * 0.42, 7 + 3 * Math.log2(p.count || 1)));
       radius = Math.round(radius * 2) / 2;  // half pixels: a few sprites, not one a cell
       return once("cell " + radius, function () {
         return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: CELL_COLOR,

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import IssueQuery, Store, open_store
-from geo.tiling.tiles import Tile
+from geo.tiling.tiles import Tile, cell_grid
 from server.params import issue_filters
 from tests.conftest import ReducedCity, add_user, bearer
 
@@ -278,7 +278,9 @@ def test_issue_fields_choose_what_the_points_carry_and_each_keeps_its_id(
     assert tag() == tag(fields="unit") != tag(fields="issues:status")
     assert tag(fields="issues:status") == tag(fields="zone:unit,issues:status")
     # cells carry none of an issue's properties: one tile, one cache entry, whatever the fields
-    cx, cy = tile_of(lon, lat, 12)
+    size = cell_grid(Tile(12, *tile_of(lon, lat, 12))).size_deg
+    # (the tile holding the issue's cell's centre)
+    cx, cy = tile_of((lon // size + 0.5) * size, (lat // size + 0.5) * size, 12)
     cells = [client.get(f"/api/tiles/issues/12/{cx}/{cy}.mvt", params=params)
              for params in ({}, {"fields": "issues:status"})]
     assert "issue_cells" in mapbox_vector_tile.decode(cells[0].content)
