@@ -10,6 +10,7 @@ Expected tile coordinates come from pyproj, not from the app's own projection co
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -463,6 +464,28 @@ def test_issue_cells_at_low_zoom_sum_to_the_filtered_total(
                     assert cell["properties"]["cell_deg"] > 0
                     count += cell["properties"]["count"]
             assert count == total, (params, z)
+
+
+def test_dense_issue_cells_are_bubbles_a_count_can_be_read_in(
+        client: TestClient, store: Store) -> None:
+    """Where every 50 m base cell holds an issue (a city's million), a cell tile's cells are
+    about a marker cluster wide on screen (45-90 pixels), so each count has room; not a dot
+    every 10 pixels."""
+    step = 0.0005
+    store.add_issues([Issue("litter", 121.40 + i * step + step / 2, 31.20 + j * step + step / 2)
+                      for i in range(60) for j in range(60)])
+    extent = (121.40, 31.20, 121.43, 31.23)
+    for z in (11, 12, 13):
+        cells = [c for x, y in tiles_covering(extent, z)
+                 for c in get_tile(client, "issues", z, x, y).get("issue_cells", [])]
+        assert sum(c["properties"]["count"] for c in cells) == 3600
+        for cell in cells:
+            px = cell["properties"]["cell_deg"] / 360 * 256 * 2 ** z
+            assert 45 <= px <= 90, (z, px)
+        # as many cells as the area's width in cells, squared (one or two more a side where
+        # the grid's cells cross the area's edges)
+        side = 0.03 / cells[0]["properties"]["cell_deg"]
+        assert len(cells) <= (math.ceil(side) + 1) ** 2, z
 
 
 def test_512_pixel_issue_tiles_hold_the_next_zooms_cells_and_points(
