@@ -19,6 +19,7 @@ from geo.maps.basemaps import resolve_basemap
 from geo.maps.seeding import Reseeder
 from geo.notify.background import BackgroundLoop, Task
 from geo.store import Store, open_store
+from geo.zones.gaps import ReportCache
 from server import routes
 from server.activity import CountRequests, RequestCount
 from server.errors import ERROR_RESPONSES, install_error_handlers
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # 33 ms at 6 and 17 ms at 4, 4 % larger (on 2 cores, the CPU is scarcer than the bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=4)
     app.state.requests = RequestCount()
+    app.state.gap_reports = ReportCache()  # a city's gaps are paged: pages after the first cut
     app.add_middleware(CountRequests, count=app.state.requests)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(StrictJSONMiddleware, max_bytes=int(settings.max_upload_mb * 1e6))

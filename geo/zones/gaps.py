@@ -7,7 +7,9 @@ communities; without those, the convex hull of the zones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +103,51 @@ def _load_area(store: Store, bbox: BBox, now: datetime, days: int) -> CoverageIn
         points=points, issues=[], recent=recent, bbox=bbox,
         since=now - timedelta(days=days),
         uncovered=(count, [i.id for i in ids if i.id is not None]))
+
+
+# what a report is computed from besides the area and the window: every layer (a kind or the
+# issues) and the database's identity
+REPORT_LAYERS = (*(k.value for k in Kind), "issues", "database")
+
+
+class ReportCache:
+    """The gap reports of this process by what they are computed from: the area, the window,
+    the options and the version of every layer (any write gives a new key, in whichever
+    process it is made), each kept for max_age_s after the time it was computed at (its
+    window ends then). The map's gap layer asks for a whole city's gaps a page at a time: the
+    pages after the first are cut from the first one's report. Bounded (least recently used
+    go first)."""
+
+    def __init__(self, max_items: int = 8, max_age_s: float = 60.0,
+                 clock: Callable[[], datetime] = datetime.now) -> None:
+        self.max_items = max_items
+        self.max_age = timedelta(seconds=max_age_s)
+        self.clock = clock
+        self._items: OrderedDict[tuple[Any, ...], tuple[datetime, dict[str, Any]]] = \
+            OrderedDict()
+        self._lock = threading.Lock()
+
+    def report(self, store: Store, bbox: BBox | None, days: int, with_geometry: bool,
+               limit: int | None = None) -> dict[str, Any]:
+        """analyse(load_input(...)) now, or the same analysis made less than max_age_s ago
+        while nothing has changed since. Do not modify what it returns: later callers get
+        the same report."""
+        now = self.clock()
+        versions = store.layer_versions(REPORT_LAYERS)
+        key = (bbox, days, with_geometry, limit, tuple(sorted(versions.items())))
+        with self._lock:
+            kept = self._items.get(key)
+            if kept is not None and now - self.max_age < kept[0] <= now:
+                self._items.move_to_end(key)
+                return kept[1]
+        made = analyse(load_input(store, bbox, now, days), now, days,
+                       with_geometry=with_geometry, limit=limit)
+        with self._lock:
+            self._items[key] = (now, made)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return made
 
 
 def analyse(data: CoverageInput, now: datetime | None = None, days: int = 30,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
 from shapely.geometry import shape
 
 from geo.layers import geojson
 from geo.layers.coords import convert_geometry
 from geo.store import BBox, Store
-from geo.zones.gaps import analyse, gap_features, load_input
+from geo.zones.gaps import ReportCache, gap_features
 from server.auth import Analyst
 from server.deps import StoreDep
 from server.paging import CollectionDep, FeatureCollectionPage
@@ -24,7 +23,8 @@ DaysQuery = Annotated[int, Query(ge=1, le=3650, description="forgotten corner wi
 
 @router.get("/api/coverage", tags=["coverage"], response_model=CoverageReport,
             response_model_exclude_unset=True)  # the sections a report has, no nulls added
-def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30, geometry: bool = False,
+def coverage(_: Analyst, request: Request, store: StoreDep, days: DaysQuery = 30,
+             geometry: bool = False,
              bbox: BBoxQuery = None,
              limit: Annotated[int | None, Query(ge=0, description=(
                  "list at most this many parts of each kind, largest first (totals count "
@@ -34,24 +34,23 @@ def coverage(_: Analyst, store: StoreDep, days: DaysQuery = 30, geometry: bool =
     parts), then uncovered area, overlaps, uncovered street/alley length, unassigned points,
     uncovered issues and forgotten corners (geometries included with ?geometry=true); with a
     bbox, of the part of the jurisdiction inside it only (computed there only)."""
-    return _report(store, days, geometry, geojson.parse_bbox(bbox), limit)
+    return _report(request, store, days, geometry, geojson.parse_bbox(bbox), limit)
 
 
-def _report(store: Store, days: int, geometry: bool, bbox: BBox | None,
+def _report(request: Request, store: Store, days: int, geometry: bool, bbox: BBox | None,
             limit: int | None = None) -> dict[str, Any]:
-    now = datetime.now()
-    return analyse(load_input(store, bbox, now, days), now, days, with_geometry=geometry,
-                   limit=limit)
+    cache: ReportCache = request.app.state.gap_reports
+    return cache.report(store, bbox, days, geometry, limit)
 
 
 @router.get("/api/coverage.geojson", response_class=GeoJSONResponse, tags=["coverage"],
             response_model=FeatureCollectionPage)
-def coverage_layer(_: Analyst, store: StoreDep, asked: CollectionDep, days: DaysQuery = 30,
-                   bbox: BBoxQuery = None) -> GeoJSONResponse:
+def coverage_layer(_: Analyst, request: Request, store: StoreDep, asked: CollectionDep,
+                   days: DaysQuery = 30, bbox: BBoxQuery = None) -> GeoJSONResponse:
     """The gaps as GeoJSON features (gap = uncovered_area | overlap | uncovered_line), paged
     (numberMatched counts every gap; follow the `next` link); with a bbox, the gaps inside it
     (areas and lines cut at its edges), computed there only."""
-    report = _report(store, days, True, geojson.parse_bbox(bbox))
+    report = _report(request, store, days, True, geojson.parse_bbox(bbox))
     doc = asked.cut(gap_features(report))
     if asked.coords != "wgs84":
         for f in doc["features"]:

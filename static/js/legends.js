@@ -231,11 +231,14 @@ export function gapPopup(p) {
   return box;
 }
 
-/* A list of the gaps, largest first; clicking one zooms the map to it. */
+/* A list of the gaps, largest first, under the gaps' legend (where it covers none of the
+ * left-hand panels and tools: a planner's draw tools and 建议划分 stay usable beside it);
+ * clicking one zooms the map to it. */
 export function gapPanel(map, group) {
   const old = document.getElementById("ccmap-gap-panel");
   if (old) { old.remove(); }
-  const panel = el("div", null, "ccmap-gap-panel");
+  const legend = document.getElementById("ccmap-legend-gaps");
+  const panel = el("div", null, legend ? "ccmap-gap-list" : "ccmap-gap-panel");
   panel.id = "ccmap-gap-panel";
   panel.appendChild(el("div", t("覆盖缺口（按大小排序）"), "ccmap-legend-title"));
   const items = group.getLayers().map(function (l) {
@@ -260,6 +263,6 @@ export function gapPanel(map, group) {
   panel.appendChild(list);
   L.DomEvent.disableClickPropagation(panel);
   L.DomEvent.disableScrollPropagation(panel);
-  map.getContainer().appendChild(panel);
+  (legend || map.getContainer()).appendChild(panel);
   map.once("overlayremove", function (e) { if (e.layer === group) { panel.remove(); } });
 }

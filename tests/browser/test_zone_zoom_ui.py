@@ -92,7 +92,7 @@ def test_an_edit_reloads_the_zones_and_the_gaps_of_the_view(page: Any,
     edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
     _view(page, 31.2304, 121.4737, edit_zoom - 1)  # tiles
     page.click(".leaflet-draw-draw-polygon")
-    # the gaps layer on (its list covers the draw tools, so once the tool is chosen)
+    # the gaps layer on
     page.get_by_role("checkbox", name="覆盖缺口", exact=True).check()
     _settled(page)
     box = page.locator(".leaflet-container").bounding_box()

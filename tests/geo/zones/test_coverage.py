@@ -174,3 +174,51 @@ def test_gaps_of_a_bbox_are_the_citys_gaps_inside_it(client: TestClient, store: 
         shapely.geometry.shape(f["geometry"]).intersects(view.buffer(1e-9))
         for f in layer["features"] if f["properties"]["gap"] != "forgotten_zone")
     assert client.get("/api/coverage.geojson", params={"bbox": "1,2,3"}).status_code == 400
+
+
+def test_the_layers_pages_share_one_analysis_and_any_write_makes_a_new_one(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The map asks for a whole city's gaps a page at a time: the pages after the first are
+    cut from the first one's analysis (a city's takes seconds), and a write of an issue or of
+    a zone gives the next request a new analysis, never a stale one."""
+    import geo.zones.gaps as gaps
+
+    clock = [NOW]
+    client.app.state.gap_reports = gaps.ReportCache(  # type: ignore[attr-defined]
+        clock=lambda: clock[0])
+    runs: list[int] = []
+    real = gaps.analyse
+
+    def counted(*args: object, **kwargs: object) -> dict[str, object]:
+        runs.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gaps, "analyse", counted)
+    store.add_features([Feature(Kind.subdistrict, AREA, name="街道"),
+                        Feature(Kind.zone, Z1.geometry, name="西区", properties={"unit": "甲"})])
+
+    def layer() -> list[str]:
+        """The gaps of the map's layer, a gap a page."""
+        doc = client.get("/api/coverage.geojson", params={"limit": 1}).json()
+        shown = [f["properties"]["gap"] for f in doc["features"]]
+        while after := [link["href"] for link in doc["links"] if link["rel"] == "next"]:
+            doc = client.get(after[0]).json()
+            shown += [f["properties"]["gap"] for f in doc["features"]]
+        return shown
+
+    assert layer() == ["uncovered_area", "forgotten_zone"] and len(runs) == 1
+    assert layer() == ["uncovered_area", "forgotten_zone"] and len(runs) == 1  # nothing changed
+    clock[0] = NOW + timedelta(seconds=61)  # a report is kept a minute: its window moves on
+    assert layer() == ["uncovered_area", "forgotten_zone"] and len(runs) == 2
+    assert client.get("/api/coverage").status_code == 200
+    assert len(runs) == 3  # another question (the report without geometries): its own
+    # an issue in the zone yesterday: the zone is no longer a forgotten corner
+    store.add_issues([Issue("litter", 121.465, 31.230, reported_at=clock[0] - timedelta(days=1))])
+    assert layer() == ["uncovered_area"] and len(runs) == 4
+    # a zone over the rest of the area: nothing left uncovered (but float slivers)
+    before = client.get("/api/coverage").json()["totals"]["uncovered_m2"]
+    assert before > 1_000_000 and len(runs) == 5
+    store.add_features([Feature(Kind.zone, box(121.470, 31.220, 121.480, 31.240), name="东区",
+                                properties={"unit": "乙"})])
+    assert client.get("/api/coverage").json()["totals"]["uncovered_m2"] < 100
+    assert len(runs) == 6
