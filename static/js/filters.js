@@ -261,6 +261,9 @@ export function filterControl(state) {
   }
   state.map.on("resize", fit);
   setTimeout(fit, 0);  // once the controls added after this one (zones, plan) are there
+  // and whenever the bottom-left corner changes (the gaps' list comes and goes)
+  const corner = state.map.getContainer().querySelector(".leaflet-bottom.leaflet-left");
+  if (corner) { new ResizeObserver(fit).observe(corner); }
 }
 
 function filterPanel(state) {

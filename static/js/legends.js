@@ -231,14 +231,13 @@ export function gapPopup(p) {
   return box;
 }
 
-/* A list of the gaps, largest first, under the gaps' legend (where it covers none of the
- * left-hand panels and tools: a planner's draw tools and 建议划分 stay usable beside it);
- * clicking one zooms the map to it. */
+/* A list of the gaps, largest first, at the bottom left under the left-hand panels (the
+ * filter panel makes room for it: filters.js fitPanel), where it covers neither them, nor a
+ * planner's draw tools, nor the map's middle; clicking one zooms the map to it. */
 export function gapPanel(map, group) {
   const old = document.getElementById("ccmap-gap-panel");
   if (old) { old.remove(); }
-  const legend = document.getElementById("ccmap-legend-gaps");
-  const panel = el("div", null, legend ? "ccmap-gap-list" : "ccmap-gap-panel");
+  const panel = el("div", null, "ccmap-gap-panel");
   panel.id = "ccmap-gap-panel";
   panel.appendChild(el("div", t("覆盖缺口（按大小排序）"), "ccmap-legend-title"));
   const items = group.getLayers().map(function (l) {
@@ -263,6 +262,8 @@ export function gapPanel(map, group) {
   panel.appendChild(list);
   L.DomEvent.disableClickPropagation(panel);
   L.DomEvent.disableScrollPropagation(panel);
-  (legend || map.getContainer()).appendChild(panel);
-  map.once("overlayremove", function (e) { if (e.layer === group) { panel.remove(); } });
+  const ctl = L.control({ position: "bottomleft" });
+  ctl.onAdd = function () { return panel; };
+  ctl.addTo(map);
+  map.once("overlayremove", function (e) { if (e.layer === group) { ctl.remove(); } });
 }

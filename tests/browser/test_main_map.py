@@ -135,13 +135,14 @@ def test_gap_layer_and_panel_zoom_to_each_gap(page: Any, live_server: str) -> No
     items = page.locator(".ccmap-gap-item")
     assert items.count() >= 3
     assert "未覆盖区域" in items.first.inner_text()  # the largest gap comes first
-    # the list covers none of the left-hand panels and tools (a planner's draw tools and
+    # the list covers none of the map's panels, tools and legends (a planner's draw tools and
     # 建议划分未覆盖区域 stay usable while the gaps are shown)
     covered = page.evaluate("""() => {
         const r = e => e.getBoundingClientRect();
-        const list = r(document.getElementById('ccmap-gap-panel'));
-        return [...document.querySelectorAll('.leaflet-left .leaflet-control')]
-            .filter(c => c.getClientRects().length).map(c => [c.className, r(c)])
+        const panel = document.getElementById('ccmap-gap-panel'), list = r(panel);
+        return [...document.querySelectorAll('.leaflet-control')]
+            .filter(c => c !== panel && c.getClientRects().length)
+            .map(c => [c.className, r(c)])
             .filter(([_, b]) => b.left < list.right && list.left < b.right
                                 && b.top < list.bottom && list.top < b.bottom)
             .map(([name]) => name);
