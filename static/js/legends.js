@@ -235,8 +235,7 @@ export function gapPopup(p) {
  * filter panel makes room for it: filters.js fitPanel), where it covers neither them, nor a
  * planner's draw tools, nor the map's middle; clicking one zooms the map to it. */
 export function gapPanel(map, group) {
-  const old = document.getElementById("ccmap-gap-panel");
-  if (old) { old.remove(); }
+  if (group.ccmapGapList) { group.ccmapGapList.remove(); }  // the list of the last load
   const panel = el("div", null, "ccmap-gap-panel");
   panel.id = "ccmap-gap-panel";
   panel.appendChild(el("div", t("覆盖缺口（按大小排序）"), "ccmap-legend-title"));
@@ -264,6 +263,14 @@ export function gapPanel(map, group) {
   L.DomEvent.disableScrollPropagation(panel);
   const ctl = L.control({ position: "bottomleft" });
   ctl.onAdd = function () { return panel; };
-  ctl.addTo(map);
-  map.once("overlayremove", function (e) { if (e.layer === group) { ctl.remove(); } });
+  group.ccmapGapList = ctl.addTo(map);
+  if (!group.ccmapGapWatch) {  // the list goes with the gaps layer (not with another one)
+    group.ccmapGapWatch = true;
+    map.on("overlayremove", function (e) {
+      if (e.layer === group && group.ccmapGapList) {
+        group.ccmapGapList.remove();
+        group.ccmapGapList = null;
+      }
+    });
+  }
 }

@@ -105,7 +105,6 @@ function addLayers(state) {
   syncBaseTiles(state);
   L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
   fitTitle(map);
-  map.on("resize", function () { fitTitle(map); });
 }
 
 /* The title bar keeps left of the layer list: in a narrow window or a longer language its
@@ -114,11 +113,18 @@ function addLayers(state) {
 function fitTitle(map) {
   const box = document.getElementById("ccmap-title");
   if (!box) { return; }
-  const list = map.getContainer().querySelector(".leaflet-control-layers");
-  const right = (list || map.getContainer()).getBoundingClientRect()[list ? "left" : "right"];
-  box.style.maxWidth = Math.max(200, Math.floor(right - box.getBoundingClientRect().left - 10)) + "px";
-  document.documentElement.style.setProperty("--ccmap-title-bottom",
-                                              Math.ceil(box.getBoundingClientRect().bottom + 6) + "px");
+  function fit() {
+    const list = map.getContainer().querySelector(".leaflet-control-layers");
+    const right = (list || map.getContainer()).getBoundingClientRect()[list ? "left" : "right"];
+    box.style.maxWidth = Math.max(200, Math.floor(right - box.getBoundingClientRect().left - 10)) + "px";
+  }
+  fit();
+  map.on("resize", fit);
+  // its height as its items wrap (the bell's count, the loading badge, a narrower window)
+  new ResizeObserver(function () {
+    document.documentElement.style.setProperty("--ccmap-title-bottom",
+                                                Math.ceil(box.getBoundingClientRect().bottom + 6) + "px");
+  }).observe(box);
 }
 
 /* The map's events: tile clicks, drawing, moves (a refresh) and layers turned on (a load). */

@@ -148,6 +148,19 @@ def test_gap_layer_and_panel_zoom_to_each_gap(page: Any, live_server: str) -> No
             .map(([name]) => name);
     }""")
     assert covered == []
+    # the list goes with the gaps layer, not with another one switched off
+    heat = page.locator(".leaflet-control-layers label", has_text="问题热力").locator("input")
+    heat.check()
+    page.wait_for_function("() => window.pageState.loading === 0")
+    heat.uncheck()
+    expect(page.locator("#ccmap-gap-panel")).to_be_visible()
+    gaps = page.locator(".leaflet-control-layers label", has_text="覆盖缺口").locator("input")
+    gaps.uncheck()
+    expect(page.locator("#ccmap-gap-panel")).to_have_count(0)
+    gaps.check()
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.counts.gaps > 0")
+    expect(page.locator("#ccmap-gap-panel")).to_have_count(1)
     zoom = page.evaluate("window.pageState.map.getZoom()")
     items.first.click()
     page.wait_for_function("(zoom) => window.pageState.map.getZoom() > zoom", arg=zoom)
