@@ -264,13 +264,13 @@ export function gapPanel(map, group) {
   const ctl = L.control({ position: "bottomleft" });
   ctl.onAdd = function () { return panel; };
   group.ccmapGapList = ctl.addTo(map);
-  if (!group.ccmapGapWatch) {  // the list goes with the gaps layer (not with another one)
-    group.ccmapGapWatch = true;
-    map.on("overlayremove", function (e) {
-      if (e.layer === group && group.ccmapGapList) {
-        group.ccmapGapList.remove();
-        group.ccmapGapList = null;
-      }
-    });
+  group.off("remove", dropGapList).on("remove", dropGapList);  // it goes with its layer
+}
+
+/* The gaps layer left the map: its list goes too (`this`: the layer). */
+function dropGapList() {
+  if (this.ccmapGapList) {
+    this.ccmapGapList.remove();
+    this.ccmapGapList = null;
   }
 }
