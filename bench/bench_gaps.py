@@ -3,6 +3,7 @@ test points (target: under 5 s on this 2-core machine). Prints the figures.
 
 Run: .venv/bin/python bench/bench_gaps.py            (a synthetic city built in memory)
      .venv/bin/python -m bench.bench_gaps --db URL [--db URL2] [--before DIR] [--runs 2]
+     .venv/bin/python -m bench.bench_gaps --http --db URL [--db URL2] [--before DIR]
 
 With --db, times the real command `ccmap gaps --json` on each database (a fresh process each
 run: start-up, store opening, reading the layers, the analysis and the JSON on stdout), wall
@@ -10,6 +11,14 @@ and CPU seconds and peak RSS, and prints the totals it reports. --before DIR run
 command from another checkout (e.g. `git archive <commit> | tar -x -C DIR`) with this venv and
 prints its figures beside. The store is opened without migrating (a benchmark database stays as
 it is; the alembic revision is printed), so the command only reads.
+
+With --http (and --db), times instead what the map's 覆盖缺口 layer asks a served database
+(`ccmap serve`, a viewer logged in): `/api/coverage.geojson` for the whole city's view (the
+data's extent grown by a quarter each side, as the page's first view asks), every page through
+its `next` links, then the same layer again (a user switching it off and on within a minute),
+and `/api/coverage` (the JSON report the 覆盖缺口 list's totals come from). Each request's wall
+time and the server's CPU seconds are printed, beside the code of --before DIR served the same
+way (a checkout of this repository; the database is the same, so keep its schema the same).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, box
 
+from bench.serve import add_user, http, served, token
 from bench.synthetic import SIDE, X0, Y0, grid_zones
 from geo.model.kinds import Kind
 from geo.model.records import Feature
@@ -147,14 +157,96 @@ def on_databases(urls: list[str], before: Path | None, runs: int) -> None:
         print(f"{'':>19}(alembic revision {revision(url)}; target < 5 s)")
 
 
+def extent(base: str, tok: str) -> list[float]:
+    """The data's extent (west, south, east, north) as the OGC collection of the communities
+    says, grown by a quarter each side (the page's view of the whole city asks that)."""
+    status, body = http(base + "/ogc/collections/community", tok)
+    if status != 200:
+        raise SystemExit(f"/ogc/collections/community: {status} {body[:200]!r}")
+    w, s, e, n = json.loads(body)["extent"]["spatial"]["bbox"][0]
+    dx, dy = (e - w) / 4, (n - s) / 4
+    return [w - dx, s - dy, e + dx, n + dy]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds a process has used so far (user + system, /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(base: str, path: str, tok: str, pid: int) -> tuple[float, float, dict[str, Any]]:
+    """One GET: wall s, the server's CPU s, the JSON answer (a non-200 stops the benchmark)."""
+    c0, t0 = cpu_s(pid), time.perf_counter()
+    status, body = http(base + path, tok)
+    wall, cpu = time.perf_counter() - t0, cpu_s(pid) - c0
+    if status != 200:
+        raise SystemExit(f"{path}: {status} {body[:300]!r}")
+    return wall, cpu, json.loads(body)
+
+
+def layer(base: str, tok: str, pid: int, bbox: list[float]) -> list[tuple[float, float, int]]:
+    """The gap layer of the view, every page: (wall s, server CPU s, features) a page."""
+    path: str | None = ("/api/coverage.geojson?coords=wgs84&bbox="
+                        + ",".join(f"{v:.6f}" for v in bbox))
+    pages = []
+    while path:
+        wall, cpu, doc = timed(base, path, tok, pid)
+        pages.append((wall, cpu, len(doc["features"])))
+        nxt = [ln["href"] for ln in doc.get("links", []) if ln.get("rel") == "next"]
+        path = nxt[0].removeprefix(base) if nxt else None
+        if path and not path.startswith("/"):  # an absolute link to another host name
+            path = "/" + path.split("/", 3)[3]
+    return pages
+
+
+def over_http(urls: list[str], before: Path | None) -> None:
+    """Time the map's gap layer and the report over HTTP on each database, after and before."""
+    here = Path(__file__).resolve().parent.parent
+    checkouts = [("after", here)] + ([("before", before)] if before else [])
+    log = Path(tempfile.gettempdir()) / f"bench_gaps-serve-{os.getpid()}.log"
+    print(f"{'database':>10} {'code':>7}  {'what':<34} {'wall s':>7} {'CPU s':>6} "
+          f"{'features':>8}  load")
+    for url in urls:
+        name = "PostGIS" if url.startswith("postgres") else "SQLite"
+        user = add_user(url, "viewer", prefix="benchgaps")
+        for label, checkout in checkouts:
+            env = {"CCMAP_BASEMAP": "none", "CCMAP_TILE_CACHE_DIR": "none"}
+            with served(url, log, env=env, cwd=checkout) as server:
+                tok = token(server.base, *user)
+                pid = server.process.pid
+                bbox = extent(server.base, tok)
+                rows: list[tuple[str, float, float, int]] = []
+                for attempt in ("layer switched on", "layer on again"):
+                    pages = layer(server.base, tok, pid, bbox)
+                    rows += [(f"{attempt}: page {k + 1}", *p) for k, p in enumerate(pages)]
+                    rows.append((f"{attempt}: all {len(pages)} pages",
+                                 sum(p[0] for p in pages), sum(p[1] for p in pages),
+                                 sum(p[2] for p in pages)))
+                q = "/api/coverage?bbox=" + ",".join(f"{v:.6f}" for v in bbox)
+                wall, cpu, doc = timed(server.base, q, tok, pid)
+                rows.append(("report (/api/coverage)", wall, cpu,
+                             sum(doc["totals"]["parts"].values())))
+            for what, wall, cpu, n in rows:
+                print(f"{name:>10} {label:>7}  {what:<34} {wall:>7.2f} {cpu:>6.2f} {n:>8}  "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)
+        print(f"{'':>19}(alembic revision {revision(url)}; the whole city's view, bbox "
+              + ",".join(f"{v:.4f}" for v in bbox) + ")")
+
+
 def main() -> None:
     """The synthetic city, or `ccmap gaps --json` on the databases given."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", action="append", default=[], help="database URL (repeatable)")
     ap.add_argument("--before", type=Path, help="checkout of the code before, for its figure")
     ap.add_argument("--runs", type=int, default=2, help="runs of this checkout per database")
+    ap.add_argument("--http", action="store_true",
+                    help="time the map's gap layer and the report over HTTP (ccmap serve)")
     args = ap.parse_args()
-    if args.db:
+    if args.http:
+        if not args.db:
+            ap.error("--http needs --db")
+        over_http(args.db, args.before)
+    elif args.db:
         on_databases(args.db, args.before, args.runs)
     else:
         synthetic()
