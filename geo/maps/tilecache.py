@@ -415,8 +415,9 @@ def tile_tags(store: Store, req: TileRequest, deadlines: NextDeadlines) -> TileT
             # the default's keys as before issue fields existed; cells carry none of them
             if chosen != ISSUE_PROPS and not wants_cells(tile.view_zoom):
                 filters = {**filters, "fields": chosen}
-            # the cells' size: tiles of another grid (10-pixel cells before) never share a key
-            filters = {**filters, "cell_px": CLUSTER_PX}
+            # the cells' size and their ring (issue_cells_edge): tiles of another grid (10-pixel
+            # cells before) or without the ring never share a key
+            filters = {**filters, "cell_px": CLUSTER_PX, "cell_ring": 1}
         else:
             filters, extra = {"properties": req.where}, ""
             chosen = req.fields_of(name)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
+    LargeBinary,
     Select,
     Table,
     bindparam,
@@ -110,6 +111,7 @@ from geo.tiling.tiles import (
     CELL_LAYER,
     CELL_PROPS,
     CLOSE_ZOOM,
+    EDGE_CELL_LAYER,
     EXTENT,
     FEATURE_PROPS,
     ISSUE_LAYER,
@@ -123,6 +125,7 @@ from geo.tiling.tiles import (
     issue_blocks,
     merged_cells,
     min_feature_deg,
+    ring_grid,
     wants_cells,
 )
 
@@ -1038,6 +1041,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                         found.close()
                         return encode_points(tile, ISSUE_LAYER, names, rows, with_id=True)
             grid = cell_grid(tile)
+            ring = ring_grid(grid)  # and the neighbours' cells whose bubbles reach in
             if not conds or not self.postgis:
                 # issues per base cell, merged here: every issue's from the counts kept per
                 # base cell (0021); filtered on SQLite, counted in the index's order (a streamed
@@ -1045,24 +1049,38 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 # city-wide tile). The driver's own rows: 20,000 Row objects took as long.
                 k = cell_counts_t.c
                 per_cell = (select(k.cell_x, k.cell_y, k.n).where(
-                    k.cell_x.between(*grid.cell_x), k.cell_y.between(*grid.cell_y), k.n > 0)
+                    k.cell_x.between(*ring.cell_x), k.cell_y.between(*ring.cell_y), k.n > 0)
                     if not conds else select(c.cell_x, c.cell_y, func.count()).where(
-                        *conds, _grid_cells(grid)).group_by(c.cell_x, c.cell_y))
+                        *conds, _grid_cells(ring)).group_by(c.cell_x, c.cell_y))
                 counted = conn.execute(per_cell)
                 base = counted.cursor.fetchall()
                 counted.close()
-                return encode_points(tile, CELL_LAYER, CELL_PROPS,
-                                     merged_cells(grid, base), with_id=False)
+                own, edge = merged_cells(grid, base)
+                return (encode_points(tile, CELL_LAYER, CELL_PROPS, own, with_id=False)
+                        + encode_points(tile, EDGE_CELL_LAYER, CELL_PROPS, edge, with_id=False))
             gx, gy = c.cell_x.op(">>")(grid.shift), c.cell_y.op(">>")(grid.shift)
             cells = select(gx.label("gx"), gy.label("gy"), func.count().label("n")).where(
-                *conds, _grid_cells(grid)).group_by(gx, gy).subquery("cells")
+                *conds, _grid_cells(ring)).group_by(gx, gy).cte("cells")
             lon = (cells.c.gx + 0.5) * grid.size_deg
             lat = (cells.c.gy + 0.5) * grid.size_deg
             size = cast(literal(grid.size_deg), Float)
             point = func.ST_Transform(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), 3857)
             mvt = func.ST_AsMVTGeom(point, _envelope(tile), EXTENT, 0, False)
-            shown = select(mvt.label("geom"), cells.c.n.label("count"), size.label("cell_deg"))
-            return _mvt(conn, shown, CELL_LAYER)
+            own_cell = (cells.c.gx.between(grid.cell_x[0] >> grid.shift,
+                                           grid.cell_x[1] >> grid.shift)
+                        & cells.c.gy.between(grid.cell_y[0] >> grid.shift,
+                                             grid.cell_y[1] >> grid.shift))
+
+            def layer(where: ColumnElement[bool], name: str) -> Any:
+                shown = select(mvt.label("geom"), cells.c.n.label("count"),
+                               size.label("cell_deg")).where(where)
+                return func.coalesce(_mvt_query(shown, name).scalar_subquery(),
+                                     literal(b"", LargeBinary))
+
+            # both layers from one count of the cells (the CTE is read twice, computed once)
+            both = select(layer(own_cell, CELL_LAYER).op("||")(
+                layer(~own_cell, EDGE_CELL_LAYER)))
+            return bytes(conn.execute(both).scalar() or b"")
 
     def issue_tile_valid_until(self, query: IssueQuery, tile: Tile) -> datetime | None:
         """When issue_tile(query, tile) next changes without a write: the earliest deadline at
@@ -1077,7 +1095,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         if points:
             areas.append(self._issue_points_near(tile))
         if query.overdue is not None:  # a points tile with too many points is drawn as cells
-            areas.append(_grid_cells(cell_grid(tile)))
+            areas.append(_grid_cells(ring_grid(cell_grid(tile))))
         # ix_issues_open_deadline (0017) is walked from now on in deadline order up to the first
         # open issue in the areas (tested on its entries; other filters read the row): open
         # issues not yet due are few, so whatever the tile's size this reads a few pages, where

@@ -9,6 +9,7 @@ from typing import Any
 from geo.model.kinds import LABELS_ZH, Kind
 from geo.tiling.tiles import (
     CELL_LAYER,
+    EDGE_CELL_LAYER,
     ISSUE_LAYER,
     ISSUE_POINTS_MIN_ZOOM,
     MAX_LAT,
@@ -24,6 +25,8 @@ ISSUE_FIELDS = {"id": "Number", "category": "String", "status": "String",
 CELL_FIELDS = {"count": "Number", "cell_deg": "Number"}
 ISSUES_LABEL = "问题"
 CELLS_LABEL = "问题数（按网格汇总）"
+# the neighbouring tiles' cells around this one: drawn for their circles, never counted
+EDGE_CELLS_LABEL = "相邻瓦片的问题网格（只用于绘制跨越瓦片边缘的圆，不计入总数）"
 WORLD = (-180.0, -MAX_LAT, 180.0, MAX_LAT)
 
 
@@ -35,6 +38,8 @@ def vector_layers(name: str) -> list[dict[str, Any]]:
     return [{"id": ISSUE_LAYER, "description": ISSUES_LABEL, "fields": ISSUE_FIELDS,
              "minzoom": ISSUE_POINTS_MIN_ZOOM, "maxzoom": MAX_ZOOM},
             {"id": CELL_LAYER, "description": CELLS_LABEL, "fields": CELL_FIELDS,
+             "minzoom": 0, "maxzoom": MAX_ZOOM},
+            {"id": EDGE_CELL_LAYER, "description": EDGE_CELLS_LABEL, "fields": CELL_FIELDS,
              "minzoom": 0, "maxzoom": MAX_ZOOM}]
 
 

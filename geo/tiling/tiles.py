@@ -10,7 +10,10 @@ when a tile would hold more than MAX_TILE_POINTS issues per 256 pixels square (4
 (the base cells written with each issue, merged by `geo.tiling.cells.factor_for_zoom` into
 cells about CLUSTER_PX pixels wide) at the cell's centre, with `count`. A cell belongs to the
 one tile holding its centre (west/north edges inclusive), so the counts of the tiles covering
-an area add up to the number of matching issues.
+an area add up to the number of matching issues. The layer `issue_cells_edge` of the same tile
+holds the cells around it whose bubbles (up to 0.42 of a cell across) reach into it, which belong
+to the neighbouring tiles: a map draws such a bubble on every tile it reaches into, and counts
+only `issue_cells`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +43,7 @@ BUFFER = 64  # units kept around a tile, so lines and markers join across tile e
 MAX_ZOOM = 22
 ISSUE_LAYER = "issues"
 CELL_LAYER = "issue_cells"  # the MVT layer of aggregated issues inside an `issues` tile
+EDGE_CELL_LAYER = "issue_cells_edge"  # the neighbouring tiles' cells around it (drawn, not counted)
 FEATURE_KINDS: tuple[str, ...] = tuple(k.value for k in Kind)
 TILE_LAYERS: tuple[str, ...] = (*FEATURE_KINDS, ISSUE_LAYER)
 FEATURE_PROPS = ("id", "kind", "name", "category", "unit")
@@ -120,16 +124,25 @@ def min_feature_deg(z: int) -> float | None:
     return 360.0 / (1 << z) * MIN_FEATURE_PX / 256.0
 
 
+# how far a cell's bubble reaches past its centre, in cells: its radius is at most 0.42 of the
+# cell's width (static/js/tilestyles.js), plus its 1-pixel rim (a cell is 45 pixels or more)
+CELL_REACH = 0.45
+
+
 @dataclass(frozen=True)
 class CellGrid:
     """How the issue cells of a tile are queried: base cells shifted right by `shift` (merged
     2^shift x 2^shift cells of size_deg) and the base-cell ranges to read, those of exactly the
-    cells whose centre is in the tile (west <= lon < east, south < lat <= north)."""
+    cells whose centre is in the tile (west <= lon < east, south < lat <= north); ring_x and
+    ring_y, those ranges grown by the column or row of cells beyond each edge whose bubbles
+    reach into the tile (CELL_REACH)."""
 
     shift: int
     size_deg: float
     cell_x: tuple[int, int]
     cell_y: tuple[int, int]
+    ring_x: tuple[int, int]
+    ring_y: tuple[int, int]
 
 
 def cell_grid(tile: Tile) -> CellGrid:
@@ -141,8 +154,19 @@ def cell_grid(tile: Tile) -> CellGrid:
     # as the centres are written ((g + 0.5) * size), so the same floats decide
     gx0, gx1 = _first_centre(west, size, False), _first_centre(east, size, False) - 1
     gy0, gy1 = _first_centre(south, size, True), _first_centre(north, size, True) - 1
+    # a bubble's reach in degrees of longitude; a degree of latitude is as many pixels or more
+    # (Web Mercator), so in latitude it reaches that far at most
+    reach = CELL_REACH * size
+
+    def grown(g0: int, g1: int, low: float, high: float) -> tuple[int, int]:
+        """Base-cell ranges of cells g0..g1, with the cell before and after where it reaches."""
+        r0 = g0 - 1 if low - (g0 - 0.5) * size < reach else g0
+        r1 = g1 + 1 if (g1 + 1.5) * size - high < reach else g1
+        return r0 * factor, (r1 + 1) * factor - 1
+
     return CellGrid(shift, size, (gx0 * factor, (gx1 + 1) * factor - 1),
-                    (gy0 * factor, (gy1 + 1) * factor - 1))
+                    (gy0 * factor, (gy1 + 1) * factor - 1),
+                    grown(gx0, gx1, west, east), grown(gy0, gy1, south, north))
 
 
 def _first_centre(bound: float, size: float, past: bool) -> int:
@@ -153,29 +177,41 @@ def _first_centre(bound: float, size: float, past: bool) -> int:
     return g
 
 
+def ring_grid(grid: CellGrid) -> CellGrid:
+    """The grid reading its ring too: the cells a tile draws, its own and those of its
+    neighbours whose bubbles reach into it."""
+    return replace(grid, cell_x=grid.ring_x, cell_y=grid.ring_y)
+
+
 def merged_cells(grid: CellGrid, base: Sequence[Sequence[int]]
-                 ) -> list[tuple[float, float, int, float]]:
+                 ) -> tuple[list[tuple[float, float, int, float]],
+                            list[tuple[float, float, int, float]]]:
     """A cell tile's rows (lon, lat, count, cell_deg) from issue counts per base cell (cell_x,
-    cell_y, n) of the grid's ranges: merged into the grid's cells, in (x, y) order."""
+    cell_y, n) of ring_grid(grid)'s ranges, merged into the grid's cells, in (x, y) order:
+    the tile's own cells, and the ring's (its neighbours')."""
     if not base:
-        return []
+        return [], []
     a = np.asarray(base, dtype=np.int64)
     gx, gy = a[:, 0] >> grid.shift, a[:, 1] >> grid.shift
     key = (gx - gx.min()) * (int(gy.max() - gy.min()) + 1) + (gy - gy.min())
     keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     counts = np.bincount(inverse.ravel(), weights=a[:, 2], minlength=len(keys))
-    lon = (gx[first] + 0.5) * grid.size_deg
-    lat = (gy[first] + 0.5) * grid.size_deg
-    return [(x, y, int(k), grid.size_deg) for x, y, k in zip(
-        lon.tolist(), lat.tolist(), counts.tolist(), strict=True)]
+    cx, cy = gx[first], gy[first]
+    own = ((cx >= grid.cell_x[0] >> grid.shift) & (cx <= grid.cell_x[1] >> grid.shift)
+           & (cy >= grid.cell_y[0] >> grid.shift) & (cy <= grid.cell_y[1] >> grid.shift))
+    rows = [(x, y, int(k), grid.size_deg) for x, y, k in zip(
+        ((cx + 0.5) * grid.size_deg).tolist(), ((cy + 0.5) * grid.size_deg).tolist(),
+        counts.tolist(), strict=True)]
+    return ([r for r, o in zip(rows, own.tolist(), strict=True) if o],
+            [r for r, o in zip(rows, own.tolist(), strict=True) if not o])
 
 
 def issue_blocks(tile: Tile) -> tuple[int, int, int, int]:
     """The blocks (bx0, by0, bx1, by1, inclusive) holding every issue an issues tile may read:
-    its points with their buffer, or its cells' base cells (one base cell more each side, for
-    PostGIS's float4 boxes)."""
+    its points with their buffer, or the base cells of its cells and their ring (one base cell
+    more each side, for PostGIS's float4 boxes)."""
     minx, miny, maxx, maxy = tile.lonlat_bounds(BUFFER)
-    grid = cell_grid(tile)
+    grid = ring_grid(cell_grid(tile))
     x0 = min(math.floor(minx / BASE_CELL_DEG), grid.cell_x[0]) - 1
     y0 = min(math.floor(miny / BASE_CELL_DEG), grid.cell_y[0]) - 1
     x1 = max(math.floor(maxx / BASE_CELL_DEG), grid.cell_x[1]) + 1

@@ -1,7 +1,7 @@
 /* The map's legends (one per layer, shown while it is on, side by side at the bottom right),
  * the coverage gaps' popup and list, and the heat and choropleth legends. */
 import { el, t } from "./core.js";
-import { CELL_COLOR, CLASS_COLORS, GAP_LABELS, HOT_COLORS, PALETTE, STYLE, gapStyle }
+import { CELL_CLASSES, CLASS_COLORS, GAP_LABELS, HOT_COLORS, PALETTE, STYLE, gapStyle }
   from "./styles.js";
 
 // the legend of each line or area layer: [label, how it is drawn]
@@ -82,7 +82,14 @@ function issueLegend(box, cfg) {
   Object.keys(cfg.statuses).forEach(function (code) {
     box.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
   });
-  box.appendChild(swatch(CELL_COLOR, t("问题数（缩小地图时按格汇总）"), true));
+  box.appendChild(el("div", t("问题数（缩小地图时按格汇总）"), "ccmap-legend-row"));
+  // a dot a class of the cells' colours: 1–9, 10–99, 100–999, 1000+
+  const classes = el("div", null, "ccmap-legend-cols ccmap-cell-classes");
+  CELL_CLASSES.forEach(function (c, k) {
+    const next = CELL_CLASSES[k + 1];
+    classes.appendChild(swatch(c[1], next ? c[0] + "–" + (next[0] - 1) : c[0] + "+", true));
+  });
+  box.appendChild(classes);
 }
 
 function testPointLegend(box, state) {

@@ -20,6 +20,7 @@ const TILED = { street: 1, alley: 1, community: 1, subdistrict: 1, zone: 1 };
 export const ISSUE_TILE_ZOOM = 14;
 export const ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones
 const CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
+const EDGE_CELLS = "issue_cells_edge";  // the neighbours' cells whose circles reach into it
 // the shared grid of the tiled layers: 512-pixel tiles, a quarter of the requests and
 // canvases of 256-pixel ones (the issue tiles are 512 pixels too, in a grid of their own)
 const BASE_TILE_PX = 512;
@@ -222,7 +223,7 @@ export function tileClick(state, ev) {
 /* The first of `grids` (top-most first) with a feature under `point`: {kind, label, hit}. */
 async function firstHit(grids, point) {
   for (const g of grids) {
-    const names = g.kind === "issues" ? ["issues", CELLS] : [g.kind];
+    const names = g.kind === "issues" ? ["issues", CELLS, EDGE_CELLS] : [g.kind];
     const hit = await g.grid.ccmapHit(names, point);
     if (hit) { return { kind: g.kind, label: g.label, hit: hit }; }
   }

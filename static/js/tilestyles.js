@@ -1,5 +1,5 @@
 /* The looks of the vector-tile features and what the page's other styles share with them:
- * the line and area styles, the palette of units and the issue cells' colour. No DOM, no
+ * the line and area styles, the palette of units and the issue cells' colours. No DOM, no
  * Leaflet: the tile workers (tile-worker.js) draw with these styles. */
 
 export const PALETTE = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928",
@@ -15,7 +15,18 @@ export const STYLE = {
   storefront: { color: "#a6cee3", weight: 1, fillOpacity: 0.4 }
 };
 export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zoom (hairline())
-export const CELL_COLOR = "#d7301f";  // issue cells
+/* The issue cells' colours by count, a decade each (from 1, 10, 100, 1000 issues): at city size
+ * nearly every bubble reaches its size cap, so the colour is what tells a busy cell from a
+ * quiet one at a glance (as marker clusters do). Dark enough for the white count. */
+export const CELL_CLASSES = [[1, "#fd8d3c"], [10, "#f03b20"], [100, "#bd0026"],
+                             [1000, "#67000d"]];
+
+/* The colour of an issue cell of `count` issues. */
+export function cellColor(count) {
+  let color = CELL_CLASSES[0][1];
+  CELL_CLASSES.forEach(function (c) { if (count >= c[0]) { color = c[1]; } });
+  return color;
+}
 
 /* A colour of the palette for a value (a zone's unit): the same value, the same colour. */
 export function hashColor(value) {
@@ -57,9 +68,10 @@ export function tileStyle(kind, cfg) {
       const cellPx = (p.cell_deg || 0) / 360 * 256 * Math.pow(2, z);
       let radius = Math.max(4, Math.min(cellPx * 0.42, 7 + 3 * Math.log2(p.count || 1)));
       radius = Math.round(radius * 2) / 2;  // half pixels: a few sprites, not one a cell
-      return once("cell " + radius, function () {
-        return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: CELL_COLOR,
-                 fillOpacity: 0.8 };
+      const fill = cellColor(p.count || 1);
+      return once("cell " + radius + fill, function () {
+        return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: fill,
+                 fillOpacity: 0.85 };
       });
     }
     return once(String(z < HAIRLINE_BELOW), function () {

@@ -23,6 +23,11 @@ import { drawTile, hits, makeCanvas } from "./tiledraw.js";
 import { tileStyle } from "./tilestyles.js";
 
 const CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
+// and the neighbouring tiles' cells around it: drawn (their circles reach in), never counted
+const EDGE_CELLS = "issue_cells_edge";
+
+/* Whether MVT layer `name` holds issue cells (the tile's own or its neighbours'). */
+function isCells(name) { return name === CELLS || name === EDGE_CELLS; }
 const grids = {};  // grid id -> {cfg, styles, tiles: {key: {layers, px}}, pending, abort}
 
 function gridOf(id) {
@@ -37,13 +42,13 @@ function gridOf(id) {
 /* The style function of the features of MVT layer `name` (issue cells: the issues'). */
 function stylesOf(g) {
   return function (name) {
-    const kind = name === CELLS ? "issues" : name;
+    const kind = isCells(name) ? "issues" : name;
     return g.styles[kind] || (g.styles[kind] = tileStyle(kind, g.cfg));
   };
 }
 
 /* What a tile holds, for the page's counts: the ids of each layer's features and the sum of
- * its issue cells' counts. */
+ * its own issue cells' counts (its neighbours' around it are theirs). */
 function summarize(layers) {
   const ids = {}, transfer = [];
   let cells = 0;
@@ -52,6 +57,7 @@ function summarize(layers) {
       layer.features.forEach(function (f) { cells += f.props.count || 0; });
       return;
     }
+    if (layer.name === EDGE_CELLS) { return; }
     const list = ids[layer.name] = new Float64Array(layer.features.length);
     layer.features.forEach(function (f, i) { list[i] = f.id; });
     transfer.push(list.buffer);
@@ -67,7 +73,7 @@ function cellLabels(ctx, layers, px) {
   ctx.textBaseline = "middle";
   ctx.fillStyle = "#fff";
   layers.forEach(function (layer) {
-    if (layer.name !== CELLS) { return; }
+    if (!isCells(layer.name)) { return; }
     const scale = px / layer.extent;
     layer.features.forEach(function (f) {
       const text = String(f.props.count), at = f.parts[0];
@@ -137,7 +143,7 @@ function tileLayers(url, signal) {
 function ownLayers(layers, only) {
   if (!only) { return layers; }
   return layers.filter(function (l) {
-    return only.indexOf(l.name === CELLS ? "issues" : l.name) >= 0;
+    return only.indexOf(isCells(l.name) ? "issues" : l.name) >= 0;
   });
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Any
 
 import httpx
@@ -233,6 +234,58 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
         .map(l => l.feature.properties.category))]""")
     assert cats == ["street_vending"]
     assert not page.evaluate("window.pageState.map.hasLayer(window.pageState.issueCells)")
+
+
+def _rgb(css: str) -> tuple[int, ...]:
+    """(r, g, b) of a CSS colour as getComputedStyle gives it ("rgb(253, 141, 60)")."""
+    return tuple(int(v) for v in re.findall(r"\d+", css)[:3])
+
+
+def test_issue_cells_are_coloured_by_their_count_as_the_legend_says(page: Any,
+                                                                    live_server: str) -> None:
+    """Zoomed out, a busy cell stands out from a quiet one by its colour (at city size nearly
+    every bubble reaches its size cap): each cell is drawn, whole (a circle crossing a tile's
+    edge too), in the colour of the legend's class holding its count, and the view shows more
+    than one class."""
+    import io
+
+    from PIL import Image
+
+    _open(page, live_server)
+    for label in ("测评点位", "农贸市场"):  # nothing above the cells
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    page.evaluate("() => { window.pageState.map.setZoom(13, {animate: false}); }")
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.map.getZoom() === 13")
+    rows = page.locator(".ccmap-cell-classes .ccmap-legend-row")
+    classes = []
+    for k in range(rows.count()):
+        colour = rows.nth(k).locator(".ccmap-dot").evaluate(
+            "e => getComputedStyle(e).backgroundColor")
+        low, _, high = rows.nth(k).inner_text().replace("+", "–").partition("–")
+        classes.append((int(low), int(high) if high else math.inf, _rgb(colour)))
+    assert len(classes) >= 3, "the legend gives the cells' colours by count"
+    cells = page.evaluate("""async () => {
+        const st = window.pageState, box = st.map.getContainer().getBoundingClientRect();
+        const all = (await st.issueCells.ccmapFeatures()).filter(f => f.layer === 'issue_cells')
+            .map(f => [f.parts[0][0][0], f.parts[0][0][1], f.props.count, f.style.radius]);
+        // away from the panels, and apart from every other cell
+        return all.filter(([x, y, , r]) => x > 280 && y > 80 && x < box.width - 440 &&
+                          y < box.height - 280 && all.filter(q => Math.hypot(q[0] - x,
+                          q[1] - y) < r + q[3]).length === 1)
+            .map(([x, y, n, r]) => [x + box.left, y + box.top, n, r]);
+    }""")
+    seen = set()
+    for x, y, count, radius in cells:
+        # off the count written in white at the centre, inside the white rim (on the
+        # neighbouring tile, for a cell by a tile's edge)
+        at = (round(x + 0.6 * radius), round(y + 0.6 * radius))
+        shot = page.screenshot(clip={"x": at[0], "y": at[1], "width": 1, "height": 1})
+        pixel = Image.open(io.BytesIO(shot)).convert("RGB").getpixel((0, 0))
+        nearest = min(classes, key=lambda c: math.dist(c[2], pixel))
+        assert nearest[0] <= count <= nearest[1], (count, pixel, classes)
+        seen.add(nearest[0])
+    assert len(cells) >= 5 and len(seen) >= 2, (len(cells), seen)
 
 
 def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,

@@ -274,7 +274,8 @@ def test_tilejson_offers_the_vector_tiles_as_an_xyz_source(
     tile = client.get(url)
     assert tile.status_code == 200 and len(tile.content) > 0
     issues = client.get("/api/tiles/issues.json").json()
-    assert [v["id"] for v in issues["vector_layers"]] == ["issues", "issue_cells"]
+    assert [v["id"] for v in issues["vector_layers"]] == ["issues", "issue_cells",
+                                                          "issue_cells_edge"]
     several = client.get("/api/tiles/zone,street.json").json()
     assert [v["id"] for v in several["vector_layers"]] == ["zone", "street"]
     assert client.get("/api/tiles/nothing.json").status_code == 404

@@ -466,6 +466,49 @@ def test_issue_cells_at_low_zoom_sum_to_the_filtered_total(
             assert count == total, (params, z)
 
 
+def test_a_cell_by_a_tile_edge_is_drawn_on_each_tile_its_circle_reaches(
+        client: TestClient, store: Store) -> None:
+    """A cell's circle, up to 0.42 of a cell across (static/js/tilestyles.js), crosses into
+    the tiles next to it: each tile also holds, as `issue_cells_edge`, the cells of the ring
+    around it, exactly as the neighbour that owns each holds it (place and count), so a map
+    draws the whole circle and counts it once."""
+    step = 0.0005
+    store.add_issues([Issue("litter", 121.40 + i * step * 3 + step / 2,
+                            31.20 + j * step * 3 + step / 2, status="reported")
+                      for i in range(40) for j in range(40) if (i * 7 + j * 3) % 5])
+    extent = (121.40, 31.20, 121.46, 31.26)
+    for z, params in ((11, {}), (12, {}), (13, {"status": "reported"})):
+        owned: dict[tuple[int, int], int] = {}  # a cell's centre in the zoom's units: count
+        edges: dict[tuple[int, int], dict[tuple[int, int], int]] = {}
+        width = 0.0
+        for x, y in tiles_covering(extent, z):
+            tile = get_tile(client, "issues", z, x, y, **params)
+            for cell in tile.get("issue_cells", []):
+                (ux, uy), = cell["parts"][0]
+                assert 0 <= ux <= 4096 and 0 <= uy <= 4096
+                owned[(x * 4096 + ux, y * 4096 + uy)] = cell["properties"]["count"]
+                width = cell["properties"]["cell_deg"] / 360 * 2 ** z * 4096
+            edges[(x, y)] = {}
+            for cell in tile.get("issue_cells_edge", []):
+                (ux, uy), = cell["parts"][0]
+                assert not (0 < ux < 4096 and 0 < uy < 4096), "an edge cell outside the tile"
+                assert max(-ux, -uy, ux - 4096, uy - 4096) <= 1.01 * width + 1
+                edges[(x, y)][(x * 4096 + ux, y * 4096 + uy)] = cell["properties"]["count"]
+        assert owned and width > 0
+        for (x, y), ring in edges.items():
+            # the ring's cells are the neighbours' own, as they hold them
+            assert ring.items() <= owned.items(), (z, x, y)
+            # and every cell whose circle reaches into the tile is there or the tile's own
+            box = (x * 4096, y * 4096, (x + 1) * 4096, (y + 1) * 4096)
+            for (gx, gy), n in owned.items():
+                inside = box[0] <= gx < box[2] and box[1] <= gy < box[3]
+                dx = max(box[0] - gx, 0, gx - box[2])
+                dy = max(box[1] - gy, 0, gy - box[3])
+                if not inside and math.hypot(dx, dy) < 0.42 * width:
+                    assert ring.get((gx, gy)) == n, (z, x, y, gx, gy)
+        assert any(edges.values()), "no cell near a tile edge: the test shows nothing"
+
+
 def test_dense_issue_cells_are_bubbles_a_count_can_be_read_in(
         client: TestClient, store: Store) -> None:
     """Where every 50 m base cell holds an issue (a city's million), a cell tile's cells are
@@ -524,7 +567,7 @@ def test_512_pixel_issue_tiles_hold_the_next_zooms_cells_and_points(
     assert ids(get_tile(client, "issues", 13, x, y, size=512, category="litter"), "issues")
     monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", (n - 1) // 4)
     assert set(get_tile(client, "issues", 13, x, y, size=512,
-                        status="reported")) == {"issue_cells"}
+                        status="reported")) - {"issue_cells_edge"} == {"issue_cells"}
 
 
 def test_dense_tiles_fall_back_to_cells(client: TestClient, store: Store,
@@ -537,7 +580,7 @@ def test_dense_tiles_fall_back_to_cells(client: TestClient, store: Store,
     monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 5)
     store.add_issues([Issue("litter", 121.4751, 31.2351)])  # a new version: not cached
     tile = get_tile(client, "issues", 15, x, y)
-    assert set(tile) == {"issue_cells"}
+    assert set(tile) - {"issue_cells_edge"} == {"issue_cells"}
     assert sum(c["properties"]["count"] for c in tile["issue_cells"]) == 9
     # close up (CLOSE_ZOOM) a tile holds 4 x as many points: a block's issues stay clickable
     x, y = tile_of(121.475, 31.235, 16)
