@@ -71,13 +71,13 @@ function cellLabels(ctx, layers, px) {
   ctx.font = "bold 11px sans-serif";
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
-  ctx.fillStyle = "#fff";
   layers.forEach(function (layer) {
     if (!isCells(layer.name)) { return; }
     const scale = px / layer.extent;
     layer.features.forEach(function (f) {
       const text = String(f.props.count), at = f.parts[0];
       if (at && f.style && text.length * 7 <= 2 * f.style.radius) {
+        ctx.fillStyle = f.style.label || "#fff";
         ctx.fillText(text, at[0] * scale, at[1] * scale);
       }
     });
