@@ -19,8 +19,8 @@ export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zo
  * nearly every bubble reaches its size cap, so the colour is what tells a busy cell from a
  * quiet one at a glance (as marker clusters do); the upper classes are closer together, as a
  * city's cells hold thousands. The count is written in dark on the two lightest. */
-export const CELL_CLASSES = [[1, "#feb24c"], [10, "#fd8d3c"], [100, "#fc4e2a"],
-                             [500, "#e31a1c"], [2000, "#bd0026"], [5000, "#800026"]];
+export const CELL_CLASSES = [[1, "#fecc5c"], [10, "#fd8d3c"], [100, "#f03b20"],
+                             [500, "#c4001a"], [2000, "#8b0023"], [5000, "#4d0013"]];
 const DARK_LABEL_BELOW = 100;  // counts under this are written in dark
 
 /* The colour of an issue cell of `count` issues. */
@@ -73,7 +73,7 @@ export function tileStyle(kind, cfg) {
       const fill = cellColor(p.count || 1);
       return once("cell " + radius + fill, function () {
         return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: fill,
-                 fillOpacity: 0.85, label: (p.count || 1) < DARK_LABEL_BELOW ? "#333" : "#fff" };
+                 fillOpacity: 0.9, label: (p.count || 1) < DARK_LABEL_BELOW ? "#333" : "#fff" };
       });
     }
     return once(String(z < HAIRLINE_BELOW), function () {
