@@ -49,7 +49,9 @@ def dashboard(store: Store, period: str | None, now: datetime | None = None,
     zones = ranking(store, "zone", label, now, scope_unit)["rows"]
     active = [z for z in zones if z["issues"]]
     worst = sorted(active, key=lambda z: (z["score"], -z["issues"]))[:5]
-    improved = sorted((z for z in zones if z["change"] > 0), key=lambda z: -z["change"])[:5]
+    # a zone with no issue in the period scores full marks on nothing: at city size thousands
+    # of such zones "rose" thousands of places, so only zones with issues count as improved
+    improved = sorted((z for z in active if z["change"] > 0), key=lambda z: -z["change"])[:5]
     week0 = end - timedelta(weeks=TREND_WEEKS)
     edges = [week0 + timedelta(weeks=k) for k in range(TREND_WEEKS + 1)]
     counts = store.issue_trend(_query(week0, end, scope_unit, now), edges)
@@ -60,6 +62,6 @@ def dashboard(store: Store, period: str | None, now: datetime | None = None,
             "top_categories": top,
             "worst_zones": [{"id": z.get("id"), "name": z["name"], "score": z["score"],
                              "issues": z["issues"]} for z in worst],
-            "most_improved": [{"name": z["name"], "score": z["score"], "change": z["change"]}
-                              for z in improved],
+            "most_improved": [{"name": z["name"], "score": z["score"], "change": z["change"],
+                               "issues": z["issues"]} for z in improved],
             "trend": trend}

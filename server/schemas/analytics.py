@@ -211,11 +211,12 @@ class ZoneScore(BaseModel):
 
 
 class ZoneImprovement(BaseModel):
-    """A zone that rose in the ranking."""
+    """A zone with issues in the period that rose in the ranking."""
 
     name: str | None
     score: float
     change: int
+    issues: int
 
 
 class WeekTrend(BaseModel):

@@ -57,8 +57,8 @@ function render(doc) {
     return a;
   });
   fill("improved-zones", doc.most_improved, function (z) {
-    return el("span", z.name + t("：↑{change} 名，{score} 分",
-                                 { change: z.change, score: z.score }));
+    return el("span", z.name + t("：↑{change} 名，{score} 分，{issues} 个问题",
+                                 { change: z.change, score: z.score, issues: z.issues }));
   });
 }
 

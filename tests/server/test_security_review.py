@@ -76,8 +76,11 @@ def test_a_zone_never_edited_has_an_empty_history_not_a_404(client: TestClient,
 
 def test_dashboard_and_ranking_name_only_the_unit_users_zones(client: TestClient, store: Store,
                                                               city: list[int]) -> None:
-    # an open issue in zone A lowers A's score, so B (no issues) climbs above it
-    assert _issue(client, reported_at="2026-03-10T09:00:00").json()["unit"] == "甲"
+    # an overdue issue in zone A lowers A's score, so B (an issue not yet due) climbs above it
+    assert _issue(client, reported_at="2026-03-10T09:00:00",
+                  deadline="2026-03-11T09:00:00").json()["unit"] == "甲"
+    assert _issue(client, reported_at="2026-03-10T09:00:00", deadline="2026-04-30T09:00:00",
+                  lon=121.475, lat=31.235).json()["unit"] == "乙"
     add_user(store, "u甲", "unit", unit="甲")
     h = bearer(client, "u甲")
     admin = client.get("/api/dashboard?period=2026-03").json()
