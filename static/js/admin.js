@@ -6,11 +6,14 @@ var ROLES = { admin: t("管理员"), planner: t("规划人员"), inspector: t("�
 var KINDS = { unit: t("包保单位"), community: t("社区"), subdistrict: t("街道") };
 var message = document.getElementById("admin-message");
 
-/* Rows into a table's body; the cell at index `raw` (if any) is data shown as stored (an
- * audit entry's change): marked translate="no". */
-function fill(id, rows, cells, raw) {
+var AUDIT_PAGE = 200;  // audit entries a page (the log of a city's centre holds millions)
+var auditShown = 0;
+
+/* Rows into a table's body (after those there with `keep`); the cell at index `raw` (if any)
+ * is data shown as stored (an audit entry's change): marked translate="no". */
+function fill(id, rows, cells, raw, keep) {
   var tbody = document.querySelector("#" + id + " tbody");
-  tbody.textContent = "";
+  if (!keep) { tbody.textContent = ""; }
   rows.forEach(function (row) {
     var tr = el("tr");
     cells(row).forEach(function (value, i) {
@@ -31,13 +34,32 @@ function load() {
   api("GET", "/api/units").then(function (rows) {
     fill("units", rows, function (u) { return [u.name, t(KINDS[u.kind] || u.kind), u.parent]; });
   });
-  api("GET", "/api/audit?limit=200").then(function (rows) {
-    fill("audit", rows, function (a) {
-      return [dateTime(a.at), a.actor, a.action,
-              a.object_type + (a.object_id ? " " + a.object_id : ""), JSON.stringify(a.diff)];
-    }, 4);
-  });
+  loadAudit(false);
 }
+/* The audit log, newest first, a page at a time: the first page, or (`more`) the next one
+ * after those shown; says how many of how many are shown (X-Total-Count). */
+function loadAudit(more) {
+  var offset = more ? auditShown : 0;
+  fetch("/api/audit?limit=" + AUDIT_PAGE + "&offset=" + offset, { credentials: "same-origin" })
+    .then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      var total = Number(r.headers.get("X-Total-Count"));
+      return r.json().then(function (rows) {
+        fill("audit", rows, function (a) {
+          return [dateTime(a.at), a.actor, a.action,
+                  a.object_type + (a.object_id ? " " + a.object_id : ""), JSON.stringify(a.diff)];
+        }, 4, more);
+        auditShown = offset + rows.length;
+        document.getElementById("audit-count").textContent =
+          t("显示最新 {n} 条，共 {total} 条", { n: auditShown, total: total });
+        document.getElementById("audit-more").hidden = auditShown >= total;
+      });
+    })
+    .catch(function (err) { message.textContent = t("cannotLoad") + err.message; });
+}
+document.getElementById("audit-more").addEventListener("click", function () {
+  loadAudit(true);
+});
 /* How far the background tile seeding of the process that answered has got (/api/health). */
 function tileStatus() {
   var out = document.getElementById("tile-status");
