@@ -1,16 +1,56 @@
-/* The per-unit workload table (GET /api/workload). */
-import { el, getJson } from "./core.js";
+/* The per-unit workload table (GET /api/workload): a city's hundred-odd units, sorted by any
+ * column (a click on its name; again: the other way), areas in km². */
+import { button, el, getJson } from "./core.js";
 
 var KEYS = ["unit", "zones", "zone_area_m2", "street_km", "alley_km", "markets",
             "test_points", "open_issues"];
-getJson("/api/workload")
-  .then(function (rows) {
-    var tbody = document.querySelector("#workload tbody");
-    rows.forEach(function (row) {
-      var tr = el("tr");
-      KEYS.forEach(function (k) {
-        tr.appendChild(el("td", typeof row[k] === "number" ? row[k].toLocaleString() : row[k]));
-      });
-      tbody.appendChild(tr);
-    });
+var rows = [];
+var sorted = { key: null, down: false };
+
+/* A cell's text: areas in km² (a unit's zones cover square kilometres), numbers grouped. */
+function show(key, value) {
+  if (typeof value !== "number") { return value; }
+  if (key === "zone_area_m2") {
+    return (value / 1e6).toLocaleString(undefined, { maximumFractionDigits: 3 });
+  }
+  return value.toLocaleString();
+}
+
+function draw() {
+  var tbody = document.querySelector("#workload tbody");
+  tbody.textContent = "";
+  rows.forEach(function (row) {
+    var tr = el("tr");
+    KEYS.forEach(function (k) { tr.appendChild(el("td", show(k, row[k]))); });
+    tbody.appendChild(tr);
   });
+}
+
+/* Sort by the column of `key`: numbers largest first, names in order; the same column again
+ * reverses it. The header says which (aria-sort). */
+function sortBy(key) {
+  var down = sorted.key === key ? !sorted.down : key !== "unit";
+  sorted = { key: key, down: down };
+  rows.sort(function (a, b) {
+    var x = a[key], y = b[key];
+    var c = typeof x === "number" && typeof y === "number" ? x - y
+      : String(x || "").localeCompare(String(y || ""), "zh-CN");
+    return down ? -c : c;
+  });
+  document.querySelectorAll("#workload thead th").forEach(function (th, i) {
+    th.setAttribute("aria-sort", KEYS[i] !== key ? "none" : down ? "descending" : "ascending");
+  });
+  draw();
+}
+
+document.querySelectorAll("#workload thead th").forEach(function (th, i) {
+  var name = th.textContent;
+  th.textContent = "";
+  th.appendChild(button(name, "ccmap-sort", function () { sortBy(KEYS[i]); }));
+  th.setAttribute("aria-sort", "none");
+});
+
+getJson("/api/workload").then(function (doc) {
+  rows = doc;
+  draw();
+});

@@ -216,6 +216,30 @@ def test_workload_page_lists_every_unit(page: Any, live_server: str) -> None:
     rows = page.locator("#workload tbody tr")
     assert rows.count() >= 5
     assert "区市场监管局" in page.inner_text("#workload")
+    api = {r["unit"]: r for r in page.evaluate("""async () =>
+        (await fetch('/api/workload', {credentials: 'same-origin'})).json()""")}
+
+    def table() -> list[list[str]]:
+        return [r.split("\t") for r in rows.all_inner_texts()]
+
+    # areas in km² (a unit's zones cover square kilometres, not millions of m²)
+    assert "km²" in page.inner_text("#workload thead")
+    for unit, _, area, *_ in table():
+        assert float(area.replace(",", "")) == pytest.approx(api[unit]["zone_area_m2"] / 1e6,
+                                                             abs=0.0006)
+    # a click on a column's name sorts by it, the largest first; again, the other way
+    header = page.get_by_role("button", name="未结问题")
+    header.click()
+    open_issues = [int(r[7].replace(",", "")) for r in table()]
+    assert open_issues == sorted(open_issues, reverse=True) and len(set(open_issues)) > 1
+    assert header.locator("xpath=..").get_attribute("aria-sort") == "descending"
+    header.click()
+    assert [int(r[7].replace(",", "")) for r in table()] == sorted(open_issues)
+    # names in order (A to Z), every unit still listed once
+    unit = page.get_by_role("button", name="责任单位")
+    unit.click()
+    assert unit.locator("xpath=..").get_attribute("aria-sort") == "ascending"
+    assert sorted(r[0] for r in table()) == sorted(api)
 
 
 def test_restore_an_earlier_version_from_the_popup(page: Any, live_server: str) -> None:
