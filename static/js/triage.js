@@ -284,7 +284,8 @@ function drawNearby(center, features) {
   });
   L.circleMarker([c[1], c[0]], { radius: 9, color: "#1a73e8", fillOpacity: 0.8 })
     .bindTooltip(el("span", "#" + center.properties.id + t(" 待受理"))).addTo(state.layer);
-  state.map.setView([c[1], c[0]], 17);
+  // the whole search circle in view (at a fixed zoom 17 a 200 m circle overflowed the map)
+  state.map.fitBounds(L.latLng(c[1], c[0]).toBounds(cfg.radius * 2), { padding: [6, 6] });
 }
 
 /* --- keys ----------------------------------------------------------------------------------- */

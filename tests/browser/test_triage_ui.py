@@ -123,6 +123,12 @@ def test_triage_from_the_keyboard(page: Any, desk: dict[str, Any], tmp_path: Pat
     page.wait_for_function("(id) => document.getElementById('triage-nearby').textContent"
                            ".includes('#' + id)", arg=kept)
     assert page.locator("#triage-map .leaflet-interactive").count() >= 3  # circle, 2 markers
+    # the whole search circle is in the mini map, not cut at its edges
+    circle = page.locator("#triage-map path.leaflet-interactive").first.bounding_box()
+    box = page.locator("#triage-map").bounding_box()
+    assert box["x"] <= circle["x"] and circle["x"] + circle["width"] <= box["x"] + box["width"]
+    assert box["y"] <= circle["y"] and circle["y"] + circle["height"] <= box["y"] + box["height"]
+    assert circle["height"] >= box["height"] / 2  # and not a speck either
     page.screenshot(path=str(tmp_path / "triage.png"))
     page.keyboard.press("d")  # 重复: pick from the cases nearby
     page.locator("#triage-field").wait_for()
