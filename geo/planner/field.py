@@ -53,7 +53,6 @@ def field_round(store: Store, names: set[str], round_id: int | None = None,
     stops = chosen["stops"] if chosen else [s for t in teams for s in t["stops"]]
     done = {r["feature_id"]: r["id"] for r in store.inspections(round_id=round_id)}
     lists = checklists()
-    labels = issue_categories()
     xs = [float(s["lon"]) for s in stops]
     ys = [float(s["lat"]) for s in stops]
     bbox = [min(xs) - PAD_DEG, min(ys) - PAD_DEG, max(xs) + PAD_DEG, max(ys) + PAD_DEG] \
@@ -69,7 +68,12 @@ def field_round(store: Store, names: set[str], round_id: int | None = None,
         "path": chosen["path"] if chosen else [],
         "checklists": {c: lists.get(c, []) for c in sorted({s.get("category") or ""
                                                             for s in stops}) if c},
-        "categories": [{"code": code, "label": r.get("label", code)}
-                       for code, r in labels.items()],
+        "categories": report_categories(),
         "bbox": bbox,
     }
+
+
+def report_categories() -> list[dict[str, str]]:
+    """The categories a field report may take: code and label, in the catalogue's order."""
+    return [{"code": code, "label": r.get("label", code)}
+            for code, r in issue_categories().items()]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from PIL import Image, ImageDraw
 
-from geo.planner.field import field_round
+from geo.planner.field import field_round, report_categories
 from server.auth import Inspector
 from server.deps import IdQuery, SettingsDep, StoreDep
 from server.routes.pages import page_user, templates, vendor_installed
@@ -34,6 +34,8 @@ def field_page(request: Request, store: StoreDep, settings: SettingsDep) -> Resp
         "photo_px": settings.field_photo_max_px, "tile_mb": settings.field_tile_cache_mb,
         "min_zoom": settings.field_tile_min_zoom,
         "max_zoom": max(settings.field_tile_min_zoom, settings.field_tile_max_zoom),
+        # for a report made without a round (a new city has none yet)
+        "categories": report_categories(),
         "assets_missing": not vendor_installed(settings)})
 
 

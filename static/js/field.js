@@ -28,10 +28,13 @@ function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, function (m, k) { return String(values[k]); });
 }
 
-function message(text) {
+/* Show `text` (none: hide the box); `sync`: a message of syncing, which the next sync clears
+ * (others, as why no round opened, stay until replaced). */
+function message(text, sync) {
   const box = document.getElementById("field-message");
   box.textContent = text || "";
   box.hidden = !text;
+  box.dataset.sync = sync ? "1" : "";
 }
 
 /* --- online / offline ------------------------------------------------------------------ */
@@ -42,11 +45,12 @@ function showNetwork() {
 }
 
 function runSync() {
+  const box = document.getElementById("field-message");
   if (!navigator.onLine) {
-    message(t("离线：联网后再同步"));
+    message(t("离线：联网后再同步"), true);
     return Promise.resolve();
   }
-  message("");
+  if (box.dataset.sync) { message(""); }
   const btn = document.getElementById("field-sync");
   btn.disabled = true;  // until every item was tried
   return sync(renderItem).then(refreshQueue).finally(function () { btn.disabled = false; });
@@ -90,7 +94,13 @@ function showPicker(reason) {
   const form = document.getElementById("field-pick");
   const rounds = form.querySelector("select[name=round]");
   const teams = form.querySelector("select[name=team]");
+  document.getElementById("field-map").hidden = true;  // no round, no map (yet)
   return getJson("/api/plan/rounds").then(function (list) {
+    if (!list.length) {  // nothing to pick: say so, and what works without a round
+      document.getElementById("field-round-name").textContent = t("暂无检查轮次");
+      message(t("暂无检查轮次：请规划人员在「测评计划」中生成轮次。没有轮次也可以上报问题。"));
+      return;
+    }
     list.forEach(function (r) {
       const o = el("option", fill(t("{name}（{n} 个组）"), { name: r.name, n: r.teams }));
       o.value = r.id;
@@ -139,6 +149,7 @@ function drawMap(fit) {
   if (typeof L === "undefined") { return; }
   const r = state.round;
   if (!state.map) {
+    document.getElementById("field-map").hidden = false;
     state.map = L.map("field-map", { minZoom: cfg.minZoom, maxZoom: cfg.maxZoom + 1 });
     // in the main map's styles (tilestyles.js), drawn on the page: whether a dedicated
     // worker's requests go through the page's service worker (the offline tiles) is not the
@@ -270,12 +281,11 @@ function formButtons(form, label, save) {
 
 /* --- reports --------------------------------------------------------------------------- */
 function reportForm() {
-  if (!state.round) { return; }
   const form = formBox(t("上报问题"));
   form.className = "field-report-form";
   const cat = el("select");
   cat.name = "category";
-  state.round.categories.forEach(function (c) {
+  categories().forEach(function (c) {
     const o = el("option", c.label);
     o.value = c.code;
     cat.appendChild(o);
@@ -381,7 +391,7 @@ function queueRow(item) {
   if (item.error) { li.appendChild(el("span", item.error, "field-error")); }
   if (item.state === "failed" || item.state === "conflict") {
     li.appendChild(button(t("重试"), "field-retry", function () {
-      if (!navigator.onLine) { message(t("离线：联网后再同步")); return; }
+      if (!navigator.onLine) { message(t("离线：联网后再同步"), true); return; }
       sendItem(item, renderItem).then(refreshQueue);
     }));
     li.appendChild(button(t("放弃"), "field-drop", function () {
@@ -398,8 +408,15 @@ function renderItem(item) {
   if (old) { old.replaceWith(queueRow(item)); }
 }
 
+/* The categories a report may take: the round's, or the page's where no round is open (a new
+ * city has none yet). */
+function categories() {
+  return state.round ? state.round.categories
+    : JSON.parse(document.getElementById("field-categories").textContent);
+}
+
 function categoryLabel(code) {
-  const c = (state.round ? state.round.categories : []).filter(function (x) {
+  const c = categories().filter(function (x) {
     return x.code === code;
   })[0];
   return c ? c.label : code;

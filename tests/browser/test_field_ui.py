@@ -255,3 +255,51 @@ def test_a_failure_is_retried_and_a_conflict_is_shown_not_resent(browser: Any,
     finally:
         api.close()
         context.close()
+
+
+@pytest.fixture(scope="module")
+def no_rounds(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A server of a new city: an inspector, no inspection round yet."""
+    from geo.store import open_store
+    from server.app import create_app
+    from server.routes.pages import vendor_installed
+    from server.settings import Settings
+    from tests.browser.conftest import missing, serve_app
+    from tests.conftest import add_user
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('new')}/new.db",
+                        basemap="none")
+    if not vendor_installed(settings):
+        missing("front-end assets not installed (run ./run.sh setup: npm ci in static/)")
+    store = open_store(settings.database_url)
+    add_user(store, "newinspector", "inspector")
+    with serve_app(create_app(settings, store=store)) as url:
+        yield url
+    store.close()
+
+
+def test_without_any_round_the_app_says_so_and_still_takes_reports(browser: Any,
+                                                                   no_rounds: str) -> None:
+    """A new city has no round: the app says so (and keeps saying it after its first sync),
+    shows no empty picker or blank map, and 上报问题 still opens the report form."""
+    from tests.conftest import TEST_PASSWORD
+
+    context = new_context(browser, viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        login(page, no_rounds, "newinspector", TEST_PASSWORD)
+        page.goto(no_rounds + "/field")
+        page.wait_for_function("() => document.getElementById('field').dataset.ready === '1'")
+        note = page.locator("#field-message")
+        assert note.is_visible() and "暂无检查轮次" in note.inner_text()
+        assert page.locator("#field-round-name").inner_text() == "暂无检查轮次"
+        assert page.locator("#field-pick").is_hidden()
+        assert page.locator("#field-map").is_hidden()
+        page.get_by_role("button", name="同步").click()  # a sync clears only its own messages
+        page.wait_for_function("() => !document.getElementById('field-sync').disabled")
+        assert note.is_visible() and "暂无检查轮次" in note.inner_text()
+        page.get_by_role("button", name="上报问题").click()
+        page.locator("#field-form").wait_for()
+        assert page.locator("#field-form select, #field-form textarea").count() > 0
+    finally:
+        context.close()
