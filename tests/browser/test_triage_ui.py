@@ -168,3 +168,34 @@ def test_escape_cancels_a_form_and_c_recategorises(page: Any, desk: dict[str, An
     row = page.locator(f"#triage-table tbody tr[data-id='{new}']")
     assert "小广告/牛皮癣" in row.inner_text()  # still waiting, under its new category
     assert _issue(base, new)["category"] == "illegal_ads"
+
+
+def test_the_queue_fits_its_list_at_1024_pixels_in_english(browser: Any,
+                                                         desk: dict[str, Any]) -> None:
+    """On a 1024-pixel screen in English the queue's columns, the claim included, fit the
+    list (no sideways scrolling); a long description is cut with an ellipsis instead."""
+    from tests.browser.conftest import new_context
+
+    with _api(desk["url"]) as api:
+        r = api.post("/api/issues", json={
+            "category": "clutter", "lon": 121.47, "lat": 31.2312, "source": "public_report",
+            "address": "示范街道福佑路一百二十三号院内东侧楼道",
+            "description": "楼道内长期堆放杂物、废旧家具和纸箱，占用消防通道，"
+                           "居民多次反映仍未清理"})
+        assert r.status_code == 201, r.text
+    context = new_context(browser, viewport={"width": 1024, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        login(page, desk["url"], "inspector", DEMO_PASSWORD)
+        page.goto(desk["url"] + "/triage")
+        page.wait_for_function("(id) => document.querySelector("
+                               "`#triage-table tbody tr[data-id='${id}']`)", arg=r.json()["id"])
+        box = page.locator(".triage-list")
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "scrolls sideways"
+        claim = page.locator("#triage-table thead th").last.bounding_box()
+        shown = box.bounding_box()
+        assert claim["x"] + claim["width"] <= shown["x"] + shown["width"] + 1
+        cut = page.locator(f"#triage-table tbody tr[data-id='{r.json()['id']}'] td.desc")
+        assert cut.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, with an ellipsis
+    finally:
+        context.close()
