@@ -8,7 +8,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from geo.accounts.logins import DEMO_PASSWORD
 from geo.demo.city import build_demo
 from geo.model.kinds import Kind
 from geo.model.records import Feature
-from geo.store import open_store
+from geo.store import Store, open_store
 from server.app import create_app
 from server.routes.pages import vendor_installed
 from server.settings import Settings
@@ -53,20 +53,33 @@ def _chromium() -> str | None:
     return path if Path(path).exists() else None
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Serve the demo city (plus one hostile name) on a free local port; yield its base URL."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('live')}/demo.db",
-                        basemap="none")
+@contextlib.contextmanager
+def new_server(folder: Path, setup: Callable[[Store], Any]) -> Iterator[str]:
+    """Serve a new SQLite database in `folder` (basemap none) once `setup(store)` has filled
+    it, on a free local port; yield its base URL."""
+    settings = Settings(database_url=f"sqlite:///{folder}/city.db", basemap="none")
     if not vendor_installed(settings):
         missing("front-end assets not installed (run ./run.sh setup: npm ci in static/)")
     store = open_store(settings.database_url)
+    try:
+        setup(store)
+        with serve_app(create_app(settings, store=store)) as url:
+            yield url
+    finally:
+        store.close()
+
+
+def _demo(store: Store) -> None:
     build_demo(store)
     store.add_features([Feature(Kind.test_point, Point(121.4735, 31.2305), name=XSS_NAME,
                                 category="public_toilet")])
-    with serve_app(create_app(settings, store=store)) as url:
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve the demo city (plus one hostile name) on a free local port; yield its base URL."""
+    with new_server(tmp_path_factory.mktemp("live"), _demo) as url:
         yield url
-    store.close()
 
 
 @contextlib.contextmanager

@@ -9,11 +9,8 @@ from typing import Any
 
 import pytest
 
-from geo.store import open_store
-from server.app import create_app
-from server.routes.pages import vendor_installed
-from server.settings import Settings
-from tests.browser.conftest import login, missing, serve_app
+from geo.store import Store
+from tests.browser.conftest import login, new_server
 from tests.conftest import TEST_PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -21,20 +18,17 @@ pytestmark = pytest.mark.browser
 ENTRIES = 450  # more than two pages of 200
 
 
-@pytest.fixture(scope="module")
-def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server whose audit log holds ENTRIES entries (and the admin's own)."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('audit')}/a.db",
-                        basemap="none")
-    if not vendor_installed(settings):
-        missing("front-end assets not installed (run ./run.sh setup: npm ci in static/)")
-    store = open_store(settings.database_url)
+def _audited(store: Store) -> None:
     add_user(store, "auditadmin", "admin")
     for k in range(ENTRIES):
         store.record_audit("inspector7", "issue.update", "issue", str(k), {"n": k})
-    with serve_app(create_app(settings, store=store)) as url:
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server whose audit log holds ENTRIES entries (and the admin's own)."""
+    with new_server(tmp_path_factory.mktemp("audit"), _audited) as url:
         yield url
-    store.close()
 
 
 def test_the_audit_log_says_how_much_is_shown_and_pages_on(page: Any, audited: str,

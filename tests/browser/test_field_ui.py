@@ -260,22 +260,12 @@ def test_a_failure_is_retried_and_a_conflict_is_shown_not_resent(browser: Any,
 @pytest.fixture(scope="module")
 def no_rounds(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A server of a new city: an inspector, no inspection round yet."""
-    from geo.store import open_store
-    from server.app import create_app
-    from server.routes.pages import vendor_installed
-    from server.settings import Settings
-    from tests.browser.conftest import missing, serve_app
+    from tests.browser.conftest import new_server
     from tests.conftest import add_user
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('new')}/new.db",
-                        basemap="none")
-    if not vendor_installed(settings):
-        missing("front-end assets not installed (run ./run.sh setup: npm ci in static/)")
-    store = open_store(settings.database_url)
-    add_user(store, "newinspector", "inspector")
-    with serve_app(create_app(settings, store=store)) as url:
+    with new_server(tmp_path_factory.mktemp("new"),
+                    lambda store: add_user(store, "newinspector", "inspector")) as url:
         yield url
-    store.close()
 
 
 def test_without_any_round_the_app_says_so_and_still_takes_reports(browser: Any,

@@ -15,12 +15,8 @@ import pytest
 from geo.accounts.logins import DEMO_PASSWORD, create_demo_users
 from geo.ledger.writes import create_issues
 from geo.model.records import Issue
-from geo.store import open_store
-from server.app import create_app
-from server.routes.pages import vendor_installed
-from server.settings import Settings
-from tests.browser.conftest import login, serve_app
-from tests.conftest import missing
+from geo.store import Store
+from tests.browser.conftest import login, new_server
 
 pytestmark = pytest.mark.browser
 XSS = '<img src=x onerror="window.__xss=1">墙面涂鸦'
@@ -31,29 +27,27 @@ DEG_M = 1 / 95_260  # degrees of longitude per metre here
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A server over a small city: three reports waiting (oldest first: a 12345 call, a patrol
     report, a call next to an accepted case) and that accepted case."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('triage')}/t.db",
-                        basemap="none")
-    if not vendor_installed(settings):
-        missing("front-end assets not installed (run ./run.sh setup: npm ci in static/)")
-    store = open_store(settings.database_url)
-    create_demo_users(store, "区市场监管局")
-    now = datetime.now().replace(microsecond=0)
+    made: dict[str, Any] = {}
 
-    def report(category: str, east_m: float, hours: float, source: str = "public_report",
-               status: str = "reported", text: str = "描述") -> Issue:
-        return Issue(category, 121.47 + east_m * DEG_M, 31.23, status=status, source=source,
-                     description=text, address="示范街道福佑路", reporter="12345热线",
-                     reported_at=now - timedelta(hours=hours))
+    def setup(store: Store) -> None:
+        create_demo_users(store, "区市场监管局")
+        now = datetime.now().replace(microsecond=0)
 
-    ids = create_issues(store, [
-        report("graffiti", 0, 5, text=XSS),
-        report("clutter", 400, 4, source="grid_patrol", text="居民家中漏水"),
-        report("clutter", 800, 3, text="楼道堆物又出现了"),
-        report("clutter", 812, 30, status="accepted", text="楼道堆物"),
-    ], actor="test", now=now).ids
-    with serve_app(create_app(settings, store=store)) as url:
-        yield {"url": url, "ids": ids}
-    store.close()
+        def report(category: str, east_m: float, hours: float, source: str = "public_report",
+                   status: str = "reported", text: str = "描述") -> Issue:
+            return Issue(category, 121.47 + east_m * DEG_M, 31.23, status=status,
+                         source=source, description=text, address="示范街道福佑路",
+                         reporter="12345热线", reported_at=now - timedelta(hours=hours))
+
+        made["ids"] = create_issues(store, [
+            report("graffiti", 0, 5, text=XSS),
+            report("clutter", 400, 4, source="grid_patrol", text="居民家中漏水"),
+            report("clutter", 800, 3, text="楼道堆物又出现了"),
+            report("clutter", 812, 30, status="accepted", text="楼道堆物"),
+        ], actor="test", now=now).ids
+
+    with new_server(tmp_path_factory.mktemp("triage"), setup) as url:
+        yield {"url": url, "ids": made["ids"]}
 
 
 def _api(base: str) -> httpx.Client:
