@@ -24,15 +24,35 @@ function fill(id, rows, cells, raw, keep) {
     tbody.appendChild(tr);
   });
 }
+/* Show only the rows of table `id` holding the text of its filter box (#id-filter), and say
+ * how many of how many (#id-count): a city's centre has hundreds of users and units. */
+function filterRows(id) {
+  var words = document.getElementById(id + "-filter").value.trim().toLowerCase();
+  var rows = document.querySelectorAll("#" + id + " tbody tr");
+  var shown = 0;
+  rows.forEach(function (tr) {
+    tr.hidden = !!words && tr.textContent.toLowerCase().indexOf(words) < 0;
+    if (!tr.hidden) { shown++; }
+  });
+  document.getElementById(id + "-count").textContent =
+    t("显示 {n} / {total} 条", { n: shown, total: rows.length });
+}
+["users", "units"].forEach(function (id) {
+  document.getElementById(id + "-filter").addEventListener("input", function () {
+    filterRows(id);
+  });
+});
 function load() {
   api("GET", "/api/users").then(function (rows) {
     fill("users", rows, function (u) {
       return [u.username, u.display_name, t(ROLES[u.role] || u.role), u.unit, u.email,
               t(u.active ? t("启用") : t("停用"))];
     });
+    filterRows("users");
   });
   api("GET", "/api/units").then(function (rows) {
     fill("units", rows, function (u) { return [u.name, t(KINDS[u.kind] || u.kind), u.parent]; });
+    filterRows("units");
   });
   loadAudit(false);
 }
