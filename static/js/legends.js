@@ -35,7 +35,7 @@ export function addLegends(state) {
   function legend(kind, title) {
     const box = el("div", null, "ccmap-legend ");
     box.id = "ccmap-legend-" + kind;
-    box.appendChild(el("div", title, "ccmap-legend-title"));
+    box.appendChild(foldingTitle(box, kind, title));
     slot.appendChild(box);
     shown.push([box, kind]);
     return box;
@@ -113,6 +113,32 @@ function gapLegend(box) {
   });
   box.appendChild(lineSwatch(gapStyle("uncovered_line"), GAP_LABELS.uncovered_line));
   box.appendChild(swatch("#fff", GAP_LABELS.unassigned_point, true));
+}
+
+const FOLDED_KEY = "ccmap-legends-folded";  // the legends a user folded (localStorage)
+
+function foldedKinds() {
+  try { return JSON.parse(localStorage.getItem(FOLDED_KEY) || "[]"); } catch { return []; }
+}
+
+/* A legend's title as a button that folds the legend to its title and back (on a small
+ * screen the legends of several layers cover much of the map); remembered per legend. */
+function foldingTitle(box, kind, title) {
+  const button = el("button", title, "ccmap-legend-title ccmap-legend-fold");
+  button.type = "button";
+  function show(folded) {
+    box.classList.toggle("folded", folded);
+    button.setAttribute("aria-expanded", String(!folded));
+  }
+  show(foldedKinds().indexOf(kind) >= 0);
+  button.addEventListener("click", function () {
+    const folded = !box.classList.contains("folded");
+    show(folded);
+    const kinds = foldedKinds().filter(function (k) { return k !== kind; });
+    if (folded) { kinds.push(kind); }
+    try { localStorage.setItem(FOLDED_KEY, JSON.stringify(kinds)); } catch { /* private mode */ }
+  });
+  return button;
 }
 
 /* The legends' room: from the bottom of the layer list down, and right of the left panels. */

@@ -188,6 +188,31 @@ def test_each_layer_has_its_own_legend_shown_with_it(page: Any, live_server: str
     expect(page.locator("#ccmap-legend-hotspots")).to_be_hidden()
 
 
+def test_a_legend_folds_to_its_title_and_stays_folded(page: Any, live_server: str) -> None:
+    """On a small screen the legends of several layers cover much of the map: a click on a
+    legend's title folds it to that title (the map shows again under it), remembered after
+    a reload; another click unfolds it."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    _open(page, live_server)
+    issues = page.locator("#ccmap-legend-issues")
+    title = issues.get_by_role("button", name="问题状态")
+    expect(title).to_have_attribute("aria-expanded", "true")
+    tall = issues.bounding_box()["height"]
+    closed = issues.get_by_text("结案", exact=True)
+    expect(closed).to_be_visible()
+    title.click()
+    expect(closed).to_be_hidden()
+    expect(title).to_have_attribute("aria-expanded", "false")
+    assert issues.bounding_box()["height"] < tall / 3
+    expect(page.locator("#ccmap-legend-test_point").get_by_text("公厕")).to_be_visible()
+    page.reload()
+    _ready(page)
+    expect(closed).to_be_hidden()
+    title.click()
+    expect(closed).to_be_visible()
+    expect(title).to_have_attribute("aria-expanded", "true")
+
+
 def test_a_popup_opened_under_the_legends_moves_clear_of_them(page: Any,
                                                               live_server: str) -> None:
     """A test point under the legends' box (as one in the map's bottom band is when the user
