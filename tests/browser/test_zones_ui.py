@@ -144,7 +144,12 @@ def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> 
         return lyr.feature.properties.id;
     }""")
     page.once("dialog", lambda d: d.accept("区文明办"))
-    page.click(".ccmap-assign")  # in the details fetched as the popup opened
+    # the click asks the unit's name and sends it (waited for, so a failure says which step:
+    # no request, or the server's answer), then the page says so
+    with page.expect_response(lambda r: r.url.endswith(f"/api/features/{point}/assignment")
+                              and r.request.method == "PUT", timeout=60_000) as put:
+        page.click(".ccmap-assign")  # in the details fetched as the popup opened
+    assert put.value.status == 200, put.value.text()
     page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
                            ".includes('已指定责任单位')")
     token = httpx.post(live_server + "/api/auth/token",
