@@ -7,7 +7,6 @@ var KINDS = { unit: t("包保单位"), community: t("社区"), subdistrict: t("�
 var message = document.getElementById("admin-message");
 
 var AUDIT_PAGE = 200;  // audit entries a page (the log of a city's centre holds millions)
-var auditShown = 0;
 
 /* Rows into a table's body (after those there with `keep`); the cell at index `raw` (if any)
  * is data shown as stored (an audit entry's change): marked translate="no". */
@@ -59,7 +58,7 @@ function load() {
 /* The audit log, newest first, a page at a time: the first page, or (`more`) the next one
  * after those shown; says how many of how many are shown (X-Total-Count). */
 function loadAudit(more) {
-  var offset = more ? auditShown : 0;
+  var offset = more ? document.querySelectorAll("#audit tbody tr").length : 0;
   fetch("/api/audit?limit=" + AUDIT_PAGE + "&offset=" + offset, { credentials: "same-origin" })
     .then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
@@ -69,10 +68,10 @@ function loadAudit(more) {
           return [dateTime(a.at), a.actor, a.action,
                   a.object_type + (a.object_id ? " " + a.object_id : ""), JSON.stringify(a.diff)];
         }, 4, more);
-        auditShown = offset + rows.length;
+        var shown = offset + rows.length;
         document.getElementById("audit-count").textContent =
-          t("显示最新 {n} 条，共 {total} 条", { n: auditShown, total: total });
-        document.getElementById("audit-more").hidden = auditShown >= total;
+          t("显示最新 {n} 条，共 {total} 条", { n: shown, total: total });
+        document.getElementById("audit-more").hidden = shown >= total;
       });
     })
     .catch(function (err) { message.textContent = t("cannotLoad") + err.message; });

@@ -410,9 +410,13 @@ function renderItem(item) {
 
 /* The categories a report may take: the round's, or the page's where no round is open (a new
  * city has none yet). */
+let pageCategories = null;  // parsed once: a queue row's label asks for them too
 function categories() {
-  return state.round ? state.round.categories
-    : JSON.parse(document.getElementById("field-categories").textContent);
+  if (state.round) { return state.round.categories; }
+  if (!pageCategories) {
+    pageCategories = JSON.parse(document.getElementById("field-categories").textContent);
+  }
+  return pageCategories;
 }
 
 function categoryLabel(code) {

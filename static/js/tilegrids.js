@@ -10,6 +10,7 @@ import { el, t } from "./core.js";
 import { popup as issuePopup } from "./issues.js";
 import { fetchedContent } from "./popups.js";
 import { grid as vectorGrid } from "./tiles.js";
+import { CELL_LAYERS } from "./tilework.js";
 
 // Layers drawn from vector tiles: the big ones. Planners get zones as GeoJSON of the view
 // from ZONE_EDIT_ZOOM on (leaflet-draw edits real polygons) and as tiles below it; issues
@@ -19,8 +20,6 @@ import { grid as vectorGrid } from "./tiles.js";
 const TILED = { street: 1, alley: 1, community: 1, subdistrict: 1, zone: 1 };
 export const ISSUE_TILE_ZOOM = 14;
 export const ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of zones
-const CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
-const EDGE_CELLS = "issue_cells_edge";  // the neighbours' cells whose circles reach into it
 // the shared grid of the tiled layers: 512-pixel tiles, a quarter of the requests and
 // canvases of 256-pixel ones (the issue tiles are 512 pixels too, in a grid of their own)
 const BASE_TILE_PX = 512;
@@ -223,7 +222,7 @@ export function tileClick(state, ev) {
 /* The first of `grids` (top-most first) with a feature under `point`: {kind, label, hit}. */
 async function firstHit(grids, point) {
   for (const g of grids) {
-    const names = g.kind === "issues" ? ["issues", CELLS, EDGE_CELLS] : [g.kind];
+    const names = g.kind === "issues" ? ["issues"].concat(CELL_LAYERS) : [g.kind];
     const hit = await g.grid.ccmapHit(names, point);
     if (hit) { return { kind: g.kind, label: g.label, hit: hit }; }
   }

@@ -26,6 +26,9 @@ const CELLS = "issue_cells";  // the MVT layer of issue counts in an issues tile
 // and the neighbouring tiles' cells around it: drawn (their circles reach in), never counted
 const EDGE_CELLS = "issue_cells_edge";
 
+// the MVT layers of an issues tile that hold cells (what a click on a bubble may hit)
+export const CELL_LAYERS = [CELLS, EDGE_CELLS];
+
 /* Whether MVT layer `name` holds issue cells (the tile's own or its neighbours'). */
 function isCells(name) { return name === CELLS || name === EDGE_CELLS; }
 const grids = {};  // grid id -> {cfg, styles, tiles: {key: {layers, px}}, pending, abort}
