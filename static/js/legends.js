@@ -1,8 +1,8 @@
 /* The map's legends (one per layer, shown while it is on, side by side at the bottom right),
  * the coverage gaps' popup and list, and the heat and choropleth legends. */
 import { el, t } from "./core.js";
-import { CELL_CLASSES, CLASS_COLORS, GAP_LABELS, HOT_COLORS, PALETTE, STYLE, gapStyle }
-  from "./styles.js";
+import { CLASS_COLORS, GAP_LABELS, HOT_COLORS, PALETTE, STYLE, cellClasses,
+         gapStyle } from "./styles.js";
 
 // the legend of each line or area layer: [label, how it is drawn]
 const STYLE_LEGEND = [["subdistrict", t("街道边界")], ["community", t("社区边界")],
@@ -40,7 +40,7 @@ export function addLegends(state) {
     shown.push([box, kind]);
     return box;
   }
-  if (layers.issues) { issueLegend(legend("issues", t("问题状态")), cfg); }
+  if (layers.issues) { issueLegend(legend("issues", t("问题状态")), cfg, map); }
   if (layers.test_point) { testPointLegend(legend("test_point", t("测评点位类型")), state); }
   const styles = legend("styles", t("图层"));
   shown.pop();  // shown while one of its rows is
@@ -78,18 +78,27 @@ function clearOfLegends(map, slot) {
   L.Popup.prototype.options.autoPanPaddingBottomRight = L.point(5, Math.max(5, below + 10));
 }
 
-function issueLegend(box, cfg) {
+function issueLegend(box, cfg, map) {
   Object.keys(cfg.statuses).forEach(function (code) {
     box.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
   });
   box.appendChild(el("div", t("问题数（缩小地图时按格汇总）"), "ccmap-legend-row"));
-  // a dot a class of the cells' colours: 1–9, 10–99, 100–999, 1000+
+  box.appendChild(el("div", t("每格件数（颜色按密度，随缩放调整）"),
+                     "ccmap-legend-row ccmap-legend-note"));
+  // a dot a class of the cells' colours, with the counts of a cell at this zoom
   const classes = el("div", null, "ccmap-legend-cols ccmap-cell-classes");
-  CELL_CLASSES.forEach(function (c, k) {
-    const next = CELL_CLASSES[k + 1];
-    classes.appendChild(swatch(c[1], next ? c[0] + "–" + (next[0] - 1) : c[0] + "+", true));
-  });
   box.appendChild(classes);
+  function show() {
+    const at = cellClasses(map.getZoom());
+    classes.replaceChildren();
+    at.forEach(function (c, k) {
+      const next = at[k + 1];
+      classes.appendChild(swatch(c[1], next ? c[0] + "–" + (next[0] - 1) : c[0] + "+", true));
+    });
+    classes.dataset.zoom = String(Math.round(map.getZoom()));
+  }
+  map.on("zoomend", show);
+  show();
 }
 
 function testPointLegend(box, state) {

@@ -1,10 +1,10 @@
 /* How the map draws each layer: the line and area styles, the colours of units, hot spots,
  * choropleth classes and coverage gaps, for GeoJSON layers and for vector-tile features. */
 import { t } from "./core.js";
-import { CELL_CLASSES, PALETTE, STYLE, hashColor } from "./tilestyles.js";
+import { PALETTE, STYLE, cellClasses, hashColor } from "./tilestyles.js";
 
 // the looks shared with the vector tiles live in tilestyles.js (the tile workers import it)
-export { CELL_CLASSES, PALETTE, STYLE };
+export { PALETTE, STYLE, cellClasses };
 
 export const HOT_COLORS = { "3": "#b2182b", "2": "#ef8a62", "1": "#fddbc7", "-1": "#d1e5f0",
                             "-2": "#67a9cf", "-3": "#2166ac" };

@@ -15,19 +15,39 @@ export const STYLE = {
   storefront: { color: "#a6cee3", weight: 1, fillOpacity: 0.4 }
 };
 export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zoom (hairline())
-/* The issue cells' colours by count (from 1, 10, 100, 500, 2000, 5000 issues): at city size
- * nearly every bubble reaches its size cap, so the colour is what tells a busy cell from a
- * quiet one at a glance (as marker clusters do); the upper classes are closer together, as a
- * city's cells hold thousands. The count is written in dark on the two lightest. */
+/* The issue cells' colours by count: at city size nearly every bubble reaches its size cap, so
+ * the colour is what tells a busy cell from a quiet one at a glance (as marker clusters do).
+ * The classes are of density: CELL_CLASSES holds the lower bounds of a cell at CELL_CLASS_ZOOM
+ * (z14, where issues may first be drawn one by one: a cell about 400 m across; the upper
+ * classes closer together, as a busy area's cells hold thousands); a cell zoomed out one level
+ * covers 4 times the ground (cells.factor_for_zoom doubles), so its bounds are 4 times as
+ * high, rounded to one significant digit. One colour means
+ * about as many issues per square kilometre at every zoom, and a whole city at z11 shows its
+ * busy districts instead of one colour. The count is written in dark on the two lightest. */
 export const CELL_CLASSES = [[1, "#fecc5c"], [10, "#fd8d3c"], [100, "#f03b20"],
                              [500, "#c4001a"], [2000, "#8b0023"], [5000, "#4d0013"]];
-const DARK_LABEL_BELOW = 100;  // counts under this are written in dark
+export const CELL_CLASS_ZOOM = 14;
+const DARK_LABELS = 2;  // classes whose counts are written in dark
 
-/* The colour of an issue cell of `count` issues. */
-export function cellColor(count) {
-  let color = CELL_CLASSES[0][1];
-  CELL_CLASSES.forEach(function (c) { if (count >= c[0]) { color = c[1]; } });
-  return color;
+/* v rounded to one significant digit (640 -> 600, 128000 -> 100000). */
+function roundish(v) {
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  return Math.round(v / p) * p;
+}
+
+/* The cell classes at map zoom z: [[lowest count, colour], ...], lowest first. */
+export function cellClasses(z) {
+  const times = Math.pow(4, Math.max(0, CELL_CLASS_ZOOM - Math.round(z)));
+  return CELL_CLASSES.map(function (c, k) {
+    return [k === 0 ? 1 : roundish(c[0] * times), c[1]];
+  });
+}
+
+/* The index of the class of an issue cell of `count` issues among `classes`. */
+export function cellClass(count, classes) {
+  let k = 0;
+  classes.forEach(function (c, i) { if (count >= c[0]) { k = i; } });
+  return k;
 }
 
 /* A colour of the palette for a value (a zone's unit): the same value, the same colour. */
@@ -70,10 +90,11 @@ export function tileStyle(kind, cfg) {
       const cellPx = (p.cell_deg || 0) / 360 * 256 * Math.pow(2, z);
       let radius = Math.max(4, Math.min(cellPx * 0.42, 7 + 3 * Math.log2(p.count || 1)));
       radius = Math.round(radius * 2) / 2;  // half pixels: a few sprites, not one a cell
-      const fill = cellColor(p.count || 1);
-      return once("cell " + radius + fill, function () {
-        return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: fill,
-                 fillOpacity: 0.9, label: (p.count || 1) < DARK_LABEL_BELOW ? "#333" : "#fff" };
+      const classes = once("classes " + z, function () { return cellClasses(z); });
+      const k = cellClass(p.count || 1, classes);
+      return once("cell " + radius + " " + k, function () {
+        return { radius: radius, color: "#fff", weight: 1, fill: true, fillColor: classes[k][1],
+                 fillOpacity: 0.9, label: k < DARK_LABELS ? "#333" : "#fff" };
       });
     }
     return once(String(z < HAIRLINE_BELOW), function () {

@@ -241,22 +241,18 @@ def _rgb(css: str) -> tuple[int, ...]:
     return tuple(int(v) for v in re.findall(r"\d+", css)[:3])
 
 
-def test_issue_cells_are_coloured_by_their_count_as_the_legend_says(page: Any,
-                                                                    live_server: str) -> None:
-    """Zoomed out, a busy cell stands out from a quiet one by its colour (at city size nearly
-    every bubble reaches its size cap): each cell is drawn, whole (a circle crossing a tile's
-    edge too), in the colour of the legend's class holding its count, and the view shows more
-    than one class."""
+def _cell_classes_and_colours(page: Any, zoom: int) -> tuple[list[Any], set[int], int]:
+    """At this zoom: the legend's cell classes [(low, high, rgb)], the classes the sampled
+    cells' pixels fall in (each checked against its count) and how many cells were sampled."""
     import io
 
     from PIL import Image
 
-    _open(page, live_server)
-    for label in ("测评点位", "农贸市场"):  # nothing above the cells
-        page.get_by_role("checkbox", name=label, exact=True).uncheck()
-    page.evaluate("() => { window.pageState.map.setZoom(13, {animate: false}); }")
-    page.wait_for_function("() => window.pageState.loading === 0 && "
-                           "window.pageState.map.getZoom() === 13")
+    page.evaluate(f"() => {{ window.pageState.map.setZoom({zoom}, {{animate: false}}); }}")
+    page.wait_for_function(f"() => window.pageState.loading === 0 && "
+                           f"window.pageState.map.getZoom() === {zoom}")
+    page.wait_for_function(f"() => document.querySelector('.ccmap-cell-classes')"
+                           f".dataset.zoom === '{zoom}'")
     rows = page.locator(".ccmap-cell-classes .ccmap-legend-row")
     classes = []
     for k in range(rows.count()):
@@ -264,7 +260,6 @@ def test_issue_cells_are_coloured_by_their_count_as_the_legend_says(page: Any,
             "e => getComputedStyle(e).backgroundColor")
         low, _, high = rows.nth(k).inner_text().replace("+", "–").partition("–")
         classes.append((int(low), int(high) if high else math.inf, _rgb(colour)))
-    assert len(classes) >= 3, "the legend gives the cells' colours by count"
     cells = page.evaluate("""async () => {
         const st = window.pageState, box = st.map.getContainer().getBoundingClientRect();
         const all = (await st.issueCells.ccmapFeatures()).filter(f => f.layer === 'issue_cells')
@@ -283,9 +278,31 @@ def test_issue_cells_are_coloured_by_their_count_as_the_legend_says(page: Any,
         shot = page.screenshot(clip={"x": at[0], "y": at[1], "width": 1, "height": 1})
         pixel = Image.open(io.BytesIO(shot)).convert("RGB").getpixel((0, 0))
         nearest = min(classes, key=lambda c: math.dist(c[2], pixel))
-        assert nearest[0] <= count <= nearest[1], (count, pixel, classes)
-        seen.add(nearest[0])
-    assert len(cells) >= 5 and len(seen) >= 2, (len(cells), seen)
+        assert nearest[0] <= count <= nearest[1], (zoom, count, pixel, classes)
+        seen.add(classes.index(nearest))
+    return classes, seen, len(cells)
+
+
+def test_issue_cells_are_coloured_by_their_count_as_the_legend_says(page: Any,
+                                                                    live_server: str) -> None:
+    """Zoomed out, a busy cell stands out from a quiet one by its colour (at city size nearly
+    every bubble reaches its size cap): each cell is drawn, whole (a circle crossing a tile's
+    edge too), in the colour of the legend's class holding its count, and the view shows more
+    than one class. The classes are of density: zoomed out one level, a cell covers 4 times
+    the ground, and the legend's counts grow about 4 times with the same colours, so a whole
+    city zoomed out is not one colour."""
+    _open(page, live_server)
+    for label in ("测评点位", "农贸市场"):  # nothing above the cells
+        page.get_by_role("checkbox", name=label, exact=True).uncheck()
+    near, seen, sampled = _cell_classes_and_colours(page, 13)
+    assert len(near) >= 3, "the legend gives the cells' colours by count"
+    assert sampled >= 5 and len(seen) >= 2, (sampled, seen)
+    far, _, sampled = _cell_classes_and_colours(page, 12)
+    assert sampled >= 1
+    assert [c[2] for c in far] == [c[2] for c in near], "the same colours"
+    assert far[0][0] == near[0][0] == 1, "a cell of one issue has a colour at every zoom"
+    for (low_far, _, _), (low_near, _, _) in zip(far[1:], near[1:], strict=True):
+        assert 3 * low_near <= low_far <= 5 * low_near, (far, near)
 
 
 def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
