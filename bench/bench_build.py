@@ -2,6 +2,7 @@
 
     python -m bench.bench_build --db sqlite:////work/bench-city/city.db [--zoom 13] [--passes 5]
     python -m bench.bench_build --db postgresql://…/ccmap_bench --zoom 15
+    python -m bench.bench_build --db sqlite:////work/bench-city/city.db --zoom 11 --filters
 
 The page asks a move for 512-pixel tiles of six layers a place (the five feature layers and the
 issues, the feature layers carrying the properties it draws with). This builds the tiles of
@@ -14,6 +15,12 @@ a disk cache in a new directory each pass, as `ccmap serve` keeps by default): w
 spends on each tile of a cold pan. The garbage collector's objects are frozen first, as the
 server's are when it starts. Run it with the code of another checkout (`cd` there) to
 compare.
+
+`--filters` builds the issue tiles only, once per filter of the page's filter panel (the
+commonest category, status, source, unit and community of the database, a week of the week
+replay, the last 30 days, overdue) and for a unit's own user (scope: its issues only, on every
+tile it asks): the tiles no kept count serves, which a user's filter or a unit's login makes
+cold.
 """
 
 from __future__ import annotations
@@ -23,13 +30,15 @@ import gc
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from bench import page_spec, seeding
 from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
+from geo.store.schema import issues as issues_t
 from geo.tiling.tiles import ISSUE_LAYER, Tile, tile_of
 from server.app import create_app
 from server.settings import Settings
@@ -83,6 +92,47 @@ def run(store: Store, zoom: int, passes: int) -> dict[str, float]:
     return {**best, "all": sum(best.values())}
 
 
+def filters(store: Store, now: datetime) -> dict[str, dict[str, object]]:
+    """The IssueQuery keywords of each filter measured (the commonest values of the data)."""
+    engine = store.engine  # type: ignore[attr-defined]
+
+    def commonest(column: str) -> str:
+        col = issues_t.c[column]
+        with engine.connect() as conn:
+            return str(conn.execute(select(col).where(col.is_not(None)).group_by(col)
+                                    .order_by(func.count().desc()).limit(1)).scalar_one())
+
+    with engine.connect() as conn:
+        latest = conn.execute(select(func.max(issues_t.c.reported_at))).scalar() or now
+    week = latest - timedelta(days=60)
+    return {"none": {}, "category": {"categories": [commonest("category")]},
+            "status": {"statuses": [commonest("status")]},
+            "source": {"sources": [commonest("source")]},
+            "unit": {"units": [commonest("unit")]},
+            "unit's user": {"scope_unit": commonest("unit")},
+            "community": {"communities": [commonest("community")]},
+            "a week": {"since": week, "until": week + timedelta(days=7)},
+            "30 days": {"since": latest - timedelta(days=30)},
+            "overdue": {"overdue": True}}
+
+
+def run_filters(store: Store, zoom: int, passes: int) -> dict[str, float]:
+    """The issue tiles' mean build time a tile (ms, best pass) under each filter."""
+    tiles = centre_tiles(store, zoom)
+    now = datetime.now()
+    issue_fields = page_issue_fields()
+    best: dict[str, float] = {}
+    for name, kw in filters(store, now).items():
+        query = IssueQuery(now=now, **kw)  # type: ignore[arg-type]
+        best[name] = float("inf")
+        for _ in range(passes):
+            started = time.perf_counter()
+            for tile in tiles:
+                store.issue_tile(query, tile, **issue_fields)
+            best[name] = min(best[name], (time.perf_counter() - started) / len(tiles) * 1000)
+    return best
+
+
 def through_app(db: str, store: Store, zoom: int, passes: int) -> float:
     """The page's cold request of each tile through the app (ms a tile, best pass)."""
     from bench.serve import add_user
@@ -117,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zoom", type=int, default=13,
                     help="tile zoom (a 512-pixel tile of z is drawn at map zoom z + 1)")
     ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--filters", action="store_true",
+                    help="the issue tiles under each filter of the page (see above)")
     args = ap.parse_args(argv)
     store = open_store(args.db)
     # as `ccmap serve` does at start (server/app.py): without it the collector re-scans this
@@ -124,12 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     # 24 ms of streets
     gc.freeze()
     try:
-        figures = run(store, args.zoom, args.passes)
-        figures["request"] = through_app(args.db, store, args.zoom, args.passes)
+        if args.filters:
+            figures = run_filters(store, args.zoom, args.passes)
+        else:
+            figures = run(store, args.zoom, args.passes)
+            figures["request"] = through_app(args.db, store, args.zoom, args.passes)
     finally:
         store.close()
-    print(f"512-pixel tiles of zoom {args.zoom} (map zoom {args.zoom + 1}), 12 tiles, "
-          f"best of {args.passes} passes, ms a tile:")
+    print(f"512-pixel {'issue ' if args.filters else ''}tiles of zoom {args.zoom} "
+          f"(map zoom {args.zoom + 1}), 12 tiles, best of {args.passes} passes, ms a tile"
+          f"{' by filter' if args.filters else ''}:")
     for name, ms in figures.items():
         print(f"  {name:12s} {ms:7.1f}")
     return 0

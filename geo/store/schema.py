@@ -386,9 +386,11 @@ Index("ix_issues_paused", issues.c.paused_at)
 Index("ix_tokens_user", tokens.c.user_id)
 Index("ix_issues_reported_at", issues.c.reported_at)
 Index("ix_issues_category_time", issues.c.category, issues.c.reported_at)
-# what an issue tile reads (overdue: status, deadline, paused_at; migration 0031)
+# what an issue tile reads (overdue: status, deadline, paused_at; migration 0031) and what the
+# page's filters test (dates, source, unit, community; 0034)
 Index("ix_issues_cells", issues.c.cell_x, issues.c.cell_y, issues.c.lon, issues.c.lat,
-      issues.c.status, issues.c.deadline, issues.c.category, issues.c.paused_at)
+      issues.c.status, issues.c.deadline, issues.c.category, issues.c.paused_at,
+      issues.c.reported_at, issues.c.source, issues.c.unit, issues.c.community)
 # partial: only the open statuses (migration 0017)
 Index("ix_issues_open_deadline", issues.c.deadline, issues.c.lon, issues.c.lat, issues.c.cell_x,
       issues.c.cell_y)

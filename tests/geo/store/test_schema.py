@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -126,3 +127,39 @@ def test_an_upgraded_sqlite_database_finds_chinese_property_names(store: Store) 
     store.migrate()  # type: ignore[attr-defined]
     assert [f.id for f in store.features(Kind.market, where={"责任单位": "区商务委"})] == [fid]
     assert store.feature(fid).properties == {"责任单位": "区商务委"}
+
+
+# the filters of the map's filter panel, and a unit's own user (its unit on every tile)
+PANEL_FILTERS: dict[str, dict[str, Any]] = {
+    "category": {"categories": ["street_vending"]}, "status": {"statuses": ["reported"]},
+    "source": {"sources": ["public_report"]}, "unit": {"units": ["城管局"]},
+    "unit's user": {"scope_unit": "城管局"}, "community": {"communities": ["康和社区"]},
+    "dates (the week replay)": {"since": datetime(2026, 1, 5), "until": datetime(2026, 1, 12)},
+    "overdue": {"overdue": True}}
+
+
+def test_the_map_filters_of_issue_tiles_read_their_covering_indexes_only(store: Store) -> None:
+    """Every filter of the map's filter panel, and a unit user's scope, tests only columns that
+    the issue tiles' covering indexes hold (ix_issues_cells, which SQLite's point tiles and both
+    backends' cell tiles read; on PostGIS ix_issues_tile's INCLUDE for the point tiles): a
+    filtered tile reads no table row. At 1M issues a week's dates or a unit read a table page
+    per issue of the tile: 130-350 ms a cell tile on SQLite against 30-60 (0034)."""
+    from sqlalchemy import Column
+    from sqlalchemy.sql.visitors import iterate
+
+    from geo.store import IssueQuery
+    from geo.store.rows import _issue_conditions
+
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        indexes = {i["name"]: i for i in inspect(conn).get_indexes("issues")}
+    covering = {"ix_issues_cells": set(indexes["ix_issues_cells"]["column_names"])}
+    if store.url.startswith("postgres"):
+        tile = indexes["ix_issues_tile"]
+        covering["ix_issues_tile"] = {*tile["column_names"],
+                                      *tile["dialect_options"]["postgresql_include"]}
+    for name, kw in PANEL_FILTERS.items():
+        tested = {e.name for cond in _issue_conditions(IssueQuery(**kw))
+                  for e in iterate(cond) if isinstance(e, Column)}
+        assert tested, name
+        for index, columns in covering.items():
+            assert tested <= columns, (name, index, tested - columns)
