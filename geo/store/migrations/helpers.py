@@ -71,6 +71,17 @@ class ForeignKey(NamedTuple):
         return int(op.get_bind().execute(sa.text(sql)).rowcount or 0)
 
 
+def replace_tile_indexes(cell_columns: list[str], tile_include: list[str]) -> None:
+    """Make the issue tiles' covering indexes again with these columns: ix_issues_cells on
+    both backends, ix_issues_tile (lon, lat) INCLUDE (tile_include) on PostgreSQL."""
+    op.drop_index("ix_issues_cells", "issues")
+    op.create_index("ix_issues_cells", "issues", cell_columns)
+    if is_postgres():
+        op.drop_index("ix_issues_tile", "issues")
+        op.create_index("ix_issues_tile", "issues", ["lon", "lat"],
+                        postgresql_include=tile_include)
+
+
 def fix_orphans(keys: list[ForeignKey], revision: str) -> dict[str, int]:
     """Clear every reference that points nowhere (see ForeignKey.orphans_fixed); when there
     were any, say how many in the log and in an audit row."""

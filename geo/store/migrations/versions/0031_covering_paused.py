@@ -12,9 +12,7 @@ same index without paused_at (both backends); on PostgreSQL ix_issues_tile (lon,
 (id, category, status, deadline, paused_at) replaces the same without paused_at.
 """
 
-from alembic import op
-
-from geo.store.migrations.helpers import is_postgres
+from geo.store.migrations.helpers import replace_tile_indexes
 
 revision, down_revision = "0031", "0030"
 CELL_COLUMNS = ["cell_x", "cell_y", "lon", "lat", "status", "deadline", "category"]
@@ -22,12 +20,7 @@ TILE_INCLUDE = ["id", "category", "status", "deadline"]
 
 
 def _replace(paused: list[str]) -> None:
-    op.drop_index("ix_issues_cells", "issues")
-    op.create_index("ix_issues_cells", "issues", CELL_COLUMNS + paused)
-    if is_postgres():
-        op.drop_index("ix_issues_tile", "issues")
-        op.create_index("ix_issues_tile", "issues", ["lon", "lat"],
-                        postgresql_include=TILE_INCLUDE + paused)
+    replace_tile_indexes(CELL_COLUMNS + paused, TILE_INCLUDE + paused)
 
 
 def upgrade() -> None:

@@ -13,9 +13,7 @@ ix_issues_cells gets reported_at, source, unit and community (both backends); on
 ix_issues_tile (lon, lat) INCLUDE (…) gets the same for the point tiles.
 """
 
-from alembic import op
-
-from geo.store.migrations.helpers import is_postgres
+from geo.store.migrations.helpers import replace_tile_indexes
 
 revision, down_revision = "0034", "0033"
 CELL_COLUMNS = ["cell_x", "cell_y", "lon", "lat", "status", "deadline", "category", "paused_at"]
@@ -24,12 +22,7 @@ FILTERED = ["reported_at", "source", "unit", "community"]
 
 
 def _replace(filtered: list[str]) -> None:
-    op.drop_index("ix_issues_cells", "issues")
-    op.create_index("ix_issues_cells", "issues", CELL_COLUMNS + filtered)
-    if is_postgres():
-        op.drop_index("ix_issues_tile", "issues")
-        op.create_index("ix_issues_tile", "issues", ["lon", "lat"],
-                        postgresql_include=TILE_INCLUDE + filtered)
+    replace_tile_indexes(CELL_COLUMNS + filtered, TILE_INCLUDE + filtered)
 
 
 def upgrade() -> None:
