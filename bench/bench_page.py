@@ -3,7 +3,7 @@ pans/zooms, as a planner (editable zones) and as a viewer (read-only).
 
     python -m bench.bench_page --db sqlite:///var/city.db [--runs 3] [--json out.json]
                                [--roles planner,viewer] [--tiles cold|seeded] [--workers N]
-                               [--profile]
+                               [--profile] [--replay N] [--unit UNIT]
 
 The database is served as it is with `ccmap serve` (basemap none: only ccmap's own requests
 are counted; a new server for each role); a user of each role is added with the CLI, so the
@@ -20,6 +20,9 @@ browser context (cold cache), logged in through /api/auth/login, then:
   decoded tiles);
 - ten pans/zooms to new areas of the city (setView, no animation), each timed the same way
   from the call;
+- with `--replay N`, back at the first view, the last N weeks of the week replay, a step at a
+  time as its play button steps (the slider moved, the page's filter applied: every issue tile
+  comes again for that week), each timed the same way from the slider's change;
 - for each view, the CPU seconds spent by the `ccmap serve` process (not PostgreSQL's own
   backends) and by the Chromium processes (/proc), and the page's main-thread busy time
   (DevTools' TaskDuration, a wall time): on a machine loaded by other work the wall times grow,
@@ -29,13 +32,14 @@ Each role gets a new server with a new disk tile cache (a temporary directory): 
 meets it empty ("cold"), or, with `--tiles seeded`, filled by `ccmap tiles seed` as an operator
 does after an import ("seeded"; the seeding time is printed); the later runs repeat
 the same views on a server that has served them ("warm", medians); the browser starts empty
-every run. The figures are printed beside the issue's "before" figures (the GeoJSON page
-measured by the issue filer on SQLite) and the targets. --profile prints the biggest and slowest
-requests of the first view and of the slowest pan, the page's JS self time by function, and
-the browser's CPU per pan by thread (renderer main thread, compositor, raster workers, …),
-and for each pan where its time went by the Resource Timing of the page and its tile workers:
-the longest wait for a connection, the wait for the first byte, when the last response ended
-and how long the page drew after it.
+every run. `--roles unit --unit NAME` logs in as a unit's own user (包保单位: every issue
+tile it asks is filtered by its unit). The figures are printed beside the issue's "before"
+figures (the GeoJSON page measured by the issue filer on SQLite) and the targets. --profile
+prints the biggest and slowest requests of the first view and of the slowest pan, the page's
+JS self time by function, and the browser's CPU per pan by thread (renderer main thread,
+compositor, raster workers, …), and for each pan where its time went by the Resource Timing
+of the page and its tile workers: the longest wait for a connection, the wait for the first
+byte, when the last response ended and how long the page drew after it.
 """
 
 from __future__ import annotations
@@ -360,7 +364,7 @@ def js_profile(profile: dict[str, Any], top: int = 12) -> list[tuple[str, float]
 
 
 def one_run(browser: Any, base: str, server_pid: int, username: str, password: str,
-            timeout_s: float, profile: bool) -> dict[str, Any]:
+            timeout_s: float, profile: bool, replay: int = 0) -> dict[str, Any]:
     """First view and the pans in a fresh context; the figures of this run."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     try:
@@ -429,9 +433,41 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
             first["pan_threads"] = sorted(((k, round(v / len(PANS), 3)) for k, v in spent.items()
                                            if v > 0), key=lambda kv: -kv[1])[:10]
         first["heap_mb_after_pans"] = heap_mb(cdp)[1]
-        return {"first": first, "pans": pans, "errors": errors}
+        steps = replayed(page, net, server_pid, cdp, first["zoom"], bounds, replay, timeout_s)
+        return {"first": first, "pans": pans, "replay": steps, "errors": errors}
     finally:
         context.close()
+
+
+def replayed(page: Any, net: Net, server_pid: int, cdp: Any, zoom: float, bounds: list[float],
+             weeks: int, timeout_s: float) -> list[dict[str, Any]]:
+    """Back at the first view (zoom, bounds), step the week replay through its last `weeks`
+    weeks as its play button does; each step's figures, timed from the slider's change."""
+    if weeks <= 0:
+        return []
+    page.evaluate("""([lat, lon, z]) => window.__bench.state.map.setView([lat, lon], z,
+                                                                         {animate: false})""",
+                  [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2, zoom])
+    wait_quiet(page, net, timeout_s)
+    top = int(page.evaluate("+document.querySelector('.ccmap-week-slider').max"))
+    steps = []
+    for value in range(max(0, top - weeks), top):
+        mark = len(net.requests)
+        cpu0, busy0, browser0 = cpu_s(server_pid), busy_s(cdp), browser_cpu_s()
+        start = page.evaluate("""(value) => {
+            window.__bench.busy = false; window.__bench.zeroAt = -1;
+            const slider = document.querySelector('.ccmap-week-slider');
+            const t = performance.now();
+            slider.value = String(value);
+            slider.dispatchEvent(new Event('change', {bubbles: true}));
+            return t; }""", value)
+        stuck = wait_quiet(page, net, timeout_s)
+        steps.append({"week": page.inner_text(".ccmap-week-label"), "stuck": stuck,
+                      "idle_s": idle_ms(page, start) / 1000 if not stuck else float("inf"),
+                      "server_cpu_s": cpu_s(server_pid) - cpu0,
+                      "page_busy_s": busy_s(cdp) - busy0,
+                      "browser_cpu_s": browser_cpu_s() - browser0, **summarize(net.since(mark))})
+    return steps
 
 
 def figures(runs: list[dict[str, Any]]) -> list[float]:
@@ -486,6 +522,19 @@ def print_table(db: str, roles: dict[str, list[dict[str, Any]]], load: list[floa
         cells = "".join(f"{statistics.median(r['pans'][k]['idle_s'] for r in cols[n]):>14.3f} "
                         for n in names)
         print(f"{'  ' + str(k + 1):36}{z:>9}{cells}")
+    first_run = next(iter(cols.values()))[0]
+    if first_run.get("replay"):
+        print(f"\n{'week replay step (s to idle)':36}{'':>9}" + "".join(f"{n:>15}" for n in names))
+        for k, step in enumerate(first_run["replay"]):
+            cells = "".join(
+                f"{statistics.median(r['replay'][k]['idle_s'] for r in cols[n]):>14.3f} "
+                for n in names)
+            print(f"{'  ' + step['week']:36}{'':>9}{cells}")
+        for n in names:
+            idle = [st["idle_s"] for r in cols[n] for st in r["replay"]]
+            cpu = [st["server_cpu_s"] for r in cols[n] for st in r["replay"]]
+            print(f"  {n}: steps median {statistics.median(idle):.3f} s, slowest "
+                  f"{max(idle):.3f} s, server CPU a step median {statistics.median(cpu):.3f} s")
 
 
 def print_profile(role: str, run: dict[str, Any]) -> None:
@@ -548,12 +597,18 @@ def main(argv: list[str] | None = None) -> int:
                          "one filled by `ccmap tiles seed` (seeded)")
     ap.add_argument("--workers", type=int, default=1, help="server processes (ccmap serve "
                     "--workers N: they share the disk tile cache)")
+    ap.add_argument("--replay", type=int, default=0, metavar="N",
+                    help="after the pans, step the week replay through its last N weeks")
+    ap.add_argument("--unit", help="the unit of the role `unit`'s user (包保单位)")
     ap.add_argument("--chromium", default=os.environ.get("CCMAP_CHROMIUM", "/usr/bin/chromium"))
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
-    users = {role: add_user(args.db, role) for role in roles}
+    if "unit" in roles and not args.unit:
+        ap.error("--roles unit needs --unit NAME (the unit whose user logs in)")
+    users = {role: add_user(args.db, role, unit=args.unit if role == "unit" else None)
+             for role in roles}
     results: dict[str, list[dict[str, Any]]] = {role: [] for role in roles}
     log = Path(tempfile.gettempdir()) / f"bench_page-serve-{os.getpid()}.log"
     load = [os.getloadavg()[0]]  # other work on the machine slows every figure: say how much
@@ -573,14 +628,17 @@ def main(argv: list[str] | None = None) -> int:
                           f"{server.startup_s:.1f} s, log {log})", flush=True)
                     for i in range(args.runs):
                         run = one_run(browser, server.base, server.process.pid,
-                                      *users[role], args.timeout, args.profile and i == 0)
+                                      *users[role], args.timeout, args.profile and i == 0,
+                                      args.replay)
                         results[role].append(run)
                         f = run["first"]
                         print(f"  run {i + 1} {role:8s} first view {f['idle_s']:.2f} s "
                               f"{f['bytes'] / 1e6:.2f} MB heap {f['heap_mb']:.0f} MB; pans "
-                              + " ".join(f"{p['idle_s']:.2f}" for p in run["pans"]),
-                              flush=True)
-                        for view in [f, *run["pans"]]:
+                              + " ".join(f"{p['idle_s']:.2f}" for p in run["pans"])
+                              + ("; replay " + " ".join(f"{st['idle_s']:.2f}"
+                                                        for st in run["replay"])
+                                 if run["replay"] else ""), flush=True)
+                        for view in [f, *run["pans"], *run["replay"]]:
                             if view["stuck"]:
                                 print(f"    {view['stuck']}", flush=True)
                 shutil.rmtree(cache, ignore_errors=True)

@@ -30,13 +30,15 @@ def free_port() -> int:
     return port
 
 
-def add_user(db_url: str, role: str = "admin", prefix: str = "bench") -> tuple[str, str]:
-    """Create a user of `role` with a random password through `ccmap user add`; returns
-    (username, password)."""
+def add_user(db_url: str, role: str = "admin", prefix: str = "bench",
+             unit: str | None = None) -> tuple[str, str]:
+    """Create a user of `role` (of `unit`, for a unit user) with a random password through
+    `ccmap user add`; returns (username, password)."""
     username = f"{prefix}{role}{os.getpid()}{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(18)
     subprocess.run([sys.executable, "-m", "server.cli", "user", "add", username, "--role", role,
-                    "--password-stdin", "--db", db_url], input=password + "\n", text=True,
+                    "--password-stdin", "--db", db_url, *(["--unit", unit] if unit else [])],
+                   input=password + "\n", text=True,
                    check=True, capture_output=True)
     return username, password
 

@@ -24,3 +24,36 @@ def test_it_times_every_layer_of_the_page(reduced_city: ReducedCity) -> None:
     # bench_build exits otherwise. Its time against the layers' is the benchmark's to print,
     # not a test's to assert (under load either may be the larger)
     assert abs(times["all"] - sum(layers)) < 0.2
+
+
+def test_filters_time_the_issue_tiles_under_each_filter_of_the_page(
+        reduced_city: ReducedCity) -> None:
+    """`--filters`: a row per filter of the map's panel (and a unit's own user), each built
+    from the database's own commonest values, so that every filtered tile holds issues."""
+    from datetime import datetime
+
+    from geo.store import IssueQuery, open_store
+    from tests.geo.tiling.test_tiles import decode_independently
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bench_build.main(["--db", reduced_city.url, "--zoom", "12", "--passes", "1",
+                                 "--filters"]) == 0
+    rows = dict(line.strip().rsplit(None, 1) for line in out.getvalue().splitlines()[1:])
+    assert set(rows) == {"none", "category", "status", "source", "unit", "unit's user",
+                         "community", "a week", "30 days", "overdue"}
+    assert all(float(ms) > 0 for ms in rows.values())
+    store = open_store(reduced_city.url)
+    try:
+        now = datetime.now()
+        for name, kw in bench_build.filters(store, now).items():
+            if name in ("overdue",):  # whether any is overdue depends on the day
+                continue
+            counted = sum(f["properties"].get("count", 1)
+                          for tile in bench_build.centre_tiles(store, 12)
+                          for layer, fs in decode_independently(store.issue_tile(
+                              IssueQuery(now=now, **kw), tile)).items()  # type: ignore[arg-type]
+                          if layer != "issue_cells_edge" for f in fs)
+            assert counted > 0, name
+    finally:
+        store.close()
