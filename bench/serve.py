@@ -36,10 +36,14 @@ def add_user(db_url: str, role: str = "admin", prefix: str = "bench",
     `ccmap user add`; returns (username, password)."""
     username = f"{prefix}{role}{os.getpid()}{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(18)
-    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", username, "--role", role,
-                    "--password-stdin", "--db", db_url, *(["--unit", unit] if unit else [])],
-                   input=password + "\n", text=True,
-                   check=True, capture_output=True)
+    cli = [sys.executable, "-m", "server.cli"]
+    if unit:  # made if the database has no such unit yet (an existing one is refused: kept)
+        subprocess.run([*cli, "unit", "add", unit, "--db", db_url], capture_output=True)
+    done = subprocess.run([*cli, "user", "add", username, "--role", role, "--password-stdin",
+                           "--db", db_url, *(["--unit", unit] if unit else [])],
+                          input=password + "\n", text=True, capture_output=True)
+    if done.returncode:
+        raise RuntimeError(f"ccmap user add failed: {done.stderr.strip()}")
     return username, password
 
 

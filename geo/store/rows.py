@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     Engine,
@@ -38,6 +39,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import iterate
 
 from geo.model.kinds import Kind
 from geo.model.lifecycle import UNHANDLED
@@ -139,6 +141,18 @@ def _sqlite_table(table: Table, compiler: SQLCompiler, **kw: Any) -> str:
 # literals (not bound parameters); a new unhandled status needs a new index
 _OPEN_ISSUE = issues_t.c.status.in_(bindparam("open_statuses", sorted(UNHANDLED), expanding=True,
                                                literal_execute=True))
+
+
+# the columns of the issue tiles' covering index (migrations 0031, 0034)
+_CELL_INDEX = frozenset(col.name for ix in issues_t.indexes if ix.name == "ix_issues_cells"
+                        for col in ix.columns)
+
+
+def _in_cell_index(conds: Sequence[ColumnElement[bool]]) -> bool:
+    """Whether the conditions test only columns of ix_issues_cells, so that a tile's issues
+    are read and tested from that index alone."""
+    return all(col.name in _CELL_INDEX for cond in conds for col in iterate(cond)
+               if isinstance(col, Column))
 
 
 def _grid_cells(grid: CellGrid) -> ColumnElement[bool]:

@@ -74,6 +74,7 @@ from geo.store.rows import (
     _filter_value,
     _grid_cells,
     _id_span,
+    _in_cell_index,
     _insert_issues,
     _issue,
     _issue_conditions,
@@ -1048,10 +1049,16 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 # GROUP BY, no temporary B-tree: half the time for the 380,000 issues of a
                 # city-wide tile). The driver's own rows: 20,000 Row objects took as long.
                 k = cell_counts_t.c
-                per_cell = (select(k.cell_x, k.cell_y, k.n).where(
+                per_cell: Select[Any] = (select(k.cell_x, k.cell_y, k.n).where(
                     k.cell_x.between(*ring.cell_x), k.cell_y.between(*ring.cell_y), k.n > 0)
                     if not conds else select(c.cell_x, c.cell_y, func.count()).where(
                         *conds, _grid_cells(ring)).group_by(c.cell_x, c.cell_y))
+                if conds and _in_cell_index(conds):
+                    # read from the covering index (0034) whatever the sampled statistics
+                    # say: with a unit and a week they sent SQLite to the unit's index and a
+                    # table row per issue of the unit (a unit user's replay step, 1.3-7.7 s)
+                    per_cell = per_cell.with_hint(issues_t, "INDEXED BY ix_issues_cells",
+                                                  "sqlite")
                 counted = conn.execute(per_cell)
                 base = counted.cursor.fetchall()
                 counted.close()
