@@ -21,12 +21,12 @@ export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zo
  * (z14, where issues may first be drawn one by one: a cell about 400 m across; the upper
  * classes closer together, as a busy area's cells hold thousands); a cell zoomed out one level
  * covers 4 times the ground (cells.factor_for_zoom doubles), so its bounds are 4 times as
- * high, rounded to one significant digit. One colour means
- * about as many issues per square kilometre at every zoom, and a whole city at z11 shows its
- * busy districts instead of one colour. The count is written in dark on the two lightest. */
+ * high, rounded to one significant digit. One colour means about as many issues per square
+ * kilometre at every zoom, and a whole city at z11 shows its busy districts instead of one
+ * colour. The count is written in dark on the two lightest. */
 export const CELL_CLASSES = [[1, "#fecc5c"], [10, "#fd8d3c"], [100, "#f03b20"],
                              [500, "#c4001a"], [2000, "#8b0023"], [5000, "#4d0013"]];
-export const CELL_CLASS_ZOOM = 14;
+const CELL_CLASS_ZOOM = 14;
 const DARK_LABELS = 2;  // classes whose counts are written in dark
 
 /* v rounded to one significant digit (640 -> 600, 128000 -> 100000). */
