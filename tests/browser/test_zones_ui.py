@@ -143,6 +143,14 @@ def test_planner_assigns_a_test_point_to_a_unit(page: Any, live_server: str) -> 
         lyr.openPopup();
         return lyr.feature.properties.id;
     }""")
+    # the details fetched as the popup opened hold the button, and the popup, laid out again
+    # with them, may pan the map to stay in view: a click at the button's place while the map
+    # still moves lands on the map (CI timed out twice waiting for the PUT after the click)
+    page.wait_for_function("""() => {
+        const m = window.pageState.map;
+        return !!document.querySelector('.leaflet-popup-content .ccmap-assign') &&
+            !(m._panAnim && m._panAnim._inProgress);
+    }""")
     page.once("dialog", lambda d: d.accept("区文明办"))
     # the click asks the unit's name and sends it (waited for, so a failure says which step:
     # no request, or the server's answer), then the page says so
