@@ -148,11 +148,15 @@ _CELL_INDEX = frozenset(col.name for ix in issues_t.indexes if ix.name == "ix_is
                         for col in ix.columns)
 
 
+def _tested_columns(conds: Sequence[ColumnElement[bool]]) -> set[str]:
+    """The names of the columns the conditions test."""
+    return {col.name for cond in conds for col in iterate(cond) if isinstance(col, Column)}
+
+
 def _in_cell_index(conds: Sequence[ColumnElement[bool]]) -> bool:
     """Whether the conditions test only columns of ix_issues_cells, so that a tile's issues
     are read and tested from that index alone."""
-    return all(col.name in _CELL_INDEX for cond in conds for col in iterate(cond)
-               if isinstance(col, Column))
+    return _tested_columns(conds) <= _CELL_INDEX
 
 
 def _grid_cells(grid: CellGrid) -> ColumnElement[bool]:

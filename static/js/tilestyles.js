@@ -24,8 +24,8 @@ export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zo
  * high, rounded to one significant digit. One colour means about as many issues per square
  * kilometre at every zoom, and a whole city at z11 shows its busy districts instead of one
  * colour. The count is written in dark on the two lightest. */
-export const CELL_CLASSES = [[1, "#fecc5c"], [10, "#fd8d3c"], [100, "#f03b20"],
-                             [500, "#c4001a"], [2000, "#8b0023"], [5000, "#4d0013"]];
+const CELL_CLASSES = [[1, "#fecc5c"], [10, "#fd8d3c"], [100, "#f03b20"],
+                       [500, "#c4001a"], [2000, "#8b0023"], [5000, "#4d0013"]];
 const CELL_CLASS_ZOOM = 14;
 const DARK_LABELS = 2;  // classes whose counts are written in dark
 
@@ -44,7 +44,7 @@ export function cellClasses(z) {
 }
 
 /* The index of the class of an issue cell of `count` issues among `classes`. */
-export function cellClass(count, classes) {
+function cellClass(count, classes) {
   let k = 0;
   classes.forEach(function (c, i) { if (count >= c[0]) { k = i; } });
   return k;

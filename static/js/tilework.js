@@ -30,7 +30,7 @@ const EDGE_CELLS = "issue_cells_edge";
 export const CELL_LAYERS = [CELLS, EDGE_CELLS];
 
 /* Whether MVT layer `name` holds issue cells (the tile's own or its neighbours'). */
-function isCells(name) { return name === CELLS || name === EDGE_CELLS; }
+function isCells(name) { return CELL_LAYERS.indexOf(name) >= 0; }
 const grids = {};  // grid id -> {cfg, styles, tiles: {key: {layers, px}}, pending, abort}
 
 function gridOf(id) {

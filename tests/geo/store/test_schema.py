@@ -144,11 +144,8 @@ def test_the_map_filters_of_issue_tiles_read_their_covering_indexes_only(store: 
     backends' cell tiles read; on PostGIS ix_issues_tile's INCLUDE for the point tiles): a
     filtered tile reads no table row. At 1M issues a week's dates or a unit read a table page
     per issue of the tile: 130-350 ms a cell tile on SQLite against 30-60 (0034)."""
-    from sqlalchemy import Column
-    from sqlalchemy.sql.visitors import iterate
-
     from geo.store import IssueQuery
-    from geo.store.rows import _issue_conditions
+    from geo.store.rows import _issue_conditions, _tested_columns
 
     with store.engine.connect() as conn:  # type: ignore[attr-defined]
         indexes = {i["name"]: i for i in inspect(conn).get_indexes("issues")}
@@ -158,8 +155,7 @@ def test_the_map_filters_of_issue_tiles_read_their_covering_indexes_only(store: 
         covering["ix_issues_tile"] = {*tile["column_names"],
                                       *tile["dialect_options"]["postgresql_include"]}
     for name, kw in PANEL_FILTERS.items():
-        tested = {e.name for cond in _issue_conditions(IssueQuery(**kw))
-                  for e in iterate(cond) if isinstance(e, Column)}
+        tested = _tested_columns(_issue_conditions(IssueQuery(**kw)))
         assert tested, name
         for index, columns in covering.items():
             assert tested <= columns, (name, index, tested - columns)
