@@ -178,11 +178,6 @@ def _mvt_query(rows: Select[Any], layer: str) -> Select[Any]:
                   ).select_from(sub)
 
 
-def _mvt(conn: Connection, rows: Select[Any], layer: str) -> bytes:
-    """The MVT of ST_AsMVT over rows (see _mvt_query)."""
-    return bytes(conn.execute(_mvt_query(rows, layer)).scalar() or b"")
-
-
 OWN_COLUMNS = ("name", "category")  # a feature's properties kept in columns of their own
 
 

@@ -82,7 +82,6 @@ from geo.store.rows import (
     _json_key,
     _json_text,
     _json_value,
-    _mvt,
     _mvt_query,
     _overdue,
     _sqlite_pragmas,
@@ -1009,23 +1008,29 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 carried = [props[n] for n in names]
                 near = self._issue_points_near(tile)
                 if self.postgis:
-                    geom: Any = func.ST_SetSRID(func.ST_MakePoint(c.lon, c.lat), 4326)
-                    # the points are counted (up to one over the limit) before any is encoded:
-                    # a dense tile, drawn as cells below, costs the index scans only. Parallel
-                    # workers, which the planner picks for the Append of the month partitions,
-                    # take longer to start than these scans and than encoding the points
+                    # one scan: up to one point over the limit is read (index only) and counted,
+                    # and encoded only when within it (a dense tile, drawn as cells below,
+                    # costs the scan only). Counting first and reading again scanned every
+                    # month twice: half of a unit user's z13 tile. Parallel workers, which the
+                    # planner picks for the Append of the month partitions, take longer to start
+                    # than these scans and than encoding the points
                     conn.exec_driver_sql(f"{ONE_CORE}; {GENERIC_PLANS}")
-                    n = conn.execute(select(func.count()).select_from(
-                        select(c.id).where(*conds, near).limit(most + 1).subquery()
-                    )).scalar_one()
-                    if n > most and conds:  # the cells below, counted for these filters
-                        conn.exec_driver_sql(CUSTOM_PLANS)
+                    read = select(c.lon, c.lat, c.id.label("fid"), *carried).where(
+                        *conds, near).limit(most + 1).cte("read")
+                    geom: Any = func.ST_SetSRID(func.ST_MakePoint(read.c.lon, read.c.lat), 4326)
+                    mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
+                                            EXTENT, BUFFER, True)
+                    points = select(mvt.label("geom"), read.c.fid,
+                                    *(read.c[name] for name in names))
+                    how_many = select(func.count()).select_from(read).scalar_subquery()
+                    # CASE evaluates the encoding's subquery only when it is chosen
+                    n, data = conn.execute(select(how_many, case(
+                        (how_many <= most, _mvt_query(points, ISSUE_LAYER).scalar_subquery())
+                    ))).one()
                     if n <= most:
-                        mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
-                                                EXTENT, BUFFER, True)
-                        points = select(mvt.label("geom"), c.id.label("fid"), *carried).where(
-                            *conds, near)
-                        return _mvt(conn, points.limit(most), ISSUE_LAYER)
+                        return bytes(data or b"")
+                    if conds:  # the cells below, counted for these filters
+                        conn.exec_driver_sql(CUSTOM_PLANS)
                 else:
                     # counted on the cell index first (0018): a dense tile, drawn as cells
                     # below, reads no rows
