@@ -119,7 +119,7 @@ class BulkIssueMixin:
                     "note) VALUES (?, ?, ?, ?, ?, ?)", history)
             _audit(conn, actor, "create", "issue", _id_span(ids),
                    {"count": n, "ids": ids[:1000], "via": "import"})
-            _issues_added(conn, list(zip(*_cells(rows), strict=True)))
+            _issues_added(conn, list(zip(*_cells(rows), strict=True)), _nullable(rows["unit"]))
         return ids
 
     def _new_issue_ids(self, conn: Connection, n: int) -> list[int]:

@@ -53,6 +53,7 @@ from geo.store.schema import inspections as inspections_t
 from geo.store.schema import issue_blocks as issue_blocks_t
 from geo.store.schema import issue_cell_counts as cell_counts_t
 from geo.store.schema import issue_history as history_t
+from geo.store.schema import issue_unit_cell_counts as unit_counts_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import jobs as jobs_t
 from geo.store.schema import layer_versions as layer_versions_t
@@ -108,7 +109,7 @@ def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> 
          "from_status": None, "to_status": r["status"], "note": "创建 created"}
         for i, r in zip(ids, rows, strict=True)])
     _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
-    _issues_added(conn, [(r["cell_x"], r["cell_y"]) for r in rows])
+    _issues_added(conn, [(r["cell_x"], r["cell_y"]) for r in rows], [r["unit"] for r in rows])
     return ids
 
 
@@ -157,6 +158,17 @@ def _in_cell_index(conds: Sequence[ColumnElement[bool]]) -> bool:
     """Whether the conditions test only columns of ix_issues_cells, so that a tile's issues
     are read and tested from that index alone."""
     return _tested_columns(conds) <= _CELL_INDEX
+
+
+def _units_only(query: IssueQuery) -> list[str] | None:
+    """The units an issue query keeps when unit is all it filters by (a unit user's scope, the
+    责任单位 filter, or both: their common units, maybe none); None otherwise."""
+    if _tested_columns(_issue_conditions(query)) != {"unit"}:
+        return None
+    units = set(query.units or [])
+    if query.scope_unit is not None:
+        units = {query.scope_unit} & units if units else {query.scope_unit}
+    return sorted(units)
 
 
 def _grid_cells(grid: CellGrid) -> ColumnElement[bool]:
@@ -253,14 +265,40 @@ def _blocks_of(boxes: Sequence[BBox | None]) -> set[tuple[int, int]] | None:
     return blocks
 
 
-def _issues_added(conn: Connection, cells: Sequence[tuple[int, int]]) -> None:
-    """Count new issues, given by their base cells (cell_x, cell_y), into issue_cell_counts
-    and bump the issues layer around them."""
+def _issues_added(conn: Connection, cells: Sequence[tuple[int, int]],
+                  units: Sequence[str | None]) -> None:
+    """Count new issues, given by their base cells (cell_x, cell_y) and units, into
+    issue_cell_counts and issue_unit_cell_counts, and bump the issues layer around them."""
     counted = Counter((int(x), int(y)) for x, y in cells)
     _upsert(conn, cell_counts_t, [{"cell_x": x, "cell_y": y, "n": n}
                                   for (x, y), n in sorted(counted.items())],  # lock order
             lambda new: {"n": cell_counts_t.c.n + new.n})
+    _count_units(conn, Counter((u, int(x), int(y))
+                               for (x, y), u in zip(cells, units, strict=True) if u is not None))
     _bump_issues(conn, cells)
+
+
+def _count_units(conn: Connection, changes: Counter[tuple[str, int, int]]) -> None:
+    """Add changes of the issue counts per (unit, cell_x, cell_y) to issue_unit_cell_counts
+    (a unit's issues in a base cell, +1 for each that came, -1 for each that left)."""
+    _upsert(conn, unit_counts_t, [{"unit": u, "cell_x": x, "cell_y": y, "n": n}
+                                  for (u, x, y), n in sorted(changes.items()) if n],
+            lambda new: {"n": unit_counts_t.c.n + new.n})
+
+
+def _units_changed(before: Iterable[tuple[int, str | None, int, int]],
+                   after: Mapping[int, str | None]) -> Counter[tuple[str, int, int]]:
+    """The changes of the counts per (unit, base cell) when issues (id, unit, cell_x, cell_y)
+    as they were get the units `after` (by id)."""
+    changes: Counter[tuple[str, int, int]] = Counter()
+    for issue_id, unit, x, y in before:
+        new = after[issue_id]
+        if new != unit:
+            if unit is not None:
+                changes[(unit, x, y)] -= 1
+            if new is not None:
+                changes[(new, x, y)] += 1
+    return changes
 
 
 def _bump_issues(conn: Connection, cells: Iterable[tuple[int, int]] | None) -> None:

@@ -233,6 +233,16 @@ feature_blocks = _table(
 # moves issues: the unfiltered cell tiles of the map read it (migration 0021)
 issue_cell_counts = _by_pair("issue_cell_counts", ("cell_x", "cell_y"), "n")
 
+# the same per unit (责任单位), changed too by every write that changes an issue's unit: the cell
+# tiles of a unit's own user, and of the 责任单位 filter alone, read it (migration 0035)
+issue_unit_cell_counts = _table(
+    "issue_unit_cell_counts",
+    Column("unit", Text, primary_key=True),
+    Column("cell_x", Integer, primary_key=True, autoincrement=False),
+    Column("cell_y", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+)
+
 audit = _table(
     "audit",
     _id(),

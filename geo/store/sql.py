@@ -67,6 +67,7 @@ from geo.store.rows import (
     _box2df_bounds,
     _bump_features,
     _bump_issues,
+    _count_units,
     _envelope,
     _feature_from_row,
     _feature_row,
@@ -85,6 +86,8 @@ from geo.store.rows import (
     _mvt_query,
     _overdue,
     _sqlite_pragmas,
+    _units_changed,
+    _units_only,
     every_tile,
 )
 from geo.store.schema import extensions as extensions_t
@@ -97,6 +100,7 @@ from geo.store.schema import issue_cell_counts as cell_counts_t
 from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_keys as issue_keys_t
 from geo.store.schema import issue_photos as photos_t
+from geo.store.schema import issue_unit_cell_counts as unit_counts_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import layer_versions as layer_versions_t
 from geo.store.schema import login_attempts as attempts_t
@@ -139,6 +143,7 @@ NO_JIT = "SET LOCAL jit = off"
 # psycopg prepares a query run 5 times on a connection; its generic plan, the custom plans'
 # shape, is then made once
 CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+ROUTE_READ_CHUNK = 5000  # issues whose units a re-route reads in one query
 GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 MAX_TILE_QUERIES = 256  # feature tile queries kept made (see SqlStore._feature_tile_query)
 # one tile is one core's work: parallel workers start slower than a tile's scan takes and take
@@ -724,7 +729,12 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             diff = audit_changes(before._mapping, values)
             _audit(conn, actor, "transition" if change else "update", "issue", str(issue_id),
                    diff)
-            _bump_issues(conn, [(before._mapping["cell_x"], before._mapping["cell_y"])])
+            was = before._mapping
+            if "unit" in values:
+                _count_units(conn, _units_changed(
+                    [(issue_id, was["unit"], was["cell_x"], was["cell_y"])],
+                    {issue_id: values["unit"]}))
+            _bump_issues(conn, [(was["cell_x"], was["cell_y"])])
 
     def issue_history(self, issue_id: int | None) -> list[dict[str, Any]]:
         """Every status change of an issue (of all issues with None), oldest first."""
@@ -759,6 +769,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         c = issues_t.c
         ordered = sorted(issues, key=lambda i: i.id or 0)  # in table order: fewer pages
         with self._begin() as conn:
+            # the units they had, their rows locked to the UPDATE: the counts per unit follow
+            was = self._routed_units(conn, ordered)
             if self.postgis:  # one statement, not a round trip per issue
                 # with each row's month (the partition key) a row is looked up in its own
                 # partition, not in all of them: 4x fewer index probes on two years of issues
@@ -784,9 +796,35 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                     {"issue_id": i.id, "zone_id": i.zone_id, "unit": i.unit, "flags": i.flags,
                      "cadre": i.cadre, "community": i.community} for i in ordered])
             _audit(conn, actor, "reroute", "issue", None, {"count": len(issues)})
+            _count_units(conn, _units_changed(was, {i.id or 0: i.unit for i in ordered}))
             _bump_issues(conn, [(math.floor(i.lon / CELL_DEG), math.floor(i.lat / CELL_DEG))
                                 for i in ordered])
         return len(issues)
+
+    def _routed_units(self, conn: Connection, issues: Sequence[Issue | IssueRoute]
+                      ) -> list[tuple[int, str | None, int, int]]:
+        """(id, unit, cell_x, cell_y) of these issues as stored, their rows locked until the
+        transaction ends (PostgreSQL; on SQLite the transaction's first write fails if another
+        wrote them after this read)."""
+        c = issues_t.c
+        found: list[tuple[int, str | None, int, int]] = []
+        for start in range(0, len(issues), ROUTE_READ_CHUNK):
+            chunk = issues[start:start + ROUTE_READ_CHUNK]
+            ids = [i.id for i in chunk]
+            months = [i.reported_at for i in chunk]
+            if self.postgis:  # with its month, each row is looked up in its own partition
+                rows = conn.execute(text(
+                    "SELECT i.id, i.unit, i.cell_x, i.cell_y FROM issues AS i "
+                    "JOIN unnest(CAST(:ids AS integer[]), CAST(:months AS timestamp[])) "
+                    "AS v(id, reported_at) ON i.id = v.id"
+                    + (" AND i.reported_at = v.reported_at" if None not in months else "")
+                    + " FOR UPDATE OF i"),
+                    {"ids": ids, "months": months if None not in months else [None] * len(ids)})
+            else:
+                rows = conn.execute(select(c.id, c.unit, c.cell_x, c.cell_y)
+                                    .where(c.id.in_(ids)))
+            found += [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows]
+        return found
 
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
@@ -1048,17 +1086,26 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                         return encode_points(tile, ISSUE_LAYER, names, rows, with_id=True)
             grid = cell_grid(tile)
             ring = ring_grid(grid)  # and the neighbours' cells whose bubbles reach in
-            if not conds or not self.postgis:
+            units = _units_only(query) if conds else None
+            if not conds or not self.postgis or units is not None:
                 # issues per base cell, merged here: every issue's from the counts kept per
-                # base cell (0021); filtered on SQLite, counted in the index's order (a streamed
+                # base cell (0021), a unit's from those kept per unit (0035: a unit user's
+                # every tile); otherwise on SQLite counted in the index's order (a streamed
                 # GROUP BY, no temporary B-tree: half the time for the 380,000 issues of a
                 # city-wide tile). The driver's own rows: 20,000 Row objects took as long.
-                k = cell_counts_t.c
-                per_cell: Select[Any] = (select(k.cell_x, k.cell_y, k.n).where(
-                    k.cell_x.between(*ring.cell_x), k.cell_y.between(*ring.cell_y), k.n > 0)
-                    if not conds else select(c.cell_x, c.cell_y, func.count()).where(
+                k, u = cell_counts_t.c, unit_counts_t.c
+                per_cell: Select[Any] = (
+                    select(k.cell_x, k.cell_y, k.n).where(
+                        k.cell_x.between(*ring.cell_x), k.cell_y.between(*ring.cell_y), k.n > 0)
+                    if not conds else
+                    # several units' rows of a base cell are merged by merged_cells
+                    select(u.cell_x, u.cell_y, u.n).where(
+                        u.unit.in_(units), u.cell_x.between(*ring.cell_x),
+                        u.cell_y.between(*ring.cell_y), u.n > 0)
+                    if units is not None else
+                    select(c.cell_x, c.cell_y, func.count()).where(
                         *conds, _grid_cells(ring)).group_by(c.cell_x, c.cell_y))
-                if conds and _in_cell_index(conds):
+                if conds and units is None and _in_cell_index(conds):
                     # read from the covering index (0034) whatever the sampled statistics
                     # say: with a unit and a week they sent SQLite to the unit's index and a
                     # table row per issue of the unit (a unit user's replay step, 1.3-7.7 s)
@@ -1163,6 +1210,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             conn.execute(delete(issue_blocks_t))
             conn.execute(delete(feature_blocks_t))
             conn.execute(delete(cell_counts_t))
+            conn.execute(delete(unit_counts_t))
             _bump_issues(conn, None)
             _bump_features(conn, {k.value: [None] for k in Kind})
 

@@ -719,6 +719,67 @@ def test_unfiltered_cell_tiles_hold_what_the_issues_counted_one_by_one_hold(
     assert agree() == 0
 
 
+def test_a_units_cell_tiles_hold_what_its_issues_counted_one_by_one_hold(
+        client: TestClient, store: Store) -> None:
+    """A unit's cell tiles (a unit user's every tile, or the 责任单位 filter alone) merge the
+    counts kept per unit and base cell (0035): after each kind of write that adds issues or
+    changes their unit they hold the cells of the unit's issues counted one by one (a category
+    filter that matches every issue takes that way); the migration counts the issues there."""
+    import pandas as pd
+
+    from geo.model.records import IssueRoute
+    from geo.store.bulk import WRITE_COLUMNS
+    from tests.geo.store.test_issue_partitions import _migrate
+
+    extent = (121.29, 31.09, 121.61, 31.31)
+
+    def cells(units: list[str], **params: Any) -> list[tuple[Any, ...]]:
+        out = []
+        for z in (9, 12):
+            for x, y in tiles_covering(extent, z):
+                tile = get_tile(client, "issues", z, x, y, size=512, unit=units, **params)
+                out += sorted((z, x, y, str(c["parts"]), c["properties"]["count"])
+                              for c in tile.get("issue_cells", []))
+        return out
+
+    def agree(*units: str) -> int:
+        kept, counted = cells(list(units)), cells(list(units), category=["litter", "graffiti"])
+        assert kept == counted
+        return sum(c[-1] for c in kept if c[0] == 12)
+
+    owners = ["城管局", "环卫所", None]
+    ids = store.add_issues([Issue("litter", 121.30 + (i * 37 % 300) / 1000,
+                                  31.10 + (i * 91 % 300) / 1500, unit=owners[i % 3])
+                            for i in range(300)])
+    assert (agree("城管局"), agree("环卫所"), agree("城管局", "环卫所")) == (100, 100, 200)
+    row = asdict(Issue("graffiti", 121.45, 31.2, reported_at=datetime(2026, 11, 2, 9),
+                       unit="环卫所"))
+    store.write_issue_columns(pd.DataFrame([{k: row[k] for k in WRITE_COLUMNS}] * 3), "t")
+    assert (agree("城管局"), agree("环卫所")) == (100, 103)
+    store.update_issue(ids[0], {"unit": "环卫所"}, store.issue(ids[0]).version, "t")
+    store.update_issue(ids[2], {"unit": "城管局"}, store.issue(ids[2]).version, "t")  # had none
+    assert (agree("城管局"), agree("环卫所")) == (100, 104)
+    moved = [store.issue(i) for i in ids[3:30]]  # a re-route: 9 of each unit and 9 of none
+    store.update_routes([IssueRoute(i.id or 0, i.lon, i.lat, unit="城管局" if i.unit else None,
+                                    reported_at=i.reported_at) for i in moved], "t")
+    assert (agree("城管局"), agree("环卫所")) == (109, 95)
+    try:  # a database migrated to 0035 counts the issues it holds
+        _migrate(store, "0034", down=True)
+        _migrate(store, "head", down=False)
+        assert (agree("城管局"), agree("环卫所")) == (109, 95)
+    finally:
+        store.migrate()  # type: ignore[attr-defined]
+    # a unit's own user: every tile of its unit, and nothing of another unit's filter
+    filtered = cells(["城管局"])
+    add_user(store, "chengguan", "unit", unit="城管局")
+    client.headers.update(bearer(client, "chengguan"))
+    assert cells([]) == filtered and cells(["环卫所"]) == []
+    store.clear()
+    add_user(store, "testadmin3", "admin")
+    client.headers.update(bearer(client, "testadmin3"))
+    assert agree("城管局") == 0
+
+
 def _clock_at(client: TestClient, monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     """Serve the issue filters of every request as if it were `when` (their IssueQuery.now)."""
     @functools.wraps(issue_filters)  # the same parameters, read by FastAPI
