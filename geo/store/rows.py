@@ -278,6 +278,14 @@ def _issues_added(conn: Connection, cells: Sequence[tuple[int, int]],
     _bump_issues(conn, cells)
 
 
+def _sqlite_write_lock(conn: Connection) -> None:
+    """SQLite: a write that changes nothing. It begins the transaction (Python's sqlite3 begins
+    one only before a write: a SELECT first would run on its own) and takes the database's one
+    write lock, so what the transaction reads next stays as read until it ends."""
+    t = layer_versions_t
+    conn.execute(update(t).where(literal(False)).values(version=t.c.version))
+
+
 def _count_units(conn: Connection, changes: Counter[tuple[str, int, int]]) -> None:
     """Add changes of the issue counts per (unit, cell_x, cell_y) to issue_unit_cell_counts
     (a unit's issues in a base cell, +1 for each that came, -1 for each that left)."""

@@ -86,6 +86,7 @@ from geo.store.rows import (
     _mvt_query,
     _overdue,
     _sqlite_pragmas,
+    _sqlite_write_lock,
     _units_changed,
     _units_only,
     every_tile,
@@ -143,8 +144,8 @@ NO_JIT = "SET LOCAL jit = off"
 # psycopg prepares a query run 5 times on a connection; its generic plan, the custom plans'
 # shape, is then made once
 CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
-ROUTE_READ_CHUNK = 5000  # issues whose units a re-route reads in one query
 GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
+ROUTE_READ_CHUNK = 5000  # issues whose units a re-route reads in one query
 MAX_TILE_QUERIES = 256  # feature tile queries kept made (see SqlStore._feature_tile_query)
 # one tile is one core's work: parallel workers start slower than a tile's scan takes and take
 # the core of the next tile's request (streets of a city's z13 tile: 66 -> 34 ms; a z15 tile's
@@ -263,10 +264,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         with self._begin() as conn:
             if self.postgis:
                 conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
-            else:  # a write that changes nothing takes the write lock all the same
-                t = layer_versions_t
-                conn.execute(update(t).where(t.c.layer == name, literal(False))
-                             .values(version=t.c.version))
+            else:
+                _sqlite_write_lock(conn)
 
     def _begin(self) -> AbstractContextManager[Connection]:
         """A connection in a transaction: the transaction() in progress, else a new one."""
@@ -711,7 +710,13 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         if "lon" in values or "lat" in values:  # (no route moves an issue today) its cell too
             raise InvalidInput("an issue's position is not edited in place")
         with self._begin() as conn:
-            before = conn.execute(select(issues_t).where(c.id == issue_id)).first()
+            read = select(issues_t).where(c.id == issue_id)
+            if "unit" in values:  # the unit it has up to this write, for the counts per unit
+                if self.postgis:
+                    read = read.with_for_update()
+                else:
+                    _sqlite_write_lock(conn)
+            before = conn.execute(read).first()
             if before is None:
                 raise NotFound(f"issue {issue_id} does not exist")
             result = conn.execute(update(issues_t)
@@ -769,7 +774,9 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         c = issues_t.c
         ordered = sorted(issues, key=lambda i: i.id or 0)  # in table order: fewer pages
         with self._begin() as conn:
-            # the units they had, their rows locked to the UPDATE: the counts per unit follow
+            # the units they had, as the UPDATE finds them: the counts per unit follow
+            if not self.postgis:
+                _sqlite_write_lock(conn)
             was = self._routed_units(conn, ordered)
             if self.postgis:  # one statement, not a round trip per issue
                 # with each row's month (the partition key) a row is looked up in its own
@@ -804,8 +811,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
     def _routed_units(self, conn: Connection, issues: Sequence[Issue | IssueRoute]
                       ) -> list[tuple[int, str | None, int, int]]:
         """(id, unit, cell_x, cell_y) of these issues as stored, their rows locked until the
-        transaction ends (PostgreSQL; on SQLite the transaction's first write fails if another
-        wrote them after this read)."""
+        transaction ends on PostgreSQL (on SQLite the caller holds the write lock)."""
         c = issues_t.c
         found: list[tuple[int, str | None, int, int]] = []
         for start in range(0, len(issues), ROUTE_READ_CHUNK):

@@ -2,8 +2,8 @@
 
 A unit's own user (包保单位) sees only its unit's issues, so every issue tile it asks is filtered
 by its unit, and a filtered cell tile counted the unit's issues in the tile instead of reading
-the counts kept per base cell (0021): at 1M issues 31-34 ms a 512-pixel tile on SQLite at map
-zooms 11-13 and 28-49 ms on PostGIS, where a city-wide user's took 5-8 ms.
+the counts kept per base cell (0021): at 1M issues 31-37 ms a 512-pixel tile on SQLite at map
+zooms 11-13 and 27-48 ms on PostGIS, where a city-wide user's took 5-7 ms.
 
 issue_unit_cell_counts (unit, cell_x, cell_y, n): how many issues of each unit each base cell
 holds, changed in the transaction of every write that adds issues or changes an issue's unit
