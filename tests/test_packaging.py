@@ -36,7 +36,7 @@ print(json.dumps({"code": code, "geo": geo.__file__, "db": settings.database_url
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    # no build isolation: the build needs only setuptools (>= 70.1, a dev dependency), and
+    # no build isolation: the build needs only setuptools (>= 77, a dev dependency), and
     # the test must not depend on the network
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
                         "--no-build-isolation", "-w", str(out), "-q"],
