@@ -160,10 +160,11 @@ def _in_cell_index(conds: Sequence[ColumnElement[bool]]) -> bool:
     return _tested_columns(conds) <= _CELL_INDEX
 
 
-def _units_only(query: IssueQuery) -> list[str] | None:
-    """The units an issue query keeps when unit is all it filters by (a unit user's scope, the
-    责任单位 filter, or both: their common units, maybe none); None otherwise."""
-    if _tested_columns(_issue_conditions(query)) != {"unit"}:
+def _units_only(query: IssueQuery, conds: Sequence[ColumnElement[bool]]) -> list[str] | None:
+    """The units an issue query keeps when unit is all its conditions (`_issue_conditions`)
+    test (a unit user's scope, the 责任单位 filter, or both: their common units, maybe none);
+    None otherwise."""
+    if _tested_columns(conds) != {"unit"}:
         return None
     units = set(query.units or [])
     if query.scope_unit is not None:

@@ -1084,7 +1084,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                         return encode_points(tile, ISSUE_LAYER, names, rows, with_id=True)
             grid = cell_grid(tile)
             ring = ring_grid(grid)  # and the neighbours' cells whose bubbles reach in
-            units = _units_only(query) if conds else None
+            units = _units_only(query, conds) if conds else None
             if not conds or not self.postgis or units is not None:
                 # issues per base cell, merged here: every issue's from the counts kept per
                 # base cell (0021), a unit's from those kept per unit (0035: a unit user's
