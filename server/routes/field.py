@@ -68,6 +68,13 @@ def icon(name: Annotated[str, Path(pattern="^(maskable-)?(192|512)$")]) -> Respo
                     media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """The browser tab's icon for every page: the app's icon, 32 pixels (PNG)."""
+    return Response(_icon(32, False), media_type="image/png",
+                    headers={"Cache-Control": "max-age=86400"})
+
+
 @lru_cache(maxsize=8)
 def _icon(size: int, maskable: bool) -> bytes:
     img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
