@@ -1051,58 +1051,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         (counts per grid cell), aggregated in SQL."""
         c = issues_t.c
         conds = _issue_conditions(query)
+        units = _units_only(query, conds) if conds else None
         with self._tile_read(CUSTOM_PLANS) as conn:
-            # as many points per square pixel whatever the tile's size; more close up
-            most = MAX_TILE_POINTS * (tile.px // 256) ** 2 * (
-                4 if tile.view_zoom >= CLOSE_ZOOM else 1)
             if not wants_cells(tile.view_zoom):
-                props = {"id": c.id, "category": c.category, "status": c.status,
-                         "overdue": func.coalesce(_overdue(query.now), False).label("overdue")}
-                names = tuple(n for n in ISSUE_PROPS if fields is None or n in fields)
-                carried = [props[n] for n in names]
-                near = self._issue_points_near(tile)
-                if self.postgis:
-                    # one scan: up to one point over the limit is read (index only) and counted,
-                    # and encoded only when within it (a dense tile, drawn as cells below,
-                    # costs the scan only). Counting first and reading again scanned every
-                    # month twice: half of a unit user's z13 tile. Parallel workers, which the
-                    # planner picks for the Append of the month partitions, take longer to start
-                    # than these scans and than encoding the points
-                    conn.exec_driver_sql(f"{ONE_CORE}; {GENERIC_PLANS}")
-                    read = select(c.lon, c.lat, c.id.label("fid"), *carried).where(
-                        *conds, near).limit(most + 1).cte("read")
-                    geom: Any = func.ST_SetSRID(func.ST_MakePoint(read.c.lon, read.c.lat), 4326)
-                    mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
-                                            EXTENT, BUFFER, True)
-                    points = select(mvt.label("geom"), read.c.fid,
-                                    *(read.c[name] for name in names))
-                    how_many = select(func.count()).select_from(read).scalar_subquery()
-                    # CASE evaluates the encoding's subquery only when it is chosen
-                    n, data = conn.execute(select(how_many, case(
-                        (how_many <= most, _mvt_query(points, ISSUE_LAYER).scalar_subquery())
-                    ))).one()
-                    if n <= most:
-                        return bytes(data or b"")
-                    if conds:  # the cells below, counted for these filters
-                        conn.exec_driver_sql(CUSTOM_PLANS)
-                else:
-                    # counted on the cell index first (0018): a dense tile, drawn as cells
-                    # below, reads no rows
-                    n = conn.execute(select(func.count()).select_from(
-                        select(c.id).where(*conds, near).limit(most + 1)
-                        .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite").subquery()
-                    )).scalar_one()
-                    if n <= most:
-                        found = conn.execute(
-                            select(c.lon, c.lat, c.id.label("fid"), *carried)
-                            .where(*conds, near).limit(most)
-                            .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite"))
-                        rows = found.cursor.fetchall()  # the driver's tuples (as the cells')
-                        found.close()
-                        return encode_points(tile, ISSUE_LAYER, names, rows, with_id=True)
+                points = self._issue_points(conn, query, conds, units, tile, fields)
+                if points is not None:
+                    return points
             grid = cell_grid(tile)
             ring = ring_grid(grid)  # and the neighbours' cells whose bubbles reach in
-            units = _units_only(query, conds) if conds else None
             if not conds or not self.postgis or units is not None:
                 # issues per base cell, merged here: every issue's from the counts kept per
                 # base cell (0021), a unit's from those kept per unit (0035: a unit user's
@@ -1188,6 +1144,74 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             until: datetime | None = conn.execute(q).scalar()
         return until
 
+    def _issue_points(self, conn: Connection, query: IssueQuery,
+                      conds: list[ColumnElement[bool]], units: list[str] | None, tile: Tile,
+                      fields: Sequence[str] | None) -> bytes | None:
+        """A points tile's MVT (the layer `issues`), or None when the tile holds more issues
+        than it draws as points (its cells then)."""
+        c = issues_t.c
+        # as many points per square pixel whatever the tile's size; more close up
+        most = MAX_TILE_POINTS * (tile.px // 256) ** 2 * (4 if tile.view_zoom >= CLOSE_ZOOM else 1)
+        props = {"id": c.id, "category": c.category, "status": c.status,
+                 "overdue": func.coalesce(_overdue(query.now), False).label("overdue")}
+        names = tuple(n for n in ISSUE_PROPS if fields is None or n in fields)
+        carried = [props[n] for n in names]
+        near = self._issue_points_near(tile)
+        kept = None
+        if units is not None:
+            # a unit's issues (a unit user's every tile) counted from the counts kept per unit
+            # (0035) over the base cells the points' box touches, at least its issues: counting
+            # them in the index read every issue of the tile, of every unit (20-26 ms of a unit
+            # user's dense z14 tile on SQLite, which then drew cells)
+            x0, y0, x1, y1 = self._near_cells(tile)
+            u = unit_counts_t.c
+            kept = int(conn.execute(select(func.coalesce(func.sum(u.n), 0)).where(
+                u.unit.in_(units), u.cell_x.between(x0, x1), u.cell_y.between(y0, y1)
+            )).scalar_one())
+            if kept > most:
+                return None
+        if self.postgis:
+            # one scan: up to one point over the limit is read (index only) and counted, and
+            # encoded only when within it (a dense tile, drawn as cells, costs the scan only).
+            # Counting first and reading again scanned every month twice: half of a unit
+            # user's z13 tile. Parallel workers, which the planner picks for the Append of the
+            # month partitions, take longer to start than these scans and than encoding the
+            # points
+            conn.exec_driver_sql(f"{ONE_CORE}; {GENERIC_PLANS}")
+            read = select(c.lon, c.lat, c.id.label("fid"), *carried).where(
+                *conds, near).limit(most + 1).cte("read")
+            geom: Any = func.ST_SetSRID(func.ST_MakePoint(read.c.lon, read.c.lat), 4326)
+            mvt = func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _envelope(tile),
+                                    EXTENT, BUFFER, True)
+            points = select(mvt.label("geom"), read.c.fid, *(read.c[name] for name in names))
+            how_many = select(func.count()).select_from(read).scalar_subquery()
+            # CASE evaluates the encoding's subquery only when it is chosen
+            n, data = conn.execute(select(how_many, case(
+                (how_many <= most, _mvt_query(points, ISSUE_LAYER).scalar_subquery())
+            ))).one()
+            if n <= most:
+                return bytes(data or b"")
+            if conds:  # the cells, counted for these filters
+                conn.exec_driver_sql(CUSTOM_PLANS)
+            return None
+        if kept is None:
+            # counted on the cell index first (0018): a dense tile, drawn as cells, reads no
+            # rows
+            kept = conn.execute(select(func.count()).select_from(
+                select(c.id).where(*conds, near).limit(most + 1)
+                .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite").subquery()
+            )).scalar_one()
+            if kept > most:
+                return None
+        found = conn.execute(  # one over: the kept counts are trusted, not relied on
+            select(c.lon, c.lat, c.id.label("fid"), *carried).where(*conds, near)
+            .limit(most + 1).with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite"))
+        rows = found.cursor.fetchall()  # the driver's tuples (as the cells')
+        found.close()
+        if len(rows) > most:
+            return None
+        return encode_points(tile, ISSUE_LAYER, names, rows, with_id=True)
+
     def _issue_points_near(self, tile: Tile) -> ColumnElement[bool]:
         """The issues a points tile reads: those in the tile and its buffer."""
         c = issues_t.c
@@ -1195,9 +1219,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         if not self.postgis:
             # one range of ix_issues_cells per column of cells, the exact bounds tested on the
             # entries (a range over cell_x would read whole columns of the city)
-            columns = range(math.floor(minx / CELL_DEG), math.floor(maxx / CELL_DEG) + 1)
-            return (c.cell_x.in_(list(columns))
-                    & c.cell_y.between(math.floor(miny / CELL_DEG), math.floor(maxy / CELL_DEG))
+            x0, y0, x1, y1 = self._near_cells(tile)
+            return (c.cell_x.in_(list(range(x0, x1 + 1))) & c.cell_y.between(y0, y1)
                     & c.lon.between(minx, maxx) & c.lat.between(miny, maxy))
         # the rows of `geom && envelope` (PostGIS compares float4 boxes), chosen by lon/lat and
         # drawn from them as the generated geom is: with ix_issues_tile (0015) an index-only
@@ -1205,6 +1228,15 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         # scattered pages of a dense z15 512 tile, twice: 19 s from disk)
         west, south, east, north = _box2df_bounds(minx, miny, maxx, maxy)
         return (c.lon > west) & (c.lon < east) & (c.lat > south) & (c.lat < north)
+
+    def _near_cells(self, tile: Tile) -> tuple[int, int, int, int]:
+        """The base cells (x0, y0, x1, y1, inclusive) holding every issue that
+        `_issue_points_near` reads."""
+        minx, miny, maxx, maxy = tile.lonlat_bounds(BUFFER)
+        if self.postgis:  # its open float4 bounds, a hair wider
+            minx, miny, maxx, maxy = _box2df_bounds(minx, miny, maxx, maxy)
+        return (math.floor(minx / CELL_DEG), math.floor(miny / CELL_DEG),
+                math.floor(maxx / CELL_DEG), math.floor(maxy / CELL_DEG))
 
     def issue_count(self, at_most: int | None = None) -> int:
         """Number of issues (with at_most: counted up to it, the rest never read)."""

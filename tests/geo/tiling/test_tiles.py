@@ -1480,3 +1480,27 @@ def test_next_deadlines_are_kept_only_while_they_are_exact() -> None:
     assert kept.get("tile a", found)[0]  # a used last: b is the least recent
     kept.put("tile c", found, due)
     assert not kept.get("tile b", found)[0] and kept.get("tile a", found)[0]
+
+
+def test_a_unit_users_street_level_tile_holds_its_units_points_up_to_the_limit(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit's own user sees its unit's issues in a street-level tile as points while they are
+    few enough, however many other units' issues share the tile, and as cells past the limit
+    (decided from the counts kept per unit and base cell, 0035); the points are exactly the
+    unit's issues there, none cut."""
+    import geo.store.sql
+
+    around = [(121.45 + (i % 20) * 4e-4, 31.2 + (i // 20) * 4e-4) for i in range(60)]
+    own = store.add_issues([Issue("litter", x, y, unit="城管局") for x, y in around[:9]])
+    store.add_issues([Issue("litter", x, y, unit="环卫所") for x, y in around[9:]])
+    add_user(store, "chengguan", "unit", unit="城管局")
+    client.headers.update(bearer(client, "chengguan"))
+    x, y = tile_of(121.455, 31.201, 13)
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 3)  # 12 points in a 512-pixel tile
+    tile = get_tile(client, "issues", 13, x, y, size=512)
+    assert "issue_cells" not in tile and ids(tile, "issues") == set(own)
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 2)  # 8: the unit's 10 are cells
+    store.add_issues([Issue("litter", 121.4502, 31.2002, unit="城管局")])  # a new version
+    tile = get_tile(client, "issues", 13, x, y, size=512)
+    assert "issues" not in tile
+    assert sum(c["properties"]["count"] for c in tile["issue_cells"]) == 10
