@@ -86,7 +86,8 @@ def vector_tile(
     `issues` takes the filters of GET /api/issues and holds the MVT layer `issues` (id,
     category, status, overdue, or the `issues:` items of `fields`; the feature id always)
     from zoom 14 when the tile has at most 1000 of them (4000 from
-    zoom 16 on), else
+    zoom 16 on; with the unit as the only filter, counted over the 50 m cells the tile
+    touches), else
     `issue_cells` (count, cell_deg): issues counted per grid cell. A comma list gives one tile
     holding each listed layer's MVT layers in the order listed (the page draws them bottom to
     top), the same features as the single-layer tiles. A unit user's tiles hold only what it
