@@ -82,7 +82,7 @@ function issueLegend(box, cfg, map) {
   Object.keys(cfg.statuses).forEach(function (code) {
     box.appendChild(swatch(cfg.statuses[code].color, cfg.statuses[code].label, true));
   });
-  box.appendChild(el("div", t("问题数（缩小地图或问题密集处按格汇总）"), "ccmap-legend-row"));
+  box.appendChild(el("div", t("问题数（缩小地图时按格汇总）"), "ccmap-legend-row"));
   box.appendChild(el("div", t("每格件数（颜色按密度，随缩放调整）"),
                      "ccmap-legend-row ccmap-legend-note"));
   // a dot a class of the cells' colours, with the counts of a cell at this zoom
