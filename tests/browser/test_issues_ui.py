@@ -29,9 +29,17 @@ def test_inspector_reports_an_issue_by_clicking_the_map(page: Any, live_server: 
     login(page, live_server, "inspector")
     _ready(page)
     page.click(".ccmap-report-button")
-    box = page.locator(".leaflet-container").bounding_box()
-    # low on the map, so the form's popup (which opens upward) needs no auto-pan of the map
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.75
+    # low on the map, so the form's popup (which opens upward) needs no auto-pan of the map,
+    # and where the map's picking layer is what the pointer is over, not a legend or control
+    x, y = page.evaluate("""() => {
+        const r = document.querySelector(".leaflet-container").getBoundingClientRect();
+        const x = r.left + r.width / 2;
+        for (let y = r.top + r.height * 0.75; y > r.top + r.height / 2; y -= 10) {
+            const under = document.elementFromPoint(x, y);
+            if (under && under.classList.contains("ccmap-capture")) { return [x, y]; }
+        }
+        return [x, null]; }""")
+    assert y is not None, "the legends and controls cover the lower middle of the map"
     clicked = page.evaluate("([x, y]) => { const m = window.pageState.map; "
                             "const r = m.getContainer().getBoundingClientRect(); "
                             "const ll = m.containerPointToLatLng([x - r.left, y - r.top]); "
