@@ -1504,3 +1504,22 @@ def test_a_unit_users_street_level_tile_holds_its_units_points_up_to_the_limit(
     tile = get_tile(client, "issues", 13, x, y, size=512)
     assert "issues" not in tile
     assert sum(c["properties"]["count"] for c in tile["issue_cells"]) == 10
+
+
+def test_a_unit_tile_never_draws_a_cut_list_of_points_when_its_kept_counts_are_wrong(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept counts per unit choose points or cells, but the points are read one over the
+    limit: counts that say too few (here zeroed by hand) give no points tile holding part of
+    the unit's issues."""
+    from sqlalchemy import text
+
+    import geo.store.sql
+
+    store.add_issues([Issue("litter", 121.45 + i * 4e-4, 31.2, unit="城管局") for i in range(9)])
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE issue_unit_cell_counts SET n = 0"))
+    add_user(store, "chengguan", "unit", unit="城管局")
+    client.headers.update(bearer(client, "chengguan"))
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 2)  # 8 points in a 512-pixel tile
+    x, y = tile_of(121.452, 31.2, 13)
+    assert "issues" not in get_tile(client, "issues", 13, x, y, size=512)
