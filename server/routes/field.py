@@ -3,24 +3,21 @@ and the inspector's round as the app keeps it."""
 
 from __future__ import annotations
 
-import io
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from PIL import Image, ImageDraw
 
 from geo.planner.field import field_round, report_categories
 from server.auth import Inspector
 from server.deps import IdQuery, SettingsDep, StoreDep
+from server.icons import app_icon
 from server.routes.pages import page_user, templates, vendor_installed
 from server.schemas.field import FieldRound
 
 router = APIRouter(tags=["field"])
 SCOPE = "/field"  # what the service worker controls: the page and its query strings
 ICON_SIZES = (192, 512)
-GREEN = (46, 125, 50, 255)
 
 
 @router.get("/field", response_class=HTMLResponse, include_in_schema=False)
@@ -64,39 +61,8 @@ def manifest(settings: SettingsDep) -> Response:
 def icon(name: Annotated[str, Path(pattern="^(maskable-)?(192|512)$")]) -> Response:
     """The app's icon (drawn here: a white map pin with a tick on green)."""
     maskable = name.startswith("maskable-")
-    return Response(_icon(int(name.removeprefix("maskable-")), maskable),
+    return Response(app_icon(int(name.removeprefix("maskable-")), maskable),
                     media_type="image/png", headers={"Cache-Control": "max-age=86400"})
-
-
-@router.get("/favicon.ico", include_in_schema=False)
-def favicon() -> Response:
-    """The browser tab's icon for every page: the app's icon, 32 pixels (PNG)."""
-    return Response(_icon(32, False), media_type="image/png",
-                    headers={"Cache-Control": "max-age=86400"})
-
-
-@lru_cache(maxsize=8)
-def _icon(size: int, maskable: bool) -> bytes:
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(img)
-    if maskable:  # full bleed; the pin stays in the safe zone (the middle 80 %)
-        draw.rectangle((0, 0, size, size), fill=GREEN)
-    else:
-        draw.rounded_rectangle((0, 0, size - 1, size - 1), radius=size // 6, fill=GREEN)
-    s = size * (0.6 if maskable else 0.75) / 100  # the pin drawn on a 100-unit grid
-    ox, oy = (size - 100 * s) / 2, (size - 100 * s) / 2
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        return ox + x * s, oy + y * s
-
-    white = (255, 255, 255, 255)
-    draw.ellipse((*at(22, 6), *at(78, 62)), fill=white)
-    draw.polygon([at(27, 48), at(73, 48), at(50, 94)], fill=white)
-    draw.line([at(36, 34), at(47, 45), at(65, 24)], fill=GREEN, width=max(2, round(8 * s)),
-              joint="curve")
-    out = io.BytesIO()
-    img.save(out, "PNG", optimize=True)
-    return out.getvalue()
 
 
 @router.get("/api/field/round", response_model=FieldRound)

@@ -19,6 +19,7 @@ from geo.model.users import PERMISSIONS, ROLE_LABELS, Role, User
 from geo.store import Store
 from server.auth import optional_user
 from server.deps import SettingsDep, StoreDep
+from server.icons import app_icon
 from server.locale import request_locale, template_context
 from server.security import csp_nonce, with_nonce
 from server.settings import Settings
@@ -69,6 +70,13 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    page_limit=settings.max_page)
     # folium's inline scripts carry the response's CSP nonce (server/security.py)
     return HTMLResponse(with_nonce(render_map_page(page), csp_nonce(request)))
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """The browser tab's icon for every page: the app's icon, 32 pixels (PNG)."""
+    return Response(app_icon(32), media_type="image/png",
+                    headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)

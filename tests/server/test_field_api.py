@@ -253,9 +253,6 @@ def test_the_app_installs_service_worker_manifest_and_icons(field: dict[str, Any
         w, h = Image.open(io.BytesIO(png.content)).size
         assert f"{w}x{h}" == icon["sizes"]
     assert client.get("/field/icons/64.png").status_code == 422
-    tab = client.get("/favicon.ico")  # every page's tab, asked for by the browser unprompted
-    assert tab.status_code == 200 and tab.headers["content-type"] == "image/png"
-    assert Image.open(io.BytesIO(tab.content)).size == (32, 32)
     # the page itself needs a login; logged in it names its settings and the manifest
     assert client.get("/field", follow_redirects=False).status_code == 303
     login = client.post("/api/auth/login", data={"username": "i1", "password": TEST_PASSWORD})

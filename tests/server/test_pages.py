@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from shapely.geometry import Point
 
 from geo.layers.coords import wgs84_to_gcj02
@@ -99,6 +101,12 @@ def test_vendor_and_own_assets_are_served(client: TestClient, settings: Settings
     if vendor_installed(settings):
         r = client.get("/vendor/leaflet/dist/leaflet.js")
         assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+
+
+def test_every_page_has_a_tab_icon_without_a_login(anon_client: TestClient) -> None:
+    tab = anon_client.get("/favicon.ico")  # asked for by the browser unprompted, even on /login
+    assert tab.status_code == 200 and tab.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(tab.content)).size == (32, 32)
 
 
 def test_pages_send_anonymous_users_to_the_login_form(anon_client: TestClient) -> None:
