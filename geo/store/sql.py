@@ -780,45 +780,58 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         """Store the routing (zone, unit, flags, cadre, community) of many issues at once."""
         if not issues:
             return 0
-        c = issues_t.c
         ordered = sorted(issues, key=lambda i: i.id or 0)  # in table order: fewer pages
         with self._begin() as conn:
-            # the units they had, as the UPDATE finds them: the counts per unit follow
-            if self.postgis:
-                conn.exec_driver_sql(ROW_PROBES)
-            else:
+            if not self.postgis:
                 _sqlite_write_lock(conn)
-            was = self._routed_units(conn, ordered)
-            if self.postgis:  # one statement, not a round trip per issue
-                # with each row's month (the partition key) a row is looked up in its own
-                # partition, not in all of them: 4x fewer index probes on two years of issues
-                months = [i.reported_at for i in ordered]
-                by_month = None not in months
-                conn.execute(text(
-                    "UPDATE issues AS i SET zone_id = v.zone_id, unit = v.unit, "
-                    "flags = v.flags::json, cadre = v.cadre, community = v.community "
-                    "FROM unnest(CAST(:ids AS integer[]), CAST(:zones AS integer[]), "
-                    "CAST(:units AS text[]), CAST(:flags AS text[]), CAST(:cadres AS text[]), "
-                    "CAST(:communities AS text[]), CAST(:months AS timestamp[])) "
-                    "AS v(id, zone_id, unit, flags, cadre, community, reported_at) "
-                    "WHERE i.id = v.id" + (" AND i.reported_at = v.reported_at" if by_month
-                                           else "")),
-                    {"months": months if by_month else [None] * len(ordered),
-                     "ids": [i.id for i in ordered], "zones": [i.zone_id for i in ordered],
-                     "units": [i.unit for i in ordered],
-                     "flags": [json.dumps(i.flags, ensure_ascii=False) for i in ordered],
-                     "cadres": [i.cadre for i in ordered],
-                     "communities": [i.community for i in ordered]})
-                conn.exec_driver_sql(ROW_PROBES_DONE)
-            else:
-                conn.execute(update(issues_t).where(c.id == bindparam("issue_id")), [
-                    {"issue_id": i.id, "zone_id": i.zone_id, "unit": i.unit, "flags": i.flags,
-                     "cadre": i.cadre, "community": i.community} for i in ordered])
+            with self._row_probes(conn):
+                # the units they had, as the UPDATE finds them: the counts per unit follow
+                was = self._routed_units(conn, ordered)
+                self._write_routes(conn, ordered)
             _audit(conn, actor, "reroute", "issue", None, {"count": len(issues)})
             _count_units(conn, _units_changed(was, {i.id or 0: i.unit for i in ordered}))
             _bump_issues(conn, [(math.floor(i.lon / CELL_DEG), math.floor(i.lat / CELL_DEG))
                                 for i in ordered])
         return len(issues)
+
+    @contextmanager
+    def _row_probes(self, conn: Connection) -> Iterator[None]:
+        """Statements within look their rows up by index probes (PostgreSQL, ROW_PROBES); the
+        settings are set back after them (and with the transaction if it rolls back)."""
+        if not self.postgis:
+            yield
+            return
+        conn.exec_driver_sql(ROW_PROBES)
+        yield
+        conn.exec_driver_sql(ROW_PROBES_DONE)
+
+    def _write_routes(self, conn: Connection, ordered: Sequence[Issue | IssueRoute]) -> None:
+        """UPDATE the routing of these issues (sorted by id) in one statement."""
+        c = issues_t.c
+        if self.postgis:  # one statement, not a round trip per issue
+            # with each row's month (the partition key) a row is looked up in its own
+            # partition, not in all of them: 4x fewer index probes on two years of issues
+            months = [i.reported_at for i in ordered]
+            by_month = None not in months
+            conn.execute(text(
+                "UPDATE issues AS i SET zone_id = v.zone_id, unit = v.unit, "
+                "flags = v.flags::json, cadre = v.cadre, community = v.community "
+                "FROM unnest(CAST(:ids AS integer[]), CAST(:zones AS integer[]), "
+                "CAST(:units AS text[]), CAST(:flags AS text[]), CAST(:cadres AS text[]), "
+                "CAST(:communities AS text[]), CAST(:months AS timestamp[])) "
+                "AS v(id, zone_id, unit, flags, cadre, community, reported_at) "
+                "WHERE i.id = v.id" + (" AND i.reported_at = v.reported_at" if by_month
+                                       else "")),
+                {"months": months if by_month else [None] * len(ordered),
+                 "ids": [i.id for i in ordered], "zones": [i.zone_id for i in ordered],
+                 "units": [i.unit for i in ordered],
+                 "flags": [json.dumps(i.flags, ensure_ascii=False) for i in ordered],
+                 "cadres": [i.cadre for i in ordered],
+                 "communities": [i.community for i in ordered]})
+        else:
+            conn.execute(update(issues_t).where(c.id == bindparam("issue_id")), [
+                {"issue_id": i.id, "zone_id": i.zone_id, "unit": i.unit, "flags": i.flags,
+                 "cadre": i.cadre, "community": i.community} for i in ordered])
 
     def _routed_units(self, conn: Connection, issues: Sequence[Issue | IssueRoute]
                       ) -> list[tuple[int, str | None, int, int]]:
@@ -827,7 +840,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         c = issues_t.c
         months = [i.reported_at for i in issues]
         if self.postgis and None not in months:
-            # each row probed in its month's partition (the caller set ROW_PROBES)
+            # each row probed in its month's partition (within _row_probes)
             return [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in conn.execute(text(
                 "SELECT i.id, i.unit, i.cell_x, i.cell_y FROM issues AS i "
                 "JOIN unnest(CAST(:ids AS integer[]), CAST(:months AS timestamp[])) "
@@ -1157,19 +1170,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         names = tuple(n for n in ISSUE_PROPS if fields is None or n in fields)
         carried = [props[n] for n in names]
         near = self._issue_points_near(tile)
-        kept = None
-        if units is not None:
-            # a unit's issues (a unit user's every tile) counted from the counts kept per unit
-            # (0035) over the base cells the points' box touches, at least its issues: counting
-            # them in the index read every issue of the tile, of every unit (20-26 ms of a unit
-            # user's dense z14 tile on SQLite, which then drew cells)
-            x0, y0, x1, y1 = self._near_cells(tile)
-            u = unit_counts_t.c
-            kept = int(conn.execute(select(func.coalesce(func.sum(u.n), 0)).where(
-                u.unit.in_(units), u.cell_x.between(x0, x1), u.cell_y.between(y0, y1)
-            )).scalar_one())
-            if kept > most:
-                return None
+        if units is not None and self._unit_count_near(conn, units, tile) > most:
+            return None
         if self.postgis:
             # one scan: up to one point over the limit is read (index only) and counted, and
             # encoded only when within it (a dense tile, drawn as cells, costs the scan only).
@@ -1194,14 +1196,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             if conds:  # the cells, counted for these filters
                 conn.exec_driver_sql(CUSTOM_PLANS)
             return None
-        if kept is None:
+        if units is None:
             # counted on the cell index first (0018): a dense tile, drawn as cells, reads no
             # rows
-            kept = conn.execute(select(func.count()).select_from(
+            counted = conn.execute(select(func.count()).select_from(
                 select(c.id).where(*conds, near).limit(most + 1)
                 .with_hint(issues_t, "INDEXED BY ix_issues_cells", "sqlite").subquery()
             )).scalar_one()
-            if kept > most:
+            if counted > most:
                 return None
         found = conn.execute(  # one over: the kept counts are trusted, not relied on
             select(c.lon, c.lat, c.id.label("fid"), *carried).where(*conds, near)
@@ -1211,6 +1213,17 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         if len(rows) > most:
             return None
         return encode_points(tile, ISSUE_LAYER, names, rows, with_id=True)
+
+    def _unit_count_near(self, conn: Connection, units: list[str], tile: Tile) -> int:
+        """The units' issues over the base cells a points tile's box touches, from the counts
+        kept per unit (0035): never fewer than the tile's own. Counting them in the index read
+        every issue of the tile, of every unit (20-26 ms of a unit user's dense z14 tile on
+        SQLite, which then drew cells)."""
+        x0, y0, x1, y1 = self._near_cells(tile)
+        u = unit_counts_t.c
+        return int(conn.execute(select(func.coalesce(func.sum(u.n), 0)).where(
+            u.unit.in_(units), u.cell_x.between(x0, x1), u.cell_y.between(y0, y1)
+        )).scalar_one())
 
     def _issue_points_near(self, tile: Tile) -> ColumnElement[bool]:
         """The issues a points tile reads: those in the tile and its buffer."""
