@@ -29,7 +29,7 @@ from shapely.geometry import shape
 from geo.exports.static_render import IssueCells, StaticLayer, render_static
 from geo.i18n import DEFAULT, translate, translator
 from geo.layers.geojson import collection, feature_json
-from geo.maps.mapview import EXTRA_LABELS, LAYERS, STATIC, TemplateMacro
+from geo.maps.mapview import EXTRA_LABELS, LAYERS, STATIC, MetricScale, TemplateMacro
 from geo.model.errors import InvalidInput, LimitExceeded
 from geo.model.kinds import LABELS_ZH, Kind, issue_categories, reference_table
 from geo.model.records import Feature
@@ -206,8 +206,8 @@ def snapshot_html(store: Store, view: str = "main", bbox: BBox | None = None,
     _ = translator(locale)
     content = view_content(store, view, bbox, issues, layers, locale)
     minx, miny, maxx, maxy = content.bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
-                   control_scale=True, zoom_start=15)
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None, zoom_start=15)
+    MetricScale().add_to(m)
     m.default_js = []
     m.default_css = []
     m.fit_bounds([[miny, minx], [maxy, maxx]])

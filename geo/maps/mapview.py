@@ -108,6 +108,13 @@ class CcmapLayers(TemplateMacro):
         self.catalog = catalog
 
 
+class MetricScale(TemplateMacro):
+    """Leaflet's scale bar in metres only (folium's `control_scale` adds miles and feet)."""
+
+    def __init__(self) -> None:
+        super().__init__("MetricScale", "scale.j2")
+
+
 def page_config(page: MapPage) -> dict[str, Any]:
     """The JSON configuration handed to static/js/map.js (its labels in the page's locale)."""
     def _(text: str) -> str:
@@ -154,7 +161,6 @@ def build_map(page: MapPage) -> folium.Map:
     # zoom 1, far from the fitted zoom: Leaflet jumps there at once instead of animating
     # (zoomAnimationThreshold), so the page's layers never load the starting zoom's tiles
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=1, tiles=None,
-                   control_scale=True,
                    # no fades: each tile's fade repaints every tile canvas of its grid 60 times a
                    # second for 200 ms (a GPU-less office PC composites for the whole load), and
                    # a closed popup would linger, invisible, for 200 ms
@@ -166,6 +172,7 @@ def build_map(page: MapPage) -> folium.Map:
                          max_zoom=layer.max_zoom, name=translate("底图", page.locale),
                          control=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])  # Leaflet wants [lat, lon]
+    MetricScale().add_to(m)
     config = page_config(page)
     config["attribution"] = OSM_ATTRIBUTION
     CcmapLayers(config, messages(page.locale)).add_to(m)

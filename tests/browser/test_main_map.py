@@ -56,6 +56,9 @@ def test_every_layer_draws_its_features(page: Any, live_server: str) -> None:
     assert page.locator("#ccmap-legend-issues").inner_text().count("结案") == 1
     assert "测评点位" in page.locator(".leaflet-control-layers").inner_text()
     assert page.locator(".leaflet-control-scale").count() == 1
+    # in metres only, as a Chinese office reads a map (folium's own bar adds feet and miles)
+    scale = page.locator(".leaflet-control-scale-line").all_inner_texts()
+    assert len(scale) == 1 and scale[0].endswith(("m", "km")), scale
     assert page.locator(".leaflet-control-zoom-fullscreen, .fullscreen-icon").count() >= 1
     assert errors == []
     ARTIFACTS.mkdir(exist_ok=True)

@@ -34,6 +34,7 @@ def test_html_snapshot_is_self_contained(demo_url: str, tmp_path: Path) -> None:
     html = out.read_text(encoding="utf-8")
     assert external_urls(html) == []  # works with no network
     assert "L.map(" in html and "创城点位地图" in html and "OpenStreetMap" in html
+    assert "L.control.scale({imperial: false})" in html  # a scale bar in metres only
     store = open_store(demo_url)
     try:
         market = store.features(Kind.market)[0].name
