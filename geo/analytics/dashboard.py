@@ -12,6 +12,10 @@ from geo.store import IssueQuery, Store
 from geo.store.aggregates import merge_stats
 
 TREND_WEEKS = 12
+# issues a zone needs in the period and in the one before to count as improved: a rate of one
+# or two issues swings from 0 to 100 on luck (at city size zones with two issues "rose" 4,700
+# places to full marks)
+IMPROVED_MIN_ISSUES = 3
 
 
 def _query(start: datetime, end: datetime, scope: str | None, now: datetime) -> IssueQuery:
@@ -49,9 +53,12 @@ def dashboard(store: Store, period: str | None, now: datetime | None = None,
     zones = ranking(store, "zone", label, now, scope_unit)["rows"]
     active = [z for z in zones if z["issues"]]
     worst = sorted(active, key=lambda z: (z["score"], -z["issues"]))[:5]
-    # a zone with no issue in the period scores full marks on nothing: at city size thousands
-    # of such zones "rose" thousands of places, so only zones with issues count as improved
-    improved = sorted((z for z in active if z["change"] > 0), key=lambda z: -z["change"])[:5]
+    # the largest gains of score among zones with enough issues in both periods (a zone with
+    # no issue scores full marks on nothing: thousands of them "rose" thousands of places)
+    improved = sorted((z for z in active if z["issues"] >= IMPROVED_MIN_ISSUES
+                       and z["previous_issues"] >= IMPROVED_MIN_ISSUES
+                       and z["score"] > z["previous_score"]),
+                      key=lambda z: (z["previous_score"] - z["score"], -z["change"]))[:5]
     week0 = end - timedelta(weeks=TREND_WEEKS)
     edges = [week0 + timedelta(weeks=k) for k in range(TREND_WEEKS + 1)]
     counts = store.issue_trend(_query(week0, end, scope_unit, now), edges)
@@ -62,6 +69,10 @@ def dashboard(store: Store, period: str | None, now: datetime | None = None,
             "top_categories": top,
             "worst_zones": [{"id": z.get("id"), "name": z["name"], "score": z["score"],
                              "issues": z["issues"]} for z in worst],
-            "most_improved": [{"name": z["name"], "score": z["score"], "change": z["change"],
-                               "issues": z["issues"]} for z in improved],
+            "most_improved": [{"name": z["name"], "score": z["score"],
+                               "previous_score": z["previous_score"],
+                               "gain": round(z["score"] - z["previous_score"], 2),
+                               "change": z["change"], "issues": z["issues"],
+                               "previous_issues": z["previous_issues"]} for z in improved],
+            "improved_min_issues": IMPROVED_MIN_ISSUES,
             "trend": trend}

@@ -177,11 +177,14 @@ def ranking(store: Store, level: str, period: str | None, now: datetime | None =
     now = now or datetime.now()
     start, end, label = parse_period(period, now)
     rows = _rank(store, level, start, end, scope_unit)
-    before = {r["name"]: r["rank"] for r in _rank(store, level, start - (end - start), start,
-                                                  scope_unit)}
+    before = {r["name"]: r for r in _rank(store, level, start - (end - start), start,
+                                          scope_unit)}
     for r in rows:
-        r["change"] = before.get(r["name"], r["rank"]) - r["rank"]
+        was = before.get(r["name"])
+        r["change"] = (was["rank"] if was else r["rank"]) - r["rank"]
         r["trend"] = "↑" if r["change"] > 0 else "↓" if r["change"] < 0 else "→"
+        r["previous_issues"] = was["issues"] if was else 0
+        r["previous_score"] = was["score"] if was and was["issues"] else None
     return {"level": level, "period": label, "from": start.isoformat(),
             "to": end.isoformat(), "formula": formula_text(), "rows": rows}
 

@@ -211,12 +211,15 @@ class ZoneScore(BaseModel):
 
 
 class ZoneImprovement(BaseModel):
-    """A zone with issues in the period that rose in the ranking."""
+    """A zone whose score rose against the previous period, with enough issues in both."""
 
     name: str | None
     score: float
-    change: int
+    previous_score: float
+    gain: float = Field(description="score points gained against the previous period")
+    change: int = Field(description="places risen in the ranking")
     issues: int
+    previous_issues: int
 
 
 class WeekTrend(BaseModel):
@@ -239,6 +242,8 @@ class Dashboard(BaseModel):
     top_categories: list[CategoryCount]
     worst_zones: list[ZoneScore]
     most_improved: list[ZoneImprovement]
+    improved_min_issues: int = Field(description="issues a zone needs in both periods to "
+                                                 "count as improved")
     trend: list[WeekTrend]
 
 

@@ -57,15 +57,20 @@ function render(doc) {
     return a;
   });
   fill("improved-zones", doc.most_improved, function (z) {
-    return el("span", z.name + t("：↑{change} 名，{score} 分，{issues} 个问题",
-                                 { change: z.change, score: z.score, issues: z.issues }));
-  });
+    var a = el("a", z.name + t("：{before} → {score} 分（+{gain}），{issues} 个问题",
+                                  { before: z.previous_score, score: z.score,
+                                    gain: z.gain, issues: z.issues }));
+    a.title = t("上期 {n} 个问题；名次 ↑{change}", { n: z.previous_issues, change: z.change });
+    a.href = "/?zone_name=" + encodeURIComponent(z.name);
+    return a;
+  }, t("（无：本期和上期各有至少 {n} 个问题的责任区中无得分上升）",
+       { n: doc.improved_min_issues }));
 }
 
-function fill(id, rows, make) {
+function fill(id, rows, make, empty) {
   var list = document.getElementById(id);
   list.textContent = "";
-  if (!rows.length) { list.appendChild(el("li", t("none"))); }
+  if (!rows.length) { list.appendChild(el("li", empty || t("none"))); }
   rows.forEach(function (r) {
     var li = el("li");
     li.appendChild(make(r));

@@ -76,11 +76,15 @@ def test_a_zone_never_edited_has_an_empty_history_not_a_404(client: TestClient,
 
 def test_dashboard_and_ranking_name_only_the_unit_users_zones(client: TestClient, store: Store,
                                                               city: list[int]) -> None:
-    # an overdue issue in zone A lowers A's score, so B (an issue not yet due) climbs above it
+    # an overdue issue in zone A lowers A's score, so B (issues not yet due, overdue in
+    # February: enough in both months to count as improved) climbs above it
     assert _issue(client, reported_at="2026-03-10T09:00:00",
                   deadline="2026-03-11T09:00:00").json()["unit"] == "甲"
-    assert _issue(client, reported_at="2026-03-10T09:00:00", deadline="2026-04-30T09:00:00",
-                  lon=121.475, lat=31.235).json()["unit"] == "乙"
+    for month, deadline in (("02", "2026-02-11"), ("03", "2026-04-30")):
+        for _ in range(3):
+            assert _issue(client, reported_at=f"2026-{month}-10T09:00:00",
+                          deadline=f"{deadline}T09:00:00",
+                          lon=121.475, lat=31.235).json()["unit"] == "乙"
     add_user(store, "u甲", "unit", unit="甲")
     h = bearer(client, "u甲")
     admin = client.get("/api/dashboard?period=2026-03").json()

@@ -36,29 +36,43 @@ def test_dashboard_kpis_match_the_ledger(anon_client: TestClient, store: Store) 
     assert scores == sorted(scores)
 
 
-def test_most_improved_zones_are_zones_with_issues_in_the_period(client: TestClient,
-                                                                 store: Store) -> None:
-    """A zone without an issue in the period scores full marks on nothing: however far it rose
-    (thousands of places at city size), it is not "most improved"; a zone that rose with
-    issues is, with its count."""
+def test_most_improved_zones_gained_score_with_enough_issues_in_both_periods(
+        client: TestClient, store: Store) -> None:
+    """A zone without an issue scores full marks on nothing, and a zone's rate of one issue
+    swings from 0 to 100 on luck: however far they rose (thousands of places at city size),
+    they are not "most improved". A zone whose score rose with enough issues in both periods
+    is, with its score before and after."""
     store.add_features([
-        Feature(Kind.subdistrict, box(121.46, 31.22, 121.49, 31.23), name="示范街道"),
+        Feature(Kind.subdistrict, box(121.46, 31.22, 121.50, 31.23), name="示范街道"),
         *(Feature(Kind.zone, box(121.46 + k * 0.01, 31.22, 121.47 + k * 0.01, 31.23),
                   name=f"{name}区", category="grid", properties={"zone_type": "grid"})
-          for k, name in enumerate("ABC"))])
+          for k, name in enumerate("ABCD"))])
 
-    def report(zone: int, day: str, deadline: str) -> None:
-        r = client.post("/api/issues", json={
-            "category": "illegal_ads", "lon": 121.465 + zone * 0.01, "lat": 31.225,
-            "reported_at": f"{day}T09:00:00", "deadline": f"{deadline}T09:00:00"})
-        assert r.status_code == 201, r.text
+    def report(zone: int, day: str, deadline: str, n: int = 1) -> None:
+        for _ in range(n):
+            r = client.post("/api/issues", json={
+                "category": "illegal_ads", "lon": 121.465 + zone * 0.01, "lat": 31.225,
+                "reported_at": f"{day}T09:00:00", "deadline": f"{deadline}T09:00:00"})
+            assert r.status_code == 201, r.text
 
-    report(1, "2026-02-10", "2026-02-11")  # February: B overdue, A and C without issues
-    report(0, "2026-03-10", "2026-03-11")  # March: A overdue, B due in April, C none
-    report(1, "2026-03-10", "2026-04-30")
+    # February: A, B and D overdue, C without issues; March: A overdue again, B and D due in
+    # April (their scores rise), C none; D has one issue a month, B three
+    for zone in (0, 1):
+        report(zone, "2026-02-10", "2026-02-11", n=3)
+    report(3, "2026-02-10", "2026-02-11")
+    report(0, "2026-03-10", "2026-03-11", n=3)
+    report(1, "2026-03-10", "2026-04-30", n=3)
+    report(3, "2026-03-10", "2026-04-30")
     ranked = {r["name"]: r for r in client.get(
         "/api/ranking", params={"level": "zone", "period": "2026-03"}).json()}
-    assert ranked["C区"]["issues"] == 0 and ranked["C区"]["change"] > 0  # C rose on nothing
-    assert ranked["B区"]["issues"] == 1 and ranked["B区"]["change"] > 0
+    assert ranked["C区"]["issues"] == 0 and ranked["C区"]["previous_score"] is None
+    assert ranked["D区"]["score"] > ranked["D区"]["previous_score"]  # D rose on one issue
+    assert ranked["A区"]["score"] == ranked["A区"]["previous_score"]
+    b = ranked["B区"]
+    assert (b["issues"], b["previous_issues"]) == (3, 3) and b["score"] > b["previous_score"]
     doc = client.get("/api/dashboard", params={"period": "2026-03"}).json()
-    assert [(z["name"], z["issues"]) for z in doc["most_improved"]] == [("B区", 1)]
+    assert [(z["name"], z["issues"], z["previous_issues"], z["previous_score"], z["score"])
+            for z in doc["most_improved"]] == [
+        ("B区", 3, 3, b["previous_score"], b["score"])]
+    assert doc["most_improved"][0]["gain"] == round(b["score"] - b["previous_score"], 2)
+    assert doc["improved_min_issues"] == 3
