@@ -7,13 +7,15 @@ var KEYS = ["unit", "zones", "zone_area_m2", "street_km", "alley_km", "markets",
 var rows = [];
 var sorted = { key: null, down: false };
 
+/* Decimals a column shows, always as many (a column of figures reads down its digits). */
+var DECIMALS = { zone_area_m2: 3, street_km: 1, alley_km: 1 };
+
 /* A cell's text: areas in km² (a unit's zones cover square kilometres), numbers grouped. */
 function show(key, value) {
   if (typeof value !== "number") { return value; }
-  if (key === "zone_area_m2") {
-    return (value / 1e6).toLocaleString(undefined, { maximumFractionDigits: 3 });
-  }
-  return value.toLocaleString();
+  var d = DECIMALS[key] || 0;
+  return (key === "zone_area_m2" ? value / 1e6 : value).toLocaleString(
+    undefined, { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 
 function draw() {
@@ -21,7 +23,9 @@ function draw() {
   tbody.textContent = "";
   rows.forEach(function (row) {
     var tr = el("tr");
-    KEYS.forEach(function (k) { tr.appendChild(el("td", show(k, row[k]))); });
+    KEYS.forEach(function (k) {
+      tr.appendChild(el("td", show(k, row[k]), k === "unit" ? null : "num"));
+    });
     tbody.appendChild(tr);
   });
 }
@@ -52,5 +56,8 @@ document.querySelectorAll("#workload thead th").forEach(function (th, i) {
 
 getJson("/api/workload").then(function (doc) {
   rows = doc;
+  document.getElementById("workload-loading").hidden = true;
   draw();
+}, function (err) {
+  document.getElementById("workload-loading").textContent = err.message;
 });

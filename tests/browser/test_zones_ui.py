@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -237,9 +238,14 @@ def test_workload_page_lists_every_unit(page: Any, live_server: str) -> None:
 
     # areas in km² (a unit's zones cover square kilometres, not millions of m²)
     assert "km²" in page.inner_text("#workload thead")
-    for unit, _, area, *_ in table():
+    for unit, _, area, street_km, *_ in table():
         assert float(area.replace(",", "")) == pytest.approx(api[unit]["zone_area_m2"] / 1e6,
                                                              abs=0.0006)
+        # each column with as many decimals all the way down, so its digits line up
+        assert re.fullmatch(r"[\d,]+\.\d{3}", area) and re.fullmatch(r"[\d,]+\.\d", street_km)
+    assert page.locator("#workload tbody td").nth(1).evaluate(
+        "td => getComputedStyle(td).textAlign") == "right"
+    assert page.locator("#workload-loading").is_hidden()
     # a click on a column's name sorts by it, the largest first; again, the other way
     header = page.get_by_role("button", name="未结问题")
     header.click()
