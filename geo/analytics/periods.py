@@ -24,8 +24,9 @@ from geo.model.errors import InvalidPeriod
 from geo.model.timestamps import MAX_YEAR, MIN_YEAR
 
 KINDS = ("week", "month", "quarter", "days")
-SYNTAX = ("2026-W47 (week), 2026-11 (month), 2026-Q4 (quarter), 2026-11-01..2026-11-15 "
-          "(days, both included), or week, month, quarter (the current one)")
+# how a period is written, in the message of every bad one (data/locales/en has it in English)
+SYNTAX = ("2026-W47（周）、2026-11（月）、2026-Q4（季度）、"
+          "2026-11-01..2026-11-15（日期段，含首尾），或 week、month、quarter（本周、本月、本季度）")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _day(text: str) -> datetime:
     try:
         return datetime.combine(date.fromisoformat(text), datetime.min.time())
     except ValueError:
-        raise InvalidPeriod(f"no such day: {text} (period: {SYNTAX})") from None
+        raise InvalidPeriod(f"没有这一天：{text}（统计周期写作 {SYNTAX}）") from None
 
 
 def parse_period(text: str | None, now: datetime) -> Period:
@@ -99,25 +100,24 @@ def parse_period(text: str | None, now: datetime) -> Period:
     if text in ("week", "month", "quarter"):
         return {"week": week, "month": month, "quarter": quarter}[text](now)
     if any(not MIN_YEAR <= int(y) <= MAX_YEAR for y in re.findall(r"\b\d{4}\b", text)):
-        raise InvalidPeriod(f"period {text!r} is outside the years {MIN_YEAR}..{MAX_YEAR}")
+        raise InvalidPeriod(f"统计周期 {text} 不在 {MIN_YEAR}–{MAX_YEAR} 年之间")
     if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text):
         try:
             start = datetime.fromisocalendar(int(m[1]), int(m[2]), 1)
         except ValueError:
-            raise InvalidPeriod(f"no such ISO week: {text} (weeks run from W01 to W52 or W53)"
-                                ) from None
+            raise InvalidPeriod(f"没有这一周：{text}（周次为 W01 至 W52 或 W53）") from None
         return Period(start, start + timedelta(days=7), text, "week")
     if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
         if not 1 <= int(m[2]) <= 12:
-            raise InvalidPeriod(f"no such month: {text} (months run from 01 to 12)")
+            raise InvalidPeriod(f"没有这个月：{text}（月份为 01 至 12）")
         return month(datetime(int(m[1]), int(m[2]), 1))
     if m := re.fullmatch(r"(\d{4})-Q(\d)", text):
         if not 1 <= int(m[2]) <= 4:
-            raise InvalidPeriod(f"no such quarter: {text} (quarters run from Q1 to Q4)")
+            raise InvalidPeriod(f"没有这个季度：{text}（季度为 Q1 至 Q4）")
         return quarter(datetime(int(m[1]), 3 * int(m[2]) - 2, 1))
     if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
         start, last = _day(m[1]), _day(m[2])
         if last < start:
-            raise InvalidPeriod(f"the period {text} ends ({m[2]}) before it starts ({m[1]})")
+            raise InvalidPeriod(f"统计周期 {text} 的截止日期 {m[2]} 早于起始日期 {m[1]}")
         return Period(start, last + timedelta(days=1), text, "days")
-    raise InvalidPeriod(f"period must look like {SYNTAX}, not {text!r}")
+    raise InvalidPeriod(f"看不懂统计周期「{text}」：统计周期写作 {SYNTAX}")

@@ -140,12 +140,18 @@ export function api(method, url, body, isForm) {
     });
 }
 
-/* GET a JSON document of the session (abortable with `signal`); rejects with the path and
- * the HTTP status. */
+/* GET a JSON document of the session (abortable with `signal`); rejects with the server's
+ * reason (its `detail`, e.g. a period it cannot read), else the path and the HTTP status;
+ * the error's `status` is the HTTP status. */
 export function getJson(url, signal) {
   return fetch(url, { credentials: "same-origin", signal: signal }).then(function (r) {
-    if (!r.ok) { throw new Error(url.split("?")[0] + ": HTTP " + r.status); }
-    return r.json();
+    if (r.ok) { return r.json(); }
+    return r.json().catch(function () { return {}; }).then(function (b) {
+      const err = new Error(typeof b.detail === "string" ? b.detail
+        : url.split("?")[0] + ": HTTP " + r.status);
+      err.status = r.status;
+      throw err;
+    });
   });
 }
 

@@ -116,10 +116,21 @@ function ranking(period) {
   document.getElementById("ranking-csv").href = q + "&format=csv";
 }
 
+/* Say that the period's figures are on their way, or why they are not coming (a period the
+ * server cannot read: the figures shown stay those of the last period that loaded). */
+function status(text, isError) {
+  var p = document.getElementById("dash-status");
+  p.hidden = !text;
+  p.textContent = text || "";
+  p.classList.toggle("error", !!isError);
+}
+
 function load(period) {
   currentPeriod = period;
+  status(t("加载中…"));
   get("/api/dashboard" + (period ? "?period=" + encodeURIComponent(period) : ""))
-    .then(render);
+    .then(function (doc) { status(""); render(doc); },
+          function (err) { status(err.message, true); });
   ranking(period ? encodeURIComponent(period) : "");
   loadIndicators(period);
 }

@@ -44,6 +44,25 @@ def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
         assert cats == [first["code"]]
 
 
+def test_a_period_the_server_cannot_read_is_explained_and_the_figures_stay(
+        page: Any, live_server: str) -> None:
+    login(page, live_server, "viewer")
+    page.goto(live_server + "/dashboard")
+    page.wait_for_selector(".kpi[data-kpi=new] .kpi-value")
+    shown = page.inner_text("#kpis")
+    page.fill("#period", "2026-W99")
+    page.click("#period-go")
+    status = page.locator("#dash-status.error")
+    status.wait_for()
+    assert "没有这一周：2026-W99" in status.inner_text()  # the server's reason, in Chinese
+    assert page.inner_text("#kpis") == shown  # the last period's figures, not a blank page
+    page.fill("#period", "2026-11")
+    page.click("#period-go")
+    page.wait_for_function("() => document.getElementById('dash-title').textContent"
+                           ".includes('2026-11')")
+    assert page.locator("#dash-status").is_hidden()
+
+
 def test_snapshot_and_bulletin_download_from_the_page(page: Any, live_server: str) -> None:
     login(page, live_server, "viewer")
     page.wait_for_function("() => window.pageState && window.pageState.loading === 0")
@@ -100,7 +119,7 @@ def test_dashboard_shows_the_indicators_per_unit_with_the_change(page: Any,
     page.fill("#period", "2026-Q9")
     page.click("#period-go")
     page.wait_for_selector("#indicator-summary.error")
-    assert "no such quarter" in page.inner_text("#indicator-summary")
+    assert "没有这个季度" in page.inner_text("#indicator-summary")
     page.fill("#period", doc["previous_period"]["period"])
     page.click("#period-go")
     page.wait_for_function("p => document.querySelector('#indicator-summary').textContent"

@@ -65,10 +65,13 @@ def test_csv_has_chinese_headers_and_the_same_numbers(client: TestClient, store:
 
 
 def test_bad_periods_and_levels_are_422_with_the_reason(client: TestClient) -> None:
-    for period, reason in [("2026-13", "no such month"), ("last week", "must look like"),
-                           ("2026-02-30..2026-03-01", "no such day")]:
+    for period, reason in [("2026-13", "没有这个月"), ("last week", "统计周期写作"),
+                           ("2026-02-30..2026-03-01", "没有这一天")]:
         r = client.get("/api/indicators", params={"period": period})
         assert r.status_code == 422 and reason in r.json()["detail"], r.text
+    english = client.get("/api/indicators", params={"period": "2026-13"},
+                         headers={"Accept-Language": "en"}).json()["detail"]
+    assert english == "no such month: 2026-13 (months run from 01 to 12)"
     assert client.get("/api/indicators", params={"level": "galaxy"}).status_code == 422
     # the period means the same on every route that takes one
     assert client.get("/api/ranking", params={"period": "2026-13"}).status_code == 422

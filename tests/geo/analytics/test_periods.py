@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from geo.analytics.periods import parse_period
+from geo.i18n import CJK, translate
 from geo.model.errors import InvalidInput, InvalidPeriod
 
 NOW = datetime(2026, 11, 24, 9, 0)  # a Tuesday of ISO week 48, in Q4
@@ -44,16 +45,22 @@ def test_a_running_period_is_counted_up_to_now() -> None:
     assert p.as_of(datetime(2026, 1, 1)) == p.start  # not begun: empty
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("2026-13", "no such month: 2026-13"),
-    ("2026-Q5", "no such quarter"),
-    ("2026-W54", "no such ISO week"),
-    ("2026-02-30..2026-03-01", "no such day: 2026-02-30"),
-    ("2026-10-31..2026-10-01", "ends (2026-10-01) before it starts"),
-    ("last week", "period must look like 2026-W47"),
-    ("3000-01", "outside the years"),
+@pytest.mark.parametrize(("text", "reason", "english"), [
+    ("2026-13", "没有这个月：2026-13（月份为 01 至 12）", "no such month: 2026-13"),
+    ("2026-Q5", "没有这个季度：2026-Q5", "no such quarter: 2026-Q5"),
+    ("2026-W54", "没有这一周：2026-W54", "no such ISO week: 2026-W54"),
+    ("2026-02-30..2026-03-01", "没有这一天：2026-02-30", "no such day: 2026-02-30"),
+    ("2026-10-31..2026-10-01", "截止日期 2026-10-01 早于起始日期 2026-10-31",
+     "ends (2026-10-01) before it starts (2026-10-31)"),
+    ("last week", "看不懂统计周期「last week」：统计周期写作 2026-W47（周）",
+     "period must look like 2026-W47 (week), 2026-11 (month)"),
+    ("3000-01", "统计周期 3000-01 不在 1900–2200 年之间", "outside the years 1900..2200"),
 ])
-def test_bad_periods_say_why(text: str, reason: str) -> None:
-    with pytest.raises(InvalidPeriod, match=reason.replace("(", r"\(").replace(")", r"\)")):
+def test_bad_periods_say_why_in_chinese_and_in_english(text: str, reason: str,
+                                                       english: str) -> None:
+    with pytest.raises(InvalidPeriod) as raised:
         parse_period(text, NOW)
+    assert reason in raised.value.message
+    in_english = translate(raised.value.message, "en")
+    assert english in in_english and not CJK.search(in_english), in_english
     assert issubclass(InvalidPeriod, InvalidInput)
