@@ -444,6 +444,26 @@ def cmd_unit_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unit_unregistered(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
+    """The units the zones name that are not registered."""
+    from geo.accounts.units import unregistered_units
+
+    rows = unregistered_units(store)
+    lines = [f"{r['name']}\t{r['zones']}" for r in rows]
+    return {"units": rows}, "\n".join([f"{len(rows)} unregistered unit(s)\tzones", *lines])
+
+
+def _unit_register(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], str]:
+    """Register units the zones name: those given, or every one (--all)."""
+    from geo.accounts.units import register_zone_units
+
+    if bool(args.names) == bool(args.all):
+        raise CcmapError("name the units to register, or give --all (not both)")
+    done = register_zone_units(store, None if args.all else args.names, args.actor)
+    return {"registered": done}, f"registered {len(done)} unit(s)" + (
+        ": " + ", ".join(done[:10]) + (" …" if len(done) > 10 else "") if done else "")
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Create a long-lived API token for an integration; prints it once."""
     from geo.model.users import new_secret
@@ -589,6 +609,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--parent", help="the community or sub-district it belongs to")
     db(sp)
     sp.set_defaults(func=cmd_unit_add)
+    sp = units.add_parser("unregistered", help="the units the zones name that are not "
+                          "registered, with how many zones name each")
+    db(sp)
+    sp.set_defaults(func=_with_store(_unit_unregistered))
+    sp = units.add_parser("register", help="register units the zones name (as 包保单位): "
+                          "those given, or with --all every one not registered")
+    sp.add_argument("names", nargs="*", help="unit names (as the zones write them)")
+    sp.add_argument("--all", action="store_true", help="every unit the zones name that is not "
+                    "registered")
+    db(sp)
+    sp.set_defaults(func=_with_store(_unit_register))
     tokens = sub.add_parser("token", help="API tokens").add_subparsers(dest="command",
                                                                        required=True)
     sp = tokens.add_parser("create", help="create a long-lived API token for a user")

@@ -457,6 +457,14 @@ class AccountStore(Protocol):
         """All units."""
         ...
 
+    def add_units(self, units: Sequence[Unit], actor: str = "system") -> int:
+        """Create many units in one transaction; Conflict (none created) if a name exists."""
+        ...
+
+    def zone_units_unregistered(self) -> list[tuple[str, int]]:
+        """(unit, zones) of the units the zones name that are not registered."""
+        ...
+
     def add_user(self, user: User, actor: str = "system") -> int:
         """Create a user whose password_hash is set; Conflict if the username exists."""
         ...

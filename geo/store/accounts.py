@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo.model.audit import changes as audit_changes
 from geo.model.errors import Conflict, InvalidInput, NotFound
+from geo.model.kinds import Kind
 from geo.model.users import Role, Unit, User
 from geo.store import Attempts
 from geo.store.rows import (
@@ -30,6 +31,7 @@ from geo.store.rows import (
     _audit,
     _user,
 )
+from geo.store.schema import features as features_t
 from geo.store.schema import login_attempts as attempts_t
 from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
@@ -68,6 +70,33 @@ class AccountRows(SqlParts):
         with self._connect() as conn:
             return [Unit(**r._mapping) for r in conn.execute(
                 select(units_t).order_by(units_t.c.name))]
+
+    def add_units(self, units: Sequence[Unit], actor: str = "system") -> int:
+        """Create many units in one transaction, each audited; Conflict (and none created)
+        if a name exists."""
+        rows = [{"name": u.name, "kind": u.kind, "parent": u.parent} for u in units]
+        if not rows:
+            return 0
+        try:
+            with self._begin() as conn:
+                for row in rows:
+                    uid = conn.execute(insert(units_t).returning(units_t.c.id), row).scalar_one()
+                    _audit(conn, actor, "create", "unit", str(uid), row)
+        except IntegrityError:
+            raise Conflict("a unit of these names already exists: none was created") from None
+        return len(rows)
+
+    def zone_units_unregistered(self) -> list[tuple[str, int]]:
+        """(unit, zones) of the units the zones name that are not registered, most zones
+        first (counted in SQL)."""
+        c = features_t.c
+        unit = c.properties["unit"].as_string()
+        q = (select(unit, func.count()).where(
+                c.kind == Kind.zone.value, unit.is_not(None), unit != "",
+                unit.not_in(select(units_t.c.name)))
+             .group_by(unit).order_by(func.count().desc(), unit))
+        with self._connect() as conn:
+            return [(str(r[0]), int(r[1])) for r in conn.execute(q)]
 
     def add_user(self, user: User, actor: str = "system") -> int:
         """Create a user (password_hash already set); Conflict if the username exists."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from geo.accounts.logins import check_username, choose_password
+from geo.accounts.units import register_zone_units, unregistered_units
 from geo.exports.tables import audit_lines, csv_lines
 from geo.model.errors import InvalidInput, NotFound
 from geo.model.users import Unit, User, check_email, new_secret, parse_role
@@ -33,6 +34,9 @@ from server.schemas.accounts import (
     TokenPublic,
     UnitCreate,
     UnitPublic,
+    UnitsRegister,
+    UnitsRegistered,
+    UnregisteredUnit,
     UserCreate,
     UserPublic,
     UserUpdate,
@@ -123,6 +127,20 @@ def create_unit(body: UnitCreate, admin: Admin, store: StoreDep) -> dict[str, An
         raise InvalidInput("unit name must not be empty")
     store.add_unit(Unit(body.name.strip(), body.kind, body.parent), actor=admin.actor)
     return body.model_dump()
+
+
+@router.get("/api/units/unregistered", response_model=list[UnregisteredUnit])
+def units_unregistered(_: Admin, store: StoreDep) -> list[dict[str, object]]:
+    """The units the zones name (their `unit`) that are not registered, most zones first: a
+    unit's own users can only be made for a registered unit."""
+    return unregistered_units(store)
+
+
+@router.post("/api/units/register", response_model=UnitsRegistered)
+def units_register(body: UnitsRegister, admin: Admin, store: StoreDep) -> dict[str, Any]:
+    """Register units the zones name as 包保单位 (`names`, or every one not registered), in one
+    transaction, each audited; 400 with nothing written for a name that is not one of them."""
+    return {"registered": register_zone_units(store, body.names, admin.actor)}
 
 
 @router.post("/api/tokens", status_code=201, response_model=ApiTokenCreated)

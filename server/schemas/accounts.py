@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 
 class UserCreate(BaseModel):
@@ -38,6 +38,27 @@ class UnitCreate(BaseModel):
     name: str
     kind: str = "unit"
     parent: str | None = None
+
+
+class UnitsRegister(BaseModel):
+    """Body of POST /api/units/register: which of the units the zones name to register."""
+
+    names: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] | None = Field(
+        None, max_length=10_000,
+        description="units the zones name and the registry lacks; omitted: every one")
+
+
+class UnregisteredUnit(BaseModel):
+    """A unit the zones name that is not registered."""
+
+    name: str
+    zones: int = Field(description="zones that name it")
+
+
+class UnitsRegistered(BaseModel):
+    """The units POST /api/units/register registered."""
+
+    registered: list[str]
 
 
 class TokenCreate(BaseModel):

@@ -53,8 +53,39 @@ function load() {
     fill("units", rows, function (u) { return [u.name, t(KINDS[u.kind] || u.kind), u.parent]; });
     filterRows("units");
   });
+  api("GET", "/api/units/unregistered").then(showUnregistered);
   loadAudit(false);
 }
+/* The units the zones name that are not registered: each with its zones and a 登记 button,
+ * and 全部登记 (a unit's own users can only be made for a registered unit). */
+function showUnregistered(rows) {
+  document.getElementById("unregistered").hidden = !rows.length;
+  document.getElementById("unregistered-count").textContent =
+    t("责任区中有 {n} 个责任单位未登记", { n: rows.length });
+  var tbody = document.querySelector("#unregistered-units tbody");
+  tbody.textContent = "";
+  rows.forEach(function (u) {
+    var tr = el("tr");
+    tr.appendChild(el("td", u.name));
+    tr.appendChild(el("td", String(u.zones)));
+    var go = el("button", t("登记"), "ccmap-small");
+    go.type = "button";
+    go.addEventListener("click", function () { register([u.name]); });
+    tr.appendChild(el("td")).appendChild(go);
+    tbody.appendChild(tr);
+  });
+}
+function register(names) {
+  api("POST", "/api/units/register", names ? { names: names } : {})
+    .then(function (done) {
+      message.textContent = t("已登记 {n} 个单位", { n: done.registered.length });
+      load();
+    })
+    .catch(function (err) { message.textContent = t("saveFailed") + err.message; });
+}
+document.getElementById("unregistered-all").addEventListener("click", function () {
+  register(null);
+});
 /* The audit log, newest first, a page at a time: the first page, or (`more`) the next one
  * after those shown; says how many of how many are shown (X-Total-Count). */
 function loadAudit(more) {
