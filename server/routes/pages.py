@@ -56,7 +56,9 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
     page = MapPage(basemap=basemap, bounds=store.extent(), title=settings.title, locale=locale,
                    assets_missing=not vendor_installed(settings),
                    user=translate(f"{user.display_name or user.username}"
-                                  f"（{ROLE_LABELS[user.role]}）", locale),
+                                  f"（{ROLE_LABELS[user.role]}"
+                                  # a unit's user sees whose issues and zones it is shown
+                                  f"{'：' + user.unit if user.unit else ''}）", locale),
                    is_admin=user.role is Role.admin,
                    can_report=user.role in PERMISSIONS["issues:write"],
                    can_edit_zones=user.role in PERMISSIONS["zones:write"],

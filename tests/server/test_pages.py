@@ -144,6 +144,11 @@ def test_unit_users_get_no_city_wide_layers(anon_client: TestClient, store: Stor
     viewer_page = anon_client.get("/", headers=bearer(anon_client, "v1")).text
     assert '"kind": "gaps"' not in unit_page and '"kind": "choropleth"' not in unit_page
     assert '"kind": "gaps"' in viewer_page and '"kind": "choropleth"' in viewer_page
+    # the title bar names the unit whose issues and zones its user is shown
+    assert json.dumps("u1（包保单位：区教育局）")[1:-1] in unit_page
+    english = anon_client.get("/", headers={**bearer(anon_client, "u1"),
+                                            "Accept-Language": "en"}).text
+    assert json.dumps("u1 (Sponsor unit: 区教育局)")[1:-1] in english
 
 
 def test_a_new_servers_first_page_finds_its_routes_made(
