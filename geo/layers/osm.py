@@ -45,6 +45,9 @@ STREET_CLASSES: dict[str, str] = {
     "unclassified": "一般道路",
     "residential": "街坊路",
 }
+# what an alley's OSM highway value (its category) means, for its popup
+ALLEY_CLASSES: dict[str, str] = {"living_street": "生活街道", "pedestrian": "步行街",
+                                 "service": "服务道路"}
 
 Tags = Mapping[str, str]
 

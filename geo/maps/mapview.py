@@ -12,6 +12,7 @@ from jinja2 import Template
 from geo import STATIC_DIR
 from geo.analytics.choropleth import METRICS
 from geo.i18n import DEFAULT, html_lang, messages, translate
+from geo.layers.osm import ALLEY_CLASSES, STREET_CLASSES
 from geo.maps.basemaps import OSM_ATTRIBUTION, Basemap
 from geo.model.kinds import (
     LABELS_ZH,
@@ -132,6 +133,8 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "kinds": [k.value for k in Kind],
         "testPointCategories": {c: _(label) for c, label in test_point_categories().items()},
         "issueCategories": {c: _(r["label"]) for c, r in issue_categories().items()},
+        # a street's or alley's category is its OSM highway value: shown as its class
+        "roadClasses": {c: _(label) for c, label in {**STREET_CLASSES, **ALLEY_CLASSES}.items()},
         "sources": {r["code"]: _(r["label"]) for r in reference_table("issue_sources")},
         "choroplethMetrics": {k: _(v) for k, v in METRICS.items()},
         "communities": list(page.communities),

@@ -13,8 +13,9 @@ const FIELD_LABELS = {
   stalls: t("摊位数"), households: t("户数"), property_manager: t("物业负责人"), lanes: t("车道数"),
   width: t("宽度"), category_label: t("点位类型"), cadre: t("路长/街长"), count: t("问题数"),
   value: t("指标值"), "class": t("分级"), metric: t("指标"), z: t("Gi* z 值"), p: t("显著性 p"),
-  label: t("热/冷点"), bin: t("置信等级"), zone: t("所属责任区")
+  label: t("热/冷点"), bin: t("置信等级"), zone: t("所属责任区"), oneway: t("单行道")
 };
+const YES_NO = { yes: t("是"), no: t("否"), "-1": t("是（逆向）") };  // OSM's oneway values
 const HIDDEN = { id: 1, kind: 1, osm: 1, zone_id: 1, external_id: 1, "name:en": 1, version: 1 };
 const ASSIGNABLE = { street: 1, alley: 1, market: 1, compound: 1, test_point: 1,
                      storefront: 1 };
@@ -30,6 +31,7 @@ function displayValue(key, value, cfg) {
   if (key === "status" && cfg.statuses[value]) { return cfg.statuses[value].label; }
   if (key === "source" && cfg.sources[value]) { return cfg.sources[value]; }
   if (key === "zone_type" && ZONE_TYPES[value]) { return ZONE_TYPES[value]; }
+  if (key === "oneway" && YES_NO[value]) { return YES_NO[value]; }
   if (typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value)) { return dateTime(value); }
   return value;
 }
@@ -46,7 +48,10 @@ export function popupContent(kindLabel, props, cfg) {
     if (HIDDEN[key] || key === "name" || value === null || value === "" ||
         typeof value === "object") { return; }
     if (key === "category") {
-      value = cfg.testPointCategories[value] || cfg.issueCategories[value] || value;
+      // a zone's category is its zone type and an OSM way's its highway: said once, by those
+      if (value === props.zone_type || value === props.highway) { return; }
+      value = cfg.testPointCategories[value] || cfg.issueCategories[value] ||
+        ZONE_TYPES[value] || (cfg.roadClasses || {})[value] || value;
     }
     table.appendChild(row(FIELD_LABELS[key] || key, displayValue(key, value, cfg)));
   });

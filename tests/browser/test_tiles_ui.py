@@ -136,6 +136,11 @@ def test_streets_come_from_tiles_and_open_their_popup(page: Any, live_server: st
     street, lat, lon = _show_a_street(page, live_server, 18, named=True)
     _click_street(page, street, lat, lon)
     assert "主次干道" in page.locator(".leaflet-popup-content").inner_text()
+    # no OSM code as its category: the class is said in Chinese (道路等级), the code once
+    rows = dict(r.split("\t", 1) for r in
+                page.locator(".leaflet-popup-content tr").all_inner_texts())
+    assert not re.fullmatch(r"[a-z_]+", rows.get("类别", "")), rows
+    assert rows.get("单行道") in ("是", "否", "是（逆向）") and "oneway" not in rows, rows
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "street_popup_from_tiles.png"))
     assert errors == []
