@@ -26,7 +26,13 @@ const ZONE_TYPES = { storefront_duty: t("门前三包"), grid: t("网格"), spon
 const LABEL_KEYS = { category_label: 1, road_class: 1, label: 1, metric: 1, "class": 1, bin: 1,
                      kind_label: 1 };
 
+// quantities, shown with their digits grouped (人口 22,236; 面积 (m²) 2,410,070)
+const QUANTITIES = { population: 1, area_m2: 1, households: 1, stalls: 1, count: 1 };
+
 function displayValue(key, value, cfg) {
+  if (QUANTITIES[key] && typeof value === "number") {
+    return value.toLocaleString(undefined, { maximumFractionDigits: 1 });
+  }
   if (LABEL_KEYS[key] && typeof value === "string") { return t(value); }
   if (key === "status" && cfg.statuses[value]) { return cfg.statuses[value].label; }
   if (key === "source" && cfg.sources[value]) { return cfg.sources[value]; }

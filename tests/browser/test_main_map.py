@@ -106,6 +106,29 @@ def test_clicking_a_test_point_opens_its_popup(page: Any, live_server: str) -> N
     assert point["responsible_person"] in text
 
 
+def test_popups_show_labels_and_grouped_quantities_not_codes(page: Any,
+                                                             live_server: str) -> None:
+    """What a popup makes of a feature's properties (the page's own popup code, on the page's
+    configuration): quantities with their digits grouped, codes as their labels, an id as is."""
+    _open(page, live_server)
+    rows = page.evaluate("""async () => {
+        const { popupContent } = await import('/static/js/popups.js');
+        const props = [
+          ['community', {name: '金盛社区', population: 22236, area_m2: 2410070,
+                         recurring_of: 12345}],
+          ['zone', {name: '第1责任区', zone_type: 'grid', category: 'grid'}],
+          ['street', {name: '横路', category: 'residential', oneway: 'yes'}]];
+        return props.map(([kind, p]) => Object.fromEntries(
+          [...popupContent(kind, p, window.pageState.config).querySelectorAll('tr')]
+            .map(tr => [tr.cells[0].textContent, tr.cells[1].textContent])));
+    }""")
+    community, zone, street = rows
+    assert community["人口"] == "22,236" and community["面积 (m²)"] == "2,410,070"
+    assert community["回潮自"] == "12345"  # an issue's id, not a quantity
+    assert zone == {"责任区类型": "网格"}  # its category is its type: said once
+    assert street == {"类别": "街坊路", "单行道": "是"}
+
+
 def test_hostile_names_are_shown_as_text_not_run(page: Any, live_server: str) -> None:
     _open(page, live_server)
     text = _click_test_point(page, XSS_NAME)
