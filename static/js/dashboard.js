@@ -31,14 +31,17 @@ function render(doc) {
   var max = Math.max.apply(null, doc.trend.map(function (w) {
     return Math.max(w.new, w.closed);
   }).concat([1]));
+  // the bars' scale: the tallest bar's count (each bar's own count is its tooltip)
+  var busiest = doc.trend.some(function (w) { return w.new || w.closed; });
+  document.getElementById("trend-max").textContent = busiest
+    ? t("（最高一周 {n} 件）", { n: max.toLocaleString() }) : t("（12 周内无问题）");
   doc.trend.forEach(function (w) {
     var col = el("div", null, "trend-col");
     var bars = el("div", null, "trend-bars");
-    [["new", "#c0392b"], ["closed", "#3cb44b"]].forEach(function (pair) {
-      var bar = el("div", null, "trend-bar");
-      bar.style.height = Math.round(120 * w[pair[0]] / max) + "px";
-      bar.style.background = pair[1];
-      bar.title = t(pair[0] === "new" ? t("新增 {n}") : t("结案 {n}"), { n: w[pair[0]] });
+    ["new", "closed"].forEach(function (key) {
+      var bar = el("div", null, "trend-bar trend-" + key);
+      bar.style.height = Math.round(120 * w[key] / max) + "px";
+      bar.title = t(key === "new" ? t("新增 {n}") : t("结案 {n}"), { n: w[key] });
       bars.appendChild(bar);
     });
     col.appendChild(bars);

@@ -28,6 +28,14 @@ def test_dashboard_shows_the_api_figures_and_links_to_the_map(page: Any,
     assert page.inner_text(".kpi[data-kpi=new] .kpi-value") == str(api["kpis"]["new"])
     assert page.inner_text(".kpi[data-kpi=overdue] .kpi-value") == str(api["kpis"]["overdue"])
     assert page.locator(".trend-col").count() == 12
+    # which colour is which, and the scale: the busiest week's count, the tallest bar
+    legend = page.inner_text(".trend-legend")
+    assert "新增" in legend and "结案" in legend
+    busiest = max(max(w["new"], w["closed"]) for w in api["trend"])
+    assert f"最高一周 {busiest:,} 件" in page.inner_text("#trend-max")
+    tallest = max(float(h.removesuffix("px")) for h in page.eval_on_selector_all(
+        ".trend-bar", "bars => bars.map(b => b.style.height)"))
+    assert tallest == 120
     assert page.locator("#ranking tbody tr").count() == 6
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     page.select_option("#ranking-level", "zone")
