@@ -14,6 +14,9 @@ function select(name, options) {
   return selectOf(name, Object.keys(options).map(function (c) { return [c, options[c]]; }));
 }
 
+// the notes ccmap itself writes in every language at once (the first history row of an issue)
+const SYSTEM_NOTES = { "创建 created": t("创建") };
+
 /* Popup of one issue: details, history (留痕), photos, who holds it (认领) and the allowed next
  * actions. */
 export function popup(id, state) {
@@ -43,8 +46,9 @@ function render(box, id, state) {
     const list = el("ol", null, "ccmap-history");
     issue.history.forEach(function (h) {
       const label = (state.config.statuses[h.to_status] || {}).label || h.to_status;
+      const note = SYSTEM_NOTES[h.note] || h.note;
       list.appendChild(el("li", dateTime(h.at) + " " + h.actor.replace("user:", "") +
-                          " → " + t(label) + (h.note ? t("：") + h.note : "")));
+                          " → " + t(label) + (note ? t("：") + note : "")));
     });
     box.appendChild(list);
     box.appendChild(actionButtons(state, issue, function () { render(box, id, state); }));

@@ -87,6 +87,8 @@ def test_popup_shows_history_and_applies_a_transition(page: Any, live_server: st
     popup = page.locator(".ccmap-issue")
     popup.locator(".ccmap-history li").first.wait_for()
     assert "楼道堆物" in popup.inner_text() and "上报" in popup.inner_text()
+    first = popup.locator(".ccmap-history li").first.inner_text()
+    assert first.endswith("→ 上报：创建"), first  # the note ccmap writes, in the page's language
     popup.locator("button[data-to=accepted]").click()
     popup.locator(".ccmap-note-form textarea").fill("现场核实，予以立案")
     popup.locator(".ccmap-note-form button[type=submit]").click()
