@@ -17,7 +17,7 @@ from geo.analytics.indicator_rules import IndicatorRules
 from geo.analytics.indicators import indicators
 from geo.analytics.scoring import parse_period, ranking
 from geo.exports.pages import render_page
-from geo.exports.snapshot import export_map, write_page
+from geo.exports.snapshot import snapshot_static, write_page
 from geo.i18n import DEFAULT, translate
 from geo.model.errors import InvalidInput
 from geo.model.kinds import issue_categories
@@ -123,11 +123,14 @@ def bulletin_context(store: Store, period: str, now: datetime | None = None,
 
 
 def _map_png(store: Store, locale: str, **view: Any) -> str:
-    """A map snapshot in locale as base64 PNG for the bulletin ("" when it cannot be drawn)."""
+    """A print map in locale as base64 PNG for the bulletin ("" when it cannot be drawn):
+    drawn by matplotlib, with its title, legend, scale bar and north arrow and without the
+    web page's controls. Rendering the snapshot page in Chromium took 14-19 s a map for a
+    city (4,950 zones as GeoJSON), matplotlib 3-7 s."""
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "map.png"
         try:
-            export_map(store, png, width=1400, height=900, locale=locale, **view)
+            snapshot_static(store, png, width=1400, height=900, locale=locale, **view)
         except InvalidInput:
             return ""
         return base64.b64encode(png.read_bytes()).decode()

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +166,9 @@ def describe_filters(q: IssueQuery, locale: str = DEFAULT) -> str:
             parts.append(_(label) + _("：") + _("、").join(names.get(v, v) for v in values))
     if q.zone_id is not None:
         parts.append(_("责任区 #{id}", id=q.zone_id))
-    since, until = (f"{d:%Y-%m-%d}" if d else "" for d in (q.since, q.until))
+    # `until` is exclusive: a period ending at midnight was last counted the day before
+    since = f"{q.since:%Y-%m-%d}" if q.since else ""
+    until = f"{q.until - timedelta(microseconds=1):%Y-%m-%d}" if q.until else ""
     if since and until:
         parts.append(_("时间：{since} 至 {until}", since=since, until=until))
     elif since or until:

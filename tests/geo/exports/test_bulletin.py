@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from geo.demo.city import build_demo
+from geo.exports.snapshot import describe_filters
 from geo.store import IssueQuery, open_store
 from server.cli import main
 from tests.conftest import need_chromium, need_pdftotext
@@ -43,8 +48,12 @@ def test_html_bulletin_has_every_section(demo_url: tuple[str, str], tmp_path: Pa
                     "七、本期结案问题", "© OpenStreetMap contributors"):
         assert heading in html
     assert "data:image/png;base64," in html  # the after-photo of a closed issue
-    # two maps (issues, coverage gaps): Chromium or, without it, the matplotlib fallback
+    # two print maps (issues, coverage gaps), 1400 x 900, drawn by matplotlib
     assert 'alt="问题分布图"' in html and 'alt="覆盖缺口图"' in html
+    for alt in ("问题分布图", "覆盖缺口图"):
+        data = re.search(rf'alt="{alt}" src="data:image/png;base64,([^"]+)"', html)
+        assert data, alt
+        assert Image.open(io.BytesIO(base64.b64decode(data[1]))).size == (1400, 900)
     assert main(["report", "--period", "2026-11", "--out", str(tmp_path / "m.html"),
                  "--db", url]) == 0
     assert "创城工作简报（2026-11）" in (tmp_path / "m.html").read_text(encoding="utf-8")
@@ -67,3 +76,10 @@ def test_pdf_bulletin_text_is_extractable_chinese(demo_url: tuple[str, str],
                             check=True).stdout
     assert "责任区覆盖缺口图" in text
     assert len(images.splitlines()) >= 2 + 3  # header, two maps and the after-photo
+
+
+def test_a_periods_last_day_is_the_day_before_its_exclusive_end() -> None:
+    week = IssueQuery(since=datetime(2026, 11, 23), until=datetime(2026, 11, 30))
+    assert describe_filters(week) == "时间：2026-11-23 至 2026-11-29"  # W48, Monday to Sunday
+    assert describe_filters(IssueQuery(until=datetime(2026, 11, 30, 15, 30))) == \
+        "时间： 至 2026-11-30"  # counted up to 15:30 that day
