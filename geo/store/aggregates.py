@@ -27,6 +27,7 @@ from geo.model.kinds import Kind
 from geo.model.records import Issue
 from geo.store import IssueQuery
 from geo.store.schema import features as features_t
+from geo.store.schema import issue_photos as photos_t
 from geo.store.schema import issues as issues_t
 from geo.store.schema import layer_versions as layer_versions_t
 
@@ -37,7 +38,8 @@ UNHANDLED = tuple(sorted(lifecycle.UNHANDLED))
 FINAL = tuple(sorted(lifecycle.FINAL))
 STAT_KEYS = ("issues", "counted", "handled", "closed", "on_time", "recurring", "overdue",
              "open")
-ISSUE_ORDERS = ("id", "reported_at", "unit")
+# issue_list's orders: columns, and "photos" (issues with a photo first)
+ISSUE_ORDERS = ("id", "reported_at", "unit", "photos")
 
 
 def stat_flags(now: datetime) -> dict[str, ColumnElement[bool]]:
@@ -244,8 +246,8 @@ class AggregateMixin:
         return [(values[2 * k], values[2 * k + 1]) for k in range(len(windows))]
 
     def issue_list(self, query: IssueQuery, order: Sequence[str], limit: int) -> list[Issue]:
-        """At most `limit` issues matching query in the given order (columns of ISSUE_ORDERS;
-        an empty unit sorts first, as ""), ties by id."""
+        """At most `limit` issues matching query in the given order (ISSUE_ORDERS: columns,
+        an empty unit first, as ""; "photos": those with a photo first), ties by id."""
         from geo.store.rows import _issue
 
         bad = [o for o in order if o not in ISSUE_ORDERS]
@@ -255,7 +257,9 @@ class AggregateMixin:
         unit: Any = func.coalesce(c.unit, "")
         if self.postgis:  # code point order, as Python sorts (SQLite's BINARY is that too)
             unit = unit.collate("C")
-        keys = [unit if o == "unit" else c[o] for o in order]
+        photo = select(photos_t.c.id).where(photos_t.c.issue_id == c.id).exists()
+        by = {"unit": unit, "photos": case((photo, 0), else_=1)}
+        keys = [by[o] if o in by else c[o] for o in order]
         q = select(issues_t).where(*self._issue_filters(query)).order_by(*keys, c.id
                                                                           ).limit(limit)
         with self._connect() as conn:

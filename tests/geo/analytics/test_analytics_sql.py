@@ -329,13 +329,22 @@ def test_bulletin_lists_match_pandas(city: tuple[Store, TestClient]) -> None:
 
     store, _ = city
     df = _period(_issues(store), START, END)
+    closed = df[df.status == "closed"].sort_values(["reported_at", "id"])
+    last = int(closed.id.iloc[-1])  # the period's last closed issue gets an after-photo
+    if not store.photos(last):
+        store.add_photo(last, "after", "after.png", "image/png", b"\x89PNG", "test")
+    with store.engine.connect() as conn:
+        with_photo = {r[0] for r in conn.execute(text("SELECT issue_id FROM issue_photos"))}
     ctx = bulletin_context(store, PERIOD, NOW, with_map=False)
     overdue = df[df.status.isin(UNHANDLED) & df.deadline.notna() & (df.deadline < END)]
     overdue = overdue.assign(u=overdue.unit.fillna("")).sort_values(["u", "id"])
     assert [r["id"] for r in ctx["overdue"]] == overdue.id.head(MAX_ROWS).tolist()
     by_time = df.sort_values(["reported_at", "id"])
-    assert [r["id"] for r in ctx["closed"]] == by_time[by_time.status == "closed"].id.head(
-        MAX_ROWS).tolist()
+    # 整改前后: the closed issues with a photo first, then by time
+    closed = closed.assign(p=~closed.id.isin(with_photo)).sort_values(
+        ["p", "reported_at", "id"], kind="stable")
+    assert len(closed) > MAX_ROWS and int(closed.id.iloc[0]) == last
+    assert [r["id"] for r in ctx["closed"]] == closed.id.head(MAX_ROWS).tolist()
     assert [r["id"] for r in ctx["recurring"]] == by_time[by_time.recurring_of.notna()].id.head(
         MAX_ROWS).tolist()
 

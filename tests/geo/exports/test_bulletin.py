@@ -18,7 +18,15 @@ from geo.store import IssueQuery, open_store
 from server.cli import main
 from tests.conftest import need_chromium, need_pdftotext
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+def _photo() -> bytes:
+    """A real (decodable) photo of 64 x 48, so that the PDF embeds it as an image."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _photo()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +55,8 @@ def test_html_bulletin_has_every_section(demo_url: tuple[str, str], tmp_path: Pa
                     "三、问题分布图", "四、社区排名", "五、超期未整改问题", "六、回潮问题",
                     "七、本期结案问题", "© OpenStreetMap contributors"):
         assert heading in html
-    assert "data:image/png;base64," in html  # the after-photo of a closed issue
+    # the after-photo of a closed issue: the issues with photos come first of the closed
+    assert '<img alt="after" style="height:60px"\n  src="data:image/png;base64,' in html
     # two print maps (issues, coverage gaps), 1400 x 900, drawn by matplotlib
     assert 'alt="问题分布图"' in html and 'alt="覆盖缺口图"' in html
     for alt in ("问题分布图", "覆盖缺口图"):
@@ -75,7 +84,9 @@ def test_pdf_bulletin_text_is_extractable_chinese(demo_url: tuple[str, str],
     images = subprocess.run(["pdfimages", "-list", str(out)], capture_output=True, text=True,
                             check=True).stdout
     assert "责任区覆盖缺口图" in text
-    assert len(images.splitlines()) >= 2 + 3  # header, two maps and the after-photo
+    sizes = sorted((int(line.split()[3]), int(line.split()[4]))
+                   for line in images.splitlines()[2:] if line.split()[2] == "image")
+    assert sizes == [(64, 48), (1400, 900), (1400, 900)]  # the after-photo and the two maps
 
 
 def test_a_periods_last_day_is_the_day_before_its_exclusive_end() -> None:
