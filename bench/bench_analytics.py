@@ -29,6 +29,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from bench import no_migration
 from geo.accounts.logins import hash_password
 from geo.model.users import Role, User
 from geo.store import Store, open_store
@@ -84,7 +85,7 @@ def bench(url: str, runs: int, period: str, migrate: bool) -> list[dict[str, Any
     """Time every endpoint on one database: rows of label, today, target, median, min, max."""
     original = SqlStore.migrate
     if not migrate:
-        SqlStore.migrate = lambda self: None  # type: ignore[method-assign]
+        SqlStore.migrate = no_migration  # type: ignore[method-assign]
     try:
         store = open_store(url)
     finally:

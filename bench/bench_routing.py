@@ -34,6 +34,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from bench import no_migration
 from bench.synthetic import SIDE, X0, Y0, grid_zones
 from geo.ledger.streamed_import import _route
 from geo.model.kinds import Kind
@@ -63,7 +64,7 @@ def zones_from_store(url: str) -> list[Feature]:
     """The zones of a store (by id), opened without migrating."""
     from geo.store.sql import SqlStore
 
-    SqlStore.migrate = lambda self: None  # type: ignore[method-assign]
+    SqlStore.migrate = no_migration  # type: ignore[method-assign]
     return SqlStore(url).features(Kind.zone)
 
 

@@ -26,7 +26,8 @@ def register_zone_units(store: AccountStore, names: Sequence[str] | None,
         chosen = missing
     else:
         chosen = list(dict.fromkeys(n.strip() for n in names))
-        unknown = [n for n in chosen if n not in set(missing)]
+        known = set(missing)
+        unknown = [n for n in chosen if n not in known]
         if unknown:
             listed = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
             raise InvalidInput(f"不是责任区中未登记的单位：{listed}（未登记任何单位）")

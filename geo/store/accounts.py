@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from geo.model.audit import changes as audit_changes
@@ -51,17 +52,25 @@ _TOKEN_USER = (
            or_(tokens_t.c.expires_at.is_(None), tokens_t.c.expires_at > bindparam("now"))))
 
 
+def _insert_units(conn: Connection, units: Sequence[Unit], actor: str) -> list[int]:
+    """Insert and audit each unit on `conn`; their new ids."""
+    ids = []
+    for u in units:
+        row = {"name": u.name, "kind": u.kind, "parent": u.parent}
+        uid = int(conn.execute(insert(units_t).returning(units_t.c.id), row).scalar_one())
+        _audit(conn, actor, "create", "unit", str(uid), row)
+        ids.append(uid)
+    return ids
+
+
 class AccountRows(SqlParts):
     """Units, users, login attempts and tokens."""
 
     def add_unit(self, unit: Unit, actor: str = "system") -> int:
         """Create a unit; Conflict if the name exists."""
-        row = {"name": unit.name, "kind": unit.kind, "parent": unit.parent}
         try:
             with self._begin() as conn:
-                uid = int(conn.execute(insert(units_t).returning(units_t.c.id), row).scalar_one())
-                _audit(conn, actor, "create", "unit", str(uid), row)
-                return uid
+                return _insert_units(conn, [unit], actor)[0]
         except IntegrityError:
             raise Conflict(f"unit {unit.name!r} already exists") from None
 
@@ -74,17 +83,13 @@ class AccountRows(SqlParts):
     def add_units(self, units: Sequence[Unit], actor: str = "system") -> int:
         """Create many units in one transaction, each audited; Conflict (and none created)
         if a name exists."""
-        rows = [{"name": u.name, "kind": u.kind, "parent": u.parent} for u in units]
-        if not rows:
+        if not units:
             return 0
         try:
             with self._begin() as conn:
-                for row in rows:
-                    uid = conn.execute(insert(units_t).returning(units_t.c.id), row).scalar_one()
-                    _audit(conn, actor, "create", "unit", str(uid), row)
+                return len(_insert_units(conn, units, actor))
         except IntegrityError:
             raise Conflict("a unit of these names already exists: none was created") from None
-        return len(rows)
 
     def zone_units_unregistered(self) -> list[tuple[str, int]]:
         """(unit, zones) of the units the zones name that are not registered, most zones

@@ -57,7 +57,7 @@ export function popupContent(kindLabel, props, cfg) {
       // a zone's category is its zone type and an OSM way's its highway: said once, by those
       if (value === props.zone_type || value === props.highway) { return; }
       value = cfg.testPointCategories[value] || cfg.issueCategories[value] ||
-        ZONE_TYPES[value] || (cfg.roadClasses || {})[value] || value;
+        ZONE_TYPES[value] || cfg.roadClasses[value] || value;
     }
     table.appendChild(row(FIELD_LABELS[key] || key, displayValue(key, value, cfg)));
   });
