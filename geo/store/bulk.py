@@ -199,7 +199,7 @@ def _history_values(rows: pd.DataFrame, ids: Sequence[int],
     """One 'created' history row per issue, at its reported_at."""
     at = _times(rows["reported_at"])
     now = datetime.now().strftime(SQL_TIME)
-    return [(i, a or now, actor, None, s, "创建 created")
+    return [(i, a or now, actor, None, s, "创建")
             for i, a, s in zip(ids, at, rows["status"].tolist(), strict=True)]
 
 

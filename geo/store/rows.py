@@ -106,7 +106,7 @@ def _insert_issues(conn: Connection, rows: list[dict[str, Any]], actor: str) -> 
     ids = [r[0] for r in conn.execute(insert(issues_t).returning(issues_t.c.id), rows)]
     conn.execute(insert(history_t), [
         {"issue_id": i, "at": r["reported_at"] or now, "actor": actor,
-         "from_status": None, "to_status": r["status"], "note": "创建 created"}
+         "from_status": None, "to_status": r["status"], "note": "创建"}
         for i, r in zip(ids, rows, strict=True)])
     _audit(conn, actor, "create", "issue", _id_span(ids), {"count": len(ids), "ids": ids[:1000]})
     _issues_added(conn, [(r["cell_x"], r["cell_y"]) for r in rows], [r["unit"] for r in rows])

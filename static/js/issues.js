@@ -14,8 +14,8 @@ function select(name, options) {
   return selectOf(name, Object.keys(options).map(function (c) { return [c, options[c]]; }));
 }
 
-// the notes ccmap itself writes in every language at once (the first history row of an issue)
-const SYSTEM_NOTES = { "创建 created": t("创建") };
+// the notes ccmap itself writes, in Chinese, shown in the page's language (an issue's first)
+const SYSTEM_NOTES = { "创建": t("创建") };
 
 /* Popup of one issue: details, history (留痕), photos, who holds it (认领) and the allowed next
  * actions. */

@@ -129,6 +129,26 @@ def test_an_upgraded_sqlite_database_finds_chinese_property_names(store: Store) 
     assert store.feature(fid).properties == {"责任单位": "区商务委"}
 
 
+
+def test_an_upgraded_database_stores_the_created_note_once_in_chinese(store: Store) -> None:
+    """0036: issues made before it have the first history note '创建 created' (both languages
+    at once, which the exports printed as is); it becomes '创建', as new issues write it, and a
+    user's note that merely says the same words with more is left as written."""
+    from geo.model.records import Issue
+
+    store.migrate("0035", downgrade=True)  # type: ignore[attr-defined]
+    [old, kept] = store.add_issues([Issue("litter", 121.465, 31.225),
+                                    Issue("litter", 121.466, 31.225)])
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE issue_history SET note = '创建 created' WHERE issue_id = :i"),
+                     {"i": old})
+        conn.execute(text("UPDATE issue_history SET note = '创建 created（补录）' "
+                          "WHERE issue_id = :i"), {"i": kept})
+    store.migrate()  # type: ignore[attr-defined]
+    [new] = store.add_issues([Issue("litter", 121.467, 31.225)])
+    notes = {i: [h["note"] for h in rows] for i, rows in store.histories([old, kept, new]).items()}
+    assert notes == {old: ["创建"], kept: ["创建 created（补录）"], new: ["创建"]}
+
 # the filters of the map's filter panel, and a unit's own user (its unit on every tile)
 PANEL_FILTERS: dict[str, dict[str, Any]] = {
     "category": {"categories": ["street_vending"]}, "status": {"statuses": ["reported"]},
