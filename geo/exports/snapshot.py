@@ -29,6 +29,7 @@ from shapely.geometry import shape
 from geo.exports.static_render import IssueCells, StaticLayer, render_static
 from geo.i18n import DEFAULT, translate, translator
 from geo.layers.geojson import collection, feature_json
+from geo.maps import folium_safe  # noqa: F401  (imported for its effect: no template injection)
 from geo.maps.mapview import EXTRA_LABELS, LAYERS, STATIC, MetricScale, TemplateMacro
 from geo.model.errors import InvalidInput, LimitExceeded
 from geo.model.kinds import LABELS_ZH, Kind, issue_categories, reference_table

@@ -13,6 +13,7 @@ from geo import STATIC_DIR
 from geo.analytics.choropleth import METRICS
 from geo.i18n import DEFAULT, html_lang, messages, translate
 from geo.layers.osm import ALLEY_CLASSES, STREET_CLASSES
+from geo.maps import folium_safe  # noqa: F401  (imported for its effect: no template injection)
 from geo.maps.basemaps import OSM_ATTRIBUTION, Basemap
 from geo.model.kinds import (
     LABELS_ZH,
