@@ -51,7 +51,7 @@ def optional_user(request: Request, store: StoreDep) -> User | None:
     if auth.lower().startswith("bearer "):
         found = store.token_user(token_hash(auth[7:].strip()), ("access", "api"), now)
         if found is None:
-            raise Unauthorized("invalid or expired token (令牌无效或已过期)")
+            raise Unauthorized("令牌无效或已过期")
         remember_user_locale(request, found[0].locale)
         return found[0]
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -59,13 +59,13 @@ def optional_user(request: Request, store: StoreDep) -> User | None:
         return None
     found = store.token_user(token_hash(cookie), ("session",), now)
     if found is None:
-        raise Unauthorized("session expired: log in again (会话已过期，请重新登录)")
+        raise Unauthorized("会话已过期，请重新登录")
     user, csrf = found
     remember_user_locale(request, user.locale)
     if request.method not in SAFE_METHODS and not secrets.compare_digest(
             request.headers.get(CSRF_HEADER, ""), csrf or "-"):
-        raise Forbidden(f"missing or wrong CSRF token: send the {CSRF_COOKIE} cookie's value "
-                        f"in the {CSRF_HEADER} header")
+        raise Forbidden(f"CSRF 令牌缺失或错误：请在 {CSRF_HEADER} 请求头中发送 "
+                        f"{CSRF_COOKIE} Cookie 的值")
     return user
 
 

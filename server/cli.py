@@ -61,7 +61,7 @@ def _field_map(pairs: Sequence[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         field, sep, column = pair.partition("=")
         if not sep or not field or not column:
-            raise CcmapError(f"--map takes FIELD=COLUMN, got {pair!r}")
+            raise CcmapError(f"--map 参数格式应为 FIELD=COLUMN，实际为 {pair!r}")
         out[field.strip()] = column.strip()
     return out
 
@@ -86,8 +86,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers, url = settings.workers, settings.database_url
     if workers > 1 and url.startswith("sqlite") and (":memory:" in url
                                                      or url.rstrip("/") == "sqlite:"):
-        raise CcmapError("--workers needs a database every process can open: an in-memory "
-                         "SQLite database would be a different one in each")
+        raise CcmapError("使用 --workers 时，数据库须能被每个工作进程打开：内存 SQLite "
+                         "数据库在各进程中互不相同")
     print(f"ccmap: serving {url} at http://{settings.host}:{settings.port}/"
           + (f" with {workers} worker processes" if workers > 1 else ""))
     # the access log would otherwise print Open311 clients' ?api_key=… in full
@@ -187,7 +187,7 @@ def cmd_import_issues(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.exists():
-        raise CcmapError(f"file not found: {path}")
+        raise CcmapError(f"找不到文件：{path}")
     settings = _settings(args)
     category_map = load_category_map(Path(args.category_map) if args.category_map else None)
     chunks = open_table(path, path.name, settings.file_limits(cli=True),
@@ -227,8 +227,8 @@ def cmd_tiles_seed(args: argparse.Namespace) -> int:
     settings = _settings(args)
     root = settings.tile_cache_path()
     if root is None:
-        raise CcmapError("no disk tile cache to seed: CCMAP_TILE_CACHE_DIR is none or the "
-                         "database is in memory")
+        raise CcmapError("没有可预生成的磁盘瓦片缓存：CCMAP_TILE_CACHE_DIR 为 none，"
+                         "或数据库在内存中")
     disk = DiskTileCache(root, int(settings.tile_cache_disk_mb * 1e6))
     caches = TileCaches(TileCache(int(settings.tile_cache_mb * 1e6)), disk)
     show = args.progress or (not args.json and sys.stderr.isatty())
@@ -345,12 +345,12 @@ def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
     if not sys.stdin.isatty():
-        raise CcmapError("no terminal to ask for a password: use --password-stdin")
+        raise CcmapError("没有可输入密码的终端：请使用 --password-stdin")
     import getpass
 
     first = getpass.getpass("password: ")
     if first != getpass.getpass("again: "):
-        raise CcmapError("the passwords differ")
+        raise CcmapError("两次输入的密码不一致")
     return first
 
 
@@ -367,7 +367,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     role = parse_role(args.role)
     if role.value == "unit" and not args.unit:
-        raise CcmapError("a unit user needs --unit")
+        raise CcmapError("包保单位用户必须用 --unit 指定单位")
     settings = _settings(args)
     username = check_username(args.username)
     digest = choose_password(_password(args), username,
@@ -377,7 +377,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                 password_hash=digest, email=check_email(args.email))
     with opened(settings.database_url) as store:
         if args.unit and args.unit not in {u.name for u in store.units()}:
-            raise CcmapError(f"unknown unit {args.unit!r}: create it with `ccmap unit add`")
+            raise CcmapError(f"未知的单位 {args.unit!r}：请先用 ccmap 的 unit add 命令创建")
         store.add_user(user, actor=_cli_actor())
     _emit(args, {"username": user.username, "role": role.value, "unit": user.unit},
           f"created user {user.username} ({role.value})")
@@ -396,7 +396,7 @@ def _user_set(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any], s
     if args.active is not None:
         changes["active"] = args.active
     if not changes:
-        raise CcmapError("nothing to change: give --role, --email, --activate or "
+        raise CcmapError("没有要修改的内容：请给出 --role、--email、--activate 或 "
                          "--deactivate")
     user = store.update_user(args.username, changes, actor=args.actor)
     if not user.active:
@@ -414,7 +414,7 @@ def _token_list(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any],
     if args.username:
         user = store.user(args.username)
         if user is None:
-            raise CcmapError(f"unknown user {args.username!r}")
+            raise CcmapError(f"用户 {args.username!r} 不存在")
         user_id = user.id
     rows = store.tokens(user_id, datetime.now())
     lines = [f"{t['id']}\t{t['username']}\t{t['kind']}\t{t['name']}\t"
@@ -429,7 +429,7 @@ def _token_revoke(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any
     """Revoke one token by id; it stops working at once."""
     revoked = store.revoke_token(args.id, actor=args.actor)
     if revoked is None:
-        raise CcmapError(f"no token with id {args.id}")
+        raise CcmapError(f"令牌 {args.id} 不存在")
     return revoked, f"revoked token {args.id} of {revoked['username']} ({revoked['kind']})"
 
 
@@ -458,7 +458,7 @@ def _unit_register(args: argparse.Namespace, store: Store) -> tuple[dict[str, An
     from geo.accounts.units import register_zone_units
 
     if bool(args.names) == bool(args.all):
-        raise CcmapError("name the units to register, or give --all (not both)")
+        raise CcmapError("请列出要登记的单位，或使用 --all（二者只能选其一）")
     done = register_zone_units(store, None if args.all else args.names, args.actor)
     return {"registered": done}, f"registered {len(done)} unit(s)" + (
         ": " + ", ".join(done[:10]) + (" …" if len(done) > 10 else "") if done else "")
@@ -471,7 +471,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     with opened(_settings(args).database_url) as store:
         user = store.user(args.username)
         if user is None or user.id is None:
-            raise CcmapError(f"unknown user {args.username!r}")
+            raise CcmapError(f"用户 {args.username!r} 不存在")
         token, digest = new_secret()
         store.add_token(user.id, digest, "api", None, name=args.name)
         store.record_audit(_cli_actor(), "create", "api_token", args.name,
@@ -655,8 +655,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                "message": _(exc.message), "row_errors": [
                    {**d, **{k: _(d[k]) for k in ("reason", "hint") if k in d}}
                    for d in (p.as_dict() for p in exc.problems)]}
-        lines = [f"ccmap: {_(exc.message)} (nothing was imported)"]
-        lines += [f"  row {p.row}" + (f" [{p.column}]" if p.column else "") + f": {_(p.reason)}"
+        # every ImportRejected message says that nothing was imported (未导入任何数据)
+        lines = [f"ccmap: {_(exc.message)}"]
+        lines += ["  " + (_("第 {row} 行 [{column}]：{reason}", column=p.column, row=p.row,
+                             reason=_(p.reason)) if p.column else
+                          _("第 {row} 行：{reason}", row=p.row, reason=_(p.reason)))
                   + (f" — {_(p.hint)}" if p.hint else "") for p in exc.problems[:50]]
         if getattr(args, "json", False):
             print(json.dumps(doc, ensure_ascii=False))

@@ -64,7 +64,7 @@ def cmd_deadline(args: argparse.Namespace, store: Store) -> tuple[dict[str, Any]
     try:
         start = datetime.fromisoformat(args.start)
     except ValueError:
-        raise InvalidInput(f"start {args.start!r} is not an ISO 8601 time") from None
+        raise InvalidInput(f"开始时间 {args.start!r} 不是 ISO 8601 格式的时间") from None
     hours = load_settings().office_hours
     doc = deadline_answer(office_calendar(store, hours), start, args.amount, args.unit, hours)
     return doc, "\n".join([doc["deadline"], *doc["warnings"]])

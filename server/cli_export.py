@@ -16,11 +16,13 @@ Command = Callable[[argparse.Namespace, Store], tuple[dict[str, Any], str]]
 
 def _issue_query(args: argparse.Namespace) -> IssueQuery:
     """The issue filter given by --category/--status/--source/--community/--from/--to."""
-    try:
-        since = datetime.fromisoformat(args.since) if args.since else None
-        until = datetime.fromisoformat(args.until) if args.until else None
-    except ValueError as exc:
-        raise CcmapError(f"--from/--to take YYYY-MM-DD: {exc}") from exc
+    def day(flag: str, text: str | None) -> datetime | None:
+        try:
+            return datetime.fromisoformat(text) if text else None
+        except ValueError as exc:
+            raise CcmapError(f"{flag} 须为日期，格式如 2026-01-05，不能是 {text!r}") from exc
+
+    since, until = day("--from", args.since), day("--to", args.until)
     return IssueQuery(categories=args.category or [], statuses=args.status or [],
                       sources=args.source or [], communities=args.community or [],
                       since=since, until=until)

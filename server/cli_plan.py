@@ -21,7 +21,7 @@ def _lonlat(text: str | None) -> tuple[float, float] | None:
     try:
         lon, lat = (float(v) for v in text.split(","))
     except ValueError as exc:
-        raise CcmapError(f"--start takes LON,LAT, got {text!r}") from exc
+        raise CcmapError(f"--start 参数格式应为 LON,LAT（经度,纬度），实际为 {text!r}") from exc
     return lon, lat
 
 
@@ -57,7 +57,7 @@ def _write_points(points: list[dict[str, Any]], out: Path, locale: str) -> None:
         out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
         return
     if fmt not in ("csv", "xlsx"):
-        raise CcmapError("--out takes a .csv, .xlsx or .geojson file")
+        raise CcmapError("--out 须为 .csv、.xlsx 或 .geojson 文件")
     out.write_bytes(table_bytes(stop_rows(points), fmt, locale)[0])
 
 
@@ -117,7 +117,7 @@ def _results(args: argparse.Namespace, category: str | None) -> dict[str, dict[s
                                                                    for v in args.na or []]:
         code, _, note = value.partition(":")
         if code not in results:
-            raise CcmapError(f"{code!r} is not on the checklist of {category}: "
+            raise CcmapError(f"{code!r} 不在 {category} 的检查清单中，清单项目："
                              + ", ".join(results))
         results[code] = {"result": result, "note": note}
     return results

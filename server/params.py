@@ -95,9 +95,8 @@ class Page:
 def check_limit(limit: int, maximum: int) -> None:
     """LimitExceeded (422) when a caller asks for more than `maximum` rows at once."""
     if limit > maximum:
-        raise LimitExceeded(f"limit {limit} is over the maximum page size {maximum} "
-                            "(CCMAP_MAX_PAGE): ask for pages and follow the next links "
-                            f"(每页最多 {maximum} 条)", limit=maximum)
+        raise LimitExceeded(f"每页条数 limit {limit} 超过上限 {maximum}（CCMAP_MAX_PAGE）："
+                            "请分页请求，按 next 链接翻页", limit=maximum)
 
 
 def checked_page(settings: Settings, limit: int | None, offset: int) -> Page:
@@ -135,7 +134,7 @@ async def issue_filters(
     """The issue filters shared by the list, GeoJSON, tiles, analyses and exports (no paging:
     all rows), within the caller's scope."""
     if sort not in ISSUE_SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(ISSUE_SORTS)}")
+        raise InvalidInput(f"排序方式 sort 须为以下之一：{', '.join(ISSUE_SORTS)}")
     return IssueQuery(categories=category or [], statuses=status or [], sources=source or [],
                       units=unit or [], communities=community or [], zone_id=zone,
                       since=since, until=until,
@@ -179,7 +178,7 @@ def issue_list_query(
     with the deadline in SQL."""
     for f in flag or []:
         if not FLAG.match(f):
-            raise InvalidInput(f"unknown flag {f!r}: flags are lower-case codes (escalated …)")
+            raise InvalidInput(f"未知的标记 {f!r}：标记须为小写代码（escalated …）")
     query.flags = flag or []
     if due_within is not None:
         calendar = office_calendar(store, settings.office_hours)

@@ -218,4 +218,4 @@ def load_settings(**overrides: Any) -> Settings:
         problems = "; ".join(
             f"CCMAP_{'_'.join(str(p) for p in err['loc']).upper()}={err.get('input')!r}: "
             f"{err['msg']}" for err in exc.errors())
-        raise CcmapError(f"invalid setting: {problems}") from None
+        raise CcmapError(f"配置项无效：{problems}") from None

@@ -62,7 +62,7 @@ class StrictJSONMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                error = too_large(self.max_bytes, what="the request body")
+                error = too_large(self.max_bytes, what="请求体")
                 await error_response(error)(scope, receive, send)
                 return
             chunks.append(chunk)
@@ -71,8 +71,8 @@ class StrictJSONMiddleware:
         body = b"".join(chunks)
         token = nonfinite_token(body) if body else None
         if token is not None:
-            await error_response(MalformedJSON(f"{token} is not a valid JSON number: send "
-                                               "finite numbers (or null)"))(scope, receive, send)
+            await error_response(MalformedJSON(f"{token} 不是有效的 JSON 数值：请发送有限数值"
+                                               "（或 null）"))(scope, receive, send)
             return
         await self.app(scope, _replay([body], None, receive), send)
 

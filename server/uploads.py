@@ -87,12 +87,15 @@ def upload_limit(settings: Settings) -> int:
     return int(settings.max_upload_mb * 1e6)
 
 
-def too_large(limit: int, size: int | None = None, what: str = "upload",
+def too_large(limit: int, size: int | None = None, what: str = "上传内容",
               setting: str = "CCMAP_MAX_UPLOAD_MB") -> TooLarge:
     """The 413 of a body or file over a limit (bytes): its size when known, the limit and the
-    setting that sets it."""
-    sent = f"{what} is {size / 1e6:.3g} MB" if size is not None else f"{what} is too large"
-    return TooLarge(f"{sent}; the limit is {limit / 1e6:.3g} MB ({setting}) (文件过大)",
+    setting that sets it (`what` names the body or file, in Chinese: the catalog has its
+    English)."""
+    if size is not None:
+        return TooLarge(f"{what}为 {size / 1e6:.3g} MB，超过上限 {limit / 1e6:.3g} MB"
+                        f"（{setting}）", limit_mb=limit / 1e6)
+    return TooLarge(f"{what}过大，上限为 {limit / 1e6:.3g} MB（{setting}）",
                     limit_mb=limit / 1e6)
 
 
@@ -119,7 +122,7 @@ async def _counted(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
-async def receive_upload(request: Request, settings: Settings, what: str = "the file",
+async def receive_upload(request: Request, settings: Settings, what: str = "该文件",
                          raw_name: str | None = None, file_field: str = "file") -> Upload:
     """Stream the request's file to disk: the `file_field` part of a multipart form, or, when
     raw_name is given, a raw body (named raw_name). 413 past CCMAP_MAX_UPLOAD_MB
@@ -127,7 +130,7 @@ async def receive_upload(request: Request, settings: Settings, what: str = "the 
     without the file (`what` names it in the message)."""
     content_type = request.headers.get("content-type", "")
     if raw_name is None and not content_type.startswith("multipart/form-data"):
-        raise InvalidInput(f"send {what} as a multipart upload with a `{file_field}` field")
+        raise InvalidInput(f"请以 multipart 表单上传{what}，文件放在 `{file_field}` 字段")
     limit = _declared_within(request, settings)
     folder = Path(tempfile.mkdtemp(prefix="ccmap-upload-"))
     try:
@@ -155,7 +158,7 @@ async def _receive_form(request: Request, limit: int, folder: Path,
     try:
         form = await parser.parse()
     except MultiPartException as exc:
-        raise InvalidInput(f"malformed multipart upload: {exc.message}") from None
+        raise InvalidInput(f"multipart 上传格式有误：{exc.message}") from None
     try:
         fields: dict[str, list[str]] = {}
         part = None
@@ -166,7 +169,7 @@ async def _receive_form(request: Request, limit: int, folder: Path,
             else:
                 fields.setdefault(key, []).append(value)
         if part is None or not part.filename:
-            raise InvalidInput(f"multipart upload needs a `{file_field}` field with a file name")
+            raise InvalidInput(f"multipart 上传须有带文件名的 `{file_field}` 字段")
         path = folder / f"upload{_suffix(part.filename)}"
         size = await anyio.to_thread.run_sync(_copy, part.file, path)
         return Upload(folder, path, part.filename, size,
@@ -192,7 +195,7 @@ async def receive_form(request: Request, settings: Settings,
     400 for a body that is not a well-formed multipart form. Nothing is left on disk after an
     error; the caller removes the folder with FormUpload.cleanup()."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidInput("send a multipart/form-data body")
+        raise InvalidInput("请求体须为 multipart/form-data 格式")
     limit = _declared_within(request, settings)
     folder = Path(tempfile.mkdtemp(prefix="ccmap-upload-"))
     try:
@@ -202,7 +205,7 @@ async def receive_form(request: Request, settings: Settings,
         try:
             form = await parser.parse()
         except MultiPartException as exc:
-            raise InvalidInput(f"malformed multipart upload: {exc.message}") from None
+            raise InvalidInput(f"multipart 上传格式有误：{exc.message}") from None
         received = FormUpload(folder)
         try:
             for key, value in form.multi_items():

@@ -26,9 +26,44 @@ _hasher = PasswordHasher()
 # ASCII letters, digits, "_", "." and "-", 3 to 64 long, starting with a letter or digit: safe
 # in URLs, shell commands and CSV; a person's Chinese name goes in display_name
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,63}")
-WRONG_LOGIN = "wrong username or password (用户名或密码错误)"
-LOCKED_LOGIN = ("too many failed logins for this username: try again later "
-                "(登录失败次数过多，请稍后再试)")
+WRONG_LOGIN = "用户名或密码错误"
+LOCKED_LOGIN = "该用户名登录失败次数过多，请稍后再试"
+
+
+# zxcvbn's advice (its feedback texts, in English) as a Chinese user reads it; the English is in
+# data/locales/en/errors-rows.json; advice it may add in a later version is left out
+GUESS_HINTS = {
+    "Use a few words, avoid common phrases.": "用几个词组成密码，避免常见的短语",
+    "No need for symbols, digits, or uppercase letters.": "不必非用符号、数字或大写字母",
+    "Add another word or two. Uncommon words are better.": "再加一两个词，不常见的词更好",
+    "Straight rows of keys are easy to guess.": "键盘上连成一排的按键容易被猜到",
+    "Short keyboard patterns are easy to guess.": "较短的键盘图案容易被猜到",
+    "Use a longer keyboard pattern with more turns.": "请使用更长、转折更多的键盘图案",
+    'Repeats like "aaa" are easy to guess.': "“aaa”这样的重复容易被猜到",
+    'Repeats like "abcabcabc" are only slightly harder to guess than "abc".':
+        "“abcabcabc”这样的重复只比“abc”略难猜到",
+    "Avoid repeated words and characters.": "避免重复的词和字符",
+    'Sequences like "abc" or "6543" are easy to guess.': "“abc”“6543”这样的序列容易被猜到",
+    "Avoid sequences.": "避免使用序列",
+    "Recent years are easy to guess.": "近年的年份容易被猜到",
+    "Avoid recent years.": "避免使用近年的年份",
+    "Avoid years that are associated with you.": "避免使用与您有关的年份",
+    "Dates are often easy to guess.": "日期往往容易被猜到",
+    "Avoid dates and years that are associated with you.": "避免使用与您有关的日期和年份",
+    "This is a top-10 common password.": "这是最常用的 10 个密码之一",
+    "This is a top-100 common password.": "这是最常用的 100 个密码之一",
+    "This is a very common password.": "这是非常常见的密码",
+    "This is similar to a commonly used password.": "与常用密码相似",
+    "A word by itself is easy to guess.": "单个词容易被猜到",
+    "Names and surnames by themselves are easy to guess.": "单独的姓名容易被猜到",
+    "Common names and surnames are easy to guess.": "常见的名字和姓氏容易被猜到",
+    "Capitalization doesn't help very much.": "首字母大写作用不大",
+    "All-uppercase is almost as easy to guess as all-lowercase.":
+        "全部大写与全部小写几乎一样容易被猜到",
+    "Reversed words aren't much harder to guess.": "把词倒过来写并不会难猜多少",
+    "Predictable substitutions like '@' instead of 'a' don't help very much.":
+        "用“@”代替“a”这类可预见的替换作用不大",
+}
 
 
 @dataclass(frozen=True)
@@ -54,9 +89,8 @@ def check_username(username: str) -> str:
     """The username if it fits USERNAME_RE, else InvalidInput saying what is allowed."""
     if not USERNAME_RE.fullmatch(username):
         raise InvalidInput(
-            f"username {username!r} is not allowed: use 3-64 ASCII letters, digits, '_', '.' "
-            "or '-', starting with a letter or digit (用户名只能使用 3-64 位英文字母、数字、"
-            "_ . -，并以字母或数字开头；中文姓名请填在显示名称中)")
+            f"用户名 {username!r} 不符合要求：只能使用 3-64 位英文字母、数字、_ . -，"
+            "并以字母或数字开头（中文姓名请填在显示名称中）")
     return username
 
 
@@ -72,25 +106,25 @@ def check_password(password: str, username: str, policy: PasswordPolicy,
     """InvalidInput saying why, unless the password is long enough, not common, and does not
     contain the username."""
     if len(password) < policy.min_length:
-        raise InvalidInput(f"password must have at least {policy.min_length} characters "
-                           f"(密码至少 {policy.min_length} 位)")
+        raise InvalidInput(f"密码至少 {policy.min_length} 位")
     if len(password) > policy.max_length:
-        raise InvalidInput(f"password must have at most {policy.max_length} characters "
-                           f"(密码最多 {policy.max_length} 位)")
+        raise InvalidInput(f"密码最多 {policy.max_length} 位")
     lowered, name = password.lower(), username.strip().lower()
     if name and (lowered == name or (len(name) >= 3 and name in lowered)):
-        raise InvalidInput("password must not contain the username (密码不能包含用户名)")
+        raise InvalidInput("密码不能包含用户名")
     if lowered in _common_passwords():
-        raise InvalidInput("password is one of the most common passwords (密码过于常见)")
+        raise InvalidInput("密码过于常见，请换一个")
     from zxcvbn import zxcvbn
 
     # zxcvbn's matching grows fast with length; the first 100 characters tell enough
     result = zxcvbn(password[:100], user_inputs=[username, *other_inputs])
     if result["score"] < policy.min_score:
         feedback = result["feedback"]
-        hints = " ".join([feedback["warning"], *feedback["suggestions"]]).strip()
-        raise InvalidInput("password is too easy to guess (密码太容易被猜到)"
-                           + (f": {hints}" if hints else ""))
+        hints = [GUESS_HINTS[h] for h in (feedback["warning"], *feedback["suggestions"])
+                 if h in GUESS_HINTS]
+        if hints:
+            raise InvalidInput(f"密码太容易被猜到：{'；'.join(hints)}")
+        raise InvalidInput("密码太容易被猜到")
 
 
 def choose_password(password: str, username: str, policy: PasswordPolicy,
@@ -103,7 +137,7 @@ def choose_password(password: str, username: str, policy: PasswordPolicy,
 def hash_password(password: str) -> str:
     """An argon2id hash of the password, after checking the minimum policy."""
     if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters (密码至少 8 位)")
+        raise InvalidInput("密码至少 8 位")
     return _hasher.hash(password)
 
 
@@ -168,18 +202,16 @@ def change_password(store: LoginStore, user: User, current: str, new: str, now: 
         assert attempts.locked_until is not None
         store.record_audit(user.actor, "password_change_failed", "user", user.username,
                            {"reason": "rate_limited"})
-        raise TooManyRequests("too many wrong current passwords: try again later "
-                              "(原密码错误次数过多，请稍后再试)",
+        raise TooManyRequests("原密码错误次数过多，请稍后再试",
                               retry_after=_retry_after(attempts.locked_until, now))
     if not verify_password(user.password_hash, current):
         store.record_audit(user.actor, "password_change_failed", "user", user.username,
                            {"reason": "wrong_password"})
         store.fail_attempt("password", user.username, now, limit.attempts, limit.duration)
-        raise InvalidInput("current password is wrong (原密码错误)")
+        raise InvalidInput("原密码错误")
     store.clear_attempts("password", user.username)
     if new == current:
-        raise InvalidInput("the new password must differ from the current one "
-                           "(新密码不能与原密码相同)")
+        raise InvalidInput("新密码不能与原密码相同")
     digest = choose_password(new, user.username, policy, (user.display_name,))
     store.update_user(user.username, {"password_hash": digest}, actor=user.actor)
 

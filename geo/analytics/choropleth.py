@@ -51,7 +51,7 @@ def _kind(level: str) -> Kind:
         return Kind.zone
     if level == "community":
         return Kind.community
-    raise InvalidInput("level must be zone or community")
+    raise InvalidInput("level 须为 zone 或 community")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def choropleth(store: Store, level: str, metric: str, since: datetime | None = N
     layers change); the issues are counted in SQL on every call. coords: wgs84 (default),
     gcj02 or bd09 (for Chinese basemaps)."""
     if metric not in METRICS:
-        raise InvalidInput(f"metric must be one of {', '.join(METRICS)}")
+        raise InvalidInput(f"metric 须为 {', '.join(METRICS)} 之一")
     kind = _kind(level)
     areas = encoded_areas(store, kind, parse_coords(coords))
     if not areas.ids:

@@ -153,7 +153,7 @@ def hotspots(cells: Sequence[tuple[int, int, float]], area: BaseGeometry | None,
     """Gi* hot/cold spots of base-cell counts (store.issue_cells): summary and the
     significant cells as GeoJSON features."""
     if not 20 <= cell_m <= 5000:
-        raise InvalidInput("cell size must be between 20 and 5000 m")
+        raise InvalidInput("网格边长须在 20 至 5000 米之间")
     cells = [c for c in cells if c[2]]
     if area is None:
         if not cells:

@@ -29,15 +29,15 @@ def check_weights(weights: Mapping[str, Any]) -> dict[str, float]:
     """The score's weights, checked: known names, numbers ≥ 0, not all 0."""
     unknown = sorted(set(weights) - set(WEIGHT_LABELS))
     if unknown:
-        raise InvalidInput(f"unknown indicator weight {', '.join(unknown)}: the weights are "
+        raise InvalidInput(f"未知的指标权重 {', '.join(unknown)}：可设的权重为 "
                            f"{', '.join(WEIGHT_LABELS)}")
     out: dict[str, float] = {}
     for k, v in weights.items():
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-            raise InvalidInput(f"indicator weight {k} must be a number ≥ 0, not {v!r}")
+            raise InvalidInput(f"指标权重 {k} 须为不小于 0 的数，不能为 {v!r}")
         out[k] = float(v)
     if not sum(out.values()):
-        raise InvalidInput("the indicator weights add up to 0: give at least one a weight")
+        raise InvalidInput("指标权重之和为 0：请至少为一项指标设置权重")
     return out
 
 

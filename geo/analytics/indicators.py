@@ -158,7 +158,7 @@ def indicators(store: Store, level: str, period: str | None, now: datetime | Non
     """The indicators of every group of a level for a period, ranked, each with the previous
     period's values and the change; with_total: also the whole scope's (`total`)."""
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+        raise InvalidInput(f"level 须为 {', '.join(LEVELS)} 之一，不能为「{level}」")
     now = now or datetime.now()
     rules = rules or IndicatorRules()
     current = parse_period(period, now)

@@ -28,6 +28,7 @@ import shapely
 from geo import DATA_DIR
 from geo.analytics import periods
 from geo.analytics.indicator_rules import IndicatorRules
+from geo.analytics.indicators import LEVELS as INDICATOR_LEVELS
 from geo.analytics.indicators import indicators
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
@@ -171,9 +172,9 @@ def ranking(store: Store, level: str, period: str | None, now: datetime | None =
     if basis == "indicators":
         return _indicator_ranking(store, level, period, now, scope_unit, rules)
     if basis != "issues":
-        raise InvalidInput(f"basis must be issues or indicators, not {basis!r}")
+        raise InvalidInput(f"basis 须为 issues 或 indicators，不能为「{basis}」")
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        raise InvalidInput(f"level 须为 {', '.join(LEVELS)} 之一")
     now = now or datetime.now()
     start, end, label = parse_period(period, now)
     rows = _rank(store, level, start, end, scope_unit)
@@ -192,7 +193,8 @@ def ranking(store: Store, level: str, period: str | None, now: datetime | None =
 def _indicator_ranking(store: Store, level: str, period: str | None, now: datetime | None,
                        scope_unit: str | None, rules: IndicatorRules | None) -> dict[str, Any]:
     if level == "city":
-        raise InvalidInput("level must be one of unit, zone, community, category")
+        ranked = ", ".join(k for k in INDICATOR_LEVELS if k != "city")
+        raise InvalidInput(f"level 须为 {ranked} 之一")
     doc = indicators(store, level, period, now, scope_unit, rules)
     return {"level": level, "period": doc["period"], "from": doc["from"], "to": doc["to"],
             "formula": doc["formula"], "basis": "indicators", "rows": doc["rows"]}

@@ -44,8 +44,8 @@ class TimeLimit:
 def check_urgency(urgency: str) -> str:
     """The urgency, or InvalidInput naming the urgencies."""
     if urgency not in URGENCIES:
-        raise InvalidInput(f"unknown urgency {urgency!r}; urgencies: {', '.join(URGENCIES)} "
-                           "(一般/紧急)")
+        raise InvalidInput(f"未知的紧急程度 {urgency!r}，可选值：{', '.join(URGENCIES)}"
+                           "（一般、紧急）")
     return urgency
 
 
@@ -53,13 +53,13 @@ def check_limit(category: str, urgency: str, amount: float, unit: str) -> TimeLi
     """A limit an office may set: a known category and urgency, a known unit, an amount
     above zero and within a year (InvalidInput saying which is wrong)."""
     if category not in issue_categories():
-        raise InvalidInput(f"unknown issue category {category!r}")
+        raise InvalidInput(f"未知的问题类别 {category!r}")
     check_urgency(urgency)
     if unit not in UNITS:
-        raise InvalidInput(f"unknown time unit {unit!r}; units: {', '.join(UNITS)}")
+        raise InvalidInput(f"未知的时间单位 {unit!r}，可选值：{', '.join(UNITS)}")
     if not 0 < amount <= MAX_AMOUNT[unit]:
-        raise InvalidInput(f"a time limit of {amount} {unit} is out of range: more than 0 and "
-                           f"at most {MAX_AMOUNT[unit]:g} {unit}")
+        raise InvalidInput(f"时限 {amount} {unit} 超出范围：须大于 0 且不超过 "
+                           f"{MAX_AMOUNT[unit]:g} {unit}")
     return TimeLimit(float(amount), unit)
 
 
@@ -67,6 +67,6 @@ def default_limit(category: str, urgency: str = "normal") -> TimeLimit:
     """The reference limit of a category (InvalidInput for an unknown category or urgency)."""
     cats = issue_categories()
     if category not in cats:
-        raise InvalidInput(f"unknown issue category {category!r}")
+        raise InvalidInput(f"未知的问题类别 {category!r}")
     row = cats[category]["urgent_limit" if check_urgency(urgency) == "urgent" else "limit"]
     return TimeLimit(float(row["amount"]), str(row["unit"]))

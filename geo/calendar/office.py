@@ -78,7 +78,7 @@ def deadline_answer(calendar: WorkCalendar, start: datetime, amount: float, unit
     for a year whose holidays nobody has entered."""
     start = to_beijing(start)
     if not MIN_YEAR <= start.year <= MAX_YEAR:
-        raise InvalidInput(f"start {start:%Y-%m-%d} is outside the years {MIN_YEAR}..{MAX_YEAR}")
+        raise InvalidInput(f"起算时间 {start:%Y-%m-%d} 不在 {MIN_YEAR}–{MAX_YEAR} 年之间")
     deadline = calendar.add(start, amount, unit)
     return {"start": start.isoformat(timespec="seconds"),
             "deadline": deadline.isoformat(timespec="seconds"),
@@ -117,13 +117,13 @@ def set_time_limits(store: CalendarStore, entries: Sequence[Mapping[str, Any]],
     """Set the office's limits ({category, urgency, amount, unit}; amount None: back to the
     default) all or none: InvalidInput for any bad or repeated entry, nothing written."""
     if not entries:
-        raise InvalidInput("no time limits given")
+        raise InvalidInput("未提供任何时限")
     checked: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for e in entries:
         key = (str(e["category"]), str(e["urgency"]))
         if key in seen:
-            raise InvalidInput(f"time limit of {key[0]} ({key[1]}) given twice")
+            raise InvalidInput(f"类别 {key[0]}（{key[1]}）的时限重复提交")
         seen.add(key)
         if e.get("amount") is None:
             check_urgency(key[1])
@@ -147,7 +147,7 @@ def _day(value: Any, what: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise InvalidInput(f"{what} {value!r} 不是有效日期（格式如 2027-01-01）") from None
 
 
 def check_entry(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,29 +157,31 @@ def check_entry(raw: Mapping[str, Any]) -> dict[str, Any]:
     end = _day(raw.get("end_date"), "end_date") if raw.get("end_date") else start
     kind = KIND_WORDS.get(str(raw.get("kind") or "").strip().lower())
     if kind is None:
-        raise InvalidInput(f"kind must be off (休息日) or work (调休上班), not {raw.get('kind')!r}")
+        raise InvalidInput(f"类型须为 off（休息日）或 work（调休上班），不是 {raw.get('kind')!r}")
     if end < start:
-        raise InvalidInput(f"{start}..{end} ends before it starts")
+        raise InvalidInput(f"{start} 至 {end}：结束日期早于开始日期")
     if (end - start).days > 366:
-        raise InvalidInput(f"{start}..{end} is longer than a year")
+        raise InvalidInput(f"{start} 至 {end}：时间跨度超过一年")
     note = str(raw.get("note") or "").strip()
     if len(note) > MAX_NOTE:
-        raise InvalidInput(f"note longer than {MAX_NOTE} characters")
+        raise InvalidInput(f"说明超过 {MAX_NOTE} 个字符")
     return {"start_date": start, "end_date": end, "kind": kind, "note": note}
 
 
 def _overlaps(new: Sequence[tuple[int, dict[str, Any]]], existing: Iterable[dict[str, Any]]
               ) -> list[RowProblem]:
     """A problem for each new entry that overlaps another new one or a stored one."""
+    spans = [(0, f"已有条目 #{r['id']}（{r['start_date']} 至 {r['end_date']}）",
+              r["start_date"], r["end_date"]) for r in existing]
+    spans += [(n, f"本次第 {n} 条（{e['start_date']} 至 {e['end_date']}）", e["start_date"],
+               e["end_date"]) for n, e in new]
     problems = []
-    spans = [(f"#{r['id']} (已有 stored)", r["start_date"], r["end_date"]) for r in existing]
-    spans += [(f"第{n}条 entry {n}", e["start_date"], e["end_date"]) for n, e in new]
-    for n, e in new:
-        clash = [f"{name} {a}..{b}" for name, a, b in spans
-                 if name != f"第{n}条 entry {n}" and a <= e["end_date"] and e["start_date"] <= b]
+    for n, e in new:  # n counts from 1: 0 marks a stored entry
+        clash = [name for entry, name, a, b in spans
+                 if entry != n and a <= e["end_date"] and e["start_date"] <= b]
         if clash:
-            problems.append(RowProblem(n, f"{e['start_date']}..{e['end_date']} overlaps "
-                                          f"(日期重叠) {', '.join(clash)}", "start_date"))
+            problems.append(RowProblem(n, f"日期重叠：{e['start_date']} 至 {e['end_date']} 与"
+                                          f"{'、'.join(clash)}", "start_date"))
     return problems
 
 
@@ -188,9 +190,9 @@ def add_calendar_days(store: OfficeStore, rows: Sequence[Mapping[str, Any]],
     """Add entries, all or none: every bad entry and every overlap (with each other or with
     a stored entry) is reported in one ImportRejected (HTTP 422), and nothing is written."""
     if not rows:
-        raise InvalidInput("no calendar entries given")
+        raise InvalidInput("未提供任何日历条目")
     if len(rows) > MAX_ENTRIES:
-        raise InvalidInput(f"more than {MAX_ENTRIES} calendar entries at once")
+        raise InvalidInput(f"一次提交的日历条目超过 {MAX_ENTRIES} 条")
     problems: list[RowProblem] = []
     good: list[tuple[int, dict[str, Any]]] = []
     for n, raw in enumerate(rows, start=1):
@@ -206,10 +208,9 @@ def add_calendar_days(store: OfficeStore, rows: Sequence[Mapping[str, Any]],
             problems += _overlaps(good, existing)
         if problems:
             problems.sort(key=lambda p: p.row)
-            raise ImportRejected(f"{len(problems)} calendar entries refused (日历条目有误), "
-                                 "nothing was written: " + "; ".join(
-                                     f"entry {p.row}: {p.reason}" for p in problems[:5]),
-                                 problems)
+            listed = "；".join(f"第 {p.row} 条：{p.reason}" for p in problems[:5])
+            raise ImportRejected(f"{len({p.row for p in problems})} 条日历条目有误，"
+                                 f"未写入任何条目：{listed}", problems)
         return store.add_calendar_days([e for _, e in good], actor)
 
 
@@ -219,7 +220,7 @@ def read_days_csv(data: bytes) -> list[dict[str, Any]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInput("the calendar file must be UTF-8 text (CSV)") from None
+        raise InvalidInput("日历文件须为 UTF-8 编码的文本（CSV）") from None
     reader = csv.DictReader(io.StringIO(text))
     header = {(h or "").strip().lower(): h for h in reader.fieldnames or []}
     columns = {}
@@ -229,8 +230,8 @@ def read_days_csv(data: bytes) -> list[dict[str, Any]]:
             columns[field] = found
     missing = [f for f in ("start_date", "kind") if f not in columns]
     if missing:
-        raise InvalidInput(f"the calendar file needs the columns {', '.join(missing)} "
-                           "(start_date,end_date,kind,note)")
+        raise InvalidInput(f"日历文件缺少列：{', '.join(missing)}"
+                           "（应有 start_date、end_date、kind、note 列）")
     return [{f: (row.get(col) or "").strip() for f, col in columns.items()}
             for row in reader if any((v or "").strip() for v in row.values())]
 

@@ -57,11 +57,11 @@ def parse_office_hours(text: str) -> tuple[tuple[time, time], ...]:
             a, b = (time.fromisoformat(x.strip()) for x in part.split("-"))
             periods.append((a, b))
     except ValueError as exc:
-        raise InvalidInput(f"office hours {text!r}: write them as HH:MM-HH:MM,HH:MM-HH:MM "
-                           f"({exc})") from exc
+        raise InvalidInput(f"办公时间 {text!r} 格式有误，应写作 08:30-12:00,13:30-17:30 这样的格式"
+                           f"（{exc}）") from exc
     for (a, b), nxt in zip(periods, [*periods[1:], None], strict=True):
         if not a < b or (nxt is not None and not b <= nxt[0]):
-            raise InvalidInput(f"office hours {text!r}: periods must be ordered and apart")
+            raise InvalidInput(f"办公时间 {text!r} 有误：各时段须按先后排列且互不相接")
     return tuple(periods)
 
 
@@ -69,14 +69,14 @@ def check_local_days(days: Sequence[LocalDays]) -> None:
     """InvalidInput if an entry is reversed, of an unknown kind, or overlaps another."""
     for d in days:
         if d.kind not in ("off", "work"):
-            raise InvalidInput(f"calendar entry kind must be 'off' or 'work', not {d.kind!r}")
+            raise InvalidInput(f"日历条目类型须为 off 或 work，不是 {d.kind!r}")
         if d.end < d.start:
-            raise InvalidInput(f"calendar entry {d.start}..{d.end} ends before it starts")
+            raise InvalidInput(f"日历条目 {d.start} 至 {d.end}：结束日期早于开始日期")
     ordered = sorted(days, key=lambda d: d.start)
     for a, b in pairwise(ordered):
         if b.start <= a.end:
-            raise InvalidInput(f"calendar entries overlap (日期重叠): {a.start}..{a.end} and "
-                               f"{b.start}..{b.end}")
+            raise InvalidInput(f"日历条目日期重叠：{a.start} 至 {a.end} 与 "
+                               f"{b.start} 至 {b.end}")
 
 
 @lru_cache(maxsize=4096)
@@ -130,9 +130,9 @@ class WorkCalendar:
     def add(self, start: datetime, amount: float, unit: str) -> datetime:
         """start plus amount of unit (working_hours | working_days | hours | days)."""
         if unit not in UNITS:
-            raise InvalidInput(f"unknown time unit {unit!r}; units: {', '.join(UNITS)}")
+            raise InvalidInput(f"未知的时间单位 {unit!r}，可选值：{', '.join(UNITS)}")
         if amount < 0:
-            raise InvalidInput(f"a time limit cannot be negative ({amount})")
+            raise InvalidInput(f"时限不能为负数（{amount}）")
         if unit == "hours":
             return start + timedelta(hours=amount)
         if unit == "days":
@@ -148,7 +148,7 @@ class WorkCalendar:
             if left <= span:
                 return a + left
             left -= span
-        raise InvalidInput(f"a deadline more than {MAX_SPAN_DAYS} days away")
+        raise InvalidInput(f"截止时间距起算时间超过 {MAX_SPAN_DAYS} 天")
 
     def minutes_between(self, a: datetime, b: datetime) -> float:
         """Office minutes from a to b (0 if b is not after a)."""

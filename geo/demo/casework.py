@@ -29,7 +29,7 @@ def _photo() -> bytes:
 def _user(store: Store, username: str) -> User:
     user = store.user(username)
     if user is None:
-        raise NotFound(f"demo user {username!r} is missing")
+        raise NotFound(f"缺少演示用户 {username!r}")
     return user
 
 

@@ -156,7 +156,7 @@ def write_bulletin(store: Store, period: str, out: Path,
     """Write the bulletin to out (.html or .pdf) in locale."""
     suffix = out.suffix.lower()
     if suffix not in (".html", ".pdf"):
-        raise InvalidInput("the bulletin is written as .pdf or .html")
+        raise InvalidInput("周通报只能输出为 .pdf 或 .html 文件")
     context = bulletin_context(store, period, rules=rules, locale=locale)
     options = {"paper": "A4", "landscape": False} if suffix == ".pdf" else {}
     write_page(render_bulletin(context), out, **options)

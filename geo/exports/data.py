@@ -47,7 +47,7 @@ def export_data(store: Store, out: Path, coords: str = "wgs84", bbox: BBox | Non
     """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
-        raise InvalidInput(f"export format must be one of {', '.join(FORMATS)}")
+        raise InvalidInput(f"导出格式须为以下之一：{', '.join(FORMATS)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     query = replace(issues_query or IssueQuery(), bbox=bbox, offset=0, limit=None, sort="id")
     layers = list(kinds) if kinds is not None else list(Kind)

@@ -24,7 +24,7 @@ def sheet_context(store: Store, round_id: int, team: int | None = None,
     plan = row["plan"]
     teams = [t for t in plan["teams"] if team is None or t["team"] == team]
     if not teams:
-        raise InvalidInput(f"round {round_id} has no team {team}")
+        raise InvalidInput(f"检查轮次 #{round_id} 没有第 {team} 组")
     lists = checklists()
     due = revisit_due(last_inspections(store))
     out = []
@@ -72,7 +72,7 @@ def write_sheet(store: Store, round_id: int, out: Path, team: int | None = None,
                 locale: str = DEFAULT) -> dict[str, Any]:
     """Write a round's route sheet to out (.html or .pdf, A4 portrait) in locale."""
     if out.suffix.lower() not in (".html", ".pdf"):
-        raise InvalidInput("route sheets are written as .html or .pdf")
+        raise InvalidInput("路线单只能输出为 .html 或 .pdf 文件")
     context = sheet_context(store, round_id, team, locale)
     options = {"paper": "A4", "landscape": False} if out.suffix.lower() == ".pdf" else {}
     write_page(render_sheet(context), out, **options)

@@ -23,7 +23,6 @@ from typing import Any
 
 import folium
 import shapely
-from branca.element import Element
 from shapely.geometry import shape
 
 from geo.exports.static_render import IssueCells, StaticLayer, render_static
@@ -102,16 +101,16 @@ def view_content(store: Store, view: str = "main", bbox: BBox | None = None,
     replace the preset `view`, so the snapshot shows what the user saw.
     """
     if view not in VIEWS:
-        raise InvalidInput(f"view must be one of {', '.join(VIEWS)}")
+        raise InvalidInput(f"视图须为以下之一：{', '.join(VIEWS)}")
     bounds = bbox or store.extent()
     if bounds is None:
-        raise InvalidInput("nothing to draw: the store is empty")
+        raise InvalidInput("没有可绘制的内容：数据库为空")
     kinds, show_issues, omitted = list(VIEWS[view]), True, []
     if layers is not None:
         known = {str(k) for k, _ in LAYERS}
         unknown = sorted(set(layers) - known)
         if unknown:
-            raise InvalidInput(f"unknown layers {unknown}; layers: {', '.join(sorted(known))}")
+            raise InvalidInput(f"未知图层 {unknown}，可选图层：{', '.join(sorted(known))}")
         kinds = [k for k, _ in LAYERS if isinstance(k, Kind) and k.value in layers]
         show_issues = any(x in layers for x in ISSUE_LAYERS)
         omitted = [translate(EXTRA_LABELS[x], locale) for x in layers if x in EXTRA_LABELS
@@ -292,11 +291,10 @@ def _inline_assets(html: str) -> str:
     """Put Leaflet's CSS and JS into the page so the file works without a server."""
     modules = STATIC / "node_modules" / "leaflet" / "dist"
     if not (modules / "leaflet.js").exists():
-        raise InvalidInput("front-end assets are missing: run ./run.sh setup (npm ci)")
+        raise InvalidInput("缺少前端资源：请运行 ./run.sh setup（npm ci）")
     css = (modules / "leaflet.css").read_text("utf-8")
     js = (modules / "leaflet.js").read_text("utf-8")
-    head = Element(f"<style>{css}</style><script>{js}</script>").render()
-    return html.replace("<head>", "<head>" + head, 1)
+    return html.replace("<head>", f"<head><style>{css}</style><script>{js}</script>", 1)
 
 
 def external_urls(html: str) -> list[str]:
@@ -344,9 +342,9 @@ def check_pixels(width: int, height: int, scale: float, max_pixels: int) -> None
     device scale has more than max_pixels pixels."""
     pixels = width * height * scale * scale
     if pixels > max_pixels:
-        raise LimitExceeded(f"a {width}×{height} PNG at scale {scale:g} has {pixels:,.0f} "
-                            f"pixels, more than {max_pixels:,} (CCMAP_MAX_EXPORT_PIXELS): "
-                            "use a smaller size or scale", limit=max_pixels)
+        raise LimitExceeded(f"PNG 尺寸 {width}×{height}、缩放 {scale:g} 倍时共 {pixels:,.0f} "
+                            f"像素，超过上限 {max_pixels:,}（CCMAP_MAX_EXPORT_PIXELS）："
+                            "请减小尺寸或缩放倍数", limit=max_pixels)
 
 
 def render(html_file: Path, out: Path, width: int = 1600, height: int = 1100,
@@ -457,7 +455,7 @@ def export_map(store: Store, out: Path, view: str = "main", bbox: BBox | None = 
     The result says which renderer was used: "html", "chromium" or "matplotlib"."""
     suffix = out.suffix.lower()
     if suffix not in (".html", ".png", ".pdf"):
-        raise InvalidInput("snapshot format must be .html, .png or .pdf")
+        raise InvalidInput("快照格式须为 .html、.png 或 .pdf")
     extra: dict[str, Any] = {"renderer": "html"}
     if suffix == ".html":
         write_page(snapshot_html(store, view, bbox, issues=issues, layers=layers,

@@ -76,13 +76,13 @@ def page_size(width: int = 1600, height: int = 1100, scale: float = 1.0, paper: 
     """Figure (width, height) in inches and dpi: pixels for PNG, the paper for PDF."""
     if pdf:
         if paper not in PAPER_MM:
-            raise InvalidInput(f"paper must be one of {', '.join(PAPER_MM)}")
+            raise InvalidInput(f"纸张须为以下之一：{', '.join(PAPER_MM)}")
         w, h = PAPER_MM[paper]
         if landscape:
             w, h = h, w
         return w / 25.4, h / 25.4, 150.0
     if width < 100 or height < 100 or not 0.1 <= scale <= 8:
-        raise InvalidInput("PNG size must be at least 100×100 px, scale between 0.1 and 8")
+        raise InvalidInput("PNG 尺寸至少为 100×100 像素，缩放倍数须在 0.1 到 8 之间")
     dpi = 100.0 * scale
     return width / 100.0, height / 100.0, dpi
 
@@ -102,10 +102,10 @@ def render_static(layers: Sequence[StaticLayer], out: Path, bbox: BBox, *,
     """
     suffix = out.suffix.lower()
     if suffix not in (".png", ".pdf"):
-        raise InvalidInput("static rendering writes .png or .pdf")
+        raise InvalidInput("静态渲染只能输出 .png 或 .pdf 文件")
     minx, miny, maxx, maxy = bbox
     if not (maxx >= minx and maxy >= miny):
-        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat")
+        raise InvalidInput("bbox 须依次为最小经度、最小纬度、最大经度、最大纬度")
     w_in, h_in, dpi = page_size(width, height, scale, paper, landscape, pdf=suffix == ".pdf")
     problems: list[str] = []
     font = cjk_font()

@@ -99,6 +99,16 @@ def translate(text: str, locale: str) -> str:
     cat = catalog(locale)
     if cat is None or not text or not CJK.search(text):
         return text
+    found = _lookup(cat, text)
+    if found is not None:
+        return found
+    english = _CJK_ASIDE.sub("", text).strip()
+    return english if english and not CJK.search(english) else text
+
+
+def _lookup(cat: Catalog, text: str) -> str | None:
+    """text's catalog entry, or the first placeholder key matching it with its values
+    translated (_value); None when no key matches."""
     found = cat.exact.get(text)
     if found is not None:
         return found
@@ -107,10 +117,24 @@ def translate(text: str, locale: str) -> str:
         if m:
             out = p.template
             for name, value in zip(p.names, m.groups(), strict=True):
-                out = out.replace(name, cat.exact.get(value, value))
+                out = out.replace(name, _value(cat, value, len(text)))
             return out
-    english = _CJK_ASIDE.sub("", text).strip()
-    return english if english and not CJK.search(english) else text
+    return None
+
+
+def _value(cat: Catalog, value: str, outer: int) -> str:
+    """A placeholder's value (shorter than the text it is in, `outer`) translated: its catalog
+    entry (a status label); else, when it is a message of the catalog itself (a row's reason
+    quoted in a summary), its translation if that leaves no Chinese; else as it is (user
+    data: a name, an address)."""
+    found = cat.exact.get(value)
+    if found is not None:
+        return found
+    if len(value) < outer and CJK.search(value):
+        inner = _lookup(cat, value)
+        if inner is not None and not CJK.search(inner):
+            return inner
+    return value
 
 
 def translator(locale: str) -> Callable[..., str]:

@@ -30,7 +30,7 @@ log = logging.getLogger("ccmap.jobs")
 T = TypeVar("T")
 PROGRESS_INTERVAL = 0.5  # seconds between two progress writes
 HEARTBEAT_INTERVAL = 30.0  # seconds: a pool marks its queued and running jobs alive this often
-STALE_MESSAGE = "处理进程已中断 (the worker stopped; upload the file again)"
+STALE_MESSAGE = "处理进程已中断，请重新上传文件"
 # while jobs run, the youngest generation is collected every 50,000 net allocations instead of
 # 700: an import allocates millions of objects, and each collection of the older generations
 # walks what survived. Cycles are still collected (the collector stays enabled).
@@ -133,7 +133,7 @@ class JobPool:
 
     def __init__(self, store: JobStore, workers: int) -> None:
         if workers < 1:
-            raise InvalidInput("worker_threads must be at least 1 (CCMAP_WORKER_THREADS)")
+            raise InvalidInput("worker_threads 至少为 1（CCMAP_WORKER_THREADS）")
         self.store = store
         self.workers = workers
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="ccmap-worker")

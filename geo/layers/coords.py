@@ -117,7 +117,7 @@ CONVERTERS: dict[tuple[str, str], Callable[[ArrayLike, ArrayLike], tuple[Any, An
 def convert_geometry(geom: G, source: str, target: str = "wgs84") -> G:
     """Convert a shapely geometry (or array of them) between coordinate systems."""
     if source not in SYSTEMS or target not in SYSTEMS:
-        raise InvalidInput(f"coordinate system must be one of {', '.join(SYSTEMS)}")
+        raise InvalidInput(f"坐标系须为以下之一：{', '.join(SYSTEMS)}")
     if source == target:
         return geom
     fn = CONVERTERS[(source, target)]
@@ -132,7 +132,7 @@ def convert_geometry(geom: G, source: str, target: str = "wgs84") -> G:
 def point_to_wgs84(lon: float, lat: float, source: str) -> tuple[float, float]:
     """One point from source (wgs84, gcj02, bd09) to WGS84, e.g. a click on a Gaode basemap."""
     if source not in SYSTEMS:
-        raise InvalidInput(f"coordinate system must be one of {', '.join(SYSTEMS)}")
+        raise InvalidInput(f"坐标系须为以下之一：{', '.join(SYSTEMS)}")
     if source == "wgs84":
         return lon, lat
     x, y = CONVERTERS[(source, "wgs84")](lon, lat)
@@ -151,7 +151,7 @@ def crs_of(system: str) -> pyproj.CRS:
     if system == "wgs84":
         return wgs84
     if system not in OFFSET_NAMES:
-        raise InvalidInput(f"coordinate system must be one of {', '.join(SYSTEMS)}")
+        raise InvalidInput(f"坐标系须为以下之一：{', '.join(SYSTEMS)}")
     spec = wgs84.to_json_dict()
     spec.pop("id", None)
     ensemble = spec.pop("datum_ensemble")

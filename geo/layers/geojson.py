@@ -32,11 +32,12 @@ def parse_bbox(text: str | None) -> BBox | None:
     try:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError:
-        raise InvalidInput(f"bbox must be minx,miny,maxx,maxy in degrees, got {text!r}") from None
+        raise InvalidInput("bbox 须为“最小经度,最小纬度,最大经度,最大纬度”（单位为度），"
+                           f"收到：{text!r}") from None
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InvalidInput(
-            f"bbox {text!r} is not lon/lat degrees with min <= max "
-            "(order: minlon,minlat,maxlon,maxlat)"
+            f"bbox {text!r} 不是有效的经纬度范围（单位为度，最小值 ≤ 最大值，"
+            "顺序为最小经度,最小纬度,最大经度,最大纬度）"
         )
     return (minx, miny, maxx, maxy)
 
@@ -45,7 +46,7 @@ def parse_coords(value: str | None) -> str:
     """Validate an output coordinate system name (default wgs84)."""
     value = value or "wgs84"
     if value not in SYSTEMS:
-        raise InvalidInput(f"coords must be one of {', '.join(SYSTEMS)}, got {value!r}")
+        raise InvalidInput(f"coords 须为以下之一：{', '.join(SYSTEMS)}，收到：{value!r}")
     return value
 
 
@@ -59,8 +60,8 @@ def check_lonlat(lon: Any, lat: Any) -> None:
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat))
     if not (numbers and math.isfinite(lon) and math.isfinite(lat)
             and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidGeometry(f"({lon!r}, {lat!r}) is not a lon/lat position in degrees "
-                              "(经度 -180..180, 纬度 -90..90)")
+        raise InvalidGeometry(f"坐标（{lon!r}, {lat!r}）不是以度为单位的经纬度"
+                              "（经度 -180..180，纬度 -90..90）")
 
 
 def check_geometry(doc: Any, max_vertices: int) -> None:
@@ -69,23 +70,23 @@ def check_geometry(doc: Any, max_vertices: int) -> None:
     max_vertices vertices (InvalidGeometry, LimitExceeded: HTTP 422)."""
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind not in POSITION_DEPTH:
-        raise InvalidGeometry("geometry must be a GeoJSON object with a type among "
-                              f"{', '.join(POSITION_DEPTH)} and coordinates")
+        raise InvalidGeometry("geometry 须为含 coordinates 的 GeoJSON 对象，type 为以下之一："
+                              f"{', '.join(POSITION_DEPTH)}")
     assert isinstance(doc, dict)
     count = 0
 
     def walk(node: Any, depth: int) -> None:
         nonlocal count
         if not isinstance(node, list | tuple):
-            raise InvalidGeometry(f"{kind} coordinates are not nested lists of positions")
+            raise InvalidGeometry(f"{kind} 的 coordinates 不是由坐标位置组成的嵌套列表")
         if depth == 0:
             if len(node) not in (2, 3):
-                raise InvalidGeometry(f"a position has {len(node)} numbers, not [lon, lat]")
+                raise InvalidGeometry(f"坐标位置应为 [lon, lat]，而不是 {len(node)} 个数值")
             check_lonlat(node[0], node[1])
             count += 1
             if count > max_vertices:
-                raise LimitExceeded(f"geometry has more than {max_vertices} vertices "
-                                    "(CCMAP_MAX_GEOMETRY_VERTICES)", limit=max_vertices)
+                raise LimitExceeded(f"几何图形的顶点超过 {max_vertices} 个"
+                                    "（CCMAP_MAX_GEOMETRY_VERTICES）", limit=max_vertices)
             return
         for child in node:
             walk(child, depth - 1)
@@ -96,8 +97,8 @@ def check_geometry(doc: Any, max_vertices: int) -> None:
         [r for poly in coords for r in poly] if kind == "MultiPolygon" else []
     for ring in rings:
         if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
-            raise InvalidGeometry("a polygon ring must be closed (first position = last) and "
-                                  f"have at least 4 positions; got {len(ring)}")
+            raise InvalidGeometry("多边形的环须闭合（首尾坐标相同）且至少有 4 个坐标位置，"
+                                  f"该环有 {len(ring)} 个")
 
 
 def check_shape(geom: BaseGeometry, max_vertices: int) -> None:
@@ -142,10 +143,10 @@ def parse_fields(spec: str | None) -> tuple[str, ...] | None:
     names = tuple(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
     bad = [n for n in names if not _FIELD_NAME.fullmatch(n)]
     if bad:
-        raise InvalidInput(f"fields: {bad[0][:80]!r} is not a property name (a comma list of "
-                           "names such as name,category,unit)")
+        raise InvalidInput(f"fields：{bad[0][:80]!r} 不是属性名（应为逗号分隔的属性名，"
+                           "如 name,unit）")
     if len(names) > MAX_FIELDS:
-        raise InvalidInput(f"fields: at most {MAX_FIELDS} names, not {len(names)}")
+        raise InvalidInput(f"fields：最多 {MAX_FIELDS} 个属性名，实有 {len(names)} 个")
     return names
 
 

@@ -128,7 +128,7 @@ def read_osm(path: Path, progress: bool = False, limits: FileLimits | None = Non
     first. `limits` caps the features produced and the vertices of each geometry."""
     name = user_name(filename) if filename else path.name
     if not path.exists():
-        raise InvalidInput(f"OSM file not found: {path}")
+        raise InvalidInput(f"找不到 OSM 文件：{path}")
     check_path(path, name)
     source = osm_file(path, name)
     limits = limits or FileLimits()
@@ -145,13 +145,13 @@ def read_osm(path: Path, progress: bool = False, limits: FileLimits | None = Non
         if limits.max_vertices is not None and \
                 shapely.get_num_coordinates(shape) > limits.max_vertices:
             setting = limits.setting("MAX_GEOMETRY_VERTICES")
-            raise LimitExceeded(f"{name}: OSM object {obj.id} has more than "
-                                f"{limits.max_vertices} vertices ({setting})",
+            raise LimitExceeded(f"{name}：OSM 对象 {obj.id} 的顶点超过 "
+                                f"{limits.max_vertices} 个（{setting}）",
                                 limit=limits.max_vertices, setting=setting)
         if limits.max_features is not None and len(result.features) >= limits.max_features:
             setting = limits.setting("MAX_LAYER_FEATURES")
-            raise LimitExceeded(f"{name} gives more than {limits.max_features} features; "
-                                f"the limit is {setting}", limit=limits.max_features,
+            raise LimitExceeded(f"{name} 生成的要素超过 {limits.max_features} 个，"
+                                f"上限由 {setting} 设定", limit=limits.max_features,
                                 setting=setting)
         return shape
 
@@ -195,7 +195,7 @@ def read_osm(path: Path, progress: bool = False, limits: FileLimits | None = Non
                 add_place(tags, geom(wkb.create_multipolygon, obj),
                           f"{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}")
     except RuntimeError as exc:
-        raise InvalidInput(f"{name} is not a readable OSM XML/PBF file: {exc}") from None
+        raise InvalidInput(f"{name} 不是可读取的 OSM XML/PBF 文件：{exc}") from None
     return result
 
 

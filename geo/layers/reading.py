@@ -49,6 +49,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 LON_COLUMNS = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
+LON_FIRST = "请把经度写在前面（x 为经度，y 为纬度）"
 FORMATS = ".geojson, .json, .gpkg, .zip (Shapefile), .shp, .csv"
 ENCODINGS = ("utf-8-sig", "gb18030")
 GEOMETRY_FAMILY = {"Point": POINT, "LineString": LINE, "Polygon": AREA}
@@ -81,7 +82,7 @@ def read_layer_file(path: Path, kind: Kind, coords: str = "wgs84",
     `filename` is the name the user gave (it picks the format and appears in messages; the
     default is path's own name); `limits` caps features, rows, unpacked bytes and vertices."""
     if coords not in SYSTEMS:
-        raise InvalidInput(f"--coords must be one of {', '.join(SYSTEMS)}")
+        raise InvalidInput(f"--coords 须为以下之一：{', '.join(SYSTEMS)}")
     name = user_name(filename) if filename else path.name
     frame, first_row, problems = _read_frame(path, name, limits or FileLimits())
     columns = _resolve_fields(frame, field_map or {})
@@ -110,9 +111,9 @@ def read_layer_file(path: Path, kind: Kind, coords: str = "wgs84",
             continue
         values = {f: _text(record[c]) for f, c in columns.items()}
         if categories is not None and values.get("category") not in categories:
-            problems.append(RowProblem(row_no, f"unknown test point category "
-                                       f"{values.get('category')!r}", columns.get("category"),
-                                       hint="valid codes: " + ", ".join(categories)))
+            problems.append(RowProblem(row_no, f"未知的测评点位类别 {values.get('category')!r}",
+                                       columns.get("category"),
+                                       hint=f"可用代码：{', '.join(categories)}"))
             continue
         props = {c: _json_value(record[c]) for c in extra}
         props.update({f: values[f] for f in ("unit", "responsible_person", "phone", "cadre")
@@ -121,11 +122,11 @@ def read_layer_file(path: Path, kind: Kind, coords: str = "wgs84",
                                 category=values.get("category") or None, properties=props))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise ImportRejected(f"{name}: {len(errors)} problem(s) in "
-                             f"{len({p.row for p in errors})} row(s); nothing was imported",
+        raise ImportRejected(f"{name}：{len({p.row for p in errors})} 行中有 "
+                             f"{len(errors)} 处问题，未导入任何数据",
                              problems=problems)
     if not features:
-        raise InvalidInput(f"{name} contains no features")
+        raise InvalidInput(f"{name} 中没有要素")
     return ImportResult(features, [p for p in problems if p.severity != "error"])
 
 
@@ -142,8 +143,8 @@ def _read_frame(path: Path, name: str,
         frame, first_row, problems = read_vector_file(path, name, fmt, limits), 1, []
     if limits.max_features is not None and len(frame) > limits.max_features:
         setting = limits.setting("MAX_LAYER_FEATURES")
-        raise LimitExceeded(f"{name} has {len(frame)} features; the limit is "
-                            f"{limits.max_features} ({setting})", limit=limits.max_features,
+        raise LimitExceeded(f"{name} 有 {len(frame)} 个要素，超过上限 "
+                            f"{limits.max_features} 个（{setting}）", limit=limits.max_features,
                             setting=setting)
     return frame, first_row, problems
 
@@ -156,9 +157,9 @@ def _check_vertices(geoms: np.ndarray, first_row: int,
     counts = shapely.get_num_coordinates(geoms)
     over = np.flatnonzero(counts > limits.max_vertices)
     setting = limits.setting("MAX_GEOMETRY_VERTICES")
-    problems = [RowProblem(first_row + int(i), f"geometry has {int(counts[i])} vertices; the "
-                           f"limit is {limits.max_vertices} ({setting})", "geometry",
-                           hint="simplify or split it") for i in over]
+    problems = [RowProblem(first_row + int(i), f"几何有 {int(counts[i])} 个顶点，超过上限 "
+                           f"{limits.max_vertices}（{setting}）", "geometry",
+                           hint="请简化或拆分该几何") for i in over]
     geoms[over] = None  # reported; not reprojected or validated
     return problems
 
@@ -186,15 +187,15 @@ def _read_csv(path: Path, name: str,
         for i, (x, y) in enumerate(zip(lon, lat, strict=True)):
             if math.isnan(x) or math.isnan(y):
                 col = lon_col if math.isnan(x) else lat_col
-                problems.append(RowProblem(i + 2, "missing or non-numeric coordinate", col))
+                problems.append(RowProblem(i + 2, "坐标缺失或不是数字", col))
                 geoms.append(None)
             else:
                 geoms.append(shapely.Point(x, y))
         used = [lon_col, lat_col]
     else:
-        raise InvalidInput(f"{name} has no coordinate columns: need lon/lat "
-                           f"({'/'.join(LON_COLUMNS)} and {'/'.join(LAT_COLUMNS)}) or WKT "
-                           f"({'/'.join(WKT_COLUMNS)}); columns are {', '.join(df.columns)}")
+        raise InvalidInput(f"{name} 没有坐标列：须有经纬度列（{'/'.join(LON_COLUMNS)} 与 "
+                           f"{'/'.join(LAT_COLUMNS)}）或 WKT 列（{'/'.join(WKT_COLUMNS)}）；"
+                           f"现有列：{', '.join(df.columns)}")
     frame = gpd.GeoDataFrame(df.drop(columns=used), geometry=geoms, crs=None)
     return frame, 2, problems
 
@@ -203,11 +204,11 @@ def _resolve_fields(frame: gpd.GeoDataFrame, field_map: dict[str, str]) -> dict[
     """Our field → the file's column, from --map first, then known aliases."""
     unknown = [f for f in field_map if f not in FIELDS]
     if unknown:
-        raise InvalidInput(f"--map field {unknown[0]!r} is not one of {', '.join(FIELDS)}")
+        raise InvalidInput(f"--map 字段 {unknown[0]!r} 无效，可用字段：{', '.join(FIELDS)}")
     columns = [c for c in frame.columns if c != frame.geometry.name]
     missing = [c for c in field_map.values() if c not in columns]
     if missing:
-        raise InvalidInput(f"column {missing[0]!r} is not in the file; columns are "
+        raise InvalidInput(f"文件中没有列 {missing[0]!r}；现有列："
                            f"{', '.join(map(str, columns))}")
     out = dict(field_map)
     lower = {str(c).lower(): c for c in columns}
@@ -236,17 +237,15 @@ def _check_crs_and_ranges(frame: gpd.GeoDataFrame, geoms: np.ndarray,
         row = first_row + int(i)
         if maxx > 180 or minx < -180 or maxy > 90 or miny < -90:
             if abs(minx) <= 90 and miny >= 73 and maxy <= 136:
-                problems.append(RowProblem(row, "latitude/longitude look swapped",
-                                           hint="put longitude first (x = lon, y = lat)"))
+                problems.append(RowProblem(row, "经纬度似乎写反了", hint=LON_FIRST))
             else:
                 problems.append(RowProblem(
-                    row, f"coordinates ({minx:.1f}, {miny:.1f}) are not longitude/latitude",
-                    hint="they look projected (metres): give the file its CRS "
-                         "(.prj / GeoPackage SRS) so ccmap can reproject it"))
+                    row, f"坐标 ({minx:.1f}, {miny:.1f}) 不是经纬度",
+                    hint="看似投影坐标（米）：请为文件附上坐标系（.prj 或 GeoPackage 的 SRS），"
+                         "以便 ccmap 转换"))
         elif minx >= 3 and maxx <= 54 and miny >= 73 and maxy <= 136:
-            problems.append(RowProblem(row, "latitude/longitude look swapped (this point "
-                                       "would lie outside China)",
-                                       hint="put longitude first (x = lon, y = lat)"))
+            problems.append(RowProblem(row, "经纬度似乎写反了（该点会落在中国以外）",
+                                       hint=LON_FIRST))
     return problems
 
 
@@ -254,19 +253,17 @@ def _check_geometry(geom: Any, allowed: frozenset[str], kind: Kind,
                     row: int) -> tuple[BaseGeometry | None, RowProblem | None]:
     """The geometry to store (repaired where safe) and the problem found, if any."""
     if geom is None or shapely.is_missing(geom) or shapely.is_empty(geom):
-        return None, RowProblem(row, "missing or empty geometry", "geometry")
+        return None, RowProblem(row, "几何缺失或为空", "geometry")
     if geom.geom_type not in allowed:
-        return None, RowProblem(row, f"{geom.geom_type} is not allowed for {kind.value}; "
-                                f"expected {' or '.join(sorted(allowed))}", "geometry")
+        return None, RowProblem(row, f"图层 {kind.value} 不接受 {geom.geom_type} 几何，应为 "
+                                f"{'/'.join(sorted(allowed))}", "geometry")
     if shapely.is_valid(geom):
         return geom, None
     reason = shapely.is_valid_reason(geom)
     fixed = _same_family(shapely.make_valid(geom), geom.geom_type)
     if fixed is None or fixed.geom_type not in allowed:
-        return None, RowProblem(row, f"invalid geometry ({reason}) that cannot be repaired "
-                                "safely", "geometry")
-    return fixed, RowProblem(row, f"invalid geometry repaired: {reason}", "geometry",
-                             severity="warning")
+        return None, RowProblem(row, f"几何无效（{reason}），无法安全修复", "geometry")
+    return fixed, RowProblem(row, f"已修复无效几何：{reason}", "geometry", severity="warning")
 
 
 def _same_family(geom: BaseGeometry, original_type: str) -> BaseGeometry | None:

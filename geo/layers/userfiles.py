@@ -106,7 +106,7 @@ _BAD_SQL = re.compile(r"\b(attach|detach|load_extension|readfile|writefile|fts3_
 def file_format(filename: str, allowed: Iterable[str], hint: str) -> str:
     """The format a file's name (as the user gave it) selects, if it is one of `allowed`."""
     if "/vsi" in filename.lower():
-        raise UnsafeFile(f"{filename!r}: GDAL /vsi… names are not accepted")
+        raise UnsafeFile(f"{filename!r}：不接受 GDAL /vsi… 名称")
     name = Path(filename).name.lower()
     allowed = tuple(allowed)
     for ext in sorted(EXTENSIONS, key=len, reverse=True):
@@ -115,24 +115,24 @@ def file_format(filename: str, allowed: Iterable[str], hint: str) -> str:
                 return EXTENSIONS[ext]
             break
     shown = Path(filename).suffix or Path(filename).name
-    raise InvalidInput(f"unsupported file type {shown!r}; use {hint}")
+    raise InvalidInput(f"不支持的文件类型 {shown!r}，请使用 {hint}")
 
 
 def user_name(filename: str) -> str:
     """The base name of the file name a user gave, for messages; /vsi… names are refused."""
     if "/vsi" in filename.lower():
-        raise UnsafeFile(f"{filename!r}: GDAL /vsi… names are not accepted")
+        raise UnsafeFile(f"{filename!r}：不接受 GDAL /vsi… 名称")
     return Path(filename).name
 
 
 def check_path(path: Path, name: str) -> None:
     """A CLI path or staged upload: a regular file, named without /vsi."""
     if "/vsi" in str(path).lower():
-        raise UnsafeFile(f"{name}: GDAL /vsi… paths are not accepted")
+        raise UnsafeFile(f"{name}：不接受 GDAL /vsi… 路径")
     if not path.exists():
-        raise InvalidInput(f"file not found: {path}")
+        raise InvalidInput(f"找不到文件：{path}")
     if not path.is_file():
-        raise InvalidInput(f"{name} is not a regular file")
+        raise InvalidInput(f"{name} 不是普通文件")
 
 
 def _head(path: Path, size: int = 4096) -> bytes:
@@ -145,31 +145,34 @@ def _significant(head: bytes) -> bytes:
     return head.removeprefix(codecs.BOM_UTF8).lstrip()
 
 
+EMPTY, OTHER, SHAPEFILE_TEXT = "空文件", "其他格式", "Shapefile 文件"  # _what_is's answers
+
+
 def _what_is(head: bytes) -> str:
     """What a file's first bytes show it to be, for messages."""
     start = _significant(head)
     lower = start[:4096].lower()
     if b"<ogrvrtdatasource" in lower:
-        return "a GDAL VRT document, which makes GDAL read other files"
+        return "GDAL VRT 文档（会使 GDAL 读取其他文件）"
     if start.startswith(b"<"):
-        return "an XML document"
+        return "XML 文档"
     if b"gdal_streamed_alg" in lower or b'"gdal_algorithm"' in lower:
-        return "a GDAL algorithm (GDALG) document, which makes GDAL read other files"
+        return "GDAL 算法（GDALG）文档（会使 GDAL 读取其他文件）"
     if head.startswith(b"SQLite format 3\x00"):
-        return "an SQLite database"
+        return "SQLite 数据库"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "a zip archive"
+        return "zip 压缩包"
     if head.startswith(SHP_MAGIC):
-        return "a Shapefile"
+        return SHAPEFILE_TEXT
     if start[:1] in (b"{", b"["):
         return "JSON"
     if not start:
-        return "empty"
-    return "something else"
+        return EMPTY
+    return OTHER
 
 
 def _disguised(name: str, expected: str, head: bytes) -> UnsafeFile:
-    return UnsafeFile(f"{name} is not {expected}: its content is {_what_is(head)}")
+    return UnsafeFile(f"{name} 不是 {expected}（其内容为：{_what_is(head)}）")
 
 
 def scan_markers(path: Path, name: str) -> None:
@@ -181,11 +184,10 @@ def scan_markers(path: Path, name: str) -> None:
             window = (tail + chunk).lower()
             for marker in _MARKERS:
                 if marker in window:
-                    what = {b"/vsi": "a GDAL /vsi… name",
-                            b"<!entity": "an XML entity declaration"}.get(
-                                marker, "a GDAL VRT document")
-                    raise UnsafeFile(f"{name} contains {what}, which could make the server "
-                                     "read other files or URLs; it is refused")
+                    what = {b"/vsi": "GDAL /vsi… 名称",
+                            b"<!entity": "XML 实体声明"}.get(marker, "GDAL VRT 文档")
+                    raise UnsafeFile(f"{name} 含有 {what}，可能使服务器读取其他文件或 URL，"
+                                     "因此拒绝读取")
             tail = window[-keep:]
 
 
@@ -193,9 +195,9 @@ def scan_markers(path: Path, name: str) -> None:
 
 def _unpacked_limit(limits: FileLimits, name: str, size: int) -> LimitExceeded:
     limit = limits.max_unpacked_bytes or 0
-    return LimitExceeded(f"{name} unpacks to more than {limit / 1e6:g} MB "
-                         f"({size / 1e6:.1f} MB); the limit is "
-                         f"{limits.setting('MAX_UNPACKED_MB')}",
+    return LimitExceeded(f"{name} 解压后超过 {limit / 1e6:g} MB"
+                         f"（{size / 1e6:.1f} MB），上限由 "
+                         f"{limits.setting('MAX_UNPACKED_MB')} 设定",
                          limit=limit, setting=limits.setting("MAX_UNPACKED_MB"))
 
 
@@ -214,21 +216,21 @@ def copy_limited(src: IO[bytes], dst: IO[bytes], budget: int | None, name: str,
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip member may not be unpacked (None: it may)."""
+    """Why a zip member may not be unpacked (None: it may), as a catalog term."""
     raw = info.filename
     parts = re.split(r"[\\/]", raw)
     if raw.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", raw):
-        return f"member {raw!r} has an absolute name"
+        return "名称为绝对路径"
     if ".." in parts:
-        return f"member {raw!r} points outside the archive (..)"
+        return "路径指向压缩包之外（..）"
     if stat.S_ISLNK(info.external_attr >> 16):
-        return f"member {raw!r} is a symbolic link"
+        return "是符号链接"
     if "/vsi" in raw.lower():
-        return f"member {raw!r} names a GDAL /vsi… path"
+        return "名称含 GDAL /vsi… 路径"
     if raw.lower().endswith(REFUSED_MEMBERS):
-        return f"member {raw!r} is a VRT or a nested archive"
+        return "是 VRT 文件或嵌套压缩包"
     if info.flag_bits & 0x1:
-        return f"member {raw!r} is encrypted"
+        return "是加密成员"
     return None
 
 
@@ -236,7 +238,7 @@ def _open_zip(path: Path, name: str, what: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise InvalidInput(f"{name} is not a valid {what}") from None
+        raise InvalidInput(f"{name} 不是有效的 {what}") from None
 
 
 def check_archive(zf: zipfile.ZipFile, name: str, limits: FileLimits,
@@ -246,7 +248,8 @@ def check_archive(zf: zipfile.ZipFile, name: str, limits: FileLimits,
     for info in infos:
         problem = _member_problem(info)
         if problem:
-            raise UnsafeFile(f"{name}: {problem}; the archive is refused")
+            raise UnsafeFile(f"{name}：压缩包成员 {info.filename!r}（{problem}）不安全，"
+                             "拒绝读取该压缩包")
     declared = sum(i.file_size for i in infos)
     if limits.max_unpacked_bytes is not None and declared > limits.max_unpacked_bytes:
         raise _unpacked_limit(limits, name, declared)
@@ -254,9 +257,10 @@ def check_archive(zf: zipfile.ZipFile, name: str, limits: FileLimits,
         for info in infos:
             if info.file_size > CHUNK and info.file_size > max_ratio * max(info.compress_size, 1):
                 raise LimitExceeded(
-                    f"{name}: member {info.filename!r} is compressed more than {max_ratio}:1 "
-                    f"({info.file_size / 1e6:.1f} MB from {info.compress_size / 1e3:.1f} kB), "
-                    "which is how zip bombs look; it is refused")
+                    f"{name}：成员 {info.filename!r} 的压缩比超过 {max_ratio}:1"
+                    f"（由 {info.compress_size / 1e3:.1f} kB 解压为 "
+                    f"{info.file_size / 1e6:.1f} MB），"
+                    "疑似 zip 炸弹，拒绝读取")
     return infos
 
 
@@ -309,10 +313,10 @@ def check_geojson(path: Path, name: str) -> None:
     head = _head(path)
     if not _significant(head).startswith(b"{"):
         if not _significant(head):
-            raise InvalidInput(f"cannot read {name}: the file is empty")
-        raise _disguised(name, "GeoJSON", head)
+            raise InvalidInput(f"无法读取 {name}：文件中没有内容")
+        raise _disguised(name, "GeoJSON 文件", head)
     if b"gdal_streamed_alg" in head.lower():
-        raise _disguised(name, "GeoJSON", head)
+        raise _disguised(name, "GeoJSON 文件", head)
     scan_markers(path, name)
     try:
         with path.open("rb") as f:
@@ -321,10 +325,10 @@ def check_geojson(path: Path, name: str) -> None:
             else:
                 top_type, crs = next(ijson.items(f, "type"), None), {}
     except (ijson.JSONError, ValueError) as exc:
-        raise InvalidInput(f"cannot read {name}: not valid JSON ({exc})") from None
+        raise InvalidInput(f"无法读取 {name}：不是有效的 JSON（{exc}）") from None
     if not isinstance(top_type, str) or top_type.lower() not in _GEOJSON_TYPES:
-        raise UnsafeFile(f"{name} is not GeoJSON: its \"type\" is {top_type!r}, not "
-                         "FeatureCollection, Feature or a geometry")
+        raise UnsafeFile(f"{name} 不是 GeoJSON：其 \"type\" 为 {top_type!r}，而不是 "
+                         "FeatureCollection、Feature 或几何类型")
     for where, values in crs.items():
         _check_crs(name, where, values)
 
@@ -365,47 +369,47 @@ def _check_crs(name: str, where: str, values: list[tuple[str, Any]]) -> None:
         else:
             ok = value is None or isinstance(value, (int, float))
         if not ok:
-            raise UnsafeFile(f"{name}: the crs at {where!r} ({key.lstrip('.')} = "
-                             f"{str(value)[:80]!r}) is not a CRS code such as EPSG:4326; a "
-                             "crs link or URL would make the server fetch it, so it is refused")
+            raise UnsafeFile(f"{name}：{where!r} 处的 crs（{key.lstrip('.')} = "
+                             f"{str(value)[:80]!r}）不是 EPSG:4326 这样的坐标系代码；crs 链接或 "
+                             "URL 会使服务器去获取它，因此拒绝读取")
 
 
 def check_gpkg(path: Path, name: str) -> None:
     """GeoPackage: an SQLite file with a GPKG application_id and a harmless schema."""
     head = _head(path, 100)
     if not head.startswith(b"SQLite format 3\x00") or len(head) < 72:
-        raise _disguised(name, "a GeoPackage", head)
+        raise _disguised(name, "GeoPackage 文件", head)
     if head[68:72] not in GPKG_IDS:
-        raise UnsafeFile(f"{name} is an SQLite database but not a GeoPackage (application_id "
-                         f"{head[68:72]!r})")
+        raise UnsafeFile(f"{name} 是 SQLite 数据库，但不是 GeoPackage（application_id 为 "
+                         f"{head[68:72]!r}）")
     uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
-        raise InvalidInput(f"cannot read {name}: {exc}") from None
+        raise InvalidInput(f"无法读取 {name}：{exc}") from None
     try:
         conn.execute("PRAGMA trusted_schema=OFF")
         rows = conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
         attached = conn.execute("PRAGMA database_list").fetchall()
     except sqlite3.Error as exc:
-        raise InvalidInput(f"cannot read {name}: {exc}") from None
+        raise InvalidInput(f"无法读取 {name}：{exc}") from None
     finally:
         conn.close()
     if len(attached) != 1:  # cannot happen with a fresh connection; be sure
-        raise UnsafeFile(f"{name} attaches other databases")
+        raise UnsafeFile(f"{name} 附加了其他数据库")
     for kind, obj, sql in rows:
         sql = sql or ""
         if kind == "view":
-            raise UnsafeFile(f"{name}: {obj!r} is a view; views run SQL while being read "
-                             "(they could read other files), so only tables are accepted")
+            raise UnsafeFile(f"{name}：{obj!r} 是视图；视图在读取时会执行 SQL"
+                             "（可能读取其他文件），因此只接受数据表")
         if re.match(r"\s*create\s+virtual\s+table", sql, re.IGNORECASE) and not re.search(
                 r"\busing\s+rtree\s*\(", sql, re.IGNORECASE):
-            raise UnsafeFile(f"{name}: {obj!r} is a virtual table other than a spatial index; "
-                             "it could read other files, so it is refused")
+            raise UnsafeFile(f"{name}：{obj!r} 是空间索引以外的虚拟表，可能读取其他文件，"
+                             "因此拒绝读取")
         bad = _BAD_SQL.search(sql)
         if bad:
-            raise UnsafeFile(f"{name}: the {kind} {obj!r} uses {bad.group(0)!r}, which could "
-                             "read other files or URLs; it is refused")
+            raise UnsafeFile(f"{name}：{kind} {obj!r} 使用了 {bad.group(0)!r}，"
+                             "可能读取其他文件或 URL，因此拒绝读取")
 
 
 def _stage_shapefile(zf: zipfile.ZipFile, name: str, infos: list[zipfile.ZipInfo],
@@ -413,10 +417,10 @@ def _stage_shapefile(zf: zipfile.ZipFile, name: str, infos: list[zipfile.ZipInfo
     """Unpack the one Shapefile of a zip into folder as layer.shp/.shx/.dbf/.prj/.cpg."""
     shps = [i for i in infos if i.filename.lower().endswith(".shp") and not i.is_dir()]
     if len(shps) > 1:
-        raise UnsafeFile(f"{name} must contain exactly one .shp (found {len(shps)}); which one "
-                         "to read would be a guess")
+        raise UnsafeFile(f"{name} 须只含一个 .shp（实有 {len(shps)} 个），"
+                         "否则无法确定读取哪一个")
     if not shps:
-        raise InvalidInput(f"{name} must contain exactly one .shp (found 0)")
+        raise InvalidInput(f"{name} 须只含一个 .shp（实有 0 个）")
     stem = PurePosixPath(shps[0].filename.lower()).with_suffix("")
     budget = limits.max_unpacked_bytes
     for info in infos:
@@ -428,7 +432,7 @@ def _stage_shapefile(zf: zipfile.ZipFile, name: str, infos: list[zipfile.ZipInfo
                 used = copy_limited(src, dst, budget, name, limits)
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError,
                 EOFError) as exc:
-            raise InvalidInput(f"cannot unpack {info.filename!r} from {name}: {exc}") from None
+            raise InvalidInput(f"无法从 {name} 解压 {info.filename!r}：{exc}") from None
         if budget is not None:
             budget -= used
 
@@ -440,7 +444,7 @@ def _link_shapefile(path: Path, name: str, folder: Path) -> None:
         suffix = sibling.suffix.lower()
         if sibling.stem.lower() == path.stem.lower() and suffix in SHAPEFILE_PARTS[1:]:
             if not sibling.is_file():
-                raise InvalidInput(f"{sibling.name} next to {name} is not a regular file")
+                raise InvalidInput(f"{name} 旁的 {sibling.name} 不是普通文件")
             parts[suffix] = sibling
     for suffix, part in parts.items():
         target = folder / f"layer{suffix}"
@@ -466,19 +470,19 @@ def gdal_source(path: Path, name: str, fmt: str, limits: FileLimits) -> Iterator
         with tempfile.TemporaryDirectory(prefix="ccmap-shp-") as tmp:
             folder = Path(tmp)
             if fmt == SHAPEFILE_ZIP:
-                with _open_zip(path, name, "zip archive") as zf:
+                with _open_zip(path, name, "zip 文件") as zf:
                     _stage_shapefile(zf, name, check_archive(zf, name, limits), folder, limits)
             else:
                 _link_shapefile(path, name, folder)
             shp = folder / "layer.shp"
             if not shp.exists():
-                raise InvalidInput(f"{name}: no .shp found")
+                raise InvalidInput(f"{name}：未找到 .shp")
             for part in (shp, folder / "layer.shx"):
                 if part.exists() and not _head(part, 4).startswith(SHP_MAGIC):
-                    raise _disguised(f"{name} ({part.suffix})", "a Shapefile", _head(part))
+                    raise _disguised(f"{name} ({part.suffix})", SHAPEFILE_TEXT, _head(part))
             yield str(folder)  # a folder: only the Shapefile driver opens it
     else:
-        raise InvalidInput(f"{name}: {fmt} is not a layer format GDAL reads here")
+        raise InvalidInput(f"{name}：{fmt} 不是此处 GDAL 可读取的图层格式")
 
 
 DRIVERS = {GEOJSON: "GeoJSON", GPKG: "GPKG", SHAPEFILE_ZIP: "ESRI Shapefile",
@@ -493,12 +497,12 @@ def read_vector_file(path: Path, name: str, fmt: str, limits: FileLimits) -> Any
     with gdal_source(path, name, fmt, limits) as source:
         try:
             if fmt in (SHAPEFILE_ZIP, SHAPEFILE) and len(pyogrio.list_layers(source)) != 1:
-                raise InvalidInput(f"cannot read {name}: no readable Shapefile in it")
+                raise InvalidInput(f"无法读取 {name}：其中没有可读取的 Shapefile")
             info = pyogrio.read_info(source)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-            raise InvalidInput(f"cannot read {name}: {exc}") from None
+            raise InvalidInput(f"无法读取 {name}：{exc}") from None
         if info.get("driver") != DRIVERS[fmt]:  # cannot happen with the names above
-            raise UnsafeFile(f"{name} was opened as {info.get('driver')}, not {DRIVERS[fmt]}")
+            raise UnsafeFile(f"{name} 以 {info.get('driver')} 驱动打开，而不是 {DRIVERS[fmt]}")
         limit = limits.max_features
         if limit is not None and info.get("features", -1) > limit:
             raise _features_limit(name, limits, info["features"])
@@ -517,7 +521,7 @@ def read_vector_file(path: Path, name: str, fmt: str, limits: FileLimits) -> Any
                     pyogrio.errors.DataLayerError) as exc:
                 last: Exception = exc
         if frame is None:
-            raise InvalidInput(f"cannot read {name}: {last}")
+            raise InvalidInput(f"无法读取 {name}：{last}")
     if limit is not None and len(frame) > limit:
         raise _features_limit(name, limits, len(frame))
     return frame
@@ -525,8 +529,8 @@ def read_vector_file(path: Path, name: str, fmt: str, limits: FileLimits) -> Any
 
 def _features_limit(name: str, limits: FileLimits, found: int) -> LimitExceeded:
     setting = limits.setting("MAX_LAYER_FEATURES")
-    return LimitExceeded(f"{name} has more than {limits.max_features} features ({found} "
-                         f"counted); the limit is {setting}", limit=limits.max_features,
+    return LimitExceeded(f"{name} 的要素超过 {limits.max_features} 个（已计得 {found} 个），"
+                         f"上限由 {setting} 设定", limit=limits.max_features,
                          setting=setting)
 
 
@@ -534,7 +538,7 @@ def _features_limit(name: str, limits: FileLimits, found: int) -> LimitExceeded:
 
 def _rows_limit(name: str, limits: FileLimits) -> LimitExceeded:
     setting = limits.setting("MAX_IMPORT_ROWS")
-    return LimitExceeded(f"{name} has more than {limits.max_rows} rows; the limit is {setting}",
+    return LimitExceeded(f"{name} 超过 {limits.max_rows} 行，上限由 {setting} 设定",
                          limit=limits.max_rows, setting=setting)
 
 
@@ -546,19 +550,19 @@ def text_encoding(path: Path, name: str) -> str:
             with path.open("rb") as f:
                 while chunk := f.read(CHUNK):
                     if "\x00" in decoder.decode(chunk):
-                        raise InvalidInput(f"{name} is not text (it contains NUL bytes)")
+                        raise InvalidInput(f"{name} 不是文本文件（含有 NUL 字节）")
                 decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
         return encoding
-    raise InvalidInput(f"{name} is neither UTF-8 nor GB18030/GBK text")
+    raise InvalidInput(f"{name} 既不是 UTF-8 也不是 GB18030/GBK 编码的文本")
 
 
 def _checked_csv(path: Path, name: str) -> str:
     """Check a CSV is text with nothing that names other files; its encoding."""
     head = _head(path)
-    if _what_is(head) not in ("something else", "empty"):
-        raise _disguised(name, "CSV text", head)
+    if _what_is(head) not in (OTHER, EMPTY):
+        raise _disguised(name, "CSV 文本", head)
     scan_markers(path, name)
     return text_encoding(path, name)
 
@@ -573,7 +577,7 @@ def read_csv_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
         frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=False,
                             nrows=nrows)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(f"cannot parse {name} as CSV: {exc}") from None
+        raise InvalidInput(f"无法按 CSV 解析 {name}：{exc}") from None
     if limits.max_rows is not None and len(frame) > limits.max_rows:
         raise _rows_limit(name, limits)
     return frame
@@ -593,7 +597,7 @@ def read_xlsx_file(path: Path, name: str, limits: FileLimits) -> pd.DataFrame:
     try:
         frame = pd.read_excel(path, dtype=str, engine="openpyxl", nrows=nrows)
     except _XLSX_ERRORS as exc:
-        raise InvalidInput(f"cannot read {name} as an .xlsx workbook: "
+        raise InvalidInput(f"无法按 .xlsx 工作簿读取 {name}："
                            f"{type(exc).__name__}: {exc}") from None
     if limits.max_rows is not None and len(frame) > limits.max_rows:
         raise _rows_limit(name, limits)
@@ -604,12 +608,12 @@ def _checked_xlsx(path: Path, name: str, limits: FileLimits) -> None:
     """Check an .xlsx is a workbook whose zip is safe to unpack."""
     head = _head(path)
     if not head.startswith(b"PK"):
-        raise _disguised(name, "an .xlsx workbook", head)
-    with _open_zip(path, name, ".xlsx workbook (the zip is damaged)") as zf:
+        raise _disguised(name, ".xlsx 工作簿", head)
+    with _open_zip(path, name, ".xlsx 工作簿（zip 结构已损坏）") as zf:
         names = set(zf.namelist())
         if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-            raise UnsafeFile(f"{name} is a zip archive but not an Excel workbook (no "
-                             "[Content_Types].xml and xl/workbook.xml)")
+            raise UnsafeFile(f"{name} 是 zip 压缩包，但不是 Excel 工作簿（缺少 "
+                             "[Content_Types].xml 和 xl/workbook.xml）")
         check_archive(zf, name, limits, max_ratio=MAX_XLSX_RATIO)
 
 
@@ -641,7 +645,7 @@ class TableChunks:
             with reader:
                 yield from reader
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise InvalidInput(f"cannot parse {self.name} as CSV: {exc}") from None
+            raise InvalidInput(f"无法按 CSV 解析 {self.name}：{exc}") from None
 
     def _xlsx(self) -> Iterator[pd.DataFrame]:
         rows: list[list[str]] = []
@@ -684,7 +688,7 @@ def _xlsx_rows(path: Path, name: str, skip_header: bool) -> Iterator[list[str]]:
         finally:
             book.close()
     except _XLSX_ERRORS as exc:
-        raise InvalidInput(f"cannot read {name} as an .xlsx workbook: "
+        raise InvalidInput(f"无法按 .xlsx 工作簿读取 {name}："
                            f"{type(exc).__name__}: {exc}") from None
 
 
@@ -713,15 +717,15 @@ def table_chunks(path: Path, name: str, fmt: str, limits: FileLimits,
             columns = [str(c) for c in pd.read_csv(path, encoding=encoding, dtype=str,
                                                    nrows=0).columns]
         except pd.errors.EmptyDataError:
-            raise InvalidInput(f"{name} is empty") from None
+            raise InvalidInput(f"{name} 为空") from None
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise InvalidInput(f"cannot parse {name} as CSV: {exc}") from None
+            raise InvalidInput(f"无法按 CSV 解析 {name}：{exc}") from None
     else:
         _checked_xlsx(path, name, limits)
         encoding = "utf-8"
         header = next(_xlsx_rows(path, name, skip_header=False), None)
         if header is None:
-            raise InvalidInput(f"{name} is empty")
+            raise InvalidInput(f"{name} 为空")
         columns = [c or f"Unnamed: {k}" for k, c in enumerate(header)]
         total = sum(1 for _ in _xlsx_rows(path, name, skip_header=True))
     if limits.max_rows is not None and total > limits.max_rows:
@@ -747,18 +751,20 @@ def osm_file(path: Path, name: str) -> Any:
 
     try:
         fmt = file_format(name, OSM_FORMATS, ".osm (XML) or .osm.pbf")
-    except InvalidInput as exc:
-        raise InvalidInput(f"{name} is not a readable OSM XML/PBF file: {exc.message}") from None
+    except InvalidInput:
+        shown = Path(name).suffix or Path(name).name
+        raise InvalidInput(f"{name} 不是可读取的 OSM XML/PBF 文件：不支持的文件类型 {shown!r}，"
+                           "请使用 .osm（XML）或 .osm.pbf") from None
     head = _head(path, 8192)
     if fmt == OSM_XML:
         body = re.sub(rb"^(<\?xml[^>]*\?>|<!--.*?-->|\s)*", b"", _significant(head),
                       flags=re.DOTALL)
         if b"<!doctype" in head.lower():
-            raise UnsafeFile(f"{name} has a DOCTYPE; XML entities are not accepted")
+            raise UnsafeFile(f"{name} 含有 DOCTYPE，不接受 XML 实体")
         if not re.match(rb"<osm[\s>]", body):
-            raise _disguised(name, "OSM XML", head)
+            raise _disguised(name, "OSM XML 文件", head)
         scan_markers(path, name)
         return osmium.io.File(str(path), "osm")
     if not _is_pbf(head):
-        raise _disguised(name, "an OSM PBF file", head)
+        raise _disguised(name, "OSM PBF 文件", head)
     return osmium.io.File(str(path), "pbf")

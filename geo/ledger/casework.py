@@ -33,7 +33,7 @@ from geo.calendar.limits import URGENCIES
 from geo.calendar.office import office_calendar, time_limit
 from geo.calendar.worktime import DEFAULT_OFFICE_HOURS, WorkCalendar
 from geo.model.errors import Conflict, Forbidden, InvalidInput, LimitExceeded
-from geo.model.lifecycle import FINAL, UNHANDLED, StatusChange, is_overdue
+from geo.model.lifecycle import FINAL, UNHANDLED, StatusChange, is_overdue, statuses
 from geo.model.records import Issue
 from geo.model.users import User, require
 from geo.notify.events import emit
@@ -119,7 +119,7 @@ def rework_columns(store: Store, issue: Issue, change: StatusChange, rules: Case
     rework rule, and 督办 at the escalation count."""
     assert issue.id is not None
     if not change.note.strip():
-        raise InvalidInput("退回返工须写明原因: a failed verification needs the reason as note")
+        raise InvalidInput("退回返工须写明原因（note）")
     _check_rework_photo(store, issue.id, photo_id)
     count = issue.rework_count + 1
     out: dict[str, Any] = {"rework_count": count}
@@ -137,17 +137,16 @@ def _check_rework_photo(store: Store, issue_id: int, photo_id: int | None) -> No
     """InvalidInput unless photo_id is a rework photo of this issue taken since the case was
     last reported handled."""
     if photo_id is None:
-        raise InvalidInput("退回返工须附核查照片: upload the verification photo (stage=rework) "
-                           "and send its id as photo_id")
+        raise InvalidInput("退回返工须附核查照片：请先上传核查照片（stage=rework），"
+                           "再以 photo_id 提交其编号")
     photo = next((p for p in store.photos(issue_id) if p["id"] == photo_id), None)
     if photo is None or photo["stage"] != "rework":
-        raise InvalidInput(f"photo {photo_id} is not a verification photo (stage rework) of "
-                           f"issue {issue_id}")
+        raise InvalidInput(f"照片 #{photo_id} 不是问题 #{issue_id} 的核查照片（stage=rework）")
     handled = [h["at"] for h in store.issue_history(issue_id) if h["to_status"] == "handled"
                and h["from_status"] != "handled"]
     if handled and photo["at"] < handled[-1]:
-        raise InvalidInput(f"photo {photo_id} was taken before the case was last reported "
-                           "handled: upload a photo of this verification")
+        raise InvalidInput(f"照片 #{photo_id} 拍摄于案件最近一次处置完成之前，"
+                           "请上传本次核查时拍摄的照片")
 
 
 def _pending(store: Store, issue: Issue) -> bool:
@@ -173,21 +172,22 @@ def apply_extension(store: Store, issue_id: int, reason: str, requested: datetim
     require(user, "extensions:apply")
     reason, now = reason.strip(), now or datetime.now()
     if not reason:
-        raise InvalidInput("申请延期须写明理由: the reason is required")
+        raise InvalidInput("申请延期须写明理由")
     with store.transaction():
         issue = store.issue(issue_id, scope_unit=user.scope_unit)
         if issue.status not in EXTENSIBLE or issue.dispatched_at is None \
                 or issue.deadline is None:
-            raise Conflict(f"issue {issue_id} is {issue.status}: only a dispatched case whose "
-                           "clock runs can be extended (只有已派遣、正在计时的案件可以申请延期)")
+            label = statuses().get(issue.status, issue.status)
+            raise Conflict(f"问题 #{issue_id} 当前状态为{label}（{issue.status}），"
+                           "只有已派遣、正在计时的案件可以申请延期")
         if _pending(store, issue):
-            raise LimitExceeded(f"issue {issue_id} already has a pending extension (每案最多 "
-                                f"{MAX_PENDING} 个待审批的延期申请)", limit=MAX_PENDING)
+            raise LimitExceeded(f"问题 #{issue_id} 已有待审批的延期申请"
+                                f"（每案最多 {MAX_PENDING} 个）", limit=MAX_PENDING)
         if issue.paused_at is not None:
-            raise Conflict(f"issue {issue_id}'s clock is stopped: nothing to extend")
+            raise Conflict(f"问题 #{issue_id} 已暂停计时，无需申请延期")
         if issue.deadline < now:
-            raise Conflict(f"issue {issue_id} is overdue since {issue.deadline:%Y-%m-%d %H:%M}: "
-                           "apply before the deadline (已超期，不能申请延期)")
+            raise Conflict(f"问题 #{issue_id} 已于 {issue.deadline:%Y-%m-%d %H:%M} 超期，"
+                           "不能申请延期（须在期限前申请）")
         _check_requested(issue.deadline, requested, rules)
         ext_id = store.add_extension(issue_id, issue.unit, reason, requested, issue.deadline,
                                      user.actor, now)
@@ -200,14 +200,13 @@ def apply_extension(store: Store, issue_id: int, reason: str, requested: datetim
 
 def _check_requested(deadline: datetime, requested: datetime, rules: CaseRules) -> None:
     if requested <= deadline:
-        raise InvalidInput(f"the new deadline {requested:%Y-%m-%d %H:%M} must be later than "
-                           f"the current one {deadline:%Y-%m-%d %H:%M}")
+        raise InvalidInput(f"新的期限 {requested:%Y-%m-%d %H:%M} 须晚于当前期限 "
+                           f"{deadline:%Y-%m-%d %H:%M}")
     cap = deadline + timedelta(days=rules.extension_max_days)
     if requested > cap:
-        raise LimitExceeded(f"an extension reaches at most {rules.extension_max_days:g} days "
-                            f"past the current deadline, until {cap:%Y-%m-%d %H:%M} "
-                            f"(延期最多 {rules.extension_max_days:g} 天, "
-                            "CCMAP_EXTENSION_MAX_DAYS)", limit=rules.extension_max_days)
+        raise LimitExceeded(f"延期最多超出当前期限 {rules.extension_max_days:g} 天，即至 "
+                            f"{cap:%Y-%m-%d %H:%M}（CCMAP_EXTENSION_MAX_DAYS）",
+                            limit=rules.extension_max_days)
 
 
 def decide_extension(store: Store, extension_id: int, approve: bool, note: str, user: User,
@@ -223,9 +222,9 @@ def decide_extension(store: Store, extension_id: int, approve: bool, note: str, 
     with store.transaction():
         ext = store.extension(extension_id)
         if ext["state"] != "pending":
-            raise Conflict(f"extension {extension_id} is already {ext['state']} (延期申请已处理)")
+            raise Conflict(f"延期申请 #{extension_id} 已处理（{ext['state']}）")
         if ext["requested_by"] == user.actor:
-            raise Forbidden("an application is decided by someone else (不能审批自己的延期申请)")
+            raise Forbidden("不能审批自己的延期申请")
         issue = store.issue(ext["issue_id"])
         changes: dict[str, Any] = {"paused_at": now if issue.status == "deferred" else None}
         if approve:

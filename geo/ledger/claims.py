@@ -45,13 +45,13 @@ def claim(store: Store, issue_id: int, user: User, minutes: float,
     else holds it or it is closed/rejected. The issue with its claim."""
     require(user, "issues:handle")
     if minutes <= 0:
-        raise InvalidInput("a claim lasts a positive number of minutes (CCMAP_CLAIM_MINUTES)")
+        raise InvalidInput("认领时长须为正的分钟数（CCMAP_CLAIM_MINUTES）")
     now = now or datetime.now()
     with store.transaction():
         issue = held_issue(store, issue_id, user, now)
         if issue.status in FINAL:
-            raise Conflict(f"问题 #{issue_id} 已{statuses()[issue.status]}，不能认领 (issue "
-                           f"{issue_id} is {issue.status}: a final case cannot be claimed)")
+            raise Conflict(f"问题 #{issue_id} 已{statuses()[issue.status]}（{issue.status}），"
+                           "不能认领")
         until = (now + timedelta(minutes=minutes)).replace(microsecond=0)
         return store.set_claim(issue_id, user, until, now)
 

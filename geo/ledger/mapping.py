@@ -99,7 +99,7 @@ def load_category_map(path: Path | None) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"cannot read category map {path}: {exc}") from None
+        raise InvalidInput(f"无法读取类别对照表 {path}：{exc}") from None
     return load_category_map_data(text)
 
 
@@ -110,12 +110,12 @@ def load_category_map_data(text: str | None) -> dict[str, str]:
     try:
         mapping = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"the category map is not valid JSON: {exc}") from None
+        raise InvalidInput(f"类别对照表不是有效的 JSON：{exc}") from None
     if not isinstance(mapping, dict):
-        raise InvalidInput("the category map must be a JSON object {\"foreign name\": \"code\"}")
+        raise InvalidInput("类别对照表须为 JSON 对象 {\"外部名称\": \"类别代码\"}")
     bad = sorted({v for v in mapping.values() if v not in issue_categories()})
     if bad:
-        raise InvalidInput(f"category map uses unknown codes: {', '.join(map(str, bad))}")
+        raise InvalidInput(f"类别对照表含未知的类别代码：{', '.join(map(str, bad))}")
     return {str(k): str(v) for k, v in mapping.items()}
 
 
@@ -131,7 +131,7 @@ def read_table_file(path: Path, filename: str,
                     limits: FileLimits | None = None) -> pd.DataFrame:
     """read_table for a file on disk; `filename` (the user's name for it) picks the reader."""
     name = user_name(filename)
-    fmt = file_format(filename, TABLE_FORMATS, ".csv or .xlsx")
+    fmt = file_format(filename, TABLE_FORMATS, ".csv 或 .xlsx")
     check_path(path, name)
     limits = limits or FileLimits()
     reader = read_csv_file if fmt == CSV else read_xlsx_file
@@ -143,7 +143,7 @@ def open_table(path: Path, filename: str, limits: FileLimits | None = None,
     """A checked CSV/xlsx on disk (`filename`, the user's name for it, picks the reader),
     counted and ready to read `chunk_rows` rows at a time."""
     name = user_name(filename)
-    fmt = file_format(filename, TABLE_FORMATS, ".csv or .xlsx")
+    fmt = file_format(filename, TABLE_FORMATS, ".csv 或 .xlsx")
     check_path(path, name)
     return table_chunks(path, name, fmt, limits or FileLimits(), chunk_rows)
 
@@ -210,9 +210,9 @@ def parse_frame(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
 
     lon = pd.to_numeric(col("lon"), errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(col("lat"), errors="coerce").to_numpy(dtype=float)
-    fail(np.isnan(lon) | np.isnan(lat), columns.get("lon"), "missing or non-numeric coordinate")
+    fail(np.isnan(lon) | np.isnan(lat), columns.get("lon"), "坐标缺失或不是数字")
     fail((np.abs(lon) > 180) | (np.abs(lat) > 90), columns.get("lon"),
-         "coordinate out of range (lon -180..180, lat -90..90)")
+         "坐标超出范围（经度 -180 至 180，纬度 -90 至 90）")
 
     cats = _map_categories(col("category"), category_map or {}, result)
     state.unmapped.update(result.unmapped_categories)
@@ -220,7 +220,7 @@ def parse_frame(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
     raw_status = col("status")
     status = _map_statuses(raw_status)
     fail(status.isna().to_numpy() & (raw_status != "").to_numpy(), columns.get("status"),
-         "unknown status (use our codes, Chinese labels or Open/Closed/Pending...)")
+         "状态无法识别（请使用本系统的状态代码、中文名称或 Open、Closed、Pending 等）")
     status = status.fillna("reported")
 
     dates = {}
@@ -230,7 +230,7 @@ def parse_frame(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
         dates[name] = _dates(raw, given, name, result)
         state.date_formats.update(result.date_formats)
         fail(dates[name].isna().to_numpy() & (raw != "").to_numpy(), columns.get(name),
-             "unparsable date")
+             "日期无法识别")
     result.date_formats = dict(state.date_formats)
 
     known_sources = sources()
@@ -243,7 +243,7 @@ def parse_frame(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
     seen_ids = state.seen_ids
     seen = np.fromiter((e in seen_ids for e in ext.tolist()), dtype=bool, count=n)
     dup = (ext.duplicated(keep="first").to_numpy() | seen) & given_id
-    fail(dup, columns.get("external_id"), "external_id repeated in this file")
+    fail(dup, columns.get("external_id"), "外部编号（external_id）在本文件中重复")
     state.seen_ids.update(ext[given_id].tolist())
 
     keep = ~bad
@@ -268,11 +268,11 @@ def parse_frame(frame: pd.DataFrame, field_map: dict[str, str] | None = None,
 def _columns(frame: pd.DataFrame, field_map: dict[str, str]) -> dict[str, str]:
     unknown = [f for f in field_map if f not in FIELDS]
     if unknown:
-        raise InvalidInput(f"--map field {unknown[0]!r} is not one of {', '.join(FIELDS)}")
+        raise InvalidInput(f"--map 字段 {unknown[0]!r} 无效，可用字段：{', '.join(FIELDS)}")
     missing = [c for c in field_map.values() if c not in frame.columns]
     if missing:
-        raise InvalidInput(f"column {missing[0]!r} is not in the file; columns are "
-                           + ", ".join(map(str, frame.columns)))
+        raise InvalidInput(f"文件中没有列 {missing[0]!r}，现有列："
+                           f"{', '.join(map(str, frame.columns))}")
     out = dict(field_map)
     lower = {str(c).strip().lower(): c for c in frame.columns}
     for f in FIELDS:
@@ -282,8 +282,8 @@ def _columns(frame: pd.DataFrame, field_map: dict[str, str]) -> dict[str, str]:
                 out[f] = hit
     for needed in ("lon", "lat", "category"):
         if needed not in out:
-            raise InvalidInput(f"no column for {needed}: map one with --map {needed}=COLUMN; "
-                               "columns are " + ", ".join(map(str, frame.columns)))
+            raise InvalidInput(f"缺少 {needed} 列：请用 --map {needed}=列名 指定，现有列："
+                               f"{', '.join(map(str, frame.columns))}")
     return out
 
 

@@ -39,17 +39,16 @@ def reencode(data: bytes, max_pixels: int, quality: int = 88) -> CleanPhoto:
             img: Image.Image = Image.open(io.BytesIO(data), formats=DECODERS)
             width, height = img.size
             if width * height > max_pixels:
-                raise LimitExceeded(f"photo is {width}×{height} = {width * height:,} pixels, "
-                                    f"more than {max_pixels:,} (CCMAP_MAX_PHOTO_PIXELS)",
+                raise LimitExceeded(f"照片为 {width}×{height} = {width * height:,} 像素，"
+                                    f"超过上限 {max_pixels:,}（CCMAP_MAX_PHOTO_PIXELS）",
                                     limit=max_pixels)
             img.load()
             img = ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise LimitExceeded(f"photo has more than {max_pixels:,} pixels "
-                            "(CCMAP_MAX_PHOTO_PIXELS)", limit=max_pixels) from None
+        raise LimitExceeded(f"照片超过 {max_pixels:,} 像素（CCMAP_MAX_PHOTO_PIXELS）",
+                            limit=max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise UnsafeFile("photo must be a JPEG, PNG or WebP image that can be decoded "
-                         "(照片格式无效)") from None
+        raise UnsafeFile("照片格式无效：须为可解码的 JPEG、PNG 或 WebP 图像") from None
     alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     mode, fmt = ("RGBA", "PNG") if alpha else ("RGB", "JPEG")
     pixels = img.convert(mode)

@@ -49,8 +49,8 @@ def check_template(text: str) -> list[str]:
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise InvalidInput(f"template text has an unbalanced brace: {exc} (write {{{{ or }}}} "
-                           "for a literal brace)") from None
+        raise InvalidInput(f"模板正文的花括号不配对：{exc}"
+                           "（要显示花括号本身，请连写两个）") from None
     used: list[str] = []
     for _, name, spec, conversion in parts:
         if name is None:
@@ -58,8 +58,8 @@ def check_template(text: str) -> list[str]:
         if name not in PLACEHOLDERS or spec or conversion:
             shown = "{" + name + ("!" + conversion if conversion else "") + (
                 ":" + spec if spec else "") + "}"
-            raise InvalidInput(f"placeholder {shown} is not allowed; use "
-                               + ", ".join("{" + k + "}" for k in PLACEHOLDERS))
+            allowed = ", ".join("{" + k + "}" for k in PLACEHOLDERS)
+            raise InvalidInput(f"不允许使用占位符 {shown}，可用占位符：{allowed}")
         used.append(name)
     return used
 
@@ -91,11 +91,11 @@ def checked(values: dict[str, Any]) -> dict[str, Any]:
     if category is not None:
         check_category(category)
     if status is not None and status not in statuses():
-        raise InvalidInput(f"unknown status {status!r}; statuses: {', '.join(statuses())}")
+        raise InvalidInput(f"未知的状态 {status!r}，可选状态：{', '.join(statuses())}")
     if not title or len(title) > MAX_TITLE:
-        raise InvalidInput(f"a template needs a title of 1 to {MAX_TITLE} characters")
+        raise InvalidInput(f"模板标题须为 1 至 {MAX_TITLE} 个字符")
     if not text.strip() or len(text) > MAX_TEXT:
-        raise InvalidInput(f"a template needs a text of 1 to {MAX_TEXT} characters")
+        raise InvalidInput(f"模板正文须为 1 至 {MAX_TEXT} 个字符")
     check_template(text)
     return {"category": category, "status": status, "title": title, "text": text}
 
@@ -125,7 +125,7 @@ def templates_for(store: Store, issue_id: int, user: User, status: str | None = 
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
     status = status or issue.status
     if status not in statuses():
-        raise InvalidInput(f"unknown status {status!r}; statuses: {', '.join(statuses())}")
+        raise InvalidInput(f"未知的状态 {status!r}，可选状态：{', '.join(statuses())}")
     return [{**t, "filled": fill(t["text"], issue)}
             for t in store.reply_templates(issue.category, status, limit=limit)]
 

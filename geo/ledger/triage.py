@@ -17,7 +17,7 @@ from geo.ledger.claims import held_issue
 from geo.ledger.recurrence import near_bbox
 from geo.model.errors import Conflict, InvalidInput
 from geo.model.kinds import check_category, sources
-from geo.model.lifecycle import FINAL, OPEN, deadline_for
+from geo.model.lifecycle import FINAL, OPEN, deadline_for, statuses
 from geo.model.records import Issue
 from geo.model.users import User, require
 from geo.store import IssueQuery, Store
@@ -35,7 +35,7 @@ def queue(store: Store, user: User, source: Sequence[str] = (), category: Sequen
     require(user, "issues:write")
     for code in source:
         if code not in sources():
-            raise InvalidInput(f"unknown source {code!r}; sources: {', '.join(sources())}")
+            raise InvalidInput(f"未知的来源 {code!r}，可选来源：{', '.join(sources())}")
     for code in category:
         check_category(code)
     query = IssueQuery(statuses=[QUEUE_STATUS], sources=list(source),
@@ -50,7 +50,7 @@ def nearby(store: Store, issue_id: int, user: User, radius_m: float = NEARBY_M,
     aside), nearest first with their distances in metres."""
     require(user, "issues:write")
     if not 0 < radius_m <= 2000:
-        raise InvalidInput("radius must be more than 0 and at most 2000 metres")
+        raise InvalidInput("半径须大于 0 米且不超过 2000 米")
     issue = store.issue(issue_id, scope_unit=user.scope_unit)
     found = store.issues_near(issue.lon, issue.lat, radius_m, near_bbox([issue], radius_m),
                               sorted(OPEN), limit, exclude=issue_id,
@@ -64,8 +64,7 @@ def _waiting(store: Store, issue_id: int, user: User, now: datetime) -> Issue:
     require(user, "issues:write")
     issue = held_issue(store, issue_id, user, now)
     if issue.status != QUEUE_STATUS:
-        raise Conflict(f"问题 #{issue_id} 不在受理队列中（当前状态 {issue.status}） (issue "
-                       f"{issue_id} is {issue.status}, not waiting for triage)")
+        raise Conflict(f"问题 #{issue_id} 不在受理队列中（当前状态 {issue.status}）")
     return issue
 
 
@@ -77,10 +76,9 @@ def recategorise(store: Store, issue_id: int, category: str, version: int, user:
     with store.transaction():
         issue = held_issue(store, issue_id, user, now)
         if issue.status in FINAL:
-            raise Conflict(f"问题 #{issue_id} 已结束（{issue.status}），不能改类别 (a closed or "
-                           "rejected issue keeps its category)")
+            raise Conflict(f"问题 #{issue_id} 已结束（{issue.status}），不能改类别")
         if category == issue.category:
-            raise InvalidInput(f"issue {issue_id} is already of category {category!r}")
+            raise InvalidInput(f"问题 #{issue_id} 的类别已是 {category!r}")
         return workflows.edit_issue(store, issue_id, _category(issue, category), version, user,
                                     now, note)
 
@@ -101,7 +99,7 @@ def accept(store: Store, issue_id: int, version: int, user: User, urgency: str |
     given; the accepted issue."""
     now = now or datetime.now()
     if urgency is not None and urgency not in URGENCIES:
-        raise InvalidInput(f"urgency must be one of {', '.join(URGENCIES)}, not {urgency!r}")
+        raise InvalidInput(f"紧急程度 {urgency!r} 无效，须为以下之一：{', '.join(URGENCIES)}")
     with store.transaction():
         issue = _waiting(store, issue_id, user, now)
         changes = _category(issue, category) if category not in (None, issue.category) else {}
@@ -119,7 +117,7 @@ def reject(store: Store, issue_id: int, reason: str, version: int, user: User,
     """不予立案: reject a waiting report; the reason is required and kept in its history."""
     now = now or datetime.now()
     if not reason.strip():
-        raise InvalidInput("a rejection needs a reason (不予立案须填写理由)")
+        raise InvalidInput("不予立案须填写理由")
     with store.transaction():
         _waiting(store, issue_id, user, now)
         return workflows.change_status(store, issue_id, "rejected",
@@ -135,6 +133,6 @@ def mark_duplicate(store: Store, issue_id: int, into: int, version: int, user: U
         _waiting(store, issue_id, user, now)
         target = store.issue(into, scope_unit=user.scope_unit)
         if target.status not in OPEN:
-            raise Conflict(f"问题 #{into} 已{target.status}，不能作为重复合并的目标 (merge into "
-                           f"an open case; #{into} is {target.status})")
+            raise Conflict(f"问题 #{into} 已{statuses().get(target.status, target.status)}"
+                           f"（{target.status}），不能作为重复合并的目标（须合并到未办结的问题）")
         return workflows.merge_duplicate(store, issue_id, into, note, version, user, now)

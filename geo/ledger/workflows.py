@@ -41,8 +41,7 @@ def change_status(store: Store, issue_id: int, to: str, note: str, version: int,
         change = transition(issue.status, to, user.role, user.actor, note, now)
         extra = clock_columns(store, issue, change, rules, photo_id)
         if photo_id is not None and "rework_count" not in extra:
-            raise InvalidInput("photo_id goes with a failed verification (handled → returned) "
-                               "only")
+            raise InvalidInput("photo_id 仅用于核查不合格、退回返工（handled → returned）")
         if photo_id is not None:
             change = replace(change, note=f"返工 #{extra['rework_count']}：{change.note.strip()}"
                                           f"（核查照片 #{photo_id}）")
@@ -65,7 +64,7 @@ def merge_duplicate(store: Store, issue_id: int, into: int, note: str, version: 
         issue = held_issue(store, issue_id, user, now)
         target = store.issue(into)
         if target.id == issue.id:
-            raise InvalidInput("an issue cannot be merged into itself")
+            raise InvalidInput("问题不能合并到自身")
         text = f"合并到 #{target.id} (duplicate of #{target.id}) {note}".strip()
         change = transition(issue.status, "rejected", user.role, user.actor, text, now)
         merged = store.apply_transition(issue_id, change, version,
@@ -86,7 +85,7 @@ def edit_issue(store: Store, issue_id: int, changes: dict[str, Any], version: in
     edited issue."""
     require(user, "issues:write")
     if not changes:
-        raise InvalidInput("nothing to change")
+        raise InvalidInput("没有要修改的内容")
     category = changes.get("category")
     if category is not None:
         check_category(category)
@@ -117,9 +116,9 @@ def check_photo_stage(user: User, stage: str) -> None:
     """Whether the user may add a photo of this stage (a unit: after-photos only)."""
     require(user, "issues:handle")
     if stage not in PHOTO_STAGES:
-        raise InvalidInput(f"stage must be one of {', '.join(PHOTO_STAGES)}")
+        raise InvalidInput(f"照片阶段（stage）须为以下之一：{', '.join(PHOTO_STAGES)}")
     if user.role is Role.unit and stage != "after":
-        raise Forbidden("a unit may upload after-photos (整改后照片) only")
+        raise Forbidden("责任单位只能上传整改后照片（stage=after）")
 
 
 def resent_photo(store: Store, issue_id: int, user: User,
@@ -131,8 +130,8 @@ def resent_photo(store: Store, issue_id: int, user: User,
     if found is None:
         return None
     if found["issue_id"] != issue_id:
-        raise Conflict(f"client_id 已用于问题 #{found['issue_id']} 的照片 (this client_id "
-                       f"names a photo of issue {found['issue_id']}, not of {issue_id})")
+        raise Conflict(f"该 client_id 已用于问题 #{found['issue_id']} 的照片，"
+                       f"不能再用于问题 #{issue_id}")
     return PhotoAdded(int(found["id"]), str(found["stage"]), created=False)
 
 

@@ -41,16 +41,15 @@ class Intake:
 def validate_issue(issue: Issue) -> None:
     """Raise InvalidInput when an issue's category, source, status or location is wrong."""
     if issue.category not in issue_categories():
-        raise InvalidInput(f"unknown category {issue.category!r}; categories: "
-                           + ", ".join(issue_categories()))
+        raise InvalidInput(f"未知的问题类别 {issue.category!r}，可选类别："
+                           f"{', '.join(issue_categories())}")
     if issue.source not in sources():
-        raise InvalidInput(f"unknown source {issue.source!r}; sources: "
-                           + ", ".join(sources()))
+        raise InvalidInput(f"未知的来源 {issue.source!r}，可选来源：{', '.join(sources())}")
     if issue.status not in statuses():
-        raise InvalidInput(f"unknown status {issue.status!r}")
+        raise InvalidInput(f"未知的状态 {issue.status!r}")
     check_urgency(issue.urgency)
     if not (-180 <= issue.lon <= 180 and -90 <= issue.lat <= 90):
-        raise InvalidInput(f"location ({issue.lon}, {issue.lat}) is not lon/lat degrees")
+        raise InvalidInput(f"位置（{issue.lon}，{issue.lat}）不是有效的经纬度")
 
 
 def prepare(store: Store, issues: list[Issue], now: datetime,
@@ -82,8 +81,8 @@ def create_issues(store: Store, issues: list[Issue], actor: str,
     taken = sorted(store.existing_external_ids(external)) if external else []
     if taken or len(set(external)) < len(external):
         # a client's id names one report: a second POST with it is refused, not stored twice
-        raise Conflict(f"external_id already used (外部编号重复): {', '.join(taken or external)}; "
-                       "look the issue up instead of reporting it again",
+        raise Conflict(f"外部编号（external_id）已被使用：{', '.join(taken or external)}；"
+                       "请查询已有问题，不要重复上报",
                        external_ids=taken or external)
     duplicates = prepare(store, issues, now)
     ids = store.add_issues(issues, actor=actor)

@@ -46,8 +46,7 @@ def resolve_basemap(setting: str, tianditu_key: str = "", attribution: str = "")
                                          OSM_ATTRIBUTION, subdomains="")])
     if value == "tianditu":
         if not tianditu_key:
-            raise InvalidInput("basemap tianditu needs a key: set CCMAP_TIANDITU_KEY "
-                               "(天地图需要开发者密钥)")
+            raise InvalidInput("底图 tianditu 需要天地图开发者密钥：请设置 CCMAP_TIANDITU_KEY")
         return Basemap("tianditu", [_tianditu(tianditu_key, "vec"),
                                     _tianditu(tianditu_key, "cva")])
     if value == "amap":
@@ -60,8 +59,8 @@ def resolve_basemap(setting: str, tianditu_key: str = "", attribution: str = "")
         return Basemap("custom", [TileLayer(value, attribution or "custom tiles",
                                             subdomains="abc" if "{s}" in value else "")])
     raise InvalidInput(
-        f"unknown basemap {setting!r}: use osm, tianditu, amap, none, or a tile URL "
-        "template containing {z}, {x} and {y}")
+        f"未知底图 {setting!r}：可用 osm、tianditu、amap、none，或含 "
+        "{z}、{x}、{y} 的瓦片 URL 模板")
 
 
 def tile_origins(basemap: Basemap) -> list[str]:

@@ -154,7 +154,7 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
 
     for given in (min_zoom, max_zoom):
         if given is not None and not 1 <= given <= PAGE_MAX_ZOOM:
-            raise InvalidInput(f"map zooms are 1..{PAGE_MAX_ZOOM}, not {given}")
+            raise InvalidInput(f"地图缩放级别须在 1 到 {PAGE_MAX_ZOOM} 之间，不能是 {given}")
     bbox = store.extent()
     if bbox is None:
         return []
@@ -165,7 +165,7 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     if min_zoom is None:
         min_zoom = min(fit_zoom(bbox, *SMALL_VIEW_PX), max_zoom)
     if min_zoom > max_zoom:
-        raise InvalidInput(f"the first zoom ({min_zoom}) is above the last ({max_zoom})")
+        raise InvalidInput(f"起始缩放级别（{min_zoom}）大于结束缩放级别（{max_zoom}）")
     zooms = tuple(range(max(min_zoom, 1), max_zoom + 1))  # the 512-pixel grid starts at 1
     base = page_base_layers()
     planner = tuple(k for k in base if k != Kind.zone.value)

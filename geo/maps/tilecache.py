@@ -361,16 +361,16 @@ def tile_request(layer: str, z: int, x: int, y: int, size: int, query: IssueQuer
     the issues layer, known fields (InvalidInput otherwise)."""
     layers = split_layers(layer)
     if size not in TILE_SIZES:
-        raise InvalidInput("size is the tile's width in pixels: 256 or 512")
+        raise InvalidInput("size 为瓦片的像素宽度，只能是 256 或 512")
     tile = Tile(z, x, y, size).check()
     issue_filters = _issue_filters(query)
     given = sorted(k for k, v in issue_filters.items() if v not in (None, []))
     if where and (len(layers) > 1 or layers[0] == ISSUE_LAYER):
-        raise InvalidInput("properties filters apply to one feature layer, not to issues or "
-                           "to several layers at once")
+        raise InvalidInput("properties 筛选只适用于单个要素图层，不适用于问题图层或同时"
+                           "请求的多个图层")
     if given and ISSUE_LAYER not in layers:
-        raise InvalidInput(f"issue filters ({', '.join(given)}) apply to the issues layer "
-                           f"only; filter {layer} with properties={{...}}")
+        raise InvalidInput(f"问题筛选条件（{', '.join(given)}）只适用于问题图层；"
+                           f"筛选 {layer} 请用 properties={{...}}")
     feature_fields(fields, layers[0])  # InvalidInput for an unknown name or layer
     return TileRequest(tuple(layers), tile, query, where, scope_unit, fields)
 

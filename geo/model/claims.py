@@ -19,9 +19,8 @@ def live_holder(issue: Issue, now: datetime) -> str | None:
 def claimed_conflict(issue_id: int, holder: str | None, until: datetime | None) -> Conflict:
     """The refusal of a write to an issue someone else holds: who, until when."""
     when = f"{until:%Y-%m-%d %H:%M}" if until else "?"
-    return Conflict(f"问题 #{issue_id} 已被 {holder} 认领，{when} 前他人不能修改 (issue "
-                    f"{issue_id} is claimed by {holder} until {when}: wait for the claim to "
-                    "expire or ask them to release it)",
+    return Conflict(f"问题 #{issue_id} 已被 {holder} 认领，{when} 前他人不能修改；请待认领到期"
+                    "或请认领人释放",
                     claimed_by=holder, claimed_until=until.isoformat() if until else None)
 
 

@@ -26,7 +26,7 @@ def parse_client_id(value: str | UUID | None) -> UUID | None:
     try:
         return UUID(text)
     except ValueError:
-        raise InvalidInput(f"client_id must be a UUID, not {text[:80]!r}") from None
+        raise InvalidInput(f"client_id 须为 UUID（收到 {text[:80]!r}）") from None
 
 
 def client_key(actor: str, client_id: str | UUID | None) -> str | None:
@@ -55,10 +55,10 @@ def device_position(lon: float | None, lat: float | None,
     it came or the accuracy is not a radius a GPS gives."""
     if lon is None and lat is None:
         if accuracy_m is not None:
-            raise InvalidInput("accuracy_m needs the position it belongs to (lon and lat)")
+            raise InvalidInput("给出 accuracy_m 时须同时给出设备位置（lon 和 lat）")
         return None
     if lon is None or lat is None:
-        raise InvalidInput("a device position needs both lon and lat")
+        raise InvalidInput("设备位置须同时给出 lon 和 lat")
     if accuracy_m is not None and not 0 <= accuracy_m <= MAX_ACCURACY_M:
-        raise InvalidInput(f"accuracy_m must be 0..{MAX_ACCURACY_M:g} metres, got {accuracy_m}")
+        raise InvalidInput(f"accuracy_m 须在 0 至 {MAX_ACCURACY_M:g} 米之间（收到 {accuracy_m}）")
     return DevicePosition(lon, lat, accuracy_m)

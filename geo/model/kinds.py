@@ -60,7 +60,7 @@ def parse_kind(value: str) -> Kind:
         return Kind(value)
     except ValueError:
         valid = ", ".join(k.value for k in Kind)
-        raise InvalidInput(f"unknown layer kind {value!r}; valid kinds: {valid}") from None
+        raise InvalidInput(f"未知的图层类型 {value!r}，可选类型：{valid}") from None
 
 
 @cache
@@ -89,6 +89,5 @@ def sources() -> dict[str, str]:
 def check_category(code: str) -> str:
     """An issue category code, or InvalidInput listing the categories."""
     if code not in issue_categories():
-        raise InvalidInput(f"unknown category {code!r}; categories: "
-                           + ", ".join(issue_categories()))
+        raise InvalidInput(f"未知的问题类别 {code!r}，可选类别：{', '.join(issue_categories())}")
     return code

@@ -70,17 +70,18 @@ def transition(current: str, to: str, role: Role, actor: str, note: str,
     state, Forbidden (HTTP 403) when the move is legal but not for this role."""
     labels = statuses()
     if to not in labels:
-        raise InvalidInput(f"unknown status {to!r}; statuses: {', '.join(labels)}")
+        raise InvalidInput(f"未知的状态 {to!r}，可选状态：{', '.join(labels)}")
     roles = TRANSITIONS.get((current, to))
     if roles is None:
         nexts = sorted({t for (f, t) in TRANSITIONS if f == current})
-        raise Conflict(
-            f"不允许从「{labels[current]}」变为「{labels[to]}」: {current} → {to} is not an "
-            f"allowed transition; from {current} the next statuses are "
-            f"{', '.join(nexts) or 'none (final)'}")
+        if not nexts:
+            raise Conflict(f"不允许从「{labels[current]}」变为「{labels[to]}」"
+                           f"（{current} → {to}）：当前状态已终结，不能再变更")
+        raise Conflict(f"不允许从「{labels[current]}」变为「{labels[to]}」（{current} → {to}）；"
+                       f"当前状态只能变为：{', '.join(nexts)}")
     if role not in roles:
-        raise Forbidden(f"role {role.value} may not move an issue from {current} to {to} "
-                       f"(allowed: {', '.join(sorted(r.value for r in roles))})")
+        raise Forbidden(f"角色 {role.value} 不能将问题从 {current} 改为 {to}"
+                        f"（可执行的角色：{', '.join(sorted(r.value for r in roles))}）")
     return StatusChange(current, to, actor, at, note)
 
 
@@ -88,7 +89,7 @@ def deadline_for(category: str, reported_at: datetime) -> datetime:
     """reported_at plus the category's time limit (限期整改)."""
     cats = issue_categories()
     if category not in cats:
-        raise InvalidInput(f"unknown issue category {category!r}")
+        raise InvalidInput(f"未知的问题类别 {category!r}")
     return reported_at + timedelta(hours=float(cats[category]["time_limit_hours"]))
 
 

@@ -17,7 +17,7 @@ MIN_YEAR, MAX_YEAR = 1900, 2200  # deadlines and periods are computed from these
 def to_local(value: datetime) -> datetime:
     """A naive local datetime (aware ones converted); InvalidInput outside MIN_YEAR..MAX_YEAR."""
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise InvalidInput(f"{value.isoformat()} is outside the years {MIN_YEAR}..{MAX_YEAR}")
+        raise InvalidInput(f"时间 {value.isoformat()} 不在 {MIN_YEAR}–{MAX_YEAR} 年之间")
     if value.tzinfo is not None and value.utcoffset() is not None:
         value = value.astimezone().replace(tzinfo=None)
     return value.replace(tzinfo=None)

@@ -92,7 +92,7 @@ def may(user: User, permission: str) -> bool:
 def require(user: User, permission: str) -> None:
     """Raise Forbidden unless the user's role holds the permission."""
     if not may(user, permission):
-        raise Forbidden(f"role {user.role.value} ({ROLE_LABELS[user.role]}) may not do "
+        raise Forbidden(f"角色 {user.role.value}（{ROLE_LABELS[user.role]}）无权执行 "
                         f"{permission}")
 
 
@@ -101,8 +101,8 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise InvalidInput(f"unknown role {value!r}; roles: "
-                           + ", ".join(r.value for r in Role)) from None
+        raise InvalidInput(f"未知的角色 {value!r}，可选角色：{', '.join(r.value for r in Role)}"
+                           ) from None
 
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -114,7 +114,7 @@ def check_email(value: str | None) -> str | None:
     if not text:
         return None
     if len(text) > 254 or not text.isprintable() or not EMAIL.fullmatch(text):
-        raise InvalidInput(f"not an e-mail address: {text[:80]!r} (邮箱格式不正确)")
+        raise InvalidInput(f"邮箱格式不正确：{text[:80]!r}")
     return text
 
 

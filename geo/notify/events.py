@@ -67,7 +67,7 @@ def emit_many(store: NoticeStore, event: str, issues: Sequence[Issue], actor: st
     """emit for several issues at once, with the same details (the deadline scan's batches):
     one query for their recipients, one insert of notices, one of deliveries."""
     if event not in EVENTS:
-        raise InvalidInput(f"unknown notification event {event!r}; events: {', '.join(EVENTS)}")
+        raise InvalidInput(f"未知的通知事件 {event!r}；可选事件：{', '.join(EVENTS)}")
     at = now or datetime.now()
     issues = [i for i in issues if i.id is not None]
     if not issues:

@@ -32,19 +32,18 @@ def check_url(url: str) -> str:
     text = url.strip()
     if not text or len(text) > MAX_URL or any(ch.isspace() or not ch.isprintable()
                                               for ch in text):
-        raise InvalidInput(f"webhook URL must be 1 to {MAX_URL} printable characters without "
-                           "spaces")
+        raise InvalidInput(f"webhook 地址须为 1 至 {MAX_URL} 个可打印字符，不能含空格")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        raise InvalidInput(f"webhook URL {text[:100]!r}: {exc}") from None
+        raise InvalidInput(f"webhook 地址 {text[:100]!r} 无效：{exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"webhook URL must be http:// or https:// with a host, not "
-                           f"{text[:100]!r} (地址须为 http(s))")
+        raise InvalidInput(f"webhook 地址须为带主机名的 http:// 或 https:// 地址，"
+                           f"不能是 {text[:100]!r}")
     if parts.username or parts.password:
-        raise InvalidInput("webhook URL must not hold a user name or password: the receiver "
-                           "checks the X-Ccmap-Signature made with the secret instead")
+        raise InvalidInput("webhook 地址不能包含用户名或密码：接收方应以密钥生成的 "
+                           "X-Ccmap-Signature 签名核验来源")
     return text
 
 
@@ -55,9 +54,9 @@ def check_events(events: Sequence[str] | None) -> list[str]:
         return list(EVENTS)
     unknown = sorted(set(events) - set(EVENTS))
     if unknown:
-        raise InvalidInput(f"unknown events {', '.join(unknown)}; events: {', '.join(EVENTS)}")
+        raise InvalidInput(f"未知的事件 {', '.join(unknown)}；可选事件：{', '.join(EVENTS)}")
     if not events:
-        raise InvalidInput("a webhook needs at least one event")
+        raise InvalidInput("webhook 至少须订阅一个事件")
     return [e for e in EVENTS if e in events]
 
 
@@ -68,8 +67,8 @@ def create_webhook(store: NoticeStore, url: str, events: Sequence[str] | None,
     checked_url, checked_events = check_url(url), check_events(events)
     if secret is not None and (len(secret) < MIN_SECRET or len(secret) > 200
                                or not secret.isprintable()):
-        raise InvalidInput(f"a webhook secret must be {MIN_SECRET} to 200 printable "
-                           "characters (or left out: one is generated)")
+        raise InvalidInput(f"webhook 密钥须为 {MIN_SECRET} 至 200 个可打印字符"
+                           "（也可不填，由系统生成）")
     key = secret or secrets.token_urlsafe(32)
     wid = store.add_webhook(checked_url, key, checked_events, user.actor, now or datetime.now())
     return NewWebhook(wid, checked_url, checked_events, key)

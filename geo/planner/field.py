@@ -39,15 +39,13 @@ def field_round(store: Store, names: set[str], round_id: int | None = None,
                 round_id = row["id"]
                 break
         else:
-            raise NotFound("没有分配给你的检查轮次：请选择一个轮次 (no round names you as its "
-                           "inspector: choose one)")
+            raise NotFound("没有分配给你的检查轮次：请选择一个轮次")
     row = store.round(round_id)
     teams = row["plan"]["teams"]
     if team is not None:
         chosen = next((dict(t) for t in teams if t["team"] == team), None)
         if chosen is None:
-            raise NotFound(f"第 {round_id} 轮没有第 {team} 组 (round {round_id} has no team "
-                           f"{team})")
+            raise NotFound(f"第 {round_id} 轮没有第 {team} 组")
     else:
         chosen = assigned_team(row["plan"], names)
     stops = chosen["stops"] if chosen else [s for t in teams for s in t["stops"]]

@@ -19,7 +19,7 @@ from geo import DATA_DIR
 from geo.ledger.writes import prepare, validate_issue
 from geo.model.clients import DevicePosition, client_key, public_client_id
 from geo.model.errors import Conflict, InvalidInput
-from geo.model.kinds import Kind, sources, test_point_categories
+from geo.model.kinds import LABELS_ZH, Kind, sources, test_point_categories
 from geo.model.records import Feature, Issue
 from geo.store import Store
 from geo.zones.rerouting import routes_at
@@ -40,8 +40,8 @@ def checklist(category: str | None) -> list[dict[str, str]]:
     """The checklist of one test point category."""
     items = checklists().get(category or "")
     if not items:
-        raise InvalidInput(f"no checklist for test point category {category!r}; "
-                           "add one to data/reference/checklists.json")
+        raise InvalidInput(f"测评点位类别「{category}」没有检查标准："
+                           "请在 data/reference/checklists.json 中添加")
     return items
 
 
@@ -75,30 +75,30 @@ def record_inspection_once(store: Store, feature_id: int, results: dict[str, dic
         return done, False
     point = store.feature(feature_id)
     if point.kind is not Kind.test_point:
-        raise InvalidInput(f"feature {feature_id} is a {point.kind.value}, not a test point")
+        raise InvalidInput(f"要素 #{feature_id} 是{LABELS_ZH[point.kind]}（{point.kind.value}），"
+                           "不是测评点位")
     if source not in INSPECTION_SOURCES:
-        raise InvalidInput(f"source must be one of {', '.join(INSPECTION_SOURCES)}")
+        raise InvalidInput(f"source 须为 {', '.join(INSPECTION_SOURCES)} 之一")
     if not inspector.strip():
-        raise InvalidInput("inspector (检查人) is required")
+        raise InvalidInput("检查人（inspector）不能为空")
     if round_id is not None and feature_id not in round_point_ids(store.round(round_id)):
         # the round was planned again, or the point taken out of it, since the inspector left
-        raise Conflict(f"测评点位 #{feature_id} 已不在第 {round_id} 轮检查中 (test point "
-                       f"{feature_id} is not a stop of round {round_id})")
+        raise Conflict(f"测评点位 #{feature_id} 已不在第 {round_id} 轮检查中")
     items = checklist(point.category)
     codes = {i["code"] for i in items}
     unknown = sorted(set(results) - codes)
     missing = sorted(codes - set(results))
     if unknown or missing:
-        raise InvalidInput("checklist results do not match the checklist of "
-                           f"{point.category}: unknown {unknown}, missing {missing}")
+        raise InvalidInput(f"检查结果与类别「{point.category}」的检查标准不符："
+                           f"未知检查项 {unknown}，缺少检查项 {missing}")
     bad = {c: r.get("result") for c, r in results.items() if r.get("result") not in RESULTS}
     if bad:
-        raise InvalidInput(f"result must be pass, fail or na; got {bad}")
+        raise InvalidInput(f"检查项的 result 须为 pass、fail 或 na，收到的是 {bad}")
     photos = photos or {}
     failed = {c for c, r in results.items() if r.get("result") == "fail"}
     if set(photos) - failed:
-        raise InvalidInput("photos are kept for failed items only: "
-                           + ", ".join(sorted(set(photos) - failed)))
+        raise InvalidInput("只有不合格的检查项才能附照片，以下检查项不能附："
+                           f"{', '.join(sorted(set(photos) - failed))}")
     at = at or datetime.now()
     where = point.geometry.centroid
     issues: list[Issue] = []
@@ -193,7 +193,7 @@ def scores(store: Store, level: str = "point", since: datetime | None = None,
            until: datetime | None = None) -> list[dict[str, Any]]:
     """Score rate (passed / applicable) of the inspections in a period, by level, best first."""
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        raise InvalidInput(f"level 须为 {', '.join(LEVELS)} 之一")
     records = store.inspections(since=since, until=until)
     if not records:
         return []

@@ -49,13 +49,13 @@ class RoundSpec:
     def validate(self) -> None:
         """Raise InvalidInput when a value is out of range."""
         if self.mode not in SPEED_M_PER_MIN:
-            raise InvalidInput(f"mode must be one of {', '.join(SPEED_M_PER_MIN)}")
+            raise InvalidInput(f"mode 须为 {', '.join(SPEED_M_PER_MIN)} 之一")
         if not 1 <= self.teams <= 50:
-            raise InvalidInput("teams must be between 1 and 50")
+            raise InvalidInput("检查组数 teams 须在 1 至 50 之间")
         if self.budget_min <= 0 or self.service_min < 0:
-            raise InvalidInput("budget_min must be > 0 and service_min >= 0")
+            raise InvalidInput("budget_min 须大于 0，service_min 不能小于 0")
         if self.start and not (-180 <= self.start[0] <= 180 and -90 <= self.start[1] <= 90):
-            raise InvalidInput("start must be lon,lat in degrees")
+            raise InvalidInput("起点 start 须为经纬度 lon,lat（单位：度）")
 
 
 def solve_routes(cost: NDArray[np.float64], teams: int, speed_m_per_min: float,
@@ -120,7 +120,7 @@ def plan_rounds(store: Store, stops: list[dict[str, Any]], spec: RoundSpec,
     """Split sampled stops (dicts with id, name, category, lon, lat) into routed team rounds."""
     spec.validate()
     if not stops:
-        raise InvalidInput("the sample is empty: nothing to route")
+        raise InvalidInput("抽样结果为空：没有需要安排路线的点位")
     network = network if network is not None else StreetNetwork.from_store(store)
     where = [(float(s["lon"]), float(s["lat"])) for s in stops]
     start = spec.start or default_start(store, where)

@@ -74,9 +74,9 @@ def draw_sample(store: Store, seed: int, quota: dict[str, int] | None = None,
                 revisit: bool = True) -> dict[str, Any]:
     """The sample: points with their community, and the counts per category."""
     if exclude_days < 0:
-        raise InvalidInput("exclude_days must be 0 or more")
+        raise InvalidInput("exclude_days 不能小于 0")
     if seed < 0:
-        raise InvalidInput("the seed must be 0 or more")
+        raise InvalidInput("随机种子 seed 不能小于 0")
     now = now or datetime.now()
     rng = np.random.default_rng(seed)
     quota = quota or quotas()

@@ -38,16 +38,15 @@ def _check_cost(cost: Any) -> NDArray[np.float64]:
     try:
         arr = np.asarray(cost, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"距离矩阵必须是数值 (cost matrix must be numeric): {exc}") from exc
+        raise InvalidInput(f"距离矩阵必须是数值：{exc}") from exc
     if arr.ndim != 2:
-        raise InvalidInput("距离矩阵必须是二维的 (cost matrix must be 2-D: demand × candidates), "
-                           f"got shape {arr.shape}")
+        raise InvalidInput(f"距离矩阵必须是二维的（需求点 × 候选点位），实际形状为 {arr.shape}")
     if arr.shape[0] == 0:
-        raise InvalidInput("没有需求点 (no demand points to cover)")
+        raise InvalidInput("没有需要覆盖的需求点")
     if arr.shape[1] == 0:
-        raise InvalidInput("没有候选点位 (no candidate sites)")
+        raise InvalidInput("没有候选点位")
     if np.any(arr[~np.isnan(arr)] < 0):
-        raise InvalidInput("距离不能为负 (cost matrix has negative distances)")
+        raise InvalidInput("距离矩阵中不能有负值")
     # NaN (no route) means unreachable, like +inf
     return np.where(np.isnan(arr), np.inf, arr)
 
@@ -57,26 +56,24 @@ def _check_weights(weights: Any, n: int) -> NDArray[np.float64]:
         return np.ones(n)
     w = np.asarray(weights, dtype=float).reshape(-1)
     if w.shape[0] != n:
-        raise InvalidInput(f"权重个数 {w.shape[0]} 与需求点个数 {n} 不符 "
-                           f"(weights must have one value per demand point)")
+        raise InvalidInput(f"权重个数 {w.shape[0]} 与需求点个数 {n} 不符：每个需求点须有一个权重")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise InvalidInput("权重必须是非负有限数 (weights must be finite and >= 0)")
+        raise InvalidInput("权重必须是非负有限数")
     return w
 
 
 def _check_p(p: int, n_cand: int) -> None:
     if isinstance(p, bool) or int(p) != p or p < 1 or p > n_cand:
-        raise InvalidInput(f"站点数 p 必须在 1 到候选点数 {n_cand} 之间 "
-                           f"(p must be between 1 and the number of candidates), got {p}")
+        raise InvalidInput(f"站点数 p 必须在 1 到候选点数 {n_cand} 之间，实际为 {p}")
 
 
 def solve_sites(cost: np.ndarray, service_m: float, model: str, p: int | None = None,
                 weights: np.ndarray | None = None) -> dict[str, Any]:
     """Choose candidate sites (columns of cost, metres) by MCLP (p sites) or LSCP (fewest)."""
     if model not in MODELS:
-        raise InvalidInput(f"未知模型 {model!r} (unknown model; use one of: {', '.join(MODELS)})")
+        raise InvalidInput(f"未知模型「{model}」：可选 {', '.join(MODELS)}")
     if not np.isfinite(service_m) or service_m <= 0:
-        raise InvalidInput(f"服务半径必须大于 0 (service_m must be > 0), got {service_m}")
+        raise InvalidInput(f"服务半径 service_m 必须大于 0，实际为 {service_m}")
     arr = _check_cost(cost)
     n_dem, n_cand = arr.shape
     w = _check_weights(weights, n_dem)
@@ -86,7 +83,7 @@ def solve_sites(cost: np.ndarray, service_m: float, model: str, p: int | None = 
 
     if model == "mclp":
         if p is None:
-            raise InvalidInput("MCLP 需要站点数 p (the mclp model needs p, the number of sites)")
+            raise InvalidInput("MCLP 模型需要站点数 p")
         _check_p(p, n_cand)
         # spopt's objective needs a finite matrix: beyond-radius values only need to stay beyond
         finite = np.where(np.isfinite(arr), arr, 2.0 * service_m + 1.0)
@@ -148,11 +145,9 @@ def plan_posts(store: Store, model: str = "mclp", p: int | None = None,
                distance: DistanceFn | None = None) -> dict[str, Any]:
     """Site posts over the store's test points or open issues; solve_sites plus map-ready lists."""
     if demand not in DEMANDS:
-        raise InvalidInput(f"未知需求类型 {demand!r} (unknown demand; use one of: "
-                           f"{', '.join(DEMANDS)})")
+        raise InvalidInput(f"未知需求类型「{demand}」：可选 {', '.join(DEMANDS)}")
     if candidates is not None and candidate_kind is not None:
-        raise InvalidInput("candidates 与 candidate_kind 只能给一个 "
-                           "(give either candidates or candidate_kind, not both)")
+        raise InvalidInput("candidates 与 candidate_kind 只能给一个")
     test_points: list[Feature] | None = None
     if demand == "test_point":
         test_points = store.features(Kind.test_point)
@@ -160,8 +155,7 @@ def plan_posts(store: Store, model: str = "mclp", p: int | None = None,
     else:
         dem = _issue_demand(store)
     if not dem:
-        raise InvalidInput("没有需求点：库中没有测评点位或未办结问题 "
-                           f"(no demand points of kind {demand!r} in the store)")
+        raise InvalidInput(f"没有需求点：库中没有「{demand}」类需求点（测评点位或未办结问题）")
 
     if candidates is not None:
         cand = [(str(n), float(lon), float(lat)) for n, lon, lat in candidates]
@@ -173,15 +167,15 @@ def plan_posts(store: Store, model: str = "mclp", p: int | None = None,
             feats = store.features(kind)
         cand = [(f.name, *_lonlat(f)) for f in feats]
     if not cand:
-        raise InvalidInput("没有候选点位 (no candidate sites)")
+        raise InvalidInput("没有候选点位")
 
     origins = [(lon, lat) for _, lon, lat, _ in dem]
     destinations = [(lon, lat) for _, lon, lat in cand]
     cost = (np.asarray(distance(origins, destinations), dtype=float) if distance is not None
             else straight_distances(origins, destinations, detour=1.0))
     if cost.shape != (len(origins), len(destinations)):
-        raise InvalidInput(f"距离函数返回的矩阵形状 {cost.shape} 不对 (distance must return "
-                           f"shape {(len(origins), len(destinations))})")
+        raise InvalidInput(f"距离函数返回的矩阵形状 {cost.shape} 不对，应为 "
+                           f"{(len(origins), len(destinations))}")
     weights = np.array([w for *_, w in dem], dtype=float)
     result = solve_sites(cost, service_m, model, p=p, weights=weights)
 

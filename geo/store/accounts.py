@@ -38,8 +38,7 @@ from geo.store.schema import tokens as tokens_t
 from geo.store.schema import units as units_t
 from geo.store.schema import users as users_t
 
-LAST_ADMIN = ("the only active admin cannot be deactivated or lose the admin role: make another "
-              "user admin first (不能停用或降级唯一的管理员，请先指定另一位管理员)")
+LAST_ADMIN = "不能停用唯一的在用管理员，也不能取消其管理员角色：请先将另一位用户设为管理员"
 
 # built once: every request reads its caller's token (building the statement each time took
 # a third of the lookup)
@@ -72,7 +71,7 @@ class AccountRows(SqlParts):
             with self._begin() as conn:
                 return _insert_units(conn, [unit], actor)[0]
         except IntegrityError:
-            raise Conflict(f"unit {unit.name!r} already exists") from None
+            raise Conflict(f"单位 {unit.name!r} 已存在") from None
 
     def units(self) -> list[Unit]:
         """All units by name."""
@@ -89,7 +88,7 @@ class AccountRows(SqlParts):
             with self._begin() as conn:
                 return len(_insert_units(conn, units, actor))
         except IntegrityError:
-            raise Conflict("a unit of these names already exists: none was created") from None
+            raise Conflict("部分单位名称已存在，均未创建") from None
 
     def zone_units_unregistered(self) -> list[tuple[str, int]]:
         """(unit, zones) of the units the zones name that are not registered, most zones
@@ -114,7 +113,7 @@ class AccountRows(SqlParts):
                        {k: v for k, v in row.items() if k in ("role", "unit", "display_name")})
                 return uid
         except IntegrityError:
-            raise Conflict(f"user {user.username!r} already exists") from None
+            raise Conflict(f"用户 {user.username!r} 已存在") from None
 
     def user(self, username: str) -> User | None:
         """The user with this username, or None."""
@@ -133,7 +132,7 @@ class AccountRows(SqlParts):
         allowed = {"role", "unit", "display_name", "active", "password_hash", "email", "locale"}
         bad = set(changes) - allowed
         if bad:
-            raise InvalidInput(f"cannot change {', '.join(sorted(bad))}")
+            raise InvalidInput(f"不能修改字段：{', '.join(sorted(bad))}")
         demoting = "role" in changes or "active" in changes
         with self._begin() as conn:
             if demoting and self.postgis:
@@ -143,7 +142,7 @@ class AccountRows(SqlParts):
                 ).with_for_update())
             row = conn.execute(select(users_t).where(users_t.c.username == username)).first()
             if row is None:
-                raise NotFound(f"user {username!r} does not exist")
+                raise NotFound(f"用户 {username!r} 不存在")
             before = _user(row)
             # SQLite: the UPDATE takes the write lock, so the count after it is current
             conn.execute(update(users_t).where(users_t.c.username == username).values(changes))
@@ -246,7 +245,7 @@ class AccountRows(SqlParts):
             if keep is not None:
                 q = q.where(tokens_t.c.token_hash != keep)
         else:
-            raise InvalidInput("revoke_tokens needs a user or a token")
+            raise InvalidInput("revoke_tokens 须指定用户或令牌")
         with self._begin() as conn:
             return int(conn.execute(q).rowcount)
 

@@ -120,7 +120,7 @@ class AggregateMixin:
         first_id is the group's smallest issue id (None when nothing matches)."""
         bad = [b for b in by if b not in GROUP_COLUMNS]
         if bad:
-            raise InvalidInput(f"cannot group issues by {', '.join(bad)}")
+            raise InvalidInput(f"不能按 {', '.join(bad)} 分组统计问题")
         c = issues_t.c
         keys = [c[b] for b in by]
         # grouped by status too, the per-row work is a few counts and two comparisons (the
@@ -182,7 +182,7 @@ class AggregateMixin:
         value of one GROUP_COLUMNS column: a bare count, served by the column's covering
         index, without issue_stats' flags (a third of its time over a city's 1M issues)."""
         if by not in GROUP_COLUMNS:
-            raise InvalidInput(f"cannot group issues by {by}")
+            raise InvalidInput(f"不能按 {by} 分组统计问题")
         c = issues_t.c
         conds = self._issue_filters(query)
         if open_only:
@@ -199,7 +199,7 @@ class AggregateMixin:
         conds = self._issue_filters(query)
         if unrouted is not None:
             if unrouted not in GROUP_COLUMNS:
-                raise InvalidInput(f"unknown issue column {unrouted}")
+                raise InvalidInput(f"问题没有 {unrouted} 这一字段")
             conds.append(c[unrouted].is_(None))
         flags = stat_flags(query.now)
         q = select(c.lon, c.lat, *[_one(v).label(k) for k, v in flags.items()]
@@ -252,7 +252,7 @@ class AggregateMixin:
 
         bad = [o for o in order if o not in ISSUE_ORDERS]
         if bad:
-            raise InvalidInput(f"cannot order issues by {', '.join(bad)}")
+            raise InvalidInput(f"不能按 {', '.join(bad)} 对问题排序")
         c = issues_t.c
         unit: Any = func.coalesce(c.unit, "")
         if self.postgis:  # code point order, as Python sorts (SQLite's BINARY is that too)

@@ -79,7 +79,7 @@ class CalendarRows(SqlParts):
         with self._begin() as conn:
             row = conn.execute(select(days_t).where(days_t.c.id == day_id)).first()
             if row is None:
-                raise NotFound(f"calendar entry {day_id} does not exist")
+                raise NotFound(f"工作日历条目 {day_id} 不存在")
             conn.execute(delete(days_t).where(days_t.c.id == day_id))
             old = dict(row._mapping)
             _audit(conn, actor, "delete", "calendar_day", str(day_id),

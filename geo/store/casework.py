@@ -30,8 +30,8 @@ def _extension_conditions(state: str | None, units: Sequence[str], issue_id: int
     conds: list[ColumnElement[bool]] = []
     if state is not None:
         if state not in EXTENSION_STATES:
-            raise InvalidInput(f"unknown extension state {state!r}; states: "
-                               + ", ".join(EXTENSION_STATES))
+            raise InvalidInput(f"未知的延期申请状态 {state!r}，可选状态："
+                               f"{', '.join(EXTENSION_STATES)}")
         conds.append(c.state == state)
     if units:
         conds.append(c.unit.in_(list(units)))
@@ -63,7 +63,8 @@ class ExtensionRows(SqlParts):
 
     def extension(self, extension_id: int) -> dict[str, Any]:
         """One application (NotFound if missing)."""
-        return self._row(extensions_t, extension_id, "extension")
+        return self._row(extensions_t, extension_id,
+                         NotFound(f"延期申请 {extension_id} 不存在"))
 
     def extensions(self, state: str | None = None, units: Sequence[str] = (),
                    issue_id: int | None = None, scope_unit: str | None = None,
@@ -101,8 +102,8 @@ class ExtensionRows(SqlParts):
             if done.rowcount == 0:
                 old = conn.execute(select(c.state).where(c.id == extension_id)).scalar()
                 if old is None:
-                    raise NotFound(f"extension {extension_id} does not exist")
-                raise Conflict(f"extension {extension_id} is already {old} (延期申请已处理)")
+                    raise NotFound(f"延期申请 {extension_id} 不存在")
+                raise Conflict(f"延期申请 #{extension_id} 已处理（{old}）")
             _audit(conn, actor, "decide", "extension", str(extension_id), {
                 "state": state, "note": note,
                 "new_deadline": new_deadline.isoformat() if new_deadline else None})

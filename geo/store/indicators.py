@@ -45,7 +45,7 @@ def indicator_query(by: str | None, start: datetime, end: datetime,
                     scope_unit: str | None = None, exclude_deferred: bool = True) -> Select[Any]:
     """The one GROUP BY of indicator_counts (bench/bench_indicators.py shows its plan)."""
     if by is not None and by not in INDICATOR_COLUMNS:
-        raise InvalidInput(f"cannot count indicators by {by}")
+        raise InvalidInput(f"不能按 {by} 统计指标")
     c = issues_t.c
     base: list[ColumnElement[bool]] = [c.status.not_in(NOT_CASES)]
     if scope_unit is not None:
@@ -102,7 +102,7 @@ class IndicatorMixin(SqlParts):
         approved, rejected and pending now) per applying unit (by="unit"), per zone_id,
         community or category of their issue, or for all (None)."""
         if by is not None and by not in INDICATOR_COLUMNS:
-            raise InvalidInput(f"cannot count extensions by {by}")
+            raise InvalidInput(f"不能按 {by} 统计延期申请")
         e, c = extensions_t.c, issues_t.c
         source: Any = extensions_t
         keys: list[Any] = []

@@ -41,11 +41,11 @@ class JobRows(SqlParts):
                    "worker"}
         bad = set(changes) - allowed
         if bad:
-            raise InvalidInput(f"cannot change {', '.join(sorted(bad))} of a job")
+            raise InvalidInput(f"不能修改任务的字段：{', '.join(sorted(bad))}")
         with self._begin() as conn:
             if conn.execute(update(jobs_t).where(jobs_t.c.id == job_id)
                             .values(**changes, heartbeat_at=datetime.now())).rowcount == 0:
-                raise NotFound(f"job {job_id} does not exist")
+                raise NotFound(f"任务 {job_id} 不存在")
 
     def heartbeat_jobs(self, job_ids: Sequence[int]) -> None:
         """Mark the queued/running jobs among job_ids alive now."""
@@ -75,7 +75,7 @@ class JobRows(SqlParts):
 
     def job(self, job_id: int) -> dict[str, Any]:
         """One job."""
-        return self._row(jobs_t, job_id, "job")
+        return self._row(jobs_t, job_id, NotFound(f"任务 {job_id} 不存在"))
 
     def jobs(self, actor: str | None = None, states: Sequence[str] | None = None,
              limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:

@@ -81,7 +81,7 @@ class NoticeRows(SqlParts):
             conn.execute(update(t).where(mine, t.c.read_at.is_(None)).values(read_at=now))
             row = conn.execute(select(t).where(mine)).first()
         if row is None:
-            raise NotFound(f"notification {notification_id} does not exist")
+            raise NotFound(f"通知 {notification_id} 不存在")
         return dict(row._mapping)
 
     def read_all_notifications(self, username: str, now: datetime) -> int:
@@ -118,7 +118,7 @@ class NoticeRows(SqlParts):
         with self._begin() as conn:
             if not conn.execute(update(w).where(w.c.id == webhook_id, w.c.active.is_(True))
                                 .values(active=False)).rowcount:
-                raise NotFound(f"webhook {webhook_id} does not exist")
+                raise NotFound(f"推送 {webhook_id} 不存在")
             dropped = int(conn.execute(update(d).where(
                 d.c.webhook_id == webhook_id, d.c.state == "pending").values(
                 state="failed", next_attempt_at=None,
@@ -158,7 +158,8 @@ class NoticeRows(SqlParts):
 
     def delivery(self, delivery_id: int) -> dict[str, Any]:
         """One delivery (NotFound if missing)."""
-        return self._row(deliveries_t, delivery_id, "delivery")
+        return self._row(deliveries_t, delivery_id,
+                         NotFound(f"推送记录 {delivery_id} 不存在"))
 
     def claim_deliveries(self, now: datetime, lease_until: datetime,
                          channels: Sequence[str], limit: int) -> list[dict[str, Any]]:
@@ -182,8 +183,8 @@ class NoticeRows(SqlParts):
         """Record an attempt: state, attempts, next_attempt_at, sent_at and last_error."""
         allowed = {"state", "attempts", "next_attempt_at", "sent_at", "last_error"}
         if set(changes) - allowed:
-            raise InvalidInput(f"cannot change {', '.join(sorted(set(changes) - allowed))} "
-                               "of a delivery")
+            raise InvalidInput("不能修改推送记录的字段："
+                               f"{', '.join(sorted(set(changes) - allowed))}")
         with self._begin() as conn:
             conn.execute(update(deliveries_t).where(deliveries_t.c.id == delivery_id)
                          .values(changes))
@@ -195,14 +196,14 @@ class NoticeRows(SqlParts):
         with self._begin() as conn:
             row = conn.execute(select(t).where(t.c.id == delivery_id)).first()
             if row is None:
-                raise NotFound(f"delivery {delivery_id} does not exist")
+                raise NotFound(f"推送记录 {delivery_id} 不存在")
             if row.state == "sent":
-                raise Conflict(f"delivery {delivery_id} was sent at "
-                               f"{row.sent_at:%Y-%m-%d %H:%M:%S}; nothing to retry (已发送)")
+                raise Conflict(f"推送记录 {delivery_id} 已于 "
+                               f"{row.sent_at:%Y-%m-%d %H:%M:%S} 发送成功，无需重试")
             if row.webhook_id is not None and not conn.execute(
                     select(webhooks_t.c.active).where(webhooks_t.c.id == row.webhook_id)
             ).scalar():
-                raise Conflict(f"delivery {delivery_id}: its webhook was deleted (webhook 已删除)")
+                raise Conflict(f"推送记录 {delivery_id} 所属的推送已删除，不能重试")
             conn.execute(update(t).where(t.c.id == delivery_id).values(
                 state="pending", attempts=0, next_attempt_at=now))
             _audit(conn, actor, "retry", "delivery", str(delivery_id),
@@ -216,7 +217,7 @@ class NoticeRows(SqlParts):
         due between now and cutoff (due_soon) and have had no such notice for their present
         deadline: at most limit, by deadline (the partial index of open issues by deadline)."""
         if event not in DEADLINE_EVENTS:
-            raise InvalidInput(f"not a deadline event: {event!r}")
+            raise InvalidInput(f"不是期限提醒事件：{event}")
         c, n = issues_t.c, notices_t.c
         due = c.deadline < now if event == "overdue" else c.deadline.between(now, cutoff)
         noticed = exists().where(n.issue_id == c.id, n.event == event,
@@ -254,6 +255,6 @@ def _delivery_conditions(state: str | None) -> list[Any]:
     if state is None:
         return []
     if state not in DELIVERY_STATES:
-        raise InvalidInput(f"unknown delivery state {state!r}; states: "
-                           + ", ".join(DELIVERY_STATES))
+        raise InvalidInput(f"未知的推送记录状态 {state!r}，可选状态："
+                           f"{', '.join(DELIVERY_STATES)}")
     return [deliveries_t.c.state == state]

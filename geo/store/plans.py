@@ -13,6 +13,7 @@ from sqlalchemy import (
     update,
 )
 
+from geo.model.errors import NotFound
 from geo.model.records import Issue
 from geo.store.rows import (
     SqlParts,
@@ -39,7 +40,7 @@ class PlanRows(SqlParts):
 
     def round(self, round_id: int) -> dict[str, Any]:
         """One round with its plan."""
-        return self._row(rounds_t, round_id, "round")
+        return self._row(rounds_t, round_id, NotFound(f"检查轮次 {round_id} 不存在"))
 
     def rounds(self) -> list[dict[str, Any]]:
         """Every round, newest first."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, or_, select, update
 
+from geo.model.errors import NotFound
 from geo.store.rows import SqlParts, _audit
 from geo.store.schema import reply_templates as templates_t
 
@@ -48,7 +49,8 @@ class ReplyTemplateRows(SqlParts):
 
     def reply_template(self, template_id: int) -> dict[str, Any]:
         """One template (NotFound if there is none)."""
-        return self._row(templates_t, template_id, "reply template")
+        return self._row(templates_t, template_id,
+                         NotFound(f"回复模板 {template_id} 不存在"))
 
     def reply_templates(self, category: str | None = None, status: str | None = None,
                         limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:

@@ -169,7 +169,7 @@ def engine_url(url: str) -> str:
     if url.startswith(("sqlite:///", "postgresql+psycopg://")):
         return url
     raise InvalidInput(
-        f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+        f"不支持的数据库 URL「{url}」：请使用 sqlite:///PATH 或 postgresql://USER@HOST/DB"
     )
 
 
@@ -317,12 +317,13 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             yield conn
             conn.commit()
 
-    def _row(self, table: Table, row_id: int, what: str) -> dict[str, Any]:
-        """The row of table with this id; NotFound names it `what`."""
+    def _row(self, table: Table, row_id: int, missing: NotFound) -> dict[str, Any]:
+        """The row of table with this id; `missing` (its NotFound, the message naming it) is
+        raised when there is none."""
         with self._connect() as conn:
             row = conn.execute(select(table).where(table.c.id == row_id)).first()
         if row is None:
-            raise NotFound(f"{what} {row_id} does not exist")
+            raise missing
         return dict(row._mapping)
 
     def _batches(self, q: Select[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -441,7 +442,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         with self._connect() as conn:
             row = conn.execute(q).first()
         if row is None:
-            raise NotFound(f"feature {feature_id} does not exist")
+            raise NotFound(f"要素 {feature_id} 不存在")
         return _feature_from_row(row)
 
     def save_feature(self, feature: Feature, actor: str, action: str,
@@ -468,9 +469,9 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 done = conn.execute(q.values(**row, version=c.version + 1))
                 if done.rowcount == 0:
                     if conn.execute(select(c.id).where(c.id == fid)).first() is None:
-                        raise NotFound(f"feature {fid} does not exist")
-                    raise Conflict(f"feature {fid} was changed by someone else since version "
-                                   f"{expected_version}: reload it (已被他人修改，请刷新)")
+                        raise NotFound(f"要素 {fid} 不存在")
+                    raise Conflict(f"要素 {fid} 在版本 {expected_version} 之后已被他人修改，"
+                                   "请刷新后重试")
                 version = int(conn.execute(select(c.version).where(c.id == fid)).scalar_one())
             conn.execute(insert(fversions_t).values(
                 feature_id=fid, version=version, at=datetime.now(), actor=actor, action=action,
@@ -634,7 +635,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         with self._connect() as conn:
             row = conn.execute(q).first()
         if row is None:
-            raise NotFound(f"issue {issue_id} does not exist")
+            raise NotFound(f"问题 #{issue_id} 不存在")
         return _issue(row)
 
     def query_issues(self, query: IssueQuery) -> tuple[list[Issue], int]:
@@ -670,7 +671,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         0.2 s in two steps). PostgreSQL hashes the blocks directly (two steps are slower there:
         the base cells' hash outgrows work_mem)."""
         if factor < 1 or factor & (factor - 1):
-            raise InvalidInput("factor must be a power of two")
+            raise InvalidInput("factor 必须是 2 的幂")
         c = issues_t.c
         conds = _issue_conditions(query)
         if query.bbox:  # the cells the bbox spans: served by the (cell_x, cell_y, lon, lat) index
@@ -717,7 +718,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                           actor: str, change: StatusChange | None) -> None:
         c = issues_t.c
         if "lon" in values or "lat" in values:  # (no route moves an issue today) its cell too
-            raise InvalidInput("an issue's position is not edited in place")
+            raise InvalidInput("问题的位置不能直接修改")
         with self._begin() as conn:
             read = select(issues_t).where(c.id == issue_id)
             if "unit" in values:  # the unit it has up to this write, for the counts per unit
@@ -727,14 +728,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                     _sqlite_write_lock(conn)
             before = conn.execute(read).first()
             if before is None:
-                raise NotFound(f"issue {issue_id} does not exist")
+                raise NotFound(f"问题 #{issue_id} 不存在")
             result = conn.execute(update(issues_t)
                                   .where(c.id == issue_id, c.version == expected_version)
                                   .values(**values, version=c.version + 1))
             if result.rowcount == 0:
-                raise Conflict(f"issue {issue_id} was changed by someone else (version "
-                               f"{before._mapping['version']}, you sent {expected_version}): "
-                               "reload and try again (问题已被他人修改，请刷新)")
+                raise Conflict(f"问题 #{issue_id} 已被他人修改（当前版本 "
+                               f"{before._mapping['version']}，提交的版本 {expected_version}），"
+                               "请刷新后重试")
             if change is not None:
                 conn.execute(insert(history_t).values(
                     issue_id=issue_id, at=change.at, actor=actor,
@@ -906,7 +907,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         with self._connect() as conn:
             row = conn.execute(select(photos_t).where(photos_t.c.id == photo_id)).first()
         if row is None:
-            raise NotFound(f"photo {photo_id} does not exist")
+            raise NotFound(f"照片 {photo_id} 不存在")
         meta = {k: v for k, v in row._mapping.items() if k != "data"}
         return meta, bytes(row._mapping["data"])
 
@@ -928,8 +929,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                                 .values(result=result, note=note, actor=actor,
                                         done_at=datetime.now()))
             if done.rowcount == 0:
-                raise Conflict(f"re-inspection {reinspection_id} does not exist or is "
-                               "already recorded")
+                raise Conflict(f"回头看记录 {reinspection_id} 不存在或已登记结果")
             _audit(conn, actor, "update", "reinspection", str(reinspection_id),
                    {"result": result})
             row = conn.execute(select(t).where(t.c.id == reinspection_id)).one()

@@ -49,7 +49,7 @@ class TriageRows(SqlParts):
             before = conn.execute(select(c.claimed_by, c.claimed_until)
                                   .where(c.id == issue_id)).first()
             if before is None:
-                raise NotFound(f"issue {issue_id} does not exist")
+                raise NotFound(f"问题 #{issue_id} 不存在")
             done = conn.execute(update(issues_t).where(*conds)
                                 .values(claimed_by=holder, claimed_until=until))
             if done.rowcount == 0:

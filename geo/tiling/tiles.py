@@ -81,8 +81,8 @@ class Tile:
         """Raise NotFound unless 0 <= z <= MAX_ZOOM and x, y lie inside the zoom's grid."""
         n = 1 << self.z if 0 <= self.z <= MAX_ZOOM else 0
         if not (0 <= self.x < n and 0 <= self.y < n):
-            raise NotFound(f"no tile {self.z}/{self.x}/{self.y}: zoom is 0..{MAX_ZOOM} and "
-                           f"x, y are 0..2^zoom-1")
+            raise NotFound(f"没有瓦片 {self.z}/{self.x}/{self.y}：缩放级别须为 0–{MAX_ZOOM}，"
+                           f"x、y 须在 0 到 2^zoom-1 之间")
         return self
 
     @property
@@ -698,17 +698,17 @@ def _field_items(spec: str) -> Iterator[tuple[str | None, str]]:
         if not name and not colon:
             continue
         if colon and kind not in TILE_LAYERS:
-            raise InvalidInput(f"unknown layer {kind!r} in fields {item.strip()!r}: the "
-                               f"layers are {', '.join(TILE_LAYERS)}")
+            raise InvalidInput(f"未知图层 {kind!r}（fields 参数 {item.strip()!r}），"
+                               f"可选图层：{', '.join(TILE_LAYERS)}")
         if colon and kind == ISSUE_LAYER:
             if name not in ISSUE_PROPS:
-                raise InvalidInput(f"unknown field {item.strip()!r}: the issues' fields are "
-                                   f"{', '.join(ISSUE_PROPS)} (as issues:status)")
+                raise InvalidInput(f"未知字段 {item.strip()!r}：问题图层的字段为 "
+                                   f"{', '.join(ISSUE_PROPS)}（写作 issues:status）")
         elif name not in FEATURE_PROPS:
-            raise InvalidInput(f"unknown field {name!r}: fields is a comma list of "
-                               f"{', '.join(FEATURE_PROPS)}, each for every feature layer or, "
-                               f"as zone:unit, for one (empty: the feature id only), and of "
-                               f"issues:<{'|'.join(ISSUE_PROPS)}> for the issues")
+            raise InvalidInput(f"未知字段 {name!r}：fields 为逗号分隔的列表，要素图层的字段有 "
+                               f"{', '.join(FEATURE_PROPS)}（适用于所有要素图层，写作 zone:unit "
+                               f"则只适用于该图层；为空时只含要素编号），问题图层的字段写作 "
+                               f"issues:<{'|'.join(ISSUE_PROPS)}>")
         yield (kind if colon else None), name
 
 
@@ -738,10 +738,10 @@ def split_layers(spec: str) -> list[str]:
     names = spec.split(",")
     for name in names:
         if name not in TILE_LAYERS:
-            raise NotFound(f"unknown tile layer {name!r}; layers: {', '.join(TILE_LAYERS)} "
-                           f"(several: a comma list)")
+            raise NotFound(f"未知瓦片图层 {name!r}，可选图层：{', '.join(TILE_LAYERS)}"
+                           f"（多个图层用逗号分隔）")
     if len(set(names)) != len(names):
-        raise NotFound(f"tile layers listed twice in {spec!r}")
+        raise NotFound(f"瓦片图层重复：{spec!r}")
     return names
 
 

@@ -54,11 +54,11 @@ def parse_polygon(geometry: dict[str, Any]) -> BaseGeometry:
     try:
         geom = shape(geometry)
     except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException):
-        raise InvalidInput("geometry must be a GeoJSON Polygon or MultiPolygon") from None
+        raise InvalidInput("geometry 须为 GeoJSON Polygon 或 MultiPolygon") from None
     if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
-        raise InvalidInput(f"a zone must be a Polygon or MultiPolygon, not {geom.geom_type}")
+        raise InvalidInput(f"责任区须为 Polygon 或 MultiPolygon，不能是 {geom.geom_type}")
     if not geom.is_valid:
-        raise InvalidInput(f"invalid polygon (多边形自相交或无效): {shapely.is_valid_reason(geom)}")
+        raise InvalidInput(f"多边形自相交或无效：{shapely.is_valid_reason(geom)}")
     return geom
 
 
@@ -66,7 +66,7 @@ def check_zone(store: Store, geom: BaseGeometry, zone_type: str, policy: ZonePol
                ignore_ids: tuple[int, ...] = ()) -> tuple[BaseGeometry, list[dict[str, Any]]]:
     """Apply the jurisdiction and overlap rules; the geometry to save and the warnings."""
     if zone_type not in ZONE_TYPES:
-        raise InvalidInput(f"zone_type must be one of {', '.join(ZONE_TYPES)}")
+        raise InvalidInput(f"zone_type 须为以下之一：{', '.join(ZONE_TYPES)}")
     frame = MetricFrame.for_geometry(geom)
     warnings: list[dict[str, Any]] = []
     boundary = [f.geometry for f in store.features(Kind.subdistrict)]
@@ -75,11 +75,11 @@ def check_zone(store: Store, geom: BaseGeometry, zone_type: str, policy: ZonePol
         outside = frame.to_metric(geom.difference(area)).area
         if outside >= MIN_M2:
             if policy.outside == "refuse":
-                raise Conflict(f"zone extends {outside:.0f} m² outside the jurisdiction "
-                               "(超出辖区边界)", outside_m2=round(outside, 1))
+                raise Conflict(f"责任区超出辖区边界 {outside:.0f} m²",
+                               outside_m2=round(outside, 1))
             clipped = _polygonal(geom.intersection(area))
             if clipped is None:
-                raise InvalidInput("the zone lies entirely outside the jurisdiction")
+                raise InvalidInput("责任区完全在辖区之外")
             geom = clipped
             warnings.append({"type": "clipped", "outside_m2": round(outside, 1),
                              "message": f"已按辖区边界裁剪 {outside:.0f} m²"})
@@ -96,8 +96,8 @@ def check_zone(store: Store, geom: BaseGeometry, zone_type: str, policy: ZonePol
                              "message": f"与「{other.name}」（{other.properties.get('unit')}）"
                                         f"重叠 {shared:.0f} m²"})
     if overlaps and policy.overlap == "refuse":
-        raise Conflict("zone overlaps zones of the same type (与同类责任区重叠)",
-                       overlaps=overlaps)
+        names = "、".join(str(o["name"] or f"#{o['zone_id']}") for o in overlaps)
+        raise Conflict(f"责任区与同类责任区重叠：{names}", overlaps=overlaps)
     return geom, warnings + overlaps
 
 
@@ -110,7 +110,7 @@ def zone_feature(body: dict[str, Any], geom: BaseGeometry) -> Feature:
     """A zone Feature from the zone form's fields."""
     name = str(body.get("name") or "").strip()
     if not name:
-        raise InvalidInput("a zone needs a name (责任区名称)")
+        raise InvalidInput("责任区须填写名称")
     props = {k: body[k] for k in ZONE_FIELDS if body.get(k) not in (None, "")}
     return Feature(Kind.zone, geom, name=name, category=body.get("zone_type"), properties=props)
 
@@ -123,7 +123,7 @@ def save_zone(store: Store, body: dict[str, Any], actor: str, policy: ZonePolicy
     if zone_id is not None:
         current = store.feature(zone_id)
         if current.kind is not Kind.zone:
-            raise InvalidInput(f"feature {zone_id} is not a zone")
+            raise InvalidInput(f"要素 {zone_id} 不是责任区")
     geom, warnings = check_zone(store, geom, str(body.get("zone_type") or ""), policy,
                                 ignore_ids=(zone_id,) if zone_id else ())
     feature = replace(zone_feature(body, geom), id=zone_id)
@@ -142,7 +142,7 @@ def zone_history(store: Store, zone_id: int, scope_unit: str | None = None
         return []
     owner = (versions[-1]["properties"] or {}).get("unit")
     if scope_unit is not None and owner is not None and owner != scope_unit:
-        raise NotFound(f"feature {zone_id} does not exist")
+        raise NotFound(f"要素 {zone_id} 不存在")
     return versions
 
 
@@ -152,10 +152,9 @@ def restore_zone(store: Store, zone_id: int, version: int, actor: str,
     another kind of feature is refused, so is one whose coordinates are not lon/lat)."""
     old = next((v for v in store.feature_versions(zone_id) if v["version"] == version), None)
     if old is None or old["geometry"] is None:
-        raise InvalidInput(f"zone {zone_id} has no restorable version {version}")
+        raise InvalidInput(f"责任区 {zone_id} 没有可恢复的版本 {version}")
     if old["kind"] != Kind.zone.value:
-        raise InvalidInput(f"feature {zone_id} is a {old['kind']}, not a zone: only zones "
-                           "are restored here")
+        raise InvalidInput(f"要素 {zone_id} 是 {old['kind']}，不是责任区：此处只能恢复责任区")
     check_shape(old["geometry"], max_vertices)
     feature = Feature(Kind.zone, old["geometry"], name=old["name"], category=old["category"],
                       properties=old["properties"], id=zone_id)
@@ -169,13 +168,13 @@ def restore_zone(store: Store, zone_id: int, version: int, actor: str,
 def merge_zones(store: Store, ids: list[int], body: dict[str, Any], actor: str) -> Feature:
     """Replace several zones by their union (name and owner from the form)."""
     if len(set(ids)) < 2:
-        raise InvalidInput("merging needs at least two zones")
+        raise InvalidInput("合并至少需要两个责任区")
     zones = [store.feature(i) for i in ids]
     if any(z.kind is not Kind.zone for z in zones):
-        raise InvalidInput("only zones can be merged")
+        raise InvalidInput("只能合并责任区")
     union = _polygonal(shapely.union_all([z.geometry for z in zones]))
     if union is None:
-        raise InvalidInput("the zones have no area")
+        raise InvalidInput("所选责任区面积为零")
     fields = {**zones[0].properties, "zone_type": zones[0].properties.get("zone_type")
               or zones[0].category, "name": zones[0].name, **body}
     merged = store.save_feature(zone_feature(fields, union), actor, "merge")
@@ -191,17 +190,17 @@ def split_zone(store: Store, zone_id: int, line: dict[str, Any], actor: str,
     check_geometry(line, max_vertices)
     zone = store.feature(zone_id)
     if zone.kind is not Kind.zone:
-        raise InvalidInput(f"feature {zone_id} is not a zone")
+        raise InvalidInput(f"要素 {zone_id} 不是责任区")
     try:
         cutter = shape(line)
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise InvalidInput("the split line must be a GeoJSON LineString") from None
+        raise InvalidInput("分割线须为 GeoJSON LineString") from None
     if cutter.geom_type != "LineString":
-        raise InvalidInput("the split line must be a GeoJSON LineString")
+        raise InvalidInput("分割线须为 GeoJSON LineString")
     pieces = [g for g in shapely.get_parts(shapely.ops.split(zone.geometry, cutter))
               if g.area > 0] if zone.geometry.geom_type == "Polygon" else []
     if len(pieces) < 2:
-        raise InvalidInput("the line does not cut the zone into pieces (分割线需穿过责任区)")
+        raise InvalidInput("分割线未穿过责任区，无法分割")
     out = [store.save_feature(replace(zone, geometry=pieces[0]), actor, "split",
                               expected_version=zone.version)]
     for k, piece in enumerate(pieces[1:], start=2):
@@ -218,11 +217,11 @@ def assign(store: Store, feature_id: int, values: dict[str, Any], actor: str,
     allowed = {"cadre", "phone"} if lines else {"unit", "responsible_person", "phone"}
     if feature.kind not in (Kind.street, Kind.alley, Kind.market, Kind.compound,
                             Kind.test_point, Kind.storefront):
-        raise InvalidInput(f"{feature.kind.value} features are not assigned this way")
+        raise InvalidInput(f"{feature.kind.value} 类要素不能在此分配")
     bad = set(values) - allowed
     if bad:
-        raise InvalidInput(f"{feature.kind.value} takes {', '.join(sorted(allowed))}, "
-                           f"not {', '.join(sorted(bad))}")
+        raise InvalidInput(f"{feature.kind.value} 类要素只能分配 {', '.join(sorted(allowed))}，"
+                           f"不能分配 {', '.join(sorted(bad))}")
     props = {**feature.properties}
     for key, value in values.items():
         if value in (None, ""):
@@ -294,9 +293,9 @@ def suggest_division(area: BaseGeometry, lines: list[Feature], points: list[Feat
     Regions are clipped to the area; figures are in metres (local UTM).
     """
     if not 1 <= k <= 50:
-        raise InvalidInput("k must be between 1 and 50")
+        raise InvalidInput("k 须在 1 至 50 之间")
     if area.is_empty or area.area == 0:
-        raise InvalidInput("nothing to divide: the area is empty")
+        raise InvalidInput("划分范围为空，无可划分")
     frame = MetricFrame.for_geometry(area)
     m_area = frame.to_metric(area)
     m_lines = [frame.to_metric(f.geometry) for f in lines]
@@ -361,8 +360,8 @@ def validate_zone_import(store: Store, features: list[Feature],
     for row, f in enumerate(features, start=1):
         zone_type = str(f.properties.get("zone_type") or f.category or "grid")
         if zone_type not in ZONE_TYPES:
-            problems.append(RowProblem(row, f"unknown zone type {zone_type!r}", "zone_type",
-                                       hint="types: " + ", ".join(ZONE_TYPES)))
+            problems.append(RowProblem(row, f"未知的责任区类型 {zone_type!r}", "zone_type",
+                                       hint=f"可选责任区类型：{', '.join(ZONE_TYPES)}"))
             continue
         try:
             geom, warnings = check_zone(store, f.geometry, zone_type, policy)
@@ -374,7 +373,7 @@ def validate_zone_import(store: Store, features: list[Feature],
         out.append(replace(f, geometry=geom, category=zone_type,
                            properties={**f.properties, "zone_type": zone_type}))
     if any(p.severity == "error" for p in problems):
-        raise ImportRejected("zones refused by the zone rules; nothing was imported",
+        raise ImportRejected("有责任区不符合责任区规则，整个文件未导入",
                              problems=problems)
     return out, problems
 
@@ -384,15 +383,15 @@ def split_at_zones(store: Store, feature_id: int, actor: str) -> list[Feature]:
     assigned on its own; the parts keep the segment's name and properties."""
     feature = store.feature(feature_id)
     if feature.kind not in (Kind.street, Kind.alley):
-        raise InvalidInput("only streets and alleys are split at zone boundaries")
+        raise InvalidInput("只有主次干道和背街小巷可按责任区边界分割")
     zones = store.features(Kind.zone, bbox=feature.geometry.bounds)
     if not zones:
-        raise InvalidInput("no zone touches this segment")
+        raise InvalidInput("没有与该路段相接的责任区")
     borders = shapely.union_all([z.geometry.boundary for z in zones])
     pieces = [g for g in shapely.get_parts(shapely.ops.split(feature.geometry, borders))
               if g.length > 0]
     if len(pieces) < 2:
-        raise InvalidInput("the segment does not cross a zone boundary (未跨越责任区边界)")
+        raise InvalidInput("该路段未跨越责任区边界")
     first = store.save_feature(replace(feature, geometry=pieces[0]), actor, "split",
                                expected_version=feature.version)
     rest = [store.save_feature(replace(feature, id=None, geometry=g,

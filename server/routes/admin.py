@@ -48,9 +48,9 @@ router = APIRouter(tags=["admin"])
 
 def _check_unit(store: StoreDep, role: str, unit: str | None) -> None:
     if role == "unit" and not unit:
-        raise InvalidInput("a unit user needs a unit (包保单位用户必须指定单位)")
+        raise InvalidInput("包保单位用户必须指定单位")
     if unit and unit not in {u.name for u in store.units()}:
-        raise InvalidInput(f"unknown unit {unit!r}: create it first (POST /api/units)")
+        raise InvalidInput(f"未知的单位 {unit!r}：请先创建（POST /api/units）")
 
 
 @router.get("/api/users", response_model=list[UserPublic])
@@ -81,7 +81,7 @@ def update_user(username: str, body: UserUpdate, admin: Admin, store: StoreDep,
     """Change a user's role, unit, name, active flag or password (409 for the last admin)."""
     existing = store.user(username)
     if existing is None:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound(f"用户 {username!r} 不存在")
     changes: dict[str, Any] = body.model_dump(exclude_none=True, exclude={"password"})
     if "role" in changes:
         changes["role"] = parse_role(changes["role"]).value
@@ -108,7 +108,7 @@ def user_tokens(username: str, _: Admin, store: StoreDep) -> list[dict[str, Any]
     DELETE /api/auth/tokens/{id}."""
     user = store.user(username)
     if user is None or user.id is None:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound(f"用户 {username!r} 不存在")
     return [token_public(t) for t in store.tokens(user.id, datetime.now())]
 
 
@@ -122,9 +122,9 @@ def list_units(_: Reader, store: StoreDep) -> list[dict[str, Any]]:
 def create_unit(body: UnitCreate, admin: Admin, store: StoreDep) -> dict[str, Any]:
     """Create a unit (kind unit, community or subdistrict)."""
     if body.kind not in ("unit", "community", "subdistrict"):
-        raise InvalidInput("unit kind must be unit, community or subdistrict")
+        raise InvalidInput("单位类型须为 unit、community 或 subdistrict")
     if not body.name.strip():
-        raise InvalidInput("unit name must not be empty")
+        raise InvalidInput("单位名称不能为空")
     store.add_unit(Unit(body.name.strip(), body.kind, body.parent), actor=admin.actor)
     return body.model_dump()
 
@@ -148,7 +148,7 @@ def create_api_token(body: TokenCreate, admin: Admin, store: StoreDep) -> dict[s
     """A long-lived API token for an integration (shown once; only its hash is kept)."""
     owner = store.user(body.username) if body.username else admin
     if owner is None or owner.id is None:
-        raise NotFound(f"user {body.username!r} does not exist")
+        raise NotFound(f"用户 {body.username!r} 不存在")
     token, digest = new_secret()
     store.add_token(owner.id, digest, "api", None, name=body.name)
     store.record_audit(admin.actor, "create", "api_token", body.name,

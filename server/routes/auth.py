@@ -140,7 +140,7 @@ def revoke_token(token_id: int, user: CurrentUser, store: StoreDep) -> dict[str,
     owner = None if may(user, "users:admin") else user.id
     revoked = store.revoke_token(token_id, user.actor, owner_id=owner)
     if revoked is None:
-        raise NotFound(f"token {token_id} does not exist")
+        raise NotFound(f"令牌 {token_id} 不存在")
     return {**token_public(revoked), "detail": "token revoked (令牌已撤销)"}
 
 

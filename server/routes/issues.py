@@ -141,7 +141,7 @@ async def import_issues(request: Request, user: CurrentUser, store: StoreDep,
     `category_map` JSON, `dry_run`) as a job: 202 with `job_id` and `status_url`; the job's
     result is the report listing every bad row."""
     require(user, "issues:write")
-    upload = await receive_upload(request, settings, "the ledger")
+    upload = await receive_upload(request, settings, "台账文件")
     try:
         category_map = upload.field("category_map")
         load_category_map_data(category_map)  # a bad map is a 400 now, not a failed job
@@ -165,7 +165,7 @@ def _form_bool(value: str | None) -> bool:
         return False
     if value.strip().lower() in ("true", "1", "on", "yes"):
         return True
-    raise InvalidInput(f"dry_run must be true or false, not {value!r}")
+    raise InvalidInput(f"dry_run 须为 true 或 false，不能是 {value!r}")
 
 
 @router.get("/api/issues/{issue_id}", response_model=IssueDetail)
@@ -221,7 +221,7 @@ def merge_issue(issue_id: Id, body: IssueMerge, user: CurrentUser,
 async def read_photo(part: FilePart, settings: Settings) -> tuple[bytes, str]:
     """An uploaded photo (received to disk) re-encoded (geo.ledger.photos.reencode) and its media
     type; TooLarge over max_photo_mb, UnsafeFile/LimitExceeded when it is not a fit image."""
-    check_size(part.size, settings.max_photo_mb, "the photo", "CCMAP_MAX_PHOTO_MB")
+    check_size(part.size, settings.max_photo_mb, "照片文件", "CCMAP_MAX_PHOTO_MB")
     data = await run_in_threadpool(part.path.read_bytes)
     clean = await run_in_threadpool(reencode, data, settings.max_photo_pixels)
     return clean.data, clean.media_type
@@ -258,7 +258,7 @@ async def upload_photo(issue_id: Id, request: Request, user: CurrentUser, store:
     done = workflows.resent_photo(store, issue_id, user, client_id)
     if done is None:
         check_claim(issue, user.username, datetime.now())  # and 409 while another holds it
-        upload = await receive_upload(request, settings, "the photo")
+        upload = await receive_upload(request, settings, "照片文件")
         try:
             stage = upload.field("stage") or "before"
             workflows.check_photo_stage(user, stage)  # before the photo is decoded
@@ -299,7 +299,7 @@ def schedule(issue_id: Id, body: ReinspectionCreate, user: CurrentUser,
     """Schedule a 回头看 of a closed issue."""
     require(user, "issues:write")
     if store.issue(issue_id).status != "closed":
-        raise InvalidInput("only closed issues are re-inspected (回头看)")
+        raise InvalidInput("只有已结案的问题才能安排回头看")
     return {"id": store.schedule_reinspection(issue_id, body.due, user.actor)}
 
 

@@ -40,7 +40,7 @@ def get_job(job_id: int, user: CurrentUser, store: StoreDep,
     A queued/running job without a heartbeat for CCMAP_JOB_STALE_MINUTES is failed."""
     row = store.job(job_id)
     if not _may_see(user, row):
-        raise NotFound(f"job {job_id} does not exist")
+        raise NotFound(f"任务 {job_id} 不存在")
     if row["state"] in ACTIVE_JOB_STATES and fail_stale(
             store, timedelta(minutes=settings.job_stale_minutes), job_id=job_id):
         row = store.job(job_id)

@@ -109,5 +109,5 @@ def parse_properties(text: str | None) -> dict[str, Any]:
     except json.JSONDecodeError:
         value = None
     if not isinstance(value, dict):
-        raise InvalidInput('properties must be a JSON object such as {"unit": "市城管局"}')
+        raise InvalidInput('properties 须为 JSON 对象，例如 {"unit": "市城管局"}')
     return value

@@ -249,7 +249,7 @@ async def _inspection_body(request: Request, settings: Settings
         try:
             raw = form.field("record")
             if raw is None:
-                raise InvalidInput("multipart inspections need a `record` field with the JSON")
+                raise InvalidInput("multipart 表单提交的巡查记录须有 `record` 字段（内容为 JSON）")
             body = _inspection_record(raw)
             for part in form.files:
                 if part.name.startswith("photo_") and part.filename:
@@ -261,7 +261,7 @@ async def _inspection_body(request: Request, settings: Settings
     else:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media and media != "application/json" and not media.endswith("+json"):
-            raise InvalidInput("send the inspection as JSON, or as a multipart form with a "
-                               "`record` field and `photo_<code>` files")
+            raise InvalidInput("巡查记录须以 JSON 发送，或以 multipart 表单发送（`record` 字段"
+                               "放记录，`photo_<code>` 字段放照片文件）")
         body = _inspection_record(await request.body())  # size-checked by StrictJSONMiddleware
     return body, photos

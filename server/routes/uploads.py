@@ -47,7 +47,7 @@ async def upload_layer(
     """
     layer_kind, system = parse_kind(kind), parse_coords(coords)
     multipart = _is_multipart(request.headers.get("content-type", ""))
-    upload = await receive_upload(request, settings, "the layer file", raw_name="upload.geojson")
+    upload = await receive_upload(request, settings, "图层文件", raw_name="upload.geojson")
     job = LayerUpload(upload.path, upload.filename, layer_kind, system,
                       dict(pair.split("=", 1) for pair in mapping or [] if "=" in pair),
                       ZonePolicy(settings.zone_outside, settings.zone_overlap),
@@ -70,6 +70,6 @@ def _is_multipart(content_type: str) -> bool:
     if content_type.startswith("multipart/form-data"):
         return True
     if content_type.split(";")[0].strip() not in ("application/geo+json", "application/json"):
-        raise InvalidInput("send GeoJSON (application/geo+json) or a multipart upload with a "
-                           "`file` field (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
+        raise InvalidInput("请发送 GeoJSON（application/geo+json），或以 multipart 表单在 "
+                           "`file` 字段上传文件（GeoJSON、GeoPackage、压缩的 Shapefile、CSV）")
     return False

@@ -153,13 +153,13 @@ def suggest(body: ZoneSuggest, user: CurrentUser, store: StoreDep) -> dict[str, 
     if body.community_id is not None:
         community = store.feature(body.community_id)
         if community.kind is not Kind.community:
-            raise InvalidInput(f"feature {body.community_id} is not a community")
+            raise InvalidInput(f"要素 {body.community_id} 不是社区")
         area = community.geometry
     else:
         report = analyse(load_input(store), with_geometry=True)
         polygons = report.get("uncovered_area", {}).get("polygons", [])
         if not polygons:
-            raise InvalidInput("there is no uncovered area to divide (没有未覆盖区域)")
+            raise InvalidInput("没有可划分的未覆盖区域")
         area = shapely.union_all([shape(p["geometry"]) for p in polygons])
     lines = store.features(Kind.street) + store.features(Kind.alley)
     drafts = suggest_division(area, lines, store.features(Kind.test_point), body.k)

@@ -159,7 +159,7 @@ def test_ledger_import_shows_job_progress_and_completion(page: Any, live_server:
     status.filter(has_text="导入完成").wait_for(timeout=60_000)
     assert "导入 2,999 条" in status.inner_text() and "错误 1 行" in status.inner_text()
     assert page.locator(".ccmap-import-errors li").all_inner_texts() == [
-        "第12行 上报时间：unparsable date"]
+        "第12行 上报时间：日期无法识别"]
     assert page.eval_on_selector(".ccmap-import-progress progress", "p => p.value") == 1
 
 

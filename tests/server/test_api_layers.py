@@ -113,9 +113,9 @@ def test_feature_by_id_and_not_found(client: TestClient, store: Store) -> None:
 
 def test_bad_parameters_are_400_with_reason(client: TestClient) -> None:
     r = client.get("/api/layers/streets")
-    assert r.status_code == 400 and "valid kinds" in r.json()["detail"]
+    assert r.status_code == 400 and "未知的图层类型 'streets'，可选类型：" in r.json()["detail"]
     r = client.get("/api/layers/street", params={"bbox": "31.22,121.46,31.25,121.49"})
-    assert r.status_code == 400 and "lon/lat" in r.json()["detail"]
+    assert r.status_code == 400 and "不是有效的经纬度范围" in r.json()["detail"]
     r = client.get("/api/layers/street", params={"properties": "[1]"})
     assert r.status_code == 400
 

@@ -109,7 +109,7 @@ def test_cookie_session_needs_csrf_for_writes(anon_client: TestClient, store: St
     csrf = _cookie_login(anon_client, people["planner"])
     assert anon_client.get("/api/layers/zone").status_code == 200  # reads need no CSRF
     r = anon_client.post("/api/layers/zone", json=ZONE)
-    assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+    assert r.status_code == 403 and "CSRF 令牌缺失或错误" in r.json()["detail"]
     r = anon_client.post("/api/layers/zone", json=ZONE, headers={"X-CSRF-Token": "forged"})
     assert r.status_code == 403
     assert store.layer_counts() == {}
@@ -182,7 +182,7 @@ def test_api_tokens_for_integrations(client: TestClient, people: dict[str, str])
 def test_admin_user_management_validates(client: TestClient, store: Store) -> None:
     r = client.post("/api/users", json={"username": "u2", "password": NEW_PASSWORD,
                                         "role": "unit"})
-    assert r.status_code == 400 and "unit" in r.json()["detail"]
+    assert r.status_code == 400 and "包保单位用户必须指定单位" in r.json()["detail"]
     r = client.post("/api/users", json={"username": "u2", "password": NEW_PASSWORD,
                                         "role": "wizard"})
     assert r.status_code == 400

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box
 
+from geo.i18n import CJK
 from geo.model.kinds import Kind
 from geo.model.records import Feature
 from geo.store import Store
@@ -109,13 +110,22 @@ def test_overlapping_or_unauthorised_calendar_writes_change_nothing(
     assert client.post("/api/calendar/days", json={"days": SCHEDULE_2027}).status_code == 201
     listed = client.get("/api/calendar/days").json()
     audits = len(store.audit_log())
-    r = client.post("/api/calendar/days", json={"days": [
-        {"start_date": "2027-03-01", "kind": "off"},
-        {"start_date": "2027-02-13", "end_date": "2027-02-15", "kind": "off"}]})
+    days = {"days": [{"start_date": "2027-03-01", "kind": "off"},
+                     {"start_date": "2027-02-13", "end_date": "2027-02-15", "kind": "off"}]}
+    r = client.post("/api/calendar/days", json=days)
     assert r.status_code == 422
-    assert "overlap" in r.json()["detail"] and "nothing was written" in r.json()["detail"]
+    assert "日期重叠" in r.json()["detail"] and "未写入任何条目" in r.json()["detail"]
     [problem] = r.json()["problems"]
-    assert problem["row"] == 2 and "2027-02-06..2027-02-13" in problem["reason"]
+    assert problem["row"] == 2 and "（2027-02-06 至 2027-02-13）" in problem["reason"]
+    assert "（2027-02-14 至 2027-02-14）" in problem["reason"]
+    # in English: the summary and each entry's reason, wholly
+    en = client.post("/api/calendar/days", json=days, headers={"Accept-Language": "en"})
+    assert en.status_code == 422 and not CJK.search(json.dumps(en.json(), ensure_ascii=False))
+    [problem] = en.json()["problems"]
+    assert en.json()["detail"] == (
+        f"1 calendar entries refused, nothing was written: entry 2: {problem['reason']}")
+    assert problem["reason"].startswith("2027-02-13..2027-02-15 overlaps stored entry #")
+    assert "(2027-02-06..2027-02-13), stored entry #" in problem["reason"]
     bad = client.post("/api/calendar/days", json={"days": [{"start_date": "2027-13-01",
                                                             "kind": "off"}]})
     assert bad.status_code == 422
@@ -179,7 +189,7 @@ def test_a_unit_applies_and_a_supervisor_approves_an_extension(
     assert ext["state"] == "pending" and ext["state_label"] == "待审批"
     again = client.post(f"/api/issues/{iid}/extensions", headers=users["cg"],
                         json={"reason": "再申请", "requested_deadline": wanted})
-    assert again.status_code == 422 and "pending" in again.json()["detail"]
+    assert again.status_code == 422 and "已有待审批的延期申请" in again.json()["detail"]
     detail = client.get(f"/api/issues/{iid}").json()
     assert detail["clock"] == "paused" and detail["paused_at"] and detail["may_decide_extension"]
     assert [e["id"] for e in detail["extensions"]] == [ext["id"]]
@@ -218,7 +228,7 @@ def test_a_failed_verification_goes_back_with_a_photo_and_three_escalate(
         ).status_code == 403  # the unit does not verify its own work
         r = client.post(f"/api/issues/{iid}/transitions", headers=users["ins"], json={
             "to": "returned", "version": issue["version"], "note": "仍有堆物"})
-        assert r.status_code == 400 and "photo" in r.json()["detail"]
+        assert r.status_code == 400 and "退回返工须附核查照片" in r.json()["detail"]
         photo = client.post(f"/api/issues/{iid}/photos", headers=users["ins"], data={
             "stage": "rework"}, files={"file": ("x.png", tiny_png(), "image/png")}).json()
         r = client.post(f"/api/issues/{iid}/transitions", headers=users["ins"], json={
@@ -257,7 +267,7 @@ def test_cli_calendar_commands(db_url: str, tmp_path: Path,
     assert "imported 6" in capsys.readouterr().out
     assert main(["calendar", "add", "2027-01-03", "2027-01-04", "--kind", "work",
                  "--db", db_url]) == 2
-    assert "overlaps" in capsys.readouterr().err
+    assert "日期重叠" in capsys.readouterr().err
     assert main(["calendar", "list", "--year", "2027", "--db", db_url, "--json"]) == 0
     days = json.loads(capsys.readouterr().out)["days"]
     assert len(days) == 6 and days[0]["created_by"].startswith("cli:")

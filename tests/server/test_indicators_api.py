@@ -109,7 +109,7 @@ def test_settings_choose_deferred_and_weights(db_url: str, store: Store,
         assert report["formula"] == "综合指标值 = 100%×按期结案率"
         assert not report["exclude_deferred"]
     monkeypatch.setenv("CCMAP_INDICATOR_WEIGHTS", '{"speed": 1}')
-    with pytest.raises(CcmapError, match=r"CCMAP_INDICATOR_WEIGHTS.*unknown indicator weight"):
+    with pytest.raises(CcmapError, match=r"CCMAP_INDICATOR_WEIGHTS.*未知的指标权重 speed"):
         load_settings(database_url=db_url)
 
 

@@ -58,7 +58,7 @@ def test_create_routes_sets_deadline_and_history(client: TestClient, zones: list
     detail = client.get(f"/api/issues/{issue['id']}").json()
     assert [h["to_status"] for h in detail["history"]] == ["reported"]
     bad = client.post("/api/issues", json={"category": "ufo", "lon": 121.47, "lat": 31.23})
-    assert bad.status_code == 400 and "categories" in bad.json()["detail"]
+    assert bad.status_code == 400 and "未知的问题类别 'ufo'，可选类别：" in bad.json()["detail"]
     bad = client.post("/api/issues", json={"category": "graffiti", "lon": 200, "lat": 31.23})
     assert bad.status_code == 422
 
@@ -79,7 +79,8 @@ def test_full_lifecycle_with_history_and_illegal_moves(client: TestClient, store
     assert all(h["actor"] == "user:testadmin" for h in detail["history"][1:])
     r = client.post(f"/api/issues/{iid}/transitions", json={"to": "dispatched",
                                                             "version": version})
-    assert r.status_code == 409 and "not an allowed transition" in r.json()["detail"]
+    assert r.status_code == 409 and ("不允许从「结案」变为「派遣」（closed → dispatched）："
+                                     "当前状态已终结") in r.json()["detail"]
     assert store.issue(iid).status == "closed"  # type: ignore[arg-type]
     audit = store.audit_log(object_type="issue")
     assert sum(a["action"] == "transition" for a in audit) == 5
@@ -92,7 +93,8 @@ def test_stale_version_cannot_overwrite(client: TestClient, zones: list[int]) ->
     assert first.status_code == 200
     second = client.post(f"/api/issues/{iid}/transitions", json={"to": "rejected",
                                                                  "version": 1})
-    assert second.status_code == 409 and "changed by someone else" in second.json()["detail"]
+    assert second.status_code == 409 and second.json()["detail"] == (
+        f"问题 #{iid} 已被他人修改（当前版本 2，提交的版本 1），请刷新后重试")
     r = client.patch(f"/api/issues/{iid}", json={"version": 1, "description": "旧"})
     assert r.status_code == 409
     r = client.patch(f"/api/issues/{iid}", json={"version": 2, "deadline": "2026-12-01T00:00"})
@@ -124,11 +126,13 @@ def test_unit_moves_its_own_dispatched_issue_and_nothing_else(
     assert r.status_code == 200 and r.json()["status"] == "handled"
     r = anon_client.post(f"/api/issues/{own['id']}/transitions", headers=unit,
                          json={"to": "verified", "version": 4})
-    assert r.status_code == 403 and "role unit may not" in r.json()["detail"]  # inspectors verify
+    assert r.status_code == 403 and "角色 unit 不能将问题从 handled 改为 verified" in r.json()[
+        "detail"]  # inspectors verify
     assert store.issue(own["id"]).status == "handled"
     r = anon_client.post(f"/api/issues/{own['id']}/transitions", headers=unit,
                          json={"to": "closed", "version": 4})
-    assert r.status_code == 409 and "not an allowed transition" in r.json()["detail"]
+    assert r.status_code == 409 and "不允许从「处置」变为「结案」（handled → closed）" in r.json()[
+        "detail"]
     r = anon_client.post("/api/issues", headers=unit, json={"category": "graffiti",
                                                             "lon": 121.47, "lat": 31.23})
     assert r.status_code == 403
@@ -143,7 +147,8 @@ def test_photos_are_checked(client: TestClient, zones: list[int]) -> None:
     assert served.headers["x-content-type-options"] == "nosniff"
     r = client.post(f"/api/issues/{iid}/photos",
                     files={"file": ("x.png", b"<svg onload=alert(1)>", "image/png")})
-    assert r.status_code == 422 and "JPEG, PNG or WebP" in r.json()["detail"]
+    assert r.status_code == 422
+    assert "照片格式无效：须为可解码的 JPEG、PNG 或 WebP 图像" in r.json()["detail"]
     detail = client.get(f"/api/issues/{iid}").json()
     assert len(detail["photos"]) == 1 and "照片" in detail["history"][-1]["note"]
 
@@ -254,6 +259,9 @@ def test_upload_import_reports_row_errors(client: TestClient, store: Store) -> N
     assert doc["imported"] == 1 and doc["errors"] == 3
     assert [(e["row"], e["column"]) for e in doc["row_errors"]] == [
         (3, "经度"), (4, "上报时间"), (5, "状态")]
+    assert [e["reason"] for e in doc["row_errors"]] == [
+        "坐标缺失或不是数字", "日期无法识别",
+        "状态无法识别（请使用本系统的状态代码、中文名称或 Open、Closed、Pending 等）"]
     [issue] = store.issues()
     assert (issue.category, issue.external_id) == ("illegal_ads", "A1")
 

@@ -117,10 +117,10 @@ def test_webhooks_are_for_admins_checked_and_audited(client: TestClient, store: 
     body = {"url": "https://hotline.example/ccmap", "events": ["overdue", "dispatched"]}
     assert client.post("/api/webhooks", json=body, headers=bearer(client, "u1")).status_code == 403
     for bad, reason in (({"url": "ftp://x.example/"}, "http"),
-                        ({"url": "https://user:pw@x.example/"}, "password"),
-                        ({**body, "events": ["closed"]}, "unknown events"),
-                        ({**body, "events": []}, "at least one"),
-                        ({**body, "secret": "short"}, "16 to 200")):
+                        ({"url": "https://user:pw@x.example/"}, "用户名或密码"),
+                        ({**body, "events": ["closed"]}, "未知的事件 closed"),
+                        ({**body, "events": []}, "至少须订阅一个事件"),
+                        ({**body, "secret": "short"}, "16 至 200")):
         r = client.post("/api/webhooks", json=bad)
         assert r.status_code == 400 and reason in r.json()["detail"], r.text
     assert client.get("/api/webhooks").json() == []
@@ -168,7 +168,7 @@ def test_the_delivery_log_shows_failures_and_a_retry_delivers(
 def test_a_users_email_address_is_checked_and_used(client: TestClient, store: Store) -> None:
     people(store)
     r = client.patch("/api/users/u2", json={"email": "not an address"})
-    assert r.status_code == 400 and "e-mail" in r.json()["detail"]
+    assert r.status_code == 400 and "邮箱格式不正确" in r.json()["detail"]
     r = client.patch("/api/users/u2", json={"email": " u2@example.org "})
     assert r.status_code == 200 and r.json()["email"] == "u2@example.org"
     _dispatch(client, store)

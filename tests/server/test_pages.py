@@ -73,7 +73,7 @@ def test_tianditu_needs_a_key_and_bad_basemaps_are_refused() -> None:
         resolve_basemap("tianditu")
     layers = resolve_basemap("tianditu", "abc123").layers
     assert len(layers) == 2 and all("tk=abc123" in t.url for t in layers)
-    with pytest.raises(InvalidInput, match="unknown basemap"):
+    with pytest.raises(InvalidInput, match="未知底图"):
         resolve_basemap("https://example.org/tiles.png")  # no {z}/{x}/{y}
     with pytest.raises(InvalidInput):
         create_app(Settings(database_url="sqlite:///:memory:", basemap="google"))

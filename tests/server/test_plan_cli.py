@@ -93,14 +93,15 @@ def test_cli_errors_are_clear(demo_db: str, capsys: pytest.CaptureFixture[str]) 
         store.close()
     assert main(["plan", "inspect", "--point", str(point.id), "--inspector", "王五",
                  "--fail", "no_such_item", "--db", demo_db]) == 2
-    assert "not on the checklist" in capsys.readouterr().err
+    assert f"'no_such_item' 不在 {point.category} 的检查清单中，清单项目：" \
+        in capsys.readouterr().err
     assert main(["plan", "inspect", "--point", str(street.id), "--inspector", "王五",
                  "--db", demo_db]) == 2
-    assert "not a test point" in capsys.readouterr().err
+    assert f"要素 #{street.id} 是主次干道（street），不是测评点位" in capsys.readouterr().err
     assert main(["plan", "rounds", "--seed", "1", "--start", "abc", "--db", demo_db]) == 2
-    assert "LON,LAT" in capsys.readouterr().err
+    assert "--start 参数格式应为 LON,LAT（经度,纬度），实际为 'abc'" in capsys.readouterr().err
     assert main(["plan", "sheet", "999", "--out", "x.html", "--db", demo_db]) == 2
-    assert "round 999" in capsys.readouterr().err
+    assert "检查轮次 999 不存在" in capsys.readouterr().err
 
 
 def test_the_cli_speaks_english_with_lang_en(demo_db: str, tmp_path: Path,
@@ -122,7 +123,7 @@ def test_the_cli_speaks_english_with_lang_en(demo_db: str, tmp_path: Path,
     point = _run(capsys, "plan", "sample", "--seed", "1", "--db", demo_db)["points"][0]["id"]
     argv = ["plan", "inspect", "--point", str(point), "--inspector", " ", "--db", demo_db]
     assert main(argv) == 2
-    assert "inspector (检查人) is required" in capsys.readouterr().err
+    assert "检查人（inspector）不能为空" in capsys.readouterr().err
     assert main([*argv, "--lang", "en"]) == 2
     err = capsys.readouterr().err
     assert "inspector is required" in err and "检查人" not in err
@@ -154,4 +155,4 @@ def test_posts_from_a_candidate_file(demo_db: str, tmp_path: Path,
     sites["features"][1]["geometry"]["coordinates"] = [31.224, 121.478]  # lat/lon swapped
     path.write_text(json.dumps(sites, ensure_ascii=False), encoding="utf-8")
     assert main(["plan", "posts", "--p", "1", "--candidates", str(path), "--db", demo_db]) == 2
-    assert "row 2" in capsys.readouterr().err
+    assert "  第 2 行：" in capsys.readouterr().err

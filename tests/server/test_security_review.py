@@ -103,7 +103,7 @@ def test_role_refusal_is_403_illegal_change_409(client: TestClient, store: Store
     iid = _issue(client).json()["id"]
     r = client.post(f"/api/issues/{iid}/transitions", headers=bearer(client, "viewer"),
                     json={"to": "accepted", "version": 1})
-    assert r.status_code == 403 and "role viewer may not" in r.json()["detail"]
+    assert r.status_code == 403 and "角色 viewer 不能将问题从" in r.json()["detail"]
     r = client.post(f"/api/issues/{iid}/transitions", json={"to": "closed", "version": 1})
     assert r.status_code == 409
     assert store.issue(iid).status == "reported"
@@ -150,11 +150,12 @@ SQUARE = [[121.471, 31.231], [121.472, 31.231], [121.472, 31.232], [121.471, 31.
 
 
 @pytest.mark.parametrize(("ring", "reason"), [
-    ([[500, 31.22], [501, 31.22], [501, 31.23], [500, 31.22]], "lon/lat"),
-    ([[121.471, 95], [121.472, 95], [121.472, 96], [121.471, 95]], "lon/lat"),
-    (SQUARE[:3], "closed"),  # open ring of 3 positions
-    ([[121.471, 31.231], [121.472, 31.231], [121.472, 31.232], [121.471, 31.232]], "closed"),
-    ([[121.471, "31.231"], *SQUARE[1:]], "lon/lat"),
+    ([[500, 31.22], [501, 31.22], [501, 31.23], [500, 31.22]], "不是以度为单位的经纬度"),
+    ([[121.471, 95], [121.472, 95], [121.472, 96], [121.471, 95]], "不是以度为单位的经纬度"),
+    (SQUARE[:3], "多边形的环须闭合"),  # open ring of 3 positions
+    ([[121.471, 31.231], [121.472, 31.231], [121.472, 31.232], [121.471, 31.232]],
+     "多边形的环须闭合"),
+    ([[121.471, "31.231"], *SQUARE[1:]], "不是以度为单位的经纬度"),
 ])
 def test_zones_with_bad_coordinates_are_refused(client: TestClient, store: Store,
                                                 city: list[int], ring: list[Any],
@@ -185,7 +186,7 @@ def test_vertex_limit_and_split_line(store: Store, city: list[int]) -> None:
         assert r.status_code == 422
         r = c.post(f"/api/zones/{city[3]}/split", headers=h, json={"line": {
             "type": "LineString", "coordinates": [[121.465, 31.21], [121.465, 31.25]]}})
-        assert r.status_code == 400 and "not a zone" in r.json()["detail"]
+        assert r.status_code == 400 and "不是责任区" in r.json()["detail"]
     assert store.layer_counts()["zone"] == 3 and store.layer_counts()["street"] == 1
 
 
@@ -195,7 +196,7 @@ def test_restore_refuses_a_version_of_another_kind(client: TestClient, store: St
     r = client.put(f"/api/features/{street}/assignment", json={"values": {"cadre": "张"}})
     assert r.status_code == 200
     r = client.post(f"/api/zones/{street}/restore", json={"version": 2})
-    assert r.status_code == 400 and "not a zone" in r.json()["detail"]
+    assert r.status_code == 400 and "不是责任区" in r.json()["detail"]
     assert store.feature(street).kind is Kind.street
     assert store.layer_counts()["zone"] == 2
 
@@ -203,7 +204,8 @@ def test_restore_refuses_a_version_of_another_kind(client: TestClient, store: St
 def test_points_are_checked(client: TestClient, store: Store, city: list[int]) -> None:
     assert _issue(client, lon=500).status_code == 422
     r = client.post("/api/plan/rounds", json={"seed": 1, "start": [500, 31.2]})
-    assert r.status_code == 422 and "lon/lat" in r.json()["detail"]
+    assert r.status_code == 422
+    assert "坐标（500.0, 31.2）不是以度为单位的经纬度" in r.json()["detail"]
     assert store.issue_count() == 0 and store.rounds() == []
 
 
@@ -251,7 +253,8 @@ def test_non_images_named_jpg_are_refused(client: TestClient, store: Store, city
                                           payload: bytes) -> None:
     iid = _issue(client).json()["id"]
     r = _upload(client, iid, "x.jpg", payload, "image/jpeg")
-    assert r.status_code == 422 and "JPEG, PNG or WebP" in r.json()["detail"]
+    assert r.status_code == 422
+    assert "照片格式无效：须为可解码的 JPEG、PNG 或 WebP 图像" in r.json()["detail"]
     assert store.photos(iid) == []
 
 

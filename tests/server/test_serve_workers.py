@@ -256,7 +256,7 @@ def test_a_tile_etag_changes_after_an_edit_whatever_worker_answers(served: Serve
 def test_workers_that_could_not_share_a_database_are_refused(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--db", "sqlite:///:memory:", "--workers", "2"]) == 2
-    assert "in-memory SQLite database" in capsys.readouterr().err
+    assert "内存 SQLite 数据库在各进程中互不相同" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--workers", "0"])
     assert exc.value.code == 2 and "must be at least 1" in capsys.readouterr().err

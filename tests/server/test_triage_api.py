@@ -57,7 +57,7 @@ def test_the_queue_pages_oldest_first(client: TestClient, desk: dict[str, Any]) 
     patrol = client.get("/api/triage", params={"source": "grid_patrol"}).json()
     assert [i["id"] for i in patrol["items"]] == [old["id"]]
     r = client.get("/api/triage", params={"category": "nope"})
-    assert r.status_code == 400 and "unknown category 'nope'" in r.json()["detail"]
+    assert r.status_code == 400 and "未知的问题类别 'nope'" in r.json()["detail"]
     for who in ("cg", "lead"):  # only the roles that accept reports
         assert client.get("/api/triage", headers=desk[who]).status_code == 403
     assert client.get("/api/triage", params={"limit": 10**6}).status_code == 422
@@ -86,8 +86,8 @@ def test_bad_triage_input_is_refused_with_the_reason_and_writes_nothing(
     iid = _report(client)["id"]
     before = _snapshot(store, iid)
     for action, body, reason in [
-        ("category", {"version": 1, "category": "graffitti"}, "unknown category 'graffitti'"),
-        ("accept", {"version": 1, "category": "nope"}, "unknown category 'nope'"),
+        ("category", {"version": 1, "category": "graffitti"}, "未知的问题类别 'graffitti'"),
+        ("accept", {"version": 1, "category": "nope"}, "未知的问题类别 'nope'"),
         ("accept", {"version": 1, "urgency": "asap"}, "urgency"),
         ("reject", {"version": 1, "reason": ""}, "reason"),
         ("reject", {"version": 1, "reason": "   "}, "reason"),
@@ -98,7 +98,7 @@ def test_bad_triage_input_is_refused_with_the_reason_and_writes_nothing(
         assert r.status_code == 422, (action, body, r.text)
         assert reason in r.text
     r = client.post(f"/api/triage/{iid}/accept", json={"version": 9})
-    assert r.status_code == 409 and "changed by someone else" in r.json()["detail"]
+    assert r.status_code == 409 and "已被他人修改（当前版本 1，提交的版本 9）" in r.json()["detail"]
     assert client.post("/api/triage/999999/accept", json={"version": 1}).status_code == 404
     assert _snapshot(store, iid) == before
 
@@ -128,7 +128,8 @@ def test_a_duplicate_links_its_reporter_to_the_kept_case(client: TestClient,
     other = _report(client, dx=0.0201)
     r = client.post(f"/api/triage/{other['id']}/duplicate",
                     json={"version": 1, "into": closed["id"]})
-    assert r.status_code == 409 and "open case" in r.json()["detail"]
+    assert r.status_code == 409 and (
+        f"问题 #{closed['id']} 已结案（closed），不能作为重复合并的目标" in r.json()["detail"])
 
 
 def _close(client: TestClient, iid: int) -> None:
@@ -239,11 +240,11 @@ def test_reply_templates_crud_and_filled_for_an_issue(client: TestClient, store:
 def test_bad_templates_are_refused_with_the_reason_and_nothing_is_stored(
         client: TestClient, store: Store, desk: dict[str, Any]) -> None:
     for body, reason in [
-        ({"title": "t", "text": "您好 {name}"}, "placeholder {name} is not allowed"),
-        ({"title": "t", "text": "{id.__class__}"}, "not allowed"),
-        ({"title": "t", "text": "{id"}, "unbalanced brace"),
-        ({"title": "t", "text": "x", "category": "nope"}, "unknown category"),
-        ({"title": "t", "text": "x", "status": "done"}, "unknown status"),
+        ({"title": "t", "text": "您好 {name}"}, "不允许使用占位符 {name}"),
+        ({"title": "t", "text": "{id.__class__}"}, "不允许使用占位符 {id.__class__}"),
+        ({"title": "t", "text": "{id"}, "模板正文的花括号不配对"),
+        ({"title": "t", "text": "x", "category": "nope"}, "未知的问题类别 'nope'"),
+        ({"title": "t", "text": "x", "status": "done"}, "未知的状态 'done'"),
         ({"title": "", "text": "x"}, "title"),
     ]:
         r = client.post("/api/reply-templates", json=body)

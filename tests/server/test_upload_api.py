@@ -65,10 +65,10 @@ def test_unsupported_uploads_are_400(client: TestClient) -> None:
     assert r.status_code == 400 and "GeoJSON" in r.json()["detail"]
     job = wait_for_job(client, client.post(
         "/api/layers/street", files={"file": ("x.docx", b"PK", "application/zip")}))
-    assert job["state"] == "failed" and "unsupported file type" in job["message"]
+    assert job["state"] == "failed" and "不支持的文件类型" in job["message"]
     r = client.post("/api/layers/street", content=b"{broken",
                     headers={"content-type": "application/geo+json"})
     assert r.status_code == 400
     r = client.post("/api/layers/roads", content=b"{}",
                     headers={"content-type": "application/geo+json"})
-    assert r.status_code == 400 and "valid kinds" in r.json()["detail"]
+    assert r.status_code == 400 and "未知的图层类型 'roads'，可选类型：" in r.json()["detail"]

@@ -16,7 +16,7 @@ from PIL import Image
 
 from server.settings import Settings
 
-LIMIT = "the limit is 0.05 MB (CCMAP_MAX_UPLOAD_MB)"
+LIMIT = "上限为 0.05 MB（CCMAP_MAX_UPLOAD_MB）"
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_an_oversized_file_is_413_with_the_size_and_the_limit(client: TestClient
                     data={"record": "{}"})
     assert r.status_code == 413, r.text
     detail = r.json()["detail"]
-    assert re.match(r"upload is 0\.\d+ MB; ", detail) and LIMIT in detail
+    assert re.fullmatch(r"上传内容为 0\.\d+ MB，超过上限 0\.05 MB（CCMAP_MAX_UPLOAD_MB）", detail)
     assert r.json()["limit_mb"] == 0.05
 
 
@@ -66,20 +66,20 @@ def test_a_body_over_the_limit_without_a_length_is_cut_off_in_the_same_words(
     r = client.post("/api/issues", content=_chunks(b'{"description": "' + b"x" * 60_000 + b'"}'),
                     headers={"content-type": "application/json"})
     assert r.status_code == 413, r.text
-    assert r.json()["detail"].startswith("the request body is too large; " + LIMIT)
+    assert r.json()["detail"].startswith("请求体过大，" + LIMIT)
 
 
 def test_a_photo_over_its_own_limit_is_413_in_the_same_words(client: TestClient) -> None:
     photo = _noise_png(64)  # about 12 kB: under the upload limit, over the photo limit
     r = client.post(f"/api/issues/{_issue(client)}/photos", files={"file": ("p.png", photo)})
     assert r.status_code == 413, r.text
-    assert re.match(r"the photo is 0\.01\d* MB; the limit is 0\.005 MB \(CCMAP_MAX_PHOTO_MB\)",
+    assert re.match(r"照片文件为 0\.01\d* MB，超过上限 0\.005 MB（CCMAP_MAX_PHOTO_MB）",
                     r.json()["detail"])
 
 
 def test_a_photo_or_ledger_not_sent_as_a_file_is_400(client: TestClient) -> None:
     r = client.post(f"/api/issues/{_issue(client)}/photos", content=b"\x89PNG",
                     headers={"content-type": "image/png"})
-    assert r.status_code == 400 and "send the photo as a multipart upload" in r.json()["detail"]
+    assert r.status_code == 400 and "请以 multipart 表单上传照片文件" in r.json()["detail"]
     r = client.post("/api/issues/import", content=b"a,b\n", headers={"content-type": "text/csv"})
-    assert r.status_code == 400 and "send the ledger as a multipart upload" in r.json()["detail"]
+    assert r.status_code == 400 and "请以 multipart 表单上传台账文件" in r.json()["detail"]

@@ -62,7 +62,7 @@ def test_bad_polygons_are_refused(client: TestClient, city: Store) -> None:
     r = client.post("/api/zones", json=_zone(Point(121.47, 31.23)))
     assert r.status_code == 400 and "Polygon" in r.json()["detail"]
     r = client.post("/api/zones", json=_zone(box(121.50, 31.25, 121.51, 31.26)))
-    assert r.status_code == 400 and "outside" in r.json()["detail"]
+    assert r.status_code == 400 and "责任区完全在辖区之外" in r.json()["detail"]
     r = client.post("/api/zones", json=_zone(box(121.47, 31.23, 121.475, 31.235),
                                             zone_type="castle"))
     assert r.status_code == 400
@@ -211,7 +211,7 @@ def test_zone_files_follow_the_same_rules(db_url: str, city: Store,
     outside = write("outside.geojson", [box(121.50, 31.25, 121.51, 31.26)])
     assert main(["import", "zones", str(outside), "--db", db_url, "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
-    assert doc["imported"] == 0 and "outside" in doc["row_errors"][0]["reason"]
+    assert doc["imported"] == 0 and "责任区完全在辖区之外" in doc["row_errors"][0]["reason"]
     bad_type = write("type.geojson", [box(121.47, 31.23, 121.471, 31.231)], "castle")
     assert main(["import", "zones", str(bad_type), "--db", db_url, "--json"]) == 2
     capsys.readouterr()

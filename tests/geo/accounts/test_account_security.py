@@ -16,12 +16,14 @@ from fastapi.testclient import TestClient
 
 import geo.accounts.logins
 from geo.accounts.logins import (
+    GUESS_HINTS,
     LockoutPolicy,
     PasswordPolicy,
     authenticate,
     check_password,
     hash_password,
 )
+from geo.i18n import translate
 from geo.model.errors import Conflict, InvalidInput, Locked, Unauthorized
 from geo.model.users import Role, User
 from geo.store import Store
@@ -146,11 +148,35 @@ def test_password_policy() -> None:
     policy = PasswordPolicy(min_length=10)
     check_password(TEST_PASSWORD, "tester", policy)  # the test helper's password passes
     check_password(STRONG, "tester", policy)
-    for bad, why in (("short-pw", "10"), ("1234567890", "common"),
-                     ("qwertyuiop", "common"), ("abcdefghij12", "guess"),
-                     ("tester-tester", "username"), ("TESTER2026!x", "username")):
+    for bad, why in (("short-pw", "密码至少 10 位"), ("1234567890", "密码过于常见"),
+                     ("qwertyuiop", "密码过于常见"),
+                     ("abcdefghij12", "^密码太容易被猜到：“abc”“6543”这样的序列容易被猜到；"),
+                     ("tester-tester", "密码不能包含用户名"),
+                     ("TESTER2026!x", "密码不能包含用户名")):
         with pytest.raises(InvalidInput, match=why):
             check_password(bad, "tester", policy)
+
+
+def test_every_advice_of_zxcvbn_reads_in_chinese_and_in_english() -> None:
+    """Each feedback text zxcvbn can give (its gettext calls) has its Chinese, and that its
+    English in the catalog; the refusal lists the advice in both languages."""
+    import ast
+    import inspect
+
+    import zxcvbn.feedback
+
+    texts = {n.args[0].value for n in ast.walk(ast.parse(inspect.getsource(zxcvbn.feedback)))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
+             and isinstance(n.args[0], ast.Constant)}
+    assert len(texts) > 20 and texts <= set(GUESS_HINTS)
+    assert {translate(GUESS_HINTS[t], "en") for t in texts} == texts
+    with pytest.raises(InvalidInput) as refused:
+        check_password("aaaaaaaaaaaa", "tester", PasswordPolicy(min_length=10))
+    assert refused.value.message == ("密码太容易被猜到：“aaa”这样的重复容易被猜到；"
+                                     "再加一两个词，不常见的词更好；避免重复的词和字符")
+    assert translate(refused.value.message, "en") == (
+        'password is too easy to guess: Repeats like "aaa" are easy to guess. Add another '
+        "word or two. Uncommon words are better. Avoid repeated words and characters.")
 
 
 def test_chosen_passwords_follow_the_policy(client: TestClient, store: Store,
@@ -158,23 +184,23 @@ def test_chosen_passwords_follow_the_policy(client: TestClient, store: Store,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     r = client.post("/api/users", json={"username": "clerk", "password": "1234567890",
                                         "role": "viewer"})
-    assert r.status_code == 400 and "common" in r.json()["detail"]
+    assert r.status_code == 400 and "密码过于常见" in r.json()["detail"]
     r = client.post("/api/users", json={"username": "clerk", "password": "clerk-2026x",
                                         "role": "viewer"})
-    assert r.status_code == 400 and "username" in r.json()["detail"]
+    assert r.status_code == 400 and "密码不能包含用户名" in r.json()["detail"]
     assert store.user("clerk") is None
     assert client.post("/api/users", json={"username": "clerk", "password": STRONG,
                                            "role": "viewer"}).status_code == 201
     r = client.patch("/api/users/clerk", json={"password": "password1"})
-    assert r.status_code == 400 and "10" in r.json()["detail"]
+    assert r.status_code == 400 and "密码至少 10 位" in r.json()["detail"]
     h = bearer(client, "clerk", STRONG)
     r = client.post("/api/auth/password", headers=h,
                     json={"current_password": STRONG, "new_password": "qwertyuiop"})
-    assert r.status_code == 400 and "common" in r.json()["detail"]
+    assert r.status_code == 400 and "密码过于常见" in r.json()["detail"]
     monkeypatch.setattr(sys, "stdin", io.StringIO("password12\n"))
     assert main(["user", "add", "chief", "--role", "admin", "--password-stdin",
                  "--db", db_url]) == 2
-    assert "common" in capsys.readouterr().err and store.user("chief") is None
+    assert "密码过于常见" in capsys.readouterr().err and store.user("chief") is None
 
 
 def test_password_change_is_rate_limited(store: Store) -> None:
@@ -258,7 +284,7 @@ def test_the_last_admin_stays(client: TestClient, store: Store, db_url: str,
         r = client.patch("/api/users/testadmin", json=change)
         assert r.status_code == 409 and "管理员" in r.json()["detail"], r.text
     assert main(["user", "set", "testadmin", "--deactivate", "--db", db_url]) == 2
-    assert "only active admin" in capsys.readouterr().err
+    assert "不能停用唯一的在用管理员" in capsys.readouterr().err
     user = store.user("testadmin")
     assert user is not None and user.active and user.role is Role.admin
     add_user(store, "deputy", "admin")
@@ -298,7 +324,7 @@ def test_usernames_outside_the_rule_are_refused(client: TestClient, store: Store
                                                 name: str) -> None:
     r = client.post("/api/users", json={"username": name, "password": STRONG,
                                         "role": "viewer"})
-    assert r.status_code == 400 and "3-64" in r.json()["detail"], r.text
+    assert r.status_code == 400 and "只能使用 3-64 位" in r.json()["detail"], r.text
     assert store.user(name) is None and store.user(name.strip()) is None
 
 

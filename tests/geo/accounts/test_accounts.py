@@ -47,7 +47,8 @@ def test_cli_creates_the_first_admin_without_default_password(
         monkeypatch.setattr(sys, "stdin", io.StringIO("unit-password-1\n"))
         assert main(["user", "add", "ghost", "--role", "unit", "--unit", "不存在的单位",
                      "--password-stdin", "--db", db_url]) == 2
-        assert "unknown unit" in capsys.readouterr().err
+        assert "未知的单位 '不存在的单位'：请先用 ccmap 的 unit add 命令创建" \
+            in capsys.readouterr().err
         actors = {r["actor"] for r in store.audit_log(object_type="user")}
         assert all(a.startswith("cli:") for a in actors)
     finally:

@@ -237,7 +237,7 @@ def test_ranking_by_indicators_is_selectable_and_the_table_has_chinese_headers(
     assert rows[0]["score"] >= rows[1]["score"]
     issues = ranking(store, "unit", "2026-10", now=NOW)["rows"]
     assert {r["name"] for r in issues} >= set(UNITS) and "issues" in issues[0]
-    with pytest.raises(InvalidInput, match="basis"):
+    with pytest.raises(InvalidInput, match="basis 须为 issues 或 indicators，不能为「mood」"):
         ranking(store, "unit", "2026-10", now=NOW, basis="mood")
     table = indicator_table(rows)
     assert table[0][:4] == ["排名", "名称", "立案数", "应结案数"] and len(table) == 3
@@ -259,18 +259,21 @@ def test_rates_round_half_up_and_empty_denominators_are_none() -> None:
 
 def test_weights_are_checked() -> None:
     assert check_weights({"on_time_rate": 1}) == {"on_time_rate": 1.0}
-    for bad, reason in [({"speed": 1}, "unknown indicator weight speed"),
-                        ({"on_time_rate": -1}, "≥ 0"), ({"on_time_rate": 0}, "add up to 0"),
-                        ({"on_time_rate": "x"}, "number"),
-                        ({"on_time_rate": float("nan")}, "number")]:
+    for bad, reason in [({"speed": 1}, "未知的指标权重 speed：可设的权重为 on_time_rate"),
+                        ({"on_time_rate": -1},
+                         "指标权重 on_time_rate 须为不小于 0 的数，不能为 -1"),
+                        ({"on_time_rate": 0}, "指标权重之和为 0"),
+                        ({"on_time_rate": "x"}, "须为不小于 0 的数，不能为 'x'"),
+                        ({"on_time_rate": float("nan")}, "须为不小于 0 的数，不能为 nan")]:
         with pytest.raises(InvalidInput, match=reason):
             check_weights(bad)
 
 
 def test_unknown_level_is_refused(store: Store) -> None:
-    with pytest.raises(InvalidInput, match="level must be one of"):
+    with pytest.raises(InvalidInput, match="level 须为 unit, zone, community, category, city 之一，"
+                                           "不能为「galaxy」"):
         indicators(store, "galaxy", "2026-10", now=NOW)
-    with pytest.raises(InvalidInput, match="cannot count indicators by"):
+    with pytest.raises(InvalidInput, match="不能按 description 统计指标"):
         store.indicator_counts("description", OCT, NOV)
 
 

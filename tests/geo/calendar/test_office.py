@@ -52,10 +52,11 @@ def test_entries_are_added_listed_and_deleted_with_audit_rows(store: Store) -> N
 
 
 def test_overlapping_entries_are_refused_whole_with_the_reason(store: Store) -> None:
-    add_calendar_days(store, [{"start_date": date(2027, 1, 1), "end_date": date(2027, 1, 3),
-                               "kind": "off"}], "user:admin")
+    [stored] = add_calendar_days(store, [{"start_date": date(2027, 1, 1),
+                                          "end_date": date(2027, 1, 3), "kind": "off"}],
+                                 "user:admin")
     before = _state(store)
-    with pytest.raises(ImportRejected, match="overlap") as refused:
+    with pytest.raises(ImportRejected, match="日期重叠") as refused:
         add_calendar_days(store, [
             {"start_date": "2027-02-01", "kind": "off"},  # fine on its own
             {"start_date": "2027-01-03", "end_date": "2027-01-04", "kind": "work"},  # stored
@@ -65,7 +66,12 @@ def test_overlapping_entries_are_refused_whole_with_the_reason(store: Store) -> 
             {"start_date": "2027-05-01", "kind": "holiday"},  # unknown kind
         ], "user:admin")
     assert [p.row for p in refused.value.problems] == [2, 3, 4, 5, 6]
-    assert "2027-01-01..2027-01-03" in refused.value.problems[0].reason
+    assert refused.value.problems[0].reason == (
+        f"日期重叠：2027-01-03 至 2027-01-04 与已有条目 #{stored}（2027-01-01 至 2027-01-03）")
+    assert refused.value.problems[1].reason == (
+        "日期重叠：2027-03-01 至 2027-03-02 与本次第 4 条（2027-03-02 至 2027-03-02）")
+    assert refused.value.message.startswith(
+        "5 条日历条目有误，未写入任何条目：第 2 条：日期重叠：2027-01-03 至 2027-01-04 与已有条目")
     assert _state(store) == before  # nothing written, not even the good first entry
 
 

@@ -85,7 +85,7 @@ def test_office_hours_and_local_days_are_checked() -> None:
     for bad in ("9-12", "12:00-09:00", "08:30-12:00,11:00-17:30", ""):
         with pytest.raises(InvalidInput):
             parse_office_hours(bad)
-    with pytest.raises(InvalidInput, match="overlap"):
+    with pytest.raises(InvalidInput, match="日历条目日期重叠"):
         check_local_days([LocalDays(date(2027, 1, 1), date(2027, 1, 3), "off"),
                           LocalDays(date(2027, 1, 3), date(2027, 1, 4), "work")])
     short = WorkCalendar(parse_office_hours("09:00-12:00"))
@@ -104,7 +104,7 @@ def test_every_category_has_a_limit_and_urgent_is_shorter() -> None:
     assert default_limit("street_vending").label == "2 工作时"
     assert default_limit("blocked_fire_lane", "urgent").as_dict() == {
         "amount": 1.0, "unit": "hours", "label": "1 小时"}
-    with pytest.raises(InvalidInput, match="urgency"):
+    with pytest.raises(InvalidInput, match="未知的紧急程度 'very'"):
         default_limit("clutter", "very")
     for args in (("ufo", "normal", 1, "hours"), ("clutter", "normal", 0, "hours"),
                  ("clutter", "normal", 1, "weeks"), ("clutter", "normal", 400, "days")):

@@ -11,6 +11,7 @@ from geo.i18n import LOCALE_DIR as LOCALES
 from tests.geo.i18n.texts import (
     ROOT,
     error_messages,
+    raised_messages,
     reference_labels,
     script_texts,
     template_texts,
@@ -59,3 +60,20 @@ def test_keys_with_placeholders_name_them_in_the_translation() -> None:
     for key, value in CATALOG.items():
         if PLACEHOLDER.search(key):
             assert set(PLACEHOLDER.findall(key)) >= set(PLACEHOLDER.findall(value)), key
+
+
+# three or more English words in a row: a sentence, not an identifier (JPEG, EPSG:4326, photo_id)
+ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ ,:;'-]+[A-Za-z]+){2,}")
+# the standards' own APIs, read by their clients' software, answer in the standards' English
+# (GeoReport v2 for Open311 apps, OGC API Features for QGIS): see README "English"
+STANDARD_APIS = ("geo/ogc/", "geo/ledger/open311.py", "server/routes/open311.py")
+
+
+def test_every_error_message_is_written_in_chinese() -> None:
+    """zh-CN is the default: an error a user meets (HTTP detail, the CLI, a row of an import
+    report) reads in Chinese, not in English or in both at once; English comes from the
+    catalog (the test above)."""
+    left = {where: text for text, where in raised_messages().items()
+            if not where.startswith(STANDARD_APIS)
+            and ENGLISH_RUN.search(text.replace("{x}", " "))}
+    assert not left, left

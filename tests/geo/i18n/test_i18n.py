@@ -19,13 +19,25 @@ def test_exact_keys_translate_and_chinese_is_the_identity() -> None:
 
 
 def test_a_key_with_placeholders_matches_the_formatted_text() -> None:
-    text = "权重个数 3 与需求点个数 5 不符 (weights must have one value per demand point)"
+    text = "权重个数 3 与需求点个数 5 不符：每个需求点须有一个权重"
     assert translate(text, "en") == ("3 weights for 5 demand points: weights must have one "
                                      "value per demand point")
     # a placeholder's value that is itself a catalog entry (a status label) is translated too
-    assert translate("问题 #12 已结束（结案），不能改类别 (a closed or rejected issue keeps its "
-                     "category)", "en") == "issue #12 is Closed: a closed or rejected issue " \
-                                           "keeps its category"
+    assert translate("问题 #12 已结束（结案），不能改类别", "en") == (
+        "issue #12 is Closed: a closed or rejected issue keeps its category")
+
+
+def test_a_value_that_is_a_message_of_the_catalog_is_translated_too() -> None:
+    """A summary quoting its rows' reasons comes out wholly English; a value the catalog
+    cannot translate whole (user data) stays as it is."""
+    reason = "日期重叠：2027-03-02 至 2027-03-02 与已有条目 #5（2027-03-01 至 2027-03-03）"
+    assert translate(f"1 条日历条目有误，未写入任何条目：第 2 条：{reason}", "en") == (
+        "1 calendar entries refused, nothing was written: entry 2: 2027-03-02..2027-03-02 "
+        "overlaps stored entry #5 (2027-03-01..2027-03-03)")
+    assert translate("不支持的文件类型 '.txt'，请使用 .csv 或 .xlsx", "en") == (
+        "unsupported file type '.txt'; use .csv or .xlsx")
+    assert translate("1 条日历条目有误，未写入任何条目：第 2 条：东关社区 3 件", "en") == (
+        "1 calendar entries refused, nothing was written: entry 2: 东关社区 3 件")
 
 
 def test_the_most_literal_key_wins() -> None:
@@ -36,8 +48,8 @@ def test_the_most_literal_key_wins() -> None:
 
 
 def test_english_with_a_chinese_aside_shows_the_english() -> None:
-    assert translate("password must have at least 10 characters (密码至少 10 位)",
-                     "en") == "password must have at least 10 characters"
+    assert translate("wrong username or password (用户名或密码错误)",
+                     "en") == "wrong username or password"
     assert translate("login required (请先登录): POST /api/auth/token or /api/auth/login",
                      "en") == "login required: POST /api/auth/token or /api/auth/login"
 

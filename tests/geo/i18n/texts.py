@@ -139,21 +139,39 @@ def message_template(node: ast.expr) -> str | None:
 
 ERRORS = {"NotFound", "InvalidInput", "InvalidPeriod", "TooLarge", "UnsafeFile", "LimitExceeded",
           "InvalidGeometry", "Unauthorized", "Forbidden", "Locked", "TooManyRequests", "Conflict",
-          "ImportRejected", "MalformedJSON", "RowProblem"}
+          "ImportRejected", "MalformedJSON", "RowProblem", "CcmapError"}
 
 
-def error_messages() -> dict[str, str]:
-    """Every Chinese message an error of geo/ or server/ is raised with (formatted values as
-    {x}) → where it is."""
+def _message_args(call: ast.Call) -> list[ast.expr]:
+    """The text arguments of an error's construction: its message; a row problem's reason
+    (second argument or `reason=`) and `hint=`."""
+    if not isinstance(call.func, ast.Name) or call.func.id not in ERRORS:
+        return []
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    if call.func.id == "RowProblem":
+        reason = call.args[1] if len(call.args) > 1 else kw.get("reason")
+        return [a for a in (reason, kw.get("hint")) if a is not None]
+    return call.args[:1]
+
+
+def raised_messages() -> dict[str, str]:
+    """Every literal message an error of geo/ or server/ is raised with, and every literal
+    reason and hint of a row problem (formatted values as {x}) → where it is."""
     out: dict[str, str] = {}
     for package in ("geo", "server"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
             for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                        node.func.id in ERRORS and node.args:
-                    text = message_template(node.args[0])
-                    if text and CJK.search(text):
-                        out.setdefault(text, f"{path.relative_to(ROOT)}:{node.lineno}")
+                if isinstance(node, ast.Call):
+                    for arg in _message_args(node):
+                        text = message_template(arg)
+                        if text:
+                            out.setdefault(text, f"{path.relative_to(ROOT)}:{node.lineno}")
     return out
+
+
+def error_messages() -> dict[str, str]:
+    """Every Chinese message an error of geo/ or server/ is raised with (formatted values as
+    {x}) → where it is."""
+    return {text: where for text, where in raised_messages().items() if CJK.search(text)}

@@ -43,7 +43,7 @@ def test_rejected_file_job_fails_with_row_problems_and_writes_nothing(
                     files={"file": ("streets.geojson", body, "application/geo+json")})
     job = wait_for_job(client, r)
     assert job["state"] == "failed" and job["kind"] == "layer_import"
-    assert "nothing was imported" in job["message"]
+    assert "未导入任何数据" in job["message"]
     assert job["result"]["error"] == "ImportRejected"
     assert {p["row"] for p in job["result"]["problems"]} == {2, 3}
     assert job["started_at"] and job["finished_at"]
@@ -74,7 +74,7 @@ def test_jobs_are_seen_by_their_submitter_and_admins_only(anon_client: TestClien
 
 def test_unknown_job_is_404(client: TestClient) -> None:
     r = client.get("/api/jobs/424242")
-    assert r.status_code == 404 and "job 424242" in r.json()["detail"]
+    assert r.status_code == 404 and "任务 424242 不存在" in r.json()["detail"]
 
 
 @contextmanager
@@ -98,7 +98,7 @@ def test_oversized_streamed_upload_is_413_and_leaves_nothing(store: Store, spool
         # multipart with Content-Length: refused before reading
         r = c.post("/api/issues/import", files={"file": ("台账.csv", big, "text/csv")})
         assert r.status_code == 413 and "CCMAP_MAX_UPLOAD_MB" in r.json()["detail"]
-        assert "the limit is 0.01 MB" in r.json()["detail"]
+        assert "超过上限 0.01 MB" in r.json()["detail"]
     assert store.layer_counts() == {} and store.issue_count() == 0
     assert store.jobs() == []
     assert list(spool.iterdir()) == []
@@ -291,7 +291,7 @@ def test_bad_import_requests_are_400_at_once_and_make_no_job(client: TestClient,
     assert r.status_code == 400 and "multipart" in r.json()["detail"]
     r = client.post("/api/issues/import", data={"category_map": "{not json"},
                     files={"file": ("台账.csv", LEDGER, "text/csv")})
-    assert r.status_code == 400 and "category map" in r.json()["detail"]
+    assert r.status_code == 400 and "类别对照表不是有效的 JSON" in r.json()["detail"]
     r = client.post("/api/issues/import", data={"note": "no file"})
     assert r.status_code == 400
     assert store.jobs() == [] and store.issue_count() == 0

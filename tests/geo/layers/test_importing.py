@@ -40,8 +40,8 @@ def test_wrong_geometry_type_and_missing_geometry_reject_the_file() -> None:
     with pytest.raises(ImportRejected) as info:
         read_layer_file(LAYERS / "streets_with_point.geojson", Kind.street)
     rows = {(p.row, p.column): p.reason for p in info.value.problems}
-    assert "Point is not allowed for street" in rows[(2, "geometry")]
-    assert "missing or empty geometry" in rows[(3, "geometry")]
+    assert "图层 street 不接受 Point 几何，应为 LineString/MultiLineString" in rows[(2, "geometry")]
+    assert "几何缺失或为空" in rows[(3, "geometry")]
     assert 1 not in {p.row for p in info.value.problems}
 
 
@@ -62,7 +62,7 @@ def test_projected_coordinates_without_crs_are_refused_with_a_hint(tmp_path: Pat
     path.write_text(frame.set_crs(None, allow_override=True).to_json(), encoding="utf-8")
     with pytest.raises(ImportRejected) as info:
         read_layer_file(path, Kind.test_point)
-    assert "projected" in (info.value.problems[0].hint or "")
+    assert "看似投影坐标" in (info.value.problems[0].hint or "")
 
 
 def test_zipped_shapefile_with_gbk_attributes(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_wkt_csv_and_field_mapping(tmp_path: Path) -> None:
                     "121.48 31.24, 121.47 31.23))\"\n", encoding="utf-8")
     [zone] = read_layer_file(path, Kind.zone, field_map={"name": "MC", "unit": "DW"}).features
     assert zone.name == "一号片区" and zone.properties == {"unit": "区文明办"}
-    with pytest.raises(InvalidInput, match="columns are MC, DW"):
+    with pytest.raises(InvalidInput, match="现有列：MC, DW"):
         read_layer_file(path, Kind.zone, field_map={"name": "名称"})
 
 
@@ -107,7 +107,7 @@ def test_swapped_lat_lon_rows_get_a_hint() -> None:
     with pytest.raises(ImportRejected) as info:
         read_layer_file(LAYERS / "test_points_swapped.csv", Kind.test_point)
     [problem] = info.value.problems
-    assert problem.row == 2 and "swapped" in problem.reason
+    assert problem.row == 2 and problem.reason == "经纬度似乎写反了"
 
 
 def test_csv_row_errors_name_row_and_column(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_csv_row_errors_name_row_and_column(tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as info:
         read_layer_file(path, Kind.test_point)
     problems = {p.row: p for p in info.value.problems}
-    assert problems[3].column == "lon" and "non-numeric" in problems[3].reason
+    assert problems[3].column == "lon" and problems[3].reason == "坐标缺失或不是数字"
     assert problems[4].column == "category" and "bus_stop" in (problems[4].hint or "")
     assert 2 not in problems
 
@@ -137,13 +137,13 @@ def test_gcj02_input_is_converted_to_wgs84(tmp_path: Path) -> None:
 
 def test_unreadable_inputs_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("hello")
-    with pytest.raises(InvalidInput, match="unsupported file type"):
+    with pytest.raises(InvalidInput, match="不支持的文件类型"):
         read_layer_file(tmp_path / "a.txt", Kind.street)
     (tmp_path / "b.geojson").write_text("{not json")
-    with pytest.raises(InvalidInput, match="cannot read"):
+    with pytest.raises(InvalidInput, match="无法读取"):
         read_layer_file(tmp_path / "b.geojson", Kind.street)
     (tmp_path / "c.zip").write_bytes(b"PK-not-really")
-    with pytest.raises(InvalidInput, match="not a valid zip"):
+    with pytest.raises(InvalidInput, match="不是有效的 zip 文件"):
         read_layer_file(tmp_path / "c.zip", Kind.street)
     (tmp_path / "d.csv").write_bytes("名称,x\n".encode("utf-16"))
     with pytest.raises(InvalidInput):

@@ -100,9 +100,9 @@ def test_broken_way_is_skipped_and_counted_and_names_are_kept_verbatim() -> None
 def test_non_osm_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "requests.csv"
     bad.write_text("srnumber,requesttype\n1,Graffiti\n", encoding="utf-8")
-    with pytest.raises(InvalidInput, match="not a readable OSM"):
+    with pytest.raises(InvalidInput, match="不是可读取的 OSM"):
         read_osm(bad)
-    with pytest.raises(InvalidInput, match="not found"):
+    with pytest.raises(InvalidInput, match="找不到 OSM 文件"):
         read_osm(tmp_path / "missing.osm")
 
 

@@ -126,7 +126,7 @@ def test_the_driver_is_forced_even_if_the_content_checks_were_skipped(
     path = tmp_path / name
     path.write_bytes(_zip({"a.shp": vrt}) if name.endswith(".zip") else vrt)
     fmt = userfiles.file_format(name, userfiles.LAYER_FORMATS, "")
-    with pytest.raises(InvalidInput, match="cannot read") as info:  # GDAL found no layer
+    with pytest.raises(InvalidInput, match="无法读取") as info:  # GDAL found no layer
         userfiles.read_vector_file(path, name, fmt, FileLimits())
     assert SECRET not in info.value.message
 
@@ -171,7 +171,7 @@ def test_geojson_crs_codes_and_properties_named_crs_are_fine() -> None:
     {"features": []},
 ])
 def test_json_that_is_not_geojson_is_refused(doc: dict[str, Any]) -> None:
-    with pytest.raises(UnsafeFile, match="not GeoJSON"):
+    with pytest.raises(UnsafeFile, match="不是 GeoJSON"):
         read_layer_bytes(json.dumps(doc).encode(), "x.json", Kind.test_point)
 
 
@@ -212,15 +212,15 @@ def test_zip_members_that_escape_or_link_are_refused(tmp_path: Path) -> None:
     link.create_system = 3
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
     cases = {
-        "symbolic link": _zip({}, [(link, b"/etc/passwd")]),
-        r"outside the archive \(\.\.\)": _zip({"../evil.shp": b"x"}),
-        "absolute name": _zip({"/tmp/evil.shp": b"x"}),
+        "是符号链接": _zip({}, [(link, b"/etc/passwd")]),
+        r"指向压缩包之外（\.\.）": _zip({"../evil.shp": b"x"}),
+        "名称为绝对路径": _zip({"/tmp/evil.shp": b"x"}),
     }
     for reason, data in cases.items():
         with pytest.raises(UnsafeFile, match=reason):
             read_layer_bytes(data, "p.zip", Kind.test_point)
     two = _zip({"a.shp": b"x", "b.shp": b"x"})
-    with pytest.raises(UnsafeFile, match=r"exactly one \.shp"):
+    with pytest.raises(UnsafeFile, match=r"须只含一个 \.shp"):
         read_layer_bytes(two, "p.zip", Kind.test_point)
     assert read_layer_bytes(shp, "p.zip", Kind.test_point).features  # the same, well made
 
@@ -233,7 +233,7 @@ def test_geopackage_imports_and_plain_sqlite_is_refused(tmp_path: Path) -> None:
     plain = tmp_path / "plain.gpkg"
     with sqlite3.connect(plain) as conn:
         conn.execute("CREATE TABLE t (a)")
-    with pytest.raises(UnsafeFile, match="not a GeoPackage"):
+    with pytest.raises(UnsafeFile, match="但不是 GeoPackage"):
         read_layer_file(plain, Kind.test_point)
 
 
@@ -259,7 +259,7 @@ def test_feature_limit_is_checked_before_reading(tmp_path: Path) -> None:
     data = _fc(POINT, POINT, POINT)
     with pytest.raises(LimitExceeded, match="CCMAP_MAX_LAYER_FEATURES"):
         read_layer_bytes(data, "p.geojson", Kind.test_point, limits=limits)
-    with pytest.raises(LimitExceeded, match="more than 2 features"):
+    with pytest.raises(LimitExceeded, match="要素超过 2 个"):
         read_layer_file(_gpkg(tmp_path, 3), Kind.test_point, limits=limits)
     assert len(read_layer_bytes(_fc(POINT, POINT), "p.geojson", Kind.test_point,
                                 limits=limits).features) == 2
@@ -275,7 +275,7 @@ def test_geometry_over_the_vertex_limit_is_a_row_problem() -> None:
     with pytest.raises(ImportRejected) as info:
         read_layer_bytes(_fc(short, long), "s.geojson", Kind.street, limits=limits)
     [problem] = info.value.problems
-    assert problem.row == 2 and "50 vertices" in problem.reason
+    assert problem.row == 2 and "几何有 50 个顶点，超过上限 10" in problem.reason
     assert "CCMAP_MAX_GEOMETRY_VERTICES" in problem.reason
     assert len(read_layer_bytes(_fc(short, long), "s.geojson", Kind.street).features) == 2
 
@@ -283,11 +283,11 @@ def test_geometry_over_the_vertex_limit_is_a_row_problem() -> None:
 def test_csv_over_the_row_limit_is_refused() -> None:
     rows = "".join(f"A{i},乱堆乱放,121.47,31.23\n" for i in range(5))
     data = ("编号,问题类型,经度,纬度\n" + rows).encode("gb18030")
-    with pytest.raises(LimitExceeded, match=r"more than 4 rows.*CCMAP_MAX_IMPORT_ROWS"):
+    with pytest.raises(LimitExceeded, match=r"超过 4 行.*CCMAP_MAX_IMPORT_ROWS"):
         read_table(data, "台账.csv", FileLimits(max_rows=4))
     assert len(read_table(data, "台账.csv", FileLimits(max_rows=5))) == 5
     layer = ("name,category,lon,lat\n" + "公厕,public_toilet,121.4,31.2\n" * 3).encode()
-    with pytest.raises(LimitExceeded, match="rows"):
+    with pytest.raises(LimitExceeded, match=r"p\.csv 超过 2 行"):
         read_layer_bytes(layer, "p.csv", Kind.test_point, limits=FileLimits(max_rows=2))
 
 
@@ -320,7 +320,7 @@ def test_xlsx_reads_from_a_path_named_otherwise(tmp_path: Path) -> None:
     path.write_bytes(_xlsx())
     frame = read_table_file(path, "台账.xlsx")
     assert frame["编号"].tolist() == ["X-0", "X-1"]
-    with pytest.raises(LimitExceeded, match="more than 1 rows"):
+    with pytest.raises(LimitExceeded, match="超过 1 行"):
         read_table_file(path, "台账.xlsx", FileLimits(max_rows=1))
 
 
@@ -348,7 +348,7 @@ def test_xlsx_bomb_is_refused_before_openpyxl_opens_it() -> None:
     bomb = _replace_member(_xlsx(), "xl/worksheets/sheet1.xml", b" " * 5_000_000)
     with pytest.raises(LimitExceeded, match="CCMAP_MAX_UNPACKED_MB"):
         read_table(bomb, "台账.xlsx", FileLimits(max_unpacked_bytes=1_000_000))
-    with pytest.raises(LimitExceeded, match="zip bombs"):  # far below the size limit too
+    with pytest.raises(LimitExceeded, match="zip 炸弹"):  # far below the size limit too
         read_table(bomb, "台账.xlsx", FileLimits(max_unpacked_bytes=100_000_000))
 
 

@@ -134,7 +134,7 @@ def test_a_rejected_extension_lets_the_clock_run_on_with_what_it_had_left(
     assert (issue.deadline, issue.paused_at, issue.extension_count) == (
         datetime(2026, 11, 24, 14), None, 0)
     assert store.extension(ext["id"])["new_deadline"] == issue.deadline
-    with pytest.raises(Conflict, match="already rejected"):
+    with pytest.raises(Conflict, match=f"延期申请 #{ext['id']} 已处理（rejected）"):
         decide_extension(store, ext["id"], True, "", ADMIN, now=datetime(2026, 11, 23, 16))
 
 
@@ -144,13 +144,13 @@ def test_extension_applications_are_checked_and_refusals_write_nothing(
     at = datetime(2026, 11, 23, 10)
     before = _state(store, issue_id)
     refusals: list[tuple[type[Exception], str, dict[str, Any]]] = [
-        (LimitExceeded, "30 days", {"requested": TUE_9 + timedelta(days=31)}),
-        (InvalidInput, "later than", {"requested": TUE_9}),
-        (InvalidInput, "reason", {"reason": "  "}),
+        (LimitExceeded, "延期最多超出当前期限 30 天", {"requested": TUE_9 + timedelta(days=31)}),
+        (InvalidInput, "须晚于当前期限", {"requested": TUE_9}),
+        (InvalidInput, "申请延期须写明理由", {"reason": "  "}),
         (Forbidden, "extensions:apply", {"user": VIEWER}),
         (Forbidden, "extensions:apply", {"user": INSPECTOR}),
-        (NotFound, "does not exist", {"user": OTHER_UNIT}),  # another unit's case
-        (Conflict, "overdue", {"now": TUE_9 + timedelta(minutes=1)}),
+        (NotFound, rf"问题 #{issue_id} 不存在", {"user": OTHER_UNIT}),  # another unit's case
+        (Conflict, "超期，不能申请延期", {"now": TUE_9 + timedelta(minutes=1)}),
     ]
     for error, match, change in refusals:
         args = {"reason": "理由", "requested": TUE_9 + timedelta(days=2), "user": UNIT,
@@ -160,14 +160,14 @@ def test_extension_applications_are_checked_and_refusals_write_nothing(
                             now=args["now"])
     assert _state(store, issue_id) == before
     apply_extension(store, issue_id, "理由", TUE_9 + timedelta(days=30), UNIT, now=at)
-    with pytest.raises(LimitExceeded, match="pending"):  # one pending application per case
+    with pytest.raises(LimitExceeded, match="已有待审批的延期申请"):  # one pending per case
         apply_extension(store, issue_id, "再申请", TUE_9 + timedelta(days=3), ADMIN, now=at)
     reported = create_issues(store, [Issue("clutter", 121.47, 31.23)], actor="t").ids[0]
-    with pytest.raises(Conflict, match="dispatched"):  # its clock has not started
+    with pytest.raises(Conflict, match="（reported），只有已派遣"):  # its clock has not started
         apply_extension(store, reported, "理由", TUE_9, ADMIN, now=at)
     rules = CaseRules(extension_max_days=3)
     other = _case(store)
-    with pytest.raises(LimitExceeded, match="3 days"):
+    with pytest.raises(LimitExceeded, match="超出当前期限 3 天"):
         apply_extension(store, other, "理由", TUE_9 + timedelta(days=4), UNIT, rules, now=at)
 
 
@@ -216,16 +216,16 @@ def test_a_failed_verification_needs_a_reason_and_photo_and_restarts_the_clock(
     _move(store, issue_id, "handled", UNIT, datetime(2026, 11, 23, 15))
     back = datetime(2026, 11, 24, 10)
     before = _state(store, issue_id)
-    with pytest.raises(InvalidInput, match="原因"):
+    with pytest.raises(InvalidInput, match="退回返工须写明原因"):
         _move(store, issue_id, "returned", INSPECTOR, back, photo_id=_photo(store, issue_id))
-    with pytest.raises(InvalidInput, match="photo"):
+    with pytest.raises(InvalidInput, match="退回返工须附核查照片"):
         _move(store, issue_id, "returned", INSPECTOR, back, note="没扫干净")
     after_photo = _state(store, issue_id)  # the photo and its note stay: evidence
     assert after_photo[0] == before[0] and after_photo[1] == before[1]
     other = workflows.add_photo(store, issue_id, "after", "a.png", "image/png", b"png", UNIT)
-    with pytest.raises(InvalidInput, match="stage rework"):
+    with pytest.raises(InvalidInput, match=f"照片 #{other.id} 不是问题 #{issue_id} 的核查照片"):
         _move(store, issue_id, "returned", INSPECTOR, back, "没扫干净", photo_id=other.id)
-    with pytest.raises(InvalidInput, match="failed verification"):
+    with pytest.raises(InvalidInput, match="photo_id 仅用于核查不合格"):
         _move(store, issue_id, "verified", INSPECTOR, back, photo_id=_photo(store, issue_id))
     returned = _move(store, issue_id, "returned", INSPECTOR, back, "没扫干净",
                      photo_id=_photo(store, issue_id))
@@ -256,7 +256,7 @@ def test_a_photo_from_before_the_last_handling_does_not_count(store: Store) -> N
     issue_id = _case(store)
     old = _photo(store, issue_id)  # uploaded now (the real clock)
     _move(store, issue_id, "handled", UNIT, datetime.now() + timedelta(hours=1))
-    with pytest.raises(InvalidInput, match="before the case was last reported handled"):
+    with pytest.raises(InvalidInput, match=f"照片 #{old} 拍摄于案件最近一次处置完成之前"):
         _move(store, issue_id, "returned", INSPECTOR, datetime.now() + timedelta(hours=2),
               "仍未整改", photo_id=old)
 

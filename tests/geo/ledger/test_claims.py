@@ -98,7 +98,7 @@ def test_a_closed_or_rejected_case_cannot_be_claimed(store: Store) -> None:
     for status, label in (("closed", "结案"), ("rejected", "不予立案")):
         iid = _issue(store, status=status)
         audits = store.audit_count()
-        with pytest.raises(Conflict, match=f"已{label}，不能认领"):
+        with pytest.raises(Conflict, match=f"问题 #{iid} 已{label}（{status}），不能认领"):
             claims.claim(store, iid, WANG, 30, now=NOW)
         assert store.issue(iid).claimed_by is None and store.audit_count() == audits
 
@@ -117,7 +117,7 @@ def test_who_may_claim(store: Store) -> None:
         claims.claim(store, foreign, UNIT, 30, now=NOW)
     with pytest.raises(Forbidden):
         claims.claim(store, foreign, VIEWER, 30, now=NOW)
-    with pytest.raises(InvalidInput, match="positive"):
+    with pytest.raises(InvalidInput, match="认领时长须为正的分钟数"):
         claims.claim(store, foreign, WANG, 0, now=NOW)
     with pytest.raises(NotFound):
         claims.claim(store, 999_999, WANG, 30, now=NOW)

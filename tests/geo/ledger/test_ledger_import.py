@@ -275,3 +275,38 @@ def test_a_bulk_import_leaves_the_planner_statistics_fresh(
     _ledger(path, 300, datetime(2026, 11, 1), seed=2, bad=False)
     import_table(store, open_table(path, path.name, chunk_rows=100), "test")
     assert _has_statistics(store, db_url)
+
+
+def test_row_reasons_and_the_format_hint_read_in_chinese_and_english(tmp_path: Path) -> None:
+    """Each refused row says why in Chinese; the catalog has its English (issue 18)."""
+    import pandas as pd
+
+    from geo.i18n import translate
+    from geo.model.errors import InvalidInput
+
+    frame = pd.DataFrame({
+        "编号": ["R1", "R2", "R3", "R4", "R1"], "问题类型": ["乱堆乱放"] * 5,
+        "经度": ["121.47", "东经121", "190", "121.47", "121.47"],
+        "纬度": ["31.23"] * 5, "上报时间": ["2026/11/20 08:30", "", "", "去年", ""],
+        "状态": ["上报", "", "", "", "飞走了"]})
+    reasons = [(p.row, p.column, p.reason) for p in parse_issues(frame).errors]
+    assert reasons == [
+        (3, "经度", "坐标缺失或不是数字"),
+        (4, "经度", "坐标超出范围（经度 -180 至 180，纬度 -90 至 90）"),
+        (5, "上报时间", "日期无法识别"),
+        (6, "状态", "状态无法识别（请使用本系统的状态代码、中文名称或 Open、Closed、Pending 等）")]
+    frame.loc[4, "状态"] = "上报"
+    [(row, column, reason)] = [(p.row, p.column, p.reason) for p in parse_issues(frame).errors
+                               if p.column == "编号"]
+    assert (row, column, reason) == (6, "编号", "外部编号（external_id）在本文件中重复")
+    assert [translate(r, "en") for _, _, r in reasons] + [translate(reason, "en")] == [
+        "missing or non-numeric coordinate",
+        "coordinate out of range (lon -180..180, lat -90..90)", "unparsable date",
+        "unknown status (use our codes, Chinese labels or Open/Closed/Pending...)",
+        "external_id repeated in this file"]
+    (tmp_path / "台账.txt").write_text("编号\n")
+    with pytest.raises(InvalidInput) as refused:
+        read_table_file(tmp_path / "台账.txt", "台账.txt")
+    assert refused.value.message == "不支持的文件类型 '.txt'，请使用 .csv 或 .xlsx"
+    assert translate(refused.value.message, "en") == (
+        "unsupported file type '.txt'; use .csv or .xlsx")

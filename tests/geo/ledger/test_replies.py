@@ -45,14 +45,14 @@ def test_an_issue_value_is_never_read_as_a_template() -> None:
     ("{}", "{}"),
 ])
 def test_a_placeholder_not_allowed_is_refused(text: str, bad: str) -> None:
-    with pytest.raises(InvalidInput, match="not allowed") as err:
+    with pytest.raises(InvalidInput, match="不允许使用占位符") as err:
         replies.check_template(text)
     assert bad in err.value.message and "{deadline}" in err.value.message
 
 
 @pytest.mark.parametrize("text", ["未闭合 {id", "多余 }", "{"])
 def test_an_unbalanced_brace_is_refused(text: str) -> None:
-    with pytest.raises(InvalidInput, match="unbalanced brace"):
+    with pytest.raises(InvalidInput, match="模板正文的花括号不配对"):
         replies.check_template(text)
 
 
@@ -72,7 +72,7 @@ def test_templates_apply_by_category_and_status_most_specific_first(store: Store
     assert found[1]["filled"] == f"{iid} 已办结"
     # without a status: the issue's own (dispatched): only the template for any status
     assert [t["id"] for t in replies.templates_for(store, iid, INSPECTOR)] == [anything["id"]]
-    with pytest.raises(InvalidInput, match="unknown status"):
+    with pytest.raises(InvalidInput, match="未知的状态 'done'"):
         replies.templates_for(store, iid, INSPECTOR, "done")
     with pytest.raises(NotFound):  # outside a unit user's scope as any issue
         replies.templates_for(store, iid, User("u2", Role.unit, unit="区教育局"))
@@ -81,12 +81,12 @@ def test_templates_apply_by_category_and_status_most_specific_first(store: Store
 def test_saving_checks_every_field_and_writes_nothing_when_wrong(store: Store) -> None:
     audits = store.audit_count()
     for values, reason in [
-        ({"category": "nope", "title": "t", "text": "x"}, "unknown category"),
-        ({"status": "done", "title": "t", "text": "x"}, "unknown status"),
-        ({"title": " ", "text": "x"}, "title"),
-        ({"title": "t", "text": ""}, "text"),
-        ({"title": "t", "text": "x" * 2001}, "text"),
-        ({"title": "t", "text": "{who}"}, "not allowed"),
+        ({"category": "nope", "title": "t", "text": "x"}, "未知的问题类别 'nope'"),
+        ({"status": "done", "title": "t", "text": "x"}, "未知的状态 'done'"),
+        ({"title": " ", "text": "x"}, "模板标题须为"),
+        ({"title": "t", "text": ""}, "模板正文须为"),
+        ({"title": "t", "text": "x" * 2001}, "模板正文须为 1 至 2000 个字符"),
+        ({"title": "t", "text": "{who}"}, "不允许使用占位符 {who}"),
     ]:
         with pytest.raises(InvalidInput, match=reason):
             replies.save_template(store, values, ADMIN)
@@ -106,7 +106,7 @@ def test_update_and_delete_are_audited(store: Store) -> None:
     with pytest.raises(Forbidden):
         replies.delete_template(store, saved["id"], UNIT)
     replies.delete_template(store, saved["id"], ADMIN)
-    with pytest.raises(NotFound, match="reply template"):
+    with pytest.raises(NotFound, match=f"回复模板 {saved['id']} 不存在"):
         replies.delete_template(store, saved["id"], ADMIN)
     with pytest.raises(NotFound):
         replies.save_template(store, {"title": "t", "text": "x"}, ADMIN, saved["id"])

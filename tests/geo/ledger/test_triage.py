@@ -60,9 +60,9 @@ def test_the_queue_holds_reports_oldest_first_by_source_and_category(store: Stor
     rows, total = triage.queue(store, INSPECTOR, source=["public_report"], limit=1, offset=1)
     assert [i.id for i in rows] == [new]
     assert [i.id for i in triage.queue(store, ADMIN, category=["clutter"])[0]] == [new]
-    with pytest.raises(InvalidInput, match="unknown source 'tv'"):
+    with pytest.raises(InvalidInput, match="未知的来源 'tv'"):
         triage.queue(store, INSPECTOR, source=["tv"])
-    with pytest.raises(InvalidInput, match="unknown category"):
+    with pytest.raises(InvalidInput, match="未知的问题类别 'nope'"):
         triage.queue(store, INSPECTOR, category=["nope"])
     with pytest.raises(Forbidden):
         triage.queue(store, UNIT)
@@ -81,7 +81,7 @@ def test_nearby_lists_open_cases_in_the_radius_nearest_first(store: Store) -> No
         assert abs(d - GEOD.inv(X, Y, i.lon, i.lat)[2]) < 0.05
     assert [i.id for i, _ in triage.nearby(store, report, INSPECTOR, radius_m=22)[1]] == []
     assert len(triage.nearby(store, report, INSPECTOR, radius_m=300)[1]) == 3
-    with pytest.raises(InvalidInput, match="radius"):
+    with pytest.raises(InvalidInput, match="半径须大于 0 米且不超过 2000 米"):
         triage.nearby(store, report, INSPECTOR, radius_m=0)
 
 
@@ -106,11 +106,11 @@ def test_accept_with_urgency_and_a_new_category(store: Store) -> None:
 def test_only_a_waiting_report_is_accepted_and_bad_input_writes_nothing(store: Store) -> None:
     rid = _report(store)
     before = _state(store, rid)
-    with pytest.raises(InvalidInput, match="urgency"):
+    with pytest.raises(InvalidInput, match="紧急程度 'asap' 无效"):
         triage.accept(store, rid, 1, INSPECTOR, urgency="asap", now=NOW)
-    with pytest.raises(InvalidInput, match="unknown category 'nope'"):
+    with pytest.raises(InvalidInput, match="未知的问题类别 'nope'"):
         triage.accept(store, rid, 1, INSPECTOR, category="nope", now=NOW)
-    with pytest.raises(Conflict, match="changed by someone else"):
+    with pytest.raises(Conflict, match=r"已被他人修改（当前版本 1，提交的版本 7）"):
         triage.accept(store, rid, 7, INSPECTOR, category="clutter", now=NOW)
     with pytest.raises(Forbidden):
         triage.accept(store, rid, 1, UNIT, now=NOW)
@@ -136,7 +136,7 @@ def test_reject_needs_a_reason_and_keeps_it(store: Store) -> None:
     rid = _report(store)
     before = _state(store, rid)
     for reason in ("", "   "):
-        with pytest.raises(InvalidInput, match="reason"):
+        with pytest.raises(InvalidInput, match="不予立案须填写理由"):
             triage.reject(store, rid, reason, 1, INSPECTOR, now=NOW)
     assert _state(store, rid) == before
     rejected = triage.reject(store, rid, " 非城市管理问题 ", 1, INSPECTOR, now=NOW)
@@ -161,9 +161,9 @@ def test_a_duplicate_of_a_closed_case_or_of_itself_is_refused(
     closed = _report(store, status="closed")
     dup = _report(store, dx=10)
     before = _state(store, closed, dup)
-    with pytest.raises(Conflict, match="open case"):
+    with pytest.raises(Conflict, match=f"问题 #{closed} 已结案（closed），不能作为重复合并的目标"):
         triage.mark_duplicate(store, dup, closed, 1, INSPECTOR, now=NOW)
-    with pytest.raises(InvalidInput, match="itself"):
+    with pytest.raises(InvalidInput, match="问题不能合并到自身"):
         triage.mark_duplicate(store, dup, dup, 1, INSPECTOR, now=NOW)
     with pytest.raises(NotFound):
         triage.mark_duplicate(store, dup, 999_999, 1, INSPECTOR, now=NOW)
@@ -179,9 +179,9 @@ def test_a_duplicate_of_a_closed_case_or_of_itself_is_refused(
 def test_recategorise_notes_the_change_and_refuses_unknown_or_final(store: Store) -> None:
     rid = _report(store, "graffiti")
     before = _state(store, rid)
-    with pytest.raises(InvalidInput, match="unknown category 'graffitti'"):
+    with pytest.raises(InvalidInput, match="未知的问题类别 'graffitti'"):
         triage.recategorise(store, rid, "graffitti", 1, INSPECTOR, now=NOW)
-    with pytest.raises(InvalidInput, match="already"):
+    with pytest.raises(InvalidInput, match=f"问题 #{rid} 的类别已是 'graffiti'"):
         triage.recategorise(store, rid, "graffiti", 1, INSPECTOR, now=NOW)
     assert _state(store, rid) == before
     moved = triage.recategorise(store, rid, "illegal_ads", 1, INSPECTOR, note="误报类别",
@@ -196,7 +196,7 @@ def test_recategorise_notes_the_change_and_refuses_unknown_or_final(store: Store
 
 def test_edit_issue_is_the_one_edit_path(store: Store) -> None:
     rid = _report(store)
-    with pytest.raises(InvalidInput, match="nothing to change"):
+    with pytest.raises(InvalidInput, match="没有要修改的内容"):
         workflows.edit_issue(store, rid, {}, 1, INSPECTOR)
     edited = workflows.edit_issue(store, rid, {"description": "更新"}, 1, INSPECTOR)
     assert (edited.description, edited.version) == ("更新", 2)

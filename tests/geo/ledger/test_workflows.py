@@ -42,7 +42,7 @@ def test_merging_a_duplicate_rejects_it_and_notes_it_on_the_other(store: Store) 
     merged = workflows.merge_duplicate(store, b, a, "同一处", 1, INSPECTOR)
     assert (merged.status, merged.duplicate_of) == ("rejected", a)
     assert "合并了重复问题" in store.issue_history(a)[-1]["note"]
-    with pytest.raises(InvalidInput, match="itself"):
+    with pytest.raises(InvalidInput, match="问题不能合并到自身"):
         workflows.merge_duplicate(store, a, a, "", 1, INSPECTOR)
 
 
@@ -71,9 +71,9 @@ def test_a_photo_whose_history_note_fails_is_not_kept(store: Store,
 
 def test_units_add_after_photos_of_their_own_issues_only(store: Store) -> None:
     a, _ = _two(store)
-    with pytest.raises(Forbidden, match="after-photos"):
+    with pytest.raises(Forbidden, match="责任单位只能上传整改后照片"):
         workflows.add_photo(store, a, "before", "a.png", "image/png", b"png", UNIT)
-    with pytest.raises(InvalidInput, match="before, after, rework"):
+    with pytest.raises(InvalidInput, match="照片阶段（stage）须为以下之一：before, after, rework"):
         workflows.add_photo(store, a, "during", "a.png", "image/png", b"png", INSPECTOR)
 
 

@@ -38,7 +38,7 @@ def test_every_pair_is_allowed_or_refused_by_the_table(frm: str, to: str) -> Non
         change = transition(frm, to, Role.admin, "user:a", "note", NOW)
         assert (change.from_status, change.to_status, change.note) == (frm, to, "note")
     else:
-        with pytest.raises(Conflict, match="not an allowed transition"):
+        with pytest.raises(Conflict, match=f"^不允许从「.+」变为「.+」（{frm} → {to}）"):
             transition(frm, to, Role.admin, "user:a", "", NOW)
 
 
@@ -47,18 +47,18 @@ def test_roles_limit_transitions() -> None:
     assert allowed_next("handled", Role.unit) == []  # a unit cannot verify its own work
     assert allowed_next("reported", Role.viewer) == []
     assert allowed_next("reported", Role.planner) == []
-    with pytest.raises(Forbidden, match="role unit may not"):  # a role refusal: 403
+    with pytest.raises(Forbidden, match="角色 unit 不能将问题从"):  # a role refusal: 403
         transition("handled", "verified", Role.unit, "user:u", "", NOW)
-    with pytest.raises(Forbidden, match="role viewer may not"):
+    with pytest.raises(Forbidden, match="角色 viewer 不能将问题从"):
         transition("reported", "accepted", Role.viewer, "user:v", "", NOW)
-    with pytest.raises(Conflict, match="not an allowed transition"):  # illegal for any role
+    with pytest.raises(Conflict, match="不允许从「处置」变为「结案」"):  # illegal for any role
         transition("handled", "closed", Role.unit, "user:u", "", NOW)
     assert set(allowed_next("handled", Role.inspector)) == {"verified", "returned"}
 
 
 def test_final_states_and_unknown_statuses() -> None:
     assert allowed_next("closed", Role.admin) == [] and allowed_next("rejected", Role.admin) == []
-    with pytest.raises(InvalidInput, match="unknown status"):
+    with pytest.raises(InvalidInput, match="未知的状态 'teleported'"):
         transition("reported", "teleported", Role.admin, "a", "", NOW)
 
 

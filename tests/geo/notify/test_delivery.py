@@ -112,7 +112,7 @@ def test_a_down_receiver_loses_nothing_and_a_retry_delivers(store: Store) -> Non
     assert store.delivery(d["id"])["state"] == "sent"
     assert any(a["action"] == "retry" and a["object_type"] == "delivery"
                for a in store.audit_log())
-    with pytest.raises(Conflict, match="nothing to retry"):
+    with pytest.raises(Conflict, match=r"已于 \S+ \S+ 发送成功，无需重试"):
         store.retry_delivery(d["id"], later, "user:admin")
 
 
@@ -128,7 +128,7 @@ def test_an_error_answer_is_retried_and_a_deleted_webhook_gets_nothing(store: St
     assert store.delete_webhook(hook, "user:admin", NOW) == 1
     d = store.delivery(d["id"])
     assert d["state"] == "failed" and "webhook 已删除" in d["last_error"]
-    with pytest.raises(Conflict, match="deleted"):
+    with pytest.raises(Conflict, match="所属的推送已删除，不能重试"):
         store.retry_delivery(d["id"], NOW, "user:admin")
 
 

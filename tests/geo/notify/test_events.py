@@ -120,7 +120,7 @@ def test_a_status_change_whose_notice_fails_leaves_nothing(
 
 def test_an_unknown_event_is_refused(store: Store) -> None:
     issue = store.issue(case(store))
-    with pytest.raises(InvalidInput, match="unknown notification event"):
+    with pytest.raises(InvalidInput, match="未知的通知事件"):
         emit(store, "closed", issue, "user:x", now=NOW)
 
 

@@ -66,9 +66,12 @@ def test_failed_items_become_routed_issues_linked_to_the_inspection(store: Store
 
 
 @pytest.mark.parametrize(("results", "message"), [
-    ({"zoning": {"result": "pass"}}, "missing"),
-    ({**_results(), "flying": {"result": "pass"}}, "unknown"),
-    ({**_results(), "zoning": {"result": "maybe"}}, "pass, fail or na"),
+    ({"zoning": {"result": "pass"}},
+     r"检查结果与类别「farmers_market」的检查标准不符：未知检查项 \[\]，"
+     r"缺少检查项 \['floor_clean', 'no_pests', 'poultry_isolated', 'public_ads'\]"),
+    ({**_results(), "flying": {"result": "pass"}}, r"未知检查项 \['flying'\]，缺少检查项 \[\]"),
+    ({**_results(), "zoning": {"result": "maybe"}},
+     r"检查项的 result 须为 pass、fail 或 na，收到的是 \{'zoning': 'maybe'\}"),
 ])
 def test_bad_results_are_refused_and_nothing_is_written(store: Store, results: dict[str, dict[
         str, str]], message: str) -> None:
@@ -82,7 +85,7 @@ def test_inspection_of_something_else_or_missing_is_refused(store: Store) -> Non
     _market_town(store)
     community = store.features(Kind.community)[0].id
     assert community is not None
-    with pytest.raises(InvalidInput, match="not a test point"):
+    with pytest.raises(InvalidInput, match=f"要素 #{community} 是社区（community），不是测评点位"):
         record_inspection(store, community, {}, inspector="王五", actor="t")
     with pytest.raises(NotFound):
         record_inspection(store, 99_999, {}, inspector="王五", actor="t")
@@ -170,7 +173,8 @@ def test_an_inspection_whose_photo_write_fails_leaves_nothing_written(
 
 def test_photos_of_items_that_did_not_fail_are_refused(store: Store) -> None:
     a, _ = _market_town(store)
-    with pytest.raises(InvalidInput, match="failed items only: zoning"):
+    with pytest.raises(InvalidInput,
+                       match="只有不合格的检查项才能附照片，以下检查项不能附：zoning"):
         record_inspection(store, a, _results(fail=("poultry_isolated",)), "王五", "t",
                           photos={"zoning": ("z.png", b"x", "image/png")})
     assert store.inspections() == [] and store.issue_count() == 0

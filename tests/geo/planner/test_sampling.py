@@ -57,5 +57,5 @@ def test_stratification_and_risk_weighting(store: Store, client: TestClient) -> 
 
 
 def test_draw_sample_refuses_a_negative_seed(store: Store) -> None:
-    with pytest.raises(InvalidInput, match="seed"):
+    with pytest.raises(InvalidInput, match="随机种子 seed 不能小于 0"):
         draw_sample(store, -1)

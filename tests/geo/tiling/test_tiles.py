@@ -246,9 +246,9 @@ def test_fields_choose_the_properties_and_every_feature_keeps_its_id(
     assert tag(fields="street:unit") == tag(fields="")
     for params in ({"fields": "colour"}, {"fields": "unit,wkb"}, {"fields": "zone:wkb"}):
         r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params=params)
-        assert r.status_code == 400 and "unknown field" in r.json()["detail"]
+        assert r.status_code == 400 and "未知字段" in r.json()["detail"]
     r = client.get(f"/api/tiles/zone/{z}/{x}/{y}.mvt", params={"fields": "road:unit"})
-    assert r.status_code == 400 and "unknown layer 'road'" in r.json()["detail"]
+    assert r.status_code == 400 and "未知图层 'road'" in r.json()["detail"]
 
 
 def test_issue_fields_choose_what_the_points_carry_and_each_keeps_its_id(
@@ -288,7 +288,7 @@ def test_issue_fields_choose_what_the_points_carry_and_each_keeps_its_id(
     assert cells[0].headers["etag"] == cells[1].headers["etag"]
     for spec in ("issues:unit", "issues:colour", "issues:"):
         r = client.get(f"/api/tiles/issues/{z}/{x}/{y}.mvt", params={"fields": spec})
-        assert r.status_code == 400 and "unknown field" in r.json()["detail"], spec
+        assert r.status_code == 400 and "未知字段" in r.json()["detail"], spec
 
 
 def test_every_feature_reachable_and_tiny_ones_only_at_detail_zoom(
@@ -1151,7 +1151,7 @@ def test_refused_write_leaves_the_version(store: Store) -> None:
 
 def test_bad_tile_requests_are_4xx(client: TestClient) -> None:
     assert client.get("/api/tiles/roads/10/0/0.mvt").status_code == 404
-    assert "unknown tile layer" in client.get("/api/tiles/roads/10/0/0.mvt").json()["detail"]
+    assert "未知瓦片图层" in client.get("/api/tiles/roads/10/0/0.mvt").json()["detail"]
     assert client.get("/api/tiles/street/23/0/0.mvt").status_code == 422
     assert client.get("/api/tiles/street/-1/0/0.mvt").status_code == 422
     assert client.get("/api/tiles/street/2/4/0.mvt").status_code == 404
