@@ -69,6 +69,19 @@ def test_catalog_files_merge_and_must_map_strings_to_strings(tmp_path: Path) -> 
         load_messages(tmp_path)
 
 
+def test_no_text_has_two_translations_in_the_shipped_files() -> None:
+    # the files merge in name order: a key translated twice would show the later file's
+    # English everywhere, whatever the earlier file's author meant
+    first: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for path in sorted((i18n.LOCALE_DIR / "en").glob("*.json")):
+        for key, text in json.loads(path.read_text("utf-8")).items():
+            seen = first.setdefault(key, (path.name, text))
+            if seen[1] != text:
+                clashes.append((key, seen, (path.name, text)))
+    assert clashes == []
+
+
 def test_the_shipped_catalog_is_english() -> None:
     merged = load_messages(i18n.LOCALE_DIR / "en")
     assert len(merged) > 500
