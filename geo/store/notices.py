@@ -122,7 +122,7 @@ class NoticeRows(SqlParts):
             dropped = int(conn.execute(update(d).where(
                 d.c.webhook_id == webhook_id, d.c.state == "pending").values(
                 state="failed", next_attempt_at=None,
-                last_error=f"webhook 已删除 (deleted by {actor} at {now:%Y-%m-%d %H:%M})"))
+                last_error=f"推送已删除（{actor} 于 {now:%Y-%m-%d %H:%M} 删除）"))
                 .rowcount)
             _audit(conn, actor, "delete", "webhook", str(webhook_id),
                    {"pending_deliveries_failed": dropped})

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from geo.i18n import translate
 from geo.ledger import workflows
 from geo.model.errors import Conflict
 from geo.notify.delivery import DeliveryPolicy, SmtpConfig, send_all_due, send_due
@@ -127,7 +128,10 @@ def test_an_error_answer_is_retried_and_a_deleted_webhook_gets_nothing(store: St
     assert d["state"] == "pending" and d["last_error"].startswith("HTTP 500")
     assert store.delete_webhook(hook, "user:admin", NOW) == 1
     d = store.delivery(d["id"])
-    assert d["state"] == "failed" and "webhook 已删除" in d["last_error"]
+    assert d["state"] == "failed"
+    assert d["last_error"] == f"推送已删除（user:admin 于 {NOW:%Y-%m-%d %H:%M} 删除）"
+    assert translate(d["last_error"], "en") == \
+        f"webhook deleted (by user:admin at {NOW:%Y-%m-%d %H:%M})"
     with pytest.raises(Conflict, match="所属的推送已删除，不能重试"):
         store.retry_delivery(d["id"], NOW, "user:admin")
 
