@@ -31,11 +31,13 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bench import page_spec, seeding
+from geo.maps.tilecache import DiskTileCache
 from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
 from geo.store.schema import issues as issues_t
@@ -145,6 +147,9 @@ def through_app(db: str, store: Store, zoom: int, passes: int) -> float:
     for _ in range(passes):
         with tempfile.TemporaryDirectory(prefix="bench_build-") as cache_dir:
             settings = Settings(database_url=db, basemap="none", tile_cache_dir=cache_dir)
+            make_tree = getattr(DiskTileCache, "make_tree", None)  # as `ccmap serve` does
+            if make_tree is not None:
+                make_tree(DiskTileCache(Path(cache_dir), int(settings.tile_cache_disk_mb * 1e6)))
             with TestClient(create_app(settings, store=store)) as client:
                 r = client.post("/api/auth/token",
                                 data={"username": username, "password": password})

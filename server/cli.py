@@ -73,6 +73,18 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
         print(text)
 
 
+def _make_tile_tree(settings: Settings) -> None:
+    """Make the disk tile cache's directories before serving (once for a cache): the first
+    map moves of a new cache otherwise wait for them."""
+    from geo.maps.tilecache import TREE_MADE, DiskTileCache
+
+    root = settings.tile_cache_path()
+    if root is None or (root / TREE_MADE).exists():
+        return
+    print(f"ccmap: 准备瓦片缓存目录 {root} …", flush=True)
+    DiskTileCache(root, int(settings.tile_cache_disk_mb * 1e6)).make_tree()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the map and API with uvicorn: in this process, or in --workers N processes."""
     import os
@@ -88,6 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                                      or url.rstrip("/") == "sqlite:"):
         raise CcmapError("使用 --workers 时，数据库须能被每个工作进程打开：内存 SQLite "
                          "数据库在各进程中互不相同")
+    _make_tile_tree(settings)
     print(f"ccmap: serving {url} at http://{settings.host}:{settings.port}/"
           + (f" with {workers} worker processes" if workers > 1 else ""))
     # the access log would otherwise print Open311 clients' ?api_key=… in full

@@ -1021,7 +1021,10 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                       smallest=smallest, unit=scope_unit, z=tile.z, x=tile.x, y=tile.y)
         with self._tile_read(ONE_CORE, CUSTOM_PLANS) as conn:
             if not self.postgis:
-                return encode_features(tile, kind.value, conn.execute(q, params).all(), names)
+                found = conn.execute(q, params)
+                rows = found.cursor.fetchall()  # the driver's tuples: SQLAlchemy's rows took
+                found.close()  # a quarter of a city z13 street tile's time
+                return encode_features(tile, kind.value, rows, names)
             return bytes(conn.execute(q, params).scalar() or b"")
 
     def _feature_tile_query(self, kind: Kind, names: tuple[str, ...], small: bool,

@@ -338,7 +338,11 @@ def _point_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _path_commands(geoms: np.ndarray, polygons: bool) -> tuple[np.ndarray, np.ndarray]:
     """MVT geometry commands of (multi)lines or (multi)polygons, as _point_commands."""
-    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    if (shapely.get_type_id(geoms) == (3 if polygons else 1)).all():  # Polygon, LineString
+        # no multi-part geometry (the streets of a city): get_parts would copy each one
+        parts, part_owner = geoms, np.arange(len(geoms))
+    else:
+        parts, part_owner = shapely.get_parts(geoms, return_index=True)
     if polygons:
         arcs, arc_part = shapely.get_rings(parts, return_index=True)
         exterior = np.ones(len(arcs), dtype=bool)

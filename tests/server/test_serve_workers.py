@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from bench.serve import free_port
+from geo.maps.tilecache import TREE_MADE
 from geo.store import open_store
 from geo.tiling.tiles import tile_of
 from server.cli import main
@@ -129,7 +130,7 @@ def one_per_worker(served: Served) -> Iterator[tuple[Worker, Worker]]:
 def serve_workers(db_url: str, log: Path) -> Iterator[Served]:
     """`ccmap serve --workers 2` on a free port until both workers have started."""
     port = free_port()
-    env = {**os.environ, "CCMAP_BASEMAP": "none",
+    env = {**os.environ, "CCMAP_BASEMAP": "none", "CCMAP_TILE_CACHE_DIR": str(log.parent / "tiles"),
            "CCMAP_LOCKOUT_ATTEMPTS": str(LOCKOUT_ATTEMPTS)}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
@@ -251,6 +252,17 @@ def test_a_tile_etag_changes_after_an_edit_whatever_worker_answers(served: Serve
         status_b, new_tag_b, _ = tile(b, tag)
         assert (status_a, status_b) == (200, 200) and new_tag != tag and new_tag_b == new_tag
         assert tile(a, new_tag)[0] == tile(b, new_tag)[0] == 304
+
+
+def test_serving_makes_the_tile_cache_directories_before_the_first_request(
+        served: Served) -> None:
+    log = served.log.read_text(errors="replace")
+    made = re.search(r"准备瓦片缓存目录 (\S+)", log)
+    assert made, log[-2000:]
+    root = Path(made.group(1))
+    assert (root / TREE_MADE).is_file()
+    assert sum(1 for p in root.glob("*/*") if p.is_dir()) == 16 * 256
+    assert log.index(made.group(0)) < log.index("Started server process")
 
 
 def test_workers_that_could_not_share_a_database_are_refused(

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from geo.maps.tilecache import (
     DATABASE_ID,
+    TREE_MADE,
     DiskTileCache,
     disk_cache_dir,
 )
@@ -296,3 +297,19 @@ def test_tile_cache_dir_none_and_auto(db_url: str, city: Store, tmp_path: Path) 
     c = disk_cache_dir("postgresql://u:secret@db:5432/ccmap2", "auto", var)
     assert a == b != c and a is not None and a.parent == var
     assert "secret" not in str(a)
+
+
+def test_a_new_cache_makes_its_directories_once_and_a_put_still_makes_a_missing_one(
+        tmp_path: Path) -> None:
+    root = tmp_path / "tiles"
+    disk = DiskTileCache(root, 10**7)
+    assert disk.make_tree() and (root / TREE_MADE).is_file()
+    leaves = {p for p in root.glob("*/*") if p.is_dir()}
+    assert len(leaves) == 256 * 16
+    assert disk.path("k").parent in leaves
+    # done once for the cache: a later start does not walk the tree again
+    gone = disk.path("k").parent
+    gone.rmdir()
+    assert DiskTileCache(root, 10**7).make_tree() and not gone.exists()
+    disk.put("k", b"tile")  # the put makes the directory someone removed
+    assert disk.get("k") == b"tile"
