@@ -100,18 +100,25 @@ def status_of(exc: CcmapError) -> int:
     return next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
 
 
+ENTRY_TEXTS = ("reason", "hint", "message")  # the texts of a listed entry (row problem, …)
+
+
+def localized_entries(entries: Any, locale: str) -> Any:
+    """A list of entries (row problems, zone warnings, overlaps) with their reasons, hints and
+    messages in locale; anything else as it is."""
+    if locale == DEFAULT or not isinstance(entries, list):
+        return entries
+    return [{**e, **{k: translate(e[k], locale) for k in ENTRY_TEXTS
+                     if isinstance(e.get(k), str)}} if isinstance(e, dict) else e
+            for e in entries]
+
+
 def localized(exc: CcmapError, locale: str) -> dict[str, Any]:
     """An error's body in locale: its message (written in Chinese or "English (中文)") and
-    the reasons and hints of the row problems it lists, translated (geo.i18n) — the one place
-    error texts are translated."""
+    the texts of the entries it lists (row problems, overlaps), translated (geo.i18n) — the
+    one place error texts are translated."""
     body: dict[str, Any] = {"detail": translate(exc.message, locale), **exc.detail}
-    problems = body.get("problems")
-    if locale != DEFAULT and isinstance(problems, list):
-        body["problems"] = [
-            {**p, **{k: translate(p[k], locale) for k in ("reason", "hint")
-                     if isinstance(p.get(k), str)}} if isinstance(p, dict) else p
-            for p in problems]
-    return body
+    return {k: localized_entries(v, locale) for k, v in body.items()}
 
 
 def error_response(exc: CcmapError, locale: str = DEFAULT) -> JSONResponse:

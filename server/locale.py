@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import escape
 from starlette.requests import Request
 
-from geo.i18n import html_lang, messages, negotiate, translate
+from geo.i18n import html_lang, negotiate, page_messages, translate
 
 USER_LOCALE = "user_locale"
 
@@ -43,4 +43,4 @@ def template_context(request: Request) -> dict[str, Any]:
     catalog, embedded for the page's scripts; empty in Chinese)."""
     locale = request_locale(request)
     return {"_": gettext(locale), "lang": html_lang(locale), "locale": locale,
-            "i18n": messages(locale)}
+            "i18n": page_messages(locale)}

@@ -42,10 +42,11 @@ class Catalog:
     patterns: tuple[Pattern, ...]
 
 
-def load_messages(folder: Path) -> dict[str, str]:
-    """Every {"中文": "translation"} of the JSON files in folder, merged in file-name order."""
+def load_messages(folder: Path, files: list[Path] | None = None) -> dict[str, str]:
+    """Every {"中文": "translation"} of the JSON files in folder (or of `files`), merged in
+    file-name order."""
     merged: dict[str, str] = {}
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(folder.glob("*.json") if files is None else files):
         data = json.loads(path.read_text("utf-8"))
         if not isinstance(data, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
@@ -79,6 +80,24 @@ def catalog(locale: str) -> Catalog | None:
     patterns = sorted((compile_key(k, v) for k, v in messages.items() if PLACEHOLDER.search(k)),
                       key=lambda p: -len(PLACEHOLDER.sub("", p.regex.pattern)))
     return Catalog(exact, tuple(patterns))
+
+
+# catalog files of texts only the server writes (error bodies, exports, PDFs, OGC, Open311):
+# the pages' t() never meets them, so the pages do not embed them
+SERVER_FILES = ("errors", "bulletin", "exports", "ogc", "open311", "printouts")
+
+
+def page_messages(locale: str) -> dict[str, str]:
+    """The catalog a page embeds for its scripts' t(): every file but SERVER_FILES (the
+    server translates what it sends); empty for the default."""
+    return {} if locale not in LOCALES or locale == DEFAULT else _page_messages(locale)
+
+
+@cache
+def _page_messages(locale: str) -> dict[str, str]:
+    folder = LOCALE_DIR / locale
+    return load_messages(folder, [p for p in folder.glob("*.json")
+                                  if not p.stem.startswith(SERVER_FILES)])
 
 
 def messages(locale: str) -> dict[str, str]:

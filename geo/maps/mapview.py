@@ -11,7 +11,7 @@ from jinja2 import Template
 
 from geo import STATIC_DIR
 from geo.analytics.choropleth import METRICS
-from geo.i18n import DEFAULT, html_lang, messages, translate
+from geo.i18n import DEFAULT, html_lang, page_messages, translate
 from geo.layers.osm import ALLEY_CLASSES, STREET_CLASSES
 from geo.maps import folium_safe  # noqa: F401  (imported for its effect: no template injection)
 from geo.maps.basemaps import OSM_ATTRIBUTION, Basemap
@@ -179,7 +179,7 @@ def build_map(page: MapPage) -> folium.Map:
     MetricScale().add_to(m)
     config = page_config(page)
     config["attribution"] = OSM_ATTRIBUTION
-    CcmapLayers(config, messages(page.locale)).add_to(m)
+    CcmapLayers(config, page_messages(page.locale)).add_to(m)
     return m
 
 

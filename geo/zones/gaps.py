@@ -169,7 +169,7 @@ def analyse(data: CoverageInput, now: datetime | None = None, days: int = 30,
                                      if view.intersects(p.geometry.centroid)])
     if area is None or area.is_empty:
         return {"totals": _totals(data, 0.0, {}, 0.0, 0.0), "jurisdiction_m2": 0.0,
-                "message": "no jurisdiction, communities or zones"}
+                "message": "没有可分析的辖区、社区或责任区"}
     frame = MetricFrame.for_geometry(area)
     m_area = frame.to_metric(area)
     zone_geoms = np.array([z.geometry for z in data.zones], dtype=object)

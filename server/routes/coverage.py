@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from shapely.geometry import shape
 
+from geo.i18n import translate
 from geo.layers import geojson
 from geo.layers.coords import convert_geometry
 from geo.store import BBox, Store
 from geo.zones.gaps import ReportCache, gap_features
 from server.auth import Analyst
 from server.deps import StoreDep
+from server.locale import request_locale
 from server.paging import CollectionDep, FeatureCollectionPage
 from server.params import BBoxQuery
 from server.routes.layers import GeoJSONResponse, router
@@ -34,7 +36,10 @@ def coverage(_: Analyst, request: Request, store: StoreDep, days: DaysQuery = 30
     parts), then uncovered area, overlaps, uncovered street/alley length, unassigned points,
     uncovered issues and forgotten corners (geometries included with ?geometry=true); with a
     bbox, of the part of the jurisdiction inside it only (computed there only)."""
-    return _report(request, store, days, geometry, geojson.parse_bbox(bbox), limit)
+    report = _report(request, store, days, geometry, geojson.parse_bbox(bbox), limit)
+    if report.get("message"):  # why there is nothing to analyse
+        report = {**report, "message": translate(report["message"], request_locale(request))}
+    return report
 
 
 def _report(request: Request, store: Store, days: int, geometry: bool, bbox: BBox | None,

@@ -7,12 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from geo.i18n import DEFAULT, translate
 from geo.jobs.runner import fail_stale
 from geo.model.errors import NotFound
 from geo.model.lifecycle import ACTIVE_JOB_STATES
 from geo.model.users import Role, User
 from server.auth import CurrentUser
 from server.deps import SettingsDep, StoreDep
+from server.errors import localized_entries
+from server.locale import request_locale
 from server.paging import PAGE_HEADERS, link_headers
 from server.params import PageDep
 from server.schemas.common import JobPublic
@@ -20,9 +23,14 @@ from server.schemas.common import JobPublic
 router = APIRouter(tags=["jobs"])
 
 
-def job_public(row: dict[str, Any]) -> dict[str, Any]:
-    """A job as the API returns it."""
+def job_public(row: dict[str, Any], locale: str = DEFAULT) -> dict[str, Any]:
+    """A job as the API returns it, its message and its result's row problems in locale."""
     out = {k: row[k] for k in ("id", "kind", "state", "done", "total", "message", "result")}
+    if locale != DEFAULT:
+        if out["message"]:
+            out["message"] = translate(out["message"], locale)
+        if isinstance(out["result"], dict):
+            out["result"] = {k: localized_entries(v, locale) for k, v in out["result"].items()}
     for key in ("created_at", "started_at", "finished_at"):
         value: datetime | None = row[key]
         out[key] = value.isoformat(timespec="seconds") if value else None
@@ -34,8 +42,8 @@ def _may_see(user: User, row: dict[str, Any]) -> bool:
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobPublic)
-def get_job(job_id: int, user: CurrentUser, store: StoreDep,
-            settings: SettingsDep) -> dict[str, Any]:
+def get_job(job_id: int, user: CurrentUser, store: StoreDep, settings: SettingsDep,
+            request: Request) -> dict[str, Any]:
     """State, progress and result of one job; only its submitter (or an admin) sees it.
     A queued/running job without a heartbeat for CCMAP_JOB_STALE_MINUTES is failed."""
     row = store.job(job_id)
@@ -44,7 +52,7 @@ def get_job(job_id: int, user: CurrentUser, store: StoreDep,
     if row["state"] in ACTIVE_JOB_STATES and fail_stale(
             store, timedelta(minutes=settings.job_stale_minutes), job_id=job_id):
         row = store.job(job_id)
-    return job_public(row)
+    return job_public(row, request_locale(request))
 
 
 @router.get("/api/jobs", responses={200: {"headers": PAGE_HEADERS}}, response_model=list[JobPublic])
@@ -56,4 +64,5 @@ def list_jobs(user: CurrentUser, store: StoreDep, settings: SettingsDep, request
     fail_stale(store, timedelta(minutes=settings.job_stale_minutes))
     rows = store.jobs(actor=actor, limit=page.limit, offset=page.offset)
     response.headers.update(link_headers(request, page, store.job_count(actor=actor)))
-    return [job_public(r) for r in rows]
+    locale = request_locale(request)
+    return [job_public(r, locale) for r in rows]

@@ -106,11 +106,14 @@ def delete_webhook(webhook_id: Id, admin: Admin, store: StoreDep) -> dict[str, A
 @router.get("/api/deliveries", response_model=DeliveryPage)
 def list_deliveries(_: Admin, store: StoreDep, request: Request, page: PageDep,
                     state: StateQuery = None) -> dict[str, Any]:
-    """The delivery log of e-mails and webhook calls, newest first, a page at a time."""
+    """The delivery log of e-mails and webhook calls, newest first, a page at a time (ccmap's
+    own reasons for a failure in the caller's language)."""
     matched = store.delivery_count(state)
     rows = store.deliveries(state, page.limit, page.offset) if page.offset < matched else []
+    locale = request_locale(request)
     return {"numberMatched": matched, "numberReturned": len(rows),
-            "items": [_fields(r, DeliveryPublic) for r in rows],
+            "items": [_fields(r, DeliveryPublic, last_error=translate(r["last_error"], locale)
+                              if r["last_error"] else None) for r in rows],
             "next": _next(request, page, matched)}
 
 

@@ -15,6 +15,8 @@ from geo.model.kinds import parse_kind
 from geo.zones.editing import ZonePolicy
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
+from server.errors import localized_entries
+from server.locale import request_locale
 from server.params import CoordsQuery
 from server.schemas.common import JobAccepted
 from server.schemas.layers import LayerImported
@@ -57,7 +59,9 @@ async def upload_layer(
             doc = await in_pool(request, import_layer, store, job, user.actor)
         finally:
             upload.cleanup()
-        return JSONResponse(doc, status_code=201)
+        locale = request_locale(request)  # the report's row problems in the caller's language
+        return JSONResponse({k: localized_entries(v, locale) for k, v in doc.items()},
+                            status_code=201)
     job_id = job_pool(request).submit_job(
         "layer_import", user.actor, partial(import_layer, store, job, user.actor),
         unit=user.unit, cleanup=upload.cleanup)

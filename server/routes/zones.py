@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import shapely
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from shapely.geometry import shape
 
+from geo.i18n import DEFAULT
 from geo.layers import geojson
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
@@ -23,6 +24,8 @@ from geo.zones.editing import (
 from geo.zones.gaps import analyse, load_input
 from server.auth import Analyst, CurrentUser, Reader
 from server.deps import Id, SettingsDep, StoreDep
+from server.errors import localized_entries
+from server.locale import request_locale
 from server.schemas.analytics import UnitWorkload
 from server.schemas.common import FeatureCollection
 from server.schemas.zones import (
@@ -50,29 +53,31 @@ def policy(settings: Settings) -> ZonePolicy:
 
 
 def _zone_out(zone: Any, warnings: list[dict[str, Any]] | None = None,
-              rerouted: int = 0) -> dict[str, Any]:
+              rerouted: int = 0, locale: str = DEFAULT) -> dict[str, Any]:
     return {**geojson.feature_json(zone), "version": zone.version,
-            "warnings": warnings or [], "rerouted_issues": rerouted}
+            "warnings": localized_entries(warnings or [], locale), "rerouted_issues": rerouted}
 
 
 @router.post("/api/zones", status_code=201, response_model=ZoneSaved)
-def create_zone(body: ZoneForm, user: CurrentUser, store: StoreDep,
-                settings: SettingsDep) -> dict[str, Any]:
+def create_zone(body: ZoneForm, user: CurrentUser, store: StoreDep, settings: SettingsDep,
+                request: Request) -> dict[str, Any]:
     """Create a zone drawn on the map; the issues inside it are re-routed."""
     require(user, "zones:write")
     edit = workflows.create_zone(store, body.model_dump(), user.actor, policy(settings))
-    return _zone_out(edit.features[0], edit.warnings, edit.rerouted)
+    return _zone_out(edit.features[0], edit.warnings, edit.rerouted,
+                     request_locale(request))
 
 
 @router.put("/api/zones/{zone_id}", response_model=ZoneSaved)
 def update_zone(zone_id: Id, body: ZoneForm, user: CurrentUser, store: StoreDep,
-                settings: SettingsDep) -> dict[str, Any]:
+                settings: SettingsDep, request: Request) -> dict[str, Any]:
     """Save an edited zone as a new version (send the version you edited); the issues in its
     old and new shapes are re-routed."""
     require(user, "zones:write")
     edit = workflows.update_zone(store, zone_id, body.model_dump(), body.version, user.actor,
                                  policy(settings))
-    return _zone_out(edit.features[0], edit.warnings, edit.rerouted)
+    return _zone_out(edit.features[0], edit.warnings, edit.rerouted,
+                     request_locale(request))
 
 
 @router.delete("/api/zones/{zone_id}", response_model=ZoneDeleted)

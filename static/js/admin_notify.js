@@ -45,7 +45,7 @@ function deliveryRow(d) {
   const tr = cells(el("tr", null, "delivery-" + d.state), [d.id,
     t(CHANNELS[d.channel] || d.channel), d.target, t(EVENTS[d.event] || d.event),
     d.issue_id ? "#" + d.issue_id : "", t(STATES[d.state] || d.state), d.attempts, when(d.next_attempt_at), when(d.sent_at),
-    t(d.last_error)]);
+    d.last_error]);
   const td = el("td");
   if (d.state !== "sent") {
     td.appendChild(button(t("重试"), "ccmap-small", function () {

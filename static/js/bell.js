@@ -25,7 +25,7 @@ function setCount(parts, unread) {
 
 function item(parts, n) {
   const li = el("li", null, "ccmap-bell-item" + (n.read_at ? "" : " unread"));
-  li.appendChild(el("div", t(n.message), "ccmap-bell-text"));
+  li.appendChild(el("div", n.message, "ccmap-bell-text"));
   li.appendChild(el("div", t(n.event_label) + " · " + dateTime(n.at).slice(0, 19),
                     "ccmap-bell-meta"));
   li.addEventListener("click", function () {

@@ -8,8 +8,9 @@ const FILTER_DELAY_MS = 200;  // a burst of filter changes loads once
 const ZONE_OPTIONS = 20;  // zone names offered at a time (a city has thousands)
 const WEEKS = 26;  // the week replay goes back this many weeks
 
+/* A row problem as a line (its reason comes in the page's language from the server). */
 function rowText(e) {
-  return t("第{row}行 {column}：{reason}", { row: e.row, column: e.column || "", reason: t(e.reason) });
+  return t("第{row}行 {column}：{reason}", { row: e.row, column: e.column || "", reason: e.reason });
 }
 
 /* Poll a job (GET /api/jobs/{id}) until it is done or failed; onProgress sees each state. */

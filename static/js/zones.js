@@ -8,7 +8,7 @@ var FIELDS = [["name", t("责任区名称")], ["unit", t("责任单位")], ["res
               ["phone", t("联系电话")], ["notes", t("备注")]];
 
 function warningsText(doc) {
-  return (doc.warnings || []).map(function (w) { return t(w.message); }).join(t("；"));
+  return (doc.warnings || []).map(function (w) { return w.message; }).join(t("；"));
 }
 
 /* After any zone change: the zones (tiles or the view's editable ones, whichever show),

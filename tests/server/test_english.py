@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 from fastapi.testclient import TestClient
 
 from geo.exports.bulletin import bulletin_context, render_bulletin
-from geo.i18n import CJK
+from geo.i18n import CJK, messages, page_messages
 from geo.store import Store
 from tests.conftest import add_user, bearer
 from tests.geo.analytics.test_indicators import COMMUNITIES, NOW, UNITS, build_october
@@ -74,6 +75,20 @@ def test_pages_are_english_with_lang_en(client: TestClient, store: Store) -> Non
     page = client.get("/", headers=EN).text
     assert '<html lang="en">' in page and 'id="ccmap-i18n"' in page
     assert '"label": "Zone"' in page and '"Issue heat"' in page
+
+
+def test_a_page_embeds_the_texts_of_its_scripts_not_the_servers_messages(
+        client: TestClient) -> None:
+    for path in ("/", "/field", "/admin"):
+        page = client.get(path, headers=EN).text
+        found = re.search(r'<script[^>]* id="ccmap-i18n">(.*?)</script>',
+                          page, re.DOTALL)
+        assert found, path
+        embedded = json.loads(found.group(1))
+        assert embedded == page_messages("en")
+        assert embedded["导入失败"] == "Import failed"  # a text of the scripts
+        # an error message: the server sends it translated, the page need not carry it
+        assert "推送 {id} 不存在" not in embedded and "推送 {id} 不存在" in messages("en")
 
 
 def _csv_header(body: bytes) -> list[str]:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from shapely.geometry import box
 
+from geo.i18n import CJK, translate
 from geo.model.kinds import Kind
 from geo.model.records import Feature
 from geo.store import IssueQuery, Store, open_store
@@ -262,6 +263,12 @@ def test_upload_import_reports_row_errors(client: TestClient, store: Store) -> N
     assert [e["reason"] for e in doc["row_errors"]] == [
         "坐标缺失或不是数字", "日期无法识别",
         "状态无法识别（请使用本系统的状态代码、中文名称或 Open、Closed、Pending 等）"]
+    # an English reader of the job gets the reasons in English (the page shows them as sent)
+    en = client.get(f"/api/jobs/{job['id']}", headers={"Accept-Language": "en"}).json()
+    assert [e["reason"] for e in en["result"]["row_errors"]] == [
+        "missing or non-numeric coordinate", "unparsable date",
+        translate(doc["row_errors"][2]["reason"], "en")]
+    assert not any(CJK.search(e["reason"]) for e in en["result"]["row_errors"])
     [issue] = store.issues()
     assert (issue.category, issue.external_id) == ("illegal_ads", "A1")
 

@@ -6,6 +6,7 @@ import json
 
 from fastapi.testclient import TestClient
 
+from geo.i18n import CJK, translate
 from geo.model.kinds import Kind
 from geo.store import Store
 from server.app import create_app
@@ -24,6 +25,12 @@ def test_geojson_body_is_imported(client: TestClient, store: Store) -> None:
     assert doc["imported"] == 2 and len(doc["ids"]) == 2
     assert doc["warnings"][0]["row"] == 2
     assert {f.name for f in store.features(Kind.zone)} == {"福佑路责任区", "蝴蝶结责任区"}
+    # the report's row problems come in the caller's language
+    en = client.post("/api/layers/zone", content=body, headers={
+        "content-type": "application/geo+json", "Accept-Language": "en"}).json()
+    assert CJK.search(doc["warnings"][0]["reason"])
+    assert en["warnings"][0]["reason"] == translate(doc["warnings"][0]["reason"], "en")
+    assert not CJK.search(en["warnings"][0]["reason"])
 
 
 def test_multipart_csv_with_field_mapping(client: TestClient, store: Store) -> None:
@@ -66,6 +73,9 @@ def test_unsupported_uploads_are_400(client: TestClient) -> None:
     job = wait_for_job(client, client.post(
         "/api/layers/street", files={"file": ("x.docx", b"PK", "application/zip")}))
     assert job["state"] == "failed" and "不支持的文件类型" in job["message"]
+    # a failed job's message in the caller's language (the page shows it as it comes)
+    en = client.get(f"/api/jobs/{job['id']}", headers={"Accept-Language": "en"}).json()
+    assert en["message"] == translate(job["message"], "en") and not CJK.search(en["message"])
     r = client.post("/api/layers/street", content=b"{broken",
                     headers={"content-type": "application/geo+json"})
     assert r.status_code == 400

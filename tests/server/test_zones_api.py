@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from server.settings import Settings
 from tests.conftest import add_user, bearer
 
 GEOD = pyproj.Geod(ellps="WGS84")
+EN = {"Accept-Language": "en"}
 AREA = box(121.460, 31.220, 121.480, 31.240)
 
 
@@ -79,7 +81,26 @@ def test_refusing_policies(store: Store, city: Store) -> None:
         assert r.status_code == 409 and r.json()["outside_m2"] > 0
         r = c.post("/api/zones", headers=h, json=_zone(box(121.465, 31.225, 121.475, 31.235)))
         assert r.status_code == 409 and r.json()["overlaps"][0]["unit"] == "甲单位"
+        assert re.fullmatch(r"与「老网格」（甲单位）重叠 \d+ m²",
+                            r.json()["overlaps"][0]["message"])
+        # an English reader gets the refusal and each overlap in English (names as written)
+        r = c.post("/api/zones", headers={**h, **EN},
+                   json=_zone(box(121.465, 31.225, 121.475, 31.235)))
+        assert r.status_code == 409 and r.json()["detail"].startswith("zone overlaps")
+        assert re.fullmatch(r'overlaps "老网格" \(甲单位\) by \d+ m²',
+                            r.json()["overlaps"][0]["message"])
     assert store.layer_counts()["zone"] == 1
+
+
+def test_the_warnings_of_a_saved_zone_are_in_the_callers_language(client: TestClient,
+                                                                   city: Store) -> None:
+    drawn = _zone(box(121.465, 31.225, 121.490, 31.235))
+    zh = {w["type"]: w["message"] for w in client.post("/api/zones", json=drawn).json()["warnings"]}
+    en = {(w["type"], w.get("name")): w["message"]
+          for w in client.post("/api/zones", json=drawn, headers=EN).json()["warnings"]}
+    assert re.fullmatch(r"已按辖区边界裁剪 \d+ m²", zh["clipped"])
+    assert re.fullmatch(r"clipped to the jurisdiction: \d+ m² left out", en["clipped", None])
+    assert re.fullmatch(r'overlaps "老网格" \(甲单位\) by \d+ m²', en["overlap", "老网格"])
 
 
 def test_versions_history_restore_and_stale_edit(client: TestClient, city: Store) -> None:
