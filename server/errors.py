@@ -108,9 +108,15 @@ def localized_entries(entries: Any, locale: str) -> Any:
     messages in locale; anything else as it is."""
     if locale == DEFAULT or not isinstance(entries, list):
         return entries
-    return [{**e, **{k: translate(e[k], locale) for k in ENTRY_TEXTS
-                     if isinstance(e.get(k), str)}} if isinstance(e, dict) else e
-            for e in entries]
+    done: dict[str, str] = {}  # a big import repeats a few reasons on thousands of rows
+
+    def text(value: str) -> str:
+        if value not in done:
+            done[value] = translate(value, locale)
+        return done[value]
+
+    return [{**e, **{k: text(e[k]) for k in ENTRY_TEXTS if isinstance(e.get(k), str)}}
+            if isinstance(e, dict) else e for e in entries]
 
 
 def localized(exc: CcmapError, locale: str) -> dict[str, Any]:
