@@ -101,8 +101,8 @@ def _page_messages(locale: str) -> dict[str, str]:
 
 
 def messages(locale: str) -> dict[str, str]:
-    """The whole catalog of a locale as {key: translation} (what the pages' t() looks up);
-    empty for the default. Do not change it: it is shared."""
+    """The whole catalog of a locale as {key: translation} (what translate() reads; the pages
+    embed page_messages); empty for the default. Do not change it: it is shared."""
     return {} if locale not in LOCALES or locale == DEFAULT else _messages(locale)
 
 
