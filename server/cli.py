@@ -76,13 +76,15 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
 def _make_tile_tree(settings: Settings) -> None:
     """Make the disk tile cache's directories before serving (once for a cache): the first
     map moves of a new cache otherwise wait for them."""
-    from geo.maps.tilecache import TREE_MADE, DiskTileCache
+    from geo.maps.tilecache import DiskTileCache
 
     root = settings.tile_cache_path()
-    if root is None or (root / TREE_MADE).exists():
+    if root is None:
         return
-    print(f"ccmap: 准备瓦片缓存目录 {root} …", flush=True)
-    DiskTileCache(root, int(settings.tile_cache_disk_mb * 1e6)).make_tree()
+    disk = DiskTileCache(root, int(settings.tile_cache_disk_mb * 1e6))
+    if not disk.has_tree():
+        print(f"ccmap: 准备瓦片缓存目录 {root} …", flush=True)
+        disk.make_tree()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

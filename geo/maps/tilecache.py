@@ -98,10 +98,18 @@ class DiskTileCache:
         self._puts = 0  # puts since the last scan
         self._pruning = False
 
+    def _folder(self, digest: str) -> Path:
+        """The directory of the files whose key's sha256 (hex) starts like digest."""
+        return self.root / digest[:2] / digest[2]
+
     def path(self, key: str) -> Path:
         """The file of a key."""
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-        return self.root / digest[:2] / digest[2] / f"{digest}.tile"
+        return self._folder(digest) / f"{digest}.tile"
+
+    def has_tree(self) -> bool:
+        """Whether make_tree has made every directory of this cache."""
+        return (self.root / TREE_MADE).exists()
 
     def make_tree(self) -> bool:
         """Make every directory a tile file can go to, once for the cache (TREE_MADE says it
@@ -109,14 +117,12 @@ class DiskTileCache:
         directories one by one as its first tiles came, and on this 2-core machine's file
         system a put that made one took 1-10 ms: a new server's cold map move waited 30-120 ms
         for them."""
-        marker = self.root / TREE_MADE
-        if marker.exists():
+        if self.has_tree():
             return True
         try:
-            for top in range(256):
-                for sub in range(16):
-                    (self.root / f"{top:02x}" / f"{sub:x}").mkdir(parents=True, exist_ok=True)
-            marker.touch()
+            for prefix in range(16 ** 3):
+                self._folder(f"{prefix:03x}").mkdir(parents=True, exist_ok=True)
+            (self.root / TREE_MADE).touch()
         except OSError:  # read-only or full: the puts make what they need (or skip)
             return False
         return True
