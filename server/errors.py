@@ -119,12 +119,17 @@ def localized_entries(entries: Any, locale: str) -> Any:
             if isinstance(e, dict) else e for e in entries]
 
 
+def localized_fields(doc: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A document (an error's body, an import's report) with the entries of each of its lists
+    in locale (localized_entries)."""
+    return {k: localized_entries(v, locale) for k, v in doc.items()}
+
+
 def localized(exc: CcmapError, locale: str) -> dict[str, Any]:
     """An error's body in locale: its message (written in Chinese or "English (中文)") and
     the texts of the entries it lists (row problems, overlaps), translated (geo.i18n) — the
     one place error texts are translated."""
-    body: dict[str, Any] = {"detail": translate(exc.message, locale), **exc.detail}
-    return {k: localized_entries(v, locale) for k, v in body.items()}
+    return localized_fields({"detail": translate(exc.message, locale), **exc.detail}, locale)
 
 
 def error_response(exc: CcmapError, locale: str = DEFAULT) -> JSONResponse:

@@ -14,7 +14,7 @@ from geo.model.lifecycle import ACTIVE_JOB_STATES
 from geo.model.users import Role, User
 from server.auth import CurrentUser
 from server.deps import SettingsDep, StoreDep
-from server.errors import localized_entries
+from server.errors import localized_fields
 from server.locale import request_locale
 from server.paging import PAGE_HEADERS, link_headers
 from server.params import PageDep
@@ -30,7 +30,7 @@ def job_public(row: dict[str, Any], locale: str = DEFAULT) -> dict[str, Any]:
         if out["message"]:
             out["message"] = translate(out["message"], locale)
         if isinstance(out["result"], dict):
-            out["result"] = {k: localized_entries(v, locale) for k, v in out["result"].items()}
+            out["result"] = localized_fields(out["result"], locale)
     for key in ("created_at", "started_at", "finished_at"):
         value: datetime | None = row[key]
         out[key] = value.isoformat(timespec="seconds") if value else None

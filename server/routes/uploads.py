@@ -15,7 +15,7 @@ from geo.model.kinds import parse_kind
 from geo.zones.editing import ZonePolicy
 from server.auth import LayerWriter
 from server.deps import SettingsDep, StoreDep
-from server.errors import localized_entries
+from server.errors import localized_fields
 from server.locale import request_locale
 from server.params import CoordsQuery
 from server.schemas.common import JobAccepted
@@ -60,8 +60,7 @@ async def upload_layer(
         finally:
             upload.cleanup()
         locale = request_locale(request)  # the report's row problems in the caller's language
-        return JSONResponse({k: localized_entries(v, locale) for k, v in doc.items()},
-                            status_code=201)
+        return JSONResponse(localized_fields(doc, locale), status_code=201)
     job_id = job_pool(request).submit_job(
         "layer_import", user.actor, partial(import_layer, store, job, user.actor),
         unit=user.unit, cleanup=upload.cleanup)

@@ -1398,6 +1398,34 @@ def test_our_tile_writer_writes_what_mapbox_vector_tile_writes() -> None:
     assert [f.get("id") for f in decoded["layer"]["features"]] == [1, 2, 3, 5, 6, 2 ** 35]
 
 
+def test_our_tile_writer_matches_mapbox_vector_tile_when_no_geometry_has_parts() -> None:
+    """A city's streets and zones are single lines and polygons, which the writer encodes
+    without splitting them into parts: the bytes are still mapbox-vector-tile's."""
+    import numpy as np
+
+    from geo.tiling.tiles import EXTENT, _encode
+
+    geoms = [LineString([(0, 0), (0.2, 0.1), (10.4, 10.6), (10.4, 10.6), (4000.5, 20)]),
+             LineString([(7, 7), (7.2, 7.1)]),  # collapses to one point: left out
+             LineString([(-50, 30), (4100, 30)]),
+             Polygon([(10, 10), (10, 900), (900, 900), (900, 10)],
+                     [[(100, 100), (200, 100), (200, 200), (100, 200)]]),
+             Polygon([(3000, 3000), (3000.2, 3000.1), (3000.1, 3000.3)]),  # collapses
+             Polygon([(1000, 1000), (2000, 1000), (1500, 1800)])]
+    ids = [1, 2, 3, 4, 5, 6]
+    column = np.empty(len(geoms), dtype=object)
+    column[:] = geoms
+    ours = _encode("layer", column, {"name": [f"路{i}" for i in ids]}, ids)
+    features = [{"geometry": g, "properties": {"name": f"路{i}"}, "id": i}
+                for g, i in zip(geoms, ids, strict=True)]
+    theirs = bytes(mapbox_vector_tile.encode({"name": "layer", "features": features},
+                                             default_options={"extents": EXTENT,
+                                                              "y_coord_down": True}))
+    assert ours == theirs
+    decoded = mapbox_vector_tile.decode(ours, default_options={"y_coord_down": True})
+    assert [f["id"] for f in decoded["layer"]["features"]] == [1, 3, 4, 6]
+
+
 def test_our_tile_writer_writes_mapbox_vector_tiles_properties_for_any_mix() -> None:
     """Property columns of every kind, mixed (ids, booleans beside 0 and 1, equal ints and
     floats, the same value in two columns, missing values, whole columns missing): the keys
