@@ -53,6 +53,7 @@ from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
 from geo.store.schema import issue_blocks as issue_blocks_t
 from geo.store.schema import issue_cell_counts as cell_counts_t
+from geo.store.schema import issue_cell_levels as cell_levels_t
 from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_unit_cell_counts as unit_counts_t
 from geo.store.schema import issues as issues_t
@@ -66,6 +67,7 @@ from geo.tiling.tiles import (
     CellGrid,
     Tile,
     bbox_blocks,
+    level_counts,
 )
 
 ALL_ISSUE_TILES = f"{ISSUE_LAYER}:all"  # every_tile(ISSUE_LAYER)
@@ -270,11 +272,15 @@ def _blocks_of(boxes: Sequence[BBox | None]) -> set[tuple[int, int]] | None:
 def _issues_added(conn: Connection, cells: Sequence[tuple[int, int]],
                   units: Sequence[str | None]) -> None:
     """Count new issues, given by their base cells (cell_x, cell_y) and units, into
-    issue_cell_counts and issue_unit_cell_counts, and bump the issues layer around them."""
+    issue_cell_counts, issue_cell_levels and issue_unit_cell_counts, and bump the issues layer
+    around them."""
     counted = Counter((int(x), int(y)) for x, y in cells)
     _upsert(conn, cell_counts_t, [{"cell_x": x, "cell_y": y, "n": n}
                                   for (x, y), n in sorted(counted.items())],  # lock order
             lambda new: {"n": cell_counts_t.c.n + new.n})
+    _upsert(conn, cell_levels_t, [{"level": lv, "cell_x": x, "cell_y": y, "n": n}
+                                  for (lv, x, y), n in sorted(level_counts(counted).items())],
+            lambda new: {"n": cell_levels_t.c.n + new.n})
     _count_units(conn, Counter((u, int(x), int(y))
                                for (x, y), u in zip(cells, units, strict=True) if u is not None))
     _bump_issues(conn, cells)

@@ -233,6 +233,17 @@ feature_blocks = _table(
 # moves issues: the unfiltered cell tiles of the map read it (migration 0021)
 issue_cell_counts = _by_pair("issue_cell_counts", ("cell_x", "cell_y"), "n")
 
+# the same summed over 4 x 4, 16 x 16 and 64 x 64 base cells (levels 2, 4 and 6: the cells' x and y
+# shifted right by the level), changed with issue_cell_counts: the cell tiles of low zooms read
+# the coarsest level their cells are made of (migration 0037)
+issue_cell_levels = _table(
+    "issue_cell_levels",
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("cell_x", Integer, primary_key=True, autoincrement=False),
+    Column("cell_y", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+)
+
 # the same per unit (责任单位), changed too by every write that changes an issue's unit: the cell
 # tiles of a unit's own user, and of the 责任单位 filter alone, read it (migration 0035)
 issue_unit_cell_counts = _table(

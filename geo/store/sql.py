@@ -98,6 +98,7 @@ from geo.store.schema import features as features_t
 from geo.store.schema import inspections as inspections_t
 from geo.store.schema import issue_blocks as issue_blocks_t
 from geo.store.schema import issue_cell_counts as cell_counts_t
+from geo.store.schema import issue_cell_levels as cell_levels_t
 from geo.store.schema import issue_history as history_t
 from geo.store.schema import issue_keys as issue_keys_t
 from geo.store.schema import issue_photos as photos_t
@@ -123,7 +124,9 @@ from geo.tiling.tiles import (
     ISSUE_PROPS,
     MAX_TILE_POINTS,
     Tile,
+    at_level,
     cell_grid,
+    cell_level,
     encode_features,
     encode_points,
     feature_blocks,
@@ -1081,8 +1084,16 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 # every tile); otherwise on SQLite counted in the index's order (a streamed
                 # GROUP BY, no temporary B-tree: half the time for the 380,000 issues of a
                 # city-wide tile). The driver's own rows: 20,000 Row objects took as long.
-                k, u = cell_counts_t.c, unit_counts_t.c
+                k, u, lv = cell_counts_t.c, unit_counts_t.c, cell_levels_t.c
+                level = cell_level(grid) if not conds else 0
+                if level:  # the coarsest kept counts the cells are made of (0037)
+                    grid = at_level(grid, level)
+                    ring = ring_grid(grid)
                 per_cell: Select[Any] = (
+                    select(lv.cell_x, lv.cell_y, lv.n).where(
+                        lv.level == level, lv.cell_x.between(*ring.cell_x),
+                        lv.cell_y.between(*ring.cell_y), lv.n > 0)
+                    if level else
                     select(k.cell_x, k.cell_y, k.n).where(
                         k.cell_x.between(*ring.cell_x), k.cell_y.between(*ring.cell_y), k.n > 0)
                     if not conds else
@@ -1274,6 +1285,7 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             conn.execute(delete(issue_blocks_t))
             conn.execute(delete(feature_blocks_t))
             conn.execute(delete(cell_counts_t))
+            conn.execute(delete(cell_levels_t))
             conn.execute(delete(unit_counts_t))
             _bump_issues(conn, None)
             _bump_features(conn, {k.value: [None] for k in Kind})

@@ -24,7 +24,7 @@ import json
 import math
 import struct
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -64,6 +64,10 @@ MAX_FEATURE_BLOCKS = 4096
 # issue writes are recorded per block of 16 x 16 base cells (about 800 m): an issue tile's
 # version is that of the last write in the blocks it reads (store.layer_versions)
 BLOCK_SHIFT = 4
+# the issue counts are kept per base cell and, coarser, per 4 x 4, 16 x 16 and 64 x 64 base cells
+# (issue_cell_levels, migration 0037): a cell tile reads the coarsest level its cells are
+# made of, e.g. a map zoom 14 tile's 8 x 8 cells from 4 x 4 counts, a sixteenth of the rows
+CELL_LEVELS = (2, 4, 6)
 MERCATOR_HALF = 20037508.342789244  # half the Web Mercator world, metres
 MAX_LAT = 85.0511287798066
 
@@ -181,6 +185,33 @@ def ring_grid(grid: CellGrid) -> CellGrid:
     """The grid reading its ring too: the cells a tile draws, its own and those of its
     neighbours whose bubbles reach into it."""
     return replace(grid, cell_x=grid.ring_x, cell_y=grid.ring_y)
+
+
+def cell_level(grid: CellGrid) -> int:
+    """The coarsest kept level (of CELL_LEVELS; 0: the base cells) whose counts merge exactly
+    into the grid's cells."""
+    return max((lv for lv in CELL_LEVELS if lv <= grid.shift), default=0)
+
+
+def at_level(grid: CellGrid, level: int) -> CellGrid:
+    """The grid in the cells of a kept level (base cells shifted right by `level`): its ranges
+    in those cells, and merged by the shift left; merged_cells then gives the same rows from
+    that level's counts as from the base cells' (the grid's cells are aligned to 2^shift)."""
+    return replace(grid, shift=grid.shift - level,
+                   cell_x=(grid.cell_x[0] >> level, grid.cell_x[1] >> level),
+                   cell_y=(grid.cell_y[0] >> level, grid.cell_y[1] >> level),
+                   ring_x=(grid.ring_x[0] >> level, grid.ring_x[1] >> level),
+                   ring_y=(grid.ring_y[0] >> level, grid.ring_y[1] >> level))
+
+
+def level_counts(counts: Mapping[tuple[int, int], int]) -> Counter[tuple[int, int, int]]:
+    """Issue counts per base cell ((x, y) -> n) summed into each cell of each kept level:
+    (level, x, y) -> n."""
+    out: Counter[tuple[int, int, int]] = Counter()
+    for (x, y), n in counts.items():
+        for lv in CELL_LEVELS:
+            out[lv, x >> lv, y >> lv] += n
+    return out
 
 
 def merged_cells(grid: CellGrid, base: Sequence[Sequence[int]]

@@ -136,9 +136,9 @@ def test_an_upgraded_database_stores_the_created_note_once_in_chinese(store: Sto
     user's note that merely says the same words with more is left as written."""
     from geo.model.records import Issue
 
-    store.migrate("0035", downgrade=True)  # type: ignore[attr-defined]
     [old, kept] = store.add_issues([Issue("litter", 121.465, 31.225),
                                     Issue("litter", 121.466, 31.225)])
+    store.migrate("0035", downgrade=True)  # type: ignore[attr-defined]
     with store.engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(text("UPDATE issue_history SET note = '创建 created' WHERE issue_id = :i"),
                      {"i": old})
@@ -168,9 +168,9 @@ def test_an_analysed_sqlite_database_keeps_the_tile_index_statistics_through_003
     if store.url.startswith("postgres"):
         pytest.skip("SQLite's statistics only: PostgreSQL keeps a table's when an index is "
                     "made again")
-    store.migrate("0033", downgrade=True)  # type: ignore[attr-defined]
     store.add_issues([Issue("litter", 121.465 + i / 1000, 31.225, reported_at=datetime(2026, 1, 5))
                       for i in range(20)])
+    store.migrate("0033", downgrade=True)  # type: ignore[attr-defined]
     store.analyze()  # type: ignore[attr-defined]
     store.migrate()  # type: ignore[attr-defined]
     with store.engine.connect() as conn:  # type: ignore[attr-defined]

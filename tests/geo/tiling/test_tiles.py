@@ -673,30 +673,40 @@ def test_a_case_written_elsewhere_keeps_an_issue_tiles_etag_and_cache(
 
 
 def test_unfiltered_cell_tiles_hold_what_the_issues_counted_one_by_one_hold(
-        client: TestClient, store: Store) -> None:
-    """The page's cell tiles (no filter) merge the counts kept per base cell (0021): after
-    each kind of write they hold the cells of the issues counted one by one (a filter that
-    matches every issue takes that way); the migration counts the issues already there."""
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's cell tiles (no filter) merge the counts kept per base cell (0021) or, at the
+    zooms whose cells are made of 4 x 4, 16 x 16 or 64 x 64 of them, those kept per such block
+    (0037): after each kind of write they hold the cells of the issues counted one by one (a
+    filter that matches every issue takes that way); the migrations count the issues already
+    there."""
     import pandas as pd
 
+    import geo.store.sql
     from geo.store.bulk import WRITE_COLUMNS
     from tests.geo.store.test_issue_partitions import _migrate
 
     extent = (121.29, 31.09, 121.61, 31.31)
+    # street-level tiles draw cells too (as dense ones do): their cells are 8 x 8 base cells
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 0)
 
     def cells(**params: Any) -> list[tuple[Any, ...]]:
         out = []
-        for z in (9, 12):
+        # map zooms 10 (cells of 128 x 128 base cells: read from level 6), 11 (64 x 64:
+        # level 6), 13 (16 x 16: level 4) and 14 (8 x 8: level 2)
+        for z in (9, 10, 12, 13):
             for x, y in tiles_covering(extent, z):
                 tile = get_tile(client, "issues", z, x, y, size=512, **params)
-                out += sorted((z, x, y, str(c["parts"]), c["properties"]["count"])
-                              for c in tile.get("issue_cells", []))
+                out += sorted((z, x, y, layer, str(c["parts"]), c["properties"]["count"])
+                              for layer in ("issue_cells", "issue_cells_edge")
+                              for c in tile.get(layer, []))
         return out
 
     def agree() -> int:
         kept, counted = cells(), cells(category=["litter", "graffiti"])
         assert kept == counted
-        return sum(c[-1] for c in kept if c[0] == 12)
+        own = [c for c in kept if c[3] == "issue_cells"]
+        assert sum(c[-1] for c in own if c[0] == 13) == sum(c[-1] for c in own if c[0] == 12)
+        return sum(c[-1] for c in own if c[0] == 12)
 
     store.add_issues([Issue("litter", 121.30 + (i * 37 % 300) / 1000,
                             31.10 + (i * 91 % 300) / 1500) for i in range(300)])
