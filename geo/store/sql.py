@@ -115,6 +115,7 @@ from geo.store.triage import TriageRows
 from geo.tiling.tiles import (
     BUFFER,
     CELL_LAYER,
+    CELL_LEVELS,
     CELL_PROPS,
     CLOSE_ZOOM,
     EDGE_CELL_LAYER,
@@ -1186,6 +1187,8 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         near = self._issue_points_near(tile)
         if units is not None and self._unit_count_near(conn, units, tile) > most:
             return None
+        if not conds and self._kept_count_within(conn, tile) > 2 * most:
+            return None  # surely dense (twice: a hair of float at a cell's edge never decides)
         if self.postgis:
             # one scan: up to one point over the limit is read (index only) and counted, and
             # encoded only when within it (a dense tile, drawn as cells, costs the scan only).
@@ -1237,6 +1240,22 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
         u = unit_counts_t.c
         return int(conn.execute(select(func.coalesce(func.sum(u.n), 0)).where(
             u.unit.in_(units), u.cell_x.between(x0, x1), u.cell_y.between(y0, y1)
+        )).scalar_one())
+
+    def _kept_count_within(self, conn: Connection, tile: Tile) -> int:
+        """The issues of the finest kept level's cells (0037) that lie wholly within the base
+        cells a points tile reads: never more than the tile reads. A dense street-level tile
+        (drawn as cells) read one point over the limit to learn it: 5 ms of a city z14 tile on
+        SQLite, 11 ms on PostGIS."""
+        x0, y0, x1, y1 = self._near_cells(tile)
+        level, lv = CELL_LEVELS[0], cell_levels_t.c
+        # the level's cells within base cells x0 + 1 .. x1 - 1 (the edge cells are partly out)
+        lx0, lx1 = -(-(x0 + 1) >> level), (x1 >> level) - 1
+        ly0, ly1 = -(-(y0 + 1) >> level), (y1 >> level) - 1
+        if lx0 > lx1 or ly0 > ly1:
+            return 0
+        return int(conn.execute(select(func.coalesce(func.sum(lv.n), 0)).where(
+            lv.level == level, lv.cell_x.between(lx0, lx1), lv.cell_y.between(ly0, ly1)
         )).scalar_one())
 
     def _issue_points_near(self, tile: Tile) -> ColumnElement[bool]:

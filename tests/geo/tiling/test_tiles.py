@@ -587,6 +587,29 @@ def test_dense_tiles_fall_back_to_cells(client: TestClient, store: Store,
     assert len(ids(get_tile(client, "issues", 16, x, y), "issues")) == 9
 
 
+def test_a_street_level_tile_by_a_dense_one_keeps_its_points(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tile surely too dense for points is known from the counts kept per 4 x 4 base cells
+    (0037) without reading its points; a block of them that reaches over the tile's edge does
+    not count for it: a few points beside a dense neighbour stay points, and a tile with twice
+    the limit inside it is cells."""
+    import geo.store.sql
+
+    monkeypatch.setattr(geo.store.sql, "MAX_TILE_POINTS", 5)
+    x, y = tile_of(121.475, 31.235, 15)
+    west, south, east, north = Tile(15, x, y).lonlat_bounds()
+    mid = (south + north) / 2
+    # 4 issues in the tile, 30 just past its east edge (their 200 m blocks straddle it)
+    store.add_issues([Issue("litter", west + (east - west) * (0.2 + 0.1 * i), mid)
+                      for i in range(4)]
+                     + [Issue("litter", east + 0.0004 + i * 1e-6, mid) for i in range(30)])
+    assert len(ids(get_tile(client, "issues", 15, x, y), "issues")) == 4
+    store.add_issues([Issue("litter", (west + east) / 2 + i * 1e-6, mid) for i in range(11)])
+    tile = get_tile(client, "issues", 15, x, y)
+    assert "issues" not in tile
+    assert sum(c["properties"]["count"] for c in tile["issue_cells"]) == 15
+
+
 def test_etag_304_and_new_etag_after_each_write(client: TestClient, store: Store) -> None:
     z = 16
     x, y = tile_of(121.475, 31.235, z)
