@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geo.i18n import DEFAULT, LOCALES, translate, translator
 from geo.model.errors import CcmapError, ImportRejected
@@ -20,6 +20,9 @@ from server.cli_export import add_export_commands
 from server.cli_notify import add_notify_commands
 from server.cli_plan import add_plan_commands
 from server.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from geo.maps.tilecache import DiskTileCache
 
 WORKER_PING_TIMEOUT_S = 120  # see cmd_serve
 
@@ -73,18 +76,24 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
         print(text)
 
 
-def _make_tile_tree(settings: Settings) -> None:
-    """Make the disk tile cache's directories before serving (once for a cache): the first
-    map moves of a new cache otherwise wait for them."""
+def _tile_tree(root: Path, settings: Settings, say: bool = True) -> DiskTileCache:
+    """The disk tile cache at root, its directories made first (once for a cache): the first
+    map moves of a new cache, or a seeding's first tiles, otherwise wait for them."""
     from geo.maps.tilecache import DiskTileCache
 
-    root = settings.tile_cache_path()
-    if root is None:
-        return
     disk = DiskTileCache(root, int(settings.tile_cache_disk_mb * 1e6))
     if not disk.has_tree():
-        print(f"ccmap: 准备瓦片缓存目录 {root} …", flush=True)
+        if say:
+            print(f"ccmap: 准备瓦片缓存目录 {root} …", file=sys.stderr, flush=True)
         disk.make_tree()
+    return disk
+
+
+def _make_tile_tree(settings: Settings) -> None:
+    """Make the disk tile cache's directories before serving (see _tile_tree)."""
+    root = settings.tile_cache_path()
+    if root is not None:
+        _tile_tree(root, settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -236,7 +245,7 @@ def cmd_tiles_seed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from geo.maps.seeding import page_plans, seed
-    from geo.maps.tilecache import DiskTileCache, TileCaches
+    from geo.maps.tilecache import TileCaches
     from geo.tiling.tiles import TileCache
 
     settings = _settings(args)
@@ -244,9 +253,9 @@ def cmd_tiles_seed(args: argparse.Namespace) -> int:
     if root is None:
         raise CcmapError("没有可预生成的磁盘瓦片缓存：CCMAP_TILE_CACHE_DIR 为 none，"
                          "或数据库在内存中")
-    disk = DiskTileCache(root, int(settings.tile_cache_disk_mb * 1e6))
-    caches = TileCaches(TileCache(int(settings.tile_cache_mb * 1e6)), disk)
     show = args.progress or (not args.json and sys.stderr.isatty())
+    disk = _tile_tree(root, settings, say=show)
+    caches = TileCaches(TileCache(int(settings.tile_cache_mb * 1e6)), disk)
     started = time.perf_counter()
     with opened(settings.database_url) as store:
         plans = page_plans(store, args.min_zoom, args.max_zoom, issues=args.issues)

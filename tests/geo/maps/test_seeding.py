@@ -29,6 +29,7 @@ from geo.maps.seeding import (
     page_plans,
 )
 from geo.maps.tilecache import (
+    TREE_MADE,
     TileCaches,
     TileRequest,
     plain,
@@ -60,6 +61,9 @@ def test_seeded_tiles_are_served_from_disk(reduced_city: ReducedCity, tmp_path: 
     root = tmp_path / "tiles"
     first = seed(reduced_city.url, root, "--min-zoom", "12", "--max-zoom", "15")
     assert first["tiles"] == first["built"] > 0 and first["cached"] == 0
+    # the cache's directories were made before the first tile, as `ccmap serve` makes them
+    assert (root / TREE_MADE).is_file()
+    assert sum(1 for d in root.glob("*/*") if d.is_dir()) == 16 ** 3 > first["directory_files"]
     assert first["directory_files"] > 0 and first["bytes_built"] > 0
     again = seed(reduced_city.url, root, "--min-zoom", "12", "--max-zoom", "15")
     assert again["built"] == 0 and again["cached"] == first["tiles"]
