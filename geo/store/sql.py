@@ -1086,31 +1086,32 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
                 # GROUP BY, no temporary B-tree: half the time for the 380,000 issues of a
                 # city-wide tile). The driver's own rows: 20,000 Row objects took as long.
                 k, u, lv = cell_counts_t.c, unit_counts_t.c, cell_levels_t.c
-                level = cell_level(grid) if not conds else 0
-                if level:  # the coarsest kept counts the cells are made of (0037)
+                per_cell: Select[Any]
+                if not conds and (level := cell_level(grid)):
+                    # the coarsest kept counts the cells are made of (0037)
                     grid = at_level(grid, level)
                     ring = ring_grid(grid)
-                per_cell: Select[Any] = (
-                    select(lv.cell_x, lv.cell_y, lv.n).where(
+                    per_cell = select(lv.cell_x, lv.cell_y, lv.n).where(
                         lv.level == level, lv.cell_x.between(*ring.cell_x),
                         lv.cell_y.between(*ring.cell_y), lv.n > 0)
-                    if level else
-                    select(k.cell_x, k.cell_y, k.n).where(
+                elif not conds:
+                    per_cell = select(k.cell_x, k.cell_y, k.n).where(
                         k.cell_x.between(*ring.cell_x), k.cell_y.between(*ring.cell_y), k.n > 0)
-                    if not conds else
+                elif units is not None:
                     # several units' rows of a base cell are merged by merged_cells
-                    select(u.cell_x, u.cell_y, u.n).where(
+                    per_cell = select(u.cell_x, u.cell_y, u.n).where(
                         u.unit.in_(units), u.cell_x.between(*ring.cell_x),
                         u.cell_y.between(*ring.cell_y), u.n > 0)
-                    if units is not None else
-                    select(c.cell_x, c.cell_y, func.count()).where(
-                        *conds, _grid_cells(ring)).group_by(c.cell_x, c.cell_y))
-                if conds and units is None and _in_cell_index(conds):
-                    # read from the covering index (0034) whatever the sampled statistics
-                    # say: with a unit and a week they sent SQLite to the unit's index and a
-                    # table row per issue of the unit (a unit user's replay step, 1.3-7.7 s)
-                    per_cell = per_cell.with_hint(issues_t, "INDEXED BY ix_issues_cells",
-                                                  "sqlite")
+                else:
+                    per_cell = select(c.cell_x, c.cell_y, func.count()).where(
+                        *conds, _grid_cells(ring)).group_by(c.cell_x, c.cell_y)
+                    if _in_cell_index(conds):
+                        # read from the covering index (0034) whatever the sampled statistics
+                        # say: with a unit and a week they sent SQLite to the unit's index and
+                        # a table row per issue of the unit (a unit user's replay step,
+                        # 1.3-7.7 s)
+                        per_cell = per_cell.with_hint(issues_t, "INDEXED BY ix_issues_cells",
+                                                      "sqlite")
                 counted = conn.execute(per_cell)
                 base = counted.cursor.fetchall()
                 counted.close()
