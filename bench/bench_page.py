@@ -36,10 +36,12 @@ every run. `--roles unit --unit NAME` logs in as a unit's own user (包保单位
 tile it asks is filtered by its unit). The figures are printed beside the issue's "before"
 figures (the GeoJSON page measured by the issue filer on SQLite) and the targets. --profile
 prints the biggest and slowest requests of the first view and of the slowest pan, the page's
-JS self time by function, and the browser's CPU per pan by thread (renderer main thread,
-compositor, raster workers, …), and for each pan where its time went by the Resource Timing
-of the page and its tile workers: the longest wait for a connection, the wait for the first
-byte, when the last response ended and how long the page drew after it.
+JS self time by function (the first view's, and a pan's over the ten pans: "(program)" is
+the browser's own work on the main thread, style, layout, painting), the browser's CPU per pan
+by thread (renderer main thread, compositor, raster workers, …), and for each pan where its
+time went by the Resource Timing of the page and its tile workers: the longest wait for a
+connection, the wait for the first byte, when the last response ended and how long the page
+drew after it.
 """
 
 from __future__ import annotations
@@ -406,6 +408,8 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
             return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }""")
         pans = []
         threads0 = browser_threads() if profile else {}
+        if profile:  # the page's JS over the ten pans
+            cdp.send("Profiler.start")
         for fx, fy, z in PANS:
             lon = bounds[0] + fx * (bounds[2] - bounds[0])
             lat = bounds[1] + fy * (bounds[3] - bounds[1])
@@ -429,6 +433,8 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
                 pan["phases"] = phases(page, start, pan["idle_s"])
             pans.append(pan)
         if profile:  # where the browser's CPU of the ten pans went, by thread
+            first["pan_js"] = [(name, ms / len(PANS)) for name, ms in
+                               js_profile(cdp.send("Profiler.stop")["profile"], top=20)]
             spent = {k: v - threads0.get(k, 0.0) for k, v in browser_threads().items()}
             first["pan_threads"] = sorted(((k, round(v / len(PANS), 3)) for k, v in spent.items()
                                            if v > 0), key=lambda kv: -kv[1])[:10]
@@ -552,6 +558,8 @@ def print_profile(role: str, run: dict[str, Any]) -> None:
         print(f"  {key:44s} {v['n']:5d} req {v['MB']:8.3f} MB  slowest {v['slowest_ms']:6d} ms")
     for name, ms in first.get("js", []):
         print(f"  JS {ms:8.1f} ms  {name}")
+    for name, ms in first.get("pan_js", []):
+        print(f"  JS a pan {ms:8.1f} ms  {name}")
     for name, secs in first.get("pan_threads", []):
         print(f"  browser CPU a pan {secs:6.3f} s  thread {name}")
     print("  pan  zoom   idle  requests  queued (max)  first byte (median, max)  last response"
