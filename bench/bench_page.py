@@ -41,7 +41,10 @@ the browser's own work on the main thread, style, layout, painting), the browser
 by thread (renderer main thread, compositor, raster workers, …), and for each pan where its
 time went by the Resource Timing of the page and its tile workers: the longest wait for a
 connection, the wait for the first byte, when the last response ended and how long the page
-drew after it.
+drew after it. --trace records a Chromium trace of the first run's ten pans and prints, for
+the busiest threads (the page's main thread, the tile workers, raster, compositor …), the
+trace events that took their time (self time, ms a pan: e.g. `FinalizeFrame`, a tile worker
+rasterising its canvas, or `Document::recalcStyle`); tracing slows the pans it records.
 """
 
 from __future__ import annotations
@@ -365,8 +368,47 @@ def js_profile(profile: dict[str, Any], top: int = 12) -> list[tuple[str, float]
     return sorted(self_ms.items(), key=lambda kv: -kv[1])[:top]
 
 
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8",
+                    "blink", "cc", "viz", "toplevel", "gpu", "renderer.scheduler"]
+
+
+def trace_summary(path: Path, pans: int, threads: int = 6, events: int = 8
+                  ) -> list[tuple[str, float, list[tuple[str, float]]]]:
+    """Of a Chromium trace: the busiest threads (top-level events' time, ms a pan) with the
+    events that took it (self time: an event's duration less its nested events', ms a pan)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    trace = doc["traceEvents"] if isinstance(doc, dict) else doc
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in trace
+             if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    by_thread: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    for e in trace:
+        if e.get("ph") == "X" and "dur" in e:
+            by_thread[(e["pid"], e["tid"])].append(e)
+    out = []
+    for key, found in by_thread.items():
+        found.sort(key=lambda e: (e["ts"], -e["dur"]))
+        own: dict[str, float] = defaultdict(float)
+        open_: list[dict[str, Any]] = []
+        top = 0.0
+        for e in found:
+            while open_ and open_[-1]["ts"] + open_[-1]["dur"] <= e["ts"]:
+                open_.pop()
+            if open_:  # nested: its time is not its parent's own
+                parent = open_[-1]
+                own[parent["name"]] -= min(e["dur"], parent["ts"] + parent["dur"] - e["ts"])
+            else:
+                top += e["dur"]
+            own[e["name"]] += e["dur"]
+            open_.append(e)
+        busiest = sorted(own.items(), key=lambda kv: -kv[1])[:events]
+        out.append((names.get(key, str(key)), top / 1000 / pans,
+                    [(name, us / 1000 / pans) for name, us in busiest if us > 0]))
+    return sorted(out, key=lambda t: -t[1])[:threads]
+
+
 def one_run(browser: Any, base: str, server_pid: int, username: str, password: str,
-            timeout_s: float, profile: bool, replay: int = 0) -> dict[str, Any]:
+            timeout_s: float, profile: bool, replay: int = 0,
+            trace: Path | None = None) -> dict[str, Any]:
     """First view and the pans in a fresh context; the figures of this run."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     try:
@@ -410,6 +452,8 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
         threads0 = browser_threads() if profile else {}
         if profile:  # the page's JS over the ten pans
             cdp.send("Profiler.start")
+        if trace is not None:
+            browser.start_tracing(page=page, path=str(trace), categories=TRACE_CATEGORIES)
         for fx, fy, z in PANS:
             lon = bounds[0] + fx * (bounds[2] - bounds[0])
             lat = bounds[1] + fy * (bounds[3] - bounds[1])
@@ -432,6 +476,9 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
             if profile and not stuck:
                 pan["phases"] = phases(page, start, pan["idle_s"])
             pans.append(pan)
+        if trace is not None:
+            browser.stop_tracing()
+            first["pan_trace"] = trace_summary(trace, len(PANS))
         if profile:  # where the browser's CPU of the ten pans went, by thread
             first["pan_js"] = [(name, ms / len(PANS)) for name, ms in
                                js_profile(cdp.send("Profiler.stop")["profile"], top=20)]
@@ -579,6 +626,15 @@ def print_profile(role: str, run: dict[str, Any]) -> None:
         print(f"  page errors: {run['errors'][:3]}")
 
 
+def print_trace(role: str, run: dict[str, Any]) -> None:
+    """Where the traced pans' time went, by thread and event (ms a pan)."""
+    print(f"\n[{role}] the first run's pans, traced (ms a pan; a thread's events' self time):")
+    for thread, ms, busiest in run["first"].get("pan_trace", []):
+        print(f"  {thread}: {ms:.1f}")
+        for name, t in busiest:
+            print(f"    {t:7.1f}  {name}")
+
+
 def seed(db: str, env: dict[str, str]) -> float:
     """Run `ccmap tiles seed` on db with env (its disk tile cache); the seconds it took."""
     t0 = time.perf_counter()
@@ -600,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds one view may take to settle (then it counts as inf)")
     ap.add_argument("--profile", action="store_true",
                     help="print requests by size/time and the JS self time of the first run")
+    ap.add_argument("--trace", action="store_true",
+                    help="record a Chromium trace of the first run's pans and print where "
+                         "each busy thread's time went (slows the pans it records)")
     ap.add_argument("--tiles", choices=("cold", "seeded"), default="cold",
                     help="each role's server starts with an empty disk tile cache (cold) or "
                          "one filled by `ccmap tiles seed` (seeded)")
@@ -619,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
              for role in roles}
     results: dict[str, list[dict[str, Any]]] = {role: [] for role in roles}
     log = Path(tempfile.gettempdir()) / f"bench_page-serve-{os.getpid()}.log"
+    trace_file = Path(tempfile.gettempdir()) / f"bench_page-trace-{os.getpid()}.json"
     load = [os.getloadavg()[0]]  # other work on the machine slows every figure: say how much
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, headless=True,
@@ -637,7 +697,8 @@ def main(argv: list[str] | None = None) -> int:
                     for i in range(args.runs):
                         run = one_run(browser, server.base, server.process.pid,
                                       *users[role], args.timeout, args.profile and i == 0,
-                                      args.replay)
+                                      args.replay,
+                                      trace=trace_file if args.trace and i == 0 else None)
                         results[role].append(run)
                         f = run["first"]
                         print(f"  run {i + 1} {role:8s} first view {f['idle_s']:.2f} s "
@@ -657,6 +718,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         for role, runs in results.items():
             print_profile(role, runs[0])
+    if args.trace:
+        for role, runs in results.items():
+            print_trace(role, runs[0])
     if args.json:
         args.json.write_text(json.dumps({"db": args.db, "pans": PANS, "load_average": load,
                                          "runs": results,
