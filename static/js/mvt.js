@@ -15,22 +15,24 @@ export function readTile(buffer) {
 }
 
 function readLayer(pbf, end) {
-  var layer = { name: "", extent: 4096, keys: [], values: [], raw: [] };
+  var layer = { name: "", extent: 4096, keys: [], values: [], at: [] };
   pbf.readFields(function (tag, l, p) {
     if (tag === 15) { p.readVarint(); }  // version
     else if (tag === 1) { l.name = p.readString(); }
     else if (tag === 5) { l.extent = p.readVarint(); }
     else if (tag === 3) { l.keys.push(p.readString()); }
     else if (tag === 4) { l.values.push(readValue(p)); }
-    else if (tag === 2) { l.raw.push(readFeature(p, p.readVarint() + p.pos)); }
-  }, layer, end);
-  var features = layer.raw.map(function (f) {
-    var props = {};
-    for (var i = 0; i + 1 < f.tags.length; i += 2) {
-      props[layer.keys[f.tags[i]]] = layer.values[f.tags[i + 1]];
+    else if (tag === 2) {  // a feature: read once the keys and values are known
+      var n = p.readVarint();
+      l.at.push(p.pos, p.pos + n);
+      p.pos += n;
     }
-    return { id: f.id, type: f.type, props: props, parts: parts(f.geometry) };
-  });
+  }, layer, end);
+  var features = new Array(layer.at.length / 2);
+  for (var i = 0; i < features.length; i++) {
+    features[i] = readFeature(pbf, layer.at[2 * i], layer.at[2 * i + 1], layer);
+  }
+  pbf.pos = end;
   return { name: layer.name, extent: layer.extent, features: features };
 }
 
@@ -46,28 +48,40 @@ function readValue(pbf) {
   return value;
 }
 
-function readFeature(pbf, end) {
-  var f = { id: undefined, type: 0, tags: [], geometry: [] };
-  pbf.readFields(function (tag, o, p) {
-    if (tag === 1) { o.id = p.readVarint(); }
-    else if (tag === 2) { p.readPackedVarint(o.tags); }
-    else if (tag === 3) { o.type = p.readVarint(); }
-    else if (tag === 4) { p.readPackedVarint(o.geometry); }
-  }, f, end);
+/* A feature (bytes start..end of the tile): its id, type, properties and parts, read straight
+ * from its packed fields (no list of tags or of geometry commands in between: a city view's
+ * tiles hold tens of thousands of features, and every object made is the collector's work). */
+function readFeature(pbf, start, end, layer) {
+  var f = { id: undefined, type: 0, props: {}, parts: [] };
+  pbf.pos = start;
+  while (pbf.pos < end) {
+    var val = pbf.readVarint(), tag = val >> 3;
+    if (tag === 1) { f.id = pbf.readVarint(); }
+    else if (tag === 3) { f.type = pbf.readVarint(); }
+    else if (tag === 2 && (val & 7) === 2) { readTags(pbf, pbf.readVarint() + pbf.pos, layer, f.props); }
+    else if (tag === 4 && (val & 7) === 2) { f.parts = readParts(pbf, pbf.readVarint() + pbf.pos); }
+    else { pbf.skip(val); }
+  }
   return f;
 }
 
+function readTags(pbf, end, layer, props) {
+  while (pbf.pos < end) {
+    var key = layer.keys[pbf.readVarint()];
+    props[key] = layer.values[pbf.readVarint()];
+  }
+}
+
 /* Geometry commands to parts: flat [x0, y0, x1, y1, …] per line, ring or point, tile units. */
-function parts(cmds) {
-  var out = [], part = null, x = 0, y = 0, i = 0;
-  while (i < cmds.length) {
-    var cmd = cmds[i] & 7, count = cmds[i] >> 3;
-    i += 1;
+function readParts(pbf, end) {
+  var out = [], part = null, x = 0, y = 0;
+  while (pbf.pos < end) {
+    var cmd = pbf.readVarint(), count = cmd >> 3;
+    cmd &= 7;
     if (cmd === CLOSE_PATH) { continue; }  // rings are closed when drawn
     for (var n = 0; n < count; n++) {
-      x += (cmds[i] >>> 1) ^ -(cmds[i] & 1);
-      y += (cmds[i + 1] >>> 1) ^ -(cmds[i + 1] & 1);
-      i += 2;
+      x += pbf.readSVarint();
+      y += pbf.readSVarint();
       if (cmd === MOVE_TO) { part = []; out.push(part); }
       part.push(x, y);
     }
