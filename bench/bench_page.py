@@ -479,6 +479,7 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
         if trace is not None:
             browser.stop_tracing()
             first["pan_trace"] = trace_summary(trace, len(PANS))
+            first["pan_trace_file"] = str(trace)
         if profile:  # where the browser's CPU of the ten pans went, by thread
             first["pan_js"] = [(name, ms / len(PANS)) for name, ms in
                                js_profile(cdp.send("Profiler.stop")["profile"], top=20)]
@@ -628,11 +629,17 @@ def print_profile(role: str, run: dict[str, Any]) -> None:
 
 def print_trace(role: str, run: dict[str, Any]) -> None:
     """Where the traced pans' time went, by thread and event (ms a pan)."""
-    print(f"\n[{role}] the first run's pans, traced (ms a pan; a thread's events' self time):")
+    print(f"\n[{role}] the first run's pans, traced (ms a pan; a thread's events' self time; "
+          f"the trace: {run['first']['pan_trace_file']}, for DevTools' Performance panel):")
     for thread, ms, busiest in run["first"].get("pan_trace", []):
         print(f"  {thread}: {ms:.1f}")
         for name, t in busiest:
             print(f"    {t:7.1f}  {name}")
+
+
+def trace_file(role: str) -> Path:
+    """Where a role's trace is kept (to open in DevTools after the summary)."""
+    return Path(tempfile.gettempdir()) / f"bench_page-trace-{os.getpid()}-{role}.json"
 
 
 def seed(db: str, env: dict[str, str]) -> float:
@@ -678,7 +685,6 @@ def main(argv: list[str] | None = None) -> int:
              for role in roles}
     results: dict[str, list[dict[str, Any]]] = {role: [] for role in roles}
     log = Path(tempfile.gettempdir()) / f"bench_page-serve-{os.getpid()}.log"
-    trace_file = Path(tempfile.gettempdir()) / f"bench_page-trace-{os.getpid()}.json"
     load = [os.getloadavg()[0]]  # other work on the machine slows every figure: say how much
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, headless=True,
@@ -698,7 +704,8 @@ def main(argv: list[str] | None = None) -> int:
                         run = one_run(browser, server.base, server.process.pid,
                                       *users[role], args.timeout, args.profile and i == 0,
                                       args.replay,
-                                      trace=trace_file if args.trace and i == 0 else None)
+                                      trace=trace_file(role) if args.trace and i == 0
+                                      else None)
                         results[role].append(run)
                         f = run["first"]
                         print(f"  run {i + 1} {role:8s} first view {f['idle_s']:.2f} s "
