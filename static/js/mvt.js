@@ -58,12 +58,15 @@ function readFeature(pbf, start, end, layer) {
     var val = pbf.readVarint(), tag = val >> 3;
     if (tag === 1) { f.id = pbf.readVarint(); }
     else if (tag === 3) { f.type = pbf.readVarint(); }
-    else if (tag === 2 && (val & 7) === 2) { readTags(pbf, pbf.readVarint() + pbf.pos, layer, f.props); }
-    else if (tag === 4 && (val & 7) === 2) { f.parts = readParts(pbf, pbf.readVarint() + pbf.pos); }
-    else { pbf.skip(val); }
+    else if (tag === 2 && (val & 7) === 2) { readTags(pbf, lengthEnd(pbf), layer, f.props); }
+    else if (tag === 4 && (val & 7) === 2) { f.parts = readParts(pbf, lengthEnd(pbf)); }
+    else { pbf.skip(val); }  // (tags and geometry are packed, as the spec has them)
   }
   return f;
 }
+
+/* Where the length-delimited field starting here ends. */
+function lengthEnd(pbf) { return pbf.readVarint() + pbf.pos; }
 
 function readTags(pbf, end, layer, props) {
   while (pbf.pos < end) {
