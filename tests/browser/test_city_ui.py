@@ -14,6 +14,7 @@ import eviltransform
 import pytest
 
 from geo.store import open_store
+from geo.tiling.tiles import tile_of
 from server.app import create_app
 from server.routes.pages import vendor_installed
 from server.settings import Settings
@@ -249,6 +250,48 @@ def test_a_shared_tile_outlives_one_grid_cancelling_its_half(
     page.wait_for_function(f"() => window.pageState.counts.issues === {total}")
     drawn = page.evaluate("window.pageState.counts")
     assert {k: drawn[k] for k in TILED} == {k: counts[k] for k in TILED}
+
+
+def _page_decoded(page: Any, url: str) -> tuple[bytes, list[dict[str, Any]]]:
+    """A tile's bytes as the page fetches them, and its layers as the page's own decoder
+    (static/js/mvt.js, which the tile workers draw from) reads them."""
+    got = page.evaluate("""async (url) => {
+        const { readTile } = await import("/static/js/mvt.js");
+        const buf = await (await fetch(url, { credentials: "same-origin" })).arrayBuffer();
+        return { bytes: Array.from(new Uint8Array(buf)), layers: readTile(buf) };
+    }""", url)
+    return bytes(got["bytes"]), got["layers"]
+
+
+def test_the_page_decodes_its_tiles_as_an_independent_decoder_does(
+        page: Any, city_url: str, reduced_city: ReducedCity) -> None:
+    """Every feature the map draws and hit-tests is read by the page's own MVT decoder: its
+    id, type, properties and every point of every part are what the protobuf-spec decoder
+    reads from the same bytes — lines, areas, points and issue cells, every property kept."""
+    from tests.geo.tiling.test_tiles import decode_independently
+
+    _open(page, city_url)
+    west, south, east, north = reduced_city.extent
+    lon, lat = (west + east) / 2, (south + north) / 2
+    layers = "subdistrict,community,zone,street,alley,market,test_point,issues"
+    seen = set()
+    for z in (12, 13, 15):  # issue cells, then single issues at street level
+        x, y = tile_of(lon, lat, z)
+        data, ours = _page_decoded(page, f"{city_url}/api/tiles/{layers}/{z}/{x}/{y}.mvt"
+                                         "?size=512")
+        theirs = decode_independently(data)
+        assert [layer["name"] for layer in ours] == list(theirs)
+        for layer in ours:
+            expected = [{"id": f["id"], "type": f["type"], "props": f["properties"],
+                         # the page leaves a ring's closing point out (it closes the path)
+                         "parts": [[c for xy in (part[:-1] if f["type"] == 3 else part)
+                                    for c in xy] for part in f["parts"]]}
+                        for f in theirs[layer["name"]]]
+            assert [{k: f.get(k) for k in ("id", "type", "props", "parts")}
+                    for f in layer["features"]] == expected, layer["name"]
+            if layer["features"]:
+                seen.add(layer["name"])
+    assert {"street", "zone", "test_point", "issue_cells", "issues"} <= seen
 
 
 def test_gcj02_basemap_keeps_shifted_geojson_that_pages_and_says_when_partial(
