@@ -57,10 +57,21 @@ CITY_WIDE = {"gaps", "choropleth"}
 MAX_ISSUE_POINTS = 10_000
 
 
+# a city with more test points than this draws them from the issue grid's vector tiles, below
+# the issues; fewer are GeoJSON markers (a city's 2,170 SVG markers cost a pan 0.06-0.1 s of
+# the browser's CPU, restyling and repainting them)
+MAX_TEST_POINTS = 1_000
+
+
 def counted_issues(store: Store) -> int:
     """The ledger's issues counted up to one past MAX_ISSUE_POINTS: all the page needs to
     choose clustered points or tile points (a city's 1M took PostgreSQL 32 ms to count)."""
     return store.issue_count(at_most=MAX_ISSUE_POINTS + 1)
+
+
+def tiled_test_points(store: Store) -> bool:
+    """Whether the page draws the test points from vector tiles (more than MAX_TEST_POINTS)."""
+    return store.count_features(Kind.test_point) > MAX_TEST_POINTS
 EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力", "hotspots": "热点分析",
                 "choropleth": "专题图"}
 DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
@@ -87,6 +98,7 @@ class MapPage:
     # issues in the ledger, counted up to one past MAX_ISSUE_POINTS: street-level points from
     # tiles when more
     issue_total: int = 0
+    test_points_tiled: bool = False  # tiled_test_points
     page_limit: int = 1000  # the rows a GeoJSON page of a layer asks for (the server's maximum)
     locale: str = DEFAULT  # the page's language (geo.i18n): labels here, t() in the scripts
 
@@ -142,6 +154,7 @@ def page_config(page: MapPage) -> dict[str, Any]:
         "units": list(page.units),
         "issueTotal": page.issue_total,
         "maxIssuePoints": MAX_ISSUE_POINTS,
+        "testPointsTiled": page.test_points_tiled,
         # the data's extent (west, south, east, north): a small layer answered whole for an
         # area holding it is not asked again as the user moves about
         "extent": list(page.bounds) if page.bounds else None,

@@ -49,7 +49,8 @@ log = logging.getLogger("ccmap.tiles")
 # What the page asks for (static/js/tilegrids.js and loading.js; keep in step with them): the
 # tiled layers (TILED) that are on when the page opens share one grid of BASE_TILE_PX tiles, a
 # 512-pixel tile of zoom z drawn at map zoom z + 1 from map zoom 1 on; a planner's list drops
-# `zone` from ZONE_EDIT_ZOOM on (editable GeoJSON there); issues come from tiles below
+# `zone` from ZONE_EDIT_ZOOM on (editable GeoJSON there); the issue grid holds the test points
+# at every zoom when there are more than MAX_TEST_POINTS, and the issues below
 # ISSUE_TILE_ZOOM, and at every zoom when the ledger holds more than MAX_ISSUE_POINTS.
 PAGE_TILED = frozenset({"street", "alley", "community", "subdistrict", "zone"})
 PAGE_TILE_PX = 512
@@ -57,8 +58,9 @@ PAGE_TILE_PX = 512
 # status'; a click fetches the feature or issue by its id, which every tile carries): names
 # and categories would more than double a city's tiles, a unit on every street took a fifth
 # of a street tile's time (json_extract on SQLite) for nothing drawn, and an issue point's id,
-# category and overdue flag were two thirds of a street-level issue tile's bytes
-PAGE_FIELDS = "zone:unit,issues:status"
+# category and overdue flag were two thirds of a street-level issue tile's bytes; a test
+# point's colour is its category's
+PAGE_FIELDS = "zone:unit,test_point:category,issues:status"
 ZONE_EDIT_ZOOM = 15
 ISSUE_TILE_ZOOM = 14
 # seeding covers the data's extent and this many tiles (of PAGE_TILE_PX) around it: a window
@@ -150,7 +152,7 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     planner, and the issue tiles. By default from the zoom the page opens at in a small
     window to DEFAULT_MAX_ZOOM or the zoom it opens at in a large one. No plans for an empty
     database; InvalidInput for zooms out of 1..PAGE_MAX_ZOOM or in the wrong order."""
-    from geo.maps.mapview import MAX_ISSUE_POINTS, counted_issues
+    from geo.maps.mapview import MAX_ISSUE_POINTS, counted_issues, tiled_test_points
 
     for given in (min_zoom, max_zoom):
         if given is not None and not 1 <= given <= PAGE_MAX_ZOOM:
@@ -169,6 +171,8 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     zooms = tuple(range(max(min_zoom, 1), max_zoom + 1))  # the 512-pixel grid starts at 1
     base = page_base_layers()
     planner = tuple(k for k in base if k != Kind.zone.value)
+    if tiled_test_points(store):  # the issue grid's own layer, below the issues
+        base, planner = (*base, Kind.test_point.value), (*planner, Kind.test_point.value)
     issue_zooms: tuple[int, ...] = ()
     if issues:
         many = counted_issues(store) > MAX_ISSUE_POINTS
@@ -176,9 +180,10 @@ def page_plans(store: Store, min_zoom: int | None = None, max_zoom: int | None =
     lists = [(base, zooms)]
     if planner != base:
         lists.append((planner, tuple(z for z in zooms if z >= ZONE_EDIT_ZOOM)))
-    # where the page shows issue tiles, a move asks for one tile of both grids (the layers
-    # and the issues: static/js/tiles.js, sendQueued), built from each layer's cached tile,
-    # which seeding caches too; elsewhere, the shared grid's tile alone
+    # where the page shows issue tiles, a move asks for one tile of both grids (the layers,
+    # then the test points and the issues: static/js/tiles.js, sendQueued), built from each
+    # layer's cached tile, which seeding caches too; elsewhere, the shared grid's tile (and the
+    # test points)
     plans = [plan for layers, at in lists for plan in (
         SeedPlan(layers, tuple(z for z in at if z not in issue_zooms), bbox),
         SeedPlan((*layers, ISSUE_LAYER), tuple(z for z in at if z in issue_zooms), bbox))]
@@ -262,7 +267,7 @@ CITY_SHARE = 0.5
 
 def watched_layers() -> tuple[str, ...]:
     """The layers whose writes change the tiles seeding builds."""
-    return (*sorted(PAGE_TILED), ISSUE_LAYER)
+    return (*sorted(PAGE_TILED), Kind.test_point.value, ISSUE_LAYER)
 
 
 def changed_jobs(plans: Sequence[SeedPlan], changed: dict[str, list[tuple[int, int]] | None]

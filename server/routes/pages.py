@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from geo.i18n import translate
 from geo.maps.basemaps import resolve_basemap
-from geo.maps.mapview import MapPage, counted_issues, render_map_page
+from geo.maps.mapview import MapPage, counted_issues, render_map_page, tiled_test_points
 from geo.model.errors import CcmapError
 from geo.model.kinds import Kind
 from geo.model.users import PERMISSIONS, ROLE_LABELS, Role, User
@@ -69,6 +69,7 @@ def main_map(request: Request, store: StoreDep, settings: SettingsDep) -> Respon
                    communities=tuple(c.name for c in store.features(Kind.community)),
                    units=filter_units(store, user),
                    issue_total=counted_issues(store),
+                   test_points_tiled=tiled_test_points(store),
                    page_limit=settings.max_page)
     # folium's inline scripts carry the response's CSP nonce (server/security.py)
     return HTMLResponse(with_nonce(render_map_page(page), csp_nonce(request)))

@@ -7,7 +7,7 @@ import { popup as issuePopup } from "./issues.js";
 import { choroplethLegend, gapPanel, gapPopup, heatLegend } from "./legends.js";
 import { featureContent, fetchedContent, popupContent } from "./popups.js";
 import { featureStyle, pointMarker } from "./styles.js";
-import { ISSUE_TILE_ZOOM, ZONE_EDIT_ZOOM, issueTileUrl, zoneHint } from "./tilegrids.js";
+import { ZONE_EDIT_ZOOM, issuesTiledAt, redrawTiles, syncIssueTiles, zoneHint } from "./tilegrids.js";
 import { popup as zonePopup } from "./zones.js";
 
 // the most features one layer draws; beyond it the page says so (zoom in or filter)
@@ -93,15 +93,6 @@ function keepOpenPopup(group) {
   });
 }
 
-/* Redraw a tile layer (after an edit) and resolve when its tiles are in. */
-function redrawTiles(grid, url) {
-  return new Promise(function (resolve) {
-    grid.once("load remove", function () { resolve(); });
-    grid.ccmapCancel();
-    if (url !== undefined) { grid.setUrl(url); } else { grid.redraw(); }
-  });
-}
-
 /* Forget what layer `kind` loaded as GeoJSON (a tile grid shows it now). */
 function dropGeoJson(state, kind) {
   state.seq[kind] = (state.seq[kind] || 0) + 1;  // drop GeoJSON still on the way
@@ -109,21 +100,6 @@ function dropGeoJson(state, kind) {
   state.layers[kind].clearLayers();
   state.loadedArea[kind] = null;
   partialNotice(state.map, kind, "", 0, 0);
-}
-
-/* Issues below ISSUE_TILE_ZOOM: the cells of the issue tiles, with the page's filters. */
-function loadIssueCells(state, moved) {
-  const cells = state.issueCells, map = state.map;
-  const url = issueTileUrl(state.issueFilter || "");
-  dropGeoJson(state, "issues");
-  if (!map.hasLayer(cells)) {
-    cells.setUrl(url, true);
-    const added = new Promise(function (resolve) { cells.once("load remove", resolve); });
-    cells.addTo(map);
-    return added;
-  }
-  if (cells._url === url && moved) { return Promise.resolve(); }  // it follows the map
-  return redrawTiles(cells, url);
 }
 
 /* A planner's zones below ZONE_EDIT_ZOOM: those of the shared grid's tiles (not
@@ -264,7 +240,7 @@ function drawAnswer(state, kind, label, query, data) {
 /* Whether layer `kind` is drawn from tiles now (then its tiles load instead of GeoJSON);
  * a promise of that tile load, or null. */
 function tileLoad(state, kind, moved) {
-  const group = state.layers[kind], map = state.map, cfg = state.config;
+  const group = state.layers[kind], map = state.map;
   if (kind === "zone" && state.zoneTiled) {
     if (!zoneLoadDue(state, moved)) { return Promise.resolve(); }
     if (map.getZoom() < ZONE_EDIT_ZOOM) { return loadZoneTiles(state, moved); }
@@ -274,12 +250,11 @@ function tileLoad(state, kind, moved) {
     return map.hasLayer(group) && map.hasLayer(grid) ? redrawTiles(grid) : Promise.resolve();
   }
   if (kind === "issues" && state.issueCells) {
-    // street level: clustered GeoJSON points for a small ledger; over cfg.maxIssuePoints
-    // the tiles' points (cells where a tile is dense)
-    if (map.getZoom() < ISSUE_TILE_ZOOM || cfg.issueTotal > state.maxIssuePoints) {
-      return loadIssueCells(state, moved);
+    if (issuesTiledAt(state, map.getZoom())) {  // with the page's filters
+      dropGeoJson(state, "issues");
+      return syncIssueTiles(state, !moved);  // (after a move it follows the map)
     }
-    map.removeLayer(state.issueCells);
+    syncIssueTiles(state);  // clustered GeoJSON points: the grid keeps the test points only
   }
   return null;
 }

@@ -17,8 +17,8 @@ import { addLegends } from "./legends.js";
 import { MAX_LAYER_FEATURES, load, refresh } from "./loading.js";
 import { init as initPlan } from "./plan.js";
 import { testPointColors } from "./styles.js";
-import { ZONE_EDIT_ZOOM, isTiled, makeBaseTiles, makeIssueCells, syncBaseTiles, tileClick,
-         tiledPlaceholder, zoneHint } from "./tilegrids.js";
+import { ZONE_EDIT_ZOOM, isTiled, makeBaseTiles, makeIssueCells, syncBaseTiles, syncIssueTiles,
+         tileClick, tiledPlaceholder, zoneHint } from "./tilegrids.js";
 import { init as initZones } from "./zones.js";
 
 // a refresh waits this long after a move for the next (several moves: one refresh)
@@ -66,9 +66,9 @@ export function init(map, cfg) {
   state.tiles = typeof Pbf !== "undefined" && cfg.coords === "wgs84";
   state.zoneTiled = !!(state.tiles && cfg.canEditZones);
   makeBaseTiles(state);
+  if (state.tiles) { makeIssueCells(state); }
   addLayers(state);
   addLegends(state);
-  if (state.tiles && state.layers.issues) { makeIssueCells(state); }
   if (state.zoneTiled && state.layers.zone) {
     state.zoneEditZoom = ZONE_EDIT_ZOOM;
     state.layers.zone.on("add remove", function () { syncBaseTiles(state); });
@@ -80,6 +80,7 @@ export function init(map, cfg) {
   initIssues(state);
   if (cfg.canEditZones) { initZones(state); }
   if (cfg.analyst) { initPlan(state); }
+  syncIssueTiles(state);  // (with the issue filter the page opens with)
   refresh(state).then(function () {
     if (state.afterFirstLoad) { state.afterFirstLoad(); state.afterFirstLoad = null; }
   });

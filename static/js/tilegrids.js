@@ -1,11 +1,14 @@
 /* The page's vector-tile layers (/api/tiles/<kinds>/{z}/{x}/{y}.mvt, drawn by tiles.js): the
- * shared grid of the big line and area layers, the issue cells, their counts and their clicks.
+ * shared grid of the big line and area layers, the issue grid (the issue cells, and the test
+ * points of a city that has many), their counts and their clicks.
  *
  * The tiled layers share one grid (state.baseTiles): one tile per z/x/y holding every tiled
  * layer that is on, drawn bottom to top on one canvas, in a pane at the height of the
  * top-most of them. Each such layer's entry in the layer list is a placeholder whose adding
  * and removing changes the grid's URL (its list of layers). A planner's zones are in it below
- * ZONE_EDIT_ZOOM (editable GeoJSON polygons from there on). */
+ * ZONE_EDIT_ZOOM (editable GeoJSON polygons from there on). The issue grid
+ * (state.issueCells) works alike in the issues' pane: the test points (their layer is just
+ * below the issues) and the issues, at the zooms where they are tiled. */
 import { el, t } from "./core.js";
 import { popup as issuePopup } from "./issues.js";
 import { fetchedContent } from "./popups.js";
@@ -24,8 +27,10 @@ export const ZONE_EDIT_ZOOM = 15;  // a city's view at 15 holds some hundreds of
 // canvases of 256-pixel ones (the issue tiles are 512 pixels too, in a grid of their own)
 const BASE_TILE_PX = 512;
 
-/* Whether layer `kind` is drawn by the shared grid (a planner's zones are not: editable). */
+/* Whether layer `kind` is drawn by a grid: the shared grid's layers (a planner's zones are
+ * not: editable), and a city's many test points (cfg.testPointsTiled), by the issue grid. */
 export function isTiled(state, kind) {
+  if (kind === "test_point") { return !!(state.tiles && state.config.testPointsTiled); }
   return state.tiles && TILED[kind] === 1 && !(kind === "zone" && state.config.canEditZones);
 }
 
@@ -34,7 +39,7 @@ export function isTiled(state, kind) {
 export function makeBaseTiles(state) {
   const cfg = state.config;
   state.baseKinds = cfg.layers.map(function (l) { return l.kind; }).filter(function (k) {
-    return isTiled(state, k) || (k === "zone" && state.zoneTiled);
+    return (TILED[k] === 1 && isTiled(state, k)) || (k === "zone" && state.zoneTiled);
   });
   const kinds = state.baseKinds;
   if (!kinds.length) { return; }
@@ -48,13 +53,17 @@ export function makeBaseTiles(state) {
   };
 }
 
-/* The layer-list entry of a layer drawn by state.baseTiles: no drawing of its own. */
+/* The layer-list entry of a layer drawn by state.baseTiles (the test points: by
+ * state.issueCells): no drawing of its own. */
 export function tiledPlaceholder(state, kind) {
   const holder = new L.Layer();
+  const upper = kind === "test_point";
   holder.onAdd = holder.onRemove = function () {};
   holder.ccmapTiled = kind;
-  holder.ccmapGrid = state.baseTiles;
-  holder.on("add remove", function () { syncBaseTiles(state); });
+  holder.ccmapGrid = upper ? state.issueCells : state.baseTiles;
+  holder.on("add remove", function () {
+    if (upper) { syncIssueTiles(state); } else { syncBaseTiles(state); }
+  });
   return holder;
 }
 
@@ -91,21 +100,22 @@ function baseKindsAt(state, z) {
 }
 
 /* The page's tiles carry the feature id (a click fetches the feature or issue by it) and
- * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's, an issue point's
- * its status'; nothing else is): names and categories would more than double a city's tiles
- * (keep in step with geo.maps.seeding). Both grids ask for the same list, so that a move's
- * tiles of both come in one request. */
-const PAGE_FIELDS = "zone:unit,issues:status";
+ * PAGE_FIELDS, what the layers are drawn with (a zone's colour is its unit's, a test point's
+ * its category's, an issue point's its status'; nothing else is): names and categories would
+ * more than double a city's tiles (keep in step with geo.maps.seeding). Both grids ask for
+ * the same list, so that a move's tiles of both come in one request. */
+const PAGE_FIELDS = "zone:unit,test_point:category,issues:status";
 
 function baseUrl(kinds) {
   return tileUrl(kinds.join(","), (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) +
                  "&fields=" + PAGE_FIELDS);
 }
 
-/* The issue tiles' URL with the page's issue filters ("&category=…"). */
-export function issueTileUrl(filter) {
-  return tileUrl("issues", (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) +
-                 "&fields=" + PAGE_FIELDS + filter);
+/* The issue grid's URL of `kinds` (test_point, issues), with the page's issue filters
+ * ("&category=…") when it holds the issues. */
+function issueTileUrl(kinds, filter) {
+  return tileUrl(kinds.join(","), (BASE_TILE_PX === 256 ? "" : "size=" + BASE_TILE_PX) +
+                 "&fields=" + PAGE_FIELDS + (kinds.indexOf("issues") >= 0 ? filter : ""));
 }
 
 function tileUrl(kind, filter) {
@@ -113,12 +123,80 @@ function tileUrl(kind, filter) {
     (filter ? "?" + filter.replace(/^&/, "") : "");
 }
 
-/* The grid of the issue cells (and, at street level over a large ledger, single issues). */
+/* Whether the page draws the issues from the issue grid's tiles at map zoom z: cells below
+ * ISSUE_TILE_ZOOM; from there on clustered GeoJSON points for a small ledger, the tiles'
+ * points over state.maxIssuePoints (cells where a tile is dense). */
+export function issuesTiledAt(state, z) {
+  return z < ISSUE_TILE_ZOOM || state.config.issueTotal > state.maxIssuePoints;
+}
+
+/* The issue grid (state.issueCells): the issue cells (and, at street level over a large
+ * ledger, single issues), and a city's many test points below them. */
 export function makeIssueCells(state) {
-  const map = state.map;
-  state.issueCells = tileGrid(state, ["issues"], issueTileUrl(""), "ccmap-issues");
-  map.on("overlayremove", function (e) {
-    if (e.layer === state.layers.issues) { map.removeLayer(state.issueCells); }
+  const kinds = state.config.layers.map(function (l) { return l.kind; }).filter(function (k) {
+    return k === "issues" || (k === "test_point" && isTiled(state, k));
+  });
+  if (!kinds.length) { return; }
+  const grid = state.issueCells = tileGrid(state, kinds, issueTileUrl(kinds, ""), "ccmap-issues");
+  grid.ccmapKindsAt = function (z) { return issueKindsAt(state, z); };
+  grid.options.urlAt = function (z) {
+    const at = issueKindsAt(state, z);
+    return at && issueTileUrl(at, state.issueFilter || "");
+  };
+  state.map.on("overlayremove", function (e) {
+    if (e.layer === state.layers.issues) { syncIssueTiles(state); }
+  });
+}
+
+/* The layers of the issue grid's tiles at map zoom z (null: none). */
+function issueKindsAt(state, z) {
+  const map = state.map, layers = state.layers, kinds = [];
+  if (isTiled(state, "test_point") && layers.test_point && map.hasLayer(layers.test_point)) {
+    kinds.push("test_point");
+  }
+  if (layers.issues && map.hasLayer(layers.issues) && issuesTiledAt(state, z)) {
+    kinds.push("issues");
+  }
+  return kinds.length ? kinds : null;
+}
+
+/* The issue grid follows its layers and the issue filter: on the map while the test points
+ * (tiled) or the issues (tiled at this zoom) are, its tiles made again when what they hold
+ * changes, or when `reload` (an edit) and they are not on the way already. Resolves when its
+ * tiles are in. */
+export function syncIssueTiles(state, reload) {
+  const grid = state.issueCells, map = state.map, layers = state.layers;
+  if (!grid || !state.baseReady) { return Promise.resolve(); }
+  const points = isTiled(state, "test_point") && map.hasLayer(layers.test_point);
+  const issues = !!layers.issues && map.hasLayer(layers.issues);
+  if (!points && !(issues && issuesTiledAt(state, map.getZoom()))) {
+    if (map.hasLayer(grid)) { map.removeLayer(grid); }
+    return Promise.resolve();
+  }
+  // (not the zoom: the grid asks each zoom's tiles with that zoom's layers)
+  const key = [points, issues, state.issueFilter || ""].join(" ");
+  if (!map.hasLayer(grid)) {
+    grid.ccmapOn = key;
+    grid.ccmapFresh = true;  // its tiles are on the way with today's data
+    const added = new Promise(function (resolve) { grid.once("load remove", resolve); });
+    grid.addTo(map);
+    return added;
+  }
+  if (grid.ccmapOn === key && grid.ccmapFresh) {  // (this data's tiles are on the way)
+    return new Promise(function (resolve) { grid.once("load remove", resolve); });
+  }
+  if (grid.ccmapOn === key && !reload) { return Promise.resolve(); }
+  grid.ccmapOn = key;
+  grid.ccmapFresh = true;
+  return redrawTiles(grid);
+}
+
+/* Redraw a tile layer (after an edit) and resolve when its tiles are in. */
+export function redrawTiles(grid) {
+  return new Promise(function (resolve) {
+    grid.once("load remove", function () { resolve(); });
+    grid.ccmapCancel();
+    grid.redraw();
   });
 }
 
@@ -131,6 +209,7 @@ function tileGrid(state, kinds, url, pane) {
   const grid = vectorGrid(url, {
     pane: pane, maxZoom: 22, tileSize: px, minZoom: px === 512 ? 1 : 0,
     zoomOffset: px === 512 ? -1 : 0, statuses: state.config.statuses,
+    testPointColors: state.tpColors,
     share: true  // the shared grid's and the issue cells' tiles of a move: one request each
   });
   grid.ccmapTiled = kinds.join(",");

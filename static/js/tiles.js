@@ -200,7 +200,8 @@ var GRID = {
   // inPage: drawn on the page, not in a worker (the offline app: its service worker surely
   // answers the page's requests; a worker's, not in every browser); share: a tile of one
   // request with another sharing grid's tile of the same position (see sendQueued)
-  options: { tileSize: 256, zoomOffset: 0, statuses: {}, inPage: false, share: false },
+  options: { tileSize: 256, zoomOffset: 0, statuses: {}, testPointColors: {}, inPage: false,
+             share: false },
 
   initialize: function (url, options) {
     L.GridLayer.prototype.initialize.call(this, options);
@@ -208,7 +209,8 @@ var GRID = {
     this._ccmapSeq = ++gridSeq;
     this._ccmapId = "g" + this._ccmapSeq;
     this.ccmapData = {};  // tile key -> {coords, px, summary, at: where its features are}
-    var init = { type: "init", grid: this._ccmapId, statuses: this.options.statuses };
+    var init = { type: "init", grid: this._ccmapId, statuses: this.options.statuses,
+                 testPointColors: this.options.testPointColors };
     inits.push(init);  // (the workers start with the first tile drawn in one)
     broadcast(init);
     this.on("tileunload", function (e) {
@@ -345,7 +347,8 @@ function featuresOnMap(map, t, tile, out) {
 }
 
 /* A vector-tile grid of `url` (a {z}/{x}/{y} template), drawn in the styles of tilestyles.js
- * (options.statuses: the issue statuses and their colours). */
+ * (options.statuses: the issue statuses and their colours; options.testPointColors: the
+ * colour of each test-point category). */
 export function grid(url, options) {
   if (!Grid) { Grid = L.GridLayer.extend(GRID); }
   return new Grid(url, options);

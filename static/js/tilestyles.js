@@ -79,6 +79,13 @@ export function tileStyle(kind, cfg) {
         return hairline({ color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 }, z);
       });
     }
+    if (kind === "test_point") {  // its category's colour (as styles.js's GeoJSON marker)
+      const fill = cfg.testPointColors[p.category] || "#999";
+      return once("point " + fill, function () {
+        return { radius: 7, color: "#222", weight: 1.5, fill: true, fillColor: fill,
+                 fillOpacity: 0.95 };
+      });
+    }
     if (kind === "issues" && p.count === undefined) {  // one issue: its status colour
       const status = cfg.statuses[p.status] || { color: "#555" };
       return once("status " + status.color, function () {

@@ -6,7 +6,8 @@
  * same code.
  *
  * handle(msg) takes one job and resolves to {result, transfer}:
- *   {type: "init", grid, statuses}                  a grid's styles (its issue statuses' colours)
+ *   {type: "init", grid, statuses, testPointColors} a grid's styles (its issue statuses' and
+ *                                                   test-point categories' colours)
  *   {type: "draw", grid, key, url, z, px, ratio, only, canvas}
  *                                                   -> {image, summary} (null image: cancelled);
  *                                                   `only`: the layers (kinds) it draws, of a
@@ -36,7 +37,7 @@ const grids = {};  // grid id -> {cfg, styles, tiles: {key: {layers, px}}, pendi
 function gridOf(id) {
   let g = grids[id];
   if (!g) {
-    g = grids[id] = { cfg: { statuses: {} }, styles: {}, tiles: {}, pending: {},
+    g = grids[id] = { cfg: { statuses: {}, testPointColors: {} }, styles: {}, tiles: {}, pending: {},
                       abort: new AbortController() };
   }
   return g;
@@ -215,7 +216,7 @@ export async function handle(msg) {
   if (msg.type === "hit") { return { result: hit(msg) }; }
   if (msg.type === "features") { return { result: features(msg) }; }
   if (msg.type === "init") {
-    g.cfg = { statuses: msg.statuses || {} };
+    g.cfg = { statuses: msg.statuses || {}, testPointColors: msg.testPointColors || {} };
     g.styles = {};
   } else if (msg.type === "drop") {
     delete g.tiles[msg.key];

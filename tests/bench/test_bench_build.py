@@ -23,7 +23,9 @@ def test_it_times_every_layer_of_the_page(reduced_city: ReducedCity) -> None:
     # the request row exists only if every answer was a 200 built for it (a cache miss):
     # bench_build exits otherwise. Its time against the layers' is the benchmark's to print,
     # not a test's to assert (under load either may be the larger)
-    assert abs(times["all"] - sum(layers)) < 0.2
+    # ("all" is the sum of the layers' times; each is printed to 0.1 ms, so rounded by up
+    # to 0.05 ms)
+    assert abs(times["all"] - sum(layers)) <= 0.05 * (len(layers) + 1) + 1e-9
 
 
 def test_filters_time_the_issue_tiles_under_each_filter_of_the_page(

@@ -13,6 +13,7 @@ from typing import Any
 import eviltransform
 import pytest
 
+from geo.maps import mapview
 from geo.store import open_store
 from geo.tiling.tiles import tile_of
 from server.app import create_app
@@ -43,6 +44,15 @@ def city_url(reduced_city: ReducedCity) -> Iterator[str]:
 def gcj_url(reduced_city: ReducedCity) -> Iterator[str]:
     """The reduced city served under Gaode's GCJ-02 basemap, pages of at most 1,000 rows."""
     yield from _serve(reduced_city, basemap="amap", max_page=1000)
+
+
+@pytest.fixture(scope="module")
+def many_points_url(reduced_city: ReducedCity) -> Iterator[str]:
+    """The reduced city served as a city with more test points than the page draws as
+    markers (MAX_TEST_POINTS lowered below its count)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mapview, "MAX_TEST_POINTS", 5)
+        yield from _serve(reduced_city, basemap="none")
 
 
 def _open(page: Any, url: str, username: str = "cityviewer") -> None:
@@ -408,3 +418,71 @@ def test_small_layers_load_once_as_the_user_moves_about(
         _view(page, *_at(reduced_city, fx, fy), zoom)
     assert len(asked) == 2
     _all_test_points_drawn(page, reduced_city)
+
+
+def _test_points_in_view(page: Any) -> list[dict[str, Any]]:
+    """The test points of the issue grid's tiles in view: id, category, colour, where (page
+    pixels and latlng)."""
+    found: list[dict[str, Any]] = page.evaluate("""async () => {
+        const st = window.pageState, box = st.map.getContainer().getBoundingClientRect();
+        const seen = {};
+        for (const f of await st.issueCells.ccmapFeatures()) {
+            const [x, y] = f.parts[0][0];
+            if (f.layer === 'test_point' && x > 30 && y > 30 && x < box.width - 320 &&
+                y < box.height - 260) {
+                const at = st.map.containerPointToLatLng([x, y]);
+                seen[f.id] = {id: f.id, category: f.props.category, fill: f.style.fillColor,
+                              x: x + box.left, y: y + box.top, latlng: [at.lat, at.lng]};
+            }
+        }
+        return Object.values(seen);
+    }""")
+    return found
+
+
+def test_a_city_of_many_test_points_draws_them_from_the_issue_tiles(
+        page: Any, many_points_url: str, reduced_city: ReducedCity) -> None:
+    """Over MAX_TEST_POINTS the test points are not GeoJSON markers: they come in the issue
+    grid's tiles (the same request as the other layers' tiles), every one counted, drawn in
+    its category's colour below the issues; a click on one opens its popup, fetched by id;
+    with the issues off they stay, and with them off the issue cells stay."""
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, many_points_url)
+    assert not any("/api/layers/test_point" in u for u in urls)
+    tiles = [u for u in urls if "/api/tiles/" in u]
+    assert tiles and all(asks_tiles_of(u, "test_point") and asks_tiles_of(u, "street")
+                         for u in tiles)  # one request a tile for both grids
+    _all_test_points_drawn(page, reduced_city)
+    colours = page.evaluate("window.pageState.tpColors")
+    west, south, east, north = reduced_city.extent
+    _view(page, (south + north) / 2, (west + east) / 2, 13)
+    page.wait_for_function("() => window.pageState.counts.issues > 0")
+    points = _test_points_in_view(page)
+    assert points and all(p["fill"] == colours[p["category"]] for p in points)
+    # below the issues: the cells are the grid's last layers, drawn over the test points
+    order = page.evaluate("""async () => [...new Set((await window.pageState.issueCells
+        .ccmapFeatures()).map(f => f.layer))]""")
+    assert order.index("test_point") < order.index("issue_cells")
+    page.get_by_role("checkbox", name="问题", exact=True).uncheck()
+    page.wait_for_function("() => window.pageState.loading === 0")
+    assert _test_points_in_view(page)  # the test points stay without the issues
+    first = _test_points_in_view(page)[0]
+    _view(page, *first["latlng"], 18)  # close in: no other point over it
+    point = next(p for p in _test_points_in_view(page) if p["id"] == first["id"])
+    page.mouse.click(point["x"], point["y"])
+    title = page.locator(".leaflet-popup-content .ccmap-popup-title")
+    expect_name = page.evaluate("""async (id) => (await (await fetch('/api/features/' + id,
+        {credentials: 'same-origin'})).json()).properties.name""", point["id"])
+    title.filter(has_text=expect_name).wait_for()
+    # the test points off, the issues on: the cells come back without the test points
+    page.evaluate("() => window.pageState.map.closePopup()")
+    page.get_by_role("checkbox", name="测评点位", exact=True).uncheck()
+    page.get_by_role("checkbox", name="问题", exact=True).check()
+    page.wait_for_function("() => window.pageState.loading === 0 && "
+                           "window.pageState.counts.issues > 0")
+    assert _test_points_in_view(page) == []
+    assert not any("/api/layers/test_point" in u for u in urls)
+    assert errors == []

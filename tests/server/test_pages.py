@@ -137,6 +137,18 @@ def test_the_page_knows_whether_issues_are_too_many_for_points(
     assert config["maxIssuePoints"] == 3 and config["issueTotal"] == 4  # tile points
 
 
+def test_the_page_draws_a_city_of_many_test_points_from_tiles(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test points are GeoJSON markers up to MAX_TEST_POINTS, tiles beyond (testPointsTiled)."""
+    store.add_features([Feature(Kind.test_point, Point(121.47 + i * 1e-3, 31.23),
+                                category="farmers_market") for i in range(3)])
+    assert _config(client.get("/").text)["testPointsTiled"] is False
+    monkeypatch.setattr(mapview, "MAX_TEST_POINTS", 3)
+    assert _config(client.get("/").text)["testPointsTiled"] is False  # at most: markers
+    monkeypatch.setattr(mapview, "MAX_TEST_POINTS", 2)
+    assert _config(client.get("/").text)["testPointsTiled"] is True
+
+
 def test_unit_users_get_no_city_wide_layers(anon_client: TestClient, store: Store) -> None:
     add_user(store, "u1", "unit", unit="区教育局")
     add_user(store, "v1", "viewer")

@@ -20,6 +20,7 @@ from shapely import affinity
 from shapely.geometry import LineString
 
 from geo.maps import seeding
+from geo.maps.mapview import MAX_TEST_POINTS
 from geo.maps.seeding import (
     PAGE_FIELDS,
     RESEED_STATE,
@@ -115,13 +116,19 @@ def test_seeding_in_threads_caches_what_one_thread_does(reduced_city: ReducedCit
 
 
 class _CityExtent:
-    """The two things page_plans asks a store: a city's extent (18 x 11 km) and its ledger."""
+    """The three things page_plans asks a store: a city's extent (18 x 11 km), its ledger and
+    its test points (a sub-district's few: GeoJSON markers on the page)."""
+
+    test_points = 94
 
     def extent(self) -> tuple[float, float, float, float]:
         return (115.90, 36.40, 116.10, 36.50)
 
     def issue_count(self, at_most: int | None = None) -> int:
         return 1_000_000 if at_most is None else min(1_000_000, at_most)
+
+    def count_features(self, kind: Kind) -> int:
+        return self.test_points if kind is Kind.test_point else 0
 
 
 def test_default_seeding_reaches_street_level() -> None:
@@ -142,6 +149,17 @@ def test_default_seeding_reaches_street_level() -> None:
                      planner: (15, 16, 17)}
     plans = {p.layers: p.zooms for p in page_plans(small, issues=False)}  # type: ignore[arg-type]
     assert plans == {viewer: tuple(range(12, 18)), planner: (15, 16, 17)}
+    # a city's many test points: in the issue grid's tiles at every zoom, below the issues
+    many = _CityExtent()
+    many.test_points = MAX_TEST_POINTS + 1
+    plans = {p.layers: p.zooms for p in page_plans(many)}  # type: ignore[arg-type]
+    assert plans == {(*viewer, "test_point", "issues"): tuple(range(12, 18)),
+                     (*planner, "test_point", "issues"): (15, 16, 17)}
+    many.issue_count = lambda at_most=None: 5_000  # type: ignore[method-assign]
+    plans = {p.layers: p.zooms for p in page_plans(many)}  # type: ignore[arg-type]
+    assert plans == {(*viewer, "test_point", "issues"): (12, 13),
+                     (*viewer, "test_point"): (14, 15, 16, 17),
+                     (*planner, "test_point"): (15, 16, 17)}
     zoom17 = [t for t in SeedPlan(("issues",), (17,), _CityExtent().extent()).tiles()]
     assert {t.z for t in zoom17} == {16} and all(t.px == 512 for t in zoom17)
 
