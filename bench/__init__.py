@@ -29,3 +29,13 @@ def page_spec() -> str:
 def no_migration(self: object, revision: str = "head", downgrade: bool = False) -> None:
     """Stands in for SqlStore.migrate where a benchmark opens a database as it is: one made by
     another checkout may be at a revision the code measured does not know."""
+
+
+def page_layers(store: object) -> list[str]:
+    """The layers of the page's tile a place, bottom to top, in the code measured: the shared
+    grid's, the test points when it draws them from tiles (a city's), the issues."""
+    import geo.maps.mapview as mapview
+
+    tiled = getattr(mapview, "tiled_test_points", None)
+    points = ["test_point"] if tiled is not None and tiled(store) else []
+    return [*seeding().page_base_layers(), *points, "issues"]

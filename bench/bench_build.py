@@ -5,7 +5,8 @@
     python -m bench.bench_build --db sqlite:////work/bench-city/city.db --zoom 11 --filters
 
 The page asks a move for 512-pixel tiles of six layers a place (the five feature layers and the
-issues, the feature layers carrying the properties it draws with). This builds the tiles of
+issues, the feature layers carrying the properties it draws with; seven in a city whose test
+points it draws from tiles). This builds the tiles of
 each layer over 4 x 3 tiles around the centre of the database's extent, straight from the store
 (no cache, no HTTP), `--passes` times, and prints each layer's mean time a tile in the best pass:
 the building a cold pan waits for, without the noise of a browser beside it. The row `request`
@@ -36,7 +37,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bench import page_spec, seeding
+from bench import page_layers, page_spec, seeding
 from geo.maps.tilecache import DiskTileCache
 from geo.model.kinds import Kind
 from geo.store import IssueQuery, Store, open_store
@@ -78,7 +79,7 @@ def centre_tiles(store: Store, zoom: int) -> list[Tile]:
 def run(store: Store, zoom: int, passes: int) -> dict[str, float]:
     """Each page layer's mean build time a tile (ms) in its best pass, and their sum."""
     tiles = centre_tiles(store, zoom)
-    layers = [*seeding().page_base_layers(), ISSUE_LAYER]
+    layers = page_layers(store)
     best = {name: float("inf") for name in layers}
     query = IssueQuery(now=datetime.now())
     issue_fields = page_issue_fields()
@@ -140,7 +141,7 @@ def through_app(db: str, store: Store, zoom: int, passes: int) -> float:
     from bench.serve import add_user
 
     username, password = add_user(db, "viewer")
-    layers = ",".join([*seeding().page_base_layers(), ISSUE_LAYER])
+    layers = ",".join(page_layers(store))
     urls = [f"/api/tiles/{layers}/{t.z}/{t.x}/{t.y}.mvt?size=512&fields={page_spec()}"
             for t in centre_tiles(store, zoom)]
     best = float("inf")
