@@ -432,6 +432,14 @@ class SqlStore(AggregateMixin, BulkIssueMixin, IndicatorMixin, PlanRows, JobRows
             conds.append(_feature_scope(scope_unit))
         if bbox is not None:
             conds.append(self._bbox_clause(bbox))
+            if not self.postgis:
+                # the index's range on minx from the west too: no feature of the kind is wider
+                # than its widest (ix_features_kind_width, migration 0038), so one starting
+                # further west ends before the box (1e-9: the width's rounding)
+                widest = features_t.alias("widest")
+                width = (select(func.max(widest.c.maxx - widest.c.minx))
+                         .where(widest.c.kind == kind.value).scalar_subquery())
+                conds.append(features_t.c.minx >= bbox[0] - width - 1e-9)
         for key, value in (where or {}).items():
             column = (features_t.c[key] if key in OWN_COLUMNS
                       else features_t.c.properties[key].as_string())

@@ -35,7 +35,7 @@ def test_filters_time_the_issue_tiles_under_each_filter_of_the_page(
     from datetime import datetime
 
     from geo.store import IssueQuery, open_store
-    from tests.geo.tiling.test_tiles import decode_independently
+    from tests.mvt_reference import decode_independently
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

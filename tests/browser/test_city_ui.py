@@ -278,7 +278,7 @@ def test_the_page_decodes_its_tiles_as_an_independent_decoder_does(
     """Every feature the map draws and hit-tests is read by the page's own MVT decoder: its
     id, type, properties and every point of every part are what the protobuf-spec decoder
     reads from the same bytes — lines, areas, points and issue cells, every property kept."""
-    from tests.geo.tiling.test_tiles import decode_independently
+    from tests.mvt_reference import decode_independently
 
     _open(page, city_url)
     west, south, east, north = reduced_city.extent

@@ -66,6 +66,9 @@ def _named(diff: Any) -> tuple[str, str]:
 
 
 @pytest.mark.filterwarnings("ignore:Did not recognize type .geometry.")
+# SQLite's ix_features_kind_width (0038) is on an expression, which SQLAlchemy does not reflect
+# (test_store.py checks what it is for: a box finding a long feature that starts far west)
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_schema_py_describes_what_the_migrations_made(store: Store) -> None:
     backend = "postgis" if store.url.startswith("postgres") else "sqlite"
     with store.engine.connect() as conn:  # type: ignore[attr-defined]

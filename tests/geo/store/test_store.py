@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mapbox_vector_tile
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
@@ -9,6 +10,7 @@ from geo.model.errors import NotFound
 from geo.model.kinds import Kind
 from geo.model.records import Feature, Issue
 from geo.store import Store
+from geo.tiling.tiles import Tile, tile_of
 
 HUANGPU = (121.461, 31.220, 121.486, 31.241)
 
@@ -37,6 +39,31 @@ def test_bbox_filter_returns_only_intersecting_features(store: Store) -> None:
     assert [f.name for f in inside] == ["内"]
     assert {f.name for f in store.features(Kind.street)} == {"内", "外"}
     assert store.features(Kind.alley, bbox=HUANGPU) == []
+
+
+def test_a_box_finds_a_long_feature_starting_far_west_of_it(store: Store) -> None:
+    """A box's features are read from the kind's index between the box's west edge minus the
+    kind's widest feature and its east edge (SQLite): a street starting well west of the box
+    that runs into it is found, in a page and in a tile, and one as long added later too, as
+    are its short neighbours; one ending just before the box is not."""
+    west = HUANGPU[0]
+    short = [_street(f"短{i}", west + i * 0.004, 31.23) for i in range(5)]
+    long_ = Feature(Kind.street, LineString([(west - 0.3, 31.235), (west + 0.001, 31.235)]),
+                    name="长街")
+    before = Feature(Kind.street, LineString([(west - 0.3, 31.236), (west - 0.0001, 31.236)]),
+                     name="止于西")
+    store.add_features([*short, long_, before])
+    names = {f.name for f in store.features(Kind.street, bbox=HUANGPU)}
+    assert names == {"长街", *(f.name for f in short)}
+    assert store.count_features(Kind.street, bbox=HUANGPU) == 6
+    longer = Feature(Kind.street, LineString([(west - 0.9, 31.237), (west + 0.002, 31.237)]),
+                     name="更长")
+    store.add_features([longer])
+    assert "更长" in {f.name for f in store.features(Kind.street, bbox=HUANGPU)}
+    x, y = tile_of(west + 0.001, 31.236, 14)
+    tile = mapbox_vector_tile.decode(store.feature_tile(Kind.street, Tile(14, x, y),
+                                                        fields=("name",)))
+    assert {"长街", "更长"} <= {f["properties"]["name"] for f in tile["street"]["features"]}
 
 
 def test_property_filter_and_limit(store: Store) -> None:
