@@ -17,9 +17,9 @@ import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 from shapely import affinity
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Point
 
-from geo.maps import seeding
+from geo.maps import mapview, seeding
 from geo.maps.mapview import MAX_TEST_POINTS
 from geo.maps.seeding import (
     PAGE_FIELDS,
@@ -233,6 +233,37 @@ def test_a_pass_rebuilds_exactly_the_seeded_tiles_writes_changed(
     assert result == "hit-memory"
     assert len(mapbox_vector_tile.decode(plain(data))["zone"]["features"]) == 1
     assert reseeder.run_pass().tiles == 0  # type: ignore[union-attr]  # nothing new
+
+
+def test_a_moved_test_point_is_reseeded_where_the_page_tiles_the_test_points(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a city whose page draws its test points from tiles (more than MAX_TEST_POINTS), a
+    test point's write is one the reseeder follows: the next pass rebuilds exactly the seeded
+    tiles it changed, and they hold the point where it now is."""
+    monkeypatch.setattr(mapview, "MAX_TEST_POINTS", 0)
+    spread_city(store)
+    [pid] = store.add_features([Feature(Kind.test_point, Point(121.4741, 31.2339), name="公厕",
+                                        category="farmers_market")])
+    caches = caches_in(tmp_path / "tiles")
+    reseeder = Reseeder(store, caches, budget_s=600)
+    reseeder.run_pass()  # the opening views
+    plans = page_plans(store)
+    assert all(p.layers[-1 - ("issues" in p.layers)] == "test_point" for p in plans)
+    before = page_tags(store, plans)
+    point = store.feature(pid)
+    store.save_feature(replace(point, geometry=Point(121.4764, 31.2361)), "planner", "update")
+    after = page_tags(store, plans)
+    changed = {key for key in before if before[key] != after[key]}
+    assert 0 < len(changed) < len(before) / 2
+    report = reseeder.run_pass()
+    assert report is not None and (report.tiles, report.built) == (len(changed), len(changed))
+    tile = Tile(16, *tile_of(121.4764, 31.2361, 16), 512)
+    layers = next(p.layers for p in plans if 17 in p.zooms and "zone" in p.layers)
+    req = TileRequest(layers, tile, IssueQuery(now=NOW), fields=PAGE_FIELDS)
+    data, result = tile_data(store, req, tile_tags(store, req, NextDeadlines()), caches)
+    assert result == "hit-memory"
+    [drawn] = mapbox_vector_tile.decode(plain(data))["test_point"]["features"]
+    assert drawn["id"] == pid and drawn["properties"] == {"category": "farmers_market"}
 
 
 def test_passes_share_out_the_work_and_a_restart_catches_up(
