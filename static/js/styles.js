@@ -1,7 +1,7 @@
 /* How the map draws each layer: the line and area styles, the colours of units, hot spots,
  * choropleth classes and coverage gaps, for GeoJSON layers and for vector-tile features. */
 import { t } from "./core.js";
-import { PALETTE, STYLE, cellClasses, hashColor } from "./tilestyles.js";
+import { PALETTE, STYLE, TEST_POINT_STYLE, cellClasses, hashColor } from "./tilestyles.js";
 
 // the looks shared with the vector tiles live in tilestyles.js (the tile workers import it)
 export { PALETTE, STYLE, cellClasses };
@@ -66,8 +66,8 @@ export function pointMarker(kind, props, latlng, pane, state) {
                                     fillColor: st.color, fillOpacity: 0.9 });
   }
   if (kind === "test_point") {
-    return L.circleMarker(latlng, { radius: 7, color: "#222", weight: 1.5, pane: pane,
-      fillColor: state.tpColors[props.category] || "#999", fillOpacity: 0.95 });
+    return L.circleMarker(latlng, L.extend({ pane: pane,
+      fillColor: state.tpColors[props.category] || "#999" }, TEST_POINT_STYLE));
   }
   return L.circleMarker(latlng, { radius: 6, color: (STYLE[kind] || {}).color || "#333",
                                   fillOpacity: 0.6, pane: pane });

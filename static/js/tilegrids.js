@@ -72,22 +72,31 @@ export function syncBaseTiles(state) {
   const grid = state.baseTiles, map = state.map;
   if (!state.baseReady || !grid) { return; }
   const kinds = state.baseKinds.filter(function (k) { return map.hasLayer(state.layers[k]); });
-  const key = kinds.join(",");
   grid.ccmapKinds = kinds;
-  if (!kinds.length) {
+  showGrid(map, grid, kinds.length ? kinds.join(",") : null);
+}
+
+/* Put `grid` on the map asking for what `key` names (null: take it off the map), its tiles
+ * made again when the key changes, or when `reload` (an edit) and they are not on the way
+ * already. Resolves when its tiles are in. */
+function showGrid(map, grid, key, reload) {
+  if (key === null) {
     if (map.hasLayer(grid)) { map.removeLayer(grid); }
-    return;
+    return Promise.resolve();
   }
-  if (!map.hasLayer(grid)) {
-    grid.ccmapOn = key;
-    grid.ccmapFresh = true;  // its tiles are on the way with today's data
-    grid.addTo(map);
-  } else if (grid.ccmapOn !== key) {
-    grid.ccmapOn = key;
-    grid.ccmapFresh = true;
-    grid.ccmapCancel();
-    grid.redraw();
+  const loaded = function () {
+    return new Promise(function (resolve) { grid.once("load remove", resolve); });
+  };
+  if (map.hasLayer(grid) && grid.ccmapOn === key) {
+    if (grid.ccmapFresh) { return loaded(); }  // (this data's tiles are on the way)
+    if (!reload) { return Promise.resolve(); }
   }
+  grid.ccmapOn = key;
+  grid.ccmapFresh = true;  // its tiles are on the way with today's data
+  if (map.hasLayer(grid)) { return redrawTiles(grid); }
+  const added = loaded();
+  grid.addTo(map);
+  return added;
 }
 
 /* The layers of the shared grid's tiles at map zoom z (a planner's zones: below
@@ -161,34 +170,17 @@ function issueKindsAt(state, z) {
 }
 
 /* The issue grid follows its layers and the issue filter: on the map while the test points
- * (tiled) or the issues (tiled at this zoom) are, its tiles made again when what they hold
- * changes, or when `reload` (an edit) and they are not on the way already. Resolves when its
- * tiles are in. */
+ * (tiled) or the issues (tiled at this zoom) are (see showGrid; `reload`: after an edit).
+ * Resolves when its tiles are in. */
 export function syncIssueTiles(state, reload) {
   const grid = state.issueCells, map = state.map, layers = state.layers;
   if (!grid || !state.baseReady) { return Promise.resolve(); }
   const points = isTiled(state, "test_point") && map.hasLayer(layers.test_point);
   const issues = !!layers.issues && map.hasLayer(layers.issues);
-  if (!points && !(issues && issuesTiledAt(state, map.getZoom()))) {
-    if (map.hasLayer(grid)) { map.removeLayer(grid); }
-    return Promise.resolve();
-  }
+  const on = points || (issues && issuesTiledAt(state, map.getZoom()));
   // (not the zoom: the grid asks each zoom's tiles with that zoom's layers)
-  const key = [points, issues, state.issueFilter || ""].join(" ");
-  if (!map.hasLayer(grid)) {
-    grid.ccmapOn = key;
-    grid.ccmapFresh = true;  // its tiles are on the way with today's data
-    const added = new Promise(function (resolve) { grid.once("load remove", resolve); });
-    grid.addTo(map);
-    return added;
-  }
-  if (grid.ccmapOn === key && grid.ccmapFresh) {  // (this data's tiles are on the way)
-    return new Promise(function (resolve) { grid.once("load remove", resolve); });
-  }
-  if (grid.ccmapOn === key && !reload) { return Promise.resolve(); }
-  grid.ccmapOn = key;
-  grid.ccmapFresh = true;
-  return redrawTiles(grid);
+  return showGrid(map, grid, on ? [points, issues, state.issueFilter || ""].join(" ") : null,
+                  reload);
 }
 
 /* Redraw a tile layer (after an edit) and resolve when its tiles are in. */

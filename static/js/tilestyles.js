@@ -14,6 +14,8 @@ export const STYLE = {
   market: { color: "#33a02c", weight: 2, fillOpacity: 0.4 },
   storefront: { color: "#a6cee3", weight: 1, fillOpacity: 0.4 }
 };
+// a test point's marker, filled with its category's colour (GeoJSON markers and tiles alike)
+export const TEST_POINT_STYLE = { radius: 7, color: "#222", weight: 1.5, fillOpacity: 0.95 };
 export const HAIRLINE_BELOW = 16;  // tiled lines are 1 pixel wide below this zoom (hairline())
 /* The issue cells' colours by count: at city size nearly every bubble reaches its size cap, so
  * the colour is what tells a busy cell from a quiet one at a glance (as marker clusters do).
@@ -79,11 +81,10 @@ export function tileStyle(kind, cfg) {
         return hairline({ color: c, weight: 2, fill: true, fillColor: c, fillOpacity: 0.18 }, z);
       });
     }
-    if (kind === "test_point") {  // its category's colour (as styles.js's GeoJSON marker)
+    if (kind === "test_point") {  // its category's colour
       const fill = cfg.testPointColors[p.category] || "#999";
       return once("point " + fill, function () {
-        return { radius: 7, color: "#222", weight: 1.5, fill: true, fillColor: fill,
-                 fillOpacity: 0.95 };
+        return Object.assign({ fill: true, fillColor: fill }, TEST_POINT_STYLE);
       });
     }
     if (kind === "issues" && p.count === undefined) {  // one issue: its status colour

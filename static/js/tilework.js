@@ -37,8 +37,8 @@ const grids = {};  // grid id -> {cfg, styles, tiles: {key: {layers, px}}, pendi
 function gridOf(id) {
   let g = grids[id];
   if (!g) {
-    g = grids[id] = { cfg: { statuses: {}, testPointColors: {} }, styles: {}, tiles: {}, pending: {},
-                      abort: new AbortController() };
+    g = grids[id] = { cfg: { statuses: {}, testPointColors: {} }, styles: {}, tiles: {},
+                      pending: {}, abort: new AbortController() };
   }
   return g;
 }
