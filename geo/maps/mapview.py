@@ -72,6 +72,8 @@ def counted_issues(store: Store) -> int:
 def tiled_test_points(store: Store) -> bool:
     """Whether the page draws the test points from vector tiles (more than MAX_TEST_POINTS)."""
     return store.count_features(Kind.test_point) > MAX_TEST_POINTS
+
+
 EXTRA_LABELS = {"issues": "问题", "gaps": "覆盖缺口", "heat": "问题热力", "hotspots": "热点分析",
                 "choropleth": "专题图"}
 DEFAULT_BOUNDS: BBox = (73.5, 18.0, 135.0, 53.5)  # mainland China, when the store is empty
