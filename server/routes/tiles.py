@@ -49,7 +49,7 @@ def tile_caches(app: FastAPI, settings: Settings) -> TileCaches:
     """The process's tile caches (memory, then the machine's disk cache), made on first use."""
     return _per_app(app, "tile_cache", lambda: TileCaches.make(
         int(settings.tile_cache_mb * 1e6), settings.tile_cache_path(),
-        int(settings.tile_cache_disk_mb * 1e6)))
+        int(settings.tile_cache_disk_mb * 1e6), write_behind=True))
 
 
 @router.get(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,13 @@ def worker(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         client.headers.update(bearer(client, "viewer"))
         yield client
+
+
+def written(client: TestClient) -> TestClient:
+    """The worker with the tiles it built so far on disk (a server writes them from a thread
+    of its own, behind the requests)."""
+    client.app.state.tile_cache.flush()  # type: ignore[attr-defined]
+    return client
 
 
 @pytest.fixture
@@ -104,16 +112,43 @@ def test_a_second_worker_serves_the_first_workers_tiles_from_disk(
     assert r.status_code == 304 and "x-tile-cache" not in r.headers
 
 
+def test_a_tile_is_answered_before_its_files_are_written_and_reaches_the_disk_after(
+        db_url: str, city: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold tile's request does not wait for the disk cache's files (8 for a page tile)."""
+    settings = _settings(db_url, tmp_path / "tiles")
+    url = f"/api/tiles/{BASE}/{Z}/{X}/{Y}.mvt?size=512"
+    answered = threading.Event()
+    waited: list[bool] = []
+    real_put = DiskTileCache.put
+
+    def slow_put(self: DiskTileCache, key: str, data: bytes) -> None:
+        waited.append(answered.wait(timeout=0 if waited else 30))  # in the request: never set
+        real_put(self, key, data)
+
+    monkeypatch.setattr(DiskTileCache, "put", slow_put)
+    with worker(settings) as a:
+        built = a.get(url)
+        answered.set()
+        assert built.headers["x-tile-cache"] == "miss"
+        written(a)
+    assert waited and all(waited)  # every file was written after the answer
+    assert len(tile_files(tmp_path / "tiles")) == len(BASE.split(",")) + 1  # layers + whole
+    with worker(settings) as b:
+        again = b.get(url)
+    assert again.headers["x-tile-cache"] == "hit-disk" and again.content == built.content
+
+
 def test_a_write_gives_a_new_etag_and_a_fresh_tile_in_every_worker(
         db_url: str, city: Store, tmp_path: Path) -> None:
     settings = _settings(db_url, tmp_path / "tiles")
     url = f"/api/tiles/{BASE}/{Z}/{X}/{Y}.mvt?size=512"
     with worker(settings) as a, worker(settings) as b:
         before = a.get(url)
-        assert b.get(url).headers["x-tile-cache"] == "hit-disk"
+        assert written(a) and b.get(url).headers["x-tile-cache"] == "hit-disk"
         city.add_features([Feature(Kind.street, LineString([(121.471, 31.236),
                                                             (121.479, 31.236)]), name="新路")])
         after_b = b.get(url)  # b had the old tile in memory and on disk: neither is served
+        written(b)
         after_a = a.get(url)
     assert after_b.headers["etag"] != before.headers["etag"]
     assert after_b.headers["x-tile-cache"] == "miss"
@@ -174,25 +209,78 @@ def test_pruning_keeps_the_directory_under_its_bound_and_the_recently_used(
         tmp_path: Path) -> None:
     bound = 200_000
     cache = DiskTileCache(tmp_path, bound, check_every=1000)
+
+    def put(key: str, blob: bytes, into: DiskTileCache = cache) -> None:
+        into.put(key, blob)
+        into.settle()  # the size check a put starts runs beside it
+
     blob = os.urandom(3000)
     for i in range(30):
-        cache.put(f"t{i}", blob)
+        put(f"t{i}", blob)
         os.utime(cache.path(f"t{i}"), (1_000_000 + i, 1_000_000 + i))  # t0 the oldest
     assert cache.get("t0") == blob  # read: now the most recently used
     for i in range(30, 60):  # the first prune comes at about 48 files of 4 KB
-        cache.put(f"t{i}", blob)
+        put(f"t{i}", blob)
         assert disk_bytes(tmp_path) <= bound
     assert cache.get("t1") is None  # the least recently used went first
     assert cache.get("t0") == blob and cache.get("t59") == blob
     for i in range(60, 200):
-        cache.put(f"t{i}", blob)
+        put(f"t{i}", blob)
         assert disk_bytes(tmp_path) <= bound
     # another worker on the same directory: its own writes are counted, and the directory is
     # scanned every check_every puts, so what both wrote stays bounded
-    other = DiskTileCache(tmp_path, bound, check_every=10)
+    other = DiskTileCache(tmp_path, bound, check_every=10, check_interval_s=0)
     for i in range(200, 260):
-        other.put(f"t{i}", blob)
+        put(f"t{i}", blob, other)
     assert disk_bytes(tmp_path) <= bound
+
+
+def test_a_put_that_makes_the_size_check_due_does_not_wait_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's put returns while the directory is scanned (a city's scan took 0.2-0.5 s,
+    inside one tile request of a map move)."""
+    cache = DiskTileCache(tmp_path, 10_000, check_every=1000)
+    put_returned = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def slow_prune() -> int:
+        seen["put returned first"] = put_returned.wait(timeout=30)  # inline: never set
+        return 0
+
+    monkeypatch.setattr(cache, "prune", slow_prune)
+    cache.put("t0", os.urandom(6_000))
+    assert "put returned first" not in seen  # under the bound: no check yet
+    cache.put("t1", os.urandom(6_000))  # past the bound: due
+    put_returned.set()
+    cache.settle()
+    assert seen == {"put returned first": True}
+
+
+def test_the_directory_is_scanned_after_check_every_puts_once_the_interval_has_passed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the bound, other processes' writes are looked for at most every interval: a
+    scan of a city's cache is not repeated every few map moves."""
+    scans: list[int] = []
+    blob = os.urandom(100)
+
+    def counted(cache: DiskTileCache) -> None:
+        real = cache.prune
+        monkeypatch.setattr(cache, "prune", lambda: scans.append(1) or real())
+
+    patient = DiskTileCache(tmp_path / "a", 10**9, check_every=5, check_interval_s=3600)
+    counted(patient)
+    for i in range(20):
+        patient.put(f"t{i}", blob)
+        patient.settle()
+    assert len(scans) == 1  # the first check (no scan yet), none within the hour
+
+    scans.clear()
+    eager = DiskTileCache(tmp_path / "b", 10**9, check_every=5, check_interval_s=0)
+    counted(eager)
+    for i in range(20):
+        eager.put(f"t{i}", blob)
+        eager.settle()
+    assert len(scans) == 4
 
 
 def remake_database(db_url: str) -> None:
