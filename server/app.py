@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             reseeding.stop()
             _app.state.reseeder.close()
         if hasattr(_app.state, "tile_cache"):  # its last tiles on disk, for the next server
-            _app.state.tile_cache.flush()
+            _app.state.tile_cache.close()
         if notifier is not None:
             notifier.stop()
         jobs.shutdown()  # queued jobs are marked failed; running ones finish first

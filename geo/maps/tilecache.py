@@ -344,34 +344,48 @@ class DiskWriter:
 
     def __init__(self, disk: DiskTileCache, max_waiting: int = WRITE_BEHIND_TILES) -> None:
         self.disk = disk
-        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(max_waiting)
+        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(max_waiting)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def put(self, key: str, data: bytes) -> None:
-        """Queue a tile for the disk (or write it now when the queue is full)."""
-        try:
-            self._queue.put_nowait((key, data))
-        except queue.Full:
-            self.disk.put(key, data)
-            return
+        """Queue a tile for the disk (or write it now: the queue full, the writer closed)."""
         with self._lock:
-            if self._thread is None:
+            queued = not self._closed
+            if queued:
+                try:
+                    self._queue.put_nowait((key, data))
+                except queue.Full:
+                    queued = False
+            if queued and self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                  name="ccmap-tile-writer")
                 self._thread.start()
+        if not queued:
+            self.disk.put(key, data)
 
     def _run(self) -> None:
         while True:
-            key, data = self._queue.get()
+            item = self._queue.get()
             try:
-                self.disk.put(key, data)
+                if item is None:  # closed
+                    return
+                self.disk.put(*item)
             finally:
                 self._queue.task_done()
 
     def flush(self) -> None:
         """Wait until every tile queued so far is on disk."""
         self._queue.join()
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread (later puts write in the caller's)."""
+        with self._lock:
+            self._closed, thread = True, self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
 
 
 # --- memory -> disk -> build ------------------------------------------------------------------
@@ -418,6 +432,11 @@ class TileCaches:
         """Wait until the tiles put so far are on disk (written behind: see DiskWriter)."""
         if self.writer is not None:
             self.writer.flush()
+
+    def close(self) -> None:
+        """Write the tiles put so far to disk and stop the writer's thread."""
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _disk_key(key: tuple[str, int, int, int]) -> str:

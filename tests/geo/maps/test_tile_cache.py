@@ -25,6 +25,7 @@ from geo.maps.tilecache import (
     DATABASE_ID,
     TREE_MADE,
     DiskTileCache,
+    DiskWriter,
     disk_cache_dir,
 )
 from geo.model.kinds import Kind
@@ -254,6 +255,27 @@ def test_a_put_that_makes_the_size_check_due_does_not_wait_for_it(
     put_returned.set()
     cache.settle()
     assert seen == {"put returned first": True}
+
+
+def test_a_closed_writer_has_written_every_tile_queued_and_writes_later_ones_itself(
+        tmp_path: Path) -> None:
+    """A stopping server leaves every tile it built on disk for the next one, and keeps no
+    thread behind."""
+    def writers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "ccmap-tile-writer"}
+
+    disk = DiskTileCache(tmp_path, 10**9)
+    writer = DiskWriter(disk)
+    others = writers()
+    blobs = {f"t{i}": os.urandom(2000 + i) for i in range(50)}
+    for key, blob in blobs.items():
+        writer.put(key, blob)
+    started = writers() - others
+    writer.close()
+    assert {key: disk.get(key) for key in blobs} == blobs
+    assert len(started) == 1 and not any(t.is_alive() for t in started)
+    writer.put("late", b"after close")  # written in the caller's thread, at once
+    assert disk.get("late") == b"after close"
 
 
 def test_the_directory_is_scanned_after_check_every_puts_once_the_interval_has_passed(
