@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
 import os
 import queue
@@ -69,6 +70,8 @@ try:  # POSIX: one process prunes at a time
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
+
+log = logging.getLogger("ccmap.tiles")
 
 # the issue filters a tile's ETag holds (those of GET /api/issues)
 ISSUE_FILTERS = ("categories", "statuses", "sources", "units", "communities", "zone_id",
@@ -372,6 +375,8 @@ class DiskWriter:
                 if item is None:  # closed
                     return
                 self.disk.put(*item)
+            except Exception:  # a cache write is best effort; the thread goes on
+                log.exception("tile cache: a tile could not be written to %s", self.disk.root)
             finally:
                 self._queue.task_done()
 

@@ -278,6 +278,28 @@ def test_a_closed_writer_has_written_every_tile_queued_and_writes_later_ones_its
     assert disk.get("late") == b"after close"
 
 
+def test_a_tile_that_fails_to_be_written_does_not_stop_the_writer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    disk = DiskTileCache(tmp_path, 10**9)
+    real_put = disk.put
+
+    def failing_put(key: str, data: bytes) -> None:
+        if key == "bad":
+            raise ValueError("not a tile")
+        real_put(key, data)
+
+    monkeypatch.setattr(disk, "put", failing_put)
+    writer = DiskWriter(disk)
+    for key in ("bad", "good"):
+        writer.put(key, key.encode())
+    flushing = threading.Thread(target=writer.flush, daemon=True)
+    flushing.start()
+    flushing.join(timeout=30)  # a bound for the failure (a dead writer: flush never returns)
+    assert not flushing.is_alive()
+    assert disk.get("bad") is None and disk.get("good") == b"good"
+    writer.close()
+
+
 def test_the_directory_is_scanned_after_check_every_puts_once_the_interval_has_passed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Under the bound, other processes' writes are looked for at most every interval: a
