@@ -24,7 +24,7 @@ from server import routes
 from server.activity import CountRequests, RequestCount
 from server.errors import ERROR_RESPONSES, install_error_handlers
 from server.notifier import start_notifier
-from server.routes.tiles import tile_caches
+from server.routes.tiles import close_tile_caches, tile_caches
 from server.security import SecurityHeaders
 from server.settings import Settings
 from server.strict_json import StrictJSONMiddleware
@@ -112,8 +112,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if reseeding is not None:
             reseeding.stop()
             _app.state.reseeder.close()
-        if hasattr(_app.state, "tile_cache"):  # its last tiles on disk, for the next server
-            _app.state.tile_cache.close()
+        close_tile_caches(_app)
         if notifier is not None:
             notifier.stop()
         jobs.shutdown()  # queued jobs are marked failed; running ones finish first

@@ -111,14 +111,14 @@ class DiskTileCache:
         self._scanned_at = -math.inf  # time.monotonic() of the last scan
         self._pruning: threading.Thread | None = None
 
-    def _folder(self, digest: str) -> Path:
+    def _folder(self, digest: str) -> str:
         """The directory of the files whose key's sha256 (hex) starts like digest."""
-        return self.root / digest[:2] / digest[2]
+        # a string, not a Path (os functions take it as it is; pathlib parses every name)
+        return f"{self._root}/{digest[:2]}/{digest[2]}"
 
     def _file(self, key: str) -> str:
-        # a string, not a Path (os functions take it as it is; pathlib parses every name)
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-        return f"{self._root}/{digest[:2]}/{digest[2]}/{digest}.tile"
+        return f"{self._folder(digest)}/{digest}.tile"
 
     def path(self, key: str) -> Path:
         """The file of a key."""
@@ -138,7 +138,7 @@ class DiskTileCache:
             return True
         try:
             for prefix in range(16 ** 3):
-                self._folder(f"{prefix:03x}").mkdir(parents=True, exist_ok=True)
+                os.makedirs(self._folder(f"{prefix:03x}"), exist_ok=True)
             (self.root / TREE_MADE).touch()
         except OSError:  # read-only or full: the puts make what they need (or skip)
             return False

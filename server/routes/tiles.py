@@ -52,6 +52,14 @@ def tile_caches(app: FastAPI, settings: Settings) -> TileCaches:
         int(settings.tile_cache_disk_mb * 1e6), write_behind=True))
 
 
+def close_tile_caches(app: FastAPI) -> None:
+    """At shutdown: the process's tiles still queued for the disk written (for the next
+    server), if it made its caches."""
+    caches: TileCaches | None = getattr(app.state, "tile_cache", None)
+    if caches is not None:
+        caches.close()
+
+
 @router.get(
     "/api/tiles/{layer}/{z}/{x}/{y}.mvt",
     response_class=Response,
