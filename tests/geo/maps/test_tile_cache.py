@@ -26,6 +26,7 @@ from geo.maps.tilecache import (
     TREE_MADE,
     DiskTileCache,
     DiskWriter,
+    TileCaches,
     disk_cache_dir,
 )
 from geo.model.kinds import Kind
@@ -137,6 +138,28 @@ def test_a_tile_is_answered_before_its_files_are_written_and_reaches_the_disk_af
     with worker(settings) as b:
         again = b.get(url)
     assert again.headers["x-tile-cache"] == "hit-disk" and again.content == built.content
+
+
+def test_a_stopping_server_writes_its_queued_tiles_before_it_ends(
+        db_url: str, city: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next server (a restart, a deployment) finds on disk what the last one built."""
+    settings = _settings(db_url, tmp_path / "tiles")
+    stopping = threading.Event()
+    real_put, real_close = DiskTileCache.put, TileCaches.close
+
+    def held_put(self: DiskTileCache, key: str, data: bytes) -> None:
+        stopping.wait(timeout=30)  # the writer holds every tile until the server stops
+        real_put(self, key, data)
+
+    def close(self: TileCaches) -> None:
+        stopping.set()
+        real_close(self)
+
+    monkeypatch.setattr(DiskTileCache, "put", held_put)
+    monkeypatch.setattr(TileCaches, "close", close)
+    with worker(settings) as a:
+        assert a.get(f"/api/tiles/{BASE}/{Z}/{X}/{Y}.mvt?size=512").status_code == 200
+    assert len(tile_files(tmp_path / "tiles")) == len(BASE.split(",")) + 1
 
 
 def test_a_write_gives_a_new_etag_and_a_fresh_tile_in_every_worker(
@@ -298,6 +321,32 @@ def test_a_tile_that_fails_to_be_written_does_not_stop_the_writer(
     assert not flushing.is_alive()
     assert disk.get("bad") is None and disk.get("good") == b"good"
     writer.close()
+
+
+def test_with_the_queue_full_a_tile_is_written_by_the_request_itself(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk slower than the builds holds the requests back, not an ever longer queue."""
+    disk = DiskTileCache(tmp_path, 10**9)
+    real_put = disk.put
+    release = threading.Event()
+
+    def held_put(key: str, data: bytes) -> None:
+        if threading.current_thread().name == "ccmap-tile-writer":
+            release.wait(timeout=30)
+        real_put(key, data)
+
+    monkeypatch.setattr(disk, "put", held_put)
+    writer = DiskWriter(disk, max_waiting=1)
+    writer.put("a", b"a")  # queued (the writer takes it and is held)
+    writer.put("b", b"b")  # queued, or taken: the writer still holds a
+    putting = threading.Thread(target=writer.put, args=("c", b"c"), daemon=True)
+    putting.start()
+    putting.join(timeout=30)  # a bound for the failure (waiting for room in the queue)
+    written_at_once = not putting.is_alive() and disk.get("c") == b"c"
+    release.set()
+    writer.close()
+    assert written_at_once
+    assert [disk.get(k) for k in ("a", "b")] == [b"a", b"b"]
 
 
 def test_the_directory_is_scanned_after_check_every_puts_once_the_interval_has_passed(
