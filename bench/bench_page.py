@@ -669,8 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tiles", choices=("cold", "seeded"), default="cold",
                     help="each role's server starts with an empty disk tile cache (cold) or "
                          "one filled by `ccmap tiles seed` (seeded)")
-    ap.add_argument("--workers", type=int, default=1, help="server processes (ccmap serve "
-                    "--workers N: they share the disk tile cache)")
+    ap.add_argument("--workers", type=int, help="server processes (ccmap serve --workers N: "
+                    "they share the disk tile cache; default: the server's, one per core)")
     ap.add_argument("--replay", type=int, default=0, metavar="N",
                     help="after the pans, step the week replay through its last N weeks")
     ap.add_argument("--unit", help="the unit of the role `unit`'s user (包保单位)")

@@ -134,7 +134,7 @@ def served_warm(db: str, city: tuple[float, float, float, float], sample: int,
     print(f"\ncached tiles over HTTP (ccmap serve, keep-alive; {sample} tiles a row, 3 times each)")
     print(f"{'tile':<18}{'200 median':>11}{'p95':>9}{'304 median':>12}{'p95':>9}")
     log = Path(tempfile.gettempdir()) / "bench_tiles_serve.log"
-    with served(db, log, env={"CCMAP_BASEMAP": "none"}) as srv:
+    with served(db, log, env={"CCMAP_BASEMAP": "none"}, workers=1) as srv:
         bearer = token(srv.base, username, password)
         conn = http.client.HTTPConnection(srv.base.removeprefix("http://"), timeout=600)
         asked = {"Authorization": f"Bearer {bearer}", "Accept-Encoding": "gzip"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -75,6 +76,15 @@ def started_workers(log: Path) -> int:
     return log.read_text(errors="replace").count("Application startup complete")
 
 
+def serving_workers(log: Path) -> int | None:
+    """How many server processes the log of `ccmap serve` says it runs (None: not said yet)."""
+    text = log.read_text(errors="replace")
+    said = re.search(r"ccmap: serving .*? with (\d+) worker processes", text)
+    if said:
+        return int(said.group(1))
+    return 1 if "ccmap: serving " in text else None
+
+
 @dataclass(frozen=True)
 class Served:
     """A running `ccmap serve`: its base URL and how long it took to answer /api/health."""
@@ -87,17 +97,18 @@ class Served:
 @contextlib.contextmanager
 def served(db_url: str, log: Path, timeout: float = 600,
            env: dict[str, str] | None = None, cwd: Path | None = None,
-           workers: int = 1) -> Iterator[Served]:
-    """Run `ccmap serve --db db_url [--workers N]` on a free 127.0.0.1 port (output to `log`,
-    extra environment `env`, e.g. CCMAP_BASEMAP, from folder `cwd`) until /api/health answers
-    and, with workers, the log shows every worker started; stopped on exit."""
+           workers: int | None = None) -> Iterator[Served]:
+    """Run `ccmap serve --db db_url [--workers N]` (without N: the server's default, one
+    process per core) on a free 127.0.0.1 port (output to `log`, extra environment `env`, e.g.
+    CCMAP_BASEMAP, from folder `cwd`) until /api/health answers and the log shows every
+    worker started; stopped on exit."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         t0 = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
                                    "--host", "127.0.0.1", "--port", str(port),
-                                   *(["--workers", str(workers)] if workers > 1 else [])],
+                                   *(["--workers", str(workers)] if workers else [])],
                                   stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True,
                                   env={**os.environ, **(env or {})}, cwd=cwd)
@@ -108,8 +119,9 @@ def served(db_url: str, log: Path, timeout: float = 600,
                 if time.perf_counter() - t0 > timeout:
                     raise RuntimeError(f"ccmap serve did not answer in {timeout:g} s: see {log}")
                 with contextlib.suppress(OSError):
+                    expected = workers or serving_workers(log)
                     if (http(base + "/api/health", timeout=5)[0] == 200
-                            and started_workers(log) >= workers):
+                            and expected is not None and started_workers(log) >= expected):
                         break
                 time.sleep(0.5)
             yield Served(base, round(time.perf_counter() - t0, 2), server)

@@ -97,23 +97,26 @@ def _make_tile_tree(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the map and API with uvicorn: in this process, or in --workers N processes."""
+    """Serve the map and API with uvicorn: in this process, or in several (--workers N, or by
+    default one per CPU core)."""
     import os
 
     import uvicorn
 
     from server.app import create_app
     from server.security import uvicorn_log_config
+    from server.settings import in_memory
 
     settings = _settings(args)
-    workers, url = settings.workers, settings.database_url
-    if workers > 1 and url.startswith("sqlite") and (":memory:" in url
-                                                     or url.rstrip("/") == "sqlite:"):
+    workers, url = settings.server_processes(), settings.database_url
+    if workers > 1 and in_memory(url):
         raise CcmapError("使用 --workers 时，数据库须能被每个工作进程打开：内存 SQLite "
                          "数据库在各进程中互不相同")
     _make_tile_tree(settings)
+    pool = settings.pool_per_process(workers)
     print(f"ccmap: serving {url} at http://{settings.host}:{settings.port}/"
-          + (f" with {workers} worker processes" if workers > 1 else ""))
+          + (f" with {workers} worker processes" if workers > 1 else "")
+          + (f" ({pool} PostgreSQL connections each)" if url.startswith("postgresql") else ""))
     # the access log would otherwise print Open311 clients' ?api_key=… in full
     log_config = uvicorn_log_config()
     if workers == 1:
@@ -127,7 +130,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     # each worker process builds its own app (server.app:app_from_env) from the environment
     os.environ.update({"CCMAP_DATABASE_URL": url, "CCMAP_HOST": settings.host,
-                       "CCMAP_PORT": str(settings.port)})
+                       "CCMAP_PORT": str(settings.port), "CCMAP_WORKERS": str(workers),
+                       "CCMAP_DB_POOL_SIZE": str(pool)})
     # uvicorn kills a worker that does not answer its ping within this many seconds: a cold
     # start (loading the GIS libraries) or a long C call holding the GIL may take more than
     # its default 5 s, and killing then would lose the worker's requests and jobs
@@ -523,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host")
     sp.add_argument("--port", type=int)
     sp.add_argument("--workers", type=_positive, metavar="N",
-                    help="serve from N processes (env CCMAP_WORKERS; PostGIS recommended)")
+                    help="serve from N processes (env CCMAP_WORKERS; default: one per CPU "
+                    "core)")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("demo", help="build the demo city database, then serve it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,24 @@ from geo.ledger.casework import CaseRules
 from geo.model.errors import CcmapError
 from geo.store import DEFAULT_POOL_SIZE
 
+# PostgreSQL connections that `ccmap serve`'s processes share when the pool is not set: 80 of
+# PostgreSQL's default max_connections (100), the rest left to psql, the CLI and backups
+CONNECTION_BUDGET = 80
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def in_memory(url: str) -> bool:
+    """Whether a database URL is an in-memory SQLite database (one per process)."""
+    return url.startswith("sqlite") and (":memory:" in url or url.rstrip("/") == "sqlite:")
+
+
 # the database and tile caches by default: var/ in a source checkout, else var/ in the
 # directory ccmap is started from (an installed wheel)
 VAR = (CHECKOUT if CHECKOUT is not None else Path.cwd()) / "var"
@@ -29,9 +48,10 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{VAR / 'ccmap.db'}"
     host: str = "127.0.0.1"
     port: int = 8000
-    # server processes (`ccmap serve --workers N`); state is in the database, so any process
-    # can answer any request (PostGIS is the backend for several: see README "Serving")
-    workers: Annotated[int, Field(ge=1)] = 1
+    # server processes (`ccmap serve --workers N`), 0: one per CPU core. State is in the
+    # database, so any process can answer any request (README "Serving with several
+    # processes"); a cold map tile is CPU-bound Python, which one process runs on one core
+    workers: Annotated[int, Field(ge=0)] = 0
     # PostgreSQL connections each process keeps open, as many again while a burst lasts: about
     # the requests it answers at once (a map move asks for 12 tiles); N workers x 2 x this must
     # stay under PostgreSQL's max_connections (100 by default)
@@ -196,6 +216,21 @@ class Settings(BaseSettings):
         from geo.maps.tilecache import disk_cache_dir
 
         return disk_cache_dir(self.database_url, self.tile_cache_dir, VAR / "tiles")
+
+    def server_processes(self) -> int:
+        """The processes `ccmap serve` runs: `workers`, or (0) one per CPU core, one for an
+        in-memory SQLite database (each process would have its own)."""
+        if self.workers:
+            return self.workers
+        return 1 if in_memory(self.database_url) else usable_cores()
+
+    def pool_per_process(self, processes: int) -> int:
+        """Each of `processes` processes' PostgreSQL pool: db_pool_size when it was set, else
+        the default shrunk so that every process's connections, bursts included (twice the
+        pool), stay within CONNECTION_BUDGET."""
+        if "db_pool_size" in self.model_fields_set or processes <= 1:
+            return self.db_pool_size
+        return max(1, min(self.db_pool_size, CONNECTION_BUDGET // (2 * processes)))
 
     def file_limits(self, cli: bool = False) -> FileLimits:
         """Limits on the content of a user's file: HTTP uploads, or the CLI's higher ones."""

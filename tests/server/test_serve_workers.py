@@ -27,9 +27,10 @@ import pytest
 
 from bench.serve import free_port
 from geo.maps.tilecache import TREE_MADE
-from geo.store import open_store
+from geo.store import DEFAULT_POOL_SIZE, open_store
 from geo.tiling.tiles import tile_of
 from server.cli import main
+from server.settings import CONNECTION_BUDGET, Settings, usable_cores
 from tests.conftest import ROOT, TEST_PASSWORD, _postgis_schema, add_user
 
 WORKERS = 2
@@ -127,21 +128,23 @@ def one_per_worker(served: Served) -> Iterator[tuple[Worker, Worker]]:
 
 
 @contextlib.contextmanager
-def serve_workers(db_url: str, log: Path) -> Iterator[Served]:
-    """`ccmap serve --workers 2` on a free port until both workers have started."""
+def serve_workers(db_url: str, log: Path, workers: int | None = WORKERS) -> Iterator[Served]:
+    """`ccmap serve --workers N` (None: without the option, one per core) on a free port until
+    every worker has started."""
+    expected = workers or usable_cores()
     port = free_port()
     env = {**os.environ, "CCMAP_BASEMAP": "none", "CCMAP_TILE_CACHE_DIR": str(log.parent / "tiles"),
            "CCMAP_LOCKOUT_ATTEMPTS": str(LOCKOUT_ATTEMPTS)}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", db_url,
                                  "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(WORKERS)],
+                                 *(["--workers", str(workers)] if workers else [])],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                                 start_new_session=True)
         served = Served(port, log, proc)
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
-            while len(served.started_workers()) < WORKERS:
+            while len(served.started_workers()) < expected:
                 assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
                 assert time.monotonic() < deadline, f"workers did not start: see {log}"
                 time.sleep(0.2)
@@ -276,8 +279,58 @@ def test_workers_that_could_not_share_a_database_are_refused(
 
 def test_a_bad_setting_in_the_environment_is_named_not_a_traceback(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CCMAP_WORKERS", "0")
+    monkeypatch.setenv("CCMAP_WORKERS", "-1")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
-    assert "CCMAP_WORKERS='0'" in err and "greater than or equal to 1" in err
+    assert "CCMAP_WORKERS='-1'" in err and "greater than or equal to 0" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def test_serve_runs_one_process_per_core_by_default(
+        backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CCMAP_WORKERS", raising=False)
+    monkeypatch.delenv("CCMAP_DB_POOL_SIZE", raising=False)
+    with contextlib.ExitStack() as stack:
+        url = (f"sqlite:///{tmp_path / 'ccmap.db'}" if backend == "sqlite"
+               else stack.enter_context(_postgis_schema()))
+        served = stack.enter_context(serve_workers(url, tmp_path / "serve.log", workers=None))
+        cores = usable_cores()
+        assert len(served.started_workers()) == cores
+        first = next(line for line in served.log.read_text(errors="replace").splitlines()
+                     if line.startswith("ccmap: serving "))
+        assert (f"with {cores} worker processes" in first) == (cores > 1), first
+        if backend == "postgis":  # the processes' pools together within PostgreSQL's limit
+            found = re.search(r"\((\d+) PostgreSQL connections each\)", first)
+            assert found, first
+            assert cores * 2 * int(found.group(1)) <= CONNECTION_BUDGET, first
+        # any of them answers
+        conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+        conn.request("GET", "/api/health")
+        assert conn.getresponse().status == 200
+
+
+def test_the_default_pool_is_shared_so_every_process_stays_within_postgresqls_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CCMAP_DB_POOL_SIZE", raising=False)
+    url = "postgresql://postgres@127.0.0.1:5432/ccmap"
+    settings = Settings(database_url=url)
+    assert settings.pool_per_process(1) == settings.db_pool_size == DEFAULT_POOL_SIZE
+    for processes in (2, 4, 8, 16, 40):
+        pool = settings.pool_per_process(processes)
+        assert 1 <= pool <= DEFAULT_POOL_SIZE
+        assert processes * 2 * pool <= CONNECTION_BUDGET, processes  # bursts: twice the pool
+    assert settings.pool_per_process(8) < settings.pool_per_process(2)
+    # a pool the operator set is theirs, from the environment or given
+    monkeypatch.setenv("CCMAP_DB_POOL_SIZE", "15")
+    assert Settings(database_url=url).pool_per_process(8) == 15
+    assert Settings(database_url=url, db_pool_size=30).pool_per_process(8) == 30
+
+
+def test_the_default_processes_are_the_cores_and_one_for_an_in_memory_database(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CCMAP_WORKERS", raising=False)
+    monkeypatch.setattr("server.settings.usable_cores", lambda: 6)
+    assert Settings(database_url="sqlite:////tmp/city.db").server_processes() == 6
+    assert Settings(database_url="sqlite:////tmp/city.db", workers=3).server_processes() == 3
+    assert Settings(database_url="sqlite:///:memory:").server_processes() == 1
