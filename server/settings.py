@@ -20,6 +20,9 @@ from geo.store import DEFAULT_POOL_SIZE
 # PostgreSQL connections that `ccmap serve`'s processes share when the pool is not set: 80 of
 # PostgreSQL's default max_connections (100), the rest left to psql, the CLI and backups
 CONNECTION_BUDGET = 80
+# the processes `ccmap serve` runs by default at most, however many cores: each loads the GIS
+# libraries and keeps its own tile memory cache; more take an explicit --workers N
+MAX_DEFAULT_WORKERS = 8
 
 
 def usable_cores() -> int:
@@ -218,11 +221,12 @@ class Settings(BaseSettings):
         return disk_cache_dir(self.database_url, self.tile_cache_dir, VAR / "tiles")
 
     def server_processes(self) -> int:
-        """The processes `ccmap serve` runs: `workers`, or (0) one per CPU core, one for an
-        in-memory SQLite database (each process would have its own)."""
+        """The processes `ccmap serve` runs: `workers`, or (0) one per CPU core up to
+        MAX_DEFAULT_WORKERS, one for an in-memory SQLite database (each process would have its
+        own)."""
         if self.workers:
             return self.workers
-        return 1 if in_memory(self.database_url) else usable_cores()
+        return 1 if in_memory(self.database_url) else min(usable_cores(), MAX_DEFAULT_WORKERS)
 
     def pool_per_process(self, processes: int) -> int:
         """Each of `processes` processes' PostgreSQL pool: db_pool_size when it was set, else

@@ -30,7 +30,7 @@ from geo.maps.tilecache import TREE_MADE
 from geo.store import DEFAULT_POOL_SIZE, open_store
 from geo.tiling.tiles import tile_of
 from server.cli import main
-from server.settings import CONNECTION_BUDGET, Settings, usable_cores
+from server.settings import CONNECTION_BUDGET, MAX_DEFAULT_WORKERS, Settings, usable_cores
 from tests.conftest import ROOT, TEST_PASSWORD, _postgis_schema, add_user
 
 WORKERS = 2
@@ -131,7 +131,7 @@ def one_per_worker(served: Served) -> Iterator[tuple[Worker, Worker]]:
 def serve_workers(db_url: str, log: Path, workers: int | None = WORKERS) -> Iterator[Served]:
     """`ccmap serve --workers N` (None: without the option, one per core) on a free port until
     every worker has started."""
-    expected = workers or usable_cores()
+    expected = workers or min(usable_cores(), MAX_DEFAULT_WORKERS)
     port = free_port()
     env = {**os.environ, "CCMAP_BASEMAP": "none", "CCMAP_TILE_CACHE_DIR": str(log.parent / "tiles"),
            "CCMAP_LOCKOUT_ATTEMPTS": str(LOCKOUT_ATTEMPTS)}
@@ -295,7 +295,7 @@ def test_serve_runs_one_process_per_core_by_default(
         url = (f"sqlite:///{tmp_path / 'ccmap.db'}" if backend == "sqlite"
                else stack.enter_context(_postgis_schema()))
         served = stack.enter_context(serve_workers(url, tmp_path / "serve.log", workers=None))
-        cores = usable_cores()
+        cores = min(usable_cores(), MAX_DEFAULT_WORKERS)
         assert len(served.started_workers()) == cores
         first = next(line for line in served.log.read_text(errors="replace").splitlines()
                      if line.startswith("ccmap: serving "))
@@ -327,10 +327,13 @@ def test_the_default_pool_is_shared_so_every_process_stays_within_postgresqls_li
     assert Settings(database_url=url, db_pool_size=30).pool_per_process(8) == 30
 
 
-def test_the_default_processes_are_the_cores_and_one_for_an_in_memory_database(
+def test_the_default_processes_are_the_cores_up_to_eight_and_one_for_an_in_memory_database(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CCMAP_WORKERS", raising=False)
     monkeypatch.setattr("server.settings.usable_cores", lambda: 6)
     assert Settings(database_url="sqlite:////tmp/city.db").server_processes() == 6
     assert Settings(database_url="sqlite:////tmp/city.db", workers=3).server_processes() == 3
     assert Settings(database_url="sqlite:///:memory:").server_processes() == 1
+    monkeypatch.setattr("server.settings.usable_cores", lambda: 64)  # a big server: at most 8
+    assert Settings(database_url="sqlite:////tmp/city.db").server_processes() == 8
+    assert Settings(database_url="sqlite:////tmp/city.db", workers=12).server_processes() == 12
