@@ -51,12 +51,14 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{VAR / 'ccmap.db'}"
     host: str = "127.0.0.1"
     port: int = 8000
-    # server processes (`ccmap serve --workers N`), 0: one per CPU core. State is in the
-    # database, so any process can answer any request (README "Serving with several
-    # processes"); a cold map tile is CPU-bound Python, which one process runs on one core
+    # server processes (`ccmap serve --workers N`), 0: one per CPU core, at most
+    # MAX_DEFAULT_WORKERS. State is in the database, so any process can answer any request
+    # (README "Serving with several processes"); a cold map tile is CPU-bound Python, which
+    # one process runs on one core
     workers: Annotated[int, Field(ge=0)] = 0
     # PostgreSQL connections each process keeps open, as many again while a burst lasts: about
-    # the requests it answers at once (a map move asks for 12 tiles); N workers x 2 x this must
+    # the requests it answers at once (a map move asks for 12 tiles). Not set, `ccmap serve`'s
+    # processes share CONNECTION_BUDGET (pool_per_process); set, N processes x 2 x this must
     # stay under PostgreSQL's max_connections (100 by default)
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = DEFAULT_POOL_SIZE
     # of them, opened when the process starts and made to plan a query over the issues once
