@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from geo.i18n import DEFAULT, LOCALES, translate, translator
 from geo.model.errors import CcmapError, ImportRejected
 from geo.model.kinds import Kind
-from geo.store import Store
+from geo.store import Store, in_memory
 from server.cli_casework import add_calendar_commands
 from server.cli_export import add_export_commands
 from server.cli_notify import add_notify_commands
@@ -105,7 +105,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.security import uvicorn_log_config
-    from server.settings import in_memory
 
     settings = _settings(args)
     workers, url = settings.server_processes(), settings.database_url

@@ -15,7 +15,7 @@ from geo.calendar.worktime import DEFAULT_OFFICE_HOURS, parse_office_hours
 from geo.layers.userfiles import FileLimits
 from geo.ledger.casework import CaseRules
 from geo.model.errors import CcmapError
-from geo.store import DEFAULT_POOL_SIZE
+from geo.store import DEFAULT_POOL_SIZE, in_memory
 
 # PostgreSQL connections that `ccmap serve`'s processes share when the pool is not set: 80 of
 # PostgreSQL's default max_connections (100), the rest left to psql, the CLI and backups
@@ -31,11 +31,6 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def in_memory(url: str) -> bool:
-    """Whether a database URL is an in-memory SQLite database (one per process)."""
-    return url.startswith("sqlite") and (":memory:" in url or url.rstrip("/") == "sqlite:")
 
 
 # the database and tile caches by default: var/ in a source checkout, else var/ in the

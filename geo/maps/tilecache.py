@@ -48,7 +48,7 @@ from sqlalchemy.engine import make_url
 
 from geo.model.errors import InvalidInput
 from geo.model.kinds import Kind
-from geo.store import IssueQuery, Store
+from geo.store import IssueQuery, Store, in_memory
 from geo.tiling.cells import CLUSTER_PX
 from geo.tiling.tiles import (
     FEATURE_PROPS,
@@ -324,11 +324,9 @@ def disk_cache_dir(database_url: str, setting: str, var_tiles: Path) -> Path | N
     none."""
     if setting.strip().lower() == "none":
         return None
+    if in_memory(database_url):
+        return None
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        name = (url.database or "").strip()
-        if not name or name == ":memory:" or "mode=memory" in str(url):
-            return None
     if setting.strip().lower() != "auto":
         return Path(setting).expanduser()
     if url.get_backend_name() == "sqlite":

@@ -828,6 +828,16 @@ class Store(Transactions, FeatureStore, IssueStore, IssueAggregates, IndicatorAg
 DEFAULT_POOL_SIZE = 20  # PostgreSQL connections a process keeps open (as many again in bursts)
 
 
+def in_memory(database_url: str) -> bool:
+    """Whether a database URL is an in-memory SQLite database (each process has its own)."""
+    if not database_url.startswith("sqlite"):
+        return False
+    from sqlalchemy.engine import make_url
+
+    name = (make_url(database_url).database or "").strip()
+    return not name or name == ":memory:" or "mode=memory" in database_url
+
+
 def open_store(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Store:
     """Open (and migrate to the latest schema) the store at a sqlite:/// or postgresql:// URL;
     on PostgreSQL with `pool_size` connections kept open."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from bench.serve import free_port
+from bench.serve import free_port, serving_workers
 from geo.maps.tilecache import TREE_MADE
 from geo.store import DEFAULT_POOL_SIZE, open_store
 from geo.tiling.tiles import tile_of
@@ -300,6 +300,7 @@ def test_serve_runs_one_process_per_core_by_default(
         first = next(line for line in served.log.read_text(errors="replace").splitlines()
                      if line.startswith("ccmap: serving "))
         assert (f"with {cores} worker processes" in first) == (cores > 1), first
+        assert serving_workers(served.log) == cores  # what the benchmarks wait for
         if backend == "postgis":  # the processes' pools together within PostgreSQL's limit
             found = re.search(r"\((\d+) PostgreSQL connections each\)", first)
             assert found, first
@@ -334,6 +335,8 @@ def test_the_default_processes_are_the_cores_up_to_eight_and_one_for_an_in_memor
     assert Settings(database_url="sqlite:////tmp/city.db").server_processes() == 6
     assert Settings(database_url="sqlite:////tmp/city.db", workers=3).server_processes() == 3
     assert Settings(database_url="sqlite:///:memory:").server_processes() == 1
+    memory_uri = "sqlite:///file:city?mode=memory&cache=shared&uri=true"
+    assert Settings(database_url=memory_uri).server_processes() == 1
     monkeypatch.setattr("server.settings.usable_cores", lambda: 64)  # a big server: at most 8
     assert Settings(database_url="sqlite:////tmp/city.db").server_processes() == 8
     assert Settings(database_url="sqlite:////tmp/city.db", workers=12).server_processes() == 12
