@@ -33,11 +33,13 @@ MEASURE = """async ([urls, repeats]) => {
   const mvt = await import("/static/js/mvt.js");
   const draw = await import("/static/js/tiledraw.js");
   const styles = await import("/static/js/tilestyles.js");
+  const { CELL_LAYERS } = await import("/static/js/tilework.js");
   const st = window.__bench.state;
   const cfg = {statuses: st.config.statuses || {}, testPointColors: st.tpColors || {}};
   const made = {};
   const styleOf = (kind) => made[kind] || (made[kind] = styles.tileStyle(kind, cfg));
-  const cellsOf = (name) => name.startsWith("issue_cells") ? "issues" : name;
+  // (issue cells are drawn in the issues' styles, as tilework.js draws them)
+  const cellsOf = (name) => CELL_LAYERS.includes(name) ? "issues" : name;
   const canvas = new OffscreenCanvas(512, 512);
   const ctx = canvas.getContext("2d");
   const out = {decode: 0, whole: 0, layers: {}, tiles: urls.length, features: {},
