@@ -4,10 +4,12 @@ an edit reloads the zones and the gaps of the view."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 from tests.browser.test_zones_ui import _add_vertex
@@ -68,6 +70,13 @@ def test_zones_are_tiles_below_the_editing_zoom_and_the_views_zones_above(
         z["properties"]["id"] for z in zones)
     assert hint.is_visible() and hint.inner_text() == f"放大到第 {edit_zoom} 级以编辑责任区"
     assert page.locator(".leaflet-ccmap-tiles-pane canvas").count() > 0
+    # nothing to edit or delete here: leaflet-draw's buttons are greyed out and say why
+    edit = page.locator(".leaflet-draw-edit-edit")
+    remove = page.locator(".leaflet-draw-edit-remove")
+    expect(edit).to_have_class(re.compile(r"\bleaflet-disabled\b"))
+    expect(edit).to_have_attribute("title", "此处没有可编辑的责任区")
+    expect(remove).to_have_class(re.compile(r"\bleaflet-disabled\b"))
+    expect(remove).to_have_attribute("title", "此处没有可删除的责任区")
 
     # zoomed in on one corner: only the zones of the view, as editable polygons
     _view(page, 31.2205, 121.4625, edit_zoom + 2)
@@ -77,6 +86,12 @@ def test_zones_are_tiles_below_the_editing_zoom_and_the_views_zones_above(
         return st.baseTiles.ccmapKindsAt(st.map.getZoom()); }""")
     assert not hint.is_visible()
     assert page.locator(".leaflet-ccmap-zone-pane path").count() == len(corner)
+    # the view's zones can be edited and deleted: the buttons are on (checked once the
+    # whole view's zones were added, not at each of them)
+    expect(edit).not_to_have_class(re.compile(r"\bleaflet-disabled\b"))
+    expect(edit).to_have_attribute("title", "编辑责任区边界")
+    expect(remove).not_to_have_class(re.compile(r"\bleaflet-disabled\b"))
+    expect(remove).to_have_attribute("title", "删除责任区")
 
     # moved to the other corner: that corner's zones come in
     _view(page, 31.2400, 121.4850, edit_zoom + 2)
