@@ -72,19 +72,18 @@ MEASURE = """async ([urls, repeats]) => {
       const only = (name) => name === layer.name ? styleOf(cellsOf(name)) : null;
       const ms = await raster(() => draw.drawTile(ctx, [layer], only, z + 1, 512));
       out.layers[layer.name] = (out.layers[layer.name] || 0) + ms;
-      out.features[layer.name] = (out.features[layer.name] || 0) + layer.features.length;
+      out.features[layer.name] = (out.features[layer.name] || 0) + layer.length;
       // the points of one look that land on the same device pixel
       const looks = new Map(), seen = new Set(), scale = 512 / layer.extent;
-      for (const f of layer.features) {
-        if (f.type !== draw.POINT) { continue; }
-        const look = styleOf(cellsOf(layer.name))(f.props, z + 1);
+      for (let i = 0; i < layer.length; i++) {
+        if (layer.types[i] !== draw.POINT) { continue; }
+        const look = styleOf(cellsOf(layer.name))(layer.props[i], z + 1);
         if (!looks.has(look)) { looks.set(look, looks.size); }
-        for (const part of f.parts) {
-          for (let j = 0; j + 1 < part.length; j += 2) {
-            out.points += 1;
-            seen.add(looks.get(look) + "|" + Math.round(part[j] * scale) + "|" +
-                     Math.round(part[j + 1] * scale));
-          }
+        const from = layer.partAt[layer.featureAt[i]], to = layer.partAt[layer.featureAt[i + 1]];
+        for (let j = from; j + 1 < to; j += 2) {
+          out.points += 1;
+          seen.add(looks.get(look) + "|" + Math.round(layer.coords[j] * scale) + "|" +
+                   Math.round(layer.coords[j + 1] * scale));
         }
       }
       out.pixels += seen.size;

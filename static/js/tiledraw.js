@@ -53,26 +53,27 @@ function styleKey(s) {
           s.fillOpacity].join("|");
 }
 
-/* Draw a decoded tile's layers, bottom to top: each style's lines or areas as one path, its
- * points stamped. styles(layer name) is the style function of a layer's features (none: the
- * layer is not drawn). */
+/* Draw a decoded tile's layers (mvt.js), bottom to top: each style's lines or areas as one
+ * path, its points stamped. styles(layer name) is the style function of a layer's features
+ * (none: the layer is not drawn). Each feature's full style is kept in layer.styles (for
+ * hits and the labels). */
 export function drawTile(ctx, layers, styles, zoom, px) {
   layers.forEach(function (layer) {
     var styleOf = styles(layer.name);
     if (!styleOf) { return; }
-    var scale = px / layer.extent, buckets = {}, order = [];
-    layer.features.forEach(function (f) {
-      var st = styleFor(styleOf(f.props, zoom) || {}, f.type);
-      f.style = st;
-      var key = st.bucket;
-      if (!buckets[key]) { buckets[key] = { style: st, features: [] }; order.push(key); }
-      buckets[key].features.push(f);
-    });
+    var scale = px / layer.extent, buckets = {}, order = [], n = layer.length;
+    var looks = layer.styles = new Array(n);
+    for (var i = 0; i < n; i++) {
+      var st = looks[i] = styleFor(styleOf(layer.props[i], zoom) || {}, layer.types[i]);
+      var b = buckets[st.bucket];
+      if (!b) { b = buckets[st.bucket] = { style: st, features: [] }; order.push(st.bucket); }
+      b.features.push(i);
+    }
     order.forEach(function (key) {
       var b = buckets[key], st = b.style;
-      if (b.features[0].type === POINT) { stamp(ctx, b.features, st, scale); return; }
+      if (layer.types[b.features[0]] === POINT) { stamp(ctx, layer, b.features, st, scale); return; }
       ctx.beginPath();
-      b.features.forEach(function (f) { tracePath(ctx, f, scale); });
+      b.features.forEach(function (f) { tracePath(ctx, layer, f, scale); });
       paint(ctx, st);
     });
     ctx.globalAlpha = 1;
@@ -124,26 +125,32 @@ function sprite(st, ratio) {
   return s;
 }
 
-function stamp(ctx, features, st, scale) {
+/* Stamp the points of features `list` (indices into the layer). */
+function stamp(ctx, layer, list, st, scale) {
   var ratio = ctx.getTransform().a || 1, s = sprite(st, ratio), size = 2 * s.half;
-  features.forEach(function (f) {
-    f.parts.forEach(function (p) {
-      for (var j = 0; j + 1 < p.length; j += 2) {
-        // whole device pixels: a sprite copied at a fraction of a pixel is resampled (blurred)
-        var x = Math.round((p[j] * scale - s.half) * ratio) / ratio;
-        var y = Math.round((p[j + 1] * scale - s.half) * ratio) / ratio;
-        ctx.drawImage(s.canvas, x, y, size, size);
-      }
-    });
+  var coords = layer.coords, partAt = layer.partAt, featureAt = layer.featureAt;
+  list.forEach(function (f) {
+    var from = partAt[featureAt[f]], to = partAt[featureAt[f + 1]];
+    for (var j = from; j + 1 < to; j += 2) {
+      // whole device pixels: a sprite copied at a fraction of a pixel is resampled (blurred)
+      var x = Math.round((coords[j] * scale - s.half) * ratio) / ratio;
+      var y = Math.round((coords[j + 1] * scale - s.half) * ratio) / ratio;
+      ctx.drawImage(s.canvas, x, y, size, size);
+    }
   });
 }
 
-function tracePath(ctx, f, scale) {
-  f.parts.forEach(function (p) {
-    ctx.moveTo(p[0] * scale, p[1] * scale);
-    for (var i = 2; i + 1 < p.length; i += 2) { ctx.lineTo(p[i] * scale, p[i + 1] * scale); }
-    if (f.type === POLYGON) { ctx.closePath(); }
-  });
+/* Feature f's lines or rings into the current path. */
+function tracePath(ctx, layer, f, scale) {
+  var coords = layer.coords, partAt = layer.partAt, closed = layer.types[f] === POLYGON;
+  for (var k = layer.featureAt[f]; k < layer.featureAt[f + 1]; k++) {
+    var from = partAt[k], to = partAt[k + 1];
+    ctx.moveTo(coords[from] * scale, coords[from + 1] * scale);
+    for (var i = from + 2; i + 1 < to; i += 2) {
+      ctx.lineTo(coords[i] * scale, coords[i + 1] * scale);
+    }
+    if (closed) { ctx.closePath(); }
+  }
 }
 
 /* --- hit testing (tile pixels) ------------------------------------------------------- */
@@ -153,29 +160,30 @@ function segmentDistance(px, py, ax, ay, bx, by) {
   return Math.hypot(px - ax - t * dx, py - ay - t * dy);
 }
 
-export function hits(f, x, y, scale) {
-  var st = f.style, i, p, k;
-  if (f.type === POINT) {
-    for (k = 0; k < f.parts.length; k++) {
-      p = f.parts[k];
-      for (i = 0; i + 1 < p.length; i += 2) {
-        if (Math.hypot(p[i] * scale - x, p[i + 1] * scale - y) <=
-            st.radius + (st.stroke ? st.weight / 2 : 0)) { return true; }  // as Leaflet's
-      }
+/* Whether feature f of a drawn layer (drawTile gave it its style) is under tile pixel (x, y):
+ * a point within its circle, a line within a few pixels, an area inside or near its edge. */
+export function hits(layer, f, x, y, scale) {
+  var st = layer.styles && layer.styles[f];
+  if (!st) { return false; }
+  var coords = layer.coords, partAt = layer.partAt, type = layer.types[f], i, k;
+  var first = layer.featureAt[f], last = layer.featureAt[f + 1];
+  if (type === POINT) {
+    for (i = partAt[first]; i + 1 < partAt[last]; i += 2) {
+      if (Math.hypot(coords[i] * scale - x, coords[i + 1] * scale - y) <=
+          st.radius + (st.stroke ? st.weight / 2 : 0)) { return true; }  // as Leaflet's
     }
     return false;
   }
   var near = st.weight / 2 + HIT_PX, inside = false;
-  for (k = 0; k < f.parts.length; k++) {
-    p = f.parts[k];
-    var n = p.length / 2;
+  for (k = first; k < last; k++) {
+    var from = partAt[k], n = (partAt[k + 1] - from) / 2;
     for (i = 0; i < n; i++) {
-      var j = f.type === POLYGON ? (i + n - 1) % n : i - 1;
+      var j = type === POLYGON ? (i + n - 1) % n : i - 1;
       if (j < 0) { continue; }
-      var ax = p[2 * j] * scale, ay = p[2 * j + 1] * scale;
-      var bx = p[2 * i] * scale, by = p[2 * i + 1] * scale;
+      var ax = coords[from + 2 * j] * scale, ay = coords[from + 2 * j + 1] * scale;
+      var bx = coords[from + 2 * i] * scale, by = coords[from + 2 * i + 1] * scale;
       if (st.stroke && segmentDistance(x, y, ax, ay, bx, by) <= near) { return true; }
-      if (f.type === POLYGON && ((ay > y) !== (by > y)) &&
+      if (type === POLYGON && ((ay > y) !== (by > y)) &&
           x < (bx - ax) * (y - ay) / (by - ay) + ax) { inside = !inside; }
     }
   }

@@ -19,7 +19,7 @@
  *   {type: "cancel", grid}                          stop the grid's tiles on the way
  *   {type: "hit", grid, key, x, y, names}           -> the top-most feature of `names` there
  *   {type: "features", grid, keys}                  -> the decoded features of those tiles */
-import { readTile } from "./mvt.js";
+import { featureOf, readTile } from "./mvt.js";
 import { drawTile, hits, makeCanvas } from "./tiledraw.js";
 import { tileStyle } from "./tilestyles.js";
 
@@ -58,12 +58,11 @@ function summarize(layers) {
   let cells = 0;
   layers.forEach(function (layer) {
     if (layer.name === CELLS) {
-      layer.features.forEach(function (f) { cells += f.props.count || 0; });
+      for (let i = 0; i < layer.length; i++) { cells += layer.props[i].count || 0; }
       return;
     }
     if (layer.name === EDGE_CELLS) { return; }
-    const list = ids[layer.name] = new Float64Array(layer.features.length);
-    layer.features.forEach(function (f, i) { list[i] = f.id; });
+    const list = ids[layer.name] = layer.ids.slice();  // (a copy: the tile keeps its own)
     transfer.push(list.buffer);
   });
   return { summary: { ids: ids, cells: cells }, transfer: transfer };
@@ -78,13 +77,14 @@ function cellLabels(ctx, layers, px) {
   layers.forEach(function (layer) {
     if (!isCells(layer.name)) { return; }
     const scale = px / layer.extent;
-    layer.features.forEach(function (f) {
-      const text = String(f.props.count), at = f.parts[0];
-      if (at && f.style && text.length * 7 <= 2 * f.style.radius) {
-        ctx.fillStyle = f.style.label || "#fff";
-        ctx.fillText(text, at[0] * scale, at[1] * scale);
+    for (let i = 0; i < layer.length; i++) {
+      const text = String(layer.props[i].count), st = layer.styles && layer.styles[i];
+      const part = layer.featureAt[i], at = layer.partAt[part];
+      if (part < layer.featureAt[i + 1] && st && text.length * 7 <= 2 * st.radius) {
+        ctx.fillStyle = st.label || "#fff";
+        ctx.fillText(text, layer.coords[at] * scale, layer.coords[at + 1] * scale);
       }
-    });
+    }
   });
 }
 
@@ -186,10 +186,10 @@ function hit(msg) {
   for (let l = t.layers.length - 1; l >= 0; l--) {
     const layer = t.layers[l];
     if (msg.names.indexOf(layer.name) < 0) { continue; }
-    for (let i = layer.features.length - 1; i >= 0; i--) {
-      const f = layer.features[i];
-      if (f.style && hits(f, msg.x, msg.y, t.px / layer.extent)) {
-        return { layer: layer.name, id: f.id, properties: f.props, style: f.style };
+    for (let i = layer.length - 1; i >= 0; i--) {
+      if (hits(layer, i, msg.x, msg.y, t.px / layer.extent)) {
+        const f = featureOf(layer, i);
+        return { layer: layer.name, id: f.id, properties: f.props, style: layer.styles[i] };
       }
     }
   }
@@ -202,9 +202,13 @@ function features(msg) {
   return msg.keys.filter(function (key) { return g.tiles[key]; }).map(function (key) {
     const t = g.tiles[key];
     return { key: key, px: t.px, layers: t.layers.map(function (layer) {
-      return { name: layer.name, extent: layer.extent, features: layer.features.map(function (f) {
-        return { id: f.id, type: f.type, props: f.props, style: f.style, parts: f.parts };
-      }) };
+      const list = [];
+      for (let i = 0; i < layer.length; i++) {
+        const f = featureOf(layer, i);
+        f.style = layer.styles ? layer.styles[i] : undefined;
+        list.push(f);
+      }
+      return { name: layer.name, extent: layer.extent, features: list };
     }) };
   });
 }

@@ -264,11 +264,14 @@ def test_a_shared_tile_outlives_one_grid_cancelling_its_half(
 
 def _page_decoded(page: Any, url: str) -> tuple[bytes, list[dict[str, Any]]]:
     """A tile's bytes as the page fetches them, and its layers as the page's own decoder
-    (static/js/mvt.js, which the tile workers draw from) reads them."""
+    (static/js/mvt.js, which the tile workers draw from) reads them: each layer's flat arrays
+    read back feature by feature."""
     got = page.evaluate("""async (url) => {
-        const { readTile } = await import("/static/js/mvt.js");
+        const { featureOf, readTile } = await import("/static/js/mvt.js");
         const buf = await (await fetch(url, { credentials: "same-origin" })).arrayBuffer();
-        return { bytes: Array.from(new Uint8Array(buf)), layers: readTile(buf) };
+        const layers = readTile(buf).map((l) => ({ name: l.name, extent: l.extent,
+            features: Array.from({ length: l.length }, (_, i) => featureOf(l, i)) }));
+        return { bytes: Array.from(new Uint8Array(buf)), layers: layers };
     }""", url)
     return bytes(got["bytes"]), got["layers"]
 
