@@ -311,6 +311,24 @@ def test_serve_runs_one_process_per_core_by_default(
         assert conn.getresponse().status == 200
 
 
+def test_serve_with_one_worker_answers_from_its_own_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--workers 1` (what bench_tiles asks for, and a small office's choice): the command's own
+    process serves, no worker processes, whatever the machine's cores."""
+    monkeypatch.delenv("CCMAP_WORKERS", raising=False)
+    with serve_workers(f"sqlite:///{tmp_path / 'ccmap.db'}", tmp_path / "serve.log",
+                       workers=1) as served:
+        assert served.started_workers() == {served.process.pid}
+        first = next(line for line in served.log.read_text(errors="replace").splitlines()
+                     if line.startswith("ccmap: serving "))
+        assert "worker processes" not in first, first
+        assert serving_workers(served.log) == 1
+        conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+        conn.request("GET", "/api/health")
+        assert conn.getresponse().status == 200
+        assert served.pid_of_probe("/api/health") == served.process.pid
+
+
 def test_the_default_pool_is_shared_so_every_process_stays_within_postgresqls_limit(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CCMAP_DB_POOL_SIZE", raising=False)
