@@ -9,7 +9,9 @@ and ten pans/zooms and notes the tile URLs each view asked for. Then, on the pag
 such tile is fetched once more (from the server's caches), decoded (mvt.js), and each of its
 layers drawn alone onto a 512-pixel OffscreenCanvas and rasterised (createImageBitmap makes
 Chromium rasterise the canvas's recorded drawing, as the tile workers' `FinalizeFrame`
-does), best of --repeats. Printed: ms a view (the sum over its tiles) for decoding and for
+does), best of --repeats. Printed: ms a view (the sum over its tiles) for decoding (best,
+and the mean of the repeats: with the garbage collection that a decoder's allocations bring
+on, which the best leaves out) and for
 each layer's drawing and rasterising, and the whole tile drawn as the page draws it; and the
 points (test points, issue cells and points) the view stamps, beside how many distinct ones
 there are (of one look at one device pixel: what drawing each only once would save).
@@ -42,7 +44,7 @@ MEASURE = """async ([urls, repeats]) => {
   const cellsOf = (name) => CELL_LAYERS.includes(name) ? "issues" : name;
   const canvas = new OffscreenCanvas(512, 512);
   const ctx = canvas.getContext("2d");
-  const out = {decode: 0, whole: 0, layers: {}, tiles: urls.length, features: {},
+  const out = {decode: 0, decodeMean: 0, whole: 0, layers: {}, tiles: urls.length, features: {},
                points: 0, pixels: 0};
   const raster = async (fn) => {
     let best = Infinity;
@@ -59,13 +61,16 @@ MEASURE = """async ([urls, repeats]) => {
   for (const url of urls) {
     const z = Number(url.match(/tiles\\/[^/]+\\/(\\d+)\\//)[1]);
     const buf = await (await fetch(url, {credentials: "same-origin"})).arrayBuffer();
-    let layers = null, best = Infinity;
+    let layers = null, best = Infinity, sum = 0;
     for (let r = 0; r < repeats; r++) {
       const t = performance.now();
       layers = mvt.readTile(buf);
-      best = Math.min(best, performance.now() - t);
+      const ms = performance.now() - t;
+      best = Math.min(best, ms);
+      sum += ms;
     }
     out.decode += best;
+    out.decodeMean += sum / repeats;  // (with the garbage collection the decoding brings on)
     const all = (name) => styleOf(cellsOf(name));
     out.whole += await raster(() => draw.drawTile(ctx, layers, all, z + 1, 512));
     for (const layer of layers) {
@@ -157,13 +162,15 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"view": name, **(got or {"tiles": 0})})
         browser.close()
     names = sorted({n for r in results for n in r.get("layers", {})})
-    print(f"{'view':<12}{'tiles':>6}{'points':>8}{'pixels':>8}{'decode':>8}{'whole':>8}" +
+    print(f"{'view':<12}{'tiles':>6}{'points':>8}{'pixels':>8}{'decode':>8}{'mean':>7}"
+          f"{'whole':>8}" +
           "".join(f"{n[:12]:>13}" for n in names) + "   (ms a view, best of "
           f"{args.repeats})")
     for res in results:
         layers = res.get("layers", {})
         print(f"{res['view']:<12}{res['tiles']:>6}{res.get('points', 0):>8}"
               f"{res.get('pixels', 0):>8}{res.get('decode', 0):>8.1f}"
+              f"{res.get('decodeMean', 0):>7.1f}"
               f"{res.get('whole', 0):>8.1f}" +
               "".join(f"{layers.get(n, 0):>13.1f}" for n in names))
     if args.json:
