@@ -26,7 +26,8 @@ function fullStyle(st, type) {
     fill: st.fill === undefined ? type !== LINE : st.fill && type !== LINE,
     fillColor: st.fillColor || color,
     fillOpacity: st.fillOpacity === undefined ? 0.2 : st.fillOpacity,
-    radius: st.radius === undefined ? 10 : st.radius
+    radius: st.radius === undefined ? 10 : st.radius,
+    label: st.label || null  // (a cell's count is written in it over its circle)
   };
 }
 

@@ -356,3 +356,44 @@ def test_issue_points_from_tiles_are_drawn_in_their_status_colour(page: Any,
     title.wait_for(timeout=5000)
     page.wait_for_function("(id) => document.querySelector('.leaflet-popup-content "
                            ".ccmap-popup-title').textContent.startsWith('#' + id + ' ')", arg=issue)
+
+
+def test_an_issue_cells_count_is_written_over_its_circle(page: Any, live_server: str) -> None:
+    """Zoomed out, each cell's circle carries its count (in the style's label colour) when the
+    number fits the circle; the tile workers' drawing (tilework.js) run on a canvas of the page."""
+    _open(page, live_server)
+    cells = page.evaluate("""async () => {
+        const { handle } = await import("/static/js/tilework.js");
+        const st = window.pageState, c = st.map.getCenter(), z = 12, n = 2 ** z;
+        const x = Math.floor((c.lng + 180) / 360 * n), lat = c.lat * Math.PI / 180;
+        const y = Math.floor((1 - Math.log(Math.tan(lat) + 1 / Math.cos(lat)) / Math.PI) / 2 * n);
+        await handle({ type: "init", grid: "labels", statuses: st.config.statuses });
+        const canvas = document.createElement("canvas");
+        canvas.width = canvas.height = 512;
+        await handle({ type: "draw", grid: "labels", key: "k", z: z, px: 512, ratio: 1,
+                       url: `${location.origin}/api/tiles/issues/${z}/${x}/${y}.mvt?size=512`,
+                       canvas: canvas });
+        const [tile] = (await handle({ type: "features", grid: "labels", keys: ["k"] })).result;
+        const layer = tile.layers.find((l) => l.name === "issue_cells");
+        const scale = 512 / layer.extent, ctx = canvas.getContext("2d");
+        return layer.features.map((f) => {
+            const cx = Math.round(f.parts[0][0] * scale), cy = Math.round(f.parts[0][1] * scale);
+            const hex = (f.style.label || "#fff").slice(1);
+            const full = hex.length === 3 ? [...hex].map((h) => h + h).join("") : hex;
+            const want = [0, 2, 4].map((i) => parseInt(full.slice(i, i + 2), 16));
+            const d = ctx.getImageData(cx - 6, cy - 6, 13, 13).data;
+            let inLabel = 0;
+            for (let i = 0; i < d.length; i += 4) {
+                if ([0, 1, 2].every((k) => Math.abs(d[i + k] - want[k]) < 40)) { inLabel += 1; }
+            }
+            return { count: f.props.count, label: f.style.label,
+                     inside: cx > 20 && cy > 20 && cx < 492 && cy < 492,
+                     fits: String(f.props.count).length * 7 <= 2 * f.style.radius,
+                     inLabel: inLabel };
+        });
+    }""")
+    shown = [c for c in cells if c["inside"] and c["fits"]]
+    # light circles (few issues) get a dark count, dark ones a white count
+    assert {c["label"] for c in cells} >= {"#333"}, cells
+    assert shown, cells  # the demo city's cells at this zoom have counts that fit
+    assert all(c["inLabel"] >= 3 for c in shown), shown
