@@ -150,7 +150,11 @@ export function featureOf(layer, i) {
   for (var k = layer.featureAt[i]; k < layer.featureAt[i + 1]; k++) {
     parts.push(Array.from(layer.coords.subarray(layer.partAt[k], layer.partAt[k + 1])));
   }
+  return { id: idOf(layer, i), type: layer.types[i], props: layer.props[i], parts: parts };
+}
+
+/* Feature i's id (undefined: it has none). */
+export function idOf(layer, i) {
   var id = layer.ids[i];
-  return { id: Number.isNaN(id) ? undefined : id, type: layer.types[i], props: layer.props[i],
-           parts: parts };
+  return Number.isNaN(id) ? undefined : id;
 }

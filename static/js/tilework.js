@@ -19,7 +19,7 @@
  *   {type: "cancel", grid}                          stop the grid's tiles on the way
  *   {type: "hit", grid, key, x, y, names}           -> the top-most feature of `names` there
  *   {type: "features", grid, keys}                  -> the decoded features of those tiles */
-import { featureOf, readTile } from "./mvt.js";
+import { featureOf, idOf, readTile } from "./mvt.js";
 import { drawTile, hits, makeCanvas } from "./tiledraw.js";
 import { tileStyle } from "./tilestyles.js";
 
@@ -188,8 +188,8 @@ function hit(msg) {
     if (msg.names.indexOf(layer.name) < 0) { continue; }
     for (let i = layer.length - 1; i >= 0; i--) {
       if (hits(layer, i, msg.x, msg.y, t.px / layer.extent)) {
-        const f = featureOf(layer, i);
-        return { layer: layer.name, id: f.id, properties: f.props, style: layer.styles[i] };
+        return { layer: layer.name, id: idOf(layer, i), properties: layer.props[i],
+                 style: layer.styles[i] };
       }
     }
   }
