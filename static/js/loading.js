@@ -211,13 +211,16 @@ function holdsExtent(state, kind, query) {
     query.bounds.contains(L.latLngBounds([ext[1], ext[0]], [ext[3], ext[2]]));
 }
 
-/* Draw a layer's answer: only new or changed features of a feature layer are made. */
-function drawAnswer(state, kind, label, query, data) {
+/* Draw a layer's answer: only new or changed features of a feature layer are made, and of
+ * a planner's editable zones after a move (a pan by half a view keeps half of them as they
+ * are; another reload, after an edit or a failed save, makes every zone again: a polygon
+ * whose vertices the planner moved looks the same as its feature). */
+function drawAnswer(state, kind, label, query, data, moved) {
   const group = state.layers[kind], map = state.map;
   partialNotice(map, kind, label, data.loaded, data.matched);
   keepOpenPopup(group);
   let fresh = data.features;
-  if (keptLayer(state, kind)) {
+  if (keptLayer(state, kind) || (kind === "zone" && moved)) {
     fresh = keepDrawn(group, data.features);
   } else {
     group.clearLayers();
@@ -277,7 +280,7 @@ export function load(state, kind, moved) {
   const abort = state.aborts[kind] = new AbortController();
   return fetchCollection(query.url, state.maxFeatures, abort.signal)
     .then(function (data) {
-      if (seq === state.seq[kind]) { drawAnswer(state, kind, spec.label, query, data); }
+      if (seq === state.seq[kind]) { drawAnswer(state, kind, spec.label, query, data, moved); }
     })
     .catch(function (err) {
       if (err.name === "AbortError") { return; }  // a newer load took over

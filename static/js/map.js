@@ -21,7 +21,7 @@ import { ZONE_EDIT_ZOOM, isTiled, makeBaseTiles, makeIssueCells, syncBaseTiles, 
          tileClick, tiledPlaceholder, zoneHint } from "./tilegrids.js";
 import { init as initZones } from "./zones.js";
 
-// a refresh waits this long after a move for the next (several moves: one refresh)
+// moves this close to the last refresh wait this long for the next (several: one refresh)
 const MOVE_SETTLE_MS = 100;
 
 /* Run the page: `getMap` returns folium's Leaflet map, `configId` names the JSON script
@@ -135,15 +135,27 @@ function listen(state) {
   // while leaflet-draw draws or edits, a click belongs to it (a vertex), never to a feature
   map.on("draw:drawstart draw:editstart draw:deletestart", function () { state.drawing = true; });
   map.on("draw:drawstop draw:editstop draw:deletestop", function () { state.drawing = false; });
-  // A refresh due after a move counts as loading, so loading === 0 means the map shows
-  // the data of the current view (tests and the page wait for that, not for a time).
-  let timer = null;
+  // A move's refresh starts at once (its requests go out beside the move's tiles, not
+  // MOVE_SETTLE_MS later: a planner's zones came 100-150 ms later than the tiles); moves
+  // within MOVE_SETTLE_MS of the last refresh (a wheel zoom's steps) wait for the last of
+  // them (a newer load aborts an older one). A refresh due counts as loading, so
+  // loading === 0 means the map shows the data of the current view (tests and the page wait
+  // for that, not for a time).
+  let timer = null, refreshedAt = -Infinity;
+  function moved() {
+    refreshedAt = performance.now();
+    refresh(state, true);
+  }
   map.on("moveend", function () {
+    if (timer === null && performance.now() - refreshedAt >= MOVE_SETTLE_MS) {
+      moved();
+      return;
+    }
     if (timer === null) { state.loading += 1; }
     clearTimeout(timer);
     timer = setTimeout(function () {
       timer = null;
-      refresh(state, true);
+      moved();
       state.loading -= 1;
     }, MOVE_SETTLE_MS);
   });

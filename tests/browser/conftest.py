@@ -136,13 +136,14 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def asks_tiles_of(url: str, kind: str) -> bool:
-    """Whether a request URL is a vector tile holding layer `kind` (the page asks for one tile
-    per z/x/y holding its tiled layers: /api/tiles/subdistrict,community,street/z/x/y.mvt)."""
+def asks_tiles_of(url: str, kind: str, z: int | None = None) -> bool:
+    """Whether a request URL is a vector tile holding layer `kind` (of zoom z, if given): the
+    page asks for one tile per z/x/y holding its tiled layers, those of the shared grid and
+    the issues' alike when they come in one move (/api/tiles/street,issues/z/x/y.mvt)."""
     import re
 
-    m = re.search(r"/api/tiles/([a-z_,]+)/\d+/\d+/\d+\.mvt", url)
-    return bool(m) and kind in m.group(1).split(",")
+    m = re.search(r"/api/tiles/([a-z_,]+)/(\d+)/\d+/\d+\.mvt", url)
+    return bool(m) and kind in m.group(1).split(",") and z in (None, int(m.group(2)))
 
 
 def screen_point(page: Any, lat: float, lon: float) -> tuple[float, float]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login, new_context
+from tests.browser.conftest import asks_tiles_of, login, new_context
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -384,7 +384,7 @@ def test_zone_community_and_unit_filters_change_the_issue_count(page: Any,
         page.evaluate("() => { window.pageState.map.setZoom(12, {animate: false}); }")
         page.wait_for_function("() => window.pageState.map.getZoom() === 12")
         _wait_count(page, in_zone)
-        cells = [u for u in urls if "/api/tiles/issues/11/" in u]  # 512 pixels: drawn at 12
+        cells = [u for u in urls if asks_tiles_of(u, "issues", z=11)]  # 512 pixels: at 12
         assert cells and all(parse_qs(urlparse(u).query)["zone"] == [str(zone["id"])]
                              for u in cells)
         # a name that is no zone is said, and changes nothing

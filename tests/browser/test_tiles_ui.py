@@ -205,7 +205,7 @@ def test_issue_cells_at_low_zoom_add_up_to_the_filter_total(page: Any,
     assert 0 < vending < total
     page.wait_for_function(f"() => window.pageState.counts.issues === {total}")
     # map zoom 12 in 512-pixel tiles: the server's tiles of zoom 11, drawn at 12
-    assert any("/api/tiles/issues/11/" in u and "size=512" in u for u in urls)
+    assert any(asks_tiles_of(u, "issues", z=11) and "size=512" in u for u in urls)
     # the clustered GeoJSON points are gone at this zoom: cells stand for them
     assert page.evaluate("window.pageState.layers.issues.getLayers().length") == 0
     ARTIFACTS.mkdir(exist_ok=True)

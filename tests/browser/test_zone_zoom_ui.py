@@ -132,3 +132,113 @@ def test_an_edit_reloads_the_zones_and_the_gaps_of_the_view(page: Any,
     assert client.delete(f"/api/zones/{new_id}").status_code == 200
     assert len(client.get("/api/layers/zone", params={"limit": 1000}).json()["features"]) == len(
         zones)
+
+
+# every URL the page fetches, in order (the page's own requests, not its tile workers')
+_RECORD_FETCHES = """
+(() => {
+  const fetchOf = window.fetch;
+  window.__asked = [];
+  window.fetch = function (input, init) {
+    window.__asked.push(String(input && input.url ? input.url : input));
+    return fetchOf.call(this, input, init);
+  };
+})();
+"""
+
+
+def test_a_move_asks_for_the_views_zones_at_once_and_the_last_of_quick_moves_wins(
+        page: Any, live_server: str) -> None:
+    client, _ = _api(live_server)
+    page.add_init_script(_RECORD_FETCHES)
+    login(page, live_server, "planner")
+    _settled(page)
+    edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
+    _view(page, 31.2304, 121.4737, edit_zoom - 1)  # zone tiles: no editable zones loaded
+
+    # a move: the zones of its view are asked for as the move ends (in the same task), not
+    # after a pause, so they come in beside the move's tiles
+    asked = page.evaluate("""([lat, lon, z]) => {
+        window.__asked = [];
+        window.pageState.map.setView([lat, lon], z, {animate: false});
+        return window.__asked.slice(); }""", [31.2205, 121.4625, edit_zoom + 2])
+    assert any(url.startswith("/api/layers/zone?bbox=") for url in asked), asked
+    _settled(page)
+    first = _editable(page)
+    assert first and first == _in_view(client, page)
+
+    # two moves at once, each out of the area loaded before: the second waits for a pause,
+    # and its view's zones are the ones drawn (the first move's answer never replaces them)
+    page.evaluate("""([a, b, z]) => {
+        const map = window.pageState.map;
+        map.setView(a, z, {animate: false});
+        map.setView(b, z, {animate: false}); }""",
+                  [[31.2400, 121.4850], [31.2300, 121.4740], edit_zoom + 2])
+    assert page.evaluate("window.pageState.loading") > 0  # the second move's load is due
+    _settled(page)
+    last = _editable(page)
+    assert last and last == _in_view(client, page) and last != first
+
+
+def _drawn(page: Any) -> dict[int, int]:
+    """The editable zones on the map: zone id -> the Leaflet id of the polygon drawn for it."""
+    pairs = page.evaluate("() => window.pageState.layers.zone.getLayers()"
+                          ".map(l => [l.feature.properties.id, L.stamp(l)])")
+    return {int(zone): int(drawn) for zone, drawn in pairs}
+
+
+def test_a_move_keeps_the_zones_drawn_that_the_new_view_still_holds(
+        page: Any, live_server: str) -> None:
+    client, _ = _api(live_server)
+    page.add_init_script(_RECORD_FETCHES)
+    login(page, live_server, "planner")
+    _settled(page)
+    edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
+    _view(page, 31.2304, 121.4737, edit_zoom - 1)  # zone tiles: no editable zones loaded
+    _view(page, 31.2304, 121.4737, edit_zoom + 1)
+    before = _drawn(page)
+    # by 0.6 of the view's width: out of the area loaded (the view and a quarter around it)
+    page.evaluate("""() => { const map = window.pageState.map;
+        window.__asked = [];
+        map.panBy([Math.round(map.getSize().x * 0.6), 0], {animate: false}); }""")
+    _settled(page)
+    assert any(url.startswith("/api/layers/zone?bbox=") for url in page.evaluate(
+        "window.__asked"))  # the zones of the new view were asked for
+    after = _drawn(page)
+    assert sorted(after) == _in_view(client, page)
+    kept = set(before) & set(after)
+    assert kept  # zones in both views: the same polygons, not made again
+    assert {zone: after[zone] for zone in kept} == {zone: before[zone] for zone in kept}
+    assert page.locator(".leaflet-ccmap-zone-pane path").count() == len(after)
+
+
+def test_a_zone_whose_edit_is_refused_is_drawn_again_as_saved(
+        page: Any, live_server: str) -> None:
+    client, _ = _api(live_server)
+    login(page, live_server, "planner")
+    _settled(page)
+    edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
+    _view(page, 31.2304, 121.4737, edit_zoom + 1)
+    ring_of = """(id) => { const layer = window.pageState.layers.zone.getLayers()
+        .find(l => l.feature.properties.id === id);
+        return layer.getLatLngs()[0].map(p => [p.lat, p.lng]); }"""
+    zone = page.evaluate("() => window.pageState.layers.zone.getLayers()"
+                         ".find(l => l.feature.geometry.type === 'Polygon').feature.properties.id")
+    drawn, saved = _drawn(page)[zone], page.evaluate(ring_of, zone)
+    # the planner's edit as leaflet-draw hands it over on 保存: two vertices swapped, so the
+    # outline crosses itself and the server refuses it
+    page.evaluate("""(id) => { const st = window.pageState;
+        const layer = st.layers.zone.getLayers().find(l => l.feature.properties.id === id);
+        const ring = layer.getLatLngs()[0].slice();
+        [ring[0], ring[1]] = [ring[1], ring[0]];
+        layer.setLatLngs([ring]);
+        st.map.fire(L.Draw.Event.EDITED, {layers: L.layerGroup([layer])}); }""", zone)
+    page.wait_for_function("() => document.getElementById('ccmap-toast').textContent"
+                           ".includes('保存失败')")
+    _settled(page)
+    # the zone is drawn again as the server holds it, not as the refused edit left it
+    assert _drawn(page)[zone] != drawn
+    assert page.evaluate(ring_of, zone) == saved
+    ring = client.get(f"/api/features/{zone}").json()["geometry"]["coordinates"][0]
+    assert [[round(lat, 6), round(lng, 6)] for lng, lat in ring[:len(saved)]] == [
+        [round(lat, 6), round(lng, 6)] for lat, lng in saved]  # (unchanged there too)
