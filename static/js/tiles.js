@@ -67,14 +67,18 @@ function readyWorkers(p) {
   return p ? p.list.filter(function (w) { return w.ccmapReady; }) : [];
 }
 
-/* The next worker ready for a new tile (round robin), or LOCAL: a worker takes some hundred
- * milliseconds to start (a thread, its scripts), so the page draws the first tiles itself
- * rather than have them wait. */
+/* The next tile worker for a new tile (round robin), or LOCAL when there are none. A worker
+ * takes some hundred milliseconds to start (a thread, its scripts); a job sent before holds
+ * until it is ready. The workers draw the first view's tiles too (the page drew those that
+ * came before a worker was ready): the page's main thread stays free while the first view
+ * comes in, and the first pan's tiles are not the first the workers' decoding and drawing
+ * code meets (V8 runs a function's first calls unoptimised). A worker that cannot start
+ * hands its jobs to the page (startWorker). */
 function nextWorker() {
-  var ready = readyWorkers(workers());
-  if (!ready.length) { return LOCAL; }
-  pool.next = (pool.next + 1) % ready.length;
-  return ready[pool.next];
+  var list = workers().list;
+  if (!list.length) { return LOCAL; }
+  pool.next = (pool.next + 1) % list.length;
+  return list[pool.next];
 }
 
 /* Send job `body` to `target` (a worker or LOCAL): a promise of its result. `owner` (a
