@@ -147,14 +147,21 @@ _RECORD_FETCHES = """
 """
 
 
-def test_a_move_asks_for_the_views_zones_at_once_and_the_last_of_quick_moves_wins(
-        page: Any, live_server: str) -> None:
+def _planner_at_zone_tiles(page: Any, live_server: str) -> tuple[httpx.Client, int]:
+    """A planner's map, its fetches recorded, zoomed out to the zone tiles (no editable zone
+    loaded): the API client and the editing zoom."""
     client, _ = _api(live_server)
     page.add_init_script(_RECORD_FETCHES)
     login(page, live_server, "planner")
     _settled(page)
     edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
-    _view(page, 31.2304, 121.4737, edit_zoom - 1)  # zone tiles: no editable zones loaded
+    _view(page, 31.2304, 121.4737, edit_zoom - 1)
+    return client, edit_zoom
+
+
+def test_a_move_asks_for_the_views_zones_at_once_and_the_last_of_quick_moves_wins(
+        page: Any, live_server: str) -> None:
+    client, edit_zoom = _planner_at_zone_tiles(page, live_server)
 
     # a move: the zones of its view are asked for as the move ends (in the same task), not
     # after a pause, so they come in beside the move's tiles
@@ -189,12 +196,7 @@ def _drawn(page: Any) -> dict[int, int]:
 
 def test_a_move_keeps_the_zones_drawn_that_the_new_view_still_holds(
         page: Any, live_server: str) -> None:
-    client, _ = _api(live_server)
-    page.add_init_script(_RECORD_FETCHES)
-    login(page, live_server, "planner")
-    _settled(page)
-    edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
-    _view(page, 31.2304, 121.4737, edit_zoom - 1)  # zone tiles: no editable zones loaded
+    client, edit_zoom = _planner_at_zone_tiles(page, live_server)
     _view(page, 31.2304, 121.4737, edit_zoom + 1)
     before = _drawn(page)
     # by 0.6 of the view's width: out of the area loaded (the view and a quarter around it)
@@ -214,10 +216,7 @@ def test_a_move_keeps_the_zones_drawn_that_the_new_view_still_holds(
 
 def test_a_zone_whose_edit_is_refused_is_drawn_again_as_saved(
         page: Any, live_server: str) -> None:
-    client, _ = _api(live_server)
-    login(page, live_server, "planner")
-    _settled(page)
-    edit_zoom = page.evaluate("window.pageState.zoneEditZoom")
+    client, edit_zoom = _planner_at_zone_tiles(page, live_server)
     _view(page, 31.2304, 121.4737, edit_zoom + 1)
     ring_of = """(id) => { const layer = window.pageState.layers.zone.getLayers()
         .find(l => l.feature.properties.id === id);
