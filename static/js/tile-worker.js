@@ -13,4 +13,3 @@ self.addEventListener("message", function (event) {
     self.postMessage({ id: msg.id, error: String(err && err.message || err) });
   });
 });
-self.postMessage({ ready: true });  // (the page draws the tiles until a worker is ready)

@@ -41,7 +41,6 @@ function workers() {
 function startWorker() {
   var worker = new Worker(new URL("./tile-worker.js", import.meta.url), { type: "module" });
   worker.onmessage = function (event) {
-    if (event.data.ready) { worker.ccmapReady = true; return; }
     var job = pool.jobs[event.data.id];
     if (!job) { return; }
     delete pool.jobs[event.data.id];
@@ -60,11 +59,6 @@ function startWorker() {
     });
   };
   return worker;
-}
-
-/* The tile workers of `p` (the pool) that said they are ready. */
-function readyWorkers(p) {
-  return p ? p.list.filter(function (w) { return w.ccmapReady; }) : [];
 }
 
 /* The next tile worker for a new tile (round robin), or LOCAL when there are none. A worker
@@ -267,14 +261,12 @@ var GRID = {
     }).map(function (key) { return grid.ccmapData[key]; });
   },
 
-  /* Who drew the tiles in view: {workers: n, page: n} tiles, and `ready`, the tile workers
-   * started and ready for tiles (the page draws until one is). */
+  /* Who drew the tiles in view: {workers: n, page: n} tiles. */
   ccmapDrawnBy: function () {
-    var out = { workers: 0, page: 0, ready: 0 };
+    var out = { workers: 0, page: 0 };
     this.ccmapCurrent().forEach(function (t) {
       if (t.at === LOCAL) { out.page += 1; } else if (t.at) { out.workers += 1; }
     });
-    out.ready = readyWorkers(pool).length;
     return out;
   },
 
