@@ -23,11 +23,10 @@ import argparse
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_page import CHROMIUM_ARGS, PANS
+from bench.bench_page import CHROMIUM_ARGS, PANS, Net, map_page, pan_to, view_bounds, wait_quiet
 from bench.serve import add_user, served
 
 # run on the page: fetch, decode and draw each tile the way tilework.js does, timing the parts
@@ -98,31 +97,26 @@ MEASURE = """async ([urls, repeats]) => {
 }"""
 
 
-def views(page: Any, urls: list[str], timeout_s: float) -> list[tuple[str, list[str]]]:
-    """The first view and the pans: each view's name and the tile URLs it asked for (`urls`:
-    the page's tile requests so far, as they are noted)."""
+def views(page: Any, net: Net, timeout_s: float) -> list[tuple[str, list[str]]]:
+    """Once the opened map is quiet, bench_page's pans, each waited for: each view's name and
+    the tile URLs it asked for (the page's and its tile workers' requests, as `net` saw them)."""
 
-    def settle() -> None:
-        end = time.monotonic() + timeout_s
-        quiet = 0
-        while time.monotonic() < end and quiet < 5:
-            busy = page.evaluate("() => !window.__bench.state || window.__bench.state.loading")
-            quiet = 0 if busy else quiet + 1
-            time.sleep(0.1)
+    def tiles_since(mark: int) -> list[str]:
+        return sorted({r["url"] for r in net.since(mark) if ".mvt" in r["url"]})
 
-    settle()
-    out = [("first view", sorted(set(urls)))]
-    bounds = page.evaluate("""() => { const b = window.__bench.state.map.getBounds();
-        return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }""")
+    def quiet() -> None:
+        stuck = wait_quiet(page, net, timeout_s)
+        if stuck:
+            raise SystemExit(f"the map did not settle: {stuck}")
+
+    quiet()
+    out = [("first view", tiles_since(0))]
+    bounds = view_bounds(page)
     for fx, fy, z in PANS:
-        urls.clear()
-        lon = bounds[0] + fx * (bounds[2] - bounds[0])
-        lat = bounds[1] + fy * (bounds[3] - bounds[1])
-        page.evaluate("([lat, lon, z]) => window.__bench.state.map.setView([lat, lon], z, "
-                      "{animate: false})", [lat, lon, z])
-        time.sleep(0.2)
-        settle()
-        out.append((f"pan z{z}", sorted(set(urls))))
+        mark = len(net.requests)
+        pan_to(page, bounds, fx, fy, z)
+        quiet()
+        out.append((f"pan z{z}", tiles_since(mark)))
     return out
 
 
@@ -144,22 +138,11 @@ def main(argv: list[str] | None = None) -> int:
                         "CCMAP_TILE_CACHE_DIR": str(Path(tmp) / "tiles")}) as srv, \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        r = context.request.post(srv.base + "/api/auth/login",
-                                 form={"username": username, "password": password})
-        if not r.ok:
-            raise SystemExit(f"login failed: {r.status}")
-        page = context.new_page()
-        page.add_init_script("""window.__bench = {state: null};
-            document.addEventListener("ccmap:state",
-                                      (e) => { window.__bench.state = e.detail; });""")
-        asked: list[str] = []
-        page.on("request", lambda r: asked.append(r.url) if ".mvt" in r.url else None)
-        page.goto(srv.base + "/")
-        results = []
-        for name, urls in views(page, asked, args.timeout):
-            got = page.evaluate(MEASURE, [urls, args.repeats]) if urls else None
-            results.append({"view": name, **(got or {"tiles": 0})})
+        with map_page(browser, srv.base, username, password) as (_, page, net):
+            page.goto(srv.base + "/", wait_until="commit")
+            measured = [(name, page.evaluate(MEASURE, [urls, args.repeats]) if urls else None)
+                        for name, urls in views(page, net, args.timeout)]
+        results = [{"view": name, **(got or {"tiles": 0})} for name, got in measured]
         browser.close()
     names = sorted({n for r in results for n in r.get("layers", {})})
     print(f"{'view':<12}{'tiles':>6}{'points':>8}{'pixels':>8}{'decode':>8}{'mean':>7}"

@@ -61,6 +61,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,10 +407,12 @@ def trace_summary(path: Path, pans: int, threads: int = 6, events: int = 8
     return sorted(out, key=lambda t: -t[1])[:threads]
 
 
-def one_run(browser: Any, base: str, server_pid: int, username: str, password: str,
-            timeout_s: float, profile: bool, replay: int = 0,
-            trace: Path | None = None) -> dict[str, Any]:
-    """First view and the pans in a fresh context; the figures of this run."""
+@contextlib.contextmanager
+def map_page(browser: Any, base: str, username: str,
+             password: str) -> Iterator[tuple[Any, Any, Net]]:
+    """A fresh browser context (1400 x 900, zh-CN) logged in as `username`, and a page in it
+    with WATCH installed and its requests followed: (context, page, net); closed on exit.
+    The map is not opened yet (page.goto(base + "/"))."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     try:
         r = context.request.post(base + "/api/auth/login",
@@ -418,36 +421,72 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
             raise RuntimeError(f"login failed: {r.status} {r.text()[:200]}")
         page = context.new_page()
         page.add_init_script(WATCH)
-        cdp = context.new_cdp_session(page)
         net = Net()
         net.attach(page)
+        yield context, page, net
+    finally:
+        context.close()
+
+
+def view_bounds(page: Any) -> list[float]:
+    """The map's view: [west, south, east, north]."""
+    return list(page.evaluate("""() => { const b = window.__bench.state.map.getBounds();
+        return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }"""))
+
+
+def pan_to(page: Any, bounds: list[float], fx: float, fy: float, z: int) -> tuple[float, float,
+                                                                                   float]:
+    """Move the map to zoom z at the fraction (fx, fy) of `bounds` (a PANS entry), at once;
+    (lon, lat, when it moved on the page's clock, ms) — idle_ms and phases count from then."""
+    lon = bounds[0] + fx * (bounds[2] - bounds[0])
+    lat = bounds[1] + fy * (bounds[3] - bounds[1])
+    start = page.evaluate("""([lat, lon, z]) => {
+        window.__bench.busy = false; window.__bench.zeroAt = -1;
+        const t = performance.now();
+        window.__bench.state.map.setView([lat, lon], z, {animate: false});
+        return t; }""", [lat, lon, z])
+    return lon, lat, float(start)
+
+
+def first_view(browser: Any, page: Any, net: Net, cdp: Any, base: str, server_pid: int,
+               timeout_s: float, profile: bool) -> dict[str, Any]:
+    """Open the map (page of map_page) and wait until it is quiet: the first view's figures."""
+    if profile:
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+        cdp.send("Profiler.start")
+    cpu0, busy0, browser0 = cpu_s(server_pid), busy_s(cdp), browser_cpu_s()
+    page.goto(base + "/", wait_until="commit")
+    stuck = wait_quiet(page, net, timeout_s)
+    first: dict[str, Any] = {"idle_s": idle_ms(page, 0.0) / 1000 if not stuck
+                             else float("inf"), "stuck": stuck,
+                             "server_cpu_s": cpu_s(server_pid) - cpu0,
+                             "browser_cpu_s": browser_cpu_s() - browser0,
+                             "page_busy_s": busy_s(cdp) - busy0}
+    if profile:
+        first["js"] = js_profile(cdp.send("Profiler.stop")["profile"])
+    first.update(summarize(net.since(0)))
+    first["heap_mb_before_gc"], first["page_heap_mb"] = heap_mb(cdp)
+    first["worker_heap_mb"] = worker_heap_mb(browser, page)
+    first["heap_mb"] = first["page_heap_mb"] + first["worker_heap_mb"]
+    first["zoom"] = page.evaluate("window.__bench.state.map.getZoom()")
+    first["counts"] = page.evaluate("window.__bench.state.counts")
+    first["partial"] = page.evaluate(
+        "(document.getElementById('ccmap-partial') || {}).innerText || ''")
+    return first
+
+
+def one_run(browser: Any, base: str, server_pid: int, username: str, password: str,
+            timeout_s: float, profile: bool, replay: int = 0,
+            trace: Path | None = None) -> dict[str, Any]:
+    """First view and the pans in a fresh context; the figures of this run."""
+    with map_page(browser, base, username, password) as (context, page, net):
+        cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        if profile:
-            cdp.send("Profiler.enable")
-            cdp.send("Profiler.setSamplingInterval", {"interval": 200})
-            cdp.send("Profiler.start")
-        cpu0, busy0, browser0 = cpu_s(server_pid), busy_s(cdp), browser_cpu_s()
-        page.goto(base + "/", wait_until="commit")
-        stuck = wait_quiet(page, net, timeout_s)
-        first: dict[str, Any] = {"idle_s": idle_ms(page, 0.0) / 1000 if not stuck
-                                 else float("inf"), "stuck": stuck,
-                                 "server_cpu_s": cpu_s(server_pid) - cpu0,
-                                 "browser_cpu_s": browser_cpu_s() - browser0,
-                                 "page_busy_s": busy_s(cdp) - busy0}
-        if profile:
-            first["js"] = js_profile(cdp.send("Profiler.stop")["profile"])
-        first.update(summarize(net.since(0)))
-        first["heap_mb_before_gc"], first["page_heap_mb"] = heap_mb(cdp)
-        first["worker_heap_mb"] = worker_heap_mb(browser, page)
-        first["heap_mb"] = first["page_heap_mb"] + first["worker_heap_mb"]
-        first["zoom"] = page.evaluate("window.__bench.state.map.getZoom()")
-        first["counts"] = page.evaluate("window.__bench.state.counts")
-        first["partial"] = page.evaluate(
-            "(document.getElementById('ccmap-partial') || {}).innerText || ''")
-        bounds = page.evaluate("""() => { const b = window.__bench.state.map.getBounds();
-            return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }""")
+        first = first_view(browser, page, net, cdp, base, server_pid, timeout_s, profile)
+        bounds = view_bounds(page)
         pans = []
         threads0 = browser_threads() if profile else {}
         if profile:  # the page's JS over the ten pans
@@ -455,15 +494,9 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
         if trace is not None:
             browser.start_tracing(page=page, path=str(trace), categories=TRACE_CATEGORIES)
         for fx, fy, z in PANS:
-            lon = bounds[0] + fx * (bounds[2] - bounds[0])
-            lat = bounds[1] + fy * (bounds[3] - bounds[1])
             mark = len(net.requests)
             cpu0, busy0, browser0 = cpu_s(server_pid), busy_s(cdp), browser_cpu_s()
-            start = page.evaluate("""([lat, lon, z]) => {
-                window.__bench.busy = false; window.__bench.zeroAt = -1;
-                const t = performance.now();
-                window.__bench.state.map.setView([lat, lon], z, {animate: false});
-                return t; }""", [lat, lon, z])
+            lon, lat, start = pan_to(page, bounds, fx, fy, z)
             stuck = wait_quiet(page, net, timeout_s)
             pan = {"zoom": z, "center": [round(lon, 5), round(lat, 5)], "stuck": stuck,
                    "idle_s": idle_ms(page, start) / 1000 if not stuck else float("inf"),
@@ -489,8 +522,6 @@ def one_run(browser: Any, base: str, server_pid: int, username: str, password: s
         first["heap_mb_after_pans"] = heap_mb(cdp)[1]
         steps = replayed(page, net, server_pid, cdp, first["zoom"], bounds, replay, timeout_s)
         return {"first": first, "pans": pans, "replay": steps, "errors": errors}
-    finally:
-        context.close()
 
 
 def replayed(page: Any, net: Net, server_pid: int, cdp: Any, zoom: float, bounds: list[float],
