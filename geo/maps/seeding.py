@@ -393,6 +393,10 @@ class Reseeder:
                     for tile in plan.tiles()]
             jobs.sort(key=lambda job: (job[0].z, job[0].x, job[0].y))
             self._fill = deque(jobs)
+        # the fill looks on disk only: what the queue built in this pass (the opening views)
+        # may still be on its way there from the writer's thread
+        if report.built:
+            self.caches.flush()
         while self._fill and (first or time.perf_counter() - started <= self.budget_s):
             first = False
             if disk is not None and disk.estimate() > disk.max_bytes * CITY_SHARE:
