@@ -3,7 +3,9 @@
  * is {id, result} or {id, error}, an ImageBitmap transferred, not copied. pbf (a classic
  * script) defines self.Pbf when imported. */
 import "/vendor/pbf/dist/pbf.js";
-import { handle } from "./tilework.js";
+import { handle, rehearseInThisWorker } from "./tilework.js";
+
+rehearseInThisWorker();
 
 self.addEventListener("message", function (event) {
   const msg = event.data;
